@@ -1,0 +1,1 @@
+//! Hardware, LLMs, predictors and the simulated cluster: built in issues 3 and 5.

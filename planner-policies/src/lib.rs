@@ -1,0 +1,1 @@
+//! Planner policies: built in issue 6.

@@ -1,0 +1,5 @@
+//! The servesim facade: scenarios, the simulation world, reports and the CLI.
+//!
+//! Re-exports the engine so that an embedding needs one dependency.
+
+pub use servesim_core as core;

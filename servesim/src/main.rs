@@ -1,0 +1,5 @@
+//! The `servesim` command-line tool.
+
+fn main() {
+    println!("servesim {}", env!("CARGO_PKG_VERSION"));
+}

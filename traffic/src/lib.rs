@@ -1,0 +1,1 @@
+//! Traffic for servesim (arrival processes, users, traces): built in issue 4.
