@@ -1,5 +1,41 @@
 //! The `servesim` command-line tool.
+//!
+//! Each subcommand lives in its own module under `cli/`; this file only parses
+//! and dispatches. Errors print as one clear line and exit non-zero.
 
-fn main() {
-    println!("servesim {}", env!("CARGO_PKG_VERSION"));
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+/// Simulator of disaggregated LLM serving clusters.
+#[derive(Parser)]
+#[command(name = "servesim", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the version of every crate.
+    Version,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result: Result<(), cli::CliError> = match cli.command {
+        Command::Version => {
+            println!("servesim {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,9 @@
+//! Subcommand implementations of the `servesim` tool.
+
+/// Any error a subcommand reports: printed as `error: ...`, exit code 1.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A message already in words (the wrapped error names the file, line or field).
+    #[error("{0}")]
+    Message(String),
+}
