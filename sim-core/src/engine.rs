@@ -58,23 +58,40 @@ impl<E> Scheduler<E> {
     /// # Panics
     /// If `time` is before [`now`](Self::now): time never goes backwards, and a
     /// model that asks for it has a bug.
-    pub fn schedule_at(&mut self, time: SimTime, event: E) -> EventKey {
+    pub fn schedule_at(&mut self, time: SimTime, event: E) {
+        self.check_not_past(time);
+        self.queue.push(time, event);
+    }
+
+    /// Schedules `event` after `delay`.
+    pub fn schedule_in(&mut self, delay: SimDuration, event: E) {
+        self.queue.push(self.now + delay, event);
+    }
+
+    /// Schedules `event` at `time` and returns a key to [`cancel`](Self::cancel) it.
+    ///
+    /// # Panics
+    /// As [`schedule_at`](Self::schedule_at).
+    pub fn schedule_cancellable_at(&mut self, time: SimTime, event: E) -> EventKey {
+        self.check_not_past(time);
+        self.queue.push_cancellable(time, event)
+    }
+
+    /// Schedules `event` after `delay` and returns a key to cancel it.
+    pub fn schedule_cancellable_in(&mut self, delay: SimDuration, event: E) -> EventKey {
+        self.queue.push_cancellable(self.now + delay, event)
+    }
+
+    fn check_not_past(&self, time: SimTime) {
         assert!(
             time >= self.now,
             "event scheduled in the past: at {time} while the clock is at {}",
             self.now
         );
-        self.queue.push(time, event)
     }
 
-    /// Schedules `event` after `delay`.
-    pub fn schedule_in(&mut self, delay: SimDuration, event: E) -> EventKey {
-        let now = self.now;
-        self.queue.push(now + delay, event)
-    }
-
-    /// Cancels a pending event; returns it, or `None` if it already ran or was cancelled.
-    pub fn cancel(&mut self, key: EventKey) -> Option<E> {
+    /// Cancels a pending event; `false` if it already ran or was cancelled.
+    pub fn cancel(&mut self, key: EventKey) -> bool {
         self.queue.cancel(key)
     }
 
@@ -138,16 +155,14 @@ impl<M: Model> Simulation<M> {
         end: SimTime,
         mut observe: impl FnMut(SimTime, &M::Event),
     ) -> RunOutcome {
-        let outcome = loop {
-            match self.scheduler.queue.peek_time() {
-                None => break RunOutcome::Exhausted,
-                Some(t) if t > end => break RunOutcome::ReachedEnd,
-                Some(_) => {
-                    let (time, event) = self.scheduler.queue.pop().expect("peeked event");
-                    observe(time, &event);
-                    self.dispatch(time, event);
-                }
-            }
+        while let Some((time, event)) = self.scheduler.queue.pop_due(end) {
+            observe(time, &event);
+            self.dispatch(time, event);
+        }
+        let outcome = if self.scheduler.queue.is_empty() {
+            RunOutcome::Exhausted
+        } else {
+            RunOutcome::ReachedEnd
         };
         if self.scheduler.now < end {
             self.scheduler.now = end;
@@ -188,7 +203,7 @@ mod tests {
                         sched.schedule_in(SimDuration::from_secs(1).unwrap(), Ev::Tick(n - 1));
                     }
                     if let Some(key) = self.cancel_next.take() {
-                        assert!(sched.cancel(key).is_some());
+                        assert!(sched.cancel(key));
                     }
                 }
                 Ev::Never => panic!("cancelled event ran"),
@@ -205,7 +220,7 @@ mod tests {
         sim.scheduler.schedule_at(SimTime::ZERO, Ev::Tick(5));
         let never = sim
             .scheduler
-            .schedule_at(SimTime::from_nanos(10), Ev::Never);
+            .schedule_cancellable_at(SimTime::from_nanos(10), Ev::Never);
         sim.model.cancel_next = Some(never);
         let half = SimTime::ZERO + SimDuration::from_millis(2500).unwrap();
         assert_eq!(sim.run_until(half), RunOutcome::ReachedEnd);
