@@ -1,0 +1,504 @@
+//! The workload as written in a scenario file, and its validation into a [`WorkloadSpec`].
+//!
+//! ```yaml
+//! traffic:
+//!   block_tokens: 512            # prefix-block size, default 512 (as in Mooncake)
+//!   preset: airline              # optional; figures overridable under `airline:`
+//!   airline: {storm_users: 300}
+//!   streams:
+//!     - name: batch
+//!       class: summarise
+//!       start_s: 0
+//!       end_s: 3600
+//!       open:
+//!         arrival: {kind: gamma, rate_per_s: 2, cv: 3}
+//!         input: {kind: lognormal, mean: 3000, p50: 2000}
+//!         output: {kind: fixed, value: 200}
+//!     - name: replay
+//!       trace: {path: data/traces/azure_llm_2023_conv.csv.gz, format: azure, speed: 2}
+//! ```
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use servesim_core::{SimDuration, SimTime};
+
+use crate::arrival::{ArrivalConfig, ArrivalProcess};
+use crate::dist::{Dist, DistConfig};
+use crate::error::{Result, TrafficError};
+use crate::preset::AirlineConfig;
+use crate::request::ClassId;
+use crate::trace::{TraceFormat, read_sizes};
+use crate::validate::{check_pos, instant, span};
+
+/// Default prefix-block size, in tokens (Mooncake's).
+pub const DEFAULT_BLOCK_TOKENS: u32 = 512;
+
+fn default_block_tokens() -> u32 {
+    DEFAULT_BLOCK_TOKENS
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// A workload: named streams, each with its time window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadConfig {
+    /// Tokens per prefix block (default 512).
+    #[serde(default = "default_block_tokens")]
+    pub block_tokens: u32,
+    /// A built-in mix whose streams come before `streams`.
+    #[serde(default)]
+    pub preset: Option<Preset>,
+    /// Overrides of the airline preset's figures (needs `preset: airline`).
+    #[serde(default)]
+    pub airline: Option<AirlineConfig>,
+    /// The streams.
+    #[serde(default)]
+    pub streams: Vec<StreamConfig>,
+}
+
+/// Built-in mixes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preset {
+    /// Passenger questions plus a storm of closed-loop rerouting conversations
+    /// (see [`AirlineConfig`]).
+    Airline,
+}
+
+/// One stream. Exactly one of `open`, `closed` and `trace` is given.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamConfig {
+    /// Unique name; also names the stream's random streams (`traffic/<name>/...`).
+    pub name: String,
+    /// Class label for reports (default: the stream's name).
+    #[serde(default)]
+    pub class: Option<String>,
+    /// Start of the window (simulated seconds).
+    #[serde(default)]
+    pub start_s: f64,
+    /// End of the window (exclusive); none means the stream never ends.
+    #[serde(default)]
+    pub end_s: Option<f64>,
+    /// Leading prompt tokens common to every request of the stream (a system prompt),
+    /// added to the sampled input sizes; synthetic streams only.
+    #[serde(default)]
+    pub shared_prefix_tokens: u32,
+    /// Open-loop arrivals.
+    #[serde(default)]
+    pub open: Option<OpenConfig>,
+    /// Closed-loop users.
+    #[serde(default)]
+    pub closed: Option<ClosedConfig>,
+    /// Trace replay.
+    #[serde(default)]
+    pub trace: Option<TraceConfig>,
+}
+
+/// Open-loop stream: an arrival process and sizes (either `input` and `output`, or
+/// `sizes_from` a trace).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenConfig {
+    /// When requests arrive.
+    pub arrival: ArrivalConfig,
+    /// Prompt tokens (on top of `shared_prefix_tokens`).
+    #[serde(default)]
+    pub input: Option<DistConfig>,
+    /// Output tokens.
+    #[serde(default)]
+    pub output: Option<DistConfig>,
+    /// Empirical sizes: rows drawn uniformly from this trace, input and output kept together.
+    #[serde(default)]
+    pub sizes_from: Option<TraceFileConfig>,
+}
+
+/// A trace file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceFileConfig {
+    /// Path, relative to the scenario file's folder.
+    pub path: PathBuf,
+    /// Its format.
+    pub format: TraceFormat,
+}
+
+/// Closed-loop users holding conversations (see [`crate::workload`] for the protocol).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClosedConfig {
+    /// Number of users.
+    pub users: u32,
+    /// User `u` starts at `start_s + u * ramp_s / users` (default 0: all at once).
+    #[serde(default)]
+    pub ramp_s: f64,
+    /// Tokens of a conversation's first message (on top of `shared_prefix_tokens`).
+    pub first_input: DistConfig,
+    /// Tokens each follow-up message adds to the conversation so far.
+    pub followup_input: DistConfig,
+    /// Output tokens of every answer.
+    pub output: DistConfig,
+    /// Seconds between an answer and the user's next message (or next conversation).
+    pub think_s: DistConfig,
+    /// Turns per conversation (at least 1).
+    pub turns: DistConfig,
+    /// A conversation whose next prompt would exceed this ends there instead.
+    #[serde(default)]
+    pub max_input_tokens: Option<u32>,
+}
+
+/// Trace replay.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceConfig {
+    /// Path, relative to the scenario file's folder.
+    pub path: PathBuf,
+    /// Its format.
+    pub format: TraceFormat,
+    /// Time speed-up: 2 replays twice as fast (twice the rate), 0.5 half as fast.
+    #[serde(default = "one")]
+    pub speed: f64,
+    /// Replay from this many trace seconds after the first row (default 0).
+    #[serde(default)]
+    pub from_s: f64,
+    /// Stop this many trace seconds after the first row.
+    #[serde(default)]
+    pub to_s: Option<f64>,
+}
+
+/// A validated workload, immutable; [`crate::Workload::new`] runs it.
+#[derive(Clone, Debug)]
+pub struct WorkloadSpec {
+    pub(crate) block_tokens: u32,
+    pub(crate) streams: Vec<StreamSpec>,
+    pub(crate) classes: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct StreamSpec {
+    pub name: String,
+    pub class: ClassId,
+    pub start: SimTime,
+    pub end: SimTime,
+    pub shared_prefix: u32,
+    pub kind: StreamKind,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum StreamKind {
+    Open {
+        process: ArrivalProcess,
+        sizes: Sizes,
+    },
+    Closed(Arc<ClosedSpec>),
+    Trace(TraceSpec),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Sizes {
+    Independent { input: Dist, output: Dist },
+    Empirical(Arc<[(u32, u32)]>),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct ClosedSpec {
+    pub users: u32,
+    pub ramp: SimDuration,
+    pub first_input: Dist,
+    pub followup_input: Dist,
+    pub output: Dist,
+    pub think_s: Dist,
+    pub turns: Dist,
+    pub max_input: u32,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct TraceSpec {
+    pub path: PathBuf,
+    pub format: TraceFormat,
+    pub speed: f64,
+    pub from_ns: i64,
+    pub to_ns: i64,
+}
+
+impl WorkloadSpec {
+    /// Tokens per prefix block.
+    pub fn block_tokens(&self) -> u32 {
+        self.block_tokens
+    }
+
+    /// Names of the streams, by [`crate::StreamId`].
+    pub fn stream_names(&self) -> impl Iterator<Item = &str> {
+        self.streams.iter().map(|s| s.name.as_str())
+    }
+
+    /// Class names, by [`ClassId`].
+    pub fn class_names(&self) -> &[String] {
+        &self.classes
+    }
+
+    /// Whether some stream never ends (a run over it needs a time limit).
+    pub fn is_unbounded(&self) -> bool {
+        self.streams.iter().any(|s| {
+            s.end == SimTime::MAX
+                && !matches!(
+                    s.kind,
+                    StreamKind::Trace(_)
+                        | StreamKind::Open {
+                            process: ArrivalProcess::Phases { repeat: false, .. },
+                            ..
+                        }
+                )
+        })
+    }
+}
+
+impl WorkloadConfig {
+    /// Parses YAML (or JSON); `origin` names the source in errors.
+    pub fn from_yaml_str(text: &str, origin: &str) -> Result<WorkloadConfig> {
+        serde_norway::from_str(text).map_err(|e| TrafficError::Parse {
+            origin: origin.to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// All streams, the preset's first.
+    pub fn expanded_streams(&self) -> Vec<StreamConfig> {
+        let mut out = Vec::new();
+        if self.preset == Some(Preset::Airline) {
+            out.extend(self.airline.clone().unwrap_or_default().streams());
+        }
+        out.extend(self.streams.iter().cloned());
+        out
+    }
+
+    /// Checks every figure and builds the runtime spec. `prefix` is the path of this
+    /// config in the document (`traffic`), `base_dir` the folder relative paths start from.
+    /// Empirical size traces are read here; replayed traces are only opened.
+    pub fn validate(&self, prefix: &str, base_dir: &Path) -> Result<WorkloadSpec> {
+        if self.block_tokens == 0 {
+            return Err(TrafficError::config(
+                format!("{prefix}.block_tokens"),
+                "must be > 0, got 0",
+            ));
+        }
+        if self.airline.is_some() && self.preset != Some(Preset::Airline) {
+            return Err(TrafficError::config(
+                format!("{prefix}.airline"),
+                "overrides the airline preset: add `preset: airline`",
+            ));
+        }
+        let mut classes: Vec<String> = Vec::new();
+        let mut names = BTreeSet::new();
+        let mut streams = Vec::new();
+        let n_preset = self.expanded_streams().len() - self.streams.len();
+        for (i, s) in self.expanded_streams().iter().enumerate() {
+            // Preset streams are reported under the preset's overrides.
+            let field = if i < n_preset {
+                format!("{prefix}.airline[{}]", s.name)
+            } else {
+                format!("{prefix}.streams[{}]", i - n_preset)
+            };
+            if s.name.is_empty() {
+                return Err(TrafficError::config(
+                    format!("{field}.name"),
+                    "must not be empty",
+                ));
+            }
+            if !names.insert(s.name.clone()) {
+                return Err(TrafficError::config(
+                    format!("{field}.name"),
+                    format!("duplicate stream name {:?}", s.name),
+                ));
+            }
+            let class_name = s.class.clone().unwrap_or_else(|| s.name.clone());
+            let class = match classes.iter().position(|c| *c == class_name) {
+                Some(k) => k,
+                None => {
+                    classes.push(class_name);
+                    classes.len() - 1
+                }
+            };
+            if streams.len() >= usize::from(u16::MAX) {
+                return Err(TrafficError::config(
+                    field,
+                    "too many streams (at most 65535)",
+                ));
+            }
+            streams.push(s.validate(&field, base_dir, ClassId(class as u16), self.block_tokens)?);
+        }
+        Ok(WorkloadSpec {
+            block_tokens: self.block_tokens,
+            streams,
+            classes,
+        })
+    }
+}
+
+impl StreamConfig {
+    fn validate(
+        &self,
+        field: &str,
+        base_dir: &Path,
+        class: ClassId,
+        block_tokens: u32,
+    ) -> Result<StreamSpec> {
+        let f = |name: &str| format!("{field}.{name}");
+        let start = instant(&f("start_s"), self.start_s)?;
+        let end = match self.end_s {
+            None => SimTime::MAX,
+            Some(end_s) => {
+                let end = instant(&f("end_s"), end_s)?;
+                if end <= start {
+                    return Err(TrafficError::config(
+                        f("end_s"),
+                        format!("must be > start_s ({}), got {end_s}", self.start_s),
+                    ));
+                }
+                end
+            }
+        };
+        let kind = match (&self.open, &self.closed, &self.trace) {
+            (Some(open), None, None) => {
+                let g = |name: &str| format!("{field}.open.{name}");
+                let process = open.arrival.validate(&g("arrival"))?;
+                let sizes = match (&open.input, &open.output, &open.sizes_from) {
+                    (Some(i), Some(o), None) => Sizes::Independent {
+                        input: i.validate(&g("input"))?,
+                        output: o.validate(&g("output"))?,
+                    },
+                    (None, None, Some(t)) => {
+                        let rows = read_sizes(&base_dir.join(&t.path), t.format)?;
+                        if rows.is_empty() {
+                            return Err(TrafficError::config(
+                                g("sizes_from"),
+                                "the trace has no rows",
+                            ));
+                        }
+                        Sizes::Empirical(rows.into())
+                    }
+                    _ => {
+                        return Err(TrafficError::config(
+                            f("open"),
+                            "give either `input` and `output`, or `sizes_from`",
+                        ));
+                    }
+                };
+                StreamKind::Open { process, sizes }
+            }
+            (None, Some(c), None) => {
+                let g = |name: &str| format!("{field}.closed.{name}");
+                if c.users == 0 {
+                    return Err(TrafficError::config(g("users"), "must be > 0, got 0"));
+                }
+                StreamKind::Closed(Arc::new(ClosedSpec {
+                    users: c.users,
+                    ramp: span(&g("ramp_s"), c.ramp_s)?,
+                    first_input: c.first_input.validate(&g("first_input"))?,
+                    followup_input: c.followup_input.validate(&g("followup_input"))?,
+                    output: c.output.validate(&g("output"))?,
+                    think_s: c.think_s.validate(&g("think_s"))?,
+                    turns: c.turns.validate(&g("turns"))?,
+                    max_input: match c.max_input_tokens {
+                        Some(0) => {
+                            return Err(TrafficError::config(
+                                g("max_input_tokens"),
+                                "must be > 0, got 0",
+                            ));
+                        }
+                        Some(m) => m,
+                        None => u32::MAX,
+                    },
+                }))
+            }
+            (None, None, Some(t)) => {
+                let g = |name: &str| format!("{field}.trace.{name}");
+                if self.shared_prefix_tokens != 0 {
+                    return Err(TrafficError::config(
+                        f("shared_prefix_tokens"),
+                        "trace streams take their prefixes from the trace",
+                    ));
+                }
+                if t.format == TraceFormat::Mooncake && block_tokens != DEFAULT_BLOCK_TOKENS {
+                    return Err(TrafficError::config(
+                        g("format"),
+                        format!(
+                            "Mooncake block ids are 512-token blocks; block_tokens is {block_tokens}"
+                        ),
+                    ));
+                }
+                let from = span(&g("from_s"), t.from_s)?;
+                let to = match t.to_s {
+                    None => i64::MAX,
+                    Some(to_s) => {
+                        let to = span(&g("to_s"), to_s)?;
+                        if to <= from {
+                            return Err(TrafficError::config(
+                                g("to_s"),
+                                format!("must be > from_s ({}), got {to_s}", t.from_s),
+                            ));
+                        }
+                        to.as_nanos().try_into().unwrap_or(i64::MAX)
+                    }
+                };
+                StreamKind::Trace(TraceSpec {
+                    path: base_dir.join(&t.path),
+                    format: t.format,
+                    speed: check_pos(&g("speed"), t.speed)?,
+                    from_ns: from.as_nanos().try_into().unwrap_or(i64::MAX),
+                    to_ns: to,
+                })
+            }
+            _ => {
+                return Err(TrafficError::config(
+                    field,
+                    "give exactly one of `open`, `closed` and `trace`",
+                ));
+            }
+        };
+        Ok(StreamSpec {
+            name: self.name.clone(),
+            class,
+            start,
+            end,
+            shared_prefix: self.shared_prefix_tokens,
+            kind,
+        })
+    }
+}
+
+/// Reads the workload of a scenario file: the `traffic:` key of a YAML document (and its
+/// top-level `seed:`, if any), or the whole document when it has no `traffic:` key.
+pub fn load_workload_file(path: &Path) -> Result<(WorkloadConfig, Option<u64>)> {
+    let text = std::fs::read_to_string(path).map_err(|source| TrafficError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let origin = path.display().to_string();
+    let parse_err = |e: serde_norway::Error| TrafficError::Parse {
+        origin: origin.clone(),
+        message: e.to_string(),
+    };
+    let doc: serde_norway::Value = serde_norway::from_str(&text).map_err(parse_err)?;
+    let Some(traffic) = doc.get("traffic") else {
+        return Ok((WorkloadConfig::from_yaml_str(&text, &origin)?, None));
+    };
+    let config = serde_norway::from_value(traffic.clone()).map_err(|e| TrafficError::Parse {
+        origin: format!("{origin}: traffic"),
+        message: e.to_string(),
+    })?;
+    let seed = match doc.get("seed") {
+        None => None,
+        Some(v) => Some(
+            v.as_u64()
+                .ok_or_else(|| TrafficError::config("seed", "must be a non-negative integer"))?,
+        ),
+    };
+    Ok((config, seed))
+}

@@ -1,0 +1,458 @@
+//! The running workload: every stream merged into one time-ordered sequence of requests.
+//!
+//! # Driving protocol (used by the cluster simulation)
+//!
+//! - [`Workload::peek_time`] gives the earliest pending arrival; schedule an event there.
+//! - [`Workload::next_request`] takes it. Requests come in non-decreasing arrival time;
+//!   ties go to the stream listed first, then to the lower user index.
+//! - When a request finishes, call [`Workload::on_complete`] with the completion time.
+//!   Closed-loop users then think and their follow-up becomes pending (peek again:
+//!   it may now be the earliest). Open-loop and trace requests need no call.
+//! - When a request fails or is rejected, call [`Workload::on_failed`]: the user gives
+//!   up that conversation, thinks, and starts a new one (a fresh prompt, no shared history).
+//!
+//! A follow-up never arrives before a request already emitted: if the completion time
+//! given is earlier than the last emitted arrival, the follow-up is held back to it.
+//! Memory grows with streams and users, never with the number of requests generated.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+
+use rand::RngExt;
+use servesim_core::hash::stable_hash;
+use servesim_core::{RngStreams, SimDuration, SimTime, StreamRng};
+
+use crate::arrival::Arrivals;
+use crate::config::{ClosedSpec, Sizes, StreamKind, TraceSpec, WorkloadSpec};
+use crate::error::Result;
+use crate::request::{
+    ClassId, Request, RequestId, SessionInfo, StreamId, prompt_blocks, trace_blocks,
+};
+use crate::trace::{TraceReader, malformed};
+use crate::validate::gap;
+
+/// The running workload. See the [module documentation](self) for the protocol.
+#[derive(Debug)]
+pub struct Workload {
+    block_tokens: u32,
+    names: Vec<String>,
+    classes: Vec<String>,
+    streams: Vec<Stream>,
+    /// One entry per stream (open, trace) or per user (closed) with a pending arrival.
+    pending: BinaryHeap<Reverse<(SimTime, u16, u32)>>,
+    /// Closed-loop requests awaiting their answer: lookups only, never iterated.
+    waiting: HashMap<RequestId, (u16, u32)>,
+    next_id: u64,
+    last: SimTime,
+}
+
+#[derive(Debug)]
+struct Stream {
+    class: ClassId,
+    /// Keeps this stream's block ids apart from every other stream's.
+    namespace: u64,
+    shared_prefix: u32,
+    end: SimTime,
+    source: Source,
+}
+
+#[derive(Debug)]
+enum Source {
+    Open(Box<Open>),
+    Closed {
+        spec: Arc<ClosedSpec>,
+        users: Vec<User>,
+    },
+    Trace(Box<Replay>),
+}
+
+#[derive(Debug)]
+struct Open {
+    arrivals: Arrivals,
+    arrival_rng: StreamRng,
+    size_rng: StreamRng,
+    sizes: Sizes,
+    seq: u64,
+}
+
+#[derive(Debug)]
+struct User {
+    rng: StreamRng,
+    session: u32,
+    turn: u32,
+    turns: u32,
+    /// Prompt of the next message.
+    next_input: u32,
+    /// Conversation so far (last prompt + last answer).
+    context: u64,
+}
+
+#[derive(Debug)]
+struct Replay {
+    reader: TraceReader,
+    spec: TraceSpec,
+    start: SimTime,
+    end: SimTime,
+    t0: Option<i64>,
+    prev: i64,
+    seq: u64,
+    next: Option<(SimTime, u32, u32, Arc<[u64]>)>,
+    error: Option<crate::TrafficError>,
+}
+
+impl Workload {
+    /// Starts the workload of `spec`; every stream draws from its own random streams of
+    /// `rng` (`traffic/<name>/arrivals`, `traffic/<name>/sizes`, `traffic/<name>/users`#u),
+    /// so adding a stream never changes the draws of another. Opens trace files.
+    pub fn new(spec: &WorkloadSpec, rng: &RngStreams) -> Result<Workload> {
+        let mut w = Workload {
+            block_tokens: spec.block_tokens,
+            names: spec.streams.iter().map(|s| s.name.clone()).collect(),
+            classes: spec.classes.clone(),
+            streams: Vec::with_capacity(spec.streams.len()),
+            pending: BinaryHeap::new(),
+            waiting: HashMap::new(),
+            next_id: 0,
+            last: SimTime::ZERO,
+        };
+        for (i, s) in spec.streams.iter().enumerate() {
+            let i = i as u16;
+            let namespace = stable_hash(&("traffic", s.name.as_str()));
+            let source = match &s.kind {
+                StreamKind::Open { process, sizes } => {
+                    let mut arrivals = Arrivals::new(process.clone(), s.start, s.end);
+                    let mut arrival_rng = rng.stream(&format!("traffic/{}/arrivals", s.name));
+                    if let Some(t) = arrivals.next(&mut arrival_rng) {
+                        w.pending.push(Reverse((t, i, 0)));
+                    }
+                    Source::Open(Box::new(Open {
+                        arrivals,
+                        arrival_rng,
+                        size_rng: rng.stream(&format!("traffic/{}/sizes", s.name)),
+                        sizes: sizes.clone(),
+                        seq: 0,
+                    }))
+                }
+                StreamKind::Closed(c) => {
+                    let family = format!("traffic/{}/users", s.name);
+                    let users = (0..c.users)
+                        .map(|u| {
+                            let mut user = User {
+                                rng: rng.substream(&family, u64::from(u)),
+                                session: 0,
+                                turn: 0,
+                                turns: 0,
+                                next_input: 0,
+                                context: 0,
+                            };
+                            user.begin_session(c, s.shared_prefix);
+                            // Stagger the users evenly over the ramp.
+                            let offset =
+                                u128::from(c.ramp.as_nanos()) * u128::from(u) / u128::from(c.users);
+                            let t = s
+                                .start
+                                .saturating_add(SimDuration::from_nanos(offset as u64));
+                            if t < s.end {
+                                w.pending.push(Reverse((t, i, u)));
+                            }
+                            user
+                        })
+                        .collect();
+                    Source::Closed {
+                        spec: c.clone(),
+                        users,
+                    }
+                }
+                StreamKind::Trace(t) => {
+                    let mut replay = Box::new(Replay {
+                        reader: TraceReader::open(&t.path, t.format)?,
+                        spec: t.clone(),
+                        start: s.start,
+                        end: s.end,
+                        t0: None,
+                        prev: i64::MIN,
+                        seq: 0,
+                        next: None,
+                        error: None,
+                    });
+                    if let Some(t) = replay.advance(namespace, spec.block_tokens)? {
+                        w.pending.push(Reverse((t, i, 0)));
+                    }
+                    Source::Trace(replay)
+                }
+            };
+            w.streams.push(Stream {
+                class: s.class,
+                namespace,
+                shared_prefix: s.shared_prefix,
+                end: s.end,
+                source,
+            });
+        }
+        Ok(w)
+    }
+
+    /// Arrival time of the next request, if any.
+    pub fn peek_time(&self) -> Option<SimTime> {
+        self.pending.peek().map(|Reverse((t, ..))| *t)
+    }
+
+    /// The earliest pending request, `Ok(None)` when every stream is done (closed-loop
+    /// users waiting for answers may still add follow-ups later). A trace row that cannot
+    /// be read is returned as an error at its place in time; that stream then stops.
+    pub fn next_request(&mut self) -> Result<Option<Request>> {
+        let Some(Reverse((t, s, u))) = self.pending.pop() else {
+            return Ok(None);
+        };
+        let block_tokens = self.block_tokens;
+        let id = RequestId(self.next_id);
+        let stream = &mut self.streams[usize::from(s)];
+        let (input, output, blocks, session) = match &mut stream.source {
+            Source::Open(o) => {
+                let size_rng = &mut o.size_rng;
+                let (input, output) = match &o.sizes {
+                    Sizes::Independent { input, output } => (
+                        input
+                            .sample_count(size_rng, 1)
+                            .saturating_add(stream.shared_prefix),
+                        output.sample_count(size_rng, 1),
+                    ),
+                    Sizes::Empirical(rows) => rows[size_rng.random_range(0..rows.len())],
+                };
+                let blocks = prompt_blocks(
+                    stream.namespace,
+                    block_tokens,
+                    stream.shared_prefix,
+                    o.seq,
+                    input,
+                );
+                o.seq += 1;
+                if let Some(t) = o.arrivals.next(&mut o.arrival_rng) {
+                    self.pending.push(Reverse((t, s, 0)));
+                }
+                (input, output, blocks, None)
+            }
+            Source::Closed { spec, users } => {
+                let user = &mut users[u as usize];
+                let input = user.next_input;
+                let output = spec.output.sample_count(&mut user.rng, 1);
+                user.context = u64::from(input) + u64::from(output);
+                self.waiting.insert(id, (s, u));
+                let seq = (u64::from(u) << 32) | u64::from(user.session);
+                let blocks = prompt_blocks(
+                    stream.namespace,
+                    block_tokens,
+                    stream.shared_prefix,
+                    seq,
+                    input,
+                );
+                let info = SessionInfo {
+                    user: u,
+                    session: user.session,
+                    turn: user.turn,
+                };
+                (input, output, blocks, Some(info))
+            }
+            Source::Trace(replay) => {
+                if let Some(e) = replay.error.take() {
+                    return Err(e);
+                }
+                let Some((_, input, output, blocks)) = replay.next.take() else {
+                    unreachable!("a trace stream is pending only with a row or an error")
+                };
+                match replay.advance(stream.namespace, block_tokens) {
+                    Ok(Some(next)) => self.pending.push(Reverse((next, s, 0))),
+                    Ok(None) => {}
+                    Err(e) => {
+                        // Surface the error on the next call, at this point in time.
+                        replay.error = Some(e);
+                        self.pending.push(Reverse((t, s, 0)));
+                    }
+                }
+                (input, output, blocks, None)
+            }
+        };
+        self.next_id += 1;
+        self.last = t;
+        Ok(Some(Request {
+            id,
+            arrival: t,
+            input_tokens: input,
+            output_tokens: output,
+            prefix_blocks: blocks,
+            class: stream.class,
+            stream: StreamId(s),
+            session,
+        }))
+    }
+
+    /// Request `id` was answered in full at `at`. For a closed-loop request the user
+    /// thinks, then sends the next turn (or, after the last turn, starts a new
+    /// conversation). Returns whether a user was waiting on `id`; other ids are ignored.
+    pub fn on_complete(&mut self, id: RequestId, at: SimTime) -> bool {
+        self.finish(id, at, false)
+    }
+
+    /// Request `id` failed or was rejected at `at`: its user abandons the conversation,
+    /// thinks, and starts a new one. Returns whether a user was waiting on `id`.
+    pub fn on_failed(&mut self, id: RequestId, at: SimTime) -> bool {
+        self.finish(id, at, true)
+    }
+
+    fn finish(&mut self, id: RequestId, at: SimTime, failed: bool) -> bool {
+        let Some((s, u)) = self.waiting.remove(&id) else {
+            return false;
+        };
+        let stream = &mut self.streams[usize::from(s)];
+        let Source::Closed { spec, users } = &mut stream.source else {
+            unreachable!("only closed-loop requests wait")
+        };
+        let user = &mut users[u as usize];
+        let think = gap(spec.think_s.sample(&mut user.rng));
+        user.turn += 1;
+        let mut next_session = failed || user.turn >= user.turns;
+        if !next_session {
+            let add = spec.followup_input.sample_count(&mut user.rng, 1);
+            let next = user.context + u64::from(add);
+            if next <= u64::from(spec.max_input) {
+                user.next_input = next as u32;
+            } else {
+                next_session = true;
+            }
+        }
+        if next_session {
+            user.session += 1;
+            user.begin_session(spec, stream.shared_prefix);
+        }
+        let t = at.saturating_add(think).max(self.last);
+        if t < stream.end {
+            self.pending.push(Reverse((t, s, u)));
+        }
+        true
+    }
+
+    /// Closed-loop requests sent and not yet completed or failed.
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Tokens per prefix block.
+    pub fn block_tokens(&self) -> u32 {
+        self.block_tokens
+    }
+
+    /// Class names, indexed by [`ClassId`].
+    pub fn class_names(&self) -> &[String] {
+        &self.classes
+    }
+
+    /// The name of a class.
+    pub fn class_name(&self, class: ClassId) -> &str {
+        &self.classes[usize::from(class.0)]
+    }
+
+    /// Stream names, indexed by [`StreamId`].
+    pub fn stream_names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Runs the workload alone, without a cluster, until `until` (exclusive): every
+    /// closed-loop request is answered `latency` after it arrives. Calls `f` on each
+    /// request in order and returns how many there were. For stats, export and tests.
+    pub fn run_standalone(
+        &mut self,
+        until: SimTime,
+        latency: SimDuration,
+        mut f: impl FnMut(&Request),
+    ) -> Result<u64> {
+        let mut answers: BinaryHeap<Reverse<(SimTime, RequestId)>> = BinaryHeap::new();
+        let mut n = 0;
+        loop {
+            let arrival = self.peek_time().filter(|&t| t < until);
+            let answer = answers.peek().map(|Reverse((t, _))| *t);
+            match (arrival, answer) {
+                (None, None) => return Ok(n),
+                (Some(a), Some(d)) if a < d => {}
+                (_, Some(d)) => {
+                    let Some(Reverse((_, id))) = answers.pop() else {
+                        unreachable!()
+                    };
+                    self.on_complete(id, d);
+                    continue;
+                }
+                (Some(_), None) => {}
+            }
+            let Some(r) = self.next_request()? else {
+                unreachable!("peek_time promised a request")
+            };
+            if r.session.is_some() {
+                answers.push(Reverse((r.arrival.saturating_add(latency), r.id)));
+            }
+            f(&r);
+            n += 1;
+        }
+    }
+}
+
+impl User {
+    fn begin_session(&mut self, spec: &ClosedSpec, shared_prefix: u32) {
+        self.turn = 0;
+        self.turns = spec.turns.sample_count(&mut self.rng, 1);
+        self.next_input = spec
+            .first_input
+            .sample_count(&mut self.rng, 1)
+            .saturating_add(shared_prefix);
+        self.context = 0;
+    }
+}
+
+impl Replay {
+    /// Reads rows until one falls in the window; returns its simulated time.
+    fn advance(&mut self, namespace: u64, block_tokens: u32) -> Result<Option<SimTime>> {
+        loop {
+            let Some(row) = self.reader.next_row()? else {
+                return Ok(None);
+            };
+            let t0 = *self.t0.get_or_insert(row.time_ns);
+            let rel = row.time_ns.saturating_sub(t0);
+            if rel < self.prev {
+                return Err(malformed(
+                    self.reader.path(),
+                    row.line,
+                    1,
+                    format!(
+                        "timestamp goes back in time ({:.6} s after the first row, previous {:.6} s)",
+                        rel as f64 / 1e9,
+                        self.prev as f64 / 1e9
+                    ),
+                ));
+            }
+            self.prev = rel;
+            if rel < self.spec.from_ns {
+                continue; // before the requested window
+            }
+            if rel >= self.spec.to_ns {
+                return Ok(None);
+            }
+            let offset = (rel - self.spec.from_ns) as u64;
+            let offset = if self.spec.speed == 1.0 {
+                SimDuration::from_nanos(offset)
+            } else {
+                gap(offset as f64 / 1e9 / self.spec.speed)
+            };
+            let t = self.start.saturating_add(offset);
+            if t >= self.end {
+                return Ok(None);
+            }
+            let blocks = if row.hash_ids.is_empty() {
+                prompt_blocks(namespace, block_tokens, 0, self.seq, row.input_tokens)
+            } else {
+                trace_blocks(namespace, &row.hash_ids)
+            };
+            self.seq += 1;
+            self.next = Some((t, row.input_tokens, row.output_tokens, blocks));
+            return Ok(Some(t));
+        }
+    }
+}
