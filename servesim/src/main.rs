@@ -21,6 +21,16 @@ struct Cli {
 enum Command {
     /// Print the version of every crate.
     Version,
+    /// Kernel-time predictions and their accuracy.
+    Perf {
+        #[command(subcommand)]
+        cmd: cli::perf::PerfCommand,
+    },
+    /// Calibration data: import kernel tables.
+    Calibrate {
+        #[command(subcommand)]
+        cmd: cli::calibrate::CalibrateCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -30,6 +40,8 @@ fn main() -> ExitCode {
             println!("servesim {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
+        Command::Perf { cmd } => cli::perf::run(cmd),
+        Command::Calibrate { cmd } => cli::calibrate::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

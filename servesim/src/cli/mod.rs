@@ -1,5 +1,8 @@
 //! Subcommand implementations of the `servesim` tool.
 
+pub mod calibrate;
+pub mod perf;
+
 /// Any error a subcommand reports: printed as `error: ...`, exit code 1.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {

@@ -1,0 +1,2 @@
+//! Benchmark of the network model (written next).
+fn main() {}

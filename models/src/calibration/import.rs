@@ -1,0 +1,403 @@
+//! The public kernel-table layout (aiconfigurator's performance database) and its import into
+//! the calibration format.
+//!
+//! Public layout: `<dir>/<gpu>/<backend>/<table>.csv[.gz]` with `<table>` one of
+//! [`PublicTable::ALL`]; latency in ms in a `latency` column.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::{CalibrationTable, Columns, FORMAT_VERSION, Family, Header, RowCtx};
+use crate::error::{ModelsError, Result};
+use crate::perf::ops::{AllReduceImpl, AttnShape, GemmShape, KernelOp, NcclOp};
+
+/// A table of the public layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PublicTable {
+    /// `gemm_perf`.
+    GemmPerf,
+    /// `context_attention_perf`.
+    ContextAttentionPerf,
+    /// `generation_attention_perf`.
+    GenerationAttentionPerf,
+    /// `custom_allreduce_perf`.
+    CustomAllreducePerf,
+    /// `nccl_perf`.
+    NcclPerf,
+}
+
+impl PublicTable {
+    /// All public tables.
+    pub const ALL: [PublicTable; 5] = [
+        PublicTable::GemmPerf,
+        PublicTable::ContextAttentionPerf,
+        PublicTable::GenerationAttentionPerf,
+        PublicTable::CustomAllreducePerf,
+        PublicTable::NcclPerf,
+    ];
+
+    /// The table name (file stem).
+    pub fn name(self) -> &'static str {
+        match self {
+            PublicTable::GemmPerf => "gemm_perf",
+            PublicTable::ContextAttentionPerf => "context_attention_perf",
+            PublicTable::GenerationAttentionPerf => "generation_attention_perf",
+            PublicTable::CustomAllreducePerf => "custom_allreduce_perf",
+            PublicTable::NcclPerf => "nccl_perf",
+        }
+    }
+
+    /// Parses a table name.
+    pub fn parse(name: &str) -> Result<Self> {
+        PublicTable::ALL
+            .into_iter()
+            .find(|t| t.name() == name.trim())
+            .ok_or_else(|| ModelsError::UnknownName {
+                what: "table",
+                name: name.to_string(),
+                known: PublicTable::ALL.map(PublicTable::name).join(", "),
+            })
+    }
+
+    /// The calibration family the table converts to.
+    pub fn family(self) -> Family {
+        match self {
+            PublicTable::GemmPerf => Family::Gemm,
+            PublicTable::ContextAttentionPerf => Family::ContextAttention,
+            PublicTable::GenerationAttentionPerf => Family::GenerationAttention,
+            PublicTable::CustomAllreducePerf => Family::CustomAllreduce,
+            PublicTable::NcclPerf => Family::Nccl,
+        }
+    }
+}
+
+/// Parser of the rows of one public table, built from its header.
+pub struct PublicRowParser {
+    table: PublicTable,
+    idx: Vec<usize>,
+    latency: Option<usize>,
+    version: Option<usize>,
+    cols: Columns,
+    path: PathBuf,
+}
+
+impl PublicRowParser {
+    /// Checks the header of a public table (`latency` may be missing) and remembers the columns.
+    pub fn new(table: PublicTable, header: &csv::StringRecord, path: &Path) -> Result<Self> {
+        let cols = Columns::new(header);
+        let names: &[&[&str]] = match table {
+            PublicTable::GemmPerf => &[&["gemm_dtype"], &["m"], &["n"], &["k"]],
+            PublicTable::ContextAttentionPerf => &[
+                &["batch_size"],
+                &["isl"],
+                &["num_heads"],
+                &["num_key_value_heads"],
+                &["head_dim"],
+                &["window_size"],
+                &["attn_dtype"],
+                &["kv_cache_dtype"],
+            ],
+            PublicTable::GenerationAttentionPerf => &[
+                &["batch_size"],
+                &["step"],
+                &["num_heads"],
+                &["num_key_value_heads"],
+                &["head_dim"],
+                &["window_size"],
+                &["attn_dtype"],
+                &["kv_cache_dtype"],
+            ],
+            PublicTable::CustomAllreducePerf => &[
+                &["allreduce_dtype"],
+                &["num_gpus"],
+                &["message_size"],
+                &["implementation", "backend"],
+            ],
+            PublicTable::NcclPerf => &[
+                &["op_name"],
+                &["nccl_dtype"],
+                &["num_gpus"],
+                &["message_size"],
+            ],
+        };
+        let idx = names
+            .iter()
+            .map(|n| cols.require(n, path))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(PublicRowParser {
+            table,
+            idx,
+            latency: cols.find(&["latency"]),
+            version: cols.find(&["version"]),
+            cols,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Whether the table has a `latency` column.
+    pub fn has_latency(&self) -> bool {
+        self.latency.is_some()
+    }
+
+    /// Parses one row (`line`: its 1-based line in the file) into the operation and, when the
+    /// column exists, its latency in ms.
+    pub fn parse(&self, rec: &csv::StringRecord, line: u64) -> Result<(KernelOp, Option<f64>)> {
+        let r = RowCtx {
+            path: &self.path,
+            line,
+            rec,
+            cols: &self.cols,
+        };
+        let i = &self.idx;
+        let op = match self.table {
+            PublicTable::GemmPerf => KernelOp::Gemm(GemmShape {
+                dtype: r.dtype(i[0])?,
+                m: r.pos_int(i[1])?,
+                n: r.pos_int(i[2])?,
+                k: r.pos_int(i[3])?,
+            }),
+            PublicTable::ContextAttentionPerf | PublicTable::GenerationAttentionPerf => {
+                let ctx = self.table == PublicTable::ContextAttentionPerf;
+                let len = if ctx {
+                    r.pos_u32(i[1])?
+                } else {
+                    // KV length = step + 1.
+                    let s = r.u32(i[1])?;
+                    s.checked_add(1).ok_or_else(|| ModelsError::Csv {
+                        path: self.path.clone(),
+                        line,
+                        column: Some("step".into()),
+                        message: "too large".into(),
+                    })?
+                };
+                let a = AttnShape {
+                    batch: r.pos_u32(i[0])?,
+                    len,
+                    num_heads: r.pos_u32(i[2])?,
+                    num_kv_heads: r.pos_u32(i[3])?,
+                    head_dim: r.pos_u32(i[4])?,
+                    window: r.u32(i[5])?,
+                    attn_dtype: r.dtype(i[6])?,
+                    kv_dtype: r.dtype(i[7])?,
+                };
+                if ctx {
+                    KernelOp::ContextAttention(a)
+                } else {
+                    KernelOp::GenerationAttention(a)
+                }
+            }
+            PublicTable::CustomAllreducePerf => KernelOp::CustomAllReduce {
+                dtype: r.dtype(i[0])?,
+                num_gpus: r.pos_u32(i[1])?,
+                elems: r.pos_int(i[2])?,
+                implementation: r.parse(i[3], AllReduceImpl::parse)?,
+            },
+            PublicTable::NcclPerf => KernelOp::Nccl {
+                op: r.parse(i[0], NcclOp::parse)?,
+                dtype: r.dtype(i[1])?,
+                num_gpus: r.pos_u32(i[2])?,
+                elems: r.pos_int(i[3])?,
+            },
+        };
+        let lat = match self.latency {
+            Some(li) if !r.str(li)?.is_empty() => Some(r.latency(li)?),
+            _ => None,
+        };
+        Ok((op, lat))
+    }
+
+    fn version<'a>(&self, rec: &'a csv::StringRecord) -> Option<&'a str> {
+        self.version
+            .and_then(|v| rec.get(v))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
+}
+
+/// Reads one public table (plain or gzip CSV) into a calibration table for `gpu`/`backend`.
+/// Every row must have a latency.
+pub fn read_public_table(
+    path: &Path,
+    table: PublicTable,
+    gpu: &str,
+    backend: &str,
+) -> Result<CalibrationTable> {
+    let bytes = super::read_maybe_gz(path)?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(bytes.as_slice());
+    let head = rdr
+        .headers()
+        .map_err(|e| crate::hardware::csv_error(path, &e))?
+        .clone();
+    let parser = PublicRowParser::new(table, &head, path)?;
+    if !parser.has_latency() {
+        return Err(ModelsError::Csv {
+            path: path.to_path_buf(),
+            line: 1,
+            column: Some("latency".into()),
+            message: "missing column (needed to import measurements)".into(),
+        });
+    }
+    let mut rows = Vec::new();
+    let mut versions: BTreeMap<String, usize> = BTreeMap::new();
+    let mut rec = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(crate::hardware::csv_error(path, &e)),
+        }
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        let (op, lat) = parser.parse(&rec, line)?;
+        let lat = lat.ok_or_else(|| ModelsError::Csv {
+            path: path.to_path_buf(),
+            line,
+            column: Some("latency".into()),
+            message: "empty latency".into(),
+        })?;
+        if let Some(v) = parser.version(&rec) {
+            *versions.entry(v.to_string()).or_default() += 1;
+        }
+        rows.push((op, lat));
+    }
+    let mut extra = BTreeMap::new();
+    if !versions.is_empty() {
+        extra.insert(
+            "backend_version".to_string(),
+            versions.keys().cloned().collect::<Vec<_>>().join(" "),
+        );
+    }
+    extra.insert("measured_on".to_string(), "gpu".to_string());
+    let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("?");
+    extra.insert(
+        "source".to_string(),
+        format!("public kernel-table layout {gpu}/{backend}/{file}"),
+    );
+    Ok(CalibrationTable {
+        header: Header {
+            version: FORMAT_VERSION,
+            family: table.family(),
+            gpu: gpu.into(),
+            backend: backend.into(),
+            extra,
+        },
+        rows,
+    })
+}
+
+/// Converts every public table under `dir` (`<gpu>/<backend>/<table>.csv[.gz]`) into the
+/// calibration format under `out`, adding `extra` header keys (e.g. `source`, `license`).
+/// Returns the files written, sorted.
+pub fn import_dir(
+    dir: &Path,
+    out: &Path,
+    extra: &BTreeMap<String, String>,
+) -> Result<Vec<PathBuf>> {
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| ModelsError::Io { path: p, source }
+    };
+    let list = |p: &Path| -> Result<Vec<PathBuf>> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(p)
+            .map_err(io(p))?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .collect();
+        v.sort();
+        Ok(v)
+    };
+    let mut written = Vec::new();
+    for g in list(dir)?.into_iter().filter(|p| p.is_dir()) {
+        let gpu = g
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        for b in list(&g)?.into_iter().filter(|p| p.is_dir()) {
+            let backend = b
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string();
+            for f in list(&b)? {
+                let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                let stem = name
+                    .strip_suffix(".csv.gz")
+                    .or_else(|| name.strip_suffix(".csv"));
+                let Some(table) = stem.and_then(|s| PublicTable::parse(s).ok()) else {
+                    continue;
+                };
+                let mut t = read_public_table(&f, table, &gpu, &backend)?;
+                for (k, v) in extra {
+                    if k == "source" {
+                        let s = t.header.extra.entry(k.clone()).or_default();
+                        *s = format!("{v}; {s}");
+                    } else {
+                        t.header.extra.insert(k.clone(), v.clone());
+                    }
+                }
+                let path = t.path_under(out);
+                t.write_gz(&path)?;
+                written.push(path);
+            }
+        }
+    }
+    if written.is_empty() {
+        return Err(ModelsError::Invalid {
+            what: "import folder",
+            message: format!(
+                "{}: no <gpu>/<backend>/<table>.csv[.gz] files found (tables: {})",
+                dir.display(),
+                PublicTable::ALL.map(PublicTable::name).join(", ")
+            ),
+        });
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn import_converts_and_round_trips() {
+        let base = std::env::temp_dir().join(format!("servesim-import-{}", std::process::id()));
+        let src = base.join("in/h100_sxm/vllm");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(
+            src.join("custom_allreduce_perf.csv"),
+            "version,kernel_source,allreduce_dtype,num_gpus,message_size,latency,backend\n0.24.0,x,bfloat16,2,128,0.004,vllm_graph\n",
+        )
+        .unwrap();
+        std::fs::write(
+            src.join("generation_attention_perf.csv"),
+            "version,kernel_source,batch_size,isl,num_heads,num_key_value_heads,head_dim,attn_dtype,kv_cache_dtype,step,window_size,latency\n0.24.0,fa3,32,1,64,8,128,bfloat16,fp8,7,0,0.011\n",
+        )
+        .unwrap();
+        let out = base.join("out");
+        let files = import_dir(&base.join("in"), &out, &BTreeMap::new()).unwrap();
+        assert_eq!(files.len(), 2);
+        let all = super::super::load_dir(&out).unwrap();
+        let gen_t = all
+            .iter()
+            .find(|t| t.header.family == Family::GenerationAttention)
+            .unwrap();
+        let KernelOp::GenerationAttention(a) = gen_t.rows[0].0 else {
+            panic!()
+        };
+        assert_eq!(a.len, 8);
+        assert_eq!(gen_t.header.extra.get("backend_version").unwrap(), "0.24.0");
+        // A malformed row names the line and column.
+        std::fs::write(
+            src.join("custom_allreduce_perf.csv"),
+            "version,kernel_source,allreduce_dtype,num_gpus,message_size,latency,backend\n0.24.0,x,bfloat16,2,128,0.004,vllm_graph\n0.24.0,x,bfloat16,zero,128,0.004,vllm_graph\n",
+        )
+        .unwrap();
+        let e = import_dir(&base.join("in"), &out, &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":3") && e.contains("num_gpus"), "{e}");
+    }
+}

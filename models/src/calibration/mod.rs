@@ -1,0 +1,656 @@
+//! The calibration format (v1): one gzip CSV per kernel family, with a `# key: value` header.
+//!
+//! Layout: `<root>/<gpu>/<backend>/<family>.csv.gz` (`backend`: trtllm, vllm, sglang, or nccl
+//! for collectives). See `docs/calibration-format.md` for the full description. This module
+//! reads and writes the format ([`CalibrationTable`]), converts the public kernel-table layout
+//! ([`import`]), and holds the tables shipped inside the crate ([`shipped`]).
+
+pub mod import;
+pub mod shipped;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{ModelsError, Result};
+use crate::llm::Dtype;
+use crate::perf::ops::{AllReduceImpl, AttnShape, GemmShape, KernelOp, NcclOp};
+
+/// The major version of the format this crate reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A kernel family: one file each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Family {
+    /// Dense GEMMs.
+    Gemm,
+    /// Context (prefill) attention.
+    ContextAttention,
+    /// Generation (decode) attention.
+    GenerationAttention,
+    /// The framework's custom all-reduce.
+    CustomAllreduce,
+    /// NCCL collectives.
+    Nccl,
+    /// GPU-to-GPU copies (written by the harness).
+    P2pCopy,
+}
+
+impl Family {
+    /// All families.
+    pub const ALL: [Family; 6] = [
+        Family::Gemm,
+        Family::ContextAttention,
+        Family::GenerationAttention,
+        Family::CustomAllreduce,
+        Family::Nccl,
+        Family::P2pCopy,
+    ];
+
+    /// The family name (also the file stem).
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Gemm => "gemm",
+            Family::ContextAttention => "context_attention",
+            Family::GenerationAttention => "generation_attention",
+            Family::CustomAllreduce => "custom_allreduce",
+            Family::Nccl => "nccl",
+            Family::P2pCopy => "p2p_copy",
+        }
+    }
+
+    /// Parses a family name.
+    pub fn parse(name: &str) -> Result<Self> {
+        Family::ALL
+            .into_iter()
+            .find(|f| f.name() == name.trim())
+            .ok_or_else(|| ModelsError::UnknownName {
+                what: "calibration family",
+                name: name.to_string(),
+                known: Family::ALL.map(Family::name).join(", "),
+            })
+    }
+
+    /// The columns of the family, in the order written (`latency_ms` last).
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            Family::Gemm => &["dtype", "m", "n", "k", "latency_ms"],
+            Family::ContextAttention => &[
+                "batch",
+                "isl",
+                "num_heads",
+                "num_kv_heads",
+                "head_dim",
+                "window",
+                "attn_dtype",
+                "kv_dtype",
+                "latency_ms",
+            ],
+            Family::GenerationAttention => &[
+                "batch",
+                "kv_len",
+                "num_heads",
+                "num_kv_heads",
+                "head_dim",
+                "window",
+                "attn_dtype",
+                "kv_dtype",
+                "latency_ms",
+            ],
+            Family::CustomAllreduce => &[
+                "dtype",
+                "num_gpus",
+                "message_elems",
+                "implementation",
+                "latency_ms",
+            ],
+            Family::Nccl => &["op", "dtype", "num_gpus", "message_elems", "latency_ms"],
+            Family::P2pCopy => &["src_gpu", "dst_gpu", "bytes", "latency_ms"],
+        }
+    }
+
+    /// The backend directory of the family for a framework (`nccl` for NCCL collectives).
+    pub fn backend_dir(self, backend: &str) -> String {
+        match self {
+            Family::Nccl => "nccl".into(),
+            _ => backend.into(),
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The header of a calibration file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    /// Format major version (`# servesim-calibration: 1`).
+    pub version: u32,
+    /// Kernel family.
+    pub family: Family,
+    /// GPU SKU measured.
+    pub gpu: String,
+    /// Backend (`trtllm`, `vllm`, `sglang`, `nccl`).
+    pub backend: String,
+    /// Optional and unknown keys (`backend_version`, `source`, `license`, `measured_on`,
+    /// `created`, ...), kept in key order.
+    pub extra: BTreeMap<String, String>,
+}
+
+/// One calibration file: header and measured rows (operation, latency in ms).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalibrationTable {
+    /// The header.
+    pub header: Header,
+    /// Measured rows, in file order.
+    pub rows: Vec<(KernelOp, f64)>,
+}
+
+/// Column positions of a CSV header, looked up by name.
+pub(crate) struct Columns {
+    names: Vec<String>,
+}
+
+impl Columns {
+    pub(crate) fn new(rec: &csv::StringRecord) -> Self {
+        Columns {
+            names: rec.iter().map(|s| s.trim().to_string()).collect(),
+        }
+    }
+
+    /// Index of the first of `names` present.
+    pub(crate) fn find(&self, names: &[&str]) -> Option<usize> {
+        names
+            .iter()
+            .find_map(|n| self.names.iter().position(|c| c == n))
+    }
+
+    pub(crate) fn require(&self, names: &[&str], path: &Path) -> Result<usize> {
+        self.find(names).ok_or_else(|| ModelsError::Csv {
+            path: path.to_path_buf(),
+            line: 1,
+            column: Some(names[0].to_string()),
+            message: format!("missing column (header has: {})", self.names.join(",")),
+        })
+    }
+}
+
+/// A row being parsed: gives typed fields with errors naming file, line and column.
+pub(crate) struct RowCtx<'a> {
+    pub(crate) path: &'a Path,
+    pub(crate) line: u64,
+    pub(crate) rec: &'a csv::StringRecord,
+    pub(crate) cols: &'a Columns,
+}
+
+impl RowCtx<'_> {
+    fn err(&self, idx: usize, message: String) -> ModelsError {
+        ModelsError::Csv {
+            path: self.path.to_path_buf(),
+            line: self.line,
+            column: Some(
+                self.cols
+                    .names
+                    .get(idx)
+                    .cloned()
+                    .unwrap_or_else(|| format!("#{}", idx + 1)),
+            ),
+            message,
+        }
+    }
+
+    pub(crate) fn str(&self, idx: usize) -> Result<&str> {
+        self.rec
+            .get(idx)
+            .map(str::trim)
+            .ok_or_else(|| self.err(idx, format!("row has only {} fields", self.rec.len())))
+    }
+
+    pub(crate) fn int(&self, idx: usize) -> Result<u64> {
+        let s = self.str(idx)?;
+        // Accept integral floats such as "256.0".
+        match s.parse::<u64>() {
+            Ok(v) => Ok(v),
+            Err(_) => match s.parse::<f64>() {
+                Ok(f) if f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f < 1.8e19 => {
+                    Ok(f as u64)
+                }
+                _ => Err(self.err(idx, format!("`{s}` is not a non-negative integer"))),
+            },
+        }
+    }
+
+    pub(crate) fn pos_int(&self, idx: usize) -> Result<u64> {
+        let v = self.int(idx)?;
+        if v == 0 {
+            return Err(self.err(idx, "must be at least 1".into()));
+        }
+        Ok(v)
+    }
+
+    pub(crate) fn pos_u32(&self, idx: usize) -> Result<u32> {
+        let v = self.pos_int(idx)?;
+        u32::try_from(v).map_err(|_| self.err(idx, format!("{v} is too large")))
+    }
+
+    pub(crate) fn u32(&self, idx: usize) -> Result<u32> {
+        let v = self.int(idx)?;
+        u32::try_from(v).map_err(|_| self.err(idx, format!("{v} is too large")))
+    }
+
+    pub(crate) fn latency(&self, idx: usize) -> Result<f64> {
+        let s = self.str(idx)?;
+        match s.parse::<f64>() {
+            Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+            _ => Err(self.err(idx, format!("`{s}` is not a positive latency in ms"))),
+        }
+    }
+
+    fn unsupported(&self, idx: usize, message: String) -> ModelsError {
+        ModelsError::Unsupported {
+            path: self.path.to_path_buf(),
+            line: self.line,
+            column: self
+                .cols
+                .names
+                .get(idx)
+                .cloned()
+                .unwrap_or_else(|| format!("#{}", idx + 1)),
+            message,
+        }
+    }
+
+    pub(crate) fn dtype(&self, idx: usize) -> Result<Dtype> {
+        Dtype::parse(self.str(idx)?).map_err(|e| self.unsupported(idx, e.to_string()))
+    }
+
+    pub(crate) fn parse<T>(&self, idx: usize, f: impl FnOnce(&str) -> Result<T>) -> Result<T> {
+        f(self.str(idx)?).map_err(|e| self.unsupported(idx, e.to_string()))
+    }
+}
+
+/// Column indices of a family in the calibration format.
+fn family_row(
+    family: Family,
+    cols: &Columns,
+    path: &Path,
+) -> Result<impl Fn(&RowCtx<'_>) -> Result<(KernelOp, f64)>> {
+    let idx: Vec<usize> = family
+        .columns()
+        .iter()
+        .map(|c| cols.require(&[c], path))
+        .collect::<Result<_>>()?;
+    Ok(move |r: &RowCtx<'_>| -> Result<(KernelOp, f64)> {
+        let lat = r.latency(*idx.last().unwrap_or(&0))?;
+        let op = match family {
+            Family::Gemm => KernelOp::Gemm(GemmShape {
+                dtype: r.dtype(idx[0])?,
+                m: r.pos_int(idx[1])?,
+                n: r.pos_int(idx[2])?,
+                k: r.pos_int(idx[3])?,
+            }),
+            Family::ContextAttention | Family::GenerationAttention => {
+                let a = AttnShape {
+                    batch: r.pos_u32(idx[0])?,
+                    len: r.pos_u32(idx[1])?,
+                    num_heads: r.pos_u32(idx[2])?,
+                    num_kv_heads: r.pos_u32(idx[3])?,
+                    head_dim: r.pos_u32(idx[4])?,
+                    window: r.u32(idx[5])?,
+                    attn_dtype: r.dtype(idx[6])?,
+                    kv_dtype: r.dtype(idx[7])?,
+                };
+                if family == Family::ContextAttention {
+                    KernelOp::ContextAttention(a)
+                } else {
+                    KernelOp::GenerationAttention(a)
+                }
+            }
+            Family::CustomAllreduce => KernelOp::CustomAllReduce {
+                dtype: r.dtype(idx[0])?,
+                num_gpus: r.pos_u32(idx[1])?,
+                elems: r.pos_int(idx[2])?,
+                implementation: r.parse(idx[3], AllReduceImpl::parse)?,
+            },
+            Family::Nccl => KernelOp::Nccl {
+                op: r.parse(idx[0], NcclOp::parse)?,
+                dtype: r.dtype(idx[1])?,
+                num_gpus: r.pos_u32(idx[2])?,
+                elems: r.pos_int(idx[3])?,
+            },
+            Family::P2pCopy => KernelOp::P2pCopy {
+                src_gpu: r.u32(idx[0])?,
+                dst_gpu: r.u32(idx[1])?,
+                bytes: r.pos_int(idx[2])?,
+            },
+        };
+        Ok((op, lat))
+    })
+}
+
+/// Reads a whole file, un-gzipping it when it starts with the gzip magic bytes.
+pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path).map_err(|source| ModelsError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    gunzip_if_needed(raw, path)
+}
+
+pub(crate) fn gunzip_if_needed(raw: Vec<u8>, path: &Path) -> Result<Vec<u8>> {
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::with_capacity(raw.len() * 4);
+        flate2::read::MultiGzDecoder::new(raw.as_slice())
+            .read_to_end(&mut out)
+            .map_err(|source| ModelsError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(out)
+    } else {
+        Ok(raw)
+    }
+}
+
+impl CalibrationTable {
+    /// Reads a calibration file (gzip or plain CSV).
+    pub fn read(path: &Path) -> Result<Self> {
+        Self::parse(&read_maybe_gz(path)?, path)
+    }
+
+    /// Parses the bytes of a calibration file (plain CSV or gzip); `path` names it in errors.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Self> {
+        let owned;
+        let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
+            owned = gunzip_if_needed(bytes.to_vec(), path)?;
+            owned.as_slice()
+        } else {
+            bytes
+        };
+        let text = std::str::from_utf8(bytes).map_err(|e| ModelsError::CalibrationHeader {
+            path: path.to_path_buf(),
+            message: format!("not UTF-8 text: {e}"),
+        })?;
+        let hdr_err = |message: String| ModelsError::CalibrationHeader {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut keys: BTreeMap<String, String> = BTreeMap::new();
+        let mut body_start = 0usize;
+        let mut comment_lines = 0u64;
+        for line in text.split_inclusive('\n') {
+            let t = line.trim();
+            if let Some(rest) = t.strip_prefix('#') {
+                comment_lines += 1;
+                body_start += line.len();
+                let Some((k, v)) = rest.split_once(':') else {
+                    return Err(hdr_err(format!(
+                        "line {comment_lines}: comment is not `# key: value`"
+                    )));
+                };
+                keys.insert(k.trim().to_string(), v.trim().to_string());
+            } else if t.is_empty() && keys.is_empty() {
+                comment_lines += 1;
+                body_start += line.len();
+            } else {
+                break;
+            }
+        }
+        let mut take = |k: &str| {
+            keys.remove(k)
+                .ok_or_else(|| hdr_err(format!("missing required header key `# {k}:`")))
+        };
+        let version_s = take("servesim-calibration")?;
+        let major = version_s.split('.').next().unwrap_or("").trim();
+        let version: u32 = major.parse().map_err(|_| {
+            hdr_err(format!(
+                "`servesim-calibration: {version_s}` is not a version number"
+            ))
+        })?;
+        if version > FORMAT_VERSION || version == 0 {
+            return Err(hdr_err(format!(
+                "calibration format version {version_s} is not supported (this build reads version {FORMAT_VERSION})"
+            )));
+        }
+        let family = Family::parse(&take("family")?).map_err(|e| hdr_err(e.to_string()))?;
+        let gpu = take("gpu")?;
+        let backend = take("backend")?;
+        let header = Header {
+            version,
+            family,
+            gpu,
+            backend,
+            extra: keys,
+        };
+
+        let mut rdr = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .flexible(true)
+            .from_reader(&bytes[body_start..]);
+        let head = rdr
+            .headers()
+            .map_err(|e| crate::hardware::csv_error(path, &e))?
+            .clone();
+        let cols = Columns::new(&head);
+        let parse_row = family_row(family, &cols, path)?;
+        let mut rows = Vec::new();
+        let mut rec = csv::StringRecord::new();
+        loop {
+            match rdr.read_record(&mut rec) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(crate::hardware::csv_error(path, &e)),
+            }
+            let line = rec.position().map(|p| p.line()).unwrap_or(0) + comment_lines;
+            let ctx = RowCtx {
+                path,
+                line,
+                rec: &rec,
+                cols: &cols,
+            };
+            rows.push(parse_row(&ctx)?);
+        }
+        Ok(CalibrationTable { header, rows })
+    }
+
+    /// The CSV text (with header comments) of this table.
+    pub fn to_csv_string(&self) -> String {
+        let h = &self.header;
+        let mut s = format!(
+            "# servesim-calibration: {FORMAT_VERSION}\n# family: {}\n# gpu: {}\n# backend: {}\n",
+            h.family, h.gpu, h.backend
+        );
+        for (k, v) in &h.extra {
+            s += &format!("# {k}: {v}\n");
+        }
+        s += &h.family.columns().join(",");
+        s.push('\n');
+        for (op, lat) in &self.rows {
+            let fields = match op {
+                KernelOp::Gemm(g) => format!("{},{},{},{}", g.dtype, g.m, g.n, g.k),
+                KernelOp::ContextAttention(a) | KernelOp::GenerationAttention(a) => format!(
+                    "{},{},{},{},{},{},{},{}",
+                    a.batch,
+                    a.len,
+                    a.num_heads,
+                    a.num_kv_heads,
+                    a.head_dim,
+                    a.window,
+                    a.attn_dtype,
+                    a.kv_dtype
+                ),
+                KernelOp::CustomAllReduce {
+                    dtype,
+                    num_gpus,
+                    elems,
+                    implementation,
+                } => {
+                    format!("{dtype},{num_gpus},{elems},{}", implementation.name())
+                }
+                KernelOp::Nccl {
+                    op,
+                    dtype,
+                    num_gpus,
+                    elems,
+                } => {
+                    format!("{},{dtype},{num_gpus},{elems}", op.name())
+                }
+                KernelOp::P2pCopy {
+                    src_gpu,
+                    dst_gpu,
+                    bytes,
+                } => format!("{src_gpu},{dst_gpu},{bytes}"),
+                KernelOp::ElementWise { bytes } => format!("{bytes}"),
+            };
+            s += &format!("{fields},{lat}\n");
+        }
+        s
+    }
+
+    /// Writes the table as gzip CSV to `path` (creating parent folders).
+    pub fn write_gz(&self, path: &Path) -> Result<()> {
+        let io = |source| ModelsError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(self.to_csv_string().as_bytes()).map_err(io)?;
+        let bytes = enc.finish().map_err(io)?;
+        std::fs::write(path, bytes).map_err(io)
+    }
+
+    /// The path of this table under a calibration root.
+    pub fn path_under(&self, root: &Path) -> PathBuf {
+        family_path(
+            root,
+            &self.header.gpu,
+            &self.header.backend,
+            self.header.family,
+        )
+    }
+}
+
+/// `<root>/<gpu>/<backend>/<family>.csv.gz`.
+pub fn family_path(root: &Path, gpu: &str, backend: &str, family: Family) -> PathBuf {
+    root.join(gpu)
+        .join(backend)
+        .join(format!("{}.csv.gz", family.name()))
+}
+
+/// All calibration tables found under a root folder (`<gpu>/<backend>/<family>.csv.gz`),
+/// sorted by path. Files whose header disagrees with their place are an error.
+pub fn load_dir(root: &Path) -> Result<Vec<CalibrationTable>> {
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| ModelsError::Io { path: p, source }
+    };
+    let mut paths = Vec::new();
+    let mut gpus: Vec<_> = std::fs::read_dir(root)
+        .map_err(io(root))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
+    gpus.sort();
+    for g in gpus.into_iter().filter(|p| p.is_dir()) {
+        let mut backends: Vec<_> = std::fs::read_dir(&g)
+            .map_err(io(&g))?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .collect();
+        backends.sort();
+        for b in backends.into_iter().filter(|p| p.is_dir()) {
+            let mut files: Vec<_> = std::fs::read_dir(&b)
+                .map_err(io(&b))?
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .collect();
+            files.sort();
+            paths.extend(files.into_iter().filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.ends_with(".csv.gz") || n.ends_with(".csv"))
+            }));
+        }
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        let t = CalibrationTable::read(&p)?;
+        let dir_backend = p
+            .parent()
+            .and_then(|d| d.file_name())
+            .and_then(|n| n.to_str())
+            .unwrap_or("");
+        let dir_gpu = p
+            .parent()
+            .and_then(|d| d.parent())
+            .and_then(|d| d.file_name())
+            .and_then(|n| n.to_str())
+            .unwrap_or("");
+        if t.header.gpu != dir_gpu || t.header.backend != dir_backend {
+            return Err(ModelsError::CalibrationHeader {
+                path: p.clone(),
+                message: format!(
+                    "header says gpu `{}` backend `{}` but the file lies under `{dir_gpu}/{dir_backend}`",
+                    t.header.gpu, t.header.backend
+                ),
+            });
+        }
+        out.push(t);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "# servesim-calibration: 1\n# family: gemm\n# gpu: h100_sxm\n# backend: trtllm\n# source: test\n# weird_key: kept\ndtype,m,n,k,latency_ms\nbfloat16,1,128,128,0.01\nfp8,2,128,128,0.02\n";
+
+    #[test]
+    fn round_trip_and_dtype_normalised() {
+        let t = CalibrationTable::parse(GOOD.as_bytes(), Path::new("t.csv")).unwrap();
+        assert_eq!(t.rows.len(), 2);
+        assert_eq!(
+            t.header.extra.get("weird_key").map(String::as_str),
+            Some("kept")
+        );
+        let s = t.to_csv_string();
+        assert!(s.contains("bf16,1,128,128,0.01"));
+        let t2 = CalibrationTable::parse(s.as_bytes(), Path::new("t2.csv")).unwrap();
+        assert_eq!(t, t2);
+    }
+
+    #[test]
+    fn errors_name_file_line_and_column() {
+        let bad = GOOD.replace("fp8,2,128", "fp8,x,128");
+        let e = CalibrationTable::parse(bad.as_bytes(), Path::new("t.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t.csv:9") && e.contains("`m`"), "{e}");
+        let newer = GOOD.replace("calibration: 1", "calibration: 2");
+        let e = CalibrationTable::parse(newer.as_bytes(), Path::new("t.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t.csv") && e.contains("version 2"), "{e}");
+        let missing = GOOD.replace("# gpu: h100_sxm\n", "");
+        let e = CalibrationTable::parse(missing.as_bytes(), Path::new("t.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`# gpu:`"), "{e}");
+        let p2p = "# servesim-calibration: 1\n# family: p2p_copy\n# gpu: h100_sxm\n# backend: nccl\n# measured_on: cpu-dry-run\nsrc_gpu,dst_gpu,bytes,latency_ms\n0,1,1048576,0.01\n";
+        assert_eq!(
+            CalibrationTable::parse(p2p.as_bytes(), Path::new("p"))
+                .unwrap()
+                .rows
+                .len(),
+            1
+        );
+    }
+}

@@ -1,0 +1,71 @@
+//! The calibration tables shipped inside the crate (`include_bytes!` of `data/calibration/`),
+//! so the library and the CLI work from any directory.
+//!
+//! Source: the performance database of NVIDIA's aiconfigurator (Apache-2.0), imported with
+//! `servesim calibrate import`; see `data/calibration/README.md`.
+
+use std::path::Path;
+
+use super::{CalibrationTable, Family};
+use crate::error::Result;
+
+macro_rules! table {
+    ($gpu:literal, $backend:literal, $family:literal) => {
+        (
+            $gpu,
+            $backend,
+            $family,
+            include_bytes!(concat!(
+                "../../../data/calibration/",
+                $gpu,
+                "/",
+                $backend,
+                "/",
+                $family,
+                ".csv.gz"
+            ))
+            .as_slice(),
+        )
+    };
+}
+
+/// (gpu, backend dir, family, gzip bytes) of every shipped table.
+pub const SHIPPED: [(&str, &str, &str, &[u8]); 18] = [
+    table!("h100_sxm", "trtllm", "gemm"),
+    table!("h100_sxm", "trtllm", "context_attention"),
+    table!("h100_sxm", "trtllm", "generation_attention"),
+    table!("h100_sxm", "trtllm", "custom_allreduce"),
+    table!("h100_sxm", "vllm", "gemm"),
+    table!("h100_sxm", "vllm", "context_attention"),
+    table!("h100_sxm", "vllm", "generation_attention"),
+    table!("h100_sxm", "vllm", "custom_allreduce"),
+    table!("h100_sxm", "nccl", "nccl"),
+    table!("h200_sxm", "trtllm", "gemm"),
+    table!("h200_sxm", "trtllm", "context_attention"),
+    table!("h200_sxm", "trtllm", "generation_attention"),
+    table!("h200_sxm", "trtllm", "custom_allreduce"),
+    table!("h200_sxm", "vllm", "gemm"),
+    table!("h200_sxm", "vllm", "context_attention"),
+    table!("h200_sxm", "vllm", "generation_attention"),
+    table!("h200_sxm", "vllm", "custom_allreduce"),
+    table!("h200_sxm", "nccl", "nccl"),
+];
+
+/// GPUs with shipped tables.
+pub fn gpus() -> Vec<&'static str> {
+    let mut v: Vec<_> = SHIPPED.iter().map(|s| s.0).collect();
+    v.dedup();
+    v
+}
+
+/// Parses the shipped table of (gpu, backend dir, family), if there is one.
+pub fn load(gpu: &str, backend_dir: &str, family: Family) -> Result<Option<CalibrationTable>> {
+    let Some(&(g, b, f, bytes)) = SHIPPED
+        .iter()
+        .find(|(g, b, f, _)| *g == gpu && *b == backend_dir && *f == family.name())
+    else {
+        return Ok(None);
+    };
+    let name = format!("<shipped data/calibration/{g}/{b}/{f}.csv.gz>");
+    CalibrationTable::parse(bytes, Path::new(&name)).map(Some)
+}

@@ -1,0 +1,636 @@
+//! The iteration-level engine of one worker (a TP group holding one copy of the weights).
+//!
+//! Each iteration the scheduler builds a batch, the predictor times it, and
+//! at its end every sequence in it advances (DOMAIN §2):
+//! - running decode sequences get one token each (all of them, every decode
+//!   step: see [`decode_set`] for how that costs O(1) per step);
+//! - the remaining token budget goes to prefill chunks, oldest first, then to
+//!   newly admitted sequences, up to `max_num_seqs` running;
+//! - KV blocks are paged; a sequence is admitted only if its prompt blocks fit
+//!   above a watermark; when decode growth runs out of blocks the newest
+//!   decode sequence is preempted and later recomputed;
+//! - leading prompt blocks found in the prefix cache skip their prefill.
+//!
+//! A sequence either decodes where it was prefilled (aggregated serving, or a
+//! short prompt under conditional disaggregation) or is *parked* after its
+//! prefill until the world has moved its KV to a decode worker, which
+//! reserved blocks for it with [`Engine::reserve_incoming`].
+//!
+//! The engine knows nothing of time beyond what it is told, of other workers
+//! or of the network: the world drives it with [`Engine::start_iteration`] and
+//! [`Engine::complete_iteration`].
+
+pub mod decode_set;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use servesim_core::{SimDuration, SimTime};
+
+use crate::kv_cache::{KvPool, PrefixKey, chain_keys};
+use crate::perf::{BatchShape, PrefillChunk};
+use decode_set::{DecodeSet, Member, Slot, SuffixMax};
+
+/// Times one iteration of a batch (the calibrated predictor, or anything else).
+pub trait IterationTimer {
+    /// Wall time of one forward pass over `batch`.
+    fn iteration_time(&self, batch: &BatchShape<'_>) -> SimDuration;
+}
+
+/// How a backend schedules (the overheads that differ live in the predictor).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineConfig {
+    /// Most sequences running (prefilling or decoding) at once.
+    pub max_num_seqs: u32,
+    /// Token budget of one iteration (decode tokens plus prefill chunks).
+    pub max_batched_tokens: u32,
+    /// Tokens per KV block.
+    pub block_tokens: u32,
+    /// KV blocks of the worker.
+    pub kv_blocks: u64,
+    /// Blocks kept free at admission (vLLM's watermark).
+    pub watermark_blocks: u64,
+    /// Split long prompts into chunks across iterations.
+    pub chunked_prefill: bool,
+    /// Prefill chunks and decode tokens share an iteration (vLLM, TensorRT-LLM);
+    /// otherwise prefill iterations take priority over decode ones (SGLang).
+    pub mixed_batches: bool,
+    /// Reuse cached leading prompt blocks.
+    pub prefix_caching: bool,
+    /// Tokens per content block of the traffic's prefix ids (a multiple of `block_tokens`).
+    pub prefix_block_tokens: u32,
+}
+
+/// A request as a worker sees it.
+#[derive(Clone, Debug)]
+pub struct SeqSpec {
+    /// The world's handle for the request (opaque to the engine).
+    pub request: u64,
+    /// Prompt tokens.
+    pub prompt_tokens: u32,
+    /// Output tokens to produce in all, the first included (≥ 1).
+    pub output_tokens: u32,
+    /// Content-block ids of the prompt, for prefix caching.
+    pub prefix_blocks: Arc<[u64]>,
+    /// Decode here after the prefill (else park and wait to be moved).
+    pub decode_here: bool,
+}
+
+/// What happened to a request during an iteration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EngineEvent {
+    /// The request's first output token was produced.
+    FirstToken {
+        /// The request.
+        request: u64,
+    },
+    /// Prefill done and parked: move its KV, then call [`Engine::release`] with `slot`.
+    PrefillDone {
+        /// The request.
+        request: u64,
+        /// Its slot on this worker.
+        slot: Slot,
+    },
+    /// The last output token was produced; the request left the worker.
+    Finished {
+        /// The request.
+        request: u64,
+        /// Its largest gap between two consecutive tokens on this worker.
+        max_itl: SimDuration,
+    },
+    /// Evicted from decode for lack of KV blocks; it will be recomputed here.
+    Preempted {
+        /// The request.
+        request: u64,
+    },
+}
+
+/// What an iteration produced, for the world to record.
+#[derive(Clone, Debug, Default)]
+pub struct IterationOutput {
+    /// Request events, in a deterministic order.
+    pub events: Vec<EngineEvent>,
+    /// Inter-token gaps of the decode tokens made: `(gap, tokens with that gap)`.
+    pub itl_gaps: Vec<(SimDuration, u64)>,
+    /// Output tokens made by this iteration (first tokens included).
+    pub tokens: u64,
+}
+
+#[derive(Clone, Debug)]
+enum Phase {
+    Waiting,
+    Prefilling,
+    Parked,
+    Incoming,
+    ReadyToDecode,
+    Decoding(Member),
+}
+
+#[derive(Clone, Debug)]
+struct Seq {
+    spec: SeqSpec,
+    phase: Phase,
+    /// Chained keys of the prompt's full content blocks.
+    keys: Vec<PrefixKey>,
+    /// Leading keys this sequence references in the prefix cache.
+    shared: usize,
+    /// Private blocks held, outside `Decoding` (derived while decoding).
+    private_blocks: u64,
+    /// Tokens whose KV must be computed before decoding.
+    prefill_target: u32,
+    prefilled: u32,
+    /// Output tokens made so far.
+    generated: u32,
+    admit_order: u64,
+    last_token_at: SimTime,
+    first_decode_gap: SimDuration,
+}
+
+/// Live figures of a worker, for routers, planners and time series.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EngineLoad {
+    /// Sequences waiting for admission to prefill.
+    pub waiting: u64,
+    /// Prompt tokens still to prefill (waiting and partially prefilled).
+    pub queued_prefill_tokens: u64,
+    /// Sequences prefilling or decoding.
+    pub running: u64,
+    /// Sequences decoding.
+    pub decoding: u64,
+    /// Σ KV length of decoding sequences.
+    pub decode_kv_tokens: u64,
+    /// KV blocks in use / total.
+    pub kv_utilisation: f64,
+    /// Transfers landed or in flight, waiting to decode here.
+    pub incoming: u64,
+}
+
+/// One worker's engine.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    config: EngineConfig,
+    blocks_per_entry: u64,
+    seqs: Vec<Option<Seq>>,
+    free_slots: Vec<Slot>,
+    pool: KvPool,
+    waiting: VecDeque<Slot>,
+    prefilling: VecDeque<Slot>,
+    ready: VecDeque<Slot>,
+    decode: DecodeSet,
+    /// Decode members that have not had a decode step yet.
+    newcomers: Vec<Slot>,
+    gaps: SuffixMax,
+    last_decode_end: SimTime,
+    next_admit: u64,
+    queued_prefill_tokens: u64,
+    incoming: u64,
+    // The iteration in flight.
+    busy: bool,
+    plan_chunks: Vec<(Slot, u32)>,
+    plan_decode: bool,
+    shape_chunks: Vec<PrefillChunk>,
+    done: Vec<Slot>,
+}
+
+fn ceil_div(a: u64, b: u64) -> u64 {
+    a.div_ceil(b)
+}
+
+impl Engine {
+    /// An idle worker with an empty KV cache. The config must be valid
+    /// (positive sizes, `prefix_block_tokens` a multiple of `block_tokens`):
+    /// the scenario validates it and names the field otherwise.
+    pub fn new(config: EngineConfig) -> Self {
+        let block = u64::from(config.block_tokens.max(1));
+        let blocks_per_entry = (u64::from(config.prefix_block_tokens) / block).max(1);
+        Engine {
+            pool: KvPool::new(config.kv_blocks, blocks_per_entry, config.prefix_caching),
+            decode: DecodeSet::new(config.block_tokens),
+            blocks_per_entry,
+            config,
+            seqs: Vec::new(),
+            free_slots: Vec::new(),
+            waiting: VecDeque::new(),
+            prefilling: VecDeque::new(),
+            ready: VecDeque::new(),
+            newcomers: Vec::new(),
+            gaps: SuffixMax::default(),
+            last_decode_end: SimTime::ZERO,
+            next_admit: 0,
+            queued_prefill_tokens: 0,
+            incoming: 0,
+            busy: false,
+            plan_chunks: Vec::new(),
+            plan_decode: false,
+            shape_chunks: Vec::new(),
+            done: Vec::new(),
+        }
+    }
+
+    /// The scheduling configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// True while an iteration is in flight.
+    pub fn is_busy(&self) -> bool {
+        self.busy
+    }
+
+    /// True when the worker holds no sequence at all.
+    pub fn is_empty(&self) -> bool {
+        self.seqs.len() == self.free_slots.len()
+    }
+
+    /// Live figures.
+    pub fn load(&self) -> EngineLoad {
+        EngineLoad {
+            waiting: self.waiting.len() as u64,
+            queued_prefill_tokens: self.queued_prefill_tokens,
+            running: self.running(),
+            decoding: self.decode.len(),
+            decode_kv_tokens: self.decode.kv_tokens(),
+            kv_utilisation: self.pool.utilisation(),
+            incoming: self.incoming,
+        }
+    }
+
+    /// The KV pool (capacity, cache hit counts).
+    pub fn kv(&self) -> &KvPool {
+        &self.pool
+    }
+
+    /// How many of a prompt's leading content blocks are cached here (for prefix-aware routing).
+    pub fn cached_prefix_blocks(&self, prefix_blocks: &[u64]) -> usize {
+        let keys: Vec<PrefixKey> = chain_keys(prefix_blocks).collect();
+        self.pool.cached_prefix_len(&keys)
+    }
+
+    fn running(&self) -> u64 {
+        self.prefilling.len() as u64 + self.decode.len()
+    }
+
+    fn seq(&self, slot: Slot) -> &Seq {
+        self.seqs[slot as usize].as_ref().expect("live slot")
+    }
+
+    fn seq_mut(&mut self, slot: Slot) -> &mut Seq {
+        self.seqs[slot as usize].as_mut().expect("live slot")
+    }
+
+    fn insert(&mut self, seq: Seq) -> Slot {
+        match self.free_slots.pop() {
+            Some(slot) => {
+                self.seqs[slot as usize] = Some(seq);
+                slot
+            }
+            None => {
+                self.seqs.push(Some(seq));
+                (self.seqs.len() - 1) as Slot
+            }
+        }
+    }
+
+    fn new_seq(&self, spec: SeqSpec, phase: Phase, now: SimTime) -> Seq {
+        let full_blocks = (spec.prompt_tokens / self.config.prefix_block_tokens.max(1)) as usize;
+        let usable = spec.prefix_blocks.len().min(full_blocks);
+        let keys = if self.config.prefix_caching {
+            chain_keys(&spec.prefix_blocks[..usable]).collect()
+        } else {
+            Vec::new()
+        };
+        Seq {
+            prefill_target: spec.prompt_tokens,
+            spec,
+            phase,
+            keys,
+            shared: 0,
+            private_blocks: 0,
+            prefilled: 0,
+            generated: 0,
+            admit_order: 0,
+            last_token_at: now,
+            first_decode_gap: SimDuration::ZERO,
+        }
+    }
+
+    /// Queues a request for prefill (and decode, if `decode_here`).
+    pub fn enqueue(&mut self, spec: SeqSpec, now: SimTime) {
+        debug_assert!(spec.prompt_tokens >= 1 && spec.output_tokens >= 1);
+        self.queued_prefill_tokens += u64::from(spec.prompt_tokens);
+        let seq = self.new_seq(spec, Phase::Waiting, now);
+        let slot = self.insert(seq);
+        self.waiting.push_back(slot);
+    }
+
+    /// Reserves blocks for a request whose prefill ran elsewhere and whose KV
+    /// (`prompt_tokens` tokens, first token made) is about to be moved here.
+    /// `None` if the blocks are not available now (try again after a release).
+    pub fn reserve_incoming(&mut self, spec: SeqSpec, now: SimTime) -> Option<Slot> {
+        let kv = u64::from(spec.prompt_tokens);
+        let need = ceil_div(kv, u64::from(self.config.block_tokens));
+        if self.pool.available() < need + self.config.watermark_blocks || !self.pool.allocate(need) {
+            return None;
+        }
+        let mut seq = self.new_seq(spec, Phase::Incoming, now);
+        seq.keys.clear(); // moved KV is not published to this worker's prefix cache
+        seq.private_blocks = need;
+        seq.prefilled = seq.prefill_target;
+        seq.generated = 1;
+        self.incoming += 1;
+        Some(self.insert(seq))
+    }
+
+    /// The KV of an incoming request has landed; its first token was made at `first_token_at`.
+    pub fn incoming_landed(&mut self, slot: Slot, first_token_at: SimTime) {
+        let seq = self.seq_mut(slot);
+        debug_assert!(matches!(seq.phase, Phase::Incoming));
+        seq.phase = Phase::ReadyToDecode;
+        seq.last_token_at = first_token_at;
+        self.ready.push_back(slot);
+    }
+
+    /// Frees a parked (or still incoming) sequence's blocks and forgets it.
+    pub fn release(&mut self, slot: Slot) {
+        let seq = self.seqs[slot as usize].take().expect("live slot");
+        debug_assert!(matches!(seq.phase, Phase::Parked | Phase::Incoming));
+        if matches!(seq.phase, Phase::Incoming) {
+            self.incoming -= 1;
+        }
+        self.pool.release_private(seq.private_blocks);
+        self.pool.release_prefix(&seq.keys[..seq.shared]);
+        self.free_slots.push(slot);
+    }
+
+    /// Plans the next iteration and returns its duration; `None` when there is nothing to run.
+    pub fn start_iteration(&mut self, timer: &impl IterationTimer, out: &mut IterationOutput) -> Option<SimDuration> {
+        debug_assert!(!self.busy, "an iteration is already in flight");
+        self.plan_chunks.clear();
+        self.plan_decode = false;
+        self.admit_ready();
+        let budget = self.config.max_batched_tokens;
+        if self.config.mixed_batches {
+            self.plan_decode = self.prepare_decode(out);
+            let used = if self.plan_decode { self.decode.len() as u32 } else { 0 };
+            self.plan_prefill(budget.saturating_sub(used));
+        } else {
+            self.plan_prefill(budget);
+            if self.plan_chunks.is_empty() {
+                self.plan_decode = self.prepare_decode(out);
+            }
+        }
+        if self.plan_chunks.is_empty() && !self.plan_decode {
+            return None;
+        }
+        self.shape_chunks.clear();
+        for &(slot, tokens) in &self.plan_chunks {
+            let context = self.seq(slot).prefilled;
+            self.shape_chunks.push(PrefillChunk { tokens, context });
+        }
+        let (decode_seqs, decode_kv_tokens) = if self.plan_decode {
+            (self.decode.len() as u32, self.decode.kv_tokens() + self.decode.len())
+        } else {
+            (0, 0)
+        };
+        let shape = BatchShape { prefill: &self.shape_chunks, decode_seqs, decode_kv_tokens };
+        self.busy = true;
+        Some(timer.iteration_time(&shape))
+    }
+
+    /// Moves landed transfers into decode while there is room.
+    fn admit_ready(&mut self) {
+        while self.running() < u64::from(self.config.max_num_seqs) {
+            let Some(slot) = self.ready.pop_front() else { break };
+            self.incoming -= 1;
+            let kv = u64::from(self.seq(slot).prefill_target);
+            self.join_decode(slot, kv);
+        }
+    }
+
+    fn join_decode(&mut self, slot: Slot, kv_len: u64) {
+        let order = self.next_admit;
+        self.next_admit += 1;
+        let seq = self.seqs[slot as usize].as_mut().expect("live slot");
+        let remaining = u64::from(seq.spec.output_tokens - seq.generated);
+        seq.admit_order = order;
+        let member = self.decode.join(slot, kv_len, remaining, order);
+        seq.phase = Phase::Decoding(member);
+        self.newcomers.push(slot);
+    }
+
+    /// Makes room for the decode step's new blocks, preempting the newest
+    /// members if needed. Returns whether a decode step runs.
+    fn prepare_decode(&mut self, out: &mut IterationOutput) -> bool {
+        loop {
+            if self.decode.is_empty() {
+                return false;
+            }
+            let need = self.decode.blocks_needed_next_step();
+            if self.pool.allocate(need) {
+                return true;
+            }
+            let victim = self.decode.newest().expect("non-empty decode set");
+            self.preempt(victim, out);
+        }
+    }
+
+    fn preempt(&mut self, slot: Slot, out: &mut IterationOutput) {
+        let Phase::Decoding(member) = self.seq(slot).phase.clone() else {
+            unreachable!("only decode members are preempted")
+        };
+        let kv_len = self.decode.kv_len(&member);
+        let made = self.decode.made_since_join(&member) as u32;
+        self.decode.leave(slot, &member);
+        self.newcomers.retain(|&s| s != slot);
+        let block = u64::from(self.config.block_tokens);
+        let bpe = self.blocks_per_entry;
+        let seq = self.seqs[slot as usize].as_mut().expect("live slot");
+        seq.generated += made;
+        let private = ceil_div(kv_len, block) - seq.shared as u64 * bpe;
+        self.pool.release_private(private);
+        self.pool.release_prefix(&seq.keys[..seq.shared]);
+        seq.shared = 0;
+        seq.private_blocks = 0;
+        // Recompute the prompt and every token made but the last (which is fed next).
+        seq.prefill_target = seq.spec.prompt_tokens + seq.generated - 1;
+        seq.prefilled = 0;
+        seq.spec.decode_here = true;
+        seq.phase = Phase::Waiting;
+        self.queued_prefill_tokens += u64::from(seq.prefill_target);
+        out.events.push(EngineEvent::Preempted { request: seq.spec.request });
+        self.waiting.push_front(slot);
+    }
+
+    /// Fills `budget` tokens with prefill chunks: running prefills first, then admissions.
+    fn plan_prefill(&mut self, mut budget: u32) {
+        let chunked = self.config.chunked_prefill;
+        for i in 0..self.prefilling.len() {
+            if budget == 0 {
+                return;
+            }
+            let slot = self.prefilling[i];
+            let seq = self.seq(slot);
+            let left = seq.prefill_target - seq.prefilled;
+            let chunk = if chunked { left.min(budget) } else { left };
+            if !chunked && chunk > budget && !self.plan_chunks.is_empty() {
+                continue;
+            }
+            budget = budget.saturating_sub(chunk);
+            self.plan_chunks.push((slot, chunk));
+        }
+        while budget > 0 && self.running() < u64::from(self.config.max_num_seqs) {
+            let Some(&slot) = self.waiting.front() else { break };
+            let left = self.admission_prefill_tokens(slot);
+            // Without chunking a prompt runs whole: alone if it exceeds the budget.
+            if !chunked && left > budget && !self.plan_chunks.is_empty() {
+                break;
+            }
+            if !self.admit(slot) {
+                break; // no blocks: first-come first-served, no overtaking
+            }
+            self.waiting.pop_front();
+            self.prefilling.push_back(slot);
+            let seq = self.seq(slot);
+            let left = seq.prefill_target - seq.prefilled;
+            let chunk = if chunked { left.min(budget) } else { left };
+            budget = budget.saturating_sub(chunk);
+            self.plan_chunks.push((slot, chunk));
+        }
+    }
+
+    /// Prefill tokens a waiting sequence would need if admitted now (cache hits excluded).
+    fn admission_prefill_tokens(&self, slot: Slot) -> u32 {
+        let seq = self.seq(slot);
+        let (hit, _) = self.prefix_hit(seq);
+        seq.prefill_target - hit
+    }
+
+    /// Cache hit of a waiting sequence: (tokens, content blocks). At least one
+    /// token is always computed, to produce the next token.
+    fn prefix_hit(&self, seq: &Seq) -> (u32, usize) {
+        let per = self.config.prefix_block_tokens;
+        let mut blocks = self.pool.cached_prefix_len(&seq.keys);
+        blocks = blocks.min(((seq.prefill_target - 1) / per.max(1)) as usize);
+        (blocks as u32 * per, blocks)
+    }
+
+    /// Admits the sequence at the head of the queue if its blocks fit above the watermark.
+    fn admit(&mut self, slot: Slot) -> bool {
+        let seq = self.seq(slot);
+        let (hit_tokens, hit_blocks) = self.prefix_hit(seq);
+        let all = ceil_div(u64::from(seq.prefill_target), u64::from(self.config.block_tokens));
+        let need = all - hit_blocks as u64 * self.blocks_per_entry;
+        // Evictable cache blocks count as available, except those this request is about to reuse.
+        let reusable_evictable = seq.keys[..hit_blocks].len() as u64 * self.blocks_per_entry;
+        if self.pool.available().saturating_sub(reusable_evictable) < need + self.config.watermark_blocks {
+            return false;
+        }
+        let keys = std::mem::take(&mut self.seq_mut(slot).keys);
+        self.pool.acquire_prefix(&keys, hit_blocks);
+        let ok = self.pool.allocate(need);
+        debug_assert!(ok, "checked above");
+        self.queued_prefill_tokens -= u64::from(hit_tokens);
+        let seq = self.seq_mut(slot);
+        seq.keys = keys;
+        seq.shared = hit_blocks;
+        seq.private_blocks = need;
+        seq.prefilled = hit_tokens;
+        seq.phase = Phase::Prefilling;
+        true
+    }
+
+    /// Applies the iteration in flight at its end time `now`.
+    pub fn complete_iteration(&mut self, now: SimTime, out: &mut IterationOutput) {
+        debug_assert!(self.busy, "no iteration in flight");
+        self.busy = false;
+        for i in 0..self.plan_chunks.len() {
+            let (slot, tokens) = self.plan_chunks[i];
+            self.queued_prefill_tokens -= u64::from(tokens);
+            let seq = self.seq_mut(slot);
+            seq.prefilled += tokens;
+            if seq.prefilled == seq.prefill_target {
+                self.prefill_finished(slot, now, out);
+            }
+        }
+        if self.plan_decode {
+            self.finish_decode_step(now, out);
+        }
+    }
+
+    fn prefill_finished(&mut self, slot: Slot, now: SimTime, out: &mut IterationOutput) {
+        let pos = self.prefilling.iter().position(|&s| s == slot).expect("prefilling");
+        self.prefilling.remove(pos);
+        let bpe = self.blocks_per_entry;
+        let seq = self.seqs[slot as usize].as_mut().expect("live slot");
+        // Publish the prompt's full content blocks to the prefix cache.
+        self.pool.publish(&seq.keys[seq.shared..]);
+        seq.private_blocks -= (seq.keys.len() - seq.shared) as u64 * bpe;
+        seq.shared = seq.keys.len();
+        let request = seq.spec.request;
+        if seq.generated == 0 {
+            seq.generated = 1;
+            seq.last_token_at = now;
+            out.tokens += 1;
+            out.events.push(EngineEvent::FirstToken { request });
+        }
+        if seq.generated >= seq.spec.output_tokens {
+            out.events.push(EngineEvent::Finished { request, max_itl: SimDuration::ZERO });
+            self.forget_running(slot, seq.private_blocks);
+        } else if seq.spec.decode_here {
+            let kv = u64::from(seq.prefill_target);
+            self.join_decode(slot, kv);
+        } else {
+            seq.phase = Phase::Parked;
+            out.events.push(EngineEvent::PrefillDone { request, slot });
+        }
+    }
+
+    fn forget_running(&mut self, slot: Slot, private_blocks: u64) {
+        let seq = self.seqs[slot as usize].take().expect("live slot");
+        self.pool.release_private(private_blocks);
+        self.pool.release_prefix(&seq.keys[..seq.shared]);
+        self.free_slots.push(slot);
+    }
+
+    fn finish_decode_step(&mut self, now: SimTime, out: &mut IterationOutput) {
+        let veterans = self.decode.len() - self.newcomers.len() as u64;
+        let gap = now.saturating_duration_since(self.last_decode_end);
+        let step = self.decode.step() + 1;
+        if veterans > 0 {
+            out.itl_gaps.push((gap, veterans));
+            self.gaps.push(step, gap.as_nanos());
+        }
+        for i in 0..self.newcomers.len() {
+            let slot = self.newcomers[i];
+            let seq = self.seqs[slot as usize].as_mut().expect("live slot");
+            seq.first_decode_gap = now.saturating_duration_since(seq.last_token_at);
+            out.itl_gaps.push((seq.first_decode_gap, 1));
+        }
+        self.newcomers.clear();
+        out.tokens += self.decode.len();
+        self.last_decode_end = now;
+        let mut done = std::mem::take(&mut self.done);
+        self.decode.advance(&mut done);
+        let block = u64::from(self.config.block_tokens);
+        for &slot in &done {
+            let Phase::Decoding(member) = self.seq(slot).phase.clone() else {
+                unreachable!("finishing slot is decoding")
+            };
+            let kv_len = self.decode.kv_len(&member);
+            self.decode.leave(slot, &member);
+            let seq = self.seq(slot);
+            let later = self.gaps.max_since(member.joined + 2).unwrap_or(0);
+            let max_itl = SimDuration::from_nanos(later.max(seq.first_decode_gap.as_nanos()));
+            let private = ceil_div(kv_len, block) - seq.shared as u64 * self.blocks_per_entry;
+            out.events.push(EngineEvent::Finished { request: seq.spec.request, max_itl });
+            self.forget_running(slot, private);
+        }
+        self.done = done;
+        if self.decode.is_empty() {
+            self.gaps = SuffixMax::default();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,273 @@
+//! GPU SKUs and nodes: datasheet figures, built in from `data/hardware/gpus.csv`.
+//!
+//! Users add or override SKUs with a file of the same columns (CSV) or the same fields
+//! (YAML: a list of mappings), see [`GpuCatalog::load_file`].
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::{ModelsError, Result};
+
+/// The datasheet shipped with the crate (copy of `data/hardware/gpus.csv`).
+pub const BUILTIN_GPUS_CSV: &str = include_str!("../../../data/hardware/gpus.csv");
+
+/// One GPU SKU's datasheet figures (dense, per GPU, per direction for links).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GpuSku {
+    /// SKU name, e.g. `h100_sxm`.
+    pub sku: String,
+    /// HBM capacity in bytes.
+    pub memory_bytes: f64,
+    /// HBM bandwidth in bytes/s.
+    pub hbm_bytes_per_s: f64,
+    /// Dense BF16 tensor FLOP/s.
+    pub bf16_dense_flops: f64,
+    /// Dense FP8 tensor FLOP/s (none on GPUs without FP8).
+    pub fp8_dense_flops: Option<f64>,
+    /// Dense FP4 tensor FLOP/s (none on GPUs without FP4).
+    pub fp4_dense_flops: Option<f64>,
+    /// NVLink bandwidth per GPU per direction in bytes/s.
+    pub nvlink_bytes_per_s_per_direction: f64,
+    /// Network (NIC) bandwidth per GPU per direction in bytes/s.
+    pub nic_bytes_per_s_per_direction: f64,
+    /// PCIe bandwidth per GPU in bytes/s.
+    pub pcie_bytes_per_s: f64,
+    /// GPUs in one node (one NVLink domain).
+    pub gpus_per_node: u32,
+    /// Thermal design power in watts.
+    pub tdp_watts: f64,
+}
+
+impl GpuSku {
+    /// Dense tensor FLOP/s for an operand dtype; FP8 falls back to BF16 on GPUs without FP8.
+    pub fn dense_flops(&self, dtype: crate::llm::Dtype) -> f64 {
+        use crate::llm::Dtype;
+        match dtype {
+            Dtype::Fp8 | Dtype::Fp8Block => self.fp8_dense_flops.unwrap_or(self.bf16_dense_flops),
+            Dtype::Bf16 | Dtype::Fp16 | Dtype::Fp32 | Dtype::Int8 => self.bf16_dense_flops,
+        }
+    }
+
+    /// The node this SKU comes in.
+    pub fn node(&self) -> NodeSpec {
+        NodeSpec {
+            gpus: self.gpus_per_node,
+            nvlink_bytes_per_s_per_direction: self.nvlink_bytes_per_s_per_direction,
+            nic_bytes_per_s_per_direction: self.nic_bytes_per_s_per_direction,
+        }
+    }
+
+    fn validate(&self, path: &Path) -> Result<()> {
+        let positive = [
+            ("memory_bytes", self.memory_bytes),
+            ("hbm_bytes_per_s", self.hbm_bytes_per_s),
+            ("bf16_dense_flops", self.bf16_dense_flops),
+            (
+                "nvlink_bytes_per_s_per_direction",
+                self.nvlink_bytes_per_s_per_direction,
+            ),
+            (
+                "nic_bytes_per_s_per_direction",
+                self.nic_bytes_per_s_per_direction,
+            ),
+            ("pcie_bytes_per_s", self.pcie_bytes_per_s),
+            ("tdp_watts", self.tdp_watts),
+        ];
+        let optional = [
+            ("fp8_dense_flops", self.fp8_dense_flops),
+            ("fp4_dense_flops", self.fp4_dense_flops),
+        ];
+        let bad = positive
+            .into_iter()
+            .map(|(f, v)| (f, Some(v)))
+            .chain(optional)
+            .find(|(_, v)| v.is_some_and(|v| !(v.is_finite() && v > 0.0)));
+        if let Some((field, v)) = bad {
+            return Err(ModelsError::Config {
+                path: path.to_path_buf(),
+                field: format!("{}.{field}", self.sku),
+                message: format!("{} is not a finite positive number", v.unwrap_or(f64::NAN)),
+            });
+        }
+        if self.gpus_per_node == 0 {
+            return Err(ModelsError::Config {
+                path: path.to_path_buf(),
+                field: format!("{}.gpus_per_node", self.sku),
+                message: "must be at least 1".into(),
+            });
+        }
+        if self.sku.is_empty()
+            || !self
+                .sku
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(ModelsError::Config {
+                path: path.to_path_buf(),
+                field: "sku".into(),
+                message: format!(
+                    "`{}` is not a valid SKU name (letters, digits, `_`, `-`)",
+                    self.sku
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A node of GPUs joined by NVLink, with one NIC per GPU.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NodeSpec {
+    /// GPUs per node.
+    pub gpus: u32,
+    /// NVLink bandwidth per GPU per direction (bytes/s).
+    pub nvlink_bytes_per_s_per_direction: f64,
+    /// NIC bandwidth per GPU per direction (bytes/s).
+    pub nic_bytes_per_s_per_direction: f64,
+}
+
+/// A set of GPU SKUs by name (sorted; deterministic).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GpuCatalog {
+    skus: BTreeMap<String, GpuSku>,
+}
+
+impl GpuCatalog {
+    /// The built-in SKUs: `a100_sxm`, `h100_sxm`, `h200_sxm`, `b200_sxm`.
+    pub fn builtin() -> Self {
+        let mut cat = GpuCatalog {
+            skus: BTreeMap::new(),
+        };
+        cat.add_csv(
+            BUILTIN_GPUS_CSV,
+            Path::new("<builtin data/hardware/gpus.csv>"),
+        )
+        .unwrap_or_else(|e| unreachable!("built-in gpus.csv is valid: {e}"));
+        cat
+    }
+
+    /// The SKU called `name`.
+    pub fn get(&self, name: &str) -> Result<&GpuSku> {
+        self.skus.get(name).ok_or_else(|| ModelsError::UnknownName {
+            what: "GPU SKU",
+            name: name.to_string(),
+            known: self.names().collect::<Vec<_>>().join(", "),
+        })
+    }
+
+    /// Names of all SKUs, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.skus.keys().map(String::as_str)
+    }
+
+    /// Adds (or replaces) one SKU after checking its figures.
+    pub fn insert(&mut self, sku: GpuSku) -> Result<()> {
+        sku.validate(Path::new("<api>"))?;
+        self.skus.insert(sku.sku.clone(), sku);
+        Ok(())
+    }
+
+    /// Adds (or replaces) the SKUs of a file: `.csv` with the columns of `gpus.csv`, or
+    /// `.yaml`/`.yml` with a list of mappings of the same fields.
+    pub fn load_file(&mut self, path: &Path) -> Result<()> {
+        let text = std::fs::read_to_string(path).map_err(|source| ModelsError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("csv") => self.add_csv(&text, path),
+            Some("yaml" | "yml") => {
+                let skus: Vec<GpuSku> =
+                    serde_norway::from_str(&text).map_err(|e| ModelsError::Config {
+                        path: path.to_path_buf(),
+                        field: e
+                            .location()
+                            .map(|l| format!("line {} column {}", l.line(), l.column()))
+                            .unwrap_or_else(|| "document".into()),
+                        message: e.to_string(),
+                    })?;
+                for sku in skus {
+                    sku.validate(path)?;
+                    self.skus.insert(sku.sku.clone(), sku);
+                }
+                Ok(())
+            }
+            _ => Err(ModelsError::Config {
+                path: path.to_path_buf(),
+                field: "file name".into(),
+                message: "a SKU file must end in .csv, .yaml or .yml".into(),
+            }),
+        }
+    }
+
+    fn add_csv(&mut self, text: &str, path: &Path) -> Result<()> {
+        let mut rdr = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        for rec in rdr.deserialize::<GpuSku>() {
+            let sku = rec.map_err(|e| csv_error(path, &e))?;
+            sku.validate(path)?;
+            self.skus.insert(sku.sku.clone(), sku);
+        }
+        Ok(())
+    }
+}
+
+/// Turns a `csv` crate error into a [`ModelsError::Csv`] naming the line and, when known, the field.
+pub(crate) fn csv_error(path: &Path, e: &csv::Error) -> ModelsError {
+    let line = e.position().map(|p| p.line()).unwrap_or(0);
+    let column = match e.kind() {
+        csv::ErrorKind::Deserialize { err, .. } => err.field().map(|f| format!("#{}", f + 1)),
+        _ => None,
+    };
+    ModelsError::Csv {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_has_the_four_skus() {
+        let cat = GpuCatalog::builtin();
+        let names: Vec<_> = cat.names().collect();
+        assert_eq!(names, ["a100_sxm", "b200_sxm", "h100_sxm", "h200_sxm"]);
+        let h100 = cat.get("h100_sxm").unwrap();
+        assert_eq!(h100.gpus_per_node, 8);
+        assert_eq!(h100.nvlink_bytes_per_s_per_direction, 450e9);
+        assert!(cat.get("a100_sxm").unwrap().fp8_dense_flops.is_none());
+        assert!(matches!(cat.get("x"), Err(ModelsError::UnknownName { .. })));
+    }
+
+    #[test]
+    fn user_sku_from_yaml_and_bad_field_is_named() {
+        let dir = std::env::temp_dir().join(format!("servesim-sku-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("sku.yaml");
+        std::fs::write(
+            &good,
+            "- sku: l40s\n  memory_bytes: 48e9\n  hbm_bytes_per_s: 864e9\n  bf16_dense_flops: 362e12\n  fp8_dense_flops: 733e12\n  fp4_dense_flops: null\n  nvlink_bytes_per_s_per_direction: 32e9\n  nic_bytes_per_s_per_direction: 25e9\n  pcie_bytes_per_s: 32e9\n  gpus_per_node: 8\n  tdp_watts: 350\n",
+        )
+        .unwrap();
+        let mut cat = GpuCatalog::builtin();
+        cat.load_file(&good).unwrap();
+        assert_eq!(cat.get("l40s").unwrap().gpus_per_node, 8);
+        let bad = dir.join("bad.csv");
+        let header = BUILTIN_GPUS_CSV.lines().next().unwrap();
+        std::fs::write(&bad, format!("{header}\nx1,1,1,1,,,1,1,1,0,1\n")).unwrap();
+        let err = cat.load_file(&bad).unwrap_err().to_string();
+        assert!(err.contains("gpus_per_node"), "{err}");
+        let bad2 = dir.join("bad2.csv");
+        std::fs::write(&bad2, format!("{header}\nx1,abc,1,1,,,1,1,1,8,1\n")).unwrap();
+        let err = cat.load_file(&bad2).unwrap_err().to_string();
+        assert!(err.contains(":2"), "{err}");
+    }
+}

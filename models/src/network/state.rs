@@ -1,0 +1,695 @@
+//! The network at run time: transfers made of flows, sharing links max-min fairly.
+
+use std::collections::BTreeSet;
+
+use servesim_core::{SimDuration, SimTime};
+
+use super::fair_share::{Problem, Solver};
+use super::topology::{GpuId, LinkId, Route, Topology};
+use crate::error::{ModelsError, Result};
+
+/// The fixed latency added to every transfer by default (10 µs).
+pub const DEFAULT_TRANSFER_LATENCY: SimDuration = SimDuration::from_nanos(10_000);
+
+/// A flow (one shard of a transfer) while it is active. Slots are reused once a flow ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FlowId(u32);
+
+impl FlowId {
+    /// The index of this flow's slot in dense per-flow vectors.
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A transfer started by [`Network::start_transfer`]. Ids of finished or cancelled transfers
+/// are never mistaken for later ones (each slot carries a generation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TransferId {
+    slot: u32,
+    generation: u32,
+}
+
+/// A read-only view of an active flow.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FlowView {
+    /// The flow.
+    pub id: FlowId,
+    /// The transfer it belongs to.
+    pub transfer: TransferId,
+    /// Source GPU.
+    pub src: GpuId,
+    /// Destination GPU.
+    pub dst: GpuId,
+    /// Its route.
+    pub route: Route,
+    /// Bytes of the shard.
+    pub bytes: u64,
+    /// Bytes still to move at the network's current time.
+    pub bytes_left: f64,
+    /// Current rate in bytes/s (0 when stalled on a link that is down).
+    pub rate: f64,
+    /// When it ends at current rates (`None` when stalled).
+    pub finish: Option<SimTime>,
+}
+
+#[derive(Clone, Debug)]
+struct Flow {
+    live: bool,
+    transfer: u32,
+    src: GpuId,
+    dst: GpuId,
+    route: Route,
+    bytes: u64,
+    /// Bytes left at `since`.
+    left: f64,
+    since: SimTime,
+    rate: f64,
+    finish: Option<SimTime>,
+}
+
+#[derive(Clone, Debug)]
+struct Transfer {
+    live: bool,
+    generation: u32,
+    /// Creation order: tie-breaker between transfers completing at the same time.
+    seq: u64,
+    /// Live flow slots.
+    flows: Vec<u32>,
+    /// When its last finished flow finished (its start time until then).
+    data_done: SimTime,
+    /// Predicted completion (key in `Network::predicted`), `None` when stalled.
+    predicted: Option<SimTime>,
+}
+
+/// Transfers of KV cache over a [`Topology`], in integer simulated time.
+///
+/// A transfer is a set of flows, one per shard `(src GPU, dst GPU, bytes)`, each routed on the
+/// topology. Flows sharing a link share it max-min fairly; rates are recomputed (for the
+/// connected component of flows and links affected only) whenever a flow starts or ends or a
+/// link's capacity changes. A transfer completes when all its flows have finished, plus the
+/// fixed latency.
+///
+/// **Time.** Every mutating call takes `now` and first brings the network up to `now`,
+/// processing internal events (flows ending, at their exact times) in order. A `now` earlier
+/// than the network's clock is treated as the clock. Flow end times are rounded *up* to the
+/// nanosecond (a flow never ends before its bytes could have moved) and are authoritative: when
+/// its end time is reached the flow is done, whatever float residue its byte count holds.
+///
+/// **Driving it from a discrete-event world.** Keep one cancellable event at
+/// [`Network::next_event_time`] (re-ask after every call that changes the network); when it
+/// fires, call [`Network::poll_completed`]. [`Network::next_completion`] predicts the next
+/// transfer completion at current rates, but a flow ending earlier frees bandwidth and moves
+/// completions, which is why the event must be scheduled at `next_event_time`.
+///
+/// **Determinism.** No hash-map iteration; ties between simultaneous events are broken by flow
+/// slot and by transfer creation order.
+#[derive(Clone, Debug)]
+pub struct Network {
+    topology: Topology,
+    latency: SimDuration,
+    now: SimTime,
+    capacity: Vec<f64>,
+    link_flows: Vec<Vec<u32>>,
+    flows: Vec<Flow>,
+    free_flows: Vec<u32>,
+    transfers: Vec<Transfer>,
+    free_transfers: Vec<u32>,
+    next_seq: u64,
+    /// (end time, flow slot) of every flow with a positive rate.
+    flow_ends: BTreeSet<(SimTime, u32)>,
+    /// (predicted completion, seq, transfer slot) of every live, non-stalled transfer.
+    predicted: BTreeSet<(SimTime, u64, u32)>,
+    /// Completed, not yet polled, in completion order.
+    completed: Vec<(SimTime, TransferId)>,
+    scratch: Scratch,
+}
+
+/// Buffers of the rate recomputation, kept to avoid allocating per change.
+#[derive(Clone, Debug, Default)]
+struct Scratch {
+    epoch: u32,
+    link_mark: Vec<u32>,
+    link_local: Vec<u32>,
+    flow_mark: Vec<u32>,
+    transfer_mark: Vec<u32>,
+    comp_links: Vec<u32>,
+    comp_flows: Vec<u32>,
+    touched_transfers: Vec<u32>,
+    seeds: Vec<u32>,
+    rates: Vec<f64>,
+    problem: ProblemBox,
+    solver: SolverBox,
+}
+
+// `Problem` and `Solver` hold only scratch data: cloning a network starts them afresh.
+#[derive(Debug, Default)]
+struct ProblemBox(Problem);
+impl Clone for ProblemBox {
+    fn clone(&self) -> Self {
+        ProblemBox::default()
+    }
+}
+#[derive(Debug, Default)]
+struct SolverBox(Solver);
+impl Clone for SolverBox {
+    fn clone(&self) -> Self {
+        SolverBox::default()
+    }
+}
+
+/// Below this many bytes (or this fraction of the shard), a flow counts as done.
+const SNAP_BYTES: f64 = 1e-3;
+const SNAP_FRACTION: f64 = 1e-12;
+
+fn snap_threshold(bytes: u64) -> f64 {
+    SNAP_BYTES.max(bytes as f64 * SNAP_FRACTION)
+}
+
+impl Network {
+    /// An idle network over `topology`, adding `latency` to every transfer.
+    pub fn new(topology: Topology, latency: SimDuration) -> Network {
+        let links = topology.num_links();
+        Network {
+            capacity: topology.links().iter().map(|l| l.capacity).collect(),
+            link_flows: vec![Vec::new(); links],
+            topology,
+            latency,
+            now: SimTime::ZERO,
+            flows: Vec::new(),
+            free_flows: Vec::new(),
+            transfers: Vec::new(),
+            free_transfers: Vec::new(),
+            next_seq: 0,
+            flow_ends: BTreeSet::new(),
+            predicted: BTreeSet::new(),
+            completed: Vec::new(),
+            scratch: Scratch {
+                link_mark: vec![0; links],
+                link_local: vec![0; links],
+                ..Scratch::default()
+            },
+        }
+    }
+
+    /// The topology.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// The fixed latency added to every transfer.
+    pub fn latency(&self) -> SimDuration {
+        self.latency
+    }
+
+    /// The network's clock: the latest `now` it was brought to.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// Starts a transfer of `shards` = `(source GPU, destination GPU, bytes)`, one flow each.
+    /// Shards of 0 bytes or from a GPU to itself cost nothing; a transfer without any other
+    /// completes after the latency alone. Fails, changing nothing, if a GPU is out of range.
+    pub fn start_transfer(
+        &mut self,
+        now: SimTime,
+        shards: &[(GpuId, GpuId, u64)],
+    ) -> Result<TransferId> {
+        let gpus = self.topology.num_gpus();
+        if let Some(&(src, dst, _)) = shards.iter().find(|(s, d, _)| s.0 >= gpus || d.0 >= gpus) {
+            return Err(ModelsError::Invalid {
+                what: "network transfer",
+                message: format!(
+                    "shard {} → {} names a GPU out of range ({gpus} GPUs)",
+                    src.0, dst.0
+                ),
+            });
+        }
+        self.advance(now);
+        let now = self.now;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let slot = match self.free_transfers.pop() {
+            Some(slot) => slot,
+            None => {
+                self.transfers.push(Transfer {
+                    live: false,
+                    generation: 0,
+                    seq: 0,
+                    flows: Vec::new(),
+                    data_done: SimTime::ZERO,
+                    predicted: None,
+                });
+                (self.transfers.len() - 1) as u32
+            }
+        };
+        let t = &mut self.transfers[slot as usize];
+        t.live = true;
+        t.seq = seq;
+        t.data_done = now;
+        t.predicted = None;
+        debug_assert!(t.flows.is_empty());
+        let id = TransferId {
+            slot,
+            generation: t.generation,
+        };
+        self.scratch.seeds.clear();
+        for &(src, dst, bytes) in shards {
+            if bytes == 0 || src == dst {
+                continue;
+            }
+            let route = self.topology.route_unchecked(src, dst);
+            let flow = Flow {
+                live: true,
+                transfer: slot,
+                src,
+                dst,
+                route,
+                bytes,
+                left: bytes as f64,
+                since: now,
+                rate: 0.0,
+                finish: None,
+            };
+            let f = match self.free_flows.pop() {
+                Some(f) => {
+                    self.flows[f as usize] = flow;
+                    f
+                }
+                None => {
+                    self.flows.push(flow);
+                    self.scratch.flow_mark.push(0);
+                    (self.flows.len() - 1) as u32
+                }
+            };
+            self.transfers[slot as usize].flows.push(f);
+            for &l in route.links() {
+                self.link_flows[l.index()].push(f);
+                self.scratch.seeds.push(l.0);
+            }
+        }
+        if self.scratch.transfer_mark.len() < self.transfers.len() {
+            self.scratch.transfer_mark.resize(self.transfers.len(), 0);
+        }
+        self.recompute(now, &[slot]);
+        self.process_due(now);
+        Ok(id)
+    }
+
+    /// Brings the network to `now`: processes every flow end and transfer completion due by
+    /// then, in time order (completed transfers wait for [`Network::poll_completed`]).
+    pub fn advance(&mut self, now: SimTime) {
+        let now = now.max(self.now);
+        self.process_due(now);
+        self.now = now;
+    }
+
+    /// The next time the network needs [`Network::poll_completed`] (or any call taking `now`):
+    /// the earliest flow end or transfer completion at current rates, or the clock if
+    /// completed transfers wait to be polled. `None` when nothing will happen by itself.
+    pub fn next_event_time(&self) -> Option<SimTime> {
+        if !self.completed.is_empty() {
+            return Some(self.now);
+        }
+        let flow = self.flow_ends.first().map(|k| k.0);
+        let transfer = self.predicted.first().map(|k| k.0);
+        match (flow, transfer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The next transfer to complete and when, at current rates (completed but not yet
+    /// polled transfers first). A prediction: flows ending earlier can bring it forward.
+    pub fn next_completion(&self) -> Option<(SimTime, TransferId)> {
+        if let Some(&first) = self.completed.first() {
+            return Some(first);
+        }
+        self.predicted
+            .first()
+            .map(|&(t, _, slot)| (t, self.transfer_id(slot)))
+    }
+
+    /// Brings the network to `now` and returns the transfers completed by then, with their
+    /// completion times, in completion order (ties: creation order). Each is returned once.
+    pub fn poll_completed(&mut self, now: SimTime) -> Vec<(SimTime, TransferId)> {
+        self.advance(now);
+        std::mem::take(&mut self.completed)
+    }
+
+    /// Cancels a transfer: its flows stop and free their bandwidth at `now`, and it is never
+    /// reported as completed. Returns `false` (changing nothing else) if the id is unknown or
+    /// the transfer was already returned by [`Network::poll_completed`] or cancelled.
+    pub fn cancel_transfer(&mut self, now: SimTime, id: TransferId) -> bool {
+        self.advance(now);
+        if let Some(i) = self.completed.iter().position(|&(_, c)| c == id) {
+            self.completed.remove(i);
+            return true;
+        }
+        let Some(t) = self.transfers.get(id.slot as usize) else {
+            return false;
+        };
+        if !t.live || t.generation != id.generation {
+            return false;
+        }
+        let now = self.now;
+        self.scratch.seeds.clear();
+        let flows = std::mem::take(&mut self.transfers[id.slot as usize].flows);
+        for &f in &flows {
+            self.remove_flow(f);
+        }
+        let mut flows = flows;
+        flows.clear();
+        self.transfers[id.slot as usize].flows = flows;
+        self.free_transfer(id.slot);
+        self.recompute(now, &[]);
+        self.process_due(now);
+        true
+    }
+
+    /// Sets a link's capacity at `now` (bytes/s; 0 = down: its flows stall until it comes
+    /// back). Returns the transfers with a flow stalled on this link afterwards, sorted.
+    /// Fails on an unknown link or a negative or non-finite capacity.
+    pub fn set_link_capacity(
+        &mut self,
+        now: SimTime,
+        link: LinkId,
+        bytes_per_s: f64,
+    ) -> Result<Vec<TransferId>> {
+        if link.index() >= self.capacity.len() {
+            return Err(ModelsError::Invalid {
+                what: "network link",
+                message: format!(
+                    "link {} out of range ({} links)",
+                    link.0,
+                    self.capacity.len()
+                ),
+            });
+        }
+        if !(bytes_per_s.is_finite() && bytes_per_s >= 0.0) {
+            return Err(ModelsError::Invalid {
+                what: "network link capacity",
+                message: format!("must be a finite number ≥ 0 (got {bytes_per_s})"),
+            });
+        }
+        self.advance(now);
+        let now = self.now;
+        self.capacity[link.index()] = bytes_per_s;
+        self.scratch.seeds.clear();
+        self.scratch.seeds.push(link.0);
+        self.recompute(now, &[]);
+        self.process_due(now);
+        let mut stalled: Vec<TransferId> = self.link_flows[link.index()]
+            .iter()
+            .filter(|&&f| self.flows[f as usize].rate == 0.0)
+            .map(|&f| self.transfer_id(self.flows[f as usize].transfer))
+            .collect();
+        stalled.sort_unstable();
+        stalled.dedup();
+        Ok(stalled)
+    }
+
+    /// A link's current capacity (bytes/s), `None` for an unknown link.
+    pub fn link_capacity(&self, link: LinkId) -> Option<f64> {
+        self.capacity.get(link.index()).copied()
+    }
+
+    /// The sum of the rates of the flows crossing a link (bytes/s), `None` for an unknown link.
+    pub fn link_load(&self, link: LinkId) -> Option<f64> {
+        self.link_flows
+            .get(link.index())
+            .map(|fs| fs.iter().map(|&f| self.flows[f as usize].rate).sum())
+    }
+
+    /// Whether a transfer is in flight (started, not completed or cancelled).
+    pub fn is_active(&self, id: TransferId) -> bool {
+        self.transfers
+            .get(id.slot as usize)
+            .is_some_and(|t| t.live && t.generation == id.generation)
+    }
+
+    /// Number of transfers in flight.
+    pub fn active_transfers(&self) -> usize {
+        self.transfers.len() - self.free_transfers.len()
+    }
+
+    /// Number of active flows.
+    pub fn active_flows(&self) -> usize {
+        self.flows.len() - self.free_flows.len()
+    }
+
+    /// The active flows, by slot.
+    pub fn flows(&self) -> impl Iterator<Item = FlowView> + '_ {
+        self.flows
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.live)
+            .map(|(i, f)| self.view(i as u32, f))
+    }
+
+    /// The active flows of one transfer (none if it is not in flight).
+    pub fn transfer_flows(&self, id: TransferId) -> impl Iterator<Item = FlowView> + '_ {
+        let flows: &[u32] = if self.is_active(id) {
+            &self.transfers[id.slot as usize].flows
+        } else {
+            &[]
+        };
+        flows.iter().map(|&f| self.view(f, &self.flows[f as usize]))
+    }
+
+    /// Transfers in flight with a flow stalled (rate 0, on a link that is down), sorted.
+    pub fn stalled_transfers(&self) -> Vec<TransferId> {
+        let mut v: Vec<TransferId> = self
+            .flows
+            .iter()
+            .filter(|f| f.live && f.finish.is_none())
+            .map(|f| self.transfer_id(f.transfer))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    fn view(&self, slot: u32, f: &Flow) -> FlowView {
+        let elapsed = self.now.saturating_duration_since(f.since).as_secs_f64();
+        FlowView {
+            id: FlowId(slot),
+            transfer: self.transfer_id(f.transfer),
+            src: f.src,
+            dst: f.dst,
+            route: f.route,
+            bytes: f.bytes,
+            bytes_left: (f.left - f.rate * elapsed).max(0.0),
+            rate: f.rate,
+            finish: f.finish,
+        }
+    }
+
+    fn transfer_id(&self, slot: u32) -> TransferId {
+        TransferId {
+            slot,
+            generation: self.transfers[slot as usize].generation,
+        }
+    }
+
+    /// Processes every event due at or before `now`, in time order; flows before transfers
+    /// at equal times.
+    fn process_due(&mut self, now: SimTime) {
+        loop {
+            let flow = self.flow_ends.first().map(|k| k.0).filter(|&t| t <= now);
+            let transfer = self.predicted.first().map(|k| k.0).filter(|&t| t <= now);
+            match (flow, transfer) {
+                (Some(tf), tt) if tt.is_none_or(|tt| tf <= tt) => {
+                    self.now = self.now.max(tf);
+                    self.scratch.seeds.clear();
+                    self.scratch.touched_transfers.clear();
+                    while let Some(&(t, f)) = self.flow_ends.first() {
+                        if t != tf {
+                            break;
+                        }
+                        self.flow_ends.pop_first();
+                        let tr = self.flows[f as usize].transfer;
+                        debug_assert!({
+                            let fl = &self.flows[f as usize];
+                            let left = fl.left - fl.rate * (tf - fl.since).as_secs_f64();
+                            // Ends within a nanosecond's worth of bytes of the exact time.
+                            left <= snap_threshold(fl.bytes) + 1e-6 * fl.left
+                                && left >= -fl.rate * 1e-9 - 1e-6 * fl.left - SNAP_BYTES
+                        });
+                        self.remove_flow(f);
+                        let t = &mut self.transfers[tr as usize];
+                        t.flows.retain(|&x| x != f);
+                        t.data_done = t.data_done.max(tf);
+                        self.scratch.touched_transfers.push(tr);
+                    }
+                    let touched = std::mem::take(&mut self.scratch.touched_transfers);
+                    self.recompute(tf, &touched);
+                    self.scratch.touched_transfers = touched;
+                }
+                (_, Some(tt)) => {
+                    let (_, _, slot) = self.predicted.pop_first().expect("first exists");
+                    debug_assert!(self.transfers[slot as usize].flows.is_empty());
+                    self.now = self.now.max(tt);
+                    let id = self.transfer_id(slot);
+                    self.transfers[slot as usize].predicted = None;
+                    self.free_transfer(slot);
+                    self.completed.push((tt, id));
+                }
+                (None, None) => break,
+                (Some(_), None) => unreachable!("matched by the first arm"),
+            }
+        }
+    }
+
+    /// Takes a flow off its links (pushing them to the seeds) and frees its slot; the caller
+    /// updates the transfer's flow list.
+    fn remove_flow(&mut self, f: u32) {
+        let flow = &mut self.flows[f as usize];
+        if let Some(t) = flow.finish.take() {
+            self.flow_ends.remove(&(t, f));
+        }
+        flow.live = false;
+        let route = flow.route;
+        for &l in route.links() {
+            let on = &mut self.link_flows[l.index()];
+            if let Some(i) = on.iter().position(|&x| x == f) {
+                on.swap_remove(i);
+            }
+            self.scratch.seeds.push(l.0);
+        }
+        self.free_flows.push(f);
+    }
+
+    fn free_transfer(&mut self, slot: u32) {
+        let t = &mut self.transfers[slot as usize];
+        if let Some(p) = t.predicted.take() {
+            self.predicted.remove(&(p, t.seq, slot));
+        }
+        t.live = false;
+        t.generation = t.generation.wrapping_add(1);
+        t.flows.clear();
+        self.free_transfers.push(slot);
+    }
+
+    /// Recomputes the rates of the flows connected to the seed links (`scratch.seeds`) at time
+    /// `now`, then the predicted completions of their transfers and of `extra` transfers.
+    fn recompute(&mut self, now: SimTime, extra: &[u32]) {
+        let s = &mut self.scratch;
+        s.epoch = s.epoch.wrapping_add(1);
+        if s.epoch == 0 {
+            // Wrapped: clear the marks so no stale mark equals a new epoch.
+            s.link_mark.fill(0);
+            s.flow_mark.fill(0);
+            s.transfer_mark.fill(0);
+            s.epoch = 1;
+        }
+        let epoch = s.epoch;
+        if s.transfer_mark.len() < self.transfers.len() {
+            s.transfer_mark.resize(self.transfers.len(), 0);
+        }
+        // The connected component of the seeds (breadth first, in a deterministic order).
+        s.comp_links.clear();
+        s.comp_flows.clear();
+        s.touched_transfers.clear();
+        for &l in &s.seeds {
+            if s.link_mark[l as usize] != epoch {
+                s.link_mark[l as usize] = epoch;
+                s.comp_links.push(l);
+            }
+        }
+        let mut head = 0;
+        while head < s.comp_links.len() {
+            let l = s.comp_links[head] as usize;
+            head += 1;
+            for &f in &self.link_flows[l] {
+                if s.flow_mark[f as usize] == epoch {
+                    continue;
+                }
+                s.flow_mark[f as usize] = epoch;
+                s.comp_flows.push(f);
+                for &m in self.flows[f as usize].route.links() {
+                    if s.link_mark[m.index()] != epoch {
+                        s.link_mark[m.index()] = epoch;
+                        s.comp_links.push(m.0);
+                    }
+                }
+            }
+        }
+        // The local problem.
+        let problem = &mut s.problem.0;
+        problem.clear();
+        for (i, &l) in s.comp_links.iter().enumerate() {
+            s.link_local[l as usize] = i as u32;
+            problem.capacities.push(self.capacity[l as usize]);
+        }
+        for &f in &s.comp_flows {
+            for &l in self.flows[f as usize].route.links() {
+                problem.route_links.push(s.link_local[l.index()]);
+            }
+            problem.route_end.push(problem.route_links.len() as u32);
+        }
+        s.solver.0.solve(problem, &mut s.rates);
+        // New rates and end times.
+        for (i, &f) in s.comp_flows.iter().enumerate() {
+            let flow = &mut self.flows[f as usize];
+            let elapsed = (now - flow.since).as_secs_f64();
+            let left = (flow.left - flow.rate * elapsed).max(0.0);
+            let left = if left <= snap_threshold(flow.bytes) {
+                0.0
+            } else {
+                left
+            };
+            if let Some(t) = flow.finish.take() {
+                self.flow_ends.remove(&(t, f));
+            }
+            let rate = s.rates[i];
+            flow.left = left;
+            flow.since = now;
+            flow.rate = rate;
+            flow.finish = if left == 0.0 {
+                Some(now)
+            } else if rate > 0.0 {
+                SimDuration::from_secs_f64_ceil(left / rate)
+                    .ok()
+                    .and_then(|d| now.checked_add(d))
+            } else {
+                None
+            };
+            if let Some(t) = flow.finish {
+                self.flow_ends.insert((t, f));
+            }
+            let tr = flow.transfer;
+            if s.transfer_mark[tr as usize] != epoch {
+                s.transfer_mark[tr as usize] = epoch;
+                s.touched_transfers.push(tr);
+            }
+        }
+        for &tr in extra {
+            if s.transfer_mark[tr as usize] != epoch {
+                s.transfer_mark[tr as usize] = epoch;
+                s.touched_transfers.push(tr);
+            }
+        }
+        // Predicted completions of the transfers touched.
+        for &tr in &s.touched_transfers {
+            let t = &mut self.transfers[tr as usize];
+            if !t.live {
+                continue;
+            }
+            if let Some(p) = t.predicted.take() {
+                self.predicted.remove(&(p, t.seq, tr));
+            }
+            let mut end = Some(t.data_done);
+            for &f in &t.flows {
+                end = match (end, self.flows[f as usize].finish) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    _ => None,
+                };
+            }
+            t.predicted = end.map(|e| e.saturating_add(self.latency));
+            if let Some(p) = t.predicted {
+                self.predicted.insert((p, t.seq, tr));
+            }
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! The calibrated kernel timer: measured tables, interpolated in log space around the roofline.
+//!
+//! Every measured row is stored as `ln(measured / base)` where `base` is the efficiency-free
+//! roofline ([`super::roofline::base_ms`]) of the *measured* GPU. A query looks up that log
+//! ratio by interpolation ([`super::table::InterpTable`]) and multiplies the *target* GPU's
+//! base by it. So:
+//! - between measured shapes: multilinear interpolation in log coordinates;
+//! - outside the measured range, or for a dtype / head layout never measured: the nearest
+//!   measured shape's achieved efficiency, applied to the query's own roofline (scaling);
+//! - a GPU with no tables (B200): the Hopper tables' achieved efficiencies applied to its
+//!   datasheet roofline;
+//! - a family with no table at all: the plain roofline ([`super::roofline::RooflineTimer`]).
+
+use crate::calibration::{CalibrationTable, Family, shipped};
+use crate::error::{ModelsError, Result};
+use crate::hardware::{GpuCatalog, GpuSku};
+use crate::llm::Dtype;
+use crate::perf::ops::{AllReduceImpl, AttnShape, Backend, KernelOp, NcclOp};
+use crate::perf::roofline::{RooflineTimer, base_ms};
+use crate::perf::table::InterpTable;
+
+fn dtype_code(d: Dtype) -> u64 {
+    match d {
+        Dtype::Bf16 => 0,
+        Dtype::Fp16 => 1,
+        Dtype::Fp32 => 2,
+        Dtype::Fp8 => 3,
+        Dtype::Fp8Block => 4,
+        Dtype::Int8 => 5,
+    }
+}
+
+fn dtype_dist(a: u64, b: u64) -> f64 {
+    match (a.min(b), a.max(b)) {
+        (x, y) if x == y => 0.0,
+        (3, 4) | (0, 1) => 1.0,
+        _ => 3.0,
+    }
+}
+
+fn impl_code(i: AllReduceImpl) -> u64 {
+    match i {
+        AllReduceImpl::Trtllm => 0,
+        AllReduceImpl::VllmGraph => 1,
+        AllReduceImpl::VllmEager => 2,
+        AllReduceImpl::Sglang => 3,
+    }
+}
+
+fn nccl_code(o: NcclOp) -> u64 {
+    match o {
+        NcclOp::AllReduce => 0,
+        NcclOp::AllGather => 1,
+        NcclOp::ReduceScatter => 2,
+        NcclOp::AllToAll => 3,
+    }
+}
+
+fn ln(x: f64) -> f64 {
+    x.max(1.0).ln()
+}
+
+fn attn_key(a: &AttnShape) -> (u64, [f64; 4]) {
+    let cat = (u64::from(a.head_dim) << 48)
+        | (u64::from(a.window) << 16)
+        | (dtype_code(a.attn_dtype) << 8)
+        | dtype_code(a.kv_dtype);
+    (
+        cat,
+        [
+            ln(a.batch.into()),
+            ln(a.len.into()),
+            ln(a.num_heads.into()),
+            ln(a.num_kv_heads.into()),
+        ],
+    )
+}
+
+fn attn_dist(a: u64, b: u64) -> f64 {
+    let hd = |c: u64| ((c >> 48) as f64).max(1.0);
+    let win = |c: u64| (c >> 16) & 0xffff_ffff;
+    let mut d = dtype_dist(a & 0xff, b & 0xff) + 2.0 * dtype_dist((a >> 8) & 0xff, (b >> 8) & 0xff);
+    if win(a) != win(b) {
+        d += 4.0;
+    }
+    d + 8.0 * (hd(a) / hd(b)).ln().abs()
+}
+
+/// The category, log coordinates and family slot of an operation.
+enum Key {
+    Gemm(u64, [f64; 3]),
+    Ctx(u64, [f64; 4]),
+    Gen(u64, [f64; 4]),
+    Ar(u64, [f64; 2]),
+    Nccl(u64, [f64; 2]),
+    P2p(u64, [f64; 1]),
+    None,
+}
+
+fn key(op: &KernelOp) -> Key {
+    match op {
+        KernelOp::Gemm(g) => Key::Gemm(
+            dtype_code(g.dtype),
+            [ln(g.m as f64), ln(g.n as f64), ln(g.k as f64)],
+        ),
+        KernelOp::ContextAttention(a) => {
+            let (c, x) = attn_key(a);
+            Key::Ctx(c, x)
+        }
+        KernelOp::GenerationAttention(a) => {
+            let (c, x) = attn_key(a);
+            Key::Gen(c, x)
+        }
+        KernelOp::CustomAllReduce {
+            dtype,
+            num_gpus,
+            elems,
+            implementation,
+        } => Key::Ar(
+            (dtype_code(*dtype) << 8) | impl_code(*implementation),
+            [ln((*num_gpus).into()), ln(*elems as f64)],
+        ),
+        KernelOp::Nccl {
+            op,
+            dtype,
+            num_gpus,
+            elems,
+        } => Key::Nccl(
+            (nccl_code(*op) << 8) | dtype_code(*dtype),
+            [ln((*num_gpus).into()), ln(*elems as f64)],
+        ),
+        KernelOp::P2pCopy { bytes, .. } => Key::P2p(0, [ln(*bytes as f64)]),
+        KernelOp::ElementWise { .. } => Key::None,
+    }
+}
+
+/// The category to use: the query's own when measured, else the nearest by `dist`
+/// (ties: the smallest code, so the choice is deterministic).
+fn pick<const D: usize>(t: &InterpTable<D>, want: u64, dist: fn(u64, u64) -> f64) -> Option<u64> {
+    if t.has_category(want) {
+        return Some(want);
+    }
+    let mut best: Option<(f64, u64)> = None;
+    for &c in t.categories() {
+        let d = dist(want, c);
+        if best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|b| b.1)
+}
+
+fn lookup<const D: usize>(
+    t: &Option<InterpTable<D>>,
+    cat: u64,
+    x: &[f64; D],
+    excl: bool,
+    dist: fn(u64, u64) -> f64,
+) -> Option<f64> {
+    let t = t.as_ref()?;
+    let c = pick(t, cat, dist)?;
+    t.query(c, x, excl && c == cat)
+}
+
+/// Times operations from measured tables (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct CalibratedTimer {
+    target: GpuSku,
+    source: GpuSku,
+    gemm: Option<InterpTable<3>>,
+    ctx: Option<InterpTable<4>>,
+    gen_attn: Option<InterpTable<4>>,
+    allreduce: Option<InterpTable<2>>,
+    nccl: Option<InterpTable<2>>,
+    p2p: Option<InterpTable<1>>,
+    roofline: RooflineTimer,
+}
+
+impl CalibratedTimer {
+    /// Builds a timer for `target` from tables measured on `source` (the same GPU, or another
+    /// one whose achieved efficiencies are to be transferred). Tables of the same family are
+    /// merged; P2P rows and rows of other GPUs are used as given.
+    pub fn from_tables<'a>(
+        tables: impl IntoIterator<Item = &'a CalibrationTable>,
+        source: &GpuSku,
+        target: &GpuSku,
+    ) -> Self {
+        let mut gemm = Vec::new();
+        let mut ctx = Vec::new();
+        let mut gen_attn = Vec::new();
+        let mut ar = Vec::new();
+        let mut nccl = Vec::new();
+        let mut p2p = Vec::new();
+        for t in tables {
+            for (op, lat) in &t.rows {
+                let r = (lat / base_ms(op, source)).ln();
+                match key(op) {
+                    Key::Gemm(c, x) => gemm.push((c, x, r)),
+                    Key::Ctx(c, x) => ctx.push((c, x, r)),
+                    Key::Gen(c, x) => gen_attn.push((c, x, r)),
+                    Key::Ar(c, x) => ar.push((c, x, r)),
+                    Key::Nccl(c, x) => nccl.push((c, x, r)),
+                    Key::P2p(c, x) => p2p.push((c, x, r)),
+                    Key::None => {}
+                }
+            }
+        }
+        fn mk<const D: usize>(v: Vec<(u64, [f64; D], f64)>) -> Option<InterpTable<D>> {
+            (!v.is_empty()).then(|| InterpTable::new(v))
+        }
+        CalibratedTimer {
+            target: target.clone(),
+            source: source.clone(),
+            gemm: mk(gemm),
+            ctx: mk(ctx),
+            gen_attn: mk(gen_attn),
+            allreduce: mk(ar),
+            nccl: mk(nccl),
+            p2p: mk(p2p),
+            roofline: RooflineTimer::new(target.clone()),
+        }
+    }
+
+    /// The timer of the tables shipped with the crate for `gpu` and `backend`.
+    ///
+    /// SGLang has no shipped tables and uses vLLM's (same attention and GEMM libraries). A GPU
+    /// with no shipped tables uses those of the shipped GPU closest to it in HBM bandwidth and
+    /// dense BF16 FLOP/s (B200 → H200, A100 → H100), transferred through the roofline.
+    pub fn shipped(catalog: &GpuCatalog, gpu: &str, backend: Backend) -> Result<Self> {
+        let target = catalog.get(gpu)?;
+        let source_name = shipped_source(catalog, target)?;
+        let source = catalog.get(source_name)?;
+        let dir = match backend {
+            Backend::Trtllm => "trtllm",
+            Backend::Vllm | Backend::Sglang => "vllm",
+        };
+        let mut tables = Vec::new();
+        for fam in [
+            Family::Gemm,
+            Family::ContextAttention,
+            Family::GenerationAttention,
+            Family::CustomAllreduce,
+            Family::Nccl,
+        ] {
+            if let Some(t) = shipped::load(source_name, &fam.backend_dir(dir), fam)? {
+                tables.push(t);
+            }
+        }
+        Ok(Self::from_tables(&tables, source, target))
+    }
+
+    /// The GPU timed.
+    pub fn gpu(&self) -> &GpuSku {
+        &self.target
+    }
+
+    /// The GPU the tables were measured on.
+    pub fn source_gpu(&self) -> &GpuSku {
+        &self.source
+    }
+
+    /// Whether a measured table backs this kind of operation.
+    pub fn has_table_for(&self, op: &KernelOp) -> bool {
+        match key(op) {
+            Key::Gemm(..) => self.gemm.is_some(),
+            Key::Ctx(..) => self.ctx.is_some(),
+            Key::Gen(..) => self.gen_attn.is_some(),
+            Key::Ar(..) => self.allreduce.is_some(),
+            Key::Nccl(..) => self.nccl.is_some(),
+            Key::P2p(..) => self.p2p.is_some(),
+            Key::None => false,
+        }
+    }
+
+    fn ratio(&self, op: &KernelOp, excl: bool) -> Option<f64> {
+        match key(op) {
+            Key::Gemm(c, x) => lookup(&self.gemm, c, &x, excl, dtype_dist),
+            Key::Ctx(c, x) => lookup(&self.ctx, c, &x, excl, attn_dist),
+            Key::Gen(c, x) => lookup(&self.gen_attn, c, &x, excl, attn_dist),
+            Key::Ar(c, x) => lookup(&self.allreduce, c, &x, excl, |a, b| {
+                let i = if a & 0xff == b & 0xff { 0.0 } else { 1.0 };
+                i + 2.0 * dtype_dist(a >> 8, b >> 8)
+            }),
+            Key::Nccl(c, x) => lookup(&self.nccl, c, &x, excl, |a, b| {
+                let o = if a >> 8 == b >> 8 { 0.0 } else { 10.0 };
+                o + dtype_dist(a & 0xff, b & 0xff)
+            }),
+            Key::P2p(c, x) => lookup(&self.p2p, c, &x, excl, |_, _| 0.0),
+            Key::None => None,
+        }
+    }
+
+    /// Predicted time of `op` in ms.
+    #[inline]
+    pub fn time_ms(&self, op: &KernelOp) -> f64 {
+        match self.ratio(op, false) {
+            Some(r) => base_ms(op, &self.target) * r.exp(),
+            None => self.roofline.time_ms(op),
+        }
+    }
+
+    /// Leave-shape-out prediction: the time of `op` predicted with the measured row(s) of exactly
+    /// this shape ignored. `None` when no other row of its family and category exists.
+    pub fn time_ms_leave_out(&self, op: &KernelOp) -> Option<f64> {
+        self.ratio(op, true)
+            .map(|r| base_ms(op, &self.target) * r.exp())
+    }
+}
+
+/// The shipped GPU whose tables serve `target`: itself if shipped, else the closest one in
+/// HBM bandwidth and dense BF16 FLOP/s.
+pub fn shipped_source(catalog: &GpuCatalog, target: &GpuSku) -> Result<&'static str> {
+    let mut best: Option<(f64, &'static str)> = None;
+    for name in shipped::gpus() {
+        let Ok(s) = catalog.get(name) else { continue };
+        if s.sku == target.sku {
+            return Ok(name);
+        }
+        let d = (s.hbm_bytes_per_s / target.hbm_bytes_per_s).ln().abs()
+            + (s.bf16_dense_flops / target.bf16_dense_flops).ln().abs();
+        if best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, name));
+        }
+    }
+    best.map(|b| b.1).ok_or_else(|| ModelsError::Invalid {
+        what: "calibration",
+        message: "no shipped calibration GPU is in the catalog".into(),
+    })
+}

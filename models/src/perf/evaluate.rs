@@ -1,0 +1,139 @@
+//! Accuracy tools: predicting rows of the public kernel-table layout, and the leave-shape-out
+//! check of a calibrated timer.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::calibration::import::{PublicRowParser, PublicTable};
+use crate::error::{ModelsError, Result};
+use crate::perf::calibrated::CalibratedTimer;
+use crate::perf::ops::KernelOp;
+
+/// Counts of a [`predict_public_file`] run.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PredictSummary {
+    /// Rows read.
+    pub rows: usize,
+    /// Rows predicted.
+    pub predicted: usize,
+    /// Rows with a latency, predicted: their median absolute percentage error (0 if none).
+    pub median_ape: f64,
+}
+
+/// Reads `input` (a public-layout table of kind `table`, plain or gzip CSV; `latency` optional),
+/// predicts every row with `timer`, and writes `output` (gzip when it ends in `.gz`): every input
+/// row in order with `predicted_ms` and `reason` columns added. A row naming something the
+/// models cannot handle (an unknown dtype, collective, implementation) gets an empty
+/// `predicted_ms` and a reason; a malformed row is an error naming its line and column.
+pub fn predict_public_file(
+    timer: &CalibratedTimer,
+    table: PublicTable,
+    input: &Path,
+    output: &Path,
+) -> Result<PredictSummary> {
+    let bytes = crate::calibration::read_maybe_gz(input)?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(bytes.as_slice());
+    let head = rdr
+        .headers()
+        .map_err(|e| crate::hardware::csv_error(input, &e))?
+        .clone();
+    let parser = PublicRowParser::new(table, &head, input)?;
+    let mut wtr = csv::Writer::from_writer(Vec::new());
+    let werr = |e: csv::Error| ModelsError::Io {
+        path: output.to_path_buf(),
+        source: std::io::Error::other(e),
+    };
+    let mut out_head = head.clone();
+    out_head.push_field("predicted_ms");
+    out_head.push_field("reason");
+    wtr.write_record(&out_head).map_err(werr)?;
+    let mut summary = PredictSummary::default();
+    let mut apes = Vec::new();
+    let mut rec = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(crate::hardware::csv_error(input, &e)),
+        }
+        summary.rows += 1;
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        let mut out = rec.clone();
+        match parser.parse(&rec, line) {
+            Ok((op, lat)) => {
+                let p = timer.time_ms(&op);
+                if let Some(l) = lat {
+                    apes.push(((p - l) / l).abs());
+                }
+                summary.predicted += 1;
+                out.push_field(&format!("{p:.6}"));
+                out.push_field("");
+            }
+            Err(ModelsError::Unsupported {
+                column, message, ..
+            }) => {
+                out.push_field("");
+                out.push_field(&format!("column {column}: {message}"));
+            }
+            Err(e) => return Err(e),
+        }
+        wtr.write_record(&out).map_err(werr)?;
+    }
+    let data = wtr.into_inner().map_err(|e| ModelsError::Io {
+        path: output.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let io = |source| ModelsError::Io {
+        path: output.to_path_buf(),
+        source,
+    };
+    if output.extension().and_then(|e| e.to_str()) == Some("gz") {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&data).map_err(io)?;
+        std::fs::write(output, enc.finish().map_err(io)?).map_err(io)?;
+    } else {
+        std::fs::write(output, data).map_err(io)?;
+    }
+    summary.median_ape = ErrorStats::from_errors(apes).median;
+    Ok(summary)
+}
+
+/// Median and 90th percentile of absolute relative errors.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ErrorStats {
+    /// Rows evaluated.
+    pub n: usize,
+    /// Median absolute relative error (0.03 = 3 %).
+    pub median: f64,
+    /// 90th-percentile absolute relative error.
+    pub p90: f64,
+}
+
+impl ErrorStats {
+    /// Statistics of a set of absolute relative errors (nearest-rank percentiles).
+    pub fn from_errors(mut e: Vec<f64>) -> Self {
+        if e.is_empty() {
+            return ErrorStats::default();
+        }
+        e.sort_by(f64::total_cmp);
+        let rank = |q: f64| e[((q * e.len() as f64).ceil() as usize).clamp(1, e.len()) - 1];
+        ErrorStats {
+            n: e.len(),
+            median: rank(0.5),
+            p90: rank(0.9),
+        }
+    }
+}
+
+/// Leave-shape-out errors: each measured row predicted from the timer's tables with every row of
+/// the same shape removed; rows with no other row in their category are skipped.
+pub fn leave_shape_out(timer: &CalibratedTimer, rows: &[(KernelOp, f64)]) -> ErrorStats {
+    ErrorStats::from_errors(
+        rows.iter()
+            .filter_map(|(op, lat)| timer.time_ms_leave_out(op).map(|p| ((p - lat) / lat).abs()))
+            .collect(),
+    )
+}

@@ -1,0 +1,58 @@
+//! Iteration-time prediction.
+//!
+//! - [`ops`]: kernel operations ([`KernelOp`]), breakdown kinds ([`OpKind`]), [`Backend`];
+//! - [`roofline`]: datasheet roofline with efficiencies ([`RooflineTimer`]);
+//! - [`table`]: log-space interpolation over measured shapes;
+//! - [`calibrated`]: the [`CalibratedTimer`] over measured tables;
+//! - [`predictor`]: [`IterationPredictor`], batch → iteration time.
+
+pub mod calibrated;
+pub mod evaluate;
+pub mod ops;
+pub mod predictor;
+pub mod roofline;
+pub mod table;
+
+pub use calibrated::CalibratedTimer;
+pub use ops::{AllReduceImpl, AttnShape, Backend, GemmShape, KernelOp, NcclOp, OpKind};
+pub use predictor::{BatchShape, IterationPredictor, PrefillChunk};
+pub use roofline::{Efficiencies, RooflineTimer};
+
+use crate::error::Result;
+use crate::hardware::{GpuCatalog, GpuSku};
+
+/// Where each operation's time comes from.
+#[derive(Debug, Clone)]
+pub enum KernelTimer {
+    /// From the SKU's datasheet with efficiencies.
+    Roofline(RooflineTimer),
+    /// From measured tables (interpolated; roofline-scaled outside them).
+    Calibrated(Box<CalibratedTimer>),
+}
+
+impl KernelTimer {
+    /// The calibrated timer of the shipped tables for (`gpu`, `backend`); GPUs without tables
+    /// borrow the closest Hopper's achieved efficiencies (see [`CalibratedTimer::shipped`]).
+    pub fn shipped(catalog: &GpuCatalog, gpu: &str, backend: Backend) -> Result<Self> {
+        Ok(KernelTimer::Calibrated(Box::new(CalibratedTimer::shipped(
+            catalog, gpu, backend,
+        )?)))
+    }
+
+    /// Predicted time of `op` in ms.
+    #[inline]
+    pub fn time_ms(&self, op: &KernelOp) -> f64 {
+        match self {
+            KernelTimer::Roofline(r) => r.time_ms(op),
+            KernelTimer::Calibrated(c) => c.time_ms(op),
+        }
+    }
+
+    /// The GPU timed.
+    pub fn gpu(&self) -> &GpuSku {
+        match self {
+            KernelTimer::Roofline(r) => &r.gpu,
+            KernelTimer::Calibrated(c) => c.gpu(),
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! Batch → iteration time: decomposes an engine iteration into kernel operations and times
+//! each with a [`KernelTimer`].
+//!
+//! Per layer (TP = t, T tokens in the batch): QKV, output-projection, gate+up and down GEMMs;
+//! context attention for the prefill chunks (one batched call whose causal length matches the
+//! chunks' query × key pairs, chunks attending to their earlier context); generation attention
+//! for the decode sequences (batch = sequences, KV length = mean); two all-reduces of `T × h`
+//! when t > 1; five memory-bound element-wise kernels. Once per iteration: embedding, LM head
+//! (`[sequences × h] · [h × vocab/t]`, bf16) with a logits all-gather when t > 1, and the
+//! backend's fixed overhead. GEMM shapes are per-(model, TP) constants computed once.
+
+use servesim_core::SimDuration;
+
+use crate::error::{ModelsError, Result};
+use crate::hardware::GpuSku;
+use crate::llm::{Dtype, LlmSpec};
+use crate::perf::KernelTimer;
+use crate::perf::ops::{AttnShape, Backend, GemmShape, KernelOp, NcclOp, OpKind};
+
+/// A prefill chunk in a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrefillChunk {
+    /// Prompt tokens computed in this iteration.
+    pub tokens: u32,
+    /// Tokens already in the KV cache before this chunk (earlier chunks, cached prefix).
+    pub context: u32,
+}
+
+/// What one engine iteration runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchShape<'a> {
+    /// Prefill chunks.
+    pub prefill: &'a [PrefillChunk],
+    /// Decode sequences (one token each).
+    pub decode_seqs: u32,
+    /// Sum of the KV lengths of the decode sequences.
+    pub decode_kv_tokens: u64,
+}
+
+const N: usize = OpKind::ALL.len();
+
+/// Predicts iteration times of one worker (a model at a TP size on a GPU SKU and backend).
+#[derive(Debug, Clone)]
+pub struct IterationPredictor {
+    timer: KernelTimer,
+    backend: Backend,
+    tp: u32,
+    layers: f64,
+    hidden: u64,
+    wdtype: Dtype,
+    kv_dtype: Dtype,
+    heads_pg: u32,
+    kv_heads_pg: u32,
+    head_dim: u32,
+    n_qkv: u64,
+    k_out: u64,
+    n_gate_up: u64,
+    k_down: u64,
+    vocab_pg: u64,
+    eltwise_bytes_per_token: u64,
+}
+
+impl IterationPredictor {
+    /// A predictor for `llm` (with its weight and KV dtypes) at TP size `tp` on `gpu` with
+    /// `backend`, timing kernels with `timer`.
+    pub fn new(
+        llm: &LlmSpec,
+        tp: u32,
+        gpu: &GpuSku,
+        backend: Backend,
+        timer: KernelTimer,
+    ) -> Result<Self> {
+        if tp == 0 || tp > gpu.gpus_per_node {
+            return Err(ModelsError::Invalid {
+                what: "TP size",
+                message: format!("{tp} (must be 1..={} on {})", gpu.gpus_per_node, gpu.sku),
+            });
+        }
+        if llm.num_heads % tp != 0 || llm.intermediate_size % tp != 0 {
+            return Err(ModelsError::Invalid {
+                what: "TP size",
+                message: format!(
+                    "{tp} does not divide {}'s {} heads and FFN size {}",
+                    llm.name, llm.num_heads, llm.intermediate_size
+                ),
+            });
+        }
+        let hd = u64::from(llm.head_dim);
+        let h = u64::from(llm.hidden_size);
+        let heads_pg = llm.num_heads / tp;
+        let kv_heads_pg = llm.kv_heads_per_gpu(tp);
+        let ffn_pg = u64::from(llm.intermediate_size / tp);
+        let qkv = (u64::from(heads_pg) + 2 * u64::from(kv_heads_pg)) * hd;
+        // Two RMSNorms (r+w), two residual adds (2r+w), SiLU·mul (2r+w of ffn), RoPE (r+w q,k).
+        let eltwise = 2 * (2 * h * 2)
+            + 2 * (3 * h * 2)
+            + 3 * ffn_pg * 2
+            + 2 * (u64::from(heads_pg + kv_heads_pg) * hd * 2);
+        Ok(IterationPredictor {
+            timer,
+            backend,
+            tp,
+            layers: f64::from(llm.num_layers),
+            hidden: h,
+            wdtype: llm.weight_dtype,
+            kv_dtype: llm.kv_dtype,
+            heads_pg,
+            kv_heads_pg,
+            head_dim: llm.head_dim,
+            n_qkv: qkv,
+            k_out: u64::from(heads_pg) * hd,
+            n_gate_up: 2 * ffn_pg,
+            k_down: ffn_pg,
+            vocab_pg: u64::from(llm.vocab_size).div_ceil(u64::from(tp)),
+            eltwise_bytes_per_token: eltwise,
+        })
+    }
+
+    /// The kernel timer.
+    pub fn timer(&self) -> &KernelTimer {
+        &self.timer
+    }
+
+    fn gemm(&self, m: u64, n: u64, k: u64, dtype: Dtype) -> f64 {
+        self.timer
+            .time_ms(&KernelOp::Gemm(GemmShape { dtype, m, n, k }))
+    }
+
+    fn attn(&self, batch: u32, len: u32) -> AttnShape {
+        AttnShape {
+            batch,
+            len,
+            num_heads: self.heads_pg,
+            num_kv_heads: self.kv_heads_pg,
+            head_dim: self.head_dim,
+            window: 0,
+            attn_dtype: Dtype::Bf16,
+            kv_dtype: self.kv_dtype,
+        }
+    }
+
+    /// Milliseconds per [`OpKind`] (in [`OpKind::ALL`] order), all layers included.
+    fn times(&self, b: &BatchShape<'_>) -> [f64; N] {
+        let mut t = [0.0; N];
+        let mut prefill_tokens: u64 = 0;
+        let mut pairs = 0.0f64;
+        for c in b.prefill {
+            prefill_tokens += u64::from(c.tokens);
+            let (ctx, tok) = (f64::from(c.context), f64::from(c.tokens));
+            pairs += (ctx + tok) * (ctx + tok) - ctx * ctx;
+        }
+        let tokens = prefill_tokens + u64::from(b.decode_seqs);
+        if tokens == 0 {
+            return t;
+        }
+        let l = self.layers;
+        let w = self.wdtype;
+        t[0] = l * self.gemm(tokens, self.n_qkv, self.hidden, w);
+        t[1] = l * self.gemm(tokens, self.hidden, self.k_out, w);
+        t[2] = l * self.gemm(tokens, self.n_gate_up, self.hidden, w);
+        t[3] = l * self.gemm(tokens, self.hidden, self.k_down, w);
+        let chunks = b.prefill.iter().filter(|c| c.tokens > 0).count() as u32;
+        if chunks > 0 {
+            // One batched causal call with the same query × key pairs as the chunks.
+            let len = (pairs / f64::from(chunks)).sqrt().round().max(1.0) as u32;
+            t[4] = l * self
+                .timer
+                .time_ms(&KernelOp::ContextAttention(self.attn(chunks, len)));
+        }
+        if b.decode_seqs > 0 {
+            let kv = b
+                .decode_kv_tokens
+                .div_ceil(u64::from(b.decode_seqs))
+                .clamp(1, u64::from(u32::MAX)) as u32;
+            t[5] = l * self
+                .timer
+                .time_ms(&KernelOp::GenerationAttention(self.attn(b.decode_seqs, kv)));
+        }
+        if self.tp > 1 {
+            let op = KernelOp::CustomAllReduce {
+                dtype: Dtype::Bf16,
+                num_gpus: self.tp,
+                elems: tokens * self.hidden,
+                implementation: self.backend.allreduce_impl(),
+            };
+            t[6] = 2.0 * l * self.timer.time_ms(&op);
+        }
+        let per_kernel = tokens * self.eltwise_bytes_per_token / 5;
+        t[7] = 5.0
+            * l
+            * self.timer.time_ms(&KernelOp::ElementWise {
+                bytes: per_kernel.max(1),
+            });
+        t[8] = self.timer.time_ms(&KernelOp::ElementWise {
+            bytes: (tokens * self.hidden * 2 * 2).max(1),
+        }) * 2.0;
+        let seqs = u64::from(chunks) + u64::from(b.decode_seqs);
+        t[9] = self.gemm(seqs.max(1), self.vocab_pg, self.hidden, Dtype::Bf16);
+        if self.tp > 1 {
+            let op = KernelOp::Nccl {
+                op: NcclOp::AllGather,
+                dtype: Dtype::Bf16,
+                num_gpus: self.tp,
+                elems: seqs.max(1) * self.vocab_pg * u64::from(self.tp),
+            };
+            t[9] += self.timer.time_ms(&op);
+        }
+        t[10] = self.backend.iteration_overhead_ms();
+        t
+    }
+
+    /// Time of one iteration running `batch` (zero for an empty batch). Allocation-free.
+    pub fn predict(&self, batch: &BatchShape<'_>) -> SimDuration {
+        let ms: f64 = self.times(batch).iter().sum();
+        if ms <= 0.0 {
+            return SimDuration::ZERO;
+        }
+        SimDuration::from_secs_f64_round(ms / 1e3).unwrap_or(SimDuration::MAX)
+    }
+
+    /// Time of one iteration in ms, as a float.
+    pub fn predict_ms(&self, batch: &BatchShape<'_>) -> f64 {
+        self.times(batch).iter().sum()
+    }
+
+    /// Milliseconds per operation kind (all layers), in [`OpKind::ALL`] order.
+    pub fn breakdown(&self, batch: &BatchShape<'_>) -> Vec<(OpKind, f64)> {
+        OpKind::ALL.into_iter().zip(self.times(batch)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hardware::GpuCatalog;
+    use crate::perf::RooflineTimer;
+
+    fn predictor(gpu: &str, timer: Option<KernelTimer>) -> IterationPredictor {
+        let cat = GpuCatalog::builtin();
+        let sku = cat.get(gpu).unwrap();
+        let llm = LlmSpec::lookup("Qwen/Qwen3-32B-FP8")
+            .unwrap()
+            .with_dtypes(Dtype::Fp8, Dtype::Fp8);
+        let timer =
+            timer.unwrap_or_else(|| KernelTimer::shipped(&cat, gpu, Backend::Vllm).unwrap());
+        IterationPredictor::new(&llm, 2, sku, Backend::Vllm, timer).unwrap()
+    }
+
+    #[test]
+    fn decode_and_prefill_times_are_plausible_and_monotone() {
+        let p = predictor("h200_sxm", None);
+        let d = |n: u32, kv: u64| {
+            p.predict_ms(&BatchShape {
+                prefill: &[],
+                decode_seqs: n,
+                decode_kv_tokens: n as u64 * kv,
+            })
+        };
+        // A TP2 FP8 32B decode step reads ~16 GB per GPU: ~4-20 ms.
+        let one = d(1, 1000);
+        assert!(one > 3.0 && one < 20.0, "{one}");
+        assert!(d(64, 4000) > d(8, 4000));
+        assert!(d(64, 8000) > d(64, 1000));
+        let pf = |t: u32, c: u32| {
+            p.predict_ms(&BatchShape {
+                prefill: &[PrefillChunk {
+                    tokens: t,
+                    context: c,
+                }],
+                decode_seqs: 0,
+                decode_kv_tokens: 0,
+            })
+        };
+        let p4k = pf(4000, 0);
+        assert!(p4k > 50.0 && p4k < 1000.0, "{p4k}");
+        assert!(pf(2000, 2000) > pf(2000, 0));
+        assert_eq!(
+            p.predict(&BatchShape {
+                prefill: &[],
+                decode_seqs: 0,
+                decode_kv_tokens: 0
+            }),
+            SimDuration::ZERO
+        );
+        let bd = p.breakdown(&BatchShape {
+            prefill: &[PrefillChunk {
+                tokens: 512,
+                context: 0,
+            }],
+            decode_seqs: 3,
+            decode_kv_tokens: 300,
+        });
+        assert_eq!(bd.len(), OpKind::ALL.len());
+        assert!(bd.iter().all(|(_, ms)| *ms >= 0.0));
+    }
+
+    #[test]
+    fn b200_is_predictable_and_faster_than_h200() {
+        let b = predictor("b200_sxm", None);
+        let h = predictor("h200_sxm", None);
+        let batch = BatchShape {
+            prefill: &[PrefillChunk {
+                tokens: 2048,
+                context: 0,
+            }],
+            decode_seqs: 32,
+            decode_kv_tokens: 32 * 2000,
+        };
+        assert!(b.predict_ms(&batch) < h.predict_ms(&batch));
+        let cat = GpuCatalog::builtin();
+        let roof = predictor(
+            "b200_sxm",
+            Some(KernelTimer::Roofline(RooflineTimer::new(
+                cat.get("b200_sxm").unwrap().clone(),
+            ))),
+        );
+        assert!(roof.predict_ms(&batch) > 0.0);
+    }
+}

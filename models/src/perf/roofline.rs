@@ -1,0 +1,206 @@
+//! Roofline timing: `max(FLOPs / (peak × eff), bytes / (bandwidth × eff)) + launch latency`.
+//!
+//! [`base_ms`] is the efficiency-free roofline (plus a fixed floor) that the calibrated timer
+//! divides measurements by: tables store `ln(measured / base)`, so what they teach (achieved
+//! efficiency per shape) transfers to another GPU's datasheet.
+
+use crate::hardware::GpuSku;
+use crate::llm::Dtype;
+use crate::perf::ops::{AttnShape, KernelOp};
+
+/// FLOPs and bytes of an operation, and which peak and link bound it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Work {
+    /// Floating-point operations.
+    pub flops: f64,
+    /// Bytes through HBM.
+    pub hbm_bytes: f64,
+    /// Bytes each GPU sends over NVLink.
+    pub link_bytes: f64,
+    /// Dense FLOP/s of the relevant dtype on the GPU.
+    pub peak_flops: f64,
+}
+
+/// Tokens attended by a causal prompt of `isl` tokens with sliding window `w` (0: none).
+fn causal_pairs(isl: f64, w: f64) -> f64 {
+    if w <= 0.0 || isl <= w {
+        isl * (isl + 1.0) / 2.0
+    } else {
+        w * (w + 1.0) / 2.0 + (isl - w) * w
+    }
+}
+
+fn attn_work(a: &AttnShape, gpu: &GpuSku, context: bool) -> Work {
+    let b = f64::from(a.batch);
+    let len = f64::from(a.len);
+    let h = f64::from(a.num_heads);
+    let kvh = f64::from(a.num_kv_heads);
+    let d = f64::from(a.head_dim);
+    let w = f64::from(a.window);
+    let act = 2.0; // activations stay 16-bit
+    let kvb = f64::from(a.kv_dtype.bytes());
+    if context {
+        let pairs = causal_pairs(len, w);
+        Work {
+            flops: 4.0 * b * h * d * pairs,
+            hbm_bytes: b * len * d * (2.0 * h * act + 2.0 * kvh * kvb),
+            link_bytes: 0.0,
+            peak_flops: gpu.dense_flops(a.attn_dtype),
+        }
+    } else {
+        let kv = if w > 0.0 { len.min(w) } else { len };
+        Work {
+            flops: 4.0 * b * h * d * kv,
+            hbm_bytes: b * kv * 2.0 * kvh * d * kvb + b * 2.0 * h * d * act,
+            link_bytes: 0.0,
+            peak_flops: gpu.dense_flops(Dtype::Bf16),
+        }
+    }
+}
+
+/// The work of an operation on a GPU.
+pub fn work(op: &KernelOp, gpu: &GpuSku) -> Work {
+    match op {
+        KernelOp::Gemm(g) => {
+            let (m, n, k) = (g.m as f64, g.n as f64, g.k as f64);
+            let eb = f64::from(g.dtype.bytes());
+            Work {
+                flops: 2.0 * m * n * k,
+                hbm_bytes: (m * k + n * k) * eb + m * n * 2.0,
+                link_bytes: 0.0,
+                peak_flops: gpu.dense_flops(g.dtype),
+            }
+        }
+        KernelOp::ContextAttention(a) => attn_work(a, gpu, true),
+        KernelOp::GenerationAttention(a) => attn_work(a, gpu, false),
+        KernelOp::CustomAllReduce {
+            dtype,
+            num_gpus,
+            elems,
+            ..
+        } => {
+            let bytes = *elems as f64 * f64::from(dtype.bytes());
+            Work {
+                flops: 0.0,
+                hbm_bytes: 0.0,
+                link_bytes: crate::perf::ops::NcclOp::AllReduce.wire_bytes(bytes, *num_gpus),
+                peak_flops: gpu.bf16_dense_flops,
+            }
+        }
+        KernelOp::Nccl {
+            op,
+            dtype,
+            num_gpus,
+            elems,
+        } => {
+            let bytes = *elems as f64 * f64::from(dtype.bytes());
+            Work {
+                flops: 0.0,
+                hbm_bytes: 0.0,
+                link_bytes: op.wire_bytes(bytes, *num_gpus),
+                peak_flops: gpu.bf16_dense_flops,
+            }
+        }
+        KernelOp::P2pCopy { bytes, .. } => Work {
+            flops: 0.0,
+            hbm_bytes: 0.0,
+            link_bytes: *bytes as f64,
+            peak_flops: gpu.bf16_dense_flops,
+        },
+        KernelOp::ElementWise { bytes } => Work {
+            flops: 0.0,
+            hbm_bytes: *bytes as f64,
+            link_bytes: 0.0,
+            peak_flops: gpu.bf16_dense_flops,
+        },
+    }
+}
+
+/// Fixed floor (ms) added to the efficiency-free roofline: kernel launch and sync latency.
+pub const BASE_FLOOR_MS: f64 = 0.004;
+
+/// The efficiency-free roofline of `op` on `gpu`, in ms, plus [`BASE_FLOOR_MS`].
+pub fn base_ms(op: &KernelOp, gpu: &GpuSku) -> f64 {
+    let w = work(op, gpu);
+    let t = (w.flops / w.peak_flops)
+        .max(w.hbm_bytes / gpu.hbm_bytes_per_s)
+        .max(w.link_bytes / gpu.nvlink_bytes_per_s_per_direction);
+    t * 1e3 + BASE_FLOOR_MS
+}
+
+/// Achievable fractions of peak and fixed latencies used by [`RooflineTimer`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Efficiencies {
+    /// GEMM: fraction of dense peak FLOP/s.
+    pub gemm_compute: f64,
+    /// GEMM: fraction of HBM bandwidth.
+    pub gemm_memory: f64,
+    /// Attention: fraction of dense peak FLOP/s.
+    pub attn_compute: f64,
+    /// Attention: fraction of HBM bandwidth.
+    pub attn_memory: f64,
+    /// Collectives: fraction of NVLink bandwidth.
+    pub link: f64,
+    /// Element-wise kernels: fraction of HBM bandwidth.
+    pub elementwise_memory: f64,
+    /// Launch latency of a compute kernel (ms).
+    pub launch_ms: f64,
+    /// Latency of a collective (ms).
+    pub collective_ms: f64,
+}
+
+impl Default for Efficiencies {
+    /// Typical achieved fractions on Hopper (medians of the shipped H100/H200 tables for large
+    /// shapes, rounded).
+    fn default() -> Self {
+        Efficiencies {
+            gemm_compute: 0.70,
+            gemm_memory: 0.80,
+            attn_compute: 0.55,
+            attn_memory: 0.70,
+            link: 0.55,
+            elementwise_memory: 0.80,
+            launch_ms: 0.005,
+            collective_ms: 0.008,
+        }
+    }
+}
+
+/// Times operations from a SKU's datasheet with fixed efficiencies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RooflineTimer {
+    /// The GPU.
+    pub gpu: GpuSku,
+    /// The efficiencies.
+    pub eff: Efficiencies,
+}
+
+impl RooflineTimer {
+    /// A roofline timer with the default efficiencies.
+    pub fn new(gpu: GpuSku) -> Self {
+        RooflineTimer {
+            gpu,
+            eff: Efficiencies::default(),
+        }
+    }
+
+    /// Predicted time of `op` in ms.
+    pub fn time_ms(&self, op: &KernelOp) -> f64 {
+        let w = work(op, &self.gpu);
+        let e = &self.eff;
+        let (ce, me, lat) = match op {
+            KernelOp::Gemm(_) => (e.gemm_compute, e.gemm_memory, e.launch_ms),
+            KernelOp::ContextAttention(_) | KernelOp::GenerationAttention(_) => {
+                (e.attn_compute, e.attn_memory, e.launch_ms)
+            }
+            KernelOp::ElementWise { .. } => (1.0, e.elementwise_memory, e.launch_ms * 0.5),
+            KernelOp::CustomAllReduce { .. } | KernelOp::Nccl { .. } | KernelOp::P2pCopy { .. } => {
+                (1.0, 1.0, e.collective_ms)
+            }
+        };
+        let t = (w.flops / (w.peak_flops * ce))
+            .max(w.hbm_bytes / (self.gpu.hbm_bytes_per_s * me))
+            .max(w.link_bytes / (self.gpu.nvlink_bytes_per_s_per_direction * e.link));
+        t * 1e3 + lat
+    }
+}

@@ -1,0 +1,55 @@
+//! `servesim calibrate`: calibration data import.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use servesim_models::calibration::import::import_dir;
+
+use super::CliError;
+
+/// `servesim calibrate` subcommands.
+#[derive(Subcommand)]
+pub enum CalibrateCommand {
+    /// Convert kernel tables in the public layout (`DIR/<gpu>/<backend>/<table>.csv[.gz]`, the
+    /// columns of aiconfigurator's performance database) into the calibration format.
+    Import {
+        /// Folder in the public layout.
+        dir: PathBuf,
+        /// Output calibration root (`<out>/<gpu>/<backend>/<family>.csv.gz`).
+        #[arg(long, default_value = "data/calibration")]
+        out: PathBuf,
+        /// Provenance written as `# source:` in every file.
+        #[arg(long)]
+        source: Option<String>,
+        /// License written as `# license:` in every file.
+        #[arg(long)]
+        license: Option<String>,
+    },
+}
+
+/// Runs a `servesim calibrate` subcommand.
+pub fn run(cmd: CalibrateCommand) -> Result<(), CliError> {
+    match cmd {
+        CalibrateCommand::Import {
+            dir,
+            out,
+            source,
+            license,
+        } => {
+            let mut extra = BTreeMap::new();
+            if let Some(s) = source {
+                extra.insert("source".to_string(), s);
+            }
+            if let Some(l) = license {
+                extra.insert("license".to_string(), l);
+            }
+            let files =
+                import_dir(&dir, &out, &extra).map_err(|e| CliError::Message(e.to_string()))?;
+            for f in files {
+                println!("wrote {}", f.display());
+            }
+            Ok(())
+        }
+    }
+}

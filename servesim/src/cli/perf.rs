@@ -1,0 +1,138 @@
+//! `servesim perf`: kernel-time predictions and their accuracy.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use servesim_models::calibration::{Family, import::PublicTable, shipped};
+use servesim_models::hardware::GpuCatalog;
+use servesim_models::perf::calibrated::shipped_source;
+use servesim_models::perf::evaluate::{leave_shape_out, predict_public_file};
+use servesim_models::perf::{Backend, CalibratedTimer};
+
+use super::CliError;
+
+/// `servesim perf` subcommands.
+#[derive(Subcommand)]
+pub enum PerfCommand {
+    /// Predict the latency of every row of a kernel table (public layout columns; `latency`
+    /// may be missing); writes the rows with `predicted_ms` and `reason` columns added.
+    Predict {
+        /// GPU SKU (a100_sxm, h100_sxm, h200_sxm, b200_sxm, or one from --gpu-file).
+        #[arg(long)]
+        gpu: String,
+        /// Serving backend: trtllm, vllm or sglang.
+        #[arg(long)]
+        backend: String,
+        /// Table kind: gemm_perf, context_attention_perf, generation_attention_perf,
+        /// custom_allreduce_perf, nccl_perf.
+        #[arg(long)]
+        table: String,
+        /// Input rows (CSV, optionally gzip).
+        #[arg(long)]
+        input: PathBuf,
+        /// Output CSV (gzip when it ends in .gz).
+        #[arg(long)]
+        output: PathBuf,
+        /// Extra GPU SKUs (CSV with the columns of data/hardware/gpus.csv, or YAML).
+        #[arg(long)]
+        gpu_file: Option<PathBuf>,
+    },
+    /// Print leave-shape-out accuracy (median and p90 absolute percentage error) per table of
+    /// the shipped calibration of a GPU and backend.
+    Check {
+        /// GPU SKU with shipped tables (h100_sxm, h200_sxm).
+        #[arg(long)]
+        gpu: String,
+        /// Serving backend: trtllm or vllm (nccl is always included).
+        #[arg(long)]
+        backend: String,
+    },
+}
+
+fn m(e: impl std::fmt::Display) -> CliError {
+    CliError::Message(e.to_string())
+}
+
+/// Runs a `servesim perf` subcommand.
+pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
+    match cmd {
+        PerfCommand::Predict {
+            gpu,
+            backend,
+            table,
+            input,
+            output,
+            gpu_file,
+        } => {
+            let mut cat = GpuCatalog::builtin();
+            if let Some(f) = gpu_file {
+                cat.load_file(&f).map_err(m)?;
+            }
+            let backend = Backend::parse(&backend).map_err(m)?;
+            let table = PublicTable::parse(&table).map_err(m)?;
+            let timer = CalibratedTimer::shipped(&cat, &gpu, backend).map_err(m)?;
+            let s = predict_public_file(&timer, table, &input, &output).map_err(m)?;
+            let source = timer.source_gpu().sku.clone();
+            let via = if source == gpu {
+                String::new()
+            } else {
+                format!(" (efficiencies from {source} tables, {gpu} datasheet)")
+            };
+            eprintln!(
+                "{}: {} rows, {} predicted{via}; wrote {}",
+                input.display(),
+                s.rows,
+                s.predicted,
+                output.display()
+            );
+            Ok(())
+        }
+        PerfCommand::Check { gpu, backend } => {
+            let cat = GpuCatalog::builtin();
+            let be = Backend::parse(&backend).map_err(m)?;
+            let sku = cat.get(&gpu).map_err(m)?;
+            if shipped_source(&cat, sku).map_err(m)? != gpu {
+                return Err(CliError::Message(format!(
+                    "no shipped tables for {gpu} (shipped: {}); the check needs measurements",
+                    shipped::gpus().join(", ")
+                )));
+            }
+            let dir = match be {
+                Backend::Trtllm => "trtllm",
+                Backend::Vllm | Backend::Sglang => "vllm",
+            };
+            let timer = CalibratedTimer::shipped(&cat, &gpu, be).map_err(m)?;
+            println!("leave-shape-out accuracy, {gpu} / {dir} (absolute percentage error)");
+            println!("{:<28} {:>8} {:>9} {:>9}", "table", "rows", "median", "p90");
+            for fam in [
+                Family::Gemm,
+                Family::ContextAttention,
+                Family::GenerationAttention,
+                Family::CustomAllreduce,
+                Family::Nccl,
+            ] {
+                let bdir = fam.backend_dir(dir);
+                let Some(t) = shipped::load(&gpu, &bdir, fam).map_err(m)? else {
+                    continue;
+                };
+                let s = leave_shape_out(&timer, &t.rows);
+                let name = format!(
+                    "{}_perf ({bdir})",
+                    if fam == Family::Nccl {
+                        "nccl"
+                    } else {
+                        fam.name()
+                    }
+                );
+                println!(
+                    "{:<28} {:>8} {:>8.2}% {:>8.2}%",
+                    name,
+                    s.n,
+                    100.0 * s.median,
+                    100.0 * s.p90
+                );
+            }
+            Ok(())
+        }
+    }
+}
