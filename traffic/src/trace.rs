@@ -265,8 +265,14 @@ impl TraceReader {
                 if text.trim().is_empty() {
                     return Err(malformed(path, *line, 1, "empty line"));
                 }
-                let row: MooncakeRow = serde_json::from_str(text)
-                    .map_err(|e| malformed(path, *line, e.column() as u64, e.to_string()))?;
+                let row: MooncakeRow = serde_json::from_str(text).map_err(|e| {
+                    // serde_json appends its own "at line 1 column N"; we say it up front.
+                    let msg = e.to_string();
+                    let msg = msg
+                        .rsplit_once(" at line ")
+                        .map_or(msg.as_str(), |(m, _)| m);
+                    malformed(path, *line, e.column() as u64, msg)
+                })?;
                 let time_ns = i64::try_from(row.timestamp)
                     .ok()
                     .and_then(|ms| ms.checked_mul(1_000_000))

@@ -1,0 +1,296 @@
+//! Workload mixes: determinism, closed-loop conversations, the airline preset, config errors.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use servesim_core::{RngStreams, SimDuration, SimTime};
+use servesim_traffic::{Request, StatsBuilder, Workload, WorkloadConfig, WorkloadSpec};
+
+fn spec(yaml: &str) -> WorkloadSpec {
+    WorkloadConfig::from_yaml_str(yaml, "test")
+        .unwrap()
+        .validate("traffic", Path::new(env!("CARGO_MANIFEST_DIR")))
+        .unwrap()
+}
+
+fn err(yaml: &str) -> String {
+    match WorkloadConfig::from_yaml_str(yaml, "test")
+        .and_then(|c| c.validate("traffic", Path::new(env!("CARGO_MANIFEST_DIR"))))
+    {
+        Ok(_) => panic!("accepted: {yaml}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn secs(s: u64) -> SimTime {
+    SimTime::ZERO + SimDuration::from_secs(s).unwrap()
+}
+
+fn run(spec: &WorkloadSpec, seed: u64, until_s: u64, latency_s: u64) -> Vec<Request> {
+    let mut w = Workload::new(spec, &RngStreams::new(seed)).unwrap();
+    let mut out = Vec::new();
+    w.run_standalone(
+        secs(until_s),
+        SimDuration::from_secs(latency_s).unwrap(),
+        |r| out.push(r.clone()),
+    )
+    .unwrap();
+    out
+}
+
+const CHAT: &str = "
+  - name: chat
+    class: status_query
+    open:
+      arrival: {kind: poisson, rate_per_s: 5}
+      input: {kind: lognormal, mean: 300, p50: 200}
+      output: {kind: normal, mean: 100, std: 30, min: 1}";
+
+const CONV: &str = "
+  - name: conv
+    class: rerouting
+    start_s: 10
+    end_s: 500
+    shared_prefix_tokens: 1024
+    closed:
+      users: 20
+      ramp_s: 5
+      first_input: {kind: uniform, min: 2000, max: 4000}
+      followup_input: {kind: fixed, value: 100}
+      output: {kind: fixed, value: 300}
+      think_s: {kind: exponential, mean: 3}
+      turns: {kind: uniform, min: 2, max: 5}";
+
+#[test]
+fn same_seed_same_requests_and_streams_do_not_disturb_each_other() {
+    let alone = spec(&format!("streams:{CHAT}"));
+    let mixed = spec(&format!("streams:{CONV}{CHAT}"));
+    let a = run(&alone, 9, 600, 1);
+    assert_eq!(a, run(&alone, 9, 600, 1));
+    assert_ne!(a, run(&alone, 10, 600, 1));
+    // The chat stream's draws are the same with another stream added before it.
+    let from_mix: Vec<_> = run(&mixed, 9, 600, 1)
+        .into_iter()
+        .filter(|r| mixed.class_names()[usize::from(r.class.0)] == "status_query")
+        .collect();
+    assert_eq!(from_mix.len(), a.len());
+    for (x, y) in a.iter().zip(&from_mix) {
+        assert_eq!(
+            (x.arrival, x.input_tokens, x.output_tokens, &x.prefix_blocks),
+            (y.arrival, y.input_tokens, y.output_tokens, &y.prefix_blocks)
+        );
+    }
+}
+
+#[test]
+fn conversations_extend_their_prompts_and_share_prefix_blocks() {
+    let s = spec(&format!("streams:{CONV}"));
+    let rs = run(&s, 4, 1000, 2);
+    let mut by_session: BTreeMap<(u32, u32), Vec<&Request>> = BTreeMap::new();
+    for r in &rs {
+        assert!(r.arrival >= secs(10) && r.arrival < secs(500));
+        let info = r.session.unwrap();
+        by_session
+            .entry((info.user, info.session))
+            .or_default()
+            .push(r);
+    }
+    assert!(by_session.len() > 100);
+    let system = &rs[0].prefix_blocks[..2];
+    for turns in by_session.values() {
+        assert!(turns.len() <= 5);
+        for (k, pair) in turns.windows(2).enumerate() {
+            let (prev, next) = (pair[0], pair[1]);
+            assert_eq!(next.session.unwrap().turn, k as u32 + 1);
+            // Prompt = previous prompt + previous answer + 100 new tokens.
+            assert_eq!(next.input_tokens, prev.input_tokens + 300 + 100);
+            // Think time (at least the 2 s answer latency) between the turns.
+            assert!(next.arrival >= prev.arrival + SimDuration::from_secs(2).unwrap());
+            let full = (prev.input_tokens / 512) as usize;
+            assert_eq!(prev.prefix_blocks[..full], next.prefix_blocks[..full]);
+            if prev.input_tokens % 512 != 0 {
+                assert_ne!(prev.prefix_blocks[full], next.prefix_blocks[full]);
+            }
+        }
+        // Every request starts with the stream's shared 1024-token system prompt.
+        assert_eq!(&turns[0].prefix_blocks[..2], system);
+    }
+    // Different conversations share nothing beyond the system prompt.
+    let firsts: Vec<_> = by_session.values().map(|t| t[0].prefix_blocks[2]).collect();
+    let mut dedup = firsts.clone();
+    dedup.sort_unstable();
+    dedup.dedup();
+    assert_eq!(dedup.len(), firsts.len());
+}
+
+#[test]
+fn failed_requests_end_the_conversation() {
+    let s = spec(&format!("streams:{CONV}"));
+    let mut w = Workload::new(&s, &RngStreams::new(1)).unwrap();
+    let first = w.next_request().unwrap().unwrap();
+    let info = first.session.unwrap();
+    assert_eq!((info.session, info.turn), (0, 0));
+    assert!(w.on_failed(first.id, first.arrival));
+    assert!(!w.on_failed(first.id, first.arrival), "only once");
+    // Pull until that user speaks again: a new conversation, turn 0.
+    loop {
+        let r = w.next_request().unwrap().unwrap();
+        let i = r.session.unwrap();
+        if i.user == info.user {
+            assert_eq!((i.session, i.turn), (1, 0));
+            assert!(r.arrival >= first.arrival);
+            break;
+        }
+    }
+}
+
+#[test]
+fn airline_preset_with_overrides() {
+    let s = spec(
+        "preset: airline
+airline:
+  passenger_rate_per_s: 4
+  storm_start_s: 100
+  storm_duration_s: 600
+  storm_users: 50
+  storm_turns: {kind: fixed, value: 3}
+streams:
+  - name: extra
+    end_s: 100
+    open:
+      arrival: {kind: gamma, rate_per_s: 1, cv: 2}
+      input: {kind: fixed, value: 10}
+      output: {kind: fixed, value: 10}",
+    );
+    assert_eq!(s.class_names(), ["status_query", "rerouting", "extra"]);
+    assert!(!s.is_unbounded());
+    let rs = run(&s, 1, 4000, 5);
+    let mut stats = StatsBuilder::new(s.class_names());
+    rs.iter().for_each(|r| stats.record(r));
+    let st = stats.finish();
+    let passengers = &st.classes[0];
+    assert!((passengers.rate_per_s - 4.0).abs() < 0.2, "{passengers:?}");
+    assert!(passengers.input.mean > 1024.0 + 150.0 && passengers.input.mean < 1024.0 + 210.0);
+    let storm = &st.classes[1];
+    assert!(storm.first_s >= 100.0 && storm.first_s + storm.span_s < 700.0);
+    // Several-thousand-token prompts, answers of a few hundred.
+    assert!(storm.input.p50 > 4000, "{storm:?}");
+    assert!(storm.output.mean > 250.0 && storm.output.mean < 450.0);
+    assert!(storm.reusable_block_share > 0.5, "{storm:?}");
+    let users: std::collections::BTreeSet<_> = rs
+        .iter()
+        .filter_map(|r| r.session.map(|i| i.user))
+        .collect();
+    assert_eq!(users.len(), 50);
+    // Defaults: 200 users from 600 s for 1800 s.
+    let d = spec("preset: airline");
+    let rs = run(&d, 1, 3600, 5);
+    let users: std::collections::BTreeSet<_> = rs
+        .iter()
+        .filter_map(|r| r.session.map(|i| i.user))
+        .collect();
+    assert_eq!(users.len(), 200);
+    let storm_times: Vec<_> = rs
+        .iter()
+        .filter(|r| r.session.is_some())
+        .map(|r| r.arrival)
+        .collect();
+    assert!(storm_times[0] >= secs(600) && *storm_times.last().unwrap() < secs(2400));
+}
+
+#[test]
+fn empirical_sizes_keep_rows_together() {
+    let s = spec(
+        "streams:
+  - name: e
+    end_s: 2000
+    open:
+      arrival: {kind: poisson, rate_per_s: 2}
+      sizes_from: {path: ../data/traces/azure_llm_2023_code.csv.gz, format: azure}",
+    );
+    let rows: std::collections::HashSet<(u32, u32)> = servesim_traffic::trace::read_sizes(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/traces/azure_llm_2023_code.csv.gz"),
+        servesim_traffic::TraceFormat::Azure,
+    )
+    .unwrap()
+    .into_iter()
+    .collect();
+    let rs = run(&s, 2, 2000, 1);
+    assert!(rs.len() > 3000);
+    assert!(
+        rs.iter()
+            .all(|r| rows.contains(&(r.input_tokens, r.output_tokens)))
+    );
+}
+
+#[test]
+fn bad_config_names_the_field() {
+    let open = |arrival: &str| {
+        format!(
+            "streams:
+  - name: a
+    open: {{arrival: {{kind: poisson, rate_per_s: 1}}, input: {{kind: fixed, value: 1}}, output: {{kind: fixed, value: 1}}}}
+  - name: b
+    start_s: 10
+    open: {{arrival: {arrival}, input: {{kind: fixed, value: 1}}, output: {{kind: fixed, value: 1}}}}"
+        )
+    };
+    assert_eq!(
+        err(&open("{kind: poisson, rate_per_s: -2}")),
+        "traffic.streams[1].open.arrival.rate_per_s: must be > 0, got -2"
+    );
+    assert_eq!(
+        err(&open("{kind: gamma, rate_per_s: 1, cv: 0}")),
+        "traffic.streams[1].open.arrival.cv: must be > 0, got 0"
+    );
+    assert_eq!(
+        err(&open(
+            "{kind: poisson, rate_per_s: 1}}\n    end_s: 5\n    x: {"
+        ))
+        .split(':')
+        .next(),
+        Some("test"),
+        "unknown fields are parse errors"
+    );
+    let windowed =
+        open("{kind: poisson, rate_per_s: 1}").replace("start_s: 10", "start_s: 10\n    end_s: 5");
+    assert_eq!(
+        err(&windowed),
+        "traffic.streams[1].end_s: must be > start_s (10), got 5"
+    );
+    assert!(err("streams: [{name: a}]").starts_with("traffic.streams[0]: give exactly one of"));
+    assert!(
+        err(&open("{kind: poisson, rate_per_s: 1}").replace("name: b", "name: a"))
+            .starts_with("traffic.streams[1].name: duplicate")
+    );
+    assert!(err("airline: {storm_users: 3}").starts_with("traffic.airline: overrides"));
+    assert!(
+        err("preset: airline\nairline: {storm_users: 0}").contains("closed.users: must be > 0")
+    );
+    assert!(
+        err("preset: airline\nairline: {passenger_rate_per_s: 0}")
+            .contains("open.arrival.rate_per_s: must be > 0, got 0")
+    );
+    assert!(
+        err("preset: airline\nairline: {storm_user: 3}").contains("unknown field `storm_user`")
+    );
+    assert!(err("block_tokens: 0").starts_with("traffic.block_tokens"));
+    assert!(
+        err("block_tokens: 256\nstreams: [{name: m, trace: {path: ../data/traces/mooncake_synthetic.jsonl.gz, format: mooncake}}]")
+            .starts_with("traffic.streams[0].trace.format")
+    );
+    assert!(
+        err("streams: [{name: m, trace: {path: x.csv, format: azure, from_s: 10, to_s: 10}}]")
+            .starts_with("traffic.streams[0].trace.to_s")
+    );
+    assert!(
+        err("streams: [{name: m, trace: {path: x.csv, format: azure, speed: 0}}]")
+            .starts_with("traffic.streams[0].trace.speed: must be > 0")
+    );
+}
+
+#[test]
+fn unbounded_workloads_are_flagged() {
+    assert!(spec(&format!("streams:{CHAT}")).is_unbounded());
+    assert!(!spec(&format!("streams:{CONV}")).is_unbounded());
+}
