@@ -8,10 +8,20 @@
 //!   shipped inside the crate.
 //! - [`perf`]: kernel operations, the [`perf::KernelTimer`] (roofline or calibrated), and the
 //!   [`perf::IterationPredictor`] that turns a batch into an iteration time.
+//!
+//! The simulated components:
+//! - [`engine`]: one worker's iteration-level loop (continuous batching, chunked prefill,
+//!   paged KV with a watermark, preemption by recompute), advanced per step, not per token;
+//! - [`kv_cache`]: the paged KV pool and its prefix cache (LRU over unreferenced blocks);
+//! - [`cluster`]: pools of workers, their lifecycle and GPU budget, routers, and the KV
+//!   hand-off from prefill to decode over the [`network`].
 
 pub mod calibration;
+pub mod cluster;
+pub mod engine;
 pub mod error;
 pub mod hardware;
+pub mod kv_cache;
 pub mod llm;
 pub mod network;
 pub mod perf;

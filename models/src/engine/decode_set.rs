@@ -12,7 +12,7 @@
 //!
 //! A step costs O(1) plus O(log n) per member that joins or leaves.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Index of a sequence in the engine's slab.
 pub type Slot = u32;
@@ -39,7 +39,8 @@ pub struct DecodeSet {
     /// Σ (base_len − joined), as i128 to stay exact over any run length.
     offset_sum: i128,
     finishing: BTreeSet<(u64, Slot)>,
-    by_admission: BTreeSet<(u64, Slot)>,
+    /// Admission order → (slot, step joined); joined steps grow with admission order.
+    by_admission: BTreeMap<u64, (Slot, u64)>,
     phase_counts: Vec<u32>,
 }
 
@@ -52,7 +53,7 @@ impl DecodeSet {
             count: 0,
             offset_sum: 0,
             finishing: BTreeSet::new(),
-            by_admission: BTreeSet::new(),
+            by_admission: BTreeMap::new(),
             phase_counts: vec![0; block_tokens.max(1) as usize],
         }
     }
@@ -84,11 +85,16 @@ impl DecodeSet {
     /// Adds a member with KV length `kv_len` that still has `remaining ≥ 1` tokens to make.
     pub fn join(&mut self, slot: Slot, kv_len: u64, remaining: u64, admit_order: u64) -> Member {
         debug_assert!(remaining >= 1);
-        let m = Member { joined: self.step, base_len: kv_len, finish: self.step + remaining, admit_order };
+        let m = Member {
+            joined: self.step,
+            base_len: kv_len,
+            finish: self.step + remaining,
+            admit_order,
+        };
         self.count += 1;
         self.offset_sum += kv_len as i128 - m.joined as i128;
         self.finishing.insert((m.finish, slot));
-        self.by_admission.insert((admit_order, slot));
+        self.by_admission.insert(admit_order, (slot, m.joined));
         let p = self.phase(&m);
         self.phase_counts[p] += 1;
         m
@@ -99,7 +105,7 @@ impl DecodeSet {
         self.count -= 1;
         self.offset_sum -= m.base_len as i128 - m.joined as i128;
         self.finishing.remove(&(m.finish, slot));
-        self.by_admission.remove(&(m.admit_order, slot));
+        self.by_admission.remove(&m.admit_order);
         let p = self.phase(m);
         self.phase_counts[p] -= 1;
     }
@@ -121,7 +127,16 @@ impl DecodeSet {
 
     /// The newest member, the one to preempt first.
     pub fn newest(&self) -> Option<Slot> {
-        self.by_admission.last().map(|&(_, slot)| slot)
+        self.by_admission
+            .last_key_value()
+            .map(|(_, &(slot, _))| slot)
+    }
+
+    /// The step at which the longest-running member joined.
+    pub fn oldest_join(&self) -> Option<u64> {
+        self.by_admission
+            .first_key_value()
+            .map(|(_, &(_, joined))| joined)
     }
 
     /// Advances one step; `done` receives the members that made their last
@@ -130,7 +145,11 @@ impl DecodeSet {
         self.step += 1;
         done.clear();
         // The caller calls `leave` for each, which removes it from `finishing`.
-        done.extend(self.finishing.range(..=(self.step, Slot::MAX)).map(|&(_, slot)| slot));
+        done.extend(
+            self.finishing
+                .range(..=(self.step, Slot::MAX))
+                .map(|&(_, slot)| slot),
+        );
     }
 }
 
@@ -214,7 +233,7 @@ mod tests {
             for (i, (len, remaining, wait)) in joins.into_iter().enumerate() {
                 for _ in 0..wait {
                     let naive: u64 = members.iter()
-                        .filter(|(_, m)| d.kv_len(m) % u64::from(block) == 0).count() as u64;
+                        .filter(|(_, m)| d.kv_len(m).is_multiple_of(u64::from(block))).count() as u64;
                     prop_assert_eq!(d.blocks_needed_next_step(), naive);
                     let naive_kv: u64 = members.iter().map(|(_, m)| d.kv_len(m)).sum();
                     prop_assert_eq!(d.kv_tokens(), naive_kv);

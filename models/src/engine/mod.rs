@@ -28,13 +28,19 @@ use std::sync::Arc;
 use servesim_core::{SimDuration, SimTime};
 
 use crate::kv_cache::{KvPool, PrefixKey, chain_keys};
-use crate::perf::{BatchShape, PrefillChunk};
+use crate::perf::{BatchShape, IterationPredictor, PrefillChunk};
 use decode_set::{DecodeSet, Member, Slot, SuffixMax};
 
 /// Times one iteration of a batch (the calibrated predictor, or anything else).
 pub trait IterationTimer {
     /// Wall time of one forward pass over `batch`.
     fn iteration_time(&self, batch: &BatchShape<'_>) -> SimDuration;
+}
+
+impl IterationTimer for IterationPredictor {
+    fn iteration_time(&self, batch: &BatchShape<'_>) -> SimDuration {
+        self.predict(batch)
+    }
 }
 
 /// How a backend schedules (the overheads that differ live in the predictor).
@@ -79,6 +85,11 @@ pub struct SeqSpec {
 /// What happened to a request during an iteration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EngineEvent {
+    /// The request left the queue and starts its prefill (at the iteration's start).
+    Admitted {
+        /// The request.
+        request: u64,
+    },
     /// The request's first output token was produced.
     FirstToken {
         /// The request.
@@ -329,7 +340,8 @@ impl Engine {
     pub fn reserve_incoming(&mut self, spec: SeqSpec, now: SimTime) -> Option<Slot> {
         let kv = u64::from(spec.prompt_tokens);
         let need = ceil_div(kv, u64::from(self.config.block_tokens));
-        if self.pool.available() < need + self.config.watermark_blocks || !self.pool.allocate(need) {
+        if self.pool.available() < need + self.config.watermark_blocks || !self.pool.allocate(need)
+        {
             return None;
         }
         let mut seq = self.new_seq(spec, Phase::Incoming, now);
@@ -350,6 +362,13 @@ impl Engine {
         self.ready.push_back(slot);
     }
 
+    /// The request of a parked sequence (to hand it to a decode worker).
+    pub fn parked_spec(&self, slot: Slot) -> SeqSpec {
+        let seq = self.seq(slot);
+        debug_assert!(matches!(seq.phase, Phase::Parked));
+        seq.spec.clone()
+    }
+
     /// Frees a parked (or still incoming) sequence's blocks and forgets it.
     pub fn release(&mut self, slot: Slot) {
         let seq = self.seqs[slot as usize].take().expect("live slot");
@@ -363,7 +382,11 @@ impl Engine {
     }
 
     /// Plans the next iteration and returns its duration; `None` when there is nothing to run.
-    pub fn start_iteration(&mut self, timer: &impl IterationTimer, out: &mut IterationOutput) -> Option<SimDuration> {
+    pub fn start_iteration(
+        &mut self,
+        timer: &(impl IterationTimer + ?Sized),
+        out: &mut IterationOutput,
+    ) -> Option<SimDuration> {
         debug_assert!(!self.busy, "an iteration is already in flight");
         self.plan_chunks.clear();
         self.plan_decode = false;
@@ -371,10 +394,14 @@ impl Engine {
         let budget = self.config.max_batched_tokens;
         if self.config.mixed_batches {
             self.plan_decode = self.prepare_decode(out);
-            let used = if self.plan_decode { self.decode.len() as u32 } else { 0 };
-            self.plan_prefill(budget.saturating_sub(used));
+            let used = if self.plan_decode {
+                self.decode.len() as u32
+            } else {
+                0
+            };
+            self.plan_prefill(budget.saturating_sub(used), out);
         } else {
-            self.plan_prefill(budget);
+            self.plan_prefill(budget, out);
             if self.plan_chunks.is_empty() {
                 self.plan_decode = self.prepare_decode(out);
             }
@@ -388,11 +415,18 @@ impl Engine {
             self.shape_chunks.push(PrefillChunk { tokens, context });
         }
         let (decode_seqs, decode_kv_tokens) = if self.plan_decode {
-            (self.decode.len() as u32, self.decode.kv_tokens() + self.decode.len())
+            (
+                self.decode.len() as u32,
+                self.decode.kv_tokens() + self.decode.len(),
+            )
         } else {
             (0, 0)
         };
-        let shape = BatchShape { prefill: &self.shape_chunks, decode_seqs, decode_kv_tokens };
+        let shape = BatchShape {
+            prefill: &self.shape_chunks,
+            decode_seqs,
+            decode_kv_tokens,
+        };
         self.busy = true;
         Some(timer.iteration_time(&shape))
     }
@@ -400,7 +434,9 @@ impl Engine {
     /// Moves landed transfers into decode while there is room.
     fn admit_ready(&mut self) {
         while self.running() < u64::from(self.config.max_num_seqs) {
-            let Some(slot) = self.ready.pop_front() else { break };
+            let Some(slot) = self.ready.pop_front() else {
+                break;
+            };
             self.incoming -= 1;
             let kv = u64::from(self.seq(slot).prefill_target);
             self.join_decode(slot, kv);
@@ -457,12 +493,14 @@ impl Engine {
         seq.spec.decode_here = true;
         seq.phase = Phase::Waiting;
         self.queued_prefill_tokens += u64::from(seq.prefill_target);
-        out.events.push(EngineEvent::Preempted { request: seq.spec.request });
+        out.events.push(EngineEvent::Preempted {
+            request: seq.spec.request,
+        });
         self.waiting.push_front(slot);
     }
 
     /// Fills `budget` tokens with prefill chunks: running prefills first, then admissions.
-    fn plan_prefill(&mut self, mut budget: u32) {
+    fn plan_prefill(&mut self, mut budget: u32, out: &mut IterationOutput) {
         let chunked = self.config.chunked_prefill;
         for i in 0..self.prefilling.len() {
             if budget == 0 {
@@ -479,7 +517,9 @@ impl Engine {
             self.plan_chunks.push((slot, chunk));
         }
         while budget > 0 && self.running() < u64::from(self.config.max_num_seqs) {
-            let Some(&slot) = self.waiting.front() else { break };
+            let Some(&slot) = self.waiting.front() else {
+                break;
+            };
             let left = self.admission_prefill_tokens(slot);
             // Without chunking a prompt runs whole: alone if it exceeds the budget.
             if !chunked && left > budget && !self.plan_chunks.is_empty() {
@@ -491,6 +531,9 @@ impl Engine {
             self.waiting.pop_front();
             self.prefilling.push_back(slot);
             let seq = self.seq(slot);
+            out.events.push(EngineEvent::Admitted {
+                request: seq.spec.request,
+            });
             let left = seq.prefill_target - seq.prefilled;
             let chunk = if chunked { left.min(budget) } else { left };
             budget = budget.saturating_sub(chunk);
@@ -518,11 +561,16 @@ impl Engine {
     fn admit(&mut self, slot: Slot) -> bool {
         let seq = self.seq(slot);
         let (hit_tokens, hit_blocks) = self.prefix_hit(seq);
-        let all = ceil_div(u64::from(seq.prefill_target), u64::from(self.config.block_tokens));
+        let all = ceil_div(
+            u64::from(seq.prefill_target),
+            u64::from(self.config.block_tokens),
+        );
         let need = all - hit_blocks as u64 * self.blocks_per_entry;
         // Evictable cache blocks count as available, except those this request is about to reuse.
-        let reusable_evictable = seq.keys[..hit_blocks].len() as u64 * self.blocks_per_entry;
-        if self.pool.available().saturating_sub(reusable_evictable) < need + self.config.watermark_blocks {
+        let reusable_evictable = self.pool.unreferenced_blocks(&seq.keys[..hit_blocks]);
+        if self.pool.available().saturating_sub(reusable_evictable)
+            < need + self.config.watermark_blocks
+        {
             return false;
         }
         let keys = std::mem::take(&mut self.seq_mut(slot).keys);
@@ -543,6 +591,10 @@ impl Engine {
     pub fn complete_iteration(&mut self, now: SimTime, out: &mut IterationOutput) {
         debug_assert!(self.busy, "no iteration in flight");
         self.busy = false;
+        // Decode first: sequences whose prefill ends now join decode after this step.
+        if self.plan_decode {
+            self.finish_decode_step(now, out);
+        }
         for i in 0..self.plan_chunks.len() {
             let (slot, tokens) = self.plan_chunks[i];
             self.queued_prefill_tokens -= u64::from(tokens);
@@ -552,13 +604,14 @@ impl Engine {
                 self.prefill_finished(slot, now, out);
             }
         }
-        if self.plan_decode {
-            self.finish_decode_step(now, out);
-        }
     }
 
     fn prefill_finished(&mut self, slot: Slot, now: SimTime, out: &mut IterationOutput) {
-        let pos = self.prefilling.iter().position(|&s| s == slot).expect("prefilling");
+        let pos = self
+            .prefilling
+            .iter()
+            .position(|&s| s == slot)
+            .expect("prefilling");
         self.prefilling.remove(pos);
         let bpe = self.blocks_per_entry;
         let seq = self.seqs[slot as usize].as_mut().expect("live slot");
@@ -574,8 +627,12 @@ impl Engine {
             out.events.push(EngineEvent::FirstToken { request });
         }
         if seq.generated >= seq.spec.output_tokens {
-            out.events.push(EngineEvent::Finished { request, max_itl: SimDuration::ZERO });
-            self.forget_running(slot, seq.private_blocks);
+            out.events.push(EngineEvent::Finished {
+                request,
+                max_itl: SimDuration::ZERO,
+            });
+            let private = seq.private_blocks;
+            self.forget_running(slot, private);
         } else if seq.spec.decode_here {
             let kv = u64::from(seq.prefill_target);
             self.join_decode(slot, kv);
@@ -622,12 +679,18 @@ impl Engine {
             let later = self.gaps.max_since(member.joined + 2).unwrap_or(0);
             let max_itl = SimDuration::from_nanos(later.max(seq.first_decode_gap.as_nanos()));
             let private = ceil_div(kv_len, block) - seq.shared as u64 * self.blocks_per_entry;
-            out.events.push(EngineEvent::Finished { request: seq.spec.request, max_itl });
+            out.events.push(EngineEvent::Finished {
+                request: seq.spec.request,
+                max_itl,
+            });
             self.forget_running(slot, private);
         }
         self.done = done;
-        if self.decode.is_empty() {
-            self.gaps = SuffixMax::default();
+        // Gaps before the oldest member's second step can no longer be asked about.
+        match self.decode.oldest_join() {
+            None => self.gaps = SuffixMax::default(),
+            Some(joined) if self.gaps.len() > 64 => self.gaps.forget_before(joined + 2),
+            Some(_) => {}
         }
     }
 }

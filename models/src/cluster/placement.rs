@@ -1,0 +1,95 @@
+//! Which GPUs a worker holds: a TP group never spans nodes.
+
+/// Free and held GPUs of the cluster, node by node.
+#[derive(Clone, Debug)]
+pub struct GpuInventory {
+    gpus_per_node: u32,
+    /// `held[node][local]`.
+    held: Vec<Vec<bool>>,
+    budget: u32,
+    in_use: u32,
+}
+
+impl GpuInventory {
+    /// `nodes` nodes of `gpus_per_node` GPUs, at most `budget` held at once.
+    pub fn new(nodes: u32, gpus_per_node: u32, budget: u32) -> Self {
+        GpuInventory {
+            gpus_per_node,
+            held: vec![vec![false; gpus_per_node as usize]; nodes as usize],
+            budget,
+            in_use: 0,
+        }
+    }
+
+    /// GPUs held now.
+    pub fn in_use(&self) -> u32 {
+        self.in_use
+    }
+
+    /// The most GPUs that may be held at once.
+    pub fn budget(&self) -> u32 {
+        self.budget
+    }
+
+    /// Takes `tp` GPUs on one node (first fit, lowest indices), as global GPU
+    /// indices `node × gpus_per_node + local`; `None` if the budget or the
+    /// nodes cannot give them.
+    pub fn take(&mut self, tp: u32) -> Option<Vec<u32>> {
+        if self.in_use + tp > self.budget || tp > self.gpus_per_node {
+            return None;
+        }
+        for (node, gpus) in self.held.iter_mut().enumerate() {
+            let free: Vec<usize> = (0..gpus.len())
+                .filter(|&i| !gpus[i])
+                .take(tp as usize)
+                .collect();
+            if free.len() == tp as usize {
+                for &i in &free {
+                    gpus[i] = true;
+                }
+                self.in_use += tp;
+                return Some(
+                    free.iter()
+                        .map(|&i| node as u32 * self.gpus_per_node + i as u32)
+                        .collect(),
+                );
+            }
+        }
+        None
+    }
+
+    /// Gives GPUs back.
+    pub fn give_back(&mut self, gpus: &[u32]) {
+        for &g in gpus {
+            let (node, local) = (
+                (g / self.gpus_per_node) as usize,
+                (g % self.gpus_per_node) as usize,
+            );
+            debug_assert!(self.held[node][local], "GPU {g} given back twice");
+            self.held[node][local] = false;
+        }
+        self.in_use -= gpus.len() as u32;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_stay_on_one_node_and_respect_the_budget() {
+        let mut inv = GpuInventory::new(2, 8, 12);
+        assert_eq!(inv.take(4).unwrap(), vec![0, 1, 2, 3]);
+        assert_eq!(inv.take(2).unwrap(), vec![4, 5]);
+        assert_eq!(
+            inv.take(4).unwrap(),
+            vec![8, 9, 10, 11],
+            "6 and 7 cannot hold a TP4 group"
+        );
+        assert!(inv.take(4).is_none(), "budget of 12 reached");
+        assert_eq!(inv.take(2).unwrap(), vec![6, 7]);
+        inv.give_back(&[0, 1, 2, 3]);
+        assert_eq!(inv.in_use(), 8);
+        assert!(inv.take(16).is_none());
+    }
+}

@@ -1,0 +1,357 @@
+use std::sync::Arc;
+
+use servesim_core::{Model, Simulation};
+
+use super::*;
+use crate::network::{Fabric, Topology, TopologySpec};
+use crate::perf::BatchShape;
+
+/// 1 ms per iteration plus 10 µs per token.
+struct LinearTimer;
+
+impl IterationTimer for LinearTimer {
+    fn iteration_time(&self, batch: &BatchShape<'_>) -> SimDuration {
+        let tokens: u64 = batch
+            .prefill
+            .iter()
+            .map(|c| u64::from(c.tokens))
+            .sum::<u64>()
+            + u64::from(batch.decode_seqs);
+        SimDuration::from_micros(1000 + 10 * tokens).unwrap()
+    }
+}
+
+fn engine() -> EngineConfig {
+    EngineConfig {
+        max_num_seqs: 64,
+        max_batched_tokens: 4096,
+        block_tokens: 16,
+        kv_blocks: 20_000,
+        watermark_blocks: 10,
+        chunked_prefill: true,
+        mixed_batches: true,
+        prefix_caching: true,
+        prefix_block_tokens: 512,
+    }
+}
+
+fn pool(name: &str, role: PoolRole, tp: u32, workers: u32) -> PoolSpec {
+    PoolSpec {
+        name: name.into(),
+        role,
+        tp,
+        engine: engine(),
+        initial_workers: workers,
+        startup: SimDuration::from_secs(60).unwrap(),
+        router: RouterKind::LeastOutstandingTokens,
+        timer: Box::new(LinearTimer),
+    }
+}
+
+fn network(nodes: u32) -> Network {
+    let spec = TopologySpec {
+        nodes,
+        gpus_per_node: 8,
+        nvlink_bytes_per_s: 450e9,
+        nic_bytes_per_s: 50e9,
+        fabric: Fabric::SingleSwitch,
+    };
+    Network::new(
+        Topology::new(spec).unwrap(),
+        SimDuration::from_micros(10).unwrap(),
+    )
+}
+
+fn disagg(prefill: u32, decode: u32, budget: u32) -> Cluster {
+    Cluster::new(ClusterSpec {
+        pools: vec![
+            pool("prefill", PoolRole::Prefill, 2, prefill),
+            pool("decode", PoolRole::Decode, 2, decode),
+        ],
+        network: network(2),
+        gpus_per_node: 8,
+        nodes: 2,
+        gpu_budget: budget,
+        kv_bytes_per_token: 131_072,
+        local_prefill_max_tokens: None,
+    })
+    .unwrap()
+}
+
+/// A minimal world: requests arrive at given times; notices are recorded.
+struct World {
+    cluster: Cluster,
+    out: ClusterOutput,
+    log: Vec<(SimTime, Notice)>,
+    arrivals: Vec<RequestIn>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Ev {
+    Arrive(usize),
+    Cluster(ClusterEvent),
+}
+
+impl From<ClusterEvent> for Ev {
+    fn from(e: ClusterEvent) -> Ev {
+        Ev::Cluster(e)
+    }
+}
+
+impl Model for World {
+    type Event = Ev;
+    fn handle(&mut self, ev: Ev, sched: &mut Scheduler<Ev>) {
+        match ev {
+            Ev::Arrive(i) => {
+                let req = self.arrivals[i].clone();
+                self.cluster.arrive(req, sched, &mut self.out)
+            }
+            Ev::Cluster(e) => self.cluster.handle(e, sched, &mut self.out),
+        }
+        let now = sched.now();
+        self.log
+            .extend(self.out.notices.drain(..).map(|n| (now, n)));
+    }
+}
+
+fn req(handle: u64, prompt: u32, output: u32) -> RequestIn {
+    RequestIn {
+        handle,
+        prompt_tokens: prompt,
+        output_tokens: output,
+        prefix_blocks: Arc::from(vec![]),
+    }
+}
+
+fn run(cluster: Cluster, arrivals: Vec<(u64, RequestIn)>) -> Simulation<World> {
+    let mut sim = Simulation::new(World {
+        cluster,
+        out: ClusterOutput::default(),
+        log: vec![],
+        arrivals: vec![],
+    });
+    for (i, (at_ms, r)) in arrivals.into_iter().enumerate() {
+        sim.model.arrivals.push(r);
+        sim.scheduler.schedule_at(
+            SimTime::ZERO + SimDuration::from_millis(at_ms).unwrap(),
+            Ev::Arrive(i),
+        );
+    }
+    sim.run_to_completion();
+    sim
+}
+
+#[test]
+fn a_disaggregated_request_moves_its_kv_then_decodes() {
+    let sim = run(disagg(1, 1, 16), vec![(0, req(1, 4000, 10))]);
+    let kinds: Vec<_> = sim
+        .model
+        .log
+        .iter()
+        .map(|(_, n)| std::mem::discriminant(n))
+        .collect();
+    let names: Vec<String> = sim
+        .model
+        .log
+        .iter()
+        .map(|(_, n)| {
+            format!("{n:?}")
+                .split([' ', '{'])
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Admitted",
+            "FirstToken",
+            "TransferStarted",
+            "TransferDone",
+            "Finished"
+        ],
+        "{:?}",
+        sim.model.log
+    );
+    assert_eq!(kinds.len(), 5);
+    // Prefill: 4000 tokens in one 4096 budget → 1 ms + 40 ms.
+    assert_eq!(
+        sim.model.log[1].0,
+        SimTime::ZERO + SimDuration::from_millis(41).unwrap()
+    );
+    // 4000 × 128 KiB = 524 MB over NVLink (same node, 2 flows of 450 GB/s) ≈ 0.58 ms + 10 µs.
+    let transfer = sim.model.log[3].0 - sim.model.log[2].0;
+    assert!(
+        transfer > SimDuration::from_micros(580).unwrap()
+            && transfer < SimDuration::from_micros(600).unwrap(),
+        "{transfer}"
+    );
+    assert_eq!(sim.model.out.tokens, 10);
+    let c = &sim.model.cluster;
+    for p in c.pool_ids() {
+        assert_eq!(
+            c.worker_loads(p)
+                .iter()
+                .map(|(_, l)| l.kv_utilisation)
+                .sum::<f64>(),
+            0.0
+        );
+    }
+}
+
+#[test]
+fn requests_wait_for_a_starting_worker_and_gpus_are_counted_from_the_request() {
+    let mut sim = Simulation::new(World {
+        cluster: disagg(0, 1, 16),
+        out: ClusterOutput::default(),
+        log: vec![],
+        arrivals: vec![req(1, 100, 3)],
+    });
+    sim.scheduler.schedule_at(SimTime::ZERO, Ev::Arrive(0));
+    sim.run_until(SimTime::ZERO + SimDuration::from_secs(1).unwrap());
+    assert!(sim.model.log.is_empty(), "no prefill worker yet");
+    assert_eq!(sim.model.cluster.pool_stats(PoolId(0)).frontend_queue, 1);
+    let (added, _) = sim
+        .model
+        .cluster
+        .set_target(PoolId(0), 1, &mut sim.scheduler);
+    assert_eq!(added, 1);
+    assert_eq!(sim.model.cluster.pool_stats(PoolId(0)).starting, 1);
+    sim.run_to_completion();
+    let first = sim
+        .model
+        .log
+        .iter()
+        .find(|(_, n)| matches!(n, Notice::FirstToken { .. }))
+        .unwrap()
+        .0;
+    assert!(first > SimTime::ZERO + SimDuration::from_secs(61).unwrap());
+    assert!(
+        sim.model
+            .log
+            .iter()
+            .any(|(_, n)| matches!(n, Notice::Finished { handle: 1, .. }))
+    );
+    let now = sim.now();
+    // The prefill worker held 2 GPUs from t = 1 s on.
+    let held = sim.model.cluster.gpu_seconds(PoolId(0), now);
+    assert!(
+        (held - 2.0 * (now.as_secs_f64() - 1.0)).abs() < 1e-6,
+        "{held}"
+    );
+}
+
+#[test]
+fn scale_down_drains_then_stops_and_the_budget_caps_scale_up() {
+    let mut sim = Simulation::new(World {
+        cluster: disagg(2, 1, 8),
+        out: ClusterOutput::default(),
+        log: vec![],
+        arrivals: vec![],
+    });
+    for i in 0..20 {
+        sim.model.arrivals.push(req(i, 3000, 50));
+        sim.scheduler
+            .schedule_at(SimTime::ZERO, Ev::Arrive(i as usize));
+    }
+    sim.run_until(SimTime::ZERO + SimDuration::from_millis(5).unwrap());
+    let (added, _) = sim
+        .model
+        .cluster
+        .set_target(PoolId(1), 4, &mut sim.scheduler);
+    assert_eq!(added, 1, "8 GPUs: 2 prefill + 1 decode + 1 more TP2 worker");
+    sim.model
+        .cluster
+        .set_target(PoolId(1), 1, &mut sim.scheduler);
+    assert_eq!(
+        sim.model.cluster.pool_stats(PoolId(1)).starting,
+        0,
+        "the starting worker goes first"
+    );
+    let (_, removed) = sim
+        .model
+        .cluster
+        .set_target(PoolId(0), 1, &mut sim.scheduler);
+    assert_eq!(removed, 1);
+    let s = sim.model.cluster.pool_stats(PoolId(0));
+    assert_eq!((s.ready, s.draining + (2 - s.ready - s.draining)), (1, 1));
+    sim.run_to_completion();
+    let finished = sim
+        .model
+        .log
+        .iter()
+        .filter(|(_, n)| matches!(n, Notice::Finished { .. }))
+        .count();
+    assert_eq!(finished, 20, "draining loses nothing");
+    let s = sim.model.cluster.pool_stats(PoolId(0));
+    assert_eq!((s.ready, s.draining, s.gpus_held), (1, 0, 2));
+}
+
+#[test]
+fn conditional_disaggregation_prefills_short_prompts_on_decode() {
+    let mut c = disagg(1, 1, 16);
+    c.local_prefill_max_tokens = Some(256);
+    let sim = run(c, vec![(0, req(1, 100, 5)), (0, req(2, 1000, 5))]);
+    let transfers: Vec<_> = sim
+        .model
+        .log
+        .iter()
+        .filter_map(|(_, n)| match n {
+            Notice::TransferStarted { handle, .. } => Some(*handle),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(transfers, vec![2]);
+    let admitted: Vec<_> = sim
+        .model
+        .log
+        .iter()
+        .filter_map(|(_, n)| match n {
+            Notice::Admitted { handle, worker } => Some((*handle, *worker)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        admitted,
+        vec![(1, WorkerId(1)), (2, WorkerId(0))],
+        "{:?}",
+        sim.model.log
+    );
+}
+
+#[test]
+fn prompts_that_can_never_fit_are_rejected_with_a_reason() {
+    let sim = run(disagg(1, 1, 16), vec![(0, req(1, 400_000, 5))]);
+    let [(_, Notice::Rejected { handle: 1, reason })] = &sim.model.log[..] else {
+        panic!("{:?}", sim.model.log)
+    };
+    assert!(
+        reason.contains("400000 tokens") && reason.contains("'prefill'"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn pool_shapes_are_checked() {
+    let bad = Cluster::new(ClusterSpec {
+        pools: vec![pool("a", PoolRole::Decode, 1, 1)],
+        network: network(1),
+        gpus_per_node: 8,
+        nodes: 1,
+        gpu_budget: 8,
+        kv_bytes_per_token: 1,
+        local_prefill_max_tokens: None,
+    });
+    assert!(matches!(bad, Err(ClusterError::PoolShape)));
+    let too_big = Cluster::new(ClusterSpec {
+        pools: vec![pool("agg", PoolRole::Aggregated, 4, 3)],
+        network: network(1),
+        gpus_per_node: 8,
+        nodes: 1,
+        gpu_budget: 8,
+        kv_bytes_per_token: 1,
+        local_prefill_max_tokens: None,
+    });
+    assert!(matches!(too_big, Err(ClusterError::DoesNotFit { .. })));
+}

@@ -1,0 +1,307 @@
+use std::sync::Arc;
+
+use proptest::prelude::*;
+
+use super::*;
+
+/// 1 ms per iteration plus 10 µs per token: simple enough to reason about.
+struct LinearTimer;
+
+impl IterationTimer for LinearTimer {
+    fn iteration_time(&self, batch: &BatchShape<'_>) -> SimDuration {
+        let tokens: u64 = batch
+            .prefill
+            .iter()
+            .map(|c| u64::from(c.tokens))
+            .sum::<u64>()
+            + u64::from(batch.decode_seqs);
+        SimDuration::from_micros(1000 + 10 * tokens).unwrap()
+    }
+}
+
+fn config() -> EngineConfig {
+    EngineConfig {
+        max_num_seqs: 64,
+        max_batched_tokens: 2048,
+        block_tokens: 16,
+        kv_blocks: 10_000,
+        watermark_blocks: 0,
+        chunked_prefill: true,
+        mixed_batches: true,
+        prefix_caching: true,
+        prefix_block_tokens: 512,
+    }
+}
+
+fn spec(request: u64, prompt: u32, output: u32) -> SeqSpec {
+    SeqSpec {
+        request,
+        prompt_tokens: prompt,
+        output_tokens: output,
+        prefix_blocks: Arc::from(vec![]),
+        decode_here: true,
+    }
+}
+
+/// Runs the engine until idle; returns the events with their times.
+fn drain(engine: &mut Engine, now: &mut SimTime) -> Vec<(SimTime, EngineEvent)> {
+    let mut events = vec![];
+    let mut out = IterationOutput::default();
+    while let Some(d) = engine.start_iteration(&LinearTimer, &mut out) {
+        *now += d;
+        engine.complete_iteration(*now, &mut out);
+        events.extend(out.events.drain(..).map(|e| (*now, e)));
+        out.itl_gaps.clear();
+        assert!(engine.kv().in_use() <= engine.kv().total());
+    }
+    events.extend(out.events.drain(..).map(|e| (*now, e)));
+    events
+}
+
+#[test]
+fn one_request_prefills_then_decodes_one_token_per_step() {
+    let mut e = Engine::new(config());
+    let mut now = SimTime::ZERO;
+    e.enqueue(spec(7, 100, 10), now);
+    let mut out = IterationOutput::default();
+    let d = e.start_iteration(&LinearTimer, &mut out).unwrap();
+    assert_eq!(d, SimDuration::from_micros(2000).unwrap()); // 1 ms + 100 tokens × 10 µs
+    now += d;
+    e.complete_iteration(now, &mut out);
+    assert_eq!(
+        out.events,
+        vec![
+            EngineEvent::Admitted { request: 7 },
+            EngineEvent::FirstToken { request: 7 }
+        ]
+    );
+    let events = drain(&mut e, &mut now);
+    // 9 more tokens, one per 1.01 ms step.
+    assert_eq!(events.len(), 1);
+    let (
+        t,
+        EngineEvent::Finished {
+            request: 7,
+            max_itl,
+        },
+    ) = &events[0]
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        *t,
+        SimTime::ZERO + SimDuration::from_micros(2000 + 9 * 1010).unwrap()
+    );
+    assert_eq!(*max_itl, SimDuration::from_micros(1010).unwrap());
+    assert!(e.is_empty());
+    assert_eq!(e.kv().in_use(), 0);
+}
+
+#[test]
+fn long_prompts_are_chunked_under_the_budget() {
+    let mut e = Engine::new(config());
+    let mut now = SimTime::ZERO;
+    e.enqueue(spec(1, 5000, 2), now);
+    let events = drain(&mut e, &mut now);
+    // 2048 + 2048 + 904 tokens: three iterations to the first token, then one decode step.
+    let first = events
+        .iter()
+        .find(|(_, ev)| matches!(ev, EngineEvent::FirstToken { .. }))
+        .unwrap();
+    assert_eq!(
+        first.0,
+        SimTime::ZERO + SimDuration::from_micros(3000 + 50_000).unwrap()
+    );
+}
+
+#[test]
+fn decode_and_prefill_share_iterations_when_mixed() {
+    let mut e = Engine::new(config());
+    let mut now = SimTime::ZERO;
+    e.enqueue(spec(1, 10, 50), now);
+    let mut out = IterationOutput::default();
+    now += e.start_iteration(&LinearTimer, &mut out).unwrap();
+    e.complete_iteration(now, &mut out);
+    e.enqueue(spec(2, 10, 5), now);
+    let d = e.start_iteration(&LinearTimer, &mut out).unwrap();
+    assert_eq!(d, SimDuration::from_micros(1000 + 10 * (1 + 10)).unwrap());
+}
+
+#[test]
+fn unmixed_engines_run_prefill_first() {
+    let mut e = Engine::new(EngineConfig {
+        mixed_batches: false,
+        ..config()
+    });
+    let mut now = SimTime::ZERO;
+    e.enqueue(spec(1, 10, 50), now);
+    let mut out = IterationOutput::default();
+    now += e.start_iteration(&LinearTimer, &mut out).unwrap();
+    e.complete_iteration(now, &mut out);
+    e.enqueue(spec(2, 10, 5), now);
+    let d = e.start_iteration(&LinearTimer, &mut out).unwrap();
+    assert_eq!(
+        d,
+        SimDuration::from_micros(1000 + 10 * 10).unwrap(),
+        "prefill alone"
+    );
+}
+
+#[test]
+fn prefix_cache_hits_skip_prefill() {
+    let mut e = Engine::new(config());
+    let mut now = SimTime::ZERO;
+    let blocks: Arc<[u64]> = Arc::from(vec![11, 12, 13]);
+    e.enqueue(
+        SeqSpec {
+            prefix_blocks: blocks.clone(),
+            ..spec(1, 1600, 1)
+        },
+        now,
+    );
+    drain(&mut e, &mut now);
+    assert_eq!(e.kv().cached(), 3 * 32);
+    let mut out = IterationOutput::default();
+    e.enqueue(
+        SeqSpec {
+            prefix_blocks: blocks,
+            ..spec(2, 1600, 1)
+        },
+        now,
+    );
+    assert_eq!(e.load().queued_prefill_tokens, 1600);
+    let d = e.start_iteration(&LinearTimer, &mut out).unwrap();
+    // 3 × 512 tokens cached: only 64 computed.
+    assert_eq!(d, SimDuration::from_micros(1000 + 10 * 64).unwrap());
+    now += d;
+    e.complete_iteration(now, &mut out);
+    assert_eq!(e.kv().hit_stats(), (3, 6));
+}
+
+#[test]
+fn kv_exhaustion_preempts_the_newest_and_recomputes_it() {
+    // 20 blocks of 16 tokens: two requests of 150 tokens growing to 180 cannot both fit.
+    let mut e = Engine::new(EngineConfig {
+        kv_blocks: 20,
+        prefix_caching: false,
+        ..config()
+    });
+    let mut now = SimTime::ZERO;
+    e.enqueue(spec(1, 150, 30), now);
+    e.enqueue(spec(2, 150, 30), now);
+    let events = drain(&mut e, &mut now);
+    let preempted: Vec<_> = events
+        .iter()
+        .filter(|(_, ev)| matches!(ev, EngineEvent::Preempted { .. }))
+        .collect();
+    assert!(!preempted.is_empty());
+    assert!(matches!(
+        preempted[0].1,
+        EngineEvent::Preempted { request: 2 }
+    ));
+    let finished = events
+        .iter()
+        .filter(|(_, ev)| matches!(ev, EngineEvent::Finished { .. }))
+        .count();
+    assert_eq!(finished, 2);
+    assert!(e.is_empty());
+    assert_eq!(e.kv().in_use(), 0);
+}
+
+#[test]
+fn disaggregated_handoff_parks_then_decodes_elsewhere() {
+    let mut p = Engine::new(config());
+    let mut d = Engine::new(config());
+    let mut now = SimTime::ZERO;
+    p.enqueue(
+        SeqSpec {
+            decode_here: false,
+            ..spec(5, 300, 4)
+        },
+        now,
+    );
+    let events = drain(&mut p, &mut now);
+    let [
+        (_, EngineEvent::Admitted { request: 5 }),
+        (t1, EngineEvent::FirstToken { request: 5 }),
+        (_, EngineEvent::PrefillDone { request: 5, slot }),
+    ] = events[..]
+    else {
+        panic!("{events:?}")
+    };
+    assert!(p.kv().in_use() > 0, "parked KV stays until moved");
+    let incoming = d.reserve_incoming(spec(5, 300, 4), now).unwrap();
+    assert_eq!(d.load().incoming, 1);
+    now += SimDuration::from_millis(5).unwrap(); // the transfer
+    p.release(slot);
+    assert_eq!(p.kv().in_use(), 0);
+    d.incoming_landed(incoming, t1);
+    let events = drain(&mut d, &mut now);
+    let [
+        (
+            _,
+            EngineEvent::Finished {
+                request: 5,
+                max_itl,
+            },
+        ),
+    ] = events[..]
+    else {
+        panic!("{events:?}")
+    };
+    // The first decode gap includes the 5 ms transfer.
+    assert_eq!(max_itl, SimDuration::from_micros(5000 + 1010).unwrap());
+    assert_eq!(d.kv().in_use(), 0);
+}
+
+#[test]
+fn reserve_incoming_refuses_when_full() {
+    let mut d = Engine::new(EngineConfig {
+        kv_blocks: 10,
+        ..config()
+    });
+    assert!(d.reserve_incoming(spec(1, 160, 2), SimTime::ZERO).is_some());
+    assert!(d.reserve_incoming(spec(2, 1, 2), SimTime::ZERO).is_none());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// Every request ends, each makes exactly its output tokens, KV never overflows.
+    #[test]
+    fn every_request_finishes_and_kv_is_returned(
+        reqs in prop::collection::vec((1u32..3000, 1u32..200, 0u64..4, any::<bool>()), 1..40),
+        kv_blocks in 400u64..2000,
+        mixed in any::<bool>(),
+        chunked in any::<bool>(),
+    ) {
+        let mut e = Engine::new(EngineConfig {
+            kv_blocks, mixed_batches: mixed, chunked_prefill: chunked, max_num_seqs: 16, ..config()
+        });
+        let mut now = SimTime::ZERO;
+        let mut expected_tokens = 0u64;
+        for (i, &(prompt, output, shared, _)) in reqs.iter().enumerate() {
+            let blocks: Vec<u64> = (0..shared).chain(100 * i as u64..100 * i as u64 + 3).collect();
+            e.enqueue(SeqSpec { prefix_blocks: Arc::from(blocks), ..spec(i as u64, prompt, output) }, now);
+            expected_tokens += u64::from(output);
+        }
+        let mut out = IterationOutput::default();
+        let mut finished = 0;
+        let mut tokens = 0;
+        let mut guard = 0;
+        while let Some(d) = e.start_iteration(&LinearTimer, &mut out) {
+            now += d;
+            e.complete_iteration(now, &mut out);
+            prop_assert!(e.kv().in_use() <= e.kv().total());
+            finished += out.events.iter().filter(|ev| matches!(ev, EngineEvent::Finished { .. })).count();
+            tokens += out.tokens;
+            out = IterationOutput::default();
+            guard += 1;
+            prop_assert!(guard < 1_000_000, "engine does not make progress");
+        }
+        prop_assert_eq!(finished, reqs.len());
+        prop_assert_eq!(tokens, expected_tokens, "preemption recomputes KV but never makes a token twice");
+        prop_assert!(e.is_empty());
+        prop_assert_eq!(e.kv().in_use(), 0);
+        prop_assert_eq!(e.load().queued_prefill_tokens, 0);
+    }
+}
