@@ -31,6 +31,11 @@ enum Command {
         #[command(subcommand)]
         cmd: cli::calibrate::CalibrateCommand,
     },
+    /// Workloads: statistics and export of traces and scenarios.
+    Traffic {
+        #[command(subcommand)]
+        cmd: cli::traffic::TrafficCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -42,6 +47,7 @@ fn main() -> ExitCode {
         }
         Command::Perf { cmd } => cli::perf::run(cmd),
         Command::Calibrate { cmd } => cli::calibrate::run(cmd),
+        Command::Traffic { cmd } => cli::traffic::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

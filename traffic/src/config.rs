@@ -502,3 +502,60 @@ pub fn load_workload_file(path: &Path) -> Result<(WorkloadConfig, Option<u64>)> 
     };
     Ok((config, seed))
 }
+
+/// Whether `path` names a trace file (`.csv`, `.jsonl`, `.json`, optionally `.gz`)
+/// rather than a scenario.
+pub fn is_trace_path(path: &Path) -> bool {
+    let name = path.to_string_lossy();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    [".csv", ".jsonl", ".json"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+}
+
+/// The workload of a trace file (one stream, replayed as is; the format is detected when
+/// not given) or of a scenario file (see [`load_workload_file`]), with the scenario's seed.
+pub fn load_spec(path: &Path, format: Option<TraceFormat>) -> Result<(WorkloadSpec, Option<u64>)> {
+    if is_trace_path(path) || format.is_some() {
+        let format = match format {
+            Some(f) => f,
+            None => TraceFormat::detect(path)?,
+        };
+        let name = path
+            .file_name()
+            .map(|n| {
+                n.to_string_lossy()
+                    .split('.')
+                    .next()
+                    .unwrap_or("trace")
+                    .to_string()
+            })
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "trace".to_string());
+        let config = WorkloadConfig {
+            block_tokens: DEFAULT_BLOCK_TOKENS,
+            preset: None,
+            airline: None,
+            streams: vec![StreamConfig {
+                name,
+                class: None,
+                start_s: 0.0,
+                end_s: None,
+                shared_prefix_tokens: 0,
+                open: None,
+                closed: None,
+                trace: Some(TraceConfig {
+                    path: path.to_path_buf(),
+                    format,
+                    speed: 1.0,
+                    from_s: 0.0,
+                    to_s: None,
+                }),
+            }],
+        };
+        return Ok((config.validate("traffic", Path::new(""))?, None));
+    }
+    let (config, seed) = load_workload_file(path)?;
+    let base = path.parent().unwrap_or(Path::new(""));
+    Ok((config.validate("traffic", base)?, seed))
+}

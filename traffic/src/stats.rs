@@ -170,11 +170,25 @@ fn summarize(table: &BTreeMap<u32, u64>, n: u64) -> Summary {
     }
 }
 
+impl Stats {
+    /// As pretty-printed JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let w = self
+            .classes
+            .iter()
+            .map(|c| c.class.len())
+            .max()
+            .unwrap_or(0)
+            .max(5);
         writeln!(
             f,
-            "{:<16} {:>9} {:>10} {:>9} {:>9} {:>7} {:>7} {:>9} {:>7} {:>7} {:>9}",
+            "{:<w$} {:>9} {:>10} {:>9} {:>9} {:>7} {:>7} {:>9} {:>7} {:>7} {:>9}",
             "class",
             "requests",
             "span_s",
@@ -190,7 +204,7 @@ impl fmt::Display for Stats {
         for c in self.classes.iter().chain([&self.total]) {
             writeln!(
                 f,
-                "{:<16} {:>9} {:>10.1} {:>9.3} {:>9.1} {:>7} {:>7} {:>9.1} {:>7} {:>7} {:>8.1}%",
+                "{:<w$} {:>9} {:>10.1} {:>9.3} {:>9.1} {:>7} {:>7} {:>9.1} {:>7} {:>7} {:>8.1}%",
                 c.class,
                 c.count,
                 c.span_s,

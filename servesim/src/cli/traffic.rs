@@ -1,0 +1,136 @@
+//! `servesim traffic`: statistics and export of a workload (a trace file or a scenario).
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use servesim_core::{RngStreams, SimDuration, SimTime};
+use servesim_traffic::{
+    MooncakeWriter, StatsBuilder, TraceFormat, TrafficError, Workload, WorkloadSpec, load_spec,
+};
+
+use super::CliError;
+
+/// `servesim traffic` subcommands.
+#[derive(Subcommand)]
+pub enum TrafficCommand {
+    /// Count, span, rate, input/output mean and p50/p99, share of reusable prefix blocks,
+    /// per class, of a trace (.csv, .jsonl, optionally .gz) or of a scenario's `traffic:`.
+    Stats {
+        /// A trace file or a scenario (YAML).
+        file: PathBuf,
+        #[command(flatten)]
+        run: RunArgs,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the requests of a trace or scenario as Mooncake JSONL.
+    Export {
+        /// A trace file or a scenario (YAML).
+        file: PathBuf,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+}
+
+/// How to run a workload without a cluster.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Trace format (azure, mooncake, burstgpt); guessed from the name or header if absent.
+    #[arg(long, value_parser = parse_format)]
+    format: Option<TraceFormat>,
+    /// Run seed (default: the scenario's `seed:`, else 0).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Stop at this simulated time (needed when a stream never ends).
+    #[arg(long)]
+    until_s: Option<f64>,
+    /// Closed-loop requests are answered this long after they arrive (no cluster here).
+    #[arg(long, default_value_t = 0.0)]
+    response_s: f64,
+}
+
+fn parse_format(s: &str) -> Result<TraceFormat, String> {
+    match s {
+        "azure" => Ok(TraceFormat::Azure),
+        "mooncake" => Ok(TraceFormat::Mooncake),
+        "burstgpt" => Ok(TraceFormat::Burstgpt),
+        _ => Err(format!(
+            "unknown trace format {s:?} (azure, mooncake, burstgpt)"
+        )),
+    }
+}
+
+fn m(e: impl std::fmt::Display) -> CliError {
+    CliError::Message(e.to_string())
+}
+
+/// Loads the workload; a bad field is reported with the file it is in.
+fn load(file: &Path, format: Option<TraceFormat>) -> Result<(WorkloadSpec, Option<u64>), CliError> {
+    load_spec(file, format).map_err(|e| match e {
+        TrafficError::Config { .. } => m(format!("{}: {e}", file.display())),
+        e => m(e),
+    })
+}
+
+/// Runs a `servesim traffic` subcommand.
+pub fn run(cmd: TrafficCommand) -> Result<(), CliError> {
+    match cmd {
+        TrafficCommand::Stats { file, run, json } => {
+            let (spec, seed) = load(&file, run.format)?;
+            let mut stats = StatsBuilder::new(spec.class_names());
+            drive(&spec, seed, &run, |r| stats.record(r))?;
+            let stats = stats.finish();
+            if json {
+                println!("{}", stats.to_json());
+            } else {
+                print!("{stats}");
+            }
+            Ok(())
+        }
+        TrafficCommand::Export { file, out, run } => {
+            let (spec, seed) = load(&file, run.format)?;
+            let f = File::create(&out).map_err(|e| m(format!("{}: {e}", out.display())))?;
+            let mut w = MooncakeWriter::new(BufWriter::new(f));
+            let mut failed = None;
+            let n = drive(&spec, seed, &run, |r| {
+                if failed.is_none() {
+                    failed = w.write(r).err();
+                }
+            })?;
+            if let Some(e) = failed.or_else(|| w.finish().err()) {
+                return Err(m(format!("{}: {e}", out.display())));
+            }
+            eprintln!("wrote {n} requests to {}", out.display());
+            Ok(())
+        }
+    }
+}
+
+fn drive(
+    spec: &WorkloadSpec,
+    seed: Option<u64>,
+    args: &RunArgs,
+    f: impl FnMut(&servesim_traffic::Request),
+) -> Result<u64, CliError> {
+    let until = match args.until_s {
+        Some(s) => SimTime::ZERO + secs("--until-s", s)?,
+        None if spec.is_unbounded() => {
+            return Err(m("a stream of this workload never ends: pass --until-s"));
+        }
+        None => SimTime::MAX,
+    };
+    let latency = secs("--response-s", args.response_s)?;
+    let seed = args.seed.or(seed).unwrap_or(0);
+    let mut w = Workload::new(spec, &RngStreams::new(seed)).map_err(m)?;
+    w.run_standalone(until, latency, f).map_err(m)
+}
+
+fn secs(flag: &str, s: f64) -> Result<SimDuration, CliError> {
+    SimDuration::from_secs_f64_round(s).map_err(|e| m(format!("{flag}: {e}")))
+}
