@@ -226,7 +226,7 @@ impl LlmSpec {
         let num_kv_heads = get("num_key_value_heads")?.unwrap_or(num_heads);
         let head_dim = match get("head_dim")? {
             Some(d) => d,
-            None if hidden_size % num_heads == 0 => hidden_size / num_heads,
+            None if hidden_size.is_multiple_of(num_heads) => hidden_size / num_heads,
             None => {
                 return Err(cfg_err(
                     "head_dim",
@@ -234,7 +234,7 @@ impl LlmSpec {
                 ));
             }
         };
-        if num_heads % num_kv_heads != 0 {
+        if !num_heads.is_multiple_of(num_kv_heads) {
             return Err(cfg_err(
                 "num_key_value_heads",
                 format!("{num_kv_heads} does not divide num_attention_heads {num_heads}"),

@@ -76,7 +76,7 @@ impl IterationPredictor {
                 message: format!("{tp} (must be 1..={} on {})", gpu.gpus_per_node, gpu.sku),
             });
         }
-        if llm.num_heads % tp != 0 || llm.intermediate_size % tp != 0 {
+        if !llm.num_heads.is_multiple_of(tp) || !llm.intermediate_size.is_multiple_of(tp) {
             return Err(ModelsError::Invalid {
                 what: "TP size",
                 message: format!(

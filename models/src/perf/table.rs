@@ -139,10 +139,8 @@ impl<const D: usize> InterpTable<D> {
         let mut orders = Vec::with_capacity(D);
         for leaf in 0..D {
             let mut order = [0usize; D];
-            let mut j = 0;
-            for c in (0..D).filter(|c| *c != leaf) {
+            for (j, c) in (0..D).filter(|c| *c != leaf).enumerate() {
                 order[j] = c;
-                j += 1;
             }
             order[D - 1] = leaf;
             let mut roots = BTreeMap::new();

@@ -1,0 +1,105 @@
+//! `servesim perf` and `servesim calibrate` on small inputs.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_servesim"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("servesim-perf-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+#[test]
+fn predict_keeps_rows_in_order_and_gives_reasons() {
+    let input = tmp("gemm.csv");
+    std::fs::write(
+        &input,
+        "version,kernel_source,gemm_dtype,m,n,k\n1,x,bfloat16,4096,5120,5120\n1,x,fp4,16,5120,5120\n1,x,fp8,3000,7000,5000\n",
+    )
+    .unwrap();
+    let out = tmp("gemm_out.csv");
+    for gpu in ["h100_sxm", "b200_sxm"] {
+        let st = bin()
+            .args([
+                "perf",
+                "predict",
+                "--gpu",
+                gpu,
+                "--backend",
+                "trtllm",
+                "--table",
+                "gemm_perf",
+                "--input",
+            ])
+            .arg(&input)
+            .arg("--output")
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let text = std::fs::read_to_string(&out).unwrap();
+        let lines: Vec<_> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "version,kernel_source,gemm_dtype,m,n,k,predicted_ms,reason"
+        );
+        assert_eq!(lines.len(), 4);
+        let v: f64 = lines[1].split(',').nth(6).unwrap().parse().unwrap();
+        assert!(v > 0.05 && v < 2.0, "{gpu}: {v}");
+        assert!(lines[2].contains(",,\"column gemm_dtype: unknown dtype"), "{}", lines[2]);
+        assert!(lines[3].starts_with("1,x,fp8,3000,7000,5000,"));
+    }
+}
+
+#[test]
+fn malformed_row_is_an_error_naming_line_and_column() {
+    let input = tmp("bad.csv");
+    std::fs::write(
+        &input,
+        "gemm_dtype,m,n,k,latency\nbfloat16,1,2,3,0.1\nbfloat16,1,x,3,0.1\n",
+    )
+    .unwrap();
+    let o = bin()
+        .args([
+            "perf",
+            "predict",
+            "--gpu",
+            "h200_sxm",
+            "--backend",
+            "vllm",
+            "--table",
+            "gemm_perf",
+            "--input",
+        ])
+        .arg(&input)
+        .arg("--output")
+        .arg(tmp("bad_out.csv"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(":3") && err.contains("`n`"), "{err}");
+}
+
+#[test]
+fn check_prints_every_table() {
+    let o = bin()
+        .args(["perf", "check", "--gpu", "h200_sxm", "--backend", "trtllm"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let s = String::from_utf8_lossy(&o.stdout);
+    for t in [
+        "gemm_perf",
+        "context_attention_perf",
+        "generation_attention_perf",
+        "custom_allreduce_perf",
+        "nccl_perf",
+    ] {
+        assert!(s.contains(t), "{s}");
+    }
+}
