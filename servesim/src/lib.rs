@@ -1,8 +1,63 @@
 //! The servesim facade: scenarios, the simulation world, reports and the CLI.
 //!
-//! Re-exports the engine so that an embedding needs one dependency.
+//! - [`scenario`]: scenario files → validated [`Scenario`];
+//! - [`world`]: the simulation world wiring traffic → cluster → metrics into the engine;
+//!   [`run`] runs a scenario to its end;
+//! - [`metrics`] and [`report`]: what a run measures and its [`Summary`].
+//!
+//! Re-exports the crates underneath so that an embedding needs one dependency.
 
+pub mod metrics;
+pub mod report;
+pub mod scenario;
+pub mod world;
+
+pub use report::Summary;
+pub use scenario::Scenario;
 pub use servesim_core as core;
+pub use servesim_models as models;
+pub use servesim_traffic as traffic;
+pub use world::{Run, World, run};
+
+use std::path::PathBuf;
+
+/// Every error of the facade; each names the file, line or field at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating-system error.
+        source: std::io::Error,
+    },
+    /// A scenario file does not parse (syntax, type or unknown field).
+    #[error("{origin}: {path}: {message}")]
+    Parse {
+        /// The file.
+        origin: String,
+        /// The field path (`cluster.pools[1].tp`), `.` for the root.
+        path: String,
+        /// What is wrong, with the line and column.
+        message: String,
+    },
+    /// A field has an invalid value.
+    #[error("{path}: {message}")]
+    Config {
+        /// The field path.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// From the traffic crate (workload config or a trace row).
+    #[error(transparent)]
+    Traffic(servesim_traffic::TrafficError),
+    /// From the models crate (catalogs, calibration data).
+    #[error(transparent)]
+    Models(servesim_models::ModelsError),
+}
 
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../../README.md")]

@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Print the version of every crate.
     Version,
+    /// Simulate a scenario and print its summary.
+    Run(cli::run::RunArgs),
     /// Kernel-time predictions and their accuracy.
     Perf {
         #[command(subcommand)]
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
             println!("servesim {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
+        Command::Run(args) => cli::run::run_cmd(args),
         Command::Perf { cmd } => cli::perf::run(cmd),
         Command::Calibrate { cmd } => cli::calibrate::run(cmd),
         Command::Traffic { cmd } => cli::traffic::run(cmd),

@@ -592,8 +592,9 @@ impl Cluster {
             out.notices.push(Notice::Rejected {
                 handle: req.handle,
                 reason: format!(
-                    "prompt of {} tokens needs {blocks} KV blocks; a '{}' worker has {}",
-                    req.prompt_tokens, self.pools[pool.0 as usize].spec.name, engine.kv_blocks
+                    "prompt larger than a '{}' worker's KV cache ({} tokens)",
+                    self.pools[pool.0 as usize].spec.name,
+                    engine.kv_blocks * u64::from(engine.block_tokens)
                 ),
             });
             return;

@@ -327,7 +327,7 @@ fn prompts_that_can_never_fit_are_rejected_with_a_reason() {
         panic!("{:?}", sim.model.log)
     };
     assert!(
-        reason.contains("400000 tokens") && reason.contains("'prefill'"),
+        reason.contains("KV cache (320000 tokens)") && reason.contains("'prefill'"),
         "{reason}"
     );
 }

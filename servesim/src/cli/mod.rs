@@ -2,6 +2,7 @@
 
 pub mod calibrate;
 pub mod perf;
+pub mod run;
 pub mod traffic;
 
 /// Any error a subcommand reports: printed as `error: ...`, exit code 1.

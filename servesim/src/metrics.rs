@@ -1,0 +1,262 @@
+//! What a run measures: latency histograms (overall and per class), SLO
+//! attainment and goodput, counts, per-pool time series, and, when asked
+//! for, one columnar row per request.
+//!
+//! Everything streams into fixed-size summaries, so memory does not grow
+//! with the number of finished requests unless per-request rows are kept.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use servesim_core::metrics::{LatencyHistogram, TimeSeries};
+use servesim_core::{SimDuration, SimTime};
+
+/// Latency distributions of one group of requests.
+#[derive(Clone, Debug, Default)]
+pub struct Latencies {
+    /// Time to first token.
+    pub ttft: LatencyHistogram,
+    /// Inter-token gaps, one value per token after the first.
+    pub itl: LatencyHistogram,
+    /// Per-request mean inter-token latency.
+    pub itl_mean: LatencyHistogram,
+    /// Arrival to last token.
+    pub e2e: LatencyHistogram,
+    /// Requests completed.
+    pub completed: u64,
+    /// Requests meeting both SLOs.
+    pub slo_met: u64,
+    /// Output tokens of completed requests.
+    pub output_tokens: u64,
+    /// Output tokens of requests meeting the SLOs.
+    pub good_tokens: u64,
+}
+
+/// One finished request, as the metrics see it.
+#[derive(Clone, Copy, Debug)]
+pub struct Finished {
+    /// Arrival.
+    pub arrival: SimTime,
+    /// Prefill admission.
+    pub admitted: SimTime,
+    /// First token.
+    pub first_token: SimTime,
+    /// Last token.
+    pub last_token: SimTime,
+    /// Prompt tokens.
+    pub input_tokens: u32,
+    /// Output tokens.
+    pub output_tokens: u32,
+    /// Largest inter-token gap.
+    pub max_itl: SimDuration,
+    /// Time spent moving KV.
+    pub transfer: SimDuration,
+    /// Times preempted.
+    pub preemptions: u32,
+    /// Class index.
+    pub class: u16,
+    /// Request id.
+    pub id: u64,
+    /// Prefill worker.
+    pub prefill_worker: u32,
+    /// Decode worker (same as prefill when aggregated or local).
+    pub decode_worker: u32,
+}
+
+impl Finished {
+    /// Mean gap between consecutive tokens (zero for one-token answers).
+    pub fn itl_mean(&self) -> SimDuration {
+        let gaps = u64::from(self.output_tokens.saturating_sub(1)).max(1);
+        SimDuration::from_nanos((self.last_token - self.first_token).as_nanos() / gaps)
+    }
+}
+
+/// Per-request rows, one vector per column.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RequestColumns {
+    /// Request id.
+    pub id: Vec<u64>,
+    /// Class name index.
+    pub class: Vec<u16>,
+    /// Arrival, s.
+    pub arrival_s: Vec<f64>,
+    /// TTFT, ms.
+    pub ttft_ms: Vec<f64>,
+    /// E2E, ms.
+    pub e2e_ms: Vec<f64>,
+    /// Mean ITL, ms.
+    pub itl_mean_ms: Vec<f64>,
+    /// Max ITL, ms.
+    pub itl_max_ms: Vec<f64>,
+    /// Queue time before prefill, ms.
+    pub queue_ms: Vec<f64>,
+    /// KV transfer time, ms.
+    pub transfer_ms: Vec<f64>,
+    /// Prompt tokens.
+    pub input_tokens: Vec<u32>,
+    /// Output tokens.
+    pub output_tokens: Vec<u32>,
+    /// Preemptions.
+    pub preemptions: Vec<u32>,
+    /// Prefill worker.
+    pub prefill_worker: Vec<u32>,
+    /// Decode worker.
+    pub decode_worker: Vec<u32>,
+}
+
+/// Time series of one pool.
+#[derive(Clone, Debug)]
+pub struct PoolSeries {
+    /// Workers starting.
+    pub starting: TimeSeries,
+    /// Workers ready.
+    pub ready: TimeSeries,
+    /// Workers draining.
+    pub draining: TimeSeries,
+    /// Requests queued (frontend and worker queues).
+    pub queue_depth: TimeSeries,
+    /// Prompt tokens still to prefill.
+    pub queued_prefill_tokens: TimeSeries,
+    /// Mean KV utilisation.
+    pub kv_utilisation: TimeSeries,
+    /// Sequences running per serving worker.
+    pub batch_size: TimeSeries,
+    /// GPUs held.
+    pub gpus: TimeSeries,
+}
+
+/// Everything a run measures.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    slo_ttft: SimDuration,
+    slo_itl: SimDuration,
+    warmup: SimTime,
+    /// All requests.
+    pub all: Latencies,
+    /// By class index.
+    pub by_class: Vec<Latencies>,
+    /// Requests that arrived (after the warm-up).
+    pub arrived: u64,
+    /// Rejections by reason.
+    pub rejected: BTreeMap<String, u64>,
+    /// Preemptions.
+    pub preemptions: u64,
+    /// Output tokens made (all, warm-up included).
+    pub tokens_made: u64,
+    /// Rows, when kept.
+    pub requests: Option<RequestColumns>,
+    /// Per-pool series.
+    pub series: Vec<PoolSeries>,
+}
+
+impl Metrics {
+    /// Empty metrics for `classes` classes and `pools` pools.
+    pub fn new(
+        slo_ttft: SimDuration,
+        slo_itl: SimDuration,
+        warmup: SimDuration,
+        classes: usize,
+        pools: usize,
+        sample_interval: SimDuration,
+        keep_requests: bool,
+    ) -> Self {
+        let ts = || {
+            TimeSeries::new(SimTime::ZERO, sample_interval).expect("validated positive interval")
+        };
+        Metrics {
+            slo_ttft,
+            slo_itl,
+            warmup: SimTime::ZERO + warmup,
+            all: Latencies::default(),
+            by_class: vec![Latencies::default(); classes],
+            arrived: 0,
+            rejected: BTreeMap::new(),
+            preemptions: 0,
+            tokens_made: 0,
+            requests: keep_requests.then(RequestColumns::default),
+            series: (0..pools)
+                .map(|_| PoolSeries {
+                    starting: ts(),
+                    ready: ts(),
+                    draining: ts(),
+                    queue_depth: ts(),
+                    queued_prefill_tokens: ts(),
+                    kv_utilisation: ts(),
+                    batch_size: ts(),
+                    gpus: ts(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether a request that arrived at `arrival` counts.
+    pub fn counts(&self, arrival: SimTime) -> bool {
+        arrival >= self.warmup
+    }
+
+    /// Records one arrival.
+    pub fn arrival(&mut self, at: SimTime) {
+        if self.counts(at) {
+            self.arrived += 1;
+        }
+    }
+
+    /// Records inter-token gaps (after the warm-up only).
+    pub fn itl_gaps(&mut self, now: SimTime, gaps: &[(SimDuration, u64)]) {
+        if now < self.warmup {
+            return;
+        }
+        for &(gap, n) in gaps {
+            self.all.itl.record_n(gap, n);
+        }
+    }
+
+    /// Records a finished request; returns whether it met both SLOs.
+    pub fn finished(&mut self, r: &Finished) -> bool {
+        let ttft = r.first_token - r.arrival;
+        let itl_mean = r.itl_mean();
+        let met = ttft <= self.slo_ttft && itl_mean <= self.slo_itl;
+        if !self.counts(r.arrival) {
+            return met;
+        }
+        for l in [&mut self.all, &mut self.by_class[r.class as usize]] {
+            l.ttft.record(ttft);
+            l.e2e.record(r.last_token - r.arrival);
+            if r.output_tokens > 1 {
+                l.itl_mean.record(itl_mean);
+            }
+            l.completed += 1;
+            l.output_tokens += u64::from(r.output_tokens);
+            if met {
+                l.slo_met += 1;
+                l.good_tokens += u64::from(r.output_tokens);
+            }
+        }
+        if let Some(cols) = &mut self.requests {
+            let ms = |d: SimDuration| d.as_millis_f64();
+            cols.id.push(r.id);
+            cols.class.push(r.class);
+            cols.arrival_s.push(r.arrival.as_secs_f64());
+            cols.ttft_ms.push(ms(ttft));
+            cols.e2e_ms.push(ms(r.last_token - r.arrival));
+            cols.itl_mean_ms.push(ms(itl_mean));
+            cols.itl_max_ms.push(ms(r.max_itl));
+            cols.queue_ms
+                .push(ms(r.admitted.saturating_duration_since(r.arrival)));
+            cols.transfer_ms.push(ms(r.transfer));
+            cols.input_tokens.push(r.input_tokens);
+            cols.output_tokens.push(r.output_tokens);
+            cols.preemptions.push(r.preemptions);
+            cols.prefill_worker.push(r.prefill_worker);
+            cols.decode_worker.push(r.decode_worker);
+        }
+        met
+    }
+
+    /// Records a rejection.
+    pub fn rejected(&mut self, arrival: SimTime, reason: &str) {
+        if self.counts(arrival) {
+            *self.rejected.entry(reason.to_string()).or_default() += 1;
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! Run summaries: what a person reads in the terminal, what a machine reads as JSON.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+use servesim_core::Simulation;
+use servesim_core::metrics::LatencyHistogram;
+use servesim_models::cluster::PoolId;
+
+use crate::metrics::Latencies;
+use crate::scenario::Scenario;
+use crate::world::World;
+
+/// Percentiles of one latency, in ms (`None` when nothing was recorded).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Percentiles {
+    /// Values recorded.
+    pub count: u64,
+    /// Mean.
+    pub mean: Option<f64>,
+    /// Median.
+    pub p50: Option<f64>,
+    /// 90th percentile.
+    pub p90: Option<f64>,
+    /// 99th percentile.
+    pub p99: Option<f64>,
+    /// Largest.
+    pub max: Option<f64>,
+}
+
+impl Percentiles {
+    /// From a histogram.
+    pub fn of(h: &LatencyHistogram) -> Self {
+        let q = |x: f64| h.quantile(x).map(|d| d.as_millis_f64());
+        Percentiles {
+            count: h.count(),
+            mean: h.mean_secs().map(|s| s * 1e3),
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            max: h.max().map(|d| d.as_millis_f64()),
+        }
+    }
+}
+
+/// Latency and SLO figures of one group of requests.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GroupSummary {
+    /// Requests completed.
+    pub completed: u64,
+    /// Share of completed requests meeting both SLOs.
+    pub slo_met_share: Option<f64>,
+    /// TTFT, ms.
+    pub ttft_ms: Percentiles,
+    /// Per-token ITL, ms.
+    pub itl_ms: Percentiles,
+    /// Per-request mean ITL, ms.
+    pub itl_mean_ms: Percentiles,
+    /// End to end, ms.
+    pub e2e_ms: Percentiles,
+    /// Output tokens.
+    pub output_tokens: u64,
+}
+
+impl GroupSummary {
+    fn of(l: &Latencies) -> Self {
+        GroupSummary {
+            completed: l.completed,
+            slo_met_share: (l.completed > 0).then(|| l.slo_met as f64 / l.completed as f64),
+            ttft_ms: Percentiles::of(&l.ttft),
+            itl_ms: Percentiles::of(&l.itl),
+            itl_mean_ms: Percentiles::of(&l.itl_mean),
+            e2e_ms: Percentiles::of(&l.e2e),
+            output_tokens: l.output_tokens,
+        }
+    }
+}
+
+/// One pool at the end of a run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PoolSummary {
+    /// Name.
+    pub name: String,
+    /// GPU-hours held.
+    pub gpu_hours: f64,
+    /// Workers ready at the end.
+    pub ready_at_end: u32,
+    /// Peak workers held (starting, ready or draining), from the samples.
+    pub peak_workers: u32,
+}
+
+/// The summary of a run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed.
+    pub seed: u64,
+    /// Simulated seconds.
+    pub duration_s: f64,
+    /// Events handled.
+    pub events: u64,
+    /// Requests arrived (after the warm-up).
+    pub arrived: u64,
+    /// Requests rejected, by reason.
+    pub rejected: BTreeMap<String, u64>,
+    /// Requests still in flight at the end.
+    pub in_flight: u64,
+    /// In flight at the end and already past the TTFT target.
+    pub in_flight_late: u64,
+    /// Share of requests meeting both SLOs, over completed, rejected and late in-flight ones.
+    pub slo_attainment: Option<f64>,
+    /// Requests per second meeting the SLOs.
+    pub goodput_rps: f64,
+    /// Output tokens per second of requests meeting the SLOs.
+    pub goodput_tokens_per_s: f64,
+    /// Output tokens per second.
+    pub throughput_tokens_per_s: f64,
+    /// Preemptions.
+    pub preemptions: u64,
+    /// GPU-hours held by every pool.
+    pub gpu_hours: f64,
+    /// All requests.
+    pub all: GroupSummary,
+    /// By class name.
+    pub by_class: BTreeMap<String, GroupSummary>,
+    /// By pool.
+    pub pools: Vec<PoolSummary>,
+}
+
+impl Summary {
+    /// Summarises a finished simulation.
+    pub fn new(s: &Scenario, sim: &Simulation<World>) -> Summary {
+        let w = &sim.model;
+        let m = &w.metrics;
+        let now = sim.now();
+        let measured = (now.as_secs_f64() - s.warmup.as_secs_f64()).max(1e-9);
+        let rejected: u64 = m.rejected.values().sum();
+        let late = w.in_flight_late(now, s.slo_ttft);
+        let judged = m.all.completed + rejected + late;
+        let pools: Vec<PoolSummary> = w
+            .cluster
+            .pool_ids()
+            .map(|p| {
+                let series = &m.series[p.0 as usize];
+                let peak = (0..series.ready.values().len())
+                    .map(|k| {
+                        series.starting.values()[k]
+                            + series.ready.values()[k]
+                            + series.draining.values()[k]
+                    })
+                    .fold(0.0, f64::max) as u32;
+                PoolSummary {
+                    name: w.cluster.pool_name(p).to_string(),
+                    gpu_hours: w.cluster.gpu_seconds(p, now) / 3600.0,
+                    ready_at_end: w.cluster.pool_stats(PoolId(p.0)).ready,
+                    peak_workers: peak,
+                }
+            })
+            .collect();
+        Summary {
+            scenario: s.name.clone(),
+            seed: s.config.seed,
+            duration_s: now.as_secs_f64(),
+            events: sim.scheduler.events_handled(),
+            arrived: m.arrived,
+            rejected: m.rejected.clone(),
+            in_flight: w.in_flight() as u64,
+            in_flight_late: late,
+            slo_attainment: (judged > 0).then(|| m.all.slo_met as f64 / judged as f64),
+            goodput_rps: m.all.slo_met as f64 / measured,
+            goodput_tokens_per_s: m.all.good_tokens as f64 / measured,
+            throughput_tokens_per_s: m.all.output_tokens as f64 / measured,
+            preemptions: m.preemptions,
+            gpu_hours: pools.iter().map(|p| p.gpu_hours).sum(),
+            all: GroupSummary::of(&m.all),
+            by_class: w
+                .workload
+                .class_names()
+                .iter()
+                .zip(&m.by_class)
+                .map(|(name, l)| (name.clone(), GroupSummary::of(l)))
+                .collect(),
+            pools,
+        }
+    }
+}
+
+fn ms(x: Option<f64>) -> String {
+    x.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map(|v| format!("{:.1}%", v * 100.0))
+        .unwrap_or_else(|| "-".into())
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "scenario {} (seed {}), {:.0} s simulated, {} events",
+            self.scenario, self.seed, self.duration_s, self.events
+        )?;
+        let rejected: u64 = self.rejected.values().sum();
+        writeln!(
+            f,
+            "requests: {} arrived, {} completed, {} rejected, {} in flight ({} late)",
+            self.arrived, self.all.completed, rejected, self.in_flight, self.in_flight_late
+        )?;
+        writeln!(
+            f,
+            "SLO attainment {}   goodput {:.2} req/s ({:.0} tok/s)   throughput {:.0} tok/s   preemptions {}",
+            pct(self.slo_attainment),
+            self.goodput_rps,
+            self.goodput_tokens_per_s,
+            self.throughput_tokens_per_s,
+            self.preemptions
+        )?;
+        writeln!(
+            f,
+            "{:<22} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "latency (ms)", "mean", "p50", "p90", "p99", "max"
+        )?;
+        for (name, p) in [
+            ("TTFT", &self.all.ttft_ms),
+            ("ITL per token", &self.all.itl_ms),
+            ("ITL mean per request", &self.all.itl_mean_ms),
+            ("E2E", &self.all.e2e_ms),
+        ] {
+            writeln!(
+                f,
+                "{name:<22} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                ms(p.mean),
+                ms(p.p50),
+                ms(p.p90),
+                ms(p.p99),
+                ms(p.max)
+            )?;
+        }
+        if self.by_class.len() > 1 {
+            writeln!(
+                f,
+                "{:<22} {:>9} {:>9} {:>9} {:>9}",
+                "class", "completed", "SLO met", "TTFT p90", "ITL p90"
+            )?;
+            for (name, g) in &self.by_class {
+                writeln!(
+                    f,
+                    "{name:<22} {:>9} {:>9} {:>9} {:>9}",
+                    g.completed,
+                    pct(g.slo_met_share),
+                    ms(g.ttft_ms.p90),
+                    ms(g.itl_mean_ms.p90)
+                )?;
+            }
+        }
+        for p in &self.pools {
+            writeln!(
+                f,
+                "pool {:<17} {:.2} GPU-h, peak {} workers, {} ready at end",
+                p.name, p.gpu_hours, p.peak_workers, p.ready_at_end
+            )?;
+        }
+        for (reason, n) in &self.rejected {
+            writeln!(f, "rejected {n}: {reason}")?;
+        }
+        Ok(())
+    }
+}

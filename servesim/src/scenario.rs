@@ -1,0 +1,555 @@
+//! Scenario files: YAML (or JSON) → raw config → validated, immutable [`Scenario`].
+//!
+//! The raw structs mirror the file with `deny_unknown_fields`; parse errors
+//! name the field path (through `serde_path_to_error`) and the line. The
+//! semantic checks name the path too, e.g.
+//! `cluster.pools[1].tp: 3 is not a power of two`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use servesim_core::SimDuration;
+use servesim_models::cluster::PoolRole;
+use servesim_models::cluster::router::RouterKind;
+use servesim_models::engine::EngineConfig;
+use servesim_models::hardware::{GpuCatalog, GpuSku};
+use servesim_models::llm::{Dtype, LlmSpec};
+use servesim_models::network::Fabric;
+use servesim_models::perf::Backend;
+use servesim_traffic::{WorkloadConfig, WorkloadSpec};
+
+use crate::Error;
+
+/// The scenario file as written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioConfig {
+    /// A name for reports.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The seed of every random stream.
+    pub seed: u64,
+    /// Simulated time, in seconds.
+    pub duration_s: f64,
+    /// The served model: a built-in name or Hugging Face id, or a path to a `config.json`.
+    pub model: String,
+    /// KV-cache dtype (default: the model's).
+    #[serde(default)]
+    pub kv_dtype: Option<String>,
+    /// GPU SKU of every worker.
+    pub gpu: String,
+    /// Serving engine: `vllm`, `sglang` or `trtllm`.
+    pub backend: String,
+    /// Latency targets.
+    pub slo: SloConfig,
+    /// Pools, nodes and network.
+    pub cluster: ClusterConfig,
+    /// The workload.
+    pub traffic: WorkloadConfig,
+    /// What to record.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// Latency targets of the service.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SloConfig {
+    /// Time to first token, ms.
+    pub ttft_ms: f64,
+    /// Mean inter-token latency of a request, ms.
+    pub itl_ms: f64,
+}
+
+/// The cluster as written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Nodes available (each of the SKU's GPUs per node).
+    pub nodes: u32,
+    /// Most GPUs held at once (default: every GPU of every node).
+    #[serde(default)]
+    pub gpu_budget: Option<u32>,
+    /// The fabric between nodes.
+    #[serde(default = "default_fabric")]
+    pub fabric: Fabric,
+    /// Fixed latency of a KV transfer, µs.
+    #[serde(default = "default_transfer_latency_us")]
+    pub transfer_latency_us: f64,
+    /// Conditional disaggregation: prompts up to this many tokens are prefilled on the decode worker.
+    #[serde(default)]
+    pub local_prefill_max_tokens: Option<u32>,
+    /// The pools: one aggregated, or one prefill and one decode.
+    pub pools: Vec<PoolConfig>,
+}
+
+fn default_fabric() -> Fabric {
+    Fabric::SingleSwitch
+}
+
+fn default_transfer_latency_us() -> f64 {
+    10.0
+}
+
+/// One pool as written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolConfig {
+    /// Name for reports.
+    pub name: String,
+    /// `prefill`, `decode` or `aggregated`.
+    pub role: String,
+    /// GPUs per worker: 1, 2, 4 or 8.
+    pub tp: u32,
+    /// Workers at time zero (warm).
+    pub workers: u32,
+    /// Seconds from asking for a worker to its serving.
+    #[serde(default = "default_startup_s")]
+    pub startup_s: f64,
+    /// Router policy (default: `least_outstanding_tokens`; `kv_load` suits decode).
+    #[serde(default)]
+    pub router: Option<String>,
+    /// Engine settings (defaults from the backend).
+    #[serde(default)]
+    pub engine: EngineOverrides,
+}
+
+fn default_startup_s() -> f64 {
+    180.0
+}
+
+/// Engine settings that override the backend's defaults.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineOverrides {
+    /// Most sequences running at once.
+    pub max_num_seqs: Option<u32>,
+    /// Token budget per iteration.
+    pub max_batched_tokens: Option<u32>,
+    /// Tokens per KV block.
+    pub block_tokens: Option<u32>,
+    /// Share of GPU memory for weights and KV cache, in (0, 1].
+    pub mem_fraction: Option<f64>,
+    /// Split long prompts across iterations.
+    pub chunked_prefill: Option<bool>,
+    /// Prefill and decode in the same iteration.
+    pub mixed_batches: Option<bool>,
+    /// Reuse cached prompt prefixes.
+    pub prefix_caching: Option<bool>,
+    /// Share of KV blocks kept free at admission, in [0, 1).
+    pub watermark: Option<f64>,
+}
+
+/// What the run records.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Interval of the per-pool time series, s.
+    #[serde(default = "default_sample_s")]
+    pub sample_interval_s: f64,
+    /// Requests arriving before this time are served but not counted, s.
+    #[serde(default)]
+    pub warmup_s: f64,
+    /// Keep one row per request (columnar).
+    #[serde(default)]
+    pub keep_requests: bool,
+}
+
+fn default_sample_s() -> f64 {
+    10.0
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            sample_interval_s: default_sample_s(),
+            warmup_s: 0.0,
+            keep_requests: false,
+        }
+    }
+}
+
+/// A validated pool.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolPlan {
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: PoolRole,
+    /// GPUs per worker.
+    pub tp: u32,
+    /// Workers at time zero.
+    pub workers: u32,
+    /// Start-up time of a new worker.
+    pub startup: SimDuration,
+    /// Router policy.
+    pub router: RouterKind,
+    /// Engine of each worker (KV capacity included).
+    pub engine: EngineConfig,
+}
+
+/// A validated scenario: everything a run needs, immutable.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The file as written (re-serialisable).
+    pub config: ScenarioConfig,
+    /// Display name.
+    pub name: String,
+    /// Simulated time.
+    pub duration: SimDuration,
+    /// The model, with its dtypes.
+    pub llm: LlmSpec,
+    /// The GPU SKU.
+    pub gpu: GpuSku,
+    /// The backend.
+    pub backend: Backend,
+    /// The pools.
+    pub pools: Vec<PoolPlan>,
+    /// GPU budget.
+    pub gpu_budget: u32,
+    /// Transfer latency.
+    pub transfer_latency: SimDuration,
+    /// The workload.
+    pub traffic: WorkloadSpec,
+    /// Sampling interval of time series.
+    pub sample_interval: SimDuration,
+    /// Warm-up excluded from the statistics.
+    pub warmup: SimDuration,
+    /// TTFT target.
+    pub slo_ttft: SimDuration,
+    /// ITL target.
+    pub slo_itl: SimDuration,
+}
+
+fn invalid(path: impl Into<String>, message: impl Into<String>) -> Error {
+    Error::Config {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+fn seconds(path: &str, secs: f64, positive: bool) -> Result<SimDuration, Error> {
+    if !secs.is_finite() || secs < 0.0 || (positive && secs == 0.0) {
+        let want = if positive {
+            "a positive number of seconds"
+        } else {
+            "a number of seconds >= 0"
+        };
+        return Err(invalid(path, format!("must be {want}, got {secs}")));
+    }
+    SimDuration::from_secs_f64_round(secs).map_err(|e| invalid(path, e.to_string()))
+}
+
+/// Scheduling defaults of each backend (vLLM V1, SGLang, TensorRT-LLM's PyTorch flow).
+pub fn backend_defaults(backend: Backend) -> EngineConfig {
+    let base = EngineConfig {
+        max_num_seqs: 256,
+        max_batched_tokens: 8192,
+        block_tokens: 16,
+        kv_blocks: 0,
+        watermark_blocks: 0,
+        chunked_prefill: true,
+        mixed_batches: true,
+        prefix_caching: true,
+        prefix_block_tokens: 512,
+    };
+    match backend {
+        Backend::Vllm => base,
+        // SGLang runs prefill batches apart from decode ones unless mixed chunking is on.
+        Backend::Sglang => EngineConfig {
+            mixed_batches: false,
+            ..base
+        },
+        // TensorRT-LLM: 32-token blocks, context chunking off by default.
+        Backend::Trtllm => EngineConfig {
+            block_tokens: 32,
+            chunked_prefill: false,
+            ..base
+        },
+    }
+}
+
+/// Default share of GPU memory given to weights and KV (vLLM's `gpu_memory_utilization`).
+pub const DEFAULT_MEM_FRACTION: f64 = 0.9;
+/// Memory kept per GPU for activations, workspaces and CUDA graphs.
+pub const RESERVED_BYTES_PER_GPU: u64 = 2 << 30;
+
+impl Scenario {
+    /// Reads and validates a scenario file (YAML or JSON, by content).
+    pub fn from_file(path: &Path) -> Result<Scenario, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Self::from_yaml_str(&text, &path.display().to_string(), &base)
+    }
+
+    /// Parses and validates scenario text; `origin` names it in errors, `base_dir`
+    /// resolves relative paths in it (traces, `config.json`).
+    pub fn from_yaml_str(text: &str, origin: &str, base_dir: &Path) -> Result<Scenario, Error> {
+        let de = serde_norway::Deserializer::from_str(text);
+        let config: ScenarioConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            Error::Parse {
+                origin: origin.to_string(),
+                path,
+                message: e.into_inner().to_string(),
+            }
+        })?;
+        Self::validate(config, base_dir)
+    }
+
+    /// Validates a parsed config.
+    pub fn validate(config: ScenarioConfig, base_dir: &Path) -> Result<Scenario, Error> {
+        let duration = seconds("duration_s", config.duration_s, true)?;
+        let catalog = GpuCatalog::builtin();
+        let gpu = catalog
+            .get(&config.gpu)
+            .map_err(|e| invalid("gpu", e.to_string()))?
+            .clone();
+        let backend =
+            Backend::parse(&config.backend).map_err(|e| invalid("backend", e.to_string()))?;
+        let mut llm = if config.model.ends_with(".json") {
+            LlmSpec::from_hf_config(&base_dir.join(&config.model))
+                .map_err(|e| invalid("model", e.to_string()))?
+        } else {
+            LlmSpec::lookup(&config.model).map_err(|e| invalid("model", e.to_string()))?
+        };
+        if let Some(kv) = &config.kv_dtype {
+            llm.kv_dtype = Dtype::parse(kv).map_err(|e| invalid("kv_dtype", e.to_string()))?;
+        }
+        for (field, v) in [
+            ("slo.ttft_ms", config.slo.ttft_ms),
+            ("slo.itl_ms", config.slo.itl_ms),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(invalid(
+                    field,
+                    format!("must be a positive number of ms, got {v}"),
+                ));
+            }
+        }
+        let slo_ttft = seconds("slo.ttft_ms", config.slo.ttft_ms / 1e3, true)?;
+        let slo_itl = seconds("slo.itl_ms", config.slo.itl_ms / 1e3, true)?;
+
+        let c = &config.cluster;
+        if c.nodes == 0 {
+            return Err(invalid("cluster.nodes", "must be at least 1"));
+        }
+        let all_gpus = u64::from(c.nodes) * u64::from(gpu.gpus_per_node);
+        if all_gpus > 1_000_000 {
+            return Err(invalid(
+                "cluster.nodes",
+                format!(
+                    "{} nodes is more than this simulator supports (1,000,000 GPUs)",
+                    c.nodes
+                ),
+            ));
+        }
+        let gpu_budget = c.gpu_budget.unwrap_or(all_gpus as u32);
+        if gpu_budget == 0 || u64::from(gpu_budget) > all_gpus {
+            return Err(invalid(
+                "cluster.gpu_budget",
+                format!("must be 1..={all_gpus} (the nodes' GPUs), got {gpu_budget}"),
+            ));
+        }
+        if !(c.transfer_latency_us.is_finite() && c.transfer_latency_us >= 0.0) {
+            return Err(invalid(
+                "cluster.transfer_latency_us",
+                format!("must be >= 0, got {}", c.transfer_latency_us),
+            ));
+        }
+        let transfer_latency = seconds(
+            "cluster.transfer_latency_us",
+            c.transfer_latency_us / 1e6,
+            false,
+        )?;
+        let mut pools = Vec::new();
+        for (i, p) in c.pools.iter().enumerate() {
+            pools.push(validate_pool(
+                &format!("cluster.pools[{i}]"),
+                p,
+                &llm,
+                &gpu,
+                backend,
+            )?);
+        }
+        let roles: Vec<PoolRole> = pools.iter().map(|p| p.role).collect();
+        if !matches!(
+            roles[..],
+            [PoolRole::Aggregated] | [PoolRole::Prefill, PoolRole::Decode]
+        ) {
+            return Err(invalid(
+                "cluster.pools",
+                "must be one aggregated pool, or a prefill pool followed by a decode pool",
+            ));
+        }
+        let initial: u32 = pools.iter().map(|p| p.workers * p.tp).sum();
+        if initial > gpu_budget {
+            return Err(invalid(
+                "cluster.pools",
+                format!("initial workers hold {initial} GPUs, over the budget of {gpu_budget}"),
+            ));
+        }
+        if c.local_prefill_max_tokens.is_some() && roles.len() != 2 {
+            return Err(invalid(
+                "cluster.local_prefill_max_tokens",
+                "needs a decode pool",
+            ));
+        }
+        let traffic = config
+            .traffic
+            .validate("traffic", base_dir)
+            .map_err(Error::Traffic)?;
+        let m = &config.metrics;
+        let sample_interval = seconds("metrics.sample_interval_s", m.sample_interval_s, true)?;
+        let warmup = seconds("metrics.warmup_s", m.warmup_s, false)?;
+        if warmup >= duration {
+            return Err(invalid(
+                "metrics.warmup_s",
+                format!(
+                    "{} s leaves nothing of a {} s run",
+                    m.warmup_s, config.duration_s
+                ),
+            ));
+        }
+        Ok(Scenario {
+            name: config.name.clone().unwrap_or_else(|| "scenario".into()),
+            duration,
+            llm,
+            gpu,
+            backend,
+            pools,
+            gpu_budget,
+            transfer_latency,
+            traffic,
+            sample_interval,
+            warmup,
+            slo_ttft,
+            slo_itl,
+            config,
+        })
+    }
+}
+
+fn validate_pool(
+    path: &str,
+    p: &PoolConfig,
+    llm: &LlmSpec,
+    gpu: &GpuSku,
+    backend: Backend,
+) -> Result<PoolPlan, Error> {
+    let role = match p.role.as_str() {
+        "prefill" => PoolRole::Prefill,
+        "decode" => PoolRole::Decode,
+        "aggregated" => PoolRole::Aggregated,
+        other => {
+            return Err(invalid(
+                format!("{path}.role"),
+                format!("'{other}' is not one of prefill, decode, aggregated"),
+            ));
+        }
+    };
+    if !p.tp.is_power_of_two() {
+        return Err(invalid(
+            format!("{path}.tp"),
+            format!("{} is not a power of two", p.tp),
+        ));
+    }
+    if p.tp > gpu.gpus_per_node {
+        return Err(invalid(
+            format!("{path}.tp"),
+            format!("{} is more than a node's {} GPUs", p.tp, gpu.gpus_per_node),
+        ));
+    }
+    if p.workers > 100_000 {
+        return Err(invalid(
+            format!("{path}.workers"),
+            format!(
+                "{} is more than this simulator supports (100,000)",
+                p.workers
+            ),
+        ));
+    }
+    let startup = seconds(&format!("{path}.startup_s"), p.startup_s, false)?;
+    let router = match &p.router {
+        Some(r) => r
+            .parse::<RouterKind>()
+            .map_err(|e| invalid(format!("{path}.router"), e))?,
+        None if role == PoolRole::Decode => RouterKind::KvLoad,
+        None => RouterKind::LeastOutstandingTokens,
+    };
+    let o = &p.engine;
+    let d = backend_defaults(backend);
+    let mut engine = EngineConfig {
+        max_num_seqs: o.max_num_seqs.unwrap_or(d.max_num_seqs),
+        max_batched_tokens: o.max_batched_tokens.unwrap_or(d.max_batched_tokens),
+        block_tokens: o.block_tokens.unwrap_or(d.block_tokens),
+        chunked_prefill: o.chunked_prefill.unwrap_or(d.chunked_prefill),
+        mixed_batches: o.mixed_batches.unwrap_or(d.mixed_batches),
+        prefix_caching: o.prefix_caching.unwrap_or(d.prefix_caching),
+        ..d
+    };
+    for (field, v) in [
+        ("max_num_seqs", engine.max_num_seqs),
+        ("max_batched_tokens", engine.max_batched_tokens),
+        ("block_tokens", engine.block_tokens),
+    ] {
+        if v == 0 {
+            return Err(invalid(
+                format!("{path}.engine.{field}"),
+                "must be at least 1",
+            ));
+        }
+    }
+    if !engine.prefix_block_tokens.is_multiple_of(engine.block_tokens) {
+        return Err(invalid(
+            format!("{path}.engine.block_tokens"),
+            format!(
+                "{} must divide the prefix block of {} tokens",
+                engine.block_tokens, engine.prefix_block_tokens
+            ),
+        ));
+    }
+    let mem = o.mem_fraction.unwrap_or(DEFAULT_MEM_FRACTION);
+    if !(mem > 0.0 && mem <= 1.0) {
+        return Err(invalid(
+            format!("{path}.engine.mem_fraction"),
+            format!("must be in (0, 1], got {mem}"),
+        ));
+    }
+    let kv_tokens = llm
+        .kv_capacity_tokens_with_reserve(gpu, p.tp, mem, RESERVED_BYTES_PER_GPU)
+        .map_err(|e| invalid(format!("{path}.tp"), e.to_string()))?;
+    engine.kv_blocks = kv_tokens / u64::from(engine.block_tokens);
+    if engine.kv_blocks == 0 {
+        return Err(invalid(
+            format!("{path}.tp"),
+            format!(
+                "{} at TP{} leaves no memory for the KV cache on {}",
+                llm.name, p.tp, gpu.sku
+            ),
+        ));
+    }
+    let watermark = o.watermark.unwrap_or(0.01);
+    if !(0.0..1.0).contains(&watermark) {
+        return Err(invalid(
+            format!("{path}.engine.watermark"),
+            format!("must be in [0, 1), got {watermark}"),
+        ));
+    }
+    engine.watermark_blocks = (engine.kv_blocks as f64 * watermark) as u64;
+    Ok(PoolPlan {
+        name: p.name.clone(),
+        role,
+        tp: p.tp,
+        workers: p.workers,
+        startup,
+        router,
+        engine,
+    })
+}
