@@ -167,7 +167,10 @@ impl ArrivalConfig {
                 let r0 = check_nonneg(&f("base_rate_per_s"), base_rate_per_s)?;
                 let r1 = check_nonneg(&f("burst_rate_per_s"), burst_rate_per_s)?;
                 if r0 == 0.0 && r1 == 0.0 {
-                    return Err(rate_err(f("burst_rate_per_s"), r1));
+                    return Err(TrafficError::config(
+                        f("burst_rate_per_s"),
+                        "base_rate_per_s or burst_rate_per_s must be > 0, both are 0",
+                    ));
                 }
                 let h0 = check_pos(&f("mean_base_s"), mean_base_s)?;
                 let h1 = check_pos(&f("mean_burst_s"), mean_burst_s)?;

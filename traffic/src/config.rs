@@ -87,7 +87,7 @@ pub struct StreamConfig {
     #[serde(default)]
     pub end_s: Option<f64>,
     /// Leading prompt tokens common to every request of the stream (a system prompt),
-    /// added to the sampled input sizes; synthetic streams only.
+    /// added to the sampled (or empirical) input sizes; not for trace streams.
     #[serde(default)]
     pub shared_prefix_tokens: u32,
     /// Open-loop arrivals.

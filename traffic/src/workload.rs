@@ -218,7 +218,10 @@ impl Workload {
                             .saturating_add(stream.shared_prefix),
                         output.sample_count(size_rng, 1),
                     ),
-                    Sizes::Empirical(rows) => rows[size_rng.random_range(0..rows.len())],
+                    Sizes::Empirical(rows) => {
+                        let (i, o) = rows[size_rng.random_range(0..rows.len())];
+                        (i.saturating_add(stream.shared_prefix), o)
+                    }
                 };
                 let blocks = prompt_blocks(
                     stream.namespace,
@@ -394,6 +397,12 @@ impl Workload {
         }
     }
 }
+
+// The cluster world may move the workload across threads (e.g. the Python binding).
+const _: fn() = || {
+    fn send<T: Send>() {}
+    send::<Workload>();
+};
 
 impl User {
     fn begin_session(&mut self, spec: &ClosedSpec, shared_prefix: u32) {

@@ -294,3 +294,52 @@ fn unbounded_workloads_are_flagged() {
     assert!(spec(&format!("streams:{CHAT}")).is_unbounded());
     assert!(!spec(&format!("streams:{CONV}")).is_unbounded());
 }
+
+#[test]
+fn the_example_file_is_the_airline_preset_written_out() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/airline.yaml");
+    let (cfg, seed) = servesim_traffic::load_workload_file(&path).unwrap();
+    assert_eq!(seed, Some(42));
+    assert_eq!(
+        cfg.airline,
+        Some(servesim_traffic::AirlineConfig::default())
+    );
+    let (spec, _) = servesim_traffic::load_spec(&path, None).unwrap();
+    assert_eq!(
+        spec.class_names(),
+        ["status_query", "rerouting", "background"]
+    );
+    let rs = run(&spec, 42, 3600, 3);
+    let background = rs.iter().filter(|r| r.class.0 == 2).count();
+    // The first half hour of the code trace (5,740 rows), replayed in 15 minutes.
+    assert_eq!(background, 5_740);
+}
+
+/// Pins the generated requests: if this changes, every stored result changes too.
+#[test]
+fn generated_requests_are_pinned() {
+    let s = spec(&format!("streams:{CONV}{CHAT}"));
+    let rs = run(&s, 2026, 300, 1);
+    let digest = servesim_core::hash::stable_hash(
+        &rs.iter()
+            .map(|r| {
+                (
+                    r.id.0,
+                    r.arrival.as_nanos(),
+                    r.input_tokens,
+                    r.output_tokens,
+                    r.prefix_blocks.to_vec(),
+                    r.class.0,
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(
+        (rs.len(), digest),
+        (GOLDEN_COUNT, GOLDEN_DIGEST),
+        "generation changed"
+    );
+}
+
+const GOLDEN_COUNT: usize = 2_865;
+const GOLDEN_DIGEST: u64 = 17_379_893_296_022_393_424;
