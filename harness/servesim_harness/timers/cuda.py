@@ -113,6 +113,8 @@ class CudaTimer(Timer):
         self.torch = torch
         self.F = torch.nn.functional
         self.use_graphs = use_graphs
+        if not 0 <= device < torch.cuda.device_count():
+            raise HarnessError(f"--device {device}: this node has {torch.cuda.device_count()} visible GPUs")
         self.device = torch.device("cuda", device)
         torch.cuda.set_device(self.device)
         self.props = torch.cuda.get_device_properties(self.device)
@@ -385,7 +387,8 @@ class CudaTimer(Timer):
         import torch.multiprocessing as mp
 
         try:
-            self.nccl_version = ".".join(map(str, self.torch.cuda.nccl.version()))
+            v = self.torch.cuda.nccl.version()
+            self.nccl_version = ".".join(map(str, v)) if isinstance(v, tuple) else str(v)
         except Exception:  # noqa: BLE001 - only metadata
             pass
         self.notes["nccl"].add(

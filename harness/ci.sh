@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# CI for the hardware harness: no GPU, no torch.  Usage: harness/ci.sh [VENV]
+#   VENV: virtualenv to create or reuse (default .venv; relative to the current folder).
+# Installs the harness with its dev dependencies (numpy, pyyaml, pytest), runs the test
+# suite, then one CLI dry run of sweeps/example.yaml into a temporary folder and checks
+# the files it wrote.  Exits non-zero on any failure.
+set -euo pipefail
+
+VENV="${1:-.venv}"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PY="$VENV/bin/python"
+
+[ -x "$PY" ] || python3 -m venv "$VENV"
+"$PY" -m pip install --quiet --disable-pip-version-check -e "$HERE[dev]"
+
+echo "--> harness: pytest"
+(cd "$HERE" && "$PY" -m pytest -q -p no:cacheprovider tests)
+
+echo "--> harness: CLI dry run of sweeps/example.yaml"
+OUT="$(mktemp -d "${TMPDIR:-/tmp}/servesim-harness-ci.XXXXXX")"
+trap 'rm -rf "$OUT"' EXIT
+"$VENV/bin/servesim-harness" validate "$HERE/sweeps/example.yaml"
+"$VENV/bin/servesim-harness" validate "$HERE/sweeps/hopper-full.yaml" >/dev/null
+"$VENV/bin/servesim-harness" run "$HERE/sweeps/example.yaml" --out "$OUT" --dry-run --quiet
+"$PY" - "$OUT" <<'PYEOF'
+import sys
+from pathlib import Path
+
+from servesim_harness.calibfmt import read_family
+from servesim_harness.families import COLUMNS
+
+root = Path(sys.argv[1])
+files = sorted(root.rglob("*.csv.gz"))
+families = sorted(p.name.removesuffix(".csv.gz") for p in files)
+assert families == sorted(COLUMNS), f"families written: {families}"
+for p in files:
+    header, columns, rows = read_family(p)
+    assert header["measured_on"] == "cpu-dry-run", p
+    assert columns == COLUMNS[header["family"]], p
+    assert rows and all(float(r[-1]) > 0 for r in rows), p
+print(f"ok: {len(files)} calibration files, {sum(len(read_family(p)[2]) for p in files)} rows")
+PYEOF
+# A bad sweep file must fail with exit code 2 and a message naming the path.
+BAD="$OUT/bad.yaml"
+printf 'gemm: {dtypes: [bf16], m: [1, 2, 4, -4], nk: [[16, 16]]}\n' >"$BAD"
+set +e
+MSG="$("$VENV/bin/servesim-harness" validate "$BAD" 2>&1)"
+CODE=$?
+set -e
+if [ "$CODE" -ne 2 ] || ! grep -q 'gemm.m\[3\]: must be a positive integer, got -4' <<<"$MSG"; then
+    echo "bad sweep file: expected exit 2 and a path in the message, got $CODE: $MSG" >&2
+    exit 1
+fi
+echo "--> harness: ok"
