@@ -294,6 +294,9 @@ impl WorkloadConfig {
                 "overrides the airline preset: add `preset: airline`",
             ));
         }
+        if let (Some(Preset::Airline), Some(airline)) = (self.preset, &self.airline) {
+            airline.check(&format!("{prefix}.airline"))?;
+        }
         let mut classes: Vec<String> = Vec::new();
         let mut names = BTreeSet::new();
         let mut streams = Vec::new();

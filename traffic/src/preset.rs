@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use crate::arrival::ArrivalConfig;
 use crate::config::{ClosedConfig, OpenConfig, StreamConfig};
 use crate::dist::DistConfig;
+use crate::error::{Result, TrafficError};
+use crate::validate::{check_nonneg, check_pos, span};
 
 /// The airline preset: passengers asking short questions all along (open loop, Poisson),
 /// plus, from `storm_start_s` for `storm_duration_s`, a storm of closed-loop users
@@ -93,6 +95,50 @@ impl Default for AirlineConfig {
 }
 
 impl AirlineConfig {
+    /// Checks every figure under its own name (`traffic.airline.storm_users`), so that
+    /// errors point at the override rather than at the expanded streams.
+    pub fn check(&self, field: &str) -> Result<()> {
+        let f = |name: &str| format!("{field}.{name}");
+        check_pos(&f("passenger_rate_per_s"), self.passenger_rate_per_s)?;
+        span(&f("passenger_start_s"), self.passenger_start_s)?;
+        if let Some(end) = self.passenger_end_s {
+            span(&f("passenger_end_s"), end)?;
+            if end <= self.passenger_start_s {
+                return Err(TrafficError::config(
+                    f("passenger_end_s"),
+                    format!(
+                        "must be > passenger_start_s ({}), got {end}",
+                        self.passenger_start_s
+                    ),
+                ));
+            }
+        }
+        span(&f("storm_start_s"), self.storm_start_s)?;
+        check_pos(&f("storm_duration_s"), self.storm_duration_s)?;
+        check_nonneg(&f("storm_ramp_s"), self.storm_ramp_s)?;
+        if self.storm_users == 0 {
+            return Err(TrafficError::config(f("storm_users"), "must be > 0, got 0"));
+        }
+        if self.storm_max_input_tokens == Some(0) {
+            return Err(TrafficError::config(
+                f("storm_max_input_tokens"),
+                "must be > 0, got 0",
+            ));
+        }
+        for (name, d) in [
+            ("passenger_input", &self.passenger_input),
+            ("passenger_output", &self.passenger_output),
+            ("storm_first_input", &self.storm_first_input),
+            ("storm_followup_input", &self.storm_followup_input),
+            ("storm_output", &self.storm_output),
+            ("storm_think_s", &self.storm_think_s),
+            ("storm_turns", &self.storm_turns),
+        ] {
+            d.validate(&f(name))?;
+        }
+        Ok(())
+    }
+
     /// The two streams, `passengers` and `storm`.
     pub fn streams(&self) -> Vec<StreamConfig> {
         vec![

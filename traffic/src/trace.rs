@@ -4,6 +4,7 @@
 //! Readers hold one row at a time, so memory does not depend on the file's length.
 //! Every malformed row is an error naming the file, line and column.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -397,9 +398,16 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// Writes requests as Mooncake JSONL (timestamp in whole milliseconds, rounded), so a
 /// generated workload can be replayed by other tools.
+///
+/// Block ids are 64-bit hashes; tools that read JSON numbers as doubles lose ids above
+/// 2^53. [`MooncakeWriter::with_dense_ids`] renumbers them 0, 1, 2... in order of first
+/// appearance, as Mooncake's own traces are, at the cost of memory per distinct block.
 #[derive(Debug)]
 pub struct MooncakeWriter<W: Write> {
     out: W,
+    /// First-seen renumbering (lookups only, never iterated).
+    dense: Option<HashMap<u64, u64>>,
+    ids: Vec<u64>,
 }
 
 #[derive(Serialize)]
@@ -411,18 +419,41 @@ struct MooncakeOut<'a> {
 }
 
 impl<W: Write> MooncakeWriter<W> {
-    /// A writer into `out` (wrap files in a `BufWriter`).
+    /// A writer into `out` that keeps block ids as they are (wrap files in a `BufWriter`).
     pub fn new(out: W) -> Self {
-        MooncakeWriter { out }
+        MooncakeWriter {
+            out,
+            dense: None,
+            ids: Vec::new(),
+        }
+    }
+
+    /// A writer that renumbers block ids densely from 0.
+    pub fn with_dense_ids(out: W) -> Self {
+        MooncakeWriter {
+            dense: Some(HashMap::new()),
+            ..MooncakeWriter::new(out)
+        }
     }
 
     /// Writes one request as one line.
     pub fn write(&mut self, r: &Request) -> std::io::Result<()> {
+        let hash_ids: &[u64] = match &mut self.dense {
+            None => &r.prefix_blocks,
+            Some(map) => {
+                self.ids.clear();
+                for b in r.prefix_blocks.iter() {
+                    let next = map.len() as u64;
+                    self.ids.push(*map.entry(*b).or_insert(next));
+                }
+                &self.ids
+            }
+        };
         let row = MooncakeOut {
             timestamp: r.arrival.as_nanos().saturating_add(500_000) / 1_000_000,
             input_length: r.input_tokens,
             output_length: r.output_tokens,
-            hash_ids: &r.prefix_blocks,
+            hash_ids,
         };
         serde_json::to_writer(&mut self.out, &row)?;
         self.out.write_all(b"\n")

@@ -1,6 +1,5 @@
 //! Trace replay: the four shipped traces, rate scaling, windows, bad rows, the writer.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use servesim_core::{RngStreams, SimDuration, SimTime};
@@ -309,11 +308,6 @@ fn mooncake_writer_round_trips() {
     }
     let bytes = out.finish().unwrap();
     let path = tmp("written.jsonl", std::str::from_utf8(&bytes).unwrap());
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .unwrap();
-    f.flush().unwrap();
     let rows: Vec<_> = TraceReader::open(&path, TraceFormat::Mooncake)
         .unwrap()
         .collect::<Result<_, _>>()

@@ -264,12 +264,21 @@ fn bad_config_names_the_field() {
             .starts_with("traffic.streams[1].name: duplicate")
     );
     assert!(err("airline: {storm_users: 3}").starts_with("traffic.airline: overrides"));
-    assert!(
-        err("preset: airline\nairline: {storm_users: 0}").contains("closed.users: must be > 0")
+    assert_eq!(
+        err("preset: airline\nairline: {storm_users: 0}"),
+        "traffic.airline.storm_users: must be > 0, got 0"
+    );
+    assert_eq!(
+        err("preset: airline\nairline: {passenger_rate_per_s: 0}"),
+        "traffic.airline.passenger_rate_per_s: must be > 0, got 0"
+    );
+    assert_eq!(
+        err("preset: airline\nairline: {storm_duration_s: -5}"),
+        "traffic.airline.storm_duration_s: must be > 0, got -5"
     );
     assert!(
-        err("preset: airline\nairline: {passenger_rate_per_s: 0}")
-            .contains("open.arrival.rate_per_s: must be > 0, got 0")
+        err("preset: airline\nairline: {storm_think_s: {kind: lognormal, mean: 1, p50: 2}}")
+            .starts_with("traffic.airline.storm_think_s.mean")
     );
     assert!(
         err("preset: airline\nairline: {storm_user: 3}").contains("unknown field `storm_user`")

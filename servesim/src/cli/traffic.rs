@@ -33,6 +33,9 @@ pub enum TrafficCommand {
         /// Output file.
         #[arg(long)]
         out: PathBuf,
+        /// Renumber block ids 0, 1, 2... (for tools that read JSON numbers as doubles).
+        #[arg(long)]
+        dense_ids: bool,
         #[command(flatten)]
         run: RunArgs,
     },
@@ -93,10 +96,20 @@ pub fn run(cmd: TrafficCommand) -> Result<(), CliError> {
             }
             Ok(())
         }
-        TrafficCommand::Export { file, out, run } => {
+        TrafficCommand::Export {
+            file,
+            out,
+            dense_ids,
+            run,
+        } => {
             let (spec, seed) = load(&file, run.format)?;
             let f = File::create(&out).map_err(|e| m(format!("{}: {e}", out.display())))?;
-            let mut w = MooncakeWriter::new(BufWriter::new(f));
+            let f = BufWriter::new(f);
+            let mut w = if dense_ids {
+                MooncakeWriter::with_dense_ids(f)
+            } else {
+                MooncakeWriter::new(f)
+            };
             let mut failed = None;
             let n = drive(&spec, seed, &run, |r| {
                 if failed.is_none() {
