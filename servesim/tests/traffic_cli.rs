@@ -1,0 +1,101 @@
+//! `servesim traffic stats` and `servesim traffic export`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_servesim"))
+}
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let out = bin().args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn stats_of_the_azure_conversation_trace() {
+    let trace = repo("data/traces/azure_llm_2023_conv.csv.gz");
+    let (ok, out, err) = run(&["traffic", "stats", trace.to_str().unwrap(), "--json"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("\"count\": 19366"), "{out}");
+    assert!(out.contains("\"span_s\": 3501.72"), "{out}");
+}
+
+#[test]
+fn stats_and_export_of_a_scenario() {
+    let scenario = repo("traffic/examples/airline.yaml");
+    let (ok, out, err) = run(&["traffic", "stats", scenario.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    for class in ["status_query", "rerouting", "background"] {
+        assert!(out.contains(class), "{out}");
+    }
+    let dir = std::env::temp_dir().join(format!("servesim-traffic-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let jsonl = dir.join("airline.jsonl");
+    let (ok, _, err) = run(&[
+        "traffic",
+        "export",
+        scenario.to_str().unwrap(),
+        "--out",
+        jsonl.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(err.contains("wrote 34526 requests"), "{err}");
+    let (ok, out, _) = run(&["traffic", "stats", jsonl.to_str().unwrap(), "--json"]);
+    assert!(ok && out.contains("\"count\": 34526"), "{out}");
+}
+
+#[test]
+fn bad_input_is_one_clear_error() {
+    let dir = std::env::temp_dir().join(format!("servesim-traffic-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "traffic: {streams: [{name: a, open: {arrival: {kind: gamma, rate_per_s: 1, cv: -1}, input: {kind: fixed, value: 1}, output: {kind: fixed, value: 1}}}]}",
+    )
+    .unwrap();
+    let (ok, _, err) = run(&["traffic", "stats", bad.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        err.trim_end()
+            .ends_with("bad.yaml: traffic.streams[0].open.arrival.cv: must be > 0, got -1"),
+        "{err}"
+    );
+    let unbounded = dir.join("unbounded.yaml");
+    std::fs::write(
+        &unbounded,
+        "streams: [{name: a, open: {arrival: {kind: poisson, rate_per_s: 1}, input: {kind: fixed, value: 1}, output: {kind: fixed, value: 1}}}]",
+    )
+    .unwrap();
+    let (ok, _, err) = run(&["traffic", "stats", unbounded.to_str().unwrap()]);
+    assert!(!ok && err.contains("--until-s"), "{err}");
+    let (ok, out, err) = run(&[
+        "traffic",
+        "stats",
+        unbounded.to_str().unwrap(),
+        "--until-s",
+        "100",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.lines().nth(1).unwrap().starts_with("a "), "{out}");
+    let csv = dir.join("rows.csv");
+    std::fs::write(
+        &csv,
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46,1,x\n",
+    )
+    .unwrap();
+    let (ok, _, err) = run(&["traffic", "stats", csv.to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("rows.csv:2:3: GeneratedTokens"),
+        "{err}"
+    );
+}
