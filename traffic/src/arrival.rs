@@ -124,17 +124,52 @@ fn rate_err(field: String, v: f64) -> TrafficError {
     TrafficError::config(field, format!("must be > 0, got {v}"))
 }
 
+/// The fastest rate accepted: one arrival per nanosecond, the clock's resolution.
+const MAX_RATE_PER_S: f64 = 1e9;
+
+/// `v` if in `[0, MAX_RATE_PER_S]` (and `> 0` when `positive`).
+fn check_rate(field: &str, v: f64, positive: bool) -> Result<f64> {
+    let v = if positive {
+        check_pos(field, v)?
+    } else {
+        check_nonneg(field, v)?
+    };
+    if v > MAX_RATE_PER_S {
+        return Err(TrafficError::config(
+            field,
+            format!("must be at most {MAX_RATE_PER_S:e} (one per nanosecond), got {v}"),
+        ));
+    }
+    Ok(v)
+}
+
+/// A phase length of at least one nanosecond (a shorter one would never advance time).
+fn phase_len(field: &str, secs: f64) -> Result<SimDuration> {
+    check_pos(field, secs)?;
+    let d = span(field, secs)?;
+    if d == SimDuration::ZERO {
+        return Err(TrafficError::config(
+            field,
+            format!("must be at least 1e-9 (one nanosecond), got {secs}"),
+        ));
+    }
+    Ok(d)
+}
+
+/// Mean sojourns below a microsecond would mostly round to zero nanoseconds.
+const MIN_MEAN_SOJOURN_S: f64 = 1e-6;
+
 impl ArrivalConfig {
     /// Checks the figures; `field` is the path used in errors.
     pub fn validate(&self, field: &str) -> Result<ArrivalProcess> {
         let f = |name: &str| format!("{field}.{name}");
         Ok(match self {
             &ArrivalConfig::Poisson { rate_per_s } => {
-                let r = check_pos(&f("rate_per_s"), rate_per_s)?;
+                let r = check_rate(&f("rate_per_s"), rate_per_s, true)?;
                 ArrivalProcess::Poisson(Exp::new(r).map_err(|_| rate_err(f("rate_per_s"), r))?)
             }
             &ArrivalConfig::Gamma { rate_per_s, cv } => {
-                let r = check_pos(&f("rate_per_s"), rate_per_s)?;
+                let r = check_rate(&f("rate_per_s"), rate_per_s, true)?;
                 let cv = check_pos(&f("cv"), cv)?;
                 // Shape k = 1/cv², scale so that the mean gap is 1/r.
                 let k = 1.0 / (cv * cv);
@@ -147,11 +182,10 @@ impl ArrivalConfig {
                 on_s,
                 off_s,
             } => {
-                let r = check_pos(&f("rate_per_s"), rate_per_s)?;
-                check_pos(&f("on_s"), on_s)?;
-                let mut phases = vec![(Phase::Fixed(span(&f("on_s"), on_s)?), r)];
+                let r = check_rate(&f("rate_per_s"), rate_per_s, true)?;
+                let mut phases = vec![(Phase::Fixed(phase_len(&f("on_s"), on_s)?), r)];
                 if check_nonneg(&f("off_s"), off_s)? > 0.0 {
-                    phases.push((Phase::Fixed(span(&f("off_s"), off_s)?), 0.0));
+                    phases.push((Phase::Fixed(phase_len(&f("off_s"), off_s)?), 0.0));
                 }
                 ArrivalProcess::Phases {
                     phases,
@@ -164,16 +198,28 @@ impl ArrivalConfig {
                 mean_base_s,
                 mean_burst_s,
             } => {
-                let r0 = check_nonneg(&f("base_rate_per_s"), base_rate_per_s)?;
-                let r1 = check_nonneg(&f("burst_rate_per_s"), burst_rate_per_s)?;
+                let r0 = check_rate(&f("base_rate_per_s"), base_rate_per_s, false)?;
+                let r1 = check_rate(&f("burst_rate_per_s"), burst_rate_per_s, false)?;
                 if r0 == 0.0 && r1 == 0.0 {
                     return Err(TrafficError::config(
                         f("burst_rate_per_s"),
                         "base_rate_per_s or burst_rate_per_s must be > 0, both are 0",
                     ));
                 }
-                let h0 = check_pos(&f("mean_base_s"), mean_base_s)?;
-                let h1 = check_pos(&f("mean_burst_s"), mean_burst_s)?;
+                let mut holds = [0.0; 2];
+                for (h, (name, v)) in holds
+                    .iter_mut()
+                    .zip([("mean_base_s", mean_base_s), ("mean_burst_s", mean_burst_s)])
+                {
+                    *h = check_pos(&f(name), v)?;
+                    if *h < MIN_MEAN_SOJOURN_S {
+                        return Err(TrafficError::config(
+                            f(name),
+                            format!("must be at least {MIN_MEAN_SOJOURN_S:e}, got {v}"),
+                        ));
+                    }
+                }
+                let [h0, h1] = holds;
                 ArrivalProcess::Phases {
                     phases: vec![(Phase::Exp(h0), r0), (Phase::Exp(h1), r1)],
                     repeat: true,
@@ -210,7 +256,7 @@ impl ArrivalConfig {
                 period_s,
                 peak_s,
             } => {
-                let mean = check_pos(&f("mean_rate_per_s"), mean_rate_per_s)?;
+                let mean = check_rate(&f("mean_rate_per_s"), mean_rate_per_s, true)?;
                 let amplitude = check_nonneg(&f("amplitude"), amplitude)?;
                 if amplitude > 1.0 {
                     return Err(TrafficError::config(
@@ -218,6 +264,7 @@ impl ArrivalConfig {
                         format!("must be in [0, 1], got {amplitude}"),
                     ));
                 }
+                check_rate(&f("mean_rate_per_s"), mean * (1.0 + amplitude), true)?;
                 ArrivalProcess::Diurnal {
                     mean,
                     amplitude,
@@ -524,6 +571,22 @@ mod tests {
                 "a.segments[0].rate_per_s",
             ),
             ("{kind: on_off, rate_per_s: 1, on_s: 0, off_s: 1}", "a.on_s"),
+            (
+                "{kind: on_off, rate_per_s: 1, on_s: 1e-12, off_s: 1}",
+                "a.on_s: must be at least",
+            ),
+            (
+                "{kind: poisson, rate_per_s: 2e9}",
+                "a.rate_per_s: must be at most",
+            ),
+            (
+                "{kind: mmpp, base_rate_per_s: 1, burst_rate_per_s: 5, mean_base_s: 1e-9, mean_burst_s: 1}",
+                "a.mean_base_s: must be at least",
+            ),
+            (
+                "{kind: mmpp, base_rate_per_s: 0, burst_rate_per_s: 0, mean_base_s: 1, mean_burst_s: 1}",
+                "a.burst_rate_per_s: base_rate_per_s or",
+            ),
         ];
         for (src, msg) in cases {
             let cfg: ArrivalConfig = serde_norway::from_str(src).unwrap();

@@ -43,7 +43,7 @@ fn workload(arrivals: &[(String, f64, f64)], users: u32, think_s: f64) -> String
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(128))]
 
     /// Arrivals never go back in time, whatever the mix and however the cluster answers
     /// (random latencies, failures, completions reported late or early), and closed-loop
