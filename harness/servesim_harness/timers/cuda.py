@@ -175,7 +175,10 @@ class CudaTimer(Timer):
         return None
 
     def release(self) -> None:
+        # Drop the case's tensors and graph and give the memory back, so shapes of very
+        # different sizes in a row do not fail on a fragmented cache.
         self._held.clear()
+        self.torch.cuda.empty_cache()
 
     def close(self) -> None:
         self.release()
@@ -292,9 +295,9 @@ class CudaTimer(Timer):
                 if kernel == "flash_attn":
                     raise CaseSkipped("flash_attn is not installed (generation_attention.kernel: flash_attn)") from None
                 return "sdpa"
-            if c.kv_dtype == "fp8":
+            if c.kv_dtype != c.attn_dtype:
                 if kernel == "flash_attn":
-                    raise CaseSkipped("flash_attn has no fp8 KV cache")
+                    raise CaseSkipped(f"flash_attn needs the KV cache in the attention dtype, not {c.kv_dtype}")
                 return "sdpa"
             return "flash_attn"
         return "sdpa"
