@@ -269,9 +269,9 @@ class CudaTimer(Timer):
         k, v, load = self._kv((c.batch, kv_heads, c.length, c.head_dim), c)
         mask = None
         if c.window and c.window < c.length:
-            i = torch.arange(c.length, device=self.device)
-            d = i[:, None] - i[None, :]
-            mask = (d >= 0) & (d < c.window)
+            # Query i sees keys j with 0 <= i - j < window.
+            ones = torch.ones(c.length, c.length, dtype=torch.bool, device=self.device)
+            mask = torch.tril(ones) & ~torch.tril(ones, diagonal=-c.window)
             self.notes["context_attention"].add("sliding window: SDPA with a boolean mask")
         self.notes["context_attention"].add("torch.nn.functional.scaled_dot_product_attention, causal")
         if c.kv_dtype != c.attn_dtype:
