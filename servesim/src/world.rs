@@ -6,13 +6,16 @@
 //! event fills the per-pool time series. Requests in flight live in a slab
 //! whose slots are reused, so memory follows what is in flight.
 
+use std::collections::BTreeMap;
+use std::sync::{Mutex, OnceLock};
+
 use servesim_core::{EventKey, Model, RngStreams, Scheduler, SimDuration, SimTime, Simulation};
 use servesim_models::cluster::{
     Cluster, ClusterEvent, ClusterOutput, ClusterSpec, Notice, PoolId, PoolSpec, RequestIn,
 };
 use servesim_models::hardware::GpuCatalog;
 use servesim_models::network::{Network, Topology, TopologySpec};
-use servesim_models::perf::{IterationPredictor, KernelTimer};
+use servesim_models::perf::{Backend, IterationPredictor, KernelTimer};
 use servesim_traffic::{Request, Workload};
 
 use crate::Error;
@@ -66,10 +69,27 @@ pub struct World {
     error: Option<Error>,
 }
 
+/// The shipped kernel timer of a GPU and backend, parsed once per process
+/// (the tables take a fraction of a second to decode; A/B runs build many clusters).
+pub fn shipped_timer(gpu: &str, backend: Backend) -> Result<KernelTimer, Error> {
+    static CACHE: OnceLock<Mutex<BTreeMap<(String, Backend), KernelTimer>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(BTreeMap::new()));
+    let key = (gpu.to_string(), backend);
+    if let Some(t) = cache.lock().expect("timer cache lock").get(&key) {
+        return Ok(t.clone());
+    }
+    let timer =
+        KernelTimer::shipped(&GpuCatalog::builtin(), gpu, backend).map_err(Error::Models)?;
+    cache
+        .lock()
+        .expect("timer cache lock")
+        .insert(key, timer.clone());
+    Ok(timer)
+}
+
 /// Builds the cluster of a scenario (its predictors, network and pools).
 pub fn build_cluster(s: &Scenario) -> Result<Cluster, Error> {
-    let catalog = GpuCatalog::builtin();
-    let timer = KernelTimer::shipped(&catalog, &s.gpu.sku, s.backend).map_err(Error::Models)?;
+    let timer = shipped_timer(&s.gpu.sku, s.backend)?;
     let topology = Topology::new(TopologySpec {
         nodes: s.config.cluster.nodes,
         gpus_per_node: s.gpu.gpus_per_node,

@@ -1,0 +1,110 @@
+//! Scenario files: every mistake is an error naming the field.
+
+use std::path::Path;
+
+use servesim::Scenario;
+
+const GOOD: &str = "seed: 1
+duration_s: 60
+model: Qwen/Qwen3-32B-FP8
+gpu: h100_sxm
+backend: vllm
+slo: {ttft_ms: 500, itl_ms: 30}
+cluster:
+  nodes: 1
+  pools:
+    - {name: prefill, role: prefill, tp: 2, workers: 1}
+    - {name: decode, role: decode, tp: 2, workers: 1}
+traffic:
+  streams:
+    - name: chat
+      open:
+        arrival: {kind: poisson, rate_per_s: 1}
+        input: {kind: fixed, value: 100}
+        output: {kind: fixed, value: 10}
+";
+
+fn error(edit: (&str, &str)) -> String {
+    let text = GOOD.replacen(edit.0, edit.1, 1);
+    assert_ne!(text, GOOD, "the edit {edit:?} must change the scenario");
+    Scenario::from_yaml_str(&text, "s.yaml", Path::new("."))
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn the_good_scenario_validates() {
+    let s = Scenario::from_yaml_str(GOOD, "s.yaml", Path::new(".")).unwrap();
+    assert_eq!(s.pools.len(), 2);
+    assert!(s.pools[1].engine.kv_blocks > 1000);
+}
+
+#[test]
+fn errors_name_the_field() {
+    let cases = [
+        (
+            (
+                "tp: 2, workers: 1}\n    - {name: decode, role: decode, tp: 2",
+                "tp: 2, workers: 1}\n    - {name: decode, role: decode, tp: 3",
+            ),
+            "cluster.pools[1].tp: 3 is not a power of two",
+        ),
+        (
+            ("duration_s: 60", "duration_s: -5"),
+            "duration_s: must be a positive number of seconds",
+        ),
+        (
+            ("nodes: 1", "nodes: 1\n  bogus: 3"),
+            "cluster: unknown field `bogus`",
+        ),
+        (
+            ("role: decode", "role: decoder"),
+            "cluster.pools[1].role: 'decoder' is not one of",
+        ),
+        (("gpu: h100_sxm", "gpu: h900"), "gpu:"),
+        (("model: Qwen/Qwen3-32B-FP8", "model: Mistral-7B"), "model:"),
+        (("backend: vllm", "backend: tgi"), "backend:"),
+        (
+            ("ttft_ms: 500", "ttft_ms: 0"),
+            "slo.ttft_ms: must be a positive",
+        ),
+        (
+            ("rate_per_s: 1", "rate_per_s: -2"),
+            "traffic.streams[0].open.arrival.rate_per_s",
+        ),
+        (
+            ("nodes: 1", "nodes: 1\n  gpu_budget: 2"),
+            "initial workers hold 4 GPUs, over the budget of 2",
+        ),
+        (
+            (
+                "workers: 1}\n    - {name: decode",
+                "workers: 1, router: fastest}\n    - {name: decode",
+            ),
+            "unknown router 'fastest' (known: round_robin",
+        ),
+        (("seed: 1", "seed: one"), "seed:"),
+        (
+            (
+                "tp: 2, workers: 1}\n    - {name: decode, role: decode, tp: 2",
+                "tp: 2, workers: 1}\n    - {name: decode, role: decode, tp: 16",
+            ),
+            "cluster.pools[1].tp: 16 is more than a node's 8 GPUs",
+        ),
+    ];
+    for (edit, expected) in cases {
+        let err = error(edit);
+        assert!(
+            err.contains(expected),
+            "edit {edit:?}: expected `{expected}` in `{err}`"
+        );
+    }
+}
+
+#[test]
+fn a_missing_file_names_the_file() {
+    let err = Scenario::from_file(Path::new("no/such/scenario.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("no/such/scenario.yaml: "), "{err}");
+}
