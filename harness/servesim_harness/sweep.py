@@ -34,6 +34,7 @@ DEFAULT_BACKEND = "vllm"
 DEFAULT_REPETITIONS = 20
 DEFAULT_WARMUP = 5
 MAX_ERRORS = 25
+MAX_RANGE = 100_000
 
 
 class SweepError(Exception):
@@ -343,14 +344,17 @@ class _Validator:
         if stop < start:
             self.err(path, f"`to` ({stop}) is below `from` ({start})")
             return None
+        if "step" in x:
+            count = (stop - start) // inc + 1
+            if count > MAX_RANGE:
+                self.err(path, f"range has {count} values; at most {MAX_RANGE} are allowed")
+                return None
+            return list(range(start, stop + 1, inc))
         out = []
         v = start
         while v <= stop:
             out.append(v)
-            v = v * inc if "mul" in x else v + inc
-        if len(out) > 100_000:
-            self.err(path, f"range has {len(out)} values; that is too many")
-            return None
+            v *= inc
         return out
 
     def tuples(self, x: Any, path: str, arity: int, what: str, low: int = 1) -> list[tuple[int, ...]] | None:

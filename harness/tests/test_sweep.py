@@ -78,6 +78,7 @@ GOOD_GEMM = "gemm: {dtypes: [bf16], m: [1], nk: [[16, 16]]}\n"
         ("gemm: {dtypes: [bf16], m: {from: 8, to: 2, mul: 2}, nk: [[16, 16]]}", "gemm.m: `to` (2) is below `from` (8)"),
         ("gemm: {dtypes: [bf16], m: {from: 1, to: 8}, nk: [[16, 16]]}", "gemm.m: a range needs exactly one of `mul` (geometric) or `step` (arithmetic)"),
         ("gemm: {dtypes: [bf16], m: {from: 1, to: 8, mul: 1}, nk: [[16, 16]]}", "gemm.m.mul: must be an integer >= 2, got 1"),
+        ("gemm: {dtypes: [bf16], m: {from: 1, to: 100000000, step: 1}, nk: [[16, 16]]}", "gemm.m: range has 100000000 values; at most 100000 are allowed"),
         (GOOD_GEMM + "repetitions: 0", "repetitions: must be a positive integer, got 0"),
         (GOOD_GEMM + "warmup: -1", "warmup: must be a non-negative integer, got -1"),
         (GOOD_GEMM + "backend: torch", "backend: unknown backend 'torch' (expected one of: trtllm, vllm, sglang)"),
