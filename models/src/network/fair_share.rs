@@ -3,10 +3,14 @@
 //! The solver freezes bottlenecks one at a time: the link whose remaining capacity divided by
 //! its number of unfrozen flows (its *fair share*) is smallest gives that share to each of
 //! its unfrozen flows, which are then frozen and their rate taken off every link they cross.
+//!
 //! A link's fair share never decreases as others are frozen (a frozen flow took at most the
-//! link's own share), so a binary heap with lazily invalidated entries finds each next
-//! bottleneck: `O((L + F·H) log L)` for `L` links, `F` flows of at most `H` hops. Ties are
-//! broken by link index, so the result is deterministic.
+//! link's own share). So each link keeps one heap entry whose key may lag below its current
+//! share: an entry reaching the top with a stale key is pushed back with the current share,
+//! and one whose key is current is the true minimum. A link crossed by a single flow gets no
+//! entry: the flow gets one at the smallest capacity of such links (it saturates them exactly
+//! when the fill level reaches that capacity). Cost `O((L + F·H) log(L + F))` for `L` links and
+//! `F` flows of at most `H` hops. Ties are broken by index, so the result is deterministic.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -71,12 +75,12 @@ impl Problem {
     }
 }
 
-/// Heap entry: (fair share, link, version), smallest share first, then smallest link.
+/// Heap entry: a link (index below the link count) or a flow's private cap (link count +
+/// flow index), with its key; smallest key first, then smallest index.
 #[derive(Clone, Copy, Debug)]
 struct Entry {
     share: f64,
-    link: u32,
-    version: u32,
+    id: u32,
 }
 
 impl PartialEq for Entry {
@@ -94,8 +98,7 @@ impl Ord for Entry {
     fn cmp(&self, other: &Self) -> Ordering {
         self.share
             .total_cmp(&other.share)
-            .then(self.link.cmp(&other.link))
-            .then(self.version.cmp(&other.version))
+            .then(self.id.cmp(&other.id))
     }
 }
 
@@ -104,11 +107,10 @@ impl Ord for Entry {
 pub(crate) struct Solver {
     cap: Vec<f64>,
     unfrozen: Vec<u32>,
-    version: Vec<u32>,
     frozen: Vec<bool>,
     link_flow_end: Vec<u32>,
     link_flows: Vec<u32>,
-    touched: Vec<u32>,
+    fill: Vec<u32>,
     heap: BinaryHeap<Reverse<Entry>>,
 }
 
@@ -123,8 +125,6 @@ impl Solver {
         self.cap.extend_from_slice(&problem.capacities);
         self.unfrozen.clear();
         self.unfrozen.resize(links, 0);
-        self.version.clear();
-        self.version.resize(links, 0);
         self.frozen.clear();
         self.frozen.resize(flows, false);
         // Link → flows adjacency (CSR), built by counting.
@@ -140,64 +140,86 @@ impl Solver {
         self.link_flows.clear();
         self.link_flows.resize(problem.route_links.len(), 0);
         // Fill backwards from each link's end so flows appear in increasing order.
-        let mut fill = self.link_flow_end.clone();
+        self.fill.clear();
+        self.fill.extend_from_slice(&self.link_flow_end);
         for f in (0..flows).rev() {
             for &l in problem.route(f).iter().rev() {
-                fill[l as usize] -= 1;
-                self.link_flows[fill[l as usize] as usize] = f as u32;
+                self.fill[l as usize] -= 1;
+                self.link_flows[self.fill[l as usize] as usize] = f as u32;
             }
         }
-        self.heap.clear();
+        // One entry per shared link, one per flow with private links.
+        let mut entries = std::mem::take(&mut self.heap).into_vec();
+        entries.clear();
         for l in 0..links {
-            if self.unfrozen[l] > 0 {
-                self.heap.push(Reverse(Entry {
+            if self.unfrozen[l] > 1 {
+                entries.push(Reverse(Entry {
                     share: self.share(l),
-                    link: l as u32,
-                    version: 0,
+                    id: l as u32,
                 }));
             }
         }
-        while let Some(Reverse(entry)) = self.heap.pop() {
-            let l = entry.link as usize;
-            if entry.version != self.version[l] || self.unfrozen[l] == 0 {
+        for f in 0..flows {
+            let private = problem
+                .route(f)
+                .iter()
+                .filter(|&&l| self.unfrozen[l as usize] == 1)
+                .map(|&l| self.cap[l as usize].max(0.0))
+                .fold(f64::INFINITY, f64::min);
+            if private.is_finite() {
+                entries.push(Reverse(Entry {
+                    share: private,
+                    id: (links + f) as u32,
+                }));
+            }
+        }
+        let mut heap = BinaryHeap::from(entries);
+        while let Some(Reverse(entry)) = heap.pop() {
+            let id = entry.id as usize;
+            if id >= links {
+                // A flow reaching the capacity of one of its private links.
+                let f = id - links;
+                if !self.frozen[f] {
+                    self.freeze(problem, f, entry.share, rates);
+                }
                 continue;
             }
-            let share = entry.share;
+            let l = id;
+            if self.unfrozen[l] == 0 {
+                continue;
+            }
+            let share = self.share(l);
+            if share > entry.share {
+                // Stale key (flows crossing it were frozen below its share): requeue.
+                heap.push(Reverse(Entry {
+                    share,
+                    id: entry.id,
+                }));
+                continue;
+            }
             let start = if l == 0 {
                 0
             } else {
                 self.link_flow_end[l - 1] as usize
             };
-            let stop = self.link_flow_end[l] as usize;
-            self.touched.clear();
-            for i in start..stop {
+            for i in start..self.link_flow_end[l] as usize {
                 let f = self.link_flows[i] as usize;
-                if self.frozen[f] {
-                    continue;
-                }
-                self.frozen[f] = true;
-                rates[f] = share;
-                for &m in problem.route(f) {
-                    let m = m as usize;
-                    self.cap[m] -= share;
-                    self.unfrozen[m] -= 1;
-                    self.touched.push(m as u32);
+                if !self.frozen[f] {
+                    self.freeze(problem, f, share, rates);
                 }
             }
-            self.touched.sort_unstable();
-            self.touched.dedup();
-            for i in 0..self.touched.len() {
-                let m = self.touched[i] as usize;
-                if m == l || self.unfrozen[m] == 0 {
-                    continue;
-                }
-                self.version[m] += 1;
-                self.heap.push(Reverse(Entry {
-                    share: self.share(m),
-                    link: m as u32,
-                    version: self.version[m],
-                }));
-            }
+        }
+        self.heap = heap;
+    }
+
+    /// Freezes flow `f` at `rate`, taking it off its links.
+    fn freeze(&mut self, problem: &Problem, f: usize, rate: f64, rates: &mut [f64]) {
+        self.frozen[f] = true;
+        rates[f] = rate;
+        for &m in problem.route(f) {
+            let m = m as usize;
+            self.cap[m] -= rate;
+            self.unfrozen[m] -= 1;
         }
     }
 

@@ -632,6 +632,11 @@ impl Network {
         // New rates and end times.
         for (i, &f) in s.comp_flows.iter().enumerate() {
             let flow = &mut self.flows[f as usize];
+            let rate = s.rates[i];
+            if rate == flow.rate {
+                // Same rate, same end: nothing to move (most flows of a large component).
+                continue;
+            }
             let elapsed = (now - flow.since).as_secs_f64();
             let left = (flow.left - flow.rate * elapsed).max(0.0);
             let left = if left <= snap_threshold(flow.bytes) {
@@ -642,7 +647,6 @@ impl Network {
             if let Some(t) = flow.finish.take() {
                 self.flow_ends.remove(&(t, f));
             }
-            let rate = s.rates[i];
             flow.left = left;
             flow.since = now;
             flow.rate = rate;

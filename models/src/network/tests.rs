@@ -684,6 +684,8 @@ fn random_spec() -> impl Strategy<Value = TopologySpec> {
         })
 }
 
+type Shards = Vec<(GpuId, GpuId, u64)>;
+
 #[derive(Clone, Debug)]
 enum Op {
     /// Shards as (src, dst, bytes) with GPU numbers taken modulo the GPU count.
@@ -741,7 +743,7 @@ proptest! {
         let gpus = topo.num_gpus();
         let links = topo.num_links() as u32;
         let mut net = Network::new(topo, DEFAULT_TRANSFER_LATENCY);
-        let mut started: Vec<(TransferId, SimTime, Vec<(GpuId, GpuId, u64)>)> = Vec::new();
+        let mut started: Vec<(TransferId, SimTime, Shards)> = Vec::new();
         let mut cancelled = Vec::new();
         let mut completed: Vec<(SimTime, TransferId)> = Vec::new();
         let mut degraded = false;
