@@ -35,6 +35,7 @@ DEFAULT_REPETITIONS = 20
 DEFAULT_WARMUP = 5
 MAX_ERRORS = 25
 MAX_RANGE = 100_000
+MAX_CASES = 1_000_000
 
 
 class SweepError(Exception):
@@ -412,6 +413,15 @@ class _Validator:
         for fam in FAMILIES:
             if fam in doc:
                 sections[fam] = getattr(self, f"sec_{fam}")(doc[fam], fam)
+        for fam, sec in sections.items():
+            if sec is not None:
+                bound = 1
+                for val in sec.values():
+                    if isinstance(val, list):
+                        bound *= len(val)
+                if bound > MAX_CASES:
+                    self.err(fam, f"up to {bound} cases; at most {MAX_CASES} per family are allowed (split the sweep)")
+                    sections[fam] = None
         if not any(f in doc for f in FAMILIES) and not self.errors:
             self.err("", f"the sweep measures nothing: give at least one of {', '.join(FAMILIES)}")
         return Sweep(

@@ -79,6 +79,8 @@ GOOD_GEMM = "gemm: {dtypes: [bf16], m: [1], nk: [[16, 16]]}\n"
         ("gemm: {dtypes: [bf16], m: {from: 1, to: 8}, nk: [[16, 16]]}", "gemm.m: a range needs exactly one of `mul` (geometric) or `step` (arithmetic)"),
         ("gemm: {dtypes: [bf16], m: {from: 1, to: 8, mul: 1}, nk: [[16, 16]]}", "gemm.m.mul: must be an integer >= 2, got 1"),
         ("gemm: {dtypes: [bf16], m: {from: 1, to: 100000000, step: 1}, nk: [[16, 16]]}", "gemm.m: range has 100000000 values; at most 100000 are allowed"),
+        ("gemm: {dtypes: [bf16], m: {from: 1, to: 2000, step: 1}, nk: {from: 1, to: 2000, step: 1}}", "gemm.nk: must be a list of [n, k] pairs, got a mapping"),
+        ("gemm: {dtypes: [bf16, fp16, fp8], m: {from: 1, to: 100000, step: 1}, nk: [[16, 16], [32, 32], [48, 48], [64, 64]]}", "gemm: up to 1200000 cases; at most 1000000 per family are allowed (split the sweep)"),
         (GOOD_GEMM + "repetitions: 0", "repetitions: must be a positive integer, got 0"),
         (GOOD_GEMM + "warmup: -1", "warmup: must be a non-negative integer, got -1"),
         (GOOD_GEMM + "backend: torch", "backend: unknown backend 'torch' (expected one of: trtllm, vllm, sglang)"),
