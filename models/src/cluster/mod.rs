@@ -25,7 +25,8 @@ use servesim_core::{EventKey, Scheduler, SimDuration, SimTime};
 
 use crate::engine::decode_set::Slot;
 use crate::engine::{
-    Engine, EngineConfig, EngineEvent, EngineLoad, IterationOutput, IterationTimer, SeqSpec,
+    BatchSummary, Engine, EngineConfig, EngineEvent, EngineLoad, IterationOutput, IterationTimer,
+    SeqSpec,
 };
 use crate::network::{GpuId, Network, TransferId};
 use placement::GpuInventory;
@@ -238,8 +239,21 @@ struct Handoff {
     first_token_at: SimTime,
 }
 
+/// One iteration of one worker, as a planner's regression sees it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IterationRecord {
+    /// The batch.
+    pub batch: BatchSummary,
+    /// Its duration.
+    pub duration: SimDuration,
+}
+
+/// Iterations remembered per pool (the most recent ones).
+pub const ITERATION_HISTORY: usize = 512;
+
 struct Pool {
     spec: PoolSpec,
+    iterations: VecDeque<IterationRecord>,
     workers: Vec<WorkerId>,
     frontend: VecDeque<RequestIn>,
     rr: u64,
@@ -316,6 +330,7 @@ impl Cluster {
         for spec in spec.pools {
             cluster.pools.push(Pool {
                 spec,
+                iterations: VecDeque::with_capacity(ITERATION_HISTORY),
                 workers: Vec::new(),
                 frontend: VecDeque::new(),
                 rr: 0,
@@ -452,6 +467,11 @@ impl Cluster {
             0.0
         };
         s
+    }
+
+    /// The pool's most recent iterations, oldest first.
+    pub fn recent_iterations(&self, pool: PoolId) -> &VecDeque<IterationRecord> {
+        &self.pools[pool.0 as usize].iterations
     }
 
     /// Live figures of each serving worker of a pool, by id.
@@ -670,6 +690,12 @@ impl Cluster {
             .start_iteration(timer.as_ref(), &mut self.scratch)
         {
             sched.schedule_in(d, ClusterEvent::IterationDone(w).into());
+            let history = &mut self.pools[worker.pool.0 as usize].iterations;
+            if history.len() == ITERATION_HISTORY {
+                history.pop_front();
+            }
+            let batch = worker.engine.last_batch();
+            history.push_back(IterationRecord { batch, duration: d });
         }
         if !self.scratch.events.is_empty() {
             let mut scratch = std::mem::take(&mut self.scratch);

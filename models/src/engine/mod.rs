@@ -157,6 +157,17 @@ struct Seq {
     first_decode_gap: SimDuration,
 }
 
+/// The shape of the iteration in flight (what a planner's regression sees).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchSummary {
+    /// Prefill tokens computed.
+    pub prefill_tokens: u32,
+    /// Decode sequences stepped.
+    pub decode_seqs: u32,
+    /// Σ KV length they attend to.
+    pub decode_kv_tokens: u64,
+}
+
 /// Live figures of a worker, for routers, planners and time series.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct EngineLoad {
@@ -200,6 +211,7 @@ pub struct Engine {
     plan_chunks: Vec<(Slot, u32)>,
     plan_decode: bool,
     shape_chunks: Vec<PrefillChunk>,
+    last_batch: BatchSummary,
     done: Vec<Slot>,
 }
 
@@ -234,6 +246,7 @@ impl Engine {
             plan_chunks: Vec::new(),
             plan_decode: false,
             shape_chunks: Vec::new(),
+            last_batch: BatchSummary::default(),
             done: Vec::new(),
         }
     }
@@ -241,6 +254,11 @@ impl Engine {
     /// The scheduling configuration.
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// The shape of the iteration in flight (or the last one).
+    pub fn last_batch(&self) -> BatchSummary {
+        self.last_batch
     }
 
     /// True while an iteration is in flight.
@@ -424,6 +442,11 @@ impl Engine {
         };
         let shape = BatchShape {
             prefill: &self.shape_chunks,
+            decode_seqs,
+            decode_kv_tokens,
+        };
+        self.last_batch = BatchSummary {
+            prefill_tokens: self.shape_chunks.iter().map(|c| c.tokens).sum(),
             decode_seqs,
             decode_kv_tokens,
         };
