@@ -5,8 +5,8 @@
 //! per *ordering* of the coordinates; a query walks it, taking at each level the measured value
 //! equal to the query's, or interpolating linearly (in log coordinates) between the two
 //! bracketing values, or, past the edge, holding the nearest value (scaling the roofline from
-//! the nearest measured shape). One ordering is built for each coordinate as the innermost
-//! (finest) level, and the answer is the median over orderings: robust where the grid has
+//! the nearest measured shape). One ordering is built for each chosen coordinate as the
+//! innermost (finest) level, and the answer is the median over orderings: robust where the grid has
 //! holes, exact on measured points, bounded by its neighbours between them.
 //!
 //! Queries allocate nothing and cost `O(2^D · D · log n)` per ordering.
@@ -108,9 +108,22 @@ fn eval<const D: usize>(
 }
 
 impl<const D: usize> InterpTable<D> {
-    /// Builds the table from `(category, log coordinates, value)` points. Points with the same
-    /// category and coordinates are averaged.
+    /// Builds the table from `(category, log coordinates, value)` points, with one ordering per
+    /// coordinate. Points with the same category and coordinates are averaged.
     pub fn new(points: impl IntoIterator<Item = (u64, [f64; D], f64)>) -> Self {
+        let all: Vec<usize> = (0..D).collect();
+        Self::with_leaves(points, &all)
+    }
+
+    /// As [`InterpTable::new`], building only the orderings whose innermost coordinate is in
+    /// `leaves` (the coordinates along which neighbours are trusted most; out-of-range indices
+    /// are ignored, and an empty list means all).
+    pub fn with_leaves(
+        points: impl IntoIterator<Item = (u64, [f64; D], f64)>,
+        leaves: &[usize],
+    ) -> Self {
+        let all: Vec<usize> = (0..D).collect();
+        let leaves = if leaves.is_empty() { &all[..] } else { leaves };
         let mut by_cat: BTreeMap<u64, Vec<([f64; D], f64)>> = BTreeMap::new();
         for (c, x, r) in points {
             by_cat.entry(c).or_default().push((x, r));
@@ -137,7 +150,7 @@ impl<const D: usize> InterpTable<D> {
             *pts = out;
         }
         let mut orders = Vec::with_capacity(D);
-        for leaf in 0..D {
+        for &leaf in leaves.iter().filter(|l| **l < D) {
             let mut order = [0usize; D];
             for (j, c) in (0..D).filter(|c| *c != leaf).enumerate() {
                 order[j] = c;

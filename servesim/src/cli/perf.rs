@@ -103,7 +103,7 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
             };
             let timer = CalibratedTimer::shipped(&cat, &gpu, be).map_err(m)?;
             println!("leave-shape-out accuracy, {gpu} / {dir} (absolute percentage error)");
-            println!("{:<28} {:>8} {:>9} {:>9}", "table", "rows", "median", "p90");
+            println!("{:<38} {:>8} {:>9} {:>9}", "table", "rows", "median", "p90");
             for fam in [
                 Family::Gemm,
                 Family::ContextAttention,
@@ -125,7 +125,7 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
                     }
                 );
                 println!(
-                    "{:<28} {:>8} {:>8.2}% {:>8.2}%",
+                    "{:<38} {:>8} {:>8.2}% {:>8.2}%",
                     name,
                     s.n,
                     100.0 * s.median,
