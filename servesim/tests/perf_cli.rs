@@ -50,7 +50,11 @@ fn predict_keeps_rows_in_order_and_gives_reasons() {
         assert_eq!(lines.len(), 4);
         let v: f64 = lines[1].split(',').nth(6).unwrap().parse().unwrap();
         assert!(v > 0.05 && v < 2.0, "{gpu}: {v}");
-        assert!(lines[2].contains(",,\"column gemm_dtype: unknown dtype"), "{}", lines[2]);
+        assert!(
+            lines[2].contains(",,\"column gemm_dtype: unknown dtype"),
+            "{}",
+            lines[2]
+        );
         assert!(lines[3].starts_with("1,x,fp8,3000,7000,5000,"));
     }
 }
