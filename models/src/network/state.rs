@@ -338,8 +338,9 @@ impl Network {
     }
 
     /// Cancels a transfer: its flows stop and free their bandwidth at `now`, and it is never
-    /// reported as completed. Returns `false` (changing nothing else) if the id is unknown or
-    /// the transfer was already returned by [`Network::poll_completed`] or cancelled.
+    /// reported as completed (even if it completed by `now` but was not yet polled). Returns
+    /// `false`, having only brought the network to `now`, if the id is unknown or the transfer
+    /// was already returned by [`Network::poll_completed`] or cancelled.
     pub fn cancel_transfer(&mut self, now: SimTime, id: TransferId) -> bool {
         self.advance(now);
         if let Some(i) = self.completed.iter().position(|&(_, c)| c == id) {
@@ -457,7 +458,8 @@ impl Network {
         flows.iter().map(|&f| self.view(f, &self.flows[f as usize]))
     }
 
-    /// Transfers in flight with a flow stalled (rate 0, on a link that is down), sorted.
+    /// Transfers in flight with a flow stalled (rate 0 on a link that is down, or so slow that
+    /// its end is past [`SimTime::MAX`]), sorted.
     pub fn stalled_transfers(&self) -> Vec<TransferId> {
         let mut v: Vec<TransferId> = self
             .flows
