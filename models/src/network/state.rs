@@ -95,6 +95,8 @@ struct Transfer {
 /// than the network's clock is treated as the clock. Flow end times are rounded *up* to the
 /// nanosecond (a flow never ends before its bytes could have moved) and are authoritative: when
 /// its end time is reached the flow is done, whatever float residue its byte count holds.
+/// Byte counts and rates are `f64`: end times are exact to the nanosecond while a flow's
+/// remaining duration stays below 2^53 ns (about 104 days).
 ///
 /// **Driving it from a discrete-event world.** Keep one cancellable event at
 /// [`Network::next_event_time`] (re-ask after every call that changes the network); when it
