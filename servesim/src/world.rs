@@ -15,7 +15,7 @@ use servesim_models::cluster::{
 };
 use servesim_models::hardware::GpuCatalog;
 use servesim_models::network::{Network, Topology, TopologySpec};
-use servesim_models::perf::{Backend, IterationPredictor, KernelTimer};
+use servesim_models::perf::{Backend, CachedPredictor, IterationPredictor, KernelTimer};
 use servesim_traffic::{Request, Workload};
 
 use crate::Error;
@@ -116,7 +116,7 @@ pub fn build_cluster(s: &Scenario) -> Result<Cluster, Error> {
             initial_workers: p.workers,
             startup: p.startup,
             router: p.router,
-            timer: Box::new(predictor),
+            timer: Box::new(CachedPredictor::new(predictor)),
         });
     }
     Cluster::new(ClusterSpec {

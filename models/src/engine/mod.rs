@@ -28,7 +28,7 @@ use std::sync::Arc;
 use servesim_core::{SimDuration, SimTime};
 
 use crate::kv_cache::{KvPool, PrefixKey, chain_keys};
-use crate::perf::{BatchShape, IterationPredictor, PrefillChunk};
+use crate::perf::{BatchShape, CachedPredictor, IterationPredictor, PrefillChunk};
 use decode_set::{DecodeSet, Member, Slot, SuffixMax};
 
 /// Times one iteration of a batch (the calibrated predictor, or anything else).
@@ -38,6 +38,12 @@ pub trait IterationTimer {
 }
 
 impl IterationTimer for IterationPredictor {
+    fn iteration_time(&self, batch: &BatchShape<'_>) -> SimDuration {
+        self.predict(batch)
+    }
+}
+
+impl IterationTimer for CachedPredictor {
     fn iteration_time(&self, batch: &BatchShape<'_>) -> SimDuration {
         self.predict(batch)
     }

@@ -4,16 +4,19 @@
 //! - [`roofline`]: datasheet roofline with efficiencies ([`RooflineTimer`]);
 //! - [`table`]: log-space interpolation over measured shapes;
 //! - [`calibrated`]: the [`CalibratedTimer`] over measured tables;
-//! - [`predictor`]: [`IterationPredictor`], batch → iteration time.
+//! - [`predictor`]: [`IterationPredictor`], batch → iteration time;
+//! - [`memo`]: [`CachedPredictor`], the same with caches, for the simulator's hot loop.
 
 pub mod calibrated;
 pub mod evaluate;
+pub mod memo;
 pub mod ops;
 pub mod predictor;
 pub mod roofline;
 pub mod table;
 
 pub use calibrated::CalibratedTimer;
+pub use memo::CachedPredictor;
 pub use ops::{AllReduceImpl, AttnShape, Backend, GemmShape, KernelOp, NcclOp, OpKind};
 pub use predictor::{BatchShape, IterationPredictor, PrefillChunk};
 pub use roofline::{Efficiencies, RooflineTimer};

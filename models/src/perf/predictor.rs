@@ -153,29 +153,34 @@ impl IterationPredictor {
         if tokens == 0 {
             return t;
         }
-        let l = self.layers;
-        let w = self.wdtype;
-        t[0] = l * self.gemm(tokens, self.n_qkv, self.hidden, w);
-        t[1] = l * self.gemm(tokens, self.hidden, self.k_out, w);
-        t[2] = l * self.gemm(tokens, self.n_gate_up, self.hidden, w);
-        t[3] = l * self.gemm(tokens, self.hidden, self.k_down, w);
+        self.token_terms(tokens, &mut t);
         let chunks = b.prefill.iter().filter(|c| c.tokens > 0).count() as u32;
         if chunks > 0 {
             // One batched causal call with the same query × key pairs as the chunks.
             let len = (pairs / f64::from(chunks)).sqrt().round().max(1.0) as u32;
-            t[4] = l * self
-                .timer
-                .time_ms(&KernelOp::ContextAttention(self.attn(chunks, len)));
+            t[4] = self.context_attention_ms(chunks, len);
         }
         if b.decode_seqs > 0 {
             let kv = b
                 .decode_kv_tokens
                 .div_ceil(u64::from(b.decode_seqs))
                 .clamp(1, u64::from(u32::MAX)) as u32;
-            t[5] = l * self
-                .timer
-                .time_ms(&KernelOp::GenerationAttention(self.attn(b.decode_seqs, kv)));
+            t[5] = self.generation_attention_ms(b.decode_seqs, kv);
         }
+        t[9] = self.head_ms(u64::from(chunks) + u64::from(b.decode_seqs));
+        t[10] = self.backend.iteration_overhead_ms();
+        t
+    }
+
+    /// The terms that depend only on the batch's token count (GEMMs, all-reduce,
+    /// element-wise), written into their [`OpKind`] slots.
+    fn token_terms(&self, tokens: u64, t: &mut [f64; N]) {
+        let l = self.layers;
+        let w = self.wdtype;
+        t[0] = l * self.gemm(tokens, self.n_qkv, self.hidden, w);
+        t[1] = l * self.gemm(tokens, self.hidden, self.k_out, w);
+        t[2] = l * self.gemm(tokens, self.n_gate_up, self.hidden, w);
+        t[3] = l * self.gemm(tokens, self.hidden, self.k_down, w);
         if self.tp > 1 {
             let op = KernelOp::CustomAllReduce {
                 dtype: Dtype::Bf16,
@@ -194,19 +199,50 @@ impl IterationPredictor {
         t[8] = self.timer.time_ms(&KernelOp::ElementWise {
             bytes: (tokens * self.hidden * 2 * 2).max(1),
         }) * 2.0;
-        let seqs = u64::from(chunks) + u64::from(b.decode_seqs);
-        t[9] = self.gemm(seqs.max(1), self.vocab_pg, self.hidden, Dtype::Bf16);
+    }
+
+    /// Sum of the token-count terms of a batch of `tokens` tokens, in ms.
+    pub fn token_terms_ms(&self, tokens: u64) -> f64 {
+        let mut t = [0.0; N];
+        self.token_terms(tokens, &mut t);
+        t.iter().sum()
+    }
+
+    /// Context attention of `chunks` prompts of equivalent length `len`, all layers, in ms.
+    pub fn context_attention_ms(&self, chunks: u32, len: u32) -> f64 {
+        self.layers
+            * self
+                .timer
+                .time_ms(&KernelOp::ContextAttention(self.attn(chunks, len)))
+    }
+
+    /// Generation attention of `seqs` sequences of mean KV length `kv`, all layers, in ms.
+    pub fn generation_attention_ms(&self, seqs: u32, kv: u32) -> f64 {
+        self.layers
+            * self
+                .timer
+                .time_ms(&KernelOp::GenerationAttention(self.attn(seqs, kv)))
+    }
+
+    /// LM head (and its gather across TP) for `seqs` sequences, in ms.
+    pub fn head_ms(&self, seqs: u64) -> f64 {
+        let seqs = seqs.max(1);
+        let mut ms = self.gemm(seqs, self.vocab_pg, self.hidden, Dtype::Bf16);
         if self.tp > 1 {
             let op = KernelOp::Nccl {
                 op: NcclOp::AllGather,
                 dtype: Dtype::Bf16,
                 num_gpus: self.tp,
-                elems: seqs.max(1) * self.vocab_pg * u64::from(self.tp),
+                elems: seqs * self.vocab_pg * u64::from(self.tp),
             };
-            t[9] += self.timer.time_ms(&op);
+            ms += self.timer.time_ms(&op);
         }
-        t[10] = self.backend.iteration_overhead_ms();
-        t
+        ms
+    }
+
+    /// The framework's per-iteration overhead, in ms.
+    pub fn overhead_ms(&self) -> f64 {
+        self.backend.iteration_overhead_ms()
     }
 
     /// Time of one iteration running `batch` (zero for an empty batch). Allocation-free.
