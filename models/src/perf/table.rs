@@ -22,8 +22,9 @@ enum Node {
 /// Scattered-point interpolator with `D` log coordinates.
 #[derive(Debug, Clone)]
 pub struct InterpTable<const D: usize> {
-    /// For each ordering: the coordinate order and the roots by category.
-    orders: Vec<([usize; D], BTreeMap<u64, Node>)>,
+    /// For each ordering: the coordinate order and the roots, one per category (same order
+    /// as `cats`).
+    orders: Vec<([usize; D], Vec<Node>)>,
     cats: Vec<u64>,
     len: usize,
 }
@@ -156,8 +157,8 @@ impl<const D: usize> InterpTable<D> {
                 order[j] = c;
             }
             order[D - 1] = leaf;
-            let mut roots = BTreeMap::new();
-            for (cat, pts) in &by_cat {
+            let mut roots = Vec::with_capacity(by_cat.len());
+            for pts in by_cat.values() {
                 let mut pts = pts.clone();
                 pts.sort_by(|a, b| {
                     order
@@ -166,7 +167,7 @@ impl<const D: usize> InterpTable<D> {
                         .find(|o| o.is_ne())
                         .unwrap_or(std::cmp::Ordering::Equal)
                 });
-                roots.insert(*cat, build(&pts, &order, 0));
+                roots.push(build(&pts, &order, 0));
             }
             orders.push((order, roots));
         }
@@ -200,13 +201,11 @@ impl<const D: usize> InterpTable<D> {
     /// Interpolated value at log coordinates `q` in category `cat`; with `exclude`, the point
     /// at exactly `q` is ignored (leave-shape-out). `None` when the category has no (other) point.
     pub fn query(&self, cat: u64, q: &[f64; D], exclude: bool) -> Option<f64> {
+        let idx = self.cats.binary_search(&cat).ok()?;
         let mut vals = [0.0f64; D];
         let mut n = 0;
         for (order, roots) in &self.orders {
-            if let Some(r) = roots
-                .get(&cat)
-                .and_then(|root| eval(root, order, 0, q, exclude))
-            {
+            if let Some(r) = eval(&roots[idx], order, 0, q, exclude) {
                 vals[n] = r;
                 n += 1;
             }
