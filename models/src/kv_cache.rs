@@ -12,7 +12,9 @@
 //! The pool only counts; it never knows which sequence holds which private
 //! block (the engine keeps that count per sequence).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 
 use servesim_core::hash::StableHasher;
 use std::hash::Hasher;
@@ -46,7 +48,7 @@ pub struct KvPool {
     blocks_per_entry: u64,
     prefix_caching: bool,
     /// Membership and lookup only; never iterated (order must not reach output).
-    entries: HashMap<PrefixKey, Entry>,
+    entries: FxHashMap<PrefixKey, Entry>,
     /// Unreferenced entries by last use, oldest first.
     lru: BTreeMap<u64, PrefixKey>,
     next_stamp: u64,
@@ -62,7 +64,7 @@ impl KvPool {
             private: 0,
             blocks_per_entry: blocks_per_entry.max(1),
             prefix_caching,
-            entries: HashMap::new(),
+            entries: FxHashMap::default(),
             lru: BTreeMap::new(),
             next_stamp: 0,
             hits: 0,

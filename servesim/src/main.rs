@@ -23,6 +23,8 @@ enum Command {
     Version,
     /// Simulate a scenario and print its summary.
     Run(cli::run::RunArgs),
+    /// Time the simulator on a large disaggregated cluster.
+    Bench(cli::bench::BenchArgs),
     /// Kernel-time predictions and their accuracy.
     Perf {
         #[command(subcommand)]
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Run(args) => cli::run::run_cmd(args),
+        Command::Bench(args) => cli::bench::run_cmd(args),
         Command::Perf { cmd } => cli::perf::run(cmd),
         Command::Calibrate { cmd } => cli::calibrate::run(cmd),
         Command::Traffic { cmd } => cli::traffic::run(cmd),

@@ -368,8 +368,12 @@ impl Engine {
         {
             return None;
         }
+        // Moved KV is not published to this worker's prefix cache: no keys.
+        let spec = SeqSpec {
+            prefix_blocks: Arc::from([]),
+            ..spec
+        };
         let mut seq = self.new_seq(spec, Phase::Incoming, now);
-        seq.keys.clear(); // moved KV is not published to this worker's prefix cache
         seq.private_blocks = need;
         seq.prefilled = seq.prefill_target;
         seq.generated = 1;

@@ -7,13 +7,13 @@
 //! cached exactly by their integer argument. Generation attention changes its
 //! KV argument every step, so it is cached on a grid of KV lengths (16 points
 //! per octave) and interpolated linearly between grid points: attention time
-//! is close to linear in KV length, and the measured tables themselves are
+//! is smooth in KV length, and the measured tables themselves are
 //! interpolated between far coarser points, so this adds well under 0.1 % of
-//! error (tested). Context attention runs once per prefill iteration, which
-//! is rare next to decode steps, and is computed exactly.
+//! error (tested). Context attention is cached the same way, by chunk count
+//! and equivalent length.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use servesim_core::SimDuration;
 
@@ -23,6 +23,8 @@ use super::predictor::{BatchShape, IterationPredictor};
 const KV_STEPS_PER_OCTAVE: f64 = 16.0;
 /// Token counts cached in a dense vector (larger batches are computed directly).
 const DENSE_TOKENS: usize = 1 << 17;
+/// Decode batch sizes whose attention is cached (larger ones are computed directly).
+const DENSE_SEQS: usize = 1 << 14;
 
 /// [`IterationPredictor`] with caches; single-threaded (each run owns its own).
 #[derive(Debug)]
@@ -30,8 +32,10 @@ pub struct CachedPredictor {
     inner: IterationPredictor,
     tokens: RefCell<Vec<f64>>,
     heads: RefCell<Vec<f64>>,
-    /// (sequences, KV grid index) → ms. Lookup only; never iterated.
-    generation: RefCell<HashMap<(u32, u32), f64>>,
+    /// `generation[seqs][k]`: ms at KV grid index `k` (NaN until computed).
+    generation: RefCell<Vec<Vec<f64>>>,
+    /// `context[chunks][k]`: ms at equivalent-length grid index `k` (NaN until computed).
+    context: RefCell<Vec<Vec<f64>>>,
 }
 
 impl CachedPredictor {
@@ -41,7 +45,8 @@ impl CachedPredictor {
             inner,
             tokens: RefCell::new(Vec::new()),
             heads: RefCell::new(Vec::new()),
-            generation: RefCell::new(HashMap::new()),
+            generation: RefCell::new(Vec::new()),
+            context: RefCell::new(Vec::new()),
         }
     }
 
@@ -67,25 +72,45 @@ impl CachedPredictor {
         c[i]
     }
 
-    fn generation_at(&self, seqs: u32, k: u32) -> f64 {
-        if let Some(&ms) = self.generation.borrow().get(&(seqs, k)) {
-            return ms;
+    /// One attention term at grid point `k`, from `cache` or computed.
+    fn at(
+        cache: &RefCell<Vec<Vec<f64>>>,
+        n: u32,
+        k: u32,
+        compute: impl Fn(u32, u32) -> f64,
+    ) -> f64 {
+        let (i, j) = (n as usize, k as usize);
+        if i >= DENSE_SEQS {
+            return compute(n, grid_kv(k));
         }
-        let kv = grid_kv(k);
-        let ms = self.inner.generation_attention_ms(seqs, kv);
-        self.generation.borrow_mut().insert((seqs, k), ms);
-        ms
+        let mut cache = cache.borrow_mut();
+        if cache.len() <= i {
+            cache.resize_with(i + 1, Vec::new);
+        }
+        let row = &mut cache[i];
+        if row.len() <= j {
+            row.resize(j + 1, f64::NAN);
+        }
+        if row[j].is_nan() {
+            row[j] = compute(n, grid_kv(k));
+        }
+        row[j]
     }
 
-    /// Generation attention, interpolated between the two grid points around `kv`.
-    fn generation_ms(&self, seqs: u32, kv: u32) -> f64 {
-        let k = grid_index(kv);
+    /// An attention term at length `len`, interpolated between the two grid points around it.
+    fn interpolated(
+        cache: &RefCell<Vec<Vec<f64>>>,
+        n: u32,
+        len: u32,
+        compute: impl Fn(u32, u32) -> f64,
+    ) -> f64 {
+        let k = grid_index(len);
         let (lo, hi) = (grid_kv(k), grid_kv(k + 1));
-        if kv <= lo || hi <= lo {
-            return self.generation_at(seqs, k);
+        if len <= lo || hi <= lo {
+            return Self::at(cache, n, k, compute);
         }
-        let w = f64::from(kv - lo) / f64::from(hi - lo);
-        (1.0 - w) * self.generation_at(seqs, k) + w * self.generation_at(seqs, k + 1)
+        let w = f64::from(len - lo) / f64::from(hi - lo);
+        (1.0 - w) * Self::at(cache, n, k, &compute) + w * Self::at(cache, n, k + 1, &compute)
     }
 
     /// Time of one iteration in ms.
@@ -108,14 +133,18 @@ impl CachedPredictor {
         ms += Self::dense(&self.heads, seqs, || self.inner.head_ms(seqs));
         if chunks > 0 {
             let len = (pairs / f64::from(chunks)).sqrt().round().max(1.0) as u32;
-            ms += self.inner.context_attention_ms(chunks, len);
+            ms += Self::interpolated(&self.context, chunks, len, |c, l| {
+                self.inner.context_attention_ms(c, l)
+            });
         }
         if b.decode_seqs > 0 {
             let kv = b
                 .decode_kv_tokens
                 .div_ceil(u64::from(b.decode_seqs))
                 .clamp(1, u64::from(u32::MAX)) as u32;
-            ms += self.generation_ms(b.decode_seqs, kv);
+            ms += Self::interpolated(&self.generation, b.decode_seqs, kv, |s, k| {
+                self.inner.generation_attention_ms(s, k)
+            });
         }
         ms + self.inner.overhead_ms()
     }
@@ -130,34 +159,38 @@ impl CachedPredictor {
     }
 }
 
-/// The grid index at or below `kv` (KV lengths 1, 2, ... exactly up to 16, then 16 per octave).
+/// KV lengths of the grid: 1..=16 one by one, then 16 points per octave up to `u32::MAX`.
+fn grid() -> &'static [u32] {
+    static GRID: OnceLock<Vec<u32>> = OnceLock::new();
+    GRID.get_or_init(|| {
+        let steps = KV_STEPS_PER_OCTAVE as u32;
+        let mut g: Vec<u32> = (0..=steps).map(|k| k.max(1)).collect();
+        let mut k = steps + 1;
+        loop {
+            let octaves = f64::from(k - steps) / KV_STEPS_PER_OCTAVE;
+            let kv = (KV_STEPS_PER_OCTAVE * octaves.exp2()).round();
+            if kv >= f64::from(u32::MAX) {
+                g.push(u32::MAX);
+                break;
+            }
+            g.push(kv as u32);
+            k += 1;
+        }
+        g
+    })
+}
+
+/// The grid index at or below `kv`.
 fn grid_index(kv: u32) -> u32 {
-    let kv = f64::from(kv.max(1));
-    if kv <= KV_STEPS_PER_OCTAVE {
-        return kv as u32;
-    }
-    let octaves = (kv / KV_STEPS_PER_OCTAVE).log2();
-    let mut k = KV_STEPS_PER_OCTAVE as u32 + (octaves * KV_STEPS_PER_OCTAVE).floor() as u32;
-    // Guard against rounding at grid points.
-    while grid_kv(k) > kv as u32 {
-        k -= 1;
-    }
-    while grid_kv(k + 1) <= kv as u32 {
-        k += 1;
-    }
-    k
+    let g = grid();
+    // The last index whose length is <= kv (index 0 and 1 both hold 1).
+    (g.partition_point(|&x| x <= kv.max(1)) - 1) as u32
 }
 
 /// The KV length of grid index `k`.
 fn grid_kv(k: u32) -> u32 {
-    let steps = KV_STEPS_PER_OCTAVE as u32;
-    if k <= steps {
-        return k.max(1);
-    }
-    let octaves = f64::from(k - steps) / KV_STEPS_PER_OCTAVE;
-    (KV_STEPS_PER_OCTAVE * octaves.exp2())
-        .round()
-        .min(f64::from(u32::MAX)) as u32
+    let g = grid();
+    g[(k as usize).min(g.len() - 1)]
 }
 
 #[cfg(test)]

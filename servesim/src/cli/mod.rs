@@ -1,5 +1,6 @@
 //! Subcommand implementations of the `servesim` tool.
 
+pub mod bench;
 pub mod calibrate;
 pub mod perf;
 pub mod run;
