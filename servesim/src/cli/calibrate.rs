@@ -1,6 +1,7 @@
 //! `servesim calibrate`: calibration data import.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Subcommand;
@@ -46,8 +47,10 @@ pub fn run(cmd: CalibrateCommand) -> Result<(), CliError> {
             }
             let files =
                 import_dir(&dir, &out, &extra).map_err(|e| CliError::Message(e.to_string()))?;
+            let mut out = std::io::stdout().lock();
             for f in files {
-                println!("wrote {}", f.display());
+                writeln!(out, "wrote {}", f.display())
+                    .map_err(|e| CliError::Message(e.to_string()))?;
             }
             Ok(())
         }

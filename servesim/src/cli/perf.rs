@@ -1,5 +1,6 @@
 //! `servesim perf`: kernel-time predictions and their accuracy.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Subcommand;
@@ -102,8 +103,18 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
                 Backend::Vllm | Backend::Sglang => "vllm",
             };
             let timer = CalibratedTimer::shipped(&cat, &gpu, be).map_err(m)?;
-            println!("leave-shape-out accuracy, {gpu} / {dir} (absolute percentage error)");
-            println!("{:<38} {:>8} {:>9} {:>9}", "table", "rows", "median", "p90");
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "leave-shape-out accuracy, {gpu} / {dir} (absolute percentage error)"
+            )
+            .map_err(m)?;
+            writeln!(
+                out,
+                "{:<38} {:>8} {:>9} {:>9}",
+                "table", "rows", "median", "p90"
+            )
+            .map_err(m)?;
             for fam in [
                 Family::Gemm,
                 Family::ContextAttention,
@@ -124,13 +135,15 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
                         fam.name()
                     }
                 );
-                println!(
+                writeln!(
+                    out,
                     "{:<38} {:>8} {:>8.2}% {:>8.2}%",
                     name,
                     s.n,
                     100.0 * s.median,
                     100.0 * s.p90
-                );
+                )
+                .map_err(m)?;
             }
             Ok(())
         }
