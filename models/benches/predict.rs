@@ -62,20 +62,24 @@ fn main() {
         };
         ops.push(op);
     }
-    let rounds = 250;
-    let t0 = Instant::now();
+    // Best of 7 passes (the machine is shared: the best pass is the least disturbed).
+    let rounds = 50;
+    let mut best = f64::INFINITY;
     let mut acc = 0.0;
-    for _ in 0..rounds {
-        for op in &ops {
-            acc += timer.time_ms(black_box(op));
+    for _ in 0..7 {
+        let t0 = Instant::now();
+        for _ in 0..rounds {
+            for op in &ops {
+                acc += timer.time_ms(black_box(op));
+            }
         }
+        best = best.min(t0.elapsed().as_secs_f64());
     }
-    let dt = t0.elapsed().as_secs_f64();
     let n = (rounds * ops.len()) as f64;
     println!(
-        "operation predictions: {:.2} M/s ({:.0} ns each; checksum {acc:.3})",
-        n / dt / 1e6,
-        dt / n * 1e9
+        "operation predictions: {:.2} M/s ({:.0} ns each, best of 7; checksum {acc:.3})",
+        n / best / 1e6,
+        best / n * 1e9
     );
 
     let llm = LlmSpec::lookup("Qwen/Qwen3-32B-FP8")
@@ -99,23 +103,26 @@ fn main() {
             context: 0,
         },
     ];
-    let iters = 200_000u64;
-    let t0 = Instant::now();
+    let iters = 40_000u64;
+    let mut best = f64::INFINITY;
     let mut total = 0u64;
-    for i in 0..iters {
-        let r = next();
-        let np = (r % 3) as usize;
-        let b = BatchShape {
-            prefill: &chunks[..np.min(2)],
-            decode_seqs: 1 + (i % 200) as u32,
-            decode_kv_tokens: (1 + i % 200) * (500 + r % 4000),
-        };
-        total = total.wrapping_add(p.predict(black_box(&b)).as_nanos());
+    for _ in 0..7 {
+        let t0 = Instant::now();
+        for i in 0..iters {
+            let r = next();
+            let np = (r % 3) as usize;
+            let b = BatchShape {
+                prefill: &chunks[..np.min(2)],
+                decode_seqs: 1 + (i % 200) as u32,
+                decode_kv_tokens: (1 + i % 200) * (500 + r % 4000),
+            };
+            total = total.wrapping_add(p.predict(black_box(&b)).as_nanos());
+        }
+        best = best.min(t0.elapsed().as_secs_f64());
     }
-    let dt = t0.elapsed().as_secs_f64();
     println!(
-        "iteration predictions: {:.3} M/s ({:.2} us each; checksum {total})",
-        iters as f64 / dt / 1e6,
-        dt / iters as f64 * 1e6
+        "iteration predictions (IterationPredictor::predict, no memo): {:.3} M/s ({:.2} us each, best of 7; checksum {total})",
+        iters as f64 / best / 1e6,
+        best / iters as f64 * 1e6
     );
 }

@@ -15,8 +15,12 @@ use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
 enum Node {
-    Inner { vals: Vec<f64>, kids: Vec<Node> },
-    Leaf { xs: Vec<f64>, rs: Vec<f64> },
+    Inner {
+        vals: Vec<f64>,
+        kids: Vec<Node>,
+    },
+    /// Innermost level: (coordinate, value) pairs sorted by coordinate.
+    Leaf(Vec<(f64, f64)>),
 }
 
 /// Scattered-point interpolator with `D` log coordinates.
@@ -31,10 +35,7 @@ pub struct InterpTable<const D: usize> {
 
 fn build<const D: usize>(pts: &[([f64; D], f64)], order: &[usize; D], level: usize) -> Node {
     if level + 1 == D {
-        return Node::Leaf {
-            xs: pts.iter().map(|p| p.0[order[level]]).collect(),
-            rs: pts.iter().map(|p| p.1).collect(),
-        };
+        return Node::Leaf(pts.iter().map(|p| (p.0[order[level]], p.1)).collect());
     }
     let c = order[level];
     let mut vals = Vec::new();
@@ -67,20 +68,20 @@ fn eval<const D: usize>(
     excl: bool,
 ) -> Option<f64> {
     match node {
-        Node::Leaf { xs, rs } => {
+        Node::Leaf(xs) => {
             let x = q[order[level]];
-            let i = xs.partition_point(|v| *v < x);
-            let (lo, hi) = if i < xs.len() && xs[i] == x {
+            let i = xs.partition_point(|v| v.0 < x);
+            let (lo, hi) = if i < xs.len() && xs[i].0 == x {
                 if !excl {
-                    return Some(rs[i]);
+                    return Some(xs[i].1);
                 }
                 (i.checked_sub(1), (i + 1 < xs.len()).then_some(i + 1))
             } else {
                 (i.checked_sub(1), (i < xs.len()).then_some(i))
             };
             match (lo, hi) {
-                (Some(l), Some(h)) => Some(lerp(xs[l], rs[l], xs[h], rs[h], x)),
-                (Some(j), None) | (None, Some(j)) => Some(rs[j]),
+                (Some(l), Some(h)) => Some(lerp(xs[l].0, xs[l].1, xs[h].0, xs[h].1, x)),
+                (Some(j), None) | (None, Some(j)) => Some(xs[j].1),
                 (None, None) => None,
             }
         }
