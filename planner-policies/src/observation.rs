@@ -1,0 +1,130 @@
+//! What a planner sees every adjustment interval, and what it answers.
+
+pub use servesim_models::cluster::PoolRole;
+
+/// One engine iteration of a worker of a pool, as timed.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct IterationSample {
+    /// Prompt tokens computed in the iteration (all prefill chunks).
+    pub prefill_tokens: u32,
+    /// Decode sequences stepped in the iteration.
+    pub decode_seqs: u32,
+    /// Sum of the KV lengths of those decode sequences.
+    pub decode_kv_tokens: u64,
+    /// Duration of the iteration, ms.
+    pub duration_ms: f64,
+}
+
+/// One pool as scraped.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolObservation {
+    /// Pool name.
+    pub name: String,
+    /// What its workers do.
+    pub role: PoolRole,
+    /// GPUs per worker (its TP size).
+    pub gpus_per_worker: u32,
+    /// Workers serving.
+    pub ready: u32,
+    /// Workers starting (holding GPUs, not serving yet).
+    pub starting: u32,
+    /// Workers draining (finishing what they hold, taking nothing new).
+    pub draining: u32,
+    /// Requests waiting in the pool's queues.
+    pub queue_depth: u64,
+    /// Prompt tokens still to prefill in the pool.
+    pub queued_prefill_tokens: u64,
+    /// KV-cache utilisation (0–1), one per serving worker.
+    pub kv_utilisation: Vec<f64>,
+    /// KV capacity of one worker, tokens.
+    pub max_kv_tokens: u64,
+    /// Recent iterations of the pool's workers (bounded, e.g. ≤ 512).
+    pub iterations: Vec<IterationSample>,
+}
+
+impl PoolObservation {
+    /// Workers that a target counts: starting plus ready.
+    pub fn active(&self) -> u32 {
+        self.ready.saturating_add(self.starting)
+    }
+
+    /// Mean KV utilisation over serving workers (0 with none; non-finite values ignored).
+    pub fn mean_kv_utilisation(&self) -> f64 {
+        let v: Vec<f64> = self
+            .kv_utilisation
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .collect();
+        if v.is_empty() {
+            0.0
+        } else {
+            (v.iter().sum::<f64>() / v.len() as f64).clamp(0.0, 1.0)
+        }
+    }
+}
+
+/// Request statistics over the last interval, as scraped (with the scrape lag). Requests
+/// still in flight are not counted. `None` where there is nothing to average.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct IntervalStats {
+    /// Requests counted.
+    pub requests: u64,
+    /// Mean input (prompt) length, tokens.
+    pub mean_isl: Option<f64>,
+    /// Mean output length, tokens.
+    pub mean_osl: Option<f64>,
+    /// Mean time to first token, ms.
+    pub ttft_mean_ms: Option<f64>,
+    /// 90th percentile time to first token, ms.
+    pub ttft_p90_ms: Option<f64>,
+    /// Mean inter-token latency, ms.
+    pub itl_mean_ms: Option<f64>,
+    /// 90th percentile inter-token latency, ms.
+    pub itl_p90_ms: Option<f64>,
+}
+
+/// Everything a planner is shown at one decision.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observation {
+    /// Simulated time of the decision, s.
+    pub now_s: f64,
+    /// Length of the interval the statistics cover, s.
+    pub interval_s: f64,
+    /// The pools, in the deployment's order.
+    pub pools: Vec<PoolObservation>,
+    /// Request statistics of the last interval.
+    pub interval: IntervalStats,
+    /// Most GPUs that may be held at once.
+    pub gpu_budget: u32,
+    /// GPUs held now (starting, ready and draining workers).
+    pub gpus_in_use: u32,
+    /// TTFT target, ms.
+    pub slo_ttft_ms: f64,
+    /// Mean ITL target, ms.
+    pub slo_itl_ms: f64,
+    /// Per pool: how long a new worker takes to start, s.
+    pub startup_s: Vec<f64>,
+}
+
+/// A planner's answer: per pool, the workers wanted (starting plus ready), or `None` to leave
+/// the pool as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Decision {
+    /// One entry per pool, in the observation's order.
+    pub targets: Vec<Option<u32>>,
+}
+
+impl Decision {
+    /// A decision that changes nothing, for `pools` pools.
+    pub fn unchanged(pools: usize) -> Self {
+        Decision {
+            targets: vec![None; pools],
+        }
+    }
+}
+
+/// Finite, non-negative value or `None`.
+pub(crate) fn finite(x: Option<f64>) -> Option<f64> {
+    x.filter(|v| v.is_finite() && *v >= 0.0)
+}

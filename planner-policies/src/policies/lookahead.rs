@@ -1,0 +1,329 @@
+//! `lookahead`: ours. A start-up-aware planner that sizes pools for the demand it expects
+//! once new workers are up, counts starting workers as capacity already bought, and scales
+//! down only after the need has stayed lower for a while (the cluster drains the least loaded
+//! worker, and cancels a still-starting one first).
+//!
+//! Every interval (seconds apart, typically 15–30 s):
+//! 1. **Prefill demand**, tokens/s: what was served (`requests × ISL / interval`) plus the
+//!    growth of the queued prefill tokens. Unlike the served rate that `sla` sees, this
+//!    includes the demand that is piling up in the queue.
+//! 2. **Forecast** it with the load predictor (Holt by default) `startup / interval` steps
+//!    ahead — the moment a worker asked for now would serve — capped at `forecast_cap` × the
+//!    current demand; plan for the larger of now and then.
+//! 3. **Capacity per worker** from the profile (prefill tokens/s at the ISL), replaced by the
+//!    measured throughput per worker when the pool is saturated (batching makes real workers
+//!    faster than batch-1 profiles say).
+//! 4. **Utilisation that keeps TTFT within the target**: with service time `s` (the profile's
+//!    TTFT at the ISL) and target `T = slo_margin × TTFT SLO`, an M/D/1 queue waits
+//!    `ρ s / (2 (1 − ρ))`, so `ρ ≤ 2 (T − s) / (s + 2 (T − s))`.
+//! 5. **Backlog**: the queue projected to when new workers are up (bounded by the largest
+//!    backlog recently seen, since closed-loop users stop sending while they wait) must drain
+//!    within `drain_s`.
+//!    `n_prefill = ceil(max(D / ρ, D + B_ready / drain_s) / capacity)`.
+//! 6. **Decode**: the larger of the rate need (`requests × OSL` over the best decode
+//!    throughput per GPU whose ITL stays within `slo_margin × ITL SLO`) and the KV need (the
+//!    KV tokens in use over the KV usage at that best point); one more when the observed mean
+//!    ITL is over the target and nothing is starting.
+//! 7. **Hysteresis**: the target of a pool is the largest need of the last `hold_s` seconds,
+//!    so scale-up is immediate and scale-down waits for a sustained lower need; empty
+//!    intervals read as zero demand, so it returns to the minimum when traffic stops.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::PlannerError;
+use crate::observation::{Decision, Observation, finite};
+use crate::planner::Planner;
+use crate::policies::{Common, workers};
+use crate::predict::{LoadPredictor, PredictorConfig};
+use crate::profile::Profile;
+
+/// Settings of `lookahead`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookaheadConfig {
+    /// Plan for this share of the TTFT and ITL targets, in (0, 1].
+    #[serde(default = "margin")]
+    pub slo_margin: f64,
+    /// Prefill utilisation to plan for, in (0, 1] (default: derived from the TTFT target).
+    #[serde(default)]
+    pub target_utilisation: Option<f64>,
+    /// A backlog should be cleared within this many seconds of new workers being up.
+    #[serde(default = "drain")]
+    pub drain_s: f64,
+    /// Scale down only when the need has been lower for this many seconds.
+    #[serde(default = "hold")]
+    pub hold_s: f64,
+    /// Forecasts are capped at this multiple of the current demand (≥ 1).
+    #[serde(default = "cap")]
+    pub forecast_cap: f64,
+}
+
+fn margin() -> f64 {
+    0.85
+}
+fn drain() -> f64 {
+    90.0
+}
+fn hold() -> f64 {
+    120.0
+}
+fn cap() -> f64 {
+    1.5
+}
+
+impl Default for LookaheadConfig {
+    fn default() -> Self {
+        LookaheadConfig {
+            slo_margin: margin(),
+            target_utilisation: None,
+            drain_s: drain(),
+            hold_s: hold(),
+            forecast_cap: cap(),
+        }
+    }
+}
+
+/// Ours: forecast plus pending capacity, utilisation from the SLO, drain on scale-down.
+#[derive(Debug)]
+pub struct Lookahead {
+    config: LookaheadConfig,
+    common: Common,
+    profile: Profile,
+    prefill_demand: Box<dyn LoadPredictor>,
+    decode_demand: Box<dyn LoadPredictor>,
+    isl: Option<f64>,
+    osl: Option<f64>,
+    prev_backlog: Option<f64>,
+    capacity: Option<f64>,
+    clock: f64,
+    /// `(time, backlog, need per pool)` over the hold window.
+    window: VecDeque<(f64, f64, Vec<u32>)>,
+}
+
+impl Lookahead {
+    pub(crate) fn new(
+        config: &LookaheadConfig,
+        predictor: Option<&PredictorConfig>,
+        common: Common,
+        profile: Profile,
+        path: &str,
+    ) -> Result<Self, PlannerError> {
+        let c = config;
+        let unit = |v: f64| v.is_finite() && v > 0.0 && v <= 1.0;
+        if !unit(c.slo_margin) {
+            return Err(PlannerError::invalid(
+                format!("{path}.slo_margin"),
+                format!("must be in (0, 1], got {}", c.slo_margin),
+            ));
+        }
+        if let Some(u) = c.target_utilisation
+            && !unit(u)
+        {
+            return Err(PlannerError::invalid(
+                format!("{path}.target_utilisation"),
+                format!("must be in (0, 1], got {u}"),
+            ));
+        }
+        for (name, v) in [("drain_s", c.drain_s), ("hold_s", c.hold_s)] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(PlannerError::invalid(
+                    format!("{path}.{name}"),
+                    format!("must be a positive number of seconds, got {v}"),
+                ));
+            }
+        }
+        if !(c.forecast_cap.is_finite() && c.forecast_cap >= 1.0) {
+            return Err(PlannerError::invalid(
+                format!("{path}.forecast_cap"),
+                format!("must be a number >= 1, got {}", c.forecast_cap),
+            ));
+        }
+        let predictor = predictor.cloned().unwrap_or(PredictorConfig::Holt {
+            alpha: 0.5,
+            beta: 0.3,
+        });
+        Ok(Lookahead {
+            config: config.clone(),
+            prefill_demand: predictor.build(),
+            decode_demand: predictor.build(),
+            common,
+            profile,
+            isl: None,
+            osl: None,
+            prev_backlog: None,
+            capacity: None,
+            clock: 0.0,
+            window: VecDeque::new(),
+        })
+    }
+
+    /// Plans for the larger of `now` and the forecast `steps` ahead (capped).
+    fn plan_demand(&self, predictor: &dyn LoadPredictor, now: f64, steps: usize) -> f64 {
+        let f = predictor.forecast(steps).unwrap_or(now);
+        let f = if f.is_finite() { f } else { now };
+        now.max(f.min(now * self.config.forecast_cap)).max(0.0)
+    }
+
+    /// Prefill utilisation that keeps TTFT within the target (M/D/1), in [0.3, 0.9].
+    fn utilisation(&self, isl: f64, slo_ttft_ms: f64) -> f64 {
+        if let Some(u) = self.config.target_utilisation {
+            return u;
+        }
+        let s = self.profile.prefill_ttft_ms(isl) / 1e3;
+        let t = slo_ttft_ms * self.config.slo_margin / 1e3;
+        let w = t - s;
+        if !(w > 0.0 && s > 0.0) {
+            return 0.3;
+        }
+        (2.0 * w / (s + 2.0 * w)).clamp(0.3, 0.9)
+    }
+}
+
+impl Planner for Lookahead {
+    fn name(&self) -> &'static str {
+        "lookahead"
+    }
+
+    fn interval_s(&self) -> f64 {
+        self.common.interval_s
+    }
+
+    fn decide(&mut self, obs: &Observation) -> Decision {
+        if !self.common.matches(obs) {
+            return Decision::unchanged(obs.pools.len());
+        }
+        let c = self.common.clone();
+        let cfg = self.config.clone();
+        let dt = c.dt(obs);
+        self.clock = match finite(Some(obs.now_s)) {
+            Some(t) if t >= self.clock => t,
+            _ => self.clock + dt,
+        };
+        let now = self.clock;
+        let stats = &obs.interval;
+        if stats.requests > 0 {
+            if let Some(v) = finite(stats.mean_isl).filter(|v| *v > 0.0) {
+                self.isl = Some(v);
+            }
+            if let Some(v) = finite(stats.mean_osl).filter(|v| *v > 0.0) {
+                self.osl = Some(v);
+            }
+        }
+        let isl = self.isl.unwrap_or(1024.0);
+        let osl = self.osl.unwrap_or(256.0);
+        let reqs = stats.requests as f64;
+        let p = &obs.pools[c.prefill];
+        let d = &obs.pools[c.decode];
+
+        // 1–2. Prefill demand, forecast to when a worker asked for now serves.
+        let backlog = p.queued_prefill_tokens as f64;
+        let growth = self.prev_backlog.map_or(0.0, |b| (backlog - b) / dt);
+        self.prev_backlog = Some(backlog);
+        let served_p = if self.isl.is_some() {
+            reqs * isl / dt
+        } else {
+            0.0
+        };
+        let demand_p = (served_p + growth).max(0.0);
+        self.prefill_demand.observe(demand_p);
+        let steps_p = (c.startup(obs, c.prefill) / dt).ceil().max(1.0) as usize;
+        let plan_p = self.plan_demand(self.prefill_demand.as_ref(), demand_p, steps_p);
+
+        // 3. Capacity per prefill worker.
+        let gpus_p = f64::from(c.gpus[c.prefill]);
+        let profile_cap = self.profile.prefill_thpt_per_gpu(isl) * gpus_p;
+        if p.ready > 0 && backlog >= isl * f64::from(p.ready) && served_p > 0.0 {
+            let measured = served_p / f64::from(p.ready);
+            self.capacity = Some(match self.capacity {
+                Some(old) => 0.5 * old + 0.5 * measured,
+                None => measured,
+            });
+        }
+        let cap = self
+            .capacity
+            .unwrap_or(profile_cap)
+            .clamp(0.5 * profile_cap, 3.0 * profile_cap)
+            .max(1e-9);
+
+        // 4–5. Utilisation from the SLO; backlog projected to when new workers are up.
+        let slo_ttft = c.slo_ttft(obs);
+        let rho = self.utilisation(isl, slo_ttft);
+        let peak_backlog = self
+            .window
+            .iter()
+            .map(|(_, b, _)| *b)
+            .fold(backlog, f64::max);
+        let ready_cap = f64::from(p.ready) * cap;
+        let startup_p = c.startup(obs, c.prefill);
+        let backlog_ready =
+            (backlog + (plan_p - ready_cap).max(0.0) * startup_p).min(peak_backlog.max(backlog));
+        let need_tok = (plan_p / rho).max(plan_p + backlog_ready / cfg.drain_s);
+        let mut n_p = workers(need_tok / cap);
+        let slo_missed = finite(stats.ttft_p90_ms).is_some_and(|t| t > slo_ttft);
+        if slo_missed && growth > 0.0 && p.starting == 0 && backlog > 0.0 {
+            n_p = n_p.max(p.active() + 1);
+        }
+
+        // 6. Decode: rate need and KV need at the ITL target.
+        let served_d = if self.osl.is_some() {
+            reqs * osl / dt
+        } else {
+            0.0
+        };
+        self.decode_demand.observe(served_d);
+        let steps_d = (c.startup(obs, c.decode) / dt).ceil().max(1.0) as usize;
+        let plan_d = self.plan_demand(self.decode_demand.as_ref(), served_d, steps_d);
+        let slo_itl = c.slo_itl(obs);
+        let (thpt, usage) = self
+            .profile
+            .best_decode_thpt_per_gpu(slo_itl * cfg.slo_margin, isl + osl / 2.0);
+        let n_rate = workers(plan_d / (thpt * f64::from(c.gpus[c.decode])).max(1e-9));
+        let max_kv = if d.max_kv_tokens > 0 {
+            d.max_kv_tokens as f64
+        } else {
+            c.max_kv_tokens[c.decode].max(1) as f64
+        };
+        let kv_in_use: f64 = d
+            .kv_utilisation
+            .iter()
+            .filter(|u| u.is_finite())
+            .map(|u| u.clamp(0.0, 1.0) * max_kv)
+            .sum();
+        let n_kv = workers(kv_in_use / (usage.max(0.05) * max_kv));
+        let mut n_d = n_rate.max(n_kv);
+        if finite(stats.itl_mean_ms).is_some_and(|t| t > slo_itl) && d.starting == 0 {
+            n_d = n_d.max(d.active() + 1);
+        }
+
+        let mut need = vec![0; c.n];
+        if c.aggregated() {
+            need[c.prefill] = n_p.max(n_d);
+        } else {
+            need[c.prefill] = n_p;
+            need[c.decode] = n_d;
+        }
+        c.fit(&mut need, c.budget(obs));
+
+        // 7. Hold the largest need of the last `hold_s` seconds.
+        self.window.push_back((now, backlog, need));
+        while self
+            .window
+            .front()
+            .is_some_and(|(t, _, _)| *t < now - cfg.hold_s)
+        {
+            self.window.pop_front();
+        }
+        let mut wanted: Vec<u32> = (0..c.n)
+            .map(|i| self.window.iter().map(|(_, _, n)| n[i]).max().unwrap_or(0))
+            .collect();
+        // Never shrink prefill while its queue alone breaks the TTFT target: the measured
+        // demand of a saturated closed loop understates the real one.
+        let queue_ms = backlog / ready_cap.max(1e-9) * 1e3 + self.profile.prefill_ttft_ms(isl);
+        if backlog > 0.0 && queue_ms > slo_ttft * cfg.slo_margin {
+            wanted[c.prefill] = wanted[c.prefill].max(p.active());
+        }
+        c.decide(wanted, obs)
+    }
+}

@@ -1,0 +1,392 @@
+//! `sla-load`: the newer Dynamo design — a fast load loop over a throughput floor.
+//!
+//! The world calls it every `interval_s` (≈ 5 s). Each call:
+//! - refits, per pool, an online least-squares regression of iteration time on the batch
+//!   (`ms ≈ a + b·prefill_tokens + c·decode_seqs + d·decode_kv_tokens`) from the recent
+//!   iteration samples (the profile stands in until enough samples are seen);
+//! - estimates the TTFT a prefill worker's share of the queued prefill tokens implies, and
+//!   each decode worker's ITL from its KV load;
+//! - **+1** worker when every estimate exceeds the SLO; **−1** only when, with one worker
+//!   fewer, every estimate would stay under `scale_down_margin` × SLO (no 2↔1 oscillation);
+//! - does nothing while a previous scaling action is pending (workers starting or draining).
+//!
+//! Every `throughput_interval_s` the throughput loop (the `sla` computation over the
+//! statistics accumulated since its last run) sets a floor under the targets.
+
+use serde::{Deserialize, Serialize};
+
+use nalgebra::{DMatrix, DVector};
+
+use crate::error::PlannerError;
+use crate::observation::{Decision, IntervalStats, IterationSample, Observation, finite};
+use crate::planner::Planner;
+use crate::policies::Common;
+use crate::policies::sla::SlaCore;
+use crate::predict::PredictorConfig;
+use crate::profile::Profile;
+
+/// Settings of `sla-load`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaLoadConfig {
+    /// Seconds between runs of the throughput loop (rounded to a multiple of `interval_s`).
+    #[serde(default = "throughput")]
+    pub throughput_interval_s: f64,
+    /// Scale down only if every estimate stays under this share of the SLO, in (0, 1].
+    #[serde(default = "down_margin")]
+    pub scale_down_margin: f64,
+    /// Iteration samples needed before the regression replaces the profile.
+    #[serde(default = "min_samples")]
+    pub min_samples: usize,
+}
+
+fn throughput() -> f64 {
+    180.0
+}
+fn down_margin() -> f64 {
+    0.8
+}
+fn min_samples() -> usize {
+    16
+}
+
+impl Default for SlaLoadConfig {
+    fn default() -> Self {
+        SlaLoadConfig {
+            throughput_interval_s: throughput(),
+            scale_down_margin: down_margin(),
+            min_samples: min_samples(),
+        }
+    }
+}
+
+/// Request statistics summed over several fast intervals.
+#[derive(Clone, Debug, Default)]
+struct Accumulated {
+    seconds: f64,
+    requests: u64,
+    isl: (f64, f64),
+    osl: (f64, f64),
+    ttft: (f64, f64),
+    itl: (f64, f64),
+}
+
+impl Accumulated {
+    fn add(&mut self, s: &IntervalStats, dt: f64) {
+        self.seconds += dt;
+        self.requests += s.requests;
+        let w = s.requests as f64;
+        let put = |acc: &mut (f64, f64), v: Option<f64>| {
+            if let Some(v) = finite(v)
+                && w > 0.0
+            {
+                acc.0 += v * w;
+                acc.1 += w;
+            }
+        };
+        put(&mut self.isl, s.mean_isl);
+        put(&mut self.osl, s.mean_osl);
+        put(&mut self.ttft, s.ttft_mean_ms);
+        put(&mut self.itl, s.itl_mean_ms);
+    }
+
+    fn stats(&self) -> IntervalStats {
+        let mean = |a: (f64, f64)| (a.1 > 0.0).then(|| a.0 / a.1);
+        IntervalStats {
+            requests: self.requests,
+            mean_isl: mean(self.isl),
+            mean_osl: mean(self.osl),
+            ttft_mean_ms: mean(self.ttft),
+            ttft_p90_ms: None,
+            itl_mean_ms: mean(self.itl),
+            itl_p90_ms: None,
+        }
+    }
+}
+
+/// Iteration time regression: `ms = β · [1, prefill/1e3, seqs/1e2, kv/1e5]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IterationFit {
+    /// Coefficients in the order above.
+    pub beta: [f64; 4],
+}
+
+impl IterationFit {
+    fn x(prefill: f64, seqs: f64, kv: f64) -> [f64; 4] {
+        [1.0, prefill / 1e3, seqs / 1e2, kv / 1e5]
+    }
+
+    /// Least-squares fit; `None` with too few usable samples or a non-finite solution.
+    pub fn fit(samples: &[IterationSample], min_samples: usize) -> Option<IterationFit> {
+        let ok: Vec<&IterationSample> = samples
+            .iter()
+            .filter(|s| s.duration_ms.is_finite() && s.duration_ms > 0.0)
+            .collect();
+        if ok.len() < min_samples.max(4) {
+            return None;
+        }
+        let x = DMatrix::from_fn(ok.len(), 4, |r, c| {
+            let s = ok[r];
+            Self::x(
+                f64::from(s.prefill_tokens),
+                f64::from(s.decode_seqs),
+                s.decode_kv_tokens as f64,
+            )[c]
+        });
+        let y = DVector::from_fn(ok.len(), |r, _| ok[r].duration_ms);
+        let beta = x.svd(true, true).solve(&y, 1e-9).ok()?;
+        let beta = [beta[0], beta[1], beta[2], beta[3]];
+        beta.iter()
+            .all(|b| b.is_finite())
+            .then_some(IterationFit { beta })
+    }
+
+    /// Predicted iteration time, ms (never below 0).
+    pub fn predict(&self, prefill: f64, seqs: f64, kv: f64) -> f64 {
+        let x = Self::x(prefill, seqs, kv);
+        x.iter()
+            .zip(&self.beta)
+            .map(|(a, b)| a * b)
+            .sum::<f64>()
+            .max(0.0)
+    }
+}
+
+/// The load loop over a throughput floor.
+#[derive(Debug)]
+pub struct SlaLoad {
+    config: SlaLoadConfig,
+    common: Common,
+    profile: Profile,
+    core: SlaCore,
+    every: u64,
+    calls: u64,
+    acc: Accumulated,
+    floor: Vec<u32>,
+    fits: Vec<Option<IterationFit>>,
+    isl: Option<f64>,
+    osl: Option<f64>,
+}
+
+impl SlaLoad {
+    pub(crate) fn new(
+        config: &SlaLoadConfig,
+        predictor: Option<&PredictorConfig>,
+        common: Common,
+        profile: Profile,
+        path: &str,
+    ) -> Result<Self, PlannerError> {
+        let c = config;
+        if !(c.throughput_interval_s.is_finite() && c.throughput_interval_s > 0.0) {
+            return Err(PlannerError::invalid(
+                format!("{path}.throughput_interval_s"),
+                format!(
+                    "must be a positive number of seconds, got {}",
+                    c.throughput_interval_s
+                ),
+            ));
+        }
+        if !(c.scale_down_margin.is_finite()
+            && c.scale_down_margin > 0.0
+            && c.scale_down_margin <= 1.0)
+        {
+            return Err(PlannerError::invalid(
+                format!("{path}.scale_down_margin"),
+                format!("must be in (0, 1], got {}", c.scale_down_margin),
+            ));
+        }
+        let every = (c.throughput_interval_s / common.interval_s)
+            .round()
+            .max(1.0) as u64;
+        let predictor = predictor.cloned().unwrap_or(PredictorConfig::Constant);
+        Ok(SlaLoad {
+            config: config.clone(),
+            core: SlaCore::new(&predictor, true),
+            floor: common.min.clone(),
+            fits: vec![None; common.n],
+            every,
+            calls: 0,
+            acc: Accumulated::default(),
+            common,
+            profile,
+            isl: None,
+            osl: None,
+        })
+    }
+
+    /// The current throughput floor per pool.
+    pub fn floor(&self) -> &[u32] {
+        &self.floor
+    }
+
+    /// Prefill TTFT (ms) when `backlog` tokens are shared by `n` workers.
+    fn prefill_ttft(&self, pool: usize, backlog: f64, n: u32, isl: f64) -> f64 {
+        let tokens = backlog / f64::from(n.max(1)) + isl;
+        let chunk = f64::from(self.common.max_batched_tokens[pool]);
+        match &self.fits[pool] {
+            Some(f) => {
+                if tokens <= chunk {
+                    f.predict(tokens, 0.0, 0.0)
+                } else {
+                    tokens / chunk * f.predict(chunk, 0.0, 0.0)
+                }
+            }
+            None => self.profile.prefill_ttft_ms(isl) * tokens / isl.max(1.0),
+        }
+    }
+
+    /// Decode ITL (ms) of a worker holding `kv` tokens of sequences of `ctx` tokens.
+    fn decode_itl(&self, pool: usize, kv: f64, ctx: f64, max_kv: f64) -> f64 {
+        let seqs = (kv / ctx.max(1.0)).max(if kv > 0.0 { 1.0 } else { 0.0 });
+        match &self.fits[pool] {
+            Some(f) => f.predict(0.0, seqs, kv),
+            None => self
+                .profile
+                .decode_itl_ms((kv / max_kv.max(1.0)).clamp(0.0, 1.0), ctx),
+        }
+    }
+}
+
+impl Planner for SlaLoad {
+    fn name(&self) -> &'static str {
+        "sla-load"
+    }
+
+    fn interval_s(&self) -> f64 {
+        self.common.interval_s
+    }
+
+    fn decide(&mut self, obs: &Observation) -> Decision {
+        if !self.common.matches(obs) {
+            return Decision::unchanged(obs.pools.len());
+        }
+        let c = self.common.clone();
+        let dt = c.dt(obs);
+        let stats = &obs.interval;
+        if stats.requests > 0 {
+            if let Some(v) = finite(stats.mean_isl).filter(|v| *v > 0.0) {
+                self.isl = Some(v);
+            }
+            if let Some(v) = finite(stats.mean_osl).filter(|v| *v > 0.0) {
+                self.osl = Some(v);
+            }
+        }
+        for (i, p) in obs.pools.iter().enumerate() {
+            if let Some(f) = IterationFit::fit(&p.iterations, self.config.min_samples) {
+                self.fits[i] = Some(f);
+            }
+        }
+        // Throughput loop: every `every` calls, a floor from the accumulated statistics.
+        self.acc.add(stats, dt);
+        self.calls += 1;
+        if self.calls.is_multiple_of(self.every) {
+            let acc = std::mem::take(&mut self.acc);
+            let kv = obs.pools[c.decode].mean_kv_utilisation();
+            self.core.observe(&acc.stats(), kv, &self.profile);
+            let (n_p, n_d) = self.core.replicas(
+                &self.profile,
+                acc.seconds.max(dt),
+                c.slo_itl(obs),
+                c.gpus[c.prefill],
+                c.gpus[c.decode],
+            );
+            let mut floor = vec![0; c.n];
+            if c.aggregated() {
+                floor[c.prefill] = n_p.max(n_d);
+            } else {
+                floor[c.prefill] = n_p;
+                floor[c.decode] = n_d;
+            }
+            c.fit(&mut floor, c.budget(obs));
+            self.floor = floor;
+        }
+        // Load loop.
+        let pending = obs.pools.iter().any(|p| p.starting > 0 || p.draining > 0);
+        let mut wanted: Vec<u32> = obs.pools.iter().map(|p| p.active()).collect();
+        if !pending {
+            let isl = self.isl.unwrap_or(1024.0);
+            let osl = self.osl.unwrap_or(256.0);
+            let slo_ttft = c.slo_ttft(obs);
+            let slo_itl = c.slo_itl(obs);
+            let margin = self.config.scale_down_margin;
+            // Prefill.
+            let p = &obs.pools[c.prefill];
+            let backlog = p.queued_prefill_tokens as f64;
+            let n = p.ready;
+            let mut step_p = 0i32;
+            if n > 0 {
+                if self.prefill_ttft(c.prefill, backlog, n, isl) > slo_ttft {
+                    step_p = 1;
+                } else if n > 1
+                    && self.prefill_ttft(c.prefill, backlog, n - 1, isl) < margin * slo_ttft
+                {
+                    step_p = -1;
+                }
+            }
+            // Decode.
+            let d = &obs.pools[c.decode];
+            let max_kv = if d.max_kv_tokens > 0 {
+                d.max_kv_tokens as f64
+            } else {
+                c.max_kv_tokens[c.decode].max(1) as f64
+            };
+            let (seqs, kvs) = d.iterations.iter().fold((0.0, 0.0), |(s, k), it| {
+                (
+                    s + f64::from(it.decode_seqs),
+                    k + it.decode_kv_tokens as f64,
+                )
+            });
+            let ctx = if seqs > 0.0 {
+                kvs / seqs
+            } else {
+                isl + osl / 2.0
+            };
+            let loads: Vec<f64> = d
+                .kv_utilisation
+                .iter()
+                .filter(|u| u.is_finite())
+                .map(|u| u.clamp(0.0, 1.0) * max_kv)
+                .collect();
+            let mut step_d = 0i32;
+            if !loads.is_empty() {
+                if loads
+                    .iter()
+                    .all(|&kv| self.decode_itl(c.decode, kv, ctx, max_kv) > slo_itl)
+                {
+                    step_d = 1;
+                } else if loads.len() > 1 {
+                    let total: f64 = loads.iter().sum();
+                    let share = total / (loads.len() - 1) as f64;
+                    if self.decode_itl(c.decode, share, ctx, max_kv) < margin * slo_itl {
+                        step_d = -1;
+                    }
+                }
+            }
+            let apply = |n: u32, s: i32| match s {
+                1 => n.saturating_add(1),
+                -1 => n.saturating_sub(1),
+                _ => n,
+            };
+            if c.aggregated() {
+                let s = if step_p > 0 || step_d > 0 {
+                    1
+                } else if step_p < 0 && step_d < 0 {
+                    -1
+                } else {
+                    0
+                };
+                wanted[c.prefill] = apply(wanted[c.prefill], s);
+            } else {
+                wanted[c.prefill] = apply(wanted[c.prefill], step_p);
+                wanted[c.decode] = apply(wanted[c.decode], step_d);
+            }
+        }
+        for (w, f) in wanted.iter_mut().zip(&self.floor) {
+            *w = (*w).max(*f);
+        }
+        if pending && wanted.iter().zip(&obs.pools).all(|(w, p)| *w <= p.active()) {
+            return Decision::unchanged(c.n);
+        }
+        c.decide(wanted, obs)
+    }
+}
