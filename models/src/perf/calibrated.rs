@@ -320,8 +320,19 @@ impl CalibratedTimer {
 /// The shipped GPU whose tables serve `target`: itself if shipped, else the closest one in
 /// HBM bandwidth and dense BF16 FLOP/s.
 pub fn shipped_source(catalog: &GpuCatalog, target: &GpuSku) -> Result<&'static str> {
-    let mut best: Option<(f64, &'static str)> = None;
-    for name in shipped::gpus() {
+    nearest_gpu(catalog, target, shipped::gpus())
+}
+
+/// Of the `candidates` (GPU names with tables), `target` itself, or else the closest in HBM
+/// bandwidth and dense BF16 FLOP/s (sum of absolute log ratios; ties: the first). Candidates
+/// missing from the catalog are skipped.
+pub fn nearest_gpu<'a>(
+    catalog: &GpuCatalog,
+    target: &GpuSku,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Result<&'a str> {
+    let mut best: Option<(f64, &'a str)> = None;
+    for name in candidates {
         let Ok(s) = catalog.get(name) else { continue };
         if s.sku == target.sku {
             return Ok(name);
@@ -334,8 +345,52 @@ pub fn shipped_source(catalog: &GpuCatalog, target: &GpuSku) -> Result<&'static 
     }
     best.map(|b| b.1).ok_or_else(|| ModelsError::Invalid {
         what: "calibration",
-        message: "no shipped calibration GPU is in the catalog".into(),
+        message: format!(
+            "no calibration tables of a GPU in the catalog to time {} with",
+            target.sku
+        ),
     })
+}
+
+/// The backend folder whose tables serve `backend` among those present: its own, else (SGLang)
+/// vLLM's.
+fn backend_dir(backend: Backend, present: &[&str]) -> &'static str {
+    match backend {
+        Backend::Sglang if !present.contains(&"sglang") => "vllm",
+        b => b.name(),
+    }
+}
+
+impl CalibratedTimer {
+    /// A timer for `gpu` and `backend` from a set of calibration tables (e.g. [`crate::calibration::load_dir`]
+    /// of a folder written by `servesim calibrate import` or the harness). Uses the tables of
+    /// `gpu` if present, else of the closest GPU present (see [`nearest_gpu`]); the backend's own
+    /// tables, else (SGLang) vLLM's; NCCL tables from the `nccl` folder.
+    pub fn from_calibration(
+        tables: &[CalibrationTable],
+        catalog: &GpuCatalog,
+        gpu: &str,
+        backend: Backend,
+    ) -> Result<Self> {
+        let target = catalog.get(gpu)?;
+        let mut gpus: Vec<&str> = tables.iter().map(|t| t.header.gpu.as_str()).collect();
+        gpus.sort_unstable();
+        gpus.dedup();
+        let source_name = nearest_gpu(catalog, target, gpus.iter().copied())?;
+        let source = catalog.get(source_name)?;
+        let mut dirs: Vec<&str> = tables
+            .iter()
+            .filter(|t| t.header.gpu == source_name)
+            .map(|t| t.header.backend.as_str())
+            .collect();
+        dirs.sort_unstable();
+        dirs.dedup();
+        let dir = backend_dir(backend, &dirs);
+        let chosen = tables.iter().filter(|t| {
+            t.header.gpu == source_name && t.header.backend == t.header.family.backend_dir(dir)
+        });
+        Ok(Self::from_tables(chosen, source, target))
+    }
 }
 
 #[cfg(test)]
@@ -395,5 +450,41 @@ mod tests {
             assert!(v > last);
             last = v;
         }
+    }
+}
+
+#[cfg(test)]
+mod set_tests {
+    use super::*;
+
+    #[test]
+    fn from_calibration_picks_gpu_backend_and_falls_back() {
+        let cat = GpuCatalog::builtin();
+        let mut gemm = shipped::load("h100_sxm", "vllm", Family::Gemm)
+            .unwrap()
+            .unwrap();
+        gemm.rows.truncate(2000);
+        let set = vec![gemm];
+        let t = CalibratedTimer::from_calibration(&set, &cat, "a100_sxm", Backend::Sglang).unwrap();
+        assert_eq!(t.source_gpu().sku, "h100_sxm");
+        let (op, _) = set[0].rows[0];
+        assert!(t.has_table_for(&op));
+        // Attention has no table here: roofline.
+        let attn = KernelOp::GenerationAttention(AttnShape {
+            batch: 8,
+            len: 1000,
+            num_heads: 8,
+            num_kv_heads: 1,
+            head_dim: 128,
+            window: 0,
+            attn_dtype: Dtype::Bf16,
+            kv_dtype: Dtype::Bf16,
+        });
+        assert!(!t.has_table_for(&attn) && t.time_ms(&attn) > 0.0);
+        // trtllm asks for trtllm tables: none here.
+        let t2 =
+            CalibratedTimer::from_calibration(&set, &cat, "h100_sxm", Backend::Trtllm).unwrap();
+        assert!(!t2.has_table_for(&op));
+        assert!(CalibratedTimer::from_calibration(&[], &cat, "h100_sxm", Backend::Vllm).is_err());
     }
 }

@@ -1,12 +1,11 @@
 //! `servesim perf`: kernel-time predictions and their accuracy.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use servesim_models::calibration::{Family, import::PublicTable, shipped};
+use servesim_models::calibration::{self, CalibrationTable, Family, import::PublicTable, shipped};
 use servesim_models::hardware::GpuCatalog;
-use servesim_models::perf::calibrated::shipped_source;
 use servesim_models::perf::evaluate::{leave_shape_out, predict_public_file};
 use servesim_models::perf::{Backend, CalibratedTimer};
 
@@ -37,21 +36,56 @@ pub enum PerfCommand {
         /// Extra GPU SKUs (CSV with the columns of data/hardware/gpus.csv, or YAML).
         #[arg(long)]
         gpu_file: Option<PathBuf>,
+        /// Calibration folder (`<gpu>/<backend>/<family>.csv.gz`) to use instead of the
+        /// tables shipped in the binary.
+        #[arg(long)]
+        calibration: Option<PathBuf>,
     },
     /// Print leave-shape-out accuracy (median and p90 absolute percentage error) per table of
-    /// the shipped calibration of a GPU and backend.
+    /// the calibration of a GPU and backend.
     Check {
-        /// GPU SKU with shipped tables (h100_sxm, h200_sxm).
+        /// GPU SKU with tables (shipped: h100_sxm, h200_sxm).
         #[arg(long)]
         gpu: String,
         /// Serving backend: trtllm or vllm (nccl is always included).
         #[arg(long)]
         backend: String,
+        /// Calibration folder to check instead of the tables shipped in the binary.
+        #[arg(long)]
+        calibration: Option<PathBuf>,
     },
 }
 
 fn m(e: impl std::fmt::Display) -> CliError {
     CliError::Message(e.to_string())
+}
+
+const FAMILIES: [Family; 5] = [
+    Family::Gemm,
+    Family::ContextAttention,
+    Family::GenerationAttention,
+    Family::CustomAllreduce,
+    Family::Nccl,
+];
+
+/// The tables of a calibration folder, or the shipped tables of `gpu` (all backends).
+fn tables(
+    calibration: Option<&Path>,
+    cat: &GpuCatalog,
+    gpu: &str,
+) -> Result<Vec<CalibrationTable>, CliError> {
+    if let Some(dir) = calibration {
+        return calibration::load_dir(dir).map_err(m);
+    }
+    let sku = cat.get(gpu).map_err(m)?;
+    let source = servesim_models::perf::calibrated::shipped_source(cat, sku).map_err(m)?;
+    let mut out = Vec::new();
+    for (g, b, f, _) in shipped::SHIPPED {
+        if g == source {
+            out.extend(shipped::load(g, b, Family::parse(f).map_err(m)?).map_err(m)?);
+        }
+    }
+    Ok(out)
 }
 
 /// Runs a `servesim perf` subcommand.
@@ -64,6 +98,7 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
             input,
             output,
             gpu_file,
+            calibration,
         } => {
             let mut cat = GpuCatalog::builtin();
             if let Some(f) = gpu_file {
@@ -71,7 +106,9 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
             }
             let backend = Backend::parse(&backend).map_err(m)?;
             let table = PublicTable::parse(&table).map_err(m)?;
-            let timer = CalibratedTimer::shipped(&cat, &gpu, backend).map_err(m)?;
+            cat.get(&gpu).map_err(m)?;
+            let set = tables(calibration.as_deref(), &cat, &gpu)?;
+            let timer = CalibratedTimer::from_calibration(&set, &cat, &gpu, backend).map_err(m)?;
             let s = predict_public_file(&timer, table, &input, &output).map_err(m)?;
             let source = timer.source_gpu().sku.clone();
             let via = if source == gpu {
@@ -88,21 +125,33 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
             );
             Ok(())
         }
-        PerfCommand::Check { gpu, backend } => {
+        PerfCommand::Check {
+            gpu,
+            backend,
+            calibration,
+        } => {
             let cat = GpuCatalog::builtin();
             let be = Backend::parse(&backend).map_err(m)?;
-            let sku = cat.get(&gpu).map_err(m)?;
-            if shipped_source(&cat, sku).map_err(m)? != gpu {
+            cat.get(&gpu).map_err(m)?;
+            let set = tables(calibration.as_deref(), &cat, &gpu)?;
+            if !set.iter().any(|t| t.header.gpu == gpu) {
+                let place = calibration
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| {
+                        format!("the shipped tables ({})", shipped::gpus().join(", "))
+                    });
                 return Err(CliError::Message(format!(
-                    "no shipped tables for {gpu} (shipped: {}); the check needs measurements",
-                    shipped::gpus().join(", ")
+                    "no tables for {gpu} in {place}; the check needs measurements of that GPU"
                 )));
             }
-            let dir = match be {
-                Backend::Trtllm => "trtllm",
-                Backend::Vllm | Backend::Sglang => "vllm",
+            let timer = CalibratedTimer::from_calibration(&set, &cat, &gpu, be).map_err(m)?;
+            let dir = if be == Backend::Sglang && !set.iter().any(|t| t.header.backend == "sglang")
+            {
+                "vllm"
+            } else {
+                be.name()
             };
-            let timer = CalibratedTimer::shipped(&cat, &gpu, be).map_err(m)?;
             let mut out = std::io::stdout().lock();
             writeln!(
                 out,
@@ -115,26 +164,25 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
                 "table", "rows", "median", "p90"
             )
             .map_err(m)?;
-            for fam in [
-                Family::Gemm,
-                Family::ContextAttention,
-                Family::GenerationAttention,
-                Family::CustomAllreduce,
-                Family::Nccl,
-            ] {
+            for fam in FAMILIES {
                 let bdir = fam.backend_dir(dir);
-                let Some(t) = shipped::load(&gpu, &bdir, fam).map_err(m)? else {
+                let rows: Vec<_> = set
+                    .iter()
+                    .filter(|t| {
+                        t.header.gpu == gpu && t.header.backend == bdir && t.header.family == fam
+                    })
+                    .flat_map(|t| t.rows.iter().copied())
+                    .collect();
+                if rows.is_empty() {
                     continue;
+                }
+                let s = leave_shape_out(&timer, &rows);
+                let stem = if fam == Family::Nccl {
+                    "nccl"
+                } else {
+                    fam.name()
                 };
-                let s = leave_shape_out(&timer, &t.rows);
-                let name = format!(
-                    "{}_perf ({bdir})",
-                    if fam == Family::Nccl {
-                        "nccl"
-                    } else {
-                        fam.name()
-                    }
-                );
+                let name = format!("{stem}_perf ({bdir})");
                 writeln!(
                     out,
                     "{:<38} {:>8} {:>8.2}% {:>8.2}%",
