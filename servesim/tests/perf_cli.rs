@@ -107,3 +107,66 @@ fn check_prints_every_table() {
         assert!(s.contains(t), "{s}");
     }
 }
+
+#[test]
+fn import_then_predict_and_check_with_the_imported_folder() {
+    let src = tmp("public/h100_sxm/trtllm");
+    std::fs::create_dir_all(&src).unwrap();
+    let mut rows = String::from("version,kernel_source,gemm_dtype,m,n,k,latency\n");
+    for m in [1u64, 8, 64, 512, 4096] {
+        for n in [1024u64, 4096] {
+            let lat = 0.005 + (2 * m * n * 4096) as f64 / 600e12 * 1e3;
+            rows += &format!("1.0,x,bfloat16,{m},{n},4096,{lat}\n");
+        }
+    }
+    std::fs::write(src.join("gemm_perf.csv"), &rows).unwrap();
+    let out = tmp("imported");
+    let st = bin()
+        .args(["calibrate", "import"])
+        .arg(tmp("public"))
+        .arg("--out")
+        .arg(&out)
+        .args(["--license", "test"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(out.join("h100_sxm/trtllm/gemm.csv.gz").exists());
+    let o = bin()
+        .args([
+            "perf",
+            "check",
+            "--gpu",
+            "h100_sxm",
+            "--backend",
+            "trtllm",
+            "--calibration",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(s.contains("gemm_perf (trtllm)") && s.contains("10"), "{s}");
+    let input = tmp("q.csv");
+    std::fs::write(&input, "gemm_dtype,m,n,k\nbfloat16,64,4096,4096\n").unwrap();
+    let st = bin()
+        .args([
+            "perf",
+            "predict",
+            "--gpu",
+            "h200_sxm",
+            "--backend",
+            "trtllm",
+            "--table",
+            "gemm_perf",
+            "--calibration",
+        ])
+        .arg(&out)
+        .arg("--input")
+        .arg(&input)
+        .arg("--output")
+        .arg(tmp("q_out.csv"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
