@@ -3,10 +3,14 @@
 //! - [`scenario`]: scenario files → validated [`Scenario`];
 //! - [`world`]: the simulation world wiring traffic → cluster → metrics into the engine;
 //!   [`run`] runs a scenario to its end;
-//! - [`metrics`] and [`report`]: what a run measures and its [`Summary`].
+//! - [`metrics`] and [`report`]: what a run measures and its [`Summary`];
+//! - [`experiment`]: policies compared on common random numbers, in parallel;
+//! - [`html`]: self-contained HTML reports with SVG charts.
 //!
 //! Re-exports the crates underneath so that an embedding needs one dependency.
 
+pub mod experiment;
+pub mod html;
 pub mod metrics;
 pub mod report;
 pub mod scenario;
@@ -16,8 +20,9 @@ pub use report::Summary;
 pub use scenario::Scenario;
 pub use servesim_core as core;
 pub use servesim_models as models;
+pub use servesim_planner as planner;
 pub use servesim_traffic as traffic;
-pub use world::{Run, World, run};
+pub use world::{Run, ScalingEvent, World, run};
 
 use std::path::PathBuf;
 
@@ -57,6 +62,9 @@ pub enum Error {
     /// From the models crate (catalogs, calibration data).
     #[error(transparent)]
     Models(servesim_models::ModelsError),
+    /// From the planner crate (unknown policy, bad planner settings, unreadable profile).
+    #[error(transparent)]
+    Planner(servesim_planner::PlannerError),
 }
 
 /// The README's examples, compiled and run as doc tests.

@@ -23,6 +23,10 @@ enum Command {
     Version,
     /// Simulate a scenario and print its summary.
     Run(cli::run::RunArgs),
+    /// The airline disruption story under every planner, with an HTML report.
+    Airline(cli::airline::AirlineArgs),
+    /// Compare planner policies on the same seeds, with paired confidence intervals.
+    Ab(cli::ab::AbArgs),
     /// Time the simulator on a large disaggregated cluster.
     Bench(cli::bench::BenchArgs),
     /// Kernel-time predictions and their accuracy.
@@ -50,6 +54,8 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Run(args) => cli::run::run_cmd(args),
+        Command::Airline(args) => cli::airline::run_cmd(args),
+        Command::Ab(args) => cli::ab::run_cmd(args),
         Command::Bench(args) => cli::bench::run_cmd(args),
         Command::Perf { cmd } => cli::perf::run(cmd),
         Command::Calibrate { cmd } => cli::calibrate::run(cmd),

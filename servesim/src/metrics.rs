@@ -147,6 +147,15 @@ pub struct Metrics {
     pub requests: Option<RequestColumns>,
     /// Per-pool series.
     pub series: Vec<PoolSeries>,
+    /// p90 TTFT of the requests finished in the sample interval ending at `k ×
+    /// sample_interval`, ms (NaN when none).
+    pub ttft_p90_ms: Vec<f64>,
+    /// p90 per-request mean ITL of the requests finished in each sample interval, ms.
+    pub itl_p90_ms: Vec<f64>,
+    /// Requests finished in each sample interval.
+    pub finished_per_interval: Vec<u64>,
+    interval_ttft: LatencyHistogram,
+    interval_itl: LatencyHistogram,
 }
 
 impl Metrics {
@@ -186,7 +195,23 @@ impl Metrics {
                     gpus: ts(),
                 })
                 .collect(),
+            // Index k holds the interval ending at k × sample_interval: none ends at zero.
+            ttft_p90_ms: vec![f64::NAN],
+            itl_p90_ms: vec![f64::NAN],
+            finished_per_interval: vec![0],
+            interval_ttft: LatencyHistogram::new(),
+            interval_itl: LatencyHistogram::new(),
         }
+    }
+
+    /// Closes a sample interval: its p90 latencies join the series.
+    pub fn close_interval(&mut self) {
+        let p90 = |h: &LatencyHistogram| h.quantile(0.9).map_or(f64::NAN, |d| d.as_millis_f64());
+        self.ttft_p90_ms.push(p90(&self.interval_ttft));
+        self.itl_p90_ms.push(p90(&self.interval_itl));
+        self.finished_per_interval.push(self.interval_ttft.count());
+        self.interval_ttft.clear();
+        self.interval_itl.clear();
     }
 
     /// Whether a request that arrived at `arrival` counts.
@@ -216,6 +241,10 @@ impl Metrics {
         let ttft = r.first_token - r.arrival;
         let itl_mean = r.itl_mean();
         let met = ttft <= self.slo_ttft && itl_mean <= self.slo_itl;
+        self.interval_ttft.record(ttft);
+        if r.output_tokens > 1 {
+            self.interval_itl.record(itl_mean);
+        }
         if !self.counts(r.arrival) {
             return met;
         }

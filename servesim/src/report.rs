@@ -127,6 +127,14 @@ pub struct Summary {
     pub by_class: BTreeMap<String, GroupSummary>,
     /// By pool.
     pub pools: Vec<PoolSummary>,
+    /// The planner in the loop, if any.
+    pub planner: Option<String>,
+    /// Planner decisions that changed a pool's target (applied or advisory).
+    pub scaling_decisions: u64,
+    /// Workers started plus workers stopped by the planner.
+    pub workers_started: u64,
+    /// Workers stopped or drained by the planner.
+    pub workers_stopped: u64,
 }
 
 impl Summary {
@@ -183,6 +191,18 @@ impl Summary {
                 .map(|(name, l)| (name.clone(), GroupSummary::of(l)))
                 .collect(),
             pools,
+            planner: w.planner_name().map(str::to_string),
+            scaling_decisions: w.scaling_events().len() as u64,
+            workers_started: w
+                .scaling_events()
+                .iter()
+                .map(|e| u64::from(e.started))
+                .sum(),
+            workers_stopped: w
+                .scaling_events()
+                .iter()
+                .map(|e| u64::from(e.stopped))
+                .sum(),
         }
     }
 }
@@ -261,6 +281,13 @@ impl fmt::Display for Summary {
                 f,
                 "pool {:<17} {:.2} GPU-h, peak {} workers, {} ready at end",
                 p.name, p.gpu_hours, p.peak_workers, p.ready_at_end
+            )?;
+        }
+        if let Some(planner) = &self.planner {
+            writeln!(
+                f,
+                "planner {planner}: {} decisions, {} workers started, {} stopped; {:.2} GPU-h in all",
+                self.scaling_decisions, self.workers_started, self.workers_stopped, self.gpu_hours
             )?;
         }
         for (reason, n) in &self.rejected {

@@ -16,6 +16,7 @@ use servesim_models::hardware::{GpuCatalog, GpuSku};
 use servesim_models::llm::{Dtype, LlmSpec};
 use servesim_models::network::Fabric;
 use servesim_models::perf::Backend;
+use servesim_planner::PlannerConfig;
 use servesim_traffic::{WorkloadConfig, WorkloadSpec};
 
 use crate::Error;
@@ -49,6 +50,9 @@ pub struct ScenarioConfig {
     /// What to record.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// The planner that scales the pools during the run (none: the pools stay as they start).
+    #[serde(default)]
+    pub planner: Option<PlannerConfig>,
 }
 
 /// Latency targets of the service.
@@ -215,6 +219,8 @@ pub struct Scenario {
     pub sample_interval: SimDuration,
     /// Warm-up excluded from the statistics.
     pub warmup: SimDuration,
+    /// Directory of the scenario file (relative paths in it are resolved against it).
+    pub base_dir: PathBuf,
     /// TTFT target.
     pub slo_ttft: SimDuration,
     /// ITL target.
@@ -417,7 +423,23 @@ impl Scenario {
                 ),
             ));
         }
+        if let Some(p) = &config.planner {
+            for (field, v) in [
+                ("planner.interval_s", p.interval_s),
+                ("planner.scrape_lag_s", p.scrape_lag_s),
+            ] {
+                if !(v.is_finite() && v >= 0.0) || (field == "planner.interval_s" && v == 0.0) {
+                    return Err(invalid(
+                        field,
+                        format!("must be a positive number of seconds, got {v}"),
+                    ));
+                }
+            }
+            seconds("planner.interval_s", p.interval_s, true)?;
+            seconds("planner.scrape_lag_s", p.scrape_lag_s, false)?;
+        }
         Ok(Scenario {
+            base_dir: base_dir.to_path_buf(),
             name: config.name.clone().unwrap_or_else(|| "scenario".into()),
             duration,
             llm,
@@ -506,7 +528,10 @@ fn validate_pool(
             ));
         }
     }
-    if !engine.prefix_block_tokens.is_multiple_of(engine.block_tokens) {
+    if !engine
+        .prefix_block_tokens
+        .is_multiple_of(engine.block_tokens)
+    {
         return Err(invalid(
             format!("{path}.engine.block_tokens"),
             format!(

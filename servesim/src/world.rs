@@ -6,8 +6,10 @@
 //! event fills the per-pool time series. Requests in flight live in a slab
 //! whose slots are reused, so memory follows what is in flight.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Mutex, OnceLock};
+
+use serde::Serialize;
 
 use servesim_core::{EventKey, Model, RngStreams, Scheduler, SimDuration, SimTime, Simulation};
 use servesim_models::cluster::{
@@ -16,6 +18,10 @@ use servesim_models::cluster::{
 use servesim_models::hardware::GpuCatalog;
 use servesim_models::network::{Network, Topology, TopologySpec};
 use servesim_models::perf::{Backend, CachedPredictor, IterationPredictor, KernelTimer};
+use servesim_planner::{
+    IntervalStats, IterationSample, Observation, Planner, PlannerContext, PoolContext,
+    PoolObservation,
+};
 use servesim_traffic::{Request, Workload};
 
 use crate::Error;
@@ -32,6 +38,53 @@ pub enum Event {
     Cluster(ClusterEvent),
     /// Sample the time series.
     Sample,
+    /// The planner's metrics are scraped (its decision comes `scrape_lag` later).
+    PlannerScrape,
+    /// The planner decides on the oldest scraped observation.
+    PlannerDecide,
+}
+
+/// A planner decision for one pool: applied, or only recorded (advisory mode).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ScalingEvent {
+    /// When the decision was taken, s.
+    pub time_s: f64,
+    /// The pool.
+    pub pool: String,
+    /// Workers starting or ready before.
+    pub active_before: u32,
+    /// Workers the planner asked for.
+    pub target: u32,
+    /// Workers asked for from the cluster (may fall short of the target under the GPU budget).
+    pub started: u32,
+    /// Workers stopped or set draining.
+    pub stopped: u32,
+    /// False in advisory mode.
+    pub applied: bool,
+}
+
+/// A finished request as the planner's metrics see it.
+#[derive(Clone, Copy, Debug)]
+struct Completion {
+    at: SimTime,
+    isl: u32,
+    osl: u32,
+    ttft_ms: f64,
+    itl_ms: Option<f64>,
+}
+
+/// The planner in the loop.
+struct PlannerLoop {
+    planner: Box<dyn Planner>,
+    advisory: bool,
+    interval: SimDuration,
+    startup_s: Vec<f64>,
+    max_kv_tokens: Vec<u64>,
+    /// Observations scraped and not yet decided on.
+    pending: VecDeque<Observation>,
+    /// Requests finished in the current scrape window, oldest first.
+    window: VecDeque<Completion>,
+    events: Vec<ScalingEvent>,
 }
 
 impl From<ClusterEvent> for Event {
@@ -67,6 +120,9 @@ pub struct World {
     arrival: Option<(SimTime, EventKey)>,
     sample_interval: SimDuration,
     error: Option<Error>,
+    planner: Option<PlannerLoop>,
+    slo_ttft_ms: f64,
+    slo_itl_ms: f64,
 }
 
 /// The shipped kernel timer of a GPU and backend, parsed once per process
@@ -134,6 +190,62 @@ pub fn build_cluster(s: &Scenario) -> Result<Cluster, Error> {
     })
 }
 
+/// The planner of a scenario, built with what it may know up front.
+fn build_planner(s: &Scenario) -> Result<Option<PlannerLoop>, Error> {
+    let Some(cfg) = &s.config.planner else {
+        return Ok(None);
+    };
+    let timer = shipped_timer(&s.gpu.sku, s.backend)?;
+    let mut pools = Vec::new();
+    for (i, p) in s.pools.iter().enumerate() {
+        let predictor = IterationPredictor::new(&s.llm, p.tp, &s.gpu, s.backend, timer.clone())
+            .map_err(|e| Error::Config {
+                path: format!("cluster.pools[{i}].tp"),
+                message: e.to_string(),
+            })?;
+        pools.push(PoolContext {
+            name: p.name.clone(),
+            role: p.role,
+            gpus_per_worker: p.tp,
+            initial_workers: p.workers,
+            startup_s: p.startup.as_secs_f64(),
+            max_kv_tokens: p.engine.kv_blocks * u64::from(p.engine.block_tokens),
+            max_num_seqs: p.engine.max_num_seqs,
+            max_batched_tokens: p.engine.max_batched_tokens,
+            predictor: Some(predictor),
+        });
+    }
+    let ctx = PlannerContext {
+        slo_ttft_ms: s.slo_ttft.as_millis_f64(),
+        slo_itl_ms: s.slo_itl.as_millis_f64(),
+        gpu_budget: s.gpu_budget,
+        base_dir: s.base_dir.clone(),
+        pools,
+    };
+    let planner = servesim_planner::build(cfg, &ctx, "planner").map_err(Error::Planner)?;
+    let interval =
+        SimDuration::from_secs_f64_round(planner.interval_s()).map_err(|e| Error::Config {
+            path: "planner.interval_s".into(),
+            message: e.to_string(),
+        })?;
+    if interval == SimDuration::ZERO {
+        return Err(Error::Config {
+            path: "planner.interval_s".into(),
+            message: "must be positive".into(),
+        });
+    }
+    Ok(Some(PlannerLoop {
+        planner,
+        advisory: cfg.advisory,
+        interval,
+        startup_s: ctx.pools.iter().map(|p| p.startup_s).collect(),
+        max_kv_tokens: ctx.pools.iter().map(|p| p.max_kv_tokens).collect(),
+        pending: VecDeque::new(),
+        window: VecDeque::new(),
+        events: Vec::new(),
+    }))
+}
+
 impl World {
     /// A world at time zero for `scenario`, with its seed's streams.
     pub fn new(s: &Scenario) -> Result<World, Error> {
@@ -159,7 +271,130 @@ impl World {
             arrival: None,
             sample_interval: s.sample_interval,
             error: None,
+            planner: build_planner(s)?,
+            slo_ttft_ms: s.slo_ttft.as_millis_f64(),
+            slo_itl_ms: s.slo_itl.as_millis_f64(),
         })
+    }
+
+    /// The planner's decisions so far (applied or advisory).
+    pub fn scaling_events(&self) -> &[ScalingEvent] {
+        self.planner.as_ref().map_or(&[], |p| &p.events)
+    }
+
+    /// The planner's name, if one is in the loop.
+    pub fn planner_name(&self) -> Option<&'static str> {
+        self.planner.as_ref().map(|p| p.planner.name())
+    }
+
+    fn scrape(&mut self, now: SimTime) {
+        let Some(pl) = self.planner.as_mut() else {
+            return;
+        };
+        let start = now.checked_sub(pl.interval).unwrap_or(SimTime::ZERO);
+        while pl.window.front().is_some_and(|c| c.at <= start) {
+            pl.window.pop_front();
+        }
+        let done: Vec<Completion> = pl.window.iter().copied().filter(|c| c.at <= now).collect();
+        let mean = |f: &dyn Fn(&Completion) -> Option<f64>| {
+            let v: Vec<f64> = done.iter().filter_map(f).collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        };
+        let p90 = |f: &dyn Fn(&Completion) -> Option<f64>| {
+            let mut v: Vec<f64> = done.iter().filter_map(f).collect();
+            v.sort_by(f64::total_cmp);
+            (!v.is_empty())
+                .then(|| v[((v.len() as f64 * 0.9).ceil() as usize).clamp(1, v.len()) - 1])
+        };
+        let interval = IntervalStats {
+            requests: done.len() as u64,
+            mean_isl: mean(&|c| Some(f64::from(c.isl))),
+            mean_osl: mean(&|c| Some(f64::from(c.osl))),
+            ttft_mean_ms: mean(&|c| Some(c.ttft_ms)),
+            ttft_p90_ms: p90(&|c| Some(c.ttft_ms)),
+            itl_mean_ms: mean(&|c| c.itl_ms),
+            itl_p90_ms: p90(&|c| c.itl_ms),
+        };
+        let pools = self
+            .cluster
+            .pool_ids()
+            .map(|p| {
+                let s = self.cluster.pool_stats(p);
+                PoolObservation {
+                    name: self.cluster.pool_name(p).to_string(),
+                    role: self.cluster.pool_role(p),
+                    gpus_per_worker: self.cluster.pool_tp(p),
+                    ready: s.ready,
+                    starting: s.starting,
+                    draining: s.draining,
+                    queue_depth: s.frontend_queue + s.queued,
+                    queued_prefill_tokens: s.queued_prefill_tokens,
+                    kv_utilisation: self
+                        .cluster
+                        .worker_loads(p)
+                        .iter()
+                        .map(|(_, l)| l.kv_utilisation)
+                        .collect(),
+                    max_kv_tokens: pl.max_kv_tokens[p.0 as usize],
+                    iterations: self
+                        .cluster
+                        .recent_iterations(p)
+                        .iter()
+                        .map(|r| IterationSample {
+                            prefill_tokens: r.batch.prefill_tokens,
+                            decode_seqs: r.batch.decode_seqs,
+                            decode_kv_tokens: r.batch.decode_kv_tokens,
+                            duration_ms: r.duration.as_millis_f64(),
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        pl.pending.push_back(Observation {
+            now_s: now.as_secs_f64(),
+            interval_s: pl.interval.as_secs_f64(),
+            pools,
+            interval,
+            gpu_budget: self.cluster.gpu_budget(),
+            gpus_in_use: self.cluster.gpus_in_use(),
+            slo_ttft_ms: self.slo_ttft_ms,
+            slo_itl_ms: self.slo_itl_ms,
+            startup_s: pl.startup_s.clone(),
+        });
+    }
+
+    fn decide(&mut self, sched: &mut Scheduler<Event>) {
+        let Some(pl) = self.planner.as_mut() else {
+            return;
+        };
+        let Some(mut obs) = pl.pending.pop_front() else {
+            return;
+        };
+        obs.now_s = sched.now().as_secs_f64();
+        let decision = pl.planner.decide(&obs);
+        for (i, target) in decision.targets.iter().enumerate() {
+            let (Some(target), Some(pool)) = (*target, self.cluster.pool_ids().nth(i)) else {
+                continue;
+            };
+            let before = self.cluster.active_workers(pool);
+            if target == before {
+                continue;
+            }
+            let (started, stopped) = if pl.advisory {
+                (0, 0)
+            } else {
+                self.cluster.set_target(pool, target, sched)
+            };
+            pl.events.push(ScalingEvent {
+                time_s: sched.now().as_secs_f64(),
+                pool: self.cluster.pool_name(pool).to_string(),
+                active_before: before,
+                target,
+                started,
+                stopped,
+                applied: !pl.advisory,
+            });
+        }
     }
 
     /// Requests in flight now.
@@ -313,6 +548,18 @@ impl World {
                         prefill_worker: f.prefill_worker,
                         decode_worker: f.decode_worker,
                     });
+                    if let Some(pl) = self.planner.as_mut() {
+                        let osl = f.request.output_tokens.max(1);
+                        let itl = (osl > 1)
+                            .then(|| (now - first_token).as_millis_f64() / f64::from(osl - 1));
+                        pl.window.push_back(Completion {
+                            at: now,
+                            isl: f.request.input_tokens,
+                            osl,
+                            ttft_ms: (first_token - f.request.arrival).as_millis_f64(),
+                            itl_ms: itl,
+                        });
+                    }
                     self.workload.on_complete(f.request.id, now);
                 }
                 Notice::Rejected { handle, reason } => {
@@ -327,6 +574,9 @@ impl World {
     }
 
     fn sample(&mut self, now: SimTime) {
+        if now > SimTime::ZERO {
+            self.metrics.close_interval();
+        }
         for (i, series) in self.metrics.series.iter_mut().enumerate() {
             let s = self.cluster.pool_stats(PoolId(i as u16));
             let serving = f64::from((s.ready + s.draining).max(1));
@@ -365,6 +615,18 @@ impl Model for World {
                 self.sample(sched.now());
                 sched.schedule_in(self.sample_interval, Event::Sample);
             }
+            Event::PlannerScrape => {
+                self.scrape(sched.now());
+                if let Some(pl) = &self.planner {
+                    sched.schedule_in(pl.interval, Event::PlannerScrape);
+                }
+            }
+            Event::PlannerDecide => {
+                self.decide(sched);
+                if let Some(pl) = &self.planner {
+                    sched.schedule_in(pl.interval, Event::PlannerDecide);
+                }
+            }
         }
     }
 }
@@ -382,6 +644,23 @@ impl Run {
     pub fn new(scenario: &Scenario) -> Result<Run, Error> {
         let mut sim = Simulation::new(World::new(scenario)?);
         sim.scheduler.schedule_at(SimTime::ZERO, Event::Sample);
+        if let (Some(pl), Some(cfg)) = (&sim.model.planner, &scenario.config.planner) {
+            // The k-th decision at k × interval sees metrics scraped `lag` earlier;
+            // decisions whose scrape would fall before time zero are skipped.
+            let lag =
+                SimDuration::from_secs_f64_round(cfg.scrape_lag_s).map_err(|e| Error::Config {
+                    path: "planner.scrape_lag_s".into(),
+                    message: e.to_string(),
+                })?;
+            let mut first = pl.interval;
+            while first < lag {
+                first += pl.interval;
+            }
+            sim.scheduler
+                .schedule_at(SimTime::ZERO + (first - lag), Event::PlannerScrape);
+            sim.scheduler
+                .schedule_at(SimTime::ZERO + first, Event::PlannerDecide);
+        }
         let world = &mut sim.model;
         world.schedule_arrival(&mut sim.scheduler);
         Ok(Run {

@@ -32,7 +32,7 @@ use crate::perf::{BatchShape, CachedPredictor, IterationPredictor, PrefillChunk}
 use decode_set::{DecodeSet, Member, Slot, SuffixMax};
 
 /// Times one iteration of a batch (the calibrated predictor, or anything else).
-pub trait IterationTimer {
+pub trait IterationTimer: Send {
     /// Wall time of one forward pass over `batch`.
     fn iteration_time(&self, batch: &BatchShape<'_>) -> SimDuration;
 }

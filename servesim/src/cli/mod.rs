@@ -1,5 +1,7 @@
 //! Subcommand implementations of the `servesim` tool.
 
+pub mod ab;
+pub mod airline;
 pub mod bench;
 pub mod calibrate;
 pub mod perf;

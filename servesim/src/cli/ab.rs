@@ -1,0 +1,57 @@
+//! `servesim ab SCENARIO --policies a,b --seeds N`: policies compared on identical traffic.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use servesim::Scenario;
+use servesim::experiment::ab;
+
+use super::CliError;
+
+/// Arguments of `servesim ab`.
+#[derive(Args)]
+pub struct AbArgs {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// Policies, comma-separated; the first is the baseline of the paired differences.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub policies: Vec<String>,
+    /// Seeds per policy (the scenario's seed and the ones after it).
+    #[arg(long, default_value_t = 20)]
+    pub seeds: u64,
+    /// Threads (default: the machine's cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the experiment and prints it.
+pub fn run_cmd(args: AbArgs) -> Result<(), CliError> {
+    let msg = |e: &dyn std::fmt::Display| CliError::Message(e.to_string());
+    if args.seeds == 0 {
+        return Err(CliError::Message("--seeds: must be at least 1".into()));
+    }
+    let scenario = Scenario::from_file(&args.scenario).map_err(|e| msg(&e))?;
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let report = ab(
+        &scenario,
+        &args.policies,
+        scenario.config.seed,
+        args.seeds,
+        jobs,
+    )
+    .map_err(|e| msg(&e))?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| msg(&e))?
+        );
+    } else {
+        print!("{report}");
+    }
+    Ok(())
+}

@@ -1,0 +1,380 @@
+//! Experiments over many runs: every policy on the same seeds (common random
+//! numbers: each policy sees the same traffic draws), in parallel, and paired
+//! comparisons with confidence intervals.
+
+use std::fmt;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::Serialize;
+use servesim_planner::PlannerConfig;
+
+use crate::Error;
+use crate::report::Summary;
+use crate::scenario::Scenario;
+use crate::world::{World, run};
+
+/// Default planner interval when a scenario has no `planner:` section.
+pub const DEFAULT_INTERVAL_S: f64 = 60.0;
+
+/// The scenario with `policy` as its planner (other planner settings kept) and `seed`.
+pub fn with_policy(base: &Scenario, policy: &str, seed: u64) -> Scenario {
+    let mut s = base.clone();
+    s.config.seed = seed;
+    let mut planner = s
+        .config
+        .planner
+        .clone()
+        .unwrap_or_else(|| PlannerConfig::new(policy, DEFAULT_INTERVAL_S));
+    planner.policy = policy.to_string();
+    s.config.planner = Some(planner);
+    s
+}
+
+/// Runs `jobs` in parallel on up to `threads` threads; results come back in job order.
+pub fn parallel<T: Send, R: Send>(
+    jobs: Vec<T>,
+    threads: usize,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    let n = jobs.len();
+    let jobs: Vec<Mutex<Option<T>>> = jobs.into_iter().map(|j| Mutex::new(Some(j))).collect();
+    let results: Vec<Mutex<Option<R>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, n.max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    let job = jobs[i]
+                        .lock()
+                        .expect("job lock")
+                        .take()
+                        .expect("each job taken once");
+                    *results[i].lock().expect("result lock") = Some(f(job));
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| r.into_inner().expect("result lock").expect("every job ran"))
+        .collect()
+}
+
+/// Every policy on `base`, one run each on the scenario's seed, in parallel.
+pub fn run_policies(
+    base: &Scenario,
+    policies: &[String],
+    threads: usize,
+) -> Result<Vec<(Summary, World)>, Error> {
+    let scenarios: Vec<Scenario> = policies
+        .iter()
+        .map(|p| with_policy(base, p, base.config.seed))
+        .collect();
+    parallel(scenarios, threads, |s| run(&s))
+        .into_iter()
+        .collect()
+}
+
+/// One run of an A/B experiment.
+#[derive(Clone, Debug, Serialize)]
+pub struct AbRun {
+    /// The policy.
+    pub policy: String,
+    /// The seed.
+    pub seed: u64,
+    /// Its summary.
+    pub summary: Summary,
+}
+
+/// Mean and 95 % confidence interval of one quantity.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Estimate {
+    /// Mean.
+    pub mean: f64,
+    /// Lower end of the 95 % interval.
+    pub low: f64,
+    /// Upper end.
+    pub high: f64,
+}
+
+/// Two-sided 95 % Student t quantile for `df` degrees of freedom.
+pub fn t95(df: usize) -> f64 {
+    const T: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
+    ];
+    match df {
+        0 => f64::INFINITY,
+        1..=30 => T[df - 1],
+        // Within 0.005 of the exact quantile beyond 30 degrees of freedom.
+        _ => 1.96 + 2.4 / df as f64,
+    }
+}
+
+impl Estimate {
+    /// Mean and t-interval of a sample (infinite interval for fewer than two values).
+    pub fn of(xs: &[f64]) -> Estimate {
+        let n = xs.len();
+        if n == 0 {
+            return Estimate {
+                mean: f64::NAN,
+                low: f64::NAN,
+                high: f64::NAN,
+            };
+        }
+        let mean = xs.iter().sum::<f64>() / n as f64;
+        if n < 2 {
+            return Estimate {
+                mean,
+                low: f64::NEG_INFINITY,
+                high: f64::INFINITY,
+            };
+        }
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        let half = t95(n - 1) * (var / n as f64).sqrt();
+        Estimate {
+            mean,
+            low: mean - half,
+            high: mean + half,
+        }
+    }
+}
+
+impl fmt::Display for Estimate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:+.4} [{:+.4}, {:+.4}]", self.mean, self.low, self.high)
+    }
+}
+
+/// Per-policy means over the seeds.
+#[derive(Clone, Debug, Serialize)]
+pub struct PolicyStats {
+    /// The policy.
+    pub policy: String,
+    /// SLO attainment.
+    pub slo_attainment: Estimate,
+    /// TTFT p50, p90, p99 (ms, means over seeds).
+    pub ttft_ms: [f64; 3],
+    /// Per-request mean ITL p50, p90, p99 (ms).
+    pub itl_ms: [f64; 3],
+    /// Goodput, req/s.
+    pub goodput_rps: Estimate,
+    /// GPU-hours.
+    pub gpu_hours: Estimate,
+    /// Workers started plus stopped, per run.
+    pub scaling_actions: f64,
+}
+
+/// A policy against the baseline, paired by seed.
+#[derive(Clone, Debug, Serialize)]
+pub struct PairedDiff {
+    /// The policy.
+    pub policy: String,
+    /// The baseline it is compared with.
+    pub baseline: String,
+    /// Attainment difference (policy − baseline).
+    pub slo_attainment: Estimate,
+    /// GPU-hours difference.
+    pub gpu_hours: Estimate,
+    /// Goodput difference.
+    pub goodput_rps: Estimate,
+}
+
+/// The result of `servesim ab`.
+#[derive(Clone, Debug, Serialize)]
+pub struct AbReport {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seeds run.
+    pub seeds: Vec<u64>,
+    /// Per policy.
+    pub policies: Vec<PolicyStats>,
+    /// Each policy against the first.
+    pub paired: Vec<PairedDiff>,
+    /// Every run.
+    pub runs: Vec<AbRun>,
+}
+
+fn attainment(s: &Summary) -> f64 {
+    s.slo_attainment.unwrap_or(0.0)
+}
+
+/// Runs every policy on the seeds `first_seed..first_seed + seeds` in parallel and compares them.
+pub fn ab(
+    base: &Scenario,
+    policies: &[String],
+    first_seed: u64,
+    seeds: u64,
+    threads: usize,
+) -> Result<AbReport, Error> {
+    let seed_list: Vec<u64> = (first_seed..first_seed + seeds).collect();
+    let jobs: Vec<(String, u64)> = policies
+        .iter()
+        .flat_map(|p| seed_list.iter().map(move |&s| (p.clone(), s)))
+        .collect();
+    let results = parallel(jobs.clone(), threads, |(p, seed)| {
+        run(&with_policy(base, &p, seed)).map(|(s, _)| s)
+    });
+    let mut runs = Vec::new();
+    for ((policy, seed), r) in jobs.into_iter().zip(results) {
+        runs.push(AbRun {
+            policy,
+            seed,
+            summary: r?,
+        });
+    }
+    let of = |p: &str| -> Vec<&Summary> {
+        runs.iter()
+            .filter(|r| r.policy == p)
+            .map(|r| &r.summary)
+            .collect()
+    };
+    let mean = |xs: Vec<f64>| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
+    let q3 = |v: &[&Summary], pick: &dyn Fn(&Summary) -> [Option<f64>; 3]| -> [f64; 3] {
+        [0, 1, 2].map(|i| mean(v.iter().filter_map(|s| pick(s)[i]).collect()))
+    };
+    let stats = policies
+        .iter()
+        .map(|p| {
+            let v = of(p);
+            PolicyStats {
+                policy: p.clone(),
+                slo_attainment: Estimate::of(&v.iter().map(|s| attainment(s)).collect::<Vec<_>>()),
+                ttft_ms: q3(&v, &|s| {
+                    [s.all.ttft_ms.p50, s.all.ttft_ms.p90, s.all.ttft_ms.p99]
+                }),
+                itl_ms: q3(&v, &|s| {
+                    [
+                        s.all.itl_mean_ms.p50,
+                        s.all.itl_mean_ms.p90,
+                        s.all.itl_mean_ms.p99,
+                    ]
+                }),
+                goodput_rps: Estimate::of(&v.iter().map(|s| s.goodput_rps).collect::<Vec<_>>()),
+                gpu_hours: Estimate::of(&v.iter().map(|s| s.gpu_hours).collect::<Vec<_>>()),
+                scaling_actions: mean(
+                    v.iter()
+                        .map(|s| (s.workers_started + s.workers_stopped) as f64)
+                        .collect(),
+                ),
+            }
+        })
+        .collect();
+    let baseline = &policies[0];
+    let base_runs = of(baseline);
+    let paired = policies[1..]
+        .iter()
+        .map(|p| {
+            let v = of(p);
+            let diff = |f: &dyn Fn(&Summary) -> f64| {
+                Estimate::of(
+                    &v.iter()
+                        .zip(&base_runs)
+                        .map(|(a, b)| f(a) - f(b))
+                        .collect::<Vec<_>>(),
+                )
+            };
+            PairedDiff {
+                policy: p.clone(),
+                baseline: baseline.clone(),
+                slo_attainment: diff(&attainment),
+                gpu_hours: diff(&|s| s.gpu_hours),
+                goodput_rps: diff(&|s| s.goodput_rps),
+            }
+        })
+        .collect();
+    Ok(AbReport {
+        scenario: base.name.clone(),
+        seeds: seed_list,
+        policies: stats,
+        paired,
+        runs,
+    })
+}
+
+impl fmt::Display for AbReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "A/B on {} over {} seeds (95 % confidence intervals)",
+            self.scenario,
+            self.seeds.len()
+        )?;
+        writeln!(
+            f,
+            "{:<15} {:>22} {:>18} {:>18} {:>10} {:>22} {:>8}",
+            "policy",
+            "SLO attainment",
+            "TTFT p50/p90/p99",
+            "ITL p50/p90/p99",
+            "goodput",
+            "GPU-hours",
+            "actions"
+        )?;
+        for p in &self.policies {
+            writeln!(
+                f,
+                "{:<15} {:>7.2}% [{:>5.1},{:>5.1}] {:>18} {:>18} {:>10.2} {:>8.2} [{:.2},{:.2}] {:>8.1}",
+                p.policy,
+                p.slo_attainment.mean * 100.0,
+                p.slo_attainment.low * 100.0,
+                p.slo_attainment.high * 100.0,
+                format!(
+                    "{:.0}/{:.0}/{:.0}",
+                    p.ttft_ms[0], p.ttft_ms[1], p.ttft_ms[2]
+                ),
+                format!("{:.1}/{:.1}/{:.1}", p.itl_ms[0], p.itl_ms[1], p.itl_ms[2]),
+                p.goodput_rps.mean,
+                p.gpu_hours.mean,
+                p.gpu_hours.low,
+                p.gpu_hours.high,
+                p.scaling_actions
+            )?;
+        }
+        for d in &self.paired {
+            writeln!(
+                f,
+                "{} − {}: attainment {:+.2} pp [{:+.2}, {:+.2}], GPU-hours {:+.3} [{:+.3}, {:+.3}], goodput {:+.3} req/s [{:+.3}, {:+.3}]",
+                d.policy,
+                d.baseline,
+                d.slo_attainment.mean * 100.0,
+                d.slo_attainment.low * 100.0,
+                d.slo_attainment.high * 100.0,
+                d.gpu_hours.mean,
+                d.gpu_hours.low,
+                d.gpu_hours.high,
+                d.goodput_rps.mean,
+                d.goodput_rps.low,
+                d.goodput_rps.high
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn t_interval_of_a_known_sample() {
+        let e = Estimate::of(&[1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(e.mean, 3.0);
+        // sd = 1.5811, se = 0.7071, t(4) = 2.776 → half-width 1.963.
+        assert!((e.high - 3.0 - 1.963).abs() < 1e-3, "{e}");
+        assert!(Estimate::of(&[2.0]).high.is_infinite());
+        assert!((t95(40) - 2.021).abs() < 0.005);
+    }
+
+    #[test]
+    fn parallel_keeps_job_order() {
+        let out = parallel((0..50).collect(), 4, |x: u64| x * x);
+        assert_eq!(out, (0..50).map(|x| x * x).collect::<Vec<_>>());
+    }
+}

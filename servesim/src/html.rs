@@ -1,0 +1,342 @@
+//! Self-contained HTML reports with inline SVG charts (no scripts, no network).
+
+use std::fmt::Write;
+
+use crate::report::Summary;
+use crate::world::World;
+
+/// One line of a chart.
+pub struct Line<'a> {
+    /// Legend.
+    pub name: String,
+    /// Values at `x_step` intervals from zero (NaN: no value, the line breaks).
+    pub values: &'a [f64],
+    /// CSS colour.
+    pub color: &'static str,
+}
+
+/// A line chart over time.
+pub struct Chart<'a> {
+    /// Title.
+    pub title: String,
+    /// Unit of the y axis.
+    pub y_label: &'static str,
+    /// Seconds between consecutive values.
+    pub x_step_s: f64,
+    /// The lines.
+    pub lines: Vec<Line<'a>>,
+    /// Horizontal reference lines (e.g. an SLO): label and value.
+    pub targets: Vec<(String, f64)>,
+    /// A shaded time window, s (e.g. the storm).
+    pub shade: Option<(f64, f64)>,
+}
+
+/// Escapes text for HTML.
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+const W: f64 = 640.0;
+const H: f64 = 220.0;
+const LEFT: f64 = 56.0;
+const RIGHT: f64 = 12.0;
+const TOP: f64 = 28.0;
+const BOTTOM: f64 = 34.0;
+
+fn nice_max(v: f64) -> f64 {
+    if !(v.is_finite() && v > 0.0) {
+        return 1.0;
+    }
+    let p = 10f64.powf(v.log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * p)
+        .find(|&c| c >= v)
+        .unwrap_or(10.0 * p)
+}
+
+/// The chart as an SVG element.
+pub fn svg(c: &Chart<'_>) -> String {
+    let n = c
+        .lines
+        .iter()
+        .map(|l| l.values.len())
+        .max()
+        .unwrap_or(0)
+        .max(2);
+    let x_max = (n - 1) as f64 * c.x_step_s;
+    let data_max = c
+        .lines
+        .iter()
+        .flat_map(|l| l.values.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    let target_max = c.targets.iter().map(|t| t.1).fold(0.0, f64::max);
+    let y_max = nice_max(data_max.max(target_max * 1.2));
+    let x = |t: f64| LEFT + (W - LEFT - RIGHT) * t / x_max.max(1e-9);
+    let y = |v: f64| TOP + (H - TOP - BOTTOM) * (1.0 - v.min(y_max) / y_max);
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img"><title>{}</title>"#,
+        escape(&c.title)
+    );
+    let _ = write!(
+        s,
+        r##"<text x="{LEFT}" y="16" font-size="13" font-weight="bold">{}</text>"##,
+        escape(&c.title)
+    );
+    if let Some((a, b)) = c.shade {
+        let (xa, xb) = (x(a.clamp(0.0, x_max)), x(b.clamp(0.0, x_max)));
+        let _ = write!(
+            s,
+            r##"<rect x="{xa:.1}" y="{TOP}" width="{:.1}" height="{:.1}" fill="#fde68a" opacity="0.5"/>"##,
+            xb - xa,
+            H - TOP - BOTTOM
+        );
+    }
+    for k in 0..=4 {
+        let v = y_max * f64::from(k) / 4.0;
+        let yy = y(v);
+        let _ = write!(
+            s,
+            r##"<line x1="{LEFT}" x2="{:.1}" y1="{yy:.1}" y2="{yy:.1}" stroke="#e5e7eb"/><text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{}</text>"##,
+            W - RIGHT,
+            LEFT - 4.0,
+            yy + 3.0,
+            fmt_num(v)
+        );
+    }
+    for k in 0..=6 {
+        let t = x_max * f64::from(k) / 6.0;
+        let _ = write!(
+            s,
+            r##"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="middle">{:.0}</text>"##,
+            x(t),
+            H - BOTTOM + 14.0,
+            t
+        );
+    }
+    let _ = write!(
+        s,
+        r##"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="middle">time (s)</text>"##,
+        (LEFT + W - RIGHT) / 2.0,
+        H - 6.0
+    );
+    let _ = write!(
+        s,
+        r##"<text x="12" y="{:.1}" font-size="10" transform="rotate(-90 12 {:.1})" text-anchor="middle">{}</text>"##,
+        (TOP + H - BOTTOM) / 2.0,
+        (TOP + H - BOTTOM) / 2.0,
+        c.y_label
+    );
+    for (label, v) in &c.targets {
+        let yy = y(*v);
+        let _ = write!(
+            s,
+            r##"<line x1="{LEFT}" x2="{:.1}" y1="{yy:.1}" y2="{yy:.1}" stroke="#dc2626" stroke-dasharray="5 3"/><text x="{:.1}" y="{:.1}" font-size="10" fill="#dc2626" text-anchor="end">{}</text>"##,
+            W - RIGHT,
+            W - RIGHT - 2.0,
+            yy - 3.0,
+            escape(label)
+        );
+    }
+    for (i, line) in c.lines.iter().enumerate() {
+        let mut d = String::new();
+        let mut pen_down = false;
+        for (k, v) in line.values.iter().enumerate() {
+            if !v.is_finite() {
+                pen_down = false;
+                continue;
+            }
+            let _ = write!(
+                d,
+                "{}{:.1},{:.1} ",
+                if pen_down { "L" } else { "M" },
+                x(k as f64 * c.x_step_s),
+                y(*v)
+            );
+            pen_down = true;
+        }
+        let _ = write!(
+            s,
+            r#"<path d="{d}" fill="none" stroke="{}" stroke-width="1.6"/>"#,
+            line.color
+        );
+        let lx = LEFT + 8.0 + 150.0 * i as f64;
+        let _ = write!(
+            s,
+            r#"<rect x="{lx:.1}" y="{:.1}" width="10" height="3" fill="{}"/><text x="{:.1}" y="{:.1}" font-size="10">{}</text>"#,
+            TOP + 4.0,
+            line.color,
+            lx + 14.0,
+            TOP + 8.0,
+            escape(&line.name)
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+fn fmt_num(v: f64) -> String {
+    if v >= 100.0 || v == 0.0 {
+        format!("{v:.0}")
+    } else if v >= 1.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+const COLORS: [&str; 6] = [
+    "#2563eb", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be123c",
+];
+
+/// The charts of one run: workers per pool, TTFT and ITL p90 against the SLO,
+/// queue depth and KV utilisation per pool.
+pub fn run_charts(
+    world: &World,
+    slo_ttft_ms: f64,
+    slo_itl_ms: f64,
+    shade: Option<(f64, f64)>,
+) -> String {
+    let m = &world.metrics;
+    let step = m
+        .series
+        .first()
+        .map_or(10.0, |s| s.ready.interval().as_secs_f64());
+    let names: Vec<String> = world
+        .cluster
+        .pool_ids()
+        .map(|p| world.cluster.pool_name(p).to_string())
+        .collect();
+    let chart = |title: &str,
+                 unit: &'static str,
+                 lines: Vec<(String, &[f64])>,
+                 targets: Vec<(String, f64)>| {
+        let lines = lines
+            .into_iter()
+            .enumerate()
+            .map(|(k, (name, values))| Line {
+                name,
+                values,
+                color: COLORS[k % COLORS.len()],
+            })
+            .collect();
+        svg(&Chart {
+            title: title.to_string(),
+            y_label: unit,
+            x_step_s: step,
+            lines,
+            targets,
+            shade,
+        })
+    };
+    let mut workers = Vec::new();
+    let mut queues = Vec::new();
+    let mut kv = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        let s = &m.series[i];
+        workers.push((format!("{n} ready"), s.ready.values()));
+        workers.push((format!("{n} starting"), s.starting.values()));
+        queues.push((n.clone(), s.queue_depth.values()));
+        kv.push((n.clone(), s.kv_utilisation.values()));
+    }
+    let mut out = chart("Workers per pool", "workers", workers, vec![]);
+    out += &chart(
+        "TTFT p90 per interval",
+        "ms",
+        vec![("TTFT p90".into(), &m.ttft_p90_ms)],
+        vec![(format!("SLO {slo_ttft_ms:.0} ms"), slo_ttft_ms)],
+    );
+    out += &chart(
+        "ITL p90 per interval (per-request mean)",
+        "ms",
+        vec![("ITL p90".into(), &m.itl_p90_ms)],
+        vec![(format!("SLO {slo_itl_ms:.0} ms"), slo_itl_ms)],
+    );
+    out += &chart("Queue depth", "requests", queues, vec![]);
+    out += &chart("KV-cache utilisation", "share", kv, vec![]);
+    out
+}
+
+/// A summary table row per run.
+pub fn summary_table(runs: &[(String, &Summary)]) -> String {
+    let mut s = String::from(
+        "<table><tr><th>run</th><th>SLO attainment</th><th>TTFT p90 (ms)</th><th>ITL p90 (ms)</th>\
+         <th>goodput (req/s)</th><th>GPU-hours</th><th>workers started</th><th>stopped</th></tr>",
+    );
+    for (name, r) in runs {
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.2}</td><td>{}</td><td>{}</td></tr>",
+            escape(name),
+            r.slo_attainment
+                .map_or("-".into(), |a| format!("{:.1}%", a * 100.0)),
+            r.all.ttft_ms.p90.map_or("-".into(), |v| format!("{v:.0}")),
+            r.all
+                .itl_mean_ms
+                .p90
+                .map_or("-".into(), |v| format!("{v:.1}")),
+            r.goodput_rps,
+            r.gpu_hours,
+            r.workers_started,
+            r.workers_stopped
+        );
+    }
+    s.push_str("</table>");
+    s
+}
+
+/// A whole page.
+pub fn page(title: &str, intro: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title><style>\
+         body{{font-family:system-ui,sans-serif;margin:24px;max-width:1400px;color:#111}}\
+         table{{border-collapse:collapse;margin:12px 0}}td,th{{border:1px solid #ddd;padding:4px 10px;text-align:right}}\
+         th{{background:#f3f4f6}}td:first-child{{text-align:left}}section{{margin-top:28px}}\
+         svg{{margin:6px 12px 6px 0;border:1px solid #eee}}</style></head><body><h1>{t}</h1><p>{intro}</p>{body}</body></html>",
+        t = escape(title)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charts_are_well_formed_svg_with_breaks_at_missing_values() {
+        let values = [1.0, 2.0, f64::NAN, 4.0];
+        let s = svg(&Chart {
+            title: "A <b>".into(),
+            y_label: "ms",
+            x_step_s: 10.0,
+            lines: vec![Line {
+                name: "x".into(),
+                values: &values,
+                color: "#000",
+            }],
+            targets: vec![("SLO".into(), 3.0)],
+            shade: Some((10.0, 20.0)),
+        });
+        assert!(s.starts_with("<svg") && s.ends_with("</svg>"));
+        assert!(s.contains("A &lt;b&gt;"));
+        assert_eq!(
+            s.matches(" M").count() + s.matches("\"M").count(),
+            2,
+            "the NaN breaks the line: {s}"
+        );
+        assert!(s.contains("<rect") && s.contains("stroke-dasharray"));
+    }
+
+    #[test]
+    fn nice_maxima() {
+        assert_eq!(nice_max(0.0), 1.0);
+        assert_eq!(nice_max(3.2), 5.0);
+        assert_eq!(nice_max(480.0), 500.0);
+        assert_eq!(nice_max(1001.0), 2000.0);
+    }
+}
