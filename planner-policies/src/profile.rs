@@ -543,3 +543,62 @@ pub(crate) mod tests {
         assert!(e.contains("prefill_raw_data.json"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod model_tests {
+    use super::*;
+    use servesim_models::hardware::GpuCatalog;
+    use servesim_models::llm::{Dtype, LlmSpec};
+    use servesim_models::perf::{Backend, KernelTimer};
+
+    pub(crate) fn qwen_h100_tp2() -> PoolModel {
+        let cat = GpuCatalog::builtin();
+        let gpu = cat.get("h100_sxm").unwrap();
+        let llm = LlmSpec::lookup("Qwen/Qwen3-32B-FP8")
+            .unwrap()
+            .with_dtypes(Dtype::Fp8, Dtype::Fp8);
+        let timer = KernelTimer::shipped(&cat, "h100_sxm", Backend::Vllm).unwrap();
+        let predictor = IterationPredictor::new(&llm, 2, gpu, Backend::Vllm, timer).unwrap();
+        let max_kv_tokens = llm.kv_capacity_tokens(gpu, 2, 0.9).unwrap();
+        PoolModel {
+            predictor,
+            tp: 2,
+            max_kv_tokens,
+            max_num_seqs: 256,
+            max_batched_tokens: 8192,
+        }
+    }
+
+    #[test]
+    fn profile_from_the_performance_model_is_plausible() {
+        let m = qwen_h100_tp2();
+        let p = Profile::from_model(&m, &m).unwrap();
+        let raw = p.prefill_raw();
+        assert!(raw.prefill_isl.len() >= 14);
+        // TTFT grows with ISL; a 4000-token prompt takes well under the 500 ms target.
+        assert!(raw.prefill_ttft.windows(2).all(|w| w[1] > w[0]));
+        let t4k = p.prefill_ttft_ms(4000.0);
+        assert!(t4k > 50.0 && t4k < 500.0, "{t4k}");
+        let thpt = p.prefill_thpt_per_gpu(4000.0);
+        assert!(thpt > 2_000.0 && thpt < 50_000.0, "{thpt}");
+        // Decode: ITL grows with usage at a context; a single sequence decodes in 5-20 ms.
+        let one = p.decode_itl_ms(0.0, 2000.0);
+        assert!(one > 3.0 && one < 20.0, "{one}");
+        assert!(p.decode_itl_ms(0.5, 4000.0) > p.decode_itl_ms(0.05, 4000.0));
+        let (best, usage) = p.best_decode_thpt_per_gpu(30.0, 4000.0);
+        assert!(best > 100.0 && usage > 0.0, "{best} {usage}");
+        assert_eq!(p.max_kv_tokens(), m.max_kv_tokens);
+        eprintln!(
+            "Qwen3-32B-FP8 H100 TP2: ttft(4000) {t4k:.1} ms, prefill {thpt:.0} tok/s/GPU, \
+             itl(1 seq) {one:.2} ms, best decode {best:.0} tok/s/GPU at usage {usage:.3} (ITL 30 ms, ctx 4000), \
+             max kv {}",
+            m.max_kv_tokens
+        );
+        for (i, isl) in raw.prefill_isl.iter().enumerate() {
+            eprintln!(
+                "  isl {isl:>6}: ttft {:>8.1} ms, {:>7.0} tok/s/GPU",
+                raw.prefill_ttft[i], raw.prefill_thpt_per_gpu[i]
+            );
+        }
+    }
+}

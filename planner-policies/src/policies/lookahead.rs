@@ -10,9 +10,10 @@
 //! 2. **Forecast** it with the load predictor (Holt by default) `startup / interval` steps
 //!    ahead — the moment a worker asked for now would serve — capped at `forecast_cap` × the
 //!    current demand; plan for the larger of now and then.
-//! 3. **Capacity per worker** from the profile (prefill tokens/s at the ISL), replaced by the
-//!    measured throughput per worker when the pool is saturated (batching makes real workers
-//!    faster than batch-1 profiles say).
+//! 3. **Capacity per worker** from the profile (prefill tokens/s at the ISL), divided by the
+//!    share of a prompt really computed (observed over profiled TTFT while the queue is short:
+//!    prefix-cache hits make it < 1), and replaced by the measured throughput per worker when
+//!    the pool is saturated (batching makes real workers faster than batch-1 profiles say).
 //! 4. **Utilisation that keeps TTFT within the target**: with service time `s` (the profile's
 //!    TTFT at the ISL) and target `T = slo_margin × TTFT SLO`, an M/D/1 queue waits
 //!    `ρ s / (2 (1 − ρ))`, so `ρ ≤ 2 (T − s) / (s + 2 (T − s))`.
@@ -97,6 +98,8 @@ pub struct Lookahead {
     osl: Option<f64>,
     prev_backlog: Option<f64>,
     capacity: Option<f64>,
+    /// Observed / profiled TTFT of an unqueued prompt (prefix-cache hits make it < 1).
+    work_ratio: f64,
     clock: f64,
     /// `(time, backlog, need per pool)` over the hold window.
     window: VecDeque<(f64, f64, Vec<u32>)>,
@@ -154,6 +157,7 @@ impl Lookahead {
             osl: None,
             prev_backlog: None,
             capacity: None,
+            work_ratio: 1.0,
             clock: 0.0,
             window: VecDeque::new(),
         })
@@ -171,7 +175,7 @@ impl Lookahead {
         if let Some(u) = self.config.target_utilisation {
             return u;
         }
-        let s = self.profile.prefill_ttft_ms(isl) / 1e3;
+        let s = self.profile.prefill_ttft_ms(isl) * self.work_ratio / 1e3;
         let t = slo_ttft_ms * self.config.slo_margin / 1e3;
         let w = t - s;
         if !(w > 0.0 && s > 0.0) {
@@ -231,10 +235,21 @@ impl Planner for Lookahead {
         let steps_p = (c.startup(obs, c.prefill) / dt).ceil().max(1.0) as usize;
         let plan_p = self.plan_demand(self.prefill_demand.as_ref(), demand_p, steps_p);
 
-        // 3. Capacity per prefill worker.
+        // 3. Capacity per prefill worker, in prompt tokens/s (cached prefixes included).
+        // Without a queue, observed TTFT over the profile's says how much of a prompt is
+        // really computed (prefix-cache hits); when saturated, the served rate per worker is
+        // the capacity itself.
         let gpus_p = f64::from(c.gpus[c.prefill]);
-        let profile_cap = self.profile.prefill_thpt_per_gpu(isl) * gpus_p;
-        if p.ready > 0 && backlog >= isl * f64::from(p.ready) && served_p > 0.0 {
+        let quiet = backlog <= isl * f64::from(p.ready.max(1));
+        if quiet
+            && stats.requests > 0
+            && let Some(ttft) = finite(stats.ttft_mean_ms).filter(|t| *t > 0.0)
+        {
+            let r = (ttft / self.profile.prefill_ttft_ms(isl).max(1e-9)).clamp(0.05, 1.0);
+            self.work_ratio = 0.5 * self.work_ratio + 0.5 * r;
+        }
+        let profile_cap = self.profile.prefill_thpt_per_gpu(isl) * gpus_p / self.work_ratio;
+        if p.ready > 0 && !quiet && served_p > 0.0 {
             let measured = served_p / f64::from(p.ready);
             self.capacity = Some(match self.capacity {
                 Some(old) => 0.5 * old + 0.5 * measured,
@@ -320,7 +335,8 @@ impl Planner for Lookahead {
             .collect();
         // Never shrink prefill while its queue alone breaks the TTFT target: the measured
         // demand of a saturated closed loop understates the real one.
-        let queue_ms = backlog / ready_cap.max(1e-9) * 1e3 + self.profile.prefill_ttft_ms(isl);
+        let queue_ms = backlog / ready_cap.max(1e-9) * 1e3
+            + self.profile.prefill_ttft_ms(isl) * self.work_ratio;
         if backlog > 0.0 && queue_ms > slo_ttft * cfg.slo_margin {
             wanted[c.prefill] = wanted[c.prefill].max(p.active());
         }

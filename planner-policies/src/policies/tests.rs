@@ -580,6 +580,7 @@ fn lookahead_holds_then_scales_down_after_sustained_low_load() {
     // 15 req/s × 4000 tokens = 60k tokens/s served by 4 ready workers, no queue.
     let mut busy = Load::steady(15.0);
     busy.isl = 4000.0;
+    busy.ttft = 200.0; // as profiled: no prefix-cache hits
     let hist = run(p.as_mut(), &mut toy, &busy, 10);
     let busy_n = hist.last().unwrap()[0];
     assert!(busy_n >= 4, "{hist:?}");
@@ -607,6 +608,22 @@ fn lookahead_anticipates_a_ramp() {
         b = run(sla.as_mut(), &mut t2, &l, 1)[0][0];
     }
     assert!(a > b, "lookahead {a} vs sla {b}");
+}
+
+#[test]
+fn lookahead_counts_prefix_cache_hits_through_the_observed_ttft() {
+    // Same nominal load; TTFT at a quarter of the profile's means most of each prompt is
+    // cached: fewer prefill workers are needed.
+    let need = |ttft: f64| {
+        let mut p = planner("lookahead", 30.0, 64);
+        let mut toy = Toy::new(30.0, 60.0, 64);
+        let mut l = Load::steady(15.0);
+        l.isl = 4000.0;
+        l.ttft = ttft;
+        run(p.as_mut(), &mut toy, &l, 10).last().unwrap()[0]
+    };
+    let (cold, warm) = (need(200.0), need(50.0));
+    assert!(cold >= 4 && warm < cold, "{cold} {warm}");
 }
 
 #[test]
