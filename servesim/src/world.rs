@@ -78,6 +78,7 @@ struct PlannerLoop {
     planner: Box<dyn Planner>,
     advisory: bool,
     interval: SimDuration,
+    scrape_lag: SimDuration,
     startup_s: Vec<f64>,
     max_kv_tokens: Vec<u64>,
     /// Observations scraped and not yet decided on.
@@ -190,11 +191,9 @@ pub fn build_cluster(s: &Scenario) -> Result<Cluster, Error> {
     })
 }
 
-/// The planner of a scenario, built with what it may know up front.
-fn build_planner(s: &Scenario) -> Result<Option<PlannerLoop>, Error> {
-    let Some(cfg) = &s.config.planner else {
-        return Ok(None);
-    };
+/// What a planner of `s` may know up front: its pools (with their performance
+/// models), SLOs and GPU budget.
+pub fn planner_context(s: &Scenario) -> Result<PlannerContext, Error> {
     let timer = shipped_timer(&s.gpu.sku, s.backend)?;
     let mut pools = Vec::new();
     for (i, p) in s.pools.iter().enumerate() {
@@ -215,40 +214,70 @@ fn build_planner(s: &Scenario) -> Result<Option<PlannerLoop>, Error> {
             predictor: Some(predictor),
         });
     }
-    let ctx = PlannerContext {
+    Ok(PlannerContext {
         slo_ttft_ms: s.slo_ttft.as_millis_f64(),
         slo_itl_ms: s.slo_itl.as_millis_f64(),
         gpu_budget: s.gpu_budget,
         base_dir: s.base_dir.clone(),
         pools,
+    })
+}
+
+/// Puts `planner` in the loop of a run of `s`, with the scenario's `advisory` and
+/// `scrape_lag_s` settings (none and zero without a `planner:` section).
+fn planner_loop(s: &Scenario, planner: Box<dyn Planner>) -> Result<PlannerLoop, Error> {
+    let bad = |field: &str, message: String| Error::Config {
+        path: format!("planner.{field}"),
+        message,
     };
-    let planner = servesim_planner::build(cfg, &ctx, "planner").map_err(Error::Planner)?;
-    let interval =
-        SimDuration::from_secs_f64_round(planner.interval_s()).map_err(|e| Error::Config {
-            path: "planner.interval_s".into(),
-            message: e.to_string(),
-        })?;
-    if interval == SimDuration::ZERO {
-        return Err(Error::Config {
-            path: "planner.interval_s".into(),
-            message: "must be positive".into(),
-        });
+    let interval_s = planner.interval_s();
+    if !(interval_s.is_finite() && interval_s > 0.0) {
+        return Err(bad(
+            "interval_s",
+            format!("the planner's interval must be positive, got {interval_s}"),
+        ));
     }
-    Ok(Some(PlannerLoop {
+    let interval = SimDuration::from_secs_f64_round(interval_s)
+        .map_err(|e| bad("interval_s", e.to_string()))?;
+    let cfg = s.config.planner.as_ref();
+    let lag = cfg.map_or(0.0, |c| c.scrape_lag_s);
+    let scrape_lag =
+        SimDuration::from_secs_f64_round(lag).map_err(|e| bad("scrape_lag_s", e.to_string()))?;
+    Ok(PlannerLoop {
         planner,
-        advisory: cfg.advisory,
-        interval,
-        startup_s: ctx.pools.iter().map(|p| p.startup_s).collect(),
-        max_kv_tokens: ctx.pools.iter().map(|p| p.max_kv_tokens).collect(),
+        advisory: cfg.is_some_and(|c| c.advisory),
+        interval: interval.max(SimDuration::from_nanos(1)),
+        scrape_lag,
+        startup_s: s.pools.iter().map(|p| p.startup.as_secs_f64()).collect(),
+        max_kv_tokens: s
+            .pools
+            .iter()
+            .map(|p| p.engine.kv_blocks * u64::from(p.engine.block_tokens))
+            .collect(),
         pending: VecDeque::new(),
         window: VecDeque::new(),
         events: Vec::new(),
-    }))
+    })
 }
 
 impl World {
-    /// A world at time zero for `scenario`, with its seed's streams.
+    /// A world at time zero for `scenario`, with its seed's streams and the
+    /// planner its `planner:` section names (if any).
     pub fn new(s: &Scenario) -> Result<World, Error> {
+        let planner = match &s.config.planner {
+            Some(cfg) => {
+                let ctx = planner_context(s)?;
+                let planner =
+                    servesim_planner::build(cfg, &ctx, "planner").map_err(Error::Planner)?;
+                Some(planner)
+            }
+            None => None,
+        };
+        Self::with_planner(s, planner)
+    }
+
+    /// A world at time zero for `scenario` with `planner` in the loop (or none).
+    pub fn with_planner(s: &Scenario, planner: Option<Box<dyn Planner>>) -> Result<World, Error> {
         let cluster = build_cluster(s)?;
         let workload =
             Workload::new(&s.traffic, &RngStreams::new(s.config.seed)).map_err(Error::Traffic)?;
@@ -271,7 +300,7 @@ impl World {
             arrival: None,
             sample_interval: s.sample_interval,
             error: None,
-            planner: build_planner(s)?,
+            planner: planner.map(|p| planner_loop(s, p)).transpose()?,
             slo_ttft_ms: s.slo_ttft.as_millis_f64(),
             slo_itl_ms: s.slo_itl.as_millis_f64(),
         })
@@ -642,22 +671,29 @@ pub struct Run {
 impl Run {
     /// Prepares a run of `scenario` (nothing simulated yet).
     pub fn new(scenario: &Scenario) -> Result<Run, Error> {
-        let mut sim = Simulation::new(World::new(scenario)?);
+        Self::start(scenario, World::new(scenario)?)
+    }
+
+    /// Prepares a run of `scenario` with `planner` in the loop instead of the one it names
+    /// (a policy written elsewhere, e.g. in Python).
+    pub fn with_planner(scenario: &Scenario, planner: Box<dyn Planner>) -> Result<Run, Error> {
+        Self::start(scenario, World::with_planner(scenario, Some(planner))?)
+    }
+
+    fn start(scenario: &Scenario, world: World) -> Result<Run, Error> {
+        let mut sim = Simulation::new(world);
         sim.scheduler.schedule_at(SimTime::ZERO, Event::Sample);
-        if let (Some(pl), Some(cfg)) = (&sim.model.planner, &scenario.config.planner) {
+        if let Some(pl) = &sim.model.planner {
             // The k-th decision at k × interval sees metrics scraped `lag` earlier;
             // decisions whose scrape would fall before time zero are skipped.
-            let lag =
-                SimDuration::from_secs_f64_round(cfg.scrape_lag_s).map_err(|e| Error::Config {
-                    path: "planner.scrape_lag_s".into(),
-                    message: e.to_string(),
-                })?;
             let mut first = pl.interval;
-            while first < lag {
+            while first < pl.scrape_lag {
                 first += pl.interval;
             }
-            sim.scheduler
-                .schedule_at(SimTime::ZERO + (first - lag), Event::PlannerScrape);
+            sim.scheduler.schedule_at(
+                SimTime::ZERO + (first - pl.scrape_lag),
+                Event::PlannerScrape,
+            );
             sim.scheduler
                 .schedule_at(SimTime::ZERO + first, Event::PlannerDecide);
         }
