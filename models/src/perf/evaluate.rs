@@ -69,7 +69,7 @@ pub fn predict_public_file(
                     apes.push(((p - l) / l).abs());
                 }
                 summary.predicted += 1;
-                out.push_field(&format!("{p:.6}"));
+                out.push_field(&format!("{p:.8}"));
                 out.push_field("");
             }
             Err(ModelsError::Unsupported {
