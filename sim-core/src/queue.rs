@@ -37,19 +37,31 @@ const NO_SLOT: u32 = u32::MAX;
 const FREE: u64 = u64::MAX;
 
 struct Entry<E> {
-    time: SimTime,
-    seq: u64,
+    /// `time << 64 | seq`: one integer comparison orders by time, then sequence.
+    key: u128,
     slot: u32,
     event: E,
+}
+
+impl<E> Entry<E> {
+    fn new(time: SimTime, seq: u64, slot: u32, event: E) -> Self {
+        let key = (u128::from(time.as_nanos()) << 64) | u128::from(seq);
+        Entry { key, slot, event }
+    }
+
+    fn time(&self) -> SimTime {
+        SimTime::from_nanos((self.key >> 64) as u64)
+    }
+
+    fn seq(&self) -> u64 {
+        self.key as u64
+    }
 }
 
 impl<E> Ord for Entry<E> {
     fn cmp(&self, other: &Self) -> Ordering {
         // BinaryHeap is a max-heap: reverse so the smallest (time, seq) is on top.
-        other
-            .time
-            .cmp(&self.time)
-            .then_with(|| other.seq.cmp(&self.seq))
+        other.key.cmp(&self.key)
     }
 }
 
@@ -61,7 +73,7 @@ impl<E> PartialOrd for Entry<E> {
 
 impl<E> PartialEq for Entry<E> {
     fn eq(&self, other: &Self) -> bool {
-        (self.time, self.seq) == (other.time, other.seq)
+        self.key == other.key
     }
 }
 
@@ -115,12 +127,7 @@ impl<E> EventQueue<E> {
     /// Schedules `event` at `time`; it will run (it cannot be cancelled).
     pub fn push(&mut self, time: SimTime, event: E) {
         let seq = self.next_seq();
-        self.heap.push(Entry {
-            time,
-            seq,
-            slot: NO_SLOT,
-            event,
-        });
+        self.heap.push(Entry::new(time, seq, NO_SLOT, event));
     }
 
     /// Schedules `event` at `time` and returns a key that can cancel it.
@@ -138,12 +145,7 @@ impl<E> EventQueue<E> {
             }
         };
         self.slots[slot as usize] = seq;
-        self.heap.push(Entry {
-            time,
-            seq,
-            slot,
-            event,
-        });
+        self.heap.push(Entry::new(time, seq, slot, event));
         EventKey { slot, seq }
     }
 
@@ -167,10 +169,10 @@ impl<E> EventQueue<E> {
 
     /// Removes and returns the next event if it is due at or before `end`.
     pub fn pop_due(&mut self, end: SimTime) -> Option<(SimTime, E)> {
-        while self.heap.peek()?.time <= end {
+        while self.heap.peek()?.time() <= end {
             let entry = self.heap.pop().expect("peeked entry");
             if self.retire(&entry) {
-                return Some((entry.time, entry.event));
+                return Some((entry.time(), entry.event));
             }
         }
         None
@@ -180,8 +182,8 @@ impl<E> EventQueue<E> {
     pub fn peek_time(&mut self) -> Option<SimTime> {
         loop {
             let top = self.heap.peek()?;
-            if top.slot == NO_SLOT || self.slots[top.slot as usize] == top.seq {
-                return Some(top.time);
+            if top.slot == NO_SLOT || self.slots[top.slot as usize] == top.seq() {
+                return Some(top.time());
             }
             self.heap.pop();
             self.cancelled_in_heap -= 1;
@@ -194,7 +196,7 @@ impl<E> EventQueue<E> {
             return true;
         }
         let holder = &mut self.slots[entry.slot as usize];
-        if *holder != entry.seq {
+        if *holder != entry.seq() {
             self.cancelled_in_heap -= 1;
             return false;
         }
