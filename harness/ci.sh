@@ -11,6 +11,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PY="$VENV/bin/python"
 
 [ -x "$PY" ] || python3 -m venv "$VENV"
+# Absolute from here on: the tests run from the harness folder.
+VENV="$(cd "$VENV" && pwd)"
+PY="$VENV/bin/python"
 "$PY" -m pip install --quiet --disable-pip-version-check -e "$HERE[dev]"
 
 echo "--> harness: pytest"
