@@ -28,7 +28,7 @@ use crate::engine::{
     BatchSummary, Engine, EngineConfig, EngineEvent, EngineLoad, IterationOutput, IterationTimer,
     SeqSpec,
 };
-use crate::network::{GpuId, Network, TransferId};
+use crate::network::{GpuId, LinkId, Network, TransferId, Vertex};
 use placement::GpuInventory;
 use router::{Candidate, RouterKind};
 
@@ -166,6 +166,19 @@ pub enum Notice {
         /// Its largest inter-token gap on the decode worker.
         max_itl: SimDuration,
     },
+    /// A KV transfer failed; the KV is still on the prefill worker and is sent again.
+    TransferFailed {
+        /// The request.
+        handle: u64,
+    },
+    /// A fault took the request from the cluster (its worker died, or its KV could
+    /// not be moved): the world retries it from scratch or fails it.
+    Lost {
+        /// The request.
+        handle: u64,
+        /// Why, in words.
+        reason: &'static str,
+    },
     /// The cluster cannot ever serve it.
     Rejected {
         /// The request.
@@ -196,6 +209,8 @@ pub struct Worker {
     pub gpus: Vec<u32>,
     /// Its engine.
     pub engine: Engine,
+    /// Iteration times are multiplied by this (1 normally; more for a straggler).
+    pub slowdown: f64,
     ready_key: Option<EventKey>,
 }
 
@@ -223,12 +238,9 @@ pub struct PoolStats {
 }
 
 struct Transfer {
-    handle: u64,
-    from: WorkerId,
-    from_slot: Slot,
+    handoff: Handoff,
     to: WorkerId,
     to_slot: Slot,
-    first_token_at: SimTime,
 }
 
 /// A prefill that finished but found no decode worker with room yet.
@@ -237,6 +249,8 @@ struct Handoff {
     from: WorkerId,
     from_slot: Slot,
     first_token_at: SimTime,
+    /// Transfers of this KV that failed so far.
+    failures: u32,
 }
 
 /// One iteration of one worker, as a planner's regression sees it.
@@ -271,6 +285,10 @@ pub struct Cluster {
     transfers: BTreeMap<TransferId, Transfer>,
     handoffs: VecDeque<Handoff>,
     network_key: Option<EventKey>,
+    /// Link capacities before a fault changed them, to restore them.
+    nominal_links: BTreeMap<u32, f64>,
+    /// A KV hand-off whose transfer failed this many times is given up.
+    pub max_transfer_failures: u32,
     front: PoolId,
     decode: Option<PoolId>,
     last_gpu_change: SimTime,
@@ -320,6 +338,8 @@ impl Cluster {
             transfers: BTreeMap::new(),
             handoffs: VecDeque::new(),
             network_key: None,
+            nominal_links: BTreeMap::new(),
+            max_transfer_failures: 2,
             front,
             decode,
             last_gpu_change: SimTime::ZERO,
@@ -428,6 +448,7 @@ impl Cluster {
             state: WorkerState::Starting,
             gpus,
             engine,
+            slowdown: 1.0,
             ready_key: None,
         });
         self.pools[pool.0 as usize].workers.push(id);
@@ -594,6 +615,182 @@ impl Cluster {
         }
     }
 
+    /// Kills a worker now, mid-iteration if it is in one: everything it holds is
+    /// lost ([`Notice::Lost`]), transfers from or to it are cancelled (the other
+    /// side frees its blocks), its GPUs are given back (unless its node is down).
+    /// With `replace`, a new worker of the pool starts through the normal
+    /// start-up path, where GPUs allow.
+    pub fn kill_worker<E: From<ClusterEvent>>(
+        &mut self,
+        w: WorkerId,
+        replace: bool,
+        sched: &mut Scheduler<E>,
+        out: &mut ClusterOutput,
+    ) {
+        let now = sched.now();
+        let worker = &mut self.workers[w.0 as usize];
+        if worker.state == WorkerState::Stopped {
+            return;
+        }
+        if let Some(key) = worker.ready_key.take() {
+            sched.cancel(key);
+        }
+        let pool = worker.pool;
+        let lost = worker.engine.held_requests();
+        let config = worker.engine.config().clone();
+        worker.engine = Engine::new(config); // its KV cache is gone
+        let ids: Vec<TransferId> = self
+            .transfers
+            .iter()
+            .filter(|(_, t)| t.handoff.from == w || t.to == w)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            let t = self.transfers.remove(&id).expect("listed transfer");
+            self.network.cancel_transfer(now, id);
+            if t.handoff.from == w {
+                self.workers[t.to.0 as usize].engine.release(t.to_slot);
+                self.kick(t.to, sched, out);
+            } else {
+                let from = t.handoff.from;
+                self.workers[from.0 as usize]
+                    .engine
+                    .release(t.handoff.from_slot);
+                self.kick(from, sched, out);
+                self.stop_if_drained(from, now);
+            }
+        }
+        self.handoffs.retain(|h| h.from != w);
+        self.stop(w, now);
+        for handle in lost {
+            out.notices.push(Notice::Lost {
+                handle,
+                reason: "worker lost",
+            });
+        }
+        self.schedule_network_check(sched);
+        if replace && let Some(new) = self.place_worker(pool, now) {
+            let startup = self.pools[pool.0 as usize].spec.startup;
+            let key = sched.schedule_cancellable_in(startup, ClusterEvent::WorkerReady(new).into());
+            self.workers[new.0 as usize].ready_key = Some(key);
+        }
+        // Hand-offs may now find room on the surviving decode workers.
+        self.retry_handoffs(sched, out);
+    }
+
+    /// Takes a node down (`true`: its workers die and are replaced elsewhere where
+    /// GPUs allow; nothing is placed there until it is back) or brings it back.
+    pub fn set_node_down<E: From<ClusterEvent>>(
+        &mut self,
+        node: u32,
+        down: bool,
+        sched: &mut Scheduler<E>,
+        out: &mut ClusterOutput,
+    ) {
+        self.gpus.set_node_down(node, down);
+        if !down {
+            return;
+        }
+        let victims: Vec<WorkerId> = (0..self.workers.len() as u32)
+            .map(WorkerId)
+            .filter(|w| {
+                let worker = &self.workers[w.0 as usize];
+                worker.state != WorkerState::Stopped
+                    && worker
+                        .gpus
+                        .first()
+                        .is_some_and(|&g| self.gpus.node_of(g) == node)
+            })
+            .collect();
+        for w in victims {
+            self.kill_worker(w, true, sched, out);
+        }
+    }
+
+    /// Workers of a pool that are not stopped, in creation order.
+    pub fn live_workers(&self, pool: PoolId) -> Vec<WorkerId> {
+        self.pools[pool.0 as usize]
+            .workers
+            .iter()
+            .copied()
+            .filter(|w| self.workers[w.0 as usize].state != WorkerState::Stopped)
+            .collect()
+    }
+
+    /// Makes a worker a straggler: its iterations take `factor` times as long (1 restores it).
+    pub fn set_slowdown(&mut self, w: WorkerId, factor: f64) {
+        self.workers[w.0 as usize].slowdown = factor;
+    }
+
+    /// Scales the capacity of every link of a node's NICs by `factor` of nominal
+    /// (0: the links are down and transfers over them stall; 1: restored).
+    pub fn set_node_links<E: From<ClusterEvent>>(
+        &mut self,
+        node: u32,
+        factor: f64,
+        sched: &mut Scheduler<E>,
+    ) {
+        let now = sched.now();
+        let on_node = |v: &Vertex| matches!(v, Vertex::Nic(g) if self.gpus.node_of(g.0) == node);
+        let links: Vec<(u32, f64)> = self
+            .network
+            .topology()
+            .links()
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| on_node(&l.from) || on_node(&l.to))
+            .map(|(i, l)| (i as u32, l.capacity))
+            .collect();
+        for (i, nominal) in links {
+            let nominal = *self.nominal_links.entry(i).or_insert(nominal);
+            self.network
+                .set_link_capacity(now, LinkId(i), nominal * factor.max(0.0))
+                .expect("a link of the topology");
+        }
+        self.schedule_network_check(sched);
+    }
+
+    /// Fails every KV transfer in flight: the decode side frees its blocks and the
+    /// KV is sent again from the prefill worker, up to `max_transfer_failures`
+    /// times, after which the request is lost. Returns how many failed.
+    pub fn fail_transfers<E: From<ClusterEvent>>(
+        &mut self,
+        sched: &mut Scheduler<E>,
+        out: &mut ClusterOutput,
+    ) -> u32 {
+        let now = sched.now();
+        let failed = std::mem::take(&mut self.transfers);
+        let n = failed.len() as u32;
+        let mut retry = Vec::new();
+        for (id, mut t) in failed {
+            self.network.cancel_transfer(now, id);
+            self.workers[t.to.0 as usize].engine.release(t.to_slot);
+            out.notices.push(Notice::TransferFailed {
+                handle: t.handoff.spec.request,
+            });
+            t.handoff.failures += 1;
+            if t.handoff.failures > self.max_transfer_failures {
+                let h = t.handoff;
+                self.workers[h.from.0 as usize].engine.release(h.from_slot);
+                out.notices.push(Notice::Lost {
+                    handle: h.spec.request,
+                    reason: "KV transfer failed",
+                });
+                self.kick(h.from, sched, out);
+                self.stop_if_drained(h.from, now);
+            } else {
+                retry.push(t.handoff);
+            }
+        }
+        // Failed hand-offs go first (in transfer-id order: deterministic).
+        for h in retry.into_iter().rev() {
+            self.handoffs.push_front(h);
+        }
+        self.schedule_network_check(sched);
+        self.retry_handoffs(sched, out);
+        n
+    }
+
     /// A request arrives at the frontend.
     pub fn arrive<E: From<ClusterEvent>>(
         &mut self,
@@ -689,6 +886,12 @@ impl Cluster {
             .engine
             .start_iteration(timer.as_ref(), &mut self.scratch)
         {
+            let d = if worker.slowdown == 1.0 {
+                d
+            } else {
+                SimDuration::from_secs_f64_round(d.as_secs_f64() * worker.slowdown)
+                    .unwrap_or(SimDuration::MAX)
+            };
             sched.schedule_in(d, ClusterEvent::IterationDone(w).into());
             let history = &mut self.pools[worker.pool.0 as usize].iterations;
             if history.len() == ITERATION_HISTORY {
@@ -714,6 +917,9 @@ impl Cluster {
         let now = sched.now();
         match event {
             ClusterEvent::IterationDone(w) => {
+                if self.workers[w.0 as usize].state == WorkerState::Stopped {
+                    return; // it died mid-iteration: the iteration never ends
+                }
                 self.workers[w.0 as usize]
                     .engine
                     .complete_iteration(now, &mut self.scratch);
@@ -747,14 +953,18 @@ impl Cluster {
                 let done = self.network.poll_completed(now);
                 for (_, id) in done {
                     let t = self.transfers.remove(&id).expect("known transfer");
-                    out.notices.push(Notice::TransferDone { handle: t.handle });
-                    self.workers[t.from.0 as usize].engine.release(t.from_slot);
+                    let h = &t.handoff;
+                    out.notices.push(Notice::TransferDone {
+                        handle: h.spec.request,
+                    });
+                    self.workers[h.from.0 as usize].engine.release(h.from_slot);
                     self.workers[t.to.0 as usize]
                         .engine
-                        .incoming_landed(t.to_slot, t.first_token_at);
-                    self.kick(t.from, sched, out);
+                        .incoming_landed(t.to_slot, h.first_token_at);
+                    let from = h.from;
+                    self.kick(from, sched, out);
                     self.kick(t.to, sched, out);
-                    self.stop_if_drained(t.from, now);
+                    self.stop_if_drained(from, now);
                 }
                 self.schedule_network_check(sched);
             }
@@ -794,6 +1004,7 @@ impl Cluster {
                         from: w,
                         from_slot: slot,
                         first_token_at: sched.now(),
+                        failures: 0,
                     };
                     debug_assert_eq!(handoff.spec.request, request);
                     self.handoffs.push_back(handoff);
@@ -843,12 +1054,9 @@ impl Cluster {
             self.transfers.insert(
                 id,
                 Transfer {
-                    handle: h.spec.request,
-                    from: h.from,
-                    from_slot: h.from_slot,
+                    handoff: h,
                     to,
                     to_slot,
-                    first_token_at: h.first_token_at,
                 },
             );
             started = true;

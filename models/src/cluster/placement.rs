@@ -8,6 +8,8 @@ pub struct GpuInventory {
     held: Vec<Vec<bool>>,
     budget: u32,
     in_use: u32,
+    /// Nodes that are down: nothing is placed on them.
+    down: Vec<bool>,
 }
 
 impl GpuInventory {
@@ -18,6 +20,7 @@ impl GpuInventory {
             held: vec![vec![false; gpus_per_node as usize]; nodes as usize],
             budget,
             in_use: 0,
+            down: vec![false; nodes as usize],
         }
     }
 
@@ -39,6 +42,9 @@ impl GpuInventory {
             return None;
         }
         for (node, gpus) in self.held.iter_mut().enumerate() {
+            if self.down[node] {
+                continue;
+            }
             let free: Vec<usize> = (0..gpus.len())
                 .filter(|&i| !gpus[i])
                 .take(tp as usize)
@@ -56,6 +62,23 @@ impl GpuInventory {
             }
         }
         None
+    }
+
+    /// Marks a node down (nothing new is placed there) or back up. Out-of-range nodes are ignored.
+    pub fn set_node_down(&mut self, node: u32, down: bool) {
+        if let Some(d) = self.down.get_mut(node as usize) {
+            *d = down;
+        }
+    }
+
+    /// The node of a GPU.
+    pub fn node_of(&self, gpu: u32) -> u32 {
+        gpu / self.gpus_per_node
+    }
+
+    /// Nodes.
+    pub fn nodes(&self) -> u32 {
+        self.held.len() as u32
     }
 
     /// Gives GPUs back.
@@ -91,5 +114,9 @@ mod tests {
         inv.give_back(&[0, 1, 2, 3]);
         assert_eq!(inv.in_use(), 8);
         assert!(inv.take(16).is_none());
+        inv.set_node_down(0, true);
+        assert_eq!(inv.take(2).unwrap(), vec![12, 13], "node 0 is down");
+        inv.set_node_down(0, false);
+        assert_eq!(inv.take(2).unwrap(), vec![0, 1]);
     }
 }

@@ -390,6 +390,12 @@ impl Engine {
         self.ready.push_back(slot);
     }
 
+    /// Every request this worker holds (waiting, prefilling, decoding, parked or
+    /// incoming), in slot order: what is lost if the worker dies.
+    pub fn held_requests(&self) -> Vec<u64> {
+        self.seqs.iter().flatten().map(|s| s.spec.request).collect()
+    }
+
     /// The request of a parked sequence (to hand it to a decode worker).
     pub fn parked_spec(&self, slot: Slot) -> SeqSpec {
         let seq = self.seq(slot);
