@@ -3,38 +3,42 @@
 //! down only after the need has stayed lower for a while (the cluster drains the least loaded
 //! worker, and cancels a still-starting one first).
 //!
-//! Every interval (seconds apart, typically 15–30 s):
-//! 1. **Prefill demand**, tokens/s: what was served (`requests × ISL / interval`) plus the
-//!    growth of the queued prefill tokens. Unlike the served rate that `sla` sees, this
-//!    includes the demand that is piling up in the queue.
+//! It decides every `lookahead.interval_s` (default: the planner interval, at most 15 s): a
+//! fast loop, since reacting one interval earlier buys back a whole interval of a storm.
+//! Each time:
+//! 1. **Prefill demand**, prompt tokens/s: what was served (`requests × ISL / interval`) plus
+//!    the growth of the queued prefill tokens, so the demand piling up in the queue counts.
 //! 2. **Forecast** it with the load predictor (Holt by default) `startup / interval` steps
-//!    ahead — the moment a worker asked for now would serve — capped at `forecast_cap` × the
-//!    current demand; plan for the larger of now and then.
-//! 3. **Capacity per worker** from the profile (prefill tokens/s at the ISL), divided by the
-//!    share of a prompt really computed (observed over profiled TTFT while the queue is short:
-//!    prefix-cache hits make it < 1), and replaced by the measured throughput per worker when
-//!    the pool is saturated (batching makes real workers faster than batch-1 profiles say).
-//! 4. **Utilisation that keeps TTFT within the target**: with service time `s` (the profile's
-//!    TTFT at the ISL) and target `T = slo_margin × TTFT SLO`, an M/D/1 queue waits
+//!    ahead — when a worker asked for now would serve — capped at `forecast_cap` × the current
+//!    demand; plan for the larger of now and then.
+//! 3. **Capacity of a worker**, prompt tokens per busy second, *measured*: the served prompt
+//!    tokens over the busy time of the pool's workers (the iterations that ran since the last
+//!    observation). Prefix-cache hits and batching are in it, whatever the mix of requests;
+//!    the profile's prefill throughput stands in until it is measured.
+//! 4. **Utilisation that keeps TTFT within the target**: with service time `s = ISL /
+//!    capacity` and target `T = slo_margin × TTFT SLO`, an M/D/1 queue waits
 //!    `ρ s / (2 (1 − ρ))`, so `ρ ≤ 2 (T − s) / (s + 2 (T − s))`.
 //! 5. **Backlog**: the queue projected to when new workers are up (bounded by the largest
 //!    backlog recently seen, since closed-loop users stop sending while they wait) must drain
-//!    within `drain_s`.
+//!    within `drain_s`:
 //!    `n_prefill = ceil(max(D / ρ, D + B_ready / drain_s) / capacity)`.
 //! 6. **Decode**: the larger of the rate need (`requests × OSL` over the best decode
-//!    throughput per GPU whose ITL stays within `slo_margin × ITL SLO`) and the KV need (the
-//!    KV tokens in use over the KV usage at that best point); one more when the observed mean
-//!    ITL is over the target and nothing is starting.
-//! 7. **Hysteresis**: the target of a pool is the largest need of the last `hold_s` seconds,
-//!    so scale-up is immediate and scale-down waits for a sustained lower need; empty
-//!    intervals read as zero demand, so it returns to the minimum when traffic stops.
+//!    throughput per GPU whose ITL meets the target corrected by observed over profiled ITL,
+//!    as `sla` does) and the KV need (KV in use at 90 % of capacity); one more when the mean
+//!    ITL is over `slo_margin` × the target and nothing is starting.
+//! 7. **Pending capacity and hysteresis**: targets count starting workers, so a worker asked
+//!    for is never asked for again while it boots; the target of a pool is the largest need of
+//!    the last `hold_s` seconds, so scale-up is immediate and scale-down waits for a sustained
+//!    lower need, and prefill never shrinks while its queue alone breaks the TTFT target. The
+//!    cluster drains the least loaded worker (a still-starting one is cancelled first). Empty
+//!    intervals read as zero demand: it returns to the minimum when traffic stops.
 
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::PlannerError;
-use crate::observation::{Decision, Observation, finite};
+use crate::observation::{Decision, IterationSample, Observation, finite};
 use crate::planner::Planner;
 use crate::policies::{Common, workers};
 use crate::predict::{LoadPredictor, PredictorConfig};
@@ -44,6 +48,9 @@ use crate::profile::Profile;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LookaheadConfig {
+    /// Seconds between decisions (default: the planner's `interval_s`, at most 15 s).
+    #[serde(default)]
+    pub interval_s: Option<f64>,
     /// Plan for this share of the TTFT and ITL targets, in (0, 1].
     #[serde(default = "margin")]
     pub slo_margin: f64,
@@ -68,7 +75,7 @@ fn drain() -> f64 {
     90.0
 }
 fn hold() -> f64 {
-    120.0
+    60.0
 }
 fn cap() -> f64 {
     1.5
@@ -77,6 +84,7 @@ fn cap() -> f64 {
 impl Default for LookaheadConfig {
     fn default() -> Self {
         LookaheadConfig {
+            interval_s: None,
             slo_margin: margin(),
             target_utilisation: None,
             drain_s: drain(),
@@ -97,9 +105,12 @@ pub struct Lookahead {
     isl: Option<f64>,
     osl: Option<f64>,
     prev_backlog: Option<f64>,
+    /// Prompt tokens a prefill worker serves per busy second (measured).
     capacity: Option<f64>,
-    /// Observed / profiled TTFT of an unqueued prompt (prefix-cache hits make it < 1).
-    work_ratio: f64,
+    /// Observed over profiled decode ITL (smoothed).
+    d_corr: f64,
+    /// The iterations seen at the last observation, per pool.
+    prev_iterations: Vec<Option<Vec<IterationSample>>>,
     clock: f64,
     /// `(time, backlog, need per pool)` over the hold window.
     window: VecDeque<(f64, f64, Vec<u32>)>,
@@ -143,10 +154,22 @@ impl Lookahead {
                 format!("must be a number >= 1, got {}", c.forecast_cap),
             ));
         }
+        let mut common = common;
+        match c.interval_s {
+            Some(v) if !(v.is_finite() && v > 0.0) => {
+                return Err(PlannerError::invalid(
+                    format!("{path}.interval_s"),
+                    format!("must be a positive number of seconds, got {v}"),
+                ));
+            }
+            Some(v) => common.interval_s = v,
+            None => common.interval_s = common.interval_s.min(15.0),
+        }
         let predictor = predictor.cloned().unwrap_or(PredictorConfig::Holt {
             alpha: 0.5,
             beta: 0.3,
         });
+        let n = common.n;
         Ok(Lookahead {
             config: config.clone(),
             prefill_demand: predictor.build(),
@@ -157,7 +180,8 @@ impl Lookahead {
             osl: None,
             prev_backlog: None,
             capacity: None,
-            work_ratio: 1.0,
+            d_corr: 1.0,
+            prev_iterations: vec![None; n],
             clock: 0.0,
             window: VecDeque::new(),
         })
@@ -171,11 +195,11 @@ impl Lookahead {
     }
 
     /// Prefill utilisation that keeps TTFT within the target (M/D/1), in [0.3, 0.9].
-    fn utilisation(&self, isl: f64, slo_ttft_ms: f64) -> f64 {
+    fn utilisation(&self, isl: f64, cap: f64, slo_ttft_ms: f64) -> f64 {
         if let Some(u) = self.config.target_utilisation {
             return u;
         }
-        let s = self.profile.prefill_ttft_ms(isl) * self.work_ratio / 1e3;
+        let s = isl / cap.max(1e-9);
         let t = slo_ttft_ms * self.config.slo_margin / 1e3;
         let w = t - s;
         if !(w > 0.0 && s > 0.0) {
@@ -235,22 +259,19 @@ impl Planner for Lookahead {
         let steps_p = (c.startup(obs, c.prefill) / dt).ceil().max(1.0) as usize;
         let plan_p = self.plan_demand(self.prefill_demand.as_ref(), demand_p, steps_p);
 
-        // 3. Capacity per prefill worker, in prompt tokens/s (cached prefixes included).
-        // Without a queue, observed TTFT over the profile's says how much of a prompt is
-        // really computed (prefix-cache hits); when saturated, the served rate per worker is
-        // the capacity itself.
+        // 3. Capacity of a prefill worker, prompt tokens per busy second, measured.
         let gpus_p = f64::from(c.gpus[c.prefill]);
-        let quiet = backlog <= isl * f64::from(p.ready.max(1));
-        if quiet
-            && stats.requests > 0
-            && let Some(ttft) = finite(stats.ttft_mean_ms).filter(|t| *t > 0.0)
-        {
-            let r = (ttft / self.profile.prefill_ttft_ms(isl).max(1e-9)).clamp(0.05, 1.0);
-            self.work_ratio = 0.5 * self.work_ratio + 0.5 * r;
+        let busy = new_busy_seconds(self.prev_iterations[c.prefill].as_deref(), &p.iterations);
+        for (i, pool) in obs.pools.iter().enumerate() {
+            self.prev_iterations[i] = Some(pool.iterations.clone());
         }
-        let profile_cap = self.profile.prefill_thpt_per_gpu(isl) * gpus_p / self.work_ratio;
-        if p.ready > 0 && !quiet && served_p > 0.0 {
-            let measured = served_p / f64::from(p.ready);
+        let profile_cap = self.profile.prefill_thpt_per_gpu(isl) * gpus_p;
+        if let Some(busy) = busy
+            && !c.aggregated()
+            && busy / dt >= 0.05
+            && served_p > 0.0
+        {
+            let measured = served_p / (busy / dt);
             self.capacity = Some(match self.capacity {
                 Some(old) => 0.5 * old + 0.5 * measured,
                 None => measured,
@@ -259,12 +280,12 @@ impl Planner for Lookahead {
         let cap = self
             .capacity
             .unwrap_or(profile_cap)
-            .clamp(0.5 * profile_cap, 3.0 * profile_cap)
+            .clamp(0.25 * profile_cap, 4.0 * profile_cap)
             .max(1e-9);
 
         // 4–5. Utilisation from the SLO; backlog projected to when new workers are up.
         let slo_ttft = c.slo_ttft(obs);
-        let rho = self.utilisation(isl, slo_ttft);
+        let rho = self.utilisation(isl, cap, slo_ttft);
         let peak_backlog = self
             .window
             .iter()
@@ -275,11 +296,7 @@ impl Planner for Lookahead {
         let backlog_ready =
             (backlog + (plan_p - ready_cap).max(0.0) * startup_p).min(peak_backlog.max(backlog));
         let need_tok = (plan_p / rho).max(plan_p + backlog_ready / cfg.drain_s);
-        let mut n_p = workers(need_tok / cap);
-        let slo_missed = finite(stats.ttft_p90_ms).is_some_and(|t| t > slo_ttft);
-        if slo_missed && growth > 0.0 && p.starting == 0 && backlog > 0.0 {
-            n_p = n_p.max(p.active() + 1);
-        }
+        let n_p = workers(need_tok / cap);
 
         // 6. Decode: rate need and KV need at the ITL target.
         let served_d = if self.osl.is_some() {
@@ -291,9 +308,19 @@ impl Planner for Lookahead {
         let steps_d = (c.startup(obs, c.decode) / dt).ceil().max(1.0) as usize;
         let plan_d = self.plan_demand(self.decode_demand.as_ref(), served_d, steps_d);
         let slo_itl = c.slo_itl(obs);
-        let (thpt, usage) = self
+        let ctx_len = isl + osl / 2.0;
+        if stats.requests > 0
+            && let Some(itl) = finite(stats.itl_mean_ms).filter(|v| *v > 0.0)
+        {
+            let expected = self
+                .profile
+                .decode_itl_ms(d.mean_kv_utilisation(), ctx_len)
+                .max(1e-9);
+            self.d_corr = 0.5 * self.d_corr + 0.5 * (itl / expected).clamp(0.25, 4.0);
+        }
+        let (thpt, _) = self
             .profile
-            .best_decode_thpt_per_gpu(slo_itl * cfg.slo_margin, isl + osl / 2.0);
+            .best_decode_thpt_per_gpu(slo_itl / self.d_corr, ctx_len);
         let n_rate = workers(plan_d / (thpt * f64::from(c.gpus[c.decode])).max(1e-9));
         let max_kv = if d.max_kv_tokens > 0 {
             d.max_kv_tokens as f64
@@ -306,9 +333,11 @@ impl Planner for Lookahead {
             .filter(|u| u.is_finite())
             .map(|u| u.clamp(0.0, 1.0) * max_kv)
             .sum();
-        let n_kv = workers(kv_in_use / (usage.max(0.05) * max_kv));
+        let n_kv = workers(kv_in_use / (0.9 * max_kv));
         let mut n_d = n_rate.max(n_kv);
-        if finite(stats.itl_mean_ms).is_some_and(|t| t > slo_itl) && d.starting == 0 {
+        if finite(stats.itl_mean_ms).is_some_and(|t| t > slo_itl * cfg.slo_margin)
+            && d.starting == 0
+        {
             n_d = n_d.max(d.active() + 1);
         }
 
@@ -335,11 +364,60 @@ impl Planner for Lookahead {
             .collect();
         // Never shrink prefill while its queue alone breaks the TTFT target: the measured
         // demand of a saturated closed loop understates the real one.
-        let queue_ms = backlog / ready_cap.max(1e-9) * 1e3
-            + self.profile.prefill_ttft_ms(isl) * self.work_ratio;
+        let queue_ms = (backlog + isl) / ready_cap.max(1e-9) * 1e3;
         if backlog > 0.0 && queue_ms > slo_ttft * cfg.slo_margin {
             wanted[c.prefill] = wanted[c.prefill].max(p.active());
         }
         c.decide(wanted, obs)
+    }
+}
+
+/// Busy seconds of the iterations in `cur` that were not in `prev` (the pool's bounded list of
+/// recent iterations, oldest first, at the previous and at this observation): the longest
+/// suffix of `prev` that starts `cur` is the overlap. `None` without a previous list.
+pub(crate) fn new_busy_seconds(
+    prev: Option<&[IterationSample]>,
+    cur: &[IterationSample],
+) -> Option<f64> {
+    let prev = prev?;
+    let most = prev.len().min(cur.len());
+    let overlap = (0..=most)
+        .rev()
+        .find(|&k| prev[prev.len() - k..] == cur[..k])
+        .unwrap_or(0);
+    Some(
+        cur[overlap..]
+            .iter()
+            .map(|s| s.duration_ms)
+            .filter(|d| d.is_finite() && *d > 0.0)
+            .sum::<f64>()
+            / 1e3,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn it(ms: f64) -> IterationSample {
+        IterationSample {
+            prefill_tokens: ms as u32,
+            duration_ms: ms,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn busy_time_counts_only_new_iterations() {
+        let a = vec![it(10.0), it(20.0), it(30.0)];
+        assert_eq!(new_busy_seconds(None, &a), None);
+        assert_eq!(new_busy_seconds(Some(&a), &a), Some(0.0));
+        // Two new ones, the oldest dropped out of the bounded list.
+        let b = vec![it(20.0), it(30.0), it(40.0), it(50.0)];
+        assert_eq!(new_busy_seconds(Some(&a), &b), Some(0.09));
+        // No overlap at all: everything is new.
+        let c = vec![it(1000.0), it(f64::NAN)];
+        assert_eq!(new_busy_seconds(Some(&a), &c), Some(1.0));
+        assert_eq!(new_busy_seconds(Some(&[]), &c), Some(1.0));
     }
 }

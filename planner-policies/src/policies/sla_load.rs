@@ -1,6 +1,7 @@
 //! `sla-load`: the newer Dynamo design — a fast load loop over a throughput floor.
 //!
-//! The world calls it every `interval_s` (≈ 5 s). Each call:
+//! The world calls it every `sla_load.load_interval_s` (default 5 s): the fast load loop.
+//! Each call:
 //! - refits, per pool, an online least-squares regression of iteration time on the batch
 //!   (`ms ≈ a + b·prefill_tokens + c·decode_seqs + d·decode_kv_tokens`) from the recent
 //!   iteration samples (the profile stands in until enough samples are seen);
@@ -10,8 +11,8 @@
 //!   fewer, every estimate would stay under `scale_down_margin` × SLO (no 2↔1 oscillation);
 //! - does nothing while a previous scaling action is pending (workers starting or draining).
 //!
-//! Every `throughput_interval_s` the throughput loop (the `sla` computation over the
-//! statistics accumulated since its last run) sets a floor under the targets.
+//! Every planner `interval_s` (every k-th call) the throughput loop (the `sla` computation
+//! over the statistics accumulated since its last run) sets a floor under the targets.
 
 use serde::{Deserialize, Serialize};
 
@@ -29,9 +30,10 @@ use crate::profile::Profile;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlaLoadConfig {
-    /// Seconds between runs of the throughput loop (rounded to a multiple of `interval_s`).
-    #[serde(default = "throughput")]
-    pub throughput_interval_s: f64,
+    /// Seconds between runs of the fast load loop (the throughput loop runs every planner
+    /// `interval_s`, rounded to a multiple of this).
+    #[serde(default = "load_interval")]
+    pub load_interval_s: f64,
     /// Scale down only if every estimate stays under this share of the SLO, in (0, 1].
     #[serde(default = "down_margin")]
     pub scale_down_margin: f64,
@@ -40,8 +42,8 @@ pub struct SlaLoadConfig {
     pub min_samples: usize,
 }
 
-fn throughput() -> f64 {
-    180.0
+fn load_interval() -> f64 {
+    5.0
 }
 fn down_margin() -> f64 {
     0.8
@@ -53,7 +55,7 @@ fn min_samples() -> usize {
 impl Default for SlaLoadConfig {
     fn default() -> Self {
         SlaLoadConfig {
-            throughput_interval_s: throughput(),
+            load_interval_s: load_interval(),
             scale_down_margin: down_margin(),
             min_samples: min_samples(),
         }
@@ -177,12 +179,12 @@ impl SlaLoad {
         path: &str,
     ) -> Result<Self, PlannerError> {
         let c = config;
-        if !(c.throughput_interval_s.is_finite() && c.throughput_interval_s > 0.0) {
+        if !(c.load_interval_s.is_finite() && c.load_interval_s > 0.0) {
             return Err(PlannerError::invalid(
-                format!("{path}.throughput_interval_s"),
+                format!("{path}.load_interval_s"),
                 format!(
                     "must be a positive number of seconds, got {}",
-                    c.throughput_interval_s
+                    c.load_interval_s
                 ),
             ));
         }
@@ -195,9 +197,10 @@ impl SlaLoad {
                 format!("must be in (0, 1], got {}", c.scale_down_margin),
             ));
         }
-        let every = (c.throughput_interval_s / common.interval_s)
-            .round()
-            .max(1.0) as u64;
+        let mut common = common;
+        let fast = c.load_interval_s.min(common.interval_s);
+        let every = (common.interval_s / fast).round().max(1.0) as u64;
+        common.interval_s = fast;
         let predictor = predictor.cloned().unwrap_or(PredictorConfig::Constant);
         Ok(SlaLoad {
             config: config.clone(),

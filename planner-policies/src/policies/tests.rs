@@ -47,6 +47,7 @@ pub(crate) struct Toy {
     pub ready: [u32; 2],
     pub starting: [Vec<f64>; 2],
     pub budget: u32,
+    pub step: u32,
 }
 
 impl Toy {
@@ -58,6 +59,7 @@ impl Toy {
             ready: [1, 1],
             starting: [Vec::new(), Vec::new()],
             budget,
+            step: 0,
         }
     }
 
@@ -78,7 +80,17 @@ impl Toy {
                 vec![0.0; self.ready[0] as usize]
             },
             max_kv_tokens: 400_000,
-            iterations: Vec::new(),
+            iterations: match load.busy {
+                // 100 ms iterations worth `busy` worker-seconds per second, new each step.
+                Some(b) if i == 0 => (0..(b * self.dt / 0.1).round() as u32)
+                    .map(|j| IterationSample {
+                        prefill_tokens: self.step * 100_000 + j,
+                        duration_ms: 100.0,
+                        ..Default::default()
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
         };
         let gpus = 2 * (self.ready[0] + self.ready[1]) as usize
             + 2 * (self.starting[0].len() + self.starting[1].len());
@@ -117,6 +129,7 @@ impl Toy {
             }
         }
         self.now += self.dt;
+        self.step += 1;
         for i in 0..2 {
             let (startup, now) = (self.startup, self.now);
             let done = self.starting[i]
@@ -144,6 +157,8 @@ pub(crate) struct Load {
     pub queue: u64,
     pub queued_tokens: u64,
     pub kv: f64,
+    /// Busy worker-seconds per second of the prefill pool (iteration samples), if any.
+    pub busy: Option<f64>,
 }
 
 impl Load {
@@ -157,6 +172,7 @@ impl Load {
             queue: 0,
             queued_tokens: 0,
             kv: 0.1,
+            busy: None,
         }
     }
 
@@ -186,7 +202,9 @@ impl Load {
 }
 
 fn planner(policy: &str, dt: f64, budget: u32) -> Box<dyn Planner> {
-    let config = PlannerConfig::new(policy, dt);
+    let mut config = PlannerConfig::new(policy, dt);
+    config.sla_load.load_interval_s = dt;
+    config.lookahead.interval_s = Some(dt);
     build_with_profile(&config, &ctx(budget), toy(), "planner").unwrap()
 }
 
@@ -263,6 +281,12 @@ fn bad_config_is_an_error_naming_the_field() {
     let mut bad = PlannerConfig::new("sla-load", 5.0);
     bad.sla_load.scale_down_margin = 0.0;
     check(bad, "planner.sla_load.scale_down_margin");
+    let mut bad = PlannerConfig::new("sla-load", 60.0);
+    bad.sla_load.load_interval_s = f64::NAN;
+    check(bad, "planner.sla_load.load_interval_s");
+    let mut bad = PlannerConfig::new("lookahead", 60.0);
+    bad.lookahead.interval_s = Some(0.0);
+    check(bad, "planner.lookahead.interval_s");
     // Without a profile directory or a performance model the SLA policies cannot start.
     let e = build(&PlannerConfig::new("sla", 60.0), &c, "planner")
         .err()
@@ -398,6 +422,7 @@ fn every_policy_respects_the_budget() {
             queue: 400,
             queued_tokens: 1_600_000,
             kv: 0.97,
+            busy: None,
         };
         let hist = run(p.as_mut(), &mut toy, &storm, 100);
         assert!(hist.iter().all(|c| gpus(*c) <= 8), "{name}: {hist:?}");
@@ -409,6 +434,22 @@ fn every_policy_respects_the_budget() {
 }
 
 // ---------- static ----------
+
+#[test]
+fn fast_loops_run_at_their_own_interval() {
+    let c = ctx(16);
+    let p =
+        build_with_profile(&PlannerConfig::new("sla-load", 60.0), &c, toy(), "planner").unwrap();
+    assert_eq!(p.interval_s(), 5.0);
+    let p =
+        build_with_profile(&PlannerConfig::new("lookahead", 60.0), &c, toy(), "planner").unwrap();
+    assert_eq!(p.interval_s(), 15.0);
+    let p =
+        build_with_profile(&PlannerConfig::new("lookahead", 10.0), &c, toy(), "planner").unwrap();
+    assert_eq!(p.interval_s(), 10.0);
+    let p = build_with_profile(&PlannerConfig::new("sla", 60.0), &c, toy(), "planner").unwrap();
+    assert_eq!(p.interval_s(), 60.0);
+}
 
 #[test]
 fn static_changes_nothing() {
@@ -553,6 +594,7 @@ fn storm(queued: u64) -> Load {
         queue: queued / 4000,
         queued_tokens: queued,
         kv: 0.3,
+        busy: None,
     }
 }
 
@@ -584,10 +626,10 @@ fn lookahead_holds_then_scales_down_after_sustained_low_load() {
     let hist = run(p.as_mut(), &mut toy, &busy, 10);
     let busy_n = hist.last().unwrap()[0];
     assert!(busy_n >= 4, "{hist:?}");
-    // Load drops: nothing changes for the hold time (120 s = 4 intervals), then down.
+    // Load drops: nothing changes for the hold time (60 s = 2 intervals), then down.
     let hist = run(p.as_mut(), &mut toy, &Load::steady(0.5), 8);
     assert_eq!(hist[0][0], busy_n, "{hist:?}");
-    assert_eq!(hist[3][0], busy_n, "{hist:?}");
+    assert_eq!(hist[1][0], busy_n, "{hist:?}");
     assert_eq!(hist[7][0], 1, "{hist:?}");
 }
 
@@ -611,19 +653,21 @@ fn lookahead_anticipates_a_ramp() {
 }
 
 #[test]
-fn lookahead_counts_prefix_cache_hits_through_the_observed_ttft() {
-    // Same nominal load; TTFT at a quarter of the profile's means most of each prompt is
-    // cached: fewer prefill workers are needed.
-    let need = |ttft: f64| {
+fn lookahead_measures_capacity_from_busy_time() {
+    // Same nominal load (60k prompt tokens/s on 4 workers); when the workers are busy only
+    // a fifth of the time (prefix-cache hits), fewer workers are needed.
+    let need = |busy: f64| {
         let mut p = planner("lookahead", 30.0, 64);
         let mut toy = Toy::new(30.0, 60.0, 64);
+        toy.ready = [4, 1];
         let mut l = Load::steady(15.0);
         l.isl = 4000.0;
-        l.ttft = ttft;
-        run(p.as_mut(), &mut toy, &l, 10).last().unwrap()[0]
+        l.ttft = 200.0;
+        l.busy = Some(busy);
+        run(p.as_mut(), &mut toy, &l, 20).last().unwrap()[0]
     };
-    let (cold, warm) = (need(200.0), need(50.0));
-    assert!(cold >= 4 && warm < cold, "{cold} {warm}");
+    let (cold, warm) = (need(3.2), need(0.8));
+    assert!(cold >= 4 && warm < cold && warm >= 1, "{cold} {warm}");
 }
 
 #[test]
