@@ -22,7 +22,8 @@
 //!    backlog recently seen, since closed-loop users stop sending while they wait) must drain
 //!    within `drain_s`:
 //!    `n_prefill = ceil(max(D / ρ, D + B_ready / drain_s) / capacity)`.
-//! 6. **Decode**: the larger of the rate need (`requests × OSL` over the best decode
+//! 6. **Decode** (reactive: ITL degrades gracefully, so it plans for the next interval, not the
+//!    start-up horizon): the larger of the rate need (`requests × OSL` over the best decode
 //!    throughput per GPU whose ITL meets the target corrected by observed over profiled ITL,
 //!    as `sla` does) and the KV need (KV in use at 90 % of capacity); one more when the mean
 //!    ITL is over `slo_margin` × the target and nothing is starting.
@@ -304,9 +305,15 @@ impl Planner for Lookahead {
         } else {
             0.0
         };
+        // Decode degrades gracefully (ITL grows slowly with load, unlike a prefill queue),
+        // so it follows the next interval's demand rather than the start-up horizon's.
         self.decode_demand.observe(served_d);
-        let steps_d = (c.startup(obs, c.decode) / dt).ceil().max(1.0) as usize;
-        let plan_d = self.plan_demand(self.decode_demand.as_ref(), served_d, steps_d);
+        let plan_d = self
+            .decode_demand
+            .forecast(1)
+            .filter(|v| v.is_finite())
+            .unwrap_or(served_d)
+            .max(0.0);
         let slo_itl = c.slo_itl(obs);
         let ctx_len = isl + osl / 2.0;
         if stats.requests > 0
