@@ -139,6 +139,15 @@ pub struct Metrics {
     pub arrived: u64,
     /// Rejections by reason.
     pub rejected: BTreeMap<String, u64>,
+    /// Requests that failed (a fault took them more often than the retry limit), by reason.
+    pub failed: BTreeMap<String, u64>,
+    /// Retries of requests lost to faults.
+    pub retried: u64,
+    /// KV transfers that failed (and were sent again or given up).
+    pub transfer_failures: u64,
+    /// Requests finished in each sample interval that met both SLOs (index as `ttft_p90_ms`).
+    pub met_per_interval: Vec<u64>,
+    interval_met: u64,
     /// Preemptions.
     pub preemptions: u64,
     /// Output tokens made (all, warm-up included).
@@ -180,6 +189,11 @@ impl Metrics {
             by_class: vec![Latencies::default(); classes],
             arrived: 0,
             rejected: BTreeMap::new(),
+            failed: BTreeMap::new(),
+            retried: 0,
+            transfer_failures: 0,
+            met_per_interval: vec![0],
+            interval_met: 0,
             preemptions: 0,
             tokens_made: 0,
             requests: keep_requests.then(RequestColumns::default),
@@ -210,6 +224,8 @@ impl Metrics {
         self.ttft_p90_ms.push(p90(&self.interval_ttft));
         self.itl_p90_ms.push(p90(&self.interval_itl));
         self.finished_per_interval.push(self.interval_ttft.count());
+        self.met_per_interval.push(self.interval_met);
+        self.interval_met = 0;
         self.interval_ttft.clear();
         self.interval_itl.clear();
     }
@@ -242,6 +258,7 @@ impl Metrics {
         let itl_mean = r.itl_mean();
         let met = ttft <= self.slo_ttft && itl_mean <= self.slo_itl;
         self.interval_ttft.record(ttft);
+        self.interval_met += u64::from(met);
         if r.output_tokens > 1 {
             self.interval_itl.record(itl_mean);
         }
@@ -280,6 +297,22 @@ impl Metrics {
             cols.decode_worker.push(r.decode_worker);
         }
         met
+    }
+
+    /// Records a request that failed after its retries.
+    pub fn failed(&mut self, arrival: SimTime, reason: &str) {
+        if self.counts(arrival) {
+            *self.failed.entry(reason.to_string()).or_default() += 1;
+        }
+    }
+
+    /// Share of requests finished in sample intervals `[from, to)` that met the SLOs.
+    pub fn attainment_between(&self, from: usize, to: usize) -> Option<f64> {
+        let to = to.min(self.finished_per_interval.len());
+        let from = from.min(to);
+        let n: u64 = self.finished_per_interval[from..to].iter().sum();
+        let met: u64 = self.met_per_interval[from..to].iter().sum();
+        (n > 0).then(|| met as f64 / n as f64)
     }
 
     /// Records a rejection.

@@ -10,7 +10,7 @@ use servesim_models::cluster::PoolId;
 
 use crate::metrics::Latencies;
 use crate::scenario::Scenario;
-use crate::world::World;
+use crate::world::{FaultOutcome, World};
 
 /// Percentiles of one latency, in ms (`None` when nothing was recorded).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
@@ -105,11 +105,19 @@ pub struct Summary {
     pub arrived: u64,
     /// Requests rejected, by reason.
     pub rejected: BTreeMap<String, u64>,
+    /// Requests that failed after their retries, by reason (faults).
+    pub failed: BTreeMap<String, u64>,
+    /// Retries of requests lost to faults.
+    pub retried: u64,
+    /// KV transfers that failed.
+    pub transfer_failures: u64,
+    /// What each fault did.
+    pub faults: Vec<FaultOutcome>,
     /// Requests still in flight at the end.
     pub in_flight: u64,
     /// In flight at the end and already past the TTFT target.
     pub in_flight_late: u64,
-    /// Share of requests meeting both SLOs, over completed, rejected and late in-flight ones.
+    /// Share of requests meeting both SLOs, over completed, rejected, failed and late in-flight ones.
     pub slo_attainment: Option<f64>,
     /// Requests per second meeting the SLOs.
     pub goodput_rps: f64,
@@ -144,7 +152,7 @@ impl Summary {
         let m = &w.metrics;
         let now = sim.now();
         let measured = (now.as_secs_f64() - s.warmup.as_secs_f64()).max(1e-9);
-        let rejected: u64 = m.rejected.values().sum();
+        let rejected: u64 = m.rejected.values().sum::<u64>() + m.failed.values().sum::<u64>();
         let late = w.in_flight_late(now, s.slo_ttft);
         let judged = m.all.completed + rejected + late;
         let pools: Vec<PoolSummary> = w
@@ -174,6 +182,10 @@ impl Summary {
             events: sim.scheduler.events_handled(),
             arrived: m.arrived,
             rejected: m.rejected.clone(),
+            failed: m.failed.clone(),
+            retried: m.retried,
+            transfer_failures: m.transfer_failures,
+            faults: w.fault_outcomes(),
             in_flight: w.in_flight() as u64,
             in_flight_late: late,
             slo_attainment: (judged > 0).then(|| m.all.slo_met as f64 / judged as f64),
@@ -224,10 +236,11 @@ impl fmt::Display for Summary {
             self.scenario, self.seed, self.duration_s, self.events
         )?;
         let rejected: u64 = self.rejected.values().sum();
+        let failed: u64 = self.failed.values().sum();
         writeln!(
             f,
-            "requests: {} arrived, {} completed, {} rejected, {} in flight ({} late)",
-            self.arrived, self.all.completed, rejected, self.in_flight, self.in_flight_late
+            "requests: {} arrived, {} completed, {} rejected, {} failed, {} in flight ({} late)",
+            self.arrived, self.all.completed, rejected, failed, self.in_flight, self.in_flight_late
         )?;
         writeln!(
             f,
@@ -289,6 +302,36 @@ impl fmt::Display for Summary {
                 "planner {planner}: {} decisions, {} workers started, {} stopped; {:.2} GPU-h in all",
                 self.scaling_decisions, self.workers_started, self.workers_stopped, self.gpu_hours
             )?;
+        }
+        for o in &self.faults {
+            let pct = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
+            writeln!(
+                f,
+                "fault {} ({}) at {:.0} s: {} requests lost, {} transfers failed, recovered {}; SLO attainment before {}, during {}, after {}",
+                o.kind,
+                o.target,
+                o.at_s,
+                o.requests_lost,
+                o.transfers_failed,
+                o.recovered_at_s
+                    .map_or("not within the run".to_string(), |r| format!(
+                        "at {r:.0} s ({:.0} s later)",
+                        r - o.at_s
+                    )),
+                pct(o.slo_attainment_before),
+                pct(o.slo_attainment_during),
+                pct(o.slo_attainment_after)
+            )?;
+        }
+        if self.retried > 0 || !self.failed.is_empty() {
+            writeln!(
+                f,
+                "faults: {} retries, {} transfer failures",
+                self.retried, self.transfer_failures
+            )?;
+        }
+        for (reason, n) in &self.failed {
+            writeln!(f, "failed {n}: {reason}")?;
         }
         for (reason, n) in &self.rejected {
             writeln!(f, "rejected {n}: {reason}")?;

@@ -11,9 +11,14 @@ use std::sync::{Mutex, OnceLock};
 
 use serde::Serialize;
 
-use servesim_core::{EventKey, Model, RngStreams, Scheduler, SimDuration, SimTime, Simulation};
+use rand::RngExt;
+use rand_distr::{Distribution, Exp};
+use servesim_core::{
+    EventKey, Model, RngStreams, Scheduler, SimDuration, SimTime, Simulation, StreamRng,
+};
 use servesim_models::cluster::{
     Cluster, ClusterEvent, ClusterOutput, ClusterSpec, Notice, PoolId, PoolSpec, RequestIn,
+    WorkerId,
 };
 use servesim_models::hardware::GpuCatalog;
 use servesim_models::network::{Network, Topology, TopologySpec};
@@ -27,7 +32,7 @@ use servesim_traffic::{Request, Workload};
 use crate::Error;
 use crate::metrics::{Finished, Metrics};
 use crate::report::Summary;
-use crate::scenario::Scenario;
+use crate::scenario::{FaultEvent, FaultsConfig, Scenario};
 
 /// Everything that happens in a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -42,6 +47,48 @@ pub enum Event {
     PlannerScrape,
     /// The planner decides on the oldest scraped observation.
     PlannerDecide,
+    /// The `i`-th fault of the scenario starts (or strikes again).
+    Fault(u16),
+    /// The `i`-th fault ends (a straggler recovers, a link or node comes back).
+    FaultEnd(u16),
+}
+
+/// What one fault did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FaultOutcome {
+    /// The fault's kind.
+    pub kind: &'static str,
+    /// What it struck (pool and worker, node).
+    pub target: String,
+    /// When, s.
+    pub at_s: f64,
+    /// When it ended, s (`None`: a one-off, or lasting to the end).
+    pub end_s: Option<f64>,
+    /// Requests it took from the cluster (each retried or failed).
+    pub requests_lost: u64,
+    /// KV transfers it failed.
+    pub transfers_failed: u64,
+    /// When the struck pool had as many ready workers as before (worker or node
+    /// loss), or when the fault ended (others), s; `None`: not within the run.
+    pub recovered_at_s: Option<f64>,
+    /// SLO attainment of requests finishing in the 5 minutes before.
+    pub slo_attainment_before: Option<f64>,
+    /// SLO attainment of requests finishing between the fault and the recovery.
+    pub slo_attainment_during: Option<f64>,
+    /// SLO attainment of requests finishing after the recovery.
+    pub slo_attainment_after: Option<f64>,
+}
+
+/// The faults of a run and their bookkeeping.
+struct FaultLoop {
+    config: FaultsConfig,
+    /// One stream per fault, for the choices left to the seed.
+    rngs: Vec<StreamRng>,
+    outcomes: Vec<FaultOutcome>,
+    /// Outcomes waiting for their pool to be back: (outcome index, pool, ready before).
+    recovering: Vec<(usize, PoolId, u32)>,
+    /// Workers slowed by straggler fault `i`, to restore at its end.
+    stragglers: Vec<(usize, WorkerId)>,
 }
 
 /// A planner decision for one pool: applied, or only recorded (advisory mode).
@@ -105,6 +152,7 @@ struct InFlight {
     preemptions: u32,
     prefill_worker: u32,
     decode_worker: u32,
+    retries: u32,
 }
 
 /// One run's state.
@@ -122,6 +170,7 @@ pub struct World {
     sample_interval: SimDuration,
     error: Option<Error>,
     planner: Option<PlannerLoop>,
+    faults: Option<FaultLoop>,
     slo_ttft_ms: f64,
     slo_itl_ms: f64,
 }
@@ -301,6 +350,21 @@ impl World {
             sample_interval: s.sample_interval,
             error: None,
             planner: planner.map(|p| planner_loop(s, p)).transpose()?,
+            faults: s.config.faults.clone().map(|config| {
+                let streams = RngStreams::new(s.config.seed);
+                let mut cluster_faults = config;
+                let rngs = (0..cluster_faults.events.len())
+                    .map(|i| streams.substream("faults", i as u64))
+                    .collect();
+                cluster_faults.events.shrink_to_fit();
+                FaultLoop {
+                    config: cluster_faults,
+                    rngs,
+                    outcomes: Vec::new(),
+                    recovering: Vec::new(),
+                    stragglers: Vec::new(),
+                }
+            }),
             slo_ttft_ms: s.slo_ttft.as_millis_f64(),
             slo_itl_ms: s.slo_itl.as_millis_f64(),
         })
@@ -491,6 +555,7 @@ impl World {
                 preemptions: 0,
                 prefill_worker: u32::MAX,
                 decode_worker: u32::MAX,
+                retries: 0,
             };
             let handle = match self.free.pop() {
                 Some(slot) => {
@@ -531,70 +596,98 @@ impl World {
         self.out.tokens = 0;
         self.metrics.itl_gaps(now, &self.out.itl_gaps);
         self.out.itl_gaps.clear();
-        let mut notices = std::mem::take(&mut self.out.notices);
-        for notice in notices.drain(..) {
-            match notice {
-                Notice::Admitted { handle, worker } => {
-                    let f = self.flight(handle);
-                    f.admitted.get_or_insert(now);
-                    if f.prefill_worker == u32::MAX {
-                        f.prefill_worker = worker.0;
+        // Retries arrive again within this loop and may add notices: drain until none is left.
+        let mut notices = Vec::new();
+        loop {
+            std::mem::swap(&mut notices, &mut self.out.notices);
+            if notices.is_empty() {
+                break;
+            }
+            for notice in notices.drain(..) {
+                match notice {
+                    Notice::Admitted { handle, worker } => {
+                        let f = self.flight(handle);
+                        f.admitted.get_or_insert(now);
+                        if f.prefill_worker == u32::MAX {
+                            f.prefill_worker = worker.0;
+                            f.decode_worker = worker.0;
+                        }
+                    }
+                    Notice::FirstToken { handle } => {
+                        self.flight(handle).first_token.get_or_insert(now);
+                    }
+                    Notice::TransferStarted { handle, worker } => {
+                        let f = self.flight(handle);
+                        f.transfer_started = Some(now);
                         f.decode_worker = worker.0;
                     }
-                }
-                Notice::FirstToken { handle } => {
-                    self.flight(handle).first_token.get_or_insert(now);
-                }
-                Notice::TransferStarted { handle, worker } => {
-                    let f = self.flight(handle);
-                    f.transfer_started = Some(now);
-                    f.decode_worker = worker.0;
-                }
-                Notice::TransferDone { handle } => {
-                    let f = self.flight(handle);
-                    let started = f.transfer_started.take().unwrap_or(now);
-                    f.transfer += now - started;
-                }
-                Notice::Preempted { handle } => {
-                    self.flight(handle).preemptions += 1;
-                    self.metrics.preemptions += 1;
-                }
-                Notice::Finished { handle, max_itl } => {
-                    let f = self.retire(handle);
-                    let first_token = f.first_token.unwrap_or(now);
-                    self.metrics.finished(&Finished {
-                        arrival: f.request.arrival,
-                        admitted: f.admitted.unwrap_or(first_token),
-                        first_token,
-                        last_token: now,
-                        input_tokens: f.request.input_tokens,
-                        output_tokens: f.request.output_tokens.max(1),
-                        max_itl,
-                        transfer: f.transfer,
-                        preemptions: f.preemptions,
-                        class: f.request.class.0,
-                        id: f.request.id.0,
-                        prefill_worker: f.prefill_worker,
-                        decode_worker: f.decode_worker,
-                    });
-                    if let Some(pl) = self.planner.as_mut() {
-                        let osl = f.request.output_tokens.max(1);
-                        let itl = (osl > 1)
-                            .then(|| (now - first_token).as_millis_f64() / f64::from(osl - 1));
-                        pl.window.push_back(Completion {
-                            at: now,
-                            isl: f.request.input_tokens,
-                            osl,
-                            ttft_ms: (first_token - f.request.arrival).as_millis_f64(),
-                            itl_ms: itl,
-                        });
+                    Notice::TransferDone { handle } => {
+                        let f = self.flight(handle);
+                        let started = f.transfer_started.take().unwrap_or(now);
+                        f.transfer += now - started;
                     }
-                    self.workload.on_complete(f.request.id, now);
-                }
-                Notice::Rejected { handle, reason } => {
-                    let f = self.retire(handle);
-                    self.metrics.rejected(f.request.arrival, &reason);
-                    self.workload.on_failed(f.request.id, now);
+                    Notice::Preempted { handle } => {
+                        self.flight(handle).preemptions += 1;
+                        self.metrics.preemptions += 1;
+                    }
+                    Notice::Finished { handle, max_itl } => {
+                        let f = self.retire(handle);
+                        let first_token = f.first_token.unwrap_or(now);
+                        self.metrics.finished(&Finished {
+                            arrival: f.request.arrival,
+                            admitted: f.admitted.unwrap_or(first_token),
+                            first_token,
+                            last_token: now,
+                            input_tokens: f.request.input_tokens,
+                            output_tokens: f.request.output_tokens.max(1),
+                            max_itl,
+                            transfer: f.transfer,
+                            preemptions: f.preemptions,
+                            class: f.request.class.0,
+                            id: f.request.id.0,
+                            prefill_worker: f.prefill_worker,
+                            decode_worker: f.decode_worker,
+                        });
+                        if let Some(pl) = self.planner.as_mut() {
+                            let osl = f.request.output_tokens.max(1);
+                            let itl = (osl > 1)
+                                .then(|| (now - first_token).as_millis_f64() / f64::from(osl - 1));
+                            pl.window.push_back(Completion {
+                                at: now,
+                                isl: f.request.input_tokens,
+                                osl,
+                                ttft_ms: (first_token - f.request.arrival).as_millis_f64(),
+                                itl_ms: itl,
+                            });
+                        }
+                        self.workload.on_complete(f.request.id, now);
+                    }
+                    Notice::Rejected { handle, reason } => {
+                        let f = self.retire(handle);
+                        self.metrics.rejected(f.request.arrival, &reason);
+                        self.workload.on_failed(f.request.id, now);
+                    }
+                    Notice::TransferFailed { .. } => self.metrics.transfer_failures += 1,
+                    Notice::Lost { handle, reason } => {
+                        let max = self.faults.as_ref().map_or(0, |f| f.config.max_retries);
+                        let f = self.flight(handle);
+                        if f.retries < max {
+                            f.retries += 1;
+                            f.transfer_started = None;
+                            let again = RequestIn {
+                                handle,
+                                prompt_tokens: f.request.input_tokens.max(1),
+                                output_tokens: f.request.output_tokens.max(1),
+                                prefix_blocks: f.request.prefix_blocks.clone(),
+                            };
+                            self.metrics.retried += 1;
+                            self.cluster.arrive(again, sched, &mut self.out);
+                        } else {
+                            let f = self.retire(handle);
+                            self.metrics.failed(f.request.arrival, reason);
+                            self.workload.on_failed(f.request.id, now);
+                        }
+                    }
                 }
             }
         }
@@ -602,10 +695,279 @@ impl World {
         self.schedule_arrival(sched);
     }
 
+    /// The live worker a fault strikes: the one named, else one drawn from the fault's stream.
+    fn fault_worker(
+        &mut self,
+        i: usize,
+        pool: &str,
+        index: Option<u32>,
+    ) -> Option<(PoolId, WorkerId)> {
+        let p = self
+            .cluster
+            .pool_ids()
+            .find(|&p| self.cluster.pool_name(p) == pool)?;
+        let live = self.cluster.live_workers(p);
+        if live.is_empty() {
+            return None;
+        }
+        let k = match index {
+            Some(k) => k as usize,
+            None => self.faults.as_mut()?.rngs[i].random_range(0..live.len()),
+        };
+        live.get(k).map(|&w| (p, w))
+    }
+
+    fn outcome(&self, kind: &'static str, target: String, at: SimTime, lost: u64) -> FaultOutcome {
+        FaultOutcome {
+            kind,
+            target,
+            at_s: at.as_secs_f64(),
+            end_s: None,
+            requests_lost: lost,
+            transfers_failed: 0,
+            recovered_at_s: None,
+            slo_attainment_before: None,
+            slo_attainment_during: None,
+            slo_attainment_after: None,
+        }
+    }
+
+    /// Kills a worker for a fault; its pool is then watched for recovery.
+    fn kill(
+        &mut self,
+        pool: PoolId,
+        w: WorkerId,
+        replace: bool,
+        sched: &mut Scheduler<Event>,
+        recovering: &mut Vec<(PoolId, u32)>,
+    ) {
+        let before = self.cluster.pool_stats(pool).ready;
+        self.cluster.kill_worker(w, replace, sched, &mut self.out);
+        recovering.push((pool, before));
+    }
+
+    fn lost_notices(&self) -> u64 {
+        self.out
+            .notices
+            .iter()
+            .filter(|n| matches!(n, Notice::Lost { .. }))
+            .count() as u64
+    }
+
+    fn fault(&mut self, i: usize, sched: &mut Scheduler<Event>) {
+        let Some(faults) = &self.faults else { return };
+        let event = faults.config.events[i].clone();
+        let replace = faults.config.replace_dead_workers;
+        let now = sched.now();
+        let end_in = |secs: f64| SimDuration::from_secs_f64_round(secs).unwrap_or(SimDuration::MAX);
+        let mut recovering = Vec::new();
+        let outcome = match &event {
+            FaultEvent::WorkerDown {
+                pool,
+                worker: index,
+                ..
+            } => {
+                let Some((p, w)) = self.fault_worker(i, pool, *index) else {
+                    return;
+                };
+                self.kill(p, w, replace, sched, &mut recovering);
+                let lost = self.lost_notices();
+                self.outcome(event.kind(), format!("{pool} worker {}", w.0), now, lost)
+            }
+            FaultEvent::RandomWorkerFailures { pool, .. } => {
+                let Some((p, w)) = self.fault_worker(i, pool, None) else {
+                    return;
+                };
+                self.kill(p, w, replace, sched, &mut recovering);
+                let lost = self.lost_notices();
+                self.outcome(event.kind(), format!("{pool} worker {}", w.0), now, lost)
+            }
+            FaultEvent::NodeDown {
+                node, duration_s, ..
+            } => {
+                let before: Vec<(PoolId, u32)> = self
+                    .cluster
+                    .pool_ids()
+                    .map(|p| (p, self.cluster.pool_stats(p).ready))
+                    .collect();
+                self.cluster
+                    .set_node_down(*node, true, sched, &mut self.out);
+                recovering.extend(
+                    before
+                        .into_iter()
+                        .filter(|&(p, r)| self.cluster.pool_stats(p).ready < r),
+                );
+                if let Some(d) = duration_s {
+                    sched.schedule_in(end_in(*d), Event::FaultEnd(i as u16));
+                }
+                let lost = self.lost_notices();
+                let mut o = self.outcome(event.kind(), format!("node {node}"), now, lost);
+                o.end_s = duration_s.map(|d| now.as_secs_f64() + d);
+                o
+            }
+            FaultEvent::Straggler {
+                pool,
+                worker,
+                duration_s,
+                slowdown,
+                ..
+            } => {
+                let Some((_, w)) = self.fault_worker(i, pool, *worker) else {
+                    return;
+                };
+                self.cluster.set_slowdown(w, *slowdown);
+                sched.schedule_in(end_in(*duration_s), Event::FaultEnd(i as u16));
+                let mut o = self.outcome(
+                    event.kind(),
+                    format!("{pool} worker {} ×{slowdown}", w.0),
+                    now,
+                    0,
+                );
+                o.end_s = Some(now.as_secs_f64() + duration_s);
+                // Remember which worker, for the end of the fault.
+                self.faults
+                    .as_mut()
+                    .expect("faults")
+                    .stragglers
+                    .push((i, w));
+                o
+            }
+            FaultEvent::LinkDegraded {
+                node,
+                duration_s,
+                capacity_factor,
+                ..
+            } => {
+                self.cluster.set_node_links(*node, *capacity_factor, sched);
+                sched.schedule_in(end_in(*duration_s), Event::FaultEnd(i as u16));
+                let mut o = self.outcome(
+                    event.kind(),
+                    format!("node {node} links ×{capacity_factor}"),
+                    now,
+                    0,
+                );
+                o.end_s = Some(now.as_secs_f64() + duration_s);
+                o
+            }
+            FaultEvent::TransferFailure { .. } => {
+                let failed = self.cluster.fail_transfers(sched, &mut self.out);
+                let lost = self.lost_notices();
+                let mut o = self.outcome(event.kind(), "transfers in flight".into(), now, lost);
+                o.transfers_failed = u64::from(failed);
+                o.recovered_at_s = Some(now.as_secs_f64());
+                o
+            }
+        };
+        let faults = self.faults.as_mut().expect("faults");
+        let index = faults.outcomes.len();
+        faults.outcomes.push(outcome);
+        faults
+            .recovering
+            .extend(recovering.into_iter().map(|(p, r)| (index, p, r)));
+        if let FaultEvent::RandomWorkerFailures { mtbf_s, end_s, .. } = event {
+            let gap =
+                Exp::new(1.0 / mtbf_s).map_or(f64::INFINITY, |e| e.sample(&mut faults.rngs[i]));
+            let next = now.as_secs_f64() + gap;
+            if next < end_s.unwrap_or(f64::INFINITY) && gap.is_finite() {
+                sched.schedule_in(end_in(gap), Event::Fault(i as u16));
+            }
+        }
+        self.apply_notices(sched);
+    }
+
+    fn fault_end(&mut self, i: usize, sched: &mut Scheduler<Event>) {
+        let Some(faults) = &mut self.faults else {
+            return;
+        };
+        let now = sched.now();
+        match faults.config.events[i].clone() {
+            FaultEvent::NodeDown { node, .. } => {
+                self.cluster
+                    .set_node_down(node, false, sched, &mut self.out)
+            }
+            FaultEvent::LinkDegraded { node, .. } => self.cluster.set_node_links(node, 1.0, sched),
+            FaultEvent::Straggler { .. } => {
+                if let Some(pos) = faults.stragglers.iter().position(|&(k, _)| k == i) {
+                    let (_, w) = faults.stragglers.remove(pos);
+                    self.cluster.set_slowdown(w, 1.0);
+                }
+            }
+            _ => {}
+        }
+        let faults = self.faults.as_mut().expect("faults");
+        let kind = faults.config.events[i].kind();
+        for o in faults.outcomes.iter_mut().rev() {
+            if o.kind == kind
+                && o.recovered_at_s.is_none()
+                && o.end_s.is_some_and(|e| e <= now.as_secs_f64() + 1e-9)
+            {
+                if !matches!(kind, "node_down") {
+                    o.recovered_at_s = Some(now.as_secs_f64());
+                }
+                break;
+            }
+        }
+        self.apply_notices(sched);
+    }
+
+    /// Marks faults whose pool is back to its ready count as recovered.
+    fn check_recovery(&mut self, now: SimTime) {
+        let Some(faults) = &mut self.faults else {
+            return;
+        };
+        let cluster = &self.cluster;
+        faults.recovering.retain(|&(index, pool, before)| {
+            if cluster.pool_stats(pool).ready >= before {
+                let o = &mut faults.outcomes[index];
+                o.recovered_at_s = Some(
+                    o.recovered_at_s
+                        .map_or(now.as_secs_f64(), |r| r.max(now.as_secs_f64())),
+                );
+                return false;
+            }
+            true
+        });
+    }
+
+    /// The faults' outcomes, with attainment before, during and after each.
+    pub fn fault_outcomes(&self) -> Vec<FaultOutcome> {
+        let Some(faults) = &self.faults else {
+            return Vec::new();
+        };
+        let step = self.sample_interval.as_secs_f64();
+        let index = |t: f64| (t / step).ceil().max(0.0) as usize;
+        let pending: Vec<usize> = faults.recovering.iter().map(|&(i, _, _)| i).collect();
+        faults
+            .outcomes
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let mut o = o.clone();
+                if pending.contains(&i) {
+                    o.recovered_at_s = None;
+                }
+                let at = index(o.at_s) + 1;
+                o.slo_attainment_before = self
+                    .metrics
+                    .attainment_between(at.saturating_sub(index(300.0)), at);
+                if let Some(r) = o.recovered_at_s {
+                    let r = index(r) + 1;
+                    o.slo_attainment_during = self.metrics.attainment_between(at, r.max(at + 1));
+                    o.slo_attainment_after =
+                        self.metrics.attainment_between(r.max(at + 1), usize::MAX);
+                } else {
+                    o.slo_attainment_during = self.metrics.attainment_between(at, usize::MAX);
+                }
+                o
+            })
+            .collect()
+    }
+
     fn sample(&mut self, now: SimTime) {
         if now > SimTime::ZERO {
             self.metrics.close_interval();
         }
+        self.check_recovery(now);
         for (i, series) in self.metrics.series.iter_mut().enumerate() {
             let s = self.cluster.pool_stats(PoolId(i as u16));
             let serving = f64::from((s.ready + s.draining).max(1));
@@ -650,6 +1012,8 @@ impl Model for World {
                     sched.schedule_in(pl.interval, Event::PlannerScrape);
                 }
             }
+            Event::Fault(i) => self.fault(usize::from(i), sched),
+            Event::FaultEnd(i) => self.fault_end(usize::from(i), sched),
             Event::PlannerDecide => {
                 self.decide(sched);
                 if let Some(pl) = &self.planner {
@@ -696,6 +1060,21 @@ impl Run {
             );
             sim.scheduler
                 .schedule_at(SimTime::ZERO + first, Event::PlannerDecide);
+        }
+        if let Some(f) = &scenario.config.faults {
+            for (i, e) in f.events.iter().enumerate() {
+                let at =
+                    SimDuration::from_secs_f64_round(e.at_s()).map_err(|err| Error::Config {
+                        path: format!("faults.events[{i}].at_s"),
+                        message: err.to_string(),
+                    })?;
+                let i = u16::try_from(i).map_err(|_| Error::Config {
+                    path: "faults.events".into(),
+                    message: "more than 65,535 faults".into(),
+                })?;
+                sim.scheduler
+                    .schedule_at(SimTime::ZERO + at, Event::Fault(i));
+            }
         }
         let world = &mut sim.model;
         world.schedule_arrival(&mut sim.scheduler);

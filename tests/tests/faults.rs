@@ -1,0 +1,166 @@
+//! Faults: nothing is lost, nothing leaks, the same seed gives the same run.
+
+use std::path::Path;
+
+use proptest::prelude::*;
+use servesim::experiment::with_policy;
+use servesim::scenario::{FaultEvent, FaultsConfig};
+use servesim::{Scenario, Summary, run};
+
+/// The node-loss story, shortened: storm from 300 s to 1200 s, node 0 lost at 600 s.
+fn node_loss() -> Scenario {
+    let text = include_str!("../../scenarios/airline-node-loss.yaml")
+        .replace("duration_s: 3600", "duration_s: 1800")
+        .replace("storm_start_s: 600", "storm_start_s: 300")
+        .replace("storm_duration_s: 1800", "storm_duration_s: 900")
+        .replace("at_s: 1200, node: 0", "at_s: 600, node: 0");
+    let mut s = Scenario::from_yaml_str(&text, "node-loss", Path::new(".")).unwrap();
+    s.config.traffic.airline.as_mut().unwrap().passenger_end_s = Some(1800.0);
+    Scenario::validate(s.config, Path::new(".")).unwrap()
+}
+
+fn accounted(s: &Summary) {
+    let rejected: u64 = s.rejected.values().sum();
+    let failed: u64 = s.failed.values().sum();
+    assert_eq!(
+        s.arrived,
+        s.all.completed + rejected + failed + s.in_flight,
+        "{s}"
+    );
+}
+
+#[test]
+fn a_node_lost_in_the_storm_is_accounted_for_and_every_planner_recovers() {
+    for policy in servesim::planner::POLICIES {
+        let (s, _) = run(&with_policy(&node_loss(), policy, 7)).unwrap();
+        accounted(&s);
+        let [fault] = &s.faults[..] else {
+            panic!("one fault: {s}")
+        };
+        assert!(
+            fault.requests_lost > 0,
+            "{policy}: the node held requests\n{s}"
+        );
+        let failed: u64 = s.failed.values().sum();
+        assert!(
+            s.retried + failed >= fault.requests_lost,
+            "{policy}: each lost request retried or failed\n{s}"
+        );
+        let recovered = fault
+            .recovered_at_s
+            .unwrap_or_else(|| panic!("{policy} never recovered\n{s}"));
+        assert!(recovered > fault.at_s);
+        // No request finishing during the outage (every worker was on the node) counts as 0 %.
+        let during = fault.slo_attainment_during.unwrap_or(0.0);
+        let after = fault.slo_attainment_after.unwrap();
+        assert!(
+            after > during,
+            "{policy}: attainment after recovery {after} ≤ during {during}\n{s}"
+        );
+    }
+}
+
+/// A small deployment whose traffic stops at 40 s, run to 120 s so that everything drains.
+fn small(faults: Vec<FaultEvent>, seed: u64) -> Scenario {
+    let yaml = format!(
+        "seed: {seed}
+duration_s: 120
+model: Qwen/Qwen3-32B-FP8
+kv_dtype: fp8
+gpu: h100_sxm
+backend: vllm
+slo: {{ttft_ms: 500, itl_ms: 30}}
+cluster:
+  nodes: 2
+  pools:
+    - {{name: prefill, role: prefill, tp: 2, workers: 2, startup_s: 10}}
+    - {{name: decode, role: decode, tp: 2, workers: 2, startup_s: 10}}
+traffic:
+  streams:
+    - name: chat
+      end_s: 40
+      open:
+        arrival: {{kind: poisson, rate_per_s: 6}}
+        input: {{kind: lognormal, mean: 3000, p50: 2000}}
+        output: {{kind: uniform, min: 20, max: 300}}
+"
+    );
+    let mut s = Scenario::from_yaml_str(&yaml, "small", Path::new(".")).unwrap();
+    s.config.faults = Some(FaultsConfig {
+        max_retries: 1,
+        max_transfer_failures: 1,
+        replace_dead_workers: true,
+        events: faults,
+    });
+    Scenario::validate(s.config, Path::new(".")).unwrap()
+}
+
+fn fault() -> impl Strategy<Value = FaultEvent> {
+    let pool = prop_oneof![Just("prefill".to_string()), Just("decode".to_string())];
+    prop_oneof![
+        (1.0f64..40.0, pool.clone(), prop::option::of(0u32..2))
+            .prop_map(|(at_s, pool, worker)| FaultEvent::WorkerDown { at_s, pool, worker }),
+        (1.0f64..40.0, 0u32..2, prop::option::of(1.0f64..30.0)).prop_map(
+            |(at_s, node, duration_s)| FaultEvent::NodeDown {
+                at_s,
+                node,
+                duration_s
+            }
+        ),
+        (1.0f64..40.0, 1.0f64..30.0, pool.clone(), 1.0f64..5.0).prop_map(
+            |(at_s, duration_s, pool, slowdown)| {
+                FaultEvent::Straggler {
+                    at_s,
+                    duration_s,
+                    pool,
+                    worker: None,
+                    slowdown,
+                }
+            }
+        ),
+        (1.0f64..40.0, 1.0f64..30.0, 0u32..2, 0.0f64..0.9).prop_map(
+            |(at_s, duration_s, node, capacity_factor)| {
+                FaultEvent::LinkDegraded {
+                    at_s,
+                    duration_s,
+                    node,
+                    capacity_factor,
+                }
+            }
+        ),
+        (1.0f64..40.0).prop_map(|at_s| FaultEvent::TransferFailure { at_s }),
+        (pool, 5.0f64..30.0).prop_map(|(pool, mtbf_s)| FaultEvent::RandomWorkerFailures {
+            pool,
+            mtbf_s,
+            start_s: 0.0,
+            end_s: Some(40.0)
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+    /// Under any faults: every request is completed, rejected or failed (nothing is in
+    /// flight once the traffic has drained), every surviving worker has returned all its
+    /// KV blocks, and the same seed gives the same run.
+    #[test]
+    fn faults_lose_nothing_and_leak_nothing(faults in prop::collection::vec(fault(), 1..4), seed in 0u64..100) {
+        let scenario = small(faults, seed);
+        let (s, world) = run(&scenario).unwrap();
+        accounted(&s);
+        let permanent_down = scenario.config.faults.as_ref().unwrap().events.iter()
+            .any(|e| matches!(e, FaultEvent::NodeDown { duration_s: None, .. }));
+        if !permanent_down {
+            // Drained: nothing in flight, and every worker has returned every KV block.
+            prop_assert_eq!(s.in_flight, 0, "drained: {}", s);
+            for p in world.cluster.pool_ids() {
+                for (w, load) in world.cluster.worker_loads(p) {
+                    prop_assert!(world.cluster.worker(w).engine.is_empty());
+                    prop_assert_eq!(load.kv_utilisation, 0.0, "worker {:?} leaked KV blocks", w);
+                }
+            }
+        }
+        let (again, _) = run(&scenario).unwrap();
+        prop_assert_eq!(s, again);
+    }
+}
