@@ -39,6 +39,8 @@ pub(crate) struct Common {
     pub startup_s: Vec<f64>,
     pub max_batched_tokens: Vec<u32>,
     pub max_kv_tokens: Vec<u64>,
+    /// Age of the metrics the planner sees, s.
+    pub scrape_lag_s: f64,
 }
 
 impl Common {
@@ -155,6 +157,11 @@ impl Common {
                 .map(|p| p.max_batched_tokens.max(1))
                 .collect(),
             max_kv_tokens: ctx.pools.iter().map(|p| p.max_kv_tokens).collect(),
+            scrape_lag_s: if config.scrape_lag_s.is_finite() {
+                config.scrape_lag_s.max(0.0)
+            } else {
+                0.0
+            },
         })
     }
 
@@ -243,11 +250,17 @@ impl Common {
         }
     }
 
-    /// A decision setting every pool to `wanted` after [`Common::fit`].
+    /// A decision setting every pool to `wanted` after [`Common::fit`]; a pool whose target
+    /// equals its observed active workers is left alone (`None`), so that a decision taken on
+    /// lagged metrics never undoes a change the metrics do not show yet.
     pub fn decide(&self, mut wanted: Vec<u32>, obs: &Observation) -> Decision {
         self.fit(&mut wanted, self.budget(obs));
         Decision {
-            targets: wanted.into_iter().map(Some).collect(),
+            targets: wanted
+                .into_iter()
+                .zip(&obs.pools)
+                .map(|(w, p)| (w != p.active()).then_some(w))
+                .collect(),
         }
     }
 }

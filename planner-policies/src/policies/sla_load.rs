@@ -9,7 +9,10 @@
 //!   each decode worker's ITL from its KV load;
 //! - **+1** worker when every estimate exceeds the SLO; **−1** only when, with one worker
 //!   fewer, every estimate would stay under `scale_down_margin` × SLO (no 2↔1 oscillation);
-//! - does nothing while a previous scaling action is pending (workers starting or draining).
+//! - does nothing while a previous scaling action is pending: workers starting or draining,
+//!   or its own last action younger than the scrape lag plus one interval (the metrics do not
+//!   show it yet). The queued prefill tokens are averaged over the last three observations
+//!   (a snapshot of a queue is noisy at a 5 s cadence).
 //!
 //! Every planner `interval_s` (every k-th call) the throughput loop (the `sla` computation
 //! over the statistics accumulated since its last run) sets a floor under the targets.
@@ -168,6 +171,9 @@ pub struct SlaLoad {
     fits: Vec<Option<IterationFit>>,
     isl: Option<f64>,
     osl: Option<f64>,
+    clock: f64,
+    last_action: Option<f64>,
+    backlogs: std::collections::VecDeque<f64>,
 }
 
 impl SlaLoad {
@@ -214,6 +220,9 @@ impl SlaLoad {
             profile,
             isl: None,
             osl: None,
+            clock: 0.0,
+            last_action: None,
+            backlogs: std::collections::VecDeque::new(),
         })
     }
 
@@ -265,6 +274,11 @@ impl Planner for SlaLoad {
         }
         let c = self.common.clone();
         let dt = c.dt(obs);
+        self.clock = match finite(Some(obs.now_s)) {
+            Some(t) if t >= self.clock => t,
+            _ => self.clock + dt,
+        };
+        let now = self.clock;
         let stats = &obs.interval;
         if stats.requests > 0 {
             if let Some(v) = finite(stats.mean_isl).filter(|v| *v > 0.0) {
@@ -304,7 +318,15 @@ impl Planner for SlaLoad {
             self.floor = floor;
         }
         // Load loop.
-        let pending = obs.pools.iter().any(|p| p.starting > 0 || p.draining > 0);
+        let backlog_now = obs.pools[c.prefill].queued_prefill_tokens as f64;
+        self.backlogs.push_back(backlog_now);
+        if self.backlogs.len() > 3 {
+            self.backlogs.pop_front();
+        }
+        let pending = obs.pools.iter().any(|p| p.starting > 0 || p.draining > 0)
+            || self
+                .last_action
+                .is_some_and(|t| now < t + c.scrape_lag_s + c.interval_s);
         let mut wanted: Vec<u32> = obs.pools.iter().map(|p| p.active()).collect();
         if !pending {
             let isl = self.isl.unwrap_or(1024.0);
@@ -314,7 +336,7 @@ impl Planner for SlaLoad {
             let margin = self.config.scale_down_margin;
             // Prefill.
             let p = &obs.pools[c.prefill];
-            let backlog = p.queued_prefill_tokens as f64;
+            let backlog = self.backlogs.iter().sum::<f64>() / self.backlogs.len() as f64;
             let n = p.ready;
             let mut step_p = 0i32;
             if n > 0 {
@@ -390,6 +412,10 @@ impl Planner for SlaLoad {
         if pending && wanted.iter().zip(&obs.pools).all(|(w, p)| *w <= p.active()) {
             return Decision::unchanged(c.n);
         }
-        c.decide(wanted, obs)
+        let d = c.decide(wanted, obs);
+        if d.targets.iter().any(Option::is_some) {
+            self.last_action = Some(now);
+        }
+        d
     }
 }

@@ -479,7 +479,7 @@ fn load_threshold_steps_by_one_and_waits_after_adding_decode() {
     idle.ready = [2, 2];
     for _ in 0..3 {
         let d = p.decide(&idle.observe(&Load::none()));
-        assert_eq!(d.targets, vec![Some(1), Some(2)]);
+        assert_eq!(d.targets, vec![Some(1), None]);
     }
     let d = p.decide(&idle.observe(&Load::none()));
     assert_eq!(d.targets, vec![Some(1), Some(1)]);
@@ -668,6 +668,39 @@ fn lookahead_measures_capacity_from_busy_time() {
     };
     let (cold, warm) = (need(3.2), need(0.8));
     assert!(cold >= 4 && warm < cold && warm >= 1, "{cold} {warm}");
+}
+
+#[test]
+fn no_change_is_none_so_lagged_metrics_never_undo_a_decision() {
+    // Under steady load every policy leaves the pools alone (None), rather than restating
+    // the observed count, which the world would apply against a newer state.
+    for name in ["load-threshold", "sla", "sla-load", "lookahead"] {
+        let dt = if name == "sla-load" { 5.0 } else { 30.0 };
+        let mut p = planner(name, dt, 32);
+        let mut toy = Toy::new(dt, 120.0, 32);
+        run(p.as_mut(), &mut toy, &Load::steady(3.0), 50);
+        let d = p.decide(&toy.observe(&Load::steady(3.0)));
+        assert_eq!(d.targets, vec![None, None], "{name}");
+    }
+}
+
+#[test]
+fn sla_load_waits_for_its_own_action_to_show_in_lagged_metrics() {
+    let mut config = PlannerConfig::new("sla-load", 60.0);
+    config.scrape_lag_s = 10.0;
+    let mut p = build_with_profile(&config, &ctx(32), toy(), "planner").unwrap();
+    let toy = Toy::new(5.0, 60.0, 32);
+    let mut load = Load::steady(2.0);
+    load.queued_tokens = 200_000;
+    // The metrics keep showing one worker and a long queue: +1 once, then nothing for
+    // lag + interval = 15 s, then +1 again from the same (stale) view: the same target.
+    let mut o = toy.observe(&load);
+    let mut targets = Vec::new();
+    for i in 0..5 {
+        o.now_s = 5.0 * f64::from(i);
+        targets.push(p.decide(&o).targets[0]);
+    }
+    assert_eq!(targets, vec![Some(2), None, None, Some(2), None]);
 }
 
 #[test]
