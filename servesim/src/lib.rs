@@ -5,7 +5,8 @@
 //!   [`run`] runs a scenario to its end;
 //! - [`metrics`] and [`report`]: what a run measures and its [`Summary`];
 //! - [`experiment`]: policies compared on common random numbers, in parallel;
-//! - [`html`]: self-contained HTML reports with SVG charts.
+//! - [`html`]: self-contained HTML reports with SVG charts;
+//! - [`validate`]: predictions of real serving runs and their errors.
 //!
 //! Re-exports the crates underneath so that an embedding needs one dependency.
 
@@ -14,6 +15,7 @@ pub mod html;
 pub mod metrics;
 pub mod report;
 pub mod scenario;
+pub mod validate;
 pub mod world;
 
 pub use report::Summary;

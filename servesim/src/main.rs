@@ -44,6 +44,8 @@ enum Command {
         #[command(subcommand)]
         cmd: cli::traffic::TrafficCommand,
     },
+    /// Predict real serving runs (a measured CSV) and report the errors.
+    Validate(cli::validate::ValidateArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Perf { cmd } => cli::perf::run(cmd),
         Command::Calibrate { cmd } => cli::calibrate::run(cmd),
         Command::Traffic { cmd } => cli::traffic::run(cmd),
+        Command::Validate(args) => cli::validate::run_cmd(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,6 +7,7 @@ pub mod calibrate;
 pub mod perf;
 pub mod run;
 pub mod traffic;
+pub mod validate;
 
 /// Any error a subcommand reports: printed as `error: ...`, exit code 1.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,666 @@
+//! Validation against real serving runs: each row of a measured-serving CSV (the columns of
+//! aiconfigurator's `silicon_sample.csv`, see `data/e2e/README.md`) is simulated the way it
+//! was measured, and the predicted mean TTFT and TPOT are written next to the measured ones.
+//!
+//! # How a row is modelled
+//!
+//! - Model from `model_path` ([`LlmSpec::lookup`]: any owner prefix, `-Instruct`/`-FP8`
+//!   suffixes); GEMM precision from `gemm_quant_mode` (or `precision` when that is blank):
+//!   blank or `bf16` = native BF16 weights, `fp8` = per-tensor FP8, `fp8_block` =
+//!   block-scaled FP8. The KV cache stays BF16 (the CSV has no KV-dtype column).
+//! - GPU from `system`, backend from `backend`; scheduling from
+//!   [`crate::scenario::backend_defaults`].
+//! - `agg`: **one** aggregated worker of `tp_size` GPUs with `batch_size` as
+//!   `max_num_seqs`. aiconfigurator's silicon rows describe one replica (its concurrency is the
+//!   replica's: `batch_size` equals the concurrency in every shared row), so the closed loop's
+//!   `N` users all go to that worker.
+//! - `disagg`: `prefill_num_workers` × `prefill_tp_size` and `decode_num_workers` ×
+//!   `decode_tp_size`, their batch sizes as `max_num_seqs`; `N` is the total across the
+//!   deployment.
+//! - Traffic: one closed-loop stream of `N = silicon_concurrency` users, all starting at
+//!   once, zero think time, one turn per conversation (every request is a fresh prompt of
+//!   exactly `isl` tokens, no prefix shared), `osl` output tokens.
+//! - Steady state: the first `2 N` completions are the warm-up; the means are over the next
+//!   `max(10 N, 100)` completions (in completion order). TPOT is the per-request mean gap
+//!   between tokens, `(last − first) / (osl − 1)`, averaged over requests, as benchmark
+//!   clients report it.
+//!
+//! Rows that cannot be modelled (mixture-of-experts and other unknown models, pipeline
+//! parallelism, attention data parallelism, expert parallelism, unknown GPUs or precisions,
+//! a model that does not fit) get empty predictions and a `reason`; a malformed row (wrong
+//! number of fields, a number that does not parse, a missing concurrency) is an error naming
+//! its line and column.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use servesim_core::{SimDuration, SimTime};
+use servesim_models::llm::{Dtype, LlmSpec};
+
+use crate::Error;
+use crate::scenario::Scenario;
+use crate::world::Run;
+
+/// Columns every input must have.
+pub const REQUIRED_COLUMNS: &[&str] = &[
+    "silicon_data_source",
+    "backend",
+    "model_path",
+    "system",
+    "mode",
+    "isl",
+    "osl",
+];
+
+/// Columns appended to the output.
+pub const OUTPUT_COLUMNS: &[&str] = &["predicted_ttft_ms", "predicted_tpot_ms", "reason"];
+
+/// Most simulated time spent on one row before giving up on its steady state, s.
+const MAX_SIM_S: u64 = 200_000;
+
+/// A measured CSV file: its header and rows (fields as text), each with its line number.
+#[derive(Clone, Debug)]
+pub struct MeasuredFile {
+    /// Column names.
+    pub header: Vec<String>,
+    /// Rows: (1-based line number, fields).
+    pub rows: Vec<(usize, Vec<String>)>,
+}
+
+/// One row, modelled: what the simulator was asked to run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RowSpec {
+    /// Line of the row in the file (1-based, the header is line 1).
+    pub line: usize,
+    /// `backend` column.
+    pub backend: String,
+    /// `mode` column (`agg` or `disagg`).
+    pub mode: String,
+    /// Closed-loop concurrency.
+    pub concurrency: u32,
+    /// Prompt tokens.
+    pub isl: u32,
+    /// Output tokens.
+    pub osl: u32,
+    /// Measured mean TTFT, ms (when given).
+    pub measured_ttft_ms: Option<f64>,
+    /// Measured mean TPOT, ms (when given).
+    pub measured_tpot_ms: Option<f64>,
+}
+
+/// The prediction for one row.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Prediction {
+    /// Mean TTFT over the steady state, ms.
+    pub ttft_ms: Option<f64>,
+    /// Mean TPOT over the steady state, ms.
+    pub tpot_ms: Option<f64>,
+    /// Why there is no prediction.
+    pub reason: Option<String>,
+}
+
+/// Mean absolute percentage errors of a group of rows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Mape {
+    /// Rows with both a measurement and a prediction.
+    pub rows: usize,
+    /// TTFT MAPE, %.
+    pub ttft_pct: f64,
+    /// TPOT MAPE, %.
+    pub tpot_pct: f64,
+}
+
+/// The outcome of a validation.
+#[derive(Clone, Debug)]
+pub struct Validation {
+    /// Every row, in input order.
+    pub rows: Vec<(RowSpec, Prediction)>,
+    /// The errors over every modelled row.
+    pub overall: Mape,
+    /// The errors by `backend/mode`.
+    pub groups: BTreeMap<String, Mape>,
+}
+
+fn malformed(origin: &str, line: usize, column: &str, message: impl Into<String>) -> Error {
+    Error::Parse {
+        origin: origin.to_string(),
+        path: format!("line {line}, column {column}"),
+        message: message.into(),
+    }
+}
+
+/// Splits CSV text (RFC 4180: quoted fields may hold commas, quotes and newlines).
+fn split_csv(text: &str, origin: &str) -> Result<Vec<(usize, Vec<String>)>, Error> {
+    let mut records = Vec::new();
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut line = 1;
+    let mut start_line = 1;
+    let mut quoted = false;
+    let mut at_field_start = true;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if quoted {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => quoted = false,
+                '\n' => {
+                    line += 1;
+                    field.push(c);
+                }
+                _ => field.push(c),
+            }
+            continue;
+        }
+        match c {
+            '"' if at_field_start => {
+                quoted = true;
+                at_field_start = false;
+            }
+            ',' => {
+                fields.push(std::mem::take(&mut field));
+                at_field_start = true;
+            }
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' => {
+                fields.push(std::mem::take(&mut field));
+                if !(fields.len() == 1 && fields[0].is_empty()) {
+                    records.push((start_line, std::mem::take(&mut fields)));
+                }
+                fields.clear();
+                line += 1;
+                start_line = line;
+                at_field_start = true;
+            }
+            _ => {
+                field.push(c);
+                at_field_start = false;
+            }
+        }
+    }
+    if quoted {
+        return Err(malformed(
+            origin,
+            start_line,
+            &(fields.len() + 1).to_string(),
+            "unterminated quoted field",
+        ));
+    }
+    if !field.is_empty() || !fields.is_empty() {
+        fields.push(field);
+        records.push((start_line, fields));
+    }
+    Ok(records)
+}
+
+impl MeasuredFile {
+    /// Parses CSV text; `origin` names it in errors. Every row must have the header's number
+    /// of fields, and the header the [`REQUIRED_COLUMNS`].
+    pub fn parse(text: &str, origin: &str) -> Result<MeasuredFile, Error> {
+        let mut records = split_csv(text, origin)?.into_iter();
+        let Some((_, header)) = records.next() else {
+            return Err(malformed(origin, 1, "1", "empty file: no header"));
+        };
+        for c in REQUIRED_COLUMNS {
+            if !header.iter().any(|h| h == c) {
+                return Err(malformed(
+                    origin,
+                    1,
+                    c,
+                    format!("the header has no '{c}' column"),
+                ));
+            }
+        }
+        let rows: Vec<(usize, Vec<String>)> = records.collect();
+        for (line, fields) in &rows {
+            if fields.len() != header.len() {
+                let col = fields.len().min(header.len()) + 1;
+                return Err(malformed(
+                    origin,
+                    *line,
+                    &col.to_string(),
+                    format!(
+                        "{} fields where the header has {}",
+                        fields.len(),
+                        header.len()
+                    ),
+                ));
+            }
+        }
+        Ok(MeasuredFile { header, rows })
+    }
+
+    fn index(&self, column: &str) -> Option<usize> {
+        self.header.iter().position(|h| h == column)
+    }
+}
+
+/// A view of one row with typed accessors whose errors name line and column.
+struct Row<'a> {
+    file: &'a MeasuredFile,
+    origin: &'a str,
+    line: usize,
+    fields: &'a [String],
+}
+
+impl Row<'_> {
+    fn text(&self, column: &str) -> &str {
+        self.file
+            .index(column)
+            .map(|i| self.fields[i].trim())
+            .unwrap_or("")
+    }
+
+    /// A number (integers may be written `8.0`); blank → `None`.
+    fn number(&self, column: &str) -> Result<Option<f64>, Error> {
+        let t = self.text(column);
+        if t.is_empty() {
+            return Ok(None);
+        }
+        match t.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(Some(v)),
+            _ => Err(malformed(
+                self.origin,
+                self.line,
+                column,
+                format!("'{t}' is not a number"),
+            )),
+        }
+    }
+
+    /// A whole count ≥ 0; blank → `None`.
+    fn count(&self, column: &str) -> Result<Option<u32>, Error> {
+        match self.number(column)? {
+            None => Ok(None),
+            Some(v) if v >= 0.0 && v.fract() == 0.0 && v <= f64::from(u32::MAX) => {
+                Ok(Some(v as u32))
+            }
+            Some(v) => Err(malformed(
+                self.origin,
+                self.line,
+                column,
+                format!("{v} is not a whole count"),
+            )),
+        }
+    }
+
+    fn required_count(&self, column: &str) -> Result<u32, Error> {
+        match self.count(column)? {
+            Some(v) if v > 0 => Ok(v),
+            Some(_) => Err(malformed(self.origin, self.line, column, "must be > 0")),
+            None => Err(malformed(self.origin, self.line, column, "is blank")),
+        }
+    }
+
+    fn concurrency(&self) -> Result<u32, Error> {
+        let col = "silicon_data_source";
+        let src = self.text(col);
+        let Some(rest) = src.split("silicon_concurrency=").nth(1) else {
+            return Err(malformed(
+                self.origin,
+                self.line,
+                col,
+                "no 'silicon_concurrency=N' in it",
+            ));
+        };
+        let n = rest.split(';').next().unwrap_or("").trim();
+        match n.parse::<f64>() {
+            Ok(v) if v >= 1.0 && v.fract() == 0.0 && v <= 1e6 => Ok(v as u32),
+            _ => Err(malformed(
+                self.origin,
+                self.line,
+                col,
+                format!("silicon_concurrency '{n}' is not a positive whole number"),
+            )),
+        }
+    }
+}
+
+/// The pools, GPU count and precision of a row.
+struct Plan {
+    /// YAML of the pools (one flow-style mapping per line).
+    pools: Vec<String>,
+    gpus: u32,
+    model: String,
+    block_fp8: bool,
+}
+
+fn pool(name: &str, role: &str, tp: u32, workers: u32, batch: Option<u32>) -> String {
+    let engine = batch
+        .map(|b| format!(", engine: {{max_num_seqs: {b}}}"))
+        .unwrap_or_default();
+    format!(
+        "    - {{name: {name}, role: {role}, tp: {tp}, workers: {workers}, startup_s: 0{engine}}}"
+    )
+}
+
+/// Reads the parallelism and precision columns; `Ok(Err(reason))` when not modellable.
+fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Error> {
+    let quant = {
+        let g = row.text("gemm_quant_mode");
+        if g.is_empty() {
+            row.text("precision")
+        } else {
+            g
+        }
+    }
+    .to_ascii_lowercase();
+    let model_path = row.text("model_path");
+    let (model, block_fp8) = match quant.as_str() {
+        "" | "bf16" | "float16" | "fp16" => (model_path.to_string(), false),
+        "fp8" => (format!("{model_path}-FP8"), false),
+        "fp8_block" => (format!("{model_path}-FP8"), true),
+        other => return Ok(Err(format!("GEMM precision '{other}' is not modelled"))),
+    };
+    // `moe_quant_mode` is filled for dense models too; MoE models fail the lookup below.
+    let prefixes: &[&str] = if mode == "agg" {
+        &[""]
+    } else {
+        &["prefill_", "decode_"]
+    };
+    for p in prefixes {
+        if let Some(pp) = row.count(&format!("{p}pp_size"))?
+            && pp > 1
+        {
+            return Ok(Err(format!(
+                "{p}pp_size {pp}: pipeline parallelism is not modelled"
+            )));
+        }
+        if let Some(dp) = row.count(&format!("{p}attention_dp_size"))?
+            && dp > 1
+        {
+            return Ok(Err(format!(
+                "{p}attention_dp_size {dp}: attention data parallelism is not modelled"
+            )));
+        }
+        if let Some(ep) = row.count(&format!("{p}moe_ep_size"))?
+            && ep > 1
+        {
+            return Ok(Err(format!(
+                "{p}moe_ep_size {ep}: expert parallelism (MoE) is not modelled"
+            )));
+        }
+    }
+    let plan = match mode {
+        "agg" => {
+            let tp = row.required_count("tp_size")?;
+            let batch = row.count("batch_size")?.filter(|b| *b > 0);
+            Plan {
+                pools: vec![pool("agg", "aggregated", tp, 1, batch)],
+                gpus: tp,
+                model,
+                block_fp8,
+            }
+        }
+        "disagg" => {
+            let ptp = row.required_count("prefill_tp_size")?;
+            let pw = row.required_count("prefill_num_workers")?;
+            let dtp = row.required_count("decode_tp_size")?;
+            let dw = row.required_count("decode_num_workers")?;
+            let pb = row.count("prefill_batch_size")?.filter(|b| *b > 0);
+            let db = row.count("decode_batch_size")?.filter(|b| *b > 0);
+            Plan {
+                pools: vec![
+                    pool("prefill", "prefill", ptp, pw, pb),
+                    pool("decode", "decode", dtp, dw, db),
+                ],
+                gpus: ptp * pw + dtp * dw,
+                model,
+                block_fp8,
+            }
+        }
+        other => return Ok(Err(format!("mode '{other}' is neither agg nor disagg"))),
+    };
+    Ok(Ok(plan))
+}
+
+/// Builds the scenario of a modellable row.
+fn scenario_of(plan: &Plan, row: &Row<'_>, spec: &RowSpec) -> Result<Scenario, String> {
+    let gpu = row.text("system").to_string();
+    let catalog = servesim_models::hardware::GpuCatalog::builtin();
+    let sku = catalog.get(&gpu).map_err(|e| format!("unknown GPU: {e}"))?;
+    let per_node = sku.gpus_per_node.max(1);
+    let yaml = format!(
+        "name: line-{line}\nseed: 1\nduration_s: 1000000\nmodel: {model:?}\ngpu: {gpu:?}\n\
+         backend: {backend:?}\nslo: {{ttft_ms: 1.0e9, itl_ms: 1.0e9}}\n\
+         cluster:\n  nodes: {nodes}\n  pools:\n{pools}\n\
+         traffic:\n  streams:\n    - name: bench\n      closed:\n        users: {users}\n\
+         \x20       first_input: {{kind: fixed, value: {isl}}}\n\
+         \x20       followup_input: {{kind: fixed, value: 1}}\n\
+         \x20       output: {{kind: fixed, value: {osl}}}\n\
+         \x20       think_s: {{kind: fixed, value: 0}}\n\
+         \x20       turns: {{kind: fixed, value: 1}}\n\
+         metrics: {{sample_interval_s: 60, keep_requests: true}}\n",
+        line = spec.line,
+        model = plan.model,
+        backend = spec.backend,
+        nodes = plan.gpus.div_ceil(per_node),
+        pools = plan.pools.join("\n"),
+        users = spec.concurrency,
+        isl = spec.isl,
+        osl = spec.osl,
+    );
+    let mut scenario =
+        Scenario::from_yaml_str(&yaml, &format!("line {}", spec.line), Path::new("."))
+            .map_err(|e| e.to_string())?;
+    if plan.block_fp8 {
+        scenario.llm.weight_dtype = Dtype::Fp8Block;
+    }
+    Ok(scenario)
+}
+
+/// Simulates a scenario until its steady state is measured; returns (TTFT, TPOT) means, ms.
+pub fn steady_state_means(
+    scenario: &Scenario,
+    concurrency: u32,
+) -> Result<Result<(f64, f64), String>, Error> {
+    let skip = 2 * concurrency as usize;
+    let take = (10 * concurrency as usize).max(100);
+    let mut run = Run::new(scenario)?;
+    let mut t = SimTime::ZERO;
+    let step = SimDuration::from_nanos(20_000_000_000);
+    let cap = SimTime::ZERO + SimDuration::from_nanos(MAX_SIM_S as u64 * 1_000_000_000);
+    loop {
+        t = t + step;
+        run.run_until(t)?;
+        let done = run
+            .sim
+            .model
+            .metrics
+            .requests
+            .as_ref()
+            .map_or(0, |r| r.ttft_ms.len());
+        if done >= skip + take {
+            break;
+        }
+        if t >= cap || t >= run.end() {
+            return Ok(Err(format!(
+                "only {done} requests completed in {MAX_SIM_S} simulated seconds"
+            )));
+        }
+    }
+    let cols = run
+        .sim
+        .model
+        .metrics
+        .requests
+        .as_ref()
+        .expect("requests kept");
+    let range = skip..skip + take;
+    let n = take as f64;
+    let ttft = cols.ttft_ms[range.clone()].iter().sum::<f64>() / n;
+    let tpot = cols.itl_mean_ms[range].iter().sum::<f64>() / n;
+    Ok(Ok((ttft, tpot)))
+}
+
+/// Models and simulates one row.
+fn predict(
+    file: &MeasuredFile,
+    origin: &str,
+    line: usize,
+    fields: &[String],
+) -> Result<(RowSpec, Prediction), Error> {
+    let row = Row {
+        file,
+        origin,
+        line,
+        fields,
+    };
+    let spec = RowSpec {
+        line,
+        backend: row.text("backend").to_ascii_lowercase(),
+        mode: row.text("mode").to_ascii_lowercase(),
+        concurrency: row.concurrency()?,
+        isl: row.required_count("isl")?,
+        osl: row.required_count("osl")?,
+        measured_ttft_ms: row.number("silicon_ttft_ms")?,
+        measured_tpot_ms: row.number("silicon_tpot_ms")?,
+    };
+    let skip = |reason: String| Prediction {
+        reason: Some(reason),
+        ..Prediction::default()
+    };
+    let plan = match plan(&row, &spec.mode)? {
+        Ok(p) => p,
+        Err(reason) => return Ok((spec, skip(reason))),
+    };
+    if let Err(e) = LlmSpec::lookup(&plan.model) {
+        return Ok((spec, skip(e.to_string())));
+    }
+    let scenario = match scenario_of(&plan, &row, &spec) {
+        Ok(s) => s,
+        Err(reason) => return Ok((spec, skip(reason))),
+    };
+    let prediction = match steady_state_means(&scenario, spec.concurrency)? {
+        Ok((ttft, tpot)) => Prediction {
+            ttft_ms: Some(ttft),
+            tpot_ms: if spec.osl > 1 { Some(tpot) } else { None },
+            reason: None,
+        },
+        Err(reason) => skip(reason),
+    };
+    Ok((spec, prediction))
+}
+
+fn mape(pairs: &[(f64, f64, f64, f64)]) -> Mape {
+    let n = pairs.len();
+    if n == 0 {
+        return Mape::default();
+    }
+    let ape = |m: f64, p: f64| (p - m).abs() / m * 100.0;
+    Mape {
+        rows: n,
+        ttft_pct: pairs.iter().map(|x| ape(x.0, x.1)).sum::<f64>() / n as f64,
+        tpot_pct: pairs.iter().map(|x| ape(x.2, x.3)).sum::<f64>() / n as f64,
+    }
+}
+
+/// Simulates every row of a measured file; `origin` names it in errors.
+pub fn validate_rows(file: &MeasuredFile, origin: &str) -> Result<Validation, Error> {
+    let mut rows = Vec::with_capacity(file.rows.len());
+    for (line, fields) in &file.rows {
+        rows.push(predict(file, origin, *line, fields)?);
+    }
+    let mut all = Vec::new();
+    let mut by: BTreeMap<String, Vec<(f64, f64, f64, f64)>> = BTreeMap::new();
+    for (s, p) in &rows {
+        if let (Some(mt), Some(pt), Some(mp), Some(pp)) =
+            (s.measured_ttft_ms, p.ttft_ms, s.measured_tpot_ms, p.tpot_ms)
+            && mt > 0.0
+            && mp > 0.0
+        {
+            all.push((mt, pt, mp, pp));
+            by.entry(format!("{}/{}", s.backend, s.mode))
+                .or_default()
+                .push((mt, pt, mp, pp));
+        }
+    }
+    Ok(Validation {
+        rows,
+        overall: mape(&all),
+        groups: by.iter().map(|(k, v)| (k.clone(), mape(v))).collect(),
+    })
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The output CSV: every input row in order, with [`OUTPUT_COLUMNS`] appended.
+pub fn render_csv(file: &MeasuredFile, validation: &Validation) -> String {
+    let mut out = String::new();
+    let header: Vec<String> = file
+        .header
+        .iter()
+        .map(String::as_str)
+        .chain(OUTPUT_COLUMNS.iter().copied())
+        .map(csv_field)
+        .collect();
+    out.push_str(&header.join(","));
+    out.push('\n');
+    for ((_, fields), (_, p)) in file.rows.iter().zip(&validation.rows) {
+        let mut cells: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        let num = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_default();
+        cells.push(num(p.ttft_ms));
+        cells.push(num(p.tpot_ms));
+        cells.push(csv_field(p.reason.as_deref().unwrap_or("")));
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// A table of the errors, overall and by backend/mode.
+pub fn render_mape(v: &Validation) -> String {
+    let mut s = String::new();
+    let modelled = v.rows.iter().filter(|(_, p)| p.reason.is_none()).count();
+    let _ = writeln!(
+        s,
+        "{} rows, {} modelled, {} not",
+        v.rows.len(),
+        modelled,
+        v.rows.len() - modelled
+    );
+    let _ = writeln!(
+        s,
+        "{:<16} {:>5} {:>10} {:>10}",
+        "group", "rows", "TTFT MAPE", "TPOT MAPE"
+    );
+    for (k, m) in v
+        .groups
+        .iter()
+        .map(|(k, m)| (k.as_str(), m))
+        .chain([("overall", &v.overall)])
+    {
+        let _ = writeln!(
+            s,
+            "{:<16} {:>5} {:>9.1}% {:>9.1}%",
+            k, m.rows, m.ttft_pct, m.tpot_pct
+        );
+    }
+    s
+}
+
+/// Reads `input`, simulates every row and writes `output`.
+pub fn validate_file(input: &Path, output: &Path) -> Result<Validation, Error> {
+    let text = std::fs::read_to_string(input).map_err(|source| Error::Io {
+        path: input.to_path_buf(),
+        source,
+    })?;
+    let origin = input.display().to_string();
+    let file = MeasuredFile::parse(&text, &origin)?;
+    let v = validate_rows(&file, &origin)?;
+    std::fs::write(output, render_csv(&file, &v)).map_err(|source| Error::Io {
+        path: output.to_path_buf(),
+        source,
+    })?;
+    Ok(v)
+}
