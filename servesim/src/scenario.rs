@@ -56,6 +56,36 @@ pub struct ScenarioConfig {
     /// Failures injected during the run.
     #[serde(default)]
     pub faults: Option<FaultsConfig>,
+    /// Guards against runaway runs.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// Bounds a run stays within; going past one is an error, never a silent cut.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Most requests the workload may generate in one run (the run fails beyond it).
+    #[serde(default = "default_max_requests")]
+    pub max_requests: u64,
+}
+
+/// Default of [`LimitsConfig::max_requests`]: a billion requests (about four hours of
+/// simulation at the speeds `servesim bench` measures).
+pub const DEFAULT_MAX_REQUESTS: u64 = 1_000_000_000;
+/// The longest simulated time accepted, s (about 116 days).
+pub const MAX_DURATION_S: f64 = 1e7;
+
+fn default_max_requests() -> u64 {
+    DEFAULT_MAX_REQUESTS
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_requests: DEFAULT_MAX_REQUESTS,
+        }
+    }
 }
 
 /// The `faults:` section: what fails when, and what becomes of the requests it touches.
@@ -435,6 +465,15 @@ impl Scenario {
 
     /// Validates a parsed config.
     pub fn validate(config: ScenarioConfig, base_dir: &Path) -> Result<Scenario, Error> {
+        if config.duration_s > MAX_DURATION_S {
+            return Err(invalid(
+                "duration_s",
+                format!(
+                    "{} s is more than this simulator accepts ({MAX_DURATION_S} s, about 116 days)",
+                    config.duration_s
+                ),
+            ));
+        }
         let duration = seconds("duration_s", config.duration_s, true)?;
         let catalog = GpuCatalog::builtin();
         let gpu = catalog

@@ -171,6 +171,8 @@ pub struct World {
     error: Option<Error>,
     planner: Option<PlannerLoop>,
     faults: Option<FaultLoop>,
+    arrivals: u64,
+    max_requests: u64,
     slo_ttft_ms: f64,
     slo_itl_ms: f64,
 }
@@ -365,6 +367,8 @@ impl World {
                     stragglers: Vec::new(),
                 }
             }),
+            arrivals: 0,
+            max_requests: s.config.limits.max_requests,
             slo_ttft_ms: s.slo_ttft.as_millis_f64(),
             slo_itl_ms: s.slo_itl.as_millis_f64(),
         })
@@ -539,6 +543,17 @@ impl World {
                     return;
                 }
             };
+            self.arrivals += 1;
+            if self.arrivals > self.max_requests {
+                self.error.get_or_insert(Error::Config {
+                    path: "limits.max_requests".into(),
+                    message: format!(
+                        "the workload generated more than {} requests; raise the limit to run it",
+                        self.max_requests
+                    ),
+                });
+                return;
+            }
             self.metrics.arrival(request.arrival);
             let input = RequestIn {
                 handle: 0,
