@@ -105,7 +105,7 @@ fn apply(text: &str, m: &Mutation) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(128))]
     /// A mutated scenario either fails to validate with a message, or runs (a bounded
     /// number of events here) without panicking.
     #[test]
@@ -115,7 +115,7 @@ proptest! {
             Err(e) => prop_assert!(!e.to_string().is_empty()),
             Ok(s) => {
                 if let Ok(mut run) = Run::new(&s) {
-                    for _ in 0..20_000 {
+                    for _ in 0..10_000 {
                         if run.sim.step().is_none() { break; }
                     }
                 }
