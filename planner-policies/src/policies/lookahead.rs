@@ -30,7 +30,8 @@
 //! 7. **Pending capacity and hysteresis**: targets count starting workers, so a worker asked
 //!    for is never asked for again while it boots; the target of a pool is the largest need of
 //!    the last `hold_s` seconds, so scale-up is immediate and scale-down waits for a sustained
-//!    lower need, and prefill never shrinks while its queue alone breaks the TTFT target. The
+//!    lower need, and prefill never shrinks while its queue alone breaks the TTFT target or the
+//!    last interval's TTFT p90 is over it. The
 //!    cluster drains the least loaded worker (a still-starting one is cancelled first). Empty
 //!    intervals read as zero demand: it returns to the minimum when traffic stops.
 
@@ -371,8 +372,10 @@ impl Planner for Lookahead {
             .collect();
         // Never shrink prefill while its queue alone breaks the TTFT target: the measured
         // demand of a saturated closed loop understates the real one.
+        // Nor while the last interval's TTFT p90 is over the target.
         let queue_ms = (backlog + isl) / ready_cap.max(1e-9) * 1e3;
-        if backlog > 0.0 && queue_ms > slo_ttft * cfg.slo_margin {
+        let ttft_over = finite(stats.ttft_p90_ms).is_some_and(|t| t > slo_ttft);
+        if (backlog > 0.0 && queue_ms > slo_ttft * cfg.slo_margin) || ttft_over {
             wanted[c.prefill] = wanted[c.prefill].max(p.active());
         }
         c.decide(wanted, obs)
@@ -381,7 +384,8 @@ impl Planner for Lookahead {
 
 /// Busy seconds of the iterations in `cur` that were not in `prev` (the pool's bounded list of
 /// recent iterations, oldest first, at the previous and at this observation): the longest
-/// suffix of `prev` that starts `cur` is the overlap. `None` without a previous list.
+/// suffix of `prev` that starts `cur` is the overlap. `None` without a previous list, or when
+/// the lists do not overlap (more ran than the list holds: the busy time is unknown).
 pub(crate) fn new_busy_seconds(
     prev: Option<&[IterationSample]>,
     cur: &[IterationSample],
@@ -392,6 +396,10 @@ pub(crate) fn new_busy_seconds(
         .rev()
         .find(|&k| prev[prev.len() - k..] == cur[..k])
         .unwrap_or(0);
+    if overlap == 0 && !prev.is_empty() && !cur.is_empty() {
+        // More iterations than the list holds ran since the last observation: unknown.
+        return None;
+    }
     Some(
         cur[overlap..]
             .iter()
@@ -422,9 +430,10 @@ mod tests {
         // Two new ones, the oldest dropped out of the bounded list.
         let b = vec![it(20.0), it(30.0), it(40.0), it(50.0)];
         assert_eq!(new_busy_seconds(Some(&a), &b), Some(0.09));
-        // No overlap at all: everything is new.
+        // No overlap at all: the list overflowed, the busy time is unknown.
         let c = vec![it(1000.0), it(f64::NAN)];
-        assert_eq!(new_busy_seconds(Some(&a), &c), Some(1.0));
+        assert_eq!(new_busy_seconds(Some(&a), &c), None);
+        // From an empty list, everything is new.
         assert_eq!(new_busy_seconds(Some(&[]), &c), Some(1.0));
     }
 }

@@ -81,14 +81,22 @@ impl Toy {
             },
             max_kv_tokens: 400_000,
             iterations: match load.busy {
-                // 100 ms iterations worth `busy` worker-seconds per second, new each step.
-                Some(b) if i == 0 => (0..(b * self.dt / 0.1).round() as u32)
-                    .map(|j| IterationSample {
-                        prefill_tokens: self.step * 100_000 + j,
+                // 100 ms iterations worth `busy` worker-seconds per second, new each step,
+                // after the last one of the step before (the lists overlap by one).
+                Some(b) if i == 0 => {
+                    let n = (b * self.dt / 0.1).round() as u32;
+                    let sample = |step: u32, j: u32| IterationSample {
+                        prefill_tokens: step * 100_000 + j,
                         duration_ms: 100.0,
                         ..Default::default()
-                    })
-                    .collect(),
+                    };
+                    let mut v: Vec<IterationSample> = Vec::new();
+                    if self.step > 0 && n > 0 {
+                        v.push(sample(self.step - 1, n - 1));
+                    }
+                    v.extend((0..n).map(|j| sample(self.step, j)));
+                    v
+                }
                 _ => Vec::new(),
             },
         };
