@@ -23,7 +23,7 @@
 pub mod decode_set;
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use servesim_core::{SimDuration, SimTime};
 
@@ -221,6 +221,12 @@ pub struct Engine {
     done: Vec<Slot>,
 }
 
+/// An empty block list, shared (no allocation per moved request).
+fn no_blocks() -> Arc<[u64]> {
+    static EMPTY: OnceLock<Arc<[u64]>> = OnceLock::new();
+    EMPTY.get_or_init(|| Arc::from([])).clone()
+}
+
 fn ceil_div(a: u64, b: u64) -> u64 {
     a.div_ceil(b)
 }
@@ -370,7 +376,7 @@ impl Engine {
         }
         // Moved KV is not published to this worker's prefix cache: no keys.
         let spec = SeqSpec {
-            prefix_blocks: Arc::from([]),
+            prefix_blocks: no_blocks(),
             ..spec
         };
         let mut seq = self.new_seq(spec, Phase::Incoming, now);

@@ -21,6 +21,8 @@ pub use ops::{AllReduceImpl, AttnShape, Backend, GemmShape, KernelOp, NcclOp, Op
 pub use predictor::{BatchShape, IterationPredictor, PrefillChunk};
 pub use roofline::{Efficiencies, RooflineTimer};
 
+use std::sync::Arc;
+
 use crate::error::Result;
 use crate::hardware::{GpuCatalog, GpuSku};
 
@@ -30,14 +32,14 @@ pub enum KernelTimer {
     /// From the SKU's datasheet with efficiencies.
     Roofline(RooflineTimer),
     /// From measured tables (interpolated; roofline-scaled outside them).
-    Calibrated(Box<CalibratedTimer>),
+    Calibrated(Arc<CalibratedTimer>),
 }
 
 impl KernelTimer {
     /// The calibrated timer of the shipped tables for (`gpu`, `backend`); GPUs without tables
     /// borrow the closest Hopper's achieved efficiencies (see [`CalibratedTimer::shipped`]).
     pub fn shipped(catalog: &GpuCatalog, gpu: &str, backend: Backend) -> Result<Self> {
-        Ok(KernelTimer::Calibrated(Box::new(CalibratedTimer::shipped(
+        Ok(KernelTimer::Calibrated(Arc::new(CalibratedTimer::shipped(
             catalog, gpu, backend,
         )?)))
     }
