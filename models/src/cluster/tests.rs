@@ -358,8 +358,18 @@ fn pool_shapes_are_checked() {
 
 /// Every request either finished or was lost; every surviving worker ends with an empty KV cache.
 fn assert_accounted(sim: &Simulation<World>, n: u64) {
-    let finished = sim.model.log.iter().filter(|(_, x)| matches!(x, Notice::Finished { .. })).count() as u64;
-    let lost = sim.model.log.iter().filter(|(_, x)| matches!(x, Notice::Lost { .. })).count() as u64;
+    let finished = sim
+        .model
+        .log
+        .iter()
+        .filter(|(_, x)| matches!(x, Notice::Finished { .. }))
+        .count() as u64;
+    let lost = sim
+        .model
+        .log
+        .iter()
+        .filter(|(_, x)| matches!(x, Notice::Lost { .. }))
+        .count() as u64;
     assert_eq!(finished + lost, n, "{:?}", sim.model.log);
     let c = &sim.model.cluster;
     for p in c.pool_ids() {
@@ -371,10 +381,18 @@ fn assert_accounted(sim: &Simulation<World>, n: u64) {
 }
 
 fn busy_world(prefill: u32, decode: u32) -> Simulation<World> {
-    let mut sim = Simulation::new(World { cluster: disagg(prefill, decode, 16), out: ClusterOutput::default(), log: vec![], arrivals: vec![] });
+    let mut sim = Simulation::new(World {
+        cluster: disagg(prefill, decode, 16),
+        out: ClusterOutput::default(),
+        log: vec![],
+        arrivals: vec![],
+    });
     for i in 0..40u64 {
         sim.model.arrivals.push(req(i, 2000, 200));
-        sim.scheduler.schedule_at(SimTime::ZERO + SimDuration::from_millis(i * 20).unwrap(), Ev::Arrive(i as usize));
+        sim.scheduler.schedule_at(
+            SimTime::ZERO + SimDuration::from_millis(i * 20).unwrap(),
+            Ev::Arrive(i as usize),
+        );
     }
     sim
 }
@@ -385,18 +403,42 @@ fn a_dead_decode_worker_loses_what_it_held_and_is_replaced() {
     sim.run_until(SimTime::ZERO + SimDuration::from_millis(700).unwrap());
     let decode = PoolId(1);
     let victim = sim.model.cluster.live_workers(decode)[0];
-    let held = sim.model.cluster.worker(victim).engine.held_requests().len();
+    let held = sim
+        .model
+        .cluster
+        .worker(victim)
+        .engine
+        .held_requests()
+        .len();
     assert!(held > 0, "the victim was busy");
-    sim.model.cluster.kill_worker(victim, true, &mut sim.scheduler, &mut sim.model.out);
-    let lost = sim.model.out.notices.iter().filter(|n| matches!(n, Notice::Lost { .. })).count();
+    sim.model
+        .cluster
+        .kill_worker(victim, true, &mut sim.scheduler, &mut sim.model.out);
+    let lost = sim
+        .model
+        .out
+        .notices
+        .iter()
+        .filter(|n| matches!(n, Notice::Lost { .. }))
+        .count();
     assert_eq!(lost, held);
     let stats = sim.model.cluster.pool_stats(decode);
-    assert_eq!((stats.ready, stats.starting), (1, 1), "a replacement is starting");
+    assert_eq!(
+        (stats.ready, stats.starting),
+        (1, 1),
+        "a replacement is starting"
+    );
     let now = sim.now();
-    sim.model.log.extend(sim.model.out.notices.drain(..).map(|n| (now, n)));
+    sim.model
+        .log
+        .extend(sim.model.out.notices.drain(..).map(|n| (now, n)));
     sim.run_to_completion();
     assert_accounted(&sim, 40);
-    assert_eq!(sim.model.cluster.pool_stats(decode).ready, 2, "the replacement came up");
+    assert_eq!(
+        sim.model.cluster.pool_stats(decode).ready,
+        2,
+        "the replacement came up"
+    );
 }
 
 #[test]
@@ -407,12 +449,16 @@ fn a_dead_prefill_worker_mid_transfer_frees_the_decode_reservation() {
         sim.step().expect("transfers happen");
         if let Some(t) = sim.model.cluster.transfers.values().next() {
             let from = t.handoff.from;
-            sim.model.cluster.kill_worker(from, false, &mut sim.scheduler, &mut sim.model.out);
+            sim.model
+                .cluster
+                .kill_worker(from, false, &mut sim.scheduler, &mut sim.model.out);
             break;
         }
     }
     let now = sim.now();
-    sim.model.log.extend(sim.model.out.notices.drain(..).map(|n| (now, n)));
+    sim.model
+        .log
+        .extend(sim.model.out.notices.drain(..).map(|n| (now, n)));
     sim.run_to_completion();
     assert_accounted(&sim, 40);
     assert_eq!(sim.model.cluster.pool_stats(PoolId(0)).ready, 1);
@@ -425,14 +471,34 @@ fn failed_transfers_are_sent_again_then_given_up() {
     let mut failures = 0;
     while sim.step().is_some() {
         if !sim.model.cluster.transfers.is_empty() && failures < 3 {
-            failures += sim.model.cluster.fail_transfers(&mut sim.scheduler, &mut sim.model.out);
+            failures += sim
+                .model
+                .cluster
+                .fail_transfers(&mut sim.scheduler, &mut sim.model.out);
             let now = sim.now();
-            sim.model.log.extend(sim.model.out.notices.drain(..).map(|n| (now, n)));
+            sim.model
+                .log
+                .extend(sim.model.out.notices.drain(..).map(|n| (now, n)));
         }
     }
-    let failed = sim.model.log.iter().filter(|(_, n)| matches!(n, Notice::TransferFailed { .. })).count() as u32;
+    let failed = sim
+        .model
+        .log
+        .iter()
+        .filter(|(_, n)| matches!(n, Notice::TransferFailed { .. }))
+        .count() as u32;
     assert_eq!(failed, failures);
-    assert!(sim.model.log.iter().any(|(_, n)| matches!(n, Notice::Lost { reason: "KV transfer failed", .. })), "one hand-off failed twice: {:?}", sim.model.log);
+    assert!(
+        sim.model.log.iter().any(|(_, n)| matches!(
+            n,
+            Notice::Lost {
+                reason: "KV transfer failed",
+                ..
+            }
+        )),
+        "one hand-off failed twice: {:?}",
+        sim.model.log
+    );
     assert_accounted(&sim, 40);
 }
 
@@ -442,7 +508,9 @@ fn stragglers_are_slower_and_links_can_go_down_and_up() {
         let mut sim = busy_world(1, 1);
         let w = sim.model.cluster.live_workers(PoolId(0))[0];
         sim.model.cluster.set_slowdown(w, slow);
-        sim.model.cluster.set_node_links(0, link, &mut sim.scheduler);
+        sim.model
+            .cluster
+            .set_node_links(0, link, &mut sim.scheduler);
         sim.run_to_completion();
         assert_accounted(&sim, 40);
         sim.now()
