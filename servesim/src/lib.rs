@@ -6,6 +6,7 @@
 //! - [`metrics`] and [`report`]: what a run measures and its [`Summary`];
 //! - [`experiment`]: policies compared on common random numbers, in parallel;
 //! - [`html`]: self-contained HTML reports with SVG charts;
+//! - [`profiler`]: deployment search from a Dynamo request, and the planner profile;
 //! - [`validate`]: predictions of real serving runs and their errors.
 //!
 //! Re-exports the crates underneath so that an embedding needs one dependency.
@@ -13,6 +14,7 @@
 pub mod experiment;
 pub mod html;
 pub mod metrics;
+pub mod profiler;
 pub mod report;
 pub mod scenario;
 pub mod validate;

@@ -46,6 +46,8 @@ enum Command {
     },
     /// Predict real serving runs (a measured CSV) and report the errors.
     Validate(cli::validate::ValidateArgs),
+    /// Search deployments for a DynamoGraphDeploymentRequest: DGD, planner profile, frontier.
+    Profile(cli::profile::ProfileArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         Command::Calibrate { cmd } => cli::calibrate::run(cmd),
         Command::Traffic { cmd } => cli::traffic::run(cmd),
         Command::Validate(args) => cli::validate::run_cmd(args),
+        Command::Profile(args) => cli::profile::run_cmd(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

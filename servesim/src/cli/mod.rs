@@ -5,6 +5,7 @@ pub mod airline;
 pub mod bench;
 pub mod calibrate;
 pub mod perf;
+pub mod profile;
 pub mod run;
 pub mod traffic;
 pub mod validate;

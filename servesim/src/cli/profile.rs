@@ -1,0 +1,159 @@
+//! `servesim profile REQUEST.yaml --out DIR [--mode fast|simulate]`: the best deployment for a
+//! DynamoGraphDeploymentRequest, and the profile the SLA planners read.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Args, ValueEnum};
+use servesim::profiler::{self, Overrides, ProfileMode};
+
+use super::CliError;
+
+/// `fast` or `simulate`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    /// The performance model alone.
+    Fast,
+    /// Also the full simulator on the top 5 candidates.
+    Simulate,
+}
+
+/// Arguments of `servesim profile`.
+#[derive(Args)]
+pub struct ProfileArgs {
+    /// The DynamoGraphDeploymentRequest (YAML or JSON), either form.
+    pub request: PathBuf,
+    /// Output folder (created): dgd.yaml, prefill/decode_raw_data.json, pareto.csv,
+    /// summary.json, report.html.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// `fast` (performance model) or `simulate` (also the simulator on the top candidates).
+    #[arg(long, value_enum, default_value = "fast")]
+    pub mode: ModeArg,
+    /// Print the wall time of each phase.
+    #[arg(long)]
+    pub timings: bool,
+    /// Override `spec.model`.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Override `spec.backend`.
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Override `spec.hardware.gpuSku`.
+    #[arg(long)]
+    pub gpu: Option<String>,
+    /// Override `spec.hardware.totalGpus`.
+    #[arg(long)]
+    pub total_gpus: Option<u32>,
+    /// Override `spec.hardware.numGpusPerNode`.
+    #[arg(long)]
+    pub gpus_per_node: Option<u32>,
+    /// Override the input length (tokens).
+    #[arg(long)]
+    pub isl: Option<u32>,
+    /// Override the output length (tokens).
+    #[arg(long)]
+    pub osl: Option<u32>,
+    /// Override the TTFT target (ms).
+    #[arg(long)]
+    pub ttft: Option<f64>,
+    /// Override the ITL target (ms).
+    #[arg(long)]
+    pub itl: Option<f64>,
+    /// Override `spec.workload.requestRate` (requests/s).
+    #[arg(long)]
+    pub request_rate: Option<f64>,
+    /// Override `spec.workload.concurrency`.
+    #[arg(long)]
+    pub concurrency: Option<u32>,
+}
+
+/// Runs the profiler and prints what it chose.
+pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
+    let t0 = Instant::now();
+    let overrides = Overrides {
+        model: args.model,
+        backend: args.backend,
+        gpu: args.gpu,
+        total_gpus: args.total_gpus,
+        gpus_per_node: args.gpus_per_node,
+        isl: args.isl,
+        osl: args.osl,
+        ttft_ms: args.ttft,
+        itl_ms: args.itl,
+        request_rate: args.request_rate,
+        concurrency: args.concurrency,
+    };
+    let mode = match args.mode {
+        ModeArg::Fast => ProfileMode::Fast,
+        ModeArg::Simulate => ProfileMode::Simulate,
+    };
+    let o = profiler::run_file(&args.request, &overrides, mode, &args.out)
+        .map_err(|e| CliError::Message(e.to_string()))?;
+    let total = t0.elapsed().as_secs_f64();
+    for f in &o.request.ignored {
+        println!("ignored: {f}");
+    }
+    for a in &o.request.assumed {
+        println!("assumed: {a}");
+    }
+    let c = &o.chosen;
+    println!(
+        "chosen: {} on {} GPUs: {:.0} tokens/s/GPU, {:.1} tokens/s/user, TTFT {:.0} ms, ITL {:.1} ms",
+        c.label(),
+        c.gpus,
+        c.tokens_per_s_per_gpu,
+        c.tokens_per_s_per_user,
+        c.ttft_ms,
+        c.itl_ms
+    );
+    for m in &c.misses {
+        println!(
+            "misses {}: {:.1} vs target {:.1} ({:+.0} %)",
+            m.slo,
+            m.estimate_ms,
+            m.target_ms,
+            m.over * 100.0
+        );
+    }
+    if let Some(a) = &o.best_aggregated {
+        println!(
+            "best aggregated: {} on {} GPUs: {:.0} tokens/s/GPU{}",
+            a.label(),
+            a.gpus,
+            a.tokens_per_s_per_gpu,
+            if a.meets_slo() {
+                ""
+            } else {
+                " (misses an SLO)"
+            }
+        );
+    }
+    for cmp in &o.comparisons {
+        println!(
+            "simulated {} ({}): TTFT {:.0}/{} ms, ITL {:.1}/{} ms, {:.0}/{:.0} tokens/s/GPU (fast/sim){}",
+            cmp.label,
+            cmp.workload,
+            cmp.fast_ttft_ms,
+            cmp.sim_ttft_ms.map_or("-".into(), |v| format!("{v:.0}")),
+            cmp.fast_itl_ms,
+            cmp.sim_itl_ms.map_or("-".into(), |v| format!("{v:.1}")),
+            cmp.fast_tokens_per_s_per_gpu,
+            cmp.sim_tokens_per_s_per_gpu,
+            if cmp.disagreements.is_empty() {
+                String::new()
+            } else {
+                format!("  DISAGREE: {}", cmp.disagreements.join(", "))
+            }
+        );
+    }
+    println!("wrote {}", args.out.display());
+    if args.timings {
+        let t = &o.timings;
+        println!(
+            "timings: setup {:.3} s, search {:.3} s, profile {:.3} s, simulate {:.3} s, total {total:.3} s",
+            t.setup_s, t.search_s, t.profile_s, t.simulate_s
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,507 @@
+//! What the profiler writes: `dgd.yaml` (a DynamoGraphDeployment), the planner profile
+//! (`prefill_raw_data.json`, `decode_raw_data.json`, Dynamo's layout, through
+//! [`servesim_planner::Profile::write_dir`]), `pareto.csv`, `summary.json` and `report.html`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde_json::{Value, json};
+use servesim_models::perf::Backend;
+
+use super::search::{Candidate, Mode};
+use super::{Outcome, ProfileMode};
+use crate::Error;
+use crate::html::{escape, page};
+
+fn io(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), Error> {
+    std::fs::write(path, text).map_err(|e| io(path, e))
+}
+
+/// Kubernetes-style name: lower case, `[a-z0-9-]`.
+fn k8s_name(s: &str) -> String {
+    let mut out: String = s
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    while out.contains("--") {
+        out = out.replace("--", "-");
+    }
+    out.trim_matches('-').to_string()
+}
+
+/// A worker service of the DGD for `backend`: its name and its spec.
+fn worker(
+    backend: Backend,
+    role: &str,
+    model: &str,
+    tp: u32,
+    replicas: u32,
+    max_num_seqs: Option<u32>,
+) -> (String, Value) {
+    let (prefix, module) = match backend {
+        Backend::Vllm => ("Vllm", "dynamo.vllm"),
+        Backend::Sglang => ("SGLang", "dynamo.sglang"),
+        Backend::Trtllm => ("TRTLLM", "dynamo.trtllm"),
+    };
+    let name = match role {
+        "prefill" => format!("{prefix}PrefillWorker"),
+        "decode" => format!("{prefix}DecodeWorker"),
+        _ => format!("{prefix}Worker"),
+    };
+    let mut args: Vec<String> = match backend {
+        Backend::Vllm => vec![
+            "--model".into(),
+            model.into(),
+            "--tensor-parallel-size".into(),
+            tp.to_string(),
+        ],
+        Backend::Sglang => vec![
+            "--model-path".into(),
+            model.into(),
+            "--tp".into(),
+            tp.to_string(),
+        ],
+        Backend::Trtllm => vec![
+            "--model-path".into(),
+            model.into(),
+            "--tensor-parallel-size".into(),
+            tp.to_string(),
+        ],
+    };
+    if let Some(n) = max_num_seqs {
+        match backend {
+            Backend::Vllm => args.extend(["--max-num-seqs".into(), n.to_string()]),
+            Backend::Sglang => args.extend(["--max-running-requests".into(), n.to_string()]),
+            Backend::Trtllm => args.extend(["--max-batch-size".into(), n.to_string()]),
+        }
+    }
+    match (backend, role) {
+        (Backend::Vllm, "prefill") => args.push("--is-prefill-worker".into()),
+        (Backend::Sglang | Backend::Trtllm, "prefill" | "decode") => {
+            args.extend(["--disaggregation-mode".into(), role.into()])
+        }
+        _ => {}
+    }
+    let mut spec = json!({
+        "componentType": "worker",
+        "replicas": replicas,
+        "resources": {"limits": {"gpu": tp.to_string()}},
+        "extraPodSpec": {"mainContainer": {
+            "command": ["python3", "-m", module],
+            "args": args,
+        }},
+    });
+    if role != "aggregated" {
+        spec["subComponentType"] = json!(role);
+    }
+    (name, spec)
+}
+
+/// The DynamoGraphDeployment of a deployment (with a Planner reading `profile_dir` when it is
+/// disaggregated).
+pub fn dgd(o: &Outcome, c: &Candidate, profile_dir: &str) -> Value {
+    let r = &o.request;
+    let mut services = serde_json::Map::new();
+    services.insert(
+        "Frontend".into(),
+        json!({
+            "componentType": "frontend",
+            "replicas": 1,
+            "extraPodSpec": {"mainContainer": {"command": ["python3", "-m", "dynamo.frontend"], "args": ["--http-port", "8000"]}},
+        }),
+    );
+    match (c.prefill, c.decode, c.aggregated) {
+        (Some(p), Some(d), _) => {
+            services.insert(
+                "Planner".into(),
+                json!({
+                    "componentType": "planner",
+                    "replicas": 1,
+                    "extraPodSpec": {"mainContainer": {
+                        "command": ["python3", "-m", "planner_sla"],
+                        "args": [
+                            "--environment=kubernetes",
+                            format!("--backend={}", r.backend.name()),
+                            "--adjustment-interval=60",
+                            format!("--profile-results-dir={profile_dir}"),
+                            format!("--ttft={}", r.ttft_ms),
+                            format!("--itl={}", r.itl_ms),
+                            format!("--max-gpu-budget={}", r.total_gpus),
+                            format!("--prefill-engine-num-gpu={}", p.tp),
+                            format!("--decode-engine-num-gpu={}", d.tp),
+                        ],
+                    }},
+                }),
+            );
+            let (n, s) = worker(r.backend, "prefill", &r.model, p.tp, p.workers, None);
+            services.insert(n, s);
+            let (n, s) = worker(
+                r.backend,
+                "decode",
+                &r.model,
+                d.tp,
+                d.workers,
+                Some(c.batch),
+            );
+            services.insert(n, s);
+        }
+        (_, _, Some(a)) => {
+            let (n, s) = worker(
+                r.backend,
+                "aggregated",
+                &r.model,
+                a.tp,
+                a.workers,
+                Some(c.batch),
+            );
+            services.insert(n, s);
+        }
+        _ => {}
+    }
+    json!({
+        "apiVersion": "nvidia.com/v1alpha1",
+        "kind": "DynamoGraphDeployment",
+        "metadata": {"name": k8s_name(&format!("{}-{}", r.name, c.mode.short()))},
+        "spec": {"backendFramework": r.backend.name(), "services": services},
+    })
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or(String::new(), |x| format!("{x:.3}"))
+}
+
+/// `pareto.csv`: every sampled deployment, one row each.
+pub fn pareto_csv(o: &Outcome) -> String {
+    let mut s = String::from(
+        "mode,prefill_tp,prefill_workers,decode_tp,decode_workers,agg_tp,agg_workers,batch,gpus,ttft_ms,itl_ms,request_rate,tokens_per_s,tokens_per_s_per_gpu,tokens_per_s_per_user,meets_slo,on_frontier\n",
+    );
+    for p in &o.points {
+        let c = &p.candidate;
+        let pool = |x: Option<super::PoolShape>| {
+            x.map_or((String::new(), String::new()), |p| {
+                (p.tp.to_string(), p.workers.to_string())
+            })
+        };
+        let (ptp, pw) = pool(c.prefill);
+        let (dtp, dw) = pool(c.decode);
+        let (atp, aw) = pool(c.aggregated);
+        let _ = writeln!(
+            s,
+            "{},{ptp},{pw},{dtp},{dw},{atp},{aw},{},{},{},{:.3},{:.4},{:.2},{:.2},{:.2},{},{}",
+            c.mode.short(),
+            c.batch,
+            c.gpus,
+            opt(Some(c.ttft_ms).filter(|v| v.is_finite())),
+            c.itl_ms,
+            c.request_rate,
+            c.tokens_per_s,
+            c.tokens_per_s_per_gpu,
+            c.tokens_per_s_per_user,
+            c.meets_slo(),
+            p.on_frontier
+        );
+    }
+    s
+}
+
+/// `summary.json`.
+pub fn summary_json(o: &Outcome) -> Value {
+    let frontier: Vec<&Candidate> = o
+        .points
+        .iter()
+        .filter(|p| p.on_frontier)
+        .map(|p| &p.candidate)
+        .collect();
+    let verdict = if o.chosen.meets_slo() {
+        "the chosen deployment meets both SLOs".to_string()
+    } else {
+        let misses: Vec<String> = o
+            .chosen
+            .misses
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} {:.1} vs {:.1} ({:+.0} %)",
+                    m.slo,
+                    m.estimate_ms,
+                    m.target_ms,
+                    m.over * 100.0
+                )
+            })
+            .collect();
+        format!(
+            "no deployment meets both SLOs; the closest misses {}",
+            misses.join(", ")
+        )
+    };
+    let better = match (&o.best_aggregated, &o.best_disaggregated) {
+        (Some(a), Some(d)) if a.meets_slo() && a.goodput_per_gpu > d.goodput_per_gpu => {
+            Some("aggregated")
+        }
+        (Some(_), Some(_)) => Some("disaggregated"),
+        (Some(_), None) => Some("aggregated"),
+        (None, Some(_)) => Some("disaggregated"),
+        _ => None,
+    };
+    json!({
+        "request": o.request,
+        "mode": o.mode,
+        "meets_slo": o.chosen.meets_slo(),
+        "verdict": verdict,
+        "chosen": o.chosen,
+        "chosen_label": o.chosen.label(),
+        "best_aggregated": o.best_aggregated,
+        "best_disaggregated": o.best_disaggregated,
+        "better_mode": better,
+        "profile": {"prefill_tp": o.profile_tp.0, "decode_tp": o.profile_tp.1, "max_kv_tokens": o.decode_kv_tokens},
+        "candidates": o.candidates,
+        "frontier": frontier,
+        "skipped_tp": o.skipped,
+        "simulated": o.comparisons,
+        "timings_s": o.timings,
+    })
+}
+
+const COLORS: [(&str, Mode, &str); 2] = [
+    ("aggregated", Mode::Aggregated, "#2563eb"),
+    ("disaggregated", Mode::Disaggregated, "#dc2626"),
+];
+
+/// The frontier chart: tokens/s/GPU against tokens/s/user, both modes, the chosen point
+/// ringed and the ITL target as a vertical line.
+pub fn frontier_svg(o: &Outcome) -> String {
+    let (w, h, l, r, t, b) = (720.0, 380.0, 64.0, 16.0, 28.0, 44.0);
+    let pts: Vec<&Candidate> = o
+        .points
+        .iter()
+        .filter(|p| p.on_frontier)
+        .map(|p| &p.candidate)
+        .collect();
+    let xmax = pts
+        .iter()
+        .map(|c| c.tokens_per_s_per_user)
+        .fold(1e3 / o.request.itl_ms, f64::max)
+        * 1.05;
+    let ymax = pts
+        .iter()
+        .map(|c| c.tokens_per_s_per_gpu)
+        .chain([o.chosen.tokens_per_s_per_gpu])
+        .fold(1.0, f64::max)
+        * 1.1;
+    let x = |v: f64| l + (v / xmax).clamp(0.0, 1.0) * (w - l - r);
+    let y = |v: f64| h - b - (v / ymax).clamp(0.0, 1.0) * (h - t - b);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-size=\"11\">"
+    );
+    let _ = write!(
+        s,
+        "<text x=\"{l}\" y=\"16\" font-size=\"13\">Pareto frontier: output tokens/s/GPU vs tokens/s/user</text>"
+    );
+    let _ = write!(
+        s,
+        "<line x1=\"{l}\" y1=\"{yb}\" x2=\"{xr}\" y2=\"{yb}\" stroke=\"#333\"/><line x1=\"{l}\" y1=\"{t}\" x2=\"{l}\" y2=\"{yb}\" stroke=\"#333\"/>",
+        yb = h - b,
+        xr = w - r
+    );
+    for i in 0..=5 {
+        let fx = xmax * f64::from(i) / 5.0;
+        let fy = ymax * f64::from(i) / 5.0;
+        let _ = write!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{fx:.0}</text><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{fy:.0}</text>",
+            x(fx),
+            h - b + 14.0,
+            l - 4.0,
+            y(fy) + 4.0
+        );
+    }
+    let _ = write!(
+        s,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">tokens/s/user</text><text x=\"14\" y=\"{:.1}\" transform=\"rotate(-90 14 {:.1})\" text-anchor=\"middle\">tokens/s/GPU</text>",
+        (l + w - r) / 2.0,
+        h - 8.0,
+        (t + h - b) / 2.0,
+        (t + h - b) / 2.0
+    );
+    let sx = x(1e3 / o.request.itl_ms);
+    let _ = write!(
+        s,
+        "<line x1=\"{sx:.1}\" y1=\"{t}\" x2=\"{sx:.1}\" y2=\"{:.1}\" stroke=\"#6b7280\" stroke-dasharray=\"4 3\"/><text x=\"{:.1}\" y=\"{:.1}\" fill=\"#6b7280\">ITL {} ms</text>",
+        h - b,
+        sx + 4.0,
+        t + 12.0,
+        o.request.itl_ms
+    );
+    for (i, (name, mode, color)) in COLORS.iter().enumerate() {
+        let mut line: Vec<&&Candidate> = pts.iter().filter(|c| c.mode == *mode).collect();
+        line.sort_by(|a, b| a.tokens_per_s_per_user.total_cmp(&b.tokens_per_s_per_user));
+        let d: Vec<String> = line
+            .iter()
+            .map(|c| {
+                format!(
+                    "{:.1},{:.1}",
+                    x(c.tokens_per_s_per_user),
+                    y(c.tokens_per_s_per_gpu)
+                )
+            })
+            .collect();
+        if !d.is_empty() {
+            let _ = write!(
+                s,
+                "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"/>",
+                d.join(" ")
+            );
+        }
+        for c in &line {
+            let _ = write!(
+                s,
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{color}\"><title>{}</title></circle>",
+                x(c.tokens_per_s_per_user),
+                y(c.tokens_per_s_per_gpu),
+                escape(&c.label())
+            );
+        }
+        let ly = t + 14.0 + 14.0 * i as f64;
+        let _ = write!(
+            s,
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"{:.1}\">{name}</text>",
+            w - r - 120.0,
+            ly - 9.0,
+            w - r - 106.0,
+            ly
+        );
+    }
+    let c = &o.chosen;
+    let _ = write!(
+        s,
+        "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"8\" fill=\"none\" stroke=\"#111\" stroke-width=\"2\"><title>chosen: {}</title></circle><text x=\"{:.1}\" y=\"{:.1}\">chosen</text></svg>",
+        x(c.tokens_per_s_per_user),
+        y(c.tokens_per_s_per_gpu),
+        escape(&c.label()),
+        x(c.tokens_per_s_per_user) + 10.0,
+        y(c.tokens_per_s_per_gpu) - 8.0
+    );
+    s
+}
+
+/// `report.html`.
+pub fn report_html(o: &Outcome) -> String {
+    let r = &o.request;
+    let mut body = String::new();
+    let _ = write!(body, "<section>{}</section>", frontier_svg(o));
+    let _ = write!(
+        body,
+        "<section><h2>Chosen deployment</h2><p><b>{}</b>: {:.0} output tokens/s/GPU, {:.1} tokens/s/user, TTFT {:.0} ms, ITL {:.1} ms, {} GPUs.</p>",
+        escape(&o.chosen.label()),
+        o.chosen.tokens_per_s_per_gpu,
+        o.chosen.tokens_per_s_per_user,
+        o.chosen.ttft_ms,
+        o.chosen.itl_ms,
+        o.chosen.gpus
+    );
+    for m in &o.chosen.misses {
+        let _ = write!(
+            body,
+            "<p><b>Misses {}</b>: {:.1} against {:.1} ({:+.0} %).</p>",
+            m.slo,
+            m.estimate_ms,
+            m.target_ms,
+            m.over * 100.0
+        );
+    }
+    body.push_str("</section><section><h2>Best per configuration</h2><table><tr><th>deployment</th><th>GPUs</th><th>TTFT ms</th><th>ITL ms</th><th>tokens/s/GPU</th><th>tokens/s/user</th><th>meets SLO</th></tr>");
+    for c in &o.candidates {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{:.0}</td><td>{:.1}</td><td>{:.0}</td><td>{:.1}</td><td>{}</td></tr>",
+            escape(&c.label()),
+            c.gpus,
+            c.ttft_ms,
+            c.itl_ms,
+            c.tokens_per_s_per_gpu,
+            c.tokens_per_s_per_user,
+            if c.meets_slo() { "yes" } else { "no" }
+        );
+    }
+    body.push_str("</table></section>");
+    if o.mode == ProfileMode::Simulate {
+        body.push_str("<section><h2>Fast estimate vs simulation</h2><table><tr><th>deployment</th><th>workload</th><th>TTFT fast / sim ms</th><th>ITL fast / sim ms</th><th>tokens/s/GPU fast / sim</th><th>SLO attainment</th><th>disagree (&gt;20 %)</th></tr>");
+        for c in &o.comparisons {
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td>{}</td><td>{:.0} / {}</td><td>{:.1} / {}</td><td>{:.0} / {:.0}</td><td>{}</td><td>{}</td></tr>",
+                escape(&c.label),
+                escape(&c.workload),
+                c.fast_ttft_ms,
+                c.sim_ttft_ms.map_or("-".into(), |v| format!("{v:.0}")),
+                c.fast_itl_ms,
+                c.sim_itl_ms.map_or("-".into(), |v| format!("{v:.1}")),
+                c.fast_tokens_per_s_per_gpu,
+                c.sim_tokens_per_s_per_gpu,
+                c.sim_slo_attainment
+                    .map_or("-".into(), |v| format!("{:.1} %", v * 100.0)),
+                c.disagreements.join(", ")
+            );
+        }
+        body.push_str("</table></section>");
+    }
+    if !r.ignored.is_empty() || !r.assumed.is_empty() {
+        let _ = write!(
+            body,
+            "<section><h2>Request</h2><p>Ignored fields: {}</p><p>Assumed: {}</p></section>",
+            escape(&r.ignored.join(", ")),
+            escape(&r.assumed.join("; "))
+        );
+    }
+    let intro = format!(
+        "{} on {} × {} ({}), ISL {}, OSL {}, TTFT ≤ {} ms, ITL ≤ {} ms.",
+        r.model,
+        r.total_gpus,
+        r.gpu,
+        r.backend.name(),
+        r.isl,
+        r.osl,
+        r.ttft_ms,
+        r.itl_ms
+    );
+    page(
+        &format!("servesim profile: {}", r.name),
+        &escape(&intro),
+        &body,
+    )
+}
+
+/// Writes every output into `dir` (created if missing).
+pub fn write_all(o: &Outcome, dir: &Path) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    o.profile.write_dir(dir).map_err(Error::Planner)?;
+    let yaml = |v: &Value, p: &Path| -> Result<(), Error> {
+        let text = serde_norway::to_string(v).map_err(|e| Error::Config {
+            path: p.display().to_string(),
+            message: e.to_string(),
+        })?;
+        write(p, &text)
+    };
+    let profile_dir = dir.display().to_string();
+    yaml(&dgd(o, &o.chosen, &profile_dir), &dir.join("dgd.yaml"))?;
+    if let Some(a) = &o.best_aggregated
+        && o.chosen.mode != Mode::Aggregated
+    {
+        yaml(&dgd(o, a, &profile_dir), &dir.join("dgd-agg.yaml"))?;
+    }
+    write(&dir.join("pareto.csv"), &pareto_csv(o))?;
+    let json = serde_json::to_string_pretty(&summary_json(o)).map_err(|e| Error::Config {
+        path: "summary.json".into(),
+        message: e.to_string(),
+    })?;
+    write(&dir.join("summary.json"), &json)?;
+    write(&dir.join("report.html"), &report_html(o))
+}

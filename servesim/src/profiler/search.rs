@@ -1,0 +1,723 @@
+//! The fast search: every TP size per role, batch per worker up to the KV capacity, worker
+//! counts within the GPU budget, timed with the performance model alone.
+//!
+//! Per worker (TP `t`, one node at most):
+//! - **prefill** (disaggregated): service time `S` = one prompt of ISL tokens at batch 1,
+//!   chunked by the engine's token budget. Under load the prompt also waits: arrivals are taken
+//!   as Poisson and the worker as an M/D/1 queue, so the mean TTFT at utilisation `ρ` is
+//!   `S · (1 + ρ / (2 (1 − ρ)))`. The largest `ρ` keeping that within the TTFT target
+//!   (at most 0.95) gives the worker's capacity `ρ / S` requests/s.
+//! - **decode**: ITL at `b` sequences = one decode step of `b` sequences at the mean context
+//!   ISL + OSL/2; throughput per GPU `b / ITL / t`. `b` is bounded by the KV capacity (each
+//!   sequence may hold ISL + OSL tokens: no preemption) and 1024. The largest `b` meeting the
+//!   ITL target is found by doubling then bisection (ITL grows with `b`).
+//! - **aggregated** (stationary estimate): with `b` sequences per worker, each request spends
+//!   `n_c` iterations in prefill chunks (ISL split by the token budget left after the `b`
+//!   decode tokens) and OSL − 1 in decode, so `b / (n_c + OSL − 1)` requests start per
+//!   iteration and a share `f = min(1, that × n_c)` of iterations carry a prefill chunk.
+//!   The mean iteration (= the mean ITL) is `(1 − f) · decode step + f · mixed step`; TTFT is
+//!   half an iteration (arrival inside one) plus the `n_c` mixed steps plus an M/D/1 wait on
+//!   the prefill slot at utilisation `f`.
+//!
+//! Deployments: disaggregated `x` prefill + `y` decode workers serve
+//! `min(x · prefill capacity, y · decode capacity)` requests/s; aggregated `n` workers each
+//! serve theirs. Without a requested load the counts maximise output tokens/s per GPU within
+//! the budget (ties: more throughput); with a request rate or concurrency they are the fewest
+//! that carry it (rate matching). KV transfer time is left out: in the simulator as in Dynamo
+//! the first token leaves the prefill worker, so it adds to the second token only.
+
+use serde::Serialize;
+use servesim_models::hardware::GpuSku;
+use servesim_models::llm::{Dtype, LlmSpec};
+use servesim_models::perf::{BatchShape, CachedPredictor, IterationPredictor, PrefillChunk};
+use servesim_planner::profile::PoolModel;
+
+use super::request::ProfileRequest;
+use crate::Error;
+use crate::scenario::{DEFAULT_MEM_FRACTION, RESERVED_BYTES_PER_GPU, backend_defaults};
+
+/// Most sequences a worker is given (the scheduler's ceiling in this search).
+pub const MAX_BATCH: u32 = 1024;
+/// Highest prefill utilisation a deployment is planned at.
+pub const MAX_PREFILL_UTILISATION: f64 = 0.95;
+
+/// Aggregated or disaggregated serving.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Every worker prefills and decodes.
+    Aggregated,
+    /// Prefill and decode pools.
+    Disaggregated,
+}
+
+impl Mode {
+    /// `agg` or `disagg`.
+    pub fn short(self) -> &'static str {
+        match self {
+            Mode::Aggregated => "agg",
+            Mode::Disaggregated => "disagg",
+        }
+    }
+}
+
+/// A pool of a deployment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct PoolShape {
+    /// GPUs per worker.
+    pub tp: u32,
+    /// Workers.
+    pub workers: u32,
+}
+
+/// An SLO a configuration misses.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SloMiss {
+    /// `ttft` or `itl`.
+    pub slo: &'static str,
+    /// The target, ms.
+    pub target_ms: f64,
+    /// The estimate, ms.
+    pub estimate_ms: f64,
+    /// How far over, as a share of the target (0.2: 20 % over).
+    pub over: f64,
+}
+
+/// One deployment and its estimated figures.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Candidate {
+    /// Aggregated or disaggregated.
+    pub mode: Mode,
+    /// Prefill pool (disaggregated).
+    pub prefill: Option<PoolShape>,
+    /// Decode pool (disaggregated).
+    pub decode: Option<PoolShape>,
+    /// The one pool (aggregated).
+    pub aggregated: Option<PoolShape>,
+    /// Sequences per decode (or aggregated) worker: its `max_num_seqs`.
+    pub batch: u32,
+    /// GPUs of the deployment.
+    pub gpus: u32,
+    /// Estimated mean TTFT at the planned load, ms.
+    pub ttft_ms: f64,
+    /// Estimated mean ITL, ms.
+    pub itl_ms: f64,
+    /// Requests/s the deployment carries.
+    pub request_rate: f64,
+    /// Output tokens/s of the deployment.
+    pub tokens_per_s: f64,
+    /// Output tokens/s per GPU.
+    pub tokens_per_s_per_gpu: f64,
+    /// Output tokens/s of one request (1000 / ITL).
+    pub tokens_per_s_per_user: f64,
+    /// Requests in flight at that load (Little's law).
+    pub concurrency: f64,
+    /// Output tokens/s per GPU of requests meeting both SLOs (0 when an SLO is missed).
+    pub goodput_per_gpu: f64,
+    /// The SLOs it misses.
+    pub misses: Vec<SloMiss>,
+}
+
+impl Candidate {
+    /// Whether both SLOs are met.
+    pub fn meets_slo(&self) -> bool {
+        self.misses.is_empty()
+    }
+
+    /// How far the worse SLO is missed (0 when met).
+    pub fn worst_miss(&self) -> f64 {
+        self.misses.iter().map(|m| m.over).fold(0.0, f64::max)
+    }
+
+    /// A short label: `disagg 3×TP2 + 1×TP2 (b128)` / `agg 2×TP4 (b64)`.
+    pub fn label(&self) -> String {
+        match (self.prefill, self.decode, self.aggregated) {
+            (Some(p), Some(d), _) => format!(
+                "disagg {}×TP{} + {}×TP{} (b{})",
+                p.workers, p.tp, d.workers, d.tp, self.batch
+            ),
+            (_, _, Some(a)) => format!("agg {}×TP{} (b{})", a.workers, a.tp, self.batch),
+            _ => "none".into(),
+        }
+    }
+}
+
+/// A point of a Pareto frontier.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FrontierPoint {
+    /// The deployment.
+    pub candidate: Candidate,
+    /// On the frontier of its mode.
+    pub on_frontier: bool,
+}
+
+/// One worker shape's performance model.
+pub struct Worker {
+    /// GPUs.
+    pub tp: u32,
+    /// Exact predictor (for the planner profile).
+    pub predictor: IterationPredictor,
+    cached: CachedPredictor,
+    /// KV capacity, tokens.
+    pub kv_tokens: u64,
+}
+
+/// Everything a search needs.
+pub struct Search<'a> {
+    /// The request.
+    pub req: &'a ProfileRequest,
+    /// Workers by TP (TP sizes that fit).
+    pub workers: Vec<Worker>,
+    /// TP sizes skipped, with why.
+    pub skipped: Vec<String>,
+    /// Token budget per iteration.
+    pub max_batched_tokens: u32,
+    /// `max_num_seqs` of prefill workers.
+    pub prefill_max_num_seqs: u32,
+}
+
+/// The model as served: FP8 weights come with an FP8 KV cache (as aiconfigurator and the
+/// shipped scenarios assume).
+pub fn served_llm(model: &str) -> Result<LlmSpec, Error> {
+    let llm = LlmSpec::lookup(model).map_err(|e| Error::Config {
+        path: "spec.model".into(),
+        message: e.to_string(),
+    })?;
+    Ok(if llm.weight_dtype == Dtype::Fp8 {
+        llm.with_dtypes(Dtype::Fp8, Dtype::Fp8)
+    } else {
+        llm
+    })
+}
+
+/// `ρ` for which the M/D/1 mean response `S (1 + ρ/(2(1-ρ)))` equals `target` (capped).
+fn max_utilisation(service_ms: f64, target_ms: f64) -> f64 {
+    let k = target_ms / service_ms - 1.0;
+    if k <= 0.0 {
+        return 0.0;
+    }
+    (2.0 * k / (1.0 + 2.0 * k)).min(MAX_PREFILL_UTILISATION)
+}
+
+fn mdl_response(service_ms: f64, rho: f64) -> f64 {
+    let rho = rho.clamp(0.0, 0.999);
+    service_ms * (1.0 + rho / (2.0 * (1.0 - rho)))
+}
+
+impl<'a> Search<'a> {
+    /// Builds the worker models for every TP size 1, 2, 4, 8 within `req.max_tp`.
+    pub fn new(req: &'a ProfileRequest, gpu: &GpuSku) -> Result<Search<'a>, Error> {
+        let llm = served_llm(&req.model)?;
+        let timer = crate::world::shipped_timer(&gpu.sku, req.backend)?;
+        let d = backend_defaults(req.backend);
+        let mut gpu = gpu.clone();
+        gpu.gpus_per_node = req.gpus_per_node.min(gpu.gpus_per_node).max(1);
+        let mut workers = Vec::new();
+        let mut skipped = Vec::new();
+        for tp in [1u32, 2, 4, 8] {
+            if tp > req.max_tp {
+                continue;
+            }
+            let kv = match llm.kv_capacity_tokens_with_reserve(
+                &gpu,
+                tp,
+                DEFAULT_MEM_FRACTION,
+                RESERVED_BYTES_PER_GPU,
+            ) {
+                Ok(kv) if kv >= u64::from(req.isl + req.osl) => kv,
+                Ok(kv) => {
+                    skipped.push(format!(
+                        "TP{tp}: KV cache of {kv} tokens holds no request of {} tokens",
+                        req.isl + req.osl
+                    ));
+                    continue;
+                }
+                Err(e) => {
+                    skipped.push(format!("TP{tp}: {e}"));
+                    continue;
+                }
+            };
+            match IterationPredictor::new(&llm, tp, &gpu, req.backend, timer.clone()) {
+                Ok(p) => workers.push(Worker {
+                    tp,
+                    cached: CachedPredictor::new(p.clone()),
+                    predictor: p,
+                    kv_tokens: kv,
+                }),
+                Err(e) => skipped.push(format!("TP{tp}: {e}")),
+            }
+        }
+        Ok(Search {
+            req,
+            workers,
+            skipped,
+            max_batched_tokens: d.max_batched_tokens,
+            prefill_max_num_seqs: d.max_num_seqs,
+        })
+    }
+
+    fn ctx_mean(&self) -> u64 {
+        u64::from(self.req.isl) + u64::from(self.req.osl) / 2
+    }
+
+    fn decode_steps(&self) -> f64 {
+        f64::from(self.req.osl.saturating_sub(1).max(1))
+    }
+
+    /// Prefill time of one prompt at batch 1, ms.
+    pub fn prefill_ms(&self, w: &Worker) -> f64 {
+        let isl = self.req.isl;
+        let chunk = self.max_batched_tokens.max(16);
+        let mut done = 0;
+        let mut ms = 0.0;
+        while done < isl {
+            let tokens = (isl - done).min(chunk);
+            ms += w.cached.predict_ms(&BatchShape {
+                prefill: &[PrefillChunk {
+                    tokens,
+                    context: done,
+                }],
+                decode_seqs: 0,
+                decode_kv_tokens: 0,
+            });
+            done += tokens;
+        }
+        ms
+    }
+
+    /// Largest decode batch the KV cache holds without preemption.
+    pub fn batch_cap(&self, w: &Worker) -> u32 {
+        let per = u64::from(self.req.isl) + u64::from(self.req.osl);
+        ((w.kv_tokens as f64 * 0.99) as u64 / per).clamp(1, u64::from(MAX_BATCH)) as u32
+    }
+
+    /// Decode step time at `b` sequences of mean context, ms.
+    pub fn decode_itl_ms(&self, w: &Worker, b: u32) -> f64 {
+        w.cached.predict_ms(&BatchShape {
+            prefill: &[],
+            decode_seqs: b,
+            decode_kv_tokens: u64::from(b) * self.ctx_mean(),
+        })
+    }
+
+    /// Aggregated worker at `b` sequences: (mean ITL, mean TTFT, requests/s), or `None` when
+    /// the worker cannot keep up with the prefill work of `b` sequences.
+    pub fn agg_point(&self, w: &Worker, b: u32) -> Option<(f64, f64, f64)> {
+        let budget = self.max_batched_tokens;
+        if b >= budget {
+            return None;
+        }
+        let chunk = (budget - b).min(self.req.isl);
+        let isl = self.req.isl;
+        let decode = self.decode_itl_ms(w, b);
+        let mut done = 0;
+        let mut mixed = 0.0;
+        let mut n_c = 0u32;
+        while done < isl {
+            let tokens = (isl - done).min(chunk);
+            mixed += w.cached.predict_ms(&BatchShape {
+                prefill: &[PrefillChunk {
+                    tokens,
+                    context: done,
+                }],
+                decode_seqs: b.saturating_sub(1),
+                decode_kv_tokens: u64::from(b.saturating_sub(1)) * self.ctx_mean(),
+            });
+            done += tokens;
+            n_c += 1;
+        }
+        let mixed_mean = mixed / f64::from(n_c);
+        let per_iter = f64::from(b) / (f64::from(n_c) + self.decode_steps());
+        let f = per_iter * f64::from(n_c);
+        if f >= 0.98 {
+            return None;
+        }
+        let iter = (1.0 - f) * decode + f * mixed_mean;
+        let ttft = 0.5 * iter + mdl_response(mixed, f);
+        let rate = per_iter / (iter / 1e3);
+        Some((iter, ttft, rate))
+    }
+
+    /// Largest `b` in `1..=cap` with `ok(b)`, assuming `ok` holds up to some point and
+    /// fails beyond: doubling, then bisection.
+    pub fn largest(cap: u32, mut ok: impl FnMut(u32) -> bool) -> Option<u32> {
+        if cap == 0 || !ok(1) {
+            return None;
+        }
+        let mut lo = 1u32;
+        loop {
+            let next = lo.saturating_mul(2).min(cap);
+            if next == lo {
+                return Some(lo);
+            }
+            if ok(next) {
+                lo = next;
+            } else {
+                let mut hi = next; // fails
+                while hi - lo > 1 {
+                    let mid = lo + (hi - lo) / 2;
+                    if ok(mid) {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                return Some(lo);
+            }
+        }
+    }
+
+    /// Batch sizes sampled for the frontier, up to `cap`, with `extra` included.
+    fn grid(cap: u32, extra: Option<u32>) -> Vec<u32> {
+        let mut v: Vec<u32> = [
+            1u32, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256, 320, 384, 512,
+            640, 768, 1024,
+        ]
+        .into_iter()
+        .filter(|&b| b <= cap)
+        .collect();
+        v.push(cap);
+        v.extend(extra);
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    fn misses(&self, ttft: f64, itl: f64) -> Vec<SloMiss> {
+        let mut m = Vec::new();
+        for (slo, target, est) in [
+            ("ttft", self.req.ttft_ms, ttft),
+            ("itl", self.req.itl_ms, itl),
+        ] {
+            if !(est <= target * (1.0 + 1e-9)) {
+                m.push(SloMiss {
+                    slo,
+                    target_ms: target,
+                    estimate_ms: est,
+                    over: est / target - 1.0,
+                });
+            }
+        }
+        m
+    }
+
+    /// The disaggregated deployment of prefill worker `p` and decode worker `d` at batch `b`.
+    pub fn disagg(&self, p: &Worker, s_ms: f64, d: &Worker, b: u32) -> Option<Candidate> {
+        let budget = self.req.total_gpus;
+        let itl = self.decode_itl_ms(d, b);
+        let rho_max = match max_utilisation(s_ms, self.req.ttft_ms) {
+            0.0 => 0.5, // TTFT unreachable: plan at half load (the closest answer).
+            r => r,
+        };
+        let p_cap = rho_max / (s_ms / 1e3);
+        let d_cap_at = |bb: f64| bb / (itl / 1e3) / self.decode_steps();
+        let life_s = |ttft: f64| (ttft + self.decode_steps() * itl) / 1e3;
+        let (x, y, rate) = if let Some(r) = self.req.request_rate {
+            let x = (r / p_cap).ceil().max(1.0) as u32;
+            let y = (r / d_cap_at(f64::from(b))).ceil().max(1.0) as u32;
+            (x, y, r)
+        } else if let Some(n) = self.req.concurrency {
+            let y = n.div_ceil(b).max(1);
+            let per = f64::from(n) / f64::from(y);
+            let rate_d = f64::from(y) * d_cap_at(per);
+            let x = (rate_d / p_cap).ceil().max(1.0) as u32;
+            // Closed loop: the rate follows from the users' cycle.
+            let rate = f64::from(n) / life_s(s_ms);
+            (x, y, rate.min(rate_d).min(f64::from(x) * p_cap))
+        } else {
+            let dcap = d_cap_at(f64::from(b));
+            let mut best: Option<(f64, f64, u32, u32)> = None;
+            let max_y = budget.saturating_sub(p.tp) / d.tp;
+            for y in 1..=max_y {
+                let left = budget - y * d.tp;
+                let want = (f64::from(y) * dcap / p_cap).ceil().max(1.0) as u32;
+                for x in [want.saturating_sub(1).max(1), want] {
+                    let x = x.min(left / p.tp);
+                    if x == 0 {
+                        continue;
+                    }
+                    let thr = (f64::from(x) * p_cap).min(f64::from(y) * dcap);
+                    let g = f64::from(x * p.tp + y * d.tp);
+                    // The most throughput the budget gives; ties: fewer GPUs.
+                    let better = match best {
+                        None => true,
+                        Some((bg, bt, _, _)) => {
+                            thr > bt * (1.0 + 1e-9) || (thr >= bt * (1.0 - 1e-9) && g < bg)
+                        }
+                    };
+                    if better {
+                        best = Some((g, thr, x, y));
+                    }
+                }
+            }
+            let (_, thr, x, y) = best?;
+            (x, y, thr)
+        };
+        let gpus = x * p.tp + y * d.tp;
+        // The decode workers run at the concurrency the rate gives them (Little's law), at
+        // most `b`: ITL at that concurrency (two fixed-point steps).
+        let mut itl = itl;
+        for _ in 0..2 {
+            let conc = rate / f64::from(y) * self.decode_steps() * itl / 1e3;
+            let b_eff = (conc.ceil() as u32).clamp(1, b);
+            itl = self.decode_itl_ms(d, b_eff);
+        }
+        let rho = rate * (s_ms / 1e3) / f64::from(x);
+        let ttft = if rho >= 1.0 {
+            f64::INFINITY
+        } else {
+            mdl_response(s_ms, rho)
+        };
+        let mut misses = self.misses(ttft, itl);
+        if gpus > budget {
+            misses.push(SloMiss {
+                slo: "gpus",
+                target_ms: f64::from(budget),
+                estimate_ms: f64::from(gpus),
+                over: f64::from(gpus) / f64::from(budget) - 1.0,
+            });
+        }
+        let tokens = rate * f64::from(self.req.osl);
+        let per_gpu = tokens / f64::from(gpus);
+        Some(Candidate {
+            mode: Mode::Disaggregated,
+            prefill: Some(PoolShape {
+                tp: p.tp,
+                workers: x,
+            }),
+            decode: Some(PoolShape {
+                tp: d.tp,
+                workers: y,
+            }),
+            aggregated: None,
+            batch: b,
+            gpus,
+            ttft_ms: ttft,
+            itl_ms: itl,
+            request_rate: rate,
+            tokens_per_s: tokens,
+            tokens_per_s_per_gpu: per_gpu,
+            tokens_per_s_per_user: 1e3 / itl,
+            concurrency: rate * life_s(ttft.min(1e9)),
+            goodput_per_gpu: if misses.is_empty() { per_gpu } else { 0.0 },
+            misses,
+        })
+    }
+
+    /// The aggregated deployment of worker `w` at `b` sequences per worker.
+    pub fn agg(&self, w: &Worker, b: u32) -> Option<Candidate> {
+        let budget = self.req.total_gpus;
+        let (itl, ttft, per_worker) = self.agg_point(w, b)?;
+        let (n, rate) = if let Some(r) = self.req.request_rate {
+            ((r / per_worker).ceil().max(1.0) as u32, r)
+        } else if let Some(c) = self.req.concurrency {
+            let n = c.div_ceil(b).max(1);
+            (
+                n,
+                f64::from(n) * per_worker * (f64::from(c) / f64::from(n * b)),
+            )
+        } else {
+            let n = budget / w.tp;
+            if n == 0 {
+                return None;
+            }
+            (n, f64::from(n) * per_worker)
+        };
+        let gpus = n * w.tp;
+        let mut misses = self.misses(ttft, itl);
+        if gpus > budget {
+            misses.push(SloMiss {
+                slo: "gpus",
+                target_ms: f64::from(budget),
+                estimate_ms: f64::from(gpus),
+                over: f64::from(gpus) / f64::from(budget) - 1.0,
+            });
+        }
+        let tokens = rate * f64::from(self.req.osl);
+        let per_gpu = tokens / f64::from(gpus);
+        Some(Candidate {
+            mode: Mode::Aggregated,
+            prefill: None,
+            decode: None,
+            aggregated: Some(PoolShape {
+                tp: w.tp,
+                workers: n,
+            }),
+            batch: b,
+            gpus,
+            ttft_ms: ttft,
+            itl_ms: itl,
+            request_rate: rate,
+            tokens_per_s: tokens,
+            tokens_per_s_per_gpu: per_gpu,
+            tokens_per_s_per_user: 1e3 / itl,
+            concurrency: rate * (ttft + self.decode_steps() * itl) / 1e3,
+            goodput_per_gpu: if misses.is_empty() { per_gpu } else { 0.0 },
+            misses,
+        })
+    }
+
+    /// Runs the search: the best candidate per (mode, TP combination), and every sampled
+    /// point with its frontier flag.
+    pub fn run(&self) -> SearchResult {
+        let mut best = Vec::new();
+        let mut points = Vec::new();
+        let itl_t = self.req.itl_ms;
+        let ttft_t = self.req.ttft_ms;
+        let s: Vec<f64> = self.workers.iter().map(|w| self.prefill_ms(w)).collect();
+        // Decode: the largest batch meeting the ITL target per TP.
+        for d in &self.workers {
+            let cap = self.batch_cap(d);
+            let b_slo = Self::largest(cap, |b| self.decode_itl_ms(d, b) <= itl_t);
+            let grid = Self::grid(cap, b_slo);
+            // Iteration times step with GEMM tiles, so the largest batch meeting the ITL is not
+            // always the most productive: the best of the sampled batches up to it.
+            let b_best = grid
+                .iter()
+                .copied()
+                .filter(|&b| b_slo.is_some_and(|bs| b <= bs))
+                .max_by(|&a, &b| {
+                    let r = |b: u32| f64::from(b) / self.decode_itl_ms(d, b);
+                    r(a).total_cmp(&r(b)).then(b.cmp(&a))
+                })
+                .unwrap_or(1);
+            for (p, &s_ms) in self.workers.iter().zip(&s) {
+                // The deployment: decode workers capped at that batch (or 1).
+                best.extend(self.disagg(p, s_ms, d, b_best));
+                points.extend(grid.iter().filter_map(|&b| self.disagg(p, s_ms, d, b)));
+            }
+        }
+        for w in &self.workers {
+            let cap = self
+                .batch_cap(w)
+                .min(self.max_batched_tokens.saturating_sub(1));
+            let ok = |b: u32| {
+                self.agg_point(w, b)
+                    .is_some_and(|(itl, ttft, _)| itl <= itl_t && ttft <= ttft_t)
+            };
+            let b_slo = Self::largest(cap, ok);
+            let mut top: Option<Candidate> = None;
+            for b in Self::grid(cap, b_slo) {
+                let Some(c) = self.agg(w, b) else { continue };
+                if b_slo.is_some_and(|bs| b <= bs) || (b_slo.is_none() && b == 1) {
+                    top = pick(top, c.clone());
+                }
+                points.push(c);
+            }
+            best.extend(top);
+        }
+        best.sort_by(rank);
+        let frontier = frontier(points);
+        SearchResult {
+            candidates: best,
+            points: frontier,
+        }
+    }
+
+    /// The planner's view of a worker of TP `tp` (for [`servesim_planner::Profile::from_model`]).
+    pub fn pool_model(&self, tp: u32, max_num_seqs: u32) -> Option<PoolModel> {
+        let w = self.workers.iter().find(|w| w.tp == tp)?;
+        Some(PoolModel {
+            predictor: w.predictor.clone(),
+            tp,
+            max_kv_tokens: w.kv_tokens,
+            max_num_seqs,
+            max_batched_tokens: self.max_batched_tokens,
+        })
+    }
+}
+
+/// The better of two candidates by [`rank`].
+fn pick(a: Option<Candidate>, b: Candidate) -> Option<Candidate> {
+    match a {
+        Some(a) if rank(&a, &b).is_le() => Some(a),
+        _ => Some(b),
+    }
+}
+
+/// Order: SLO-meeting first, by goodput per GPU (more first), then total throughput, then
+/// fewer GPUs; then the rest by how far they miss (closest first).
+pub fn rank(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
+    match (a.meets_slo(), b.meets_slo()) {
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        (true, true) => b
+            .goodput_per_gpu
+            .total_cmp(&a.goodput_per_gpu)
+            .then(b.tokens_per_s.total_cmp(&a.tokens_per_s))
+            .then(a.gpus.cmp(&b.gpus))
+            .then(a.label().cmp(&b.label())),
+        (false, false) => a
+            .worst_miss()
+            .total_cmp(&b.worst_miss())
+            .then(b.tokens_per_s_per_gpu.total_cmp(&a.tokens_per_s_per_gpu))
+            .then(a.label().cmp(&b.label())),
+    }
+}
+
+/// Marks the points on each mode's Pareto frontier of tokens/s/GPU against tokens/s/user
+/// (points whose TTFT is met; none better in both).
+pub fn frontier(mut points: Vec<Candidate>) -> Vec<FrontierPoint> {
+    points.sort_by(|a, b| {
+        a.mode
+            .cmp(&b.mode)
+            .then(b.tokens_per_s_per_user.total_cmp(&a.tokens_per_s_per_user))
+            .then(b.tokens_per_s_per_gpu.total_cmp(&a.tokens_per_s_per_gpu))
+    });
+    let mut out = Vec::with_capacity(points.len());
+    let mut best_gpu: Option<(Mode, f64)> = None;
+    for c in points {
+        let ttft_ok = c.misses.iter().all(|m| m.slo == "itl");
+        let cur = match best_gpu {
+            Some((m, v)) if m == c.mode => v,
+            _ => f64::NEG_INFINITY,
+        };
+        let on = ttft_ok && c.tokens_per_s_per_gpu > cur;
+        if on {
+            best_gpu = Some((c.mode, c.tokens_per_s_per_gpu));
+        } else if best_gpu.is_none_or(|(m, _)| m != c.mode) {
+            best_gpu = Some((c.mode, f64::NEG_INFINITY));
+        }
+        out.push(FrontierPoint {
+            candidate: c,
+            on_frontier: on,
+        });
+    }
+    out
+}
+
+/// What the search found.
+pub struct SearchResult {
+    /// The best deployment per (mode, TP combination), best first.
+    pub candidates: Vec<Candidate>,
+    /// Every sampled deployment, by mode then tokens/s/user, with its frontier flag.
+    pub points: Vec<FrontierPoint>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn largest_finds_the_edge_by_doubling_and_bisection() {
+        for edge in [1u32, 2, 3, 7, 64, 100, 1000] {
+            let mut calls = 0;
+            let got = Search::largest(1024, |b| {
+                calls += 1;
+                b <= edge
+            });
+            assert_eq!(got, Some(edge));
+            assert!(calls <= 25, "{calls}");
+        }
+        assert_eq!(Search::largest(1024, |_| false), None);
+        assert_eq!(Search::largest(50, |_| true), Some(50));
+    }
+
+    #[test]
+    fn utilisation_meets_the_target() {
+        let r = max_utilisation(100.0, 300.0);
+        assert!((mdl_response(100.0, r) - 300.0).abs() < 1e-6, "{r}");
+        assert_eq!(max_utilisation(100.0, 90.0), 0.0);
+        assert_eq!(max_utilisation(1.0, 1e6), MAX_PREFILL_UTILISATION);
+    }
+}

@@ -1,0 +1,152 @@
+//! Simulate mode: the top candidates run through the full simulator under the requested
+//! workload (fixed ISL/OSL; Poisson at the requested rate, or closed-loop users at the
+//! requested concurrency, or, with neither, closed-loop users at the concurrency the fast
+//! estimate plans each candidate for), in parallel; the fast and simulated TTFT, ITL and
+//! throughput per GPU side by side, differences over 20 % flagged.
+
+use serde::Serialize;
+
+use super::request::ProfileRequest;
+use super::search::{Candidate, served_llm};
+use crate::experiment::parallel;
+use crate::report::Summary;
+use crate::scenario::Scenario;
+use crate::{Error, run};
+
+/// Relative difference above which fast and simulated figures are said to disagree.
+pub const DISAGREEMENT: f64 = 0.2;
+
+/// A fast estimate against the simulation of the same deployment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Comparison {
+    /// The deployment.
+    pub label: String,
+    /// The workload simulated.
+    pub workload: String,
+    /// Simulated seconds (warm-up included).
+    pub duration_s: f64,
+    /// Fast TTFT, ms.
+    pub fast_ttft_ms: f64,
+    /// Simulated mean TTFT, ms.
+    pub sim_ttft_ms: Option<f64>,
+    /// Fast ITL, ms.
+    pub fast_itl_ms: f64,
+    /// Simulated mean of the per-request mean ITL, ms.
+    pub sim_itl_ms: Option<f64>,
+    /// Fast output tokens/s per GPU.
+    pub fast_tokens_per_s_per_gpu: f64,
+    /// Simulated output tokens/s per GPU.
+    pub sim_tokens_per_s_per_gpu: f64,
+    /// Simulated share of requests meeting both SLOs.
+    pub sim_slo_attainment: Option<f64>,
+    /// Figures differing by more than [`DISAGREEMENT`]: `ttft`, `itl`, `throughput`.
+    pub disagreements: Vec<String>,
+}
+
+/// The scenario (YAML) simulating `c` under the request's workload, and its description.
+pub fn scenario_yaml(req: &ProfileRequest, c: &Candidate) -> (String, String, f64) {
+    let llm = served_llm(&req.model).ok();
+    let kv = llm.map_or("".to_string(), |l| {
+        format!("kv_dtype: {}\n", l.kv_dtype.name())
+    });
+    let gpn = req.gpus_per_node.max(1);
+    let nodes = c.gpus.div_ceil(gpn).max(1);
+    let pools = match (c.prefill, c.decode, c.aggregated) {
+        (Some(p), Some(d), _) => format!(
+            "    - {{name: prefill, role: prefill, tp: {}, workers: {}, startup_s: 0}}\n    - {{name: decode, role: decode, tp: {}, workers: {}, startup_s: 0, engine: {{max_num_seqs: {}}}}}\n",
+            p.tp, p.workers, d.tp, d.workers, c.batch
+        ),
+        (_, _, Some(a)) => format!(
+            "    - {{name: aggregated, role: aggregated, tp: {}, workers: {}, startup_s: 0, engine: {{max_num_seqs: {}}}}}\n",
+            a.tp, a.workers, c.batch
+        ),
+        _ => String::new(),
+    };
+    // One request's life, s: what the warm-up and the run length are measured in.
+    let life = ((c.ttft_ms.min(60_000.0) + f64::from(req.osl) * c.itl_ms) / 1e3).clamp(0.5, 600.0);
+    let (stream, what, ramp) = if let Some(r) = req.request_rate {
+        (
+            format!(
+                "      open:\n        arrival: {{kind: poisson, rate_per_s: {r}}}\n        input: {{kind: fixed, value: {}}}\n        output: {{kind: fixed, value: {}}}\n",
+                req.isl, req.osl
+            ),
+            format!("Poisson {r} req/s"),
+            0.0,
+        )
+    } else {
+        let users = req
+            .concurrency
+            .unwrap_or_else(|| c.concurrency.round().max(1.0) as u32);
+        (
+            format!(
+                "      closed:\n        users: {users}\n        ramp_s: {life}\n        first_input: {{kind: fixed, value: {}}}\n        followup_input: {{kind: fixed, value: 0}}\n        output: {{kind: fixed, value: {}}}\n        think_s: {{kind: fixed, value: 0}}\n        turns: {{kind: fixed, value: 1}}\n",
+                req.isl, req.osl
+            ),
+            format!("{users} closed-loop users"),
+            life,
+        )
+    };
+    let warmup = (ramp + 2.0 * life).ceil();
+    let duration = (warmup + (8.0 * life).max(60.0)).ceil();
+    let yaml = format!(
+        "name: {name}\nseed: 1\nduration_s: {duration}\nmodel: {model}\n{kv}gpu: {gpu}\nbackend: {backend}\nslo: {{ttft_ms: {ttft}, itl_ms: {itl}}}\ncluster:\n  nodes: {nodes}\n  gpu_budget: {gpus}\n  pools:\n{pools}traffic:\n  streams:\n    - name: profile\n{stream}metrics:\n  warmup_s: {warmup}\n",
+        name = c.label().replace(['×', '(', ')', ' ', '+'], "_"),
+        model = req.model,
+        gpu = req.gpu,
+        backend = req.backend.name(),
+        ttft = req.ttft_ms,
+        itl = req.itl_ms,
+        gpus = c.gpus.min(nodes * gpn),
+    );
+    (yaml, what, duration)
+}
+
+fn rel(a: f64, b: f64) -> f64 {
+    (a - b).abs() / b.abs().max(1e-9)
+}
+
+/// Simulates each candidate (in parallel) and compares it with its fast estimate.
+pub fn compare(req: &ProfileRequest, top: &[Candidate]) -> Result<Vec<Comparison>, Error> {
+    let mut jobs = Vec::new();
+    for c in top {
+        let (yaml, what, duration) = scenario_yaml(req, c);
+        let s = Scenario::from_yaml_str(&yaml, "<profiler scenario>", std::path::Path::new("."))?;
+        jobs.push((c.clone(), s, what, duration));
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let results: Vec<Result<(Candidate, String, f64, Summary), Error>> =
+        parallel(jobs, threads, |(c, s, what, duration)| {
+            run(&s).map(|(summary, _)| (c, what, duration, summary))
+        });
+    let mut out = Vec::new();
+    for r in results {
+        let (c, what, duration, s) = r?;
+        let sim_thpt = s.throughput_tokens_per_s / f64::from(c.gpus);
+        let sim_ttft = s.all.ttft_ms.mean;
+        let sim_itl = s.all.itl_mean_ms.mean;
+        let mut dis = Vec::new();
+        if sim_ttft.is_none_or(|v| rel(c.ttft_ms, v) > DISAGREEMENT) {
+            dis.push("ttft".to_string());
+        }
+        if sim_itl.is_none_or(|v| rel(c.itl_ms, v) > DISAGREEMENT) {
+            dis.push("itl".to_string());
+        }
+        if rel(c.tokens_per_s_per_gpu, sim_thpt) > DISAGREEMENT {
+            dis.push("throughput".to_string());
+        }
+        out.push(Comparison {
+            label: c.label(),
+            workload: what,
+            duration_s: duration,
+            fast_ttft_ms: c.ttft_ms,
+            sim_ttft_ms: sim_ttft,
+            fast_itl_ms: c.itl_ms,
+            sim_itl_ms: sim_itl,
+            fast_tokens_per_s_per_gpu: c.tokens_per_s_per_gpu,
+            sim_tokens_per_s_per_gpu: sim_thpt,
+            sim_slo_attainment: s.slo_attainment,
+            disagreements: dis,
+        });
+    }
+    Ok(out)
+}
