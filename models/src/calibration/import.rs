@@ -326,10 +326,16 @@ pub fn import_dir(
                 let stem = name
                     .strip_suffix(".csv.gz")
                     .or_else(|| name.strip_suffix(".csv"));
-                let Some(table) = stem.and_then(|s| PublicTable::parse(s).ok()) else {
+                // The public layout (`gemm_perf`, ...) is converted; files already in the
+                // calibration format (`gemm`, ..., as the harness writes them) are checked
+                // and copied, so a harness run can be imported as it is.
+                let mut t = if let Some(table) = stem.and_then(|s| PublicTable::parse(s).ok()) {
+                    read_public_table(&f, table, &gpu, &backend)?
+                } else if stem.is_some_and(|s| Family::parse(s).is_ok()) {
+                    CalibrationTable::read(&f)?
+                } else {
                     continue;
                 };
-                let mut t = read_public_table(&f, table, &gpu, &backend)?;
                 for (k, v) in extra {
                     if k == "source" {
                         let s = t.header.extra.entry(k.clone()).or_default();
@@ -348,9 +354,10 @@ pub fn import_dir(
         return Err(ModelsError::Invalid {
             what: "import folder",
             message: format!(
-                "{}: no <gpu>/<backend>/<table>.csv[.gz] files found (tables: {})",
+                "{}: no <gpu>/<backend>/<table>.csv[.gz] files found (tables: {}, or the calibration format's {})",
                 dir.display(),
-                PublicTable::ALL.map(PublicTable::name).join(", ")
+                PublicTable::ALL.map(PublicTable::name).join(", "),
+                Family::ALL.map(Family::name).join(", ")
             ),
         });
     }
@@ -389,6 +396,14 @@ mod tests {
         };
         assert_eq!(a.len, 8);
         assert_eq!(gen_t.header.extra.get("backend_version").unwrap(), "0.24.0");
+        // Files already in the calibration format (what the harness writes) import as they are.
+        let again = import_dir(&out, &base.join("out2"), &BTreeMap::new()).unwrap();
+        assert_eq!(again.len(), 2);
+        let copied = super::super::load_dir(&base.join("out2")).unwrap();
+        assert_eq!(copied.len(), all.len());
+        for (a, b) in copied.iter().zip(&all) {
+            assert_eq!(a.to_csv_string(), b.to_csv_string());
+        }
         // A malformed row names the line and column.
         std::fs::write(
             src.join("custom_allreduce_perf.csv"),
