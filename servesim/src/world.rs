@@ -195,9 +195,25 @@ pub fn shipped_timer(gpu: &str, backend: Backend) -> Result<KernelTimer, Error> 
     Ok(timer)
 }
 
+/// The iteration-time predictor of one worker of each pool.
+pub fn pool_predictors(s: &Scenario) -> Result<Vec<IterationPredictor>, Error> {
+    let timer = shipped_timer(&s.gpu.sku, s.backend)?;
+    s.pools
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            IterationPredictor::new(&s.llm, p.tp, &s.gpu, s.backend, timer.clone()).map_err(|e| {
+                Error::Config {
+                    path: format!("cluster.pools[{i}].tp"),
+                    message: e.to_string(),
+                }
+            })
+        })
+        .collect()
+}
+
 /// Builds the cluster of a scenario (its predictors, network and pools).
 pub fn build_cluster(s: &Scenario) -> Result<Cluster, Error> {
-    let timer = shipped_timer(&s.gpu.sku, s.backend)?;
     let topology = Topology::new(TopologySpec {
         nodes: s.config.cluster.nodes,
         gpus_per_node: s.gpu.gpus_per_node,
@@ -210,12 +226,7 @@ pub fn build_cluster(s: &Scenario) -> Result<Cluster, Error> {
         message: e.to_string(),
     })?;
     let mut pools = Vec::new();
-    for (i, p) in s.pools.iter().enumerate() {
-        let predictor = IterationPredictor::new(&s.llm, p.tp, &s.gpu, s.backend, timer.clone())
-            .map_err(|e| Error::Config {
-                path: format!("cluster.pools[{i}].tp"),
-                message: e.to_string(),
-            })?;
+    for (p, predictor) in s.pools.iter().zip(pool_predictors(s)?) {
         pools.push(PoolSpec {
             name: p.name.clone(),
             role: p.role,
@@ -245,14 +256,8 @@ pub fn build_cluster(s: &Scenario) -> Result<Cluster, Error> {
 /// What a planner of `s` may know up front: its pools (with their performance
 /// models), SLOs and GPU budget.
 pub fn planner_context(s: &Scenario) -> Result<PlannerContext, Error> {
-    let timer = shipped_timer(&s.gpu.sku, s.backend)?;
     let mut pools = Vec::new();
-    for (i, p) in s.pools.iter().enumerate() {
-        let predictor = IterationPredictor::new(&s.llm, p.tp, &s.gpu, s.backend, timer.clone())
-            .map_err(|e| Error::Config {
-                path: format!("cluster.pools[{i}].tp"),
-                message: e.to_string(),
-            })?;
+    for (p, predictor) in s.pools.iter().zip(pool_predictors(s)?) {
         pools.push(PoolContext {
             name: p.name.clone(),
             role: p.role,

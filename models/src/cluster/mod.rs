@@ -533,18 +533,13 @@ impl Cluster {
         target: u32,
         sched: &mut Scheduler<E>,
     ) -> (u32, u32) {
-        let now = sched.now();
         let active = self.active_workers(pool);
         let (mut added, mut removed) = (0, 0);
         if target > active {
             for _ in active..target {
-                let Some(w) = self.place_worker(pool, now) else {
+                if self.start_worker(pool, sched).is_none() {
                     break;
-                };
-                let startup = self.pools[pool.0 as usize].spec.startup;
-                let key =
-                    sched.schedule_cancellable_in(startup, ClusterEvent::WorkerReady(w).into());
-                self.workers[w.0 as usize].ready_key = Some(key);
+                }
                 added += 1;
             }
         } else {
@@ -557,6 +552,20 @@ impl Cluster {
             }
         }
         (added, removed)
+    }
+
+    /// Asks for a new worker of `pool`: it holds its GPUs from now and serves after
+    /// the pool's start-up time. `None` when the GPUs are not to be had.
+    fn start_worker<E: From<ClusterEvent>>(
+        &mut self,
+        pool: PoolId,
+        sched: &mut Scheduler<E>,
+    ) -> Option<WorkerId> {
+        let w = self.place_worker(pool, sched.now())?;
+        let startup = self.pools[pool.0 as usize].spec.startup;
+        let key = sched.schedule_cancellable_in(startup, ClusterEvent::WorkerReady(w).into());
+        self.workers[w.0 as usize].ready_key = Some(key);
+        Some(w)
     }
 
     /// The worker to remove: the newest starting one, else the least loaded ready one.
@@ -669,10 +678,8 @@ impl Cluster {
             });
         }
         self.schedule_network_check(sched);
-        if replace && let Some(new) = self.place_worker(pool, now) {
-            let startup = self.pools[pool.0 as usize].spec.startup;
-            let key = sched.schedule_cancellable_in(startup, ClusterEvent::WorkerReady(new).into());
-            self.workers[new.0 as usize].ready_key = Some(key);
+        if replace {
+            self.start_worker(pool, sched);
         }
         // Hand-offs may now find room on the surviving decode workers.
         self.retry_handoffs(sched, out);

@@ -4,22 +4,8 @@ use servesim_core::{Model, Simulation};
 
 use super::*;
 use crate::network::{Fabric, Topology, TopologySpec};
-use crate::perf::BatchShape;
 
-/// 1 ms per iteration plus 10 µs per token.
-struct LinearTimer;
-
-impl IterationTimer for LinearTimer {
-    fn iteration_time(&self, batch: &BatchShape<'_>) -> SimDuration {
-        let tokens: u64 = batch
-            .prefill
-            .iter()
-            .map(|c| u64::from(c.tokens))
-            .sum::<u64>()
-            + u64::from(batch.decode_seqs);
-        SimDuration::from_micros(1000 + 10 * tokens).unwrap()
-    }
-}
+use crate::engine::test_support::LinearTimer;
 
 fn engine() -> EngineConfig {
     EngineConfig {

@@ -742,3 +742,20 @@ impl Engine {
 
 #[cfg(test)]
 mod tests;
+
+/// Helpers shared by the engine's and the cluster's tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    /// 1 ms per iteration plus 10 µs per token: simple enough to reason about.
+    pub(crate) struct LinearTimer;
+
+    impl IterationTimer for LinearTimer {
+        fn iteration_time(&self, batch: &BatchShape<'_>) -> SimDuration {
+            let prefill: u64 = batch.prefill.iter().map(|c| u64::from(c.tokens)).sum();
+            let tokens = prefill + u64::from(batch.decode_seqs);
+            SimDuration::from_micros(1000 + 10 * tokens).expect("small")
+        }
+    }
+}

@@ -4,20 +4,7 @@ use proptest::prelude::*;
 
 use super::*;
 
-/// 1 ms per iteration plus 10 µs per token: simple enough to reason about.
-struct LinearTimer;
-
-impl IterationTimer for LinearTimer {
-    fn iteration_time(&self, batch: &BatchShape<'_>) -> SimDuration {
-        let tokens: u64 = batch
-            .prefill
-            .iter()
-            .map(|c| u64::from(c.tokens))
-            .sum::<u64>()
-            + u64::from(batch.decode_seqs);
-        SimDuration::from_micros(1000 + 10 * tokens).unwrap()
-    }
-}
+use super::test_support::LinearTimer;
 
 fn config() -> EngineConfig {
     EngineConfig {
