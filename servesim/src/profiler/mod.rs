@@ -57,9 +57,9 @@ pub struct Outcome {
     pub request: ProfileRequest,
     /// The mode run.
     pub mode: ProfileMode,
-    /// The deployment written to `dgd.yaml`: the best disaggregated one (the SLA planner
-    /// scales prefill and decode pools), or the best aggregated one when no disaggregated
-    /// deployment fits the budget.
+    /// The deployment written to `dgd.yaml`: the best disaggregated one meeting the SLOs (the
+    /// SLA planner scales prefill and decode pools); else the best candidate of either mode
+    /// (when none meets the SLOs: the closest, see [`search::rank`]).
     pub chosen: Candidate,
     /// The best aggregated and disaggregated deployments (either may be missing).
     pub best_aggregated: Option<Candidate>,
@@ -116,7 +116,8 @@ pub fn profile(request: ProfileRequest, mode: ProfileMode) -> Result<Outcome, Er
     let best_disaggregated = best_of(Mode::Disaggregated);
     let chosen = best_disaggregated
         .clone()
-        .or_else(|| best_aggregated.clone())
+        .filter(Candidate::meets_slo)
+        .or_else(|| result.candidates.first().cloned())
         .ok_or_else(|| Error::Config {
             path: "spec.hardware.totalGpus".into(),
             message: format!(

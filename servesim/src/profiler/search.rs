@@ -389,7 +389,8 @@ impl<'a> Search<'a> {
             ("ttft", self.req.ttft_ms, ttft),
             ("itl", self.req.itl_ms, itl),
         ] {
-            if !(est <= target * (1.0 + 1e-9)) {
+            // NaN estimates count as misses.
+            if est.is_nan() || est > target * (1.0 + 1e-9) {
                 m.push(SloMiss {
                     slo,
                     target_ms: target,

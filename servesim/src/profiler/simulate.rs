@@ -43,8 +43,23 @@ pub struct Comparison {
     pub disagreements: Vec<String>,
 }
 
-/// The scenario (YAML) simulating `c` under the request's workload, and its description.
-pub fn scenario_yaml(req: &ProfileRequest, c: &Candidate) -> (String, String, f64) {
+/// A simulation of one candidate.
+#[derive(Clone, Debug)]
+pub struct SimSetup {
+    /// The scenario file.
+    pub yaml: String,
+    /// The workload, in words.
+    pub what: String,
+    /// Simulated seconds.
+    pub duration_s: f64,
+    /// Warm-up, s.
+    pub warmup_s: f64,
+    /// Closed-loop users (none: Poisson arrivals).
+    pub users: Option<u32>,
+}
+
+/// The scenario simulating `c` under the request's workload.
+pub fn scenario_yaml(req: &ProfileRequest, c: &Candidate) -> SimSetup {
     let llm = served_llm(&req.model).ok();
     let kv = llm.map_or("".to_string(), |l| {
         format!("kv_dtype: {}\n", l.kv_dtype.name())
@@ -64,7 +79,7 @@ pub fn scenario_yaml(req: &ProfileRequest, c: &Candidate) -> (String, String, f6
     };
     // One request's life, s: what the warm-up and the run length are measured in.
     let life = ((c.ttft_ms.min(60_000.0) + f64::from(req.osl) * c.itl_ms) / 1e3).clamp(0.5, 600.0);
-    let (stream, what, ramp) = if let Some(r) = req.request_rate {
+    let (stream, what, ramp, users) = if let Some(r) = req.request_rate {
         (
             format!(
                 "      open:\n        arrival: {{kind: poisson, rate_per_s: {r}}}\n        input: {{kind: fixed, value: {}}}\n        output: {{kind: fixed, value: {}}}\n",
@@ -72,6 +87,7 @@ pub fn scenario_yaml(req: &ProfileRequest, c: &Candidate) -> (String, String, f6
             ),
             format!("Poisson {r} req/s"),
             0.0,
+            None,
         )
     } else {
         let users = req
@@ -84,6 +100,7 @@ pub fn scenario_yaml(req: &ProfileRequest, c: &Candidate) -> (String, String, f6
             ),
             format!("{users} closed-loop users"),
             life,
+            Some(users),
         )
     };
     let warmup = (ramp + 2.0 * life).ceil();
@@ -98,7 +115,13 @@ pub fn scenario_yaml(req: &ProfileRequest, c: &Candidate) -> (String, String, f6
         itl = req.itl_ms,
         gpus = c.gpus.min(nodes * gpn),
     );
-    (yaml, what, duration)
+    SimSetup {
+        yaml,
+        what,
+        duration_s: duration,
+        warmup_s: warmup,
+        users,
+    }
 }
 
 fn rel(a: f64, b: f64) -> f64 {
@@ -109,19 +132,38 @@ fn rel(a: f64, b: f64) -> f64 {
 pub fn compare(req: &ProfileRequest, top: &[Candidate]) -> Result<Vec<Comparison>, Error> {
     let mut jobs = Vec::new();
     for c in top {
-        let (yaml, what, duration) = scenario_yaml(req, c);
-        let s = Scenario::from_yaml_str(&yaml, "<profiler scenario>", std::path::Path::new("."))?;
-        jobs.push((c.clone(), s, what, duration));
+        let setup = scenario_yaml(req, c);
+        let s = Scenario::from_yaml_str(
+            &setup.yaml,
+            "<profiler scenario>",
+            std::path::Path::new("."),
+        )?;
+        jobs.push((c.clone(), s, setup));
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let results: Vec<Result<(Candidate, String, f64, Summary), Error>> =
-        parallel(jobs, threads, |(c, s, what, duration)| {
-            run(&s).map(|(summary, _)| (c, what, duration, summary))
+    let results: Vec<Result<(Candidate, SimSetup, Summary), Error>> =
+        parallel(jobs, threads, |(c, s, setup)| {
+            run(&s).map(|(summary, _)| (c, setup, summary))
         });
     let mut out = Vec::new();
     for r in results {
-        let (c, what, duration, s) = r?;
-        let sim_thpt = s.throughput_tokens_per_s / f64::from(c.gpus);
+        let (c, setup, s) = r?;
+        // Throughput from the completions' latencies, not from the tokens counted in the
+        // window: requests still in flight at the end would bias that low by about one
+        // request's life over the window. Closed loop: Little's law, users / mean E2E; open
+        // loop: the completions over the window less one mean life.
+        let osl = f64::from(req.osl);
+        let e2e_s = s.all.e2e_ms.mean.unwrap_or(f64::NAN) / 1e3;
+        let measured = s.duration_s - setup.warmup_s;
+        let tokens_per_s = match setup.users {
+            Some(users) => f64::from(users) * osl / e2e_s,
+            None => s.all.completed as f64 * osl / (measured - e2e_s).max(1.0),
+        };
+        let sim_thpt = if tokens_per_s.is_finite() {
+            tokens_per_s / f64::from(c.gpus)
+        } else {
+            0.0
+        };
         let sim_ttft = s.all.ttft_ms.mean;
         let sim_itl = s.all.itl_mean_ms.mean;
         let mut dis = Vec::new();
@@ -136,8 +178,8 @@ pub fn compare(req: &ProfileRequest, top: &[Candidate]) -> Result<Vec<Comparison
         }
         out.push(Comparison {
             label: c.label(),
-            workload: what,
-            duration_s: duration,
+            workload: setup.what,
+            duration_s: setup.duration_s,
             fast_ttft_ms: c.ttft_ms,
             sim_ttft_ms: sim_ttft,
             fast_itl_ms: c.itl_ms,

@@ -1,0 +1,303 @@
+//! The profiler end to end: request → `servesim profile` → outputs → a scenario whose `sla`
+//! planner reads the written profile and scales.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use servesim::Scenario;
+use servesim::profiler::{Mode, Overrides, ProfileMode, ProfileRequest, profile};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_servesim"))
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("servesim-profiler-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&d).ok();
+    d
+}
+
+const OLDER: &str = "
+apiVersion: nvidia.com/v1alpha1
+kind: DynamoGraphDeploymentRequest
+metadata: {name: old-form}
+spec:
+  model: Qwen/Qwen3-32B-FP8
+  backend: vllm
+  profilingConfig:
+    profilerImage: nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.6.0
+    config:
+      sla: {isl: 4000, osl: 500, ttft: 500.0, itl: 30.0}
+      sweep: {use_ai_configurator: true, aic_system: h200_sxm}
+      hardware: {num_gpus_per_node: 8}
+  deploymentOverrides: {workersImage: x}
+";
+
+#[test]
+fn shipped_request_profiles_and_the_sla_planner_scales_with_the_profile() {
+    let out = tmp("shipped");
+    let request = root().join("scenarios/profile-qwen3-32b-h200.yaml");
+    let o = bin()
+        .args(["profile"])
+        .arg(&request)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("ignored: spec.autoApply"), "{stdout}");
+    for f in [
+        "dgd.yaml",
+        "prefill_raw_data.json",
+        "decode_raw_data.json",
+        "pareto.csv",
+        "summary.json",
+        "report.html",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+
+    // The DGD: Frontend, Planner, prefill and decode workers with replicas, GPU limits, TP.
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let chosen = &summary["chosen"];
+    assert_eq!(chosen["mode"], "disaggregated");
+    assert_eq!(summary["meets_slo"], true);
+    let dgd: serde_norway::Value =
+        serde_norway::from_str(&std::fs::read_to_string(out.join("dgd.yaml")).unwrap()).unwrap();
+    assert_eq!(dgd["kind"].as_str(), Some("DynamoGraphDeployment"));
+    let services = &dgd["spec"]["services"];
+    assert!(services["Frontend"].is_mapping());
+    assert!(
+        services["Planner"]["extraPodSpec"]["mainContainer"]["args"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|a| a
+                .as_str()
+                .is_some_and(|s| s.starts_with("--profile-results-dir=")))
+    );
+    for (svc, role) in [
+        ("VllmPrefillWorker", "prefill"),
+        ("VllmDecodeWorker", "decode"),
+    ] {
+        let s = &services[svc];
+        assert_eq!(s["subComponentType"].as_str(), Some(role));
+        let tp = chosen[role]["tp"].as_u64().unwrap();
+        assert_eq!(s["replicas"].as_u64(), chosen[role]["workers"].as_u64());
+        assert_eq!(
+            s["resources"]["limits"]["gpu"].as_str(),
+            Some(tp.to_string().as_str())
+        );
+        let args: Vec<&str> = s["extraPodSpec"]["mainContainer"]["args"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a.as_str())
+            .collect();
+        let i = args
+            .iter()
+            .position(|a| *a == "--tensor-parallel-size")
+            .unwrap();
+        assert_eq!(args[i + 1], tp.to_string());
+    }
+    // The frontier file has both modes and frontier points.
+    let csv = std::fs::read_to_string(out.join("pareto.csv")).unwrap();
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("agg,") && l.ends_with(",true"))
+    );
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("disagg,") && l.ends_with(",true"))
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("chosen"));
+
+    // A scenario that points its sla planner at the written profile, unchanged, and scales.
+    let (ptp, dtp) = (
+        chosen["prefill"]["tp"].as_u64().unwrap(),
+        chosen["decode"]["tp"].as_u64().unwrap(),
+    );
+    let scenario = format!(
+        "name: profiled
+seed: 3
+duration_s: 200
+model: Qwen/Qwen3-32B-FP8
+kv_dtype: fp8
+gpu: h200_sxm
+backend: vllm
+slo: {{ttft_ms: 500, itl_ms: 30}}
+cluster:
+  nodes: 2
+  pools:
+    - {{name: prefill, role: prefill, tp: {ptp}, workers: 3, startup_s: 20}}
+    - {{name: decode, role: decode, tp: {dtp}, workers: 3, startup_s: 20}}
+traffic:
+  streams:
+    - name: chat
+      open:
+        arrival: {{kind: poisson, rate_per_s: 1}}
+        input: {{kind: fixed, value: 4000}}
+        output: {{kind: fixed, value: 100}}
+planner: {{policy: sla, interval_s: 60, profile_dir: {}}}
+",
+        out.display()
+    );
+    let s = Scenario::from_yaml_str(&scenario, "profiled.yaml", Path::new(".")).unwrap();
+    let (summary, world) = servesim::run(&s).unwrap();
+    assert_eq!(summary.planner.as_deref(), Some("sla"));
+    // Over-provisioned for one request a second: the profile says one worker each suffices.
+    let ready: Vec<u32> = summary.pools.iter().map(|p| p.ready_at_end).collect();
+    assert!(
+        summary.scaling_decisions > 0 && ready.iter().all(|&r| r < 3),
+        "decisions {}, ready at the end {ready:?}: {:?}",
+        summary.scaling_decisions,
+        world.scaling_events()
+    );
+    // The planner read the written files: without them the scenario does not build.
+    let missing = scenario.replace(&out.display().to_string(), "/nonexistent/profile");
+    let s = Scenario::from_yaml_str(&missing, "profiled.yaml", Path::new(".")).unwrap();
+    let e = servesim::run(&s)
+        .err()
+        .expect("missing profile is an error");
+    assert!(e.to_string().contains("prefill_raw_data.json"), "{e}");
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn older_form_and_flag_overrides_through_the_cli() {
+    let dir = tmp("older");
+    std::fs::create_dir_all(&dir).unwrap();
+    let req = dir.join("req.yaml");
+    std::fs::write(&req, OLDER).unwrap();
+    let out = dir.join("out");
+    let o = bin()
+        .arg("profile")
+        .arg(&req)
+        .arg("--out")
+        .arg(&out)
+        .args(["--total-gpus", "4", "--itl", "40"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        stdout.contains("ignored: spec.profilingConfig.profilerImage"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ignored: spec.deploymentOverrides"),
+        "{stdout}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["request"]["form"], "older");
+    assert_eq!(summary["request"]["total_gpus"], 4);
+    assert_eq!(summary["request"]["itl_ms"], 40.0);
+    assert!(summary["chosen"]["gpus"].as_u64().unwrap() <= 4);
+
+    // Bad input: an error naming the field, no panic.
+    std::fs::write(&req, OLDER.replace("itl: 30.0", "itl: soon")).unwrap();
+    let o = bin()
+        .arg("profile")
+        .arg(&req)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(err.contains("spec.profilingConfig.config.sla.itl"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    std::fs::write(&req, "spec: {model: Qwen/Qwen3-32B-FP8, backend: vllm}").unwrap();
+    let o = bin()
+        .arg("profile")
+        .arg(&req)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("spec.hardware.gpuSku: missing"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn request(ttft: f64, itl: f64) -> ProfileRequest {
+    let text =
+        std::fs::read_to_string(root().join("scenarios/profile-qwen3-32b-h200.yaml")).unwrap();
+    ProfileRequest::from_yaml_str(
+        &text,
+        "req",
+        &Overrides {
+            ttft_ms: Some(ttft),
+            itl_ms: Some(itl),
+            ..Overrides::default()
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn unreachable_slos_give_the_closest_configuration_and_the_miss() {
+    // No GPU prefills 4000 tokens in 5 ms.
+    let o = profile(request(5.0, 30.0), ProfileMode::Fast).unwrap();
+    assert!(!o.chosen.meets_slo());
+    let m = &o.chosen.misses;
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!(m[0].slo, "ttft");
+    assert!(m[0].estimate_ms > 5.0 && m[0].over > 1.0, "{m:?}");
+    // The closest is at least as close as every other candidate.
+    assert!(
+        o.candidates
+            .iter()
+            .all(|c| c.worst_miss() >= o.chosen.worst_miss() - 1e-12)
+    );
+    // Nor decodes a step in 1 ms.
+    let o = profile(request(500.0, 1.0), ProfileMode::Fast).unwrap();
+    assert!(
+        o.chosen
+            .misses
+            .iter()
+            .any(|m| m.slo == "itl" && m.over > 1.0)
+    );
+    assert!(o.candidates.iter().all(|c| !c.meets_slo()));
+    // Outputs still written.
+    let out = tmp("unreachable");
+    servesim::profiler::output::write_all(&o, &out).unwrap();
+    let s = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    assert!(s.contains("no deployment meets both SLOs"), "{s}");
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn requested_rate_sizes_the_deployment_and_both_modes_are_searched() {
+    let mut r = request(500.0, 30.0);
+    r.request_rate = Some(2.0);
+    let o = profile(r, ProfileMode::Fast).unwrap();
+    assert!(o.chosen.meets_slo());
+    assert!(o.chosen.gpus < 8, "{:?}", o.chosen);
+    assert!((o.chosen.request_rate - 2.0).abs() < 1e-9);
+    assert!(o.candidates.iter().any(|c| c.mode == Mode::Aggregated));
+    assert!(o.candidates.iter().any(|c| c.mode == Mode::Disaggregated));
+    let mut r = request(500.0, 30.0);
+    r.concurrency = Some(64);
+    let o = profile(r, ProfileMode::Fast).unwrap();
+    assert!(o.chosen.meets_slo(), "{:?}", o.chosen);
+}
