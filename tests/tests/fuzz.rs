@@ -227,3 +227,19 @@ fn a_workload_past_the_request_limit_stops_the_run_with_an_error() {
         "{err}"
     );
 }
+
+/// Found by the long fuzz run: a billion closed-loop users used to be allocated up front.
+#[test]
+fn a_billion_closed_loop_users_are_refused() {
+    let crowd = "    - name: crowd\n      closed: {users: 1000000000, first_input: {kind: fixed, value: 10}, followup_input: {kind: fixed, value: 10}, output: {kind: fixed, value: 10}, think_s: {kind: fixed, value: 1}, turns: {kind: fixed, value: 1}}\nmetrics:";
+    let err = scenario_error(("metrics:", crowd));
+    assert!(
+        err.contains("traffic.streams[1].closed.users: must be 1..=1000000"),
+        "{err}"
+    );
+    let storm = BASES[0].replace("storm_users: 200", "storm_users: 1000000000");
+    let err = Scenario::from_yaml_str(&storm, "s.yaml", Path::new("."))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("storm_users: must be 1..=1000000"), "{err}");
+}

@@ -44,6 +44,9 @@ fn one() -> f64 {
     1.0
 }
 
+/// Most closed-loop users in one stream (each holds a little state for the whole run).
+pub const MAX_USERS: u32 = 1_000_000;
+
 /// A workload: named streams, each with its time window.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -397,8 +400,11 @@ impl StreamConfig {
             }
             (None, Some(c), None) => {
                 let g = |name: &str| format!("{field}.closed.{name}");
-                if c.users == 0 {
-                    return Err(TrafficError::config(g("users"), "must be > 0, got 0"));
+                if c.users == 0 || c.users > MAX_USERS {
+                    return Err(TrafficError::config(
+                        g("users"),
+                        format!("must be 1..={MAX_USERS}, got {}", c.users),
+                    ));
                 }
                 StreamKind::Closed(Arc::new(ClosedSpec {
                     users: c.users,

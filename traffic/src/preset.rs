@@ -116,8 +116,15 @@ impl AirlineConfig {
         span(&f("storm_start_s"), self.storm_start_s)?;
         check_pos(&f("storm_duration_s"), self.storm_duration_s)?;
         check_nonneg(&f("storm_ramp_s"), self.storm_ramp_s)?;
-        if self.storm_users == 0 {
-            return Err(TrafficError::config(f("storm_users"), "must be > 0, got 0"));
+        if self.storm_users == 0 || self.storm_users > crate::config::MAX_USERS {
+            return Err(TrafficError::config(
+                f("storm_users"),
+                format!(
+                    "must be 1..={}, got {}",
+                    crate::config::MAX_USERS,
+                    self.storm_users
+                ),
+            ));
         }
         if self.storm_max_input_tokens == Some(0) {
             return Err(TrafficError::config(

@@ -266,7 +266,7 @@ fn bad_config_names_the_field() {
     assert!(err("airline: {storm_users: 3}").starts_with("traffic.airline: overrides"));
     assert_eq!(
         err("preset: airline\nairline: {storm_users: 0}"),
-        "traffic.airline.storm_users: must be > 0, got 0"
+        "traffic.airline.storm_users: must be 1..=1000000, got 0"
     );
     assert_eq!(
         err("preset: airline\nairline: {passenger_rate_per_s: 0}"),
