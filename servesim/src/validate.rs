@@ -7,7 +7,9 @@
 //! - Model from `model_path` ([`LlmSpec::lookup`]: any owner prefix, `-Instruct`/`-FP8`
 //!   suffixes); GEMM precision from `gemm_quant_mode` (or `precision` when that is blank):
 //!   blank or `bf16` = native BF16 weights, `fp8` = per-tensor FP8, `fp8_block` =
-//!   block-scaled FP8. The KV cache stays BF16 (the CSV has no KV-dtype column).
+//!   block-scaled FP8. The CSV has no KV-dtype column: the KV cache is FP8 for TensorRT-LLM
+//!   with FP8 GEMMs (its FP8 checkpoints quantise the KV cache too), else BF16 (vLLM's and
+//!   SGLang's `kv_cache_dtype=auto`).
 //! - GPU from `system`, backend from `backend`; scheduling from
 //!   [`crate::scenario::backend_defaults`].
 //! - `agg`: **one** aggregated worker of `tp_size` GPUs with `batch_size` as
@@ -18,7 +20,7 @@
 //!   `decode_tp_size`, their batch sizes as `max_num_seqs`; `N` is the total across the
 //!   deployment.
 //! - Traffic: one closed-loop stream of `N = silicon_concurrency` users, all starting at
-//!   once, zero think time, one turn per conversation (every request is a fresh prompt of
+//!   once as a benchmark client starts them (no ramp), zero think time, one turn per conversation (every request is a fresh prompt of
 //!   exactly `isl` tokens, no prefix shared), `osl` output tokens.
 //! - Steady state: the first `2 N` completions are the warm-up; the means are over the next
 //!   `max(10 N, 100)` completions (in completion order). TPOT is the per-request mean gap
@@ -327,6 +329,8 @@ struct Plan {
     gpus: u32,
     model: String,
     block_fp8: bool,
+    /// KV-cache dtype, when not the model's.
+    kv_dtype: Option<&'static str>,
 }
 
 fn pool(name: &str, role: &str, tp: u32, workers: u32, batch: Option<u32>) -> String {
@@ -356,6 +360,12 @@ fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Error> {
         "fp8_block" => (format!("{model_path}-FP8"), true),
         other => return Ok(Err(format!("GEMM precision '{other}' is not modelled"))),
     };
+    // TensorRT-LLM's FP8 checkpoints (ModelOpt) quantise the KV cache to FP8 as well
+    // (`kv_cache_quant_algo: FP8`); vLLM and SGLang keep `kv_cache_dtype=auto`, the
+    // activation dtype (BF16), unless told otherwise. The TRT-LLM Llama-3.1-70B rows agree:
+    // 32 users of 1024+8192 tokens on one H200 run without queueing, which only FP8 KV allows.
+    let trtllm = row.text("backend").eq_ignore_ascii_case("trtllm");
+    let kv_dtype = (trtllm && quant.starts_with("fp8")).then_some("fp8");
     // `moe_quant_mode` is filled for dense models too; MoE models fail the lookup below.
     let prefixes: &[&str] = if mode == "agg" {
         &[""]
@@ -394,6 +404,7 @@ fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Error> {
                 gpus: tp,
                 model,
                 block_fp8,
+                kv_dtype,
             }
         }
         "disagg" => {
@@ -411,6 +422,7 @@ fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Error> {
                 gpus: ptp * pw + dtp * dw,
                 model,
                 block_fp8,
+                kv_dtype,
             }
         }
         other => return Ok(Err(format!("mode '{other}' is neither agg nor disagg"))),
@@ -425,7 +437,7 @@ fn scenario_of(plan: &Plan, row: &Row<'_>, spec: &RowSpec) -> Result<Scenario, S
     let sku = catalog.get(&gpu).map_err(|e| format!("unknown GPU: {e}"))?;
     let per_node = sku.gpus_per_node.max(1);
     let yaml = format!(
-        "name: line-{line}\nseed: 1\nduration_s: 1000000\nmodel: {model:?}\ngpu: {gpu:?}\n\
+        "name: line-{line}\nseed: 1\nduration_s: 1000000\nmodel: {model:?}\n{kv}gpu: {gpu:?}\n\
          backend: {backend:?}\nslo: {{ttft_ms: 1.0e9, itl_ms: 1.0e9}}\n\
          cluster:\n  nodes: {nodes}\n  pools:\n{pools}\n\
          traffic:\n  streams:\n    - name: bench\n      closed:\n        users: {users}\n\
@@ -437,6 +449,10 @@ fn scenario_of(plan: &Plan, row: &Row<'_>, spec: &RowSpec) -> Result<Scenario, S
          metrics: {{sample_interval_s: 60, keep_requests: true}}\n",
         line = spec.line,
         model = plan.model,
+        kv = plan
+            .kv_dtype
+            .map(|k| format!("kv_dtype: {k}\n"))
+            .unwrap_or_default(),
         backend = spec.backend,
         nodes = plan.gpus.div_ceil(per_node),
         pools = plan.pools.join("\n"),
@@ -456,16 +472,15 @@ fn scenario_of(plan: &Plan, row: &Row<'_>, spec: &RowSpec) -> Result<Scenario, S
 /// Simulates a scenario until its steady state is measured; returns (TTFT, TPOT) means, ms.
 pub fn steady_state_means(
     scenario: &Scenario,
-    concurrency: u32,
-) -> Result<Result<(f64, f64), String>, Error> {
-    let skip = 2 * concurrency as usize;
-    let take = (10 * concurrency as usize).max(100);
+    skip: usize,
+    take: usize,
+) -> Result<Result<(f64, f64, f64), String>, Error> {
     let mut run = Run::new(scenario)?;
     let mut t = SimTime::ZERO;
     let step = SimDuration::from_nanos(20_000_000_000);
-    let cap = SimTime::ZERO + SimDuration::from_nanos(MAX_SIM_S as u64 * 1_000_000_000);
+    let cap = SimTime::ZERO + SimDuration::from_nanos(MAX_SIM_S * 1_000_000_000);
     loop {
-        t = t + step;
+        t += step;
         run.run_until(t)?;
         let done = run
             .sim
@@ -493,8 +508,9 @@ pub fn steady_state_means(
     let range = skip..skip + take;
     let n = take as f64;
     let ttft = cols.ttft_ms[range.clone()].iter().sum::<f64>() / n;
-    let tpot = cols.itl_mean_ms[range].iter().sum::<f64>() / n;
-    Ok(Ok((ttft, tpot)))
+    let tpot = cols.itl_mean_ms[range.clone()].iter().sum::<f64>() / n;
+    let e2e = cols.e2e_ms[range].iter().sum::<f64>() / n;
+    Ok(Ok((ttft, tpot, e2e)))
 }
 
 /// Models and simulates one row.
@@ -531,12 +547,13 @@ fn predict(
     if let Err(e) = LlmSpec::lookup(&plan.model) {
         return Ok((spec, skip(e.to_string())));
     }
+    let users = spec.concurrency as usize;
     let scenario = match scenario_of(&plan, &row, &spec) {
         Ok(s) => s,
         Err(reason) => return Ok((spec, skip(reason))),
     };
-    let prediction = match steady_state_means(&scenario, spec.concurrency)? {
-        Ok((ttft, tpot)) => Prediction {
+    let prediction = match steady_state_means(&scenario, 2 * users, (10 * users).max(100))? {
+        Ok((ttft, tpot, _)) => Prediction {
             ttft_ms: Some(ttft),
             tpot_ms: if spec.osl > 1 { Some(tpot) } else { None },
             reason: None,

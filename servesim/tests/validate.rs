@@ -1,0 +1,229 @@
+//! `servesim validate`: every input row comes back in order with predictions or a reason;
+//! malformed rows are errors naming line and column.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const HEADER: &str = "id,silicon_data_source,backend,backend_version,model_path,system,precision,mode,isl,osl,gemm_quant_mode,moe_quant_mode,batch_size,tp_size,pp_size,attention_dp_size,moe_tp_size,moe_ep_size,prefill_batch_size,prefill_num_workers,prefill_tp_size,prefill_pp_size,prefill_attention_dp_size,prefill_moe_tp_size,prefill_moe_ep_size,decode_batch_size,decode_num_workers,decode_tp_size,decode_pp_size,decode_attention_dp_size,decode_moe_tp_size,decode_moe_ep_size,silicon_ttft_ms,silicon_tpot_ms";
+
+fn servesim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_servesim"))
+        .args(args)
+        .output()
+        .expect("servesim runs")
+}
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("servesim-validate-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// An aggregated row: `backend, model, system, gemm, isl, osl, batch, tp, pp, concurrency`.
+#[allow(clippy::too_many_arguments)]
+fn agg(
+    backend: &str,
+    model: &str,
+    system: &str,
+    gemm: &str,
+    isl: u32,
+    osl: u32,
+    tp: u32,
+    pp: u32,
+    c: u32,
+) -> String {
+    format!(
+        "r{c},src=x; silicon_concurrency={c},{backend},1.0,{model},{system},{gemm},agg,{isl},{osl},{gemm},,{c}.0,{tp}.0,{pp}.0,,1.0,1.0,,,,,,,,,,,,,,,100.0,10.0"
+    )
+}
+
+fn disagg(c: u32) -> String {
+    format!(
+        "d{c},silicon_concurrency={c},vllm,0.1,Qwen/Qwen3-32B,h100_sxm,,disagg,256,8,,,,,,,,,{c},1,2,1,,,,{c},1,2,1,,,,50.0,20.0"
+    )
+}
+
+fn run(name: &str, rows: &[String]) -> (Output, PathBuf) {
+    let d = dir(name);
+    let input = d.join("measured.csv");
+    let output = d.join("predicted.csv");
+    std::fs::write(&input, format!("{HEADER}\n{}\n", rows.join("\n"))).unwrap();
+    let out = servesim(&[
+        "validate",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ]);
+    (out, output)
+}
+
+fn read(path: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn every_row_in_order_with_predictions_or_a_reason() {
+    let rows = vec![
+        agg(
+            "trtllm",
+            "meta-llama/Llama-3.1-8B-Instruct",
+            "h100_sxm",
+            "",
+            256,
+            8,
+            1,
+            1,
+            2,
+        ),
+        agg(
+            "vllm",
+            "nvidia/Llama-3.1-8B-Instruct-FP8",
+            "h200_sxm",
+            "fp8",
+            128,
+            6,
+            2,
+            1,
+            3,
+        ),
+        agg(
+            "sglang",
+            "meta-llama/Llama-3.1-8B-Instruct",
+            "h200_sxm",
+            "fp8_block",
+            200,
+            5,
+            1,
+            1,
+            2,
+        ),
+        // Unmodellable: a mixture-of-experts model, pipeline parallelism, an unknown GPU.
+        agg(
+            "trtllm",
+            "Qwen/Qwen3-235B-A22B",
+            "h200_sxm",
+            "fp8",
+            128,
+            4,
+            8,
+            1,
+            2,
+        ),
+        agg(
+            "trtllm",
+            "meta-llama/Llama-3.1-8B-Instruct",
+            "h100_sxm",
+            "",
+            128,
+            4,
+            1,
+            2,
+            2,
+        ),
+        agg(
+            "trtllm",
+            "meta-llama/Llama-3.1-8B-Instruct",
+            "tpu_v9",
+            "",
+            128,
+            4,
+            1,
+            1,
+            2,
+        ),
+        disagg(2),
+    ];
+    let (out, path) = run("ok", &rows);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("TTFT MAPE"), "{stdout}");
+    assert!(stdout.contains("overall"), "{stdout}");
+    let got = read(&path);
+    let header: Vec<&str> = HEADER.split(',').collect();
+    assert_eq!(got[0].len(), header.len() + 3);
+    assert_eq!(
+        &got[0][header.len()..],
+        ["predicted_ttft_ms", "predicted_tpot_ms", "reason"]
+    );
+    assert_eq!(got.len(), rows.len() + 1);
+    for (i, row) in rows.iter().enumerate() {
+        let g = &got[i + 1];
+        assert_eq!(g[..header.len()].join(","), *row, "row {i} kept as it was");
+        let (ttft, tpot, reason) = (&g[header.len()], &g[header.len() + 1], &g[header.len() + 2]);
+        if (3..6).contains(&i) {
+            assert!(ttft.is_empty() && tpot.is_empty(), "row {i}: {g:?}");
+            assert!(!reason.is_empty(), "row {i} has a reason");
+        } else {
+            let (ttft, tpot): (f64, f64) = (ttft.parse().unwrap(), tpot.parse().unwrap());
+            assert!(
+                ttft > 0.0 && tpot > 0.0 && tpot < ttft * 10.0,
+                "row {i}: {g:?}"
+            );
+            assert!(reason.is_empty(), "row {i}: {reason}");
+        }
+    }
+    assert!(
+        got[5][header.len() + 2].contains("pipeline"),
+        "{:?}",
+        got[5]
+    );
+    assert!(got[6][header.len() + 2].contains("GPU"), "{:?}", got[6]);
+}
+
+#[test]
+fn a_malformed_row_names_its_line_and_column() {
+    let mut bad = agg(
+        "trtllm",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "h100_sxm",
+        "",
+        128,
+        4,
+        1,
+        1,
+        2,
+    );
+    bad = bad.replace(",agg,128,", ",agg,12x8,");
+    let good = agg(
+        "trtllm",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "h100_sxm",
+        "",
+        128,
+        4,
+        1,
+        1,
+        2,
+    );
+    let (out, _) = run("bad", &[good.clone(), bad]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 3") && err.contains("column isl"),
+        "{err}"
+    );
+
+    let short = "x,silicon_concurrency=2,trtllm".to_string();
+    let (out, _) = run("short", &[short]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 2") && err.contains("fields"), "{err}");
+
+    let no_conc = good.replace("silicon_concurrency=2", "nothing");
+    let (out, _) = run("noconc", &[no_conc]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("line 2") && err.contains("silicon_data_source"),
+        "{err}"
+    );
+}
