@@ -22,6 +22,31 @@ fn main() {
         o.timings.setup_s, o.timings.search_s, o.timings.profile_s
     );
     println!("  chosen: {}", o.chosen.label());
+    // Where the first call's time went: decoding the shipped tables of (h200_sxm, vllm).
+    {
+        use servesim::models::calibration::{Family, shipped};
+        let mut parts = Vec::new();
+        for (dir, fam) in [
+            ("vllm", Family::Gemm),
+            ("vllm", Family::ContextAttention),
+            ("vllm", Family::GenerationAttention),
+            ("vllm", Family::CustomAllreduce),
+            ("nccl", Family::Nccl),
+        ] {
+            let t = Instant::now();
+            let rows = shipped::load("h200_sxm", dir, fam)
+                .expect("table")
+                .map_or(0, |t| t.rows.len());
+            parts.push(format!(
+                "{fam} {rows} rows {:.3} s",
+                t.elapsed().as_secs_f64()
+            ));
+        }
+        println!(
+            "table decode (not cached, for reference): {}",
+            parts.join(", ")
+        );
+    }
     let mut best = f64::MAX;
     for _ in 0..5 {
         let t = Instant::now();

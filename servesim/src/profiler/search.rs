@@ -17,7 +17,7 @@
 //!   iteration and a share `f = min(1, that × n_c)` of iterations carry a prefill chunk.
 //!   The mean iteration (= the mean ITL) is `(1 − f) · decode step + f · mixed step`; TTFT is
 //!   half an iteration (arrival inside one) plus the `n_c` mixed steps plus an M/D/1 wait on
-//!   the prefill slot at utilisation `f`.
+//!   the prefill slot, busy `requests/s × n_c mixed steps` of the time.
 //!
 //! Deployments: disaggregated `x` prefill + `y` decode workers serve
 //! `min(x · prefill capacity, y · decode capacity)` requests/s; aggregated `n` workers each
@@ -333,8 +333,14 @@ impl<'a> Search<'a> {
             return None;
         }
         let iter = (1.0 - f) * decode + f * mixed_mean;
-        let ttft = 0.5 * iter + mdl_response(mixed, f);
         let rate = per_iter / (iter / 1e3);
+        // The prefill slot is busy a share `rate × mixed` of the time (not `f`, a share of
+        // iterations: mixed iterations are the long ones).
+        let rho = rate * mixed / 1e3;
+        if rho >= 0.98 {
+            return None;
+        }
+        let ttft = 0.5 * iter + mdl_response(mixed, rho);
         Some((iter, ttft, rate))
     }
 
