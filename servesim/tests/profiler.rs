@@ -301,3 +301,26 @@ fn requested_rate_sizes_the_deployment_and_both_modes_are_searched() {
     let o = profile(r, ProfileMode::Fast).unwrap();
     assert!(o.chosen.meets_slo(), "{:?}", o.chosen);
 }
+
+#[test]
+fn simulate_mode_compares_the_top_candidates_with_the_simulator() {
+    let o = profile(request(500.0, 30.0), ProfileMode::Simulate).unwrap();
+    assert_eq!(o.comparisons.len(), 5);
+    for (c, cand) in o.comparisons.iter().zip(&o.candidates) {
+        assert_eq!(c.label, cand.label());
+        assert!(c.workload.ends_with("closed-loop users"), "{}", c.workload);
+        let (ttft, itl) = (c.sim_ttft_ms.unwrap(), c.sim_itl_ms.unwrap());
+        assert!(ttft > 0.0 && itl > 0.0 && c.sim_tokens_per_s_per_gpu > 0.0);
+        // Disagreements are flagged exactly when a figure is more than 20 % off.
+        let off = (c.fast_itl_ms - itl).abs() / itl > 0.2;
+        assert_eq!(c.disagreements.iter().any(|d| d == "itl"), off, "{c:?}");
+    }
+    // Decode ITL is what the fast model and the simulator share most directly.
+    assert!(
+        o.comparisons
+            .iter()
+            .all(|c| !c.disagreements.iter().any(|d| d == "itl")),
+        "{:?}",
+        o.comparisons
+    );
+}
