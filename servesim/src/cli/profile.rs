@@ -1,6 +1,8 @@
 //! `servesim profile REQUEST.yaml --out DIR [--mode fast|simulate]`: the best deployment for a
 //! DynamoGraphDeploymentRequest, and the profile the SLA planners read.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -91,14 +93,21 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
     let o = profiler::run_file(&args.request, &overrides, mode, &args.out)
         .map_err(|e| CliError::Message(e.to_string()))?;
     let total = t0.elapsed().as_secs_f64();
+    // Written through a locked stdout; a closed pipe (`| head`) is not an error.
+    let mut text = String::new();
+    macro_rules! outln {
+        ($($t:tt)*) => {{
+            let _ = writeln!(text, $($t)*);
+        }};
+    }
     for f in &o.request.ignored {
-        println!("ignored: {f}");
+        outln!("ignored: {f}");
     }
     for a in &o.request.assumed {
-        println!("assumed: {a}");
+        outln!("assumed: {a}");
     }
     let c = &o.chosen;
-    println!(
+    outln!(
         "chosen: {} on {} GPUs: {:.0} tokens/s/GPU, {:.1} tokens/s/user, TTFT {:.0} ms, ITL {:.1} ms",
         c.label(),
         c.gpus,
@@ -108,7 +117,7 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
         c.itl_ms
     );
     for m in &c.misses {
-        println!(
+        outln!(
             "misses {}: {:.1} vs target {:.1} ({:+.0} %)",
             m.slo,
             m.estimate_ms,
@@ -117,7 +126,7 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
         );
     }
     if let Some(a) = &o.best_aggregated {
-        println!(
+        outln!(
             "best aggregated: {} on {} GPUs: {:.0} tokens/s/GPU{}",
             a.label(),
             a.gpus,
@@ -130,7 +139,7 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
         );
     }
     for cmp in &o.comparisons {
-        println!(
+        outln!(
             "simulated {} ({}): TTFT {:.0}/{} ms, ITL {:.1}/{} ms, {:.0}/{:.0} tokens/s/GPU (fast/sim){}",
             cmp.label,
             cmp.workload,
@@ -147,13 +156,17 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
             }
         );
     }
-    println!("wrote {}", args.out.display());
+    outln!("wrote {}", args.out.display());
     if args.timings {
         let t = &o.timings;
-        println!(
+        outln!(
             "timings: setup {:.3} s, search {:.3} s, profile {:.3} s, simulate {:.3} s, total {total:.3} s",
-            t.setup_s, t.search_s, t.profile_s, t.simulate_s
+            t.setup_s,
+            t.search_s,
+            t.profile_s,
+            t.simulate_s
         );
     }
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
     Ok(())
 }
