@@ -20,8 +20,11 @@
 //!   `decode_tp_size`, their batch sizes as `max_num_seqs`; `N` is the total across the
 //!   deployment.
 //! - Traffic: one closed-loop stream of `N = silicon_concurrency` users, all starting at
-//!   once as a benchmark client starts them (no ramp), zero think time, one turn per conversation (every request is a fresh prompt of
-//!   exactly `isl` tokens, no prefix shared), `osl` output tokens.
+//!   once as a benchmark client starts them (no ramp), zero think time, one turn per
+//!   conversation (every request is a fresh prompt of exactly `isl` tokens, no prefix
+//!   shared), `osl` output tokens. With fixed sizes the users stay in step (all prompts
+//!   prefill together, all answers end together): real runs drift partly out of step, the
+//!   main source of the TTFT error (see the report of `servesim validate`).
 //! - Steady state: the first `2 N` completions are the warm-up; the means are over the next
 //!   `max(10 N, 100)` completions (in completion order). TPOT is the per-request mean gap
 //!   between tokens, `(last − first) / (osl − 1)`, averaged over requests, as benchmark
