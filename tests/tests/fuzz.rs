@@ -83,7 +83,10 @@ fn apply(text: &str, m: &Mutation) -> String {
         }
         Mutation::DeleteLine(n) | Mutation::DuplicateLine(n) => {
             let mut lines: Vec<&str> = text.lines().collect();
-            let i = n % lines.len().max(1);
+            if lines.is_empty() {
+                return text.to_string();
+            }
+            let i = n % lines.len();
             if matches!(m, Mutation::DeleteLine(_)) {
                 lines.remove(i);
             } else {
