@@ -320,25 +320,20 @@ fn prompts_that_can_never_fit_are_rejected_with_a_reason() {
 
 #[test]
 fn pool_shapes_are_checked() {
-    let bad = Cluster::new(ClusterSpec {
-        pools: vec![pool("a", PoolRole::Decode, 1, 1)],
-        network: network(1),
-        gpus_per_node: 8,
-        nodes: 1,
-        gpu_budget: 8,
-        kv_bytes_per_token: 1,
-        local_prefill_max_tokens: None,
-    });
+    let one_node = |pools| {
+        Cluster::new(ClusterSpec {
+            pools,
+            network: network(1),
+            gpus_per_node: 8,
+            nodes: 1,
+            gpu_budget: 8,
+            kv_bytes_per_token: 1,
+            local_prefill_max_tokens: None,
+        })
+    };
+    let bad = one_node(vec![pool("a", PoolRole::Decode, 1, 1)]);
     assert!(matches!(bad, Err(ClusterError::PoolShape)));
-    let too_big = Cluster::new(ClusterSpec {
-        pools: vec![pool("agg", PoolRole::Aggregated, 4, 3)],
-        network: network(1),
-        gpus_per_node: 8,
-        nodes: 1,
-        gpu_budget: 8,
-        kv_bytes_per_token: 1,
-        local_prefill_max_tokens: None,
-    });
+    let too_big = one_node(vec![pool("agg", PoolRole::Aggregated, 4, 3)]);
     assert!(matches!(too_big, Err(ClusterError::DoesNotFit { .. })));
 }
 
