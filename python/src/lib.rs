@@ -1,6 +1,77 @@
 //! The private native module `servesim._native`: thin wrappers, no logic.
+//!
+//! Scenarios cross the boundary as JSON text of the scenario config (the same fields as the
+//! YAML files); summaries and reports come back as JSON text; request rows and time series
+//! come back as raw little-endian column buffers (`bytes`) that the Python side wraps in
+//! NumPy/Arrow without a Python object per row. Every run releases the GIL.
 
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+use servesim::planner::{Decision, Observation, Planner};
+use servesim::scenario::ScenarioConfig;
+use servesim::{Error, Scenario, World};
+
+create_exception!(
+    _native,
+    ServesimError,
+    PyException,
+    "Base of every servesim error."
+);
+create_exception!(
+    _native,
+    IoError,
+    ServesimError,
+    "A file could not be read or written."
+);
+create_exception!(
+    _native,
+    ParseError,
+    ServesimError,
+    "A scenario does not parse; names the field path."
+);
+create_exception!(
+    _native,
+    ConfigError,
+    ServesimError,
+    "A field has an invalid value; names the field."
+);
+create_exception!(
+    _native,
+    TrafficError,
+    ServesimError,
+    "A workload config or trace row is invalid; names file and line."
+);
+create_exception!(
+    _native,
+    ModelsError,
+    ServesimError,
+    "Model, GPU or calibration data is invalid."
+);
+create_exception!(
+    _native,
+    PlannerError,
+    ServesimError,
+    "Unknown policy, bad planner settings or a failing Python planner."
+);
+
+/// Maps each facade error variant to its own Python exception class.
+fn to_py(e: Error) -> PyErr {
+    let msg = e.to_string();
+    match e {
+        Error::Io { .. } => IoError::new_err(msg),
+        Error::Parse { .. } => ParseError::new_err(msg),
+        Error::Config { .. } => ConfigError::new_err(msg),
+        Error::Traffic(_) => TrafficError::new_err(msg),
+        Error::Models(_) => ModelsError::new_err(msg),
+        Error::Planner(_) => PlannerError::new_err(msg),
+        _ => ServesimError::new_err(msg),
+    }
+}
 
 /// The version of the Rust core.
 #[pyfunction]
@@ -8,9 +79,331 @@ fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
 
+/// Parses and validates scenario YAML (or JSON) text; returns the config as JSON text.
+#[pyfunction]
+fn parse_yaml(py: Python<'_>, text: &str, origin: &str, base_dir: &str) -> PyResult<String> {
+    let s = py
+        .detach(|| Scenario::from_yaml_str(text, origin, Path::new(base_dir)))
+        .map_err(to_py)?;
+    serde_json::to_string(&s.config).map_err(|e| ServesimError::new_err(e.to_string()))
+}
+
+/// Parses config JSON text with field-naming errors, then validates it.
+fn scenario_of(config_json: &str, base_dir: &str) -> Result<Scenario, Error> {
+    let mut de = serde_json::Deserializer::from_str(config_json);
+    let config: ScenarioConfig =
+        serde_path_to_error::deserialize(&mut de).map_err(|e| Error::Parse {
+            origin: "<dict>".into(),
+            path: e.path().to_string(),
+            message: e.into_inner().to_string(),
+        })?;
+    Scenario::validate(config, Path::new(base_dir))
+}
+
+/// Validates config JSON text (raises on the first invalid field).
+#[pyfunction]
+fn validate(py: Python<'_>, config_json: &str, base_dir: &str) -> PyResult<()> {
+    py.detach(|| scenario_of(config_json, base_dir).map(|_| ()))
+        .map_err(to_py)
+}
+
+/// A planner written in Python: `decide(observation: dict)` returns per-pool targets
+/// (a list with one entry per pool, int or None, or a dict pool name → int).
+struct PyPlanner {
+    obj: Py<PyAny>,
+    interval_s: f64,
+    error: Arc<Mutex<Option<PyErr>>>,
+}
+
+fn observation_dict<'py>(py: Python<'py>, obs: &Observation) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("now_s", obs.now_s)?;
+    d.set_item("interval_s", obs.interval_s)?;
+    d.set_item("gpu_budget", obs.gpu_budget)?;
+    d.set_item("gpus_in_use", obs.gpus_in_use)?;
+    d.set_item("slo_ttft_ms", obs.slo_ttft_ms)?;
+    d.set_item("slo_itl_ms", obs.slo_itl_ms)?;
+    d.set_item("startup_s", obs.startup_s.clone())?;
+    let i = PyDict::new(py);
+    let st = &obs.interval;
+    i.set_item("requests", st.requests)?;
+    i.set_item("mean_isl", st.mean_isl)?;
+    i.set_item("mean_osl", st.mean_osl)?;
+    i.set_item("ttft_mean_ms", st.ttft_mean_ms)?;
+    i.set_item("ttft_p90_ms", st.ttft_p90_ms)?;
+    i.set_item("itl_mean_ms", st.itl_mean_ms)?;
+    i.set_item("itl_p90_ms", st.itl_p90_ms)?;
+    d.set_item("interval", i)?;
+    let pools = PyList::empty(py);
+    for p in &obs.pools {
+        let pd = PyDict::new(py);
+        pd.set_item("name", &p.name)?;
+        pd.set_item("role", format!("{:?}", p.role).to_lowercase())?;
+        pd.set_item("gpus_per_worker", p.gpus_per_worker)?;
+        pd.set_item("ready", p.ready)?;
+        pd.set_item("starting", p.starting)?;
+        pd.set_item("draining", p.draining)?;
+        pd.set_item("active", p.active())?;
+        pd.set_item("queue_depth", p.queue_depth)?;
+        pd.set_item("queued_prefill_tokens", p.queued_prefill_tokens)?;
+        pd.set_item("kv_utilisation", p.kv_utilisation.clone())?;
+        pd.set_item("max_kv_tokens", p.max_kv_tokens)?;
+        pools.append(pd)?;
+    }
+    d.set_item("pools", pools)?;
+    Ok(d)
+}
+
+impl PyPlanner {
+    fn call(&self, py: Python<'_>, obs: &Observation) -> PyResult<Decision> {
+        let d = observation_dict(py, obs)?;
+        let out = self.obj.bind(py).call_method1("decide", (d,))?;
+        let n = obs.pools.len();
+        if out.is_none() {
+            return Ok(Decision::unchanged(n));
+        }
+        if let Ok(map) = out.cast::<PyDict>() {
+            let mut targets = vec![None; n];
+            for (k, v) in map.iter() {
+                let name: String = k.extract()?;
+                let idx = obs
+                    .pools
+                    .iter()
+                    .position(|p| p.name == name)
+                    .ok_or_else(|| {
+                        PlannerError::new_err(format!("decide(): unknown pool {name:?}"))
+                    })?;
+                targets[idx] = v.extract::<Option<u32>>()?;
+            }
+            return Ok(Decision { targets });
+        }
+        let targets: Vec<Option<u32>> = out.extract()?;
+        if targets.len() != n {
+            return Err(PlannerError::new_err(format!(
+                "decide(): {} targets for {n} pools",
+                targets.len()
+            )));
+        }
+        Ok(Decision { targets })
+    }
+}
+
+impl Planner for PyPlanner {
+    fn name(&self) -> &'static str {
+        "python"
+    }
+    fn interval_s(&self) -> f64 {
+        self.interval_s
+    }
+    fn decide(&mut self, obs: &Observation) -> Decision {
+        let n = obs.pools.len();
+        if self.error.lock().map(|e| e.is_some()).unwrap_or(true) {
+            return Decision::unchanged(n);
+        }
+        Python::attach(|py| match self.call(py, obs) {
+            Ok(d) => d,
+            Err(e) => {
+                if let Ok(mut slot) = self.error.lock() {
+                    *slot = Some(e);
+                }
+                Decision::unchanged(n)
+            }
+        })
+    }
+}
+
+fn f64_bytes(v: &[f64]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+fn u64_bytes(v: &[u64]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+fn u32_bytes(v: &[u32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+fn u16_bytes(v: &[u16]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Columns as (name, numpy dtype string, little-endian bytes).
+type Columns = Vec<(&'static str, &'static str, Vec<u8>)>;
+
+fn request_columns(w: &World) -> Option<Columns> {
+    let r = w.metrics.requests.as_ref()?;
+    Some(vec![
+        ("id", "<u8", u64_bytes(&r.id)),
+        ("class", "<u2", u16_bytes(&r.class)),
+        ("arrival_s", "<f8", f64_bytes(&r.arrival_s)),
+        ("ttft_ms", "<f8", f64_bytes(&r.ttft_ms)),
+        ("e2e_ms", "<f8", f64_bytes(&r.e2e_ms)),
+        ("itl_mean_ms", "<f8", f64_bytes(&r.itl_mean_ms)),
+        ("itl_max_ms", "<f8", f64_bytes(&r.itl_max_ms)),
+        ("queue_ms", "<f8", f64_bytes(&r.queue_ms)),
+        ("transfer_ms", "<f8", f64_bytes(&r.transfer_ms)),
+        ("input_tokens", "<u4", u32_bytes(&r.input_tokens)),
+        ("output_tokens", "<u4", u32_bytes(&r.output_tokens)),
+        ("preemptions", "<u4", u32_bytes(&r.preemptions)),
+        ("prefill_worker", "<u4", u32_bytes(&r.prefill_worker)),
+        ("decode_worker", "<u4", u32_bytes(&r.decode_worker)),
+    ])
+}
+
+/// Long-format time series: one row per (pool, sample).
+fn series_columns(s: &Scenario, w: &World) -> (Columns, Vec<String>) {
+    let mut pool = Vec::new();
+    let mut time = Vec::new();
+    let names = [
+        "starting",
+        "ready",
+        "draining",
+        "queue_depth",
+        "queued_prefill_tokens",
+        "kv_utilisation",
+        "batch_size",
+        "gpus",
+    ];
+    let mut cols: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    for (i, ps) in w.metrics.series.iter().enumerate() {
+        let all = [
+            &ps.starting,
+            &ps.ready,
+            &ps.draining,
+            &ps.queue_depth,
+            &ps.queued_prefill_tokens,
+            &ps.kv_utilisation,
+            &ps.batch_size,
+            &ps.gpus,
+        ];
+        let len = all.iter().map(|t| t.values().len()).min().unwrap_or(0);
+        for k in 0..len {
+            pool.push(i as u32);
+            time.push(ps.ready.time_of(k).as_secs_f64());
+        }
+        for (c, t) in cols.iter_mut().zip(all) {
+            c.extend_from_slice(&t.values()[..len]);
+        }
+    }
+    let mut out: Columns = vec![
+        ("pool", "<u4", u32_bytes(&pool)),
+        ("time_s", "<f8", f64_bytes(&time)),
+    ];
+    for (n, c) in names.iter().zip(&cols) {
+        out.push((n, "<f8", f64_bytes(c)));
+    }
+    let pools = s.pools.iter().map(|p| p.name.clone()).collect();
+    (out, pools)
+}
+
+fn columns_dict<'py>(py: Python<'py>, cols: Columns) -> PyResult<Bound<'py, PyList>> {
+    let l = PyList::empty(py);
+    for (n, dt, b) in cols {
+        l.append((n, dt, PyBytes::new(py, &b)))?;
+    }
+    Ok(l)
+}
+
+/// Runs a scenario (config JSON text) to its end, the GIL released; `planner`, when given,
+/// is a Python object with `decide(observation)` that replaces the scenario's policy.
+/// Returns a dict: `summary` (JSON text), `scaling_events` (JSON text), `requests` (columns
+/// or None), `timeseries` (columns), `pools` (names), `wall_s`.
+#[pyfunction]
+#[pyo3(signature = (config_json, base_dir, planner=None, planner_interval_s=60.0))]
+fn run<'py>(
+    py: Python<'py>,
+    config_json: &str,
+    base_dir: &str,
+    planner: Option<Py<PyAny>>,
+    planner_interval_s: f64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let error = Arc::new(Mutex::new(None));
+    let boxed: Option<Box<dyn Planner>> = planner.map(|obj| {
+        Box::new(PyPlanner {
+            obj,
+            interval_s: planner_interval_s,
+            error: error.clone(),
+        }) as Box<dyn Planner>
+    });
+    let t0 = std::time::Instant::now();
+    let res = py.detach(move || -> Result<_, Error> {
+        let s = scenario_of(config_json, base_dir)?;
+        let (summary, world) = match boxed {
+            Some(p) => servesim::Run::with_planner(&s, p)?.finish()?,
+            None => servesim::run(&s)?,
+        };
+        let summary = serde_json::to_string(&summary).map_err(|e| Error::Config {
+            path: ".".into(),
+            message: e.to_string(),
+        })?;
+        let events = serde_json::to_string(world.scaling_events()).map_err(|e| Error::Config {
+            path: ".".into(),
+            message: e.to_string(),
+        })?;
+        let req = request_columns(&world);
+        let (ts, pools) = series_columns(&s, &world);
+        Ok((summary, events, req, ts, pools))
+    });
+    let wall = t0.elapsed().as_secs_f64();
+    if let Some(e) = error.lock().ok().and_then(|mut e| e.take()) {
+        return Err(e);
+    }
+    let (summary, events, req, ts, pools) = res.map_err(to_py)?;
+    let d = PyDict::new(py);
+    d.set_item("summary", summary)?;
+    d.set_item("scaling_events", events)?;
+    match req {
+        Some(c) => d.set_item("requests", columns_dict(py, c)?)?,
+        None => d.set_item("requests", py.None())?,
+    }
+    d.set_item("timeseries", columns_dict(py, ts)?)?;
+    d.set_item("pools", pools)?;
+    d.set_item("wall_s", wall)?;
+    Ok(d)
+}
+
+/// Compares policies on common random numbers (the GIL released); returns the report as
+/// JSON text.
+#[pyfunction]
+#[pyo3(signature = (config_json, base_dir, policies, first_seed=1, seeds=5, threads=0))]
+fn ab(
+    py: Python<'_>,
+    config_json: &str,
+    base_dir: &str,
+    policies: Vec<String>,
+    first_seed: u64,
+    seeds: u64,
+    threads: usize,
+) -> PyResult<String> {
+    py.detach(|| {
+        let s = scenario_of(config_json, base_dir)?;
+        let threads = if threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            threads
+        };
+        let r = servesim::experiment::ab(&s, &policies, first_seed, seeds, threads)?;
+        serde_json::to_string(&r).map_err(|e| Error::Config {
+            path: ".".into(),
+            message: e.to_string(),
+        })
+    })
+    .map_err(to_py)
+}
+
 /// The native module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
     m.add_function(wrap_pyfunction!(version, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_yaml, m)?)?;
+    m.add_function(wrap_pyfunction!(validate, m)?)?;
+    m.add_function(wrap_pyfunction!(run, m)?)?;
+    m.add_function(wrap_pyfunction!(ab, m)?)?;
+    m.add("ServesimError", py.get_type::<ServesimError>())?;
+    m.add("IoError", py.get_type::<IoError>())?;
+    m.add("ParseError", py.get_type::<ParseError>())?;
+    m.add("ConfigError", py.get_type::<ConfigError>())?;
+    m.add("TrafficError", py.get_type::<TrafficError>())?;
+    m.add("ModelsError", py.get_type::<ModelsError>())?;
+    m.add("PlannerError", py.get_type::<PlannerError>())?;
     Ok(())
 }

@@ -1,0 +1,80 @@
+"""Many scenarios at once: local processes by default, Ray for a cluster."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from typing import TYPE_CHECKING, Any, Sequence
+
+if TYPE_CHECKING:
+    from servesim import RunResult, Scenario
+
+
+def _run_one(scenario: "Scenario") -> "RunResult":
+    return scenario.run()
+
+
+def _bar(total: int, progress: bool) -> Any:
+    if not progress:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc="servesim sweep")
+
+
+def sweep(
+    scenarios: Sequence["Scenario"],
+    executor: str = "process",
+    max_workers: int | None = None,
+    progress: bool = True,
+) -> list["RunResult"]:
+    """Runs every scenario; results in the order given.
+
+    ``executor``: ``"process"`` (local processes, the default), ``"thread"`` (threads in this
+    process; runs release the GIL), ``"ray"`` (``ray.init()`` unless Ray is already
+    initialised) or a Ray address (``"auto"``, ``"ray://host:10001"``, ``"host:6379"``).
+    A progress bar (tqdm) shows when ``progress`` is true and tqdm is installed.
+    """
+    items = list(scenarios)
+    bar = _bar(len(items), progress)
+    results: list[Any] = [None] * len(items)
+    try:
+        if executor in ("process", "thread"):
+            workers = max_workers or min(len(items), os.cpu_count() or 1) or 1
+            cls = ProcessPoolExecutor if executor == "process" else ThreadPoolExecutor
+            with cls(max_workers=workers) as pool:
+                futs = {pool.submit(_run_one, s): i for i, s in enumerate(items)}
+                for f in as_completed(futs):
+                    results[futs[f]] = f.result()
+                    if bar is not None:
+                        bar.update(1)
+        else:
+            results = _ray(items, executor, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    return results
+
+
+def _ray(items: list["Scenario"], executor: str, bar: Any) -> list[Any]:
+    import ray
+
+    if not ray.is_initialized():
+        if executor == "ray":
+            ray.init()
+        else:
+            ray.init(address=executor)
+    remote = ray.remote(_run_one)
+    refs = [remote.remote(s) for s in items]
+    index = {r: i for i, r in enumerate(refs)}
+    results: list[Any] = [None] * len(items)
+    pending = list(refs)
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        for r in done:
+            results[index[r]] = ray.get(r)
+            if bar is not None:
+                bar.update(1)
+    return results

@@ -1,0 +1,195 @@
+"""API, errors, Python planners, GIL release and sweeps."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import servesim
+from servesim import errors
+
+ROOT = Path(__file__).resolve().parents[2]
+AIRLINE = ROOT / "scenarios" / "airline-disruption.yaml"
+
+SMALL = """
+seed: 1
+duration_s: 60
+model: Qwen/Qwen3-32B-FP8
+gpu: h100_sxm
+backend: vllm
+slo: {ttft_ms: 500, itl_ms: 30}
+metrics: {keep_requests: true, sample_interval_s: 5}
+cluster:
+  nodes: 1
+  pools:
+    - {name: prefill, role: prefill, tp: 2, workers: 1}
+    - {name: decode, role: decode, tp: 2, workers: 1}
+traffic:
+  streams:
+    - name: chat
+      open:
+        arrival: {kind: poisson, rate_per_s: 2}
+        input: {kind: lognormal, mean: 1000, p50: 800}
+        output: {kind: fixed, value: 100}
+"""
+
+
+@pytest.fixture(scope="module")
+def small() -> servesim.Scenario:
+    return servesim.Scenario.from_yaml_str(SMALL)
+
+
+def test_run_summary_and_tables(small: servesim.Scenario) -> None:
+    r = small.run()
+    assert r.summary["arrived"] > 60
+    assert r.requests is not None and r.requests.num_rows == r.summary["all"]["completed"]
+    assert set(r.timeseries.column("pool").to_pylist()) == {"prefill", "decode"}
+    assert len(r.requests_pandas()) == r.requests.num_rows
+    assert r.timeseries_polars().height == r.timeseries.num_rows
+
+
+def test_deterministic_and_changes(small: servesim.Scenario) -> None:
+    a, b = small.run(), small.run()
+    assert a.summary == b.summary
+    c = small.with_seed(2).run()
+    assert c.summary != a.summary
+    d = small.with_load(2.0).run()
+    assert d.summary["arrived"] > 1.5 * a.summary["arrived"]
+
+
+def test_from_dict_roundtrip(small: servesim.Scenario) -> None:
+    again = servesim.Scenario.from_dict(small.to_dict())
+    assert again.run().summary == small.run().summary
+
+
+def test_file_and_policy() -> None:
+    s = servesim.Scenario.from_yaml(AIRLINE).replace(duration_s=300)
+    r = s.with_policy("load-threshold").run()
+    assert r.summary["scenario"] == "airline-disruption"
+
+
+def test_errors_are_classes(small: servesim.Scenario) -> None:
+    with pytest.raises(errors.ParseError, match="cluster"):
+        servesim.Scenario.from_dict({**small.to_dict(), "cluster": {"nodes": "x"}})
+    with pytest.raises(errors.ParseError, match="bogus"):
+        servesim.Scenario.from_dict({**small.to_dict(), "bogus": 1})
+    with pytest.raises(errors.ConfigError, match="duration_s"):
+        small.replace(duration_s=-1)
+    with pytest.raises(errors.PlannerError):
+        small.with_policy("no-such-policy").run()
+    with pytest.raises(errors.IoError):
+        servesim.Scenario.from_yaml("/nonexistent/x.yaml")
+    with pytest.raises(errors.ServesimError):
+        small.replace(gpu="no_such_gpu")
+    assert issubclass(errors.TrafficError, errors.ServesimError)
+    assert not issubclass(errors.ServesimError, RuntimeError)
+
+
+def test_trace_error_names_file(tmp_path: Path, small: servesim.Scenario) -> None:
+    trace = tmp_path / "t.csv"
+    trace.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n0.5,100,10\nbad,row\n")
+    cfg = small.to_dict()
+    cfg["traffic"] = {"streams": [{"name": "t", "trace": {"path": str(trace), "format": "azure"}}]}
+    with pytest.raises((errors.TrafficError, errors.ParseError)) as e:
+        servesim.Scenario.from_dict(cfg).run()
+    assert "t.csv" in str(e.value) or "trace" in str(e.value)
+
+
+class Doubler:
+    """Doubles decode once, then holds."""
+
+    interval_s = 10.0
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def decide(self, obs: dict) -> dict:
+        self.calls += 1
+        assert obs["pools"][0]["name"] == "prefill"
+        return {"decode": 2}
+
+
+def test_python_planner(small: servesim.Scenario) -> None:
+    p = Doubler()
+    r = small.run(planner=p)
+    assert p.calls >= 5
+    assert any(e["pool"] == "decode" and e["target"] == 2 for e in r.scaling_events)
+
+
+def test_python_planner_errors(small: servesim.Scenario) -> None:
+    class Boom:
+        interval_s = 10.0
+
+        def decide(self, obs: dict) -> list:
+            raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        small.run(planner=Boom())
+
+    class Wrong:
+        interval_s = 10.0
+
+        def decide(self, obs: dict) -> list:
+            return [1]
+
+    with pytest.raises(errors.PlannerError, match="targets"):
+        small.run(planner=Wrong())
+
+
+def test_runs_release_the_gil() -> None:
+    """A Python thread keeps running while a simulation runs in another: with the GIL held
+    for the whole run it would stall for the run's full length."""
+    s = servesim.Scenario.from_yaml(AIRLINE)
+    ticks: list[float] = []
+    stop = threading.Event()
+
+    def ticker() -> None:
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.001)
+
+    t = threading.Thread(target=ticker)
+    t.start()
+    t0 = time.perf_counter()
+    s.run()
+    t1 = time.perf_counter()
+    stop.set()
+    t.join()
+    during = [x for x in ticks if t0 <= x <= t1]
+    gaps = [b - a for a, b in zip(during, during[1:])]
+    assert len(during) > 10
+    assert max(gaps) < 0.5 * (t1 - t0), (max(gaps), t1 - t0)
+
+    # Two runs on two threads at once: both progress (each releases the GIL).
+    results: list[dict] = []
+    ts = [threading.Thread(target=lambda: results.append(s.run().summary)) for _ in range(2)]
+    for x in ts:
+        x.start()
+    for x in ts:
+        x.join()
+    assert len(results) == 2 and results[0] == results[1]
+
+
+def test_ab(small: servesim.Scenario) -> None:
+    rep = servesim.ab(small.with_policy("static", 10.0), ["static", "load-threshold"], seeds=2)
+    assert len(rep.policies) == 2
+    assert rep.runs.num_rows == 4
+
+
+def test_sweep_processes(small: servesim.Scenario) -> None:
+    res = servesim.sweep([small.with_seed(s) for s in (1, 2, 3)], progress=False, max_workers=2)
+    assert [r.summary["seed"] for r in res] == [1, 2, 3]
+    assert res[0].summary == small.run().summary
+
+
+def test_sweep_ray(small: servesim.Scenario) -> None:
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        res = servesim.sweep([small.with_seed(s) for s in (1, 2)], executor="ray", progress=False)
+        assert [r.summary["seed"] for r in res] == [1, 2]
+    finally:
+        ray.shutdown()
