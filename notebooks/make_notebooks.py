@@ -1,0 +1,142 @@
+"""Writes the notebooks (without outputs) from the cells below: `python notebooks/make_notebooks.py`."""
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).parent
+
+SETUP = '''import os, subprocess
+from pathlib import Path
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import servesim
+from servesim import plots
+
+ROOT = Path.cwd() if (Path.cwd() / "scenarios").is_dir() else Path.cwd().parent
+def servesim_cli():
+    """The CLI binary (SERVESIM_BIN, else the release or debug build)."""
+    for c in (os.environ.get("SERVESIM_BIN"), ROOT / "target/release/servesim", ROOT / "target/debug/servesim"):
+        if c and Path(c).exists():
+            return str(c)
+    raise FileNotFoundError("build the CLI: cargo build --release -p servesim")'''
+
+NOTEBOOKS = {
+    "01_airline_disruption.ipynb": [
+        "# The airline disruption\n\nA storm cancels flights; 200 passengers hold long rerouting "
+        "conversations. Does the planner add workers in time? Parameters first (shortened for CI; "
+        "set `DURATION_S = 3600` for the full story).",
+        "DURATION_S = 1500\nPOLICIES = [\"static\", \"load-threshold\", \"sla\"]",
+        SETUP,
+        'base = servesim.Scenario.from_yaml(ROOT / "scenarios/airline-disruption.yaml")\n'
+        "base = base.replace(duration_s=DURATION_S, metrics__keep_requests=True)\n"
+        "runs = {p: base.with_policy(p).run() for p in POLICIES}\n"
+        "{p: (r.summary[\"slo_attainment\"], r.summary[\"gpu_hours\"]) for p, r in runs.items()}",
+        "fig, axes = plt.subplots(len(POLICIES), 1, figsize=(9, 3 * len(POLICIES)), sharex=True)\n"
+        "for ax, (p, r) in zip(axes, runs.items()):\n    plots.workers(r, ax=ax); ax.set_title(p)",
+        "plots.latency(runs[\"sla\"])",
+        "plots.cdf(runs, \"ttft_ms\")",
+        "runs[\"sla\"].requests_polars().describe()",
+        "import pandas as pd\npd.DataFrame(runs[\"sla\"].scaling_events).head()",
+    ],
+    "02_planner_ab.ipynb": [
+        "# Planner A/B\n\nPolicies on identical traffic (common random numbers), paired 95 % "
+        "intervals; a policy written in Python plugs into the same loop.",
+        "DURATION_S = 900\nSEEDS = 3",
+        SETUP,
+        'base = servesim.Scenario.from_yaml(ROOT / "scenarios/airline-disruption.yaml").replace(duration_s=DURATION_S)\n'
+        'rep = servesim.ab(base, ["static", "load-threshold", "sla"], seeds=SEEDS)\n'
+        "rep.runs.to_pandas().head()",
+        "rep.paired",
+        "plots.ab(rep, \"slo_attainment\")",
+        "class QueuePlanner:\n"
+        "    \"\"\"One more prefill worker while prompts queue, one fewer when idle.\"\"\"\n"
+        "    interval_s = 30.0\n"
+        "    def decide(self, obs):\n"
+        "        targets = []\n"
+        "        for p in obs[\"pools\"]:\n"
+        "            if p[\"queued_prefill_tokens\"] > 20000:\n"
+        "                targets.append(p[\"active\"] + 1)\n"
+        "            elif p[\"queue_depth\"] == 0 and p[\"active\"] > 1:\n"
+        "                targets.append(p[\"active\"] - 1)\n"
+        "            else:\n"
+        "                targets.append(None)\n"
+        "        return targets\n"
+        "mine = base.run(planner=QueuePlanner())\n"
+        "mine.summary[\"slo_attainment\"], len(mine.scaling_events)",
+        "plots.workers(mine)",
+    ],
+    "03_calibration_fidelity.ipynb": [
+        "# Calibration and fidelity\n\nKernel-level errors of the shipped calibration "
+        "(leave-shape-out), and predicted against measured serving runs "
+        "(`data/e2e/measured_serving.csv`). Both through the CLI for now: the Python "
+        "`perf.predict`/`validate` wrappers are not written yet.",
+        "GPU = \"h100_sxm\"\nBACKEND = \"vllm\"",
+        SETUP,
+        "print(subprocess.run([servesim_cli(), \"perf\", \"check\", \"--gpu\", GPU, \"--backend\", BACKEND],\n"
+        "                     check=True, capture_output=True, text=True).stdout)",
+        "import tempfile, pandas as pd\n"
+        "out = Path(tempfile.mkdtemp()) / \"predicted.csv\"\n"
+        "subprocess.run([servesim_cli(), \"validate\", \"--input\", str(ROOT / \"data/e2e/measured_serving.csv\"),\n"
+        "                \"--output\", str(out)], check=True, capture_output=True)\n"
+        "df = pd.read_csv(out)\n"
+        "df = df[df[\"predicted_ttft_ms\"].notna()]\n"
+        "df[[\"backend\", \"isl\", \"osl\", \"silicon_ttft_ms\", \"predicted_ttft_ms\", \"silicon_tpot_ms\", \"predicted_tpot_ms\"]].head()",
+        "fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))\n"
+        "for ax, m in ((a, \"ttft\"), (b, \"tpot\")):\n"
+        "    ax.loglog(df[f\"silicon_{m}_ms\"], df[f\"predicted_{m}_ms\"], \".\", alpha=0.5)\n"
+        "    lim = [df[f\"silicon_{m}_ms\"].min(), df[f\"silicon_{m}_ms\"].max()]\n"
+        "    ax.plot(lim, lim, \"k--\"); ax.set_xlabel(f\"measured {m} (ms)\"); ax.set_ylabel(f\"predicted {m} (ms)\")",
+    ],
+    "04_profiler_frontier.ipynb": [
+        "# The profiler and its frontier\n\nA DynamoGraphDeploymentRequest searched over "
+        "aggregated/disaggregated, TP, batch and worker counts (through the CLI: the Python "
+        "`profile()` wrapper is not written yet); the frontier plotted from `pareto.csv`.",
+        "REQUEST = \"scenarios/profile-qwen3-32b-h200.yaml\"",
+        SETUP,
+        "import tempfile, pandas as pd\n"
+        "out = Path(tempfile.mkdtemp()) / \"profile\"\n"
+        "subprocess.run([servesim_cli(), \"profile\", str(ROOT / REQUEST), \"--out\", str(out)], check=True, capture_output=True)\n"
+        "sorted(p.name for p in out.iterdir())",
+        "pareto = pd.read_csv(out / \"pareto.csv\")\npareto.head()",
+        "num = pareto.select_dtypes(\"number\").columns\n"
+        "xcol = next((c for c in num if \"user\" in c), num[0])\n"
+        "ycol = next((c for c in num if \"gpu\" in c.lower() and c != xcol), num[1])\n"
+        "plots.pareto(list(zip(pareto[xcol], pareto[ycol])), xlabel=xcol, ylabel=ycol)",
+    ],
+    "05_trace_replay.ipynb": [
+        "# Replaying the Azure and Mooncake traces\n\nThe first minutes of each trace, sped up, "
+        "against a small disaggregated deployment.",
+        "MINUTES = 3\nSPEED = 2.0",
+        SETUP,
+        "def trace_scenario(path, fmt):\n"
+        "    cfg = servesim.Scenario.from_yaml(ROOT / \"scenarios/airline-disruption.yaml\").to_dict()\n"
+        "    cfg.update(name=fmt, duration_s=MINUTES * 60 / SPEED, planner=None,\n"
+        "               metrics={\"keep_requests\": True, \"sample_interval_s\": 5})\n"
+        "    cfg[\"traffic\"] = {\"streams\": [{\"name\": fmt, \"trace\": {\"path\": str(ROOT / path), \"format\": fmt,\n"
+        "                                  \"speed\": SPEED, \"to_s\": MINUTES * 60}}]}\n"
+        "    return servesim.Scenario.from_dict(cfg)\n"
+        "runs = {\n"
+        "    \"azure\": trace_scenario(\"data/traces/azure_llm_2023_conv.csv.gz\", \"azure\").run(),\n"
+        "    \"mooncake\": trace_scenario(\"data/traces/mooncake_conversation.jsonl.gz\", \"mooncake\").run(),\n"
+        "}\n"
+        "{k: (r.summary[\"arrived\"], r.summary[\"slo_attainment\"]) for k, r in runs.items()}",
+        "plots.cdf(runs, \"ttft_ms\")",
+        "runs[\"azure\"].requests_pandas()[[\"input_tokens\", \"output_tokens\"]].describe()",
+    ],
+}
+
+
+def main() -> None:
+    for name, cells in NOTEBOOKS.items():
+        nb = new_notebook(
+            cells=[new_markdown_cell(c) if c.startswith("#") and "\n\n" in c else new_code_cell(c) for c in cells],
+            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        )
+        nbformat.write(nb, HERE / name)
+
+
+if __name__ == "__main__":
+    main()

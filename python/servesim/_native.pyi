@@ -1,0 +1,44 @@
+"""Stubs of the private native module (checked by mypy stubtest in scripts/test-all)."""
+
+from typing import Any
+
+__all__ = [
+    "ServesimError",
+    "IoError",
+    "ParseError",
+    "ConfigError",
+    "TrafficError",
+    "ModelsError",
+    "PlannerError",
+    "version",
+    "parse_yaml",
+    "validate",
+    "run",
+    "ab",
+]
+
+class ServesimError(Exception): ...
+class IoError(ServesimError): ...
+class ParseError(ServesimError): ...
+class ConfigError(ServesimError): ...
+class TrafficError(ServesimError): ...
+class ModelsError(ServesimError): ...
+class PlannerError(ServesimError): ...
+
+def version() -> str: ...
+def parse_yaml(text: str, origin: str, base_dir: str) -> str: ...
+def validate(config_json: str, base_dir: str) -> None: ...
+def run(
+    config_json: str,
+    base_dir: str,
+    planner: Any | None = None,
+    planner_interval_s: float = 60.0,
+) -> dict[str, Any]: ...
+def ab(
+    config_json: str,
+    base_dir: str,
+    policies: list[str],
+    first_seed: int = 1,
+    seeds: int = 5,
+    threads: int = 0,
+) -> str: ...

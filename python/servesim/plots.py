@@ -1,0 +1,104 @@
+"""Matplotlib charts of runs, A/B reports and profiler frontiers. Each returns the Axes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from servesim import AbReport, RunResult
+
+
+def _ax(ax: Any) -> Any:
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(8, 3.5))
+    return ax
+
+
+def workers(result: "RunResult", ax: Any = None) -> Any:
+    """Ready (solid) and starting (dashed) workers per pool over time."""
+    ax = _ax(ax)
+    ts = result.timeseries.to_pandas()
+    for pool, g in ts.groupby("pool", observed=True):
+        line = ax.step(g["time_s"], g["ready"], where="post", label=f"{pool} ready")[0]
+        ax.step(g["time_s"], g["starting"], where="post", ls="--", color=line.get_color(),
+                label=f"{pool} starting")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("workers")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def latency(result: "RunResult", ax: Any = None) -> Any:
+    """Per-request TTFT over arrival time with the TTFT SLO line (needs
+    ``metrics.keep_requests: true``)."""
+    ax = _ax(ax)
+    if result.requests is None:
+        raise ValueError("no request rows: set metrics.keep_requests: true")
+    r = result.requests
+    ax.scatter(r.column("arrival_s").to_numpy(), r.column("ttft_ms").to_numpy(), s=2, alpha=0.4,
+               label="TTFT")
+    if result.scenario is not None:
+        slo = result.scenario.to_dict()["slo"]
+        ax.axhline(slo["ttft_ms"], color="red", ls="--", label=f"SLO {slo['ttft_ms']} ms")
+    ax.set_yscale("log")
+    ax.set_xlabel("arrival (s)")
+    ax.set_ylabel("TTFT (ms)")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def cdf(results: dict[str, "RunResult"], column: str = "ttft_ms", ax: Any = None) -> Any:
+    """Empirical CDFs of one request column for several runs."""
+    ax = _ax(ax)
+    for label, res in results.items():
+        if res.requests is None:
+            raise ValueError(f"{label}: no request rows: set metrics.keep_requests: true")
+        x = np.sort(res.requests.column(column).to_numpy())
+        ax.plot(x, np.arange(1, len(x) + 1) / max(len(x), 1), label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel(column)
+    ax.set_ylabel("fraction")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def ab(report: "AbReport", metric: str = "slo_attainment", ax: Any = None) -> Any:
+    """Each policy's mean of ``metric`` over seeds with its 95 % interval."""
+    ax = _ax(ax)
+    names, means, half = [], [], []
+    for p in report.policies:
+        est = p[metric]
+        names.append(p["policy"])
+        means.append(est["mean"])
+        half.append([est["mean"] - est["low"], est["high"] - est["mean"]])
+    ax.bar(names, means, yerr=np.asarray(half).T, capsize=6)
+    ax.set_ylabel(metric)
+    return ax
+
+
+def pareto(points: Sequence[tuple[float, float]], frontier: Sequence[tuple[float, float]] | None = None,
+           xlabel: str = "tokens/s/user", ylabel: str = "tokens/s/GPU", ax: Any = None) -> Any:
+    """Candidates and their Pareto frontier (computed when not given: higher is better on both)."""
+    ax = _ax(ax)
+    pts = np.asarray(points, dtype=float)
+    ax.scatter(pts[:, 0], pts[:, 1], s=8, alpha=0.5, label="candidates")
+    if frontier is None:
+        order = np.argsort(-pts[:, 0])
+        best = -np.inf
+        front = []
+        for i in order:
+            if pts[i, 1] > best:
+                best = pts[i, 1]
+                front.append(pts[i])
+        frontier = [tuple(p) for p in front]
+    f = np.asarray(frontier, dtype=float)
+    f = f[np.argsort(f[:, 0])]
+    ax.plot(f[:, 0], f[:, 1], "r-o", ms=3, label="frontier")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize="small")
+    return ax
