@@ -39,6 +39,9 @@ __all__ = [
     "PythonPlanner",
     "AbReport",
     "ab",
+    "profile",
+    "perf",
+    "traffic",
     "sweep",
     "errors",
     "ServesimError",
@@ -266,4 +269,12 @@ def ab(
     return AbReport(json.loads(raw))
 
 
+def profile(request: str | os.PathLike[str], out: str | os.PathLike[str], mode: str = "fast") -> dict[str, Any]:
+    """``servesim profile``: searches deployments for a DynamoGraphDeploymentRequest file,
+    writes ``dgd.yaml``, the planner profile, ``pareto.csv``, ``summary.json`` and
+    ``report.html`` into ``out`` and returns the summary. ``mode``: ``fast`` or ``simulate``."""
+    return dict(json.loads(_native.profile(os.fspath(request), os.fspath(out), mode)))
+
+
+from servesim import perf, traffic  # noqa: E402
 from servesim.sweep import sweep  # noqa: E402

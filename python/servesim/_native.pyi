@@ -15,6 +15,9 @@ __all__ = [
     "validate",
     "run",
     "ab",
+    "profile",
+    "perf_predict",
+    "read_trace",
 ]
 
 class ServesimError(Exception): ...
@@ -42,3 +45,6 @@ def ab(
     seeds: int = 5,
     threads: int = 0,
 ) -> str: ...
+def profile(request: str, out: str, mode: str = "fast") -> str: ...
+def perf_predict(gpu: str, backend: str, table: str, input: str, output: str) -> tuple[int, int]: ...
+def read_trace(path: str) -> list[tuple[str, str, bytes]]: ...

@@ -389,6 +389,88 @@ fn ab(
     .map_err(to_py)
 }
 
+/// Runs the profiler on a request file (a DynamoGraphDeploymentRequest) and writes its
+/// outputs into `out` (the GIL released); returns the text of `summary.json`.
+#[pyfunction]
+#[pyo3(signature = (request, out, mode="fast"))]
+fn profile(py: Python<'_>, request: &str, out: &str, mode: &str) -> PyResult<String> {
+    py.detach(|| {
+        use servesim::profiler::{Overrides, ProfileMode, run_file};
+        let mode = match mode {
+            "fast" => ProfileMode::Fast,
+            "simulate" => ProfileMode::Simulate,
+            other => {
+                return Err(Error::Config {
+                    path: "mode".into(),
+                    message: format!("'{other}' is not one of fast, simulate"),
+                });
+            }
+        };
+        let out = Path::new(out);
+        run_file(Path::new(request), &Overrides::default(), mode, out)?;
+        let summary = out.join("summary.json");
+        std::fs::read_to_string(&summary).map_err(|source| Error::Io {
+            path: summary,
+            source,
+        })
+    })
+    .map_err(to_py)
+}
+
+/// `servesim perf predict`: predicts every row of a kernel table (public layout) with the
+/// shipped calibration of `gpu` and `backend`; writes `output` with `predicted_ms` and
+/// `reason` columns. Returns (rows, rows predicted).
+#[pyfunction]
+fn perf_predict(
+    py: Python<'_>,
+    gpu: &str,
+    backend: &str,
+    table: &str,
+    input: &str,
+    output: &str,
+) -> PyResult<(u64, u64)> {
+    py.detach(|| {
+        use servesim::models::calibration::import::PublicTable;
+        use servesim::models::hardware::GpuCatalog;
+        use servesim::models::perf::evaluate::predict_public_file;
+        use servesim::models::perf::{Backend, CalibratedTimer};
+        let catalog = GpuCatalog::builtin();
+        let backend = Backend::parse(backend)?;
+        let table = PublicTable::parse(table)?;
+        let timer = CalibratedTimer::shipped(&catalog, gpu, backend)?;
+        let s = predict_public_file(&timer, table, Path::new(input), Path::new(output))?;
+        Ok((s.rows as u64, s.predicted as u64))
+    })
+    .map_err(|e: servesim::models::ModelsError| to_py(Error::Models(e)))
+}
+
+/// Reads a trace (Azure, Mooncake or BurstGPT; format from the name or header) as columns
+/// `time_s`, `input_tokens`, `output_tokens` (raw little-endian buffers, no object per row).
+#[pyfunction]
+fn read_trace<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyList>> {
+    let cols = py
+        .detach(|| {
+            use servesim::traffic::{TraceFormat, TraceReader};
+            let path = Path::new(path);
+            let mut reader = TraceReader::open(path, TraceFormat::detect(path)?)?;
+            let (mut t, mut i, mut o) = (Vec::new(), Vec::new(), Vec::new());
+            let mut t0 = None;
+            while let Some(row) = reader.next_row()? {
+                let start = *t0.get_or_insert(row.time_ns);
+                t.extend_from_slice(&(((row.time_ns - start) as f64) / 1e9).to_le_bytes());
+                i.extend_from_slice(&row.input_tokens.to_le_bytes());
+                o.extend_from_slice(&row.output_tokens.to_le_bytes());
+            }
+            Ok(vec![
+                ("time_s", "<f8", t),
+                ("input_tokens", "<u4", i),
+                ("output_tokens", "<u4", o),
+            ])
+        })
+        .map_err(|e: servesim::traffic::TrafficError| to_py(Error::Traffic(e)))?;
+    columns_dict(py, cols)
+}
+
 /// The native module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -398,6 +480,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(validate, m)?)?;
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(ab, m)?)?;
+    m.add_function(wrap_pyfunction!(profile, m)?)?;
+    m.add_function(wrap_pyfunction!(perf_predict, m)?)?;
+    m.add_function(wrap_pyfunction!(read_trace, m)?)?;
     m.add("ServesimError", py.get_type::<ServesimError>())?;
     m.add("IoError", py.get_type::<IoError>())?;
     m.add("ParseError", py.get_type::<ParseError>())?;

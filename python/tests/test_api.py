@@ -193,3 +193,22 @@ def test_sweep_ray(small: servesim.Scenario) -> None:
         assert [r.summary["seed"] for r in res] == [1, 2]
     finally:
         ray.shutdown()
+
+
+def test_profile_perf_predict_and_traces(tmp_path: Path) -> None:
+    summary = servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "prof")
+    assert (tmp_path / "prof" / "dgd.yaml").exists()
+    assert summary
+    rows = tmp_path / "gemm.csv"
+    rows.write_text("version,kernel_source,gemm_dtype,m,n,k\n1,x,bfloat16,64,5120,5120\n1,x,nosuch,8,8,8\n")
+    assert servesim.perf.predict("b200_sxm", "vllm", "gemm_perf", rows, tmp_path / "out.csv") == (2, 1)
+    assert "predicted_ms" in (tmp_path / "out.csv").read_text()
+    t = servesim.traffic.read_trace(ROOT / "data" / "traces" / "azure_llm_2023_conv.csv.gz")
+    assert t.num_rows == 19366 and t.column_names == ["time_s", "input_tokens", "output_tokens"]
+    assert 3400 < t.column("time_s")[-1].as_py() < 3600
+    bad = tmp_path / "bad.csv"
+    bad.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,x,10\n")
+    with pytest.raises(errors.TrafficError, match="bad.csv:2"):
+        servesim.traffic.read_trace(bad)
+    with pytest.raises(errors.ConfigError, match="mode"):
+        servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p2", mode="slow")
