@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{CalibrationTable, Columns, FORMAT_VERSION, Family, Header, RowCtx};
+use super::{CalibrationTable, Columns, FORMAT_VERSION, Family, Header, RowCtx, sorted_entries};
 use crate::error::{ModelsError, Result};
 use crate::perf::ops::{AllReduceImpl, AttnShape, GemmShape, KernelOp, NcclOp};
 
@@ -295,33 +295,20 @@ pub fn import_dir(
     out: &Path,
     extra: &BTreeMap<String, String>,
 ) -> Result<Vec<PathBuf>> {
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| ModelsError::Io { path: p, source }
-    };
-    let list = |p: &Path| -> Result<Vec<PathBuf>> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(p)
-            .map_err(io(p))?
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .collect();
-        v.sort();
-        Ok(v)
-    };
     let mut written = Vec::new();
-    for g in list(dir)?.into_iter().filter(|p| p.is_dir()) {
+    for g in sorted_entries(dir)?.into_iter().filter(|p| p.is_dir()) {
         let gpu = g
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_string();
-        for b in list(&g)?.into_iter().filter(|p| p.is_dir()) {
+        for b in sorted_entries(&g)?.into_iter().filter(|p| p.is_dir()) {
             let backend = b
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or_default()
                 .to_string();
-            for f in list(&b)? {
+            for f in sorted_entries(&b)? {
                 let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
                 let stem = name
                     .strip_suffix(".csv.gz")

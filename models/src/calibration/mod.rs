@@ -544,35 +544,28 @@ pub fn family_path(root: &Path, gpu: &str, backend: &str, family: Family) -> Pat
         .join(format!("{}.csv.gz", family.name()))
 }
 
-/// All calibration tables found under a root folder (`<gpu>/<backend>/<family>.csv.gz`),
-/// sorted by path. Files whose header disagrees with their place are an error.
-pub fn load_dir(root: &Path) -> Result<Vec<CalibrationTable>> {
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| ModelsError::Io { path: p, source }
-    };
-    let mut paths = Vec::new();
-    let mut gpus: Vec<_> = std::fs::read_dir(root)
-        .map_err(io(root))?
+/// The entries of a folder, sorted by path (a listing order that does not depend on the
+/// file system).
+pub(crate) fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| ModelsError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .collect();
-    gpus.sort();
-    for g in gpus.into_iter().filter(|p| p.is_dir()) {
-        let mut backends: Vec<_> = std::fs::read_dir(&g)
-            .map_err(io(&g))?
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .collect();
-        backends.sort();
-        for b in backends.into_iter().filter(|p| p.is_dir()) {
-            let mut files: Vec<_> = std::fs::read_dir(&b)
-                .map_err(io(&b))?
-                .filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .collect();
-            files.sort();
-            paths.extend(files.into_iter().filter(|p| {
+    v.sort();
+    Ok(v)
+}
+
+/// All calibration tables found under a root folder (`<gpu>/<backend>/<family>.csv.gz`),
+/// sorted by path. Files whose header disagrees with their place are an error.
+pub fn load_dir(root: &Path) -> Result<Vec<CalibrationTable>> {
+    let mut paths = Vec::new();
+    for g in sorted_entries(root)?.into_iter().filter(|p| p.is_dir()) {
+        for b in sorted_entries(&g)?.into_iter().filter(|p| p.is_dir()) {
+            paths.extend(sorted_entries(&b)?.into_iter().filter(|p| {
                 p.file_name()
                     .and_then(|n| n.to_str())
                     .is_some_and(|n| n.ends_with(".csv.gz") || n.ends_with(".csv"))
