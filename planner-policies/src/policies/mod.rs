@@ -181,6 +181,29 @@ impl Common {
             .unwrap_or(self.interval_s)
     }
 
+    /// Moves a policy's clock to the observation's time, or on by the interval when that
+    /// time is unusable or behind; returns the new time.
+    pub fn advance_clock(&self, clock: &mut f64, obs: &Observation) -> f64 {
+        *clock = match finite(Some(obs.now_s)) {
+            Some(t) if t >= *clock => t,
+            _ => *clock + self.dt(obs),
+        };
+        *clock
+    }
+
+    /// Keeps the last usable mean ISL and OSL seen (intervals without requests keep them).
+    pub fn remember_sizes(isl: &mut Option<f64>, osl: &mut Option<f64>, obs: &Observation) {
+        let stats = &obs.interval;
+        if stats.requests > 0 {
+            if let Some(v) = finite(stats.mean_isl).filter(|v| *v > 0.0) {
+                *isl = Some(v);
+            }
+            if let Some(v) = finite(stats.mean_osl).filter(|v| *v > 0.0) {
+                *osl = Some(v);
+            }
+        }
+    }
+
     /// The TTFT target: the observation's when usable, else the context's.
     pub fn slo_ttft(&self, obs: &Observation) -> f64 {
         finite(Some(obs.slo_ttft_ms))

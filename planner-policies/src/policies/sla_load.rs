@@ -274,20 +274,9 @@ impl Planner for SlaLoad {
         }
         let c = self.common.clone();
         let dt = c.dt(obs);
-        self.clock = match finite(Some(obs.now_s)) {
-            Some(t) if t >= self.clock => t,
-            _ => self.clock + dt,
-        };
-        let now = self.clock;
+        let now = c.advance_clock(&mut self.clock, obs);
+        Common::remember_sizes(&mut self.isl, &mut self.osl, obs);
         let stats = &obs.interval;
-        if stats.requests > 0 {
-            if let Some(v) = finite(stats.mean_isl).filter(|v| *v > 0.0) {
-                self.isl = Some(v);
-            }
-            if let Some(v) = finite(stats.mean_osl).filter(|v| *v > 0.0) {
-                self.osl = Some(v);
-            }
-        }
         for (i, p) in obs.pools.iter().enumerate() {
             if let Some(f) = IterationFit::fit(&p.iterations, self.config.min_samples) {
                 self.fits[i] = Some(f);
