@@ -54,4 +54,4 @@ pub use preset::AirlineConfig;
 pub use request::{ClassId, Request, RequestId, SessionInfo, StreamId};
 pub use stats::{Stats, StatsBuilder};
 pub use trace::{MooncakeWriter, TraceFormat, TraceReader, TraceRow};
-pub use workload::Workload;
+pub use workload::{Standalone, Workload};

@@ -25,7 +25,7 @@ use servesim_core::{RngStreams, SimDuration, SimTime, StreamRng};
 
 use crate::arrival::Arrivals;
 use crate::config::{ClosedSpec, Sizes, StreamKind, TraceSpec, WorkloadSpec};
-use crate::error::Result;
+use crate::error::{Result, TrafficError};
 use crate::request::{
     ClassId, Request, RequestId, SessionInfo, StreamId, prompt_blocks, trace_blocks,
 };
@@ -369,6 +369,20 @@ impl Workload {
         latency: SimDuration,
         mut f: impl FnMut(&Request),
     ) -> Result<u64> {
+        self.drive_alone(until, latency, |r| {
+            f(r);
+            true
+        })
+    }
+
+    /// [`Workload::run_standalone`], stopping early (before the request) when `f` returns
+    /// false; returns how many requests `f` accepted.
+    fn drive_alone(
+        &mut self,
+        until: SimTime,
+        latency: SimDuration,
+        mut f: impl FnMut(&Request) -> bool,
+    ) -> Result<u64> {
         let mut answers: BinaryHeap<Reverse<(SimTime, RequestId)>> = BinaryHeap::new();
         let mut n = 0;
         loop {
@@ -392,9 +406,77 @@ impl Workload {
             if r.session.is_some() {
                 answers.push(Reverse((r.arrival.saturating_add(latency), r.id)));
             }
-            f(&r);
+            if !f(&r) {
+                return Ok(n);
+            }
             n += 1;
         }
+    }
+}
+
+/// A workload run alone, without a cluster: what `servesim traffic stats` and `export` and
+/// Python's `servesim.traffic.generate` run.
+///
+/// Open-loop and trace streams come out exactly as a cluster simulation with the same seed
+/// sees them (the same named random streams). Closed-loop users need their answers to go on:
+/// with no cluster here, every closed-loop request is answered `response` after it arrives,
+/// then its user thinks (`think_s`) and sends the next turn. With `response` zero the
+/// closed-loop streams run at the fastest pace their think times allow; a served run's
+/// follow-ups come later, by the cluster's latency.
+#[derive(Clone, Copy, Debug)]
+pub struct Standalone {
+    /// The run seed (a scenario's `seed:`).
+    pub seed: u64,
+    /// Requests arriving at or after this time are left out. `None` runs until every stream
+    /// ends; a workload with a stream that never ends is then a `Config` error on field
+    /// `until`.
+    pub until: Option<SimTime>,
+    /// How long after its arrival a closed-loop request is answered.
+    pub response: SimDuration,
+    /// Most requests to generate; one more is a `Config` error on field `max_requests`
+    /// (a guard against closed loops with zero think and response times, which never
+    /// advance the clock). `None`: no limit.
+    pub max_requests: Option<u64>,
+}
+
+impl Standalone {
+    /// Runs `spec`: calls `f` on each request in arrival order and returns how many there
+    /// were.
+    pub fn run(&self, spec: &WorkloadSpec, mut f: impl FnMut(&Request)) -> Result<u64> {
+        let until = match self.until {
+            Some(t) => t,
+            None if spec.is_unbounded() => {
+                return Err(TrafficError::config(
+                    "until",
+                    "a stream of this workload never ends, so a run of it needs a time limit",
+                ));
+            }
+            None => SimTime::MAX,
+        };
+        let limit = self.max_requests.unwrap_or(u64::MAX);
+        let mut w = Workload::new(spec, &RngStreams::new(self.seed))?;
+        let mut n = 0u64;
+        let mut over = None;
+        w.drive_alone(until, self.response, |r| {
+            if n == limit {
+                over = Some(r.arrival);
+                return false;
+            }
+            n += 1;
+            f(r);
+            true
+        })?;
+        if let Some(t) = over {
+            return Err(TrafficError::config(
+                "max_requests",
+                format!(
+                    "more than {limit} requests by {:.3} s: give a shorter time limit or a \
+                     larger limit",
+                    t.as_secs_f64()
+                ),
+            ));
+        }
+        Ok(n)
     }
 }
 

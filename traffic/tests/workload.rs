@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use servesim_core::{RngStreams, SimDuration, SimTime};
-use servesim_traffic::{Request, StatsBuilder, Workload, WorkloadConfig, WorkloadSpec};
+use servesim_traffic::{Request, Standalone, StatsBuilder, Workload, WorkloadConfig, WorkloadSpec};
 
 fn spec(yaml: &str) -> WorkloadSpec {
     WorkloadConfig::from_yaml_str(yaml, "test")
@@ -302,6 +302,59 @@ fn bad_config_names_the_field() {
 fn unbounded_workloads_are_flagged() {
     assert!(spec(&format!("streams:{CHAT}")).is_unbounded());
     assert!(!spec(&format!("streams:{CONV}")).is_unbounded());
+}
+
+#[test]
+fn standalone_runs_need_a_limit_and_stop_at_max_requests() {
+    let chat = spec(&format!("streams:{CHAT}"));
+    let mut run = Standalone {
+        seed: 9,
+        until: None,
+        response: SimDuration::from_secs(1).unwrap(),
+        max_requests: None,
+    };
+    let e = run.run(&chat, |_| {}).unwrap_err();
+    assert!(e.to_string().starts_with("until: "), "{e}");
+    run.until = Some(secs(600));
+    let mut all = Vec::new();
+    assert_eq!(
+        run.run(&chat, |r| all.push(r.clone())).unwrap(),
+        all.len() as u64
+    );
+    assert_eq!(all, self::run(&chat, 9, 600, 1));
+    // Closed-loop users: the conversation stream ends by itself; follow-ups come after
+    // the assumed response and a think time.
+    let conv = spec(&format!("streams:{CONV}"));
+    run.until = None;
+    assert_eq!(
+        run.run(&conv, |_| {}).unwrap(),
+        self::run(&conv, 9, 10_000, 1).len() as u64
+    );
+    // A closed loop with zero think and response times never advances the clock.
+    let stuck = spec(
+        "streams:
+  - name: spin
+    end_s: 10
+    closed:
+      users: 1
+      first_input: {kind: fixed, value: 10}
+      followup_input: {kind: fixed, value: 1}
+      output: {kind: fixed, value: 1}
+      think_s: {kind: fixed, value: 0}
+      turns: {kind: fixed, value: 2}",
+    );
+    run.response = SimDuration::ZERO;
+    run.max_requests = Some(1000);
+    let mut n = 0;
+    let e = run.run(&stuck, |_| n += 1).unwrap_err();
+    assert!(
+        e.to_string().starts_with("max_requests: more than 1000"),
+        "{e}"
+    );
+    assert_eq!(n, 1000);
+    run.max_requests = Some(all.len() as u64);
+    run.until = Some(secs(600));
+    assert_eq!(run.run(&chat, |_| {}).unwrap(), all.len() as u64);
 }
 
 #[test]

@@ -5,9 +5,9 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use servesim_core::{RngStreams, SimDuration, SimTime};
+use servesim_core::{SimDuration, SimTime};
 use servesim_traffic::{
-    MooncakeWriter, StatsBuilder, TraceFormat, TrafficError, Workload, WorkloadSpec, load_spec,
+    MooncakeWriter, Standalone, StatsBuilder, TraceFormat, TrafficError, WorkloadSpec, load_spec,
 };
 
 use super::CliError;
@@ -131,17 +131,21 @@ fn drive(
     args: &RunArgs,
     f: impl FnMut(&servesim_traffic::Request),
 ) -> Result<u64, CliError> {
-    let until = match args.until_s {
-        Some(s) => SimTime::ZERO + secs("--until-s", s)?,
-        None if spec.is_unbounded() => {
-            return Err(m("a stream of this workload never ends: pass --until-s"));
-        }
-        None => SimTime::MAX,
+    let run = Standalone {
+        seed: args.seed.or(seed).unwrap_or(0),
+        until: match args.until_s {
+            Some(s) => Some(SimTime::ZERO + secs("--until-s", s)?),
+            None => None,
+        },
+        response: secs("--response-s", args.response_s)?,
+        max_requests: None,
     };
-    let latency = secs("--response-s", args.response_s)?;
-    let seed = args.seed.or(seed).unwrap_or(0);
-    let mut w = Workload::new(spec, &RngStreams::new(seed)).map_err(m)?;
-    w.run_standalone(until, latency, f).map_err(m)
+    run.run(spec, f).map_err(|e| match e {
+        TrafficError::Config { field, message } if field == "until" => {
+            m(format!("{message}: pass --until-s"))
+        }
+        e => m(e),
+    })
 }
 
 fn secs(flag: &str, s: f64) -> Result<SimDuration, CliError> {
