@@ -13,14 +13,10 @@ from __future__ import annotations
 import copy
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
-import numpy as np
-import pyarrow as pa
-
-from servesim import _native, errors
+from servesim import _arrow, _native, errors
 from servesim.errors import (
     ConfigError,
     IoError,
@@ -30,6 +26,9 @@ from servesim.errors import (
     ServesimError,
     TrafficError,
 )
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __version__: str = _native.version()
 
@@ -43,6 +42,7 @@ __all__ = [
     "perf",
     "traffic",
     "sweep",
+    "validate",
     "errors",
     "ServesimError",
     "IoError",
@@ -68,15 +68,6 @@ class PythonPlanner(Protocol):
     def decide(self, observation: dict[str, Any]) -> Any: ...
 
 
-def _table(cols: Sequence[tuple[str, str, bytes]] | None) -> pa.Table | None:
-    """Columns (name, dtype, little-endian bytes) → Arrow table, no per-row objects."""
-    if cols is None:
-        return None
-    arrays = [pa.array(np.frombuffer(buf, dtype=np.dtype(dt))) for _, dt, buf in cols]
-    return pa.Table.from_arrays(arrays, names=[n for n, _, _ in cols])
-
-
-@dataclass
 class RunResult:
     """What one run returns.
 
@@ -84,21 +75,64 @@ class RunResult:
     ``requests`` one row per request (an Arrow table; None unless
     ``metrics.keep_requests`` is true); ``timeseries`` per pool and sample (Arrow table,
     long format, with a ``pool`` name column); ``scaling_events`` the planner's decisions.
+
+    The tables are built on first access from the raw column buffers the run returned
+    (NumPy and pyarrow are imported then, not before).
     """
 
-    summary: dict[str, Any]
-    requests: pa.Table | None
-    timeseries: pa.Table
-    scaling_events: list[dict[str, Any]]
-    pools: list[str]
-    wall_s: float
-    scenario: "Scenario | None" = field(default=None, repr=False)
+    def __init__(
+        self,
+        summary: dict[str, Any],
+        scaling_events: list[dict[str, Any]],
+        pools: list[str],
+        wall_s: float,
+        scenario: "Scenario | None" = None,
+        *,
+        request_columns: Sequence[_arrow.Column] | None = None,
+        series_columns: Sequence[_arrow.Column] = (),
+    ) -> None:
+        self.summary = summary
+        self.scaling_events = scaling_events
+        self.pools = pools
+        self.wall_s = wall_s
+        self.scenario = scenario
+        self._request_columns = request_columns
+        self._series_columns = series_columns
+        self._requests: pa.Table | None = None
+        self._timeseries: pa.Table | None = None
+
+    @property
+    def requests(self) -> pa.Table | None:
+        """One row per request (Arrow), None unless ``metrics.keep_requests`` is true."""
+        if self._requests is None and self._request_columns is not None:
+            self._requests = _arrow.table(self._request_columns)
+        return self._requests
+
+    @property
+    def timeseries(self) -> pa.Table:
+        """Per pool and sample (Arrow, long format); ``pool`` is a dictionary column of
+        pool names."""
+        if self._timeseries is None:
+            self._timeseries = _arrow.table(self._series_columns, names={"pool": self.pools})
+        return self._timeseries
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled (process sweeps, Ray) as the raw buffers; tables are rebuilt on access.
+        return {**self.__dict__, "_requests": None, "_timeseries": None}
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (
+            f"RunResult(scenario={s.get('scenario')!r}, seed={s.get('seed')}, "
+            f"arrived={s.get('arrived')}, wall_s={self.wall_s:.3f})"
+        )
 
     def requests_pandas(self) -> Any:
         """``requests`` as a pandas DataFrame."""
-        if self.requests is None:
+        requests = self.requests
+        if requests is None:
             raise ConfigError("metrics.keep_requests: false, so no request rows were kept")
-        return self.requests.to_pandas()
+        return requests.to_pandas()
 
     def timeseries_pandas(self) -> Any:
         """``timeseries`` as a pandas DataFrame."""
@@ -108,9 +142,10 @@ class RunResult:
         """``requests`` as a polars DataFrame."""
         import polars as pl
 
-        if self.requests is None:
+        requests = self.requests
+        if requests is None:
             raise ConfigError("metrics.keep_requests: false, so no request rows were kept")
-        return pl.from_arrow(self.requests)
+        return pl.from_arrow(requests)
 
     def timeseries_polars(self) -> Any:
         """``timeseries`` as a polars DataFrame."""
@@ -212,32 +247,34 @@ class Scenario:
         """Runs to the end with the GIL released; ``planner`` replaces the scenario's policy."""
         interval = float(getattr(planner, "interval_s", 60.0)) if planner is not None else 60.0
         out = _native.run(json.dumps(self._config), self.base_dir, planner, interval)
-        pools: list[str] = list(out["pools"])
-        ts = _table(out["timeseries"])
-        assert ts is not None
-        idx = ts.column("pool").to_numpy()
-        names = pa.DictionaryArray.from_arrays(pa.array(idx, pa.int32()), pa.array(pools))
-        ts = ts.set_column(0, "pool", names)
         return RunResult(
             summary=json.loads(out["summary"]),
-            requests=_table(out["requests"]),
-            timeseries=ts,
             scaling_events=json.loads(out["scaling_events"]),
-            pools=pools,
+            pools=list(out["pools"]),
             wall_s=float(out["wall_s"]),
             scenario=self,
+            request_columns=out["requests"],
+            series_columns=out["timeseries"],
         )
 
     def __repr__(self) -> str:
         return f"Scenario({self.name!r}, seed={self._config.get('seed')}, duration_s={self._config.get('duration_s')})"
 
 
-@dataclass
 class AbReport:
     """Policies compared on common random numbers: per-policy statistics, paired
     differences against the first policy (95 % intervals), and every run."""
 
-    raw: dict[str, Any]
+    # A plain class, not a dataclass: `dataclasses` (through `inspect`) would add a third to
+    # the cost of `import servesim`.
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AbReport) and self.raw == other.raw
+
+    def __repr__(self) -> str:
+        return f"AbReport(raw={self.raw!r})"
 
     @property
     def policies(self) -> list[dict[str, Any]]:
@@ -252,6 +289,8 @@ class AbReport:
     @property
     def runs(self) -> pa.Table:
         """Every run, one row each."""
+        import pyarrow as pa
+
         return pa.Table.from_pylist(self.raw["runs"])
 
 
@@ -274,6 +313,23 @@ def profile(request: str | os.PathLike[str], out: str | os.PathLike[str], mode: 
     writes ``dgd.yaml``, the planner profile, ``pareto.csv``, ``summary.json`` and
     ``report.html`` into ``out`` and returns the summary. ``mode``: ``fast`` or ``simulate``."""
     return dict(json.loads(_native.profile(os.fspath(request), os.fspath(out), mode)))
+
+
+def validate(input: str | os.PathLike[str], output: str | os.PathLike[str]) -> dict[str, Any]:
+    """``servesim validate --input MEASURED.csv --output PREDICTED.csv``: simulates every
+    measured serving row (the columns of ``data/e2e/measured_serving.csv``) the way it was
+    measured (a closed loop at its concurrency, fixed ISL/OSL, its model, GPU, backend and
+    parallelism) and writes each row to ``output`` with ``predicted_ttft_ms``,
+    ``predicted_tpot_ms`` and ``reason`` (why a row could not be modelled).
+
+    Returns ``rows`` (rows read), ``predicted`` (rows modelled), ``overall`` and ``groups``
+    (by ``backend/mode``) as ``{"rows", "ttft_pct", "tpot_pct"}`` mean absolute percentage
+    errors over the rows with both a measurement and a prediction, and ``predictions``
+    (one dict per row: ``line``, ``backend``, ``mode``, ``concurrency``, ``isl``, ``osl``,
+    measured and predicted TTFT/TPOT in ms, ``reason``). A malformed row raises
+    ``ParseError`` naming its line and column; an unreadable file ``IoError``.
+    """
+    return dict(_native.validate_serving(os.fspath(input), os.fspath(output)))
 
 
 from servesim import perf, traffic  # noqa: E402

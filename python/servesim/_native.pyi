@@ -18,6 +18,9 @@ __all__ = [
     "profile",
     "perf_predict",
     "read_trace",
+    "generate_traffic",
+    "traffic_stats",
+    "validate_serving",
 ]
 
 class ServesimError(Exception): ...
@@ -48,3 +51,25 @@ def ab(
 def profile(request: str, out: str, mode: str = "fast") -> str: ...
 def perf_predict(gpu: str, backend: str, table: str, input: str, output: str) -> tuple[int, int]: ...
 def read_trace(path: str) -> list[tuple[str, str, bytes]]: ...
+def generate_traffic(
+    kind: str,
+    source: str,
+    base_dir: str = ".",
+    seed: int | None = None,
+    duration_s: float | None = None,
+    response_s: float = 0.0,
+    max_requests: int | None = None,
+    block_ids: bool = False,
+    format: str | None = None,
+) -> dict[str, Any]: ...
+def traffic_stats(
+    kind: str,
+    source: str,
+    base_dir: str = ".",
+    seed: int | None = None,
+    duration_s: float | None = None,
+    response_s: float = 0.0,
+    max_requests: int | None = None,
+    format: str | None = None,
+) -> str: ...
+def validate_serving(input: str, output: str) -> dict[str, Any]: ...

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any, Sequence
 
 if TYPE_CHECKING:
@@ -42,6 +41,9 @@ def sweep(
     results: list[Any] = [None] * len(items)
     try:
         if executor in ("process", "thread"):
+            # Imported here: concurrent.futures.process costs a cold `import servesim`.
+            from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+
             workers = max_workers or min(len(items), os.cpu_count() or 1) or 1
             cls = ProcessPoolExecutor if executor == "process" else ThreadPoolExecutor
             with cls(max_workers=workers) as pool:

@@ -1,21 +1,155 @@
-"""Traces: Azure, Mooncake and BurstGPT files as Arrow tables."""
+"""Traffic without a cluster: synthetic requests and workload statistics from a scenario or a
+``traffic:`` section, and traces (Azure, Mooncake, BurstGPT) as Arrow tables."""
 
 from __future__ import annotations
 
+import json
 import os
+from typing import TYPE_CHECKING, Any, Mapping
 
-import numpy as np
-import pyarrow as pa
+from servesim import _arrow, _native
 
-from servesim import _native
+if TYPE_CHECKING:
+    import pyarrow as pa
 
-__all__ = ["read_trace"]
+    from servesim import Scenario
+
+__all__ = ["generate", "stats", "read_trace"]
+
+#: Default of ``max_requests``: about 0.5 GB of columns.
+MAX_REQUESTS = 10_000_000
+
+
+def _count(name: str, value: int | None) -> int | None:
+    """A non-negative integer argument, or None; anything else is a ``ConfigError``."""
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 64
+    ):
+        from servesim.errors import ConfigError
+
+        raise ConfigError(f"{name}: must be a non-negative integer, got {value!r}")
+    return value
+
+
+def _source(
+    source: Scenario | Mapping[str, Any] | str | os.PathLike[str],
+    base_dir: str | os.PathLike[str] | None,
+) -> tuple[str, str, str]:
+    """(kind, text, base directory) for the native module."""
+    from servesim import Scenario
+
+    if isinstance(source, Scenario):
+        return "scenario", json.dumps(source.to_dict()), str(base_dir or source.base_dir)
+    if isinstance(source, Mapping):
+        return "traffic", json.dumps(dict(source)), str(base_dir or ".")
+    if isinstance(source, (str, os.PathLike)):
+        return "file", os.fspath(source), str(base_dir or ".")
+    raise TypeError(
+        f"source: expected a Scenario, a traffic dict or a path, not {type(source).__name__}"
+    )
+
+
+def generate(
+    source: Scenario | Mapping[str, Any] | str | os.PathLike[str],
+    duration_s: float | None = None,
+    seed: int | None = None,
+    *,
+    response_s: float = 0.0,
+    max_requests: int | None = MAX_REQUESTS,
+    block_ids: bool = False,
+    format: str | None = None,
+    base_dir: str | os.PathLike[str] | None = None,
+) -> pa.Table:
+    """The requests of a workload, generated without a cluster, as an Arrow table (built from
+    raw column buffers: no Python object per row; the GIL is released while generating).
+
+    ``source`` is a ``Scenario`` (its ``traffic:``, ``seed`` and ``duration_s`` are used), a
+    dict with the schema of a scenario's ``traffic:`` section (``streams``, ``preset``,
+    ``airline``, ``block_tokens``), or a path: a trace file (``.csv``/``.jsonl``, optionally
+    ``.gz``; ``format`` = ``azure``/``mooncake``/``burstgpt`` when the name or header does not
+    tell) or a YAML file with a ``traffic:`` key, read as ``servesim traffic export`` reads it
+    (its ``seed:`` is used, its ``duration_s`` is not). ``duration_s`` and ``seed`` override
+    the source's; without either, the seed is 0 and the run lasts until every stream ends
+    (a stream that never ends is then a ``ConfigError`` on ``duration_s``). Relative trace
+    paths are resolved against ``base_dir`` (default: the scenario's folder, else ``.``).
+
+    Open-loop and trace streams come out exactly as ``Scenario.run()`` with the same seed sees
+    them. **Closed-loop users** cannot be answered by a cluster here: every closed-loop
+    request is assumed answered ``response_s`` seconds after it arrives (default 0: at once),
+    then its user thinks (``think_s``) and sends the next turn. So their follow-ups come as
+    early as the think times allow; in a served run they come later by the cluster's
+    latency, and a slower cluster sees fewer of them. ``max_requests`` (default ten million;
+    None: no limit) raises ``ConfigError`` rather than fill memory, e.g. for a closed loop
+    with zero think time and zero ``response_s``, which never advances the clock.
+
+    Columns: ``request_id`` (emission order), ``time_s`` (arrival), ``input_tokens``,
+    ``output_tokens``, ``prefix_blocks`` (number of prompt blocks of ``block_tokens``
+    tokens), ``class`` and ``stream`` (dictionary columns of names), ``user``, ``session``
+    and ``turn`` (closed-loop position; null for open-loop and trace requests), and with
+    ``block_ids=True`` ``block_ids`` (the prompt's block ids, a list column: equal ids mean
+    equal content, so a prefix cache can reuse the longest common leading run).
+
+    Bad input raises ``servesim.errors``: ``ConfigError`` for a field out of range (the
+    message names its path, e.g. ``traffic.streams[0].open.arrival.rate_per_s``),
+    ``ParseError`` for an unknown field or a wrong type, ``IoError`` for a file that cannot be
+    read and ``TrafficError`` for a malformed trace row (file, line and column).
+    """
+    kind, text, base = _source(source, base_dir)
+    out = _native.generate_traffic(
+        kind,
+        text,
+        base,
+        _count("seed", seed),
+        duration_s,
+        response_s,
+        _count("max_requests", max_requests),
+        block_ids,
+        format,
+    )
+    t = _arrow.table(out["columns"], names={"class": out["classes"], "stream": out["streams"]})
+    if out["block_ids"] is not None:
+        import pyarrow as pa
+
+        offsets, values = out["block_ids"]
+        ids = pa.LargeListArray.from_arrays(
+            _arrow.array("<i8", offsets), _arrow.array("<u8", values)
+        )
+        t = t.append_column("block_ids", ids)
+    return t
+
+
+def stats(
+    source: Scenario | Mapping[str, Any] | str | os.PathLike[str],
+    duration_s: float | None = None,
+    seed: int | None = None,
+    *,
+    response_s: float = 0.0,
+    max_requests: int | None = None,
+    format: str | None = None,
+    base_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """``servesim traffic stats``: the same workload run as :func:`generate` (same arguments
+    and closed-loop assumption), summarised without keeping the requests. Returns ``total``
+    and ``classes`` (one per class with requests), each with ``class``, ``count``,
+    ``first_s``, ``span_s``, ``rate_per_s``, ``input`` and ``output`` (``mean``, ``p50``,
+    ``p99``, ``max`` tokens), ``blocks`` and ``reusable_block_share`` (share of prompt blocks
+    seen in an earlier prompt)."""
+    kind, text, base = _source(source, base_dir)
+    raw = _native.traffic_stats(
+        kind,
+        text,
+        base,
+        _count("seed", seed),
+        duration_s,
+        response_s,
+        _count("max_requests", max_requests),
+        format,
+    )
+    return dict(json.loads(raw))
 
 
 def read_trace(path: str | os.PathLike[str]) -> pa.Table:
     """Reads a trace (format from the name or the header; plain or gzip) into a table with
     ``time_s`` (from the first row), ``input_tokens`` and ``output_tokens``. A malformed
     row raises ``TrafficError`` naming the file and line."""
-    cols = _native.read_trace(os.fspath(path))
-    arrays = [pa.array(np.frombuffer(buf, dtype=np.dtype(dt))) for _, dt, buf in cols]
-    return pa.Table.from_arrays(arrays, names=[n for n, _, _ in cols])
+    return _arrow.table(_native.read_trace(os.fspath(path)))

@@ -12,8 +12,10 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
+use servesim::core::{SimDuration, SimTime};
 use servesim::planner::{Decision, Observation, Planner};
 use servesim::scenario::ScenarioConfig;
+use servesim::traffic::{Standalone, WorkloadSpec};
 use servesim::{Error, Scenario, World};
 
 create_exception!(
@@ -32,7 +34,7 @@ create_exception!(
     _native,
     ParseError,
     ServesimError,
-    "A scenario does not parse; names the field path."
+    "A scenario, traffic section or measured CSV does not parse; names the field path."
 );
 create_exception!(
     _native,
@@ -44,7 +46,7 @@ create_exception!(
     _native,
     TrafficError,
     ServesimError,
-    "A workload config or trace row is invalid; names file and line."
+    "A trace row is invalid; names file, line and column."
 );
 create_exception!(
     _native,
@@ -59,13 +61,17 @@ create_exception!(
     "Unknown policy, bad planner settings or a failing Python planner."
 );
 
-/// Maps each facade error variant to its own Python exception class.
+/// Maps each facade error variant to its own Python exception class. Traffic errors go by
+/// their own variant: a bad `traffic.*` field is a `ConfigError`, a workload document that
+/// does not parse a `ParseError`, an unreadable file an `IoError`, a bad trace row a
+/// `TrafficError`.
 fn to_py(e: Error) -> PyErr {
+    use servesim::traffic::TrafficError as T;
     let msg = e.to_string();
     match e {
-        Error::Io { .. } => IoError::new_err(msg),
-        Error::Parse { .. } => ParseError::new_err(msg),
-        Error::Config { .. } => ConfigError::new_err(msg),
+        Error::Io { .. } | Error::Traffic(T::Io { .. }) => IoError::new_err(msg),
+        Error::Parse { .. } | Error::Traffic(T::Parse { .. }) => ParseError::new_err(msg),
+        Error::Config { .. } | Error::Traffic(T::Config { .. }) => ConfigError::new_err(msg),
         Error::Traffic(_) => TrafficError::new_err(msg),
         Error::Models(_) => ModelsError::new_err(msg),
         Error::Planner(_) => PlannerError::new_err(msg),
@@ -471,6 +477,340 @@ fn read_trace<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyList>> 
     columns_dict(py, cols)
 }
 
+/// Where a workload comes from: a scenario (config JSON), a `traffic:` section (JSON), or
+/// a file (a trace, or YAML with a `traffic:` key, as `servesim traffic stats` reads).
+/// Returns the spec, the seed and the duration the source gives.
+fn workload_of(
+    kind: &str,
+    source: &str,
+    base_dir: &str,
+    format: Option<&str>,
+) -> Result<(WorkloadSpec, Option<u64>, Option<SimDuration>), Error> {
+    use servesim::traffic::{TraceFormat, WorkloadConfig, load_spec};
+    let format = match format {
+        None => None,
+        Some(_) if kind != "file" => {
+            return Err(Error::Config {
+                path: "format".into(),
+                message: "only a trace file has a format".into(),
+            });
+        }
+        Some("azure") => Some(TraceFormat::Azure),
+        Some("mooncake") => Some(TraceFormat::Mooncake),
+        Some("burstgpt") => Some(TraceFormat::Burstgpt),
+        Some(other) => {
+            return Err(Error::Config {
+                path: "format".into(),
+                message: format!("'{other}' is not one of azure, mooncake, burstgpt"),
+            });
+        }
+    };
+    match kind {
+        "scenario" => {
+            let s = scenario_of(source, base_dir)?;
+            Ok((s.traffic, Some(s.config.seed), Some(s.duration)))
+        }
+        "traffic" => {
+            let mut de = serde_json::Deserializer::from_str(source);
+            let config: WorkloadConfig =
+                serde_path_to_error::deserialize(&mut de).map_err(|e| {
+                    let path = e.path().to_string();
+                    Error::Parse {
+                        origin: "<dict>".into(),
+                        path: if path == "." {
+                            "traffic".into()
+                        } else {
+                            format!("traffic.{path}")
+                        },
+                        message: e.into_inner().to_string(),
+                    }
+                })?;
+            let spec = config
+                .validate("traffic", Path::new(base_dir))
+                .map_err(Error::Traffic)?;
+            Ok((spec, None, None))
+        }
+        "file" => {
+            let (spec, seed) = load_spec(Path::new(source), format).map_err(Error::Traffic)?;
+            Ok((spec, seed, None))
+        }
+        other => Err(Error::Config {
+            path: "source".into(),
+            message: format!("unknown source kind {other:?}"),
+        }),
+    }
+}
+
+/// How to run a workload without a cluster, from the Python arguments.
+struct AloneArgs<'a> {
+    kind: &'a str,
+    source: &'a str,
+    base_dir: &'a str,
+    format: Option<&'a str>,
+    seed: Option<u64>,
+    duration_s: Option<f64>,
+    response_s: f64,
+    max_requests: Option<u64>,
+}
+
+/// The workload of `a` and how to run it alone (see [`Standalone`]).
+fn alone(a: &AloneArgs<'_>) -> Result<(WorkloadSpec, Standalone), Error> {
+    let (spec, seed, duration) = workload_of(a.kind, a.source, a.base_dir, a.format)?;
+    let secs = |path: &str, s: f64| {
+        SimDuration::from_secs_f64_round(s).map_err(|e| Error::Config {
+            path: path.into(),
+            message: e.to_string(),
+        })
+    };
+    let until = match a.duration_s {
+        Some(s) => Some(secs("duration_s", s)?),
+        None => duration,
+    };
+    let run = Standalone {
+        seed: a.seed.or(seed).unwrap_or(0),
+        until: until.map(|d| SimTime::ZERO + d),
+        response: secs("response_s", a.response_s)?,
+        max_requests: a.max_requests,
+    };
+    Ok((spec, run))
+}
+
+/// Runs `spec` alone; calls `f` on each request. The time limit is `duration_s` here.
+fn run_alone(
+    spec: &WorkloadSpec,
+    run: &Standalone,
+    f: impl FnMut(&servesim::traffic::Request),
+) -> Result<u64, Error> {
+    run.run(spec, f).map_err(|e| match e {
+        servesim::traffic::TrafficError::Config { field, message } if field == "until" => {
+            Error::Config {
+                path: "duration_s".into(),
+                message: format!("{message}: pass duration_s"),
+            }
+        }
+        e => Error::Traffic(e),
+    })
+}
+
+/// Generates the requests of a workload without a cluster (the GIL released) as raw
+/// little-endian columns (name, dtype, data, validity bitmap or None). Returns a dict:
+/// `columns`, `classes` and `streams` (names of the `class` and `stream` codes), and
+/// `block_ids` (`(offsets <i8, values <u8)` of each prompt's block ids, when asked for).
+#[pyfunction]
+#[pyo3(signature = (kind, source, base_dir=".", seed=None, duration_s=None, response_s=0.0,
+                    max_requests=None, block_ids=false, format=None))]
+#[allow(clippy::too_many_arguments)]
+fn generate_traffic<'py>(
+    py: Python<'py>,
+    kind: &str,
+    source: &str,
+    base_dir: &str,
+    seed: Option<u64>,
+    duration_s: Option<f64>,
+    response_s: f64,
+    max_requests: Option<u64>,
+    block_ids: bool,
+    format: Option<&str>,
+) -> PyResult<Bound<'py, PyDict>> {
+    #[derive(Default)]
+    struct Cols {
+        id: Vec<u8>,
+        time: Vec<u8>,
+        input: Vec<u8>,
+        output: Vec<u8>,
+        blocks: Vec<u8>,
+        class: Vec<u8>,
+        stream: Vec<u8>,
+        user: Vec<u8>,
+        session: Vec<u8>,
+        turn: Vec<u8>,
+        valid: Vec<u8>,
+        n: usize,
+        offsets: Vec<u8>,
+        ids: Vec<u8>,
+        next_offset: i64,
+    }
+    let args = AloneArgs {
+        kind,
+        source,
+        base_dir,
+        format,
+        seed,
+        duration_s,
+        response_s,
+        max_requests,
+    };
+    let (c, classes, streams) = py
+        .detach(|| {
+            let mut c = Cols::default();
+            if block_ids {
+                c.offsets.extend_from_slice(&0i64.to_le_bytes());
+            }
+            let (spec, run) = alone(&args)?;
+            run_alone(&spec, &run, |r| {
+                c.id.extend_from_slice(&r.id.0.to_le_bytes());
+                c.time
+                    .extend_from_slice(&r.arrival.as_secs_f64().to_le_bytes());
+                c.input.extend_from_slice(&r.input_tokens.to_le_bytes());
+                c.output.extend_from_slice(&r.output_tokens.to_le_bytes());
+                let nb = r.prefix_blocks.len() as u32;
+                c.blocks.extend_from_slice(&nb.to_le_bytes());
+                c.class
+                    .extend_from_slice(&i32::from(r.class.0).to_le_bytes());
+                c.stream
+                    .extend_from_slice(&i32::from(r.stream.0).to_le_bytes());
+                let info = r.session.unwrap_or(servesim::traffic::SessionInfo {
+                    user: 0,
+                    session: 0,
+                    turn: 0,
+                });
+                c.user.extend_from_slice(&info.user.to_le_bytes());
+                c.session.extend_from_slice(&info.session.to_le_bytes());
+                c.turn.extend_from_slice(&info.turn.to_le_bytes());
+                if c.n % 8 == 0 {
+                    c.valid.push(0);
+                }
+                if r.session.is_some()
+                    && let Some(last) = c.valid.last_mut()
+                {
+                    *last |= 1 << (c.n % 8);
+                }
+                c.n += 1;
+                if block_ids {
+                    for b in r.prefix_blocks.iter() {
+                        c.ids.extend_from_slice(&b.to_le_bytes());
+                    }
+                    c.next_offset += r.prefix_blocks.len() as i64;
+                    c.offsets.extend_from_slice(&c.next_offset.to_le_bytes());
+                }
+            })?;
+            let streams = spec.stream_names().map(str::to_string).collect::<Vec<_>>();
+            Ok::<_, Error>((c, spec.class_names().to_vec(), streams))
+        })
+        .map_err(to_py)?;
+    let cols = PyList::empty(py);
+    let none = py.None();
+    for (name, dt, data) in [
+        ("request_id", "<u8", &c.id),
+        ("time_s", "<f8", &c.time),
+        ("input_tokens", "<u4", &c.input),
+        ("output_tokens", "<u4", &c.output),
+        ("prefix_blocks", "<u4", &c.blocks),
+        ("class", "<i4", &c.class),
+        ("stream", "<i4", &c.stream),
+    ] {
+        cols.append((name, dt, PyBytes::new(py, data), &none))?;
+    }
+    let valid = PyBytes::new(py, &c.valid);
+    for (name, data) in [
+        ("user", &c.user),
+        ("session", &c.session),
+        ("turn", &c.turn),
+    ] {
+        cols.append((name, "<u4", PyBytes::new(py, data), &valid))?;
+    }
+    let d = PyDict::new(py);
+    d.set_item("columns", cols)?;
+    d.set_item("classes", classes)?;
+    d.set_item("streams", streams)?;
+    if block_ids {
+        d.set_item(
+            "block_ids",
+            (PyBytes::new(py, &c.offsets), PyBytes::new(py, &c.ids)),
+        )?;
+    } else {
+        d.set_item("block_ids", &none)?;
+    }
+    Ok(d)
+}
+
+/// `servesim traffic stats`: counts, span, rate, sizes and prefix reuse per class of a
+/// workload run without a cluster (the GIL released); returns the JSON text.
+#[pyfunction]
+#[pyo3(signature = (kind, source, base_dir=".", seed=None, duration_s=None, response_s=0.0,
+                    max_requests=None, format=None))]
+#[allow(clippy::too_many_arguments)]
+fn traffic_stats(
+    py: Python<'_>,
+    kind: &str,
+    source: &str,
+    base_dir: &str,
+    seed: Option<u64>,
+    duration_s: Option<f64>,
+    response_s: f64,
+    max_requests: Option<u64>,
+    format: Option<&str>,
+) -> PyResult<String> {
+    let args = AloneArgs {
+        kind,
+        source,
+        base_dir,
+        format,
+        seed,
+        duration_s,
+        response_s,
+        max_requests,
+    };
+    py.detach(|| {
+        let (spec, run) = alone(&args)?;
+        let mut b = servesim::traffic::StatsBuilder::new(spec.class_names());
+        run_alone(&spec, &run, |r| b.record(r))?;
+        Ok::<_, Error>(b.finish().to_json())
+    })
+    .map_err(to_py)
+}
+
+/// `servesim validate`: simulates every measured serving row of `input` and writes it to
+/// `output` with its predictions (the GIL released). Returns a dict: `rows`, `predicted`,
+/// `overall` and `groups` (MAPEs: `rows`, `ttft_pct`, `tpot_pct`), `predictions` (per row).
+#[pyfunction]
+fn validate_serving<'py>(
+    py: Python<'py>,
+    input: &str,
+    output: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let v = py
+        .detach(|| servesim::validate::validate_file(Path::new(input), Path::new(output)))
+        .map_err(to_py)?;
+    let mape = |m: &servesim::validate::Mape| -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("rows", m.rows)?;
+        d.set_item("ttft_pct", m.ttft_pct)?;
+        d.set_item("tpot_pct", m.tpot_pct)?;
+        Ok(d)
+    };
+    let d = PyDict::new(py);
+    d.set_item("rows", v.rows.len())?;
+    d.set_item(
+        "predicted",
+        v.rows.iter().filter(|(_, p)| p.reason.is_none()).count(),
+    )?;
+    d.set_item("overall", mape(&v.overall)?)?;
+    let groups = PyDict::new(py);
+    for (k, m) in &v.groups {
+        groups.set_item(k, mape(m)?)?;
+    }
+    d.set_item("groups", groups)?;
+    let rows = PyList::empty(py);
+    for (spec, p) in &v.rows {
+        let r = PyDict::new(py);
+        r.set_item("line", spec.line)?;
+        r.set_item("backend", &spec.backend)?;
+        r.set_item("mode", &spec.mode)?;
+        r.set_item("concurrency", spec.concurrency)?;
+        r.set_item("isl", spec.isl)?;
+        r.set_item("osl", spec.osl)?;
+        r.set_item("measured_ttft_ms", spec.measured_ttft_ms)?;
+        r.set_item("measured_tpot_ms", spec.measured_tpot_ms)?;
+        r.set_item("predicted_ttft_ms", p.ttft_ms)?;
+        r.set_item("predicted_tpot_ms", p.tpot_ms)?;
+        r.set_item("reason", &p.reason)?;
+        rows.append(r)?;
+    }
+    d.set_item("predictions", rows)?;
+    Ok(d)
+}
+
 /// The native module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -483,6 +823,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(profile, m)?)?;
     m.add_function(wrap_pyfunction!(perf_predict, m)?)?;
     m.add_function(wrap_pyfunction!(read_trace, m)?)?;
+    m.add_function(wrap_pyfunction!(generate_traffic, m)?)?;
+    m.add_function(wrap_pyfunction!(traffic_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(validate_serving, m)?)?;
     m.add("ServesimError", py.get_type::<ServesimError>())?;
     m.add("IoError", py.get_type::<IoError>())?;
     m.add("ParseError", py.get_type::<ParseError>())?;
