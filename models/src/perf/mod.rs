@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::hardware::{GpuCatalog, GpuSku};
+use crate::llm::Dtype;
 
 /// Where each operation's time comes from.
 #[derive(Debug, Clone)]
@@ -50,6 +51,15 @@ impl KernelTimer {
         match self {
             KernelTimer::Roofline(r) => r.time_ms(op),
             KernelTimer::Calibrated(c) => c.time_ms(op),
+        }
+    }
+
+    /// Per-call overhead of an isolated `dtype` GEMM that serving engines fuse away, in ms
+    /// (see [`CalibratedTimer::gemm_call_overhead_ms`]; zero for the roofline).
+    pub fn gemm_call_overhead_ms(&self, dtype: Dtype) -> f64 {
+        match self {
+            KernelTimer::Roofline(_) => 0.0,
+            KernelTimer::Calibrated(c) => c.gemm_call_overhead_ms(dtype),
         }
     }
 
