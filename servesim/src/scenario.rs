@@ -294,6 +294,9 @@ pub struct EngineOverrides {
     pub mixed_batches: Option<bool>,
     /// Reuse cached prompt prefixes.
     pub prefix_caching: Option<bool>,
+    /// Reserve the blocks of the whole output at admission (TensorRT-LLM's
+    /// `GUARANTEED_NO_EVICT`; its default), instead of preempting when blocks run out.
+    pub reserve_output: Option<bool>,
     /// Share of KV blocks kept free at admission, in [0, 1).
     pub watermark: Option<f64>,
 }
@@ -412,6 +415,7 @@ pub fn backend_defaults(backend: Backend) -> EngineConfig {
         mixed_batches: true,
         prefix_caching: true,
         prefix_block_tokens: 512,
+        reserve_output: false,
     };
     match backend {
         Backend::Vllm => base,
@@ -420,10 +424,12 @@ pub fn backend_defaults(backend: Backend) -> EngineConfig {
             mixed_batches: false,
             ..base
         },
-        // TensorRT-LLM: 32-token blocks, context chunking off by default.
+        // TensorRT-LLM: 32-token blocks, context chunking off, and the default capacity
+        // policy GUARANTEED_NO_EVICT (output blocks reserved at admission).
         Backend::Trtllm => EngineConfig {
             block_tokens: 32,
             chunked_prefill: false,
+            reserve_output: true,
             ..base
         },
     }
@@ -680,6 +686,7 @@ fn validate_pool(
         chunked_prefill: o.chunked_prefill.unwrap_or(d.chunked_prefill),
         mixed_batches: o.mixed_batches.unwrap_or(d.mixed_batches),
         prefix_caching: o.prefix_caching.unwrap_or(d.prefix_caching),
+        reserve_output: o.reserve_output.unwrap_or(d.reserve_output),
         ..d
     };
     for (field, v) in [

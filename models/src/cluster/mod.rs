@@ -810,18 +810,40 @@ impl Cluster {
                 .is_some_and(|m| req.prompt_tokens <= m)
         });
         let pool = local.unwrap_or(self.front);
-        let engine = &self.pools[pool.0 as usize].spec.engine;
-        let blocks = u64::from(req.prompt_tokens).div_ceil(u64::from(engine.block_tokens));
-        if blocks + engine.watermark_blocks > engine.kv_blocks {
-            out.notices.push(Notice::Rejected {
-                handle: req.handle,
-                reason: format!(
-                    "prompt larger than a '{}' worker's KV cache ({} tokens)",
-                    self.pools[pool.0 as usize].spec.name,
-                    engine.kv_blocks * u64::from(engine.block_tokens)
-                ),
-            });
-            return;
+        // Every pool the request will use must be able to hold it: its prompt, and its whole
+        // output too where a pool reserves output blocks at admission.
+        let decodes_at_front = self.decode.is_none() || local.is_some();
+        let mut needs = vec![(pool, decodes_at_front)];
+        if let Some(d) = self.decode.filter(|_| !decodes_at_front) {
+            needs.push((d, true));
+        }
+        for (p, decodes) in needs {
+            let spec = &self.pools[p.0 as usize].spec;
+            let engine = &spec.engine;
+            let reserved = engine.reserve_output && decodes;
+            let tokens = u64::from(req.prompt_tokens)
+                + if reserved {
+                    u64::from(req.output_tokens)
+                } else {
+                    0
+                };
+            let blocks = tokens.div_ceil(u64::from(engine.block_tokens));
+            if blocks + engine.watermark_blocks > engine.kv_blocks {
+                let what = if reserved {
+                    "prompt and output (reserved at admission)"
+                } else {
+                    "prompt"
+                };
+                out.notices.push(Notice::Rejected {
+                    handle: req.handle,
+                    reason: format!(
+                        "{what} larger than a '{}' worker's KV cache ({} tokens)",
+                        spec.name,
+                        engine.kv_blocks * u64::from(engine.block_tokens)
+                    ),
+                });
+                return;
+            }
         }
         self.route(pool, req, sched, out);
     }

@@ -18,6 +18,7 @@ fn engine() -> EngineConfig {
         mixed_batches: true,
         prefix_caching: true,
         prefix_block_tokens: 512,
+        reserve_output: false,
     }
 }
 
@@ -314,6 +315,22 @@ fn prompts_that_can_never_fit_are_rejected_with_a_reason() {
     };
     assert!(
         reason.contains("KV cache (320000 tokens)") && reason.contains("'prefill'"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn outputs_that_can_never_be_reserved_are_rejected_on_the_decode_pool() {
+    // 20,000 blocks of 16 tokens: the prompt fits everywhere, prompt + output does not fit a
+    // decode worker that reserves output blocks at admission (TensorRT-LLM's default).
+    let mut c = disagg(1, 1, 16);
+    c.pools[1].spec.engine.reserve_output = true;
+    let sim = run(c, vec![(0, req(1, 1_000, 400_000))]);
+    let [(_, Notice::Rejected { handle: 1, reason })] = &sim.model.log[..] else {
+        panic!("{:?}", sim.model.log)
+    };
+    assert!(
+        reason.contains("prompt and output") && reason.contains("'decode'"),
         "{reason}"
     );
 }

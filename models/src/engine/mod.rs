@@ -71,6 +71,11 @@ pub struct EngineConfig {
     pub prefix_caching: bool,
     /// Tokens per content block of the traffic's prefix ids (a multiple of `block_tokens`).
     pub prefix_block_tokens: u32,
+    /// Reserve the blocks of a sequence's whole output when it is admitted (TensorRT-LLM's
+    /// `GUARANTEED_NO_EVICT`): admission waits until prompt and output fit, decode never runs
+    /// out of blocks and nothing is preempted. Otherwise blocks are taken as tokens are made
+    /// and the newest sequence is preempted when they run out (vLLM, SGLang).
+    pub reserve_output: bool,
 }
 
 /// A request as a worker sees it.
@@ -368,7 +373,12 @@ impl Engine {
     /// (`prompt_tokens` tokens, first token made) is about to be moved here.
     /// `None` if the blocks are not available now (try again after a release).
     pub fn reserve_incoming(&mut self, spec: SeqSpec, now: SimTime) -> Option<Slot> {
-        let kv = u64::from(spec.prompt_tokens);
+        let output = if self.config.reserve_output {
+            u64::from(spec.output_tokens.saturating_sub(1))
+        } else {
+            0
+        };
+        let kv = u64::from(spec.prompt_tokens) + output;
         let need = ceil_div(kv, u64::from(self.config.block_tokens));
         if self.pool.available() < need + self.config.watermark_blocks || !self.pool.allocate(need)
         {
@@ -506,6 +516,9 @@ impl Engine {
             if self.decode.is_empty() {
                 return false;
             }
+            if self.config.reserve_output {
+                return true; // every member's growth was reserved at admission
+            }
             let need = self.decode.blocks_needed_next_step();
             if self.pool.allocate(need) {
                 return true;
@@ -602,12 +615,21 @@ impl Engine {
         (blocks as u32 * per, blocks)
     }
 
+    /// Tokens of output whose blocks are reserved at admission (none unless `reserve_output`).
+    fn output_reserve(&self, seq: &Seq) -> u64 {
+        if self.config.reserve_output {
+            u64::from(seq.spec.output_tokens - seq.generated)
+        } else {
+            0
+        }
+    }
+
     /// Admits the sequence at the head of the queue if its blocks fit above the watermark.
     fn admit(&mut self, slot: Slot) -> bool {
         let seq = self.seq(slot);
         let (hit_tokens, hit_blocks) = self.prefix_hit(seq);
         let all = ceil_div(
-            u64::from(seq.prefill_target),
+            u64::from(seq.prefill_target) + self.output_reserve(seq),
             u64::from(self.config.block_tokens),
         );
         let need = all - hit_blocks as u64 * self.blocks_per_entry;
@@ -723,7 +745,11 @@ impl Engine {
             let seq = self.seq(slot);
             let later = self.gaps.max_since(member.joined + 2).unwrap_or(0);
             let max_itl = SimDuration::from_nanos(later.max(seq.first_decode_gap.as_nanos()));
-            let private = ceil_div(kv_len, block) - seq.shared as u64 * self.blocks_per_entry;
+            let private = if self.config.reserve_output {
+                seq.private_blocks // prompt tail and the reserved output
+            } else {
+                ceil_div(kv_len, block) - seq.shared as u64 * self.blocks_per_entry
+            };
             out.events.push(EngineEvent::Finished {
                 request: seq.spec.request,
                 max_itl,

@@ -17,6 +17,7 @@ fn config() -> EngineConfig {
         mixed_batches: true,
         prefix_caching: true,
         prefix_block_tokens: 512,
+        reserve_output: false,
     }
 }
 
@@ -251,6 +252,43 @@ fn reserve_incoming_refuses_when_full() {
     assert!(d.reserve_incoming(spec(2, 1, 2), SimTime::ZERO).is_none());
 }
 
+#[test]
+fn reserving_output_admits_only_what_can_finish_and_never_preempts() {
+    // 20 blocks of 16 tokens; each request needs 7 blocks for its prompt and 13 by its end.
+    let run = |reserve_output: bool| {
+        let mut e = Engine::new(EngineConfig {
+            kv_blocks: 20,
+            reserve_output,
+            ..config()
+        });
+        let mut now = SimTime::ZERO;
+        e.enqueue(spec(1, 100, 100), now);
+        e.enqueue(spec(2, 100, 100), now);
+        let events = drain(&mut e, &mut now);
+        let at = |want: fn(&EngineEvent) -> bool| {
+            events
+                .iter()
+                .filter(|(_, ev)| want(ev))
+                .map(|(t, _)| *t)
+                .collect::<Vec<_>>()
+        };
+        let admitted = at(|ev| matches!(ev, EngineEvent::Admitted { .. }));
+        let finished = at(|ev| matches!(ev, EngineEvent::Finished { .. }));
+        let preempted = at(|ev| matches!(ev, EngineEvent::Preempted { .. }));
+        assert_eq!(e.kv().in_use(), 0);
+        (admitted, finished, preempted)
+    };
+    // Reserved: the second waits for the first to finish; nothing is preempted.
+    let (admitted, finished, preempted) = run(true);
+    assert_eq!(admitted.len(), 2);
+    assert!(admitted[1] >= finished[0], "{admitted:?} {finished:?}");
+    assert!(preempted.is_empty());
+    // Taken as made: both start at once, and the newest is preempted when blocks run out.
+    let (admitted, _, preempted) = run(false);
+    assert_eq!(admitted[0], admitted[1]);
+    assert!(!preempted.is_empty());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
     /// Every request ends, each makes exactly its output tokens, KV never overflows.
@@ -260,9 +298,11 @@ proptest! {
         kv_blocks in 400u64..2000,
         mixed in any::<bool>(),
         chunked in any::<bool>(),
+        reserve in any::<bool>(),
     ) {
         let mut e = Engine::new(EngineConfig {
-            kv_blocks, mixed_batches: mixed, chunked_prefill: chunked, max_num_seqs: 16, ..config()
+            kv_blocks, mixed_batches: mixed, chunked_prefill: chunked, max_num_seqs: 16,
+            reserve_output: reserve, ..config()
         });
         let mut now = SimTime::ZERO;
         let mut expected_tokens = 0u64;
@@ -280,6 +320,8 @@ proptest! {
             e.complete_iteration(now, &mut out);
             prop_assert!(e.kv().in_use() <= e.kv().total());
             finished += out.events.iter().filter(|ev| matches!(ev, EngineEvent::Finished { .. })).count();
+            let preempted = out.events.iter().any(|ev| matches!(ev, EngineEvent::Preempted { .. }));
+            prop_assert!(!(reserve && preempted), "reserved output blocks never run out");
             tokens += out.tokens;
             out = IterationOutput::default();
             guard += 1;
