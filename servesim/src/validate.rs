@@ -19,12 +19,21 @@
 //! - `disagg`: `prefill_num_workers` × `prefill_tp_size` and `decode_num_workers` ×
 //!   `decode_tp_size`, their batch sizes as `max_num_seqs`; `N` is the total across the
 //!   deployment.
-//! - Traffic: one closed-loop stream of `N = silicon_concurrency` users, all starting at
-//!   once as a benchmark client starts them (no ramp), zero think time, one turn per
-//!   conversation (every request is a fresh prompt of exactly `isl` tokens, no prefix
-//!   shared), `osl` output tokens. With fixed sizes the users stay in step (all prompts
-//!   prefill together, all answers end together): real runs drift partly out of step, the
-//!   main source of the TTFT error (see the report of `servesim validate`).
+//! - TensorRT-LLM 1.0 release candidates (`backend_version` `1.0.0rc*`) keep one sequence
+//!   slot of `max_batch_size` for the CUDA-graph padding request, so `batch_size − 1` slots
+//!   serve the `N = batch_size` users: every request waits for one departure, and the
+//!   measured TTFT grows by `E2E / N` with the output length at fixed concurrency (on the
+//!   Llama-3.1-8B H100 rows, 1024/128 → 1024/512 at `N = 8`: 191 → 550 ms, while TPOT stays).
+//! - Traffic: one closed-loop stream of `N = silicon_concurrency` users, zero think time, one
+//!   turn per conversation (every request is a fresh prompt of exactly `isl` tokens, no
+//!   prefix shared), `osl` output tokens.
+//! - Users out of step: a benchmark's users drift apart over a run (client and network
+//!   jitter), but with fixed sizes a simulation that starts them together keeps them in step
+//!   forever (all prompts prefill together, all answers end together), which inflates TTFT
+//!   several times. So each row runs twice: once with every user starting at once, to measure
+//!   the steady-state request lifetime `L` (mean end-to-end latency), then with user `u`
+//!   starting at `u · L / N` — the phases of a long-running closed loop — and the second run
+//!   is reported.
 //! - Steady state: the first `2 N` completions are the warm-up; the means are over the next
 //!   `max(10 N, 100)` completions (in completion order). TPOT is the per-request mean gap
 //!   between tokens, `(last − first) / (osl − 1)`, averaged over requests, as benchmark
@@ -369,6 +378,9 @@ fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Error> {
     // 32 users of 1024+8192 tokens on one H200 run without queueing, which only FP8 KV allows.
     let trtllm = row.text("backend").eq_ignore_ascii_case("trtllm");
     let kv_dtype = (trtllm && quant.starts_with("fp8")).then_some("fp8");
+    // TensorRT-LLM 1.0 release candidates hold one sequence slot for the CUDA-graph padding
+    // request (see the module documentation).
+    let padding_slot = trtllm && row.text("backend_version").starts_with("1.0.0rc");
     // `moe_quant_mode` is filled for dense models too; MoE models fail the lookup below.
     let prefixes: &[&str] = if mode == "agg" {
         &[""]
@@ -402,6 +414,11 @@ fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Error> {
         "agg" => {
             let tp = row.required_count("tp_size")?;
             let batch = row.count("batch_size")?.filter(|b| *b > 0);
+            let batch = if padding_slot {
+                batch.map(|b| (b - 1).max(1))
+            } else {
+                batch
+            };
             Plan {
                 pools: vec![pool("agg", "aggregated", tp, 1, batch)],
                 gpus: tp,
@@ -417,6 +434,11 @@ fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Error> {
             let dw = row.required_count("decode_num_workers")?;
             let pb = row.count("prefill_batch_size")?.filter(|b| *b > 0);
             let db = row.count("decode_batch_size")?.filter(|b| *b > 0);
+            let db = if padding_slot {
+                db.map(|b| (b - 1).max(1))
+            } else {
+                db
+            };
             Plan {
                 pools: vec![
                     pool("prefill", "prefill", ptp, pw, pb),
@@ -433,8 +455,13 @@ fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Error> {
     Ok(Ok(plan))
 }
 
-/// Builds the scenario of a modellable row.
-fn scenario_of(plan: &Plan, row: &Row<'_>, spec: &RowSpec) -> Result<Scenario, String> {
+/// Builds the scenario of a modellable row; user `u` starts at `u · ramp_s / N`.
+fn scenario_of(
+    plan: &Plan,
+    row: &Row<'_>,
+    spec: &RowSpec,
+    ramp_s: f64,
+) -> Result<Scenario, String> {
     let gpu = row.text("system").to_string();
     let catalog = servesim_models::hardware::GpuCatalog::builtin();
     let sku = catalog.get(&gpu).map_err(|e| format!("unknown GPU: {e}"))?;
@@ -449,6 +476,7 @@ fn scenario_of(plan: &Plan, row: &Row<'_>, spec: &RowSpec) -> Result<Scenario, S
          \x20       output: {{kind: fixed, value: {osl}}}\n\
          \x20       think_s: {{kind: fixed, value: 0}}\n\
          \x20       turns: {{kind: fixed, value: 1}}\n\
+         \x20       ramp_s: {ramp_s:?}\n\
          metrics: {{sample_interval_s: 60, keep_requests: true}}\n",
         line = spec.line,
         model = plan.model,
@@ -551,11 +579,21 @@ fn predict(
         return Ok((spec, skip(e.to_string())));
     }
     let users = spec.concurrency as usize;
-    let scenario = match scenario_of(&plan, &row, &spec) {
+    let (skip_n, take_n) = (2 * users, (10 * users).max(100));
+    // First run: users together, to learn the request lifetime; second: users out of step.
+    let together = match scenario_of(&plan, &row, &spec, 0.0) {
         Ok(s) => s,
         Err(reason) => return Ok((spec, skip(reason))),
     };
-    let prediction = match steady_state_means(&scenario, 2 * users, (10 * users).max(100))? {
+    let lifetime_ms = match steady_state_means(&together, skip_n, take_n)? {
+        Ok((_, _, e2e)) => e2e,
+        Err(reason) => return Ok((spec, skip(reason))),
+    };
+    let apart = match scenario_of(&plan, &row, &spec, lifetime_ms / 1e3) {
+        Ok(s) => s,
+        Err(reason) => return Ok((spec, skip(reason))),
+    };
+    let prediction = match steady_state_means(&apart, skip_n, take_n)? {
         Ok((ttft, tpot, _)) => Prediction {
             ttft_ms: Some(ttft),
             tpot_ms: if spec.osl > 1 { Some(tpot) } else { None },

@@ -227,3 +227,73 @@ fn a_malformed_row_names_its_line_and_column() {
         "{err}"
     );
 }
+
+/// Predicted (TTFT, TPOT) of every row of a run.
+fn predictions(path: &Path) -> Vec<(f64, f64)> {
+    let rows = read(path);
+    let n = rows[0].len();
+    rows[1..]
+        .iter()
+        .map(|r| (r[n - 3].parse().unwrap(), r[n - 2].parse().unwrap()))
+        .collect()
+}
+
+#[test]
+fn trtllm_release_candidates_lose_a_slot_to_the_padding_request() {
+    // Same row, two TensorRT-LLM versions: 1.0.0rc* serves N users with N − 1 slots, so each
+    // request waits for one departure (about E2E / N) before its prefill; TPOT barely moves.
+    let row = agg(
+        "trtllm",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "h100_sxm",
+        "",
+        512,
+        64,
+        1,
+        1,
+        4,
+    );
+    let rc = row.replacen(",trtllm,1.0,", ",trtllm,1.0.0rc3,", 1);
+    let (out, path) = run("slot", &[rc, row]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p = predictions(&path);
+    let ((ttft_rc, tpot_rc), (ttft, tpot)) = (p[0], p[1]);
+    let e2e = ttft + 63.0 * tpot;
+    assert!(
+        ttft_rc - ttft > 0.5 * e2e / 4.0,
+        "{ttft_rc} vs {ttft} (E2E {e2e})"
+    );
+    assert!((tpot_rc / tpot - 1.0).abs() < 0.1, "{tpot_rc} vs {tpot}");
+}
+
+#[test]
+fn users_run_out_of_step_like_a_long_benchmark() {
+    // 32 users of 2048-token prompts on one vLLM worker: started together they would prefill
+    // all 64 k prompt tokens in one burst (mean TTFT about half of it, several hundred ms);
+    // spread over their lifetime each prompt waits for about one step and its own prefill.
+    let row = agg(
+        "vllm",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "h100_sxm",
+        "",
+        2048,
+        256,
+        1,
+        1,
+        32,
+    );
+    let (out, path) = run("apart", &[row]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (ttft, tpot) = predictions(&path)[0];
+    // One 2048-token prefill of an 8B model on an H100 takes about 100 ms.
+    assert!(ttft < 250.0, "TTFT {ttft} ms: users stayed in step");
+    assert!(ttft > 40.0 && tpot > 5.0, "{ttft} {tpot}");
+}
