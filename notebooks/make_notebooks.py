@@ -125,6 +125,19 @@ NOTEBOOKS = {
         "{k: (r.summary[\"arrived\"], r.summary[\"slo_attainment\"]) for k, r in runs.items()}",
         "plots.cdf(runs, \"ttft_ms\")",
         "runs[\"azure\"].requests_pandas()[[\"input_tokens\", \"output_tokens\"]].describe()",
+        "## The traffic alone\n\n`servesim.traffic.generate` gives a workload's requests without a "
+        "cluster, as an Arrow table: trace and open-loop streams exactly as a run with the same seed "
+        "sees them. Closed-loop users (the airline's rerouting conversations) are assumed answered "
+        "`response_s` after each request, then think and send the next turn.",
+        "t = servesim.traffic.generate(trace_scenario(\"data/traces/azure_llm_2023_conv.csv.gz\", \"azure\"))\n"
+        "(t.num_rows, runs[\"azure\"].summary[\"arrived\"])",
+        "airline = servesim.Scenario.from_yaml(ROOT / \"scenarios/airline-disruption.yaml\")\n"
+        "air = servesim.traffic.generate(airline, response_s=2.0).to_pandas()\n"
+        "per_min = air.groupby([air[\"time_s\"] // 60, \"class\"], observed=True).size().unstack(fill_value=0)\n"
+        "ax = per_min.plot(figsize=(8, 3.5))\n"
+        "ax.set_xlabel(\"minute\"); ax.set_ylabel(\"requests\")\n"
+        "{c[\"class\"]: (c[\"count\"], round(c[\"reusable_block_share\"], 2))\n"
+        " for c in servesim.traffic.stats(airline, response_s=2.0)[\"classes\"]}",
     ],
 }
 
