@@ -12,7 +12,7 @@
 //! The pool only counts; it never knows which sequence holds which private
 //! block (the engine keeps that count per sequence).
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
@@ -36,7 +36,7 @@ pub fn chain_keys(block_ids: &[u64]) -> impl Iterator<Item = PrefixKey> + '_ {
 #[derive(Clone, Copy, Debug)]
 struct Entry {
     refs: u32,
-    /// Position in the LRU order while unreferenced.
+    /// Stamp of its item in the LRU queue while unreferenced.
     lru_stamp: u64,
 }
 
@@ -49,8 +49,13 @@ pub struct KvPool {
     prefix_caching: bool,
     /// Membership and lookup only; never iterated (order must not reach output).
     entries: FxHashMap<PrefixKey, Entry>,
-    /// Unreferenced entries by last use, oldest first.
-    lru: BTreeMap<u64, PrefixKey>,
+    /// Unreferenced entries by release, oldest first, as `(stamp, key)` items.
+    /// Deletion is lazy: an item is live only while its entry exists, is
+    /// unreferenced and carries the same stamp; stale items are skipped when
+    /// popped and dropped by a compaction once they outnumber the live ones.
+    lru: VecDeque<(u64, PrefixKey)>,
+    /// Live items in `lru`: the entries nobody references.
+    evictable: usize,
     next_stamp: u64,
     hits: u64,
     lookups: u64,
@@ -65,7 +70,8 @@ impl KvPool {
             blocks_per_entry: blocks_per_entry.max(1),
             prefix_caching,
             entries: FxHashMap::default(),
-            lru: BTreeMap::new(),
+            lru: VecDeque::new(),
+            evictable: 0,
             next_stamp: 0,
             hits: 0,
             lookups: 0,
@@ -84,7 +90,7 @@ impl KvPool {
 
     /// Blocks in use by sequences (private plus referenced cache entries).
     pub fn in_use(&self) -> u64 {
-        self.private + (self.entries.len() - self.lru.len()) as u64 * self.blocks_per_entry
+        self.private + (self.entries.len() - self.evictable) as u64 * self.blocks_per_entry
     }
 
     /// Blocks free now, not counting evictable cache entries.
@@ -94,7 +100,7 @@ impl KvPool {
 
     /// Blocks that an allocation could get: free plus evictable.
     pub fn available(&self) -> u64 {
-        self.free() + self.lru.len() as u64 * self.blocks_per_entry
+        self.free() + self.evictable as u64 * self.blocks_per_entry
     }
 
     /// Share of blocks in use by sequences, in `[0, 1]`.
@@ -141,7 +147,8 @@ impl KvPool {
                 .get_mut(key)
                 .expect("acquired prefix is cached");
             if entry.refs == 0 {
-                self.lru.remove(&entry.lru_stamp);
+                // Its LRU item goes stale.
+                self.evictable -= 1;
             }
             entry.refs += 1;
         }
@@ -154,11 +161,17 @@ impl KvPool {
             return false;
         }
         while self.free() < n {
-            let (_, key) = self
+            let (stamp, key) = self
                 .lru
-                .pop_first()
+                .pop_front()
                 .expect("available() counted evictable entries");
-            self.entries.remove(&key);
+            if let std::collections::hash_map::Entry::Occupied(e) = self.entries.entry(key)
+                && e.get().refs == 0
+                && e.get().lru_stamp == stamp
+            {
+                e.remove();
+                self.evictable -= 1;
+            }
         }
         self.private += n;
         true
@@ -182,7 +195,8 @@ impl KvPool {
             match self.entries.get_mut(&key) {
                 Some(entry) => {
                     if entry.refs == 0 {
-                        self.lru.remove(&entry.lru_stamp);
+                        // Its LRU item goes stale.
+                        self.evictable -= 1;
                     }
                     entry.refs += 1;
                 }
@@ -191,7 +205,7 @@ impl KvPool {
                         key,
                         Entry {
                             refs: 1,
-                            lru_stamp: 0,
+                            lru_stamp: u64::MAX,
                         },
                     );
                 }
@@ -210,10 +224,26 @@ impl KvPool {
             entry.refs -= 1;
             if entry.refs == 0 {
                 entry.lru_stamp = self.next_stamp;
-                self.lru.insert(self.next_stamp, *key);
+                self.lru.push_back((self.next_stamp, *key));
                 self.next_stamp += 1;
+                self.evictable += 1;
             }
         }
+        if self.lru.len() > 2 * self.evictable + 64 {
+            self.compact_lru();
+        }
+    }
+
+    /// Drops the stale LRU items, keeping the order of the live ones. Called
+    /// when stale items are the majority, so its cost is amortised O(1) per release.
+    fn compact_lru(&mut self) {
+        let entries = &self.entries;
+        self.lru.retain(|&(stamp, key)| {
+            entries
+                .get(&key)
+                .is_some_and(|e| e.refs == 0 && e.lru_stamp == stamp)
+        });
+        debug_assert_eq!(self.lru.len(), self.evictable);
     }
 
     /// Blocks one cache entry spans.
@@ -231,6 +261,7 @@ impl KvPool {
         self.private = 0;
         self.entries.clear();
         self.lru.clear();
+        self.evictable = 0;
     }
 }
 
@@ -317,5 +348,121 @@ mod tests {
                 prop_assert_eq!(pool.private, live.iter().map(|(_, t)| t).sum::<u64>());
             }
         }
+
+        /// Eviction takes the least recently released unreferenced entry, deepest
+        /// first within one release, exactly as an eager LRU list would; stale
+        /// queue items never outnumber live ones by much.
+        #[test]
+        fn lru_evicts_like_an_eager_list(ops in prop::collection::vec(
+            prop_oneof![
+                (prop::collection::vec(0u64..3, 0..5), 0u64..40).prop_map(|(p, t)| Op::Admit(p, t)),
+                any::<usize>().prop_map(Op::Finish),
+            ], 0..400)) {
+            let mut pool = KvPool::new(120, 4, true);
+            let mut model = EagerLru::default();
+            let mut live: Vec<(Vec<PrefixKey>, u64)> = Vec::new();
+            let mut seen: Vec<PrefixKey> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Admit(ids, tail) => {
+                        let keys: Vec<_> = chain_keys(&ids).collect();
+                        seen.extend(&keys);
+                        let hit = pool.cached_prefix_len(&keys);
+                        prop_assert_eq!(hit, model.cached_prefix_len(&keys));
+                        let need = (keys.len() - hit) as u64 * 4 + tail;
+                        if pool.available() - pool.unreferenced_blocks(&keys[..hit]) >= need {
+                            pool.acquire_prefix(&keys, hit);
+                            model.acquire(&keys[..hit]);
+                            prop_assert!(pool.allocate(need));
+                            model.allocate(need, pool.private, pool.total, 4);
+                            pool.publish(&keys[hit..]);
+                            model.publish(&keys[hit..]);
+                            live.push((keys, tail));
+                        }
+                    }
+                    Op::Finish(i) => {
+                        if live.is_empty() { continue; }
+                        let (keys, tail) = live.swap_remove(i % live.len());
+                        pool.release_private(tail);
+                        pool.release_prefix(&keys);
+                        model.release(&keys);
+                    }
+                }
+                for k in &seen {
+                    prop_assert_eq!(pool.entries.contains_key(k), model.refs.contains_key(k));
+                }
+                prop_assert_eq!(pool.evictable, model.order.len());
+                // Compaction runs on release, so stale items are bounded by the entries.
+                prop_assert!(pool.lru.len() as u64 <= 2 * pool.total / 4 + 64);
+            }
+        }
+    }
+
+    /// The reference for the lazy LRU: refs per cached key and an explicit
+    /// list of the unreferenced keys, oldest release first.
+    #[derive(Default)]
+    struct EagerLru {
+        refs: std::collections::BTreeMap<PrefixKey, u32>,
+        order: Vec<PrefixKey>,
+    }
+
+    impl EagerLru {
+        fn cached_prefix_len(&self, keys: &[PrefixKey]) -> usize {
+            keys.iter()
+                .take_while(|k| self.refs.contains_key(k))
+                .count()
+        }
+        fn take(&mut self, key: PrefixKey) {
+            let r = self.refs.entry(key).or_insert(0);
+            if *r == 0 {
+                self.order.retain(|&k| k != key);
+            }
+            *r += 1;
+        }
+        fn acquire(&mut self, keys: &[PrefixKey]) {
+            keys.iter().for_each(|&k| self.take(k));
+        }
+        fn publish(&mut self, keys: &[PrefixKey]) {
+            keys.iter().for_each(|&k| self.take(k));
+        }
+        fn release(&mut self, keys: &[PrefixKey]) {
+            for &k in keys.iter().rev() {
+                let r = self.refs.get_mut(&k).unwrap();
+                *r -= 1;
+                if *r == 0 {
+                    self.order.push(k);
+                }
+            }
+        }
+        /// Evicts oldest first until `private` (after the allocation) fits.
+        fn allocate(&mut self, _need: u64, private: u64, total: u64, per_entry: u64) {
+            while private + self.refs.len() as u64 * per_entry > total {
+                let k = self.order.remove(0);
+                self.refs.remove(&k);
+            }
+        }
+    }
+
+    #[test]
+    fn stale_lru_items_are_compacted() {
+        let mut pool = KvPool::new(10_000, 1, true);
+        let keys: Vec<_> = chain_keys(&(0..50).collect::<Vec<_>>()).collect();
+        pool.allocate(50);
+        pool.publish(&keys);
+        for _ in 0..20 {
+            pool.release_prefix(&keys);
+            assert!(
+                pool.lru.len() <= 2 * 50 + 64,
+                "{} items kept",
+                pool.lru.len()
+            );
+            pool.acquire_prefix(&keys, keys.len());
+        }
+        assert_eq!(pool.evictable, 0);
+        pool.release_prefix(&keys);
+        assert_eq!(pool.available(), 10_000);
+        // Evicts deepest first: the root stays.
+        assert!(pool.allocate(9_999));
+        assert_eq!(pool.cached_prefix_len(&keys), 1);
     }
 }
