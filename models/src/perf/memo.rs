@@ -180,11 +180,29 @@ fn grid() -> &'static [u32] {
     })
 }
 
-/// The grid index at or below `kv`.
+/// The grid index at or below `kv`: the last index whose length is <= kv
+/// (index 0 and 1 both hold 1). Guessed from the octave of `kv` and a linear
+/// step within it (never above the answer, at most two short), then corrected
+/// against the grid itself, so the answer is exactly the binary search's.
 fn grid_index(kv: u32) -> u32 {
+    const STEPS: u32 = KV_STEPS_PER_OCTAVE as u32;
     let g = grid();
-    // The last index whose length is <= kv (index 0 and 1 both hold 1).
-    (g.partition_point(|&x| x <= kv.max(1)) - 1) as u32
+    let kv = kv.max(1);
+    if kv <= STEPS {
+        // Indices 1..=16 hold 1..=16.
+        return kv;
+    }
+    // kv lies in [16·2^o, 16·2^(o+1)); 16·log2(x/16) >= x - 16 on [16, 32].
+    let o = (31 - kv.leading_zeros()) - STEPS.trailing_zeros();
+    let guess = STEPS + STEPS * o + ((kv >> o) - STEPS);
+    let mut k = (guess as usize).min(g.len() - 1);
+    while k + 1 < g.len() && g[k + 1] <= kv {
+        k += 1;
+    }
+    while g[k] > kv {
+        k -= 1;
+    }
+    k as u32
 }
 
 /// The KV length of grid index `k`.
@@ -208,6 +226,18 @@ mod tests {
                 grid_kv(k) <= kv && kv < grid_kv(k + 1).max(kv + 1),
                 "kv {kv} k {k}"
             );
+        }
+    }
+
+    #[test]
+    fn grid_index_is_the_last_grid_point_at_or_below() {
+        let g = grid();
+        let search = |kv: u32| (g.partition_point(|&x| x <= kv.max(1)) - 1) as u32;
+        let edges = g
+            .iter()
+            .flat_map(|&x| [x.saturating_sub(1), x, x.saturating_add(1)]);
+        for kv in (0..70_000).chain(edges).chain([u32::MAX - 1, u32::MAX]) {
+            assert_eq!(grid_index(kv), search(kv), "kv {kv}");
         }
     }
 
