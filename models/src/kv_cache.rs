@@ -16,8 +16,7 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
-use servesim_core::hash::StableHasher;
-use std::hash::Hasher;
+use servesim_core::hash::word_hash;
 
 /// A prefix-cache key: the chained hash of the leading content blocks.
 pub type PrefixKey = u64;
@@ -25,10 +24,7 @@ pub type PrefixKey = u64;
 /// The chained keys of a prompt's content blocks: key `i` covers blocks `0..=i`.
 pub fn chain_keys(block_ids: &[u64]) -> impl Iterator<Item = PrefixKey> + '_ {
     block_ids.iter().scan(0u64, |prev, &id| {
-        let mut h = StableHasher::default();
-        h.write_u64(*prev);
-        h.write_u64(id);
-        *prev = h.finish();
+        *prev = word_hash(&[*prev, id]);
         Some(*prev)
     })
 }

@@ -52,6 +52,17 @@ impl Hasher for StableHasher {
     }
 }
 
+/// 64-bit FNV-1a folded a 64-bit word at a time: one xor and one multiply per
+/// word instead of eight. Stable like [`StableHasher`] but with other values for
+/// the same integers, so it never names an RNG stream; it is for ids that are
+/// only compared for equality (prompt block ids, prefix-cache keys), which are
+/// hashed per request and per block.
+pub fn word_hash(words: &[u64]) -> u64 {
+    words
+        .iter()
+        .fold(FNV_OFFSET, |h, &w| (h ^ w).wrapping_mul(FNV_PRIME))
+}
+
 /// The stable hash of any `Hash` value.
 pub fn stable_hash<T: Hash + ?Sized>(value: &T) -> u64 {
     let mut h = StableHasher::default();
@@ -73,5 +84,14 @@ mod tests {
         h.write(b"a");
         assert_eq!(h.finish(), 0xaf63_dc4c_8601_ec8c);
         assert_eq!(stable_hash(&1u64), stable_hash(&1usize));
+    }
+
+    #[test]
+    fn word_hash_is_fnv_over_words() {
+        assert_eq!(word_hash(&[]), FNV_OFFSET);
+        assert_eq!(word_hash(&[0]), FNV_OFFSET.wrapping_mul(FNV_PRIME));
+        assert_eq!(word_hash(&[1, 2]), 0x082f_2407_b4e8_902a);
+        assert_ne!(word_hash(&[1, 2]), word_hash(&[2, 1]));
+        assert_ne!(word_hash(&[1, 2]), word_hash(&[1, 2, 0]));
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use servesim_core::SimTime;
-use servesim_core::hash::stable_hash;
+use servesim_core::hash::word_hash;
 
 /// Unique id of a request within a workload, in the order the workload emitted them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -65,6 +65,7 @@ pub struct Request {
 /// A block's id depends only on what it holds, so a follow-up whose prompt extends the
 /// previous one repeats the previous prompt's full blocks. A partial last block gets an
 /// id of its own, tied to the prompt length, because the next turn changes its content.
+/// Ids are only compared for equality, so they use the word-at-a-time [`word_hash`].
 pub(crate) fn prompt_blocks(
     namespace: u64,
     block_tokens: u32,
@@ -78,11 +79,11 @@ pub(crate) fn prompt_blocks(
         .map(|j| {
             let end = (j + 1) * b;
             if end <= u64::from(shared) {
-                stable_hash(&(namespace, u64::MAX, j))
+                word_hash(&[namespace, u64::MAX, j])
             } else if end <= len {
-                stable_hash(&(namespace, seq, j))
+                word_hash(&[namespace, seq, j])
             } else {
-                stable_hash(&(namespace, seq, j, len))
+                word_hash(&[namespace, seq, j, len])
             }
         })
         .collect()
@@ -91,9 +92,7 @@ pub(crate) fn prompt_blocks(
 /// Block ids of a trace row, moved into the stream's namespace so two traces in one mix
 /// never share blocks by accident.
 pub(crate) fn trace_blocks(namespace: u64, ids: &[u64]) -> Arc<[u64]> {
-    ids.iter()
-        .map(|&id| stable_hash(&(namespace, id)))
-        .collect()
+    ids.iter().map(|&id| word_hash(&[namespace, id])).collect()
 }
 
 #[cfg(test)]
