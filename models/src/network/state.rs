@@ -619,20 +619,54 @@ impl Network {
                 }
             }
         }
-        // The local problem.
-        let problem = &mut s.problem.0;
-        problem.clear();
-        for (i, &l) in s.comp_links.iter().enumerate() {
-            s.link_local[l as usize] = i as u32;
-            problem.capacities.push(self.capacity[l as usize]);
-        }
-        for &f in &s.comp_flows {
-            for &l in self.flows[f as usize].route.links() {
-                problem.route_links.push(s.link_local[l.index()]);
+        // Usually no link of the component carries two flows (a transfer's shards
+        // run on separate links, or the flows ended): each flow's max-min rate is then
+        // its smallest capacity (clamped at 0), exactly what the solver finds.
+        let independent = s
+            .comp_links
+            .iter()
+            .all(|&l| self.link_flows[l as usize].len() <= 1);
+        if independent {
+            s.rates.clear();
+            for &f in &s.comp_flows {
+                let rate = self.flows[f as usize]
+                    .route
+                    .links()
+                    .iter()
+                    .map(|l| self.capacity[l.index()].max(0.0))
+                    .fold(f64::INFINITY, f64::min);
+                s.rates.push(rate);
             }
-            problem.route_end.push(problem.route_links.len() as u32);
         }
-        s.solver.0.solve(problem, &mut s.rates);
+        if !independent || cfg!(debug_assertions) {
+            // The local problem (debug builds solve it anyway, to check the shortcut).
+            let problem = &mut s.problem.0;
+            problem.clear();
+            for (i, &l) in s.comp_links.iter().enumerate() {
+                s.link_local[l as usize] = i as u32;
+                problem.capacities.push(self.capacity[l as usize]);
+            }
+            for &f in &s.comp_flows {
+                for &l in self.flows[f as usize].route.links() {
+                    problem.route_links.push(s.link_local[l.index()]);
+                }
+                problem.route_end.push(problem.route_links.len() as u32);
+            }
+            if independent {
+                let mut solved = Vec::new();
+                s.solver.0.solve(problem, &mut solved);
+                debug_assert!(
+                    solved
+                        .iter()
+                        .zip(&s.rates)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "independent flows: {solved:?} vs {:?}",
+                    s.rates
+                );
+            } else {
+                s.solver.0.solve(problem, &mut s.rates);
+            }
+        }
         // New rates and end times.
         for (i, &f) in s.comp_flows.iter().enumerate() {
             let flow = &mut self.flows[f as usize];
