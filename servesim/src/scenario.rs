@@ -286,7 +286,10 @@ pub struct EngineOverrides {
     pub max_batched_tokens: Option<u32>,
     /// Tokens per KV block.
     pub block_tokens: Option<u32>,
-    /// Share of GPU memory for weights and KV cache, in (0, 1].
+    /// Memory share in (0, 1], read as the backend reads its own knob: for vLLM
+    /// (`gpu_memory_utilization`) and SGLang (`mem_fraction_static`) the share of the GPU
+    /// for weights and KV cache; for TensorRT-LLM (`free_gpu_memory_fraction`) the share of
+    /// the memory left after weights and activations that goes to the KV cache.
     pub mem_fraction: Option<f64>,
     /// Split long prompts across iterations.
     pub chunked_prefill: Option<bool>,
@@ -435,7 +438,8 @@ pub fn backend_defaults(backend: Backend) -> EngineConfig {
     }
 }
 
-/// Default share of GPU memory given to weights and KV (vLLM's `gpu_memory_utilization`).
+/// Default memory share (vLLM's `gpu_memory_utilization` and TensorRT-LLM's
+/// `free_gpu_memory_fraction` both default to 0.9).
 pub const DEFAULT_MEM_FRACTION: f64 = 0.9;
 /// Memory kept per GPU for activations, workspaces and CUDA graphs.
 pub const RESERVED_BYTES_PER_GPU: u64 = 2 << 30;
@@ -720,9 +724,15 @@ fn validate_pool(
             format!("must be in (0, 1], got {mem}"),
         ));
     }
-    let kv_tokens = llm
-        .kv_capacity_tokens_with_reserve(gpu, p.tp, mem, RESERVED_BYTES_PER_GPU)
-        .map_err(|e| invalid(format!("{path}.tp"), e.to_string()))?;
+    // Each engine reads its memory knob its own way: TensorRT-LLM's share is of the memory
+    // left after the weights and activations, vLLM's and SGLang's of the whole GPU.
+    let kv_tokens = match backend {
+        Backend::Trtllm => llm.kv_capacity_tokens_of_free(gpu, p.tp, mem, RESERVED_BYTES_PER_GPU),
+        Backend::Vllm | Backend::Sglang => {
+            llm.kv_capacity_tokens_with_reserve(gpu, p.tp, mem, RESERVED_BYTES_PER_GPU)
+        }
+    }
+    .map_err(|e| invalid(format!("{path}.tp"), e.to_string()))?;
     engine.kv_blocks = kv_tokens / u64::from(engine.block_tokens);
     if engine.kv_blocks == 0 {
         return Err(invalid(

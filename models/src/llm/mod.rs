@@ -349,6 +349,32 @@ impl LlmSpec {
         mem_fraction: f64,
         reserved_bytes: u64,
     ) -> Result<u64> {
+        self.check_deployment(gpu, tp, mem_fraction)?;
+        let free = gpu.memory_bytes * mem_fraction
+            - self.weight_bytes() as f64 / f64::from(tp)
+            - reserved_bytes as f64;
+        self.kv_tokens_in(free, gpu, tp, mem_fraction)
+    }
+
+    /// KV-cache capacity in tokens when `free_fraction` is a share of the memory left once
+    /// the weights and `reserved_bytes` are taken (TensorRT-LLM's `free_gpu_memory_fraction`),
+    /// not of the whole GPU (vLLM's `gpu_memory_utilization`, SGLang's
+    /// `mem_fraction_static`): `(mem − weights/tp − reserved) × fraction / kv_bytes`.
+    pub fn kv_capacity_tokens_of_free(
+        &self,
+        gpu: &GpuSku,
+        tp: u32,
+        free_fraction: f64,
+        reserved_bytes: u64,
+    ) -> Result<u64> {
+        self.check_deployment(gpu, tp, free_fraction)?;
+        let free =
+            (gpu.memory_bytes - self.weight_bytes() as f64 / f64::from(tp) - reserved_bytes as f64)
+                * free_fraction;
+        self.kv_tokens_in(free, gpu, tp, free_fraction)
+    }
+
+    fn check_deployment(&self, gpu: &GpuSku, tp: u32, mem_fraction: f64) -> Result<()> {
         if tp == 0 || tp > gpu.gpus_per_node {
             return Err(ModelsError::Invalid {
                 what: "TP size",
@@ -361,9 +387,11 @@ impl LlmSpec {
                 message: format!("{mem_fraction} (must be in (0, 1])"),
             });
         }
-        let free = gpu.memory_bytes * mem_fraction
-            - self.weight_bytes() as f64 / f64::from(tp)
-            - reserved_bytes as f64;
+        Ok(())
+    }
+
+    /// Tokens of KV in `free` bytes per GPU; an error when nothing is left.
+    fn kv_tokens_in(&self, free: f64, gpu: &GpuSku, tp: u32, mem_fraction: f64) -> Result<u64> {
         if free <= 0.0 {
             return Err(ModelsError::Invalid {
                 what: "deployment",
@@ -393,6 +421,35 @@ mod tests {
         let gb = m.weight_bytes() as f64 / 1e9;
         assert!((gb - 32.8).abs() < 0.1, "{gb}");
         assert_eq!(m.weight_dtype, Dtype::Fp8);
+    }
+
+    #[test]
+    fn trtllm_shares_the_memory_left_after_weights() {
+        // Llama-3.1-70B FP8 (FP8 KV, 160 KiB per token) on one H200: TRT-LLM's
+        // free_gpu_memory_fraction 0.9 of (151.4 GB − 70.6 GB weights − reserve). Measured runs
+        // (1024 in, 8192 out, guaranteed no-evict) hold ~48 sequences of 9216 tokens at once,
+        // i.e. ~445k tokens; the whole-GPU share would give ~388k (42 sequences).
+        let cat = GpuCatalog::builtin();
+        let h200 = cat.get("h200_sxm").unwrap();
+        let m = LlmSpec::lookup("meta-llama/Llama-3.1-70B")
+            .unwrap()
+            .with_dtypes(Dtype::Fp8, Dtype::Fp8);
+        let reserve = 2u64 << 30;
+        let of_free = m.kv_capacity_tokens_of_free(h200, 1, 0.9, reserve).unwrap();
+        let of_total = m
+            .kv_capacity_tokens_with_reserve(h200, 1, 0.9, reserve)
+            .unwrap();
+        let want = (h200.memory_bytes - m.weight_bytes() as f64 - reserve as f64) * 0.9
+            / m.kv_bytes_per_token_per_gpu(1) as f64;
+        assert_eq!(of_free, want.floor() as u64);
+        assert!((430_000..460_000).contains(&of_free), "{of_free}");
+        assert!(of_total < 400_000, "{of_total}");
+        // Same checks as the whole-GPU rule.
+        assert!(m.kv_capacity_tokens_of_free(h200, 16, 0.9, 0).is_err());
+        assert!(m.kv_capacity_tokens_of_free(h200, 1, 1.5, 0).is_err());
+        let bf16 = m.clone().with_dtypes(Dtype::Bf16, Dtype::Bf16);
+        let a100 = cat.get("a100_sxm").unwrap();
+        assert!(bf16.kv_capacity_tokens_of_free(a100, 1, 0.9, 0).is_err());
     }
 
     #[test]

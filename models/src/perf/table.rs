@@ -124,6 +124,19 @@ impl<const D: usize> InterpTable<D> {
         points: impl IntoIterator<Item = (u64, [f64; D], f64)>,
         leaves: &[usize],
     ) -> Self {
+        Self::with_orderings(points, leaves, &[])
+    }
+
+    /// As [`InterpTable::with_leaves`], walking the coordinates in `outer` first (in that order)
+    /// in every ordering. Coordinates that pick a kernel variant more than a size (attention's
+    /// head counts) belong there: a query then looks for neighbours along the sizes within its
+    /// own variant, instead of taking a bracketing size first whose subtree holds only other
+    /// variants — which, where the grid has holes, interpolates between unrelated kernels.
+    pub fn with_orderings(
+        points: impl IntoIterator<Item = (u64, [f64; D], f64)>,
+        leaves: &[usize],
+        outer: &[usize],
+    ) -> Self {
         let all: Vec<usize> = (0..D).collect();
         let leaves = if leaves.is_empty() { &all[..] } else { leaves };
         let mut by_cat: BTreeMap<u64, Vec<([f64; D], f64)>> = BTreeMap::new();
@@ -154,7 +167,9 @@ impl<const D: usize> InterpTable<D> {
         let mut orders = Vec::with_capacity(D);
         for &leaf in leaves.iter().filter(|l| **l < D) {
             let mut order = [0usize; D];
-            for (j, c) in (0..D).filter(|c| *c != leaf).enumerate() {
+            let first = outer.iter().copied().filter(|c| *c < D && *c != leaf);
+            let rest = (0..D).filter(|c| *c != leaf && !outer.contains(c));
+            for (j, c) in first.chain(rest).enumerate() {
                 order[j] = c;
             }
             order[D - 1] = leaf;
@@ -250,6 +265,26 @@ mod tests {
         assert!(t.query(8, &q, false).is_none());
         let mid = [3f64.ln(), 5f64.ln()];
         assert!((t.query(7, &mid, false).unwrap() - (mid[0] * 0.5 + mid[1] * 0.25)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn outer_coordinates_keep_a_query_within_its_variant() {
+        // Coordinates: size, length, variant. Variant 0 costs 0 everywhere and has sizes 1 and
+        // 4 (a hole at 2 and 3); variant 1 costs 5 and has size 3 only.
+        let mut pts = Vec::new();
+        for len in [1.0f64, 2.0] {
+            for size in [1.0f64, 4.0] {
+                pts.push((0, [size.ln(), len.ln(), 0.0], 0.0));
+            }
+            pts.push((0, [3f64.ln(), len.ln(), 1.0], 5.0));
+        }
+        let q = [2f64.ln(), 1.5f64.ln(), 0.0];
+        // Size first: the bracketing size 3 holds only variant 1, whose value leaks in.
+        let plain = InterpTable::with_leaves(pts.clone(), &[1]);
+        assert!(plain.query(0, &q, false).unwrap() > 1.0);
+        // Variant first: sizes are bracketed within variant 0 alone.
+        let outer = InterpTable::with_orderings(pts, &[1], &[2]);
+        assert_eq!(outer.query(0, &q, false).unwrap(), 0.0);
     }
 
     proptest! {
