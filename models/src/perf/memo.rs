@@ -146,7 +146,12 @@ impl CachedPredictor {
                 self.inner.generation_attention_ms(s, k)
             });
         }
-        ms + self.inner.overhead_ms()
+        let ms = ms + self.inner.overhead_ms();
+        if chunks > 0 {
+            ms.max(self.inner.eager_floor_ms())
+        } else {
+            ms
+        }
     }
 
     /// Time of one iteration.

@@ -7,7 +7,9 @@
 //! for the decode sequences (batch = sequences, KV length = mean); two all-reduces of `T × h`
 //! when t > 1; five memory-bound element-wise kernels. Once per iteration: embedding, LM head
 //! (`[sequences × h] · [h × vocab/t]`, bf16) with a logits all-gather when t > 1, and the
-//! backend's fixed overhead. GEMM shapes are per-(model, TP) constants computed once.
+//! backend's fixed overhead. An iteration that runs prefill lasts at least the backend's
+//! eager launch floor (engines that graph only decode-only batches launch it layer by layer
+//! from the host). GEMM shapes are per-(model, TP) constants computed once.
 
 use servesim_core::SimDuration;
 
@@ -60,6 +62,8 @@ pub struct IterationPredictor {
     eltwise_bytes_per_token: u64,
     /// Per-GEMM time of the isolated weight-dtype path that serving fuses away, ms.
     gemm_call_overhead_ms: f64,
+    /// Least time of an iteration that runs prefill (launched eagerly), ms.
+    eager_floor_ms: f64,
 }
 
 impl IterationPredictor {
@@ -101,6 +105,7 @@ impl IterationPredictor {
         let gemm_call_overhead_ms = timer.gemm_call_overhead_ms(llm.weight_dtype);
         Ok(IterationPredictor {
             gemm_call_overhead_ms,
+            eager_floor_ms: f64::from(llm.num_layers) * backend.eager_layer_launch_ms(),
             timer,
             backend,
             tp,
@@ -181,6 +186,11 @@ impl IterationPredictor {
         }
         t[9] = self.head_ms(u64::from(chunks) + u64::from(b.decode_seqs));
         t[10] = self.backend.iteration_overhead_ms();
+        if chunks > 0 {
+            // Launch-bound: the host's eager launches outlast the GPU work.
+            let sum: f64 = t.iter().sum();
+            t[10] += (self.eager_floor_ms - sum).max(0.0);
+        }
         t
     }
 
@@ -257,6 +267,12 @@ impl IterationPredictor {
         self.backend.iteration_overhead_ms()
     }
 
+    /// Least time of an iteration that runs prefill, in ms: the host time to launch every
+    /// layer eagerly ([`Backend::eager_layer_launch_ms`]; zero where such steps are graphed).
+    pub fn eager_floor_ms(&self) -> f64 {
+        self.eager_floor_ms
+    }
+
     /// Time of one iteration running `batch` (zero for an empty batch). Allocation-free.
     pub fn predict(&self, batch: &BatchShape<'_>) -> SimDuration {
         let ms: f64 = self.times(batch).iter().sum();
@@ -313,6 +329,45 @@ mod tests {
             decode_kv_tokens: 4 * 2048,
         });
         assert!((16.0..22.5).contains(&ms), "{ms}");
+    }
+
+    #[test]
+    fn prefill_steps_are_launch_bound_only_where_the_gpu_part_is_shorter() {
+        // Llama-3.1-8B on H100 with TensorRT-LLM: a step with a 1,024-token context is
+        // GPU-bound at TP1 and bound by the eager launch of 32 layers at TP8.
+        let cat = GpuCatalog::builtin();
+        let sku = cat.get("h100_sxm").unwrap();
+        let llm = LlmSpec::lookup("meta-llama/Llama-3.1-8B-Instruct").unwrap();
+        let timer = KernelTimer::shipped(&cat, "h100_sxm", Backend::Trtllm).unwrap();
+        let at = |tp: u32, backend: Backend| {
+            IterationPredictor::new(&llm, tp, sku, backend, timer.clone()).unwrap()
+        };
+        let chunk = [PrefillChunk {
+            tokens: 1024,
+            context: 0,
+        }];
+        let mixed = BatchShape {
+            prefill: &chunk,
+            decode_seqs: 32,
+            decode_kv_tokens: 32 * 1100,
+        };
+        let decode = BatchShape {
+            prefill: &[],
+            ..mixed
+        };
+        let floor = 32.0 * Backend::Trtllm.eager_layer_launch_ms();
+        let (tp1, tp8) = (at(1, Backend::Trtllm), at(8, Backend::Trtllm));
+        assert_eq!(tp8.eager_floor_ms(), floor);
+        assert_eq!(tp8.predict_ms(&mixed), floor);
+        assert!(tp8.predict_ms(&decode) < 0.5 * floor);
+        assert!(tp1.predict_ms(&mixed) > floor);
+        // The floor is booked as framework overhead, so the breakdown still sums up.
+        let parts: f64 = tp8.breakdown(&mixed).iter().map(|(_, ms)| ms).sum();
+        assert!((parts - floor).abs() < 1e-9);
+        // vLLM graphs mixed batches piecewise: no floor.
+        let vllm = at(8, Backend::Vllm);
+        assert_eq!(vllm.eager_floor_ms(), 0.0);
+        assert!(vllm.predict_ms(&mixed) < floor);
     }
 
     #[test]
