@@ -300,6 +300,10 @@ pub struct EngineOverrides {
     /// Reserve the blocks of the whole output at admission (TensorRT-LLM's
     /// `GUARANTEED_NO_EVICT`; its default), instead of preempting when blocks run out.
     pub reserve_output: Option<bool>,
+    /// Plan each iteration while the previous one runs (TensorRT-LLM's overlap scheduler,
+    /// SGLang's overlap schedule; both on by default): a request that arrives during an
+    /// iteration waits one more.
+    pub overlap_schedule: Option<bool>,
     /// Share of KV blocks kept free at admission, in [0, 1).
     pub watermark: Option<f64>,
 }
@@ -419,20 +423,25 @@ pub fn backend_defaults(backend: Backend) -> EngineConfig {
         prefix_caching: true,
         prefix_block_tokens: 512,
         reserve_output: false,
+        overlap_schedule: false,
     };
     match backend {
         Backend::Vllm => base,
-        // SGLang runs prefill batches apart from decode ones unless mixed chunking is on.
+        // SGLang runs prefill batches apart from decode ones unless mixed chunking is on,
+        // and plans each batch while the previous one runs (overlap schedule, its default).
         Backend::Sglang => EngineConfig {
             mixed_batches: false,
+            overlap_schedule: true,
             ..base
         },
-        // TensorRT-LLM: 32-token blocks, context chunking off, and the default capacity
-        // policy GUARANTEED_NO_EVICT (output blocks reserved at admission).
+        // TensorRT-LLM: 32-token blocks, context chunking off, the default capacity policy
+        // GUARANTEED_NO_EVICT (output blocks reserved at admission), and the PyTorch
+        // backend's overlap scheduler (on by default since 1.0).
         Backend::Trtllm => EngineConfig {
             block_tokens: 32,
             chunked_prefill: false,
             reserve_output: true,
+            overlap_schedule: true,
             ..base
         },
     }
@@ -691,6 +700,7 @@ fn validate_pool(
         mixed_batches: o.mixed_batches.unwrap_or(d.mixed_batches),
         prefix_caching: o.prefix_caching.unwrap_or(d.prefix_caching),
         reserve_output: o.reserve_output.unwrap_or(d.reserve_output),
+        overlap_schedule: o.overlap_schedule.unwrap_or(d.overlap_schedule),
         ..d
     };
     for (field, v) in [

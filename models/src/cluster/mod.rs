@@ -911,9 +911,10 @@ impl Cluster {
             return;
         }
         let timer = &self.pools[worker.pool.0 as usize].spec.timer;
-        if let Some(d) = worker
-            .engine
-            .start_iteration(timer.as_ref(), &mut self.scratch)
+        if let Some(d) =
+            worker
+                .engine
+                .start_iteration(sched.now(), timer.as_ref(), &mut self.scratch)
         {
             let d = if worker.slowdown == 1.0 {
                 d

@@ -19,6 +19,7 @@ fn engine() -> EngineConfig {
         prefix_caching: true,
         prefix_block_tokens: 512,
         reserve_output: false,
+        overlap_schedule: false,
     }
 }
 

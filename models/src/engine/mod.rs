@@ -76,6 +76,12 @@ pub struct EngineConfig {
     /// out of blocks and nothing is preempted. Otherwise blocks are taken as tokens are made
     /// and the newest sequence is preempted when they run out (vLLM, SGLang).
     pub reserve_output: bool,
+    /// Plan each iteration while the previous one runs (TensorRT-LLM's overlap scheduler,
+    /// SGLang's overlap schedule): the plan made when an iteration ends was drawn up when
+    /// it started, so it admits only requests queued by then and counts the sequences that
+    /// finished in it as still holding their slots. A request that arrives while an
+    /// iteration runs waits one more; an idle engine plans at once.
+    pub overlap_schedule: bool,
 }
 
 /// A request as a worker sees it.
@@ -164,6 +170,8 @@ struct Seq {
     /// Output tokens made so far.
     generated: u32,
     admit_order: u64,
+    /// When the request was queued here.
+    queued_at: SimTime,
     last_token_at: SimTime,
     first_decode_gap: SimDuration,
 }
@@ -219,6 +227,14 @@ pub struct Engine {
     incoming: u64,
     // The iteration in flight.
     busy: bool,
+    started_at: SimTime,
+    /// End of the last iteration and how many sequences finished in it.
+    ended_at: Option<SimTime>,
+    finished_in_last: u32,
+    /// Overlap schedule: admit only requests queued by this time, with this many slots
+    /// still held by sequences that just finished (set while an iteration is planned).
+    plan_cutoff: Option<SimTime>,
+    plan_held_slots: u32,
     plan_chunks: Vec<(Slot, u32)>,
     plan_decode: bool,
     shape_chunks: Vec<PrefillChunk>,
@@ -260,6 +276,11 @@ impl Engine {
             queued_prefill_tokens: 0,
             incoming: 0,
             busy: false,
+            started_at: SimTime::ZERO,
+            ended_at: None,
+            finished_in_last: 0,
+            plan_cutoff: None,
+            plan_held_slots: 0,
             plan_chunks: Vec::new(),
             plan_decode: false,
             shape_chunks: Vec::new(),
@@ -355,6 +376,7 @@ impl Engine {
             prefilled: 0,
             generated: 0,
             admit_order: 0,
+            queued_at: now,
             last_token_at: now,
             first_decode_gap: SimDuration::ZERO,
         }
@@ -431,13 +453,39 @@ impl Engine {
         self.free_slots.push(slot);
     }
 
-    /// Plans the next iteration and returns its duration; `None` when there is nothing to run.
+    /// Plans the iteration starting at `now` and returns its duration; `None` when there
+    /// is nothing to run.
     pub fn start_iteration(
         &mut self,
+        now: SimTime,
         timer: &(impl IterationTimer + ?Sized),
         out: &mut IterationOutput,
     ) -> Option<SimDuration> {
         debug_assert!(!self.busy, "an iteration is already in flight");
+        // Back to back under the overlap schedule, the plan is the one drawn up when the
+        // iteration that just ended started; if that plan is empty, the engine was idle
+        // and plans afresh.
+        if self.config.overlap_schedule && self.ended_at == Some(now) {
+            self.plan_cutoff = Some(self.started_at);
+            self.plan_held_slots = self.finished_in_last;
+            let planned = self.plan(timer, out);
+            if planned.is_some() {
+                self.started_at = now;
+                return planned;
+            }
+        }
+        self.plan_cutoff = None;
+        self.plan_held_slots = 0;
+        let planned = self.plan(timer, out);
+        self.started_at = now;
+        planned
+    }
+
+    fn plan(
+        &mut self,
+        timer: &(impl IterationTimer + ?Sized),
+        out: &mut IterationOutput,
+    ) -> Option<SimDuration> {
         self.plan_chunks.clear();
         self.plan_decode = false;
         self.admit_ready();
@@ -574,10 +622,21 @@ impl Engine {
             budget = budget.saturating_sub(chunk);
             self.plan_chunks.push((slot, chunk));
         }
-        while budget > 0 && self.running() < u64::from(self.config.max_num_seqs) {
+        let slots = u64::from(
+            self.config
+                .max_num_seqs
+                .saturating_sub(self.plan_held_slots),
+        );
+        while budget > 0 && self.running() < slots {
             let Some(&slot) = self.waiting.front() else {
                 break;
             };
+            if self
+                .plan_cutoff
+                .is_some_and(|cutoff| self.seq(slot).queued_at > cutoff)
+            {
+                break; // queued after the plan was drawn up
+            }
             let left = self.admission_prefill_tokens(slot);
             // Without chunking a prompt runs whole: alone if it exceeds the budget.
             if !chunked && left > budget && !self.plan_chunks.is_empty() {
@@ -658,6 +717,8 @@ impl Engine {
     pub fn complete_iteration(&mut self, now: SimTime, out: &mut IterationOutput) {
         debug_assert!(self.busy, "no iteration in flight");
         self.busy = false;
+        self.ended_at = Some(now);
+        let finished_before = out.events.len();
         // Decode first: sequences whose prefill ends now join decode after this step.
         if self.plan_decode {
             self.finish_decode_step(now, out);
@@ -671,6 +732,10 @@ impl Engine {
                 self.prefill_finished(slot, now, out);
             }
         }
+        self.finished_in_last = out.events[finished_before..]
+            .iter()
+            .filter(|e| matches!(e, EngineEvent::Finished { .. }))
+            .count() as u32;
     }
 
     fn prefill_finished(&mut self, slot: Slot, now: SimTime, out: &mut IterationOutput) {

@@ -18,6 +18,7 @@ fn config() -> EngineConfig {
         prefix_caching: true,
         prefix_block_tokens: 512,
         reserve_output: false,
+        overlap_schedule: false,
     }
 }
 
@@ -35,7 +36,7 @@ fn spec(request: u64, prompt: u32, output: u32) -> SeqSpec {
 fn drain(engine: &mut Engine, now: &mut SimTime) -> Vec<(SimTime, EngineEvent)> {
     let mut events = vec![];
     let mut out = IterationOutput::default();
-    while let Some(d) = engine.start_iteration(&LinearTimer, &mut out) {
+    while let Some(d) = engine.start_iteration(*now, &LinearTimer, &mut out) {
         *now += d;
         engine.complete_iteration(*now, &mut out);
         events.extend(out.events.drain(..).map(|e| (*now, e)));
@@ -52,7 +53,7 @@ fn one_request_prefills_then_decodes_one_token_per_step() {
     let mut now = SimTime::ZERO;
     e.enqueue(spec(7, 100, 10), now);
     let mut out = IterationOutput::default();
-    let d = e.start_iteration(&LinearTimer, &mut out).unwrap();
+    let d = e.start_iteration(now, &LinearTimer, &mut out).unwrap();
     assert_eq!(d, SimDuration::from_micros(2000).unwrap()); // 1 ms + 100 tokens × 10 µs
     now += d;
     e.complete_iteration(now, &mut out);
@@ -108,10 +109,10 @@ fn decode_and_prefill_share_iterations_when_mixed() {
     let mut now = SimTime::ZERO;
     e.enqueue(spec(1, 10, 50), now);
     let mut out = IterationOutput::default();
-    now += e.start_iteration(&LinearTimer, &mut out).unwrap();
+    now += e.start_iteration(now, &LinearTimer, &mut out).unwrap();
     e.complete_iteration(now, &mut out);
     e.enqueue(spec(2, 10, 5), now);
-    let d = e.start_iteration(&LinearTimer, &mut out).unwrap();
+    let d = e.start_iteration(now, &LinearTimer, &mut out).unwrap();
     assert_eq!(d, SimDuration::from_micros(1000 + 10 * (1 + 10)).unwrap());
 }
 
@@ -124,15 +125,77 @@ fn unmixed_engines_run_prefill_first() {
     let mut now = SimTime::ZERO;
     e.enqueue(spec(1, 10, 50), now);
     let mut out = IterationOutput::default();
-    now += e.start_iteration(&LinearTimer, &mut out).unwrap();
+    now += e.start_iteration(now, &LinearTimer, &mut out).unwrap();
     e.complete_iteration(now, &mut out);
     e.enqueue(spec(2, 10, 5), now);
-    let d = e.start_iteration(&LinearTimer, &mut out).unwrap();
+    let d = e.start_iteration(now, &LinearTimer, &mut out).unwrap();
     assert_eq!(
         d,
         SimDuration::from_micros(1000 + 10 * 10).unwrap(),
         "prefill alone"
     );
+}
+
+#[test]
+fn the_overlap_schedule_admits_arrivals_one_iteration_later() {
+    let overlap = EngineConfig {
+        overlap_schedule: true,
+        ..config()
+    };
+    // Request 1 decodes for a while; request 2 arrives during the first iteration.
+    let admitted_at = |config: EngineConfig| {
+        let mut e = Engine::new(config);
+        let mut now = SimTime::ZERO;
+        e.enqueue(spec(1, 10, 50), now);
+        let mut out = IterationOutput::default();
+        let d = e.start_iteration(now, &LinearTimer, &mut out).unwrap();
+        e.enqueue(spec(2, 10, 5), now + SimDuration::from_micros(10).unwrap());
+        now += d;
+        e.complete_iteration(now, &mut out);
+        let mut iterations = 1;
+        loop {
+            out.events.clear();
+            let d = e.start_iteration(now, &LinearTimer, &mut out).unwrap();
+            iterations += 1;
+            if out.events.contains(&EngineEvent::Admitted { request: 2 }) {
+                return iterations;
+            }
+            now += d;
+            e.complete_iteration(now, &mut out);
+        }
+    };
+    assert_eq!(admitted_at(config()), 2);
+    assert_eq!(admitted_at(overlap.clone()), 3);
+    // An idle engine plans at once, whatever the schedule.
+    let mut e = Engine::new(overlap.clone());
+    let mut now = SimTime::ZERO;
+    e.enqueue(spec(1, 10, 1), now);
+    let mut out = IterationOutput::default();
+    now += e.start_iteration(now, &LinearTimer, &mut out).unwrap();
+    e.complete_iteration(now, &mut out);
+    e.enqueue(spec(2, 10, 1), now);
+    assert!(e.start_iteration(now, &LinearTimer, &mut out).is_some());
+    // The slot of a sequence that finished in the last iteration is still held: with two
+    // slots, 3 waits one more iteration after 2 finishes while 1 keeps decoding.
+    let prefills = |config: EngineConfig| {
+        let mut e = Engine::new(EngineConfig {
+            max_num_seqs: 2,
+            ..config
+        });
+        let now = SimTime::ZERO;
+        e.enqueue(spec(1, 10, 50), now);
+        e.enqueue(spec(2, 10, 2), now);
+        e.enqueue(spec(3, 10, 2), now);
+        let (mut now, mut out, mut plan) = (now, IterationOutput::default(), vec![]);
+        for _ in 0..4 {
+            now += e.start_iteration(now, &LinearTimer, &mut out).unwrap();
+            plan.push(e.last_batch().prefill_tokens);
+            e.complete_iteration(now, &mut out);
+        }
+        plan
+    };
+    assert_eq!(prefills(config()), [20, 0, 10, 0]);
+    assert_eq!(prefills(overlap), [20, 0, 0, 10]);
 }
 
 #[test]
@@ -158,7 +221,7 @@ fn prefix_cache_hits_skip_prefill() {
         now,
     );
     assert_eq!(e.load().queued_prefill_tokens, 1600);
-    let d = e.start_iteration(&LinearTimer, &mut out).unwrap();
+    let d = e.start_iteration(now, &LinearTimer, &mut out).unwrap();
     // 3 × 512 tokens cached: only 64 computed.
     assert_eq!(d, SimDuration::from_micros(1000 + 10 * 64).unwrap());
     now += d;
@@ -299,10 +362,11 @@ proptest! {
         mixed in any::<bool>(),
         chunked in any::<bool>(),
         reserve in any::<bool>(),
+        overlap in any::<bool>(),
     ) {
         let mut e = Engine::new(EngineConfig {
             kv_blocks, mixed_batches: mixed, chunked_prefill: chunked, max_num_seqs: 16,
-            reserve_output: reserve, ..config()
+            reserve_output: reserve, overlap_schedule: overlap, ..config()
         });
         let mut now = SimTime::ZERO;
         let mut expected_tokens = 0u64;
@@ -315,7 +379,7 @@ proptest! {
         let mut finished = 0;
         let mut tokens = 0;
         let mut guard = 0;
-        while let Some(d) = e.start_iteration(&LinearTimer, &mut out) {
+        while let Some(d) = e.start_iteration(now, &LinearTimer, &mut out) {
             now += d;
             e.complete_iteration(now, &mut out);
             prop_assert!(e.kv().in_use() <= e.kv().total());
