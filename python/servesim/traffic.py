@@ -19,6 +19,11 @@ __all__ = ["generate", "stats", "read_trace"]
 #: Default of ``max_requests``: about 0.5 GB of columns.
 MAX_REQUESTS = 10_000_000
 
+#: Default of ``max_requests`` for :func:`stats`, which keeps no requests: a guard against
+#: closed loops with zero think and response times, which never advance the clock (as the
+#: CLI's ``--max-requests``).
+MAX_STATS_REQUESTS = 100_000_000
+
 
 def _count(name: str, value: int | None) -> int | None:
     """A non-negative integer argument, or None; anything else is a ``ConfigError``."""
@@ -124,7 +129,7 @@ def stats(
     seed: int | None = None,
     *,
     response_s: float = 0.0,
-    max_requests: int | None = None,
+    max_requests: int | None = MAX_STATS_REQUESTS,
     format: str | None = None,
     base_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:

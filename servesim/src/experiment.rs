@@ -213,7 +213,23 @@ pub fn ab(
     seeds: u64,
     threads: usize,
 ) -> Result<AbReport, Error> {
-    let seed_list: Vec<u64> = (first_seed..first_seed + seeds).collect();
+    let invalid = |path: &str, message: String| Error::Config {
+        path: path.into(),
+        message,
+    };
+    if policies.is_empty() {
+        return Err(invalid("policies", "name at least one policy".into()));
+    }
+    if seeds == 0 {
+        return Err(invalid("seeds", "must be at least 1".into()));
+    }
+    let end = first_seed.checked_add(seeds).ok_or_else(|| {
+        invalid(
+            "seeds",
+            format!("{first_seed} + {seeds} seeds runs past the largest seed (2^64 - 1)"),
+        )
+    })?;
+    let seed_list: Vec<u64> = (first_seed..end).collect();
     let jobs: Vec<(String, u64)> = policies
         .iter()
         .flat_map(|p| seed_list.iter().map(move |&s| (p.clone(), s)))
@@ -370,6 +386,21 @@ mod tests {
         assert!((e.high - 3.0 - 1.963).abs() < 1e-3, "{e}");
         assert!(Estimate::of(&[2.0]).high.is_infinite());
         assert!((t95(40) - 2.021).abs() < 0.005);
+    }
+
+    #[test]
+    fn ab_rejects_no_policies_no_seeds_and_seeds_past_the_last() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/disagg-small.yaml");
+        let s = Scenario::from_file(&path).unwrap();
+        let p = vec!["static".to_string()];
+        let err = |r: Result<AbReport, Error>| match r {
+            Ok(_) => panic!("expected an error"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err(ab(&s, &[], 0, 2, 1)).contains("policies"));
+        assert!(err(ab(&s, &p, 0, 0, 1)).contains("seeds: must be at least 1"));
+        assert!(err(ab(&s, &p, u64::MAX, 2, 1)).contains("past the largest seed"));
     }
 
     #[test]

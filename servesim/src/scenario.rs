@@ -407,7 +407,30 @@ fn seconds(path: &str, secs: f64, positive: bool) -> Result<SimDuration, Error> 
         };
         return Err(invalid(path, format!("must be {want}, got {secs}")));
     }
-    SimDuration::from_secs_f64_round(secs).map_err(|e| invalid(path, e.to_string()))
+    let d = SimDuration::from_secs_f64_round(secs).map_err(|e| invalid(path, e.to_string()))?;
+    if positive && d == SimDuration::ZERO {
+        return Err(invalid(
+            path,
+            format!("{secs:e} s is below the clock's resolution (1 ns)"),
+        ));
+    }
+    Ok(d)
+}
+
+/// Shortest sampling or planning interval, s: a shorter one would take more steps than the
+/// simulation itself (a million per simulated hour at 1 ms).
+pub const MIN_INTERVAL_S: f64 = 1e-3;
+
+/// A periodic interval: at least [`MIN_INTERVAL_S`].
+fn interval(path: &str, secs: f64) -> Result<SimDuration, Error> {
+    let d = seconds(path, secs, true)?;
+    if secs < MIN_INTERVAL_S {
+        return Err(invalid(
+            path,
+            format!("must be at least {MIN_INTERVAL_S} s, got {secs}"),
+        ));
+    }
+    Ok(d)
 }
 
 /// Scheduling defaults of each backend (vLLM V1, SGLang, TensorRT-LLM's PyTorch flow).
@@ -556,15 +579,21 @@ impl Scenario {
             c.transfer_latency_us / 1e6,
             false,
         )?;
-        let mut pools = Vec::new();
+        let traffic = config
+            .traffic
+            .validate("traffic", base_dir)
+            .map_err(Error::Traffic)?;
+        let mut pools: Vec<PoolPlan> = Vec::new();
         for (i, p) in c.pools.iter().enumerate() {
-            pools.push(validate_pool(
-                &format!("cluster.pools[{i}]"),
-                p,
-                &llm,
-                &gpu,
-                backend,
-            )?);
+            let path = format!("cluster.pools[{i}]");
+            let plan = validate_pool(&path, p, &llm, &gpu, backend, traffic.block_tokens())?;
+            if let Some(j) = pools.iter().position(|q| q.name == plan.name) {
+                return Err(invalid(
+                    format!("{path}.name"),
+                    format!("'{}' is already the name of cluster.pools[{j}]", plan.name),
+                ));
+            }
+            pools.push(plan);
         }
         let roles: Vec<PoolRole> = pools.iter().map(|p| p.role).collect();
         if !matches!(
@@ -589,12 +618,8 @@ impl Scenario {
                 "needs a decode pool",
             ));
         }
-        let traffic = config
-            .traffic
-            .validate("traffic", base_dir)
-            .map_err(Error::Traffic)?;
         let m = &config.metrics;
-        let sample_interval = seconds("metrics.sample_interval_s", m.sample_interval_s, true)?;
+        let sample_interval = interval("metrics.sample_interval_s", m.sample_interval_s)?;
         let warmup = seconds("metrics.warmup_s", m.warmup_s, false)?;
         if warmup >= duration {
             return Err(invalid(
@@ -617,7 +642,7 @@ impl Scenario {
                     ));
                 }
             }
-            seconds("planner.interval_s", p.interval_s, true)?;
+            interval("planner.interval_s", p.interval_s)?;
             seconds("planner.scrape_lag_s", p.scrape_lag_s, false)?;
         }
         if let Some(f) = &config.faults {
@@ -649,6 +674,7 @@ fn validate_pool(
     llm: &LlmSpec,
     gpu: &GpuSku,
     backend: Backend,
+    prefix_block_tokens: u32,
 ) -> Result<PoolPlan, Error> {
     let role = match p.role.as_str() {
         "prefill" => PoolRole::Prefill,
@@ -701,6 +727,8 @@ fn validate_pool(
         prefix_caching: o.prefix_caching.unwrap_or(d.prefix_caching),
         reserve_output: o.reserve_output.unwrap_or(d.reserve_output),
         overlap_schedule: o.overlap_schedule.unwrap_or(d.overlap_schedule),
+        // The traffic's prefix ids each stand for this many prompt tokens.
+        prefix_block_tokens,
         ..d
     };
     for (field, v) in [
@@ -722,7 +750,7 @@ fn validate_pool(
         return Err(invalid(
             format!("{path}.engine.block_tokens"),
             format!(
-                "{} must divide the prefix block of {} tokens",
+                "{} must divide the traffic's prefix block of {} tokens (traffic.block_tokens)",
                 engine.block_tokens, engine.prefix_block_tokens
             ),
         ));
@@ -772,17 +800,26 @@ fn validate_pool(
     })
 }
 
+/// Shortest mean time between random worker failures, s (a pool failing faster than its
+/// workers can be replaced many times over is not a scenario, it is a loop).
+pub const MIN_MTBF_S: f64 = 1.0;
+
 fn validate_faults(
     f: &FaultsConfig,
     pools: &[PoolPlan],
     nodes: u32,
     duration_s: f64,
 ) -> Result<(), Error> {
-    if f.max_retries > 100 {
-        return Err(invalid(
-            "faults.max_retries",
-            format!("{} is more than 100", f.max_retries),
-        ));
+    for (field, v) in [
+        ("max_retries", f.max_retries),
+        ("max_transfer_failures", f.max_transfer_failures),
+    ] {
+        if v > 100 {
+            return Err(invalid(
+                format!("faults.{field}"),
+                format!("{v} is more than 100"),
+            ));
+        }
     }
     for (i, e) in f.events.iter().enumerate() {
         let path = format!("faults.events[{i}]");
@@ -819,13 +856,14 @@ fn validate_faults(
                 ))
             }
         };
+        // A duration: positive, and no longer than the longest run.
         let positive = |field: &str, v: f64| -> Result<(), Error> {
-            if v.is_finite() && v > 0.0 {
+            if v.is_finite() && v > 0.0 && v <= MAX_DURATION_S {
                 Ok(())
             } else {
                 Err(invalid(
                     format!("{path}.{field}"),
-                    format!("must be positive, got {v}"),
+                    format!("must be in (0, {MAX_DURATION_S}] s, got {v}"),
                 ))
             }
         };
@@ -878,6 +916,12 @@ fn validate_faults(
             } => {
                 pool_ok(pool)?;
                 positive("mtbf_s", *mtbf_s)?;
+                if *mtbf_s < MIN_MTBF_S {
+                    return Err(invalid(
+                        format!("{path}.mtbf_s"),
+                        format!("must be at least {MIN_MTBF_S} s, got {mtbf_s}"),
+                    ));
+                }
                 if let Some(end) = end_s
                     && !(end.is_finite() && end > start_s)
                 {

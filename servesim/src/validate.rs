@@ -305,6 +305,19 @@ impl Row<'_> {
         }
     }
 
+    /// A batch size: blank for the backend's default, else at least 1.
+    fn batch(&self, column: &str) -> Result<Option<u32>, Error> {
+        match self.count(column)? {
+            Some(0) => Err(malformed(
+                self.origin,
+                self.line,
+                column,
+                "must be > 0 (leave it blank for the backend's default)",
+            )),
+            b => Ok(b),
+        }
+    }
+
     fn required_count(&self, column: &str) -> Result<u32, Error> {
         match self.count(column)? {
             Some(v) if v > 0 => Ok(v),
@@ -416,7 +429,7 @@ fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Error> {
     let plan = match mode {
         "agg" => {
             let tp = row.required_count("tp_size")?;
-            let batch = row.count("batch_size")?.filter(|b| *b > 0);
+            let batch = row.batch("batch_size")?;
             let batch = if padding_slot {
                 batch.map(|b| (b - 1).max(1))
             } else {
@@ -435,19 +448,30 @@ fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Error> {
             let pw = row.required_count("prefill_num_workers")?;
             let dtp = row.required_count("decode_tp_size")?;
             let dw = row.required_count("decode_num_workers")?;
-            let pb = row.count("prefill_batch_size")?.filter(|b| *b > 0);
-            let db = row.count("decode_batch_size")?.filter(|b| *b > 0);
+            let pb = row.batch("prefill_batch_size")?;
+            let db = row.batch("decode_batch_size")?;
             let db = if padding_slot {
                 db.map(|b| (b - 1).max(1))
             } else {
                 db
+            };
+            let gpus = ptp
+                .checked_mul(pw)
+                .zip(dtp.checked_mul(dw))
+                .and_then(|(p, d)| p.checked_add(d));
+            let Some(gpus) = gpus else {
+                return Ok(Err(format!(
+                    "prefill_tp_size × prefill_num_workers + decode_tp_size × \
+                     decode_num_workers ({ptp} × {pw} + {dtp} × {dw}) GPUs is more than \
+                     can be simulated"
+                )));
             };
             Plan {
                 pools: vec![
                     pool("prefill", "prefill", ptp, pw, pb),
                     pool("decode", "decode", dtp, dw, db),
                 ],
-                gpus: ptp * pw + dtp * dw,
+                gpus,
                 model,
                 block_fp8,
                 kv_dtype,

@@ -238,7 +238,7 @@ pub fn build_cluster(s: &Scenario) -> Result<Cluster, Error> {
             timer: Box::new(CachedPredictor::new(predictor)),
         });
     }
-    Cluster::new(ClusterSpec {
+    let mut cluster = Cluster::new(ClusterSpec {
         pools,
         network: Network::new(topology, s.transfer_latency),
         gpus_per_node: s.gpu.gpus_per_node,
@@ -250,7 +250,11 @@ pub fn build_cluster(s: &Scenario) -> Result<Cluster, Error> {
     .map_err(|e| Error::Config {
         path: "cluster.pools".into(),
         message: e.to_string(),
-    })
+    })?;
+    if let Some(f) = &s.config.faults {
+        cluster.max_transfer_failures = f.max_transfer_failures;
+    }
+    Ok(cluster)
 }
 
 /// What a planner of `s` may know up front: its pools (with their performance
@@ -715,26 +719,34 @@ impl World {
         self.schedule_arrival(sched);
     }
 
-    /// The live worker a fault strikes: the one named, else one drawn from the fault's stream.
+    /// The live worker a fault strikes: the one named, else one drawn from the fault's
+    /// stream; `Err` says why none is struck (the pool has no such live worker now).
     fn fault_worker(
         &mut self,
         i: usize,
         pool: &str,
         index: Option<u32>,
-    ) -> Option<(PoolId, WorkerId)> {
+    ) -> Result<(PoolId, WorkerId), String> {
         let p = self
             .cluster
             .pool_ids()
-            .find(|&p| self.cluster.pool_name(p) == pool)?;
+            .find(|&p| self.cluster.pool_name(p) == pool)
+            .ok_or_else(|| format!("{pool}: no such pool"))?;
         let live = self.cluster.live_workers(p);
-        if live.is_empty() {
-            return None;
-        }
         let k = match index {
+            _ if live.is_empty() => return Err(format!("{pool}: no live worker")),
             Some(k) => k as usize,
-            None => self.faults.as_mut()?.rngs[i].random_range(0..live.len()),
+            None => match self.faults.as_mut() {
+                Some(f) => f.rngs[i].random_range(0..live.len()),
+                None => return Err("faults are off".into()),
+            },
         };
-        live.get(k).map(|&w| (p, w))
+        live.get(k).map(|&w| (p, w)).ok_or_else(|| {
+            format!(
+                "{pool} worker {k}: no such live worker ({} live), nothing struck",
+                live.len()
+            )
+        })
     }
 
     fn outcome(&self, kind: &'static str, target: String, at: SimTime, lost: u64) -> FaultOutcome {
@@ -786,21 +798,24 @@ impl World {
                 pool,
                 worker: index,
                 ..
-            } => {
-                let Some((p, w)) = self.fault_worker(i, pool, *index) else {
-                    return;
-                };
-                self.kill(p, w, replace, sched, &mut recovering);
-                let lost = self.lost_notices();
-                self.outcome(event.kind(), format!("{pool} worker {}", w.0), now, lost)
-            }
+            } => match self.fault_worker(i, pool, *index) {
+                Err(missed) => self.outcome(event.kind(), missed, now, 0),
+                Ok((p, w)) => {
+                    self.kill(p, w, replace, sched, &mut recovering);
+                    let lost = self.lost_notices();
+                    self.outcome(event.kind(), format!("{pool} worker {}", w.0), now, lost)
+                }
+            },
             FaultEvent::RandomWorkerFailures { pool, .. } => {
-                let Some((p, w)) = self.fault_worker(i, pool, None) else {
-                    return;
-                };
-                self.kill(p, w, replace, sched, &mut recovering);
-                let lost = self.lost_notices();
-                self.outcome(event.kind(), format!("{pool} worker {}", w.0), now, lost)
+                // A miss (no live worker) is recorded and the failures go on.
+                match self.fault_worker(i, pool, None) {
+                    Err(missed) => self.outcome(event.kind(), missed, now, 0),
+                    Ok((p, w)) => {
+                        self.kill(p, w, replace, sched, &mut recovering);
+                        let lost = self.lost_notices();
+                        self.outcome(event.kind(), format!("{pool} worker {}", w.0), now, lost)
+                    }
+                }
             }
             FaultEvent::NodeDown {
                 node, duration_s, ..
@@ -832,8 +847,13 @@ impl World {
                 slowdown,
                 ..
             } => {
-                let Some((_, w)) = self.fault_worker(i, pool, *worker) else {
-                    return;
+                let w = match self.fault_worker(i, pool, *worker) {
+                    Ok((_, w)) => w,
+                    Err(missed) => {
+                        let outcome = self.outcome(event.kind(), missed, now, 0);
+                        self.faults.as_mut().expect("faults").outcomes.push(outcome);
+                        return;
+                    }
                 };
                 self.cluster.set_slowdown(w, *slowdown);
                 sched.schedule_in(end_in(*duration_s), Event::FaultEnd(i as u16));

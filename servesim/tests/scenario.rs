@@ -40,6 +40,13 @@ fn the_good_scenario_validates() {
 }
 
 #[test]
+fn the_traffic_prefix_block_reaches_the_engines() {
+    let text = GOOD.replacen("traffic:\n", "traffic:\n  block_tokens: 256\n", 1);
+    let s = Scenario::from_yaml_str(&text, "s.yaml", Path::new(".")).unwrap();
+    assert!(s.pools.iter().all(|p| p.engine.prefix_block_tokens == 256));
+}
+
+#[test]
 fn errors_name_the_field() {
     let cases = [
         (
@@ -90,6 +97,45 @@ fn errors_name_the_field() {
                 "tp: 2, workers: 1}\n    - {name: decode, role: decode, tp: 16",
             ),
             "cluster.pools[1].tp: 16 is more than a node's 8 GPUs",
+        ),
+        (
+            ("name: decode", "name: prefill"),
+            "cluster.pools[1].name: 'prefill' is already the name of cluster.pools[0]",
+        ),
+        (
+            ("seed: 1", "seed: 1\nmetrics: {sample_interval_s: 1e-10}"),
+            "metrics.sample_interval_s: 1e-10 s is below the clock's resolution",
+        ),
+        (
+            ("seed: 1", "seed: 1\nmetrics: {sample_interval_s: 1e-5}"),
+            "metrics.sample_interval_s: must be at least 0.001 s",
+        ),
+        (
+            (
+                "seed: 1",
+                "seed: 1\nfaults: {events: [{kind: straggler, at_s: 10, duration_s: 1e11, \
+                 pool: decode, slowdown: 2}]}",
+            ),
+            "faults.events[0].duration_s: must be in (0, 10000000] s, got 100000000000",
+        ),
+        (
+            (
+                "seed: 1",
+                "seed: 1\nfaults: {events: [{kind: random_worker_failures, pool: decode, \
+                 mtbf_s: 1e-12}]}",
+            ),
+            "faults.events[0].mtbf_s: must be at least 1 s",
+        ),
+        (
+            (
+                "seed: 1",
+                "seed: 1\nfaults: {max_transfer_failures: 1000, events: []}",
+            ),
+            "faults.max_transfer_failures: 1000 is more than 100",
+        ),
+        (
+            ("traffic:\n", "traffic:\n  block_tokens: 100\n"),
+            "cluster.pools[0].engine.block_tokens: 16 must divide the traffic's prefix block of 100",
         ),
     ];
     for (edit, expected) in cases {

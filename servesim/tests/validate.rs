@@ -218,6 +218,32 @@ fn a_malformed_row_names_its_line_and_column() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 2") && err.contains("fields"), "{err}");
 
+    // A zero batch size is not "the default" (that is a blank).
+    let zero = good.replace(",agg,128,4,,,2.0,", ",agg,128,4,,,0.0,");
+    assert_ne!(zero, good);
+    let (out, _) = run("zerobatch", &[zero]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("line 2") && err.contains("column batch_size"),
+        "{err}"
+    );
+
+    // A deployment too large to count is a reason, not a crash.
+    let huge = disagg(2).replace(
+        ",disagg,256,8,,,,,,,,,2,1,2,",
+        ",disagg,256,8,,,,,,,,,2,600000000,8,",
+    );
+    assert_ne!(huge, disagg(2));
+    let (out, path) = run("huge", &[huge]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains("more than can be simulated"), "{text}");
+
     let no_conc = good.replace("silicon_concurrency=2", "nothing");
     let (out, _) = run("noconc", &[no_conc]);
     let err = String::from_utf8_lossy(&out.stderr);

@@ -164,3 +164,36 @@ proptest! {
         prop_assert_eq!(s, again);
     }
 }
+
+#[test]
+fn a_fault_on_a_worker_that_is_not_there_is_reported_not_dropped() {
+    let missing = FaultEvent::WorkerDown {
+        at_s: 5.0,
+        pool: "decode".into(),
+        worker: Some(7),
+    };
+    let (s, _) = run(&small(vec![missing], 1)).unwrap();
+    let [fault] = &s.faults[..] else {
+        panic!("one outcome per fault: {s}")
+    };
+    assert!(fault.target.contains("no such live worker"), "{s}");
+    assert_eq!(fault.requests_lost, 0);
+    accounted(&s);
+}
+
+/// Both nodes down for a second: the workers that died then found no GPUs for their
+/// replacements, which start when the nodes come back, and the backlog drains.
+#[test]
+fn replacements_that_found_no_gpus_start_when_a_node_is_back() {
+    let down = |at_s, node| FaultEvent::NodeDown {
+        at_s,
+        node,
+        duration_s: Some(1.0),
+    };
+    let (s, world) = run(&small(vec![down(33.2, 1), down(33.0, 0)], 0)).unwrap();
+    accounted(&s);
+    assert_eq!(s.in_flight, 0, "{s}");
+    for p in world.cluster.pool_ids() {
+        assert_eq!(world.cluster.pool_stats(p).ready, 2, "{s}");
+    }
+}

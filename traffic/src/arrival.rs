@@ -156,6 +156,10 @@ fn phase_len(field: &str, secs: f64) -> Result<SimDuration> {
     Ok(d)
 }
 
+/// Shortest segment of a `schedule`: a rate held for less is not a schedule, and a
+/// repeating one of nanosecond segments would cycle billions of times between arrivals.
+const MIN_SEGMENT_S: f64 = 1e-3;
+
 /// Mean sojourns below a microsecond would mostly round to zero nanoseconds.
 const MIN_MEAN_SOJOURN_S: f64 = 1e-6;
 
@@ -232,11 +236,16 @@ impl ArrivalConfig {
                 let mut phases = Vec::with_capacity(segments.len());
                 for (i, s) in segments.iter().enumerate() {
                     let g = |name: &str| format!("{field}.segments[{i}].{name}");
-                    check_pos(&g("duration_s"), s.duration_s)?;
-                    let d = span(&g("duration_s"), s.duration_s)?;
+                    let d = phase_len(&g("duration_s"), s.duration_s)?;
+                    if s.duration_s < MIN_SEGMENT_S {
+                        return Err(TrafficError::config(
+                            g("duration_s"),
+                            format!("must be at least {MIN_SEGMENT_S} s, got {}", s.duration_s),
+                        ));
+                    }
                     phases.push((
                         Phase::Fixed(d),
-                        check_nonneg(&g("rate_per_s"), s.rate_per_s)?,
+                        check_rate(&g("rate_per_s"), s.rate_per_s, false)?,
                     ));
                 }
                 if phases.iter().all(|&(_, r)| r == 0.0) {
@@ -569,6 +578,14 @@ mod tests {
             (
                 "{kind: schedule, segments: [{duration_s: 1, rate_per_s: -1}]}",
                 "a.segments[0].rate_per_s",
+            ),
+            (
+                "{kind: schedule, repeat: true, segments: [{duration_s: 1e-10, rate_per_s: 5}]}",
+                "a.segments[0].duration_s: must be at least",
+            ),
+            (
+                "{kind: schedule, segments: [{duration_s: 1, rate_per_s: 5e9}]}",
+                "a.segments[0].rate_per_s: must be at most",
             ),
             ("{kind: on_off, rate_per_s: 1, on_s: 0, off_s: 1}", "a.on_s"),
             (

@@ -211,7 +211,13 @@ impl Dist {
         let x = match self {
             // Whole numbers with both ends equally likely.
             Dist::Uniform(lo, hi) if lo.ceil() <= hi.floor() => {
-                rng.random_range(lo.ceil()..hi.floor() + 1.0).floor()
+                let (first, end) = (lo.ceil(), hi.floor() + 1.0);
+                // Past 2^53, `+ 1.0` is lost: one whole number left, no range to draw from.
+                if first < end {
+                    rng.random_range(first..end).floor()
+                } else {
+                    first
+                }
             }
             _ => self.sample(rng).round(),
         };
@@ -241,6 +247,15 @@ mod tests {
         let p50 = xs[xs.len() / 2];
         assert!((mean / 300.0 - 1.0).abs() < 0.01, "mean {mean}");
         assert!((p50 / 200.0 - 1.0).abs() < 0.01, "p50 {p50}");
+    }
+
+    #[test]
+    fn uniform_counts_past_float_precision_do_not_panic() {
+        let mut rng = RngStreams::new(1).stream("t");
+        for (min, max) in [(1e16, 1e16), (1e16, 1e16 + 2.0)] {
+            let d = DistConfig::Uniform { min, max }.validate("d").unwrap();
+            assert_eq!(d.sample_count(&mut rng, 1), u32::MAX, "saturates");
+        }
     }
 
     #[test]

@@ -272,6 +272,8 @@ struct Pool {
     frontend: VecDeque<RequestIn>,
     rr: u64,
     gpu_ns: u128,
+    /// Dead workers to replace once GPUs are to be had again (a node comes back).
+    owed_replacements: u32,
 }
 
 /// The cluster.
@@ -355,6 +357,7 @@ impl Cluster {
                 frontend: VecDeque::new(),
                 rr: 0,
                 gpu_ns: 0,
+                owed_replacements: 0,
             });
         }
         for p in 0..cluster.pools.len() {
@@ -678,15 +681,17 @@ impl Cluster {
             });
         }
         self.schedule_network_check(sched);
-        if replace {
-            self.start_worker(pool, sched);
+        if replace && self.start_worker(pool, sched).is_none() {
+            // No GPUs now (every node down, or over the budget): replace it later.
+            self.pools[pool.0 as usize].owed_replacements += 1;
         }
         // Hand-offs may now find room on the surviving decode workers.
         self.retry_handoffs(sched, out);
     }
 
     /// Takes a node down (`true`: its workers die and are replaced elsewhere where
-    /// GPUs allow; nothing is placed there until it is back) or brings it back.
+    /// GPUs allow; nothing is placed there until it is back) or brings it back (the
+    /// replacements that found no GPUs start then).
     pub fn set_node_down<E: From<ClusterEvent>>(
         &mut self,
         node: u32,
@@ -696,6 +701,14 @@ impl Cluster {
     ) {
         self.gpus.set_node_down(node, down);
         if !down {
+            // Workers that died while no GPUs were to be had start now, where they fit.
+            for p in 0..self.pools.len() {
+                while self.pools[p].owed_replacements > 0
+                    && self.start_worker(PoolId(p as u16), sched).is_some()
+                {
+                    self.pools[p].owed_replacements -= 1;
+                }
+            }
             return;
         }
         let victims: Vec<WorkerId> = (0..self.workers.len() as u32)

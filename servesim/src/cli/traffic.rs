@@ -56,7 +56,14 @@ pub struct RunArgs {
     /// Closed-loop requests are answered this long after they arrive (no cluster here).
     #[arg(long, default_value_t = 0.0)]
     response_s: f64,
+    /// Stop with an error after this many requests (a closed loop with zero think and
+    /// response times never advances the clock).
+    #[arg(long, default_value_t = DEFAULT_MAX_REQUESTS)]
+    max_requests: u64,
 }
+
+/// Default of `--max-requests`.
+pub const DEFAULT_MAX_REQUESTS: u64 = 100_000_000;
 
 fn parse_format(s: &str) -> Result<TraceFormat, String> {
     match s {
@@ -138,11 +145,14 @@ fn drive(
             None => None,
         },
         response: secs("--response-s", args.response_s)?,
-        max_requests: None,
+        max_requests: Some(args.max_requests),
     };
     run.run(spec, f).map_err(|e| match e {
         TrafficError::Config { field, message } if field == "until" => {
             m(format!("{message}: pass --until-s"))
+        }
+        TrafficError::Config { field, message } if field == "max_requests" => {
+            m(format!("{message} (--until-s, --max-requests)"))
         }
         e => m(e),
     })
