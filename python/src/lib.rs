@@ -171,7 +171,9 @@ impl PyPlanner {
         if let Ok(map) = out.cast::<PyDict>() {
             let mut targets = vec![None; n];
             for (k, v) in map.iter() {
-                let name: String = k.extract()?;
+                let name: String = k.extract().map_err(|_| {
+                    PlannerError::new_err(format!("decide(): key {k} is not a pool name"))
+                })?;
                 let idx = obs
                     .pools
                     .iter()
@@ -179,11 +181,20 @@ impl PyPlanner {
                     .ok_or_else(|| {
                         PlannerError::new_err(format!("decide(): unknown pool {name:?}"))
                     })?;
-                targets[idx] = v.extract::<Option<u32>>()?;
+                targets[idx] = v.extract::<Option<u32>>().map_err(|_| {
+                    PlannerError::new_err(format!(
+                        "decide(): pool {name:?}: {v} is not a worker count (an int >= 0) or None"
+                    ))
+                })?;
             }
             return Ok(Decision { targets });
         }
-        let targets: Vec<Option<u32>> = out.extract()?;
+        let targets: Vec<Option<u32>> = out.extract().map_err(|_| {
+            PlannerError::new_err(format!(
+                "decide(): {out} is not a dict of pool name to worker count, a list of \
+                 counts (one per pool, None to leave one alone), or None"
+            ))
+        })?;
         if targets.len() != n {
             return Err(PlannerError::new_err(format!(
                 "decide(): {} targets for {n} pools",

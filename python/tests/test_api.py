@@ -138,6 +138,15 @@ def test_python_planner_errors(small: servesim.Scenario) -> None:
     with pytest.raises(errors.PlannerError, match="targets"):
         small.run(planner=Wrong())
 
+    class Negative:
+        interval_s = 10.0
+
+        def decide(self, obs: dict) -> dict:
+            return {"decode": -1}
+
+    with pytest.raises(errors.PlannerError, match='decide\\(\\): pool "decode": -1 is not'):
+        small.run(planner=Negative())
+
 
 def test_runs_release_the_gil() -> None:
     """A Python thread keeps running while a simulation runs in another: with the GIL held

@@ -296,6 +296,8 @@ pub fn import_dir(
     extra: &BTreeMap<String, String>,
 ) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
+    // Output file → the input it came from: two inputs of one table are an error.
+    let mut sources: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
     for g in sorted_entries(dir)?.into_iter().filter(|p| p.is_dir()) {
         let gpu = g
             .file_name()
@@ -320,8 +322,19 @@ pub fn import_dir(
                     read_public_table(&f, table, &gpu, &backend)?
                 } else if stem.is_some_and(|s| Family::parse(s).is_ok()) {
                     CalibrationTable::read(&f)?
+                } else if stem.is_some() {
+                    // A table file under a name we do not know (a typo) is not skipped.
+                    return Err(ModelsError::Invalid {
+                        what: "import file",
+                        message: format!(
+                            "{}: not a known table name (tables: {}, or the calibration format's {})",
+                            f.display(),
+                            PublicTable::ALL.map(PublicTable::name).join(", "),
+                            Family::ALL.map(Family::name).join(", ")
+                        ),
+                    });
                 } else {
-                    continue;
+                    continue; // not a table (a README, a log)
                 };
                 for (k, v) in extra {
                     if k == "source" {
@@ -332,6 +345,17 @@ pub fn import_dir(
                     }
                 }
                 let path = t.path_under(out);
+                if let Some(first) = sources.insert(path.clone(), f.clone()) {
+                    return Err(ModelsError::Invalid {
+                        what: "import folder",
+                        message: format!(
+                            "{} and {} are the same table ({}): keep one",
+                            first.display(),
+                            f.display(),
+                            path.display()
+                        ),
+                    });
+                }
                 t.write_gz(&path)?;
                 written.push(path);
             }
@@ -401,5 +425,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains(":3") && e.contains("num_gpus"), "{e}");
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn unknown_table_names_and_two_inputs_of_one_table_are_errors() {
+        let base = std::env::temp_dir().join(format!("servesim-import-bad-{}", std::process::id()));
+        let src = base.join("in/h100_sxm/vllm");
+        std::fs::create_dir_all(&src).unwrap();
+        let allreduce = "version,kernel_source,allreduce_dtype,num_gpus,message_size,latency,backend\n0.24.0,x,bfloat16,2,128,0.004,vllm_graph\n";
+        std::fs::write(src.join("custom_allreduce_perf.csv"), allreduce).unwrap();
+        std::fs::write(src.join("README.md"), "not a table").unwrap();
+        let import = || import_dir(&base.join("in"), &base.join("out"), &BTreeMap::new());
+        assert_eq!(import().unwrap().len(), 1, "other files are left alone");
+        std::fs::write(src.join("custom_allreduce_pref.csv"), allreduce).unwrap();
+        let e = import().unwrap_err().to_string();
+        assert!(
+            e.contains("custom_allreduce_pref.csv: not a known table name"),
+            "{e}"
+        );
+        std::fs::remove_file(src.join("custom_allreduce_pref.csv")).unwrap();
+        std::fs::write(src.join("custom_allreduce_perf.csv.gz"), gz(allreduce)).unwrap();
+        let e = import().unwrap_err().to_string();
+        assert!(e.contains("are the same table"), "{e}");
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    fn gz(text: &str) -> Vec<u8> {
+        use std::io::Write;
+        let mut w = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        w.write_all(text.as_bytes()).unwrap();
+        w.finish().unwrap()
     }
 }

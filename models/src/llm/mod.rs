@@ -209,10 +209,21 @@ impl LlmSpec {
             }
         }
         let get = |field: &str| -> Result<Option<u32>> {
+            // Far above any real model, low enough that sizes multiply without overflow.
+            let most: u64 = match field {
+                "num_hidden_layers" => 10_000,
+                "vocab_size" => 1 << 24,
+                "intermediate_size" => 1 << 22,
+                _ => 1 << 20,
+            };
             match obj.get(field) {
                 None | Some(serde_json::Value::Null) => Ok(None),
                 Some(x) => match x.as_u64() {
-                    Some(n) if n >= 1 && n <= u64::from(u32::MAX) => Ok(Some(n as u32)),
+                    Some(n) if n > most => Err(cfg_err(
+                        field,
+                        format!("{n} is more than {most} (no model is this large)"),
+                    )),
+                    Some(n) if n >= 1 => Ok(Some(n as u32)),
                     _ => Err(cfg_err(field, format!("{x} is not a positive integer"))),
                 },
             }
@@ -490,6 +501,14 @@ mod tests {
             "intermediate_size":14336,"vocab_size":128256}"#;
         let e = LlmSpec::from_hf_config_str(bad, p).unwrap_err().to_string();
         assert!(e.contains("num_hidden_layers"), "{e}");
+        let huge = cfg.replace("14336", "4294967295");
+        let e = LlmSpec::from_hf_config_str(&huge, p)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("intermediate_size") && e.contains("no model is this large"),
+            "{e}"
+        );
         let missing = r#"{"hidden_size":4096,"num_attention_heads":32}"#;
         let e = LlmSpec::from_hf_config_str(missing, p)
             .unwrap_err()

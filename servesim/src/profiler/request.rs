@@ -389,16 +389,29 @@ impl ProfileRequest {
             .map_err(|e| invalid(gpu_path, e.to_string()))?;
 
         // GPUs per node and in total.
-        let gpn = match (o.gpus_per_node, hw.num_gpus_per_node, ohw.num_gpus_per_node) {
-            (Some(n), _, _) => whole("--gpus-per-node", f64::from(n), "GPUs", 64)?,
-            (None, Some(n), _) => whole("spec.hardware.numGpusPerNode", n, "GPUs", 64)?,
-            (None, None, Some(n)) => whole(
-                "spec.profilingConfig.config.hardware.num_gpus_per_node",
-                n,
-                "GPUs",
-                64,
-            )?,
-            _ => {
+        let given = match (o.gpus_per_node, hw.num_gpus_per_node, ohw.num_gpus_per_node) {
+            (Some(n), _, _) => Some(("--gpus-per-node", f64::from(n))),
+            (None, Some(n), _) => Some(("spec.hardware.numGpusPerNode", n)),
+            (None, None, Some(n)) => {
+                Some(("spec.profilingConfig.config.hardware.num_gpus_per_node", n))
+            }
+            _ => None,
+        };
+        let gpn = match given {
+            Some((path, n)) => {
+                let n = whole(path, n, "GPUs", 64)?;
+                if n > sku.gpus_per_node {
+                    return Err(invalid(
+                        path,
+                        format!(
+                            "{n} is more than a {} node's {} GPUs",
+                            sku.sku, sku.gpus_per_node
+                        ),
+                    ));
+                }
+                n
+            }
+            None => {
                 assumed.push(format!(
                     "GPUs per node: {} (the {} datasheet)",
                     sku.gpus_per_node, sku.sku
@@ -612,6 +625,12 @@ spec:
         assert!(e.to_string().starts_with("spec.model"), "{e}");
         let e = parse(&NEWER.replace("backend: vllm", "backend: onnx")).unwrap_err();
         assert!(e.to_string().starts_with("spec.backend"), "{e}");
+        let e = parse(&NEWER.replace("numGpusPerNode: 8", "numGpusPerNode: 16")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("spec.hardware.numGpusPerNode: 16 is more than a h200_sxm node's 8"),
+            "{e}"
+        );
         let e = parse(&NEWER.replace("totalGpus: 8", "totalGpus: 0")).unwrap_err();
         assert!(e.to_string().starts_with("spec.hardware.totalGpus"), "{e}");
         let e = parse(&OLDER.replace("ttft: 500.0, ", "")).unwrap_err();
