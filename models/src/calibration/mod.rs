@@ -392,7 +392,12 @@ impl CalibrationTable {
                         "line {comment_lines}: comment is not `# key: value`"
                     )));
                 };
-                keys.insert(k.trim().to_string(), v.trim().to_string());
+                let k = k.trim();
+                if keys.insert(k.to_string(), v.trim().to_string()).is_some() {
+                    return Err(hdr_err(format!(
+                        "line {comment_lines}: key `{k}` is given twice"
+                    )));
+                }
             } else if t.is_empty() && keys.is_empty() {
                 comment_lines += 1;
                 body_start += line.len();
@@ -637,6 +642,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("`# gpu:`"), "{e}");
+        let twice = GOOD.replace("# gpu: h100_sxm\n", "# gpu: h100_sxm\n# gpu: h200_sxm\n");
+        let e = CalibrationTable::parse(twice.as_bytes(), Path::new("t.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 4: key `gpu` is given twice"), "{e}");
         let p2p = "# servesim-calibration: 1\n# family: p2p_copy\n# gpu: h100_sxm\n# backend: nccl\n# measured_on: cpu-dry-run\nsrc_gpu,dst_gpu,bytes,latency_ms\n0,1,1048576,0.01\n";
         assert_eq!(
             CalibrationTable::parse(p2p.as_bytes(), Path::new("p"))

@@ -189,8 +189,12 @@ impl GpuCatalog {
                             .unwrap_or_else(|| "document".into()),
                         message: e.to_string(),
                     })?;
-                for sku in skus {
+                let mut seen = std::collections::BTreeSet::new();
+                for (i, sku) in skus.into_iter().enumerate() {
                     sku.validate(path)?;
+                    if !seen.insert(sku.sku.clone()) {
+                        return Err(twice(path, &format!("[{i}].sku"), &sku.sku));
+                    }
                     self.skus.insert(sku.sku.clone(), sku);
                 }
                 Ok(())
@@ -207,12 +211,25 @@ impl GpuCatalog {
         let mut rdr = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
             .from_reader(text.as_bytes());
-        for rec in rdr.deserialize::<GpuSku>() {
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, rec) in rdr.deserialize::<GpuSku>().enumerate() {
             let sku = rec.map_err(|e| csv_error(path, &e))?;
             sku.validate(path)?;
+            if !seen.insert(sku.sku.clone()) {
+                return Err(twice(path, &format!("line {} column sku", i + 2), &sku.sku));
+            }
             self.skus.insert(sku.sku.clone(), sku);
         }
         Ok(())
+    }
+}
+
+/// A SKU named twice in one file (which one was meant is not ours to guess).
+fn twice(path: &Path, field: &str, sku: &str) -> ModelsError {
+    ModelsError::Config {
+        path: path.to_path_buf(),
+        field: field.to_string(),
+        message: format!("'{sku}' is defined twice in this file"),
     }
 }
 
@@ -269,5 +286,14 @@ mod tests {
         std::fs::write(&bad2, format!("{header}\nx1,abc,1,1,,,1,1,1,8,1\n")).unwrap();
         let err = cat.load_file(&bad2).unwrap_err().to_string();
         assert!(err.contains(":2"), "{err}");
+        let twice = dir.join("twice.csv");
+        let row = "x1,1,1,1,,,1,1,1,8,1";
+        std::fs::write(&twice, format!("{header}\n{row}\n{row}\n")).unwrap();
+        let err = cat.load_file(&twice).unwrap_err().to_string();
+        assert!(
+            err.contains("line 3 column sku") && err.contains("'x1' is defined twice"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
