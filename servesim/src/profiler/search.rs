@@ -209,7 +209,7 @@ impl<'a> Search<'a> {
     pub fn new(req: &'a ProfileRequest, gpu: &GpuSku) -> Result<Search<'a>, Error> {
         let llm = served_llm(&req.model)?;
         let timer = crate::world::shipped_timer(&gpu.sku, req.backend)?;
-        let d = backend_defaults(req.backend);
+        let d = backend_defaults(req.backend, gpu);
         let mut gpu = gpu.clone();
         gpu.gpus_per_node = req.gpus_per_node.min(gpu.gpus_per_node).max(1);
         let mut workers = Vec::new();
