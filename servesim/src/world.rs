@@ -764,6 +764,13 @@ impl World {
         }
     }
 
+    /// The outcome of a fault that struck nothing: nothing lost, nothing to recover from.
+    fn missed(&self, kind: &'static str, why: String, at: SimTime) -> FaultOutcome {
+        let mut o = self.outcome(kind, why, at, 0);
+        o.recovered_at_s = Some(at.as_secs_f64());
+        o
+    }
+
     /// Kills a worker for a fault; its pool is then watched for recovery.
     fn kill(
         &mut self,
@@ -799,7 +806,7 @@ impl World {
                 worker: index,
                 ..
             } => match self.fault_worker(i, pool, *index) {
-                Err(missed) => self.outcome(event.kind(), missed, now, 0),
+                Err(missed) => self.missed(event.kind(), missed, now),
                 Ok((p, w)) => {
                     self.kill(p, w, replace, sched, &mut recovering);
                     let lost = self.lost_notices();
@@ -809,7 +816,7 @@ impl World {
             FaultEvent::RandomWorkerFailures { pool, .. } => {
                 // A miss (no live worker) is recorded and the failures go on.
                 match self.fault_worker(i, pool, None) {
-                    Err(missed) => self.outcome(event.kind(), missed, now, 0),
+                    Err(missed) => self.missed(event.kind(), missed, now),
                     Ok((p, w)) => {
                         self.kill(p, w, replace, sched, &mut recovering);
                         let lost = self.lost_notices();
@@ -826,7 +833,7 @@ impl World {
                     .map(|p| (p, self.cluster.pool_stats(p).ready))
                     .collect();
                 self.cluster
-                    .set_node_down(*node, true, sched, &mut self.out);
+                    .set_node_down(*node, true, replace, sched, &mut self.out);
                 recovering.extend(
                     before
                         .into_iter()
@@ -850,7 +857,7 @@ impl World {
                 let w = match self.fault_worker(i, pool, *worker) {
                     Ok((_, w)) => w,
                     Err(missed) => {
-                        let outcome = self.outcome(event.kind(), missed, now, 0);
+                        let outcome = self.missed(event.kind(), missed, now);
                         self.faults.as_mut().expect("faults").outcomes.push(outcome);
                         return;
                     }
@@ -923,7 +930,7 @@ impl World {
         match faults.config.events[i].clone() {
             FaultEvent::NodeDown { node, .. } => {
                 self.cluster
-                    .set_node_down(node, false, sched, &mut self.out)
+                    .set_node_down(node, false, true, sched, &mut self.out)
             }
             FaultEvent::LinkDegraded { node, .. } => self.cluster.set_node_links(node, 1.0, sched),
             FaultEvent::Straggler { .. } => {

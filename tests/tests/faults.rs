@@ -178,6 +178,11 @@ fn a_fault_on_a_worker_that_is_not_there_is_reported_not_dropped() {
     };
     assert!(fault.target.contains("no such live worker"), "{s}");
     assert_eq!(fault.requests_lost, 0);
+    assert_eq!(
+        fault.recovered_at_s,
+        Some(fault.at_s),
+        "nothing to recover from"
+    );
     accounted(&s);
 }
 

@@ -537,6 +537,8 @@ impl Cluster {
         sched: &mut Scheduler<E>,
     ) -> (u32, u32) {
         let active = self.active_workers(pool);
+        // The decision takes the place of replacements still owed to the pool.
+        self.pools[pool.0 as usize].owed_replacements = 0;
         let (mut added, mut removed) = (0, 0);
         if target > active {
             for _ in active..target {
@@ -629,9 +631,11 @@ impl Cluster {
 
     /// Kills a worker now, mid-iteration if it is in one: everything it holds is
     /// lost ([`Notice::Lost`]), transfers from or to it are cancelled (the other
-    /// side frees its blocks), its GPUs are given back (unless its node is down).
-    /// With `replace`, a new worker of the pool starts through the normal
-    /// start-up path, where GPUs allow.
+    /// side frees its blocks), its GPUs are given back (a down node only blocks new
+    /// placements). With `replace`, a worker that was starting or serving (not one
+    /// being retired) is replaced through the normal start-up path: at once where GPUs
+    /// allow, else when a node comes back, unless a planner decision for the pool
+    /// comes first.
     pub fn kill_worker<E: From<ClusterEvent>>(
         &mut self,
         w: WorkerId,
@@ -648,6 +652,7 @@ impl Cluster {
             sched.cancel(key);
         }
         let pool = worker.pool;
+        let replace = replace && matches!(worker.state, WorkerState::Starting | WorkerState::Ready);
         let lost = worker.engine.held_requests();
         let config = worker.engine.config().clone();
         worker.engine = Engine::new(config); // its KV cache is gone
@@ -682,25 +687,30 @@ impl Cluster {
         }
         self.schedule_network_check(sched);
         if replace && self.start_worker(pool, sched).is_none() {
-            // No GPUs now (every node down, or over the budget): replace it later.
+            // No other node has room now: replace it when a node comes back.
             self.pools[pool.0 as usize].owed_replacements += 1;
         }
         // Hand-offs may now find room on the surviving decode workers.
         self.retry_handoffs(sched, out);
     }
 
-    /// Takes a node down (`true`: its workers die and are replaced elsewhere where
-    /// GPUs allow; nothing is placed there until it is back) or brings it back (the
-    /// replacements that found no GPUs start then).
+    /// Takes a node down (`true`: its workers die, and with `replace` are replaced
+    /// elsewhere where GPUs allow; nothing is placed there until it is back) or ends one
+    /// fault holding it down (`false`; when none does, the replacements that found no
+    /// GPUs start).
     pub fn set_node_down<E: From<ClusterEvent>>(
         &mut self,
         node: u32,
         down: bool,
+        replace: bool,
         sched: &mut Scheduler<E>,
         out: &mut ClusterOutput,
     ) {
-        self.gpus.set_node_down(node, down);
+        let still_down = self.gpus.set_node_down(node, down);
         if !down {
+            if still_down {
+                return;
+            }
             // Workers that died while no GPUs were to be had start now, where they fit.
             for p in 0..self.pools.len() {
                 while self.pools[p].owed_replacements > 0
@@ -723,7 +733,7 @@ impl Cluster {
             })
             .collect();
         for w in victims {
-            self.kill_worker(w, true, sched, out);
+            self.kill_worker(w, replace, sched, out);
         }
     }
 

@@ -8,8 +8,9 @@ pub struct GpuInventory {
     held: Vec<Vec<bool>>,
     budget: u32,
     in_use: u32,
-    /// Nodes that are down: nothing is placed on them.
-    down: Vec<bool>,
+    /// Faults holding each node down (overlapping ones count apart): nothing is placed
+    /// on a node while any holds it.
+    down: Vec<u32>,
 }
 
 impl GpuInventory {
@@ -20,7 +21,7 @@ impl GpuInventory {
             held: vec![vec![false; gpus_per_node as usize]; nodes as usize],
             budget,
             in_use: 0,
-            down: vec![false; nodes as usize],
+            down: vec![0; nodes as usize],
         }
     }
 
@@ -42,7 +43,7 @@ impl GpuInventory {
             return None;
         }
         for (node, gpus) in self.held.iter_mut().enumerate() {
-            if self.down[node] {
+            if self.down[node] > 0 {
                 continue;
             }
             let free: Vec<usize> = (0..gpus.len())
@@ -64,11 +65,15 @@ impl GpuInventory {
         None
     }
 
-    /// Marks a node down (nothing new is placed there) or back up. Out-of-range nodes are ignored.
-    pub fn set_node_down(&mut self, node: u32, down: bool) {
-        if let Some(d) = self.down.get_mut(node as usize) {
-            *d = down;
-        }
+    /// One more fault holds a node down (nothing new is placed there), or one fewer; the
+    /// node is up again when none does. Returns whether it is down now. Out-of-range nodes
+    /// are ignored (and never down).
+    pub fn set_node_down(&mut self, node: u32, down: bool) -> bool {
+        let Some(d) = self.down.get_mut(node as usize) else {
+            return false;
+        };
+        *d = if down { *d + 1 } else { d.saturating_sub(1) };
+        *d > 0
     }
 
     /// The node of a GPU.
@@ -114,9 +119,14 @@ mod tests {
         inv.give_back(&[0, 1, 2, 3]);
         assert_eq!(inv.in_use(), 8);
         assert!(inv.take(16).is_none());
-        inv.set_node_down(0, true);
+        assert!(inv.set_node_down(0, true));
         assert_eq!(inv.take(2).unwrap(), vec![12, 13], "node 0 is down");
-        inv.set_node_down(0, false);
+        // Two overlapping faults: the node is back when both have ended.
+        assert!(inv.set_node_down(0, true));
+        assert!(inv.set_node_down(0, false), "one fault still holds it");
+        assert_eq!(inv.take(2).unwrap(), vec![14, 15]);
+        inv.give_back(&[14, 15]);
+        assert!(!inv.set_node_down(0, false));
         assert_eq!(inv.take(2).unwrap(), vec![0, 1]);
     }
 }

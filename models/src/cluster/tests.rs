@@ -441,6 +441,53 @@ fn a_dead_decode_worker_loses_what_it_held_and_is_replaced() {
 }
 
 #[test]
+fn a_worker_being_retired_is_not_replaced_and_a_decision_settles_what_is_owed() {
+    let mut sim = busy_world(1, 2);
+    sim.run_until(SimTime::ZERO + SimDuration::from_millis(700).unwrap());
+    let decode = PoolId(1);
+    // The planner retires one decode worker; it dies while draining: no replacement.
+    sim.model.cluster.set_target(decode, 1, &mut sim.scheduler);
+    let draining = sim
+        .model
+        .cluster
+        .live_workers(decode)
+        .into_iter()
+        .find(|&w| sim.model.cluster.worker(w).state == WorkerState::Draining)
+        .expect("one is draining");
+    sim.model
+        .cluster
+        .kill_worker(draining, true, &mut sim.scheduler, &mut sim.model.out);
+    assert_eq!(sim.model.cluster.pool_stats(decode).starting, 0);
+    // Both nodes go down (every worker is on node 0): the replacements find no GPUs and
+    // are owed. A decision for the decode pool comes first; prefill's owed worker starts
+    // when node 1 is back, decode gets only what was decided.
+    let (sched, m) = (&mut sim.scheduler, &mut sim.model);
+    m.cluster.set_node_down(1, true, true, sched, &mut m.out);
+    m.cluster.set_node_down(0, true, true, sched, &mut m.out);
+    assert_eq!(m.cluster.live_workers(decode).len(), 0);
+    m.cluster.set_target(decode, 1, sched);
+    m.cluster.set_node_down(1, false, true, sched, &mut m.out);
+    assert_eq!(
+        m.cluster.pool_stats(PoolId(0)).starting,
+        1,
+        "prefill replaced"
+    );
+    assert_eq!(
+        m.cluster.pool_stats(decode).starting,
+        0,
+        "decode: decided, not owed"
+    );
+    m.cluster.set_target(decode, 1, sched);
+    assert_eq!(m.cluster.pool_stats(decode).starting, 1);
+    let now = sim.now();
+    sim.model
+        .log
+        .extend(sim.model.out.notices.drain(..).map(|n| (now, n)));
+    sim.run_to_completion();
+    assert_accounted(&sim, 40);
+}
+
+#[test]
 fn a_dead_prefill_worker_mid_transfer_frees_the_decode_reservation() {
     let mut sim = busy_world(2, 1);
     // Run until a transfer is in flight, then kill its source.
