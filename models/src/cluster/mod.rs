@@ -1011,9 +1011,11 @@ impl Cluster {
                         handle: h.spec.request,
                     });
                     self.workers[h.from.0 as usize].engine.release(h.from_slot);
-                    self.workers[t.to.0 as usize]
-                        .engine
-                        .incoming_landed(t.to_slot, h.first_token_at);
+                    self.workers[t.to.0 as usize].engine.incoming_landed(
+                        t.to_slot,
+                        h.first_token_at,
+                        now,
+                    );
                     let from = h.from;
                     self.kick(from, sched, out);
                     self.kick(t.to, sched, out);

@@ -420,11 +420,12 @@ impl Engine {
     }
 
     /// The KV of an incoming request has landed; its first token was made at `first_token_at`.
-    pub fn incoming_landed(&mut self, slot: Slot, first_token_at: SimTime) {
+    pub fn incoming_landed(&mut self, slot: Slot, first_token_at: SimTime, now: SimTime) {
         let seq = self.seq_mut(slot);
         debug_assert!(matches!(seq.phase, Phase::Incoming));
         seq.phase = Phase::ReadyToDecode;
         seq.last_token_at = first_token_at;
+        seq.queued_at = now; // ready to join decode from now
         self.ready.push_back(slot);
     }
 
@@ -534,12 +535,25 @@ impl Engine {
         Some(timer.iteration_time(&shape))
     }
 
-    /// Moves landed transfers into decode while there is room.
+    /// Moves landed transfers into decode while there is room (under the overlap
+    /// schedule, those that landed before the plan was drawn up).
     fn admit_ready(&mut self) {
-        while self.running() < u64::from(self.config.max_num_seqs) {
-            let Some(slot) = self.ready.pop_front() else {
+        let slots = u64::from(
+            self.config
+                .max_num_seqs
+                .saturating_sub(self.plan_held_slots),
+        );
+        while self.running() < slots {
+            let Some(&slot) = self.ready.front() else {
                 break;
             };
+            if self
+                .plan_cutoff
+                .is_some_and(|cutoff| self.seq(slot).queued_at > cutoff)
+            {
+                break;
+            }
+            self.ready.pop_front();
             self.incoming -= 1;
             let kv = u64::from(self.seq(slot).prefill_target);
             self.join_decode(slot, kv);

@@ -260,6 +260,35 @@ fn kv_exhaustion_preempts_the_newest_and_recomputes_it() {
 }
 
 #[test]
+fn under_the_overlap_schedule_a_landed_transfer_joins_one_iteration_later() {
+    // A decode worker busy with request 1; request 2's KV lands during its first step.
+    let joined_at = |overlap_schedule: bool| {
+        let mut d = Engine::new(EngineConfig {
+            overlap_schedule,
+            ..config()
+        });
+        let mut now = SimTime::ZERO;
+        d.enqueue(spec(1, 10, 50), now);
+        let mut out = IterationOutput::default();
+        let step = d.start_iteration(now, &LinearTimer, &mut out).unwrap();
+        let slot = d.reserve_incoming(spec(2, 300, 4), now).unwrap();
+        d.incoming_landed(slot, now, now + SimDuration::from_micros(10).unwrap());
+        now += step;
+        d.complete_iteration(now, &mut out);
+        (2..10)
+            .find(|_| {
+                now += d.start_iteration(now, &LinearTimer, &mut out).unwrap();
+                let joined = d.last_batch().decode_seqs == 2;
+                d.complete_iteration(now, &mut out);
+                joined
+            })
+            .unwrap()
+    };
+    assert_eq!(joined_at(false), 2);
+    assert_eq!(joined_at(true), 3);
+}
+
+#[test]
 fn disaggregated_handoff_parks_then_decodes_elsewhere() {
     let mut p = Engine::new(config());
     let mut d = Engine::new(config());
@@ -286,7 +315,7 @@ fn disaggregated_handoff_parks_then_decodes_elsewhere() {
     now += SimDuration::from_millis(5).unwrap(); // the transfer
     p.release(slot);
     assert_eq!(p.kv().in_use(), 0);
-    d.incoming_landed(incoming, t1);
+    d.incoming_landed(incoming, t1, now);
     let events = drain(&mut d, &mut now);
     let [
         (
