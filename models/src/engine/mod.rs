@@ -538,19 +538,11 @@ impl Engine {
     /// Moves landed transfers into decode while there is room (under the overlap
     /// schedule, those that landed before the plan was drawn up).
     fn admit_ready(&mut self) {
-        let slots = u64::from(
-            self.config
-                .max_num_seqs
-                .saturating_sub(self.plan_held_slots),
-        );
-        while self.running() < slots {
+        while self.running() < self.plan_slots() {
             let Some(&slot) = self.ready.front() else {
                 break;
             };
-            if self
-                .plan_cutoff
-                .is_some_and(|cutoff| self.seq(slot).queued_at > cutoff)
-            {
+            if !self.known_to_plan(slot) {
                 break;
             }
             self.ready.pop_front();
@@ -558,6 +550,23 @@ impl Engine {
             let kv = u64::from(self.seq(slot).prefill_target);
             self.join_decode(slot, kv);
         }
+    }
+
+    /// Sequences the plan may run: `max_num_seqs`, less the slots still held (overlap
+    /// schedule) by sequences that finished in the last iteration.
+    fn plan_slots(&self) -> u64 {
+        u64::from(
+            self.config
+                .max_num_seqs
+                .saturating_sub(self.plan_held_slots),
+        )
+    }
+
+    /// Whether a queued sequence was known when the plan was drawn up (under the overlap
+    /// schedule, queued by the start of the iteration that just ended).
+    fn known_to_plan(&self, slot: Slot) -> bool {
+        self.plan_cutoff
+            .is_none_or(|cutoff| self.seq(slot).queued_at <= cutoff)
     }
 
     fn join_decode(&mut self, slot: Slot, kv_len: u64) {
@@ -636,20 +645,12 @@ impl Engine {
             budget = budget.saturating_sub(chunk);
             self.plan_chunks.push((slot, chunk));
         }
-        let slots = u64::from(
-            self.config
-                .max_num_seqs
-                .saturating_sub(self.plan_held_slots),
-        );
-        while budget > 0 && self.running() < slots {
+        while budget > 0 && self.running() < self.plan_slots() {
             let Some(&slot) = self.waiting.front() else {
                 break;
             };
-            if self
-                .plan_cutoff
-                .is_some_and(|cutoff| self.seq(slot).queued_at > cutoff)
-            {
-                break; // queued after the plan was drawn up
+            if !self.known_to_plan(slot) {
+                break;
             }
             let left = self.admission_prefill_tokens(slot);
             // Without chunking a prompt runs whole: alone if it exceeds the budget.
