@@ -771,6 +771,28 @@ impl World {
         o
     }
 
+    /// Kills the worker a fault strikes (see [`World::fault_worker`]) and tells the outcome.
+    fn strike(
+        &mut self,
+        i: usize,
+        pool: &str,
+        index: Option<u32>,
+        replace: bool,
+        sched: &mut Scheduler<Event>,
+        recovering: &mut Vec<(PoolId, u32)>,
+    ) -> FaultOutcome {
+        let kind = self.faults.as_ref().expect("faults").config.events[i].kind();
+        let now = sched.now();
+        match self.fault_worker(i, pool, index) {
+            Err(missed) => self.missed(kind, missed, now),
+            Ok((p, w)) => {
+                self.kill(p, w, replace, sched, recovering);
+                let lost = self.lost_notices();
+                self.outcome(kind, format!("{pool} worker {}", w.0), now, lost)
+            }
+        }
+    }
+
     /// Kills a worker for a fault; its pool is then watched for recovery.
     fn kill(
         &mut self,
@@ -801,28 +823,14 @@ impl World {
         let end_in = |secs: f64| SimDuration::from_secs_f64_round(secs).unwrap_or(SimDuration::MAX);
         let mut recovering = Vec::new();
         let outcome = match &event {
+            // A miss (no such live worker) is recorded, and random failures go on.
             FaultEvent::WorkerDown {
                 pool,
                 worker: index,
                 ..
-            } => match self.fault_worker(i, pool, *index) {
-                Err(missed) => self.missed(event.kind(), missed, now),
-                Ok((p, w)) => {
-                    self.kill(p, w, replace, sched, &mut recovering);
-                    let lost = self.lost_notices();
-                    self.outcome(event.kind(), format!("{pool} worker {}", w.0), now, lost)
-                }
-            },
+            } => self.strike(i, pool, *index, replace, sched, &mut recovering),
             FaultEvent::RandomWorkerFailures { pool, .. } => {
-                // A miss (no live worker) is recorded and the failures go on.
-                match self.fault_worker(i, pool, None) {
-                    Err(missed) => self.missed(event.kind(), missed, now),
-                    Ok((p, w)) => {
-                        self.kill(p, w, replace, sched, &mut recovering);
-                        let lost = self.lost_notices();
-                        self.outcome(event.kind(), format!("{pool} worker {}", w.0), now, lost)
-                    }
-                }
+                self.strike(i, pool, None, replace, sched, &mut recovering)
             }
             FaultEvent::NodeDown {
                 node, duration_s, ..
