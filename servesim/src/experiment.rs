@@ -205,6 +205,9 @@ fn attainment(s: &Summary) -> f64 {
     s.slo_attainment.unwrap_or(0.0)
 }
 
+/// Most runs (policies × seeds) of one comparison.
+pub const MAX_AB_RUNS: u64 = 100_000;
+
 /// Runs every policy on the seeds `first_seed..first_seed + seeds` in parallel and compares them.
 pub fn ab(
     base: &Scenario,
@@ -222,6 +225,25 @@ pub fn ab(
     }
     if seeds == 0 {
         return Err(invalid("seeds", "must be at least 1".into()));
+    }
+    if let Some((i, p)) = policies
+        .iter()
+        .enumerate()
+        .find(|(i, p)| policies[..*i].contains(p))
+    {
+        return Err(invalid(
+            &format!("policies[{i}]"),
+            format!("'{p}' is named twice (its runs would count twice)"),
+        ));
+    }
+    if seeds.saturating_mul(policies.len() as u64) > MAX_AB_RUNS {
+        return Err(invalid(
+            "seeds",
+            format!(
+                "{seeds} seeds × {} policies is more than {MAX_AB_RUNS} runs",
+                policies.len()
+            ),
+        ));
     }
     let end = first_seed.checked_add(seeds).ok_or_else(|| {
         invalid(
@@ -401,6 +423,9 @@ mod tests {
         assert!(err(ab(&s, &[], 0, 2, 1)).contains("policies"));
         assert!(err(ab(&s, &p, 0, 0, 1)).contains("seeds: must be at least 1"));
         assert!(err(ab(&s, &p, u64::MAX, 2, 1)).contains("past the largest seed"));
+        assert!(err(ab(&s, &p, 0, 10_000_000_000_000, 1)).contains("more than 100000 runs"));
+        let twice = vec!["static".to_string(), "sla".into(), "static".into()];
+        assert!(err(ab(&s, &twice, 0, 2, 1)).contains("policies[2]: 'static' is named twice"));
     }
 
     #[test]

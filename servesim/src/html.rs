@@ -291,7 +291,7 @@ pub fn summary_table(runs: &[(String, &Summary)]) -> String {
     s
 }
 
-/// A whole page.
+/// A whole page: `title` and `intro` are plain text (escaped here), `body` is HTML.
 pub fn page(title: &str, intro: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title><style>\
@@ -299,7 +299,8 @@ pub fn page(title: &str, intro: &str, body: &str) -> String {
          table{{border-collapse:collapse;margin:12px 0}}td,th{{border:1px solid #ddd;padding:4px 10px;text-align:right}}\
          th{{background:#f3f4f6}}td:first-child{{text-align:left}}section{{margin-top:28px}}\
          svg{{margin:6px 12px 6px 0;border:1px solid #eee}}</style></head><body><h1>{t}</h1><p>{intro}</p>{body}</body></html>",
-        t = escape(title)
+        t = escape(title),
+        intro = escape(intro)
     )
 }
 
@@ -330,6 +331,14 @@ mod tests {
             "the NaN breaks the line: {s}"
         );
         assert!(s.contains("<rect") && s.contains("stroke-dasharray"));
+    }
+
+    #[test]
+    fn page_text_is_escaped_and_the_body_is_not() {
+        let p = page("<t>", "scenario <b>x</b> & more", "<section>ok</section>");
+        assert!(p.contains("<h1>&lt;t&gt;</h1>"));
+        assert!(p.contains("<p>scenario &lt;b&gt;x&lt;/b&gt; &amp; more</p>"));
+        assert!(p.contains("<section>ok</section>"));
     }
 
     #[test]

@@ -51,6 +51,26 @@ fn stats_and_export_of_a_scenario() {
     assert!(err.contains("wrote 34526 requests"), "{err}");
     let (ok, out, _) = run(&["traffic", "stats", jsonl.to_str().unwrap(), "--json"]);
     assert!(ok && out.contains("\"count\": 34526"), "{out}");
+    // A `.gz` output is gzip; an export over its own input keeps every request.
+    let gz = dir.join("airline.jsonl.gz");
+    for (input, output) in [(&jsonl, &gz), (&gz, &gz)] {
+        let (ok, _, err) = run(&[
+            "traffic",
+            "export",
+            input.to_str().unwrap(),
+            "--out",
+            output.to_str().unwrap(),
+        ]);
+        assert!(ok && err.contains("wrote 34526 requests"), "{err}");
+        let (ok, out, err) = run(&["traffic", "stats", gz.to_str().unwrap(), "--json"]);
+        assert!(ok && out.contains("\"count\": 34526"), "{out}{err}");
+    }
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        2,
+        "no partial files left"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -34,9 +34,7 @@ pub fn run_cmd(args: AbArgs) -> Result<(), CliError> {
         return Err(CliError::Message("--seeds: must be at least 1".into()));
     }
     let scenario = Scenario::from_file(&args.scenario).map_err(|e| msg(&e))?;
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let jobs = super::jobs(args.jobs)?;
     let report = ab(
         &scenario,
         &args.policies,

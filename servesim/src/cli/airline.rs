@@ -50,9 +50,7 @@ pub fn run_cmd(args: AirlineArgs) -> Result<(), CliError> {
     } else {
         args.policies
     };
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let jobs = super::jobs(args.jobs)?;
     let runs = run_policies(&scenario, &policies, jobs).map_err(|e| msg(&e))?;
 
     let traffic = &scenario.config.traffic;

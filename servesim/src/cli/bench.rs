@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
-use servesim::core::SimDuration;
 use servesim::{Scenario, run};
 
 use super::CliError;
@@ -18,9 +17,10 @@ const BENCH_SCENARIO: &str = include_str!("../../../scenarios/bench-16.yaml");
 /// Arguments of `servesim bench`.
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Requests to simulate (the duration follows from the scenario's rate).
-    #[arg(long, default_value_t = 1_000_000)]
-    pub requests: u64,
+    /// Requests to simulate with the built-in scenario (default 1,000,000; the duration
+    /// follows from its rate).
+    #[arg(long)]
+    pub requests: Option<u64>,
     /// Another scenario to time instead of the built-in one (its own duration is kept).
     #[arg(long)]
     pub scenario: Option<PathBuf>,
@@ -36,17 +36,25 @@ fn peak_rss_kib() -> Option<u64> {
 /// Runs the benchmark and prints its figures.
 pub fn run_cmd(args: BenchArgs) -> Result<(), CliError> {
     let err = |e: servesim::Error| CliError::Message(e.to_string());
-    let mut scenario = match &args.scenario {
-        Some(path) => Scenario::from_file(path).map_err(err)?,
-        None => {
-            let mut s =
+    let mut scenario = match (&args.scenario, args.requests) {
+        (Some(_), Some(_)) => {
+            return Err(CliError::Message(
+                "--requests: only for the built-in scenario (--scenario keeps its own duration)"
+                    .into(),
+            ));
+        }
+        (_, Some(0)) => return Err(CliError::Message("--requests: must be at least 1".into())),
+        (Some(path), None) => Scenario::from_file(path).map_err(err)?,
+        (None, requests) => {
+            let s =
                 Scenario::from_yaml_str(BENCH_SCENARIO, "scenarios/bench-16.yaml", Path::new("."))
                     .map_err(err)?;
-            // 74 requests/s: the duration that brings the requested count.
-            let secs = (args.requests as f64 / 74.0).ceil();
-            s.duration = SimDuration::from_secs_f64_round(secs)
-                .map_err(|e| CliError::Message(format!("--requests: {e}")))?;
-            s
+            // 74 requests/s: the duration that brings the requested count, validated as a
+            // scenario's (at most its longest run).
+            let mut config = s.config;
+            config.duration_s = (requests.unwrap_or(1_000_000) as f64 / 74.0).ceil();
+            Scenario::validate(config, Path::new("."))
+                .map_err(|e| CliError::Message(format!("--requests: {e}")))?
         }
     };
     scenario.config.metrics.keep_requests = false;

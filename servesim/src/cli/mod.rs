@@ -17,3 +17,12 @@ pub enum CliError {
     #[error("{0}")]
     Message(String),
 }
+
+/// Threads for `--jobs`: the machine's cores when left out; 0 is an error.
+pub fn jobs(flag: Option<usize>) -> Result<usize, CliError> {
+    match flag {
+        Some(0) => Err(CliError::Message("--jobs: must be at least 1".into())),
+        Some(n) => Ok(n),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}

@@ -1,8 +1,11 @@
 //! `servesim traffic`: statistics and export of a workload (a trace file or a scenario).
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
 
 use clap::Subcommand;
 use servesim_core::{SimDuration, SimTime};
@@ -30,7 +33,8 @@ pub enum TrafficCommand {
     Export {
         /// A trace file or a scenario (YAML).
         file: PathBuf,
-        /// Output file.
+        /// Output file (gzip when it ends in `.gz`); written in full before it replaces
+        /// anything of that name, so it may even be the input.
         #[arg(long)]
         out: PathBuf,
         /// Renumber block ids 0, 1, 2... (for tools that read JSON numbers as doubles).
@@ -110,25 +114,59 @@ pub fn run(cmd: TrafficCommand) -> Result<(), CliError> {
             run,
         } => {
             let (spec, seed) = load(&file, run.format)?;
-            let f = File::create(&out).map_err(|e| m(format!("{}: {e}", out.display())))?;
-            let f = BufWriter::new(f);
-            let mut w = if dense_ids {
-                MooncakeWriter::with_dense_ids(f)
+            // Into a file beside the output, renamed over it once complete.
+            let mut partial = out.clone().into_os_string();
+            partial.push(format!(".partial-{}", std::process::id()));
+            let partial = PathBuf::from(partial);
+            let at = |e: std::io::Error| m(format!("{}: {e}", out.display()));
+            let f = BufWriter::new(File::create(&partial).map_err(at)?);
+            let gzip = out.extension().is_some_and(|e| e == "gz");
+            let written = if gzip {
+                let gz = GzEncoder::new(f, Compression::default());
+                export(&spec, seed, &run, dense_ids, gz, &out).and_then(|(n, gz)| {
+                    gz.finish().map_err(at)?.flush().map_err(at)?;
+                    Ok(n)
+                })
             } else {
-                MooncakeWriter::new(f)
+                export(&spec, seed, &run, dense_ids, f, &out)
+                    .and_then(|(n, mut f)| f.flush().map(|()| n).map_err(at))
             };
-            let mut failed = None;
-            let n = drive(&spec, seed, &run, |r| {
-                if failed.is_none() {
-                    failed = w.write(r).err();
-                }
-            })?;
-            if let Some(e) = failed.or_else(|| w.finish().err()) {
-                return Err(m(format!("{}: {e}", out.display())));
-            }
+            let n = written
+                .and_then(|n| std::fs::rename(&partial, &out).map(|()| n).map_err(at))
+                .inspect_err(|_| {
+                    let _ = std::fs::remove_file(&partial);
+                })?;
             eprintln!("wrote {n} requests to {}", out.display());
             Ok(())
         }
+    }
+}
+
+/// Writes the workload's requests as Mooncake JSONL into `sink`; returns how many, and
+/// the sink to finish.
+fn export<W: Write>(
+    spec: &WorkloadSpec,
+    seed: Option<u64>,
+    run: &RunArgs,
+    dense_ids: bool,
+    sink: W,
+    out: &Path,
+) -> Result<(u64, W), CliError> {
+    let mut w = if dense_ids {
+        MooncakeWriter::with_dense_ids(sink)
+    } else {
+        MooncakeWriter::new(sink)
+    };
+    let mut failed = None;
+    let n = drive(spec, seed, run, |r| {
+        if failed.is_none() {
+            failed = w.write(r).err();
+        }
+    })?;
+    let at = |e: std::io::Error| m(format!("{}: {e}", out.display()));
+    match failed {
+        Some(e) => Err(at(e)),
+        None => Ok((n, w.finish().map_err(at)?)),
     }
 }
 

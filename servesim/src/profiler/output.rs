@@ -472,11 +472,7 @@ pub fn report_html(o: &Outcome) -> String {
         r.ttft_ms,
         r.itl_ms
     );
-    page(
-        &format!("servesim profile: {}", r.name),
-        &escape(&intro),
-        &body,
-    )
+    page(&format!("servesim profile: {}", r.name), &intro, &body)
 }
 
 /// Writes every output into `dir` (created if missing).
