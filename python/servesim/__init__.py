@@ -161,7 +161,7 @@ class Scenario:
     """
 
     def __init__(self, config: dict[str, Any], base_dir: str | os.PathLike[str] = ".") -> None:
-        self._config = copy.deepcopy(config)
+        self._config = _plain(config, "")
         self.base_dir = str(base_dir)
         _native.validate(json.dumps(self._config), self.base_dir)
 
@@ -203,10 +203,25 @@ class Scenario:
         cfg = self.to_dict()
         for key, value in changes.items():
             parts = key.split("__")
-            node = cfg
-            for part in parts[:-1]:
-                node = node.setdefault(part, {})
-            node[parts[-1]] = value
+            node: Any = cfg
+            for i, part in enumerate(parts):
+                last = i == len(parts) - 1
+                if isinstance(node, list):
+                    if not part.isdigit() or int(part) >= len(node):
+                        where = ".".join(parts[:i]) or "(root)"
+                        raise ConfigError(f"replace: {key}: {where} has no item {part!r}")
+                    if last:
+                        node[int(part)] = value
+                    else:
+                        node = node[int(part)]
+                elif isinstance(node, dict):
+                    if last:
+                        node[part] = value
+                    else:
+                        node = node.setdefault(part, {})
+                else:
+                    where = ".".join(parts[:i])
+                    raise ConfigError(f"replace: {key}: {where} is {node!r}, not a mapping or list")
         return Scenario(cfg, self.base_dir)
 
     def with_seed(self, seed: int) -> "Scenario":
@@ -224,29 +239,49 @@ class Scenario:
         return Scenario(cfg, self.base_dir)
 
     def with_load(self, factor: float) -> "Scenario":
-        """A copy with every open stream's arrival rate scaled by ``factor``."""
+        """A copy with every open stream's arrival rate scaled by ``factor`` (every rate of
+        every arrival kind, the airline passengers' rate, a replayed trace's ``speed``).
+        Closed loops keep their users. A ``ConfigError`` when there is no rate to scale."""
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor > 0:
+            raise ConfigError(f"with_load: factor must be a positive number, got {factor!r}")
         cfg = self.to_dict()
+        scaled = 0
 
         def scale(node: Any) -> None:
+            nonlocal scaled
             if isinstance(node, dict):
                 for k, v in node.items():
-                    if k in ("rate_per_s", "base_rate_per_s", "peak_rate_per_s") and isinstance(
-                        v, (int, float)
-                    ):
+                    if k in _RATE_FIELDS and isinstance(v, (int, float)) and not isinstance(v, bool):
                         node[k] = v * factor
+                        scaled += 1
                     else:
                         scale(v)
             elif isinstance(node, list):
                 for v in node:
                     scale(v)
 
-        scale(cfg.get("traffic"))
+        traffic = cfg.get("traffic") or {}
+        scale(traffic)
+        if traffic.get("preset") == "airline" and "passenger_rate_per_s" not in (
+            traffic.get("airline") or {}
+        ):
+            raise ConfigError(
+                "with_load: traffic.airline.passenger_rate_per_s is left at its default; "
+                "give it in the scenario to scale it"
+            )
+        if scaled == 0:
+            raise ConfigError("with_load: traffic has no arrival rate to scale (closed loops only)")
         return Scenario(cfg, self.base_dir)
 
     def run(self, planner: PythonPlanner | None = None) -> RunResult:
-        """Runs to the end with the GIL released; ``planner`` replaces the scenario's policy."""
-        interval = float(getattr(planner, "interval_s", 60.0)) if planner is not None else 60.0
-        out = _native.run(json.dumps(self._config), self.base_dir, planner, interval)
+        """Runs to the end with the GIL released; ``planner`` replaces the scenario's policy
+        and is called every ``planner.interval_s`` seconds of simulated time (default: the
+        scenario's ``planner.interval_s``, else 60)."""
+        default = float((self._config.get("planner") or {}).get("interval_s", 60.0))
+        interval = getattr(planner, "interval_s", default) if planner is not None else default
+        if isinstance(interval, bool) or not isinstance(interval, (int, float)):
+            raise ConfigError(f"planner.interval_s: {interval!r} is not a number of seconds")
+        out = _native.run(json.dumps(self._config), self.base_dir, planner, float(interval))
         return RunResult(
             summary=json.loads(out["summary"]),
             scaling_events=json.loads(out["scaling_events"]),
@@ -259,6 +294,40 @@ class Scenario:
 
     def __repr__(self) -> str:
         return f"Scenario({self.name!r}, seed={self._config.get('seed')}, duration_s={self._config.get('duration_s')})"
+
+
+def _plain(value: Any, path: str) -> Any:
+    """A deep copy of a config made of YAML's values (mappings with string keys, lists,
+    strings, numbers, booleans, None); numpy scalars and arrays become numbers and lists.
+    Anything else is a ``ConfigError`` naming its path."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ConfigError(f"{path or '(root)'}: key {k!r} is not a string")
+            out[k] = _plain(v, f"{path}.{k}" if path else k)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return _plain(value.tolist(), path)
+    raise ConfigError(f"{path or '(root)'}: {type(value).__name__} is not a scenario value")
+
+
+#: Fields :meth:`Scenario.with_load` scales: every arrival kind's rates, the airline
+#: passengers' rate, and a trace's replay ``speed``.
+_RATE_FIELDS = frozenset(
+    (
+        "rate_per_s",
+        "base_rate_per_s",
+        "burst_rate_per_s",
+        "mean_rate_per_s",
+        "passenger_rate_per_s",
+        "speed",
+    )
+)
 
 
 class AbReport:

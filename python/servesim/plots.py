@@ -67,14 +67,18 @@ def cdf(results: dict[str, "RunResult"], column: str = "ttft_ms", ax: Any = None
 
 
 def ab(report: "AbReport", metric: str = "slo_attainment", ax: Any = None) -> Any:
-    """Each policy's mean of ``metric`` over seeds with its 95 % interval."""
+    """Each policy's mean of ``metric`` over seeds with its 95 % interval (none drawn when
+    one seed leaves the interval unbounded)."""
     ax = _ax(ax)
     names, means, half = [], [], []
     for p in report.policies:
         est = p[metric]
         names.append(p["policy"])
         means.append(est["mean"])
-        half.append([est["mean"] - est["low"], est["high"] - est["mean"]])
+        low, high = est["low"], est["high"]
+        # JSON has no infinity: an unbounded interval (one seed) comes back as None.
+        bounded = low is not None and high is not None
+        half.append([est["mean"] - low, high - est["mean"]] if bounded else [0.0, 0.0])
     ax.bar(names, means, yerr=np.asarray(half).T, capsize=6)
     ax.set_ylabel(metric)
     return ax

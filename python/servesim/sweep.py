@@ -36,6 +36,17 @@ def sweep(
     initialised) or a Ray address (``"auto"``, ``"ray://host:10001"``, ``"host:6379"``).
     A progress bar (tqdm) shows when ``progress`` is true and tqdm is installed.
     """
+    if not (
+        executor in ("process", "thread", "ray", "auto")
+        or executor.startswith("ray://")
+        or _is_host_port(executor)
+    ):
+        from servesim.errors import ConfigError
+
+        raise ConfigError(
+            f"sweep: executor {executor!r} is not 'process', 'thread', 'ray' or a Ray address "
+            "('auto', 'ray://host:port', 'host:port')"
+        )
     items = list(scenarios)
     bar = _bar(len(items), progress)
     results: list[Any] = [None] * len(items)
@@ -58,6 +69,11 @@ def sweep(
         if bar is not None:
             bar.close()
     return results
+
+
+def _is_host_port(address: str) -> bool:
+    host, sep, port = address.rpartition(":")
+    return bool(sep and host and port.isdigit())
 
 
 def _ray(items: list["Scenario"], executor: str, bar: Any) -> list[Any]:

@@ -48,7 +48,9 @@ def _source(
     if isinstance(source, Mapping):
         return "traffic", json.dumps(dict(source)), str(base_dir or ".")
     if isinstance(source, (str, os.PathLike)):
-        return "file", os.fspath(source), str(base_dir or ".")
+        # A relative path is relative to `base_dir` when one is given.
+        path = os.path.join(os.fspath(base_dir), os.fspath(source)) if base_dir else os.fspath(source)
+        return "file", path, str(base_dir or ".")
     raise TypeError(
         f"source: expected a Scenario, a traffic dict or a path, not {type(source).__name__}"
     )

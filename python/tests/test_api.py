@@ -60,6 +60,65 @@ def test_deterministic_and_changes(small: servesim.Scenario) -> None:
     assert d.summary["arrived"] > 1.5 * a.summary["arrived"]
 
 
+def test_with_load_scales_every_rate_or_says_why_not(small: servesim.Scenario) -> None:
+    mmpp = small.replace(
+        traffic__streams=[
+            {
+                "name": "chat",
+                "open": {
+                    "arrival": {
+                        "kind": "mmpp",
+                        "base_rate_per_s": 1,
+                        "burst_rate_per_s": 4,
+                        "mean_base_s": 10,
+                        "mean_burst_s": 5,
+                    },
+                    "input": {"kind": "fixed", "value": 100},
+                    "output": {"kind": "fixed", "value": 10},
+                },
+            }
+        ]
+    )
+    arrival = mmpp.with_load(3).to_dict()["traffic"]["streams"][0]["open"]["arrival"]
+    assert (arrival["base_rate_per_s"], arrival["burst_rate_per_s"]) == (3, 12)
+    with pytest.raises(errors.ConfigError, match="factor"):
+        small.with_load(0)
+    airline = servesim.Scenario.from_yaml(AIRLINE)
+    rate = airline.to_dict()["traffic"]["airline"]["passenger_rate_per_s"]
+    doubled = airline.with_load(2).to_dict()["traffic"]["airline"]["passenger_rate_per_s"]
+    assert doubled == 2 * rate
+    cfg = airline.to_dict()
+    del cfg["traffic"]["airline"]["passenger_rate_per_s"]
+    with pytest.raises(errors.ConfigError, match="passenger_rate_per_s"):
+        servesim.Scenario.from_dict(cfg, airline.base_dir).with_load(2)
+
+
+def test_python_planner_interval_is_bounded(small: servesim.Scenario) -> None:
+    class Hasty:
+        interval_s = 1e-9
+
+        def decide(self, obs: dict) -> None:
+            return None
+
+    with pytest.raises(errors.ConfigError, match="interval_s.*at least 0.001"):
+        small.run(planner=Hasty())
+
+
+def test_replace_lists_and_foreign_values(small: servesim.Scenario) -> None:
+    import numpy as np
+
+    two = small.replace(cluster__pools__1__workers=np.int64(2))
+    assert two.to_dict()["cluster"]["pools"][1]["workers"] == 2
+    with pytest.raises(errors.ConfigError, match="cluster.pools has no item '5'"):
+        small.replace(cluster__pools__5__workers=2)
+    with pytest.raises(errors.ConfigError, match=r"seed: Decimal is not a scenario value"):
+        from decimal import Decimal
+
+        small.replace(seed=Decimal(3))
+    with pytest.raises(errors.ConfigError, match="executor 'threads'"):
+        servesim.sweep([small], executor="threads")
+
+
 def test_from_dict_roundtrip(small: servesim.Scenario) -> None:
     again = servesim.Scenario.from_dict(small.to_dict())
     assert again.run().summary == small.run().summary

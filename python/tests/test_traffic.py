@@ -153,6 +153,9 @@ def test_trace_files_and_scenario_files() -> None:
     t = traffic.generate(trace)
     assert t.num_rows == 19366
     assert traffic.generate(trace, duration_s=600).num_rows < t.num_rows
+    # A relative path is read from `base_dir`.
+    near = traffic.stats("azure_llm_2023_conv.csv.gz", base_dir=ROOT / "data" / "traces")
+    assert near["total"]["count"] == 19366
     scenario = traffic.generate(ROOT / "scenarios" / "airline-disruption.yaml", duration_s=300)
     assert scenario.equals(traffic.generate(servesim.Scenario.from_yaml(
         ROOT / "scenarios" / "airline-disruption.yaml"), duration_s=300))

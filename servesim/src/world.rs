@@ -290,11 +290,16 @@ fn planner_loop(s: &Scenario, planner: Box<dyn Planner>) -> Result<PlannerLoop, 
         path: format!("planner.{field}"),
         message,
     };
+    // The same bound as a scenario's `planner.interval_s`, for planners from elsewhere (a
+    // lookahead policy's own interval, a Python planner's `interval_s`).
     let interval_s = planner.interval_s();
-    if !(interval_s.is_finite() && interval_s > 0.0) {
+    if !(interval_s.is_finite() && interval_s >= crate::scenario::MIN_INTERVAL_S) {
         return Err(bad(
             "interval_s",
-            format!("the planner's interval must be positive, got {interval_s}"),
+            format!(
+                "the planner's interval must be at least {} s, got {interval_s}",
+                crate::scenario::MIN_INTERVAL_S
+            ),
         ));
     }
     let interval = SimDuration::from_secs_f64_round(interval_s)
@@ -306,7 +311,7 @@ fn planner_loop(s: &Scenario, planner: Box<dyn Planner>) -> Result<PlannerLoop, 
     Ok(PlannerLoop {
         planner,
         advisory: cfg.is_some_and(|c| c.advisory),
-        interval: interval.max(SimDuration::from_nanos(1)),
+        interval,
         scrape_lag,
         startup_s: s.pools.iter().map(|p| p.startup.as_secs_f64()).collect(),
         max_kv_tokens: s

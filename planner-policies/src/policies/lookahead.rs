@@ -158,10 +158,11 @@ impl Lookahead {
         }
         let mut common = common;
         match c.interval_s {
-            Some(v) if !(v.is_finite() && v > 0.0) => {
+            // As the world's bound on any planner interval.
+            Some(v) if !(v.is_finite() && v >= 1e-3) => {
                 return Err(PlannerError::invalid(
                     format!("{path}.interval_s"),
-                    format!("must be a positive number of seconds, got {v}"),
+                    format!("must be at least 0.001 s, got {v}"),
                 ));
             }
             Some(v) => common.interval_s = v,
