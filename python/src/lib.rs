@@ -474,7 +474,9 @@ fn read_trace<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyList>> 
             let mut t0 = None;
             while let Some(row) = reader.next_row()? {
                 let start = *t0.get_or_insert(row.time_ns);
-                t.extend_from_slice(&(((row.time_ns - start) as f64) / 1e9).to_le_bytes());
+                // In i128: two timestamps far apart overflow an i64 difference.
+                let since = i128::from(row.time_ns) - i128::from(start);
+                t.extend_from_slice(&(since as f64 / 1e9).to_le_bytes());
                 i.extend_from_slice(&row.input_tokens.to_le_bytes());
                 o.extend_from_slice(&row.output_tokens.to_le_bytes());
             }

@@ -181,6 +181,9 @@ fn older_form_and_flag_overrides_through_the_cli() {
     let req = dir.join("req.yaml");
     std::fs::write(&req, OLDER).unwrap();
     let out = dir.join("out");
+    // A reused folder: what this run does not write does not survive from an earlier one.
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("dgd-agg.yaml"), "stale").unwrap();
     let o = bin()
         .arg("profile")
         .arg(&req)
@@ -209,6 +212,8 @@ fn older_form_and_flag_overrides_through_the_cli() {
     assert_eq!(summary["request"]["total_gpus"], 4);
     assert_eq!(summary["request"]["itl_ms"], 40.0);
     assert!(summary["chosen"]["gpus"].as_u64().unwrap() <= 4);
+    let agg = std::fs::read_to_string(out.join("dgd-agg.yaml")).unwrap_or_default();
+    assert_ne!(agg, "stale");
 
     // Bad input: an error naming the field, no panic.
     std::fs::write(&req, OLDER.replace("itl: 30.0", "itl: soon")).unwrap();

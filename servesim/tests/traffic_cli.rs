@@ -74,6 +74,25 @@ fn stats_and_export_of_a_scenario() {
 }
 
 #[test]
+fn a_json_workload_is_read_as_a_workload_not_a_trace() {
+    let dir = std::env::temp_dir().join(format!("servesim-traffic-json-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("workload.json");
+    std::fs::write(
+        &json,
+        "{\n  \"streams\": [{\"name\": \"a\", \"end_s\": 10, \"open\": {\"arrival\": {\"kind\": \"schedule\", \"segments\": [{\"duration_s\": 10, \"rate_per_s\": 5}]}, \"input\": {\"kind\": \"fixed\", \"value\": 1}, \"output\": {\"kind\": \"fixed\", \"value\": 1}}}]\n}\n",
+    )
+    .unwrap();
+    let (ok, out, err) = run(&["traffic", "stats", json.to_str().unwrap(), "--json"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("\"count\": ") && out.contains("\"class\": \"a\""),
+        "{out}"
+    );
+}
+
+#[test]
 fn bad_input_is_one_clear_error() {
     let dir = std::env::temp_dir().join(format!("servesim-traffic-cli-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -522,10 +522,31 @@ pub fn is_trace_path(path: &Path) -> bool {
         .any(|ext| name.ends_with(ext))
 }
 
+/// A plain `.json` file whose first line is not a trace record (a Mooncake line has a
+/// `timestamp`): a scenario or workload written as JSON, not a trace.
+fn is_json_document(path: &Path) -> bool {
+    use std::io::{BufRead, Read};
+    if path.extension().is_none_or(|e| e != "json") {
+        return false;
+    }
+    let Ok(file) = std::fs::File::open(path) else {
+        return false; // the trace reader names the file and the error
+    };
+    let mut first = String::new();
+    let mut reader = std::io::BufReader::new(file.take(1 << 20));
+    if reader.read_line(&mut first).is_err() {
+        return false;
+    }
+    !matches!(
+        serde_json::from_str::<serde_json::Value>(&first),
+        Ok(serde_json::Value::Object(m)) if m.contains_key("timestamp")
+    )
+}
+
 /// The workload of a trace file (one stream, replayed as is; the format is detected when
 /// not given) or of a scenario file (see [`load_workload_file`]), with the scenario's seed.
 pub fn load_spec(path: &Path, format: Option<TraceFormat>) -> Result<(WorkloadSpec, Option<u64>)> {
-    if is_trace_path(path) || format.is_some() {
+    if format.is_some() || (is_trace_path(path) && !is_json_document(path)) {
         let format = match format {
             Some(f) => f,
             None => TraceFormat::detect(path)?,

@@ -319,6 +319,16 @@ pub fn read_sizes(path: &Path, format: TraceFormat) -> Result<Vec<(u32, u32)>> {
         .collect()
 }
 
+/// Days in `month` (1–12) of `year` (Gregorian).
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 /// Parses `YYYY-MM-DD HH:MM:SS[.fraction][Z|±HH:MM]` (also with a `T`) into nanoseconds
 /// of Unix time. Fractions past nanoseconds are cut; no offset means UTC.
 pub fn parse_timestamp(s: &str) -> Option<i64> {
@@ -338,7 +348,7 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
         || b.get(13) != Some(&b':')
         || b.get(16) != Some(&b':')
         || !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
+        || !(1..=days_in_month(year, month)).contains(&day)
         || hour > 23
         || minute > 59
         || second > 60
@@ -485,9 +495,16 @@ mod tests {
             Some(1_715_299_200_000_000_000)
         );
         assert_eq!(parse_timestamp("1970-01-01 00:00:00"), Some(0));
+        assert!(
+            parse_timestamp("2024-02-29 00:00:00").is_some(),
+            "a leap day"
+        );
         for bad in [
             "",
             "2023-13-01 00:00:00",
+            "2023-02-30 00:00:00",
+            "2023-02-29 00:00:00",
+            "2023-04-31 12:00:00",
             "2023-11-16",
             "2023-11-16 18:15:46.",
             "2023-11-16 18:15:46+0",

@@ -488,10 +488,17 @@ pub fn write_all(o: &Outcome, dir: &Path) -> Result<(), Error> {
     };
     let profile_dir = dir.display().to_string();
     yaml(&dgd(o, &o.chosen, &profile_dir), &dir.join("dgd.yaml"))?;
+    let agg = dir.join("dgd-agg.yaml");
     if let Some(a) = &o.best_aggregated
         && o.chosen.mode != Mode::Aggregated
     {
-        yaml(&dgd(o, a, &profile_dir), &dir.join("dgd-agg.yaml"))?;
+        yaml(&dgd(o, a, &profile_dir), &agg)?;
+    } else {
+        // A reused folder must not keep the alternative of an earlier request.
+        match std::fs::remove_file(&agg) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&agg, e)),
+            _ => {}
+        }
     }
     write(&dir.join("pareto.csv"), &pareto_csv(o))?;
     let json = serde_json::to_string_pretty(&summary_json(o)).map_err(|e| Error::Config {

@@ -336,6 +336,54 @@ impl ProfileRequest {
         let sweep = old.sweep.unwrap_or_default();
         let ohw = old.hardware.unwrap_or_default();
         let older = form == RequestForm::Older;
+        // A field given in both forms with two values: which was meant is not ours to guess.
+        let text = |v: &Option<String>| v.as_ref().map(|s| s.trim().to_string());
+        let num = |v: Option<f64>| v.map(|x| x.to_string());
+        for (newer, newer_value, older_path, older_value) in [
+            (
+                "spec.model",
+                text(&spec.model),
+                "sweep.aic_hf_id",
+                text(&sweep.aic_hf_id),
+            ),
+            (
+                "spec.backend",
+                text(&spec.backend),
+                "sweep.aic_backend",
+                text(&sweep.aic_backend),
+            ),
+            (
+                "spec.hardware.gpuSku",
+                text(&hw.gpu_sku),
+                "sweep.aic_system",
+                text(&sweep.aic_system),
+            ),
+            (
+                "spec.hardware.totalGpus",
+                num(hw.total_gpus),
+                "hardware.total_gpus",
+                num(ohw.total_gpus),
+            ),
+            (
+                "spec.hardware.numGpusPerNode",
+                num(hw.num_gpus_per_node),
+                "hardware.num_gpus_per_node",
+                num(ohw.num_gpus_per_node),
+            ),
+            ("spec.sla.ttft", num(sla.ttft), "sla.ttft", num(osla.ttft)),
+            ("spec.sla.itl", num(sla.itl), "sla.itl", num(osla.itl)),
+            ("spec.workload.isl", num(wl.isl), "sla.isl", num(osla.isl)),
+            ("spec.workload.osl", num(wl.osl), "sla.osl", num(osla.osl)),
+        ] {
+            if let (Some(a), Some(b)) = (&newer_value, &older_value)
+                && a != b
+            {
+                return Err(invalid(
+                    newer,
+                    format!("{a}, but spec.profilingConfig.config.{older_path} says {b}: give one"),
+                ));
+            }
+        }
         // The path a missing field is reported under: the form's own.
         let at = |newer: &'static str, older_path: &'static str| -> &'static str {
             if older { older_path } else { newer }
@@ -434,7 +482,7 @@ impl ProfileRequest {
             }
         };
         let max_tp = match ohw.max_num_gpus_per_engine {
-            Some(n) if o.gpus_per_node.is_none() => whole(
+            Some(n) => whole(
                 "spec.profilingConfig.config.hardware.max_num_gpus_per_engine",
                 n,
                 "GPUs",
@@ -625,6 +673,18 @@ spec:
         assert!(e.to_string().starts_with("spec.model"), "{e}");
         let e = parse(&NEWER.replace("backend: vllm", "backend: onnx")).unwrap_err();
         assert!(e.to_string().starts_with("spec.backend"), "{e}");
+        // A field in both forms with two values.
+        let both = NEWER.replace(
+            "  autoApply: true",
+            "  profilingConfig: {config: {sla: {ttft: 800}}}",
+        );
+        let e = parse(&both).unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "spec.sla.ttft: 500, but spec.profilingConfig.config.sla.ttft says 800"
+            ),
+            "{e}"
+        );
         let e = parse(&NEWER.replace("numGpusPerNode: 8", "numGpusPerNode: 16")).unwrap_err();
         assert!(
             e.to_string()
