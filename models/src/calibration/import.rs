@@ -287,6 +287,15 @@ pub fn read_public_table(
     })
 }
 
+/// The table names an import folder may hold, for errors.
+fn known_tables() -> String {
+    format!(
+        "tables: {}, or the calibration format's {}",
+        PublicTable::ALL.map(PublicTable::name).join(", "),
+        Family::ALL.map(Family::name).join(", ")
+    )
+}
+
 /// Converts every public table under `dir` (`<gpu>/<backend>/<table>.csv[.gz]`) into the
 /// calibration format under `out`, adding `extra` header keys (e.g. `source`, `license`).
 /// Returns the files written, sorted.
@@ -327,10 +336,9 @@ pub fn import_dir(
                     return Err(ModelsError::Invalid {
                         what: "import file",
                         message: format!(
-                            "{}: not a known table name (tables: {}, or the calibration format's {})",
+                            "{}: not a known table name ({})",
                             f.display(),
-                            PublicTable::ALL.map(PublicTable::name).join(", "),
-                            Family::ALL.map(Family::name).join(", ")
+                            known_tables()
                         ),
                     });
                 } else {
@@ -365,10 +373,9 @@ pub fn import_dir(
         return Err(ModelsError::Invalid {
             what: "import folder",
             message: format!(
-                "{}: no <gpu>/<backend>/<table>.csv[.gz] files found (tables: {}, or the calibration format's {})",
+                "{}: no <gpu>/<backend>/<table>.csv[.gz] files found ({})",
                 dir.display(),
-                PublicTable::ALL.map(PublicTable::name).join(", "),
-                Family::ALL.map(Family::name).join(", ")
+                known_tables()
             ),
         });
     }
