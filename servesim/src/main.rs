@@ -50,7 +50,26 @@ enum Command {
     Profile(cli::profile::ProfileArgs),
 }
 
+/// Exit status of a process that a closed pipe stopped (128 + SIGPIPE), as `head` leaves
+/// its writers.
+const CLOSED_PIPE_EXIT: i32 = 141;
+
 fn main() -> ExitCode {
+    // `servesim … | head`: the reader has gone, so the output ends here, quietly, as for
+    // any Unix tool (Rust's `println!` panics on a closed pipe).
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(CLOSED_PIPE_EXIT);
+        }
+        default_hook(info)
+    }));
     let cli = Cli::parse();
     let result: Result<(), cli::CliError> = match cli.command {
         Command::Version => {

@@ -138,3 +138,20 @@ fn bad_input_is_one_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn a_closed_pipe_ends_the_output_without_a_panic() {
+    // As `servesim … | head` when head has gone: quiet, with the status a closed pipe gives.
+    let mut child = bin()
+        .args(["traffic", "stats"])
+        .arg(repo("data/traces/mooncake_synthetic.jsonl.gz"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(141), "{err}");
+}
