@@ -356,6 +356,15 @@ fn pool_shapes_are_checked() {
 }
 
 /// Every request either finished or was lost; every surviving worker ends with an empty KV cache.
+/// Logs, at the current time, the notices of a call the test made on the cluster itself
+/// (outside an event), as the world logs those of events.
+fn record_direct_notices(sim: &mut Simulation<World>) {
+    let now = sim.now();
+    sim.model
+        .log
+        .extend(sim.model.out.notices.drain(..).map(|n| (now, n)));
+}
+
 fn assert_accounted(sim: &Simulation<World>, n: u64) {
     let finished = sim
         .model
@@ -427,10 +436,7 @@ fn a_dead_decode_worker_loses_what_it_held_and_is_replaced() {
         (1, 1),
         "a replacement is starting"
     );
-    let now = sim.now();
-    sim.model
-        .log
-        .extend(sim.model.out.notices.drain(..).map(|n| (now, n)));
+    record_direct_notices(&mut sim);
     sim.run_to_completion();
     assert_accounted(&sim, 40);
     assert_eq!(
@@ -479,10 +485,7 @@ fn a_worker_being_retired_is_not_replaced_and_a_decision_settles_what_is_owed() 
     );
     m.cluster.set_target(decode, 1, sched);
     assert_eq!(m.cluster.pool_stats(decode).starting, 1);
-    let now = sim.now();
-    sim.model
-        .log
-        .extend(sim.model.out.notices.drain(..).map(|n| (now, n)));
+    record_direct_notices(&mut sim);
     sim.run_to_completion();
     assert_accounted(&sim, 40);
 }
@@ -501,10 +504,7 @@ fn a_dead_prefill_worker_mid_transfer_frees_the_decode_reservation() {
             break;
         }
     }
-    let now = sim.now();
-    sim.model
-        .log
-        .extend(sim.model.out.notices.drain(..).map(|n| (now, n)));
+    record_direct_notices(&mut sim);
     sim.run_to_completion();
     assert_accounted(&sim, 40);
     assert_eq!(sim.model.cluster.pool_stats(PoolId(0)).ready, 1);
@@ -521,10 +521,7 @@ fn failed_transfers_are_sent_again_then_given_up() {
                 .model
                 .cluster
                 .fail_transfers(&mut sim.scheduler, &mut sim.model.out);
-            let now = sim.now();
-            sim.model
-                .log
-                .extend(sim.model.out.notices.drain(..).map(|n| (now, n)));
+            record_direct_notices(&mut sim);
         }
     }
     let failed = sim

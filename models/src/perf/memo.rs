@@ -146,12 +146,8 @@ impl CachedPredictor {
                 self.inner.generation_attention_ms(s, k)
             });
         }
-        let ms = ms + self.inner.overhead_ms();
-        if chunks > 0 {
-            ms.max(self.inner.eager_floor_ms())
-        } else {
-            ms
-        }
+        self.inner
+            .launch_bound_ms(ms + self.inner.overhead_ms(), chunks)
     }
 
     /// Time of one iteration.

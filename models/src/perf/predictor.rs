@@ -186,11 +186,8 @@ impl IterationPredictor {
         }
         t[9] = self.head_ms(u64::from(chunks) + u64::from(b.decode_seqs));
         t[10] = self.backend.iteration_overhead_ms();
-        if chunks > 0 {
-            // Launch-bound: the host's eager launches outlast the GPU work.
-            let sum: f64 = t.iter().sum();
-            t[10] += (self.eager_floor_ms - sum).max(0.0);
-        }
+        let sum: f64 = t.iter().sum();
+        t[10] += self.launch_bound_ms(sum, chunks) - sum;
         t
     }
 
@@ -271,6 +268,16 @@ impl IterationPredictor {
     /// layer eagerly ([`Backend::eager_layer_launch_ms`]; zero where such steps are graphed).
     pub fn eager_floor_ms(&self) -> f64 {
         self.eager_floor_ms
+    }
+
+    /// An iteration of `ms` on the GPU with `prefill_chunks` chunks, as long as the host's
+    /// eager launches make it (unchanged for decode-only iterations, which are graphed).
+    pub fn launch_bound_ms(&self, ms: f64, prefill_chunks: u32) -> f64 {
+        if prefill_chunks > 0 {
+            ms.max(self.eager_floor_ms)
+        } else {
+            ms
+        }
     }
 
     /// Time of one iteration running `batch` (zero for an empty batch). Allocation-free.
