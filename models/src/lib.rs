@@ -14,12 +14,15 @@
 //!   paged KV with a watermark, preemption by recompute), advanced per step, not per token;
 //! - [`kv_cache`]: the paged KV pool and its prefix cache (LRU over unreferenced blocks);
 //! - [`cluster`]: pools of workers, their lifecycle and GPU budget, routers, and the KV
-//!   hand-off from prefill to decode over the [`network`].
+//!   hand-off from prefill to decode over the [`network`];
+//! - [`frontend`]: the HTTP server, tokenizer and detokenizer in front of the engines (a
+//!   fixed latency per request, host time per streamed token).
 
 pub mod calibration;
 pub mod cluster;
 pub mod engine;
 pub mod error;
+pub mod frontend;
 pub mod hardware;
 pub mod kv_cache;
 pub mod llm;

@@ -113,7 +113,7 @@ pub struct PoolSeries {
     pub ready: TimeSeries,
     /// Workers draining.
     pub draining: TimeSeries,
-    /// Requests queued (frontend and worker queues).
+    /// Requests queued (for a ready worker of the pool, or in worker queues).
     pub queue_depth: TimeSeries,
     /// Prompt tokens still to prefill.
     pub queued_prefill_tokens: TimeSeries,

@@ -20,6 +20,7 @@ use servesim_planner::PlannerConfig;
 use servesim_traffic::{WorkloadConfig, WorkloadSpec};
 
 use crate::Error;
+use servesim_models::frontend::FrontendSpec;
 
 /// The scenario file as written.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -59,7 +60,28 @@ pub struct ScenarioConfig {
     /// Guards against runaway runs.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// The serving frontend's host costs (none: a frontend that costs nothing).
+    #[serde(default)]
+    pub frontend: Option<FrontendConfig>,
 }
+
+/// The `frontend:` section: the HTTP server, tokenizer and detokenizer in front of the
+/// engines (see [`servesim_models::frontend`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrontendConfig {
+    /// Fixed latency of each request before it reaches a worker, ms.
+    #[serde(default)]
+    pub latency_ms: f64,
+    /// Host time per streamed output token, in the one process all requests share, µs.
+    #[serde(default)]
+    pub token_cost_us: f64,
+}
+
+/// Longest frontend latency accepted, ms.
+pub const MAX_FRONTEND_LATENCY_MS: f64 = 60_000.0;
+/// Largest frontend cost per token accepted, µs.
+pub const MAX_TOKEN_COST_US: f64 = 1_000_000.0;
 
 /// Bounds a run stays within; going past one is an error, never a silent cut.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -389,6 +411,8 @@ pub struct Scenario {
     pub slo_ttft: SimDuration,
     /// ITL target.
     pub slo_itl: SimDuration,
+    /// The frontend's costs.
+    pub frontend: FrontendSpec,
 }
 
 fn invalid(path: impl Into<String>, message: impl Into<String>) -> Error {
@@ -670,6 +694,11 @@ impl Scenario {
         if let Some(f) = &config.faults {
             validate_faults(f, &pools, c.nodes, config.duration_s)?;
         }
+        let frontend = config
+            .frontend
+            .map(validate_frontend)
+            .transpose()?
+            .unwrap_or_default();
         Ok(Scenario {
             base_dir: base_dir.to_path_buf(),
             name: config.name.clone().unwrap_or_else(|| "scenario".into()),
@@ -685,9 +714,47 @@ impl Scenario {
             warmup,
             slo_ttft,
             slo_itl,
+            frontend,
             config,
         })
     }
+}
+
+fn validate_frontend(f: FrontendConfig) -> Result<FrontendSpec, Error> {
+    // A value in `unit`s (`per_s` of them a second), within [0, max], resolvable by the clock.
+    let duration = |path: &str, v: f64, max: f64, unit: &str, per_s: f64| {
+        if !(v.is_finite() && (0.0..=max).contains(&v)) {
+            return Err(invalid(
+                path,
+                format!("must be a number of {unit} in [0, {max}], got {v}"),
+            ));
+        }
+        let d = SimDuration::from_secs_f64_round(v / per_s)
+            .map_err(|e| invalid(path, e.to_string()))?;
+        if v > 0.0 && d == SimDuration::ZERO {
+            return Err(invalid(
+                path,
+                format!("{v:e} {unit} is below the clock's resolution (1 ns)"),
+            ));
+        }
+        Ok(d)
+    };
+    Ok(FrontendSpec {
+        latency: duration(
+            "frontend.latency_ms",
+            f.latency_ms,
+            MAX_FRONTEND_LATENCY_MS,
+            "ms",
+            1e3,
+        )?,
+        token_cost: duration(
+            "frontend.token_cost_us",
+            f.token_cost_us,
+            MAX_TOKEN_COST_US,
+            "µs",
+            1e6,
+        )?,
+    })
 }
 
 fn validate_pool(

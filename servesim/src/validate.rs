@@ -27,6 +27,11 @@
 //!   serve the `N = batch_size` users: every request waits for one departure, and the
 //!   measured TTFT grows by `E2E / N` with the output length at fixed concurrency (on the
 //!   Llama-3.1-8B H100 rows, 1024/128 → 1024/512 at `N = 8`: 191 → 550 ms, while TPOT stays).
+//! - Frontend: the backend's own OpenAI-compatible server, with the benchmark client reading
+//!   its streams ([`FrontendSpec::engine_server`]): a fixed latency per request and host
+//!   time per streamed token, which the measurements show where GPUs do not explain them
+//!   (latencies that do not shrink with TP, output rates that stop at the same ceiling on
+//!   TP4 and TP8).
 //! - Traffic: one closed-loop stream of `N = silicon_concurrency` users, zero think time, one
 //!   turn per conversation (every request is a fresh prompt of exactly `isl` tokens, no
 //!   prefix shared), `osl` output tokens.
@@ -54,10 +59,12 @@ use std::path::Path;
 
 use servesim_core::{SimDuration, SimTime};
 use servesim_models::llm::{Dtype, LlmSpec};
+use servesim_models::perf::Backend;
 
 use crate::Error;
 use crate::scenario::Scenario;
 use crate::world::Run;
+use servesim_models::frontend::FrontendSpec;
 
 /// Columns every input must have.
 pub const REQUIRED_COLUMNS: &[&str] = &[
@@ -504,7 +511,7 @@ fn scenario_of(
          \x20       think_s: {{kind: fixed, value: 0}}\n\
          \x20       turns: {{kind: fixed, value: 1}}\n\
          \x20       ramp_s: {ramp_s:?}\n\
-         metrics: {{sample_interval_s: 60, keep_requests: true}}\n",
+         metrics: {{sample_interval_s: 60, keep_requests: true}}\n{frontend}",
         line = spec.line,
         model = plan.model,
         kv = plan
@@ -517,6 +524,7 @@ fn scenario_of(
         users = spec.concurrency,
         isl = spec.isl,
         osl = spec.osl,
+        frontend = frontend_yaml(&spec.backend),
     );
     let mut scenario =
         Scenario::from_yaml_str(&yaml, &format!("line {}", spec.line), Path::new("."))
@@ -525,6 +533,23 @@ fn scenario_of(
         scenario.llm.weight_dtype = Dtype::Fp8Block;
     }
     Ok(scenario)
+}
+
+/// The `frontend:` section of a row's scenario: the backend's own OpenAI-compatible server
+/// ([`FrontendSpec::engine_server`]), empty for an unknown backend (the scenario names it).
+fn frontend_yaml(backend: &str) -> String {
+    let Ok(backend) = Backend::parse(backend) else {
+        return String::new();
+    };
+    let f = FrontendSpec::engine_server(backend);
+    if f.is_ideal() {
+        return String::new();
+    }
+    format!(
+        "frontend: {{latency_ms: {:?}, token_cost_us: {:?}}}\n",
+        f.latency.as_millis_f64(),
+        f.token_cost.as_nanos() as f64 / 1e3
+    )
 }
 
 /// Simulates a scenario until its steady state is measured; returns (TTFT, TPOT) means, ms.

@@ -33,6 +33,7 @@ use crate::Error;
 use crate::metrics::{Finished, Metrics};
 use crate::report::Summary;
 use crate::scenario::{FaultEvent, FaultsConfig, Scenario};
+use servesim_models::frontend::Frontend;
 
 /// Everything that happens in a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -51,6 +52,8 @@ pub enum Event {
     Fault(u16),
     /// The `i`-th fault ends (a straggler recovers, a link or node comes back).
     FaultEnd(u16),
+    /// The frontend hands the request in this slot to the cluster.
+    Ingress(u32),
 }
 
 /// What one fault did.
@@ -175,6 +178,8 @@ pub struct World {
     max_requests: u64,
     slo_ttft_ms: f64,
     slo_itl_ms: f64,
+    /// The frontend, when it costs anything.
+    frontend: Option<Frontend>,
 }
 
 /// The shipped kernel timer of a GPU and backend, parsed once per process
@@ -385,6 +390,7 @@ impl World {
             max_requests: s.config.limits.max_requests,
             slo_ttft_ms: s.slo_ttft.as_millis_f64(),
             slo_itl_ms: s.slo_itl.as_millis_f64(),
+            frontend: (!s.frontend.is_ideal()).then(|| Frontend::new(s.frontend)),
         })
     }
 
@@ -438,7 +444,7 @@ impl World {
                     ready: s.ready,
                     starting: s.starting,
                     draining: s.draining,
-                    queue_depth: s.frontend_queue + s.queued,
+                    queue_depth: s.unrouted + s.queued,
                     queued_prefill_tokens: s.queued_prefill_tokens,
                     kv_utilisation: self
                         .cluster
@@ -596,6 +602,11 @@ impl World {
                     (self.inflight.len() - 1) as u32
                 }
             };
+            if let Some(frontend) = &mut self.frontend {
+                let at = frontend.admit(sched.now());
+                sched.schedule_at(at, Event::Ingress(handle));
+                continue;
+            }
             self.cluster.arrive(
                 RequestIn {
                     handle: u64::from(handle),
@@ -606,6 +617,22 @@ impl World {
             );
             self.apply_notices(sched);
         }
+    }
+
+    /// The frontend hands the request in `slot` to the cluster.
+    fn ingress(&mut self, slot: u32, sched: &mut Scheduler<Event>) {
+        let request = &self.inflight[slot as usize]
+            .as_ref()
+            .expect("a request in the frontend is in flight")
+            .request;
+        let input = RequestIn {
+            handle: u64::from(slot),
+            prompt_tokens: request.input_tokens.max(1),
+            output_tokens: request.output_tokens.max(1),
+            prefix_blocks: request.prefix_blocks.clone(),
+        };
+        self.cluster.arrive(input, sched, &mut self.out);
+        self.apply_notices(sched);
     }
 
     fn flight(&mut self, handle: u64) -> &mut InFlight {
@@ -621,6 +648,17 @@ impl World {
 
     fn apply_notices(&mut self, sched: &mut Scheduler<Event>) {
         let now = sched.now();
+        // When this step's tokens reach their users (later than `now` behind a frontend).
+        let seen = match &mut self.frontend {
+            Some(f) => {
+                let seen = f.stream(now, self.out.tokens);
+                for (gap, _) in &mut self.out.itl_gaps {
+                    *gap = f.user_gap(now, seen, *gap);
+                }
+                seen
+            }
+            None => now,
+        };
         self.metrics.tokens_made += self.out.tokens;
         self.out.tokens = 0;
         self.metrics.itl_gaps(now, &self.out.itl_gaps);
@@ -643,7 +681,7 @@ impl World {
                         }
                     }
                     Notice::FirstToken { handle } => {
-                        self.flight(handle).first_token.get_or_insert(now);
+                        self.flight(handle).first_token.get_or_insert(seen);
                     }
                     Notice::TransferStarted { handle, worker } => {
                         let f = self.flight(handle);
@@ -661,12 +699,12 @@ impl World {
                     }
                     Notice::Finished { handle, max_itl } => {
                         let f = self.retire(handle);
-                        let first_token = f.first_token.unwrap_or(now);
+                        let first_token = f.first_token.unwrap_or(seen);
                         self.metrics.finished(&Finished {
                             arrival: f.request.arrival,
                             admitted: f.admitted.unwrap_or(first_token),
                             first_token,
-                            last_token: now,
+                            last_token: seen,
                             input_tokens: f.request.input_tokens,
                             output_tokens: f.request.output_tokens.max(1),
                             max_itl,
@@ -680,16 +718,16 @@ impl World {
                         if let Some(pl) = self.planner.as_mut() {
                             let osl = f.request.output_tokens.max(1);
                             let itl = (osl > 1)
-                                .then(|| (now - first_token).as_millis_f64() / f64::from(osl - 1));
+                                .then(|| (seen - first_token).as_millis_f64() / f64::from(osl - 1));
                             pl.window.push_back(Completion {
-                                at: now,
+                                at: seen,
                                 isl: f.request.input_tokens,
                                 osl,
                                 ttft_ms: (first_token - f.request.arrival).as_millis_f64(),
                                 itl_ms: itl,
                             });
                         }
-                        self.workload.on_complete(f.request.id, now);
+                        self.workload.on_complete(f.request.id, seen);
                     }
                     Notice::Rejected { handle, reason } => {
                         let f = self.retire(handle);
@@ -1036,7 +1074,7 @@ impl World {
             series.draining.record_until(now, f64::from(s.draining));
             series
                 .queue_depth
-                .record_until(now, (s.frontend_queue + s.queued) as f64);
+                .record_until(now, (s.unrouted + s.queued) as f64);
             series
                 .queued_prefill_tokens
                 .record_until(now, s.queued_prefill_tokens as f64);
@@ -1058,6 +1096,7 @@ impl Model for World {
         }
         match event {
             Event::Arrival => self.arrive(sched),
+            Event::Ingress(slot) => self.ingress(slot, sched),
             Event::Cluster(e) => {
                 self.cluster.handle(e, sched, &mut self.out);
                 self.apply_notices(sched);

@@ -40,6 +40,20 @@ fn the_good_scenario_validates() {
 }
 
 #[test]
+fn the_frontend_is_read_and_ideal_when_left_out() {
+    let s = Scenario::from_yaml_str(GOOD, "s.yaml", Path::new(".")).unwrap();
+    assert!(s.frontend.is_ideal());
+    let text = GOOD.replacen(
+        "seed: 1",
+        "seed: 1\nfrontend: {latency_ms: 25, token_cost_us: 100}",
+        1,
+    );
+    let s = Scenario::from_yaml_str(&text, "s.yaml", Path::new(".")).unwrap();
+    assert_eq!(s.frontend.latency.as_nanos(), 25_000_000);
+    assert_eq!(s.frontend.token_cost.as_nanos(), 100_000);
+}
+
+#[test]
 fn the_traffic_prefix_block_reaches_the_engines() {
     let text = GOOD.replacen("traffic:\n", "traffic:\n  block_tokens: 256\n", 1);
     let s = Scenario::from_yaml_str(&text, "s.yaml", Path::new(".")).unwrap();
@@ -136,6 +150,22 @@ fn errors_name_the_field() {
         (
             ("traffic:\n", "traffic:\n  block_tokens: 100\n"),
             "cluster.pools[0].engine.block_tokens: 16 must divide the traffic's prefix block of 100",
+        ),
+        (
+            ("seed: 1", "seed: 1\nfrontend: {latency_ms: -3}"),
+            "frontend.latency_ms: must be a number of ms in [0, 60000], got -3",
+        ),
+        (
+            ("seed: 1", "seed: 1\nfrontend: {token_cost_us: .nan}"),
+            "frontend.token_cost_us: must be a number of µs in [0, 1000000], got NaN",
+        ),
+        (
+            ("seed: 1", "seed: 1\nfrontend: {token_cost_us: 1e-6}"),
+            "frontend.token_cost_us: 1e-6 µs is below the clock's resolution",
+        ),
+        (
+            ("seed: 1", "seed: 1\nfrontend: {latency: 3}"),
+            "frontend: unknown field `latency`",
         ),
     ];
     for (edit, expected) in cases {

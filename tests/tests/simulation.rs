@@ -85,7 +85,8 @@ fn overload_misses_the_ttft_slo_and_nothing_is_lost() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(12))]
     /// Every arrived request ends completed, rejected or in flight, under any
-    /// load, prompt size and KV budget (small budgets force preemption and rejection).
+    /// load, prompt size and KV budget (small budgets force preemption and rejection),
+    /// with or without a frontend that delays them.
     #[test]
     fn every_request_is_accounted_for(
         seed in 0u64..1000,
@@ -93,8 +94,14 @@ proptest! {
         input_mean in 200u32..20_000,
         kv_fraction in 0.25f64..0.9,
         disagg in any::<bool>(),
+        frontend in any::<bool>(),
     ) {
-        let (s, _) = run(&scenario(&yaml(seed, rate, input_mean, kv_fraction, disagg, 30))).unwrap();
+        let mut text = yaml(seed, rate, input_mean, kv_fraction, disagg, 30);
+        if frontend {
+            // 300 µs a token saturates the frontend at the higher rates.
+            text.push_str("frontend: {latency_ms: 20, token_cost_us: 300}\n");
+        }
+        let (s, _) = run(&scenario(&text)).unwrap();
         let rejected: u64 = s.rejected.values().sum();
         prop_assert_eq!(s.arrived, s.all.completed + rejected + s.in_flight, "{}", s);
         let judged = s.all.completed + rejected + s.in_flight_late;

@@ -224,7 +224,7 @@ pub struct PoolStats {
     /// Workers draining.
     pub draining: u32,
     /// Requests waiting for any worker of the pool to be ready.
-    pub frontend_queue: u64,
+    pub unrouted: u64,
     /// Requests waiting in worker queues.
     pub queued: u64,
     /// Prompt tokens still to prefill.
@@ -269,7 +269,7 @@ struct Pool {
     spec: PoolSpec,
     iterations: VecDeque<IterationRecord>,
     workers: Vec<WorkerId>,
-    frontend: VecDeque<RequestIn>,
+    unrouted: VecDeque<RequestIn>,
     rr: u64,
     gpu_ns: u128,
     /// Dead workers to replace once GPUs are to be had again (a node comes back).
@@ -354,7 +354,7 @@ impl Cluster {
                 spec,
                 iterations: VecDeque::with_capacity(ITERATION_HISTORY),
                 workers: Vec::new(),
-                frontend: VecDeque::new(),
+                unrouted: VecDeque::new(),
                 rr: 0,
                 gpu_ns: 0,
                 owed_replacements: 0,
@@ -462,7 +462,7 @@ impl Cluster {
     pub fn pool_stats(&self, pool: PoolId) -> PoolStats {
         let p = &self.pools[pool.0 as usize];
         let mut s = PoolStats {
-            frontend_queue: p.frontend.len() as u64,
+            unrouted: p.unrouted.len() as u64,
             ..PoolStats::default()
         };
         let mut kv_sum = 0.0;
@@ -821,7 +821,7 @@ impl Cluster {
         n
     }
 
-    /// A request arrives at the frontend.
+    /// A request arrives at the cluster.
     pub fn arrive<E: From<ClusterEvent>>(
         &mut self,
         req: RequestIn,
@@ -879,7 +879,7 @@ impl Cluster {
         out: &mut ClusterOutput,
     ) {
         let Some(w) = self.pick_worker(pool, &req.prefix_blocks) else {
-            self.pools[pool.0 as usize].frontend.push_back(req);
+            self.pools[pool.0 as usize].unrouted.push_back(req);
             return;
         };
         let decode_here = self.pools[pool.0 as usize].spec.role != PoolRole::Prefill;
@@ -993,7 +993,7 @@ impl Cluster {
                 worker.state = WorkerState::Ready;
                 worker.ready_key = None;
                 let pool = worker.pool;
-                let waiting = std::mem::take(&mut self.pools[pool.0 as usize].frontend);
+                let waiting = std::mem::take(&mut self.pools[pool.0 as usize].unrouted);
                 for req in waiting {
                     self.route(pool, req, sched, out);
                 }

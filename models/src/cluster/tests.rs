@@ -199,7 +199,7 @@ fn requests_wait_for_a_starting_worker_and_gpus_are_counted_from_the_request() {
     sim.scheduler.schedule_at(SimTime::ZERO, Ev::Arrive(0));
     sim.run_until(SimTime::ZERO + SimDuration::from_secs(1).unwrap());
     assert!(sim.model.log.is_empty(), "no prefill worker yet");
-    assert_eq!(sim.model.cluster.pool_stats(PoolId(0)).frontend_queue, 1);
+    assert_eq!(sim.model.cluster.pool_stats(PoolId(0)).unrouted, 1);
     let (added, _) = sim
         .model
         .cluster
