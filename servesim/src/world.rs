@@ -617,6 +617,8 @@ impl World {
             );
             self.apply_notices(sched);
         }
+        // Requests handed to the frontend left no notices behind to move the next arrival.
+        self.schedule_arrival(sched);
     }
 
     /// The frontend hands the request in `slot` to the cluster.

@@ -61,6 +61,21 @@ fn the_latency_reaches_every_first_token_under_light_load() {
 }
 
 #[test]
+fn requests_closer_together_than_the_latency_are_not_held_back() {
+    // 5 short requests a second (200 ms apart on average) behind a 1 s frontend: each must
+    // enter the frontend when it is sent, not at the next event of the run.
+    let sparse = "      open:
+        arrival: {kind: poisson, rate_per_s: 5}
+        input: {kind: fixed, value: 10}
+        output: {kind: fixed, value: 2}";
+    let (ideal, _) = run(&scenario(sparse, "")).unwrap();
+    let (slow, _) = run(&scenario(sparse, "{latency_ms: 1000}")).unwrap();
+    let added = slow.all.ttft_ms.mean.unwrap() - ideal.all.ttft_ms.mean.unwrap();
+    assert!((999.0..1001.0).contains(&added), "TTFT grew by {added} ms");
+    assert_eq!(slow.arrived, ideal.arrived);
+}
+
+#[test]
 fn the_host_time_per_token_caps_the_output_rate() {
     let (ideal, _) = run(&scenario(CLOSED_64, "")).unwrap();
     // 500 µs a token: at most 2,000 tokens/s, far below what the GPU streams for 64 users.
