@@ -218,7 +218,10 @@ class Scenario:
                     if last:
                         node[part] = value
                     else:
-                        node = node.setdefault(part, {})
+                        # An absent optional section (None) is started empty.
+                        if node.get(part) is None:
+                            node[part] = {}
+                        node = node[part]
                 else:
                     where = ".".join(parts[:i])
                     raise ConfigError(f"replace: {key}: {where} is {node!r}, not a mapping or list")

@@ -130,6 +130,14 @@ def test_file_and_policy() -> None:
     assert r.summary["scenario"] == "airline-disruption"
 
 
+def test_frontend_delays_first_tokens(small: servesim.Scenario) -> None:
+    ideal = small.run().summary["all"]["ttft_ms"]["mean"]
+    slow = small.replace(frontend__latency_ms=40.0).run().summary["all"]["ttft_ms"]["mean"]
+    assert 35.0 < slow - ideal < 45.0
+    with pytest.raises(errors.ConfigError, match="frontend.token_cost_us"):
+        small.replace(frontend__token_cost_us=-1.0)
+
+
 def test_errors_are_classes(small: servesim.Scenario) -> None:
     with pytest.raises(errors.ParseError, match="cluster"):
         servesim.Scenario.from_dict({**small.to_dict(), "cluster": {"nodes": "x"}})
