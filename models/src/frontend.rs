@@ -63,6 +63,8 @@ impl FrontendSpec {
 /// How long the deliveries of past iterations are remembered, to time the gaps between a
 /// user's tokens; a longer gap (a preempted sequence) is taken as the engine saw it.
 const DELIVERY_MEMORY: SimDuration = SimDuration::from_nanos(60_000_000_000);
+/// At most this many deliveries are remembered (1 MiB), however many workers step at once.
+const MAX_DELIVERIES: usize = 1 << 16;
 
 /// The frontend's state in a run: when its host process is next free.
 #[derive(Clone, Debug)]
@@ -99,7 +101,9 @@ impl Frontend {
         if tokens > 0 {
             self.deliveries.push_back((now, self.free_at));
             let horizon = now.checked_sub(DELIVERY_MEMORY).unwrap_or(SimTime::ZERO);
-            while self.deliveries.front().is_some_and(|&(t, _)| t < horizon) {
+            while self.deliveries.len() > MAX_DELIVERIES
+                || self.deliveries.front().is_some_and(|&(t, _)| t < horizon)
+            {
                 self.deliveries.pop_front();
             }
         }
@@ -173,6 +177,23 @@ mod tests {
         assert_eq!(f.user_gap(t + ms(5), second, ms(5)), ms(20));
         // A gap from before anything remembered is the engine's.
         assert_eq!(f.user_gap(t + ms(5), second, ms(50)), ms(50));
+    }
+
+    #[test]
+    fn memory_of_deliveries_stays_bounded() {
+        let mut f = Frontend::new(FrontendSpec {
+            latency: SimDuration::ZERO,
+            token_cost: SimDuration::from_nanos(1),
+        });
+        let n = MAX_DELIVERIES as u64 + 1_000;
+        for i in 0..n {
+            f.stream(SimTime::ZERO + SimDuration::from_nanos(1_000 * i), 1);
+        }
+        assert!(f.deliveries.len() <= MAX_DELIVERIES + 1);
+        // A gap from before the oldest remembered iteration is the engine's.
+        let now = SimTime::ZERO + SimDuration::from_nanos(1_000 * (n - 1));
+        let gap = SimDuration::from_nanos(1_000 * (n - 10));
+        assert_eq!(f.user_gap(now, now, gap), gap);
     }
 
     #[test]
