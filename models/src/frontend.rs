@@ -111,7 +111,11 @@ impl Frontend {
     }
 
     /// A token the engine made `gap` after the user's previous one, in an iteration ending at
-    /// `now` and delivered at `seen`: the gap its user sees.
+    /// `now` and delivered at `seen`: the gap its user sees. Iterations of several workers
+    /// that end at the same nanosecond cannot be told apart: the previous token is taken as
+    /// delivered with the last of them (workers stepping in lockstep see gaps shortened by
+    /// the host time of the others' tokens; per-request means, from first and last tokens,
+    /// are exact).
     pub fn user_gap(&self, now: SimTime, seen: SimTime, gap: SimDuration) -> SimDuration {
         let Some(before) = now.checked_sub(gap) else {
             return gap;
@@ -177,6 +181,21 @@ mod tests {
         assert_eq!(f.user_gap(t + ms(5), second, ms(5)), ms(20));
         // A gap from before anything remembered is the engine's.
         assert_eq!(f.user_gap(t + ms(5), second, ms(50)), ms(50));
+    }
+
+    #[test]
+    fn iterations_ending_together_count_as_delivered_with_the_last() {
+        let mut f = Frontend::new(FrontendSpec {
+            latency: SimDuration::ZERO,
+            token_cost: ms(1),
+        });
+        let t = SimTime::ZERO + ms(100);
+        // Two workers end an iteration at 100 ms (10 tokens each: delivered at 110 and 120 ms).
+        f.stream(t, 10);
+        f.stream(t, 10);
+        let seen = f.stream(t + ms(30), 10);
+        assert_eq!(seen, t + ms(40));
+        assert_eq!(f.user_gap(t + ms(30), seen, ms(30)), ms(20));
     }
 
     #[test]

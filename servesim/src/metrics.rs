@@ -37,8 +37,8 @@ pub struct Latencies {
 pub struct Finished {
     /// Arrival.
     pub arrival: SimTime,
-    /// Prefill admission.
-    pub admitted: SimTime,
+    /// From reaching the cluster (past any frontend) to prefill admission.
+    pub queue: SimDuration,
     /// First token.
     pub first_token: SimTime,
     /// Last token.
@@ -86,7 +86,7 @@ pub struct RequestColumns {
     pub e2e_ms: Vec<f64>,
     /// Mean ITL, ms.
     pub itl_mean_ms: Vec<f64>,
-    /// Max ITL, ms.
+    /// Max ITL, ms, as the engine made the tokens (a frontend's delays not included).
     pub itl_max_ms: Vec<f64>,
     /// Queue time before prefill, ms.
     pub queue_ms: Vec<f64>,
@@ -287,8 +287,7 @@ impl Metrics {
             cols.e2e_ms.push(ms(r.last_token - r.arrival));
             cols.itl_mean_ms.push(ms(itl_mean));
             cols.itl_max_ms.push(ms(r.max_itl));
-            cols.queue_ms
-                .push(ms(r.admitted.saturating_duration_since(r.arrival)));
+            cols.queue_ms.push(ms(r.queue));
             cols.transfer_ms.push(ms(r.transfer));
             cols.input_tokens.push(r.input_tokens);
             cols.output_tokens.push(r.output_tokens);

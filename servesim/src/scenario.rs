@@ -70,12 +70,13 @@ pub struct ScenarioConfig {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FrontendConfig {
-    /// Fixed latency of each request before it reaches a worker, ms.
+    /// Fixed latency of each request before it reaches a worker, ms (left out: 0).
     #[serde(default)]
-    pub latency_ms: f64,
-    /// Host time per streamed output token, in the one process all requests share, µs.
+    pub latency_ms: Option<f64>,
+    /// Host time per streamed output token, in the one process all requests share, µs
+    /// (left out: 0).
     #[serde(default)]
-    pub token_cost_us: f64,
+    pub token_cost_us: Option<f64>,
 }
 
 /// Longest frontend latency accepted, ms.
@@ -721,6 +722,12 @@ impl Scenario {
 }
 
 fn validate_frontend(f: FrontendConfig) -> Result<FrontendSpec, Error> {
+    if f.latency_ms.is_none() && f.token_cost_us.is_none() {
+        return Err(invalid(
+            "frontend",
+            "give latency_ms, token_cost_us or both (leave the section out for a frontend that costs nothing)",
+        ));
+    }
     // A value in `unit`s (`per_s` of them a second), within [0, max], resolvable by the clock.
     let duration = |path: &str, v: f64, max: f64, unit: &str, per_s: f64| {
         if !(v.is_finite() && (0.0..=max).contains(&v)) {
@@ -742,14 +749,14 @@ fn validate_frontend(f: FrontendConfig) -> Result<FrontendSpec, Error> {
     Ok(FrontendSpec {
         latency: duration(
             "frontend.latency_ms",
-            f.latency_ms,
+            f.latency_ms.unwrap_or(0.0),
             MAX_FRONTEND_LATENCY_MS,
             "ms",
             1e3,
         )?,
         token_cost: duration(
             "frontend.token_cost_us",
-            f.token_cost_us,
+            f.token_cost_us.unwrap_or(0.0),
             MAX_TOKEN_COST_US,
             "µs",
             1e6,

@@ -148,6 +148,8 @@ impl From<ClusterEvent> for Event {
 #[derive(Clone, Debug)]
 struct InFlight {
     request: Request,
+    /// When it reached the cluster (after the frontend, if any).
+    entered: SimTime,
     admitted: Option<SimTime>,
     first_token: Option<SimTime>,
     transfer_started: Option<SimTime>,
@@ -583,6 +585,7 @@ impl World {
             };
             let flight = InFlight {
                 request,
+                entered: sched.now(),
                 admitted: None,
                 first_token: None,
                 transfer_started: None,
@@ -623,10 +626,11 @@ impl World {
 
     /// The frontend hands the request in `slot` to the cluster.
     fn ingress(&mut self, slot: u32, sched: &mut Scheduler<Event>) {
-        let request = &self.inflight[slot as usize]
-            .as_ref()
-            .expect("a request in the frontend is in flight")
-            .request;
+        let flight = self.inflight[slot as usize]
+            .as_mut()
+            .expect("a request in the frontend is in flight");
+        flight.entered = sched.now();
+        let request = &flight.request;
         let input = RequestIn {
             handle: u64::from(slot),
             prompt_tokens: request.input_tokens.max(1),
@@ -704,7 +708,9 @@ impl World {
                         let first_token = f.first_token.unwrap_or(seen);
                         self.metrics.finished(&Finished {
                             arrival: f.request.arrival,
-                            admitted: f.admitted.unwrap_or(first_token),
+                            queue: f.admitted.map_or(SimDuration::ZERO, |a| {
+                                a.saturating_duration_since(f.entered)
+                            }),
                             first_token,
                             last_token: seen,
                             input_tokens: f.request.input_tokens,

@@ -164,6 +164,10 @@ fn errors_name_the_field() {
             "frontend.token_cost_us: 1e-6 µs is below the clock's resolution",
         ),
         (
+            ("seed: 1", "seed: 1\nfrontend: {}"),
+            "frontend: give latency_ms, token_cost_us or both",
+        ),
+        (
             ("seed: 1", "seed: 1\nfrontend: {latency: 3}"),
             "frontend: unknown field `latency`",
         ),
