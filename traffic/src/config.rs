@@ -138,9 +138,13 @@ pub struct TraceFileConfig {
 pub struct ClosedConfig {
     /// Number of users.
     pub users: u32,
-    /// User `u` starts at `start_s + u * ramp_s / users` (default 0: all at once).
+    /// Users join over this many seconds from `start_s`, spread by `stagger` (default 0: all
+    /// at once).
     #[serde(default)]
     pub ramp_s: f64,
+    /// How users are spread over the ramp.
+    #[serde(default)]
+    pub stagger: Stagger,
     /// Tokens of a conversation's first message (on top of `shared_prefix_tokens`).
     pub first_input: DistConfig,
     /// Tokens each follow-up message adds to the conversation so far.
@@ -154,6 +158,19 @@ pub struct ClosedConfig {
     /// A conversation whose next prompt would exceed this ends there instead.
     #[serde(default)]
     pub max_input_tokens: Option<u32>,
+}
+
+/// How closed-loop users are spread over their ramp.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stagger {
+    /// User `u` joins at `u · ramp_s / users`.
+    #[default]
+    Even,
+    /// Each user joins at an independent uniform time within the ramp (the user's
+    /// `traffic/<stream>/join` substream): the phases that independent client jitter leaves
+    /// a long-running closed loop in, where evenly spread users are its most regular case.
+    Random,
 }
 
 /// Trace replay.
@@ -213,6 +230,7 @@ pub(crate) enum Sizes {
 pub(crate) struct ClosedSpec {
     pub users: u32,
     pub ramp: SimDuration,
+    pub stagger: Stagger,
     pub first_input: Dist,
     pub followup_input: Dist,
     pub output: Dist,
@@ -409,6 +427,7 @@ impl StreamConfig {
                 StreamKind::Closed(Arc::new(ClosedSpec {
                     users: c.users,
                     ramp: span(&g("ramp_s"), c.ramp_s)?,
+                    stagger: c.stagger,
                     first_input: c.first_input.validate(&g("first_input"))?,
                     followup_input: c.followup_input.validate(&g("followup_input"))?,
                     output: c.output.validate(&g("output"))?,

@@ -45,7 +45,7 @@ pub mod workload;
 
 pub use arrival::ArrivalConfig;
 pub use config::{
-    ClosedConfig, DEFAULT_BLOCK_TOKENS, OpenConfig, Preset, StreamConfig, TraceConfig,
+    ClosedConfig, DEFAULT_BLOCK_TOKENS, OpenConfig, Preset, Stagger, StreamConfig, TraceConfig,
     TraceFileConfig, WorkloadConfig, WorkloadSpec, is_trace_path, load_spec, load_workload_file,
 };
 pub use dist::DistConfig;

@@ -176,6 +176,7 @@ impl AirlineConfig {
                 closed: Some(ClosedConfig {
                     users: self.storm_users,
                     ramp_s: self.storm_ramp_s,
+                    stagger: Default::default(),
                     first_input: self.storm_first_input.clone(),
                     followup_input: self.storm_followup_input.clone(),
                     output: self.storm_output.clone(),

@@ -24,7 +24,7 @@ use servesim_core::hash::stable_hash;
 use servesim_core::{RngStreams, SimDuration, SimTime, StreamRng};
 
 use crate::arrival::Arrivals;
-use crate::config::{ClosedSpec, Sizes, StreamKind, TraceSpec, WorkloadSpec};
+use crate::config::{ClosedSpec, Sizes, Stagger, StreamKind, TraceSpec, WorkloadSpec};
 use crate::error::{Result, TrafficError};
 use crate::request::{
     ClassId, Request, RequestId, SessionInfo, StreamId, prompt_blocks, trace_blocks,
@@ -136,6 +136,7 @@ impl Workload {
                 }
                 StreamKind::Closed(c) => {
                     let family = format!("traffic/{}/users", s.name);
+                    let join_family = format!("traffic/{}/join", s.name);
                     let users = (0..c.users)
                         .map(|u| {
                             let mut user = User {
@@ -147,9 +148,15 @@ impl Workload {
                                 context: 0,
                             };
                             user.begin_session(c, s.shared_prefix);
-                            // Stagger the users evenly over the ramp.
-                            let offset =
-                                u128::from(c.ramp.as_nanos()) * u128::from(u) / u128::from(c.users);
+                            let ramp = u128::from(c.ramp.as_nanos());
+                            let offset = match c.stagger {
+                                Stagger::Even => ramp * u128::from(u) / u128::from(c.users),
+                                Stagger::Random => {
+                                    let mut join = rng.substream(&join_family, u64::from(u));
+                                    // A uniform 53-bit fraction of the ramp.
+                                    (ramp * u128::from(join.random::<u64>() >> 11)) >> 53
+                                }
+                            };
                             let t = s
                                 .start
                                 .saturating_add(SimDuration::from_nanos(offset as u64));

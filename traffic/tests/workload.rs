@@ -405,3 +405,54 @@ fn generated_requests_are_pinned() {
 
 const GOLDEN_COUNT: usize = 2_865;
 const GOLDEN_DIGEST: u64 = 11_939_060_546_740_094_637;
+
+#[test]
+fn users_join_evenly_or_at_random_times_within_the_ramp() {
+    let users = |stagger: &str| {
+        spec(&format!(
+            "streams:
+  - name: u
+    start_s: 10
+    closed:
+      users: 50
+      ramp_s: 20
+      {stagger}
+      first_input: {{kind: fixed, value: 100}}
+      followup_input: {{kind: fixed, value: 1}}
+      output: {{kind: fixed, value: 10}}
+      think_s: {{kind: fixed, value: 0}}
+      turns: {{kind: fixed, value: 1}}"
+        ))
+    };
+    // Answers take 1000 s: the first 50 requests are the users joining.
+    let joins = |s: &WorkloadSpec, seed: u64| -> Vec<SimTime> {
+        run(s, seed, 1000, 1000)
+            .iter()
+            .take(50)
+            .map(|r| r.arrival)
+            .collect()
+    };
+    let even = joins(&users(""), 1);
+    assert_eq!(even, joins(&users("stagger: even"), 1));
+    let step = SimDuration::from_nanos(400_000_000);
+    for (u, t) in even.iter().enumerate() {
+        assert_eq!(
+            *t,
+            secs(10) + SimDuration::from_nanos(step.as_nanos() * u as u64)
+        );
+    }
+    let random = users("stagger: random");
+    let a = joins(&random, 1);
+    assert_eq!(a, joins(&random, 1), "deterministic for a seed");
+    assert_ne!(a, joins(&random, 2), "another seed, other times");
+    assert!(a.iter().all(|t| *t >= secs(10) && *t < secs(30)));
+    // Not the even grid: some pairs of users join closer than its 400 ms.
+    assert!(
+        a.windows(2)
+            .any(|w| w[1] - w[0] < SimDuration::from_nanos(100_000_000))
+    );
+    assert!(
+        err("streams:\n  - name: u\n    closed: {users: 2, ramp_s: 1, stagger: sideways, first_input: {kind: fixed, value: 1}, followup_input: {kind: fixed, value: 1}, output: {kind: fixed, value: 1}, think_s: {kind: fixed, value: 0}, turns: {kind: fixed, value: 1}}")
+            .contains("unknown variant `sideways`")
+    );
+}
