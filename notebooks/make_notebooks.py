@@ -70,17 +70,16 @@ NOTEBOOKS = {
     ],
     "03_calibration_fidelity.ipynb": [
         "# Calibration and fidelity\n\nKernel-level errors of the shipped calibration "
-        "(leave-shape-out), and predicted against measured serving runs "
-        "(`data/e2e/measured_serving.csv`). Both through the CLI for now: the Python "
-        "`perf.predict`/`validate` wrappers are not written yet.",
+        "(leave-shape-out, through the CLI's `servesim perf check`), and predicted against "
+        "measured serving runs (`data/e2e/measured_serving.csv`) through `servesim.validate`.",
         "GPU = \"h100_sxm\"\nBACKEND = \"vllm\"",
         SETUP,
         "print(subprocess.run([servesim_cli(), \"perf\", \"check\", \"--gpu\", GPU, \"--backend\", BACKEND],\n"
         "                     check=True, capture_output=True, text=True).stdout)",
         "import tempfile, pandas as pd\n"
         "out = Path(tempfile.mkdtemp()) / \"predicted.csv\"\n"
-        "subprocess.run([servesim_cli(), \"validate\", \"--input\", str(ROOT / \"data/e2e/measured_serving.csv\"),\n"
-        "                \"--output\", str(out)], check=True, capture_output=True)\n"
+        "v = servesim.validate(ROOT / \"data/e2e/measured_serving.csv\", out)\n"
+        "pd.DataFrame({**v[\"groups\"], \"overall\": v[\"overall\"]}).T",
         "df = pd.read_csv(out)\n"
         "df = df[df[\"predicted_ttft_ms\"].notna()]\n"
         "df[[\"backend\", \"isl\", \"osl\", \"silicon_ttft_ms\", \"predicted_ttft_ms\", \"silicon_tpot_ms\", \"predicted_tpot_ms\"]].head()",
@@ -92,13 +91,13 @@ NOTEBOOKS = {
     ],
     "04_profiler_frontier.ipynb": [
         "# The profiler and its frontier\n\nA DynamoGraphDeploymentRequest searched over "
-        "aggregated/disaggregated, TP, batch and worker counts (through the CLI: the Python "
-        "`profile()` wrapper is not written yet); the frontier plotted from `pareto.csv`.",
+        "aggregated/disaggregated, TP, batch and worker counts (`servesim.profile`); the "
+        "frontier plotted from `pareto.csv`.",
         "REQUEST = \"scenarios/profile-qwen3-32b-h200.yaml\"",
         SETUP,
         "import tempfile, pandas as pd\n"
         "out = Path(tempfile.mkdtemp()) / \"profile\"\n"
-        "subprocess.run([servesim_cli(), \"profile\", str(ROOT / REQUEST), \"--out\", str(out)], check=True, capture_output=True)\n"
+        "summary = servesim.profile(ROOT / REQUEST, out)\n"
         "sorted(p.name for p in out.iterdir())",
         "pareto = pd.read_csv(out / \"pareto.csv\")\npareto.head()",
         "num = pareto.select_dtypes(\"number\").columns\n"
@@ -148,6 +147,9 @@ def main() -> None:
             cells=[new_markdown_cell(c) if c.startswith("#") and "\n\n" in c else new_code_cell(c) for c in cells],
             metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
         )
+        # Stable cell ids: regenerating a notebook changes only the cells that changed.
+        for i, cell in enumerate(nb.cells):
+            cell.id = f"cell-{i:02d}"
         nbformat.write(nb, HERE / name)
 
 
