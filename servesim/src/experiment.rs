@@ -157,9 +157,12 @@ impl fmt::Display for Estimate {
 pub struct PolicyStats {
     /// The policy.
     pub policy: String,
-    /// SLO attainment.
+    /// SLO attainment, over the runs that judged any request (NaN if none did).
     pub slo_attainment: Estimate,
-    /// TTFT p50, p90, p99 (ms, means over seeds).
+    /// Runs that judged at least one request against the SLOs (a run that completed,
+    /// rejected and left late nothing has no attainment and is left out of it).
+    pub runs_judged: usize,
+    /// TTFT p50, p90, p99 (ms, means over the runs that completed a request; NaN if none).
     pub ttft_ms: [f64; 3],
     /// Per-request mean ITL p50, p90, p99 (ms).
     pub itl_ms: [f64; 3],
@@ -178,7 +181,7 @@ pub struct PairedDiff {
     pub policy: String,
     /// The baseline it is compared with.
     pub baseline: String,
-    /// Attainment difference (policy − baseline).
+    /// Attainment difference (policy − baseline), over the seeds where both judged requests.
     pub slo_attainment: Estimate,
     /// GPU-hours difference.
     pub gpu_hours: Estimate,
@@ -201,8 +204,17 @@ pub struct AbReport {
     pub runs: Vec<AbRun>,
 }
 
-fn attainment(s: &Summary) -> f64 {
-    s.slo_attainment.unwrap_or(0.0)
+fn attainment(s: &Summary) -> Option<f64> {
+    s.slo_attainment
+}
+
+/// `x` with `decimals`, or `-` where nothing was measured (NaN).
+fn or_dash(x: f64, decimals: usize) -> String {
+    if x.is_nan() {
+        "-".into()
+    } else {
+        format!("{x:.decimals$}")
+    }
 }
 
 /// Most runs (policies × seeds) of one comparison.
@@ -273,7 +285,13 @@ pub fn ab(
             .map(|r| &r.summary)
             .collect()
     };
-    let mean = |xs: Vec<f64>| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
+    let mean = |xs: Vec<f64>| {
+        if xs.is_empty() {
+            f64::NAN
+        } else {
+            xs.iter().sum::<f64>() / xs.len() as f64
+        }
+    };
     let q3 = |v: &[&Summary], pick: &dyn Fn(&Summary) -> [Option<f64>; 3]| -> [f64; 3] {
         [0, 1, 2].map(|i| mean(v.iter().filter_map(|s| pick(s)[i]).collect()))
     };
@@ -281,9 +299,11 @@ pub fn ab(
         .iter()
         .map(|p| {
             let v = of(p);
+            let judged: Vec<f64> = v.iter().filter_map(|s| attainment(s)).collect();
             PolicyStats {
                 policy: p.clone(),
-                slo_attainment: Estimate::of(&v.iter().map(|s| attainment(s)).collect::<Vec<_>>()),
+                runs_judged: judged.len(),
+                slo_attainment: Estimate::of(&judged),
                 ttft_ms: q3(&v, &|s| {
                     [s.all.ttft_ms.p50, s.all.ttft_ms.p90, s.all.ttft_ms.p99]
                 }),
@@ -321,7 +341,12 @@ pub fn ab(
             PairedDiff {
                 policy: p.clone(),
                 baseline: baseline.clone(),
-                slo_attainment: diff(&attainment),
+                slo_attainment: Estimate::of(
+                    &v.iter()
+                        .zip(&base_runs)
+                        .filter_map(|(a, b)| Some(attainment(a)? - attainment(b)?))
+                        .collect::<Vec<_>>(),
+                ),
                 gpu_hours: diff(&|s| s.gpu_hours),
                 goodput_rps: diff(&|s| s.goodput_rps),
             }
@@ -358,16 +383,20 @@ impl fmt::Display for AbReport {
         for p in &self.policies {
             writeln!(
                 f,
-                "{:<15} {:>7.2}% [{:>5.1},{:>5.1}] {:>18} {:>18} {:>10.2} {:>8.2} [{:.2},{:.2}] {:>8.1}",
+                "{:<15} {:>22} {:>18} {:>18} {:>10.2} {:>8.2} [{:.2},{:.2}] {:>8.1}",
                 p.policy,
-                p.slo_attainment.mean * 100.0,
-                p.slo_attainment.low * 100.0,
-                p.slo_attainment.high * 100.0,
-                format!(
-                    "{:.0}/{:.0}/{:.0}",
-                    p.ttft_ms[0], p.ttft_ms[1], p.ttft_ms[2]
-                ),
-                format!("{:.1}/{:.1}/{:.1}", p.itl_ms[0], p.itl_ms[1], p.itl_ms[2]),
+                if p.runs_judged == 0 {
+                    "- (nothing judged)".to_string()
+                } else {
+                    format!(
+                        "{:>7.2}% [{:>5.1},{:>5.1}]",
+                        p.slo_attainment.mean * 100.0,
+                        p.slo_attainment.low * 100.0,
+                        p.slo_attainment.high * 100.0
+                    )
+                },
+                p.ttft_ms.map(|x| or_dash(x, 0)).join("/"),
+                p.itl_ms.map(|x| or_dash(x, 1)).join("/"),
                 p.goodput_rps.mean,
                 p.gpu_hours.mean,
                 p.gpu_hours.low,
@@ -375,15 +404,35 @@ impl fmt::Display for AbReport {
                 p.scaling_actions
             )?;
         }
+        for p in &self.policies {
+            if p.runs_judged < self.seeds.len() {
+                writeln!(
+                    f,
+                    "{}: {} of {} runs judged no request (no completions, rejections or late \
+                     requests): left out of its attainment",
+                    p.policy,
+                    self.seeds.len() - p.runs_judged,
+                    self.seeds.len()
+                )?;
+            }
+        }
         for d in &self.paired {
+            let a = &d.slo_attainment;
+            let attainment = if a.mean.is_nan() {
+                "-".to_string()
+            } else {
+                format!(
+                    "{:+.2} pp [{:+.2}, {:+.2}]",
+                    a.mean * 100.0,
+                    a.low * 100.0,
+                    a.high * 100.0
+                )
+            };
             writeln!(
                 f,
-                "{} − {}: attainment {:+.2} pp [{:+.2}, {:+.2}], GPU-hours {:+.3} [{:+.3}, {:+.3}], goodput {:+.3} req/s [{:+.3}, {:+.3}]",
+                "{} − {}: attainment {attainment}, GPU-hours {:+.3} [{:+.3}, {:+.3}], goodput {:+.3} req/s [{:+.3}, {:+.3}]",
                 d.policy,
                 d.baseline,
-                d.slo_attainment.mean * 100.0,
-                d.slo_attainment.low * 100.0,
-                d.slo_attainment.high * 100.0,
                 d.gpu_hours.mean,
                 d.gpu_hours.low,
                 d.gpu_hours.high,
@@ -408,6 +457,31 @@ mod tests {
         assert!((e.high - 3.0 - 1.963).abs() < 1e-3, "{e}");
         assert!(Estimate::of(&[2.0]).high.is_infinite());
         assert!((t95(40) - 2.021).abs() < 0.005);
+    }
+
+    #[test]
+    fn runs_that_judge_nothing_have_no_attainment() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/disagg-small.yaml");
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("duration_s: 300", "duration_s: 40")
+            .replace("rate_per_s: 2}", "rate_per_s: 1.0e-9}");
+        let s = Scenario::from_yaml_str(&text, "quiet", path.parent().unwrap()).unwrap();
+        let p = vec!["static".to_string(), "load-threshold".into()];
+        let r = ab(&s, &p, 0, 2, 1).unwrap();
+        for stats in &r.policies {
+            assert_eq!(stats.runs_judged, 0);
+            assert!(stats.slo_attainment.mean.is_nan() && stats.ttft_ms[0].is_nan());
+        }
+        assert!(r.paired[0].slo_attainment.mean.is_nan());
+        let text = r.to_string();
+        assert!(
+            text.contains("- (nothing judged)") && text.contains("-/-/-"),
+            "{text}"
+        );
+        assert!(text.contains("2 of 2 runs judged no request"), "{text}");
+        assert!(text.contains("attainment -,"), "{text}");
     }
 
     #[test]
