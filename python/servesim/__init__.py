@@ -371,11 +371,14 @@ def ab(
     policies: Sequence[str],
     seeds: int = 5,
     first_seed: int = 1,
-    threads: int = 0,
+    threads: int | None = None,
 ) -> AbReport:
-    """Compares ``policies`` on identical traffic over ``seeds`` seeds (Rust threads)."""
+    """Compares ``policies`` on identical traffic over ``seeds`` seeds, on ``threads`` Rust
+    threads (None: one per core)."""
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ConfigError(f"ab: threads must be a whole number of at least 1 (None: one per core), got {threads!r}")
     raw = _native.ab(
-        json.dumps(scenario.to_dict()), scenario.base_dir, list(policies), first_seed, seeds, threads
+        json.dumps(scenario.to_dict()), scenario.base_dir, list(policies), first_seed, seeds, threads or 0
     )
     return AbReport(json.loads(raw))
 

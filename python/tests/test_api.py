@@ -250,9 +250,15 @@ def test_runs_release_the_gil() -> None:
 
 
 def test_ab(small: servesim.Scenario) -> None:
-    rep = servesim.ab(small.with_policy("static", 10.0), ["static", "load-threshold"], seeds=2)
+    base = small.with_policy("static", 10.0)
+    rep = servesim.ab(base, ["static", "load-threshold"], seeds=2)
     assert len(rep.policies) == 2
     assert rep.runs.num_rows == 4
+    assert all(p["runs_judged"] == 2 for p in rep.policies)
+    assert servesim.ab(base, ["static"], seeds=2, threads=1).policies == rep.policies[:1]
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(errors.ConfigError, match="threads"):
+            servesim.ab(small, ["static"], seeds=2, threads=bad)  # type: ignore[arg-type]
 
 
 def test_sweep_processes(small: servesim.Scenario) -> None:
