@@ -183,8 +183,9 @@ impl Workload {
                         next: None,
                         error: None,
                     });
-                    if let Some(t) = replay.advance(namespace, spec.block_tokens)? {
-                        w.pending.push(Reverse((t, i, 0)));
+                    match replay.advance(namespace, spec.block_tokens)? {
+                        Some(t) => w.pending.push(Reverse((t, i, 0))),
+                        None => return Err(replay.replays_nothing(usize::from(i))),
                     }
                     Source::Trace(replay)
                 }
@@ -506,6 +507,26 @@ impl User {
 }
 
 impl Replay {
+    /// Why the `i`-th stream, a trace, replays no request (its first `advance` found none).
+    fn replays_nothing(&self, i: usize) -> TrafficError {
+        let path = self.reader.path().display();
+        let why = match self.t0 {
+            None => format!("{path} has no rows"),
+            Some(_) if self.prev < self.spec.from_ns => format!(
+                "{path} ends {:.3} s after its first row, before from_s ({:.3} s)",
+                self.prev as f64 / 1e9,
+                self.spec.from_ns as f64 / 1e9
+            ),
+            Some(_) => {
+                format!("no row of {path} from from_s falls before to_s or the stream's end_s")
+            }
+        };
+        TrafficError::config(
+            format!("traffic.streams[{i}].trace"),
+            format!("replays no request: {why}"),
+        )
+    }
+
     /// Reads rows until one falls in the window; returns its simulated time.
     fn advance(&mut self, namespace: u64, block_tokens: u32) -> Result<Option<SimTime>> {
         loop {

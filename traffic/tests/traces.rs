@@ -328,3 +328,31 @@ fn mooncake_writer_round_trips() {
             .all(|r| r.hash_ids[..2] == rows[0].hash_ids[..2])
     );
 }
+
+#[test]
+fn a_trace_that_replays_nothing_is_an_error() {
+    const H: &str = "TIMESTAMP,ContextTokens,GeneratedTokens\n";
+    let empty = tmp("empty.csv", H);
+    let err = replay(&format!("{{path: {}, format: azure}}", empty.display()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("traffic.streams[0].trace: replays no request: ")
+            && err.ends_with("has no rows"),
+        "{err}"
+    );
+    let base = "path: azure_llm_2023_conv.csv.gz, format: azure";
+    let err = replay(&format!("{{{base}, from_s: 5000}}"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("ends 3501.722 s after its first row, before from_s (5000.000 s)"),
+        "{err}"
+    );
+    // A window that holds rows still replays them.
+    assert!(
+        !replay(&format!("{{{base}, from_s: 3000}}"))
+            .unwrap()
+            .is_empty()
+    );
+}
