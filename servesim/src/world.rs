@@ -160,6 +160,16 @@ struct InFlight {
     retries: u32,
 }
 
+/// What the cluster is told of a request in slab slot `handle` (at least one token each way).
+fn request_in(handle: u64, r: &Request) -> RequestIn {
+    RequestIn {
+        handle,
+        prompt_tokens: r.input_tokens.max(1),
+        output_tokens: r.output_tokens.max(1),
+        prefix_blocks: r.prefix_blocks.clone(),
+    }
+}
+
 /// One run's state.
 pub struct World {
     /// The cluster.
@@ -577,12 +587,6 @@ impl World {
                 return;
             }
             self.metrics.arrival(request.arrival);
-            let input = RequestIn {
-                handle: 0,
-                prompt_tokens: request.input_tokens.max(1),
-                output_tokens: request.output_tokens.max(1),
-                prefix_blocks: request.prefix_blocks.clone(),
-            };
             let flight = InFlight {
                 request,
                 entered: sched.now(),
@@ -610,14 +614,8 @@ impl World {
                 sched.schedule_at(at, Event::Ingress(handle));
                 continue;
             }
-            self.cluster.arrive(
-                RequestIn {
-                    handle: u64::from(handle),
-                    ..input
-                },
-                sched,
-                &mut self.out,
-            );
+            let input = request_in(u64::from(handle), &self.flight(u64::from(handle)).request);
+            self.cluster.arrive(input, sched, &mut self.out);
             self.apply_notices(sched);
         }
         // Requests handed to the frontend left no notices behind to move the next arrival.
@@ -630,13 +628,7 @@ impl World {
             .as_mut()
             .expect("a request in the frontend is in flight");
         flight.entered = sched.now();
-        let request = &flight.request;
-        let input = RequestIn {
-            handle: u64::from(slot),
-            prompt_tokens: request.input_tokens.max(1),
-            output_tokens: request.output_tokens.max(1),
-            prefix_blocks: request.prefix_blocks.clone(),
-        };
+        let input = request_in(u64::from(slot), &flight.request);
         self.cluster.arrive(input, sched, &mut self.out);
         self.apply_notices(sched);
     }
@@ -749,12 +741,7 @@ impl World {
                         if f.retries < max {
                             f.retries += 1;
                             f.transfer_started = None;
-                            let again = RequestIn {
-                                handle,
-                                prompt_tokens: f.request.input_tokens.max(1),
-                                output_tokens: f.request.output_tokens.max(1),
-                                prefix_blocks: f.request.prefix_blocks.clone(),
-                            };
+                            let again = request_in(handle, &f.request);
                             self.metrics.retried += 1;
                             self.cluster.arrive(again, sched, &mut self.out);
                         } else {
