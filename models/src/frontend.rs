@@ -71,6 +71,8 @@ const MAX_DELIVERIES: usize = 1 << 16;
 pub struct Frontend {
     spec: FrontendSpec,
     free_at: SimTime,
+    /// Host time spent on tokens so far.
+    busy: SimDuration,
     /// Recent iterations with tokens: (when the engine ended it, when its tokens reached
     /// their users), in time order.
     deliveries: VecDeque<(SimTime, SimTime)>,
@@ -82,6 +84,7 @@ impl Frontend {
         Frontend {
             spec,
             free_at: SimTime::ZERO,
+            busy: SimDuration::ZERO,
             deliveries: VecDeque::new(),
         }
     }
@@ -96,8 +99,9 @@ impl Frontend {
     /// An engine iteration ending at `now` streamed `tokens`: they reach their users at the
     /// returned time, once the work queued before them and their own is done.
     pub fn stream(&mut self, now: SimTime, tokens: u64) -> SimTime {
-        let work = self.spec.token_cost.as_nanos().saturating_mul(tokens);
-        self.free_at = self.free_at.max(now) + SimDuration::from_nanos(work);
+        let work = SimDuration::from_nanos(self.spec.token_cost.as_nanos().saturating_mul(tokens));
+        self.free_at = self.free_at.max(now) + work;
+        self.busy += work;
         if tokens > 0 {
             self.deliveries.push_back((now, self.free_at));
             let horizon = now.checked_sub(DELIVERY_MEMORY).unwrap_or(SimTime::ZERO);
@@ -108,6 +112,17 @@ impl Frontend {
             }
         }
         self.free_at
+    }
+
+    /// Share of the time up to `now` its host process has been busy (work queued past `now`
+    /// not counted): near 1, the frontend is what limits the deployment.
+    pub fn busy_share(&self, now: SimTime) -> f64 {
+        let elapsed = now.saturating_duration_since(SimTime::ZERO).as_nanos();
+        if elapsed == 0 {
+            return 0.0;
+        }
+        let queued = self.free_at.saturating_duration_since(now).as_nanos();
+        self.busy.as_nanos().saturating_sub(queued) as f64 / elapsed as f64
     }
 
     /// A token the engine made `gap` after the user's previous one, in an iteration ending at
@@ -149,6 +164,8 @@ mod tests {
         assert_eq!(f.stream(t, 10), t + ms(1));
         // Idle again 1 s later: no queue left.
         assert_eq!(f.stream(t + ms(1_000), 0), t + ms(1_000));
+        // Busy 1 ms of 2 s.
+        assert!((f.busy_share(t + ms(1_000)) - 0.0005).abs() < 1e-12);
     }
 
     #[test]

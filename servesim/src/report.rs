@@ -143,6 +143,8 @@ pub struct Summary {
     pub workers_started: u64,
     /// Workers stopped or drained by the planner.
     pub workers_stopped: u64,
+    /// Share of the run the frontend's host process was busy (`None`: no frontend).
+    pub frontend_busy_share: Option<f64>,
 }
 
 impl Summary {
@@ -215,6 +217,7 @@ impl Summary {
                 .iter()
                 .map(|e| u64::from(e.stopped))
                 .sum(),
+            frontend_busy_share: w.frontend_busy_share(now),
         }
     }
 }
@@ -294,6 +297,13 @@ impl fmt::Display for Summary {
                 f,
                 "pool {:<17} {:.2} GPU-h, peak {} workers, {} ready at end",
                 p.name, p.gpu_hours, p.peak_workers, p.ready_at_end
+            )?;
+        }
+        if let Some(busy) = self.frontend_busy_share {
+            writeln!(
+                f,
+                "frontend busy {:.1}% of the run (host time per streamed token)",
+                busy * 100.0
             )?;
         }
         if let Some(planner) = &self.planner {

@@ -406,6 +406,11 @@ impl World {
         })
     }
 
+    /// Share of the run up to `now` the frontend's host process was busy (`None`: no frontend).
+    pub fn frontend_busy_share(&self, now: SimTime) -> Option<f64> {
+        self.frontend.as_ref().map(|f| f.busy_share(now))
+    }
+
     /// The planner's decisions so far (applied or advisory).
     pub fn scaling_events(&self) -> &[ScalingEvent] {
         self.planner.as_ref().map_or(&[], |p| &p.events)

@@ -88,6 +88,11 @@ fn the_host_time_per_token_caps_the_output_rate() {
     // 500 µs a token: at most 2,000 tokens/s, far below what the GPU streams for 64 users.
     let (capped, w) = run(&scenario(CLOSED_64, "{token_cost_us: 500}")).unwrap();
     assert!(ideal.throughput_tokens_per_s > 3_000.0, "{ideal}");
+    // The frontend is what limits: busy nearly all the run, and the summary says so.
+    assert_eq!(ideal.frontend_busy_share, None);
+    let busy = capped.frontend_busy_share.unwrap();
+    assert!((0.9..=1.0).contains(&busy), "{busy}");
+    assert!(capped.to_string().contains("frontend busy 9"), "{capped}");
     assert!(
         (1_600.0..=2_000.0).contains(&capped.throughput_tokens_per_s),
         "{capped}"
