@@ -152,6 +152,14 @@ mod tests {
         SimDuration::from_nanos(n * 1_000_000)
     }
 
+    /// A frontend with no latency and `token_cost` a token.
+    fn costing(token_cost: SimDuration) -> Frontend {
+        Frontend::new(FrontendSpec {
+            latency: SimDuration::ZERO,
+            token_cost,
+        })
+    }
+
     #[test]
     fn an_idle_frontend_adds_its_latency_and_the_tokens_own_cost() {
         let mut f = Frontend::new(FrontendSpec {
@@ -170,10 +178,7 @@ mod tests {
 
     #[test]
     fn work_queues_in_order_and_delays_new_requests() {
-        let mut f = Frontend::new(FrontendSpec {
-            latency: SimDuration::ZERO,
-            token_cost: ms(1),
-        });
+        let mut f = costing(ms(1));
         let t = SimTime::ZERO;
         assert_eq!(f.stream(t, 50), t + ms(50));
         // A second iteration 10 ms later waits for the first one's tokens.
@@ -184,10 +189,7 @@ mod tests {
 
     #[test]
     fn gaps_between_tokens_are_timed_as_delivered() {
-        let mut f = Frontend::new(FrontendSpec {
-            latency: SimDuration::ZERO,
-            token_cost: ms(1),
-        });
+        let mut f = costing(ms(1));
         let t = SimTime::ZERO + ms(100);
         // Iteration 1 ends at 100 ms with 20 tokens (delivered at 120 ms), iteration 2 at
         // 105 ms with 20 more (delivered at 140 ms): 5 ms apart at the engine, 20 ms apart
@@ -202,10 +204,7 @@ mod tests {
 
     #[test]
     fn iterations_ending_together_count_as_delivered_with_the_last() {
-        let mut f = Frontend::new(FrontendSpec {
-            latency: SimDuration::ZERO,
-            token_cost: ms(1),
-        });
+        let mut f = costing(ms(1));
         let t = SimTime::ZERO + ms(100);
         // Two workers end an iteration at 100 ms (10 tokens each: delivered at 110 and 120 ms).
         f.stream(t, 10);
@@ -217,10 +216,7 @@ mod tests {
 
     #[test]
     fn memory_of_deliveries_stays_bounded() {
-        let mut f = Frontend::new(FrontendSpec {
-            latency: SimDuration::ZERO,
-            token_cost: SimDuration::from_nanos(1),
-        });
+        let mut f = costing(SimDuration::from_nanos(1));
         let n = MAX_DELIVERIES as u64 + 1_000;
         for i in 0..n {
             f.stream(SimTime::ZERO + SimDuration::from_nanos(1_000 * i), 1);

@@ -330,25 +330,21 @@ pub fn ab(
         .iter()
         .map(|p| {
             let v = of(p);
-            let diff = |f: &dyn Fn(&Summary) -> f64| {
+            // Paired by seed, over the seeds where both runs have the quantity.
+            let diff = |f: &dyn Fn(&Summary) -> Option<f64>| {
                 Estimate::of(
                     &v.iter()
                         .zip(&base_runs)
-                        .map(|(a, b)| f(a) - f(b))
+                        .filter_map(|(a, b)| Some(f(a)? - f(b)?))
                         .collect::<Vec<_>>(),
                 )
             };
             PairedDiff {
                 policy: p.clone(),
                 baseline: baseline.clone(),
-                slo_attainment: Estimate::of(
-                    &v.iter()
-                        .zip(&base_runs)
-                        .filter_map(|(a, b)| Some(attainment(a)? - attainment(b)?))
-                        .collect::<Vec<_>>(),
-                ),
-                gpu_hours: diff(&|s| s.gpu_hours),
-                goodput_rps: diff(&|s| s.goodput_rps),
+                slo_attainment: diff(&attainment),
+                gpu_hours: diff(&|s| Some(s.gpu_hours)),
+                goodput_rps: diff(&|s| Some(s.goodput_rps)),
             }
         })
         .collect();
