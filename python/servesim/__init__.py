@@ -390,12 +390,18 @@ def profile(request: str | os.PathLike[str], out: str | os.PathLike[str], mode: 
     return dict(json.loads(_native.profile(os.fspath(request), os.fspath(out), mode)))
 
 
-def validate(input: str | os.PathLike[str], output: str | os.PathLike[str]) -> dict[str, Any]:
+def validate(
+    input: str | os.PathLike[str], output: str | os.PathLike[str], from_start: int | None = None
+) -> dict[str, Any]:
     """``servesim validate --input MEASURED.csv --output PREDICTED.csv``: simulates every
     measured serving row (the columns of ``data/e2e/measured_serving.csv``) the way it was
     measured (a closed loop at its concurrency, fixed ISL/OSL, its model, GPU, backend and
     parallelism) and writes each row to ``output`` with ``predicted_ttft_ms``,
     ``predicted_tpot_ms`` and ``reason`` (why a row could not be modelled).
+
+    The predictions are steady-state means unless ``from_start`` is ``K`` (``--from-start
+    K``): the means of the first ``K`` requests of every user from an idle server, all
+    users sending their first at once (the start burst included).
 
     Returns ``rows`` (rows read), ``predicted`` (rows modelled), ``overall`` and ``groups``
     (by ``backend/mode``) as ``{"rows", "ttft_pct", "tpot_pct"}`` mean absolute percentage
@@ -404,7 +410,11 @@ def validate(input: str | os.PathLike[str], output: str | os.PathLike[str]) -> d
     measured and predicted TTFT/TPOT in ms, ``reason``). A malformed row raises
     ``ParseError`` naming its line and column; an unreadable file ``IoError``.
     """
-    return dict(_native.validate_serving(os.fspath(input), os.fspath(output)))
+    if from_start is not None and (isinstance(from_start, bool) or not isinstance(from_start, int) or from_start < 1):
+        raise ConfigError(
+            f"validate: from_start must be a whole number of at least 1 (None: the steady state), got {from_start!r}"
+        )
+    return dict(_native.validate_serving(os.fspath(input), os.fspath(output), from_start or 0))
 
 
 from servesim import perf, traffic  # noqa: E402

@@ -216,6 +216,12 @@ def test_validate_three_rows(tmp_path: Path) -> None:
     assert p[2]["predicted_ttft_ms"] is None and "pipeline" in p[2]["reason"]
     written = list(csv.DictReader(out.open()))
     assert len(written) == 3 and written[2]["reason"] and written[0]["predicted_tpot_ms"]
+    # Measured from the start (one request a user, the start burst): first tokens wait longer.
+    burst = servesim.validate(measured, tmp_path / "burst.csv", from_start=1)["predictions"]
+    assert burst[0]["predicted_ttft_ms"] > p[0]["predicted_ttft_ms"]
+    for k in (0, -1, 1.5, True, "10"):
+        with pytest.raises(errors.ConfigError, match="from_start"):
+            servesim.validate(measured, out, from_start=k)  # type: ignore[arg-type]
     bad = tmp_path / "bad.csv"
     bad.write_text(lines[0] + "\n" + lines[1].replace(",1024,", ",x,", 1) + "\n")
     with pytest.raises(errors.ParseError, match="line 2"):

@@ -44,18 +44,24 @@ fn disagg(c: u32) -> String {
 }
 
 fn run(name: &str, rows: &[String]) -> (Output, PathBuf) {
+    run_with(name, rows, &[])
+}
+
+/// `servesim validate` of `rows`, with `extra` arguments.
+fn run_with(name: &str, rows: &[String], extra: &[&str]) -> (Output, PathBuf) {
     let d = dir(name);
     let input = d.join("measured.csv");
     let output = d.join("predicted.csv");
     std::fs::write(&input, format!("{HEADER}\n{}\n", rows.join("\n"))).unwrap();
-    let out = servesim(&[
+    let mut args = vec![
         "validate",
         "--input",
         input.to_str().unwrap(),
         "--output",
         output.to_str().unwrap(),
-    ]);
-    (out, output)
+    ];
+    args.extend_from_slice(extra);
+    (servesim(&args), output)
 }
 
 fn read(path: &Path) -> Vec<Vec<String>> {
@@ -322,4 +328,51 @@ fn users_run_out_of_step_like_a_long_benchmark() {
     // One 2048-token prefill of an 8B model on an H100 takes about 100 ms.
     assert!(ttft < 250.0, "TTFT {ttft} ms: users stayed in step");
     assert!(ttft > 40.0 && tpot > 5.0, "{ttft} {tpot}");
+}
+
+#[test]
+fn measured_from_the_start_the_start_burst_is_in_the_means() {
+    // The row of `users_run_out_of_step_like_a_long_benchmark`: its 32 users sending their
+    // first prompts at once to an idle worker queue behind 64 k prompt tokens.
+    let row = agg(
+        "vllm",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "h100_sxm",
+        "",
+        2048,
+        256,
+        1,
+        1,
+        32,
+    );
+    let predict = |name: &str, extra: &[&str]| {
+        let (out, path) = run_with(name, std::slice::from_ref(&row), extra);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        predictions(&path)[0]
+    };
+    let steady = predict("steady", &[]);
+    let burst = predict("burst", &["--from-start", "1"]);
+    let ten = predict("ten", &["--from-start", "10"]);
+    // The burst alone: mean TTFT about half the 64 k tokens' prefill, several times the
+    // steady state's.
+    assert!(
+        burst.0 > 3.0 * steady.0,
+        "burst {burst:?}, steady {steady:?}"
+    );
+    // Ten requests a user: one is the burst, nine the steady state.
+    for (b, s, t) in [(burst.0, steady.0, ten.0), (burst.1, steady.1, ten.1)] {
+        let expect = 0.1 * b + 0.9 * s;
+        assert!((t - expect).abs() < 1e-6 * expect, "{t} vs {expect}");
+    }
+
+    let (out, _) = run_with("zero", std::slice::from_ref(&row), &["--from-start", "0"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("--from-start"),
+        "{err}"
+    );
 }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use servesim::validate::Averaged;
 
 use super::CliError;
 
@@ -16,11 +17,20 @@ pub struct ValidateArgs {
     /// Where to write every input row with `predicted_ttft_ms`, `predicted_tpot_ms`, `reason`.
     #[arg(long)]
     pub output: PathBuf,
+    /// The measured means are over the first K requests of every user from an idle server,
+    /// all users sending their first at once (the start burst included), not over the
+    /// steady state.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
+    pub from_start: Option<u32>,
 }
 
 /// Simulates every row, writes the predictions and prints the MAPE table.
 pub fn run_cmd(args: ValidateArgs) -> Result<(), CliError> {
-    let v = servesim::validate::validate_file(&args.input, &args.output)
+    let averaged = match args.from_start {
+        None => Averaged::SteadyState,
+        Some(requests_per_user) => Averaged::FromStart { requests_per_user },
+    };
+    let v = servesim::validate::validate_file(&args.input, &args.output, averaged)
         .map_err(|e| CliError::Message(e.to_string()))?;
     print!("{}", servesim::validate::render_mape(&v));
     Ok(())
