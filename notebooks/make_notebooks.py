@@ -88,6 +88,15 @@ NOTEBOOKS = {
         "    ax.loglog(df[f\"silicon_{m}_ms\"], df[f\"predicted_{m}_ms\"], \".\", alpha=0.5)\n"
         "    lim = [df[f\"silicon_{m}_ms\"].min(), df[f\"silicon_{m}_ms\"].max()]\n"
         "    ax.plot(lim, lim, \"k--\"); ax.set_xlabel(f\"measured {m} (ms)\"); ax.set_ylabel(f\"predicted {m} (ms)\")",
+        "## Measured from the start\n\nThe predictions above are steady-state means. A benchmark "
+        "that measures its first `K` requests per user with no warm-up has its start in its means: "
+        "every user sends the first prompt at once and they queue behind each other's prefill. "
+        "`from_start=K` predicts that instead (one request per user of `K` is the start burst).",
+        "start = servesim.validate(ROOT / \"data/e2e/measured_serving.csv\", out.with_name(\"from_start.csv\"), from_start=10)\n"
+        "pd.DataFrame({\n"
+        "    \"TTFT steady state\": {k: g[\"ttft_pct\"] for k, g in v[\"groups\"].items()},\n"
+        "    \"TTFT from the start (K=10)\": {k: g[\"ttft_pct\"] for k, g in start[\"groups\"].items()},\n"
+        "}).round(1)",
     ],
     "04_profiler_frontier.ipynb": [
         "# The profiler and its frontier\n\nA DynamoGraphDeploymentRequest searched over "
