@@ -599,7 +599,8 @@ pub struct Means {
 }
 
 impl Means {
-    /// Means of the requests `keep` selects (by index in completion order).
+    /// Means of the requests `keep` selects (by index in completion order); NaN when it
+    /// selects none.
     fn of(cols: &RequestColumns, keep: impl Fn(usize) -> bool) -> Means {
         let (mut sum, mut n) = (Means::default(), 0.0);
         for i in (0..cols.ttft_ms.len()).filter(|&i| keep(i)) {
@@ -631,7 +632,7 @@ impl Means {
 pub struct BenchmarkMeans {
     /// The `take` completions after the first `skip`.
     pub steady: Means,
-    /// The requests sent at the start of the run (time zero), before anything completed.
+    /// The requests sent at the start of the run (time zero; NaN when none was).
     pub start: Means,
 }
 
