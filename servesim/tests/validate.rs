@@ -302,12 +302,10 @@ fn trtllm_release_candidates_lose_a_slot_to_the_padding_request() {
     assert!((tpot_rc / tpot - 1.0).abs() < 0.1, "{tpot_rc} vs {tpot}");
 }
 
-#[test]
-fn users_run_out_of_step_like_a_long_benchmark() {
-    // 32 users of 2048-token prompts on one vLLM worker: started together they would prefill
-    // all 64 k prompt tokens in one burst (mean TTFT about half of it, several hundred ms);
-    // spread over their lifetime each prompt waits for about one step and its own prefill.
-    let row = agg(
+/// 32 users of 2048-token prompts on one vLLM worker (Llama-3.1-8B, H100): started together
+/// they prefill all 64 k prompt tokens in one burst.
+fn burst_row() -> String {
+    agg(
         "vllm",
         "meta-llama/Llama-3.1-8B-Instruct",
         "h100_sxm",
@@ -317,7 +315,15 @@ fn users_run_out_of_step_like_a_long_benchmark() {
         1,
         1,
         32,
-    );
+    )
+}
+
+#[test]
+fn users_run_out_of_step_like_a_long_benchmark() {
+    // Started together, `burst_row`'s users would prefill in one burst (mean TTFT about half
+    // of it, several hundred ms); spread over their lifetime each prompt waits for about one
+    // step and its own prefill.
+    let row = burst_row();
     let (out, path) = run("apart", &[row]);
     assert!(
         out.status.success(),
@@ -332,19 +338,9 @@ fn users_run_out_of_step_like_a_long_benchmark() {
 
 #[test]
 fn measured_from_the_start_the_start_burst_is_in_the_means() {
-    // The row of `users_run_out_of_step_like_a_long_benchmark`: its 32 users sending their
-    // first prompts at once to an idle worker queue behind 64 k prompt tokens.
-    let row = agg(
-        "vllm",
-        "meta-llama/Llama-3.1-8B-Instruct",
-        "h100_sxm",
-        "",
-        2048,
-        256,
-        1,
-        1,
-        32,
-    );
+    // `burst_row`'s 32 users sending their first prompts at once to an idle worker queue
+    // behind 64 k prompt tokens.
+    let row = burst_row();
     let predict = |name: &str, extra: &[&str]| {
         let (out, path) = run_with(name, std::slice::from_ref(&row), extra);
         assert!(
