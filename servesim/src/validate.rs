@@ -176,6 +176,8 @@ pub struct Validation {
     pub overall: Mape,
     /// The errors by `backend/mode`.
     pub groups: BTreeMap<String, Mape>,
+    /// What the predicted means are over.
+    pub averaged: Averaged,
 }
 
 fn malformed(origin: &str, line: usize, column: &str, message: impl Into<String>) -> Error {
@@ -801,6 +803,7 @@ pub fn validate_rows(
     }
     Ok(Validation {
         rows,
+        averaged,
         overall: mape(&all),
         groups: by.iter().map(|(k, v)| (k.clone(), mape(v))).collect(),
     })
@@ -849,6 +852,20 @@ pub fn render_mape(v: &Validation) -> String {
         modelled,
         v.rows.len() - modelled
     );
+    let _ = match v.averaged {
+        Averaged::SteadyState => writeln!(s, "predicted: steady-state means"),
+        Averaged::FromStart {
+            requests_per_user: 1,
+        } => writeln!(
+            s,
+            "predicted: means of each user's first request from an idle server (the start burst)"
+        ),
+        Averaged::FromStart { requests_per_user } => writeln!(
+            s,
+            "predicted: means of each user's first {requests_per_user} requests from an idle \
+             server (the start burst included)"
+        ),
+    };
     let _ = writeln!(
         s,
         "{:<16} {:>5} {:>10} {:>10}",

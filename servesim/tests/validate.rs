@@ -341,18 +341,21 @@ fn measured_from_the_start_the_start_burst_is_in_the_means() {
     // `burst_row`'s 32 users sending their first prompts at once to an idle worker queue
     // behind 64 k prompt tokens.
     let row = burst_row();
-    let predict = |name: &str, extra: &[&str]| {
+    // Predictions, and the report's line saying what they are means of.
+    let predict = |name: &str, extra: &[&str], says: &str| {
         let (out, path) = run_with(name, std::slice::from_ref(&row), extra);
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains(says), "{stdout}");
         predictions(&path)[0]
     };
-    let steady = predict("steady", &[]);
-    let burst = predict("burst", &["--from-start", "1"]);
-    let ten = predict("ten", &["--from-start", "10"]);
+    let steady = predict("steady", &[], "predicted: steady-state means");
+    let burst = predict("burst", &["--from-start", "1"], "first request from");
+    let ten = predict("ten", &["--from-start", "10"], "first 10 requests");
     // The burst alone: mean TTFT about half the 64 k tokens' prefill, several times the
     // steady state's.
     assert!(
