@@ -1,7 +1,7 @@
 //! The `servesim` command-line tool.
 //!
-//! Each subcommand lives in its own module under `cli/`; this file only parses
-//! and dispatches. Errors print as one clear line and exit non-zero.
+//! Each subcommand but `version` lives in its own module under `cli/`; this file
+//! parses, dispatches and prints the version. Errors print as one clear line and exit non-zero.
 
 use std::process::ExitCode;
 

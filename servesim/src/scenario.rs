@@ -1,4 +1,5 @@
-//! Scenario files: YAML (or JSON) → raw config → validated, immutable [`Scenario`].
+//! Scenario files: YAML (or JSON) → raw config → validated [`Scenario`], which runs only read
+//! (callers may set the seed, planner or metrics switches on their copy before a run).
 //!
 //! The raw structs mirror the file with `deny_unknown_fields`; parse errors
 //! name the field path (through `serde_path_to_error`) and the line. The

@@ -1,4 +1,4 @@
-//! The airline disruption story (DOMAIN §6), on behaviour rather than exact numbers.
+//! The airline disruption story (`docs/DOMAIN.md` §6), on behaviour rather than exact numbers.
 //!
 //! A shortened storm keeps the test quick: 15 minutes of storm from t = 300 s in a
 //! 30-minute run, otherwise the shipped scenario.

@@ -1,7 +1,7 @@
 //! The simulated cluster: pools of workers, their lifecycle, routing, and the
 //! KV hand-off from prefill to decode over the network.
 //!
-//! Request flow (DOMAIN §1): arrival → router → a prefill (or aggregated)
+//! Request flow (`docs/DOMAIN.md` §1): arrival → router → a prefill (or aggregated)
 //! worker's queue → prefill → first token → (disaggregated: a decode worker
 //! reserves blocks, the KV moves over the network, the prefill worker frees
 //! it) → decode steps → last token.

@@ -1,7 +1,7 @@
 //! The iteration-level engine of one worker (a TP group holding one copy of the weights).
 //!
 //! Each iteration the scheduler builds a batch, the predictor times it, and
-//! at its end every sequence in it advances (DOMAIN §2):
+//! at its end every sequence in it advances (`docs/DOMAIN.md` §2):
 //! - running decode sequences get one token each (all of them, every decode
 //!   step: see [`decode_set`] for how that costs O(1) per step);
 //! - the remaining token budget goes to prefill chunks, oldest first, then to

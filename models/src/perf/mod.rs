@@ -5,7 +5,9 @@
 //! - [`table`]: log-space interpolation over measured shapes;
 //! - [`calibrated`]: the [`CalibratedTimer`] over measured tables;
 //! - [`predictor`]: [`IterationPredictor`], batch → iteration time;
-//! - [`memo`]: [`CachedPredictor`], the same with caches, for the simulator's hot loop.
+//! - [`memo`]: [`CachedPredictor`], the same with caches, for the simulator's hot loop;
+//! - [`evaluate`]: predictions for public-layout kernel rows and the leave-shape-out check
+//!   behind `servesim perf check`.
 
 pub mod calibrated;
 pub mod evaluate;

@@ -1,4 +1,4 @@
-//! `sla`: Dynamo's SLA planner, throughput form (DOMAIN §4).
+//! `sla`: Dynamo's SLA planner, throughput form (`docs/DOMAIN.md` §4).
 //!
 //! Every interval:
 //! 1. observe request count, mean ISL and OSL, mean TTFT and ITL of the last interval;

@@ -15,7 +15,7 @@ pub enum CalibrateCommand {
     /// Convert kernel tables in the public layout (`DIR/<gpu>/<backend>/<table>.csv[.gz]`, the
     /// columns of aiconfigurator's performance database) into the calibration format.
     Import {
-        /// Folder in the public layout.
+        /// Folder in the public layout, or already in the calibration format (a harness run).
         dir: PathBuf,
         /// Output calibration root (`<out>/<gpu>/<backend>/<family>.csv.gz`).
         #[arg(long, default_value = "data/calibration")]
