@@ -57,6 +57,15 @@ traffic:
     )
 }
 
+/// `text` served through a frontend that delays requests and, at 300 µs a token, saturates
+/// at the higher rates (when `frontend`).
+fn behind_frontend(mut text: String, frontend: bool) -> String {
+    if frontend {
+        text.push_str("frontend: {latency_ms: 20, token_cost_us: 300}\n");
+    }
+    text
+}
+
 #[test]
 fn one_seed_one_result_and_the_event_traces_match() {
     let s = scenario(&yaml(3, 4.0, 1500, 0.9, true, 60));
@@ -96,15 +105,35 @@ proptest! {
         disagg in any::<bool>(),
         frontend in any::<bool>(),
     ) {
-        let mut text = yaml(seed, rate, input_mean, kv_fraction, disagg, 30);
-        if frontend {
-            // 300 µs a token saturates the frontend at the higher rates.
-            text.push_str("frontend: {latency_ms: 20, token_cost_us: 300}\n");
-        }
-        let (s, _) = run(&scenario(&text)).unwrap();
+        let text = yaml(seed, rate, input_mean, kv_fraction, disagg, 30);
+        let (s, _) = run(&scenario(&behind_frontend(text, frontend))).unwrap();
         let rejected: u64 = s.rejected.values().sum();
         prop_assert_eq!(s.arrived, s.all.completed + rejected + s.in_flight, "{}", s);
         let judged = s.all.completed + rejected + s.in_flight_late;
         prop_assert!(judged <= s.arrived);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(6))]
+    /// Two runs of one scenario and seed give the same summary and the same event trace,
+    /// whatever the seed, load, deployment and frontend.
+    #[test]
+    fn one_seed_one_result_whatever_the_scenario(
+        seed in 0u64..1000,
+        rate in 0.5f64..8.0,
+        input_mean in 200u32..20_000,
+        kv_fraction in 0.25f64..0.9,
+        disagg in any::<bool>(),
+        frontend in any::<bool>(),
+    ) {
+        let text = yaml(seed, rate, input_mean, kv_fraction, disagg, 20);
+        let s = scenario(&behind_frontend(text, frontend));
+        let (a, _) = run(&s).unwrap();
+        let (b, _) = run(&s).unwrap();
+        prop_assert_eq!(&a, &b);
+        let digest =
+            check_determinism(|| Run::new(&s).unwrap().sim, SimTime::ZERO + s.duration).unwrap();
+        prop_assert_eq!(digest.events, a.events);
     }
 }
