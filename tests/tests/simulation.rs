@@ -57,13 +57,27 @@ traffic:
     )
 }
 
-/// `text` served through a frontend that delays requests and, at 300 µs a token, saturates
-/// at the higher rates (when `frontend`).
-fn behind_frontend(mut text: String, frontend: bool) -> String {
-    if frontend {
-        text.push_str("frontend: {latency_ms: 20, token_cost_us: 300}\n");
-    }
-    text
+/// Scenario texts over any seed, load, prompt size, KV budget (small budgets force
+/// preemption and rejection) and deployment, half of them behind a frontend that delays
+/// requests and, at 300 µs a token, saturates at the higher rates.
+fn sampled_scenarios(duration_s: u32) -> impl Strategy<Value = String> {
+    (
+        0u64..1000,
+        0.5f64..8.0,
+        200u32..20_000,
+        0.25f64..0.9,
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(
+            move |(seed, rate, input_mean, kv_fraction, disagg, frontend)| {
+                let mut text = yaml(seed, rate, input_mean, kv_fraction, disagg, duration_s);
+                if frontend {
+                    text.push_str("frontend: {latency_ms: 20, token_cost_us: 300}\n");
+                }
+                text
+            },
+        )
 }
 
 #[test]
@@ -97,16 +111,8 @@ proptest! {
     /// load, prompt size and KV budget (small budgets force preemption and rejection),
     /// with or without a frontend that delays them.
     #[test]
-    fn every_request_is_accounted_for(
-        seed in 0u64..1000,
-        rate in 0.5f64..8.0,
-        input_mean in 200u32..20_000,
-        kv_fraction in 0.25f64..0.9,
-        disagg in any::<bool>(),
-        frontend in any::<bool>(),
-    ) {
-        let text = yaml(seed, rate, input_mean, kv_fraction, disagg, 30);
-        let (s, _) = run(&scenario(&behind_frontend(text, frontend))).unwrap();
+    fn every_request_is_accounted_for(text in sampled_scenarios(30)) {
+        let (s, _) = run(&scenario(&text)).unwrap();
         let rejected: u64 = s.rejected.values().sum();
         prop_assert_eq!(s.arrived, s.all.completed + rejected + s.in_flight, "{}", s);
         let judged = s.all.completed + rejected + s.in_flight_late;
@@ -119,16 +125,8 @@ proptest! {
     /// Two runs of one scenario and seed give the same summary and the same event trace,
     /// whatever the seed, load, deployment and frontend.
     #[test]
-    fn one_seed_one_result_whatever_the_scenario(
-        seed in 0u64..1000,
-        rate in 0.5f64..8.0,
-        input_mean in 200u32..20_000,
-        kv_fraction in 0.25f64..0.9,
-        disagg in any::<bool>(),
-        frontend in any::<bool>(),
-    ) {
-        let text = yaml(seed, rate, input_mean, kv_fraction, disagg, 20);
-        let s = scenario(&behind_frontend(text, frontend));
+    fn one_seed_one_result_whatever_the_scenario(text in sampled_scenarios(20)) {
+        let s = scenario(&text);
         let (a, _) = run(&s).unwrap();
         let (b, _) = run(&s).unwrap();
         prop_assert_eq!(&a, &b);
