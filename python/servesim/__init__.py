@@ -414,7 +414,7 @@ def validate(
         raise ConfigError(
             f"validate: from_start must be a whole number of at least 1 (None: the steady state), got {from_start!r}"
         )
-    return dict(_native.validate_serving(os.fspath(input), os.fspath(output), from_start or 0))
+    return dict(_native.validate_serving(os.fspath(input), os.fspath(output), from_start))
 
 
 from servesim import perf, traffic  # noqa: E402

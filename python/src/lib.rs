@@ -774,20 +774,17 @@ fn traffic_stats(
 }
 
 /// `servesim validate`: simulates every measured serving row of `input` and writes it to
-/// `output` with its predictions (the GIL released); `from_start` (at least 1) as the CLI's
-/// `--from-start`, 0 for the steady state. Returns a dict: `rows`, `predicted`, `overall`
+/// `output` with its predictions (the GIL released); `from_start` as the CLI's
+/// `--from-start` (`None`: the steady state). Returns a dict: `rows`, `predicted`, `overall`
 /// and `groups` (MAPEs: `rows`, `ttft_pct`, `tpot_pct`), `predictions` (per row).
 #[pyfunction]
 fn validate_serving<'py>(
     py: Python<'py>,
     input: &str,
     output: &str,
-    from_start: u32,
+    from_start: Option<u32>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let averaged = match from_start {
-        0 => servesim::validate::Averaged::SteadyState,
-        requests_per_user => servesim::validate::Averaged::FromStart { requests_per_user },
-    };
+    let averaged = servesim::validate::Averaged::from_start(from_start);
     let v = py
         .detach(|| servesim::validate::validate_file(Path::new(input), Path::new(output), averaged))
         .map_err(to_py)?;

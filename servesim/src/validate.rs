@@ -112,6 +112,16 @@ pub enum Averaged {
     },
 }
 
+impl Averaged {
+    /// `--from-start K` as given: `None` is the steady state.
+    pub fn from_start(requests_per_user: Option<u32>) -> Averaged {
+        match requests_per_user {
+            None => Averaged::SteadyState,
+            Some(requests_per_user) => Averaged::FromStart { requests_per_user },
+        }
+    }
+}
+
 /// Most simulated time spent on one row before giving up on its steady state, s.
 const MAX_SIM_S: u64 = 200_000;
 

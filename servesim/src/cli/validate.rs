@@ -26,10 +26,7 @@ pub struct ValidateArgs {
 
 /// Simulates every row, writes the predictions and prints the MAPE table.
 pub fn run_cmd(args: ValidateArgs) -> Result<(), CliError> {
-    let averaged = match args.from_start {
-        None => Averaged::SteadyState,
-        Some(requests_per_user) => Averaged::FromStart { requests_per_user },
-    };
+    let averaged = Averaged::from_start(args.from_start);
     let v = servesim::validate::validate_file(&args.input, &args.output, averaged)
         .map_err(|e| CliError::Message(e.to_string()))?;
     print!("{}", servesim::validate::render_mape(&v));
