@@ -11,8 +11,9 @@ use servesim_planner::PlannerConfig;
 
 use crate::Error;
 use crate::report::Summary;
+use crate::run;
 use crate::scenario::Scenario;
-use crate::world::{World, run};
+use crate::world::World;
 
 /// Default planner interval when a scenario has no `planner:` section.
 pub const DEFAULT_INTERVAL_S: f64 = 60.0;

@@ -75,9 +75,9 @@ use servesim_models::llm::{Dtype, LlmSpec};
 use servesim_models::perf::Backend;
 
 use crate::Error;
+use crate::Run;
 use crate::metrics::RequestColumns;
 use crate::scenario::Scenario;
-use crate::world::Run;
 use servesim_models::frontend::FrontendSpec;
 
 /// Columns every input must have.

@@ -1,0 +1,44 @@
+//! The facade's one error type.
+
+use std::path::PathBuf;
+
+/// Every error of the facade; each names the file, line or field at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating-system error.
+        source: std::io::Error,
+    },
+    /// A scenario file does not parse (syntax, type or unknown field).
+    #[error("{origin}: {path}: {message}")]
+    Parse {
+        /// The file.
+        origin: String,
+        /// The field path (`cluster.pools[1].tp`), `.` for the root.
+        path: String,
+        /// What is wrong, with the line and column.
+        message: String,
+    },
+    /// A field has an invalid value.
+    #[error("{path}: {message}")]
+    Config {
+        /// The field path.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// From the traffic crate (workload config or a trace row).
+    #[error(transparent)]
+    Traffic(servesim_traffic::TrafficError),
+    /// From the models crate (catalogs, calibration data).
+    #[error(transparent)]
+    Models(servesim_models::ModelsError),
+    /// From the planner crate (unknown policy, bad planner settings, unreadable profile).
+    #[error(transparent)]
+    Planner(servesim_planner::PlannerError),
+}

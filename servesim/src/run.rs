@@ -1,0 +1,66 @@
+//! A run of a scenario: the world in its simulation, stepped to a time or to the end.
+
+use servesim_core::{SimTime, Simulation};
+use servesim_planner::Planner;
+
+use crate::Error;
+use crate::report::Summary;
+use crate::scenario::Scenario;
+use crate::world::World;
+
+/// A run in progress: the world and its scheduler.
+pub struct Run {
+    /// The simulation.
+    pub sim: Simulation<World>,
+    end: SimTime,
+    scenario: Scenario,
+}
+
+impl Run {
+    /// Prepares a run of `scenario` (nothing simulated yet).
+    pub fn new(scenario: &Scenario) -> Result<Run, Error> {
+        Self::start(scenario, World::new(scenario)?)
+    }
+
+    /// Prepares a run of `scenario` with `planner` in the loop instead of the one it names
+    /// (a policy written elsewhere, e.g. in Python).
+    pub fn with_planner(scenario: &Scenario, planner: Box<dyn Planner>) -> Result<Run, Error> {
+        Self::start(scenario, World::with_planner(scenario, Some(planner))?)
+    }
+
+    fn start(scenario: &Scenario, world: World) -> Result<Run, Error> {
+        let mut sim = Simulation::new(world);
+        sim.model.schedule_start(scenario, &mut sim.scheduler)?;
+        Ok(Run {
+            sim,
+            end: SimTime::ZERO + scenario.duration,
+            scenario: scenario.clone(),
+        })
+    }
+
+    /// Simulates up to `t` (at most the scenario's end).
+    pub fn run_until(&mut self, t: SimTime) -> Result<(), Error> {
+        self.sim.run_until(t.min(self.end));
+        match self.sim.model.take_error() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Simulates to the end and summarises.
+    pub fn finish(mut self) -> Result<(Summary, World), Error> {
+        self.run_until(self.end)?;
+        let summary = Summary::new(&self.scenario, &self.sim);
+        Ok((summary, self.sim.model))
+    }
+
+    /// The scenario's end.
+    pub fn end(&self) -> SimTime {
+        self.end
+    }
+}
+
+/// Runs a scenario to its end.
+pub fn run(scenario: &Scenario) -> Result<(Summary, World), Error> {
+    Run::new(scenario)?.finish()
+}

@@ -1,0 +1,119 @@
+//! What a scenario builds before a run: the shipped kernel timer, each pool's iteration
+//! predictor, the cluster (network and pools) and what a planner may know up front.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, OnceLock};
+
+use servesim_models::cluster::{Cluster, ClusterSpec, PoolSpec};
+use servesim_models::hardware::GpuCatalog;
+use servesim_models::network::{Network, Topology, TopologySpec};
+use servesim_models::perf::{Backend, CachedPredictor, IterationPredictor, KernelTimer};
+use servesim_planner::{PlannerContext, PoolContext};
+
+use crate::Error;
+use crate::scenario::Scenario;
+
+/// (the tables take a fraction of a second to decode; A/B runs build many clusters).
+pub fn shipped_timer(gpu: &str, backend: Backend) -> Result<KernelTimer, Error> {
+    static CACHE: OnceLock<Mutex<BTreeMap<(String, Backend), KernelTimer>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(BTreeMap::new()));
+    let key = (gpu.to_string(), backend);
+    if let Some(t) = cache.lock().expect("timer cache lock").get(&key) {
+        return Ok(t.clone());
+    }
+    let timer =
+        KernelTimer::shipped(&GpuCatalog::builtin(), gpu, backend).map_err(Error::Models)?;
+    cache
+        .lock()
+        .expect("timer cache lock")
+        .insert(key, timer.clone());
+    Ok(timer)
+}
+
+/// The iteration-time predictor of one worker of each pool.
+pub fn pool_predictors(s: &Scenario) -> Result<Vec<IterationPredictor>, Error> {
+    let timer = shipped_timer(&s.gpu.sku, s.backend)?;
+    s.pools
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            IterationPredictor::new(&s.llm, p.tp, &s.gpu, s.backend, timer.clone()).map_err(|e| {
+                Error::Config {
+                    path: format!("cluster.pools[{i}].tp"),
+                    message: e.to_string(),
+                }
+            })
+        })
+        .collect()
+}
+
+/// Builds the cluster of a scenario (its predictors, network and pools).
+pub fn build_cluster(s: &Scenario) -> Result<Cluster, Error> {
+    let topology = Topology::new(TopologySpec {
+        nodes: s.config.cluster.nodes,
+        gpus_per_node: s.gpu.gpus_per_node,
+        nvlink_bytes_per_s: s.gpu.nvlink_bytes_per_s_per_direction,
+        nic_bytes_per_s: s.gpu.nic_bytes_per_s_per_direction,
+        fabric: s.config.cluster.fabric,
+    })
+    .map_err(|e| Error::Config {
+        path: "cluster.fabric".into(),
+        message: e.to_string(),
+    })?;
+    let mut pools = Vec::new();
+    for (p, predictor) in s.pools.iter().zip(pool_predictors(s)?) {
+        pools.push(PoolSpec {
+            name: p.name.clone(),
+            role: p.role,
+            tp: p.tp,
+            engine: p.engine.clone(),
+            initial_workers: p.workers,
+            startup: p.startup,
+            router: p.router,
+            timer: Box::new(CachedPredictor::new(predictor)),
+        });
+    }
+    let mut cluster = Cluster::new(ClusterSpec {
+        pools,
+        network: Network::new(topology, s.transfer_latency),
+        gpus_per_node: s.gpu.gpus_per_node,
+        nodes: s.config.cluster.nodes,
+        gpu_budget: s.gpu_budget,
+        kv_bytes_per_token: s.llm.kv_bytes_per_token(),
+        local_prefill_max_tokens: s.config.cluster.local_prefill_max_tokens,
+    })
+    .map_err(|e| Error::Config {
+        path: "cluster.pools".into(),
+        message: e.to_string(),
+    })?;
+    if let Some(f) = &s.config.faults {
+        cluster.max_transfer_failures = f.max_transfer_failures;
+    }
+    Ok(cluster)
+}
+
+/// What a planner of `s` may know up front: its pools (with their performance
+/// models), SLOs and GPU budget.
+pub fn planner_context(s: &Scenario) -> Result<PlannerContext, Error> {
+    let mut pools = Vec::new();
+    for (p, predictor) in s.pools.iter().zip(pool_predictors(s)?) {
+        pools.push(PoolContext {
+            name: p.name.clone(),
+            role: p.role,
+            gpus_per_worker: p.tp,
+            initial_workers: p.workers,
+            startup_s: p.startup.as_secs_f64(),
+            max_kv_tokens: p.engine.kv_blocks * u64::from(p.engine.block_tokens),
+            max_num_seqs: p.engine.max_num_seqs,
+            max_batched_tokens: p.engine.max_batched_tokens,
+            predictor: Some(predictor),
+        });
+    }
+    Ok(PlannerContext {
+        slo_ttft_ms: s.slo_ttft.as_millis_f64(),
+        slo_itl_ms: s.slo_itl.as_millis_f64(),
+        gpu_budget: s.gpu_budget,
+        base_dir: s.base_dir.clone(),
+        pools,
+    })
+}

@@ -1,0 +1,288 @@
+//! The simulation world: traffic → cluster → metrics, wired into the engine.
+//!
+//! One [`World`] is one run. Arrivals come from the workload one at a time
+//! (a single pending arrival event, moved when a closed-loop follow-up
+//! becomes due earlier); the cluster schedules its own events; a sampling
+//! event fills the per-pool time series. Requests in flight live in a slab
+//! whose slots are reused, so memory follows what is in flight.
+//!
+//! - [`build`]: the cluster, predictors and planner context of a scenario;
+//! - `requests`: arrivals, the frontend hand-over and the cluster's notices;
+//! - `planner_loop`: metrics scraped, decisions applied or recorded;
+//! - `faults`: the scenario's fault schedule applied to the cluster, and its outcomes.
+
+use servesim_core::{EventKey, Model, RngStreams, Scheduler, SimDuration, SimTime};
+use servesim_models::cluster::{Cluster, ClusterEvent, ClusterOutput, PoolId};
+use servesim_planner::Planner;
+use servesim_traffic::Workload;
+
+use crate::Error;
+use crate::metrics::Metrics;
+use crate::scenario::Scenario;
+use servesim_models::frontend::Frontend;
+
+pub mod build;
+mod faults;
+mod planner_loop;
+mod requests;
+
+pub use build::{build_cluster, planner_context, pool_predictors, shipped_timer};
+use faults::FaultLoop;
+pub use faults::FaultOutcome;
+pub use planner_loop::ScalingEvent;
+use planner_loop::{PlannerLoop, planner_loop};
+use requests::InFlight;
+
+/// Everything that happens in a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// The workload's next request is due.
+    Arrival,
+    /// A cluster event.
+    Cluster(ClusterEvent),
+    /// Sample the time series.
+    Sample,
+    /// The planner's metrics are scraped (its decision comes `scrape_lag` later).
+    PlannerScrape,
+    /// The planner decides on the oldest scraped observation.
+    PlannerDecide,
+    /// The `i`-th fault of the scenario starts (or strikes again).
+    Fault(u16),
+    /// The `i`-th fault ends (a straggler recovers, a link or node comes back).
+    FaultEnd(u16),
+    /// The frontend hands the request in this slot to the cluster.
+    Ingress(u32),
+}
+
+impl From<ClusterEvent> for Event {
+    fn from(e: ClusterEvent) -> Event {
+        Event::Cluster(e)
+    }
+}
+
+/// One run's state.
+pub struct World {
+    /// The cluster.
+    pub cluster: Cluster,
+    /// The workload.
+    pub workload: Workload,
+    /// What is measured.
+    pub metrics: Metrics,
+    inflight: Vec<Option<InFlight>>,
+    free: Vec<u32>,
+    out: ClusterOutput,
+    arrival: Option<(SimTime, EventKey)>,
+    sample_interval: SimDuration,
+    error: Option<Error>,
+    planner: Option<PlannerLoop>,
+    faults: Option<FaultLoop>,
+    arrivals: u64,
+    max_requests: u64,
+    slo_ttft_ms: f64,
+    slo_itl_ms: f64,
+    /// The frontend, when it costs anything.
+    frontend: Option<Frontend>,
+}
+
+impl World {
+    /// A world at time zero for `scenario`, with its seed's streams and the
+    /// planner its `planner:` section names (if any).
+    pub fn new(s: &Scenario) -> Result<World, Error> {
+        let planner = match &s.config.planner {
+            Some(cfg) => {
+                let ctx = planner_context(s)?;
+                let planner =
+                    servesim_planner::build(cfg, &ctx, "planner").map_err(Error::Planner)?;
+                Some(planner)
+            }
+            None => None,
+        };
+        Self::with_planner(s, planner)
+    }
+
+    /// A world at time zero for `scenario` with `planner` in the loop (or none).
+    pub fn with_planner(s: &Scenario, planner: Option<Box<dyn Planner>>) -> Result<World, Error> {
+        let cluster = build_cluster(s)?;
+        let workload =
+            Workload::new(&s.traffic, &RngStreams::new(s.config.seed)).map_err(Error::Traffic)?;
+        let metrics = Metrics::new(
+            s.slo_ttft,
+            s.slo_itl,
+            s.warmup,
+            workload.class_names().len(),
+            s.pools.len(),
+            s.sample_interval,
+            s.config.metrics.keep_requests,
+        );
+        Ok(World {
+            cluster,
+            workload,
+            metrics,
+            inflight: Vec::new(),
+            free: Vec::new(),
+            out: ClusterOutput::default(),
+            arrival: None,
+            sample_interval: s.sample_interval,
+            error: None,
+            planner: planner.map(|p| planner_loop(s, p)).transpose()?,
+            faults: s.config.faults.clone().map(|config| {
+                let streams = RngStreams::new(s.config.seed);
+                let mut cluster_faults = config;
+                let rngs = (0..cluster_faults.events.len())
+                    .map(|i| streams.substream("faults", i as u64))
+                    .collect();
+                cluster_faults.events.shrink_to_fit();
+                FaultLoop {
+                    config: cluster_faults,
+                    rngs,
+                    outcomes: Vec::new(),
+                    recovering: Vec::new(),
+                    stragglers: Vec::new(),
+                }
+            }),
+            arrivals: 0,
+            max_requests: s.config.limits.max_requests,
+            slo_ttft_ms: s.slo_ttft.as_millis_f64(),
+            slo_itl_ms: s.slo_itl.as_millis_f64(),
+            frontend: (!s.frontend.is_ideal()).then(|| Frontend::new(s.frontend)),
+        })
+    }
+
+    /// Schedules what a run starts with: the first sample, the planner's first scrape and
+    /// decision, the faults of `scenario`, and the first arrival.
+    pub(crate) fn schedule_start(
+        &mut self,
+        scenario: &Scenario,
+        sched: &mut Scheduler<Event>,
+    ) -> Result<(), Error> {
+        sched.schedule_at(SimTime::ZERO, Event::Sample);
+        if let Some(pl) = &self.planner {
+            // The k-th decision at k × interval sees metrics scraped `lag` earlier;
+            // decisions whose scrape would fall before time zero are skipped.
+            let mut first = pl.interval;
+            while first < pl.scrape_lag {
+                first += pl.interval;
+            }
+            sched.schedule_at(
+                SimTime::ZERO + (first - pl.scrape_lag),
+                Event::PlannerScrape,
+            );
+            sched.schedule_at(SimTime::ZERO + first, Event::PlannerDecide);
+        }
+        if let Some(f) = &scenario.config.faults {
+            for (i, e) in f.events.iter().enumerate() {
+                let at =
+                    SimDuration::from_secs_f64_round(e.at_s()).map_err(|err| Error::Config {
+                        path: format!("faults.events[{i}].at_s"),
+                        message: err.to_string(),
+                    })?;
+                let i = u16::try_from(i).map_err(|_| Error::Config {
+                    path: "faults.events".into(),
+                    message: "more than 65,535 faults".into(),
+                })?;
+                sched.schedule_at(SimTime::ZERO + at, Event::Fault(i));
+            }
+        }
+        self.schedule_arrival(sched);
+        Ok(())
+    }
+
+    /// Share of the run up to `now` the frontend's host process was busy (`None`: no frontend).
+    pub fn frontend_busy_share(&self, now: SimTime) -> Option<f64> {
+        self.frontend.as_ref().map(|f| f.busy_share(now))
+    }
+
+    /// The planner's decisions so far (applied or advisory).
+    pub fn scaling_events(&self) -> &[ScalingEvent] {
+        self.planner.as_ref().map_or(&[], |p| &p.events)
+    }
+
+    /// The planner's name, if one is in the loop.
+    pub fn planner_name(&self) -> Option<&'static str> {
+        self.planner.as_ref().map(|p| p.planner.name())
+    }
+
+    /// Requests in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.inflight.len() - self.free.len()
+    }
+
+    /// Requests in flight whose TTFT target is already missed at `now`.
+    pub fn in_flight_late(&self, now: SimTime, ttft: SimDuration) -> u64 {
+        self.inflight
+            .iter()
+            .flatten()
+            .filter(|f| self.metrics.counts(f.request.arrival))
+            .filter(|f| match f.first_token {
+                Some(t) => t - f.request.arrival > ttft,
+                None => now.saturating_duration_since(f.request.arrival) > ttft,
+            })
+            .count() as u64
+    }
+
+    /// Takes the first error met during the run (a malformed trace row read mid-run).
+    pub fn take_error(&mut self) -> Option<Error> {
+        self.error.take()
+    }
+
+    fn sample(&mut self, now: SimTime) {
+        if now > SimTime::ZERO {
+            self.metrics.close_interval();
+        }
+        self.check_recovery(now);
+        for (i, series) in self.metrics.series.iter_mut().enumerate() {
+            let s = self.cluster.pool_stats(PoolId(i as u16));
+            let serving = f64::from((s.ready + s.draining).max(1));
+            series.starting.record_until(now, f64::from(s.starting));
+            series.ready.record_until(now, f64::from(s.ready));
+            series.draining.record_until(now, f64::from(s.draining));
+            series
+                .queue_depth
+                .record_until(now, (s.unrouted + s.queued) as f64);
+            series
+                .queued_prefill_tokens
+                .record_until(now, s.queued_prefill_tokens as f64);
+            series.kv_utilisation.record_until(now, s.kv_utilisation);
+            series
+                .batch_size
+                .record_until(now, s.running as f64 / serving);
+            series.gpus.record_until(now, f64::from(s.gpus_held));
+        }
+    }
+}
+
+impl Model for World {
+    type Event = Event;
+
+    fn handle(&mut self, event: Event, sched: &mut Scheduler<Event>) {
+        if self.error.is_some() {
+            return;
+        }
+        match event {
+            Event::Arrival => self.arrive(sched),
+            Event::Ingress(slot) => self.ingress(slot, sched),
+            Event::Cluster(e) => {
+                self.cluster.handle(e, sched, &mut self.out);
+                self.apply_notices(sched);
+            }
+            Event::Sample => {
+                self.sample(sched.now());
+                sched.schedule_in(self.sample_interval, Event::Sample);
+            }
+            Event::PlannerScrape => {
+                self.scrape(sched.now());
+                if let Some(pl) = &self.planner {
+                    sched.schedule_in(pl.interval, Event::PlannerScrape);
+                }
+            }
+            Event::Fault(i) => self.fault(usize::from(i), sched),
+            Event::FaultEnd(i) => self.fault_end(usize::from(i), sched),
+            Event::PlannerDecide => {
+                self.decide(sched);
+                if let Some(pl) = &self.planner {
+                    sched.schedule_in(pl.interval, Event::PlannerDecide);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The planner in the loop: metrics scraped `scrape_lag` before each decision, decisions
+//! applied to the cluster or, in advisory mode, only recorded.
+
+use std::collections::VecDeque;
+
+use serde::Serialize;
+
+use servesim_core::{Scheduler, SimDuration, SimTime};
+use servesim_planner::{IntervalStats, IterationSample, Observation, Planner, PoolObservation};
+
+use super::{Event, World};
+use crate::Error;
+use crate::scenario::Scenario;
+
+/// A planner decision for one pool: applied, or only recorded (advisory mode).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ScalingEvent {
+    /// When the decision was taken, s.
+    pub time_s: f64,
+    /// The pool.
+    pub pool: String,
+    /// Workers starting or ready before.
+    pub active_before: u32,
+    /// Workers the planner asked for.
+    pub target: u32,
+    /// Workers asked for from the cluster (may fall short of the target under the GPU budget).
+    pub started: u32,
+    /// Workers stopped or set draining.
+    pub stopped: u32,
+    /// False in advisory mode.
+    pub applied: bool,
+}
+
+/// A finished request as the planner's metrics see it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Completion {
+    pub(super) at: SimTime,
+    pub(super) isl: u32,
+    pub(super) osl: u32,
+    pub(super) ttft_ms: f64,
+    pub(super) itl_ms: Option<f64>,
+}
+
+/// The planner in the loop.
+pub(super) struct PlannerLoop {
+    pub(super) planner: Box<dyn Planner>,
+    pub(super) advisory: bool,
+    pub(super) interval: SimDuration,
+    pub(super) scrape_lag: SimDuration,
+    pub(super) startup_s: Vec<f64>,
+    pub(super) max_kv_tokens: Vec<u64>,
+    /// Observations scraped and not yet decided on.
+    pub(super) pending: VecDeque<Observation>,
+    /// Requests finished in the current scrape window, oldest first.
+    pub(super) window: VecDeque<Completion>,
+    pub(super) events: Vec<ScalingEvent>,
+}
+
+/// Puts `planner` in the loop of a run of `s`, with the scenario's `advisory` and
+/// `scrape_lag_s` settings (none and zero without a `planner:` section).
+pub(super) fn planner_loop(s: &Scenario, planner: Box<dyn Planner>) -> Result<PlannerLoop, Error> {
+    let bad = |field: &str, message: String| Error::Config {
+        path: format!("planner.{field}"),
+        message,
+    };
+    // The same bound as a scenario's `planner.interval_s`, for planners from elsewhere (a
+    // lookahead policy's own interval, a Python planner's `interval_s`).
+    let interval_s = planner.interval_s();
+    if !(interval_s.is_finite() && interval_s >= crate::scenario::MIN_INTERVAL_S) {
+        return Err(bad(
+            "interval_s",
+            format!(
+                "the planner's interval must be at least {} s, got {interval_s}",
+                crate::scenario::MIN_INTERVAL_S
+            ),
+        ));
+    }
+    let interval = SimDuration::from_secs_f64_round(interval_s)
+        .map_err(|e| bad("interval_s", e.to_string()))?;
+    let cfg = s.config.planner.as_ref();
+    let lag = cfg.map_or(0.0, |c| c.scrape_lag_s);
+    let scrape_lag =
+        SimDuration::from_secs_f64_round(lag).map_err(|e| bad("scrape_lag_s", e.to_string()))?;
+    Ok(PlannerLoop {
+        planner,
+        advisory: cfg.is_some_and(|c| c.advisory),
+        interval,
+        scrape_lag,
+        startup_s: s.pools.iter().map(|p| p.startup.as_secs_f64()).collect(),
+        max_kv_tokens: s
+            .pools
+            .iter()
+            .map(|p| p.engine.kv_blocks * u64::from(p.engine.block_tokens))
+            .collect(),
+        pending: VecDeque::new(),
+        window: VecDeque::new(),
+        events: Vec::new(),
+    })
+}
+
+impl World {
+    pub(super) fn scrape(&mut self, now: SimTime) {
+        let Some(pl) = self.planner.as_mut() else {
+            return;
+        };
+        let start = now.checked_sub(pl.interval).unwrap_or(SimTime::ZERO);
+        while pl.window.front().is_some_and(|c| c.at <= start) {
+            pl.window.pop_front();
+        }
+        let done: Vec<Completion> = pl.window.iter().copied().filter(|c| c.at <= now).collect();
+        let mean = |f: &dyn Fn(&Completion) -> Option<f64>| {
+            let v: Vec<f64> = done.iter().filter_map(f).collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        };
+        let p90 = |f: &dyn Fn(&Completion) -> Option<f64>| {
+            let mut v: Vec<f64> = done.iter().filter_map(f).collect();
+            v.sort_by(f64::total_cmp);
+            (!v.is_empty())
+                .then(|| v[((v.len() as f64 * 0.9).ceil() as usize).clamp(1, v.len()) - 1])
+        };
+        let interval = IntervalStats {
+            requests: done.len() as u64,
+            mean_isl: mean(&|c| Some(f64::from(c.isl))),
+            mean_osl: mean(&|c| Some(f64::from(c.osl))),
+            ttft_mean_ms: mean(&|c| Some(c.ttft_ms)),
+            ttft_p90_ms: p90(&|c| Some(c.ttft_ms)),
+            itl_mean_ms: mean(&|c| c.itl_ms),
+            itl_p90_ms: p90(&|c| c.itl_ms),
+        };
+        let pools = self
+            .cluster
+            .pool_ids()
+            .map(|p| {
+                let s = self.cluster.pool_stats(p);
+                PoolObservation {
+                    name: self.cluster.pool_name(p).to_string(),
+                    role: self.cluster.pool_role(p),
+                    gpus_per_worker: self.cluster.pool_tp(p),
+                    ready: s.ready,
+                    starting: s.starting,
+                    draining: s.draining,
+                    queue_depth: s.unrouted + s.queued,
+                    queued_prefill_tokens: s.queued_prefill_tokens,
+                    kv_utilisation: self
+                        .cluster
+                        .worker_loads(p)
+                        .iter()
+                        .map(|(_, l)| l.kv_utilisation)
+                        .collect(),
+                    max_kv_tokens: pl.max_kv_tokens[p.0 as usize],
+                    iterations: self
+                        .cluster
+                        .recent_iterations(p)
+                        .iter()
+                        .map(|r| IterationSample {
+                            prefill_tokens: r.batch.prefill_tokens,
+                            decode_seqs: r.batch.decode_seqs,
+                            decode_kv_tokens: r.batch.decode_kv_tokens,
+                            duration_ms: r.duration.as_millis_f64(),
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        pl.pending.push_back(Observation {
+            now_s: now.as_secs_f64(),
+            interval_s: pl.interval.as_secs_f64(),
+            pools,
+            interval,
+            gpu_budget: self.cluster.gpu_budget(),
+            gpus_in_use: self.cluster.gpus_in_use(),
+            slo_ttft_ms: self.slo_ttft_ms,
+            slo_itl_ms: self.slo_itl_ms,
+            startup_s: pl.startup_s.clone(),
+        });
+    }
+
+    pub(super) fn decide(&mut self, sched: &mut Scheduler<Event>) {
+        let Some(pl) = self.planner.as_mut() else {
+            return;
+        };
+        let Some(mut obs) = pl.pending.pop_front() else {
+            return;
+        };
+        obs.now_s = sched.now().as_secs_f64();
+        let decision = pl.planner.decide(&obs);
+        for (i, target) in decision.targets.iter().enumerate() {
+            let (Some(target), Some(pool)) = (*target, self.cluster.pool_ids().nth(i)) else {
+                continue;
+            };
+            let before = self.cluster.active_workers(pool);
+            if target == before {
+                continue;
+            }
+            let (started, stopped) = if pl.advisory {
+                (0, 0)
+            } else {
+                self.cluster.set_target(pool, target, sched)
+            };
+            pl.events.push(ScalingEvent {
+                time_s: sched.now().as_secs_f64(),
+                pool: self.cluster.pool_name(pool).to_string(),
+                active_before: before,
+                target,
+                started,
+                stopped,
+                applied: !pl.advisory,
+            });
+        }
+    }
+}

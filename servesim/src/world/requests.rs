@@ -1,0 +1,247 @@
+//! Requests through the world: arrivals from the workload, the frontend's hand-over to
+//! the cluster, and what the cluster's notices tell of each request in flight.
+
+use servesim_core::{Scheduler, SimDuration, SimTime};
+use servesim_models::cluster::{Notice, RequestIn};
+use servesim_traffic::Request;
+
+use super::planner_loop::Completion;
+use super::{Event, World};
+use crate::Error;
+use crate::metrics::Finished;
+
+/// A request in flight.
+#[derive(Clone, Debug)]
+pub(super) struct InFlight {
+    pub(super) request: Request,
+    /// When it reached the cluster (after the frontend, if any).
+    pub(super) entered: SimTime,
+    pub(super) admitted: Option<SimTime>,
+    pub(super) first_token: Option<SimTime>,
+    pub(super) transfer_started: Option<SimTime>,
+    pub(super) transfer: SimDuration,
+    pub(super) preemptions: u32,
+    pub(super) prefill_worker: u32,
+    pub(super) decode_worker: u32,
+    pub(super) retries: u32,
+}
+
+/// What the cluster is told of a request in slab slot `handle` (at least one token each way).
+pub(super) fn request_in(handle: u64, r: &Request) -> RequestIn {
+    RequestIn {
+        handle,
+        prompt_tokens: r.input_tokens.max(1),
+        output_tokens: r.output_tokens.max(1),
+        prefix_blocks: r.prefix_blocks.clone(),
+    }
+}
+
+impl World {
+    /// Keeps exactly one arrival event, at the workload's next arrival.
+    pub(super) fn schedule_arrival(&mut self, sched: &mut Scheduler<Event>) {
+        let next = self.workload.peek_time();
+        if next == self.arrival.map(|(t, _)| t) {
+            return;
+        }
+        if let Some((_, key)) = self.arrival.take() {
+            sched.cancel(key);
+        }
+        if let Some(t) = next {
+            let t = t.max(sched.now());
+            self.arrival = Some((t, sched.schedule_cancellable_at(t, Event::Arrival)));
+        }
+    }
+
+    pub(super) fn arrive(&mut self, sched: &mut Scheduler<Event>) {
+        self.arrival = None;
+        while self.workload.peek_time().is_some_and(|t| t <= sched.now()) {
+            let request = match self.workload.next_request() {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                Err(e) => {
+                    self.error.get_or_insert(Error::Traffic(e));
+                    return;
+                }
+            };
+            self.arrivals += 1;
+            if self.arrivals > self.max_requests {
+                self.error.get_or_insert(Error::Config {
+                    path: "limits.max_requests".into(),
+                    message: format!(
+                        "the workload generated more than {} requests; raise the limit to run it",
+                        self.max_requests
+                    ),
+                });
+                return;
+            }
+            self.metrics.arrival(request.arrival);
+            let flight = InFlight {
+                request,
+                entered: sched.now(),
+                admitted: None,
+                first_token: None,
+                transfer_started: None,
+                transfer: SimDuration::ZERO,
+                preemptions: 0,
+                prefill_worker: u32::MAX,
+                decode_worker: u32::MAX,
+                retries: 0,
+            };
+            let handle = match self.free.pop() {
+                Some(slot) => {
+                    self.inflight[slot as usize] = Some(flight);
+                    slot
+                }
+                None => {
+                    self.inflight.push(Some(flight));
+                    (self.inflight.len() - 1) as u32
+                }
+            };
+            if let Some(frontend) = &mut self.frontend {
+                let at = frontend.admit(sched.now());
+                sched.schedule_at(at, Event::Ingress(handle));
+                continue;
+            }
+            let input = request_in(u64::from(handle), &self.flight(u64::from(handle)).request);
+            self.cluster.arrive(input, sched, &mut self.out);
+            self.apply_notices(sched);
+        }
+        // Requests handed to the frontend left no notices behind to move the next arrival.
+        self.schedule_arrival(sched);
+    }
+
+    /// The frontend hands the request in `slot` to the cluster.
+    pub(super) fn ingress(&mut self, slot: u32, sched: &mut Scheduler<Event>) {
+        let flight = self.inflight[slot as usize]
+            .as_mut()
+            .expect("a request in the frontend is in flight");
+        flight.entered = sched.now();
+        let input = request_in(u64::from(slot), &flight.request);
+        self.cluster.arrive(input, sched, &mut self.out);
+        self.apply_notices(sched);
+    }
+
+    fn flight(&mut self, handle: u64) -> &mut InFlight {
+        self.inflight[handle as usize]
+            .as_mut()
+            .expect("notice for a live request")
+    }
+
+    fn retire(&mut self, handle: u64) -> InFlight {
+        self.free.push(handle as u32);
+        self.inflight[handle as usize].take().expect("live request")
+    }
+
+    pub(super) fn apply_notices(&mut self, sched: &mut Scheduler<Event>) {
+        let now = sched.now();
+        // When this step's tokens reach their users (later than `now` behind a frontend).
+        let seen = match &mut self.frontend {
+            Some(f) => {
+                let seen = f.stream(now, self.out.tokens);
+                for (gap, _) in &mut self.out.itl_gaps {
+                    *gap = f.user_gap(now, seen, *gap);
+                }
+                seen
+            }
+            None => now,
+        };
+        self.metrics.tokens_made += self.out.tokens;
+        self.out.tokens = 0;
+        self.metrics.itl_gaps(now, &self.out.itl_gaps);
+        self.out.itl_gaps.clear();
+        // Retries arrive again within this loop and may add notices: drain until none is left.
+        let mut notices = Vec::new();
+        loop {
+            std::mem::swap(&mut notices, &mut self.out.notices);
+            if notices.is_empty() {
+                break;
+            }
+            for notice in notices.drain(..) {
+                match notice {
+                    Notice::Admitted { handle, worker } => {
+                        let f = self.flight(handle);
+                        f.admitted.get_or_insert(now);
+                        if f.prefill_worker == u32::MAX {
+                            f.prefill_worker = worker.0;
+                            f.decode_worker = worker.0;
+                        }
+                    }
+                    Notice::FirstToken { handle } => {
+                        self.flight(handle).first_token.get_or_insert(seen);
+                    }
+                    Notice::TransferStarted { handle, worker } => {
+                        let f = self.flight(handle);
+                        f.transfer_started = Some(now);
+                        f.decode_worker = worker.0;
+                    }
+                    Notice::TransferDone { handle } => {
+                        let f = self.flight(handle);
+                        let started = f.transfer_started.take().unwrap_or(now);
+                        f.transfer += now - started;
+                    }
+                    Notice::Preempted { handle } => {
+                        self.flight(handle).preemptions += 1;
+                        self.metrics.preemptions += 1;
+                    }
+                    Notice::Finished { handle, max_itl } => {
+                        let f = self.retire(handle);
+                        let first_token = f.first_token.unwrap_or(seen);
+                        self.metrics.finished(&Finished {
+                            arrival: f.request.arrival,
+                            queue: f.admitted.map_or(SimDuration::ZERO, |a| {
+                                a.saturating_duration_since(f.entered)
+                            }),
+                            first_token,
+                            last_token: seen,
+                            input_tokens: f.request.input_tokens,
+                            output_tokens: f.request.output_tokens.max(1),
+                            max_itl,
+                            transfer: f.transfer,
+                            preemptions: f.preemptions,
+                            class: f.request.class.0,
+                            id: f.request.id.0,
+                            prefill_worker: f.prefill_worker,
+                            decode_worker: f.decode_worker,
+                        });
+                        if let Some(pl) = self.planner.as_mut() {
+                            let osl = f.request.output_tokens.max(1);
+                            let itl = (osl > 1)
+                                .then(|| (seen - first_token).as_millis_f64() / f64::from(osl - 1));
+                            pl.window.push_back(Completion {
+                                at: seen,
+                                isl: f.request.input_tokens,
+                                osl,
+                                ttft_ms: (first_token - f.request.arrival).as_millis_f64(),
+                                itl_ms: itl,
+                            });
+                        }
+                        self.workload.on_complete(f.request.id, seen);
+                    }
+                    Notice::Rejected { handle, reason } => {
+                        let f = self.retire(handle);
+                        self.metrics.rejected(f.request.arrival, &reason);
+                        self.workload.on_failed(f.request.id, now);
+                    }
+                    Notice::TransferFailed { .. } => self.metrics.transfer_failures += 1,
+                    Notice::Lost { handle, reason } => {
+                        let max = self.faults.as_ref().map_or(0, |f| f.config.max_retries);
+                        let f = self.flight(handle);
+                        if f.retries < max {
+                            f.retries += 1;
+                            f.transfer_started = None;
+                            let again = request_in(handle, &f.request);
+                            self.metrics.retried += 1;
+                            self.cluster.arrive(again, sched, &mut self.out);
+                        } else {
+                            let f = self.retire(handle);
+                            self.metrics.failed(f.request.arrival, reason);
+                            self.workload.on_failed(f.request.id, now);
+                        }
+                    }
+                }
+            }
+        }
+        self.out.notices = notices;
+        self.schedule_arrival(sched);
+    }
+}
