@@ -91,7 +91,7 @@ fn parse_yaml(py: Python<'_>, text: &str, origin: &str, base_dir: &str) -> PyRes
     let s = py
         .detach(|| Scenario::from_yaml_str(text, origin, Path::new(base_dir)))
         .map_err(to_py)?;
-    serde_json::to_string(&s.config).map_err(|e| ServesimError::new_err(e.to_string()))
+    serde_json::to_string(&s.config()).map_err(|e| ServesimError::new_err(e.to_string()))
 }
 
 /// Parses config JSON text with field-naming errors, then validates it.
@@ -307,7 +307,7 @@ fn series_columns(s: &Scenario, w: &World) -> (Columns, Vec<String>) {
     for (n, c) in names.iter().zip(&cols) {
         out.push((n, "<f8", f64_bytes(c)));
     }
-    let pools = s.pools.iter().map(|p| p.name.clone()).collect();
+    let pools = s.pools().iter().map(|p| p.name.clone()).collect();
     (out, pools)
 }
 
@@ -521,7 +521,7 @@ fn workload_of(
     match kind {
         "scenario" => {
             let s = scenario_of(source, base_dir)?;
-            Ok((s.traffic, Some(s.config.seed), Some(s.duration)))
+            Ok((s.traffic().clone(), Some(s.seed()), Some(s.duration())))
         }
         "traffic" => {
             let mut de = serde_json::Deserializer::from_str(source);

@@ -19,17 +19,14 @@ use crate::world::World;
 pub const DEFAULT_INTERVAL_S: f64 = 60.0;
 
 /// The scenario with `policy` as its planner (other planner settings kept) and `seed`.
-pub fn with_policy(base: &Scenario, policy: &str, seed: u64) -> Scenario {
-    let mut s = base.clone();
-    s.config.seed = seed;
-    let mut planner = s
-        .config
-        .planner
-        .clone()
-        .unwrap_or_else(|| PlannerConfig::new(policy, DEFAULT_INTERVAL_S));
-    planner.policy = policy.to_string();
-    s.config.planner = Some(planner);
-    s
+pub fn with_policy(base: &Scenario, policy: &str, seed: u64) -> Result<Scenario, Error> {
+    base.edited(|c| {
+        c.seed = seed;
+        let planner = c
+            .planner
+            .get_or_insert_with(|| PlannerConfig::new(policy, DEFAULT_INTERVAL_S));
+        planner.policy = policy.to_string();
+    })
 }
 
 /// Runs `jobs` in parallel on up to `threads` threads; results come back in job order.
@@ -74,8 +71,8 @@ pub fn run_policies(
 ) -> Result<Vec<(Summary, World)>, Error> {
     let scenarios: Vec<Scenario> = policies
         .iter()
-        .map(|p| with_policy(base, p, base.config.seed))
-        .collect();
+        .map(|p| with_policy(base, p, base.seed()))
+        .collect::<Result<_, _>>()?;
     parallel(scenarios, threads, |s| run(&s))
         .into_iter()
         .collect()
@@ -270,7 +267,7 @@ pub fn ab(
         .flat_map(|p| seed_list.iter().map(move |&s| (p.clone(), s)))
         .collect();
     let results = parallel(jobs.clone(), threads, |(p, seed)| {
-        run(&with_policy(base, &p, seed)).map(|(s, _)| s)
+        with_policy(base, &p, seed).and_then(|s| run(&s).map(|(s, _)| s))
     });
     let mut runs = Vec::new();
     for ((policy, seed), r) in jobs.into_iter().zip(results) {
@@ -350,7 +347,7 @@ pub fn ab(
         })
         .collect();
     Ok(AbReport {
-        scenario: base.name.clone(),
+        scenario: base.name().to_string(),
         seeds: seed_list,
         policies: stats,
         paired,

@@ -153,9 +153,9 @@ impl Summary {
         let w = &sim.model;
         let m = &w.metrics;
         let now = sim.now();
-        let measured = (now.as_secs_f64() - s.warmup.as_secs_f64()).max(1e-9);
+        let measured = (now.as_secs_f64() - s.warmup().as_secs_f64()).max(1e-9);
         let rejected: u64 = m.rejected.values().sum::<u64>() + m.failed.values().sum::<u64>();
-        let late = w.in_flight_late(now, s.slo_ttft);
+        let late = w.in_flight_late(now, s.slo_ttft());
         let judged = m.all.completed + rejected + late;
         let pools: Vec<PoolSummary> = w
             .cluster
@@ -178,8 +178,8 @@ impl Summary {
             })
             .collect();
         Summary {
-            scenario: s.name.clone(),
-            seed: s.config.seed,
+            scenario: s.name().to_string(),
+            seed: s.seed(),
             duration_s: now.as_secs_f64(),
             events: sim.scheduler.events_handled(),
             arrived: m.arrived,

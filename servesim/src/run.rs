@@ -33,7 +33,7 @@ impl Run {
         sim.model.schedule_start(scenario, &mut sim.scheduler)?;
         Ok(Run {
             sim,
-            end: SimTime::ZERO + scenario.duration,
+            end: SimTime::ZERO + scenario.duration(),
             scenario: scenario.clone(),
         })
     }

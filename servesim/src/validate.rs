@@ -71,7 +71,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use servesim_core::{SimDuration, SimTime};
-use servesim_models::llm::{Dtype, LlmSpec};
+use servesim_models::llm::LlmSpec;
 use servesim_models::perf::Backend;
 
 use crate::Error;
@@ -564,7 +564,12 @@ fn scenario_of(
         kv = plan
             .kv_dtype
             .map(|k| format!("kv_dtype: {k}\n"))
-            .unwrap_or_default(),
+            .into_iter()
+            .chain(
+                plan.block_fp8
+                    .then(|| "weight_dtype: fp8_block\n".to_string())
+            )
+            .collect::<String>(),
         backend = spec.backend,
         nodes = plan.gpus.div_ceil(per_node),
         pools = plan.pools.join("\n"),
@@ -573,13 +578,8 @@ fn scenario_of(
         osl = spec.osl,
         frontend = frontend_yaml(&spec.backend),
     );
-    let mut scenario =
-        Scenario::from_yaml_str(&yaml, &format!("line {}", spec.line), Path::new("."))
-            .map_err(|e| e.to_string())?;
-    if plan.block_fp8 {
-        scenario.llm.weight_dtype = Dtype::Fp8Block;
-    }
-    Ok(scenario)
+    Scenario::from_yaml_str(&yaml, &format!("line {}", spec.line), Path::new("."))
+        .map_err(|e| e.to_string())
 }
 
 /// The `frontend:` section of a row's scenario: the backend's own OpenAI-compatible server

@@ -35,29 +35,33 @@ fn error(edit: (&str, &str)) -> String {
 #[test]
 fn the_good_scenario_validates() {
     let s = Scenario::from_yaml_str(GOOD, "s.yaml", Path::new(".")).unwrap();
-    assert_eq!(s.pools.len(), 2);
-    assert!(s.pools[1].engine.kv_blocks > 1000);
+    assert_eq!(s.pools().len(), 2);
+    assert!(s.pools()[1].engine.kv_blocks > 1000);
 }
 
 #[test]
 fn the_frontend_is_read_and_ideal_when_left_out() {
     let s = Scenario::from_yaml_str(GOOD, "s.yaml", Path::new(".")).unwrap();
-    assert!(s.frontend.is_ideal());
+    assert!(s.frontend().is_ideal());
     let text = GOOD.replacen(
         "seed: 1",
         "seed: 1\nfrontend: {latency_ms: 25, token_cost_us: 100}",
         1,
     );
     let s = Scenario::from_yaml_str(&text, "s.yaml", Path::new(".")).unwrap();
-    assert_eq!(s.frontend.latency.as_nanos(), 25_000_000);
-    assert_eq!(s.frontend.token_cost.as_nanos(), 100_000);
+    assert_eq!(s.frontend().latency.as_nanos(), 25_000_000);
+    assert_eq!(s.frontend().token_cost.as_nanos(), 100_000);
 }
 
 #[test]
 fn the_traffic_prefix_block_reaches_the_engines() {
     let text = GOOD.replacen("traffic:\n", "traffic:\n  block_tokens: 256\n", 1);
     let s = Scenario::from_yaml_str(&text, "s.yaml", Path::new(".")).unwrap();
-    assert!(s.pools.iter().all(|p| p.engine.prefix_block_tokens == 256));
+    assert!(
+        s.pools()
+            .iter()
+            .all(|p| p.engine.prefix_block_tokens == 256)
+    );
 }
 
 #[test]
@@ -187,4 +191,32 @@ fn a_missing_file_names_the_file() {
         .unwrap_err()
         .to_string();
     assert!(err.starts_with("no/such/scenario.yaml: "), "{err}");
+}
+
+#[test]
+fn a_changed_scenario_is_validated_again() {
+    let s = Scenario::from_yaml_str(GOOD, "s.yaml", Path::new(".")).unwrap();
+    let reseeded = s.with_seed(42).unwrap();
+    assert_eq!((s.seed(), reseeded.seed()), (1, 42));
+    assert_eq!(reseeded.config().seed, 42, "the file as written follows");
+    let err = s
+        .edited(|c| c.cluster.pools[1].tp = 3)
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("cluster.pools[1].tp"), "{err}");
+    let err = s
+        .edited(|c| c.weight_dtype = Some("fp9".into()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("weight_dtype"), "{err}");
+    let fp8 = s
+        .edited(|c| {
+            c.model = "Qwen/Qwen3-32B".into();
+            c.weight_dtype = Some("fp8_block".into());
+        })
+        .unwrap();
+    assert_eq!(
+        fp8.llm().weight_dtype,
+        servesim::models::llm::Dtype::Fp8Block
+    );
 }

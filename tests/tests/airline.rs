@@ -13,16 +13,16 @@ fn scenario() -> Scenario {
         .replace("duration_s: 3600", "duration_s: 1800")
         .replace("storm_start_s: 600", "storm_start_s: 300")
         .replace("storm_duration_s: 1800", "storm_duration_s: 900");
-    let mut s = Scenario::from_yaml_str(&text, "airline", Path::new(".")).unwrap();
+    let s = Scenario::from_yaml_str(&text, "airline", Path::new(".")).unwrap();
     // Passengers stop with the run.
-    s.config.traffic.airline.as_mut().unwrap().passenger_end_s = Some(1800.0);
-    Scenario::validate(s.config, Path::new(".")).unwrap()
+    s.edited(|c| c.traffic.airline.as_mut().unwrap().passenger_end_s = Some(1800.0))
+        .unwrap()
 }
 
 const STORM: (f64, f64) = (300.0, 1200.0);
 
 fn run_policy(policy: &str) -> (Summary, World) {
-    run(&with_policy(&scenario(), policy, 7)).unwrap()
+    run(&with_policy(&scenario(), policy, 7).unwrap()).unwrap()
 }
 
 /// Values of a per-interval series over `[from, to)` seconds.
@@ -109,8 +109,10 @@ fn every_policy_scales_back_after_the_storm() {
 
 #[test]
 fn advisory_mode_records_decisions_and_changes_nothing() {
-    let mut s = with_policy(&scenario(), "sla", 7);
-    s.config.planner.as_mut().unwrap().advisory = true;
+    let s = with_policy(&scenario(), "sla", 7)
+        .unwrap()
+        .edited(|c| c.planner.as_mut().unwrap().advisory = true)
+        .unwrap();
     let (advisory, w) = run(&s).unwrap();
     let (stat, _) = run_policy("static");
     assert!(advisory.scaling_decisions > 0, "decisions are recorded");

@@ -14,9 +14,9 @@ fn node_loss() -> Scenario {
         .replace("storm_start_s: 600", "storm_start_s: 300")
         .replace("storm_duration_s: 1800", "storm_duration_s: 900")
         .replace("at_s: 1200, node: 0", "at_s: 600, node: 0");
-    let mut s = Scenario::from_yaml_str(&text, "node-loss", Path::new(".")).unwrap();
-    s.config.traffic.airline.as_mut().unwrap().passenger_end_s = Some(1800.0);
-    Scenario::validate(s.config, Path::new(".")).unwrap()
+    let s = Scenario::from_yaml_str(&text, "node-loss", Path::new(".")).unwrap();
+    s.edited(|c| c.traffic.airline.as_mut().unwrap().passenger_end_s = Some(1800.0))
+        .unwrap()
 }
 
 fn accounted(s: &Summary) {
@@ -32,7 +32,7 @@ fn accounted(s: &Summary) {
 #[test]
 fn a_node_lost_in_the_storm_is_accounted_for_and_every_planner_recovers() {
     for policy in servesim::planner::POLICIES {
-        let (s, _) = run(&with_policy(&node_loss(), policy, 7)).unwrap();
+        let (s, _) = run(&with_policy(&node_loss(), policy, 7).unwrap()).unwrap();
         accounted(&s);
         let [fault] = &s.faults[..] else {
             panic!("one fault: {s}")
@@ -85,14 +85,16 @@ traffic:
         output: {{kind: uniform, min: 20, max: 300}}
 "
     );
-    let mut s = Scenario::from_yaml_str(&yaml, "small", Path::new(".")).unwrap();
-    s.config.faults = Some(FaultsConfig {
-        max_retries: 1,
-        max_transfer_failures: 1,
-        replace_dead_workers: true,
-        events: faults,
-    });
-    Scenario::validate(s.config, Path::new(".")).unwrap()
+    let s = Scenario::from_yaml_str(&yaml, "small", Path::new(".")).unwrap();
+    s.edited(|c| {
+        c.faults = Some(FaultsConfig {
+            max_retries: 1,
+            max_transfer_failures: 1,
+            replace_dead_workers: true,
+            events: faults,
+        })
+    })
+    .unwrap()
 }
 
 fn fault() -> impl Strategy<Value = FaultEvent> {
@@ -148,7 +150,7 @@ proptest! {
         let scenario = small(faults, seed);
         let (s, world) = run(&scenario).unwrap();
         accounted(&s);
-        let permanent_down = scenario.config.faults.as_ref().unwrap().events.iter()
+        let permanent_down = scenario.faults().as_ref().unwrap().events.iter()
             .any(|e| matches!(e, FaultEvent::NodeDown { duration_s: None, .. }));
         if !permanent_down {
             // Drained: nothing in flight, and every worker has returned every KV block.

@@ -124,6 +124,6 @@ fn a_run_behind_a_frontend_is_deterministic() {
     let (b, _) = run(&s).unwrap();
     assert_eq!(a, b);
     let digest =
-        check_determinism(|| Run::new(&s).unwrap().sim, SimTime::ZERO + s.duration).unwrap();
+        check_determinism(|| Run::new(&s).unwrap().sim, SimTime::ZERO + s.duration()).unwrap();
     assert_eq!(digest.events, a.events);
 }

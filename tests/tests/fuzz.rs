@@ -219,8 +219,10 @@ fn absurd_sizes_are_refused_with_a_clear_error() {
 
 #[test]
 fn a_workload_past_the_request_limit_stops_the_run_with_an_error() {
-    let mut s = Scenario::from_yaml_str(BASES[2], "s.yaml", Path::new(".")).unwrap();
-    s.config.limits.max_requests = 100;
+    let s = Scenario::from_yaml_str(BASES[2], "s.yaml", Path::new("."))
+        .unwrap()
+        .edited(|c| c.limits.max_requests = 100)
+        .unwrap();
     let err = match servesim::run(&s) {
         Ok(_) => panic!("600 requests exceed the limit"),
         Err(e) => e.to_string(),

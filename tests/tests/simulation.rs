@@ -88,7 +88,7 @@ fn one_seed_one_result_and_the_event_traces_match() {
     assert_eq!(a, b);
     assert!(a.all.completed > 100, "{a}");
     let digest =
-        check_determinism(|| Run::new(&s).unwrap().sim, SimTime::ZERO + s.duration).unwrap();
+        check_determinism(|| Run::new(&s).unwrap().sim, SimTime::ZERO + s.duration()).unwrap();
     assert_eq!(digest.events, a.events);
     let (c, _) = run(&scenario(&yaml(4, 4.0, 1500, 0.9, true, 60))).unwrap();
     assert_ne!(a, c, "another seed, another run");
@@ -131,7 +131,7 @@ proptest! {
         let (b, _) = run(&s).unwrap();
         prop_assert_eq!(&a, &b);
         let digest =
-            check_determinism(|| Run::new(&s).unwrap().sim, SimTime::ZERO + s.duration).unwrap();
+            check_determinism(|| Run::new(&s).unwrap().sim, SimTime::ZERO + s.duration()).unwrap();
         prop_assert_eq!(digest.events, a.events);
     }
 }

@@ -35,14 +35,8 @@ pub fn run_cmd(args: AbArgs) -> Result<(), CliError> {
     }
     let scenario = Scenario::from_file(&args.scenario).map_err(|e| msg(&e))?;
     let jobs = super::jobs(args.jobs)?;
-    let report = ab(
-        &scenario,
-        &args.policies,
-        scenario.config.seed,
-        args.seeds,
-        jobs,
-    )
-    .map_err(|e| msg(&e))?;
+    let report =
+        ab(&scenario, &args.policies, scenario.seed(), args.seeds, jobs).map_err(|e| msg(&e))?;
     if args.json {
         println!(
             "{}",

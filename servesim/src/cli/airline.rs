@@ -43,7 +43,7 @@ pub fn run_cmd(args: AirlineArgs) -> Result<(), CliError> {
         }
     };
     if let Some(seed) = args.seed {
-        scenario.config.seed = seed;
+        scenario = scenario.with_seed(seed).map_err(|e| msg(&e))?;
     }
     let policies: Vec<String> = if args.policies.is_empty() {
         POLICIES.iter().map(|p| p.to_string()).collect()
@@ -53,13 +53,13 @@ pub fn run_cmd(args: AirlineArgs) -> Result<(), CliError> {
     let jobs = super::jobs(args.jobs)?;
     let runs = run_policies(&scenario, &policies, jobs).map_err(|e| msg(&e))?;
 
-    let traffic = &scenario.config.traffic;
+    let traffic = &scenario.config().traffic;
     let storm = (traffic.preset == Some(Preset::Airline)).then(|| {
         let a = traffic.airline.clone().unwrap_or_default();
         (a.storm_start_s, a.storm_start_s + a.storm_duration_s)
     });
-    let slo_ttft = scenario.slo_ttft.as_millis_f64();
-    let slo_itl = scenario.slo_itl.as_millis_f64();
+    let slo_ttft = scenario.slo_ttft().as_millis_f64();
+    let slo_itl = scenario.slo_itl().as_millis_f64();
     for (policy, (summary, _)) in policies.iter().zip(&runs) {
         println!("=== {policy}");
         print!("{summary}");
@@ -85,7 +85,11 @@ pub fn run_cmd(args: AirlineArgs) -> Result<(), CliError> {
     }
     let intro = format!(
         "{}: {} on {} ({}), seed {}. The storm window is shaded; dashed lines are the SLOs.",
-        scenario.name, scenario.llm.name, scenario.gpu.sku, scenario.backend, scenario.config.seed
+        scenario.name(),
+        scenario.llm().name,
+        scenario.gpu().sku,
+        scenario.backend(),
+        scenario.seed()
     );
     std::fs::create_dir_all(&args.out).map_err(|e| msg(&format!("{}: {e}", args.out.display())))?;
     let html_path = args.out.join("report.html");

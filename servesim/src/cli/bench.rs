@@ -36,7 +36,7 @@ fn peak_rss_kib() -> Option<u64> {
 /// Runs the benchmark and prints its figures.
 pub fn run_cmd(args: BenchArgs) -> Result<(), CliError> {
     let err = |e: servesim::Error| CliError::Message(e.to_string());
-    let mut scenario = match (&args.scenario, args.requests) {
+    let scenario = match (&args.scenario, args.requests) {
         (Some(_), Some(_)) => {
             return Err(CliError::Message(
                 "--requests: only for the built-in scenario (--scenario keeps its own duration)"
@@ -51,13 +51,11 @@ pub fn run_cmd(args: BenchArgs) -> Result<(), CliError> {
                     .map_err(err)?;
             // 74 requests/s: the duration that brings the requested count, validated as a
             // scenario's (at most its longest run).
-            let mut config = s.config;
-            config.duration_s = (requests.unwrap_or(1_000_000) as f64 / 74.0).ceil();
-            Scenario::validate(config, Path::new("."))
+            s.edited(|c| c.duration_s = (requests.unwrap_or(1_000_000) as f64 / 74.0).ceil())
                 .map_err(|e| CliError::Message(format!("--requests: {e}")))?
         }
     };
-    scenario.config.metrics.keep_requests = false;
+    let scenario = scenario.with_keep_requests(false).map_err(err)?;
     let start = Instant::now();
     let (summary, _) = run(&scenario).map_err(err)?;
     let wall = start.elapsed().as_secs_f64();

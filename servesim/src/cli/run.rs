@@ -25,7 +25,9 @@ pub fn run_cmd(args: RunArgs) -> Result<(), CliError> {
     let mut scenario =
         Scenario::from_file(&args.scenario).map_err(|e| CliError::Message(e.to_string()))?;
     if let Some(seed) = args.seed {
-        scenario.config.seed = seed;
+        scenario = scenario
+            .with_seed(seed)
+            .map_err(|e| CliError::Message(e.to_string()))?;
     }
     let (summary, _) = run(&scenario).map_err(|e| CliError::Message(e.to_string()))?;
     if args.json {

@@ -32,17 +32,17 @@ pub fn shipped_timer(gpu: &str, backend: Backend) -> Result<KernelTimer, Error> 
 
 /// The iteration-time predictor of one worker of each pool.
 pub fn pool_predictors(s: &Scenario) -> Result<Vec<IterationPredictor>, Error> {
-    let timer = shipped_timer(&s.gpu.sku, s.backend)?;
-    s.pools
+    let timer = shipped_timer(&s.gpu().sku, s.backend())?;
+    s.pools()
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            IterationPredictor::new(&s.llm, p.tp, &s.gpu, s.backend, timer.clone()).map_err(|e| {
-                Error::Config {
+            IterationPredictor::new(s.llm(), p.tp, s.gpu(), s.backend(), timer.clone()).map_err(
+                |e| Error::Config {
                     path: format!("cluster.pools[{i}].tp"),
                     message: e.to_string(),
-                }
-            })
+                },
+            )
         })
         .collect()
 }
@@ -50,18 +50,18 @@ pub fn pool_predictors(s: &Scenario) -> Result<Vec<IterationPredictor>, Error> {
 /// Builds the cluster of a scenario (its predictors, network and pools).
 pub fn build_cluster(s: &Scenario) -> Result<Cluster, Error> {
     let topology = Topology::new(TopologySpec {
-        nodes: s.config.cluster.nodes,
-        gpus_per_node: s.gpu.gpus_per_node,
-        nvlink_bytes_per_s: s.gpu.nvlink_bytes_per_s_per_direction,
-        nic_bytes_per_s: s.gpu.nic_bytes_per_s_per_direction,
-        fabric: s.config.cluster.fabric,
+        nodes: s.nodes(),
+        gpus_per_node: s.gpu().gpus_per_node,
+        nvlink_bytes_per_s: s.gpu().nvlink_bytes_per_s_per_direction,
+        nic_bytes_per_s: s.gpu().nic_bytes_per_s_per_direction,
+        fabric: s.fabric(),
     })
     .map_err(|e| Error::Config {
         path: "cluster.fabric".into(),
         message: e.to_string(),
     })?;
     let mut pools = Vec::new();
-    for (p, predictor) in s.pools.iter().zip(pool_predictors(s)?) {
+    for (p, predictor) in s.pools().iter().zip(pool_predictors(s)?) {
         pools.push(PoolSpec {
             name: p.name.clone(),
             role: p.role,
@@ -75,18 +75,18 @@ pub fn build_cluster(s: &Scenario) -> Result<Cluster, Error> {
     }
     let mut cluster = Cluster::new(ClusterSpec {
         pools,
-        network: Network::new(topology, s.transfer_latency),
-        gpus_per_node: s.gpu.gpus_per_node,
-        nodes: s.config.cluster.nodes,
-        gpu_budget: s.gpu_budget,
-        kv_bytes_per_token: s.llm.kv_bytes_per_token(),
-        local_prefill_max_tokens: s.config.cluster.local_prefill_max_tokens,
+        network: Network::new(topology, s.transfer_latency()),
+        gpus_per_node: s.gpu().gpus_per_node,
+        nodes: s.nodes(),
+        gpu_budget: s.gpu_budget(),
+        kv_bytes_per_token: s.llm().kv_bytes_per_token(),
+        local_prefill_max_tokens: s.local_prefill_max_tokens(),
     })
     .map_err(|e| Error::Config {
         path: "cluster.pools".into(),
         message: e.to_string(),
     })?;
-    if let Some(f) = &s.config.faults {
+    if let Some(f) = &s.faults() {
         cluster.max_transfer_failures = f.max_transfer_failures;
     }
     Ok(cluster)
@@ -96,7 +96,7 @@ pub fn build_cluster(s: &Scenario) -> Result<Cluster, Error> {
 /// models), SLOs and GPU budget.
 pub fn planner_context(s: &Scenario) -> Result<PlannerContext, Error> {
     let mut pools = Vec::new();
-    for (p, predictor) in s.pools.iter().zip(pool_predictors(s)?) {
+    for (p, predictor) in s.pools().iter().zip(pool_predictors(s)?) {
         pools.push(PoolContext {
             name: p.name.clone(),
             role: p.role,
@@ -110,10 +110,10 @@ pub fn planner_context(s: &Scenario) -> Result<PlannerContext, Error> {
         });
     }
     Ok(PlannerContext {
-        slo_ttft_ms: s.slo_ttft.as_millis_f64(),
-        slo_itl_ms: s.slo_itl.as_millis_f64(),
-        gpu_budget: s.gpu_budget,
-        base_dir: s.base_dir.clone(),
+        slo_ttft_ms: s.slo_ttft().as_millis_f64(),
+        slo_itl_ms: s.slo_itl().as_millis_f64(),
+        gpu_budget: s.gpu_budget(),
+        base_dir: s.base_dir().to_path_buf(),
         pools,
     })
 }

@@ -88,7 +88,7 @@ impl World {
     /// A world at time zero for `scenario`, with its seed's streams and the
     /// planner its `planner:` section names (if any).
     pub fn new(s: &Scenario) -> Result<World, Error> {
-        let planner = match &s.config.planner {
+        let planner = match &s.planner() {
             Some(cfg) => {
                 let ctx = planner_context(s)?;
                 let planner =
@@ -104,15 +104,15 @@ impl World {
     pub fn with_planner(s: &Scenario, planner: Option<Box<dyn Planner>>) -> Result<World, Error> {
         let cluster = build_cluster(s)?;
         let workload =
-            Workload::new(&s.traffic, &RngStreams::new(s.config.seed)).map_err(Error::Traffic)?;
+            Workload::new(s.traffic(), &RngStreams::new(s.seed())).map_err(Error::Traffic)?;
         let metrics = Metrics::new(
-            s.slo_ttft,
-            s.slo_itl,
-            s.warmup,
+            s.slo_ttft(),
+            s.slo_itl(),
+            s.warmup(),
             workload.class_names().len(),
-            s.pools.len(),
-            s.sample_interval,
-            s.config.metrics.keep_requests,
+            s.pools().len(),
+            s.sample_interval(),
+            s.keep_requests(),
         );
         Ok(World {
             cluster,
@@ -122,11 +122,11 @@ impl World {
             free: Vec::new(),
             out: ClusterOutput::default(),
             arrival: None,
-            sample_interval: s.sample_interval,
+            sample_interval: s.sample_interval(),
             error: None,
             planner: planner.map(|p| planner_loop(s, p)).transpose()?,
-            faults: s.config.faults.clone().map(|config| {
-                let streams = RngStreams::new(s.config.seed);
+            faults: s.faults().cloned().map(|config| {
+                let streams = RngStreams::new(s.seed());
                 let mut cluster_faults = config;
                 let rngs = (0..cluster_faults.events.len())
                     .map(|i| streams.substream("faults", i as u64))
@@ -141,10 +141,10 @@ impl World {
                 }
             }),
             arrivals: 0,
-            max_requests: s.config.limits.max_requests,
-            slo_ttft_ms: s.slo_ttft.as_millis_f64(),
-            slo_itl_ms: s.slo_itl.as_millis_f64(),
-            frontend: (!s.frontend.is_ideal()).then(|| Frontend::new(s.frontend)),
+            max_requests: s.max_requests(),
+            slo_ttft_ms: s.slo_ttft().as_millis_f64(),
+            slo_itl_ms: s.slo_itl().as_millis_f64(),
+            frontend: (!s.frontend().is_ideal()).then(|| Frontend::new(s.frontend())),
         })
     }
 
@@ -169,7 +169,7 @@ impl World {
             );
             sched.schedule_at(SimTime::ZERO + first, Event::PlannerDecide);
         }
-        if let Some(f) = &scenario.config.faults {
+        if let Some(f) = &scenario.faults() {
             for (i, e) in f.events.iter().enumerate() {
                 let at =
                     SimDuration::from_secs_f64_round(e.at_s()).map_err(|err| Error::Config {

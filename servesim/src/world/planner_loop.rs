@@ -77,7 +77,7 @@ pub(super) fn planner_loop(s: &Scenario, planner: Box<dyn Planner>) -> Result<Pl
     }
     let interval = SimDuration::from_secs_f64_round(interval_s)
         .map_err(|e| bad("interval_s", e.to_string()))?;
-    let cfg = s.config.planner.as_ref();
+    let cfg = s.planner();
     let lag = cfg.map_or(0.0, |c| c.scrape_lag_s);
     let scrape_lag =
         SimDuration::from_secs_f64_round(lag).map_err(|e| bad("scrape_lag_s", e.to_string()))?;
@@ -86,9 +86,9 @@ pub(super) fn planner_loop(s: &Scenario, planner: Box<dyn Planner>) -> Result<Pl
         advisory: cfg.is_some_and(|c| c.advisory),
         interval,
         scrape_lag,
-        startup_s: s.pools.iter().map(|p| p.startup.as_secs_f64()).collect(),
+        startup_s: s.pools().iter().map(|p| p.startup.as_secs_f64()).collect(),
         max_kv_tokens: s
-            .pools
+            .pools()
             .iter()
             .map(|p| p.engine.kv_blocks * u64::from(p.engine.block_tokens))
             .collect(),

@@ -1,0 +1,228 @@
+//! The scenario file as written: serde structs that mirror it with `deny_unknown_fields`.
+
+use serde::{Deserialize, Serialize};
+use servesim_models::network::Fabric;
+use servesim_planner::PlannerConfig;
+use servesim_traffic::WorkloadConfig;
+
+use super::faults::FaultsConfig;
+
+/// The scenario file as written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioConfig {
+    /// A name for reports.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The seed of every random stream.
+    pub seed: u64,
+    /// Simulated time, in seconds.
+    pub duration_s: f64,
+    /// The served model: a built-in name or Hugging Face id, or a path to a `config.json`.
+    pub model: String,
+    /// KV-cache dtype (default: the model's).
+    #[serde(default)]
+    pub kv_dtype: Option<String>,
+    /// Weight dtype (default: the model's), e.g. `fp8_block` for a block-scaled FP8 checkpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_dtype: Option<String>,
+    /// GPU SKU of every worker.
+    pub gpu: String,
+    /// Serving engine: `vllm`, `sglang` or `trtllm`.
+    pub backend: String,
+    /// Latency targets.
+    pub slo: SloConfig,
+    /// Pools, nodes and network.
+    pub cluster: ClusterConfig,
+    /// The workload.
+    pub traffic: WorkloadConfig,
+    /// What to record.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// The planner that scales the pools during the run (none: the pools stay as they start).
+    #[serde(default)]
+    pub planner: Option<PlannerConfig>,
+    /// Failures injected during the run.
+    #[serde(default)]
+    pub faults: Option<FaultsConfig>,
+    /// Guards against runaway runs.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// The serving frontend's host costs (none: a frontend that costs nothing).
+    #[serde(default)]
+    pub frontend: Option<FrontendConfig>,
+}
+
+/// The `frontend:` section: the HTTP server, tokenizer and detokenizer in front of the
+/// engines (see [`servesim_models::frontend`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrontendConfig {
+    /// Fixed latency of each request before it reaches a worker, ms (left out: 0).
+    #[serde(default)]
+    pub latency_ms: Option<f64>,
+    /// Host time per streamed output token, in the one process all requests share, µs
+    /// (left out: 0).
+    #[serde(default)]
+    pub token_cost_us: Option<f64>,
+}
+
+/// Longest frontend latency accepted, ms.
+pub const MAX_FRONTEND_LATENCY_MS: f64 = 60_000.0;
+/// Largest frontend cost per token accepted, µs.
+pub const MAX_TOKEN_COST_US: f64 = 1_000_000.0;
+
+/// Bounds a run stays within; going past one is an error, never a silent cut.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Most requests the workload may generate in one run (the run fails beyond it).
+    #[serde(default = "default_max_requests")]
+    pub max_requests: u64,
+}
+
+/// Default of [`LimitsConfig::max_requests`]: a billion requests (about four hours of
+/// simulation at the speeds `servesim bench` measures).
+pub const DEFAULT_MAX_REQUESTS: u64 = 1_000_000_000;
+/// The longest simulated time accepted, s (about 116 days).
+pub const MAX_DURATION_S: f64 = 1e7;
+
+fn default_max_requests() -> u64 {
+    DEFAULT_MAX_REQUESTS
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_requests: DEFAULT_MAX_REQUESTS,
+        }
+    }
+}
+
+/// Latency targets of the service.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SloConfig {
+    /// Time to first token, ms.
+    pub ttft_ms: f64,
+    /// Mean inter-token latency of a request, ms.
+    pub itl_ms: f64,
+}
+
+/// The cluster as written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Nodes available (each of the SKU's GPUs per node).
+    pub nodes: u32,
+    /// Most GPUs held at once (default: every GPU of every node).
+    #[serde(default)]
+    pub gpu_budget: Option<u32>,
+    /// The fabric between nodes.
+    #[serde(default = "default_fabric")]
+    pub fabric: Fabric,
+    /// Fixed latency of a KV transfer, µs.
+    #[serde(default = "default_transfer_latency_us")]
+    pub transfer_latency_us: f64,
+    /// Conditional disaggregation: prompts up to this many tokens are prefilled on the decode worker.
+    #[serde(default)]
+    pub local_prefill_max_tokens: Option<u32>,
+    /// The pools: one aggregated, or one prefill and one decode.
+    pub pools: Vec<PoolConfig>,
+}
+
+fn default_fabric() -> Fabric {
+    Fabric::SingleSwitch
+}
+
+fn default_transfer_latency_us() -> f64 {
+    10.0
+}
+
+/// One pool as written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolConfig {
+    /// Name for reports.
+    pub name: String,
+    /// `prefill`, `decode` or `aggregated`.
+    pub role: String,
+    /// GPUs per worker: 1, 2, 4 or 8.
+    pub tp: u32,
+    /// Workers at time zero (warm).
+    pub workers: u32,
+    /// Seconds from asking for a worker to its serving.
+    #[serde(default = "default_startup_s")]
+    pub startup_s: f64,
+    /// Router policy (default: `least_outstanding_tokens`; `kv_load` suits decode).
+    #[serde(default)]
+    pub router: Option<String>,
+    /// Engine settings (defaults from the backend).
+    #[serde(default)]
+    pub engine: EngineOverrides,
+}
+
+fn default_startup_s() -> f64 {
+    180.0
+}
+
+/// Engine settings that override the backend's defaults.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineOverrides {
+    /// Most sequences running at once.
+    pub max_num_seqs: Option<u32>,
+    /// Token budget per iteration.
+    pub max_batched_tokens: Option<u32>,
+    /// Tokens per KV block.
+    pub block_tokens: Option<u32>,
+    /// Memory share in (0, 1], read as the backend reads its own knob: for vLLM
+    /// (`gpu_memory_utilization`) and SGLang (`mem_fraction_static`) the share of the GPU
+    /// for weights and KV cache; for TensorRT-LLM (`free_gpu_memory_fraction`) the share of
+    /// the memory left after weights and activations that goes to the KV cache.
+    pub mem_fraction: Option<f64>,
+    /// Split long prompts across iterations.
+    pub chunked_prefill: Option<bool>,
+    /// Prefill and decode in the same iteration.
+    pub mixed_batches: Option<bool>,
+    /// Reuse cached prompt prefixes.
+    pub prefix_caching: Option<bool>,
+    /// Reserve the blocks of the whole output at admission (TensorRT-LLM's
+    /// `GUARANTEED_NO_EVICT`; its default), instead of preempting when blocks run out.
+    pub reserve_output: Option<bool>,
+    /// Plan each iteration while the previous one runs (TensorRT-LLM's overlap scheduler,
+    /// SGLang's overlap schedule; both on by default): a request that arrives during an
+    /// iteration waits one more.
+    pub overlap_schedule: Option<bool>,
+    /// Share of KV blocks kept free at admission, in [0, 1).
+    pub watermark: Option<f64>,
+}
+
+/// What the run records.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Interval of the per-pool time series, s.
+    #[serde(default = "default_sample_s")]
+    pub sample_interval_s: f64,
+    /// Requests arriving before this time are served but not counted, s.
+    #[serde(default)]
+    pub warmup_s: f64,
+    /// Keep one row per request (columnar).
+    #[serde(default)]
+    pub keep_requests: bool,
+}
+
+fn default_sample_s() -> f64 {
+    10.0
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            sample_interval_s: default_sample_s(),
+            warmup_s: 0.0,
+            keep_requests: false,
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! Scenario files: YAML (or JSON) → raw config → validated [`Scenario`], which runs only read;
+//! a changed scenario (another seed, planner or metrics switch) is validated again.
+//!
+//! The raw structs mirror the file with `deny_unknown_fields`; parse errors
+//! name the field path (through `serde_path_to_error`) and the line. The
+//! semantic checks name the path too, e.g.
+//! `cluster.pools[1].tp: 3 is not a power of two`.
+
+use std::path::{Path, PathBuf};
+
+use servesim_core::SimDuration;
+use servesim_models::cluster::PoolRole;
+use servesim_models::cluster::router::RouterKind;
+use servesim_models::engine::EngineConfig;
+use servesim_models::hardware::GpuSku;
+use servesim_models::llm::LlmSpec;
+use servesim_models::network::Fabric;
+use servesim_models::perf::Backend;
+use servesim_planner::PlannerConfig;
+use servesim_traffic::WorkloadSpec;
+
+use crate::Error;
+
+use servesim_models::frontend::FrontendSpec;
+
+mod checks;
+mod config;
+mod faults;
+mod validate;
+
+pub use checks::MIN_INTERVAL_S;
+pub use config::{
+    ClusterConfig, DEFAULT_MAX_REQUESTS, EngineOverrides, FrontendConfig, LimitsConfig,
+    MAX_DURATION_S, MAX_FRONTEND_LATENCY_MS, MAX_TOKEN_COST_US, MetricsConfig, PoolConfig,
+    ScenarioConfig, SloConfig,
+};
+pub use faults::{FaultEvent, FaultsConfig, MIN_MTBF_S};
+pub use validate::{DEFAULT_MEM_FRACTION, RESERVED_BYTES_PER_GPU, backend_defaults};
+
+/// A validated pool.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolPlan {
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: PoolRole,
+    /// GPUs per worker.
+    pub tp: u32,
+    /// Workers at time zero.
+    pub workers: u32,
+    /// Start-up time of a new worker.
+    pub startup: SimDuration,
+    /// Router policy.
+    pub router: RouterKind,
+    /// Engine of each worker (KV capacity included).
+    pub engine: EngineConfig,
+}
+
+/// A validated scenario: every field was checked when it was made, and it is read only
+/// through its accessors. A changed scenario is a new one: the `with_*` methods change the
+/// file as written and validate it again, so no run ever sees an unchecked value.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    config: ScenarioConfig,
+    base_dir: PathBuf,
+    name: String,
+    duration: SimDuration,
+    llm: LlmSpec,
+    gpu: GpuSku,
+    backend: Backend,
+    pools: Vec<PoolPlan>,
+    gpu_budget: u32,
+    transfer_latency: SimDuration,
+    traffic: WorkloadSpec,
+    sample_interval: SimDuration,
+    warmup: SimDuration,
+    slo_ttft: SimDuration,
+    slo_itl: SimDuration,
+    frontend: FrontendSpec,
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file (YAML or JSON, by content).
+    pub fn from_file(path: &Path) -> Result<Scenario, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Self::from_yaml_str(&text, &path.display().to_string(), &base)
+    }
+
+    /// Parses and validates scenario text; `origin` names it in errors, `base_dir`
+    /// resolves relative paths in it (traces, `config.json`).
+    pub fn from_yaml_str(text: &str, origin: &str, base_dir: &Path) -> Result<Scenario, Error> {
+        let de = serde_norway::Deserializer::from_str(text);
+        let config: ScenarioConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            Error::Parse {
+                origin: origin.to_string(),
+                path,
+                message: e.into_inner().to_string(),
+            }
+        })?;
+        Self::validate(config, base_dir)
+    }
+
+    /// This scenario with its file changed by `edit`, validated again (relative paths
+    /// still resolve against this scenario's folder).
+    pub fn edited(&self, edit: impl FnOnce(&mut ScenarioConfig)) -> Result<Scenario, Error> {
+        let mut config = self.config.clone();
+        edit(&mut config);
+        Self::validate(config, &self.base_dir)
+    }
+
+    /// This scenario with another seed.
+    pub fn with_seed(&self, seed: u64) -> Result<Scenario, Error> {
+        self.edited(|c| c.seed = seed)
+    }
+
+    /// This scenario with another `planner:` section (`None`: no planner).
+    pub fn with_planner(&self, planner: Option<PlannerConfig>) -> Result<Scenario, Error> {
+        self.edited(|c| c.planner = planner)
+    }
+
+    /// This scenario keeping (or not) a row per finished request.
+    pub fn with_keep_requests(&self, keep: bool) -> Result<Scenario, Error> {
+        self.edited(|c| c.metrics.keep_requests = keep)
+    }
+
+    /// The file as written (re-serialisable; what the `with_*` methods change).
+    pub fn config(&self) -> &ScenarioConfig {
+        &self.config
+    }
+
+    /// Directory of the scenario file (relative paths in it are resolved against it).
+    pub fn base_dir(&self) -> &Path {
+        &self.base_dir
+    }
+
+    /// Display name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The seed every random stream of a run derives from.
+    pub fn seed(&self) -> u64 {
+        self.config.seed
+    }
+
+    /// Simulated time.
+    pub fn duration(&self) -> SimDuration {
+        self.duration
+    }
+
+    /// The model, with its dtypes.
+    pub fn llm(&self) -> &LlmSpec {
+        &self.llm
+    }
+
+    /// The GPU SKU.
+    pub fn gpu(&self) -> &GpuSku {
+        &self.gpu
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pools, in the file's order.
+    pub fn pools(&self) -> &[PoolPlan] {
+        &self.pools
+    }
+
+    /// Nodes of the cluster.
+    pub fn nodes(&self) -> u32 {
+        self.config.cluster.nodes
+    }
+
+    /// The fabric between nodes.
+    pub fn fabric(&self) -> Fabric {
+        self.config.cluster.fabric
+    }
+
+    /// GPUs the pools may hold at once.
+    pub fn gpu_budget(&self) -> u32 {
+        self.gpu_budget
+    }
+
+    /// Fixed latency of a KV transfer, on top of its bytes over the links.
+    pub fn transfer_latency(&self) -> SimDuration {
+        self.transfer_latency
+    }
+
+    /// Prompts up to this many tokens are prefilled on the decode worker (conditional
+    /// disaggregation); `None`: every prompt goes to the prefill pool.
+    pub fn local_prefill_max_tokens(&self) -> Option<u32> {
+        self.config.cluster.local_prefill_max_tokens
+    }
+
+    /// The workload.
+    pub fn traffic(&self) -> &WorkloadSpec {
+        &self.traffic
+    }
+
+    /// Sampling interval of time series.
+    pub fn sample_interval(&self) -> SimDuration {
+        self.sample_interval
+    }
+
+    /// Warm-up excluded from the statistics.
+    pub fn warmup(&self) -> SimDuration {
+        self.warmup
+    }
+
+    /// Whether a run keeps a row per finished request.
+    pub fn keep_requests(&self) -> bool {
+        self.config.metrics.keep_requests
+    }
+
+    /// TTFT target.
+    pub fn slo_ttft(&self) -> SimDuration {
+        self.slo_ttft
+    }
+
+    /// ITL target.
+    pub fn slo_itl(&self) -> SimDuration {
+        self.slo_itl
+    }
+
+    /// The frontend's costs (an ideal one when the file has no `frontend:`).
+    pub fn frontend(&self) -> FrontendSpec {
+        self.frontend
+    }
+
+    /// The `planner:` section, if any.
+    pub fn planner(&self) -> Option<&PlannerConfig> {
+        self.config.planner.as_ref()
+    }
+
+    /// The `faults:` section, if any.
+    pub fn faults(&self) -> Option<&FaultsConfig> {
+        self.config.faults.as_ref()
+    }
+
+    /// Requests a run may generate before it stops with an error.
+    pub fn max_requests(&self) -> u64 {
+        self.config.limits.max_requests
+    }
+}

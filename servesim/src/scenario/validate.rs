@@ -1,0 +1,436 @@
+//! The semantic checks that turn a [`ScenarioConfig`] into a [`Scenario`]; each error names
+//! the field path, e.g. `cluster.pools[1].tp: 3 is not a power of two`.
+
+use std::path::Path;
+
+use servesim_core::SimDuration;
+use servesim_models::cluster::PoolRole;
+use servesim_models::cluster::router::RouterKind;
+use servesim_models::engine::EngineConfig;
+use servesim_models::hardware::{GpuCatalog, GpuSku};
+use servesim_models::llm::{Dtype, LlmSpec};
+use servesim_models::perf::Backend;
+
+use crate::Error;
+use servesim_models::frontend::FrontendSpec;
+
+use super::checks::{interval, invalid, seconds};
+use super::faults::validate_faults;
+use super::{
+    FrontendConfig, MAX_DURATION_S, MAX_FRONTEND_LATENCY_MS, MAX_TOKEN_COST_US, PoolConfig,
+    PoolPlan, Scenario, ScenarioConfig,
+};
+
+/// Scheduling defaults of each backend on `gpu`, as the engines set them when serving
+/// (vLLM 0.12's OpenAI server, SGLang 0.5, TensorRT-LLM 1.0's PyTorch flow).
+pub fn backend_defaults(backend: Backend, gpu: &GpuSku) -> EngineConfig {
+    let mib = gpu.memory_bytes / f64::from(1u32 << 20);
+    let base = EngineConfig {
+        max_num_seqs: 256,
+        max_batched_tokens: 8192,
+        block_tokens: 16,
+        kv_blocks: 0,
+        watermark_blocks: 0,
+        chunked_prefill: true,
+        mixed_batches: true,
+        prefix_caching: true,
+        prefix_block_tokens: 512,
+        reserve_output: false,
+        overlap_schedule: false,
+    };
+    match backend {
+        // vLLM: 1,024 sequences and 8,192 tokens a step on GPUs of 70 GiB or more other
+        // than the A100 (where larger steps cost throughput), else 256 and 2,048.
+        Backend::Vllm => {
+            let large = mib >= 70.0 * 1024.0 && !gpu.sku.contains("a100");
+            EngineConfig {
+                max_num_seqs: if large { 1024 } else { 256 },
+                max_batched_tokens: if large { 8192 } else { 2048 },
+                ..base
+            }
+        }
+        // SGLang runs prefill batches apart from decode ones unless mixed chunking is on,
+        // and plans each batch while the previous one runs (overlap schedule, its default).
+        // Its chunked-prefill size follows the GPU's memory; its running requests are
+        // bounded by the request pool (at least 2,048) and, in practice, by the KV cache.
+        Backend::Sglang => EngineConfig {
+            max_num_seqs: 2048,
+            max_batched_tokens: match mib {
+                m if m < 35.0 * 1024.0 => 2048,
+                m if m < 60.0 * 1024.0 => 4096,
+                m if m < 160.0 * 1024.0 => 8192,
+                _ => 16384,
+            },
+            mixed_batches: false,
+            overlap_schedule: true,
+            ..base
+        },
+        // TensorRT-LLM: a batch of up to 2,048 sequences and 8,192 tokens, 32-token blocks,
+        // context chunking off, the default capacity policy GUARANTEED_NO_EVICT (output
+        // blocks reserved at admission), and the PyTorch backend's overlap scheduler (on by
+        // default since 1.0).
+        Backend::Trtllm => EngineConfig {
+            max_num_seqs: 2048,
+            block_tokens: 32,
+            chunked_prefill: false,
+            reserve_output: true,
+            overlap_schedule: true,
+            ..base
+        },
+    }
+}
+
+/// Default memory share (vLLM's `gpu_memory_utilization` and TensorRT-LLM's
+/// `free_gpu_memory_fraction` both default to 0.9).
+pub const DEFAULT_MEM_FRACTION: f64 = 0.9;
+/// Memory kept per GPU for activations, workspaces and CUDA graphs.
+pub const RESERVED_BYTES_PER_GPU: u64 = 2 << 30;
+
+impl Scenario {
+    /// Validates a parsed config.
+    pub fn validate(config: ScenarioConfig, base_dir: &Path) -> Result<Scenario, Error> {
+        if config.duration_s > MAX_DURATION_S {
+            return Err(invalid(
+                "duration_s",
+                format!(
+                    "{} s is more than this simulator accepts ({MAX_DURATION_S} s, about 116 days)",
+                    config.duration_s
+                ),
+            ));
+        }
+        let duration = seconds("duration_s", config.duration_s, true)?;
+        let catalog = GpuCatalog::builtin();
+        let gpu = catalog
+            .get(&config.gpu)
+            .map_err(|e| invalid("gpu", e.to_string()))?
+            .clone();
+        let backend =
+            Backend::parse(&config.backend).map_err(|e| invalid("backend", e.to_string()))?;
+        let mut llm = if config.model.ends_with(".json") {
+            LlmSpec::from_hf_config(&base_dir.join(&config.model))
+                .map_err(|e| invalid("model", e.to_string()))?
+        } else {
+            LlmSpec::lookup(&config.model).map_err(|e| invalid("model", e.to_string()))?
+        };
+        if let Some(w) = &config.weight_dtype {
+            llm.weight_dtype =
+                Dtype::parse(w).map_err(|e| invalid("weight_dtype", e.to_string()))?;
+        }
+        if let Some(kv) = &config.kv_dtype {
+            llm.kv_dtype = Dtype::parse(kv).map_err(|e| invalid("kv_dtype", e.to_string()))?;
+        }
+        for (field, v) in [
+            ("slo.ttft_ms", config.slo.ttft_ms),
+            ("slo.itl_ms", config.slo.itl_ms),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(invalid(
+                    field,
+                    format!("must be a positive number of ms, got {v}"),
+                ));
+            }
+        }
+        let slo_ttft = seconds("slo.ttft_ms", config.slo.ttft_ms / 1e3, true)?;
+        let slo_itl = seconds("slo.itl_ms", config.slo.itl_ms / 1e3, true)?;
+
+        let c = &config.cluster;
+        if c.nodes == 0 {
+            return Err(invalid("cluster.nodes", "must be at least 1"));
+        }
+        let all_gpus = u64::from(c.nodes) * u64::from(gpu.gpus_per_node);
+        if all_gpus > 1_000_000 {
+            return Err(invalid(
+                "cluster.nodes",
+                format!(
+                    "{} nodes is more than this simulator supports (1,000,000 GPUs)",
+                    c.nodes
+                ),
+            ));
+        }
+        let gpu_budget = c.gpu_budget.unwrap_or(all_gpus as u32);
+        if gpu_budget == 0 || u64::from(gpu_budget) > all_gpus {
+            return Err(invalid(
+                "cluster.gpu_budget",
+                format!("must be 1..={all_gpus} (the nodes' GPUs), got {gpu_budget}"),
+            ));
+        }
+        if !(c.transfer_latency_us.is_finite() && c.transfer_latency_us >= 0.0) {
+            return Err(invalid(
+                "cluster.transfer_latency_us",
+                format!("must be >= 0, got {}", c.transfer_latency_us),
+            ));
+        }
+        let transfer_latency = seconds(
+            "cluster.transfer_latency_us",
+            c.transfer_latency_us / 1e6,
+            false,
+        )?;
+        let traffic = config
+            .traffic
+            .validate("traffic", base_dir)
+            .map_err(Error::Traffic)?;
+        let mut pools: Vec<PoolPlan> = Vec::new();
+        for (i, p) in c.pools.iter().enumerate() {
+            let path = format!("cluster.pools[{i}]");
+            let plan = validate_pool(&path, p, &llm, &gpu, backend, traffic.block_tokens())?;
+            if let Some(j) = pools.iter().position(|q| q.name == plan.name) {
+                return Err(invalid(
+                    format!("{path}.name"),
+                    format!("'{}' is already the name of cluster.pools[{j}]", plan.name),
+                ));
+            }
+            pools.push(plan);
+        }
+        let roles: Vec<PoolRole> = pools.iter().map(|p| p.role).collect();
+        if !matches!(
+            roles[..],
+            [PoolRole::Aggregated] | [PoolRole::Prefill, PoolRole::Decode]
+        ) {
+            return Err(invalid(
+                "cluster.pools",
+                "must be one aggregated pool, or a prefill pool followed by a decode pool",
+            ));
+        }
+        let initial: u32 = pools.iter().map(|p| p.workers * p.tp).sum();
+        if initial > gpu_budget {
+            return Err(invalid(
+                "cluster.pools",
+                format!("initial workers hold {initial} GPUs, over the budget of {gpu_budget}"),
+            ));
+        }
+        if c.local_prefill_max_tokens.is_some() && roles.len() != 2 {
+            return Err(invalid(
+                "cluster.local_prefill_max_tokens",
+                "needs a decode pool",
+            ));
+        }
+        let m = &config.metrics;
+        let sample_interval = interval("metrics.sample_interval_s", m.sample_interval_s)?;
+        let warmup = seconds("metrics.warmup_s", m.warmup_s, false)?;
+        if warmup >= duration {
+            return Err(invalid(
+                "metrics.warmup_s",
+                format!(
+                    "{} s leaves nothing of a {} s run",
+                    m.warmup_s, config.duration_s
+                ),
+            ));
+        }
+        if let Some(p) = &config.planner {
+            for (field, v) in [
+                ("planner.interval_s", p.interval_s),
+                ("planner.scrape_lag_s", p.scrape_lag_s),
+            ] {
+                if !(v.is_finite() && v >= 0.0) || (field == "planner.interval_s" && v == 0.0) {
+                    return Err(invalid(
+                        field,
+                        format!("must be a positive number of seconds, got {v}"),
+                    ));
+                }
+            }
+            interval("planner.interval_s", p.interval_s)?;
+            seconds("planner.scrape_lag_s", p.scrape_lag_s, false)?;
+        }
+        if let Some(f) = &config.faults {
+            validate_faults(f, &pools, c.nodes, config.duration_s)?;
+        }
+        let frontend = config
+            .frontend
+            .map(validate_frontend)
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Scenario {
+            base_dir: base_dir.to_path_buf(),
+            name: config.name.clone().unwrap_or_else(|| "scenario".into()),
+            duration,
+            llm,
+            gpu,
+            backend,
+            pools,
+            gpu_budget,
+            transfer_latency,
+            traffic,
+            sample_interval,
+            warmup,
+            slo_ttft,
+            slo_itl,
+            frontend,
+            config,
+        })
+    }
+}
+
+fn validate_frontend(f: FrontendConfig) -> Result<FrontendSpec, Error> {
+    if f.latency_ms.is_none() && f.token_cost_us.is_none() {
+        return Err(invalid(
+            "frontend",
+            "give latency_ms, token_cost_us or both (leave the section out for a frontend that costs nothing)",
+        ));
+    }
+    // A value in `unit`s (`per_s` of them a second), within [0, max], resolvable by the clock.
+    let duration = |path: &str, v: f64, max: f64, unit: &str, per_s: f64| {
+        if !(v.is_finite() && (0.0..=max).contains(&v)) {
+            return Err(invalid(
+                path,
+                format!("must be a number of {unit} in [0, {max}], got {v}"),
+            ));
+        }
+        let d = SimDuration::from_secs_f64_round(v / per_s)
+            .map_err(|e| invalid(path, e.to_string()))?;
+        if v > 0.0 && d == SimDuration::ZERO {
+            return Err(invalid(
+                path,
+                format!("{v:e} {unit} is below the clock's resolution (1 ns)"),
+            ));
+        }
+        Ok(d)
+    };
+    Ok(FrontendSpec {
+        latency: duration(
+            "frontend.latency_ms",
+            f.latency_ms.unwrap_or(0.0),
+            MAX_FRONTEND_LATENCY_MS,
+            "ms",
+            1e3,
+        )?,
+        token_cost: duration(
+            "frontend.token_cost_us",
+            f.token_cost_us.unwrap_or(0.0),
+            MAX_TOKEN_COST_US,
+            "µs",
+            1e6,
+        )?,
+    })
+}
+
+fn validate_pool(
+    path: &str,
+    p: &PoolConfig,
+    llm: &LlmSpec,
+    gpu: &GpuSku,
+    backend: Backend,
+    prefix_block_tokens: u32,
+) -> Result<PoolPlan, Error> {
+    let role = match p.role.as_str() {
+        "prefill" => PoolRole::Prefill,
+        "decode" => PoolRole::Decode,
+        "aggregated" => PoolRole::Aggregated,
+        other => {
+            return Err(invalid(
+                format!("{path}.role"),
+                format!("'{other}' is not one of prefill, decode, aggregated"),
+            ));
+        }
+    };
+    if !p.tp.is_power_of_two() {
+        return Err(invalid(
+            format!("{path}.tp"),
+            format!("{} is not a power of two", p.tp),
+        ));
+    }
+    if p.tp > gpu.gpus_per_node {
+        return Err(invalid(
+            format!("{path}.tp"),
+            format!("{} is more than a node's {} GPUs", p.tp, gpu.gpus_per_node),
+        ));
+    }
+    if p.workers > 100_000 {
+        return Err(invalid(
+            format!("{path}.workers"),
+            format!(
+                "{} is more than this simulator supports (100,000)",
+                p.workers
+            ),
+        ));
+    }
+    let startup = seconds(&format!("{path}.startup_s"), p.startup_s, false)?;
+    let router = match &p.router {
+        Some(r) => r
+            .parse::<RouterKind>()
+            .map_err(|e| invalid(format!("{path}.router"), e))?,
+        None if role == PoolRole::Decode => RouterKind::KvLoad,
+        None => RouterKind::LeastOutstandingTokens,
+    };
+    let o = &p.engine;
+    let d = backend_defaults(backend, gpu);
+    let mut engine = EngineConfig {
+        max_num_seqs: o.max_num_seqs.unwrap_or(d.max_num_seqs),
+        max_batched_tokens: o.max_batched_tokens.unwrap_or(d.max_batched_tokens),
+        block_tokens: o.block_tokens.unwrap_or(d.block_tokens),
+        chunked_prefill: o.chunked_prefill.unwrap_or(d.chunked_prefill),
+        mixed_batches: o.mixed_batches.unwrap_or(d.mixed_batches),
+        prefix_caching: o.prefix_caching.unwrap_or(d.prefix_caching),
+        reserve_output: o.reserve_output.unwrap_or(d.reserve_output),
+        overlap_schedule: o.overlap_schedule.unwrap_or(d.overlap_schedule),
+        // The traffic's prefix ids each stand for this many prompt tokens.
+        prefix_block_tokens,
+        ..d
+    };
+    for (field, v) in [
+        ("max_num_seqs", engine.max_num_seqs),
+        ("max_batched_tokens", engine.max_batched_tokens),
+        ("block_tokens", engine.block_tokens),
+    ] {
+        if v == 0 {
+            return Err(invalid(
+                format!("{path}.engine.{field}"),
+                "must be at least 1",
+            ));
+        }
+    }
+    if !engine
+        .prefix_block_tokens
+        .is_multiple_of(engine.block_tokens)
+    {
+        return Err(invalid(
+            format!("{path}.engine.block_tokens"),
+            format!(
+                "{} must divide the traffic's prefix block of {} tokens (traffic.block_tokens)",
+                engine.block_tokens, engine.prefix_block_tokens
+            ),
+        ));
+    }
+    let mem = o.mem_fraction.unwrap_or(DEFAULT_MEM_FRACTION);
+    if !(mem > 0.0 && mem <= 1.0) {
+        return Err(invalid(
+            format!("{path}.engine.mem_fraction"),
+            format!("must be in (0, 1], got {mem}"),
+        ));
+    }
+    // Each engine reads its memory knob its own way: TensorRT-LLM's share is of the memory
+    // left after the weights and activations, vLLM's and SGLang's of the whole GPU.
+    let kv_tokens = match backend {
+        Backend::Trtllm => llm.kv_capacity_tokens_of_free(gpu, p.tp, mem, RESERVED_BYTES_PER_GPU),
+        Backend::Vllm | Backend::Sglang => {
+            llm.kv_capacity_tokens_with_reserve(gpu, p.tp, mem, RESERVED_BYTES_PER_GPU)
+        }
+    }
+    .map_err(|e| invalid(format!("{path}.tp"), e.to_string()))?;
+    engine.kv_blocks = kv_tokens / u64::from(engine.block_tokens);
+    if engine.kv_blocks == 0 {
+        return Err(invalid(
+            format!("{path}.tp"),
+            format!(
+                "{} at TP{} leaves no memory for the KV cache on {}",
+                llm.name, p.tp, gpu.sku
+            ),
+        ));
+    }
+    let watermark = o.watermark.unwrap_or(0.01);
+    if !(0.0..1.0).contains(&watermark) {
+        return Err(invalid(
+            format!("{path}.engine.watermark"),
+            format!("must be in [0, 1), got {watermark}"),
+        ));
+    }
+    engine.watermark_blocks = (engine.kv_blocks as f64 * watermark) as u64;
+    Ok(PoolPlan {
+        name: p.name.clone(),
+        role,
+        tp: p.tp,
+        workers: p.workers,
+        startup,
+        router,
+        engine,
+    })
+}
