@@ -23,7 +23,8 @@ pub use ops::{AllReduceImpl, AttnShape, Backend, GemmShape, KernelOp, NcclOp, Op
 pub use predictor::{BatchShape, IterationPredictor, PrefillChunk};
 pub use roofline::{Efficiencies, RooflineTimer};
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::Result;
 use crate::hardware::{GpuCatalog, GpuSku};
@@ -45,6 +46,24 @@ impl KernelTimer {
         Ok(KernelTimer::Calibrated(Arc::new(CalibratedTimer::shipped(
             catalog, gpu, backend,
         )?)))
+    }
+
+    /// [`KernelTimer::shipped`] for a GPU of the built-in catalog, decoded once per process
+    /// and shared: the tables take a fraction of a second to decode, and A/B runs and the
+    /// profiler build many clusters of the same GPU and backend.
+    pub fn shipped_builtin(gpu: &str, backend: Backend) -> Result<Self> {
+        static CACHE: OnceLock<Mutex<BTreeMap<(String, Backend), KernelTimer>>> = OnceLock::new();
+        let cache = CACHE.get_or_init(|| Mutex::new(BTreeMap::new()));
+        let key = (gpu.to_string(), backend);
+        if let Some(t) = cache.lock().expect("timer cache lock").get(&key) {
+            return Ok(t.clone());
+        }
+        let timer = KernelTimer::shipped(&GpuCatalog::builtin(), gpu, backend)?;
+        cache
+            .lock()
+            .expect("timer cache lock")
+            .insert(key, timer.clone());
+        Ok(timer)
     }
 
     /// Predicted time of `op` in ms.

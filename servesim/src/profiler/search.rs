@@ -29,7 +29,9 @@
 use serde::Serialize;
 use servesim_models::hardware::GpuSku;
 use servesim_models::llm::{Dtype, LlmSpec};
-use servesim_models::perf::{BatchShape, CachedPredictor, IterationPredictor, PrefillChunk};
+use servesim_models::perf::{
+    BatchShape, CachedPredictor, IterationPredictor, KernelTimer, PrefillChunk,
+};
 use servesim_planner::profile::PoolModel;
 
 use super::request::ProfileRequest;
@@ -208,7 +210,7 @@ impl<'a> Search<'a> {
     /// Builds the worker models for every TP size 1, 2, 4, 8 within `req.max_tp`.
     pub fn new(req: &'a ProfileRequest, gpu: &GpuSku) -> Result<Search<'a>, Error> {
         let llm = served_llm(&req.model)?;
-        let timer = crate::world::shipped_timer(&gpu.sku, req.backend)?;
+        let timer = KernelTimer::shipped_builtin(&gpu.sku, req.backend).map_err(Error::Models)?;
         let d = backend_defaults(req.backend, gpu);
         let mut gpu = gpu.clone();
         gpu.gpus_per_node = req.gpus_per_node.min(gpu.gpus_per_node).max(1);

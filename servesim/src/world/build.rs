@@ -1,38 +1,17 @@
-//! What a scenario builds before a run: the shipped kernel timer, each pool's iteration
-//! predictor, the cluster (network and pools) and what a planner may know up front.
-
-use std::collections::BTreeMap;
-use std::sync::{Mutex, OnceLock};
+//! What a scenario builds before a run: each pool's iteration predictor (over the shipped
+//! kernel timer), the cluster (network and pools) and what a planner may know up front.
 
 use servesim_models::cluster::{Cluster, ClusterSpec, PoolSpec};
-use servesim_models::hardware::GpuCatalog;
 use servesim_models::network::{Network, Topology, TopologySpec};
-use servesim_models::perf::{Backend, CachedPredictor, IterationPredictor, KernelTimer};
+use servesim_models::perf::{CachedPredictor, IterationPredictor, KernelTimer};
 use servesim_planner::{PlannerContext, PoolContext};
 
 use crate::Error;
 use crate::scenario::Scenario;
 
-/// (the tables take a fraction of a second to decode; A/B runs build many clusters).
-pub fn shipped_timer(gpu: &str, backend: Backend) -> Result<KernelTimer, Error> {
-    static CACHE: OnceLock<Mutex<BTreeMap<(String, Backend), KernelTimer>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| Mutex::new(BTreeMap::new()));
-    let key = (gpu.to_string(), backend);
-    if let Some(t) = cache.lock().expect("timer cache lock").get(&key) {
-        return Ok(t.clone());
-    }
-    let timer =
-        KernelTimer::shipped(&GpuCatalog::builtin(), gpu, backend).map_err(Error::Models)?;
-    cache
-        .lock()
-        .expect("timer cache lock")
-        .insert(key, timer.clone());
-    Ok(timer)
-}
-
 /// The iteration-time predictor of one worker of each pool.
 pub fn pool_predictors(s: &Scenario) -> Result<Vec<IterationPredictor>, Error> {
-    let timer = shipped_timer(&s.gpu().sku, s.backend())?;
+    let timer = KernelTimer::shipped_builtin(&s.gpu().sku, s.backend()).map_err(Error::Models)?;
     s.pools()
         .iter()
         .enumerate()

@@ -26,7 +26,7 @@ mod faults;
 mod planner_loop;
 mod requests;
 
-pub use build::{build_cluster, planner_context, pool_predictors, shipped_timer};
+pub use build::{build_cluster, planner_context, pool_predictors};
 use faults::FaultLoop;
 pub use faults::FaultOutcome;
 pub use planner_loop::ScalingEvent;
