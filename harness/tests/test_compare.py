@@ -11,6 +11,7 @@ import pytest
 from servesim_harness.calibfmt import write_family
 from servesim_harness.compare import (
     EXTRA_RUNS,
+    Shipped,
     _main,
     compare,
     estimate_seconds,
@@ -19,8 +20,12 @@ from servesim_harness.compare import (
     render_csv,
     render_markdown,
 )
-from servesim_harness.sweep import parse_sweep
+from servesim_harness.sweep import load_sweep, parse_sweep
 
+from conftest import HARNESS, SWEEPS
+
+REPO = HARNESS.parent
+SHIPPED = REPO / "data" / "calibration"
 
 
 def gemm_rows(rows):
@@ -151,3 +156,33 @@ def test_estimate_counts_runs_and_overhead(shipped):
     assert secs == pytest.approx(3 * 1.0 + runs * (0.01 + 0.02) / 1000)
     assert missing == 1
 
+
+# -- the shipped check sweep against the real shipped tables ---------------------------
+
+
+def test_h200_check_sweep_holds_only_shipped_shapes():
+    """Every case of sweeps/h200-check.yaml has a row in a shipped H200 table: the GEMMs
+    and decode attention in vLLM's, prefill in TensorRT-LLM's (vLLM's has no [32, 4])."""
+    sweep = load_sweep(SWEEPS / "h200-check.yaml")
+    shipped = Shipped(SHIPPED, "h200_sxm")
+    need = {"gemm": "vllm", "context_attention": "trtllm", "generation_attention": "vllm"}
+    assert sweep.families() == list(need)
+    for family, backend in need.items():
+        table = shipped.table(backend, family)
+        for case in sweep.cases(family):
+            key = tuple(int(f) if f.isdigit() else f for f in case.fields())
+            assert key in table.rows, (family, backend, case)
+    counts = sweep.count()
+    assert counts == {"gemm": 84, "context_attention": 22, "generation_attention": 44}
+    gemm_shapes = {(c.m, c.n, c.k) for c in sweep.cases("gemm")}
+    assert len(gemm_shapes) == 42 and {c.dtype for c in sweep.cases("gemm")} == {"bf16", "fp8"}
+    assert min(m for m, _, _ in gemm_shapes) == 1 and max(m for m, _, _ in gemm_shapes) == 8192
+    assert {(c.num_heads, c.num_kv_heads, c.head_dim) for c in sweep.cases("context_attention")} == {(64, 8, 128), (32, 4, 128)}
+
+
+def test_h200_check_sweep_fits_its_time():
+    """The GPU time the shipped latencies imply, with a generous cost per case, is well
+    inside the 6 minutes the check is given."""
+    secs, missing = estimate_seconds(load_sweep(SWEEPS / "h200-check.yaml"), SHIPPED, "h200_sxm")
+    assert missing == 0
+    assert secs < 120, secs
