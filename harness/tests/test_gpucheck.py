@@ -374,3 +374,12 @@ def test_the_shell_wrapper_finds_a_python(setup):
     assert r.returncode == 0 and "--time-limit" in r.stdout and "--dry-run" in r.stdout
     r = subprocess.run([str(HARNESS / "gpu_check.sh"), "--time-limit", "0"], capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 2 and "--time-limit must be positive" in r.stderr
+
+
+def test_without_servesim_the_log_says_how_to_finish(setup, monkeypatch):
+    setup.sweep.write_text(SWEEP.replace("m: [1, 8]", "m: [1]").replace("[bf16, fp8]", "[bf16]"))
+    monkeypatch.setattr(gpucheck, "find_servesim", lambda given: None)
+    out = io.StringIO()
+    assert main(args_for(setup, "--dry-run"), stream=out) == 0
+    assert f"no servesim binary here (--servesim, $SERVESIM, PATH, target/{{release,debug}}/servesim): skipped. " \
+           f"Where servesim is built: harness/gpu_check.sh --post {setup.out} --out DIR" in out.getvalue()
