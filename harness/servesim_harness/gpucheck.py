@@ -20,8 +20,8 @@ Steps, each logged to ``<out>/gpu_check.log`` as well as the terminal:
 5. ``compare.md`` and ``compare.csv`` (``servesim_harness.compare``).
 6. ``servesim calibrate import OUT --out WORK/imported`` and ``servesim perf check`` on
    the imported tables (with the shipped tables' check beside it), when a binary is given
-   (``--servesim``, ``$SERVESIM``, ``servesim`` on the PATH, or the repository's
-   ``target/{release,debug}/servesim``); else a line saying how to do it later
+   (``--servesim``, ``$SERVESIM``, the repository's newest
+   ``target/{release,debug}/servesim``, or ``servesim`` on the PATH); else a line saying how to do it later
    (``--post OUT`` where servesim is built).
 
 ``--dry-run``: the same steps on a CPU, with the harness's dry-run timer (numpy, no
@@ -519,17 +519,16 @@ def finish_deps(choice: TorchChoice, work: Path, log: Log, args: argparse.Namesp
 
 
 def find_servesim(given: str | None) -> str | None:
+    """``--servesim``, else ``$SERVESIM``, else this checkout's newest build
+    (``target/{release,debug}/servesim``), else ``servesim`` on the PATH."""
     for cand in (given, os.environ.get("SERVESIM")):
         if cand:
             return cand
-    on_path = shutil.which("servesim")
-    if on_path:
-        return on_path
-    for profile in ("release", "debug"):
-        p = REPO / "target" / profile / "servesim"
-        if p.is_file() and os.access(p, os.X_OK):
-            return str(p)
-    return None
+    built = [p for p in (REPO / "target" / prof / "servesim" for prof in ("release", "debug"))
+             if p.is_file() and os.access(p, os.X_OK)]
+    if built:
+        return str(max(built, key=lambda p: p.stat().st_mtime))
+    return shutil.which("servesim")
 
 
 def calibration_files(root: Path) -> list[Path]:
@@ -630,7 +629,7 @@ def post_steps(run_dir: Path, report_dir: Path, gpu: str, backend: str, work: Pa
     log("\n==> servesim calibrate import and perf check")
     servesim = find_servesim(args.servesim)
     if servesim is None:
-        log("no servesim binary here (--servesim, $SERVESIM, PATH, target/{release,debug}/servesim): skipped. "
+        log("no servesim binary here (--servesim, $SERVESIM, target/{release,debug}/servesim, PATH): skipped. "
             f"Where servesim is built: harness/gpu_check.sh --post {run_dir} --out DIR")
     elif not servesim_steps(servesim, run_dir, work, gpu, backend, log):
         code = 1

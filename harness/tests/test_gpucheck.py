@@ -381,5 +381,5 @@ def test_without_servesim_the_log_says_how_to_finish(setup, monkeypatch):
     monkeypatch.setattr(gpucheck, "find_servesim", lambda given: None)
     out = io.StringIO()
     assert main(args_for(setup, "--dry-run"), stream=out) == 0
-    assert f"no servesim binary here (--servesim, $SERVESIM, PATH, target/{{release,debug}}/servesim): skipped. " \
+    assert f"no servesim binary here (--servesim, $SERVESIM, target/{{release,debug}}/servesim, PATH): skipped. " \
            f"Where servesim is built: harness/gpu_check.sh --post {setup.out} --out DIR" in out.getvalue()
