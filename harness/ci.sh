@@ -3,7 +3,9 @@
 #   VENV: virtualenv to create or reuse (default .venv; relative to the current folder).
 # Installs the harness with its dev dependencies (numpy, pyyaml, pytest), runs the test
 # suite, then one CLI dry run of sweeps/example.yaml into a temporary folder and checks
-# the files it wrote.  Exits non-zero on any failure.
+# the files it wrote, then the dry run of gpu_check.sh (the GPU check of
+# sweeps/h200-check.yaml: comparison with the shipped tables, and servesim import and
+# perf check when target/{release,debug}/servesim is built).  Exits non-zero on any failure.
 set -euo pipefail
 
 VENV="${1:-.venv}"
@@ -43,6 +45,22 @@ for p in files:
     assert rows and all(float(r[-1]) > 0 for r in rows), p
 print(f"ok: {len(files)} calibration files, {sum(len(read_family(p)[2]) for p in files)} rows")
 PYEOF
+echo "--> harness: gpu_check.sh --dry-run (sweeps/h200-check.yaml against the shipped tables)"
+# The whole GPU check on this CPU: canned nvidia-smi, numpy timer, comparison that must
+# match every row, servesim import and perf check when a servesim binary is built.
+GC="$OUT/gpu-check"
+if ! GPU_CHECK_PYTHON="$PY" "$HERE/gpu_check.sh" --dry-run --out "$GC" --work "$OUT/gpu-check-work" >"$OUT/gpu-check.txt" 2>&1; then
+    tail -n 60 "$OUT/gpu-check.txt" >&2
+    echo "gpu_check.sh --dry-run failed (log above)" >&2
+    exit 1
+fi
+for f in provenance.txt compare.md compare.csv gpu_check.log h200_sxm/vllm/gemm.csv.gz \
+    h200_sxm/vllm/context_attention.csv.gz h200_sxm/vllm/generation_attention.csv.gz; do
+    [ -s "$GC/$f" ] || { echo "gpu_check.sh --dry-run wrote no $f" >&2; exit 1; }
+done
+grep -q '^mode: dry run' "$GC/provenance.txt"
+grep -q '^Every measured row has a shipped row of the same shape.$' "$GC/compare.md"
+grep -E '^==> done in|^leave-shape-out|^no servesim binary' "$GC/gpu_check.log" | sed 's/^/    /'
 # A bad sweep file must fail with exit code 2 and a message naming the path.
 BAD="$OUT/bad.yaml"
 printf 'gemm: {dtypes: [bf16], m: [1, 2, 4, -4], nk: [[16, 16]]}\n' >"$BAD"

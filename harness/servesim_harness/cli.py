@@ -28,6 +28,16 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
+    if not v > 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return v
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="servesim-harness",
@@ -46,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--families", metavar="LIST",
         help=f"comma-separated subset of the sweep's families to run ({', '.join(FAMILIES)})",
+    )
+    run.add_argument(
+        "--time-limit", type=_positive_float, metavar="SECONDS",
+        help="start no case after SECONDS; the cases left are skipped and what was measured is written",
     )
     run.add_argument("--created", metavar="ISO_TIME", help="the `# created:` time to write (default: now, or SOURCE_DATE_EPOCH)")
     run.add_argument("--device", type=int, default=0, metavar="N", help="CUDA device for single-GPU kernels (default 0)")
@@ -136,7 +150,10 @@ def _run(args: argparse.Namespace) -> int:
                 print(f"  {family}: {i}/{n}", file=sys.stderr)
 
         try:
-            results = run_sweep(sweep, timer, out, gpu=gpu, created=created, reps=args.reps, families=families, progress=progress)
+            results = run_sweep(
+                sweep, timer, out, gpu=gpu, created=created, reps=args.reps, families=families,
+                progress=progress, time_limit=args.time_limit,
+            )
         except OSError as e:
             raise HarnessError(f"cannot write under {out}: {e.strerror or e}") from None
     finally:

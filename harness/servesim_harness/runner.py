@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,10 +75,18 @@ def run_sweep(
     families: list[str] | None = None,
     log: TextIO | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    time_limit: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> list[FamilyResult]:
     """Times every case of the sweep (or of ``families``) and writes one file per family
-    under ``out``.  Returns what was written."""
+    under ``out``.  Returns what was written.
+
+    ``time_limit`` (seconds, read on ``clock``): once it has passed, no further case is
+    started; the cases left are skipped ("time limit ... reached") and each family file
+    holds what was measured before."""
     log = log if log is not None else sys.stderr
+    deadline = None if time_limit is None else clock() + time_limit
+    cut_reason = f"time limit ({time_limit:g} s) reached" if time_limit is not None else ""
     reps = reps or sweep.repetitions
     wanted = sweep.families() if families is None else [f for f in sweep.families() if f in families]
     common = {
@@ -91,19 +100,32 @@ def run_sweep(
         **timer.metadata(),
     }
     timer.configure({f: getattr(sweep, f) for f in sweep.families()})
+    if time_limit is not None:
+        common["time_limit_s"] = f"{time_limit:g}"
     results = []
     for family in wanted:
         cases = sweep.cases(family)
         rows: list[tuple[list[str], float]] = []
         skipped: list[tuple[object, str]] = []
-        for i, (case, res) in enumerate(timer.measure(family, cases, sweep.warmup, reps), start=1):
-            if isinstance(res, CaseSkipped):
-                skipped.append((case, str(res)))
-                print(f"  skipped {family} {case}: {res}", file=log)
-            else:
-                rows.append((case.fields(), median(res)))
-            if progress is not None:
-                progress(family, i, len(cases))
+        done = 0
+        if deadline is None or clock() < deadline:
+            measured = timer.measure(family, cases, sweep.warmup, reps)
+            for i, (case, res) in enumerate(measured, start=1):
+                done = i
+                if isinstance(res, CaseSkipped):
+                    skipped.append((case, str(res)))
+                    print(f"  skipped {family} {case}: {res}", file=log)
+                else:
+                    rows.append((case.fields(), median(res)))
+                if progress is not None:
+                    progress(family, i, len(cases))
+                if deadline is not None and i < len(cases) and clock() >= deadline:
+                    measured.close()  # type: ignore[attr-defined]
+                    break
+        cut = len(cases) - done
+        if cut:
+            skipped += [(case, cut_reason) for case in cases[done:]]
+            print(f"{family}: {cut_reason}; {cut} of {len(cases)} cases not run", file=log)
         extra = dict(common)
         if family == "nccl":
             extra["backend_version"] = timer.family_metadata(family).get("nccl_version", "unknown")
@@ -113,6 +135,8 @@ def run_sweep(
         extra.update({k: v for k, v in timer.family_metadata(family).items() if k != "nccl_version"})
         extra["cases"] = str(len(cases))
         extra["skipped"] = str(len(skipped))
+        if cut:
+            extra["skipped_time_limit"] = str(cut)
         if not rows:
             print(f"{family}: every case was skipped; no file written", file=log)
             continue

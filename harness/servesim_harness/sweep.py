@@ -56,11 +56,13 @@ class Sweep:
     backend_version: str | None
     repetitions: int
     warmup: int
-    gemm: dict[str, Any] | None = None
-    context_attention: dict[str, Any] | None = None
-    generation_attention: dict[str, Any] | None = None
-    nccl: dict[str, Any] | None = None
-    p2p_copy: dict[str, Any] | None = None
+    # Each family: its grids (one per mapping of the file; a list in the file gives
+    # several), or None when the sweep does not measure it.
+    gemm: list[dict[str, Any]] | None = None
+    context_attention: list[dict[str, Any]] | None = None
+    generation_attention: list[dict[str, Any]] | None = None
+    nccl: list[dict[str, Any]] | None = None
+    p2p_copy: list[dict[str, Any]] | None = None
     source_file: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -69,11 +71,12 @@ class Sweep:
         return [f for f in FAMILIES if getattr(self, f) is not None]
 
     def cases(self, family: str) -> list[Case]:
-        """Every case of one family, in a fixed order (the row order of its file)."""
-        sec = getattr(self, family)
-        if sec is None:
+        """Every case of one family, in a fixed order (the row order of its file): the
+        cases of its first grid, then of the second..."""
+        grids = getattr(self, family)
+        if grids is None:
             return []
-        return list(_ENUMERATE[family](sec))
+        return [case for grid in grids for case in _ENUMERATE[family](grid)]
 
     def count(self) -> dict[str, int]:
         return {f: len(self.cases(f)) for f in self.families()}
@@ -412,16 +415,7 @@ class _Validator:
         sections = {}
         for fam in FAMILIES:
             if fam in doc:
-                sections[fam] = getattr(self, f"sec_{fam}")(doc[fam], fam)
-        for fam, sec in sections.items():
-            if sec is not None:
-                bound = 1
-                for val in sec.values():
-                    if isinstance(val, list):
-                        bound *= len(val)
-                if bound > MAX_CASES:
-                    self.err(fam, f"up to {bound} cases; at most {MAX_CASES} per family are allowed (split the sweep)")
-                    sections[fam] = None
+                sections[fam] = self.family(doc[fam], fam)
         if not any(f in doc for f in FAMILIES) and not self.errors:
             self.err("", f"the sweep measures nothing: give at least one of {', '.join(FAMILIES)}")
         return Sweep(
@@ -432,6 +426,46 @@ class _Validator:
             warmup=warmup,
             **sections,
         )
+
+    def family(self, x: Any, fam: str) -> list[dict] | None:
+        """A family section: one grid (a mapping) or a list of grids, whose cases are run
+        one grid after the other.  Two grids may not hold the same case."""
+        check = getattr(self, f"sec_{fam}")
+        if isinstance(x, list):
+            if not x:
+                self.err(fam, "must not be empty (give a mapping, or a list of mappings)")
+                return None
+            grids = [check(g, f"{fam}[{i}]") for i, g in enumerate(x)]
+            paths = [f"{fam}[{i}]" for i in range(len(x))]
+        else:
+            grids, paths = [check(x, fam)], [fam]
+        if any(g is None for g in grids):
+            return None
+        bound = 0
+        for g in grids:
+            size = 1
+            for val in g.values():
+                if isinstance(val, list):
+                    size *= len(val)
+            bound += size
+        if bound > MAX_CASES:
+            self.err(fam, f"up to {bound} cases; at most {MAX_CASES} per family are allowed (split the sweep)")
+            return None
+        if len(grids) > 1:
+            if fam == "generation_attention":
+                first = grids[0]["kernel"]
+                for g, path in zip(grids[1:], paths[1:], strict=True):
+                    if g["kernel"] != first:
+                        self.err(f"{path}.kernel", f"{g['kernel']!r} differs from {paths[0]}.kernel ({first!r}); a run uses one decode kernel")
+                        return None
+            seen: dict[Case, str] = {}
+            for g, path in zip(grids, paths, strict=True):
+                for case in _ENUMERATE[fam](g):
+                    if case in seen:
+                        self.err(path, f"repeats a case of {seen[case]} ({', '.join(case.fields())})")
+                        return None
+                    seen[case] = path
+        return grids  # type: ignore[return-value]
 
     def sec_gemm(self, x: Any, p: str) -> dict | None:
         s = self.mapping(x, p, ("dtypes", "m", "nk"), ("dtypes", "m", "nk"))

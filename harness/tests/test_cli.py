@@ -91,6 +91,21 @@ def test_out_must_be_a_folder(tmp_path, capsys):
     assert "is not a folder" in capsys.readouterr().err
 
 
+def test_time_limit_option(tmp_path, capsys):
+    assert main(["run", str(SWEEPS / "example.yaml"), "--out", str(tmp_path), "--dry-run", "--reps", "1",
+                 "--families", "gemm", "--time-limit", "600", "-q"]) == 0
+    header, _, rows = read_family(tmp_path / "h100_sxm" / "vllm" / "gemm.csv.gz")
+    assert header["time_limit_s"] == "600" and header["skipped"] == "0" and len(rows) == 32
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "soon", "inf", "nan"])
+def test_time_limit_must_be_positive(limit, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["run", "x.yaml", "--out", "o", "--time-limit", limit])
+    assert e.value.code == 2
+    assert "--time-limit: must be a positive number" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("args", [["run"], ["run", "x.yaml"], ["bogus"], ["run", "x.yaml", "--out", "o", "--reps", "0"], []])
 def test_usage_errors_exit_2(args):
     with pytest.raises(SystemExit) as e:

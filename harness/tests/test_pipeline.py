@@ -117,3 +117,39 @@ def test_family_with_every_case_skipped_writes_nothing(tmp_path, capsys):
     assert run_sweep(sweep, FakeTimer(skip={"fp8"}), tmp_path, gpu="g", created=CREATED) == []
     assert not any(tmp_path.iterdir())
     assert "every case was skipped" in capsys.readouterr().err
+
+
+def test_time_limit_stops_starting_cases(tmp_path, capsys):
+    """Each case advances the fake clock by one second; with a limit of 2.5 s the third
+    case is the last started, the rest are skipped and counted, and what was measured is
+    written (a family reached after the limit writes nothing)."""
+    sweep = parse_sweep(SMALL, "small.yaml")
+    now = [0.0]
+    timer = FakeTimer()
+    prepare = timer.prepare
+
+    def slow_prepare(family, case):
+        now[0] += 1.0
+        return prepare(family, case)
+
+    timer.prepare = slow_prepare  # type: ignore[method-assign]
+    results = run_sweep(
+        sweep, timer, tmp_path, gpu="test_gpu", created=CREATED, time_limit=2.5, clock=lambda: now[0]
+    )
+    assert [r.family for r in results] == ["gemm"]
+    assert len(timer.calls) == 3
+    header, _, rows = read_family(tmp_path / LAYOUT["gemm"])
+    assert [r[:-1] for r in rows] == [c.fields() for c in sweep.cases("gemm")[:3]]
+    assert (header["cases"], header["skipped"], header["skipped_time_limit"]) == ("4", "1", "1")
+    assert header["time_limit_s"] == "2.5"
+    assert results[0].skipped[0][1] == "time limit (2.5 s) reached"
+    err = capsys.readouterr().err
+    assert "gemm: time limit (2.5 s) reached; 1 of 4 cases not run" in err
+    assert "context_attention: every case was skipped; no file written" in err
+
+
+def test_no_time_limit_key_without_a_limit(tmp_path):
+    sweep = parse_sweep(SMALL, "small.yaml")
+    run_sweep(sweep, FakeTimer(), tmp_path, gpu="test_gpu", created=CREATED, families=["gemm"])
+    header, _, rows = read_family(tmp_path / LAYOUT["gemm"])
+    assert "time_limit_s" not in header and "skipped_time_limit" not in header and len(rows) == 4

@@ -47,6 +47,27 @@ def test_defaults_and_ranges():
     assert s.cases("p2p_copy") == [P2pCase(0, 1, b) for b in (3, 9, 27, 81)]
 
 
+def test_a_family_can_list_several_grids():
+    s = parse_sweep(
+        "gemm:\n"
+        "  - {dtypes: [bf16, fp8], m: [1, 64], nk: [[32, 16]]}\n"
+        "  - {dtypes: [bf16], m: [8], nk: [[16, 16], [32, 16]]}\n"
+        "generation_attention:\n"
+        "  - {batch: [1], kv_len: [8, 16], heads: [[8, 1]], head_dim: [64], kernel: sdpa}\n"
+        "  - {batch: [4], kv_len: [8], heads: [[8, 1]], head_dim: [64], kernel: sdpa}\n"
+    )
+    # The grids' cases one after the other, each grid in its own order.
+    assert s.cases("gemm") == [
+        GemmCase("bf16", 1, 32, 16), GemmCase("bf16", 64, 32, 16),
+        GemmCase("fp8", 1, 32, 16), GemmCase("fp8", 64, 32, 16),
+        GemmCase("bf16", 8, 16, 16), GemmCase("bf16", 8, 32, 16),
+    ]
+    assert [(c.batch, c.length) for c in s.cases("generation_attention")] == [(1, 8), (1, 16), (4, 8)]
+    assert s.count() == {"gemm": 6, "generation_attention": 3}
+    # A single mapping is a list of one grid.
+    assert len(parse_sweep(GOOD_GEMM).gemm) == 1
+
+
 @pytest.mark.parametrize("name", ["example.yaml", "hopper-full.yaml"])
 def test_shipped_sweeps_are_valid(name):
     s = load_sweep(SWEEPS / name)
@@ -74,7 +95,11 @@ GOOD_GEMM = "gemm: {dtypes: [bf16], m: [1], nk: [[16, 16]]}\n"
         ("gemm: {dtypes: [bf16], m: [1, 2, 1], nk: [[16, 16]]}", "gemm.m[2]: duplicate of gemm.m[0] (1)"),
         ("gemm: {dtypes: [bf16], m: [1], nk: [[16, 16]], mm: [1]}", "gemm.mm: unknown key (expected one of: dtypes, m, nk)"),
         ("gemm: {dtypes: [bf16], nk: [[16, 16]]}", "gemm.m: missing (required)"),
-        ("gemm: [1, 2]", "gemm: must be a mapping with keys dtypes, m, nk, got a list"),
+        ("gemm: [1, 2]", "gemm[0]: must be a mapping with keys dtypes, m, nk, got 1"),
+        ("gemm: []", "gemm: must not be empty (give a mapping, or a list of mappings)"),
+        ("gemm: [{dtypes: [bf16], m: [1], nk: [[16, 16]]}, {dtypes: [bf16], m: [0], nk: [[16, 16]]}]", "gemm[1].m[0]: must be a positive integer, got 0"),
+        ("gemm: [{dtypes: [bf16], m: [1, 2], nk: [[16, 16]]}, {dtypes: [fp8, bf16], m: [2], nk: [[16, 16]]}]", "gemm[1]: repeats a case of gemm[0] (bf16, 2, 16, 16)"),
+        ("generation_attention: [{batch: [1], kv_len: [8], heads: [[8, 4]], head_dim: [64]}, {batch: [2], kv_len: [8], heads: [[8, 4]], head_dim: [64], kernel: sdpa}]", "generation_attention[1].kernel: 'sdpa' differs from generation_attention[0].kernel ('auto'); a run uses one decode kernel"),
         ("gemm: {dtypes: [bf16], m: {from: 8, to: 2, mul: 2}, nk: [[16, 16]]}", "gemm.m: `to` (2) is below `from` (8)"),
         ("gemm: {dtypes: [bf16], m: {from: 1, to: 8}, nk: [[16, 16]]}", "gemm.m: a range needs exactly one of `mul` (geometric) or `step` (arithmetic)"),
         ("gemm: {dtypes: [bf16], m: {from: 1, to: 8, mul: 1}, nk: [[16, 16]]}", "gemm.m.mul: must be an integer >= 2, got 1"),

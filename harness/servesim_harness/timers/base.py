@@ -53,7 +53,8 @@ class Timer(ABC):
     measured_on: str = "gpu"
 
     def configure(self, options: dict[str, dict]) -> None:
-        """Receives each family's sweep section before the run (e.g. the decode kernel)."""
+        """Receives each family's grids (the sweep's sections, a list of mappings per
+        family) before the run (e.g. the decode kernel)."""
 
     @abstractmethod
     def prepare(self, family: str, case: Case) -> Sampler:

@@ -128,7 +128,8 @@ class CudaTimer(Timer):
         self.decode_kernel = "auto"
 
     def configure(self, options: dict[str, dict]) -> None:
-        self.decode_kernel = (options.get("generation_attention") or {}).get("kernel", "auto")
+        grids = options.get("generation_attention") or [{}]
+        self.decode_kernel = grids[0].get("kernel", "auto")  # the same in every grid
 
     # -- metadata ----------------------------------------------------------------------
 
