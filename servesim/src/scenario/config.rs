@@ -53,6 +53,39 @@ pub struct ScenarioConfig {
     pub frontend: Option<FrontendConfig>,
 }
 
+impl ScenarioConfig {
+    /// A scenario of `model` on `gpu` under `backend`, every optional section left out
+    /// (seed 1, default metrics and limits, no planner, faults or frontend).
+    pub fn new(
+        model: &str,
+        gpu: &str,
+        backend: &str,
+        duration_s: f64,
+        slo: SloConfig,
+        cluster: ClusterConfig,
+        traffic: WorkloadConfig,
+    ) -> Self {
+        ScenarioConfig {
+            name: None,
+            seed: 1,
+            duration_s,
+            model: model.to_string(),
+            kv_dtype: None,
+            weight_dtype: None,
+            gpu: gpu.to_string(),
+            backend: backend.to_string(),
+            slo,
+            cluster,
+            traffic,
+            metrics: MetricsConfig::default(),
+            planner: None,
+            faults: None,
+            limits: LimitsConfig::default(),
+            frontend: None,
+        }
+    }
+}
+
 /// The `frontend:` section: the HTTP server, tokenizer and detokenizer in front of the
 /// engines (see [`servesim_models::frontend`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -131,6 +164,20 @@ pub struct ClusterConfig {
     pub pools: Vec<PoolConfig>,
 }
 
+impl ClusterConfig {
+    /// `pools` on `nodes` nodes, every other field at the file's default.
+    pub fn new(nodes: u32, pools: Vec<PoolConfig>) -> Self {
+        ClusterConfig {
+            nodes,
+            gpu_budget: None,
+            fabric: default_fabric(),
+            transfer_latency_us: default_transfer_latency_us(),
+            local_prefill_max_tokens: None,
+            pools,
+        }
+    }
+}
+
 fn default_fabric() -> Fabric {
     Fabric::SingleSwitch
 }
@@ -160,6 +207,21 @@ pub struct PoolConfig {
     /// Engine settings (defaults from the backend).
     #[serde(default)]
     pub engine: EngineOverrides,
+}
+
+impl PoolConfig {
+    /// A pool of `workers` warm workers of `tp` GPUs, every other field at the file's default.
+    pub fn new(name: &str, role: &str, tp: u32, workers: u32) -> Self {
+        PoolConfig {
+            name: name.to_string(),
+            role: role.to_string(),
+            tp,
+            workers,
+            startup_s: default_startup_s(),
+            router: None,
+            engine: EngineOverrides::default(),
+        }
+    }
 }
 
 fn default_startup_s() -> f64 {

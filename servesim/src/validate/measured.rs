@@ -1,0 +1,280 @@
+//! The measured file: a CSV of serving runs read with the `csv` crate, each row with its line
+//! number, and typed accessors whose errors name the line and column; and the output CSV.
+
+use crate::Error;
+
+use super::{OUTPUT_COLUMNS, REQUIRED_COLUMNS, Validation};
+
+/// A measured CSV file: its header and rows (fields as text), each with its line number.
+#[derive(Clone, Debug)]
+pub struct MeasuredFile {
+    /// Column names.
+    pub header: Vec<String>,
+    /// Rows: (1-based line number, fields).
+    pub rows: Vec<(usize, Vec<String>)>,
+}
+
+fn malformed(origin: &str, line: usize, column: &str, message: impl Into<String>) -> Error {
+    Error::Parse {
+        origin: origin.to_string(),
+        path: format!("line {line}, column {column}"),
+        message: message.into(),
+    }
+}
+
+/// The line a record starts on: the reader reports where it began looking, before the
+/// blank lines it skips.
+fn start_line(text: &str, p: &csv::Position) -> usize {
+    let skipped = text.as_bytes()[p.byte() as usize..]
+        .iter()
+        .take_while(|&&b| b == b'\n' || b == b'\r')
+        .filter(|&&b| b == b'\n')
+        .count();
+    p.line() as usize + skipped
+}
+
+/// Reads CSV text into records with the line each starts on (RFC 4180: quoted fields may
+/// hold commas, quotes and newlines; blank lines are skipped).
+fn read_records(text: &str, origin: &str) -> Result<Vec<(usize, Vec<String>)>, Error> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut records = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line() as usize);
+            malformed(origin, line, "1", e.to_string())
+        })?;
+        let line = record.position().map_or(0, |p| start_line(text, p));
+        records.push((line, record.iter().map(str::to_string).collect()));
+    }
+    Ok(records)
+}
+
+impl MeasuredFile {
+    /// Parses CSV text; `origin` names it in errors. Every row must have the header's number
+    /// of fields, and the header the [`REQUIRED_COLUMNS`].
+    pub fn parse(text: &str, origin: &str) -> Result<MeasuredFile, Error> {
+        let mut records = read_records(text, origin)?.into_iter();
+        let Some((_, header)) = records.next() else {
+            return Err(malformed(origin, 1, "1", "empty file: no header"));
+        };
+        for c in REQUIRED_COLUMNS {
+            if !header.iter().any(|h| h == c) {
+                return Err(malformed(
+                    origin,
+                    1,
+                    c,
+                    format!("the header has no '{c}' column"),
+                ));
+            }
+        }
+        let rows: Vec<(usize, Vec<String>)> = records.collect();
+        for (line, fields) in &rows {
+            if fields.len() != header.len() {
+                let col = fields.len().min(header.len()) + 1;
+                return Err(malformed(
+                    origin,
+                    *line,
+                    &col.to_string(),
+                    format!(
+                        "{} fields where the header has {}",
+                        fields.len(),
+                        header.len()
+                    ),
+                ));
+            }
+        }
+        Ok(MeasuredFile { header, rows })
+    }
+
+    fn index(&self, column: &str) -> Option<usize> {
+        self.header.iter().position(|h| h == column)
+    }
+}
+
+/// A view of one row with typed accessors whose errors name line and column.
+pub(super) struct Row<'a> {
+    pub(super) file: &'a MeasuredFile,
+    pub(super) origin: &'a str,
+    pub(super) line: usize,
+    pub(super) fields: &'a [String],
+}
+
+impl Row<'_> {
+    pub(super) fn text(&self, column: &str) -> &str {
+        self.file
+            .index(column)
+            .map(|i| self.fields[i].trim())
+            .unwrap_or("")
+    }
+
+    /// A number (integers may be written `8.0`); blank → `None`.
+    pub(super) fn number(&self, column: &str) -> Result<Option<f64>, Error> {
+        let t = self.text(column);
+        if t.is_empty() {
+            return Ok(None);
+        }
+        match t.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(Some(v)),
+            _ => Err(malformed(
+                self.origin,
+                self.line,
+                column,
+                format!("'{t}' is not a number"),
+            )),
+        }
+    }
+
+    /// A whole count ≥ 0; blank → `None`.
+    pub(super) fn count(&self, column: &str) -> Result<Option<u32>, Error> {
+        match self.number(column)? {
+            None => Ok(None),
+            Some(v) if v >= 0.0 && v.fract() == 0.0 && v <= f64::from(u32::MAX) => {
+                Ok(Some(v as u32))
+            }
+            Some(v) => Err(malformed(
+                self.origin,
+                self.line,
+                column,
+                format!("{v} is not a whole count"),
+            )),
+        }
+    }
+
+    /// A batch size: blank for the backend's default, else at least 1.
+    pub(super) fn batch(&self, column: &str) -> Result<Option<u32>, Error> {
+        match self.count(column)? {
+            Some(0) => Err(malformed(
+                self.origin,
+                self.line,
+                column,
+                "must be > 0 (leave it blank for the backend's default)",
+            )),
+            b => Ok(b),
+        }
+    }
+
+    pub(super) fn required_count(&self, column: &str) -> Result<u32, Error> {
+        match self.count(column)? {
+            Some(v) if v > 0 => Ok(v),
+            Some(_) => Err(malformed(self.origin, self.line, column, "must be > 0")),
+            None => Err(malformed(self.origin, self.line, column, "is blank")),
+        }
+    }
+
+    pub(super) fn concurrency(&self) -> Result<u32, Error> {
+        let col = "silicon_data_source";
+        let src = self.text(col);
+        let Some(rest) = src.split("silicon_concurrency=").nth(1) else {
+            return Err(malformed(
+                self.origin,
+                self.line,
+                col,
+                "no 'silicon_concurrency=N' in it",
+            ));
+        };
+        let n = rest.split(';').next().unwrap_or("").trim();
+        match n.parse::<f64>() {
+            Ok(v) if v >= 1.0 && v.fract() == 0.0 && v <= 1e6 => Ok(v as u32),
+            _ => Err(malformed(
+                self.origin,
+                self.line,
+                col,
+                format!("silicon_concurrency '{n}' is not a positive whole number"),
+            )),
+        }
+    }
+}
+
+/// The output CSV: every input row in order, with [`OUTPUT_COLUMNS`] appended.
+pub fn render_csv(file: &MeasuredFile, validation: &Validation) -> String {
+    let mut out = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let header = file
+        .header
+        .iter()
+        .map(String::as_str)
+        .chain(OUTPUT_COLUMNS.iter().copied());
+    out.write_record(header).expect("writing to memory");
+    for ((_, fields), (_, p)) in file.rows.iter().zip(&validation.rows) {
+        let num = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_default();
+        let cells = fields.iter().cloned().chain([
+            num(p.ttft_ms),
+            num(p.tpot_ms),
+            p.reason.clone().unwrap_or_default(),
+        ]);
+        out.write_record(cells).expect("writing to memory");
+    }
+    String::from_utf8(out.into_inner().expect("writing to memory")).expect("UTF-8 fields")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "silicon_data_source,backend,model_path,system,mode,isl,osl";
+
+    #[test]
+    fn quoted_fields_keep_commas_quotes_and_newlines_and_rows_keep_their_lines() {
+        let text = format!(
+            "{HEADER}\n\n\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",h100_sxm,agg,1,2\r\nx,y,z,h200_sxm,agg,3,4\n"
+        );
+        let file = MeasuredFile::parse(&text, "m.csv").unwrap();
+        assert_eq!(file.rows.len(), 2);
+        let (line, fields) = &file.rows[0];
+        assert_eq!(*line, 3, "the blank line 2 is skipped, not renumbered");
+        assert_eq!(fields[..3], ["a,b", "say \"hi\"", "two\nlines"]);
+        assert_eq!(
+            file.rows[1].0, 5,
+            "a record spanning two lines moves the next one"
+        );
+    }
+
+    #[test]
+    fn a_row_of_the_wrong_width_names_its_line_and_column() {
+        let text = format!("{HEADER}\n1,2,3\n");
+        let err = MeasuredFile::parse(&text, "m.csv").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "m.csv: line 2, column 4: 3 fields where the header has 7"
+        );
+    }
+
+    #[test]
+    fn the_output_quotes_what_needs_quoting() {
+        let text = format!("{HEADER}\n\"a,b\",vllm,m,h100_sxm,agg,1,2\n");
+        let file = MeasuredFile::parse(&text, "m.csv").unwrap();
+        let spec = super::super::RowSpec {
+            line: 2,
+            backend: "vllm".into(),
+            mode: "agg".into(),
+            concurrency: 1,
+            isl: 1,
+            osl: 2,
+            measured_ttft_ms: None,
+            measured_tpot_ms: None,
+        };
+        let p = super::super::Prediction {
+            ttft_ms: Some(12.34567),
+            tpot_ms: None,
+            reason: Some("a \"quoted\", reason".into()),
+        };
+        let v = Validation {
+            rows: vec![(spec, p)],
+            overall: Default::default(),
+            groups: Default::default(),
+            averaged: Default::default(),
+        };
+        let out = render_csv(&file, &v);
+        assert_eq!(
+            out,
+            format!(
+                "{HEADER},predicted_ttft_ms,predicted_tpot_ms,reason\n\
+                 \"a,b\",vllm,m,h100_sxm,agg,1,2,12.3457,,\"a \"\"quoted\"\", reason\"\n"
+            )
+        );
+    }
+}

@@ -1,0 +1,229 @@
+//! What a row becomes: its pools, precision and GPU count ([`plan`]), then the scenario the
+//! simulator runs for it ([`scenario_of`]), built as a value.
+
+use std::path::Path;
+
+use servesim_models::frontend::FrontendSpec;
+use servesim_models::perf::Backend;
+use servesim_traffic::{
+    ClosedConfig, DEFAULT_BLOCK_TOKENS, DistConfig, Stagger, StreamConfig, WorkloadConfig,
+};
+
+use crate::Error;
+use crate::scenario::{
+    ClusterConfig, FrontendConfig, MetricsConfig, PoolConfig, Scenario, ScenarioConfig, SloConfig,
+};
+
+use super::RowSpec;
+use super::measured::Row;
+
+/// The pools, GPU count and precision of a row.
+pub(super) struct Plan {
+    pools: Vec<PoolConfig>,
+    pub(super) gpus: u32,
+    pub(super) model: String,
+    block_fp8: bool,
+    /// KV-cache dtype, when not the model's.
+    kv_dtype: Option<&'static str>,
+}
+
+/// A pool of warm workers (no start-up), with `batch` as its `max_num_seqs` when given.
+fn pool(name: &str, role: &str, tp: u32, workers: u32, batch: Option<u32>) -> PoolConfig {
+    let mut pool = PoolConfig::new(name, role, tp, workers);
+    pool.startup_s = 0.0;
+    pool.engine.max_num_seqs = batch;
+    pool
+}
+
+/// Reads the parallelism and precision columns; `Ok(Err(reason))` when not modellable.
+pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Error> {
+    let quant = {
+        let g = row.text("gemm_quant_mode");
+        if g.is_empty() {
+            row.text("precision")
+        } else {
+            g
+        }
+    }
+    .to_ascii_lowercase();
+    let model_path = row.text("model_path");
+    let (model, block_fp8) = match quant.as_str() {
+        "" | "bf16" | "float16" | "fp16" => (model_path.to_string(), false),
+        "fp8" => (format!("{model_path}-FP8"), false),
+        "fp8_block" => (format!("{model_path}-FP8"), true),
+        other => return Ok(Err(format!("GEMM precision '{other}' is not modelled"))),
+    };
+    // TensorRT-LLM's FP8 checkpoints (ModelOpt) quantise the KV cache to FP8 as well
+    // (`kv_cache_quant_algo: FP8`); vLLM and SGLang keep `kv_cache_dtype=auto`, the
+    // activation dtype (BF16), unless told otherwise. The TRT-LLM Llama-3.1-70B rows agree:
+    // 32 users of 1024+8192 tokens on one H200 run without queueing, which only FP8 KV allows.
+    let trtllm = row.text("backend").eq_ignore_ascii_case("trtllm");
+    let kv_dtype = (trtllm && quant.starts_with("fp8")).then_some("fp8");
+    // TensorRT-LLM 1.0 release candidates hold one sequence slot for the CUDA-graph padding
+    // request (see the module documentation).
+    let padding_slot = trtllm && row.text("backend_version").starts_with("1.0.0rc");
+    // `moe_quant_mode` is filled for dense models too; MoE models fail the lookup below.
+    let prefixes: &[&str] = if mode == "agg" {
+        &[""]
+    } else {
+        &["prefill_", "decode_"]
+    };
+    for p in prefixes {
+        if let Some(pp) = row.count(&format!("{p}pp_size"))?
+            && pp > 1
+        {
+            return Ok(Err(format!(
+                "{p}pp_size {pp}: pipeline parallelism is not modelled"
+            )));
+        }
+        if let Some(dp) = row.count(&format!("{p}attention_dp_size"))?
+            && dp > 1
+        {
+            return Ok(Err(format!(
+                "{p}attention_dp_size {dp}: attention data parallelism is not modelled"
+            )));
+        }
+        if let Some(ep) = row.count(&format!("{p}moe_ep_size"))?
+            && ep > 1
+        {
+            return Ok(Err(format!(
+                "{p}moe_ep_size {ep}: expert parallelism (MoE) is not modelled"
+            )));
+        }
+    }
+    let plan = match mode {
+        "agg" => {
+            let tp = row.required_count("tp_size")?;
+            let batch = row.batch("batch_size")?;
+            let batch = if padding_slot {
+                batch.map(|b| (b - 1).max(1))
+            } else {
+                batch
+            };
+            Plan {
+                pools: vec![pool("agg", "aggregated", tp, 1, batch)],
+                gpus: tp,
+                model,
+                block_fp8,
+                kv_dtype,
+            }
+        }
+        "disagg" => {
+            let ptp = row.required_count("prefill_tp_size")?;
+            let pw = row.required_count("prefill_num_workers")?;
+            let dtp = row.required_count("decode_tp_size")?;
+            let dw = row.required_count("decode_num_workers")?;
+            let pb = row.batch("prefill_batch_size")?;
+            let db = row.batch("decode_batch_size")?;
+            let db = if padding_slot {
+                db.map(|b| (b - 1).max(1))
+            } else {
+                db
+            };
+            let gpus = ptp
+                .checked_mul(pw)
+                .zip(dtp.checked_mul(dw))
+                .and_then(|(p, d)| p.checked_add(d));
+            let Some(gpus) = gpus else {
+                return Ok(Err(format!(
+                    "prefill_tp_size × prefill_num_workers + decode_tp_size × \
+                     decode_num_workers ({ptp} × {pw} + {dtp} × {dw}) GPUs is more than \
+                     can be simulated"
+                )));
+            };
+            Plan {
+                pools: vec![
+                    pool("prefill", "prefill", ptp, pw, pb),
+                    pool("decode", "decode", dtp, dw, db),
+                ],
+                gpus,
+                model,
+                block_fp8,
+                kv_dtype,
+            }
+        }
+        other => return Ok(Err(format!("mode '{other}' is neither agg nor disagg"))),
+    };
+    Ok(Ok(plan))
+}
+
+/// A fixed size.
+fn fixed(value: f64) -> DistConfig {
+    DistConfig::Fixed { value }
+}
+
+/// Builds the scenario of a modellable row; user `u` starts at `u · ramp_s / N`.
+pub(super) fn scenario_of(
+    plan: &Plan,
+    row: &Row<'_>,
+    spec: &RowSpec,
+    ramp_s: f64,
+    seed: u64,
+) -> Result<Scenario, String> {
+    let gpu = row.text("system").to_string();
+    let catalog = servesim_models::hardware::GpuCatalog::builtin();
+    let sku = catalog.get(&gpu).map_err(|e| format!("unknown GPU: {e}"))?;
+    let per_node = sku.gpus_per_node.max(1);
+    let bench = StreamConfig {
+        name: "bench".into(),
+        class: None,
+        start_s: 0.0,
+        end_s: None,
+        shared_prefix_tokens: 0,
+        open: None,
+        closed: Some(ClosedConfig {
+            users: spec.concurrency,
+            ramp_s,
+            stagger: Stagger::Random,
+            first_input: fixed(f64::from(spec.isl)),
+            followup_input: fixed(1.0),
+            output: fixed(f64::from(spec.osl)),
+            think_s: fixed(0.0),
+            turns: fixed(1.0),
+            max_input_tokens: None,
+        }),
+        trace: None,
+    };
+    let traffic = WorkloadConfig {
+        block_tokens: DEFAULT_BLOCK_TOKENS,
+        preset: None,
+        airline: None,
+        streams: vec![bench],
+    };
+    let cluster = ClusterConfig::new(plan.gpus.div_ceil(per_node), plan.pools.clone());
+    // SLOs far beyond any latency: a row judges means, not attainment.
+    let slo = SloConfig {
+        ttft_ms: 1.0e9,
+        itl_ms: 1.0e9,
+    };
+    let mut config = ScenarioConfig::new(
+        &plan.model,
+        &gpu,
+        &spec.backend,
+        1_000_000.0,
+        slo,
+        cluster,
+        traffic,
+    );
+    config.name = Some(format!("line-{}", spec.line));
+    config.seed = seed;
+    config.kv_dtype = plan.kv_dtype.map(str::to_string);
+    config.weight_dtype = plan.block_fp8.then(|| "fp8_block".to_string());
+    config.metrics = MetricsConfig {
+        sample_interval_s: 60.0,
+        keep_requests: true,
+        ..MetricsConfig::default()
+    };
+    config.frontend = engine_server(&spec.backend);
+    Scenario::validate(config, Path::new(".")).map_err(|e| e.to_string())
+}
+
+/// The `frontend:` of a row's scenario: the backend's own OpenAI-compatible server
+/// ([`FrontendSpec::engine_server`]); none for an unknown backend (the scenario names it).
+fn engine_server(backend: &str) -> Option<FrontendConfig> {
+    let f = FrontendSpec::engine_server(Backend::parse(backend).ok()?);
+    (!f.is_ideal()).then(|| FrontendConfig {
+        latency_ms: Some(f.latency.as_millis_f64()),
+        token_cost_us: Some(f.token_cost.as_nanos() as f64 / 1e3),
+    })
+}
