@@ -104,6 +104,49 @@ pub struct StreamConfig {
     pub trace: Option<TraceConfig>,
 }
 
+impl StreamConfig {
+    /// A stream of closed-loop users, open from time zero, no shared prefix.
+    pub fn closed(name: &str, closed: ClosedConfig) -> Self {
+        StreamConfig {
+            closed: Some(closed),
+            ..Self::empty(name)
+        }
+    }
+
+    /// A stream of open-loop arrivals, open from time zero, no shared prefix.
+    pub fn open(name: &str, open: OpenConfig) -> Self {
+        StreamConfig {
+            open: Some(open),
+            ..Self::empty(name)
+        }
+    }
+
+    fn empty(name: &str) -> Self {
+        StreamConfig {
+            name: name.to_string(),
+            class: None,
+            start_s: 0.0,
+            end_s: None,
+            shared_prefix_tokens: 0,
+            open: None,
+            closed: None,
+            trace: None,
+        }
+    }
+}
+
+impl WorkloadConfig {
+    /// A workload of these streams, with the default prefix block and no preset.
+    pub fn of_streams(streams: Vec<StreamConfig>) -> Self {
+        WorkloadConfig {
+            block_tokens: DEFAULT_BLOCK_TOKENS,
+            preset: None,
+            airline: None,
+            streams,
+        }
+    }
+}
+
 /// Open-loop stream: an arrival process and sizes (either `input` and `output`, or
 /// `sizes_from` a trace).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -158,6 +201,25 @@ pub struct ClosedConfig {
     /// A conversation whose next prompt would exceed this ends there instead.
     #[serde(default)]
     pub max_input_tokens: Option<u32>,
+}
+
+impl ClosedConfig {
+    /// `users` users who each send one fixed-size prompt at a time and the next as soon as
+    /// the answer is in (one turn, no think time): a benchmark client's concurrency mode.
+    pub fn one_turn_fixed(users: u32, input_tokens: u32, output_tokens: u32) -> Self {
+        let fixed = |value: f64| DistConfig::Fixed { value };
+        ClosedConfig {
+            users,
+            ramp_s: 0.0,
+            stagger: Stagger::default(),
+            first_input: fixed(f64::from(input_tokens)),
+            followup_input: fixed(0.0),
+            output: fixed(f64::from(output_tokens)),
+            think_s: fixed(0.0),
+            turns: fixed(1.0),
+            max_input_tokens: None,
+        }
+    }
 }
 
 /// How closed-loop users are spread over their ramp.

@@ -10,8 +10,11 @@ use super::request::ProfileRequest;
 use super::search::{Candidate, served_llm};
 use crate::experiment::parallel;
 use crate::report::Summary;
-use crate::scenario::Scenario;
+use crate::scenario::{ClusterConfig, PoolConfig, Scenario, ScenarioConfig, SloConfig};
 use crate::{Error, run};
+use servesim_traffic::{
+    ArrivalConfig, ClosedConfig, DistConfig, OpenConfig, StreamConfig, WorkloadConfig,
+};
 
 /// Relative difference above which fast and simulated figures are said to disagree.
 pub const DISAGREEMENT: f64 = 0.2;
@@ -46,8 +49,8 @@ pub struct Comparison {
 /// A simulation of one candidate.
 #[derive(Clone, Debug)]
 pub struct SimSetup {
-    /// The scenario file.
-    pub yaml: String,
+    /// The scenario, as a file would say it.
+    pub config: ScenarioConfig,
     /// The workload, in words.
     pub what: String,
     /// Simulated seconds.
@@ -59,32 +62,39 @@ pub struct SimSetup {
 }
 
 /// The scenario simulating `c` under the request's workload.
-pub fn scenario_yaml(req: &ProfileRequest, c: &Candidate) -> SimSetup {
-    let llm = served_llm(&req.model).ok();
-    let kv = llm.map_or("".to_string(), |l| {
-        format!("kv_dtype: {}\n", l.kv_dtype.name())
-    });
+pub fn sim_setup(req: &ProfileRequest, c: &Candidate) -> SimSetup {
     let gpn = req.gpus_per_node.max(1);
     let nodes = c.gpus.div_ceil(gpn).max(1);
+    let pool = |name: &str, tp: u32, workers: u32, batch: Option<u32>| {
+        let mut p = PoolConfig::new(name, name, tp, workers);
+        p.startup_s = 0.0;
+        p.engine.max_num_seqs = batch;
+        p
+    };
     let pools = match (c.prefill, c.decode, c.aggregated) {
-        (Some(p), Some(d), _) => format!(
-            "    - {{name: prefill, role: prefill, tp: {}, workers: {}, startup_s: 0}}\n    - {{name: decode, role: decode, tp: {}, workers: {}, startup_s: 0, engine: {{max_num_seqs: {}}}}}\n",
-            p.tp, p.workers, d.tp, d.workers, c.batch
-        ),
-        (_, _, Some(a)) => format!(
-            "    - {{name: aggregated, role: aggregated, tp: {}, workers: {}, startup_s: 0, engine: {{max_num_seqs: {}}}}}\n",
-            a.tp, a.workers, c.batch
-        ),
-        _ => String::new(),
+        (Some(p), Some(d), _) => vec![
+            pool("prefill", p.tp, p.workers, None),
+            pool("decode", d.tp, d.workers, Some(c.batch)),
+        ],
+        (_, _, Some(a)) => vec![pool("aggregated", a.tp, a.workers, Some(c.batch))],
+        _ => Vec::new(),
     };
     // One request's life, s: what the warm-up and the run length are measured in.
     let life = ((c.ttft_ms.min(60_000.0) + f64::from(req.osl) * c.itl_ms) / 1e3).clamp(0.5, 600.0);
     let (stream, what, ramp, users) = if let Some(r) = req.request_rate {
+        let fixed = |value: u32| {
+            Some(DistConfig::Fixed {
+                value: f64::from(value),
+            })
+        };
+        let open = OpenConfig {
+            arrival: ArrivalConfig::Poisson { rate_per_s: r },
+            input: fixed(req.isl),
+            output: fixed(req.osl),
+            sizes_from: None,
+        };
         (
-            format!(
-                "      open:\n        arrival: {{kind: poisson, rate_per_s: {r}}}\n        input: {{kind: fixed, value: {}}}\n        output: {{kind: fixed, value: {}}}\n",
-                req.isl, req.osl
-            ),
+            StreamConfig::open("profile", open),
             format!("Poisson {r} req/s"),
             0.0,
             None,
@@ -93,11 +103,12 @@ pub fn scenario_yaml(req: &ProfileRequest, c: &Candidate) -> SimSetup {
         let users = req
             .concurrency
             .unwrap_or_else(|| c.concurrency.round().max(1.0) as u32);
+        let closed = ClosedConfig {
+            ramp_s: life,
+            ..ClosedConfig::one_turn_fixed(users, req.isl, req.osl)
+        };
         (
-            format!(
-                "      closed:\n        users: {users}\n        ramp_s: {life}\n        first_input: {{kind: fixed, value: {}}}\n        followup_input: {{kind: fixed, value: 0}}\n        output: {{kind: fixed, value: {}}}\n        think_s: {{kind: fixed, value: 0}}\n        turns: {{kind: fixed, value: 1}}\n",
-                req.isl, req.osl
-            ),
+            StreamConfig::closed("profile", closed),
             format!("{users} closed-loop users"),
             life,
             Some(users),
@@ -105,18 +116,29 @@ pub fn scenario_yaml(req: &ProfileRequest, c: &Candidate) -> SimSetup {
     };
     let warmup = (ramp + 2.0 * life).ceil();
     let duration = (warmup + (8.0 * life).max(60.0)).ceil();
-    let yaml = format!(
-        "name: {name}\nseed: 1\nduration_s: {duration}\nmodel: {model}\n{kv}gpu: {gpu}\nbackend: {backend}\nslo: {{ttft_ms: {ttft}, itl_ms: {itl}}}\ncluster:\n  nodes: {nodes}\n  gpu_budget: {gpus}\n  pools:\n{pools}traffic:\n  streams:\n    - name: profile\n{stream}metrics:\n  warmup_s: {warmup}\n",
-        name = c.label().replace(['×', '(', ')', ' ', '+'], "_"),
-        model = req.model,
-        gpu = req.gpu,
-        backend = req.backend.name(),
-        ttft = req.ttft_ms,
-        itl = req.itl_ms,
-        gpus = c.gpus.min(nodes * gpn),
+    let mut cluster = ClusterConfig::new(nodes, pools);
+    cluster.gpu_budget = Some(c.gpus.min(nodes * gpn));
+    let slo = SloConfig {
+        ttft_ms: req.ttft_ms,
+        itl_ms: req.itl_ms,
+    };
+    let traffic = WorkloadConfig::of_streams(vec![stream]);
+    let mut config = ScenarioConfig::new(
+        &req.model,
+        &req.gpu,
+        req.backend.name(),
+        duration,
+        slo,
+        cluster,
+        traffic,
     );
+    config.name = Some(c.label().replace(['×', '(', ')', ' ', '+'], "_"));
+    config.kv_dtype = served_llm(&req.model)
+        .ok()
+        .map(|l| l.kv_dtype.name().to_string());
+    config.metrics.warmup_s = warmup;
     SimSetup {
-        yaml,
+        config,
         what,
         duration_s: duration,
         warmup_s: warmup,
@@ -132,12 +154,8 @@ fn rel(a: f64, b: f64) -> f64 {
 pub fn compare(req: &ProfileRequest, top: &[Candidate]) -> Result<Vec<Comparison>, Error> {
     let mut jobs = Vec::new();
     for c in top {
-        let setup = scenario_yaml(req, c);
-        let s = Scenario::from_yaml_str(
-            &setup.yaml,
-            "<profiler scenario>",
-            std::path::Path::new("."),
-        )?;
+        let setup = sim_setup(req, c);
+        let s = Scenario::validate(setup.config.clone(), std::path::Path::new("."))?;
         jobs.push((c.clone(), s, setup));
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());

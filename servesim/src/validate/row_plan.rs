@@ -5,9 +5,7 @@ use std::path::Path;
 
 use servesim_models::frontend::FrontendSpec;
 use servesim_models::perf::Backend;
-use servesim_traffic::{
-    ClosedConfig, DEFAULT_BLOCK_TOKENS, DistConfig, Stagger, StreamConfig, WorkloadConfig,
-};
+use servesim_traffic::{ClosedConfig, Stagger, StreamConfig, WorkloadConfig};
 
 use crate::Error;
 use crate::scenario::{
@@ -147,11 +145,6 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
     Ok(Ok(plan))
 }
 
-/// A fixed size.
-fn fixed(value: f64) -> DistConfig {
-    DistConfig::Fixed { value }
-}
-
 /// Builds the scenario of a modellable row; user `u` starts at `u · ramp_s / N`.
 pub(super) fn scenario_of(
     plan: &Plan,
@@ -164,32 +157,13 @@ pub(super) fn scenario_of(
     let catalog = servesim_models::hardware::GpuCatalog::builtin();
     let sku = catalog.get(&gpu).map_err(|e| format!("unknown GPU: {e}"))?;
     let per_node = sku.gpus_per_node.max(1);
-    let bench = StreamConfig {
-        name: "bench".into(),
-        class: None,
-        start_s: 0.0,
-        end_s: None,
-        shared_prefix_tokens: 0,
-        open: None,
-        closed: Some(ClosedConfig {
-            users: spec.concurrency,
-            ramp_s,
-            stagger: Stagger::Random,
-            first_input: fixed(f64::from(spec.isl)),
-            followup_input: fixed(1.0),
-            output: fixed(f64::from(spec.osl)),
-            think_s: fixed(0.0),
-            turns: fixed(1.0),
-            max_input_tokens: None,
-        }),
-        trace: None,
+    // Users join at random within the ramp.
+    let users = ClosedConfig {
+        ramp_s,
+        stagger: Stagger::Random,
+        ..ClosedConfig::one_turn_fixed(spec.concurrency, spec.isl, spec.osl)
     };
-    let traffic = WorkloadConfig {
-        block_tokens: DEFAULT_BLOCK_TOKENS,
-        preset: None,
-        airline: None,
-        streams: vec![bench],
-    };
+    let traffic = WorkloadConfig::of_streams(vec![StreamConfig::closed("bench", users)]);
     let cluster = ClusterConfig::new(plan.gpus.div_ceil(per_node), plan.pools.clone());
     // SLOs far beyond any latency: a row judges means, not attainment.
     let slo = SloConfig {
