@@ -8,6 +8,8 @@
 //!   shipped inside the crate.
 //! - [`perf`]: kernel operations, the [`perf::KernelTimer`] (roofline or calibrated), and the
 //!   [`perf::IterationPredictor`] that turns a batch into an iteration time.
+//! - [`analytic`]: closed-form steady-state estimates of one worker (M/D/1 prefill queueing,
+//!   decode steps, a stationary mixed batch): the profiler's fast model.
 //!
 //! The simulated components:
 //! - [`engine`]: one worker's iteration-level loop (continuous batching, chunked prefill,
@@ -18,6 +20,7 @@
 //! - [`frontend`]: the HTTP server, tokenizer and detokenizer in front of the engines (a
 //!   fixed latency per request, host time per streamed token).
 
+pub mod analytic;
 pub mod calibration;
 pub mod cluster;
 pub mod engine;

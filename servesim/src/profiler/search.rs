@@ -1,23 +1,15 @@
 //! The fast search: every TP size per role, batch per worker up to the KV capacity, worker
 //! counts within the GPU budget, timed with the performance model alone.
 //!
-//! Per worker (TP `t`, one node at most):
-//! - **prefill** (disaggregated): service time `S` = one prompt of ISL tokens at batch 1,
-//!   chunked by the engine's token budget. Under load the prompt also waits: arrivals are taken
-//!   as Poisson and the worker as an M/D/1 queue, so the mean TTFT at utilisation `ρ` is
-//!   `S · (1 + ρ / (2 (1 − ρ)))`. The largest `ρ` keeping that within the TTFT target
-//!   (at most 0.95) gives the worker's capacity `ρ / S` requests/s.
+//! Per worker (TP `t`, one node at most), from [`servesim_models::analytic`]:
+//! - **prefill** (disaggregated): service time `S` = one prompt of ISL tokens at batch 1; the
+//!   largest M/D/1 utilisation `ρ` keeping the mean TTFT within its target (at most
+//!   [`MAX_PREFILL_UTILISATION`]) gives the worker's capacity `ρ / S` requests/s.
 //! - **decode**: ITL at `b` sequences = one decode step of `b` sequences at the mean context
 //!   ISL + OSL/2; throughput per GPU `b / ITL / t`. `b` is bounded by the KV capacity (each
 //!   sequence may hold ISL + OSL tokens: no preemption) and 1024. The largest `b` meeting the
 //!   ITL target is found by doubling then bisection (ITL grows with `b`).
-//! - **aggregated** (stationary estimate): with `b` sequences per worker, each request spends
-//!   `n_c` iterations in prefill chunks (ISL split by the token budget left after the `b`
-//!   decode tokens) and OSL − 1 in decode, so `b / (n_c + OSL − 1)` requests start per
-//!   iteration and a share `f = min(1, that × n_c)` of iterations carry a prefill chunk.
-//!   The mean iteration (= the mean ITL) is `(1 − f) · decode step + f · mixed step`; TTFT is
-//!   half an iteration (arrival inside one) plus the `n_c` mixed steps plus an M/D/1 wait on
-//!   the prefill slot, busy `requests/s × n_c mixed steps` of the time.
+//! - **aggregated**: the stationary mixed-batch estimate at `b` sequences.
 //!
 //! Deployments: disaggregated `x` prefill + `y` decode workers serve
 //! `min(x · prefill capacity, y · decode capacity)` requests/s; aggregated `n` workers each
@@ -27,11 +19,10 @@
 //! the first token leaves the prefill worker, so it adds to the second token only.
 
 use serde::Serialize;
+use servesim_models::analytic::{SteadyLoad, mdl_max_utilisation, mdl_response_ms};
 use servesim_models::hardware::GpuSku;
 use servesim_models::llm::{Dtype, LlmSpec};
-use servesim_models::perf::{
-    BatchShape, CachedPredictor, IterationPredictor, KernelTimer, PrefillChunk,
-};
+use servesim_models::perf::{CachedPredictor, IterationPredictor, KernelTimer};
 use servesim_planner::profile::PoolModel;
 
 use super::request::ProfileRequest;
@@ -192,20 +183,6 @@ pub fn served_llm(model: &str) -> Result<LlmSpec, Error> {
     })
 }
 
-/// `ρ` for which the M/D/1 mean response `S (1 + ρ/(2(1-ρ)))` equals `target` (capped).
-fn max_utilisation(service_ms: f64, target_ms: f64) -> f64 {
-    let k = target_ms / service_ms - 1.0;
-    if k <= 0.0 {
-        return 0.0;
-    }
-    (2.0 * k / (1.0 + 2.0 * k)).min(MAX_PREFILL_UTILISATION)
-}
-
-fn mdl_response(service_ms: f64, rho: f64) -> f64 {
-    let rho = rho.clamp(0.0, 0.999);
-    service_ms * (1.0 + rho / (2.0 * (1.0 - rho)))
-}
-
 impl<'a> Search<'a> {
     /// Builds the worker models for every TP size 1, 2, 4, 8 within `req.max_tp`.
     pub fn new(req: &'a ProfileRequest, gpu: &GpuSku) -> Result<Search<'a>, Error> {
@@ -258,33 +235,18 @@ impl<'a> Search<'a> {
         })
     }
 
-    fn ctx_mean(&self) -> u64 {
-        u64::from(self.req.isl) + u64::from(self.req.osl) / 2
-    }
-
-    fn decode_steps(&self) -> f64 {
-        f64::from(self.req.osl.saturating_sub(1).max(1))
+    /// The request's sizes and the engine's token budget.
+    fn load(&self) -> SteadyLoad {
+        SteadyLoad {
+            isl: self.req.isl,
+            osl: self.req.osl,
+            max_batched_tokens: self.max_batched_tokens,
+        }
     }
 
     /// Prefill time of one prompt at batch 1, ms.
     pub fn prefill_ms(&self, w: &Worker) -> f64 {
-        let isl = self.req.isl;
-        let chunk = self.max_batched_tokens.max(16);
-        let mut done = 0;
-        let mut ms = 0.0;
-        while done < isl {
-            let tokens = (isl - done).min(chunk);
-            ms += w.cached.predict_ms(&BatchShape {
-                prefill: &[PrefillChunk {
-                    tokens,
-                    context: done,
-                }],
-                decode_seqs: 0,
-                decode_kv_tokens: 0,
-            });
-            done += tokens;
-        }
-        ms
+        self.load().prefill_ms(&w.cached)
     }
 
     /// Largest decode batch the KV cache holds without preemption.
@@ -295,55 +257,14 @@ impl<'a> Search<'a> {
 
     /// Decode step time at `b` sequences of mean context, ms.
     pub fn decode_itl_ms(&self, w: &Worker, b: u32) -> f64 {
-        w.cached.predict_ms(&BatchShape {
-            prefill: &[],
-            decode_seqs: b,
-            decode_kv_tokens: u64::from(b) * self.ctx_mean(),
-        })
+        self.load().decode_step_ms(&w.cached, b)
     }
 
     /// Aggregated worker at `b` sequences: (mean ITL, mean TTFT, requests/s), or `None` when
     /// the worker cannot keep up with the prefill work of `b` sequences.
     pub fn agg_point(&self, w: &Worker, b: u32) -> Option<(f64, f64, f64)> {
-        let budget = self.max_batched_tokens;
-        if b >= budget {
-            return None;
-        }
-        let chunk = (budget - b).min(self.req.isl);
-        let isl = self.req.isl;
-        let decode = self.decode_itl_ms(w, b);
-        let mut done = 0;
-        let mut mixed = 0.0;
-        let mut n_c = 0u32;
-        while done < isl {
-            let tokens = (isl - done).min(chunk);
-            mixed += w.cached.predict_ms(&BatchShape {
-                prefill: &[PrefillChunk {
-                    tokens,
-                    context: done,
-                }],
-                decode_seqs: b.saturating_sub(1),
-                decode_kv_tokens: u64::from(b.saturating_sub(1)) * self.ctx_mean(),
-            });
-            done += tokens;
-            n_c += 1;
-        }
-        let mixed_mean = mixed / f64::from(n_c);
-        let per_iter = f64::from(b) / (f64::from(n_c) + self.decode_steps());
-        let f = per_iter * f64::from(n_c);
-        if f >= 0.98 {
-            return None;
-        }
-        let iter = (1.0 - f) * decode + f * mixed_mean;
-        let rate = per_iter / (iter / 1e3);
-        // The prefill slot is busy a share `rate × mixed` of the time (not `f`, a share of
-        // iterations: mixed iterations are the long ones).
-        let rho = rate * mixed / 1e3;
-        if rho >= 0.98 {
-            return None;
-        }
-        let ttft = 0.5 * iter + mdl_response(mixed, rho);
-        Some((iter, ttft, rate))
+        let p = self.load().aggregated(&w.cached, b)?;
+        Some((p.itl_ms, p.ttft_ms, p.requests_per_s))
     }
 
     /// Largest `b` in `1..=cap` with `ok(b)`, assuming `ok` holds up to some point and
@@ -414,13 +335,13 @@ impl<'a> Search<'a> {
     pub fn disagg(&self, p: &Worker, s_ms: f64, d: &Worker, b: u32) -> Option<Candidate> {
         let budget = self.req.total_gpus;
         let itl = self.decode_itl_ms(d, b);
-        let rho_max = match max_utilisation(s_ms, self.req.ttft_ms) {
+        let rho_max = match mdl_max_utilisation(s_ms, self.req.ttft_ms, MAX_PREFILL_UTILISATION) {
             0.0 => 0.5, // TTFT unreachable: plan at half load (the closest answer).
             r => r,
         };
         let p_cap = rho_max / (s_ms / 1e3);
-        let d_cap_at = |bb: f64| bb / (itl / 1e3) / self.decode_steps();
-        let life_s = |ttft: f64| (ttft + self.decode_steps() * itl) / 1e3;
+        let d_cap_at = |bb: f64| bb / (itl / 1e3) / self.load().decode_steps();
+        let life_s = |ttft: f64| (ttft + self.load().decode_steps() * itl) / 1e3;
         let (x, y, rate) = if let Some(r) = self.req.request_rate {
             let x = (r / p_cap).ceil().max(1.0) as u32;
             let y = (r / d_cap_at(f64::from(b))).ceil().max(1.0) as u32;
@@ -467,7 +388,7 @@ impl<'a> Search<'a> {
         // most `b`: ITL at that concurrency (two fixed-point steps).
         let mut itl = itl;
         for _ in 0..2 {
-            let conc = rate / f64::from(y) * self.decode_steps() * itl / 1e3;
+            let conc = rate / f64::from(y) * self.load().decode_steps() * itl / 1e3;
             let b_eff = (conc.ceil() as u32).clamp(1, b);
             itl = self.decode_itl_ms(d, b_eff);
         }
@@ -475,7 +396,7 @@ impl<'a> Search<'a> {
         let ttft = if rho >= 1.0 {
             f64::INFINITY
         } else {
-            mdl_response(s_ms, rho)
+            mdl_response_ms(s_ms, rho)
         };
         let mut misses = self.misses(ttft, itl);
         if gpus > budget {
@@ -560,7 +481,7 @@ impl<'a> Search<'a> {
             tokens_per_s: tokens,
             tokens_per_s_per_gpu: per_gpu,
             tokens_per_s_per_user: 1e3 / itl,
-            concurrency: rate * (ttft + self.decode_steps() * itl) / 1e3,
+            concurrency: rate * (ttft + self.load().decode_steps() * itl) / 1e3,
             goodput_per_gpu: if misses.is_empty() { per_gpu } else { 0.0 },
             misses,
         })
@@ -720,13 +641,5 @@ mod tests {
         }
         assert_eq!(Search::largest(1024, |_| false), None);
         assert_eq!(Search::largest(50, |_| true), Some(50));
-    }
-
-    #[test]
-    fn utilisation_meets_the_target() {
-        let r = max_utilisation(100.0, 300.0);
-        assert!((mdl_response(100.0, r) - 300.0).abs() < 1e-6, "{r}");
-        assert_eq!(max_utilisation(100.0, 90.0), 0.0);
-        assert_eq!(max_utilisation(1.0, 1e6), MAX_PREFILL_UTILISATION);
     }
 }

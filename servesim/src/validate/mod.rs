@@ -28,7 +28,7 @@
 //!   measured TTFT grows by `E2E / N` with the output length at fixed concurrency (on the
 //!   Llama-3.1-8B H100 rows, 1024/128 → 1024/512 at `N = 8`: 191 → 550 ms, while TPOT stays).
 //! - Frontend: the backend's own OpenAI-compatible server, with the benchmark client reading
-//!   its streams ([`FrontendSpec::engine_server`]): a fixed latency per request and host
+//!   its streams ([`servesim_models::frontend::FrontendSpec::engine_server`]): a fixed latency per request and host
 //!   time per streamed token, which the measurements show where GPUs do not explain them
 //!   (latencies that do not shrink with TP, output rates that stop at the same ceiling on
 //!   TP4 and TP8).
