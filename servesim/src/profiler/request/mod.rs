@@ -1,0 +1,341 @@
+//! The profiling request: a DynamoGraphDeploymentRequest (DGDR) in either of its forms.
+//!
+//! - newer: `spec.sla: {ttft, itl}`, `spec.workload: {isl, osl, requestRate?, concurrency?}`,
+//!   `spec.hardware: {gpuSku, totalGpus, numGpusPerNode}`;
+//! - older: `spec.profilingConfig.config.sla: {isl, osl, ttft, itl}`, the GPU in
+//!   `spec.profilingConfig.config.sweep.aic_system` (model and backend may also come from
+//!   `sweep.aic_hf_id` / `sweep.aic_backend`), `hardware.num_gpus_per_node` and
+//!   `hardware.max_num_gpus_per_engine`.
+//!
+//! Both carry `spec.model` and `spec.backend`. Fields this profiler does not use are listed in
+//! [`ProfileRequest::ignored`], never rejected; a missing or invalid required field is an
+//! error naming its path. [`Overrides`] (the command-line flags) win over the file.
+
+use std::path::Path;
+
+use servesim_models::perf::Backend;
+
+use crate::Error;
+
+mod fields;
+mod raw;
+
+use fields::{Fields, invalid};
+use raw::{RawDgdr, collect_ignored};
+
+/// Which form the request was written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestForm {
+    /// `spec.sla` / `spec.workload` / `spec.hardware`.
+    Newer,
+    /// `spec.profilingConfig.config.{sla, sweep, hardware}`.
+    Older,
+}
+
+/// Values given on the command line; each replaces the request's field.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Overrides {
+    /// `spec.model`.
+    pub model: Option<String>,
+    /// `spec.backend`.
+    pub backend: Option<String>,
+    /// `spec.hardware.gpuSku`.
+    pub gpu: Option<String>,
+    /// `spec.hardware.totalGpus`.
+    pub total_gpus: Option<u32>,
+    /// `spec.hardware.numGpusPerNode`.
+    pub gpus_per_node: Option<u32>,
+    /// `spec.workload.isl`.
+    pub isl: Option<u32>,
+    /// `spec.workload.osl`.
+    pub osl: Option<u32>,
+    /// `spec.sla.ttft`, ms.
+    pub ttft_ms: Option<f64>,
+    /// `spec.sla.itl`, ms.
+    pub itl_ms: Option<f64>,
+    /// `spec.workload.requestRate`, requests/s.
+    pub request_rate: Option<f64>,
+    /// `spec.workload.concurrency`.
+    pub concurrency: Option<u32>,
+}
+
+/// A validated profiling request.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ProfileRequest {
+    /// `metadata.name` (default `profile`).
+    pub name: String,
+    /// The form it was written in.
+    pub form: RequestForm,
+    /// The model id as written (a built-in name or Hugging Face id).
+    pub model: String,
+    /// The serving backend.
+    #[serde(serialize_with = "ser_backend")]
+    pub backend: Backend,
+    /// GPU SKU.
+    pub gpu: String,
+    /// GPUs available to the deployment.
+    pub total_gpus: u32,
+    /// GPUs per node (the largest TP).
+    pub gpus_per_node: u32,
+    /// Largest TP size to try.
+    pub max_tp: u32,
+    /// Input tokens per request.
+    pub isl: u32,
+    /// Output tokens per request.
+    pub osl: u32,
+    /// TTFT target, ms.
+    pub ttft_ms: f64,
+    /// ITL target, ms.
+    pub itl_ms: f64,
+    /// Requested load, requests/s.
+    pub request_rate: Option<f64>,
+    /// Requested load, concurrent requests.
+    pub concurrency: Option<u32>,
+    /// Fields of the file this profiler does not use (dotted paths).
+    pub ignored: Vec<String>,
+    /// Values assumed where the file left them out.
+    pub assumed: Vec<String>,
+}
+
+fn ser_backend<S: serde::Serializer>(b: &Backend, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(b.name())
+}
+
+impl ProfileRequest {
+    /// Reads a request file (YAML or JSON) and applies `overrides`.
+    pub fn from_file(path: &Path, overrides: &Overrides) -> Result<ProfileRequest, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_yaml_str(&text, &path.display().to_string(), overrides)
+    }
+
+    /// Parses request text (`origin` names it in errors) and applies `overrides`.
+    pub fn from_yaml_str(
+        text: &str,
+        origin: &str,
+        overrides: &Overrides,
+    ) -> Result<ProfileRequest, Error> {
+        let parse_err = |path: String, message: String| Error::Parse {
+            origin: origin.to_string(),
+            path,
+            message,
+        };
+        let value: serde_norway::Value =
+            serde_norway::from_str(text).map_err(|e| parse_err(".".into(), e.to_string()))?;
+        let value = if value.is_null() {
+            serde_norway::Value::Mapping(Default::default())
+        } else {
+            value
+        };
+        if !value.is_mapping() {
+            return Err(parse_err(
+                ".".into(),
+                "a DynamoGraphDeploymentRequest must be a mapping".into(),
+            ));
+        }
+        let de = serde_norway::Deserializer::from_str(text);
+        let raw: RawDgdr = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            parse_err(path, e.into_inner().to_string())
+        })?;
+        let mut ignored = Vec::new();
+        collect_ignored(&value, "", &mut ignored);
+        Self::resolve(raw, ignored, overrides)
+    }
+
+    fn resolve(raw: RawDgdr, ignored: Vec<String>, o: &Overrides) -> Result<ProfileRequest, Error> {
+        if let Some(kind) = &raw.kind
+            && kind != "DynamoGraphDeploymentRequest"
+        {
+            return Err(invalid(
+                "kind",
+                format!("'{kind}' is not DynamoGraphDeploymentRequest"),
+            ));
+        }
+        let f = Fields::of(raw.spec.unwrap_or_default());
+        f.check_agree()?;
+        let mut assumed = Vec::new();
+        let (model, backend, gpu, sku) = f.deployment(o)?;
+        let (gpus_per_node, total_gpus, max_tp) = f.gpus(o, &sku, &mut assumed)?;
+        let w = f.workload(o)?;
+        Ok(ProfileRequest {
+            name: raw
+                .metadata
+                .and_then(|m| m.name)
+                .unwrap_or_else(|| "profile".into()),
+            form: f.form,
+            model,
+            backend,
+            gpu,
+            total_gpus,
+            gpus_per_node,
+            max_tp,
+            isl: w.isl,
+            osl: w.osl,
+            ttft_ms: w.ttft_ms,
+            itl_ms: w.itl_ms,
+            request_rate: w.request_rate,
+            concurrency: w.concurrency,
+            ignored,
+            assumed,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NEWER: &str = "
+apiVersion: nvidia.com/v1alpha1
+kind: DynamoGraphDeploymentRequest
+metadata: {name: qwen}
+spec:
+  model: Qwen/Qwen3-32B-FP8
+  backend: vllm
+  sla: {ttft: 500, itl: 30}
+  workload: {isl: 4000, osl: 500}
+  hardware: {gpuSku: h200_sxm, totalGpus: 8, numGpusPerNode: 8}
+  autoApply: true
+";
+
+    const OLDER: &str = "
+kind: DynamoGraphDeploymentRequest
+spec:
+  model: Qwen/Qwen3-32B-FP8
+  backend: vllm
+  profilingConfig:
+    profilerImage: nvcr.io/x
+    config:
+      sla: {isl: 4000, osl: 500, ttft: 500.0, itl: 30.0}
+      sweep: {use_ai_configurator: true, aic_system: h200_sxm, aic_backend_version: '0.20.0'}
+      hardware: {num_gpus_per_node: 8}
+";
+
+    fn parse(text: &str) -> Result<ProfileRequest, Error> {
+        ProfileRequest::from_yaml_str(text, "req.yaml", &Overrides::default())
+    }
+
+    #[test]
+    fn both_forms_give_the_same_request() {
+        let a = parse(NEWER).unwrap();
+        let b = parse(OLDER).unwrap();
+        assert_eq!(a.form, RequestForm::Newer);
+        assert_eq!(b.form, RequestForm::Older);
+        for r in [&a, &b] {
+            assert_eq!((r.isl, r.osl, r.total_gpus, r.max_tp), (4000, 500, 8, 8));
+            assert_eq!((r.ttft_ms, r.itl_ms), (500.0, 30.0));
+            assert_eq!(r.gpu, "h200_sxm");
+        }
+        assert_eq!(a.ignored, vec!["spec.autoApply"]);
+        assert!(a.assumed.is_empty());
+        assert_eq!(
+            b.ignored,
+            vec![
+                "spec.profilingConfig.profilerImage",
+                "spec.profilingConfig.config.sweep.use_ai_configurator",
+                "spec.profilingConfig.config.sweep.aic_backend_version",
+            ]
+        );
+        assert!(b.assumed[0].contains("total GPUs: 8"), "{:?}", b.assumed);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = parse(&NEWER.replace("ttft: 500, ", "")).unwrap_err();
+        assert!(e.to_string().starts_with("spec.sla.ttft: missing"), "{e}");
+        let e = parse(&NEWER.replace("ttft: 500", "ttft: fast")).unwrap_err();
+        assert!(e.to_string().contains("spec.sla.ttft"), "{e}");
+        let e = parse(&NEWER.replace("ttft: 500", "ttft: -5")).unwrap_err();
+        assert!(e.to_string().starts_with("spec.sla.ttft: must be"), "{e}");
+        let e = parse(&NEWER.replace("isl: 4000", "isl: 40.5")).unwrap_err();
+        assert!(e.to_string().starts_with("spec.workload.isl"), "{e}");
+        let e = parse(&NEWER.replace("h200_sxm", "h900")).unwrap_err();
+        assert!(e.to_string().starts_with("spec.hardware.gpuSku"), "{e}");
+        let e = parse(&NEWER.replace("Qwen/Qwen3-32B-FP8", "nobody/Nothing-7B")).unwrap_err();
+        assert!(e.to_string().starts_with("spec.model"), "{e}");
+        let e = parse(&NEWER.replace("backend: vllm", "backend: onnx")).unwrap_err();
+        assert!(e.to_string().starts_with("spec.backend"), "{e}");
+        // A field in both forms with two values.
+        let both = NEWER.replace(
+            "  autoApply: true",
+            "  profilingConfig: {config: {sla: {ttft: 800}}}",
+        );
+        let e = parse(&both).unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "spec.sla.ttft: 500, but spec.profilingConfig.config.sla.ttft says 800"
+            ),
+            "{e}"
+        );
+        let e = parse(&NEWER.replace("numGpusPerNode: 8", "numGpusPerNode: 16")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("spec.hardware.numGpusPerNode: 16 is more than a h200_sxm node's 8"),
+            "{e}"
+        );
+        let e = parse(&NEWER.replace("totalGpus: 8", "totalGpus: 0")).unwrap_err();
+        assert!(e.to_string().starts_with("spec.hardware.totalGpus"), "{e}");
+        let e = parse(&OLDER.replace("ttft: 500.0, ", "")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("spec.profilingConfig.config.sla.ttft: missing"),
+            "{e}"
+        );
+        let e = parse(&OLDER.replace("aic_system: h200_sxm, ", "")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("spec.profilingConfig.config.sweep.aic_system: missing"),
+            "{e}"
+        );
+        let e =
+            parse(&NEWER.replace("kind: DynamoGraphDeploymentRequest", "kind: Pod")).unwrap_err();
+        assert!(e.to_string().starts_with("kind:"), "{e}");
+        let e = parse("spec: [1, 2").unwrap_err();
+        assert!(e.to_string().contains("req.yaml"), "{e}");
+        let e = parse("- 1").unwrap_err();
+        assert!(e.to_string().contains("mapping"), "{e}");
+        let e = parse(&NEWER.replace("osl: 500", "osl: 500, requestRate: 2, concurrency: 4"))
+            .unwrap_err();
+        assert!(e.to_string().starts_with("spec.workload:"), "{e}");
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let o = Overrides {
+            ttft_ms: Some(300.0),
+            total_gpus: Some(16),
+            isl: Some(1000),
+            concurrency: Some(64),
+            gpu: Some("h100_sxm".into()),
+            ..Overrides::default()
+        };
+        let r = ProfileRequest::from_yaml_str(NEWER, "x", &o).unwrap();
+        assert_eq!(
+            (
+                r.ttft_ms,
+                r.total_gpus,
+                r.isl,
+                r.concurrency,
+                r.gpu.as_str()
+            ),
+            (300.0, 16, 1000, Some(64), "h100_sxm")
+        );
+        // A flag fills a missing field.
+        let r = ProfileRequest::from_yaml_str(&NEWER.replace("ttft: 500, ", ""), "x", &o).unwrap();
+        assert_eq!(r.ttft_ms, 300.0);
+        let e = ProfileRequest::from_yaml_str(
+            NEWER,
+            "x",
+            &Overrides {
+                itl_ms: Some(f64::NAN),
+                ..Overrides::default()
+            },
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("--itl"), "{e}");
+    }
+}
