@@ -17,6 +17,8 @@
 //! - [`kv_cache`]: the paged KV pool and its prefix cache (LRU over unreferenced blocks);
 //! - [`cluster`]: pools of workers, their lifecycle and GPU budget, routers, and the KV
 //!   hand-off from prefill to decode over the [`network`];
+//! - [`faults`]: fault processes (when random failures strike, which worker a fault
+//!   strikes, whether a lost request is retried);
 //! - [`frontend`]: the HTTP server, tokenizer and detokenizer in front of the engines (a
 //!   fixed latency per request, host time per streamed token).
 
@@ -25,6 +27,7 @@ pub mod calibration;
 pub mod cluster;
 pub mod engine;
 pub mod error;
+pub mod faults;
 pub mod frontend;
 pub mod hardware;
 pub mod kv_cache;

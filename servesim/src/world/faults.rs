@@ -4,10 +4,9 @@
 
 use serde::Serialize;
 
-use rand::RngExt;
-use rand_distr::{Distribution, Exp};
 use servesim_core::{Scheduler, SimDuration, SimTime, StreamRng};
 use servesim_models::cluster::{Notice, PoolId, WorkerId};
+use servesim_models::faults::{StrikeMiss, next_failure_in_s, struck_worker};
 
 use super::{Event, World};
 use crate::scenario::{FaultEvent, FaultsConfig};
@@ -65,20 +64,16 @@ impl World {
             .find(|&p| self.cluster.pool_name(p) == pool)
             .ok_or_else(|| format!("{pool}: no such pool"))?;
         let live = self.cluster.live_workers(p);
-        let k = match index {
-            _ if live.is_empty() => return Err(format!("{pool}: no live worker")),
-            Some(k) => k as usize,
-            None => match self.faults.as_mut() {
-                Some(f) => f.rngs[i].random_range(0..live.len()),
-                None => return Err("faults are off".into()),
-            },
+        let Some(f) = self.faults.as_mut() else {
+            return Err("faults are off".into());
         };
-        live.get(k).map(|&w| (p, w)).ok_or_else(|| {
-            format!(
-                "{pool} worker {k}: no such live worker ({} live), nothing struck",
-                live.len()
-            )
-        })
+        match struck_worker(&live, index, &mut f.rngs[i]) {
+            Ok(w) => Ok((p, w)),
+            Err(StrikeMiss::NoneLive) => Err(format!("{pool}: no live worker")),
+            Err(StrikeMiss::NoSuchWorker { index: k, live }) => Err(format!(
+                "{pool} worker {k}: no such live worker ({live} live), nothing struck"
+            )),
+        }
     }
 
     fn outcome(&self, kind: &'static str, target: String, at: SimTime, lost: u64) -> FaultOutcome {
@@ -252,8 +247,7 @@ impl World {
             .recovering
             .extend(recovering.into_iter().map(|(p, r)| (index, p, r)));
         if let FaultEvent::RandomWorkerFailures { mtbf_s, end_s, .. } = event {
-            let gap =
-                Exp::new(1.0 / mtbf_s).map_or(f64::INFINITY, |e| e.sample(&mut faults.rngs[i]));
+            let gap = next_failure_in_s(mtbf_s, &mut faults.rngs[i]);
             let next = now.as_secs_f64() + gap;
             if next < end_s.unwrap_or(f64::INFINITY) && gap.is_finite() {
                 sched.schedule_in(end_in(gap), Event::Fault(i as u16));

@@ -3,6 +3,7 @@
 
 use servesim_core::{Scheduler, SimDuration, SimTime};
 use servesim_models::cluster::{Notice, RequestIn};
+use servesim_models::faults::{AfterLoss, after_loss};
 use servesim_traffic::Request;
 
 use super::planner_loop::Completion;
@@ -226,7 +227,7 @@ impl World {
                     Notice::Lost { handle, reason } => {
                         let max = self.faults.as_ref().map_or(0, |f| f.config.max_retries);
                         let f = self.flight(handle);
-                        if f.retries < max {
+                        if after_loss(f.retries, max) == AfterLoss::Retry {
                             f.retries += 1;
                             f.transfer_started = None;
                             let again = request_in(handle, &f.request);
