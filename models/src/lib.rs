@@ -1,8 +1,9 @@
 //! `servesim-models`: the physics of the simulated cluster.
 //!
+//! - [`dtype`]: numeric types of weights, activations and the KV cache.
 //! - [`hardware`]: GPU SKUs (datasheet figures), nodes, links; user SKUs from a file.
 //! - [`llm`]: dense LLM architectures (built in, or from a Hugging Face `config.json`),
-//!   dtypes, weight and KV-cache sizes, KV capacity of a worker.
+//!   weight and KV-cache sizes, KV capacity of a worker.
 //! - [`calibration`]: the versioned calibration format (one gzip CSV per kernel family),
 //!   its reader and writer, the import of the public kernel-table layout, and the tables
 //!   shipped inside the crate.
@@ -20,6 +21,7 @@
 
 pub mod calibration;
 pub mod cluster;
+pub mod dtype;
 pub mod engine;
 pub mod error;
 pub mod frontend;

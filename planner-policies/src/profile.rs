@@ -549,8 +549,9 @@ pub(crate) mod tests {
 #[cfg(test)]
 mod model_tests {
     use super::*;
+    use servesim_models::dtype::Dtype;
     use servesim_models::hardware::GpuCatalog;
-    use servesim_models::llm::{Dtype, LlmSpec};
+    use servesim_models::llm::LlmSpec;
     use servesim_models::perf::{Backend, KernelTimer};
 
     pub(crate) fn qwen_h100_tp2() -> PoolModel {

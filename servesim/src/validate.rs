@@ -71,7 +71,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use servesim_core::{SimDuration, SimTime};
-use servesim_models::llm::{Dtype, LlmSpec};
+use servesim_models::dtype::Dtype;
+use servesim_models::llm::LlmSpec;
 use servesim_models::perf::Backend;
 
 use crate::Error;

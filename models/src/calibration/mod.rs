@@ -13,8 +13,8 @@ use std::fmt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
-use crate::llm::Dtype;
 use crate::perf::ops::{AllReduceImpl, AttnShape, GemmShape, KernelOp, NcclOp};
 
 /// The major version of the format this crate reads and writes.

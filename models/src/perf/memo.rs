@@ -215,8 +215,9 @@ fn grid_kv(k: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dtype::Dtype;
     use crate::hardware::GpuCatalog;
-    use crate::llm::{Dtype, LlmSpec};
+    use crate::llm::LlmSpec;
     use crate::perf::{Backend, KernelTimer, PrefillChunk};
 
     #[test]

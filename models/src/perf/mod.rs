@@ -25,9 +25,9 @@ pub use roofline::{Efficiencies, RooflineTimer};
 
 use std::sync::Arc;
 
+use crate::dtype::Dtype;
 use crate::error::Result;
 use crate::hardware::{GpuCatalog, GpuSku};
-use crate::llm::Dtype;
 
 /// Where each operation's time comes from.
 #[derive(Debug, Clone)]

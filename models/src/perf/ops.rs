@@ -3,8 +3,8 @@
 
 use std::fmt;
 
+use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
-use crate::llm::Dtype;
 
 /// A dense GEMM `[m × k] · [k × n]`.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -13,9 +13,10 @@
 
 use servesim_core::SimDuration;
 
+use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::hardware::GpuSku;
-use crate::llm::{Dtype, LlmSpec};
+use crate::llm::LlmSpec;
 use crate::perf::KernelTimer;
 use crate::perf::ops::{AttnShape, Backend, GemmShape, KernelOp, NcclOp, OpKind};
 

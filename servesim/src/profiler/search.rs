@@ -27,8 +27,9 @@
 //! the first token leaves the prefill worker, so it adds to the second token only.
 
 use serde::Serialize;
+use servesim_models::dtype::Dtype;
 use servesim_models::hardware::GpuSku;
-use servesim_models::llm::{Dtype, LlmSpec};
+use servesim_models::llm::LlmSpec;
 use servesim_models::perf::{BatchShape, CachedPredictor, IterationPredictor, PrefillChunk};
 use servesim_planner::profile::PoolModel;
 
