@@ -1,5 +1,6 @@
 //! `servesim-models`: the physics of the simulated cluster.
 //!
+//! - [`backend`]: the serving frameworks modelled (TensorRT-LLM, vLLM, SGLang).
 //! - [`dtype`]: numeric types of weights, activations and the KV cache.
 //! - [`hardware`]: GPU SKUs (datasheet figures), nodes, links; user SKUs from a file.
 //! - [`llm`]: dense LLM architectures (built in, or from a Hugging Face `config.json`),
@@ -19,6 +20,7 @@
 //! - [`frontend`]: the HTTP server, tokenizer and detokenizer in front of the engines (a
 //!   fixed latency per request, host time per streamed token).
 
+pub mod backend;
 pub mod calibration;
 pub mod cluster;
 pub mod dtype;

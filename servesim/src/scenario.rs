@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use servesim_core::SimDuration;
+use servesim_models::backend::Backend;
 use servesim_models::cluster::PoolRole;
 use servesim_models::cluster::router::RouterKind;
 use servesim_models::dtype::Dtype;
@@ -17,7 +18,6 @@ use servesim_models::engine::EngineConfig;
 use servesim_models::hardware::{GpuCatalog, GpuSku};
 use servesim_models::llm::LlmSpec;
 use servesim_models::network::Fabric;
-use servesim_models::perf::Backend;
 use servesim_planner::PlannerConfig;
 use servesim_traffic::{WorkloadConfig, WorkloadSpec};
 

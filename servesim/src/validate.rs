@@ -71,9 +71,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use servesim_core::{SimDuration, SimTime};
+use servesim_models::backend::Backend;
 use servesim_models::dtype::Dtype;
 use servesim_models::llm::LlmSpec;
-use servesim_models::perf::Backend;
 
 use crate::Error;
 use crate::metrics::RequestColumns;

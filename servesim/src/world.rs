@@ -16,13 +16,14 @@ use rand_distr::{Distribution, Exp};
 use servesim_core::{
     EventKey, Model, RngStreams, Scheduler, SimDuration, SimTime, Simulation, StreamRng,
 };
+use servesim_models::backend::Backend;
 use servesim_models::cluster::{
     Cluster, ClusterEvent, ClusterOutput, ClusterSpec, Notice, PoolId, PoolSpec, RequestIn,
     WorkerId,
 };
 use servesim_models::hardware::GpuCatalog;
 use servesim_models::network::{Network, Topology, TopologySpec};
-use servesim_models::perf::{Backend, CachedPredictor, IterationPredictor, KernelTimer};
+use servesim_models::perf::{CachedPredictor, IterationPredictor, KernelTimer};
 use servesim_planner::{
     IntervalStats, IterationSample, Observation, Planner, PlannerContext, PoolContext,
     PoolObservation,

@@ -1,6 +1,6 @@
 //! Iteration-time prediction.
 //!
-//! - [`ops`]: kernel operations ([`KernelOp`]), breakdown kinds ([`OpKind`]), [`Backend`];
+//! - [`ops`]: kernel operations ([`KernelOp`]), breakdown kinds ([`OpKind`]);
 //! - [`roofline`]: datasheet roofline with efficiencies ([`RooflineTimer`]);
 //! - [`table`]: log-space interpolation over measured shapes;
 //! - [`calibrated`]: the [`CalibratedTimer`] over measured tables;
@@ -19,12 +19,13 @@ pub mod table;
 
 pub use calibrated::CalibratedTimer;
 pub use memo::CachedPredictor;
-pub use ops::{AllReduceImpl, AttnShape, Backend, GemmShape, KernelOp, NcclOp, OpKind};
+pub use ops::{AllReduceImpl, AttnShape, GemmShape, KernelOp, NcclOp, OpKind};
 pub use predictor::{BatchShape, IterationPredictor, PrefillChunk};
 pub use roofline::{Efficiencies, RooflineTimer};
 
 use std::sync::Arc;
 
+use crate::backend::Backend;
 use crate::dtype::Dtype;
 use crate::error::Result;
 use crate::hardware::{GpuCatalog, GpuSku};

@@ -14,9 +14,9 @@
 use std::path::Path;
 
 use serde::Deserialize;
+use servesim_models::backend::Backend;
 use servesim_models::hardware::GpuCatalog;
 use servesim_models::llm::LlmSpec;
-use servesim_models::perf::Backend;
 
 use crate::Error;
 
