@@ -18,7 +18,7 @@ use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::hardware::GpuSku;
 use crate::llm::LlmSpec;
-use crate::perf::KernelTimer;
+use crate::perf::kernel_timer::KernelTimer;
 use crate::perf::ops::{AttnShape, GemmShape, KernelOp, NcclOp, OpKind};
 
 /// A prefill chunk in a batch.
