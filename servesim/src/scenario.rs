@@ -16,7 +16,7 @@ use servesim_models::cluster::router::RouterKind;
 use servesim_models::dtype::Dtype;
 use servesim_models::engine::EngineConfig;
 use servesim_models::hardware::{GpuCatalog, GpuSku};
-use servesim_models::llm::LlmSpec;
+use servesim_models::llm::{DEFAULT_MEM_FRACTION, LlmSpec, RESERVED_BYTES_PER_GPU};
 use servesim_models::network::Fabric;
 use servesim_planner::PlannerConfig;
 use servesim_traffic::{WorkloadConfig, WorkloadSpec};
@@ -460,71 +460,6 @@ fn interval(path: &str, secs: f64) -> Result<SimDuration, Error> {
     Ok(d)
 }
 
-/// Scheduling defaults of each backend on `gpu`, as the engines set them when serving
-/// (vLLM 0.12's OpenAI server, SGLang 0.5, TensorRT-LLM 1.0's PyTorch flow).
-pub fn backend_defaults(backend: Backend, gpu: &GpuSku) -> EngineConfig {
-    let mib = gpu.memory_bytes / f64::from(1u32 << 20);
-    let base = EngineConfig {
-        max_num_seqs: 256,
-        max_batched_tokens: 8192,
-        block_tokens: 16,
-        kv_blocks: 0,
-        watermark_blocks: 0,
-        chunked_prefill: true,
-        mixed_batches: true,
-        prefix_caching: true,
-        prefix_block_tokens: 512,
-        reserve_output: false,
-        overlap_schedule: false,
-    };
-    match backend {
-        // vLLM: 1,024 sequences and 8,192 tokens a step on GPUs of 70 GiB or more other
-        // than the A100 (where larger steps cost throughput), else 256 and 2,048.
-        Backend::Vllm => {
-            let large = mib >= 70.0 * 1024.0 && !gpu.sku.contains("a100");
-            EngineConfig {
-                max_num_seqs: if large { 1024 } else { 256 },
-                max_batched_tokens: if large { 8192 } else { 2048 },
-                ..base
-            }
-        }
-        // SGLang runs prefill batches apart from decode ones unless mixed chunking is on,
-        // and plans each batch while the previous one runs (overlap schedule, its default).
-        // Its chunked-prefill size follows the GPU's memory; its running requests are
-        // bounded by the request pool (at least 2,048) and, in practice, by the KV cache.
-        Backend::Sglang => EngineConfig {
-            max_num_seqs: 2048,
-            max_batched_tokens: match mib {
-                m if m < 35.0 * 1024.0 => 2048,
-                m if m < 60.0 * 1024.0 => 4096,
-                m if m < 160.0 * 1024.0 => 8192,
-                _ => 16384,
-            },
-            mixed_batches: false,
-            overlap_schedule: true,
-            ..base
-        },
-        // TensorRT-LLM: a batch of up to 2,048 sequences and 8,192 tokens, 32-token blocks,
-        // context chunking off, the default capacity policy GUARANTEED_NO_EVICT (output
-        // blocks reserved at admission), and the PyTorch backend's overlap scheduler (on by
-        // default since 1.0).
-        Backend::Trtllm => EngineConfig {
-            max_num_seqs: 2048,
-            block_tokens: 32,
-            chunked_prefill: false,
-            reserve_output: true,
-            overlap_schedule: true,
-            ..base
-        },
-    }
-}
-
-/// Default memory share (vLLM's `gpu_memory_utilization` and TensorRT-LLM's
-/// `free_gpu_memory_fraction` both default to 0.9).
-pub const DEFAULT_MEM_FRACTION: f64 = 0.9;
-/// Memory kept per GPU for activations, workspaces and CUDA graphs.
-pub const RESERVED_BYTES_PER_GPU: u64 = 2 << 30;
-
 impl Scenario {
     /// Reads and validates a scenario file (YAML or JSON, by content).
     pub fn from_file(path: &Path) -> Result<Scenario, Error> {
@@ -815,7 +750,7 @@ fn validate_pool(
         None => RouterKind::LeastOutstandingTokens,
     };
     let o = &p.engine;
-    let d = backend_defaults(backend, gpu);
+    let d = EngineConfig::for_backend(backend, gpu);
     let mut engine = EngineConfig {
         max_num_seqs: o.max_num_seqs.unwrap_or(d.max_num_seqs),
         max_batched_tokens: o.max_batched_tokens.unwrap_or(d.max_batched_tokens),

@@ -8,6 +8,12 @@ use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::hardware::GpuSku;
 
+/// Default memory share (vLLM's `gpu_memory_utilization` and TensorRT-LLM's
+/// `free_gpu_memory_fraction` both default to 0.9).
+pub const DEFAULT_MEM_FRACTION: f64 = 0.9;
+/// Memory kept per GPU for activations, workspaces and CUDA graphs.
+pub const RESERVED_BYTES_PER_GPU: u64 = 2 << 30;
+
 /// A dense decoder-only transformer, with the dtypes it is served in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlmSpec {

@@ -28,14 +28,14 @@
 
 use serde::Serialize;
 use servesim_models::dtype::Dtype;
+use servesim_models::engine::EngineConfig;
 use servesim_models::hardware::GpuSku;
-use servesim_models::llm::LlmSpec;
+use servesim_models::llm::{DEFAULT_MEM_FRACTION, LlmSpec, RESERVED_BYTES_PER_GPU};
 use servesim_models::perf::{BatchShape, CachedPredictor, IterationPredictor, PrefillChunk};
 use servesim_planner::profile::PoolModel;
 
 use super::request::ProfileRequest;
 use crate::Error;
-use crate::scenario::{DEFAULT_MEM_FRACTION, RESERVED_BYTES_PER_GPU, backend_defaults};
 
 /// Most sequences a worker is given (the scheduler's ceiling in this search).
 pub const MAX_BATCH: u32 = 1024;
@@ -210,7 +210,7 @@ impl<'a> Search<'a> {
     pub fn new(req: &'a ProfileRequest, gpu: &GpuSku) -> Result<Search<'a>, Error> {
         let llm = served_llm(&req.model)?;
         let timer = crate::world::shipped_timer(&gpu.sku, req.backend)?;
-        let d = backend_defaults(req.backend, gpu);
+        let d = EngineConfig::for_backend(req.backend, gpu);
         let mut gpu = gpu.clone();
         gpu.gpus_per_node = req.gpus_per_node.min(gpu.gpus_per_node).max(1);
         let mut workers = Vec::new();
