@@ -578,99 +578,26 @@ impl Network {
     /// Recomputes the rates of the flows connected to the seed links (`scratch.seeds`) at time
     /// `now`, then the predicted completions of their transfers and of `extra` transfers.
     fn recompute(&mut self, now: SimTime, extra: &[u32]) {
-        let s = &mut self.scratch;
-        s.epoch = s.epoch.wrapping_add(1);
-        if s.epoch == 0 {
-            // Wrapped: clear the marks so no stale mark equals a new epoch.
-            s.link_mark.fill(0);
-            s.flow_mark.fill(0);
-            s.transfer_mark.fill(0);
-            s.epoch = 1;
+        let epoch = self.scratch.next_epoch(self.transfers.len());
+        self.scratch
+            .collect_component(&self.link_flows, &self.flows, epoch);
+        self.scratch
+            .solve_rates(&self.link_flows, &self.flows, &self.capacity);
+        self.apply_rates(now, epoch);
+        for &tr in extra {
+            self.scratch.touch_transfer(tr, epoch);
         }
-        let epoch = s.epoch;
-        if s.transfer_mark.len() < self.transfers.len() {
-            s.transfer_mark.resize(self.transfers.len(), 0);
-        }
-        // The connected component of the seeds (breadth first, in a deterministic order).
-        s.comp_links.clear();
-        s.comp_flows.clear();
-        s.touched_transfers.clear();
-        for &l in &s.seeds {
-            if s.link_mark[l as usize] != epoch {
-                s.link_mark[l as usize] = epoch;
-                s.comp_links.push(l);
-            }
-        }
-        let mut head = 0;
-        while head < s.comp_links.len() {
-            let l = s.comp_links[head] as usize;
-            head += 1;
-            for &f in &self.link_flows[l] {
-                if s.flow_mark[f as usize] == epoch {
-                    continue;
-                }
-                s.flow_mark[f as usize] = epoch;
-                s.comp_flows.push(f);
-                for &m in self.flows[f as usize].route.links() {
-                    if s.link_mark[m.index()] != epoch {
-                        s.link_mark[m.index()] = epoch;
-                        s.comp_links.push(m.0);
-                    }
-                }
-            }
-        }
-        // Usually no link of the component carries two flows (a transfer's shards
-        // run on separate links, or the flows ended): each flow's max-min rate is then
-        // its smallest capacity (clamped at 0), exactly what the solver finds.
-        let independent = s
-            .comp_links
-            .iter()
-            .all(|&l| self.link_flows[l as usize].len() <= 1);
-        if independent {
-            s.rates.clear();
-            for &f in &s.comp_flows {
-                let rate = self.flows[f as usize]
-                    .route
-                    .links()
-                    .iter()
-                    .map(|l| self.capacity[l.index()].max(0.0))
-                    .fold(f64::INFINITY, f64::min);
-                s.rates.push(rate);
-            }
-        }
-        if !independent || cfg!(debug_assertions) {
-            // The local problem (debug builds solve it anyway, to check the shortcut).
-            let problem = &mut s.problem.0;
-            problem.clear();
-            for (i, &l) in s.comp_links.iter().enumerate() {
-                s.link_local[l as usize] = i as u32;
-                problem.capacities.push(self.capacity[l as usize]);
-            }
-            for &f in &s.comp_flows {
-                for &l in self.flows[f as usize].route.links() {
-                    problem.route_links.push(s.link_local[l.index()]);
-                }
-                problem.route_end.push(problem.route_links.len() as u32);
-            }
-            if independent {
-                let mut solved = Vec::new();
-                s.solver.0.solve(problem, &mut solved);
-                debug_assert!(
-                    solved
-                        .iter()
-                        .zip(&s.rates)
-                        .all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "independent flows: {solved:?} vs {:?}",
-                    s.rates
-                );
-            } else {
-                s.solver.0.solve(problem, &mut s.rates);
-            }
-        }
-        // New rates and end times.
-        for (i, &f) in s.comp_flows.iter().enumerate() {
+        self.update_predictions();
+    }
+
+    /// Gives the component's flows their new rates from `now`: the bytes each has left then,
+    /// its end time (kept in `flow_ends`), and its transfer marked as touched.
+    fn apply_rates(&mut self, now: SimTime, epoch: u32) {
+        self.scratch.touched_transfers.clear();
+        for i in 0..self.scratch.comp_flows.len() {
+            let f = self.scratch.comp_flows[i];
             let flow = &mut self.flows[f as usize];
-            let rate = s.rates[i];
+            let rate = self.scratch.rates[i];
             if rate == flow.rate {
                 // Same rate, same end: nothing to move (most flows of a large component).
                 continue;
@@ -701,19 +628,14 @@ impl Network {
                 self.flow_ends.insert((t, f));
             }
             let tr = flow.transfer;
-            if s.transfer_mark[tr as usize] != epoch {
-                s.transfer_mark[tr as usize] = epoch;
-                s.touched_transfers.push(tr);
-            }
+            self.scratch.touch_transfer(tr, epoch);
         }
-        for &tr in extra {
-            if s.transfer_mark[tr as usize] != epoch {
-                s.transfer_mark[tr as usize] = epoch;
-                s.touched_transfers.push(tr);
-            }
-        }
-        // Predicted completions of the transfers touched.
-        for &tr in &s.touched_transfers {
+    }
+
+    /// Predicts when each touched transfer completes: when its last flow ends (or ended),
+    /// plus the latency; no prediction while a flow is stalled.
+    fn update_predictions(&mut self) {
+        for &tr in &self.scratch.touched_transfers {
             let t = &mut self.transfers[tr as usize];
             if !t.live {
                 continue;
@@ -732,6 +654,124 @@ impl Network {
             if let Some(p) = t.predicted {
                 self.predicted.insert((p, t.seq, tr));
             }
+        }
+    }
+}
+
+impl Scratch {
+    /// Starts a recomputation in a fresh epoch, so that every earlier mark reads as unmarked
+    /// (sizing the transfer marks for `transfers` slots). Returns the epoch.
+    fn next_epoch(&mut self, transfers: usize) -> u32 {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            // Wrapped: clear the marks so no stale mark equals a new epoch.
+            self.link_mark.fill(0);
+            self.flow_mark.fill(0);
+            self.transfer_mark.fill(0);
+            self.epoch = 1;
+        }
+        if self.transfer_mark.len() < transfers {
+            self.transfer_mark.resize(transfers, 0);
+        }
+        self.epoch
+    }
+
+    /// The connected component of the seed links: every link and flow reachable from them
+    /// through flows sharing links, into `comp_links` and `comp_flows` (breadth first, in a
+    /// deterministic order).
+    fn collect_component(&mut self, link_flows: &[Vec<u32>], flows: &[Flow], epoch: u32) {
+        self.comp_links.clear();
+        self.comp_flows.clear();
+        for &l in &self.seeds {
+            if self.link_mark[l as usize] != epoch {
+                self.link_mark[l as usize] = epoch;
+                self.comp_links.push(l);
+            }
+        }
+        let mut head = 0;
+        while head < self.comp_links.len() {
+            let l = self.comp_links[head] as usize;
+            head += 1;
+            for &f in &link_flows[l] {
+                if self.flow_mark[f as usize] == epoch {
+                    continue;
+                }
+                self.flow_mark[f as usize] = epoch;
+                self.comp_flows.push(f);
+                for &m in flows[f as usize].route.links() {
+                    if self.link_mark[m.index()] != epoch {
+                        self.link_mark[m.index()] = epoch;
+                        self.comp_links.push(m.0);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The max-min fair rates of the component's flows, into `rates` (in `comp_flows` order).
+    fn solve_rates(&mut self, link_flows: &[Vec<u32>], flows: &[Flow], capacity: &[f64]) {
+        // Usually no link of the component carries two flows (a transfer's shards
+        // run on separate links, or the flows ended): each flow's max-min rate is then
+        // its smallest capacity (clamped at 0), exactly what the solver finds.
+        let independent = self
+            .comp_links
+            .iter()
+            .all(|&l| link_flows[l as usize].len() <= 1);
+        if independent {
+            self.rates.clear();
+            for &f in &self.comp_flows {
+                let rate = flows[f as usize]
+                    .route
+                    .links()
+                    .iter()
+                    .map(|l| capacity[l.index()].max(0.0))
+                    .fold(f64::INFINITY, f64::min);
+                self.rates.push(rate);
+            }
+        }
+        if !independent || cfg!(debug_assertions) {
+            // The local problem (debug builds solve it anyway, to check the shortcut).
+            self.build_problem(flows, capacity);
+            let problem = &self.problem.0;
+            if independent {
+                let mut solved = Vec::new();
+                self.solver.0.solve(problem, &mut solved);
+                debug_assert!(
+                    solved
+                        .iter()
+                        .zip(&self.rates)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "independent flows: {solved:?} vs {:?}",
+                    self.rates
+                );
+            } else {
+                self.solver.0.solve(problem, &mut self.rates);
+            }
+        }
+    }
+
+    /// The component as a fair-share problem over its own links, numbered in `comp_links`
+    /// order.
+    fn build_problem(&mut self, flows: &[Flow], capacity: &[f64]) {
+        let problem = &mut self.problem.0;
+        problem.clear();
+        for (i, &l) in self.comp_links.iter().enumerate() {
+            self.link_local[l as usize] = i as u32;
+            problem.capacities.push(capacity[l as usize]);
+        }
+        for &f in &self.comp_flows {
+            for &l in flows[f as usize].route.links() {
+                problem.route_links.push(self.link_local[l.index()]);
+            }
+            problem.route_end.push(problem.route_links.len() as u32);
+        }
+    }
+
+    /// Marks transfer slot `tr` as touched in this epoch (once).
+    fn touch_transfer(&mut self, tr: u32, epoch: u32) {
+        if self.transfer_mark[tr as usize] != epoch {
+            self.transfer_mark[tr as usize] = epoch;
+            self.touched_transfers.push(tr);
         }
     }
 }
