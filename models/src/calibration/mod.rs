@@ -273,7 +273,8 @@ impl RowCtx<'_> {
     }
 }
 
-/// Column indices of a family in the calibration format.
+/// The row parser of a family in the calibration format: every column is required, the
+/// latency last.
 fn family_row(
     family: Family,
     cols: &Columns,
@@ -286,49 +287,62 @@ fn family_row(
         .collect::<Result<_>>()?;
     Ok(move |r: &RowCtx<'_>| -> Result<(KernelOp, f64)> {
         let lat = r.latency(*idx.last().unwrap_or(&0))?;
-        let op = match family {
-            Family::Gemm => KernelOp::Gemm(GemmShape {
-                dtype: r.dtype(idx[0])?,
-                m: r.pos_int(idx[1])?,
-                n: r.pos_int(idx[2])?,
-                k: r.pos_int(idx[3])?,
-            }),
-            Family::ContextAttention | Family::GenerationAttention => {
-                let a = AttnShape {
-                    batch: r.pos_u32(idx[0])?,
-                    len: r.pos_u32(idx[1])?,
-                    num_heads: r.pos_u32(idx[2])?,
-                    num_kv_heads: r.pos_u32(idx[3])?,
-                    head_dim: r.pos_u32(idx[4])?,
-                    window: r.u32(idx[5])?,
-                    attn_dtype: r.dtype(idx[6])?,
-                    kv_dtype: r.dtype(idx[7])?,
-                };
-                if family == Family::ContextAttention {
-                    KernelOp::ContextAttention(a)
-                } else {
-                    KernelOp::GenerationAttention(a)
-                }
-            }
-            Family::CustomAllreduce => KernelOp::CustomAllReduce {
-                dtype: r.dtype(idx[0])?,
-                num_gpus: r.pos_u32(idx[1])?,
-                elems: r.pos_int(idx[2])?,
-                implementation: r.parse(idx[3], AllReduceImpl::parse)?,
-            },
-            Family::Nccl => KernelOp::Nccl {
-                op: r.parse(idx[0], NcclOp::parse)?,
-                dtype: r.dtype(idx[1])?,
-                num_gpus: r.pos_u32(idx[2])?,
-                elems: r.pos_int(idx[3])?,
-            },
-            Family::P2pCopy => KernelOp::P2pCopy {
-                src_gpu: r.u32(idx[0])?,
-                dst_gpu: r.u32(idx[1])?,
-                bytes: r.pos_int(idx[2])?,
-            },
-        };
+        let op = row_op(family, r, &idx, |r, i| r.pos_u32(i))?;
         Ok((op, lat))
+    })
+}
+
+/// The kernel operation of one row of `family`, its fields read from the columns `i` in
+/// [`Family::columns`] order (the latency aside): one parser for the calibration format and
+/// the public layout alike. `attn_len` reads an attention call's length from its column, which
+/// the public layout holds as a generation step rather than a KV length.
+pub(crate) fn row_op(
+    family: Family,
+    r: &RowCtx<'_>,
+    i: &[usize],
+    attn_len: impl FnOnce(&RowCtx<'_>, usize) -> Result<u32>,
+) -> Result<KernelOp> {
+    Ok(match family {
+        Family::Gemm => KernelOp::Gemm(GemmShape {
+            dtype: r.dtype(i[0])?,
+            m: r.pos_int(i[1])?,
+            n: r.pos_int(i[2])?,
+            k: r.pos_int(i[3])?,
+        }),
+        Family::ContextAttention | Family::GenerationAttention => {
+            let a = AttnShape {
+                batch: r.pos_u32(i[0])?,
+                len: attn_len(r, i[1])?,
+                num_heads: r.pos_u32(i[2])?,
+                num_kv_heads: r.pos_u32(i[3])?,
+                head_dim: r.pos_u32(i[4])?,
+                window: r.u32(i[5])?,
+                attn_dtype: r.dtype(i[6])?,
+                kv_dtype: r.dtype(i[7])?,
+            };
+            if family == Family::ContextAttention {
+                KernelOp::ContextAttention(a)
+            } else {
+                KernelOp::GenerationAttention(a)
+            }
+        }
+        Family::CustomAllreduce => KernelOp::CustomAllReduce {
+            dtype: r.dtype(i[0])?,
+            num_gpus: r.pos_u32(i[1])?,
+            elems: r.pos_int(i[2])?,
+            implementation: r.parse(i[3], AllReduceImpl::parse)?,
+        },
+        Family::Nccl => KernelOp::Nccl {
+            op: r.parse(i[0], NcclOp::parse)?,
+            dtype: r.dtype(i[1])?,
+            num_gpus: r.pos_u32(i[2])?,
+            elems: r.pos_int(i[3])?,
+        },
+        Family::P2pCopy => KernelOp::P2pCopy {
+            src_gpu: r.u32(i[0])?,
+            dst_gpu: r.u32(i[1])?,
+            bytes: r.pos_int(i[2])?,
+        },
     })
 }
 
