@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{
-    CalibrationTable, Columns, FORMAT_VERSION, Family, Header, RowCtx, row_op, sorted_entries,
+    CalibrationTable, Columns, FORMAT_VERSION, Family, Header, RowCtx, TableReader, row_op,
+    sorted_entries,
 };
 use crate::error::{ModelsError, Result};
 use crate::perf::ops::KernelOp;
@@ -184,15 +185,8 @@ pub fn read_public_table(
     backend: &str,
 ) -> Result<CalibrationTable> {
     let bytes = super::read_maybe_gz(path)?;
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(true)
-        .from_reader(bytes.as_slice());
-    let head = rdr
-        .headers()
-        .map_err(|e| crate::hardware::csv_error(path, &e))?
-        .clone();
-    let parser = PublicRowParser::new(table, &head, path)?;
+    let mut rdr = TableReader::new(&bytes, path);
+    let parser = PublicRowParser::new(table, &rdr.header()?, path)?;
     if !parser.has_latency() {
         return Err(ModelsError::Csv {
             path: path.to_path_buf(),
@@ -204,13 +198,7 @@ pub fn read_public_table(
     let mut rows = Vec::new();
     let mut versions: BTreeMap<String, usize> = BTreeMap::new();
     let mut rec = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(crate::hardware::csv_error(path, &e)),
-        }
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+    while let Some(line) = rdr.next_record(&mut rec)? {
         let (op, lat) = parser.parse(&rec, line)?;
         let lat = lat.ok_or_else(|| ModelsError::Csv {
             path: path.to_path_buf(),

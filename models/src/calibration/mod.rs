@@ -179,6 +179,41 @@ impl Columns {
     }
 }
 
+/// The CSV body of a table (calibration format or public layout): fields trimmed, rows of any
+/// length (a short row is reported by the field it lacks), errors naming the file and line.
+pub(crate) struct TableReader<'a> {
+    rdr: csv::Reader<&'a [u8]>,
+    path: &'a Path,
+}
+
+impl<'a> TableReader<'a> {
+    /// A reader of the CSV `bytes` of the file at `path`.
+    pub(crate) fn new(bytes: &'a [u8], path: &'a Path) -> Self {
+        let rdr = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .flexible(true)
+            .from_reader(bytes);
+        TableReader { rdr, path }
+    }
+
+    /// The header record.
+    pub(crate) fn header(&mut self) -> Result<csv::StringRecord> {
+        self.rdr
+            .headers()
+            .cloned()
+            .map_err(|e| crate::hardware::csv_error(self.path, &e))
+    }
+
+    /// Reads the next record into `rec`: its line in the CSV (1-based), `None` at the end.
+    pub(crate) fn next_record(&mut self, rec: &mut csv::StringRecord) -> Result<Option<u64>> {
+        match self.rdr.read_record(rec) {
+            Ok(true) => Ok(Some(rec.position().map(|p| p.line()).unwrap_or(0))),
+            Ok(false) => Ok(None),
+            Err(e) => Err(crate::hardware::csv_error(self.path, &e)),
+        }
+    }
+}
+
 /// A row being parsed: gives typed fields with errors naming file, line and column.
 pub(crate) struct RowCtx<'a> {
     pub(crate) path: &'a Path,
@@ -446,28 +481,15 @@ impl CalibrationTable {
             extra: keys,
         };
 
-        let mut rdr = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .flexible(true)
-            .from_reader(&bytes[body_start..]);
-        let head = rdr
-            .headers()
-            .map_err(|e| crate::hardware::csv_error(path, &e))?
-            .clone();
-        let cols = Columns::new(&head);
+        let mut rdr = TableReader::new(&bytes[body_start..], path);
+        let cols = Columns::new(&rdr.header()?);
         let parse_row = family_row(family, &cols, path)?;
         let mut rows = Vec::new();
         let mut rec = csv::StringRecord::new();
-        loop {
-            match rdr.read_record(&mut rec) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => return Err(crate::hardware::csv_error(path, &e)),
-            }
-            let line = rec.position().map(|p| p.line()).unwrap_or(0) + comment_lines;
+        while let Some(line) = rdr.next_record(&mut rec)? {
             let ctx = RowCtx {
                 path,
-                line,
+                line: line + comment_lines,
                 rec: &rec,
                 cols: &cols,
             };
