@@ -28,7 +28,7 @@ pub use config::EngineConfig;
 use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
 
-use servesim_core::{SimDuration, SimTime};
+use servesim_core::{SimDuration, SimTime, Slab};
 
 use crate::kv_cache::{KvPool, PrefixKey, chain_keys};
 use crate::perf::{BatchShape, CachedPredictor, IterationPredictor, PrefillChunk};
@@ -179,8 +179,7 @@ pub struct EngineLoad {
 pub struct Engine {
     config: EngineConfig,
     blocks_per_entry: u64,
-    seqs: Vec<Option<Seq>>,
-    free_slots: Vec<Slot>,
+    seqs: Slab<Slot, Seq>,
     pool: KvPool,
     waiting: VecDeque<Slot>,
     prefilling: VecDeque<Slot>,
@@ -232,8 +231,7 @@ impl Engine {
             decode: DecodeSet::new(config.block_tokens),
             blocks_per_entry,
             config,
-            seqs: Vec::new(),
-            free_slots: Vec::new(),
+            seqs: Slab::new(),
             waiting: VecDeque::new(),
             prefilling: VecDeque::new(),
             ready: VecDeque::new(),
@@ -274,7 +272,7 @@ impl Engine {
 
     /// True when the worker holds no sequence at all.
     pub fn is_empty(&self) -> bool {
-        self.seqs.len() == self.free_slots.len()
+        self.seqs.is_empty()
     }
 
     /// Live figures.
@@ -306,24 +304,11 @@ impl Engine {
     }
 
     fn seq(&self, slot: Slot) -> &Seq {
-        self.seqs[slot as usize].as_ref().expect("live slot")
+        &self.seqs[slot]
     }
 
     fn seq_mut(&mut self, slot: Slot) -> &mut Seq {
-        self.seqs[slot as usize].as_mut().expect("live slot")
-    }
-
-    fn insert(&mut self, seq: Seq) -> Slot {
-        match self.free_slots.pop() {
-            Some(slot) => {
-                self.seqs[slot as usize] = Some(seq);
-                slot
-            }
-            None => {
-                self.seqs.push(Some(seq));
-                (self.seqs.len() - 1) as Slot
-            }
-        }
+        &mut self.seqs[slot]
     }
 
     fn new_seq(&self, spec: SeqSpec, phase: Phase, now: SimTime) -> Seq {
@@ -355,7 +340,7 @@ impl Engine {
         debug_assert!(spec.prompt_tokens >= 1 && spec.output_tokens >= 1);
         self.queued_prefill_tokens += u64::from(spec.prompt_tokens);
         let seq = self.new_seq(spec, Phase::Waiting, now);
-        let slot = self.insert(seq);
+        let slot = self.seqs.insert(seq);
         self.waiting.push_back(slot);
     }
 
@@ -384,7 +369,7 @@ impl Engine {
         seq.prefilled = seq.prefill_target;
         seq.generated = 1;
         self.incoming += 1;
-        Some(self.insert(seq))
+        Some(self.seqs.insert(seq))
     }
 
     /// The KV of an incoming request has landed; its first token was made at `first_token_at`.
@@ -400,7 +385,7 @@ impl Engine {
     /// Every request this worker holds (waiting, prefilling, decoding, parked or
     /// incoming), in slot order: what is lost if the worker dies.
     pub fn held_requests(&self) -> Vec<u64> {
-        self.seqs.iter().flatten().map(|s| s.spec.request).collect()
+        self.seqs.values().map(|s| s.spec.request).collect()
     }
 
     /// The request of a parked sequence (to hand it to a decode worker).
@@ -412,14 +397,13 @@ impl Engine {
 
     /// Frees a parked (or still incoming) sequence's blocks and forgets it.
     pub fn release(&mut self, slot: Slot) {
-        let seq = self.seqs[slot as usize].take().expect("live slot");
+        let seq = self.seqs.remove(slot).expect("live slot");
         debug_assert!(matches!(seq.phase, Phase::Parked | Phase::Incoming));
         if matches!(seq.phase, Phase::Incoming) {
             self.incoming -= 1;
         }
         self.pool.release_private(seq.private_blocks);
         self.pool.release_prefix(&seq.keys[..seq.shared]);
-        self.free_slots.push(slot);
     }
 
     /// Plans the iteration starting at `now` and returns its duration; `None` when there
@@ -540,7 +524,7 @@ impl Engine {
     fn join_decode(&mut self, slot: Slot, kv_len: u64) {
         let order = self.next_admit;
         self.next_admit += 1;
-        let seq = self.seqs[slot as usize].as_mut().expect("live slot");
+        let seq = &mut self.seqs[slot];
         let remaining = u64::from(seq.spec.output_tokens - seq.generated);
         seq.admit_order = order;
         let member = self.decode.join(slot, kv_len, remaining, order);
@@ -577,7 +561,7 @@ impl Engine {
         self.newcomers.retain(|&s| s != slot);
         let block = u64::from(self.config.block_tokens);
         let bpe = self.blocks_per_entry;
-        let seq = self.seqs[slot as usize].as_mut().expect("live slot");
+        let seq = &mut self.seqs[slot];
         seq.generated += made;
         let private = ceil_div(kv_len, block) - seq.shared as u64 * bpe;
         self.pool.release_private(private);
@@ -729,7 +713,7 @@ impl Engine {
             .expect("prefilling");
         self.prefilling.remove(pos);
         let bpe = self.blocks_per_entry;
-        let seq = self.seqs[slot as usize].as_mut().expect("live slot");
+        let seq = &mut self.seqs[slot];
         // Publish the prompt's full content blocks to the prefix cache.
         self.pool.publish(&seq.keys[seq.shared..]);
         seq.private_blocks -= (seq.keys.len() - seq.shared) as u64 * bpe;
@@ -758,10 +742,9 @@ impl Engine {
     }
 
     fn forget_running(&mut self, slot: Slot, private_blocks: u64) {
-        let seq = self.seqs[slot as usize].take().expect("live slot");
+        let seq = self.seqs.remove(slot).expect("live slot");
         self.pool.release_private(private_blocks);
         self.pool.release_prefix(&seq.keys[..seq.shared]);
-        self.free_slots.push(slot);
     }
 
     fn finish_decode_step(&mut self, now: SimTime, out: &mut IterationOutput) {
@@ -774,7 +757,7 @@ impl Engine {
         }
         for i in 0..self.newcomers.len() {
             let slot = self.newcomers[i];
-            let seq = self.seqs[slot as usize].as_mut().expect("live slot");
+            let seq = &mut self.seqs[slot];
             seq.first_decode_gap = now.saturating_duration_since(seq.last_token_at);
             out.itl_gaps.push((seq.first_decode_gap, 1));
         }
