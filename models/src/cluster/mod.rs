@@ -23,6 +23,7 @@
 
 mod faults;
 mod handoff;
+mod ids;
 mod lifecycle;
 pub mod placement;
 mod requests;
@@ -37,16 +38,9 @@ use servesim_core::{EventKey, Scheduler, SimDuration, SimTime};
 use crate::engine::decode_set::Slot;
 use crate::engine::{BatchSummary, Engine, EngineConfig, IterationOutput, IterationTimer, SeqSpec};
 use crate::network::{Network, TransferId};
+pub use ids::{PoolId, WorkerId};
 use placement::GpuInventory;
 use router::{Candidate, RouterKind};
-
-/// Index of a pool in the cluster.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PoolId(pub u16);
-
-/// Index of a worker in the cluster (never reused within a run).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct WorkerId(pub u32);
 
 /// What a pool's workers do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -304,7 +298,6 @@ pub struct Cluster {
     last_gpu_change: SimTime,
     scratch: IterationOutput,
     candidates: Vec<Candidate>,
-    candidate_ids: Vec<WorkerId>,
 }
 
 /// Why a cluster could not be built.
@@ -355,7 +348,6 @@ impl Cluster {
             last_gpu_change: SimTime::ZERO,
             scratch: IterationOutput::default(),
             candidates: Vec::new(),
-            candidate_ids: Vec::new(),
         };
         for spec in spec.pools {
             cluster.pools.push(Pool {

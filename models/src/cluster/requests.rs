@@ -87,7 +87,6 @@ impl Cluster {
     pub(super) fn pick_worker(&mut self, pool: PoolId, prefix: &[u64]) -> Option<WorkerId> {
         let kind = self.pools[pool.0 as usize].spec.router;
         self.candidates.clear();
-        self.candidate_ids.clear();
         for &w in &self.pools[pool.0 as usize].workers {
             let worker = &self.workers[w.0 as usize];
             if worker.state != WorkerState::Ready {
@@ -99,14 +98,13 @@ impl Cluster {
                 0
             };
             self.candidates.push(Candidate {
-                worker: w.0,
+                worker: w,
                 load: worker.engine.load(),
                 cached_prefix_blocks: cached,
             });
-            self.candidate_ids.push(w);
         }
         let i = router::pick(kind, &self.candidates, &mut self.pools[pool.0 as usize].rr)?;
-        Some(self.candidate_ids[i])
+        Some(self.candidates[i].worker)
     }
 
     /// Starts the worker's next iteration if it is idle and has work. What the
