@@ -17,6 +17,7 @@
 //! - [`kv_cache`]: the paged KV pool and its prefix cache (LRU over unreferenced blocks);
 //! - [`cluster`]: pools of workers, their lifecycle and GPU budget, routers, and the KV
 //!   hand-off from prefill to decode over the [`network`];
+//! - [`request`]: the world's handle for a request, as the cluster and engines carry it;
 //! - [`frontend`]: the HTTP server, tokenizer and detokenizer in front of the engines (a
 //!   fixed latency per request, host time per streamed token).
 
@@ -32,5 +33,6 @@ pub mod kv_cache;
 pub mod llm;
 pub mod network;
 pub mod perf;
+pub mod request;
 
 pub use error::{ModelsError, Result};

@@ -24,6 +24,7 @@ use servesim_models::cluster::{
 use servesim_models::hardware::GpuCatalog;
 use servesim_models::network::{Network, Topology, TopologySpec};
 use servesim_models::perf::{CachedPredictor, IterationPredictor, KernelTimer};
+use servesim_models::request::RequestHandle;
 use servesim_planner::{
     IntervalStats, IterationSample, Observation, Planner, PlannerContext, PoolContext,
     PoolObservation,
@@ -162,7 +163,7 @@ struct InFlight {
 }
 
 /// What the cluster is told of a request in slab slot `handle` (at least one token each way).
-fn request_in(handle: u64, r: &Request) -> RequestIn {
+fn request_in(handle: RequestHandle, r: &Request) -> RequestIn {
     RequestIn {
         handle,
         prompt_tokens: r.input_tokens.max(1),
@@ -620,7 +621,8 @@ impl World {
                 sched.schedule_at(at, Event::Ingress(handle));
                 continue;
             }
-            let input = request_in(u64::from(handle), &self.flight(u64::from(handle)).request);
+            let handle = RequestHandle(u64::from(handle));
+            let input = request_in(handle, &self.flight(handle).request);
             self.cluster.arrive(input, sched, &mut self.out);
             self.apply_notices(sched);
         }
@@ -634,20 +636,22 @@ impl World {
             .as_mut()
             .expect("a request in the frontend is in flight");
         flight.entered = sched.now();
-        let input = request_in(u64::from(slot), &flight.request);
+        let input = request_in(RequestHandle(u64::from(slot)), &flight.request);
         self.cluster.arrive(input, sched, &mut self.out);
         self.apply_notices(sched);
     }
 
-    fn flight(&mut self, handle: u64) -> &mut InFlight {
-        self.inflight[handle as usize]
+    fn flight(&mut self, handle: RequestHandle) -> &mut InFlight {
+        self.inflight[handle.0 as usize]
             .as_mut()
             .expect("notice for a live request")
     }
 
-    fn retire(&mut self, handle: u64) -> InFlight {
-        self.free.push(handle as u32);
-        self.inflight[handle as usize].take().expect("live request")
+    fn retire(&mut self, handle: RequestHandle) -> InFlight {
+        self.free.push(handle.0 as u32);
+        self.inflight[handle.0 as usize]
+            .take()
+            .expect("live request")
     }
 
     fn apply_notices(&mut self, sched: &mut Scheduler<Event>) {

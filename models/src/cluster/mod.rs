@@ -38,6 +38,7 @@ use servesim_core::{EventKey, Scheduler, SimDuration, SimTime};
 use crate::engine::decode_set::Slot;
 use crate::engine::{BatchSummary, Engine, EngineConfig, IterationOutput, IterationTimer, SeqSpec};
 use crate::network::{Network, TransferId};
+use crate::request::RequestHandle;
 pub use ids::{PoolId, WorkerId};
 use placement::GpuInventory;
 use router::{Candidate, RouterKind};
@@ -120,7 +121,7 @@ pub enum ClusterEvent {
 #[derive(Clone, Debug)]
 pub struct RequestIn {
     /// The world's handle for it.
-    pub handle: u64,
+    pub handle: RequestHandle,
     /// Prompt tokens.
     pub prompt_tokens: u32,
     /// Output tokens (≥ 1).
@@ -135,56 +136,56 @@ pub enum Notice {
     /// Prefill started on a worker.
     Admitted {
         /// The request.
-        handle: u64,
+        handle: RequestHandle,
         /// Where.
         worker: WorkerId,
     },
     /// First token made.
     FirstToken {
         /// The request.
-        handle: u64,
+        handle: RequestHandle,
     },
     /// KV transfer started to a decode worker.
     TransferStarted {
         /// The request.
-        handle: u64,
+        handle: RequestHandle,
         /// The decode worker.
         worker: WorkerId,
     },
     /// KV transfer finished.
     TransferDone {
         /// The request.
-        handle: u64,
+        handle: RequestHandle,
     },
     /// Preempted (will be recomputed).
     Preempted {
         /// The request.
-        handle: u64,
+        handle: RequestHandle,
     },
     /// Last token made.
     Finished {
         /// The request.
-        handle: u64,
+        handle: RequestHandle,
         /// Its largest inter-token gap on the decode worker.
         max_itl: SimDuration,
     },
     /// A KV transfer failed; the KV is still on the prefill worker and is sent again.
     TransferFailed {
         /// The request.
-        handle: u64,
+        handle: RequestHandle,
     },
     /// A fault took the request from the cluster (its worker died, or its KV could
     /// not be moved): the world retries it from scratch or fails it.
     Lost {
         /// The request.
-        handle: u64,
+        handle: RequestHandle,
         /// Why, in words.
         reason: &'static str,
     },
     /// The cluster cannot ever serve it.
     Rejected {
         /// The request.
-        handle: u64,
+        handle: RequestHandle,
         /// Why, in words.
         reason: String,
     },

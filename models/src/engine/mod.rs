@@ -32,6 +32,7 @@ use servesim_core::{SimDuration, SimTime, Slab};
 
 use crate::kv_cache::{KvPool, PrefixKey, chain_keys};
 use crate::perf::{BatchShape, CachedPredictor, IterationPredictor, PrefillChunk};
+use crate::request::RequestHandle;
 use decode_set::{DecodeSet, Member, Slot, SuffixMax};
 
 /// Times one iteration of a batch (the calibrated predictor, or anything else).
@@ -56,7 +57,7 @@ impl IterationTimer for CachedPredictor {
 #[derive(Clone, Debug)]
 pub struct SeqSpec {
     /// The world's handle for the request (opaque to the engine).
-    pub request: u64,
+    pub request: RequestHandle,
     /// Prompt tokens.
     pub prompt_tokens: u32,
     /// Output tokens to produce in all, the first included (≥ 1).
@@ -73,31 +74,31 @@ pub enum EngineEvent {
     /// The request left the queue and starts its prefill (at the iteration's start).
     Admitted {
         /// The request.
-        request: u64,
+        request: RequestHandle,
     },
     /// The request's first output token was produced.
     FirstToken {
         /// The request.
-        request: u64,
+        request: RequestHandle,
     },
     /// Prefill done and parked: move its KV, then call [`Engine::release`] with `slot`.
     PrefillDone {
         /// The request.
-        request: u64,
+        request: RequestHandle,
         /// Its slot on this worker.
         slot: Slot,
     },
     /// The last output token was produced; the request left the worker.
     Finished {
         /// The request.
-        request: u64,
+        request: RequestHandle,
         /// Its largest gap between two consecutive tokens on this worker.
         max_itl: SimDuration,
     },
     /// Evicted from decode for lack of KV blocks; it will be recomputed here.
     Preempted {
         /// The request.
-        request: u64,
+        request: RequestHandle,
     },
 }
 
@@ -384,7 +385,7 @@ impl Engine {
 
     /// Every request this worker holds (waiting, prefilling, decoding, parked or
     /// incoming), in slot order: what is lost if the worker dies.
-    pub fn held_requests(&self) -> Vec<u64> {
+    pub fn held_requests(&self) -> Vec<RequestHandle> {
         self.seqs.values().map(|s| s.spec.request).collect()
     }
 
