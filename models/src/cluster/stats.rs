@@ -94,40 +94,37 @@ impl Cluster {
 
     /// Live figures of each serving worker of a pool, by id.
     pub fn worker_loads(&self, pool: PoolId) -> Vec<(WorkerId, EngineLoad)> {
-        self.pools[pool.0 as usize]
-            .workers
-            .iter()
-            .filter(|w| {
-                matches!(
-                    self.workers[w.0 as usize].state,
-                    WorkerState::Ready | WorkerState::Draining
-                )
-            })
-            .map(|&w| (w, self.workers[w.0 as usize].engine.load()))
-            .collect()
+        self.workers_where(pool, |s| {
+            matches!(s, WorkerState::Ready | WorkerState::Draining)
+        })
+        .map(|w| (w, self.workers[w.0 as usize].engine.load()))
+        .collect()
     }
 
     /// Workers of a pool that are starting or ready (what a target counts).
     pub fn active_workers(&self, pool: PoolId) -> u32 {
-        self.pools[pool.0 as usize]
-            .workers
-            .iter()
-            .filter(|w| {
-                matches!(
-                    self.workers[w.0 as usize].state,
-                    WorkerState::Starting | WorkerState::Ready
-                )
-            })
-            .count() as u32
+        self.workers_where(pool, |s| {
+            matches!(s, WorkerState::Starting | WorkerState::Ready)
+        })
+        .count() as u32
     }
 
     /// Workers of a pool that are not stopped, in creation order.
     pub fn live_workers(&self, pool: PoolId) -> Vec<WorkerId> {
+        self.workers_where(pool, |s| s != WorkerState::Stopped)
+            .collect()
+    }
+
+    /// The workers of a pool whose state passes `keep`, in creation order.
+    fn workers_where<'a>(
+        &'a self,
+        pool: PoolId,
+        keep: impl Fn(WorkerState) -> bool + 'a,
+    ) -> impl Iterator<Item = WorkerId> + 'a {
         self.pools[pool.0 as usize]
             .workers
             .iter()
             .copied()
-            .filter(|w| self.workers[w.0 as usize].state != WorkerState::Stopped)
-            .collect()
+            .filter(move |w| keep(self.workers[w.0 as usize].state))
     }
 }

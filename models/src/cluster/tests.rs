@@ -315,18 +315,10 @@ fn conditional_disaggregation_prefills_short_prompts_on_decode() {
 #[test]
 fn prompts_that_can_never_fit_are_rejected_with_a_reason() {
     let sim = run(disagg(1, 1, 16), vec![(0, req(1, 400_000, 5))]);
-    let [
-        (
-            _,
-            Notice::Rejected {
-                handle: RequestHandle(1),
-                reason,
-            },
-        ),
-    ] = &sim.model.log[..]
-    else {
+    let [(_, Notice::Rejected { handle, reason })] = &sim.model.log[..] else {
         panic!("{:?}", sim.model.log)
     };
+    assert_eq!(*handle, RequestHandle(1));
     assert!(
         reason.contains("KV cache (320000 tokens)") && reason.contains("'prefill'"),
         "{reason}"
@@ -340,18 +332,10 @@ fn outputs_that_can_never_be_reserved_are_rejected_on_the_decode_pool() {
     let mut c = disagg(1, 1, 16);
     c.pools[1].spec.engine.reserve_output = true;
     let sim = run(c, vec![(0, req(1, 1_000, 400_000))]);
-    let [
-        (
-            _,
-            Notice::Rejected {
-                handle: RequestHandle(1),
-                reason,
-            },
-        ),
-    ] = &sim.model.log[..]
-    else {
+    let [(_, Notice::Rejected { handle, reason })] = &sim.model.log[..] else {
         panic!("{:?}", sim.model.log)
     };
+    assert_eq!(*handle, RequestHandle(1));
     assert!(
         reason.contains("prompt and output") && reason.contains("'decode'"),
         "{reason}"
