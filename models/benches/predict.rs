@@ -4,11 +4,12 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use servesim_models::backend::Backend;
+use servesim_models::dtype::Dtype;
 use servesim_models::hardware::GpuCatalog;
-use servesim_models::llm::{Dtype, LlmSpec};
+use servesim_models::llm::LlmSpec;
 use servesim_models::perf::{
-    AttnShape, Backend, BatchShape, GemmShape, IterationPredictor, KernelOp, KernelTimer,
-    PrefillChunk,
+    AttnShape, BatchShape, GemmShape, IterationPredictor, KernelOp, KernelTimer, PrefillChunk,
 };
 
 fn main() {

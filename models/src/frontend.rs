@@ -15,7 +15,7 @@
 
 use std::collections::VecDeque;
 
-use crate::perf::Backend;
+use crate::backend::Backend;
 use servesim_core::{SimDuration, SimTime};
 
 /// The frontend's costs.

@@ -1,8 +1,10 @@
 //! `servesim-models`: the physics of the simulated cluster.
 //!
+//! - [`backend`]: the serving frameworks modelled (TensorRT-LLM, vLLM, SGLang).
+//! - [`dtype`]: numeric types of weights, activations and the KV cache.
 //! - [`hardware`]: GPU SKUs (datasheet figures), nodes, links; user SKUs from a file.
 //! - [`llm`]: dense LLM architectures (built in, or from a Hugging Face `config.json`),
-//!   dtypes, weight and KV-cache sizes, KV capacity of a worker.
+//!   weight and KV-cache sizes, KV capacity of a worker.
 //! - [`calibration`]: the versioned calibration format (one gzip CSV per kernel family),
 //!   its reader and writer, the import of the public kernel-table layout, and the tables
 //!   shipped inside the crate.
@@ -19,12 +21,15 @@
 //!   hand-off from prefill to decode over the [`network`];
 //! - [`faults`]: fault processes (when random failures strike, which worker a fault
 //!   strikes, whether a lost request is retried);
+//! - [`request`]: the world's handle for a request, as the cluster and engines carry it;
 //! - [`frontend`]: the HTTP server, tokenizer and detokenizer in front of the engines (a
 //!   fixed latency per request, host time per streamed token).
 
 pub mod analytic;
+pub mod backend;
 pub mod calibration;
 pub mod cluster;
+pub mod dtype;
 pub mod engine;
 pub mod error;
 pub mod faults;
@@ -34,5 +39,6 @@ pub mod kv_cache;
 pub mod llm;
 pub mod network;
 pub mod perf;
+pub mod request;
 
 pub use error::{ModelsError, Result};

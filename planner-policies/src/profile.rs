@@ -549,9 +549,11 @@ pub(crate) mod tests {
 #[cfg(test)]
 mod model_tests {
     use super::*;
+    use servesim_models::backend::Backend;
+    use servesim_models::dtype::Dtype;
     use servesim_models::hardware::GpuCatalog;
-    use servesim_models::llm::{Dtype, LlmSpec};
-    use servesim_models::perf::{Backend, KernelTimer};
+    use servesim_models::llm::LlmSpec;
+    use servesim_models::perf::KernelTimer;
 
     pub(crate) fn qwen_h100_tp2() -> PoolModel {
         let cat = GpuCatalog::builtin();

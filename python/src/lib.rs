@@ -447,10 +447,11 @@ fn perf_predict(
     output: &str,
 ) -> PyResult<(u64, u64)> {
     py.detach(|| {
+        use servesim::models::backend::Backend;
         use servesim::models::calibration::import::PublicTable;
         use servesim::models::hardware::GpuCatalog;
+        use servesim::models::perf::CalibratedTimer;
         use servesim::models::perf::evaluate::predict_public_file;
-        use servesim::models::perf::{Backend, CalibratedTimer};
         let catalog = GpuCatalog::builtin();
         let backend = Backend::parse(backend)?;
         let table = PublicTable::parse(table)?;

@@ -217,6 +217,6 @@ fn a_changed_scenario_is_validated_again() {
         .unwrap();
     assert_eq!(
         fp8.llm().weight_dtype,
-        servesim::models::llm::Dtype::Fp8Block
+        servesim::models::dtype::Dtype::Fp8Block
     );
 }

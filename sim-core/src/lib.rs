@@ -5,6 +5,8 @@
 //! - [`EventQueue`]: events ordered by `(time, insertion sequence)`, cancellable;
 //! - [`Simulation`], [`Model`], [`Scheduler`]: the run loop, generic over the event type;
 //! - [`RngStreams`]: one seed, independent named streams;
+//! - [`Slab`]: values in reusable slots under typed keys ([`define_key!`]), reused in a fixed
+//!   order;
 //! - [`metrics`]: HDR latency histograms, fixed-interval time series, counters;
 //! - [`check_determinism`]: run twice, compare event traces, say where they diverged.
 //!
@@ -32,12 +34,14 @@ pub mod hash;
 pub mod metrics;
 pub mod queue;
 pub mod rng;
+pub mod slab;
 pub mod time;
 
 pub use determinism::{Divergence, TraceDigest, check_determinism};
 pub use engine::{Model, RunOutcome, Scheduler, Simulation};
 pub use queue::{EventKey, EventQueue};
 pub use rng::{RngStreams, StreamRng};
+pub use slab::{Key, Slab};
 pub use time::{SimDuration, SimTime};
 
 /// Errors of the core engine.

@@ -7,9 +7,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{CalibrationTable, Columns, FORMAT_VERSION, Family, Header, RowCtx, sorted_entries};
+use super::{
+    CalibrationTable, Columns, FORMAT_VERSION, Family, Header, RowCtx, TableReader, row_op,
+    sorted_entries,
+};
 use crate::error::{ModelsError, Result};
-use crate::perf::ops::{AllReduceImpl, AttnShape, GemmShape, KernelOp, NcclOp};
+use crate::perf::ops::KernelOp;
 
 /// A table of the public layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -148,57 +151,16 @@ impl PublicRowParser {
             rec,
             cols: &self.cols,
         };
-        let i = &self.idx;
-        let op = match self.table {
-            PublicTable::GemmPerf => KernelOp::Gemm(GemmShape {
-                dtype: r.dtype(i[0])?,
-                m: r.pos_int(i[1])?,
-                n: r.pos_int(i[2])?,
-                k: r.pos_int(i[3])?,
-            }),
-            PublicTable::ContextAttentionPerf | PublicTable::GenerationAttentionPerf => {
-                let ctx = self.table == PublicTable::ContextAttentionPerf;
-                let len = if ctx {
-                    r.pos_u32(i[1])?
-                } else {
-                    // KV length = step + 1.
-                    let s = r.u32(i[1])?;
-                    s.checked_add(1).ok_or_else(|| ModelsError::Csv {
-                        path: self.path.clone(),
-                        line,
-                        column: Some("step".into()),
-                        message: "too large".into(),
-                    })?
-                };
-                let a = AttnShape {
-                    batch: r.pos_u32(i[0])?,
-                    len,
-                    num_heads: r.pos_u32(i[2])?,
-                    num_kv_heads: r.pos_u32(i[3])?,
-                    head_dim: r.pos_u32(i[4])?,
-                    window: r.u32(i[5])?,
-                    attn_dtype: r.dtype(i[6])?,
-                    kv_dtype: r.dtype(i[7])?,
-                };
-                if ctx {
-                    KernelOp::ContextAttention(a)
-                } else {
-                    KernelOp::GenerationAttention(a)
-                }
+        let generation = self.table == PublicTable::GenerationAttentionPerf;
+        let op = row_op(self.table.family(), &r, &self.idx, |r, i| {
+            if generation {
+                // KV length = step + 1.
+                let s = r.u32(i)?;
+                s.checked_add(1).ok_or_else(|| r.err(i, "too large".into()))
+            } else {
+                r.pos_u32(i)
             }
-            PublicTable::CustomAllreducePerf => KernelOp::CustomAllReduce {
-                dtype: r.dtype(i[0])?,
-                num_gpus: r.pos_u32(i[1])?,
-                elems: r.pos_int(i[2])?,
-                implementation: r.parse(i[3], AllReduceImpl::parse)?,
-            },
-            PublicTable::NcclPerf => KernelOp::Nccl {
-                op: r.parse(i[0], NcclOp::parse)?,
-                dtype: r.dtype(i[1])?,
-                num_gpus: r.pos_u32(i[2])?,
-                elems: r.pos_int(i[3])?,
-            },
-        };
+        })?;
         let lat = match self.latency {
             Some(li) if !r.str(li)?.is_empty() => Some(r.latency(li)?),
             _ => None,
@@ -223,15 +185,8 @@ pub fn read_public_table(
     backend: &str,
 ) -> Result<CalibrationTable> {
     let bytes = super::read_maybe_gz(path)?;
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(true)
-        .from_reader(bytes.as_slice());
-    let head = rdr
-        .headers()
-        .map_err(|e| crate::hardware::csv_error(path, &e))?
-        .clone();
-    let parser = PublicRowParser::new(table, &head, path)?;
+    let mut rdr = TableReader::new(&bytes, path);
+    let parser = PublicRowParser::new(table, &rdr.header()?, path)?;
     if !parser.has_latency() {
         return Err(ModelsError::Csv {
             path: path.to_path_buf(),
@@ -243,13 +198,7 @@ pub fn read_public_table(
     let mut rows = Vec::new();
     let mut versions: BTreeMap<String, usize> = BTreeMap::new();
     let mut rec = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(crate::hardware::csv_error(path, &e)),
-        }
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+    while let Some(line) = rdr.next_record(&mut rec)? {
         let (op, lat) = parser.parse(&rec, line)?;
         let lat = lat.ok_or_else(|| ModelsError::Csv {
             path: path.to_path_buf(),

@@ -13,8 +13,8 @@ use std::fmt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
-use crate::llm::Dtype;
 use crate::perf::ops::{AllReduceImpl, AttnShape, GemmShape, KernelOp, NcclOp};
 
 /// The major version of the format this crate reads and writes.
@@ -179,6 +179,41 @@ impl Columns {
     }
 }
 
+/// The CSV body of a table (calibration format or public layout): fields trimmed, rows of any
+/// length (a short row is reported by the field it lacks), errors naming the file and line.
+pub(crate) struct TableReader<'a> {
+    rdr: csv::Reader<&'a [u8]>,
+    path: &'a Path,
+}
+
+impl<'a> TableReader<'a> {
+    /// A reader of the CSV `bytes` of the file at `path`.
+    pub(crate) fn new(bytes: &'a [u8], path: &'a Path) -> Self {
+        let rdr = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .flexible(true)
+            .from_reader(bytes);
+        TableReader { rdr, path }
+    }
+
+    /// The header record.
+    pub(crate) fn header(&mut self) -> Result<csv::StringRecord> {
+        self.rdr
+            .headers()
+            .cloned()
+            .map_err(|e| crate::hardware::csv_error(self.path, &e))
+    }
+
+    /// Reads the next record into `rec`: its line in the CSV (1-based), `None` at the end.
+    pub(crate) fn next_record(&mut self, rec: &mut csv::StringRecord) -> Result<Option<u64>> {
+        match self.rdr.read_record(rec) {
+            Ok(true) => Ok(Some(rec.position().map(|p| p.line()).unwrap_or(0))),
+            Ok(false) => Ok(None),
+            Err(e) => Err(crate::hardware::csv_error(self.path, &e)),
+        }
+    }
+}
+
 /// A row being parsed: gives typed fields with errors naming file, line and column.
 pub(crate) struct RowCtx<'a> {
     pub(crate) path: &'a Path,
@@ -273,7 +308,8 @@ impl RowCtx<'_> {
     }
 }
 
-/// Column indices of a family in the calibration format.
+/// The row parser of a family in the calibration format: every column is required, the
+/// latency last.
 fn family_row(
     family: Family,
     cols: &Columns,
@@ -286,49 +322,62 @@ fn family_row(
         .collect::<Result<_>>()?;
     Ok(move |r: &RowCtx<'_>| -> Result<(KernelOp, f64)> {
         let lat = r.latency(*idx.last().unwrap_or(&0))?;
-        let op = match family {
-            Family::Gemm => KernelOp::Gemm(GemmShape {
-                dtype: r.dtype(idx[0])?,
-                m: r.pos_int(idx[1])?,
-                n: r.pos_int(idx[2])?,
-                k: r.pos_int(idx[3])?,
-            }),
-            Family::ContextAttention | Family::GenerationAttention => {
-                let a = AttnShape {
-                    batch: r.pos_u32(idx[0])?,
-                    len: r.pos_u32(idx[1])?,
-                    num_heads: r.pos_u32(idx[2])?,
-                    num_kv_heads: r.pos_u32(idx[3])?,
-                    head_dim: r.pos_u32(idx[4])?,
-                    window: r.u32(idx[5])?,
-                    attn_dtype: r.dtype(idx[6])?,
-                    kv_dtype: r.dtype(idx[7])?,
-                };
-                if family == Family::ContextAttention {
-                    KernelOp::ContextAttention(a)
-                } else {
-                    KernelOp::GenerationAttention(a)
-                }
-            }
-            Family::CustomAllreduce => KernelOp::CustomAllReduce {
-                dtype: r.dtype(idx[0])?,
-                num_gpus: r.pos_u32(idx[1])?,
-                elems: r.pos_int(idx[2])?,
-                implementation: r.parse(idx[3], AllReduceImpl::parse)?,
-            },
-            Family::Nccl => KernelOp::Nccl {
-                op: r.parse(idx[0], NcclOp::parse)?,
-                dtype: r.dtype(idx[1])?,
-                num_gpus: r.pos_u32(idx[2])?,
-                elems: r.pos_int(idx[3])?,
-            },
-            Family::P2pCopy => KernelOp::P2pCopy {
-                src_gpu: r.u32(idx[0])?,
-                dst_gpu: r.u32(idx[1])?,
-                bytes: r.pos_int(idx[2])?,
-            },
-        };
+        let op = row_op(family, r, &idx, |r, i| r.pos_u32(i))?;
         Ok((op, lat))
+    })
+}
+
+/// The kernel operation of one row of `family`, its fields read from the columns `i` in
+/// [`Family::columns`] order (the latency aside): one parser for the calibration format and
+/// the public layout alike. `attn_len` reads an attention call's length from its column, which
+/// the public layout holds as a generation step rather than a KV length.
+pub(crate) fn row_op(
+    family: Family,
+    r: &RowCtx<'_>,
+    i: &[usize],
+    attn_len: impl FnOnce(&RowCtx<'_>, usize) -> Result<u32>,
+) -> Result<KernelOp> {
+    Ok(match family {
+        Family::Gemm => KernelOp::Gemm(GemmShape {
+            dtype: r.dtype(i[0])?,
+            m: r.pos_int(i[1])?,
+            n: r.pos_int(i[2])?,
+            k: r.pos_int(i[3])?,
+        }),
+        Family::ContextAttention | Family::GenerationAttention => {
+            let a = AttnShape {
+                batch: r.pos_u32(i[0])?,
+                len: attn_len(r, i[1])?,
+                num_heads: r.pos_u32(i[2])?,
+                num_kv_heads: r.pos_u32(i[3])?,
+                head_dim: r.pos_u32(i[4])?,
+                window: r.u32(i[5])?,
+                attn_dtype: r.dtype(i[6])?,
+                kv_dtype: r.dtype(i[7])?,
+            };
+            if family == Family::ContextAttention {
+                KernelOp::ContextAttention(a)
+            } else {
+                KernelOp::GenerationAttention(a)
+            }
+        }
+        Family::CustomAllreduce => KernelOp::CustomAllReduce {
+            dtype: r.dtype(i[0])?,
+            num_gpus: r.pos_u32(i[1])?,
+            elems: r.pos_int(i[2])?,
+            implementation: r.parse(i[3], AllReduceImpl::parse)?,
+        },
+        Family::Nccl => KernelOp::Nccl {
+            op: r.parse(i[0], NcclOp::parse)?,
+            dtype: r.dtype(i[1])?,
+            num_gpus: r.pos_u32(i[2])?,
+            elems: r.pos_int(i[3])?,
+        },
+        Family::P2pCopy => KernelOp::P2pCopy {
+            src_gpu: r.u32(i[0])?,
+            dst_gpu: r.u32(i[1])?,
+            bytes: r.pos_int(i[2])?,
+        },
     })
 }
 
@@ -432,28 +481,15 @@ impl CalibrationTable {
             extra: keys,
         };
 
-        let mut rdr = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .flexible(true)
-            .from_reader(&bytes[body_start..]);
-        let head = rdr
-            .headers()
-            .map_err(|e| crate::hardware::csv_error(path, &e))?
-            .clone();
-        let cols = Columns::new(&head);
+        let mut rdr = TableReader::new(&bytes[body_start..], path);
+        let cols = Columns::new(&rdr.header()?);
         let parse_row = family_row(family, &cols, path)?;
         let mut rows = Vec::new();
         let mut rec = csv::StringRecord::new();
-        loop {
-            match rdr.read_record(&mut rec) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => return Err(crate::hardware::csv_error(path, &e)),
-            }
-            let line = rec.position().map(|p| p.line()).unwrap_or(0) + comment_lines;
+        while let Some(line) = rdr.next_record(&mut rec)? {
             let ctx = RowCtx {
                 path,
-                line,
+                line: line + comment_lines,
                 rec: &rec,
                 cols: &cols,
             };

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::ids::WorkerId;
 use crate::engine::EngineLoad;
 
 /// The routing policies.
@@ -67,8 +68,8 @@ impl FromStr for RouterKind {
 /// What a router may know of one candidate.
 #[derive(Clone, Copy, Debug)]
 pub struct Candidate {
-    /// The worker's id (tie-breaker).
-    pub worker: u32,
+    /// The worker (its id breaks ties).
+    pub worker: WorkerId,
     /// Its live figures.
     pub load: EngineLoad,
     /// Leading prompt blocks it holds in its prefix cache (0 unless prefix-aware).
@@ -107,7 +108,7 @@ mod tests {
 
     fn cand(worker: u32, queued: u64, kv: f64, cached: usize) -> Candidate {
         Candidate {
-            worker,
+            worker: WorkerId(worker),
             load: EngineLoad {
                 queued_prefill_tokens: queued,
                 kv_utilisation: kv,

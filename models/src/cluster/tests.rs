@@ -104,7 +104,7 @@ impl Model for World {
 
 fn req(handle: u64, prompt: u32, output: u32) -> RequestIn {
     RequestIn {
-        handle,
+        handle: RequestHandle(handle),
         prompt_tokens: prompt,
         output_tokens: output,
         prefix_blocks: Arc::from(vec![]),
@@ -215,12 +215,13 @@ fn requests_wait_for_a_starting_worker_and_gpus_are_counted_from_the_request() {
         .unwrap()
         .0;
     assert!(first > SimTime::ZERO + SimDuration::from_secs(61).unwrap());
-    assert!(
-        sim.model
-            .log
-            .iter()
-            .any(|(_, n)| matches!(n, Notice::Finished { handle: 1, .. }))
-    );
+    assert!(sim.model.log.iter().any(|(_, n)| matches!(
+        n,
+        Notice::Finished {
+            handle: RequestHandle(1),
+            ..
+        }
+    )));
     let now = sim.now();
     // The prefill worker held 2 GPUs from t = 1 s on.
     let held = sim.model.cluster.gpu_seconds(PoolId(0), now);
@@ -290,7 +291,7 @@ fn conditional_disaggregation_prefills_short_prompts_on_decode() {
             _ => None,
         })
         .collect();
-    assert_eq!(transfers, vec![2]);
+    assert_eq!(transfers, vec![RequestHandle(2)]);
     let admitted: Vec<_> = sim
         .model
         .log
@@ -302,7 +303,10 @@ fn conditional_disaggregation_prefills_short_prompts_on_decode() {
         .collect();
     assert_eq!(
         admitted,
-        vec![(1, WorkerId(1)), (2, WorkerId(0))],
+        vec![
+            (RequestHandle(1), WorkerId(1)),
+            (RequestHandle(2), WorkerId(0))
+        ],
         "{:?}",
         sim.model.log
     );
@@ -311,9 +315,10 @@ fn conditional_disaggregation_prefills_short_prompts_on_decode() {
 #[test]
 fn prompts_that_can_never_fit_are_rejected_with_a_reason() {
     let sim = run(disagg(1, 1, 16), vec![(0, req(1, 400_000, 5))]);
-    let [(_, Notice::Rejected { handle: 1, reason })] = &sim.model.log[..] else {
+    let [(_, Notice::Rejected { handle, reason })] = &sim.model.log[..] else {
         panic!("{:?}", sim.model.log)
     };
+    assert_eq!(*handle, RequestHandle(1));
     assert!(
         reason.contains("KV cache (320000 tokens)") && reason.contains("'prefill'"),
         "{reason}"
@@ -327,9 +332,10 @@ fn outputs_that_can_never_be_reserved_are_rejected_on_the_decode_pool() {
     let mut c = disagg(1, 1, 16);
     c.pools[1].spec.engine.reserve_output = true;
     let sim = run(c, vec![(0, req(1, 1_000, 400_000))]);
-    let [(_, Notice::Rejected { handle: 1, reason })] = &sim.model.log[..] else {
+    let [(_, Notice::Rejected { handle, reason })] = &sim.model.log[..] else {
         panic!("{:?}", sim.model.log)
     };
+    assert_eq!(*handle, RequestHandle(1));
     assert!(
         reason.contains("prompt and output") && reason.contains("'decode'"),
         "{reason}"

@@ -14,8 +14,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Index of a sequence in the engine's slab.
-pub type Slot = u32;
+servesim_core::define_key! {
+    /// A sequence's slot in its worker's engine (reused once the sequence leaves the worker).
+    pub struct Slot(u32);
+}
 
 /// What the decode set remembers of one member.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,7 +149,8 @@ impl DecodeSet {
         // The caller calls `leave` for each, which removes it from `finishing`.
         done.extend(
             self.finishing
-                .range(..=(self.step, Slot::MAX))
+                .iter()
+                .take_while(|&&(finish, _)| finish <= self.step)
                 .map(|&(_, slot)| slot),
         );
     }
@@ -199,23 +202,26 @@ impl SuffixMax {
 mod tests {
     use proptest::prelude::*;
 
+    use servesim_core::Key;
+
     use super::*;
 
     #[test]
     fn kv_sum_and_finishes_are_derived() {
+        let (s0, s1) = (Slot::from_index(0), Slot::from_index(1));
         let mut d = DecodeSet::new(4);
-        let a = d.join(0, 10, 3, 0);
+        let a = d.join(s0, 10, 3, 0);
         d.advance(&mut vec![]);
-        let b = d.join(1, 4, 1, 1);
+        let b = d.join(s1, 4, 1, 1);
         assert_eq!(d.kv_tokens(), 11 + 4);
         let mut done = vec![];
         d.advance(&mut done);
-        assert_eq!(done, vec![1]);
-        d.leave(1, &b);
+        assert_eq!(done, vec![s1]);
+        d.leave(s1, &b);
         d.advance(&mut done);
-        assert_eq!(done, vec![0]);
+        assert_eq!(done, vec![s0]);
         assert_eq!(d.kv_len(&a), 13);
-        d.leave(0, &a);
+        d.leave(s0, &a);
         assert!(d.is_empty());
         assert_eq!(d.kv_tokens(), 0);
     }
@@ -245,8 +251,8 @@ mod tests {
                         d.leave(s, &m);
                     }
                 }
-                let m = d.join(i as Slot, len, remaining, i as u64);
-                members.push((i as Slot, m));
+                let m = d.join(Slot::from_index(i), len, remaining, i as u64);
+                members.push((Slot::from_index(i), m));
             }
         }
 

@@ -20,15 +20,19 @@
 //! or of the network: the world drives it with [`Engine::start_iteration`] and
 //! [`Engine::complete_iteration`].
 
+mod config;
 pub mod decode_set;
+
+pub use config::{EngineConfig, kv_capacity_tokens};
 
 use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
 
-use servesim_core::{SimDuration, SimTime};
+use servesim_core::{SimDuration, SimTime, Slab};
 
 use crate::kv_cache::{KvPool, PrefixKey, chain_keys};
 use crate::perf::{BatchShape, CachedPredictor, IterationPredictor, PrefillChunk};
+use crate::request::RequestHandle;
 use decode_set::{DecodeSet, Member, Slot, SuffixMax};
 
 /// Times one iteration of a batch (the calibrated predictor, or anything else).
@@ -49,46 +53,11 @@ impl IterationTimer for CachedPredictor {
     }
 }
 
-/// How a backend schedules (the overheads that differ live in the predictor).
-#[derive(Clone, Debug, PartialEq)]
-pub struct EngineConfig {
-    /// Most sequences running (prefilling or decoding) at once.
-    pub max_num_seqs: u32,
-    /// Token budget of one iteration (decode tokens plus prefill chunks).
-    pub max_batched_tokens: u32,
-    /// Tokens per KV block.
-    pub block_tokens: u32,
-    /// KV blocks of the worker.
-    pub kv_blocks: u64,
-    /// Blocks kept free at admission (vLLM's watermark).
-    pub watermark_blocks: u64,
-    /// Split long prompts into chunks across iterations.
-    pub chunked_prefill: bool,
-    /// Prefill chunks and decode tokens share an iteration (vLLM, TensorRT-LLM);
-    /// otherwise prefill iterations take priority over decode ones (SGLang).
-    pub mixed_batches: bool,
-    /// Reuse cached leading prompt blocks.
-    pub prefix_caching: bool,
-    /// Tokens per content block of the traffic's prefix ids (a multiple of `block_tokens`).
-    pub prefix_block_tokens: u32,
-    /// Reserve the blocks of a sequence's whole output when it is admitted (TensorRT-LLM's
-    /// `GUARANTEED_NO_EVICT`): admission waits until prompt and output fit, decode never runs
-    /// out of blocks and nothing is preempted. Otherwise blocks are taken as tokens are made
-    /// and the newest sequence is preempted when they run out (vLLM, SGLang).
-    pub reserve_output: bool,
-    /// Plan each iteration while the previous one runs (TensorRT-LLM's overlap scheduler,
-    /// SGLang's overlap schedule): the plan made when an iteration ends was drawn up when
-    /// it started, so it admits only requests queued by then and counts the sequences that
-    /// finished in it as still holding their slots. A request that arrives while an
-    /// iteration runs waits one more; an idle engine plans at once.
-    pub overlap_schedule: bool,
-}
-
 /// A request as a worker sees it.
 #[derive(Clone, Debug)]
 pub struct SeqSpec {
     /// The world's handle for the request (opaque to the engine).
-    pub request: u64,
+    pub request: RequestHandle,
     /// Prompt tokens.
     pub prompt_tokens: u32,
     /// Output tokens to produce in all, the first included (≥ 1).
@@ -105,31 +74,31 @@ pub enum EngineEvent {
     /// The request left the queue and starts its prefill (at the iteration's start).
     Admitted {
         /// The request.
-        request: u64,
+        request: RequestHandle,
     },
     /// The request's first output token was produced.
     FirstToken {
         /// The request.
-        request: u64,
+        request: RequestHandle,
     },
     /// Prefill done and parked: move its KV, then call [`Engine::release`] with `slot`.
     PrefillDone {
         /// The request.
-        request: u64,
+        request: RequestHandle,
         /// Its slot on this worker.
         slot: Slot,
     },
     /// The last output token was produced; the request left the worker.
     Finished {
         /// The request.
-        request: u64,
+        request: RequestHandle,
         /// Its largest gap between two consecutive tokens on this worker.
         max_itl: SimDuration,
     },
     /// Evicted from decode for lack of KV blocks; it will be recomputed here.
     Preempted {
         /// The request.
-        request: u64,
+        request: RequestHandle,
     },
 }
 
@@ -211,8 +180,7 @@ pub struct EngineLoad {
 pub struct Engine {
     config: EngineConfig,
     blocks_per_entry: u64,
-    seqs: Vec<Option<Seq>>,
-    free_slots: Vec<Slot>,
+    seqs: Slab<Slot, Seq>,
     pool: KvPool,
     waiting: VecDeque<Slot>,
     prefilling: VecDeque<Slot>,
@@ -264,8 +232,7 @@ impl Engine {
             decode: DecodeSet::new(config.block_tokens),
             blocks_per_entry,
             config,
-            seqs: Vec::new(),
-            free_slots: Vec::new(),
+            seqs: Slab::new(),
             waiting: VecDeque::new(),
             prefilling: VecDeque::new(),
             ready: VecDeque::new(),
@@ -306,7 +273,7 @@ impl Engine {
 
     /// True when the worker holds no sequence at all.
     pub fn is_empty(&self) -> bool {
-        self.seqs.len() == self.free_slots.len()
+        self.seqs.is_empty()
     }
 
     /// Live figures.
@@ -338,24 +305,11 @@ impl Engine {
     }
 
     fn seq(&self, slot: Slot) -> &Seq {
-        self.seqs[slot as usize].as_ref().expect("live slot")
+        &self.seqs[slot]
     }
 
     fn seq_mut(&mut self, slot: Slot) -> &mut Seq {
-        self.seqs[slot as usize].as_mut().expect("live slot")
-    }
-
-    fn insert(&mut self, seq: Seq) -> Slot {
-        match self.free_slots.pop() {
-            Some(slot) => {
-                self.seqs[slot as usize] = Some(seq);
-                slot
-            }
-            None => {
-                self.seqs.push(Some(seq));
-                (self.seqs.len() - 1) as Slot
-            }
-        }
+        &mut self.seqs[slot]
     }
 
     fn new_seq(&self, spec: SeqSpec, phase: Phase, now: SimTime) -> Seq {
@@ -387,7 +341,7 @@ impl Engine {
         debug_assert!(spec.prompt_tokens >= 1 && spec.output_tokens >= 1);
         self.queued_prefill_tokens += u64::from(spec.prompt_tokens);
         let seq = self.new_seq(spec, Phase::Waiting, now);
-        let slot = self.insert(seq);
+        let slot = self.seqs.insert(seq);
         self.waiting.push_back(slot);
     }
 
@@ -416,7 +370,7 @@ impl Engine {
         seq.prefilled = seq.prefill_target;
         seq.generated = 1;
         self.incoming += 1;
-        Some(self.insert(seq))
+        Some(self.seqs.insert(seq))
     }
 
     /// The KV of an incoming request has landed; its first token was made at `first_token_at`.
@@ -431,8 +385,8 @@ impl Engine {
 
     /// Every request this worker holds (waiting, prefilling, decoding, parked or
     /// incoming), in slot order: what is lost if the worker dies.
-    pub fn held_requests(&self) -> Vec<u64> {
-        self.seqs.iter().flatten().map(|s| s.spec.request).collect()
+    pub fn held_requests(&self) -> Vec<RequestHandle> {
+        self.seqs.values().map(|s| s.spec.request).collect()
     }
 
     /// The request of a parked sequence (to hand it to a decode worker).
@@ -444,14 +398,13 @@ impl Engine {
 
     /// Frees a parked (or still incoming) sequence's blocks and forgets it.
     pub fn release(&mut self, slot: Slot) {
-        let seq = self.seqs[slot as usize].take().expect("live slot");
+        let seq = self.seqs.remove(slot).expect("live slot");
         debug_assert!(matches!(seq.phase, Phase::Parked | Phase::Incoming));
         if matches!(seq.phase, Phase::Incoming) {
             self.incoming -= 1;
         }
         self.pool.release_private(seq.private_blocks);
         self.pool.release_prefix(&seq.keys[..seq.shared]);
-        self.free_slots.push(slot);
     }
 
     /// Plans the iteration starting at `now` and returns its duration; `None` when there
@@ -572,7 +525,7 @@ impl Engine {
     fn join_decode(&mut self, slot: Slot, kv_len: u64) {
         let order = self.next_admit;
         self.next_admit += 1;
-        let seq = self.seqs[slot as usize].as_mut().expect("live slot");
+        let seq = &mut self.seqs[slot];
         let remaining = u64::from(seq.spec.output_tokens - seq.generated);
         seq.admit_order = order;
         let member = self.decode.join(slot, kv_len, remaining, order);
@@ -609,7 +562,7 @@ impl Engine {
         self.newcomers.retain(|&s| s != slot);
         let block = u64::from(self.config.block_tokens);
         let bpe = self.blocks_per_entry;
-        let seq = self.seqs[slot as usize].as_mut().expect("live slot");
+        let seq = &mut self.seqs[slot];
         seq.generated += made;
         let private = ceil_div(kv_len, block) - seq.shared as u64 * bpe;
         self.pool.release_private(private);
@@ -761,7 +714,7 @@ impl Engine {
             .expect("prefilling");
         self.prefilling.remove(pos);
         let bpe = self.blocks_per_entry;
-        let seq = self.seqs[slot as usize].as_mut().expect("live slot");
+        let seq = &mut self.seqs[slot];
         // Publish the prompt's full content blocks to the prefix cache.
         self.pool.publish(&seq.keys[seq.shared..]);
         seq.private_blocks -= (seq.keys.len() - seq.shared) as u64 * bpe;
@@ -790,10 +743,9 @@ impl Engine {
     }
 
     fn forget_running(&mut self, slot: Slot, private_blocks: u64) {
-        let seq = self.seqs[slot as usize].take().expect("live slot");
+        let seq = self.seqs.remove(slot).expect("live slot");
         self.pool.release_private(private_blocks);
         self.pool.release_prefix(&seq.keys[..seq.shared]);
-        self.free_slots.push(slot);
     }
 
     fn finish_decode_step(&mut self, now: SimTime, out: &mut IterationOutput) {
@@ -806,7 +758,7 @@ impl Engine {
         }
         for i in 0..self.newcomers.len() {
             let slot = self.newcomers[i];
-            let seq = self.seqs[slot as usize].as_mut().expect("live slot");
+            let seq = &mut self.seqs[slot];
             seq.first_decode_gap = now.saturating_duration_since(seq.last_token_at);
             out.itl_gaps.push((seq.first_decode_gap, 1));
         }

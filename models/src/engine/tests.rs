@@ -24,7 +24,7 @@ fn config() -> EngineConfig {
 
 fn spec(request: u64, prompt: u32, output: u32) -> SeqSpec {
     SeqSpec {
-        request,
+        request: RequestHandle(request),
         prompt_tokens: prompt,
         output_tokens: output,
         prefix_blocks: Arc::from(vec![]),
@@ -60,8 +60,12 @@ fn one_request_prefills_then_decodes_one_token_per_step() {
     assert_eq!(
         out.events,
         vec![
-            EngineEvent::Admitted { request: 7 },
-            EngineEvent::FirstToken { request: 7 }
+            EngineEvent::Admitted {
+                request: RequestHandle(7)
+            },
+            EngineEvent::FirstToken {
+                request: RequestHandle(7)
+            }
         ]
     );
     let events = drain(&mut e, &mut now);
@@ -70,7 +74,7 @@ fn one_request_prefills_then_decodes_one_token_per_step() {
     let (
         t,
         EngineEvent::Finished {
-            request: 7,
+            request: RequestHandle(7),
             max_itl,
         },
     ) = &events[0]
@@ -157,7 +161,9 @@ fn the_overlap_schedule_admits_arrivals_one_iteration_later() {
             out.events.clear();
             let d = e.start_iteration(now, &LinearTimer, &mut out).unwrap();
             iterations += 1;
-            if out.events.contains(&EngineEvent::Admitted { request: 2 }) {
+            if out.events.contains(&EngineEvent::Admitted {
+                request: RequestHandle(2),
+            }) {
                 return iterations;
             }
             now += d;
@@ -248,7 +254,9 @@ fn kv_exhaustion_preempts_the_newest_and_recomputes_it() {
     assert!(!preempted.is_empty());
     assert!(matches!(
         preempted[0].1,
-        EngineEvent::Preempted { request: 2 }
+        EngineEvent::Preempted {
+            request: RequestHandle(2)
+        }
     ));
     let finished = events
         .iter()
@@ -302,9 +310,25 @@ fn disaggregated_handoff_parks_then_decodes_elsewhere() {
     );
     let events = drain(&mut p, &mut now);
     let [
-        (_, EngineEvent::Admitted { request: 5 }),
-        (t1, EngineEvent::FirstToken { request: 5 }),
-        (_, EngineEvent::PrefillDone { request: 5, slot }),
+        (
+            _,
+            EngineEvent::Admitted {
+                request: RequestHandle(5),
+            },
+        ),
+        (
+            t1,
+            EngineEvent::FirstToken {
+                request: RequestHandle(5),
+            },
+        ),
+        (
+            _,
+            EngineEvent::PrefillDone {
+                request: RequestHandle(5),
+                slot,
+            },
+        ),
     ] = events[..]
     else {
         panic!("{events:?}")
@@ -321,7 +345,7 @@ fn disaggregated_handoff_parks_then_decodes_elsewhere() {
         (
             _,
             EngineEvent::Finished {
-                request: 5,
+                request: RequestHandle(5),
                 max_itl,
             },
         ),

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 
 /// The datasheet shipped with the crate (copy of `data/hardware/gpus.csv`).
@@ -43,8 +44,7 @@ pub struct GpuSku {
 
 impl GpuSku {
     /// Dense tensor FLOP/s for an operand dtype; FP8 falls back to BF16 on GPUs without FP8.
-    pub fn dense_flops(&self, dtype: crate::llm::Dtype) -> f64 {
-        use crate::llm::Dtype;
+    pub fn dense_flops(&self, dtype: Dtype) -> f64 {
         match dtype {
             Dtype::Fp8 | Dtype::Fp8Block => self.fp8_dense_flops.unwrap_or(self.bf16_dense_flops),
             Dtype::Bf16 | Dtype::Fp16 | Dtype::Fp32 | Dtype::Int8 => self.bf16_dense_flops,

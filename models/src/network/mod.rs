@@ -11,13 +11,16 @@
 //!   degradation.
 
 mod fair_share;
+mod flows;
+mod rates;
 mod state;
 #[cfg(test)]
 mod tests;
 mod topology;
 
 pub use fair_share::max_min_fair_rates;
-pub use state::{DEFAULT_TRANSFER_LATENCY, FlowId, FlowView, Network, TransferId};
+pub use flows::{FlowId, FlowView, TransferId};
+pub use state::{DEFAULT_TRANSFER_LATENCY, Network};
 pub use topology::{
     Fabric, GpuId, Link, LinkId, MAX_GPUS, MAX_HOPS, Route, Topology, TopologySpec, Vertex,
 };

@@ -2,85 +2,17 @@
 
 use std::collections::BTreeSet;
 
-use servesim_core::{SimDuration, SimTime};
+use servesim_core::{Key, SimDuration, SimTime, Slab};
 
-use super::fair_share::{Problem, Solver};
-use super::topology::{GpuId, LinkId, Route, Topology};
+use super::flows::{
+    Flow, FlowId, FlowView, SNAP_BYTES, Transfer, TransferId, TransferSlot, snap_threshold,
+};
+use super::rates::Scratch;
+use super::topology::{GpuId, LinkId, Topology};
 use crate::error::{ModelsError, Result};
 
 /// The fixed latency added to every transfer by default (10 µs).
 pub const DEFAULT_TRANSFER_LATENCY: SimDuration = SimDuration::from_nanos(10_000);
-
-/// A flow (one shard of a transfer) while it is active. Slots are reused once a flow ends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct FlowId(u32);
-
-impl FlowId {
-    /// The index of this flow's slot in dense per-flow vectors.
-    pub const fn index(self) -> usize {
-        self.0 as usize
-    }
-}
-
-/// A transfer started by [`Network::start_transfer`]. Ids of finished or cancelled transfers
-/// are never mistaken for later ones (each slot carries a generation).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TransferId {
-    slot: u32,
-    generation: u32,
-}
-
-/// A read-only view of an active flow.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct FlowView {
-    /// The flow.
-    pub id: FlowId,
-    /// The transfer it belongs to.
-    pub transfer: TransferId,
-    /// Source GPU.
-    pub src: GpuId,
-    /// Destination GPU.
-    pub dst: GpuId,
-    /// Its route.
-    pub route: Route,
-    /// Bytes of the shard.
-    pub bytes: u64,
-    /// Bytes still to move at the network's current time.
-    pub bytes_left: f64,
-    /// Current rate in bytes/s (0 when stalled on a link that is down).
-    pub rate: f64,
-    /// When it ends at current rates (`None` when stalled).
-    pub finish: Option<SimTime>,
-}
-
-#[derive(Clone, Debug)]
-struct Flow {
-    live: bool,
-    transfer: u32,
-    src: GpuId,
-    dst: GpuId,
-    route: Route,
-    bytes: u64,
-    /// Bytes left at `since`.
-    left: f64,
-    since: SimTime,
-    rate: f64,
-    finish: Option<SimTime>,
-}
-
-#[derive(Clone, Debug)]
-struct Transfer {
-    live: bool,
-    generation: u32,
-    /// Creation order: tie-breaker between transfers completing at the same time.
-    seq: u64,
-    /// Live flow slots.
-    flows: Vec<u32>,
-    /// When its last finished flow finished (its start time until then).
-    data_done: SimTime,
-    /// Predicted completion (key in `Network::predicted`), `None` when stalled.
-    predicted: Option<SimTime>,
-}
 
 /// Transfers of KV cache over a [`Topology`], in integer simulated time.
 ///
@@ -112,60 +44,20 @@ pub struct Network {
     latency: SimDuration,
     now: SimTime,
     capacity: Vec<f64>,
-    link_flows: Vec<Vec<u32>>,
-    flows: Vec<Flow>,
-    free_flows: Vec<u32>,
-    transfers: Vec<Transfer>,
-    free_transfers: Vec<u32>,
+    link_flows: Vec<Vec<FlowId>>,
+    flows: Slab<FlowId, Flow>,
+    transfers: Slab<TransferSlot, Transfer>,
+    /// Per transfer slot, the generation of the transfer in it (or next in it): how many
+    /// transfers it held before, so that an old id never names a later transfer.
+    generations: Vec<u32>,
     next_seq: u64,
-    /// (end time, flow slot) of every flow with a positive rate.
-    flow_ends: BTreeSet<(SimTime, u32)>,
+    /// (end time, flow) of every flow with a positive rate.
+    flow_ends: BTreeSet<(SimTime, FlowId)>,
     /// (predicted completion, seq, transfer slot) of every live, non-stalled transfer.
-    predicted: BTreeSet<(SimTime, u64, u32)>,
+    predicted: BTreeSet<(SimTime, u64, TransferSlot)>,
     /// Completed, not yet polled, in completion order.
     completed: Vec<(SimTime, TransferId)>,
     scratch: Scratch,
-}
-
-/// Buffers of the rate recomputation, kept to avoid allocating per change.
-#[derive(Clone, Debug, Default)]
-struct Scratch {
-    epoch: u32,
-    link_mark: Vec<u32>,
-    link_local: Vec<u32>,
-    flow_mark: Vec<u32>,
-    transfer_mark: Vec<u32>,
-    comp_links: Vec<u32>,
-    comp_flows: Vec<u32>,
-    touched_transfers: Vec<u32>,
-    seeds: Vec<u32>,
-    rates: Vec<f64>,
-    problem: ProblemBox,
-    solver: SolverBox,
-}
-
-// `Problem` and `Solver` hold only scratch data: cloning a network starts them afresh.
-#[derive(Debug, Default)]
-struct ProblemBox(Problem);
-impl Clone for ProblemBox {
-    fn clone(&self) -> Self {
-        ProblemBox::default()
-    }
-}
-#[derive(Debug, Default)]
-struct SolverBox(Solver);
-impl Clone for SolverBox {
-    fn clone(&self) -> Self {
-        SolverBox::default()
-    }
-}
-
-/// Below this many bytes (or this fraction of the shard), a flow counts as done.
-const SNAP_BYTES: f64 = 1e-3;
-const SNAP_FRACTION: f64 = 1e-12;
-
-fn snap_threshold(bytes: u64) -> f64 {
-    SNAP_BYTES.max(bytes as f64 * SNAP_FRACTION)
 }
 
 impl Network {
@@ -178,19 +70,14 @@ impl Network {
             topology,
             latency,
             now: SimTime::ZERO,
-            flows: Vec::new(),
-            free_flows: Vec::new(),
-            transfers: Vec::new(),
-            free_transfers: Vec::new(),
+            flows: Slab::new(),
+            transfers: Slab::new(),
+            generations: Vec::new(),
             next_seq: 0,
             flow_ends: BTreeSet::new(),
             predicted: BTreeSet::new(),
             completed: Vec::new(),
-            scratch: Scratch {
-                link_mark: vec![0; links],
-                link_local: vec![0; links],
-                ..Scratch::default()
-            },
+            scratch: Scratch::for_links(links),
         }
     }
 
@@ -231,38 +118,23 @@ impl Network {
         let now = self.now;
         let seq = self.next_seq;
         self.next_seq += 1;
-        let slot = match self.free_transfers.pop() {
-            Some(slot) => slot,
-            None => {
-                self.transfers.push(Transfer {
-                    live: false,
-                    generation: 0,
-                    seq: 0,
-                    flows: Vec::new(),
-                    data_done: SimTime::ZERO,
-                    predicted: None,
-                });
-                (self.transfers.len() - 1) as u32
-            }
-        };
-        let t = &mut self.transfers[slot as usize];
-        t.live = true;
-        t.seq = seq;
-        t.data_done = now;
-        t.predicted = None;
-        debug_assert!(t.flows.is_empty());
-        let id = TransferId {
-            slot,
-            generation: t.generation,
-        };
+        let slot = self.transfers.insert(Transfer {
+            seq,
+            flows: Vec::new(),
+            data_done: now,
+            predicted: None,
+        });
+        if self.generations.len() < self.transfers.slot_count() {
+            self.generations.push(0);
+        }
+        let id = self.transfer_id(slot);
         self.scratch.seeds.clear();
         for &(src, dst, bytes) in shards {
             if bytes == 0 || src == dst {
                 continue;
             }
             let route = self.topology.route_unchecked(src, dst);
-            let flow = Flow {
-                live: true,
+            let f = self.flows.insert(Flow {
                 transfer: slot,
                 src,
                 dst,
@@ -272,27 +144,15 @@ impl Network {
                 since: now,
                 rate: 0.0,
                 finish: None,
-            };
-            let f = match self.free_flows.pop() {
-                Some(f) => {
-                    self.flows[f as usize] = flow;
-                    f
-                }
-                None => {
-                    self.flows.push(flow);
-                    self.scratch.flow_mark.push(0);
-                    (self.flows.len() - 1) as u32
-                }
-            };
-            self.transfers[slot as usize].flows.push(f);
+            });
+            self.transfers[slot].flows.push(f);
             for &l in route.links() {
                 self.link_flows[l.index()].push(f);
                 self.scratch.seeds.push(l.0);
             }
         }
-        if self.scratch.transfer_mark.len() < self.transfers.len() {
-            self.scratch.transfer_mark.resize(self.transfers.len(), 0);
-        }
+        self.scratch
+            .grow_marks(self.flows.slot_count(), self.transfers.slot_count());
         self.recompute(now, &[slot]);
         self.process_due(now);
         Ok(id)
@@ -349,21 +209,14 @@ impl Network {
             self.completed.remove(i);
             return true;
         }
-        let Some(t) = self.transfers.get(id.slot as usize) else {
-            return false;
-        };
-        if !t.live || t.generation != id.generation {
+        if !self.is_active(id) {
             return false;
         }
         let now = self.now;
         self.scratch.seeds.clear();
-        let flows = std::mem::take(&mut self.transfers[id.slot as usize].flows);
-        for &f in &flows {
+        for f in std::mem::take(&mut self.transfers[id.slot].flows) {
             self.remove_flow(f);
         }
-        let mut flows = flows;
-        flows.clear();
-        self.transfers[id.slot as usize].flows = flows;
         self.free_transfer(id.slot);
         self.recompute(now, &[]);
         self.process_due(now);
@@ -404,8 +257,8 @@ impl Network {
         self.process_due(now);
         let mut stalled: Vec<TransferId> = self.link_flows[link.index()]
             .iter()
-            .filter(|&&f| self.flows[f as usize].rate == 0.0)
-            .map(|&f| self.transfer_id(self.flows[f as usize].transfer))
+            .filter(|&&f| self.flows[f].rate == 0.0)
+            .map(|&f| self.transfer_id(self.flows[f].transfer))
             .collect();
         stalled.sort_unstable();
         stalled.dedup();
@@ -421,43 +274,38 @@ impl Network {
     pub fn link_load(&self, link: LinkId) -> Option<f64> {
         self.link_flows
             .get(link.index())
-            .map(|fs| fs.iter().map(|&f| self.flows[f as usize].rate).sum())
+            .map(|fs| fs.iter().map(|&f| self.flows[f].rate).sum())
     }
 
     /// Whether a transfer is in flight (started, not completed or cancelled).
     pub fn is_active(&self, id: TransferId) -> bool {
-        self.transfers
-            .get(id.slot as usize)
-            .is_some_and(|t| t.live && t.generation == id.generation)
+        self.transfers.contains(id.slot)
+            && self.generations.get(id.slot.index()) == Some(&id.generation)
     }
 
     /// Number of transfers in flight.
     pub fn active_transfers(&self) -> usize {
-        self.transfers.len() - self.free_transfers.len()
+        self.transfers.len()
     }
 
     /// Number of active flows.
     pub fn active_flows(&self) -> usize {
-        self.flows.len() - self.free_flows.len()
+        self.flows.len()
     }
 
     /// The active flows, by slot.
     pub fn flows(&self) -> impl Iterator<Item = FlowView> + '_ {
-        self.flows
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.live)
-            .map(|(i, f)| self.view(i as u32, f))
+        self.flows.iter().map(|(id, f)| self.view(id, f))
     }
 
     /// The active flows of one transfer (none if it is not in flight).
     pub fn transfer_flows(&self, id: TransferId) -> impl Iterator<Item = FlowView> + '_ {
-        let flows: &[u32] = if self.is_active(id) {
-            &self.transfers[id.slot as usize].flows
+        let flows: &[FlowId] = if self.is_active(id) {
+            &self.transfers[id.slot].flows
         } else {
             &[]
         };
-        flows.iter().map(|&f| self.view(f, &self.flows[f as usize]))
+        flows.iter().map(|&f| self.view(f, &self.flows[f]))
     }
 
     /// Transfers in flight with a flow stalled (rate 0 on a link that is down, or so slow that
@@ -465,8 +313,8 @@ impl Network {
     pub fn stalled_transfers(&self) -> Vec<TransferId> {
         let mut v: Vec<TransferId> = self
             .flows
-            .iter()
-            .filter(|f| f.live && f.finish.is_none())
+            .values()
+            .filter(|f| f.finish.is_none())
             .map(|f| self.transfer_id(f.transfer))
             .collect();
         v.sort_unstable();
@@ -474,10 +322,10 @@ impl Network {
         v
     }
 
-    fn view(&self, slot: u32, f: &Flow) -> FlowView {
+    fn view(&self, id: FlowId, f: &Flow) -> FlowView {
         let elapsed = self.now.saturating_duration_since(f.since).as_secs_f64();
         FlowView {
-            id: FlowId(slot),
+            id,
             transfer: self.transfer_id(f.transfer),
             src: f.src,
             dst: f.dst,
@@ -489,10 +337,10 @@ impl Network {
         }
     }
 
-    fn transfer_id(&self, slot: u32) -> TransferId {
+    fn transfer_id(&self, slot: TransferSlot) -> TransferId {
         TransferId {
             slot,
-            generation: self.transfers[slot as usize].generation,
+            generation: self.generations[slot.index()],
         }
     }
 
@@ -512,16 +360,16 @@ impl Network {
                             break;
                         }
                         self.flow_ends.pop_first();
-                        let tr = self.flows[f as usize].transfer;
+                        let tr = self.flows[f].transfer;
                         debug_assert!({
-                            let fl = &self.flows[f as usize];
+                            let fl = &self.flows[f];
                             let left = fl.left - fl.rate * (tf - fl.since).as_secs_f64();
                             // Ends within a nanosecond's worth of bytes of the exact time.
                             left <= snap_threshold(fl.bytes) + 1e-6 * fl.left
                                 && left >= -fl.rate * 1e-9 - 1e-6 * fl.left - SNAP_BYTES
                         });
                         self.remove_flow(f);
-                        let t = &mut self.transfers[tr as usize];
+                        let t = &mut self.transfers[tr];
                         t.flows.retain(|&x| x != f);
                         t.data_done = t.data_done.max(tf);
                         self.scratch.touched_transfers.push(tr);
@@ -532,10 +380,10 @@ impl Network {
                 }
                 (_, Some(tt)) => {
                     let (_, _, slot) = self.predicted.pop_first().expect("first exists");
-                    debug_assert!(self.transfers[slot as usize].flows.is_empty());
+                    debug_assert!(self.transfers[slot].flows.is_empty());
                     self.now = self.now.max(tt);
                     let id = self.transfer_id(slot);
-                    self.transfers[slot as usize].predicted = None;
+                    self.transfers[slot].predicted = None;
                     self.free_transfer(slot);
                     self.completed.push((tt, id));
                 }
@@ -547,130 +395,54 @@ impl Network {
 
     /// Takes a flow off its links (pushing them to the seeds) and frees its slot; the caller
     /// updates the transfer's flow list.
-    fn remove_flow(&mut self, f: u32) {
-        let flow = &mut self.flows[f as usize];
-        if let Some(t) = flow.finish.take() {
+    fn remove_flow(&mut self, f: FlowId) {
+        let flow = self.flows.remove(f).expect("a live flow");
+        if let Some(t) = flow.finish {
             self.flow_ends.remove(&(t, f));
         }
-        flow.live = false;
-        let route = flow.route;
-        for &l in route.links() {
+        for &l in flow.route.links() {
             let on = &mut self.link_flows[l.index()];
             if let Some(i) = on.iter().position(|&x| x == f) {
                 on.swap_remove(i);
             }
             self.scratch.seeds.push(l.0);
         }
-        self.free_flows.push(f);
     }
 
-    fn free_transfer(&mut self, slot: u32) {
-        let t = &mut self.transfers[slot as usize];
-        if let Some(p) = t.predicted.take() {
+    /// Frees a transfer's slot (its flows already removed), moving the slot to its next
+    /// generation.
+    fn free_transfer(&mut self, slot: TransferSlot) {
+        let t = self.transfers.remove(slot).expect("a live transfer");
+        if let Some(p) = t.predicted {
             self.predicted.remove(&(p, t.seq, slot));
         }
-        t.live = false;
-        t.generation = t.generation.wrapping_add(1);
-        t.flows.clear();
-        self.free_transfers.push(slot);
+        let generation = &mut self.generations[slot.index()];
+        *generation = generation.wrapping_add(1);
     }
 
     /// Recomputes the rates of the flows connected to the seed links (`scratch.seeds`) at time
     /// `now`, then the predicted completions of their transfers and of `extra` transfers.
-    fn recompute(&mut self, now: SimTime, extra: &[u32]) {
-        let s = &mut self.scratch;
-        s.epoch = s.epoch.wrapping_add(1);
-        if s.epoch == 0 {
-            // Wrapped: clear the marks so no stale mark equals a new epoch.
-            s.link_mark.fill(0);
-            s.flow_mark.fill(0);
-            s.transfer_mark.fill(0);
-            s.epoch = 1;
+    fn recompute(&mut self, now: SimTime, extra: &[TransferSlot]) {
+        let epoch = self.scratch.next_epoch();
+        self.scratch
+            .collect_component(&self.link_flows, &self.flows, epoch);
+        self.scratch
+            .solve_rates(&self.link_flows, &self.flows, &self.capacity);
+        self.apply_rates(now, epoch);
+        for &tr in extra {
+            self.scratch.touch_transfer(tr, epoch);
         }
-        let epoch = s.epoch;
-        if s.transfer_mark.len() < self.transfers.len() {
-            s.transfer_mark.resize(self.transfers.len(), 0);
-        }
-        // The connected component of the seeds (breadth first, in a deterministic order).
-        s.comp_links.clear();
-        s.comp_flows.clear();
-        s.touched_transfers.clear();
-        for &l in &s.seeds {
-            if s.link_mark[l as usize] != epoch {
-                s.link_mark[l as usize] = epoch;
-                s.comp_links.push(l);
-            }
-        }
-        let mut head = 0;
-        while head < s.comp_links.len() {
-            let l = s.comp_links[head] as usize;
-            head += 1;
-            for &f in &self.link_flows[l] {
-                if s.flow_mark[f as usize] == epoch {
-                    continue;
-                }
-                s.flow_mark[f as usize] = epoch;
-                s.comp_flows.push(f);
-                for &m in self.flows[f as usize].route.links() {
-                    if s.link_mark[m.index()] != epoch {
-                        s.link_mark[m.index()] = epoch;
-                        s.comp_links.push(m.0);
-                    }
-                }
-            }
-        }
-        // Usually no link of the component carries two flows (a transfer's shards
-        // run on separate links, or the flows ended): each flow's max-min rate is then
-        // its smallest capacity (clamped at 0), exactly what the solver finds.
-        let independent = s
-            .comp_links
-            .iter()
-            .all(|&l| self.link_flows[l as usize].len() <= 1);
-        if independent {
-            s.rates.clear();
-            for &f in &s.comp_flows {
-                let rate = self.flows[f as usize]
-                    .route
-                    .links()
-                    .iter()
-                    .map(|l| self.capacity[l.index()].max(0.0))
-                    .fold(f64::INFINITY, f64::min);
-                s.rates.push(rate);
-            }
-        }
-        if !independent || cfg!(debug_assertions) {
-            // The local problem (debug builds solve it anyway, to check the shortcut).
-            let problem = &mut s.problem.0;
-            problem.clear();
-            for (i, &l) in s.comp_links.iter().enumerate() {
-                s.link_local[l as usize] = i as u32;
-                problem.capacities.push(self.capacity[l as usize]);
-            }
-            for &f in &s.comp_flows {
-                for &l in self.flows[f as usize].route.links() {
-                    problem.route_links.push(s.link_local[l.index()]);
-                }
-                problem.route_end.push(problem.route_links.len() as u32);
-            }
-            if independent {
-                let mut solved = Vec::new();
-                s.solver.0.solve(problem, &mut solved);
-                debug_assert!(
-                    solved
-                        .iter()
-                        .zip(&s.rates)
-                        .all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "independent flows: {solved:?} vs {:?}",
-                    s.rates
-                );
-            } else {
-                s.solver.0.solve(problem, &mut s.rates);
-            }
-        }
-        // New rates and end times.
-        for (i, &f) in s.comp_flows.iter().enumerate() {
-            let flow = &mut self.flows[f as usize];
-            let rate = s.rates[i];
+        self.update_predictions();
+    }
+
+    /// Gives the component's flows their new rates from `now`: the bytes each has left then,
+    /// its end time (kept in `flow_ends`), and its transfer marked as touched.
+    fn apply_rates(&mut self, now: SimTime, epoch: u32) {
+        self.scratch.touched_transfers.clear();
+        for i in 0..self.scratch.comp_flows.len() {
+            let f = self.scratch.comp_flows[i];
+            let flow = &mut self.flows[f];
+            let rate = self.scratch.rates[i];
             if rate == flow.rate {
                 // Same rate, same end: nothing to move (most flows of a large component).
                 continue;
@@ -701,29 +473,23 @@ impl Network {
                 self.flow_ends.insert((t, f));
             }
             let tr = flow.transfer;
-            if s.transfer_mark[tr as usize] != epoch {
-                s.transfer_mark[tr as usize] = epoch;
-                s.touched_transfers.push(tr);
-            }
+            self.scratch.touch_transfer(tr, epoch);
         }
-        for &tr in extra {
-            if s.transfer_mark[tr as usize] != epoch {
-                s.transfer_mark[tr as usize] = epoch;
-                s.touched_transfers.push(tr);
-            }
-        }
-        // Predicted completions of the transfers touched.
-        for &tr in &s.touched_transfers {
-            let t = &mut self.transfers[tr as usize];
-            if !t.live {
+    }
+
+    /// Predicts when each touched transfer completes: when its last flow ends (or ended),
+    /// plus the latency; no prediction while a flow is stalled.
+    fn update_predictions(&mut self) {
+        for &tr in &self.scratch.touched_transfers {
+            let Some(t) = self.transfers.get_mut(tr) else {
                 continue;
-            }
+            };
             if let Some(p) = t.predicted.take() {
                 self.predicted.remove(&(p, t.seq, tr));
             }
             let mut end = Some(t.data_done);
             for &f in &t.flows {
-                end = match (end, self.flows[f as usize].finish) {
+                end = match (end, self.flows[f].finish) {
                     (Some(a), Some(b)) => Some(a.max(b)),
                     _ => None,
                 };

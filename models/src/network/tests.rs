@@ -3,7 +3,7 @@
 //! recomputation against a from-scratch solve, and end-to-end transfer times.
 
 use proptest::prelude::*;
-use servesim_core::{SimDuration, SimTime};
+use servesim_core::{Key, SimDuration, SimTime};
 
 use super::*;
 

@@ -13,11 +13,12 @@
 //!   datasheet roofline;
 //! - a family with no table at all: the plain roofline ([`super::roofline::RooflineTimer`]).
 
+use crate::backend::Backend;
 use crate::calibration::{CalibrationTable, Family, shipped};
+use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::hardware::{GpuCatalog, GpuSku};
-use crate::llm::Dtype;
-use crate::perf::ops::{AllReduceImpl, AttnShape, Backend, KernelOp, NcclOp};
+use crate::perf::ops::{AllReduceImpl, AttnShape, KernelOp, NcclOp};
 use crate::perf::roofline::{RooflineTimer, base_ms};
 use crate::perf::table::InterpTable;
 

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::calibration::import::{PublicRowParser, PublicTable};
+use crate::calibration::{TableReader, read_maybe_gz};
 use crate::error::{ModelsError, Result};
 use crate::perf::calibrated::CalibratedTimer;
 use crate::perf::ops::KernelOp;
@@ -31,15 +32,9 @@ pub fn predict_public_file(
     input: &Path,
     output: &Path,
 ) -> Result<PredictSummary> {
-    let bytes = crate::calibration::read_maybe_gz(input)?;
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(true)
-        .from_reader(bytes.as_slice());
-    let head = rdr
-        .headers()
-        .map_err(|e| crate::hardware::csv_error(input, &e))?
-        .clone();
+    let bytes = read_maybe_gz(input)?;
+    let mut rdr = TableReader::new(&bytes, input);
+    let head = rdr.header()?;
     let parser = PublicRowParser::new(table, &head, input)?;
     let mut wtr = csv::Writer::from_writer(Vec::new());
     let werr = |e: csv::Error| ModelsError::Io {
@@ -53,14 +48,8 @@ pub fn predict_public_file(
     let mut summary = PredictSummary::default();
     let mut apes = Vec::new();
     let mut rec = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(crate::hardware::csv_error(input, &e)),
-        }
+    while let Some(line) = rdr.next_record(&mut rec)? {
         summary.rows += 1;
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
         let mut out = rec.clone();
         match parser.parse(&rec, line) {
             Ok((op, lat)) => {

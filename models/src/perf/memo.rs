@@ -215,9 +215,11 @@ fn grid_kv(k: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::Backend;
+    use crate::dtype::Dtype;
     use crate::hardware::GpuCatalog;
-    use crate::llm::{Dtype, LlmSpec};
-    use crate::perf::{Backend, KernelTimer, PrefillChunk};
+    use crate::llm::LlmSpec;
+    use crate::perf::{KernelTimer, PrefillChunk};
 
     #[test]
     fn grid_brackets_every_length() {

@@ -1,9 +1,10 @@
 //! Iteration-time prediction.
 //!
-//! - [`ops`]: kernel operations ([`KernelOp`]), breakdown kinds ([`OpKind`]), [`Backend`];
+//! - [`ops`]: kernel operations ([`KernelOp`]), breakdown kinds ([`OpKind`]);
 //! - [`roofline`]: datasheet roofline with efficiencies ([`RooflineTimer`]);
 //! - [`table`]: log-space interpolation over measured shapes;
 //! - [`calibrated`]: the [`CalibratedTimer`] over measured tables;
+//! - [`KernelTimer`]: either of the two, whichever times the operations;
 //! - [`predictor`]: [`IterationPredictor`], batch → iteration time;
 //! - [`memo`]: [`CachedPredictor`], the same with caches, for the simulator's hot loop;
 //! - [`evaluate`]: predictions for public-layout kernel rows and the leave-shape-out check
@@ -11,6 +12,7 @@
 
 pub mod calibrated;
 pub mod evaluate;
+mod kernel_timer;
 pub mod memo;
 pub mod ops;
 pub mod predictor;
@@ -18,77 +20,8 @@ pub mod roofline;
 pub mod table;
 
 pub use calibrated::CalibratedTimer;
+pub use kernel_timer::KernelTimer;
 pub use memo::CachedPredictor;
-pub use ops::{AllReduceImpl, AttnShape, Backend, GemmShape, KernelOp, NcclOp, OpKind};
+pub use ops::{AllReduceImpl, AttnShape, GemmShape, KernelOp, NcclOp, OpKind};
 pub use predictor::{BatchShape, IterationPredictor, PrefillChunk};
 pub use roofline::{Efficiencies, RooflineTimer};
-
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, OnceLock};
-
-use crate::error::Result;
-use crate::hardware::{GpuCatalog, GpuSku};
-use crate::llm::Dtype;
-
-/// Where each operation's time comes from.
-#[derive(Debug, Clone)]
-pub enum KernelTimer {
-    /// From the SKU's datasheet with efficiencies.
-    Roofline(RooflineTimer),
-    /// From measured tables (interpolated; roofline-scaled outside them).
-    Calibrated(Arc<CalibratedTimer>),
-}
-
-impl KernelTimer {
-    /// The calibrated timer of the shipped tables for (`gpu`, `backend`); GPUs without tables
-    /// borrow the closest Hopper's achieved efficiencies (see [`CalibratedTimer::shipped`]).
-    pub fn shipped(catalog: &GpuCatalog, gpu: &str, backend: Backend) -> Result<Self> {
-        Ok(KernelTimer::Calibrated(Arc::new(CalibratedTimer::shipped(
-            catalog, gpu, backend,
-        )?)))
-    }
-
-    /// [`KernelTimer::shipped`] for a GPU of the built-in catalog, decoded once per process
-    /// and shared: the tables take a fraction of a second to decode, and A/B runs and the
-    /// profiler build many clusters of the same GPU and backend.
-    pub fn shipped_builtin(gpu: &str, backend: Backend) -> Result<Self> {
-        static CACHE: OnceLock<Mutex<BTreeMap<(String, Backend), KernelTimer>>> = OnceLock::new();
-        let cache = CACHE.get_or_init(|| Mutex::new(BTreeMap::new()));
-        let key = (gpu.to_string(), backend);
-        if let Some(t) = cache.lock().expect("timer cache lock").get(&key) {
-            return Ok(t.clone());
-        }
-        let timer = KernelTimer::shipped(&GpuCatalog::builtin(), gpu, backend)?;
-        cache
-            .lock()
-            .expect("timer cache lock")
-            .insert(key, timer.clone());
-        Ok(timer)
-    }
-
-    /// Predicted time of `op` in ms.
-    #[inline]
-    pub fn time_ms(&self, op: &KernelOp) -> f64 {
-        match self {
-            KernelTimer::Roofline(r) => r.time_ms(op),
-            KernelTimer::Calibrated(c) => c.time_ms(op),
-        }
-    }
-
-    /// Per-call overhead of an isolated `dtype` GEMM that serving engines fuse away, in ms
-    /// (see [`CalibratedTimer::gemm_call_overhead_ms`]; zero for the roofline).
-    pub fn gemm_call_overhead_ms(&self, dtype: Dtype) -> f64 {
-        match self {
-            KernelTimer::Roofline(_) => 0.0,
-            KernelTimer::Calibrated(c) => c.gemm_call_overhead_ms(dtype),
-        }
-    }
-
-    /// The GPU timed.
-    pub fn gpu(&self) -> &GpuSku {
-        match self {
-            KernelTimer::Roofline(r) => &r.gpu,
-            KernelTimer::Calibrated(c) => c.gpu(),
-        }
-    }
-}

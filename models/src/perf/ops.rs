@@ -3,8 +3,8 @@
 
 use std::fmt;
 
+use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
-use crate::llm::Dtype;
 
 /// A dense GEMM `[m × k] · [k × n]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -243,88 +243,6 @@ impl OpKind {
 }
 
 impl fmt::Display for OpKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// The serving framework (engine) whose kernels and overheads are modelled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Backend {
-    /// TensorRT-LLM.
-    Trtllm,
-    /// vLLM.
-    Vllm,
-    /// SGLang.
-    Sglang,
-}
-
-impl Backend {
-    /// All backends.
-    pub const ALL: [Backend; 3] = [Backend::Trtllm, Backend::Vllm, Backend::Sglang];
-
-    /// The name (`trtllm`, `vllm`, `sglang`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Trtllm => "trtllm",
-            Backend::Vllm => "vllm",
-            Backend::Sglang => "sglang",
-        }
-    }
-
-    /// Parses a name.
-    pub fn parse(name: &str) -> Result<Self> {
-        match name.trim().to_ascii_lowercase().as_str() {
-            "trtllm" | "tensorrt-llm" | "tensorrt_llm" => Ok(Backend::Trtllm),
-            "vllm" => Ok(Backend::Vllm),
-            "sglang" => Ok(Backend::Sglang),
-            _ => Err(ModelsError::UnknownName {
-                what: "backend",
-                name: name.to_string(),
-                known: "trtllm, vllm, sglang".into(),
-            }),
-        }
-    }
-
-    /// The custom all-reduce the framework uses inside CUDA graphs.
-    pub fn allreduce_impl(self) -> AllReduceImpl {
-        match self {
-            Backend::Trtllm => AllReduceImpl::Trtllm,
-            Backend::Vllm => AllReduceImpl::VllmGraph,
-            Backend::Sglang => AllReduceImpl::Sglang,
-        }
-    }
-
-    /// CPU-side scheduling, sampling and launch overhead per iteration, in ms (a model
-    /// figure, not a measurement: CUDA-graph decode steps of each engine).
-    pub fn iteration_overhead_ms(self) -> f64 {
-        match self {
-            Backend::Trtllm => 0.25,
-            Backend::Vllm => 0.45,
-            Backend::Sglang => 0.35,
-        }
-    }
-
-    /// Host time to launch one decoder layer's kernels eagerly (no CUDA graph), in ms: the
-    /// floor of an iteration that runs prefill, for the engines that capture only
-    /// decode-only batches in CUDA graphs (TensorRT-LLM's PyTorch backend, SGLang's extend
-    /// batches). The host launches ahead of the GPU, so the floor shows only when the GPU
-    /// part is shorter. vLLM V1 runs mixed batches through piecewise CUDA graphs: no floor.
-    ///
-    /// A model figure, read from measured TensorRT-LLM runs of Llama-3.1-8B (32 layers) on
-    /// H100 at TP4 and TP8, where the GPU part of a step with a 1,024-token context is
-    /// 11–15 ms: the measured TPOT exceeds the decode-only steps by what ~21–23 ms per
-    /// context step explain, at every concurrency from 16 to 64; at TP1 (GPU part ~27 ms)
-    /// no excess shows.
-    pub fn eager_layer_launch_ms(self) -> f64 {
-        match self {
-            Backend::Trtllm | Backend::Sglang => 0.65,
-            Backend::Vllm => 0.0,
-        }
-    }
-}
-
-impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }

@@ -13,11 +13,13 @@
 
 use servesim_core::SimDuration;
 
+use crate::backend::Backend;
+use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::hardware::GpuSku;
-use crate::llm::{Dtype, LlmSpec};
-use crate::perf::KernelTimer;
-use crate::perf::ops::{AttnShape, Backend, GemmShape, KernelOp, NcclOp, OpKind};
+use crate::llm::LlmSpec;
+use crate::perf::kernel_timer::KernelTimer;
+use crate::perf::ops::{AttnShape, GemmShape, KernelOp, NcclOp, OpKind};
 
 /// A prefill chunk in a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

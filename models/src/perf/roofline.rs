@@ -4,8 +4,8 @@
 //! divides measurements by: tables store `ln(measured / base)`, so what they teach (achieved
 //! efficiency per shape) transfers to another GPU's datasheet.
 
+use crate::dtype::Dtype;
 use crate::hardware::GpuSku;
-use crate::llm::Dtype;
 use crate::perf::ops::{AttnShape, KernelOp};
 
 /// FLOPs and bytes of an operation, and which peak and link bound it.

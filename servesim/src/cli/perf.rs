@@ -4,10 +4,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
+use servesim_models::backend::Backend;
 use servesim_models::calibration::{self, CalibrationTable, Family, import::PublicTable, shipped};
 use servesim_models::hardware::GpuCatalog;
+use servesim_models::perf::CalibratedTimer;
 use servesim_models::perf::evaluate::{leave_shape_out, predict_public_file};
-use servesim_models::perf::{Backend, CalibratedTimer};
 
 use super::CliError;
 

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use serde_json::{Value, json};
-use servesim_models::perf::Backend;
+use servesim_models::backend::Backend;
 
 use super::search::{Candidate, Mode};
 use super::{Outcome, ProfileMode};

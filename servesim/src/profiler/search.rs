@@ -20,14 +20,15 @@
 
 use serde::Serialize;
 use servesim_models::analytic::{SteadyLoad, mdl_max_utilisation, mdl_response_ms};
+use servesim_models::dtype::Dtype;
+use servesim_models::engine::EngineConfig;
 use servesim_models::hardware::GpuSku;
-use servesim_models::llm::{Dtype, LlmSpec};
+use servesim_models::llm::{DEFAULT_MEM_FRACTION, LlmSpec, RESERVED_BYTES_PER_GPU};
 use servesim_models::perf::{CachedPredictor, IterationPredictor, KernelTimer};
 use servesim_planner::profile::PoolModel;
 
 use super::request::ProfileRequest;
 use crate::Error;
-use crate::scenario::{DEFAULT_MEM_FRACTION, RESERVED_BYTES_PER_GPU, backend_defaults};
 
 /// Most sequences a worker is given (the scheduler's ceiling in this search).
 pub const MAX_BATCH: u32 = 1024;
@@ -188,7 +189,7 @@ impl<'a> Search<'a> {
     pub fn new(req: &'a ProfileRequest, gpu: &GpuSku) -> Result<Search<'a>, Error> {
         let llm = served_llm(&req.model)?;
         let timer = KernelTimer::shipped_builtin(&gpu.sku, req.backend).map_err(Error::Models)?;
-        let d = backend_defaults(req.backend, gpu);
+        let d = EngineConfig::for_backend(req.backend, gpu);
         let mut gpu = gpu.clone();
         gpu.gpus_per_node = req.gpus_per_node.min(gpu.gpus_per_node).max(1);
         let mut workers = Vec::new();

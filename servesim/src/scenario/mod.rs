@@ -9,13 +9,13 @@
 use std::path::{Path, PathBuf};
 
 use servesim_core::SimDuration;
+use servesim_models::backend::Backend;
 use servesim_models::cluster::PoolRole;
 use servesim_models::cluster::router::RouterKind;
 use servesim_models::engine::EngineConfig;
 use servesim_models::hardware::GpuSku;
 use servesim_models::llm::LlmSpec;
 use servesim_models::network::Fabric;
-use servesim_models::perf::Backend;
 use servesim_planner::PlannerConfig;
 use servesim_traffic::WorkloadSpec;
 
@@ -35,7 +35,6 @@ pub use config::{
     ScenarioConfig, SloConfig,
 };
 pub use faults::{FaultEvent, FaultsConfig, MIN_MTBF_S};
-pub use validate::{DEFAULT_MEM_FRACTION, RESERVED_BYTES_PER_GPU, backend_defaults};
 
 /// A validated pool.
 #[derive(Clone, Debug, PartialEq)]

@@ -4,12 +4,13 @@
 use std::path::Path;
 
 use servesim_core::SimDuration;
+use servesim_models::backend::Backend;
 use servesim_models::cluster::PoolRole;
 use servesim_models::cluster::router::RouterKind;
-use servesim_models::engine::EngineConfig;
+use servesim_models::dtype::Dtype;
+use servesim_models::engine::{EngineConfig, kv_capacity_tokens};
 use servesim_models::hardware::{GpuCatalog, GpuSku};
-use servesim_models::llm::{Dtype, LlmSpec};
-use servesim_models::perf::Backend;
+use servesim_models::llm::{DEFAULT_MEM_FRACTION, LlmSpec};
 
 use crate::Error;
 use servesim_models::frontend::FrontendSpec;
@@ -20,71 +21,6 @@ use super::{
     FrontendConfig, MAX_DURATION_S, MAX_FRONTEND_LATENCY_MS, MAX_TOKEN_COST_US, PoolConfig,
     PoolPlan, Scenario, ScenarioConfig,
 };
-
-/// Scheduling defaults of each backend on `gpu`, as the engines set them when serving
-/// (vLLM 0.12's OpenAI server, SGLang 0.5, TensorRT-LLM 1.0's PyTorch flow).
-pub fn backend_defaults(backend: Backend, gpu: &GpuSku) -> EngineConfig {
-    let mib = gpu.memory_bytes / f64::from(1u32 << 20);
-    let base = EngineConfig {
-        max_num_seqs: 256,
-        max_batched_tokens: 8192,
-        block_tokens: 16,
-        kv_blocks: 0,
-        watermark_blocks: 0,
-        chunked_prefill: true,
-        mixed_batches: true,
-        prefix_caching: true,
-        prefix_block_tokens: 512,
-        reserve_output: false,
-        overlap_schedule: false,
-    };
-    match backend {
-        // vLLM: 1,024 sequences and 8,192 tokens a step on GPUs of 70 GiB or more other
-        // than the A100 (where larger steps cost throughput), else 256 and 2,048.
-        Backend::Vllm => {
-            let large = mib >= 70.0 * 1024.0 && !gpu.sku.contains("a100");
-            EngineConfig {
-                max_num_seqs: if large { 1024 } else { 256 },
-                max_batched_tokens: if large { 8192 } else { 2048 },
-                ..base
-            }
-        }
-        // SGLang runs prefill batches apart from decode ones unless mixed chunking is on,
-        // and plans each batch while the previous one runs (overlap schedule, its default).
-        // Its chunked-prefill size follows the GPU's memory; its running requests are
-        // bounded by the request pool (at least 2,048) and, in practice, by the KV cache.
-        Backend::Sglang => EngineConfig {
-            max_num_seqs: 2048,
-            max_batched_tokens: match mib {
-                m if m < 35.0 * 1024.0 => 2048,
-                m if m < 60.0 * 1024.0 => 4096,
-                m if m < 160.0 * 1024.0 => 8192,
-                _ => 16384,
-            },
-            mixed_batches: false,
-            overlap_schedule: true,
-            ..base
-        },
-        // TensorRT-LLM: a batch of up to 2,048 sequences and 8,192 tokens, 32-token blocks,
-        // context chunking off, the default capacity policy GUARANTEED_NO_EVICT (output
-        // blocks reserved at admission), and the PyTorch backend's overlap scheduler (on by
-        // default since 1.0).
-        Backend::Trtllm => EngineConfig {
-            max_num_seqs: 2048,
-            block_tokens: 32,
-            chunked_prefill: false,
-            reserve_output: true,
-            overlap_schedule: true,
-            ..base
-        },
-    }
-}
-
-/// Default memory share (vLLM's `gpu_memory_utilization` and TensorRT-LLM's
-/// `free_gpu_memory_fraction` both default to 0.9).
-pub const DEFAULT_MEM_FRACTION: f64 = 0.9;
-/// Memory kept per GPU for activations, workspaces and CUDA graphs.
-pub const RESERVED_BYTES_PER_GPU: u64 = 2 << 30;
 
 impl Scenario {
     /// Validates a parsed config.
@@ -352,7 +288,7 @@ fn validate_pool(
         None => RouterKind::LeastOutstandingTokens,
     };
     let o = &p.engine;
-    let d = backend_defaults(backend, gpu);
+    let d = EngineConfig::for_backend(backend, gpu);
     let mut engine = EngineConfig {
         max_num_seqs: o.max_num_seqs.unwrap_or(d.max_num_seqs),
         max_batched_tokens: o.max_batched_tokens.unwrap_or(d.max_batched_tokens),
@@ -397,15 +333,8 @@ fn validate_pool(
             format!("must be in (0, 1], got {mem}"),
         ));
     }
-    // Each engine reads its memory knob its own way: TensorRT-LLM's share is of the memory
-    // left after the weights and activations, vLLM's and SGLang's of the whole GPU.
-    let kv_tokens = match backend {
-        Backend::Trtllm => llm.kv_capacity_tokens_of_free(gpu, p.tp, mem, RESERVED_BYTES_PER_GPU),
-        Backend::Vllm | Backend::Sglang => {
-            llm.kv_capacity_tokens_with_reserve(gpu, p.tp, mem, RESERVED_BYTES_PER_GPU)
-        }
-    }
-    .map_err(|e| invalid(format!("{path}.tp"), e.to_string()))?;
+    let kv_tokens = kv_capacity_tokens(backend, llm, gpu, p.tp, mem)
+        .map_err(|e| invalid(format!("{path}.tp"), e.to_string()))?;
     engine.kv_blocks = kv_tokens / u64::from(engine.block_tokens);
     if engine.kv_blocks == 0 {
         return Err(invalid(

@@ -11,10 +11,10 @@
 //!   with FP8 GEMMs (its FP8 checkpoints quantise the KV cache too), else BF16 (vLLM's and
 //!   SGLang's `kv_cache_dtype=auto`).
 //! - GPU from `system`, backend from `backend`; scheduling from
-//!   [`crate::scenario::backend_defaults`]. KV capacity at each backend's default memory
-//!   share, 0.9, read as the backend reads it: of the whole GPU for vLLM and SGLang, of the
-//!   memory left after the weights for TensorRT-LLM (on the 70B FP8 H200 rows with 9,216-token
-//!   requests this is what lets ~48 sequences run at once, as measured).
+//!   [`servesim_models::engine::EngineConfig::for_backend`]. KV capacity at each backend's
+//!   default memory share, 0.9, read as the backend reads it: of the whole GPU for vLLM and
+//!   SGLang, of the memory left after the weights for TensorRT-LLM (on the 70B FP8 H200 rows
+//!   with 9,216-token requests this is what lets ~48 sequences run at once, as measured).
 //! - `agg`: **one** aggregated worker of `tp_size` GPUs with `batch_size` as
 //!   `max_num_seqs`. aiconfigurator's silicon rows describe one replica (its concurrency is the
 //!   replica's: `batch_size` equals the concurrency in every shared row), so the closed loop's

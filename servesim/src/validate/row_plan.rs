@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
+use servesim_models::backend::Backend;
 use servesim_models::frontend::FrontendSpec;
-use servesim_models::perf::Backend;
 use servesim_traffic::{ClosedConfig, Stagger, StreamConfig, WorkloadConfig};
 
 use crate::Error;

@@ -11,8 +11,9 @@
 //! - `planner_loop`: metrics scraped, decisions applied or recorded;
 //! - `faults`: the scenario's fault schedule applied to the cluster, and its outcomes.
 
-use servesim_core::{EventKey, Model, RngStreams, Scheduler, SimDuration, SimTime};
+use servesim_core::{EventKey, Model, RngStreams, Scheduler, SimDuration, SimTime, Slab};
 use servesim_models::cluster::{Cluster, ClusterEvent, ClusterOutput, PoolId};
+use servesim_models::request::RequestHandle;
 use servesim_planner::Planner;
 use servesim_traffic::Workload;
 
@@ -51,7 +52,7 @@ pub enum Event {
     /// The `i`-th fault ends (a straggler recovers, a link or node comes back).
     FaultEnd(u16),
     /// The frontend hands the request in this slot to the cluster.
-    Ingress(u32),
+    Ingress(RequestHandle),
 }
 
 impl From<ClusterEvent> for Event {
@@ -68,8 +69,7 @@ pub struct World {
     pub workload: Workload,
     /// What is measured.
     pub metrics: Metrics,
-    inflight: Vec<Option<InFlight>>,
-    free: Vec<u32>,
+    inflight: Slab<RequestHandle, InFlight>,
     out: ClusterOutput,
     arrival: Option<(SimTime, EventKey)>,
     sample_interval: SimDuration,
@@ -118,8 +118,7 @@ impl World {
             cluster,
             workload,
             metrics,
-            inflight: Vec::new(),
-            free: Vec::new(),
+            inflight: Slab::new(),
             out: ClusterOutput::default(),
             arrival: None,
             sample_interval: s.sample_interval(),
@@ -204,14 +203,13 @@ impl World {
 
     /// Requests in flight now.
     pub fn in_flight(&self) -> usize {
-        self.inflight.len() - self.free.len()
+        self.inflight.len()
     }
 
     /// Requests in flight whose TTFT target is already missed at `now`.
     pub fn in_flight_late(&self, now: SimTime, ttft: SimDuration) -> u64 {
         self.inflight
-            .iter()
-            .flatten()
+            .values()
             .filter(|f| self.metrics.counts(f.request.arrival))
             .filter(|f| match f.first_token {
                 Some(t) => t - f.request.arrival > ttft,
@@ -260,7 +258,7 @@ impl Model for World {
         }
         match event {
             Event::Arrival => self.arrive(sched),
-            Event::Ingress(slot) => self.ingress(slot, sched),
+            Event::Ingress(handle) => self.ingress(handle, sched),
             Event::Cluster(e) => {
                 self.cluster.handle(e, sched, &mut self.out);
                 self.apply_notices(sched);

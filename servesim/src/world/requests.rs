@@ -2,8 +2,9 @@
 //! the cluster, and what the cluster's notices tell of each request in flight.
 
 use servesim_core::{Scheduler, SimDuration, SimTime};
-use servesim_models::cluster::{Notice, RequestIn};
+use servesim_models::cluster::{Notice, RequestIn, WorkerId};
 use servesim_models::faults::{AfterLoss, after_loss};
+use servesim_models::request::RequestHandle;
 use servesim_traffic::Request;
 
 use super::planner_loop::Completion;
@@ -22,13 +23,15 @@ pub(super) struct InFlight {
     pub(super) transfer_started: Option<SimTime>,
     pub(super) transfer: SimDuration,
     pub(super) preemptions: u32,
-    pub(super) prefill_worker: u32,
-    pub(super) decode_worker: u32,
+    /// The worker that admitted it (for prefill, or for all of it when aggregated).
+    pub(super) prefill_worker: Option<WorkerId>,
+    /// The worker decoding it (the prefill worker until a KV transfer starts).
+    pub(super) decode_worker: Option<WorkerId>,
     pub(super) retries: u32,
 }
 
-/// What the cluster is told of a request in slab slot `handle` (at least one token each way).
-pub(super) fn request_in(handle: u64, r: &Request) -> RequestIn {
+/// What the cluster is told of the request under `handle` (at least one token each way).
+pub(super) fn request_in(handle: RequestHandle, r: &Request) -> RequestIn {
     RequestIn {
         handle,
         prompt_tokens: r.input_tokens.max(1),
@@ -84,26 +87,17 @@ impl World {
                 transfer_started: None,
                 transfer: SimDuration::ZERO,
                 preemptions: 0,
-                prefill_worker: u32::MAX,
-                decode_worker: u32::MAX,
+                prefill_worker: None,
+                decode_worker: None,
                 retries: 0,
             };
-            let handle = match self.free.pop() {
-                Some(slot) => {
-                    self.inflight[slot as usize] = Some(flight);
-                    slot
-                }
-                None => {
-                    self.inflight.push(Some(flight));
-                    (self.inflight.len() - 1) as u32
-                }
-            };
+            let handle = self.inflight.insert(flight);
             if let Some(frontend) = &mut self.frontend {
                 let at = frontend.admit(sched.now());
                 sched.schedule_at(at, Event::Ingress(handle));
                 continue;
             }
-            let input = request_in(u64::from(handle), &self.flight(u64::from(handle)).request);
+            let input = request_in(handle, &self.flight(handle).request);
             self.cluster.arrive(input, sched, &mut self.out);
             self.apply_notices(sched);
         }
@@ -111,26 +105,26 @@ impl World {
         self.schedule_arrival(sched);
     }
 
-    /// The frontend hands the request in `slot` to the cluster.
-    pub(super) fn ingress(&mut self, slot: u32, sched: &mut Scheduler<Event>) {
-        let flight = self.inflight[slot as usize]
-            .as_mut()
+    /// The frontend hands the request under `handle` to the cluster.
+    pub(super) fn ingress(&mut self, handle: RequestHandle, sched: &mut Scheduler<Event>) {
+        let flight = self
+            .inflight
+            .get_mut(handle)
             .expect("a request in the frontend is in flight");
         flight.entered = sched.now();
-        let input = request_in(u64::from(slot), &flight.request);
+        let input = request_in(handle, &flight.request);
         self.cluster.arrive(input, sched, &mut self.out);
         self.apply_notices(sched);
     }
 
-    fn flight(&mut self, handle: u64) -> &mut InFlight {
-        self.inflight[handle as usize]
-            .as_mut()
+    fn flight(&mut self, handle: RequestHandle) -> &mut InFlight {
+        self.inflight
+            .get_mut(handle)
             .expect("notice for a live request")
     }
 
-    fn retire(&mut self, handle: u64) -> InFlight {
-        self.free.push(handle as u32);
-        self.inflight[handle as usize].take().expect("live request")
+    fn retire(&mut self, handle: RequestHandle) -> InFlight {
+        self.inflight.remove(handle).expect("live request")
     }
 
     pub(super) fn apply_notices(&mut self, sched: &mut Scheduler<Event>) {
@@ -162,9 +156,9 @@ impl World {
                     Notice::Admitted { handle, worker } => {
                         let f = self.flight(handle);
                         f.admitted.get_or_insert(now);
-                        if f.prefill_worker == u32::MAX {
-                            f.prefill_worker = worker.0;
-                            f.decode_worker = worker.0;
+                        if f.prefill_worker.is_none() {
+                            f.prefill_worker = Some(worker);
+                            f.decode_worker = Some(worker);
                         }
                     }
                     Notice::FirstToken { handle } => {
@@ -173,7 +167,7 @@ impl World {
                     Notice::TransferStarted { handle, worker } => {
                         let f = self.flight(handle);
                         f.transfer_started = Some(now);
-                        f.decode_worker = worker.0;
+                        f.decode_worker = Some(worker);
                     }
                     Notice::TransferDone { handle } => {
                         let f = self.flight(handle);
@@ -187,6 +181,9 @@ impl World {
                     Notice::Finished { handle, max_itl } => {
                         let f = self.retire(handle);
                         let first_token = f.first_token.unwrap_or(seen);
+                        let admitted = "a request is admitted before it finishes";
+                        let prefill_worker = f.prefill_worker.expect(admitted).0;
+                        let decode_worker = f.decode_worker.expect(admitted).0;
                         self.metrics.finished(&Finished {
                             arrival: f.request.arrival,
                             queue: f.admitted.map_or(SimDuration::ZERO, |a| {
@@ -201,8 +198,8 @@ impl World {
                             preemptions: f.preemptions,
                             class: f.request.class.0,
                             id: f.request.id.0,
-                            prefill_worker: f.prefill_worker,
-                            decode_worker: f.decode_worker,
+                            prefill_worker,
+                            decode_worker,
                         });
                         if let Some(pl) = self.planner.as_mut() {
                             let osl = f.request.output_tokens.max(1);

@@ -1,9 +1,9 @@
 //! Each field of a request in both forms, the checks between them, and the values the
 //! profiler uses: the command line's first, then the newer form's, then the older form's.
 
+use servesim_models::backend::Backend;
 use servesim_models::hardware::{GpuCatalog, GpuSku};
 use servesim_models::llm::LlmSpec;
-use servesim_models::perf::Backend;
 
 use crate::Error;
 

@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use servesim_models::perf::Backend;
+use servesim_models::backend::Backend;
 
 use crate::Error;
 

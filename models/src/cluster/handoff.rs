@@ -1,0 +1,116 @@
+//! The KV hand-off from prefill to decode: a decode worker reserves blocks, the KV moves
+//! over the network in one flow per GPU pair, and the prefill worker frees its blocks when
+//! it lands.
+
+use servesim_core::Scheduler;
+
+use super::{Cluster, ClusterEvent, ClusterOutput, Notice, Transfer, WorkerId};
+use crate::engine::SeqSpec;
+use crate::network::GpuId;
+
+impl Cluster {
+    /// Starts the KV transfer of waiting hand-offs, first come first served,
+    /// while a decode worker can reserve their blocks.
+    pub(super) fn retry_handoffs<E: From<ClusterEvent>>(
+        &mut self,
+        sched: &mut Scheduler<E>,
+        out: &mut ClusterOutput,
+    ) {
+        let Some(decode) = self.decode else { return };
+        let now = sched.now();
+        let mut started = false;
+        while !self.handoffs.is_empty() {
+            let Some(to) = self.pick_worker(decode, &[]) else {
+                break;
+            };
+            let spec = SeqSpec {
+                decode_here: true,
+                ..self.handoffs[0].spec.clone()
+            };
+            let Some(to_slot) = self.workers[to.0 as usize]
+                .engine
+                .reserve_incoming(spec, now)
+            else {
+                break;
+            };
+            let h = self.handoffs.pop_front().expect("front exists");
+            let bytes = u64::from(h.spec.prompt_tokens) * self.kv_bytes_per_token;
+            let shards = self.shards(h.from, to, bytes);
+            let id = self
+                .network
+                .start_transfer(now, &shards)
+                .expect("workers are placed on the network's own GPUs");
+            out.notices.push(Notice::TransferStarted {
+                handle: h.spec.request,
+                worker: to,
+            });
+            self.transfers.insert(
+                id,
+                Transfer {
+                    handoff: h,
+                    to,
+                    to_slot,
+                },
+            );
+            started = true;
+        }
+        if started {
+            self.schedule_network_check(sched);
+        }
+    }
+
+    /// One flow per GPU pair: shard `i` goes from source GPU `i mod tp_src`
+    /// to destination GPU `i mod tp_dst`, over `max(tp_src, tp_dst)` flows.
+    fn shards(&self, from: WorkerId, to: WorkerId, bytes: u64) -> Vec<(GpuId, GpuId, u64)> {
+        let src = &self.workers[from.0 as usize].gpus;
+        let dst = &self.workers[to.0 as usize].gpus;
+        let n = src.len().max(dst.len());
+        (0..n)
+            .map(|i| {
+                let share = bytes / n as u64 + u64::from((i as u64) < bytes % n as u64);
+                (GpuId(src[i % src.len()]), GpuId(dst[i % dst.len()]), share)
+            })
+            .collect()
+    }
+
+    pub(super) fn schedule_network_check<E: From<ClusterEvent>>(
+        &mut self,
+        sched: &mut Scheduler<E>,
+    ) {
+        if let Some(key) = self.network_key.take() {
+            sched.cancel(key);
+        }
+        if let Some(at) = self.network.next_event_time() {
+            let at = at.max(sched.now());
+            self.network_key =
+                Some(sched.schedule_cancellable_at(at, ClusterEvent::NetworkCheck.into()));
+        }
+    }
+
+    /// KV transfers may have landed: each frees the prefill side and starts decoding.
+    pub(super) fn network_check<E: From<ClusterEvent>>(
+        &mut self,
+        sched: &mut Scheduler<E>,
+        out: &mut ClusterOutput,
+    ) {
+        let now = sched.now();
+        self.network_key = None;
+        let done = self.network.poll_completed(now);
+        for (_, id) in done {
+            let t = self.transfers.remove(&id).expect("known transfer");
+            let h = &t.handoff;
+            out.notices.push(Notice::TransferDone {
+                handle: h.spec.request,
+            });
+            self.workers[h.from.0 as usize].engine.release(h.from_slot);
+            self.workers[t.to.0 as usize]
+                .engine
+                .incoming_landed(t.to_slot, h.first_token_at, now);
+            let from = h.from;
+            self.kick(from, sched, out);
+            self.kick(t.to, sched, out);
+            self.stop_if_drained(from, now);
+        }
+        self.schedule_network_check(sched);
+    }
+}

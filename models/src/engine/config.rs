@@ -1,0 +1,127 @@
+//! An engine's scheduling configuration: batch limits, KV paging and the policies that
+//! tell the backends apart, with each backend's defaults.
+
+use crate::backend::Backend;
+use crate::error::Result;
+use crate::hardware::GpuSku;
+use crate::llm::{LlmSpec, RESERVED_BYTES_PER_GPU};
+
+/// How a backend schedules (the overheads that differ live in the predictor).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineConfig {
+    /// Most sequences running (prefilling or decoding) at once.
+    pub max_num_seqs: u32,
+    /// Token budget of one iteration (decode tokens plus prefill chunks).
+    pub max_batched_tokens: u32,
+    /// Tokens per KV block.
+    pub block_tokens: u32,
+    /// KV blocks of the worker.
+    pub kv_blocks: u64,
+    /// Blocks kept free at admission (vLLM's watermark).
+    pub watermark_blocks: u64,
+    /// Split long prompts into chunks across iterations.
+    pub chunked_prefill: bool,
+    /// Prefill chunks and decode tokens share an iteration (vLLM, TensorRT-LLM);
+    /// otherwise prefill iterations take priority over decode ones (SGLang).
+    pub mixed_batches: bool,
+    /// Reuse cached leading prompt blocks.
+    pub prefix_caching: bool,
+    /// Tokens per content block of the traffic's prefix ids (a multiple of `block_tokens`).
+    pub prefix_block_tokens: u32,
+    /// Reserve the blocks of a sequence's whole output when it is admitted (TensorRT-LLM's
+    /// `GUARANTEED_NO_EVICT`): admission waits until prompt and output fit, decode never runs
+    /// out of blocks and nothing is preempted. Otherwise blocks are taken as tokens are made
+    /// and the newest sequence is preempted when they run out (vLLM, SGLang).
+    pub reserve_output: bool,
+    /// Plan each iteration while the previous one runs (TensorRT-LLM's overlap scheduler,
+    /// SGLang's overlap schedule): the plan made when an iteration ends was drawn up when
+    /// it started, so it admits only requests queued by then and counts the sequences that
+    /// finished in it as still holding their slots. A request that arrives while an
+    /// iteration runs waits one more; an idle engine plans at once.
+    pub overlap_schedule: bool,
+}
+
+impl EngineConfig {
+    /// Scheduling defaults of each backend on `gpu`, as the engines set them when serving
+    /// (vLLM 0.12's OpenAI server, SGLang 0.5, TensorRT-LLM 1.0's PyTorch flow).
+    /// `kv_blocks` is left at 0: the KV capacity depends on the model and the memory share,
+    /// which the caller knows.
+    pub fn for_backend(backend: Backend, gpu: &GpuSku) -> EngineConfig {
+        let mib = gpu.memory_bytes / f64::from(1u32 << 20);
+        let base = EngineConfig {
+            max_num_seqs: 256,
+            max_batched_tokens: 8192,
+            block_tokens: 16,
+            kv_blocks: 0,
+            watermark_blocks: 0,
+            chunked_prefill: true,
+            mixed_batches: true,
+            prefix_caching: true,
+            prefix_block_tokens: 512,
+            reserve_output: false,
+            overlap_schedule: false,
+        };
+        match backend {
+            // vLLM: 1,024 sequences and 8,192 tokens a step on GPUs of 70 GiB or more other
+            // than the A100 (where larger steps cost throughput), else 256 and 2,048.
+            Backend::Vllm => {
+                let large = mib >= 70.0 * 1024.0 && !gpu.sku.contains("a100");
+                EngineConfig {
+                    max_num_seqs: if large { 1024 } else { 256 },
+                    max_batched_tokens: if large { 8192 } else { 2048 },
+                    ..base
+                }
+            }
+            // SGLang runs prefill batches apart from decode ones unless mixed chunking is on,
+            // and plans each batch while the previous one runs (overlap schedule, its default).
+            // Its chunked-prefill size follows the GPU's memory; its running requests are
+            // bounded by the request pool (at least 2,048) and, in practice, by the KV cache.
+            Backend::Sglang => EngineConfig {
+                max_num_seqs: 2048,
+                max_batched_tokens: match mib {
+                    m if m < 35.0 * 1024.0 => 2048,
+                    m if m < 60.0 * 1024.0 => 4096,
+                    m if m < 160.0 * 1024.0 => 8192,
+                    _ => 16384,
+                },
+                mixed_batches: false,
+                overlap_schedule: true,
+                ..base
+            },
+            // TensorRT-LLM: a batch of up to 2,048 sequences and 8,192 tokens, 32-token blocks,
+            // context chunking off, the default capacity policy GUARANTEED_NO_EVICT (output
+            // blocks reserved at admission), and the PyTorch backend's overlap scheduler (on by
+            // default since 1.0).
+            Backend::Trtllm => EngineConfig {
+                max_num_seqs: 2048,
+                block_tokens: 32,
+                chunked_prefill: false,
+                reserve_output: true,
+                overlap_schedule: true,
+                ..base
+            },
+        }
+    }
+}
+
+/// KV-cache tokens of one worker of `tp` GPUs whose engine is given the memory share
+/// `mem_fraction`, read as each engine reads its own knob: TensorRT-LLM's
+/// `free_gpu_memory_fraction` is a share of the memory left after the weights and
+/// activations, vLLM's `gpu_memory_utilization` and SGLang's `mem_fraction_static` a share
+/// of the whole GPU ([`RESERVED_BYTES_PER_GPU`] kept for activations either way).
+pub fn kv_capacity_tokens(
+    backend: Backend,
+    llm: &LlmSpec,
+    gpu: &GpuSku,
+    tp: u32,
+    mem_fraction: f64,
+) -> Result<u64> {
+    match backend {
+        Backend::Trtllm => {
+            llm.kv_capacity_tokens_of_free(gpu, tp, mem_fraction, RESERVED_BYTES_PER_GPU)
+        }
+        Backend::Vllm | Backend::Sglang => {
+            llm.kv_capacity_tokens_with_reserve(gpu, tp, mem_fraction, RESERVED_BYTES_PER_GPU)
+        }
+    }
+}
