@@ -40,6 +40,58 @@ const BURSTGPT_HEADER: [&str; 6] = [
 ];
 
 impl TraceFormat {
+    /// Every format, in the order they are listed to users.
+    pub const ALL: [TraceFormat; 3] = [
+        TraceFormat::Azure,
+        TraceFormat::Mooncake,
+        TraceFormat::Burstgpt,
+    ];
+
+    /// The name a scenario (`format:`), the CLI (`--format`) and Python (`format=`) use.
+    pub const fn name(self) -> &'static str {
+        match self {
+            TraceFormat::Azure => "azure",
+            TraceFormat::Mooncake => "mooncake",
+            TraceFormat::Burstgpt => "burstgpt",
+        }
+    }
+
+    /// Every name, comma-separated (for messages).
+    pub fn names() -> String {
+        TraceFormat::ALL.map(TraceFormat::name).join(", ")
+    }
+}
+
+impl std::fmt::Display for TraceFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is not one of [`TraceFormat::ALL`]'s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownTraceFormat(pub String);
+
+impl std::fmt::Display for UnknownTraceFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "'{}' is not one of {}", self.0, TraceFormat::names())
+    }
+}
+
+impl std::error::Error for UnknownTraceFormat {}
+
+impl std::str::FromStr for TraceFormat {
+    type Err = UnknownTraceFormat;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        TraceFormat::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| UnknownTraceFormat(s.to_string()))
+    }
+}
+
+impl TraceFormat {
     /// Guesses the format from the name (`.jsonl` → Mooncake) or the CSV header.
     pub fn detect(path: &Path) -> Result<TraceFormat> {
         let name = path.to_string_lossy();
@@ -479,6 +531,18 @@ impl<W: Write> MooncakeWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn format_names_parse_back_and_match_the_scenario_spelling() {
+        for f in TraceFormat::ALL {
+            assert_eq!(f.name().parse::<TraceFormat>(), Ok(f));
+            assert_eq!(serde_json::to_value(f).unwrap(), f.name());
+        }
+        assert_eq!(
+            "csv".parse::<TraceFormat>().unwrap_err().to_string(),
+            "'csv' is not one of azure, mooncake, burstgpt"
+        );
+    }
 
     #[test]
     fn timestamps_in_both_azure_forms() {

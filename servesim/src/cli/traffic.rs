@@ -70,14 +70,8 @@ pub struct RunArgs {
 pub const DEFAULT_MAX_REQUESTS: u64 = 100_000_000;
 
 fn parse_format(s: &str) -> Result<TraceFormat, String> {
-    match s {
-        "azure" => Ok(TraceFormat::Azure),
-        "mooncake" => Ok(TraceFormat::Mooncake),
-        "burstgpt" => Ok(TraceFormat::Burstgpt),
-        _ => Err(format!(
-            "unknown trace format {s:?} (azure, mooncake, burstgpt)"
-        )),
-    }
+    s.parse()
+        .map_err(|_| format!("unknown trace format {s:?} ({})", TraceFormat::names()))
 }
 
 fn m(e: impl std::fmt::Display) -> CliError {
