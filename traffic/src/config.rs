@@ -175,6 +175,24 @@ impl WorkloadConfig {
         out
     }
 
+    /// Multiplies the workload's load by `factor` (a positive number): every open-loop
+    /// stream's arrival rates, every trace's replay speed, the airline preset's passenger rate
+    /// (its default written out when not given). Closed-loop users are left as they are.
+    /// Returns how many streams it scaled (0: closed loops only).
+    pub fn scale_rates(&mut self, factor: f64) -> usize {
+        let mut scaled = 0;
+        if self.preset == Some(Preset::Airline) {
+            self.airline
+                .get_or_insert_with(AirlineConfig::default)
+                .scale_rates(factor);
+            scaled += 1;
+        }
+        for s in &mut self.streams {
+            scaled += usize::from(s.scale_rates(factor));
+        }
+        scaled
+    }
+
     /// Checks every figure and builds the runtime spec. `prefix` is the path of this
     /// config in the document (`traffic`), `base_dir` the folder relative paths start from.
     /// Empirical size traces are read here; replayed traces are only opened.

@@ -142,6 +142,12 @@ impl AirlineConfig {
         Ok(())
     }
 
+    /// Multiplies the passengers' rate by `factor` (the storm is closed-loop users: left as
+    /// it is).
+    pub fn scale_rates(&mut self, factor: f64) {
+        self.passenger_rate_per_s *= factor;
+    }
+
     /// The two streams, `passengers` and `storm`.
     pub fn streams(&self) -> Vec<StreamConfig> {
         vec![

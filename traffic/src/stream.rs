@@ -133,3 +133,21 @@ pub struct TraceConfig {
     #[serde(default)]
     pub to_s: Option<f64>,
 }
+
+impl StreamConfig {
+    /// Multiplies the stream's load by `factor` (a positive number): every rate of an
+    /// open-loop stream's arrivals, a trace's replay speed. Closed-loop users are a
+    /// population, not a rate: they are left as they are. Returns whether it changed anything.
+    pub fn scale_rates(&mut self, factor: f64) -> bool {
+        let mut scaled = false;
+        if let Some(open) = &mut self.open {
+            open.arrival.scale_rates(factor);
+            scaled = true;
+        }
+        if let Some(trace) = &mut self.trace {
+            trace.speed *= factor;
+            scaled = true;
+        }
+        scaled
+    }
+}
