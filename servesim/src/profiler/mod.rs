@@ -35,6 +35,40 @@ pub enum ProfileMode {
     Simulate,
 }
 
+impl ProfileMode {
+    /// Every mode, in the order they are listed to users.
+    pub const ALL: [ProfileMode; 2] = [ProfileMode::Fast, ProfileMode::Simulate];
+
+    /// The name the CLI (`--mode`), Python (`mode=`) and `summary.json` use.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ProfileMode::Fast => "fast",
+            ProfileMode::Simulate => "simulate",
+        }
+    }
+}
+
+impl std::fmt::Display for ProfileMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ProfileMode {
+    /// `'slow' is not one of fast, simulate`.
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ProfileMode::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| {
+                let names = ProfileMode::ALL.map(ProfileMode::as_str).join(", ");
+                format!("'{s}' is not one of {names}")
+            })
+    }
+}
+
 /// Candidates simulated in `simulate` mode.
 pub const SIMULATED_CANDIDATES: usize = 5;
 
@@ -190,4 +224,21 @@ pub fn run_file(
     let outcome = profile(req, mode)?;
     output::write_all(&outcome, out)?;
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProfileMode;
+
+    #[test]
+    fn mode_names_parse_back_and_match_summary_json() {
+        for m in ProfileMode::ALL {
+            assert_eq!(m.as_str().parse::<ProfileMode>(), Ok(m));
+            assert_eq!(serde_json::to_value(m).unwrap(), m.as_str());
+        }
+        assert_eq!(
+            "slow".parse::<ProfileMode>(),
+            Err("'slow' is not one of fast, simulate".to_string())
+        );
+    }
 }
