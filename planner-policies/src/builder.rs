@@ -12,8 +12,9 @@ use crate::policies::sla::Sla;
 use crate::policies::sla_load::SlaLoad;
 use crate::policies::static_policy::Static;
 use crate::policies::{Basis, Common};
-use crate::policy_kind::{POLICIES, PolicyKind, UnknownPolicy};
+use crate::policy_kind::PolicyKind;
 use crate::profile::Profile;
+use servesim_core::NotOneOf;
 
 /// Builds the policy named in `config` for the deployment in `ctx`. Errors name the field
 /// under `path` (the config's own path in the scenario, e.g. `planner`).
@@ -46,10 +47,10 @@ fn build_inner(
         config
             .policy
             .parse()
-            .map_err(|UnknownPolicy(name)| PlannerError::UnknownPolicy {
+            .map_err(|e: NotOneOf| PlannerError::UnknownPolicy {
                 path: format!("{path}.policy"),
-                name,
-                known: POLICIES.join(", "),
+                name: e.name,
+                known: e.known,
             })?;
     PlannerError::check_positive_seconds(format!("{path}.interval_s"), config.interval_s)?;
     if !(config.scrape_lag_s.is_finite() && config.scrape_lag_s >= 0.0) {

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use servesim_core::{Named, NotOneOf};
+
 /// A known planner policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PolicyKind {
@@ -19,17 +21,8 @@ pub enum PolicyKind {
 }
 
 impl PolicyKind {
-    /// Every policy, in the order they are listed to users.
-    pub const ALL: [PolicyKind; 5] = [
-        PolicyKind::Static,
-        PolicyKind::LoadThreshold,
-        PolicyKind::Sla,
-        PolicyKind::SlaLoad,
-        PolicyKind::Lookahead,
-    ];
-
-    /// The name written in a scenario (`planner.policy`).
-    pub const fn as_str(self) -> &'static str {
+    /// The name written in a scenario (`planner.policy`); `const` for [`POLICIES`].
+    const fn as_str(self) -> &'static str {
         match self {
             PolicyKind::Static => "static",
             PolicyKind::LoadThreshold => "load-threshold",
@@ -40,12 +33,26 @@ impl PolicyKind {
     }
 }
 
-/// The known policy names, as [`PolicyKind::ALL`] lists them.
-pub const POLICIES: [&str; PolicyKind::ALL.len()] = {
-    let mut names = [""; PolicyKind::ALL.len()];
+impl Named for PolicyKind {
+    const ALL: &'static [Self] = &[
+        PolicyKind::Static,
+        PolicyKind::LoadThreshold,
+        PolicyKind::Sla,
+        PolicyKind::SlaLoad,
+        PolicyKind::Lookahead,
+    ];
+
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+/// The known policy names, in [`PolicyKind`]'s order.
+pub const POLICIES: [&str; <PolicyKind as Named>::ALL.len()] = {
+    let mut names = [""; <PolicyKind as Named>::ALL.len()];
     let mut i = 0;
     while i < names.len() {
-        names[i] = PolicyKind::ALL[i].as_str();
+        names[i] = <PolicyKind as Named>::ALL[i].as_str();
         i += 1;
     }
     names
@@ -53,35 +60,15 @@ pub const POLICIES: [&str; PolicyKind::ALL.len()] = {
 
 impl fmt::Display for PolicyKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.name())
     }
 }
-
-/// A name that is not one of [`POLICIES`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UnknownPolicy(pub String);
-
-impl fmt::Display for UnknownPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown policy '{}' (known: {})",
-            self.0,
-            POLICIES.join(", ")
-        )
-    }
-}
-
-impl std::error::Error for UnknownPolicy {}
 
 impl FromStr for PolicyKind {
-    type Err = UnknownPolicy;
+    type Err = NotOneOf;
 
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        PolicyKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| UnknownPolicy(s.to_string()))
+    fn from_str(s: &str) -> Result<Self, NotOneOf> {
+        PolicyKind::parse_name(s)
     }
 }
 
@@ -90,22 +77,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_name_parses_back_to_its_kind() {
-        for kind in PolicyKind::ALL {
-            assert_eq!(kind.as_str().parse::<PolicyKind>(), Ok(kind));
-        }
+    fn the_names_are_listed_in_order() {
         assert_eq!(
             POLICIES,
             ["static", "load-threshold", "sla", "sla-load", "lookahead"]
         );
-    }
-
-    #[test]
-    fn an_unknown_name_lists_the_known_ones() {
-        let e = "slow".parse::<PolicyKind>().unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "unknown policy 'slow' (known: static, load-threshold, sla, sla-load, lookahead)"
-        );
+        assert_eq!(PolicyKind::names(), POLICIES.join(", "));
     }
 }

@@ -6,7 +6,8 @@
 //! - [`Simulation`], [`Model`], [`Scheduler`]: the run loop, generic over the event type;
 //! - [`RngStreams`]: one seed, independent named streams;
 //! - [`metrics`]: HDR latency histograms, fixed-interval time series, counters;
-//! - [`check_determinism`]: run twice, compare event traces, say where they diverged.
+//! - [`check_determinism`]: run twice, compare event traces, say where they diverged;
+//! - [`Named`]: closed sets of named values, parsed and listed one way.
 //!
 //! ```
 //! use servesim_core::{Model, Scheduler, SimDuration, SimTime, Simulation};
@@ -30,12 +31,14 @@ pub mod determinism;
 pub mod engine;
 pub mod hash;
 pub mod metrics;
+pub mod names;
 pub mod queue;
 pub mod rng;
 pub mod time;
 
 pub use determinism::{Divergence, TraceDigest, check_determinism};
 pub use engine::{Model, RunOutcome, Scheduler, Simulation};
+pub use names::{Named, NotOneOf};
 pub use queue::{EventKey, EventQueue};
 pub use rng::{RngStreams, StreamRng};
 pub use time::{SimDuration, SimTime};

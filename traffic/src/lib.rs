@@ -57,5 +57,5 @@ pub use stats::{Stats, StatsBuilder};
 pub use stream::{
     ClosedConfig, MAX_USERS, OpenConfig, Stagger, StreamConfig, TraceConfig, TraceFileConfig,
 };
-pub use trace::{MooncakeWriter, TraceFormat, TraceReader, TraceRow, UnknownTraceFormat};
+pub use trace::{MooncakeWriter, TraceFormat, TraceReader, TraceRow};
 pub use workload::{Standalone, Workload};

@@ -15,6 +15,7 @@ use crate::observation::{Decision, Observation};
 use crate::planner::Planner;
 use crate::policies::Common;
 use crate::policy_kind::PolicyKind;
+use servesim_core::Named;
 
 /// Settings of `load-threshold` (defaults are Dynamo's).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -129,7 +130,7 @@ fn step(value: f64, up: f64, down: f64) -> i32 {
 
 impl Planner for LoadThreshold {
     fn name(&self) -> &'static str {
-        PolicyKind::LoadThreshold.as_str()
+        PolicyKind::LoadThreshold.name()
     }
 
     fn interval_s(&self) -> f64 {

@@ -47,6 +47,7 @@ use crate::policies::{Basis, Common, workers};
 use crate::policy_kind::PolicyKind;
 use crate::predict::{LoadPredictor, PredictorConfig};
 use crate::profile::Profile;
+use servesim_core::Named;
 
 /// Settings of `lookahead`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -212,7 +213,7 @@ impl Lookahead {
 
 impl Planner for Lookahead {
     fn name(&self) -> &'static str {
-        PolicyKind::Lookahead.as_str()
+        PolicyKind::Lookahead.name()
     }
 
     fn interval_s(&self) -> f64 {

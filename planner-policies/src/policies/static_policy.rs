@@ -3,6 +3,7 @@
 use crate::observation::{Decision, Observation};
 use crate::planner::Planner;
 use crate::policy_kind::PolicyKind;
+use servesim_core::Named;
 
 /// Never changes any pool.
 #[derive(Clone, Debug)]
@@ -19,7 +20,7 @@ impl Static {
 
 impl Planner for Static {
     fn name(&self) -> &'static str {
-        PolicyKind::Static.as_str()
+        PolicyKind::Static.name()
     }
 
     fn interval_s(&self) -> f64 {

@@ -16,6 +16,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use serde::Serialize;
+use servesim_core::{Named, NotOneOf};
 use servesim_models::hardware::GpuCatalog;
 use servesim_planner::Profile;
 
@@ -35,12 +36,11 @@ pub enum ProfileMode {
     Simulate,
 }
 
-impl ProfileMode {
-    /// Every mode, in the order they are listed to users.
-    pub const ALL: [ProfileMode; 2] = [ProfileMode::Fast, ProfileMode::Simulate];
+impl Named for ProfileMode {
+    const ALL: &'static [Self] = &[ProfileMode::Fast, ProfileMode::Simulate];
 
     /// The name the CLI (`--mode`), Python (`mode=`) and `summary.json` use.
-    pub const fn as_str(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             ProfileMode::Fast => "fast",
             ProfileMode::Simulate => "simulate",
@@ -50,22 +50,15 @@ impl ProfileMode {
 
 impl std::fmt::Display for ProfileMode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.name())
     }
 }
 
 impl std::str::FromStr for ProfileMode {
-    /// `'slow' is not one of fast, simulate`.
-    type Err = String;
+    type Err = NotOneOf;
 
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ProfileMode::ALL
-            .into_iter()
-            .find(|m| m.as_str() == s)
-            .ok_or_else(|| {
-                let names = ProfileMode::ALL.map(ProfileMode::as_str).join(", ");
-                format!("'{s}' is not one of {names}")
-            })
+    fn from_str(s: &str) -> Result<Self, NotOneOf> {
+        ProfileMode::parse_name(s)
     }
 }
 
@@ -228,17 +221,12 @@ pub fn run_file(
 
 #[cfg(test)]
 mod tests {
-    use super::ProfileMode;
+    use super::*;
 
     #[test]
-    fn mode_names_parse_back_and_match_summary_json() {
-        for m in ProfileMode::ALL {
-            assert_eq!(m.as_str().parse::<ProfileMode>(), Ok(m));
-            assert_eq!(serde_json::to_value(m).unwrap(), m.as_str());
+    fn mode_names_are_summary_json_spelling() {
+        for &m in ProfileMode::ALL {
+            assert_eq!(serde_json::to_value(m).unwrap(), m.name());
         }
-        assert_eq!(
-            "slow".parse::<ProfileMode>(),
-            Err("'slow' is not one of fast, simulate".to_string())
-        );
     }
 }
