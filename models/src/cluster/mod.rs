@@ -40,8 +40,10 @@ pub struct PoolId(pub u16);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct WorkerId(pub u32);
 
-/// What a pool's workers do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a pool's workers do (serialized by its scenario name: `prefill`, `decode`,
+/// `aggregated`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PoolRole {
     /// Prefill only; the KV moves to a decode worker.
     Prefill,
