@@ -175,7 +175,13 @@ class Doubler:
 
     def decide(self, obs: dict) -> dict:
         self.calls += 1
-        assert obs["pools"][0]["name"] == "prefill"
+        prefill = obs["pools"][0]
+        assert prefill["name"] == "prefill" and prefill["role"] == "prefill"
+        assert prefill["active"] == prefill["ready"] + prefill["starting"]
+        # Every field of the Rust observation, recent engine iterations included.
+        for it in prefill["iterations"]:
+            assert set(it) == {"prefill_tokens", "decode_seqs", "decode_kv_tokens", "duration_ms"}
+        assert len(obs["startup_s"]) == len(obs["pools"])
         return {"decode": 2}
 
 

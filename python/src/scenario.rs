@@ -1,0 +1,61 @@
+//! Scenarios and `traffic:` sections crossing as JSON text: parsing and validation.
+
+use std::path::Path;
+
+use pyo3::prelude::*;
+use servesim::scenario::ScenarioConfig;
+use servesim::traffic::WorkloadConfig;
+use servesim::{Error, Scenario};
+
+use crate::errors::{ServesimError, to_py};
+
+/// The version of the Rust core.
+#[pyfunction]
+pub fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+/// Parses and validates scenario YAML (or JSON) text; returns the config as JSON text.
+#[pyfunction]
+pub fn parse_yaml(py: Python<'_>, text: &str, origin: &str, base_dir: &str) -> PyResult<String> {
+    let s = py
+        .detach(|| Scenario::from_yaml_str(text, origin, Path::new(base_dir)))
+        .map_err(to_py)?;
+    serde_json::to_string(&s.config).map_err(|e| ServesimError::new_err(e.to_string()))
+}
+
+/// Validates config JSON text (raises on the first invalid field).
+#[pyfunction]
+pub fn validate(py: Python<'_>, config_json: &str, base_dir: &str) -> PyResult<()> {
+    py.detach(|| scenario_of(config_json, base_dir).map(|_| ()))
+        .map_err(to_py)
+}
+
+/// Parses config JSON text with field-naming errors, then validates it.
+pub fn scenario_of(config_json: &str, base_dir: &str) -> Result<Scenario, Error> {
+    let mut de = serde_json::Deserializer::from_str(config_json);
+    let config: ScenarioConfig =
+        serde_path_to_error::deserialize(&mut de).map_err(|e| Error::Parse {
+            origin: "<dict>".into(),
+            path: e.path().to_string(),
+            message: e.into_inner().to_string(),
+        })?;
+    Scenario::validate(config, Path::new(base_dir))
+}
+
+/// Parses a `traffic:` section (JSON text); errors name the field under `traffic`.
+pub fn traffic_of(traffic_json: &str) -> Result<WorkloadConfig, Error> {
+    let mut de = serde_json::Deserializer::from_str(traffic_json);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        Error::Parse {
+            origin: "<dict>".into(),
+            path: if path == "." {
+                "traffic".into()
+            } else {
+                format!("traffic.{path}")
+            },
+            message: e.into_inner().to_string(),
+        }
+    })
+}
