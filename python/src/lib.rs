@@ -7,7 +7,7 @@
 //! without a Python object per row. Every run releases the GIL.
 //!
 //! - [`errors`]: the exception classes and the mapping of facade errors onto them;
-//! - [`scenario`]: parsing and validation of scenario JSON;
+//! - [`scenario`]: parsing, validation and load scaling of scenario JSON;
 //! - [`run`]: runs and policy comparisons, with [`planner`] for planners written in Python;
 //! - [`traffic`]: workloads run without a cluster, and traces;
 //! - [`tools`]: the profiler, kernel predictions and serving validation;
@@ -29,6 +29,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scenario::version, m)?)?;
     m.add_function(wrap_pyfunction!(scenario::parse_yaml, m)?)?;
     m.add_function(wrap_pyfunction!(scenario::validate, m)?)?;
+    m.add_function(wrap_pyfunction!(scenario::scale_rates, m)?)?;
     m.add_function(wrap_pyfunction!(run::run, m)?)?;
     m.add_function(wrap_pyfunction!(run::ab, m)?)?;
     m.add_function(wrap_pyfunction!(tools::profile, m)?)?;

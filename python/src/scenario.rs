@@ -1,4 +1,4 @@
-//! Scenarios and `traffic:` sections crossing as JSON text: parsing and validation.
+//! Scenarios and `traffic:` sections crossing as JSON text: parsing, validation, load scaling.
 
 use std::path::Path;
 
@@ -7,7 +7,7 @@ use servesim::scenario::ScenarioConfig;
 use servesim::traffic::WorkloadConfig;
 use servesim::{Error, Scenario};
 
-use crate::errors::{ServesimError, to_py};
+use crate::errors::{ServesimError, to_py, unserializable};
 
 /// The version of the Rust core.
 #[pyfunction]
@@ -29,6 +29,19 @@ pub fn parse_yaml(py: Python<'_>, text: &str, origin: &str, base_dir: &str) -> P
 pub fn validate(py: Python<'_>, config_json: &str, base_dir: &str) -> PyResult<()> {
     py.detach(|| scenario_of(config_json, base_dir).map(|_| ()))
         .map_err(to_py)
+}
+
+/// Scales the load of a `traffic:` section (JSON text) by `factor`, as
+/// [`WorkloadConfig::scale_rates`]; returns the section as JSON text and how many streams
+/// were scaled.
+#[pyfunction]
+pub fn scale_rates(traffic_json: &str, factor: f64) -> PyResult<(String, usize)> {
+    let mut traffic = traffic_of(traffic_json).map_err(to_py)?;
+    let scaled = traffic.scale_rates(factor);
+    let json = serde_json::to_string(&traffic)
+        .map_err(unserializable)
+        .map_err(to_py)?;
+    Ok((json, scaled))
 }
 
 /// Parses config JSON text with field-naming errors, then validates it.
