@@ -6,12 +6,12 @@
 //! raw little-endian column buffers (`bytes`) that the Python side wraps in NumPy/Arrow
 //! without a Python object per row. Every run releases the GIL.
 //!
-//! - [`errors`]: the exception classes and the mapping of facade errors onto them;
-//! - [`scenario`]: parsing, validation and load scaling of scenario JSON;
-//! - [`run`]: runs and policy comparisons, with [`planner`] for planners written in Python;
-//! - [`traffic`]: workloads run without a cluster, and traces;
-//! - [`tools`]: the profiler, kernel predictions and serving validation;
-//! - [`columns`]: column buffers.
+//! - `errors`: the exception classes and the mapping of facade errors onto them;
+//! - `scenario`: parsing, validation and load scaling of scenario JSON;
+//! - `run`: runs and policy comparisons, with `planner` for planners written in Python;
+//! - `traffic`: workloads run without a cluster, and traces;
+//! - `tools`: the profiler, kernel predictions and serving validation;
+//! - `columns`: column buffers.
 
 mod columns;
 mod errors;
