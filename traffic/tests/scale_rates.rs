@@ -6,30 +6,24 @@ use std::path::Path;
 use servesim_core::SimDuration;
 use servesim_traffic::{Standalone, WorkloadConfig};
 
-fn config(yaml: &str) -> WorkloadConfig {
-    WorkloadConfig::from_yaml_str(yaml, "test").unwrap()
-}
-
+/// One stream of each kind: open, closed and trace (a fixed size `F` of 10 tokens throughout).
 const MIX: &str = "
 streams:
   - name: chat
     end_s: 400
-    open:
-      arrival: {kind: poisson, rate_per_s: 5}
-      input: {kind: fixed, value: 100}
-      output: {kind: fixed, value: 10}
+    open: {arrival: {kind: poisson, rate_per_s: 5}, input: F, output: F}
   - name: users
     end_s: 400
-    closed:
-      users: 7
-      first_input: {kind: fixed, value: 100}
-      followup_input: {kind: fixed, value: 10}
-      output: {kind: fixed, value: 10}
-      think_s: {kind: fixed, value: 5}
-      turns: {kind: fixed, value: 2}
+    closed: {users: 7, first_input: F, followup_input: F, output: F, think_s: F, turns: F}
   - name: replay
     trace: {path: data/azure_sample.csv, format: azure}
 ";
+
+/// A workload config from YAML where `F` stands for a fixed 10.
+fn config(yaml: &str) -> WorkloadConfig {
+    let yaml = yaml.replace(": F", ": {kind: fixed, value: 10}");
+    WorkloadConfig::from_yaml_str(&yaml, "test").unwrap()
+}
 
 #[test]
 fn open_streams_and_traces_scale_closed_loops_stay() {
