@@ -1,49 +1,21 @@
 //! The policies by name: the one list that scenarios, the CLI, Python and error messages read.
 
-use std::fmt;
-use std::str::FromStr;
+use servesim_core::Named;
 
-use servesim_core::{Named, NotOneOf};
-
-/// A known planner policy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PolicyKind {
-    /// `static`: never changes anything.
-    Static,
-    /// `load-threshold`: Dynamo's first planner.
-    LoadThreshold,
-    /// `sla`: Dynamo's SLA planner, throughput form.
-    Sla,
-    /// `sla-load`: a fast load loop over a throughput floor.
-    SlaLoad,
-    /// `lookahead`: ours, start-up aware.
-    Lookahead,
-}
-
-impl PolicyKind {
-    /// The name written in a scenario (`planner.policy`); `const` for [`POLICIES`].
-    const fn as_str(self) -> &'static str {
-        match self {
-            PolicyKind::Static => "static",
-            PolicyKind::LoadThreshold => "load-threshold",
-            PolicyKind::Sla => "sla",
-            PolicyKind::SlaLoad => "sla-load",
-            PolicyKind::Lookahead => "lookahead",
-        }
-    }
-}
-
-impl Named for PolicyKind {
-    const ALL: &'static [Self] = &[
-        PolicyKind::Static,
-        PolicyKind::LoadThreshold,
-        PolicyKind::Sla,
-        PolicyKind::SlaLoad,
-        PolicyKind::Lookahead,
-    ];
-
-    fn name(self) -> &'static str {
-        self.as_str()
+servesim_core::named_enum! {
+    /// A known planner policy, by the name written in a scenario (`planner.policy`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum PolicyKind {
+        /// `static`: never changes anything.
+        Static => "static",
+        /// `load-threshold`: Dynamo's first planner.
+        LoadThreshold => "load-threshold",
+        /// `sla`: Dynamo's SLA planner, throughput form.
+        Sla => "sla",
+        /// `sla-load`: a fast load loop over a throughput floor.
+        SlaLoad => "sla-load",
+        /// `lookahead`: ours, start-up aware.
+        Lookahead => "lookahead",
     }
 }
 
@@ -57,20 +29,6 @@ pub const POLICIES: [&str; <PolicyKind as Named>::ALL.len()] = {
     }
     names
 };
-
-impl fmt::Display for PolicyKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for PolicyKind {
-    type Err = NotOneOf;
-
-    fn from_str(s: &str) -> Result<Self, NotOneOf> {
-        PolicyKind::parse_name(s)
-    }
-}
 
 #[cfg(test)]
 mod tests {

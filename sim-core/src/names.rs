@@ -1,5 +1,7 @@
 //! Closed sets of named values (trace formats, planner policies, profiler modes): each lists
 //! its values once, names each once, and every parser and "one of …" message reads that.
+//! [`named_enum!`](crate::named_enum) declares such an enum with each variant's name beside
+//! it, so that no list can leave a variant out.
 
 use std::fmt;
 
@@ -50,24 +52,65 @@ impl fmt::Display for NotOneOf {
 
 impl std::error::Error for NotOneOf {}
 
+/// Declares an enum whose variants each carry their name (`Variant => "name"`), and
+/// implements [`Named`] (its `ALL` lists every variant, in order), `Display` (the name) and
+/// `FromStr` (through [`Named::parse_name`]) for it, plus a `const fn as_str`. Attributes and
+/// docs on the enum and its variants are kept (a serde spelling, for instance).
+#[macro_export]
+macro_rules! named_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident => $text:literal ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis enum $name {
+            $( $(#[$vmeta])* $variant ),+
+        }
+
+        impl $name {
+            /// The name users write.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $text ),+
+                }
+            }
+        }
+
+        impl $crate::Named for $name {
+            const ALL: &'static [Self] = &[$( $name::$variant ),+];
+
+            fn name(self) -> &'static str {
+                self.as_str()
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::NotOneOf;
+
+            fn from_str(s: &str) -> ::std::result::Result<Self, $crate::NotOneOf> {
+                <$name as $crate::Named>::parse_name(s)
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[derive(Clone, Copy, Debug, PartialEq)]
-    enum Colour {
-        Red,
-        DarkBlue,
-    }
-
-    impl Named for Colour {
-        const ALL: &'static [Self] = &[Colour::Red, Colour::DarkBlue];
-
-        fn name(self) -> &'static str {
-            match self {
-                Colour::Red => "red",
-                Colour::DarkBlue => "dark-blue",
-            }
+    crate::named_enum! {
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        enum Colour {
+            Red => "red",
+            DarkBlue => "dark-blue",
         }
     }
 
@@ -79,5 +122,7 @@ mod tests {
         let e = Colour::parse_name("green").unwrap_err();
         assert_eq!(e.to_string(), "'green' is not one of red, dark-blue");
         assert_eq!(e.known, Colour::names());
+        assert_eq!("dark-blue".parse::<Colour>(), Ok(Colour::DarkBlue));
+        assert_eq!(Colour::Red.to_string(), "red");
     }
 }

@@ -11,23 +11,25 @@ use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
-use servesim_core::{Named, NotOneOf};
 
 use crate::error::{Result, TrafficError};
 use crate::request::Request;
 
-/// The trace formats understood.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TraceFormat {
-    /// Azure LLM inference trace: `TIMESTAMP,ContextTokens,GeneratedTokens`; timestamps
-    /// like `2023-11-16 18:15:46.6805900` (2023, UTC) or `2024-05-10 00:00:00.009930+00:00`.
-    Azure,
-    /// Mooncake JSONL: `timestamp` (ms), `input_length`, `output_length`, `hash_ids`.
-    Mooncake,
-    /// BurstGPT CSV: `Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type`
-    /// (timestamp in seconds; the model and log type are not used).
-    Burstgpt,
+servesim_core::named_enum! {
+    /// The trace formats understood, by the name a scenario (`format:`), the CLI (`--format`)
+    /// and Python (`format=`) use.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum TraceFormat {
+        /// Azure LLM inference trace: `TIMESTAMP,ContextTokens,GeneratedTokens`; timestamps
+        /// like `2023-11-16 18:15:46.6805900` (2023, UTC) or `2024-05-10 00:00:00.009930+00:00`.
+        Azure => "azure",
+        /// Mooncake JSONL: `timestamp` (ms), `input_length`, `output_length`, `hash_ids`.
+        Mooncake => "mooncake",
+        /// BurstGPT CSV: `Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type`
+        /// (timestamp in seconds; the model and log type are not used).
+        Burstgpt => "burstgpt",
+    }
 }
 
 const AZURE_HEADER: [&str; 3] = ["TIMESTAMP", "ContextTokens", "GeneratedTokens"];
@@ -39,37 +41,6 @@ const BURSTGPT_HEADER: [&str; 6] = [
     "Total tokens",
     "Log Type",
 ];
-
-impl Named for TraceFormat {
-    const ALL: &'static [Self] = &[
-        TraceFormat::Azure,
-        TraceFormat::Mooncake,
-        TraceFormat::Burstgpt,
-    ];
-
-    /// The name a scenario (`format:`), the CLI (`--format`) and Python (`format=`) use.
-    fn name(self) -> &'static str {
-        match self {
-            TraceFormat::Azure => "azure",
-            TraceFormat::Mooncake => "mooncake",
-            TraceFormat::Burstgpt => "burstgpt",
-        }
-    }
-}
-
-impl std::fmt::Display for TraceFormat {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for TraceFormat {
-    type Err = NotOneOf;
-
-    fn from_str(s: &str) -> std::result::Result<Self, NotOneOf> {
-        TraceFormat::parse_name(s)
-    }
-}
 
 impl TraceFormat {
     /// Guesses the format from the name (`.jsonl` → Mooncake) or the CSV header.
@@ -511,12 +482,16 @@ impl<W: Write> MooncakeWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+    use servesim_core::Named;
 
     #[test]
     fn format_names_are_the_scenario_spelling() {
-        for &f in TraceFormat::ALL {
-            assert_eq!(serde_json::to_value(f).unwrap(), f.name());
-        }
+        let names: Vec<&str> = TraceFormat::ALL.iter().map(|f| f.name()).collect();
+        assert_eq!(
+            serde_json::to_value(TraceFormat::ALL).unwrap(),
+            json!(names)
+        );
     }
 
     #[test]

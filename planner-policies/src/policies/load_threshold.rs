@@ -15,7 +15,6 @@ use crate::observation::{Decision, Observation};
 use crate::planner::Planner;
 use crate::policies::Common;
 use crate::policy_kind::PolicyKind;
-use servesim_core::Named;
 
 /// Settings of `load-threshold` (defaults are Dynamo's).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -130,7 +129,7 @@ fn step(value: f64, up: f64, down: f64) -> i32 {
 
 impl Planner for LoadThreshold {
     fn name(&self) -> &'static str {
-        PolicyKind::LoadThreshold.name()
+        PolicyKind::LoadThreshold.as_str()
     }
 
     fn interval_s(&self) -> f64 {

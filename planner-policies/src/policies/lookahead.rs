@@ -47,7 +47,6 @@ use crate::policies::{Basis, Common, workers};
 use crate::policy_kind::PolicyKind;
 use crate::predict::{LoadPredictor, PredictorConfig};
 use crate::profile::Profile;
-use servesim_core::Named;
 
 /// Settings of `lookahead`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -213,7 +212,7 @@ impl Lookahead {
 
 impl Planner for Lookahead {
     fn name(&self) -> &'static str {
-        PolicyKind::Lookahead.name()
+        PolicyKind::Lookahead.as_str()
     }
 
     fn interval_s(&self) -> f64 {

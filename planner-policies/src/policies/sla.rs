@@ -22,7 +22,6 @@ use crate::policies::{Basis, Common, workers};
 use crate::policy_kind::PolicyKind;
 use crate::predict::{LoadPredictor, PredictorConfig};
 use crate::profile::Profile;
-use servesim_core::Named;
 
 /// Settings of `sla`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -149,7 +148,7 @@ impl Sla {
 
 impl Planner for Sla {
     fn name(&self) -> &'static str {
-        PolicyKind::Sla.name()
+        PolicyKind::Sla.as_str()
     }
 
     fn interval_s(&self) -> f64 {

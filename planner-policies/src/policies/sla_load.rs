@@ -30,7 +30,6 @@ use crate::policies::{Basis, Common};
 use crate::policy_kind::PolicyKind;
 use crate::predict::PredictorConfig;
 use crate::profile::Profile;
-use servesim_core::Named;
 
 /// Settings of `sla-load`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -385,7 +384,7 @@ impl SlaLoad {
 
 impl Planner for SlaLoad {
     fn name(&self) -> &'static str {
-        PolicyKind::SlaLoad.name()
+        PolicyKind::SlaLoad.as_str()
     }
 
     fn interval_s(&self) -> f64 {

@@ -3,7 +3,6 @@
 use crate::observation::{Decision, Observation};
 use crate::planner::Planner;
 use crate::policy_kind::PolicyKind;
-use servesim_core::Named;
 
 /// Never changes any pool.
 #[derive(Clone, Debug)]
@@ -20,7 +19,7 @@ impl Static {
 
 impl Planner for Static {
     fn name(&self) -> &'static str {
-        PolicyKind::Static.name()
+        PolicyKind::Static.as_str()
     }
 
     fn interval_s(&self) -> f64 {

@@ -16,7 +16,6 @@ use std::path::Path;
 use std::time::Instant;
 
 use serde::Serialize;
-use servesim_core::{Named, NotOneOf};
 use servesim_models::hardware::GpuCatalog;
 use servesim_planner::Profile;
 
@@ -26,39 +25,16 @@ pub use simulate::Comparison;
 
 use crate::Error;
 
-/// `fast`: the performance model alone; `simulate`: also the simulator on the top candidates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProfileMode {
-    /// The performance model alone.
-    Fast,
-    /// The performance model, then the simulator on the top candidates.
-    Simulate,
-}
-
-impl Named for ProfileMode {
-    const ALL: &'static [Self] = &[ProfileMode::Fast, ProfileMode::Simulate];
-
-    /// The name the CLI (`--mode`), Python (`mode=`) and `summary.json` use.
-    fn name(self) -> &'static str {
-        match self {
-            ProfileMode::Fast => "fast",
-            ProfileMode::Simulate => "simulate",
-        }
-    }
-}
-
-impl std::fmt::Display for ProfileMode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for ProfileMode {
-    type Err = NotOneOf;
-
-    fn from_str(s: &str) -> Result<Self, NotOneOf> {
-        ProfileMode::parse_name(s)
+servesim_core::named_enum! {
+    /// `fast`: the performance model alone; `simulate`: also the simulator on the top
+    /// candidates. Named as the CLI (`--mode`), Python (`mode=`) and `summary.json` write it.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum ProfileMode {
+        /// The performance model alone.
+        Fast => "fast",
+        /// The performance model, then the simulator on the top candidates.
+        Simulate => "simulate",
     }
 }
 
@@ -217,16 +193,4 @@ pub fn run_file(
     let outcome = profile(req, mode)?;
     output::write_all(&outcome, out)?;
     Ok(outcome)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mode_names_are_summary_json_spelling() {
-        for &m in ProfileMode::ALL {
-            assert_eq!(serde_json::to_value(m).unwrap(), m.name());
-        }
-    }
 }
