@@ -47,4 +47,16 @@ impl PlannerError {
             message: message.into(),
         }
     }
+
+    /// `Ok` when `seconds` is a positive, finite number of seconds, else an error naming `path`.
+    pub(crate) fn check_positive_seconds(path: String, seconds: f64) -> Result<(), Self> {
+        if seconds.is_finite() && seconds > 0.0 {
+            Ok(())
+        } else {
+            Err(PlannerError::invalid(
+                path,
+                format!("must be a positive number of seconds, got {seconds}"),
+            ))
+        }
+    }
 }

@@ -1,9 +1,12 @@
-//! What a planner sees every adjustment interval, and what it answers.
+//! What a planner sees every adjustment interval, and what it answers. Observations
+//! serialize (for planners outside Rust, e.g. Python's) with every field.
+
+use serde::{Serialize, Serializer};
 
 pub use servesim_models::cluster::PoolRole;
 
 /// One engine iteration of a worker of a pool, as timed.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct IterationSample {
     /// Prompt tokens computed in the iteration (all prefill chunks).
     pub prefill_tokens: u32,
@@ -15,8 +18,9 @@ pub struct IterationSample {
     pub duration_ms: f64,
 }
 
-/// One pool as scraped.
-#[derive(Clone, Debug, PartialEq)]
+/// One pool as scraped (serialized with its derived [`PoolObservation::active`] too, within
+/// an [`Observation`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PoolObservation {
     /// Pool name.
     pub name: String,
@@ -66,7 +70,7 @@ impl PoolObservation {
 
 /// Request statistics over the last interval, as scraped (with the scrape lag). Requests
 /// still in flight are not counted. `None` where there is nothing to average.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct IntervalStats {
     /// Requests counted.
     pub requests: u64,
@@ -85,13 +89,14 @@ pub struct IntervalStats {
 }
 
 /// Everything a planner is shown at one decision.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Observation {
     /// Simulated time of the decision, s.
     pub now_s: f64,
     /// Length of the interval the statistics cover, s.
     pub interval_s: f64,
     /// The pools, in the deployment's order.
+    #[serde(serialize_with = "pools_with_active")]
     pub pools: Vec<PoolObservation>,
     /// Request statistics of the last interval.
     pub interval: IntervalStats,
@@ -105,6 +110,21 @@ pub struct Observation {
     pub slo_itl_ms: f64,
     /// Per pool: how long a new worker takes to start, s.
     pub startup_s: Vec<f64>,
+}
+
+/// Serializes each pool with its `active` count beside its fields, which readers outside
+/// Rust cannot derive by calling [`PoolObservation::active`].
+fn pools_with_active<S: Serializer>(pools: &[PoolObservation], s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct WithActive<'a> {
+        #[serde(flatten)]
+        pool: &'a PoolObservation,
+        active: u32,
+    }
+    s.collect_seq(pools.iter().map(|pool| WithActive {
+        pool,
+        active: pool.active(),
+    }))
 }
 
 /// A planner's answer: per pool, the workers wanted (starting plus ready), or `None` to leave
@@ -127,4 +147,54 @@ impl Decision {
 /// Finite, non-negative value or `None`.
 pub(crate) fn finite(x: Option<f64>) -> Option<f64> {
     x.filter(|v| v.is_finite() && *v >= 0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialized_pools_carry_their_iterations_role_and_active_count() {
+        let pool = PoolObservation {
+            name: "prefill".into(),
+            role: PoolRole::Prefill,
+            gpus_per_worker: 2,
+            ready: 2,
+            starting: 1,
+            draining: 0,
+            queue_depth: 4,
+            queued_prefill_tokens: 900,
+            kv_utilisation: vec![0.5, 0.25],
+            max_kv_tokens: 1000,
+            iterations: vec![IterationSample {
+                prefill_tokens: 512,
+                decode_seqs: 3,
+                decode_kv_tokens: 700,
+                duration_ms: 12.5,
+            }],
+        };
+        let obs = Observation {
+            now_s: 60.0,
+            interval_s: 30.0,
+            pools: vec![pool],
+            interval: IntervalStats {
+                requests: 7,
+                mean_isl: Some(300.0),
+                ..Default::default()
+            },
+            gpu_budget: 8,
+            gpus_in_use: 6,
+            slo_ttft_ms: 500.0,
+            slo_itl_ms: 50.0,
+            startup_s: vec![120.0],
+        };
+        let v = serde_json::to_value(&obs).unwrap();
+        let p = &v["pools"][0];
+        assert_eq!(p["role"], "prefill");
+        assert_eq!(p["active"], 3);
+        assert_eq!(p["iterations"][0]["decode_kv_tokens"], 700);
+        assert_eq!(v["interval"]["mean_isl"], 300.0);
+        assert!(v["interval"]["mean_osl"].is_null());
+        assert_eq!(v["startup_s"][0], 120.0);
+    }
 }

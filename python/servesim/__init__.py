@@ -58,8 +58,10 @@ class PythonPlanner(Protocol):
     """A planner policy written in Python.
 
     ``decide`` gets an observation dict (``now_s``, ``pools`` [with ``name``, ``role``,
-    ``ready``, ``starting``, ``draining``, ``active``, ``queue_depth``, ...], ``interval``
-    [request statistics], ``gpu_budget``, ``gpus_in_use``, ``slo_ttft_ms``, ``slo_itl_ms``)
+    ``ready``, ``starting``, ``draining``, ``active``, ``queue_depth``, ..., ``iterations``
+    (recent engine iterations: ``prefill_tokens``, ``decode_seqs``, ``decode_kv_tokens``,
+    ``duration_ms``)], ``interval`` [request statistics], ``gpu_budget``, ``gpus_in_use``,
+    ``slo_ttft_ms``, ``slo_itl_ms``, ``startup_s``)
     and returns targets: a list with one ``int | None`` per pool, a dict pool name → int,
     or None for no change. ``interval_s`` (optional attribute, default 60) is how often it
     is called, in simulated seconds.
@@ -243,37 +245,16 @@ class Scenario:
 
     def with_load(self, factor: float) -> "Scenario":
         """A copy with every open stream's arrival rate scaled by ``factor`` (every rate of
-        every arrival kind, the airline passengers' rate, a replayed trace's ``speed``).
-        Closed loops keep their users. A ``ConfigError`` when there is no rate to scale."""
+        every arrival kind, the airline passengers' rate, its default too, a replayed trace's
+        ``speed``). Closed loops keep their users. A ``ConfigError`` when there is no rate to
+        scale."""
         if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor > 0:
             raise ConfigError(f"with_load: factor must be a positive number, got {factor!r}")
         cfg = self.to_dict()
-        scaled = 0
-
-        def scale(node: Any) -> None:
-            nonlocal scaled
-            if isinstance(node, dict):
-                for k, v in node.items():
-                    if k in _RATE_FIELDS and isinstance(v, (int, float)) and not isinstance(v, bool):
-                        node[k] = v * factor
-                        scaled += 1
-                    else:
-                        scale(v)
-            elif isinstance(node, list):
-                for v in node:
-                    scale(v)
-
-        traffic = cfg.get("traffic") or {}
-        scale(traffic)
-        if traffic.get("preset") == "airline" and "passenger_rate_per_s" not in (
-            traffic.get("airline") or {}
-        ):
-            raise ConfigError(
-                "with_load: traffic.airline.passenger_rate_per_s is left at its default; "
-                "give it in the scenario to scale it"
-            )
+        traffic, scaled = _native.scale_rates(json.dumps(cfg.get("traffic") or {}), float(factor))
         if scaled == 0:
             raise ConfigError("with_load: traffic has no arrival rate to scale (closed loops only)")
+        cfg["traffic"] = json.loads(traffic)
         return Scenario(cfg, self.base_dir)
 
     def run(self, planner: PythonPlanner | None = None) -> RunResult:
@@ -317,20 +298,6 @@ def _plain(value: Any, path: str) -> Any:
     if hasattr(value, "tolist"):  # numpy scalars and arrays
         return _plain(value.tolist(), path)
     raise ConfigError(f"{path or '(root)'}: {type(value).__name__} is not a scenario value")
-
-
-#: Fields :meth:`Scenario.with_load` scales: every arrival kind's rates, the airline
-#: passengers' rate, and a trace's replay ``speed``.
-_RATE_FIELDS = frozenset(
-    (
-        "rate_per_s",
-        "base_rate_per_s",
-        "burst_rate_per_s",
-        "mean_rate_per_s",
-        "passenger_rate_per_s",
-        "speed",
-    )
-)
 
 
 class AbReport:

@@ -1,6 +1,6 @@
 """Stubs of the private native module (checked by mypy stubtest in scripts/test-all)."""
 
-from typing import Any
+from typing import Any, final
 
 __all__ = [
     "ServesimError",
@@ -13,13 +13,13 @@ __all__ = [
     "version",
     "parse_yaml",
     "validate",
+    "scale_rates",
     "run",
     "ab",
     "profile",
     "perf_predict",
     "read_trace",
-    "generate_traffic",
-    "traffic_stats",
+    "Workload",
     "validate_serving",
 ]
 
@@ -34,6 +34,7 @@ class PlannerError(ServesimError): ...
 def version() -> str: ...
 def parse_yaml(text: str, origin: str, base_dir: str) -> str: ...
 def validate(config_json: str, base_dir: str) -> None: ...
+def scale_rates(traffic_json: str, factor: float) -> tuple[str, int]: ...
 def run(
     config_json: str,
     base_dir: str,
@@ -51,25 +52,21 @@ def ab(
 def profile(request: str, out: str, mode: str = "fast") -> str: ...
 def perf_predict(gpu: str, backend: str, table: str, input: str, output: str) -> tuple[int, int]: ...
 def read_trace(path: str) -> list[tuple[str, str, bytes]]: ...
-def generate_traffic(
-    kind: str,
-    source: str,
-    base_dir: str = ".",
-    seed: int | None = None,
-    duration_s: float | None = None,
-    response_s: float = 0.0,
-    max_requests: int | None = None,
-    block_ids: bool = False,
-    format: str | None = None,
-) -> dict[str, Any]: ...
-def traffic_stats(
-    kind: str,
-    source: str,
-    base_dir: str = ".",
-    seed: int | None = None,
-    duration_s: float | None = None,
-    response_s: float = 0.0,
-    max_requests: int | None = None,
-    format: str | None = None,
-) -> str: ...
+
+@final
+class Workload:
+    def __new__(
+        cls,
+        kind: str,
+        source: str,
+        base_dir: str = ".",
+        seed: int | None = None,
+        duration_s: float | None = None,
+        response_s: float = 0.0,
+        max_requests: int | None = None,
+        format: str | None = None,
+    ) -> Workload: ...
+    def generate(self, block_ids: bool = False) -> dict[str, Any]: ...
+    def stats(self) -> str: ...
+
 def validate_serving(input: str, output: str, from_start: int | None) -> dict[str, Any]: ...

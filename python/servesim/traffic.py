@@ -56,6 +56,29 @@ def _source(
     )
 
 
+def _workload(
+    source: Scenario | Mapping[str, Any] | str | os.PathLike[str],
+    base_dir: str | os.PathLike[str] | None,
+    seed: int | None,
+    duration_s: float | None,
+    response_s: float,
+    max_requests: int | None,
+    format: str | None,
+) -> _native.Workload:
+    """The native workload of ``source``, run as :func:`generate` and :func:`stats` say."""
+    kind, text, base = _source(source, base_dir)
+    return _native.Workload(
+        kind,
+        text,
+        base,
+        _count("seed", seed),
+        duration_s,
+        response_s,
+        _count("max_requests", max_requests),
+        format,
+    )
+
+
 def generate(
     source: Scenario | Mapping[str, Any] | str | os.PathLike[str],
     duration_s: float | None = None,
@@ -101,18 +124,7 @@ def generate(
     ``ParseError`` for an unknown field or a wrong type, ``IoError`` for a file that cannot be
     read and ``TrafficError`` for a malformed trace row (file, line and column).
     """
-    kind, text, base = _source(source, base_dir)
-    out = _native.generate_traffic(
-        kind,
-        text,
-        base,
-        _count("seed", seed),
-        duration_s,
-        response_s,
-        _count("max_requests", max_requests),
-        block_ids,
-        format,
-    )
+    out = _workload(source, base_dir, seed, duration_s, response_s, max_requests, format).generate(block_ids)
     t = _arrow.table(out["columns"], names={"class": out["classes"], "stream": out["streams"]})
     if out["block_ids"] is not None:
         import pyarrow as pa
@@ -141,17 +153,7 @@ def stats(
     ``first_s``, ``span_s``, ``rate_per_s``, ``input`` and ``output`` (``mean``, ``p50``,
     ``p99``, ``max`` tokens), ``blocks`` and ``reusable_block_share`` (share of prompt blocks
     seen in an earlier prompt)."""
-    kind, text, base = _source(source, base_dir)
-    raw = _native.traffic_stats(
-        kind,
-        text,
-        base,
-        _count("seed", seed),
-        duration_s,
-        response_s,
-        _count("max_requests", max_requests),
-        format,
-    )
+    raw = _workload(source, base_dir, seed, duration_s, response_s, max_requests, format).stats()
     return dict(json.loads(raw))
 
 

@@ -87,10 +87,17 @@ def test_with_load_scales_every_rate_or_says_why_not(small: servesim.Scenario) -
     rate = airline.to_dict()["traffic"]["airline"]["passenger_rate_per_s"]
     doubled = airline.with_load(2).to_dict()["traffic"]["airline"]["passenger_rate_per_s"]
     assert doubled == 2 * rate
+    # A rate left at its default (3 passengers/s) is scaled too, and written out.
     cfg = airline.to_dict()
     del cfg["traffic"]["airline"]["passenger_rate_per_s"]
-    with pytest.raises(errors.ConfigError, match="passenger_rate_per_s"):
-        servesim.Scenario.from_dict(cfg, airline.base_dir).with_load(2)
+    defaulted = servesim.Scenario.from_dict(cfg, airline.base_dir).with_load(2).to_dict()
+    assert defaulted["traffic"]["airline"]["passenger_rate_per_s"] == 6
+    fixed = lambda v: {"kind": "fixed", "value": v}  # noqa: E731
+    users = {"users": 2, "first_input": fixed(100), "followup_input": fixed(10), "output": fixed(10)}
+    users |= {"think_s": fixed(1), "turns": fixed(2)}
+    closed = small.replace(traffic__streams=[{"name": "users", "end_s": 60, "closed": users}])
+    with pytest.raises(errors.ConfigError, match="no arrival rate"):
+        closed.with_load(2)
 
 
 def test_python_planner_interval_is_bounded(small: servesim.Scenario) -> None:
@@ -175,7 +182,13 @@ class Doubler:
 
     def decide(self, obs: dict) -> dict:
         self.calls += 1
-        assert obs["pools"][0]["name"] == "prefill"
+        prefill = obs["pools"][0]
+        assert prefill["name"] == "prefill" and prefill["role"] == "prefill"
+        assert prefill["active"] == prefill["ready"] + prefill["starting"]
+        # Every field of the Rust observation, recent engine iterations included.
+        for it in prefill["iterations"]:
+            assert set(it) == {"prefill_tokens", "decode_seqs", "decode_kv_tokens", "duration_ms"}
+        assert len(obs["startup_s"]) == len(obs["pools"])
         return {"decode": 2}
 
 

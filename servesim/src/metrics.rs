@@ -104,6 +104,59 @@ pub struct RequestColumns {
     pub decode_worker: Vec<u32>,
 }
 
+/// One column of numbers, borrowed in its own type (for columnar exports such as Python's).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ColumnData<'a> {
+    /// Unsigned 16-bit.
+    U16(&'a [u16]),
+    /// Unsigned 32-bit.
+    U32(&'a [u32]),
+    /// Unsigned 64-bit.
+    U64(&'a [u64]),
+    /// 64-bit floats.
+    F64(&'a [f64]),
+}
+
+impl RequestColumns {
+    /// Every column with its name, in the order exports list them. Destructured, so a new
+    /// column does not compile until it is named here.
+    pub fn columns(&self) -> Vec<(&'static str, ColumnData<'_>)> {
+        use ColumnData::{F64, U16, U32, U64};
+        let RequestColumns {
+            id,
+            class,
+            arrival_s,
+            ttft_ms,
+            e2e_ms,
+            itl_mean_ms,
+            itl_max_ms,
+            queue_ms,
+            transfer_ms,
+            input_tokens,
+            output_tokens,
+            preemptions,
+            prefill_worker,
+            decode_worker,
+        } = self;
+        vec![
+            ("id", U64(id)),
+            ("class", U16(class)),
+            ("arrival_s", F64(arrival_s)),
+            ("ttft_ms", F64(ttft_ms)),
+            ("e2e_ms", F64(e2e_ms)),
+            ("itl_mean_ms", F64(itl_mean_ms)),
+            ("itl_max_ms", F64(itl_max_ms)),
+            ("queue_ms", F64(queue_ms)),
+            ("transfer_ms", F64(transfer_ms)),
+            ("input_tokens", U32(input_tokens)),
+            ("output_tokens", U32(output_tokens)),
+            ("preemptions", U32(preemptions)),
+            ("prefill_worker", U32(prefill_worker)),
+            ("decode_worker", U32(decode_worker)),
+        ]
+    }
+}
+
 /// Time series of one pool.
 #[derive(Clone, Debug)]
 pub struct PoolSeries {
@@ -123,6 +176,44 @@ pub struct PoolSeries {
     pub batch_size: TimeSeries,
     /// GPUs held.
     pub gpus: TimeSeries,
+}
+
+impl PoolSeries {
+    /// Every series with its name, in the order exports list them. Destructured, so a new
+    /// series does not compile until it is named here.
+    pub fn named(&self) -> [(&'static str, &TimeSeries); 8] {
+        let PoolSeries {
+            starting,
+            ready,
+            draining,
+            queue_depth,
+            queued_prefill_tokens,
+            kv_utilisation,
+            batch_size,
+            gpus,
+        } = self;
+        [
+            ("starting", starting),
+            ("ready", ready),
+            ("draining", draining),
+            ("queue_depth", queue_depth),
+            ("queued_prefill_tokens", queued_prefill_tokens),
+            ("kv_utilisation", kv_utilisation),
+            ("batch_size", batch_size),
+            ("gpus", gpus),
+        ]
+    }
+}
+
+/// The per-pool series in long format: one row per (pool, sample), every series a column.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LongSeries {
+    /// Pool index of each row.
+    pub pool: Vec<u32>,
+    /// Sample time of each row, s.
+    pub time_s: Vec<f64>,
+    /// Each series by name (as [`PoolSeries::named`]), one value per row.
+    pub values: Vec<(&'static str, Vec<f64>)>,
 }
 
 /// Everything a run measures.
@@ -216,6 +307,30 @@ impl Metrics {
             interval_ttft: LatencyHistogram::new(),
             interval_itl: LatencyHistogram::new(),
         }
+    }
+
+    /// The per-pool series in long format, each pool's rows cut to its shortest series.
+    pub fn long_series(&self) -> LongSeries {
+        let mut out = LongSeries::default();
+        for (i, ps) in self.series.iter().enumerate() {
+            let named = ps.named();
+            if out.values.is_empty() {
+                out.values = named.iter().map(|(n, _)| (*n, Vec::new())).collect();
+            }
+            let len = named
+                .iter()
+                .map(|(_, t)| t.values().len())
+                .min()
+                .unwrap_or(0);
+            for k in 0..len {
+                out.pool.push(i as u32);
+                out.time_s.push(ps.ready.time_of(k).as_secs_f64());
+            }
+            for ((_, column), (_, t)) in out.values.iter_mut().zip(named) {
+                column.extend_from_slice(&t.values()[..len]);
+            }
+        }
+        out
     }
 
     /// Closes a sample interval: its p90 latencies join the series.
@@ -319,5 +434,53 @@ impl Metrics {
         if self.counts(arrival) {
             *self.rejected.entry(reason.to_string()).or_default() += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(s: u64) -> SimTime {
+        SimTime::ZERO + SimDuration::from_secs(s).unwrap()
+    }
+
+    #[test]
+    fn long_series_has_a_row_per_pool_and_sample_cut_to_the_shortest_series() {
+        let second = SimDuration::from_secs(1).unwrap();
+        let mut m = Metrics::new(second, second, SimDuration::ZERO, 1, 2, second, false);
+        for (i, ps) in m.series.iter_mut().enumerate() {
+            ps.ready.record_until(secs(2), 1.0 + i as f64);
+            ps.gpus.record_until(secs(2), 8.0);
+            for t in [
+                &mut ps.starting,
+                &mut ps.draining,
+                &mut ps.queue_depth,
+                &mut ps.queued_prefill_tokens,
+                &mut ps.kv_utilisation,
+                &mut ps.batch_size,
+            ] {
+                t.record_until(secs(1 + i as u64), 0.0);
+            }
+        }
+        let s = m.long_series();
+        // Pool 0 has two samples in every series, pool 1 three.
+        assert_eq!(s.pool, [0, 0, 1, 1, 1]);
+        assert_eq!(s.time_s, [0.0, 1.0, 0.0, 1.0, 2.0]);
+        let names: Vec<&str> = s.values.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names[..2], ["starting", "ready"]);
+        assert_eq!(names.len(), 8);
+        assert_eq!(s.values[1].1, [1.0, 1.0, 2.0, 2.0, 2.0]);
+    }
+
+    #[test]
+    fn request_columns_are_named_and_as_long_as_the_rows() {
+        let mut cols = RequestColumns::default();
+        cols.id.push(7);
+        cols.class.push(1);
+        let named = cols.columns();
+        assert_eq!(named.len(), 14);
+        assert_eq!(named[0], ("id", ColumnData::U64(&[7])));
+        assert_eq!(named[1], ("class", ColumnData::U16(&[1])));
     }
 }

@@ -310,6 +310,9 @@ fn requested_rate_sizes_the_deployment_and_both_modes_are_searched() {
 #[test]
 fn simulate_mode_compares_the_top_candidates_with_the_simulator() {
     let o = profile(request(500.0, 30.0), ProfileMode::Simulate).unwrap();
+    // summary.json spells the mode as the CLI and Python take it.
+    let summary = servesim::profiler::output::summary_json(&o);
+    assert_eq!(summary["mode"], ProfileMode::Simulate.as_str());
     assert_eq!(o.comparisons.len(), 5);
     for (c, cand) in o.comparisons.iter().zip(&o.candidates) {
         assert_eq!(c.label, cand.label());

@@ -8,7 +8,8 @@
 //! - [`Slab`]: values in reusable slots under typed keys ([`define_key!`]), reused in a fixed
 //!   order;
 //! - [`metrics`]: HDR latency histograms, fixed-interval time series, counters;
-//! - [`check_determinism`]: run twice, compare event traces, say where they diverged.
+//! - [`check_determinism`]: run twice, compare event traces, say where they diverged;
+//! - [`Named`]: closed sets of named values, parsed and listed one way.
 //!
 //! ```
 //! use servesim_core::{Model, Scheduler, SimDuration, SimTime, Simulation};
@@ -32,6 +33,7 @@ pub mod determinism;
 pub mod engine;
 pub mod hash;
 pub mod metrics;
+pub mod names;
 pub mod queue;
 pub mod rng;
 pub mod slab;
@@ -39,6 +41,7 @@ pub mod time;
 
 pub use determinism::{Divergence, TraceDigest, check_determinism};
 pub use engine::{Model, RunOutcome, Scheduler, Simulation};
+pub use names::{Named, NotOneOf};
 pub use queue::{EventKey, EventQueue};
 pub use rng::{RngStreams, StreamRng};
 pub use slab::{Key, Slab};

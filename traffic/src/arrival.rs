@@ -285,6 +285,36 @@ impl ArrivalConfig {
     }
 }
 
+impl ArrivalConfig {
+    /// Multiplies every rate of the process by `factor` (a positive number): its load
+    /// changes, its shape does not (burst and on/off lengths, the diurnal period and peak
+    /// stay). The match is exhaustive, so a new kind does not compile until it says here how
+    /// its load scales.
+    pub fn scale_rates(&mut self, factor: f64) {
+        match self {
+            ArrivalConfig::Poisson { rate_per_s }
+            | ArrivalConfig::Gamma { rate_per_s, .. }
+            | ArrivalConfig::OnOff { rate_per_s, .. } => *rate_per_s *= factor,
+            ArrivalConfig::Mmpp {
+                base_rate_per_s,
+                burst_rate_per_s,
+                ..
+            } => {
+                *base_rate_per_s *= factor;
+                *burst_rate_per_s *= factor;
+            }
+            ArrivalConfig::Schedule { segments, .. } => {
+                for s in segments {
+                    s.rate_per_s *= factor;
+                }
+            }
+            ArrivalConfig::Diurnal {
+                mean_rate_per_s, ..
+            } => *mean_rate_per_s *= factor,
+        }
+    }
+}
+
 /// The running state of an arrival process within a window `[start, end)`.
 #[derive(Clone, Debug)]
 pub struct Arrivals {
@@ -553,6 +583,42 @@ mod tests {
         };
         // Around the peak (225..275 ≈ 1.8×) versus the trough (725..775 ≈ 0.2×).
         assert!(near(225.0) > 7 * near(725.0));
+    }
+
+    #[test]
+    fn scale_rates_scales_every_rate_of_every_kind_and_nothing_else() {
+        let cases = [
+            (
+                "{kind: poisson, rate_per_s: 2}",
+                "{kind: poisson, rate_per_s: 6}",
+            ),
+            (
+                "{kind: gamma, rate_per_s: 2, cv: 3}",
+                "{kind: gamma, rate_per_s: 6, cv: 3}",
+            ),
+            (
+                "{kind: on_off, rate_per_s: 2, on_s: 5, off_s: 7}",
+                "{kind: on_off, rate_per_s: 6, on_s: 5, off_s: 7}",
+            ),
+            (
+                "{kind: mmpp, base_rate_per_s: 1, burst_rate_per_s: 4, mean_base_s: 10, mean_burst_s: 5}",
+                "{kind: mmpp, base_rate_per_s: 3, burst_rate_per_s: 12, mean_base_s: 10, mean_burst_s: 5}",
+            ),
+            (
+                "{kind: schedule, repeat: true, segments: [{duration_s: 10, rate_per_s: 1}, {duration_s: 20, rate_per_s: 0}]}",
+                "{kind: schedule, repeat: true, segments: [{duration_s: 10, rate_per_s: 3}, {duration_s: 20, rate_per_s: 0}]}",
+            ),
+            (
+                "{kind: diurnal, mean_rate_per_s: 2, amplitude: 0.5, period_s: 100, peak_s: 30}",
+                "{kind: diurnal, mean_rate_per_s: 6, amplitude: 0.5, period_s: 100, peak_s: 30}",
+            ),
+        ];
+        for (before, after) in cases {
+            let mut a: ArrivalConfig = serde_norway::from_str(before).unwrap();
+            a.scale_rates(3.0);
+            let expect: ArrivalConfig = serde_norway::from_str(after).unwrap();
+            assert_eq!(a, expect, "{before}");
+        }
     }
 
     #[test]

@@ -25,11 +25,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use servesim_core::{SimDuration, SimTime};
 
-use crate::arrival::{ArrivalConfig, ArrivalProcess};
-use crate::dist::{Dist, DistConfig};
+use crate::arrival::ArrivalProcess;
+use crate::dist::Dist;
 use crate::error::{Result, TrafficError};
 use crate::preset::AirlineConfig;
 use crate::request::ClassId;
+use crate::stream::{MAX_USERS, Stagger, StreamConfig, TraceConfig};
 use crate::trace::{TraceFormat, read_sizes};
 use crate::validate::{check_pos, instant, span};
 
@@ -39,13 +40,6 @@ pub const DEFAULT_BLOCK_TOKENS: u32 = 512;
 fn default_block_tokens() -> u32 {
     DEFAULT_BLOCK_TOKENS
 }
-
-fn one() -> f64 {
-    1.0
-}
-
-/// Most closed-loop users in one stream (each holds a little state for the whole run).
-pub const MAX_USERS: u32 = 1_000_000;
 
 /// A workload: named streams, each with its time window.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -72,186 +66,6 @@ pub enum Preset {
     /// Passenger questions plus a storm of closed-loop rerouting conversations
     /// (see [`AirlineConfig`]).
     Airline,
-}
-
-/// One stream. Exactly one of `open`, `closed` and `trace` is given.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StreamConfig {
-    /// Unique name; also names the stream's random streams (`traffic/<name>/...`).
-    pub name: String,
-    /// Class label for reports (default: the stream's name).
-    #[serde(default)]
-    pub class: Option<String>,
-    /// Start of the window (simulated seconds).
-    #[serde(default)]
-    pub start_s: f64,
-    /// End of the window (exclusive); none means the stream never ends.
-    #[serde(default)]
-    pub end_s: Option<f64>,
-    /// Leading prompt tokens common to every request of the stream (a system prompt),
-    /// added to the sampled (or empirical) input sizes; not for trace streams.
-    #[serde(default)]
-    pub shared_prefix_tokens: u32,
-    /// Open-loop arrivals.
-    #[serde(default)]
-    pub open: Option<OpenConfig>,
-    /// Closed-loop users.
-    #[serde(default)]
-    pub closed: Option<ClosedConfig>,
-    /// Trace replay.
-    #[serde(default)]
-    pub trace: Option<TraceConfig>,
-}
-
-impl StreamConfig {
-    /// A stream of closed-loop users, open from time zero, no shared prefix.
-    pub fn closed(name: &str, closed: ClosedConfig) -> Self {
-        StreamConfig {
-            closed: Some(closed),
-            ..Self::empty(name)
-        }
-    }
-
-    /// A stream of open-loop arrivals, open from time zero, no shared prefix.
-    pub fn open(name: &str, open: OpenConfig) -> Self {
-        StreamConfig {
-            open: Some(open),
-            ..Self::empty(name)
-        }
-    }
-
-    fn empty(name: &str) -> Self {
-        StreamConfig {
-            name: name.to_string(),
-            class: None,
-            start_s: 0.0,
-            end_s: None,
-            shared_prefix_tokens: 0,
-            open: None,
-            closed: None,
-            trace: None,
-        }
-    }
-}
-
-impl WorkloadConfig {
-    /// A workload of these streams, with the default prefix block and no preset.
-    pub fn of_streams(streams: Vec<StreamConfig>) -> Self {
-        WorkloadConfig {
-            block_tokens: DEFAULT_BLOCK_TOKENS,
-            preset: None,
-            airline: None,
-            streams,
-        }
-    }
-}
-
-/// Open-loop stream: an arrival process and sizes (either `input` and `output`, or
-/// `sizes_from` a trace).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OpenConfig {
-    /// When requests arrive.
-    pub arrival: ArrivalConfig,
-    /// Prompt tokens (on top of `shared_prefix_tokens`).
-    #[serde(default)]
-    pub input: Option<DistConfig>,
-    /// Output tokens.
-    #[serde(default)]
-    pub output: Option<DistConfig>,
-    /// Empirical sizes: rows drawn uniformly from this trace, input and output kept together.
-    #[serde(default)]
-    pub sizes_from: Option<TraceFileConfig>,
-}
-
-/// A trace file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TraceFileConfig {
-    /// Path, relative to the scenario file's folder.
-    pub path: PathBuf,
-    /// Its format.
-    pub format: TraceFormat,
-}
-
-/// Closed-loop users holding conversations (see [`crate::workload`] for the protocol).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClosedConfig {
-    /// Number of users.
-    pub users: u32,
-    /// Users join over this many seconds from `start_s`, spread by `stagger` (default 0: all
-    /// at once).
-    #[serde(default)]
-    pub ramp_s: f64,
-    /// How users are spread over the ramp.
-    #[serde(default)]
-    pub stagger: Stagger,
-    /// Tokens of a conversation's first message (on top of `shared_prefix_tokens`).
-    pub first_input: DistConfig,
-    /// Tokens each follow-up message adds to the conversation so far.
-    pub followup_input: DistConfig,
-    /// Output tokens of every answer.
-    pub output: DistConfig,
-    /// Seconds between an answer and the user's next message (or next conversation).
-    pub think_s: DistConfig,
-    /// Turns per conversation (at least 1).
-    pub turns: DistConfig,
-    /// A conversation whose next prompt would exceed this ends there instead.
-    #[serde(default)]
-    pub max_input_tokens: Option<u32>,
-}
-
-impl ClosedConfig {
-    /// `users` users who each send one fixed-size prompt at a time and the next as soon as
-    /// the answer is in (one turn, no think time): a benchmark client's concurrency mode.
-    pub fn one_turn_fixed(users: u32, input_tokens: u32, output_tokens: u32) -> Self {
-        let fixed = |value: f64| DistConfig::Fixed { value };
-        ClosedConfig {
-            users,
-            ramp_s: 0.0,
-            stagger: Stagger::default(),
-            first_input: fixed(f64::from(input_tokens)),
-            followup_input: fixed(0.0),
-            output: fixed(f64::from(output_tokens)),
-            think_s: fixed(0.0),
-            turns: fixed(1.0),
-            max_input_tokens: None,
-        }
-    }
-}
-
-/// How closed-loop users are spread over their ramp.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stagger {
-    /// User `u` joins at `u · ramp_s / users`.
-    #[default]
-    Even,
-    /// Each user joins at an independent uniform time within the ramp (the user's
-    /// `traffic/<stream>/join` substream): the phases that independent client jitter leaves
-    /// a long-running closed loop in, where evenly spread users are its most regular case.
-    Random,
-}
-
-/// Trace replay.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TraceConfig {
-    /// Path, relative to the scenario file's folder.
-    pub path: PathBuf,
-    /// Its format.
-    pub format: TraceFormat,
-    /// Time speed-up: 2 replays twice as fast (twice the rate), 0.5 half as fast.
-    #[serde(default = "one")]
-    pub speed: f64,
-    /// Replay from this many trace seconds after the first row (default 0).
-    #[serde(default)]
-    pub from_s: f64,
-    /// Stop this many trace seconds after the first row.
-    #[serde(default)]
-    pub to_s: Option<f64>,
 }
 
 /// A validated workload, immutable; [`crate::Workload::new`] runs it.
@@ -343,6 +157,16 @@ impl WorkloadSpec {
 }
 
 impl WorkloadConfig {
+    /// A workload of these streams, with the default prefix block and no preset.
+    pub fn of_streams(streams: Vec<StreamConfig>) -> Self {
+        WorkloadConfig {
+            block_tokens: DEFAULT_BLOCK_TOKENS,
+            preset: None,
+            airline: None,
+            streams,
+        }
+    }
+
     /// Parses YAML (or JSON); `origin` names the source in errors.
     pub fn from_yaml_str(text: &str, origin: &str) -> Result<WorkloadConfig> {
         serde_norway::from_str(text).map_err(|e| TrafficError::Parse {
@@ -359,6 +183,24 @@ impl WorkloadConfig {
         }
         out.extend(self.streams.iter().cloned());
         out
+    }
+
+    /// Multiplies the workload's load by `factor` (a positive number): every open-loop
+    /// stream's arrival rates, every trace's replay speed, the airline preset's passenger rate
+    /// (its default written out when not given). Closed-loop users are left as they are.
+    /// Returns how many streams it scaled (0: closed loops only).
+    pub fn scale_rates(&mut self, factor: f64) -> usize {
+        let mut scaled = 0;
+        if self.preset == Some(Preset::Airline) {
+            self.airline
+                .get_or_insert_with(AirlineConfig::default)
+                .scale_rates(factor);
+            scaled += 1;
+        }
+        for s in &mut self.streams {
+            scaled += usize::from(s.scale_rates(factor));
+        }
+        scaled
     }
 
     /// Checks every figure and builds the runtime spec. `prefix` is the path of this

@@ -39,19 +39,23 @@ pub mod error;
 pub mod preset;
 pub mod request;
 pub mod stats;
+pub mod stream;
 pub mod trace;
 mod validate;
 pub mod workload;
 
 pub use arrival::ArrivalConfig;
 pub use config::{
-    ClosedConfig, DEFAULT_BLOCK_TOKENS, OpenConfig, Preset, Stagger, StreamConfig, TraceConfig,
-    TraceFileConfig, WorkloadConfig, WorkloadSpec, is_trace_path, load_spec, load_workload_file,
+    DEFAULT_BLOCK_TOKENS, Preset, WorkloadConfig, WorkloadSpec, is_trace_path, load_spec,
+    load_workload_file,
 };
 pub use dist::DistConfig;
 pub use error::{Result, TrafficError};
 pub use preset::AirlineConfig;
 pub use request::{ClassId, Request, RequestId, SessionInfo, StreamId};
 pub use stats::{Stats, StatsBuilder};
+pub use stream::{
+    ClosedConfig, MAX_USERS, OpenConfig, Stagger, StreamConfig, TraceConfig, TraceFileConfig,
+};
 pub use trace::{MooncakeWriter, TraceFormat, TraceReader, TraceRow};
 pub use workload::{Standalone, Workload};

@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::arrival::ArrivalConfig;
-use crate::config::{ClosedConfig, OpenConfig, StreamConfig};
 use crate::dist::DistConfig;
 use crate::error::{Result, TrafficError};
+use crate::stream::{ClosedConfig, MAX_USERS, OpenConfig, StreamConfig};
 use crate::validate::{check_nonneg, check_pos, span};
 
 /// The airline preset: passengers asking short questions all along (open loop, Poisson),
@@ -116,14 +116,10 @@ impl AirlineConfig {
         span(&f("storm_start_s"), self.storm_start_s)?;
         check_pos(&f("storm_duration_s"), self.storm_duration_s)?;
         check_nonneg(&f("storm_ramp_s"), self.storm_ramp_s)?;
-        if self.storm_users == 0 || self.storm_users > crate::config::MAX_USERS {
+        if self.storm_users == 0 || self.storm_users > MAX_USERS {
             return Err(TrafficError::config(
                 f("storm_users"),
-                format!(
-                    "must be 1..={}, got {}",
-                    crate::config::MAX_USERS,
-                    self.storm_users
-                ),
+                format!("must be 1..={}, got {}", MAX_USERS, self.storm_users),
             ));
         }
         if self.storm_max_input_tokens == Some(0) {
@@ -144,6 +140,12 @@ impl AirlineConfig {
             d.validate(&f(name))?;
         }
         Ok(())
+    }
+
+    /// Multiplies the passengers' rate by `factor` (the storm is closed-loop users: left as
+    /// it is).
+    pub fn scale_rates(&mut self, factor: f64) {
+        self.passenger_rate_per_s *= factor;
     }
 
     /// The two streams, `passengers` and `storm`.

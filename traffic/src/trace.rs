@@ -15,18 +15,21 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, TrafficError};
 use crate::request::Request;
 
-/// The trace formats understood.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TraceFormat {
-    /// Azure LLM inference trace: `TIMESTAMP,ContextTokens,GeneratedTokens`; timestamps
-    /// like `2023-11-16 18:15:46.6805900` (2023, UTC) or `2024-05-10 00:00:00.009930+00:00`.
-    Azure,
-    /// Mooncake JSONL: `timestamp` (ms), `input_length`, `output_length`, `hash_ids`.
-    Mooncake,
-    /// BurstGPT CSV: `Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type`
-    /// (timestamp in seconds; the model and log type are not used).
-    Burstgpt,
+servesim_core::named_enum! {
+    /// The trace formats understood, by the name a scenario (`format:`), the CLI (`--format`)
+    /// and Python (`format=`) use.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum TraceFormat {
+        /// Azure LLM inference trace: `TIMESTAMP,ContextTokens,GeneratedTokens`; timestamps
+        /// like `2023-11-16 18:15:46.6805900` (2023, UTC) or `2024-05-10 00:00:00.009930+00:00`.
+        Azure => "azure",
+        /// Mooncake JSONL: `timestamp` (ms), `input_length`, `output_length`, `hash_ids`.
+        Mooncake => "mooncake",
+        /// BurstGPT CSV: `Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type`
+        /// (timestamp in seconds; the model and log type are not used).
+        Burstgpt => "burstgpt",
+    }
 }
 
 const AZURE_HEADER: [&str; 3] = ["TIMESTAMP", "ContextTokens", "GeneratedTokens"];
@@ -479,6 +482,17 @@ impl<W: Write> MooncakeWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+    use servesim_core::Named;
+
+    #[test]
+    fn format_names_are_the_scenario_spelling() {
+        let names: Vec<&str> = TraceFormat::ALL.iter().map(|f| f.name()).collect();
+        assert_eq!(
+            serde_json::to_value(TraceFormat::ALL).unwrap(),
+            json!(names)
+        );
+    }
 
     #[test]
     fn timestamps_in_both_azure_forms() {

@@ -24,11 +24,12 @@ use servesim_core::hash::stable_hash;
 use servesim_core::{RngStreams, SimDuration, SimTime, StreamRng};
 
 use crate::arrival::Arrivals;
-use crate::config::{ClosedSpec, Sizes, Stagger, StreamKind, TraceSpec, WorkloadSpec};
+use crate::config::{ClosedSpec, Sizes, StreamKind, TraceSpec, WorkloadSpec};
 use crate::error::{Result, TrafficError};
 use crate::request::{
     ClassId, Request, RequestId, SessionInfo, StreamId, prompt_blocks, trace_blocks,
 };
+use crate::stream::Stagger;
 use crate::trace::{TraceReader, malformed};
 use crate::validate::gap;
 

@@ -43,8 +43,10 @@ pub use ids::{PoolId, WorkerId};
 use placement::GpuInventory;
 use router::{Candidate, RouterKind};
 
-/// What a pool's workers do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a pool's workers do (serialized by its scenario name: `prefill`, `decode`,
+/// `aggregated`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PoolRole {
     /// Prefill only; the KV moves to a decode worker.
     Prefill,

@@ -14,6 +14,7 @@ use crate::error::PlannerError;
 use crate::observation::{Decision, Observation};
 use crate::planner::Planner;
 use crate::policies::Common;
+use crate::policy_kind::PolicyKind;
 
 /// Settings of `load-threshold` (defaults are Dynamo's).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -74,11 +75,13 @@ pub struct LoadThreshold {
 
 impl LoadThreshold {
     /// Checks the thresholds (errors name the field under `path`).
+    /// Errors name the field under `planner_path`'s `load_threshold` section.
     pub(crate) fn new(
         config: &LoadThresholdConfig,
         common: Common,
-        path: &str,
+        planner_path: &str,
     ) -> Result<Self, PlannerError> {
+        let path = format!("{planner_path}.load_threshold");
         let c = config;
         let in01 = |v: f64| v.is_finite() && (0.0..=1.0).contains(&v);
         if !in01(c.kv_up) {
@@ -126,7 +129,7 @@ fn step(value: f64, up: f64, down: f64) -> i32 {
 
 impl Planner for LoadThreshold {
     fn name(&self) -> &'static str {
-        "load-threshold"
+        PolicyKind::LoadThreshold.as_str()
     }
 
     fn interval_s(&self) -> f64 {

@@ -42,7 +42,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::PlannerError;
 use crate::observation::{Decision, IterationSample, Observation, finite};
 use crate::planner::Planner;
-use crate::policies::{Common, workers};
+use crate::policies::progress::{Progress, Step};
+use crate::policies::{Basis, Common, workers};
+use crate::policy_kind::PolicyKind;
 use crate::predict::{LoadPredictor, PredictorConfig};
 use crate::profile::Profile;
 
@@ -104,8 +106,7 @@ pub struct Lookahead {
     profile: Profile,
     prefill_demand: Box<dyn LoadPredictor>,
     decode_demand: Box<dyn LoadPredictor>,
-    isl: Option<f64>,
-    osl: Option<f64>,
+    progress: Progress,
     prev_backlog: Option<f64>,
     /// Prompt tokens a prefill worker serves per busy second (measured).
     capacity: Option<f64>,
@@ -113,19 +114,23 @@ pub struct Lookahead {
     d_corr: f64,
     /// The iterations seen at the last observation, per pool.
     prev_iterations: Vec<Option<Vec<IterationSample>>>,
-    clock: f64,
     /// `(time, backlog, need per pool)` over the hold window.
     window: VecDeque<(f64, f64, Vec<u32>)>,
 }
 
 impl Lookahead {
+    /// Errors name the field under `planner_path`'s `lookahead` section.
     pub(crate) fn new(
         config: &LookaheadConfig,
-        predictor: Option<&PredictorConfig>,
-        common: Common,
-        profile: Profile,
-        path: &str,
+        basis: Basis,
+        planner_path: &str,
     ) -> Result<Self, PlannerError> {
+        let path = format!("{planner_path}.lookahead");
+        let Basis {
+            common,
+            profile,
+            predictor,
+        } = basis;
         let c = config;
         let unit = |v: f64| v.is_finite() && v > 0.0 && v <= 1.0;
         if !unit(c.slo_margin) {
@@ -143,12 +148,7 @@ impl Lookahead {
             ));
         }
         for (name, v) in [("drain_s", c.drain_s), ("hold_s", c.hold_s)] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(PlannerError::invalid(
-                    format!("{path}.{name}"),
-                    format!("must be a positive number of seconds, got {v}"),
-                ));
-            }
+            PlannerError::check_positive_seconds(format!("{path}.{name}"), v)?;
         }
         if !(c.forecast_cap.is_finite() && c.forecast_cap >= 1.0) {
             return Err(PlannerError::invalid(
@@ -168,7 +168,7 @@ impl Lookahead {
             Some(v) => common.interval_s = v,
             None => common.interval_s = common.interval_s.min(15.0),
         }
-        let predictor = predictor.cloned().unwrap_or(PredictorConfig::Holt {
+        let predictor = predictor.unwrap_or(PredictorConfig::Holt {
             alpha: 0.5,
             beta: 0.3,
         });
@@ -179,13 +179,11 @@ impl Lookahead {
             decode_demand: predictor.build(),
             common,
             profile,
-            isl: None,
-            osl: None,
+            progress: Progress::default(),
             prev_backlog: None,
             capacity: None,
             d_corr: 1.0,
             prev_iterations: vec![None; n],
-            clock: 0.0,
             window: VecDeque::new(),
         })
     }
@@ -214,7 +212,7 @@ impl Lookahead {
 
 impl Planner for Lookahead {
     fn name(&self) -> &'static str {
-        "lookahead"
+        PolicyKind::Lookahead.as_str()
     }
 
     fn interval_s(&self) -> f64 {
@@ -222,17 +220,13 @@ impl Planner for Lookahead {
     }
 
     fn decide(&mut self, obs: &Observation) -> Decision {
-        if !self.common.matches(obs) {
+        let Some(Step { dt, now }) = self.progress.step(&self.common, obs) else {
             return Decision::unchanged(obs.pools.len());
-        }
+        };
         let c = self.common.clone();
         let cfg = self.config.clone();
-        let dt = c.dt(obs);
-        let now = c.advance_clock(&mut self.clock, obs);
-        Common::remember_sizes(&mut self.isl, &mut self.osl, obs);
         let stats = &obs.interval;
-        let isl = self.isl.unwrap_or(1024.0);
-        let osl = self.osl.unwrap_or(256.0);
+        let (isl, osl) = self.progress.sizes();
         let reqs = stats.requests as f64;
         let p = &obs.pools[c.prefill];
         let d = &obs.pools[c.decode];
@@ -241,7 +235,7 @@ impl Planner for Lookahead {
         let backlog = p.queued_prefill_tokens as f64;
         let growth = self.prev_backlog.map_or(0.0, |b| (backlog - b) / dt);
         self.prev_backlog = Some(backlog);
-        let served_p = if self.isl.is_some() {
+        let served_p = if self.progress.seen_isl() {
             reqs * isl / dt
         } else {
             0.0
@@ -291,7 +285,7 @@ impl Planner for Lookahead {
         let n_p = workers(need_tok / cap);
 
         // 6. Decode: rate need and KV need at the ITL target.
-        let served_d = if self.osl.is_some() {
+        let served_d = if self.progress.seen_osl() {
             reqs * osl / dt
         } else {
             0.0
@@ -339,13 +333,7 @@ impl Planner for Lookahead {
             n_d = n_d.max(d.active() + 1);
         }
 
-        let mut need = vec![0; c.n];
-        if c.aggregated() {
-            need[c.prefill] = n_p.max(n_d);
-        } else {
-            need[c.prefill] = n_p;
-            need[c.decode] = n_d;
-        }
+        let mut need = c.per_pool(n_p, n_d);
         c.fit(&mut need, c.budget(obs));
 
         // 7. Hold the largest need of the last `hold_s` seconds.

@@ -16,10 +16,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::PlannerError;
 use crate::observation::{Decision, IntervalStats, Observation, finite};
 use crate::planner::Planner;
-use crate::policies::{Common, workers};
+use crate::policies::{Basis, Common, workers};
+use crate::policy_kind::PolicyKind;
 use crate::predict::{LoadPredictor, PredictorConfig};
 use crate::profile::Profile;
 
@@ -131,19 +131,13 @@ pub struct Sla {
 }
 
 impl Sla {
-    pub(crate) fn new(
-        config: &SlaConfig,
-        predictor: Option<&PredictorConfig>,
-        common: Common,
-        profile: Profile,
-        _path: &str,
-    ) -> Result<Self, PlannerError> {
-        let predictor = predictor.cloned().unwrap_or(PredictorConfig::Constant);
-        Ok(Sla {
+    pub(crate) fn new(config: &SlaConfig, basis: Basis) -> Self {
+        let predictor = basis.predictor.unwrap_or(PredictorConfig::Constant);
+        Sla {
             core: SlaCore::new(&predictor, config.correction),
-            common,
-            profile,
-        })
+            common: basis.common,
+            profile: basis.profile,
+        }
     }
 
     /// The current correction factors `(p_corr, d_corr)`.
@@ -154,7 +148,7 @@ impl Sla {
 
 impl Planner for Sla {
     fn name(&self) -> &'static str {
-        "sla"
+        PolicyKind::Sla.as_str()
     }
 
     fn interval_s(&self) -> f64 {
@@ -175,13 +169,7 @@ impl Planner for Sla {
             c.gpus[c.prefill],
             c.gpus[c.decode],
         );
-        let mut wanted = vec![0; c.n];
-        if c.aggregated() {
-            wanted[c.prefill] = n_p.max(n_d);
-        } else {
-            wanted[c.prefill] = n_p;
-            wanted[c.decode] = n_d;
-        }
+        let wanted = c.per_pool(n_p, n_d);
         c.decide(wanted, obs)
     }
 }

@@ -24,8 +24,10 @@ use nalgebra::{DMatrix, DVector};
 use crate::error::PlannerError;
 use crate::observation::{Decision, IntervalStats, IterationSample, Observation, finite};
 use crate::planner::Planner;
-use crate::policies::Common;
+use crate::policies::progress::{Progress, Step};
 use crate::policies::sla::SlaCore;
+use crate::policies::{Basis, Common};
+use crate::policy_kind::PolicyKind;
 use crate::predict::PredictorConfig;
 use crate::profile::Profile;
 
@@ -169,31 +171,26 @@ pub struct SlaLoad {
     acc: Accumulated,
     floor: Vec<u32>,
     fits: Vec<Option<IterationFit>>,
-    isl: Option<f64>,
-    osl: Option<f64>,
-    clock: f64,
+    progress: Progress,
     last_action: Option<f64>,
     backlogs: std::collections::VecDeque<f64>,
 }
 
 impl SlaLoad {
+    /// Errors name the field under `planner_path`'s `sla_load` section.
     pub(crate) fn new(
         config: &SlaLoadConfig,
-        predictor: Option<&PredictorConfig>,
-        common: Common,
-        profile: Profile,
-        path: &str,
+        basis: Basis,
+        planner_path: &str,
     ) -> Result<Self, PlannerError> {
+        let path = format!("{planner_path}.sla_load");
+        let Basis {
+            common,
+            profile,
+            predictor,
+        } = basis;
         let c = config;
-        if !(c.load_interval_s.is_finite() && c.load_interval_s > 0.0) {
-            return Err(PlannerError::invalid(
-                format!("{path}.load_interval_s"),
-                format!(
-                    "must be a positive number of seconds, got {}",
-                    c.load_interval_s
-                ),
-            ));
-        }
+        PlannerError::check_positive_seconds(format!("{path}.load_interval_s"), c.load_interval_s)?;
         if !(c.scale_down_margin.is_finite()
             && c.scale_down_margin > 0.0
             && c.scale_down_margin <= 1.0)
@@ -207,7 +204,7 @@ impl SlaLoad {
         let fast = c.load_interval_s.min(common.interval_s);
         let every = (common.interval_s / fast).round().max(1.0) as u64;
         common.interval_s = fast;
-        let predictor = predictor.cloned().unwrap_or(PredictorConfig::Constant);
+        let predictor = predictor.unwrap_or(PredictorConfig::Constant);
         Ok(SlaLoad {
             config: config.clone(),
             core: SlaCore::new(&predictor, true),
@@ -218,9 +215,7 @@ impl SlaLoad {
             acc: Accumulated::default(),
             common,
             profile,
-            isl: None,
-            osl: None,
-            clock: 0.0,
+            progress: Progress::default(),
             last_action: None,
             backlogs: std::collections::VecDeque::new(),
         })
@@ -257,11 +252,139 @@ impl SlaLoad {
                 .decode_itl_ms((kv / max_kv.max(1.0)).clamp(0.0, 1.0), ctx),
         }
     }
+
+    /// Refits each pool's iteration-time regression on its recent iterations (a pool keeps
+    /// its last fit while too few samples are usable).
+    fn refit(&mut self, obs: &Observation) {
+        for (i, p) in obs.pools.iter().enumerate() {
+            if let Some(f) = IterationFit::fit(&p.iterations, self.config.min_samples) {
+                self.fits[i] = Some(f);
+            }
+        }
+    }
+
+    /// The throughput loop: every `every` calls, a floor under the targets from the
+    /// statistics accumulated since its last run (the `sla` computation).
+    fn throughput_loop(&mut self, obs: &Observation, dt: f64) {
+        self.acc.add(&obs.interval, dt);
+        self.calls += 1;
+        if !self.calls.is_multiple_of(self.every) {
+            return;
+        }
+        let c = &self.common;
+        let acc = std::mem::take(&mut self.acc);
+        let kv = obs.pools[c.decode].mean_kv_utilisation();
+        self.core.observe(&acc.stats(), kv, &self.profile);
+        let (n_p, n_d) = self.core.replicas(
+            &self.profile,
+            acc.seconds.max(dt),
+            c.slo_itl(obs),
+            c.gpus[c.prefill],
+            c.gpus[c.decode],
+        );
+        let mut floor = c.per_pool(n_p, n_d);
+        c.fit(&mut floor, c.budget(obs));
+        self.floor = floor;
+    }
+
+    /// The load loop: one worker more or fewer per pool, from the estimated TTFT and ITL.
+    fn load_loop(&self, obs: &Observation, wanted: &mut [u32]) {
+        let c = &self.common;
+        let step_p = self.prefill_step(obs);
+        let step_d = self.decode_step(obs);
+        let apply = |n: u32, s: i32| match s {
+            1 => n.saturating_add(1),
+            -1 => n.saturating_sub(1),
+            _ => n,
+        };
+        if c.aggregated() {
+            let s = if step_p > 0 || step_d > 0 {
+                1
+            } else if step_p < 0 && step_d < 0 {
+                -1
+            } else {
+                0
+            };
+            wanted[c.prefill] = apply(wanted[c.prefill], s);
+        } else {
+            wanted[c.prefill] = apply(wanted[c.prefill], step_p);
+            wanted[c.decode] = apply(wanted[c.decode], step_d);
+        }
+    }
+
+    /// +1 when the averaged backlog breaks the TTFT target on the ready prefill workers, -1
+    /// when one fewer would keep it under the margin, else 0.
+    fn prefill_step(&self, obs: &Observation) -> i32 {
+        let c = &self.common;
+        let (isl, _) = self.progress.sizes();
+        let slo_ttft = c.slo_ttft(obs);
+        let margin = self.config.scale_down_margin;
+        let backlog = self.backlogs.iter().sum::<f64>() / self.backlogs.len() as f64;
+        let n = obs.pools[c.prefill].ready;
+        if n == 0 {
+            0
+        } else if self.prefill_ttft(c.prefill, backlog, n, isl) > slo_ttft {
+            1
+        } else if n > 1 && self.prefill_ttft(c.prefill, backlog, n - 1, isl) < margin * slo_ttft {
+            -1
+        } else {
+            0
+        }
+    }
+
+    /// +1 when every serving decode worker's estimated ITL breaks the target, -1 when their
+    /// KV load shared by one worker fewer would keep it under the margin, else 0.
+    fn decode_step(&self, obs: &Observation) -> i32 {
+        let c = &self.common;
+        let (isl, osl) = self.progress.sizes();
+        let slo_itl = c.slo_itl(obs);
+        let margin = self.config.scale_down_margin;
+        let d = &obs.pools[c.decode];
+        let max_kv = if d.max_kv_tokens > 0 {
+            d.max_kv_tokens as f64
+        } else {
+            c.max_kv_tokens[c.decode].max(1) as f64
+        };
+        let (seqs, kvs) = d.iterations.iter().fold((0.0, 0.0), |(s, k), it| {
+            (
+                s + f64::from(it.decode_seqs),
+                k + it.decode_kv_tokens as f64,
+            )
+        });
+        let ctx = if seqs > 0.0 {
+            kvs / seqs
+        } else {
+            isl + osl / 2.0
+        };
+        let loads: Vec<f64> = d
+            .kv_utilisation
+            .iter()
+            .filter(|u| u.is_finite())
+            .map(|u| u.clamp(0.0, 1.0) * max_kv)
+            .collect();
+        if loads.is_empty() {
+            return 0;
+        }
+        if loads
+            .iter()
+            .all(|&kv| self.decode_itl(c.decode, kv, ctx, max_kv) > slo_itl)
+        {
+            return 1;
+        }
+        if loads.len() > 1 {
+            let total: f64 = loads.iter().sum();
+            let share = total / (loads.len() - 1) as f64;
+            if self.decode_itl(c.decode, share, ctx, max_kv) < margin * slo_itl {
+                return -1;
+            }
+        }
+        0
+    }
 }
 
 impl Planner for SlaLoad {
     fn name(&self) -> &'static str {
-        "sla-load"
+        PolicyKind::SlaLoad.as_str()
     }
 
     fn interval_s(&self) -> f64 {
@@ -269,131 +392,24 @@ impl Planner for SlaLoad {
     }
 
     fn decide(&mut self, obs: &Observation) -> Decision {
-        if !self.common.matches(obs) {
+        let Some(Step { dt, now }) = self.progress.step(&self.common, obs) else {
             return Decision::unchanged(obs.pools.len());
-        }
-        let c = self.common.clone();
-        let dt = c.dt(obs);
-        let now = c.advance_clock(&mut self.clock, obs);
-        Common::remember_sizes(&mut self.isl, &mut self.osl, obs);
-        let stats = &obs.interval;
-        for (i, p) in obs.pools.iter().enumerate() {
-            if let Some(f) = IterationFit::fit(&p.iterations, self.config.min_samples) {
-                self.fits[i] = Some(f);
-            }
-        }
-        // Throughput loop: every `every` calls, a floor from the accumulated statistics.
-        self.acc.add(stats, dt);
-        self.calls += 1;
-        if self.calls.is_multiple_of(self.every) {
-            let acc = std::mem::take(&mut self.acc);
-            let kv = obs.pools[c.decode].mean_kv_utilisation();
-            self.core.observe(&acc.stats(), kv, &self.profile);
-            let (n_p, n_d) = self.core.replicas(
-                &self.profile,
-                acc.seconds.max(dt),
-                c.slo_itl(obs),
-                c.gpus[c.prefill],
-                c.gpus[c.decode],
-            );
-            let mut floor = vec![0; c.n];
-            if c.aggregated() {
-                floor[c.prefill] = n_p.max(n_d);
-            } else {
-                floor[c.prefill] = n_p;
-                floor[c.decode] = n_d;
-            }
-            c.fit(&mut floor, c.budget(obs));
-            self.floor = floor;
-        }
-        // Load loop.
-        let backlog_now = obs.pools[c.prefill].queued_prefill_tokens as f64;
-        self.backlogs.push_back(backlog_now);
+        };
+        self.refit(obs);
+        self.throughput_loop(obs, dt);
+        self.backlogs
+            .push_back(obs.pools[self.common.prefill].queued_prefill_tokens as f64);
         if self.backlogs.len() > 3 {
             self.backlogs.pop_front();
         }
+        let c = &self.common;
         let pending = obs.pools.iter().any(|p| p.starting > 0 || p.draining > 0)
             || self
                 .last_action
                 .is_some_and(|t| now < t + c.scrape_lag_s + c.interval_s);
         let mut wanted: Vec<u32> = obs.pools.iter().map(|p| p.active()).collect();
         if !pending {
-            let isl = self.isl.unwrap_or(1024.0);
-            let osl = self.osl.unwrap_or(256.0);
-            let slo_ttft = c.slo_ttft(obs);
-            let slo_itl = c.slo_itl(obs);
-            let margin = self.config.scale_down_margin;
-            // Prefill.
-            let p = &obs.pools[c.prefill];
-            let backlog = self.backlogs.iter().sum::<f64>() / self.backlogs.len() as f64;
-            let n = p.ready;
-            let mut step_p = 0i32;
-            if n > 0 {
-                if self.prefill_ttft(c.prefill, backlog, n, isl) > slo_ttft {
-                    step_p = 1;
-                } else if n > 1
-                    && self.prefill_ttft(c.prefill, backlog, n - 1, isl) < margin * slo_ttft
-                {
-                    step_p = -1;
-                }
-            }
-            // Decode.
-            let d = &obs.pools[c.decode];
-            let max_kv = if d.max_kv_tokens > 0 {
-                d.max_kv_tokens as f64
-            } else {
-                c.max_kv_tokens[c.decode].max(1) as f64
-            };
-            let (seqs, kvs) = d.iterations.iter().fold((0.0, 0.0), |(s, k), it| {
-                (
-                    s + f64::from(it.decode_seqs),
-                    k + it.decode_kv_tokens as f64,
-                )
-            });
-            let ctx = if seqs > 0.0 {
-                kvs / seqs
-            } else {
-                isl + osl / 2.0
-            };
-            let loads: Vec<f64> = d
-                .kv_utilisation
-                .iter()
-                .filter(|u| u.is_finite())
-                .map(|u| u.clamp(0.0, 1.0) * max_kv)
-                .collect();
-            let mut step_d = 0i32;
-            if !loads.is_empty() {
-                if loads
-                    .iter()
-                    .all(|&kv| self.decode_itl(c.decode, kv, ctx, max_kv) > slo_itl)
-                {
-                    step_d = 1;
-                } else if loads.len() > 1 {
-                    let total: f64 = loads.iter().sum();
-                    let share = total / (loads.len() - 1) as f64;
-                    if self.decode_itl(c.decode, share, ctx, max_kv) < margin * slo_itl {
-                        step_d = -1;
-                    }
-                }
-            }
-            let apply = |n: u32, s: i32| match s {
-                1 => n.saturating_add(1),
-                -1 => n.saturating_sub(1),
-                _ => n,
-            };
-            if c.aggregated() {
-                let s = if step_p > 0 || step_d > 0 {
-                    1
-                } else if step_p < 0 && step_d < 0 {
-                    -1
-                } else {
-                    0
-                };
-                wanted[c.prefill] = apply(wanted[c.prefill], s);
-            } else {
-                wanted[c.prefill] = apply(wanted[c.prefill], step_p);
-                wanted[c.decode] = apply(wanted[c.decode], step_d);
-            }
+            self.load_loop(obs, &mut wanted);
         }
         for (w, f) in wanted.iter_mut().zip(&self.floor) {
             *w = (*w).max(*f);

@@ -2,6 +2,7 @@
 
 use crate::observation::{Decision, Observation};
 use crate::planner::Planner;
+use crate::policy_kind::PolicyKind;
 
 /// Never changes any pool.
 #[derive(Clone, Debug)]
@@ -18,7 +19,7 @@ impl Static {
 
 impl Planner for Static {
     fn name(&self) -> &'static str {
-        "static"
+        PolicyKind::Static.as_str()
     }
 
     fn interval_s(&self) -> f64 {

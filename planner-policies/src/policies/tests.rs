@@ -2,12 +2,14 @@
 
 use std::path::PathBuf;
 
+use crate::builder::{build, build_with_profile};
 use crate::config::PlannerConfig;
 use crate::context::{PlannerContext, PoolContext};
 use crate::observation::{
     Decision, IntervalStats, IterationSample, Observation, PoolObservation, PoolRole,
 };
-use crate::planner::{Planner, build, build_with_profile};
+use crate::planner::Planner;
+use crate::policy_kind::POLICIES;
 use crate::predict::PredictorConfig;
 use crate::profile::tests::toy;
 
@@ -355,11 +357,9 @@ fn pool_layout_must_be_one_aggregated_or_prefill_plus_decode() {
 
 // ---------- all policies ----------
 
-const ALL: [&str; 5] = ["static", "load-threshold", "sla", "sla-load", "lookahead"];
-
 #[test]
 fn garbage_observations_never_panic() {
-    for name in ALL {
+    for name in POLICIES {
         let mut p = planner(name, 30.0, 16);
         let toy = Toy::new(30.0, 180.0, 16);
         let mut o = toy.observe(&Load::steady(1.0));
@@ -390,7 +390,7 @@ fn garbage_observations_never_panic() {
 
 #[test]
 fn constant_load_is_stable() {
-    for name in ALL {
+    for name in POLICIES {
         let dt = if name == "sla-load" { 5.0 } else { 30.0 };
         let mut p = planner(name, dt, 32);
         let mut toy = Toy::new(dt, 120.0, 32);
@@ -714,7 +714,7 @@ fn sla_load_waits_for_its_own_action_to_show_in_lagged_metrics() {
 #[test]
 fn advisory_runs_decide_from_observations_only() {
     // Same observations ⇒ same decisions, whether or not earlier ones were applied.
-    for name in ALL {
+    for name in POLICIES {
         let mut p1 = planner(name, 30.0, 32);
         let mut p2 = planner(name, 30.0, 32);
         let toy = Toy::new(30.0, 180.0, 32);

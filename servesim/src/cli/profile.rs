@@ -6,19 +6,10 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use servesim::profiler::{self, Overrides, ProfileMode};
 
 use super::CliError;
-
-/// `fast` or `simulate`.
-#[derive(Clone, Copy, ValueEnum)]
-pub enum ModeArg {
-    /// The performance model alone.
-    Fast,
-    /// Also the full simulator on the top 5 candidates.
-    Simulate,
-}
 
 /// Arguments of `servesim profile`.
 #[derive(Args)]
@@ -30,8 +21,8 @@ pub struct ProfileArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// `fast` (performance model) or `simulate` (also the simulator on the top candidates).
-    #[arg(long, value_enum, default_value = "fast")]
-    pub mode: ModeArg,
+    #[arg(long, default_value = "fast", value_parser = str::parse::<ProfileMode>)]
+    pub mode: ProfileMode,
     /// Print the wall time of each phase.
     #[arg(long)]
     pub timings: bool,
@@ -86,11 +77,7 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
         request_rate: args.request_rate,
         concurrency: args.concurrency,
     };
-    let mode = match args.mode {
-        ModeArg::Fast => ProfileMode::Fast,
-        ModeArg::Simulate => ProfileMode::Simulate,
-    };
-    let o = profiler::run_file(&args.request, &overrides, mode, &args.out)
+    let o = profiler::run_file(&args.request, &overrides, args.mode, &args.out)
         .map_err(|e| CliError::Message(e.to_string()))?;
     let total = t0.elapsed().as_secs_f64();
     // Written through a locked stdout; a closed pipe (`| head`) is not an error.

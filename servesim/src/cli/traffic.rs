@@ -8,7 +8,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 
 use clap::Subcommand;
-use servesim_core::{SimDuration, SimTime};
+use servesim_core::{NotOneOf, SimDuration, SimTime};
 use servesim_traffic::{
     MooncakeWriter, Standalone, StatsBuilder, TraceFormat, TrafficError, WorkloadSpec, load_spec,
 };
@@ -70,14 +70,8 @@ pub struct RunArgs {
 pub const DEFAULT_MAX_REQUESTS: u64 = 100_000_000;
 
 fn parse_format(s: &str) -> Result<TraceFormat, String> {
-    match s {
-        "azure" => Ok(TraceFormat::Azure),
-        "mooncake" => Ok(TraceFormat::Mooncake),
-        "burstgpt" => Ok(TraceFormat::Burstgpt),
-        _ => Err(format!(
-            "unknown trace format {s:?} (azure, mooncake, burstgpt)"
-        )),
-    }
+    s.parse()
+        .map_err(|e: NotOneOf| format!("unknown trace format {s:?} ({})", e.known))
 }
 
 fn m(e: impl std::fmt::Display) -> CliError {

@@ -25,14 +25,17 @@ pub use simulate::Comparison;
 
 use crate::Error;
 
-/// `fast`: the performance model alone; `simulate`: also the simulator on the top candidates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProfileMode {
-    /// The performance model alone.
-    Fast,
-    /// The performance model, then the simulator on the top candidates.
-    Simulate,
+servesim_core::named_enum! {
+    /// `fast`: the performance model alone; `simulate`: also the simulator on the top
+    /// candidates. Named as the CLI (`--mode`), Python (`mode=`) and `summary.json` write it.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum ProfileMode {
+        /// The performance model alone.
+        Fast => "fast",
+        /// The performance model, then the simulator on the top candidates.
+        Simulate => "simulate",
+    }
 }
 
 /// Candidates simulated in `simulate` mode.

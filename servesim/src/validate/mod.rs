@@ -74,6 +74,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use serde::Serialize;
 use servesim_models::llm::LlmSpec;
 
 use crate::Error;
@@ -129,7 +130,7 @@ impl Averaged {
 const MAX_SIM_S: u64 = 200_000;
 
 /// One row, modelled: what the simulator was asked to run.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RowSpec {
     /// Line of the row in the file (1-based, the header is line 1).
     pub line: usize,
@@ -161,7 +162,7 @@ pub struct Prediction {
 }
 
 /// Mean absolute percentage errors of a group of rows.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Mape {
     /// Rows with both a measurement and a prediction.
     pub rows: usize,
@@ -182,6 +183,47 @@ pub struct Validation {
     pub groups: BTreeMap<String, Mape>,
     /// What the predicted means are over.
     pub averaged: Averaged,
+}
+
+/// Serialized as Python's `servesim.validate` returns it: `rows` (rows read), `predicted`
+/// (rows modelled), `overall`, `groups`, and `predictions` (each row's spec with its
+/// `predicted_ttft_ms`, `predicted_tpot_ms` and `reason`).
+impl Serialize for Validation {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Predicted<'a> {
+            #[serde(flatten)]
+            spec: &'a RowSpec,
+            predicted_ttft_ms: Option<f64>,
+            predicted_tpot_ms: Option<f64>,
+            reason: &'a Option<String>,
+        }
+        #[derive(Serialize)]
+        struct Report<'a> {
+            rows: usize,
+            predicted: usize,
+            overall: &'a Mape,
+            groups: &'a BTreeMap<String, Mape>,
+            predictions: Vec<Predicted<'a>>,
+        }
+        Report {
+            rows: self.rows.len(),
+            predicted: self.rows.iter().filter(|(_, p)| p.reason.is_none()).count(),
+            overall: &self.overall,
+            groups: &self.groups,
+            predictions: self
+                .rows
+                .iter()
+                .map(|(spec, p)| Predicted {
+                    spec,
+                    predicted_ttft_ms: p.ttft_ms,
+                    predicted_tpot_ms: p.tpot_ms,
+                    reason: &p.reason,
+                })
+                .collect(),
+        }
+        .serialize(s)
+    }
 }
 
 /// Models and simulates one row.
@@ -370,4 +412,53 @@ pub fn validate_file(input: &Path, output: &Path, averaged: Averaged) -> Result<
         source,
     })?;
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_validation_serializes_its_counts_errors_and_each_rows_prediction() {
+        let spec = RowSpec {
+            line: 2,
+            backend: "vllm".into(),
+            mode: "agg".into(),
+            concurrency: 4,
+            isl: 100,
+            osl: 10,
+            measured_ttft_ms: Some(50.0),
+            measured_tpot_ms: None,
+        };
+        let unmodelled = Prediction {
+            reason: Some("pipeline parallelism".into()),
+            ..Prediction::default()
+        };
+        let predicted = Prediction {
+            ttft_ms: Some(55.0),
+            tpot_ms: Some(9.0),
+            reason: None,
+        };
+        let v = Validation {
+            rows: vec![(spec.clone(), predicted), (spec, unmodelled)],
+            overall: Mape {
+                rows: 1,
+                ttft_pct: 10.0,
+                tpot_pct: 0.0,
+            },
+            groups: BTreeMap::new(),
+            averaged: Averaged::SteadyState,
+        };
+        let j = serde_json::to_value(&v).unwrap();
+        assert_eq!(
+            (j["rows"].as_u64(), j["predicted"].as_u64()),
+            (Some(2), Some(1))
+        );
+        assert_eq!(j["overall"]["ttft_pct"], 10.0);
+        let first = &j["predictions"][0];
+        assert_eq!(first["concurrency"], 4);
+        assert_eq!(first["predicted_ttft_ms"], 55.0);
+        assert!(first["reason"].is_null());
+        assert_eq!(j["predictions"][1]["reason"], "pipeline parallelism");
+    }
 }

@@ -1,0 +1,76 @@
+//! The CLI's file-to-file tools: `profile`, `perf predict` and `validate`.
+
+use std::path::Path;
+
+use pyo3::prelude::*;
+use servesim::Error;
+use servesim::core::NotOneOf;
+
+use crate::errors::to_py;
+
+/// Runs the profiler on a request file (a DynamoGraphDeploymentRequest) and writes its
+/// outputs into `out` (the GIL released); returns the text of `summary.json`.
+#[pyfunction]
+#[pyo3(signature = (request, out, mode="fast"))]
+pub fn profile(py: Python<'_>, request: &str, out: &str, mode: &str) -> PyResult<String> {
+    py.detach(|| {
+        use servesim::profiler::{Overrides, ProfileMode, run_file};
+        let mode: ProfileMode = mode.parse().map_err(|e: NotOneOf| Error::Config {
+            path: "mode".into(),
+            message: e.to_string(),
+        })?;
+        let out = Path::new(out);
+        run_file(Path::new(request), &Overrides::default(), mode, out)?;
+        let summary = out.join("summary.json");
+        std::fs::read_to_string(&summary).map_err(|source| Error::Io {
+            path: summary,
+            source,
+        })
+    })
+    .map_err(to_py)
+}
+
+/// `servesim perf predict`: predicts every row of a kernel table (public layout) with the
+/// shipped calibration of `gpu` and `backend`; writes `output` with `predicted_ms` and
+/// `reason` columns. Returns (rows, rows predicted).
+#[pyfunction]
+pub fn perf_predict(
+    py: Python<'_>,
+    gpu: &str,
+    backend: &str,
+    table: &str,
+    input: &str,
+    output: &str,
+) -> PyResult<(u64, u64)> {
+    py.detach(|| {
+        use servesim::models::backend::Backend;
+        use servesim::models::calibration::import::PublicTable;
+        use servesim::models::hardware::GpuCatalog;
+        use servesim::models::perf::CalibratedTimer;
+        use servesim::models::perf::evaluate::predict_public_file;
+        let catalog = GpuCatalog::builtin();
+        let backend = Backend::parse(backend)?;
+        let table = PublicTable::parse(table)?;
+        let timer = CalibratedTimer::shipped(&catalog, gpu, backend)?;
+        let s = predict_public_file(&timer, table, Path::new(input), Path::new(output))?;
+        Ok((s.rows as u64, s.predicted as u64))
+    })
+    .map_err(|e: servesim::models::ModelsError| to_py(Error::Models(e)))
+}
+/// `servesim validate`: simulates every measured serving row of `input` and writes it to
+/// `output` with its predictions (the GIL released); `from_start` as the CLI's
+/// `--from-start` (`None`: the steady state). Returns the validation as a dict (see
+/// [`servesim::validate::Validation`]'s serialized form).
+#[pyfunction]
+pub fn validate_serving<'py>(
+    py: Python<'py>,
+    input: &str,
+    output: &str,
+    from_start: Option<u32>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let averaged = servesim::validate::Averaged::from_start(from_start);
+    let v = py
+        .detach(|| servesim::validate::validate_file(Path::new(input), Path::new(output), averaged))
+        .map_err(to_py)?;
+    Ok(pythonize::pythonize(py, &v)?)
+}
