@@ -1,0 +1,125 @@
+//! The end of an iteration: every sequence in it advances (decode steps, prefill chunks),
+//! finished requests leave, and prefills that end join decode or park for their KV hand-off.
+
+use servesim_core::{SimDuration, SimTime};
+
+use super::decode_set::{Slot, SuffixMax};
+use super::{Engine, EngineEvent, IterationOutput, Phase, ceil_div};
+
+impl Engine {
+    /// Applies the iteration in flight at its end time `now`.
+    pub fn complete_iteration(&mut self, now: SimTime, out: &mut IterationOutput) {
+        debug_assert!(self.busy, "no iteration in flight");
+        self.busy = false;
+        self.ended_at = Some(now);
+        let finished_before = out.events.len();
+        // Decode first: sequences whose prefill ends now join decode after this step.
+        if self.plan_decode {
+            self.finish_decode_step(now, out);
+        }
+        for i in 0..self.plan_chunks.len() {
+            let (slot, tokens) = self.plan_chunks[i];
+            self.queued_prefill_tokens -= u64::from(tokens);
+            let seq = self.seq_mut(slot);
+            seq.prefilled += tokens;
+            if seq.prefilled == seq.prefill_target {
+                self.prefill_finished(slot, now, out);
+            }
+        }
+        self.finished_in_last = out.events[finished_before..]
+            .iter()
+            .filter(|e| matches!(e, EngineEvent::Finished { .. }))
+            .count() as u32;
+    }
+
+    fn prefill_finished(&mut self, slot: Slot, now: SimTime, out: &mut IterationOutput) {
+        let pos = self
+            .prefilling
+            .iter()
+            .position(|&s| s == slot)
+            .expect("prefilling");
+        self.prefilling.remove(pos);
+        let bpe = self.blocks_per_entry;
+        let seq = &mut self.seqs[slot];
+        // Publish the prompt's full content blocks to the prefix cache.
+        self.pool.publish(&seq.keys[seq.shared..]);
+        seq.private_blocks -= (seq.keys.len() - seq.shared) as u64 * bpe;
+        seq.shared = seq.keys.len();
+        let request = seq.spec.request;
+        if seq.generated == 0 {
+            seq.generated = 1;
+            seq.last_token_at = now;
+            out.tokens += 1;
+            out.events.push(EngineEvent::FirstToken { request });
+        }
+        if seq.generated >= seq.spec.output_tokens {
+            out.events.push(EngineEvent::Finished {
+                request,
+                max_itl: SimDuration::ZERO,
+            });
+            let private = seq.private_blocks;
+            self.forget_running(slot, private);
+        } else if seq.spec.decode_here {
+            let kv = u64::from(seq.prefill_target);
+            self.join_decode(slot, kv);
+        } else {
+            seq.phase = Phase::Parked;
+            out.events.push(EngineEvent::PrefillDone { request, slot });
+        }
+    }
+
+    fn forget_running(&mut self, slot: Slot, private_blocks: u64) {
+        let seq = self.seqs.remove(slot).expect("live slot");
+        self.pool.release_private(private_blocks);
+        self.pool.release_prefix(&seq.keys[..seq.shared]);
+    }
+
+    fn finish_decode_step(&mut self, now: SimTime, out: &mut IterationOutput) {
+        let veterans = self.decode.len() - self.newcomers.len() as u64;
+        let gap = now.saturating_duration_since(self.last_decode_end);
+        let step = self.decode.step() + 1;
+        if veterans > 0 {
+            out.itl_gaps.push((gap, veterans));
+            self.gaps.push(step, gap.as_nanos());
+        }
+        for i in 0..self.newcomers.len() {
+            let slot = self.newcomers[i];
+            let seq = &mut self.seqs[slot];
+            seq.first_decode_gap = now.saturating_duration_since(seq.last_token_at);
+            out.itl_gaps.push((seq.first_decode_gap, 1));
+        }
+        self.newcomers.clear();
+        out.tokens += self.decode.len();
+        self.last_decode_end = now;
+        let mut done = std::mem::take(&mut self.done);
+        self.decode.advance(&mut done);
+        let block = u64::from(self.config.block_tokens);
+        for &slot in &done {
+            let Phase::Decoding(member) = self.seq(slot).phase.clone() else {
+                unreachable!("finishing slot is decoding")
+            };
+            let kv_len = self.decode.kv_len(&member);
+            self.decode.leave(slot, &member);
+            let seq = self.seq(slot);
+            let later = self.gaps.max_since(member.joined + 2).unwrap_or(0);
+            let max_itl = SimDuration::from_nanos(later.max(seq.first_decode_gap.as_nanos()));
+            let private = if self.config.reserve_output {
+                seq.private_blocks // prompt tail and the reserved output
+            } else {
+                ceil_div(kv_len, block) - seq.shared as u64 * self.blocks_per_entry
+            };
+            out.events.push(EngineEvent::Finished {
+                request: seq.spec.request,
+                max_itl,
+            });
+            self.forget_running(slot, private);
+        }
+        self.done = done;
+        // Gaps before the oldest member's second step can no longer be asked about.
+        match self.decode.oldest_join() {
+            None => self.gaps = SuffixMax::default(),
+            Some(joined) if self.gaps.len() > 64 => self.gaps.forget_before(joined + 2),
+            Some(_) => {}
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! The scheduler of one iteration: what runs (decode first, then prefill chunks under the
+//! token budget, then admissions up to `max_num_seqs`), what is preempted when KV blocks run
+//! out, and what an admission costs in blocks (prefix hits, output reservation).
+
+use servesim_core::SimDuration;
+
+use crate::perf::{BatchShape, PrefillChunk};
+
+use super::decode_set::Slot;
+use super::{
+    BatchSummary, Engine, EngineEvent, IterationOutput, IterationTimer, Phase, Seq, ceil_div,
+};
+
+impl Engine {
+    pub(super) fn plan(
+        &mut self,
+        timer: &(impl IterationTimer + ?Sized),
+        out: &mut IterationOutput,
+    ) -> Option<SimDuration> {
+        self.plan_chunks.clear();
+        self.plan_decode = false;
+        self.admit_ready();
+        let budget = self.config.max_batched_tokens;
+        if self.config.mixed_batches {
+            self.plan_decode = self.prepare_decode(out);
+            let used = if self.plan_decode {
+                self.decode.len() as u32
+            } else {
+                0
+            };
+            self.plan_prefill(budget.saturating_sub(used), out);
+        } else {
+            self.plan_prefill(budget, out);
+            if self.plan_chunks.is_empty() {
+                self.plan_decode = self.prepare_decode(out);
+            }
+        }
+        if self.plan_chunks.is_empty() && !self.plan_decode {
+            return None;
+        }
+        self.shape_chunks.clear();
+        for &(slot, tokens) in &self.plan_chunks {
+            let context = self.seq(slot).prefilled;
+            self.shape_chunks.push(PrefillChunk { tokens, context });
+        }
+        let (decode_seqs, decode_kv_tokens) = if self.plan_decode {
+            (
+                self.decode.len() as u32,
+                self.decode.kv_tokens() + self.decode.len(),
+            )
+        } else {
+            (0, 0)
+        };
+        let shape = BatchShape {
+            prefill: &self.shape_chunks,
+            decode_seqs,
+            decode_kv_tokens,
+        };
+        self.last_batch = BatchSummary {
+            prefill_tokens: self.shape_chunks.iter().map(|c| c.tokens).sum(),
+            decode_seqs,
+            decode_kv_tokens,
+        };
+        self.busy = true;
+        Some(timer.iteration_time(&shape))
+    }
+
+    /// Moves landed transfers into decode while there is room (under the overlap
+    /// schedule, those that landed before the plan was drawn up).
+    fn admit_ready(&mut self) {
+        while self.running() < self.plan_slots() {
+            let Some(&slot) = self.ready.front() else {
+                break;
+            };
+            if !self.known_to_plan(slot) {
+                break;
+            }
+            self.ready.pop_front();
+            self.incoming -= 1;
+            let kv = u64::from(self.seq(slot).prefill_target);
+            self.join_decode(slot, kv);
+        }
+    }
+
+    /// Sequences the plan may run: `max_num_seqs`, less the slots still held (overlap
+    /// schedule) by sequences that finished in the last iteration.
+    fn plan_slots(&self) -> u64 {
+        u64::from(
+            self.config
+                .max_num_seqs
+                .saturating_sub(self.plan_held_slots),
+        )
+    }
+
+    /// Whether a queued sequence was known when the plan was drawn up (under the overlap
+    /// schedule, queued by the start of the iteration that just ended).
+    fn known_to_plan(&self, slot: Slot) -> bool {
+        self.plan_cutoff
+            .is_none_or(|cutoff| self.seq(slot).queued_at <= cutoff)
+    }
+
+    pub(super) fn join_decode(&mut self, slot: Slot, kv_len: u64) {
+        let order = self.next_admit;
+        self.next_admit += 1;
+        let seq = &mut self.seqs[slot];
+        let remaining = u64::from(seq.spec.output_tokens - seq.generated);
+        seq.admit_order = order;
+        let member = self.decode.join(slot, kv_len, remaining, order);
+        seq.phase = Phase::Decoding(member);
+        self.newcomers.push(slot);
+    }
+
+    /// Makes room for the decode step's new blocks, preempting the newest
+    /// members if needed. Returns whether a decode step runs.
+    fn prepare_decode(&mut self, out: &mut IterationOutput) -> bool {
+        loop {
+            if self.decode.is_empty() {
+                return false;
+            }
+            if self.config.reserve_output {
+                return true; // every member's growth was reserved at admission
+            }
+            let need = self.decode.blocks_needed_next_step();
+            if self.pool.allocate(need) {
+                return true;
+            }
+            let victim = self.decode.newest().expect("non-empty decode set");
+            self.preempt(victim, out);
+        }
+    }
+
+    fn preempt(&mut self, slot: Slot, out: &mut IterationOutput) {
+        let Phase::Decoding(member) = self.seq(slot).phase.clone() else {
+            unreachable!("only decode members are preempted")
+        };
+        let kv_len = self.decode.kv_len(&member);
+        let made = self.decode.made_since_join(&member) as u32;
+        self.decode.leave(slot, &member);
+        self.newcomers.retain(|&s| s != slot);
+        let block = u64::from(self.config.block_tokens);
+        let bpe = self.blocks_per_entry;
+        let seq = &mut self.seqs[slot];
+        seq.generated += made;
+        let private = ceil_div(kv_len, block) - seq.shared as u64 * bpe;
+        self.pool.release_private(private);
+        self.pool.release_prefix(&seq.keys[..seq.shared]);
+        seq.shared = 0;
+        seq.private_blocks = 0;
+        // Recompute the prompt and every token made but the last (which is fed next).
+        seq.prefill_target = seq.spec.prompt_tokens + seq.generated - 1;
+        seq.prefilled = 0;
+        seq.spec.decode_here = true;
+        seq.phase = Phase::Waiting;
+        self.queued_prefill_tokens += u64::from(seq.prefill_target);
+        out.events.push(EngineEvent::Preempted {
+            request: seq.spec.request,
+        });
+        self.waiting.push_front(slot);
+    }
+
+    /// Fills `budget` tokens with prefill chunks: running prefills first, then admissions.
+    fn plan_prefill(&mut self, mut budget: u32, out: &mut IterationOutput) {
+        let chunked = self.config.chunked_prefill;
+        for i in 0..self.prefilling.len() {
+            if budget == 0 {
+                return;
+            }
+            let slot = self.prefilling[i];
+            let seq = self.seq(slot);
+            let left = seq.prefill_target - seq.prefilled;
+            let chunk = if chunked { left.min(budget) } else { left };
+            if !chunked && chunk > budget && !self.plan_chunks.is_empty() {
+                continue;
+            }
+            budget = budget.saturating_sub(chunk);
+            self.plan_chunks.push((slot, chunk));
+        }
+        while budget > 0 && self.running() < self.plan_slots() {
+            let Some(&slot) = self.waiting.front() else {
+                break;
+            };
+            if !self.known_to_plan(slot) {
+                break;
+            }
+            let left = self.admission_prefill_tokens(slot);
+            // Without chunking a prompt runs whole: alone if it exceeds the budget.
+            if !chunked && left > budget && !self.plan_chunks.is_empty() {
+                break;
+            }
+            if !self.admit(slot) {
+                break; // no blocks: first-come first-served, no overtaking
+            }
+            self.waiting.pop_front();
+            self.prefilling.push_back(slot);
+            let seq = self.seq(slot);
+            out.events.push(EngineEvent::Admitted {
+                request: seq.spec.request,
+            });
+            let left = seq.prefill_target - seq.prefilled;
+            let chunk = if chunked { left.min(budget) } else { left };
+            budget = budget.saturating_sub(chunk);
+            self.plan_chunks.push((slot, chunk));
+        }
+    }
+
+    /// Prefill tokens a waiting sequence would need if admitted now (cache hits excluded).
+    fn admission_prefill_tokens(&self, slot: Slot) -> u32 {
+        let seq = self.seq(slot);
+        let (hit, _) = self.prefix_hit(seq);
+        seq.prefill_target - hit
+    }
+
+    /// Cache hit of a waiting sequence: (tokens, content blocks). At least one
+    /// token is always computed, to produce the next token.
+    fn prefix_hit(&self, seq: &Seq) -> (u32, usize) {
+        let per = self.config.prefix_block_tokens;
+        let mut blocks = self.pool.cached_prefix_len(&seq.keys);
+        blocks = blocks.min(((seq.prefill_target - 1) / per.max(1)) as usize);
+        (blocks as u32 * per, blocks)
+    }
+
+    /// Tokens of output whose blocks are reserved at admission (none unless `reserve_output`).
+    fn output_reserve(&self, seq: &Seq) -> u64 {
+        if self.config.reserve_output {
+            u64::from(seq.spec.output_tokens - seq.generated)
+        } else {
+            0
+        }
+    }
+
+    /// Admits the sequence at the head of the queue if its blocks fit above the watermark.
+    fn admit(&mut self, slot: Slot) -> bool {
+        let seq = self.seq(slot);
+        let (hit_tokens, hit_blocks) = self.prefix_hit(seq);
+        let all = ceil_div(
+            u64::from(seq.prefill_target) + self.output_reserve(seq),
+            u64::from(self.config.block_tokens),
+        );
+        let need = all - hit_blocks as u64 * self.blocks_per_entry;
+        // Evictable cache blocks count as available, except those this request is about to reuse.
+        let reusable_evictable = self.pool.unreferenced_blocks(&seq.keys[..hit_blocks]);
+        if self.pool.available().saturating_sub(reusable_evictable)
+            < need + self.config.watermark_blocks
+        {
+            return false;
+        }
+        let keys = std::mem::take(&mut self.seq_mut(slot).keys);
+        self.pool.acquire_prefix(&keys, hit_blocks);
+        let ok = self.pool.allocate(need);
+        debug_assert!(ok, "checked above");
+        self.queued_prefill_tokens -= u64::from(hit_tokens);
+        let seq = self.seq_mut(slot);
+        seq.keys = keys;
+        seq.shared = hit_blocks;
+        seq.private_blocks = need;
+        seq.prefilled = hit_tokens;
+        seq.phase = Phase::Prefilling;
+        true
+    }
+}
