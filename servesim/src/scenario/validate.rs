@@ -17,13 +17,16 @@ use servesim_models::frontend::FrontendSpec;
 
 use super::checks::{interval, invalid, seconds};
 use super::faults::validate_faults;
+use servesim_planner::PlannerConfig;
+
 use super::{
-    FrontendConfig, MAX_DURATION_S, MAX_FRONTEND_LATENCY_MS, MAX_TOKEN_COST_US, PoolConfig,
-    PoolPlan, Scenario, ScenarioConfig,
+    ClusterConfig, FrontendConfig, MAX_DURATION_S, MAX_FRONTEND_LATENCY_MS, MAX_TOKEN_COST_US,
+    MetricsConfig, PoolConfig, PoolPlan, Scenario, ScenarioConfig, SloConfig,
 };
 
 impl Scenario {
-    /// Validates a parsed config.
+    /// Validates a parsed config (the checks in the file's order, so the first error
+    /// reported is the first in the file's sections).
     pub fn validate(config: ScenarioConfig, base_dir: &Path) -> Result<Scenario, Error> {
         if config.duration_s > MAX_DURATION_S {
             return Err(invalid(
@@ -35,137 +38,19 @@ impl Scenario {
             ));
         }
         let duration = seconds("duration_s", config.duration_s, true)?;
-        let catalog = GpuCatalog::builtin();
-        let gpu = catalog
-            .get(&config.gpu)
-            .map_err(|e| invalid("gpu", e.to_string()))?
-            .clone();
-        let backend =
-            Backend::parse(&config.backend).map_err(|e| invalid("backend", e.to_string()))?;
-        let mut llm = if config.model.ends_with(".json") {
-            LlmSpec::from_hf_config(&base_dir.join(&config.model))
-                .map_err(|e| invalid("model", e.to_string()))?
-        } else {
-            LlmSpec::lookup(&config.model).map_err(|e| invalid("model", e.to_string()))?
-        };
-        if let Some(w) = &config.weight_dtype {
-            llm.weight_dtype =
-                Dtype::parse(w).map_err(|e| invalid("weight_dtype", e.to_string()))?;
-        }
-        if let Some(kv) = &config.kv_dtype {
-            llm.kv_dtype = Dtype::parse(kv).map_err(|e| invalid("kv_dtype", e.to_string()))?;
-        }
-        for (field, v) in [
-            ("slo.ttft_ms", config.slo.ttft_ms),
-            ("slo.itl_ms", config.slo.itl_ms),
-        ] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(invalid(
-                    field,
-                    format!("must be a positive number of ms, got {v}"),
-                ));
-            }
-        }
-        let slo_ttft = seconds("slo.ttft_ms", config.slo.ttft_ms / 1e3, true)?;
-        let slo_itl = seconds("slo.itl_ms", config.slo.itl_ms / 1e3, true)?;
-
+        let (gpu, backend, llm) = validate_served(&config, base_dir)?;
+        let (slo_ttft, slo_itl) = validate_slo(&config.slo)?;
         let c = &config.cluster;
-        if c.nodes == 0 {
-            return Err(invalid("cluster.nodes", "must be at least 1"));
-        }
-        let all_gpus = u64::from(c.nodes) * u64::from(gpu.gpus_per_node);
-        if all_gpus > 1_000_000 {
-            return Err(invalid(
-                "cluster.nodes",
-                format!(
-                    "{} nodes is more than this simulator supports (1,000,000 GPUs)",
-                    c.nodes
-                ),
-            ));
-        }
-        let gpu_budget = c.gpu_budget.unwrap_or(all_gpus as u32);
-        if gpu_budget == 0 || u64::from(gpu_budget) > all_gpus {
-            return Err(invalid(
-                "cluster.gpu_budget",
-                format!("must be 1..={all_gpus} (the nodes' GPUs), got {gpu_budget}"),
-            ));
-        }
-        if !(c.transfer_latency_us.is_finite() && c.transfer_latency_us >= 0.0) {
-            return Err(invalid(
-                "cluster.transfer_latency_us",
-                format!("must be >= 0, got {}", c.transfer_latency_us),
-            ));
-        }
-        let transfer_latency = seconds(
-            "cluster.transfer_latency_us",
-            c.transfer_latency_us / 1e6,
-            false,
-        )?;
+        let (gpu_budget, transfer_latency) = validate_cluster(c, &gpu)?;
         let traffic = config
             .traffic
             .validate("traffic", base_dir)
             .map_err(Error::Traffic)?;
-        let mut pools: Vec<PoolPlan> = Vec::new();
-        for (i, p) in c.pools.iter().enumerate() {
-            let path = format!("cluster.pools[{i}]");
-            let plan = validate_pool(&path, p, &llm, &gpu, backend, traffic.block_tokens())?;
-            if let Some(j) = pools.iter().position(|q| q.name == plan.name) {
-                return Err(invalid(
-                    format!("{path}.name"),
-                    format!("'{}' is already the name of cluster.pools[{j}]", plan.name),
-                ));
-            }
-            pools.push(plan);
-        }
-        let roles: Vec<PoolRole> = pools.iter().map(|p| p.role).collect();
-        if !matches!(
-            roles[..],
-            [PoolRole::Aggregated] | [PoolRole::Prefill, PoolRole::Decode]
-        ) {
-            return Err(invalid(
-                "cluster.pools",
-                "must be one aggregated pool, or a prefill pool followed by a decode pool",
-            ));
-        }
-        let initial: u32 = pools.iter().map(|p| p.workers * p.tp).sum();
-        if initial > gpu_budget {
-            return Err(invalid(
-                "cluster.pools",
-                format!("initial workers hold {initial} GPUs, over the budget of {gpu_budget}"),
-            ));
-        }
-        if c.local_prefill_max_tokens.is_some() && roles.len() != 2 {
-            return Err(invalid(
-                "cluster.local_prefill_max_tokens",
-                "needs a decode pool",
-            ));
-        }
-        let m = &config.metrics;
-        let sample_interval = interval("metrics.sample_interval_s", m.sample_interval_s)?;
-        let warmup = seconds("metrics.warmup_s", m.warmup_s, false)?;
-        if warmup >= duration {
-            return Err(invalid(
-                "metrics.warmup_s",
-                format!(
-                    "{} s leaves nothing of a {} s run",
-                    m.warmup_s, config.duration_s
-                ),
-            ));
-        }
+        let pools = validate_pools(c, &llm, &gpu, backend, traffic.block_tokens(), gpu_budget)?;
+        let (sample_interval, warmup) =
+            validate_metrics(&config.metrics, duration, config.duration_s)?;
         if let Some(p) = &config.planner {
-            for (field, v) in [
-                ("planner.interval_s", p.interval_s),
-                ("planner.scrape_lag_s", p.scrape_lag_s),
-            ] {
-                if !(v.is_finite() && v >= 0.0) || (field == "planner.interval_s" && v == 0.0) {
-                    return Err(invalid(
-                        field,
-                        format!("must be a positive number of seconds, got {v}"),
-                    ));
-                }
-            }
-            interval("planner.interval_s", p.interval_s)?;
-            seconds("planner.scrape_lag_s", p.scrape_lag_s, false)?;
+            validate_planner(p)?;
         }
         if let Some(f) = &config.faults {
             validate_faults(f, &pools, c.nodes, config.duration_s)?;
@@ -194,6 +79,167 @@ impl Scenario {
             config,
         })
     }
+}
+
+/// The GPU, the backend and the model with its dtypes.
+fn validate_served(
+    config: &ScenarioConfig,
+    base_dir: &Path,
+) -> Result<(GpuSku, Backend, LlmSpec), Error> {
+    let gpu = GpuCatalog::builtin()
+        .get(&config.gpu)
+        .map_err(|e| invalid("gpu", e.to_string()))?
+        .clone();
+    let backend = Backend::parse(&config.backend).map_err(|e| invalid("backend", e.to_string()))?;
+    let mut llm = if config.model.ends_with(".json") {
+        LlmSpec::from_hf_config(&base_dir.join(&config.model))
+            .map_err(|e| invalid("model", e.to_string()))?
+    } else {
+        LlmSpec::lookup(&config.model).map_err(|e| invalid("model", e.to_string()))?
+    };
+    if let Some(w) = &config.weight_dtype {
+        llm.weight_dtype = Dtype::parse(w).map_err(|e| invalid("weight_dtype", e.to_string()))?;
+    }
+    if let Some(kv) = &config.kv_dtype {
+        llm.kv_dtype = Dtype::parse(kv).map_err(|e| invalid("kv_dtype", e.to_string()))?;
+    }
+    Ok((gpu, backend, llm))
+}
+
+/// The TTFT and ITL targets.
+fn validate_slo(slo: &SloConfig) -> Result<(SimDuration, SimDuration), Error> {
+    for (field, v) in [("slo.ttft_ms", slo.ttft_ms), ("slo.itl_ms", slo.itl_ms)] {
+        if !(v.is_finite() && v > 0.0) {
+            return Err(invalid(
+                field,
+                format!("must be a positive number of ms, got {v}"),
+            ));
+        }
+    }
+    Ok((
+        seconds("slo.ttft_ms", slo.ttft_ms / 1e3, true)?,
+        seconds("slo.itl_ms", slo.itl_ms / 1e3, true)?,
+    ))
+}
+
+/// The GPU budget and the KV transfer latency.
+fn validate_cluster(c: &ClusterConfig, gpu: &GpuSku) -> Result<(u32, SimDuration), Error> {
+    if c.nodes == 0 {
+        return Err(invalid("cluster.nodes", "must be at least 1"));
+    }
+    let all_gpus = u64::from(c.nodes) * u64::from(gpu.gpus_per_node);
+    if all_gpus > 1_000_000 {
+        return Err(invalid(
+            "cluster.nodes",
+            format!(
+                "{} nodes is more than this simulator supports (1,000,000 GPUs)",
+                c.nodes
+            ),
+        ));
+    }
+    let gpu_budget = c.gpu_budget.unwrap_or(all_gpus as u32);
+    if gpu_budget == 0 || u64::from(gpu_budget) > all_gpus {
+        return Err(invalid(
+            "cluster.gpu_budget",
+            format!("must be 1..={all_gpus} (the nodes' GPUs), got {gpu_budget}"),
+        ));
+    }
+    if !(c.transfer_latency_us.is_finite() && c.transfer_latency_us >= 0.0) {
+        return Err(invalid(
+            "cluster.transfer_latency_us",
+            format!("must be >= 0, got {}", c.transfer_latency_us),
+        ));
+    }
+    let transfer_latency = seconds(
+        "cluster.transfer_latency_us",
+        c.transfer_latency_us / 1e6,
+        false,
+    )?;
+    Ok((gpu_budget, transfer_latency))
+}
+
+/// The pools: each valid, names unique, one aggregated pool or a prefill pool then a decode
+/// pool, initial workers within the budget.
+fn validate_pools(
+    c: &ClusterConfig,
+    llm: &LlmSpec,
+    gpu: &GpuSku,
+    backend: Backend,
+    prefix_block_tokens: u32,
+    gpu_budget: u32,
+) -> Result<Vec<PoolPlan>, Error> {
+    let mut pools: Vec<PoolPlan> = Vec::new();
+    for (i, p) in c.pools.iter().enumerate() {
+        let path = format!("cluster.pools[{i}]");
+        let plan = validate_pool(&path, p, llm, gpu, backend, prefix_block_tokens)?;
+        if let Some(j) = pools.iter().position(|q| q.name == plan.name) {
+            return Err(invalid(
+                format!("{path}.name"),
+                format!("'{}' is already the name of cluster.pools[{j}]", plan.name),
+            ));
+        }
+        pools.push(plan);
+    }
+    let roles: Vec<PoolRole> = pools.iter().map(|p| p.role).collect();
+    if !matches!(
+        roles[..],
+        [PoolRole::Aggregated] | [PoolRole::Prefill, PoolRole::Decode]
+    ) {
+        return Err(invalid(
+            "cluster.pools",
+            "must be one aggregated pool, or a prefill pool followed by a decode pool",
+        ));
+    }
+    let initial: u32 = pools.iter().map(|p| p.workers * p.tp).sum();
+    if initial > gpu_budget {
+        return Err(invalid(
+            "cluster.pools",
+            format!("initial workers hold {initial} GPUs, over the budget of {gpu_budget}"),
+        ));
+    }
+    if c.local_prefill_max_tokens.is_some() && roles.len() != 2 {
+        return Err(invalid(
+            "cluster.local_prefill_max_tokens",
+            "needs a decode pool",
+        ));
+    }
+    Ok(pools)
+}
+
+/// The sampling interval and the warm-up (which must leave some of the run).
+fn validate_metrics(
+    m: &MetricsConfig,
+    duration: SimDuration,
+    duration_s: f64,
+) -> Result<(SimDuration, SimDuration), Error> {
+    let sample_interval = interval("metrics.sample_interval_s", m.sample_interval_s)?;
+    let warmup = seconds("metrics.warmup_s", m.warmup_s, false)?;
+    if warmup >= duration {
+        return Err(invalid(
+            "metrics.warmup_s",
+            format!("{} s leaves nothing of a {} s run", m.warmup_s, duration_s),
+        ));
+    }
+    Ok((sample_interval, warmup))
+}
+
+/// The planner's interval and scrape lag (the policy's own settings are the planner
+/// crate's to check when it builds the policy).
+fn validate_planner(p: &PlannerConfig) -> Result<(), Error> {
+    for (field, v) in [
+        ("planner.interval_s", p.interval_s),
+        ("planner.scrape_lag_s", p.scrape_lag_s),
+    ] {
+        if !(v.is_finite() && v >= 0.0) || (field == "planner.interval_s" && v == 0.0) {
+            return Err(invalid(
+                field,
+                format!("must be a positive number of seconds, got {v}"),
+            ));
+        }
+    }
+    interval("planner.interval_s", p.interval_s)?;
+    seconds("planner.scrape_lag_s", p.scrape_lag_s, false)?;
+    Ok(())
 }
 
 fn validate_frontend(f: FrontendConfig) -> Result<FrontendSpec, Error> {
