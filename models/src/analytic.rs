@@ -33,6 +33,26 @@ pub fn mdl_max_utilisation(service_ms: f64, target_ms: f64, cap: f64) -> f64 {
     (2.0 * k / (1.0 + 2.0 * k)).min(cap)
 }
 
+/// Time of one prompt of `isl` tokens prefilled alone, in chunks of at most `chunk` tokens
+/// (each chunk attending to the ones before it), ms, with `predict_ms` timing each step.
+pub fn prefill_alone_ms(isl: u32, chunk: u32, predict_ms: impl Fn(&BatchShape<'_>) -> f64) -> f64 {
+    let mut done = 0;
+    let mut ms = 0.0;
+    while done < isl {
+        let tokens = (isl - done).min(chunk);
+        ms += predict_ms(&BatchShape {
+            prefill: &[PrefillChunk {
+                tokens,
+                context: done,
+            }],
+            decode_seqs: 0,
+            decode_kv_tokens: 0,
+        });
+        done += tokens;
+    }
+    ms
+}
+
 /// Fixed request sizes, and the engine's token budget per iteration.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SteadyLoad {
@@ -57,22 +77,9 @@ impl SteadyLoad {
 
     /// Prefill time of one prompt at batch 1, chunked by the token budget, ms.
     pub fn prefill_ms(&self, p: &CachedPredictor) -> f64 {
-        let chunk = self.max_batched_tokens.max(16);
-        let mut done = 0;
-        let mut ms = 0.0;
-        while done < self.isl {
-            let tokens = (self.isl - done).min(chunk);
-            ms += p.predict_ms(&BatchShape {
-                prefill: &[PrefillChunk {
-                    tokens,
-                    context: done,
-                }],
-                decode_seqs: 0,
-                decode_kv_tokens: 0,
-            });
-            done += tokens;
-        }
-        ms
+        prefill_alone_ms(self.isl, self.max_batched_tokens.max(16), |b| {
+            p.predict_ms(b)
+        })
     }
 
     /// Decode step time at `b` sequences of the mean context, ms.

@@ -18,7 +18,8 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use servesim_models::perf::{BatchShape, IterationPredictor, PrefillChunk};
+use servesim_models::analytic::prefill_alone_ms;
+use servesim_models::perf::{BatchShape, IterationPredictor};
 
 use crate::error::PlannerError;
 
@@ -403,20 +404,7 @@ impl Profile {
         ];
         let prefill_cap = prefill.max_kv_tokens.max(64);
         for &isl in ISL.iter().filter(|&&i| u64::from(i) <= prefill_cap) {
-            let mut done = 0u32;
-            let mut ms = 0.0;
-            while done < isl {
-                let tokens = (isl - done).min(chunk);
-                ms += prefill.predictor.predict_ms(&BatchShape {
-                    prefill: &[PrefillChunk {
-                        tokens,
-                        context: done,
-                    }],
-                    decode_seqs: 0,
-                    decode_kv_tokens: 0,
-                });
-                done += tokens;
-            }
+            let ms = prefill_alone_ms(isl, chunk, |b| prefill.predictor.predict_ms(b));
             if !(ms.is_finite() && ms > 0.0) {
                 return Err(model_err(format!("prefill time of ISL {isl} is {ms} ms")));
             }
