@@ -12,7 +12,7 @@ use crate::scenario::{
     ClusterConfig, FrontendConfig, MetricsConfig, PoolConfig, Scenario, ScenarioConfig, SloConfig,
 };
 
-use super::RowSpec;
+use super::Load;
 use super::measured::Row;
 
 /// The pools, GPU count and precision of a row.
@@ -149,7 +149,7 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
 pub(super) fn scenario_of(
     plan: &Plan,
     row: &Row<'_>,
-    spec: &RowSpec,
+    load: &Load<'_>,
     ramp_s: f64,
     seed: u64,
 ) -> Result<Scenario, String> {
@@ -161,7 +161,7 @@ pub(super) fn scenario_of(
     let users = ClosedConfig {
         ramp_s,
         stagger: Stagger::Random,
-        ..ClosedConfig::one_turn_fixed(spec.concurrency, spec.isl, spec.osl)
+        ..ClosedConfig::one_turn_fixed(load.users, load.isl, load.osl)
     };
     let traffic = WorkloadConfig::of_streams(vec![StreamConfig::closed("bench", users)]);
     let cluster = ClusterConfig::new(plan.gpus.div_ceil(per_node), plan.pools.clone());
@@ -173,13 +173,13 @@ pub(super) fn scenario_of(
     let mut config = ScenarioConfig::new(
         &plan.model,
         &gpu,
-        &spec.backend,
+        load.backend,
         1_000_000.0,
         slo,
         cluster,
         traffic,
     );
-    config.name = Some(format!("line-{}", spec.line));
+    config.name = Some(format!("line-{}", load.line));
     config.seed = seed;
     config.kv_dtype = plan.kv_dtype.map(str::to_string);
     config.weight_dtype = plan.block_fp8.then(|| "fp8_block".to_string());
@@ -188,7 +188,7 @@ pub(super) fn scenario_of(
         keep_requests: true,
         ..MetricsConfig::default()
     };
-    config.frontend = engine_server(&spec.backend);
+    config.frontend = engine_server(load.backend);
     Scenario::validate(config, Path::new(".")).map_err(|e| e.to_string())
 }
 
