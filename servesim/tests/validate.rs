@@ -309,9 +309,9 @@ fn predictions(path: &Path) -> Vec<(f64, f64)> {
 }
 
 #[test]
-fn trtllm_release_candidates_lose_a_slot_to_the_padding_request() {
-    // Same row, two TensorRT-LLM versions: 1.0.0rc* serves N users with N − 1 slots, so each
-    // request waits for one departure (about E2E / N) before its prefill; TPOT barely moves.
+fn trtllm_versions_serve_with_every_slot_of_the_batch() {
+    // Same row, two TensorRT-LLM versions: no version holds a slot of max_batch_size back
+    // (no documented mechanism does), so both predict the same.
     let row = agg(
         "trtllm",
         "meta-llama/Llama-3.1-8B-Instruct",
@@ -324,6 +324,7 @@ fn trtllm_release_candidates_lose_a_slot_to_the_padding_request() {
         4,
     );
     let rc = row.replacen(",trtllm,1.0,", ",trtllm,1.0.0rc3,", 1);
+    assert_ne!(rc, row);
     let (out, path) = run("slot", &[rc, row]);
     assert!(
         out.status.success(),
@@ -331,13 +332,7 @@ fn trtllm_release_candidates_lose_a_slot_to_the_padding_request() {
         String::from_utf8_lossy(&out.stderr)
     );
     let p = predictions(&path);
-    let ((ttft_rc, tpot_rc), (ttft, tpot)) = (p[0], p[1]);
-    let e2e = ttft + 63.0 * tpot;
-    assert!(
-        ttft_rc - ttft > 0.5 * e2e / 4.0,
-        "{ttft_rc} vs {ttft} (E2E {e2e})"
-    );
-    assert!((tpot_rc / tpot - 1.0).abs() < 0.1, "{tpot_rc} vs {tpot}");
+    assert_eq!(p[0], p[1]);
 }
 
 /// 32 users of 2048-token prompts on one vLLM worker (Llama-3.1-8B, H100): started together

@@ -22,11 +22,15 @@
 //! - `disagg`: `prefill_num_workers` × `prefill_tp_size` and `decode_num_workers` ×
 //!   `decode_tp_size`, their batch sizes as `max_num_seqs`; `N` is the total across the
 //!   deployment.
-//! - TensorRT-LLM 1.0 release candidates (`backend_version` `1.0.0rc*`) keep one sequence
-//!   slot of `max_batch_size` for the CUDA-graph padding request, so `batch_size − 1` slots
-//!   serve the `N = batch_size` users: every request waits for one departure, and the
-//!   measured TTFT grows by `E2E / N` with the output length at fixed concurrency (on the
-//!   Llama-3.1-8B H100 rows, 1024/128 → 1024/512 at `N = 8`: 191 → 550 ms, while TPOT stays).
+//! - `batch_size` is the whole of `max_batch_size`: no slot is held back. (A rule that
+//!   TensorRT-LLM 1.0 release candidates keep one slot for the CUDA-graph padding request
+//!   was dropped: TensorRT-LLM documents `cuda_graph_config.enable_padding` (`CudaGraphConfig`
+//!   in `tensorrt_llm/llmapi/llm_args.py`) as "batches are rounded up to the nearest
+//!   cuda_graph_batch_size", with dummy requests, not as taking a slot of `max_batch_size`
+//!   (`max_batch_size`: "the maximum number of requests that the engine can schedule"),
+//!   and the Qwen3-235B-A22B rows of the same 1.0.0rc3 on H100, with
+//!   `batch_size` equal to the concurrency too, have TTFT flat in OSL. The Llama-3.1-8B
+//!   rows' TTFT growing with OSL at low concurrency is left unexplained.)
 //! - Frontend: the backend's own OpenAI-compatible server, with the benchmark client reading
 //!   its streams ([`servesim_models::frontend::FrontendSpec::engine_server`]): a fixed latency per request and host
 //!   time per streamed token, which the measurements show where GPUs do not explain them
@@ -57,7 +61,7 @@
 //!   (one request per user of `K`) with the steady state (the other `K − 1`); the requests
 //!   right after the burst are taken as steady. On the shared rows, `K = 10` (the
 //!   `--request-count 10×N` of common benchmark recipes) brings the TensorRT-LLM rows' TTFT
-//!   error from 30.8 % to 19.4 % and SGLang's from 47.5 % to 33.2 %, while vLLM's rows, whose
+//!   error from 43.2 % to 36.4 % and SGLang's from 47.5 % to 33.2 %, while vLLM's rows, whose
 //!   first tokens come sooner than even the steady state predicts, go from 31.7 % to
 //!   121.9 %: they were not measured this way. The default is the steady state.
 //!

@@ -57,9 +57,6 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
     // 32 users of 1024+8192 tokens on one H200 run without queueing, which only FP8 KV allows.
     let trtllm = row.text("backend").eq_ignore_ascii_case("trtllm");
     let kv_dtype = (trtllm && quant.starts_with("fp8")).then_some("fp8");
-    // TensorRT-LLM 1.0 release candidates hold one sequence slot for the CUDA-graph padding
-    // request (see the module documentation).
-    let padding_slot = trtllm && row.text("backend_version").starts_with("1.0.0rc");
     // `moe_quant_mode` is filled for dense models too; MoE models fail the lookup below.
     let prefixes: &[&str] = if mode == "agg" {
         &[""]
@@ -93,11 +90,6 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
         "agg" => {
             let tp = row.required_count("tp_size")?;
             let batch = row.batch("batch_size")?;
-            let batch = if padding_slot {
-                batch.map(|b| (b - 1).max(1))
-            } else {
-                batch
-            };
             Plan {
                 pools: vec![pool("agg", "aggregated", tp, 1, batch)],
                 gpus: tp,
@@ -113,11 +105,6 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
             let dw = row.required_count("decode_num_workers")?;
             let pb = row.batch("prefill_batch_size")?;
             let db = row.batch("decode_batch_size")?;
-            let db = if padding_slot {
-                db.map(|b| (b - 1).max(1))
-            } else {
-                db
-            };
             let gpus = ptp
                 .checked_mul(pw)
                 .zip(dtp.checked_mul(dw))
