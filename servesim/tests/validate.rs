@@ -296,6 +296,33 @@ fn a_row_without_concurrency_runs_at_what_its_batch_sizes_imply() {
     let (ttft, _, reason, note) = outputs(&got[3]);
     assert!(ttft.is_empty() && reason.contains("attention data parallelism"));
     assert!(note.contains("decode_attention_dp_size 2 = 8"), "{note}");
+
+    // Aggregated: the batch size is the concurrency; no batch size, no concurrency: a reason.
+    let llama = agg(
+        "vllm",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "h100_sxm",
+        "",
+        128,
+        4,
+        1,
+        1,
+        2,
+    )
+    .replace("silicon_concurrency=2", "nothing");
+    let blank = llama.replace(",agg,128,4,,,2.0,", ",agg,128,4,,,,");
+    assert_ne!(blank, llama);
+    let (out, path) = run("noconc-agg", &[llama, blank]);
+    assert!(out.status.success());
+    let got = read(&path);
+    let (ttft, _, _, note) = outputs(&got[1]);
+    assert!(ttft.parse::<f64>().unwrap() > 0.0, "{:?}", got[1]);
+    assert!(note.ends_with("(batch_size 2)"), "{note}");
+    let (ttft, _, reason, _) = outputs(&got[2]);
+    assert!(
+        ttft.is_empty() && reason.contains("no batch_size"),
+        "{reason}"
+    );
 }
 
 /// Predicted (TTFT, TPOT) of every row of a run.

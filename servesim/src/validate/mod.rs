@@ -341,12 +341,17 @@ fn implied_concurrency(row: &Row<'_>, mode: &str) -> Result<Result<(u32, String)
         .map(|(c, f)| format!("{c} {f}"))
         .collect::<Vec<_>>()
         .join(" × ");
+    // One factor is the concurrency itself; more are shown with their product.
+    let product = match n {
+        Some(n) if factors.len() > 1 => format!("{product} = {n}"),
+        _ => product,
+    };
     Ok(match n {
         Some(n) => Ok((
             n,
             format!(
                 "no silicon_concurrency: predicted at the concurrency its batch sizes imply \
-                 ({product} = {n})"
+                 ({product})"
             ),
         )),
         None => Err(format!(
