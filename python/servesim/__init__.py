@@ -364,7 +364,9 @@ def validate(
     measured serving row (the columns of ``data/e2e/measured_serving.csv``) the way it was
     measured (a closed loop at its concurrency, fixed ISL/OSL, its model, GPU, backend and
     parallelism) and writes each row to ``output`` with ``predicted_ttft_ms``,
-    ``predicted_tpot_ms`` and ``reason`` (why a row could not be modelled).
+    ``predicted_tpot_ms``, ``reason`` (why a row could not be modelled, naming the column at
+    fault) and ``note`` (what the prediction assumed that the row does not say: a row without
+    ``silicon_concurrency`` runs at the concurrency its batch sizes imply).
 
     The predictions are steady-state means unless ``from_start`` is ``K`` (``--from-start
     K``): the means of the first ``K`` requests of every user from an idle server, all
@@ -374,8 +376,10 @@ def validate(
     (by ``backend/mode``) as ``{"rows", "ttft_pct", "tpot_pct"}`` mean absolute percentage
     errors over the rows with both a measurement and a prediction, and ``predictions``
     (one dict per row: ``line``, ``backend``, ``mode``, ``concurrency``, ``isl``, ``osl``,
-    measured and predicted TTFT/TPOT in ms, ``reason``). A malformed row raises
-    ``ParseError`` naming its line and column; an unreadable file ``IoError``.
+    measured and predicted TTFT/TPOT in ms, ``reason``, ``note``; ``concurrency``, ``isl``
+    and ``osl`` are ``None`` where the row does not say). A malformed row gets a ``reason``
+    and the run goes on; a file without a header or a required column raises
+    ``ParseError``, an unreadable file ``IoError``.
     """
     if from_start is not None and (isinstance(from_start, bool) or not isinstance(from_start, int) or from_start < 1):
         raise ConfigError(

@@ -223,9 +223,16 @@ def test_validate_three_rows(tmp_path: Path) -> None:
         with pytest.raises(errors.ConfigError, match="from_start"):
             servesim.validate(measured, out, from_start=k)  # type: ignore[arg-type]
     bad = tmp_path / "bad.csv"
-    bad.write_text(lines[0] + "\n" + lines[1].replace(",1024,", ",x,", 1) + "\n")
-    with pytest.raises(errors.ParseError, match="line 2"):
-        servesim.validate(bad, tmp_path / "o.csv")
+    # A malformed row gets a reason naming its column; the run goes on to the next row.
+    bad.write_text(lines[0] + "\n" + lines[1].replace(",1024,", ",x,", 1) + "\n" + lines[2] + "\n")
+    b = servesim.validate(bad, tmp_path / "o.csv")["predictions"]
+    assert b[0]["predicted_ttft_ms"] is None and "column isl" in b[0]["reason"]
+    assert b[0]["isl"] is None and b[1]["predicted_ttft_ms"] > 0 and b[1]["note"] is None
+    # A file without a required column is an error.
+    headless = tmp_path / "headless.csv"
+    headless.write_text("id,backend\nx,vllm\n")
+    with pytest.raises(errors.ParseError, match="silicon_data_source"):
+        servesim.validate(headless, tmp_path / "o.csv")
     with pytest.raises(errors.IoError):
         servesim.validate(tmp_path / "missing.csv", tmp_path / "o.csv")
 

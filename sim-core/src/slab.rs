@@ -26,7 +26,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Index, IndexMut};
 
-/// A typed slot number: the key of one kind of value in a [`Slab`] (see [`define_key!`]).
+/// A typed slot number: the key of one kind of value in a [`Slab`] (see [`define_key!`](crate::define_key)).
 pub trait Key: Copy {
     /// The key of slot `index`.
     fn from_index(index: usize) -> Self;

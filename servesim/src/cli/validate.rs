@@ -14,7 +14,8 @@ pub struct ValidateArgs {
     /// Measured runs (the columns of `data/e2e/measured_serving.csv`).
     #[arg(long)]
     pub input: PathBuf,
-    /// Where to write every input row with `predicted_ttft_ms`, `predicted_tpot_ms`, `reason`.
+    /// Where to write every input row with `predicted_ttft_ms`, `predicted_tpot_ms`, `reason`,
+    /// `note`.
     #[arg(long)]
     pub output: PathBuf,
     /// The measured means are over the first K requests of every user from an idle server,

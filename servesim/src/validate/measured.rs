@@ -53,8 +53,9 @@ fn read_records(text: &str, origin: &str) -> Result<Vec<(usize, Vec<String>)>, E
 }
 
 impl MeasuredFile {
-    /// Parses CSV text; `origin` names it in errors. Every row must have the header's number
-    /// of fields, and the header the [`REQUIRED_COLUMNS`].
+    /// Parses CSV text; `origin` names it in errors. The header must have the
+    /// [`REQUIRED_COLUMNS`]; a row of the wrong width is kept as it is (it is that row's
+    /// fault, not the file's: see `MeasuredFile::width_fault`).
     pub fn parse(text: &str, origin: &str) -> Result<MeasuredFile, Error> {
         let mut records = read_records(text, origin)?.into_iter();
         let Some((_, header)) = records.next() else {
@@ -70,23 +71,23 @@ impl MeasuredFile {
                 ));
             }
         }
-        let rows: Vec<(usize, Vec<String>)> = records.collect();
-        for (line, fields) in &rows {
-            if fields.len() != header.len() {
-                let col = fields.len().min(header.len()) + 1;
-                return Err(malformed(
-                    origin,
-                    *line,
-                    &col.to_string(),
-                    format!(
-                        "{} fields where the header has {}",
-                        fields.len(),
-                        header.len()
-                    ),
-                ));
-            }
-        }
-        Ok(MeasuredFile { header, rows })
+        Ok(MeasuredFile {
+            header,
+            rows: records.collect(),
+        })
+    }
+
+    /// Why a row of `fields` does not fit the header (the first column it lacks or has too
+    /// many of), if it does not.
+    pub(super) fn width_fault(&self, fields: &[String]) -> Option<String> {
+        (fields.len() != self.header.len()).then(|| {
+            let col = fields.len().min(self.header.len()) + 1;
+            format!(
+                "column {col}: {} fields where the header has {}",
+                fields.len(),
+                self.header.len()
+            )
+        })
     }
 
     fn index(&self, column: &str) -> Option<usize> {
@@ -106,8 +107,8 @@ impl Row<'_> {
     pub(super) fn text(&self, column: &str) -> &str {
         self.file
             .index(column)
-            .map(|i| self.fields[i].trim())
-            .unwrap_or("")
+            .and_then(|i| self.fields.get(i))
+            .map_or("", |f| f.trim())
     }
 
     /// A number (integers may be written `8.0`); blank → `None`.
@@ -164,20 +165,16 @@ impl Row<'_> {
         }
     }
 
-    pub(super) fn concurrency(&self) -> Result<u32, Error> {
+    /// `silicon_concurrency=N` from `silicon_data_source`; `None` when it is not there.
+    pub(super) fn concurrency(&self) -> Result<Option<u32>, Error> {
         let col = "silicon_data_source";
         let src = self.text(col);
         let Some(rest) = src.split("silicon_concurrency=").nth(1) else {
-            return Err(malformed(
-                self.origin,
-                self.line,
-                col,
-                "no 'silicon_concurrency=N' in it",
-            ));
+            return Ok(None);
         };
         let n = rest.split(';').next().unwrap_or("").trim();
         match n.parse::<f64>() {
-            Ok(v) if v >= 1.0 && v.fract() == 0.0 && v <= 1e6 => Ok(v as u32),
+            Ok(v) if v >= 1.0 && v.fract() == 0.0 && v <= 1e6 => Ok(Some(v as u32)),
             _ => Err(malformed(
                 self.origin,
                 self.line,
@@ -201,11 +198,19 @@ pub fn render_csv(file: &MeasuredFile, validation: &Validation) -> String {
     out.write_record(header).expect("writing to memory");
     for ((_, fields), (_, p)) in file.rows.iter().zip(&validation.rows) {
         let num = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_default();
-        let cells = fields.iter().cloned().chain([
-            num(p.ttft_ms),
-            num(p.tpot_ms),
-            p.reason.clone().unwrap_or_default(),
-        ]);
+        // A row of the wrong width (its reason says so) is cut or padded to the header's.
+        let width = file.header.len();
+        let cells = fields
+            .iter()
+            .cloned()
+            .chain(std::iter::repeat(String::new()))
+            .take(width)
+            .chain([
+                num(p.ttft_ms),
+                num(p.tpot_ms),
+                p.reason.clone().unwrap_or_default(),
+                p.note.clone().unwrap_or_default(),
+            ]);
         out.write_record(cells).expect("writing to memory");
     }
     String::from_utf8(out.into_inner().expect("writing to memory")).expect("UTF-8 fields")
@@ -234,13 +239,22 @@ mod tests {
     }
 
     #[test]
-    fn a_row_of_the_wrong_width_names_its_line_and_column() {
+    fn a_row_of_the_wrong_width_is_kept_and_its_fault_names_the_column() {
         let text = format!("{HEADER}\n1,2,3\n");
-        let err = MeasuredFile::parse(&text, "m.csv").unwrap_err().to_string();
+        let file = MeasuredFile::parse(&text, "m.csv").unwrap();
         assert_eq!(
-            err,
-            "m.csv: line 2, column 4: 3 fields where the header has 7"
+            file.width_fault(&file.rows[0].1).as_deref(),
+            Some("column 4: 3 fields where the header has 7")
         );
+    }
+
+    #[test]
+    fn a_file_without_a_required_column_is_an_error() {
+        let err = MeasuredFile::parse("backend,mode\nvllm,agg\n", "m.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("silicon_data_source"), "{err}");
+        assert!(MeasuredFile::parse("", "m.csv").is_err());
     }
 
     #[test]
@@ -251,9 +265,9 @@ mod tests {
             line: 2,
             backend: "vllm".into(),
             mode: "agg".into(),
-            concurrency: 1,
-            isl: 1,
-            osl: 2,
+            concurrency: Some(1),
+            isl: Some(1),
+            osl: Some(2),
             measured_ttft_ms: None,
             measured_tpot_ms: None,
         };
@@ -261,6 +275,7 @@ mod tests {
             ttft_ms: Some(12.34567),
             tpot_ms: None,
             reason: Some("a \"quoted\", reason".into()),
+            note: Some("n".into()),
         };
         let v = Validation {
             rows: vec![(spec, p)],
@@ -272,8 +287,8 @@ mod tests {
         assert_eq!(
             out,
             format!(
-                "{HEADER},predicted_ttft_ms,predicted_tpot_ms,reason\n\
-                 \"a,b\",vllm,m,h100_sxm,agg,1,2,12.3457,,\"a \"\"quoted\"\", reason\"\n"
+                "{HEADER},predicted_ttft_ms,predicted_tpot_ms,reason,note\n\
+                 \"a,b\",vllm,m,h100_sxm,agg,1,2,12.3457,,\"a \"\"quoted\"\", reason\",n\n"
             )
         );
     }

@@ -22,17 +22,22 @@
 //! - `disagg`: `prefill_num_workers` × `prefill_tp_size` and `decode_num_workers` ×
 //!   `decode_tp_size`, their batch sizes as `max_num_seqs`; `N` is the total across the
 //!   deployment.
-//! - TensorRT-LLM 1.0 release candidates (`backend_version` `1.0.0rc*`) keep one sequence
-//!   slot of `max_batch_size` for the CUDA-graph padding request, so `batch_size − 1` slots
-//!   serve the `N = batch_size` users: every request waits for one departure, and the
-//!   measured TTFT grows by `E2E / N` with the output length at fixed concurrency (on the
-//!   Llama-3.1-8B H100 rows, 1024/128 → 1024/512 at `N = 8`: 191 → 550 ms, while TPOT stays).
+//! - `batch_size` is the whole of `max_batch_size`: no slot is held back. (A rule that
+//!   TensorRT-LLM 1.0 release candidates keep one slot for the CUDA-graph padding request
+//!   was dropped: TensorRT-LLM documents `cuda_graph_config.enable_padding` (`CudaGraphConfig`
+//!   in `tensorrt_llm/llmapi/llm_args.py`) as "batches are rounded up to the nearest
+//!   cuda_graph_batch_size", with dummy requests, not as taking a slot of `max_batch_size`
+//!   (`max_batch_size`: "the maximum number of requests that the engine can schedule"),
+//!   and the Qwen3-235B-A22B rows of the same 1.0.0rc3 on H100, with
+//!   `batch_size` equal to the concurrency too, have TTFT flat in OSL. The Llama-3.1-8B
+//!   rows' TTFT growing with OSL at low concurrency is left unexplained.)
 //! - Frontend: the backend's own OpenAI-compatible server, with the benchmark client reading
 //!   its streams ([`servesim_models::frontend::FrontendSpec::engine_server`]): a fixed latency per request and host
 //!   time per streamed token, which the measurements show where GPUs do not explain them
 //!   (latencies that do not shrink with TP, output rates that stop at the same ceiling on
 //!   TP4 and TP8).
-//! - Traffic: one closed-loop stream of `N = silicon_concurrency` users, zero think time, one
+//! - Traffic: one closed-loop stream of `N = silicon_concurrency` users (or what the batch
+//!   sizes imply, see below), zero think time, one
 //!   turn per conversation (every request is a fresh prompt of exactly `isl` tokens, no
 //!   prefix shared), `osl` output tokens.
 //! - Users out of step: a benchmark's users drift apart over a run (client and network
@@ -56,15 +61,21 @@
 //!   (one request per user of `K`) with the steady state (the other `K − 1`); the requests
 //!   right after the burst are taken as steady. On the shared rows, `K = 10` (the
 //!   `--request-count 10×N` of common benchmark recipes) brings the TensorRT-LLM rows' TTFT
-//!   error from 30.8 % to 19.4 % and SGLang's from 47.5 % to 33.2 %, while vLLM's rows, whose
+//!   error from 43.2 % to 36.4 % and SGLang's from 47.5 % to 33.2 %, while vLLM's rows, whose
 //!   first tokens come sooner than even the steady state predicts, go from 31.7 % to
 //!   121.9 %: they were not measured this way. The default is the steady state.
 //!
-//! Rows that cannot be modelled (mixture-of-experts and other unknown models, pipeline
-//! parallelism, attention data parallelism, expert parallelism, unknown GPUs or precisions,
-//! a model that does not fit) get empty predictions and a `reason`; a malformed row (wrong
-//! number of fields, a number that does not parse, a missing concurrency) is an error naming
-//! its line and column.
+//! The run never stops at a row. A row without `silicon_concurrency` (aiconfigurator's public
+//! file has such rows, all disaggregated) is predicted at the concurrency its batch sizes
+//! imply: every serving slot full, `batch_size` for `agg` and `decode_batch_size` ×
+//! `decode_num_workers` for `disagg`, × the attention data-parallel size when given (each
+//! attention replica has its own batch); its `note` column says so. Rows that cannot be
+//! modelled (mixture-of-experts and other unknown models, pipeline parallelism, attention
+//! data parallelism, expert parallelism, unknown GPUs or precisions, a model that does not
+//! fit) and malformed rows (the wrong number of fields, a number that does not parse, no
+//! concurrency and no batch size to imply one) get empty predictions and a `reason` naming
+//! the column at fault. Only a file without a header or without a [`REQUIRED_COLUMNS`]
+//! column is an error.
 
 mod benchmark;
 mod measured;
@@ -96,7 +107,7 @@ pub const REQUIRED_COLUMNS: &[&str] = &[
 ];
 
 /// Columns appended to the output.
-pub const OUTPUT_COLUMNS: &[&str] = &["predicted_ttft_ms", "predicted_tpot_ms", "reason"];
+pub const OUTPUT_COLUMNS: &[&str] = &["predicted_ttft_ms", "predicted_tpot_ms", "reason", "note"];
 
 /// Draws of the users' phases a row's steady state is averaged over (one seed each).
 const PHASE_DRAWS: u64 = 3;
@@ -138,12 +149,13 @@ pub struct RowSpec {
     pub backend: String,
     /// `mode` column (`agg` or `disagg`).
     pub mode: String,
-    /// Closed-loop concurrency.
-    pub concurrency: u32,
-    /// Prompt tokens.
-    pub isl: u32,
-    /// Output tokens.
-    pub osl: u32,
+    /// Closed-loop concurrency: `silicon_concurrency`, else what the batch sizes imply (the
+    /// prediction's `note` says so); `None` when the row does not say.
+    pub concurrency: Option<u32>,
+    /// Prompt tokens (`None` when the row does not say).
+    pub isl: Option<u32>,
+    /// Output tokens (`None` when the row does not say).
+    pub osl: Option<u32>,
     /// Measured mean TTFT, ms (when given).
     pub measured_ttft_ms: Option<f64>,
     /// Measured mean TPOT, ms (when given).
@@ -159,6 +171,28 @@ pub struct Prediction {
     pub tpot_ms: Option<f64>,
     /// Why there is no prediction.
     pub reason: Option<String>,
+    /// What the prediction assumed that the row does not say (a concurrency implied by the
+    /// batch sizes).
+    pub note: Option<String>,
+}
+
+impl Prediction {
+    /// No prediction, for `reason`.
+    fn skip(reason: String) -> Prediction {
+        Prediction {
+            reason: Some(reason),
+            ..Prediction::default()
+        }
+    }
+}
+
+/// The load a row's scenario runs: its line, backend, users and request sizes.
+struct Load<'a> {
+    line: usize,
+    backend: &'a str,
+    users: u32,
+    isl: u32,
+    osl: u32,
 }
 
 /// Mean absolute percentage errors of a group of rows.
@@ -187,7 +221,7 @@ pub struct Validation {
 
 /// Serialized as Python's `servesim.validate` returns it: `rows` (rows read), `predicted`
 /// (rows modelled), `overall`, `groups`, and `predictions` (each row's spec with its
-/// `predicted_ttft_ms`, `predicted_tpot_ms` and `reason`).
+/// `predicted_ttft_ms`, `predicted_tpot_ms`, `reason` and `note`).
 impl Serialize for Validation {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
@@ -197,6 +231,7 @@ impl Serialize for Validation {
             predicted_ttft_ms: Option<f64>,
             predicted_tpot_ms: Option<f64>,
             reason: &'a Option<String>,
+            note: &'a Option<String>,
         }
         #[derive(Serialize)]
         struct Report<'a> {
@@ -219,6 +254,7 @@ impl Serialize for Validation {
                     predicted_ttft_ms: p.ttft_ms,
                     predicted_tpot_ms: p.tpot_ms,
                     reason: &p.reason,
+                    note: &p.note,
                 })
                 .collect(),
         }
@@ -226,62 +262,158 @@ impl Serialize for Validation {
     }
 }
 
-/// Models and simulates one row.
+/// Models and simulates one row; whatever is wrong with it becomes its `reason`.
 fn predict(
     file: &MeasuredFile,
     origin: &str,
     line: usize,
     fields: &[String],
     averaged: Averaged,
-) -> Result<(RowSpec, Prediction), Error> {
+) -> (RowSpec, Prediction) {
     let row = Row {
         file,
         origin,
         line,
         fields,
     };
-    let spec = RowSpec {
+    let mut spec = RowSpec {
         line,
         backend: row.text("backend").to_ascii_lowercase(),
         mode: row.text("mode").to_ascii_lowercase(),
-        concurrency: row.concurrency()?,
-        isl: row.required_count("isl")?,
-        osl: row.required_count("osl")?,
-        measured_ttft_ms: row.number("silicon_ttft_ms")?,
-        measured_tpot_ms: row.number("silicon_tpot_ms")?,
+        concurrency: None,
+        isl: None,
+        osl: None,
+        measured_ttft_ms: None,
+        measured_tpot_ms: None,
     };
+    let prediction = match file.width_fault(fields) {
+        Some(reason) => Prediction::skip(reason),
+        None => simulate(&row, &mut spec, averaged).unwrap_or_else(|e| {
+            Prediction::skip(match e {
+                // The line is the row's own; the column at fault is what the reason says.
+                Error::Parse { path, message, .. } => {
+                    let column = path.split(", ").nth(1).unwrap_or(&path);
+                    format!("{column}: {message}")
+                }
+                e => e.to_string(),
+            })
+        }),
+    };
+    (spec, prediction)
+}
+
+/// The load of a row without `silicon_concurrency`: what its batch sizes imply, all slots
+/// of the serving workers full (`batch_size` for `agg`; `decode_batch_size` ×
+/// `decode_num_workers` for `disagg`; × the attention data-parallel size when given, each
+/// attention replica having its own batch), with the note that says so. `Ok(Err(reason))`
+/// when they do not say.
+fn implied_concurrency(row: &Row<'_>, mode: &str) -> Result<Result<(u32, String), String>, Error> {
+    let (batch, workers, dp) = match mode {
+        "agg" => ("batch_size", None, "attention_dp_size"),
+        "disagg" => (
+            "decode_batch_size",
+            Some("decode_num_workers"),
+            "decode_attention_dp_size",
+        ),
+        other => return Ok(Err(format!("mode '{other}' is neither agg nor disagg"))),
+    };
+    let mut factors = Vec::new();
+    let Some(b) = row.batch(batch)? else {
+        return Ok(Err(format!(
+            "no silicon_concurrency in silicon_data_source, and no {batch} to imply it"
+        )));
+    };
+    factors.push((batch, b));
+    if let Some(w) = workers {
+        factors.push((w, row.required_count(w)?));
+    }
+    if let Some(d) = row.count(dp)?
+        && d > 1
+    {
+        factors.push((dp, d));
+    }
+    let n = factors
+        .iter()
+        .try_fold(1u32, |n, &(_, f)| n.checked_mul(f))
+        .filter(|&n| n <= 1_000_000);
+    let product = factors
+        .iter()
+        .map(|(c, f)| format!("{c} {f}"))
+        .collect::<Vec<_>>()
+        .join(" × ");
+    // One factor is the concurrency itself; more are shown with their product.
+    let product = match n {
+        Some(n) if factors.len() > 1 => format!("{product} = {n}"),
+        _ => product,
+    };
+    Ok(match n {
+        Some(n) => Ok((
+            n,
+            format!(
+                "no silicon_concurrency: predicted at the concurrency its batch sizes imply \
+                 ({product})"
+            ),
+        )),
+        None => Err(format!(
+            "no silicon_concurrency, and {product} is more users than can be simulated"
+        )),
+    })
+}
+
+/// Models and simulates a row whose fields fit the header, filling in `spec` as it reads
+/// them; `Err` is a field that does not parse.
+fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Prediction, Error> {
+    spec.isl = Some(row.required_count("isl")?);
+    spec.osl = Some(row.required_count("osl")?);
+    spec.measured_ttft_ms = row.number("silicon_ttft_ms")?;
+    spec.measured_tpot_ms = row.number("silicon_tpot_ms")?;
+    let (users, note) = match row.concurrency()? {
+        Some(n) => (n, None),
+        None => match implied_concurrency(row, &spec.mode)? {
+            Ok((n, note)) => (n, Some(note)),
+            Err(reason) => return Ok(Prediction::skip(reason)),
+        },
+    };
+    spec.concurrency = Some(users);
     let skip = |reason: String| Prediction {
-        reason: Some(reason),
-        ..Prediction::default()
+        note: note.clone(),
+        ..Prediction::skip(reason)
     };
-    let plan = match plan(&row, &spec.mode)? {
+    let plan = match plan(row, &spec.mode)? {
         Ok(p) => p,
-        Err(reason) => return Ok((spec, skip(reason))),
+        Err(reason) => return Ok(skip(reason)),
     };
     if let Err(e) = LlmSpec::lookup(&plan.model) {
-        return Ok((spec, skip(e.to_string())));
+        return Ok(skip(e.to_string()));
     }
-    let users = spec.concurrency as usize;
+    let load = Load {
+        line: spec.line,
+        backend: &spec.backend,
+        users,
+        isl: spec.isl.unwrap_or_default(),
+        osl: spec.osl.unwrap_or_default(),
+    };
+    let users = users as usize;
     let (skip_n, take_n) = (2 * users, (10 * users).max(100));
     // First run: users together, as the benchmark starts, to learn its start and the
     // request lifetime; then users out of step, for its steady state.
-    let together = match scenario_of(&plan, &row, &spec, 0.0, 1) {
+    let together = match scenario_of(&plan, row, &load, 0.0, 1) {
         Ok(s) => s,
-        Err(reason) => return Ok((spec, skip(reason))),
+        Err(reason) => return Ok(skip(reason)),
     };
     let start = match benchmark_means(&together, skip_n, take_n)? {
         Ok(m) => m,
-        Err(reason) => return Ok((spec, skip(reason))),
+        Err(reason) => return Ok(skip(reason)),
     };
     let mut steady = Means::default();
     for seed in 1..=PHASE_DRAWS {
-        let apart = match scenario_of(&plan, &row, &spec, start.steady.e2e_ms / 1e3, seed) {
+        let apart = match scenario_of(&plan, row, &load, start.steady.e2e_ms / 1e3, seed) {
             Ok(s) => s,
-            Err(reason) => return Ok((spec, skip(reason))),
+            Err(reason) => return Ok(skip(reason)),
         };
         match benchmark_means(&apart, skip_n, take_n)? {
             Ok(m) => steady = Means::blend(m.steady, 1.0 / seed as f64, steady),
-            Err(reason) => return Ok((spec, skip(reason))),
+            Err(reason) => return Ok(skip(reason)),
         }
     }
     // Measured from the start, one request per user is the start burst; the rest are
@@ -298,12 +430,12 @@ fn predict(
             steady,
         ),
     };
-    let prediction = Prediction {
+    Ok(Prediction {
         ttft_ms: Some(ttft),
-        tpot_ms: if spec.osl > 1 { Some(tpot) } else { None },
+        tpot_ms: if load.osl > 1 { Some(tpot) } else { None },
         reason: None,
-    };
-    Ok((spec, prediction))
+        note,
+    })
 }
 
 fn mape(pairs: &[(f64, f64, f64, f64)]) -> Mape {
@@ -328,7 +460,7 @@ pub fn validate_rows(
 ) -> Result<Validation, Error> {
     let mut rows = Vec::with_capacity(file.rows.len());
     for (line, fields) in &file.rows {
-        rows.push(predict(file, origin, *line, fields, averaged)?);
+        rows.push(predict(file, origin, *line, fields, averaged));
     }
     let mut all = Vec::new();
     let mut by: BTreeMap<String, Vec<(f64, f64, f64, f64)>> = BTreeMap::new();
@@ -424,9 +556,9 @@ mod tests {
             line: 2,
             backend: "vllm".into(),
             mode: "agg".into(),
-            concurrency: 4,
-            isl: 100,
-            osl: 10,
+            concurrency: Some(4),
+            isl: Some(100),
+            osl: Some(10),
             measured_ttft_ms: Some(50.0),
             measured_tpot_ms: None,
         };
@@ -438,6 +570,7 @@ mod tests {
             ttft_ms: Some(55.0),
             tpot_ms: Some(9.0),
             reason: None,
+            note: Some("implied".into()),
         };
         let v = Validation {
             rows: vec![(spec.clone(), predicted), (spec, unmodelled)],
@@ -459,6 +592,8 @@ mod tests {
         assert_eq!(first["concurrency"], 4);
         assert_eq!(first["predicted_ttft_ms"], 55.0);
         assert!(first["reason"].is_null());
+        assert_eq!(first["note"], "implied");
         assert_eq!(j["predictions"][1]["reason"], "pipeline parallelism");
+        assert!(j["predictions"][1]["note"].is_null());
     }
 }

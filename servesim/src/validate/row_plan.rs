@@ -12,7 +12,7 @@ use crate::scenario::{
     ClusterConfig, FrontendConfig, MetricsConfig, PoolConfig, Scenario, ScenarioConfig, SloConfig,
 };
 
-use super::RowSpec;
+use super::Load;
 use super::measured::Row;
 
 /// The pools, GPU count and precision of a row.
@@ -57,9 +57,6 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
     // 32 users of 1024+8192 tokens on one H200 run without queueing, which only FP8 KV allows.
     let trtllm = row.text("backend").eq_ignore_ascii_case("trtllm");
     let kv_dtype = (trtllm && quant.starts_with("fp8")).then_some("fp8");
-    // TensorRT-LLM 1.0 release candidates hold one sequence slot for the CUDA-graph padding
-    // request (see the module documentation).
-    let padding_slot = trtllm && row.text("backend_version").starts_with("1.0.0rc");
     // `moe_quant_mode` is filled for dense models too; MoE models fail the lookup below.
     let prefixes: &[&str] = if mode == "agg" {
         &[""]
@@ -93,11 +90,6 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
         "agg" => {
             let tp = row.required_count("tp_size")?;
             let batch = row.batch("batch_size")?;
-            let batch = if padding_slot {
-                batch.map(|b| (b - 1).max(1))
-            } else {
-                batch
-            };
             Plan {
                 pools: vec![pool("agg", "aggregated", tp, 1, batch)],
                 gpus: tp,
@@ -113,11 +105,6 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
             let dw = row.required_count("decode_num_workers")?;
             let pb = row.batch("prefill_batch_size")?;
             let db = row.batch("decode_batch_size")?;
-            let db = if padding_slot {
-                db.map(|b| (b - 1).max(1))
-            } else {
-                db
-            };
             let gpus = ptp
                 .checked_mul(pw)
                 .zip(dtp.checked_mul(dw))
@@ -149,7 +136,7 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
 pub(super) fn scenario_of(
     plan: &Plan,
     row: &Row<'_>,
-    spec: &RowSpec,
+    load: &Load<'_>,
     ramp_s: f64,
     seed: u64,
 ) -> Result<Scenario, String> {
@@ -161,7 +148,7 @@ pub(super) fn scenario_of(
     let users = ClosedConfig {
         ramp_s,
         stagger: Stagger::Random,
-        ..ClosedConfig::one_turn_fixed(spec.concurrency, spec.isl, spec.osl)
+        ..ClosedConfig::one_turn_fixed(load.users, load.isl, load.osl)
     };
     let traffic = WorkloadConfig::of_streams(vec![StreamConfig::closed("bench", users)]);
     let cluster = ClusterConfig::new(plan.gpus.div_ceil(per_node), plan.pools.clone());
@@ -173,13 +160,13 @@ pub(super) fn scenario_of(
     let mut config = ScenarioConfig::new(
         &plan.model,
         &gpu,
-        &spec.backend,
+        load.backend,
         1_000_000.0,
         slo,
         cluster,
         traffic,
     );
-    config.name = Some(format!("line-{}", spec.line));
+    config.name = Some(format!("line-{}", load.line));
     config.seed = seed;
     config.kv_dtype = plan.kv_dtype.map(str::to_string);
     config.weight_dtype = plan.block_fp8.then(|| "fp8_block".to_string());
@@ -188,7 +175,7 @@ pub(super) fn scenario_of(
         keep_requests: true,
         ..MetricsConfig::default()
     };
-    config.frontend = engine_server(&spec.backend);
+    config.frontend = engine_server(load.backend);
     Scenario::validate(config, Path::new(".")).map_err(|e| e.to_string())
 }
 
