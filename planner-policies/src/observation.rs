@@ -177,11 +177,13 @@ fn pools_with_active<S: Serializer>(pools: &[PoolObservation], s: S) -> Result<S
 }
 
 /// A planner's answer: per pool, the workers wanted (starting plus ready), or `None` to leave
-/// the pool as it is.
+/// the pool as it is; and why, in a few words (empty where the policy gives no reason).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Decision {
     /// One entry per pool, in the observation's order.
     pub targets: Vec<Option<u32>>,
+    /// What the policy read and computed, for the run's record of its decisions.
+    pub reason: String,
 }
 
 impl Decision {
@@ -189,7 +191,13 @@ impl Decision {
     pub fn unchanged(pools: usize) -> Self {
         Decision {
             targets: vec![None; pools],
+            reason: String::new(),
         }
+    }
+
+    /// The decision with `reason`.
+    pub fn because(self, reason: String) -> Self {
+        Decision { reason, ..self }
     }
 }
 

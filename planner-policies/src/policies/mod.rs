@@ -164,6 +164,7 @@ impl Common {
                 .zip(&obs.pools)
                 .map(|(w, p)| (w != p.active()).then_some(w))
                 .collect(),
+            reason: String::new(),
         }
     }
 }

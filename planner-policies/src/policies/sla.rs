@@ -99,6 +99,23 @@ impl SlaCore {
         }
     }
 
+    /// The predicted load and the correction factors, in a few words.
+    pub fn explain(&self) -> String {
+        let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.0}"));
+        format!(
+            "{} reqs, isl {}, osl {} predicted ({}); p_corr {:.2}, d_corr {:.2}",
+            f(self.req.predict_next()),
+            f(self.isl.predict_next()),
+            f(self.osl.predict_next()),
+            match self.observe {
+                Observe::Arrivals => "arrivals",
+                Observe::Completions => "completions",
+            },
+            self.p_corr,
+            self.d_corr
+        )
+    }
+
     /// Prefill and decode workers wanted for the next interval of `dt` seconds (zeros before
     /// any ISL/OSL is known or with no predicted requests).
     pub fn replicas(
@@ -176,6 +193,9 @@ impl Planner for Sla {
             c.gpus[c.decode],
         );
         let wanted = c.per_pool(n_p, n_d);
-        c.decide(wanted, obs)
+        c.decide(wanted, obs).because(format!(
+            "throughput: {} -> {n_p} prefill, {n_d} decode",
+            self.core.explain()
+        ))
     }
 }

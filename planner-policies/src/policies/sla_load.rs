@@ -437,7 +437,16 @@ impl Planner for SlaLoad {
         if pending && wanted.iter().zip(&obs.pools).all(|(w, p)| *w <= p.active()) {
             return Decision::unchanged(c.n);
         }
-        let d = c.decide(wanted, obs);
+        let d = c.decide(wanted, obs).because(format!(
+            "{}; floor {:?} (throughput: {})",
+            if pending {
+                "load loop waits (action pending)"
+            } else {
+                "load loop +/-1 from estimated TTFT/ITL"
+            },
+            self.floor,
+            self.core.explain()
+        ));
         if d.targets.iter().any(Option::is_some) {
             self.last_action = Some(now);
         }

@@ -29,6 +29,12 @@ pub struct ScalingEvent {
     pub stopped: u32,
     /// False in advisory mode.
     pub applied: bool,
+    /// Requests completed in the interval the decision read.
+    pub observed_completed: u64,
+    /// Requests arrived (started at the frontend) in that interval.
+    pub observed_arrived: u64,
+    /// Why, in the policy's words (empty where it gives none).
+    pub reason: String,
 }
 
 /// A finished request as the planner's metrics see it.
@@ -234,6 +240,9 @@ impl World {
                 started,
                 stopped,
                 applied: !pl.advisory,
+                observed_completed: obs.interval.requests,
+                observed_arrived: obs.interval.arrived,
+                reason: decision.reason.clone(),
             });
         }
     }
@@ -265,11 +274,7 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_saturated_pool_is_observed_at_its_arrival_rate_beside_its_completion_rate() {
-        // 60 req/s of 3000-token prompts: 180k prompt tokens/s, several times what one TP1
-        // prefill worker computes (~45k), so completions are capped far below the arrivals.
-        let yaml = "
+    const SATURATED: &str = "
 name: saturated
 seed: 3
 duration_s: 40
@@ -290,6 +295,41 @@ traffic:
         input: {kind: fixed, value: 3000}
         output: {kind: fixed, value: 20}
 ";
+
+    #[test]
+    fn the_run_records_each_scaling_decision_with_what_it_read_and_why() {
+        let yaml = format!("{SATURATED}planner: {{policy: sla, interval_s: 10}}\n");
+        let s = Scenario::from_yaml_str(&yaml, "saturated", Path::new(".")).unwrap();
+        let (summary, _) = crate::run::run(&s).unwrap();
+        let prefill: Vec<_> = summary
+            .scaling_events
+            .iter()
+            .filter(|e| e.pool == "prefill")
+            .collect();
+        assert!(!prefill.is_empty(), "{:?}", summary.scaling_events);
+        let first = prefill[0];
+        assert!(first.target > first.active_before, "{first:?}");
+        assert!(
+            first.observed_arrived > first.observed_completed,
+            "{first:?}"
+        );
+        assert!(
+            first.reason.starts_with("throughput: ") && first.reason.contains("(arrivals)"),
+            "{first:?}"
+        );
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(
+            json["scaling_events"][0]["pool"],
+            summary.scaling_events[0].pool
+        );
+        assert!(json["scaling_events"][0]["reason"].is_string());
+    }
+
+    #[test]
+    fn a_saturated_pool_is_observed_at_its_arrival_rate_beside_its_completion_rate() {
+        // 60 req/s of 3000-token prompts: 180k prompt tokens/s, several times what one TP1
+        // prefill worker computes (~45k), so completions are capped far below the arrivals.
+        let yaml = SATURATED;
         let s = Scenario::from_yaml_str(yaml, "saturated", Path::new(".")).unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let run = Run::with_planner(&s, Box::new(Recorder(seen.clone()))).unwrap();
