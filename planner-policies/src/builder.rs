@@ -76,6 +76,7 @@ fn build_inner(
             common,
             profile,
             predictor: config.predictor.clone(),
+            observe: config.observe,
         })
     };
     match kind {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::observation::Observe;
 use crate::policies::load_threshold::LoadThresholdConfig;
 use crate::policies::lookahead::LookaheadConfig;
 use crate::policies::sla::SlaConfig;
@@ -28,6 +29,10 @@ pub struct PlannerConfig {
     /// profile is computed in-process from the performance model.
     #[serde(default)]
     pub profile_dir: Option<String>,
+    /// Which requests the `sla` and `sla-load` policies read the load from: `arrivals`
+    /// (started, as newer Dynamo's planner; the default) or `completions` (as older Dynamo's).
+    #[serde(default)]
+    pub observe: Observe,
     /// Load predictor (default: each policy's own; `constant` for `sla`, `holt` for `lookahead`).
     #[serde(default)]
     pub predictor: Option<PredictorConfig>,
@@ -60,6 +65,7 @@ impl PlannerConfig {
             advisory: false,
             scrape_lag_s: 0.0,
             profile_dir: None,
+            observe: Observe::default(),
             predictor: None,
             min_replicas: BTreeMap::new(),
             max_replicas: BTreeMap::new(),

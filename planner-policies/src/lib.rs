@@ -33,7 +33,7 @@ pub use config::PlannerConfig;
 pub use context::{PlannerContext, PoolContext};
 pub use error::PlannerError;
 pub use observation::{
-    Decision, IntervalStats, IterationSample, Observation, PoolObservation, PoolRole,
+    Decision, IntervalStats, IterationSample, Observation, Observe, PoolObservation, PoolRole,
 };
 pub use planner::Planner;
 pub use policy_kind::{POLICIES, PolicyKind};

@@ -1,7 +1,7 @@
 //! What a planner sees every adjustment interval, and what it answers. Observations
 //! serialize (for planners outside Rust, e.g. Python's) with every field.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 pub use servesim_models::cluster::PoolRole;
 
@@ -68,11 +68,18 @@ impl PoolObservation {
     }
 }
 
-/// Request statistics over the last interval, as scraped (with the scrape lag). Requests
-/// still in flight are not counted. `None` where there is nothing to average.
+/// Request statistics over the last interval, as scraped (with the scrape lag). `None` where
+/// there is nothing to average.
+///
+/// Two counts, as Dynamo's frontend exports two counters: `requests` (and the latencies and
+/// lengths beside it) are the requests that *completed* in the interval (its
+/// `requests_total`); `arrived` (and `arrived_mean_isl` / `arrived_mean_osl`) the requests
+/// that *started*, i.e. reached the frontend, in the interval (its `requests_started_total`),
+/// whether or not they have finished. A saturated pool caps the first at its own capacity;
+/// the second is the offered load.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct IntervalStats {
-    /// Requests counted.
+    /// Requests completed.
     pub requests: u64,
     /// Mean input (prompt) length, tokens.
     pub mean_isl: Option<f64>,
@@ -86,6 +93,48 @@ pub struct IntervalStats {
     pub itl_mean_ms: Option<f64>,
     /// 90th percentile inter-token latency, ms.
     pub itl_p90_ms: Option<f64>,
+    /// Requests that arrived at the frontend (started).
+    pub arrived: u64,
+    /// Mean input length of the arrived requests, tokens.
+    pub arrived_mean_isl: Option<f64>,
+    /// Mean output length the arrived requests will produce, tokens: the simulator knows it
+    /// at arrival, a real frontend only once the request ends (the `sla` policies do not read
+    /// it; it is here for planners that want the oracle).
+    pub arrived_mean_osl: Option<f64>,
+}
+
+/// Which requests the `sla` policies read the load (request count, mean ISL) from.
+///
+/// Dynamo's planner reads its load from the frontend's Prometheus counters. Its newer versions
+/// query the requests *started* (`dynamo_frontend_requests_started_total`, `arrivals` here),
+/// falling back to the requests *completed* (`dynamo_frontend_requests_total`) only where the
+/// first is absent; older versions query the completed counter alone (`completions` here).
+/// A saturated pool completes no more than it can serve, so a planner reading completions
+/// sees its own capacity, not the load, and does not scale up out of saturation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Observe {
+    /// Requests that arrived in the interval (newer Dynamo; the default).
+    #[default]
+    Arrivals,
+    /// Requests that completed in the interval (older Dynamo).
+    Completions,
+}
+
+impl Observe {
+    /// The statistics as a policy reading this source sees them: with `Arrivals`, the count
+    /// and mean ISL are the arrived requests'; the mean OSL, TTFT and ITL stay the completed
+    /// ones' (a real frontend learns them only when a request ends).
+    pub fn view(self, s: &IntervalStats) -> IntervalStats {
+        match self {
+            Observe::Completions => *s,
+            Observe::Arrivals => IntervalStats {
+                requests: s.arrived,
+                mean_isl: s.arrived_mean_isl,
+                ..*s
+            },
+        }
+    }
 }
 
 /// Everything a planner is shown at one decision.
@@ -128,11 +177,13 @@ fn pools_with_active<S: Serializer>(pools: &[PoolObservation], s: S) -> Result<S
 }
 
 /// A planner's answer: per pool, the workers wanted (starting plus ready), or `None` to leave
-/// the pool as it is.
+/// the pool as it is; and why, in a few words (empty where the policy gives no reason).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Decision {
     /// One entry per pool, in the observation's order.
     pub targets: Vec<Option<u32>>,
+    /// What the policy read and computed, for the run's record of its decisions.
+    pub reason: String,
 }
 
 impl Decision {
@@ -140,7 +191,13 @@ impl Decision {
     pub fn unchanged(pools: usize) -> Self {
         Decision {
             targets: vec![None; pools],
+            reason: String::new(),
         }
+    }
+
+    /// The decision with `reason`.
+    pub fn because(self, reason: String) -> Self {
+        Decision { reason, ..self }
     }
 }
 

@@ -302,7 +302,9 @@ def _plain(value: Any, path: str) -> Any:
 
 class AbReport:
     """Policies compared on common random numbers: per-policy statistics, paired
-    differences against the first policy (95 % intervals), and every run."""
+    differences against the first policy (95 % intervals), and every run. Where every seed
+    gave a bit-identical run (a trace replay: the seed reaches no randomness), a policy's or
+    pair's ``identical_seeds`` is true and its intervals' ``low``/``high`` are None."""
 
     # A plain class, not a dataclass: `dataclasses` (through `inspect`) would add a third to
     # the cost of `import servesim`.

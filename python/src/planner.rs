@@ -52,7 +52,10 @@ fn decision(obs: &Observation, out: &Bound<'_, PyAny>) -> PyResult<Decision> {
                 ))
             })?;
         }
-        return Ok(Decision { targets });
+        return Ok(Decision {
+            targets,
+            reason: String::new(),
+        });
     }
     let targets: Vec<Option<u32>> = out.extract().map_err(|_| {
         PlannerError::new_err(format!(
@@ -66,7 +69,10 @@ fn decision(obs: &Observation, out: &Bound<'_, PyAny>) -> PyResult<Decision> {
             targets.len()
         )));
     }
-    Ok(Decision { targets })
+    Ok(Decision {
+        targets,
+        reason: String::new(),
+    })
 }
 
 impl Planner for PyPlanner {

@@ -144,6 +144,37 @@ impl Estimate {
     }
 }
 
+impl Estimate {
+    /// The mean alone, with no interval (NaN ends): over runs that are all the same run,
+    /// a zero-width interval would claim a certainty that the seeds do not give.
+    fn without_interval(self) -> Estimate {
+        Estimate {
+            low: f64::NAN,
+            high: f64::NAN,
+            ..self
+        }
+    }
+}
+
+/// Whether `runs` (two or more) are bit-identical but for their seed: the seed reaches no
+/// randomness of the workload (e.g. a trace replay without sampling), so the runs are one
+/// run repeated and intervals over them mean nothing.
+fn identical_across_seeds(runs: &[&Summary]) -> bool {
+    let key = |s: &Summary| {
+        // JSON compares NaN (null) equal to itself, as a run's missing quantities should.
+        serde_json::to_string(&Summary {
+            seed: 0,
+            ..s.clone()
+        })
+        .ok()
+    };
+    let Some(first) = runs.first() else {
+        return false;
+    };
+    let first = key(first);
+    runs.len() >= 2 && first.is_some() && runs[1..].iter().all(|s| key(s) == first)
+}
+
 impl fmt::Display for Estimate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:+.4} [{:+.4}, {:+.4}]", self.mean, self.low, self.high)
@@ -170,6 +201,9 @@ pub struct PolicyStats {
     pub gpu_hours: Estimate,
     /// Workers started plus stopped, per run.
     pub scaling_actions: f64,
+    /// Every seed gave the same run (bit-identical summaries): the estimates are that run's
+    /// numbers, with no interval (`low` and `high` NaN, null in JSON).
+    pub identical_seeds: bool,
 }
 
 /// A policy against the baseline, paired by seed.
@@ -185,6 +219,9 @@ pub struct PairedDiff {
     pub gpu_hours: Estimate,
     /// Goodput difference.
     pub goodput_rps: Estimate,
+    /// Both the policy's and the baseline's runs are identical across seeds: the differences
+    /// are exact, with no interval (`low` and `high` NaN, null in JSON).
+    pub identical_seeds: bool,
 }
 
 /// The result of `servesim ab`.
@@ -298,10 +335,16 @@ pub fn ab(
         .map(|p| {
             let v = of(p);
             let judged: Vec<f64> = v.iter().filter_map(|s| attainment(s)).collect();
+            let identical = identical_across_seeds(&v);
+            let est = |xs: &[f64]| {
+                let e = Estimate::of(xs);
+                if identical { e.without_interval() } else { e }
+            };
             PolicyStats {
+                identical_seeds: identical,
                 policy: p.clone(),
                 runs_judged: judged.len(),
-                slo_attainment: Estimate::of(&judged),
+                slo_attainment: est(&judged),
                 ttft_ms: q3(&v, &|s| {
                     [s.all.ttft_ms.p50, s.all.ttft_ms.p90, s.all.ttft_ms.p99]
                 }),
@@ -312,8 +355,8 @@ pub fn ab(
                         s.all.itl_mean_ms.p99,
                     ]
                 }),
-                goodput_rps: Estimate::of(&v.iter().map(|s| s.goodput_rps).collect::<Vec<_>>()),
-                gpu_hours: Estimate::of(&v.iter().map(|s| s.gpu_hours).collect::<Vec<_>>()),
+                goodput_rps: est(&v.iter().map(|s| s.goodput_rps).collect::<Vec<_>>()),
+                gpu_hours: est(&v.iter().map(|s| s.gpu_hours).collect::<Vec<_>>()),
                 scaling_actions: mean(
                     v.iter()
                         .map(|s| (s.workers_started + s.workers_stopped) as f64)
@@ -324,20 +367,24 @@ pub fn ab(
         .collect();
     let baseline = &policies[0];
     let base_runs = of(baseline);
+    let base_identical = identical_across_seeds(&base_runs);
     let paired = policies[1..]
         .iter()
         .map(|p| {
             let v = of(p);
+            let identical = base_identical && identical_across_seeds(&v);
             // Paired by seed, over the seeds where both runs have the quantity.
             let diff = |f: &dyn Fn(&Summary) -> Option<f64>| {
-                Estimate::of(
+                let e = Estimate::of(
                     &v.iter()
                         .zip(&base_runs)
                         .filter_map(|(a, b)| Some(f(a)? - f(b)?))
                         .collect::<Vec<_>>(),
-                )
+                );
+                if identical { e.without_interval() } else { e }
             };
             PairedDiff {
+                identical_seeds: identical,
                 policy: p.clone(),
                 baseline: baseline.clone(),
                 slo_attainment: diff(&attainment),
@@ -377,10 +424,12 @@ impl fmt::Display for AbReport {
         for p in &self.policies {
             writeln!(
                 f,
-                "{:<15} {:>22} {:>18} {:>18} {:>10.2} {:>8.2} [{:.2},{:.2}] {:>8.1}",
+                "{:<15} {:>22} {:>18} {:>18} {:>10.2} {:>22} {:>8.1}",
                 p.policy,
                 if p.runs_judged == 0 {
                     "- (nothing judged)".to_string()
+                } else if p.identical_seeds {
+                    format!("{:>7.2}% (one run)", p.slo_attainment.mean * 100.0)
                 } else {
                     format!(
                         "{:>7.2}% [{:>5.1},{:>5.1}]",
@@ -392,11 +441,27 @@ impl fmt::Display for AbReport {
                 p.ttft_ms.map(|x| or_dash(x, 0)).join("/"),
                 p.itl_ms.map(|x| or_dash(x, 1)).join("/"),
                 p.goodput_rps.mean,
-                p.gpu_hours.mean,
-                p.gpu_hours.low,
-                p.gpu_hours.high,
+                if p.identical_seeds {
+                    format!("{:>8.2} (one run)", p.gpu_hours.mean)
+                } else {
+                    format!(
+                        "{:>8.2} [{:.2},{:.2}]",
+                        p.gpu_hours.mean, p.gpu_hours.low, p.gpu_hours.high
+                    )
+                },
                 p.scaling_actions
             )?;
+        }
+        for p in &self.policies {
+            if p.identical_seeds {
+                writeln!(
+                    f,
+                    "{}: all {} seeds gave bit-identical runs (the seed reaches no randomness \
+                     of the workload, e.g. a trace replay): one run's numbers, no interval",
+                    p.policy,
+                    self.seeds.len()
+                )?;
+            }
         }
         for p in &self.policies {
             if p.runs_judged < self.seeds.len() {
@@ -412,6 +477,20 @@ impl fmt::Display for AbReport {
         }
         for d in &self.paired {
             let a = &d.slo_attainment;
+            if d.identical_seeds {
+                let attainment = if a.mean.is_nan() {
+                    "-".to_string()
+                } else {
+                    format!("{:+.2} pp", a.mean * 100.0)
+                };
+                writeln!(
+                    f,
+                    "{} − {}: attainment {attainment}, GPU-hours {:+.3}, goodput {:+.3} req/s \
+                     (exact: identical runs on every seed, no interval)",
+                    d.policy, d.baseline, d.gpu_hours.mean, d.goodput_rps.mean
+                )?;
+                continue;
+            }
             let attainment = if a.mean.is_nan() {
                 "-".to_string()
             } else {
@@ -476,6 +555,63 @@ mod tests {
         );
         assert!(text.contains("2 of 2 runs judged no request"), "{text}");
         assert!(text.contains("attainment -,"), "{text}");
+    }
+
+    #[test]
+    fn runs_identical_across_seeds_print_no_interval() {
+        // A trace replay: the seed reaches no randomness, every seed gives the same run.
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/disagg-small.yaml");
+        let chat = "    - name: chat
+      open:
+        arrival: {kind: poisson, rate_per_s: 2}
+        input: {kind: lognormal, mean: 2000, p50: 1500}
+        output: {kind: lognormal, mean: 300, p50: 250}";
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("duration_s: 300", "duration_s: 60");
+        assert!(text.contains(chat));
+        let text = text.replace(
+            chat,
+            "    - name: replay
+      trace: {path: ../data/traces/azure_llm_2023_conv.csv.gz, format: azure, to_s: 60}",
+        );
+        let s = Scenario::from_yaml_str(&text, "replay", path.parent().unwrap()).unwrap();
+        let p = vec!["static".to_string(), "load-threshold".into()];
+        let r = ab(&s, &p, 0, 3, 1).unwrap();
+        assert!(r.runs.iter().all(|run| run.summary.arrived > 0));
+        for stats in &r.policies {
+            assert!(stats.identical_seeds, "{}", stats.policy);
+            assert!(stats.gpu_hours.mean.is_finite() && stats.gpu_hours.low.is_nan());
+        }
+        assert!(r.paired[0].identical_seeds && r.paired[0].gpu_hours.high.is_nan());
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["policies"][0]["identical_seeds"], true);
+        assert!(json["policies"][0]["gpu_hours"]["low"].is_null());
+        let out = r.to_string();
+        assert!(
+            out.contains("static: all 3 seeds gave bit-identical runs"),
+            "{out}"
+        );
+        assert!(
+            out.contains("(exact: identical runs on every seed"),
+            "{out}"
+        );
+        assert!(!out.contains("NaN"), "{out}");
+    }
+
+    #[test]
+    fn identical_runs_are_told_apart_from_runs_that_differ() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/disagg-small.yaml");
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("duration_s: 300", "duration_s: 60");
+        let s = Scenario::from_yaml_str(&text, "random", path.parent().unwrap()).unwrap();
+        let r = ab(&s, &["static".to_string()], 0, 2, 1).unwrap();
+        assert!(!r.policies[0].identical_seeds);
+        assert!(r.policies[0].goodput_rps.low.is_finite());
+        assert!(!r.to_string().contains("bit-identical"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use servesim_models::cluster::PoolId;
 
 use crate::metrics::Latencies;
 use crate::scenario::Scenario;
-use crate::world::{FaultOutcome, World};
+use crate::world::{FaultOutcome, ScalingEvent, World};
 
 /// Percentiles of one latency, in ms (`None` when nothing was recorded).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
@@ -145,6 +145,9 @@ pub struct Summary {
     pub workers_stopped: u64,
     /// Share of the run the frontend's host process was busy (`None`: no frontend).
     pub frontend_busy_share: Option<f64>,
+    /// Every planner decision that changed a pool's target: when, which pool, the target,
+    /// what the decision read and the policy's reason.
+    pub scaling_events: Vec<ScalingEvent>,
 }
 
 impl Summary {
@@ -218,6 +221,7 @@ impl Summary {
                 .map(|e| u64::from(e.stopped))
                 .sum(),
             frontend_busy_share: w.frontend_busy_share(now),
+            scaling_events: w.scaling_events().to_vec(),
         }
     }
 }

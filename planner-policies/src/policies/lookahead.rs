@@ -130,6 +130,7 @@ impl Lookahead {
             common,
             profile,
             predictor,
+            ..
         } = basis;
         let c = config;
         let unit = |v: f64| v.is_finite() && v > 0.0 && v <= 1.0;

@@ -16,7 +16,7 @@ pub mod static_policy;
 #[cfg(test)]
 mod tests;
 
-use crate::observation::{Decision, Observation, finite};
+use crate::observation::{Decision, Observation, Observe, finite};
 use crate::predict::PredictorConfig;
 use crate::profile::Profile;
 
@@ -28,6 +28,8 @@ pub(crate) struct Basis {
     pub profile: Profile,
     /// The load predictor asked for (each policy has its own default).
     pub predictor: Option<PredictorConfig>,
+    /// Which requests the load is read from.
+    pub observe: Observe,
 }
 
 /// What every policy needs of the deployment: pool layout, limits, targets.
@@ -162,6 +164,7 @@ impl Common {
                 .zip(&obs.pools)
                 .map(|(w, p)| (w != p.active()).then_some(w))
                 .collect(),
+            reason: String::new(),
         }
     }
 }

@@ -1,7 +1,10 @@
 //! `sla`: Dynamo's SLA planner, throughput form (`docs/DOMAIN.md` §4).
 //!
 //! Every interval:
-//! 1. observe request count, mean ISL and OSL, mean TTFT and ITL of the last interval;
+//! 1. observe request count, mean ISL and OSL, mean TTFT and ITL of the last interval (the
+//!    count and ISL of the requests that *arrived*, as newer Dynamo's planner reads the
+//!    frontend's `requests_started_total`; with `planner.observe: completions`, of those that
+//!    *completed*, as older Dynamo's reads `requests_total` — see [`Observe`]);
 //! 2. correction factors `p_corr = ttft / ttft_profile(isl)` and
 //!    `d_corr = itl / itl_profile(kv_usage, isl + osl/2)` (kept from earlier intervals when
 //!    the interval has no such data);
@@ -16,7 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::observation::{Decision, IntervalStats, Observation, finite};
+use crate::observation::{Decision, IntervalStats, Observation, Observe, finite};
 use crate::planner::Planner;
 use crate::policies::{Basis, Common, workers};
 use crate::policy_kind::PolicyKind;
@@ -51,11 +54,13 @@ pub(crate) struct SlaCore {
     pub p_corr: f64,
     pub d_corr: f64,
     correction: bool,
+    observe: Observe,
 }
 
 impl SlaCore {
-    pub fn new(predictor: &PredictorConfig, correction: bool) -> Self {
+    pub fn new(predictor: &PredictorConfig, correction: bool, observe: Observe) -> Self {
         SlaCore {
+            observe,
             req: predictor.build(),
             isl: predictor.build(),
             osl: predictor.build(),
@@ -67,6 +72,7 @@ impl SlaCore {
 
     /// Takes one interval's statistics (`kv_usage`: the decode pool's mean KV utilisation).
     pub fn observe(&mut self, stats: &IntervalStats, kv_usage: f64, profile: &Profile) {
+        let stats = &self.observe.view(stats);
         self.req.observe(stats.requests as f64);
         if stats.requests == 0 {
             return;
@@ -91,6 +97,23 @@ impl SlaCore {
                 self.d_corr = (itl / expected).clamp(0.01, 100.0);
             }
         }
+    }
+
+    /// The predicted load and the correction factors, in a few words.
+    pub fn explain(&self) -> String {
+        let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.0}"));
+        format!(
+            "{} reqs, isl {}, osl {} predicted ({}); p_corr {:.2}, d_corr {:.2}",
+            f(self.req.predict_next()),
+            f(self.isl.predict_next()),
+            f(self.osl.predict_next()),
+            match self.observe {
+                Observe::Arrivals => "arrivals",
+                Observe::Completions => "completions",
+            },
+            self.p_corr,
+            self.d_corr
+        )
     }
 
     /// Prefill and decode workers wanted for the next interval of `dt` seconds (zeros before
@@ -134,7 +157,7 @@ impl Sla {
     pub(crate) fn new(config: &SlaConfig, basis: Basis) -> Self {
         let predictor = basis.predictor.unwrap_or(PredictorConfig::Constant);
         Sla {
-            core: SlaCore::new(&predictor, config.correction),
+            core: SlaCore::new(&predictor, config.correction, basis.observe),
             common: basis.common,
             profile: basis.profile,
         }
@@ -170,6 +193,9 @@ impl Planner for Sla {
             c.gpus[c.decode],
         );
         let wanted = c.per_pool(n_p, n_d);
-        c.decide(wanted, obs)
+        c.decide(wanted, obs).because(format!(
+            "throughput: {} -> {n_p} prefill, {n_d} decode",
+            self.core.explain()
+        ))
     }
 }

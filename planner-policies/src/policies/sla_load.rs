@@ -76,6 +76,9 @@ struct Accumulated {
     osl: (f64, f64),
     ttft: (f64, f64),
     itl: (f64, f64),
+    arrived: u64,
+    arrived_isl: (f64, f64),
+    arrived_osl: (f64, f64),
 }
 
 impl Accumulated {
@@ -95,6 +98,19 @@ impl Accumulated {
         put(&mut self.osl, s.mean_osl);
         put(&mut self.ttft, s.ttft_mean_ms);
         put(&mut self.itl, s.itl_mean_ms);
+        self.arrived += s.arrived;
+        let w = s.arrived as f64;
+        for (acc, v) in [
+            (&mut self.arrived_isl, s.arrived_mean_isl),
+            (&mut self.arrived_osl, s.arrived_mean_osl),
+        ] {
+            if let Some(v) = finite(v)
+                && w > 0.0
+            {
+                acc.0 += v * w;
+                acc.1 += w;
+            }
+        }
     }
 
     fn stats(&self) -> IntervalStats {
@@ -107,6 +123,9 @@ impl Accumulated {
             ttft_p90_ms: None,
             itl_mean_ms: mean(self.itl),
             itl_p90_ms: None,
+            arrived: self.arrived,
+            arrived_mean_isl: mean(self.arrived_isl),
+            arrived_mean_osl: mean(self.arrived_osl),
         }
     }
 }
@@ -188,6 +207,7 @@ impl SlaLoad {
             common,
             profile,
             predictor,
+            observe,
         } = basis;
         let c = config;
         PlannerError::check_positive_seconds(format!("{path}.load_interval_s"), c.load_interval_s)?;
@@ -207,7 +227,7 @@ impl SlaLoad {
         let predictor = predictor.unwrap_or(PredictorConfig::Constant);
         Ok(SlaLoad {
             config: config.clone(),
-            core: SlaCore::new(&predictor, true),
+            core: SlaCore::new(&predictor, true, observe),
             floor: common.min.clone(),
             fits: vec![None; common.n],
             every,
@@ -417,7 +437,16 @@ impl Planner for SlaLoad {
         if pending && wanted.iter().zip(&obs.pools).all(|(w, p)| *w <= p.active()) {
             return Decision::unchanged(c.n);
         }
-        let d = c.decide(wanted, obs);
+        let d = c.decide(wanted, obs).because(format!(
+            "{}; floor {:?} (throughput: {})",
+            if pending {
+                "load loop waits (action pending)"
+            } else {
+                "load loop +/-1 from estimated TTFT/ITL"
+            },
+            self.floor,
+            self.core.explain()
+        ));
         if d.targets.iter().any(Option::is_some) {
             self.last_action = Some(now);
         }

@@ -169,6 +169,8 @@ pub(crate) struct Load {
     pub kv: f64,
     /// Busy worker-seconds per second of the prefill pool (iteration samples), if any.
     pub busy: Option<f64>,
+    /// Requests completed per second, when fewer than arrive (a saturated pool).
+    pub served: Option<f64>,
 }
 
 impl Load {
@@ -183,6 +185,7 @@ impl Load {
             queued_tokens: 0,
             kv: 0.1,
             busy: None,
+            served: None,
         }
     }
 
@@ -195,9 +198,20 @@ impl Load {
     }
 
     fn stats(&self, dt: f64) -> IntervalStats {
-        let n = (self.rate * dt).round() as u64;
+        let arrived = (self.rate * dt).round() as u64;
+        let n = (self.served.unwrap_or(self.rate) * dt).round() as u64;
+        let arrivals = IntervalStats {
+            arrived,
+            arrived_mean_isl: Some(self.isl),
+            arrived_mean_osl: Some(self.osl),
+            ..Default::default()
+        };
         if n == 0 {
-            return IntervalStats::default();
+            return if arrived == 0 {
+                IntervalStats::default()
+            } else {
+                arrivals
+            };
         }
         IntervalStats {
             requests: n,
@@ -207,6 +221,7 @@ impl Load {
             ttft_p90_ms: Some(self.ttft * 1.5),
             itl_mean_ms: Some(self.itl),
             itl_p90_ms: Some(self.itl * 1.2),
+            ..arrivals
         }
     }
 }
@@ -431,6 +446,7 @@ fn every_policy_respects_the_budget() {
             queued_tokens: 1_600_000,
             kv: 0.97,
             busy: None,
+            served: None,
         };
         let hist = run(p.as_mut(), &mut toy, &storm, 100);
         assert!(hist.iter().all(|c| gpus(*c) <= 8), "{name}: {hist:?}");
@@ -524,6 +540,54 @@ fn sla_scales_prefill_with_the_request_rate_and_back() {
 }
 
 #[test]
+fn sla_reads_the_arrivals_of_a_saturated_pool_not_its_completions() {
+    // 30 req/s arrive; the prefill pool completes 10 req/s (its capacity at 2 workers).
+    let mut load = Load::steady(30.0);
+    load.isl = 4000.0;
+    load.ttft = 200.0;
+    load.served = Some(10.0);
+    for policy in ["sla", "sla-load"] {
+        let dt = 60.0;
+        let mut p = planner(policy, dt, 64);
+        let mut toy = Toy::new(dt, 120.0, 64);
+        let hist = run(p.as_mut(), &mut toy, &load, 5);
+        // 30 req/s × 4000 tokens over 20k tokens/s per TP2 worker: 6 prefill workers.
+        assert_eq!(hist.last().unwrap()[0], 6, "{policy}: {hist:?}");
+    }
+}
+
+#[test]
+fn sla_observing_completions_reads_the_capped_rate_as_before() {
+    let mut load = Load::steady(30.0);
+    load.isl = 4000.0;
+    load.ttft = 200.0;
+    load.served = Some(10.0);
+    for policy in ["sla", "sla-load"] {
+        let dt = 60.0;
+        let mut config = PlannerConfig::new(policy, dt);
+        config.sla_load.load_interval_s = dt;
+        config.observe = crate::observation::Observe::Completions;
+        let mut p = build_with_profile(&config, &ctx(64), toy(), "planner").unwrap();
+        let mut cluster = Toy::new(dt, 120.0, 64);
+        let hist = run(p.as_mut(), &mut cluster, &load, 5);
+        // The old reading: 10 req/s × 4000 tokens, 2 prefill workers.
+        assert_eq!(hist.last().unwrap()[0], 2, "{policy}: {hist:?}");
+        // And without saturation the two readings agree.
+        let mut a = planner(policy, dt, 64);
+        let mut b = build_with_profile(&config, &ctx(64), toy(), "planner").unwrap();
+        let steady = Load {
+            served: None,
+            ..load.clone()
+        };
+        let (mut ta, mut tb) = (Toy::new(dt, 120.0, 64), Toy::new(dt, 120.0, 64));
+        assert_eq!(
+            run(a.as_mut(), &mut ta, &steady, 4),
+            run(b.as_mut(), &mut tb, &steady, 4)
+        );
+    }
+}
+
+#[test]
 fn sla_prefill_correction_only_lowers_the_need() {
     let mut p = planner("sla", 60.0, 64);
     let mut toy = Toy::new(60.0, 120.0, 64);
@@ -603,6 +667,7 @@ fn storm(queued: u64) -> Load {
         queued_tokens: queued,
         kv: 0.3,
         busy: None,
+        served: None,
     }
 }
 

@@ -29,6 +29,12 @@ pub struct ScalingEvent {
     pub stopped: u32,
     /// False in advisory mode.
     pub applied: bool,
+    /// Requests completed in the interval the decision read.
+    pub observed_completed: u64,
+    /// Requests arrived (started at the frontend) in that interval.
+    pub observed_arrived: u64,
+    /// Why, in the policy's words (empty where it gives none).
+    pub reason: String,
 }
 
 /// A finished request as the planner's metrics see it.
@@ -39,6 +45,27 @@ pub(super) struct Completion {
     pub(super) osl: u32,
     pub(super) ttft_ms: f64,
     pub(super) itl_ms: Option<f64>,
+}
+
+/// Requests that arrived since the last scrape, summed as they arrive (the scrape only reads
+/// the sums: the cost per arrival is a few additions, whatever the interval).
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Arrived {
+    pub(super) count: u64,
+    pub(super) isl: u64,
+    pub(super) osl: u64,
+}
+
+impl Arrived {
+    pub(super) fn add(&mut self, isl: u32, osl: u32) {
+        self.count += 1;
+        self.isl += u64::from(isl);
+        self.osl += u64::from(osl);
+    }
+
+    fn mean(&self, sum: u64) -> Option<f64> {
+        (self.count > 0).then(|| sum as f64 / self.count as f64)
+    }
 }
 
 /// The planner in the loop.
@@ -53,6 +80,9 @@ pub(super) struct PlannerLoop {
     pub(super) pending: VecDeque<Observation>,
     /// Requests finished in the current scrape window, oldest first.
     pub(super) window: VecDeque<Completion>,
+    /// Requests arrived since the last scrape (scrapes are one interval apart, so this is the
+    /// scrape window).
+    pub(super) arrived: Arrived,
     pub(super) events: Vec<ScalingEvent>,
 }
 
@@ -94,6 +124,7 @@ pub(super) fn planner_loop(s: &Scenario, planner: Box<dyn Planner>) -> Result<Pl
             .collect(),
         pending: VecDeque::new(),
         window: VecDeque::new(),
+        arrived: Arrived::default(),
         events: Vec::new(),
     })
 }
@@ -126,7 +157,11 @@ impl World {
             ttft_p90_ms: p90(&|c| Some(c.ttft_ms)),
             itl_mean_ms: mean(&|c| c.itl_ms),
             itl_p90_ms: p90(&|c| c.itl_ms),
+            arrived: pl.arrived.count,
+            arrived_mean_isl: pl.arrived.mean(pl.arrived.isl),
+            arrived_mean_osl: pl.arrived.mean(pl.arrived.osl),
         };
+        pl.arrived = Arrived::default();
         let pools = self
             .cluster
             .pool_ids()
@@ -205,7 +240,112 @@ impl World {
                 started,
                 stopped,
                 applied: !pl.advisory,
+                observed_completed: obs.interval.requests,
+                observed_arrived: obs.interval.arrived,
+                reason: decision.reason.clone(),
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::{Arc, Mutex};
+
+    use servesim_planner::{Decision, IntervalStats, Observation, Planner};
+
+    use crate::run::Run;
+    use crate::scenario::Scenario;
+
+    /// Records what it is shown, changes nothing.
+    struct Recorder(Arc<Mutex<Vec<IntervalStats>>>);
+
+    impl Planner for Recorder {
+        fn name(&self) -> &'static str {
+            "recorder"
+        }
+        fn interval_s(&self) -> f64 {
+            10.0
+        }
+        fn decide(&mut self, obs: &Observation) -> Decision {
+            self.0.lock().unwrap().push(obs.interval);
+            Decision::unchanged(obs.pools.len())
+        }
+    }
+
+    const SATURATED: &str = "
+name: saturated
+seed: 3
+duration_s: 40
+model: meta-llama/Llama-3.1-8B-Instruct
+gpu: h100_sxm
+backend: vllm
+slo: {ttft_ms: 200, itl_ms: 20}
+cluster:
+  nodes: 1
+  pools:
+    - {name: prefill, role: prefill, tp: 1, workers: 1}
+    - {name: decode, role: decode, tp: 1, workers: 1}
+traffic:
+  streams:
+    - name: s
+      open:
+        arrival: {kind: poisson, rate_per_s: 60}
+        input: {kind: fixed, value: 3000}
+        output: {kind: fixed, value: 20}
+";
+
+    #[test]
+    fn the_run_records_each_scaling_decision_with_what_it_read_and_why() {
+        let yaml = format!("{SATURATED}planner: {{policy: sla, interval_s: 10}}\n");
+        let s = Scenario::from_yaml_str(&yaml, "saturated", Path::new(".")).unwrap();
+        let (summary, _) = crate::run::run(&s).unwrap();
+        let prefill: Vec<_> = summary
+            .scaling_events
+            .iter()
+            .filter(|e| e.pool == "prefill")
+            .collect();
+        assert!(!prefill.is_empty(), "{:?}", summary.scaling_events);
+        let first = prefill[0];
+        assert!(first.target > first.active_before, "{first:?}");
+        assert!(
+            first.observed_arrived > first.observed_completed,
+            "{first:?}"
+        );
+        assert!(
+            first.reason.starts_with("throughput: ") && first.reason.contains("(arrivals)"),
+            "{first:?}"
+        );
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(
+            json["scaling_events"][0]["pool"],
+            summary.scaling_events[0].pool
+        );
+        assert!(json["scaling_events"][0]["reason"].is_string());
+    }
+
+    #[test]
+    fn a_saturated_pool_is_observed_at_its_arrival_rate_beside_its_completion_rate() {
+        // 60 req/s of 3000-token prompts: 180k prompt tokens/s, several times what one TP1
+        // prefill worker computes (~45k), so completions are capped far below the arrivals.
+        let yaml = SATURATED;
+        let s = Scenario::from_yaml_str(yaml, "saturated", Path::new(".")).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let run = Run::with_planner(&s, Box::new(Recorder(seen.clone()))).unwrap();
+        run.finish().unwrap();
+        let seen = seen.lock().unwrap();
+        assert!(seen.len() >= 3, "{seen:?}");
+        for st in &seen[1..] {
+            let arrived = st.arrived as f64 / 10.0;
+            let completed = st.requests as f64 / 10.0;
+            assert!((45.0..75.0).contains(&arrived), "{st:?}");
+            assert!(completed < arrived / 2.0, "{st:?}");
+            assert_eq!(st.arrived_mean_isl, Some(3000.0));
+            assert_eq!(st.arrived_mean_osl, Some(20.0));
+        }
+        // Every arrival is counted once, in one interval.
+        let total: u64 = seen.iter().map(|st| st.arrived).sum();
+        assert!(total > 0 && total <= 60 * 40 + 300, "{total}");
     }
 }

@@ -79,6 +79,11 @@ impl World {
                 return;
             }
             self.metrics.arrival(request.arrival);
+            if let Some(pl) = self.planner.as_mut() {
+                // Dynamo's `requests_started_total`: counted at the frontend, retries not again.
+                pl.arrived
+                    .add(request.input_tokens, request.output_tokens.max(1));
+            }
             let flight = InFlight {
                 request,
                 entered: sched.now(),
