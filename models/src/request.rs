@@ -4,5 +4,5 @@
 servesim_core::define_key! {
     /// A request's handle, chosen by the world (a slot of its own, say) and only compared and
     /// handed back by the cluster and the engines.
-    pub struct RequestHandle(pub u64);
+    pub struct RequestHandle(pub u32);
 }

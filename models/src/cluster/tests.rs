@@ -102,7 +102,7 @@ impl Model for World {
     }
 }
 
-fn req(handle: u64, prompt: u32, output: u32) -> RequestIn {
+fn req(handle: u32, prompt: u32, output: u32) -> RequestIn {
     RequestIn {
         handle: RequestHandle(handle),
         prompt_tokens: prompt,
@@ -402,7 +402,7 @@ fn busy_world(prefill: u32, decode: u32) -> Simulation<World> {
         arrivals: vec![],
     });
     for i in 0..40u64 {
-        sim.model.arrivals.push(req(i, 2000, 200));
+        sim.model.arrivals.push(req(i as u32, 2000, 200));
         sim.scheduler.schedule_at(
             SimTime::ZERO + SimDuration::from_millis(i * 20).unwrap(),
             Ev::Arrive(i as usize),

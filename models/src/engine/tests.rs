@@ -22,7 +22,7 @@ fn config() -> EngineConfig {
     }
 }
 
-fn spec(request: u64, prompt: u32, output: u32) -> SeqSpec {
+fn spec(request: u32, prompt: u32, output: u32) -> SeqSpec {
     SeqSpec {
         request: RequestHandle(request),
         prompt_tokens: prompt,
@@ -425,7 +425,7 @@ proptest! {
         let mut expected_tokens = 0u64;
         for (i, &(prompt, output, shared, _)) in reqs.iter().enumerate() {
             let blocks: Vec<u64> = (0..shared).chain(100 * i as u64..100 * i as u64 + 3).collect();
-            e.enqueue(SeqSpec { prefix_blocks: Arc::from(blocks), ..spec(i as u64, prompt, output) }, now);
+            e.enqueue(SeqSpec { prefix_blocks: Arc::from(blocks), ..spec(i as u32, prompt, output) }, now);
             expected_tokens += u64::from(output);
         }
         let mut out = IterationOutput::default();
