@@ -19,6 +19,35 @@ servesim_core::named_enum! {
     }
 }
 
+impl PolicyKind {
+    /// What the policy does, in a sentence a user choosing one reads (`servesim list
+    /// policies`); each policy's module documentation has the whole rule.
+    pub fn describe(self) -> &'static str {
+        match self {
+            PolicyKind::Static => "keeps the deployment as it is (the baseline)",
+            PolicyKind::LoadThreshold => {
+                "Dynamo's first planner: +/-1 decode worker on KV utilisation, +/-1 prefill \
+                 worker on queue length per worker, each interval"
+            }
+            PolicyKind::Sla => {
+                "Dynamo's SLA planner: each interval, predicts the next interval's requests and \
+                 sizes both pools from the performance profile and the TTFT/ITL targets, \
+                 corrected by the latencies it observed"
+            }
+            PolicyKind::SlaLoad => {
+                "the newer Dynamo design: a fast load loop (+/-1 worker when every estimated \
+                 TTFT or ITL is over, or would stay under, the SLO) over the SLA planner's \
+                 throughput floor"
+            }
+            PolicyKind::Lookahead => {
+                "ours: sizes pools for the demand forecast for when a new worker would be up \
+                 (start-up aware), counts starting workers as capacity bought, scales down only \
+                 after the need stayed lower for a while"
+            }
+        }
+    }
+}
+
 /// The known policy names, in [`PolicyKind`]'s order.
 pub const POLICIES: [&str; <PolicyKind as Named>::ALL.len()] = {
     let mut names = [""; <PolicyKind as Named>::ALL.len()];

@@ -46,6 +46,8 @@ enum Command {
     },
     /// Predict real serving runs (a measured CSV) and report the errors.
     Validate(cli::validate::ValidateArgs),
+    /// What a scenario may name: models, gpus, backends, policies (and what each does), arrivals.
+    List(cli::list::ListArgs),
     /// Search deployments for a DynamoGraphDeploymentRequest: DGD, planner profile, frontier.
     Profile(cli::profile::ProfileArgs),
 }
@@ -84,6 +86,7 @@ fn main() -> ExitCode {
         Command::Calibrate { cmd } => cli::calibrate::run(cmd),
         Command::Traffic { cmd } => cli::traffic::run(cmd),
         Command::Validate(args) => cli::validate::run_cmd(args),
+        Command::List(args) => cli::list::run_cmd(args),
         Command::Profile(args) => cli::profile::run_cmd(args),
     };
     match result {

@@ -12,6 +12,35 @@ use servesim_core::{SimDuration, SimTime, StreamRng};
 use crate::error::{Result, TrafficError};
 use crate::validate::{check_finite, check_nonneg, check_pos, gap, span};
 
+/// The arrival kinds a scenario may write (`arrival: {kind: …}`), each with what it is: what
+/// `servesim list arrivals` prints. A test checks each name is one [`ArrivalConfig`] reads.
+pub const ARRIVAL_KINDS: [(&str, &str); 6] = [
+    (
+        "poisson",
+        "Poisson arrivals at rate_per_s (exponential gaps)",
+    ),
+    (
+        "gamma",
+        "renewal process with gamma gaps: cv < 1 smoother than Poisson, > 1 burstier",
+    ),
+    (
+        "on_off",
+        "Poisson at rate_per_s for on_s, silent for off_s, repeated",
+    ),
+    (
+        "mmpp",
+        "two-state Markov-modulated Poisson: a base and a burst state with exponential sojourns",
+    ),
+    (
+        "schedule",
+        "piecewise-constant Poisson rate over segments (a step burst, a replayed day)",
+    ),
+    (
+        "diurnal",
+        "Poisson with a sinusoidal rate: mean_rate_per_s, amplitude, period_s, peak_s",
+    ),
+];
+
 /// An arrival process as written in a scenario file (`{kind: poisson, rate_per_s: 3}`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -441,6 +470,25 @@ impl Arrivals {
 mod tests {
     use super::*;
     use servesim_core::RngStreams;
+
+    #[test]
+    fn every_listed_kind_is_one_a_scenario_may_write_and_no_other_is() {
+        for (kind, _) in ARRIVAL_KINDS {
+            let err = serde_norway::from_str::<ArrivalConfig>(&format!("{{kind: {kind}}}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("missing field"), "{kind}: {err}");
+        }
+        let err = serde_norway::from_str::<ArrivalConfig>("{kind: nope}")
+            .unwrap_err()
+            .to_string();
+        let listed: Vec<&str> = ARRIVAL_KINDS.iter().map(|(k, _)| *k).collect();
+        let named: Vec<&str> = err.split('`').skip(3).step_by(2).collect();
+        assert_eq!(named.len(), listed.len(), "{err}");
+        for kind in named {
+            assert!(listed.contains(&kind), "{kind} is not listed: {err}");
+        }
+    }
 
     fn process(yaml: &str) -> ArrivalProcess {
         serde_norway::from_str::<ArrivalConfig>(yaml)

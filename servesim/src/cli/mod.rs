@@ -4,6 +4,7 @@ pub mod ab;
 pub mod airline;
 pub mod bench;
 pub mod calibrate;
+pub mod list;
 pub mod perf;
 pub mod profile;
 pub mod run;

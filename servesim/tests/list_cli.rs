@@ -1,0 +1,58 @@
+//! `servesim list`: every name a scenario may use, each listed once with what it is.
+
+use std::process::Command;
+
+use servesim::planner::POLICIES;
+use servesim::traffic::arrival::ARRIVAL_KINDS;
+
+fn list(what: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_servesim"))
+        .args(["list", what])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The first word of each line.
+fn names(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect()
+}
+
+#[test]
+fn every_policy_is_listed_with_what_it_does() {
+    let text = list("policies");
+    assert_eq!(names(&text), POLICIES);
+    for line in text.lines() {
+        assert!(
+            line.split_whitespace().count() > 4,
+            "no description: {line}"
+        );
+    }
+}
+
+#[test]
+fn every_arrival_kind_gpu_backend_and_model_is_listed() {
+    let kinds: Vec<&str> = ARRIVAL_KINDS.iter().map(|(k, _)| *k).collect();
+    assert_eq!(names(&list("arrivals")), kinds);
+    assert!(names(&list("gpus")).contains(&"h100_sxm"));
+    assert_eq!(names(&list("backends")), ["trtllm", "vllm", "sglang"]);
+    assert!(list("models").contains("Llama-3.1-70B"));
+}
+
+#[test]
+fn an_unknown_list_names_the_ones_there_are() {
+    let out = Command::new(env!("CARGO_BIN_EXE_servesim"))
+        .args(["list", "engines"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("models") && err.contains("policies"), "{err}");
+}
