@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use servesim::Scenario;
 use servesim::experiment::ab;
+use servesim::scenario::Override;
 
 use super::CliError;
 
@@ -25,6 +26,10 @@ pub struct AbArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Set a field of the file, validated like the file (repeatable), e.g.
+    /// `--set cluster.pools[0].startup_s=60`.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<Override>,
 }
 
 /// Runs the experiment and prints it.
@@ -33,7 +38,7 @@ pub fn run_cmd(args: AbArgs) -> Result<(), CliError> {
     if args.seeds == 0 {
         return Err(CliError::Message("--seeds: must be at least 1".into()));
     }
-    let scenario = Scenario::from_file(&args.scenario).map_err(|e| msg(&e))?;
+    let scenario = Scenario::from_file_with(&args.scenario, &args.set).map_err(|e| msg(&e))?;
     let jobs = super::jobs(args.jobs)?;
     let report =
         ab(&scenario, &args.policies, scenario.seed(), args.seeds, jobs).map_err(|e| msg(&e))?;

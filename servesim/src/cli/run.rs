@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use servesim::scenario::Override;
 use servesim::{Scenario, run};
 
 use super::CliError;
@@ -18,12 +19,16 @@ pub struct RunArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Set a field of the file, validated like the file (repeatable), e.g.
+    /// `--set cluster.pools[0].startup_s=60 --set planner.policy=sla`.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<Override>,
 }
 
 /// Runs the scenario and prints the summary.
 pub fn run_cmd(args: RunArgs) -> Result<(), CliError> {
-    let mut scenario =
-        Scenario::from_file(&args.scenario).map_err(|e| CliError::Message(e.to_string()))?;
+    let mut scenario = Scenario::from_file_with(&args.scenario, &args.set)
+        .map_err(|e| CliError::Message(e.to_string()))?;
     if let Some(seed) = args.seed {
         scenario = scenario
             .with_seed(seed)

@@ -26,6 +26,7 @@ use servesim_models::frontend::FrontendSpec;
 mod checks;
 mod config;
 mod faults;
+mod overrides;
 mod validate;
 
 pub use checks::MIN_INTERVAL_S;
@@ -35,6 +36,7 @@ pub use config::{
     ScenarioConfig, SloConfig,
 };
 pub use faults::{FaultEvent, FaultsConfig, MIN_MTBF_S};
+pub use overrides::Override;
 
 /// A validated pool.
 #[derive(Clone, Debug, PartialEq)]
