@@ -20,13 +20,12 @@ pub const DEFAULT_INTERVAL_S: f64 = 60.0;
 
 /// The scenario with `policy` as its planner (other planner settings kept) and `seed`.
 pub fn with_policy(base: &Scenario, policy: &str, seed: u64) -> Result<Scenario, Error> {
-    base.edited(|c| {
-        c.seed = seed;
-        let planner = c
-            .planner
-            .get_or_insert_with(|| PlannerConfig::new(policy, DEFAULT_INTERVAL_S));
-        planner.policy = policy.to_string();
-    })
+    let mut planner = base
+        .planner()
+        .cloned()
+        .unwrap_or_else(|| PlannerConfig::new(policy, DEFAULT_INTERVAL_S));
+    planner.policy = policy.to_string();
+    base.with_seed(seed)?.with_planner(Some(planner))
 }
 
 /// Runs `jobs` in parallel on up to `threads` threads; results come back in job order.

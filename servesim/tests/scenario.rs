@@ -199,6 +199,21 @@ fn a_changed_scenario_is_validated_again() {
     let reseeded = s.with_seed(42).unwrap();
     assert_eq!((s.seed(), reseeded.seed()), (1, 42));
     assert_eq!(reseeded.config().seed, 42, "the file as written follows");
+    let mut planner = servesim::planner::PlannerConfig::new("sla", 0.0);
+    let err = s
+        .with_planner(Some(planner.clone()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("planner.interval_s"), "{err}");
+    planner.interval_s = 30.0;
+    assert_eq!(
+        s.with_planner(Some(planner))
+            .unwrap()
+            .planner()
+            .unwrap()
+            .policy,
+        "sla"
+    );
     let err = s
         .edited(|c| c.cluster.pools[1].tp = 3)
         .unwrap_err()

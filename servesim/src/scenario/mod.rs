@@ -117,19 +117,31 @@ impl Scenario {
         Self::validate(config, &self.base_dir)
     }
 
-    /// This scenario with another seed.
+    /// This scenario with another seed. Any seed is valid and nothing else depends on it, so
+    /// only the seed changes: `ab` and `validate` make one per run without reading the
+    /// scenario's files again.
     pub fn with_seed(&self, seed: u64) -> Result<Scenario, Error> {
-        self.edited(|c| c.seed = seed)
+        let mut s = self.clone();
+        s.config.seed = seed;
+        Ok(s)
     }
 
-    /// This scenario with another `planner:` section (`None`: no planner).
+    /// This scenario with another `planner:` section (`None`: no planner), checked as the
+    /// file's would be; nothing else depends on it.
     pub fn with_planner(&self, planner: Option<PlannerConfig>) -> Result<Scenario, Error> {
-        self.edited(|c| c.planner = planner)
+        if let Some(p) = &planner {
+            validate::validate_planner(p)?;
+        }
+        let mut s = self.clone();
+        s.config.planner = planner;
+        Ok(s)
     }
 
-    /// This scenario keeping (or not) a row per finished request.
+    /// This scenario keeping (or not) a row per finished request (either is valid).
     pub fn with_keep_requests(&self, keep: bool) -> Result<Scenario, Error> {
-        self.edited(|c| c.metrics.keep_requests = keep)
+        let mut s = self.clone();
+        s.config.metrics.keep_requests = keep;
+        Ok(s)
     }
 
     /// The file as written (re-serialisable; what the `with_*` methods change).

@@ -225,7 +225,7 @@ fn validate_metrics(
 
 /// The planner's interval and scrape lag (the policy's own settings are the planner
 /// crate's to check when it builds the policy).
-fn validate_planner(p: &PlannerConfig) -> Result<(), Error> {
+pub(super) fn validate_planner(p: &PlannerConfig) -> Result<(), Error> {
     for (field, v) in [
         ("planner.interval_s", p.interval_s),
         ("planner.scrape_lag_s", p.scrape_lag_s),
