@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use servesim_core::{SimDuration, SimTime};
 
 use crate::arrival::ArrivalProcess;
+use crate::benchmark::BenchmarkSpec;
 use crate::dist::Dist;
 use crate::error::{Result, TrafficError};
 use crate::preset::AirlineConfig;
@@ -94,6 +95,7 @@ pub(crate) enum StreamKind {
     },
     Closed(Arc<ClosedSpec>),
     Trace(TraceSpec),
+    Benchmark(Arc<BenchmarkSpec>),
 }
 
 #[derive(Clone, Debug)]
@@ -147,6 +149,7 @@ impl WorkloadSpec {
                 && !matches!(
                     s.kind,
                     StreamKind::Trace(_)
+                        | StreamKind::Benchmark(_)
                         | StreamKind::Open {
                             process: ArrivalProcess::Phases { repeat: false, .. },
                             ..
@@ -246,20 +249,37 @@ impl WorkloadConfig {
                 ));
             }
             let class_name = s.class.clone().unwrap_or_else(|| s.name.clone());
-            let class = match classes.iter().position(|c| *c == class_name) {
-                Some(k) => k,
-                None => {
-                    classes.push(class_name);
-                    classes.len() - 1
-                }
+            let mut intern = |name: String| {
+                let k = match classes.iter().position(|c| *c == name) {
+                    Some(k) => k,
+                    None => {
+                        classes.push(name);
+                        classes.len() - 1
+                    }
+                };
+                ClassId(k as u16)
             };
+            // A benchmark's warm-up requests are a class of their own, so that its measured
+            // requests are the stream's class alone.
+            let warmup_class = match &s.benchmark {
+                Some(b) if b.warmup_requests > 0 => Some(intern(format!("{class_name}.warmup"))),
+                _ => None,
+            };
+            let class = intern(class_name);
+            if classes.len() > usize::from(u16::MAX) {
+                return Err(TrafficError::config(
+                    field,
+                    "too many classes (at most 65535)",
+                ));
+            }
             if streams.len() >= usize::from(u16::MAX) {
                 return Err(TrafficError::config(
                     field,
                     "too many streams (at most 65535)",
                 ));
             }
-            streams.push(s.validate(&field, base_dir, ClassId(class as u16), self.block_tokens)?);
+            let classes = (class, warmup_class.unwrap_or(class));
+            streams.push(s.validate(&field, base_dir, classes, self.block_tokens)?);
         }
         Ok(WorkloadSpec {
             block_tokens: self.block_tokens,
@@ -274,7 +294,7 @@ impl StreamConfig {
         &self,
         field: &str,
         base_dir: &Path,
-        class: ClassId,
+        (class, warmup_class): (ClassId, ClassId),
         block_tokens: u32,
     ) -> Result<StreamSpec> {
         let f = |name: &str| format!("{field}.{name}");
@@ -292,6 +312,29 @@ impl StreamConfig {
                 end
             }
         };
+        let given = [
+            self.open.is_some(),
+            self.closed.is_some(),
+            self.trace.is_some(),
+            self.benchmark.is_some(),
+        ];
+        if given.iter().filter(|&&g| g).count() != 1 {
+            return Err(TrafficError::config(
+                field,
+                "give exactly one of `open`, `closed`, `trace` and `benchmark`",
+            ));
+        }
+        if let Some(b) = &self.benchmark {
+            let spec = b.validate(&f("benchmark"), class, warmup_class)?;
+            return Ok(StreamSpec {
+                name: self.name.clone(),
+                class,
+                start,
+                end,
+                shared_prefix: self.shared_prefix_tokens,
+                kind: StreamKind::Benchmark(Arc::new(spec)),
+            });
+        }
         let kind = match (&self.open, &self.closed, &self.trace) {
             (Some(open), None, None) => {
                 let g = |name: &str| format!("{field}.open.{name}");
@@ -387,12 +430,7 @@ impl StreamConfig {
                     to_ns: to,
                 })
             }
-            _ => {
-                return Err(TrafficError::config(
-                    field,
-                    "give exactly one of `open`, `closed` and `trace`",
-                ));
-            }
+            _ => unreachable!("exactly one kind was checked above"),
         };
         Ok(StreamSpec {
             name: self.name.clone(),
@@ -497,6 +535,7 @@ pub fn load_spec(path: &Path, format: Option<TraceFormat>) -> Result<(WorkloadSp
                 shared_prefix_tokens: 0,
                 open: None,
                 closed: None,
+                benchmark: None,
                 trace: Some(TraceConfig {
                     path: path.to_path_buf(),
                     format,

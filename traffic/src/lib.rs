@@ -33,11 +33,13 @@
 //! ```
 
 pub mod arrival;
+pub mod benchmark;
 pub mod config;
 pub mod dist;
 pub mod error;
 pub mod preset;
 pub mod request;
+pub mod stagger;
 pub mod stats;
 pub mod stream;
 pub mod trace;
@@ -45,6 +47,7 @@ mod validate;
 pub mod workload;
 
 pub use arrival::ArrivalConfig;
+pub use benchmark::{BenchmarkConfig, BetweenPhases, RateArrival};
 pub use config::{
     DEFAULT_BLOCK_TOKENS, Preset, WorkloadConfig, WorkloadSpec, is_trace_path, load_spec,
     load_workload_file,

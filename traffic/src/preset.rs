@@ -167,6 +167,7 @@ impl AirlineConfig {
                 }),
                 closed: None,
                 trace: None,
+                benchmark: None,
             },
             StreamConfig {
                 name: "storm".into(),
@@ -187,6 +188,7 @@ impl AirlineConfig {
                     max_input_tokens: self.storm_max_input_tokens,
                 }),
                 trace: None,
+                benchmark: None,
             },
         ]
     }

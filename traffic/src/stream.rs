@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::arrival::ArrivalConfig;
+use crate::benchmark::BenchmarkConfig;
 use crate::dist::DistConfig;
+pub use crate::stagger::Stagger;
 use crate::trace::TraceFormat;
 
 /// Most closed-loop users in one stream (each holds a little state for the whole run).
@@ -16,7 +18,7 @@ fn one() -> f64 {
     1.0
 }
 
-/// One stream. Exactly one of `open`, `closed` and `trace` is given.
+/// One stream. Exactly one of `open`, `closed`, `trace` and `benchmark` is given.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StreamConfig {
@@ -44,6 +46,9 @@ pub struct StreamConfig {
     /// Trace replay.
     #[serde(default)]
     pub trace: Option<TraceConfig>,
+    /// A benchmark client (aiperf's concurrency or request-rate mode, warm-up first).
+    #[serde(default)]
+    pub benchmark: Option<BenchmarkConfig>,
 }
 
 /// Open-loop stream: an arrival process and sizes (either `input` and `output`, or
@@ -102,19 +107,6 @@ pub struct ClosedConfig {
     pub max_input_tokens: Option<u32>,
 }
 
-/// How closed-loop users are spread over their ramp.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stagger {
-    /// User `u` joins at `u · ramp_s / users`.
-    #[default]
-    Even,
-    /// Each user joins at an independent uniform time within the ramp (the user's
-    /// `traffic/<stream>/join` substream): the phases that independent client jitter leaves
-    /// a long-running closed loop in, where evenly spread users are its most regular case.
-    Random,
-}
-
 /// Trace replay.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -136,7 +128,8 @@ pub struct TraceConfig {
 
 impl StreamConfig {
     /// Multiplies the stream's load by `factor` (a positive number): every rate of an
-    /// open-loop stream's arrivals, a trace's replay speed. Closed-loop users are a
+    /// open-loop stream's arrivals, a trace's replay speed, a benchmark's request rate.
+    /// Closed-loop users and a benchmark's concurrency are a
     /// population, not a rate: they are left as they are. Returns whether it changed anything.
     pub fn scale_rates(&mut self, factor: f64) -> bool {
         let mut scaled = false;
@@ -148,6 +141,9 @@ impl StreamConfig {
             trace.speed *= factor;
             scaled = true;
         }
+        if let Some(benchmark) = &mut self.benchmark {
+            scaled |= benchmark.scale_rates(factor);
+        }
         scaled
     }
 
@@ -155,6 +151,14 @@ impl StreamConfig {
     pub fn closed(name: &str, closed: ClosedConfig) -> Self {
         StreamConfig {
             closed: Some(closed),
+            ..Self::empty(name)
+        }
+    }
+
+    /// A benchmark client's stream, open from time zero, no shared prefix.
+    pub fn benchmark(name: &str, benchmark: BenchmarkConfig) -> Self {
+        StreamConfig {
+            benchmark: Some(benchmark),
             ..Self::empty(name)
         }
     }
@@ -177,6 +181,7 @@ impl StreamConfig {
             open: None,
             closed: None,
             trace: None,
+            benchmark: None,
         }
     }
 }

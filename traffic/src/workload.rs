@@ -24,6 +24,7 @@ use servesim_core::hash::stable_hash;
 use servesim_core::{RngStreams, SimDuration, SimTime, StreamRng};
 
 use crate::arrival::Arrivals;
+use crate::benchmark::Client;
 use crate::config::{ClosedSpec, Sizes, StreamKind, TraceSpec, WorkloadSpec};
 use crate::error::{Result, TrafficError};
 use crate::request::{
@@ -42,7 +43,8 @@ pub struct Workload {
     streams: Vec<Stream>,
     /// One entry per stream (open, trace) or per user (closed) with a pending arrival.
     pending: BinaryHeap<Reverse<(SimTime, u16, u32)>>,
-    /// Closed-loop requests awaiting their answer: lookups only, never iterated.
+    /// Closed-loop and benchmark requests awaiting their answer (stream, user; a benchmark's
+    /// class): lookups only, never iterated.
     waiting: HashMap<RequestId, (u16, u32)>,
     next_id: u64,
     last: SimTime,
@@ -66,6 +68,7 @@ enum Source {
         users: Vec<User>,
     },
     Trace(Box<Replay>),
+    Benchmark(Box<Client>),
 }
 
 #[derive(Debug)]
@@ -172,6 +175,18 @@ impl Workload {
                         users,
                     }
                 }
+                StreamKind::Benchmark(b) => {
+                    let (client, first) = Client::start(
+                        b.clone(),
+                        rng.stream(&format!("traffic/{}/sizes", s.name)),
+                        rng.stream(&format!("traffic/{}/arrivals", s.name)),
+                        s.start,
+                    );
+                    for t in first.into_iter().filter(|&t| t < s.end) {
+                        w.pending.push(Reverse((t, i, 0)));
+                    }
+                    Source::Benchmark(Box::new(client))
+                }
                 StreamKind::Trace(t) => {
                     let mut replay = Box::new(Replay {
                         reader: TraceReader::open(&t.path, t.format)?,
@@ -217,6 +232,7 @@ impl Workload {
         let block_tokens = self.block_tokens;
         let id = RequestId(self.next_id);
         let stream = &mut self.streams[usize::from(s)];
+        let mut class = stream.class;
         let (input, output, blocks, session) = match &mut stream.source {
             Source::Open(o) => {
                 let size_rng = &mut o.size_rng;
@@ -266,6 +282,23 @@ impl Workload {
                 };
                 (input, output, blocks, Some(info))
             }
+            Source::Benchmark(client) => {
+                let (send, next) = client.send(t);
+                if let Some(next) = next.filter(|&n| n < stream.end) {
+                    self.pending.push(Reverse((next, s, 0)));
+                }
+                // The class is the phase (warm-up or measured) that the answer must report.
+                self.waiting.insert(id, (s, u32::from(send.class.0)));
+                let blocks = prompt_blocks(
+                    stream.namespace,
+                    block_tokens,
+                    stream.shared_prefix,
+                    send.seq,
+                    send.input,
+                );
+                class = send.class;
+                (send.input, send.output, blocks, None)
+            }
             Source::Trace(replay) => {
                 if let Some(e) = replay.error.take() {
                     return Err(e);
@@ -293,7 +326,7 @@ impl Workload {
             input_tokens: input,
             output_tokens: output,
             prefix_blocks: blocks,
-            class: stream.class,
+            class,
             stream: StreamId(s),
             session,
         }))
@@ -317,8 +350,19 @@ impl Workload {
             return false;
         };
         let stream = &mut self.streams[usize::from(s)];
-        let Source::Closed { spec, users } = &mut stream.source else {
-            unreachable!("only closed-loop requests wait")
+        let (spec, users) = match &mut stream.source {
+            Source::Closed { spec, users } => (spec, users),
+            Source::Benchmark(client) => {
+                let end = stream.end;
+                for t in client.on_answer(ClassId(u as u16), at) {
+                    let t = t.max(self.last);
+                    if t < end {
+                        self.pending.push(Reverse((t, s, 0)));
+                    }
+                }
+                return true;
+            }
+            _ => unreachable!("only closed-loop and benchmark requests wait"),
         };
         let user = &mut users[u as usize];
         let think = gap(spec.think_s.sample(&mut user.rng));
@@ -344,7 +388,7 @@ impl Workload {
         true
     }
 
-    /// Closed-loop requests sent and not yet completed or failed.
+    /// Closed-loop and benchmark requests sent and not yet completed or failed.
     pub fn waiting(&self) -> usize {
         self.waiting.len()
     }
@@ -412,7 +456,7 @@ impl Workload {
             let Some(r) = self.next_request()? else {
                 unreachable!("peek_time promised a request")
             };
-            if r.session.is_some() {
+            if self.waiting.contains_key(&r.id) {
                 answers.push(Reverse((r.arrival.saturating_add(latency), r.id)));
             }
             if !f(&r) {

@@ -1,0 +1,408 @@
+//! A benchmark client as a stream: what `aiperf` (and `genai-perf` before it) sends to a
+//! server when asked for a concurrency or a request rate, with a warm-up that is not counted.
+//!
+//! ```yaml
+//! - name: bench
+//!   benchmark:
+//!     concurrency: 64         # or request_rate: 10 (requests/s), or both (rate, at most 64 in flight)
+//!     warmup_requests: 128    # aiperf --warmup-request-count
+//!     requests: 1280          # aiperf --request-count: the measured ones
+//!     isl: 4000               # --synthetic-input-tokens-mean, --synthetic-input-tokens-stddev
+//!     isl_stddev: 0
+//!     osl: 500                # --output-tokens-mean, --output-tokens-stddev (with ignore_eos)
+//!     osl_stddev: 0
+//! ```
+//!
+//! # What the client does (aiperf's timing manager, v0.1–0.3)
+//!
+//! - **Concurrency mode**: `concurrency` credits are issued at once when the stream starts
+//!   (every user sends together; `ramp_s` spreads them instead), and each answer frees its
+//!   credit for the next request, sent at once (no think time). The client keeps
+//!   `concurrency` requests in flight until it has sent them all.
+//! - **Request-rate mode**: requests are sent at `request_rate` per second, Poisson or at a
+//!   constant interval (`arrival`); with `concurrency` as well, a request due while that many
+//!   are in flight waits for the next answer.
+//! - **Warm-up, then the measured phase**: the first `warmup_requests` requests form the
+//!   warm-up phase and carry the class `<class>.warmup`; the next `requests` are measured and
+//!   carry the stream's class. aiperf's credit phases share one concurrency limit and the
+//!   profiling phase's credits follow the warm-up's as slots free up (`between_phases:
+//!   continue`, the default). `between_phases: drain` waits until every warm-up request
+//!   has been answered and then starts the measured phase afresh (all users together
+//!   again), as clients that separate the phases do.
+//! - **Sizes**: every prompt is fresh (synthetic text, no prefix shared beyond the stream's
+//!   `shared_prefix_tokens`); prompt and output lengths are drawn from normal distributions
+//!   with the given means and standard deviations, rounded, at least 1 (aiperf's synthetic
+//!   prompt generator and `--output-tokens-*`); outputs run to their length (`ignore_eos`).
+//!
+//! What the client reports about the measured requests (means, percentiles, TPOT as
+//! `(e2e − ttft) / (osl − 1)` per request, output throughput) is computed from the
+//! simulation's request records by whoever runs it (servesim's `validate`).
+
+use std::sync::Arc;
+
+use rand::RngExt;
+use rand_distr::{Distribution, Exp};
+use serde::{Deserialize, Serialize};
+use servesim_core::{SimDuration, SimTime, StreamRng};
+
+use crate::dist::{Dist, DistConfig};
+use crate::error::{Result, TrafficError};
+use crate::request::ClassId;
+use crate::stagger::Stagger;
+use crate::validate::{check_nonneg, check_pos, gap, span};
+
+/// Most requests one benchmark stream may send (warm-up and measured together).
+pub const MAX_BENCHMARK_REQUESTS: u64 = 100_000_000;
+
+/// A benchmark client, as written in a scenario file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BenchmarkConfig {
+    /// Requests kept in flight (concurrency mode), or the most in flight in request-rate mode.
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+    /// Requests per second (request-rate mode).
+    #[serde(default)]
+    pub request_rate: Option<f64>,
+    /// How requests are spread in request-rate mode.
+    #[serde(default)]
+    pub arrival: RateArrival,
+    /// Requests sent first and not measured (class `<class>.warmup`).
+    #[serde(default)]
+    pub warmup_requests: u32,
+    /// Measured requests, sent after the warm-up.
+    pub requests: u32,
+    /// What happens between the warm-up and the measured phase.
+    #[serde(default)]
+    pub between_phases: BetweenPhases,
+    /// Concurrency mode: the users send their first requests over this many seconds
+    /// instead of at once (default 0), spread by `stagger`.
+    #[serde(default)]
+    pub ramp_s: f64,
+    /// How the users are spread over `ramp_s`: evenly, or each at an independent uniform
+    /// time (the phases that independent client jitter leaves a long-running closed loop in).
+    #[serde(default)]
+    pub stagger: Stagger,
+    /// Mean prompt tokens (on top of the stream's `shared_prefix_tokens`).
+    pub isl: f64,
+    /// Standard deviation of the prompt tokens (default 0).
+    #[serde(default)]
+    pub isl_stddev: f64,
+    /// Mean output tokens.
+    pub osl: f64,
+    /// Standard deviation of the output tokens (default 0).
+    #[serde(default)]
+    pub osl_stddev: f64,
+}
+
+/// Arrivals of request-rate mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateArrival {
+    /// Exponential gaps of mean `1 / request_rate`.
+    #[default]
+    Poisson,
+    /// Gaps of exactly `1 / request_rate`.
+    Constant,
+}
+
+/// What the client does between its warm-up and its measured phase.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BetweenPhases {
+    /// The measured requests follow the warm-up's under the same concurrency limit.
+    #[default]
+    Continue,
+    /// Every warm-up request is answered first; then the measured phase starts afresh.
+    Drain,
+}
+
+impl BenchmarkConfig {
+    /// aiperf's concurrency mode: `concurrency` users, `warmup_requests` not measured, then
+    /// `requests` measured, every prompt `isl` tokens and every answer `osl` tokens.
+    pub fn concurrency(
+        concurrency: u32,
+        warmup_requests: u32,
+        requests: u32,
+        isl: u32,
+        osl: u32,
+    ) -> Self {
+        BenchmarkConfig {
+            concurrency: Some(concurrency),
+            request_rate: None,
+            arrival: RateArrival::default(),
+            warmup_requests,
+            requests,
+            between_phases: BetweenPhases::default(),
+            ramp_s: 0.0,
+            stagger: Stagger::default(),
+            isl: f64::from(isl),
+            isl_stddev: 0.0,
+            osl: f64::from(osl),
+            osl_stddev: 0.0,
+        }
+    }
+
+    /// Checks every figure; `field` is the config's path (`traffic.streams[0].benchmark`).
+    pub(crate) fn validate(
+        &self,
+        field: &str,
+        class: ClassId,
+        warmup_class: ClassId,
+    ) -> Result<BenchmarkSpec> {
+        let f = |name: &str| format!("{field}.{name}");
+        let rate = match self.request_rate {
+            None => None,
+            Some(r) => Some(check_pos(&f("request_rate"), r)?),
+        };
+        if let Some(0) = self.concurrency {
+            return Err(TrafficError::config(f("concurrency"), "must be > 0, got 0"));
+        }
+        let concurrency = match (self.concurrency, rate) {
+            (None, None) => {
+                return Err(TrafficError::config(
+                    field,
+                    "give `concurrency`, `request_rate`, or both",
+                ));
+            }
+            (c, _) => c,
+        };
+        if self.requests == 0 {
+            return Err(TrafficError::config(f("requests"), "must be > 0, got 0"));
+        }
+        if u64::from(self.requests) + u64::from(self.warmup_requests) > MAX_BENCHMARK_REQUESTS {
+            return Err(TrafficError::config(
+                f("requests"),
+                format!("with warmup_requests, more than {MAX_BENCHMARK_REQUESTS} requests"),
+            ));
+        }
+        if rate.is_some() && self.ramp_s != 0.0 {
+            return Err(TrafficError::config(
+                f("ramp_s"),
+                "spreads the users of concurrency mode; request-rate mode has no ramp",
+            ));
+        }
+        let size = |mean_name: &str, mean: f64, std_name: &str, std: f64| -> Result<Dist> {
+            check_pos(&f(mean_name), mean)?;
+            check_nonneg(&f(std_name), std)?;
+            let config = if std == 0.0 {
+                DistConfig::Fixed {
+                    value: mean.round().max(1.0),
+                }
+            } else {
+                DistConfig::Normal {
+                    mean,
+                    std,
+                    min: Some(1.0),
+                    max: None,
+                }
+            };
+            config.validate(&f(mean_name))
+        };
+        Ok(BenchmarkSpec {
+            concurrency,
+            rate: rate.map(|r| (r, self.arrival)),
+            warmup: self.warmup_requests,
+            measured: self.requests,
+            between: self.between_phases,
+            ramp: span(&f("ramp_s"), self.ramp_s)?,
+            stagger: self.stagger,
+            isl: size("isl", self.isl, "isl_stddev", self.isl_stddev)?,
+            osl: size("osl", self.osl, "osl_stddev", self.osl_stddev)?,
+            class,
+            warmup_class,
+        })
+    }
+
+    /// Multiplies the request rate by `factor`; a concurrency is left as it is. Returns
+    /// whether it changed anything.
+    pub(crate) fn scale_rates(&mut self, factor: f64) -> bool {
+        match &mut self.request_rate {
+            Some(r) => {
+                *r *= factor;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A validated benchmark client.
+#[derive(Clone, Debug)]
+pub(crate) struct BenchmarkSpec {
+    concurrency: Option<u32>,
+    rate: Option<(f64, RateArrival)>,
+    warmup: u32,
+    measured: u32,
+    between: BetweenPhases,
+    ramp: SimDuration,
+    stagger: Stagger,
+    isl: Dist,
+    osl: Dist,
+    class: ClassId,
+    warmup_class: ClassId,
+}
+
+/// A benchmark client running: which phase it is in, what it sent, what is in flight.
+#[derive(Debug)]
+pub(crate) struct Client {
+    spec: Arc<BenchmarkSpec>,
+    size_rng: StreamRng,
+    arrival_rng: StreamRng,
+    /// Send times handed out so far (sent or pending), warm-up first.
+    issued: u64,
+    /// Requests sent so far.
+    sent: u64,
+    /// Warm-up requests answered (or failed).
+    warmup_returned: u32,
+    in_flight: u32,
+    /// Request-rate mode: the next request's due time, when it waits for a free slot.
+    held: Option<SimTime>,
+}
+
+/// A request the client sends now.
+pub(crate) struct Send {
+    pub input: u32,
+    pub output: u32,
+    pub class: ClassId,
+    /// Its index among the client's requests (warm-up first), for fresh prompt content.
+    pub seq: u64,
+}
+
+impl Client {
+    /// The client at `start`, with the send times it has pending now.
+    pub(crate) fn start(
+        spec: Arc<BenchmarkSpec>,
+        size_rng: StreamRng,
+        arrival_rng: StreamRng,
+        start: SimTime,
+    ) -> (Client, Vec<SimTime>) {
+        let mut client = Client {
+            spec,
+            size_rng,
+            arrival_rng,
+            issued: 0,
+            sent: 0,
+            warmup_returned: 0,
+            in_flight: 0,
+            held: None,
+        };
+        // A draining client's first phase is the warm-up alone; otherwise the measured
+        // requests follow the warm-up's under the same limit.
+        let first = if client.drains() {
+            u64::from(client.spec.warmup)
+        } else {
+            client.total()
+        };
+        let times = client.phase_start(start, first);
+        (client, times)
+    }
+
+    fn total(&self) -> u64 {
+        u64::from(self.spec.warmup) + u64::from(self.spec.measured)
+    }
+
+    /// Whether the measured phase waits for the warm-up to be answered.
+    fn drains(&self) -> bool {
+        self.spec.between == BetweenPhases::Drain && self.spec.warmup > 0
+    }
+
+    /// Send times at the start of a phase of `size` requests: every user at once (or over
+    /// the ramp) in concurrency mode, the first request in request-rate mode.
+    fn phase_start(&mut self, at: SimTime, size: u64) -> Vec<SimTime> {
+        let users = match self.spec.rate {
+            Some(_) => 1,
+            None => u64::from(self.spec.concurrency.unwrap_or(1)).min(size),
+        };
+        self.issued += users;
+        let ramp = u128::from(self.spec.ramp.as_nanos());
+        let mut times: Vec<SimTime> = (0..users)
+            .map(|u| {
+                let offset = match self.spec.stagger {
+                    Stagger::Even => ramp * u128::from(u) / u128::from(users),
+                    // A uniform 53-bit fraction of the ramp.
+                    Stagger::Random => {
+                        (ramp * u128::from(self.arrival_rng.random::<u64>() >> 11)) >> 53
+                    }
+                };
+                at.saturating_add(SimDuration::from_nanos(offset as u64))
+            })
+            .collect();
+        times.sort_unstable();
+        times
+    }
+
+    /// Whether the next request may be handed out now: some are left, and the warm-up is
+    /// not being drained.
+    fn may_issue(&self) -> bool {
+        let warmup = u64::from(self.spec.warmup);
+        let draining =
+            self.drains() && self.issued == warmup && self.warmup_returned < self.spec.warmup;
+        self.issued < self.total() && !draining
+    }
+
+    /// Sends the next request at `at`; returns it and, in request-rate mode, when the one
+    /// after it is due (`None` when it must wait for an answer or none is left).
+    pub(crate) fn send(&mut self, at: SimTime) -> (Send, Option<SimTime>) {
+        let seq = self.sent;
+        let warmup = seq < u64::from(self.spec.warmup);
+        self.sent += 1;
+        self.in_flight += 1;
+        let send = Send {
+            input: self.spec.isl.sample_count(&mut self.size_rng, 1),
+            output: self.spec.osl.sample_count(&mut self.size_rng, 1),
+            class: if warmup {
+                self.spec.warmup_class
+            } else {
+                self.spec.class
+            },
+            seq,
+        };
+        let next = match self.spec.rate {
+            Some((rate, arrival)) if self.may_issue() => {
+                self.issued += 1;
+                let due =
+                    at.saturating_add(match arrival {
+                        RateArrival::Constant => gap(1.0 / rate),
+                        RateArrival::Poisson => gap(Exp::new(rate)
+                            .map_or(f64::INFINITY, |e| e.sample(&mut self.arrival_rng))),
+                    });
+                if self.spec.concurrency.is_some_and(|c| self.in_flight >= c) {
+                    self.held = Some(due);
+                    None
+                } else {
+                    Some(due)
+                }
+            }
+            _ => None,
+        };
+        (send, next)
+    }
+
+    /// A request of class `class` was answered (or failed) at `at`; returns the send times
+    /// this frees.
+    pub(crate) fn on_answer(&mut self, class: ClassId, at: SimTime) -> Vec<SimTime> {
+        self.in_flight -= 1;
+        if class == self.spec.warmup_class && self.spec.warmup > 0 {
+            self.warmup_returned += 1;
+            if self.drains() && self.warmup_returned == self.spec.warmup {
+                // The measured phase starts afresh, all its users together.
+                return self.phase_start(at, u64::from(self.spec.measured));
+            }
+        }
+        match self.spec.rate {
+            // A request due while the limit was in flight goes now.
+            Some(_) => self
+                .held
+                .take()
+                .map(|due| due.max(at))
+                .into_iter()
+                .collect(),
+            None if self.may_issue() => {
+                self.issued += 1;
+                vec![at]
+            }
+            None => Vec::new(),
+        }
+    }
+}
