@@ -360,34 +360,45 @@ def profile(request: str | os.PathLike[str], out: str | os.PathLike[str], mode: 
 
 
 def validate(
-    input: str | os.PathLike[str], output: str | os.PathLike[str], from_start: int | None = None
+    input: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    from_start: int | None = None,
+    steady: bool = False,
 ) -> dict[str, Any]:
     """``servesim validate --input MEASURED.csv --output PREDICTED.csv``: simulates every
     measured serving row (the columns of ``data/e2e/measured_serving.csv``) the way it was
-    measured (a closed loop at its concurrency, fixed ISL/OSL, its model, GPU, backend and
-    parallelism) and writes each row to ``output`` with ``predicted_ttft_ms``,
-    ``predicted_tpot_ms``, ``reason`` (why a row could not be modelled, naming the column at
-    fault) and ``note`` (what the prediction assumed that the row does not say: a row without
-    ``silicon_concurrency`` runs at the concurrency its batch sizes imply).
+    measured (its model, GPU, backend and parallelism, fixed ISL/OSL) and writes each row to
+    ``output`` with ``predicted_ttft_ms``, ``predicted_tpot_ms``, ``reason`` (why a row could
+    not be modelled, naming the column at fault), ``note`` (what the prediction assumed that
+    the row does not say: a row without ``silicon_concurrency`` runs at the concurrency its
+    batch sizes imply) and the benchmark client's percentiles and output throughput.
 
-    The predictions are steady-state means unless ``from_start`` is ``K`` (``--from-start
-    K``): the means of the first ``K`` requests of every user from an idle server, all
-    users sending their first at once (the start burst included).
+    By default each row runs the benchmark client as aiconfigurator's recipe runs aiperf:
+    ``C`` users sending together, ``2·C`` warm-up requests not counted, then the means of
+    ``20·C`` measured ones. ``steady=True`` (``--steady``) predicts the steady-state means of
+    users out of step instead; ``from_start=K`` (``--from-start K``) the means of the first
+    ``K`` requests of every user from an idle server, all users sending their first at once.
 
     Returns ``rows`` (rows read), ``predicted`` (rows modelled), ``overall`` and ``groups``
     (by ``backend/mode``) as ``{"rows", "ttft_pct", "tpot_pct"}`` mean absolute percentage
     errors over the rows with both a measurement and a prediction, and ``predictions``
     (one dict per row: ``line``, ``backend``, ``mode``, ``concurrency``, ``isl``, ``osl``,
-    measured and predicted TTFT/TPOT in ms, ``reason``, ``note``; ``concurrency``, ``isl``
-    and ``osl`` are ``None`` where the row does not say). A malformed row gets a ``reason``
-    and the run goes on; a file without a header or a required column raises
-    ``ParseError``, an unreadable file ``IoError``.
+    measured and predicted TTFT/TPOT in ms, ``reason``, ``note``, and ``client``: the
+    client's ``ttft_ms`` and ``tpot_ms`` as ``{"mean", "p50", "p90", "p99"}`` and its
+    ``output_tokens_per_s``, or ``None``; ``concurrency``, ``isl`` and ``osl`` are ``None``
+    where the row does not say). A malformed row gets a ``reason`` and the run goes on; a
+    file without a header or a required column raises ``ParseError``, an unreadable file
+    ``IoError``.
     """
     if from_start is not None and (isinstance(from_start, bool) or not isinstance(from_start, int) or from_start < 1):
         raise ConfigError(
-            f"validate: from_start must be a whole number of at least 1 (None: the steady state), got {from_start!r}"
+            f"validate: from_start must be a whole number of at least 1 (None: the aiperf recipe), got {from_start!r}"
         )
-    return dict(_native.validate_serving(os.fspath(input), os.fspath(output), from_start))
+    if not isinstance(steady, bool):
+        raise ConfigError(f"validate: steady must be True or False, got {steady!r}")
+    if steady and from_start is not None:
+        raise ConfigError("validate: give steady=True or from_start=K, not both")
+    return dict(_native.validate_serving(os.fspath(input), os.fspath(output), from_start, steady))
 
 
 from servesim import perf, traffic  # noqa: E402

@@ -58,8 +58,9 @@ pub fn perf_predict(
     .map_err(|e: servesim::models::ModelsError| to_py(Error::Models(e)))
 }
 /// `servesim validate`: simulates every measured serving row of `input` and writes it to
-/// `output` with its predictions (the GIL released); `from_start` as the CLI's
-/// `--from-start` (`None`: the steady state). Returns the validation as a dict (see
+/// `output` with its predictions (the GIL released); `steady` and `from_start` as the CLI's
+/// `--steady` and `--from-start` (neither: aiconfigurator's aiperf recipe). Returns the
+/// validation as a dict (see
 /// [`servesim::validate::Validation`]'s serialized form).
 #[pyfunction]
 pub fn validate_serving<'py>(
@@ -67,8 +68,9 @@ pub fn validate_serving<'py>(
     input: &str,
     output: &str,
     from_start: Option<u32>,
+    steady: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let averaged = servesim::validate::Averaged::from_start(from_start);
+    let averaged = servesim::validate::Averaged::from_flags(steady, from_start);
     let v = py
         .detach(|| servesim::validate::validate_file(Path::new(input), Path::new(output), averaged))
         .map_err(to_py)?;

@@ -216,6 +216,19 @@ def test_validate_three_rows(tmp_path: Path) -> None:
     assert p[2]["predicted_ttft_ms"] is None and "pipeline" in p[2]["reason"]
     written = list(csv.DictReader(out.open()))
     assert len(written) == 3 and written[2]["reason"] and written[0]["predicted_tpot_ms"]
+    # The default is aiperf's recipe: the client's own statistics come with the means.
+    ttft = p[0]["client"]["ttft_ms"]
+    assert ttft["mean"] == p[0]["predicted_ttft_ms"] and ttft["p50"] <= ttft["p90"] <= ttft["p99"]
+    assert float(written[0]["predicted_output_tokens_per_s"]) == pytest.approx(
+        p[0]["client"]["output_tokens_per_s"], rel=1e-3
+    )
+    assert written[2]["predicted_ttft_p99_ms"] == ""
+    steady = servesim.validate(measured, tmp_path / "steady.csv", steady=True)["predictions"]
+    assert steady[0]["client"] is None and steady[0]["predicted_ttft_ms"] > 0
+    with pytest.raises(errors.ConfigError, match="steady"):
+        servesim.validate(measured, out, steady="yes")  # type: ignore[arg-type]
+    with pytest.raises(errors.ConfigError, match="not both"):
+        servesim.validate(measured, out, from_start=2, steady=True)
     # Measured from the start (one request a user, the start burst): first tokens wait longer.
     burst = servesim.validate(measured, tmp_path / "burst.csv", from_start=1)["predictions"]
     assert burst[0]["predicted_ttft_ms"] > p[0]["predicted_ttft_ms"]

@@ -155,11 +155,8 @@ fn every_row_in_order_with_predictions_or_a_reason() {
     assert!(stdout.contains("overall"), "{stdout}");
     let got = read(&path);
     let header: Vec<&str> = HEADER.split(',').collect();
-    assert_eq!(got[0].len(), header.len() + 4);
-    assert_eq!(
-        &got[0][header.len()..],
-        ["predicted_ttft_ms", "predicted_tpot_ms", "reason", "note"]
-    );
+    assert_eq!(got[0].len(), header.len() + EXTRA);
+    assert_eq!(&got[0][header.len()..], servesim::validate::OUTPUT_COLUMNS);
     assert_eq!(got.len(), rows.len() + 1);
     for (i, row) in rows.iter().enumerate() {
         let g = &got[i + 1];
@@ -185,10 +182,13 @@ fn every_row_in_order_with_predictions_or_a_reason() {
     assert!(got[6][header.len() + 2].contains("GPU"), "{:?}", got[6]);
 }
 
+/// Columns appended to each row.
+const EXTRA: usize = servesim::validate::OUTPUT_COLUMNS.len();
+
 /// The output columns of a row: (predicted TTFT, predicted TPOT, reason, note).
 fn outputs(row: &[String]) -> (&str, &str, &str, &str) {
-    let n = row.len();
-    (&row[n - 4], &row[n - 3], &row[n - 2], &row[n - 1])
+    let n = row.len() - EXTRA;
+    (&row[n], &row[n + 1], &row[n + 2], &row[n + 3])
 }
 
 #[test]
@@ -239,7 +239,7 @@ fn a_malformed_row_gets_a_reason_naming_its_column_and_the_run_goes_on() {
     .enumerate()
     {
         let g = &got[i + 1];
-        assert_eq!(g.len(), header + 4, "row {i} keeps the header's width");
+        assert_eq!(g.len(), header + EXTRA, "row {i} keeps the header's width");
         let (ttft, tpot, reason, _) = outputs(g);
         assert!(ttft.is_empty() && tpot.is_empty(), "row {i}: {g:?}");
         assert!(reason.contains(want), "row {i}: {reason}");
@@ -328,10 +328,10 @@ fn a_row_without_concurrency_runs_at_what_its_batch_sizes_imply() {
 /// Predicted (TTFT, TPOT) of every row of a run.
 fn predictions(path: &Path) -> Vec<(f64, f64)> {
     let rows = read(path);
-    let n = rows[0].len();
+    let n = rows[0].len() - EXTRA;
     rows[1..]
         .iter()
-        .map(|r| (r[n - 4].parse().unwrap(), r[n - 3].parse().unwrap()))
+        .map(|r| (r[n].parse().unwrap(), r[n + 1].parse().unwrap()))
         .collect()
 }
 
@@ -413,7 +413,7 @@ fn measured_from_the_start_the_start_burst_is_in_the_means() {
         assert!(stdout.contains(says), "{stdout}");
         predictions(&path)[0]
     };
-    let steady = predict("steady", &[], "predicted: steady-state means");
+    let steady = predict("steady", &["--steady"], "predicted: steady-state means");
     let burst = predict("burst", &["--from-start", "1"], "first request from");
     let ten = predict("ten", &["--from-start", "10"], "first 10 requests");
     // The burst alone: mean TTFT about half the 64 k tokens' prefill, several times the
@@ -434,4 +434,50 @@ fn measured_from_the_start_the_start_burst_is_in_the_means() {
         !out.status.success() && err.contains("--from-start"),
         "{err}"
     );
+}
+
+#[test]
+fn by_default_the_client_runs_aiconfigurators_aiperf_recipe_and_reports_its_statistics() {
+    let row = burst_row();
+    let (out, path) = run("recipe", std::slice::from_ref(&row));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("2·C warm-up requests"), "{stdout}");
+    let got = read(&path);
+    let cell = |name: &str| -> f64 {
+        let k = got[0].iter().position(|c| c == name).unwrap();
+        got[1][k]
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}: {:?}", got[1][k]))
+    };
+    let (mean, p50, p90, p99) = (
+        cell("predicted_ttft_ms"),
+        cell("predicted_ttft_p50_ms"),
+        cell("predicted_ttft_p90_ms"),
+        cell("predicted_ttft_p99_ms"),
+    );
+    assert!(
+        p50 <= p90 && p90 <= p99 && mean > 0.0,
+        "{mean} {p50} {p90} {p99}"
+    );
+    assert!(cell("predicted_tpot_p50_ms") <= cell("predicted_tpot_p99_ms"));
+    // 32 users of 256-token answers at a TPOT of a few ms: thousands of tokens per second.
+    let tpot = cell("predicted_tpot_ms");
+    let throughput = cell("predicted_output_tokens_per_s");
+    assert!(
+        throughput > 1000.0 && throughput < 32.0 * 1000.0 / tpot,
+        "{throughput}"
+    );
+
+    let (out, _) = run_with(
+        "both",
+        std::slice::from_ref(&row),
+        &["--steady", "--from-start", "2"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--steady"), "{err}");
 }

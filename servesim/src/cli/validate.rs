@@ -15,19 +15,23 @@ pub struct ValidateArgs {
     #[arg(long)]
     pub input: PathBuf,
     /// Where to write every input row with `predicted_ttft_ms`, `predicted_tpot_ms`, `reason`,
-    /// `note`.
+    /// `note`, and with the recipe the client's percentiles and output throughput.
     #[arg(long)]
     pub output: PathBuf,
     /// The measured means are over the first K requests of every user from an idle server,
-    /// all users sending their first at once (the start burst included), not over the
-    /// steady state.
-    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
+    /// all users sending their first at once (the start burst included), not over
+    /// aiconfigurator's aiperf recipe (the default: 2·C warm-up requests, then 20·C measured).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "steady")]
     pub from_start: Option<u32>,
+    /// The measured means are over the steady state of users out of step, not over
+    /// aiconfigurator's aiperf recipe (the default).
+    #[arg(long)]
+    pub steady: bool,
 }
 
 /// Simulates every row, writes the predictions and prints the MAPE table.
 pub fn run_cmd(args: ValidateArgs) -> Result<(), CliError> {
-    let averaged = Averaged::from_start(args.from_start);
+    let averaged = Averaged::from_flags(args.steady, args.from_start);
     let v = servesim::validate::validate_file(&args.input, &args.output, averaged)
         .map_err(|e| CliError::Message(e.to_string()))?;
     print!("{}", servesim::validate::render_mape(&v));

@@ -3,6 +3,8 @@
 
 use servesim_core::{SimDuration, SimTime};
 
+use serde::Serialize;
+
 use crate::Error;
 use crate::Run;
 use crate::metrics::RequestColumns;
@@ -101,5 +103,153 @@ pub fn benchmark_means(
     Ok(Ok(BenchmarkMeans {
         steady: Means::of(cols, |i| steady.contains(&i)),
         start: Means::of(cols, |i| cols.arrival_s[i] == 0.0),
+    }))
+}
+
+/// Mean and percentiles of one metric over a benchmark's measured requests, ms.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Distribution {
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+}
+
+impl Distribution {
+    /// Of `values` (at least one): percentiles interpolated linearly between the two
+    /// nearest ranks, as aiperf's metric results compute them (NumPy's default).
+    fn of(mut values: Vec<f64>) -> Distribution {
+        values.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            let pos = q * (values.len() - 1) as f64;
+            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+            values[lo] + (values[hi] - values[lo]) * (pos - lo as f64)
+        };
+        Distribution {
+            mean: values.iter().sum::<f64>() / values.len() as f64,
+            p50: at(0.5),
+            p90: at(0.9),
+            p99: at(0.99),
+        }
+    }
+}
+
+/// What a benchmark client reports over its measured requests: TTFT, TPOT per request
+/// (`(e2e − ttft) / (osl − 1)`, requests of one output token left out) and the output
+/// throughput (their output tokens over the span from the first measured request sent to
+/// the last answered).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct ClientStats {
+    /// Time to first token, ms.
+    pub ttft_ms: Distribution,
+    /// Time per output token after the first, ms (`None` when every answer is one token).
+    pub tpot_ms: Option<Distribution>,
+    /// Request latency (end to end), ms.
+    pub e2e_ms: Distribution,
+    /// Output tokens per second over the measured phase.
+    pub output_tokens_per_s: f64,
+}
+
+impl ClientStats {
+    /// The field-by-field mean of `draws` (at least one).
+    pub fn mean_of(draws: &[ClientStats]) -> ClientStats {
+        let n = draws.len() as f64;
+        let dist = |f: &dyn Fn(&ClientStats) -> Distribution| {
+            let sum = |g: fn(&Distribution) -> f64| draws.iter().map(|d| g(&f(d))).sum::<f64>() / n;
+            Distribution {
+                mean: sum(|d| d.mean),
+                p50: sum(|d| d.p50),
+                p90: sum(|d| d.p90),
+                p99: sum(|d| d.p99),
+            }
+        };
+        ClientStats {
+            ttft_ms: dist(&|d| d.ttft_ms),
+            tpot_ms: draws[0]
+                .tpot_ms
+                .map(|_| dist(&|d| d.tpot_ms.unwrap_or_default())),
+            e2e_ms: dist(&|d| d.e2e_ms),
+            output_tokens_per_s: draws.iter().map(|d| d.output_tokens_per_s).sum::<f64>() / n,
+        }
+    }
+}
+
+/// Runs `scenario`, whose workload is one benchmark stream, to its end and returns what
+/// the client reports about the requests of class `measured` (the stream's own class;
+/// its warm-up has a class of its own). `Ok(Err(reason))` when they did not all complete
+/// within [`MAX_SIM_S`] simulated seconds.
+pub fn client_stats(
+    scenario: &Scenario,
+    measured: &str,
+    requests: usize,
+) -> Result<Result<ClientStats, String>, Error> {
+    let mut run = Run::new(scenario)?;
+    let class = run
+        .sim
+        .model
+        .workload
+        .class_names()
+        .iter()
+        .position(|c| c == measured)
+        .ok_or_else(|| Error::Config {
+            path: "traffic".into(),
+            message: format!("no class {measured:?} in the workload"),
+        })? as u16;
+    let cap = SimTime::ZERO + SimDuration::from_nanos(MAX_SIM_S * 1_000_000_000);
+    let step = SimDuration::from_nanos(20_000_000_000);
+    let mut t = SimTime::ZERO;
+    let done = |run: &Run| {
+        run.sim
+            .model
+            .metrics
+            .requests
+            .as_ref()
+            .map_or(0, |r| r.class.iter().filter(|&&c| c == class).count())
+    };
+    while done(&run) < requests {
+        if t >= cap.min(run.end()) {
+            return Ok(Err(format!(
+                "only {} of {requests} measured requests completed in {MAX_SIM_S} simulated \
+                 seconds",
+                done(&run)
+            )));
+        }
+        t += step;
+        run.run_until(t)?;
+    }
+    let cols = run
+        .sim
+        .model
+        .metrics
+        .requests
+        .as_ref()
+        .expect("requests kept");
+    let mine: Vec<usize> = (0..cols.class.len())
+        .filter(|&i| cols.class[i] == class)
+        .collect();
+    let ttft = Distribution::of(mine.iter().map(|&i| cols.ttft_ms[i]).collect());
+    let tpots: Vec<f64> = mine
+        .iter()
+        .filter(|&&i| cols.output_tokens[i] > 1)
+        .map(|&i| (cols.e2e_ms[i] - cols.ttft_ms[i]) / f64::from(cols.output_tokens[i] - 1))
+        .collect();
+    let first_sent_s = mine
+        .iter()
+        .map(|&i| cols.arrival_s[i])
+        .fold(f64::INFINITY, f64::min);
+    let last_answer_s = mine
+        .iter()
+        .map(|&i| cols.arrival_s[i] + cols.e2e_ms[i] / 1e3)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let tokens: f64 = mine.iter().map(|&i| f64::from(cols.output_tokens[i])).sum();
+    Ok(Ok(ClientStats {
+        ttft_ms: ttft,
+        tpot_ms: (!tpots.is_empty()).then(|| Distribution::of(tpots)),
+        e2e_ms: Distribution::of(mine.iter().map(|&i| cols.e2e_ms[i]).collect()),
+        output_tokens_per_s: tokens / (last_answer_s - first_sent_s).max(1e-9),
     }))
 }

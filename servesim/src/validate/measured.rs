@@ -3,7 +3,7 @@
 
 use crate::Error;
 
-use super::{OUTPUT_COLUMNS, REQUIRED_COLUMNS, Validation};
+use super::{ClientStats, Distribution, OUTPUT_COLUMNS, REQUIRED_COLUMNS, Validation};
 
 /// A measured CSV file: its header and rows (fields as text), each with its line number.
 #[derive(Clone, Debug)]
@@ -185,6 +185,21 @@ impl Row<'_> {
     }
 }
 
+/// The client statistics' cells, in the order of [`OUTPUT_COLUMNS`] after `note`.
+fn client_cells(c: Option<&ClientStats>) -> [Option<f64>; 7] {
+    let Some(c) = c else { return [None; 7] };
+    let tpot = |f: fn(&Distribution) -> f64| c.tpot_ms.as_ref().map(f);
+    [
+        Some(c.ttft_ms.p50),
+        Some(c.ttft_ms.p90),
+        Some(c.ttft_ms.p99),
+        tpot(|d| d.p50),
+        tpot(|d| d.p90),
+        tpot(|d| d.p99),
+        Some(c.output_tokens_per_s),
+    ]
+}
+
 /// The output CSV: every input row in order, with [`OUTPUT_COLUMNS`] appended.
 pub fn render_csv(file: &MeasuredFile, validation: &Validation) -> String {
     let mut out = csv::WriterBuilder::new()
@@ -210,7 +225,8 @@ pub fn render_csv(file: &MeasuredFile, validation: &Validation) -> String {
                 num(p.tpot_ms),
                 p.reason.clone().unwrap_or_default(),
                 p.note.clone().unwrap_or_default(),
-            ]);
+            ])
+            .chain(client_cells(p.client.as_ref()).map(num));
         out.write_record(cells).expect("writing to memory");
     }
     String::from_utf8(out.into_inner().expect("writing to memory")).expect("UTF-8 fields")
@@ -274,6 +290,7 @@ mod tests {
         let p = super::super::Prediction {
             ttft_ms: Some(12.34567),
             tpot_ms: None,
+            client: None,
             reason: Some("a \"quoted\", reason".into()),
             note: Some("n".into()),
         };
@@ -287,8 +304,9 @@ mod tests {
         assert_eq!(
             out,
             format!(
-                "{HEADER},predicted_ttft_ms,predicted_tpot_ms,reason,note\n\
-                 \"a,b\",vllm,m,h100_sxm,agg,1,2,12.3457,,\"a \"\"quoted\"\", reason\",n\n"
+                "{HEADER},{}\n\
+                 \"a,b\",vllm,m,h100_sxm,agg,1,2,12.3457,,\"a \"\"quoted\"\", reason\",n,,,,,,,\n",
+                OUTPUT_COLUMNS.join(",")
             )
         );
     }

@@ -36,34 +36,36 @@
 //!   time per streamed token, which the measurements show where GPUs do not explain them
 //!   (latencies that do not shrink with TP, output rates that stop at the same ceiling on
 //!   TP4 and TP8).
-//! - Traffic: one closed-loop stream of `N = silicon_concurrency` users (or what the batch
-//!   sizes imply, see below), zero think time, one
-//!   turn per conversation (every request is a fresh prompt of exactly `isl` tokens, no
-//!   prefix shared), `osl` output tokens.
+//! - Traffic, by default ([`Averaged::Recipe`]): the benchmark client as aiconfigurator's own
+//!   recipe runs it (`aiperf --concurrency C --warmup-request-count 2·C --num-requests
+//!   20·C`, fixed ISL/OSL, `ignore_eos`; `data/e2e/README.md`), simulated as the client runs
+//!   (a [`servesim_traffic::benchmark`] stream): `C = silicon_concurrency` users (or what the
+//!   batch sizes imply, see below), every prompt fresh, the `2·C` warm-up requests first and
+//!   not counted, then the `20·C` measured ones under the same concurrency. The prediction is
+//!   the client's own statistics over the measured requests: mean and p50/p90/p99 of TTFT and
+//!   of TPOT (`(e2e − ttft) / (osl − 1)` per request), and the output throughput.
 //! - Users out of step: a benchmark's users drift apart over a run (client and network
 //!   jitter), but with fixed sizes a simulation that starts them together keeps them in step
 //!   forever (all prompts prefill together, all answers end together), which inflates TTFT
-//!   several times. So each row runs twice: once with every user starting at once, to measure
-//!   the steady-state request lifetime `L` (mean end-to-end latency), then with each user
-//!   starting at an independent uniform time within `L` (`stagger: random`) — the phases
-//!   independent jitter leaves a long-running closed loop in; users spread evenly are its
-//!   most regular case, with the least queueing — and the second run is reported, averaged
-//!   over three draws of the phases (seeds 1–3): a single draw moves a row's TTFT by a few
-//!   per cent typically, and by up to half where the loop has two regimes.
-//! - Steady state: the first `2 N` completions are the warm-up; the means are over the next
-//!   `max(10 N, 100)` completions (in completion order). TPOT is the per-request mean gap
-//!   between tokens, `(last − first) / (osl − 1)`, averaged over requests, as benchmark
-//!   clients report it.
+//!   several times (on the shared rows, the recipe with users in step predicts 100 % TTFT
+//!   MAPE, a median 1.4 times the measured TTFT on the TensorRT-LLM rows and 2.5 times on
+//!   SGLang's). So each row runs once with
+//!   every user starting at once, to measure the request lifetime `L` (mean end-to-end
+//!   latency), then with each user starting at an independent uniform time within `L` — the
+//!   phases independent jitter leaves a long-running closed loop in; users spread evenly are
+//!   its most regular case, with the least queueing — and the second run is reported,
+//!   averaged over three draws of the phases (seeds 1–3): a single draw moves a row's TTFT
+//!   by a few per cent typically, and by up to half where the loop has two regimes.
+//! - Steady state (`--steady`, [`Averaged::SteadyState`]): one closed-loop stream of the
+//!   same users (one turn each, zero think time); the first `2 N` completions are the
+//!   warm-up, the means are over the next `max(10 N, 100)` completions (in completion
+//!   order), users out of step as above.
 //! - Measured from the start ([`Averaged::FromStart`], `--from-start K`): a benchmark that
 //!   measures `K` requests per user from an idle server, with no warm-up, has its start in
 //!   its means: all `N` users send their first prompt at once and queue behind each other's
 //!   prefill. The prediction then blends the first requests of the run with users together
 //!   (one request per user of `K`) with the steady state (the other `K − 1`); the requests
-//!   right after the burst are taken as steady. On the shared rows, `K = 10` (the
-//!   `--request-count 10×N` of common benchmark recipes) brings the TensorRT-LLM rows' TTFT
-//!   error from 43.2 % to 36.4 % and SGLang's from 47.5 % to 33.2 %, while vLLM's rows, whose
-//!   first tokens come sooner than even the steady state predicts, go from 31.7 % to
-//!   121.9 %: they were not measured this way. The default is the steady state.
+//!   right after the burst are taken as steady.
 //!
 //! The run never stops at a row. A row without `silicon_concurrency` (aiconfigurator's public
 //! file has such rows, all disaggregated) is predicted at the concurrency its batch sizes
@@ -90,10 +92,12 @@ use servesim_models::llm::LlmSpec;
 
 use crate::Error;
 
-pub use benchmark::{BenchmarkMeans, Means, benchmark_means};
+pub use benchmark::{
+    BenchmarkMeans, ClientStats, Distribution, Means, benchmark_means, client_stats,
+};
 use measured::Row;
 pub use measured::{MeasuredFile, render_csv};
-use row_plan::{plan, scenario_of};
+use row_plan::{aiperf_recipe, plan, scenario_of, users_out_of_step};
 
 /// Columns every input must have.
 pub const REQUIRED_COLUMNS: &[&str] = &[
@@ -106,17 +110,43 @@ pub const REQUIRED_COLUMNS: &[&str] = &[
     "osl",
 ];
 
-/// Columns appended to the output.
-pub const OUTPUT_COLUMNS: &[&str] = &["predicted_ttft_ms", "predicted_tpot_ms", "reason", "note"];
+/// Columns appended to the output: the predicted means, why a row has none, what a
+/// prediction assumed, then (with [`Averaged::Recipe`]) the benchmark client's percentiles
+/// and output throughput.
+pub const OUTPUT_COLUMNS: &[&str] = &[
+    "predicted_ttft_ms",
+    "predicted_tpot_ms",
+    "reason",
+    "note",
+    "predicted_ttft_p50_ms",
+    "predicted_ttft_p90_ms",
+    "predicted_ttft_p99_ms",
+    "predicted_tpot_p50_ms",
+    "predicted_tpot_p90_ms",
+    "predicted_tpot_p99_ms",
+    "predicted_output_tokens_per_s",
+];
 
 /// Draws of the users' phases a row's steady state is averaged over (one seed each).
 const PHASE_DRAWS: u64 = 3;
 
-/// What the measured means are over.
+/// The class of a row's benchmark requests (its warm-up is `bench.warmup`).
+const BENCH_CLASS: &str = "bench";
+/// aiconfigurator's aiperf recipe: warm-up requests per user (`--warmup-request-count 2·C`).
+const RECIPE_WARMUP_PER_USER: u32 = 2;
+/// aiconfigurator's aiperf recipe: measured requests per user (`--num-requests 20·C`).
+const RECIPE_REQUESTS_PER_USER: u32 = 20;
+
+/// What the predicted means are over: how the row's benchmark is taken to have run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Averaged {
-    /// The steady state: the benchmark left its start out (a warm-up, or a long run).
+    /// aiconfigurator's own benchmark recipe, simulated as the client runs it (see
+    /// [`servesim_traffic::benchmark`]): `C` users sending together, `2·C` warm-up
+    /// requests not counted, then `20·C` measured ones; the client's own statistics.
     #[default]
+    Recipe,
+    /// The steady state of users out of step: the benchmark left its start out (a warm-up,
+    /// or a long run).
     SteadyState,
     /// The first `requests_per_user × N` requests of a run that starts on an idle server
     /// with all `N` users sending at once: that start burst is in the means (a benchmark
@@ -128,11 +158,12 @@ pub enum Averaged {
 }
 
 impl Averaged {
-    /// `--from-start K` as given: `None` is the steady state.
-    pub fn from_start(requests_per_user: Option<u32>) -> Averaged {
-        match requests_per_user {
-            None => Averaged::SteadyState,
-            Some(requests_per_user) => Averaged::FromStart { requests_per_user },
+    /// The CLI's choice: `--steady`, `--from-start K`, or neither (the recipe).
+    pub fn from_flags(steady: bool, from_start: Option<u32>) -> Averaged {
+        match (steady, from_start) {
+            (true, _) => Averaged::SteadyState,
+            (false, Some(requests_per_user)) => Averaged::FromStart { requests_per_user },
+            (false, None) => Averaged::Recipe,
         }
     }
 }
@@ -165,10 +196,12 @@ pub struct RowSpec {
 /// The prediction for one row.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Prediction {
-    /// Mean TTFT over the steady state, ms.
+    /// Mean TTFT, ms.
     pub ttft_ms: Option<f64>,
-    /// Mean TPOT over the steady state, ms.
+    /// Mean TPOT, ms.
     pub tpot_ms: Option<f64>,
+    /// The benchmark client's own statistics (with [`Averaged::Recipe`]).
+    pub client: Option<ClientStats>,
     /// Why there is no prediction.
     pub reason: Option<String>,
     /// What the prediction assumed that the row does not say (a concurrency implied by the
@@ -232,6 +265,7 @@ impl Serialize for Validation {
             predicted_tpot_ms: Option<f64>,
             reason: &'a Option<String>,
             note: &'a Option<String>,
+            client: &'a Option<ClientStats>,
         }
         #[derive(Serialize)]
         struct Report<'a> {
@@ -255,6 +289,7 @@ impl Serialize for Validation {
                     predicted_tpot_ms: p.tpot_ms,
                     reason: &p.reason,
                     note: &p.note,
+                    client: &p.client,
                 })
                 .collect(),
         }
@@ -393,11 +428,41 @@ fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Pre
         isl: spec.isl.unwrap_or_default(),
         osl: spec.osl.unwrap_or_default(),
     };
+    if averaged == Averaged::Recipe {
+        let measured = (load.users as usize) * RECIPE_REQUESTS_PER_USER as usize;
+        let stats = |ramp_s: f64, seed: u64| -> Result<Result<ClientStats, String>, Error> {
+            match scenario_of(&plan, row, &load, aiperf_recipe(&load, ramp_s), seed) {
+                Ok(s) => client_stats(&s, BENCH_CLASS, measured),
+                Err(reason) => Ok(Err(reason)),
+            }
+        };
+        // Users together, as the tool starts them, to learn the request lifetime; then out
+        // of step, as client jitter leaves them (see the module documentation).
+        let together = match stats(0.0, 1)? {
+            Ok(s) => s,
+            Err(reason) => return Ok(skip(reason)),
+        };
+        let mut draws = Vec::new();
+        for seed in 1..=PHASE_DRAWS {
+            match stats(together.e2e_ms.mean / 1e3, seed)? {
+                Ok(s) => draws.push(s),
+                Err(reason) => return Ok(skip(reason)),
+            }
+        }
+        let stats = ClientStats::mean_of(&draws);
+        return Ok(Prediction {
+            ttft_ms: Some(stats.ttft_ms.mean),
+            tpot_ms: stats.tpot_ms.map(|d| d.mean),
+            client: Some(stats),
+            reason: None,
+            note,
+        });
+    }
     let users = users as usize;
     let (skip_n, take_n) = (2 * users, (10 * users).max(100));
     // First run: users together, as the benchmark starts, to learn its start and the
     // request lifetime; then users out of step, for its steady state.
-    let together = match scenario_of(&plan, row, &load, 0.0, 1) {
+    let together = match scenario_of(&plan, row, &load, users_out_of_step(&load, 0.0), 1) {
         Ok(s) => s,
         Err(reason) => return Ok(skip(reason)),
     };
@@ -407,7 +472,14 @@ fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Pre
     };
     let mut steady = Means::default();
     for seed in 1..=PHASE_DRAWS {
-        let apart = match scenario_of(&plan, row, &load, start.steady.e2e_ms / 1e3, seed) {
+        let lifetime_s = start.steady.e2e_ms / 1e3;
+        let apart = match scenario_of(
+            &plan,
+            row,
+            &load,
+            users_out_of_step(&load, lifetime_s),
+            seed,
+        ) {
             Ok(s) => s,
             Err(reason) => return Ok(skip(reason)),
         };
@@ -423,16 +495,17 @@ fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Pre
         tpot_ms: tpot,
         ..
     } = match averaged {
-        Averaged::SteadyState => steady,
         Averaged::FromStart { requests_per_user } => Means::blend(
             start.start,
             1.0 / f64::from(requests_per_user.max(1)),
             steady,
         ),
+        Averaged::SteadyState | Averaged::Recipe => steady,
     };
     Ok(Prediction {
         ttft_ms: Some(ttft),
         tpot_ms: if load.osl > 1 { Some(tpot) } else { None },
+        client: None,
         reason: None,
         note,
     })
@@ -496,7 +569,12 @@ pub fn render_mape(v: &Validation) -> String {
         v.rows.len() - modelled
     );
     let _ = match v.averaged {
-        Averaged::SteadyState => writeln!(s, "predicted: steady-state means"),
+        Averaged::Recipe => writeln!(
+            s,
+            "predicted: aiperf as aiconfigurator's recipe runs it (concurrency C, 2·C warm-up \
+             requests, then the means of 20·C measured ones)"
+        ),
+        Averaged::SteadyState => writeln!(s, "predicted: steady-state means of users out of step"),
         Averaged::FromStart {
             requests_per_user: 1,
         } => writeln!(
@@ -569,6 +647,7 @@ mod tests {
         let predicted = Prediction {
             ttft_ms: Some(55.0),
             tpot_ms: Some(9.0),
+            client: None,
             reason: None,
             note: Some("implied".into()),
         };

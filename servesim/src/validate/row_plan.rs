@@ -5,15 +5,15 @@ use std::path::Path;
 
 use servesim_models::backend::Backend;
 use servesim_models::frontend::FrontendSpec;
-use servesim_traffic::{ClosedConfig, Stagger, StreamConfig, WorkloadConfig};
+use servesim_traffic::{BenchmarkConfig, ClosedConfig, Stagger, StreamConfig, WorkloadConfig};
 
 use crate::Error;
 use crate::scenario::{
     ClusterConfig, FrontendConfig, MetricsConfig, PoolConfig, Scenario, ScenarioConfig, SloConfig,
 };
 
-use super::Load;
 use super::measured::Row;
+use super::{BENCH_CLASS, Load, RECIPE_REQUESTS_PER_USER, RECIPE_WARMUP_PER_USER};
 
 /// The pools, GPU count and precision of a row.
 pub(super) struct Plan {
@@ -132,25 +132,50 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
     Ok(Ok(plan))
 }
 
-/// Builds the scenario of a modellable row; user `u` starts at `u · ramp_s / N`.
+/// The closed loop of a row's users, each joining at an independent uniform time within
+/// `ramp_s` (see the module documentation: users out of step).
+pub(super) fn users_out_of_step(load: &Load<'_>, ramp_s: f64) -> StreamConfig {
+    let users = ClosedConfig {
+        ramp_s,
+        stagger: Stagger::Random,
+        ..ClosedConfig::one_turn_fixed(load.users, load.isl, load.osl)
+    };
+    StreamConfig::closed(BENCH_CLASS, users)
+}
+
+/// aiperf as aiconfigurator's recipe runs it: `--concurrency C --warmup-request-count 2·C
+/// --num-requests 20·C`, fixed ISL and OSL.
+/// Its users send their first request at independent uniform times within `ramp_s` (0:
+/// together, as the tool starts them).
+pub(super) fn aiperf_recipe(load: &Load<'_>, ramp_s: f64) -> StreamConfig {
+    let c = load.users;
+    let client = BenchmarkConfig {
+        ramp_s,
+        stagger: Stagger::Random,
+        ..BenchmarkConfig::concurrency(
+            c,
+            c.saturating_mul(RECIPE_WARMUP_PER_USER),
+            c.saturating_mul(RECIPE_REQUESTS_PER_USER),
+            load.isl,
+            load.osl,
+        )
+    };
+    StreamConfig::benchmark(BENCH_CLASS, client)
+}
+
+/// Builds the scenario of a modellable row, its load the one `stream`.
 pub(super) fn scenario_of(
     plan: &Plan,
     row: &Row<'_>,
     load: &Load<'_>,
-    ramp_s: f64,
+    stream: StreamConfig,
     seed: u64,
 ) -> Result<Scenario, String> {
     let gpu = row.text("system").to_string();
     let catalog = servesim_models::hardware::GpuCatalog::builtin();
     let sku = catalog.get(&gpu).map_err(|e| format!("unknown GPU: {e}"))?;
     let per_node = sku.gpus_per_node.max(1);
-    // Users join at random within the ramp.
-    let users = ClosedConfig {
-        ramp_s,
-        stagger: Stagger::Random,
-        ..ClosedConfig::one_turn_fixed(load.users, load.isl, load.osl)
-    };
-    let traffic = WorkloadConfig::of_streams(vec![StreamConfig::closed("bench", users)]);
+    let traffic = WorkloadConfig::of_streams(vec![stream]);
     let cluster = ClusterConfig::new(plan.gpus.div_ceil(per_node), plan.pools.clone());
     // SLOs far beyond any latency: a row judges means, not attainment.
     let slo = SloConfig {
