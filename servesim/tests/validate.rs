@@ -481,3 +481,44 @@ fn by_default_the_client_runs_aiconfigurators_aiperf_recipe_and_reports_its_stat
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("--steady"), "{err}");
 }
+
+#[test]
+fn the_report_gives_errors_by_group_and_names_a_folder_that_does_not_exist() {
+    let rows = [burst_row(), disagg(8)];
+    let d = dir("report");
+    let report = d.join("fidelity.md");
+    let (out, _) = run_with("report", &rows, &["--report", report.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        text.contains("| backend | model | GPU | mode | concurrency | rows |"),
+        "{text}"
+    );
+    // The vLLM 8B row is in the 9–32 band of its own group; the disaggregated row has no
+    // measurement worth comparing (its model is known, so it is a group of its own too).
+    assert!(
+        text.contains("| vllm | Llama-3.1-8B-Instruct | h100_sxm | agg | 9–32 | 1 |"),
+        "{text}"
+    );
+    assert!(text.contains("| **all** |"), "{text}");
+    assert!(
+        text.contains("--report"),
+        "the command that made it: {text}"
+    );
+
+    let missing = d.join("no-such-folder").join("r.md");
+    let (out, _) = run_with(
+        "report-missing",
+        &rows,
+        &["--report", missing.to_str().unwrap()],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("--report") && err.contains("does not exist"),
+        "{err}"
+    );
+}

@@ -27,3 +27,26 @@ pub fn jobs(flag: Option<usize>) -> Result<usize, CliError> {
         None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
     }
 }
+
+/// Checks, before any work, that a file can be written at `path` (given as `flag`): its
+/// folder exists and it is not itself a folder.
+pub fn check_writable(flag: &str, path: &std::path::Path) -> Result<(), CliError> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if path.is_dir() {
+        return Err(CliError::Message(format!(
+            "{flag} {}: is a folder, not a file",
+            path.display()
+        )));
+    }
+    if !folder.is_dir() {
+        return Err(CliError::Message(format!(
+            "{flag} {}: the folder {} does not exist",
+            path.display(),
+            folder.display()
+        )));
+    }
+    Ok(())
+}

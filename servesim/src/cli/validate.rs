@@ -27,13 +27,46 @@ pub struct ValidateArgs {
     /// aiconfigurator's aiperf recipe (the default).
     #[arg(long)]
     pub steady: bool,
+    /// Also write a Markdown report of the errors by backend × model × GPU × mode ×
+    /// concurrency band (MAPE and median bias), as `docs/fidelity.md` is generated.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// Simulates every row, writes the predictions and prints the MAPE table.
 pub fn run_cmd(args: ValidateArgs) -> Result<(), CliError> {
     let averaged = Averaged::from_flags(args.steady, args.from_start);
+    super::check_writable("--output", &args.output)?;
+    if let Some(report) = &args.report {
+        super::check_writable("--report", report)?;
+    }
     let v = servesim::validate::validate_file(&args.input, &args.output, averaged)
         .map_err(|e| CliError::Message(e.to_string()))?;
     print!("{}", servesim::validate::render_mape(&v));
+    if let Some(report) = &args.report {
+        let command = command_line(&args);
+        std::fs::write(report, servesim::validate::render_report(&v, &command))
+            .map_err(|e| CliError::Message(format!("{}: {e}", report.display())))?;
+        println!("report: {}", report.display());
+    }
     Ok(())
+}
+
+/// The command as a user would retype it (paths as given).
+fn command_line(args: &ValidateArgs) -> String {
+    let mut c = format!(
+        "servesim validate --input {} --output {}",
+        args.input.display(),
+        args.output.display()
+    );
+    if args.steady {
+        c += " --steady";
+    }
+    if let Some(k) = args.from_start {
+        c += &format!(" --from-start {k}");
+    }
+    if let Some(r) = &args.report {
+        c += &format!(" --report {}", r.display());
+    }
+    c
 }

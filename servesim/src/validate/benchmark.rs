@@ -181,7 +181,7 @@ impl ClientStats {
 /// Runs `scenario`, whose workload is one benchmark stream, to its end and returns what
 /// the client reports about the requests of class `measured` (the stream's own class;
 /// its warm-up has a class of its own). `Ok(Err(reason))` when they did not all complete
-/// within [`MAX_SIM_S`] simulated seconds.
+/// within 200,000 simulated seconds.
 pub fn client_stats(
     scenario: &Scenario,
     measured: &str,
@@ -252,4 +252,20 @@ pub fn client_stats(
         e2e_ms: Distribution::of(mine.iter().map(|&i| cols.e2e_ms[i]).collect()),
         output_tokens_per_s: tokens / (last_answer_s - first_sent_s).max(1e-9),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_interpolate_between_ranks_as_numpy_does() {
+        // numpy.percentile(range(1, 101), [50, 90, 99]) = [50.5, 90.1, 99.01]
+        let d = Distribution::of((1..=100).rev().map(f64::from).collect());
+        assert_eq!(d.mean, 50.5);
+        assert!((d.p50 - 50.5).abs() < 1e-9 && (d.p90 - 90.1).abs() < 1e-9);
+        assert!((d.p99 - 99.01).abs() < 1e-9, "{}", d.p99);
+        let one = Distribution::of(vec![7.0]);
+        assert_eq!((one.p50, one.p99), (7.0, 7.0));
+    }
 }

@@ -281,6 +281,8 @@ mod tests {
             line: 2,
             backend: "vllm".into(),
             mode: "agg".into(),
+            model: "meta-llama/Llama-3.1-8B".into(),
+            system: "h100_sxm".into(),
             concurrency: Some(1),
             isl: Some(1),
             osl: Some(2),

@@ -81,10 +81,10 @@
 
 mod benchmark;
 mod measured;
+mod report;
 mod row_plan;
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::Serialize;
@@ -97,6 +97,7 @@ pub use benchmark::{
 };
 use measured::Row;
 pub use measured::{MeasuredFile, render_csv};
+pub use report::{Mape, render_mape, render_report};
 use row_plan::{aiperf_recipe, plan, scenario_of, users_out_of_step};
 
 /// Columns every input must have.
@@ -180,6 +181,10 @@ pub struct RowSpec {
     pub backend: String,
     /// `mode` column (`agg` or `disagg`).
     pub mode: String,
+    /// `model_path` column.
+    pub model: String,
+    /// `system` column (the GPU).
+    pub system: String,
     /// Closed-loop concurrency: `silicon_concurrency`, else what the batch sizes imply (the
     /// prediction's `note` says so); `None` when the row does not say.
     pub concurrency: Option<u32>,
@@ -226,17 +231,6 @@ struct Load<'a> {
     users: u32,
     isl: u32,
     osl: u32,
-}
-
-/// Mean absolute percentage errors of a group of rows.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Mape {
-    /// Rows with both a measurement and a prediction.
-    pub rows: usize,
-    /// TTFT MAPE, %.
-    pub ttft_pct: f64,
-    /// TPOT MAPE, %.
-    pub tpot_pct: f64,
 }
 
 /// The outcome of a validation.
@@ -315,6 +309,8 @@ fn predict(
         line,
         backend: row.text("backend").to_ascii_lowercase(),
         mode: row.text("mode").to_ascii_lowercase(),
+        model: row.text("model_path").to_string(),
+        system: row.text("system").to_ascii_lowercase(),
         concurrency: None,
         isl: None,
         osl: None,
@@ -511,19 +507,6 @@ fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Pre
     })
 }
 
-fn mape(pairs: &[(f64, f64, f64, f64)]) -> Mape {
-    let n = pairs.len();
-    if n == 0 {
-        return Mape::default();
-    }
-    let ape = |m: f64, p: f64| (p - m).abs() / m * 100.0;
-    Mape {
-        rows: n,
-        ttft_pct: pairs.iter().map(|x| ape(x.0, x.1)).sum::<f64>() / n as f64,
-        tpot_pct: pairs.iter().map(|x| ape(x.2, x.3)).sum::<f64>() / n as f64,
-    }
-}
-
 /// Simulates every row of a measured file, its means taken as `averaged` says; `origin`
 /// names the file in errors.
 pub fn validate_rows(
@@ -535,76 +518,13 @@ pub fn validate_rows(
     for (line, fields) in &file.rows {
         rows.push(predict(file, origin, *line, fields, averaged));
     }
-    let mut all = Vec::new();
-    let mut by: BTreeMap<String, Vec<(f64, f64, f64, f64)>> = BTreeMap::new();
-    for (s, p) in &rows {
-        if let (Some(mt), Some(pt), Some(mp), Some(pp)) =
-            (s.measured_ttft_ms, p.ttft_ms, s.measured_tpot_ms, p.tpot_ms)
-            && mt > 0.0
-            && mp > 0.0
-        {
-            all.push((mt, pt, mp, pp));
-            by.entry(format!("{}/{}", s.backend, s.mode))
-                .or_default()
-                .push((mt, pt, mp, pp));
-        }
-    }
+    let (overall, groups) = report::summarise(&rows);
     Ok(Validation {
         rows,
         averaged,
-        overall: mape(&all),
-        groups: by.iter().map(|(k, v)| (k.clone(), mape(v))).collect(),
+        overall,
+        groups,
     })
-}
-
-/// A table of the errors, overall and by backend/mode.
-pub fn render_mape(v: &Validation) -> String {
-    let mut s = String::new();
-    let modelled = v.rows.iter().filter(|(_, p)| p.reason.is_none()).count();
-    let _ = writeln!(
-        s,
-        "{} rows, {} modelled, {} not",
-        v.rows.len(),
-        modelled,
-        v.rows.len() - modelled
-    );
-    let _ = match v.averaged {
-        Averaged::Recipe => writeln!(
-            s,
-            "predicted: aiperf as aiconfigurator's recipe runs it (concurrency C, 2·C warm-up \
-             requests, then the means of 20·C measured ones)"
-        ),
-        Averaged::SteadyState => writeln!(s, "predicted: steady-state means of users out of step"),
-        Averaged::FromStart {
-            requests_per_user: 1,
-        } => writeln!(
-            s,
-            "predicted: means of each user's first request from an idle server (the start burst)"
-        ),
-        Averaged::FromStart { requests_per_user } => writeln!(
-            s,
-            "predicted: means of each user's first {requests_per_user} requests from an idle \
-             server (the start burst included)"
-        ),
-    };
-    let _ = writeln!(
-        s,
-        "{:<16} {:>5} {:>10} {:>10}",
-        "group", "rows", "TTFT MAPE", "TPOT MAPE"
-    );
-    for (k, m) in v
-        .groups
-        .iter()
-        .map(|(k, m)| (k.as_str(), m))
-        .chain([("overall", &v.overall)])
-    {
-        let _ = writeln!(
-            s,
-            "{:<16} {:>5} {:>9.1}% {:>9.1}%",
-            k, m.rows, m.ttft_pct, m.tpot_pct
-        );
-    }
-    s
 }
 
 /// Reads `input`, simulates every row (its means taken as `averaged` says) and writes
@@ -634,6 +554,8 @@ mod tests {
             line: 2,
             backend: "vllm".into(),
             mode: "agg".into(),
+            model: "meta-llama/Llama-3.1-8B".into(),
+            system: "h100_sxm".into(),
             concurrency: Some(4),
             isl: Some(100),
             osl: Some(10),

@@ -1,0 +1,256 @@
+//! The errors of a validation: the MAPE table the CLI prints, and the Markdown report
+//! (`--report`) by backend × model × GPU × mode × concurrency band that `docs/fidelity.md`
+//! is generated from.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::{Averaged, RowSpec, Validation};
+
+/// Mean absolute percentage errors of a group of rows.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Mape {
+    /// Rows with both a measurement and a prediction.
+    pub rows: usize,
+    /// TTFT MAPE, %.
+    pub ttft_pct: f64,
+    /// TPOT MAPE, %.
+    pub tpot_pct: f64,
+}
+
+pub(super) fn mape(pairs: &[(f64, f64, f64, f64)]) -> Mape {
+    let n = pairs.len();
+    if n == 0 {
+        return Mape::default();
+    }
+    let ape = |m: f64, p: f64| (p - m).abs() / m * 100.0;
+    Mape {
+        rows: n,
+        ttft_pct: pairs.iter().map(|x| ape(x.0, x.1)).sum::<f64>() / n as f64,
+        tpot_pct: pairs.iter().map(|x| ape(x.2, x.3)).sum::<f64>() / n as f64,
+    }
+}
+
+/// A table of the errors, overall and by backend/mode.
+pub fn render_mape(v: &Validation) -> String {
+    let mut s = String::new();
+    let modelled = v.rows.iter().filter(|(_, p)| p.reason.is_none()).count();
+    let _ = writeln!(
+        s,
+        "{} rows, {} modelled, {} not",
+        v.rows.len(),
+        modelled,
+        v.rows.len() - modelled
+    );
+    let _ = match v.averaged {
+        Averaged::Recipe => writeln!(
+            s,
+            "predicted: aiperf as aiconfigurator's recipe runs it (concurrency C, 2·C warm-up \
+             requests, then the means of 20·C measured ones)"
+        ),
+        Averaged::SteadyState => writeln!(s, "predicted: steady-state means of users out of step"),
+        Averaged::FromStart {
+            requests_per_user: 1,
+        } => writeln!(
+            s,
+            "predicted: means of each user's first request from an idle server (the start burst)"
+        ),
+        Averaged::FromStart { requests_per_user } => writeln!(
+            s,
+            "predicted: means of each user's first {requests_per_user} requests from an idle \
+             server (the start burst included)"
+        ),
+    };
+    let _ = writeln!(
+        s,
+        "{:<16} {:>5} {:>10} {:>10}",
+        "group", "rows", "TTFT MAPE", "TPOT MAPE"
+    );
+    for (k, m) in v
+        .groups
+        .iter()
+        .map(|(k, m)| (k.as_str(), m))
+        .chain([("overall", &v.overall)])
+    {
+        let _ = match m.rows {
+            0 => writeln!(s, "{:<16} {:>5} {:>10} {:>10}", k, 0, "-", "-"),
+            _ => writeln!(
+                s,
+                "{:<16} {:>5} {:>9.1}% {:>9.1}%",
+                k, m.rows, m.ttft_pct, m.tpot_pct
+            ),
+        };
+    }
+    s
+}
+
+/// Concurrency bands of the report: (label, most users).
+const BANDS: &[(&str, u32)] = &[
+    ("1–8", 8),
+    ("9–32", 32),
+    ("33–128", 128),
+    ("> 128", u32::MAX),
+];
+
+fn band(users: u32) -> &'static str {
+    BANDS
+        .iter()
+        .find(|&&(_, most)| users <= most)
+        .map_or("> 128", |&(label, _)| label)
+}
+
+/// The errors of one group of rows.
+#[derive(Default)]
+struct Errors {
+    /// Signed relative errors `(predicted − measured) / measured`, TTFT and TPOT.
+    ttft: Vec<f64>,
+    tpot: Vec<f64>,
+}
+
+impl Errors {
+    fn push(&mut self, spec: &RowSpec, p: &super::Prediction) {
+        if let (Some(m), Some(x)) = (spec.measured_ttft_ms, p.ttft_ms)
+            && m > 0.0
+        {
+            self.ttft.push((x - m) / m);
+        }
+        if let (Some(m), Some(x)) = (spec.measured_tpot_ms, p.tpot_ms)
+            && m > 0.0
+        {
+            self.tpot.push((x - m) / m);
+        }
+    }
+
+    /// `MAPE | median bias` cells of one metric, in per cent.
+    fn cells(errors: &[f64]) -> String {
+        if errors.is_empty() {
+            return "– | –".into();
+        }
+        let mape = errors.iter().map(|e| e.abs()).sum::<f64>() / errors.len() as f64;
+        let mut sorted = errors.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        let median = if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+        };
+        format!("{:.1} % | {:+.1} %", 100.0 * mape, 100.0 * median)
+    }
+}
+
+/// What the predictions are means of, in a sentence.
+fn averaged_line(a: Averaged) -> String {
+    match a {
+        Averaged::Recipe => {
+            "what aiperf reports when run with aiconfigurator's recipe (`C` users, \
+                             `2·C` warm-up requests not counted, then the means of `20·C` \
+                             measured ones)"
+                .into()
+        }
+        Averaged::SteadyState => "the steady-state means of users out of step (`--steady`)".into(),
+        Averaged::FromStart { requests_per_user } => format!(
+            "the means of each user's first {requests_per_user} requests from an idle server, \
+             the start burst included (`--from-start {requests_per_user}`)"
+        ),
+    }
+}
+
+/// The Markdown report of a validation: errors by backend × model × GPU × mode ×
+/// concurrency band (MAPE and median signed error of TTFT and TPOT), then overall, then why
+/// rows were not modelled. `command` is the command line that produced it.
+pub fn render_report(v: &Validation, command: &str) -> String {
+    let mut groups: BTreeMap<(&str, &str, &str, &str, usize), Errors> = BTreeMap::new();
+    let mut all = Errors::default();
+    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+    for (spec, p) in &v.rows {
+        if let Some(r) = &p.reason {
+            *reasons.entry(r.as_str()).or_default() += 1;
+            continue;
+        }
+        let users = spec.concurrency.unwrap_or(0);
+        let band_index = BANDS
+            .iter()
+            .position(|&(l, _)| l == band(users))
+            .unwrap_or(0);
+        let model = spec.model.rsplit('/').next().unwrap_or(&spec.model);
+        groups
+            .entry((&spec.backend, model, &spec.system, &spec.mode, band_index))
+            .or_default()
+            .push(spec, p);
+        all.push(spec, p);
+    }
+    let modelled = v.rows.iter().filter(|(_, p)| p.reason.is_none()).count();
+    let mut s = String::new();
+    let _ = writeln!(s, "# Fidelity: predicted against measured serving runs\n");
+    let _ = writeln!(
+        s,
+        "Generated by `{command}`; do not edit by hand. What the figures mean and where the \
+         rows and the mechanisms disagree: [fidelity-notes.md](fidelity-notes.md).\n"
+    );
+    let _ = writeln!(s, "Predicted: {}.\n", averaged_line(v.averaged));
+    let _ = writeln!(
+        s,
+        "{} rows, {modelled} modelled, {} not. MAPE is the mean absolute percentage error; \
+         the bias is the median of `(predicted − measured) / measured` (negative: predicted \
+         too low).\n",
+        v.rows.len(),
+        v.rows.len() - modelled
+    );
+    let _ = writeln!(
+        s,
+        "| backend | model | GPU | mode | concurrency | rows | TTFT MAPE | TTFT bias | TPOT MAPE | TPOT bias |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---:|---:|---:|---:|---:|");
+    for ((backend, model, system, mode, b), e) in &groups {
+        let _ = writeln!(
+            s,
+            "| {backend} | {model} | {system} | {mode} | {} | {} | {} | {} |",
+            BANDS[*b].0,
+            e.ttft.len().max(e.tpot.len()),
+            Errors::cells(&e.ttft),
+            Errors::cells(&e.tpot)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "| **all** | | | | | **{}** | {} | {} |",
+        all.ttft.len().max(all.tpot.len()),
+        Errors::cells(&all.ttft),
+        Errors::cells(&all.tpot)
+    );
+    if !reasons.is_empty() {
+        let _ = writeln!(s, "\n## Rows not modelled\n");
+        let _ = writeln!(s, "| rows | reason |\n|---:|---|");
+        let mut by_count: Vec<_> = reasons.into_iter().collect();
+        by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        for (reason, n) in by_count {
+            let _ = writeln!(s, "| {n} | {} |", reason.replace('|', "\\|"));
+        }
+    }
+    s
+}
+
+/// The errors over every modelled row and by `backend/mode`.
+pub(super) fn summarise(rows: &[(RowSpec, super::Prediction)]) -> (Mape, BTreeMap<String, Mape>) {
+    let mut all = Vec::new();
+    let mut by: BTreeMap<String, Vec<(f64, f64, f64, f64)>> = BTreeMap::new();
+    for (s, p) in rows {
+        if let (Some(mt), Some(pt), Some(mp), Some(pp)) =
+            (s.measured_ttft_ms, p.ttft_ms, s.measured_tpot_ms, p.tpot_ms)
+            && mt > 0.0
+            && mp > 0.0
+        {
+            all.push((mt, pt, mp, pp));
+            by.entry(format!("{}/{}", s.backend, s.mode))
+                .or_default()
+                .push((mt, pt, mp, pp));
+        }
+    }
+    (
+        mape(&all),
+        by.iter().map(|(k, v)| (k.clone(), mape(v))).collect(),
+    )
+}
