@@ -4,7 +4,16 @@
 //!
 //! - **Queueing**: arrivals taken as Poisson and a prefill worker as an M/D/1 queue, so the
 //!   mean response at utilisation `ρ` of a service time `S` is `S · (1 + ρ / (2 (1 − ρ)))`
-//!   (Pollaczek–Khinchine with deterministic service).
+//!   (Pollaczek–Khinchine with deterministic service). `k` workers behind a router that
+//!   sends each request to the least loaded one act as one queue with `k` servers (M/D/k):
+//!   its wait is the Erlang-C wait of M/M/k halved for deterministic service (the
+//!   Allen–Cunneen approximation, `(c_a² + c_s²) / 2` with `c_a² = 1`, `c_s² = 0`), exact
+//!   for `k = 1`.
+//! - **Slots**: a worker admits at most `max_num_seqs` requests; under Poisson arrivals the
+//!   requests in flight fluctuate around their mean, so a cap at the mean would queue
+//!   without bound. The slots are sized with headroom ([`slots_with_headroom`]: Erlang-C
+//!   staffing, the fewest slots that make a wait for one rare), and a request that does wait
+//!   for one waits the M/D/k wait of a request's whole life.
 //! - **Prefill**: one prompt at batch 1, chunked by the engine's token budget.
 //! - **Decode**: one step of `b` sequences at the mean context.
 //! - **Aggregated** (stationary estimate): with `b` sequences per worker, each request spends
@@ -31,6 +40,78 @@ pub fn mdl_max_utilisation(service_ms: f64, target_ms: f64, cap: f64) -> f64 {
         return 0.0;
     }
     (2.0 * k / (1.0 + 2.0 * k)).min(cap)
+}
+
+/// Erlang C: the probability that a Poisson arrival waits in an M/M/k queue of offered load
+/// `a` (erlangs, `a < k`); 1 when `a ≥ k`.
+pub fn erlang_c(k: u32, a: f64) -> f64 {
+    if k == 0 || a >= f64::from(k) {
+        return 1.0;
+    }
+    if a <= 0.0 {
+        return 0.0;
+    }
+    // Erlang B by its stable recurrence, then C from B.
+    let mut b = 1.0;
+    for i in 1..=k {
+        b = a * b / (f64::from(i) + a * b);
+    }
+    let rho = a / f64::from(k);
+    b / (1.0 - rho + rho * b)
+}
+
+/// Mean wait before service, ms, of an M/D/k queue: `k` servers of deterministic service
+/// `service_ms` at utilisation `rho` each (Allen–Cunneen; see the module documentation).
+pub fn mdk_wait_ms(service_ms: f64, rho: f64, k: u32) -> f64 {
+    let k = k.max(1);
+    if rho >= 1.0 {
+        return f64::INFINITY;
+    }
+    let a = rho * f64::from(k);
+    0.5 * erlang_c(k, a) * service_ms / (f64::from(k) * (1.0 - rho))
+}
+
+/// Mean M/D/k response time, ms (wait plus service).
+pub fn mdk_response_ms(service_ms: f64, rho: f64, k: u32) -> f64 {
+    service_ms + mdk_wait_ms(service_ms, rho.clamp(0.0, 0.999), k)
+}
+
+/// The largest utilisation of `k` servers at which the M/D/k mean response of `service_ms`
+/// is at most `target_ms`, at most `cap`; 0 when even idle servers miss the target.
+pub fn mdk_max_utilisation(service_ms: f64, target_ms: f64, k: u32, cap: f64) -> f64 {
+    if target_ms < service_ms {
+        return 0.0;
+    }
+    let (mut lo, mut hi) = (0.0f64, cap.min(0.999));
+    if mdk_response_ms(service_ms, hi, k) <= target_ms {
+        return hi;
+    }
+    for _ in 0..60 {
+        let mid = 0.5 * (lo + hi);
+        if mdk_response_ms(service_ms, mid, k) <= target_ms {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// Most a request may be likely to wait for a slot: slots are sized so that under 1 % of
+/// requests find every one taken (a common Erlang-C staffing target).
+pub const SLOT_WAIT_PROBABILITY: f64 = 0.01;
+
+/// Slots per worker for `workers` workers whose requests in flight average `mean_in_flight`
+/// each: the fewest (at most `cap`) at which a request finds all `workers × slots` taken
+/// with probability at most [`SLOT_WAIT_PROBABILITY`] (Erlang C over the pool, the router
+/// balancing load across workers); `cap` when even that many do not.
+pub fn slots_with_headroom(workers: u32, mean_in_flight: f64, cap: u32) -> u32 {
+    let workers = workers.max(1);
+    let a = mean_in_flight * f64::from(workers);
+    let start = (mean_in_flight.ceil() as u32).clamp(1, cap.max(1));
+    (start..=cap.max(1))
+        .find(|&m| erlang_c(workers * m, a) <= SLOT_WAIT_PROBABILITY)
+        .unwrap_or(cap.max(1))
 }
 
 /// Time of one prompt of `isl` tokens prefilled alone, in chunks of at most `chunk` tokens
@@ -165,5 +246,29 @@ mod tests {
         }
         assert_eq!(mdl_max_utilisation(10.0, 9.0, 0.95), 0.0, "unreachable");
         assert_eq!(mdl_max_utilisation(1.0, 1e6, 0.95), 0.95, "capped");
+    }
+
+    #[test]
+    fn one_server_mdk_is_md1_and_more_servers_wait_less() {
+        for rho in [0.1, 0.5, 0.9] {
+            let one = mdk_response_ms(40.0, rho, 1);
+            assert!((one - mdl_response_ms(40.0, rho)).abs() < 1e-9, "{rho}");
+            assert!(mdk_response_ms(40.0, rho, 5) < one);
+        }
+        // Erlang C of two servers at one erlang: 1/3 (textbook value).
+        assert!((erlang_c(2, 1.0) - 1.0 / 3.0).abs() < 1e-12);
+        let r = mdk_max_utilisation(40.0, 100.0, 4, 0.95);
+        assert!((mdk_response_ms(40.0, r, 4) - 100.0).abs() < 1e-6);
+        assert!(r > mdl_max_utilisation(40.0, 100.0, 0.95));
+    }
+
+    #[test]
+    fn slots_leave_headroom_over_the_mean_and_respect_the_cap() {
+        let m = slots_with_headroom(1, 50.0, 1000);
+        assert!(m > 50 && erlang_c(m, 50.0) <= SLOT_WAIT_PROBABILITY, "{m}");
+        assert!(erlang_c(m - 1, 50.0) > SLOT_WAIT_PROBABILITY);
+        // Pooled over four workers, each needs less headroom.
+        assert!(slots_with_headroom(4, 50.0, 1000) < m);
+        assert_eq!(slots_with_headroom(1, 50.0, 55), 55);
     }
 }

@@ -309,14 +309,18 @@ fn requested_rate_sizes_the_deployment_and_both_modes_are_searched() {
 
 #[test]
 fn simulate_mode_compares_the_top_candidates_with_the_simulator() {
-    let o = profile(request(500.0, 30.0), ProfileMode::Simulate).unwrap();
+    // At a moderate requested rate (Poisson, as the fast model assumes), away from the
+    // TTFT target's cliff.
+    let mut r = request(500.0, 30.0);
+    r.request_rate = Some(8.0);
+    let o = profile(r, ProfileMode::Simulate).unwrap();
     // summary.json spells the mode as the CLI and Python take it.
     let summary = servesim::profiler::output::summary_json(&o);
     assert_eq!(summary["mode"], ProfileMode::Simulate.as_str());
     assert_eq!(o.comparisons.len(), 5);
     for (c, cand) in o.comparisons.iter().zip(&o.candidates) {
         assert_eq!(c.label, cand.label());
-        assert!(c.workload.ends_with("closed-loop users"), "{}", c.workload);
+        assert!(c.workload.starts_with("Poisson 8 req/s"), "{}", c.workload);
         let (ttft, itl) = (c.sim_ttft_ms.unwrap(), c.sim_itl_ms.unwrap());
         assert!(ttft > 0.0 && itl > 0.0 && c.sim_tokens_per_s_per_gpu > 0.0);
         // Disagreements are flagged exactly when a figure is more than 20 % off.
@@ -331,4 +335,10 @@ fn simulate_mode_compares_the_top_candidates_with_the_simulator() {
         "{:?}",
         o.comparisons
     );
+    // Without a rate, each candidate is simulated at the rate the fast model planned it for.
+    let o = profile(request(500.0, 30.0), ProfileMode::Simulate).unwrap();
+    for (c, cand) in o.comparisons.iter().zip(&o.candidates) {
+        let planned = format!("Poisson {} req/s", cand.request_rate);
+        assert_eq!(c.workload, planned);
+    }
 }

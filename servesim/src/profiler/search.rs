@@ -2,14 +2,19 @@
 //! counts within the GPU budget, timed with the performance model alone.
 //!
 //! Per worker (TP `t`, one node at most), from [`servesim_models::analytic`]:
-//! - **prefill** (disaggregated): service time `S` = one prompt of ISL tokens at batch 1; the
-//!   largest M/D/1 utilisation `ρ` keeping the mean TTFT within its target (at most
-//!   [`MAX_PREFILL_UTILISATION`]) gives the worker's capacity `ρ / S` requests/s.
+//! - **prefill** (disaggregated): service time `S` = one prompt of ISL tokens at batch 1;
+//!   `x` workers behind the least-loaded router act as one M/D/x queue, and the largest
+//!   utilisation `ρ` keeping its mean TTFT within the target (at most
+//!   [`MAX_PREFILL_UTILISATION`]) gives their capacity `x · ρ / S` requests/s.
 //! - **decode**: ITL at `b` sequences = one decode step of `b` sequences at the mean context
 //!   ISL + OSL/2; throughput per GPU `b / ITL / t`. `b` is bounded by the KV capacity (each
 //!   sequence may hold ISL + OSL tokens: no preemption) and 1024. The largest `b` meeting the
 //!   ITL target is found by doubling then bisection (ITL grows with `b`).
 //! - **aggregated**: the stationary mixed-batch estimate at `b` sequences.
+//! - **slots**: `b` is the mean number of sequences per worker; the `max_num_seqs` written
+//!   to the DGD (the candidate's `batch`) leaves headroom over it for Poisson bursts
+//!   ([`servesim_models::analytic::slots_with_headroom`]), and an aggregated request's TTFT
+//!   includes its (rare) wait for a slot.
 //!
 //! Deployments: disaggregated `x` prefill + `y` decode workers serve
 //! `min(x · prefill capacity, y · decode capacity)` requests/s; aggregated `n` workers each
@@ -19,7 +24,9 @@
 //! the first token leaves the prefill worker, so it adds to the second token only.
 
 use serde::Serialize;
-use servesim_models::analytic::{SteadyLoad, mdl_max_utilisation, mdl_response_ms};
+use servesim_models::analytic::{
+    SteadyLoad, mdk_max_utilisation, mdk_response_ms, mdk_wait_ms, slots_with_headroom,
+};
 use servesim_models::dtype::Dtype;
 use servesim_models::engine::EngineConfig;
 use servesim_models::hardware::GpuSku;
@@ -336,38 +343,48 @@ impl<'a> Search<'a> {
     pub fn disagg(&self, p: &Worker, s_ms: f64, d: &Worker, b: u32) -> Option<Candidate> {
         let budget = self.req.total_gpus;
         let itl = self.decode_itl_ms(d, b);
-        let rho_max = match mdl_max_utilisation(s_ms, self.req.ttft_ms, MAX_PREFILL_UTILISATION) {
-            0.0 => 0.5, // TTFT unreachable: plan at half load (the closest answer).
-            r => r,
+        // Requests/s that `x` prefill workers carry within the TTFT target (an M/D/x queue:
+        // the router sends each prompt to the least loaded worker).
+        let p_cap = |x: u32| {
+            let rho = match mdk_max_utilisation(s_ms, self.req.ttft_ms, x, MAX_PREFILL_UTILISATION)
+            {
+                0.0 => 0.5, // TTFT unreachable: plan at half load (the closest answer).
+                r => r,
+            };
+            f64::from(x) * rho / (s_ms / 1e3)
         };
-        let p_cap = rho_max / (s_ms / 1e3);
+        // The fewest prefill workers carrying `rate` (at most the budget, then one more:
+        // the candidate then misses its GPU budget).
+        let workers_for = |rate: f64| {
+            let most = budget / p.tp.max(1) + 1;
+            (1..=most).find(|&x| p_cap(x) >= rate).unwrap_or(most)
+        };
         let d_cap_at = |bb: f64| bb / (itl / 1e3) / self.load().decode_steps();
         let life_s = |ttft: f64| (ttft + self.load().decode_steps() * itl) / 1e3;
         let (x, y, rate) = if let Some(r) = self.req.request_rate {
-            let x = (r / p_cap).ceil().max(1.0) as u32;
             let y = (r / d_cap_at(f64::from(b))).ceil().max(1.0) as u32;
-            (x, y, r)
+            (workers_for(r), y, r)
         } else if let Some(n) = self.req.concurrency {
             let y = n.div_ceil(b).max(1);
             let per = f64::from(n) / f64::from(y);
             let rate_d = f64::from(y) * d_cap_at(per);
-            let x = (rate_d / p_cap).ceil().max(1.0) as u32;
+            let x = workers_for(rate_d);
             // Closed loop: the rate follows from the users' cycle.
             let rate = f64::from(n) / life_s(s_ms);
-            (x, y, rate.min(rate_d).min(f64::from(x) * p_cap))
+            (x, y, rate.min(rate_d).min(p_cap(x)))
         } else {
             let dcap = d_cap_at(f64::from(b));
             let mut best: Option<(f64, f64, u32, u32)> = None;
             let max_y = budget.saturating_sub(p.tp) / d.tp;
             for y in 1..=max_y {
                 let left = budget - y * d.tp;
-                let want = (f64::from(y) * dcap / p_cap).ceil().max(1.0) as u32;
+                let want = workers_for(f64::from(y) * dcap);
                 for x in [want.saturating_sub(1).max(1), want] {
                     let x = x.min(left / p.tp);
                     if x == 0 {
                         continue;
                     }
-                    let thr = (f64::from(x) * p_cap).min(f64::from(y) * dcap);
+                    let thr = p_cap(x).min(f64::from(y) * dcap);
                     let g = f64::from(x * p.tp + y * d.tp);
                     // The most throughput the budget gives; ties: fewer GPUs.
                     let better = match best {
@@ -388,16 +405,20 @@ impl<'a> Search<'a> {
         // The decode workers run at the concurrency the rate gives them (Little's law), at
         // most `b`: ITL at that concurrency (two fixed-point steps).
         let mut itl = itl;
+        let mut conc = f64::from(b);
         for _ in 0..2 {
-            let conc = rate / f64::from(y) * self.load().decode_steps() * itl / 1e3;
+            conc = (rate / f64::from(y) * self.load().decode_steps() * itl / 1e3).min(f64::from(b));
             let b_eff = (conc.ceil() as u32).clamp(1, b);
             itl = self.decode_itl_ms(d, b_eff);
         }
+        // The decode workers' `max_num_seqs`: headroom over the mean, so that Poisson
+        // bursts rarely wait for a slot.
+        let slots = slots_with_headroom(y, conc, self.batch_cap(d).max(b));
         let rho = rate * (s_ms / 1e3) / f64::from(x);
         let ttft = if rho >= 1.0 {
             f64::INFINITY
         } else {
-            mdl_response_ms(s_ms, rho)
+            mdk_response_ms(s_ms, rho, x)
         };
         let mut misses = self.misses(ttft, itl);
         if gpus > budget {
@@ -421,7 +442,7 @@ impl<'a> Search<'a> {
                 workers: y,
             }),
             aggregated: None,
-            batch: b,
+            batch: slots,
             gpus,
             ttft_ms: ttft,
             itl_ms: itl,
@@ -455,6 +476,13 @@ impl<'a> Search<'a> {
             (n, f64::from(n) * per_worker)
         };
         let gpus = n * w.tp;
+        // `b` is the mean in flight per worker; `max_num_seqs` leaves headroom over it, and
+        // a request that finds every slot taken waits (M/D/k over the pool's slots, each
+        // held for a request's life).
+        let slots = slots_with_headroom(n, f64::from(b), self.batch_cap(w).max(b));
+        let life_ms = ttft + self.load().decode_steps() * itl;
+        let slot_wait = mdk_wait_ms(life_ms, f64::from(b) / f64::from(slots), n * slots);
+        let ttft = ttft + slot_wait;
         let mut misses = self.misses(ttft, itl);
         if gpus > budget {
             misses.push(SloMiss {
@@ -474,7 +502,7 @@ impl<'a> Search<'a> {
                 tp: w.tp,
                 workers: n,
             }),
-            batch: b,
+            batch: slots,
             gpus,
             ttft_ms: ttft,
             itl_ms: itl,

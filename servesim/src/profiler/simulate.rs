@@ -1,7 +1,7 @@
 //! Simulate mode: the top candidates run through the full simulator under the requested
 //! workload (fixed ISL/OSL; Poisson at the requested rate, or closed-loop users at the
-//! requested concurrency, or, with neither, closed-loop users at the concurrency the fast
-//! estimate plans each candidate for), in parallel; the fast and simulated TTFT, ITL and
+//! requested concurrency, or, with neither, Poisson at the rate the fast estimate plans each
+//! candidate for, the arrivals the fast model assumes), in parallel; the fast and simulated TTFT, ITL and
 //! throughput per GPU side by side, differences over 20 % flagged.
 
 use serde::Serialize;
@@ -81,7 +81,11 @@ pub fn sim_setup(req: &ProfileRequest, c: &Candidate) -> SimSetup {
     };
     // One request's life, s: what the warm-up and the run length are measured in.
     let life = ((c.ttft_ms.min(60_000.0) + f64::from(req.osl) * c.itl_ms) / 1e3).clamp(0.5, 600.0);
-    let (stream, what, ramp, users) = if let Some(r) = req.request_rate {
+    // The fast model takes arrivals as Poisson (`servesim_models::analytic`): without a
+    // rate or a concurrency in the request, the candidate is simulated under Poisson
+    // arrivals at the rate the fast model planned it for, so that both judge the same load.
+    let planned = (req.concurrency.is_none()).then_some(c.request_rate);
+    let (stream, what, ramp, users) = if let Some(r) = req.request_rate.or(planned) {
         let fixed = |value: u32| {
             Some(DistConfig::Fixed {
                 value: f64::from(value),
@@ -100,9 +104,7 @@ pub fn sim_setup(req: &ProfileRequest, c: &Candidate) -> SimSetup {
             None,
         )
     } else {
-        let users = req
-            .concurrency
-            .unwrap_or_else(|| c.concurrency.round().max(1.0) as u32);
+        let users = req.concurrency.unwrap_or(1);
         let closed = ClosedConfig {
             ramp_s: life,
             ..ClosedConfig::one_turn_fixed(users, req.isl, req.osl)
