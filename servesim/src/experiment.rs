@@ -144,9 +144,20 @@ impl Estimate {
 }
 
 impl Estimate {
+    /// The interval's ends clipped to `[lo, hi]`: a proportion (SLO attainment) lies in
+    /// `[0, 1]` and a difference of two in `[-1, 1]`, whatever the t-interval's normal
+    /// approximation says near the ends.
+    pub fn clipped(self, lo: f64, hi: f64) -> Estimate {
+        Estimate {
+            low: self.low.clamp(lo, hi),
+            high: self.high.clamp(lo, hi),
+            ..self
+        }
+    }
+
     /// The mean alone, with no interval (NaN ends): over runs that are all the same run,
     /// a zero-width interval would claim a certainty that the seeds do not give.
-    fn without_interval(self) -> Estimate {
+    pub fn without_interval(self) -> Estimate {
         Estimate {
             low: f64::NAN,
             high: f64::NAN,
@@ -158,7 +169,7 @@ impl Estimate {
 /// Whether `runs` (two or more) are bit-identical but for their seed: the seed reaches no
 /// randomness of the workload (e.g. a trace replay without sampling), so the runs are one
 /// run repeated and intervals over them mean nothing.
-fn identical_across_seeds(runs: &[&Summary]) -> bool {
+pub fn identical_across_seeds(runs: &[&Summary]) -> bool {
     let key = |s: &Summary| {
         // JSON compares NaN (null) equal to itself, as a run's missing quantities should.
         serde_json::to_string(&Summary {
@@ -243,7 +254,7 @@ fn attainment(s: &Summary) -> Option<f64> {
 }
 
 /// `x` with `decimals`, or `-` where nothing was measured (NaN).
-fn or_dash(x: f64, decimals: usize) -> String {
+pub fn or_dash(x: f64, decimals: usize) -> String {
     if x.is_nan() {
         "-".into()
     } else {
