@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::Error;
-use crate::experiment::{Estimate, identical_across_seeds, parallel, with_policy};
+use crate::experiment::{
+    Estimate, identical_across_seeds, no_interval_reason, parallel, with_policy,
+};
 use crate::report::Summary;
 use crate::run;
 use crate::scenario::Scenario;
@@ -259,7 +261,7 @@ pub fn run_suite(workloads: &[Workload], opts: &SuiteOptions) -> Result<SuiteRep
             .iter()
             .map(|(p, v)| row(p, v, base, opts.seeds))
             .collect();
-        let no_interval = no_interval_reason(&rows, opts.seeds);
+        let no_interval = no_interval(&rows, opts.seeds);
         reports.push(WorkloadReport {
             name: w.name.clone(),
             origin: w.origin.clone(),
@@ -286,34 +288,23 @@ fn in_workload(w: &Workload, e: Error) -> Error {
     }
 }
 
-/// Why a workload prints no intervals: one line, or none if every row has them.
-fn no_interval_reason(rows: &[Row], seeds: u64) -> Option<String> {
-    if seeds < 2 {
-        return Some(
-            "one seed: no intervals (an interval needs two or more seeds; give --seeds 2 or more)"
-                .into(),
-        );
-    }
+/// Why a workload prints no intervals (`ab`'s rule, [`no_interval_reason`]), or which rows
+/// have none: one line, or none if every row has them.
+fn no_interval(rows: &[Row], seeds: u64) -> Option<String> {
     let identical: Vec<&str> = rows
         .iter()
         .filter(|r| r.identical_seeds)
         .map(|r| r.policy.as_str())
         .collect();
-    if identical.is_empty() {
-        None
-    } else if identical.len() == rows.len() {
-        Some(
-            "every seed gave a bit-identical run under every policy (the seed reaches no \
-             randomness of the workload, e.g. a trace replay): one run's numbers, exact \
-             differences, no intervals"
-                .into(),
-        )
-    } else {
-        Some(format!(
-            "{}: every seed gave a bit-identical run (one run's numbers, no interval)",
-            identical.join(", ")
-        ))
-    }
+    let all = identical.len() == rows.len();
+    no_interval_reason(seeds as usize, all).or_else(|| {
+        (!identical.is_empty()).then(|| {
+            format!(
+                "{}: every seed gave a bit-identical run (one run's numbers, no interval)",
+                identical.join(", ")
+            )
+        })
+    })
 }
 
 fn attainment(s: &Summary) -> Option<f64> {
