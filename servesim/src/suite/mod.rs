@@ -6,7 +6,7 @@
 //!
 //! Intervals follow `ab`'s rules: none over fewer than two seeds, none where every seed gave
 //! the same run (a trace replay draws nothing at random), and a proportion's interval clipped
-//! to its range. [`manifest`] reads the folder, [`table`] prints the report, [`page`] writes
+//! to its range. [`manifest`] reads the folder, `table.rs` prints the report, [`page`] writes
 //! it as one HTML page.
 
 use std::collections::BTreeMap;
