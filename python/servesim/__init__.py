@@ -304,7 +304,9 @@ class AbReport:
     """Policies compared on common random numbers: per-policy statistics, paired
     differences against the first policy (95 % intervals), and every run. Where every seed
     gave a bit-identical run (a trace replay: the seed reaches no randomness), a policy's or
-    pair's ``identical_seeds`` is true and its intervals' ``low``/``high`` are None."""
+    pair's ``identical_seeds`` is true and its intervals' ``low``/``high`` are None; over
+    one seed every interval is None too, and ``raw["no_interval"]`` says why when no
+    estimate has one."""
 
     # A plain class, not a dataclass: `dataclasses` (through `inspect`) would add a third to
     # the cost of `import servesim`.

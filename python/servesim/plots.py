@@ -67,8 +67,8 @@ def cdf(results: dict[str, "RunResult"], column: str = "ttft_ms", ax: Any = None
 
 
 def ab(report: "AbReport", metric: str = "slo_attainment", ax: Any = None) -> Any:
-    """Each policy's mean of ``metric`` over seeds with its 95 % interval (none drawn when
-    one seed leaves the interval unbounded)."""
+    """Each policy's mean of ``metric`` over seeds with its 95 % interval (none drawn where
+    the report has none: one seed, or runs identical on every seed)."""
     ax = _ax(ax)
     names, means, half = [], [], []
     for p in report.policies:
@@ -76,7 +76,7 @@ def ab(report: "AbReport", metric: str = "slo_attainment", ax: Any = None) -> An
         names.append(p["policy"])
         means.append(est["mean"])
         low, high = est["low"], est["high"]
-        # JSON has no infinity: an unbounded interval (one seed) comes back as None.
+        # No interval (one seed, or runs identical on every seed) comes back as None.
         bounded = low is not None and high is not None
         half.append([est["mean"] - low, high - est["mean"]] if bounded else [0.0, 0.0])
     ax.bar(names, means, yerr=np.asarray(half).T, capsize=6)

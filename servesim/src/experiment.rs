@@ -144,9 +144,20 @@ impl Estimate {
 }
 
 impl Estimate {
+    /// The interval's ends clipped to `[lo, hi]`: a proportion (SLO attainment) lies in
+    /// `[0, 1]` and a difference of two in `[-1, 1]`, whatever the t-interval's normal
+    /// approximation says near the ends.
+    pub fn clipped(self, lo: f64, hi: f64) -> Estimate {
+        Estimate {
+            low: self.low.clamp(lo, hi),
+            high: self.high.clamp(lo, hi),
+            ..self
+        }
+    }
+
     /// The mean alone, with no interval (NaN ends): over runs that are all the same run,
     /// a zero-width interval would claim a certainty that the seeds do not give.
-    fn without_interval(self) -> Estimate {
+    pub fn without_interval(self) -> Estimate {
         Estimate {
             low: f64::NAN,
             high: f64::NAN,
@@ -158,7 +169,7 @@ impl Estimate {
 /// Whether `runs` (two or more) are bit-identical but for their seed: the seed reaches no
 /// randomness of the workload (e.g. a trace replay without sampling), so the runs are one
 /// run repeated and intervals over them mean nothing.
-fn identical_across_seeds(runs: &[&Summary]) -> bool {
+pub fn identical_across_seeds(runs: &[&Summary]) -> bool {
     let key = |s: &Summary| {
         // JSON compares NaN (null) equal to itself, as a run's missing quantities should.
         serde_json::to_string(&Summary {
@@ -234,8 +245,33 @@ pub struct AbReport {
     pub policies: Vec<PolicyStats>,
     /// Each policy against the first.
     pub paired: Vec<PairedDiff>,
+    /// Why no estimate has an interval, when none has: one seed, or every seed giving the
+    /// same run under every policy (then `low` and `high` are NaN, null in JSON).
+    pub no_interval: Option<String>,
     /// Every run.
     pub runs: Vec<AbRun>,
+}
+
+/// Why a comparison over `seeds` seeds prints no interval, if it prints none: one seed (a
+/// t-interval needs two values), or runs identical on every seed under every policy (the
+/// seed reaches no randomness: the runs are one run repeated, and a zero-width interval
+/// would claim a certainty they do not give).
+pub fn no_interval_reason(seeds: usize, all_identical: bool) -> Option<String> {
+    if seeds < 2 {
+        Some(
+            "one seed: no intervals (a t-interval needs two or more seeds; give --seeds 2 \
+             or more)"
+                .into(),
+        )
+    } else if all_identical {
+        Some(format!(
+            "all {seeds} seeds gave bit-identical runs under every policy (the seed reaches \
+             no randomness of the workload, e.g. a trace replay): one run's numbers, exact \
+             differences, no intervals"
+        ))
+    } else {
+        None
+    }
 }
 
 fn attainment(s: &Summary) -> Option<f64> {
@@ -243,7 +279,7 @@ fn attainment(s: &Summary) -> Option<f64> {
 }
 
 /// `x` with `decimals`, or `-` where nothing was measured (NaN).
-fn or_dash(x: f64, decimals: usize) -> String {
+pub fn or_dash(x: f64, decimals: usize) -> String {
     if x.is_nan() {
         "-".into()
     } else {
@@ -329,7 +365,7 @@ pub fn ab(
     let q3 = |v: &[&Summary], pick: &dyn Fn(&Summary) -> [Option<f64>; 3]| -> [f64; 3] {
         [0, 1, 2].map(|i| mean(v.iter().filter_map(|s| pick(s)[i]).collect()))
     };
-    let stats = policies
+    let stats: Vec<PolicyStats> = policies
         .iter()
         .map(|p| {
             let v = of(p);
@@ -337,13 +373,17 @@ pub fn ab(
             let identical = identical_across_seeds(&v);
             let est = |xs: &[f64]| {
                 let e = Estimate::of(xs);
-                if identical { e.without_interval() } else { e }
+                if identical || seed_list.len() < 2 {
+                    e.without_interval()
+                } else {
+                    e
+                }
             };
             PolicyStats {
                 identical_seeds: identical,
                 policy: p.clone(),
                 runs_judged: judged.len(),
-                slo_attainment: est(&judged),
+                slo_attainment: est(&judged).clipped(0.0, 1.0),
                 ttft_ms: q3(&v, &|s| {
                     [s.all.ttft_ms.p50, s.all.ttft_ms.p90, s.all.ttft_ms.p99]
                 }),
@@ -380,34 +420,47 @@ pub fn ab(
                         .filter_map(|(a, b)| Some(f(a)? - f(b)?))
                         .collect::<Vec<_>>(),
                 );
-                if identical { e.without_interval() } else { e }
+                if identical || seed_list.len() < 2 {
+                    e.without_interval()
+                } else {
+                    e
+                }
             };
             PairedDiff {
                 identical_seeds: identical,
                 policy: p.clone(),
                 baseline: baseline.clone(),
-                slo_attainment: diff(&attainment),
+                slo_attainment: diff(&attainment).clipped(-1.0, 1.0),
                 gpu_hours: diff(&|s| Some(s.gpu_hours)),
                 goodput_rps: diff(&|s| Some(s.goodput_rps)),
             }
         })
-        .collect();
+        .collect::<Vec<PairedDiff>>();
+    let no_interval = no_interval_reason(seed_list.len(), stats.iter().all(|p| p.identical_seeds));
     Ok(AbReport {
         scenario: base.name().to_string(),
         seeds: seed_list,
         policies: stats,
         paired,
+        no_interval,
         runs,
     })
 }
 
 impl fmt::Display for AbReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let one_seed = self.seeds.len() < 2;
         writeln!(
             f,
-            "A/B on {} over {} seeds (95 % confidence intervals)",
+            "A/B on {} over {} seed{} ({})",
             self.scenario,
-            self.seeds.len()
+            self.seeds.len(),
+            if one_seed { "" } else { "s" },
+            if self.no_interval.is_some() {
+                "no intervals: see below"
+            } else {
+                "95 % confidence intervals"
+            }
         )?;
         writeln!(
             f,
@@ -421,38 +474,45 @@ impl fmt::Display for AbReport {
             "actions"
         )?;
         for p in &self.policies {
+            // Why this row has no interval, if it has none.
+            let alone = if p.identical_seeds {
+                Some("(one run)")
+            } else if one_seed {
+                Some("(one seed)")
+            } else {
+                None
+            };
             writeln!(
                 f,
                 "{:<15} {:>22} {:>18} {:>18} {:>10.2} {:>22} {:>8.1}",
                 p.policy,
-                if p.runs_judged == 0 {
-                    "- (nothing judged)".to_string()
-                } else if p.identical_seeds {
-                    format!("{:>7.2}% (one run)", p.slo_attainment.mean * 100.0)
-                } else {
-                    format!(
+                match alone {
+                    _ if p.runs_judged == 0 => "- (nothing judged)".to_string(),
+                    Some(why) => format!("{:>7.2}% {why}", p.slo_attainment.mean * 100.0),
+                    None => format!(
                         "{:>7.2}% [{:>5.1},{:>5.1}]",
                         p.slo_attainment.mean * 100.0,
                         p.slo_attainment.low * 100.0,
                         p.slo_attainment.high * 100.0
-                    )
+                    ),
                 },
                 p.ttft_ms.map(|x| or_dash(x, 0)).join("/"),
                 p.itl_ms.map(|x| or_dash(x, 1)).join("/"),
                 p.goodput_rps.mean,
-                if p.identical_seeds {
-                    format!("{:>8.2} (one run)", p.gpu_hours.mean)
-                } else {
-                    format!(
+                match alone {
+                    Some(why) => format!("{:>8.2} {why}", p.gpu_hours.mean),
+                    None => format!(
                         "{:>8.2} [{:.2},{:.2}]",
                         p.gpu_hours.mean, p.gpu_hours.low, p.gpu_hours.high
-                    )
+                    ),
                 },
                 p.scaling_actions
             )?;
         }
-        for p in &self.policies {
-            if p.identical_seeds {
+        if let Some(why) = &self.no_interval {
+            writeln!(f, "no intervals: {why}")?;
+        } else {
+            for p in self.policies.iter().filter(|p| p.identical_seeds) {
                 writeln!(
                     f,
                     "{}: all {} seeds gave bit-identical runs (the seed reaches no randomness \
@@ -476,7 +536,7 @@ impl fmt::Display for AbReport {
         }
         for d in &self.paired {
             let a = &d.slo_attainment;
-            if d.identical_seeds {
+            if d.identical_seeds || one_seed {
                 let attainment = if a.mean.is_nan() {
                     "-".to_string()
                 } else {
@@ -485,8 +545,16 @@ impl fmt::Display for AbReport {
                 writeln!(
                     f,
                     "{} − {}: attainment {attainment}, GPU-hours {:+.3}, goodput {:+.3} req/s \
-                     (exact: identical runs on every seed, no interval)",
-                    d.policy, d.baseline, d.gpu_hours.mean, d.goodput_rps.mean
+                     ({})",
+                    d.policy,
+                    d.baseline,
+                    d.gpu_hours.mean,
+                    d.goodput_rps.mean,
+                    if d.identical_seeds {
+                        "exact: identical runs on every seed, no interval"
+                    } else {
+                        "one seed, no interval"
+                    }
                 )?;
                 continue;
             }
@@ -589,9 +657,15 @@ mod tests {
         assert!(json["policies"][0]["gpu_hours"]["low"].is_null());
         let out = r.to_string();
         assert!(
-            out.contains("static: all 3 seeds gave bit-identical runs"),
+            out.contains("no intervals: all 3 seeds gave bit-identical runs under every policy"),
             "{out}"
         );
+        assert_eq!(
+            out.matches("bit-identical").count(),
+            1,
+            "one line says why: {out}"
+        );
+        assert!(r.no_interval.is_some() && !out.contains('['), "{out}");
         assert!(
             out.contains("(exact: identical runs on every seed"),
             "{out}"
@@ -611,6 +685,37 @@ mod tests {
         assert!(!r.policies[0].identical_seeds);
         assert!(r.policies[0].goodput_rps.low.is_finite());
         assert!(!r.to_string().contains("bit-identical"));
+    }
+
+    #[test]
+    fn one_seed_gives_no_interval_and_says_why() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/disagg-small.yaml");
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("duration_s: 300", "duration_s: 60");
+        let s = Scenario::from_yaml_str(&text, "one", path.parent().unwrap()).unwrap();
+        let p = vec!["static".to_string(), "load-threshold".into()];
+        let r = ab(&s, &p, 0, 1, 1).unwrap();
+        assert!(r.no_interval.as_deref().unwrap().starts_with("one seed"));
+        for stats in &r.policies {
+            assert!(stats.goodput_rps.low.is_nan() && stats.slo_attainment.high.is_nan());
+        }
+        assert!(r.paired[0].goodput_rps.low.is_nan());
+        let out = r.to_string();
+        assert!(!out.contains("inf") && !out.contains('['), "{out}");
+        assert!(
+            out.contains("no intervals: one seed") && out.contains("(one seed)"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_proportion_interval_stays_within_its_range() {
+        let e = Estimate::of(&[0.99, 1.0, 0.97]).clipped(0.0, 1.0);
+        assert!(e.high == 1.0 && e.low > 0.9 && e.mean < 1.0, "{e}");
+        let d = Estimate::of(&[-0.9, -1.0, -0.5]).clipped(-1.0, 1.0);
+        assert_eq!(d.low, -1.0);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! - [`metrics`] and [`report`]: what a run measures and its [`Summary`];
 //! - [`experiment`]: policies compared on common random numbers, in parallel;
 //! - [`html`]: self-contained HTML reports with SVG charts;
+//! - [`suite`]: the planner benchmark suite, every policy against the best fixed deployment;
 //! - [`profiler`]: deployment search from a Dynamo request, and the planner profile;
 //! - [`validate`]: predictions of real serving runs and their errors.
 //!
@@ -19,6 +20,7 @@ pub mod profiler;
 pub mod report;
 mod run;
 pub mod scenario;
+pub mod suite;
 pub mod validate;
 pub mod world;
 

@@ -27,6 +27,8 @@ enum Command {
     Airline(cli::airline::AirlineArgs),
     /// Compare planner policies on the same seeds, with paired confidence intervals.
     Ab(cli::ab::AbArgs),
+    /// The planner benchmark suite: every policy against the best fixed deployment, per workload.
+    Suite(cli::suite::SuiteArgs),
     /// Time the simulator on a large disaggregated cluster.
     Bench(cli::bench::BenchArgs),
     /// Kernel-time predictions and their accuracy.
@@ -81,6 +83,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cli::run::run_cmd(args),
         Command::Airline(args) => cli::airline::run_cmd(args),
         Command::Ab(args) => cli::ab::run_cmd(args),
+        Command::Suite(args) => cli::suite::run_cmd(args),
         Command::Bench(args) => cli::bench::run_cmd(args),
         Command::Perf { cmd } => cli::perf::run(cmd),
         Command::Calibrate { cmd } => cli::calibrate::run(cmd),

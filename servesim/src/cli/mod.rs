@@ -8,6 +8,7 @@ pub mod list;
 pub mod perf;
 pub mod profile;
 pub mod run;
+pub mod suite;
 pub mod traffic;
 pub mod validate;
 

@@ -1,0 +1,167 @@
+//! The suite's report as terminal text: a table per workload, then one line per workload
+//! with every policy's goodput per GPU relative to the best fixed deployment.
+
+use std::fmt;
+
+use crate::experiment::Estimate;
+
+use super::{BEST_FIXED, SuiteReport, WorkloadReport};
+
+/// `mean [low, high]` scaled by `k` with `decimals` (and a sign if `signed`), the mean alone
+/// where there is no interval (NaN ends), `-` where nothing was measured.
+pub(super) fn estimate(e: &Estimate, k: f64, decimals: usize, signed: bool) -> String {
+    let num = |x: f64| {
+        // What rounds to zero prints as zero, never as "-0.0".
+        let half_unit = 0.5 * 10f64.powi(-(decimals as i32));
+        let v = if (x * k).abs() < half_unit {
+            0.0
+        } else {
+            x * k
+        };
+        if signed {
+            format!("{v:+.decimals$}")
+        } else {
+            format!("{v:.decimals$}")
+        }
+    };
+    if e.mean.is_nan() {
+        "-".into()
+    } else if e.low.is_nan() || e.high.is_nan() {
+        num(e.mean)
+    } else {
+        format!("{} [{}, {}]", num(e.mean), num(e.low), num(e.high))
+    }
+}
+
+fn pct(e: &Estimate) -> String {
+    if e.mean.is_nan() {
+        return "-".into();
+    }
+    if e.low.is_nan() {
+        return format!("{:.1}%", e.mean * 100.0);
+    }
+    format!(
+        "{:.1}% [{:.1}, {:.1}]",
+        e.mean * 100.0,
+        e.low * 100.0,
+        e.high * 100.0
+    )
+}
+
+/// The seeds as `a..b` (or one number).
+pub(super) fn seed_range(seeds: &[u64]) -> String {
+    match (seeds.first(), seeds.last()) {
+        (Some(a), Some(b)) if a != b => format!("{a}..{b}"),
+        (Some(a), _) => a.to_string(),
+        _ => "-".into(),
+    }
+}
+
+fn workload(f: &mut fmt::Formatter<'_>, w: &WorkloadReport) -> fmt::Result {
+    writeln!(
+        f,
+        "{} ({}): {} GPUs, seeds {}; best-fixed {} (best of {} fixed deployments on seed {})",
+        w.name,
+        w.origin,
+        w.gpu_budget,
+        seed_range(&w.seeds),
+        w.best_fixed,
+        w.candidates.len(),
+        w.search_seed
+    )?;
+    writeln!(
+        f,
+        "  {:<15} {:>21} {:>20} {:>20} {:>21} {:>22} {:>22}",
+        "policy",
+        "SLO attainment",
+        "goodput/GPU (req/s)",
+        "GPU-hours",
+        "Δattainment (pp)",
+        "Δgoodput/GPU",
+        "ΔGPU-hours"
+    )?;
+    for r in &w.rows {
+        let d = &r.vs_best_fixed;
+        let (da, dg, dh) = if r.policy == BEST_FIXED {
+            (String::new(), String::new(), String::new())
+        } else {
+            (
+                estimate(&d.slo_attainment, 100.0, 1, true),
+                estimate(&d.goodput_per_gpu, 1.0, 3, true),
+                estimate(&d.gpu_hours, 1.0, 3, true),
+            )
+        };
+        writeln!(
+            f,
+            "  {:<15} {:>21} {:>20} {:>20} {:>21} {:>22} {:>22}",
+            r.policy,
+            pct(&r.slo_attainment),
+            estimate(&r.goodput_per_gpu, 1.0, 3, false),
+            estimate(&r.gpu_hours, 1.0, 3, false),
+            da,
+            dg,
+            dh
+        )?;
+    }
+    if let Some(why) = &w.no_interval {
+        writeln!(f, "  no interval: {why}")?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for SuiteReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Planner suite: {} workloads, {} seeds each; differences paired by seed against the \
+             best fixed deployment (95 % t-intervals); best-fixed: the most goodput per GPU at \
+             >= {:.0}% SLO attainment (DistServe's per-GPU goodput)",
+            self.workloads.len(),
+            self.seeds,
+            self.attainment_target * 100.0
+        )?;
+        for w in &self.workloads {
+            writeln!(f)?;
+            workload(f, w)?;
+        }
+        let Some(first) = self.workloads.first() else {
+            return Ok(());
+        };
+        writeln!(f)?;
+        writeln!(
+            f,
+            "Goodput per GPU relative to best-fixed, and SLO attainment (means over the seeds)"
+        )?;
+        write!(f, "{:<22} {:>14}", "workload", BEST_FIXED)?;
+        for r in first.rows.iter().skip(1) {
+            write!(f, " {:>15}", r.policy)?;
+        }
+        writeln!(f)?;
+        for w in &self.workloads {
+            let att = |e: &Estimate| {
+                if e.mean.is_nan() {
+                    "-".to_string()
+                } else {
+                    format!("{:.0}%", e.mean * 100.0)
+                }
+            };
+            write!(
+                f,
+                "{:<22} {:>14}",
+                w.name,
+                format!("{} {}", w.best_fixed, att(&w.rows[0].slo_attainment))
+            )?;
+            for r in w.rows.iter().skip(1) {
+                let ratio = r.vs_best_fixed.goodput_per_gpu_ratio;
+                let ratio = if ratio.is_finite() {
+                    format!("{ratio:.2}x")
+                } else {
+                    "-".into()
+                };
+                write!(f, " {:>15}", format!("{ratio} {}", att(&r.slo_attainment)))?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}

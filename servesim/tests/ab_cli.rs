@@ -1,0 +1,58 @@
+//! `servesim ab` prints an interval only where the seeds give one: not over one seed, not
+//! over runs that are bit-identical on every seed (a trace replay), and then one line says why.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn ab(scenario: &str, seeds: &str, duration_s: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_servesim"))
+        .current_dir(root())
+        .args([
+            "ab",
+            scenario,
+            "--policies",
+            "static,load-threshold",
+            "--seeds",
+            seeds,
+            "--jobs",
+            "2",
+            "--set",
+            &format!("duration_s={duration_s}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn one_seed_prints_no_interval_and_says_why() {
+    let out = ab("scenarios/disagg-small.yaml", "1", "60");
+    assert!(!out.contains('[') && !out.contains("inf"), "{out}");
+    assert_eq!(out.matches("no intervals: one seed").count(), 1, "{out}");
+}
+
+#[test]
+fn runs_identical_on_every_seed_print_no_interval_and_say_why() {
+    let out = ab("scenarios/planner-suite/azure-conv-replay.yaml", "2", "30");
+    assert!(!out.contains('['), "{out}");
+    assert_eq!(out.matches("bit-identical").count(), 1, "{out}");
+    assert!(
+        out.contains("(exact: identical runs on every seed"),
+        "{out}"
+    );
+}
+
+#[test]
+fn seeds_that_differ_print_intervals() {
+    let out = ab("scenarios/disagg-small.yaml", "2", "60");
+    assert!(out.contains('[') && !out.contains("no intervals"), "{out}");
+}
