@@ -124,6 +124,7 @@ pub(crate) struct TraceSpec {
     pub speed: f64,
     pub from_ns: i64,
     pub to_ns: i64,
+    pub random_start_ns: u64,
 }
 
 impl WorkloadSpec {
@@ -428,6 +429,7 @@ impl StreamConfig {
                     speed: check_pos(&g("speed"), t.speed)?,
                     from_ns: from.as_nanos().try_into().unwrap_or(i64::MAX),
                     to_ns: to,
+                    random_start_ns: span(&g("random_start_s"), t.random_start_s)?.as_nanos(),
                 })
             }
             _ => unreachable!("exactly one kind was checked above"),
@@ -542,6 +544,7 @@ pub fn load_spec(path: &Path, format: Option<TraceFormat>) -> Result<(WorkloadSp
                     speed: 1.0,
                     from_s: 0.0,
                     to_s: None,
+                    random_start_s: 0.0,
                 }),
             }],
         };

@@ -124,6 +124,13 @@ pub struct TraceConfig {
     /// Stop this many trace seconds after the first row.
     #[serde(default)]
     pub to_s: Option<f64>,
+    /// Shift the window (`from_s`, and `to_s` when given) by a uniform random time in
+    /// `[0, random_start_s)` trace seconds, drawn per seed from the stream's
+    /// `traffic/<name>/start` random stream: each seed replays a different stretch of the
+    /// trace, so that seeds of a replay vary as runs on different days would (default 0:
+    /// every seed replays the same requests).
+    #[serde(default)]
+    pub random_start_s: f64,
 }
 
 impl StreamConfig {

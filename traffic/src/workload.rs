@@ -188,9 +188,18 @@ impl Workload {
                     Source::Benchmark(Box::new(client))
                 }
                 StreamKind::Trace(t) => {
+                    let mut window = t.clone();
+                    if t.random_start_ns > 0 {
+                        let mut start = rng.stream(&format!("traffic/{}/start", s.name));
+                        let shift = start.random_range(0..t.random_start_ns) as i64;
+                        window.from_ns = window.from_ns.saturating_add(shift);
+                        if window.to_ns != i64::MAX {
+                            window.to_ns = window.to_ns.saturating_add(shift);
+                        }
+                    }
                     let mut replay = Box::new(Replay {
                         reader: TraceReader::open(&t.path, t.format)?,
-                        spec: t.clone(),
+                        spec: window,
                         start: s.start,
                         end: s.end,
                         t0: None,

@@ -23,12 +23,17 @@ fn tmp(name: &str, content: &str) -> PathBuf {
 
 /// Replays one trace stream (given as the YAML body of `trace:`) to the end.
 fn replay(trace_yaml: &str) -> Result<Vec<Request>, TrafficError> {
+    replay_seeded(trace_yaml, 1)
+}
+
+/// [`replay`] with run seed `seed`.
+fn replay_seeded(trace_yaml: &str, seed: u64) -> Result<Vec<Request>, TrafficError> {
     let cfg = WorkloadConfig::from_yaml_str(
         &format!("streams: [{{name: t, trace: {trace_yaml}}}]"),
         "test",
     )?;
     let spec = cfg.validate("traffic", &traces_dir())?;
-    let mut w = Workload::new(&spec, &RngStreams::new(1))?;
+    let mut w = Workload::new(&spec, &RngStreams::new(seed))?;
     let mut out = Vec::new();
     while let Some(r) = w.next_request()? {
         out.push(r);
@@ -140,6 +145,47 @@ fn speed_and_windows() {
         .filter(|r| r.arrival.as_secs_f64() < 300.0)
         .count();
     assert_eq!(n, want);
+}
+
+#[test]
+fn a_random_start_replays_a_different_window_per_seed() {
+    let base = "path: azure_llm_2023_conv.csv.gz, format: azure";
+    let all = replay(&format!("{{{base}}}")).unwrap();
+    let window = |seed: u64| {
+        replay_seeded(
+            &format!("{{{base}, to_s: 600, random_start_s: 1800}}"),
+            seed,
+        )
+        .unwrap()
+    };
+    let (a, b) = (window(1), window(2));
+    assert_eq!(a, window(1), "the same seed replays the same window");
+    let sizes = |rs: &[Request]| -> Vec<(u32, u32)> {
+        rs.iter()
+            .map(|r| (r.input_tokens, r.output_tokens))
+            .collect()
+    };
+    assert_ne!(
+        sizes(&a),
+        sizes(&b),
+        "two seeds, two stretches of the trace"
+    );
+    // Each is a 600 s stretch of the trace starting within its first 1800 s, replayed from
+    // time zero: its requests are a contiguous run of the whole trace's.
+    for w in [&a, &b] {
+        assert!(span_s(w) < 600.0 && w[0].arrival.as_secs_f64() < 1.0);
+        let first = all
+            .iter()
+            .position(|r| {
+                (r.input_tokens, r.output_tokens) == (w[0].input_tokens, w[0].output_tokens)
+            })
+            .unwrap();
+        assert!(all[first].arrival.as_secs_f64() < 1800.0 + 1.0);
+    }
+    let err = replay(&format!("{{{base}, random_start_s: -1}}"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("trace.random_start_s: must be >= 0"), "{err}");
 }
 
 #[test]
