@@ -126,6 +126,33 @@ fn bad_input_is_one_clear_error() {
     ]);
     assert!(ok, "{err}");
     assert!(out.lines().nth(1).unwrap().starts_with("a "), "{out}");
+    // A scenario's workload runs for the scenario's duration_s, unless --until-s says.
+    let scenario = dir.join("scenario.yaml");
+    std::fs::write(
+        &scenario,
+        "duration_s: 50\ntraffic: {streams: [{name: a, open: {arrival: {kind: poisson, rate_per_s: 2}, input: {kind: fixed, value: 1}, output: {kind: fixed, value: 1}}}]}",
+    )
+    .unwrap();
+    let span = |out: &str| -> f64 {
+        out.lines()
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .nth(2)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (ok, out, err) = run(&["traffic", "stats", scenario.to_str().unwrap()]);
+    assert!(ok && span(&out) > 40.0 && span(&out) < 50.0, "{out}{err}");
+    let (ok, out, _) = run(&[
+        "traffic",
+        "stats",
+        scenario.to_str().unwrap(),
+        "--until-s",
+        "10",
+    ]);
+    assert!(ok && span(&out) < 10.0, "{out}");
     let csv = dir.join("rows.csv");
     std::fs::write(
         &csv,

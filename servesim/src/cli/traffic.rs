@@ -10,7 +10,8 @@ use flate2::write::GzEncoder;
 use clap::Subcommand;
 use servesim_core::{NotOneOf, SimDuration, SimTime};
 use servesim_traffic::{
-    MooncakeWriter, Standalone, StatsBuilder, TraceFormat, TrafficError, WorkloadSpec, load_spec,
+    MooncakeWriter, Standalone, StatsBuilder, TraceFormat, TrafficError, WorkloadSpec,
+    is_trace_path, load_spec,
 };
 
 use super::CliError;
@@ -54,7 +55,8 @@ pub struct RunArgs {
     /// Run seed (default: the scenario's `seed:`, else 0).
     #[arg(long)]
     seed: Option<u64>,
-    /// Stop at this simulated time (needed when a stream never ends).
+    /// Stop at this simulated time (default: a scenario's `duration_s`; needed for a trace or
+    /// workload file whose stream never ends).
     #[arg(long)]
     until_s: Option<f64>,
     /// Closed-loop requests are answered this long after they arrive (no cluster here).
@@ -79,10 +81,30 @@ fn m(e: impl std::fmt::Display) -> CliError {
 }
 
 /// Loads the workload; a bad field is reported with the file it is in.
-fn load(file: &Path, format: Option<TraceFormat>) -> Result<(WorkloadSpec, Option<u64>), CliError> {
-    load_spec(file, format).map_err(|e| match e {
+/// A workload to run alone: its spec, the scenario's seed and `duration_s` (none for a
+/// trace file, or where the file does not say).
+struct Loaded {
+    spec: WorkloadSpec,
+    seed: Option<u64>,
+    duration_s: Option<f64>,
+}
+
+fn load(file: &Path, format: Option<TraceFormat>) -> Result<Loaded, CliError> {
+    let (spec, seed) = load_spec(file, format).map_err(|e| match e {
         TrafficError::Config { .. } => m(format!("{}: {e}", file.display())),
         e => m(e),
+    })?;
+    // A scenario's run lasts its `duration_s`: a run of its workload alone lasts as long
+    // (the workload was readable, so the file is).
+    let duration_s = (format.is_none() && !is_trace_path(file))
+        .then(|| std::fs::read_to_string(file).ok())
+        .flatten()
+        .and_then(|text| serde_norway::from_str::<serde_norway::Value>(&text).ok())
+        .and_then(|doc| doc.get("duration_s").and_then(serde_norway::Value::as_f64));
+    Ok(Loaded {
+        spec,
+        seed,
+        duration_s,
     })
 }
 
@@ -90,9 +112,9 @@ fn load(file: &Path, format: Option<TraceFormat>) -> Result<(WorkloadSpec, Optio
 pub fn run(cmd: TrafficCommand) -> Result<(), CliError> {
     match cmd {
         TrafficCommand::Stats { file, run, json } => {
-            let (spec, seed) = load(&file, run.format)?;
-            let mut stats = StatsBuilder::new(spec.class_names());
-            drive(&spec, seed, &run, |r| stats.record(r))?;
+            let w = load(&file, run.format)?;
+            let mut stats = StatsBuilder::new(w.spec.class_names());
+            drive(&w, &run, |r| stats.record(r))?;
             let stats = stats.finish();
             if json {
                 println!("{}", stats.to_json());
@@ -107,7 +129,7 @@ pub fn run(cmd: TrafficCommand) -> Result<(), CliError> {
             dense_ids,
             run,
         } => {
-            let (spec, seed) = load(&file, run.format)?;
+            let w = load(&file, run.format)?;
             // Into a file beside the output, renamed over it once complete.
             let mut partial = out.clone().into_os_string();
             partial.push(format!(".partial-{}", std::process::id()));
@@ -117,12 +139,12 @@ pub fn run(cmd: TrafficCommand) -> Result<(), CliError> {
             let gzip = out.extension().is_some_and(|e| e == "gz");
             let written = if gzip {
                 let gz = GzEncoder::new(f, Compression::default());
-                export(&spec, seed, &run, dense_ids, gz, &out).and_then(|(n, gz)| {
+                export(&w, &run, dense_ids, gz, &out).and_then(|(n, gz)| {
                     gz.finish().map_err(at)?.flush().map_err(at)?;
                     Ok(n)
                 })
             } else {
-                export(&spec, seed, &run, dense_ids, f, &out)
+                export(&w, &run, dense_ids, f, &out)
                     .and_then(|(n, mut f)| f.flush().map(|()| n).map_err(at))
             };
             let n = written
@@ -139,8 +161,7 @@ pub fn run(cmd: TrafficCommand) -> Result<(), CliError> {
 /// Writes the workload's requests as Mooncake JSONL into `sink`; returns how many, and
 /// the sink to finish.
 fn export<W: Write>(
-    spec: &WorkloadSpec,
-    seed: Option<u64>,
+    workload: &Loaded,
     run: &RunArgs,
     dense_ids: bool,
     sink: W,
@@ -152,7 +173,7 @@ fn export<W: Write>(
         MooncakeWriter::new(sink)
     };
     let mut failed = None;
-    let n = drive(spec, seed, run, |r| {
+    let n = drive(workload, run, |r| {
         if failed.is_none() {
             failed = w.write(r).err();
         }
@@ -165,21 +186,20 @@ fn export<W: Write>(
 }
 
 fn drive(
-    spec: &WorkloadSpec,
-    seed: Option<u64>,
+    workload: &Loaded,
     args: &RunArgs,
     f: impl FnMut(&servesim_traffic::Request),
 ) -> Result<u64, CliError> {
     let run = Standalone {
-        seed: args.seed.or(seed).unwrap_or(0),
-        until: match args.until_s {
+        seed: args.seed.or(workload.seed).unwrap_or(0),
+        until: match args.until_s.or(workload.duration_s) {
             Some(s) => Some(SimTime::ZERO + secs("--until-s", s)?),
             None => None,
         },
         response: secs("--response-s", args.response_s)?,
         max_requests: Some(args.max_requests),
     };
-    run.run(spec, f).map_err(|e| match e {
+    run.run(&workload.spec, f).map_err(|e| match e {
         TrafficError::Config { field, message } if field == "until" => {
             m(format!("{message}: pass --until-s"))
         }
