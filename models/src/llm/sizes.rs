@@ -10,10 +10,11 @@
 //! counted (DeepSeek's expert-score correction bias, Qwen3's per-head q/k norms: < 0.01 %).
 //! Every weight is counted in the weight dtype, except experts stored as MXFP4; FP8
 //! checkpoints keep their embedding, LM head, norms and router in bf16, which this rule
-//! counts at one byte (DeepSeek-V3: 1.9 GB of 690 GB).
+//! counts at one byte (DeepSeek-V3: 1.9 GB counted of their 3.8 GB, 0.3 % of the model).
 
 use super::{Attention, ExpertFormat, Ffn, LlmSpec, Mixer, MoeSpec};
 use crate::error::{ModelsError, Result};
+use crate::hardware::GpuSku;
 
 /// How one worker's GPUs split a model, in TensorRT-LLM's and SGLang's terms: `tp ×
 /// attention_dp` GPUs; attention, dense MLPs, shared experts, embedding and LM head split `tp`
@@ -235,6 +236,45 @@ impl LlmSpec {
             .div_ceil(u64::from(par.moe_tp));
         let experts = self.experts() / u64::from(par.moe_ep);
         Ok(dense + p.router * b + p.moe_layers * experts * per_expert)
+    }
+
+    /// Bytes left for the KV cache (and any recurrent state) on the fullest GPU of a worker
+    /// split by `par` that uses `mem_fraction` of each GPU's memory and keeps
+    /// `reserved_bytes` (the whole-GPU share, as vLLM's `gpu_memory_utilization` and SGLang's
+    /// `mem_fraction_static`): `memory × fraction − weights per GPU − reserved`. Errors when
+    /// the weights do not fit, or the fraction is outside (0, 1].
+    pub fn kv_budget_bytes_per_gpu(
+        &self,
+        gpu: &GpuSku,
+        par: &Parallelism,
+        mem_fraction: f64,
+        reserved_bytes: u64,
+    ) -> Result<u64> {
+        if !(mem_fraction > 0.0 && mem_fraction <= 1.0) {
+            return Err(ModelsError::Invalid {
+                what: "memory fraction",
+                message: format!("{mem_fraction} (must be in (0, 1])"),
+            });
+        }
+        let weights = self.weight_bytes_per_gpu(par)?;
+        let free = gpu.memory_bytes * mem_fraction - weights as f64 - reserved_bytes as f64;
+        if free <= 0.0 {
+            return Err(ModelsError::Invalid {
+                what: "deployment",
+                message: format!(
+                    "{} weights ({:.1} GB on the fullest GPU of TP {} × attention DP {}, MoE TP \
+                     {} × EP {}) do not fit in {} at memory fraction {mem_fraction}",
+                    self.name,
+                    weights as f64 / 1e9,
+                    par.tp,
+                    par.attention_dp,
+                    par.moe_tp,
+                    par.moe_ep,
+                    gpu.sku
+                ),
+            });
+        }
+        Ok(free.floor() as u64)
     }
 
     /// KV-cache elements one layer keeps per token (before any window).

@@ -264,6 +264,41 @@ fn weights_per_gpu_under_expert_parallelism() {
 }
 
 #[test]
+fn kv_budget_after_the_weights() {
+    // DeepSeek-V3 in FP8 (671 GB) fits one node of 8 H200 (141 GiB each), not of 8 H100.
+    let cat = GpuCatalog::builtin();
+    let m = LlmSpec::lookup("DeepSeek-V3").unwrap();
+    let tp8 = Parallelism::tensor(8);
+    let h200 = cat.get("h200_sxm").unwrap();
+    let budget = m
+        .kv_budget_bytes_per_gpu(h200, &tp8, 0.9, RESERVED_BYTES_PER_GPU)
+        .unwrap();
+    let want = h200.memory_bytes * 0.9
+        - m.weight_bytes_per_gpu(&tp8).unwrap() as f64
+        - RESERVED_BYTES_PER_GPU as f64;
+    assert_eq!(budget, want.floor() as u64);
+    let e = m
+        .kv_budget_bytes_per_gpu(cat.get("h100_sxm").unwrap(), &tp8, 0.9, 0)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("do not fit in h100_sxm"), "{e}");
+    assert!(m.kv_budget_bytes_per_gpu(h200, &tp8, 0.0, 0).is_err());
+    // Wide EP over 64 GB200 (4 experts per GPU): the dense parts whole on every GPU.
+    let gb200 = cat.get("gb200").unwrap();
+    let wide = Parallelism {
+        tp: 1,
+        attention_dp: 64,
+        moe_tp: 1,
+        moe_ep: 64,
+    };
+    let wide_budget = m.kv_budget_bytes_per_gpu(gb200, &wide, 0.9, 0).unwrap();
+    assert!(
+        wide_budget as f64 > 0.7 * gb200.memory_bytes,
+        "{wide_budget}"
+    );
+}
+
+#[test]
 fn gpt_oss_sliding_layers_are_capped_by_the_window() {
     let m = LlmSpec::lookup("openai/gpt-oss-120b").unwrap();
     let layers = m.layers();
