@@ -24,7 +24,10 @@
 //! Qwen3-Next / Qwen3.5's Gated DeltaNet), chunked attention (`attention_chunk_size`,
 //! Llama-4), window patterns other than the above (`sliding_window_pattern`, or a
 //! `sliding_window` of a family whose pattern is not read), multimodal models
-//! (`vision_config`). Not counted: DeepSeek's multi-token-prediction module
+//! (`vision_config`), layers this reading does not size ([`UNREAD_LAYERS`]: sparse-attention
+//! indexers, Mamba hybrids, NAS blocks), and experts or MLA of a `model_type` other than the
+//! families above ([`MOE_FAMILIES`]: MiniMax, GLM, Step and others name their parts
+//! differently). Not counted: DeepSeek's multi-token-prediction module
 //! (`num_nextn_predict_layers`), loaded only for speculative decoding.
 
 use std::path::Path;
@@ -38,6 +41,39 @@ use crate::error::{ModelsError, Result};
 /// Families whose `sliding_window` (without `layer_types`) applies to every layer, as their
 /// `transformers` modelling code applies it (Mistral, Mixtral, Phi-3).
 const WINDOW_ON_EVERY_LAYER: [&str; 3] = ["mistral", "mixtral", "phi3"];
+
+/// Fields whose presence means layers this reading does not size: refused, never skipped.
+const UNREAD_LAYERS: [(&str, &str); 5] = [
+    (
+        "index_topk",
+        "DeepSeek sparse attention (its lightning indexer keeps keys of its own per token)",
+    ),
+    (
+        "hybrid_override_pattern",
+        "Mamba layers (a hybrid of state-space and attention layers)",
+    ),
+    ("layers_block_type", "Mamba or other non-attention layers"),
+    ("linear_attn_config", "linear-attention layers"),
+    (
+        "block_configs",
+        "layers of different shapes (a NAS-searched model)",
+    ),
+];
+
+/// `model_type`s whose experts and latent attention this reading follows (their
+/// `transformers` modelling code): other families may hold parts that a reading of the common
+/// fields would miss (other shared-expert fields, indexers, gates), so their mixtures of
+/// experts and MLA are refused rather than guessed.
+const MOE_FAMILIES: [&str; 8] = [
+    "deepseek_v2",
+    "deepseek_v3",
+    "kimi_k2",
+    "qwen2_moe",
+    "qwen3_moe",
+    "mixtral",
+    "gpt_oss",
+    "llama4_text",
+];
 
 /// The object the architecture's fields are read from, and how errors name them.
 struct Fields<'a> {
@@ -156,6 +192,11 @@ impl LlmSpec {
             },
             Some(_) => return Err(root_err("text_config", "not a JSON object".into())),
         };
+        for (field, what) in UNREAD_LAYERS {
+            if f.value(field).is_some() {
+                return Err(f.err(field, format!("{what}: not modelled yet")));
+            }
+        }
         let hidden_size = f.req("hidden_size")?;
         let num_layers = f.req("num_hidden_layers")?;
         let num_heads = f.req("num_attention_heads")?;
@@ -179,6 +220,7 @@ impl LlmSpec {
                 format!("{num_kv_heads} does not divide num_attention_heads {num_heads}"),
             ));
         }
+        let mixers = mixers(&f, num_layers)?;
         let tie_word_embeddings = match f.flag("tie_word_embeddings")? {
             Some(b) => b,
             None if f.prefix.is_empty() => false,
@@ -225,7 +267,33 @@ impl LlmSpec {
                     .into(),
             });
         }
-        let mixers = mixers(&f, num_layers)?;
+        // Dense configs keep the reading they always had (another method reads as bf16); for
+        // the architectures read here a method not read is an error, not a guess.
+        if let Some(m) = method.filter(|m| !["fp8", "mxfp4"].contains(m))
+            && (moe.is_some() || mla.is_some())
+        {
+            return Err(ModelsError::Config {
+                path: path.to_path_buf(),
+                field: format!("{quant_field}.quant_method"),
+                message: format!("{m} is not read (read: fp8, mxfp4)"),
+            });
+        }
+        let model_type = f
+            .text("model_type")
+            .or_else(|| root.get("model_type").and_then(Value::as_str));
+        if (moe.is_some() || mla.is_some())
+            && !model_type.is_some_and(|t| MOE_FAMILIES.contains(&t))
+        {
+            return Err(f.err(
+                "model_type",
+                format!(
+                    "{}: the experts and latent attention of this family are not read yet (read: \
+                     {})",
+                    model_type.unwrap_or("(none)"),
+                    MOE_FAMILIES.join(", ")
+                ),
+            ));
+        }
         let mut layers = Vec::with_capacity(mixers.len());
         for (i, mixer) in mixers.into_iter().enumerate() {
             let ffn = if moe.is_some() && is_moe_layer(&f, i as u32)? {
@@ -237,9 +305,6 @@ impl LlmSpec {
         }
         // Llama-4 sizes its dense layers' MLP apart from its experts'.
         let dense_ffn = f.int("intermediate_size_mlp", false)?;
-        let model_type = f
-            .text("model_type")
-            .or_else(|| root.get("model_type").and_then(Value::as_str));
         if root.get("vision_config").is_some_and(|v| !v.is_null()) {
             return Err(root_err(
                 "vision_config",
@@ -419,7 +484,7 @@ fn mixers(f: &Fields<'_>, num_layers: u32) -> Result<Vec<Mixer>> {
     if f.value("attention_chunk_size").is_some() {
         return Err(f.err(
             "attention_chunk_size",
-            "chunked local attention (Llama-4) is not modelled yet".into(),
+            "chunked local attention (as Llama-4's) is not modelled yet".into(),
         ));
     }
     if let Some(types) = f.value("layer_types") {

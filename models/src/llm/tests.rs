@@ -517,7 +517,7 @@ fn config_errors_name_the_field() {
         "{e}"
     );
     // MLA without one of its dimensions.
-    let mla = r#"{"hidden_size":1024,"num_hidden_layers":2,"num_attention_heads":8,
+    let mla = r#"{"model_type":"deepseek_v2","hidden_size":1024,"num_hidden_layers":2,"num_attention_heads":8,
         "intermediate_size":2048,"vocab_size":1000,"kv_lora_rank":128,"q_lora_rank":null,
         "qk_nope_head_dim":64,"v_head_dim":64}"#;
     let e = err(mla);
@@ -545,6 +545,31 @@ fn config_errors_name_the_field() {
     );
     let e = err(&format!("{MOE_CFG},\"attention_chunk_size\":8192}}"));
     assert!(e.contains("`attention_chunk_size`"), "{e}");
+    // Families whose experts are not read, and layers that are not sized, are refused.
+    let e = err(&MOE_CFG
+        .replace("qwen3_moe", "minimax_m2")
+        .replace("256", "256}"));
+    assert!(
+        e.contains("`model_type`") && e.contains("minimax_m2"),
+        "{e}"
+    );
+    let e = err(&format!("{MOE_CFG},\"index_topk\":2048}}"));
+    assert!(
+        e.contains("`index_topk`") && e.contains("not modelled yet"),
+        "{e}"
+    );
+    let e = err(&format!("{MOE_CFG},\"hybrid_override_pattern\":\"M*M*\"}}"));
+    assert!(
+        e.contains("`hybrid_override_pattern`") && e.contains("Mamba"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{MOE_CFG},\"quantization_config\":{{\"quant_method\":\"compressed-tensors\"}}}}"
+    ));
+    assert!(
+        e.contains("`quantization_config.quant_method`") && e.contains("compressed-tensors"),
+        "{e}"
+    );
     let dense_mxfp4 = r#"{"hidden_size":64,"num_hidden_layers":1,"num_attention_heads":1,
         "intermediate_size":64,"vocab_size":10,"quantization_config":{"quant_method":"mxfp4"}}"#;
     let e = err(dense_mxfp4);
