@@ -66,6 +66,17 @@ pub enum ModelsError {
         /// What is not supported.
         message: String,
     },
+    /// A model (or a part of one) that a computation does not model yet, e.g. a
+    /// mixture-of-experts model asked for the dense iteration predictor.
+    #[error("{model}: {what} is not modelled yet: {reason}")]
+    NotModelled {
+        /// The model.
+        model: String,
+        /// What was asked of it.
+        what: String,
+        /// What it has that is not modelled, and what is missing.
+        reason: String,
+    },
     /// A value outside its valid range (e.g. a TP size of 0).
     #[error("invalid {what}: {message}")]
     Invalid {

@@ -36,10 +36,15 @@ pub struct GpuSku {
     pub nic_bytes_per_s_per_direction: f64,
     /// PCIe bandwidth per GPU in bytes/s.
     pub pcie_bytes_per_s: f64,
-    /// GPUs in one node (one NVLink domain).
+    /// GPUs in one node (a server, or a GB200/GB300 compute tray of 4).
     pub gpus_per_node: u32,
     /// Thermal design power in watts.
     pub tdp_watts: f64,
+    /// GPUs sharing one NVLink switch fabric: a node on HGX boards (8), a rack of 72 in
+    /// GB200/GB300 NVL72 systems (18 trays of 4, racks joined by InfiniBand). Absent in a user
+    /// file: one node ([`GpuSku::nvlink_domain`]).
+    #[serde(default)]
+    pub nvlink_domain_gpus: Option<u32>,
 }
 
 impl GpuSku {
@@ -49,6 +54,11 @@ impl GpuSku {
             Dtype::Fp8 | Dtype::Fp8Block => self.fp8_dense_flops.unwrap_or(self.bf16_dense_flops),
             Dtype::Bf16 | Dtype::Fp16 | Dtype::Fp32 | Dtype::Int8 => self.bf16_dense_flops,
         }
+    }
+
+    /// GPUs in one NVLink domain: `nvlink_domain_gpus`, or one node when not given.
+    pub fn nvlink_domain(&self) -> u32 {
+        self.nvlink_domain_gpus.unwrap_or(self.gpus_per_node)
     }
 
     /// The node this SKU comes in.
@@ -99,6 +109,18 @@ impl GpuSku {
                 message: "must be at least 1".into(),
             });
         }
+        if let Some(d) = self.nvlink_domain_gpus
+            && (d < self.gpus_per_node || !d.is_multiple_of(self.gpus_per_node))
+        {
+            return Err(ModelsError::Config {
+                path: path.to_path_buf(),
+                field: format!("{}.nvlink_domain_gpus", self.sku),
+                message: format!(
+                    "{d} is not a whole number of nodes of {} GPUs (gpus_per_node)",
+                    self.gpus_per_node
+                ),
+            });
+        }
         if self.sku.is_empty()
             || !self
                 .sku
@@ -136,7 +158,8 @@ pub struct GpuCatalog {
 }
 
 impl GpuCatalog {
-    /// The built-in SKUs: `a100_sxm`, `h100_sxm`, `h200_sxm`, `b200_sxm`.
+    /// The built-in SKUs: `a100_sxm`, `h100_sxm`, `h200_sxm`, `b200_sxm`, `b300_sxm`, `gb200`,
+    /// `gb300`.
     pub fn builtin() -> Self {
         let mut cat = GpuCatalog {
             skus: BTreeMap::new(),
@@ -253,12 +276,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn builtin_has_the_four_skus() {
+    fn builtin_skus() {
         let cat = GpuCatalog::builtin();
         let names: Vec<_> = cat.names().collect();
-        assert_eq!(names, ["a100_sxm", "b200_sxm", "h100_sxm", "h200_sxm"]);
+        assert_eq!(
+            names,
+            [
+                "a100_sxm", "b200_sxm", "b300_sxm", "gb200", "gb300", "h100_sxm", "h200_sxm"
+            ]
+        );
         let h100 = cat.get("h100_sxm").unwrap();
         assert_eq!(h100.gpus_per_node, 8);
+        assert_eq!(h100.nvlink_domain(), 8);
+        for nvl72 in ["gb200", "gb300"] {
+            let g = cat.get(nvl72).unwrap();
+            assert_eq!((g.gpus_per_node, g.nvlink_domain()), (4, 72), "{nvl72}");
+        }
+        assert_eq!(cat.get("b300_sxm").unwrap().nvlink_domain(), 8);
         assert_eq!(h100.nvlink_bytes_per_s_per_direction, 450e9);
         assert!(cat.get("a100_sxm").unwrap().fp8_dense_flops.is_none());
         assert!(matches!(cat.get("x"), Err(ModelsError::UnknownName { .. })));
@@ -279,21 +313,31 @@ mod tests {
         assert_eq!(cat.get("l40s").unwrap().gpus_per_node, 8);
         let bad = dir.join("bad.csv");
         let header = BUILTIN_GPUS_CSV.lines().next().unwrap();
-        std::fs::write(&bad, format!("{header}\nx1,1,1,1,,,1,1,1,0,1\n")).unwrap();
+        std::fs::write(&bad, format!("{header}\nx1,1,1,1,,,1,1,1,0,1,8\n")).unwrap();
         let err = cat.load_file(&bad).unwrap_err().to_string();
         assert!(err.contains("gpus_per_node"), "{err}");
         let bad2 = dir.join("bad2.csv");
-        std::fs::write(&bad2, format!("{header}\nx1,abc,1,1,,,1,1,1,8,1\n")).unwrap();
+        std::fs::write(&bad2, format!("{header}\nx1,abc,1,1,,,1,1,1,8,1,8\n")).unwrap();
         let err = cat.load_file(&bad2).unwrap_err().to_string();
         assert!(err.contains(":2"), "{err}");
         let twice = dir.join("twice.csv");
-        let row = "x1,1,1,1,,,1,1,1,8,1";
+        let row = "x1,1,1,1,,,1,1,1,8,1,8";
         std::fs::write(&twice, format!("{header}\n{row}\n{row}\n")).unwrap();
         let err = cat.load_file(&twice).unwrap_err().to_string();
         assert!(
             err.contains("line 3 column sku") && err.contains("'x1' is defined twice"),
             "{err}"
         );
+        // A file of the older columns (no nvlink_domain_gpus): one node is the domain.
+        let old = dir.join("old.csv");
+        let old_header = header.trim_end_matches(",nvlink_domain_gpus");
+        std::fs::write(&old, format!("{old_header}\nx2,1,1,1,,,1,1,1,8,1\n")).unwrap();
+        cat.load_file(&old).unwrap();
+        assert_eq!(cat.get("x2").unwrap().nvlink_domain(), 8);
+        let odd = dir.join("odd.csv");
+        std::fs::write(&odd, format!("{header}\nx3,1,1,1,,,1,1,1,4,1,6\n")).unwrap();
+        let err = cat.load_file(&odd).unwrap_err().to_string();
+        assert!(err.contains("x3.nvlink_domain_gpus"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,12 +1,20 @@
-//! Dense LLM architectures: the built-in models, Hugging Face `config.json` loading, the
-//! dtypes they are served in, and the derived sizes (weight bytes, KV bytes per token, KV
-//! capacity of a worker).
-
-use std::path::Path;
+//! LLM architectures: the built-in models (`builtin.rs`), Hugging Face `config.json` loading
+//! (`hf_config.rs`), what a layer is made of (`arch.rs`: dense, mixture of experts, MLA,
+//! sliding-window attention), the dtypes they are served in, and the derived sizes
+//! (`sizes.rs`: weight bytes in all and per GPU under a [`Parallelism`], KV bytes per token
+//! and per sequence, active parameters), and the KV capacity of a worker (dense models).
 
 use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::hardware::GpuSku;
+
+mod arch;
+mod builtin;
+mod hf_config;
+mod sizes;
+
+pub use arch::{Attention, ExpertFormat, Ffn, LayerSpec, Mixer, MlaDims, MoeSpec};
+pub use sizes::Parallelism;
 
 /// Default memory share (vLLM's `gpu_memory_utilization` and TensorRT-LLM's
 /// `free_gpu_memory_fraction` both default to 0.9).
@@ -14,7 +22,14 @@ pub const DEFAULT_MEM_FRACTION: f64 = 0.9;
 /// Memory kept per GPU for activations, workspaces and CUDA graphs.
 pub const RESERVED_BYTES_PER_GPU: u64 = 2 << 30;
 
-/// A dense decoder-only transformer, with the dtypes it is served in.
+/// A decoder-only transformer, with the dtypes it is served in.
+///
+/// The public fields are those of a dense transformer and keep their meaning for every
+/// architecture (for a mixture of experts, `intermediate_size` is the dense MLP's, used by its
+/// dense layers; for MLA, `head_dim` is the query/key head dimension `qk_nope + qk_rope`).
+/// What else an architecture has (experts, latent attention, sliding windows) is read through
+/// [`LlmSpec::attention`], [`LlmSpec::layers`] and [`LlmSpec::moe`]; code that models dense
+/// transformers only asks [`LlmSpec::require_dense`] first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlmSpec {
     /// Name (built-in name, or the `config.json` path it came from).
@@ -39,191 +54,78 @@ pub struct LlmSpec {
     pub weight_dtype: Dtype,
     /// KV-cache dtype.
     pub kv_dtype: Dtype,
+    /// How keys and values are cached.
+    attention: Attention,
+    /// Each layer's token mixer and feed-forward block (`num_layers` of them).
+    layers: Vec<LayerSpec>,
+    /// The experts of the [`Ffn::Moe`] layers.
+    moe: Option<MoeSpec>,
+    /// Whether the q, k, v and output projections carry biases (`attention_bias`).
+    attention_bias: bool,
+    /// Whether every attention head has a learned sink logit (gpt-oss).
+    attention_sinks: bool,
 }
 
-/// The built-in models: (canonical lower-case name, spec constructor arguments).
-const BUILTIN: [(&str, [u32; 7], bool); 4] = [
-    // name, [hidden, layers, heads, kv_heads, head_dim, ffn, vocab], tied
-    ("qwen3-32b", [5120, 64, 64, 8, 128, 25600, 151936], false),
-    ("qwen3-0.6b", [1024, 28, 16, 8, 128, 3072, 151936], true),
-    ("llama-3.1-8b", [4096, 32, 32, 8, 128, 14336, 128256], false),
-    (
-        "llama-3.1-70b",
-        [8192, 80, 64, 8, 128, 28672, 128256],
-        false,
-    ),
-];
+/// The architecture-specific parts of a spec, in one value (for the constructors).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ArchParts {
+    pub attention: Attention,
+    pub layers: Vec<LayerSpec>,
+    pub moe: Option<MoeSpec>,
+    pub attention_bias: bool,
+    pub attention_sinks: bool,
+}
 
-const BUILTIN_DISPLAY: [&str; 4] = ["Qwen3-32B", "Qwen3-0.6B", "Llama-3.1-8B", "Llama-3.1-70B"];
+impl ArchParts {
+    /// A dense transformer of `layers` layers.
+    pub fn dense(layers: u32) -> Self {
+        ArchParts {
+            attention: Attention::Standard,
+            layers: vec![LayerSpec::DENSE; layers as usize],
+            moe: None,
+            attention_bias: false,
+            attention_sinks: false,
+        }
+    }
+}
 
 impl LlmSpec {
-    /// Names of the built-in models.
-    pub fn builtin_names() -> [&'static str; 4] {
-        BUILTIN_DISPLAY
-    }
-
-    /// Looks a built-in model up by name or Hugging Face id: any owner prefix
-    /// (`Qwen/`, `meta-llama/`), case, a `Meta-` prefix and `-Instruct` / `-FP8` suffixes are
-    /// accepted (`Qwen/Qwen3-32B-FP8`, `meta-llama/Llama-3.1-8B-Instruct`). An `-FP8` suffix sets
-    /// FP8 weights; the KV cache stays bf16 (set [`LlmSpec::kv_dtype`] to change it).
-    pub fn lookup(id: &str) -> Result<Self> {
-        let base = id
-            .rsplit('/')
-            .next()
-            .unwrap_or(id)
-            .trim()
-            .to_ascii_lowercase();
-        let mut name = base.as_str();
-        let mut fp8 = false;
-        loop {
-            if let Some(s) = name.strip_suffix("-fp8") {
-                fp8 = true;
-                name = s;
-            } else if let Some(s) = name.strip_suffix("-instruct") {
-                name = s;
-            } else {
-                break;
-            }
-        }
-        let name = name.strip_prefix("meta-").unwrap_or(name);
-        let Some(idx) = BUILTIN.iter().position(|(n, _, _)| *n == name) else {
-            return Err(ModelsError::UnknownName {
-                what: "model",
-                name: id.to_string(),
-                known: BUILTIN_DISPLAY.join(", ")
-                    + " (any owner prefix, -Instruct/-FP8 suffix), or a config.json path",
-            });
-        };
-        let (_, d, tied) = BUILTIN[idx];
-        Ok(LlmSpec {
-            name: BUILTIN_DISPLAY[idx].to_string(),
-            hidden_size: d[0],
-            num_layers: d[1],
-            num_heads: d[2],
-            num_kv_heads: d[3],
-            head_dim: d[4],
-            intermediate_size: d[5],
-            vocab_size: d[6],
-            tie_word_embeddings: tied,
-            weight_dtype: if fp8 { Dtype::Fp8 } else { Dtype::Bf16 },
-            kv_dtype: Dtype::Bf16,
-        })
-    }
-
-    /// Loads a dense model from a Hugging Face `config.json`. Required: `hidden_size`,
-    /// `num_hidden_layers`, `num_attention_heads`, `intermediate_size`, `vocab_size`.
-    /// As in `transformers`: `num_key_value_heads` defaults to `num_attention_heads`,
-    /// `head_dim` to `hidden_size / num_attention_heads`, `tie_word_embeddings` to false.
-    /// A `quantization_config` with `quant_method: fp8` gives FP8 weights (block-scaled when it
-    /// has `weight_block_size`). Mixture-of-experts configs are refused.
-    pub fn from_hf_config(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| ModelsError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_hf_config_str(&text, path)
-    }
-
-    /// As [`LlmSpec::from_hf_config`], from the text of the file (`path` names it in errors).
-    pub fn from_hf_config_str(text: &str, path: &Path) -> Result<Self> {
-        let cfg_err = |field: &str, message: String| ModelsError::Config {
-            path: path.to_path_buf(),
-            field: field.to_string(),
-            message,
-        };
-        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-            cfg_err(
-                &format!("line {} column {}", e.line(), e.column()),
-                e.to_string(),
-            )
-        })?;
-        let obj = v
-            .as_object()
-            .ok_or_else(|| cfg_err("(root)", "not a JSON object".into()))?;
-        for moe in ["num_experts", "num_local_experts", "n_routed_experts"] {
-            if obj.get(moe).is_some_and(|x| x.as_u64().unwrap_or(0) > 0) {
-                return Err(cfg_err(
-                    moe,
-                    "mixture-of-experts models are not supported (dense only)".into(),
-                ));
-            }
-        }
-        let get = |field: &str| -> Result<Option<u32>> {
-            // Far above any real model, low enough that sizes multiply without overflow.
-            let most: u64 = match field {
-                "num_hidden_layers" => 10_000,
-                "vocab_size" => 1 << 24,
-                "intermediate_size" => 1 << 22,
-                _ => 1 << 20,
-            };
-            match obj.get(field) {
-                None | Some(serde_json::Value::Null) => Ok(None),
-                Some(x) => match x.as_u64() {
-                    Some(n) if n > most => Err(cfg_err(
-                        field,
-                        format!("{n} is more than {most} (no model is this large)"),
-                    )),
-                    Some(n) if n >= 1 => Ok(Some(n as u32)),
-                    _ => Err(cfg_err(field, format!("{x} is not a positive integer"))),
-                },
-            }
-        };
-        let req = |field: &str| -> Result<u32> {
-            get(field)?.ok_or_else(|| cfg_err(field, "missing".into()))
-        };
-        let hidden_size = req("hidden_size")?;
-        let num_layers = req("num_hidden_layers")?;
-        let num_heads = req("num_attention_heads")?;
-        let num_kv_heads = get("num_key_value_heads")?.unwrap_or(num_heads);
-        let head_dim = match get("head_dim")? {
-            Some(d) => d,
-            None if hidden_size.is_multiple_of(num_heads) => hidden_size / num_heads,
-            None => {
-                return Err(cfg_err(
-                    "head_dim",
-                    "missing, and hidden_size is not a multiple of num_attention_heads".into(),
-                ));
-            }
-        };
-        if !num_heads.is_multiple_of(num_kv_heads) {
-            return Err(cfg_err(
-                "num_key_value_heads",
-                format!("{num_kv_heads} does not divide num_attention_heads {num_heads}"),
-            ));
-        }
-        let tie_word_embeddings = match obj.get("tie_word_embeddings") {
-            None | Some(serde_json::Value::Null) => false,
-            Some(serde_json::Value::Bool(b)) => *b,
-            Some(x) => {
-                return Err(cfg_err(
-                    "tie_word_embeddings",
-                    format!("{x} is not a boolean"),
-                ));
-            }
-        };
-        let weight_dtype = match obj.get("quantization_config") {
-            Some(q) if q.get("quant_method").and_then(|m| m.as_str()) == Some("fp8") => {
-                if q.get("weight_block_size").is_some_and(|b| !b.is_null()) {
-                    Dtype::Fp8Block
-                } else {
-                    Dtype::Fp8
-                }
-            }
-            _ => Dtype::Bf16,
-        };
-        Ok(LlmSpec {
-            name: path.display().to_string(),
+    /// A spec from its dense fields and its architecture (`parts.layers` has `num_layers`
+    /// entries; the constructors check it).
+    pub(crate) fn assemble(
+        name: String,
+        dims: [u32; 7],
+        tie_word_embeddings: bool,
+        weight_dtype: Dtype,
+        parts: ArchParts,
+    ) -> Self {
+        let [
             hidden_size,
             num_layers,
             num_heads,
             num_kv_heads,
             head_dim,
-            intermediate_size: req("intermediate_size")?,
-            vocab_size: req("vocab_size")?,
+            intermediate_size,
+            vocab_size,
+        ] = dims;
+        LlmSpec {
+            name,
+            hidden_size,
+            num_layers,
+            num_heads,
+            num_kv_heads,
+            head_dim,
+            intermediate_size,
+            vocab_size,
             tie_word_embeddings,
             weight_dtype,
             kv_dtype: Dtype::Bf16,
-        })
+            attention: parts.attention,
+            layers: parts.layers,
+            moe: parts.moe,
+            attention_bias: parts.attention_bias,
+            attention_sinks: parts.attention_sinks,
+        }
     }
 
     /// The same model with other weight and KV dtypes.
@@ -233,7 +135,88 @@ impl LlmSpec {
         self
     }
 
-    /// Parameters per transformer layer (attention, gated MLP, two norms).
+    /// The same model with its routed experts stored in `format` (a no-op for dense models).
+    pub fn with_expert_format(mut self, format: ExpertFormat) -> Self {
+        if let Some(moe) = &mut self.moe {
+            moe.expert_format = format;
+        }
+        self
+    }
+
+    /// How keys and values are cached.
+    pub fn attention(&self) -> Attention {
+        self.attention
+    }
+
+    /// Each layer's token mixer and feed-forward block, first layer first.
+    pub fn layers(&self) -> &[LayerSpec] {
+        &self.layers
+    }
+
+    /// The mixture of experts, for models that have one.
+    pub fn moe(&self) -> Option<&MoeSpec> {
+        self.moe.as_ref()
+    }
+
+    /// Whether the attention projections carry biases (`attention_bias`).
+    pub fn attention_bias(&self) -> bool {
+        self.attention_bias
+    }
+
+    /// Whether every attention head has a learned sink logit (gpt-oss).
+    pub fn attention_sinks(&self) -> bool {
+        self.attention_sinks
+    }
+
+    /// Whether this is a dense transformer as the engine models it: standard attention over
+    /// the whole sequence and a gated MLP in every layer (biases and sinks aside, which change
+    /// sizes, not shapes).
+    pub fn is_dense(&self) -> bool {
+        self.attention == Attention::Standard
+            && self.moe.is_none()
+            && self.layers.iter().all(|l| *l == LayerSpec::DENSE)
+    }
+
+    /// `Ok` for a dense transformer; otherwise a [`ModelsError::NotModelled`] naming `what`
+    /// was asked and which parts of the architecture it does not model yet. The code that
+    /// times or sizes dense layers (the iteration predictor, a worker's KV capacity) asks this
+    /// first, so that no other architecture is silently treated as dense.
+    pub fn require_dense(&self, what: &str) -> Result<()> {
+        let mut parts = Vec::new();
+        if let Some(m) = &self.moe {
+            parts.push(format!(
+                "mixture-of-experts layers ({} routed experts, top-{})",
+                m.num_experts, m.top_k
+            ));
+        }
+        if let Attention::Mla(d) = self.attention {
+            parts.push(format!(
+                "multi-head latent attention (KV latent {} + RoPE key {})",
+                d.kv_lora_rank, d.qk_rope_head_dim
+            ));
+        }
+        if let Some(w) = self.layers.iter().find_map(|l| match l.mixer {
+            Mixer::SlidingAttention { window } => Some(window),
+            Mixer::FullAttention => None,
+        }) {
+            parts.push(format!("sliding-window attention (window {w})"));
+        }
+        if parts.is_empty() {
+            return Ok(());
+        }
+        Err(ModelsError::NotModelled {
+            model: self.name.clone(),
+            what: what.to_string(),
+            reason: format!(
+                "it has {}; this part of the simulator times and sizes dense transformer \
+                 layers only (MoE layer time, MLA and sliding-window attention are a later step)",
+                parts.join(", ")
+            ),
+        })
+    }
+
+    /// Parameters per dense transformer layer (attention, gated MLP, two norms); the layers
+    /// of other architectures are summed by [`LlmSpec::params`].
     pub fn params_per_layer(&self) -> u64 {
         let h = u64::from(self.hidden_size);
         let hd = u64::from(self.head_dim);
@@ -243,50 +226,16 @@ impl LlmSpec {
         h * (q + 2 * kv) + q * h + 3 * h * ffn + 2 * h
     }
 
-    /// All parameters: layers, embedding, LM head (unless tied), final norm.
-    pub fn params(&self) -> u64 {
-        let emb = u64::from(self.vocab_size) * u64::from(self.hidden_size);
-        let head = if self.tie_word_embeddings { 0 } else { emb };
-        u64::from(self.num_layers) * self.params_per_layer()
-            + emb
-            + head
-            + u64::from(self.hidden_size)
-    }
-
-    /// Weight bytes of the whole model, every parameter in [`LlmSpec::weight_dtype`]
-    /// (Qwen3-32B FP8: ≈ 32.8 GB).
-    pub fn weight_bytes(&self) -> u64 {
-        self.params() * u64::from(self.weight_dtype.bytes())
-    }
-
-    /// KV-cache bytes per token for the whole model:
-    /// `layers × 2 × kv_heads × head_dim × kv_dtype_bytes` (Qwen3-32B FP8 KV: 131 072).
-    pub fn kv_bytes_per_token(&self) -> u64 {
-        u64::from(self.num_layers)
-            * 2
-            * u64::from(self.num_kv_heads)
-            * u64::from(self.head_dim)
-            * u64::from(self.kv_dtype.bytes())
-    }
-
     /// KV heads held by one GPU at TP size `tp`: `ceil(kv_heads / tp)`, at least one
     /// (KV heads are replicated, not split, below one per GPU).
     pub fn kv_heads_per_gpu(&self, tp: u32) -> u32 {
         self.num_kv_heads.div_ceil(tp.max(1)).max(1)
     }
 
-    /// KV-cache bytes per token on one GPU at TP size `tp`.
-    pub fn kv_bytes_per_token_per_gpu(&self, tp: u32) -> u64 {
-        u64::from(self.num_layers)
-            * 2
-            * u64::from(self.kv_heads_per_gpu(tp))
-            * u64::from(self.head_dim)
-            * u64::from(self.kv_dtype.bytes())
-    }
-
     /// KV-cache capacity in tokens of one worker of `tp` GPUs using `mem_fraction` of each
     /// GPU's memory: `(mem × fraction − weights/tp) / kv_bytes_per_token_per_gpu`.
-    /// Errors when the weights do not fit or the arguments are out of range.
+    /// Errors when the weights do not fit, the arguments are out of range, or the model is
+    /// not dense ([`LlmSpec::require_dense`]).
     pub fn kv_capacity_tokens(&self, gpu: &GpuSku, tp: u32, mem_fraction: f64) -> Result<u64> {
         self.kv_capacity_tokens_with_reserve(gpu, tp, mem_fraction, 0)
     }
@@ -326,6 +275,7 @@ impl LlmSpec {
     }
 
     fn check_deployment(&self, gpu: &GpuSku, tp: u32, mem_fraction: f64) -> Result<()> {
+        self.require_dense("the KV capacity of a tensor-parallel worker")?;
         if tp == 0 || tp > gpu.gpus_per_node {
             return Err(ModelsError::Invalid {
                 what: "TP size",
@@ -359,123 +309,4 @@ impl LlmSpec {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::hardware::GpuCatalog;
-
-    #[test]
-    fn qwen3_32b_reference_figures() {
-        let m = LlmSpec::lookup("Qwen/Qwen3-32B-FP8")
-            .unwrap()
-            .with_dtypes(Dtype::Fp8, Dtype::Fp8);
-        assert_eq!(m.kv_bytes_per_token(), 131_072);
-        let gb = m.weight_bytes() as f64 / 1e9;
-        assert!((gb - 32.8).abs() < 0.1, "{gb}");
-        assert_eq!(m.weight_dtype, Dtype::Fp8);
-    }
-
-    #[test]
-    fn trtllm_shares_the_memory_left_after_weights() {
-        // Llama-3.1-70B FP8 (FP8 KV, 160 KiB per token) on one H200: TRT-LLM's
-        // free_gpu_memory_fraction 0.9 of (151.4 GB − 70.6 GB weights − reserve). Measured runs
-        // (1024 in, 8192 out, guaranteed no-evict) hold ~48 sequences of 9216 tokens at once,
-        // i.e. ~445k tokens; the whole-GPU share would give ~388k (42 sequences).
-        let cat = GpuCatalog::builtin();
-        let h200 = cat.get("h200_sxm").unwrap();
-        let m = LlmSpec::lookup("meta-llama/Llama-3.1-70B")
-            .unwrap()
-            .with_dtypes(Dtype::Fp8, Dtype::Fp8);
-        let reserve = 2u64 << 30;
-        let of_free = m.kv_capacity_tokens_of_free(h200, 1, 0.9, reserve).unwrap();
-        let of_total = m
-            .kv_capacity_tokens_with_reserve(h200, 1, 0.9, reserve)
-            .unwrap();
-        let want = (h200.memory_bytes - m.weight_bytes() as f64 - reserve as f64) * 0.9
-            / m.kv_bytes_per_token_per_gpu(1) as f64;
-        assert_eq!(of_free, want.floor() as u64);
-        assert!((430_000..460_000).contains(&of_free), "{of_free}");
-        assert!(of_total < 400_000, "{of_total}");
-        // Same checks as the whole-GPU rule.
-        assert!(m.kv_capacity_tokens_of_free(h200, 16, 0.9, 0).is_err());
-        assert!(m.kv_capacity_tokens_of_free(h200, 1, 1.5, 0).is_err());
-        let bf16 = m.clone().with_dtypes(Dtype::Bf16, Dtype::Bf16);
-        let a100 = cat.get("a100_sxm").unwrap();
-        assert!(bf16.kv_capacity_tokens_of_free(a100, 1, 0.9, 0).is_err());
-    }
-
-    #[test]
-    fn lookup_accepts_prefixes_and_suffixes() {
-        for id in [
-            "meta-llama/Llama-3.1-8B-Instruct",
-            "meta-llama/Meta-Llama-3.1-8B-Instruct",
-            "Llama-3.1-8B",
-            "nvidia/Llama-3.1-8B-Instruct-FP8",
-        ] {
-            assert_eq!(LlmSpec::lookup(id).unwrap().name, "Llama-3.1-8B", "{id}");
-        }
-        assert_eq!(
-            LlmSpec::lookup("meta-llama/Llama-3.1-70B")
-                .unwrap()
-                .num_layers,
-            80
-        );
-        assert_eq!(
-            LlmSpec::lookup("Qwen/Qwen3-0.6B").unwrap().hidden_size,
-            1024
-        );
-        assert!(LlmSpec::lookup("Qwen/Qwen3-8B").is_err());
-    }
-
-    #[test]
-    fn hf_config_loads_and_errors_name_the_field() {
-        let p = Path::new("config.json");
-        let cfg = r#"{"hidden_size":4096,"num_hidden_layers":32,"num_attention_heads":32,
-            "num_key_value_heads":8,"intermediate_size":14336,"vocab_size":128256}"#;
-        let m = LlmSpec::from_hf_config_str(cfg, p).unwrap();
-        assert_eq!(m.head_dim, 128);
-        assert_eq!(
-            m.params(),
-            LlmSpec::lookup("Llama-3.1-8B").unwrap().params()
-        );
-        let bad = r#"{"hidden_size":4096,"num_hidden_layers":"x","num_attention_heads":32,
-            "intermediate_size":14336,"vocab_size":128256}"#;
-        let e = LlmSpec::from_hf_config_str(bad, p).unwrap_err().to_string();
-        assert!(e.contains("num_hidden_layers"), "{e}");
-        let huge = cfg.replace("14336", "4294967295");
-        let e = LlmSpec::from_hf_config_str(&huge, p)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("intermediate_size") && e.contains("no model is this large"),
-            "{e}"
-        );
-        let missing = r#"{"hidden_size":4096,"num_attention_heads":32}"#;
-        let e = LlmSpec::from_hf_config_str(missing, p)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("num_hidden_layers") && e.contains("missing"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn kv_capacity() {
-        let cat = GpuCatalog::builtin();
-        let h200 = cat.get("h200_sxm").unwrap();
-        let m = LlmSpec::lookup("Qwen3-32B-FP8")
-            .unwrap()
-            .with_dtypes(Dtype::Fp8, Dtype::Fp8);
-        let cap = m.kv_capacity_tokens(h200, 2, 0.9).unwrap();
-        let expect = (h200.memory_bytes * 0.9 - m.weight_bytes() as f64 / 2.0) / (131_072.0 / 2.0);
-        assert_eq!(cap, expect.floor() as u64);
-        // KV heads are not split below one per GPU.
-        assert_eq!(m.kv_heads_per_gpu(16), 1);
-        let big = LlmSpec::lookup("Llama-3.1-70B").unwrap();
-        assert!(
-            big.kv_capacity_tokens(cat.get("h100_sxm").unwrap(), 1, 0.9)
-                .is_err()
-        );
-        assert!(m.kv_capacity_tokens(h200, 0, 0.9).is_err());
-    }
-}
+mod tests;

@@ -479,6 +479,16 @@ mod tests {
     }
 
     #[test]
+    fn blackwell_skus_without_tables_borrow_the_nearest_calibrated_gpu() {
+        // No tables are shipped for B200, GB200, B300 or GB300: H200's, through the roofline.
+        let cat = GpuCatalog::builtin();
+        for gpu in ["b200_sxm", "gb200", "b300_sxm", "gb300"] {
+            let sku = cat.get(gpu).unwrap();
+            assert_eq!(shipped_source(&cat, sku).unwrap(), "h200_sxm", "{gpu}");
+        }
+    }
+
+    #[test]
     fn unmeasured_dtype_gpu_and_family_are_still_predicted() {
         let cat = GpuCatalog::builtin();
         let h100 = CalibratedTimer::shipped(&cat, "h100_sxm", Backend::Trtllm).unwrap();

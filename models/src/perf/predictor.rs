@@ -78,6 +78,7 @@ impl IterationPredictor {
         backend: Backend,
         timer: KernelTimer,
     ) -> Result<Self> {
+        llm.require_dense("the iteration predictor")?;
         if tp == 0 || tp > gpu.gpus_per_node {
             return Err(ModelsError::Invalid {
                 what: "TP size",

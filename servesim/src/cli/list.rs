@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use clap::{Args, ValueEnum};
 use servesim::models::backend::Backend;
 use servesim::models::hardware::GpuCatalog;
-use servesim::models::llm::LlmSpec;
+use servesim::models::llm::{Attention, ExpertFormat, Ffn, LlmSpec, Mixer};
 use servesim::planner::PolicyKind;
 use servesim::traffic::arrival::ARRIVAL_KINDS;
 use servesim_core::Named;
@@ -42,18 +42,11 @@ pub fn render(what: ListWhat) -> Result<String, CliError> {
         ListWhat::Models => {
             for name in LlmSpec::builtin_names() {
                 let m = LlmSpec::lookup(name).map_err(|e| CliError::Message(e.to_string()))?;
-                let _ = writeln!(
-                    out,
-                    "{:<16} {} layers, hidden {}, {} heads ({} KV), {}",
-                    m.name,
-                    m.num_layers,
-                    m.hidden_size,
-                    m.num_heads,
-                    m.num_kv_heads,
-                    m.weight_dtype.name()
-                );
+                let _ = writeln!(out, "{:<16} {}", m.name, describe_model(&m));
             }
-            out.push_str("(or a path to a Hugging Face config.json of a dense model)\n");
+            out.push_str(
+                "(or a path to a Hugging Face config.json; the engine runs dense models only so far)\n",
+            );
         }
         ListWhat::Gpus => {
             let catalog = GpuCatalog::builtin();
@@ -63,10 +56,11 @@ pub fn render(what: ListWhat) -> Result<String, CliError> {
                     .map_err(|e| CliError::Message(e.to_string()))?;
                 let _ = writeln!(
                     out,
-                    "{:<12} {:>4.0} GiB HBM, {} GPUs per node",
+                    "{:<12} {:>4.0} GiB HBM, {} GPUs per node, NVLink domain of {}",
                     g.sku,
                     g.memory_bytes / f64::from(1u32 << 30),
-                    g.gpus_per_node
+                    g.gpus_per_node,
+                    g.nvlink_domain()
                 );
             }
         }
@@ -87,6 +81,61 @@ pub fn render(what: ListWhat) -> Result<String, CliError> {
         }
     }
     Ok(out)
+}
+
+/// A model's architecture and sizes in one line: experts, attention, windows, weight bytes,
+/// active parameters, KV bytes per token (within every window).
+fn describe_model(m: &LlmSpec) -> String {
+    let mut arch = Vec::new();
+    match m.moe() {
+        None => arch.push("dense".to_string()),
+        Some(e) => {
+            let dense = m.layers().iter().filter(|l| l.ffn == Ffn::Dense).count();
+            let mut s = format!("MoE {} experts top-{}", e.num_experts, e.top_k);
+            if e.shared_intermediate_size > 0 {
+                s += " + shared";
+            }
+            if dense > 0 {
+                s += &format!(", {dense} dense layer{}", if dense == 1 { "" } else { "s" });
+            }
+            if e.expert_format == ExpertFormat::Mxfp4 {
+                s += ", mxfp4 experts";
+            }
+            arch.push(s);
+        }
+    }
+    let heads = match m.attention() {
+        Attention::Standard => format!("{} heads ({} KV)", m.num_heads, m.num_kv_heads),
+        Attention::Mla(d) => format!(
+            "{} heads (MLA, KV latent {} + {})",
+            m.num_heads, d.kv_lora_rank, d.qk_rope_head_dim
+        ),
+    };
+    let windows: Vec<u32> = m
+        .layers()
+        .iter()
+        .filter_map(|l| match l.mixer {
+            Mixer::SlidingAttention { window } => Some(window),
+            Mixer::FullAttention => None,
+        })
+        .collect();
+    if let Some(w) = windows.first() {
+        arch.push(format!(
+            "window {w} on {} of {} layers",
+            windows.len(),
+            m.num_layers
+        ));
+    }
+    format!(
+        "{}; {} layers, hidden {}, {heads}; {} {:.1} GB, {:.1}B active; KV {} B/token",
+        arch.join(", "),
+        m.num_layers,
+        m.hidden_size,
+        m.weight_dtype.name(),
+        m.weight_bytes() as f64 / 1e9,
+        m.active_params_per_token() as f64 / 1e9,
+        m.kv_bytes_per_token()
+    )
 }
 
 /// Prints the list.

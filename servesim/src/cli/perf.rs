@@ -18,7 +18,7 @@ pub enum PerfCommand {
     /// Predict the latency of every row of a kernel table (public layout columns; `latency`
     /// may be missing); writes the rows with `predicted_ms` and `reason` columns added.
     Predict {
-        /// GPU SKU (a100_sxm, h100_sxm, h200_sxm, b200_sxm, or one from --gpu-file).
+        /// GPU SKU (one of `servesim list gpus`, or one from --gpu-file).
         #[arg(long)]
         gpu: String,
         /// Serving backend: trtllm, vllm or sglang.

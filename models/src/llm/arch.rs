@@ -1,0 +1,116 @@
+//! What an architecture is made of beyond a dense transformer: the attention kind (standard
+//! multi-head / grouped-query, or DeepSeek's multi-head latent attention), each layer's token
+//! mixer (full or sliding-window attention) and feed-forward block (dense MLP or a
+//! mixture of experts).
+
+/// How attention keys and values are cached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attention {
+    /// Multi-head / grouped-query attention: `num_kv_heads × head_dim` keys and as many
+    /// values per token per layer.
+    Standard,
+    /// Multi-head latent attention (DeepSeek-V2 §2.1, DeepSeek-V3 §2.1.1).
+    Mla(MlaDims),
+}
+
+/// The dimensions of multi-head latent attention, as a DeepSeek `config.json` names them.
+///
+/// The cache holds, per token per layer, the compressed KV latent `c_KV` (`kv_lora_rank`
+/// elements) and the decoupled RoPE key `k_R` (`qk_rope_head_dim` elements) shared by all
+/// heads (DeepSeek-V2 §2.1.4, Table 1: "(d_c + d_h^R) l" elements per token); one "head" of
+/// `kv_lora_rank + qk_rope_head_dim`, not split by tensor parallelism.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MlaDims {
+    /// Rank of the query compression (`q_lora_rank`); `None` when queries are not
+    /// compressed (DeepSeek-V2-Lite: a plain `h × heads × (nope + rope)` projection).
+    pub q_lora_rank: Option<u32>,
+    /// Rank of the KV compression `d_c` (`kv_lora_rank`, 512 in DeepSeek-V2/V3).
+    pub kv_lora_rank: u32,
+    /// Per-head query/key dimension without RoPE (`qk_nope_head_dim`).
+    pub qk_nope_head_dim: u32,
+    /// Per-head decoupled RoPE dimension `d_h^R` (`qk_rope_head_dim`, 64).
+    pub qk_rope_head_dim: u32,
+    /// Per-head value dimension (`v_head_dim`).
+    pub v_head_dim: u32,
+}
+
+impl MlaDims {
+    /// Elements cached per token per layer: `kv_lora_rank + qk_rope_head_dim` (576 in
+    /// DeepSeek-V3).
+    pub fn cached_elements(&self) -> u64 {
+        u64::from(self.kv_lora_rank) + u64::from(self.qk_rope_head_dim)
+    }
+}
+
+/// What mixes tokens in one layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mixer {
+    /// Attention over the whole sequence.
+    FullAttention,
+    /// Attention over the last `window` tokens (Mistral's and gpt-oss's `sliding_window`:
+    /// token `i` attends to tokens `i − window + 1 ..= i`), so the layer keeps at most
+    /// `window` tokens of KV per sequence.
+    SlidingAttention {
+        /// Window in tokens.
+        window: u32,
+    },
+}
+
+/// The feed-forward block of one layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ffn {
+    /// A gated MLP (gate, up, down) of the model's `intermediate_size`.
+    Dense,
+    /// The model's mixture of experts ([`MoeSpec`]).
+    Moe,
+}
+
+/// One decoder layer: its token mixer and its feed-forward block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerSpec {
+    /// Token mixer.
+    pub mixer: Mixer,
+    /// Feed-forward block.
+    pub ffn: Ffn,
+}
+
+impl LayerSpec {
+    /// A dense transformer layer: full attention and a gated MLP.
+    pub const DENSE: LayerSpec = LayerSpec {
+        mixer: Mixer::FullAttention,
+        ffn: Ffn::Dense,
+    };
+}
+
+/// How expert weights are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpertFormat {
+    /// In the model's weight dtype, as every other weight.
+    WeightDtype,
+    /// OCP MXFP4 (gpt-oss's `quant_method: mxfp4`): blocks of 32 FP4 (E2M1) values sharing
+    /// one 8-bit (E8M0) scale, 17 bytes per 32 weights (OCP Microscaling Formats (MX) v1.0,
+    /// MXFP4: block size 32, E8M0 scale).
+    Mxfp4,
+}
+
+/// The mixture-of-experts block, as the Hugging Face configs describe it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MoeSpec {
+    /// Routed experts per MoE layer (`n_routed_experts`, `num_experts` or `num_local_experts`).
+    pub num_experts: u32,
+    /// Routed experts each token goes to (`num_experts_per_tok`).
+    pub top_k: u32,
+    /// Intermediate size of one routed expert's gated MLP (`moe_intermediate_size`, or the
+    /// config's `intermediate_size` where experts are the only MLPs: Mixtral, gpt-oss).
+    pub expert_intermediate_size: u32,
+    /// Intermediate size of the shared experts, all of them together (DeepSeek:
+    /// `n_shared_experts × moe_intermediate_size`; Qwen2-MoE / Qwen3-Next:
+    /// `shared_expert_intermediate_size`); 0 when there are none.
+    pub shared_intermediate_size: u32,
+    /// Whether the shared expert's output is scaled by a learned `h → 1` gate (Qwen2-MoE).
+    pub shared_expert_gate: bool,
+    /// Whether the router and each expert's projections carry biases (gpt-oss).
+    pub biases: bool,
+    /// How the routed experts' weights are stored.
+    pub expert_format: ExpertFormat,
+}

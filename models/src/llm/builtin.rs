@@ -1,0 +1,185 @@
+//! The built-in models: the dense ones by their dimensions, the others by the Hugging Face
+//! `config.json` each is published with (copied into `data/models/`, provenance in its
+//! README), parsed as a user's file would be.
+
+use std::path::Path;
+
+use super::{ArchParts, LlmSpec};
+use crate::dtype::Dtype;
+use crate::error::{ModelsError, Result};
+
+/// The dense built-ins: (canonical lower-case name, dimensions, tied embeddings).
+const DENSE: [(&str, [u32; 7], bool); 4] = [
+    // name, [hidden, layers, heads, kv_heads, head_dim, ffn, vocab], tied
+    ("qwen3-32b", [5120, 64, 64, 8, 128, 25600, 151936], false),
+    ("qwen3-0.6b", [1024, 28, 16, 8, 128, 3072, 151936], true),
+    ("llama-3.1-8b", [4096, 32, 32, 8, 128, 14336, 128256], false),
+    (
+        "llama-3.1-70b",
+        [8192, 80, 64, 8, 128, 28672, 128256],
+        false,
+    ),
+];
+
+const DENSE_DISPLAY: [&str; 4] = ["Qwen3-32B", "Qwen3-0.6B", "Llama-3.1-8B", "Llama-3.1-70B"];
+
+/// A built-in given by its `config.json`.
+struct FromConfig {
+    /// Name shown (the Hugging Face model name without its owner).
+    display: &'static str,
+    /// Lower-case names it is looked up by (after the owner prefix and `-Instruct` / `-FP8`
+    /// suffixes are taken off).
+    names: &'static [&'static str],
+    /// The file's name under `data/models/`.
+    file: &'static str,
+    /// The file.
+    json: &'static str,
+    /// The weight dtype an `-FP8` suffix gives: that of the model's own FP8 checkpoint where
+    /// one is published (block-scaled for Qwen3's), per-tensor FP8 otherwise (as for the dense
+    /// built-ins). A config that is FP8 already keeps its own.
+    fp8: Dtype,
+}
+
+macro_rules! config {
+    ($display:literal, $names:expr, $file:literal, $fp8:expr) => {
+        FromConfig {
+            display: $display,
+            names: $names,
+            file: $file,
+            json: include_str!(concat!("../../../data/models/", $file)),
+            fp8: $fp8,
+        }
+    };
+}
+
+const FROM_CONFIG: [FromConfig; 8] = [
+    config!(
+        "DeepSeek-V3",
+        &["deepseek-v3", "deepseek-v3-0324"],
+        "deepseek-v3.config.json",
+        Dtype::Fp8Block
+    ),
+    config!(
+        "DeepSeek-R1",
+        &["deepseek-r1", "deepseek-r1-0528"],
+        "deepseek-r1.config.json",
+        Dtype::Fp8Block
+    ),
+    config!(
+        "Kimi-K2-Instruct",
+        &["kimi-k2"],
+        "kimi-k2-instruct.config.json",
+        Dtype::Fp8Block
+    ),
+    config!(
+        "Qwen3-235B-A22B",
+        &["qwen3-235b-a22b"],
+        "qwen3-235b-a22b.config.json",
+        Dtype::Fp8Block
+    ),
+    config!(
+        "Qwen3-30B-A3B",
+        &["qwen3-30b-a3b"],
+        "qwen3-30b-a3b.config.json",
+        Dtype::Fp8Block
+    ),
+    config!(
+        "gpt-oss-120b",
+        &["gpt-oss-120b"],
+        "gpt-oss-120b.config.json",
+        Dtype::Fp8
+    ),
+    config!(
+        "gpt-oss-20b",
+        &["gpt-oss-20b"],
+        "gpt-oss-20b.config.json",
+        Dtype::Fp8
+    ),
+    config!(
+        "Mixtral-8x7B",
+        &[
+            "mixtral-8x7b",
+            "mixtral-8x7b-v0.1",
+            "mixtral-8x7b-instruct-v0.1"
+        ],
+        "mixtral-8x7b-v0.1.config.json",
+        Dtype::Fp8
+    ),
+];
+
+/// Names of the built-in models, dense first.
+const ALL_DISPLAY: [&str; 12] = [
+    DENSE_DISPLAY[0],
+    DENSE_DISPLAY[1],
+    DENSE_DISPLAY[2],
+    DENSE_DISPLAY[3],
+    FROM_CONFIG[0].display,
+    FROM_CONFIG[1].display,
+    FROM_CONFIG[2].display,
+    FROM_CONFIG[3].display,
+    FROM_CONFIG[4].display,
+    FROM_CONFIG[5].display,
+    FROM_CONFIG[6].display,
+    FROM_CONFIG[7].display,
+];
+
+impl LlmSpec {
+    /// Names of the built-in models (dense first, then the mixtures of experts).
+    pub fn builtin_names() -> &'static [&'static str] {
+        &ALL_DISPLAY
+    }
+
+    /// Looks a built-in model up by name or Hugging Face id: any owner prefix
+    /// (`Qwen/`, `meta-llama/`), case, a `Meta-` prefix and `-Instruct` / `-FP8` suffixes are
+    /// accepted (`Qwen/Qwen3-32B-FP8`, `meta-llama/Llama-3.1-8B-Instruct`). An `-FP8` suffix sets
+    /// FP8 weights (per-tensor for the dense built-ins; for the others, the format of the
+    /// model's own FP8 checkpoint); the KV cache stays bf16 (set [`LlmSpec::kv_dtype`] to
+    /// change it).
+    pub fn lookup(id: &str) -> Result<Self> {
+        let base = id
+            .rsplit('/')
+            .next()
+            .unwrap_or(id)
+            .trim()
+            .to_ascii_lowercase();
+        let mut name = base.as_str();
+        let mut fp8 = false;
+        loop {
+            if let Some(s) = name.strip_suffix("-fp8") {
+                fp8 = true;
+                name = s;
+            } else if let Some(s) = name.strip_suffix("-instruct") {
+                name = s;
+            } else {
+                break;
+            }
+        }
+        let name = name.strip_prefix("meta-").unwrap_or(name);
+        if let Some(idx) = DENSE.iter().position(|(n, _, _)| *n == name) {
+            let (_, d, tied) = DENSE[idx];
+            let weight = if fp8 { Dtype::Fp8 } else { Dtype::Bf16 };
+            return Ok(LlmSpec::assemble(
+                DENSE_DISPLAY[idx].to_string(),
+                d,
+                tied,
+                weight,
+                ArchParts::dense(d[1]),
+            ));
+        }
+        if let Some(b) = FROM_CONFIG.iter().find(|b| b.names.contains(&name)) {
+            let path = format!("<builtin data/models/{}>", b.file);
+            let mut spec = LlmSpec::from_hf_config_str(b.json, Path::new(&path))?;
+            spec.name = b.display.to_string();
+            if fp8 && spec.weight_dtype == Dtype::Bf16 {
+                spec.weight_dtype = b.fp8;
+            }
+            return Ok(spec);
+        }
+        Err(ModelsError::UnknownName {
+            what: "model",
+            name: id.to_string(),
+            known: ALL_DISPLAY.join(", ")
+                + " (any owner prefix, -Instruct/-FP8 suffix), or a config.json path",
+        })
+    }
+}

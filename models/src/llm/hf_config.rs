@@ -1,0 +1,569 @@
+//! Reading a Hugging Face `config.json`: the fields `transformers` gives each architecture
+//! (its `configuration_*.py` and modelling code), what of them the simulator reads, and a
+//! refusal naming the field for what it does not model yet.
+//!
+//! Read, per family:
+//! - dense (Llama, Qwen2/3, Mistral): `hidden_size`, `num_hidden_layers`,
+//!   `num_attention_heads`, `num_key_value_heads`, `head_dim`, `intermediate_size`,
+//!   `vocab_size`, `tie_word_embeddings`, `attention_bias`;
+//! - mixture of experts: the expert count (`n_routed_experts` DeepSeek, `num_experts` Qwen-MoE,
+//!   `num_local_experts` Mixtral / gpt-oss / Llama-4), `num_experts_per_tok`,
+//!   `moe_intermediate_size` (else `intermediate_size`), shared experts (`n_shared_experts`
+//!   DeepSeek, `shared_expert_intermediate_size` Qwen2-MoE), and which layers are MoE
+//!   (`first_k_dense_replace` and `moe_layer_freq` DeepSeek, `decoder_sparse_step` and
+//!   `mlp_only_layers` Qwen-MoE, `moe_layers` / `interleave_moe_layer_step` Llama-4);
+//! - multi-head latent attention (DeepSeek-V2/V3, Kimi-K2): `kv_lora_rank`, `q_lora_rank`,
+//!   `qk_nope_head_dim`, `qk_rope_head_dim`, `v_head_dim`;
+//! - sliding windows: `layer_types` with `sliding_window` (gpt-oss and newer configs), Qwen's
+//!   `use_sliding_window` / `max_window_layers`, and Mistral's `sliding_window` on every layer;
+//! - weights: `quantization_config` `fp8` (block-scaled with `weight_block_size`) and `mxfp4`
+//!   (experts only, as gpt-oss's `modules_to_not_convert` leaves attention, router, embedding
+//!   and LM head in bf16).
+//!
+//! Refused, naming the field: linear-attention layers (`layer_types` `linear_attention`:
+//! Qwen3-Next / Qwen3.5's Gated DeltaNet), chunked attention (`attention_chunk_size`,
+//! Llama-4), window patterns other than the above (`sliding_window_pattern`, or a
+//! `sliding_window` of a family whose pattern is not read), multimodal models
+//! (`vision_config`), layers this reading does not size ([`UNREAD_LAYERS`]: sparse-attention
+//! indexers, Mamba hybrids, NAS blocks), and experts or MLA of a `model_type` other than the
+//! families above ([`MOE_FAMILIES`]: MiniMax, GLM, Step and others name their parts
+//! differently). Not counted: DeepSeek's multi-token-prediction module
+//! (`num_nextn_predict_layers`), loaded only for speculative decoding.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use super::{ArchParts, Attention, ExpertFormat, Ffn, LayerSpec, LlmSpec, Mixer, MlaDims, MoeSpec};
+use crate::dtype::Dtype;
+use crate::error::{ModelsError, Result};
+
+/// Families whose `sliding_window` (without `layer_types`) applies to every layer, as their
+/// `transformers` modelling code applies it (Mistral, Mixtral, Phi-3).
+const WINDOW_ON_EVERY_LAYER: [&str; 3] = ["mistral", "mixtral", "phi3"];
+
+/// Fields whose presence means layers this reading does not size: refused, never skipped.
+const UNREAD_LAYERS: [(&str, &str); 5] = [
+    (
+        "index_topk",
+        "DeepSeek sparse attention (its lightning indexer keeps keys of its own per token)",
+    ),
+    (
+        "hybrid_override_pattern",
+        "Mamba layers (a hybrid of state-space and attention layers)",
+    ),
+    ("layers_block_type", "Mamba or other non-attention layers"),
+    ("linear_attn_config", "linear-attention layers"),
+    (
+        "block_configs",
+        "layers of different shapes (a NAS-searched model)",
+    ),
+];
+
+/// `model_type`s whose experts and latent attention this reading follows (their
+/// `transformers` modelling code): other families may hold parts that a reading of the common
+/// fields would miss (other shared-expert fields, indexers, gates), so their mixtures of
+/// experts and MLA are refused rather than guessed.
+const MOE_FAMILIES: [&str; 8] = [
+    "deepseek_v2",
+    "deepseek_v3",
+    "kimi_k2",
+    "qwen2_moe",
+    "qwen3_moe",
+    "mixtral",
+    "gpt_oss",
+    "llama4_text",
+];
+
+/// The object the architecture's fields are read from, and how errors name them.
+struct Fields<'a> {
+    obj: &'a Map<String, Value>,
+    /// `text_config.` for a config that nests the language model's fields.
+    prefix: &'static str,
+    path: &'a Path,
+}
+
+impl Fields<'_> {
+    fn err(&self, field: &str, message: String) -> ModelsError {
+        ModelsError::Config {
+            path: self.path.to_path_buf(),
+            field: format!("{}{field}", self.prefix),
+            message,
+        }
+    }
+
+    /// The field, `None` when absent or null.
+    fn value(&self, field: &str) -> Option<&Value> {
+        self.obj.get(field).filter(|v| !v.is_null())
+    }
+
+    /// An integer field: at least 1 (or 0 where `zero_ok`), at most a bound far above any
+    /// real model and low enough that sizes multiply without overflow.
+    fn int(&self, field: &str, zero_ok: bool) -> Result<Option<u32>> {
+        let most: u64 = match field {
+            "num_hidden_layers" | "first_k_dense_replace" | "max_window_layers" => 10_000,
+            "vocab_size" => 1 << 24,
+            "intermediate_size"
+            | "moe_intermediate_size"
+            | "shared_expert_intermediate_size"
+            | "intermediate_size_mlp" => 1 << 22,
+            "sliding_window" => u64::from(u32::MAX),
+            _ => 1 << 20,
+        };
+        let least = u64::from(!zero_ok);
+        match self.value(field) {
+            None => Ok(None),
+            Some(x) => match x.as_u64() {
+                Some(n) if n > most => Err(self.err(
+                    field,
+                    format!("{n} is more than {most} (no model is this large)"),
+                )),
+                Some(n) if n >= least => Ok(Some(n as u32)),
+                _ if zero_ok => Err(self.err(field, format!("{x} is not a whole number"))),
+                _ => Err(self.err(field, format!("{x} is not a positive integer"))),
+            },
+        }
+    }
+
+    fn get(&self, field: &str) -> Result<Option<u32>> {
+        self.int(field, false)
+    }
+
+    fn req(&self, field: &str) -> Result<u32> {
+        self.get(field)?
+            .ok_or_else(|| self.err(field, "missing".into()))
+    }
+
+    fn flag(&self, field: &str) -> Result<Option<bool>> {
+        match self.value(field) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(x) => Err(self.err(field, format!("{x} is not a boolean"))),
+        }
+    }
+
+    fn text(&self, field: &str) -> Option<&str> {
+        self.value(field).and_then(Value::as_str)
+    }
+}
+
+impl LlmSpec {
+    /// Loads a model from a Hugging Face `config.json` (see the module's documentation for
+    /// the fields read and the architectures refused). Required: `hidden_size`,
+    /// `num_hidden_layers`, `num_attention_heads`, `intermediate_size`, `vocab_size`.
+    /// As in `transformers`: `num_key_value_heads` defaults to `num_attention_heads`,
+    /// `head_dim` to `hidden_size / num_attention_heads`, `tie_word_embeddings` to false.
+    /// A `quantization_config` with `quant_method: fp8` gives FP8 weights (block-scaled when it
+    /// has `weight_block_size`); `mxfp4` gives MXFP4 experts.
+    pub fn from_hf_config(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| ModelsError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_hf_config_str(&text, path)
+    }
+
+    /// As [`LlmSpec::from_hf_config`], from the text of the file (`path` names it in errors).
+    pub fn from_hf_config_str(text: &str, path: &Path) -> Result<Self> {
+        let root_err = |field: &str, message: String| ModelsError::Config {
+            path: path.to_path_buf(),
+            field: field.to_string(),
+            message,
+        };
+        let v: Value = serde_json::from_str(text).map_err(|e| {
+            root_err(
+                &format!("line {} column {}", e.line(), e.column()),
+                e.to_string(),
+            )
+        })?;
+        let root = v
+            .as_object()
+            .ok_or_else(|| root_err("(root)", "not a JSON object".into()))?;
+        let f = match root.get("text_config") {
+            None | Some(Value::Null) => Fields {
+                obj: root,
+                prefix: "",
+                path,
+            },
+            Some(Value::Object(obj)) => Fields {
+                obj,
+                prefix: "text_config.",
+                path,
+            },
+            Some(_) => return Err(root_err("text_config", "not a JSON object".into())),
+        };
+        for (field, what) in UNREAD_LAYERS {
+            if f.value(field).is_some() {
+                return Err(f.err(field, format!("{what}: not modelled yet")));
+            }
+        }
+        let hidden_size = f.req("hidden_size")?;
+        let num_layers = f.req("num_hidden_layers")?;
+        let num_heads = f.req("num_attention_heads")?;
+        let num_kv_heads = f.get("num_key_value_heads")?.unwrap_or(num_heads);
+        let mla = mla_dims(&f)?;
+        let head_dim = match (mla, f.get("head_dim")?) {
+            // The query/key head dimension; the cache is sized from the MLA ranks.
+            (Some(d), _) => d.qk_nope_head_dim + d.qk_rope_head_dim,
+            (None, Some(d)) => d,
+            (None, None) if hidden_size.is_multiple_of(num_heads) => hidden_size / num_heads,
+            (None, None) => {
+                return Err(f.err(
+                    "head_dim",
+                    "missing, and hidden_size is not a multiple of num_attention_heads".into(),
+                ));
+            }
+        };
+        if mla.is_none() && !num_heads.is_multiple_of(num_kv_heads) {
+            return Err(f.err(
+                "num_key_value_heads",
+                format!("{num_kv_heads} does not divide num_attention_heads {num_heads}"),
+            ));
+        }
+        let mixers = mixers(&f, num_layers)?;
+        let tie_word_embeddings = match f.flag("tie_word_embeddings")? {
+            Some(b) => b,
+            None if f.prefix.is_empty() => false,
+            None => match root.get("tie_word_embeddings") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => *b,
+                Some(x) => {
+                    return Err(root_err(
+                        "tie_word_embeddings",
+                        format!("{x} is not a boolean"),
+                    ));
+                }
+            },
+        };
+        let (quant_field, quant) = match f.value("quantization_config") {
+            Some(q) => (format!("{}quantization_config", f.prefix), Some(q)),
+            None => (
+                "quantization_config".to_string(),
+                root.get("quantization_config"),
+            ),
+        };
+        let method = quant
+            .and_then(|q| q.get("quant_method"))
+            .and_then(Value::as_str);
+        let (weight_dtype, expert_format) = match method {
+            Some("fp8") => {
+                let block =
+                    quant.is_some_and(|q| q.get("weight_block_size").is_some_and(|b| !b.is_null()));
+                let dtype = if block { Dtype::Fp8Block } else { Dtype::Fp8 };
+                (dtype, ExpertFormat::WeightDtype)
+            }
+            Some("mxfp4") => (Dtype::Bf16, ExpertFormat::Mxfp4),
+            _ => (Dtype::Bf16, ExpertFormat::WeightDtype),
+        };
+        let intermediate_size = f.req("intermediate_size")?;
+        let vocab_size = f.req("vocab_size")?;
+        let moe = moe_spec(&f, expert_format, hidden_size, num_layers)?;
+        if moe.is_none() && expert_format == ExpertFormat::Mxfp4 {
+            return Err(ModelsError::Config {
+                path: path.to_path_buf(),
+                field: format!("{quant_field}.quant_method"),
+                message: "mxfp4 is read for the experts of a mixture of experts (gpt-oss); \
+                          this model has none, and MXFP4 dense weights are not modelled yet"
+                    .into(),
+            });
+        }
+        // Dense configs keep the reading they always had (another method reads as bf16); for
+        // the architectures read here a method not read is an error, not a guess.
+        if let Some(m) = method.filter(|m| !["fp8", "mxfp4"].contains(m))
+            && (moe.is_some() || mla.is_some())
+        {
+            return Err(ModelsError::Config {
+                path: path.to_path_buf(),
+                field: format!("{quant_field}.quant_method"),
+                message: format!("{m} is not read (read: fp8, mxfp4)"),
+            });
+        }
+        let model_type = f
+            .text("model_type")
+            .or_else(|| root.get("model_type").and_then(Value::as_str));
+        if (moe.is_some() || mla.is_some())
+            && !model_type.is_some_and(|t| MOE_FAMILIES.contains(&t))
+        {
+            return Err(f.err(
+                "model_type",
+                format!(
+                    "{}: the experts and latent attention of this family are not read yet (read: \
+                     {})",
+                    model_type.unwrap_or("(none)"),
+                    MOE_FAMILIES.join(", ")
+                ),
+            ));
+        }
+        let mut layers = Vec::with_capacity(mixers.len());
+        for (i, mixer) in mixers.into_iter().enumerate() {
+            let ffn = if moe.is_some() && is_moe_layer(&f, i as u32)? {
+                Ffn::Moe
+            } else {
+                Ffn::Dense
+            };
+            layers.push(LayerSpec { mixer, ffn });
+        }
+        // Llama-4 sizes its dense layers' MLP apart from its experts'.
+        let dense_ffn = f.int("intermediate_size_mlp", false)?;
+        if root.get("vision_config").is_some_and(|v| !v.is_null()) {
+            return Err(root_err(
+                "vision_config",
+                "a multimodal model: the vision encoder's weights and image tokens are not \
+                 modelled yet (a text-only config of the language model is read)"
+                    .into(),
+            ));
+        }
+        let parts = ArchParts {
+            attention: mla.map_or(Attention::Standard, Attention::Mla),
+            layers,
+            moe,
+            attention_bias: f.flag("attention_bias")?.unwrap_or(false),
+            // gpt-oss's attention has a learned sink logit per head (GptOssAttention.sinks).
+            attention_sinks: model_type == Some("gpt_oss"),
+        };
+        Ok(LlmSpec::assemble(
+            path.display().to_string(),
+            [
+                hidden_size,
+                num_layers,
+                num_heads,
+                num_kv_heads,
+                head_dim,
+                dense_ffn.unwrap_or(intermediate_size),
+                vocab_size,
+            ],
+            tie_word_embeddings,
+            weight_dtype,
+            parts,
+        ))
+    }
+}
+
+/// Multi-head latent attention's dimensions, when the config has `kv_lora_rank`.
+fn mla_dims(f: &Fields<'_>) -> Result<Option<MlaDims>> {
+    let Some(kv_lora_rank) = f.get("kv_lora_rank")? else {
+        return Ok(None);
+    };
+    Ok(Some(MlaDims {
+        q_lora_rank: f.get("q_lora_rank")?,
+        kv_lora_rank,
+        qk_nope_head_dim: f.req("qk_nope_head_dim")?,
+        qk_rope_head_dim: f.req("qk_rope_head_dim")?,
+        v_head_dim: f.req("v_head_dim")?,
+    }))
+}
+
+/// The mixture of experts, when the config has a positive expert count.
+fn moe_spec(
+    f: &Fields<'_>,
+    expert_format: ExpertFormat,
+    hidden_size: u32,
+    num_layers: u32,
+) -> Result<Option<MoeSpec>> {
+    let mut found = None;
+    for field in ["n_routed_experts", "num_experts", "num_local_experts"] {
+        if let Some(n) = f.int(field, true)? {
+            found = Some((field, n));
+            break;
+        }
+    }
+    let Some((experts_field, num_experts)) = found.filter(|(_, n)| *n > 0) else {
+        return Ok(None);
+    };
+    let top_k = match f.get("num_experts_per_tok")? {
+        Some(k) => k,
+        None => f.get("experts_per_token")?.ok_or_else(|| {
+            f.err(
+                "num_experts_per_tok",
+                format!("missing ({experts_field} is {num_experts}: how many experts a token goes to is needed)"),
+            )
+        })?,
+    };
+    if top_k > num_experts {
+        return Err(f.err(
+            "num_experts_per_tok",
+            format!("{top_k} is more than the {num_experts} experts ({experts_field})"),
+        ));
+    }
+    let expert_intermediate_size = match f.get("moe_intermediate_size")? {
+        Some(i) => i,
+        None => f.req("intermediate_size")?,
+    };
+    // Expert weights of all layers, bounded so that sizes in bytes never overflow.
+    let expert_params = 3
+        * u128::from(num_experts)
+        * u128::from(expert_intermediate_size)
+        * u128::from(hidden_size)
+        * u128::from(num_layers);
+    if expert_params > 1 << 56 {
+        return Err(f.err(
+            experts_field,
+            format!("{num_experts} experts of {expert_intermediate_size} in {num_layers} layers of {hidden_size} is more than 2^56 parameters (no model is this large)"),
+        ));
+    }
+    let (shared_intermediate_size, shared_expert_gate) = if let Some(n) =
+        f.int("n_shared_experts", true)?
+    {
+        // DeepSeekMoE: the shared experts are one MLP of n × moe_intermediate_size.
+        let size = u64::from(n) * u64::from(expert_intermediate_size);
+        if size > 1 << 22 {
+            return Err(f.err(
+                    "n_shared_experts",
+                    format!("{n} shared experts of {expert_intermediate_size} is more than {} (no model is this large)", 1 << 22),
+                ));
+        }
+        (size as u32, false)
+    } else if let Some(s) = f.int("shared_expert_intermediate_size", true)? {
+        // Qwen2-MoE: one shared expert, its output scaled by a sigmoid gate (h → 1).
+        (s, s > 0)
+    } else {
+        (0, false)
+    };
+    let model_type = f.text("model_type");
+    Ok(Some(MoeSpec {
+        num_experts,
+        top_k,
+        expert_intermediate_size,
+        shared_intermediate_size,
+        shared_expert_gate,
+        // gpt-oss's router and experts have biases (GptOssTopKRouter.bias, GptOssExperts
+        // gate_up_proj_bias / down_proj_bias).
+        biases: model_type == Some("gpt_oss"),
+        expert_format,
+    }))
+}
+
+/// Whether layer `i` of a mixture-of-experts model has experts, by the rules of each
+/// family's modelling code (all of them when none of the fields is present: Mixtral,
+/// gpt-oss).
+fn is_moe_layer(f: &Fields<'_>, i: u32) -> Result<bool> {
+    // DeepSeek-V2/V3: `layer_idx >= first_k_dense_replace and layer_idx % moe_layer_freq == 0`.
+    let first_dense = f.int("first_k_dense_replace", true)?.unwrap_or(0);
+    let freq = f.get("moe_layer_freq")?.unwrap_or(1);
+    // Qwen2/3-MoE: `layer_idx not in mlp_only_layers and (layer_idx + 1) % decoder_sparse_step == 0`.
+    let step = f.get("decoder_sparse_step")?.unwrap_or(1);
+    // Llama-4: `moe_layers`, by default every `interleave_moe_layer_step`-th layer from
+    // `step - 1`.
+    let interleave = f.get("interleave_moe_layer_step")?.unwrap_or(1);
+    let listed = |field: &str| -> Result<Option<bool>> {
+        match f.value(field) {
+            None => Ok(None),
+            Some(Value::Array(a)) => {
+                for x in a {
+                    if x.as_u64().is_none() {
+                        return Err(f.err(field, format!("{x} is not a layer index")));
+                    }
+                }
+                Ok(Some(a.iter().any(|x| x.as_u64() == Some(u64::from(i)))))
+            }
+            Some(x) => Err(f.err(field, format!("{x} is not a list of layer indices"))),
+        }
+    };
+    let dense_listed = listed("mlp_only_layers")?.unwrap_or(false);
+    let moe_listed = listed("moe_layers")?;
+    Ok(i >= first_dense
+        && i.is_multiple_of(freq)
+        && (i + 1).is_multiple_of(step)
+        && !dense_listed
+        && moe_listed.unwrap_or((i + 1).is_multiple_of(interleave)))
+}
+
+/// Each layer's token mixer.
+fn mixers(f: &Fields<'_>, num_layers: u32) -> Result<Vec<Mixer>> {
+    let n = num_layers as usize;
+    let window = f.get("sliding_window")?;
+    let sliding = |field: &str| -> Result<Mixer> {
+        let window = window.ok_or_else(|| {
+            f.err(
+                "sliding_window",
+                format!("missing, and {field} asks for sliding-window attention"),
+            )
+        })?;
+        Ok(Mixer::SlidingAttention { window })
+    };
+    if f.value("attention_chunk_size").is_some() {
+        return Err(f.err(
+            "attention_chunk_size",
+            "chunked local attention (as Llama-4's) is not modelled yet".into(),
+        ));
+    }
+    if let Some(types) = f.value("layer_types") {
+        let Some(types) = types.as_array().filter(|a| a.len() == n) else {
+            return Err(f.err(
+                "layer_types",
+                format!("not a list of {num_layers} layer types (num_hidden_layers)"),
+            ));
+        };
+        let mut out = Vec::with_capacity(n);
+        for (i, t) in types.iter().enumerate() {
+            let field = format!("layer_types[{i}]");
+            out.push(match t.as_str() {
+                Some("full_attention") => Mixer::FullAttention,
+                Some("sliding_attention") => sliding(&field)?,
+                Some("linear_attention") => {
+                    return Err(f.err(
+                        &field,
+                        "linear attention (Gated DeltaNet, as in Qwen3-Next / Qwen3.5: a \
+                         fixed-size recurrent state per sequence instead of a KV cache) is not \
+                         modelled yet"
+                            .into(),
+                    ));
+                }
+                Some("chunked_attention") => {
+                    return Err(f.err(&field, "chunked local attention is not modelled yet".into()));
+                }
+                _ => {
+                    return Err(f.err(
+                        &field,
+                        format!("{t} is not full_attention or sliding_attention"),
+                    ));
+                }
+            });
+        }
+        return Ok(out);
+    }
+    if f.value("sliding_window_pattern").is_some() {
+        return Err(f.err(
+            "sliding_window_pattern",
+            "this family's pattern of sliding and full layers is not read; a config that \
+             lists `layer_types` is"
+                .into(),
+        ));
+    }
+    match f.flag("use_sliding_window")? {
+        // Qwen2/3: no window unless `use_sliding_window`; then the layers from
+        // `max_window_layers` on slide.
+        Some(false) => Ok(vec![Mixer::FullAttention; n]),
+        Some(true) => {
+            let from = f.int("max_window_layers", true)?.unwrap_or(0) as usize;
+            let slide = sliding("use_sliding_window")?;
+            Ok((0..n)
+                .map(|i| {
+                    if i >= from {
+                        slide
+                    } else {
+                        Mixer::FullAttention
+                    }
+                })
+                .collect())
+        }
+        None => match window {
+            None => Ok(vec![Mixer::FullAttention; n]),
+            Some(_)
+                if f.text("model_type")
+                    .is_some_and(|t| WINDOW_ON_EVERY_LAYER.contains(&t)) =>
+            {
+                Ok(vec![sliding("sliding_window")?; n])
+            }
+            Some(_) => Err(f.err(
+                "sliding_window",
+                format!(
+                    "which layers slide is not read for model_type {} (read: layer_types, \
+                     use_sliding_window, or the window on every layer of {})",
+                    f.text("model_type").unwrap_or("(none)"),
+                    WINDOW_ON_EVERY_LAYER.join(", ")
+                ),
+            )),
+        },
+    }
+}

@@ -1,0 +1,659 @@
+//! Unit tests of the model specs: the dense reference figures, built-in lookup, `config.json`
+//! errors, KV capacity (dense), and the other architectures: MoE, MLA, sliding windows,
+//! parallelism, with property tests of the size invariants.
+
+use std::path::Path;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::hardware::GpuCatalog;
+
+#[test]
+fn qwen3_32b_reference_figures() {
+    let m = LlmSpec::lookup("Qwen/Qwen3-32B-FP8")
+        .unwrap()
+        .with_dtypes(Dtype::Fp8, Dtype::Fp8);
+    assert_eq!(m.kv_bytes_per_token(), 131_072);
+    let gb = m.weight_bytes() as f64 / 1e9;
+    assert!((gb - 32.8).abs() < 0.1, "{gb}");
+    assert_eq!(m.weight_dtype, Dtype::Fp8);
+}
+
+#[test]
+fn trtllm_shares_the_memory_left_after_weights() {
+    // Llama-3.1-70B FP8 (FP8 KV, 160 KiB per token) on one H200: TRT-LLM's
+    // free_gpu_memory_fraction 0.9 of (151.4 GB − 70.6 GB weights − reserve). Measured runs
+    // (1024 in, 8192 out, guaranteed no-evict) hold ~48 sequences of 9216 tokens at once,
+    // i.e. ~445k tokens; the whole-GPU share would give ~388k (42 sequences).
+    let cat = GpuCatalog::builtin();
+    let h200 = cat.get("h200_sxm").unwrap();
+    let m = LlmSpec::lookup("meta-llama/Llama-3.1-70B")
+        .unwrap()
+        .with_dtypes(Dtype::Fp8, Dtype::Fp8);
+    let reserve = 2u64 << 30;
+    let of_free = m.kv_capacity_tokens_of_free(h200, 1, 0.9, reserve).unwrap();
+    let of_total = m
+        .kv_capacity_tokens_with_reserve(h200, 1, 0.9, reserve)
+        .unwrap();
+    let want = (h200.memory_bytes - m.weight_bytes() as f64 - reserve as f64) * 0.9
+        / m.kv_bytes_per_token_per_gpu(1) as f64;
+    assert_eq!(of_free, want.floor() as u64);
+    assert!((430_000..460_000).contains(&of_free), "{of_free}");
+    assert!(of_total < 400_000, "{of_total}");
+    // Same checks as the whole-GPU rule.
+    assert!(m.kv_capacity_tokens_of_free(h200, 16, 0.9, 0).is_err());
+    assert!(m.kv_capacity_tokens_of_free(h200, 1, 1.5, 0).is_err());
+    let bf16 = m.clone().with_dtypes(Dtype::Bf16, Dtype::Bf16);
+    let a100 = cat.get("a100_sxm").unwrap();
+    assert!(bf16.kv_capacity_tokens_of_free(a100, 1, 0.9, 0).is_err());
+}
+
+#[test]
+fn lookup_accepts_prefixes_and_suffixes() {
+    for id in [
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "meta-llama/Meta-Llama-3.1-8B-Instruct",
+        "Llama-3.1-8B",
+        "nvidia/Llama-3.1-8B-Instruct-FP8",
+    ] {
+        assert_eq!(LlmSpec::lookup(id).unwrap().name, "Llama-3.1-8B", "{id}");
+    }
+    assert_eq!(
+        LlmSpec::lookup("meta-llama/Llama-3.1-70B")
+            .unwrap()
+            .num_layers,
+        80
+    );
+    assert_eq!(
+        LlmSpec::lookup("Qwen/Qwen3-0.6B").unwrap().hidden_size,
+        1024
+    );
+    assert!(LlmSpec::lookup("Qwen/Qwen3-8B").is_err());
+}
+
+#[test]
+fn hf_config_loads_and_errors_name_the_field() {
+    let p = Path::new("config.json");
+    let cfg = r#"{"hidden_size":4096,"num_hidden_layers":32,"num_attention_heads":32,
+        "num_key_value_heads":8,"intermediate_size":14336,"vocab_size":128256}"#;
+    let m = LlmSpec::from_hf_config_str(cfg, p).unwrap();
+    assert_eq!(m.head_dim, 128);
+    assert_eq!(
+        m.params(),
+        LlmSpec::lookup("Llama-3.1-8B").unwrap().params()
+    );
+    let bad = r#"{"hidden_size":4096,"num_hidden_layers":"x","num_attention_heads":32,
+        "intermediate_size":14336,"vocab_size":128256}"#;
+    let e = LlmSpec::from_hf_config_str(bad, p).unwrap_err().to_string();
+    assert!(e.contains("num_hidden_layers"), "{e}");
+    let huge = cfg.replace("14336", "4294967295");
+    let e = LlmSpec::from_hf_config_str(&huge, p)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("intermediate_size") && e.contains("no model is this large"),
+        "{e}"
+    );
+    let missing = r#"{"hidden_size":4096,"num_attention_heads":32}"#;
+    let e = LlmSpec::from_hf_config_str(missing, p)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("num_hidden_layers") && e.contains("missing"),
+        "{e}"
+    );
+}
+
+#[test]
+fn kv_capacity() {
+    let cat = GpuCatalog::builtin();
+    let h200 = cat.get("h200_sxm").unwrap();
+    let m = LlmSpec::lookup("Qwen3-32B-FP8")
+        .unwrap()
+        .with_dtypes(Dtype::Fp8, Dtype::Fp8);
+    let cap = m.kv_capacity_tokens(h200, 2, 0.9).unwrap();
+    let expect = (h200.memory_bytes * 0.9 - m.weight_bytes() as f64 / 2.0) / (131_072.0 / 2.0);
+    assert_eq!(cap, expect.floor() as u64);
+    // KV heads are not split below one per GPU.
+    assert_eq!(m.kv_heads_per_gpu(16), 1);
+    let big = LlmSpec::lookup("Llama-3.1-70B").unwrap();
+    assert!(
+        big.kv_capacity_tokens(cat.get("h100_sxm").unwrap(), 1, 0.9)
+            .is_err()
+    );
+    assert!(m.kv_capacity_tokens(h200, 0, 0.9).is_err());
+}
+
+fn parse(cfg: &str) -> Result<LlmSpec> {
+    LlmSpec::from_hf_config_str(cfg, Path::new("config.json"))
+}
+
+fn err(cfg: &str) -> String {
+    parse(cfg).unwrap_err().to_string()
+}
+
+/// Layers whose feed-forward block is a mixture of experts.
+fn moe_layers(m: &LlmSpec) -> Vec<usize> {
+    (0..m.layers().len())
+        .filter(|&i| m.layers()[i].ffn == Ffn::Moe)
+        .collect()
+}
+
+#[test]
+fn dense_builtins_are_dense_and_sized_as_before() {
+    for name in &LlmSpec::builtin_names()[..4] {
+        let m = LlmSpec::lookup(name).unwrap();
+        assert!(m.is_dense(), "{name}");
+        m.require_dense("x").unwrap();
+        let emb = u64::from(m.vocab_size) * u64::from(m.hidden_size);
+        let head = if m.tie_word_embeddings { 0 } else { emb };
+        let params =
+            u64::from(m.num_layers) * m.params_per_layer() + emb + head + u64::from(m.hidden_size);
+        assert_eq!(m.params(), params, "{name}");
+        assert_eq!(m.weight_bytes(), params * 2, "{name}");
+        let kv = u64::from(m.num_layers) * 2 * u64::from(m.num_kv_heads) * 128 * 2;
+        assert_eq!(m.kv_bytes_per_token(), kv, "{name}");
+        assert_eq!(m.kv_bytes_for_sequence(1000).unwrap(), 1000 * kv);
+        let par = Parallelism::tensor(2);
+        assert_eq!(
+            m.weight_bytes_per_gpu(&par).unwrap(),
+            m.weight_bytes().div_ceil(2)
+        );
+    }
+}
+
+#[test]
+fn deepseek_v3_mla_and_experts() {
+    let m = LlmSpec::lookup("deepseek-ai/DeepSeek-V3").unwrap();
+    assert_eq!(m.name, "DeepSeek-V3");
+    assert_eq!(m.weight_dtype, Dtype::Fp8Block);
+    let Attention::Mla(d) = m.attention() else {
+        panic!("{:?}", m.attention())
+    };
+    assert_eq!((d.kv_lora_rank, d.qk_rope_head_dim), (512, 64));
+    // DeepSeek-V2 §2.1.4, Table 1: (d_c + d_h^R) elements per token per layer, bf16 here.
+    assert_eq!(m.kv_bytes_per_token(), 61 * (512 + 64) * 2);
+    let fp8 = m.clone().with_dtypes(Dtype::Fp8Block, Dtype::Fp8);
+    assert_eq!(fp8.kv_bytes_per_token(), 61 * 576);
+    // One latent "head": every TP rank keeps all of it.
+    for tp in [1, 2, 8] {
+        assert_eq!(m.kv_bytes_per_token_per_gpu(tp), m.kv_bytes_per_token());
+    }
+    // DeepSeek-V3 §4.2: first three layers dense, 256 routed experts, 8 active, one shared.
+    assert_eq!(moe_layers(&m), (3..61).collect::<Vec<_>>());
+    let moe = m.moe().unwrap();
+    assert_eq!((moe.num_experts, moe.top_k), (256, 8));
+    assert_eq!(moe.shared_intermediate_size, 2048);
+    // 671B total, 37B activated (the paper's figures; the activated count there includes
+    // the embedding, 0.9B, which this count leaves out).
+    let total = m.params() as f64 / 1e9;
+    assert!((total - 671.0).abs() < 0.5, "{total}");
+    let active = m.active_params_per_token() as f64 / 1e9;
+    assert!((36.0..37.5).contains(&active), "{active}");
+    assert_eq!(
+        LlmSpec::lookup("DeepSeek-R1-0528").unwrap().params(),
+        m.params()
+    );
+}
+
+#[test]
+fn weights_per_gpu_under_expert_parallelism() {
+    let m = LlmSpec::lookup("DeepSeek-V3").unwrap();
+    let total = m.weight_bytes();
+    let experts = 58 * 256 * 3 * 7168 * 2048; // one byte each (FP8)
+    let router = 58 * 7168 * 256;
+    let other = total - experts;
+    // Wide EP with attention DP: attention and dense parts whole on every GPU, 32 experts
+    // per GPU per MoE layer.
+    let wide = Parallelism {
+        tp: 1,
+        attention_dp: 8,
+        moe_tp: 1,
+        moe_ep: 8,
+    };
+    assert_eq!(m.weight_bytes_per_gpu(&wide).unwrap(), other + experts / 8);
+    // Plain TP 8: dense parts split 8 ways, routers whole, every expert split 8 ways.
+    let tp8 = Parallelism::tensor(8);
+    assert_eq!(
+        m.weight_bytes_per_gpu(&tp8).unwrap(),
+        (other - router).div_ceil(8) + router + experts / 8
+    );
+    // TP 8 attention with EP 8 experts: the same memory as plain TP here.
+    let ep = Parallelism {
+        tp: 8,
+        attention_dp: 1,
+        moe_tp: 1,
+        moe_ep: 8,
+    };
+    assert_eq!(
+        m.weight_bytes_per_gpu(&ep).unwrap(),
+        m.weight_bytes_per_gpu(&tp8).unwrap()
+    );
+    // Bad splits are named.
+    let e = m
+        .weight_bytes_per_gpu(&Parallelism { moe_ep: 4, ..wide })
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("MoE TP size") && e.contains("must equal"), "{e}");
+    let e = m
+        .weight_bytes_per_gpu(&Parallelism {
+            tp: 3,
+            attention_dp: 1,
+            moe_tp: 1,
+            moe_ep: 3,
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("MoE EP size") && e.contains("256 experts"),
+        "{e}"
+    );
+    let dense = LlmSpec::lookup("Qwen3-32B").unwrap();
+    let e = dense
+        .weight_bytes_per_gpu(&Parallelism {
+            tp: 2,
+            attention_dp: 1,
+            moe_tp: 1,
+            moe_ep: 2,
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("has no experts"), "{e}");
+    assert!(m.weight_bytes_per_gpu(&Parallelism::tensor(0)).is_err());
+}
+
+#[test]
+fn kv_budget_after_the_weights() {
+    // DeepSeek-V3 in FP8 (671 GB) fits one node of 8 H200 (141 GiB each), not of 8 H100.
+    let cat = GpuCatalog::builtin();
+    let m = LlmSpec::lookup("DeepSeek-V3").unwrap();
+    let tp8 = Parallelism::tensor(8);
+    let h200 = cat.get("h200_sxm").unwrap();
+    let budget = m
+        .kv_budget_bytes_per_gpu(h200, &tp8, 0.9, RESERVED_BYTES_PER_GPU)
+        .unwrap();
+    let want = h200.memory_bytes * 0.9
+        - m.weight_bytes_per_gpu(&tp8).unwrap() as f64
+        - RESERVED_BYTES_PER_GPU as f64;
+    assert_eq!(budget, want.floor() as u64);
+    let e = m
+        .kv_budget_bytes_per_gpu(cat.get("h100_sxm").unwrap(), &tp8, 0.9, 0)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("do not fit in h100_sxm"), "{e}");
+    assert!(m.kv_budget_bytes_per_gpu(h200, &tp8, 0.0, 0).is_err());
+    // Wide EP over 64 GB200 (4 experts per GPU): the dense parts whole on every GPU.
+    let gb200 = cat.get("gb200").unwrap();
+    let wide = Parallelism {
+        tp: 1,
+        attention_dp: 64,
+        moe_tp: 1,
+        moe_ep: 64,
+    };
+    let wide_budget = m.kv_budget_bytes_per_gpu(gb200, &wide, 0.9, 0).unwrap();
+    assert!(
+        wide_budget as f64 > 0.7 * gb200.memory_bytes,
+        "{wide_budget}"
+    );
+}
+
+#[test]
+fn gpt_oss_sliding_layers_are_capped_by_the_window() {
+    let m = LlmSpec::lookup("openai/gpt-oss-120b").unwrap();
+    let layers = m.layers();
+    assert_eq!(layers.len(), 36);
+    for (i, l) in layers.iter().enumerate() {
+        let want = if i % 2 == 0 {
+            Mixer::SlidingAttention { window: 128 }
+        } else {
+            Mixer::FullAttention
+        };
+        assert_eq!(l.mixer, want, "layer {i}");
+        assert_eq!(l.ffn, Ffn::Moe);
+    }
+    let per_layer = 2 * 8 * 64 * 2; // K and V, 8 KV heads of 64, bf16
+    assert_eq!(m.kv_bytes_per_token(), 36 * per_layer);
+    assert_eq!(m.kv_bytes_for_sequence(100).unwrap(), 100 * 36 * per_layer);
+    assert_eq!(
+        m.kv_bytes_for_sequence(10_000).unwrap(),
+        (18 * 10_000 + 18 * 128) * per_layer
+    );
+    // Per GPU at TP 8: one KV head each.
+    let par = Parallelism::tensor(8);
+    assert_eq!(
+        m.kv_bytes_for_sequence_per_gpu(10_000, &par).unwrap(),
+        (18 * 10_000 + 18 * 128) * 2 * 64 * 2
+    );
+    // 116.8B parameters, 5.1B active (OpenAI's model card); MXFP4 experts: about 65 GB.
+    assert!(m.attention_sinks() && m.attention_bias());
+    let total = m.params() as f64 / 1e9;
+    assert!((total - 116.83).abs() < 0.01, "{total}");
+    let active = m.active_params_per_token() as f64 / 1e9;
+    assert!((active - 5.13).abs() < 0.01, "{active}");
+    let gb = m.weight_bytes() as f64 / 1e9;
+    assert!((64.0..66.0).contains(&gb), "{gb}");
+    let bf16 = m.clone().with_expert_format(ExpertFormat::WeightDtype);
+    assert_eq!(bf16.weight_bytes(), bf16.params() * 2);
+    let small = LlmSpec::lookup("gpt-oss-20b").unwrap();
+    assert!((small.params() as f64 / 1e9 - 20.91).abs() < 0.01);
+    m.require_dense("the iteration predictor").unwrap_err();
+}
+
+#[test]
+fn moe_builtins_match_their_published_sizes() {
+    // (id, total B, experts, top-k, MoE layers): the model cards' totals, the experts and
+    // top-k as the MoE kernel tables' shapes name them.
+    for (id, total, experts, top_k, moe) in [
+        ("moonshotai/Kimi-K2-Instruct", 1026.4, 384, 8, 60),
+        ("Qwen/Qwen3-235B-A22B", 235.09, 128, 8, 94),
+        ("Qwen/Qwen3-30B-A3B", 30.53, 128, 8, 48),
+        ("mistralai/Mixtral-8x7B-Instruct-v0.1", 46.70, 8, 2, 32),
+    ] {
+        let m = LlmSpec::lookup(id).unwrap();
+        let b = m.params() as f64 / 1e9;
+        assert!((b - total).abs() < 0.05, "{id}: {b}");
+        let s = m.moe().unwrap();
+        assert_eq!((s.num_experts, s.top_k), (experts, top_k), "{id}");
+        assert_eq!(moe_layers(&m).len(), moe, "{id}");
+        assert!(m.layers().iter().all(|l| l.mixer == Mixer::FullAttention));
+    }
+    let fp8 = LlmSpec::lookup("Qwen/Qwen3-235B-A22B-FP8").unwrap();
+    assert_eq!(fp8.weight_dtype, Dtype::Fp8Block);
+    assert_eq!(fp8.kv_dtype, Dtype::Bf16);
+    // Qwen3-235B: 94 layers × 2 × 4 KV heads × 128 × bf16.
+    assert_eq!(fp8.kv_bytes_per_token(), 94 * 2 * 4 * 128 * 2);
+}
+
+#[test]
+fn non_dense_models_are_refused_by_dense_code() {
+    let cat = GpuCatalog::builtin();
+    let h200 = cat.get("h200_sxm").unwrap();
+    let m = LlmSpec::lookup("DeepSeek-R1").unwrap();
+    let e = m.kv_capacity_tokens(h200, 8, 0.9).unwrap_err();
+    assert!(matches!(e, ModelsError::NotModelled { .. }), "{e}");
+    let e = e.to_string();
+    assert!(
+        e.contains("DeepSeek-R1")
+            && e.contains("KV capacity")
+            && e.contains("256 routed experts")
+            && e.contains("multi-head latent attention")
+            && e.contains("not modelled yet"),
+        "{e}"
+    );
+    let e = LlmSpec::lookup("gpt-oss-20b")
+        .unwrap()
+        .require_dense("the iteration predictor")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("sliding-window attention (window 128)"), "{e}");
+}
+
+const MOE_CFG: &str = r#"{"model_type":"qwen3_moe","hidden_size":1024,"num_hidden_layers":4,
+    "num_attention_heads":16,"num_key_value_heads":4,"head_dim":64,"intermediate_size":3072,
+    "vocab_size":1000,"num_experts":8,"num_experts_per_tok":2,"moe_intermediate_size":256"#;
+
+#[test]
+fn moe_layer_placement_follows_each_family() {
+    let m = parse(&format!("{MOE_CFG}}}")).unwrap();
+    assert_eq!(moe_layers(&m), [0, 1, 2, 3]);
+    let m = parse(&format!("{MOE_CFG},\"mlp_only_layers\":[0,2]}}")).unwrap();
+    assert_eq!(moe_layers(&m), [1, 3]);
+    let m = parse(&format!("{MOE_CFG},\"decoder_sparse_step\":2}}")).unwrap();
+    assert_eq!(moe_layers(&m), [1, 3]);
+    let m = parse(&format!(
+        "{MOE_CFG},\"first_k_dense_replace\":1,\"moe_layer_freq\":2}}"
+    ))
+    .unwrap();
+    assert_eq!(moe_layers(&m), [2]);
+    let m = parse(&format!("{MOE_CFG},\"interleave_moe_layer_step\":2}}")).unwrap();
+    assert_eq!(moe_layers(&m), [1, 3]);
+    // A dense layer's MLP is `intermediate_size`, an expert `moe_intermediate_size`.
+    let all = parse(&format!("{MOE_CFG}}}")).unwrap();
+    let h = 1024u64;
+    assert_eq!(
+        m.params() - all.params(),
+        2 * (3 * h * 3072) - 2 * (8 * 3 * h * 256 + h * 8)
+    );
+    // Qwen2-MoE's shared expert with its gate.
+    let shared = parse(&format!(
+        "{MOE_CFG},\"shared_expert_intermediate_size\":512}}"
+    ))
+    .unwrap();
+    assert_eq!(shared.params() - all.params(), 4 * (3 * h * 512 + h));
+    // Zero experts is a dense model.
+    let dense = parse(&(MOE_CFG.replace("\"num_experts\":8", "\"num_experts\":0") + "}")).unwrap();
+    assert!(dense.moe().is_none() && dense.is_dense());
+}
+
+#[test]
+fn sliding_window_rules() {
+    let base = r#"{"hidden_size":1024,"num_hidden_layers":4,"num_attention_heads":16,
+        "intermediate_size":3072,"vocab_size":1000"#;
+    let slide = Mixer::SlidingAttention { window: 512 };
+    let full = Mixer::FullAttention;
+    let mixers = |m: &LlmSpec| m.layers().iter().map(|l| l.mixer).collect::<Vec<_>>();
+    // Qwen: the window only with use_sliding_window, from max_window_layers on.
+    let q = parse(&format!(
+        "{base},\"model_type\":\"qwen3\",\"sliding_window\":512,\"use_sliding_window\":false}}"
+    ))
+    .unwrap();
+    assert!(q.is_dense());
+    let q = parse(&format!(
+        "{base},\"sliding_window\":512,\"use_sliding_window\":true,\"max_window_layers\":2}}"
+    ))
+    .unwrap();
+    assert_eq!(mixers(&q), [full, full, slide, slide]);
+    // Mistral: every layer.
+    let m = parse(&format!(
+        "{base},\"model_type\":\"mistral\",\"sliding_window\":512}}"
+    ))
+    .unwrap();
+    assert_eq!(mixers(&m), [slide; 4]);
+    // Another family's bare window is not guessed.
+    let e = err(&format!(
+        "{base},\"model_type\":\"gemma2\",\"sliding_window\":512}}"
+    ));
+    assert!(
+        e.contains("`sliding_window`") && e.contains("gemma2"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{base},\"sliding_window_pattern\":6,\"sliding_window\":512}}"
+    ));
+    assert!(e.contains("`sliding_window_pattern`"), "{e}");
+    // layer_types: named per layer.
+    let e = err(&format!("{base},\"layer_types\":[\"full_attention\"]}}"));
+    assert!(
+        e.contains("`layer_types`") && e.contains("4 layer types"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{base},\"layer_types\":[\"full_attention\",\"sliding_attention\",\"full_attention\",\"full_attention\"]}}"
+    ));
+    assert!(
+        e.contains("`sliding_window`") && e.contains("layer_types[1]"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{base},\"layer_types\":[\"linear_attention\",\"linear_attention\",\"linear_attention\",\"full_attention\"]}}"
+    ));
+    assert!(
+        e.contains("`layer_types[0]`")
+            && e.contains("Gated DeltaNet")
+            && e.contains("not modelled yet"),
+        "{e}"
+    );
+    let e = err(&format!("{base},\"layer_types\":[1,2,3,4]}}"));
+    assert!(e.contains("`layer_types[0]`"), "{e}");
+}
+
+#[test]
+fn config_errors_name_the_field() {
+    let e = err(&MOE_CFG
+        .replace(",\"num_experts_per_tok\":2", "")
+        .to_string()
+        .replace("256", "256}"));
+    assert!(
+        e.contains("`num_experts_per_tok`") && e.contains("missing"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{},\"num_experts_per_tok\":9}}",
+        MOE_CFG.replace(",\"num_experts_per_tok\":2", "")
+    ));
+    assert!(
+        e.contains("`num_experts_per_tok`") && e.contains("more than the 8 experts"),
+        "{e}"
+    );
+    let e = err(&format!("{MOE_CFG},\"mlp_only_layers\":[\"a\"]}}"));
+    assert!(e.contains("`mlp_only_layers`"), "{e}");
+    let e = err(&MOE_CFG
+        .replace("\"num_experts\":8", "\"num_experts\":1000000")
+        .replace("256", "4194304}")
+        .replace("\"hidden_size\":1024", "\"hidden_size\":1048576"));
+    assert!(
+        e.contains("`num_experts`") && e.contains("no model is this large"),
+        "{e}"
+    );
+    // MLA without one of its dimensions.
+    let mla = r#"{"model_type":"deepseek_v2","hidden_size":1024,"num_hidden_layers":2,"num_attention_heads":8,
+        "intermediate_size":2048,"vocab_size":1000,"kv_lora_rank":128,"q_lora_rank":null,
+        "qk_nope_head_dim":64,"v_head_dim":64}"#;
+    let e = err(mla);
+    assert!(
+        e.contains("`qk_rope_head_dim`") && e.contains("missing"),
+        "{e}"
+    );
+    let m =
+        parse(&mla.replace("\"v_head_dim\"", "\"qk_rope_head_dim\":32,\"v_head_dim\"")).unwrap();
+    assert_eq!(m.kv_bytes_per_token(), 2 * (128 + 32) * 2);
+    assert_eq!(m.head_dim, 96);
+    // Multimodal and nested configs: the field named under text_config.
+    let nested = format!(
+        "{{\"text_config\":{},\"vision_config\":{{}}}}",
+        MOE_CFG.to_string() + ",\"layer_types\":5}"
+    );
+    let e = err(&nested);
+    assert!(e.contains("`text_config.layer_types`"), "{e}");
+    let e = err(&format!(
+        "{{\"text_config\":{MOE_CFG}}},\"vision_config\":{{}}}}"
+    ));
+    assert!(
+        e.contains("`vision_config`") && e.contains("not modelled yet"),
+        "{e}"
+    );
+    let e = err(&format!("{MOE_CFG},\"attention_chunk_size\":8192}}"));
+    assert!(e.contains("`attention_chunk_size`"), "{e}");
+    // Families whose experts are not read, and layers that are not sized, are refused.
+    let e = err(&MOE_CFG
+        .replace("qwen3_moe", "minimax_m2")
+        .replace("256", "256}"));
+    assert!(
+        e.contains("`model_type`") && e.contains("minimax_m2"),
+        "{e}"
+    );
+    let e = err(&format!("{MOE_CFG},\"index_topk\":2048}}"));
+    assert!(
+        e.contains("`index_topk`") && e.contains("not modelled yet"),
+        "{e}"
+    );
+    let e = err(&format!("{MOE_CFG},\"hybrid_override_pattern\":\"M*M*\"}}"));
+    assert!(
+        e.contains("`hybrid_override_pattern`") && e.contains("Mamba"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{MOE_CFG},\"quantization_config\":{{\"quant_method\":\"compressed-tensors\"}}}}"
+    ));
+    assert!(
+        e.contains("`quantization_config.quant_method`") && e.contains("compressed-tensors"),
+        "{e}"
+    );
+    let dense_mxfp4 = r#"{"hidden_size":64,"num_hidden_layers":1,"num_attention_heads":1,
+        "intermediate_size":64,"vocab_size":10,"quantization_config":{"quant_method":"mxfp4"}}"#;
+    let e = err(dense_mxfp4);
+    assert!(e.contains("`quantization_config.quant_method`"), "{e}");
+}
+
+/// A synthetic config of any of the architectures: dims, experts (0: dense), MLA or not,
+/// a window on every other layer or none.
+fn arb_config() -> impl Strategy<Value = String> {
+    (
+        (1u32..64, 1u32..24, 0u32..4, 1u32..5),
+        (0u32..5, 1u32..9, any::<bool>(), prop::option::of(1u32..2048)),
+        (1u32..9, any::<bool>(), 1u32..3),
+    )
+        .prop_map(|((h64, layers, kv_log, head64), (experts_log, topk, mla, window), (inter64, tied, dense_first))| {
+            let kv = 1u32 << kv_log;
+            let heads = kv * 2;
+            let experts = if experts_log == 0 { 0 } else { 1u32 << (experts_log + 1) };
+            let topk = topk.min(experts.max(1));
+            let mut c = format!(
+                "{{\"model_type\":\"deepseek_v3\",\"hidden_size\":{},\"num_hidden_layers\":{layers},\
+                 \"num_attention_heads\":{heads},\"num_key_value_heads\":{kv},\"head_dim\":{},\
+                 \"intermediate_size\":{},\"vocab_size\":5000,\"tie_word_embeddings\":{tied},\
+                 \"n_routed_experts\":{experts},\"num_experts_per_tok\":{topk},\
+                 \"first_k_dense_replace\":{dense_first},\"n_shared_experts\":1,\
+                 \"moe_intermediate_size\":{}",
+                h64 * 64,
+                head64 * 32,
+                inter64 * 128,
+                inter64 * 64
+            );
+            if mla {
+                c += ",\"kv_lora_rank\":64,\"q_lora_rank\":96,\"qk_nope_head_dim\":32,\
+                      \"qk_rope_head_dim\":16,\"v_head_dim\":32";
+            }
+            if let Some(w) = window {
+                let types: Vec<&str> = (0..layers)
+                    .map(|i| if i % 2 == 0 { "\"sliding_attention\"" } else { "\"full_attention\"" })
+                    .collect();
+                c += &format!(",\"sliding_window\":{w},\"layer_types\":[{}]", types.join(","));
+            }
+            c + "}"
+        })
+}
+
+proptest! {
+    #[test]
+    fn kv_bytes_are_monotone_and_bounded(cfg in arb_config(), a in 0u64..100_000, b in 0u64..100_000) {
+        let m = parse(&cfg).unwrap();
+        let (lo, hi) = (a.min(b), a.max(b));
+        let kv_lo = m.kv_bytes_for_sequence(lo).unwrap();
+        let kv_hi = m.kv_bytes_for_sequence(hi).unwrap();
+        prop_assert!(kv_lo <= kv_hi);
+        // Never more than every layer keeping every token (the dense-equivalent bound).
+        prop_assert!(kv_hi <= hi * m.kv_bytes_per_token());
+        if m.layers().iter().all(|l| l.mixer == Mixer::FullAttention) {
+            prop_assert_eq!(kv_hi, hi * m.kv_bytes_per_token());
+        }
+        for tp in [1u32, 2, 4] {
+            let par = Parallelism::tensor(tp);
+            if m.check_parallelism(&par).is_ok() {
+                let per_gpu = m.kv_bytes_for_sequence_per_gpu(hi, &par).unwrap();
+                prop_assert!(per_gpu <= kv_hi && per_gpu * u64::from(tp) >= kv_hi);
+            }
+        }
+    }
+
+    #[test]
+    fn weights_per_gpu_cover_the_model(
+        cfg in arb_config(),
+        tp_log in 0u32..3,
+        dp_log in 0u32..4,
+        ep_log in 0u32..6,
+    ) {
+        let m = parse(&cfg).unwrap();
+        let (tp, dp) = (1u32 << tp_log, 1u32 << dp_log);
+        let gpus = tp * dp;
+        let experts = m.moe().map_or(1, |s| s.num_experts);
+        let ep = (1u32 << ep_log).min(gpus).min(experts);
+        let par = Parallelism { tp, attention_dp: dp, moe_tp: gpus / ep, moe_ep: ep };
+        let par = if m.moe().is_some() { par } else { Parallelism { moe_tp: gpus, moe_ep: 1, ..par } };
+        let per_gpu = m.weight_bytes_per_gpu(&par).unwrap();
+        prop_assert!(per_gpu * u64::from(gpus) >= m.weight_bytes());
+        prop_assert!(per_gpu <= m.weight_bytes());
+        prop_assert!(m.active_params_per_token() <= m.params());
+    }
+}
