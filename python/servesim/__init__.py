@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import warnings as _warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
@@ -102,6 +103,13 @@ class RunResult:
         self._series_columns = series_columns
         self._requests: pa.Table | None = None
         self._timeseries: pa.Table | None = None
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the run says about itself that its figures do not show (a pool that never
+        had capacity, a queue that grew without bound): the CLI's ``warning:`` lines, also
+        issued as ``RuntimeWarning`` when the run returns."""
+        return list(self.summary.get("warnings", []))
 
     @property
     def requests(self) -> pa.Table | None:
@@ -266,7 +274,7 @@ class Scenario:
         if isinstance(interval, bool) or not isinstance(interval, (int, float)):
             raise ConfigError(f"planner.interval_s: {interval!r} is not a number of seconds")
         out = _native.run(json.dumps(self._config), self.base_dir, planner, float(interval))
-        return RunResult(
+        result = RunResult(
             summary=json.loads(out["summary"]),
             scaling_events=json.loads(out["scaling_events"]),
             pools=list(out["pools"]),
@@ -275,6 +283,9 @@ class Scenario:
             request_columns=out["requests"],
             series_columns=out["timeseries"],
         )
+        for w in result.warnings:
+            _warnings.warn(f"{self.name}: {w}", RuntimeWarning, stacklevel=2)
+        return result
 
     def __repr__(self) -> str:
         return f"Scenario({self.name!r}, seed={self._config.get('seed')}, duration_s={self._config.get('duration_s')})"

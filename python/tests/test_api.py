@@ -51,6 +51,20 @@ def test_run_summary_and_tables(small: servesim.Scenario) -> None:
     assert r.timeseries_polars().height == r.timeseries.num_rows
 
 
+def test_a_run_without_capacity_warns(small: servesim.Scenario) -> None:
+    assert small.run().warnings == []
+    idle = servesim.Scenario.from_yaml_str(
+        SMALL.replace("{name: decode, role: decode, tp: 2, workers: 1}", "{name: decode, role: decode, tp: 2, workers: 0}")
+    )
+    with pytest.warns(RuntimeWarning) as caught:
+        r = idle.run()
+    said = [str(w.message) for w in caught]
+    assert any("pool decode starts with no workers" in m for m in said), said
+    # Nothing is served either, so requests pile up: that is said too.
+    assert any("queue grows with the run" in m for m in said), said
+    assert len(said) == len(r.warnings) and r.warnings == r.summary["warnings"]
+
+
 def test_deterministic_and_changes(small: servesim.Scenario) -> None:
     a, b = small.run(), small.run()
     assert a.summary == b.summary

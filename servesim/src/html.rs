@@ -288,6 +288,16 @@ pub fn summary_table(runs: &[(String, &Summary)]) -> String {
         );
     }
     s.push_str("</table>");
+    for (name, r) in runs {
+        for w in &r.warnings {
+            let _ = write!(
+                s,
+                "<p class=\"warning\">{}: {}</p>",
+                escape(name),
+                escape(w)
+            );
+        }
+    }
     s
 }
 
@@ -302,7 +312,7 @@ pub fn page_with_style(title: &str, intro: &str, css: &str, body: &str) -> Strin
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title><style>\
          body{{font-family:system-ui,sans-serif;margin:24px;max-width:1400px;color:#111}}\
          table{{border-collapse:collapse;margin:12px 0}}td,th{{border:1px solid #ddd;padding:4px 10px;text-align:right}}\
-         th{{background:#f3f4f6}}td:first-child{{text-align:left}}section{{margin-top:28px}}\
+         th{{background:#f3f4f6}}td:first-child{{text-align:left}}section{{margin-top:28px}}.warning{{color:#9a3412}}\
          svg{{margin:6px 12px 6px 0;border:1px solid #eee}}{css}</style></head><body><h1>{t}</h1><p>{intro}</p>{body}</body></html>",
         t = escape(title),
         intro = escape(intro)

@@ -22,6 +22,7 @@ mod run;
 pub mod scenario;
 pub mod suite;
 pub mod validate;
+pub mod warnings;
 pub mod world;
 
 pub use error::Error;

@@ -148,6 +148,9 @@ pub struct Summary {
     /// Every planner decision that changed a pool's target: when, which pool, the target,
     /// what the decision read and the policy's reason.
     pub scaling_events: Vec<ScalingEvent>,
+    /// What the run says about itself that its figures do not show (see
+    /// [`crate::warnings`]).
+    pub warnings: Vec<String>,
 }
 
 impl Summary {
@@ -222,6 +225,7 @@ impl Summary {
                 .sum(),
             frontend_busy_share: w.frontend_busy_share(now),
             scaling_events: w.scaling_events().to_vec(),
+            warnings: crate::warnings::run_warnings(s, w, m.all.completed, w.in_flight() as u64),
         }
     }
 }
@@ -349,6 +353,9 @@ impl fmt::Display for Summary {
         }
         for (reason, n) in &self.rejected {
             writeln!(f, "rejected {n}: {reason}")?;
+        }
+        for w in &self.warnings {
+            writeln!(f, "warning: {w}")?;
         }
         Ok(())
     }

@@ -235,3 +235,40 @@ fn a_changed_scenario_is_validated_again() {
         servesim::models::dtype::Dtype::Fp8Block
     );
 }
+
+#[test]
+fn a_run_warns_of_a_pool_without_capacity_and_of_a_queue_without_bound() {
+    let run = |text: &str| {
+        let s = Scenario::from_yaml_str(text, "s.yaml", Path::new(".")).unwrap();
+        servesim::run(&s).unwrap().0
+    };
+    // The good scenario: nothing to say.
+    let quiet = run(GOOD);
+    assert!(quiet.warnings.is_empty(), "{:?}", quiet.warnings);
+    // No decode worker and no planner: requests wait to the end.
+    let none = run(&GOOD.replacen(
+        "{name: decode, role: decode, tp: 2, workers: 1}",
+        "{name: decode, role: decode, tp: 2, workers: 0}",
+        1,
+    ));
+    assert!(
+        none.warnings
+            .iter()
+            .any(|w| w.starts_with("pool decode starts with no workers")),
+        "{:?}",
+        none.warnings
+    );
+    assert!(none.to_string().contains("warning: pool decode"), "{none}");
+    // Far more traffic than one prefill worker takes: the queue grows with the run.
+    let flood = run(&GOOD
+        .replacen("rate_per_s: 1}", "rate_per_s: 400}", 1)
+        .replacen("value: 100}", "value: 8000}", 1));
+    assert!(
+        flood
+            .warnings
+            .iter()
+            .any(|w| w.contains("queue grows with the run")),
+        "{:?}",
+        flood.warnings
+    );
+}
