@@ -93,6 +93,7 @@ class RunResult:
         *,
         request_columns: Sequence[_arrow.Column] | None = None,
         series_columns: Sequence[_arrow.Column] = (),
+        classes: Sequence[str] = (),
     ) -> None:
         self.summary = summary
         self.scaling_events = scaling_events
@@ -101,6 +102,7 @@ class RunResult:
         self.scenario = scenario
         self._request_columns = request_columns
         self._series_columns = series_columns
+        self.classes = list(classes)
         self._requests: pa.Table | None = None
         self._timeseries: pa.Table | None = None
 
@@ -112,10 +114,20 @@ class RunResult:
         return list(self.summary.get("warnings", []))
 
     @property
+    def policy(self) -> str:
+        """The planner policy the run had (``none`` without a planner)."""
+        return str(self.summary.get("planner") or "none")
+
+    @property
     def requests(self) -> pa.Table | None:
-        """One row per request (Arrow), None unless ``metrics.keep_requests`` is true."""
+        """One row per request (Arrow), None unless ``metrics.keep_requests`` is true:
+        ``class`` as the class names (a dictionary column, the names of
+        ``summary["by_class"]``), ``slo_met`` (both SLOs, as the summary's attainment counts
+        them) and ``policy`` (the run's planner policy, to concatenate runs)."""
         if self._requests is None and self._request_columns is not None:
-            self._requests = _arrow.table(self._request_columns)
+            names: dict[str, Sequence[str]] | None = {"class": self.classes} if self.classes else None
+            table = _arrow.table(self._request_columns, names=names)
+            self._requests = _arrow.with_constant(table, "policy", self.policy)
         return self._requests
 
     @property
@@ -282,6 +294,7 @@ class Scenario:
             scenario=self,
             request_columns=out["requests"],
             series_columns=out["timeseries"],
+            classes=out["classes"],
         )
         for w in result.warnings:
             _warnings.warn(f"{self.name}: {w}", RuntimeWarning, stacklevel=2)
@@ -328,7 +341,60 @@ class AbReport:
         return isinstance(other, AbReport) and self.raw == other.raw
 
     def __repr__(self) -> str:
-        return f"AbReport(raw={self.raw!r})"
+        seeds = len(self.raw.get("seeds", []))
+        parts = []
+        for p in self.raw.get("policies", []):
+            att = (p.get("slo_attainment") or {}).get("mean")
+            att_s = "-" if att is None else f"{100 * att:.1f}%"
+            parts.append(f"{p['policy']} {att_s} SLO, {p['goodput_rps']['mean']:.2f} req/s, {p['gpu_hours']['mean']:.2f} GPU-h")
+        return f"AbReport({self.raw.get('scenario')!r}, {seeds} seeds: " + "; ".join(parts) + ")"
+
+    def per_run(self) -> Any:
+        """One row per policy × seed (pandas): ``policy``, ``seed``, ``slo_attainment``,
+        ``goodput_rps``, ``gpu_hours``, ``ttft_p90_ms``, ``itl_p90_ms`` (per-request mean
+        ITL), ``completed``, ``scaling_decisions``."""
+        import pandas as pd
+
+        rows = []
+        for r in self.raw["runs"]:
+            s = r["summary"]
+            rows.append(
+                {
+                    "policy": r["policy"],
+                    "seed": r["seed"],
+                    "slo_attainment": s.get("slo_attainment"),
+                    "goodput_rps": s["goodput_rps"],
+                    "gpu_hours": s["gpu_hours"],
+                    "ttft_p90_ms": s["all"]["ttft_ms"].get("p90"),
+                    "itl_p90_ms": s["all"]["itl_mean_ms"].get("p90"),
+                    "completed": s["all"]["completed"],
+                    "scaling_decisions": s["scaling_decisions"],
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def differences(self) -> Any:
+        """The paired differences (pandas), one row per policy × metric against the first
+        policy: ``policy``, ``baseline``, ``metric`` (``slo_attainment``, ``gpu_hours``,
+        ``goodput_rps``), ``mean``, ``low``, ``high`` (the 95 % interval; None where the seeds
+        give none)."""
+        import pandas as pd
+
+        rows = []
+        for p in self.raw["paired"]:
+            for metric in ("slo_attainment", "gpu_hours", "goodput_rps"):
+                e = p[metric]
+                rows.append(
+                    {
+                        "policy": p["policy"],
+                        "baseline": p["baseline"],
+                        "metric": metric,
+                        "mean": e["mean"],
+                        "low": e.get("low"),
+                        "high": e.get("high"),
+                    }
+                )
+        return pd.DataFrame(rows)
 
     @property
     def policies(self) -> list[dict[str, Any]]:
@@ -351,12 +417,15 @@ class AbReport:
 def ab(
     scenario: Scenario,
     policies: Sequence[str],
-    seeds: int = 5,
-    first_seed: int = 1,
+    seeds: int = 20,
+    first_seed: int | None = None,
     threads: int | None = None,
 ) -> AbReport:
-    """Compares ``policies`` on identical traffic over ``seeds`` seeds, on ``threads`` Rust
-    threads (None: one per core)."""
+    """Compares ``policies`` on identical traffic over ``seeds`` seeds from ``first_seed``
+    (None: the scenario's seed), on ``threads`` Rust threads (None: one per core). The
+    defaults are the CLI's (``servesim ab``: 20 seeds from the scenario's)."""
+    if first_seed is None:
+        first_seed = int(scenario.to_dict().get("seed", 0))
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ConfigError(f"ab: threads must be a whole number of at least 1 (None: one per core), got {threads!r}")
     raw = _native.ab(

@@ -43,3 +43,13 @@ def table(cols: Sequence[Column], names: dict[str, Sequence[str]] | None = None)
             )
         arrays.append(a)
     return pa.Table.from_arrays(arrays, names=[c[0] for c in cols])
+
+
+def with_constant(table: "pa.Table", name: str, value: str) -> "pa.Table":
+    """``table`` with a dictionary column ``name`` holding ``value`` on every row (one string
+    stored, not one per row)."""
+    import numpy as np
+    import pyarrow as pa
+
+    codes = pa.array(np.zeros(table.num_rows, dtype=np.int32))
+    return table.append_column(name, pa.DictionaryArray.from_arrays(codes, pa.array([value], pa.string())))

@@ -22,6 +22,7 @@ pub fn encode(data: ColumnData<'_>) -> (&'static str, Vec<u8>) {
         ColumnData::U32(v) => ("<u4", le_bytes!(v)),
         ColumnData::U64(v) => ("<u8", le_bytes!(v)),
         ColumnData::F64(v) => ("<f8", le_bytes!(v)),
+        ColumnData::Bool(v) => ("|b1", v.iter().map(|&b| u8::from(b)).collect()),
     }
 }
 

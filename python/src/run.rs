@@ -15,7 +15,8 @@ use crate::scenario::scenario_of;
 /// Runs a scenario (config JSON text) to its end, the GIL released; `planner`, when given,
 /// is a Python object with `decide(observation)` that replaces the scenario's policy.
 /// Returns a dict: `summary` (JSON text), `scaling_events` (JSON text), `requests` (columns
-/// or None), `timeseries` (columns), `pools` (names), `wall_s`.
+/// or None), `classes` (class names, by the `class` column's codes), `timeseries` (columns),
+/// `pools` (names), `wall_s`.
 #[pyfunction]
 #[pyo3(signature = (config_json, base_dir, planner=None, planner_interval_s=60.0))]
 pub fn run<'py>(
@@ -49,13 +50,14 @@ pub fn run<'py>(
             .map(|r| encode_all(r.columns()));
         let series = series_columns(&world.metrics.long_series());
         let pools: Vec<String> = s.pools().iter().map(|p| p.name.clone()).collect();
-        Ok((summary, events, requests, series, pools))
+        let classes = world.workload.class_names().to_vec();
+        Ok((summary, events, requests, series, pools, classes))
     });
     let wall = t0.elapsed().as_secs_f64();
     if let Some(e) = error.lock().ok().and_then(|mut e| e.take()) {
         return Err(e);
     }
-    let (summary, events, requests, series, pools) = res.map_err(to_py)?;
+    let (summary, events, requests, series, pools, classes) = res.map_err(to_py)?;
     let d = PyDict::new(py);
     d.set_item("summary", summary)?;
     d.set_item("scaling_events", events)?;
@@ -65,6 +67,7 @@ pub fn run<'py>(
     }
     d.set_item("timeseries", columns::to_list(py, series)?)?;
     d.set_item("pools", pools)?;
+    d.set_item("classes", classes)?;
     d.set_item("wall_s", wall)?;
     Ok(d)
 }

@@ -51,6 +51,28 @@ def test_run_summary_and_tables(small: servesim.Scenario) -> None:
     assert r.timeseries_polars().height == r.timeseries.num_rows
 
 
+def test_request_rows_carry_class_names_slo_and_policy() -> None:
+    two = SMALL + """    - name: batch
+      class: summarise
+      open:
+        arrival: {kind: poisson, rate_per_s: 1}
+        input: {kind: fixed, value: 4000}
+        output: {kind: fixed, value: 50}
+"""
+    r = servesim.Scenario.from_yaml_str(two).run()
+    t = r.requests
+    assert t is not None
+    assert set(t.column("class").to_pylist()) == set(r.summary["by_class"]) == {"chat", "summarise"}
+    met = t.column("slo_met").to_pylist()
+    assert all(isinstance(m, bool) for m in met)
+    assert set(t.column("policy").to_pylist()) == {r.policy} == {"none"}
+    # slo_met counts as the summary's attainment does, class by class (no warm-up here).
+    df = r.requests_pandas()
+    share = df.groupby("class", observed=True)["slo_met"].mean()
+    for name, g in r.summary["by_class"].items():
+        assert share[name] == pytest.approx(g["slo_met_share"]), name
+
+
 def test_a_run_without_capacity_warns(small: servesim.Scenario) -> None:
     assert small.run().warnings == []
     idle = servesim.Scenario.from_yaml_str(
@@ -283,6 +305,18 @@ def test_ab(small: servesim.Scenario) -> None:
     assert rep.runs.num_rows == 4
     assert all(p["runs_judged"] == 2 for p in rep.policies)
     assert servesim.ab(base, ["static"], seeds=2, threads=1).policies == rep.policies[:1]
+    # Tidy tables: one row per policy × seed, and one per policy × metric of the differences.
+    runs = rep.per_run()
+    assert len(runs) == 4 and set(runs["policy"]) == {"static", "load-threshold"}
+    assert sorted(set(runs["seed"])) == rep.raw["seeds"] == [1, 2]
+    assert (runs["gpu_hours"] > 0).all()
+    diff = rep.differences()
+    assert list(diff["metric"]) == ["slo_attainment", "gpu_hours", "goodput_rps"]
+    assert set(diff["baseline"]) == {"static"}
+    gpu = runs.groupby("policy")["gpu_hours"].mean()
+    assert diff.loc[diff.metric == "gpu_hours", "mean"].iloc[0] == pytest.approx(gpu["load-threshold"] - gpu["static"])
+    text = repr(rep)
+    assert text.startswith("AbReport('") and "2 seeds" in text and "load-threshold" in text and len(text) < 300
     for bad in (0, -1, 1.5, True):
         with pytest.raises(errors.ConfigError, match="threads"):
             servesim.ab(small, ["static"], seeds=2, threads=bad)  # type: ignore[arg-type]

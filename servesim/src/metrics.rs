@@ -102,6 +102,9 @@ pub struct RequestColumns {
     pub prefill_worker: Vec<u32>,
     /// Decode worker.
     pub decode_worker: Vec<u32>,
+    /// Whether it met both SLOs (TTFT, and the mean gap between its tokens), as the
+    /// summary's attainment counts it.
+    pub slo_met: Vec<bool>,
 }
 
 /// One column of numbers, borrowed in its own type (for columnar exports such as Python's).
@@ -115,13 +118,15 @@ pub enum ColumnData<'a> {
     U64(&'a [u64]),
     /// 64-bit floats.
     F64(&'a [f64]),
+    /// Booleans.
+    Bool(&'a [bool]),
 }
 
 impl RequestColumns {
     /// Every column with its name, in the order exports list them. Destructured, so a new
     /// column does not compile until it is named here.
     pub fn columns(&self) -> Vec<(&'static str, ColumnData<'_>)> {
-        use ColumnData::{F64, U16, U32, U64};
+        use ColumnData::{Bool, F64, U16, U32, U64};
         let RequestColumns {
             id,
             class,
@@ -137,6 +142,7 @@ impl RequestColumns {
             preemptions,
             prefill_worker,
             decode_worker,
+            slo_met,
         } = self;
         vec![
             ("id", U64(id)),
@@ -153,6 +159,7 @@ impl RequestColumns {
             ("preemptions", U32(preemptions)),
             ("prefill_worker", U32(prefill_worker)),
             ("decode_worker", U32(decode_worker)),
+            ("slo_met", Bool(slo_met)),
         ]
     }
 }
@@ -409,6 +416,7 @@ impl Metrics {
             cols.preemptions.push(r.preemptions);
             cols.prefill_worker.push(r.prefill_worker);
             cols.decode_worker.push(r.decode_worker);
+            cols.slo_met.push(met);
         }
         met
     }
@@ -479,7 +487,7 @@ mod tests {
         cols.id.push(7);
         cols.class.push(1);
         let named = cols.columns();
-        assert_eq!(named.len(), 14);
+        assert_eq!(named.len(), 15);
         assert_eq!(named[0], ("id", ColumnData::U64(&[7])));
         assert_eq!(named[1], ("class", ColumnData::U16(&[1])));
     }
