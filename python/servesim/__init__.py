@@ -71,6 +71,25 @@ class PythonPlanner(Protocol):
     def decide(self, observation: dict[str, Any]) -> Any: ...
 
 
+def _decision_schema() -> "pa.Schema":
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("time_s", pa.float64()),
+            ("pool", pa.string()),
+            ("active_before", pa.int64()),
+            ("target", pa.int64()),
+            ("started", pa.int64()),
+            ("stopped", pa.int64()),
+            ("applied", pa.bool_()),
+            ("observed_arrived", pa.int64()),
+            ("observed_completed", pa.int64()),
+            ("reason", pa.string()),
+        ]
+    )
+
+
 class RunResult:
     """What one run returns.
 
@@ -112,6 +131,18 @@ class RunResult:
         had capacity, a queue that grew without bound): the CLI's ``warning:`` lines, also
         issued as ``RuntimeWarning`` when the run returns."""
         return list(self.summary.get("warnings", []))
+
+    @property
+    def decisions(self) -> pa.Table:
+        """The planner's decisions (Arrow), one row per pool per decision: ``time_s``,
+        ``pool``, ``active_before``, ``target``, ``started``, ``stopped``, ``applied``, what it
+        observed (``observed_arrived``, ``observed_completed``) and its ``reason``."""
+        import pyarrow as pa
+
+        columns = ["time_s", "pool", "active_before", "target", "started", "stopped", "applied",
+                   "observed_arrived", "observed_completed", "reason"]
+        return pa.Table.from_pylist([{c: e.get(c) for c in columns} for e in self.scaling_events],
+                                    schema=_decision_schema())
 
     @property
     def policy(self) -> str:

@@ -233,6 +233,12 @@ def test_python_planner(small: servesim.Scenario) -> None:
     r = small.run(planner=p)
     assert p.calls >= 5
     assert any(e["pool"] == "decode" and e["target"] == 2 for e in r.scaling_events)
+    # The same decisions as an Arrow table.
+    d = r.decisions
+    assert d.num_rows == len(r.scaling_events) > 0
+    assert d.column("pool").to_pylist() == [e["pool"] for e in r.scaling_events]
+    assert d.column("target").to_pylist() == [e["target"] for e in r.scaling_events]
+    assert d.schema.field("reason").type == "string"
 
 
 def test_python_planner_errors(small: servesim.Scenario) -> None:
