@@ -20,6 +20,7 @@ pub mod profiler;
 pub mod report;
 mod run;
 pub mod scenario;
+pub mod story;
 pub mod suite;
 pub mod validate;
 pub mod warnings;

@@ -25,6 +25,8 @@ enum Command {
     Run(cli::run::RunArgs),
     /// The airline disruption story under every planner, with an HTML report.
     Airline(cli::airline::AirlineArgs),
+    /// A scenario under each planner policy: a comparison in the terminal and an HTML report.
+    Report(cli::report::ReportArgs),
     /// Compare planner policies on the same seeds, with paired confidence intervals.
     Ab(cli::ab::AbArgs),
     /// The planner benchmark suite: every policy against the best fixed deployment, per workload.
@@ -82,6 +84,7 @@ fn main() -> ExitCode {
         }
         Command::Run(args) => cli::run::run_cmd(args),
         Command::Airline(args) => cli::airline::run_cmd(args),
+        Command::Report(args) => cli::report::run_cmd(args),
         Command::Ab(args) => cli::ab::run_cmd(args),
         Command::Suite(args) => cli::suite::run_cmd(args),
         Command::Bench(args) => cli::bench::run_cmd(args),

@@ -1,0 +1,158 @@
+//! `servesim report SCENARIO [--policies a,b]`: the scenario under each policy, told in the
+//! terminal (one comparison table, a few sentences) and written as an HTML page with its
+//! charts and `summary.json`. `servesim airline` is this report of the airline story.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use servesim::experiment::run_policies;
+use servesim::html::{page, run_charts, summary_table};
+use servesim::scenario::Override;
+use servesim::story::{PolicyRun, render};
+use servesim::traffic::Preset;
+use servesim::{Scenario, planner::POLICIES};
+
+use super::CliError;
+
+/// Arguments of `servesim report`.
+#[derive(Args)]
+pub struct ReportArgs {
+    /// The scenario file (YAML or JSON).
+    pub scenario: PathBuf,
+    /// Where to write `report.html` and `summary.json`.
+    #[arg(long, default_value = "out/report")]
+    pub out: PathBuf,
+    /// Policies to compare (comma-separated; default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub policies: Vec<String>,
+    /// Override the seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Threads (default: the machine's cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Set a field of the file, validated like the file (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<Override>,
+    /// Also print every policy's whole summary.
+    #[arg(long)]
+    pub details: bool,
+}
+
+/// Runs the report of `args.scenario`.
+pub fn run_cmd(args: ReportArgs) -> Result<(), CliError> {
+    let scenario = Scenario::from_file_with(&args.scenario, &args.set)
+        .map_err(|e| CliError::Message(e.to_string()))?;
+    let options = Options {
+        out: args.out,
+        policies: args.policies,
+        seed: args.seed,
+        jobs: args.jobs,
+        details: args.details,
+    };
+    compare(scenario, options)
+}
+
+/// What a report is asked for, beyond its scenario.
+pub struct Options {
+    /// Output folder.
+    pub out: PathBuf,
+    /// Policies (empty: all).
+    pub policies: Vec<String>,
+    /// Seed override.
+    pub seed: Option<u64>,
+    /// Threads.
+    pub jobs: Option<usize>,
+    /// Print every whole summary too.
+    pub details: bool,
+}
+
+/// Runs `scenario` under each policy, prints the story and writes the page.
+pub fn compare(mut scenario: Scenario, o: Options) -> Result<(), CliError> {
+    let msg = |e: &dyn std::fmt::Display| CliError::Message(e.to_string());
+    if let Some(seed) = o.seed {
+        scenario = scenario.with_seed(seed).map_err(|e| msg(&e))?;
+    }
+    let policies: Vec<String> = if o.policies.is_empty() {
+        POLICIES.iter().map(|p| p.to_string()).collect()
+    } else {
+        o.policies
+    };
+    std::fs::create_dir_all(&o.out).map_err(|e| msg(&format!("{}: {e}", o.out.display())))?;
+    let jobs = super::jobs(o.jobs)?;
+    let runs = run_policies(&scenario, &policies, jobs).map_err(|e| msg(&e))?;
+
+    // The airline preset's storm is the burst to shade and to tell; other scenarios have none.
+    let traffic = &scenario.config().traffic;
+    let airline = traffic.preset == Some(Preset::Airline);
+    let storm = airline.then(|| {
+        let a = traffic.airline.clone().unwrap_or_default();
+        (a.storm_start_s, a.storm_start_s + a.storm_duration_s)
+    });
+    if o.details {
+        for (policy, (summary, _)) in policies.iter().zip(&runs) {
+            println!("=== {policy}");
+            print!("{summary}");
+        }
+        println!();
+    }
+    let told: Vec<PolicyRun<'_>> = policies
+        .iter()
+        .zip(&runs)
+        .map(|(policy, (summary, world))| PolicyRun {
+            policy,
+            summary,
+            world,
+        })
+        .collect();
+    print!("{}", render(&scenario, &told, storm));
+
+    let slo_ttft = scenario.slo_ttft().as_millis_f64();
+    let slo_itl = scenario.slo_itl().as_millis_f64();
+    let rows: Vec<(String, &servesim::Summary)> = policies
+        .iter()
+        .cloned()
+        .zip(runs.iter().map(|(s, _)| s))
+        .collect();
+    let mut body = summary_table(&rows);
+    for (policy, (summary, world)) in policies.iter().zip(&runs) {
+        body += &format!(
+            "<section><h2>{}</h2><p>SLO attainment {}, {:.2} GPU-hours, {} workers started, {} stopped.</p>{}</section>",
+            servesim::html::escape(policy),
+            summary
+                .slo_attainment
+                .map_or("-".into(), |a| format!("{:.1}%", a * 100.0)),
+            summary.gpu_hours,
+            summary.workers_started,
+            summary.workers_stopped,
+            run_charts(world, slo_ttft, slo_itl, storm)
+        );
+    }
+    let shading = if storm.is_some() {
+        " The storm window is shaded;"
+    } else {
+        ""
+    };
+    let intro = format!(
+        "{}: {} on {} ({}), seed {}.{shading} dashed lines are the SLOs.",
+        scenario.name(),
+        scenario.llm().name,
+        scenario.gpu().sku,
+        scenario.backend(),
+        scenario.seed()
+    );
+    let title = if airline {
+        "Airline disruption: planners compared".to_string()
+    } else {
+        format!("{}: planners compared", scenario.name())
+    };
+    let html_path = o.out.join("report.html");
+    std::fs::write(&html_path, page(&title, &intro, &body))
+        .map_err(|e| msg(&format!("{}: {e}", html_path.display())))?;
+    let json: Vec<_> = runs.iter().map(|(s, _)| s).collect();
+    let json_path = o.out.join("summary.json");
+    let text = serde_json::to_string_pretty(&json).map_err(|e| msg(&e))?;
+    std::fs::write(&json_path, text).map_err(|e| msg(&format!("{}: {e}", json_path.display())))?;
+    println!("report: {}", html_path.display());
+    Ok(())
+}

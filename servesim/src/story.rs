@@ -1,0 +1,164 @@
+//! What a comparison of planners showed, told in the terminal: one table of the policies
+//! side by side, then a few plain sentences (when the burst came, how long first tokens
+//! stayed above the SLO, what each planner did and what it cost).
+
+use std::fmt::Write as _;
+
+use crate::report::Summary;
+use crate::scenario::Scenario;
+use crate::world::World;
+
+/// One policy's run.
+pub struct PolicyRun<'a> {
+    /// The policy's name.
+    pub policy: &'a str,
+    /// Its summary.
+    pub summary: &'a Summary,
+    /// Its world at the end (the series, the decisions).
+    pub world: &'a World,
+}
+
+/// Seconds of `[from, to)` in which the per-interval TTFT p90 was above `slo_ms`.
+fn seconds_over(world: &World, slo_ms: f64, from_s: f64, to_s: f64) -> f64 {
+    let m = &world.metrics;
+    let step = m
+        .series
+        .first()
+        .map_or(10.0, |s| s.ready.interval().as_secs_f64());
+    m.ttft_p90_ms
+        .iter()
+        .enumerate()
+        .filter(|&(k, &v)| {
+            let t = k as f64 * step;
+            t >= from_s && t < to_s && v > slo_ms
+        })
+        .count() as f64
+        * step
+}
+
+/// The comparison table and the sentences; `burst` is the window of the traffic's burst
+/// (the airline storm), when it has one.
+pub fn render(scenario: &Scenario, runs: &[PolicyRun<'_>], burst: Option<(f64, f64)>) -> String {
+    let slo = scenario.slo_ttft().as_millis_f64();
+    let end = scenario.duration().as_secs_f64();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{} (seed {}): {} on {} ({}), {:.0} s; SLOs TTFT {:.0} ms, ITL {:.0} ms",
+        scenario.name(),
+        scenario.seed(),
+        scenario.llm().name,
+        scenario.gpu().sku,
+        scenario.backend(),
+        end,
+        slo,
+        scenario.slo_itl().as_millis_f64()
+    );
+    let _ = writeln!(
+        s,
+        "\n{:<16} {:>8} {:>10} {:>10} {:>9} {:>7} {:>16}",
+        "policy", "SLO met", "TTFT p90", "goodput", "GPU-h", "+/-", "TTFT > SLO for"
+    );
+    let (from, to) = burst.unwrap_or((0.0, end));
+    for r in runs {
+        let over = seconds_over(r.world, slo, from, to);
+        let _ = writeln!(
+            s,
+            "{:<16} {:>8} {:>8} ms {:>6.2} r/s {:>9.2} {:>7} {:>14.0} s",
+            r.policy,
+            r.summary
+                .slo_attainment
+                .map_or("-".into(), |a| format!("{:.1}%", a * 100.0)),
+            r.summary
+                .all
+                .ttft_ms
+                .p90
+                .map_or("-".into(), |v| format!("{v:.0}")),
+            r.summary.goodput_rps,
+            r.summary.gpu_hours,
+            format!(
+                "{}/{}",
+                r.summary.workers_started, r.summary.workers_stopped
+            ),
+            over
+        );
+    }
+    s.push('\n');
+    if let Some((a, b)) = burst {
+        let _ = writeln!(
+            s,
+            "The burst runs from {a:.0} s to {b:.0} s; \"TTFT > SLO for\" counts its seconds with \
+             a TTFT p90 above {slo:.0} ms."
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "\"TTFT > SLO for\" counts the run's seconds with a TTFT p90 above {slo:.0} ms."
+        );
+    }
+    for r in runs {
+        let _ = writeln!(s, "- {}", what_it_did(r, from, scenario));
+    }
+    let best = runs.iter().max_by(|a, b| {
+        let key = |r: &&PolicyRun<'_>| r.summary.slo_attainment.unwrap_or(0.0);
+        key(a).total_cmp(&key(b))
+    });
+    let cheapest = runs
+        .iter()
+        .min_by(|a, b| a.summary.gpu_hours.total_cmp(&b.summary.gpu_hours));
+    if let (Some(best), Some(cheapest)) = (best, cheapest) {
+        let _ = writeln!(
+            s,
+            "Most requests within their SLOs: {} ({}); fewest GPU-hours: {} ({:.2}).",
+            best.policy,
+            best.summary
+                .slo_attainment
+                .map_or("-".into(), |a| format!("{:.1}%", a * 100.0)),
+            cheapest.policy,
+            cheapest.summary.gpu_hours
+        );
+    }
+    s
+}
+
+/// One sentence on what a planner did from `from_s` on.
+fn what_it_did(r: &PolicyRun<'_>, from_s: f64, scenario: &Scenario) -> String {
+    let events = r.world.scaling_events();
+    let first_up = events.iter().find(|e| e.started > 0 && e.time_s >= from_s);
+    let cost = format!("{:.2} GPU-h", r.summary.gpu_hours);
+    match (r.world.planner_name(), first_up) {
+        (None, _) => format!("{}: no planner, the pools as given ({cost}).", r.policy),
+        (Some(_), None) if events.iter().all(|e| e.started == 0) => format!(
+            "{}: never started a worker ({} decisions; {cost}).",
+            r.policy,
+            events.len()
+        ),
+        (Some(_), None) => format!(
+            "{}: started its workers before the burst only ({} started, {} stopped; {cost}).",
+            r.policy, r.summary.workers_started, r.summary.workers_stopped
+        ),
+        (Some(_), Some(e)) => {
+            let startup = scenario
+                .pools()
+                .iter()
+                .find(|p| p.name == e.pool)
+                .map_or(0.0, |p| p.startup.as_secs_f64());
+            format!(
+                "{}: first started a {} worker {:.0} s in (at {:.0} s, ready about {:.0} s \
+                 later: {}); {} started, {} stopped in all; {cost}.",
+                r.policy,
+                e.pool,
+                e.time_s - from_s,
+                e.time_s,
+                startup,
+                if e.reason.is_empty() {
+                    "no reason given"
+                } else {
+                    e.reason.as_str()
+                },
+                r.summary.workers_started,
+                r.summary.workers_stopped
+            )
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! `servesim report` and `servesim airline`: one comparison table and a few sentences in the
+//! terminal, the page titled after what was run.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn servesim(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_servesim"))
+        .args(args)
+        .output()
+        .expect("servesim runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn scenarios() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+#[test]
+fn a_report_tells_the_comparison_and_titles_the_page_after_the_scenario() {
+    let out = std::env::temp_dir().join(format!("servesim-report-{}", std::process::id()));
+    let scenario = scenarios().join("disagg-small.yaml");
+    let (ok, stdout, stderr) = servesim(&[
+        "report",
+        scenario.to_str().unwrap(),
+        "--policies",
+        "static,sla",
+        "--out",
+        out.to_str().unwrap(),
+        "--jobs",
+        "2",
+    ]);
+    assert!(ok, "{stderr}");
+    // One table: a header and one row per policy, then one sentence per policy.
+    let lines: Vec<&str> = stdout.lines().collect();
+    let header = lines.iter().position(|l| l.starts_with("policy")).unwrap();
+    assert!(lines[header + 1].starts_with("static "), "{stdout}");
+    assert!(lines[header + 2].starts_with("sla "), "{stdout}");
+    assert_eq!(stdout.matches("\n- ").count(), 2, "{stdout}");
+    assert!(
+        stdout.contains("Most requests within their SLOs:"),
+        "{stdout}"
+    );
+    // No whole summaries unless asked for, and no storm where the scenario has none.
+    assert!(
+        !stdout.contains("=== ") && !stdout.contains("burst"),
+        "{stdout}"
+    );
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains("<title>disagg-small: planners compared</title>"));
+    assert!(!page.contains("Airline") && !page.contains("shaded"));
+    let summaries: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summaries.as_array().unwrap().len(), 2);
+
+    // --details adds every whole summary; a wrong policy is an error naming it.
+    let (ok, stdout, _) = servesim(&[
+        "report",
+        scenario.to_str().unwrap(),
+        "--policies",
+        "static",
+        "--details",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok && stdout.contains("=== static") && stdout.contains("latency (ms)"));
+    let (ok, _, stderr) = servesim(&[
+        "report",
+        scenario.to_str().unwrap(),
+        "--policies",
+        "nope",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok && stderr.contains("nope"), "{stderr}");
+}
+
+#[test]
+fn the_airline_story_names_its_storm() {
+    let out = std::env::temp_dir().join(format!("servesim-airline-{}", std::process::id()));
+    let (ok, stdout, stderr) = servesim(&[
+        "airline",
+        "--policies",
+        "static,lookahead",
+        "--out",
+        out.to_str().unwrap(),
+        "--jobs",
+        "2",
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("The burst runs from 600 s to 2400 s"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("- lookahead: first started a prefill worker"),
+        "{stdout}"
+    );
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains("Airline disruption: planners compared") && page.contains("shaded"));
+}
