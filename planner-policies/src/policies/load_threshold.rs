@@ -181,6 +181,27 @@ impl Planner for LoadThreshold {
                 self.grace_left = cfg.grace_intervals;
             }
         }
-        c.decide(wanted, obs)
+        let word = |s: i32| match s.signum() {
+            1 => "up",
+            -1 => "down",
+            _ => "hold",
+        };
+        let reason = format!(
+            "decode KV {:.0}% (up > {:.0}%, down < {:.0}%): {}; prefill queue {queue:.1} per \
+             worker (up > {}, down < {}): {}{}",
+            kv * 100.0,
+            cfg.kv_up * 100.0,
+            cfg.kv_down * 100.0,
+            word(kv_step),
+            cfg.queue_up,
+            cfg.queue_down,
+            word(q_step),
+            if self.grace_left > 0 {
+                "; no decode scale-down during the grace after a scale-up"
+            } else {
+                ""
+            }
+        );
+        c.decide(wanted, obs).because(reason)
     }
 }

@@ -354,10 +354,28 @@ impl Planner for Lookahead {
         // Nor while the last interval's TTFT p90 is over the target.
         let queue_ms = (backlog + isl) / ready_cap.max(1e-9) * 1e3;
         let ttft_over = finite(stats.ttft_p90_ms).is_some_and(|t| t > slo_ttft);
-        if (backlog > 0.0 && queue_ms > slo_ttft * cfg.slo_margin) || ttft_over {
+        let held = (backlog > 0.0 && queue_ms > slo_ttft * cfg.slo_margin) || ttft_over;
+        if held {
             wanted[c.prefill] = wanted[c.prefill].max(p.active());
         }
-        c.decide(wanted, obs)
+        let reason = format!(
+            "prefill demand {demand_p:.0} tok/s, planned {plan_p:.0} ({steps_p} steps ahead), \
+             backlog {backlog:.0} tok; worker capacity {cap:.0} tok/s{measured}, utilisation \
+             {rho:.2} for TTFT -> {n_p} prefill; decode {plan_d:.0} tok/s, KV {n_kv} -> {n_d} \
+             decode; held for {hold:.0} s{kept}",
+            measured = if self.capacity.is_some() {
+                " measured"
+            } else {
+                " from the profile"
+            },
+            hold = cfg.hold_s,
+            kept = if held {
+                "; prefill not shrunk: its queue or TTFT is over the target"
+            } else {
+                ""
+            },
+        );
+        c.decide(wanted, obs).because(reason)
     }
 }
 

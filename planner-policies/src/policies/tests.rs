@@ -404,6 +404,25 @@ fn garbage_observations_never_panic() {
 }
 
 #[test]
+fn every_planner_that_decides_says_why() {
+    for name in POLICIES.iter().filter(|&&n| n != "static") {
+        let dt = if *name == "sla-load" { 5.0 } else { 30.0 };
+        let mut p = planner(name, dt, 32);
+        let mut toy = Toy::new(dt, 120.0, 32);
+        let mut reasons = Vec::new();
+        for _ in 0..10 {
+            let d = p.decide(&toy.observe(&Load::steady(3.0)));
+            toy.apply(&d);
+            reasons.push(d.reason);
+        }
+        assert!(
+            reasons.iter().any(|r| !r.is_empty()),
+            "{name} gives no reason"
+        );
+    }
+}
+
+#[test]
 fn constant_load_is_stable() {
     for name in POLICIES {
         let dt = if name == "sla-load" { 5.0 } else { 30.0 };
