@@ -80,12 +80,18 @@ fn errors_name_the_field() {
         ),
         (
             ("nodes: 1", "nodes: 1\n  bogus: 3"),
-            "cluster: unknown field `bogus`",
+            "s.yaml: cluster.bogus: unknown field `bogus`",
+        ),
+        (
+            ("workers: 1}", "worker: 1}"),
+            "cluster.pools[0].worker: unknown field `worker`, expected one of `name`, `role`, `tp`, \
+             `workers`, `startup_s`, `router`, `engine`; did you mean `workers`?",
         ),
         (
             ("role: decode", "role: decoder"),
             "cluster.pools[1].role: 'decoder' is not one of",
         ),
+        (("role: decode", "role: decoder"), "did you mean 'decode'?"),
         (("gpu: h100_sxm", "gpu: h900"), "gpu:"),
         (("model: Qwen/Qwen3-32B-FP8", "model: Mistral-7B"), "model:"),
         (("backend: vllm", "backend: tgi"), "backend:"),
@@ -173,7 +179,7 @@ fn errors_name_the_field() {
         ),
         (
             ("seed: 1", "seed: 1\nfrontend: {latency: 3}"),
-            "frontend: unknown field `latency`",
+            "frontend.latency: unknown field `latency`",
         ),
     ];
     for (edit, expected) in cases {
@@ -182,6 +188,10 @@ fn errors_name_the_field() {
             err.contains(expected),
             "edit {edit:?}: expected `{expected}` in `{err}`"
         );
+        // The field path is said once.
+        let rest = err.strip_prefix("s.yaml: ").unwrap_or(&err);
+        let path = rest.split(": ").next().unwrap_or_default();
+        assert_eq!(rest.matches(&format!("{path}:")).count(), 1, "{err}");
     }
 }
 

@@ -37,6 +37,7 @@ pub mod names;
 pub mod queue;
 pub mod rng;
 pub mod slab;
+pub mod suggest;
 pub mod time;
 
 pub use determinism::{Divergence, TraceDigest, check_determinism};

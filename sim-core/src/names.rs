@@ -46,7 +46,11 @@ pub struct NotOneOf {
 
 impl fmt::Display for NotOneOf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "'{}' is not one of {}", self.name, self.known)
+        write!(f, "'{}' is not one of {}", self.name, self.known)?;
+        match crate::suggest::closest(&self.name, self.known.split(", ")) {
+            Some(best) => write!(f, "; did you mean '{best}'?"),
+            None => Ok(()),
+        }
     }
 }
 

@@ -175,7 +175,7 @@ impl WorkloadConfig {
     pub fn from_yaml_str(text: &str, origin: &str) -> Result<WorkloadConfig> {
         serde_norway::from_str(text).map_err(|e| TrafficError::Parse {
             origin: origin.to_string(),
-            message: e.to_string(),
+            message: servesim_core::suggest::with_suggestion(&e.to_string()),
         })
     }
 
@@ -455,7 +455,7 @@ pub fn load_workload_file(path: &Path) -> Result<(WorkloadConfig, Option<u64>)> 
     let origin = path.display().to_string();
     let parse_err = |e: serde_norway::Error| TrafficError::Parse {
         origin: origin.clone(),
-        message: e.to_string(),
+        message: servesim_core::suggest::with_suggestion(&e.to_string()),
     };
     let doc: serde_norway::Value = serde_norway::from_str(&text).map_err(parse_err)?;
     let Some(traffic) = doc.get("traffic") else {
@@ -463,7 +463,7 @@ pub fn load_workload_file(path: &Path) -> Result<(WorkloadConfig, Option<u64>)> 
     };
     let config = serde_norway::from_value(traffic.clone()).map_err(|e| TrafficError::Parse {
         origin: format!("{origin}: traffic"),
-        message: e.to_string(),
+        message: servesim_core::suggest::with_suggestion(&e.to_string()),
     })?;
     let seed = match doc.get("seed") {
         None => None,

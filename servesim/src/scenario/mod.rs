@@ -102,8 +102,8 @@ impl Scenario {
             let path = e.path().to_string();
             Error::Parse {
                 origin: origin.to_string(),
+                message: parse_message(&path, &e.into_inner().to_string()),
                 path,
-                message: e.into_inner().to_string(),
             }
         })?;
         Self::validate(config, base_dir)
@@ -264,4 +264,16 @@ impl Scenario {
     pub fn max_requests(&self) -> u64 {
         self.config.limits.max_requests
     }
+}
+
+/// A parse error's message as users read it: without the field path serde repeats in front
+/// of it (the error names the path already), with a suggestion for a mistyped field or value.
+pub(crate) fn parse_message(path: &str, message: &str) -> String {
+    let message = match message.split_once(": ") {
+        Some((lead, rest)) if !lead.is_empty() && path.starts_with(lead) && !lead.contains(' ') => {
+            rest
+        }
+        _ => message,
+    };
+    servesim_core::suggest::with_suggestion(message)
 }

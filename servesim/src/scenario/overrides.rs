@@ -130,12 +130,14 @@ impl Scenario {
             o.apply(&mut doc)?;
         }
         let with = format!("{origin} with --set");
-        let config: ScenarioConfig =
-            serde_path_to_error::deserialize(doc).map_err(|e| Error::Parse {
+        let config: ScenarioConfig = serde_path_to_error::deserialize(doc).map_err(|e| {
+            let path = e.path().to_string();
+            Error::Parse {
                 origin: with.clone(),
-                path: e.path().to_string(),
-                message: e.into_inner().to_string(),
-            })?;
+                message: super::parse_message(&path, &e.into_inner().to_string()),
+                path,
+            }
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Self::validate(config, base)
     }

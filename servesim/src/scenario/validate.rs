@@ -300,7 +300,11 @@ fn validate_pool(
         other => {
             return Err(invalid(
                 format!("{path}.role"),
-                format!("'{other}' is not one of prefill, decode, aggregated"),
+                servesim_core::NotOneOf {
+                    name: other.to_string(),
+                    known: "prefill, decode, aggregated".into(),
+                }
+                .to_string(),
             ));
         }
     };
