@@ -164,6 +164,21 @@ planner: {{policy: sla, interval_s: 60, profile_dir: {}}}
         summary.scaling_decisions,
         world.scaling_events()
     );
+    // A profile made for other worker sizes is refused, naming both.
+    let other = if dtp == 1 { 2 } else { 1 };
+    let wrong = scenario.replace(
+        &format!("role: decode, tp: {dtp}"),
+        &format!("role: decode, tp: {other}"),
+    );
+    let s = Scenario::from_yaml_str(&wrong, "profiled.yaml", Path::new(".")).unwrap();
+    let e = servesim::run(&s).err().expect("TP mismatch is an error");
+    let e = e.to_string();
+    assert!(
+        e.contains("profile_dir")
+            && e.contains(&format!("TP{dtp} workers"))
+            && e.contains(&format!("pool `decode` has TP{other}")),
+        "{e}"
+    );
     // The planner read the written files: without them the scenario does not build.
     let missing = scenario.replace(&out.display().to_string(), "/nonexistent/profile");
     let s = Scenario::from_yaml_str(&missing, "profiled.yaml", Path::new(".")).unwrap();
