@@ -77,15 +77,16 @@ fn shipped_request_profiles_and_the_sla_planner_scales_with_the_profile() {
     assert_eq!(dgd["kind"].as_str(), Some("DynamoGraphDeployment"));
     let services = &dgd["spec"]["services"];
     assert!(services["Frontend"].is_mapping());
+    // The Planner reads its profile at a path inside its container, never this machine's.
     assert!(
         services["Planner"]["extraPodSpec"]["mainContainer"]["args"]
             .as_sequence()
             .unwrap()
             .iter()
-            .any(|a| a
-                .as_str()
-                .is_some_and(|s| s.starts_with("--profile-results-dir=")))
+            .any(|a| a.as_str() == Some("--profile-results-dir=/data/profiling_results"))
     );
+    let dgd_text = std::fs::read_to_string(out.join("dgd.yaml")).unwrap();
+    assert!(!dgd_text.contains(&out.display().to_string()), "{dgd_text}");
     for (svc, role) in [
         ("VllmPrefillWorker", "prefill"),
         ("VllmDecodeWorker", "decode"),
@@ -122,6 +123,8 @@ fn shipped_request_profiles_and_the_sla_planner_scales_with_the_profile() {
     );
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("chosen"));
+    // Nothing assumed: no empty heading for it.
+    assert!(!html.contains("Assumed"), "{html}");
 
     // A scenario that points its sla planner at the written profile, unchanged, and scales.
     let (ptp, dtp) = (

@@ -24,6 +24,11 @@ fn write(path: &Path, text: &str) -> Result<(), Error> {
     std::fs::write(path, text).map_err(|e| io(path, e))
 }
 
+/// Where the DGD's Planner reads the planner profile inside its container (as Dynamo's own
+/// planner manifests mount a volume at `/data`): copy `prefill_raw_data.json` and
+/// `decode_raw_data.json` there. A path of this machine would mean nothing in a pod.
+pub const CONTAINER_PROFILE_DIR: &str = "/data/profiling_results";
+
 /// Kubernetes-style name: lower case, `[a-z0-9-]`.
 fn k8s_name(s: &str) -> String {
     let mut out: String = s
@@ -454,12 +459,16 @@ pub fn report_html(o: &Outcome) -> String {
         body.push_str("</table></section>");
     }
     if !r.ignored.is_empty() || !r.assumed.is_empty() {
-        let _ = write!(
-            body,
-            "<section><h2>Request</h2><p>Ignored fields: {}</p><p>Assumed: {}</p></section>",
-            escape(&r.ignored.join(", ")),
-            escape(&r.assumed.join("; "))
-        );
+        body.push_str("<section><h2>Request</h2>");
+        for (what, items, sep) in [
+            ("Ignored fields", &r.ignored, ", "),
+            ("Assumed", &r.assumed, "; "),
+        ] {
+            if !items.is_empty() {
+                let _ = write!(body, "<p>{what}: {}</p>", escape(&items.join(sep)));
+            }
+        }
+        body.push_str("</section>");
     }
     let intro = format!(
         "{} on {} × {} ({}), ISL {}, OSL {}, TTFT ≤ {} ms, ITL ≤ {} ms.",
@@ -484,15 +493,26 @@ pub fn write_all(o: &Outcome, dir: &Path) -> Result<(), Error> {
             path: p.display().to_string(),
             message: e.to_string(),
         })?;
-        write(p, &text)
+        let note = if v["spec"]["services"]["Planner"].is_null() {
+            String::new()
+        } else {
+            format!(
+                "# The Planner reads its profile from {CONTAINER_PROFILE_DIR} in its container:\n\
+                 # copy prefill_raw_data.json and decode_raw_data.json (written beside this file)\n\
+                 # there, e.g. onto a volume mounted at /data.\n"
+            )
+        };
+        write(p, &format!("{note}{text}"))
     };
-    let profile_dir = dir.display().to_string();
-    yaml(&dgd(o, &o.chosen, &profile_dir), &dir.join("dgd.yaml"))?;
+    yaml(
+        &dgd(o, &o.chosen, CONTAINER_PROFILE_DIR),
+        &dir.join("dgd.yaml"),
+    )?;
     let agg = dir.join("dgd-agg.yaml");
     if let Some(a) = &o.best_aggregated
         && o.chosen.mode != Mode::Aggregated
     {
-        yaml(&dgd(o, a, &profile_dir), &agg)?;
+        yaml(&dgd(o, a, CONTAINER_PROFILE_DIR), &agg)?;
     } else {
         // A reused folder must not keep the alternative of an earlier request.
         match std::fs::remove_file(&agg) {
