@@ -121,8 +121,13 @@ fn shipped_request_profiles_and_the_sla_planner_scales_with_the_profile() {
         csv.lines()
             .any(|l| l.starts_with("disagg,") && l.ends_with(",true"))
     );
+    // The frontier holds only deployments meeting the SLOs; the rest are drawn apart.
+    for l in csv.lines().skip(1).filter(|l| l.ends_with(",true")) {
+        assert!(l.ends_with("true,true"), "{l}");
+    }
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("chosen"));
+    assert!(html.contains("misses an SLO") && html.contains("stroke-dasharray=\"3 3\""));
     // Nothing assumed: no empty heading for it.
     assert!(!html.contains("Assumed"), "{html}");
 

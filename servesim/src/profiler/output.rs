@@ -280,25 +280,64 @@ const COLORS: [(&str, Mode, &str); 2] = [
     ("disaggregated", Mode::Disaggregated, "#dc2626"),
 ];
 
-/// The frontier chart: tokens/s/GPU against tokens/s/user, both modes, the chosen point
-/// ringed and the ITL target as a vertical line.
+/// Each mode's Pareto front of the points in `pts` (more tokens/s/GPU at more tokens/s/user),
+/// by tokens/s/user.
+fn pareto_front<'a>(pts: impl Iterator<Item = &'a Candidate>, mode: Mode) -> Vec<&'a Candidate> {
+    let mut v: Vec<&Candidate> = pts.filter(|c| c.mode == mode).collect();
+    v.sort_by(|a, b| {
+        b.tokens_per_s_per_user
+            .total_cmp(&a.tokens_per_s_per_user)
+            .then(b.tokens_per_s_per_gpu.total_cmp(&a.tokens_per_s_per_gpu))
+    });
+    let mut best = f64::NEG_INFINITY;
+    v.retain(|c| {
+        let keep = c.tokens_per_s_per_gpu.is_finite() && c.tokens_per_s_per_gpu > best;
+        if keep {
+            best = c.tokens_per_s_per_gpu;
+        }
+        keep
+    });
+    v.reverse();
+    v
+}
+
+/// The frontier chart: tokens/s/GPU against tokens/s/user, both modes. Solid lines and filled
+/// points: the frontier of deployments meeting both SLOs; dashed lines and hollow points,
+/// apart from it: the front of those missing one (they would otherwise form its top). The
+/// chosen point is ringed, the ITL target a vertical line.
 pub fn frontier_svg(o: &Outcome) -> String {
     let (w, h, l, r, t, b) = (720.0, 380.0, 64.0, 16.0, 28.0, 44.0);
-    let pts: Vec<&Candidate> = o
+    let meets: Vec<&Candidate> = o
         .points
         .iter()
         .filter(|p| p.on_frontier)
         .map(|p| &p.candidate)
         .collect();
-    let xmax = pts
+    let missing = || {
+        o.points
+            .iter()
+            .map(|p| &p.candidate)
+            .filter(|c| !c.meets_slo())
+    };
+    let fronts: Vec<(Vec<&Candidate>, Vec<&Candidate>)> = COLORS
         .iter()
+        .map(|(_, mode, _)| {
+            let mut m: Vec<&Candidate> =
+                meets.iter().copied().filter(|c| c.mode == *mode).collect();
+            m.sort_by(|a, b| a.tokens_per_s_per_user.total_cmp(&b.tokens_per_s_per_user));
+            (m, pareto_front(missing(), *mode))
+        })
+        .collect();
+    let all = || fronts.iter().flat_map(|(a, b)| a.iter().chain(b)).copied();
+    let xmax = all()
         .map(|c| c.tokens_per_s_per_user)
+        .filter(|v| v.is_finite())
         .fold(1e3 / o.request.itl_ms, f64::max)
         * 1.05;
-    let ymax = pts
-        .iter()
+    let ymax = all()
         .map(|c| c.tokens_per_s_per_gpu)
         .chain([o.chosen.tokens_per_s_per_gpu])
+        .filter(|v| v.is_finite())
         .fold(1.0, f64::max)
         * 1.1;
     let x = |v: f64| l + (v / xmax).clamp(0.0, 1.0) * (w - l - r);
@@ -345,44 +384,57 @@ pub fn frontier_svg(o: &Outcome) -> String {
         t + 12.0,
         o.request.itl_ms
     );
-    for (i, (name, mode, color)) in COLORS.iter().enumerate() {
-        let mut line: Vec<&&Candidate> = pts.iter().filter(|c| c.mode == *mode).collect();
-        line.sort_by(|a, b| a.tokens_per_s_per_user.total_cmp(&b.tokens_per_s_per_user));
-        let d: Vec<String> = line
-            .iter()
-            .map(|c| {
-                format!(
-                    "{:.1},{:.1}",
+    let mut legend = 0;
+    for ((name, _, color), (meet, miss)) in COLORS.iter().zip(&fronts) {
+        for (line, ok) in [(miss, false), (meet, true)] {
+            let d: Vec<String> = line
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{:.1},{:.1}",
+                        x(c.tokens_per_s_per_user),
+                        y(c.tokens_per_s_per_gpu)
+                    )
+                })
+                .collect();
+            let (dash, fill, opacity) = if ok {
+                ("", *color, "1")
+            } else {
+                (" stroke-dasharray=\"3 3\"", "none", "0.55")
+            };
+            if !d.is_empty() {
+                let _ = write!(
+                    s,
+                    "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" opacity=\"{opacity}\"{dash} points=\"{}\"/>",
+                    d.join(" ")
+                );
+            }
+            for c in line {
+                let _ = write!(
+                    s,
+                    "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{fill}\" stroke=\"{color}\" opacity=\"{opacity}\"><title>{}{}</title></circle>",
                     x(c.tokens_per_s_per_user),
-                    y(c.tokens_per_s_per_gpu)
-                )
-            })
-            .collect();
-        if !d.is_empty() {
+                    y(c.tokens_per_s_per_gpu),
+                    escape(&c.label()),
+                    if ok { "" } else { ": misses an SLO" }
+                );
+            }
+            let ly = t + 14.0 + 14.0 * f64::from(legend);
+            legend += 1;
+            let label = if ok {
+                format!("{name}, meets the SLOs")
+            } else {
+                format!("{name}, misses an SLO")
+            };
             let _ = write!(
                 s,
-                "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"/>",
-                d.join(" ")
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{fill}\" stroke=\"{color}\" opacity=\"{opacity}\"/><text x=\"{:.1}\" y=\"{:.1}\">{label}</text>",
+                w - r - 190.0,
+                ly - 4.0,
+                w - r - 180.0,
+                ly
             );
         }
-        for c in &line {
-            let _ = write!(
-                s,
-                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{color}\"><title>{}</title></circle>",
-                x(c.tokens_per_s_per_user),
-                y(c.tokens_per_s_per_gpu),
-                escape(&c.label())
-            );
-        }
-        let ly = t + 14.0 + 14.0 * i as f64;
-        let _ = write!(
-            s,
-            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"{:.1}\">{name}</text>",
-            w - r - 120.0,
-            ly - 9.0,
-            w - r - 106.0,
-            ly
-        );
     }
     let c = &o.chosen;
     let _ = write!(

@@ -615,7 +615,7 @@ pub fn rank(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
 }
 
 /// Marks the points on each mode's Pareto frontier of tokens/s/GPU against tokens/s/user
-/// (points whose TTFT is met; none better in both).
+/// (points meeting both SLOs within the GPU budget; none better in both).
 pub fn frontier(mut points: Vec<Candidate>) -> Vec<FrontierPoint> {
     points.sort_by(|a, b| {
         a.mode
@@ -626,12 +626,12 @@ pub fn frontier(mut points: Vec<Candidate>) -> Vec<FrontierPoint> {
     let mut out = Vec::with_capacity(points.len());
     let mut best_gpu: Option<(Mode, f64)> = None;
     for c in points {
-        let ttft_ok = c.misses.iter().all(|m| m.slo == "itl");
+        let ok = c.meets_slo();
         let cur = match best_gpu {
             Some((m, v)) if m == c.mode => v,
             _ => f64::NEG_INFINITY,
         };
-        let on = ttft_ok && c.tokens_per_s_per_gpu > cur;
+        let on = ok && c.tokens_per_s_per_gpu > cur;
         if on {
             best_gpu = Some((c.mode, c.tokens_per_s_per_gpu));
         } else if best_gpu.is_none_or(|(m, _)| m != c.mode) {
