@@ -217,6 +217,14 @@ pub fn pareto_csv(o: &Outcome) -> String {
     s
 }
 
+/// The figures the choice was judged on, in words.
+fn judge(o: &Outcome) -> &'static str {
+    match o.choice.judged_by {
+        "simulation" => "simulation",
+        _ => "fast model",
+    }
+}
+
 /// `summary.json`.
 pub fn summary_json(o: &Outcome) -> Value {
     let frontier: Vec<&Candidate> = o
@@ -226,7 +234,10 @@ pub fn summary_json(o: &Outcome) -> Value {
         .map(|p| &p.candidate)
         .collect();
     let verdict = if o.chosen.meets_slo() {
-        "the chosen deployment meets both SLOs".to_string()
+        format!(
+            "the chosen deployment meets both SLOs (judged by the {})",
+            judge(o)
+        )
     } else {
         let misses: Vec<String> = o
             .chosen
@@ -243,18 +254,10 @@ pub fn summary_json(o: &Outcome) -> Value {
             })
             .collect();
         format!(
-            "no deployment meets both SLOs; the closest misses {}",
+            "no deployment meets both SLOs (judged by the {}); the closest misses {}",
+            judge(o),
             misses.join(", ")
         )
-    };
-    let better = match (&o.best_aggregated, &o.best_disaggregated) {
-        (Some(a), Some(d)) if a.meets_slo() && a.goodput_per_gpu > d.goodput_per_gpu => {
-            Some("aggregated")
-        }
-        (Some(_), Some(_)) => Some("disaggregated"),
-        (Some(_), None) => Some("aggregated"),
-        (None, Some(_)) => Some("disaggregated"),
-        _ => None,
     };
     json!({
         "request": o.request,
@@ -263,9 +266,10 @@ pub fn summary_json(o: &Outcome) -> Value {
         "verdict": verdict,
         "chosen": o.chosen,
         "chosen_label": o.chosen.label(),
+        "choice": o.choice,
         "best_aggregated": o.best_aggregated,
         "best_disaggregated": o.best_disaggregated,
-        "better_mode": better,
+        "better_mode": o.choice.better_mode,
         "profile": {"prefill_tp": o.profile_tp.0, "decode_tp": o.profile_tp.1, "max_kv_tokens": o.decode_kv_tokens},
         "candidates": o.candidates,
         "frontier": frontier,
@@ -464,6 +468,27 @@ pub fn report_html(o: &Outcome) -> String {
         o.chosen.itl_ms,
         o.chosen.gpus
     );
+    if !o.choice.meets_slo {
+        let _ = write!(
+            body,
+            "<p><b>No deployment meets both SLOs</b> (judged by the {}): this is the closest, not a working answer.</p>",
+            judge(o)
+        );
+    }
+    let _ = write!(
+        body,
+        "<p>Chosen by the rule <code>--prefer {}</code>, judged by the {}: {}.</p>",
+        o.choice.prefer,
+        judge(o),
+        escape(&o.choice.reason)
+    );
+    if let Some(f) = &o.choice.fast_choice {
+        let _ = write!(
+            body,
+            "<p>The simulation re-ranked the candidates: the fast model alone would have chosen {}.</p>",
+            escape(f)
+        );
+    }
     for m in &o.chosen.misses {
         let _ = write!(
             body,
