@@ -230,8 +230,27 @@ fn load_profile(
     path: &str,
 ) -> Result<Profile, PlannerError> {
     if let Some(dir) = &config.profile_dir {
-        let dir = ctx.base_dir.join(dir);
-        return Profile::read_dir(&dir);
+        let profile = Profile::read_dir(&ctx.base_dir.join(dir))?;
+        // A profile made for other worker sizes would mis-scale the pools: refused when its
+        // files say their TP (Dynamo's own files may not).
+        let (ptp, dtp) = profile.tp();
+        for (role, file_tp, pool) in [
+            ("prefill", ptp, &ctx.pools[common.prefill]),
+            ("decode", dtp, &ctx.pools[common.decode]),
+        ] {
+            if let Some(tp) = file_tp
+                && tp != pool.gpus_per_worker
+            {
+                return Err(PlannerError::Model {
+                    path: format!("{path}.profile_dir"),
+                    message: format!(
+                        "{dir}: the {role} profile is for TP{tp} workers, but pool `{}` has TP{}",
+                        pool.name, pool.gpus_per_worker
+                    ),
+                });
+            }
+        }
+        return Ok(profile);
     }
     let p = &ctx.pools[common.prefill];
     let d = &ctx.pools[common.decode];

@@ -37,6 +37,10 @@ pub struct PrefillRaw {
     pub prefill_ttft: Vec<f64>,
     /// Prefill throughput, tokens/s per GPU.
     pub prefill_thpt_per_gpu: Vec<f64>,
+    /// GPUs per prefill worker the profile was made for (servesim writes it; Dynamo's files
+    /// may leave it out, and then nothing checks it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tp: Option<u32>,
 }
 
 /// `max_kv_tokens`: a number, or Dynamo's one-element array.
@@ -62,6 +66,9 @@ pub struct DecodeRaw {
     pub z_thpt_per_gpu: Vec<f64>,
     /// KV capacity of one worker, tokens.
     pub max_kv_tokens: MaxKvTokens,
+    /// GPUs per decode worker the profile was made for (as [`PrefillRaw::tp`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tp: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -221,6 +228,7 @@ impl Profile {
                 .iter()
                 .map(|&i| prefill.prefill_thpt_per_gpu[i])
                 .collect(),
+            tp: prefill.tp,
         };
         // Group decode points into rows of equal context, each sorted by KV usage.
         let mut order: Vec<usize> = (0..m).collect();
@@ -286,6 +294,11 @@ impl Profile {
             std::fs::write(&path, text).map_err(|e| io(&path, e))?;
         }
         Ok(())
+    }
+
+    /// GPUs per worker the profile was made for, (prefill, decode), where its files say.
+    pub fn tp(&self) -> (Option<u32>, Option<u32>) {
+        (self.prefill.tp, self.decode.tp)
     }
 
     /// The prefill data (sorted by ISL).
@@ -397,6 +410,7 @@ impl Profile {
             prefill_isl: Vec::new(),
             prefill_ttft: Vec::new(),
             prefill_thpt_per_gpu: Vec::new(),
+            tp: Some(prefill.tp),
         };
         const ISL: [u32; 16] = [
             64, 128, 256, 512, 1024, 1536, 2048, 3072, 4096, 6144, 8192, 12288, 16384, 24576,
@@ -419,6 +433,7 @@ impl Profile {
             z_itl: Vec::new(),
             z_thpt_per_gpu: Vec::new(),
             max_kv_tokens: MaxKvTokens::One(decode.max_kv_tokens as f64),
+            tp: Some(decode.tp),
         };
         const CTX: [u64; 9] = [256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536];
         const CONC: [u64; 18] = [
@@ -465,6 +480,7 @@ pub(crate) mod tests {
             prefill_ttft: isl.iter().map(|i| i / 20.0).collect(),
             prefill_thpt_per_gpu: vec![10_000.0; 5],
             prefill_isl: isl,
+            tp: None,
         };
         let mut d = DecodeRaw {
             x_kv_usage: vec![],
@@ -472,6 +488,7 @@ pub(crate) mod tests {
             z_itl: vec![],
             z_thpt_per_gpu: vec![],
             max_kv_tokens: MaxKvTokens::Many(vec![400_000.0]),
+            tp: None,
         };
         for ctx in [1000.0f64, 4000.0] {
             for u in [0.0f64, 0.25, 0.5, 0.75, 1.0] {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use servesim::Scenario;
-use servesim::profiler::{Mode, Overrides, ProfileMode, ProfileRequest, profile};
+use servesim::profiler::{Mode, Overrides, Prefer, ProfileMode, ProfileRequest, TpPins, profile};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_servesim"))
@@ -77,15 +77,20 @@ fn shipped_request_profiles_and_the_sla_planner_scales_with_the_profile() {
     assert_eq!(dgd["kind"].as_str(), Some("DynamoGraphDeployment"));
     let services = &dgd["spec"]["services"];
     assert!(services["Frontend"].is_mapping());
+    // The Planner reads its profile at a path inside its container, never this machine's.
     assert!(
         services["Planner"]["extraPodSpec"]["mainContainer"]["args"]
             .as_sequence()
             .unwrap()
             .iter()
-            .any(|a| a
-                .as_str()
-                .is_some_and(|s| s.starts_with("--profile-results-dir=")))
+            .any(|a| a.as_str() == Some("--profile-results-dir=/data/profiling_results"))
     );
+    let dgd_text = std::fs::read_to_string(out.join("dgd.yaml")).unwrap();
+    assert!(!dgd_text.contains(&out.display().to_string()), "{dgd_text}");
+    // The rule is said, and summary.json agrees with what was chosen.
+    assert!(stdout.contains("why: the most goodput per GPU"), "{stdout}");
+    assert_eq!(summary["choice"]["prefer"], "goodput");
+    assert_eq!(summary["better_mode"], chosen["mode"]);
     for (svc, role) in [
         ("VllmPrefillWorker", "prefill"),
         ("VllmDecodeWorker", "decode"),
@@ -120,8 +125,16 @@ fn shipped_request_profiles_and_the_sla_planner_scales_with_the_profile() {
         csv.lines()
             .any(|l| l.starts_with("disagg,") && l.ends_with(",true"))
     );
+    // The frontier holds only deployments meeting the SLOs; the rest are drawn apart.
+    for l in csv.lines().skip(1).filter(|l| l.ends_with(",true")) {
+        assert!(l.ends_with("true,true"), "{l}");
+    }
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("chosen"));
+    assert!(html.contains("misses an SLO") && html.contains("stroke-dasharray=\"3 3\""));
+    assert!(html.contains("--prefer goodput"));
+    // Nothing assumed: no empty heading for it.
+    assert!(!html.contains("Assumed"), "{html}");
 
     // A scenario that points its sla planner at the written profile, unchanged, and scales.
     let (ptp, dtp) = (
@@ -163,6 +176,21 @@ planner: {{policy: sla, interval_s: 60, profile_dir: {}}}
         "decisions {}, ready at the end {ready:?}: {:?}",
         summary.scaling_decisions,
         world.scaling_events()
+    );
+    // A profile made for other worker sizes is refused, naming both.
+    let other = if dtp == 1 { 2 } else { 1 };
+    let wrong = scenario.replace(
+        &format!("role: decode, tp: {dtp}"),
+        &format!("role: decode, tp: {other}"),
+    );
+    let s = Scenario::from_yaml_str(&wrong, "profiled.yaml", Path::new(".")).unwrap();
+    let e = servesim::run(&s).err().expect("TP mismatch is an error");
+    let e = e.to_string();
+    assert!(
+        e.contains("profile_dir")
+            && e.contains(&format!("TP{dtp} workers"))
+            && e.contains(&format!("pool `decode` has TP{other}")),
+        "{e}"
     );
     // The planner read the written files: without them the scenario does not build.
     let missing = scenario.replace(&out.display().to_string(), "/nonexistent/profile");
@@ -318,7 +346,29 @@ fn simulate_mode_compares_the_top_candidates_with_the_simulator() {
     let summary = servesim::profiler::output::summary_json(&o);
     assert_eq!(summary["mode"], ProfileMode::Simulate.as_str());
     assert_eq!(o.comparisons.len(), 5);
-    for (c, cand) in o.comparisons.iter().zip(&o.candidates) {
+    // The simulated figures decide: the chosen is the first of the simulated candidates
+    // re-ranked by them, with them.
+    assert_eq!(o.choice.judged_by, "simulation");
+    let sim = o
+        .comparisons
+        .iter()
+        .find(|c| c.label == o.chosen.label())
+        .unwrap();
+    assert_eq!(Some(o.chosen.itl_ms), sim.sim_itl_ms);
+    assert_eq!(o.chosen.tokens_per_s_per_gpu, sim.sim_tokens_per_s_per_gpu);
+    for c in &o.comparisons {
+        let (ttft, itl) = (c.sim_ttft_ms.unwrap(), c.sim_itl_ms.unwrap());
+        if ttft <= 500.0 && itl <= 30.0 {
+            assert!(o.chosen.meets_slo());
+            assert!(c.sim_tokens_per_s_per_gpu <= o.chosen.tokens_per_s_per_gpu + 1e-9);
+        }
+    }
+    // Both modes are simulated, so the simulation can re-rank them.
+    for m in ["agg", "disagg"] {
+        assert!(o.comparisons.iter().any(|c| c.label.starts_with(m)));
+    }
+    for c in &o.comparisons {
+        let cand = o.candidates.iter().find(|x| x.label() == c.label).unwrap();
         assert_eq!(c.label, cand.label());
         assert!(c.workload.starts_with("Poisson 8 req/s"), "{}", c.workload);
         let (ttft, itl) = (c.sim_ttft_ms.unwrap(), c.sim_itl_ms.unwrap());
@@ -337,8 +387,150 @@ fn simulate_mode_compares_the_top_candidates_with_the_simulator() {
     );
     // Without a rate, each candidate is simulated at the rate the fast model planned it for.
     let o = profile(request(500.0, 30.0), ProfileMode::Simulate).unwrap();
-    for (c, cand) in o.comparisons.iter().zip(&o.candidates) {
-        let planned = format!("Poisson {} req/s", cand.request_rate);
+    for c in &o.comparisons {
+        let cand = o.candidates.iter().find(|x| x.label() == c.label).unwrap();
+        let planned = format!("Poisson {} req/s", (cand.request_rate * 1e3).round() / 1e3);
         assert_eq!(c.workload, planned);
     }
+}
+
+#[test]
+fn the_choice_rule_is_configurable_and_said() {
+    let with = |prefer: Prefer| {
+        let text =
+            std::fs::read_to_string(root().join("scenarios/profile-qwen3-32b-h200.yaml")).unwrap();
+        let o = Overrides {
+            prefer: Some(prefer),
+            ..Overrides::default()
+        };
+        profile(
+            ProfileRequest::from_yaml_str(&text, "req", &o).unwrap(),
+            ProfileMode::Fast,
+        )
+        .unwrap()
+    };
+    // goodput: the first by rank, whichever mode; summary.json's better mode is its mode.
+    let g = with(Prefer::Goodput);
+    assert_eq!(g.chosen, g.candidates[0]);
+    let summary = servesim::profiler::output::summary_json(&g);
+    assert_eq!(summary["better_mode"], summary["chosen"]["mode"]);
+    assert_eq!(summary["choice"]["judged_by"], "fast");
+    // A preferred mode wins over more goodput of the other, and the reason says so.
+    for (prefer, mode) in [
+        (Prefer::Agg, Mode::Aggregated),
+        (Prefer::Disagg, Mode::Disaggregated),
+    ] {
+        let o = with(prefer);
+        assert_eq!(o.chosen.mode, mode);
+        assert!(o.chosen.meets_slo());
+        let best = o.candidates.iter().find(|c| c.mode == mode).unwrap();
+        assert_eq!(&o.chosen, best);
+        assert!(
+            o.choice.reason.contains(&format!("--prefer {prefer}")),
+            "{}",
+            o.choice.reason
+        );
+        if o.chosen != g.chosen {
+            assert!(
+                o.choice.reason.contains("more, but not preferred"),
+                "{}",
+                o.choice.reason
+            );
+        }
+    }
+}
+
+#[test]
+fn nothing_meeting_the_slos_exits_non_zero_with_the_outputs_written() {
+    let out = tmp("unmet");
+    let o = bin()
+        .arg("profile")
+        .arg(root().join("scenarios/profile-qwen3-32b-h200.yaml"))
+        .arg("--out")
+        .arg(&out)
+        .args(["--ttft", "5"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stdout.contains("NO DEPLOYMENT MEETS BOTH SLOs"), "{stdout}");
+    assert!(
+        stderr.contains("no deployment meets both SLOs")
+            && stderr.contains(&out.join("dgd.yaml").display().to_string()),
+        "{stderr}"
+    );
+    assert!(out.join("dgd.yaml").is_file() && out.join("report.html").is_file());
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("No deployment meets both SLOs"));
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn pinned_tp_sizes_are_the_only_ones_searched() {
+    let text =
+        std::fs::read_to_string(root().join("scenarios/profile-qwen3-32b-h200.yaml")).unwrap();
+    let pins = TpPins {
+        prefill: Some(2),
+        decode: Some(4),
+        aggregated: Some(8),
+    };
+    let o = Overrides {
+        pins,
+        ..Overrides::default()
+    };
+    let r = ProfileRequest::from_yaml_str(&text, "req", &o).unwrap();
+    let o = profile(r, ProfileMode::Fast).unwrap();
+    for c in o.points.iter().map(|p| &p.candidate).chain(&o.candidates) {
+        match c.mode {
+            Mode::Disaggregated => {
+                assert_eq!((c.prefill.unwrap().tp, c.decode.unwrap().tp), (2, 4))
+            }
+            Mode::Aggregated => assert_eq!(c.aggregated.unwrap().tp, 8),
+        }
+    }
+    assert!(o.candidates.iter().any(|c| c.mode == Mode::Aggregated));
+    assert!(o.candidates.iter().any(|c| c.mode == Mode::Disaggregated));
+    // Through the CLI; a size never searched is an error naming the flag.
+    let out = tmp("pins");
+    let run = |extra: &[&str]| {
+        bin()
+            .arg("profile")
+            .arg(root().join("scenarios/profile-qwen3-32b-h200.yaml"))
+            .arg("--out")
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let ok = run(&["--prefill-tp", "1", "--decode-tp", "2"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["request"]["pins"]["prefill"], 1);
+    for c in summary["candidates"].as_array().unwrap() {
+        if c["mode"] == "disaggregated" {
+            assert_eq!(
+                (c["prefill"]["tp"].as_u64(), c["decode"]["tp"].as_u64()),
+                (Some(1), Some(2))
+            );
+        }
+    }
+    for (flag, value) in [
+        ("--prefill-tp", "3"),
+        ("--agg-tp", "16"),
+        ("--decode-tp", "0"),
+    ] {
+        let bad = run(&[flag, value]);
+        let err = String::from_utf8_lossy(&bad.stderr);
+        assert_eq!(bad.status.code(), Some(1), "{err}");
+        assert!(err.starts_with(&format!("error: {flag}")), "{err}");
+    }
+    std::fs::remove_dir_all(&out).ok();
 }

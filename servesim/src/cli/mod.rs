@@ -13,12 +13,26 @@ pub mod suite;
 pub mod traffic;
 pub mod validate;
 
-/// Any error a subcommand reports: printed as `error: ...`, exit code 1.
+/// Any error a subcommand reports: printed as `error: ...`, exit code 1 (2 for
+/// [`CliError::SloNotMet`]).
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     /// A message already in words (the wrapped error names the file, line or field).
     #[error("{0}")]
     Message(String),
+    /// The work was done and its outputs written, but nothing it found meets the SLOs.
+    #[error("{0}")]
+    SloNotMet(String),
+}
+
+impl CliError {
+    /// The process's exit status.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Message(_) => 1,
+            CliError::SloNotMet(_) => 2,
+        }
+    }
 }
 
 /// Threads for `--jobs`: the machine's cores when left out; 0 is an error.

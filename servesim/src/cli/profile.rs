@@ -1,5 +1,6 @@
-//! `servesim profile REQUEST.yaml --out DIR [--mode fast|simulate]`: the best deployment for a
-//! DynamoGraphDeploymentRequest, and the profile the SLA planners read.
+//! `servesim profile REQUEST.yaml --out DIR [--mode fast|simulate] [--prefer RULE]`: the best
+//! deployment for a DynamoGraphDeploymentRequest, and the profile the SLA planners read.
+//! Exit status 2 when no deployment meets both SLOs (the outputs are still written).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -7,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use servesim::profiler::{self, Overrides, ProfileMode};
+use servesim::profiler::{self, Overrides, Prefer, ProfileMode, TpPins};
 
 use super::CliError;
 
@@ -23,6 +24,20 @@ pub struct ProfileArgs {
     /// `fast` (performance model) or `simulate` (also the simulator on the top candidates).
     #[arg(long, default_value = "fast", value_parser = str::parse::<ProfileMode>)]
     pub mode: ProfileMode,
+    /// How the deployment is chosen: `goodput` (the most output tokens/s per GPU meeting both
+    /// SLOs, either mode), `disagg` or `agg` (the best of that mode meeting both SLOs, else as
+    /// `goodput`).
+    #[arg(long, default_value = "goodput", value_parser = str::parse::<Prefer>)]
+    pub prefer: Prefer,
+    /// Search only this TP for prefill workers (disaggregated).
+    #[arg(long)]
+    pub prefill_tp: Option<u32>,
+    /// Search only this TP for decode workers (disaggregated).
+    #[arg(long)]
+    pub decode_tp: Option<u32>,
+    /// Search only this TP for aggregated workers.
+    #[arg(long)]
+    pub agg_tp: Option<u32>,
     /// Print the wall time of each phase.
     #[arg(long)]
     pub timings: bool,
@@ -76,6 +91,12 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
         itl_ms: args.itl,
         request_rate: args.request_rate,
         concurrency: args.concurrency,
+        prefer: Some(args.prefer),
+        pins: TpPins {
+            prefill: args.prefill_tp,
+            decode: args.decode_tp,
+            aggregated: args.agg_tp,
+        },
     };
     let o = profiler::run_file(&args.request, &overrides, args.mode, &args.out)
         .map_err(|e| CliError::Message(e.to_string()))?;
@@ -94,8 +115,17 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
         outln!("assumed: {a}");
     }
     let c = &o.chosen;
+    let judged = match o.choice.judged_by {
+        "simulation" => "simulated",
+        _ => "fast estimate",
+    };
+    if !o.choice.meets_slo {
+        outln!(
+            "NO DEPLOYMENT MEETS BOTH SLOs ({judged}); the closest follows, not a working answer"
+        );
+    }
     outln!(
-        "chosen: {} on {} GPUs: {:.0} tokens/s/GPU, {:.1} tokens/s/user, TTFT {:.0} ms, ITL {:.1} ms",
+        "chosen ({judged}): {} on {} GPUs: {:.0} tokens/s/GPU, {:.1} tokens/s/user, TTFT {:.0} ms, ITL {:.1} ms",
         c.label(),
         c.gpus,
         c.tokens_per_s_per_gpu,
@@ -112,18 +142,29 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
             m.over * 100.0
         );
     }
-    if let Some(a) = &o.best_aggregated {
-        outln!(
-            "best aggregated: {} on {} GPUs: {:.0} tokens/s/GPU{}",
-            a.label(),
-            a.gpus,
-            a.tokens_per_s_per_gpu,
-            if a.meets_slo() {
-                ""
-            } else {
-                " (misses an SLO)"
-            }
-        );
+    outln!("why: {}", o.choice.reason);
+    if let Some(f) = &o.choice.fast_choice {
+        outln!("the simulation re-ranked: the fast model alone would choose {f}");
+    }
+    for (name, best) in [
+        ("aggregated", &o.best_aggregated),
+        ("disaggregated", &o.best_disaggregated),
+    ] {
+        if let Some(a) = best
+            && a.label() != c.label()
+        {
+            outln!(
+                "best {name} ({judged}): {} on {} GPUs: {:.0} tokens/s/GPU{}",
+                a.label(),
+                a.gpus,
+                a.tokens_per_s_per_gpu,
+                if a.meets_slo() {
+                    ""
+                } else {
+                    " (misses an SLO)"
+                }
+            );
+        }
     }
     for cmp in &o.comparisons {
         outln!(
@@ -155,5 +196,12 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
         );
     }
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
-    Ok(())
+    if o.choice.meets_slo {
+        Ok(())
+    } else {
+        Err(CliError::SloNotMet(format!(
+            "no deployment meets both SLOs ({judged}); the closest is written to {}",
+            args.out.join("dgd.yaml").display()
+        )))
+    }
 }

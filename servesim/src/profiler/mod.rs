@@ -19,7 +19,7 @@ use serde::Serialize;
 use servesim_models::hardware::GpuCatalog;
 use servesim_planner::Profile;
 
-pub use request::{Overrides, ProfileRequest, RequestForm};
+pub use request::{Overrides, Prefer, ProfileRequest, RequestForm, TpPins};
 pub use search::{Candidate, FrontierPoint, Mode, PoolShape, SloMiss};
 pub use simulate::Comparison;
 
@@ -38,8 +38,27 @@ servesim_core::named_enum! {
     }
 }
 
-/// Candidates simulated in `simulate` mode.
+/// Candidates simulated in `simulate` mode (the best of each mode among them).
 pub const SIMULATED_CANDIDATES: usize = 5;
+
+/// How the chosen deployment was chosen, in data and in words.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Choice {
+    /// The rule (`--prefer`).
+    pub prefer: Prefer,
+    /// The figures the deployments were ranked on: `fast` (the performance model) or
+    /// `simulation` (simulate mode: the simulated candidates, re-ranked by their simulated
+    /// figures).
+    pub judged_by: &'static str,
+    /// Whether the chosen deployment meets both SLOs (by those figures).
+    pub meets_slo: bool,
+    /// The mode whose best deployment ranks first (more goodput per GPU), by those figures.
+    pub better_mode: Option<Mode>,
+    /// The fast model's choice, when the simulation chose another deployment.
+    pub fast_choice: Option<String>,
+    /// Why, in one sentence.
+    pub reason: String,
+}
 
 /// Wall-clock time of each phase, s.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -60,11 +79,14 @@ pub struct Outcome {
     pub request: ProfileRequest,
     /// The mode run.
     pub mode: ProfileMode,
-    /// The deployment written to `dgd.yaml`: the best disaggregated one meeting the SLOs (the
-    /// SLA planner scales prefill and decode pools); else the best candidate of either mode
-    /// (when none meets the SLOs: the closest, see [`search::rank`]).
+    /// The deployment written to `dgd.yaml`, chosen by the request's [`Prefer`] rule among
+    /// the candidates ranked by [`search::rank`] (when none meets the SLOs: the closest). In
+    /// simulate mode, with its simulated figures.
     pub chosen: Candidate,
-    /// The best aggregated and disaggregated deployments (either may be missing).
+    /// How it was chosen.
+    pub choice: Choice,
+    /// The best aggregated and disaggregated deployments (either may be missing), by the
+    /// figures the choice was judged on.
     pub best_aggregated: Option<Candidate>,
     /// See [`Outcome::best_aggregated`].
     pub best_disaggregated: Option<Candidate>,
@@ -111,23 +133,68 @@ pub fn profile(request: ProfileRequest, mode: ProfileMode) -> Result<Outcome, Er
             ),
         });
     }
+    for (flag, pin) in [
+        ("--prefill-tp", request.pins.prefill),
+        ("--decode-tp", request.pins.decode),
+        ("--agg-tp", request.pins.aggregated),
+    ] {
+        if let Some(tp) = pin
+            && !search.workers.iter().any(|w| w.tp == tp)
+        {
+            return Err(Error::Config {
+                path: flag.into(),
+                message: format!(
+                    "TP{tp} does not serve {} on {}: {}",
+                    request.model,
+                    request.gpu,
+                    search.skipped.join("; ")
+                ),
+            });
+        }
+    }
     let t1 = Instant::now();
     let result = search.run();
     let t2 = Instant::now();
-    let best_of = |m: Mode| result.candidates.iter().find(|c| c.mode == m).cloned();
+    let no_deployment = || Error::Config {
+        path: "spec.hardware.totalGpus".into(),
+        message: format!(
+            "{} GPUs hold no deployment of {}",
+            request.total_gpus, request.model
+        ),
+    };
+    let fast_chosen = choose(&result.candidates, request.prefer).ok_or_else(no_deployment)?;
+    let (ranked, comparisons, judged_by) = match mode {
+        ProfileMode::Fast => (result.candidates.clone(), Vec::new(), "fast"),
+        ProfileMode::Simulate => {
+            let top = simulated_set(&result.candidates);
+            let comparisons = simulate::compare(&request, &top)?;
+            let mut ranked: Vec<Candidate> = top
+                .iter()
+                .zip(&comparisons)
+                .map(|(c, cmp)| simulate::as_simulated(&request, c, cmp))
+                .collect();
+            ranked.sort_by(search::rank);
+            (ranked, comparisons, "simulation")
+        }
+    };
+    let t3 = Instant::now();
+    let chosen = choose(&ranked, request.prefer).ok_or_else(no_deployment)?;
+    let best_of = |m: Mode| ranked.iter().find(|c| c.mode == m).cloned();
     let best_aggregated = best_of(Mode::Aggregated);
     let best_disaggregated = best_of(Mode::Disaggregated);
-    let chosen = best_disaggregated
-        .clone()
-        .filter(Candidate::meets_slo)
-        .or_else(|| result.candidates.first().cloned())
-        .ok_or_else(|| Error::Config {
-            path: "spec.hardware.totalGpus".into(),
-            message: format!(
-                "{} GPUs hold no deployment of {}",
-                request.total_gpus, request.model
-            ),
-        })?;
+    let choice = Choice {
+        prefer: request.prefer,
+        judged_by,
+        meets_slo: chosen.meets_slo(),
+        better_mode: ranked.first().map(|c| c.mode),
+        fast_choice: (fast_chosen.label() != chosen.label()).then(|| fast_chosen.label()),
+        reason: reason(
+            request.prefer,
+            &chosen,
+            &best_aggregated,
+            &best_disaggregated,
+        ),
+    };
     // The profile describes the disaggregated workers the planner scales (for an aggregated
     // answer: its worker's TP for both roles).
     let (ptp, dtp) = match (chosen.prefill, chosen.decode, chosen.aggregated) {
@@ -144,19 +211,6 @@ pub fn profile(request: ProfileRequest, mode: ProfileMode) -> Result<Outcome, Er
         .expect("chosen TP has a worker");
     let decode_kv_tokens = dm.max_kv_tokens;
     let profile = Profile::from_model(&pm, &dm).map_err(Error::Planner)?;
-    let t3 = Instant::now();
-    let comparisons = match mode {
-        ProfileMode::Fast => Vec::new(),
-        ProfileMode::Simulate => {
-            let top: Vec<Candidate> = result
-                .candidates
-                .iter()
-                .take(SIMULATED_CANDIDATES)
-                .cloned()
-                .collect();
-            simulate::compare(&request, &top)?
-        }
-    };
     let t4 = Instant::now();
     let skipped = search.skipped.clone();
     drop(search);
@@ -164,6 +218,7 @@ pub fn profile(request: ProfileRequest, mode: ProfileMode) -> Result<Outcome, Er
         request,
         mode,
         chosen,
+        choice,
         best_aggregated,
         best_disaggregated,
         candidates: result.candidates,
@@ -176,10 +231,118 @@ pub fn profile(request: ProfileRequest, mode: ProfileMode) -> Result<Outcome, Er
         timings: Timings {
             setup_s: (t1 - t0).as_secs_f64(),
             search_s: (t2 - t1).as_secs_f64(),
-            profile_s: (t3 - t2).as_secs_f64(),
-            simulate_s: (t4 - t3).as_secs_f64(),
+            profile_s: (t4 - t3).as_secs_f64(),
+            simulate_s: (t3 - t2).as_secs_f64(),
         },
     })
+}
+
+/// The deployment the rule `prefer` picks from `ranked` (best first by [`search::rank`]):
+/// the first of the preferred mode meeting both SLOs, else the first.
+fn choose(ranked: &[Candidate], prefer: Prefer) -> Option<Candidate> {
+    let mode = match prefer {
+        Prefer::Goodput => None,
+        Prefer::Disagg => Some(Mode::Disaggregated),
+        Prefer::Agg => Some(Mode::Aggregated),
+    };
+    mode.and_then(|m| ranked.iter().find(|c| c.mode == m && c.meets_slo()))
+        .or_else(|| ranked.first())
+        .cloned()
+}
+
+/// The candidates simulate mode runs: the top [`SIMULATED_CANDIDATES`], with the best of
+/// each mode among them (the last replaced when a mode is missing), so that the simulation
+/// can re-rank the two modes.
+fn simulated_set(ranked: &[Candidate]) -> Vec<Candidate> {
+    let mut top: Vec<Candidate> = ranked.iter().take(SIMULATED_CANDIDATES).cloned().collect();
+    for m in [Mode::Aggregated, Mode::Disaggregated] {
+        if top.len() >= 2
+            && !top.iter().any(|c| c.mode == m)
+            && let Some(best) = ranked.iter().find(|c| c.mode == m)
+        {
+            // Replace the last of the mode that has more than one.
+            if let Some(i) = top.iter().rposition(|c| c.mode != m) {
+                top[i] = best.clone();
+            }
+        }
+    }
+    top
+}
+
+fn words(m: Mode) -> &'static str {
+    match m {
+        Mode::Aggregated => "aggregated",
+        Mode::Disaggregated => "disaggregated",
+    }
+}
+
+/// Why `chosen` was chosen, with the best of the other mode beside it.
+fn reason(
+    prefer: Prefer,
+    chosen: &Candidate,
+    best_agg: &Option<Candidate>,
+    best_disagg: &Option<Candidate>,
+) -> String {
+    if !chosen.meets_slo() {
+        return format!(
+            "no deployment meets both SLOs; the closest is {}",
+            chosen.label()
+        );
+    }
+    let why = match (prefer, chosen.mode) {
+        (Prefer::Goodput, _) => "the most goodput per GPU meeting both SLOs".to_string(),
+        (Prefer::Disagg, Mode::Disaggregated) | (Prefer::Agg, Mode::Aggregated) => {
+            format!(
+                "the best {} deployment meeting both SLOs",
+                words(chosen.mode)
+            )
+        }
+        (_, m) => format!(
+            "no {} deployment meets both SLOs; the most goodput per GPU of any",
+            words(if m == Mode::Aggregated {
+                Mode::Disaggregated
+            } else {
+                Mode::Aggregated
+            })
+        ),
+    };
+    if !matches!(
+        (prefer, chosen.mode),
+        (Prefer::Goodput, _)
+            | (Prefer::Disagg, Mode::Disaggregated)
+            | (Prefer::Agg, Mode::Aggregated)
+    ) {
+        return format!(
+            "{why} (--prefer {prefer}): {}, {:.0} tokens/s/GPU",
+            chosen.label(),
+            chosen.goodput_per_gpu
+        );
+    }
+    let other = match chosen.mode {
+        Mode::Aggregated => best_disagg,
+        Mode::Disaggregated => best_agg,
+    };
+    let beside = match other {
+        Some(o) if o.meets_slo() => format!(
+            "; the best {}, {}, gives {:.0} tokens/s/GPU{}",
+            words(o.mode),
+            o.label(),
+            o.goodput_per_gpu,
+            if o.goodput_per_gpu > chosen.goodput_per_gpu {
+                " (more, but not preferred)"
+            } else {
+                ""
+            }
+        ),
+        Some(o) => format!("; no {} deployment meets both SLOs", words(o.mode)),
+        None => String::new(),
+    };
+    format!(
+        "{} (--prefer {prefer}): {}, {:.0} tokens/s/GPU{beside}",
+        why,
+        chosen.label(),
+        chosen.goodput_per_gpu
+    )
 }
 
 /// Reads the request, runs the profiler and writes every output into `out`.
@@ -193,4 +356,74 @@ pub fn run_file(
     let outcome = profile(req, mode)?;
     output::write_all(&outcome, out)?;
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cand(mode: Mode, workers: u32, goodput: f64, meets: bool) -> Candidate {
+        let pool = Some(PoolShape { tp: 1, workers });
+        let disagg = mode == Mode::Disaggregated;
+        Candidate {
+            mode,
+            prefill: pool.filter(|_| disagg),
+            decode: pool.filter(|_| disagg),
+            aggregated: pool.filter(|_| !disagg),
+            batch: 8,
+            gpus: 8,
+            ttft_ms: 100.0,
+            itl_ms: 10.0,
+            request_rate: 1.0,
+            tokens_per_s: goodput * 8.0,
+            tokens_per_s_per_gpu: goodput,
+            tokens_per_s_per_user: 100.0,
+            concurrency: 1.0,
+            goodput_per_gpu: if meets { goodput } else { 0.0 },
+            misses: if meets {
+                Vec::new()
+            } else {
+                vec![SloMiss {
+                    slo: "itl",
+                    target_ms: 10.0,
+                    estimate_ms: 12.0,
+                    over: 0.2,
+                }]
+            },
+        }
+    }
+
+    #[test]
+    fn the_rule_picks_and_the_simulated_set_holds_both_modes() {
+        let mut ranked: Vec<Candidate> = (1..=6)
+            .map(|w| cand(Mode::Disaggregated, w, 900.0 - f64::from(w), true))
+            .chain([cand(Mode::Aggregated, 1, 800.0, true)])
+            .collect();
+        ranked.sort_by(search::rank);
+        let label = |c: Option<Candidate>| c.map(|c| c.label());
+        assert_eq!(
+            label(choose(&ranked, Prefer::Goodput)),
+            label(ranked.first().cloned())
+        );
+        assert_eq!(choose(&ranked, Prefer::Agg).unwrap().mode, Mode::Aggregated);
+        let r = reason(
+            Prefer::Agg,
+            &ranked[6],
+            &Some(ranked[6].clone()),
+            &Some(ranked[0].clone()),
+        );
+        assert!(r.contains("more, but not preferred"), "{r}");
+        // The aggregated candidate ranks 7th, yet is simulated in place of the 5th.
+        let top = simulated_set(&ranked);
+        assert_eq!(top.len(), SIMULATED_CANDIDATES);
+        assert_eq!(top[4].mode, Mode::Aggregated);
+        assert_eq!(top[..4], ranked[..4]);
+        // A preferred mode meeting no SLO falls back to the best of any.
+        ranked[6] = cand(Mode::Aggregated, 1, 800.0, false);
+        ranked.sort_by(search::rank);
+        assert_eq!(
+            choose(&ranked, Prefer::Agg).unwrap().mode,
+            Mode::Disaggregated
+        );
+    }
 }

@@ -24,6 +24,11 @@ fn write(path: &Path, text: &str) -> Result<(), Error> {
     std::fs::write(path, text).map_err(|e| io(path, e))
 }
 
+/// Where the DGD's Planner reads the planner profile inside its container (as Dynamo's own
+/// planner manifests mount a volume at `/data`): copy `prefill_raw_data.json` and
+/// `decode_raw_data.json` there. A path of this machine would mean nothing in a pod.
+pub const CONTAINER_PROFILE_DIR: &str = "/data/profiling_results";
+
 /// Kubernetes-style name: lower case, `[a-z0-9-]`.
 fn k8s_name(s: &str) -> String {
     let mut out: String = s
@@ -212,6 +217,14 @@ pub fn pareto_csv(o: &Outcome) -> String {
     s
 }
 
+/// The figures the choice was judged on, in words.
+fn judge(o: &Outcome) -> &'static str {
+    match o.choice.judged_by {
+        "simulation" => "simulation",
+        _ => "fast model",
+    }
+}
+
 /// `summary.json`.
 pub fn summary_json(o: &Outcome) -> Value {
     let frontier: Vec<&Candidate> = o
@@ -221,7 +234,10 @@ pub fn summary_json(o: &Outcome) -> Value {
         .map(|p| &p.candidate)
         .collect();
     let verdict = if o.chosen.meets_slo() {
-        "the chosen deployment meets both SLOs".to_string()
+        format!(
+            "the chosen deployment meets both SLOs (judged by the {})",
+            judge(o)
+        )
     } else {
         let misses: Vec<String> = o
             .chosen
@@ -238,18 +254,10 @@ pub fn summary_json(o: &Outcome) -> Value {
             })
             .collect();
         format!(
-            "no deployment meets both SLOs; the closest misses {}",
+            "no deployment meets both SLOs (judged by the {}); the closest misses {}",
+            judge(o),
             misses.join(", ")
         )
-    };
-    let better = match (&o.best_aggregated, &o.best_disaggregated) {
-        (Some(a), Some(d)) if a.meets_slo() && a.goodput_per_gpu > d.goodput_per_gpu => {
-            Some("aggregated")
-        }
-        (Some(_), Some(_)) => Some("disaggregated"),
-        (Some(_), None) => Some("aggregated"),
-        (None, Some(_)) => Some("disaggregated"),
-        _ => None,
     };
     json!({
         "request": o.request,
@@ -258,9 +266,10 @@ pub fn summary_json(o: &Outcome) -> Value {
         "verdict": verdict,
         "chosen": o.chosen,
         "chosen_label": o.chosen.label(),
+        "choice": o.choice,
         "best_aggregated": o.best_aggregated,
         "best_disaggregated": o.best_disaggregated,
-        "better_mode": better,
+        "better_mode": o.choice.better_mode,
         "profile": {"prefill_tp": o.profile_tp.0, "decode_tp": o.profile_tp.1, "max_kv_tokens": o.decode_kv_tokens},
         "candidates": o.candidates,
         "frontier": frontier,
@@ -275,25 +284,64 @@ const COLORS: [(&str, Mode, &str); 2] = [
     ("disaggregated", Mode::Disaggregated, "#dc2626"),
 ];
 
-/// The frontier chart: tokens/s/GPU against tokens/s/user, both modes, the chosen point
-/// ringed and the ITL target as a vertical line.
+/// Each mode's Pareto front of the points in `pts` (more tokens/s/GPU at more tokens/s/user),
+/// by tokens/s/user.
+fn pareto_front<'a>(pts: impl Iterator<Item = &'a Candidate>, mode: Mode) -> Vec<&'a Candidate> {
+    let mut v: Vec<&Candidate> = pts.filter(|c| c.mode == mode).collect();
+    v.sort_by(|a, b| {
+        b.tokens_per_s_per_user
+            .total_cmp(&a.tokens_per_s_per_user)
+            .then(b.tokens_per_s_per_gpu.total_cmp(&a.tokens_per_s_per_gpu))
+    });
+    let mut best = f64::NEG_INFINITY;
+    v.retain(|c| {
+        let keep = c.tokens_per_s_per_gpu.is_finite() && c.tokens_per_s_per_gpu > best;
+        if keep {
+            best = c.tokens_per_s_per_gpu;
+        }
+        keep
+    });
+    v.reverse();
+    v
+}
+
+/// The frontier chart: tokens/s/GPU against tokens/s/user, both modes. Solid lines and filled
+/// points: the frontier of deployments meeting both SLOs; dashed lines and hollow points,
+/// apart from it: the front of those missing one (they would otherwise form its top). The
+/// chosen point is ringed, the ITL target a vertical line.
 pub fn frontier_svg(o: &Outcome) -> String {
     let (w, h, l, r, t, b) = (720.0, 380.0, 64.0, 16.0, 28.0, 44.0);
-    let pts: Vec<&Candidate> = o
+    let meets: Vec<&Candidate> = o
         .points
         .iter()
         .filter(|p| p.on_frontier)
         .map(|p| &p.candidate)
         .collect();
-    let xmax = pts
+    let missing = || {
+        o.points
+            .iter()
+            .map(|p| &p.candidate)
+            .filter(|c| !c.meets_slo())
+    };
+    let fronts: Vec<(Vec<&Candidate>, Vec<&Candidate>)> = COLORS
         .iter()
+        .map(|(_, mode, _)| {
+            let mut m: Vec<&Candidate> =
+                meets.iter().copied().filter(|c| c.mode == *mode).collect();
+            m.sort_by(|a, b| a.tokens_per_s_per_user.total_cmp(&b.tokens_per_s_per_user));
+            (m, pareto_front(missing(), *mode))
+        })
+        .collect();
+    let all = || fronts.iter().flat_map(|(a, b)| a.iter().chain(b)).copied();
+    let xmax = all()
         .map(|c| c.tokens_per_s_per_user)
+        .filter(|v| v.is_finite())
         .fold(1e3 / o.request.itl_ms, f64::max)
         * 1.05;
-    let ymax = pts
-        .iter()
+    let ymax = all()
         .map(|c| c.tokens_per_s_per_gpu)
         .chain([o.chosen.tokens_per_s_per_gpu])
+        .filter(|v| v.is_finite())
         .fold(1.0, f64::max)
         * 1.1;
     let x = |v: f64| l + (v / xmax).clamp(0.0, 1.0) * (w - l - r);
@@ -340,44 +388,57 @@ pub fn frontier_svg(o: &Outcome) -> String {
         t + 12.0,
         o.request.itl_ms
     );
-    for (i, (name, mode, color)) in COLORS.iter().enumerate() {
-        let mut line: Vec<&&Candidate> = pts.iter().filter(|c| c.mode == *mode).collect();
-        line.sort_by(|a, b| a.tokens_per_s_per_user.total_cmp(&b.tokens_per_s_per_user));
-        let d: Vec<String> = line
-            .iter()
-            .map(|c| {
-                format!(
-                    "{:.1},{:.1}",
+    let mut legend = 0;
+    for ((name, _, color), (meet, miss)) in COLORS.iter().zip(&fronts) {
+        for (line, ok) in [(miss, false), (meet, true)] {
+            let d: Vec<String> = line
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{:.1},{:.1}",
+                        x(c.tokens_per_s_per_user),
+                        y(c.tokens_per_s_per_gpu)
+                    )
+                })
+                .collect();
+            let (dash, fill, opacity) = if ok {
+                ("", *color, "1")
+            } else {
+                (" stroke-dasharray=\"3 3\"", "none", "0.55")
+            };
+            if !d.is_empty() {
+                let _ = write!(
+                    s,
+                    "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" opacity=\"{opacity}\"{dash} points=\"{}\"/>",
+                    d.join(" ")
+                );
+            }
+            for c in line {
+                let _ = write!(
+                    s,
+                    "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{fill}\" stroke=\"{color}\" opacity=\"{opacity}\"><title>{}{}</title></circle>",
                     x(c.tokens_per_s_per_user),
-                    y(c.tokens_per_s_per_gpu)
-                )
-            })
-            .collect();
-        if !d.is_empty() {
+                    y(c.tokens_per_s_per_gpu),
+                    escape(&c.label()),
+                    if ok { "" } else { ": misses an SLO" }
+                );
+            }
+            let ly = t + 14.0 + 14.0 * f64::from(legend);
+            legend += 1;
+            let label = if ok {
+                format!("{name}, meets the SLOs")
+            } else {
+                format!("{name}, misses an SLO")
+            };
             let _ = write!(
                 s,
-                "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"/>",
-                d.join(" ")
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{fill}\" stroke=\"{color}\" opacity=\"{opacity}\"/><text x=\"{:.1}\" y=\"{:.1}\">{label}</text>",
+                w - r - 190.0,
+                ly - 4.0,
+                w - r - 180.0,
+                ly
             );
         }
-        for c in &line {
-            let _ = write!(
-                s,
-                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{color}\"><title>{}</title></circle>",
-                x(c.tokens_per_s_per_user),
-                y(c.tokens_per_s_per_gpu),
-                escape(&c.label())
-            );
-        }
-        let ly = t + 14.0 + 14.0 * i as f64;
-        let _ = write!(
-            s,
-            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"{:.1}\">{name}</text>",
-            w - r - 120.0,
-            ly - 9.0,
-            w - r - 106.0,
-            ly
-        );
     }
     let c = &o.chosen;
     let _ = write!(
@@ -407,6 +468,27 @@ pub fn report_html(o: &Outcome) -> String {
         o.chosen.itl_ms,
         o.chosen.gpus
     );
+    if !o.choice.meets_slo {
+        let _ = write!(
+            body,
+            "<p><b>No deployment meets both SLOs</b> (judged by the {}): this is the closest, not a working answer.</p>",
+            judge(o)
+        );
+    }
+    let _ = write!(
+        body,
+        "<p>Chosen by the rule <code>--prefer {}</code>, judged by the {}: {}.</p>",
+        o.choice.prefer,
+        judge(o),
+        escape(&o.choice.reason)
+    );
+    if let Some(f) = &o.choice.fast_choice {
+        let _ = write!(
+            body,
+            "<p>The simulation re-ranked the candidates: the fast model alone would have chosen {}.</p>",
+            escape(f)
+        );
+    }
     for m in &o.chosen.misses {
         let _ = write!(
             body,
@@ -454,12 +536,16 @@ pub fn report_html(o: &Outcome) -> String {
         body.push_str("</table></section>");
     }
     if !r.ignored.is_empty() || !r.assumed.is_empty() {
-        let _ = write!(
-            body,
-            "<section><h2>Request</h2><p>Ignored fields: {}</p><p>Assumed: {}</p></section>",
-            escape(&r.ignored.join(", ")),
-            escape(&r.assumed.join("; "))
-        );
+        body.push_str("<section><h2>Request</h2>");
+        for (what, items, sep) in [
+            ("Ignored fields", &r.ignored, ", "),
+            ("Assumed", &r.assumed, "; "),
+        ] {
+            if !items.is_empty() {
+                let _ = write!(body, "<p>{what}: {}</p>", escape(&items.join(sep)));
+            }
+        }
+        body.push_str("</section>");
     }
     let intro = format!(
         "{} on {} × {} ({}), ISL {}, OSL {}, TTFT ≤ {} ms, ITL ≤ {} ms.",
@@ -484,15 +570,26 @@ pub fn write_all(o: &Outcome, dir: &Path) -> Result<(), Error> {
             path: p.display().to_string(),
             message: e.to_string(),
         })?;
-        write(p, &text)
+        let note = if v["spec"]["services"]["Planner"].is_null() {
+            String::new()
+        } else {
+            format!(
+                "# The Planner reads its profile from {CONTAINER_PROFILE_DIR} in its container:\n\
+                 # copy prefill_raw_data.json and decode_raw_data.json (written beside this file)\n\
+                 # there, e.g. onto a volume mounted at /data.\n"
+            )
+        };
+        write(p, &format!("{note}{text}"))
     };
-    let profile_dir = dir.display().to_string();
-    yaml(&dgd(o, &o.chosen, &profile_dir), &dir.join("dgd.yaml"))?;
+    yaml(
+        &dgd(o, &o.chosen, CONTAINER_PROFILE_DIR),
+        &dir.join("dgd.yaml"),
+    )?;
     let agg = dir.join("dgd-agg.yaml");
     if let Some(a) = &o.best_aggregated
         && o.chosen.mode != Mode::Aggregated
     {
-        yaml(&dgd(o, a, &profile_dir), &agg)?;
+        yaml(&dgd(o, a, CONTAINER_PROFILE_DIR), &agg)?;
     } else {
         // A reused folder must not keep the alternative of an earlier request.
         match std::fs::remove_file(&agg) {

@@ -321,22 +321,15 @@ impl<'a> Search<'a> {
     }
 
     fn misses(&self, ttft: f64, itl: f64) -> Vec<SloMiss> {
-        let mut m = Vec::new();
-        for (slo, target, est) in [
-            ("ttft", self.req.ttft_ms, ttft),
-            ("itl", self.req.itl_ms, itl),
-        ] {
-            // NaN estimates count as misses.
-            if est.is_nan() || est > target * (1.0 + 1e-9) {
-                m.push(SloMiss {
-                    slo,
-                    target_ms: target,
-                    estimate_ms: est,
-                    over: est / target - 1.0,
-                });
-            }
-        }
-        m
+        slo_misses(self.req, ttft, itl)
+    }
+
+    /// The workers searched for a role whose TP the user may have fixed.
+    fn role(&self, pin: Option<u32>) -> impl Iterator<Item = (usize, &Worker)> {
+        self.workers
+            .iter()
+            .enumerate()
+            .filter(move |(_, w)| pin.is_none_or(|tp| w.tp == tp))
     }
 
     /// The disaggregated deployment of prefill worker `p` and decode worker `d` at batch `b`.
@@ -525,7 +518,7 @@ impl<'a> Search<'a> {
         let ttft_t = self.req.ttft_ms;
         let s: Vec<f64> = self.workers.iter().map(|w| self.prefill_ms(w)).collect();
         // Decode: the largest batch meeting the ITL target per TP.
-        for d in &self.workers {
+        for (_, d) in self.role(self.req.pins.decode) {
             let cap = self.batch_cap(d);
             let b_slo = Self::largest(cap, |b| self.decode_itl_ms(d, b) <= itl_t);
             let grid = Self::grid(cap, b_slo);
@@ -540,13 +533,14 @@ impl<'a> Search<'a> {
                     r(a).total_cmp(&r(b)).then(b.cmp(&a))
                 })
                 .unwrap_or(1);
-            for (p, &s_ms) in self.workers.iter().zip(&s) {
+            for (i, p) in self.role(self.req.pins.prefill) {
+                let s_ms = s[i];
                 // The deployment: decode workers capped at that batch (or 1).
                 best.extend(self.disagg(p, s_ms, d, b_best));
                 points.extend(grid.iter().filter_map(|&b| self.disagg(p, s_ms, d, b)));
             }
         }
-        for w in &self.workers {
+        for (_, w) in self.role(self.req.pins.aggregated) {
             let cap = self
                 .batch_cap(w)
                 .min(self.max_batched_tokens.saturating_sub(1));
@@ -586,6 +580,22 @@ impl<'a> Search<'a> {
     }
 }
 
+/// The SLOs that mean TTFT `ttft` and mean ITL `itl` miss (NaN counts as a miss).
+pub fn slo_misses(req: &ProfileRequest, ttft: f64, itl: f64) -> Vec<SloMiss> {
+    let mut m = Vec::new();
+    for (slo, target, est) in [("ttft", req.ttft_ms, ttft), ("itl", req.itl_ms, itl)] {
+        if est.is_nan() || est > target * (1.0 + 1e-9) {
+            m.push(SloMiss {
+                slo,
+                target_ms: target,
+                estimate_ms: est,
+                over: est / target - 1.0,
+            });
+        }
+    }
+    m
+}
+
 /// The better of two candidates by [`rank`].
 fn pick(a: Option<Candidate>, b: Candidate) -> Option<Candidate> {
     match a {
@@ -615,7 +625,7 @@ pub fn rank(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
 }
 
 /// Marks the points on each mode's Pareto frontier of tokens/s/GPU against tokens/s/user
-/// (points whose TTFT is met; none better in both).
+/// (points meeting both SLOs within the GPU budget; none better in both).
 pub fn frontier(mut points: Vec<Candidate>) -> Vec<FrontierPoint> {
     points.sort_by(|a, b| {
         a.mode
@@ -626,12 +636,12 @@ pub fn frontier(mut points: Vec<Candidate>) -> Vec<FrontierPoint> {
     let mut out = Vec::with_capacity(points.len());
     let mut best_gpu: Option<(Mode, f64)> = None;
     for c in points {
-        let ttft_ok = c.misses.iter().all(|m| m.slo == "itl");
+        let ok = c.meets_slo();
         let cur = match best_gpu {
             Some((m, v)) if m == c.mode => v,
             _ => f64::NEG_INFINITY,
         };
-        let on = ttft_ok && c.tokens_per_s_per_gpu > cur;
+        let on = ok && c.tokens_per_s_per_gpu > cur;
         if on {
             best_gpu = Some((c.mode, c.tokens_per_s_per_gpu));
         } else if best_gpu.is_none_or(|(m, _)| m != c.mode) {

@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use super::request::ProfileRequest;
-use super::search::{Candidate, served_llm};
+use super::search::{Candidate, served_llm, slo_misses};
 use crate::experiment::parallel;
 use crate::report::Summary;
 use crate::scenario::{ClusterConfig, PoolConfig, Scenario, ScenarioConfig, SloConfig};
@@ -99,7 +99,7 @@ pub fn sim_setup(req: &ProfileRequest, c: &Candidate) -> SimSetup {
         };
         (
             StreamConfig::open("profile", open),
-            format!("Poisson {r} req/s"),
+            format!("Poisson {} req/s", (r * 1e3).round() / 1e3),
             0.0,
             None,
         )
@@ -145,6 +145,27 @@ pub fn sim_setup(req: &ProfileRequest, c: &Candidate) -> SimSetup {
         duration_s: duration,
         warmup_s: warmup,
         users,
+    }
+}
+
+/// `c` with its simulated figures in place of the fast ones (mean TTFT and ITL against the
+/// targets, output tokens/s per GPU), for re-ranking by [`super::search::rank`]. A missed GPU
+/// budget stays missed; a figure the simulation lacks (no completions) counts as a miss.
+pub fn as_simulated(req: &ProfileRequest, c: &Candidate, cmp: &Comparison) -> Candidate {
+    let ttft = cmp.sim_ttft_ms.unwrap_or(f64::NAN);
+    let itl = cmp.sim_itl_ms.unwrap_or(f64::NAN);
+    let mut misses = slo_misses(req, ttft, itl);
+    misses.extend(c.misses.iter().filter(|m| m.slo == "gpus").cloned());
+    let per_gpu = cmp.sim_tokens_per_s_per_gpu;
+    Candidate {
+        ttft_ms: ttft,
+        itl_ms: itl,
+        tokens_per_s: per_gpu * f64::from(c.gpus),
+        tokens_per_s_per_gpu: per_gpu,
+        tokens_per_s_per_user: 1e3 / itl,
+        goodput_per_gpu: if misses.is_empty() { per_gpu } else { 0.0 },
+        misses,
+        ..c.clone()
     }
 }
 

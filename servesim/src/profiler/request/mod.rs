@@ -33,6 +33,34 @@ pub enum RequestForm {
     Older,
 }
 
+servesim_core::named_enum! {
+    /// How the deployment written to `dgd.yaml` is chosen among those the search ranked.
+    /// Named as the CLI (`--prefer`) and `summary.json` write it.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Prefer {
+        /// The most goodput (output tokens/s per GPU meeting both SLOs) of either mode.
+        #[default]
+        Goodput => "goodput",
+        /// The best disaggregated deployment meeting both SLOs (the SLA planner scales its
+        /// pools apart), even when an aggregated one gives more per GPU; else as `goodput`.
+        Disagg => "disagg",
+        /// The best aggregated deployment meeting both SLOs; else as `goodput`.
+        Agg => "agg",
+    }
+}
+
+/// TP sizes the user fixed: only those are searched for that role (`None`: every size).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TpPins {
+    /// Prefill workers of a disaggregated deployment (`--prefill-tp`).
+    pub prefill: Option<u32>,
+    /// Decode workers of a disaggregated deployment (`--decode-tp`).
+    pub decode: Option<u32>,
+    /// Workers of an aggregated deployment (`--agg-tp`).
+    pub aggregated: Option<u32>,
+}
+
 /// Values given on the command line; each replaces the request's field.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Overrides {
@@ -58,6 +86,10 @@ pub struct Overrides {
     pub request_rate: Option<f64>,
     /// `spec.workload.concurrency`.
     pub concurrency: Option<u32>,
+    /// The choice rule (default `goodput`).
+    pub prefer: Option<Prefer>,
+    /// TP sizes fixed per role.
+    pub pins: TpPins,
 }
 
 /// A validated profiling request.
@@ -92,6 +124,10 @@ pub struct ProfileRequest {
     pub request_rate: Option<f64>,
     /// Requested load, concurrent requests.
     pub concurrency: Option<u32>,
+    /// How the deployment is chosen.
+    pub prefer: Prefer,
+    /// TP sizes fixed per role (only those searched).
+    pub pins: TpPins,
     /// Fields of the file this profiler does not use (dotted paths).
     pub ignored: Vec<String>,
     /// Values assumed where the file left them out.
@@ -161,6 +197,20 @@ impl ProfileRequest {
         let (model, backend, gpu, sku) = f.deployment(o)?;
         let (gpus_per_node, total_gpus, max_tp) = f.gpus(o, &sku, &mut assumed)?;
         let w = f.workload(o)?;
+        for (flag, pin) in [
+            ("--prefill-tp", o.pins.prefill),
+            ("--decode-tp", o.pins.decode),
+            ("--agg-tp", o.pins.aggregated),
+        ] {
+            if let Some(tp) = pin
+                && !([1, 2, 4, 8].contains(&tp) && tp <= max_tp)
+            {
+                return Err(invalid(
+                    flag,
+                    format!("{tp} is not a TP size searched (1, 2, 4 or 8, at most {max_tp})"),
+                ));
+            }
+        }
         Ok(ProfileRequest {
             name: raw
                 .metadata
@@ -179,6 +229,8 @@ impl ProfileRequest {
             itl_ms: w.itl_ms,
             request_rate: w.request_rate,
             concurrency: w.concurrency,
+            prefer: o.prefer.unwrap_or_default(),
+            pins: o.pins,
             ignored,
             assumed,
         })
