@@ -455,6 +455,36 @@ mod tests {
         std::fs::remove_dir_all(&base).unwrap();
     }
 
+    #[test]
+    fn moe_rows_import_balanced_and_modelled_only() {
+        let base = std::env::temp_dir().join(format!("servesim-import-moe-{}", std::process::id()));
+        let src = base.join("in/h200_sxm/trtllm");
+        std::fs::create_dir_all(&src).unwrap();
+        let head = "op_name,kernel_source,moe_dtype,num_tokens,hidden_size,inter_size,topk,num_experts,moe_tp_size,moe_ep_size,distribution,latency\n";
+        let rows = [
+            "moe,k,fp8_block,16,4096,1536,8,128,1,4,balanced,0.05",
+            "moe,k,fp8_block,16,4096,1536,8,128,1,4,power_law_1.2,0.07",
+            "moe,k,int4_wo,16,4096,1536,8,128,1,4,balanced,0.04",
+            "moe,k,w4a16_mxfp4,8,2880,2880,4,128,2,1,balanced,0.03",
+        ];
+        std::fs::write(
+            src.join("moe_perf.csv"),
+            format!("{head}{}\n", rows.join("\n")),
+        )
+        .unwrap();
+        let out = base.join("out");
+        import_dir(&base.join("in"), &out, &BTreeMap::new()).unwrap();
+        let t = &super::super::load_dir(&out).unwrap()[0];
+        assert_eq!(t.header.family, Family::Moe);
+        assert_eq!(t.rows.len(), 2);
+        assert!(t.header.extra["rows_skipped"].starts_with("2 "));
+        let KernelOp::Moe(m) = t.rows[1].0 else {
+            panic!()
+        };
+        assert_eq!((m.tokens, m.inter, m.moe_tp, m.moe_ep), (8, 2880, 2, 1));
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
     fn gz(text: &str) -> Vec<u8> {
         use std::io::Write;
         let mut w = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
