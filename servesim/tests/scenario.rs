@@ -116,6 +116,14 @@ fn errors_name_the_field() {
         ),
         (("seed: 1", "seed: one"), "seed:"),
         (
+            ("role: prefill, tp: 2,", "role: prefill, tp: 2, ep: 2,"),
+            "cluster.pools[0].ep: 2: Qwen3-32B has no experts",
+        ),
+        (
+            ("role: decode, tp: 2,", "role: decode, tp: 2, ep: 0,"),
+            "cluster.pools[1].ep: 0 must be at least 1 and divide tp 2",
+        ),
+        (
             (
                 "tp: 2, workers: 1}\n    - {name: decode, role: decode, tp: 2",
                 "tp: 2, workers: 1}\n    - {name: decode, role: decode, tp: 16",
@@ -193,6 +201,40 @@ fn errors_name_the_field() {
         let path = rest.split(": ").next().unwrap_or_default();
         assert_eq!(rest.matches(&format!("{path}:")).count(), 1, "{err}");
     }
+}
+
+#[test]
+fn a_mixture_of_experts_spreads_its_experts_over_a_pool_by_ep() {
+    let moe = GOOD
+        .replace("Qwen/Qwen3-32B-FP8", "Qwen/Qwen3-30B-A3B-FP8")
+        .replace("role: decode, tp: 2,", "role: decode, tp: 2, ep: 2,");
+    let s = Scenario::from_yaml_str(&moe, "s.yaml", Path::new(".")).unwrap();
+    let par = s.pools()[1].parallelism();
+    assert_eq!((par.tp, par.moe_tp, par.moe_ep), (2, 1, 2));
+    assert_eq!(s.pools()[0].parallelism().moe_tp, 2);
+    // EP must divide the experts (128).
+    let e = Scenario::from_yaml_str(
+        &moe.replace("tp: 2, ep: 2,", "tp: 8, ep: 8,")
+            .replace("nodes: 1", "nodes: 2")
+            .replace("role: prefill, tp: 2,", "role: prefill, tp: 4, ep: 3,"),
+        "s.yaml",
+        Path::new("."),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("cluster.pools[0].ep: 3 must be at least 1 and divide tp 4"),
+        "{e}"
+    );
+    // Models not modelled yet name why.
+    let e = Scenario::from_yaml_str(
+        &GOOD.replace("Qwen/Qwen3-32B-FP8", "deepseek-ai/DeepSeek-V3"),
+        "s.yaml",
+        Path::new("."),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("multi-head latent attention"), "{e}");
 }
 
 #[test]

@@ -27,16 +27,21 @@ pub enum PublicTable {
     CustomAllreducePerf,
     /// `nccl_perf`.
     NcclPerf,
+    /// `moe_perf`: only its rows of the `balanced` token distribution and of the MoE dtypes
+    /// modelled ([`crate::perf::MoeQuant`]) are imported; the others are counted in the
+    /// header's `rows_skipped`.
+    MoePerf,
 }
 
 impl PublicTable {
     /// All public tables.
-    pub const ALL: [PublicTable; 5] = [
+    pub const ALL: [PublicTable; 6] = [
         PublicTable::GemmPerf,
         PublicTable::ContextAttentionPerf,
         PublicTable::GenerationAttentionPerf,
         PublicTable::CustomAllreducePerf,
         PublicTable::NcclPerf,
+        PublicTable::MoePerf,
     ];
 
     /// The table name (file stem).
@@ -47,6 +52,7 @@ impl PublicTable {
             PublicTable::GenerationAttentionPerf => "generation_attention_perf",
             PublicTable::CustomAllreducePerf => "custom_allreduce_perf",
             PublicTable::NcclPerf => "nccl_perf",
+            PublicTable::MoePerf => "moe_perf",
         }
     }
 
@@ -70,6 +76,7 @@ impl PublicTable {
             PublicTable::GenerationAttentionPerf => Family::GenerationAttention,
             PublicTable::CustomAllreducePerf => Family::CustomAllreduce,
             PublicTable::NcclPerf => Family::Nccl,
+            PublicTable::MoePerf => Family::Moe,
         }
     }
 }
@@ -80,6 +87,8 @@ pub struct PublicRowParser {
     idx: Vec<usize>,
     latency: Option<usize>,
     version: Option<usize>,
+    /// `moe_perf`'s `distribution` column.
+    distribution: Option<usize>,
     cols: Columns,
     path: PathBuf,
 }
@@ -122,6 +131,20 @@ impl PublicRowParser {
                 &["num_gpus"],
                 &["message_size"],
             ],
+            PublicTable::MoePerf => &[
+                &["moe_dtype"],
+                &["num_tokens"],
+                &["hidden_size"],
+                &["inter_size"],
+                &["topk"],
+                &["num_experts"],
+                &["moe_tp_size"],
+                &["moe_ep_size"],
+            ],
+        };
+        let distribution = match table {
+            PublicTable::MoePerf => Some(cols.require(&["distribution"], path)?),
+            _ => None,
         };
         let idx = names
             .iter()
@@ -132,6 +155,7 @@ impl PublicRowParser {
             idx,
             latency: cols.find(&["latency"]),
             version: cols.find(&["version"]),
+            distribution,
             cols,
             path: path.to_path_buf(),
         })
@@ -151,6 +175,15 @@ impl PublicRowParser {
             rec,
             cols: &self.cols,
         };
+        if let Some(d) = self.distribution {
+            let dist = r.str(d)?;
+            if dist != "balanced" {
+                return Err(r.unsupported(
+                    d,
+                    format!("`{dist}`: only the balanced token distribution is modelled"),
+                ));
+            }
+        }
         let generation = self.table == PublicTable::GenerationAttentionPerf;
         let op = row_op(self.table.family(), &r, &self.idx, |r, i| {
             if generation {
@@ -198,8 +231,17 @@ pub fn read_public_table(
     let mut rows = Vec::new();
     let mut versions: BTreeMap<String, usize> = BTreeMap::new();
     let mut rec = csv::StringRecord::new();
+    let mut skipped = 0usize;
     while let Some(line) = rdr.next_record(&mut rec)? {
-        let (op, lat) = parser.parse(&rec, line)?;
+        let (op, lat) = match parser.parse(&rec, line) {
+            Ok(v) => v,
+            // MoE rows of other distributions or unmodelled dtypes are left out, counted.
+            Err(ModelsError::Unsupported { .. }) if table == PublicTable::MoePerf => {
+                skipped += 1;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let lat = lat.ok_or_else(|| ModelsError::Csv {
             path: path.to_path_buf(),
             line,
@@ -219,6 +261,12 @@ pub fn read_public_table(
         );
     }
     extra.insert("measured_on".to_string(), "gpu".to_string());
+    if skipped > 0 {
+        extra.insert(
+            "rows_skipped".to_string(),
+            format!("{skipped} (token distributions other than balanced, MoE dtypes not modelled)"),
+        );
+    }
     let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("?");
     extra.insert(
         "source".to_string(),
@@ -404,6 +452,36 @@ mod tests {
         std::fs::write(src.join("custom_allreduce_perf.csv.gz"), gz(allreduce)).unwrap();
         let e = import().unwrap_err().to_string();
         assert!(e.contains("are the same table"), "{e}");
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn moe_rows_import_balanced_and_modelled_only() {
+        let base = std::env::temp_dir().join(format!("servesim-import-moe-{}", std::process::id()));
+        let src = base.join("in/h200_sxm/trtllm");
+        std::fs::create_dir_all(&src).unwrap();
+        let head = "op_name,kernel_source,moe_dtype,num_tokens,hidden_size,inter_size,topk,num_experts,moe_tp_size,moe_ep_size,distribution,latency\n";
+        let rows = [
+            "moe,k,fp8_block,16,4096,1536,8,128,1,4,balanced,0.05",
+            "moe,k,fp8_block,16,4096,1536,8,128,1,4,power_law_1.2,0.07",
+            "moe,k,int4_wo,16,4096,1536,8,128,1,4,balanced,0.04",
+            "moe,k,w4a16_mxfp4,8,2880,2880,4,128,2,1,balanced,0.03",
+        ];
+        std::fs::write(
+            src.join("moe_perf.csv"),
+            format!("{head}{}\n", rows.join("\n")),
+        )
+        .unwrap();
+        let out = base.join("out");
+        import_dir(&base.join("in"), &out, &BTreeMap::new()).unwrap();
+        let t = &super::super::load_dir(&out).unwrap()[0];
+        assert_eq!(t.header.family, Family::Moe);
+        assert_eq!(t.rows.len(), 2);
+        assert!(t.header.extra["rows_skipped"].starts_with("2 "));
+        let KernelOp::Moe(m) = t.rows[1].0 else {
+            panic!()
+        };
+        assert_eq!((m.tokens, m.inter, m.moe_tp, m.moe_ep), (8, 2880, 2, 1));
         std::fs::remove_dir_all(&base).unwrap();
     }
 

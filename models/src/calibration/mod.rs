@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
-use crate::perf::ops::{AllReduceImpl, AttnShape, GemmShape, KernelOp, NcclOp};
+use crate::perf::ops::{AllReduceImpl, AttnShape, GemmShape, KernelOp, MoeQuant, MoeShape, NcclOp};
 
 /// The major version of the format this crate reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -35,17 +35,20 @@ pub enum Family {
     Nccl,
     /// GPU-to-GPU copies (written by the harness).
     P2pCopy,
+    /// Fused mixture-of-experts layers, tokens routed uniformly over the experts.
+    Moe,
 }
 
 impl Family {
     /// All families.
-    pub const ALL: [Family; 6] = [
+    pub const ALL: [Family; 7] = [
         Family::Gemm,
         Family::ContextAttention,
         Family::GenerationAttention,
         Family::CustomAllreduce,
         Family::Nccl,
         Family::P2pCopy,
+        Family::Moe,
     ];
 
     /// The family name (also the file stem).
@@ -57,6 +60,7 @@ impl Family {
             Family::CustomAllreduce => "custom_allreduce",
             Family::Nccl => "nccl",
             Family::P2pCopy => "p2p_copy",
+            Family::Moe => "moe",
         }
     }
 
@@ -107,6 +111,17 @@ impl Family {
             ],
             Family::Nccl => &["op", "dtype", "num_gpus", "message_elems", "latency_ms"],
             Family::P2pCopy => &["src_gpu", "dst_gpu", "bytes", "latency_ms"],
+            Family::Moe => &[
+                "moe_dtype",
+                "tokens",
+                "hidden",
+                "inter",
+                "topk",
+                "experts",
+                "moe_tp",
+                "moe_ep",
+                "latency_ms",
+            ],
         }
     }
 
@@ -285,7 +300,7 @@ impl RowCtx<'_> {
         }
     }
 
-    fn unsupported(&self, idx: usize, message: String) -> ModelsError {
+    pub(crate) fn unsupported(&self, idx: usize, message: String) -> ModelsError {
         ModelsError::Unsupported {
             path: self.path.to_path_buf(),
             line: self.line,
@@ -378,6 +393,16 @@ pub(crate) fn row_op(
             dst_gpu: r.u32(i[1])?,
             bytes: r.pos_int(i[2])?,
         },
+        Family::Moe => KernelOp::Moe(MoeShape {
+            quant: r.parse(i[0], MoeQuant::parse)?,
+            tokens: r.pos_int(i[1])?,
+            hidden: r.pos_u32(i[2])?,
+            inter: r.pos_u32(i[3])?,
+            topk: r.pos_u32(i[4])?,
+            experts: r.pos_u32(i[5])?,
+            moe_tp: r.pos_u32(i[6])?,
+            moe_ep: r.pos_u32(i[7])?,
+        }),
     })
 }
 
@@ -545,6 +570,10 @@ impl CalibrationTable {
                     dst_gpu,
                     bytes,
                 } => format!("{src_gpu},{dst_gpu},{bytes}"),
+                KernelOp::Moe(m) => format!(
+                    "{},{},{},{},{},{},{},{}",
+                    m.quant, m.tokens, m.hidden, m.inter, m.topk, m.experts, m.moe_tp, m.moe_ep
+                ),
                 KernelOp::ElementWise { bytes } => format!("{bytes}"),
             };
             s += &format!("{fields},{lat}\n");

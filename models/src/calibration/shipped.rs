@@ -30,7 +30,7 @@ macro_rules! table {
 }
 
 /// (gpu, backend dir, family, gzip bytes) of every shipped table.
-pub const SHIPPED: [(&str, &str, &str, &[u8]); 18] = [
+pub const SHIPPED: [(&str, &str, &str, &[u8]); 22] = [
     table!("h100_sxm", "trtllm", "gemm"),
     table!("h100_sxm", "trtllm", "context_attention"),
     table!("h100_sxm", "trtllm", "generation_attention"),
@@ -40,6 +40,8 @@ pub const SHIPPED: [(&str, &str, &str, &[u8]); 18] = [
     table!("h100_sxm", "vllm", "generation_attention"),
     table!("h100_sxm", "vllm", "custom_allreduce"),
     table!("h100_sxm", "nccl", "nccl"),
+    table!("h100_sxm", "trtllm", "moe"),
+    table!("h100_sxm", "vllm", "moe"),
     table!("h200_sxm", "trtllm", "gemm"),
     table!("h200_sxm", "trtllm", "context_attention"),
     table!("h200_sxm", "trtllm", "generation_attention"),
@@ -49,6 +51,8 @@ pub const SHIPPED: [(&str, &str, &str, &[u8]); 18] = [
     table!("h200_sxm", "vllm", "generation_attention"),
     table!("h200_sxm", "vllm", "custom_allreduce"),
     table!("h200_sxm", "nccl", "nccl"),
+    table!("h200_sxm", "trtllm", "moe"),
+    table!("h200_sxm", "vllm", "moe"),
 ];
 
 /// GPUs with shipped tables.

@@ -4,7 +4,7 @@
 use crate::backend::Backend;
 use crate::error::Result;
 use crate::hardware::GpuSku;
-use crate::llm::{LlmSpec, RESERVED_BYTES_PER_GPU};
+use crate::llm::{LlmSpec, Parallelism, RESERVED_BYTES_PER_GPU};
 
 /// How a backend schedules (the overheads that differ live in the predictor).
 #[derive(Clone, Debug, PartialEq)]
@@ -116,12 +116,24 @@ pub fn kv_capacity_tokens(
     tp: u32,
     mem_fraction: f64,
 ) -> Result<u64> {
+    kv_capacity_tokens_split(backend, llm, gpu, &Parallelism::tensor(tp), mem_fraction)
+}
+
+/// As [`kv_capacity_tokens`] for a worker split by `par` (TP × EP for a mixture of experts:
+/// the weights of its fullest GPU).
+pub fn kv_capacity_tokens_split(
+    backend: Backend,
+    llm: &LlmSpec,
+    gpu: &GpuSku,
+    par: &Parallelism,
+    mem_fraction: f64,
+) -> Result<u64> {
     match backend {
         Backend::Trtllm => {
-            llm.kv_capacity_tokens_of_free(gpu, tp, mem_fraction, RESERVED_BYTES_PER_GPU)
+            llm.kv_capacity_tokens_of_free_split(gpu, par, mem_fraction, RESERVED_BYTES_PER_GPU)
         }
         Backend::Vllm | Backend::Sglang => {
-            llm.kv_capacity_tokens_with_reserve(gpu, tp, mem_fraction, RESERVED_BYTES_PER_GPU)
+            llm.kv_capacity_tokens_split(gpu, par, mem_fraction, RESERVED_BYTES_PER_GPU)
         }
     }
 }

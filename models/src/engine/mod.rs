@@ -25,7 +25,7 @@ mod config;
 pub mod decode_set;
 mod schedule;
 
-pub use config::{EngineConfig, kv_capacity_tokens};
+pub use config::{EngineConfig, kv_capacity_tokens, kv_capacity_tokens_split};
 
 use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};

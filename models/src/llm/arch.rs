@@ -75,6 +75,14 @@ pub struct LayerSpec {
 }
 
 impl LayerSpec {
+    /// The layer's sliding window, if it has one.
+    pub fn window(&self) -> Option<u32> {
+        match self.mixer {
+            Mixer::SlidingAttention { window } => Some(window),
+            Mixer::FullAttention => None,
+        }
+    }
+
     /// A dense transformer layer: full attention and a gated MLP.
     pub const DENSE: LayerSpec = LayerSpec {
         mixer: Mixer::FullAttention,

@@ -2,7 +2,8 @@
 //! (`hf_config.rs`), what a layer is made of (`arch.rs`: dense, mixture of experts, MLA,
 //! sliding-window attention), the dtypes they are served in, and the derived sizes
 //! (`sizes.rs`: weight bytes in all and per GPU under a [`Parallelism`], KV bytes per token
-//! and per sequence, active parameters), and the KV capacity of a worker (dense models).
+//! and per sequence, active parameters), and the KV capacity of a worker (dense models and
+//! mixtures of experts under TP or TP × EP; not yet MLA or attention data parallelism).
 
 use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
@@ -28,8 +29,9 @@ pub const RESERVED_BYTES_PER_GPU: u64 = 2 << 30;
 /// architecture (for a mixture of experts, `intermediate_size` is the dense MLP's, used by its
 /// dense layers; for MLA, `head_dim` is the query/key head dimension `qk_nope + qk_rope`).
 /// What else an architecture has (experts, latent attention, sliding windows) is read through
-/// [`LlmSpec::attention`], [`LlmSpec::layers`] and [`LlmSpec::moe`]; code that models dense
-/// transformers only asks [`LlmSpec::require_dense`] first.
+/// [`LlmSpec::attention`], [`LlmSpec::layers`] and [`LlmSpec::moe`]; code that times or
+/// sizes layers asks [`LlmSpec::require_modelled`] first (or [`LlmSpec::require_dense`], where
+/// only dense transformers are modelled).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlmSpec {
     /// Name (built-in name, or the `config.json` path it came from).
@@ -215,6 +217,64 @@ impl LlmSpec {
         })
     }
 
+    /// `Ok` when the iteration predictor and a worker's KV capacity model this architecture
+    /// split by `par`: standard (grouped-query) attention, over the whole sequence or one
+    /// sliding window (attention sinks, one logit per head, are not timed: they add one
+    /// column to each head's softmax), dense MLPs and mixtures of experts, under TP or TP ×
+    /// EP inside one worker. Otherwise a [`ModelsError::NotModelled`] naming `what` was asked
+    /// and what is not modelled yet (multi-head latent attention, attention data parallelism,
+    /// sliding windows of several sizes).
+    pub fn require_modelled(&self, what: &str, par: &Parallelism) -> Result<()> {
+        let mut parts = Vec::new();
+        if let Attention::Mla(d) = self.attention {
+            parts.push(format!(
+                "multi-head latent attention (KV latent {} + RoPE key {})",
+                d.kv_lora_rank, d.qk_rope_head_dim
+            ));
+        }
+        let mut windows: Vec<u32> = self.layers.iter().filter_map(|l| l.window()).collect();
+        windows.sort_unstable();
+        windows.dedup();
+        if windows.len() > 1 {
+            parts.push(format!("sliding windows of several sizes ({windows:?})"));
+        }
+        if par.attention_dp > 1 {
+            parts.push(format!(
+                "attention data parallelism ({} replicas)",
+                par.attention_dp
+            ));
+        }
+        if parts.is_empty() {
+            return Ok(());
+        }
+        Err(ModelsError::NotModelled {
+            model: self.name.clone(),
+            what: what.to_string(),
+            reason: format!(
+                "it is asked for {}; this part of the simulator times and sizes standard \
+                 attention (full or one sliding window), dense MLPs and mixtures of experts \
+                 under TP or TP × EP inside one worker (MLA and attention data parallelism \
+                 are a later step)",
+                parts.join(", ")
+            ),
+        })
+    }
+
+    /// The sliding window of the model's sliding-window layers and how many there are
+    /// (`None` when every layer attends to the whole sequence). Assumes one window size
+    /// ([`LlmSpec::require_modelled`] checks it).
+    pub fn sliding_window(&self) -> Option<(u32, u32)> {
+        let mut n = 0;
+        let mut w = 0;
+        for l in &self.layers {
+            if let Some(x) = l.window() {
+                n += 1;
+                w = x;
+            }
+        }
+        (n > 0).then_some((w, n))
+    }
+
     /// Parameters per dense transformer layer (attention, gated MLP, two norms); the layers
     /// of other architectures are summed by [`LlmSpec::params`].
     pub fn params_per_layer(&self) -> u64 {
@@ -235,7 +295,7 @@ impl LlmSpec {
     /// KV-cache capacity in tokens of one worker of `tp` GPUs using `mem_fraction` of each
     /// GPU's memory: `(mem × fraction − weights/tp) / kv_bytes_per_token_per_gpu`.
     /// Errors when the weights do not fit, the arguments are out of range, or the model is
-    /// not dense ([`LlmSpec::require_dense`]).
+    /// not modelled ([`LlmSpec::require_modelled`]).
     pub fn kv_capacity_tokens(&self, gpu: &GpuSku, tp: u32, mem_fraction: f64) -> Result<u64> {
         self.kv_capacity_tokens_with_reserve(gpu, tp, mem_fraction, 0)
     }
@@ -249,11 +309,22 @@ impl LlmSpec {
         mem_fraction: f64,
         reserved_bytes: u64,
     ) -> Result<u64> {
-        self.check_deployment(gpu, tp, mem_fraction)?;
-        let free = gpu.memory_bytes * mem_fraction
-            - self.weight_bytes() as f64 / f64::from(tp)
-            - reserved_bytes as f64;
-        self.kv_tokens_in(free, gpu, tp, mem_fraction)
+        self.kv_capacity_tokens_split(gpu, &Parallelism::tensor(tp), mem_fraction, reserved_bytes)
+    }
+
+    /// As [`LlmSpec::kv_capacity_tokens_with_reserve`] for a worker split by `par` (TP, or TP
+    /// × EP for a mixture of experts: the weights of the fullest GPU,
+    /// [`LlmSpec::weight_bytes_per_gpu`]).
+    pub fn kv_capacity_tokens_split(
+        &self,
+        gpu: &GpuSku,
+        par: &Parallelism,
+        mem_fraction: f64,
+        reserved_bytes: u64,
+    ) -> Result<u64> {
+        let weights = self.check_deployment(gpu, par, mem_fraction)?;
+        let free = gpu.memory_bytes * mem_fraction - weights - reserved_bytes as f64;
+        self.kv_tokens_in(free, gpu, par.tp, mem_fraction)
     }
 
     /// KV-cache capacity in tokens when `free_fraction` is a share of the memory left once
@@ -267,15 +338,33 @@ impl LlmSpec {
         free_fraction: f64,
         reserved_bytes: u64,
     ) -> Result<u64> {
-        self.check_deployment(gpu, tp, free_fraction)?;
-        let free =
-            (gpu.memory_bytes - self.weight_bytes() as f64 / f64::from(tp) - reserved_bytes as f64)
-                * free_fraction;
-        self.kv_tokens_in(free, gpu, tp, free_fraction)
+        self.kv_capacity_tokens_of_free_split(
+            gpu,
+            &Parallelism::tensor(tp),
+            free_fraction,
+            reserved_bytes,
+        )
     }
 
-    fn check_deployment(&self, gpu: &GpuSku, tp: u32, mem_fraction: f64) -> Result<()> {
-        self.require_dense("the KV capacity of a tensor-parallel worker")?;
+    /// As [`LlmSpec::kv_capacity_tokens_of_free`] for a worker split by `par`.
+    pub fn kv_capacity_tokens_of_free_split(
+        &self,
+        gpu: &GpuSku,
+        par: &Parallelism,
+        free_fraction: f64,
+        reserved_bytes: u64,
+    ) -> Result<u64> {
+        let weights = self.check_deployment(gpu, par, free_fraction)?;
+        let free = (gpu.memory_bytes - weights - reserved_bytes as f64) * free_fraction;
+        self.kv_tokens_in(free, gpu, par.tp, free_fraction)
+    }
+
+    /// Checks a deployment and returns the weight bytes on its fullest GPU: a dense model's
+    /// weights over TP (`weights / tp`, unrounded), a mixture of experts' per
+    /// [`LlmSpec::weight_bytes_per_gpu`].
+    fn check_deployment(&self, gpu: &GpuSku, par: &Parallelism, mem_fraction: f64) -> Result<f64> {
+        self.require_modelled("the KV capacity of a tensor-parallel worker", par)?;
+        let tp = par.tp;
         if tp == 0 || tp > gpu.gpus_per_node {
             return Err(ModelsError::Invalid {
                 what: "TP size",
@@ -288,10 +377,16 @@ impl LlmSpec {
                 message: format!("{mem_fraction} (must be in (0, 1])"),
             });
         }
-        Ok(())
+        if self.moe.is_none() && par.moe_ep <= 1 && par.attention_dp <= 1 {
+            return Ok(self.weight_bytes() as f64 / f64::from(tp));
+        }
+        Ok(self.weight_bytes_per_gpu(par)? as f64)
     }
 
-    /// Tokens of KV in `free` bytes per GPU; an error when nothing is left.
+    /// Tokens of KV in `free` bytes per GPU; an error when nothing is left. Every layer is
+    /// counted as keeping every token, sliding-window layers too: the engines' block pools
+    /// count tokens of the whole model (an under-estimate for windowed models where an engine
+    /// frees the blocks that fall out of a window).
     fn kv_tokens_in(&self, free: f64, gpu: &GpuSku, tp: u32, mem_fraction: f64) -> Result<u64> {
         if free <= 0.0 {
             return Err(ModelsError::Invalid {

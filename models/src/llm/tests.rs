@@ -366,7 +366,7 @@ fn moe_builtins_match_their_published_sizes() {
 }
 
 #[test]
-fn non_dense_models_are_refused_by_dense_code() {
+fn what_is_not_modelled_is_refused_with_its_reason() {
     let cat = GpuCatalog::builtin();
     let h200 = cat.get("h200_sxm").unwrap();
     let m = LlmSpec::lookup("DeepSeek-R1").unwrap();
@@ -376,11 +376,39 @@ fn non_dense_models_are_refused_by_dense_code() {
     assert!(
         e.contains("DeepSeek-R1")
             && e.contains("KV capacity")
-            && e.contains("256 routed experts")
             && e.contains("multi-head latent attention")
             && e.contains("not modelled yet"),
         "{e}"
     );
+    // Experts and one sliding window are modelled; attention data parallelism is not.
+    let q = LlmSpec::lookup("Qwen/Qwen3-235B-A22B-FP8").unwrap();
+    let tp_ep = Parallelism {
+        tp: 4,
+        attention_dp: 1,
+        moe_tp: 1,
+        moe_ep: 4,
+    };
+    q.require_modelled("x", &tp_ep).unwrap();
+    let dp = Parallelism {
+        attention_dp: 2,
+        moe_ep: 8,
+        ..tp_ep
+    };
+    let e = q.require_modelled("x", &dp).unwrap_err().to_string();
+    assert!(e.contains("attention data parallelism (2 replicas)"), "{e}");
+    LlmSpec::lookup("gpt-oss-20b")
+        .unwrap()
+        .require_modelled("x", &Parallelism::tensor(1))
+        .unwrap();
+    // EP spreads the experts: at TP 4, EP 4 holds a quarter of the expert bytes that EP 1
+    // with MoE TP 1 would (one GPU), and the worker still fits in H100s.
+    let one = q.weight_bytes_per_gpu(&Parallelism::tensor(1)).unwrap();
+    let four = q.weight_bytes_per_gpu(&tp_ep).unwrap();
+    assert!(four * 4 >= one && four * 3 < one, "{one} {four}");
+    let cap = q
+        .kv_capacity_tokens_split(cat.get("h100_sxm").unwrap(), &tp_ep, 0.9, 0)
+        .unwrap();
+    assert!(cap > 100_000, "{cap}");
     let e = LlmSpec::lookup("gpt-oss-20b")
         .unwrap()
         .require_dense("the iteration predictor")

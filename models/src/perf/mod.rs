@@ -22,6 +22,6 @@ pub mod table;
 pub use calibrated::CalibratedTimer;
 pub use kernel_timer::KernelTimer;
 pub use memo::CachedPredictor;
-pub use ops::{AllReduceImpl, AttnShape, GemmShape, KernelOp, NcclOp, OpKind};
+pub use ops::{AllReduceImpl, AttnShape, GemmShape, KernelOp, MoeQuant, MoeShape, NcclOp, OpKind};
 pub use predictor::{BatchShape, IterationPredictor, PrefillChunk};
 pub use roofline::{Efficiencies, RooflineTimer};

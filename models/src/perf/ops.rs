@@ -40,6 +40,108 @@ pub struct AttnShape {
     pub kv_dtype: Dtype,
 }
 
+/// How a fused mixture-of-experts kernel holds its expert weights and runs its GEMMs: the
+/// `moe_dtype` column of the MoE kernel tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MoeQuant {
+    /// bf16 weights and activations.
+    Bf16,
+    /// Per-tensor FP8 weights and activations.
+    Fp8,
+    /// Block-scaled FP8 weights and activations.
+    Fp8Block,
+    /// MXFP4 weights, bf16 activations (`w4a16_mxfp4`: gpt-oss's experts on Hopper, which has
+    /// no FP4 tensor cores).
+    W4a16Mxfp4,
+}
+
+impl MoeQuant {
+    /// Every format, in table-code order.
+    pub const ALL: [MoeQuant; 4] = [
+        MoeQuant::Bf16,
+        MoeQuant::Fp8,
+        MoeQuant::Fp8Block,
+        MoeQuant::W4a16Mxfp4,
+    ];
+
+    /// The name used in tables (`bf16`, `fp8`, `fp8_block`, `w4a16_mxfp4`).
+    pub fn name(self) -> &'static str {
+        match self {
+            MoeQuant::Bf16 => "bf16",
+            MoeQuant::Fp8 => "fp8",
+            MoeQuant::Fp8Block => "fp8_block",
+            MoeQuant::W4a16Mxfp4 => "w4a16_mxfp4",
+        }
+    }
+
+    /// Parses a table name (`bfloat16` is bf16).
+    pub fn parse(name: &str) -> Result<Self> {
+        Ok(match name.trim().to_ascii_lowercase().as_str() {
+            "bf16" | "bfloat16" => MoeQuant::Bf16,
+            "fp8" => MoeQuant::Fp8,
+            "fp8_block" => MoeQuant::Fp8Block,
+            "w4a16_mxfp4" => MoeQuant::W4a16Mxfp4,
+            _ => {
+                return Err(ModelsError::UnknownName {
+                    what: "MoE dtype",
+                    name: name.to_string(),
+                    known: "bf16 (bfloat16), fp8, fp8_block, w4a16_mxfp4".into(),
+                });
+            }
+        })
+    }
+
+    /// Bytes per expert weight: MXFP4 stores 32 four-bit values and one 8-bit scale in 17
+    /// bytes (OCP Microscaling Formats v1.0).
+    pub fn weight_bytes(self) -> f64 {
+        match self {
+            MoeQuant::Bf16 => 2.0,
+            MoeQuant::Fp8 | MoeQuant::Fp8Block => 1.0,
+            MoeQuant::W4a16Mxfp4 => 17.0 / 32.0,
+        }
+    }
+
+    /// The dtype whose tensor-core peak the expert GEMMs run at (activations' for w4a16).
+    pub fn math_dtype(self) -> Dtype {
+        match self {
+            MoeQuant::Bf16 | MoeQuant::W4a16Mxfp4 => Dtype::Bf16,
+            MoeQuant::Fp8 => Dtype::Fp8,
+            MoeQuant::Fp8Block => Dtype::Fp8Block,
+        }
+    }
+}
+
+impl fmt::Display for MoeQuant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One GPU's share of a fused mixture-of-experts layer (the routed experts: gate/up GEMM,
+/// activation, down GEMM, and the routing permutes), as the MoE kernel tables measure it: a
+/// layer of `experts` experts of `inter` intermediate size, `topk` per token, split `moe_tp`
+/// ways within each expert and `moe_ep` ways by expert; `tokens` tokens enter the layer and are
+/// routed uniformly over the experts (the tables' `balanced` distribution).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MoeShape {
+    /// Expert weight format and GEMM dtype.
+    pub quant: MoeQuant,
+    /// Tokens entering the layer.
+    pub tokens: u64,
+    /// Hidden size.
+    pub hidden: u32,
+    /// Intermediate size of one expert (whole, before the MoE TP split).
+    pub inter: u32,
+    /// Experts per token.
+    pub topk: u32,
+    /// Routed experts of the layer (all GPUs together).
+    pub experts: u32,
+    /// Tensor parallelism within each expert.
+    pub moe_tp: u32,
+    /// Expert parallelism.
+    pub moe_ep: u32,
+}
+
 /// Implementation of a framework's custom all-reduce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AllReduceImpl {
@@ -174,6 +276,8 @@ pub enum KernelOp {
         /// Bytes copied.
         bytes: u64,
     },
+    /// One GPU's share of a fused mixture-of-experts layer.
+    Moe(MoeShape),
     /// A memory-bound element-wise kernel moving `bytes` bytes (read + write).
     ElementWise {
         /// Bytes read and written.
@@ -206,11 +310,14 @@ pub enum OpKind {
     LmHead,
     /// Sampling and the framework's per-iteration overhead.
     FrameworkOverhead,
+    /// Mixture-of-experts layers: the router GEMM and the fused routed-expert kernel (shared
+    /// experts are booked as MLP GEMMs). Last, so that dense breakdowns keep their order.
+    MoeExperts,
 }
 
 impl OpKind {
     /// Every kind, in breakdown order.
-    pub const ALL: [OpKind; 11] = [
+    pub const ALL: [OpKind; 12] = [
         OpKind::QkvGemm,
         OpKind::OutProjGemm,
         OpKind::GateUpGemm,
@@ -222,6 +329,7 @@ impl OpKind {
         OpKind::Embedding,
         OpKind::LmHead,
         OpKind::FrameworkOverhead,
+        OpKind::MoeExperts,
     ];
 
     /// A short snake_case name.
@@ -238,6 +346,7 @@ impl OpKind {
             OpKind::Embedding => "embedding",
             OpKind::LmHead => "lm_head",
             OpKind::FrameworkOverhead => "framework_overhead",
+            OpKind::MoeExperts => "moe_experts",
         }
     }
 }

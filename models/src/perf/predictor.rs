@@ -10,6 +10,17 @@
 //! backend's fixed overhead. An iteration that runs prefill lasts at least the backend's
 //! eager launch floor (engines that graph only decode-only batches launch it layer by layer
 //! from the host). GEMM shapes are per-(model, TP) constants computed once.
+//!
+//! Mixtures of experts (TP, or TP × EP inside one worker: attention split by TP, the routed
+//! experts `moe_tp` ways within each expert and `moe_ep` ways by expert, `moe_tp × moe_ep =
+//! tp`): a MoE layer is the router GEMM (`[T × h] · [h × experts]`, bf16, on every GPU), the
+//! shared experts as a TP-split gated MLP, and the fused routed-expert kernel of the MoE
+//! tables (`KernelOp::Moe`, tokens routed uniformly: the tables' `balanced` distribution).
+//! Every GPU holds all the batch's tokens after attention, so the experts' partial outputs
+//! are summed by the same all-reduce as a dense MLP's (TensorRT-LLM's and vLLM's MoE under
+//! attention TP: no all-to-all). Sliding-window layers attend to at most their window:
+//! decode reads `min(kv, window)` tokens, a prompt's causal pairs are capped at the window
+//! (attention sinks, one extra logit per head, are not timed).
 
 use servesim_core::SimDuration;
 
@@ -17,9 +28,9 @@ use crate::backend::Backend;
 use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::hardware::GpuSku;
-use crate::llm::LlmSpec;
+use crate::llm::{ExpertFormat, Ffn, LlmSpec, Parallelism};
 use crate::perf::kernel_timer::KernelTimer;
-use crate::perf::ops::{AttnShape, GemmShape, KernelOp, NcclOp, OpKind};
+use crate::perf::ops::{AttnShape, GemmShape, KernelOp, MoeQuant, MoeShape, NcclOp, OpKind};
 
 /// A prefill chunk in a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +54,51 @@ pub struct BatchShape<'a> {
 
 const N: usize = OpKind::ALL.len();
 
+/// The mixture-of-experts part of a predictor.
+#[derive(Debug, Clone, Copy)]
+struct MoePart {
+    /// Layers with experts.
+    layers: f64,
+    /// The routed experts' kernel (its `tokens` set per batch).
+    kernel: MoeShape,
+    /// Shared experts' intermediate size per GPU (0: none).
+    shared_pg: u64,
+}
+
+/// The sliding-window layers of a predictor.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    /// Tokens attended.
+    window: u32,
+    /// Layers with the window.
+    layers: f64,
+}
+
+/// Tokens a causal prompt of `n` tokens attends with window `w`: `Σ min(p + 1, w)`.
+fn windowed_pairs(n: f64, w: f64) -> f64 {
+    if n <= w {
+        n * (n + 1.0) / 2.0
+    } else {
+        w * (w + 1.0) / 2.0 + (n - w) * w
+    }
+}
+
+/// The MoE kernel format of a model's experts: MXFP4 experts run as w4a16 on GPUs without FP4
+/// tensor cores (the tables' `w4a16_mxfp4`), the others in the weight dtype.
+fn moe_quant(llm: &LlmSpec, format: ExpertFormat) -> Result<MoeQuant> {
+    match (format, llm.weight_dtype) {
+        (ExpertFormat::Mxfp4, _) => Ok(MoeQuant::W4a16Mxfp4),
+        (_, Dtype::Bf16 | Dtype::Fp16) => Ok(MoeQuant::Bf16),
+        (_, Dtype::Fp8) => Ok(MoeQuant::Fp8),
+        (_, Dtype::Fp8Block) => Ok(MoeQuant::Fp8Block),
+        (_, d) => Err(ModelsError::NotModelled {
+            model: llm.name.clone(),
+            what: "the iteration predictor".into(),
+            reason: format!("experts in {d} are not modelled (bf16, fp8, fp8_block, mxfp4)"),
+        }),
+    }
+}
+
 /// Predicts iteration times of one worker (a model at a TP size on a GPU SKU and backend).
 #[derive(Debug, Clone)]
 pub struct IterationPredictor {
@@ -64,6 +120,12 @@ pub struct IterationPredictor {
     eltwise_bytes_per_token: u64,
     /// Per-GEMM time of the isolated weight-dtype path that serving fuses away, ms.
     gemm_call_overhead_ms: f64,
+    /// Layers with a dense MLP.
+    dense_layers: f64,
+    /// The experts, for a mixture of experts.
+    moe: Option<MoePart>,
+    /// The sliding-window layers, if any.
+    window: Option<Window>,
     /// Least time of an iteration that runs prefill (launched eagerly), ms.
     eager_floor_ms: f64,
 }
@@ -78,14 +140,34 @@ impl IterationPredictor {
         backend: Backend,
         timer: KernelTimer,
     ) -> Result<Self> {
-        llm.require_dense("the iteration predictor")?;
+        Self::with_parallelism(llm, &Parallelism::tensor(tp), gpu, backend, timer)
+    }
+
+    /// A predictor for a worker split by `par`: TP, or TP × EP for a mixture of experts
+    /// (`moe_tp × moe_ep = tp`; no attention data parallelism yet,
+    /// [`LlmSpec::require_modelled`]).
+    pub fn with_parallelism(
+        llm: &LlmSpec,
+        par: &Parallelism,
+        gpu: &GpuSku,
+        backend: Backend,
+        timer: KernelTimer,
+    ) -> Result<Self> {
+        llm.require_modelled("the iteration predictor", par)?;
+        let tp = par.tp;
         if tp == 0 || tp > gpu.gpus_per_node {
             return Err(ModelsError::Invalid {
                 what: "TP size",
                 message: format!("{tp} (must be 1..={} on {})", gpu.gpus_per_node, gpu.sku),
             });
         }
-        if !llm.num_heads.is_multiple_of(tp) || !llm.intermediate_size.is_multiple_of(tp) {
+        let dense_layers = llm
+            .layers()
+            .iter()
+            .filter(|l| l.ffn == Ffn::Dense || llm.moe().is_none())
+            .count() as u32;
+        let ffn_split = dense_layers == 0 || llm.intermediate_size.is_multiple_of(tp);
+        if !llm.num_heads.is_multiple_of(tp) || !ffn_split {
             return Err(ModelsError::Invalid {
                 what: "TP size",
                 message: format!(
@@ -94,20 +176,72 @@ impl IterationPredictor {
                 ),
             });
         }
+        llm.check_parallelism(par)?;
+        let moe = match llm.moe() {
+            None => None,
+            Some(m) => {
+                if !m.expert_intermediate_size.is_multiple_of(par.moe_tp)
+                    || !m.shared_intermediate_size.is_multiple_of(tp)
+                {
+                    return Err(ModelsError::Invalid {
+                        what: "MoE TP size",
+                        message: format!(
+                            "{} does not divide {}'s expert size {} (or TP {tp} its shared \
+                             experts' {})",
+                            par.moe_tp,
+                            llm.name,
+                            m.expert_intermediate_size,
+                            m.shared_intermediate_size
+                        ),
+                    });
+                }
+                Some(MoePart {
+                    layers: f64::from(llm.num_layers - dense_layers),
+                    kernel: MoeShape {
+                        quant: moe_quant(llm, m.expert_format)?,
+                        tokens: 1,
+                        hidden: llm.hidden_size,
+                        inter: m.expert_intermediate_size,
+                        topk: m.top_k,
+                        experts: m.num_experts,
+                        moe_tp: par.moe_tp,
+                        moe_ep: par.moe_ep,
+                    },
+                    shared_pg: u64::from(m.shared_intermediate_size / tp),
+                })
+            }
+        };
+        let window = llm.sliding_window().map(|(window, layers)| Window {
+            window,
+            layers: f64::from(layers),
+        });
         let hd = u64::from(llm.head_dim);
         let h = u64::from(llm.hidden_size);
         let heads_pg = llm.num_heads / tp;
         let kv_heads_pg = llm.kv_heads_per_gpu(tp);
         let ffn_pg = u64::from(llm.intermediate_size / tp);
         let qkv = (u64::from(heads_pg) + 2 * u64::from(kv_heads_pg)) * hd;
-        // Two RMSNorms (r+w), two residual adds (2r+w), SiLU·mul (2r+w of ffn), RoPE (r+w q,k).
+        // SiLU·mul (2r+w) of each layer's MLP: the dense MLP's, or a MoE layer's shared
+        // experts' (the routed experts' is inside their fused kernel), averaged over layers.
+        let act = match &moe {
+            None => 3 * ffn_pg * 2,
+            Some(m) => {
+                let l = u64::from(llm.num_layers.max(1));
+                let d = u64::from(dense_layers);
+                3 * 2 * (ffn_pg * d + m.shared_pg * (l - d)) / l
+            }
+        };
+        // Two RMSNorms (r+w), two residual adds (2r+w), SiLU·mul, RoPE (r+w q,k).
         let eltwise = 2 * (2 * h * 2)
             + 2 * (3 * h * 2)
-            + 3 * ffn_pg * 2
+            + act
             + 2 * (u64::from(heads_pg + kv_heads_pg) * hd * 2);
         let gemm_call_overhead_ms = timer.gemm_call_overhead_ms(llm.weight_dtype);
         Ok(IterationPredictor {
             gemm_call_overhead_ms,
+            dense_layers: f64::from(dense_layers),
+            moe,
+            window,
             eager_floor_ms: f64::from(llm.num_layers) * backend.eager_layer_launch_ms(),
             timer,
             backend,
@@ -201,8 +335,12 @@ impl IterationPredictor {
         let w = self.wdtype;
         t[0] = l * self.gemm(tokens, self.n_qkv, self.hidden, w);
         t[1] = l * self.gemm(tokens, self.hidden, self.k_out, w);
-        t[2] = l * self.gemm(tokens, self.n_gate_up, self.hidden, w);
-        t[3] = l * self.gemm(tokens, self.hidden, self.k_down, w);
+        if let Some(m) = &self.moe {
+            self.moe_terms(m, tokens, t);
+        } else {
+            t[2] = l * self.gemm(tokens, self.n_gate_up, self.hidden, w);
+            t[3] = l * self.gemm(tokens, self.hidden, self.k_down, w);
+        }
         if self.tp > 1 {
             let op = KernelOp::CustomAllReduce {
                 dtype: Dtype::Bf16,
@@ -223,6 +361,31 @@ impl IterationPredictor {
         }) * 2.0;
     }
 
+    /// The MLP terms of a mixture of experts: dense layers' MLPs and shared experts (GEMMs),
+    /// the router and the routed experts ([`OpKind::MoeExperts`]).
+    fn moe_terms(&self, m: &MoePart, tokens: u64, t: &mut [f64; N]) {
+        let w = self.wdtype;
+        let d = self.dense_layers;
+        if d > 0.0 {
+            t[2] = d * self.gemm(tokens, self.n_gate_up, self.hidden, w);
+            t[3] = d * self.gemm(tokens, self.hidden, self.k_down, w);
+        }
+        if m.shared_pg > 0 {
+            t[2] += m.layers * self.gemm(tokens, 2 * m.shared_pg, self.hidden, w);
+            t[3] += m.layers * self.gemm(tokens, self.hidden, m.shared_pg, w);
+        }
+        let router = self.timer.time_ms(&KernelOp::Gemm(GemmShape {
+            dtype: Dtype::Bf16,
+            m: tokens,
+            n: u64::from(m.kernel.experts),
+            k: self.hidden,
+        }));
+        let experts = self
+            .timer
+            .time_ms(&KernelOp::Moe(MoeShape { tokens, ..m.kernel }));
+        t[11] = m.layers * (router + experts);
+    }
+
     /// Sum of the token-count terms of a batch of `tokens` tokens, in ms.
     pub fn token_terms_ms(&self, tokens: u64) -> f64 {
         let mut t = [0.0; N];
@@ -231,19 +394,33 @@ impl IterationPredictor {
     }
 
     /// Context attention of `chunks` prompts of equivalent length `len`, all layers, in ms.
+    /// Sliding-window layers run a causal call with the prompts' pairs capped at the window.
     pub fn context_attention_ms(&self, chunks: u32, len: u32) -> f64 {
-        self.layers
-            * self
-                .timer
+        let at = |len| {
+            self.timer
                 .time_ms(&KernelOp::ContextAttention(self.attn(chunks, len)))
+        };
+        match self.window {
+            None => self.layers * at(len),
+            Some(w) => {
+                let pairs = windowed_pairs(f64::from(len), f64::from(w.window));
+                let wlen = (2.0 * pairs).sqrt().round().max(1.0) as u32;
+                (self.layers - w.layers) * at(len) + w.layers * at(wlen.min(len))
+            }
+        }
     }
 
     /// Generation attention of `seqs` sequences of mean KV length `kv`, all layers, in ms.
+    /// Sliding-window layers read at most the window.
     pub fn generation_attention_ms(&self, seqs: u32, kv: u32) -> f64 {
-        self.layers
-            * self
-                .timer
+        let at = |kv| {
+            self.timer
                 .time_ms(&KernelOp::GenerationAttention(self.attn(seqs, kv)))
+        };
+        match self.window {
+            None => self.layers * at(kv),
+            Some(w) => (self.layers - w.layers) * at(kv) + w.layers * at(kv.min(w.window)),
+        }
     }
 
     /// LM head (and its gather across TP) for `seqs` sequences, in ms.
@@ -449,5 +626,121 @@ mod tests {
             ))),
         );
         assert!(roof.predict_ms(&batch) > 0.0);
+    }
+
+    fn moe_predictor(
+        id: &str,
+        gpu: &str,
+        backend: Backend,
+        tp: u32,
+        ep: u32,
+    ) -> IterationPredictor {
+        let cat = GpuCatalog::builtin();
+        let llm = LlmSpec::lookup(id).unwrap();
+        let par = Parallelism {
+            tp,
+            attention_dp: 1,
+            moe_tp: tp / ep,
+            moe_ep: ep,
+        };
+        let timer = KernelTimer::shipped(&cat, gpu, backend).unwrap();
+        IterationPredictor::with_parallelism(&llm, &par, cat.get(gpu).unwrap(), backend, timer)
+            .unwrap()
+    }
+
+    #[test]
+    fn moe_steps_are_timed_and_grow_with_the_batch() {
+        let decode = |p: &IterationPredictor, n: u32| {
+            p.predict_ms(&BatchShape {
+                prefill: &[],
+                decode_seqs: n,
+                decode_kv_tokens: u64::from(n) * 2000,
+            })
+        };
+        for p in [
+            moe_predictor(
+                "Qwen/Qwen3-235B-A22B-FP8",
+                "h100_sxm",
+                Backend::Trtllm,
+                4,
+                4,
+            ),
+            moe_predictor(
+                "Qwen/Qwen3-235B-A22B-FP8",
+                "h100_sxm",
+                Backend::Trtllm,
+                8,
+                8,
+            ),
+            moe_predictor("openai/gpt-oss-120b", "h200_sxm", Backend::Vllm, 2, 1),
+            moe_predictor("openai/gpt-oss-120b", "h200_sxm", Backend::Trtllm, 4, 2),
+        ] {
+            let t: Vec<f64> = [1, 4, 16, 64, 256].iter().map(|&n| decode(&p, n)).collect();
+            assert!(t.windows(2).all(|w| w[0] < w[1]), "{t:?}");
+            // A step of one sequence reads every layer's attention and top-k experts: a few ms.
+            assert!((2.0..40.0).contains(&t[0]), "{t:?}");
+            let bd = p.breakdown(&BatchShape {
+                prefill: &[PrefillChunk {
+                    tokens: 1000,
+                    context: 0,
+                }],
+                decode_seqs: 8,
+                decode_kv_tokens: 8000,
+            });
+            let moe = bd.iter().find(|(k, _)| *k == OpKind::MoeExperts).unwrap().1;
+            assert!(moe > 0.0);
+        }
+        // Dense models book nothing as experts.
+        let dense = predictor("h200_sxm", None);
+        let bd = dense.breakdown(&BatchShape {
+            prefill: &[],
+            decode_seqs: 8,
+            decode_kv_tokens: 8000,
+        });
+        assert_eq!(bd.last().unwrap(), &(OpKind::MoeExperts, 0.0));
+    }
+
+    #[test]
+    fn sliding_window_layers_attend_to_at_most_their_window() {
+        assert_eq!(windowed_pairs(100.0, 128.0), 5050.0);
+        assert_eq!(
+            windowed_pairs(200.0, 128.0),
+            128.0 * 129.0 / 2.0 + 72.0 * 128.0
+        );
+        // gpt-oss: 18 of 36 layers with a 128-token window. Past the window, decode attention
+        // grows only with the full-attention layers.
+        let p = moe_predictor("openai/gpt-oss-120b", "h200_sxm", Backend::Vllm, 1, 1);
+        let full_only = |kv| {
+            p.timer()
+                .time_ms(&KernelOp::GenerationAttention(p.attn(32, kv)))
+        };
+        let got = p.generation_attention_ms(32, 8192);
+        let want = 18.0 * full_only(8192) + 18.0 * full_only(128);
+        assert!((got - want).abs() < 1e-9 * want, "{got} {want}");
+        assert!(got < 36.0 * full_only(8192));
+    }
+
+    #[test]
+    fn what_is_not_modelled_is_refused() {
+        let cat = GpuCatalog::builtin();
+        let gpu = cat.get("h200_sxm").unwrap();
+        let timer = KernelTimer::shipped(&cat, "h200_sxm", Backend::Trtllm).unwrap();
+        let r1 = LlmSpec::lookup("DeepSeek-R1").unwrap();
+        let e = IterationPredictor::new(&r1, 8, gpu, Backend::Trtllm, timer.clone())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("multi-head latent attention"), "{e}");
+        // MoE TP × EP must fill the worker.
+        let q = LlmSpec::lookup("Qwen/Qwen3-235B-A22B-FP8").unwrap();
+        let bad = Parallelism {
+            tp: 8,
+            attention_dp: 1,
+            moe_tp: 2,
+            moe_ep: 2,
+        };
+        let e = IterationPredictor::with_parallelism(&q, &bad, gpu, Backend::Trtllm, timer)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("MoE TP"), "{e}");
     }
 }

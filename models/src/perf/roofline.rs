@@ -6,7 +6,7 @@
 
 use crate::dtype::Dtype;
 use crate::hardware::GpuSku;
-use crate::perf::ops::{AttnShape, KernelOp};
+use crate::perf::ops::{AttnShape, KernelOp, MoeShape};
 
 /// FLOPs and bytes of an operation, and which peak and link bound it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,6 +58,27 @@ fn attn_work(a: &AttnShape, gpu: &GpuSku, context: bool) -> Work {
     }
 }
 
+/// One GPU's share of a fused MoE layer with tokens routed uniformly (the tables' `balanced`
+/// distribution): `tokens × topk / moe_ep` token-expert pairs land on the GPU's `experts /
+/// moe_ep` experts, each pair `6 × hidden × inter / moe_tp` FLOPs (gate, up and down GEMMs);
+/// the GPU reads the weights of the local experts that receive a token (all of them once
+/// the pairs outnumber them) and the tokens' activations in and out.
+fn moe_work(m: &MoeShape, gpu: &GpuSku) -> Work {
+    let h = f64::from(m.hidden);
+    let inter = f64::from(m.inter) / f64::from(m.moe_tp.max(1));
+    let ep = f64::from(m.moe_ep.max(1));
+    let local_experts = f64::from(m.experts) / ep;
+    let pairs = m.tokens as f64 * f64::from(m.topk) / ep;
+    let touched = pairs.min(local_experts);
+    Work {
+        flops: 6.0 * h * inter * pairs,
+        hbm_bytes: touched * 3.0 * h * inter * m.quant.weight_bytes()
+            + m.tokens as f64 * h * 2.0 * 2.0,
+        link_bytes: 0.0,
+        peak_flops: gpu.dense_flops(m.quant.math_dtype()),
+    }
+}
+
 /// The work of an operation on a GPU.
 pub fn work(op: &KernelOp, gpu: &GpuSku) -> Work {
     match op {
@@ -72,6 +93,7 @@ pub fn work(op: &KernelOp, gpu: &GpuSku) -> Work {
             }
         }
         KernelOp::ContextAttention(a) => attn_work(a, gpu, true),
+        KernelOp::Moe(m) => moe_work(m, gpu),
         KernelOp::GenerationAttention(a) => attn_work(a, gpu, false),
         KernelOp::CustomAllReduce {
             dtype,
@@ -192,7 +214,7 @@ impl RooflineTimer {
         let w = work(op, &self.gpu);
         let e = &self.eff;
         let (ce, me, lat) = match op {
-            KernelOp::Gemm(_) => (e.gemm_compute, e.gemm_memory, e.launch_ms),
+            KernelOp::Gemm(_) | KernelOp::Moe(_) => (e.gemm_compute, e.gemm_memory, e.launch_ms),
             KernelOp::ContextAttention(_) | KernelOp::GenerationAttention(_) => {
                 (e.attn_compute, e.attn_memory, e.launch_ms)
             }
@@ -205,5 +227,39 @@ impl RooflineTimer {
             .max(w.hbm_bytes / (self.gpu.hbm_bytes_per_s * me))
             .max(w.link_bytes / (self.gpu.nvlink_bytes_per_s_per_direction * e.link));
         t * 1e3 + lat
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hardware::GpuCatalog;
+    use crate::perf::ops::MoeQuant;
+
+    #[test]
+    fn expert_parallelism_halves_the_expert_weights_a_gpu_reads() {
+        let cat = GpuCatalog::builtin();
+        let gpu = cat.get("h200_sxm").unwrap();
+        let m = MoeShape {
+            quant: MoeQuant::Fp8Block,
+            tokens: 4096,
+            hidden: 4096,
+            inter: 1536,
+            topk: 8,
+            experts: 128,
+            moe_tp: 1,
+            moe_ep: 1,
+        };
+        let weights = |m: &MoeShape| moe_work(m, gpu).hbm_bytes - m.tokens as f64 * 4096.0 * 4.0;
+        let one = weights(&m);
+        assert_eq!(one, 128.0 * 3.0 * 4096.0 * 1536.0);
+        assert_eq!(weights(&MoeShape { moe_ep: 2, ..m }), one / 2.0);
+        assert_eq!(
+            moe_work(&MoeShape { moe_ep: 2, ..m }, gpu).flops,
+            moe_work(&m, gpu).flops / 2.0
+        );
+        // One token reads only its top-k experts.
+        let single = MoeShape { tokens: 1, ..m };
+        assert_eq!(weights(&single), 8.0 * 3.0 * 4096.0 * 1536.0);
     }
 }

@@ -61,12 +61,13 @@ fn m(e: impl std::fmt::Display) -> CliError {
     CliError::Message(e.to_string())
 }
 
-const FAMILIES: [Family; 5] = [
+const FAMILIES: [Family; 6] = [
     Family::Gemm,
     Family::ContextAttention,
     Family::GenerationAttention,
     Family::CustomAllreduce,
     Family::Nccl,
+    Family::Moe,
 ];
 
 /// The tables of a calibration folder, or the shipped tables of `gpu` (all backends).

@@ -196,6 +196,11 @@ pub struct PoolConfig {
     pub role: String,
     /// GPUs per worker: 1, 2, 4 or 8.
     pub tp: u32,
+    /// Expert parallelism of a mixture of experts inside each worker (default 1): the routed
+    /// experts are spread `ep` ways by expert and split `tp / ep` ways within each expert
+    /// (attention stays split `tp` ways). Must divide `tp` and the model's experts.
+    #[serde(default = "default_ep", skip_serializing_if = "is_one")]
+    pub ep: u32,
     /// Workers at time zero (warm).
     pub workers: u32,
     /// Seconds from asking for a worker to its serving.
@@ -216,12 +221,21 @@ impl PoolConfig {
             name: name.to_string(),
             role: role.to_string(),
             tp,
+            ep: 1,
             workers,
             startup_s: default_startup_s(),
             router: None,
             engine: EngineOverrides::default(),
         }
     }
+}
+
+fn default_ep() -> u32 {
+    1
+}
+
+fn is_one(v: &u32) -> bool {
+    *v == 1
 }
 
 fn default_startup_s() -> f64 {

@@ -14,7 +14,7 @@ use servesim_models::cluster::PoolRole;
 use servesim_models::cluster::router::RouterKind;
 use servesim_models::engine::EngineConfig;
 use servesim_models::hardware::GpuSku;
-use servesim_models::llm::LlmSpec;
+use servesim_models::llm::{LlmSpec, Parallelism};
 use servesim_models::network::Fabric;
 use servesim_planner::PlannerConfig;
 use servesim_traffic::WorkloadSpec;
@@ -47,6 +47,8 @@ pub struct PoolPlan {
     pub role: PoolRole,
     /// GPUs per worker.
     pub tp: u32,
+    /// Expert parallelism inside a worker (1 for dense models).
+    pub ep: u32,
     /// Workers at time zero.
     pub workers: u32,
     /// Start-up time of a new worker.
@@ -55,6 +57,19 @@ pub struct PoolPlan {
     pub router: RouterKind,
     /// Engine of each worker (KV capacity included).
     pub engine: EngineConfig,
+}
+
+impl PoolPlan {
+    /// How a worker of the pool splits the model: TP, the experts `ep` ways by expert and
+    /// `tp / ep` ways within each.
+    pub fn parallelism(&self) -> Parallelism {
+        Parallelism {
+            tp: self.tp,
+            attention_dp: 1,
+            moe_tp: self.tp / self.ep.max(1),
+            moe_ep: self.ep,
+        }
+    }
 }
 
 /// A validated scenario: every field was checked when it was made, and it is read only

@@ -8,9 +8,9 @@ use servesim_models::backend::Backend;
 use servesim_models::cluster::PoolRole;
 use servesim_models::cluster::router::RouterKind;
 use servesim_models::dtype::Dtype;
-use servesim_models::engine::{EngineConfig, kv_capacity_tokens};
+use servesim_models::engine::{EngineConfig, kv_capacity_tokens_split};
 use servesim_models::hardware::{GpuCatalog, GpuSku};
-use servesim_models::llm::{DEFAULT_MEM_FRACTION, LlmSpec};
+use servesim_models::llm::{DEFAULT_MEM_FRACTION, LlmSpec, Parallelism};
 
 use crate::Error;
 use servesim_models::frontend::FrontendSpec;
@@ -320,6 +320,24 @@ fn validate_pool(
             format!("{} is more than a node's {} GPUs", p.tp, gpu.gpus_per_node),
         ));
     }
+    if p.ep == 0 || !p.tp.is_multiple_of(p.ep) {
+        return Err(invalid(
+            format!("{path}.ep"),
+            format!("{} must be at least 1 and divide tp {}", p.ep, p.tp),
+        ));
+    }
+    if p.ep > 1 {
+        let experts = llm.moe().map(|m| m.num_experts);
+        if !experts.is_some_and(|e| e.is_multiple_of(p.ep)) {
+            return Err(invalid(
+                format!("{path}.ep"),
+                match experts {
+                    Some(e) => format!("{} does not divide {}'s {e} experts", p.ep, llm.name),
+                    None => format!("{}: {} has no experts", p.ep, llm.name),
+                },
+            ));
+        }
+    }
     if p.workers > 100_000 {
         return Err(invalid(
             format!("{path}.workers"),
@@ -383,7 +401,13 @@ fn validate_pool(
             format!("must be in (0, 1], got {mem}"),
         ));
     }
-    let kv_tokens = kv_capacity_tokens(backend, llm, gpu, p.tp, mem)
+    let par = Parallelism {
+        tp: p.tp,
+        attention_dp: 1,
+        moe_tp: p.tp / p.ep,
+        moe_ep: p.ep,
+    };
+    let kv_tokens = kv_capacity_tokens_split(backend, llm, gpu, &par, mem)
         .map_err(|e| invalid(format!("{path}.tp"), e.to_string()))?;
     engine.kv_blocks = kv_tokens / u64::from(engine.block_tokens);
     if engine.kv_blocks == 0 {
@@ -407,6 +431,7 @@ fn validate_pool(
         name: p.name.clone(),
         role,
         tp: p.tp,
+        ep: p.ep,
         workers: p.workers,
         startup,
         router,

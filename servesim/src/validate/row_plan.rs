@@ -5,6 +5,8 @@ use std::path::Path;
 
 use servesim_models::backend::Backend;
 use servesim_models::frontend::FrontendSpec;
+use servesim_models::hardware::GpuCatalog;
+use servesim_models::llm::{ExpertFormat, LlmSpec};
 use servesim_traffic::{BenchmarkConfig, ClosedConfig, Stagger, StreamConfig, WorkloadConfig};
 
 use crate::Error;
@@ -25,9 +27,11 @@ pub(super) struct Plan {
     kv_dtype: Option<&'static str>,
 }
 
-/// A pool of warm workers (no start-up), with `batch` as its `max_num_seqs` when given.
-fn pool(name: &str, role: &str, tp: u32, workers: u32, batch: Option<u32>) -> PoolConfig {
+/// A pool of warm workers (no start-up), with `batch` as its `max_num_seqs` when given, its
+/// experts spread `ep` ways.
+fn pool(name: &str, role: &str, tp: u32, ep: u32, workers: u32, batch: Option<u32>) -> PoolConfig {
     let mut pool = PoolConfig::new(name, role, tp, workers);
+    pool.ep = ep;
     pool.startup_s = 0.0;
     pool.engine.max_num_seqs = batch;
     pool
@@ -45,19 +49,52 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
     }
     .to_ascii_lowercase();
     let model_path = row.text("model_path");
+    let experts = LlmSpec::lookup(model_path)
+        .ok()
+        .and_then(|m| m.moe().copied());
+    // A model published with MXFP4 experts (gpt-oss: the rest in bf16) on a GPU without FP4
+    // tensor cores runs as published, whatever FP4 the row names: the engines' Hopper MoE
+    // kernels take MXFP4 weights and bf16 activations (TensorRT-LLM's and vLLM's
+    // `w4a16_mxfp4` in the MoE tables), and no FP4 GEMM exists there.
+    let no_fp4 = GpuCatalog::builtin()
+        .get(row.text("system"))
+        .is_ok_and(|g| g.fp4_dense_flops.is_none());
+    let as_published = no_fp4
+        && experts.is_some_and(|m| m.expert_format == ExpertFormat::Mxfp4)
+        && matches!(quant.as_str(), "fp4" | "nvfp4" | "mxfp4");
     let (model, block_fp8) = match quant.as_str() {
         "" | "bf16" | "float16" | "fp16" => (model_path.to_string(), false),
         "fp8" => (format!("{model_path}-FP8"), false),
         "fp8_block" => (format!("{model_path}-FP8"), true),
+        _ if as_published => (model_path.to_string(), false),
         other => return Ok(Err(format!("GEMM precision '{other}' is not modelled"))),
     };
+    if let Some(m) = experts {
+        // The experts run in the GEMM precision (FP8 in the format of the model's own FP8
+        // checkpoint, per-tensor or block-scaled, whichever the row names), or as published
+        // (MXFP4).
+        let moe = row.text("moe_quant_mode").to_ascii_lowercase();
+        let fp8 = |q: &str| matches!(q, "fp8" | "fp8_block");
+        let same = moe.is_empty() || moe == quant || (fp8(&moe) && fp8(&quant));
+        let ok = if m.expert_format == ExpertFormat::Mxfp4 {
+            as_published && (same || matches!(moe.as_str(), "fp4" | "nvfp4" | "mxfp4"))
+        } else {
+            same
+        };
+        if !ok {
+            return Ok(Err(format!(
+                "moe_quant_mode '{moe}' with GEMM precision '{quant}' is not modelled for \
+                 {model_path} (experts run in the GEMM precision, or MXFP4 as published)"
+            )));
+        }
+    }
     // TensorRT-LLM's FP8 checkpoints (ModelOpt) quantise the KV cache to FP8 as well
     // (`kv_cache_quant_algo: FP8`); vLLM and SGLang keep `kv_cache_dtype=auto`, the
     // activation dtype (BF16), unless told otherwise. The TRT-LLM Llama-3.1-70B rows agree:
     // 32 users of 1024+8192 tokens on one H200 run without queueing, which only FP8 KV allows.
     let trtllm = row.text("backend").eq_ignore_ascii_case("trtllm");
     let kv_dtype = (trtllm && quant.starts_with("fp8")).then_some("fp8");
-    // `moe_quant_mode` is filled for dense models too; MoE models fail the lookup below.
+    // `moe_quant_mode` is filled for dense models too (and ignored for them).
     let prefixes: &[&str] = if mode == "agg" {
         &[""]
     } else {
@@ -78,7 +115,8 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
                 "{p}attention_dp_size {dp}: attention data parallelism is not modelled"
             )));
         }
-        if let Some(ep) = row.count(&format!("{p}moe_ep_size"))?
+        if experts.is_none()
+            && let Some(ep) = row.count(&format!("{p}moe_ep_size"))?
             && ep > 1
         {
             return Ok(Err(format!(
@@ -86,12 +124,32 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
             )));
         }
     }
+    // A mixture of experts' EP per role: `moe_tp × moe_ep` must fill the worker's TP GPUs
+    // (no attention data parallelism, refused above).
+    let ep_of = |p: &str, tp: u32| -> Result<Result<u32, String>, Error> {
+        if experts.is_none() {
+            return Ok(Ok(1));
+        }
+        let ep = row.count(&format!("{p}moe_ep_size"))?.unwrap_or(1).max(1);
+        let moe_tp = row.count(&format!("{p}moe_tp_size"))?.unwrap_or(tp / ep);
+        if u64::from(moe_tp) * u64::from(ep) != u64::from(tp) {
+            return Ok(Err(format!(
+                "{p}moe_tp_size {moe_tp} × {p}moe_ep_size {ep} is not {p}tp_size {tp}: the \
+                 experts must be split over the worker's GPUs"
+            )));
+        }
+        Ok(Ok(ep))
+    };
     let plan = match mode {
         "agg" => {
             let tp = row.required_count("tp_size")?;
             let batch = row.batch("batch_size")?;
+            let ep = match ep_of("", tp)? {
+                Ok(ep) => ep,
+                Err(reason) => return Ok(Err(reason)),
+            };
             Plan {
-                pools: vec![pool("agg", "aggregated", tp, 1, batch)],
+                pools: vec![pool("agg", "aggregated", tp, ep, 1, batch)],
                 gpus: tp,
                 model,
                 block_fp8,
@@ -105,6 +163,10 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
             let dw = row.required_count("decode_num_workers")?;
             let pb = row.batch("prefill_batch_size")?;
             let db = row.batch("decode_batch_size")?;
+            let (pep, dep) = match (ep_of("prefill_", ptp)?, ep_of("decode_", dtp)?) {
+                (Ok(p), Ok(d)) => (p, d),
+                (Err(reason), _) | (_, Err(reason)) => return Ok(Err(reason)),
+            };
             let gpus = ptp
                 .checked_mul(pw)
                 .zip(dtp.checked_mul(dw))
@@ -118,8 +180,8 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
             };
             Plan {
                 pools: vec![
-                    pool("prefill", "prefill", ptp, pw, pb),
-                    pool("decode", "decode", dtp, dw, db),
+                    pool("prefill", "prefill", ptp, pep, pw, pb),
+                    pool("decode", "decode", dtp, dep, dw, db),
                 ],
                 gpus,
                 model,
@@ -172,7 +234,7 @@ pub(super) fn scenario_of(
     seed: u64,
 ) -> Result<Scenario, String> {
     let gpu = row.text("system").to_string();
-    let catalog = servesim_models::hardware::GpuCatalog::builtin();
+    let catalog = GpuCatalog::builtin();
     let sku = catalog.get(&gpu).map_err(|e| format!("unknown GPU: {e}"))?;
     let per_node = sku.gpus_per_node.max(1);
     let traffic = WorkloadConfig::of_streams(vec![stream]);

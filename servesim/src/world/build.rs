@@ -16,12 +16,17 @@ pub fn pool_predictors(s: &Scenario) -> Result<Vec<IterationPredictor>, Error> {
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            IterationPredictor::new(s.llm(), p.tp, s.gpu(), s.backend(), timer.clone()).map_err(
-                |e| Error::Config {
-                    path: format!("cluster.pools[{i}].tp"),
-                    message: e.to_string(),
-                },
+            IterationPredictor::with_parallelism(
+                s.llm(),
+                &p.parallelism(),
+                s.gpu(),
+                s.backend(),
+                timer.clone(),
             )
+            .map_err(|e| Error::Config {
+                path: format!("cluster.pools[{i}].tp"),
+                message: e.to_string(),
+            })
         })
         .collect()
 }
