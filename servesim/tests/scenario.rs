@@ -84,7 +84,7 @@ fn errors_name_the_field() {
         ),
         (
             ("workers: 1}", "worker: 1}"),
-            "cluster.pools[0].worker: unknown field `worker`, expected one of `name`, `role`, `tp`, \
+            "cluster.pools[0].worker: unknown field `worker`, expected one of `name`, `role`, `tp`, `ep`, \
              `workers`, `startup_s`, `router`, `engine`; did you mean `workers`?",
         ),
         (
