@@ -29,6 +29,9 @@ pub struct Chart<'a> {
     pub targets: Vec<(String, f64)>,
     /// A shaded time window, s (e.g. the storm).
     pub shade: Option<(f64, f64)>,
+    /// Events to mark with a vertical tick (a planner's decision): time, s, and what it was
+    /// (shown on hover).
+    pub markers: Vec<(f64, String)>,
 }
 
 /// Escapes text for HTML.
@@ -96,6 +99,20 @@ pub fn svg(c: &Chart<'_>) -> String {
             r##"<rect x="{xa:.1}" y="{TOP}" width="{:.1}" height="{:.1}" fill="#fde68a" opacity="0.5"/>"##,
             xb - xa,
             H - TOP - BOTTOM
+        );
+    }
+    for (t, what) in &c.markers {
+        let xx = x(t.clamp(0.0, x_max));
+        let _ = write!(
+            s,
+            r##"<g><title>{}</title><line x1="{xx:.1}" x2="{xx:.1}" y1="{TOP}" y2="{:.1}" stroke="#6b7280" stroke-width="1" stroke-dasharray="2 2"/><polygon points="{xx:.1},{:.1} {:.1},{:.1} {:.1},{:.1}" fill="#6b7280"/></g>"##,
+            escape(what),
+            H - BOTTOM,
+            TOP + 6.0,
+            xx - 4.0,
+            TOP,
+            xx + 4.0,
+            TOP
         );
     }
     for k in 0..=4 {
@@ -213,10 +230,32 @@ pub fn run_charts(
         .pool_ids()
         .map(|p| world.cluster.pool_name(p).to_string())
         .collect();
+    // The planner's actions (decisions that started or stopped a worker), marked on the
+    // workers chart with what it decided and why.
+    let actions: Vec<(f64, String)> = world
+        .scaling_events()
+        .iter()
+        .filter(|e| e.started > 0 || e.stopped > 0)
+        .map(|e| {
+            let why = if e.reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", e.reason)
+            };
+            (
+                e.time_s,
+                format!(
+                    "{:.0} s, {} {} -> {}{why}",
+                    e.time_s, e.pool, e.active_before, e.target
+                ),
+            )
+        })
+        .collect();
     let chart = |title: &str,
                  unit: &'static str,
                  lines: Vec<(String, &[f64])>,
-                 targets: Vec<(String, f64)>| {
+                 targets: Vec<(String, f64)>,
+                 markers: Vec<(f64, String)>| {
         let lines = lines
             .into_iter()
             .enumerate()
@@ -233,6 +272,7 @@ pub fn run_charts(
             lines,
             targets,
             shade,
+            markers,
         })
     };
     let mut workers = Vec::new();
@@ -245,21 +285,28 @@ pub fn run_charts(
         queues.push((n.clone(), s.queue_depth.values()));
         kv.push((n.clone(), s.kv_utilisation.values()));
     }
-    let mut out = chart("Workers per pool", "workers", workers, vec![]);
+    let title = if actions.is_empty() {
+        "Workers per pool"
+    } else {
+        "Workers per pool (ticks: the planner's actions; hover for why)"
+    };
+    let mut out = chart(title, "workers", workers, vec![], actions);
     out += &chart(
         "TTFT p90 per interval",
         "ms",
         vec![("TTFT p90".into(), &m.ttft_p90_ms)],
         vec![(format!("SLO {slo_ttft_ms:.0} ms"), slo_ttft_ms)],
+        vec![],
     );
     out += &chart(
         "ITL p90 per interval (per-request mean)",
         "ms",
         vec![("ITL p90".into(), &m.itl_p90_ms)],
         vec![(format!("SLO {slo_itl_ms:.0} ms"), slo_itl_ms)],
+        vec![],
     );
-    out += &chart("Queue depth", "requests", queues, vec![]);
-    out += &chart("KV-cache utilisation", "share", kv, vec![]);
+    out += &chart("Queue depth", "requests", queues, vec![], vec![]);
+    out += &chart("KV-cache utilisation", "share", kv, vec![], vec![]);
     out
 }
 
@@ -337,7 +384,9 @@ mod tests {
             }],
             targets: vec![("SLO".into(), 3.0)],
             shade: Some((10.0, 20.0)),
+            markers: vec![(20.0, "prefill 1 -> 2: queue > 5 <ok>".into())],
         });
+        assert!(s.contains("<g><title>prefill 1 -&gt; 2: queue &gt; 5 &lt;ok&gt;</title><line"));
         assert!(s.starts_with("<svg") && s.ends_with("</svg>"));
         assert!(s.contains("A &lt;b&gt;"));
         assert_eq!(

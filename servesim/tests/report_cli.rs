@@ -102,4 +102,10 @@ fn the_airline_story_names_its_storm() {
     );
     let page = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(page.contains("Airline disruption: planners compared") && page.contains("shaded"));
+    // The planner's actions are marked on its workers chart, each with its reason on hover.
+    assert!(page.contains("ticks: the planner's actions"), "no markers");
+    assert!(
+        page.contains("<g><title>") && page.contains("prefill demand"),
+        "no reasons"
+    );
 }
