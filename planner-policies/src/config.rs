@@ -12,7 +12,7 @@ use crate::policies::sla_load::SlaLoadConfig;
 use crate::predict::PredictorConfig;
 
 /// The planner as written in a scenario.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlannerConfig {
     /// Policy name: `static`, `load-threshold`, `sla`, `sla-load` or `lookahead`.

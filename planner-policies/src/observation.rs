@@ -111,7 +111,9 @@ pub struct IntervalStats {
 /// first is absent; older versions query the completed counter alone (`completions` here).
 /// A saturated pool completes no more than it can serve, so a planner reading completions
 /// sees its own capacity, not the load, and does not scale up out of saturation.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Observe {
     /// Requests that arrived in the interval (newer Dynamo; the default).

@@ -54,6 +54,8 @@ enum Command {
     List(cli::list::ListArgs),
     /// Search deployments for a DynamoGraphDeploymentRequest: DGD, planner profile, frontier.
     Profile(cli::profile::ProfileArgs),
+    /// The JSON Schema of scenario files, or (--markdown) the reference generated from it.
+    Schema(cli::schema::SchemaArgs),
 }
 
 /// Exit status of a process that a closed pipe stopped (128 + SIGPIPE), as `head` leaves
@@ -94,6 +96,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => cli::validate::run_cmd(args),
         Command::List(args) => cli::list::run_cmd(args),
         Command::Profile(args) => cli::profile::run_cmd(args),
+        Command::Schema(args) => cli::schema::run_cmd(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

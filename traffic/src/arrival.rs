@@ -42,7 +42,7 @@ pub const ARRIVAL_KINDS: [(&str, &str); 6] = [
 ];
 
 /// An arrival process as written in a scenario file (`{kind: poisson, rate_per_s: 3}`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ArrivalConfig {
     /// Poisson arrivals (exponential gaps).
@@ -104,7 +104,7 @@ pub enum ArrivalConfig {
 }
 
 /// One segment of a [`ArrivalConfig::Schedule`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SegmentConfig {
     /// How long this rate holds.

@@ -55,7 +55,7 @@ use crate::validate::{check_nonneg, check_pos, gap, span};
 pub const MAX_BENCHMARK_REQUESTS: u64 = 100_000_000;
 
 /// A benchmark client, as written in a scenario file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BenchmarkConfig {
     /// Requests kept in flight (concurrency mode), or the most in flight in request-rate mode.
@@ -96,7 +96,9 @@ pub struct BenchmarkConfig {
 }
 
 /// Arrivals of request-rate mode.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RateArrival {
     /// Exponential gaps of mean `1 / request_rate`.
@@ -107,7 +109,9 @@ pub enum RateArrival {
 }
 
 /// What the client does between its warm-up and its measured phase.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum BetweenPhases {
     /// The measured requests follow the warm-up's under the same concurrency limit.

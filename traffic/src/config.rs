@@ -43,7 +43,7 @@ fn default_block_tokens() -> u32 {
 }
 
 /// A workload: named streams, each with its time window.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadConfig {
     /// Tokens per prefix block (default 512).
@@ -61,7 +61,7 @@ pub struct WorkloadConfig {
 }
 
 /// Built-in mixes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Preset {
     /// Passenger questions plus a storm of closed-loop rerouting conversations

@@ -10,7 +10,7 @@ use servesim_core::StreamRng;
 
 /// A distribution of a non-negative quantity, as written in a scenario file
 /// (`{kind: lognormal, mean: 300, p50: 200}`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DistConfig {
     /// Always `value`.

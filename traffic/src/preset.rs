@@ -13,7 +13,7 @@ use crate::validate::{check_nonneg, check_pos, span};
 /// holding long rerouting conversations. Every figure has a default and can be
 /// overridden under `airline:`; the preset expands into two streams, `passengers` and
 /// `storm`. Input sizes exclude the system prompts, which every request of a stream shares.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AirlineConfig {
     /// Passenger questions per second (3).

@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 /// How users are spread over their ramp.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Stagger {
     /// User `u` joins at `u · ramp_s / users`.

@@ -19,7 +19,7 @@ fn one() -> f64 {
 }
 
 /// One stream. Exactly one of `open`, `closed`, `trace` and `benchmark` is given.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StreamConfig {
     /// Unique name; also names the stream's random streams (`traffic/<name>/...`).
@@ -53,7 +53,7 @@ pub struct StreamConfig {
 
 /// Open-loop stream: an arrival process and sizes (either `input` and `output`, or
 /// `sizes_from` a trace).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenConfig {
     /// When requests arrive.
@@ -70,7 +70,7 @@ pub struct OpenConfig {
 }
 
 /// A trace file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TraceFileConfig {
     /// Path, relative to the scenario file's folder.
@@ -80,7 +80,7 @@ pub struct TraceFileConfig {
 }
 
 /// Closed-loop users holding conversations (see [`crate::workload`] for the protocol).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClosedConfig {
     /// Number of users.
@@ -108,7 +108,7 @@ pub struct ClosedConfig {
 }
 
 /// Trace replay.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TraceConfig {
     /// Path, relative to the scenario file's folder.

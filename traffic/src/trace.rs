@@ -18,7 +18,7 @@ use crate::request::Request;
 servesim_core::named_enum! {
     /// The trace formats understood, by the name a scenario (`format:`), the CLI (`--format`)
     /// and Python (`format=`) use.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
     #[serde(rename_all = "snake_case")]
     pub enum TraceFormat {
         /// Azure LLM inference trace: `TIMESTAMP,ContextTokens,GeneratedTokens`; timestamps
@@ -140,7 +140,7 @@ impl std::fmt::Debug for TraceReader {
 }
 
 /// A Mooncake row. Unknown keys are ignored so that newer releases still read.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct MooncakeRow {
     timestamp: u64,
     input_length: u32,

@@ -30,7 +30,7 @@ impl LinkId {
 }
 
 /// The InfiniBand fabric joining the nodes' NICs.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Fabric {
     /// Every NIC on one non-blocking switch.

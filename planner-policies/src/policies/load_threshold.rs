@@ -17,7 +17,7 @@ use crate::policies::Common;
 use crate::policy_kind::PolicyKind;
 
 /// Settings of `load-threshold` (defaults are Dynamo's).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoadThresholdConfig {
     /// Mean KV utilisation above which decode grows.

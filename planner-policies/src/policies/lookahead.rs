@@ -49,7 +49,7 @@ use crate::predict::{LoadPredictor, PredictorConfig};
 use crate::profile::Profile;
 
 /// Settings of `lookahead`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LookaheadConfig {
     /// Seconds between decisions (default: the planner's `interval_s`, at most 15 s).

@@ -27,7 +27,7 @@ use crate::predict::{LoadPredictor, PredictorConfig};
 use crate::profile::Profile;
 
 /// Settings of `sla`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlaConfig {
     /// Apply the correction factors (Dynamo does).

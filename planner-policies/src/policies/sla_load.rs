@@ -32,7 +32,7 @@ use crate::predict::PredictorConfig;
 use crate::profile::Profile;
 
 /// Settings of `sla-load`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlaLoadConfig {
     /// Seconds between runs of the fast load loop (the throughput loop runs every planner

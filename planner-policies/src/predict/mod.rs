@@ -42,7 +42,7 @@ pub trait LoadPredictor: Send + std::fmt::Debug {
 }
 
 /// Which predictor to use, as written in a scenario (`{kind: holt, alpha: 0.5}`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum PredictorConfig {
     /// The last value.

@@ -9,6 +9,7 @@ pub mod perf;
 pub mod profile;
 pub mod report;
 pub mod run;
+pub mod schema;
 pub mod suite;
 pub mod traffic;
 pub mod validate;

@@ -8,7 +8,7 @@ use servesim_traffic::WorkloadConfig;
 use super::faults::FaultsConfig;
 
 /// The scenario file as written.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioConfig {
     /// A name for reports.
@@ -88,7 +88,7 @@ impl ScenarioConfig {
 
 /// The `frontend:` section: the HTTP server, tokenizer and detokenizer in front of the
 /// engines (see [`servesim_models::frontend`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FrontendConfig {
     /// Fixed latency of each request before it reaches a worker, ms (left out: 0).
@@ -106,7 +106,7 @@ pub const MAX_FRONTEND_LATENCY_MS: f64 = 60_000.0;
 pub const MAX_TOKEN_COST_US: f64 = 1_000_000.0;
 
 /// Bounds a run stays within; going past one is an error, never a silent cut.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Most requests the workload may generate in one run (the run fails beyond it).
@@ -133,7 +133,7 @@ impl Default for LimitsConfig {
 }
 
 /// Latency targets of the service.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SloConfig {
     /// Time to first token, ms.
@@ -143,7 +143,7 @@ pub struct SloConfig {
 }
 
 /// The cluster as written.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterConfig {
     /// Nodes available (each of the SKU's GPUs per node).
@@ -187,7 +187,7 @@ fn default_transfer_latency_us() -> f64 {
 }
 
 /// One pool as written.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PoolConfig {
     /// Name for reports.
@@ -243,7 +243,7 @@ fn default_startup_s() -> f64 {
 }
 
 /// Engine settings that override the backend's defaults.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EngineOverrides {
     /// Most sequences running at once.
@@ -275,7 +275,7 @@ pub struct EngineOverrides {
 }
 
 /// What the run records.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
     /// Interval of the per-pool time series, s.

@@ -9,7 +9,7 @@ use super::PoolPlan;
 use super::checks::invalid;
 
 /// The `faults:` section: what fails when, and what becomes of the requests it touches.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultsConfig {
     /// A request lost to a fault is retried from scratch (re-prefilled elsewhere) this many
@@ -35,7 +35,7 @@ fn default_true() -> bool {
 }
 
 /// One fault. A `worker` left out is drawn from the seed (the run's `faults/<index>` stream).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FaultEvent {
     /// A worker dies mid-iteration.

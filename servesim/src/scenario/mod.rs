@@ -27,6 +27,7 @@ mod checks;
 mod config;
 mod faults;
 mod overrides;
+pub mod schema;
 mod validate;
 
 pub use checks::MIN_INTERVAL_S;
