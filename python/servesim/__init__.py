@@ -465,11 +465,30 @@ def ab(
     return AbReport(json.loads(raw))
 
 
-def profile(request: str | os.PathLike[str], out: str | os.PathLike[str], mode: str = "fast") -> dict[str, Any]:
+def profile(
+    request: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    mode: str = "fast",
+    prefer: str = "goodput",
+    prefill_tp: int | None = None,
+    decode_tp: int | None = None,
+    agg_tp: int | None = None,
+) -> dict[str, Any]:
     """``servesim profile``: searches deployments for a DynamoGraphDeploymentRequest file,
     writes ``dgd.yaml``, the planner profile, ``pareto.csv``, ``summary.json`` and
-    ``report.html`` into ``out`` and returns the summary. ``mode``: ``fast`` or ``simulate``."""
-    return dict(json.loads(_native.profile(os.fspath(request), os.fspath(out), mode)))
+    ``report.html`` into ``out`` and returns the summary. ``mode``: ``fast`` or ``simulate``;
+    ``prefer``: the choice rule (``goodput``, ``disagg`` or ``agg``, as ``--prefer``);
+    ``prefill_tp``, ``decode_tp``, ``agg_tp``: TP sizes fixed per role (only those searched).
+    When no deployment meets both SLOs the closest is written and ``summary["meets_slo"]`` is
+    false (the CLI exits with status 2)."""
+    for name, tp in (("prefill_tp", prefill_tp), ("decode_tp", decode_tp), ("agg_tp", agg_tp)):
+        if tp is not None and (isinstance(tp, bool) or not isinstance(tp, int) or tp < 1):
+            raise ConfigError(f"profile: {name} must be a whole number of at least 1, got {tp!r}")
+    return dict(
+        json.loads(
+            _native.profile(os.fspath(request), os.fspath(out), mode, prefer, prefill_tp, decode_tp, agg_tp)
+        )
+    )
 
 
 def validate(

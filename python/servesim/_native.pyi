@@ -49,7 +49,15 @@ def ab(
     seeds: int = 5,
     threads: int = 0,
 ) -> str: ...
-def profile(request: str, out: str, mode: str = "fast") -> str: ...
+def profile(
+    request: str,
+    out: str,
+    mode: str = "fast",
+    prefer: str = "goodput",
+    prefill_tp: int | None = None,
+    decode_tp: int | None = None,
+    agg_tp: int | None = None,
+) -> str: ...
 def perf_predict(gpu: str, backend: str, table: str, input: str, output: str) -> tuple[int, int]: ...
 def read_trace(path: str) -> list[tuple[str, str, bytes]]: ...
 

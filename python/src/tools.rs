@@ -9,18 +9,40 @@ use servesim::core::NotOneOf;
 use crate::errors::to_py;
 
 /// Runs the profiler on a request file (a DynamoGraphDeploymentRequest) and writes its
-/// outputs into `out` (the GIL released); returns the text of `summary.json`.
+/// outputs into `out` (the GIL released); returns the text of `summary.json`. `prefer` and
+/// the TP pins are the CLI's `--prefer`, `--prefill-tp`, `--decode-tp` and `--agg-tp`.
 #[pyfunction]
-#[pyo3(signature = (request, out, mode="fast"))]
-pub fn profile(py: Python<'_>, request: &str, out: &str, mode: &str) -> PyResult<String> {
+#[pyo3(signature = (request, out, mode="fast", prefer="goodput", prefill_tp=None, decode_tp=None, agg_tp=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn profile(
+    py: Python<'_>,
+    request: &str,
+    out: &str,
+    mode: &str,
+    prefer: &str,
+    prefill_tp: Option<u32>,
+    decode_tp: Option<u32>,
+    agg_tp: Option<u32>,
+) -> PyResult<String> {
     py.detach(|| {
-        use servesim::profiler::{Overrides, ProfileMode, run_file};
-        let mode: ProfileMode = mode.parse().map_err(|e: NotOneOf| Error::Config {
-            path: "mode".into(),
+        use servesim::profiler::{Overrides, Prefer, ProfileMode, TpPins, run_file};
+        let named = |field: &str, e: NotOneOf| Error::Config {
+            path: field.into(),
             message: e.to_string(),
-        })?;
+        };
+        let mode: ProfileMode = mode.parse().map_err(|e| named("mode", e))?;
+        let prefer: Prefer = prefer.parse().map_err(|e| named("prefer", e))?;
+        let overrides = Overrides {
+            prefer: Some(prefer),
+            pins: TpPins {
+                prefill: prefill_tp,
+                decode: decode_tp,
+                aggregated: agg_tp,
+            },
+            ..Overrides::default()
+        };
         let out = Path::new(out);
-        run_file(Path::new(request), &Overrides::default(), mode, out)?;
+        run_file(Path::new(request), &overrides, mode, out)?;
         let summary = out.join("summary.json");
         std::fs::read_to_string(&summary).map_err(|source| Error::Io {
             path: summary,

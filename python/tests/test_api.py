@@ -361,3 +361,10 @@ def test_profile_perf_predict_and_traces(tmp_path: Path) -> None:
         servesim.traffic.read_trace(bad)
     with pytest.raises(errors.ConfigError, match="mode"):
         servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p2", mode="slow")
+    # The choice rule and the TP pins, as the CLI takes them.
+    agg = servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p3", prefer="agg", agg_tp=2)
+    assert agg["choice"]["prefer"] == "agg" and agg["request"]["pins"]["aggregated"] == 2
+    with pytest.raises(errors.ConfigError, match="prefer"):
+        servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p4", prefer="cheap")
+    with pytest.raises(errors.ConfigError, match="decode_tp"):
+        servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p5", decode_tp=0)
