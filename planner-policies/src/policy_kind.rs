@@ -42,7 +42,8 @@ impl PolicyKind {
             PolicyKind::Lookahead => {
                 "ours: sizes pools for the demand forecast for when a new worker would be up \
                  (start-up aware), counts starting workers as capacity bought, scales down only \
-                 after the need stayed lower for a while"
+                 after the need stayed lower for a while; decides every 15 s unless the planner \
+                 interval is shorter (lookahead.interval_s sets it)"
             }
         }
     }

@@ -102,6 +102,8 @@ impl Default for LookaheadConfig {
 #[derive(Debug)]
 pub struct Lookahead {
     config: LookaheadConfig,
+    /// How often it decides, in words (see `build`).
+    cadence: String,
     common: Common,
     profile: Profile,
     prefill_demand: Box<dyn LoadPredictor>,
@@ -158,6 +160,7 @@ impl Lookahead {
             ));
         }
         let mut common = common;
+        let planner_interval = common.interval_s;
         match c.interval_s {
             // As the world's bound on any planner interval.
             Some(v) if !(v.is_finite() && v >= 1e-3) => {
@@ -174,7 +177,19 @@ impl Lookahead {
             beta: 0.3,
         });
         let n = common.n;
+        // Said in every decision, so that a comparison at the planner's interval shows that
+        // this policy decided more often.
+        let cadence = match c.interval_s {
+            Some(v) => format!("every {v} s (lookahead.interval_s)"),
+            None if common.interval_s < planner_interval => format!(
+                "every {} s, not the planner's {planner_interval} s (its default, at most 15 s; \
+                 set lookahead.interval_s to change it)",
+                common.interval_s
+            ),
+            None => format!("every {} s (the planner's interval)", common.interval_s),
+        };
         Ok(Lookahead {
+            cadence,
             config: config.clone(),
             prefill_demand: predictor.build(),
             decode_demand: predictor.build(),
@@ -359,7 +374,7 @@ impl Planner for Lookahead {
             wanted[c.prefill] = wanted[c.prefill].max(p.active());
         }
         let reason = format!(
-            "prefill demand {demand_p:.0} tok/s, planned {plan_p:.0} ({steps_p} steps ahead), \
+            "{cadence}: prefill demand {demand_p:.0} tok/s, planned {plan_p:.0} ({steps_p} steps ahead), \
              backlog {backlog:.0} tok; worker capacity {cap:.0} tok/s{measured}, utilisation \
              {rho:.2} for TTFT -> {n_p} prefill; decode {plan_d:.0} tok/s, KV {n_kv} -> {n_d} \
              decode; held for {hold:.0} s{kept}",
@@ -368,6 +383,7 @@ impl Planner for Lookahead {
             } else {
                 " from the profile"
             },
+            cadence = self.cadence,
             hold = cfg.hold_s,
             kept = if held {
                 "; prefill not shrunk: its queue or TTFT is over the target"

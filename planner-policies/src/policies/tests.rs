@@ -423,6 +423,26 @@ fn every_planner_that_decides_says_why() {
 }
 
 #[test]
+fn lookahead_says_when_it_decides_more_often_than_the_planner_interval() {
+    let config = PlannerConfig::new("lookahead", 60.0);
+    let mut p = build_with_profile(&config, &ctx(32), toy(), "planner").unwrap();
+    assert_eq!(p.interval_s(), 15.0);
+    let mut toy = Toy::new(15.0, 120.0, 32);
+    let mut said = String::new();
+    for _ in 0..4 {
+        let d = p.decide(&toy.observe(&Load::steady(3.0)));
+        toy.apply(&d);
+        if !d.reason.is_empty() {
+            said = d.reason;
+        }
+    }
+    assert!(
+        said.starts_with("every 15 s, not the planner's 60 s"),
+        "{said}"
+    );
+}
+
+#[test]
 fn constant_load_is_stable() {
     for name in POLICIES {
         let dt = if name == "sla-load" { 5.0 } else { 30.0 };
