@@ -61,6 +61,29 @@ pub struct BenchmarkMeans {
     pub start: Means,
 }
 
+/// Steps `run` 20 simulated seconds at a time until `count` of its kept request rows
+/// reaches `need`; `Ok(Err(count))` when the run ends or [`MAX_SIM_S`] passes first.
+fn run_until_counted(
+    run: &mut Run,
+    need: usize,
+    count: impl Fn(&RequestColumns) -> usize,
+) -> Result<Result<(), usize>, Error> {
+    let cap = SimTime::ZERO + SimDuration::from_nanos(MAX_SIM_S * 1_000_000_000);
+    let step = SimDuration::from_nanos(20_000_000_000);
+    let mut t = SimTime::ZERO;
+    loop {
+        let done = run.sim.model.metrics.requests.as_ref().map_or(0, &count);
+        if done >= need {
+            return Ok(Ok(()));
+        }
+        if t >= cap.min(run.end()) {
+            return Ok(Err(done));
+        }
+        t += step;
+        run.run_until(t)?;
+    }
+}
+
 /// Simulates a scenario until `skip + take` requests have completed; returns the means of
 /// the steady state (the `take` after the first `skip`, in completion order) and of the
 /// requests sent at time zero.
@@ -70,27 +93,10 @@ pub fn benchmark_means(
     take: usize,
 ) -> Result<Result<BenchmarkMeans, String>, Error> {
     let mut run = Run::new(scenario)?;
-    let mut t = SimTime::ZERO;
-    let step = SimDuration::from_nanos(20_000_000_000);
-    let cap = SimTime::ZERO + SimDuration::from_nanos(MAX_SIM_S * 1_000_000_000);
-    loop {
-        t += step;
-        run.run_until(t)?;
-        let done = run
-            .sim
-            .model
-            .metrics
-            .requests
-            .as_ref()
-            .map_or(0, |r| r.ttft_ms.len());
-        if done >= skip + take {
-            break;
-        }
-        if t >= cap || t >= run.end() {
-            return Ok(Err(format!(
-                "only {done} requests completed in {MAX_SIM_S} simulated seconds"
-            )));
-        }
+    if let Err(done) = run_until_counted(&mut run, skip + take, |r| r.ttft_ms.len())? {
+        return Ok(Err(format!(
+            "only {done} requests completed in {MAX_SIM_S} simulated seconds"
+        )));
     }
     let cols = run
         .sim
@@ -199,27 +205,12 @@ pub fn client_stats(
             path: "traffic".into(),
             message: format!("no class {measured:?} in the workload"),
         })? as u16;
-    let cap = SimTime::ZERO + SimDuration::from_nanos(MAX_SIM_S * 1_000_000_000);
-    let step = SimDuration::from_nanos(20_000_000_000);
-    let mut t = SimTime::ZERO;
-    let done = |run: &Run| {
-        run.sim
-            .model
-            .metrics
-            .requests
-            .as_ref()
-            .map_or(0, |r| r.class.iter().filter(|&&c| c == class).count())
-    };
-    while done(&run) < requests {
-        if t >= cap.min(run.end()) {
-            return Ok(Err(format!(
-                "only {} of {requests} measured requests completed in {MAX_SIM_S} simulated \
-                 seconds",
-                done(&run)
-            )));
-        }
-        t += step;
-        run.run_until(t)?;
+    let count = |r: &RequestColumns| r.class.iter().filter(|&&c| c == class).count();
+    if let Err(done) = run_until_counted(&mut run, requests, count)? {
+        return Ok(Err(format!(
+            "only {done} of {requests} measured requests completed in {MAX_SIM_S} simulated \
+             seconds"
+        )));
     }
     let cols = run
         .sim
