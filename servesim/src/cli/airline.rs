@@ -7,6 +7,7 @@ use clap::Args;
 use servesim::Scenario;
 
 use super::CliError;
+use super::report::CompareArgs;
 
 const AIRLINE: &str = include_str!("../../../scenarios/airline-disruption.yaml");
 
@@ -19,18 +20,8 @@ pub struct AirlineArgs {
     /// Where to write `report.html` and `summary.json`.
     #[arg(long, default_value = "out/airline")]
     pub out: PathBuf,
-    /// Policies to compare (comma-separated; default: all).
-    #[arg(long, value_delimiter = ',')]
-    pub policies: Vec<String>,
-    /// Override the seed.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Threads (default: the machine's cores).
-    #[arg(long)]
-    pub jobs: Option<usize>,
-    /// Also print every policy's whole summary.
-    #[arg(long)]
-    pub details: bool,
+    #[command(flatten)]
+    pub compare: CompareArgs,
 }
 
 /// Runs the story and writes the report.
@@ -43,14 +34,5 @@ pub fn run_cmd(args: AirlineArgs) -> Result<(), CliError> {
                 .map_err(|e| msg(&e))?
         }
     };
-    super::report::compare(
-        scenario,
-        super::report::Options {
-            out: args.out,
-            policies: args.policies,
-            seed: args.seed,
-            jobs: args.jobs,
-            details: args.details,
-        },
-    )
+    super::report::compare(scenario, &args.out, args.compare)
 }

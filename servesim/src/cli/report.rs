@@ -2,7 +2,7 @@
 //! terminal (one comparison table, a few sentences) and written as an HTML page with its
 //! charts and `summary.json`. `servesim airline` is this report of the airline story.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use servesim::experiment::run_policies;
@@ -22,6 +22,16 @@ pub struct ReportArgs {
     /// Where to write `report.html` and `summary.json`.
     #[arg(long, default_value = "out/report")]
     pub out: PathBuf,
+    /// Set a field of the file, validated like the file (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<Override>,
+    #[command(flatten)]
+    pub compare: CompareArgs,
+}
+
+/// What a report is asked for beyond its scenario and folder (`report` and `airline` alike).
+#[derive(Args)]
+pub struct CompareArgs {
     /// Policies to compare (comma-separated; default: all).
     #[arg(long, value_delimiter = ',')]
     pub policies: Vec<String>,
@@ -31,9 +41,6 @@ pub struct ReportArgs {
     /// Threads (default: the machine's cores).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// Set a field of the file, validated like the file (repeatable).
-    #[arg(long = "set", value_name = "PATH=VALUE")]
-    pub set: Vec<Override>,
     /// Also print every policy's whole summary.
     #[arg(long)]
     pub details: bool,
@@ -43,32 +50,11 @@ pub struct ReportArgs {
 pub fn run_cmd(args: ReportArgs) -> Result<(), CliError> {
     let scenario = Scenario::from_file_with(&args.scenario, &args.set)
         .map_err(|e| CliError::Message(e.to_string()))?;
-    let options = Options {
-        out: args.out,
-        policies: args.policies,
-        seed: args.seed,
-        jobs: args.jobs,
-        details: args.details,
-    };
-    compare(scenario, options)
-}
-
-/// What a report is asked for, beyond its scenario.
-pub struct Options {
-    /// Output folder.
-    pub out: PathBuf,
-    /// Policies (empty: all).
-    pub policies: Vec<String>,
-    /// Seed override.
-    pub seed: Option<u64>,
-    /// Threads.
-    pub jobs: Option<usize>,
-    /// Print every whole summary too.
-    pub details: bool,
+    compare(scenario, &args.out, args.compare)
 }
 
 /// Runs `scenario` under each policy, prints the story and writes the page.
-pub fn compare(mut scenario: Scenario, o: Options) -> Result<(), CliError> {
+pub fn compare(mut scenario: Scenario, out: &Path, o: CompareArgs) -> Result<(), CliError> {
     let msg = |e: &dyn std::fmt::Display| CliError::Message(e.to_string());
     if let Some(seed) = o.seed {
         scenario = scenario.with_seed(seed).map_err(|e| msg(&e))?;
@@ -78,7 +64,7 @@ pub fn compare(mut scenario: Scenario, o: Options) -> Result<(), CliError> {
     } else {
         o.policies
     };
-    std::fs::create_dir_all(&o.out).map_err(|e| msg(&format!("{}: {e}", o.out.display())))?;
+    std::fs::create_dir_all(out).map_err(|e| msg(&format!("{}: {e}", out.display())))?;
     let jobs = super::jobs(o.jobs)?;
     let runs = run_policies(&scenario, &policies, jobs).map_err(|e| msg(&e))?;
 
@@ -146,11 +132,11 @@ pub fn compare(mut scenario: Scenario, o: Options) -> Result<(), CliError> {
     } else {
         format!("{}: planners compared", scenario.name())
     };
-    let html_path = o.out.join("report.html");
+    let html_path = out.join("report.html");
     std::fs::write(&html_path, page(&title, &intro, &body))
         .map_err(|e| msg(&format!("{}: {e}", html_path.display())))?;
     let json: Vec<_> = runs.iter().map(|(s, _)| s).collect();
-    let json_path = o.out.join("summary.json");
+    let json_path = out.join("summary.json");
     let text = serde_json::to_string_pretty(&json).map_err(|e| msg(&e))?;
     std::fs::write(&json_path, text).map_err(|e| msg(&format!("{}: {e}", json_path.display())))?;
     println!("report: {}", html_path.display());
