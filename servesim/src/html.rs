@@ -221,10 +221,7 @@ pub fn run_charts(
     shade: Option<(f64, f64)>,
 ) -> String {
     let m = &world.metrics;
-    let step = m
-        .series
-        .first()
-        .map_or(10.0, |s| s.ready.interval().as_secs_f64());
+    let step = m.sample_interval_s();
     let names: Vec<String> = world
         .cluster
         .pool_ids()

@@ -266,6 +266,13 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Seconds between the samples of the per-interval series (10 with no pool series).
+    pub fn sample_interval_s(&self) -> f64 {
+        self.series
+            .first()
+            .map_or(10.0, |s| s.ready.interval().as_secs_f64())
+    }
+
     /// Empty metrics for `classes` classes and `pools` pools.
     pub fn new(
         slo_ttft: SimDuration,

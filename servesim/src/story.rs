@@ -21,10 +21,7 @@ pub struct PolicyRun<'a> {
 /// Seconds of `[from, to)` in which the per-interval TTFT p90 was above `slo_ms`.
 fn seconds_over(world: &World, slo_ms: f64, from_s: f64, to_s: f64) -> f64 {
     let m = &world.metrics;
-    let step = m
-        .series
-        .first()
-        .map_or(10.0, |s| s.ready.interval().as_secs_f64());
+    let step = m.sample_interval_s();
     m.ttft_p90_ms
         .iter()
         .enumerate()
