@@ -116,6 +116,7 @@ fn main() {
                 prefill: &chunks[..np.min(2)],
                 decode_seqs: 1 + (i % 200) as u32,
                 decode_kv_tokens: (1 + i % 200) * (500 + r % 4000),
+                eager: false,
             };
             total = total.wrapping_add(p.predict(black_box(&b)).as_nanos());
         }

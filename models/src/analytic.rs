@@ -24,6 +24,7 @@
 //!   half an iteration (arrival inside one) plus the `n_c` mixed steps plus an M/D/1 wait on
 //!   the prefill slot, busy `requests/s × n_c mixed steps` of the time.
 
+use crate::engine::cuda_graph::CudaGraphs;
 use crate::perf::{BatchShape, CachedPredictor, PrefillChunk};
 
 /// Mean M/D/1 response time, ms, of service `service_ms` at utilisation `rho` (kept below 1).
@@ -128,6 +129,7 @@ pub fn prefill_alone_ms(isl: u32, chunk: u32, predict_ms: impl Fn(&BatchShape<'_
             }],
             decode_seqs: 0,
             decode_kv_tokens: 0,
+            eager: false,
         });
         done += tokens;
     }
@@ -163,24 +165,33 @@ impl SteadyLoad {
         })
     }
 
-    /// Decode step time at `b` sequences of the mean context, ms.
-    pub fn decode_step_ms(&self, p: &CachedPredictor, b: u32) -> f64 {
+    /// Decode step time at `b` sequences of the mean context, ms, as the engine runs it
+    /// with `graphs` (padded to a captured size, or eager).
+    pub fn decode_step_ms(&self, p: &CachedPredictor, graphs: &CudaGraphs, b: u32) -> f64 {
+        let (decode_seqs, decode_kv_tokens, eager) =
+            graphs.decode_batch(b, u64::from(b) * self.mean_context());
         p.predict_ms(&BatchShape {
             prefill: &[],
-            decode_seqs: b,
-            decode_kv_tokens: u64::from(b) * self.mean_context(),
+            decode_seqs,
+            decode_kv_tokens,
+            eager,
         })
     }
 
     /// An aggregated worker at `b` sequences (see the module documentation), or `None` when
     /// it cannot keep up with the prefill work of `b` sequences.
-    pub fn aggregated(&self, p: &CachedPredictor, b: u32) -> Option<AggregatedPoint> {
+    pub fn aggregated(
+        &self,
+        p: &CachedPredictor,
+        graphs: &CudaGraphs,
+        b: u32,
+    ) -> Option<AggregatedPoint> {
         let budget = self.max_batched_tokens;
         if b >= budget {
             return None;
         }
         let chunk = (budget - b).min(self.isl);
-        let decode = self.decode_step_ms(p, b);
+        let decode = self.decode_step_ms(p, graphs, b);
         let mut done = 0;
         let mut mixed = 0.0;
         let mut n_c = 0u32;
@@ -193,6 +204,7 @@ impl SteadyLoad {
                 }],
                 decode_seqs: b.saturating_sub(1),
                 decode_kv_tokens: u64::from(b.saturating_sub(1)) * self.mean_context(),
+                eager: false,
             });
             done += tokens;
             n_c += 1;

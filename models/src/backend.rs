@@ -64,16 +64,20 @@ impl Backend {
     }
 
     /// Host time to launch one decoder layer's kernels eagerly (no CUDA graph), in ms: the
-    /// floor of an iteration that runs prefill, for the engines that capture only
-    /// decode-only batches in CUDA graphs (TensorRT-LLM's PyTorch backend, SGLang's extend
-    /// batches). The host launches ahead of the GPU, so the floor shows only when the GPU
-    /// part is shorter. vLLM V1 runs mixed batches through piecewise CUDA graphs: no floor.
+    /// floor of an iteration that runs prefill, or a decode batch of no captured size, for
+    /// the engines that capture only decode-only batches in CUDA graphs (TensorRT-LLM 1.0's
+    /// PyTorch backend: graphs "are enabled for batches that consist of decoding requests
+    /// *only*", `TorchLlmArgs.cuda_graph_config` in `tensorrt_llm/llmapi/llm_args.py`;
+    /// SGLang's extend batches, `cuda_graph_runner.py` captures decode batches alone). The
+    /// host launches ahead of the GPU, so the floor shows only when the GPU part is
+    /// shorter. vLLM V1 runs mixed batches through piecewise CUDA graphs: no floor.
     ///
     /// A model figure, read from measured TensorRT-LLM runs of Llama-3.1-8B (32 layers) on
     /// H100 at TP4 and TP8, where the GPU part of a step with a 1,024-token context is
     /// 11–15 ms: the measured TPOT exceeds the decode-only steps by what ~21–23 ms per
     /// context step explain, at every concurrency from 16 to 64; at TP1 (GPU part ~27 ms)
-    /// no excess shows.
+    /// no excess shows. SGLang is given the same figure for want of a measurement of its
+    /// own (the companion harness can time one: a step of each kind, graphed and eager).
     pub fn eager_layer_launch_ms(self) -> f64 {
         match self {
             Backend::Trtllm | Backend::Sglang => 0.65,

@@ -450,6 +450,7 @@ impl Profile {
                     prefill: &[],
                     decode_seqs: c as u32,
                     decode_kv_tokens: kv_tokens,
+                    eager: false,
                 });
                 if !(itl.is_finite() && itl > 0.0) {
                     return Err(model_err(format!(

@@ -422,10 +422,11 @@ fn measured_from_the_start_the_start_burst_is_in_the_means() {
         burst.0 > 3.0 * steady.0,
         "burst {burst:?}, steady {steady:?}"
     );
-    // Ten requests a user: one is the burst, nine the steady state.
+    // Ten requests a user: one is the burst, nine the steady state (up to the CSV's
+    // rounding to 4 decimals of each of the three figures).
     for (b, s, t) in [(burst.0, steady.0, ten.0), (burst.1, steady.1, ten.1)] {
         let expect = 0.1 * b + 0.9 * s;
-        assert!((t - expect).abs() < 1e-6 * expect, "{t} vs {expect}");
+        assert!((t - expect).abs() < 1e-4 + 1e-6 * expect, "{t} vs {expect}");
     }
 
     let (out, _) = run_with("zero", std::slice::from_ref(&row), &["--from-start", "0"]);

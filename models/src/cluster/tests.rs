@@ -20,6 +20,7 @@ fn engine() -> EngineConfig {
         prefix_block_tokens: 512,
         reserve_output: false,
         overlap_schedule: false,
+        cuda_graphs: crate::engine::cuda_graph::CudaGraphs::none(),
     }
 }
 

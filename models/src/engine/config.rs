@@ -6,6 +6,8 @@ use crate::error::Result;
 use crate::hardware::GpuSku;
 use crate::llm::{LlmSpec, Parallelism, RESERVED_BYTES_PER_GPU};
 
+use super::cuda_graph::CudaGraphs;
+
 /// How a backend schedules (the overheads that differ live in the predictor).
 #[derive(Clone, Debug, PartialEq)]
 pub struct EngineConfig {
@@ -39,14 +41,18 @@ pub struct EngineConfig {
     /// finished in it as still holding their slots. A request that arrives while an
     /// iteration runs waits one more; an idle engine plans at once.
     pub overlap_schedule: bool,
+    /// The decode batch sizes with a captured CUDA graph, and whether smaller batches are
+    /// padded up to one ([`CudaGraphs`]; each backend's defaults cite their source).
+    pub cuda_graphs: CudaGraphs,
 }
 
 impl EngineConfig {
-    /// Scheduling defaults of each backend on `gpu`, as the engines set them when serving
-    /// (vLLM 0.12's OpenAI server, SGLang 0.5, TensorRT-LLM 1.0's PyTorch flow).
-    /// `kv_blocks` is left at 0: the KV capacity depends on the model and the memory share,
-    /// which the caller knows.
-    pub fn for_backend(backend: Backend, gpu: &GpuSku) -> EngineConfig {
+    /// Scheduling defaults of each backend on `gpu` for a worker of `tp` GPUs, as the engines
+    /// set them when serving (vLLM 0.12's OpenAI server, SGLang 0.5, TensorRT-LLM 1.0's
+    /// PyTorch flow). `kv_blocks` is left at 0: the KV capacity depends on the model and the
+    /// memory share, which the caller knows. A caller that changes `max_num_seqs` should
+    /// recompute `cuda_graphs` ([`CudaGraphs::for_backend`]): vLLM's capture sizes follow it.
+    pub fn for_backend(backend: Backend, gpu: &GpuSku, tp: u32) -> EngineConfig {
         let mib = gpu.memory_bytes / f64::from(1u32 << 20);
         let base = EngineConfig {
             max_num_seqs: 256,
@@ -60,8 +66,9 @@ impl EngineConfig {
             prefix_block_tokens: 512,
             reserve_output: false,
             overlap_schedule: false,
+            cuda_graphs: CudaGraphs::none(),
         };
-        match backend {
+        let config = match backend {
             // vLLM: 1,024 sequences and 8,192 tokens a step on GPUs of 70 GiB or more other
             // than the A100 (where larger steps cost throughput), else 256 and 2,048.
             Backend::Vllm => {
@@ -100,6 +107,10 @@ impl EngineConfig {
                 overlap_schedule: true,
                 ..base
             },
+        };
+        EngineConfig {
+            cuda_graphs: CudaGraphs::for_backend(backend, config.max_num_seqs, tp),
+            ..config
         }
     }
 }

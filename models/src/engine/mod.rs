@@ -22,6 +22,7 @@
 
 mod advance;
 mod config;
+pub mod cuda_graph;
 pub mod decode_set;
 mod schedule;
 

@@ -51,10 +51,20 @@ impl Engine {
         } else {
             (0, 0)
         };
+        // A decode-only step replays the CUDA graph of its size, or of the next captured
+        // size with dummy one-token sequences as padding, or runs eagerly.
+        let (graph_seqs, graph_kv, eager) = if self.shape_chunks.is_empty() {
+            self.config
+                .cuda_graphs
+                .decode_batch(decode_seqs, decode_kv_tokens)
+        } else {
+            (decode_seqs, decode_kv_tokens, false)
+        };
         let shape = BatchShape {
             prefill: &self.shape_chunks,
-            decode_seqs,
-            decode_kv_tokens,
+            decode_seqs: graph_seqs,
+            decode_kv_tokens: graph_kv,
+            eager,
         };
         self.last_batch = BatchSummary {
             prefill_tokens: self.shape_chunks.iter().map(|c| c.tokens).sum(),

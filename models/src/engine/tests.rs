@@ -19,6 +19,7 @@ fn config() -> EngineConfig {
         prefix_block_tokens: 512,
         reserve_output: false,
         overlap_schedule: false,
+        cuda_graphs: super::cuda_graph::CudaGraphs::none(),
     }
 }
 
@@ -450,4 +451,55 @@ proptest! {
         prop_assert_eq!(e.kv().in_use(), 0);
         prop_assert_eq!(e.load().queued_prefill_tokens, 0);
     }
+}
+
+/// Records the shape of every batch it times.
+struct ShapeRecorder(std::sync::Mutex<Vec<(u32, u64, bool)>>);
+
+impl IterationTimer for ShapeRecorder {
+    fn iteration_time(&self, b: &BatchShape<'_>) -> SimDuration {
+        if b.prefill.is_empty() {
+            let mut seen = self.0.lock().expect("not poisoned");
+            seen.push((b.decode_seqs, b.decode_kv_tokens, b.eager));
+        }
+        LinearTimer.iteration_time(b)
+    }
+}
+
+/// The decode-only steps of 37 one-token-prompt sequences under `graphs`.
+fn decode_steps_of_37(graphs: cuda_graph::CudaGraphs) -> Vec<(u32, u64, bool)> {
+    let mut e = Engine::new(EngineConfig {
+        cuda_graphs: graphs,
+        ..config()
+    });
+    let mut now = SimTime::ZERO;
+    for r in 0..37 {
+        e.enqueue(spec(r, 1, 3), now);
+    }
+    let timer = ShapeRecorder(std::sync::Mutex::new(Vec::new()));
+    let mut out = IterationOutput::default();
+    while let Some(d) = e.start_iteration(now, &timer, &mut out) {
+        now += d;
+        e.complete_iteration(now, &mut out);
+        out = IterationOutput::default();
+    }
+    timer.0.into_inner().expect("not poisoned")
+}
+
+#[test]
+fn a_decode_step_runs_the_next_captured_graph_or_eagerly() {
+    use cuda_graph::CudaGraphs;
+    // Padded: 37 sequences replay the graph of 40, three dummies of one token each.
+    let padded = decode_steps_of_37(CudaGraphs::trtllm(128, true));
+    assert!(!padded.is_empty());
+    for &(seqs, _, eager) in &padded {
+        assert_eq!((seqs, eager), (40, false));
+    }
+    // TensorRT-LLM's unpadded default captures no graph of 37: the step runs eagerly.
+    let unpadded = decode_steps_of_37(CudaGraphs::trtllm(128, false));
+    for &(seqs, _, eager) in &unpadded {
+        assert_eq!((seqs, eager), (37, true));
+    }
+    // The padding adds one KV token per dummy and nothing else.
+    assert_eq!(padded[0].1, unpadded[0].1 + 3);
 }

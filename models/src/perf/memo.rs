@@ -147,7 +147,7 @@ impl CachedPredictor {
             });
         }
         self.inner
-            .launch_bound_ms(ms + self.inner.overhead_ms(), chunks)
+            .launch_bound_ms(ms + self.inner.overhead_ms(), chunks > 0 || b.eager)
     }
 
     /// Time of one iteration.
@@ -271,6 +271,7 @@ mod tests {
                             prefill: if chunk > 0 { &chunks } else { &[] },
                             decode_seqs: seqs,
                             decode_kv_tokens: u64::from(seqs) * kv,
+                            eager: false,
                         };
                         let (e, c) = (exact.predict_ms(&b), cached.predict_ms(&b));
                         // Twice: the second answer comes from the caches.

@@ -50,6 +50,10 @@ pub struct BatchShape<'a> {
     pub decode_seqs: u32,
     /// Sum of the KV lengths of the decode sequences.
     pub decode_kv_tokens: u64,
+    /// A decode-only batch of a size with no captured CUDA graph: the host launches its
+    /// kernels one by one, as it does for every batch with prefill on the backends that
+    /// graph decode-only batches alone (see [`Backend::eager_layer_launch_ms`]).
+    pub eager: bool,
 }
 
 const N: usize = OpKind::ALL.len();
@@ -324,7 +328,7 @@ impl IterationPredictor {
         t[9] = self.head_ms(u64::from(chunks) + u64::from(b.decode_seqs));
         t[10] = self.backend.iteration_overhead_ms();
         let sum: f64 = t.iter().sum();
-        t[10] += self.launch_bound_ms(sum, chunks) - sum;
+        t[10] += self.launch_bound_ms(sum, chunks > 0 || b.eager) - sum;
         t
     }
 
@@ -450,10 +454,11 @@ impl IterationPredictor {
         self.eager_floor_ms
     }
 
-    /// An iteration of `ms` on the GPU with `prefill_chunks` chunks, as long as the host's
-    /// eager launches make it (unchanged for decode-only iterations, which are graphed).
-    pub fn launch_bound_ms(&self, ms: f64, prefill_chunks: u32) -> f64 {
-        if prefill_chunks > 0 {
+    /// An iteration of `ms` on the GPU, as long as the host's launches make it when it runs
+    /// `eager` (with prefill, or a decode batch of no captured size); unchanged when it
+    /// replays a CUDA graph.
+    pub fn launch_bound_ms(&self, ms: f64, eager: bool) -> f64 {
+        if eager {
             ms.max(self.eager_floor_ms)
         } else {
             ms
@@ -514,6 +519,7 @@ mod tests {
             prefill: &[],
             decode_seqs: 4,
             decode_kv_tokens: 4 * 2048,
+            eager: false,
         });
         assert!((16.0..22.5).contains(&ms), "{ms}");
     }
@@ -537,6 +543,7 @@ mod tests {
             prefill: &chunk,
             decode_seqs: 32,
             decode_kv_tokens: 32 * 1100,
+            eager: false,
         };
         let decode = BatchShape {
             prefill: &[],
@@ -565,6 +572,7 @@ mod tests {
                 prefill: &[],
                 decode_seqs: n,
                 decode_kv_tokens: n as u64 * kv,
+                eager: false,
             })
         };
         // A TP2 FP8 32B decode step reads ~16 GB per GPU: ~4-20 ms.
@@ -580,6 +588,7 @@ mod tests {
                 }],
                 decode_seqs: 0,
                 decode_kv_tokens: 0,
+                eager: false,
             })
         };
         let p4k = pf(4000, 0);
@@ -589,7 +598,8 @@ mod tests {
             p.predict(&BatchShape {
                 prefill: &[],
                 decode_seqs: 0,
-                decode_kv_tokens: 0
+                decode_kv_tokens: 0,
+                eager: false,
             }),
             SimDuration::ZERO
         );
@@ -600,6 +610,7 @@ mod tests {
             }],
             decode_seqs: 3,
             decode_kv_tokens: 300,
+            eager: false,
         });
         assert_eq!(bd.len(), OpKind::ALL.len());
         assert!(bd.iter().all(|(_, ms)| *ms >= 0.0));
@@ -616,6 +627,7 @@ mod tests {
             }],
             decode_seqs: 32,
             decode_kv_tokens: 32 * 2000,
+            eager: false,
         };
         assert!(b.predict_ms(&batch) < h.predict_ms(&batch));
         let cat = GpuCatalog::builtin();
@@ -655,6 +667,7 @@ mod tests {
                 prefill: &[],
                 decode_seqs: n,
                 decode_kv_tokens: u64::from(n) * 2000,
+                eager: false,
             })
         };
         for p in [
@@ -686,6 +699,7 @@ mod tests {
                 }],
                 decode_seqs: 8,
                 decode_kv_tokens: 8000,
+                eager: false,
             });
             let moe = bd.iter().find(|(k, _)| *k == OpKind::MoeExperts).unwrap().1;
             assert!(moe > 0.0);
@@ -696,6 +710,7 @@ mod tests {
             prefill: &[],
             decode_seqs: 8,
             decode_kv_tokens: 8000,
+            eager: false,
         });
         assert_eq!(bd.last().unwrap(), &(OpKind::MoeExperts, 0.0));
     }

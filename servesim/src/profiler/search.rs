@@ -29,6 +29,7 @@ use servesim_models::analytic::{
 };
 use servesim_models::dtype::Dtype;
 use servesim_models::engine::EngineConfig;
+use servesim_models::engine::cuda_graph::CudaGraphs;
 use servesim_models::hardware::GpuSku;
 use servesim_models::llm::{DEFAULT_MEM_FRACTION, LlmSpec, RESERVED_BYTES_PER_GPU};
 use servesim_models::perf::{CachedPredictor, IterationPredictor, KernelTimer};
@@ -159,6 +160,8 @@ pub struct Worker {
     /// Exact predictor (for the planner profile).
     pub predictor: IterationPredictor,
     cached: CachedPredictor,
+    /// The backend's CUDA graphs at this TP (decode steps padded or eager as the engine runs them).
+    graphs: CudaGraphs,
     /// KV capacity, tokens.
     pub kv_tokens: u64,
 }
@@ -196,7 +199,8 @@ impl<'a> Search<'a> {
     pub fn new(req: &'a ProfileRequest, gpu: &GpuSku) -> Result<Search<'a>, Error> {
         let llm = served_llm(&req.model)?;
         let timer = KernelTimer::shipped_builtin(&gpu.sku, req.backend).map_err(Error::Models)?;
-        let d = EngineConfig::for_backend(req.backend, gpu);
+        // Only the token budget and the slot count are read: neither depends on TP.
+        let d = EngineConfig::for_backend(req.backend, gpu, 1);
         let mut gpu = gpu.clone();
         gpu.gpus_per_node = req.gpus_per_node.min(gpu.gpus_per_node).max(1);
         let mut workers = Vec::new();
@@ -228,6 +232,7 @@ impl<'a> Search<'a> {
                 Ok(p) => workers.push(Worker {
                     tp,
                     cached: CachedPredictor::new(p.clone()),
+                    graphs: CudaGraphs::for_backend(req.backend, d.max_num_seqs, tp),
                     predictor: p,
                     kv_tokens: kv,
                 }),
@@ -265,13 +270,13 @@ impl<'a> Search<'a> {
 
     /// Decode step time at `b` sequences of mean context, ms.
     pub fn decode_itl_ms(&self, w: &Worker, b: u32) -> f64 {
-        self.load().decode_step_ms(&w.cached, b)
+        self.load().decode_step_ms(&w.cached, &w.graphs, b)
     }
 
     /// Aggregated worker at `b` sequences: (mean ITL, mean TTFT, requests/s), or `None` when
     /// the worker cannot keep up with the prefill work of `b` sequences.
     pub fn agg_point(&self, w: &Worker, b: u32) -> Option<(f64, f64, f64)> {
-        let p = self.load().aggregated(&w.cached, b)?;
+        let p = self.load().aggregated(&w.cached, &w.graphs, b)?;
         Some((p.itl_ms, p.ttft_ms, p.requests_per_s))
     }
 

@@ -272,6 +272,14 @@ pub struct EngineOverrides {
     pub overlap_schedule: Option<bool>,
     /// Share of KV blocks kept free at admission, in [0, 1).
     pub watermark: Option<f64>,
+    /// Decode batch sizes with a captured CUDA graph (TensorRT-LLM's
+    /// `cuda_graph_config.batch_sizes`, vLLM's `cudagraph_capture_sizes`, SGLang's
+    /// `cuda_graph_bs`); by default the backend's own list. An empty list captures none.
+    pub cuda_graph_batch_sizes: Option<Vec<u32>>,
+    /// Run a decode batch of no captured size as the next larger graph, padded with dummy
+    /// sequences (TensorRT-LLM's `cuda_graph_config.enable_padding`, off by default there;
+    /// vLLM and SGLang always pad); otherwise it runs eagerly.
+    pub cuda_graph_padding: Option<bool>,
 }
 
 /// What the run records.

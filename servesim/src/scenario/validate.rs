@@ -8,6 +8,7 @@ use servesim_models::backend::Backend;
 use servesim_models::cluster::PoolRole;
 use servesim_models::cluster::router::RouterKind;
 use servesim_models::dtype::Dtype;
+use servesim_models::engine::cuda_graph::{CudaGraphs, TRTLLM_DEFAULT_MAX_BATCH};
 use servesim_models::engine::{EngineConfig, kv_capacity_tokens_split};
 use servesim_models::hardware::{GpuCatalog, GpuSku};
 use servesim_models::llm::{DEFAULT_MEM_FRACTION, LlmSpec, Parallelism};
@@ -20,8 +21,8 @@ use super::faults::validate_faults;
 use servesim_planner::PlannerConfig;
 
 use super::{
-    ClusterConfig, FrontendConfig, MAX_DURATION_S, MAX_FRONTEND_LATENCY_MS, MAX_TOKEN_COST_US,
-    MetricsConfig, PoolConfig, PoolPlan, Scenario, ScenarioConfig, SloConfig,
+    ClusterConfig, EngineOverrides, FrontendConfig, MAX_DURATION_S, MAX_FRONTEND_LATENCY_MS,
+    MAX_TOKEN_COST_US, MetricsConfig, PoolConfig, PoolPlan, Scenario, ScenarioConfig, SloConfig,
 };
 
 impl Scenario {
@@ -356,7 +357,7 @@ fn validate_pool(
         None => RouterKind::LeastOutstandingTokens,
     };
     let o = &p.engine;
-    let d = EngineConfig::for_backend(backend, gpu);
+    let d = EngineConfig::for_backend(backend, gpu, p.tp);
     let mut engine = EngineConfig {
         max_num_seqs: o.max_num_seqs.unwrap_or(d.max_num_seqs),
         max_batched_tokens: o.max_batched_tokens.unwrap_or(d.max_batched_tokens),
@@ -370,6 +371,7 @@ fn validate_pool(
         prefix_block_tokens,
         ..d
     };
+    engine.cuda_graphs = cuda_graphs(backend, &engine, p.tp, o);
     for (field, v) in [
         ("max_num_seqs", engine.max_num_seqs),
         ("max_batched_tokens", engine.max_batched_tokens),
@@ -437,4 +439,22 @@ fn validate_pool(
         router,
         engine,
     })
+}
+
+/// The pool's CUDA graphs: the backend's defaults for its `max_num_seqs` and TP, with the
+/// user's sizes and padding in their place where given.
+fn cuda_graphs(
+    backend: Backend,
+    engine: &EngineConfig,
+    tp: u32,
+    o: &EngineOverrides,
+) -> CudaGraphs {
+    let default = CudaGraphs::for_backend(backend, engine.max_num_seqs, tp);
+    let padding = o.cuda_graph_padding.unwrap_or(default.padding());
+    match (&o.cuda_graph_batch_sizes, backend) {
+        (Some(sizes), _) => CudaGraphs::new(sizes.clone(), padding),
+        // TensorRT-LLM generates another list when padding is turned on.
+        (None, Backend::Trtllm) => CudaGraphs::trtllm(TRTLLM_DEFAULT_MAX_BATCH, padding),
+        (None, _) => CudaGraphs::new(default.sizes().to_vec(), padding),
+    }
 }

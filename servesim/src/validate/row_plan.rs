@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use servesim_models::backend::Backend;
+use servesim_models::engine::cuda_graph::CudaGraphs;
 use servesim_models::frontend::FrontendSpec;
 use servesim_models::hardware::GpuCatalog;
 use servesim_models::llm::{ExpertFormat, LlmSpec};
@@ -263,6 +264,20 @@ pub(super) fn scenario_of(
         ..MetricsConfig::default()
     };
     config.frontend = engine_server(load.backend);
+    if Backend::parse(load.backend).is_ok_and(|b| b == Backend::Trtllm) {
+        // TensorRT-LLM's own default runs a decode batch of no captured size (33–63 with
+        // its default list) eagerly; these deployments did not: their TPOT at such batches
+        // is below the eager launch time of one step. They padded, as TensorRT-LLM advises
+        // ("usually a net win", `CudaGraphConfig.enable_padding`), with graphs up to the
+        // engine's batch size.
+        for pool in &mut config.cluster.pools {
+            pool.engine.cuda_graph_padding = Some(true);
+            pool.engine.cuda_graph_batch_sizes = pool
+                .engine
+                .max_num_seqs
+                .map(|b| CudaGraphs::trtllm(b, true).sizes().to_vec());
+        }
+    }
     Scenario::validate(config, Path::new(".")).map_err(|e| e.to_string())
 }
 
