@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use servesim_core::SimTime;
-use servesim_planner::{Decision, Observation, PlannerError};
+use servesim_planner::{Decision, Observation, PlannerError, PoolRole};
 
 use crate::Error;
 use crate::report::Summary;
@@ -54,6 +54,20 @@ pub struct Progress {
     pub good_tokens: u64,
     /// GPU-hours held by all pools (starting, ready and draining workers).
     pub gpu_hours: f64,
+}
+
+/// One pool of a stepped run, as its decisions address it (for sizing an action space
+/// before the first observation).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PoolShape {
+    /// Pool name.
+    pub name: String,
+    /// What its workers do.
+    pub role: PoolRole,
+    /// GPUs per worker (its TP size).
+    pub gpus_per_worker: u32,
+    /// Workers starting or ready now (at time zero, the scenario's `workers`).
+    pub active: u32,
 }
 
 impl Stepper {
@@ -156,6 +170,24 @@ impl Stepper {
     /// The run's summary so far (its figures over the time simulated).
     pub fn summary(&self) -> Summary {
         Summary::new(self.run.scenario(), &self.run.sim)
+    }
+
+    /// The pools, in the order of observations and decisions.
+    pub fn pools(&self) -> Vec<PoolShape> {
+        let c = &self.run.sim.model.cluster;
+        c.pool_ids()
+            .map(|p| PoolShape {
+                name: c.pool_name(p).to_string(),
+                role: c.pool_role(p),
+                gpus_per_worker: c.pool_tp(p),
+                active: c.active_workers(p),
+            })
+            .collect()
+    }
+
+    /// Most GPUs the deployment may hold at once.
+    pub fn gpu_budget(&self) -> u32 {
+        self.run.sim.model.cluster.gpu_budget()
     }
 
     /// The world, read-only.
