@@ -9,6 +9,7 @@
 //! - `errors`: the exception classes and the mapping of facade errors onto them;
 //! - `scenario`: parsing, validation and load scaling of scenario JSON;
 //! - `run`: runs and policy comparisons, with `planner` for planners written in Python;
+//! - `step`: a run stepped from one decision to the next, the decisions given from Python;
 //! - `traffic`: workloads run without a cluster, and traces;
 //! - `tools`: the profiler, kernel predictions and serving validation;
 //! - `columns`: column buffers.
@@ -18,6 +19,7 @@ mod errors;
 mod planner;
 mod run;
 mod scenario;
+mod step;
 mod tools;
 mod traffic;
 
@@ -37,5 +39,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tools::validate_serving, m)?)?;
     m.add_function(wrap_pyfunction!(traffic::read_trace, m)?)?;
     m.add_class::<traffic::Workload>()?;
+    m.add_class::<step::Stepper>()?;
     errors::register(m)
 }

@@ -3,6 +3,8 @@
 //! - [`scenario`]: scenario files → validated [`Scenario`];
 //! - [`world`]: the simulation world wiring traffic → cluster → metrics into the engine;
 //!   [`Run`] steps a scenario's world, [`run`] runs it to its end;
+//! - [`step`]: a run stepped from one planner decision to the next, the decisions given
+//!   from outside (a learning agent's);
 //! - [`metrics`] and [`report`]: what a run measures and its [`Summary`];
 //! - [`experiment`]: policies compared on common random numbers, in parallel;
 //! - [`html`]: self-contained HTML reports with SVG charts;
@@ -20,6 +22,7 @@ pub mod profiler;
 pub mod report;
 mod run;
 pub mod scenario;
+pub mod step;
 pub mod story;
 pub mod suite;
 pub mod validate;
@@ -34,6 +37,7 @@ pub use servesim_core as core;
 pub use servesim_models as models;
 pub use servesim_planner as planner;
 pub use servesim_traffic as traffic;
+pub use step::{Progress, Stepper};
 pub use world::{ScalingEvent, World};
 
 /// The README's examples, compiled and run as doc tests.

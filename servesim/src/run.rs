@@ -28,7 +28,7 @@ impl Run {
         Self::start(scenario, World::with_planner(scenario, Some(planner))?)
     }
 
-    fn start(scenario: &Scenario, world: World) -> Result<Run, Error> {
+    pub(crate) fn start(scenario: &Scenario, world: World) -> Result<Run, Error> {
         let mut sim = Simulation::new(world);
         sim.model.schedule_start(scenario, &mut sim.scheduler)?;
         Ok(Run {
@@ -52,6 +52,11 @@ impl Run {
         self.run_until(self.end)?;
         let summary = Summary::new(&self.scenario, &self.sim);
         Ok((summary, self.sim.model))
+    }
+
+    /// The scenario run.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
     }
 
     /// The scenario's end.

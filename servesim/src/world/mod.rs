@@ -8,7 +8,8 @@
 //!
 //! - [`build`]: the cluster, predictors and planner context of a scenario;
 //! - `requests`: arrivals, the frontend hand-over and the cluster's notices;
-//! - `planner_loop`: metrics scraped, decisions applied or recorded;
+//! - `planner_loop`: metrics scraped, decisions applied or recorded (or, in a stepped world,
+//!   awaited from outside);
 //! - `faults`: the scenario's fault schedule applied to the cluster, and its outcomes.
 
 use servesim_core::{EventKey, Model, RngStreams, Scheduler, SimDuration, SimTime, Slab};
@@ -31,7 +32,7 @@ pub use build::{build_cluster, planner_context, pool_predictors};
 use faults::FaultLoop;
 pub use faults::FaultOutcome;
 pub use planner_loop::ScalingEvent;
-use planner_loop::{PlannerLoop, planner_loop};
+use planner_loop::{Outside, PlannerLoop, planner_loop};
 use requests::InFlight;
 
 /// Everything that happens in a run.
@@ -145,6 +146,18 @@ impl World {
             slo_itl_ms: s.slo_itl().as_millis_f64(),
             frontend: (!s.frontend().is_ideal()).then(|| Frontend::new(s.frontend())),
         })
+    }
+
+    /// A world at time zero for `scenario` whose planner decisions come from outside the
+    /// event loop (a [`crate::Stepper`]'s caller), due every `interval_s` seconds and
+    /// applied whatever the scenario's `planner.advisory`.
+    pub(crate) fn stepped(s: &Scenario, interval_s: f64) -> Result<World, Error> {
+        let mut world = Self::with_planner(s, Some(Box::new(Outside { interval_s })))?;
+        if let Some(pl) = world.planner.as_mut() {
+            pl.outside = true;
+            pl.advisory = false;
+        }
+        Ok(world)
     }
 
     /// Schedules what a run starts with: the first sample, the planner's first scrape and

@@ -1,12 +1,16 @@
 //! The planner in the loop: metrics scraped `scrape_lag` before each decision, decisions
-//! applied to the cluster or, in advisory mode, only recorded.
+//! applied to the cluster or, in advisory mode, only recorded. In a stepped world
+//! ([`crate::Stepper`]) the decisions come from outside the event loop: each observation
+//! waits for one, and the stepper stops the simulation until it is given.
 
 use std::collections::VecDeque;
 
 use serde::Serialize;
 
 use servesim_core::{Scheduler, SimDuration, SimTime};
-use servesim_planner::{IntervalStats, IterationSample, Observation, Planner, PoolObservation};
+use servesim_planner::{
+    Decision, IntervalStats, IterationSample, Observation, Planner, PoolObservation,
+};
 
 use super::{Event, World};
 use crate::Error;
@@ -84,6 +88,29 @@ pub(super) struct PlannerLoop {
     /// scrape window).
     pub(super) arrived: Arrived,
     pub(super) events: Vec<ScalingEvent>,
+    /// Decisions come from outside the event loop (a stepped world): the observation of a
+    /// decision time waits in `awaiting` instead of going to `planner`.
+    pub(super) outside: bool,
+    /// The observation waiting for a decision from outside.
+    pub(super) awaiting: Option<Observation>,
+}
+
+/// The planner of a stepped world, whose decisions come from outside the event loop: it
+/// only says how often they are due, and is never asked for one.
+pub(super) struct Outside {
+    pub(super) interval_s: f64,
+}
+
+impl Planner for Outside {
+    fn name(&self) -> &'static str {
+        "external"
+    }
+    fn interval_s(&self) -> f64 {
+        self.interval_s
+    }
+    fn decide(&mut self, obs: &Observation) -> Decision {
+        Decision::unchanged(obs.pools.len())
+    }
 }
 
 /// Puts `planner` in the loop of a run of `s`, with the scenario's `advisory` and
@@ -126,6 +153,8 @@ pub(super) fn planner_loop(s: &Scenario, planner: Box<dyn Planner>) -> Result<Pl
         window: VecDeque::new(),
         arrived: Arrived::default(),
         events: Vec::new(),
+        outside: false,
+        awaiting: None,
     })
 }
 
@@ -218,7 +247,46 @@ impl World {
             return;
         };
         obs.now_s = sched.now().as_secs_f64();
+        if pl.outside {
+            pl.awaiting = Some(obs);
+            return;
+        }
         let decision = pl.planner.decide(&obs);
+        self.apply(&obs, &decision, sched);
+    }
+
+    /// The observation waiting for a decision from outside (a stepped world).
+    pub fn awaiting_decision(&self) -> Option<&Observation> {
+        self.planner.as_ref().and_then(|p| p.awaiting.as_ref())
+    }
+
+    /// Applies `decision` to the observation waiting for one; false when none waits.
+    pub(crate) fn decide_awaiting(
+        &mut self,
+        decision: &Decision,
+        sched: &mut Scheduler<Event>,
+    ) -> bool {
+        let Some(obs) = self.planner.as_mut().and_then(|p| p.awaiting.take()) else {
+            return false;
+        };
+        self.apply(&obs, decision, sched);
+        true
+    }
+
+    /// What the planner would be shown at `now` (a stepped world's last observation, at
+    /// its end): the observation waiting for a decision, else one scraped now.
+    pub(crate) fn observe_now(&mut self, now: SimTime) -> Option<Observation> {
+        if let Some(obs) = self.planner.as_mut().and_then(|p| p.awaiting.take()) {
+            return Some(obs);
+        }
+        self.scrape(now);
+        self.planner.as_mut().and_then(|p| p.pending.pop_back())
+    }
+
+    fn apply(&mut self, obs: &Observation, decision: &Decision, sched: &mut Scheduler<Event>) {
+        let Some(pl) = self.planner.as_mut() else {
+            return;
+        };
         for (i, target) in decision.targets.iter().enumerate() {
             let (Some(target), Some(pool)) = (*target, self.cluster.pool_ids().nth(i)) else {
                 continue;

@@ -1,0 +1,116 @@
+use std::path::Path;
+
+use servesim_planner::Decision;
+
+use super::Stepper;
+use crate::scenario::Scenario;
+use crate::world::planner_context;
+
+const SATURATED: &str = "
+name: saturated
+seed: 3
+duration_s: 40
+model: meta-llama/Llama-3.1-8B-Instruct
+gpu: h100_sxm
+backend: vllm
+slo: {ttft_ms: 200, itl_ms: 20}
+cluster:
+  nodes: 1
+  pools:
+    - {name: prefill, role: prefill, tp: 1, workers: 1}
+    - {name: decode, role: decode, tp: 1, workers: 1}
+traffic:
+  streams:
+    - name: s
+      open:
+        arrival: {kind: poisson, rate_per_s: 60}
+        input: {kind: fixed, value: 3000}
+        output: {kind: fixed, value: 20}
+planner: {policy: sla, interval_s: 10, scrape_lag_s: 1}
+";
+
+fn scenario() -> Scenario {
+    Scenario::from_yaml_str(SATURATED, "saturated", Path::new(".")).unwrap()
+}
+
+/// The summary as JSON, without the planner's name (the only thing a stepper changes).
+fn figures(summary: &crate::Summary) -> serde_json::Value {
+    let mut v = serde_json::to_value(summary).unwrap();
+    v.as_object_mut().unwrap().remove("planner");
+    v
+}
+
+#[test]
+fn a_stepper_given_a_policys_decisions_reproduces_that_policys_run() {
+    let s = scenario();
+    let (expected, _) = crate::run(&s).unwrap();
+    assert!(!expected.scaling_events.is_empty(), "the policy should act");
+
+    let mut policy = servesim_planner::build(
+        s.planner().unwrap(),
+        &planner_context(&s).unwrap(),
+        "planner",
+    )
+    .unwrap();
+    let mut stepper = Stepper::new(&s, None).unwrap();
+    stepper.advance(None).unwrap();
+    let mut times = Vec::new();
+    while !stepper.is_done() {
+        let obs = stepper.observation().unwrap().clone();
+        times.push(obs.now_s);
+        let decision = policy.decide(&obs);
+        stepper.advance(Some(&decision)).unwrap();
+    }
+    // Decisions at 10, 20 and 30 s; the one due at the end (40 s) has nothing to act on.
+    assert_eq!(times, [10.0, 20.0, 30.0]);
+    assert_eq!(stepper.summary().planner.as_deref(), Some("external"));
+    assert_eq!(figures(&stepper.summary()), figures(&expected));
+    let end = stepper.observation().unwrap();
+    assert_eq!(end.now_s, 40.0);
+}
+
+#[test]
+fn the_same_decisions_give_the_same_observations_and_progress() {
+    let s = scenario();
+    let trace = || {
+        let mut stepper = Stepper::new(&s, Some(5.0)).unwrap();
+        stepper.advance(None).unwrap();
+        let mut seen = Vec::new();
+        let mut k = 0u32;
+        while !stepper.is_done() {
+            seen.push((stepper.observation().cloned(), stepper.progress()));
+            k += 1;
+            let d = Decision {
+                targets: vec![Some(1 + k % 3), None],
+                reason: String::new(),
+            };
+            stepper.advance(Some(&d)).unwrap();
+        }
+        seen.push((stepper.observation().cloned(), stepper.progress()));
+        seen
+    };
+    let (a, b) = (trace(), trace());
+    assert_eq!(a.len(), 8, "decisions at 5..35 s, then the end");
+    assert_eq!(a, b);
+    // Reward inputs grow: GPU time always, completions under this load.
+    assert!(a.windows(2).all(|w| w[1].1.gpu_hours > w[0].1.gpu_hours));
+    assert!(a.last().unwrap().1.completed > 0);
+}
+
+#[test]
+fn a_decision_with_the_wrong_number_of_targets_is_refused_and_done_is_final() {
+    let s = scenario();
+    let mut stepper = Stepper::new(&s, None).unwrap();
+    assert!(stepper.observation().is_none());
+    stepper.advance(None).unwrap();
+    let bad = Decision::unchanged(3);
+    let err = stepper.advance(Some(&bad)).unwrap_err().to_string();
+    assert!(err.contains("3 targets for 2 pools"), "{err}");
+    while !stepper.is_done() {
+        stepper.advance(None).unwrap();
+    }
+    let t = stepper.now();
+    stepper.advance(None).unwrap();
+    assert_eq!(stepper.now(), t);
+    assert!(stepper.summary().scaling_events.is_empty());
+}
