@@ -120,6 +120,13 @@ fn errors_name_the_field() {
             "cluster.pools[0].ep: 2: Qwen3-32B has no experts",
         ),
         (
+            (
+                "role: decode, tp: 2,",
+                "role: decode, tp: 2, engine: {schedule_conservativeness: 0.5},",
+            ),
+            "cluster.pools[1].engine.schedule_conservativeness: is SGLang's; vllm has none",
+        ),
+        (
             ("role: decode, tp: 2,", "role: decode, tp: 2, ep: 0,"),
             "cluster.pools[1].ep: 0 must be at least 1 and divide tp 2",
         ),
@@ -322,5 +329,33 @@ fn a_run_warns_of_a_pool_without_capacity_and_of_a_queue_without_bound() {
             .any(|w| w.contains("queue grows with the run")),
         "{:?}",
         flood.warnings
+    );
+}
+
+#[test]
+fn cuda_graphs_and_sglang_admission_follow_the_backend_unless_set() {
+    use servesim_models::engine::cuda_graph::GraphStep;
+    let s = Scenario::from_yaml_str(GOOD, "s.yaml", Path::new(".")).unwrap();
+    // vLLM pads a decode batch to its next captured size.
+    let vllm = &s.pools()[1].engine;
+    assert_eq!(vllm.cuda_graphs.step(37), GraphStep::Replay { batch: 40 });
+    assert!(vllm.new_token_ratio.is_none());
+    let text = GOOD
+        .replacen("backend: vllm", "backend: sglang", 1)
+        .replacen(
+            "role: decode, tp: 2,",
+            "role: decode, tp: 2, engine: {schedule_conservativeness: 0.5, \
+             cuda_graph_batch_sizes: [8, 16], cuda_graph_padding: false},",
+            1,
+        );
+    let s = Scenario::from_yaml_str(&text, "s.yaml", Path::new(".")).unwrap();
+    let sglang = &s.pools()[1].engine;
+    assert_eq!(sglang.cuda_graphs.step(16), GraphStep::Replay { batch: 16 });
+    assert_eq!(sglang.cuda_graphs.step(12), GraphStep::Eager);
+    assert_eq!(sglang.new_token_ratio.map(|r| r.init), Some(0.35));
+    // The prefill pool keeps SGLang's defaults.
+    assert_eq!(
+        s.pools()[0].engine.new_token_ratio.map(|r| r.init),
+        Some(0.7)
     );
 }

@@ -21,6 +21,7 @@ fn engine() -> EngineConfig {
         reserve_output: false,
         overlap_schedule: false,
         cuda_graphs: crate::engine::cuda_graph::CudaGraphs::none(),
+        new_token_ratio: None,
     }
 }
 

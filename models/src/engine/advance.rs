@@ -91,6 +91,9 @@ impl Engine {
         self.newcomers.clear();
         out.tokens += self.decode.len();
         self.last_decode_end = now;
+        if let Some(r) = self.config.new_token_ratio {
+            self.new_token_ratio = r.decayed(self.new_token_ratio);
+        }
         let mut done = std::mem::take(&mut self.done);
         self.decode.advance(&mut done);
         let block = u64::from(self.config.block_tokens);

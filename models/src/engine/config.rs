@@ -7,6 +7,7 @@ use crate::hardware::GpuSku;
 use crate::llm::{LlmSpec, Parallelism, RESERVED_BYTES_PER_GPU};
 
 use super::cuda_graph::CudaGraphs;
+use super::new_token_ratio::NewTokenRatio;
 
 /// How a backend schedules (the overheads that differ live in the predictor).
 #[derive(Clone, Debug, PartialEq)]
@@ -44,6 +45,9 @@ pub struct EngineConfig {
     /// The decode batch sizes with a captured CUDA graph, and whether smaller batches are
     /// padded up to one ([`CudaGraphs`]; each backend's defaults cite their source).
     pub cuda_graphs: CudaGraphs,
+    /// Admit only requests whose prompt and output fit beside `ratio ×` the running
+    /// requests' outputs to come (SGLang's `new_token_ratio`; see [`NewTokenRatio`]).
+    pub new_token_ratio: Option<NewTokenRatio>,
 }
 
 impl EngineConfig {
@@ -67,6 +71,7 @@ impl EngineConfig {
             reserve_output: false,
             overlap_schedule: false,
             cuda_graphs: CudaGraphs::none(),
+            new_token_ratio: None,
         };
         let config = match backend {
             // vLLM: 1,024 sequences and 8,192 tokens a step on GPUs of 70 GiB or more other
@@ -93,6 +98,7 @@ impl EngineConfig {
                 },
                 mixed_batches: false,
                 overlap_schedule: true,
+                new_token_ratio: Some(NewTokenRatio::sglang(1.0)),
                 ..base
             },
             // TensorRT-LLM: a batch of up to 2,048 sequences and 8,192 tokens, 32-token blocks,

@@ -40,6 +40,8 @@ pub struct DecodeSet {
     count: u64,
     /// Σ (base_len − joined), as i128 to stay exact over any run length.
     offset_sum: i128,
+    /// Σ finish step of the members.
+    finish_sum: u128,
     finishing: BTreeSet<(u64, Slot)>,
     /// Admission order → (slot, step joined); joined steps grow with admission order.
     by_admission: BTreeMap<u64, (Slot, u64)>,
@@ -54,6 +56,7 @@ impl DecodeSet {
             block_tokens: u64::from(block_tokens.max(1)),
             count: 0,
             offset_sum: 0,
+            finish_sum: 0,
             finishing: BTreeSet::new(),
             by_admission: BTreeMap::new(),
             phase_counts: vec![0; block_tokens.max(1) as usize],
@@ -95,6 +98,7 @@ impl DecodeSet {
         };
         self.count += 1;
         self.offset_sum += kv_len as i128 - m.joined as i128;
+        self.finish_sum += u128::from(m.finish);
         self.finishing.insert((m.finish, slot));
         self.by_admission.insert(admit_order, (slot, m.joined));
         let p = self.phase(&m);
@@ -106,10 +110,21 @@ impl DecodeSet {
     pub fn leave(&mut self, slot: Slot, m: &Member) {
         self.count -= 1;
         self.offset_sum -= m.base_len as i128 - m.joined as i128;
+        self.finish_sum -= u128::from(m.finish);
         self.finishing.remove(&(m.finish, slot));
         self.by_admission.remove(&m.admit_order);
         let p = self.phase(m);
         self.phase_counts[p] -= 1;
+    }
+
+    /// Σ output tokens the members have still to make.
+    pub fn remaining_tokens(&self) -> u64 {
+        (self.finish_sum - u128::from(self.count) * u128::from(self.step)) as u64
+    }
+
+    /// The members' slots, oldest admission first.
+    pub fn slots(&self) -> impl Iterator<Item = Slot> + '_ {
+        self.by_admission.values().map(|&(slot, _)| slot)
     }
 
     /// KV length of a member now.

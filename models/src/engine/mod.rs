@@ -24,6 +24,7 @@ mod advance;
 mod config;
 pub mod cuda_graph;
 pub mod decode_set;
+pub mod new_token_ratio;
 mod schedule;
 
 pub use config::{EngineConfig, kv_capacity_tokens, kv_capacity_tokens_split};
@@ -211,6 +212,11 @@ pub struct Engine {
     shape_chunks: Vec<PrefillChunk>,
     last_batch: BatchSummary,
     done: Vec<Slot>,
+    /// SGLang's estimate of the running requests' outputs to come, as a share of them.
+    new_token_ratio: f64,
+    /// Output tokens reserved while admitting this iteration: (ratio × the running
+    /// requests' outputs to come, the outputs of those admitted since).
+    admission_reserve: (f64, u64),
 }
 
 /// An empty block list, shared (no allocation per moved request).
@@ -230,6 +236,7 @@ impl Engine {
     pub fn new(config: EngineConfig) -> Self {
         let block = u64::from(config.block_tokens.max(1));
         let blocks_per_entry = (u64::from(config.prefix_block_tokens) / block).max(1);
+        let new_token_ratio = config.new_token_ratio.map_or(0.0, |r| r.init);
         Engine {
             pool: KvPool::new(config.kv_blocks, blocks_per_entry, config.prefix_caching),
             decode: DecodeSet::new(config.block_tokens),
@@ -256,6 +263,8 @@ impl Engine {
             shape_chunks: Vec::new(),
             last_batch: BatchSummary::default(),
             done: Vec::new(),
+            new_token_ratio,
+            admission_reserve: (0.0, 0),
         }
     }
 

@@ -7,6 +7,7 @@ use servesim_core::SimDuration;
 use crate::perf::{BatchShape, PrefillChunk};
 
 use super::decode_set::Slot;
+use super::new_token_ratio::{CLIP_MAX_NEW_TOKENS, NewTokenRatio};
 use super::{
     BatchSummary, Engine, EngineEvent, IterationOutput, IterationTimer, Phase, Seq, ceil_div,
 };
@@ -123,20 +124,63 @@ impl Engine {
     /// Makes room for the decode step's new blocks, preempting the newest
     /// members if needed. Returns whether a decode step runs.
     fn prepare_decode(&mut self, out: &mut IterationOutput) -> bool {
-        loop {
+        let mut retracted = false;
+        let runs = loop {
             if self.decode.is_empty() {
-                return false;
+                break false;
             }
             if self.config.reserve_output {
-                return true; // every member's growth was reserved at admission
+                break true; // every member's growth was reserved at admission
             }
             let need = self.decode.blocks_needed_next_step();
             if self.pool.allocate(need) {
-                return true;
+                break true;
             }
+            // The newest member: the one with the fewest tokens made here, which SGLang
+            // retracts first too (`retract_decode`, ties aside).
             let victim = self.decode.newest().expect("non-empty decode set");
             self.preempt(victim, out);
+            retracted = true;
+        };
+        if retracted && self.config.new_token_ratio.is_some() {
+            self.new_token_ratio = self.ratio_after_retraction();
         }
+        runs
+    }
+
+    /// SGLang's ratio after a retraction, from the members left: the tokens they made and
+    /// their output budgets.
+    fn ratio_after_retraction(&self) -> f64 {
+        let (mut decoded, mut budget) = (0u64, 0u64);
+        for slot in self.decode.slots() {
+            let seq = self.seq(slot);
+            let Phase::Decoding(member) = &seq.phase else {
+                continue;
+            };
+            decoded += u64::from(seq.generated) + self.decode.made_since_join(member);
+            budget += u64::from(seq.spec.output_tokens);
+        }
+        NewTokenRatio::after_retraction(decoded, budget, self.decode.len())
+    }
+
+    /// SGLang's reserve for the outputs to come of the running requests (decoding, and
+    /// admitted but still prefilling), each clipped at [`CLIP_MAX_NEW_TOKENS`] (for the
+    /// decoding ones, their sum at their count × the clip: exact when no output to come is
+    /// longer).
+    fn running_output_reserve(&self) -> f64 {
+        let decoding = self
+            .decode
+            .remaining_tokens()
+            .min(self.decode.len() * CLIP_MAX_NEW_TOKENS);
+        let prefilling: u64 = self
+            .prefilling
+            .iter()
+            .map(|&s| {
+                let seq = self.seq(s);
+                u64::from(seq.spec.output_tokens - seq.generated).min(CLIP_MAX_NEW_TOKENS)
+            })
+            .sum();
+        self.new_token_ratio * (decoding + prefilling) as f64
     }
 
     fn preempt(&mut self, slot: Slot, out: &mut IterationOutput) {
@@ -171,6 +215,9 @@ impl Engine {
     /// Fills `budget` tokens with prefill chunks: running prefills first, then admissions.
     fn plan_prefill(&mut self, mut budget: u32, out: &mut IterationOutput) {
         let chunked = self.config.chunked_prefill;
+        if self.config.new_token_ratio.is_some() {
+            self.admission_reserve = (self.running_output_reserve(), 0);
+        }
         for i in 0..self.prefilling.len() {
             if budget == 0 {
                 return;
@@ -249,10 +296,21 @@ impl Engine {
         let need = all - hit_blocks as u64 * self.blocks_per_entry;
         // Evictable cache blocks count as available, except those this request is about to reuse.
         let reusable_evictable = self.pool.unreferenced_blocks(&seq.keys[..hit_blocks]);
-        if self.pool.available().saturating_sub(reusable_evictable)
-            < need + self.config.watermark_blocks
-        {
+        let free = self.pool.available().saturating_sub(reusable_evictable);
+        if free < need + self.config.watermark_blocks {
             return false;
+        }
+        // SGLang: the prompt and the whole output (clipped) beside the running requests'
+        // estimated outputs and those admitted before it in this iteration.
+        let output = u64::from(seq.spec.output_tokens - seq.generated).min(CLIP_MAX_NEW_TOKENS);
+        if self.config.new_token_ratio.is_some() {
+            let (running, admitted) = self.admission_reserve;
+            let block = u64::from(self.config.block_tokens);
+            let wanted = (need * block + output + admitted) as f64 + running;
+            if wanted >= (free * block) as f64 {
+                return false;
+            }
+            self.admission_reserve.1 += output;
         }
         let keys = std::mem::take(&mut self.seq_mut(slot).keys);
         self.pool.acquire_prefix(&keys, hit_blocks);

@@ -20,6 +20,7 @@ fn config() -> EngineConfig {
         reserve_output: false,
         overlap_schedule: false,
         cuda_graphs: super::cuda_graph::CudaGraphs::none(),
+        new_token_ratio: None,
     }
 }
 
@@ -502,4 +503,73 @@ fn a_decode_step_runs_the_next_captured_graph_or_eagerly() {
     }
     // The padding adds one KV token per dummy and nothing else.
     assert_eq!(padded[0].1, unpadded[0].1 + 3);
+}
+
+/// Requests admitted in the first iteration: 20 prompts of 100 tokens, each to make 2,000,
+/// on a worker of 16,000 KV tokens.
+fn admitted_at_once(ratio: Option<new_token_ratio::NewTokenRatio>) -> usize {
+    let mut e = Engine::new(EngineConfig {
+        kv_blocks: 1000,
+        new_token_ratio: ratio,
+        ..config()
+    });
+    for r in 0..20 {
+        e.enqueue(spec(r, 100, 2000), SimTime::ZERO);
+    }
+    let mut out = IterationOutput::default();
+    e.start_iteration(SimTime::ZERO, &LinearTimer, &mut out)
+        .unwrap();
+    out.events
+        .iter()
+        .filter(|ev| matches!(ev, EngineEvent::Admitted { .. }))
+        .count()
+}
+
+#[test]
+fn sglang_admits_only_what_the_estimated_outputs_leave_room_for() {
+    use new_token_ratio::NewTokenRatio;
+    // Prompt blocks alone fit all 20; with their outputs (2,100 tokens each) 7 fit.
+    assert_eq!(admitted_at_once(None), 20);
+    assert_eq!(admitted_at_once(Some(NewTokenRatio::sglang(1.0))), 7);
+}
+
+#[test]
+fn sglang_reserves_a_decaying_share_of_the_running_outputs() {
+    use new_token_ratio::NewTokenRatio;
+    let mut e = Engine::new(EngineConfig {
+        kv_blocks: 1000,
+        new_token_ratio: Some(NewTokenRatio::sglang(1.0)),
+        ..config()
+    });
+    let mut now = SimTime::ZERO;
+    let mut out = IterationOutput::default();
+    for r in 0..7 {
+        e.enqueue(spec(r, 100, 2000), now);
+    }
+    // Prefill, then decode a while: the running outputs to come shrink, and so does the ratio.
+    let mut admitted_late = 0;
+    for step in 0..700 {
+        if step == 1 {
+            for r in 7..20 {
+                e.enqueue(spec(r, 100, 2000), now);
+            }
+        }
+        let d = e.start_iteration(now, &LinearTimer, &mut out).unwrap();
+        now += d;
+        e.complete_iteration(now, &mut out);
+        admitted_late += out
+            .events
+            .iter()
+            .filter(|ev| matches!(ev, EngineEvent::Admitted { .. }))
+            .count();
+        out = IterationOutput::default();
+        if step == 2 {
+            // Seven running with ~2,000 tokens to come each, at a ratio near 0.7, hold ~9,800
+            // of the ~15,200 free tokens: two of the 13 waiting fit, each reserving its whole
+            // 2,112 tokens. Once running, those two hold 0.7 of their outputs: one more fits.
+            assert_eq!(admitted_late, 10);
+        }
+    }
+    // At the ratio's floor (0.098) the waiting ones were admitted, KV permitting.
+    assert!(admitted_late > 7, "{admitted_late}");
 }

@@ -280,6 +280,10 @@ pub struct EngineOverrides {
     /// sequences (TensorRT-LLM's `cuda_graph_config.enable_padding`, off by default there;
     /// vLLM and SGLang always pad); otherwise it runs eagerly.
     pub cuda_graph_padding: Option<bool>,
+    /// SGLang's `schedule_conservativeness` (> 0, default 1): admission reserves
+    /// `0.7 ×` this share of the running requests' outputs to come, decaying to 0.14 of it
+    /// over 600 decode steps. SGLang only.
+    pub schedule_conservativeness: Option<f64>,
 }
 
 /// What the run records.

@@ -9,6 +9,7 @@ use servesim_models::cluster::PoolRole;
 use servesim_models::cluster::router::RouterKind;
 use servesim_models::dtype::Dtype;
 use servesim_models::engine::cuda_graph::{CudaGraphs, TRTLLM_DEFAULT_MAX_BATCH};
+use servesim_models::engine::new_token_ratio::NewTokenRatio;
 use servesim_models::engine::{EngineConfig, kv_capacity_tokens_split};
 use servesim_models::hardware::{GpuCatalog, GpuSku};
 use servesim_models::llm::{DEFAULT_MEM_FRACTION, LlmSpec, Parallelism};
@@ -372,6 +373,16 @@ fn validate_pool(
         ..d
     };
     engine.cuda_graphs = cuda_graphs(backend, &engine, p.tp, o);
+    if let Some(c) = o.schedule_conservativeness {
+        let field = format!("{path}.engine.schedule_conservativeness");
+        if backend != Backend::Sglang {
+            return Err(invalid(field, format!("is SGLang's; {backend} has none")));
+        }
+        if !(c.is_finite() && c > 0.0) {
+            return Err(invalid(field, format!("{c} is not a positive number")));
+        }
+        engine.new_token_ratio = Some(NewTokenRatio::sglang(c));
+    }
     for (field, v) in [
         ("max_num_seqs", engine.max_num_seqs),
         ("max_batched_tokens", engine.max_batched_tokens),
