@@ -57,6 +57,7 @@ impl Engine {
             decode_kv_tokens,
         };
         self.last_batch = BatchSummary {
+            prefill_seqs: self.shape_chunks.len() as u32,
             prefill_tokens: self.shape_chunks.iter().map(|c| c.tokens).sum(),
             decode_seqs,
             decode_kv_tokens,
