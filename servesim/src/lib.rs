@@ -10,7 +10,8 @@
 //! - [`html`]: self-contained HTML reports with SVG charts;
 //! - [`suite`]: the planner benchmark suite, every policy against the best fixed deployment;
 //! - [`profiler`]: deployment search from a Dynamo request, and the planner profile;
-//! - [`validate`]: predictions of real serving runs and their errors.
+//! - [`validate`]: predictions of real serving runs and their errors;
+//! - [`trace`]: a run's timeline as a Chrome / Perfetto trace.
 //!
 //! Re-exports the crates underneath so that an embedding needs one dependency.
 
@@ -25,6 +26,7 @@ pub mod scenario;
 pub mod step;
 pub mod story;
 pub mod suite;
+pub mod trace;
 pub mod validate;
 pub mod warnings;
 pub mod world;

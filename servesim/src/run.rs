@@ -6,6 +6,7 @@ use servesim_planner::Planner;
 use crate::Error;
 use crate::report::Summary;
 use crate::scenario::Scenario;
+use crate::trace::{TraceConfig, Tracer};
 use crate::world::World;
 
 /// A run in progress: the world and its scheduler.
@@ -47,9 +48,20 @@ impl Run {
         }
     }
 
+    /// Records the rest of the run as a Chrome / Perfetto trace (written as it goes,
+    /// closed by [`Run::finish`], whose world then tells what it holds:
+    /// [`World::trace_outcome`]).
+    pub fn trace_to(&mut self, config: &TraceConfig) -> Result<(), Error> {
+        let s = &self.scenario;
+        let tracer = Tracer::create(config, s.name(), s.seed(), s.pools().len() as u32)?;
+        self.sim.model.set_tracer(tracer);
+        Ok(())
+    }
+
     /// Simulates to the end and summarises.
     pub fn finish(mut self) -> Result<(Summary, World), Error> {
         self.run_until(self.end)?;
+        self.sim.model.finish_trace(self.end)?;
         let summary = Summary::new(&self.scenario, &self.sim);
         Ok((summary, self.sim.model))
     }

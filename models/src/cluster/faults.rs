@@ -3,7 +3,9 @@
 
 use servesim_core::Scheduler;
 
-use super::{Cluster, ClusterEvent, ClusterOutput, Notice, PoolId, WorkerId, WorkerState};
+use super::{
+    Cluster, ClusterEvent, ClusterOutput, Notice, PoolId, TransferOutcome, WorkerId, WorkerState,
+};
 use crate::engine::Engine;
 use crate::network::{LinkId, TransferId, Vertex};
 
@@ -44,6 +46,7 @@ impl Cluster {
         for id in ids {
             let t = self.transfers.remove(&id).expect("listed transfer");
             self.network.cancel_transfer(now, id);
+            out.record(|| t.record(now, TransferOutcome::Cancelled));
             if t.handoff.from == w {
                 self.workers[t.to.0 as usize].engine.release(t.to_slot);
                 self.kick(t.to, sched, out);
@@ -163,6 +166,7 @@ impl Cluster {
         let mut retry = Vec::new();
         for (id, mut t) in failed {
             self.network.cancel_transfer(now, id);
+            out.record(|| t.record(now, TransferOutcome::Failed));
             self.workers[t.to.0 as usize].engine.release(t.to_slot);
             out.notices.push(Notice::TransferFailed {
                 handle: t.handoff.spec.request,

@@ -2,9 +2,12 @@
 //! over the network in one flow per GPU pair, and the prefill worker frees its blocks when
 //! it lands.
 
-use servesim_core::Scheduler;
+use servesim_core::{Scheduler, SimTime};
 
-use super::{Cluster, ClusterEvent, ClusterOutput, Notice, Transfer, WorkerId};
+use super::{
+    Cluster, ClusterEvent, ClusterOutput, ClusterRecord, Notice, Transfer, TransferOutcome,
+    WorkerId,
+};
 use crate::engine::SeqSpec;
 use crate::network::GpuId;
 
@@ -50,6 +53,8 @@ impl Cluster {
                     handoff: h,
                     to,
                     to_slot,
+                    started: now,
+                    bytes,
                 },
             );
             started = true;
@@ -102,6 +107,7 @@ impl Cluster {
             out.notices.push(Notice::TransferDone {
                 handle: h.spec.request,
             });
+            out.record(|| t.record(now, TransferOutcome::Landed));
             self.workers[h.from.0 as usize].engine.release(h.from_slot);
             self.workers[t.to.0 as usize]
                 .engine
@@ -112,5 +118,20 @@ impl Cluster {
             self.stop_if_drained(from, now);
         }
         self.schedule_network_check(sched);
+    }
+}
+
+impl Transfer {
+    /// The record of this transfer ending at `end`.
+    pub(super) fn record(&self, end: SimTime, outcome: TransferOutcome) -> ClusterRecord {
+        ClusterRecord::Transfer {
+            request: self.handoff.spec.request,
+            from: self.handoff.from,
+            to: self.to,
+            bytes: self.bytes,
+            start: self.started,
+            end,
+            outcome,
+        }
     }
 }

@@ -19,13 +19,15 @@
 //! dispatch; `Cluster`'s behaviour is spread by concern over `requests.rs`
 //! (admission, routing, driving engines), `handoff.rs` (KV moves to decode),
 //! `lifecycle.rs` (workers started, scaled, drained, stopped), `faults.rs`
-//! and `stats.rs` (what is read of it).
+//! `stats.rs` (what is read of it) and `record.rs` (what it reports of its iterations and
+//! transfers when a timeline is recorded).
 
 mod faults;
 mod handoff;
 mod ids;
 mod lifecycle;
 pub mod placement;
+mod record;
 mod requests;
 pub mod router;
 mod stats;
@@ -41,6 +43,7 @@ use crate::network::{Network, TransferId};
 use crate::request::RequestHandle;
 pub use ids::{PoolId, WorkerId};
 use placement::GpuInventory;
+pub use record::{ClusterRecord, TransferOutcome};
 use router::{Candidate, RouterKind};
 
 /// What a pool's workers do (serialized by its scenario name: `prefill`, `decode`,
@@ -202,6 +205,9 @@ pub struct ClusterOutput {
     pub itl_gaps: Vec<(SimDuration, u64)>,
     /// Output tokens made.
     pub tokens: u64,
+    /// Iterations and KV transfers, in order, when the world asks for them (`Some`); left
+    /// `None`, nothing is recorded.
+    pub records: Option<Vec<ClusterRecord>>,
 }
 
 /// One worker.
@@ -246,6 +252,8 @@ struct Transfer {
     handoff: Handoff,
     to: WorkerId,
     to_slot: Slot,
+    started: SimTime,
+    bytes: u64,
 }
 
 /// A prefill that finished but found no decode worker with room yet.

@@ -5,8 +5,8 @@ use servesim_core::{Scheduler, SimDuration};
 
 use super::router::{self, Candidate, RouterKind};
 use super::{
-    Cluster, ClusterEvent, ClusterOutput, Handoff, ITERATION_HISTORY, IterationRecord, Notice,
-    PoolId, PoolRole, RequestIn, WorkerId, WorkerState,
+    Cluster, ClusterEvent, ClusterOutput, ClusterRecord, Handoff, ITERATION_HISTORY,
+    IterationRecord, Notice, PoolId, PoolRole, RequestIn, WorkerId, WorkerState,
 };
 use crate::engine::{EngineEvent, IterationOutput, SeqSpec};
 
@@ -140,6 +140,15 @@ impl Cluster {
             }
             let batch = worker.engine.last_batch();
             history.push_back(IterationRecord { batch, duration: d });
+            out.record(|| ClusterRecord::Iteration {
+                worker: w,
+                pool: worker.pool,
+                start: sched.now(),
+                duration: d,
+                batch,
+                waiting: worker.engine.load().waiting,
+                kv_utilisation: worker.engine.kv().utilisation(),
+            });
         }
         if !self.scratch.events.is_empty() {
             let mut scratch = std::mem::take(&mut self.scratch);

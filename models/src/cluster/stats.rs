@@ -34,6 +34,11 @@ impl Cluster {
         &self.workers[id.0 as usize]
     }
 
+    /// Workers ever placed, stopped ones included (their ids are `0..worker_count()`).
+    pub fn worker_count(&self) -> u32 {
+        self.workers.len() as u32
+    }
+
     /// GPUs held now (starting, ready or draining workers).
     pub fn gpus_in_use(&self) -> u32 {
         self.gpus.in_use()

@@ -152,6 +152,8 @@ struct Seq {
 /// The shape of the iteration in flight (what a planner's regression sees).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BatchSummary {
+    /// Sequences with a prefill chunk in it.
+    pub prefill_seqs: u32,
     /// Prefill tokens computed.
     pub prefill_tokens: u32,
     /// Decode sequences stepped.

@@ -68,6 +68,7 @@ impl Engine {
             eager,
         };
         self.last_batch = BatchSummary {
+            prefill_seqs: self.shape_chunks.len() as u32,
             prefill_tokens: self.shape_chunks.iter().map(|c| c.tokens).sum(),
             decode_seqs,
             decode_kv_tokens,

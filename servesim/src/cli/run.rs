@@ -3,10 +3,12 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use servesim::core::SimTime;
 use servesim::scenario::Override;
-use servesim::{Scenario, run};
+use servesim::trace::{DEFAULT_MAX_EVENTS, TraceConfig};
+use servesim::{Run, Scenario};
 
-use super::CliError;
+use super::{CliError, check_writable};
 
 /// Arguments of `servesim run`.
 #[derive(Args)]
@@ -23,6 +25,19 @@ pub struct RunArgs {
     /// `--set cluster.pools[0].startup_s=60 --set planner.policy=sla`.
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub set: Vec<Override>,
+    /// Write the run's timeline to FILE as a Chrome / Perfetto trace (open it in
+    /// https://ui.perfetto.dev): each worker's iterations, KV transfers, requests, planner
+    /// decisions and pool counters.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Trace events written at most; past it the trace stops, and says so.
+    #[arg(long, value_name = "N", requires = "trace", default_value_t = DEFAULT_MAX_EVENTS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub trace_max_events: u64,
+    /// Trace only what starts within START:END seconds of simulated time (END may be left
+    /// out), e.g. `--trace-window 600:660`.
+    #[arg(long, value_name = "START:END", requires = "trace", value_parser = TraceConfig::parse_window)]
+    pub trace_window: Option<(SimTime, SimTime)>,
 }
 
 /// Runs the scenario and prints the summary.
@@ -34,7 +49,22 @@ pub fn run_cmd(args: RunArgs) -> Result<(), CliError> {
             .with_seed(seed)
             .map_err(|e| CliError::Message(e.to_string()))?;
     }
-    let (summary, _) = run(&scenario).map_err(|e| CliError::Message(e.to_string()))?;
+    let message = |e: servesim::Error| CliError::Message(e.to_string());
+    let mut run = Run::new(&scenario).map_err(message)?;
+    if let Some(path) = &args.trace {
+        check_writable("--trace", path)?;
+        let config = TraceConfig {
+            path: path.clone(),
+            max_events: args.trace_max_events,
+            window: args.trace_window,
+        };
+        run.trace_to(&config).map_err(message)?;
+    }
+    let (summary, world) = run.finish().map_err(message)?;
+    if let Some(trace) = world.trace_outcome() {
+        // On stderr, so that `--json` output stays one JSON document.
+        eprintln!("{trace}");
+    }
     if args.json {
         let text =
             serde_json::to_string_pretty(&summary).map_err(|e| CliError::Message(e.to_string()))?;

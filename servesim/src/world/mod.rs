@@ -10,7 +10,8 @@
 //! - `requests`: arrivals, the frontend hand-over and the cluster's notices;
 //! - `planner_loop`: metrics scraped, decisions applied or recorded (or, in a stepped world,
 //!   awaited from outside);
-//! - `faults`: the scenario's fault schedule applied to the cluster, and its outcomes.
+//! - `faults`: the scenario's fault schedule applied to the cluster, and its outcomes;
+//! - `tracing`: the timeline export fed (only when a trace is asked for).
 
 use servesim_core::{EventKey, Model, RngStreams, Scheduler, SimDuration, SimTime, Slab};
 use servesim_models::cluster::{Cluster, ClusterEvent, ClusterOutput, PoolId};
@@ -21,12 +22,14 @@ use servesim_traffic::Workload;
 use crate::Error;
 use crate::metrics::Metrics;
 use crate::scenario::Scenario;
+use crate::trace::{TraceOutcome, Tracer};
 use servesim_models::frontend::Frontend;
 
 pub mod build;
 mod faults;
 mod planner_loop;
 mod requests;
+mod tracing;
 
 pub use build::{build_cluster, planner_context, pool_predictors};
 use faults::FaultLoop;
@@ -83,6 +86,10 @@ pub struct World {
     slo_itl_ms: f64,
     /// The frontend, when it costs anything.
     frontend: Option<Frontend>,
+    /// The timeline being recorded, if asked for.
+    trace: Option<Box<Tracer>>,
+    /// What the trace held, once closed.
+    trace_outcome: Option<TraceOutcome>,
 }
 
 impl World {
@@ -145,6 +152,8 @@ impl World {
             slo_ttft_ms: s.slo_ttft().as_millis_f64(),
             slo_itl_ms: s.slo_itl().as_millis_f64(),
             frontend: (!s.frontend().is_ideal()).then(|| Frontend::new(s.frontend())),
+            trace: None,
+            trace_outcome: None,
         })
     }
 
@@ -258,6 +267,9 @@ impl World {
                 .batch_size
                 .record_until(now, s.running as f64 / serving);
             series.gpus.record_until(now, f64::from(s.gpus_held));
+            if let Some(trace) = self.trace.as_deref_mut() {
+                trace.counters(now, PoolId(i as u16), &s);
+            }
         }
     }
 }

@@ -15,6 +15,7 @@ use servesim_planner::{
 use super::{Event, World};
 use crate::Error;
 use crate::scenario::Scenario;
+use crate::trace::PoolDecision;
 
 /// A planner decision for one pool: applied, or only recorded (advisory mode).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -287,6 +288,16 @@ impl World {
         let Some(pl) = self.planner.as_mut() else {
             return;
         };
+        let mut traced = Vec::new();
+        if self.trace.is_some() {
+            for pool in self.cluster.pool_ids() {
+                traced.push(PoolDecision {
+                    pool: self.cluster.pool_name(pool).to_string(),
+                    before: self.cluster.active_workers(pool),
+                    target: decision.targets.get(usize::from(pool.0)).copied().flatten(),
+                });
+            }
+        }
         for (i, target) in decision.targets.iter().enumerate() {
             let (Some(target), Some(pool)) = (*target, self.cluster.pool_ids().nth(i)) else {
                 continue;
@@ -312,6 +323,9 @@ impl World {
                 observed_arrived: obs.interval.arrived,
                 reason: decision.reason.clone(),
             });
+        }
+        if let Some(trace) = self.trace.as_deref_mut() {
+            trace.decision(sched.now(), &traced, !pl.advisory, &decision.reason);
         }
     }
 }

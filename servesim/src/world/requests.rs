@@ -133,6 +133,7 @@ impl World {
     }
 
     pub(super) fn apply_notices(&mut self, sched: &mut Scheduler<Event>) {
+        self.drain_records();
         let now = sched.now();
         // When this step's tokens reach their users (later than `now` behind a frontend).
         let seen = match &mut self.frontend {
@@ -218,11 +219,13 @@ impl World {
                                 itl_ms: itl,
                             });
                         }
+                        self.trace_request(&f, Some(first_token), seen, format_args!("completed"));
                         self.workload.on_complete(f.request.id, seen);
                     }
                     Notice::Rejected { handle, reason } => {
                         let f = self.retire(handle);
                         self.metrics.rejected(f.request.arrival, &reason);
+                        self.trace_request(&f, None, now, format_args!("rejected: {reason}"));
                         self.workload.on_failed(f.request.id, now);
                     }
                     Notice::TransferFailed { .. } => self.metrics.transfer_failures += 1,
@@ -238,6 +241,8 @@ impl World {
                         } else {
                             let f = self.retire(handle);
                             self.metrics.failed(f.request.arrival, reason);
+                            let outcome = format_args!("failed: {reason}");
+                            self.trace_request(&f, f.first_token, now, outcome);
                             self.workload.on_failed(f.request.id, now);
                         }
                     }
