@@ -15,7 +15,10 @@ use std::path::{Path, PathBuf};
 
 use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
-use crate::perf::ops::{AllReduceImpl, AttnShape, GemmShape, KernelOp, MoeQuant, MoeShape, NcclOp};
+use crate::llm::MlaDims;
+use crate::perf::ops::{
+    AllReduceImpl, AttnShape, GemmShape, KernelOp, MlaShape, MoeQuant, MoeShape, NcclOp,
+};
 
 /// The major version of the format this crate reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -37,11 +40,15 @@ pub enum Family {
     P2pCopy,
     /// Fused mixture-of-experts layers, tokens routed uniformly over the experts.
     Moe,
+    /// Multi-head latent attention blocks over prompts (projections and attention).
+    MlaContext,
+    /// Multi-head latent attention blocks over decode sequences.
+    MlaGeneration,
 }
 
 impl Family {
     /// All families.
-    pub const ALL: [Family; 7] = [
+    pub const ALL: [Family; 9] = [
         Family::Gemm,
         Family::ContextAttention,
         Family::GenerationAttention,
@@ -49,6 +56,8 @@ impl Family {
         Family::Nccl,
         Family::P2pCopy,
         Family::Moe,
+        Family::MlaContext,
+        Family::MlaGeneration,
     ];
 
     /// The family name (also the file stem).
@@ -61,6 +70,8 @@ impl Family {
             Family::Nccl => "nccl",
             Family::P2pCopy => "p2p_copy",
             Family::Moe => "moe",
+            Family::MlaContext => "mla_context",
+            Family::MlaGeneration => "mla_generation",
         }
     }
 
@@ -120,6 +131,20 @@ impl Family {
                 "experts",
                 "moe_tp",
                 "moe_ep",
+                "latency_ms",
+            ],
+            Family::MlaContext | Family::MlaGeneration => &[
+                "batch",
+                "len",
+                "num_heads",
+                "hidden",
+                "q_lora_rank",
+                "kv_lora_rank",
+                "qk_nope_head_dim",
+                "qk_rope_head_dim",
+                "v_head_dim",
+                "kv_dtype",
+                "gemm_dtype",
                 "latency_ms",
             ],
         }
@@ -403,6 +428,35 @@ pub(crate) fn row_op(
             moe_tp: r.pos_u32(i[6])?,
             moe_ep: r.pos_u32(i[7])?,
         }),
+        Family::MlaContext | Family::MlaGeneration => {
+            let q_lora = r.u32(i[4])?;
+            let dims = MlaDims {
+                q_lora_rank: (q_lora > 0).then_some(q_lora),
+                kv_lora_rank: r.pos_u32(i[5])?,
+                qk_nope_head_dim: r.pos_u32(i[6])?,
+                qk_rope_head_dim: r.pos_u32(i[7])?,
+                v_head_dim: r.pos_u32(i[8])?,
+            };
+            mla_op(family, r, [i[0], i[1], i[2], i[3], i[9], i[10]], dims)?
+        }
+    })
+}
+
+/// An MLA row: `i` = batch, length, heads, hidden, KV dtype, GEMM dtype columns.
+fn mla_op(family: Family, r: &RowCtx<'_>, i: [usize; 6], dims: MlaDims) -> Result<KernelOp> {
+    let m = MlaShape {
+        batch: r.pos_u32(i[0])?,
+        len: r.pos_u32(i[1])?,
+        heads: r.pos_u32(i[2])?,
+        hidden: r.pos_u32(i[3])?,
+        dims,
+        kv_dtype: r.dtype(i[4])?,
+        gemm_dtype: r.dtype(i[5])?,
+    };
+    Ok(if family == Family::MlaContext {
+        KernelOp::MlaContext(m)
+    } else {
+        KernelOp::MlaGeneration(m)
     })
 }
 
@@ -573,6 +627,20 @@ impl CalibrationTable {
                 KernelOp::Moe(m) => format!(
                     "{},{},{},{},{},{},{},{}",
                     m.quant, m.tokens, m.hidden, m.inter, m.topk, m.experts, m.moe_tp, m.moe_ep
+                ),
+                KernelOp::MlaContext(m) | KernelOp::MlaGeneration(m) => format!(
+                    "{},{},{},{},{},{},{},{},{},{},{}",
+                    m.batch,
+                    m.len,
+                    m.heads,
+                    m.hidden,
+                    m.dims.q_lora_rank.unwrap_or(0),
+                    m.dims.kv_lora_rank,
+                    m.dims.qk_nope_head_dim,
+                    m.dims.qk_rope_head_dim,
+                    m.dims.v_head_dim,
+                    m.kv_dtype,
+                    m.gemm_dtype
                 ),
                 KernelOp::ElementWise { bytes } => format!("{bytes}"),
             };
