@@ -402,9 +402,11 @@ impl LlmSpec {
             return Err(ModelsError::Invalid {
                 what: "deployment",
                 message: format!(
-                    "{} weights ({:.1} GB) do not fit in {tp} × {} at memory fraction {mem_fraction}",
+                    "{} weights ({:.1} GB) do not fit in {} × {} at memory fraction \
+                     {mem_fraction}",
                     self.name,
                     self.weight_bytes() as f64 / 1e9,
+                    par.gpus(),
                     gpu.sku
                 ),
             });
