@@ -14,7 +14,6 @@
 
 use crate::hardware::GpuSku;
 use crate::perf::ops::MlaShape;
-use crate::perf::roofline::Work;
 
 /// Weights of the block on the GPU, in elements.
 fn weights(m: &MlaShape) -> f64 {
@@ -32,9 +31,9 @@ fn weights(m: &MlaShape) -> f64 {
     q + kv_a + kv_b + o
 }
 
-/// The work of an MLA block: the projection GEMMs at the GEMM dtype's peak and attention at
-/// the BF16 peak, expressed as BF16-peak FLOPs.
-pub fn work(m: &MlaShape, gpu: &GpuSku, context: bool) -> Work {
+/// The work of an MLA block, `(FLOPs, HBM bytes, peak FLOP/s)`: the projection GEMMs at the
+/// GEMM dtype's peak and attention at the BF16 peak, expressed as BF16-peak FLOPs.
+pub fn work(m: &MlaShape, gpu: &GpuSku, context: bool) -> (f64, f64, f64) {
     let d = &m.dims;
     let (b, len, n) = (f64::from(m.batch), f64::from(m.len), f64::from(m.heads));
     let h = f64::from(m.hidden);
@@ -50,22 +49,19 @@ pub fn work(m: &MlaShape, gpu: &GpuSku, context: bool) -> Work {
         let tokens = b * len;
         let pairs = b * len * (len + 1.0) / 2.0;
         let attn = 2.0 * pairs * n * (nope + rope + v);
-        Work {
-            flops: 2.0 * tokens * w * gemm_scale + attn,
-            hbm_bytes: w * wb
-                + tokens
-                    * (h * 2.0 * 2.0 + (kvl + rope) * kvb + n * (2.0 * (nope + rope) + v) * 2.0),
-            link_bytes: 0.0,
-            peak_flops: peak,
-        }
+        let per_token = h * 2.0 * 2.0 + (kvl + rope) * kvb + n * (2.0 * (nope + rope) + v) * 2.0;
+        (
+            2.0 * tokens * w * gemm_scale + attn,
+            w * wb + tokens * per_token,
+            peak,
+        )
     } else {
         let attn = 2.0 * b * n * len * (2.0 * kvl + rope);
-        Work {
-            flops: 2.0 * b * w * gemm_scale + attn,
-            hbm_bytes: w * wb + b * len * (kvl + rope) * kvb + b * h * 2.0 * 2.0,
-            link_bytes: 0.0,
-            peak_flops: peak,
-        }
+        (
+            2.0 * b * w * gemm_scale + attn,
+            w * wb + b * len * (kvl + rope) * kvb + b * h * 2.0 * 2.0,
+            peak,
+        )
     }
 }
 
@@ -104,17 +100,17 @@ mod tests {
             + 7168.0 * 576.0
             + 512.0 * 128.0 * 256.0
             + 128.0 * 128.0 * 7168.0;
-        assert_eq!(one.hbm_bytes, w + 576.0 + 7168.0 * 4.0);
+        assert_eq!(one.1, w + 576.0 + 7168.0 * 4.0);
         let long = work(&shape(128, 1, 1001), gpu, false);
-        assert_eq!(long.hbm_bytes - one.hbm_bytes, 1000.0 * 576.0);
+        assert_eq!(long.1 - one.1, 1000.0 * 576.0);
         // Fewer heads per GPU (attention TP) read fewer head-split weights, never fewer
         // latent bytes.
         let tp8 = work(&shape(16, 1, 1001), gpu, false);
-        assert!(tp8.hbm_bytes < long.hbm_bytes);
-        assert!(tp8.hbm_bytes > 1001.0 * 576.0);
+        assert!(tp8.1 < long.1);
+        assert!(tp8.1 > 1001.0 * 576.0);
         // Prefill grows quadratically in the prompt.
-        let p1 = work(&shape(128, 1, 4096), gpu, true).flops;
-        let p2 = work(&shape(128, 1, 8192), gpu, true).flops;
+        let p1 = work(&shape(128, 1, 4096), gpu, true).0;
+        let p2 = work(&shape(128, 1, 8192), gpu, true).0;
         assert!(p2 > 2.0 * p1);
     }
 }

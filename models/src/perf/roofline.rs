@@ -94,8 +94,16 @@ pub fn work(op: &KernelOp, gpu: &GpuSku) -> Work {
         }
         KernelOp::ContextAttention(a) => attn_work(a, gpu, true),
         KernelOp::Moe(m) => moe_work(m, gpu),
-        KernelOp::MlaContext(m) => crate::perf::mla::work(m, gpu, true),
-        KernelOp::MlaGeneration(m) => crate::perf::mla::work(m, gpu, false),
+        KernelOp::MlaContext(m) | KernelOp::MlaGeneration(m) => {
+            let context = matches!(op, KernelOp::MlaContext(_));
+            let (flops, hbm_bytes, peak_flops) = crate::perf::mla::work(m, gpu, context);
+            Work {
+                flops,
+                hbm_bytes,
+                link_bytes: 0.0,
+                peak_flops,
+            }
+        }
         KernelOp::GenerationAttention(a) => attn_work(a, gpu, false),
         KernelOp::CustomAllReduce {
             dtype,
