@@ -84,7 +84,7 @@ fn errors_name_the_field() {
         ),
         (
             ("workers: 1}", "worker: 1}"),
-            "cluster.pools[0].worker: unknown field `worker`, expected one of `name`, `role`, `tp`, `ep`, \
+            "cluster.pools[0].worker: unknown field `worker`, expected one of `name`, `role`, `tp`, `attention_dp`, `ep`, \
              `workers`, `startup_s`, `router`, `engine`; did you mean `workers`?",
         ),
         (
@@ -128,7 +128,7 @@ fn errors_name_the_field() {
         ),
         (
             ("role: decode, tp: 2,", "role: decode, tp: 2, ep: 0,"),
-            "cluster.pools[1].ep: 0 must be at least 1 and divide tp 2",
+            "cluster.pools[1].ep: 0 must be at least 1 and divide tp × attention_dp 2",
         ),
         (
             (
@@ -230,18 +230,62 @@ fn a_mixture_of_experts_spreads_its_experts_over_a_pool_by_ep() {
     .unwrap_err()
     .to_string();
     assert!(
-        e.contains("cluster.pools[0].ep: 3 must be at least 1 and divide tp 4"),
+        e.contains("cluster.pools[0].ep: 3 must be at least 1 and divide tp × attention_dp 4"),
         "{e}"
     );
-    // Models not modelled yet name why.
+}
+
+#[test]
+fn attention_dp_makes_workers_of_tp_times_dp_gpus_for_a_mixture_of_experts() {
+    // DeepSeek-V3 FP8 on H200: an 8-rank attention-DP prefill worker (EP 8) and a TP 8
+    // decode worker (EP 8).
+    let ds = GOOD
+        .replace("Qwen/Qwen3-32B-FP8", "deepseek-ai/DeepSeek-V3-FP8")
+        .replace("h100_sxm", "h200_sxm")
+        .replace("nodes: 1", "nodes: 2")
+        .replace(
+            "role: prefill, tp: 2,",
+            "role: prefill, tp: 1, attention_dp: 8, ep: 8,",
+        )
+        .replace("role: decode, tp: 2,", "role: decode, tp: 8, ep: 8,");
+    let s = Scenario::from_yaml_str(&ds, "s.yaml", Path::new(".")).unwrap();
+    let (p, d) = (&s.pools()[0], &s.pools()[1]);
+    assert_eq!((p.gpus(), d.gpus()), (8, 8));
+    let par = p.parallelism();
+    assert_eq!(
+        (par.tp, par.attention_dp, par.moe_tp, par.moe_ep),
+        (1, 8, 1, 8)
+    );
+    // Each rank schedules its own batch: the worker's defaults are 8 ranks' worth.
+    assert_eq!(p.engine.max_num_seqs, 8 * d.engine.max_num_seqs);
+    // A worker must fit one node, and attention DP serves a mixture of experts only.
     let e = Scenario::from_yaml_str(
-        &GOOD.replace("Qwen/Qwen3-32B-FP8", "deepseek-ai/DeepSeek-V3"),
+        &ds.replace("tp: 1, attention_dp: 8", "tp: 2, attention_dp: 8"),
         "s.yaml",
         Path::new("."),
     )
     .unwrap_err()
     .to_string();
-    assert!(e.contains("multi-head latent attention"), "{e}");
+    assert!(
+        e.contains(
+            "cluster.pools[0].attention_dp: tp 2 × attention_dp 8 = 16 GPUs is more than a node's 8"
+        ),
+        "{e}"
+    );
+    let e = Scenario::from_yaml_str(
+        &GOOD.replace(
+            "role: prefill, tp: 2,",
+            "role: prefill, tp: 1, attention_dp: 2,",
+        ),
+        "s.yaml",
+        Path::new("."),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("cluster.pools[0].attention_dp: 2: Qwen3-32B") && e.contains("no experts"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -12,7 +12,8 @@ use super::{
     sorted_entries,
 };
 use crate::error::{ModelsError, Result};
-use crate::perf::ops::KernelOp;
+use crate::llm::{Attention, LlmSpec};
+use crate::perf::ops::{KernelOp, MlaShape};
 
 /// A table of the public layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -31,17 +32,24 @@ pub enum PublicTable {
     /// modelled ([`crate::perf::MoeQuant`]) are imported; the others are counted in the
     /// header's `rows_skipped`.
     MoePerf,
+    /// `mla_context_module_perf`: whole MLA attention blocks over prompts; the `model` column
+    /// names the model whose MLA dimensions were measured.
+    MlaContextModulePerf,
+    /// `mla_generation_module_perf`: whole MLA attention blocks over decode sequences.
+    MlaGenerationModulePerf,
 }
 
 impl PublicTable {
     /// All public tables.
-    pub const ALL: [PublicTable; 6] = [
+    pub const ALL: [PublicTable; 8] = [
         PublicTable::GemmPerf,
         PublicTable::ContextAttentionPerf,
         PublicTable::GenerationAttentionPerf,
         PublicTable::CustomAllreducePerf,
         PublicTable::NcclPerf,
         PublicTable::MoePerf,
+        PublicTable::MlaContextModulePerf,
+        PublicTable::MlaGenerationModulePerf,
     ];
 
     /// The table name (file stem).
@@ -53,6 +61,8 @@ impl PublicTable {
             PublicTable::CustomAllreducePerf => "custom_allreduce_perf",
             PublicTable::NcclPerf => "nccl_perf",
             PublicTable::MoePerf => "moe_perf",
+            PublicTable::MlaContextModulePerf => "mla_context_module_perf",
+            PublicTable::MlaGenerationModulePerf => "mla_generation_module_perf",
         }
     }
 
@@ -77,6 +87,8 @@ impl PublicTable {
             PublicTable::CustomAllreducePerf => Family::CustomAllreduce,
             PublicTable::NcclPerf => Family::Nccl,
             PublicTable::MoePerf => Family::Moe,
+            PublicTable::MlaContextModulePerf => Family::MlaContext,
+            PublicTable::MlaGenerationModulePerf => Family::MlaGeneration,
         }
     }
 }
@@ -141,6 +153,15 @@ impl PublicRowParser {
                 &["moe_tp_size"],
                 &["moe_ep_size"],
             ],
+            PublicTable::MlaContextModulePerf | PublicTable::MlaGenerationModulePerf => &[
+                &["batch_size"],
+                &["isl"],
+                &["num_heads"],
+                &["model"],
+                &["kv_cache_dtype"],
+                &["gemm_type"],
+                &["step"],
+            ],
         };
         let distribution = match table {
             PublicTable::MoePerf => Some(cols.require(&["distribution"], path)?),
@@ -184,6 +205,17 @@ impl PublicRowParser {
                 ));
             }
         }
+        if matches!(
+            self.table,
+            PublicTable::MlaContextModulePerf | PublicTable::MlaGenerationModulePerf
+        ) {
+            let op = self.mla_op(&r)?;
+            let lat = match self.latency {
+                Some(li) if !r.str(li)?.is_empty() => Some(r.latency(li)?),
+                _ => None,
+            };
+            return Ok((op, lat));
+        }
         let generation = self.table == PublicTable::GenerationAttentionPerf;
         let op = row_op(self.table.family(), &r, &self.idx, |r, i| {
             if generation {
@@ -199,6 +231,39 @@ impl PublicRowParser {
             _ => None,
         };
         Ok((op, lat))
+    }
+
+    /// An MLA module row: the model's MLA dimensions from its built-in spec (the `model`
+    /// column), the heads on the GPU from `num_heads`; a prompt of `isl` tokens (context), or
+    /// one token reading `step` cached tokens (generation: the module tables' steps are the
+    /// KV lengths, powers of two, where the kernel tables' are one less).
+    fn mla_op(&self, r: &RowCtx<'_>) -> Result<KernelOp> {
+        let i = &self.idx;
+        let name = r.str(i[3])?;
+        let llm = LlmSpec::lookup(name).map_err(|e| r.unsupported(i[3], e.to_string()))?;
+        let Attention::Mla(dims) = llm.attention() else {
+            return Err(r.unsupported(i[3], format!("{name} has no multi-head latent attention")));
+        };
+        let (family, len) = if self.table == PublicTable::MlaContextModulePerf {
+            (Family::MlaContext, i[1])
+        } else {
+            (Family::MlaGeneration, i[6])
+        };
+        let batch = r.pos_u32(i[0])?;
+        let m = MlaShape {
+            batch,
+            len: r.pos_u32(len)?,
+            heads: r.pos_u32(i[2])?,
+            hidden: llm.hidden_size,
+            dims,
+            kv_dtype: r.dtype(i[4])?,
+            gemm_dtype: r.dtype(i[5])?,
+        };
+        Ok(if family == Family::MlaContext {
+            KernelOp::MlaContext(m)
+        } else {
+            KernelOp::MlaGeneration(m)
+        })
     }
 
     fn version<'a>(&self, rec: &'a csv::StringRecord) -> Option<&'a str> {

@@ -5,6 +5,7 @@
 //! reads and writes the format ([`CalibrationTable`]), converts the public kernel-table layout
 //! ([`import`]), and holds the tables shipped inside the crate ([`shipped`]).
 
+mod fields;
 pub mod import;
 pub mod shipped;
 
@@ -15,7 +16,10 @@ use std::path::{Path, PathBuf};
 
 use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
-use crate::perf::ops::{AllReduceImpl, AttnShape, GemmShape, KernelOp, MoeQuant, MoeShape, NcclOp};
+use crate::llm::MlaDims;
+use crate::perf::ops::{
+    AllReduceImpl, AttnShape, GemmShape, KernelOp, MlaShape, MoeQuant, MoeShape, NcclOp,
+};
 
 /// The major version of the format this crate reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -37,11 +41,15 @@ pub enum Family {
     P2pCopy,
     /// Fused mixture-of-experts layers, tokens routed uniformly over the experts.
     Moe,
+    /// Multi-head latent attention blocks over prompts (projections and attention).
+    MlaContext,
+    /// Multi-head latent attention blocks over decode sequences.
+    MlaGeneration,
 }
 
 impl Family {
     /// All families.
-    pub const ALL: [Family; 7] = [
+    pub const ALL: [Family; 9] = [
         Family::Gemm,
         Family::ContextAttention,
         Family::GenerationAttention,
@@ -49,6 +57,8 @@ impl Family {
         Family::Nccl,
         Family::P2pCopy,
         Family::Moe,
+        Family::MlaContext,
+        Family::MlaGeneration,
     ];
 
     /// The family name (also the file stem).
@@ -61,6 +71,8 @@ impl Family {
             Family::Nccl => "nccl",
             Family::P2pCopy => "p2p_copy",
             Family::Moe => "moe",
+            Family::MlaContext => "mla_context",
+            Family::MlaGeneration => "mla_generation",
         }
     }
 
@@ -120,6 +132,20 @@ impl Family {
                 "experts",
                 "moe_tp",
                 "moe_ep",
+                "latency_ms",
+            ],
+            Family::MlaContext | Family::MlaGeneration => &[
+                "batch",
+                "len",
+                "num_heads",
+                "hidden",
+                "q_lora_rank",
+                "kv_lora_rank",
+                "qk_nope_head_dim",
+                "qk_rope_head_dim",
+                "v_head_dim",
+                "kv_dtype",
+                "gemm_dtype",
                 "latency_ms",
             ],
         }
@@ -403,6 +429,35 @@ pub(crate) fn row_op(
             moe_tp: r.pos_u32(i[6])?,
             moe_ep: r.pos_u32(i[7])?,
         }),
+        Family::MlaContext | Family::MlaGeneration => {
+            let q_lora = r.u32(i[4])?;
+            let dims = MlaDims {
+                q_lora_rank: (q_lora > 0).then_some(q_lora),
+                kv_lora_rank: r.pos_u32(i[5])?,
+                qk_nope_head_dim: r.pos_u32(i[6])?,
+                qk_rope_head_dim: r.pos_u32(i[7])?,
+                v_head_dim: r.pos_u32(i[8])?,
+            };
+            mla_op(family, r, [i[0], i[1], i[2], i[3], i[9], i[10]], dims)?
+        }
+    })
+}
+
+/// An MLA row: `i` = batch, length, heads, hidden, KV dtype, GEMM dtype columns.
+fn mla_op(family: Family, r: &RowCtx<'_>, i: [usize; 6], dims: MlaDims) -> Result<KernelOp> {
+    let m = MlaShape {
+        batch: r.pos_u32(i[0])?,
+        len: r.pos_u32(i[1])?,
+        heads: r.pos_u32(i[2])?,
+        hidden: r.pos_u32(i[3])?,
+        dims,
+        kv_dtype: r.dtype(i[4])?,
+        gemm_dtype: r.dtype(i[5])?,
+    };
+    Ok(if family == Family::MlaContext {
+        KernelOp::MlaContext(m)
+    } else {
+        KernelOp::MlaGeneration(m)
     })
 }
 
@@ -536,46 +591,7 @@ impl CalibrationTable {
         s += &h.family.columns().join(",");
         s.push('\n');
         for (op, lat) in &self.rows {
-            let fields = match op {
-                KernelOp::Gemm(g) => format!("{},{},{},{}", g.dtype, g.m, g.n, g.k),
-                KernelOp::ContextAttention(a) | KernelOp::GenerationAttention(a) => format!(
-                    "{},{},{},{},{},{},{},{}",
-                    a.batch,
-                    a.len,
-                    a.num_heads,
-                    a.num_kv_heads,
-                    a.head_dim,
-                    a.window,
-                    a.attn_dtype,
-                    a.kv_dtype
-                ),
-                KernelOp::CustomAllReduce {
-                    dtype,
-                    num_gpus,
-                    elems,
-                    implementation,
-                } => {
-                    format!("{dtype},{num_gpus},{elems},{}", implementation.name())
-                }
-                KernelOp::Nccl {
-                    op,
-                    dtype,
-                    num_gpus,
-                    elems,
-                } => {
-                    format!("{},{dtype},{num_gpus},{elems}", op.name())
-                }
-                KernelOp::P2pCopy {
-                    src_gpu,
-                    dst_gpu,
-                    bytes,
-                } => format!("{src_gpu},{dst_gpu},{bytes}"),
-                KernelOp::Moe(m) => format!(
-                    "{},{},{},{},{},{},{},{}",
-                    m.quant, m.tokens, m.hidden, m.inter, m.topk, m.experts, m.moe_tp, m.moe_ep
-                ),
-                KernelOp::ElementWise { bytes } => format!("{bytes}"),
-            };
+            let fields = fields::op_fields(op);
             s += &format!("{fields},{lat}\n");
         }
         s

@@ -30,7 +30,7 @@ macro_rules! table {
 }
 
 /// (gpu, backend dir, family, gzip bytes) of every shipped table.
-pub const SHIPPED: [(&str, &str, &str, &[u8]); 22] = [
+pub const SHIPPED: [(&str, &str, &str, &[u8]); 30] = [
     table!("h100_sxm", "trtllm", "gemm"),
     table!("h100_sxm", "trtllm", "context_attention"),
     table!("h100_sxm", "trtllm", "generation_attention"),
@@ -42,6 +42,10 @@ pub const SHIPPED: [(&str, &str, &str, &[u8]); 22] = [
     table!("h100_sxm", "nccl", "nccl"),
     table!("h100_sxm", "trtllm", "moe"),
     table!("h100_sxm", "vllm", "moe"),
+    table!("h100_sxm", "trtllm", "mla_context"),
+    table!("h100_sxm", "trtllm", "mla_generation"),
+    table!("h100_sxm", "vllm", "mla_context"),
+    table!("h100_sxm", "vllm", "mla_generation"),
     table!("h200_sxm", "trtllm", "gemm"),
     table!("h200_sxm", "trtllm", "context_attention"),
     table!("h200_sxm", "trtllm", "generation_attention"),
@@ -53,6 +57,10 @@ pub const SHIPPED: [(&str, &str, &str, &[u8]); 22] = [
     table!("h200_sxm", "nccl", "nccl"),
     table!("h200_sxm", "trtllm", "moe"),
     table!("h200_sxm", "vllm", "moe"),
+    table!("h200_sxm", "trtllm", "mla_context"),
+    table!("h200_sxm", "trtllm", "mla_generation"),
+    table!("h200_sxm", "vllm", "mla_context"),
+    table!("h200_sxm", "vllm", "mla_generation"),
 ];
 
 /// GPUs with shipped tables.

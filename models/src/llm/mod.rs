@@ -2,8 +2,8 @@
 //! (`hf_config.rs`), what a layer is made of (`arch.rs`: dense, mixture of experts, MLA,
 //! sliding-window attention), the dtypes they are served in, and the derived sizes
 //! (`sizes.rs`: weight bytes in all and per GPU under a [`Parallelism`], KV bytes per token
-//! and per sequence, active parameters), and the KV capacity of a worker (dense models and
-//! mixtures of experts under TP or TP × EP; not yet MLA or attention data parallelism).
+//! and per sequence, active parameters), and the KV capacity of a worker (standard attention
+//! or MLA, dense models and mixtures of experts under TP, TP × EP and attention DP).
 
 use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
@@ -218,29 +218,27 @@ impl LlmSpec {
     }
 
     /// `Ok` when the iteration predictor and a worker's KV capacity model this architecture
-    /// split by `par`: standard (grouped-query) attention, over the whole sequence or one
+    /// split by `par`: standard (grouped-query) attention over the whole sequence or one
     /// sliding window (attention sinks, one logit per head, are not timed: they add one
-    /// column to each head's softmax), dense MLPs and mixtures of experts, under TP or TP ×
-    /// EP inside one worker. Otherwise a [`ModelsError::NotModelled`] naming `what` was asked
-    /// and what is not modelled yet (multi-head latent attention, attention data parallelism,
-    /// sliding windows of several sizes).
+    /// column to each head's softmax), or multi-head latent attention; dense MLPs and mixtures
+    /// of experts; under TP, TP × EP, and attention data parallelism for a mixture of experts
+    /// inside one worker. Otherwise a [`ModelsError::NotModelled`] naming `what` was asked
+    /// and what is not modelled yet (sliding windows of several sizes, attention data
+    /// parallelism without experts).
     pub fn require_modelled(&self, what: &str, par: &Parallelism) -> Result<()> {
         let mut parts = Vec::new();
-        if let Attention::Mla(d) = self.attention {
-            parts.push(format!(
-                "multi-head latent attention (KV latent {} + RoPE key {})",
-                d.kv_lora_rank, d.qk_rope_head_dim
-            ));
-        }
         let mut windows: Vec<u32> = self.layers.iter().filter_map(|l| l.window()).collect();
         windows.sort_unstable();
         windows.dedup();
         if windows.len() > 1 {
             parts.push(format!("sliding windows of several sizes ({windows:?})"));
         }
-        if par.attention_dp > 1 {
+        if par.attention_dp > 1 && self.moe.is_none() {
+            // The engines run attention DP for the MoE layers' sake (TensorRT-LLM's
+            // `enable_attention_dp`, SGLang's `--enable-dp-attention`); a dense model's data
+            // parallelism is separate workers.
             parts.push(format!(
-                "attention data parallelism ({} replicas)",
+                "attention data parallelism ({} replicas) without a mixture of experts",
                 par.attention_dp
             ));
         }
@@ -252,9 +250,8 @@ impl LlmSpec {
             what: what.to_string(),
             reason: format!(
                 "it is asked for {}; this part of the simulator times and sizes standard \
-                 attention (full or one sliding window), dense MLPs and mixtures of experts \
-                 under TP or TP × EP inside one worker (MLA and attention data parallelism \
-                 are a later step)",
+                 attention (full or one sliding window) or MLA, dense MLPs and mixtures of \
+                 experts under TP, TP × EP and attention DP inside one worker",
                 parts.join(", ")
             ),
         })
@@ -324,7 +321,7 @@ impl LlmSpec {
     ) -> Result<u64> {
         let weights = self.check_deployment(gpu, par, mem_fraction)?;
         let free = gpu.memory_bytes * mem_fraction - weights - reserved_bytes as f64;
-        self.kv_tokens_in(free, gpu, par.tp, mem_fraction)
+        self.kv_tokens_in(free, gpu, par, mem_fraction)
     }
 
     /// KV-cache capacity in tokens when `free_fraction` is a share of the memory left once
@@ -356,7 +353,7 @@ impl LlmSpec {
     ) -> Result<u64> {
         let weights = self.check_deployment(gpu, par, free_fraction)?;
         let free = (gpu.memory_bytes - weights - reserved_bytes as f64) * free_fraction;
-        self.kv_tokens_in(free, gpu, par.tp, free_fraction)
+        self.kv_tokens_in(free, gpu, par, free_fraction)
     }
 
     /// Checks a deployment and returns the weight bytes on its fullest GPU: a dense model's
@@ -365,10 +362,13 @@ impl LlmSpec {
     fn check_deployment(&self, gpu: &GpuSku, par: &Parallelism, mem_fraction: f64) -> Result<f64> {
         self.require_modelled("the KV capacity of a tensor-parallel worker", par)?;
         let tp = par.tp;
-        if tp == 0 || tp > gpu.gpus_per_node {
+        if tp == 0 || par.gpus() > u64::from(gpu.gpus_per_node) {
             return Err(ModelsError::Invalid {
                 what: "TP size",
-                message: format!("{tp} (must be 1..={} on {})", gpu.gpus_per_node, gpu.sku),
+                message: format!(
+                    "TP {tp} × attention DP {} (must fit one node: 1..={} GPUs on {})",
+                    par.attention_dp, gpu.gpus_per_node, gpu.sku
+                ),
             });
         }
         if !(mem_fraction > 0.0 && mem_fraction <= 1.0) {
@@ -383,23 +383,36 @@ impl LlmSpec {
         Ok(self.weight_bytes_per_gpu(par)? as f64)
     }
 
-    /// Tokens of KV in `free` bytes per GPU; an error when nothing is left. Every layer is
-    /// counted as keeping every token, sliding-window layers too: the engines' block pools
-    /// count tokens of the whole model (an under-estimate for windowed models where an engine
-    /// frees the blocks that fall out of a window).
-    fn kv_tokens_in(&self, free: f64, gpu: &GpuSku, tp: u32, mem_fraction: f64) -> Result<u64> {
+    /// Tokens of KV of a worker split by `par` with `free` bytes per GPU: each attention-DP
+    /// rank keeps the KV of its own sequences in its own GPUs' memory (TensorRT-LLM and
+    /// SGLang size one KV pool per rank), so the worker holds `attention_dp` times a rank's
+    /// tokens; an error when nothing is left. Every layer is counted as keeping every token,
+    /// sliding-window layers too: the engines' block pools count tokens of the whole model
+    /// (an under-estimate for windowed models where an engine frees the blocks that fall out
+    /// of a window).
+    fn kv_tokens_in(
+        &self,
+        free: f64,
+        gpu: &GpuSku,
+        par: &Parallelism,
+        mem_fraction: f64,
+    ) -> Result<u64> {
+        let tp = par.tp;
         if free <= 0.0 {
             return Err(ModelsError::Invalid {
                 what: "deployment",
                 message: format!(
-                    "{} weights ({:.1} GB) do not fit in {tp} × {} at memory fraction {mem_fraction}",
+                    "{} weights ({:.1} GB) do not fit in {} × {} at memory fraction \
+                     {mem_fraction}",
                     self.name,
                     self.weight_bytes() as f64 / 1e9,
+                    par.gpus(),
                     gpu.sku
                 ),
             });
         }
-        Ok((free / self.kv_bytes_per_token_per_gpu(tp) as f64).floor() as u64)
+        let rank = (free / self.kv_bytes_per_token_per_gpu(tp) as f64).floor() as u64;
+        Ok(rank * u64::from(par.attention_dp.max(1)))
     }
 }
 

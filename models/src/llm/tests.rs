@@ -366,21 +366,58 @@ fn moe_builtins_match_their_published_sizes() {
 }
 
 #[test]
-fn what_is_not_modelled_is_refused_with_its_reason() {
+fn mla_and_attention_dp_capacity_and_what_is_still_refused() {
     let cat = GpuCatalog::builtin();
     let h200 = cat.get("h200_sxm").unwrap();
-    let m = LlmSpec::lookup("DeepSeek-R1").unwrap();
-    let e = m.kv_capacity_tokens(h200, 8, 0.9).unwrap_err();
-    assert!(matches!(e, ModelsError::NotModelled { .. }), "{e}");
-    let e = e.to_string();
-    assert!(
-        e.contains("DeepSeek-R1")
-            && e.contains("KV capacity")
-            && e.contains("multi-head latent attention")
-            && e.contains("not modelled yet"),
-        "{e}"
+    // DeepSeek-R1 FP8 with an FP8 KV cache at TP 8 on H200: every rank keeps the whole
+    // 61 × 576-byte latent of each token, so the capacity is the free memory of one GPU over
+    // 35 136 bytes, not over an eighth of it.
+    let m = LlmSpec::lookup("DeepSeek-R1")
+        .unwrap()
+        .with_dtypes(Dtype::Fp8Block, Dtype::Fp8);
+    let tp8 = Parallelism {
+        tp: 8,
+        attention_dp: 1,
+        moe_tp: 1,
+        moe_ep: 8,
+    };
+    let free = h200.memory_bytes * 0.9 - m.weight_bytes_per_gpu(&tp8).unwrap() as f64;
+    let cap = m.kv_capacity_tokens_split(h200, &tp8, 0.9, 0).unwrap();
+    assert_eq!(cap, (free / (61.0 * 576.0)).floor() as u64);
+    // Attention DP 8 × TP 1: the same experts per GPU, the dense parts whole on every GPU;
+    // each of the 8 ranks keeps its own sequences' KV, so the worker holds 8 ranks' worth.
+    let dep8 = Parallelism {
+        tp: 1,
+        attention_dp: 8,
+        ..tp8
+    };
+    let w = m.weight_bytes_per_gpu(&dep8).unwrap();
+    assert!(w > m.weight_bytes_per_gpu(&tp8).unwrap());
+    let rank = ((h200.memory_bytes * 0.9 - w as f64) / (61.0 * 576.0)).floor() as u64;
+    assert_eq!(
+        m.kv_capacity_tokens_split(h200, &dep8, 0.9, 0).unwrap(),
+        8 * rank
     );
-    // Experts and one sliding window are modelled; attention data parallelism is not.
+    assert!(8 * rank > 2 * cap, "{rank} {cap}");
+    // A worker must fit one node.
+    let wide = Parallelism {
+        attention_dp: 16,
+        moe_ep: 16,
+        ..dep8
+    };
+    let e = m.kv_capacity_tokens_split(h200, &wide, 0.9, 0).unwrap_err();
+    assert!(e.to_string().contains("must fit one node"), "{e}");
+    // Attention DP is refused for a dense model (its data parallelism is separate workers).
+    let dense = LlmSpec::lookup("Qwen/Qwen3-32B").unwrap();
+    let dp2 = Parallelism {
+        tp: 1,
+        attention_dp: 2,
+        moe_tp: 2,
+        moe_ep: 1,
+    };
+    let e = dense.require_modelled("x", &dp2).unwrap_err().to_string();
+    assert!(e.contains("without a mixture of experts"), "{e}");
+    // Experts, one sliding window and attention DP with experts are modelled.
     let q = LlmSpec::lookup("Qwen/Qwen3-235B-A22B-FP8").unwrap();
     let tp_ep = Parallelism {
         tp: 4,
@@ -394,8 +431,7 @@ fn what_is_not_modelled_is_refused_with_its_reason() {
         moe_ep: 8,
         ..tp_ep
     };
-    let e = q.require_modelled("x", &dp).unwrap_err().to_string();
-    assert!(e.contains("attention data parallelism (2 replicas)"), "{e}");
+    q.require_modelled("x", &dp).unwrap();
     LlmSpec::lookup("gpt-oss-20b")
         .unwrap()
         .require_modelled("x", &Parallelism::tensor(1))

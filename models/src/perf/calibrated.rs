@@ -18,7 +18,7 @@ use crate::calibration::{CalibrationTable, Family, shipped};
 use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::hardware::{GpuCatalog, GpuSku};
-use crate::perf::ops::{AllReduceImpl, AttnShape, KernelOp, MoeQuant, MoeShape, NcclOp};
+use crate::perf::ops::{AllReduceImpl, AttnShape, KernelOp, MlaShape, MoeQuant, MoeShape, NcclOp};
 use crate::perf::roofline::{RooflineTimer, base_ms};
 use crate::perf::table::InterpTable;
 
@@ -148,6 +148,35 @@ const MOE_LEAVES: &[usize] = &[0];
 /// MoE coordinates walked first: MoE TP, then EP.
 const MOE_OUTER: &[usize] = &[1, 2];
 
+/// An MLA block's category is its dtypes (KV cache, projection GEMMs) and model shape (hidden
+/// size, KV latent rank); its coordinates the heads on the GPU, the batch and the length.
+fn mla_key(m: &MlaShape) -> (u64, [f64; 3]) {
+    let cat = dtype_code(m.kv_dtype)
+        | (dtype_code(m.gemm_dtype) << 8)
+        | (u64::from(m.hidden.min(0xffff)) << 16)
+        | (u64::from(m.dims.kv_lora_rank.min(0xffff)) << 32);
+    let x = [ln(m.heads.into()), ln(m.batch.into()), ln(m.len.into())];
+    (cat, x)
+}
+
+/// Distance between MLA categories: the KV-cache dtype (which picks the attention kernel)
+/// before the GEMM dtype, then the log ratios of the model's sizes.
+fn mla_dist(a: u64, b: u64) -> f64 {
+    let size = |c: u64, shift: u32| (((c >> shift) & 0xffff) as f64).max(1.0);
+    let lr = |shift: u32| (size(a, shift) / size(b, shift)).ln().abs();
+    2.0 * dtype_dist(a & 0xff, b & 0xff)
+        + dtype_dist((a >> 8) & 0xff, (b >> 8) & 0xff)
+        + lr(16)
+        + lr(32)
+}
+
+/// Orderings built for MLA blocks: batch and length innermost, within the head count walked
+/// first (the heads on a GPU pick the kernels' tiling, as the GQA ratio does for generation
+/// attention). Chosen by leave-shape-out on the shipped tables (`servesim perf check`).
+const MLA_LEAVES: &[usize] = &[1, 2];
+/// MLA coordinates walked first: heads per GPU.
+const MLA_OUTER: &[usize] = &[0];
+
 /// The category, log coordinates and family slot of an operation.
 enum Key {
     Gemm(u64, [f64; 3]),
@@ -157,6 +186,8 @@ enum Key {
     Nccl(u64, [f64; 2]),
     P2p(u64, [f64; 1]),
     Moe(u64, [f64; 3]),
+    MlaCtx(u64, [f64; 3]),
+    MlaGen(u64, [f64; 3]),
     None,
 }
 
@@ -196,6 +227,14 @@ fn key(op: &KernelOp) -> Key {
         KernelOp::Moe(m) => {
             let (c, x) = moe_key(m);
             Key::Moe(c, x)
+        }
+        KernelOp::MlaContext(m) => {
+            let (c, x) = mla_key(m);
+            Key::MlaCtx(c, x)
+        }
+        KernelOp::MlaGeneration(m) => {
+            let (c, x) = mla_key(m);
+            Key::MlaGen(c, x)
         }
         KernelOp::ElementWise { .. } => Key::None,
     }
@@ -241,6 +280,8 @@ pub struct CalibratedTimer {
     nccl: Option<InterpTable<2>>,
     p2p: Option<InterpTable<1>>,
     moe: Option<InterpTable<3>>,
+    mla_ctx: Option<InterpTable<3>>,
+    mla_gen: Option<InterpTable<3>>,
     /// Fastest measured GEMM per dtype code (the per-call floor of the measured path), ms.
     gemm_floor_ms: Vec<(u64, f64)>,
     roofline: RooflineTimer,
@@ -262,6 +303,8 @@ impl CalibratedTimer {
         let mut nccl = Vec::new();
         let mut p2p = Vec::new();
         let mut moe = Vec::new();
+        let mut mla_ctx = Vec::new();
+        let mut mla_gen = Vec::new();
         let mut gemm_floor_ms: Vec<(u64, f64)> = Vec::new();
         for t in tables {
             for (op, lat) in &t.rows {
@@ -281,6 +324,8 @@ impl CalibratedTimer {
                     Key::Nccl(c, x) => nccl.push((c, x, r)),
                     Key::P2p(c, x) => p2p.push((c, x, r)),
                     Key::Moe(c, x) => moe.push((c, x, r)),
+                    Key::MlaCtx(c, x) => mla_ctx.push((c, x, r)),
+                    Key::MlaGen(c, x) => mla_gen.push((c, x, r)),
                     Key::None => {}
                 }
             }
@@ -302,6 +347,8 @@ impl CalibratedTimer {
             nccl: mk(nccl, &[1], &[]),
             p2p: mk(p2p, &[0], &[]),
             moe: mk(moe, MOE_LEAVES, MOE_OUTER),
+            mla_ctx: mk(mla_ctx, MLA_LEAVES, MLA_OUTER),
+            mla_gen: mk(mla_gen, MLA_LEAVES, MLA_OUTER),
             gemm_floor_ms,
             roofline: RooflineTimer::new(target.clone()),
         }
@@ -328,6 +375,8 @@ impl CalibratedTimer {
             Family::CustomAllreduce,
             Family::Nccl,
             Family::Moe,
+            Family::MlaContext,
+            Family::MlaGeneration,
         ] {
             if let Some(t) = shipped::load(source_name, &fam.backend_dir(dir), fam)? {
                 tables.push(t);
@@ -356,6 +405,8 @@ impl CalibratedTimer {
             Key::Nccl(..) => self.nccl.is_some(),
             Key::P2p(..) => self.p2p.is_some(),
             Key::Moe(..) => self.moe.is_some(),
+            Key::MlaCtx(..) => self.mla_ctx.is_some(),
+            Key::MlaGen(..) => self.mla_gen.is_some(),
             Key::None => false,
         }
     }
@@ -375,6 +426,8 @@ impl CalibratedTimer {
             }),
             Key::P2p(c, x) => lookup(&self.p2p, c, &x, excl, |_, _| 0.0),
             Key::Moe(c, x) => lookup(&self.moe, c, &x, excl, moe_dist),
+            Key::MlaCtx(c, x) => lookup(&self.mla_ctx, c, &x, excl, mla_dist),
+            Key::MlaGen(c, x) => lookup(&self.mla_gen, c, &x, excl, mla_dist),
             Key::None => None,
         }
     }

@@ -10,7 +10,8 @@
 //! is smooth in KV length, and the measured tables themselves are
 //! interpolated between far coarser points, so this adds well under 0.1 % of
 //! error (tested). Context attention is cached the same way, by chunk count
-//! and equivalent length.
+//! and equivalent length. Under attention data parallelism the terms are those of the
+//! fullest rank's share ([`IterationPredictor::rank_share`]), the experts' of the whole batch.
 
 use std::cell::RefCell;
 use std::sync::OnceLock;
@@ -128,21 +129,31 @@ impl CachedPredictor {
         if tokens == 0 {
             return 0.0;
         }
-        let mut ms = Self::dense(&self.tokens, tokens, || self.inner.token_terms_ms(tokens));
-        let seqs = u64::from(chunks) + u64::from(b.decode_seqs);
+        let all_chunks = chunks;
+        // Attention DP: the fullest rank's share (the whole batch without it); its token
+        // terms depend on two counts, so they are computed, not cached.
+        let (chunks, rank_prefill, decode_seqs) =
+            self.inner.rank_share(chunks, prefill_tokens, b.decode_seqs);
+        let mut ms = if self.inner.attention_dp() > 1 {
+            self.inner
+                .token_terms_dp_ms(rank_prefill + u64::from(decode_seqs), tokens)
+        } else {
+            Self::dense(&self.tokens, tokens, || self.inner.token_terms_ms(tokens))
+        };
+        let seqs = u64::from(chunks) + u64::from(decode_seqs);
         ms += Self::dense(&self.heads, seqs, || self.inner.head_ms(seqs));
         if chunks > 0 {
-            let len = (pairs / f64::from(chunks)).sqrt().round().max(1.0) as u32;
+            let len = (pairs / f64::from(all_chunks)).sqrt().round().max(1.0) as u32;
             ms += Self::interpolated(&self.context, chunks, len, |c, l| {
                 self.inner.context_attention_ms(c, l)
             });
         }
-        if b.decode_seqs > 0 {
+        if decode_seqs > 0 {
             let kv = b
                 .decode_kv_tokens
                 .div_ceil(u64::from(b.decode_seqs))
                 .clamp(1, u64::from(u32::MAX)) as u32;
-            ms += Self::interpolated(&self.generation, b.decode_seqs, kv, |s, k| {
+            ms += Self::interpolated(&self.generation, decode_seqs, kv, |s, k| {
                 self.inner.generation_attention_ms(s, k)
             });
         }

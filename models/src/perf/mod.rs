@@ -1,7 +1,8 @@
 //! Iteration-time prediction.
 //!
 //! - [`ops`]: kernel operations ([`KernelOp`]), breakdown kinds ([`OpKind`]);
-//! - [`roofline`]: datasheet roofline with efficiencies ([`RooflineTimer`]);
+//! - [`roofline`]: datasheet roofline with efficiencies ([`RooflineTimer`]); `mla.rs` the
+//!   work of a multi-head latent attention block;
 //! - [`table`]: log-space interpolation over measured shapes;
 //! - [`calibrated`]: the [`CalibratedTimer`] over measured tables;
 //! - [`KernelTimer`]: either of the two, whichever times the operations;
@@ -14,6 +15,7 @@ pub mod calibrated;
 pub mod evaluate;
 mod kernel_timer;
 pub mod memo;
+mod mla;
 pub mod ops;
 pub mod predictor;
 pub mod roofline;
@@ -22,6 +24,8 @@ pub mod table;
 pub use calibrated::CalibratedTimer;
 pub use kernel_timer::KernelTimer;
 pub use memo::CachedPredictor;
-pub use ops::{AllReduceImpl, AttnShape, GemmShape, KernelOp, MoeQuant, MoeShape, NcclOp, OpKind};
+pub use ops::{
+    AllReduceImpl, AttnShape, GemmShape, KernelOp, MlaShape, MoeQuant, MoeShape, NcclOp, OpKind,
+};
 pub use predictor::{BatchShape, IterationPredictor, PrefillChunk};
 pub use roofline::{Efficiencies, RooflineTimer};

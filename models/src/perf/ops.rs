@@ -5,6 +5,7 @@ use std::fmt;
 
 use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
+use crate::llm::MlaDims;
 
 /// A dense GEMM `[m × k] · [k × n]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -140,6 +141,32 @@ pub struct MoeShape {
     pub moe_tp: u32,
     /// Expert parallelism.
     pub moe_ep: u32,
+}
+
+/// One GPU's multi-head latent attention block of one layer, as the MLA module tables measure
+/// it (aiconfigurator's `mla_context_module` / `mla_generation_module`, DeepSeek-V3's
+/// `DeepseekV3Attention` forward): the query down/up projections, the KV latent projection,
+/// attention over the cached latent (in decode with the key and value up-projections absorbed
+/// into the batched `mla_bmm` GEMMs), and the output projection, for `heads` query heads on
+/// the GPU (the model's heads over attention TP). Context: `batch` prompts of `len` tokens,
+/// causal, nothing cached before; generation: `batch` sequences of one token reading `len`
+/// cached tokens each.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MlaShape {
+    /// Prompts (context) or sequences (generation).
+    pub batch: u32,
+    /// Prompt length (context) or KV length per sequence (generation).
+    pub len: u32,
+    /// Query heads on the GPU.
+    pub heads: u32,
+    /// Hidden size of the model.
+    pub hidden: u32,
+    /// The model's MLA dimensions.
+    pub dims: MlaDims,
+    /// KV-cache dtype.
+    pub kv_dtype: Dtype,
+    /// Dtype of the projection GEMMs.
+    pub gemm_dtype: Dtype,
 }
 
 /// Implementation of a framework's custom all-reduce.
@@ -278,6 +305,10 @@ pub enum KernelOp {
     },
     /// One GPU's share of a fused mixture-of-experts layer.
     Moe(MoeShape),
+    /// A multi-head latent attention block over prompts (prefill).
+    MlaContext(MlaShape),
+    /// A multi-head latent attention block over decode sequences.
+    MlaGeneration(MlaShape),
     /// A memory-bound element-wise kernel moving `bytes` bytes (read + write).
     ElementWise {
         /// Bytes read and written.

@@ -28,9 +28,11 @@ use crate::backend::Backend;
 use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::hardware::GpuSku;
-use crate::llm::{ExpertFormat, Ffn, LlmSpec, Parallelism};
+use crate::llm::{Attention, ExpertFormat, Ffn, LlmSpec, Parallelism};
 use crate::perf::kernel_timer::KernelTimer;
-use crate::perf::ops::{AttnShape, GemmShape, KernelOp, MoeQuant, MoeShape, NcclOp, OpKind};
+use crate::perf::ops::{
+    AttnShape, GemmShape, KernelOp, MlaShape, MoeQuant, MoeShape, NcclOp, OpKind,
+};
 
 /// A prefill chunk in a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +134,11 @@ pub struct IterationPredictor {
     window: Option<Window>,
     /// Least time of an iteration that runs prefill (launched eagerly), ms.
     eager_floor_ms: f64,
+    /// The attention block of a multi-head latent attention model (its `batch` and `len`
+    /// set per call): replaces the QKV and output GEMMs and the attention kernels.
+    mla: Option<MlaShape>,
+    /// Attention data-parallel replicas of the worker.
+    dp: u32,
 }
 
 impl IterationPredictor {
@@ -159,10 +166,13 @@ impl IterationPredictor {
     ) -> Result<Self> {
         llm.require_modelled("the iteration predictor", par)?;
         let tp = par.tp;
-        if tp == 0 || tp > gpu.gpus_per_node {
+        if tp == 0 || par.gpus() > u64::from(gpu.gpus_per_node) {
             return Err(ModelsError::Invalid {
                 what: "TP size",
-                message: format!("{tp} (must be 1..={} on {})", gpu.gpus_per_node, gpu.sku),
+                message: format!(
+                    "TP {tp} × attention DP {} (must fit one node: 1..={} GPUs on {})",
+                    par.attention_dp, gpu.gpus_per_node, gpu.sku
+                ),
             });
         }
         let dense_layers = llm
@@ -215,6 +225,18 @@ impl IterationPredictor {
                 })
             }
         };
+        let mla = match llm.attention() {
+            Attention::Standard => None,
+            Attention::Mla(dims) => Some(MlaShape {
+                batch: 1,
+                len: 1,
+                heads: llm.num_heads / tp,
+                hidden: llm.hidden_size,
+                dims,
+                kv_dtype: llm.kv_dtype,
+                gemm_dtype: llm.weight_dtype,
+            }),
+        };
         let window = llm.sliding_window().map(|(window, layers)| Window {
             window,
             layers: f64::from(layers),
@@ -235,11 +257,14 @@ impl IterationPredictor {
                 3 * 2 * (ffn_pg * d + m.shared_pg * (l - d)) / l
             }
         };
-        // Two RMSNorms (r+w), two residual adds (2r+w), SiLU·mul, RoPE (r+w q,k).
-        let eltwise = 2 * (2 * h * 2)
-            + 2 * (3 * h * 2)
-            + act
-            + 2 * (u64::from(heads_pg + kv_heads_pg) * hd * 2);
+        // Two RMSNorms (r+w), two residual adds (2r+w), SiLU·mul, RoPE (r+w q,k; inside the
+        // MLA block's measured time for MLA).
+        let rope = if mla.is_some() {
+            0
+        } else {
+            2 * (u64::from(heads_pg + kv_heads_pg) * hd * 2)
+        };
+        let eltwise = 2 * (2 * h * 2) + 2 * (3 * h * 2) + act + rope;
         let gemm_call_overhead_ms = timer.gemm_call_overhead_ms(llm.weight_dtype);
         Ok(IterationPredictor {
             gemm_call_overhead_ms,
@@ -263,7 +288,40 @@ impl IterationPredictor {
             k_down: ffn_pg,
             vocab_pg: u64::from(llm.vocab_size).div_ceil(u64::from(tp)),
             eltwise_bytes_per_token: eltwise,
+            mla,
+            dp: par.attention_dp,
         })
+    }
+
+    /// Attention data-parallel replicas of the worker (1 without attention DP).
+    pub fn attention_dp(&self) -> u32 {
+        self.dp
+    }
+
+    /// The fullest attention-DP rank's share of a batch of `chunks` prefill chunks holding
+    /// `prefill_tokens` tokens and `decode_seqs` decode sequences: `(chunks, prefill tokens,
+    /// decode sequences)`. The engines spread requests over the ranks evenly (TensorRT-LLM's
+    /// attention-DP scheduler gives each new request to the rank with the fewest,
+    /// `tensorrt_llm/_torch/pyexecutor/executor_request_queue.py`; SGLang's data-parallel
+    /// controller round-robins, `sglang/srt/managers/data_parallel_controller.py`), so the
+    /// fullest rank holds `ceil(n / dp)` of each, the chunks of the batch's mean size. The
+    /// whole batch when `dp` is 1.
+    pub fn rank_share(
+        &self,
+        chunks: u32,
+        prefill_tokens: u64,
+        decode_seqs: u32,
+    ) -> (u32, u64, u32) {
+        if self.dp <= 1 {
+            return (chunks, prefill_tokens, decode_seqs);
+        }
+        let c = chunks.div_ceil(self.dp);
+        let p = if chunks == 0 {
+            0
+        } else {
+            (prefill_tokens * u64::from(c)).div_ceil(u64::from(chunks))
+        };
+        (c, p, decode_seqs.div_ceil(self.dp))
     }
 
     /// The kernel timer.
@@ -311,21 +369,26 @@ impl IterationPredictor {
         if tokens == 0 {
             return t;
         }
-        self.token_terms(tokens, &mut t);
-        let chunks = b.prefill.iter().filter(|c| c.tokens > 0).count() as u32;
+        let all_chunks = b.prefill.iter().filter(|c| c.tokens > 0).count() as u32;
+        // Attention DP: the fullest rank's share runs every rank-local term; the experts
+        // see every rank's tokens.
+        let (chunks, rank_prefill, decode_seqs) =
+            self.rank_share(all_chunks, prefill_tokens, b.decode_seqs);
+        let local = rank_prefill + u64::from(decode_seqs);
+        self.token_terms(local, tokens, &mut t);
         if chunks > 0 {
             // One batched causal call with the same query × key pairs as the chunks.
-            let len = (pairs / f64::from(chunks)).sqrt().round().max(1.0) as u32;
+            let len = (pairs / f64::from(all_chunks)).sqrt().round().max(1.0) as u32;
             t[4] = self.context_attention_ms(chunks, len);
         }
-        if b.decode_seqs > 0 {
+        if decode_seqs > 0 {
             let kv = b
                 .decode_kv_tokens
                 .div_ceil(u64::from(b.decode_seqs))
                 .clamp(1, u64::from(u32::MAX)) as u32;
-            t[5] = self.generation_attention_ms(b.decode_seqs, kv);
+            t[5] = self.generation_attention_ms(decode_seqs, kv);
         }
-        t[9] = self.head_ms(u64::from(chunks) + u64::from(b.decode_seqs));
+        t[9] = self.head_ms(u64::from(chunks) + u64::from(decode_seqs));
         t[10] = self.backend.iteration_overhead_ms();
         let sum: f64 = t.iter().sum();
         t[10] += self.launch_bound_ms(sum, chunks > 0 || b.eager) - sum;
@@ -333,14 +396,18 @@ impl IterationPredictor {
     }
 
     /// The terms that depend only on the batch's token count (GEMMs, all-reduce,
-    /// element-wise), written into their [`OpKind`] slots.
-    fn token_terms(&self, tokens: u64, t: &mut [f64; N]) {
+    /// element-wise), written into their [`OpKind`] slots: `tokens` on the fullest
+    /// attention-DP rank (all of them without attention DP), `moe_tokens` through the routed
+    /// experts (every rank's).
+    fn token_terms(&self, tokens: u64, moe_tokens: u64, t: &mut [f64; N]) {
         let l = self.layers;
         let w = self.wdtype;
-        t[0] = l * self.gemm(tokens, self.n_qkv, self.hidden, w);
-        t[1] = l * self.gemm(tokens, self.hidden, self.k_out, w);
+        if self.mla.is_none() {
+            t[0] = l * self.gemm(tokens, self.n_qkv, self.hidden, w);
+            t[1] = l * self.gemm(tokens, self.hidden, self.k_out, w);
+        }
         if let Some(m) = &self.moe {
-            self.moe_terms(m, tokens, t);
+            self.moe_terms(m, tokens, moe_tokens, t);
         } else {
             t[2] = l * self.gemm(tokens, self.n_gate_up, self.hidden, w);
             t[3] = l * self.gemm(tokens, self.hidden, self.k_down, w);
@@ -353,6 +420,11 @@ impl IterationPredictor {
                 implementation: self.backend.allreduce_impl(),
             };
             t[6] = 2.0 * l * self.timer.time_ms(&op);
+        }
+        if self.dp > 1
+            && let Some(m) = &self.moe
+        {
+            t[6] += m.layers * self.dispatch_combine_ms(moe_tokens);
         }
         let per_kernel = tokens * self.eltwise_bytes_per_token / 5;
         t[7] = 5.0
@@ -367,7 +439,7 @@ impl IterationPredictor {
 
     /// The MLP terms of a mixture of experts: dense layers' MLPs and shared experts (GEMMs),
     /// the router and the routed experts ([`OpKind::MoeExperts`]).
-    fn moe_terms(&self, m: &MoePart, tokens: u64, t: &mut [f64; N]) {
+    fn moe_terms(&self, m: &MoePart, tokens: u64, moe_tokens: u64, t: &mut [f64; N]) {
         let w = self.wdtype;
         let d = self.dense_layers;
         if d > 0.0 {
@@ -384,22 +456,58 @@ impl IterationPredictor {
             n: u64::from(m.kernel.experts),
             k: self.hidden,
         }));
-        let experts = self
-            .timer
-            .time_ms(&KernelOp::Moe(MoeShape { tokens, ..m.kernel }));
+        let experts = self.timer.time_ms(&KernelOp::Moe(MoeShape {
+            tokens: moe_tokens,
+            ..m.kernel
+        }));
         t[11] = m.layers * (router + experts);
+    }
+
+    /// One MoE layer's token dispatch and combine under attention DP, in ms: the hidden
+    /// states of every rank's `tokens` all-gathered to every GPU before the experts and the
+    /// experts' outputs reduce-scattered back to their ranks after, over the worker's `tp ×
+    /// dp` GPUs (TensorRT-LLM's fused MoE under `enable_attention_dp` without the all-to-all
+    /// backend, `tensorrt_llm/_torch/modules/fused_moe/fused_moe_cutlass.py`: `allgather`
+    /// then `reducescatter`; SGLang's DP attention, `sglang/srt/layers/dp_attention.py`:
+    /// `dp_gather` / `dp_scatter`), BF16 activations, timed from the NCCL tables.
+    fn dispatch_combine_ms(&self, tokens: u64) -> f64 {
+        let gpus = self.tp * self.dp;
+        let elems = (tokens * self.hidden).max(1);
+        let op = |op| KernelOp::Nccl {
+            op,
+            dtype: Dtype::Bf16,
+            num_gpus: gpus,
+            elems,
+        };
+        self.timer.time_ms(&op(NcclOp::AllGather)) + self.timer.time_ms(&op(NcclOp::ReduceScatter))
     }
 
     /// Sum of the token-count terms of a batch of `tokens` tokens, in ms.
     pub fn token_terms_ms(&self, tokens: u64) -> f64 {
         let mut t = [0.0; N];
-        self.token_terms(tokens, &mut t);
+        self.token_terms(tokens, tokens, &mut t);
+        t.iter().sum()
+    }
+
+    /// As [`IterationPredictor::token_terms_ms`] under attention DP: `local` tokens on the
+    /// fullest rank, `total` through the experts and their dispatch and combine.
+    pub fn token_terms_dp_ms(&self, local: u64, total: u64) -> f64 {
+        let mut t = [0.0; N];
+        self.token_terms(local, total, &mut t);
         t.iter().sum()
     }
 
     /// Context attention of `chunks` prompts of equivalent length `len`, all layers, in ms.
     /// Sliding-window layers run a causal call with the prompts' pairs capped at the window.
     pub fn context_attention_ms(&self, chunks: u32, len: u32) -> f64 {
+        if let Some(m) = self.mla {
+            let op = KernelOp::MlaContext(MlaShape {
+                batch: chunks,
+                len,
+                ..m
+            });
+            return self.layers * self.timer.time_ms(&op);
+        }
         let at = |len| {
             self.timer
                 .time_ms(&KernelOp::ContextAttention(self.attn(chunks, len)))
@@ -417,6 +525,14 @@ impl IterationPredictor {
     /// Generation attention of `seqs` sequences of mean KV length `kv`, all layers, in ms.
     /// Sliding-window layers read at most the window.
     pub fn generation_attention_ms(&self, seqs: u32, kv: u32) -> f64 {
+        if let Some(m) = self.mla {
+            let op = KernelOp::MlaGeneration(MlaShape {
+                batch: seqs,
+                len: kv,
+                ..m
+            });
+            return self.layers * self.timer.time_ms(&op);
+        }
         let at = |kv| {
             self.timer
                 .time_ms(&KernelOp::GenerationAttention(self.attn(seqs, kv)))
@@ -740,11 +856,19 @@ mod tests {
         let cat = GpuCatalog::builtin();
         let gpu = cat.get("h200_sxm").unwrap();
         let timer = KernelTimer::shipped(&cat, "h200_sxm", Backend::Trtllm).unwrap();
+        // A worker must fit one node.
         let r1 = LlmSpec::lookup("DeepSeek-R1").unwrap();
-        let e = IterationPredictor::new(&r1, 8, gpu, Backend::Trtllm, timer.clone())
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("multi-head latent attention"), "{e}");
+        let wide = Parallelism {
+            tp: 1,
+            attention_dp: 16,
+            moe_tp: 1,
+            moe_ep: 16,
+        };
+        let e =
+            IterationPredictor::with_parallelism(&r1, &wide, gpu, Backend::Trtllm, timer.clone())
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("must fit one node"), "{e}");
         // MoE TP × EP must fill the worker.
         let q = LlmSpec::lookup("Qwen/Qwen3-235B-A22B-FP8").unwrap();
         let bad = Parallelism {
@@ -757,5 +881,119 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("MoE TP"), "{e}");
+    }
+
+    fn deepseek(par: Parallelism, backend: Backend) -> IterationPredictor {
+        let cat = GpuCatalog::builtin();
+        let llm = LlmSpec::lookup("deepseek-ai/DeepSeek-V3-FP8")
+            .unwrap()
+            .with_dtypes(Dtype::Fp8Block, Dtype::Fp8);
+        let timer = KernelTimer::shipped(&cat, "h200_sxm", backend).unwrap();
+        IterationPredictor::with_parallelism(
+            &llm,
+            &par,
+            cat.get("h200_sxm").unwrap(),
+            backend,
+            timer,
+        )
+        .unwrap()
+    }
+
+    const TP8_EP8: Parallelism = Parallelism {
+        tp: 8,
+        attention_dp: 1,
+        moe_tp: 1,
+        moe_ep: 8,
+    };
+    const DEP8: Parallelism = Parallelism {
+        tp: 1,
+        attention_dp: 8,
+        moe_tp: 1,
+        moe_ep: 8,
+    };
+
+    fn decode(n: u32, kv: u64) -> BatchShape<'static> {
+        BatchShape {
+            prefill: &[],
+            decode_seqs: n,
+            decode_kv_tokens: u64::from(n) * kv,
+            eager: false,
+        }
+    }
+
+    #[test]
+    fn mla_attention_is_timed_from_the_module_tables() {
+        let p = deepseek(TP8_EP8, Backend::Trtllm);
+        let bd = p.breakdown(&decode(64, 4096));
+        let get = |k| bd.iter().find(|(o, _)| *o == k).unwrap().1;
+        // The MLA block holds the projections: no separate QKV or output GEMMs.
+        assert_eq!(get(OpKind::QkvGemm), 0.0);
+        assert_eq!(get(OpKind::OutProjGemm), 0.0);
+        assert!(get(OpKind::GenerationAttention) > 0.0);
+        // 61 layers of 16 heads per GPU; decode grows with the cached length and the batch.
+        assert!(p.generation_attention_ms(64, 8192) > p.generation_attention_ms(64, 1024));
+        assert!(p.generation_attention_ms(128, 4096) > p.generation_attention_ms(16, 4096));
+        let step = p.predict_ms(&decode(64, 4096));
+        assert!((5.0..200.0).contains(&step), "{step}");
+        let chunk = [PrefillChunk {
+            tokens: 4096,
+            context: 0,
+        }];
+        let pf = p.predict_ms(&BatchShape {
+            prefill: &chunk,
+            decode_seqs: 0,
+            decode_kv_tokens: 0,
+            eager: false,
+        });
+        assert!(pf > step, "{pf} {step}");
+    }
+
+    #[test]
+    fn an_attention_dp_step_is_its_fullest_rank_plus_the_shared_experts() {
+        let dep = deepseek(DEP8, Backend::Trtllm);
+        // The fullest rank's share: ceil over the ranks.
+        assert_eq!(dep.rank_share(0, 0, 64), (0, 0, 8));
+        assert_eq!(dep.rank_share(0, 0, 65), (0, 0, 9));
+        assert_eq!(dep.rank_share(1, 4096, 7), (1, 4096, 1));
+        assert_eq!(dep.rank_share(10, 10_000, 0), (2, 2000, 0));
+        let bd = dep.breakdown(&decode(64, 4096));
+        let get = |k| bd.iter().find(|(o, _)| *o == k).unwrap().1;
+        // Attention of 8 sequences on the fullest rank, all 128 heads.
+        let rank_attn = dep.generation_attention_ms(8, 4096);
+        assert!((get(OpKind::GenerationAttention) - rank_attn).abs() < 1e-12);
+        // The experts see all 64 tokens; dispatch and combine run over the 8 GPUs.
+        assert!(get(OpKind::AllReduce) > 0.0);
+        // One more sequence on one rank costs a rank's attention step more; a balanced
+        // batch of 8 × 9 does not cost more than 65.
+        let t64 = dep.predict_ms(&decode(64, 4096));
+        let t65 = dep.predict_ms(&decode(65, 4096));
+        let t72 = dep.predict_ms(&decode(72, 4096));
+        assert!(
+            t65 > t64 && (t72 - t65).abs() < 0.05 * t65,
+            "{t64} {t65} {t72}"
+        );
+        // At the same batch, attention DP reads each rank's share of the KV only once per
+        // rank, where TP 8 reads every sequence's latent on every GPU: long contexts favour DP.
+        let tp = deepseek(TP8_EP8, Backend::Trtllm);
+        let long = decode(256, 16384);
+        assert!(dep.predict_ms(&long) < tp.predict_ms(&long));
+        // The cached predictor agrees with the exact one under attention DP.
+        let cached = super::super::CachedPredictor::new(dep.clone());
+        for b in [decode(64, 4096), decode(65, 3000), long] {
+            let (a, c) = (dep.predict_ms(&b), cached.predict_ms(&b));
+            assert!((a - c).abs() < 2e-3 * a, "{a} {c}");
+        }
+        let chunk = [PrefillChunk {
+            tokens: 3000,
+            context: 0,
+        }];
+        let mixed = BatchShape {
+            prefill: &chunk,
+            decode_seqs: 40,
+            decode_kv_tokens: 40 * 2000,
+            eager: false,
+        };
+        let (a, c) = (dep.predict_ms(&mixed), cached.predict_ms(&mixed));
+        assert!((a - c).abs() < 2e-3 * a, "{a} {c}");
     }
 }

@@ -94,6 +94,16 @@ pub fn work(op: &KernelOp, gpu: &GpuSku) -> Work {
         }
         KernelOp::ContextAttention(a) => attn_work(a, gpu, true),
         KernelOp::Moe(m) => moe_work(m, gpu),
+        KernelOp::MlaContext(m) | KernelOp::MlaGeneration(m) => {
+            let context = matches!(op, KernelOp::MlaContext(_));
+            let (flops, hbm_bytes, peak_flops) = crate::perf::mla::work(m, gpu, context);
+            Work {
+                flops,
+                hbm_bytes,
+                link_bytes: 0.0,
+                peak_flops,
+            }
+        }
         KernelOp::GenerationAttention(a) => attn_work(a, gpu, false),
         KernelOp::CustomAllReduce {
             dtype,
@@ -215,9 +225,10 @@ impl RooflineTimer {
         let e = &self.eff;
         let (ce, me, lat) = match op {
             KernelOp::Gemm(_) | KernelOp::Moe(_) => (e.gemm_compute, e.gemm_memory, e.launch_ms),
-            KernelOp::ContextAttention(_) | KernelOp::GenerationAttention(_) => {
-                (e.attn_compute, e.attn_memory, e.launch_ms)
-            }
+            KernelOp::ContextAttention(_)
+            | KernelOp::GenerationAttention(_)
+            | KernelOp::MlaContext(_)
+            | KernelOp::MlaGeneration(_) => (e.attn_compute, e.attn_memory, e.launch_ms),
             KernelOp::ElementWise { .. } => (1.0, e.elementwise_memory, e.launch_ms * 0.5),
             KernelOp::CustomAllReduce { .. } | KernelOp::Nccl { .. } | KernelOp::P2pCopy { .. } => {
                 (1.0, 1.0, e.collective_ms)

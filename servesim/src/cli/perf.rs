@@ -61,13 +61,15 @@ fn m(e: impl std::fmt::Display) -> CliError {
     CliError::Message(e.to_string())
 }
 
-const FAMILIES: [Family; 6] = [
+const FAMILIES: [Family; 8] = [
     Family::Gemm,
     Family::ContextAttention,
     Family::GenerationAttention,
     Family::CustomAllreduce,
     Family::Nccl,
     Family::Moe,
+    Family::MlaContext,
+    Family::MlaGeneration,
 ];
 
 /// The tables of a calibration folder, or the shipped tables of `gpu` (all backends).

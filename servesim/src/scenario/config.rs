@@ -194,11 +194,20 @@ pub struct PoolConfig {
     pub name: String,
     /// `prefill`, `decode` or `aggregated`.
     pub role: String,
-    /// GPUs per worker: 1, 2, 4 or 8.
+    /// Tensor parallelism of attention (and of the dense layers): 1, 2, 4 or 8. A worker
+    /// holds `tp × attention_dp` GPUs.
     pub tp: u32,
+    /// Attention data parallelism of a mixture of experts inside each worker (default 1):
+    /// `attention_dp` attention replicas of `tp` GPUs each, every one with its own batch and
+    /// KV cache, while the MoE layers see every replica's tokens (TensorRT-LLM's
+    /// `enable_attention_dp`, SGLang's `--enable-dp-attention`). A power of two; `tp ×
+    /// attention_dp` must fit one node.
+    #[serde(default = "default_ep", skip_serializing_if = "is_one")]
+    pub attention_dp: u32,
     /// Expert parallelism of a mixture of experts inside each worker (default 1): the routed
-    /// experts are spread `ep` ways by expert and split `tp / ep` ways within each expert
-    /// (attention stays split `tp` ways). Must divide `tp` and the model's experts.
+    /// experts are spread `ep` ways by expert and split `tp × attention_dp / ep` ways within
+    /// each expert (attention stays split `tp` ways). Must divide `tp × attention_dp` and the
+    /// model's experts.
     #[serde(default = "default_ep", skip_serializing_if = "is_one")]
     pub ep: u32,
     /// Workers at time zero (warm).
@@ -221,6 +230,7 @@ impl PoolConfig {
             name: name.to_string(),
             role: role.to_string(),
             tp,
+            attention_dp: 1,
             ep: 1,
             workers,
             startup_s: default_startup_s(),
@@ -246,9 +256,11 @@ fn default_startup_s() -> f64 {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EngineOverrides {
-    /// Most sequences running at once.
+    /// Most sequences running at once in the worker (all its attention-DP ranks together;
+    /// default: the backend's per-rank default times `attention_dp`).
     pub max_num_seqs: Option<u32>,
-    /// Token budget per iteration.
+    /// Token budget per iteration of the worker (all its attention-DP ranks together;
+    /// default: the backend's per-rank default times `attention_dp`).
     pub max_batched_tokens: Option<u32>,
     /// Tokens per KV block.
     pub block_tokens: Option<u32>,

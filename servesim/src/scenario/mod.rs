@@ -46,8 +46,10 @@ pub struct PoolPlan {
     pub name: String,
     /// Role.
     pub role: PoolRole,
-    /// GPUs per worker.
+    /// Tensor parallelism of attention.
     pub tp: u32,
+    /// Attention data-parallel replicas inside a worker (1 without).
+    pub attention_dp: u32,
     /// Expert parallelism inside a worker (1 for dense models).
     pub ep: u32,
     /// Workers at time zero.
@@ -61,13 +63,19 @@ pub struct PoolPlan {
 }
 
 impl PoolPlan {
-    /// How a worker of the pool splits the model: TP, the experts `ep` ways by expert and
-    /// `tp / ep` ways within each.
+    /// GPUs per worker: `tp × attention_dp`.
+    pub fn gpus(&self) -> u32 {
+        self.tp * self.attention_dp.max(1)
+    }
+
+    /// How a worker of the pool splits the model: attention `tp` ways in each of
+    /// `attention_dp` replicas, the experts `ep` ways by expert and `gpus / ep` ways within
+    /// each.
     pub fn parallelism(&self) -> Parallelism {
         Parallelism {
             tp: self.tp,
-            attention_dp: 1,
-            moe_tp: self.tp / self.ep.max(1),
+            attention_dp: self.attention_dp.max(1),
+            moe_tp: self.gpus() / self.ep.max(1),
             moe_ep: self.ep,
         }
     }

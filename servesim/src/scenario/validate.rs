@@ -192,7 +192,7 @@ fn validate_pools(
             "must be one aggregated pool, or a prefill pool followed by a decode pool",
         ));
     }
-    let initial: u32 = pools.iter().map(|p| p.workers * p.tp).sum();
+    let initial: u32 = pools.iter().map(|p| p.workers * p.gpus()).sum();
     if initial > gpu_budget {
         return Err(invalid(
             "cluster.pools",
@@ -322,10 +322,40 @@ fn validate_pool(
             format!("{} is more than a node's {} GPUs", p.tp, gpu.gpus_per_node),
         ));
     }
-    if p.ep == 0 || !p.tp.is_multiple_of(p.ep) {
+    let dp = p.attention_dp;
+    if !dp.is_power_of_two() {
+        return Err(invalid(
+            format!("{path}.attention_dp"),
+            format!("{dp} is not a power of two"),
+        ));
+    }
+    let gpus = p.tp.saturating_mul(dp);
+    if dp > 1 && gpus > gpu.gpus_per_node {
+        return Err(invalid(
+            format!("{path}.attention_dp"),
+            format!(
+                "tp {} × attention_dp {dp} = {gpus} GPUs is more than a node's {} GPUs",
+                p.tp, gpu.gpus_per_node
+            ),
+        ));
+    }
+    if dp > 1 && llm.moe().is_none() {
+        return Err(invalid(
+            format!("{path}.attention_dp"),
+            format!(
+                "{dp}: {} has no experts (attention data parallelism serves a mixture of \
+                 experts; a dense model's data parallelism is more workers)",
+                llm.name
+            ),
+        ));
+    }
+    if p.ep == 0 || !gpus.is_multiple_of(p.ep) {
         return Err(invalid(
             format!("{path}.ep"),
-            format!("{} must be at least 1 and divide tp {}", p.ep, p.tp),
+            format!(
+                "{} must be at least 1 and divide tp × attention_dp {gpus}",
+                p.ep
+            ),
         ));
     }
     if p.ep > 1 {
@@ -360,8 +390,14 @@ fn validate_pool(
     let o = &p.engine;
     let d = EngineConfig::for_backend(backend, gpu, p.tp);
     let mut engine = EngineConfig {
-        max_num_seqs: o.max_num_seqs.unwrap_or(d.max_num_seqs),
-        max_batched_tokens: o.max_batched_tokens.unwrap_or(d.max_batched_tokens),
+        // Under attention DP each rank schedules its own batch under the backend's limits
+        // (TensorRT-LLM's `max_batch_size` and `max_num_tokens` are per rank); the one engine
+        // of the worker takes them all, so the defaults scale with the ranks. Overrides are
+        // the worker's.
+        max_num_seqs: o.max_num_seqs.unwrap_or(d.max_num_seqs.saturating_mul(dp)),
+        max_batched_tokens: o
+            .max_batched_tokens
+            .unwrap_or(d.max_batched_tokens.saturating_mul(dp)),
         block_tokens: o.block_tokens.unwrap_or(d.block_tokens),
         chunked_prefill: o.chunked_prefill.unwrap_or(d.chunked_prefill),
         mixed_batches: o.mixed_batches.unwrap_or(d.mixed_batches),
@@ -416,8 +452,8 @@ fn validate_pool(
     }
     let par = Parallelism {
         tp: p.tp,
-        attention_dp: 1,
-        moe_tp: p.tp / p.ep,
+        attention_dp: dp,
+        moe_tp: gpus / p.ep,
         moe_ep: p.ep,
     };
     let kv_tokens = kv_capacity_tokens_split(backend, llm, gpu, &par, mem)
@@ -444,6 +480,7 @@ fn validate_pool(
         name: p.name.clone(),
         role,
         tp: p.tp,
+        attention_dp: dp,
         ep: p.ep,
         workers: p.workers,
         startup,

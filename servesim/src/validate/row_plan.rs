@@ -28,13 +28,23 @@ pub(super) struct Plan {
     kv_dtype: Option<&'static str>,
 }
 
-/// A pool of warm workers (no start-up), with `batch` as its `max_num_seqs` when given, its
-/// experts spread `ep` ways.
-fn pool(name: &str, role: &str, tp: u32, ep: u32, workers: u32, batch: Option<u32>) -> PoolConfig {
-    let mut pool = PoolConfig::new(name, role, tp, workers);
-    pool.ep = ep;
+/// One role's split: attention TP, attention DP and expert parallelism.
+#[derive(Clone, Copy)]
+struct Split {
+    tp: u32,
+    dp: u32,
+    ep: u32,
+}
+
+/// A pool of warm workers (no start-up) split by `s`, with `batch` sequences per attention
+/// rank as its `max_num_seqs` when given (the rows' batch sizes are per attention-DP rank: a
+/// decode worker of 8 ranks with batch 32 serves a concurrency of 256).
+fn pool(name: &str, role: &str, s: Split, workers: u32, batch: Option<u32>) -> PoolConfig {
+    let mut pool = PoolConfig::new(name, role, s.tp, workers);
+    pool.attention_dp = s.dp;
+    pool.ep = s.ep;
     pool.startup_s = 0.0;
-    pool.engine.max_num_seqs = batch;
+    pool.engine.max_num_seqs = batch.map(|b| b.saturating_mul(s.dp));
     pool
 }
 
@@ -109,13 +119,6 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
                 "{p}pp_size {pp}: pipeline parallelism is not modelled"
             )));
         }
-        if let Some(dp) = row.count(&format!("{p}attention_dp_size"))?
-            && dp > 1
-        {
-            return Ok(Err(format!(
-                "{p}attention_dp_size {dp}: attention data parallelism is not modelled"
-            )));
-        }
         if experts.is_none()
             && let Some(ep) = row.count(&format!("{p}moe_ep_size"))?
             && ep > 1
@@ -125,33 +128,47 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
             )));
         }
     }
-    // A mixture of experts' EP per role: `moe_tp × moe_ep` must fill the worker's TP GPUs
-    // (no attention data parallelism, refused above).
-    let ep_of = |p: &str, tp: u32| -> Result<Result<u32, String>, Error> {
+    // A role's split: attention DP (a mixture of experts' only: TensorRT-LLM and SGLang
+    // count a worker's GPUs as `tp × attention_dp`), and for a mixture of experts its EP,
+    // `moe_tp × moe_ep` filling the worker's GPUs.
+    let split_of = |p: &str, tp: u32| -> Result<Result<Split, String>, Error> {
+        let dp = row
+            .count(&format!("{p}attention_dp_size"))?
+            .unwrap_or(1)
+            .max(1);
         if experts.is_none() {
-            return Ok(Ok(1));
+            if dp > 1 {
+                return Ok(Err(format!(
+                    "{p}attention_dp_size {dp}: attention data parallelism of a dense model \
+                     is not modelled"
+                )));
+            }
+            return Ok(Ok(Split { tp, dp, ep: 1 }));
         }
+        let gpus = u64::from(tp) * u64::from(dp);
         let ep = row.count(&format!("{p}moe_ep_size"))?.unwrap_or(1).max(1);
-        let moe_tp = row.count(&format!("{p}moe_tp_size"))?.unwrap_or(tp / ep);
-        if u64::from(moe_tp) * u64::from(ep) != u64::from(tp) {
+        let moe_tp = row
+            .count(&format!("{p}moe_tp_size"))?
+            .map_or(gpus / u64::from(ep), u64::from);
+        if moe_tp * u64::from(ep) != gpus {
             return Ok(Err(format!(
-                "{p}moe_tp_size {moe_tp} × {p}moe_ep_size {ep} is not {p}tp_size {tp}: the \
-                 experts must be split over the worker's GPUs"
+                "{p}moe_tp_size {moe_tp} × {p}moe_ep_size {ep} is not {p}tp_size {tp} × \
+                 {p}attention_dp_size {dp}: the experts must be split over the worker's GPUs"
             )));
         }
-        Ok(Ok(ep))
+        Ok(Ok(Split { tp, dp, ep }))
     };
     let plan = match mode {
         "agg" => {
             let tp = row.required_count("tp_size")?;
             let batch = row.batch("batch_size")?;
-            let ep = match ep_of("", tp)? {
-                Ok(ep) => ep,
+            let split = match split_of("", tp)? {
+                Ok(s) => s,
                 Err(reason) => return Ok(Err(reason)),
             };
             Plan {
-                pools: vec![pool("agg", "aggregated", tp, ep, 1, batch)],
-                gpus: tp,
+                pools: vec![pool("agg", "aggregated", split, 1, batch)],
+                gpus: tp.saturating_mul(split.dp),
                 model,
                 block_fp8,
                 kv_dtype,
@@ -164,25 +181,26 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
             let dw = row.required_count("decode_num_workers")?;
             let pb = row.batch("prefill_batch_size")?;
             let db = row.batch("decode_batch_size")?;
-            let (pep, dep) = match (ep_of("prefill_", ptp)?, ep_of("decode_", dtp)?) {
+            let (ps, ds) = match (split_of("prefill_", ptp)?, split_of("decode_", dtp)?) {
                 (Ok(p), Ok(d)) => (p, d),
                 (Err(reason), _) | (_, Err(reason)) => return Ok(Err(reason)),
             };
             let gpus = ptp
-                .checked_mul(pw)
-                .zip(dtp.checked_mul(dw))
+                .checked_mul(ps.dp)
+                .and_then(|g| g.checked_mul(pw))
+                .zip(dtp.checked_mul(ds.dp).and_then(|g| g.checked_mul(dw)))
                 .and_then(|(p, d)| p.checked_add(d));
             let Some(gpus) = gpus else {
                 return Ok(Err(format!(
-                    "prefill_tp_size × prefill_num_workers + decode_tp_size × \
-                     decode_num_workers ({ptp} × {pw} + {dtp} × {dw}) GPUs is more than \
-                     can be simulated"
+                    "the prefill and decode workers' GPUs ({ptp} × {} × {pw} + {dtp} × {} × \
+                     {dw}) are more than can be simulated",
+                    ps.dp, ds.dp
                 )));
             };
             Plan {
                 pools: vec![
-                    pool("prefill", "prefill", ptp, pep, pw, pb),
-                    pool("decode", "decode", dtp, dep, dw, db),
+                    pool("prefill", "prefill", ps, pw, pb),
+                    pool("decode", "decode", ds, dw, db),
                 ],
                 gpus,
                 model,

@@ -49,7 +49,7 @@ pub fn build_cluster(s: &Scenario) -> Result<Cluster, Error> {
         pools.push(PoolSpec {
             name: p.name.clone(),
             role: p.role,
-            tp: p.tp,
+            tp: p.gpus(),
             engine: p.engine.clone(),
             initial_workers: p.workers,
             startup: p.startup,
@@ -84,7 +84,7 @@ pub fn planner_context(s: &Scenario) -> Result<PlannerContext, Error> {
         pools.push(PoolContext {
             name: p.name.clone(),
             role: p.role,
-            gpus_per_worker: p.tp,
+            gpus_per_worker: p.gpus(),
             initial_workers: p.workers,
             startup_s: p.startup.as_secs_f64(),
             max_kv_tokens: p.engine.kv_blocks * u64::from(p.engine.block_tokens),

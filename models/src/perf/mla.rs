@@ -1,0 +1,116 @@
+//! The roofline work of a multi-head latent attention block ([`MlaShape`]): the FLOPs and
+//! bytes the calibrated timer divides the MLA module tables by, and the roofline timer uses
+//! where no table exists.
+//!
+//! Per GPU with `n` query heads (DeepSeek-V2 §2.1, `DeepseekV3Attention`): the query down
+//! projection `h → q_lora_rank` and the KV down projection `h → kv_lora_rank + qk_rope` run on
+//! every GPU (not split by heads); the query up projection `q_lora_rank → n × (qk_nope +
+//! qk_rope)`, the KV up projections `kv_lora_rank → n × (qk_nope + v)` and the output
+//! projection `n × v → h` are split by heads. Prefill multiplies the KV up projections into
+//! every token and attends with per-head keys of `qk_nope + qk_rope` and values of `v`;
+//! decode absorbs them into the query and output (the `mla_bmm` batched GEMMs, DeepSeek-V2
+//! §2.1.2) and attends over the cached latent directly: scores over `kv_lora_rank + qk_rope`,
+//! values of `kv_lora_rank`, one latent read per cached token for all heads.
+
+use crate::hardware::GpuSku;
+use crate::perf::ops::MlaShape;
+
+/// Weights of the block on the GPU, in elements.
+fn weights(m: &MlaShape) -> f64 {
+    let d = &m.dims;
+    let (h, n) = (f64::from(m.hidden), f64::from(m.heads));
+    let qk = f64::from(d.qk_nope_head_dim) + f64::from(d.qk_rope_head_dim);
+    let kvl = f64::from(d.kv_lora_rank);
+    let q = match d.q_lora_rank {
+        Some(r) => h * f64::from(r) + f64::from(r) * n * qk,
+        None => h * n * qk,
+    };
+    let kv_a = h * (kvl + f64::from(d.qk_rope_head_dim));
+    let kv_b = kvl * n * (f64::from(d.qk_nope_head_dim) + f64::from(d.v_head_dim));
+    let o = n * f64::from(d.v_head_dim) * h;
+    q + kv_a + kv_b + o
+}
+
+/// The work of an MLA block, `(FLOPs, HBM bytes, peak FLOP/s)`: the projection GEMMs at the
+/// GEMM dtype's peak and attention at the BF16 peak, expressed as BF16-peak FLOPs.
+pub fn work(m: &MlaShape, gpu: &GpuSku, context: bool) -> (f64, f64, f64) {
+    let d = &m.dims;
+    let (b, len, n) = (f64::from(m.batch), f64::from(m.len), f64::from(m.heads));
+    let h = f64::from(m.hidden);
+    let kvl = f64::from(d.kv_lora_rank);
+    let rope = f64::from(d.qk_rope_head_dim);
+    let (nope, v) = (f64::from(d.qk_nope_head_dim), f64::from(d.v_head_dim));
+    let w = weights(m);
+    let wb = f64::from(m.gemm_dtype.bytes());
+    let kvb = f64::from(m.kv_dtype.bytes());
+    let peak = gpu.dense_flops(crate::dtype::Dtype::Bf16);
+    let gemm_scale = peak / gpu.dense_flops(m.gemm_dtype);
+    if context {
+        let tokens = b * len;
+        let pairs = b * len * (len + 1.0) / 2.0;
+        let attn = 2.0 * pairs * n * (nope + rope + v);
+        let per_token = h * 2.0 * 2.0 + (kvl + rope) * kvb + n * (2.0 * (nope + rope) + v) * 2.0;
+        (
+            2.0 * tokens * w * gemm_scale + attn,
+            w * wb + tokens * per_token,
+            peak,
+        )
+    } else {
+        let attn = 2.0 * b * n * len * (2.0 * kvl + rope);
+        (
+            2.0 * b * w * gemm_scale + attn,
+            w * wb + b * len * (kvl + rope) * kvb + b * h * 2.0 * 2.0,
+            peak,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::Dtype;
+    use crate::hardware::GpuCatalog;
+    use crate::llm::{Attention, LlmSpec};
+
+    fn shape(heads: u32, batch: u32, len: u32) -> MlaShape {
+        let v3 = LlmSpec::lookup("deepseek-ai/DeepSeek-V3").unwrap();
+        let Attention::Mla(dims) = v3.attention() else {
+            panic!("DeepSeek-V3 has MLA")
+        };
+        MlaShape {
+            batch,
+            len,
+            heads,
+            hidden: v3.hidden_size,
+            dims,
+            kv_dtype: Dtype::Fp8,
+            gemm_dtype: Dtype::Fp8Block,
+        }
+    }
+
+    #[test]
+    fn decode_reads_the_weights_once_and_one_latent_per_cached_token() {
+        let cat = GpuCatalog::builtin();
+        let gpu = cat.get("h200_sxm").unwrap();
+        // DeepSeek-V3 at 128 heads: q_a 7168×1536, q_b 1536×128×192, kv_a 7168×576,
+        // kv_b 512×128×256, o 128×128×7168 = 187.1 M weights.
+        let one = work(&shape(128, 1, 1), gpu, false);
+        let w = 7168.0 * 1536.0
+            + 1536.0 * 128.0 * 192.0
+            + 7168.0 * 576.0
+            + 512.0 * 128.0 * 256.0
+            + 128.0 * 128.0 * 7168.0;
+        assert_eq!(one.1, w + 576.0 + 7168.0 * 4.0);
+        let long = work(&shape(128, 1, 1001), gpu, false);
+        assert_eq!(long.1 - one.1, 1000.0 * 576.0);
+        // Fewer heads per GPU (attention TP) read fewer head-split weights, never fewer
+        // latent bytes.
+        let tp8 = work(&shape(16, 1, 1001), gpu, false);
+        assert!(tp8.1 < long.1);
+        assert!(tp8.1 > 1001.0 * 576.0);
+        // Prefill grows quadratically in the prompt.
+        let p1 = work(&shape(128, 1, 4096), gpu, true).0;
+        let p2 = work(&shape(128, 1, 8192), gpu, true).0;
+        assert!(p2 > 2.0 * p1);
+    }
+}
