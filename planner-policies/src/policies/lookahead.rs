@@ -11,9 +11,8 @@
 //! 2. **Forecast** it with the load predictor (Holt by default) `startup / interval` steps
 //!    ahead — when a worker asked for now would serve — capped at `forecast_cap` × the current
 //!    demand; plan for the larger of now and then.
-//! 3. **Capacity of a worker**, prompt tokens per busy second, *measured*: the served prompt
-//!    tokens over the busy time of the pool's workers (the iterations that ran since the last
-//!    observation). Prefix-cache hits and batching are in it, whatever the mix of requests;
+//! 3. **Capacity of a worker**, prompt tokens per busy second, *measured*: the prompt tokens
+//!    the pool's iterations computed since the last observation over their busy time. Prefix-cache hits and batching are in it, whatever the mix of requests;
 //!    the profile's prefill throughput stands in until it is measured.
 //! 4. **Utilisation that keeps TTFT within the target**: with service time `s = ISL /
 //!    capacity` and target `T = slo_margin × TTFT SLO`, an M/D/1 queue waits
@@ -112,6 +111,10 @@ pub struct Lookahead {
     prev_backlog: Option<f64>,
     /// Prompt tokens a prefill worker serves per busy second (measured).
     capacity: Option<f64>,
+    /// Decaying sums of the prompt tokens served (completed requests × ISL) and computed (by
+    /// the prefill iterations): their ratio is the share the prefix cache saves, over a span
+    /// long enough for the completions' lag behind their prefills to wash out.
+    served_vs_computed: (f64, f64),
     /// Observed over profiled decode ITL (smoothed).
     d_corr: f64,
     /// The iterations seen at the last observation, per pool.
@@ -198,6 +201,7 @@ impl Lookahead {
             progress: Progress::default(),
             prev_backlog: None,
             capacity: None,
+            served_vs_computed: (0.0, 0.0),
             d_corr: 1.0,
             prev_iterations: vec![None; n],
             window: VecDeque::new(),
@@ -263,17 +267,31 @@ impl Planner for Lookahead {
 
         // 3. Capacity of a prefill worker, prompt tokens per busy second, measured.
         let gpus_p = f64::from(c.gpus[c.prefill]);
-        let busy = new_busy_seconds(self.prev_iterations[c.prefill].as_deref(), &p.iterations);
+        // The prompt tokens the pool's iterations computed over their busy time: completed
+        // requests would lag the prefills that served them (by their decode), and read a
+        // falling load as spare capacity.
+        let work = new_work(self.prev_iterations[c.prefill].as_deref(), &p.iterations);
         for (i, pool) in obs.pools.iter().enumerate() {
             self.prev_iterations[i] = Some(pool.iterations.clone());
         }
         let profile_cap = self.profile.prefill_thpt_per_gpu(isl) * gpus_p;
-        if let Some(busy) = busy
+        if let Some((_, tokens)) = work {
+            let (served, computed) = self.served_vs_computed;
+            self.served_vs_computed = (
+                SAVED_DECAY * served + served_p * dt,
+                SAVED_DECAY * computed + tokens,
+            );
+        }
+        if let Some((busy, tokens)) = work
             && !c.aggregated()
             && busy / dt >= 0.05
-            && served_p > 0.0
+            && tokens > 0.0
         {
-            let measured = served_p / (busy / dt);
+            // Computed tokens per busy second, in the units demand is counted in (prompt
+            // tokens served, cache hits included).
+            let (served, computed) = self.served_vs_computed;
+            let saved = (served / computed).clamp(1.0, 20.0);
+            let measured = tokens / busy * saved;
             self.capacity = Some(match self.capacity {
                 Some(old) => 0.5 * old + 0.5 * measured,
                 None => measured,
@@ -399,10 +417,16 @@ impl Planner for Lookahead {
 /// recent iterations, oldest first, at the previous and at this observation): the longest
 /// suffix of `prev` that starts `cur` is the overlap. `None` without a previous list, or when
 /// the lists do not overlap (more ran than the list holds: the busy time is unknown).
-pub(crate) fn new_busy_seconds(
+/// Weight of the past in the served-over-computed sums, per observation.
+const SAVED_DECAY: f64 = 0.97;
+
+/// The iterations of `cur` not already in `prev` (the pool's bounded list of recent
+/// iterations, oldest first): their busy seconds and the prompt tokens they computed.
+/// `None` when unknown (no earlier list, or more iterations ran than the list holds).
+pub(crate) fn new_work(
     prev: Option<&[IterationSample]>,
     cur: &[IterationSample],
-) -> Option<f64> {
+) -> Option<(f64, f64)> {
     let prev = prev?;
     let most = prev.len().min(cur.len());
     let overlap = (0..=most)
@@ -413,14 +437,13 @@ pub(crate) fn new_busy_seconds(
         // More iterations than the list holds ran since the last observation: unknown.
         return None;
     }
-    Some(
-        cur[overlap..]
-            .iter()
-            .map(|s| s.duration_ms)
-            .filter(|d| d.is_finite() && *d > 0.0)
-            .sum::<f64>()
-            / 1e3,
-    )
+    let new = cur[overlap..]
+        .iter()
+        .filter(|s| s.duration_ms.is_finite() && s.duration_ms > 0.0);
+    let (ms, tokens) = new.fold((0.0, 0.0), |(ms, tok), s| {
+        (ms + s.duration_ms, tok + f64::from(s.prefill_tokens))
+    });
+    Some((ms / 1e3, tokens))
 }
 
 #[cfg(test)]
@@ -436,17 +459,17 @@ mod tests {
     }
 
     #[test]
-    fn busy_time_counts_only_new_iterations() {
+    fn work_counts_only_new_iterations() {
         let a = vec![it(10.0), it(20.0), it(30.0)];
-        assert_eq!(new_busy_seconds(None, &a), None);
-        assert_eq!(new_busy_seconds(Some(&a), &a), Some(0.0));
+        assert_eq!(new_work(None, &a), None);
+        assert_eq!(new_work(Some(&a), &a), Some((0.0, 0.0)));
         // Two new ones, the oldest dropped out of the bounded list.
         let b = vec![it(20.0), it(30.0), it(40.0), it(50.0)];
-        assert_eq!(new_busy_seconds(Some(&a), &b), Some(0.09));
-        // No overlap at all: the list overflowed, the busy time is unknown.
+        assert_eq!(new_work(Some(&a), &b), Some((0.09, 90.0)));
+        // No overlap at all: the list overflowed, the work is unknown.
         let c = vec![it(1000.0), it(f64::NAN)];
-        assert_eq!(new_busy_seconds(Some(&a), &c), None);
-        // From an empty list, everything is new.
-        assert_eq!(new_busy_seconds(Some(&[]), &c), Some(1.0));
+        assert_eq!(new_work(Some(&a), &c), None);
+        // From an empty list, everything is new (a sample without a duration is skipped).
+        assert_eq!(new_work(Some(&[]), &c), Some((1.0, 1000.0)));
     }
 }

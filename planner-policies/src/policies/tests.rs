@@ -84,11 +84,14 @@ impl Toy {
             max_kv_tokens: 400_000,
             iterations: match load.busy {
                 // 100 ms iterations worth `busy` worker-seconds per second, new each step,
-                // after the last one of the step before (the lists overlap by one).
+                // after the last one of the step before (the lists overlap by one); each
+                // computes 1,500 prompt tokens (15 k per busy second) and is told apart by
+                // its KV marker.
                 Some(b) if i == 0 => {
                     let n = (b * self.dt / 0.1).round() as u32;
                     let sample = |step: u32, j: u32| IterationSample {
-                        prefill_tokens: step * 100_000 + j,
+                        prefill_tokens: 1500,
+                        decode_kv_tokens: u64::from(step) * 100_000 + u64::from(j),
                         duration_ms: 100.0,
                         ..Default::default()
                     };
@@ -766,8 +769,9 @@ fn lookahead_anticipates_a_ramp() {
 
 #[test]
 fn lookahead_measures_capacity_from_busy_time() {
-    // Same nominal load (60k prompt tokens/s on 4 workers); when the workers are busy only
-    // a fifth of the time (prefix-cache hits), fewer workers are needed.
+    // Same nominal load (60k prompt tokens/s on 4 workers); when the workers compute only a
+    // fifth of those tokens (prefix-cache hits) and are busy a fifth of the time as much,
+    // fewer workers are needed.
     let need = |busy: f64| {
         let mut p = planner("lookahead", 30.0, 64);
         let mut toy = Toy::new(30.0, 60.0, 64);
