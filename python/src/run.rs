@@ -92,7 +92,14 @@ pub fn ab(
         } else {
             threads
         };
-        let r = servesim::experiment::ab(&s, &policies, first_seed, seeds, threads)?;
+        let r = servesim::experiment::ab(
+            &s,
+            &policies,
+            first_seed,
+            seeds,
+            threads,
+            &servesim::progress::Quiet,
+        )?;
         serde_json::to_string(&r).map_err(unserializable)
     })
     .map_err(to_py)
