@@ -296,6 +296,25 @@ fn a_changed_scenario_is_validated_again() {
 }
 
 #[test]
+fn gpus_and_models_may_be_named_as_users_type_them_where_one_fits() {
+    let text = GOOD.replacen("gpu: h100_sxm", "gpu: H100", 1).replacen(
+        "model: Qwen/Qwen3-32B-FP8",
+        "model: qwen-32b-fp8",
+        1,
+    );
+    let s = Scenario::from_yaml_str(&text, "s.yaml", Path::new(".")).unwrap();
+    assert_eq!(s.gpu().sku, "h100_sxm");
+    assert_eq!(s.llm().name, "Qwen3-32B");
+    let e = error(("model: Qwen/Qwen3-32B-FP8", "model: qwen3"));
+    assert!(
+        e.contains("model: model `qwen3` is ambiguous: it could be Qwen3-32B, Qwen3-0.6B"),
+        "{e}"
+    );
+    let e = error(("gpu: h100_sxm", "gpu: H100-PCIe"));
+    assert!(e.contains("gpu: unknown GPU SKU `H100-PCIe`"), "{e}");
+}
+
+#[test]
 fn a_run_warns_of_a_pool_without_capacity_and_of_a_queue_without_bound() {
     let run = |text: &str| {
         let s = Scenario::from_yaml_str(text, "s.yaml", Path::new(".")).unwrap();
