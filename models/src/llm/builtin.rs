@@ -24,6 +24,10 @@ const DENSE: [(&str, [u32; 7], bool); 4] = [
 
 const DENSE_DISPLAY: [&str; 4] = ["Qwen3-32B", "Qwen3-0.6B", "Llama-3.1-8B", "Llama-3.1-70B"];
 
+/// The dense built-ins' context lengths: `max_position_embeddings` of each model's published
+/// `config.json` (Qwen3's 40,960 without YaRN; Llama 3.1's 131,072 with its RoPE scaling).
+const DENSE_CONTEXT: [u32; 4] = [40_960, 40_960, 131_072, 131_072];
+
 /// A built-in given by its `config.json`.
 struct FromConfig {
     /// Name shown (the Hugging Face model name without its owner).
@@ -161,13 +165,15 @@ impl LlmSpec {
         if let Some(idx) = DENSE.iter().position(|(n, _, _)| *n == name) {
             let (_, d, tied) = DENSE[idx];
             let weight = if fp8 { Dtype::Fp8 } else { Dtype::Bf16 };
-            return Ok(LlmSpec::assemble(
+            let mut spec = LlmSpec::assemble(
                 DENSE_DISPLAY[idx].to_string(),
                 d,
                 tied,
                 weight,
                 ArchParts::dense(d[1]),
-            ));
+            );
+            spec.max_position_embeddings = Some(DENSE_CONTEXT[idx]);
+            return Ok(spec);
         }
         if let Some(b) = FROM_CONFIG.iter().find(|b| b.names.contains(&name)) {
             let path = format!("<builtin data/models/{}>", b.file);

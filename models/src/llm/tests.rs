@@ -733,3 +733,27 @@ fn short_model_names_resolve_where_one_built_in_fits() {
     );
     assert!(LlmSpec::builtin_aliases("Llama-3.1-8B").is_empty());
 }
+
+#[test]
+fn every_built_in_knows_its_context_and_a_config_gives_it() {
+    for name in LlmSpec::builtin_names() {
+        let m = LlmSpec::lookup(name).unwrap();
+        assert!(m.max_position_embeddings.is_some(), "{name}");
+    }
+    assert_eq!(
+        LlmSpec::lookup("Llama-3.1-8B")
+            .unwrap()
+            .max_position_embeddings,
+        Some(131_072)
+    );
+    assert_eq!(
+        LlmSpec::lookup("DeepSeek-R1")
+            .unwrap()
+            .max_position_embeddings,
+        Some(163_840)
+    );
+    let cfg = r#"{"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+        "intermediate_size": 128, "vocab_size": 100}"#;
+    let m = LlmSpec::from_hf_config_str(cfg, Path::new("c.json")).unwrap();
+    assert_eq!(m.max_position_embeddings, None, "optional");
+}
