@@ -54,6 +54,16 @@ pub enum ModelsError {
         /// The accepted names, comma separated.
         known: String,
     },
+    /// A short name that fits several known names (e.g. `llama` for two built-in Llamas).
+    #[error("{what} `{name}` is ambiguous: it could be {candidates}")]
+    AmbiguousName {
+        /// What kind of name (e.g. "model").
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// The names it fits, comma separated.
+        candidates: String,
+    },
     /// A well-formed value the models cannot handle (e.g. an unknown dtype or collective).
     #[error("{path}:{line}: column `{column}`: {message}")]
     Unsupported {

@@ -2,6 +2,7 @@
 //!
 //! - [`backend`]: the serving frameworks modelled (TensorRT-LLM, vLLM, SGLang).
 //! - [`dtype`]: numeric types of weights, activations and the KV cache.
+//! - [`alias`]: names as users type them (`H100`, `llama-8b`) resolved where unambiguous.
 //! - [`hardware`]: GPU SKUs (datasheet figures), nodes, links; user SKUs from a file.
 //! - [`llm`]: dense LLM architectures (built in, or from a Hugging Face `config.json`),
 //!   weight and KV-cache sizes, KV capacity of a worker.
@@ -25,6 +26,7 @@
 //! - [`frontend`]: the HTTP server, tokenizer and detokenizer in front of the engines (a
 //!   fixed latency per request, host time per streamed token).
 
+pub mod alias;
 pub mod analytic;
 pub mod backend;
 pub mod calibration;

@@ -124,6 +124,9 @@ class RunResult:
         self.classes = list(classes)
         self._requests: pa.Table | None = None
         self._timeseries: pa.Table | None = None
+        #: What the run's trace file holds (``path``, ``bytes``, ``events``,
+        #: ``max_events``, ``stopped_at_s``, ``message``), or None without ``trace=``.
+        self.trace: dict[str, Any] | None = None
 
     @property
     def warnings(self) -> list[str]:
@@ -308,15 +311,39 @@ class Scenario:
         cfg["traffic"] = json.loads(traffic)
         return Scenario(cfg, self.base_dir)
 
-    def run(self, planner: PythonPlanner | None = None) -> RunResult:
+    def run(
+        self,
+        planner: PythonPlanner | None = None,
+        *,
+        trace: str | os.PathLike[str] | None = None,
+        trace_max_events: int = 1_000_000,
+        trace_window: tuple[float, float] | None = None,
+    ) -> RunResult:
         """Runs to the end with the GIL released; ``planner`` replaces the scenario's policy
         and is called every ``planner.interval_s`` seconds of simulated time (default: the
-        scenario's ``planner.interval_s``, else 60)."""
+        scenario's ``planner.interval_s``, else 60).
+
+        ``trace``, a file path, writes the run's timeline there as a Chrome / Perfetto trace
+        (as ``servesim run --trace``): at most ``trace_max_events`` events, only what starts
+        within ``trace_window`` (start and end, simulated seconds) when given. What it holds
+        is the result's ``trace``."""
         default = float((self._config.get("planner") or {}).get("interval_s", 60.0))
         interval = getattr(planner, "interval_s", default) if planner is not None else default
         if isinstance(interval, bool) or not isinstance(interval, (int, float)):
             raise ConfigError(f"planner.interval_s: {interval!r} is not a number of seconds")
-        out = _native.run(json.dumps(self._config), self.base_dir, planner, float(interval))
+        window = None
+        if trace_window is not None:
+            start, end = trace_window
+            window = (float(start), float(end))
+        out = _native.run(
+            json.dumps(self._config),
+            self.base_dir,
+            planner,
+            float(interval),
+            None if trace is None else os.fspath(trace),
+            trace_max_events,
+            window,
+        )
         result = RunResult(
             summary=json.loads(out["summary"]),
             scaling_events=json.loads(out["scaling_events"]),
@@ -327,6 +354,7 @@ class Scenario:
             series_columns=out["timeseries"],
             classes=out["classes"],
         )
+        result.trace = out["trace"]
         for w in result.warnings:
             _warnings.warn(f"{self.name}: {w}", RuntimeWarning, stacklevel=2)
         return result

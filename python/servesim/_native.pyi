@@ -41,6 +41,9 @@ def run(
     base_dir: str,
     planner: Any | None = None,
     planner_interval_s: float = 60.0,
+    trace: str | None = None,
+    trace_max_events: int = 1000000,
+    trace_window: tuple[float, float] | None = None,
 ) -> dict[str, Any]: ...
 def ab(
     config_json: str,

@@ -42,7 +42,13 @@ pub fn profile(
             ..Overrides::default()
         };
         let out = Path::new(out);
-        run_file(Path::new(request), &overrides, mode, out)?;
+        run_file(
+            Path::new(request),
+            &overrides,
+            mode,
+            out,
+            &servesim::progress::Quiet,
+        )?;
         let summary = out.join("summary.json");
         std::fs::read_to_string(&summary).map_err(|source| Error::Io {
             path: summary,
@@ -94,7 +100,14 @@ pub fn validate_serving<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let averaged = servesim::validate::Averaged::from_flags(steady, from_start);
     let v = py
-        .detach(|| servesim::validate::validate_file(Path::new(input), Path::new(output), averaged))
+        .detach(|| {
+            servesim::validate::validate_file(
+                Path::new(input),
+                Path::new(output),
+                averaged,
+                &servesim::progress::Quiet,
+            )
+        })
         .map_err(to_py)?;
     Ok(pythonize::pythonize(py, &v)?)
 }

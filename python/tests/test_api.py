@@ -198,6 +198,31 @@ def test_errors_are_classes(small: servesim.Scenario) -> None:
     assert not issubclass(errors.ServesimError, RuntimeError)
 
 
+def test_run_writes_a_timeline_trace_like_the_cli(tmp_path: Path, small: servesim.Scenario) -> None:
+    import json
+
+    path = tmp_path / "out.json"
+    r = small.run(trace=path)
+    assert r.trace is not None and r.trace["path"] == str(path)
+    assert r.trace["events"] > 0 and r.trace["stopped_at_s"] is None
+    doc = json.loads(path.read_text())
+    assert len(doc["traceEvents"]) > r.trace["events"] // 2
+    assert r.summary == small.run().summary, "tracing changes nothing of the run"
+    assert small.run().trace is None
+    # Capped: the trace stops and says when; a window keeps what starts in it.
+    capped = small.run(trace=tmp_path / "capped.json", trace_max_events=10)
+    assert capped.trace is not None and capped.trace["stopped_at_s"] is not None
+    assert "cap" in capped.trace["message"]
+    windowed = small.run(trace=tmp_path / "w.json", trace_window=(10, 20))
+    assert windowed.trace is not None and 0 < windowed.trace["events"] < r.trace["events"]
+    with pytest.raises(errors.ConfigError, match="trace_window: the end must come after"):
+        small.run(trace=tmp_path / "x.json", trace_window=(20, 10))
+    with pytest.raises(errors.ConfigError, match="trace_max_events: must be at least 1"):
+        small.run(trace=tmp_path / "x.json", trace_max_events=0)
+    with pytest.raises(errors.ServesimError, match="no-such-folder"):
+        small.run(trace=tmp_path / "no-such-folder" / "t.json")
+
+
 def test_trace_error_names_file(tmp_path: Path, small: servesim.Scenario) -> None:
     trace = tmp_path / "t.csv"
     trace.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n0.5,100,10\nbad,row\n")

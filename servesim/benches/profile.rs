@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use servesim::profiler::{Overrides, ProfileMode, ProfileRequest, output, profile};
+use servesim::progress::Quiet;
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -14,7 +15,7 @@ fn main() {
     let out = std::env::temp_dir().join(format!("servesim-bench-profile-{}", std::process::id()));
     let t = Instant::now();
     let req = ProfileRequest::from_file(&req_path, &Overrides::default()).expect("request");
-    let o = profile(req.clone(), ProfileMode::Fast).expect("profile");
+    let o = profile(req.clone(), ProfileMode::Fast, &Quiet).expect("profile");
     output::write_all(&o, &out).expect("outputs");
     let cold = t.elapsed().as_secs_f64();
     println!(
@@ -50,13 +51,13 @@ fn main() {
     let mut best = f64::MAX;
     for _ in 0..5 {
         let t = Instant::now();
-        let o = profile(req.clone(), ProfileMode::Fast).expect("profile");
+        let o = profile(req.clone(), ProfileMode::Fast, &Quiet).expect("profile");
         output::write_all(&o, &out).expect("outputs");
         best = best.min(t.elapsed().as_secs_f64());
     }
     println!("fast, tables cached (best of 5): {best:.3} s");
     let t = Instant::now();
-    let o = profile(req, ProfileMode::Simulate).expect("simulate");
+    let o = profile(req, ProfileMode::Simulate, &Quiet).expect("simulate");
     output::write_all(&o, &out).expect("outputs");
     println!(
         "simulate, top {} candidates: {:.3} s  [simulations {:.3} s]",

@@ -10,6 +10,7 @@ use serde::Serialize;
 use servesim_planner::PlannerConfig;
 
 use crate::Error;
+use crate::progress::Observer;
 use crate::report::Summary;
 use crate::run;
 use crate::scenario::Scenario;
@@ -29,9 +30,11 @@ pub fn with_policy(base: &Scenario, policy: &str, seed: u64) -> Result<Scenario,
 }
 
 /// Runs `jobs` in parallel on up to `threads` threads; results come back in job order.
+/// `progress` is told of each job once it has finished.
 pub fn parallel<T: Send, R: Send>(
     jobs: Vec<T>,
     threads: usize,
+    progress: &dyn Observer,
     f: impl Fn(T) -> R + Sync,
 ) -> Vec<R> {
     let n = jobs.len();
@@ -52,6 +55,7 @@ pub fn parallel<T: Send, R: Send>(
                         .take()
                         .expect("each job taken once");
                     *results[i].lock().expect("result lock") = Some(f(job));
+                    progress.done();
                 }
             });
         }
@@ -62,17 +66,20 @@ pub fn parallel<T: Send, R: Send>(
         .collect()
 }
 
-/// Every policy on `base`, one run each on the scenario's seed, in parallel.
+/// Every policy on `base`, one run each on the scenario's seed, in parallel (each run told
+/// to `progress` as it ends).
 pub fn run_policies(
     base: &Scenario,
     policies: &[String],
     threads: usize,
+    progress: &dyn Observer,
 ) -> Result<Vec<(Summary, World)>, Error> {
     let scenarios: Vec<Scenario> = policies
         .iter()
         .map(|p| with_policy(base, p, base.seed()))
         .collect::<Result<_, _>>()?;
-    parallel(scenarios, threads, |s| run(&s))
+    progress.phase("runs", scenarios.len() as u64);
+    parallel(scenarios, threads, progress, |s| run(&s))
         .into_iter()
         .collect()
 }
@@ -290,13 +297,15 @@ pub fn or_dash(x: f64, decimals: usize) -> String {
 /// Most runs (policies × seeds) of one comparison.
 pub const MAX_AB_RUNS: u64 = 100_000;
 
-/// Runs every policy on the seeds `first_seed..first_seed + seeds` in parallel and compares them.
+/// Runs every policy on the seeds `first_seed..first_seed + seeds` in parallel and compares
+/// them (each run told to `progress` as it ends).
 pub fn ab(
     base: &Scenario,
     policies: &[String],
     first_seed: u64,
     seeds: u64,
     threads: usize,
+    progress: &dyn Observer,
 ) -> Result<AbReport, Error> {
     let invalid = |path: &str, message: String| Error::Config {
         path: path.into(),
@@ -338,7 +347,8 @@ pub fn ab(
         .iter()
         .flat_map(|p| seed_list.iter().map(move |&s| (p.clone(), s)))
         .collect();
-    let results = parallel(jobs.clone(), threads, |(p, seed)| {
+    progress.phase("runs", jobs.len() as u64);
+    let results = parallel(jobs.clone(), threads, progress, |(p, seed)| {
         with_policy(base, &p, seed).and_then(|s| run(&s).map(|(s, _)| s))
     });
     let mut runs = Vec::new();
@@ -588,6 +598,7 @@ impl fmt::Display for AbReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::progress::Quiet;
 
     #[test]
     fn t_interval_of_a_known_sample() {
@@ -609,7 +620,7 @@ mod tests {
             .replace("rate_per_s: 2}", "rate_per_s: 1.0e-9}");
         let s = Scenario::from_yaml_str(&text, "quiet", path.parent().unwrap()).unwrap();
         let p = vec!["static".to_string(), "load-threshold".into()];
-        let r = ab(&s, &p, 0, 2, 1).unwrap();
+        let r = ab(&s, &p, 0, 2, 1, &Quiet).unwrap();
         for stats in &r.policies {
             assert_eq!(stats.runs_judged, 0);
             assert!(stats.slo_attainment.mean.is_nan() && stats.ttft_ms[0].is_nan());
@@ -645,7 +656,7 @@ mod tests {
         );
         let s = Scenario::from_yaml_str(&text, "replay", path.parent().unwrap()).unwrap();
         let p = vec!["static".to_string(), "load-threshold".into()];
-        let r = ab(&s, &p, 0, 3, 1).unwrap();
+        let r = ab(&s, &p, 0, 3, 1, &Quiet).unwrap();
         assert!(r.runs.iter().all(|run| run.summary.arrived > 0));
         for stats in &r.policies {
             assert!(stats.identical_seeds, "{}", stats.policy);
@@ -681,7 +692,7 @@ mod tests {
             .unwrap()
             .replace("duration_s: 300", "duration_s: 60");
         let s = Scenario::from_yaml_str(&text, "random", path.parent().unwrap()).unwrap();
-        let r = ab(&s, &["static".to_string()], 0, 2, 1).unwrap();
+        let r = ab(&s, &["static".to_string()], 0, 2, 1, &Quiet).unwrap();
         assert!(!r.policies[0].identical_seeds);
         assert!(r.policies[0].goodput_rps.low.is_finite());
         assert!(!r.to_string().contains("bit-identical"));
@@ -696,7 +707,7 @@ mod tests {
             .replace("duration_s: 300", "duration_s: 60");
         let s = Scenario::from_yaml_str(&text, "one", path.parent().unwrap()).unwrap();
         let p = vec!["static".to_string(), "load-threshold".into()];
-        let r = ab(&s, &p, 0, 1, 1).unwrap();
+        let r = ab(&s, &p, 0, 1, 1, &Quiet).unwrap();
         assert!(r.no_interval.as_deref().unwrap().starts_with("one seed"));
         for stats in &r.policies {
             assert!(stats.goodput_rps.low.is_nan() && stats.slo_attainment.high.is_nan());
@@ -728,17 +739,21 @@ mod tests {
             Ok(_) => panic!("expected an error"),
             Err(e) => e.to_string(),
         };
-        assert!(err(ab(&s, &[], 0, 2, 1)).contains("policies"));
-        assert!(err(ab(&s, &p, 0, 0, 1)).contains("seeds: must be at least 1"));
-        assert!(err(ab(&s, &p, u64::MAX, 2, 1)).contains("past the largest seed"));
-        assert!(err(ab(&s, &p, 0, 10_000_000_000_000, 1)).contains("more than 100000 runs"));
+        assert!(err(ab(&s, &[], 0, 2, 1, &Quiet)).contains("policies"));
+        assert!(err(ab(&s, &p, 0, 0, 1, &Quiet)).contains("seeds: must be at least 1"));
+        assert!(err(ab(&s, &p, u64::MAX, 2, 1, &Quiet)).contains("past the largest seed"));
+        assert!(
+            err(ab(&s, &p, 0, 10_000_000_000_000, 1, &Quiet)).contains("more than 100000 runs")
+        );
         let twice = vec!["static".to_string(), "sla".into(), "static".into()];
-        assert!(err(ab(&s, &twice, 0, 2, 1)).contains("policies[2]: 'static' is named twice"));
+        assert!(
+            err(ab(&s, &twice, 0, 2, 1, &Quiet)).contains("policies[2]: 'static' is named twice")
+        );
     }
 
     #[test]
     fn parallel_keeps_job_order() {
-        let out = parallel((0..50).collect(), 4, |x: u64| x * x);
+        let out = parallel((0..50).collect(), 4, &Quiet, |x: u64| x * x);
         assert_eq!(out, (0..50).map(|x| x * x).collect::<Vec<_>>());
     }
 }

@@ -11,7 +11,8 @@
 //! - [`suite`]: the planner benchmark suite, every policy against the best fixed deployment;
 //! - [`profiler`]: deployment search from a Dynamo request, and the planner profile;
 //! - [`validate`]: predictions of real serving runs and their errors;
-//! - [`trace`]: a run's timeline as a Chrome / Perfetto trace.
+//! - [`trace`]: a run's timeline as a Chrome / Perfetto trace;
+//! - [`progress`]: long work observed as it completes (the command line's progress bars).
 //!
 //! Re-exports the crates underneath so that an embedding needs one dependency.
 
@@ -20,6 +21,7 @@ pub mod experiment;
 pub mod html;
 pub mod metrics;
 pub mod profiler;
+pub mod progress;
 pub mod report;
 mod run;
 pub mod scenario;

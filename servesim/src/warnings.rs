@@ -1,6 +1,7 @@
 //! Guardrails: what a finished run says about itself that a user might not see in its
-//! figures (a pool that never had capacity, a queue that grew without bound), as plain
-//! sentences in the summary, the HTML report and Python.
+//! figures (a pool that never had capacity, a queue that grew without bound, requests
+//! longer than the model's context), as plain sentences in the summary, the HTML report
+//! and Python.
 
 use crate::scenario::Scenario;
 use crate::world::World;
@@ -30,6 +31,28 @@ pub fn run_warnings(s: &Scenario, w: &World, completed: u64, in_flight: u64) -> 
              completed: the cluster does not keep up with the traffic and its queue grows with \
              the run (memory too); the figures describe a transient, not a steady state"
         ));
+    }
+    if let Some(check) = w.context_check() {
+        for (name, o) in w.workload.stream_names().iter().zip(&check.streams) {
+            if o.over > 0 {
+                let pct = 100.0 * o.over as f64 / o.arrived as f64;
+                let share = if pct < 0.1 {
+                    "under 0.1 %".to_string()
+                } else {
+                    format!("{pct:.1} %")
+                };
+                out.push(format!(
+                    "stream {name}: {} of {} requests ({share}) are longer than the context of \
+                     {} ({} tokens), up to {} tokens (prompt and output): a server would \
+                     refuse them, the simulation served them",
+                    o.over,
+                    o.arrived,
+                    s.llm().name,
+                    check.context,
+                    o.longest
+                ));
+            }
+        }
     }
     out
 }

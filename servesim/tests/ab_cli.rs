@@ -69,3 +69,34 @@ fn seeds_that_differ_print_intervals() {
     let out = ab("scenarios/planner-suite/azure-conv-replay.yaml", "2", "30");
     assert!(!out.contains("bit-identical"), "{out}");
 }
+
+/// Not on a terminal (as here, in CI and in pipes), no progress bar is drawn: stderr stays
+/// empty and stdout holds the JSON alone.
+#[test]
+fn no_progress_bar_off_a_terminal() {
+    let out = Command::new(env!("CARGO_BIN_EXE_servesim"))
+        .current_dir(root())
+        .args([
+            "ab",
+            "scenarios/disagg-small.yaml",
+            "--policies",
+            "static,load-threshold",
+            "--seeds",
+            "2",
+            "--jobs",
+            "2",
+            "--set",
+            "duration_s=60",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["seeds"], serde_json::json!([1, 2]));
+}

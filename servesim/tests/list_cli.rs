@@ -56,3 +56,13 @@ fn an_unknown_list_names_the_ones_there_are() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("models") && err.contains("policies"), "{err}");
 }
+
+#[test]
+fn gpus_and_models_show_the_names_users_type() {
+    let gpus = list("gpus");
+    let h100 = gpus.lines().find(|l| l.starts_with("h100_sxm")).unwrap();
+    assert!(h100.ends_with("also: H100, H100-SXM"), "{h100}");
+    let models = list("models");
+    let kimi = models.lines().find(|l| l.starts_with("Kimi")).unwrap();
+    assert!(kimi.ends_with("also: kimi-k2, Kimi"), "{kimi}");
+}

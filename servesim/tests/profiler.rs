@@ -6,6 +6,7 @@ use std::process::Command;
 
 use servesim::Scenario;
 use servesim::profiler::{Mode, Overrides, Prefer, ProfileMode, ProfileRequest, TpPins, profile};
+use servesim::progress::Quiet;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_servesim"))
@@ -290,7 +291,7 @@ fn request(ttft: f64, itl: f64) -> ProfileRequest {
 #[test]
 fn unreachable_slos_give_the_closest_configuration_and_the_miss() {
     // No GPU prefills 4000 tokens in 5 ms.
-    let o = profile(request(5.0, 30.0), ProfileMode::Fast).unwrap();
+    let o = profile(request(5.0, 30.0), ProfileMode::Fast, &Quiet).unwrap();
     assert!(!o.chosen.meets_slo());
     let m = &o.chosen.misses;
     assert_eq!(m.len(), 1, "{m:?}");
@@ -303,7 +304,7 @@ fn unreachable_slos_give_the_closest_configuration_and_the_miss() {
             .all(|c| c.worst_miss() >= o.chosen.worst_miss() - 1e-12)
     );
     // Nor decodes a step in 1 ms.
-    let o = profile(request(500.0, 1.0), ProfileMode::Fast).unwrap();
+    let o = profile(request(500.0, 1.0), ProfileMode::Fast, &Quiet).unwrap();
     assert!(
         o.chosen
             .misses
@@ -323,7 +324,7 @@ fn unreachable_slos_give_the_closest_configuration_and_the_miss() {
 fn requested_rate_sizes_the_deployment_and_both_modes_are_searched() {
     let mut r = request(500.0, 30.0);
     r.request_rate = Some(2.0);
-    let o = profile(r, ProfileMode::Fast).unwrap();
+    let o = profile(r, ProfileMode::Fast, &Quiet).unwrap();
     assert!(o.chosen.meets_slo());
     assert!(o.chosen.gpus < 8, "{:?}", o.chosen);
     assert!((o.chosen.request_rate - 2.0).abs() < 1e-9);
@@ -331,7 +332,7 @@ fn requested_rate_sizes_the_deployment_and_both_modes_are_searched() {
     assert!(o.candidates.iter().any(|c| c.mode == Mode::Disaggregated));
     let mut r = request(500.0, 30.0);
     r.concurrency = Some(64);
-    let o = profile(r, ProfileMode::Fast).unwrap();
+    let o = profile(r, ProfileMode::Fast, &Quiet).unwrap();
     assert!(o.chosen.meets_slo(), "{:?}", o.chosen);
 }
 
@@ -341,7 +342,7 @@ fn simulate_mode_compares_the_top_candidates_with_the_simulator() {
     // TTFT target's cliff.
     let mut r = request(500.0, 30.0);
     r.request_rate = Some(8.0);
-    let o = profile(r, ProfileMode::Simulate).unwrap();
+    let o = profile(r, ProfileMode::Simulate, &Quiet).unwrap();
     // summary.json spells the mode as the CLI and Python take it.
     let summary = servesim::profiler::output::summary_json(&o);
     assert_eq!(summary["mode"], ProfileMode::Simulate.as_str());
@@ -386,7 +387,7 @@ fn simulate_mode_compares_the_top_candidates_with_the_simulator() {
         o.comparisons
     );
     // Without a rate, each candidate is simulated at the rate the fast model planned it for.
-    let o = profile(request(500.0, 30.0), ProfileMode::Simulate).unwrap();
+    let o = profile(request(500.0, 30.0), ProfileMode::Simulate, &Quiet).unwrap();
     for c in &o.comparisons {
         let cand = o.candidates.iter().find(|x| x.label() == c.label).unwrap();
         let planned = format!("Poisson {} req/s", (cand.request_rate * 1e3).round() / 1e3);
@@ -406,6 +407,7 @@ fn the_choice_rule_is_configurable_and_said() {
         profile(
             ProfileRequest::from_yaml_str(&text, "req", &o).unwrap(),
             ProfileMode::Fast,
+            &Quiet,
         )
         .unwrap()
     };
@@ -482,7 +484,7 @@ fn pinned_tp_sizes_are_the_only_ones_searched() {
         ..Overrides::default()
     };
     let r = ProfileRequest::from_yaml_str(&text, "req", &o).unwrap();
-    let o = profile(r, ProfileMode::Fast).unwrap();
+    let o = profile(r, ProfileMode::Fast, &Quiet).unwrap();
     for c in o.points.iter().map(|p| &p.candidate).chain(&o.candidates) {
         match c.mode {
             Mode::Disaggregated => {

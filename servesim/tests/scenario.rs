@@ -340,6 +340,63 @@ fn a_changed_scenario_is_validated_again() {
 }
 
 #[test]
+fn gpus_and_models_may_be_named_as_users_type_them_where_one_fits() {
+    let text = GOOD.replacen("gpu: h100_sxm", "gpu: H100", 1).replacen(
+        "model: Qwen/Qwen3-32B-FP8",
+        "model: qwen-32b-fp8",
+        1,
+    );
+    let s = Scenario::from_yaml_str(&text, "s.yaml", Path::new(".")).unwrap();
+    assert_eq!(s.gpu().sku, "h100_sxm");
+    assert_eq!(s.llm().name, "Qwen3-32B");
+    let e = error(("model: Qwen/Qwen3-32B-FP8", "model: qwen3"));
+    assert!(
+        e.contains("model: model `qwen3` is ambiguous: it could be Qwen3-32B, Qwen3-0.6B"),
+        "{e}"
+    );
+    let e = error(("gpu: h100_sxm", "gpu: H100-PCIe"));
+    assert!(e.contains("gpu: unknown GPU SKU `H100-PCIe`"), "{e}");
+}
+
+#[test]
+fn requests_longer_than_the_context_are_warned_of_or_refused_when_all_are() {
+    // Qwen3-32B takes 40,960 tokens; prompts of 30,000 to 50,000 overrun it at times.
+    let some = GOOD.replacen(
+        "input: {kind: fixed, value: 100}",
+        "input: {kind: uniform, min: 30000, max: 50000}",
+        1,
+    );
+    let s = Scenario::from_yaml_str(&some, "s.yaml", Path::new(".")).unwrap();
+    assert_eq!(s.llm().max_position_embeddings, Some(40_960));
+    let summary = servesim::run(&s).unwrap().0;
+    let w = summary
+        .warnings
+        .iter()
+        .find(|w| w.starts_with("stream chat: "))
+        .unwrap_or_else(|| panic!("{:?}", summary.warnings));
+    assert!(
+        w.contains("are longer than the context of Qwen3-32B (40960 tokens), up to "),
+        "{w}"
+    );
+    assert!(summary.to_string().contains("warning: stream chat: "));
+    // Prompts within the context: nothing to say.
+    let quiet = servesim::run(&Scenario::from_yaml_str(GOOD, "s.yaml", Path::new(".")).unwrap())
+        .unwrap()
+        .0;
+    assert!(!quiet.warnings.iter().any(|w| w.contains("context")));
+    // Every request over it: the scenario is refused, the stream and the sizes named.
+    let e = error((
+        "input: {kind: fixed, value: 100}",
+        "input: {kind: fixed, value: 50000}",
+    ));
+    assert_eq!(
+        e,
+        "traffic: stream chat: every request is longer than the context of Qwen3-32B: at \
+         least 50010 tokens (prompt and output) against 40960"
+    );
+}
+
+#[test]
 fn a_run_warns_of_a_pool_without_capacity_and_of_a_queue_without_bound() {
     let run = |text: &str| {
         let s = Scenario::from_yaml_str(text, "s.yaml", Path::new(".")).unwrap();

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use servesim::planner::POLICIES;
+use servesim::progress::Quiet;
 use servesim::suite::{BEST_FIXED, SuiteOptions, manifest, page, run_suite, search};
 use servesim::{Scenario, run};
 
@@ -55,7 +56,7 @@ fn a_tiny_suite_reports_every_policy_and_a_best_fixed_within_the_budget() {
         attainment_target: 0.9,
         threads: 2,
     };
-    let report = run_suite(&workloads, &opts).unwrap();
+    let report = run_suite(&workloads, &opts, &Quiet).unwrap();
     let w = &report.workloads[0];
     let names: Vec<&str> = w.rows.iter().map(|r| r.policy.as_str()).collect();
     let mut want = vec![BEST_FIXED];

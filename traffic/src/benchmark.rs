@@ -247,6 +247,18 @@ pub(crate) struct BenchmarkSpec {
     warmup_class: ClassId,
 }
 
+impl BenchmarkSpec {
+    /// Prompt tokens of each request.
+    pub(crate) fn isl(&self) -> &Dist {
+        &self.isl
+    }
+
+    /// Output tokens of each request.
+    pub(crate) fn osl(&self) -> &Dist {
+        &self.osl
+    }
+}
+
 /// A benchmark client running: which phase it is in, what it sent, what is in flight.
 #[derive(Debug)]
 pub(crate) struct Client {

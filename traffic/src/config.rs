@@ -138,6 +138,38 @@ impl WorkloadSpec {
         self.streams.iter().map(|s| s.name.as_str())
     }
 
+    /// The fewest tokens (prompt, shared prefix included, and output) a request of each
+    /// stream can have, by stream, in [`crate::StreamId`] order; `None` for a trace replay
+    /// (its file is read as it runs). A closed-loop stream's least is its first turn's.
+    pub fn least_request_tokens(&self) -> Vec<(&str, Option<u64>)> {
+        self.streams
+            .iter()
+            .map(|s| {
+                let shared = u64::from(s.shared_prefix);
+                let least = |input: &Dist, output: &Dist| {
+                    u64::from(input.least_count(1)) + u64::from(output.least_count(1))
+                };
+                let tokens = match &s.kind {
+                    StreamKind::Open {
+                        sizes: Sizes::Independent { input, output },
+                        ..
+                    } => Some(shared + least(input, output)),
+                    StreamKind::Open {
+                        sizes: Sizes::Empirical(rows),
+                        ..
+                    } => rows
+                        .iter()
+                        .map(|&(i, o)| shared + u64::from(i) + u64::from(o))
+                        .min(),
+                    StreamKind::Closed(c) => Some(shared + least(&c.first_input, &c.output)),
+                    StreamKind::Benchmark(b) => Some(least(b.isl(), b.osl())),
+                    StreamKind::Trace(_) => None,
+                };
+                (s.name.as_str(), tokens)
+            })
+            .collect()
+    }
+
     /// Class names, by [`ClassId`].
     pub fn class_names(&self) -> &[String] {
         &self.classes

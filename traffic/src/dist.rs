@@ -206,6 +206,16 @@ impl Dist {
         }
     }
 
+    /// The least value [`Dist::sample_count`] can give with this `floor`.
+    pub fn least_count(&self, floor: u32) -> u32 {
+        let x = match self {
+            Dist::Fixed(v) => v.round(),
+            Dist::Uniform(lo, hi) if lo.ceil() <= hi.floor() => lo.ceil(),
+            Dist::Uniform(lo, _) | Dist::Clipped(_, lo, _) => lo.round(),
+        };
+        (x as u32).max(floor)
+    }
+
     /// One draw as a whole count of at least `floor` (tokens: 1; turns: 1).
     pub fn sample_count(&self, rng: &mut StreamRng, floor: u32) -> u32 {
         let x = match self {

@@ -456,3 +456,31 @@ fn users_join_evenly_or_at_random_times_within_the_ramp() {
             .contains("unknown variant `sideways`")
     );
 }
+
+#[test]
+fn the_least_tokens_of_a_request_are_known_per_stream_before_it_runs() {
+    let w = spec(
+        "streams:
+  - name: open
+    shared_prefix_tokens: 50
+    open:
+      arrival: {kind: poisson, rate_per_s: 1}
+      input: {kind: uniform, min: 100.2, max: 300}
+      output: {kind: lognormal, p50: 200, sigma: 1, min: 10}
+  - name: users
+    closed:
+      users: 2
+      first_input: {kind: fixed, value: 0}
+      followup_input: {kind: fixed, value: 5000}
+      output: {kind: fixed, value: 7}
+      think_s: {kind: fixed, value: 1}
+      turns: {kind: fixed, value: 3}
+",
+    );
+    // 50 shared + 101 (whole numbers from 100.2) + 10; a closed stream's first turn, its
+    // empty first prompt counted as one token.
+    assert_eq!(
+        w.least_request_tokens(),
+        [("open", Some(161)), ("users", Some(8))]
+    );
+}

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::alias;
 use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 
@@ -172,13 +173,58 @@ impl GpuCatalog {
         cat
     }
 
-    /// The SKU called `name`.
+    /// The SKU called `name`, or that the name a user typed stands for (see
+    /// [`GpuCatalog::resolve`]).
     pub fn get(&self, name: &str) -> Result<&GpuSku> {
-        self.skus.get(name).ok_or_else(|| ModelsError::UnknownName {
-            what: "GPU SKU",
-            name: name.to_string(),
-            known: self.names().collect::<Vec<_>>().join(", "),
-        })
+        let sku = self.resolve(name)?;
+        Ok(&self.skus[sku])
+    }
+
+    /// The catalog's name of the SKU that `name` stands for: the name itself, or a form a
+    /// user types (`H100`, `h100-sxm5`, `NVIDIA H100 80GB HBM3`, `GB200 NVL72`) that fits
+    /// one SKU only. Case, separators, `NVIDIA`, HGX/DGX, HBM and NVL words are ignored,
+    /// `SXM4`/`SXM5`/`SXM6` read as `SXM`, and a memory size (`80GB`) must be the SKU's (in
+    /// GiB). A name that fits several SKUs is an error naming them.
+    pub fn resolve(&self, name: &str) -> Result<&str> {
+        if let Some((k, _)) = self.skus.get_key_value(name) {
+            return Ok(k);
+        }
+        let entries: Vec<alias::Entry<'_>> = self
+            .skus
+            .iter()
+            .map(|(k, g)| {
+                let mut words = gpu_words(k);
+                words.push(format!("{:.0}gb", g.memory_bytes / f64::from(1u32 << 30)));
+                alias::Entry {
+                    name: k,
+                    forms: vec![words],
+                }
+            })
+            .collect();
+        alias::resolve(
+            "GPU SKU",
+            name,
+            &gpu_words(name),
+            &entries,
+            self.names().collect::<Vec<_>>().join(", "),
+        )
+    }
+
+    /// Forms a user may type for the SKU `sku` besides its name (`H100`, `H100-SXM`): those
+    /// that fit it alone.
+    pub fn aliases(&self, sku: &str) -> Vec<String> {
+        let words = gpu_words(sku);
+        let Some(chip) = words.first() else {
+            return Vec::new();
+        };
+        let mut forms = vec![chip.to_uppercase()];
+        if words.len() > 1 {
+            forms.push(words.join("-").to_uppercase());
+        }
+        forms
+            .into_iter()
+            .filter(|f| f != sku && self.resolve(f).is_ok_and(|k| k == sku))
+            .collect()
     }
 
     /// Names of all SKUs, sorted.
@@ -271,6 +317,23 @@ pub(crate) fn csv_error(path: &Path, e: &csv::Error) -> ModelsError {
     }
 }
 
+/// The words of a GPU name (see [`alias::words`]) less those that do not tell SKUs apart
+/// here (`NVIDIA`, HGX/DGX, HBM generations, NVL domains), `SXM4`/`SXM5`/`SXM6` as `SXM`.
+fn gpu_words(name: &str) -> Vec<String> {
+    let kept: Vec<String> = name
+        .to_lowercase()
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| {
+            !(p.is_empty()
+                || ["nvidia", "hgx", "dgx"].contains(p)
+                || p.starts_with("hbm")
+                || p.starts_with("nvl"))
+        })
+        .map(|p| if p.starts_with("sxm") { "sxm" } else { p }.to_string())
+        .collect();
+    alias::words(&kept.join("-"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,6 +359,47 @@ mod tests {
         assert_eq!(h100.nvlink_bytes_per_s_per_direction, 450e9);
         assert!(cat.get("a100_sxm").unwrap().fp8_dense_flops.is_none());
         assert!(matches!(cat.get("x"), Err(ModelsError::UnknownName { .. })));
+    }
+
+    #[test]
+    fn names_users_type_resolve_to_one_sku_or_name_the_candidates() {
+        let cat = GpuCatalog::builtin();
+        for (typed, sku) in [
+            ("H100", "h100_sxm"),
+            ("h100", "h100_sxm"),
+            ("H100-SXM", "h100_sxm"),
+            ("h100_sxm5", "h100_sxm"),
+            ("NVIDIA H100 80GB HBM3", "h100_sxm"),
+            ("NVIDIA A100-SXM4-80GB", "a100_sxm"),
+            ("H200", "h200_sxm"),
+            ("B200", "b200_sxm"),
+            ("GB200", "gb200"),
+            ("GB200 NVL72", "gb200"),
+            ("gb300", "gb300"),
+        ] {
+            assert_eq!(cat.resolve(typed).unwrap(), sku, "{typed}");
+            assert_eq!(cat.get(typed).unwrap().sku, sku, "{typed}");
+        }
+        // A memory size that is not the SKU's is another GPU; a near miss is suggested.
+        let e = cat.resolve("A100-40GB").unwrap_err().to_string();
+        assert!(e.contains("unknown GPU SKU `A100-40GB`"), "{e}");
+        let e = cat.resolve("h100_sxn").unwrap_err().to_string();
+        assert!(e.contains("did you mean `h100_sxm`?"), "{e}");
+        assert_eq!(cat.aliases("h100_sxm"), ["H100", "H100-SXM"]);
+        assert_eq!(cat.aliases("gb200"), ["GB200"]);
+        // With a PCIe H100 in the catalog, `H100` fits two SKUs and is refused.
+        let mut cat = cat.clone();
+        let mut pcie = cat.get("h100_sxm").unwrap().clone();
+        pcie.sku = "h100_pcie".into();
+        cat.insert(pcie).unwrap();
+        let e = cat.resolve("H100").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "GPU SKU `H100` is ambiguous: it could be h100_pcie, h100_sxm"
+        );
+        assert_eq!(cat.resolve("H100 SXM5").unwrap(), "h100_sxm");
+        assert_eq!(cat.resolve("h100-pcie").unwrap(), "h100_pcie");
+        assert_eq!(cat.aliases("h100_sxm"), ["H100-SXM"]);
     }
 
     #[test]

@@ -5,8 +5,9 @@
 use std::path::Path;
 
 use super::{ArchParts, LlmSpec};
+use crate::alias;
 use crate::dtype::Dtype;
-use crate::error::{ModelsError, Result};
+use crate::error::Result;
 
 /// The dense built-ins: (canonical lower-case name, dimensions, tied embeddings).
 const DENSE: [(&str, [u32; 7], bool); 4] = [
@@ -22,6 +23,10 @@ const DENSE: [(&str, [u32; 7], bool); 4] = [
 ];
 
 const DENSE_DISPLAY: [&str; 4] = ["Qwen3-32B", "Qwen3-0.6B", "Llama-3.1-8B", "Llama-3.1-70B"];
+
+/// The dense built-ins' context lengths: `max_position_embeddings` of each model's published
+/// `config.json` (Qwen3's 40,960 without YaRN; Llama 3.1's 131,072 with its RoPE scaling).
+const DENSE_CONTEXT: [u32; 4] = [40_960, 40_960, 131_072, 131_072];
 
 /// A built-in given by its `config.json`.
 struct FromConfig {
@@ -131,7 +136,9 @@ impl LlmSpec {
 
     /// Looks a built-in model up by name or Hugging Face id: any owner prefix
     /// (`Qwen/`, `meta-llama/`), case, a `Meta-` prefix and `-Instruct` / `-FP8` suffixes are
-    /// accepted (`Qwen/Qwen3-32B-FP8`, `meta-llama/Llama-3.1-8B-Instruct`). An `-FP8` suffix sets
+    /// accepted (`Qwen/Qwen3-32B-FP8`, `meta-llama/Llama-3.1-8B-Instruct`), and so is a short
+    /// form that fits one built-in alone (`llama-8b`, `Llama 3.1 70B`, `kimi`; see
+    /// [`crate::alias`]): one that fits several is an error naming them. An `-FP8` suffix sets
     /// FP8 weights (per-tensor for the dense built-ins; for the others, the format of the
     /// model's own FP8 checkpoint); the KV cache stays bf16 (set [`LlmSpec::kv_dtype`] to
     /// change it).
@@ -158,13 +165,15 @@ impl LlmSpec {
         if let Some(idx) = DENSE.iter().position(|(n, _, _)| *n == name) {
             let (_, d, tied) = DENSE[idx];
             let weight = if fp8 { Dtype::Fp8 } else { Dtype::Bf16 };
-            return Ok(LlmSpec::assemble(
+            let mut spec = LlmSpec::assemble(
                 DENSE_DISPLAY[idx].to_string(),
                 d,
                 tied,
                 weight,
                 ArchParts::dense(d[1]),
-            ));
+            );
+            spec.max_position_embeddings = Some(DENSE_CONTEXT[idx]);
+            return Ok(spec);
         }
         if let Some(b) = FROM_CONFIG.iter().find(|b| b.names.contains(&name)) {
             let path = format!("<builtin data/models/{}>", b.file);
@@ -175,11 +184,56 @@ impl LlmSpec {
             }
             return Ok(spec);
         }
-        Err(ModelsError::UnknownName {
-            what: "model",
-            name: id.to_string(),
-            known: ALL_DISPLAY.join(", ")
-                + " (any owner prefix, -Instruct/-FP8 suffix), or a config.json path",
+        let entries: Vec<alias::Entry<'_>> = DENSE
+            .iter()
+            .zip(DENSE_DISPLAY)
+            .map(|((n, _, _), display)| alias::Entry {
+                name: display,
+                forms: vec![alias::words(n)],
+            })
+            .chain(FROM_CONFIG.iter().map(|b| {
+                alias::Entry {
+                    name: b.display,
+                    forms: std::iter::once(b.display)
+                        .chain(b.names.iter().copied())
+                        .map(alias::words)
+                        .collect(),
+                }
+            }))
+            .collect();
+        let known = ALL_DISPLAY.join(", ")
+            + " (any owner prefix, -Instruct/-FP8 suffix, or a short form that fits one: \
+               llama-8b), or a config.json path";
+        let full = alias::resolve("model", id, &alias::words(name), &entries, known)?;
+        LlmSpec::lookup(&if fp8 {
+            format!("{full}-FP8")
+        } else {
+            full.to_string()
         })
+    }
+
+    /// The short forms of a built-in model a user may type besides its name (its other
+    /// names, and the name with trailing words left out while it still fits it alone:
+    /// `Qwen3-235B` for `Qwen3-235B-A22B`).
+    pub fn builtin_aliases(display: &str) -> Vec<String> {
+        let mut out: Vec<String> = FROM_CONFIG
+            .iter()
+            .filter(|b| b.display == display)
+            .flat_map(|b| b.names.iter().map(|n| n.to_string()))
+            .filter(|n| !n.eq_ignore_ascii_case(display))
+            .collect();
+        let parts: Vec<&str> = display.split('-').collect();
+        for keep in (1..parts.len()).rev() {
+            let short = parts[..keep].join("-");
+            match LlmSpec::lookup(&short) {
+                Ok(m) if m.name == display => {
+                    if !out.iter().any(|n| n.eq_ignore_ascii_case(&short)) {
+                        out.push(short);
+                    }
+                }
+                _ => break,
+            }
+        }
+        out
     }
 }

@@ -154,7 +154,8 @@ impl LlmSpec {
     /// As in `transformers`: `num_key_value_heads` defaults to `num_attention_heads`,
     /// `head_dim` to `hidden_size / num_attention_heads`, `tie_word_embeddings` to false.
     /// A `quantization_config` with `quant_method: fp8` gives FP8 weights (block-scaled when it
-    /// has `weight_block_size`); `mxfp4` gives MXFP4 experts.
+    /// has `weight_block_size`); `mxfp4` gives MXFP4 experts. `max_position_embeddings`, when
+    /// given, is the context length.
     pub fn from_hf_config(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| ModelsError::Io {
             path: path.to_path_buf(),
@@ -321,7 +322,7 @@ impl LlmSpec {
             // gpt-oss's attention has a learned sink logit per head (GptOssAttention.sinks).
             attention_sinks: model_type == Some("gpt_oss"),
         };
-        Ok(LlmSpec::assemble(
+        let mut spec = LlmSpec::assemble(
             path.display().to_string(),
             [
                 hidden_size,
@@ -335,7 +336,9 @@ impl LlmSpec {
             tie_word_embeddings,
             weight_dtype,
             parts,
-        ))
+        );
+        spec.max_position_embeddings = f.get("max_position_embeddings")?;
+        Ok(spec)
     }
 }
 

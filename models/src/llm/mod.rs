@@ -56,6 +56,9 @@ pub struct LlmSpec {
     pub weight_dtype: Dtype,
     /// KV-cache dtype.
     pub kv_dtype: Dtype,
+    /// The longest sequence (prompt and output) the model takes, tokens: `config.json`'s
+    /// `max_position_embeddings` (with any RoPE scaling it ships with); `None` when unknown.
+    pub max_position_embeddings: Option<u32>,
     /// How keys and values are cached.
     attention: Attention,
     /// Each layer's token mixer and feed-forward block (`num_layers` of them).
@@ -122,6 +125,7 @@ impl LlmSpec {
             tie_word_embeddings,
             weight_dtype,
             kv_dtype: Dtype::Bf16,
+            max_position_embeddings: None,
             attention: parts.attention,
             layers: parts.layers,
             moe: parts.moe,

@@ -721,3 +721,75 @@ proptest! {
         prop_assert!(m.active_params_per_token() <= m.params());
     }
 }
+
+#[test]
+fn short_model_names_resolve_where_one_built_in_fits() {
+    for (typed, name) in [
+        ("llama-8b", "Llama-3.1-8B"),
+        ("Llama 3.1 70B", "Llama-3.1-70B"),
+        ("meta-llama/llama3.1-8b-instruct", "Llama-3.1-8B"),
+        ("kimi", "Kimi-K2-Instruct"),
+        ("mixtral", "Mixtral-8x7B"),
+        ("Qwen3-235B", "Qwen3-235B-A22B"),
+        ("deepseek-r1", "DeepSeek-R1"),
+    ] {
+        assert_eq!(LlmSpec::lookup(typed).unwrap().name, name, "{typed}");
+    }
+    // The FP8 suffix carries over to the model a short form stands for.
+    assert_eq!(
+        LlmSpec::lookup("llama-8b-fp8").unwrap().weight_dtype,
+        Dtype::Fp8
+    );
+    for (typed, candidates) in [
+        ("llama", "Llama-3.1-8B, Llama-3.1-70B"),
+        ("deepseek", "DeepSeek-V3, DeepSeek-R1"),
+        ("gpt-oss", "gpt-oss-120b, gpt-oss-20b"),
+    ] {
+        let e = LlmSpec::lookup(typed).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!("model `{typed}` is ambiguous: it could be {candidates}")
+        );
+    }
+    // Other models of a known family are not taken for the built-in.
+    for other in ["Llama-3-8B", "Qwen/Qwen3-8B", "DeepSeek-V3.1", "8b"] {
+        let e = LlmSpec::lookup(other).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("unknown model `{other}`")), "{e}");
+    }
+    assert!(
+        LlmSpec::lookup("Lama-3.1-8B")
+            .unwrap_err()
+            .to_string()
+            .contains("did you mean `Llama-3.1-8B`?")
+    );
+    assert_eq!(LlmSpec::builtin_aliases("Qwen3-235B-A22B"), ["Qwen3-235B"]);
+    assert_eq!(
+        LlmSpec::builtin_aliases("DeepSeek-V3"),
+        ["deepseek-v3-0324"]
+    );
+    assert!(LlmSpec::builtin_aliases("Llama-3.1-8B").is_empty());
+}
+
+#[test]
+fn every_built_in_knows_its_context_and_a_config_gives_it() {
+    for name in LlmSpec::builtin_names() {
+        let m = LlmSpec::lookup(name).unwrap();
+        assert!(m.max_position_embeddings.is_some(), "{name}");
+    }
+    assert_eq!(
+        LlmSpec::lookup("Llama-3.1-8B")
+            .unwrap()
+            .max_position_embeddings,
+        Some(131_072)
+    );
+    assert_eq!(
+        LlmSpec::lookup("DeepSeek-R1")
+            .unwrap()
+            .max_position_embeddings,
+        Some(163_840)
+    );
+    let cfg = r#"{"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+        "intermediate_size": 128, "vocab_size": 100}"#;
+    let m = LlmSpec::from_hf_config_str(cfg, Path::new("c.json")).unwrap();
+    assert_eq!(m.max_position_embeddings, None, "optional");
+}

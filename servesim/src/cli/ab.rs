@@ -40,8 +40,17 @@ pub fn run_cmd(args: AbArgs) -> Result<(), CliError> {
     }
     let scenario = Scenario::from_file_with(&args.scenario, &args.set).map_err(|e| msg(&e))?;
     let jobs = super::jobs(args.jobs)?;
-    let report =
-        ab(&scenario, &args.policies, scenario.seed(), args.seeds, jobs).map_err(|e| msg(&e))?;
+    let bar = super::progress::Bar::new();
+    let report = ab(
+        &scenario,
+        &args.policies,
+        scenario.seed(),
+        args.seeds,
+        jobs,
+        &bar,
+    )
+    .map_err(|e| msg(&e))?;
+    drop(bar);
     if args.json {
         println!(
             "{}",

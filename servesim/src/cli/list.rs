@@ -42,10 +42,17 @@ pub fn render(what: ListWhat) -> Result<String, CliError> {
         ListWhat::Models => {
             for name in LlmSpec::builtin_names() {
                 let m = LlmSpec::lookup(name).map_err(|e| CliError::Message(e.to_string()))?;
-                let _ = writeln!(out, "{:<16} {}", m.name, describe_model(&m));
+                let _ = writeln!(
+                    out,
+                    "{:<16} {}{}",
+                    m.name,
+                    describe_model(&m),
+                    also(&LlmSpec::builtin_aliases(name))
+                );
             }
             out.push_str(
-                "(or a path to a Hugging Face config.json; the engine runs dense models only so far)\n",
+                "(any owner prefix, case, -Instruct/-FP8 suffix, or a short form that fits one \
+                 model alone, e.g. llama-8b; or a path to a Hugging Face config.json)\n",
             );
         }
         ListWhat::Gpus => {
@@ -56,13 +63,18 @@ pub fn render(what: ListWhat) -> Result<String, CliError> {
                     .map_err(|e| CliError::Message(e.to_string()))?;
                 let _ = writeln!(
                     out,
-                    "{:<12} {:>4.0} GiB HBM, {} GPUs per node, NVLink domain of {}",
+                    "{:<12} {:>4.0} GiB HBM, {} GPUs per node, NVLink domain of {}{}",
                     g.sku,
                     g.memory_bytes / f64::from(1u32 << 30),
                     g.gpus_per_node,
-                    g.nvlink_domain()
+                    g.nvlink_domain(),
+                    also(&catalog.aliases(name))
                 );
             }
+            out.push_str(
+                "(case, separators, NVIDIA/HBM/NVL words and SXM4/5/6 are ignored: \
+                 `NVIDIA H100 80GB HBM3` is h100_sxm)\n",
+            );
         }
         ListWhat::Backends => {
             for b in Backend::ALL {
@@ -142,4 +154,13 @@ fn describe_model(m: &LlmSpec) -> String {
 pub fn run_cmd(args: ListArgs) -> Result<(), CliError> {
     print!("{}", render(args.what)?);
     Ok(())
+}
+
+/// `; also: a, b` for the other names of an entry, or nothing.
+fn also(names: &[String]) -> String {
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!("; also: {}", names.join(", "))
+    }
 }

@@ -7,6 +7,7 @@ pub mod calibrate;
 pub mod list;
 pub mod perf;
 pub mod profile;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod schema;

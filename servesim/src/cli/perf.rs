@@ -110,7 +110,7 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
             }
             let backend = Backend::parse(&backend).map_err(m)?;
             let table = PublicTable::parse(&table).map_err(m)?;
-            cat.get(&gpu).map_err(m)?;
+            let gpu = cat.get(&gpu).map_err(m)?.sku.clone();
             let set = tables(calibration.as_deref(), &cat, &gpu)?;
             let timer = CalibratedTimer::from_calibration(&set, &cat, &gpu, backend).map_err(m)?;
             let s = predict_public_file(&timer, table, &input, &output).map_err(m)?;
@@ -136,7 +136,7 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
         } => {
             let cat = GpuCatalog::builtin();
             let be = Backend::parse(&backend).map_err(m)?;
-            cat.get(&gpu).map_err(m)?;
+            let gpu = cat.get(&gpu).map_err(m)?.sku.clone();
             let set = tables(calibration.as_deref(), &cat, &gpu)?;
             if !set.iter().any(|t| t.header.gpu == gpu) {
                 let place = calibration

@@ -98,8 +98,10 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
             aggregated: args.agg_tp,
         },
     };
-    let o = profiler::run_file(&args.request, &overrides, args.mode, &args.out)
+    let bar = super::progress::Bar::new();
+    let o = profiler::run_file(&args.request, &overrides, args.mode, &args.out, &bar)
         .map_err(|e| CliError::Message(e.to_string()))?;
+    drop(bar);
     let total = t0.elapsed().as_secs_f64();
     // Written through a locked stdout; a closed pipe (`| head`) is not an error.
     let mut text = String::new();

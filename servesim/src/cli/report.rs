@@ -66,7 +66,9 @@ pub fn compare(mut scenario: Scenario, out: &Path, o: CompareArgs) -> Result<(),
     };
     std::fs::create_dir_all(out).map_err(|e| msg(&format!("{}: {e}", out.display())))?;
     let jobs = super::jobs(o.jobs)?;
-    let runs = run_policies(&scenario, &policies, jobs).map_err(|e| msg(&e))?;
+    let bar = super::progress::Bar::new();
+    let runs = run_policies(&scenario, &policies, jobs, &bar).map_err(|e| msg(&e))?;
+    drop(bar);
 
     // The airline preset's storm is the burst to shade and to tell; other scenarios have none.
     let traffic = &scenario.config().traffic;

@@ -40,8 +40,10 @@ pub fn run_cmd(args: ValidateArgs) -> Result<(), CliError> {
     if let Some(report) = &args.report {
         super::check_writable("--report", report)?;
     }
-    let v = servesim::validate::validate_file(&args.input, &args.output, averaged)
+    let bar = super::progress::Bar::new();
+    let v = servesim::validate::validate_file(&args.input, &args.output, averaged, &bar)
         .map_err(|e| CliError::Message(e.to_string()))?;
+    drop(bar);
     print!("{}", servesim::validate::render_mape(&v));
     if let Some(report) = &args.report {
         let command = command_line(&args);

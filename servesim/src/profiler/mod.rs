@@ -24,6 +24,7 @@ pub use search::{Candidate, FrontierPoint, Mode, PoolShape, SloMiss};
 pub use simulate::Comparison;
 
 use crate::Error;
+use crate::progress::Observer;
 
 servesim_core::named_enum! {
     /// `fast`: the performance model alone; `simulate`: also the simulator on the top
@@ -108,8 +109,13 @@ pub struct Outcome {
     pub timings: Timings,
 }
 
-/// Runs the profiler on a validated request.
-pub fn profile(request: ProfileRequest, mode: ProfileMode) -> Result<Outcome, Error> {
+/// Runs the profiler on a validated request (in simulate mode, each simulated candidate told
+/// to `progress` as its run ends).
+pub fn profile(
+    request: ProfileRequest,
+    mode: ProfileMode,
+    progress: &dyn Observer,
+) -> Result<Outcome, Error> {
     let t0 = Instant::now();
     let catalog = GpuCatalog::builtin();
     let mut gpu = catalog
@@ -167,7 +173,7 @@ pub fn profile(request: ProfileRequest, mode: ProfileMode) -> Result<Outcome, Er
         ProfileMode::Fast => (result.candidates.clone(), Vec::new(), "fast"),
         ProfileMode::Simulate => {
             let top = simulated_set(&result.candidates);
-            let comparisons = simulate::compare(&request, &top)?;
+            let comparisons = simulate::compare(&request, &top, progress)?;
             let mut ranked: Vec<Candidate> = top
                 .iter()
                 .zip(&comparisons)
@@ -351,9 +357,10 @@ pub fn run_file(
     overrides: &Overrides,
     mode: ProfileMode,
     out: &Path,
+    progress: &dyn Observer,
 ) -> Result<Outcome, Error> {
     let req = ProfileRequest::from_file(request, overrides)?;
-    let outcome = profile(req, mode)?;
+    let outcome = profile(req, mode, progress)?;
     output::write_all(&outcome, out)?;
     Ok(outcome)
 }

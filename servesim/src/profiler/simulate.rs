@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::request::ProfileRequest;
 use super::search::{Candidate, served_llm, slo_misses};
 use crate::experiment::parallel;
+use crate::progress::Observer;
 use crate::report::Summary;
 use crate::scenario::{ClusterConfig, PoolConfig, Scenario, ScenarioConfig, SloConfig};
 use crate::{Error, run};
@@ -173,8 +174,13 @@ fn rel(a: f64, b: f64) -> f64 {
     (a - b).abs() / b.abs().max(1e-9)
 }
 
-/// Simulates each candidate (in parallel) and compares it with its fast estimate.
-pub fn compare(req: &ProfileRequest, top: &[Candidate]) -> Result<Vec<Comparison>, Error> {
+/// Simulates each candidate (in parallel, each told to `progress` as its run ends) and
+/// compares it with its fast estimate.
+pub fn compare(
+    req: &ProfileRequest,
+    top: &[Candidate],
+    progress: &dyn Observer,
+) -> Result<Vec<Comparison>, Error> {
     let mut jobs = Vec::new();
     for c in top {
         let setup = sim_setup(req, c);
@@ -182,8 +188,9 @@ pub fn compare(req: &ProfileRequest, top: &[Candidate]) -> Result<Vec<Comparison
         jobs.push((c.clone(), s, setup));
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    progress.phase("simulated candidates", jobs.len() as u64);
     let results: Vec<Result<(Candidate, SimSetup, Summary), Error>> =
-        parallel(jobs, threads, |(c, s, setup)| {
+        parallel(jobs, threads, progress, |(c, s, setup)| {
             run(&s).map(|(summary, _)| (c, setup, summary))
         });
     let mut out = Vec::new();

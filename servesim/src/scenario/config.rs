@@ -18,7 +18,8 @@ pub struct ScenarioConfig {
     pub seed: u64,
     /// Simulated time, in seconds.
     pub duration_s: f64,
-    /// The served model: a built-in name or Hugging Face id, or a path to a `config.json`.
+    /// The served model: a built-in name or Hugging Face id, a short form that fits one
+    /// built-in alone (`llama-8b`; `servesim list models`), or a path to a `config.json`.
     pub model: String,
     /// KV-cache dtype (default: the model's).
     #[serde(default)]
@@ -26,7 +27,8 @@ pub struct ScenarioConfig {
     /// Weight dtype (default: the model's), e.g. `fp8_block` for a block-scaled FP8 checkpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_dtype: Option<String>,
-    /// GPU SKU of every worker.
+    /// GPU SKU of every worker: a catalog name (`h100_sxm`) or a name that fits one SKU
+    /// alone (`H100`, `NVIDIA H100 80GB HBM3`; `servesim list gpus`).
     pub gpu: String,
     /// Serving engine: `vllm`, `sglang` or `trtllm`.
     pub backend: String,

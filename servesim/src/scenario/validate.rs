@@ -20,6 +20,7 @@ use servesim_models::frontend::FrontendSpec;
 use super::checks::{interval, invalid, seconds};
 use super::faults::validate_faults;
 use servesim_planner::PlannerConfig;
+use servesim_traffic::WorkloadSpec;
 
 use super::{
     ClusterConfig, EngineOverrides, FrontendConfig, MAX_DURATION_S, MAX_FRONTEND_LATENCY_MS,
@@ -48,6 +49,7 @@ impl Scenario {
             .traffic
             .validate("traffic", base_dir)
             .map_err(Error::Traffic)?;
+        validate_context(&llm, &traffic)?;
         let pools = validate_pools(c, &llm, &gpu, backend, traffic.block_tokens(), gpu_budget)?;
         let (sample_interval, warmup) =
             validate_metrics(&config.metrics, duration, config.duration_s)?;
@@ -106,6 +108,30 @@ fn validate_served(
         llm.kv_dtype = Dtype::parse(kv).map_err(|e| invalid("kv_dtype", e.to_string()))?;
     }
     Ok((gpu, backend, llm))
+}
+
+/// A stream none of whose requests fits in the model's context (prompt and output over
+/// its `max_position_embeddings`) is refused; one some of whose requests do not is warned
+/// of after the run (`crate::warnings`).
+fn validate_context(llm: &LlmSpec, traffic: &WorkloadSpec) -> Result<(), Error> {
+    let Some(context) = llm.max_position_embeddings else {
+        return Ok(());
+    };
+    for (name, least) in traffic.least_request_tokens() {
+        if let Some(least) = least
+            && least > u64::from(context)
+        {
+            return Err(invalid(
+                "traffic",
+                format!(
+                    "stream {name}: every request is longer than the context of {}: at least \
+                     {least} tokens (prompt and output) against {context}",
+                    llm.name
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The TTFT and ITL targets.

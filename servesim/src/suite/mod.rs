@@ -17,6 +17,7 @@ use crate::Error;
 use crate::experiment::{
     Estimate, identical_across_seeds, no_interval_reason, parallel, with_policy,
 };
+use crate::progress::Observer;
 use crate::report::Summary;
 use crate::run;
 use crate::scenario::Scenario;
@@ -138,8 +139,13 @@ pub struct SuiteReport {
 
 /// Runs the suite: the search of every workload, then every policy and the best fixed
 /// deployment on every seed. Runs shared between workloads (a fixed deployment of the
-/// start-up sweep) run once.
-pub fn run_suite(workloads: &[Workload], opts: &SuiteOptions) -> Result<SuiteReport, Error> {
+/// start-up sweep) run once. Each run is told to `progress` as it ends (the search, then
+/// the comparison, as phases).
+pub fn run_suite(
+    workloads: &[Workload],
+    opts: &SuiteOptions,
+    progress: &dyn Observer,
+) -> Result<SuiteReport, Error> {
     let invalid = |path: &str, message: String| Error::Config {
         path: path.into(),
         message,
@@ -192,7 +198,7 @@ pub fn run_suite(workloads: &[Workload], opts: &SuiteOptions) -> Result<SuiteRep
         }
         searched.push((cands, ids));
     }
-    runs.run_all(opts.threads)?;
+    runs.run_all(opts.threads, progress, "search runs")?;
     let mut bests = Vec::new();
     let mut candidate_lists = Vec::new();
     for (w, (cands, ids)) in workloads.iter().zip(&searched) {
@@ -242,7 +248,7 @@ pub fn run_suite(workloads: &[Workload], opts: &SuiteOptions) -> Result<SuiteRep
         }
         rows_ids.push(rows);
     }
-    runs.run_all(opts.threads)?;
+    runs.run_all(opts.threads, progress, "runs")?;
 
     let mut reports = Vec::new();
     for (((w, rows), candidates), best) in workloads
@@ -391,13 +397,21 @@ impl RunSet {
         self.scenarios.len() - 1
     }
 
-    /// Runs every run not yet run, in parallel.
-    fn run_all(&mut self, threads: usize) -> Result<(), Error> {
+    /// Runs every run not yet run, in parallel, as a phase `what` of `progress`.
+    fn run_all(
+        &mut self,
+        threads: usize,
+        progress: &dyn Observer,
+        what: &str,
+    ) -> Result<(), Error> {
         let todo: Vec<usize> = (0..self.scenarios.len())
             .filter(|&i| self.summaries[i].is_none())
             .collect();
         let jobs: Vec<Scenario> = todo.iter().map(|&i| self.scenarios[i].clone()).collect();
-        let results = parallel(jobs, threads, |s| run(&s).map(|(summary, _)| summary));
+        progress.phase(what, jobs.len() as u64);
+        let results = parallel(jobs, threads, progress, |s| {
+            run(&s).map(|(summary, _)| summary)
+        });
         for (i, r) in todo.into_iter().zip(results) {
             self.summaries[i] = Some(r?);
         }

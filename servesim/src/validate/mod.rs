@@ -91,6 +91,7 @@ use serde::Serialize;
 use servesim_models::llm::LlmSpec;
 
 use crate::Error;
+use crate::progress::Observer;
 
 pub use benchmark::{
     BenchmarkMeans, ClientStats, Distribution, Means, benchmark_means, client_stats,
@@ -507,16 +508,19 @@ fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Pre
     })
 }
 
-/// Simulates every row of a measured file, its means taken as `averaged` says; `origin`
-/// names the file in errors.
+/// Simulates every row of a measured file, its means taken as `averaged` says (each row
+/// told to `progress` once predicted); `origin` names the file in errors.
 pub fn validate_rows(
     file: &MeasuredFile,
     origin: &str,
     averaged: Averaged,
+    progress: &dyn Observer,
 ) -> Result<Validation, Error> {
     let mut rows = Vec::with_capacity(file.rows.len());
+    progress.phase("rows", file.rows.len() as u64);
     for (line, fields) in &file.rows {
         rows.push(predict(file, origin, *line, fields, averaged));
+        progress.done();
     }
     let (overall, groups) = report::summarise(&rows);
     Ok(Validation {
@@ -527,16 +531,21 @@ pub fn validate_rows(
     })
 }
 
-/// Reads `input`, simulates every row (its means taken as `averaged` says) and writes
-/// `output`.
-pub fn validate_file(input: &Path, output: &Path, averaged: Averaged) -> Result<Validation, Error> {
+/// Reads `input`, simulates every row (its means taken as `averaged` says, each row told to
+/// `progress`) and writes `output`.
+pub fn validate_file(
+    input: &Path,
+    output: &Path,
+    averaged: Averaged,
+    progress: &dyn Observer,
+) -> Result<Validation, Error> {
     let text = std::fs::read_to_string(input).map_err(|source| Error::Io {
         path: input.to_path_buf(),
         source,
     })?;
     let origin = input.display().to_string();
     let file = MeasuredFile::parse(&text, &origin)?;
-    let v = validate_rows(&file, &origin, averaged)?;
+    let v = validate_rows(&file, &origin, averaged, progress)?;
     std::fs::write(output, render_csv(&file, &v)).map_err(|source| Error::Io {
         path: output.to_path_buf(),
         source,

@@ -26,12 +26,14 @@ use crate::trace::{TraceOutcome, Tracer};
 use servesim_models::frontend::Frontend;
 
 pub mod build;
+pub mod context;
 mod faults;
 mod planner_loop;
 mod requests;
 mod tracing;
 
 pub use build::{build_cluster, planner_context, pool_predictors};
+use context::ContextCheck;
 use faults::FaultLoop;
 pub use faults::FaultOutcome;
 pub use planner_loop::ScalingEvent;
@@ -90,6 +92,7 @@ pub struct World {
     trace: Option<Box<Tracer>>,
     /// What the trace held, once closed.
     trace_outcome: Option<TraceOutcome>,
+    context: Option<ContextCheck>,
 }
 
 impl World {
@@ -124,7 +127,6 @@ impl World {
         );
         Ok(World {
             cluster,
-            workload,
             metrics,
             inflight: Slab::new(),
             out: ClusterOutput::default(),
@@ -154,6 +156,11 @@ impl World {
             frontend: (!s.frontend().is_ideal()).then(|| Frontend::new(s.frontend())),
             trace: None,
             trace_outcome: None,
+            context: s
+                .llm()
+                .max_position_embeddings
+                .map(|c| ContextCheck::new(c, workload.stream_names().len())),
+            workload,
         })
     }
 
@@ -216,6 +223,12 @@ impl World {
     /// The planner's decisions so far (applied or advisory).
     pub fn scaling_events(&self) -> &[ScalingEvent] {
         self.planner.as_ref().map_or(&[], |p| &p.events)
+    }
+
+    /// The requests over the model's context so far, by stream (`None` when the model's
+    /// context is not known).
+    pub fn context_check(&self) -> Option<&ContextCheck> {
+        self.context.as_ref()
     }
 
     /// The planner's name, if one is in the loop.

@@ -78,6 +78,9 @@ impl World {
                 });
                 return;
             }
+            if let Some(c) = &mut self.context {
+                c.arrived(&request);
+            }
             self.metrics.arrival(request.arrival);
             if let Some(pl) = self.planner.as_mut() {
                 // Dynamo's `requests_started_total`: counted at the frontend, retries not again.

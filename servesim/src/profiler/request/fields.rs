@@ -263,12 +263,12 @@ impl Fields {
                 "the GPU SKU (e.g. h200_sxm)",
             )
         })?;
-        let gpu = gpu.trim().to_ascii_lowercase();
+        // A name a user types (`H200`, `h200-sxm`) becomes the catalog's.
         let sku = GpuCatalog::builtin()
-            .get(&gpu)
+            .get(gpu.trim())
             .map_err(|e| invalid(path, e.to_string()))?
             .clone();
-        Ok((model, backend, gpu, sku))
+        Ok((model, backend, sku.sku.clone(), sku))
     }
 
     /// GPUs per node, in total, and the largest TP to try; what was assumed is noted.
