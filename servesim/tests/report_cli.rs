@@ -1,20 +1,10 @@
 //! `servesim report` and `servesim airline`: one comparison table and a few sentences in the
 //! terminal, the page titled after what was run.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn servesim(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_servesim"))
-        .args(args)
-        .output()
-        .expect("servesim runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::servesim;
+use std::path::PathBuf;
 
 fn scenarios() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios")

@@ -2,23 +2,13 @@
 //! viewer would read it (valid JSON, named tracks, iterations that never overlap on a worker),
 //! its cap stated when reached, and the same bytes on every run.
 
+mod common;
+
+use common::servesim;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
-
-fn servesim(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_servesim"))
-        .args(args)
-        .output()
-        .expect("servesim runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn scenario() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios/disagg-small.yaml")

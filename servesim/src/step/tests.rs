@@ -4,33 +4,11 @@ use servesim_planner::Decision;
 
 use super::Stepper;
 use crate::scenario::Scenario;
-use crate::world::planner_context;
-
-const SATURATED: &str = "
-name: saturated
-seed: 3
-duration_s: 40
-model: meta-llama/Llama-3.1-8B-Instruct
-gpu: h100_sxm
-backend: vllm
-slo: {ttft_ms: 200, itl_ms: 20}
-cluster:
-  nodes: 1
-  pools:
-    - {name: prefill, role: prefill, tp: 1, workers: 1}
-    - {name: decode, role: decode, tp: 1, workers: 1}
-traffic:
-  streams:
-    - name: s
-      open:
-        arrival: {kind: poisson, rate_per_s: 60}
-        input: {kind: fixed, value: 3000}
-        output: {kind: fixed, value: 20}
-planner: {policy: sla, interval_s: 10, scrape_lag_s: 1}
-";
+use crate::world::{SATURATED, planner_context};
 
 fn scenario() -> Scenario {
-    Scenario::from_yaml_str(SATURATED, "saturated", Path::new(".")).unwrap()
+    let yaml = format!("{SATURATED}planner: {{policy: sla, interval_s: 10, scrape_lag_s: 1}}\n");
+    Scenario::from_yaml_str(&yaml, "saturated", Path::new(".")).unwrap()
 }
 
 /// The summary as JSON, without the planner's name (the only thing a stepper changes).

@@ -29,6 +29,8 @@ pub mod build;
 pub mod context;
 mod faults;
 mod planner_loop;
+#[cfg(test)]
+pub(crate) use planner_loop::SATURATED;
 mod requests;
 mod tracing;
 

@@ -330,33 +330,10 @@ impl World {
     }
 }
 
+/// One prefill and one decode worker under more prompts than the prefill worker serves (no
+/// planner): the world's tests and the stepper's start from it.
 #[cfg(test)]
-mod tests {
-    use std::path::Path;
-    use std::sync::{Arc, Mutex};
-
-    use servesim_planner::{Decision, IntervalStats, Observation, Planner};
-
-    use crate::run::Run;
-    use crate::scenario::Scenario;
-
-    /// Records what it is shown, changes nothing.
-    struct Recorder(Arc<Mutex<Vec<IntervalStats>>>);
-
-    impl Planner for Recorder {
-        fn name(&self) -> &'static str {
-            "recorder"
-        }
-        fn interval_s(&self) -> f64 {
-            10.0
-        }
-        fn decide(&mut self, obs: &Observation) -> Decision {
-            self.0.lock().unwrap().push(obs.interval);
-            Decision::unchanged(obs.pools.len())
-        }
-    }
-
-    const SATURATED: &str = "
+pub(crate) const SATURATED: &str = "
 name: saturated
 seed: 3
 duration_s: 40
@@ -377,6 +354,33 @@ traffic:
         input: {kind: fixed, value: 3000}
         output: {kind: fixed, value: 20}
 ";
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::{Arc, Mutex};
+
+    use servesim_planner::{Decision, IntervalStats, Observation, Planner};
+
+    use super::SATURATED;
+    use crate::run::Run;
+    use crate::scenario::Scenario;
+
+    /// Records what it is shown, changes nothing.
+    struct Recorder(Arc<Mutex<Vec<IntervalStats>>>);
+
+    impl Planner for Recorder {
+        fn name(&self) -> &'static str {
+            "recorder"
+        }
+        fn interval_s(&self) -> f64 {
+            10.0
+        }
+        fn decide(&mut self, obs: &Observation) -> Decision {
+            self.0.lock().unwrap().push(obs.interval);
+            Decision::unchanged(obs.pools.len())
+        }
+    }
 
     #[test]
     fn the_run_records_each_scaling_decision_with_what_it_read_and_why() {
