@@ -2,18 +2,23 @@
 //! iteration predictor: the profiler's fast model (`servesim profile`), where the simulator
 //! would take seconds per deployment.
 //!
-//! - **Queueing**: arrivals taken as Poisson and a prefill worker as an M/D/1 queue, so the
-//!   mean response at utilisation `ρ` of a service time `S` is `S · (1 + ρ / (2 (1 − ρ)))`
-//!   (Pollaczek–Khinchine with deterministic service). `k` workers behind a router that
-//!   sends each request to the least loaded one act as one queue with `k` servers (M/D/k):
-//!   its wait is the Erlang-C wait of M/M/k halved for deterministic service (the
-//!   Allen–Cunneen approximation, `(c_a² + c_s²) / 2` with `c_a² = 1`, `c_s² = 0`), exact
-//!   for `k = 1`.
+//! - **Queueing**: arrivals taken as Poisson. A deployment's workers sit behind Dynamo's
+//!   frontend router, whose default (`--router-mode round-robin`; KV-aware routing is opt-in)
+//!   sends the `i`-th request to worker `i mod n` whatever its load: each of `n` workers is
+//!   its own queue, fed every `n`-th arrival (Erlang-`n` interarrival times) and serving
+//!   prompts one after another (deterministic service). That E_n/D/1 queue waits as long as
+//!   `n` workers sharing one queue (M/D/n) within a few percent at any load (the tests check
+//!   it against Lindley's recursion), so both are timed as M/D/n: the Erlang-C wait of M/M/n
+//!   halved for deterministic service (the Allen–Cunneen approximation,
+//!   `(c_a² + c_s²) / 2` with `c_a² = 1`, `c_s² = 0`), exact for `n = 1`
+//!   (Pollaczek–Khinchine).
 //! - **Slots**: a worker admits at most `max_num_seqs` requests; under Poisson arrivals the
 //!   requests in flight fluctuate around their mean, so a cap at the mean would queue
-//!   without bound. The slots are sized with headroom ([`slots_with_headroom`]: Erlang-C
-//!   staffing, the fewest slots that make a wait for one rare), and a request that does wait
-//!   for one waits the M/D/k wait of a request's whole life.
+//!   without bound. A request waits for a slot at the worker it was routed to (a router
+//!   does not move it), so each worker's slots are sized with headroom over its own mean
+//!   ([`slots_with_headroom`]: Erlang-C staffing, the fewest slots that make a wait for one
+//!   rare), and a request that does wait for one waits the M/D/m wait of a request's whole
+//!   life.
 //! - **Prefill**: one prompt at batch 1, chunked by the engine's token budget.
 //! - **Decode**: one step of `b` sequences at the mean context.
 //! - **Aggregated** (stationary estimate): with `b` sequences per worker, each request spends
@@ -21,8 +26,8 @@
 //!   decode tokens) and OSL − 1 in decode, so `b / (n_c + OSL − 1)` requests start per
 //!   iteration and a share `f = min(1, that × n_c)` of iterations carry a prefill chunk.
 //!   The mean iteration (= the mean ITL) is `(1 − f) · decode step + f · mixed step`; TTFT is
-//!   half an iteration (arrival inside one) plus the `n_c` mixed steps plus an M/D/1 wait on
-//!   the prefill slot, busy `requests/s × n_c mixed steps` of the time.
+//!   half an iteration (arrival inside one) plus the `n_c` mixed steps plus the wait on
+//!   the prefill slot, busy `requests/s × n_c mixed steps` of the time, fed round-robin.
 
 use crate::engine::cuda_graph::CudaGraphs;
 use crate::perf::{BatchShape, CachedPredictor, PrefillChunk};
@@ -77,19 +82,23 @@ pub fn mdk_response_ms(service_ms: f64, rho: f64, k: u32) -> f64 {
     service_ms + mdk_wait_ms(service_ms, rho.clamp(0.0, 0.999), k)
 }
 
-/// The largest utilisation of `k` servers at which the M/D/k mean response of `service_ms`
-/// is at most `target_ms`, at most `cap`; 0 when even idle servers miss the target.
-pub fn mdk_max_utilisation(service_ms: f64, target_ms: f64, k: u32, cap: f64) -> f64 {
+/// Bisection for the largest utilisation in `[0, cap]` whose response is within the target.
+fn largest_utilisation(
+    service_ms: f64,
+    target_ms: f64,
+    cap: f64,
+    response_ms: impl Fn(f64) -> f64,
+) -> f64 {
     if target_ms < service_ms {
         return 0.0;
     }
     let (mut lo, mut hi) = (0.0f64, cap.min(0.999));
-    if mdk_response_ms(service_ms, hi, k) <= target_ms {
+    if response_ms(hi) <= target_ms {
         return hi;
     }
     for _ in 0..60 {
         let mid = 0.5 * (lo + hi);
-        if mdk_response_ms(service_ms, mid, k) <= target_ms {
+        if response_ms(mid) <= target_ms {
             lo = mid;
         } else {
             hi = mid;
@@ -98,20 +107,26 @@ pub fn mdk_max_utilisation(service_ms: f64, target_ms: f64, k: u32, cap: f64) ->
     lo
 }
 
+/// The largest utilisation of `k` servers at which the M/D/k mean response of `service_ms`
+/// is at most `target_ms`, at most `cap`; 0 when even idle servers miss the target.
+pub fn mdk_max_utilisation(service_ms: f64, target_ms: f64, k: u32, cap: f64) -> f64 {
+    largest_utilisation(service_ms, target_ms, cap, |rho| {
+        mdk_response_ms(service_ms, rho, k)
+    })
+}
+
 /// Most a request may be likely to wait for a slot: slots are sized so that under 1 % of
 /// requests find every one taken (a common Erlang-C staffing target).
 pub const SLOT_WAIT_PROBABILITY: f64 = 0.01;
 
-/// Slots per worker for `workers` workers whose requests in flight average `mean_in_flight`
-/// each: the fewest (at most `cap`) at which a request finds all `workers × slots` taken
-/// with probability at most [`SLOT_WAIT_PROBABILITY`] (Erlang C over the pool, the router
-/// balancing load across workers); `cap` when even that many do not.
-pub fn slots_with_headroom(workers: u32, mean_in_flight: f64, cap: u32) -> u32 {
-    let workers = workers.max(1);
-    let a = mean_in_flight * f64::from(workers);
+/// Slots of a worker whose requests in flight average `mean_in_flight`: the fewest (at most
+/// `cap`) at which a request finds every one taken with probability at most
+/// [`SLOT_WAIT_PROBABILITY`] (Erlang C over the worker's own slots: a request waits at the
+/// worker it was routed to); `cap` when even that many do not.
+pub fn slots_with_headroom(mean_in_flight: f64, cap: u32) -> u32 {
     let start = (mean_in_flight.ceil() as u32).clamp(1, cap.max(1));
     (start..=cap.max(1))
-        .find(|&m| erlang_c(workers * m, a) <= SLOT_WAIT_PROBABILITY)
+        .find(|&m| erlang_c(m, mean_in_flight) <= SLOT_WAIT_PROBABILITY)
         .unwrap_or(cap.max(1))
 }
 
@@ -225,7 +240,8 @@ impl SteadyLoad {
         }
         Some(AggregatedPoint {
             itl_ms: iter,
-            ttft_ms: 0.5 * iter + mdl_response_ms(mixed, rho),
+            prefill_ms: mixed,
+            prefill_utilisation: rho,
             requests_per_s: rate,
         })
     }
@@ -236,10 +252,21 @@ impl SteadyLoad {
 pub struct AggregatedPoint {
     /// Mean iteration, = mean ITL, ms.
     pub itl_ms: f64,
-    /// Mean TTFT, ms.
-    pub ttft_ms: f64,
+    /// A prompt's prefill (its mixed steps), ms.
+    pub prefill_ms: f64,
+    /// Share of the time the worker's prefill slot is busy.
+    pub prefill_utilisation: f64,
     /// Requests served per second.
     pub requests_per_s: f64,
+}
+
+impl AggregatedPoint {
+    /// Mean TTFT, ms, of `workers` such workers behind a round-robin router: half an
+    /// iteration (an arrival lands inside one), then the prefill slot's response (M/D/n, see
+    /// the module documentation).
+    pub fn ttft_ms(&self, workers: u32) -> f64 {
+        0.5 * self.itl_ms + mdk_response_ms(self.prefill_ms, self.prefill_utilisation, workers)
+    }
 }
 
 #[cfg(test)]
@@ -276,11 +303,42 @@ mod tests {
 
     #[test]
     fn slots_leave_headroom_over_the_mean_and_respect_the_cap() {
-        let m = slots_with_headroom(1, 50.0, 1000);
+        let m = slots_with_headroom(50.0, 1000);
         assert!(m > 50 && erlang_c(m, 50.0) <= SLOT_WAIT_PROBABILITY, "{m}");
         assert!(erlang_c(m - 1, 50.0) > SLOT_WAIT_PROBABILITY);
-        // Pooled over four workers, each needs less headroom.
-        assert!(slots_with_headroom(4, 50.0, 1000) < m);
-        assert_eq!(slots_with_headroom(1, 50.0, 55), 55);
+        assert_eq!(slots_with_headroom(50.0, 55), 55);
+    }
+
+    #[test]
+    fn a_worker_fed_every_kth_arrival_waits_as_k_workers_sharing_a_queue() {
+        // Round-robin routing (E_k/D/1 per worker) against the M/D/k the fast model times.
+        for (k, rho) in [(2, 0.5), (2, 0.9), (4, 0.5), (4, 0.8), (4, 0.9)] {
+            let exact = lindley_mean_wait(k, rho, 200_000);
+            let mdk = mdk_wait_ms(1.0, rho, k);
+            assert!(
+                (mdk - exact).abs() < 0.1 * exact + 0.01,
+                "k {k} rho {rho}: M/D/k {mdk} vs E_k/D/1 {exact}"
+            );
+        }
+    }
+
+    /// Mean wait of a unit deterministic service under Erlang-`k` arrivals at utilisation
+    /// `rho`, by Lindley's recursion over `n` arrivals (a fixed-seed LCG: a test oracle).
+    fn lindley_mean_wait(k: u32, rho: f64, n: usize) -> f64 {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut uniform = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        };
+        let mean_gap = 1.0 / rho;
+        let (mut w, mut sum) = (0.0f64, 0.0);
+        for _ in 0..n {
+            let gap: f64 = (0..k).map(|_| -uniform().ln()).sum::<f64>() * mean_gap / f64::from(k);
+            w = (w + 1.0 - gap).max(0.0);
+            sum += w;
+        }
+        sum / n as f64
     }
 }

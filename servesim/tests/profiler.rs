@@ -374,15 +374,17 @@ fn simulate_mode_compares_the_top_candidates_with_the_simulator() {
         assert!(c.workload.starts_with("Poisson 8 req/s"), "{}", c.workload);
         let (ttft, itl) = (c.sim_ttft_ms.unwrap(), c.sim_itl_ms.unwrap());
         assert!(ttft > 0.0 && itl > 0.0 && c.sim_tokens_per_s_per_gpu > 0.0);
-        // Disagreements are flagged exactly when a figure is more than 20 % off.
-        let off = (c.fast_itl_ms - itl).abs() / itl > 0.2;
+        // Disagreements are flagged exactly when a figure is more than 10 % off.
+        let off = (c.fast_itl_ms - itl).abs() / itl > servesim::profiler::simulate::DISAGREEMENT;
         assert_eq!(c.disagreements.iter().any(|d| d == "itl"), off, "{c:?}");
     }
-    // Decode ITL is what the fast model and the simulator share most directly.
+    // Decode ITL is what the fast model and the simulator share most directly: within
+    // 20 % everywhere (the aggregated mixed-batch estimate is the loosest, 10–15 % here).
     assert!(
-        o.comparisons
-            .iter()
-            .all(|c| !c.disagreements.iter().any(|d| d == "itl")),
+        o.comparisons.iter().all(|c| {
+            let itl = c.sim_itl_ms.unwrap();
+            (c.fast_itl_ms - itl).abs() / itl <= 0.2
+        }),
         "{:?}",
         o.comparisons
     );

@@ -3,7 +3,7 @@
 //!
 //! Per worker (TP `t`, one node at most), from [`servesim_models::analytic`]:
 //! - **prefill** (disaggregated): service time `S` = one prompt of ISL tokens at batch 1;
-//!   `x` workers behind the least-loaded router act as one M/D/x queue, and the largest
+//!   `x` workers behind Dynamo's round-robin router wait as one M/D/x queue, and the largest
 //!   utilisation `ρ` keeping its mean TTFT within the target (at most
 //!   [`MAX_PREFILL_UTILISATION`]) gives their capacity `x · ρ / S` requests/s.
 //! - **decode**: ITL at `b` sequences = one decode step of `b` sequences at the mean context
@@ -12,9 +12,11 @@
 //!   ITL target is found by doubling then bisection (ITL grows with `b`).
 //! - **aggregated**: the stationary mixed-batch estimate at `b` sequences.
 //! - **slots**: `b` is the mean number of sequences per worker; the `max_num_seqs` written
-//!   to the DGD (the candidate's `batch`) leaves headroom over it for Poisson bursts
-//!   ([`servesim_models::analytic::slots_with_headroom`]), and an aggregated request's TTFT
-//!   includes its (rare) wait for a slot.
+//!   to the DGD (the candidate's `batch`) leaves headroom over it for Poisson bursts at each
+//!   worker ([`servesim_models::analytic::slots_with_headroom`]), and an aggregated request's
+//!   TTFT includes its (rare) wait for a slot.
+//! - **routing**: the DGD's frontend runs Dynamo's default router (`--router-mode
+//!   round-robin`, written out in it), and `--mode simulate` routes the same way.
 //!
 //! Deployments: disaggregated `x` prefill + `y` decode workers serve
 //! `min(x · prefill capacity, y · decode capacity)` requests/s; aggregated `n` workers each
@@ -42,6 +44,9 @@ use crate::Error;
 pub const MAX_BATCH: u32 = 1024;
 /// Highest prefill utilisation a deployment is planned at.
 pub const MAX_PREFILL_UTILISATION: f64 = 0.95;
+
+/// Rounds of the decode workers' ITL–concurrency fixed point at most.
+const MAX_FIXED_POINT_ROUNDS: usize = 32;
 
 /// Aggregated or disaggregated serving.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -277,7 +282,26 @@ impl<'a> Search<'a> {
     /// the worker cannot keep up with the prefill work of `b` sequences.
     pub fn agg_point(&self, w: &Worker, b: u32) -> Option<(f64, f64, f64)> {
         let p = self.load().aggregated(&w.cached, &w.graphs, b)?;
-        Some((p.itl_ms, p.ttft_ms, p.requests_per_s))
+        let (n, _) = self.agg_workers(w, b, p.requests_per_s)?;
+        Some((p.itl_ms, p.ttft_ms(n), p.requests_per_s))
+    }
+
+    /// Aggregated workers of `w` at `b` sequences each serving `per_worker` requests/s, and
+    /// the requests/s they serve: the fewest carrying the requested rate or concurrency, else
+    /// as many as the budget holds (`None` when it holds none).
+    fn agg_workers(&self, w: &Worker, b: u32, per_worker: f64) -> Option<(u32, f64)> {
+        if let Some(r) = self.req.request_rate {
+            Some(((r / per_worker).ceil().max(1.0) as u32, r))
+        } else if let Some(c) = self.req.concurrency {
+            let n = c.div_ceil(b).max(1);
+            Some((
+                n,
+                f64::from(n) * per_worker * (f64::from(c) / f64::from(n * b)),
+            ))
+        } else {
+            let n = self.req.total_gpus / w.tp;
+            (n > 0).then(|| (n, f64::from(n) * per_worker))
+        }
     }
 
     /// Largest `b` in `1..=cap` with `ok(b)`, assuming `ok` holds up to some point and
@@ -341,8 +365,8 @@ impl<'a> Search<'a> {
     pub fn disagg(&self, p: &Worker, s_ms: f64, d: &Worker, b: u32) -> Option<Candidate> {
         let budget = self.req.total_gpus;
         let itl = self.decode_itl_ms(d, b);
-        // Requests/s that `x` prefill workers carry within the TTFT target (an M/D/x queue:
-        // the router sends each prompt to the least loaded worker).
+        // Requests/s that `x` prefill workers carry within the TTFT target (round-robin
+        // routing, timed as an M/D/x queue: see `servesim_models::analytic`).
         let p_cap = |x: u32| {
             let rho = match mdk_max_utilisation(s_ms, self.req.ttft_ms, x, MAX_PREFILL_UTILISATION)
             {
@@ -402,16 +426,23 @@ impl<'a> Search<'a> {
         let gpus = x * p.tp + y * d.tp;
         // The decode workers run at the concurrency the rate gives them (Little's law), at
         // most `b`: ITL at that concurrency (two fixed-point steps).
+        // ITL grows with the batch, so iterating from `b` down converges on the largest
+        // fixed point; the step times are cached, so a few more rounds cost little.
         let mut itl = itl;
         let mut conc = f64::from(b);
-        for _ in 0..2 {
+        for _ in 0..MAX_FIXED_POINT_ROUNDS {
             conc = (rate / f64::from(y) * self.load().decode_steps() * itl / 1e3).min(f64::from(b));
             let b_eff = (conc.ceil() as u32).clamp(1, b);
-            itl = self.decode_itl_ms(d, b_eff);
+            let next = self.decode_itl_ms(d, b_eff);
+            let settled = next == itl;
+            itl = next;
+            if settled {
+                break;
+            }
         }
         // The decode workers' `max_num_seqs`: headroom over the mean, so that Poisson
         // bursts rarely wait for a slot.
-        let slots = slots_with_headroom(y, conc, self.batch_cap(d).max(b));
+        let slots = slots_with_headroom(conc, self.batch_cap(d).max(b));
         let rho = rate * (s_ms / 1e3) / f64::from(x);
         let ttft = if rho >= 1.0 {
             f64::INFINITY
@@ -458,28 +489,14 @@ impl<'a> Search<'a> {
     pub fn agg(&self, w: &Worker, b: u32) -> Option<Candidate> {
         let budget = self.req.total_gpus;
         let (itl, ttft, per_worker) = self.agg_point(w, b)?;
-        let (n, rate) = if let Some(r) = self.req.request_rate {
-            ((r / per_worker).ceil().max(1.0) as u32, r)
-        } else if let Some(c) = self.req.concurrency {
-            let n = c.div_ceil(b).max(1);
-            (
-                n,
-                f64::from(n) * per_worker * (f64::from(c) / f64::from(n * b)),
-            )
-        } else {
-            let n = budget / w.tp;
-            if n == 0 {
-                return None;
-            }
-            (n, f64::from(n) * per_worker)
-        };
+        let (n, rate) = self.agg_workers(w, b, per_worker)?;
         let gpus = n * w.tp;
         // `b` is the mean in flight per worker; `max_num_seqs` leaves headroom over it, and
         // a request that finds every slot taken waits (M/D/k over the pool's slots, each
         // held for a request's life).
-        let slots = slots_with_headroom(n, f64::from(b), self.batch_cap(w).max(b));
+        let slots = slots_with_headroom(f64::from(b), self.batch_cap(w).max(b));
         let life_ms = ttft + self.load().decode_steps() * itl;
-        let slot_wait = mdk_wait_ms(life_ms, f64::from(b) / f64::from(slots), n * slots);
+        let slot_wait = mdk_wait_ms(life_ms, f64::from(b) / f64::from(slots), slots);
         let ttft = ttft + slot_wait;
         let mut misses = self.misses(ttft, itl);
         if gpus > budget {
