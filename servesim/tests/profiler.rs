@@ -78,6 +78,19 @@ fn shipped_request_profiles_and_the_sla_planner_scales_with_the_profile() {
     assert_eq!(dgd["kind"].as_str(), Some("DynamoGraphDeployment"));
     let services = &dgd["spec"]["services"];
     assert!(services["Frontend"].is_mapping());
+    // The router the fast model and --mode simulate assume is written out.
+    let frontend_args: Vec<&str> = services["Frontend"]["extraPodSpec"]["mainContainer"]["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert!(
+        frontend_args
+            .windows(2)
+            .any(|w| w == ["--router-mode", "round-robin"]),
+        "{frontend_args:?}"
+    );
     // The Planner reads its profile at a path inside its container, never this machine's.
     assert!(
         services["Planner"]["extraPodSpec"]["mainContainer"]["args"]

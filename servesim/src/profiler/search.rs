@@ -443,6 +443,13 @@ impl<'a> Search<'a> {
         // The decode workers' `max_num_seqs`: headroom over the mean, so that Poisson
         // bursts rarely wait for a slot.
         let slots = slots_with_headroom(conc, self.batch_cap(d).max(b));
+        // Where the KV capacity leaves too little headroom, a request may find every slot of
+        // its decode worker taken and wait for a departure. That wait falls between its first
+        // token (from the prefill worker) and its second, so it is part of its mean ITL as a
+        // benchmark client computes it, `(e2e − ttft) / (osl − 1)`.
+        let steps = self.load().decode_steps();
+        let slot_wait = mdk_wait_ms(steps * itl, conc / f64::from(slots), slots);
+        let itl = itl + slot_wait / steps;
         let rho = rate * (s_ms / 1e3) / f64::from(x);
         let ttft = if rho >= 1.0 {
             f64::INFINITY
