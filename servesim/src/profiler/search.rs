@@ -353,6 +353,21 @@ impl<'a> Search<'a> {
         slo_misses(self.req, ttft, itl)
     }
 
+    /// The SLOs TTFT `ttft` and ITL `itl` miss, and the GPU budget when `gpus` exceed it.
+    fn misses_within(&self, ttft: f64, itl: f64, gpus: u32) -> Vec<SloMiss> {
+        let budget = self.req.total_gpus;
+        let mut misses = self.misses(ttft, itl);
+        if gpus > budget {
+            misses.push(SloMiss {
+                slo: "gpus",
+                target_ms: f64::from(budget),
+                estimate_ms: f64::from(gpus),
+                over: f64::from(gpus) / f64::from(budget) - 1.0,
+            });
+        }
+        misses
+    }
+
     /// The workers searched for a role whose TP the user may have fixed.
     fn role(&self, pin: Option<u32>) -> impl Iterator<Item = (usize, &Worker)> {
         self.workers
@@ -456,15 +471,7 @@ impl<'a> Search<'a> {
         } else {
             mdk_response_ms(s_ms, rho, x)
         };
-        let mut misses = self.misses(ttft, itl);
-        if gpus > budget {
-            misses.push(SloMiss {
-                slo: "gpus",
-                target_ms: f64::from(budget),
-                estimate_ms: f64::from(gpus),
-                over: f64::from(gpus) / f64::from(budget) - 1.0,
-            });
-        }
+        let misses = self.misses_within(ttft, itl, gpus);
         let tokens = rate * f64::from(self.req.osl);
         let per_gpu = tokens / f64::from(gpus);
         Some(Candidate {
@@ -494,26 +501,17 @@ impl<'a> Search<'a> {
 
     /// The aggregated deployment of worker `w` at `b` sequences per worker.
     pub fn agg(&self, w: &Worker, b: u32) -> Option<Candidate> {
-        let budget = self.req.total_gpus;
         let (itl, ttft, per_worker) = self.agg_point(w, b)?;
         let (n, rate) = self.agg_workers(w, b, per_worker)?;
         let gpus = n * w.tp;
         // `b` is the mean in flight per worker; `max_num_seqs` leaves headroom over it, and
-        // a request that finds every slot taken waits (M/D/k over the pool's slots, each
-        // held for a request's life).
+        // a request that finds every slot of its worker taken waits (M/D/m over the worker's
+        // `m` slots, each held for a request's life).
         let slots = slots_with_headroom(f64::from(b), self.batch_cap(w).max(b));
         let life_ms = ttft + self.load().decode_steps() * itl;
         let slot_wait = mdk_wait_ms(life_ms, f64::from(b) / f64::from(slots), slots);
         let ttft = ttft + slot_wait;
-        let mut misses = self.misses(ttft, itl);
-        if gpus > budget {
-            misses.push(SloMiss {
-                slo: "gpus",
-                target_ms: f64::from(budget),
-                estimate_ms: f64::from(gpus),
-                over: f64::from(gpus) / f64::from(budget) - 1.0,
-            });
-        }
+        let misses = self.misses_within(ttft, itl, gpus);
         let tokens = rate * f64::from(self.req.osl);
         let per_gpu = tokens / f64::from(gpus);
         Some(Candidate {
