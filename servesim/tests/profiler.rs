@@ -131,17 +131,23 @@ fn shipped_request_profiles_and_the_sla_planner_scales_with_the_profile() {
     }
     // The frontier file has both modes and frontier points.
     let csv = std::fs::read_to_string(out.join("pareto.csv")).unwrap();
-    assert!(
-        csv.lines()
-            .any(|l| l.starts_with("agg,") && l.ends_with(",true"))
-    );
-    assert!(
-        csv.lines()
-            .any(|l| l.starts_with("disagg,") && l.ends_with(",true"))
-    );
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let frontier = header.iter().position(|h| *h == "on_frontier").unwrap();
+    let on_frontier = |mode: &str| {
+        csv.lines().skip(1).any(|l| {
+            let cols: Vec<&str> = l.split(',').collect();
+            cols[0] == mode && cols[frontier] == "true"
+        })
+    };
+    assert!(on_frontier("agg"));
+    assert!(on_frontier("disagg"));
     // The frontier holds only deployments meeting the SLOs; the rest are drawn apart.
-    for l in csv.lines().skip(1).filter(|l| l.ends_with(",true")) {
-        assert!(l.ends_with("true,true"), "{l}");
+    let meets = header.iter().position(|h| *h == "meets_slo").unwrap();
+    for l in csv.lines().skip(1) {
+        let cols: Vec<&str> = l.split(',').collect();
+        if cols[frontier] == "true" {
+            assert_eq!(cols[meets], "true", "{l}");
+        }
     }
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("chosen"));
@@ -503,9 +509,12 @@ fn pinned_tp_sizes_are_the_only_ones_searched() {
     for c in o.points.iter().map(|p| &p.candidate).chain(&o.candidates) {
         match c.mode {
             Mode::Disaggregated => {
-                assert_eq!((c.prefill.unwrap().tp, c.decode.unwrap().tp), (2, 4))
+                assert_eq!(
+                    (c.prefill.unwrap().split.tp, c.decode.unwrap().split.tp),
+                    (2, 4)
+                )
             }
-            Mode::Aggregated => assert_eq!(c.aggregated.unwrap().tp, 8),
+            Mode::Aggregated => assert_eq!(c.aggregated.unwrap().split.tp, 8),
         }
     }
     assert!(o.candidates.iter().any(|c| c.mode == Mode::Aggregated));
@@ -550,4 +559,68 @@ fn pinned_tp_sizes_are_the_only_ones_searched() {
         assert!(err.starts_with(&format!("error: {flag}")), "{err}");
     }
     std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn a_mixture_of_experts_is_searched_with_expert_and_attention_data_parallelism() {
+    let text = std::fs::read_to_string(root().join("scenarios/profile-qwen3-32b-h200.yaml"))
+        .unwrap()
+        .replace("Qwen/Qwen3-32B-FP8", "openai/gpt-oss-120b");
+    let r = ProfileRequest::from_yaml_str(&text, "req", &Overrides::default()).unwrap();
+    let o = profile(r, ProfileMode::Fast, &Quiet).unwrap();
+    // Every split is sampled: plain TP, experts spread over the TP group, attention replicas.
+    let splits: std::collections::BTreeSet<String> = o
+        .points
+        .iter()
+        .flat_map(|p| {
+            [
+                p.candidate.prefill,
+                p.candidate.decode,
+                p.candidate.aggregated,
+            ]
+        })
+        .flatten()
+        .map(|s| s.split.label())
+        .collect();
+    for s in ["TP4", "TP4EP4", "DP4EP4", "DP8EP8"] {
+        assert!(splits.contains(s), "{s} not in {splits:?}");
+    }
+    // Each worker of the DGD asks for the GPUs its split holds, in vLLM's own arguments.
+    for c in o.candidates.iter().take(5) {
+        let dgd = servesim::profiler::output::dgd(&o, c, "/data/profiling_results");
+        let services = dgd["spec"]["services"].as_object().unwrap();
+        for (name, s) in services.iter().filter(|(n, _)| n.starts_with("Vllm")) {
+            let args: Vec<&str> = s["extraPodSpec"]["mainContainer"]["args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|a| a.as_str())
+                .collect();
+            let value = |flag: &str| {
+                args.iter()
+                    .position(|a| *a == flag)
+                    .map_or(1, |i| args[i + 1].parse::<u32>().unwrap())
+            };
+            let gpus = value("--tensor-parallel-size") * value("--data-parallel-size");
+            assert_eq!(
+                s["resources"]["limits"]["gpu"].as_str(),
+                Some(gpus.to_string().as_str()),
+                "{name} of {}: {args:?}",
+                c.label()
+            );
+            let pool = match name.as_str() {
+                "VllmPrefillWorker" => c.prefill,
+                "VllmDecodeWorker" => c.decode,
+                _ => c.aggregated,
+            }
+            .unwrap();
+            assert_eq!(pool.split.gpus(), gpus, "{name} of {}", c.label());
+            assert_eq!(
+                args.contains(&"--enable-expert-parallel"),
+                pool.split.ep > 1,
+                "{name} of {}: {args:?}",
+                c.label()
+            );
+        }
+    }
 }

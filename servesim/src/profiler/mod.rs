@@ -20,7 +20,7 @@ use servesim_models::hardware::GpuCatalog;
 use servesim_planner::Profile;
 
 pub use request::{Overrides, Prefer, ProfileRequest, RequestForm, TpPins};
-pub use search::{Candidate, FrontierPoint, Mode, PoolShape, SloMiss};
+pub use search::{Candidate, FrontierPoint, Mode, PoolShape, SloMiss, Split};
 pub use simulate::Comparison;
 
 use crate::Error;
@@ -97,7 +97,8 @@ pub struct Outcome {
     pub points: Vec<FrontierPoint>,
     /// The planner profile (prefill at the chosen prefill TP, decode at the chosen decode TP).
     pub profile: Profile,
-    /// TP sizes of the profile: (prefill, decode).
+    /// GPUs of a worker the profile describes, (prefill, decode): its TP size unless the
+    /// worker runs attention data-parallel replicas.
     pub profile_tp: (u32, u32),
     /// KV capacity of a decode worker, tokens.
     pub decode_kv_tokens: u64,
@@ -145,7 +146,7 @@ pub fn profile(
         ("--agg-tp", request.pins.aggregated),
     ] {
         if let Some(tp) = pin
-            && !search.workers.iter().any(|w| w.tp == tp)
+            && !search.workers.iter().any(|w| w.split.tp == tp)
         {
             return Err(Error::Config {
                 path: flag.into(),
@@ -202,19 +203,20 @@ pub fn profile(
         ),
     };
     // The profile describes the disaggregated workers the planner scales (for an aggregated
-    // answer: its worker's TP for both roles).
-    let (ptp, dtp) = match (chosen.prefill, chosen.decode, chosen.aggregated) {
-        (Some(p), Some(d), _) => (p.tp, d.tp),
-        (_, _, Some(a)) => (a.tp, a.tp),
+    // answer: its worker's split for both roles).
+    let (psplit, dsplit) = match (chosen.prefill, chosen.decode, chosen.aggregated) {
+        (Some(p), Some(d), _) => (p.split, d.split),
+        (_, _, Some(a)) => (a.split, a.split),
         _ => unreachable!("a candidate has pools"),
     };
     let pm = search
-        .pool_model(ptp, search.prefill_max_num_seqs)
-        .expect("chosen TP has a worker");
+        .pool_model(psplit, search.prefill_max_num_seqs)
+        .expect("chosen split has a worker");
     // The decode grid spans every concurrency the KV cache holds (the planner picks its own).
     let dm = search
-        .pool_model(dtp, search::MAX_BATCH)
-        .expect("chosen TP has a worker");
+        .pool_model(dsplit, search::MAX_BATCH)
+        .expect("chosen split has a worker");
+    let (ptp, dtp) = (psplit.gpus(), dsplit.gpus());
     let decode_kv_tokens = dm.max_kv_tokens;
     let profile = Profile::from_model(&pm, &dm).map_err(Error::Planner)?;
     let t4 = Instant::now();
@@ -370,7 +372,10 @@ mod tests {
     use super::*;
 
     fn cand(mode: Mode, workers: u32, goodput: f64, meets: bool) -> Candidate {
-        let pool = Some(PoolShape { tp: 1, workers });
+        let pool = Some(PoolShape {
+            split: Split::tensor(1),
+            workers,
+        });
         let disagg = mode == Mode::Disaggregated;
         Candidate {
             mode,

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 use servesim_models::backend::Backend;
 
-use super::search::{Candidate, Mode};
+use super::search::{Candidate, Mode, Split};
 use super::{Outcome, ProfileMode};
 use crate::Error;
 use crate::html::{escape, page};
@@ -48,11 +48,61 @@ fn k8s_name(s: &str) -> String {
 }
 
 /// A worker service of the DGD for `backend`: its name and its spec.
+/// A worker's split in its engine's own arguments:
+/// - vLLM: `--tensor-parallel-size`, `--data-parallel-size` for attention replicas and
+///   `--enable-expert-parallel` (its EP size is then TP × DP);
+/// - SGLang: `--tp` counts every GPU of the worker, `--dp` with `--enable-dp-attention` runs
+///   attention as that many replicas, `--ep-size` spreads the experts;
+/// - TensorRT-LLM (`dynamo.trtllm`): `--tensor-parallel-size` counts every GPU,
+///   `--expert-parallel-size` spreads the experts, and attention replicas are the LLM API's
+///   `enable_attention_dp` (one per GPU), given through `--override-engine-args`.
+fn split_args(backend: Backend, split: Split) -> Vec<String> {
+    let (tp, dp, ep) = (split.tp, split.attention_dp, split.ep);
+    let mut a: Vec<String> = Vec::new();
+    match backend {
+        Backend::Vllm => {
+            a.extend(["--tensor-parallel-size".into(), tp.to_string()]);
+            if dp > 1 {
+                a.extend(["--data-parallel-size".into(), dp.to_string()]);
+            }
+            if ep > 1 {
+                a.push("--enable-expert-parallel".into());
+            }
+        }
+        Backend::Sglang => {
+            a.extend(["--tp".into(), split.gpus().to_string()]);
+            if dp > 1 {
+                a.extend([
+                    "--dp".into(),
+                    dp.to_string(),
+                    "--enable-dp-attention".into(),
+                ]);
+            }
+            if ep > 1 {
+                a.extend(["--ep-size".into(), ep.to_string()]);
+            }
+        }
+        Backend::Trtllm => {
+            a.extend(["--tensor-parallel-size".into(), split.gpus().to_string()]);
+            if ep > 1 {
+                a.extend(["--expert-parallel-size".into(), ep.to_string()]);
+            }
+            if dp > 1 {
+                a.extend([
+                    "--override-engine-args".into(),
+                    r#"{"enable_attention_dp": true}"#.into(),
+                ]);
+            }
+        }
+    }
+    a
+}
+
 fn worker(
     backend: Backend,
     role: &str,
     model: &str,
-    tp: u32,
+    split: Split,
     replicas: u32,
     max_num_seqs: Option<u32>,
 ) -> (String, Value) {
@@ -66,26 +116,15 @@ fn worker(
         "decode" => format!("{prefix}DecodeWorker"),
         _ => format!("{prefix}Worker"),
     };
-    let mut args: Vec<String> = match backend {
-        Backend::Vllm => vec![
-            "--model".into(),
-            model.into(),
-            "--tensor-parallel-size".into(),
-            tp.to_string(),
-        ],
-        Backend::Sglang => vec![
-            "--model-path".into(),
-            model.into(),
-            "--tp".into(),
-            tp.to_string(),
-        ],
-        Backend::Trtllm => vec![
-            "--model-path".into(),
-            model.into(),
-            "--tensor-parallel-size".into(),
-            tp.to_string(),
-        ],
-    };
+    let mut args: Vec<String> = vec![
+        match backend {
+            Backend::Vllm => "--model",
+            Backend::Sglang | Backend::Trtllm => "--model-path",
+        }
+        .into(),
+        model.into(),
+    ];
+    args.extend(split_args(backend, split));
     if let Some(n) = max_num_seqs {
         match backend {
             Backend::Vllm => args.extend(["--max-num-seqs".into(), n.to_string()]),
@@ -103,7 +142,7 @@ fn worker(
     let mut spec = json!({
         "componentType": "worker",
         "replicas": replicas,
-        "resources": {"limits": {"gpu": tp.to_string()}},
+        "resources": {"limits": {"gpu": split.gpus().to_string()}},
         "extraPodSpec": {"mainContainer": {
             "command": ["python3", "-m", module],
             "args": args,
@@ -145,19 +184,19 @@ pub fn dgd(o: &Outcome, c: &Candidate, profile_dir: &str) -> Value {
                             format!("--ttft={}", r.ttft_ms),
                             format!("--itl={}", r.itl_ms),
                             format!("--max-gpu-budget={}", r.total_gpus),
-                            format!("--prefill-engine-num-gpu={}", p.tp),
-                            format!("--decode-engine-num-gpu={}", d.tp),
+                            format!("--prefill-engine-num-gpu={}", p.split.gpus()),
+                            format!("--decode-engine-num-gpu={}", d.split.gpus()),
                         ],
                     }},
                 }),
             );
-            let (n, s) = worker(r.backend, "prefill", &r.model, p.tp, p.workers, None);
+            let (n, s) = worker(r.backend, "prefill", &r.model, p.split, p.workers, None);
             services.insert(n, s);
             let (n, s) = worker(
                 r.backend,
                 "decode",
                 &r.model,
-                d.tp,
+                d.split,
                 d.workers,
                 Some(c.batch),
             );
@@ -168,7 +207,7 @@ pub fn dgd(o: &Outcome, c: &Candidate, profile_dir: &str) -> Value {
                 r.backend,
                 "aggregated",
                 &r.model,
-                a.tp,
+                a.split,
                 a.workers,
                 Some(c.batch),
             );
@@ -191,21 +230,25 @@ fn opt(v: Option<f64>) -> String {
 /// `pareto.csv`: every sampled deployment, one row each.
 pub fn pareto_csv(o: &Outcome) -> String {
     let mut s = String::from(
-        "mode,prefill_tp,prefill_workers,decode_tp,decode_workers,agg_tp,agg_workers,batch,gpus,ttft_ms,itl_ms,request_rate,tokens_per_s,tokens_per_s_per_gpu,tokens_per_s_per_user,meets_slo,on_frontier\n",
+        "mode,prefill_tp,prefill_workers,decode_tp,decode_workers,agg_tp,agg_workers,batch,gpus,ttft_ms,itl_ms,request_rate,tokens_per_s,tokens_per_s_per_gpu,tokens_per_s_per_user,meets_slo,on_frontier,prefill_split,decode_split,agg_split\n",
     );
     for p in &o.points {
         let c = &p.candidate;
         let pool = |x: Option<super::PoolShape>| {
-            x.map_or((String::new(), String::new()), |p| {
-                (p.tp.to_string(), p.workers.to_string())
+            x.map_or((String::new(), String::new(), String::new()), |p| {
+                (
+                    p.split.tp.to_string(),
+                    p.workers.to_string(),
+                    p.split.label(),
+                )
             })
         };
-        let (ptp, pw) = pool(c.prefill);
-        let (dtp, dw) = pool(c.decode);
-        let (atp, aw) = pool(c.aggregated);
+        let (ptp, pw, ps) = pool(c.prefill);
+        let (dtp, dw, ds) = pool(c.decode);
+        let (atp, aw, as_) = pool(c.aggregated);
         let _ = writeln!(
             s,
-            "{},{ptp},{pw},{dtp},{dw},{atp},{aw},{},{},{},{:.3},{:.4},{:.2},{:.2},{:.2},{},{}",
+            "{},{ptp},{pw},{dtp},{dw},{atp},{aw},{},{},{},{:.3},{:.4},{:.2},{:.2},{:.2},{},{},{ps},{ds},{as_}",
             c.mode.short(),
             c.batch,
             c.gpus,
@@ -609,4 +652,44 @@ pub fn write_all(o: &Outcome, dir: &Path) -> Result<(), Error> {
     })?;
     write(&dir.join("summary.json"), &json)?;
     write(&dir.join("report.html"), &report_html(o))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_engine_is_told_the_split_in_its_own_arguments() {
+        let dp8 = Split {
+            tp: 1,
+            attention_dp: 8,
+            ep: 8,
+        };
+        let tp8 = Split {
+            tp: 8,
+            attention_dp: 1,
+            ep: 8,
+        };
+        let args = |b, s| split_args(b, s).join(" ");
+        assert_eq!(
+            args(Backend::Vllm, dp8),
+            "--tensor-parallel-size 1 --data-parallel-size 8 --enable-expert-parallel"
+        );
+        assert_eq!(
+            args(Backend::Vllm, tp8),
+            "--tensor-parallel-size 8 --enable-expert-parallel"
+        );
+        assert_eq!(
+            args(Backend::Sglang, dp8),
+            "--tp 8 --dp 8 --enable-dp-attention --ep-size 8"
+        );
+        assert_eq!(
+            args(Backend::Trtllm, dp8),
+            r#"--tensor-parallel-size 8 --expert-parallel-size 8 --override-engine-args {"enable_attention_dp": true}"#
+        );
+        assert_eq!(
+            args(Backend::Trtllm, Split::tensor(4)),
+            "--tensor-parallel-size 4"
+        );
+    }
 }

@@ -30,10 +30,10 @@ use servesim_models::analytic::{
     SteadyLoad, mdk_max_utilisation, mdk_response_ms, mdk_wait_ms, slots_with_headroom,
 };
 use servesim_models::dtype::Dtype;
-use servesim_models::engine::EngineConfig;
 use servesim_models::engine::cuda_graph::CudaGraphs;
+use servesim_models::engine::{EngineConfig, kv_capacity_tokens_split};
 use servesim_models::hardware::GpuSku;
-use servesim_models::llm::{DEFAULT_MEM_FRACTION, LlmSpec, RESERVED_BYTES_PER_GPU};
+use servesim_models::llm::{DEFAULT_MEM_FRACTION, LlmSpec, Parallelism};
 use servesim_models::perf::{CachedPredictor, IterationPredictor, KernelTimer};
 use servesim_planner::profile::PoolModel;
 
@@ -68,11 +68,96 @@ impl Mode {
     }
 }
 
+/// How one worker's GPUs are split: attention and the dense layers `tp` ways in each of
+/// `attention_dp` data-parallel replicas, the routed experts of a mixture of experts spread
+/// `ep` ways by expert (and split `tp × attention_dp / ep` ways within each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Split {
+    /// Tensor parallelism of attention and the dense layers.
+    pub tp: u32,
+    /// Attention data-parallel replicas (1: none).
+    pub attention_dp: u32,
+    /// Expert parallelism of the routed experts (1: every expert split over the GPUs).
+    pub ep: u32,
+}
+
+impl Split {
+    /// Plain tensor parallelism over `tp` GPUs.
+    pub fn tensor(tp: u32) -> Split {
+        Split {
+            tp,
+            attention_dp: 1,
+            ep: 1,
+        }
+    }
+
+    /// GPUs of one worker: `tp × attention_dp`.
+    pub fn gpus(&self) -> u32 {
+        self.tp * self.attention_dp
+    }
+
+    /// The models crate's view of the split.
+    pub fn parallelism(&self) -> Parallelism {
+        Parallelism {
+            tp: self.tp,
+            attention_dp: self.attention_dp,
+            moe_tp: self.gpus() / self.ep.max(1),
+            moe_ep: self.ep,
+        }
+    }
+
+    /// `TP4`, `TP8EP8` (experts spread over the TP group), `DP8EP8` (eight attention
+    /// replicas of one GPU each), `TP2DP4EP8`.
+    pub fn label(&self) -> String {
+        let mut s = String::new();
+        if self.tp > 1 || self.attention_dp == 1 {
+            s.push_str(&format!("TP{}", self.tp));
+        }
+        if self.attention_dp > 1 {
+            s.push_str(&format!("DP{}", self.attention_dp));
+        }
+        if self.ep > 1 {
+            s.push_str(&format!("EP{}", self.ep));
+        }
+        s
+    }
+}
+
+/// The worker splits searched, up to `max_gpus` GPUs a worker: TP 1, 2, 4 and 8; for a
+/// mixture of experts also, over the same GPUs, the experts spread by expert parallelism
+/// with attention split by TP or run as data-parallel replicas. Those are the splits each
+/// engine serves such models with: vLLM's `--enable-expert-parallel` and
+/// `--data-parallel-size`, SGLang's `--ep-size` and `--enable-dp-attention`, TensorRT-LLM's
+/// `moe_expert_parallel_size` and `enable_attention_dp`.
+pub fn splits(llm: &LlmSpec, max_gpus: u32) -> Vec<Split> {
+    let mut out = Vec::new();
+    for g in [1u32, 2, 4, 8] {
+        if g > max_gpus {
+            continue;
+        }
+        out.push(Split::tensor(g));
+        if llm.moe().is_some() && g > 1 {
+            out.push(Split {
+                tp: g,
+                attention_dp: 1,
+                ep: g,
+            });
+            out.push(Split {
+                tp: 1,
+                attention_dp: g,
+                ep: g,
+            });
+        }
+    }
+    out
+}
+
 /// A pool of a deployment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct PoolShape {
-    /// GPUs per worker.
-    pub tp: u32,
+    /// How each worker's GPUs are split.
+    #[serde(flatten)]
+    pub split: Split,
     /// Workers.
     pub workers: u32,
 }
@@ -140,10 +225,14 @@ impl Candidate {
     pub fn label(&self) -> String {
         match (self.prefill, self.decode, self.aggregated) {
             (Some(p), Some(d), _) => format!(
-                "disagg {}×TP{} + {}×TP{} (b{})",
-                p.workers, p.tp, d.workers, d.tp, self.batch
+                "disagg {}×{} + {}×{} (b{})",
+                p.workers,
+                p.split.label(),
+                d.workers,
+                d.split.label(),
+                self.batch
             ),
-            (_, _, Some(a)) => format!("agg {}×TP{} (b{})", a.workers, a.tp, self.batch),
+            (_, _, Some(a)) => format!("agg {}×{} (b{})", a.workers, a.split.label(), self.batch),
             _ => "none".into(),
         }
     }
@@ -160,8 +249,8 @@ pub struct FrontierPoint {
 
 /// One worker shape's performance model.
 pub struct Worker {
-    /// GPUs.
-    pub tp: u32,
+    /// How its GPUs are split.
+    pub split: Split,
     /// Exact predictor (for the planner profile).
     pub predictor: IterationPredictor,
     cached: CachedPredictor,
@@ -200,7 +289,7 @@ pub fn served_llm(model: &str) -> Result<LlmSpec, Error> {
 }
 
 impl<'a> Search<'a> {
-    /// Builds the worker models for every TP size 1, 2, 4, 8 within `req.max_tp`.
+    /// Builds the worker models for every split of [`splits`] within `req.max_tp` GPUs.
     pub fn new(req: &'a ProfileRequest, gpu: &GpuSku) -> Result<Search<'a>, Error> {
         let llm = served_llm(&req.model)?;
         let timer = KernelTimer::shipped_builtin(&gpu.sku, req.backend).map_err(Error::Models)?;
@@ -210,38 +299,37 @@ impl<'a> Search<'a> {
         gpu.gpus_per_node = req.gpus_per_node.min(gpu.gpus_per_node).max(1);
         let mut workers = Vec::new();
         let mut skipped = Vec::new();
-        for tp in [1u32, 2, 4, 8] {
-            if tp > req.max_tp {
-                continue;
-            }
-            let kv = match llm.kv_capacity_tokens_with_reserve(
-                &gpu,
-                tp,
-                DEFAULT_MEM_FRACTION,
-                RESERVED_BYTES_PER_GPU,
-            ) {
-                Ok(kv) if kv >= u64::from(req.isl + req.osl) => kv,
-                Ok(kv) => {
-                    skipped.push(format!(
-                        "TP{tp}: KV cache of {kv} tokens holds no request of {} tokens",
-                        req.isl + req.osl
-                    ));
-                    continue;
-                }
-                Err(e) => {
-                    skipped.push(format!("TP{tp}: {e}"));
-                    continue;
-                }
-            };
-            match IterationPredictor::new(&llm, tp, &gpu, req.backend, timer.clone()) {
+        for split in splits(&llm, req.max_tp) {
+            let par = split.parallelism();
+            let name = split.label();
+            // The KV capacity as the simulator's engine reads its memory knob (a share of
+            // the whole GPU, or TensorRT-LLM's share of what the weights leave).
+            let kv =
+                match kv_capacity_tokens_split(req.backend, &llm, &gpu, &par, DEFAULT_MEM_FRACTION)
+                {
+                    Ok(kv) if kv >= u64::from(req.isl + req.osl) => kv,
+                    Ok(kv) => {
+                        skipped.push(format!(
+                            "{name}: KV cache of {kv} tokens holds no request of {} tokens",
+                            req.isl + req.osl
+                        ));
+                        continue;
+                    }
+                    Err(e) => {
+                        skipped.push(format!("{name}: {e}"));
+                        continue;
+                    }
+                };
+            match IterationPredictor::with_parallelism(&llm, &par, &gpu, req.backend, timer.clone())
+            {
                 Ok(p) => workers.push(Worker {
-                    tp,
+                    split,
                     cached: CachedPredictor::new(p.clone()),
-                    graphs: CudaGraphs::for_backend(req.backend, d.max_num_seqs, tp),
+                    graphs: CudaGraphs::for_backend(req.backend, d.max_num_seqs, split.tp),
                     predictor: p,
                     kv_tokens: kv,
                 }),
-                Err(e) => skipped.push(format!("TP{tp}: {e}")),
+                Err(e) => skipped.push(format!("{name}: {e}")),
             }
         }
         Ok(Search {
@@ -299,7 +387,7 @@ impl<'a> Search<'a> {
                 f64::from(n) * per_worker * (f64::from(c) / f64::from(n * b)),
             ))
         } else {
-            let n = self.req.total_gpus / w.tp;
+            let n = self.req.total_gpus / w.split.gpus();
             (n > 0).then(|| (n, f64::from(n) * per_worker))
         }
     }
@@ -373,7 +461,7 @@ impl<'a> Search<'a> {
         self.workers
             .iter()
             .enumerate()
-            .filter(move |(_, w)| pin.is_none_or(|tp| w.tp == tp))
+            .filter(move |(_, w)| pin.is_none_or(|tp| w.split.tp == tp))
     }
 
     /// The disaggregated deployment of prefill worker `p` and decode worker `d` at batch `b`.
@@ -393,7 +481,7 @@ impl<'a> Search<'a> {
         // The fewest prefill workers carrying `rate` (at most the budget, then one more:
         // the candidate then misses its GPU budget).
         let workers_for = |rate: f64| {
-            let most = budget / p.tp.max(1) + 1;
+            let most = budget / p.split.gpus().max(1) + 1;
             (1..=most).find(|&x| p_cap(x) >= rate).unwrap_or(most)
         };
         let d_cap_at = |bb: f64| bb / (itl / 1e3) / self.load().decode_steps();
@@ -412,17 +500,18 @@ impl<'a> Search<'a> {
         } else {
             let dcap = d_cap_at(f64::from(b));
             let mut best: Option<(f64, f64, u32, u32)> = None;
-            let max_y = budget.saturating_sub(p.tp) / d.tp;
+            let (pg, dg) = (p.split.gpus(), d.split.gpus());
+            let max_y = budget.saturating_sub(pg) / dg;
             for y in 1..=max_y {
-                let left = budget - y * d.tp;
+                let left = budget - y * dg;
                 let want = workers_for(f64::from(y) * dcap);
                 for x in [want.saturating_sub(1).max(1), want] {
-                    let x = x.min(left / p.tp);
+                    let x = x.min(left / pg);
                     if x == 0 {
                         continue;
                     }
                     let thr = p_cap(x).min(f64::from(y) * dcap);
-                    let g = f64::from(x * p.tp + y * d.tp);
+                    let g = f64::from(x * pg + y * dg);
                     // The most throughput the budget gives; ties: fewer GPUs.
                     let better = match best {
                         None => true,
@@ -438,7 +527,7 @@ impl<'a> Search<'a> {
             let (_, thr, x, y) = best?;
             (x, y, thr)
         };
-        let gpus = x * p.tp + y * d.tp;
+        let gpus = x * p.split.gpus() + y * d.split.gpus();
         // The decode workers run at the concurrency the rate gives them (Little's law), at
         // most `b`: ITL at that concurrency (two fixed-point steps).
         // ITL grows with the batch, so iterating from `b` down converges on the largest
@@ -477,11 +566,11 @@ impl<'a> Search<'a> {
         Some(Candidate {
             mode: Mode::Disaggregated,
             prefill: Some(PoolShape {
-                tp: p.tp,
+                split: p.split,
                 workers: x,
             }),
             decode: Some(PoolShape {
-                tp: d.tp,
+                split: d.split,
                 workers: y,
             }),
             aggregated: None,
@@ -503,7 +592,7 @@ impl<'a> Search<'a> {
     pub fn agg(&self, w: &Worker, b: u32) -> Option<Candidate> {
         let (itl, ttft, per_worker) = self.agg_point(w, b)?;
         let (n, rate) = self.agg_workers(w, b, per_worker)?;
-        let gpus = n * w.tp;
+        let gpus = n * w.split.gpus();
         // `b` is the mean in flight per worker; `max_num_seqs` leaves headroom over it, and
         // a request that finds every slot of its worker taken waits (M/D/m over the worker's
         // `m` slots, each held for a request's life).
@@ -519,7 +608,7 @@ impl<'a> Search<'a> {
             prefill: None,
             decode: None,
             aggregated: Some(PoolShape {
-                tp: w.tp,
+                split: w.split,
                 workers: n,
             }),
             batch: slots,
@@ -594,12 +683,13 @@ impl<'a> Search<'a> {
         }
     }
 
-    /// The planner's view of a worker of TP `tp` (for [`servesim_planner::Profile::from_model`]).
-    pub fn pool_model(&self, tp: u32, max_num_seqs: u32) -> Option<PoolModel> {
-        let w = self.workers.iter().find(|w| w.tp == tp)?;
+    /// The planner's view of a worker split as `split` (for
+    /// [`servesim_planner::Profile::from_model`]).
+    pub fn pool_model(&self, split: Split, max_num_seqs: u32) -> Option<PoolModel> {
+        let w = self.workers.iter().find(|w| w.split == split)?;
         Some(PoolModel {
             predictor: w.predictor.clone(),
-            tp,
+            tp: split.gpus(),
             max_kv_tokens: w.kv_tokens,
             max_num_seqs,
             max_batched_tokens: self.max_batched_tokens,
@@ -707,5 +797,22 @@ mod tests {
         }
         assert_eq!(Search::largest(1024, |_| false), None);
         assert_eq!(Search::largest(50, |_| true), Some(50));
+    }
+
+    #[test]
+    fn mixtures_of_experts_are_searched_with_their_experts_spread() {
+        let dense = LlmSpec::lookup("meta-llama/Llama-3.1-8B-Instruct").unwrap();
+        let labels = |l: &LlmSpec, g| splits(l, g).iter().map(Split::label).collect::<Vec<_>>();
+        assert_eq!(labels(&dense, 8), ["TP1", "TP2", "TP4", "TP8"]);
+        let moe = LlmSpec::lookup("openai/gpt-oss-120b").unwrap();
+        assert_eq!(
+            labels(&moe, 4),
+            ["TP1", "TP2", "TP2EP2", "DP2EP2", "TP4", "TP4EP4", "DP4EP4"]
+        );
+        for split in splits(&moe, 8) {
+            let par = split.parallelism();
+            assert_eq!(u64::from(split.gpus()), par.gpus());
+            assert_eq!(par.moe_tp * par.moe_ep, split.gpus(), "{}", split.label());
+        }
     }
 }

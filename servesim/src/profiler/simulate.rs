@@ -8,7 +8,7 @@ use serde::Serialize;
 use servesim_models::cluster::router::RouterKind;
 
 use super::request::ProfileRequest;
-use super::search::{Candidate, served_llm, slo_misses};
+use super::search::{Candidate, Split, served_llm, slo_misses};
 use crate::experiment::parallel;
 use crate::progress::Observer;
 use crate::report::Summary;
@@ -76,8 +76,10 @@ pub struct SimSetup {
 pub fn sim_setup(req: &ProfileRequest, c: &Candidate) -> SimSetup {
     let gpn = req.gpus_per_node.max(1);
     let nodes = c.gpus.div_ceil(gpn).max(1);
-    let pool = |name: &str, tp: u32, workers: u32, batch: Option<u32>| {
-        let mut p = PoolConfig::new(name, name, tp, workers);
+    let pool = |name: &str, split: Split, workers: u32, batch: Option<u32>| {
+        let mut p = PoolConfig::new(name, name, split.tp, workers);
+        p.attention_dp = split.attention_dp;
+        p.ep = split.ep;
         p.startup_s = 0.0;
         // As the DGD's frontend routes (`--router-mode round-robin`, Dynamo's default).
         p.router = Some(RouterKind::RoundRobin.name().to_string());
@@ -86,10 +88,10 @@ pub fn sim_setup(req: &ProfileRequest, c: &Candidate) -> SimSetup {
     };
     let pools = match (c.prefill, c.decode, c.aggregated) {
         (Some(p), Some(d), _) => vec![
-            pool("prefill", p.tp, p.workers, None),
-            pool("decode", d.tp, d.workers, Some(c.batch)),
+            pool("prefill", p.split, p.workers, None),
+            pool("decode", d.split, d.workers, Some(c.batch)),
         ],
-        (_, _, Some(a)) => vec![pool("aggregated", a.tp, a.workers, Some(c.batch))],
+        (_, _, Some(a)) => vec![pool("aggregated", a.split, a.workers, Some(c.batch))],
         _ => Vec::new(),
     };
     // One request's life, s: what the warm-up and the run length are measured in.
