@@ -9,8 +9,7 @@ HERE = Path(__file__).parent
 
 SETUP = '''import os, subprocess
 from pathlib import Path
-import matplotlib
-matplotlib.use("Agg")
+%matplotlib inline
 import matplotlib.pyplot as plt
 import servesim
 from servesim import plots
@@ -34,8 +33,10 @@ NOTEBOOKS = {
         "base = base.replace(duration_s=DURATION_S, metrics__keep_requests=True)\n"
         "runs = {p: base.with_policy(p).run() for p in POLICIES}\n"
         "{p: (r.summary[\"slo_attainment\"], r.summary[\"gpu_hours\"]) for p, r in runs.items()}",
+        "# Workers per pool under each planner; the storm is shaded.\n"
         "fig, axes = plt.subplots(len(POLICIES), 1, figsize=(9, 3 * len(POLICIES)), sharex=True)\n"
-        "for ax, (p, r) in zip(axes, runs.items()):\n    plots.workers(r, ax=ax); ax.set_title(p)",
+        "for ax, (p, r) in zip(axes, runs.items()):\n    plots.workers(r, ax=ax); ax.set_title(p)\n"
+        "fig.tight_layout()",
         "plots.latency(runs[\"sla\"])",
         "plots.cdf(runs, \"ttft_ms\")",
         "runs[\"sla\"].requests_polars().describe()",
@@ -168,7 +169,11 @@ NOTEBOOKS = {
         "air = servesim.traffic.generate(airline, response_s=2.0).to_pandas()\n"
         "per_min = air.groupby([air[\"time_s\"] // 60, \"class\"], observed=True).size().unstack(fill_value=0)\n"
         "ax = per_min.plot(figsize=(8, 3.5))\n"
-        "ax.set_xlabel(\"minute\"); ax.set_ylabel(\"requests\")\n"
+        "storm = airline.to_dict()[\"traffic\"].get(\"airline\") or {}\n"
+        "start = storm.get(\"storm_start_s\", 600) / 60\n"
+        "ax.axvspan(start, start + storm.get(\"storm_duration_s\", 1800) / 60, color=\"#fde68a\", alpha=0.5, lw=0, label=\"storm\")\n"
+        "ax.set_xlabel(\"minute\"); ax.set_ylabel(\"requests\"); ax.legend(fontsize=\"small\")\n"
+        "ax.figure.tight_layout()\n"
         "{c[\"class\"]: (c[\"count\"], round(c[\"reusable_block_share\"], 2))\n"
         " for c in servesim.traffic.stats(airline, response_s=2.0)[\"classes\"]}",
         "## What this showed\n\nReal traces replay with their own burstiness and sizes, and "

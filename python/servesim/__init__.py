@@ -17,7 +17,7 @@ import warnings as _warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
-from servesim import _arrow, _native, errors
+from servesim import _arrow, _native, _progress, errors
 from servesim.errors import (
     ConfigError,
     IoError,
@@ -318,6 +318,7 @@ class Scenario:
         trace: str | os.PathLike[str] | None = None,
         trace_max_events: int = 1_000_000,
         trace_window: tuple[float, float] | None = None,
+        progress: Any = True,
     ) -> RunResult:
         """Runs to the end with the GIL released; ``planner`` replaces the scenario's policy
         and is called every ``planner.interval_s`` seconds of simulated time (default: the
@@ -326,7 +327,14 @@ class Scenario:
         ``trace``, a file path, writes the run's timeline there as a Chrome / Perfetto trace
         (as ``servesim run --trace``): at most ``trace_max_events`` events, only what starts
         within ``trace_window`` (start and end, simulated seconds) when given. What it holds
-        is the result's ``trace``."""
+        is the result's ``trace``.
+
+        Before the run, what can be said of it already (a run that will take long: up to a
+        million requests or more) is warned as a ``RuntimeWarning``; after it, the summary's
+        ``warnings``. ``progress``: ``True`` draws a tqdm bar of the simulated time once the
+        run has lasted two seconds, where someone watches (a terminal, a notebook with
+        ipywidgets); ``False`` none; or an object with ``phase(what, total)`` and ``done()``
+        (see ``servesim._progress``). tqdm is optional."""
         default = float((self._config.get("planner") or {}).get("interval_s", 60.0))
         interval = getattr(planner, "interval_s", default) if planner is not None else default
         if isinstance(interval, bool) or not isinstance(interval, (int, float)):
@@ -335,15 +343,24 @@ class Scenario:
         if trace_window is not None:
             start, end = trace_window
             window = (float(start), float(end))
-        out = _native.run(
-            json.dumps(self._config),
-            self.base_dir,
-            planner,
-            float(interval),
-            None if trace is None else os.fspath(trace),
-            trace_max_events,
-            window,
-        )
+        config = json.dumps(self._config)
+        before = _native.warnings_before(config, self.base_dir)
+        for w in before:
+            _warnings.warn(f"{self.name}: {w}", RuntimeWarning, stacklevel=2)
+        obs = _progress.observer(progress, self.name)
+        try:
+            out = _native.run(
+                config,
+                self.base_dir,
+                planner,
+                float(interval),
+                None if trace is None else os.fspath(trace),
+                trace_max_events,
+                window,
+                obs,
+            )
+        finally:
+            _progress.close(obs)
         result = RunResult(
             summary=json.loads(out["summary"]),
             scaling_events=json.loads(out["scaling_events"]),
@@ -356,7 +373,8 @@ class Scenario:
         )
         result.trace = out["trace"]
         for w in result.warnings:
-            _warnings.warn(f"{self.name}: {w}", RuntimeWarning, stacklevel=2)
+            if w not in before:
+                _warnings.warn(f"{self.name}: {w}", RuntimeWarning, stacklevel=2)
         return result
 
     def __repr__(self) -> str:
@@ -479,17 +497,28 @@ def ab(
     seeds: int = 20,
     first_seed: int | None = None,
     threads: int | None = None,
+    progress: Any = True,
 ) -> AbReport:
     """Compares ``policies`` on identical traffic over ``seeds`` seeds from ``first_seed``
     (None: the scenario's seed), on ``threads`` Rust threads (None: one per core). The
-    defaults are the CLI's (``servesim ab``: 20 seeds from the scenario's)."""
+    defaults are the CLI's (``servesim ab``: 20 seeds from the scenario's).
+
+    A run that will take long is warned before it starts (``RuntimeWarning``).
+    ``progress``: ``True`` draws a tqdm bar of the runs done once the call has lasted two
+    seconds, where someone watches; ``False`` none; or an object with ``phase(what,
+    total)`` and ``done()`` (see ``servesim._progress``)."""
     if first_seed is None:
         first_seed = int(scenario.to_dict().get("seed", 0))
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ConfigError(f"ab: threads must be a whole number of at least 1 (None: one per core), got {threads!r}")
-    raw = _native.ab(
-        json.dumps(scenario.to_dict()), scenario.base_dir, list(policies), first_seed, seeds, threads or 0
-    )
+    config = json.dumps(scenario.to_dict())
+    for w in _native.warnings_before(config, scenario.base_dir):
+        _warnings.warn(f"{scenario.name}: {w}", RuntimeWarning, stacklevel=2)
+    obs = _progress.observer(progress, "servesim ab")
+    try:
+        raw = _native.ab(config, scenario.base_dir, list(policies), first_seed, seeds, threads or 0, obs)
+    finally:
+        _progress.close(obs)
     return AbReport(json.loads(raw))
 
 
@@ -501,6 +530,7 @@ def profile(
     prefill_tp: int | None = None,
     decode_tp: int | None = None,
     agg_tp: int | None = None,
+    progress: Any = True,
 ) -> dict[str, Any]:
     """``servesim profile``: searches deployments for a DynamoGraphDeploymentRequest file,
     writes ``dgd.yaml``, the planner profile, ``pareto.csv``, ``summary.json`` and
@@ -508,15 +538,17 @@ def profile(
     ``prefer``: the choice rule (``goodput``, ``disagg`` or ``agg``, as ``--prefer``);
     ``prefill_tp``, ``decode_tp``, ``agg_tp``: TP sizes fixed per role (only those searched).
     When no deployment meets both SLOs the closest is written and ``summary["meets_slo"]`` is
-    false (the CLI exits with status 2)."""
+    false (the CLI exits with status 2). ``progress`` as ``ab``'s (the simulate mode's
+    candidates)."""
     for name, tp in (("prefill_tp", prefill_tp), ("decode_tp", decode_tp), ("agg_tp", agg_tp)):
         if tp is not None and (isinstance(tp, bool) or not isinstance(tp, int) or tp < 1):
             raise ConfigError(f"profile: {name} must be a whole number of at least 1, got {tp!r}")
-    return dict(
-        json.loads(
-            _native.profile(os.fspath(request), os.fspath(out), mode, prefer, prefill_tp, decode_tp, agg_tp)
-        )
-    )
+    obs = _progress.observer(progress, "servesim profile")
+    try:
+        text = _native.profile(os.fspath(request), os.fspath(out), mode, prefer, prefill_tp, decode_tp, agg_tp, obs)
+    finally:
+        _progress.close(obs)
+    return dict(json.loads(text))
 
 
 def validate(
@@ -524,6 +556,7 @@ def validate(
     output: str | os.PathLike[str],
     from_start: int | None = None,
     steady: bool = False,
+    progress: Any = True,
 ) -> dict[str, Any]:
     """``servesim validate --input MEASURED.csv --output PREDICTED.csv``: simulates every
     measured serving row (the columns of ``data/e2e/measured_serving.csv``) the way it was
@@ -548,7 +581,7 @@ def validate(
     ``output_tokens_per_s``, or ``None``; ``concurrency``, ``isl`` and ``osl`` are ``None``
     where the row does not say). A malformed row gets a ``reason`` and the run goes on; a
     file without a header or a required column raises ``ParseError``, an unreadable file
-    ``IoError``.
+    ``IoError``. ``progress`` as ``ab``'s (the rows done).
     """
     if from_start is not None and (isinstance(from_start, bool) or not isinstance(from_start, int) or from_start < 1):
         raise ConfigError(
@@ -558,7 +591,11 @@ def validate(
         raise ConfigError(f"validate: steady must be True or False, got {steady!r}")
     if steady and from_start is not None:
         raise ConfigError("validate: give steady=True or from_start=K, not both")
-    return dict(_native.validate_serving(os.fspath(input), os.fspath(output), from_start, steady))
+    obs = _progress.observer(progress, "servesim validate")
+    try:
+        return dict(_native.validate_serving(os.fspath(input), os.fspath(output), from_start, steady, obs))
+    finally:
+        _progress.close(obs)
 
 
 from servesim import perf, traffic  # noqa: E402

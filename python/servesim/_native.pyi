@@ -14,6 +14,7 @@ __all__ = [
     "parse_yaml",
     "validate",
     "scale_rates",
+    "warnings_before",
     "run",
     "ab",
     "profile",
@@ -36,6 +37,7 @@ def version() -> str: ...
 def parse_yaml(text: str, origin: str, base_dir: str) -> str: ...
 def validate(config_json: str, base_dir: str) -> None: ...
 def scale_rates(traffic_json: str, factor: float) -> tuple[str, int]: ...
+def warnings_before(config_json: str, base_dir: str) -> list[str]: ...
 def run(
     config_json: str,
     base_dir: str,
@@ -44,6 +46,7 @@ def run(
     trace: str | None = None,
     trace_max_events: int = 1000000,
     trace_window: tuple[float, float] | None = None,
+    progress: Any | None = None,
 ) -> dict[str, Any]: ...
 def ab(
     config_json: str,
@@ -52,6 +55,7 @@ def ab(
     first_seed: int = 1,
     seeds: int = 5,
     threads: int = 0,
+    progress: Any | None = None,
 ) -> str: ...
 def profile(
     request: str,
@@ -61,6 +65,7 @@ def profile(
     prefill_tp: int | None = None,
     decode_tp: int | None = None,
     agg_tp: int | None = None,
+    progress: Any | None = None,
 ) -> str: ...
 def perf_predict(gpu: str, backend: str, table: str, input: str, output: str) -> tuple[int, int]: ...
 def read_trace(path: str) -> list[tuple[str, str, bytes]]: ...
@@ -94,4 +99,10 @@ class Stepper:
     def gpu_budget(self) -> int: ...
     def summary(self) -> str: ...
 
-def validate_serving(input: str, output: str, from_start: int | None, steady: bool) -> dict[str, Any]: ...
+def validate_serving(
+    input: str,
+    output: str,
+    from_start: int | None = None,
+    steady: bool = False,
+    progress: Any | None = None,
+) -> dict[str, Any]: ...

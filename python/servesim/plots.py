@@ -1,4 +1,5 @@
-"""Matplotlib charts of runs, A/B reports and profiler frontiers. Each returns the Axes."""
+"""Matplotlib charts of runs, A/B reports and profiler frontiers. Each returns the Axes, its
+figure laid out tight; charts over time shade the scenario's burst (the airline storm)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,29 @@ def _ax(ax: Any) -> Any:
     return ax
 
 
+def burst(result: "RunResult") -> tuple[float, float] | None:
+    """The scenario's burst window (start, end) in seconds: the airline preset's storm, its
+    defaults those of the scenario reference; None for other scenarios."""
+    if result.scenario is None:
+        return None
+    traffic = result.scenario.to_dict().get("traffic") or {}
+    if traffic.get("preset") != "airline":
+        return None
+    a = traffic.get("airline") or {}
+    start = float(a.get("storm_start_s", 600.0))
+    return start, start + float(a.get("storm_duration_s", 1800.0))
+
+
+def _finish(ax: Any, result: "RunResult | None" = None) -> Any:
+    """Shades the burst of ``result`` (if any), draws the legend, lays the figure out tight."""
+    window = None if result is None else burst(result)
+    if window is not None:
+        ax.axvspan(*window, color="#fde68a", alpha=0.5, lw=0, label="storm", zorder=0)
+    ax.legend(fontsize="small")
+    ax.figure.tight_layout()
+    return ax
+
+
 def workers(result: "RunResult", ax: Any = None) -> Any:
     """Ready (solid) and starting (dashed) workers per pool over time."""
     ax = _ax(ax)
@@ -28,8 +52,7 @@ def workers(result: "RunResult", ax: Any = None) -> Any:
                 label=f"{pool} starting")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("workers")
-    ax.legend(fontsize="small")
-    return ax
+    return _finish(ax, result)
 
 
 def latency(result: "RunResult", ax: Any = None) -> Any:
@@ -47,8 +70,7 @@ def latency(result: "RunResult", ax: Any = None) -> Any:
     ax.set_yscale("log")
     ax.set_xlabel("arrival (s)")
     ax.set_ylabel("TTFT (ms)")
-    ax.legend(fontsize="small")
-    return ax
+    return _finish(ax, result)
 
 
 def cdf(results: dict[str, "RunResult"], column: str = "ttft_ms", ax: Any = None) -> Any:
@@ -62,8 +84,7 @@ def cdf(results: dict[str, "RunResult"], column: str = "ttft_ms", ax: Any = None
     ax.set_xscale("log")
     ax.set_xlabel(column)
     ax.set_ylabel("fraction")
-    ax.legend(fontsize="small")
-    return ax
+    return _finish(ax)
 
 
 def ab(report: "AbReport", metric: str = "slo_attainment", ax: Any = None) -> Any:
@@ -81,6 +102,7 @@ def ab(report: "AbReport", metric: str = "slo_attainment", ax: Any = None) -> An
         half.append([est["mean"] - low, high - est["mean"]] if bounded else [0.0, 0.0])
     ax.bar(names, means, yerr=np.asarray(half).T, capsize=6)
     ax.set_ylabel(metric)
+    ax.figure.tight_layout()
     return ax
 
 
@@ -104,5 +126,4 @@ def pareto(points: Sequence[tuple[float, float]], frontier: Sequence[tuple[float
     ax.plot(f[:, 0], f[:, 1], "r-o", ms=3, label="frontier")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize="small")
-    return ax
+    return _finish(ax)

@@ -10,31 +10,39 @@ if TYPE_CHECKING:
 
 
 def _run_one(scenario: "Scenario") -> "RunResult":
-    return scenario.run()
+    return scenario.run(progress=False)
 
 
-def _bar(total: int, progress: bool) -> Any:
-    if not progress:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc="servesim sweep")
+def _progress_close(bar: Any) -> None:
+    from servesim import _progress
+
+    _progress.close(bar)
+
+
+def _bar(total: int, progress: Any) -> Any:
+    from servesim import _progress
+
+    obs = _progress.observer(progress, "servesim sweep")
+    if obs is not None:
+        obs.phase("runs", total)
+    return obs
 
 
 def sweep(
     scenarios: Sequence["Scenario"],
     executor: str = "process",
     max_workers: int | None = None,
-    progress: bool = True,
+    progress: Any = True,
 ) -> list["RunResult"]:
     """Runs every scenario; results in the order given.
 
     ``executor``: ``"process"`` (local processes, the default), ``"thread"`` (threads in this
     process; runs release the GIL), ``"ray"`` (``ray.init()`` unless Ray is already
     initialised) or a Ray address (``"auto"``, ``"ray://host:10001"``, ``"host:6379"``).
-    A progress bar (tqdm) shows when ``progress`` is true and tqdm is installed.
+    ``progress``: ``True`` draws a tqdm bar of the runs done once the sweep has lasted two
+    seconds, where someone watches (a terminal, a notebook with ipywidgets; tqdm is
+    optional); ``False`` none; or an object with ``phase(what, total)`` and ``done()`` (see
+    ``servesim._progress``). Each run of a sweep draws no bar of its own.
     """
     if not (
         executor in ("process", "thread", "ray", "auto")
@@ -62,12 +70,11 @@ def sweep(
                 for f in as_completed(futs):
                     results[futs[f]] = f.result()
                     if bar is not None:
-                        bar.update(1)
+                        bar.done()
         else:
             results = _ray(items, executor, bar)
     finally:
-        if bar is not None:
-            bar.close()
+        _progress_close(bar)
     return results
 
 
@@ -94,5 +101,5 @@ def _ray(items: list["Scenario"], executor: str, bar: Any) -> list[Any]:
         for r in done:
             results[index[r]] = ray.get(r)
             if bar is not None:
-                bar.update(1)
+                bar.done()
     return results

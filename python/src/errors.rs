@@ -51,11 +51,11 @@ create_exception!(
 /// Maps each facade error variant to its own Python exception class. Traffic errors go by
 /// their own variant: a bad `traffic.*` field is a `ConfigError`, a workload document that
 /// does not parse a `ParseError`, an unreadable file an `IoError`, a bad trace row a
-/// `TrafficError`.
+/// `TrafficError`. An error placed at a line of its file goes by the error placed.
 pub fn to_py(e: Error) -> PyErr {
     use servesim::traffic::TrafficError as T;
     let msg = e.to_string();
-    match e {
+    match e.inner() {
         Error::Io { .. } | Error::Traffic(T::Io { .. }) => IoError::new_err(msg),
         Error::Parse { .. } | Error::Traffic(T::Parse { .. }) => ParseError::new_err(msg),
         Error::Config { .. } | Error::Traffic(T::Config { .. }) => ConfigError::new_err(msg),

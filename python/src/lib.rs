@@ -12,11 +12,13 @@
 //! - `step`: a run stepped from one decision to the next, the decisions given from Python;
 //! - `traffic`: workloads run without a cluster, and traces;
 //! - `tools`: the profiler, kernel predictions and serving validation;
+//! - `progress`: long calls' progress told to a Python object (drawn with tqdm);
 //! - `columns`: column buffers.
 
 mod columns;
 mod errors;
 mod planner;
+mod progress;
 mod run;
 mod scenario;
 mod step;
@@ -32,6 +34,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scenario::parse_yaml, m)?)?;
     m.add_function(wrap_pyfunction!(scenario::validate, m)?)?;
     m.add_function(wrap_pyfunction!(scenario::scale_rates, m)?)?;
+    m.add_function(wrap_pyfunction!(scenario::warnings_before, m)?)?;
     m.add_function(wrap_pyfunction!(run::run, m)?)?;
     m.add_function(wrap_pyfunction!(run::ab, m)?)?;
     m.add_function(wrap_pyfunction!(tools::profile, m)?)?;

@@ -12,19 +12,22 @@ use servesim::trace::{DEFAULT_MAX_EVENTS, TraceConfig};
 use crate::columns::{self, encode_all, series_columns};
 use crate::errors::{to_py, unserializable};
 use crate::planner::PyPlanner;
+use crate::progress::PyObserver;
 use crate::scenario::scenario_of;
 
 /// Runs a scenario (config JSON text) to its end, the GIL released; `planner`, when given,
 /// is a Python object with `decide(observation)` that replaces the scenario's policy;
 /// `trace`, when given, a file to write the run's timeline to (`servesim run --trace`),
-/// under `trace_max_events` and within `trace_window` (start and end, seconds).
+/// under `trace_max_events` and within `trace_window` (start and end, seconds);
+/// `progress`, when given, an object told of each hundredth of the simulated time
+/// (`phase(what, total)`, `done()`).
 /// Returns a dict: `summary` (JSON text), `scaling_events` (JSON text), `requests` (columns
 /// or None), `classes` (class names, by the `class` column's codes), `timeseries` (columns),
 /// `pools` (names), `trace` (what the trace holds, a dict, or None), `wall_s`.
 #[pyfunction]
 #[pyo3(signature = (
     config_json, base_dir, planner=None, planner_interval_s=60.0, trace=None,
-    trace_max_events=1_000_000, trace_window=None
+    trace_max_events=1_000_000, trace_window=None, progress=None
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn run<'py>(
@@ -36,7 +39,9 @@ pub fn run<'py>(
     trace: Option<std::path::PathBuf>,
     trace_max_events: u64,
     trace_window: Option<(f64, f64)>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let observer = PyObserver(progress);
     let trace = trace
         .map(|path| trace_config(path, trace_max_events, trace_window))
         .transpose()
@@ -59,7 +64,10 @@ pub fn run<'py>(
         if let Some(t) = &trace {
             run.trace_to(t)?;
         }
-        let (summary, world) = run.finish()?;
+        let (summary, world) = match observer.0 {
+            Some(_) => run.finish_observed(&observer)?,
+            None => run.finish()?,
+        };
         let trace = world.trace_outcome().map(|t| TraceInfo {
             path: t.path.display().to_string(),
             bytes: t.bytes,
@@ -113,9 +121,10 @@ pub fn run<'py>(
 }
 
 /// Compares policies on common random numbers (the GIL released); returns the report as
-/// JSON text.
+/// JSON text. `progress`, when given, is told of each run as it ends.
 #[pyfunction]
-#[pyo3(signature = (config_json, base_dir, policies, first_seed=1, seeds=5, threads=0))]
+#[pyo3(signature = (config_json, base_dir, policies, first_seed=1, seeds=5, threads=0, progress=None))]
+#[allow(clippy::too_many_arguments)]
 pub fn ab(
     py: Python<'_>,
     config_json: &str,
@@ -124,7 +133,9 @@ pub fn ab(
     first_seed: u64,
     seeds: u64,
     threads: usize,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {
+    let observer = PyObserver(progress);
     py.detach(|| {
         let s = scenario_of(config_json, base_dir)?;
         let threads = if threads == 0 {
@@ -132,14 +143,7 @@ pub fn ab(
         } else {
             threads
         };
-        let r = servesim::experiment::ab(
-            &s,
-            &policies,
-            first_seed,
-            seeds,
-            threads,
-            &servesim::progress::Quiet,
-        )?;
+        let r = servesim::experiment::ab(&s, &policies, first_seed, seeds, threads, &observer)?;
         serde_json::to_string(&r).map_err(unserializable)
     })
     .map_err(to_py)

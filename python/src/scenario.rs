@@ -31,6 +31,14 @@ pub fn validate(py: Python<'_>, config_json: &str, base_dir: &str) -> PyResult<(
         .map_err(to_py)
 }
 
+/// What can be said of a run of the scenario (config JSON text) before it starts (a run
+/// that will take long): `servesim::warnings::before_run`.
+#[pyfunction]
+pub fn warnings_before(py: Python<'_>, config_json: &str, base_dir: &str) -> PyResult<Vec<String>> {
+    py.detach(|| scenario_of(config_json, base_dir).map(|s| servesim::warnings::before_run(&s)))
+        .map_err(to_py)
+}
+
 /// Scales the load of a `traffic:` section (JSON text) by `factor`, as
 /// [`WorkloadConfig::scale_rates`]; returns the section as JSON text and how many streams
 /// were scaled.
@@ -47,12 +55,14 @@ pub fn scale_rates(traffic_json: &str, factor: f64) -> PyResult<(String, usize)>
 /// Parses config JSON text with field-naming errors, then validates it.
 pub fn scenario_of(config_json: &str, base_dir: &str) -> Result<Scenario, Error> {
     let mut de = serde_json::Deserializer::from_str(config_json);
-    let config: ScenarioConfig =
-        serde_path_to_error::deserialize(&mut de).map_err(|e| Error::Parse {
+    let config: ScenarioConfig = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        Error::Parse {
             origin: "<dict>".into(),
-            path: e.path().to_string(),
-            message: e.into_inner().to_string(),
-        })?;
+            message: dict_message(&path, &e.into_inner().to_string()),
+            path,
+        }
+    })?;
     Scenario::validate(config, Path::new(base_dir))
 }
 
@@ -68,7 +78,18 @@ pub fn traffic_of(traffic_json: &str) -> Result<WorkloadConfig, Error> {
             } else {
                 format!("traffic.{path}")
             },
-            message: e.into_inner().to_string(),
+            message: dict_message(&path, &e.into_inner().to_string()),
         }
     })
+}
+
+/// A parse error of a dict as users read it: no position in the JSON text it crossed as
+/// (the user never wrote that text; the path names the field), no Rust type names, and a
+/// suggestion for a mistyped name.
+fn dict_message(path: &str, message: &str) -> String {
+    let message = match message.rfind(" at line ") {
+        Some(at) => &message[..at],
+        None => message,
+    };
+    servesim::scenario::parse_message(path, message)
 }

@@ -7,12 +7,13 @@ use servesim::Error;
 use servesim::core::NotOneOf;
 
 use crate::errors::to_py;
+use crate::progress::PyObserver;
 
 /// Runs the profiler on a request file (a DynamoGraphDeploymentRequest) and writes its
 /// outputs into `out` (the GIL released); returns the text of `summary.json`. `prefer` and
 /// the TP pins are the CLI's `--prefer`, `--prefill-tp`, `--decode-tp` and `--agg-tp`.
 #[pyfunction]
-#[pyo3(signature = (request, out, mode="fast", prefer="goodput", prefill_tp=None, decode_tp=None, agg_tp=None))]
+#[pyo3(signature = (request, out, mode="fast", prefer="goodput", prefill_tp=None, decode_tp=None, agg_tp=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn profile(
     py: Python<'_>,
@@ -23,7 +24,9 @@ pub fn profile(
     prefill_tp: Option<u32>,
     decode_tp: Option<u32>,
     agg_tp: Option<u32>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {
+    let observer = PyObserver(progress);
     py.detach(|| {
         use servesim::profiler::{Overrides, Prefer, ProfileMode, TpPins, run_file};
         let named = |field: &str, e: NotOneOf| Error::Config {
@@ -42,13 +45,7 @@ pub fn profile(
             ..Overrides::default()
         };
         let out = Path::new(out);
-        run_file(
-            Path::new(request),
-            &overrides,
-            mode,
-            out,
-            &servesim::progress::Quiet,
-        )?;
+        run_file(Path::new(request), &overrides, mode, out, &observer)?;
         let summary = out.join("summary.json");
         std::fs::read_to_string(&summary).map_err(|source| Error::Io {
             path: summary,
@@ -89,15 +86,19 @@ pub fn perf_predict(
 /// `output` with its predictions (the GIL released); `steady` and `from_start` as the CLI's
 /// `--steady` and `--from-start` (neither: aiconfigurator's aiperf recipe). Returns the
 /// validation as a dict (see
-/// [`servesim::validate::Validation`]'s serialized form).
+/// [`servesim::validate::Validation`]'s serialized form). `progress`, when given, is told of
+/// each row as it ends.
 #[pyfunction]
+#[pyo3(signature = (input, output, from_start=None, steady=false, progress=None))]
 pub fn validate_serving<'py>(
     py: Python<'py>,
     input: &str,
     output: &str,
     from_start: Option<u32>,
     steady: bool,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let observer = PyObserver(progress);
     let averaged = servesim::validate::Averaged::from_flags(steady, from_start);
     let v = py
         .detach(|| {
@@ -105,7 +106,7 @@ pub fn validate_serving<'py>(
                 Path::new(input),
                 Path::new(output),
                 averaged,
-                &servesim::progress::Quiet,
+                &observer,
             )
         })
         .map_err(to_py)?;

@@ -15,7 +15,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A scenario file does not parse (syntax, type or unknown field).
-    #[error("{origin}: {path}: {message}")]
+    #[error("{origin}: {}{message}", path_prefix(path))]
     Parse {
         /// The file.
         origin: String,
@@ -32,6 +32,18 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A value of a file that parses but is not valid, with where the file holds it.
+    #[error("{origin}: {source} at line {line} column {column}")]
+    At {
+        /// The file.
+        origin: String,
+        /// Its line (from 1).
+        line: usize,
+        /// Its column (from 1).
+        column: usize,
+        /// What is wrong, naming the field.
+        source: Box<Error>,
+    },
     /// From the traffic crate (workload config or a trace row).
     #[error(transparent)]
     Traffic(servesim_traffic::TrafficError),
@@ -41,4 +53,23 @@ pub enum Error {
     /// From the planner crate (unknown policy, bad planner settings, unreadable profile).
     #[error(transparent)]
     Planner(servesim_planner::PlannerError),
+}
+
+/// A parse error's field path as it leads its message: none for the root (`.`) or where
+/// the parser knows no path (`?`: a syntax error).
+fn path_prefix(path: &str) -> String {
+    match path {
+        "" | "." | "?" => String::new(),
+        p => format!("{p}: "),
+    }
+}
+
+impl Error {
+    /// The error itself, under any [`Error::At`] that says where it is.
+    pub fn inner(&self) -> &Error {
+        match self {
+            Error::At { source, .. } => source.inner(),
+            e => e,
+        }
+    }
 }

@@ -12,9 +12,10 @@ use servesim_planner::PlannerConfig;
 use crate::Error;
 use crate::progress::Observer;
 use crate::report::Summary;
-use crate::run;
 use crate::scenario::Scenario;
+use crate::trace::TraceConfig;
 use crate::world::World;
+use crate::{Run, run};
 
 /// Default planner interval when a scenario has no `planner:` section.
 pub const DEFAULT_INTERVAL_S: f64 = 60.0;
@@ -82,6 +83,29 @@ pub fn run_policies(
     parallel(scenarios, threads, progress, |s| run(&s))
         .into_iter()
         .collect()
+}
+
+/// [`run_policies`], each run also writing its timeline to the trace `trace(policy)` names
+/// (`servesim report --trace-dir`: one file per policy).
+pub fn run_policies_traced(
+    base: &Scenario,
+    policies: &[String],
+    threads: usize,
+    progress: &dyn Observer,
+    trace: &(dyn Fn(&str) -> TraceConfig + Sync),
+) -> Result<Vec<(Summary, World)>, Error> {
+    let jobs: Vec<(Scenario, TraceConfig)> = policies
+        .iter()
+        .map(|p| Ok((with_policy(base, p, base.seed())?, trace(p))))
+        .collect::<Result<_, Error>>()?;
+    progress.phase("runs", jobs.len() as u64);
+    parallel(jobs, threads, progress, |(s, t)| {
+        let mut r = Run::new(&s)?;
+        r.trace_to(&t)?;
+        r.finish()
+    })
+    .into_iter()
+    .collect()
 }
 
 /// One run of an A/B experiment.

@@ -161,7 +161,18 @@ pub fn svg(c: &Chart<'_>) -> String {
             escape(label)
         );
     }
+    let count = c.lines.len();
     for (i, line) in c.lines.iter().enumerate() {
+        // Lines that coincide (two pools with as many workers, policies that agree) must not
+        // hide each other: each is nudged a pixel or two off the others, has its own dash
+        // pattern, and is drawn a little transparent, so that one over another still shows.
+        let nudge = LINE_NUDGE_PX * (i as f64 - (count as f64 - 1.0) / 2.0);
+        let dash = DASHES[i % DASHES.len()];
+        let dash_attr = if dash.is_empty() {
+            String::new()
+        } else {
+            format!(r#" stroke-dasharray="{dash}""#)
+        };
         let mut d = String::new();
         let mut pen_down = false;
         for (k, v) in line.values.iter().enumerate() {
@@ -174,22 +185,24 @@ pub fn svg(c: &Chart<'_>) -> String {
                 "{}{:.1},{:.1} ",
                 if pen_down { "L" } else { "M" },
                 x(k as f64 * c.x_step_s),
-                y(*v)
+                y(*v) + nudge
             );
             pen_down = true;
         }
         let _ = write!(
             s,
-            r#"<path d="{d}" fill="none" stroke="{}" stroke-width="1.6"/>"#,
+            r#"<path d="{d}" fill="none" stroke="{}" stroke-width="1.6" stroke-opacity="0.85"{dash_attr}/>"#,
             line.color
         );
         let lx = LEFT + 8.0 + 150.0 * i as f64;
         let _ = write!(
             s,
-            r#"<rect x="{lx:.1}" y="{:.1}" width="10" height="3" fill="{}"/><text x="{:.1}" y="{:.1}" font-size="10">{}</text>"#,
-            TOP + 4.0,
-            line.color,
+            r#"<line x1="{lx:.1}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="{}" stroke-width="2"{dash_attr}/><text x="{:.1}" y="{:.1}" font-size="10">{}</text>"#,
             lx + 14.0,
+            TOP + 5.0,
+            TOP + 5.0,
+            line.color,
+            lx + 18.0,
             TOP + 8.0,
             escape(&line.name)
         );
@@ -207,6 +220,13 @@ fn fmt_num(v: f64) -> String {
         format!("{v:.2}")
     }
 }
+
+/// Pixels between the lines of a chart, so that lines with equal values lie side by side.
+const LINE_NUDGE_PX: f64 = 1.5;
+
+/// Dash patterns of a chart's lines, in order (the first solid), so that coinciding lines
+/// remain distinguishable where their colours overlap.
+const DASHES: [&str; 4] = ["", "6 3", "2 2", "8 3 2 3"];
 
 const COLORS: [&str; 6] = [
     "#2563eb", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be123c",
@@ -392,6 +412,38 @@ mod tests {
             "the NaN breaks the line: {s}"
         );
         assert!(s.contains("<rect") && s.contains("stroke-dasharray"));
+    }
+
+    #[test]
+    fn coinciding_lines_stay_apart_and_distinguishable() {
+        let same = [2.0, 2.0, 3.0, 3.0];
+        let lines = (0..3)
+            .map(|k| Line {
+                name: format!("policy {k}"),
+                values: &same,
+                color: COLORS[k],
+            })
+            .collect();
+        let s = svg(&Chart {
+            title: "workers".into(),
+            y_label: "workers",
+            x_step_s: 10.0,
+            lines,
+            targets: vec![],
+            shade: None,
+            markers: vec![],
+        });
+        let paths: Vec<&str> = s
+            .split("<path d=\"")
+            .skip(1)
+            .map(|p| p.split('"').next().unwrap())
+            .collect();
+        assert_eq!(paths.len(), 3);
+        assert!(paths[0] != paths[1] && paths[1] != paths[2], "{paths:?}");
+        // The first solid, the others each dashed its own way, the legend likewise.
+        assert_eq!(s.matches(r#"stroke-dasharray="6 3""#).count(), 2);
+        assert_eq!(s.matches(r#"stroke-dasharray="2 2""#).count(), 2);
+        assert_eq!(s.matches(r#"stroke-opacity="0.85""#).count(), 3);
     }
 
     #[test]

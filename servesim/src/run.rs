@@ -1,13 +1,17 @@
 //! A run of a scenario: the world in its simulation, stepped to a time or to the end.
 
-use servesim_core::{SimTime, Simulation};
+use servesim_core::{SimDuration, SimTime, Simulation};
 use servesim_planner::Planner;
 
 use crate::Error;
+use crate::progress::Observer;
 use crate::report::Summary;
 use crate::scenario::Scenario;
 use crate::trace::{TraceConfig, Tracer};
 use crate::world::World;
+
+/// Slices of simulated time a run observed by [`Run::finish_observed`] is told in.
+const PROGRESS_STEPS: u64 = 100;
 
 /// A run in progress: the world and its scheduler.
 pub struct Run {
@@ -66,6 +70,21 @@ impl Run {
         Ok((summary, self.sim.model))
     }
 
+    /// [`Run::finish`], telling `progress` of each hundredth of the simulated time as it is
+    /// done (a phase of 100 units, "% simulated"). Only observed: the run is the same.
+    pub fn finish_observed(mut self, progress: &dyn Observer) -> Result<(Summary, World), Error> {
+        let start = self.sim.scheduler.now();
+        let span = u128::from(self.end.saturating_duration_since(start).as_nanos());
+        progress.phase("% simulated", PROGRESS_STEPS);
+        for i in 1..=PROGRESS_STEPS {
+            // At most `span`, so it fits in u64.
+            let step = (span * u128::from(i) / u128::from(PROGRESS_STEPS)) as u64;
+            self.run_until(start + SimDuration::from_nanos(step))?;
+            progress.done();
+        }
+        self.finish()
+    }
+
     /// The scenario run.
     pub fn scenario(&self) -> &Scenario {
         &self.scenario
@@ -80,4 +99,24 @@ impl Run {
 /// Runs a scenario to its end.
 pub fn run(scenario: &Scenario) -> Result<(Summary, World), Error> {
     Run::new(scenario)?.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::Quiet;
+
+    #[test]
+    fn an_observed_run_is_the_same_run() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/disagg-small.yaml");
+        let s = Scenario::from_file(&path).unwrap();
+        let s = s.edited(|c| c.duration_s = 120.0).unwrap();
+        let (plain, _) = run(&s).unwrap();
+        let (observed, _) = Run::new(&s).unwrap().finish_observed(&Quiet).unwrap();
+        assert_eq!(
+            serde_json::to_string(&plain).unwrap(),
+            serde_json::to_string(&observed).unwrap()
+        );
+    }
 }

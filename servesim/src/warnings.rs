@@ -1,7 +1,8 @@
 //! Guardrails: what a finished run says about itself that a user might not see in its
 //! figures (a pool that never had capacity, a queue that grew without bound, requests
 //! longer than the model's context), as plain sentences in the summary, the HTML report
-//! and Python.
+//! and Python; and what a scenario says before it runs (a run that will take long), which
+//! the command line and Python tell before they start it.
 
 use crate::scenario::Scenario;
 use crate::world::World;
@@ -12,10 +13,43 @@ const QUEUE_FLOOR: u64 = 100;
 /// taken to grow with the run rather than to hold a steady state.
 const QUEUE_SHARE: f64 = 0.25;
 
+/// Requests a run may see (its open streams at their peak rates over their windows) above
+/// which it is said to take long: about a minute of wall time or more at the simulator's
+/// usual pace (`servesim bench`).
+pub const LONG_RUN_REQUESTS: f64 = 1_000_000.0;
+
+/// What can be said of a run of `s` before it starts: that it will take long, when its open
+/// streams at their peak rates could bring more than [`LONG_RUN_REQUESTS`] requests (closed
+/// loops, benchmark clients and traces are bounded by their users or files and not counted).
+pub fn before_run(s: &Scenario) -> Vec<String> {
+    let duration = s.duration().as_secs_f64();
+    let requests: f64 = s
+        .config()
+        .traffic
+        .expanded_streams()
+        .iter()
+        .filter_map(|st| {
+            let open = st.open.as_ref()?;
+            let end = st.end_s.map_or(duration, |e| e.min(duration));
+            Some(open.arrival.peak_rate_per_s() * (end - st.start_s).max(0.0))
+        })
+        .sum();
+    if requests <= LONG_RUN_REQUESTS {
+        return Vec::new();
+    }
+    vec![format!(
+        "this run may see up to {:.1} million requests ({} s of simulated time at the \
+         streams' peak rates): it will take long (minutes of wall time, memory with what is \
+         in flight); shorten duration_s or lower the rates to try it first",
+        requests / 1e6,
+        duration
+    )]
+}
+
 /// The warnings of a run of `s` that ended in `w`: `completed` requests completed and
 /// `in_flight` still in flight at the end.
 pub fn run_warnings(s: &Scenario, w: &World, completed: u64, in_flight: u64) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out = before_run(s);
     if w.planner_name().is_none() {
         for p in s.pools().iter().filter(|p| p.workers == 0) {
             out.push(format!(

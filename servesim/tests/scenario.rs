@@ -391,8 +391,8 @@ fn requests_longer_than_the_context_are_warned_of_or_refused_when_all_are() {
     ));
     assert_eq!(
         e,
-        "traffic: stream chat: every request is longer than the context of Qwen3-32B: at \
-         least 50010 tokens (prompt and output) against 40960"
+        "s.yaml: traffic: stream chat: every request is longer than the context of Qwen3-32B: \
+         at least 50010 tokens (prompt and output) against 40960 at line 13 column 3"
     );
 }
 

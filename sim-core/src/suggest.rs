@@ -29,10 +29,65 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
+/// Rust's type names in serde messages, as a user reads them.
+const PLAIN_TYPES: [(&str, &str); 12] = [
+    ("u8", "a whole number of at least 0"),
+    ("u16", "a whole number of at least 0"),
+    ("u32", "a whole number of at least 0"),
+    ("u64", "a whole number of at least 0"),
+    ("usize", "a whole number of at least 0"),
+    ("i32", "a whole number"),
+    ("i64", "a whole number"),
+    ("f32", "a number"),
+    ("f64", "a number"),
+    ("bool", "true or false"),
+    ("char", "a single character"),
+    ("String", "a string"),
+];
+
+/// `message` with Rust's type names after `expected` (``expected u32``, ``expected struct
+/// PoolConfig``, ``expected enum Role``) said in words: a user wrote YAML, not Rust.
+pub fn plain_types(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("expected ") {
+        let (before, after) = rest.split_at(at + "expected ".len());
+        out.push_str(before);
+        let word_end = |s: &str| {
+            s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(s.len())
+        };
+        let end = word_end(after);
+        let word = &after[..end];
+        if let Some((_, plain)) = PLAIN_TYPES.iter().find(|(t, _)| *t == word) {
+            out.push_str(plain);
+            rest = &after[end..];
+        } else if let Some(kind) = ["struct ", "enum "]
+            .into_iter()
+            .find(|k| after.starts_with(k))
+        {
+            let name = &after[kind.len()..];
+            let name_end = word_end(name);
+            out.push_str(if kind == "struct " {
+                "a section of fields"
+            } else {
+                "one of its allowed values"
+            });
+            rest = &name[name_end..];
+        } else {
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A serde message of an unknown field or variant (``unknown field `worker`, expected one of
 /// `name`, `workers` ``) with a suggestion appended (``; did you mean `workers`?``) when one
-/// of the expected names is close; any other message unchanged.
+/// of the expected names is close; any other message unchanged
+/// but for its Rust type names ([`plain_types`]).
 pub fn with_suggestion(message: &str) -> String {
+    let message = &plain_types(message);
     let Some((word, expected)) = ["unknown field `", "unknown variant `"]
         .iter()
         .find_map(|lead| message.split_once(lead))
@@ -89,5 +144,24 @@ mod tests {
         );
         let far = "unknown field `zzz`, expected `name`";
         assert_eq!(with_suggestion(far), far);
+    }
+
+    #[test]
+    fn rust_type_names_are_said_in_words() {
+        assert_eq!(
+            with_suggestion("invalid type: string \"three\", expected u32 at line 11 column 41"),
+            "invalid type: string \"three\", expected a whole number of at least 0 at line 11 \
+             column 41"
+        );
+        assert_eq!(
+            plain_types("invalid type: string \"x\", expected struct SloConfig"),
+            "invalid type: string \"x\", expected a section of fields"
+        );
+        assert_eq!(plain_types("expected f64"), "expected a number");
+        assert_eq!(plain_types("expected u64x"), "expected u64x");
+        assert_eq!(
+            plain_types("expected `ttft_ms` or `itl_ms`"),
+            "expected `ttft_ms` or `itl_ms`"
+        );
     }
 }

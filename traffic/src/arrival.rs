@@ -315,6 +315,29 @@ impl ArrivalConfig {
 }
 
 impl ArrivalConfig {
+    /// The highest rate the process can arrive at (requests per second): a bound on its
+    /// load, read to warn of long runs before they start.
+    pub fn peak_rate_per_s(&self) -> f64 {
+        match self {
+            ArrivalConfig::Poisson { rate_per_s }
+            | ArrivalConfig::Gamma { rate_per_s, .. }
+            | ArrivalConfig::OnOff { rate_per_s, .. } => *rate_per_s,
+            ArrivalConfig::Mmpp {
+                base_rate_per_s,
+                burst_rate_per_s,
+                ..
+            } => base_rate_per_s.max(*burst_rate_per_s),
+            ArrivalConfig::Schedule { segments, .. } => {
+                segments.iter().map(|s| s.rate_per_s).fold(0.0, f64::max)
+            }
+            ArrivalConfig::Diurnal {
+                mean_rate_per_s,
+                amplitude,
+                ..
+            } => mean_rate_per_s * (1.0 + amplitude),
+        }
+    }
+
     /// Multiplies every rate of the process by `factor` (a positive number): its load
     /// changes, its shape does not (burst and on/off lengths, the diurnal period and peak
     /// stay). The match is exhaustive, so a new kind does not compile until it says here how

@@ -490,13 +490,34 @@ pub fn load_workload_file(path: &Path) -> Result<(WorkloadConfig, Option<u64>)> 
         message: servesim_core::suggest::with_suggestion(&e.to_string()),
     };
     let doc: serde_norway::Value = serde_norway::from_str(&text).map_err(parse_err)?;
-    let Some(traffic) = doc.get("traffic") else {
+    if doc.get("traffic").is_none() {
         return Ok((WorkloadConfig::from_yaml_str(&text, &origin)?, None));
-    };
-    let config = serde_norway::from_value(traffic.clone()).map_err(|e| TrafficError::Parse {
-        origin: format!("{origin}: traffic"),
-        message: servesim_core::suggest::with_suggestion(&e.to_string()),
-    })?;
+    }
+    // Read from the text, not from the parsed value, so that an error has its field path
+    // and its line in the file.
+    #[derive(Deserialize)]
+    struct Doc {
+        traffic: WorkloadConfig,
+    }
+    let de = serde_norway::Deserializer::from_str(&text);
+    let config = serde_path_to_error::deserialize::<_, Doc>(de)
+        .map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.into_inner().to_string();
+            // serde repeats the path in front of some messages; say it once.
+            let message = match message.split_once(": ") {
+                Some((lead, rest)) if path.starts_with(lead) && !lead.contains(' ') => rest,
+                _ => &message,
+            };
+            TrafficError::Parse {
+                origin: origin.clone(),
+                message: format!(
+                    "{path}: {}",
+                    servesim_core::suggest::with_suggestion(message)
+                ),
+            }
+        })?
+        .traffic;
     let seed = match doc.get("seed") {
         None => None,
         Some(v) => Some(

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::{ArchParts, LlmSpec};
 use crate::alias;
 use crate::dtype::Dtype;
-use crate::error::Result;
+use crate::error::{ModelsError, Result};
 
 /// The dense built-ins: (canonical lower-case name, dimensions, tied embeddings).
 const DENSE: [(&str, [u32; 7], bool); 4] = [
@@ -112,6 +112,20 @@ const FROM_CONFIG: [FromConfig; 8] = [
     ),
 ];
 
+/// Models distilled into another model's architecture, by their Hugging Face names: the
+/// built-in they have the architecture of (`true`), or the base they were distilled into when
+/// that is not built in (`false`). DeepSeek-R1's Llama distillations are Llama-3.1-8B and
+/// Llama-3.3-70B-Instruct, the latter Llama-3.1-70B's architecture; its Qwen ones are
+/// Qwen2.5 models (the `base_model` of each model card).
+const DISTILLED: [(&str, &str, bool); 6] = [
+    ("DeepSeek-R1-Distill-Llama-8B", "Llama-3.1-8B", true),
+    ("DeepSeek-R1-Distill-Llama-70B", "Llama-3.1-70B", true),
+    ("DeepSeek-R1-Distill-Qwen-1.5B", "Qwen2.5-Math-1.5B", false),
+    ("DeepSeek-R1-Distill-Qwen-7B", "Qwen2.5-Math-7B", false),
+    ("DeepSeek-R1-Distill-Qwen-14B", "Qwen2.5-14B", false),
+    ("DeepSeek-R1-Distill-Qwen-32B", "Qwen2.5-32B", false),
+];
+
 /// Names of the built-in models, dense first.
 const ALL_DISPLAY: [&str; 12] = [
     DENSE_DISPLAY[0],
@@ -184,6 +198,26 @@ impl LlmSpec {
             }
             return Ok(spec);
         }
+        if let Some((given, base, built_in)) = DISTILLED
+            .iter()
+            .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
+        {
+            if !built_in {
+                return Err(ModelsError::Invalid {
+                    what: "model",
+                    message: format!(
+                        "{given} is {base} distilled from DeepSeek-R1, and {base} is not built \
+                         in: give the path of the model's config.json instead \
+                         (model: path/to/config.json)"
+                    ),
+                });
+            }
+            return LlmSpec::lookup(&if fp8 {
+                format!("{base}-FP8")
+            } else {
+                base.to_string()
+            });
+        }
         let entries: Vec<alias::Entry<'_>> = DENSE
             .iter()
             .zip(DENSE_DISPLAY)
@@ -213,8 +247,9 @@ impl LlmSpec {
     }
 
     /// The short forms of a built-in model a user may type besides its name (its other
-    /// names, and the name with trailing words left out while it still fits it alone:
-    /// `Qwen3-235B` for `Qwen3-235B-A22B`).
+    /// names, the name with trailing words left out while it still fits it alone:
+    /// `Qwen3-235B` for `Qwen3-235B-A22B`, and the models distilled into its architecture:
+    /// `DeepSeek-R1-Distill-Llama-8B` for `Llama-3.1-8B`).
     pub fn builtin_aliases(display: &str) -> Vec<String> {
         let mut out: Vec<String> = FROM_CONFIG
             .iter()
@@ -222,6 +257,12 @@ impl LlmSpec {
             .flat_map(|b| b.names.iter().map(|n| n.to_string()))
             .filter(|n| !n.eq_ignore_ascii_case(display))
             .collect();
+        out.extend(
+            DISTILLED
+                .iter()
+                .filter(|(_, base, built_in)| *built_in && *base == display)
+                .map(|(n, _, _)| n.to_string()),
+        );
         let parts: Vec<&str> = display.split('-').collect();
         for keep in (1..parts.len()).rev() {
             let short = parts[..keep].join("-");

@@ -767,7 +767,36 @@ fn short_model_names_resolve_where_one_built_in_fits() {
         LlmSpec::builtin_aliases("DeepSeek-V3"),
         ["deepseek-v3-0324"]
     );
-    assert!(LlmSpec::builtin_aliases("Llama-3.1-8B").is_empty());
+    assert_eq!(
+        LlmSpec::builtin_aliases("Llama-3.1-8B"),
+        ["DeepSeek-R1-Distill-Llama-8B"]
+    );
+}
+
+#[test]
+fn distilled_models_resolve_to_their_architecture_or_say_why_not() {
+    for (id, arch) in [
+        ("deepseek-ai/DeepSeek-R1-Distill-Llama-8B", "Llama-3.1-8B"),
+        ("DeepSeek-R1-Distill-Llama-70B", "Llama-3.1-70B"),
+        ("deepseek-r1-distill-llama-70b", "Llama-3.1-70B"),
+    ] {
+        let spec = LlmSpec::lookup(id).unwrap();
+        assert_eq!(spec, LlmSpec::lookup(arch).unwrap(), "{id}");
+    }
+    assert_eq!(
+        LlmSpec::lookup("DeepSeek-R1-Distill-Llama-8B-FP8")
+            .unwrap()
+            .weight_dtype,
+        Dtype::Fp8
+    );
+    let e = LlmSpec::lookup("deepseek-ai/DeepSeek-R1-Distill-Qwen-32B")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("DeepSeek-R1-Distill-Qwen-32B is Qwen2.5-32B distilled from DeepSeek-R1")
+            && e.contains("config.json"),
+        "{e}"
+    );
 }
 
 #[test]

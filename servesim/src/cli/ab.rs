@@ -1,4 +1,8 @@
 //! `servesim ab SCENARIO --policies a,b --seeds N`: policies compared on identical traffic.
+//!
+//! No `--trace`: `ab` is a statistic over many runs (policies × seeds), and a timeline is
+//! one run's; `servesim report --trace-dir` writes one per policy on one seed, and `servesim
+//! run --set planner.policy=P --seed S --trace` any single run of an experiment.
 
 use std::path::PathBuf;
 
@@ -9,7 +13,9 @@ use servesim::scenario::Override;
 
 use super::CliError;
 
-/// Arguments of `servesim ab`.
+/// Arguments of `servesim ab`. For the timeline of one of its runs, `servesim report
+/// --trace-dir` (each policy, one seed) or `servesim run --set planner.policy=P --seed S
+/// --trace FILE`.
 #[derive(Args)]
 pub struct AbArgs {
     /// The scenario file.
@@ -40,6 +46,7 @@ pub fn run_cmd(args: AbArgs) -> Result<(), CliError> {
     }
     let scenario = Scenario::from_file_with(&args.scenario, &args.set).map_err(|e| msg(&e))?;
     let jobs = super::jobs(args.jobs)?;
+    super::warn_before(&scenario);
     let bar = super::progress::Bar::new();
     let report = ab(
         &scenario,

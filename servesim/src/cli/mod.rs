@@ -68,3 +68,40 @@ pub fn check_writable(flag: &str, path: &std::path::Path) -> Result<(), CliError
     }
     Ok(())
 }
+
+/// Checks, before any work, that the folder `dir` (given as `flag`) can hold the outputs
+/// `files`: creates it if missing, and fails if it (or a folder on its way) is a file, or if
+/// one of `files` inside it is a folder.
+pub fn prepare_out_dir(flag: &str, dir: &std::path::Path, files: &[&str]) -> Result<(), CliError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(CliError::Message(format!(
+            "{flag} {}: is a file, not a folder",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| {
+        CliError::Message(format!(
+            "{flag} {}: cannot create the folder: {e}",
+            dir.display()
+        ))
+    })?;
+    for f in files {
+        let path = dir.join(f);
+        if path.is_dir() {
+            return Err(CliError::Message(format!(
+                "{flag} {}: {} is a folder, not a file",
+                dir.display(),
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Tells on stderr, before a run starts, what can be said of it already (a run that will
+/// take long): `servesim::warnings::before_run`.
+pub fn warn_before(scenario: &servesim::Scenario) {
+    for w in servesim::warnings::before_run(scenario) {
+        eprintln!("warning: {w}");
+    }
+}

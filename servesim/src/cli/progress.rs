@@ -1,4 +1,4 @@
-//! The progress bar of the long commands (`ab`, `suite`, `validate`, `profile --mode
+//! The progress bar of the long commands (`run`, `ab`, `suite`, `validate`, `profile --mode
 //! simulate`, `report`, `airline`): drawn on stderr only when stderr is a terminal, so
 //! piped output, `--json` and tests see exactly what they saw without it.
 

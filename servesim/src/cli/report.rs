@@ -5,10 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use servesim::experiment::run_policies;
+use servesim::experiment::{run_policies, run_policies_traced};
 use servesim::html::{page, run_charts, summary_table};
 use servesim::scenario::Override;
 use servesim::story::{PolicyRun, render};
+use servesim::trace::{DEFAULT_MAX_EVENTS, TraceConfig};
 use servesim::traffic::Preset;
 use servesim::{Scenario, planner::POLICIES};
 
@@ -44,6 +45,14 @@ pub struct CompareArgs {
     /// Also print every policy's whole summary.
     #[arg(long)]
     pub details: bool,
+    /// Also write each policy's timeline to DIR/POLICY.json as a Chrome / Perfetto trace
+    /// (as `servesim run --trace`; open it in https://ui.perfetto.dev).
+    #[arg(long, value_name = "DIR")]
+    pub trace_dir: Option<PathBuf>,
+    /// Trace events written at most per policy; past it a trace stops, and says so.
+    #[arg(long, value_name = "N", requires = "trace_dir", default_value_t = DEFAULT_MAX_EVENTS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub trace_max_events: u64,
 }
 
 /// Runs the report of `args.scenario`.
@@ -64,11 +73,33 @@ pub fn compare(mut scenario: Scenario, out: &Path, o: CompareArgs) -> Result<(),
     } else {
         o.policies
     };
-    std::fs::create_dir_all(out).map_err(|e| msg(&format!("{}: {e}", out.display())))?;
+    super::prepare_out_dir("--out", out, &["report.html", "summary.json"])?;
+    if let Some(dir) = &o.trace_dir {
+        let files: Vec<String> = policies.iter().map(|p| format!("{p}.json")).collect();
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        super::prepare_out_dir("--trace-dir", dir, &files)?;
+    }
     let jobs = super::jobs(o.jobs)?;
+    super::warn_before(&scenario);
     let bar = super::progress::Bar::new();
-    let runs = run_policies(&scenario, &policies, jobs, &bar).map_err(|e| msg(&e))?;
+    let runs = match &o.trace_dir {
+        None => run_policies(&scenario, &policies, jobs, &bar),
+        Some(dir) => {
+            let trace = |policy: &str| TraceConfig {
+                path: dir.join(format!("{policy}.json")),
+                max_events: o.trace_max_events,
+                window: None,
+            };
+            run_policies_traced(&scenario, &policies, jobs, &bar, &trace)
+        }
+    }
+    .map_err(|e| msg(&e))?;
     drop(bar);
+    for (policy, (_, world)) in policies.iter().zip(&runs) {
+        if let Some(trace) = world.trace_outcome() {
+            eprintln!("{policy}: {trace}");
+        }
+    }
 
     // The airline preset's storm is the burst to shade and to tell; other scenarios have none.
     let traffic = &scenario.config().traffic;

@@ -50,9 +50,12 @@ pub fn run_cmd(args: RunArgs) -> Result<(), CliError> {
             .map_err(|e| CliError::Message(e.to_string()))?;
     }
     let message = |e: servesim::Error| CliError::Message(e.to_string());
-    let mut run = Run::new(&scenario).map_err(message)?;
     if let Some(path) = &args.trace {
         check_writable("--trace", path)?;
+    }
+    super::warn_before(&scenario);
+    let mut run = Run::new(&scenario).map_err(message)?;
+    if let Some(path) = &args.trace {
         let config = TraceConfig {
             path: path.clone(),
             max_events: args.trace_max_events,
@@ -60,7 +63,9 @@ pub fn run_cmd(args: RunArgs) -> Result<(), CliError> {
         };
         run.trace_to(&config).map_err(message)?;
     }
-    let (summary, world) = run.finish().map_err(message)?;
+    let bar = super::progress::Bar::new();
+    let (summary, world) = run.finish_observed(&bar).map_err(message)?;
+    drop(bar);
     if let Some(trace) = world.trace_outcome() {
         // On stderr, so that `--json` output stays one JSON document.
         eprintln!("{trace}");

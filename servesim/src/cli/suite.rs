@@ -53,11 +53,11 @@ pub fn run_cmd(args: SuiteArgs) -> Result<(), CliError> {
         attainment_target: args.attainment_target,
         threads: super::jobs(args.jobs)?,
     };
+    super::prepare_out_dir("--out", &args.out, &["suite.html", "suite.json"])?;
     let bar = super::progress::Bar::new();
     let report = run_suite(&workloads, &opts, &bar).map_err(|e| msg(&e))?;
     drop(bar);
     let json = serde_json::to_string_pretty(&report).map_err(|e| msg(&e))?;
-    std::fs::create_dir_all(&args.out).map_err(|e| msg(&format!("{}: {e}", args.out.display())))?;
     let html_path = args.out.join("suite.html");
     std::fs::write(&html_path, page::render(&report))
         .map_err(|e| msg(&format!("{}: {e}", html_path.display())))?;

@@ -129,6 +129,7 @@ pub fn run(cmd: TrafficCommand) -> Result<(), CliError> {
             dense_ids,
             run,
         } => {
+            super::check_writable("--out", &out)?;
             let w = load(&file, run.format)?;
             // Into a file beside the output, renamed over it once complete.
             let mut partial = out.clone().into_os_string();
@@ -192,9 +193,15 @@ fn drive(
 ) -> Result<u64, CliError> {
     let run = Standalone {
         seed: args.seed.or(workload.seed).unwrap_or(0),
-        until: match args.until_s.or(workload.duration_s) {
-            Some(s) => Some(SimTime::ZERO + secs("--until-s", s)?),
-            None => None,
+        until: match (args.until_s, workload.duration_s) {
+            (Some(s), _) => Some(SimTime::ZERO + secs("--until-s", s)?),
+            (None, Some(s)) if s > 0.0 => Some(SimTime::ZERO + secs("duration_s", s)?),
+            (None, Some(s)) => {
+                return Err(m(format!(
+                    "duration_s: must be a positive number of seconds, got {s}"
+                )));
+            }
+            (None, None) => None,
         },
         response: secs("--response-s", args.response_s)?,
         max_requests: Some(args.max_requests),

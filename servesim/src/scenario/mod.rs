@@ -26,6 +26,7 @@ use servesim_models::frontend::FrontendSpec;
 mod checks;
 mod config;
 mod faults;
+mod locate;
 mod overrides;
 pub mod schema;
 mod validate;
@@ -130,7 +131,7 @@ impl Scenario {
                 path,
             }
         })?;
-        Self::validate(config, base_dir)
+        Self::validate(config, base_dir).map_err(|e| placed(e, text, origin))
     }
 
     /// This scenario with its file changed by `edit`, validated again (relative paths
@@ -290,9 +291,25 @@ impl Scenario {
     }
 }
 
+/// `e`, an error of a valid parse of `text`, with the line and column of the field it
+/// names in `text` (from `origin`), when `text` holds that field.
+pub(crate) fn placed(e: Error, text: &str, origin: &str) -> Error {
+    let message = e.to_string();
+    let Some((line, column)) = locate::leading_path(&message).and_then(|p| locate::locate(text, p))
+    else {
+        return e;
+    };
+    Error::At {
+        origin: origin.to_string(),
+        line,
+        column,
+        source: Box::new(e),
+    }
+}
+
 /// A parse error's message as users read it: without the field path serde repeats in front
 /// of it (the error names the path already), with a suggestion for a mistyped field or value.
-pub(crate) fn parse_message(path: &str, message: &str) -> String {
+pub fn parse_message(path: &str, message: &str) -> String {
     let message = match message.split_once(": ") {
         Some((lead, rest)) if !lead.is_empty() && path.starts_with(lead) && !lead.contains(' ') => {
             rest

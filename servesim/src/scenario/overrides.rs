@@ -129,17 +129,76 @@ impl Scenario {
         for o in overrides {
             o.apply(&mut doc)?;
         }
-        let with = format!("{origin} with --set");
+        // An error at a field the overrides set names them; one at a field of the file
+        // names its line there, as it would without overrides.
+        let set_by = |path: &str| {
+            overrides
+                .iter()
+                .find(|o| {
+                    let p = o.path_text();
+                    path == p
+                        || path.starts_with(&format!("{p}."))
+                        || path.starts_with(&format!("{p}["))
+                })
+                .map(|o| format!("--set {}", o.text))
+        };
         let config: ScenarioConfig = serde_path_to_error::deserialize(doc).map_err(|e| {
             let path = e.path().to_string();
-            Error::Parse {
-                origin: with.clone(),
-                message: super::parse_message(&path, &e.into_inner().to_string()),
-                path,
+            let message = super::parse_message(&path, &e.into_inner().to_string());
+            if let Some(by) = set_by(&path) {
+                // The override names the field already.
+                return Error::Parse {
+                    origin: by,
+                    message,
+                    path: ".".into(),
+                };
+            }
+            // An unknown field is where its key is written; a bad value where the value is.
+            let unknown = message.starts_with("unknown field");
+            let at = if unknown {
+                super::locate::locate_key(&text, &path)
+            } else {
+                super::locate::locate(&text, &path)
+            };
+            match at {
+                Some((line, column)) => Error::Parse {
+                    origin: origin.clone(),
+                    message: format!("{message} at line {line} column {column}"),
+                    path,
+                },
+                None => Error::Parse {
+                    origin: format!("{origin} with --set"),
+                    message,
+                    path,
+                },
             }
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Self::validate(config, base)
+        Self::validate(config, base).map_err(|e| {
+            let message = e.to_string();
+            match super::locate::leading_path(&message) {
+                Some(p) if set_by(p).is_none() => super::placed(e, &text, &origin),
+                _ => e,
+            }
+        })
+    }
+}
+
+impl Override {
+    /// The field path it sets, as errors write paths (`cluster.pools[0].startup_s`).
+    fn path_text(&self) -> String {
+        let mut out = String::new();
+        for step in &self.path {
+            match step {
+                Step::Field(name) if out.is_empty() => out.push_str(name),
+                Step::Field(name) => {
+                    out.push('.');
+                    out.push_str(name);
+                }
+                Step::Index(i) => out.push_str(&format!("[{i}]")),
+            }
+        }
+        out
     }
 }
 
@@ -177,8 +236,9 @@ mod tests {
         let err = |sets: &[&str]| with(sets).unwrap_err().to_string();
         assert!(err(&["cluster.pools[0].tp=3"]).starts_with("cluster.pools[0].tp: 3"));
         let unknown = err(&["cluster.pools[0].workerz=2"]);
+        // The override names the field once; the error is the override's, not the file's.
         assert!(
-            unknown.contains("cluster.pools[0].workerz: unknown field"),
+            unknown.starts_with("--set cluster.pools[0].workerz=2: unknown field `workerz`"),
             "{unknown}"
         );
         assert!(err(&["cluster.pools[7].tp=2"]).contains("[7] is past the list's 2 elements"));

@@ -1,0 +1,315 @@
+//! What the command line says of bad input before it works: errors pointing into the user's
+//! own file, output paths checked first, a warning before a long run; and what it writes
+//! besides (a trace per policy of a report, distilled models by their names).
+
+mod common;
+
+use common::servesim;
+use std::path::{Path, PathBuf};
+
+const BASE: &str = "name: t
+seed: 1
+duration_s: 20
+model: meta-llama/Llama-3.1-8B-Instruct
+gpu: h100_sxm
+backend: vllm
+slo: {ttft_ms: 1000, itl_ms: 30}
+cluster:
+  nodes: 1
+  pools:
+    - {name: agg, role: aggregated, tp: 1, workers: 1, startup_s: 0}
+traffic:
+  streams:
+    - name: s
+      open:
+        arrival: {kind: poisson, rate_per_s: 2}
+        input: {kind: fixed, value: 200}
+        output: {kind: fixed, value: 20}
+";
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("servesim-guard-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// BASE with `from` replaced by `to`, written to `d/name.yaml`.
+fn variant(d: &Path, name: &str, from: &str, to: &str) -> String {
+    assert!(BASE.contains(from), "{from}");
+    let path = d.join(format!("{name}.yaml"));
+    std::fs::write(&path, BASE.replace(from, to)).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// The error `servesim run FILE extra…` prints (it must fail).
+fn error_of(file: &str, extra: &[&str]) -> String {
+    let mut args = vec!["run", file];
+    args.extend_from_slice(extra);
+    let (ok, _, stderr) = servesim(&args);
+    assert!(!ok, "{file} {extra:?} should fail");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr.trim().to_string()
+}
+
+#[test]
+fn errors_point_into_the_users_file_in_words() {
+    let d = dir("errors");
+    let cases = [
+        // (name, from, to, what the error says, line, column)
+        (
+            "unknown",
+            "workers: 1",
+            "worker: 1",
+            "did you mean `workers`?",
+            11,
+            44,
+        ),
+        (
+            "type",
+            "tp: 1,",
+            "tp: three,",
+            "expected a whole number of at least 0",
+            11,
+            41,
+        ),
+        (
+            "range",
+            "tp: 1,",
+            "tp: 3,",
+            "3 is not a power of two",
+            11,
+            41,
+        ),
+        (
+            "variant",
+            "role: aggregated",
+            "role: agregated",
+            "did you mean 'aggregated'?",
+            11,
+            25,
+        ),
+        (
+            "duration",
+            "duration_s: 20",
+            "duration_s: -5",
+            "must be a positive number of seconds",
+            3,
+            13,
+        ),
+        (
+            "rate",
+            "rate_per_s: 2",
+            "rate_per_s: fast",
+            "expected a number",
+            16,
+            9,
+        ),
+        (
+            "model",
+            "model: meta",
+            "model: not-a-model #",
+            "unknown model",
+            4,
+            8,
+        ),
+        (
+            "seed",
+            "seed: 1",
+            "seed: -1",
+            "expected a whole number",
+            2,
+            7,
+        ),
+    ];
+    for (name, from, to, says, line, column) in cases {
+        let file = variant(&d, name, from, to);
+        for extra in [&[][..], &["--set", "name=other"][..]] {
+            // With overrides the file is read again after they are set: the same line, the
+            // column of the value (a parse error of the file alone may point at its key).
+            let at = if extra.is_empty() {
+                format!("at line {line} column {column}")
+            } else {
+                format!("at line {line} column ")
+            };
+            let e = error_of(&file, extra);
+            assert!(e.starts_with(&format!("error: {file}: ")), "{e}");
+            assert!(e.contains(says) && e.contains(&at), "{name} {extra:?}: {e}");
+            for rust in ["u32", "u64", "f64", "struct ", "enum "] {
+                assert!(!e.contains(rust), "{e}");
+            }
+        }
+    }
+    // A field path is said once, and a syntax error has none to say.
+    let e = error_of(&variant(&d, "range2", "tp: 1,", "tp: 3,"), &[]);
+    assert_eq!(e.matches("cluster.pools[0].tp").count(), 1, "{e}");
+    let syntax = d.join("syntax.yaml");
+    std::fs::write(&syntax, "name: t\n  bad: [\n").unwrap();
+    let e = error_of(syntax.to_str().unwrap(), &[]);
+    assert!(!e.contains('?') && e.contains("at line 2"), "{e}");
+    // A bad value an override sets is the override's.
+    let base = variant(&d, "base", "name: t", "name: t");
+    let e = error_of(&base, &["--set", "cluster.pools[0].tp=x"]);
+    assert!(
+        e.starts_with("error: --set cluster.pools[0].tp=x: invalid type")
+            && e.matches("cluster.pools[0].tp").count() == 1,
+        "{e}"
+    );
+    // `traffic stats` of a scenario names the field and its line too.
+    let rate = variant(&d, "rate", "rate_per_s: 2", "rate_per_s: fast");
+    let (ok, _, e) = servesim(&["traffic", "stats", &rate]);
+    assert!(
+        !ok && e.contains("traffic.streams[0].open.arrival")
+            && e.contains("expected a number")
+            && e.contains("line 16"),
+        "{e}"
+    );
+}
+
+#[test]
+fn output_paths_are_checked_before_any_work() {
+    let d = dir("paths");
+    let scenario = variant(&d, "ok", "name: t", "name: t");
+    let file = d.join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let file = file.to_str().unwrap();
+    let missing = d.join("no/such/folder/out.json");
+    let missing = missing.to_str().unwrap();
+    let in_file = format!("{file}/sub");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["run", &scenario, "--trace", missing], "--trace"),
+        (
+            vec!["run", &scenario, "--trace", d.to_str().unwrap()],
+            "is a folder",
+        ),
+        (vec!["report", &scenario, "--out", file], "--out"),
+        (vec!["report", &scenario, "--out", &in_file], "--out"),
+        (
+            vec!["report", &scenario, "--trace-dir", file],
+            "--trace-dir",
+        ),
+        (vec!["airline", "--out", file], "--out"),
+        (
+            vec!["suite", "../scenarios/planner-suite", "--out", file],
+            "--out",
+        ),
+        (
+            vec!["traffic", "export", &scenario, "--out", missing],
+            "--out",
+        ),
+        (
+            vec![
+                "profile",
+                "../scenarios/profile-qwen3-32b-h200.yaml",
+                "--out",
+                file,
+            ],
+            "--out",
+        ),
+        (
+            vec![
+                "validate",
+                "--input",
+                "../data/e2e/measured_serving.csv",
+                "--output",
+                missing,
+            ],
+            "--output",
+        ),
+        (vec!["calibrate", "import", ".", "--out", file], "--out"),
+    ];
+    for (args, flag) in cases {
+        let (ok, stdout, stderr) = servesim(&args);
+        assert!(
+            !ok && stderr.starts_with("error: ") && stderr.contains(flag),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            stdout.is_empty(),
+            "{args:?} worked before failing: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn a_long_run_is_announced_before_it_starts() {
+    let d = dir("long");
+    // 50,000 requests/s for 100 s: five million requests; the limit stops it early.
+    let text = BASE
+        .replace("rate_per_s: 2}", "rate_per_s: 50000}")
+        .replace("duration_s: 20", "duration_s: 100")
+        + "limits: {max_requests: 1000}\n";
+    let path = d.join("long.yaml");
+    std::fs::write(&path, text).unwrap();
+    let (ok, _, stderr) = servesim(&["run", path.to_str().unwrap()]);
+    assert!(!ok, "the limit stops it");
+    let warning = stderr.lines().next().unwrap();
+    assert!(
+        warning.starts_with("warning: this run may see up to 5.0 million requests"),
+        "{stderr}"
+    );
+    // A short run says nothing of the kind.
+    let short = variant(&d, "short", "name: t", "name: t");
+    let (ok, stdout, stderr) = servesim(&["run", &short]);
+    assert!(ok && !stderr.contains("warning") && !stdout.contains("million"));
+}
+
+#[test]
+fn a_report_writes_one_trace_per_policy() {
+    let d = dir("traces");
+    let scenario = variant(&d, "s", "name: t", "name: t");
+    let traces = d.join("traces");
+    let (ok, _, stderr) = servesim(&[
+        "report",
+        &scenario,
+        "--policies",
+        "static,sla",
+        "--out",
+        d.join("out").to_str().unwrap(),
+        "--trace-dir",
+        traces.to_str().unwrap(),
+        "--jobs",
+        "2",
+    ]);
+    assert!(ok, "{stderr}");
+    for policy in ["static", "sla"] {
+        let text = std::fs::read_to_string(traces.join(format!("{policy}.json"))).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert!(!v["traceEvents"].as_array().unwrap().is_empty());
+        assert!(stderr.contains(&format!("{policy}: ")), "{stderr}");
+    }
+}
+
+#[test]
+fn distilled_models_run_as_their_architecture_and_are_listed() {
+    let d = dir("distill");
+    let file = variant(
+        &d,
+        "distill",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "deepseek-ai/DeepSeek-R1-Distill-Llama-8B",
+    );
+    let (ok, stdout, stderr) = servesim(&["run", &file]);
+    assert!(ok && stdout.contains("completed"), "{stderr}");
+    let qwen = variant(
+        &d,
+        "qwen",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "deepseek-ai/DeepSeek-R1-Distill-Qwen-32B",
+    );
+    let e = error_of(&qwen, &[]);
+    assert!(
+        e.contains("Qwen2.5-32B") && e.contains("config.json"),
+        "{e}"
+    );
+    let (ok, list, _) = servesim(&["list", "models"]);
+    assert!(ok);
+    let llama = list
+        .lines()
+        .find(|l| l.starts_with("Llama-3.1-8B "))
+        .unwrap();
+    assert!(
+        llama.contains("also: DeepSeek-R1-Distill-Llama-8B"),
+        "{llama}"
+    );
+}
