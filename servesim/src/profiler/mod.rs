@@ -2,11 +2,14 @@
 //! DynamoGraphDeploymentRequest) to the best deployment and the profile the SLA planners read.
 //!
 //! - [`request`]: the request in either DGDR form, with flag overrides and the ignored fields;
-//! - [`search`]: the fast search over aggregated and disaggregated deployments (TP per role,
+//! - [`candidate`]: the deployments weighed: worker splits (TP, attention DP, EP), pools,
+//!   candidates with their figures;
+//! - [`search`]: the fast search over aggregated and disaggregated deployments (split per role,
 //!   batch per worker, worker counts) with the performance model, and the Pareto frontiers;
 //! - [`simulate`]: the top candidates run through the full simulator, fast vs simulated;
 //! - [`output`]: `dgd.yaml`, the planner profile, `pareto.csv`, `summary.json`, `report.html`.
 
+pub mod candidate;
 pub mod output;
 pub mod request;
 pub mod search;
@@ -19,8 +22,8 @@ use serde::Serialize;
 use servesim_models::hardware::GpuCatalog;
 use servesim_planner::Profile;
 
+pub use candidate::{Candidate, FrontierPoint, Mode, PoolShape, SloMiss, Split};
 pub use request::{Overrides, Prefer, ProfileRequest, RequestForm, TpPins};
-pub use search::{Candidate, FrontierPoint, Mode, PoolShape, SloMiss, Split};
 pub use simulate::Comparison;
 
 use crate::Error;

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 use servesim_models::backend::Backend;
 
-use super::search::{Candidate, Mode, Split};
+use super::candidate::{Candidate, Mode, Split};
 use super::{Outcome, ProfileMode};
 use crate::Error;
 use crate::html::{escape, page};

@@ -25,7 +25,6 @@
 //! that carry it (rate matching). KV transfer time is left out: in the simulator as in Dynamo
 //! the first token leaves the prefill worker, so it adds to the second token only.
 
-use serde::Serialize;
 use servesim_models::analytic::{
     SteadyLoad, mdk_max_utilisation, mdk_response_ms, mdk_wait_ms, slots_with_headroom,
 };
@@ -33,10 +32,11 @@ use servesim_models::dtype::Dtype;
 use servesim_models::engine::cuda_graph::CudaGraphs;
 use servesim_models::engine::{EngineConfig, kv_capacity_tokens_split};
 use servesim_models::hardware::GpuSku;
-use servesim_models::llm::{DEFAULT_MEM_FRACTION, LlmSpec, Parallelism};
+use servesim_models::llm::{DEFAULT_MEM_FRACTION, LlmSpec};
 use servesim_models::perf::{CachedPredictor, IterationPredictor, KernelTimer};
 use servesim_planner::profile::PoolModel;
 
+use super::candidate::{Candidate, FrontierPoint, Mode, PoolShape, SloMiss, Split, splits};
 use super::request::ProfileRequest;
 use crate::Error;
 
@@ -47,205 +47,6 @@ pub const MAX_PREFILL_UTILISATION: f64 = 0.95;
 
 /// Rounds of the decode workers' ITL–concurrency fixed point at most.
 const MAX_FIXED_POINT_ROUNDS: usize = 32;
-
-/// Aggregated or disaggregated serving.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// Every worker prefills and decodes.
-    Aggregated,
-    /// Prefill and decode pools.
-    Disaggregated,
-}
-
-impl Mode {
-    /// `agg` or `disagg`.
-    pub fn short(self) -> &'static str {
-        match self {
-            Mode::Aggregated => "agg",
-            Mode::Disaggregated => "disagg",
-        }
-    }
-}
-
-/// How one worker's GPUs are split: attention and the dense layers `tp` ways in each of
-/// `attention_dp` data-parallel replicas, the routed experts of a mixture of experts spread
-/// `ep` ways by expert (and split `tp × attention_dp / ep` ways within each).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Split {
-    /// Tensor parallelism of attention and the dense layers.
-    pub tp: u32,
-    /// Attention data-parallel replicas (1: none).
-    pub attention_dp: u32,
-    /// Expert parallelism of the routed experts (1: every expert split over the GPUs).
-    pub ep: u32,
-}
-
-impl Split {
-    /// Plain tensor parallelism over `tp` GPUs.
-    pub fn tensor(tp: u32) -> Split {
-        Split {
-            tp,
-            attention_dp: 1,
-            ep: 1,
-        }
-    }
-
-    /// GPUs of one worker: `tp × attention_dp`.
-    pub fn gpus(&self) -> u32 {
-        self.tp * self.attention_dp
-    }
-
-    /// The models crate's view of the split.
-    pub fn parallelism(&self) -> Parallelism {
-        Parallelism {
-            tp: self.tp,
-            attention_dp: self.attention_dp,
-            moe_tp: self.gpus() / self.ep.max(1),
-            moe_ep: self.ep,
-        }
-    }
-
-    /// `TP4`, `TP8EP8` (experts spread over the TP group), `DP8EP8` (eight attention
-    /// replicas of one GPU each), `TP2DP4EP8`.
-    pub fn label(&self) -> String {
-        let mut s = String::new();
-        if self.tp > 1 || self.attention_dp == 1 {
-            s.push_str(&format!("TP{}", self.tp));
-        }
-        if self.attention_dp > 1 {
-            s.push_str(&format!("DP{}", self.attention_dp));
-        }
-        if self.ep > 1 {
-            s.push_str(&format!("EP{}", self.ep));
-        }
-        s
-    }
-}
-
-/// The worker splits searched, up to `max_gpus` GPUs a worker: TP 1, 2, 4 and 8; for a
-/// mixture of experts also, over the same GPUs, the experts spread by expert parallelism
-/// with attention split by TP or run as data-parallel replicas. Those are the splits each
-/// engine serves such models with: vLLM's `--enable-expert-parallel` and
-/// `--data-parallel-size`, SGLang's `--ep-size` and `--enable-dp-attention`, TensorRT-LLM's
-/// `moe_expert_parallel_size` and `enable_attention_dp`.
-pub fn splits(llm: &LlmSpec, max_gpus: u32) -> Vec<Split> {
-    let mut out = Vec::new();
-    for g in [1u32, 2, 4, 8] {
-        if g > max_gpus {
-            continue;
-        }
-        out.push(Split::tensor(g));
-        if llm.moe().is_some() && g > 1 {
-            out.push(Split {
-                tp: g,
-                attention_dp: 1,
-                ep: g,
-            });
-            out.push(Split {
-                tp: 1,
-                attention_dp: g,
-                ep: g,
-            });
-        }
-    }
-    out
-}
-
-/// A pool of a deployment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct PoolShape {
-    /// How each worker's GPUs are split.
-    #[serde(flatten)]
-    pub split: Split,
-    /// Workers.
-    pub workers: u32,
-}
-
-/// An SLO a configuration misses.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct SloMiss {
-    /// `ttft` or `itl`.
-    pub slo: &'static str,
-    /// The target, ms.
-    pub target_ms: f64,
-    /// The estimate, ms.
-    pub estimate_ms: f64,
-    /// How far over, as a share of the target (0.2: 20 % over).
-    pub over: f64,
-}
-
-/// One deployment and its estimated figures.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Candidate {
-    /// Aggregated or disaggregated.
-    pub mode: Mode,
-    /// Prefill pool (disaggregated).
-    pub prefill: Option<PoolShape>,
-    /// Decode pool (disaggregated).
-    pub decode: Option<PoolShape>,
-    /// The one pool (aggregated).
-    pub aggregated: Option<PoolShape>,
-    /// Sequences per decode (or aggregated) worker: its `max_num_seqs`.
-    pub batch: u32,
-    /// GPUs of the deployment.
-    pub gpus: u32,
-    /// Estimated mean TTFT at the planned load, ms.
-    pub ttft_ms: f64,
-    /// Estimated mean ITL, ms.
-    pub itl_ms: f64,
-    /// Requests/s the deployment carries.
-    pub request_rate: f64,
-    /// Output tokens/s of the deployment.
-    pub tokens_per_s: f64,
-    /// Output tokens/s per GPU.
-    pub tokens_per_s_per_gpu: f64,
-    /// Output tokens/s of one request (1000 / ITL).
-    pub tokens_per_s_per_user: f64,
-    /// Requests in flight at that load (Little's law).
-    pub concurrency: f64,
-    /// Output tokens/s per GPU of requests meeting both SLOs (0 when an SLO is missed).
-    pub goodput_per_gpu: f64,
-    /// The SLOs it misses.
-    pub misses: Vec<SloMiss>,
-}
-
-impl Candidate {
-    /// Whether both SLOs are met.
-    pub fn meets_slo(&self) -> bool {
-        self.misses.is_empty()
-    }
-
-    /// How far the worse SLO is missed (0 when met).
-    pub fn worst_miss(&self) -> f64 {
-        self.misses.iter().map(|m| m.over).fold(0.0, f64::max)
-    }
-
-    /// A short label: `disagg 3×TP2 + 1×TP2 (b128)` / `agg 2×TP4 (b64)`.
-    pub fn label(&self) -> String {
-        match (self.prefill, self.decode, self.aggregated) {
-            (Some(p), Some(d), _) => format!(
-                "disagg {}×{} + {}×{} (b{})",
-                p.workers,
-                p.split.label(),
-                d.workers,
-                d.split.label(),
-                self.batch
-            ),
-            (_, _, Some(a)) => format!("agg {}×{} (b{})", a.workers, a.split.label(), self.batch),
-            _ => "none".into(),
-        }
-    }
-}
-
-/// A point of a Pareto frontier.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct FrontierPoint {
-    /// The deployment.
-    pub candidate: Candidate,
-    /// On the frontier of its mode.
-    pub on_frontier: bool,
-}
 
 /// One worker shape's performance model.
 pub struct Worker {
@@ -797,22 +598,5 @@ mod tests {
         }
         assert_eq!(Search::largest(1024, |_| false), None);
         assert_eq!(Search::largest(50, |_| true), Some(50));
-    }
-
-    #[test]
-    fn mixtures_of_experts_are_searched_with_their_experts_spread() {
-        let dense = LlmSpec::lookup("meta-llama/Llama-3.1-8B-Instruct").unwrap();
-        let labels = |l: &LlmSpec, g| splits(l, g).iter().map(Split::label).collect::<Vec<_>>();
-        assert_eq!(labels(&dense, 8), ["TP1", "TP2", "TP4", "TP8"]);
-        let moe = LlmSpec::lookup("openai/gpt-oss-120b").unwrap();
-        assert_eq!(
-            labels(&moe, 4),
-            ["TP1", "TP2", "TP2EP2", "DP2EP2", "TP4", "TP4EP4", "DP4EP4"]
-        );
-        for split in splits(&moe, 8) {
-            let par = split.parallelism();
-            assert_eq!(u64::from(split.gpus()), par.gpus());
-            assert_eq!(par.moe_tp * par.moe_ep, split.gpus(), "{}", split.label());
-        }
     }
 }

@@ -7,8 +7,9 @@
 use serde::Serialize;
 use servesim_models::cluster::router::RouterKind;
 
+use super::candidate::{Candidate, Split};
 use super::request::ProfileRequest;
-use super::search::{Candidate, Split, served_llm, slo_misses};
+use super::search::{served_llm, slo_misses};
 use crate::experiment::parallel;
 use crate::progress::Observer;
 use crate::report::Summary;
