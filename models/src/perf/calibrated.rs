@@ -30,6 +30,7 @@ fn dtype_code(d: Dtype) -> u64 {
         Dtype::Fp8 => 3,
         Dtype::Fp8Block => 4,
         Dtype::Int8 => 5,
+        Dtype::Nvfp4 => 6,
     }
 }
 
@@ -106,6 +107,7 @@ fn moe_quant_code(q: MoeQuant) -> u64 {
         MoeQuant::Fp8 => 1,
         MoeQuant::Fp8Block => 2,
         MoeQuant::W4a16Mxfp4 => 3,
+        MoeQuant::Nvfp4 => 4,
     }
 }
 
