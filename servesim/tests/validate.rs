@@ -523,3 +523,36 @@ fn the_report_gives_errors_by_group_and_names_a_folder_that_does_not_exist() {
         "{err}"
     );
 }
+
+#[test]
+fn nvfp4_rows_run_on_blackwell_and_name_the_missing_fp4_tensor_cores_elsewhere() {
+    let row = |system: &str| {
+        agg(
+            "trtllm",
+            "deepseek-ai/DeepSeek-V3",
+            system,
+            "nvfp4",
+            256,
+            8,
+            8,
+            1,
+            2,
+        )
+    };
+    let (out, path) = run("nvfp4", &[row("b200_sxm"), row("h200_sxm")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = read(&path);
+    let (ttft, tpot, reason, _) = outputs(&got[1]);
+    assert!(reason.is_empty(), "{reason}");
+    assert!(ttft.parse::<f64>().unwrap() > 0.0 && tpot.parse::<f64>().unwrap() > 0.0);
+    let (ttft, _, reason, _) = outputs(&got[2]);
+    assert!(ttft.is_empty(), "{:?}", got[2]);
+    assert!(
+        reason.contains("weight_dtype") && reason.contains("FP4 tensor cores"),
+        "{reason}"
+    );
+}
