@@ -523,3 +523,40 @@ fn the_report_gives_errors_by_group_and_names_a_folder_that_does_not_exist() {
         "{err}"
     );
 }
+
+#[test]
+fn nvfp4_rows_run_on_blackwell_and_name_the_missing_fp4_tensor_cores_elsewhere() {
+    // TP 8 with the experts split 8 ways within each (MoE TP 8, EP 1).
+    let row = |system: &str| {
+        agg(
+            "trtllm",
+            "deepseek-ai/DeepSeek-V3",
+            system,
+            "nvfp4",
+            256,
+            8,
+            8,
+            1,
+            2,
+        )
+        .replacen(",,1.0,1.0,", ",,8.0,1.0,", 1)
+    };
+    let (out, path) = run("nvfp4", &[row("b200_sxm"), row("h200_sxm")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = read(&path);
+    let (ttft, tpot, reason, _) = outputs(&got[1]);
+    assert!(reason.is_empty(), "{reason}");
+    assert!(ttft.parse::<f64>().unwrap() > 0.0 && tpot.parse::<f64>().unwrap() > 0.0);
+    // The reason is quoted (it holds commas): read the line whole.
+    let n = HEADER.split(',').count();
+    assert!(got[2][n].is_empty(), "{:?}", got[2]);
+    let line = got[2].join(",");
+    assert!(
+        line.contains("weight_dtype: nvfp4 needs FP4 tensor cores, which h200_sxm"),
+        "{line}"
+    );
+}

@@ -30,7 +30,7 @@ macro_rules! table {
 }
 
 /// (gpu, backend dir, family, gzip bytes) of every shipped table.
-pub const SHIPPED: [(&str, &str, &str, &[u8]); 30] = [
+pub const SHIPPED: [(&str, &str, &str, &[u8]); 60] = [
     table!("h100_sxm", "trtllm", "gemm"),
     table!("h100_sxm", "trtllm", "context_attention"),
     table!("h100_sxm", "trtllm", "generation_attention"),
@@ -61,6 +61,36 @@ pub const SHIPPED: [(&str, &str, &str, &[u8]); 30] = [
     table!("h200_sxm", "trtllm", "mla_generation"),
     table!("h200_sxm", "vllm", "mla_context"),
     table!("h200_sxm", "vllm", "mla_generation"),
+    table!("b200_sxm", "trtllm", "gemm"),
+    table!("b200_sxm", "trtllm", "context_attention"),
+    table!("b200_sxm", "trtllm", "generation_attention"),
+    table!("b200_sxm", "trtllm", "custom_allreduce"),
+    table!("b200_sxm", "vllm", "gemm"),
+    table!("b200_sxm", "vllm", "context_attention"),
+    table!("b200_sxm", "vllm", "generation_attention"),
+    table!("b200_sxm", "vllm", "custom_allreduce"),
+    table!("b200_sxm", "nccl", "nccl"),
+    table!("b200_sxm", "trtllm", "moe"),
+    table!("b200_sxm", "vllm", "moe"),
+    table!("b200_sxm", "trtllm", "mla_context"),
+    table!("b200_sxm", "trtllm", "mla_generation"),
+    table!("b200_sxm", "vllm", "mla_context"),
+    table!("b200_sxm", "vllm", "mla_generation"),
+    table!("gb200", "trtllm", "gemm"),
+    table!("gb200", "trtllm", "context_attention"),
+    table!("gb200", "trtllm", "generation_attention"),
+    table!("gb200", "trtllm", "custom_allreduce"),
+    table!("gb200", "vllm", "gemm"),
+    table!("gb200", "vllm", "context_attention"),
+    table!("gb200", "vllm", "generation_attention"),
+    table!("gb200", "vllm", "custom_allreduce"),
+    table!("gb200", "nccl", "nccl"),
+    table!("gb200", "trtllm", "moe"),
+    table!("gb200", "vllm", "moe"),
+    table!("gb200", "trtllm", "mla_context"),
+    table!("gb200", "trtllm", "mla_generation"),
+    table!("gb200", "vllm", "mla_context"),
+    table!("gb200", "vllm", "mla_generation"),
 ];
 
 /// GPUs with shipped tables.

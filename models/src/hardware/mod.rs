@@ -50,11 +50,23 @@ pub struct GpuSku {
 
 impl GpuSku {
     /// Dense tensor FLOP/s for an operand dtype; FP8 falls back to BF16 on GPUs without FP8.
+    /// NVFP4 runs at the FP4 peak; on a GPU without FP4 tensor cores (see
+    /// [`GpuSku::runs`], which callers check first) it would not run at all, and the FP8 peak
+    /// stands in.
     pub fn dense_flops(&self, dtype: Dtype) -> f64 {
+        let fp8 = self.fp8_dense_flops.unwrap_or(self.bf16_dense_flops);
         match dtype {
-            Dtype::Fp8 | Dtype::Fp8Block => self.fp8_dense_flops.unwrap_or(self.bf16_dense_flops),
+            Dtype::Fp8 | Dtype::Fp8Block => fp8,
+            Dtype::Nvfp4 => self.fp4_dense_flops.unwrap_or(fp8),
             Dtype::Bf16 | Dtype::Fp16 | Dtype::Fp32 | Dtype::Int8 => self.bf16_dense_flops,
         }
+    }
+
+    /// Whether the GPU's tensor cores run GEMMs in `dtype`: NVFP4 needs FP4 tensor cores
+    /// (`fp4_dense_flops` given: Blackwell); the other formats run everywhere (FP8 on GPUs
+    /// without it at the BF16 rate, as [`GpuSku::dense_flops`] says).
+    pub fn runs(&self, dtype: Dtype) -> bool {
+        !dtype.needs_fp4_tensor_cores() || self.fp4_dense_flops.is_some()
     }
 
     /// GPUs in one NVLink domain: `nvlink_domain_gpus`, or one node when not given.

@@ -162,7 +162,7 @@ impl LlmSpec {
         match self.moe.map(|m| m.expert_format) {
             // 32 four-bit values and one 8-bit scale per block: 17 bytes per 32 weights.
             Some(ExpertFormat::Mxfp4) => (n * 17).div_ceil(32),
-            _ => n * u64::from(self.weight_dtype.bytes()),
+            _ => self.weight_dtype.bytes_of(n),
         }
     }
 
@@ -170,9 +170,9 @@ impl LlmSpec {
     /// experts: ≈ 65 GB).
     pub fn weight_bytes(&self) -> u64 {
         let p = self.params_split();
-        let b = u64::from(self.weight_dtype.bytes());
+        let w = self.weight_dtype;
         let experts = p.moe_layers * self.experts();
-        (p.dense + p.router + experts * p.expert_biases) * b
+        w.bytes_of(p.dense + p.router + experts * p.expert_biases)
             + self.expert_matrix_bytes(experts * p.expert_matrices)
     }
 
@@ -230,12 +230,13 @@ impl LlmSpec {
     pub fn weight_bytes_per_gpu(&self, par: &Parallelism) -> Result<u64> {
         self.check_parallelism(par)?;
         let p = self.params_split();
-        let b = u64::from(self.weight_dtype.bytes());
-        let dense = (p.dense * b).div_ceil(u64::from(par.tp));
-        let per_expert = (self.expert_matrix_bytes(p.expert_matrices) + p.expert_biases * b)
-            .div_ceil(u64::from(par.moe_tp));
+        let w = self.weight_dtype;
+        let dense = w.bytes_of(p.dense).div_ceil(u64::from(par.tp));
+        let per_expert = (self.expert_matrix_bytes(p.expert_matrices)
+            + w.bytes_of(p.expert_biases))
+        .div_ceil(u64::from(par.moe_tp));
         let experts = self.experts() / u64::from(par.moe_ep);
-        Ok(dense + p.router * b + p.moe_layers * experts * per_expert)
+        Ok(dense + w.bytes_of(p.router) + p.moe_layers * experts * per_expert)
     }
 
     /// Bytes left for the KV cache (and any recurrent state) on the fullest GPU of a worker
@@ -303,7 +304,7 @@ impl LlmSpec {
     }
 
     fn kv_bytes_per_token_of(&self, kv_heads: u32) -> u64 {
-        u64::from(self.num_layers) * self.kv_elements(kv_heads) * u64::from(self.kv_dtype.bytes())
+        u64::from(self.num_layers) * self.kv_dtype.bytes_of(self.kv_elements(kv_heads))
     }
 
     /// KV-cache bytes of one sequence of `len` tokens: full-attention layers keep every
@@ -320,7 +321,7 @@ impl LlmSpec {
     }
 
     fn kv_bytes_for_sequence_of(&self, len: u64, kv_heads: u32) -> Result<u64> {
-        let per_token = self.kv_elements(kv_heads) * u64::from(self.kv_dtype.bytes());
+        let per_token = self.kv_dtype.bytes_of(self.kv_elements(kv_heads));
         let mut total: u64 = 0;
         for layer in &self.layers {
             let tokens = match layer.mixer {

@@ -822,3 +822,28 @@ fn every_built_in_knows_its_context_and_a_config_gives_it() {
     let m = LlmSpec::from_hf_config_str(cfg, Path::new("c.json")).unwrap();
     assert_eq!(m.max_position_embeddings, None, "optional");
 }
+
+#[test]
+fn nvfp4_weights_take_nine_bytes_per_sixteen() {
+    // DeepSeek-V3 in NVFP4 (every weight 4.5 bits, scales included): 671 B × 9/16 ≈ 377 GB,
+    // which fits four B200 (180 GiB each) at TP 4 where FP8 (671 GB) does not.
+    let mut m = LlmSpec::lookup("DeepSeek-V3").unwrap();
+    let fp8 = m.weight_bytes();
+    m.weight_dtype = Dtype::Nvfp4;
+    let total = m.weight_bytes();
+    assert_eq!(total, Dtype::Nvfp4.bytes_of(m.params()));
+    assert!(
+        (total as f64 / fp8 as f64 - 0.5625).abs() < 1e-3,
+        "{total} {fp8}"
+    );
+    let tp4 = Parallelism {
+        tp: 4,
+        attention_dp: 1,
+        moe_tp: 1,
+        moe_ep: 4,
+    };
+    let per_gpu = m.weight_bytes_per_gpu(&tp4).unwrap();
+    assert!(per_gpu * 4 >= total);
+    let b200 = GpuCatalog::builtin().get("b200_sxm").unwrap().clone();
+    assert!(m.kv_budget_bytes_per_gpu(&b200, &tp4, 0.9, 0).is_ok());
+}

@@ -9,8 +9,8 @@
 //!   GPUs, message size), the median over orderings of the coordinates;
 //! - outside the measured range, or for a dtype / head layout never measured: the nearest
 //!   measured shape's achieved efficiency, applied to the query's own roofline (scaling);
-//! - a GPU with no tables (B200): the Hopper tables' achieved efficiencies applied to its
-//!   datasheet roofline;
+//! - a GPU with no tables (B300, GB300, A100): the nearest measured GPU's achieved
+//!   efficiencies applied to its datasheet roofline;
 //! - a family with no table at all: the plain roofline ([`super::roofline::RooflineTimer`]).
 
 use crate::backend::Backend;
@@ -30,6 +30,7 @@ fn dtype_code(d: Dtype) -> u64 {
         Dtype::Fp8 => 3,
         Dtype::Fp8Block => 4,
         Dtype::Int8 => 5,
+        Dtype::Nvfp4 => 6,
     }
 }
 
@@ -106,6 +107,7 @@ fn moe_quant_code(q: MoeQuant) -> u64 {
         MoeQuant::Fp8 => 1,
         MoeQuant::Fp8Block => 2,
         MoeQuant::W4a16Mxfp4 => 3,
+        MoeQuant::Nvfp4 => 4,
     }
 }
 
@@ -358,7 +360,8 @@ impl CalibratedTimer {
     ///
     /// SGLang has no shipped tables and uses vLLM's (same attention and GEMM libraries). A GPU
     /// with no shipped tables uses those of the shipped GPU closest to it in HBM bandwidth and
-    /// dense BF16 FLOP/s (B200 → H200, A100 → H100), transferred through the roofline.
+    /// dense BF16 FLOP/s (B300 → B200, GB300 → GB200, A100 → H100), transferred through the
+    /// roofline (the target's datasheet peaks, the source's achieved efficiencies).
     pub fn shipped(catalog: &GpuCatalog, gpu: &str, backend: Backend) -> Result<Self> {
         let target = catalog.get(gpu)?;
         let source_name = shipped_source(catalog, target)?;
@@ -592,13 +595,33 @@ mod tests {
     }
 
     #[test]
-    fn blackwell_skus_without_tables_borrow_the_nearest_calibrated_gpu() {
-        // No tables are shipped for B200, GB200, B300 or GB300: H200's, through the roofline.
+    fn blackwell_skus_without_tables_borrow_the_nearest_blackwell() {
+        // B200 and GB200 are measured; B300 and GB300 (no tables) borrow the Blackwell of
+        // the same HBM bandwidth and BF16 peak through their datasheet rooflines.
         let cat = GpuCatalog::builtin();
-        for gpu in ["b200_sxm", "gb200", "b300_sxm", "gb300"] {
+        for (gpu, source) in [
+            ("b200_sxm", "b200_sxm"),
+            ("gb200", "gb200"),
+            ("b300_sxm", "b200_sxm"),
+            ("gb300", "gb200"),
+            ("a100_sxm", "h100_sxm"),
+        ] {
             let sku = cat.get(gpu).unwrap();
-            assert_eq!(shipped_source(&cat, sku).unwrap(), "h200_sxm", "{gpu}");
+            assert_eq!(shipped_source(&cat, sku).unwrap(), source, "{gpu}");
         }
+        // Blackwell's own tables time NVFP4 GEMMs and MoE layers from measurements.
+        let b200 = CalibratedTimer::shipped(&cat, "b200_sxm", Backend::Trtllm).unwrap();
+        let fp4 = gemm(Dtype::Nvfp4, 4096, 7168, 2048);
+        assert!(b200.has_table_for(&fp4));
+        let tab = shipped::load("b200_sxm", "trtllm", Family::Gemm)
+            .unwrap()
+            .unwrap();
+        let (op, lat) = tab
+            .rows
+            .iter()
+            .find(|(op, _)| matches!(op, KernelOp::Gemm(g) if g.dtype == Dtype::Nvfp4))
+            .unwrap();
+        assert!(((b200.time_ms(op) - lat) / lat).abs() < 1e-9);
     }
 
     #[test]
@@ -606,7 +629,7 @@ mod tests {
         let cat = GpuCatalog::builtin();
         let h100 = CalibratedTimer::shipped(&cat, "h100_sxm", Backend::Trtllm).unwrap();
         let b200 = CalibratedTimer::shipped(&cat, "b200_sxm", Backend::Trtllm).unwrap();
-        assert_eq!(b200.source_gpu().sku, "h200_sxm");
+        assert_eq!(b200.source_gpu().sku, "b200_sxm");
         let big = gemm(Dtype::Bf16, 8192, 8192, 8192);
         assert!(b200.time_ms(&big) < h100.time_ms(&big));
         // fp16 was never measured: scaled from bf16.

@@ -22,7 +22,7 @@ pub enum KernelTimer {
 
 impl KernelTimer {
     /// The calibrated timer of the shipped tables for (`gpu`, `backend`); GPUs without tables
-    /// borrow the closest Hopper's achieved efficiencies (see [`CalibratedTimer::shipped`]).
+    /// borrow the closest measured GPU's achieved efficiencies (see [`CalibratedTimer::shipped`]).
     pub fn shipped(catalog: &GpuCatalog, gpu: &str, backend: Backend) -> Result<Self> {
         Ok(KernelTimer::Calibrated(Arc::new(CalibratedTimer::shipped(
             catalog, gpu, backend,

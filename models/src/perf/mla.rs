@@ -41,8 +41,8 @@ pub fn work(m: &MlaShape, gpu: &GpuSku, context: bool) -> (f64, f64, f64) {
     let rope = f64::from(d.qk_rope_head_dim);
     let (nope, v) = (f64::from(d.qk_nope_head_dim), f64::from(d.v_head_dim));
     let w = weights(m);
-    let wb = f64::from(m.gemm_dtype.bytes());
-    let kvb = f64::from(m.kv_dtype.bytes());
+    let wb = m.gemm_dtype.bytes();
+    let kvb = m.kv_dtype.bytes();
     let peak = gpu.dense_flops(crate::dtype::Dtype::Bf16);
     let gemm_scale = peak / gpu.dense_flops(m.gemm_dtype);
     if context {

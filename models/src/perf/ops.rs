@@ -54,24 +54,29 @@ pub enum MoeQuant {
     /// MXFP4 weights, bf16 activations (`w4a16_mxfp4`: gpt-oss's experts on Hopper, which has
     /// no FP4 tensor cores).
     W4a16Mxfp4,
+    /// NVFP4 weights and activations (16-element blocks with an FP8 E4M3 scale, as
+    /// [`Dtype::Nvfp4`]): FP4 tensor cores, Blackwell only.
+    Nvfp4,
 }
 
 impl MoeQuant {
     /// Every format, in table-code order.
-    pub const ALL: [MoeQuant; 4] = [
+    pub const ALL: [MoeQuant; 5] = [
         MoeQuant::Bf16,
         MoeQuant::Fp8,
         MoeQuant::Fp8Block,
         MoeQuant::W4a16Mxfp4,
+        MoeQuant::Nvfp4,
     ];
 
-    /// The name used in tables (`bf16`, `fp8`, `fp8_block`, `w4a16_mxfp4`).
+    /// The name used in tables (`bf16`, `fp8`, `fp8_block`, `w4a16_mxfp4`, `nvfp4`).
     pub fn name(self) -> &'static str {
         match self {
             MoeQuant::Bf16 => "bf16",
             MoeQuant::Fp8 => "fp8",
             MoeQuant::Fp8Block => "fp8_block",
             MoeQuant::W4a16Mxfp4 => "w4a16_mxfp4",
+            MoeQuant::Nvfp4 => "nvfp4",
         }
     }
 
@@ -82,23 +87,26 @@ impl MoeQuant {
             "fp8" => MoeQuant::Fp8,
             "fp8_block" => MoeQuant::Fp8Block,
             "w4a16_mxfp4" => MoeQuant::W4a16Mxfp4,
+            "nvfp4" => MoeQuant::Nvfp4,
             _ => {
                 return Err(ModelsError::UnknownName {
                     what: "MoE dtype",
                     name: name.to_string(),
-                    known: "bf16 (bfloat16), fp8, fp8_block, w4a16_mxfp4".into(),
+                    known: "bf16 (bfloat16), fp8, fp8_block, w4a16_mxfp4, nvfp4".into(),
                 });
             }
         })
     }
 
     /// Bytes per expert weight: MXFP4 stores 32 four-bit values and one 8-bit scale in 17
-    /// bytes (OCP Microscaling Formats v1.0).
+    /// bytes (OCP Microscaling Formats v1.0); NVFP4 16 values and one FP8 scale in 9 bytes
+    /// ([`Dtype::Nvfp4`]).
     pub fn weight_bytes(self) -> f64 {
         match self {
             MoeQuant::Bf16 => 2.0,
             MoeQuant::Fp8 | MoeQuant::Fp8Block => 1.0,
             MoeQuant::W4a16Mxfp4 => 17.0 / 32.0,
+            MoeQuant::Nvfp4 => Dtype::Nvfp4.bytes(),
         }
     }
 
@@ -108,6 +116,7 @@ impl MoeQuant {
             MoeQuant::Bf16 | MoeQuant::W4a16Mxfp4 => Dtype::Bf16,
             MoeQuant::Fp8 => Dtype::Fp8,
             MoeQuant::Fp8Block => Dtype::Fp8Block,
+            MoeQuant::Nvfp4 => Dtype::Nvfp4,
         }
     }
 }

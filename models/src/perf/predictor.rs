@@ -97,10 +97,11 @@ fn moe_quant(llm: &LlmSpec, format: ExpertFormat) -> Result<MoeQuant> {
         (_, Dtype::Bf16 | Dtype::Fp16) => Ok(MoeQuant::Bf16),
         (_, Dtype::Fp8) => Ok(MoeQuant::Fp8),
         (_, Dtype::Fp8Block) => Ok(MoeQuant::Fp8Block),
+        (_, Dtype::Nvfp4) => Ok(MoeQuant::Nvfp4),
         (_, d) => Err(ModelsError::NotModelled {
             model: llm.name.clone(),
             what: "the iteration predictor".into(),
-            reason: format!("experts in {d} are not modelled (bf16, fp8, fp8_block, mxfp4)"),
+            reason: format!("experts in {d} are not modelled (bf16, fp8, fp8_block, nvfp4, mxfp4)"),
         }),
     }
 }
@@ -165,6 +166,20 @@ impl IterationPredictor {
         timer: KernelTimer,
     ) -> Result<Self> {
         llm.require_modelled("the iteration predictor", par)?;
+        for (what, d) in [
+            ("weight dtype", llm.weight_dtype),
+            ("KV dtype", llm.kv_dtype),
+        ] {
+            if !gpu.runs(d) {
+                return Err(ModelsError::Invalid {
+                    what,
+                    message: format!(
+                        "{d} needs FP4 tensor cores, which {} does not have (Blackwell GPUs do)",
+                        gpu.sku
+                    ),
+                });
+            }
+        }
         let tp = par.tp;
         if tp == 0 || par.gpus() > u64::from(gpu.gpus_per_node) {
             return Err(ModelsError::Invalid {
@@ -881,6 +896,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("MoE TP"), "{e}");
+    }
+
+    #[test]
+    fn nvfp4_runs_only_with_fp4_tensor_cores() {
+        let cat = GpuCatalog::builtin();
+        let llm = LlmSpec::lookup("deepseek-ai/DeepSeek-V3")
+            .unwrap()
+            .with_dtypes(Dtype::Nvfp4, Dtype::Bf16);
+        let on = |gpu: &str| {
+            let timer = KernelTimer::Roofline(RooflineTimer::new(cat.get(gpu).unwrap().clone()));
+            IterationPredictor::with_parallelism(
+                &llm,
+                &TP8_EP8,
+                cat.get(gpu).unwrap(),
+                Backend::Trtllm,
+                timer,
+            )
+        };
+        let e = on("h200_sxm").unwrap_err().to_string();
+        assert!(
+            e.contains("weight dtype") && e.contains("FP4 tensor cores"),
+            "{e}"
+        );
+        let p = on("b200_sxm").unwrap();
+        let step = p.predict_ms(&decode(64, 2048));
+        assert!(step > 0.0 && step.is_finite(), "{step}");
     }
 
     fn deepseek(par: Parallelism, backend: Backend) -> IterationPredictor {

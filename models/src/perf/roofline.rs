@@ -38,7 +38,7 @@ fn attn_work(a: &AttnShape, gpu: &GpuSku, context: bool) -> Work {
     let d = f64::from(a.head_dim);
     let w = f64::from(a.window);
     let act = 2.0; // activations stay 16-bit
-    let kvb = f64::from(a.kv_dtype.bytes());
+    let kvb = a.kv_dtype.bytes();
     if context {
         let pairs = causal_pairs(len, w);
         Work {
@@ -84,7 +84,7 @@ pub fn work(op: &KernelOp, gpu: &GpuSku) -> Work {
     match op {
         KernelOp::Gemm(g) => {
             let (m, n, k) = (g.m as f64, g.n as f64, g.k as f64);
-            let eb = f64::from(g.dtype.bytes());
+            let eb = g.dtype.bytes();
             Work {
                 flops: 2.0 * m * n * k,
                 hbm_bytes: (m * k + n * k) * eb + m * n * 2.0,
@@ -111,7 +111,7 @@ pub fn work(op: &KernelOp, gpu: &GpuSku) -> Work {
             elems,
             ..
         } => {
-            let bytes = *elems as f64 * f64::from(dtype.bytes());
+            let bytes = *elems as f64 * dtype.bytes();
             Work {
                 flops: 0.0,
                 hbm_bytes: 0.0,
@@ -125,7 +125,7 @@ pub fn work(op: &KernelOp, gpu: &GpuSku) -> Work {
             num_gpus,
             elems,
         } => {
-            let bytes = *elems as f64 * f64::from(dtype.bytes());
+            let bytes = *elems as f64 * dtype.bytes();
             Work {
                 flops: 0.0,
                 hbm_bytes: 0.0,

@@ -45,7 +45,7 @@ pub enum PerfCommand {
     /// Print leave-shape-out accuracy (median and p90 absolute percentage error) per table of
     /// the calibration of a GPU and backend.
     Check {
-        /// GPU SKU with tables (shipped: h100_sxm, h200_sxm).
+        /// GPU SKU with tables (shipped: h100_sxm, h200_sxm, b200_sxm, gb200).
         #[arg(long)]
         gpu: String,
         /// Serving backend: trtllm or vllm (nccl is always included).

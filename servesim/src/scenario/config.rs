@@ -24,7 +24,8 @@ pub struct ScenarioConfig {
     /// KV-cache dtype (default: the model's).
     #[serde(default)]
     pub kv_dtype: Option<String>,
-    /// Weight dtype (default: the model's), e.g. `fp8_block` for a block-scaled FP8 checkpoint.
+    /// Weight dtype (default: the model's), e.g. `fp8_block` for a block-scaled FP8 checkpoint,
+    /// `nvfp4` for an NVFP4 one (Blackwell GPUs only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_dtype: Option<String>,
     /// GPU SKU of every worker: a catalog name (`h100_sxm`) or a name that fits one SKU

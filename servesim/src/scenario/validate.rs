@@ -103,9 +103,25 @@ fn validate_served(
     };
     if let Some(w) = &config.weight_dtype {
         llm.weight_dtype = Dtype::parse(w).map_err(|e| invalid("weight_dtype", e.to_string()))?;
+        if !gpu.runs(llm.weight_dtype) {
+            return Err(invalid(
+                "weight_dtype",
+                format!(
+                    "{} needs FP4 tensor cores, which {} does not have (Blackwell GPUs do: \
+                     b200_sxm, gb200, b300_sxm, gb300)",
+                    llm.weight_dtype, gpu.sku
+                ),
+            ));
+        }
     }
     if let Some(kv) = &config.kv_dtype {
         llm.kv_dtype = Dtype::parse(kv).map_err(|e| invalid("kv_dtype", e.to_string()))?;
+        if llm.kv_dtype == Dtype::Nvfp4 {
+            return Err(invalid(
+                "kv_dtype",
+                "nvfp4: an NVFP4 KV cache is not modelled (bf16, fp16, fp32, fp8)",
+            ));
+        }
     }
     Ok((gpu, backend, llm))
 }

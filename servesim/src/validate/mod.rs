@@ -7,7 +7,8 @@
 //! - Model from `model_path` ([`LlmSpec::lookup`]: any owner prefix, `-Instruct`/`-FP8`
 //!   suffixes); GEMM precision from `gemm_quant_mode` (or `precision` when that is blank):
 //!   blank or `bf16` = native BF16 weights, `fp8` = per-tensor FP8, `fp8_block` =
-//!   block-scaled FP8. The CSV has no KV-dtype column: the KV cache is FP8 for TensorRT-LLM
+//!   block-scaled FP8, `nvfp4` = NVFP4 weights and activations in every GEMM and expert (on
+//!   Blackwell; elsewhere the row's reason says the GPU has no FP4 tensor cores). The CSV has no KV-dtype column: the KV cache is FP8 for TensorRT-LLM
 //!   with FP8 GEMMs (its FP8 checkpoints quantise the KV cache too), else BF16 (vLLM's and
 //!   SGLang's `kv_cache_dtype=auto`).
 //! - GPU from `system`, backend from `backend`; scheduling from

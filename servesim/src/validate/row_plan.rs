@@ -23,7 +23,8 @@ pub(super) struct Plan {
     pools: Vec<PoolConfig>,
     pub(super) gpus: u32,
     pub(super) model: String,
-    block_fp8: bool,
+    /// Weight dtype, when not the one the model name gives (`fp8_block`, `nvfp4`).
+    weight_dtype: Option<&'static str>,
     /// KV-cache dtype, when not the model's.
     kv_dtype: Option<&'static str>,
 }
@@ -73,11 +74,15 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
     let as_published = no_fp4
         && experts.is_some_and(|m| m.expert_format == ExpertFormat::Mxfp4)
         && matches!(quant.as_str(), "fp4" | "nvfp4" | "mxfp4");
-    let (model, block_fp8) = match quant.as_str() {
-        "" | "bf16" | "float16" | "fp16" => (model_path.to_string(), false),
-        "fp8" => (format!("{model_path}-FP8"), false),
-        "fp8_block" => (format!("{model_path}-FP8"), true),
-        _ if as_published => (model_path.to_string(), false),
+    // NVFP4 checkpoints quantise the GEMMs' weights and activations, experts included, to
+    // NVFP4 (the row's `gemm_quant_mode` and `moe_quant_mode`); only GPUs with FP4 tensor
+    // cores run them, which the scenario checks (naming `weight_dtype`).
+    let (model, weight_dtype) = match quant.as_str() {
+        "" | "bf16" | "float16" | "fp16" => (model_path.to_string(), None),
+        "fp8" => (format!("{model_path}-FP8"), None),
+        "fp8_block" => (format!("{model_path}-FP8"), Some("fp8_block")),
+        _ if as_published => (model_path.to_string(), None),
+        "nvfp4" => (model_path.to_string(), Some("nvfp4")),
         other => return Ok(Err(format!("GEMM precision '{other}' is not modelled"))),
     };
     if let Some(m) = experts {
@@ -170,7 +175,7 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
                 pools: vec![pool("agg", "aggregated", split, 1, batch)],
                 gpus: tp.saturating_mul(split.dp),
                 model,
-                block_fp8,
+                weight_dtype,
                 kv_dtype,
             }
         }
@@ -204,7 +209,7 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
                 ],
                 gpus,
                 model,
-                block_fp8,
+                weight_dtype,
                 kv_dtype,
             }
         }
@@ -275,7 +280,7 @@ pub(super) fn scenario_of(
     config.name = Some(format!("line-{}", load.line));
     config.seed = seed;
     config.kv_dtype = plan.kv_dtype.map(str::to_string);
-    config.weight_dtype = plan.block_fp8.then(|| "fp8_block".to_string());
+    config.weight_dtype = plan.weight_dtype.map(str::to_string);
     config.metrics = MetricsConfig {
         sample_interval_s: 60.0,
         keep_requests: true,
