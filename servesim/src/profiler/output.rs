@@ -563,7 +563,11 @@ pub fn report_html(o: &Outcome) -> String {
     }
     body.push_str("</table></section>");
     if o.mode == ProfileMode::Simulate {
-        body.push_str("<section><h2>Fast estimate vs simulation</h2><table><tr><th>deployment</th><th>workload</th><th>TTFT fast / sim ms</th><th>ITL fast / sim ms</th><th>tokens/s/GPU fast / sim</th><th>SLO attainment</th><th>disagree (&gt;10 %)</th></tr>");
+        let _ = write!(
+            body,
+            "<section><h2>Fast estimate vs simulation</h2><table><tr><th>deployment</th><th>workload</th><th>TTFT fast / sim ms</th><th>ITL fast / sim ms</th><th>tokens/s/GPU fast / sim</th><th>SLO attainment</th><th>disagree (&gt;{:.0} %)</th></tr>",
+            super::simulate::DISAGREEMENT * 100.0
+        );
         for c in &o.comparisons {
             let _ = write!(
                 body,
