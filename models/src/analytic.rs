@@ -82,37 +82,25 @@ pub fn mdk_response_ms(service_ms: f64, rho: f64, k: u32) -> f64 {
     service_ms + mdk_wait_ms(service_ms, rho.clamp(0.0, 0.999), k)
 }
 
-/// Bisection for the largest utilisation in `[0, cap]` whose response is within the target.
-fn largest_utilisation(
-    service_ms: f64,
-    target_ms: f64,
-    cap: f64,
-    response_ms: impl Fn(f64) -> f64,
-) -> f64 {
+/// The largest utilisation of `k` servers at which the M/D/k mean response of `service_ms`
+/// is at most `target_ms`, at most `cap`; 0 when even idle servers miss the target.
+pub fn mdk_max_utilisation(service_ms: f64, target_ms: f64, k: u32, cap: f64) -> f64 {
     if target_ms < service_ms {
         return 0.0;
     }
     let (mut lo, mut hi) = (0.0f64, cap.min(0.999));
-    if response_ms(hi) <= target_ms {
+    if mdk_response_ms(service_ms, hi, k) <= target_ms {
         return hi;
     }
     for _ in 0..60 {
         let mid = 0.5 * (lo + hi);
-        if response_ms(mid) <= target_ms {
+        if mdk_response_ms(service_ms, mid, k) <= target_ms {
             lo = mid;
         } else {
             hi = mid;
         }
     }
     lo
-}
-
-/// The largest utilisation of `k` servers at which the M/D/k mean response of `service_ms`
-/// is at most `target_ms`, at most `cap`; 0 when even idle servers miss the target.
-pub fn mdk_max_utilisation(service_ms: f64, target_ms: f64, k: u32, cap: f64) -> f64 {
-    largest_utilisation(service_ms, target_ms, cap, |rho| {
-        mdk_response_ms(service_ms, rho, k)
-    })
 }
 
 /// Most a request may be likely to wait for a slot: slots are sized so that under 1 % of

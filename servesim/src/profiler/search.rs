@@ -167,12 +167,13 @@ impl<'a> Search<'a> {
         self.load().decode_step_ms(&w.cached, &w.graphs, b)
     }
 
-    /// Aggregated worker at `b` sequences: (mean ITL, mean TTFT, requests/s), or `None` when
-    /// the worker cannot keep up with the prefill work of `b` sequences.
-    pub fn agg_point(&self, w: &Worker, b: u32) -> Option<(f64, f64, f64)> {
+    /// Aggregated workers of `w` at `b` sequences: (mean ITL, mean TTFT before any slot wait,
+    /// workers, requests/s they serve), or `None` when a worker cannot keep up with the
+    /// prefill work of `b` sequences or the budget holds none.
+    pub fn agg_point(&self, w: &Worker, b: u32) -> Option<(f64, f64, u32, f64)> {
         let p = self.load().aggregated(&w.cached, &w.graphs, b)?;
-        let (n, _) = self.agg_workers(w, b, p.requests_per_s)?;
-        Some((p.itl_ms, p.ttft_ms(n), p.requests_per_s))
+        let (n, rate) = self.agg_workers(w, b, p.requests_per_s)?;
+        Some((p.itl_ms, p.ttft_ms(n), n, rate))
     }
 
     /// Aggregated workers of `w` at `b` sequences each serving `per_worker` requests/s, and
@@ -238,14 +239,10 @@ impl<'a> Search<'a> {
         v
     }
 
-    fn misses(&self, ttft: f64, itl: f64) -> Vec<SloMiss> {
-        slo_misses(self.req, ttft, itl)
-    }
-
     /// The SLOs TTFT `ttft` and ITL `itl` miss, and the GPU budget when `gpus` exceed it.
     fn misses_within(&self, ttft: f64, itl: f64, gpus: u32) -> Vec<SloMiss> {
         let budget = self.req.total_gpus;
-        let mut misses = self.misses(ttft, itl);
+        let mut misses = slo_misses(self.req, ttft, itl);
         if gpus > budget {
             misses.push(SloMiss {
                 slo: "gpus",
@@ -391,8 +388,7 @@ impl<'a> Search<'a> {
 
     /// The aggregated deployment of worker `w` at `b` sequences per worker.
     pub fn agg(&self, w: &Worker, b: u32) -> Option<Candidate> {
-        let (itl, ttft, per_worker) = self.agg_point(w, b)?;
-        let (n, rate) = self.agg_workers(w, b, per_worker)?;
+        let (itl, ttft, n, rate) = self.agg_point(w, b)?;
         let gpus = n * w.split.gpus();
         // `b` is the mean in flight per worker; `max_num_seqs` leaves headroom over it, and
         // a request that finds every slot of its worker taken waits (M/D/m over the worker's
@@ -463,7 +459,7 @@ impl<'a> Search<'a> {
                 .min(self.max_batched_tokens.saturating_sub(1));
             let ok = |b: u32| {
                 self.agg_point(w, b)
-                    .is_some_and(|(itl, ttft, _)| itl <= itl_t && ttft <= ttft_t)
+                    .is_some_and(|(itl, ttft, _, _)| itl <= itl_t && ttft <= ttft_t)
             };
             let b_slo = Self::largest(cap, ok);
             let mut top: Option<Candidate> = None;

@@ -101,7 +101,8 @@ pub fn sim_setup(req: &ProfileRequest, c: &Candidate) -> SimSetup {
     // rate or a concurrency in the request, the candidate is simulated under Poisson
     // arrivals at the rate the fast model planned it for, so that both judge the same load.
     let planned = (req.concurrency.is_none()).then_some(c.request_rate);
-    let (stream, what, ramp, users) = if let Some(r) = req.request_rate.or(planned) {
+    let open_rate = req.request_rate.or(planned);
+    let (stream, what, ramp, users) = if let Some(r) = open_rate {
         let fixed = |value: u32| {
             Some(DistConfig::Fixed {
                 value: f64::from(value),
@@ -135,10 +136,7 @@ pub fn sim_setup(req: &ProfileRequest, c: &Candidate) -> SimSetup {
     // The measured window holds at least `MEASURED_REQUESTS` completions: near a TTFT
     // target the prefill queue runs at high utilisation, where a mean over a few hundred
     // Poisson arrivals still wanders by tens of percent.
-    let rate = req
-        .request_rate
-        .or(planned)
-        .unwrap_or(f64::from(req.concurrency.unwrap_or(1)) / life);
+    let rate = open_rate.unwrap_or(f64::from(req.concurrency.unwrap_or(1)) / life);
     let window = (8.0 * life)
         .max(60.0)
         .max(MEASURED_REQUESTS / rate.max(1e-9))
@@ -207,9 +205,9 @@ pub fn compare(
     top: &[Candidate],
     progress: &dyn Observer,
 ) -> Result<Vec<Comparison>, Error> {
+    let setups: Vec<SimSetup> = top.iter().map(|c| sim_setup(req, c)).collect();
     let mut jobs = Vec::new();
-    for (i, c) in top.iter().enumerate() {
-        let setup = sim_setup(req, c);
+    for (i, setup) in setups.iter().enumerate() {
         for seed in 1..=SEEDS {
             let mut config = setup.config.clone();
             config.seed = seed;
@@ -229,8 +227,7 @@ pub fn compare(
         runs[i].push(s);
     }
     let mut out = Vec::new();
-    for (c, runs) in top.iter().zip(runs) {
-        let setup = sim_setup(req, c);
+    for ((c, setup), runs) in top.iter().zip(setups).zip(runs) {
         let pooled = Pooled::of(&runs, &setup, f64::from(req.osl));
         let sim_thpt = if pooled.tokens_per_s.is_finite() {
             pooled.tokens_per_s / f64::from(c.gpus)
