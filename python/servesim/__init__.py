@@ -557,6 +557,7 @@ def validate(
     from_start: int | None = None,
     steady: bool = False,
     progress: Any = True,
+    dataset_entries: int | None = None,
 ) -> dict[str, Any]:
     """``servesim validate --input MEASURED.csv --output PREDICTED.csv``: simulates every
     measured serving row (the columns of ``data/e2e/measured_serving.csv``) the way it was
@@ -571,6 +572,9 @@ def validate(
     ``20·C`` measured ones. ``steady=True`` (``--steady``) predicts the steady-state means of
     users out of step instead; ``from_start=K`` (``--from-start K``) the means of the first
     ``K`` requests of every user from an idle server, all users sending their first at once.
+    ``dataset_entries=N`` (``--dataset-entries N``, the recipe only) draws the client's
+    prompts from ``N`` repeating ones, as aiperf's dataset does (100 there by default), so a
+    server with prefix caching finds them cached; by default every prompt is fresh.
 
     Returns ``rows`` (rows read), ``predicted`` (rows modelled), ``overall`` and ``groups``
     (by ``backend/mode``) as ``{"rows", "ttft_pct", "tpot_pct"}`` mean absolute percentage
@@ -591,9 +595,18 @@ def validate(
         raise ConfigError(f"validate: steady must be True or False, got {steady!r}")
     if steady and from_start is not None:
         raise ConfigError("validate: give steady=True or from_start=K, not both")
+    if dataset_entries is not None:
+        if isinstance(dataset_entries, bool) or not isinstance(dataset_entries, int) or dataset_entries < 1:
+            raise ConfigError(
+                f"validate: dataset_entries must be a whole number of at least 1 (None: every prompt fresh), got {dataset_entries!r}"
+            )
+        if steady or from_start is not None:
+            raise ConfigError("validate: dataset_entries applies to the aiperf recipe, not with steady or from_start")
     obs = _progress.observer(progress, "servesim validate")
     try:
-        return dict(_native.validate_serving(os.fspath(input), os.fspath(output), from_start, steady, obs))
+        return dict(
+            _native.validate_serving(os.fspath(input), os.fspath(output), from_start, steady, obs, dataset_entries)
+        )
     finally:
         _progress.close(obs)
 

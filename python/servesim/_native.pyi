@@ -105,4 +105,5 @@ def validate_serving(
     from_start: int | None = None,
     steady: bool = False,
     progress: Any | None = None,
+    dataset_entries: int | None = None,
 ) -> dict[str, Any]: ...

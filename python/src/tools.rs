@@ -83,13 +83,14 @@ pub fn perf_predict(
     .map_err(|e: servesim::models::ModelsError| to_py(Error::Models(e)))
 }
 /// `servesim validate`: simulates every measured serving row of `input` and writes it to
-/// `output` with its predictions (the GIL released); `steady` and `from_start` as the CLI's
-/// `--steady` and `--from-start` (neither: aiconfigurator's aiperf recipe). Returns the
+/// `output` with its predictions (the GIL released); `steady`, `from_start` and
+/// `dataset_entries` as the CLI's `--steady`, `--from-start` and `--dataset-entries`
+/// (neither of the first two: aiconfigurator's aiperf recipe). Returns the
 /// validation as a dict (see
 /// [`servesim::validate::Validation`]'s serialized form). `progress`, when given, is told of
 /// each row as it ends.
 #[pyfunction]
-#[pyo3(signature = (input, output, from_start=None, steady=false, progress=None))]
+#[pyo3(signature = (input, output, from_start=None, steady=false, progress=None, dataset_entries=None))]
 pub fn validate_serving<'py>(
     py: Python<'py>,
     input: &str,
@@ -97,9 +98,20 @@ pub fn validate_serving<'py>(
     from_start: Option<u32>,
     steady: bool,
     progress: Option<Py<PyAny>>,
+    dataset_entries: Option<u32>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let observer = PyObserver(progress);
-    let averaged = servesim::validate::Averaged::from_flags(steady, from_start);
+    if dataset_entries.is_some() && (steady || from_start.is_some()) {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "dataset_entries: applies to the recipe only, not with steady or from_start",
+        ));
+    }
+    if dataset_entries == Some(0) {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "dataset_entries: must be at least 1, got 0",
+        ));
+    }
+    let averaged = servesim::validate::Averaged::from_flags(steady, from_start, dataset_entries);
     let v = py
         .detach(|| {
             servesim::validate::validate_file(

@@ -232,6 +232,14 @@ def test_validate_three_rows(tmp_path: Path) -> None:
     # Measured from the start (one request a user, the start burst): first tokens wait longer.
     burst = servesim.validate(measured, tmp_path / "burst.csv", from_start=1)["predictions"]
     assert burst[0]["predicted_ttft_ms"] > p[0]["predicted_ttft_ms"]
+    # aiperf's repeating prompts: a server with prefix caching computes less of each prompt.
+    cached = servesim.validate(measured, tmp_path / "cached.csv", dataset_entries=2)["predictions"]
+    assert cached[0]["predicted_ttft_ms"] < p[0]["predicted_ttft_ms"]
+    for k in (0, 1.5, True):
+        with pytest.raises(errors.ConfigError, match="dataset_entries"):
+            servesim.validate(measured, out, dataset_entries=k)  # type: ignore[arg-type]
+    with pytest.raises(errors.ConfigError, match="dataset_entries"):
+        servesim.validate(measured, out, dataset_entries=5, steady=True)
     for k in (0, -1, 1.5, True, "10"):
         with pytest.raises(errors.ConfigError, match="from_start"):
             servesim.validate(measured, out, from_start=k)  # type: ignore[arg-type]

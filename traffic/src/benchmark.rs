@@ -11,9 +11,10 @@
 //!     isl_stddev: 0
 //!     osl: 500                # --output-tokens-mean, --output-tokens-stddev (with ignore_eos)
 //!     osl_stddev: 0
+//!     dataset_entries: 100    # --num-dataset-entries (omitted: every prompt fresh)
 //! ```
 //!
-//! # What the client does (aiperf's timing manager, v0.1–0.3)
+//! # What the client does (aiperf's timing manager and dataset, v0.2.0 to v0.13.0)
 //!
 //! - **Concurrency mode**: `concurrency` credits are issued at once when the stream starts
 //!   (every user sends together; `ramp_s` spreads them instead), and each answer frees its
@@ -24,15 +25,19 @@
 //!   are in flight waits for the next answer.
 //! - **Warm-up, then the measured phase**: the first `warmup_requests` requests form the
 //!   warm-up phase and carry the class `<class>.warmup`; the next `requests` are measured and
-//!   carry the stream's class. aiperf's credit phases share one concurrency limit and the
-//!   profiling phase's credits follow the warm-up's as slots free up (`between_phases:
-//!   continue`, the default). `between_phases: drain` waits until every warm-up request
-//!   has been answered and then starts the measured phase afresh (all users together
-//!   again), as clients that separate the phases do.
-//! - **Sizes**: every prompt is fresh (synthetic text, no prefix shared beyond the stream's
-//!   `shared_prefix_tokens`); prompt and output lengths are drawn from normal distributions
-//!   with the given means and standard deviations, rounded, at least 1 (aiperf's synthetic
-//!   prompt generator and `--output-tokens-*`); outputs run to their length (`ignore_eos`).
+//!   carry the stream's class. aiperf waits until every warm-up credit has come back before
+//!   it starts the profiling phase ("Wait for the credits to be returned before continuing
+//!   to the next phase", `CreditIssuingStrategy._execute_phases` in v0.2.0 and v0.3.0; a
+//!   phase's `seamless` is `False` by default in v0.13.0), so the measured phase starts
+//!   afresh, its users together again (`between_phases: drain`, the default).
+//!   `between_phases: continue` lets the measured requests follow the warm-up's as slots
+//!   free up, as a seamless phase does.
+//! - **Sizes**: prompt and output lengths are drawn from normal distributions with the given
+//!   means and standard deviations, rounded, at least 1 (aiperf's synthetic prompt
+//!   generator and `--output-tokens-*`); outputs run to their length (`ignore_eos`). Every
+//!   prompt is fresh (no prefix shared beyond the stream's `shared_prefix_tokens`), unless
+//!   `dataset_entries` gives the client a dataset as aiperf's (see [`crate::dataset`]):
+//!   then prompts repeat, pass after pass, each entry with its own lengths.
 //!
 //! What the client reports about the measured requests (means, percentiles, TPOT as
 //! `(e2e − ttft) / (osl − 1)` per request, output throughput) is computed from the
@@ -45,6 +50,7 @@ use rand_distr::{Distribution, Exp};
 use serde::{Deserialize, Serialize};
 use servesim_core::{SimDuration, SimTime, StreamRng};
 
+use crate::dataset::{Dataset, MAX_DATASET_ENTRIES};
 use crate::dist::{Dist, DistConfig};
 use crate::error::{Result, TrafficError};
 use crate::request::ClassId;
@@ -93,6 +99,12 @@ pub struct BenchmarkConfig {
     /// Standard deviation of the output tokens (default 0).
     #[serde(default)]
     pub osl_stddev: f64,
+    /// Draw the prompts from a dataset of this many entries, as aiperf does
+    /// (`--num-dataset-entries`, 100 by default there): each entry a prompt and output
+    /// length drawn once, handed out in a shuffled order, pass after pass, so a longer run
+    /// repeats prompts (see [`crate::dataset`]). None (the default): every prompt fresh.
+    #[serde(default)]
+    pub dataset_entries: Option<u32>,
 }
 
 /// Arrivals of request-rate mode.
@@ -115,9 +127,10 @@ pub enum RateArrival {
 #[serde(rename_all = "snake_case")]
 pub enum BetweenPhases {
     /// The measured requests follow the warm-up's under the same concurrency limit.
-    #[default]
     Continue,
-    /// Every warm-up request is answered first; then the measured phase starts afresh.
+    /// Every warm-up request is answered first; then the measured phase starts afresh
+    /// (aiperf's phases, see the module documentation).
+    #[default]
     Drain,
 }
 
@@ -144,6 +157,7 @@ impl BenchmarkConfig {
             isl_stddev: 0.0,
             osl: f64::from(osl),
             osl_stddev: 0.0,
+            dataset_entries: None,
         }
     }
 
@@ -186,6 +200,14 @@ impl BenchmarkConfig {
                 "spreads the users of concurrency mode; request-rate mode has no ramp",
             ));
         }
+        if let Some(n) = self.dataset_entries
+            && !(1..=MAX_DATASET_ENTRIES).contains(&n)
+        {
+            return Err(TrafficError::config(
+                f("dataset_entries"),
+                format!("must be 1 to {MAX_DATASET_ENTRIES}, got {n}"),
+            ));
+        }
         let size = |mean_name: &str, mean: f64, std_name: &str, std: f64| -> Result<Dist> {
             check_pos(&f(mean_name), mean)?;
             check_nonneg(&f(std_name), std)?;
@@ -213,6 +235,7 @@ impl BenchmarkConfig {
             stagger: self.stagger,
             isl: size("isl", self.isl, "isl_stddev", self.isl_stddev)?,
             osl: size("osl", self.osl, "osl_stddev", self.osl_stddev)?,
+            dataset_entries: self.dataset_entries,
             class,
             warmup_class,
         })
@@ -243,6 +266,7 @@ pub(crate) struct BenchmarkSpec {
     stagger: Stagger,
     isl: Dist,
     osl: Dist,
+    dataset_entries: Option<u32>,
     class: ClassId,
     warmup_class: ClassId,
 }
@@ -265,6 +289,8 @@ pub(crate) struct Client {
     spec: Arc<BenchmarkSpec>,
     size_rng: StreamRng,
     arrival_rng: StreamRng,
+    /// The prompts to draw from, when the client has a dataset.
+    dataset: Option<Dataset>,
     /// Send times handed out so far (sent or pending), warm-up first.
     issued: u64,
     /// Requests sent so far.
@@ -281,22 +307,28 @@ pub(crate) struct Send {
     pub input: u32,
     pub output: u32,
     pub class: ClassId,
-    /// Its index among the client's requests (warm-up first), for fresh prompt content.
-    pub seq: u64,
+    /// Which prompt it carries: its index among the client's requests (warm-up first)
+    /// when every prompt is fresh, its dataset entry otherwise. Equal ids, equal content.
+    pub prompt: u64,
 }
 
 impl Client {
     /// The client at `start`, with the send times it has pending now.
     pub(crate) fn start(
         spec: Arc<BenchmarkSpec>,
-        size_rng: StreamRng,
+        mut size_rng: StreamRng,
         arrival_rng: StreamRng,
+        shuffle_rng: StreamRng,
         start: SimTime,
     ) -> (Client, Vec<SimTime>) {
+        let dataset = spec
+            .dataset_entries
+            .map(|n| Dataset::generate(n, &spec.isl, &spec.osl, &mut size_rng, shuffle_rng));
         let mut client = Client {
             spec,
             size_rng,
             arrival_rng,
+            dataset,
             issued: 0,
             sent: 0,
             warmup_returned: 0,
@@ -364,15 +396,26 @@ impl Client {
         let warmup = seq < u64::from(self.spec.warmup);
         self.sent += 1;
         self.in_flight += 1;
+        let (prompt, input, output) = match &mut self.dataset {
+            Some(d) => {
+                let e = d.next();
+                (u64::from(e.index), e.input, e.output)
+            }
+            None => (
+                seq,
+                self.spec.isl.sample_count(&mut self.size_rng, 1),
+                self.spec.osl.sample_count(&mut self.size_rng, 1),
+            ),
+        };
         let send = Send {
-            input: self.spec.isl.sample_count(&mut self.size_rng, 1),
-            output: self.spec.osl.sample_count(&mut self.size_rng, 1),
+            input,
+            output,
             class: if warmup {
                 self.spec.warmup_class
             } else {
                 self.spec.class
             },
-            seq,
+            prompt,
         };
         let next = match self.spec.rate {
             Some((rate, arrival)) if self.may_issue() => {

@@ -35,6 +35,7 @@
 pub mod arrival;
 pub mod benchmark;
 pub mod config;
+pub mod dataset;
 pub mod dist;
 pub mod error;
 pub mod preset;

@@ -180,6 +180,7 @@ impl Workload {
                         b.clone(),
                         rng.stream(&format!("traffic/{}/sizes", s.name)),
                         rng.stream(&format!("traffic/{}/arrivals", s.name)),
+                        rng.stream(&format!("traffic/{}/dataset", s.name)),
                         s.start,
                     );
                     for t in first.into_iter().filter(|&t| t < s.end) {
@@ -302,7 +303,7 @@ impl Workload {
                     stream.namespace,
                     block_tokens,
                     stream.shared_prefix,
-                    send.seq,
+                    send.prompt,
                     send.input,
                 );
                 class = send.class;

@@ -195,8 +195,9 @@ fn mode() -> impl Strategy<Value = BenchmarkConfig> {
         any::<bool>(),
         any::<bool>(),
         0.0f64..300.0,
+        prop::option::of(1u32..20),
     )
-        .prop_map(|(c, warmup, n, rate, cap, drain, std)| {
+        .prop_map(|(c, warmup, n, rate, cap, drain, std, entries)| {
             let mut b = BenchmarkConfig::concurrency(c, warmup, n, 1000, 50);
             if let Some((r, constant)) = rate {
                 b.request_rate = Some(r);
@@ -209,10 +210,13 @@ fn mode() -> impl Strategy<Value = BenchmarkConfig> {
                     b.concurrency = None;
                 }
             }
-            if drain {
-                b.between_phases = BetweenPhases::Drain;
-            }
+            b.between_phases = if drain {
+                BetweenPhases::Drain
+            } else {
+                BetweenPhases::Continue
+            };
             b.isl_stddev = std;
+            b.dataset_entries = entries;
             b
         })
 }
@@ -221,7 +225,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     /// In every mode (concurrency or rate, capped or not, continuing or draining between the
-    /// phases, fixed or varying sizes), the measured requests are exactly the `requests`
+    /// phases, fixed or varying sizes, fresh prompts or a dataset), the measured requests are exactly the `requests`
     /// sent after the `warmup_requests`, no more requests are in flight than the concurrency,
     /// and a draining client sends no measured request before the warm-up is answered.
     #[test]
@@ -240,6 +244,16 @@ proptest! {
         }
         if let Some(c) = b.concurrency {
             prop_assert!(d.peak_in_flight <= c as usize);
+        }
+        if let Some(k) = b.dataset_entries {
+            // Each pass hands out every entry once: the first k prompts differ, and no
+            // more than k distinct prompts are ever sent.
+            let prompts: Vec<_> = d.requests.iter().map(|(r, _)| r.prefix_blocks.clone()).collect();
+            let first: std::collections::BTreeSet<_> =
+                prompts.iter().take(k as usize).collect();
+            prop_assert_eq!(first.len(), prompts.len().min(k as usize));
+            let all: std::collections::BTreeSet<_> = prompts.iter().collect();
+            prop_assert_eq!(all.len(), first.len());
         }
         if b.between_phases == BetweenPhases::Drain && warmup > 0 {
             let last_warmup = d.requests[..warmup].iter().map(|(_, t)| *t).max().unwrap();

@@ -23,6 +23,12 @@ pub struct ValidateArgs {
     /// aiconfigurator's aiperf recipe (the default: 2·C warm-up requests, then 20·C measured).
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "steady")]
     pub from_start: Option<u32>,
+    /// With the recipe: the client draws its prompts from a dataset of N entries, repeating
+    /// them pass after pass, as aiperf does (`--num-dataset-entries`, 100 there by
+    /// default), so a server with prefix caching finds them cached; without it, every
+    /// prompt is fresh.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["steady", "from_start"])]
+    pub dataset_entries: Option<u32>,
     /// The measured means are over the steady state of users out of step, not over
     /// aiconfigurator's aiperf recipe (the default).
     #[arg(long)]
@@ -35,7 +41,7 @@ pub struct ValidateArgs {
 
 /// Simulates every row, writes the predictions and prints the MAPE table.
 pub fn run_cmd(args: ValidateArgs) -> Result<(), CliError> {
-    let averaged = Averaged::from_flags(args.steady, args.from_start);
+    let averaged = Averaged::from_flags(args.steady, args.from_start, args.dataset_entries);
     super::check_writable("--output", &args.output)?;
     if let Some(report) = &args.report {
         super::check_writable("--report", report)?;
@@ -66,6 +72,9 @@ fn command_line(args: &ValidateArgs) -> String {
     }
     if let Some(k) = args.from_start {
         c += &format!(" --from-start {k}");
+    }
+    if let Some(n) = args.dataset_entries {
+        c += &format!(" --dataset-entries {n}");
     }
     if let Some(r) = &args.report {
         c += &format!(" --report {}", r.display());

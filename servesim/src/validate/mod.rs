@@ -41,8 +41,10 @@
 //!   recipe runs it (`aiperf --concurrency C --warmup-request-count 2·C --num-requests
 //!   20·C`, fixed ISL/OSL, `ignore_eos`; `data/e2e/README.md`), simulated as the client runs
 //!   (a [`servesim_traffic::benchmark`] stream): `C = silicon_concurrency` users (or what the
-//!   batch sizes imply, see below), every prompt fresh, the `2·C` warm-up requests first and
-//!   not counted, then the `20·C` measured ones under the same concurrency. The prediction is
+//!   batch sizes imply, see below), every prompt fresh (`--dataset-entries N`: drawn from
+//!   N repeating ones, as aiperf's dataset sampler does), the `2·C` warm-up requests first
+//!   and not counted, then, once they are all answered (aiperf's phases), the `20·C`
+//!   measured ones under the same concurrency. The prediction is
 //!   the client's own statistics over the measured requests: mean and p50/p90/p99 of TTFT and
 //!   of TPOT (`(e2e − ttft) / (osl − 1)` per request), and the output throughput.
 //! - Users out of step: a benchmark's users drift apart over a run (client and network
@@ -141,13 +143,17 @@ const RECIPE_WARMUP_PER_USER: u32 = 2;
 const RECIPE_REQUESTS_PER_USER: u32 = 20;
 
 /// What the predicted means are over: how the row's benchmark is taken to have run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Averaged {
     /// aiconfigurator's own benchmark recipe, simulated as the client runs it (see
     /// [`servesim_traffic::benchmark`]): `C` users sending together, `2·C` warm-up
     /// requests not counted, then `20·C` measured ones; the client's own statistics.
-    #[default]
-    Recipe,
+    Recipe {
+        /// The client's prompts come from a dataset of this many entries, repeating, as
+        /// aiperf's do (`--num-dataset-entries`, see [`servesim_traffic::dataset`]); none:
+        /// every prompt fresh.
+        dataset_entries: Option<u32>,
+    },
     /// The steady state of users out of step: the benchmark left its start out (a warm-up,
     /// or a long run).
     SteadyState,
@@ -160,13 +166,27 @@ pub enum Averaged {
     },
 }
 
+impl Default for Averaged {
+    /// The recipe, every prompt fresh.
+    fn default() -> Self {
+        Averaged::Recipe {
+            dataset_entries: None,
+        }
+    }
+}
+
 impl Averaged {
-    /// The CLI's choice: `--steady`, `--from-start K`, or neither (the recipe).
-    pub fn from_flags(steady: bool, from_start: Option<u32>) -> Averaged {
+    /// The CLI's choice: `--steady`, `--from-start K`, or neither (the recipe, its prompts
+    /// from a dataset of `dataset_entries` when given).
+    pub fn from_flags(
+        steady: bool,
+        from_start: Option<u32>,
+        dataset_entries: Option<u32>,
+    ) -> Averaged {
         match (steady, from_start) {
             (true, _) => Averaged::SteadyState,
             (false, Some(requests_per_user)) => Averaged::FromStart { requests_per_user },
-            (false, None) => Averaged::Recipe,
+            (false, None) => Averaged::Recipe { dataset_entries },
         }
     }
 }
@@ -426,10 +446,16 @@ fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Pre
         isl: spec.isl.unwrap_or_default(),
         osl: spec.osl.unwrap_or_default(),
     };
-    if averaged == Averaged::Recipe {
+    if let Averaged::Recipe { dataset_entries } = averaged {
         let measured = (load.users as usize) * RECIPE_REQUESTS_PER_USER as usize;
         let stats = |ramp_s: f64, seed: u64| -> Result<Result<ClientStats, String>, Error> {
-            match scenario_of(&plan, row, &load, aiperf_recipe(&load, ramp_s), seed) {
+            match scenario_of(
+                &plan,
+                row,
+                &load,
+                aiperf_recipe(&load, ramp_s, dataset_entries),
+                seed,
+            ) {
                 Ok(s) => client_stats(&s, BENCH_CLASS, measured),
                 Err(reason) => Ok(Err(reason)),
             }
@@ -498,7 +524,7 @@ fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Pre
             1.0 / f64::from(requests_per_user.max(1)),
             steady,
         ),
-        Averaged::SteadyState | Averaged::Recipe => steady,
+        Averaged::SteadyState | Averaged::Recipe { .. } => steady,
     };
     Ok(Prediction {
         ttft_ms: Some(ttft),

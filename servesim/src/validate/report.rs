@@ -45,10 +45,11 @@ pub fn render_mape(v: &Validation) -> String {
         v.rows.len() - modelled
     );
     let _ = match v.averaged {
-        Averaged::Recipe => writeln!(
+        Averaged::Recipe { dataset_entries } => writeln!(
             s,
             "predicted: aiperf as aiconfigurator's recipe runs it (concurrency C, 2·C warm-up \
-             requests, then the means of 20·C measured ones)"
+             requests, then the means of 20·C measured ones{})",
+            dataset_phrase(dataset_entries)
         ),
         Averaged::SteadyState => writeln!(s, "predicted: steady-state means of users out of step"),
         Averaged::FromStart {
@@ -141,15 +142,22 @@ impl Errors {
     }
 }
 
+/// How the recipe's prompts were drawn, as a clause (nothing when each is fresh).
+fn dataset_phrase(dataset_entries: Option<u32>) -> String {
+    match dataset_entries {
+        Some(n) => format!("; prompts from a dataset of {n}, repeating"),
+        None => String::new(),
+    }
+}
+
 /// What the predictions are means of, in a sentence.
 fn averaged_line(a: Averaged) -> String {
     match a {
-        Averaged::Recipe => {
-            "what aiperf reports when run with aiconfigurator's recipe (`C` users, \
-                             `2·C` warm-up requests not counted, then the means of `20·C` \
-                             measured ones)"
-                .into()
-        }
+        Averaged::Recipe { dataset_entries } => format!(
+            "what aiperf reports when run with aiconfigurator's recipe (`C` users, `2·C` \
+             warm-up requests not counted, then the means of `20·C` measured ones{})",
+            dataset_phrase(dataset_entries)
+        ),
         Averaged::SteadyState => "the steady-state means of users out of step (`--steady`)".into(),
         Averaged::FromStart { requests_per_user } => format!(
             "the means of each user's first {requests_per_user} requests from an idle server, \

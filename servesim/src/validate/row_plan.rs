@@ -232,12 +232,18 @@ pub(super) fn users_out_of_step(load: &Load<'_>, ramp_s: f64) -> StreamConfig {
 /// aiperf as aiconfigurator's recipe runs it: `--concurrency C --warmup-request-count 2·C
 /// --num-requests 20·C`, fixed ISL and OSL.
 /// Its users send their first request at independent uniform times within `ramp_s` (0:
-/// together, as the tool starts them).
-pub(super) fn aiperf_recipe(load: &Load<'_>, ramp_s: f64) -> StreamConfig {
+/// together, as the tool starts them); its prompts come from `dataset_entries` repeating
+/// ones when given, else each is fresh.
+pub(super) fn aiperf_recipe(
+    load: &Load<'_>,
+    ramp_s: f64,
+    dataset_entries: Option<u32>,
+) -> StreamConfig {
     let c = load.users;
     let client = BenchmarkConfig {
         ramp_s,
         stagger: Stagger::Random,
+        dataset_entries,
         ..BenchmarkConfig::concurrency(
             c,
             c.saturating_mul(RECIPE_WARMUP_PER_USER),
