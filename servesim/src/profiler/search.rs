@@ -2,10 +2,12 @@
 //! counts within the GPU budget, timed with the performance model alone.
 //!
 //! Per worker (TP `t`, one node at most), from [`servesim_models::analytic`]:
-//! - **prefill** (disaggregated): service time `S` = one prompt of ISL tokens at batch 1;
-//!   `x` workers behind Dynamo's round-robin router wait as one M/D/x queue, and the largest
-//!   utilisation `ρ` keeping its mean TTFT within the target (at most
-//!   [`MAX_PREFILL_UTILISATION`]) gives their capacity `x · ρ / S` requests/s.
+//! - **prefill** (disaggregated): each of `x` workers behind Dynamo's round-robin router
+//!   takes every `x`-th request and fills each iteration with the waiting prompts up to its
+//!   token budget ([`servesim_models::analytic::BatchedPrefill`]; a prompt at least the
+//!   budget long is prefilled alone, service `S`, and the `x` workers wait as one M/D/x
+//!   queue); the largest rate keeping the mean TTFT within the target (at most
+//!   [`MAX_PREFILL_UTILISATION`] of their peak) is their capacity.
 //! - **decode**: ITL at `b` sequences = one decode step of `b` sequences at the mean context
 //!   ISL + OSL/2; throughput per GPU `b / ITL / t`. `b` is bounded by the KV capacity (each
 //!   sequence may hold ISL + OSL tokens: no preemption) and 1024. The largest `b` meeting the
@@ -25,9 +27,9 @@
 //! that carry it (rate matching). KV transfer time is left out: in the simulator as in Dynamo
 //! the first token leaves the prefill worker, so it adds to the second token only.
 
-use servesim_models::analytic::{
-    SteadyLoad, mdk_max_utilisation, mdk_response_ms, mdk_wait_ms, slots_with_headroom,
-};
+use servesim_models::analytic::{BatchedPrefill, SteadyLoad, mdk_wait_ms, slots_with_headroom};
+use std::sync::OnceLock;
+
 use servesim_models::dtype::Dtype;
 use servesim_models::engine::cuda_graph::CudaGraphs;
 use servesim_models::engine::{EngineConfig, kv_capacity_tokens_split};
@@ -47,6 +49,36 @@ pub const MAX_PREFILL_UTILISATION: f64 = 0.95;
 
 /// Rounds of the decode workers' ITL–concurrency fixed point at most.
 const MAX_FIXED_POINT_ROUNDS: usize = 32;
+
+/// The prefill queue of one worker shape, with the capacity of each worker count found
+/// once (each costs a bisection over the queue's simulated arrivals).
+pub struct PrefillQueue {
+    /// Its workers batching the waiting prompts.
+    pub model: BatchedPrefill,
+    /// Requests/s of `n` workers within the TTFT target (index `n - 1`).
+    capacity: Vec<OnceLock<f64>>,
+}
+
+impl PrefillQueue {
+    /// Requests/s that `workers` workers carry within `ttft_ms` (round-robin routing, each
+    /// worker batching the prompts waiting for it: see
+    /// `servesim_models::analytic::BatchedPrefill`), at most [`MAX_PREFILL_UTILISATION`] of
+    /// their peak; where even an idle worker misses the target, half their peak (the
+    /// closest answer). The target is the search's, the same at every call.
+    fn capacity(&self, workers: u32, ttft_ms: f64) -> f64 {
+        let find = || match self
+            .model
+            .max_rate_per_s(ttft_ms, workers, MAX_PREFILL_UTILISATION)
+        {
+            0.0 => 0.5 * self.model.peak_per_s(workers),
+            r => r,
+        };
+        match self.capacity.get(workers as usize - 1) {
+            Some(cell) => *cell.get_or_init(find),
+            None => find(),
+        }
+    }
+}
 
 /// One worker shape's performance model.
 pub struct Worker {
@@ -156,6 +188,15 @@ impl<'a> Search<'a> {
         self.load().prefill_ms(&w.cached)
     }
 
+    /// The prefill queue of workers of `w`: their iterations batch the waiting prompts.
+    pub fn prefill_queue(&self, w: &Worker) -> PrefillQueue {
+        let most_workers = self.req.total_gpus / w.split.gpus().max(1) + 1;
+        PrefillQueue {
+            model: self.load().batched_prefill(&w.cached, most_workers),
+            capacity: (0..most_workers).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
     /// Largest decode batch the KV cache holds without preemption.
     pub fn batch_cap(&self, w: &Worker) -> u32 {
         let per = u64::from(self.req.isl) + u64::from(self.req.osl);
@@ -263,19 +304,20 @@ impl<'a> Search<'a> {
     }
 
     /// The disaggregated deployment of prefill worker `p` and decode worker `d` at batch `b`.
-    pub fn disagg(&self, p: &Worker, s_ms: f64, d: &Worker, b: u32) -> Option<Candidate> {
+    pub fn disagg(
+        &self,
+        p: &Worker,
+        queue: &PrefillQueue,
+        d: &Worker,
+        b: u32,
+    ) -> Option<Candidate> {
         let budget = self.req.total_gpus;
         let itl = self.decode_itl_ms(d, b);
+        let s_ms = queue.model.alone_ms();
         // Requests/s that `x` prefill workers carry within the TTFT target (round-robin
-        // routing, timed as an M/D/x queue: see `servesim_models::analytic`).
-        let p_cap = |x: u32| {
-            let rho = match mdk_max_utilisation(s_ms, self.req.ttft_ms, x, MAX_PREFILL_UTILISATION)
-            {
-                0.0 => 0.5, // TTFT unreachable: plan at half load (the closest answer).
-                r => r,
-            };
-            f64::from(x) * rho / (s_ms / 1e3)
-        };
+        // routing, each worker batching the prompts waiting for it: see
+        // `servesim_models::analytic::BatchedPrefill`).
+        let p_cap = |x: u32| queue.capacity(x, self.req.ttft_ms);
         // The fewest prefill workers carrying `rate` (at most the budget, then one more:
         // the candidate then misses its GPU budget).
         let workers_for = |rate: f64| {
@@ -352,12 +394,7 @@ impl<'a> Search<'a> {
         let steps = self.load().decode_steps();
         let slot_wait = mdk_wait_ms(steps * itl, conc / f64::from(slots), slots);
         let itl = itl + slot_wait / steps;
-        let rho = rate * (s_ms / 1e3) / f64::from(x);
-        let ttft = if rho >= 1.0 {
-            f64::INFINITY
-        } else {
-            mdk_response_ms(s_ms, rho, x)
-        };
+        let ttft = queue.model.response_ms(rate, x);
         let misses = self.misses_within(ttft, itl, gpus);
         let tokens = rate * f64::from(self.req.osl);
         let per_gpu = tokens / f64::from(gpus);
@@ -429,7 +466,8 @@ impl<'a> Search<'a> {
         let mut points = Vec::new();
         let itl_t = self.req.itl_ms;
         let ttft_t = self.req.ttft_ms;
-        let s: Vec<f64> = self.workers.iter().map(|w| self.prefill_ms(w)).collect();
+        let queues: Vec<PrefillQueue> =
+            self.workers.iter().map(|w| self.prefill_queue(w)).collect();
         // Decode: the largest batch meeting the ITL target per TP.
         for (_, d) in self.role(self.req.pins.decode) {
             let cap = self.batch_cap(d);
@@ -447,10 +485,10 @@ impl<'a> Search<'a> {
                 })
                 .unwrap_or(1);
             for (i, p) in self.role(self.req.pins.prefill) {
-                let s_ms = s[i];
+                let queue = &queues[i];
                 // The deployment: decode workers capped at that batch (or 1).
-                best.extend(self.disagg(p, s_ms, d, b_best));
-                points.extend(grid.iter().filter_map(|&b| self.disagg(p, s_ms, d, b)));
+                best.extend(self.disagg(p, queue, d, b_best));
+                points.extend(grid.iter().filter_map(|&b| self.disagg(p, queue, d, b)));
             }
         }
         for (_, w) in self.role(self.req.pins.aggregated) {

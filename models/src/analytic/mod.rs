@@ -19,7 +19,9 @@
 //!   ([`slots_with_headroom`]: Erlang-C staffing, the fewest slots that make a wait for one
 //!   rare), and a request that does wait for one waits the M/D/m wait of a request's whole
 //!   life.
-//! - **Prefill**: one prompt at batch 1, chunked by the engine's token budget.
+//! - **Prefill**: one prompt at batch 1, chunked by the engine's token budget; a
+//!   disaggregated prefill worker's queue batches the waiting prompts into each iteration
+//!   up to that budget ([`BatchedPrefill`]).
 //! - **Decode**: one step of `b` sequences at the mean context.
 //! - **Aggregated** (stationary estimate): with `b` sequences per worker, each request spends
 //!   `n_c` iterations in prefill chunks (ISL split by the token budget left after the `b`
@@ -28,6 +30,10 @@
 //!   The mean iteration (= the mean ITL) is `(1 − f) · decode step + f · mixed step`; TTFT is
 //!   half an iteration (arrival inside one) plus the `n_c` mixed steps plus the wait on
 //!   the prefill slot, busy `requests/s × n_c mixed steps` of the time, fed round-robin.
+
+mod batched_prefill;
+
+pub use batched_prefill::BatchedPrefill;
 
 use crate::engine::cuda_graph::CudaGraphs;
 use crate::perf::{BatchShape, CachedPredictor, PrefillChunk};
@@ -166,6 +172,43 @@ impl SteadyLoad {
         prefill_alone_ms(self.isl, self.max_batched_tokens.max(16), |b| {
             p.predict_ms(b)
         })
+    }
+
+    /// The prefill queue of a worker batching prompts (see [`BatchedPrefill`]), for up to
+    /// `max_workers` workers: iterations of 1, 2, … whole prompts and of the full budget
+    /// (whole prompts and a chunk of the next), timed by `p`.
+    pub fn batched_prefill(&self, p: &CachedPredictor, max_workers: u32) -> BatchedPrefill {
+        let budget = self.max_batched_tokens.max(16);
+        let isl = self.isl.max(1);
+        let time = |chunks: &[PrefillChunk]| {
+            p.predict_ms(&BatchShape {
+                prefill: chunks,
+                decode_seqs: 0,
+                decode_kv_tokens: 0,
+                eager: false,
+            })
+        };
+        let mut iterations = Vec::new();
+        if isl < budget {
+            let whole = budget / isl;
+            let prompt = PrefillChunk {
+                tokens: isl,
+                context: 0,
+            };
+            for s in 1..=whole {
+                iterations.push((s * isl, time(&vec![prompt; s as usize])));
+            }
+            let rest = budget - whole * isl;
+            if rest > 0 {
+                let mut chunks = vec![prompt; whole as usize];
+                chunks.push(PrefillChunk {
+                    tokens: rest,
+                    context: 0,
+                });
+                iterations.push((budget, time(&chunks)));
+            }
+        }
+        BatchedPrefill::new(isl, budget, self.prefill_ms(p), iterations, max_workers)
     }
 
     /// Decode step time at `b` sequences of the mean context, ms, as the engine runs it
