@@ -390,9 +390,17 @@ impl<'a> Search<'a> {
         // Where the KV capacity leaves too little headroom, a request may find every slot of
         // its decode worker taken and wait for a departure. That wait falls between its first
         // token (from the prefill worker) and its second, so it is part of its mean ITL as a
-        // benchmark client computes it, `(e2e − ttft) / (osl − 1)`.
+        // benchmark client computes it, `(e2e − ttft) / (osl − 1)`. While every slot is
+        // taken the worker steps at its full-slot ITL; if even then it serves fewer requests
+        // than arrive, the requests waiting for a slot pile up without bound.
         let steps = self.load().decode_steps();
-        let slot_wait = mdk_wait_ms(steps * itl, conc / f64::from(slots), slots);
+        let full_life_ms = steps * self.decode_itl_ms(d, slots);
+        let keeps_up = rate / f64::from(y) < f64::from(slots) / (full_life_ms / 1e3);
+        let slot_wait = if keeps_up {
+            mdk_wait_ms(steps * itl, conc / f64::from(slots), slots)
+        } else {
+            f64::INFINITY
+        };
         let itl = itl + slot_wait / steps;
         let ttft = queue.model.response_ms(rate, x);
         let misses = self.misses_within(ttft, itl, gpus);
