@@ -238,7 +238,7 @@ fn key(op: &KernelOp) -> Key {
             let (c, x) = mla_key(m);
             Key::MlaGen(c, x)
         }
-        KernelOp::ElementWise { .. } => Key::None,
+        KernelOp::MoeDispatch(_) | KernelOp::ElementWise { .. } => Key::None,
     }
 }
 
@@ -506,20 +506,23 @@ pub fn nearest_gpu<'a>(
     })
 }
 
-/// The backend folder whose tables serve `backend` among those present: its own, else (SGLang)
-/// vLLM's.
-fn backend_dir(backend: Backend, present: &[&str]) -> &'static str {
-    match backend {
-        Backend::Sglang if !present.contains(&"sglang") => "vllm",
-        b => b.name(),
+/// The backend folder whose `family` table serves `backend`, given which folders hold one
+/// (`has`): the backend's own ([`Family::backend_dir`]), else (SGLang) vLLM's.
+pub fn family_dir(backend: Backend, family: Family, has: impl Fn(&str) -> bool) -> String {
+    let own = family.backend_dir(backend.name());
+    if backend == Backend::Sglang && !has(&own) {
+        family.backend_dir("vllm")
+    } else {
+        own
     }
 }
 
 impl CalibratedTimer {
     /// A timer for `gpu` and `backend` from a set of calibration tables (e.g. [`crate::calibration::load_dir`]
     /// of a folder written by `servesim calibrate import` or the harness). Uses the tables of
-    /// `gpu` if present, else of the closest GPU present (see [`nearest_gpu`]); the backend's own
-    /// tables, else (SGLang) vLLM's; NCCL tables from the `nccl` folder.
+    /// `gpu` if present, else of the closest GPU present (see [`nearest_gpu`]); of each family
+    /// the backend's own table, else (SGLang) vLLM's ([`family_dir`]); NCCL tables from the
+    /// `nccl` folder.
     pub fn from_calibration(
         tables: &[CalibrationTable],
         catalog: &GpuCatalog,
@@ -532,16 +535,15 @@ impl CalibratedTimer {
         gpus.dedup();
         let source_name = nearest_gpu(catalog, target, gpus.iter().copied())?;
         let source = catalog.get(source_name)?;
-        let mut dirs: Vec<&str> = tables
-            .iter()
-            .filter(|t| t.header.gpu == source_name)
-            .map(|t| t.header.backend.as_str())
-            .collect();
-        dirs.sort_unstable();
-        dirs.dedup();
-        let dir = backend_dir(backend, &dirs);
+        let has = |fam: Family, dir: &str| {
+            tables.iter().any(|t| {
+                t.header.gpu == source_name && t.header.family == fam && t.header.backend == dir
+            })
+        };
         let chosen = tables.iter().filter(|t| {
-            t.header.gpu == source_name && t.header.backend == t.header.family.backend_dir(dir)
+            let fam = t.header.family;
+            t.header.gpu == source_name
+                && t.header.backend == family_dir(backend, fam, |d| has(fam, d))
         });
         Ok(Self::from_tables(chosen, source, target))
     }

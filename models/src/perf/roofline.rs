@@ -139,6 +139,12 @@ pub fn work(op: &KernelOp, gpu: &GpuSku) -> Work {
             link_bytes: *bytes as f64,
             peak_flops: gpu.bf16_dense_flops,
         },
+        KernelOp::MoeDispatch(d) => Work {
+            flops: 0.0,
+            hbm_bytes: 0.0,
+            link_bytes: crate::perf::dispatch::link_bytes(d, gpu),
+            peak_flops: gpu.bf16_dense_flops,
+        },
         KernelOp::ElementWise { bytes } => Work {
             flops: 0.0,
             hbm_bytes: *bytes as f64,
@@ -230,9 +236,10 @@ impl RooflineTimer {
             | KernelOp::MlaContext(_)
             | KernelOp::MlaGeneration(_) => (e.attn_compute, e.attn_memory, e.launch_ms),
             KernelOp::ElementWise { .. } => (1.0, e.elementwise_memory, e.launch_ms * 0.5),
-            KernelOp::CustomAllReduce { .. } | KernelOp::Nccl { .. } | KernelOp::P2pCopy { .. } => {
-                (1.0, 1.0, e.collective_ms)
-            }
+            KernelOp::CustomAllReduce { .. }
+            | KernelOp::Nccl { .. }
+            | KernelOp::P2pCopy { .. }
+            | KernelOp::MoeDispatch(_) => (1.0, 1.0, e.collective_ms),
         };
         let t = (w.flops / (w.peak_flops * ce))
             .max(w.hbm_bytes / (self.gpu.hbm_bytes_per_s * me))

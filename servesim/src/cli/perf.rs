@@ -8,6 +8,7 @@ use servesim_models::backend::Backend;
 use servesim_models::calibration::{self, CalibrationTable, Family, import::PublicTable, shipped};
 use servesim_models::hardware::GpuCatalog;
 use servesim_models::perf::CalibratedTimer;
+use servesim_models::perf::calibrated::family_dir;
 use servesim_models::perf::evaluate::{leave_shape_out, predict_public_file};
 
 use super::CliError;
@@ -151,16 +152,11 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
                 )));
             }
             let timer = CalibratedTimer::from_calibration(&set, &cat, &gpu, be).map_err(m)?;
-            let dir = if be == Backend::Sglang && !set.iter().any(|t| t.header.backend == "sglang")
-            {
-                "vllm"
-            } else {
-                be.name()
-            };
             let mut out = std::io::stdout().lock();
             writeln!(
                 out,
-                "leave-shape-out accuracy, {gpu} / {dir} (absolute percentage error)"
+                "leave-shape-out accuracy, {gpu} / {} (absolute percentage error)",
+                be.name()
             )
             .map_err(m)?;
             writeln!(
@@ -170,7 +166,11 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
             )
             .map_err(m)?;
             for fam in FAMILIES {
-                let bdir = fam.backend_dir(dir);
+                let bdir = family_dir(be, fam, |d| {
+                    set.iter().any(|t| {
+                        t.header.gpu == gpu && t.header.family == fam && t.header.backend == d
+                    })
+                });
                 let rows: Vec<_> = set
                     .iter()
                     .filter(|t| {
