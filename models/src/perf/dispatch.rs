@@ -6,9 +6,150 @@
 //! interpolated over tokens per rank and EP size; with no table of the kernel, the model itself
 //! times the stage (through [`super::roofline::RooflineTimer`], at its link efficiency).
 
+use crate::backend::Backend;
 use crate::dtype::Dtype;
+use crate::error::{ModelsError, Result};
 use crate::hardware::GpuSku;
 use crate::perf::ops::{DispatchKernel, DispatchShape, DispatchStage};
+
+/// Fixed latency of a dispatch stage, ms: the network model's floor, and the floor of the
+/// roofline the measured stages are divided by. Every shipped table's smallest stage takes
+/// 8–36 µs (DeepEP low-latency dispatch on H200: 8.1 µs; its normal kernels: 25–36 µs;
+/// TensorRT-LLM's two-sided all-to-all on GB200: 10–12 µs), where collectives' 4 µs floor
+/// would leave the latency-bound stages' log ratio bending between measured token counts.
+pub const LATENCY_MS: f64 = 0.010;
+
+/// Which kind of step moves the tokens: the engines pick their all-to-all kernel by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// A decode-only step.
+    Decode,
+    /// A step that runs prefill (alone or with decode sequences).
+    Prefill,
+}
+
+/// The all-to-all kernel `backend` runs in a `phase` step. SGLang's DeepEP in its `auto` mode
+/// (the default of `--deepep-mode`, `sglang/srt/layers/moe/token_dispatcher/deepep.py`):
+/// the low-latency kernels for decode steps, the normal ones for prefill; vLLM's DeepEP
+/// backends likewise (`deepep_low_latency`, `deepep_high_throughput`); TensorRT-LLM's
+/// two-sided NVLink all-to-all for both (`tensorrt_llm/_torch/modules/fused_moe/`).
+pub fn kernel_for(backend: Backend, phase: Phase) -> DispatchKernel {
+    match (backend, phase) {
+        (Backend::Trtllm, _) => DispatchKernel::NvlinkTwoSided,
+        (_, Phase::Decode) => DispatchKernel::DeepepLowLatency,
+        (_, Phase::Prefill) => DispatchKernel::DeepepNormal,
+    }
+}
+
+/// A token exchange to time: `tokens` on each of `moe_ep` ranks over `nodes` NVLink domains,
+/// each routed to `topk` of `experts` experts, `dtype` the MoE's activation dtype.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DispatchQuery {
+    /// The kernel.
+    pub kernel: DispatchKernel,
+    /// The MoE's activation dtype (the dispatch sends FP8 with DeepEP, this otherwise).
+    pub dtype: Dtype,
+    /// Tokens on each rank (zero: nothing moves).
+    pub tokens: u64,
+    /// Hidden size.
+    pub hidden: u32,
+    /// Experts per token.
+    pub topk: u32,
+    /// Routed experts.
+    pub experts: u32,
+    /// Expert-parallel ranks.
+    pub moe_ep: u32,
+    /// NVLink domains the ranks span.
+    pub nodes: u32,
+}
+
+impl DispatchQuery {
+    /// The stages the query runs, checked: the prepare (TensorRT-LLM's two-sided all-to-all
+    /// exchanges the routing first), the dispatch and the combine. A zero size, more experts
+    /// per token than experts, experts or ranks not divisible among ranks or nodes are errors
+    /// naming the field.
+    pub fn stages(&self) -> Result<(Option<DispatchShape>, DispatchShape, DispatchShape)> {
+        let bad = |what: &'static str, message: String| ModelsError::Invalid { what, message };
+        for (what, v) in [
+            ("dispatch hidden size", self.hidden),
+            ("dispatch top-k", self.topk),
+            ("dispatch experts", self.experts),
+            ("dispatch EP size", self.moe_ep),
+            ("dispatch nodes", self.nodes),
+        ] {
+            if v == 0 {
+                return Err(bad(what, "must be at least 1".into()));
+            }
+        }
+        if self.topk > self.experts {
+            return Err(bad(
+                "dispatch top-k",
+                format!(
+                    "{} experts per token of {} experts",
+                    self.topk, self.experts
+                ),
+            ));
+        }
+        if !self.experts.is_multiple_of(self.moe_ep) {
+            return Err(bad(
+                "dispatch EP size",
+                format!(
+                    "{} ranks do not split {} experts",
+                    self.moe_ep, self.experts
+                ),
+            ));
+        }
+        if !self.moe_ep.is_multiple_of(self.nodes) {
+            return Err(bad(
+                "dispatch nodes",
+                format!("{} nodes do not split {} ranks", self.nodes, self.moe_ep),
+            ));
+        }
+        let dtype = match self.kernel {
+            DispatchKernel::DeepepLowLatency | DispatchKernel::DeepepNormal => Dtype::Fp8,
+            _ if self.dtype == Dtype::Fp8Block => Dtype::Fp8,
+            _ => self.dtype,
+        };
+        let at = |stage| DispatchShape {
+            kernel: self.kernel,
+            stage,
+            dtype,
+            tokens: self.tokens,
+            hidden: self.hidden,
+            topk: self.topk,
+            experts: self.experts,
+            moe_ep: self.moe_ep,
+            nodes: self.nodes,
+        };
+        let prepare =
+            (self.kernel == DispatchKernel::NvlinkTwoSided).then(|| at(DispatchStage::Prepare));
+        Ok((
+            prepare,
+            at(DispatchStage::Dispatch),
+            at(DispatchStage::Combine),
+        ))
+    }
+}
+
+/// Where a dispatch's times come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DispatchSource {
+    /// Interpolated between measured neighbours of the kernel's table.
+    Measured,
+    /// No table of the kernel: the network model (bytes each rank sends over its link).
+    NetworkModel,
+}
+
+/// One MoE layer's token dispatch (with its prepare) and combine, in ms.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DispatchTimes {
+    /// Tokens to their experts' ranks (prepare included).
+    pub dispatch_ms: f64,
+    /// The experts' outputs back.
+    pub combine_ms: f64,
+    /// Where they come from.
+    pub source: DispatchSource,
+}
 
 /// Bytes of one token's payload in a stage: the hidden state in the dispatch dtype (FP8 with
 /// one FP32 scale per 128 elements, as DeepEP and TensorRT-LLM send it), BF16 on the way back
@@ -112,3 +253,171 @@ pub fn dist(a: u64, b: u64, dtype_dist: fn(u64, u64) -> f64) -> f64 {
 pub const LEAVES: &[usize] = &[0];
 /// Dispatch coordinates walked first: the EP size.
 pub const OUTER: &[usize] = &[1];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::perf::KernelTimer;
+
+    fn deepseek(kernel: DispatchKernel, tokens: u64, moe_ep: u32) -> DispatchQuery {
+        DispatchQuery {
+            kernel,
+            dtype: Dtype::Fp8Block,
+            tokens,
+            hidden: 7168,
+            topk: 8,
+            experts: 256,
+            moe_ep,
+            nodes: 1,
+        }
+    }
+
+    fn timer(gpu: &str, backend: Backend) -> KernelTimer {
+        KernelTimer::shipped_builtin(gpu, backend).unwrap()
+    }
+
+    #[test]
+    fn a_measured_point_is_reproduced() {
+        // h200_sxm sglang, DeepEP low latency, DeepSeek-V3's shape, 8 tokens a rank on one
+        // node: dispatch 12.317 µs, combine 15.031 µs measured.
+        let t = timer("h200_sxm", Backend::Sglang);
+        let q = deepseek(DispatchKernel::DeepepLowLatency, 8, 8);
+        let r = t.dispatch_combine(&q).unwrap();
+        assert_eq!(r.source, DispatchSource::Measured);
+        assert!((r.dispatch_ms - 0.012317).abs() < 1e-9, "{r:?}");
+        assert!((r.combine_ms - 0.015031).abs() < 1e-9, "{r:?}");
+        // GB200 TensorRT-LLM two-sided, fp8, 256 tokens at EP 4: prepare + dispatch.
+        let t = timer("gb200", Backend::Trtllm);
+        let q = deepseek(DispatchKernel::NvlinkTwoSided, 256, 4);
+        let r = t.dispatch_combine(&q).unwrap();
+        let table = crate::calibration::shipped::load(
+            "gb200",
+            "trtllm",
+            crate::calibration::Family::MoeDispatch,
+        )
+        .unwrap()
+        .unwrap();
+        let row = |stage| {
+            table
+                .rows
+                .iter()
+                .find_map(|(op, ms)| match op {
+                    crate::perf::KernelOp::MoeDispatch(d)
+                        if d.kernel == DispatchKernel::NvlinkTwoSided
+                            && d.stage == stage
+                            && d.dtype == Dtype::Fp8
+                            && d.tokens == 256
+                            && d.moe_ep == 4 =>
+                    {
+                        Some(*ms)
+                    }
+                    _ => None,
+                })
+                .unwrap()
+        };
+        let want = row(DispatchStage::Prepare) + row(DispatchStage::Dispatch);
+        assert!((r.dispatch_ms - want).abs() < 1e-9, "{r:?} {want}");
+        assert!((r.combine_ms - row(DispatchStage::Combine)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn more_tokens_never_take_less_time() {
+        // The measured tables are noisy where the kernels are latency-bound (DeepEP normal,
+        // H200: 26.99 µs at one token, 26.50 µs at two), so up to that noise: a point is
+        // never more than 5 % below any earlier one. The network model is strictly monotone.
+        let cases = [
+            (
+                "h200_sxm",
+                Backend::Sglang,
+                DispatchKernel::DeepepLowLatency,
+                8,
+            ),
+            ("h200_sxm", Backend::Sglang, DispatchKernel::DeepepNormal, 8),
+            ("b200_sxm", Backend::Sglang, DispatchKernel::DeepepNormal, 8),
+            ("gb200", Backend::Trtllm, DispatchKernel::NvlinkTwoSided, 4),
+            (
+                "h200_sxm",
+                Backend::Trtllm,
+                DispatchKernel::NvlinkTwoSided,
+                8,
+            ),
+        ];
+        for (gpu, backend, kernel, ep) in cases {
+            let t = timer(gpu, backend);
+            let mut peak = (0.0f64, 0.0f64);
+            let mut last = 0.0f64;
+            let mut tokens = 1u64;
+            while tokens <= 65536 {
+                let r = t.dispatch_combine(&deepseek(kernel, tokens, ep)).unwrap();
+                for (p, v) in [(&mut peak.0, r.dispatch_ms), (&mut peak.1, r.combine_ms)] {
+                    assert!(
+                        v > 0.0 && v >= 0.95 * *p,
+                        "{gpu} {kernel:?} {tokens}: {r:?}"
+                    );
+                    *p = p.max(v);
+                }
+                if r.source == DispatchSource::NetworkModel {
+                    assert!(
+                        r.dispatch_ms + r.combine_ms > last,
+                        "{gpu} {kernel:?} {tokens}"
+                    );
+                }
+                last = r.dispatch_ms + r.combine_ms;
+                tokens += tokens.div_ceil(3);
+            }
+        }
+    }
+
+    #[test]
+    fn without_a_table_the_network_model_times_it() {
+        // No TensorRT-LLM all-to-all was measured on H200.
+        let t = timer("h200_sxm", Backend::Trtllm);
+        let r = t
+            .dispatch_combine(&deepseek(DispatchKernel::NvlinkTwoSided, 1024, 8))
+            .unwrap();
+        assert_eq!(r.source, DispatchSource::NetworkModel);
+        // 1024 tokens × (7 × (1 − (7/8)^8) ≈ 4.53 remote ranks) × (7168 + 224) FP8 bytes
+        // ≈ 34.3 MB at 0.7 × 450 GB/s ≈ 0.109 ms, plus 10 µs.
+        let gpu = t.gpu();
+        let (_, d, _) = deepseek(DispatchKernel::NvlinkTwoSided, 1024, 8)
+            .stages()
+            .unwrap();
+        let want = link_bytes(&d, gpu) / (0.7 * gpu.nvlink_bytes_per_s_per_direction) * 1e3;
+        assert!(
+            r.dispatch_ms > want && r.dispatch_ms < want + 0.05,
+            "{r:?} {want}"
+        );
+        // Nothing moves over one rank or without tokens.
+        let none = t
+            .dispatch_combine(&deepseek(DispatchKernel::NvlinkTwoSided, 0, 8))
+            .unwrap();
+        assert_eq!((none.dispatch_ms, none.combine_ms), (0.0, 0.0));
+    }
+
+    #[test]
+    fn bad_queries_are_errors_naming_the_field() {
+        let t = timer("h200_sxm", Backend::Sglang);
+        let q = deepseek(DispatchKernel::DeepepLowLatency, 8, 8);
+        for (bad, field) in [
+            (DispatchQuery { topk: 0, ..q }, "dispatch top-k"),
+            (DispatchQuery { topk: 300, ..q }, "dispatch top-k"),
+            (DispatchQuery { hidden: 0, ..q }, "dispatch hidden size"),
+            (DispatchQuery { moe_ep: 0, ..q }, "dispatch EP size"),
+            (DispatchQuery { moe_ep: 7, ..q }, "dispatch EP size"),
+            (DispatchQuery { nodes: 0, ..q }, "dispatch nodes"),
+            (DispatchQuery { nodes: 3, ..q }, "dispatch nodes"),
+        ] {
+            let e = t.dispatch_combine(&bad).unwrap_err().to_string();
+            assert!(e.contains(field), "{field}: {e}");
+        }
+    }
+
+    #[test]
+    fn engines_pick_their_kernels_by_phase() {
+        use DispatchKernel::*;
+        assert_eq!(kernel_for(Backend::Sglang, Phase::Decode), DeepepLowLatency);
+        assert_eq!(kernel_for(Backend::Sglang, Phase::Prefill), DeepepNormal);
+        assert_eq!(kernel_for(Backend::Trtllm, Phase::Decode), NvlinkTwoSided);
+        assert_eq!(kernel_for(Backend::Trtllm, Phase::Prefill), NvlinkTwoSided);
+    }
+}
