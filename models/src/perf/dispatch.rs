@@ -10,7 +10,8 @@ use crate::backend::Backend;
 use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::hardware::GpuSku;
-use crate::perf::ops::{DispatchKernel, DispatchShape, DispatchStage};
+use crate::llm::Parallelism;
+use crate::perf::ops::{DispatchKernel, DispatchShape, DispatchStage, KernelOp};
 
 /// Fixed latency of a dispatch stage, ms: the network model's floor, and the floor of the
 /// roofline the measured stages are divided by. Every shipped table's smallest stage takes
@@ -128,6 +129,67 @@ impl DispatchQuery {
             at(DispatchStage::Dispatch),
             at(DispatchStage::Combine),
         ))
+    }
+}
+
+/// Whether TensorRT-LLM moves a MoE layer's tokens by all-to-all rather than all-gather and
+/// reduce-scatter: its fused MoE enables the all-to-all under attention DP when the EP size
+/// exceeds the experts per token and the GPUs share a multi-node NVLink fabric
+/// (`enable_alltoall` in `tensorrt_llm/_torch/modules/fused_moe/fused_moe_cutlass.py` and
+/// `fused_moe_wide_ep.py`: `moe_ep_size > experts_per_token`, `enable_attention_dp`,
+/// `MnnvlMemory.supports_mnnvl()`). SGLang and vLLM only when told to
+/// (`--moe-a2a-backend deepep`, `--all2all-backend deepep_*`): never by default.
+pub fn trtllm_uses_all_to_all(par: &Parallelism, topk: u32, gpu: &GpuSku) -> bool {
+    par.attention_dp > 1 && par.moe_ep > topk && gpu.nvlink_domain() > gpu.gpus_per_node
+}
+
+/// The all-to-all of a worker's MoE layers: the stages of each phase's kernel, timed for a
+/// step's tokens per rank without allocating.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AllToAll {
+    /// (prepare, dispatch, combine) of decode steps, then of prefill steps.
+    stages: [(Option<DispatchShape>, DispatchShape, DispatchShape); 2],
+}
+
+impl AllToAll {
+    /// The all-to-all `backend` runs ([`kernel_for`]) for a MoE of `topk` of `experts`
+    /// experts of hidden size `hidden`, activations in `dtype`, over `moe_ep` ranks in one
+    /// NVLink domain; malformed sizes are errors naming the field.
+    pub fn new(
+        backend: Backend,
+        dtype: Dtype,
+        hidden: u32,
+        topk: u32,
+        experts: u32,
+        moe_ep: u32,
+    ) -> Result<Self> {
+        let at = |phase| {
+            DispatchQuery {
+                kernel: kernel_for(backend, phase),
+                dtype,
+                tokens: 0,
+                hidden,
+                topk,
+                experts,
+                moe_ep,
+                nodes: 1,
+            }
+            .stages()
+        };
+        Ok(AllToAll {
+            stages: [at(Phase::Decode)?, at(Phase::Prefill)?],
+        })
+    }
+
+    /// One layer's dispatch and combine of `tokens` tokens per rank in a `phase` step, in ms,
+    /// each stage timed by `time`.
+    pub fn ms(&self, tokens: u64, phase: Phase, time: impl Fn(&KernelOp) -> f64) -> f64 {
+        let (prepare, dispatch, combine) = self.stages[usize::from(phase == Phase::Prefill)];
+        if tokens == 0 || dispatch.moe_ep <= 1 {
+            return 0.0;
+        }
+        let t = |d: DispatchShape| time(&KernelOp::MoeDispatch(DispatchShape { tokens, ..d }));
+        prepare.map_or(0.0, t) + t(dispatch) + t(combine)
     }
 }
 
