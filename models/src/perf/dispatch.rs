@@ -31,9 +31,11 @@ pub enum Phase {
 
 /// The all-to-all kernel `backend` runs in a `phase` step. SGLang's DeepEP in its `auto` mode
 /// (the default of `--deepep-mode`, `sglang/srt/layers/moe/token_dispatcher/deepep.py`):
-/// the low-latency kernels for decode steps, the normal ones for prefill; vLLM's DeepEP
-/// backends likewise (`deepep_low_latency`, `deepep_high_throughput`); TensorRT-LLM's
-/// two-sided NVLink all-to-all for both (`tensorrt_llm/_torch/modules/fused_moe/`).
+/// the low-latency kernels for decode steps, the normal ones for prefill. vLLM runs one of
+/// them per process (`--all2all-backend deepep_low_latency` or `deepep_high_throughput`, as a
+/// disaggregated deployment gives its decode and prefill workers); this takes its kernel by
+/// the step as SGLang's `auto` mode does. TensorRT-LLM: its two-sided NVLink all-to-all for
+/// both (`tensorrt_llm/_torch/modules/fused_moe/`).
 pub fn kernel_for(backend: Backend, phase: Phase) -> DispatchKernel {
     match (backend, phase) {
         (Backend::Trtllm, _) => DispatchKernel::NvlinkTwoSided,
