@@ -42,8 +42,8 @@ pub enum PublicTable {
     TrtllmAlltoallPerf,
     /// `wideep_deepep_ll_perf`: DeepEP's low-latency dispatch and combine.
     WideepDeepepLlPerf,
-    /// `wideep_deepep_normal_perf`: DeepEP's normal dispatch and combine (rows at
-    /// [`DEEPEP_NORMAL_SMS`] SMs).
+    /// `wideep_deepep_normal_perf`: DeepEP's normal dispatch and combine (the rows at
+    /// DeepEP's default 20 SMs).
     WideepDeepepNormalPerf,
 }
 
