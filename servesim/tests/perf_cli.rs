@@ -109,6 +109,45 @@ fn check_prints_every_table() {
 }
 
 #[test]
+fn check_covers_the_dispatch_tables_within_their_goal() {
+    // Leave-shape-out on the shipped dispatch/combine tables: median at most 5 %, p90 at
+    // most 15 %, each public table on its own line.
+    for (gpu, backend, tables) in [
+        (
+            "h200_sxm",
+            "sglang",
+            &[
+                "wideep_deepep_ll_perf (sglang)",
+                "wideep_deepep_normal_perf (sglang)",
+            ][..],
+        ),
+        ("gb200", "trtllm", &["trtllm_alltoall_perf (trtllm)"][..]),
+    ] {
+        let o = bin()
+            .args(["perf", "check", "--gpu", gpu, "--backend", backend])
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let s = String::from_utf8_lossy(&o.stdout);
+        for t in tables {
+            let line = s
+                .lines()
+                .find(|l| l.starts_with(t))
+                .unwrap_or_else(|| panic!("{s}"));
+            let pct: Vec<f64> = line
+                .split_whitespace()
+                .filter_map(|w| w.strip_suffix('%').and_then(|v| v.parse().ok()))
+                .collect();
+            assert!(pct.len() == 2 && pct[0] <= 5.0 && pct[1] <= 15.0, "{line}");
+        }
+        // SGLang still reads vLLM's dense tables.
+        if backend == "sglang" {
+            assert!(s.contains("gemm_perf (vllm)"), "{s}");
+        }
+    }
+}
+
+#[test]
 fn import_then_predict_and_check_with_the_imported_folder() {
     let src = tmp("public/h100_sxm/trtllm");
     std::fs::create_dir_all(&src).unwrap();

@@ -85,7 +85,7 @@ fn errors_name_the_field() {
         (
             ("workers: 1}", "worker: 1}"),
             "cluster.pools[0].worker: unknown field `worker`, expected one of `name`, `role`, `tp`, `attention_dp`, `ep`, \
-             `workers`, `startup_s`, `router`, `engine`; did you mean `workers`?",
+             `moe_a2a_backend`, `workers`, `startup_s`, `router`, `engine`; did you mean `workers`?",
         ),
         (
             ("role: decode", "role: decoder"),
@@ -286,6 +286,56 @@ fn attention_dp_makes_workers_of_tp_times_dp_gpus_for_a_mixture_of_experts() {
         e.contains("cluster.pools[0].attention_dp: 2: Qwen3-32B") && e.contains("no experts"),
         "{e}"
     );
+}
+
+#[test]
+fn a_deepep_pool_moves_its_tokens_by_all_to_all() {
+    // DeepSeek-V3 FP8 under SGLang on H200: two attention-DP workers of 8 ranks (EP 8), the
+    // first with DeepEP's all-to-all, the second as SGLang runs by default.
+    let ds = GOOD
+        .replace("Qwen/Qwen3-32B-FP8", "deepseek-ai/DeepSeek-V3-FP8")
+        .replace("h100_sxm", "h200_sxm")
+        .replace("backend: vllm", "backend: sglang")
+        .replace("nodes: 1", "nodes: 2")
+        .replace(
+            "role: prefill, tp: 2,",
+            "role: prefill, tp: 1, attention_dp: 8, ep: 8, moe_a2a_backend: deepep,",
+        )
+        .replace(
+            "role: decode, tp: 2,",
+            "role: decode, tp: 1, attention_dp: 8, ep: 8,",
+        );
+    let s = Scenario::from_yaml_str(&ds, "s.yaml", Path::new(".")).unwrap();
+    assert!(s.pools()[0].deepep && !s.pools()[1].deepep);
+    let p = servesim::world::pool_predictors(&s).unwrap();
+    assert!(p[0].all_to_all() && !p[1].all_to_all());
+    // The same decode batch costs the two workers differently only in the token exchange.
+    let b = servesim::models::perf::BatchShape {
+        prefill: &[],
+        decode_seqs: 64,
+        decode_kv_tokens: 64 * 2048,
+        eager: false,
+    };
+    assert_ne!(p[0].predict_ms(&b), p[1].predict_ms(&b));
+    for (edit, expected) in [
+        (
+            ("backend: sglang", "backend: trtllm"),
+            "cluster.pools[0].moe_a2a_backend: deepep: TensorRT-LLM picks its own all-to-all",
+        ),
+        (
+            ("attention_dp: 8, ep: 8, moe", "attention_dp: 8, ep: 4, moe"),
+            "cluster.pools[0].moe_a2a_backend: deepep: needs attention_dp above 1 and ep equal",
+        ),
+        (
+            ("moe_a2a_backend: deepep", "moe_a2a_backend: nccl"),
+            "cluster.pools[0].moe_a2a_backend: `nccl` is not one of: none, deepep",
+        ),
+    ] {
+        let e = Scenario::from_yaml_str(&ds.replace(edit.0, edit.1), "s.yaml", Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(expected), "{e}");
+    }
 }
 
 #[test]

@@ -57,6 +57,18 @@ pub(super) fn op_fields(op: &KernelOp) -> String {
             m.kv_dtype,
             m.gemm_dtype
         ),
+        KernelOp::MoeDispatch(d) => format!(
+            "{},{},{},{},{},{},{},{},{}",
+            d.kernel.name(),
+            d.stage.name(),
+            d.dtype,
+            d.tokens,
+            d.hidden,
+            d.topk,
+            d.experts,
+            d.moe_ep,
+            d.nodes
+        ),
         KernelOp::ElementWise { bytes } => format!("{bytes}"),
     }
 }

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::dispatch_import::{DEEPEP_NORMAL_SMS, DispatchColumns, DispatchTable};
 use super::{
     CalibrationTable, Columns, FORMAT_VERSION, Family, Header, RowCtx, TableReader, row_op,
     sorted_entries,
@@ -37,11 +38,18 @@ pub enum PublicTable {
     MlaContextModulePerf,
     /// `mla_generation_module_perf`: whole MLA attention blocks over decode sequences.
     MlaGenerationModulePerf,
+    /// `trtllm_alltoall_perf`: TensorRT-LLM's all-to-all, stage by stage (balanced rows).
+    TrtllmAlltoallPerf,
+    /// `wideep_deepep_ll_perf`: DeepEP's low-latency dispatch and combine.
+    WideepDeepepLlPerf,
+    /// `wideep_deepep_normal_perf`: DeepEP's normal dispatch and combine (the rows at
+    /// DeepEP's default 20 SMs).
+    WideepDeepepNormalPerf,
 }
 
 impl PublicTable {
     /// All public tables.
-    pub const ALL: [PublicTable; 8] = [
+    pub const ALL: [PublicTable; 11] = [
         PublicTable::GemmPerf,
         PublicTable::ContextAttentionPerf,
         PublicTable::GenerationAttentionPerf,
@@ -50,6 +58,9 @@ impl PublicTable {
         PublicTable::MoePerf,
         PublicTable::MlaContextModulePerf,
         PublicTable::MlaGenerationModulePerf,
+        PublicTable::TrtllmAlltoallPerf,
+        PublicTable::WideepDeepepLlPerf,
+        PublicTable::WideepDeepepNormalPerf,
     ];
 
     /// The table name (file stem).
@@ -63,6 +74,9 @@ impl PublicTable {
             PublicTable::MoePerf => "moe_perf",
             PublicTable::MlaContextModulePerf => "mla_context_module_perf",
             PublicTable::MlaGenerationModulePerf => "mla_generation_module_perf",
+            PublicTable::TrtllmAlltoallPerf => "trtllm_alltoall_perf",
+            PublicTable::WideepDeepepLlPerf => "wideep_deepep_ll_perf",
+            PublicTable::WideepDeepepNormalPerf => "wideep_deepep_normal_perf",
         }
     }
 
@@ -89,6 +103,19 @@ impl PublicTable {
             PublicTable::MoePerf => Family::Moe,
             PublicTable::MlaContextModulePerf => Family::MlaContext,
             PublicTable::MlaGenerationModulePerf => Family::MlaGeneration,
+            PublicTable::TrtllmAlltoallPerf
+            | PublicTable::WideepDeepepLlPerf
+            | PublicTable::WideepDeepepNormalPerf => Family::MoeDispatch,
+        }
+    }
+
+    /// The dispatch table this is, if it is one (their rows hold stages, not one kernel).
+    pub(crate) fn dispatch(self) -> Option<DispatchTable> {
+        match self {
+            PublicTable::TrtllmAlltoallPerf => Some(DispatchTable::TrtllmAlltoall),
+            PublicTable::WideepDeepepLlPerf => Some(DispatchTable::DeepepLowLatency),
+            PublicTable::WideepDeepepNormalPerf => Some(DispatchTable::DeepepNormal),
+            _ => None,
         }
     }
 }
@@ -162,6 +189,18 @@ impl PublicRowParser {
                 &["gemm_type"],
                 &["step"],
             ],
+            PublicTable::TrtllmAlltoallPerf
+            | PublicTable::WideepDeepepLlPerf
+            | PublicTable::WideepDeepepNormalPerf => {
+                return Err(ModelsError::Invalid {
+                    what: "table",
+                    message: format!(
+                        "{}: a dispatch/combine table is read by `servesim calibrate import` \
+                         and evaluated by `servesim perf check`, not predicted row by row",
+                        path.display()
+                    ),
+                });
+            }
         };
         let distribution = match table {
             PublicTable::MoePerf => Some(cols.require(&["distribution"], path)?),
@@ -284,6 +323,9 @@ pub fn read_public_table(
 ) -> Result<CalibrationTable> {
     let bytes = super::read_maybe_gz(path)?;
     let mut rdr = TableReader::new(&bytes, path);
+    if let Some(d) = table.dispatch() {
+        return read_dispatch_table(rdr, d, path, gpu, backend);
+    }
     let parser = PublicRowParser::new(table, &rdr.header()?, path)?;
     if !parser.has_latency() {
         return Err(ModelsError::Csv {
@@ -318,6 +360,73 @@ pub fn read_public_table(
         }
         rows.push((op, lat));
     }
+    let skipped = (skipped > 0).then(|| {
+        format!("{skipped} (token distributions other than balanced, MoE dtypes not modelled)")
+    });
+    Ok(imported(
+        table.family(),
+        path,
+        gpu,
+        backend,
+        rows,
+        &versions,
+        skipped,
+    ))
+}
+
+/// A dispatch/combine table ([`DispatchColumns`]): every stage of every row kept, the rows
+/// left out counted.
+fn read_dispatch_table(
+    mut rdr: TableReader<'_>,
+    table: DispatchTable,
+    path: &Path,
+    gpu: &str,
+    backend: &str,
+) -> Result<CalibrationTable> {
+    let cols = Columns::new(&rdr.header()?);
+    let parser = DispatchColumns::new(table, &cols, path, gpu)?;
+    let mut rows = Vec::new();
+    let mut rec = csv::StringRecord::new();
+    let mut skipped = 0usize;
+    while let Some(line) = rdr.next_record(&mut rec)? {
+        let r = RowCtx {
+            path,
+            line,
+            rec: &rec,
+            cols: &cols,
+        };
+        let stages = parser.rows(&r)?;
+        skipped += usize::from(stages.is_empty());
+        rows.extend(stages);
+    }
+    let skipped = (skipped > 0).then(|| {
+        format!(
+            "{skipped} (token distributions other than balanced; DeepEP normal kernels on \
+             other than {DEEPEP_NORMAL_SMS} SMs)"
+        )
+    });
+    let family = Family::MoeDispatch;
+    Ok(imported(
+        family,
+        path,
+        gpu,
+        backend,
+        rows,
+        &BTreeMap::new(),
+        skipped,
+    ))
+}
+
+/// The calibration table of rows imported from the public table at `path`.
+fn imported(
+    family: Family,
+    path: &Path,
+    gpu: &str,
+    backend: &str,
+    rows: Vec<(KernelOp, f64)>,
+    versions: &BTreeMap<String, usize>,
+    skipped: Option<String>,
+) -> CalibrationTable {
     let mut extra = BTreeMap::new();
     if !versions.is_empty() {
         extra.insert(
@@ -326,27 +435,42 @@ pub fn read_public_table(
         );
     }
     extra.insert("measured_on".to_string(), "gpu".to_string());
-    if skipped > 0 {
-        extra.insert(
-            "rows_skipped".to_string(),
-            format!("{skipped} (token distributions other than balanced, MoE dtypes not modelled)"),
-        );
+    if let Some(s) = skipped {
+        extra.insert("rows_skipped".to_string(), s);
     }
     let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("?");
     extra.insert(
         "source".to_string(),
         format!("public kernel-table layout {gpu}/{backend}/{file}"),
     );
-    Ok(CalibrationTable {
+    CalibrationTable {
         header: Header {
             version: FORMAT_VERSION,
-            family: table.family(),
+            family,
             gpu: gpu.into(),
             backend: backend.into(),
             extra,
         },
         rows,
-    })
+    }
+}
+
+/// Adds the rows of `t` to `into` (dispatch tables of other kernels); the parts (`; `
+/// separated) of a header value that `into` lacks are appended to its own.
+fn merge_into(into: &mut CalibrationTable, t: CalibrationTable) {
+    into.rows.extend(t.rows);
+    for (k, v) in t.header.extra {
+        let e = into.header.extra.entry(k).or_default();
+        for part in v.split("; ") {
+            if !e.split("; ").any(|p| p == part) {
+                *e = if e.is_empty() {
+                    part.to_string()
+                } else {
+                    format!("{e}; {part}")
+                };
+            }
+        }
+    }
 }
 
 /// The table names an import folder may hold, for errors.
@@ -369,6 +493,8 @@ pub fn import_dir(
     let mut written = Vec::new();
     // Output file → the input it came from: two inputs of one table are an error.
     let mut sources: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
+    // Dispatch tables, written once every input of their file is read.
+    let mut pending: BTreeMap<PathBuf, CalibrationTable> = BTreeMap::new();
     for g in sorted_entries(dir)?.into_iter().filter(|p| p.is_dir()) {
         let gpu = g
             .file_name()
@@ -415,22 +541,48 @@ pub fn import_dir(
                     }
                 }
                 let path = t.path_under(out);
-                if let Some(first) = sources.insert(path.clone(), f.clone()) {
-                    return Err(ModelsError::Invalid {
-                        what: "import folder",
-                        message: format!(
-                            "{} and {} are the same table ({}): keep one",
-                            first.display(),
-                            f.display(),
-                            path.display()
-                        ),
-                    });
+                if let Some(first) = sources.get(&path) {
+                    // The dispatch tables of different kernels (DeepEP's low-latency and
+                    // normal ones) fill one file; any other table given twice is an error.
+                    let stem = |p: &Path| {
+                        let n = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                        n.trim_end_matches(".gz")
+                            .trim_end_matches(".csv")
+                            .to_string()
+                    };
+                    match pending.get_mut(&path) {
+                        Some(m) if stem(first) != stem(&f) => {
+                            merge_into(m, t);
+                            continue;
+                        }
+                        _ => {
+                            return Err(ModelsError::Invalid {
+                                what: "import folder",
+                                message: format!(
+                                    "{} and {} are the same table ({}): keep one",
+                                    first.display(),
+                                    f.display(),
+                                    path.display()
+                                ),
+                            });
+                        }
+                    }
+                }
+                sources.insert(path.clone(), f.clone());
+                if t.header.family == Family::MoeDispatch {
+                    pending.insert(path, t);
+                    continue;
                 }
                 t.write_gz(&path)?;
                 written.push(path);
             }
         }
     }
+    for (path, t) in pending {
+        t.write_gz(&path)?;
+        written.push(path);
+    }
+    written.sort();
     if written.is_empty() {
         return Err(ModelsError::Invalid {
             what: "import folder",
@@ -547,6 +699,68 @@ mod tests {
             panic!()
         };
         assert_eq!((m.tokens, m.inter, m.moe_tp, m.moe_ep), (8, 2880, 2, 1));
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn dispatch_tables_import_as_stages_into_one_file() {
+        let base = std::env::temp_dir().join(format!("servesim-import-ep-{}", std::process::id()));
+        let sg = base.join("in/h200_sxm/sglang");
+        let tr = base.join("in/gb200/trtllm");
+        std::fs::create_dir_all(&sg).unwrap();
+        std::fs::create_dir_all(&tr).unwrap();
+        std::fs::write(
+            sg.join("wideep_deepep_ll_perf.csv"),
+            "op_name,kernel_source,node_num,hidden_size,num_token,num_topk,num_experts,combine_avg_t_us,combine_bandwidth_gbps,dispatch_avg_t_us,dispatch_bandwidth_gbps\nll,deepep,1,7168,8,8,256,15.0,61.0,12.5,38.5\n",
+        )
+        .unwrap();
+        std::fs::write(
+            sg.join("wideep_deepep_normal_perf.csv"),
+            "op_name,kernel_source,node_num,hidden_size,num_token,num_topk,num_experts,dispatch_sms,dispatch_transmit_us,dispatch_notify_us,combine_sms,combine_transmit_us,combine_notify_us\nnormal,deepep,1,7168,512,8,256,20,99.5,0.5,20,188,0\nnormal,deepep,1,7168,512,8,256,4,150,0,4,250,0\n",
+        )
+        .unwrap();
+        std::fs::write(
+            tr.join("trtllm_alltoall_perf.csv"),
+            "op_name,kernel_source,moe_dtype,num_tokens,hidden_size,topk,num_experts,moe_ep_size,distribution,latency\nalltoall_dispatch,NVLinkTwoSided,fp8,64,7168,8,256,16,balanced,0.02\nalltoall_combine,NVLinkTwoSided,fp8,64,7168,8,256,16,power_law_1.2,0.03\n",
+        )
+        .unwrap();
+        let out = base.join("out");
+        let files = import_dir(&base.join("in"), &out, &BTreeMap::new()).unwrap();
+        assert_eq!(files.len(), 2, "{files:?}");
+        let all = super::super::load_dir(&out).unwrap();
+        let trt = &all[0];
+        assert_eq!((trt.header.backend.as_str(), trt.rows.len()), ("trtllm", 1));
+        assert!(trt.header.extra["rows_skipped"].starts_with("1 "));
+        let sgl = &all[1];
+        assert_eq!(sgl.header.family, Family::MoeDispatch);
+        let got: Vec<(String, u64, u32, f64)> = sgl
+            .rows
+            .iter()
+            .map(|(op, ms)| {
+                let KernelOp::MoeDispatch(d) = op else {
+                    panic!("{op:?}")
+                };
+                (
+                    format!("{}/{}", d.kernel.name(), d.stage.name()),
+                    d.tokens,
+                    d.moe_ep,
+                    *ms,
+                )
+            })
+            .collect();
+        // Low-latency dispatch and combine, then the 20-SM normal row (transmit + notify);
+        // the 4-SM row is skipped. One node of H200 is eight ranks.
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[0].0, "deepep_ll/dispatch");
+        assert!((got[0].3 - 0.0125).abs() < 1e-12 && got[0].2 == 8);
+        assert_eq!(got[3].0, "deepep_normal/combine");
+        assert!((got[2].3 - 0.1).abs() < 1e-12 && got[2].1 == 512);
+        assert!(sgl.header.extra["rows_skipped"].starts_with("1 "));
+        let sources = &sgl.header.extra["source"];
+        assert!(
+            sources.contains("ll_perf") && sources.contains("normal_perf"),
+            "{sources}"
+        );
         std::fs::remove_dir_all(&base).unwrap();
     }
 

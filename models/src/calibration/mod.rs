@@ -5,20 +5,24 @@
 //! reads and writes the format ([`CalibrationTable`]), converts the public kernel-table layout
 //! ([`import`]), and holds the tables shipped inside the crate ([`shipped`]).
 
+mod dispatch_import;
 mod fields;
 pub mod import;
+mod rows;
 pub mod shipped;
+
+pub(crate) use rows::{Columns, RowCtx, TableReader};
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::llm::MlaDims;
 use crate::perf::ops::{
-    AllReduceImpl, AttnShape, GemmShape, KernelOp, MlaShape, MoeQuant, MoeShape, NcclOp,
+    AllReduceImpl, AttnShape, DispatchKernel, DispatchShape, DispatchStage, GemmShape, KernelOp,
+    MlaShape, MoeQuant, MoeShape, NcclOp,
 };
 
 /// The major version of the format this crate reads and writes.
@@ -45,11 +49,13 @@ pub enum Family {
     MlaContext,
     /// Multi-head latent attention blocks over decode sequences.
     MlaGeneration,
+    /// Expert parallelism's token dispatch and combine, stage by stage.
+    MoeDispatch,
 }
 
 impl Family {
     /// All families.
-    pub const ALL: [Family; 9] = [
+    pub const ALL: [Family; 10] = [
         Family::Gemm,
         Family::ContextAttention,
         Family::GenerationAttention,
@@ -59,6 +65,7 @@ impl Family {
         Family::Moe,
         Family::MlaContext,
         Family::MlaGeneration,
+        Family::MoeDispatch,
     ];
 
     /// The family name (also the file stem).
@@ -73,6 +80,7 @@ impl Family {
             Family::Moe => "moe",
             Family::MlaContext => "mla_context",
             Family::MlaGeneration => "mla_generation",
+            Family::MoeDispatch => "moe_dispatch",
         }
     }
 
@@ -148,13 +156,28 @@ impl Family {
                 "gemm_dtype",
                 "latency_ms",
             ],
+            Family::MoeDispatch => &[
+                "kernel",
+                "stage",
+                "dtype",
+                "tokens",
+                "hidden",
+                "topk",
+                "experts",
+                "moe_ep",
+                "nodes",
+                "latency_ms",
+            ],
         }
     }
 
-    /// The backend directory of the family for a framework (`nccl` for NCCL collectives).
+    /// The backend directory of the family for a framework (`nccl` for NCCL collectives;
+    /// dispatch kernels: TensorRT-LLM's own, else SGLang's DeepEP tables, which vLLM's
+    /// DeepEP backends would run too).
     pub fn backend_dir(self, backend: &str) -> String {
         match self {
             Family::Nccl => "nccl".into(),
+            Family::MoeDispatch if backend != "trtllm" => "sglang".into(),
             _ => backend.into(),
         }
     }
@@ -189,164 +212,6 @@ pub struct CalibrationTable {
     pub header: Header,
     /// Measured rows, in file order.
     pub rows: Vec<(KernelOp, f64)>,
-}
-
-/// Column positions of a CSV header, looked up by name.
-pub(crate) struct Columns {
-    names: Vec<String>,
-}
-
-impl Columns {
-    pub(crate) fn new(rec: &csv::StringRecord) -> Self {
-        Columns {
-            names: rec.iter().map(|s| s.trim().to_string()).collect(),
-        }
-    }
-
-    /// Index of the first of `names` present.
-    pub(crate) fn find(&self, names: &[&str]) -> Option<usize> {
-        names
-            .iter()
-            .find_map(|n| self.names.iter().position(|c| c == n))
-    }
-
-    pub(crate) fn require(&self, names: &[&str], path: &Path) -> Result<usize> {
-        self.find(names).ok_or_else(|| ModelsError::Csv {
-            path: path.to_path_buf(),
-            line: 1,
-            column: Some(names[0].to_string()),
-            message: format!("missing column (header has: {})", self.names.join(",")),
-        })
-    }
-}
-
-/// The CSV body of a table (calibration format or public layout): fields trimmed, rows of any
-/// length (a short row is reported by the field it lacks), errors naming the file and line.
-pub(crate) struct TableReader<'a> {
-    rdr: csv::Reader<&'a [u8]>,
-    path: &'a Path,
-}
-
-impl<'a> TableReader<'a> {
-    /// A reader of the CSV `bytes` of the file at `path`.
-    pub(crate) fn new(bytes: &'a [u8], path: &'a Path) -> Self {
-        let rdr = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .flexible(true)
-            .from_reader(bytes);
-        TableReader { rdr, path }
-    }
-
-    /// The header record.
-    pub(crate) fn header(&mut self) -> Result<csv::StringRecord> {
-        self.rdr
-            .headers()
-            .cloned()
-            .map_err(|e| crate::hardware::csv_error(self.path, &e))
-    }
-
-    /// Reads the next record into `rec`: its line in the CSV (1-based), `None` at the end.
-    pub(crate) fn next_record(&mut self, rec: &mut csv::StringRecord) -> Result<Option<u64>> {
-        match self.rdr.read_record(rec) {
-            Ok(true) => Ok(Some(rec.position().map(|p| p.line()).unwrap_or(0))),
-            Ok(false) => Ok(None),
-            Err(e) => Err(crate::hardware::csv_error(self.path, &e)),
-        }
-    }
-}
-
-/// A row being parsed: gives typed fields with errors naming file, line and column.
-pub(crate) struct RowCtx<'a> {
-    pub(crate) path: &'a Path,
-    pub(crate) line: u64,
-    pub(crate) rec: &'a csv::StringRecord,
-    pub(crate) cols: &'a Columns,
-}
-
-impl RowCtx<'_> {
-    fn err(&self, idx: usize, message: String) -> ModelsError {
-        ModelsError::Csv {
-            path: self.path.to_path_buf(),
-            line: self.line,
-            column: Some(
-                self.cols
-                    .names
-                    .get(idx)
-                    .cloned()
-                    .unwrap_or_else(|| format!("#{}", idx + 1)),
-            ),
-            message,
-        }
-    }
-
-    pub(crate) fn str(&self, idx: usize) -> Result<&str> {
-        self.rec
-            .get(idx)
-            .map(str::trim)
-            .ok_or_else(|| self.err(idx, format!("row has only {} fields", self.rec.len())))
-    }
-
-    pub(crate) fn int(&self, idx: usize) -> Result<u64> {
-        let s = self.str(idx)?;
-        // Accept integral floats such as "256.0".
-        match s.parse::<u64>() {
-            Ok(v) => Ok(v),
-            Err(_) => match s.parse::<f64>() {
-                Ok(f) if f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f < 1.8e19 => {
-                    Ok(f as u64)
-                }
-                _ => Err(self.err(idx, format!("`{s}` is not a non-negative integer"))),
-            },
-        }
-    }
-
-    pub(crate) fn pos_int(&self, idx: usize) -> Result<u64> {
-        let v = self.int(idx)?;
-        if v == 0 {
-            return Err(self.err(idx, "must be at least 1".into()));
-        }
-        Ok(v)
-    }
-
-    pub(crate) fn pos_u32(&self, idx: usize) -> Result<u32> {
-        let v = self.pos_int(idx)?;
-        u32::try_from(v).map_err(|_| self.err(idx, format!("{v} is too large")))
-    }
-
-    pub(crate) fn u32(&self, idx: usize) -> Result<u32> {
-        let v = self.int(idx)?;
-        u32::try_from(v).map_err(|_| self.err(idx, format!("{v} is too large")))
-    }
-
-    pub(crate) fn latency(&self, idx: usize) -> Result<f64> {
-        let s = self.str(idx)?;
-        match s.parse::<f64>() {
-            Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-            _ => Err(self.err(idx, format!("`{s}` is not a positive latency in ms"))),
-        }
-    }
-
-    pub(crate) fn unsupported(&self, idx: usize, message: String) -> ModelsError {
-        ModelsError::Unsupported {
-            path: self.path.to_path_buf(),
-            line: self.line,
-            column: self
-                .cols
-                .names
-                .get(idx)
-                .cloned()
-                .unwrap_or_else(|| format!("#{}", idx + 1)),
-            message,
-        }
-    }
-
-    pub(crate) fn dtype(&self, idx: usize) -> Result<Dtype> {
-        Dtype::parse(self.str(idx)?).map_err(|e| self.unsupported(idx, e.to_string()))
-    }
-
-    pub(crate) fn parse<T>(&self, idx: usize, f: impl FnOnce(&str) -> Result<T>) -> Result<T> {
-        f(self.str(idx)?).map_err(|e| self.unsupported(idx, e.to_string()))
-    }
 }
 
 /// The row parser of a family in the calibration format: every column is required, the
@@ -440,6 +305,17 @@ pub(crate) fn row_op(
             };
             mla_op(family, r, [i[0], i[1], i[2], i[3], i[9], i[10]], dims)?
         }
+        Family::MoeDispatch => KernelOp::MoeDispatch(DispatchShape {
+            kernel: r.parse(i[0], DispatchKernel::parse)?,
+            stage: r.parse(i[1], DispatchStage::parse)?,
+            dtype: r.dtype(i[2])?,
+            tokens: r.pos_int(i[3])?,
+            hidden: r.pos_u32(i[4])?,
+            topk: r.pos_u32(i[5])?,
+            experts: r.pos_u32(i[6])?,
+            moe_ep: r.pos_u32(i[7])?,
+            nodes: r.pos_u32(i[8])?,
+        }),
     })
 }
 

@@ -30,7 +30,7 @@ macro_rules! table {
 }
 
 /// (gpu, backend dir, family, gzip bytes) of every shipped table.
-pub const SHIPPED: [(&str, &str, &str, &[u8]); 60] = [
+pub const SHIPPED: [(&str, &str, &str, &[u8]); 65] = [
     table!("h100_sxm", "trtllm", "gemm"),
     table!("h100_sxm", "trtllm", "context_attention"),
     table!("h100_sxm", "trtllm", "generation_attention"),
@@ -91,6 +91,11 @@ pub const SHIPPED: [(&str, &str, &str, &[u8]); 60] = [
     table!("gb200", "trtllm", "mla_generation"),
     table!("gb200", "vllm", "mla_context"),
     table!("gb200", "vllm", "mla_generation"),
+    table!("h100_sxm", "sglang", "moe_dispatch"),
+    table!("h200_sxm", "sglang", "moe_dispatch"),
+    table!("b200_sxm", "sglang", "moe_dispatch"),
+    table!("gb200", "sglang", "moe_dispatch"),
+    table!("gb200", "trtllm", "moe_dispatch"),
 ];
 
 /// GPUs with shipped tables.

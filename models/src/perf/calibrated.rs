@@ -18,6 +18,7 @@ use crate::calibration::{CalibrationTable, Family, shipped};
 use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::hardware::{GpuCatalog, GpuSku};
+use crate::perf::dispatch;
 use crate::perf::ops::{AllReduceImpl, AttnShape, KernelOp, MlaShape, MoeQuant, MoeShape, NcclOp};
 use crate::perf::roofline::{RooflineTimer, base_ms};
 use crate::perf::table::InterpTable;
@@ -190,6 +191,7 @@ enum Key {
     Moe(u64, [f64; 3]),
     MlaCtx(u64, [f64; 3]),
     MlaGen(u64, [f64; 3]),
+    Disp(u64, [f64; 2]),
     None,
 }
 
@@ -238,6 +240,10 @@ fn key(op: &KernelOp) -> Key {
             let (c, x) = mla_key(m);
             Key::MlaGen(c, x)
         }
+        KernelOp::MoeDispatch(d) => {
+            let (c, x) = dispatch::key(d, dtype_code(d.dtype));
+            Key::Disp(c, x)
+        }
         KernelOp::ElementWise { .. } => Key::None,
     }
 }
@@ -284,6 +290,7 @@ pub struct CalibratedTimer {
     moe: Option<InterpTable<3>>,
     mla_ctx: Option<InterpTable<3>>,
     mla_gen: Option<InterpTable<3>>,
+    dispatch: Option<InterpTable<2>>,
     /// Fastest measured GEMM per dtype code (the per-call floor of the measured path), ms.
     gemm_floor_ms: Vec<(u64, f64)>,
     roofline: RooflineTimer,
@@ -307,6 +314,7 @@ impl CalibratedTimer {
         let mut moe = Vec::new();
         let mut mla_ctx = Vec::new();
         let mut mla_gen = Vec::new();
+        let mut disp = Vec::new();
         let mut gemm_floor_ms: Vec<(u64, f64)> = Vec::new();
         for t in tables {
             for (op, lat) in &t.rows {
@@ -328,6 +336,7 @@ impl CalibratedTimer {
                     Key::Moe(c, x) => moe.push((c, x, r)),
                     Key::MlaCtx(c, x) => mla_ctx.push((c, x, r)),
                     Key::MlaGen(c, x) => mla_gen.push((c, x, r)),
+                    Key::Disp(c, x) => disp.push((c, x, r)),
                     Key::None => {}
                 }
             }
@@ -351,6 +360,7 @@ impl CalibratedTimer {
             moe: mk(moe, MOE_LEAVES, MOE_OUTER),
             mla_ctx: mk(mla_ctx, MLA_LEAVES, MLA_OUTER),
             mla_gen: mk(mla_gen, MLA_LEAVES, MLA_OUTER),
+            dispatch: mk(disp, dispatch::LEAVES, dispatch::OUTER),
             gemm_floor_ms,
             roofline: RooflineTimer::new(target.clone()),
         }
@@ -358,7 +368,8 @@ impl CalibratedTimer {
 
     /// The timer of the tables shipped with the crate for `gpu` and `backend`.
     ///
-    /// SGLang has no shipped tables and uses vLLM's (same attention and GEMM libraries). A GPU
+    /// SGLang has no shipped tables but its dispatch kernels' (DeepEP) and uses vLLM's for the
+    /// rest (same attention and GEMM libraries); vLLM reads SGLang's DeepEP tables. A GPU
     /// with no shipped tables uses those of the shipped GPU closest to it in HBM bandwidth and
     /// dense BF16 FLOP/s (B300 → B200, GB300 → GB200, A100 → H100), transferred through the
     /// roofline (the target's datasheet peaks, the source's achieved efficiencies).
@@ -380,6 +391,7 @@ impl CalibratedTimer {
             Family::Moe,
             Family::MlaContext,
             Family::MlaGeneration,
+            Family::MoeDispatch,
         ] {
             if let Some(t) = shipped::load(source_name, &fam.backend_dir(dir), fam)? {
                 tables.push(t);
@@ -410,6 +422,7 @@ impl CalibratedTimer {
             Key::Moe(..) => self.moe.is_some(),
             Key::MlaCtx(..) => self.mla_ctx.is_some(),
             Key::MlaGen(..) => self.mla_gen.is_some(),
+            Key::Disp(..) => self.dispatch.is_some(),
             Key::None => false,
         }
     }
@@ -431,6 +444,13 @@ impl CalibratedTimer {
             Key::Moe(c, x) => lookup(&self.moe, c, &x, excl, moe_dist),
             Key::MlaCtx(c, x) => lookup(&self.mla_ctx, c, &x, excl, mla_dist),
             Key::MlaGen(c, x) => lookup(&self.mla_gen, c, &x, excl, mla_dist),
+            Key::Disp(c, x) => {
+                // Only from rows of the same kernel and stage.
+                let t = self.dispatch.as_ref()?;
+                let p = pick(t, c, |a, b| dispatch::dist(a, b, dtype_dist))?;
+                dispatch::same_kernel(p, c).then_some(())?;
+                t.query(p, &x, excl && p == c)
+            }
             Key::None => None,
         }
     }
@@ -452,6 +472,12 @@ impl CalibratedTimer {
             (Some(d), Some(b)) => (d - b).max(0.0),
             _ => 0.0,
         }
+    }
+
+    /// Whether `op` is timed from measured rows (of its own category or the nearest one),
+    /// rather than the roofline.
+    pub fn is_measured(&self, op: &KernelOp) -> bool {
+        self.ratio(op, false).is_some()
     }
 
     /// Predicted time of `op` in ms.
@@ -506,20 +532,23 @@ pub fn nearest_gpu<'a>(
     })
 }
 
-/// The backend folder whose tables serve `backend` among those present: its own, else (SGLang)
-/// vLLM's.
-fn backend_dir(backend: Backend, present: &[&str]) -> &'static str {
-    match backend {
-        Backend::Sglang if !present.contains(&"sglang") => "vllm",
-        b => b.name(),
+/// The backend folder whose `family` table serves `backend`, given which folders hold one
+/// (`has`): the backend's own ([`Family::backend_dir`]), else (SGLang) vLLM's.
+pub fn family_dir(backend: Backend, family: Family, has: impl Fn(&str) -> bool) -> String {
+    let own = family.backend_dir(backend.name());
+    if backend == Backend::Sglang && !has(&own) {
+        family.backend_dir("vllm")
+    } else {
+        own
     }
 }
 
 impl CalibratedTimer {
     /// A timer for `gpu` and `backend` from a set of calibration tables (e.g. [`crate::calibration::load_dir`]
     /// of a folder written by `servesim calibrate import` or the harness). Uses the tables of
-    /// `gpu` if present, else of the closest GPU present (see [`nearest_gpu`]); the backend's own
-    /// tables, else (SGLang) vLLM's; NCCL tables from the `nccl` folder.
+    /// `gpu` if present, else of the closest GPU present (see [`nearest_gpu`]); of each family
+    /// the backend's own table, else (SGLang) vLLM's ([`family_dir`]); NCCL tables from the
+    /// `nccl` folder.
     pub fn from_calibration(
         tables: &[CalibrationTable],
         catalog: &GpuCatalog,
@@ -532,16 +561,15 @@ impl CalibratedTimer {
         gpus.dedup();
         let source_name = nearest_gpu(catalog, target, gpus.iter().copied())?;
         let source = catalog.get(source_name)?;
-        let mut dirs: Vec<&str> = tables
-            .iter()
-            .filter(|t| t.header.gpu == source_name)
-            .map(|t| t.header.backend.as_str())
-            .collect();
-        dirs.sort_unstable();
-        dirs.dedup();
-        let dir = backend_dir(backend, &dirs);
+        let has = |fam: Family, dir: &str| {
+            tables.iter().any(|t| {
+                t.header.gpu == source_name && t.header.family == fam && t.header.backend == dir
+            })
+        };
         let chosen = tables.iter().filter(|t| {
-            t.header.gpu == source_name && t.header.backend == t.header.family.backend_dir(dir)
+            let fam = t.header.family;
+            t.header.gpu == source_name
+                && t.header.backend == family_dir(backend, fam, |d| has(fam, d))
         });
         Ok(Self::from_tables(chosen, source, target))
     }

@@ -8,6 +8,7 @@ use crate::dtype::Dtype;
 use crate::error::Result;
 use crate::hardware::{GpuCatalog, GpuSku};
 use crate::perf::calibrated::CalibratedTimer;
+use crate::perf::dispatch::{DispatchQuery, DispatchSource, DispatchTimes};
 use crate::perf::ops::KernelOp;
 use crate::perf::roofline::RooflineTimer;
 
@@ -63,6 +64,36 @@ impl KernelTimer {
             KernelTimer::Roofline(_) => 0.0,
             KernelTimer::Calibrated(c) => c.gemm_call_overhead_ms(dtype),
         }
+    }
+
+    /// One MoE layer's token dispatch and combine ([`DispatchQuery`]): from the measured
+    /// neighbours of the kernel's table, else the network model, which the result names.
+    /// Nothing moves (zero) when there are no tokens or one rank; a malformed query is an
+    /// error naming the field.
+    pub fn dispatch_combine(&self, q: &DispatchQuery) -> Result<DispatchTimes> {
+        let (prepare, dispatch, combine) = q.stages()?;
+        let measured = match self {
+            KernelTimer::Roofline(_) => false,
+            KernelTimer::Calibrated(c) => c.is_measured(&KernelOp::MoeDispatch(dispatch)),
+        };
+        let source = if measured {
+            DispatchSource::Measured
+        } else {
+            DispatchSource::NetworkModel
+        };
+        if q.tokens == 0 || q.moe_ep <= 1 {
+            return Ok(DispatchTimes {
+                dispatch_ms: 0.0,
+                combine_ms: 0.0,
+                source,
+            });
+        }
+        let t = |d| self.time_ms(&KernelOp::MoeDispatch(d));
+        Ok(DispatchTimes {
+            dispatch_ms: prepare.map_or(0.0, t) + t(dispatch),
+            combine_ms: t(combine),
+            source,
+        })
     }
 
     /// The GPU timed.

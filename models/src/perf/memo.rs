@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 
 use servesim_core::SimDuration;
 
+use super::dispatch::Phase;
 use super::predictor::{BatchShape, IterationPredictor};
 
 /// Grid points per doubling of the KV length.
@@ -135,8 +136,13 @@ impl CachedPredictor {
         let (chunks, rank_prefill, decode_seqs) =
             self.inner.rank_share(chunks, prefill_tokens, b.decode_seqs);
         let mut ms = if self.inner.attention_dp() > 1 {
+            let phase = if chunks > 0 {
+                Phase::Prefill
+            } else {
+                Phase::Decode
+            };
             self.inner
-                .token_terms_dp_ms(rank_prefill + u64::from(decode_seqs), tokens)
+                .token_terms_dp_ms(rank_prefill + u64::from(decode_seqs), tokens, phase)
         } else {
             Self::dense(&self.tokens, tokens, || self.inner.token_terms_ms(tokens))
         };

@@ -5,6 +5,7 @@
 //!   work of a multi-head latent attention block;
 //! - [`table`]: log-space interpolation over measured shapes;
 //! - [`calibrated`]: the [`CalibratedTimer`] over measured tables;
+//! - [`dispatch`]: expert parallelism's token dispatch and combine (network model, keys);
 //! - [`KernelTimer`]: either of the two, whichever times the operations;
 //! - [`predictor`]: [`IterationPredictor`], batch → iteration time;
 //! - [`memo`]: [`CachedPredictor`], the same with caches, for the simulator's hot loop;
@@ -12,6 +13,7 @@
 //!   behind `servesim perf check`.
 
 pub mod calibrated;
+pub mod dispatch;
 pub mod evaluate;
 mod kernel_timer;
 pub mod memo;
@@ -25,7 +27,8 @@ pub use calibrated::CalibratedTimer;
 pub use kernel_timer::KernelTimer;
 pub use memo::CachedPredictor;
 pub use ops::{
-    AllReduceImpl, AttnShape, GemmShape, KernelOp, MlaShape, MoeQuant, MoeShape, NcclOp, OpKind,
+    AllReduceImpl, AttnShape, DispatchKernel, DispatchShape, DispatchStage, GemmShape, KernelOp,
+    MlaShape, MoeQuant, MoeShape, NcclOp, OpKind,
 };
 pub use predictor::{BatchShape, IterationPredictor, PrefillChunk};
 pub use roofline::{Efficiencies, RooflineTimer};

@@ -178,6 +178,95 @@ pub struct MlaShape {
     pub gemm_dtype: Dtype,
 }
 
+/// The kernel that moves tokens to their experts' ranks and back under expert parallelism.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DispatchKernel {
+    /// DeepEP's low-latency kernels (`deepep_ll`: SGLang's decode steps).
+    DeepepLowLatency,
+    /// DeepEP's normal kernels (`deepep_normal`: SGLang's prefill steps).
+    DeepepNormal,
+    /// TensorRT-LLM's two-sided NVLink all-to-all (`nvlink_two_sided`).
+    NvlinkTwoSided,
+    /// TensorRT-LLM's one-sided NVLink all-to-all (`nvlink_one_sided`).
+    NvlinkOneSided,
+}
+
+/// One stage of a token dispatch and combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DispatchStage {
+    /// Exchanging the routing (counts and expert indices) before the dispatch (`prepare`).
+    Prepare,
+    /// Tokens to the ranks of their experts (`dispatch`).
+    Dispatch,
+    /// The experts' outputs back to the tokens' ranks, BF16 (`combine`).
+    Combine,
+    /// The combine with NVFP4 outputs (`combine_low_precision`).
+    CombineLowPrecision,
+}
+
+macro_rules! named_enum {
+    ($t:ty, $what:literal, $($v:path => $n:literal),+ $(,)?) => {
+        impl $t {
+            /// The name used in tables.
+            pub fn name(self) -> &'static str {
+                match self { $($v => $n),+ }
+            }
+
+            /// Parses a table name.
+            pub fn parse(name: &str) -> Result<Self> {
+                match name.trim() {
+                    $($n => Ok($v),)+
+                    _ => Err(ModelsError::UnknownName {
+                        what: $what,
+                        name: name.to_string(),
+                        known: [$($n),+].join(", "),
+                    }),
+                }
+            }
+        }
+    };
+}
+
+named_enum!(DispatchKernel, "dispatch kernel",
+    DispatchKernel::DeepepLowLatency => "deepep_ll",
+    DispatchKernel::DeepepNormal => "deepep_normal",
+    DispatchKernel::NvlinkTwoSided => "nvlink_two_sided",
+    DispatchKernel::NvlinkOneSided => "nvlink_one_sided",
+);
+named_enum!(DispatchStage, "dispatch stage",
+    DispatchStage::Prepare => "prepare",
+    DispatchStage::Dispatch => "dispatch",
+    DispatchStage::Combine => "combine",
+    DispatchStage::CombineLowPrecision => "combine_low_precision",
+);
+
+/// One stage of the expert-parallel token exchange of one MoE layer, as the dispatch/combine
+/// kernel tables measure it: each of `moe_ep` ranks (over `nodes` nodes) holds `tokens`
+/// tokens, each routed to `topk` of `experts` experts spread evenly over the ranks (the
+/// tables' `balanced` distribution); `dtype` is the tokens' dtype on dispatch (a combine
+/// returns BF16, or NVFP4 in the low-precision one).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DispatchShape {
+    /// The kernel.
+    pub kernel: DispatchKernel,
+    /// The stage.
+    pub stage: DispatchStage,
+    /// The tokens' dtype on dispatch.
+    pub dtype: Dtype,
+    /// Tokens on each rank.
+    pub tokens: u64,
+    /// Hidden size.
+    pub hidden: u32,
+    /// Experts per token.
+    pub topk: u32,
+    /// Routed experts of the layer.
+    pub experts: u32,
+    /// Expert-parallel ranks.
+    pub moe_ep: u32,
+    /// Nodes the ranks span.
+    pub nodes: u32,
+}
+
 /// Implementation of a framework's custom all-reduce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AllReduceImpl {
@@ -318,6 +407,8 @@ pub enum KernelOp {
     MlaContext(MlaShape),
     /// A multi-head latent attention block over decode sequences.
     MlaGeneration(MlaShape),
+    /// One stage of an expert-parallel token dispatch or combine.
+    MoeDispatch(DispatchShape),
     /// A memory-bound element-wise kernel moving `bytes` bytes (read + write).
     ElementWise {
         /// Bytes read and written.

@@ -29,6 +29,7 @@ use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::hardware::GpuSku;
 use crate::llm::{Attention, ExpertFormat, Ffn, LlmSpec, Parallelism};
+use crate::perf::dispatch::{AllToAll, Phase, trtllm_uses_all_to_all};
 use crate::perf::kernel_timer::KernelTimer;
 use crate::perf::ops::{
     AttnShape, GemmShape, KernelOp, MlaShape, MoeQuant, MoeShape, NcclOp, OpKind,
@@ -140,6 +141,9 @@ pub struct IterationPredictor {
     mla: Option<MlaShape>,
     /// Attention data-parallel replicas of the worker.
     dp: u32,
+    /// The MoE layers' all-to-all, where the engine moves tokens by one under attention DP
+    /// (else all-gather and reduce-scatter).
+    a2a: Option<AllToAll>,
 }
 
 impl IterationPredictor {
@@ -281,6 +285,20 @@ impl IterationPredictor {
         };
         let eltwise = 2 * (2 * h * 2) + 2 * (3 * h * 2) + act + rope;
         let gemm_call_overhead_ms = timer.gemm_call_overhead_ms(llm.weight_dtype);
+        let a2a = match &moe {
+            Some(m)
+                if backend == Backend::Trtllm
+                    && m.kernel.moe_tp == 1
+                    && trtllm_uses_all_to_all(par, m.kernel.topk, gpu) =>
+            {
+                let k = m.kernel;
+                let dtype = k.quant.math_dtype();
+                Some(AllToAll::new(
+                    backend, dtype, k.hidden, k.topk, k.experts, k.moe_ep,
+                )?)
+            }
+            _ => None,
+        };
         Ok(IterationPredictor {
             gemm_call_overhead_ms,
             dense_layers: f64::from(dense_layers),
@@ -305,7 +323,53 @@ impl IterationPredictor {
             eltwise_bytes_per_token: eltwise,
             mla,
             dp: par.attention_dp,
+            a2a,
         })
+    }
+
+    /// The same worker with its MoE layers' tokens moved by DeepEP's all-to-all (SGLang's
+    /// `--moe-a2a-backend deepep`, vLLM's `--all2all-backend deepep_*`), which these engines
+    /// run only when told to. Needs attention DP, experts spread by EP and whole (MoE TP 1);
+    /// TensorRT-LLM chooses its all-to-all itself ([`trtllm_uses_all_to_all`]).
+    pub fn with_deepep(mut self) -> Result<Self> {
+        let bad = |message: String| ModelsError::Invalid {
+            what: "DeepEP all-to-all",
+            message,
+        };
+        if self.backend == Backend::Trtllm {
+            return Err(bad(
+                "TensorRT-LLM picks its own all-to-all (moe_ep_size > top-k on a multi-node \
+                 NVLink fabric)"
+                    .into(),
+            ));
+        }
+        let Some(m) = &self.moe else {
+            return Err(bad("the model has no experts".into()));
+        };
+        let k = m.kernel;
+        if self.dp <= 1 || k.moe_ep <= 1 || k.moe_tp != 1 {
+            return Err(bad(format!(
+                "needs attention DP and whole experts spread by EP (attention DP {}, MoE TP {}, \
+                 EP {})",
+                self.dp, k.moe_tp, k.moe_ep
+            )));
+        }
+        let dtype = k.quant.math_dtype();
+        self.a2a = Some(AllToAll::new(
+            self.backend,
+            dtype,
+            k.hidden,
+            k.topk,
+            k.experts,
+            k.moe_ep,
+        )?);
+        Ok(self)
+    }
+
+    /// Whether the MoE layers move tokens by all-to-all ([`IterationPredictor::with_deepep`],
+    /// or TensorRT-LLM's own choice).
+    pub fn all_to_all(&self) -> bool {
+        self.a2a.is_some()
     }
 
     /// Attention data-parallel replicas of the worker (1 without attention DP).
@@ -390,7 +454,12 @@ impl IterationPredictor {
         let (chunks, rank_prefill, decode_seqs) =
             self.rank_share(all_chunks, prefill_tokens, b.decode_seqs);
         let local = rank_prefill + u64::from(decode_seqs);
-        self.token_terms(local, tokens, &mut t);
+        let phase = if all_chunks > 0 {
+            Phase::Prefill
+        } else {
+            Phase::Decode
+        };
+        self.token_terms(local, tokens, phase, &mut t);
         if chunks > 0 {
             // One batched causal call with the same query × key pairs as the chunks.
             let len = (pairs / f64::from(all_chunks)).sqrt().round().max(1.0) as u32;
@@ -413,8 +482,8 @@ impl IterationPredictor {
     /// The terms that depend only on the batch's token count (GEMMs, all-reduce,
     /// element-wise), written into their [`OpKind`] slots: `tokens` on the fullest
     /// attention-DP rank (all of them without attention DP), `moe_tokens` through the routed
-    /// experts (every rank's).
-    fn token_terms(&self, tokens: u64, moe_tokens: u64, t: &mut [f64; N]) {
+    /// experts (every rank's); `phase` picks the all-to-all kernel where there is one.
+    fn token_terms(&self, tokens: u64, moe_tokens: u64, phase: Phase, t: &mut [f64; N]) {
         let l = self.layers;
         let w = self.wdtype;
         if self.mla.is_none() {
@@ -439,7 +508,14 @@ impl IterationPredictor {
         if self.dp > 1
             && let Some(m) = &self.moe
         {
-            t[6] += m.layers * self.dispatch_combine_ms(moe_tokens);
+            t[6] += m.layers
+                * match &self.a2a {
+                    // Each EP rank sends its share of its attention replica's tokens.
+                    Some(a) => a.ms(tokens.div_ceil(u64::from(self.tp)), phase, |op| {
+                        self.timer.time_ms(op)
+                    }),
+                    None => self.dispatch_combine_ms(moe_tokens),
+                };
         }
         let per_kernel = tokens * self.eltwise_bytes_per_token / 5;
         t[7] = 5.0
@@ -500,15 +576,17 @@ impl IterationPredictor {
     /// Sum of the token-count terms of a batch of `tokens` tokens, in ms.
     pub fn token_terms_ms(&self, tokens: u64) -> f64 {
         let mut t = [0.0; N];
-        self.token_terms(tokens, tokens, &mut t);
+        // Without attention DP nothing is dispatched, so the phase does not matter.
+        self.token_terms(tokens, tokens, Phase::Decode, &mut t);
         t.iter().sum()
     }
 
     /// As [`IterationPredictor::token_terms_ms`] under attention DP: `local` tokens on the
-    /// fullest rank, `total` through the experts and their dispatch and combine.
-    pub fn token_terms_dp_ms(&self, local: u64, total: u64) -> f64 {
+    /// fullest rank, `total` through the experts and their dispatch and combine (by the
+    /// all-to-all kernel of a `phase` step, where there is one).
+    pub fn token_terms_dp_ms(&self, local: u64, total: u64, phase: Phase) -> f64 {
         let mut t = [0.0; N];
-        self.token_terms(local, total, &mut t);
+        self.token_terms(local, total, phase, &mut t);
         t.iter().sum()
     }
 
@@ -1036,5 +1114,61 @@ mod tests {
         };
         let (a, c) = (dep.predict_ms(&mixed), cached.predict_ms(&mixed));
         assert!((a - c).abs() < 2e-3 * a, "{a} {c}");
+    }
+
+    #[test]
+    fn deepep_moves_tokens_by_all_to_all_only_where_the_engine_does() {
+        // TensorRT-LLM in one HGX node: EP 8 is not above DeepSeek-V3's top-k 8 and H200 has
+        // no multi-node NVLink fabric, so all-gather and reduce-scatter stay.
+        let trt = deepseek(DEP8, Backend::Trtllm);
+        assert!(!trt.all_to_all());
+        assert!(trt.clone().with_deepep().is_err());
+        // SGLang: the same until DeepEP is asked for.
+        let gather = deepseek(DEP8, Backend::Sglang);
+        assert!(!gather.all_to_all());
+        let e = deepseek(TP8_EP8, Backend::Sglang)
+            .with_deepep()
+            .unwrap_err();
+        assert!(e.to_string().contains("attention DP"), "{e}");
+        let ep = gather.clone().with_deepep().unwrap();
+        assert!(ep.all_to_all());
+        let slot = |p: &IterationPredictor, b: &BatchShape<'_>| {
+            let bd = p.breakdown(b);
+            bd.iter().find(|(o, _)| *o == OpKind::AllReduce).unwrap().1
+        };
+        // A decode step of 64 sequences: 8 a rank, DeepEP's low-latency kernels, measured
+        // on H200 for DeepSeek-V3's shape at 8 tokens: 12.317 + 15.031 µs, in 58 MoE layers.
+        let d = decode(64, 4096);
+        let want = 58.0 * (0.012317 + 0.015031);
+        assert!(
+            (slot(&ep, &d) - want).abs() < 1e-9,
+            "{} {want}",
+            slot(&ep, &d)
+        );
+        assert!(slot(&gather, &d) > 0.0);
+        // A prefill step runs the normal kernels: 4096 tokens on one rank of eight.
+        let chunk = [PrefillChunk {
+            tokens: 4096,
+            context: 0,
+        }];
+        let pf = BatchShape {
+            prefill: &chunk,
+            decode_seqs: 0,
+            decode_kv_tokens: 0,
+            eager: false,
+        };
+        let timer = ep.timer();
+        let normal =
+            crate::perf::dispatch::AllToAll::new(Backend::Sglang, Dtype::Fp8Block, 7168, 8, 256, 8)
+                .unwrap()
+                .ms(4096, Phase::Prefill, |op| timer.time_ms(op));
+        assert!((slot(&ep, &pf) - 58.0 * normal).abs() < 1e-9);
+        assert!(normal > 0.012317 + 0.015031);
+        // The cached predictor agrees.
+        let cached = super::super::CachedPredictor::new(ep.clone());
+        for b in [d, pf] {
+            let (a, c) = (ep.predict_ms(&b), cached.predict_ms(&b));
+            assert!((a - c).abs() < 2e-3 * a, "{a} {c}");
+        }
     }
 }

@@ -139,6 +139,12 @@ pub fn work(op: &KernelOp, gpu: &GpuSku) -> Work {
             link_bytes: *bytes as f64,
             peak_flops: gpu.bf16_dense_flops,
         },
+        KernelOp::MoeDispatch(d) => Work {
+            flops: 0.0,
+            hbm_bytes: 0.0,
+            link_bytes: crate::perf::dispatch::link_bytes(d, gpu),
+            peak_flops: gpu.bf16_dense_flops,
+        },
         KernelOp::ElementWise { bytes } => Work {
             flops: 0.0,
             hbm_bytes: *bytes as f64,
@@ -151,13 +157,18 @@ pub fn work(op: &KernelOp, gpu: &GpuSku) -> Work {
 /// Fixed floor (ms) added to the efficiency-free roofline: kernel launch and sync latency.
 pub const BASE_FLOOR_MS: f64 = 0.004;
 
-/// The efficiency-free roofline of `op` on `gpu`, in ms, plus [`BASE_FLOOR_MS`].
+/// The efficiency-free roofline of `op` on `gpu`, in ms, plus [`BASE_FLOOR_MS`] (a dispatch
+/// stage: plus its latency, [`crate::perf::dispatch::LATENCY_MS`]).
 pub fn base_ms(op: &KernelOp, gpu: &GpuSku) -> f64 {
     let w = work(op, gpu);
     let t = (w.flops / w.peak_flops)
         .max(w.hbm_bytes / gpu.hbm_bytes_per_s)
         .max(w.link_bytes / gpu.nvlink_bytes_per_s_per_direction);
-    t * 1e3 + BASE_FLOOR_MS
+    let floor = match op {
+        KernelOp::MoeDispatch(_) => crate::perf::dispatch::LATENCY_MS,
+        _ => BASE_FLOOR_MS,
+    };
+    t * 1e3 + floor
 }
 
 /// Achievable fractions of peak and fixed latencies used by [`RooflineTimer`].
@@ -230,9 +241,10 @@ impl RooflineTimer {
             | KernelOp::MlaContext(_)
             | KernelOp::MlaGeneration(_) => (e.attn_compute, e.attn_memory, e.launch_ms),
             KernelOp::ElementWise { .. } => (1.0, e.elementwise_memory, e.launch_ms * 0.5),
-            KernelOp::CustomAllReduce { .. } | KernelOp::Nccl { .. } | KernelOp::P2pCopy { .. } => {
-                (1.0, 1.0, e.collective_ms)
-            }
+            KernelOp::CustomAllReduce { .. }
+            | KernelOp::Nccl { .. }
+            | KernelOp::P2pCopy { .. }
+            | KernelOp::MoeDispatch(_) => (1.0, 1.0, e.collective_ms),
         };
         let t = (w.flops / (w.peak_flops * ce))
             .max(w.hbm_bytes / (self.gpu.hbm_bytes_per_s * me))

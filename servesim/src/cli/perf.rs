@@ -7,8 +7,9 @@ use clap::Subcommand;
 use servesim_models::backend::Backend;
 use servesim_models::calibration::{self, CalibrationTable, Family, import::PublicTable, shipped};
 use servesim_models::hardware::GpuCatalog;
-use servesim_models::perf::CalibratedTimer;
+use servesim_models::perf::calibrated::family_dir;
 use servesim_models::perf::evaluate::{leave_shape_out, predict_public_file};
+use servesim_models::perf::{CalibratedTimer, DispatchKernel, KernelOp};
 
 use super::CliError;
 
@@ -61,7 +62,7 @@ fn m(e: impl std::fmt::Display) -> CliError {
     CliError::Message(e.to_string())
 }
 
-const FAMILIES: [Family; 8] = [
+const FAMILIES: [Family; 9] = [
     Family::Gemm,
     Family::ContextAttention,
     Family::GenerationAttention,
@@ -70,7 +71,34 @@ const FAMILIES: [Family; 8] = [
     Family::Moe,
     Family::MlaContext,
     Family::MlaGeneration,
+    Family::MoeDispatch,
 ];
+
+/// The rows of a `moe_dispatch` table split by the public table each kernel's rows came from
+/// (DeepEP's low-latency and normal tables, TensorRT-LLM's all-to-all), in that order.
+fn dispatch_tables(rows: &[(KernelOp, f64)]) -> Vec<(String, Vec<(KernelOp, f64)>)> {
+    let table = |k: DispatchKernel| match k {
+        DispatchKernel::DeepepLowLatency => "wideep_deepep_ll_perf",
+        DispatchKernel::DeepepNormal => "wideep_deepep_normal_perf",
+        DispatchKernel::NvlinkTwoSided | DispatchKernel::NvlinkOneSided => "trtllm_alltoall_perf",
+    };
+    let mut out: Vec<(String, Vec<(KernelOp, f64)>)> = Vec::new();
+    for name in [
+        "wideep_deepep_ll_perf",
+        "wideep_deepep_normal_perf",
+        "trtllm_alltoall_perf",
+    ] {
+        let mine: Vec<_> = rows
+            .iter()
+            .filter(|(op, _)| matches!(op, KernelOp::MoeDispatch(d) if table(d.kernel) == name))
+            .copied()
+            .collect();
+        if !mine.is_empty() {
+            out.push((name.to_string(), mine));
+        }
+    }
+    out
+}
 
 /// The tables of a calibration folder, or the shipped tables of `gpu` (all backends).
 fn tables(
@@ -151,16 +179,11 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
                 )));
             }
             let timer = CalibratedTimer::from_calibration(&set, &cat, &gpu, be).map_err(m)?;
-            let dir = if be == Backend::Sglang && !set.iter().any(|t| t.header.backend == "sglang")
-            {
-                "vllm"
-            } else {
-                be.name()
-            };
             let mut out = std::io::stdout().lock();
             writeln!(
                 out,
-                "leave-shape-out accuracy, {gpu} / {dir} (absolute percentage error)"
+                "leave-shape-out accuracy, {gpu} / {} (absolute percentage error)",
+                be.name()
             )
             .map_err(m)?;
             writeln!(
@@ -170,7 +193,11 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
             )
             .map_err(m)?;
             for fam in FAMILIES {
-                let bdir = fam.backend_dir(dir);
+                let bdir = family_dir(be, fam, |d| {
+                    set.iter().any(|t| {
+                        t.header.gpu == gpu && t.header.family == fam && t.header.backend == d
+                    })
+                });
                 let rows: Vec<_> = set
                     .iter()
                     .filter(|t| {
@@ -181,22 +208,29 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
                 if rows.is_empty() {
                     continue;
                 }
-                let s = leave_shape_out(&timer, &rows);
                 let stem = if fam == Family::Nccl {
                     "nccl"
                 } else {
                     fam.name()
                 };
-                let name = format!("{stem}_perf ({bdir})");
-                writeln!(
-                    out,
-                    "{:<38} {:>8} {:>8.2}% {:>8.2}%",
-                    name,
-                    s.n,
-                    100.0 * s.median,
-                    100.0 * s.p90
-                )
-                .map_err(m)?;
+                let groups = if fam == Family::MoeDispatch {
+                    dispatch_tables(&rows)
+                } else {
+                    vec![(format!("{stem}_perf"), rows)]
+                };
+                for (table, rows) in groups {
+                    let s = leave_shape_out(&timer, &rows);
+                    let name = format!("{table} ({bdir})");
+                    writeln!(
+                        out,
+                        "{:<38} {:>8} {:>8.2}% {:>8.2}%",
+                        name,
+                        s.n,
+                        100.0 * s.median,
+                        100.0 * s.p90
+                    )
+                    .map_err(m)?;
+                }
             }
             Ok(())
         }

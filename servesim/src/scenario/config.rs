@@ -213,6 +213,14 @@ pub struct PoolConfig {
     /// model's experts.
     #[serde(default = "default_ep", skip_serializing_if = "is_one")]
     pub ep: u32,
+    /// How the MoE layers move tokens between attention-DP ranks (default: as the engine
+    /// does unless told otherwise, all-gather before the experts and reduce-scatter after in
+    /// one node). `deepep`: DeepEP's all-to-all, as SGLang's `--moe-a2a-backend deepep` (vLLM's
+    /// `--all2all-backend deepep_*`) runs it: its low-latency kernels in decode steps, its
+    /// normal ones in steps with prefill. SGLang and vLLM only; needs `attention_dp` above 1
+    /// and `ep` equal to the worker's GPUs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moe_a2a_backend: Option<String>,
     /// Workers at time zero (warm).
     pub workers: u32,
     /// Seconds from asking for a worker to its serving.
@@ -235,6 +243,7 @@ impl PoolConfig {
             tp,
             attention_dp: 1,
             ep: 1,
+            moe_a2a_backend: None,
             workers,
             startup_s: default_startup_s(),
             router: None,

@@ -53,6 +53,8 @@ pub struct PoolPlan {
     pub attention_dp: u32,
     /// Expert parallelism inside a worker (1 for dense models).
     pub ep: u32,
+    /// Whether the MoE layers move tokens by DeepEP's all-to-all (`moe_a2a_backend: deepep`).
+    pub deepep: bool,
     /// Workers at time zero.
     pub workers: u32,
     /// Start-up time of a new worker.

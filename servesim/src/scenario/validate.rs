@@ -412,6 +412,35 @@ fn validate_pool(
             ));
         }
     }
+    let deepep = match p.moe_a2a_backend.as_deref().map(str::trim) {
+        None | Some("none") => false,
+        Some("deepep") => {
+            let why = if backend == Backend::Trtllm {
+                Some("TensorRT-LLM picks its own all-to-all".to_string())
+            } else if dp <= 1 || p.ep != gpus {
+                Some(format!(
+                    "needs attention_dp above 1 and ep equal to the worker's {gpus} GPUs \
+                     (attention_dp {dp}, ep {})",
+                    p.ep
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(invalid(
+                    format!("{path}.moe_a2a_backend"),
+                    format!("deepep: {why}"),
+                ));
+            }
+            true
+        }
+        Some(other) => {
+            return Err(invalid(
+                format!("{path}.moe_a2a_backend"),
+                format!("`{other}` is not one of: none, deepep"),
+            ));
+        }
+    };
     if p.workers > 100_000 {
         return Err(invalid(
             format!("{path}.workers"),
@@ -524,6 +553,7 @@ fn validate_pool(
         tp: p.tp,
         attention_dp: dp,
         ep: p.ep,
+        deepep,
         workers: p.workers,
         startup,
         router,

@@ -27,6 +27,15 @@ pub fn pool_predictors(s: &Scenario) -> Result<Vec<IterationPredictor>, Error> {
                 path: format!("cluster.pools[{i}].tp"),
                 message: e.to_string(),
             })
+            .and_then(|pred| {
+                if !p.deepep {
+                    return Ok(pred);
+                }
+                pred.with_deepep().map_err(|e| Error::Config {
+                    path: format!("cluster.pools[{i}].moe_a2a_backend"),
+                    message: e.to_string(),
+                })
+            })
         })
         .collect()
 }
