@@ -275,18 +275,20 @@ impl Planner for Lookahead {
             self.prev_iterations[i] = Some(pool.iterations.clone());
         }
         let profile_cap = self.profile.prefill_thpt_per_gpu(isl) * gpus_p;
-        if let Some((_, tokens)) = work {
-            let (served, computed) = self.served_vs_computed;
-            self.served_vs_computed = (
-                SAVED_DECAY * served + served_p * dt,
-                SAVED_DECAY * computed + tokens,
-            );
-        }
+        // Only intervals whose work is known and busy enough count, for the savings as for the
+        // capacity: a pool's list of identical iterations (requests of one size) can match
+        // itself at a wrong offset when more ran than it holds, and read as almost no work
+        // against a full interval of requests served.
         if let Some((busy, tokens)) = work
             && !c.aggregated()
             && busy / dt >= 0.05
             && tokens > 0.0
         {
+            let (served, computed) = self.served_vs_computed;
+            self.served_vs_computed = (
+                SAVED_DECAY * served + served_p * dt,
+                SAVED_DECAY * computed + tokens,
+            );
             // Computed tokens per busy second, in the units demand is counted in (prompt
             // tokens served, cache hits included).
             let (served, computed) = self.served_vs_computed;
