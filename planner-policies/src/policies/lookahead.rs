@@ -27,12 +27,30 @@
 //!    as `sla` does) and the KV need (KV in use at 90 % of capacity); one more when the mean
 //!    ITL is over `slo_margin` × the target and nothing is starting.
 //! 7. **Pending capacity and hysteresis**: targets count starting workers, so a worker asked
-//!    for is never asked for again while it boots; the target of a pool is the largest need of
-//!    the last `hold_s` seconds, so scale-up is immediate and scale-down waits for a sustained
-//!    lower need, and prefill never shrinks while its queue alone breaks the TTFT target or the
-//!    last interval's TTFT p90 is over it. The
-//!    cluster drains the least loaded worker (a still-starting one is cancelled first). Empty
-//!    intervals read as zero demand: it returns to the minimum when traffic stops.
+//!    for is never asked for again while it boots. Scale-up is immediate; scale-down is the
+//!    ski-rental rule (Karlin, Manasse, Rudolph and Sleator, "Competitive snoopy caching",
+//!    Algorithmica 1988; for servers, Lin, Wierman, Andrew and Thereska, "Dynamic
+//!    right-sizing for power-proportional data centers", INFOCOM 2011): a worker no longer
+//!    needed is kept until the GPU time it has idled equals what releasing it would cost if
+//!    it is needed again, then released. That is a scale-down stabilization window as
+//!    Kubernetes' HorizontalPodAutoscaler has (`behavior.scaleDown.stabilizationWindowSeconds`:
+//!    the target is the largest need over the window), its length derived from the
+//!    deployment rather than fitted, per pool of `g` GPUs per worker and start-up `S`:
+//!    - a worker the SLO sizing (rules 1–6) wanted is kept `S` seconds: a replacement holds
+//!      `g` GPUs for `S` seconds before it serves;
+//!    - a prefill worker the pool *saturates* without (the demand now over the capacity of
+//!      one worker fewer: the queue grows without bound and every request misses its TTFT)
+//!      is kept `S + (G / g) (S + interval)` seconds, `G` the GPUs held: on top of the
+//!      start-up, a start-up and a decision interval of the whole deployment's goodput is
+//!      lost, worth `G (S + interval)` GPU-seconds in goodput per GPU. Decode has no such
+//!      term (ITL degrades gracefully, rule 6). The deployment running at the first decision
+//!      counts as saturated-needed then: its sizing is the only evidence of the peak there
+//!      is before the load shows one.
+//!
+//!    `hold_s` replaces both times with one fixed window. Prefill never shrinks while its
+//!    queue alone breaks the TTFT target or the last interval's TTFT p90 is over it. The
+//!    cluster drains the least loaded worker (a still-starting one is cancelled first).
+//!    Empty intervals read as zero demand: it returns to the minimum when traffic stops.
 
 use std::collections::VecDeque;
 
@@ -63,9 +81,12 @@ pub struct LookaheadConfig {
     /// A backlog should be cleared within this many seconds of new workers being up.
     #[serde(default = "drain")]
     pub drain_s: f64,
-    /// Scale down only when the need has been lower for this many seconds.
-    #[serde(default = "hold")]
-    pub hold_s: f64,
+    /// Scale down only when the need has been lower for this many seconds (default: the
+    /// break-even time of a restart, per pool: its start-up time, or where the prefill pool
+    /// would saturate without the worker, its start-up plus a start-up and an interval of the
+    /// whole deployment's goodput in GPU-seconds over the worker's GPUs).
+    #[serde(default)]
+    pub hold_s: Option<f64>,
     /// Forecasts are capped at this multiple of the current demand (≥ 1).
     #[serde(default = "cap")]
     pub forecast_cap: f64,
@@ -76,9 +97,6 @@ fn margin() -> f64 {
 }
 fn drain() -> f64 {
     90.0
-}
-fn hold() -> f64 {
-    60.0
 }
 fn cap() -> f64 {
     1.5
@@ -91,7 +109,7 @@ impl Default for LookaheadConfig {
             slo_margin: margin(),
             target_utilisation: None,
             drain_s: drain(),
-            hold_s: hold(),
+            hold_s: None,
             forecast_cap: cap(),
         }
     }
@@ -119,8 +137,26 @@ pub struct Lookahead {
     d_corr: f64,
     /// The iterations seen at the last observation, per pool.
     prev_iterations: Vec<Option<Vec<IterationSample>>>,
-    /// `(time, backlog, need per pool)` over the hold window.
-    window: VecDeque<(f64, f64, Vec<u32>)>,
+    /// The needs seen over the longest hold, oldest first.
+    window: VecDeque<Seen>,
+}
+
+/// What one decision saw, kept while a hold may still read it.
+#[derive(Clone, Debug)]
+struct Seen {
+    /// The decision's time, integer milliseconds (so window edges compare exactly).
+    t_ms: i64,
+    /// Prompt tokens queued in the prefill pool.
+    backlog: f64,
+    /// Workers per pool the SLO sizing wanted (rules 1–6).
+    need: Vec<u32>,
+    /// Workers per pool without which it saturates (prefill; KV for decode).
+    hard: Vec<u32>,
+}
+
+/// Seconds to integer milliseconds (the clock is finite and non-negative).
+fn ms(s: f64) -> i64 {
+    (s * 1e3).round() as i64
 }
 
 impl Lookahead {
@@ -153,8 +189,9 @@ impl Lookahead {
                 format!("must be in (0, 1], got {u}"),
             ));
         }
-        for (name, v) in [("drain_s", c.drain_s), ("hold_s", c.hold_s)] {
-            PlannerError::check_positive_seconds(format!("{path}.{name}"), v)?;
+        PlannerError::check_positive_seconds(format!("{path}.drain_s"), c.drain_s)?;
+        if let Some(v) = c.hold_s {
+            PlannerError::check_positive_seconds(format!("{path}.hold_s"), v)?;
         }
         if !(c.forecast_cap.is_finite() && c.forecast_cap >= 1.0) {
             return Err(PlannerError::invalid(
@@ -213,6 +250,31 @@ impl Lookahead {
         let f = predictor.forecast(steps).unwrap_or(now);
         let f = if f.is_finite() { f } else { now };
         now.max(f.min(now * self.config.forecast_cap)).max(0.0)
+    }
+
+    /// Per pool, how long a need is held, ms: `(need, saturating need)` (rule 7).
+    fn holds(&self, obs: &Observation, dt: f64) -> Vec<(i64, i64)> {
+        let c = &self.common;
+        if let Some(h) = self.config.hold_s {
+            return vec![(ms(h), ms(h)); c.n];
+        }
+        let held: u32 = obs
+            .pools
+            .iter()
+            .map(|p| p.active() * p.gpus_per_worker)
+            .sum();
+        let gpus = f64::from(obs.gpus_in_use.max(held).max(1));
+        (0..c.n)
+            .map(|i| {
+                let startup = c.startup(obs, i);
+                let lost = if i == c.prefill {
+                    gpus / f64::from(c.gpus[i].max(1)) * (startup + dt)
+                } else {
+                    0.0
+                };
+                (ms(startup), ms(startup + lost))
+            })
+            .collect()
     }
 
     /// Prefill utilisation that keeps TTFT within the target (M/D/1), in [0.3, 0.9].
@@ -308,10 +370,14 @@ impl Planner for Lookahead {
         // 4–5. Utilisation from the SLO; backlog projected to when new workers are up.
         let slo_ttft = c.slo_ttft(obs);
         let rho = self.utilisation(isl, cap, slo_ttft);
+        let now_ms = ms(now);
+        let holds = self.holds(obs, dt);
+        let recent_ms = now_ms - holds[c.prefill].0;
         let peak_backlog = self
             .window
             .iter()
-            .map(|(_, b, _)| *b)
+            .filter(|s| s.t_ms >= recent_ms)
+            .map(|s| s.backlog)
             .fold(backlog, f64::max);
         let ready_cap = f64::from(p.ready) * cap;
         let startup_p = c.startup(obs, c.prefill);
@@ -371,18 +437,49 @@ impl Planner for Lookahead {
 
         let mut need = c.per_pool(n_p, n_d);
         c.fit(&mut need, c.budget(obs));
+        // Without these the pool saturates: prefill demand now over the workers' capacity
+        // (no forecast, no utilisation margin), decode KV over 90 % of theirs.
+        let mut hard = c.per_pool(workers(demand_p / cap), n_kv);
+        c.fit(&mut hard, c.budget(obs));
 
-        // 7. Hold the largest need of the last `hold_s` seconds.
-        self.window.push_back((now, backlog, need));
+        // 7. Ski rental: hold each need for the break-even time of a restart.
+        if self.window.is_empty() {
+            // The deployment as started counts as needed (saturated) from the start.
+            let start: Vec<u32> = obs.pools.iter().map(|p| p.active()).collect();
+            self.window.push_back(Seen {
+                t_ms: now_ms - ms(dt),
+                backlog: 0.0,
+                need: vec![0; c.n],
+                hard: start,
+            });
+        }
+        self.window.push_back(Seen {
+            t_ms: now_ms,
+            backlog,
+            need,
+            hard,
+        });
+        let longest = holds.iter().map(|&(a, b)| a.max(b)).max().unwrap_or(0);
         while self
             .window
             .front()
-            .is_some_and(|(t, _, _)| *t < now - cfg.hold_s)
+            .is_some_and(|s| s.t_ms < now_ms - longest)
         {
             self.window.pop_front();
         }
         let mut wanted: Vec<u32> = (0..c.n)
-            .map(|i| self.window.iter().map(|(_, _, n)| n[i]).max().unwrap_or(0))
+            .map(|i| {
+                let (soft, hard) = holds[i];
+                self.window
+                    .iter()
+                    .map(|s| {
+                        let a = (s.t_ms >= now_ms - soft).then_some(s.need[i]);
+                        let b = (s.t_ms >= now_ms - hard).then_some(s.hard[i]);
+                        a.max(b).unwrap_or(0)
+                    })
+                    .max()
+                    .unwrap_or(0)
+            })
             .collect();
         // Never shrink prefill while its queue alone breaks the TTFT target: the measured
         // demand of a saturated closed loop understates the real one.
@@ -397,14 +494,15 @@ impl Planner for Lookahead {
             "{cadence}: prefill demand {demand_p:.0} tok/s, planned {plan_p:.0} ({steps_p} steps ahead), \
              backlog {backlog:.0} tok; worker capacity {cap:.0} tok/s{measured}, utilisation \
              {rho:.2} for TTFT -> {n_p} prefill; decode {plan_d:.0} tok/s, KV {n_kv} -> {n_d} \
-             decode; held for {hold:.0} s{kept}",
+             decode; needs held {soft:.0} s, saturating prefill {hard:.0} s{kept}",
             measured = if self.capacity.is_some() {
                 " measured"
             } else {
                 " from the profile"
             },
             cadence = self.cadence,
-            hold = cfg.hold_s,
+            soft = holds[c.prefill].0 as f64 / 1e3,
+            hard = holds[c.prefill].1 as f64 / 1e3,
             kept = if held {
                 "; prefill not shrunk: its queue or TTFT is over the target"
             } else {
