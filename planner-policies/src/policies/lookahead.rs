@@ -43,9 +43,10 @@
 //!      is kept `S + (G / g) (S + interval)` seconds, `G` the GPUs held: on top of the
 //!      start-up, a start-up and a decision interval of the whole deployment's goodput is
 //!      lost, worth `G (S + interval)` GPU-seconds in goodput per GPU. Decode has no such
-//!      term (ITL degrades gracefully, rule 6). The deployment running at the first decision
-//!      counts as saturated-needed then: its sizing is the only evidence of the peak there
-//!      is before the load shows one.
+//!      term (ITL degrades gracefully, rule 6). The prefill workers running at the first
+//!      decision count as saturating-needed then: their sizing is the only evidence of the
+//!      peak there is before the load shows one. (Decode's start is not held: a worker there
+//!      costs no more than its rent.)
 //!
 //!    `hold_s` replaces both times with one fixed window. Prefill never shrinks while its
 //!    queue alone breaks the TTFT target or the last interval's TTFT p90 is over it. The
@@ -444,8 +445,11 @@ impl Planner for Lookahead {
 
         // 7. Ski rental: hold each need for the break-even time of a restart.
         if self.window.is_empty() {
-            // The deployment as started counts as needed (saturated) from the start.
-            let start: Vec<u32> = obs.pools.iter().map(|p| p.active()).collect();
+            // The prefill workers as started count as saturating-needed from the start: the
+            // peak they were sized for is unknown until the load shows it. (Decode's hard hold
+            // prices no missed SLOs, so holding its start would only pay rent.)
+            let mut start = vec![0; c.n];
+            start[c.prefill] = p.active();
             self.window.push_back(Seen {
                 t_ms: now_ms - ms(dt),
                 backlog: 0.0,

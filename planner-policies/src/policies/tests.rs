@@ -781,6 +781,12 @@ fn lookahead_keeps_the_starting_deployment_for_the_break_even_time() {
     // Decision k (0-based) is at (k + 1) × 15 s; the start counts at 0 s.
     assert!(prefill[..13].iter().all(|&n| n == 2), "{prefill:?}");
     assert!(prefill[20..].iter().all(|&n| n == 1), "{prefill:?}");
+    // A decode worker as started is not held: its shortage costs no missed TTFT.
+    let mut p = planner("lookahead", 15.0, 32);
+    let mut toy = Toy::new(15.0, 60.0, 32);
+    toy.ready = [1, 2];
+    let hist = run(p.as_mut(), &mut toy, &Load::steady(0.5), 2);
+    assert_eq!(hist[0][1], 1, "{hist:?}");
 }
 
 #[test]
