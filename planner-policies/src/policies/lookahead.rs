@@ -10,7 +10,14 @@
 //!    the growth of the queued prefill tokens, so the demand piling up in the queue counts.
 //! 2. **Forecast** it with the load predictor (Holt by default) `startup / interval` steps
 //!    ahead — when a worker asked for now would serve — capped at `forecast_cap` × the current
-//!    demand; plan for the larger of now and then.
+//!    demand; plan for the larger of now and then, but only for the share of the predicted
+//!    rise that past rises made true: the least-squares slope, through the origin, of the
+//!    rises seen a start-up later on the rises predicted (a Mincer–Zarnowitz calibration of
+//!    the forecast's increments), in [0, 1], and 0 before any horizon has passed. A forecast
+//!    a start-up ahead overshoots where the load turns within the horizon (Holt extrapolates
+//!    the sinusoid's rise through its peak, asking for a third prefill worker that the peak
+//!    never needs); trusted only as far as it has come true, it anticipates a ramp that keeps
+//!    rising (the diurnal morning, a storm's build-up) and not a peak that turns.
 //! 3. **Capacity of a worker**, prompt tokens per busy second, *measured*: the prompt tokens
 //!    the pool's iterations computed since the last observation over their busy time. Prefix-cache hits and batching are in it, whatever the mix of requests;
 //!    the profile's prefill throughput stands in until it is measured.
@@ -138,6 +145,11 @@ pub struct Lookahead {
     d_corr: f64,
     /// The iterations seen at the last observation, per pool.
     prev_iterations: Vec<Option<Vec<IterationSample>>>,
+    /// Forecast rises whose start-up horizon has not passed: `(due ms, demand when made,
+    /// predicted rise)`, oldest first (rule 2).
+    rises: VecDeque<(i64, f64, f64)>,
+    /// Over the rises whose horizon passed, `(Σ predicted × realised, Σ predicted²)`.
+    rise_fit: (f64, f64),
     /// The needs seen over the longest hold, oldest first.
     window: VecDeque<Seen>,
 }
@@ -243,6 +255,8 @@ impl Lookahead {
             d_corr: 1.0,
             prev_iterations: vec![None; n],
             window: VecDeque::new(),
+            rises: VecDeque::new(),
+            rise_fit: (0.0, 0.0),
         })
     }
 
@@ -326,7 +340,28 @@ impl Planner for Lookahead {
         let demand_p = (served_p + growth).max(0.0);
         self.prefill_demand.observe(demand_p);
         let steps_p = (c.startup(obs, c.prefill) / dt).ceil().max(1.0) as usize;
-        let plan_p = self.plan_demand(self.prefill_demand.as_ref(), demand_p, steps_p);
+        let forecast_p = self.plan_demand(self.prefill_demand.as_ref(), demand_p, steps_p);
+        // Plan for the share of the forecast rise that past rises made true.
+        let now_ms = ms(now);
+        while let Some(&(due, then, rise)) = self.rises.front()
+            && due <= now_ms
+        {
+            self.rises.pop_front();
+            self.rise_fit.0 += rise * (demand_p - then);
+            self.rise_fit.1 += rise * rise;
+        }
+        let (sxy, sxx) = self.rise_fit;
+        let trust = if sxx > 0.0 {
+            (sxy / sxx).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let rise = forecast_p - demand_p;
+        if rise > 0.0 {
+            let due = now_ms + ms(c.startup(obs, c.prefill));
+            self.rises.push_back((due, demand_p, rise));
+        }
+        let plan_p = demand_p + trust * rise;
 
         // 3. Capacity of a prefill worker, prompt tokens per busy second, measured.
         let gpus_p = f64::from(c.gpus[c.prefill]);
@@ -371,7 +406,6 @@ impl Planner for Lookahead {
         // 4–5. Utilisation from the SLO; backlog projected to when new workers are up.
         let slo_ttft = c.slo_ttft(obs);
         let rho = self.utilisation(isl, cap, slo_ttft);
-        let now_ms = ms(now);
         let holds = self.holds(obs, dt);
         let recent_ms = now_ms - holds[c.prefill].0;
         let peak_backlog = self
@@ -495,7 +529,8 @@ impl Planner for Lookahead {
             wanted[c.prefill] = wanted[c.prefill].max(p.active());
         }
         let reason = format!(
-            "{cadence}: prefill demand {demand_p:.0} tok/s, planned {plan_p:.0} ({steps_p} steps ahead), \
+            "{cadence}: prefill demand {demand_p:.0} tok/s, planned {plan_p:.0} ({steps_p} steps ahead, \
+             {trust:.2} of the forecast rise), \
              backlog {backlog:.0} tok; worker capacity {cap:.0} tok/s{measured}, utilisation \
              {rho:.2} for TTFT -> {n_p} prefill; decode {plan_d:.0} tok/s, KV {n_kv} -> {n_d} \
              decode; needs held {soft:.0} s, saturating prefill {hard:.0} s{kept}",

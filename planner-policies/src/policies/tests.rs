@@ -809,6 +809,39 @@ fn lookahead_anticipates_a_ramp() {
 }
 
 #[test]
+fn lookahead_plans_only_for_forecast_rises_that_came_true() {
+    // The load alternates between 2 and 12 req/s each interval: Holt extrapolates every rise,
+    // but a start-up (two intervals) later the load is back where it was. Once such rises
+    // have been seen not to come true, the plan is the present demand: the same workers as
+    // planning with no forecast at all (`forecast_cap` 1).
+    let counts = |forecast_cap: f64, rate: &dyn Fn(usize) -> f64| {
+        let mut config = PlannerConfig::new("lookahead", 30.0);
+        config.lookahead.interval_s = Some(30.0);
+        config.lookahead.forecast_cap = forecast_cap;
+        let mut p = build_with_profile(&config, &ctx(64), toy(), "planner").unwrap();
+        let mut toy = Toy::new(30.0, 60.0, 64);
+        (0..40)
+            .map(|i| {
+                let mut l = Load::steady(rate(i));
+                l.isl = 4000.0;
+                l.ttft = 200.0;
+                run(p.as_mut(), &mut toy, &l, 1)[0][0]
+            })
+            .collect::<Vec<u32>>()
+    };
+    let turns = |i: usize| if i % 2 == 0 { 2.0 } else { 12.0 };
+    let (forecast, present) = (counts(1.5, &turns), counts(1.0, &turns));
+    assert_eq!(forecast, present);
+    // A ramp that keeps rising: its rises come true, and the plan runs ahead of it.
+    let ramp = |i: usize| 1.0 + i as f64 * 0.5;
+    let (forecast, present) = (counts(1.5, &ramp), counts(1.0, &ramp));
+    assert!(
+        forecast.iter().zip(&present).all(|(a, b)| a >= b) && forecast != present,
+        "{forecast:?} {present:?}"
+    );
+}
+
+#[test]
 fn lookahead_measures_capacity_from_busy_time() {
     // Same nominal load (60k prompt tokens/s on 4 workers); when the workers compute only a
     // fifth of those tokens (prefix-cache hits) and are busy a fifth of the time as much,
