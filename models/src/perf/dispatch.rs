@@ -30,8 +30,10 @@ pub enum Phase {
 }
 
 /// The all-to-all kernel `backend` runs in a `phase` step. SGLang's DeepEP in its `auto` mode
-/// (the default of `--deepep-mode`, `sglang/srt/layers/moe/token_dispatcher/deepep.py`):
-/// the low-latency kernels for decode steps, the normal ones for prefill. vLLM runs one of
+/// (the default of `--deepep-mode`; `DeepEPMode.resolve` in `sglang/srt/layers/moe/utils.py`
+/// picks `normal` when the batch extends prompts and `low_latency` otherwise, read in the
+/// SGLang 0.5.12 wheel, whose `--moe-a2a-backend` defaults to `none`): the low-latency
+/// kernels for decode steps, the normal ones for prefill. vLLM runs one of
 /// them per process (`--all2all-backend deepep_low_latency` or `deepep_high_throughput`, as a
 /// disaggregated deployment gives its decode and prefill workers); this takes its kernel by
 /// the step as SGLang's `auto` mode does. TensorRT-LLM: its two-sided NVLink all-to-all for
