@@ -829,7 +829,7 @@ fn lookahead_plans_only_for_forecast_rises_that_came_true() {
             })
             .collect::<Vec<u32>>()
     };
-    let turns = |i: usize| if i % 2 == 0 { 2.0 } else { 12.0 };
+    let turns = |i: usize| if i.is_multiple_of(2) { 2.0 } else { 12.0 };
     let (forecast, present) = (counts(1.5, &turns), counts(1.0, &turns));
     assert_eq!(forecast, present);
     // A ramp that keeps rising: its rises come true, and the plan runs ahead of it.
