@@ -10,14 +10,7 @@
 //!    the growth of the queued prefill tokens, so the demand piling up in the queue counts.
 //! 2. **Forecast** it with the load predictor (Holt by default) `startup / interval` steps
 //!    ahead — when a worker asked for now would serve — capped at `forecast_cap` × the current
-//!    demand; plan for the larger of now and then, but only for the share of the predicted
-//!    rise that past rises made true: the least-squares slope, through the origin, of the
-//!    rises seen a start-up later on the rises predicted (a Mincer–Zarnowitz calibration of
-//!    the forecast's increments), in [0, 1], and 0 before any horizon has passed. A forecast
-//!    a start-up ahead overshoots where the load turns within the horizon (Holt extrapolates
-//!    the sinusoid's rise through its peak, asking for a third prefill worker that the peak
-//!    never needs); trusted only as far as it has come true, it anticipates a ramp that keeps
-//!    rising (the diurnal morning, a storm's build-up) and not a peak that turns.
+//!    demand; plan for the larger of now and then.
 //! 3. **Capacity of a worker**, prompt tokens per busy second, *measured*: the prompt tokens
 //!    the pool's iterations computed since the last observation over their busy time. Prefix-cache hits and batching are in it, whatever the mix of requests;
 //!    the profile's prefill throughput stands in until it is measured.
@@ -34,31 +27,12 @@
 //!    as `sla` does) and the KV need (KV in use at 90 % of capacity); one more when the mean
 //!    ITL is over `slo_margin` × the target and nothing is starting.
 //! 7. **Pending capacity and hysteresis**: targets count starting workers, so a worker asked
-//!    for is never asked for again while it boots. Scale-up is immediate; scale-down is the
-//!    ski-rental rule (Karlin, Manasse, Rudolph and Sleator, "Competitive snoopy caching",
-//!    Algorithmica 1988; for servers, Lin, Wierman, Andrew and Thereska, "Dynamic
-//!    right-sizing for power-proportional data centers", INFOCOM 2011): a worker no longer
-//!    needed is kept until the GPU time it has idled equals what releasing it would cost if
-//!    it is needed again, then released. That is a scale-down stabilization window as
-//!    Kubernetes' HorizontalPodAutoscaler has (`behavior.scaleDown.stabilizationWindowSeconds`:
-//!    the target is the largest need over the window), its length derived from the
-//!    deployment rather than fitted, per pool of `g` GPUs per worker and start-up `S`:
-//!    - a worker the SLO sizing (rules 1–6) wanted is kept `S` seconds: a replacement holds
-//!      `g` GPUs for `S` seconds before it serves;
-//!    - a prefill worker the pool *saturates* without (the demand now over the capacity of
-//!      one worker fewer: the queue grows without bound and every request misses its TTFT)
-//!      is kept `S + (G / g) (S + interval)` seconds, `G` the GPUs held: on top of the
-//!      start-up, a start-up and a decision interval of the whole deployment's goodput is
-//!      lost, worth `G (S + interval)` GPU-seconds in goodput per GPU. Decode has no such
-//!      term (ITL degrades gracefully, rule 6). The prefill workers running at the first
-//!      decision count as saturating-needed then: their sizing is the only evidence of the
-//!      peak there is before the load shows one. (Decode's start is not held: a worker there
-//!      costs no more than its rent.)
-//!
-//!    `hold_s` replaces both times with one fixed window. Prefill never shrinks while its
-//!    queue alone breaks the TTFT target or the last interval's TTFT p90 is over it. The
-//!    cluster drains the least loaded worker (a still-starting one is cancelled first).
-//!    Empty intervals read as zero demand: it returns to the minimum when traffic stops.
+//!    for is never asked for again while it boots; the target of a pool is the largest need of
+//!    the last `hold_s` seconds, so scale-up is immediate and scale-down waits for a sustained
+//!    lower need, and prefill never shrinks while its queue alone breaks the TTFT target or the
+//!    last interval's TTFT p90 is over it. The
+//!    cluster drains the least loaded worker (a still-starting one is cancelled first). Empty
+//!    intervals read as zero demand: it returns to the minimum when traffic stops.
 
 use std::collections::VecDeque;
 
@@ -89,12 +63,9 @@ pub struct LookaheadConfig {
     /// A backlog should be cleared within this many seconds of new workers being up.
     #[serde(default = "drain")]
     pub drain_s: f64,
-    /// Scale down only when the need has been lower for this many seconds (default: the
-    /// break-even time of a restart, per pool: its start-up time, or where the prefill pool
-    /// would saturate without the worker, its start-up plus a start-up and an interval of the
-    /// whole deployment's goodput in GPU-seconds over the worker's GPUs).
-    #[serde(default)]
-    pub hold_s: Option<f64>,
+    /// Scale down only when the need has been lower for this many seconds.
+    #[serde(default = "hold")]
+    pub hold_s: f64,
     /// Forecasts are capped at this multiple of the current demand (≥ 1).
     #[serde(default = "cap")]
     pub forecast_cap: f64,
@@ -105,6 +76,9 @@ fn margin() -> f64 {
 }
 fn drain() -> f64 {
     90.0
+}
+fn hold() -> f64 {
+    60.0
 }
 fn cap() -> f64 {
     1.5
@@ -117,7 +91,7 @@ impl Default for LookaheadConfig {
             slo_margin: margin(),
             target_utilisation: None,
             drain_s: drain(),
-            hold_s: None,
+            hold_s: hold(),
             forecast_cap: cap(),
         }
     }
@@ -145,31 +119,8 @@ pub struct Lookahead {
     d_corr: f64,
     /// The iterations seen at the last observation, per pool.
     prev_iterations: Vec<Option<Vec<IterationSample>>>,
-    /// Forecast rises whose start-up horizon has not passed: `(due ms, demand when made,
-    /// predicted rise)`, oldest first (rule 2).
-    rises: VecDeque<(i64, f64, f64)>,
-    /// Over the rises whose horizon passed, `(Σ predicted × realised, Σ predicted²)`.
-    rise_fit: (f64, f64),
-    /// The needs seen over the longest hold, oldest first.
-    window: VecDeque<Seen>,
-}
-
-/// What one decision saw, kept while a hold may still read it.
-#[derive(Clone, Debug)]
-struct Seen {
-    /// The decision's time, integer milliseconds (so window edges compare exactly).
-    t_ms: i64,
-    /// Prompt tokens queued in the prefill pool.
-    backlog: f64,
-    /// Workers per pool the SLO sizing wanted (rules 1–6).
-    need: Vec<u32>,
-    /// Workers per pool without which it saturates (prefill; KV for decode).
-    hard: Vec<u32>,
-}
-
-/// Seconds to integer milliseconds (the clock is finite and non-negative).
-fn ms(s: f64) -> i64 {
-    (s * 1e3).round() as i64
+    /// `(time, backlog, need per pool)` over the hold window.
+    window: VecDeque<(f64, f64, Vec<u32>)>,
 }
 
 impl Lookahead {
@@ -202,9 +153,8 @@ impl Lookahead {
                 format!("must be in (0, 1], got {u}"),
             ));
         }
-        PlannerError::check_positive_seconds(format!("{path}.drain_s"), c.drain_s)?;
-        if let Some(v) = c.hold_s {
-            PlannerError::check_positive_seconds(format!("{path}.hold_s"), v)?;
+        for (name, v) in [("drain_s", c.drain_s), ("hold_s", c.hold_s)] {
+            PlannerError::check_positive_seconds(format!("{path}.{name}"), v)?;
         }
         if !(c.forecast_cap.is_finite() && c.forecast_cap >= 1.0) {
             return Err(PlannerError::invalid(
@@ -255,8 +205,6 @@ impl Lookahead {
             d_corr: 1.0,
             prev_iterations: vec![None; n],
             window: VecDeque::new(),
-            rises: VecDeque::new(),
-            rise_fit: (0.0, 0.0),
         })
     }
 
@@ -265,31 +213,6 @@ impl Lookahead {
         let f = predictor.forecast(steps).unwrap_or(now);
         let f = if f.is_finite() { f } else { now };
         now.max(f.min(now * self.config.forecast_cap)).max(0.0)
-    }
-
-    /// Per pool, how long a need is held, ms: `(need, saturating need)` (rule 7).
-    fn holds(&self, obs: &Observation, dt: f64) -> Vec<(i64, i64)> {
-        let c = &self.common;
-        if let Some(h) = self.config.hold_s {
-            return vec![(ms(h), ms(h)); c.n];
-        }
-        let held: u32 = obs
-            .pools
-            .iter()
-            .map(|p| p.active() * p.gpus_per_worker)
-            .sum();
-        let gpus = f64::from(obs.gpus_in_use.max(held).max(1));
-        (0..c.n)
-            .map(|i| {
-                let startup = c.startup(obs, i);
-                let lost = if i == c.prefill {
-                    gpus / f64::from(c.gpus[i].max(1)) * (startup + dt)
-                } else {
-                    0.0
-                };
-                (ms(startup), ms(startup + lost))
-            })
-            .collect()
     }
 
     /// Prefill utilisation that keeps TTFT within the target (M/D/1), in [0.3, 0.9].
@@ -340,28 +263,7 @@ impl Planner for Lookahead {
         let demand_p = (served_p + growth).max(0.0);
         self.prefill_demand.observe(demand_p);
         let steps_p = (c.startup(obs, c.prefill) / dt).ceil().max(1.0) as usize;
-        let forecast_p = self.plan_demand(self.prefill_demand.as_ref(), demand_p, steps_p);
-        // Plan for the share of the forecast rise that past rises made true.
-        let now_ms = ms(now);
-        while let Some(&(due, then, rise)) = self.rises.front()
-            && due <= now_ms
-        {
-            self.rises.pop_front();
-            self.rise_fit.0 += rise * (demand_p - then);
-            self.rise_fit.1 += rise * rise;
-        }
-        let (sxy, sxx) = self.rise_fit;
-        let trust = if sxx > 0.0 {
-            (sxy / sxx).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        let rise = forecast_p - demand_p;
-        if rise > 0.0 {
-            let due = now_ms + ms(c.startup(obs, c.prefill));
-            self.rises.push_back((due, demand_p, rise));
-        }
-        let plan_p = demand_p + trust * rise;
+        let plan_p = self.plan_demand(self.prefill_demand.as_ref(), demand_p, steps_p);
 
         // 3. Capacity of a prefill worker, prompt tokens per busy second, measured.
         let gpus_p = f64::from(c.gpus[c.prefill]);
@@ -406,13 +308,10 @@ impl Planner for Lookahead {
         // 4–5. Utilisation from the SLO; backlog projected to when new workers are up.
         let slo_ttft = c.slo_ttft(obs);
         let rho = self.utilisation(isl, cap, slo_ttft);
-        let holds = self.holds(obs, dt);
-        let recent_ms = now_ms - holds[c.prefill].0;
         let peak_backlog = self
             .window
             .iter()
-            .filter(|s| s.t_ms >= recent_ms)
-            .map(|s| s.backlog)
+            .map(|(_, b, _)| *b)
             .fold(backlog, f64::max);
         let ready_cap = f64::from(p.ready) * cap;
         let startup_p = c.startup(obs, c.prefill);
@@ -472,52 +371,18 @@ impl Planner for Lookahead {
 
         let mut need = c.per_pool(n_p, n_d);
         c.fit(&mut need, c.budget(obs));
-        // Without these the pool saturates: prefill demand now over the workers' capacity
-        // (no forecast, no utilisation margin), decode KV over 90 % of theirs.
-        let mut hard = c.per_pool(workers(demand_p / cap), n_kv);
-        c.fit(&mut hard, c.budget(obs));
 
-        // 7. Ski rental: hold each need for the break-even time of a restart.
-        if self.window.is_empty() {
-            // The prefill workers as started count as saturating-needed from the start: the
-            // peak they were sized for is unknown until the load shows it. (Decode's hard hold
-            // prices no missed SLOs, so holding its start would only pay rent.)
-            let mut start = vec![0; c.n];
-            start[c.prefill] = p.active();
-            self.window.push_back(Seen {
-                t_ms: now_ms - ms(dt),
-                backlog: 0.0,
-                need: vec![0; c.n],
-                hard: start,
-            });
-        }
-        self.window.push_back(Seen {
-            t_ms: now_ms,
-            backlog,
-            need,
-            hard,
-        });
-        let longest = holds.iter().map(|&(a, b)| a.max(b)).max().unwrap_or(0);
+        // 7. Hold the largest need of the last `hold_s` seconds.
+        self.window.push_back((now, backlog, need));
         while self
             .window
             .front()
-            .is_some_and(|s| s.t_ms < now_ms - longest)
+            .is_some_and(|(t, _, _)| *t < now - cfg.hold_s)
         {
             self.window.pop_front();
         }
         let mut wanted: Vec<u32> = (0..c.n)
-            .map(|i| {
-                let (soft, hard) = holds[i];
-                self.window
-                    .iter()
-                    .map(|s| {
-                        let a = (s.t_ms >= now_ms - soft).then_some(s.need[i]);
-                        let b = (s.t_ms >= now_ms - hard).then_some(s.hard[i]);
-                        a.max(b).unwrap_or(0)
-                    })
-                    .max()
-                    .unwrap_or(0)
-            })
+            .map(|i| self.window.iter().map(|(_, _, n)| n[i]).max().unwrap_or(0))
             .collect();
         // Never shrink prefill while its queue alone breaks the TTFT target: the measured
         // demand of a saturated closed loop understates the real one.
@@ -529,19 +394,17 @@ impl Planner for Lookahead {
             wanted[c.prefill] = wanted[c.prefill].max(p.active());
         }
         let reason = format!(
-            "{cadence}: prefill demand {demand_p:.0} tok/s, planned {plan_p:.0} ({steps_p} steps ahead, \
-             {trust:.2} of the forecast rise), \
+            "{cadence}: prefill demand {demand_p:.0} tok/s, planned {plan_p:.0} ({steps_p} steps ahead), \
              backlog {backlog:.0} tok; worker capacity {cap:.0} tok/s{measured}, utilisation \
              {rho:.2} for TTFT -> {n_p} prefill; decode {plan_d:.0} tok/s, KV {n_kv} -> {n_d} \
-             decode; needs held {soft:.0} s, saturating prefill {hard:.0} s{kept}",
+             decode; held for {hold:.0} s{kept}",
             measured = if self.capacity.is_some() {
                 " measured"
             } else {
                 " from the profile"
             },
             cadence = self.cadence,
-            soft = holds[c.prefill].0 as f64 / 1e3,
-            hard = holds[c.prefill].1 as f64 / 1e3,
+            hold = cfg.hold_s,
             kept = if held {
                 "; prefill not shrunk: its queue or TTFT is over the target"
             } else {
