@@ -484,6 +484,48 @@ fn by_default_the_client_runs_aiconfigurators_aiperf_recipe_and_reports_its_stat
 }
 
 #[test]
+fn a_dataset_of_repeating_prompts_is_found_in_the_prefix_cache() {
+    // aiperf's dataset: 32 users drawing from 4 prompts hit the cache after the first pass,
+    // so their prefills, and with them the first tokens, are shorter than fresh prompts'.
+    let row = burst_row();
+    let fresh = {
+        let (out, path) = run("fresh", std::slice::from_ref(&row));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        predictions(&path)[0]
+    };
+    let (out, path) = run_with(
+        "cached",
+        std::slice::from_ref(&row),
+        &["--dataset-entries", "4"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("prompts from a dataset of 4"), "{stdout}");
+    let cached = predictions(&path)[0];
+    assert!(cached.0 < fresh.0, "cached {cached:?} vs fresh {fresh:?}");
+
+    for bad in [
+        &["--dataset-entries", "0"][..],
+        &["--dataset-entries", "4", "--steady"],
+    ] {
+        let (out, _) = run_with("bad", std::slice::from_ref(&row), bad);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("--dataset-entries"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
 fn the_report_gives_errors_by_group_and_names_a_folder_that_does_not_exist() {
     let rows = [burst_row(), disagg(8)];
     let d = dir("report");
