@@ -26,7 +26,7 @@ use std::sync::OnceLock;
 use rand_distr::{Distribution, Exp1};
 use servesim_core::RngStreams;
 
-use super::{mdk_max_utilisation, mdk_response_ms};
+use super::{largest_within, mdk_max_utilisation, mdk_response_ms};
 
 /// Arrivals each estimate runs over, per worker.
 pub const ARRIVALS: usize = 20_000;
@@ -129,19 +129,10 @@ impl BatchedPrefill {
         if target_ms < self.alone_ms {
             return 0.0;
         }
-        let (mut lo, mut hi) = (0.0f64, cap.min(0.999) * self.peak_per_s(workers));
-        if self.response_ms(hi, workers) <= target_ms {
-            return hi;
-        }
-        for _ in 0..BISECTION_ROUNDS {
-            let mid = 0.5 * (lo + hi);
-            if self.response_ms(mid, workers) <= target_ms {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
+        let most = cap.min(0.999) * self.peak_per_s(workers);
+        largest_within(most, BISECTION_ROUNDS, |rate| {
+            self.response_ms(rate, workers) <= target_ms
+        })
     }
 
     /// An iteration of `tokens` (at most the budget), ms: linear between the timed

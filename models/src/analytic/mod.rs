@@ -94,13 +94,21 @@ pub fn mdk_max_utilisation(service_ms: f64, target_ms: f64, k: u32, cap: f64) ->
     if target_ms < service_ms {
         return 0.0;
     }
-    let (mut lo, mut hi) = (0.0f64, cap.min(0.999));
-    if mdk_response_ms(service_ms, hi, k) <= target_ms {
+    largest_within(cap.min(0.999), 60, |rho| {
+        mdk_response_ms(service_ms, rho, k) <= target_ms
+    })
+}
+
+/// The largest `x` in `[0, hi]` at which `within(x)` holds, found by `rounds` halvings;
+/// `hi` when it holds there. `within` holds at 0 and, once false, stays false above.
+pub(crate) fn largest_within(hi: f64, rounds: usize, within: impl Fn(f64) -> bool) -> f64 {
+    if within(hi) {
         return hi;
     }
-    for _ in 0..60 {
+    let (mut lo, mut hi) = (0.0f64, hi);
+    for _ in 0..rounds {
         let mid = 0.5 * (lo + hi);
-        if mdk_response_ms(service_ms, mid, k) <= target_ms {
+        if within(mid) {
             lo = mid;
         } else {
             hi = mid;

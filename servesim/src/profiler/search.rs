@@ -183,11 +183,6 @@ impl<'a> Search<'a> {
         }
     }
 
-    /// Prefill time of one prompt at batch 1, ms.
-    pub fn prefill_ms(&self, w: &Worker) -> f64 {
-        self.load().prefill_ms(&w.cached)
-    }
-
     /// The prefill queue of workers of `w`: their iterations batch the waiting prompts.
     pub fn prefill_queue(&self, w: &Worker) -> PrefillQueue {
         let most_workers = self.req.total_gpus / w.split.gpus().max(1) + 1;
