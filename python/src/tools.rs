@@ -118,6 +118,7 @@ pub fn validate_serving<'py>(
                 Path::new(input),
                 Path::new(output),
                 averaged,
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
                 &observer,
             )
         })

@@ -33,6 +33,9 @@ const DENSE_SEQS: usize = 1 << 14;
 pub struct CachedPredictor {
     inner: IterationPredictor,
     tokens: RefCell<Vec<f64>>,
+    /// Token terms of decode-only steps under attention DP, by the worker's token count (the
+    /// fullest rank's share follows from it).
+    dp_decode_tokens: RefCell<Vec<f64>>,
     heads: RefCell<Vec<f64>>,
     /// `generation[seqs][k]`: ms at KV grid index `k` (NaN until computed).
     generation: RefCell<Vec<Vec<f64>>>,
@@ -46,6 +49,7 @@ impl CachedPredictor {
         CachedPredictor {
             inner,
             tokens: RefCell::new(Vec::new()),
+            dp_decode_tokens: RefCell::new(Vec::new()),
             heads: RefCell::new(Vec::new()),
             generation: RefCell::new(Vec::new()),
             context: RefCell::new(Vec::new()),
@@ -131,18 +135,22 @@ impl CachedPredictor {
             return 0.0;
         }
         let all_chunks = chunks;
-        // Attention DP: the fullest rank's share (the whole batch without it); its token
-        // terms depend on two counts, so they are computed, not cached.
+        // Attention DP: the fullest rank's share (the whole batch without it). Its token
+        // terms depend on two counts; in a decode-only step the rank's follows from the
+        // worker's, so those are cached by it, and steps with prefill are computed.
         let (chunks, rank_prefill, decode_seqs) =
             self.inner.rank_share(chunks, prefill_tokens, b.decode_seqs);
         let mut ms = if self.inner.attention_dp() > 1 {
-            let phase = if chunks > 0 {
-                Phase::Prefill
+            let rank_tokens = rank_prefill + u64::from(decode_seqs);
+            if chunks > 0 {
+                self.inner
+                    .token_terms_dp_ms(rank_tokens, tokens, Phase::Prefill)
             } else {
-                Phase::Decode
-            };
-            self.inner
-                .token_terms_dp_ms(rank_prefill + u64::from(decode_seqs), tokens, phase)
+                Self::dense(&self.dp_decode_tokens, tokens, || {
+                    self.inner
+                        .token_terms_dp_ms(rank_tokens, tokens, Phase::Decode)
+                })
+            }
         } else {
             Self::dense(&self.tokens, tokens, || self.inner.token_terms_ms(tokens))
         };

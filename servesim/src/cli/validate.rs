@@ -37,6 +37,10 @@ pub struct ValidateArgs {
     /// concurrency band (MAPE and median bias), as `docs/fidelity.md` is generated.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Threads, one row each at a time (default: the machine's cores); the predictions do
+    /// not depend on it.
+    #[arg(long)]
+    pub jobs: Option<usize>,
 }
 
 /// Simulates every row, writes the predictions and prints the MAPE table.
@@ -46,8 +50,9 @@ pub fn run_cmd(args: ValidateArgs) -> Result<(), CliError> {
     if let Some(report) = &args.report {
         super::check_writable("--report", report)?;
     }
+    let jobs = super::jobs(args.jobs)?;
     let bar = super::progress::Bar::new();
-    let v = servesim::validate::validate_file(&args.input, &args.output, averaged, &bar)
+    let v = servesim::validate::validate_file(&args.input, &args.output, averaged, jobs, &bar)
         .map_err(|e| CliError::Message(e.to_string()))?;
     drop(bar);
     print!("{}", servesim::validate::render_mape(&v));

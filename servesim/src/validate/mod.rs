@@ -94,6 +94,7 @@ use serde::Serialize;
 use servesim_models::llm::LlmSpec;
 
 use crate::Error;
+use crate::experiment::parallel;
 use crate::progress::Observer;
 
 pub use benchmark::{
@@ -535,20 +536,21 @@ fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Pre
     })
 }
 
-/// Simulates every row of a measured file, its means taken as `averaged` says (each row
-/// told to `progress` once predicted); `origin` names the file in errors.
+/// Simulates every row of a measured file on up to `threads` threads, its means taken as
+/// `averaged` says (each row told to `progress` once predicted); `origin` names the file in
+/// errors. Rows are independent runs, so the result does not depend on `threads`.
 pub fn validate_rows(
     file: &MeasuredFile,
     origin: &str,
     averaged: Averaged,
+    threads: usize,
     progress: &dyn Observer,
 ) -> Result<Validation, Error> {
-    let mut rows = Vec::with_capacity(file.rows.len());
     progress.phase("rows", file.rows.len() as u64);
-    for (line, fields) in &file.rows {
-        rows.push(predict(file, origin, *line, fields, averaged));
-        progress.done();
-    }
+    let jobs: Vec<_> = file.rows.iter().collect();
+    let rows = parallel(jobs, threads, progress, |(line, fields)| {
+        predict(file, origin, *line, fields, averaged)
+    });
     let (overall, groups) = report::summarise(&rows);
     Ok(Validation {
         rows,
@@ -558,12 +560,13 @@ pub fn validate_rows(
     })
 }
 
-/// Reads `input`, simulates every row (its means taken as `averaged` says, each row told to
-/// `progress`) and writes `output`.
+/// Reads `input`, simulates every row on up to `threads` threads (its means taken as
+/// `averaged` says, each row told to `progress`) and writes `output`.
 pub fn validate_file(
     input: &Path,
     output: &Path,
     averaged: Averaged,
+    threads: usize,
     progress: &dyn Observer,
 ) -> Result<Validation, Error> {
     let text = std::fs::read_to_string(input).map_err(|source| Error::Io {
@@ -572,7 +575,7 @@ pub fn validate_file(
     })?;
     let origin = input.display().to_string();
     let file = MeasuredFile::parse(&text, &origin)?;
-    let v = validate_rows(&file, &origin, averaged, progress)?;
+    let v = validate_rows(&file, &origin, averaged, threads, progress)?;
     std::fs::write(output, render_csv(&file, &v)).map_err(|source| Error::Io {
         path: output.to_path_buf(),
         source,
