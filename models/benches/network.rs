@@ -59,6 +59,7 @@ fn bench(name: &str, fabric: Fabric) {
         nvlink_bytes_per_s: 450e9,
         nic_bytes_per_s: 50e9,
         fabric,
+        nodes_per_nvlink_domain: 1,
     };
     let topology = Topology::new(spec).expect("valid spec");
     println!(

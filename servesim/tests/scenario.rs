@@ -135,7 +135,7 @@ fn errors_name_the_field() {
                 "tp: 2, workers: 1}\n    - {name: decode, role: decode, tp: 2",
                 "tp: 2, workers: 1}\n    - {name: decode, role: decode, tp: 16",
             ),
-            "cluster.pools[1].tp: 16 is more than a node's 8 GPUs",
+            "cluster.pools[1].tp: 16 is more than the 8 GPUs of one NVLink domain of h100_sxm (a node)",
         ),
         (
             ("name: decode", "name: prefill"),
@@ -258,7 +258,8 @@ fn attention_dp_makes_workers_of_tp_times_dp_gpus_for_a_mixture_of_experts() {
     );
     // Each rank schedules its own batch: the worker's defaults are 8 ranks' worth.
     assert_eq!(p.engine.max_num_seqs, 8 * d.engine.max_num_seqs);
-    // A worker must fit one node, and attention DP serves a mixture of experts only.
+    // A worker must fit one NVLink domain (a node of an H100 board), and attention DP serves
+    // a mixture of experts only.
     let e = Scenario::from_yaml_str(
         &ds.replace("tp: 1, attention_dp: 8", "tp: 2, attention_dp: 8"),
         "s.yaml",
@@ -268,7 +269,8 @@ fn attention_dp_makes_workers_of_tp_times_dp_gpus_for_a_mixture_of_experts() {
     .to_string();
     assert!(
         e.contains(
-            "cluster.pools[0].attention_dp: tp 2 × attention_dp 8 = 16 GPUs is more than a node's 8"
+            "cluster.pools[0].attention_dp: tp 2 × attention_dp 8 = 16 GPUs is more than the 8 \
+             GPUs of one NVLink domain of h200_sxm (a node)"
         ),
         "{e}"
     );

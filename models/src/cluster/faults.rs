@@ -108,10 +108,7 @@ impl Cluster {
             .filter(|w| {
                 let worker = &self.workers[w.0 as usize];
                 worker.state != WorkerState::Stopped
-                    && worker
-                        .gpus
-                        .first()
-                        .is_some_and(|&g| self.gpus.node_of(g) == node)
+                    && worker.gpus.iter().any(|&g| self.gpus.node_of(g) == node)
             })
             .collect();
         for w in victims {

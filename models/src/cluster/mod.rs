@@ -345,7 +345,12 @@ impl Cluster {
         let mut cluster = Cluster {
             pools: Vec::new(),
             workers: Vec::new(),
-            gpus: GpuInventory::new(spec.nodes, spec.gpus_per_node, spec.gpu_budget),
+            gpus: GpuInventory::new(
+                spec.nodes,
+                spec.gpus_per_node,
+                spec.network.topology().spec().nodes_per_nvlink_domain,
+                spec.gpu_budget,
+            ),
             network: spec.network,
             kv_bytes_per_token: spec.kv_bytes_per_token,
             local_prefill_max_tokens: spec.local_prefill_max_tokens,

@@ -1,9 +1,12 @@
-//! Which GPUs a worker holds: a TP group never spans nodes.
+//! Which GPUs a worker holds: a worker of at most a node's GPUs stays on one node; a wider
+//! one (a 32-GPU wide-EP worker on NVL72 trays of 4) takes whole nodes of one NVLink domain,
+//! as its all-to-all and tensor-parallel traffic need NVLink between all its GPUs.
 
 /// Free and held GPUs of the cluster, node by node.
 #[derive(Clone, Debug)]
 pub struct GpuInventory {
     gpus_per_node: u32,
+    nodes_per_domain: u32,
     /// `held[node][local]`.
     held: Vec<Vec<bool>>,
     budget: u32,
@@ -14,10 +17,12 @@ pub struct GpuInventory {
 }
 
 impl GpuInventory {
-    /// `nodes` nodes of `gpus_per_node` GPUs, at most `budget` held at once.
-    pub fn new(nodes: u32, gpus_per_node: u32, budget: u32) -> Self {
+    /// `nodes` nodes of `gpus_per_node` GPUs in NVLink domains of `nodes_per_domain`
+    /// consecutive nodes, at most `budget` held at once.
+    pub fn new(nodes: u32, gpus_per_node: u32, nodes_per_domain: u32, budget: u32) -> Self {
         GpuInventory {
             gpus_per_node,
+            nodes_per_domain: nodes_per_domain.max(1),
             held: vec![vec![false; gpus_per_node as usize]; nodes as usize],
             budget,
             in_use: 0,
@@ -35,12 +40,16 @@ impl GpuInventory {
         self.budget
     }
 
-    /// Takes `tp` GPUs on one node (first fit, lowest indices), as global GPU
-    /// indices `node × gpus_per_node + local`; `None` if the budget or the
+    /// Takes `tp` GPUs for one worker (first fit, lowest indices), as global GPU
+    /// indices `node × gpus_per_node + local`: on one node, or as whole free nodes of one
+    /// NVLink domain when `tp` is more than a node holds; `None` if the budget or the
     /// nodes cannot give them.
     pub fn take(&mut self, tp: u32) -> Option<Vec<u32>> {
-        if self.in_use + tp > self.budget || tp > self.gpus_per_node {
+        if self.in_use + tp > self.budget {
             return None;
+        }
+        if tp > self.gpus_per_node {
+            return self.take_nodes(tp);
         }
         for (node, gpus) in self.held.iter_mut().enumerate() {
             if self.down[node] > 0 {
@@ -58,6 +67,39 @@ impl GpuInventory {
                 return Some(
                     free.iter()
                         .map(|&i| node as u32 * self.gpus_per_node + i as u32)
+                        .collect(),
+                );
+            }
+        }
+        None
+    }
+
+    /// Takes `tp / gpus_per_node` whole free nodes within one NVLink domain.
+    fn take_nodes(&mut self, tp: u32) -> Option<Vec<u32>> {
+        let gpn = self.gpus_per_node;
+        let need = tp / gpn;
+        if !tp.is_multiple_of(gpn) || need > self.nodes_per_domain {
+            return None;
+        }
+        let nodes = self.nodes();
+        let free = |inv: &Self, n: u32| {
+            inv.down[n as usize] == 0 && inv.held[n as usize].iter().all(|h| !h)
+        };
+        for first in (0..nodes).step_by(self.nodes_per_domain as usize) {
+            let domain = first..(first + self.nodes_per_domain).min(nodes);
+            let picked: Vec<u32> = domain
+                .filter(|&n| free(self, n))
+                .take(need as usize)
+                .collect();
+            if picked.len() == need as usize {
+                for &n in &picked {
+                    self.held[n as usize].fill(true);
+                }
+                self.in_use += tp;
+                return Some(
+                    picked
+                        .iter()
+                        .flat_map(|&n| (0..gpn).map(move |i| n * gpn + i))
                         .collect(),
                 );
             }
@@ -106,7 +148,7 @@ mod tests {
 
     #[test]
     fn groups_stay_on_one_node_and_respect_the_budget() {
-        let mut inv = GpuInventory::new(2, 8, 12);
+        let mut inv = GpuInventory::new(2, 8, 1, 12);
         assert_eq!(inv.take(4).unwrap(), vec![0, 1, 2, 3]);
         assert_eq!(inv.take(2).unwrap(), vec![4, 5]);
         assert_eq!(
@@ -128,5 +170,27 @@ mod tests {
         inv.give_back(&[14, 15]);
         assert!(!inv.set_node_down(0, false));
         assert_eq!(inv.take(2).unwrap(), vec![0, 1]);
+        assert!(inv.take(16).is_none(), "two nodes are two NVLink domains");
+    }
+
+    #[test]
+    fn wide_workers_take_whole_nodes_of_one_nvlink_domain() {
+        // Two NVL racks of three 4-GPU trays each.
+        let mut inv = GpuInventory::new(6, 4, 3, 24);
+        assert_eq!(inv.take(2).unwrap(), vec![0, 1]);
+        assert_eq!(inv.take(8).unwrap(), vec![4, 5, 6, 7, 8, 9, 10, 11]);
+        assert!(inv.take(6).is_none(), "not a whole number of trays");
+        assert!(inv.take(16).is_none(), "more than a rack");
+        // Rack 0 has no free tray left, so the next 8 go to rack 1.
+        assert_eq!(inv.take(8).unwrap(), (12..20).collect::<Vec<_>>());
+        inv.set_node_down(5, true);
+        assert!(
+            inv.take(8).is_none(),
+            "rack 1 has one free tray, and it is down"
+        );
+        assert_eq!(inv.take(2).unwrap(), vec![2, 3]);
+        inv.give_back(&[4, 5, 6, 7, 8, 9, 10, 11]);
+        assert_eq!(inv.take(8).unwrap(), vec![4, 5, 6, 7, 8, 9, 10, 11]);
+        assert_eq!(inv.in_use(), 20);
     }
 }

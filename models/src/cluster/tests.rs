@@ -45,6 +45,7 @@ fn network(nodes: u32) -> Network {
         nvlink_bytes_per_s: 450e9,
         nic_bytes_per_s: 50e9,
         fabric: Fabric::SingleSwitch,
+        nodes_per_nvlink_domain: 1,
     };
     Network::new(
         Topology::new(spec).unwrap(),

@@ -20,6 +20,14 @@
 //!   to 512, cut at `cuda_graph_max_bs` (256 for TP < 4 on GPUs of 80 GB or more, 512 from
 //!   TP 4, `server_args.py`); a decode batch is padded to the next captured size, a larger
 //!   one runs eagerly.
+//!
+//! Under attention data parallelism each rank is its own process with its own batch, so a
+//! graph is captured and replayed per rank for the rank's local batch (TensorRT-LLM's
+//! `cuda_graph_config.max_batch_size`, like its `max_batch_size`, is per rank; SGLang's
+//! `cuda_graph_max_bs` is per DP rank). The ranks step together, so the fullest rank's
+//! batch picks the graph for all of them: TensorRT-LLM and SGLang gather every rank's
+//! batch and replay graphs only when all can, padding to the same size (SGLang's
+//! `can_run_dp_cuda_graph`).
 
 use crate::backend::Backend;
 
@@ -42,6 +50,8 @@ pub struct CudaGraphs {
     sizes: Vec<u32>,
     /// A batch of no captured size runs the next larger graph, padded.
     padding: bool,
+    /// Attention-DP ranks whose local batches the graphs are captured for (1 without).
+    ranks: u32,
 }
 
 impl CudaGraphs {
@@ -50,7 +60,20 @@ impl CudaGraphs {
         sizes.retain(|&s| s > 0);
         sizes.sort_unstable();
         sizes.dedup();
-        CudaGraphs { sizes, padding }
+        CudaGraphs {
+            sizes,
+            padding,
+            ranks: 1,
+        }
+    }
+
+    /// The same graphs captured on each of `ranks` attention-DP ranks, for the rank's own
+    /// batch (see the module documentation).
+    pub fn per_rank(self, ranks: u32) -> CudaGraphs {
+        CudaGraphs {
+            ranks: ranks.max(1),
+            ..self
+        }
     }
 
     /// No graphs: every decode step runs eagerly.
@@ -79,9 +102,14 @@ impl CudaGraphs {
 
     /// A decode-only step of `seqs` sequences attending to `kv_tokens` in all, as it runs:
     /// `(sequences, KV tokens, eager)` with the padding's dummy one-token sequences counted.
+    /// Under attention DP the fullest rank's batch (`⌈seqs / ranks⌉`) picks the graph and
+    /// every rank pads to it.
     pub fn decode_batch(&self, seqs: u32, kv_tokens: u64) -> (u32, u64, bool) {
-        match self.step(seqs) {
-            GraphStep::Replay { batch } => (batch, kv_tokens + u64::from(batch - seqs), false),
+        match self.step(seqs.div_ceil(self.ranks)) {
+            GraphStep::Replay { batch } => {
+                let padded = batch.saturating_mul(self.ranks).max(seqs);
+                (padded, kv_tokens + u64::from(padded - seqs), false)
+            }
             GraphStep::Eager => (seqs, kv_tokens, true),
         }
     }
@@ -174,6 +202,28 @@ mod tests {
         assert_eq!(s1.step(257), GraphStep::Eager);
         let s4 = CudaGraphs::for_backend(Backend::Sglang, 2048, 4);
         assert_eq!(s4.step(257), GraphStep::Replay { batch: 272 });
+    }
+
+    #[test]
+    fn attention_dp_ranks_replay_the_graph_of_the_fullest_rank() {
+        // 32 ranks of up to 128 sequences: 2,048 in all is 64 a rank, a captured size.
+        let g = CudaGraphs::trtllm(128, false).per_rank(32);
+        assert_eq!(g.decode_batch(2048, 5000), (2048, 5000, false));
+        // 2,049: one rank holds 65, no graph of 65 without padding.
+        assert_eq!(g.decode_batch(2049, 5000), (2049, 5000, true));
+        // With padding every rank runs the graph of 72: 32 × 72 sequences, the dummies one
+        // token each.
+        let padded = CudaGraphs::trtllm(128, true).per_rank(32);
+        assert_eq!(padded.decode_batch(2049, 5000), (2304, 5000 + 255, false));
+        // More than 128 a rank runs eagerly, whatever the worker's total.
+        assert!(padded.decode_batch(32 * 129, 0).2);
+        // One rank is the worker.
+        assert_eq!(
+            CudaGraphs::trtllm(128, true)
+                .per_rank(1)
+                .decode_batch(37, 100),
+            (40, 103, false)
+        );
     }
 
     #[test]

@@ -366,12 +366,14 @@ impl LlmSpec {
     fn check_deployment(&self, gpu: &GpuSku, par: &Parallelism, mem_fraction: f64) -> Result<f64> {
         self.require_modelled("the KV capacity of a tensor-parallel worker", par)?;
         let tp = par.tp;
-        if tp == 0 || par.gpus() > u64::from(gpu.gpus_per_node) {
+        if tp == 0 || par.gpus() > u64::from(gpu.nvlink_domain()) {
             return Err(ModelsError::Invalid {
                 what: "TP size",
                 message: format!(
-                    "TP {tp} × attention DP {} (must fit one node: 1..={} GPUs on {})",
-                    par.attention_dp, gpu.gpus_per_node, gpu.sku
+                    "TP {tp} × attention DP {} (must fit one NVLink domain: 1..={} GPUs on {})",
+                    par.attention_dp,
+                    gpu.nvlink_domain(),
+                    gpu.sku
                 ),
             });
         }

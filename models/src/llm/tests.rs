@@ -399,14 +399,14 @@ fn mla_and_attention_dp_capacity_and_what_is_still_refused() {
         8 * rank
     );
     assert!(8 * rank > 2 * cap, "{rank} {cap}");
-    // A worker must fit one node.
+    // A worker must fit one NVLink domain (one node on an H200 board).
     let wide = Parallelism {
         attention_dp: 16,
         moe_ep: 16,
         ..dep8
     };
     let e = m.kv_capacity_tokens_split(h200, &wide, 0.9, 0).unwrap_err();
-    assert!(e.to_string().contains("must fit one node"), "{e}");
+    assert!(e.to_string().contains("must fit one NVLink domain"), "{e}");
     // Attention DP is refused for a dense model (its data parallelism is separate workers).
     let dense = LlmSpec::lookup("Qwen/Qwen3-32B").unwrap();
     let dp2 = Parallelism {

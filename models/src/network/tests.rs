@@ -199,6 +199,7 @@ fn spec(nodes: u32, gpus_per_node: u32, fabric: Fabric) -> TopologySpec {
         nvlink_bytes_per_s: NVLINK,
         nic_bytes_per_s: NIC,
         fabric,
+        nodes_per_nvlink_domain: 1,
     }
 }
 
@@ -266,6 +267,13 @@ fn bad_specs_name_the_field() {
         ),
         (
             TopologySpec {
+                nodes_per_nvlink_domain: 0,
+                ..good
+            },
+            "`nodes_per_nvlink_domain`",
+        ),
+        (
+            TopologySpec {
                 fabric: Fabric::TwoLevel {
                     nodes_per_leaf: 2,
                     oversubscription: 0.0,
@@ -301,18 +309,33 @@ fn spec_from_yaml() {
 }
 
 /// Every route is a path in the petgraph graph from the source GPU to the destination GPU,
-/// and as short as petgraph's own shortest path.
+/// and as short as petgraph's own shortest path, with NVLink domains of one node, of two
+/// and of three (the last one partly filled).
 #[test]
 fn routes_are_shortest_paths_in_the_graph() {
     use petgraph::algo::dijkstra;
-    for fabric in [
+    let fabrics = [
         Fabric::SingleSwitch,
         Fabric::TwoLevel {
             nodes_per_leaf: 2,
             oversubscription: 2.0,
         },
-    ] {
-        let topo = Topology::new(spec(5, 3, fabric)).unwrap();
+    ];
+    for (fabric, per_domain) in fabrics.into_iter().flat_map(|f| [(f, 1), (f, 2), (f, 3)]) {
+        let topo = Topology::new(TopologySpec {
+            nodes_per_nvlink_domain: per_domain,
+            ..spec(5, 3, fabric)
+        })
+        .unwrap();
+        assert_eq!(topo.num_domains(), 5u32.div_ceil(per_domain));
+        for d in 0..topo.num_domains() {
+            let gpu = Vertex::Gpu(GpuId(d * per_domain * 3));
+            assert!(topo.link_between(gpu, Vertex::NvSwitch(d)).is_some());
+        }
+        assert_eq!(
+            topo.link_between(Vertex::NvSwitch(topo.num_domains()), Vertex::Switch),
+            None
+        );
         let g = topo.graph();
         for s in 0..topo.num_gpus() {
             let src = g
@@ -463,6 +486,35 @@ fn tp2_to_tp2_within_a_node_uses_nvlink() {
         assert_eq!(first.to, Vertex::NvSwitch(0));
     }
     assert_eq!(run_until_idle(&mut net), vec![(t(20_000_000 + LAT), id)]);
+}
+
+/// An NVL72 rack: GPUs of different 4-GPU trays in one NVLink domain talk over NVLink, the
+/// next rack's over InfiniBand.
+#[test]
+fn trays_of_one_nvlink_domain_talk_over_nvlink() {
+    let mut net = network(TopologySpec {
+        nodes_per_nvlink_domain: 18,
+        ..spec(36, 4, Fabric::SingleSwitch)
+    });
+    let bytes = 9_000_000_000;
+    let rack = net
+        .start_transfer(t(0), &[(GpuId(0), GpuId(71), bytes)])
+        .unwrap();
+    let flow = net.transfer_flows(rack).next().unwrap();
+    assert_eq!((flow.rate, flow.route.links().len()), (NVLINK, 2));
+    let first = net.topology().link(flow.route.links()[0]).unwrap();
+    assert_eq!(first.to, Vertex::NvSwitch(0));
+    let across = net
+        .start_transfer(t(0), &[(GpuId(4), GpuId(72), bytes)])
+        .unwrap();
+    let flow = net.transfer_flows(across).next().unwrap();
+    assert_eq!((flow.rate, flow.route.links().len()), (NIC, 4));
+    let to = net.topology().link(flow.route.links()[3]).unwrap().to;
+    assert_eq!(to, Vertex::Gpu(GpuId(72)));
+    assert_eq!(
+        net.topology().domain_of(net.topology().node_of(GpuId(72))),
+        1
+    );
 }
 
 #[test]
@@ -699,7 +751,7 @@ fn deterministic() {
 
 fn random_spec() -> impl Strategy<Value = TopologySpec> {
     (
-        1u32..6,
+        (1u32..6, 1u32..4),
         1u32..5,
         prop::sample::select(vec![1e6, 450e9, 900e9]),
         prop::sample::select(vec![1e6 / 3.0, 50e9, 100e9, 12.5e9]),
@@ -713,13 +765,16 @@ fn random_spec() -> impl Strategy<Value = TopologySpec> {
             }),
         ],
     )
-        .prop_map(|(nodes, gpus_per_node, nvlink, nic, fabric)| TopologySpec {
-            nodes,
-            gpus_per_node,
-            nvlink_bytes_per_s: nvlink,
-            nic_bytes_per_s: nic,
-            fabric,
-        })
+        .prop_map(
+            |((nodes, per_domain), gpus_per_node, nvlink, nic, fabric)| TopologySpec {
+                nodes,
+                gpus_per_node,
+                nvlink_bytes_per_s: nvlink,
+                nic_bytes_per_s: nic,
+                fabric,
+                nodes_per_nvlink_domain: per_domain,
+            },
+        )
 }
 
 type Shards = Vec<(GpuId, GpuId, u64)>;

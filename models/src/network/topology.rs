@@ -52,14 +52,23 @@ pub enum Fabric {
 pub struct TopologySpec {
     /// Number of nodes.
     pub nodes: u32,
-    /// GPUs in each node (one NVLink domain).
+    /// GPUs in each node (tray): the GPUs that share a NIC rail set and a host.
     pub gpus_per_node: u32,
+    /// Consecutive nodes that share one NVLink domain (1: each node is its own, as on an
+    /// 8-GPU HGX board; 18 for a GB200/GB300 NVL72 rack of 4-GPU trays, whose NVLink
+    /// switch trays join all 72 GPUs). The last domain may be partly filled.
+    #[serde(default = "one_node")]
+    pub nodes_per_nvlink_domain: u32,
     /// NVLink bandwidth of one GPU to its node's NVLink switch, per direction.
     pub nvlink_bytes_per_s: f64,
     /// Bandwidth of one GPU's NIC, per direction.
     pub nic_bytes_per_s: f64,
     /// The fabric between nodes.
     pub fabric: Fabric,
+}
+
+fn one_node() -> u32 {
+    1
 }
 
 fn invalid(message: String) -> ModelsError {
@@ -87,6 +96,11 @@ impl TopologySpec {
         }
         if self.gpus_per_node == 0 {
             return Err(invalid("`gpus_per_node` must be at least 1 (got 0)".into()));
+        }
+        if self.nodes_per_nvlink_domain == 0 {
+            return Err(invalid(
+                "`nodes_per_nvlink_domain` must be at least 1 (got 0)".into(),
+            ));
         }
         let gpus = u64::from(self.nodes) * u64::from(self.gpus_per_node);
         if gpus > MAX_GPUS {
@@ -117,7 +131,7 @@ impl TopologySpec {
 pub enum Vertex {
     /// A GPU.
     Gpu(GpuId),
-    /// The NVLink switch of a node (by node index).
+    /// The NVLink switch of an NVLink domain (by domain index: one node, or an NVL72 rack).
     NvSwitch(u32),
     /// The NIC of a GPU (GPU `i` of a node uses NIC `i`: rail-aligned).
     Nic(GpuId),
@@ -175,7 +189,7 @@ const NIC_DOWN: usize = 5;
 /// dense per-link data and hand-computed routes.
 ///
 /// Vertices and links are created in a fixed order from the spec, so ids are deterministic.
-/// Each GPU has an NVLink pair to its node's switch, a pair to its NIC (capacity
+/// Each GPU has an NVLink pair to its NVLink domain's switch, a pair to its NIC (capacity
 /// `nic_bytes_per_s`) and its NIC a pair to the fabric (capacity `nic_bytes_per_s`);
 /// with [`Fabric::TwoLevel`] each leaf has a pair to the spine.
 #[derive(Clone, Debug)]
@@ -236,8 +250,13 @@ impl Topology {
             }
         }
         let mut gpu_links = Vec::with_capacity(gpus as usize);
+        let per_domain = spec.nodes_per_nvlink_domain;
+        let mut nvswitch = NodeIndex::end();
         for node in 0..spec.nodes {
-            let nvswitch = graph.add_node(Vertex::NvSwitch(node));
+            // A domain's switch comes just before its first node's GPUs.
+            if node.is_multiple_of(per_domain) {
+                nvswitch = graph.add_node(Vertex::NvSwitch(node / per_domain));
+            }
             let edge = match spec.fabric {
                 Fabric::SingleSwitch => fabric_switches[0],
                 Fabric::TwoLevel { nodes_per_leaf, .. } => {
@@ -315,6 +334,16 @@ impl Topology {
         gpu.0 / self.spec.gpus_per_node
     }
 
+    /// The NVLink domain of a node.
+    pub fn domain_of(&self, node: u32) -> u32 {
+        node / self.spec.nodes_per_nvlink_domain
+    }
+
+    /// Number of NVLink domains.
+    pub fn num_domains(&self) -> u32 {
+        self.spec.nodes.div_ceil(self.spec.nodes_per_nvlink_domain)
+    }
+
     /// The leaf switch of a node ([`Fabric::TwoLevel`] only).
     pub fn leaf_of(&self, node: u32) -> Option<u32> {
         match self.spec.fabric {
@@ -331,18 +360,24 @@ impl Topology {
     }
 
     fn vertex_index(&self, v: Vertex) -> Option<NodeIndex> {
-        // Vertex order in `new`: fabric switches first, then per node
-        // [NvSwitch, (Gpu, Nic) per GPU].
+        // Vertex order in `new`: fabric switches first, then per node [NvSwitch if the
+        // node is its domain's first, (Gpu, Nic) per GPU].
         let fabric = match self.spec.fabric {
             Fabric::SingleSwitch => 1,
             Fabric::TwoLevel { .. } => 1 + self.leaf_links.len(),
         };
-        let per_node = 1 + 2 * self.spec.gpus_per_node as usize;
+        let per_domain = self.spec.nodes_per_nvlink_domain as usize;
+        // Where a node's vertices start: the GPUs and NICs of the nodes before it, plus one
+        // switch per domain begun before it.
+        let node_start = |node: usize| {
+            fabric + node * 2 * self.spec.gpus_per_node as usize + node.div_ceil(per_domain)
+        };
         let gpu_at = |g: GpuId, offset: usize| {
             (g.0 < self.num_gpus()).then(|| {
                 let node = (g.0 / self.spec.gpus_per_node) as usize;
                 let local = (g.0 % self.spec.gpus_per_node) as usize;
-                fabric + node * per_node + 1 + 2 * local + offset
+                let switch = usize::from(node.is_multiple_of(per_domain));
+                node_start(node) + switch + 2 * local + offset
             })
         };
         let i = match (v, self.spec.fabric) {
@@ -351,8 +386,8 @@ impl Topology {
             (Vertex::Leaf(l), Fabric::TwoLevel { .. }) => {
                 (l < self.num_leaves()).then(|| 1 + l as usize)
             }
-            (Vertex::NvSwitch(n), _) => {
-                (n < self.spec.nodes).then(|| fabric + n as usize * per_node)
+            (Vertex::NvSwitch(d), _) => {
+                (d < self.num_domains()).then(|| node_start(d as usize * per_domain))
             }
             (Vertex::Gpu(g), _) => gpu_at(g, 0),
             (Vertex::Nic(g), _) => gpu_at(g, 1),
@@ -363,7 +398,7 @@ impl Topology {
         Some(index)
     }
 
-    /// The route from `src` to `dst`: same node → GPU→NVSwitch→GPU; other node →
+    /// The route from `src` to `dst`: same NVLink domain → GPU→NVSwitch→GPU; other domain →
     /// GPU→NIC→(switch | leaf[→spine→leaf])→NIC→GPU; none from a GPU to itself.
     pub fn route(&self, src: GpuId, dst: GpuId) -> Result<Route> {
         let n = self.num_gpus();
@@ -386,7 +421,7 @@ impl Topology {
         let s = &self.gpu_links[src.0 as usize];
         let d = &self.gpu_links[dst.0 as usize];
         let (sn, dn) = (self.node_of(src), self.node_of(dst));
-        if sn == dn {
+        if self.domain_of(sn) == self.domain_of(dn) {
             return Route::new(&[s[NVL_UP], d[NVL_DOWN]]);
         }
         match (self.leaf_of(sn), self.leaf_of(dn)) {

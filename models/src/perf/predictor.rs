@@ -185,12 +185,14 @@ impl IterationPredictor {
             }
         }
         let tp = par.tp;
-        if tp == 0 || par.gpus() > u64::from(gpu.gpus_per_node) {
+        if tp == 0 || par.gpus() > u64::from(gpu.nvlink_domain()) {
             return Err(ModelsError::Invalid {
                 what: "TP size",
                 message: format!(
-                    "TP {tp} × attention DP {} (must fit one node: 1..={} GPUs on {})",
-                    par.attention_dp, gpu.gpus_per_node, gpu.sku
+                    "TP {tp} × attention DP {} (must fit one NVLink domain: 1..={} GPUs on {})",
+                    par.attention_dp,
+                    gpu.nvlink_domain(),
+                    gpu.sku
                 ),
             });
         }
@@ -949,7 +951,7 @@ mod tests {
         let cat = GpuCatalog::builtin();
         let gpu = cat.get("h200_sxm").unwrap();
         let timer = KernelTimer::shipped(&cat, "h200_sxm", Backend::Trtllm).unwrap();
-        // A worker must fit one node.
+        // A worker must fit one NVLink domain (one node on an H200 board).
         let r1 = LlmSpec::lookup("DeepSeek-R1").unwrap();
         let wide = Parallelism {
             tp: 1,
@@ -961,7 +963,7 @@ mod tests {
             IterationPredictor::with_parallelism(&r1, &wide, gpu, Backend::Trtllm, timer.clone())
                 .unwrap_err()
                 .to_string();
-        assert!(e.contains("must fit one node"), "{e}");
+        assert!(e.contains("must fit one NVLink domain"), "{e}");
         // MoE TP × EP must fill the worker.
         let q = LlmSpec::lookup("Qwen/Qwen3-235B-A22B-FP8").unwrap();
         let bad = Parallelism {

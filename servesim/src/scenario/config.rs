@@ -149,7 +149,8 @@ pub struct SloConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterConfig {
-    /// Nodes available (each of the SKU's GPUs per node).
+    /// Nodes available, each of the SKU's `gpus_per_node` GPUs (a GB200/GB300 node is a
+    /// 4-GPU tray, and 18 consecutive trays share one NVL72 NVLink domain).
     pub nodes: u32,
     /// Most GPUs held at once (default: every GPU of every node).
     #[serde(default)]
@@ -197,14 +198,15 @@ pub struct PoolConfig {
     pub name: String,
     /// `prefill`, `decode` or `aggregated`.
     pub role: String,
-    /// Tensor parallelism of attention (and of the dense layers): 1, 2, 4 or 8. A worker
-    /// holds `tp × attention_dp` GPUs.
+    /// Tensor parallelism of attention (and of the dense layers): a power of two within one
+    /// NVLink domain (1–8 on an HGX node). A worker holds `tp × attention_dp` GPUs.
     pub tp: u32,
     /// Attention data parallelism of a mixture of experts inside each worker (default 1):
     /// `attention_dp` attention replicas of `tp` GPUs each, every one with its own batch and
     /// KV cache, while the MoE layers see every replica's tokens (TensorRT-LLM's
     /// `enable_attention_dp`, SGLang's `--enable-dp-attention`). A power of two; `tp ×
-    /// attention_dp` must fit one node.
+    /// attention_dp` must fit one NVLink domain (a node, or an NVL72 rack, where a worker
+    /// wider than a tray takes whole trays).
     #[serde(default = "default_ep", skip_serializing_if = "is_one")]
     pub attention_dp: u32,
     /// Expert parallelism of a mixture of experts inside each worker (default 1): the routed
@@ -299,6 +301,7 @@ pub struct EngineOverrides {
     /// Decode batch sizes with a captured CUDA graph (TensorRT-LLM's
     /// `cuda_graph_config.batch_sizes`, vLLM's `cudagraph_capture_sizes`, SGLang's
     /// `cuda_graph_bs`); by default the backend's own list. An empty list captures none.
+    /// Under attention DP they are a rank's batch sizes, as the engines capture them.
     pub cuda_graph_batch_sizes: Option<Vec<u32>>,
     /// Run a decode batch of no captured size as the next larger graph, padded with dummy
     /// sequences (TensorRT-LLM's `cuda_graph_config.enable_padding`, off by default there;

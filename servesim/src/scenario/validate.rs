@@ -358,11 +358,30 @@ fn validate_pool(
             format!("{} is not a power of two", p.tp),
         ));
     }
-    if p.tp > gpu.gpus_per_node {
-        return Err(invalid(
-            format!("{path}.tp"),
-            format!("{} is more than a node's {} GPUs", p.tp, gpu.gpus_per_node),
-        ));
+    // A worker's GPUs share one NVLink domain: a node of an HGX board, or a whole NVL72
+    // rack of 4-GPU trays (`GpuSku::nvlink_domain`), where TensorRT-LLM and SGLang run
+    // tensor and expert parallelism across trays over the rack's NVLink switches.
+    let domain = gpu.nvlink_domain();
+    let too_wide = |field: &str, what: String| {
+        invalid(
+            format!("{path}.{field}"),
+            format!(
+                "{what} is more than the {domain} GPUs of one NVLink domain of {} ({})",
+                gpu.sku,
+                if domain == gpu.gpus_per_node {
+                    "a node".to_string()
+                } else {
+                    format!(
+                        "{} nodes of {}",
+                        domain / gpu.gpus_per_node,
+                        gpu.gpus_per_node
+                    )
+                }
+            ),
+        )
+    };
+    if p.tp > domain {
+        return Err(too_wide("tp", p.tp.to_string()));
     }
     let dp = p.attention_dp;
     if !dp.is_power_of_two() {
@@ -372,12 +391,19 @@ fn validate_pool(
         ));
     }
     let gpus = p.tp.saturating_mul(dp);
-    if dp > 1 && gpus > gpu.gpus_per_node {
+    if gpus > domain {
+        return Err(too_wide(
+            "attention_dp",
+            format!("tp {} × attention_dp {dp} = {gpus} GPUs", p.tp),
+        ));
+    }
+    if gpus > gpu.gpus_per_node && !gpus.is_multiple_of(gpu.gpus_per_node) {
         return Err(invalid(
-            format!("{path}.attention_dp"),
+            format!("{path}.tp"),
             format!(
-                "tp {} × attention_dp {dp} = {gpus} GPUs is more than a node's {} GPUs",
-                p.tp, gpu.gpus_per_node
+                "a worker of {gpus} GPUs spans nodes, so it takes whole nodes: {gpus} is not a \
+                 multiple of the {} GPUs of a node of {}",
+                gpu.gpus_per_node, gpu.sku
             ),
         ));
     }
@@ -479,7 +505,9 @@ fn validate_pool(
         prefix_block_tokens,
         ..d
     };
-    engine.cuda_graphs = cuda_graphs(backend, &engine, p.tp, o);
+    // Graphs are captured per attention-DP rank, for the rank's own batch.
+    engine.cuda_graphs =
+        cuda_graphs(backend, engine.max_num_seqs.div_ceil(dp), p.tp, o).per_rank(dp);
     if let Some(c) = o.schedule_conservativeness {
         let field = format!("{path}.engine.schedule_conservativeness");
         if backend != Backend::Sglang {
@@ -561,15 +589,10 @@ fn validate_pool(
     })
 }
 
-/// The pool's CUDA graphs: the backend's defaults for its `max_num_seqs` and TP, with the
-/// user's sizes and padding in their place where given.
-fn cuda_graphs(
-    backend: Backend,
-    engine: &EngineConfig,
-    tp: u32,
-    o: &EngineOverrides,
-) -> CudaGraphs {
-    let default = CudaGraphs::for_backend(backend, engine.max_num_seqs, tp);
+/// The pool's CUDA graphs for a rank of `max_num_seqs` sequences: the backend's defaults for
+/// it and the worker's TP, with the user's sizes and padding in their place where given.
+fn cuda_graphs(backend: Backend, max_num_seqs: u32, tp: u32, o: &EngineOverrides) -> CudaGraphs {
+    let default = CudaGraphs::for_backend(backend, max_num_seqs, tp);
     let padding = o.cuda_graph_padding.unwrap_or(default.padding());
     match (&o.cuda_graph_batch_sizes, backend) {
         (Some(sizes), _) => CudaGraphs::new(sizes.clone(), padding),

@@ -32,11 +32,15 @@
 //!   and the Qwen3-235B-A22B rows of the same 1.0.0rc3 on H100, with
 //!   `batch_size` equal to the concurrency too, have TTFT flat in OSL. The Llama-3.1-8B
 //!   rows' TTFT growing with OSL at low concurrency is left unexplained.)
-//! - Frontend: the backend's own OpenAI-compatible server, with the benchmark client reading
-//!   its streams ([`servesim_models::frontend::FrontendSpec::engine_server`]): a fixed latency per request and host
-//!   time per streamed token, which the measurements show where GPUs do not explain them
-//!   (latencies that do not shrink with TP, output rates that stop at the same ceiling on
-//!   TP4 and TP8).
+//! - Frontend: for aggregated rows the backend's own OpenAI-compatible server, with the
+//!   benchmark client reading its streams
+//!   ([`servesim_models::frontend::FrontendSpec::engine_server`]): a fixed latency per request
+//!   and host time per streamed token, which the measurements show where GPUs do not explain
+//!   them (latencies that do not shrink with TP, output rates that stop at the same ceiling on
+//!   TP4 and TP8). Disaggregated rows are fronted by another program (a disaggregation proxy,
+//!   a router or Dynamo's frontend) that the rows do not name; their wide-EP GB200/GB300 runs
+//!   (decode attention DP ≥ 16) stream up to 390 k tokens/s, median 116 k, where the
+//!   aggregated servers stop at 8–20 k, so no frontend cost is assumed for them.
 //! - Traffic, by default ([`Averaged::Recipe`]): the benchmark client as aiconfigurator's own
 //!   recipe runs it (`aiperf --concurrency C --warmup-request-count 2·C --num-requests
 //!   20·C`, fixed ISL/OSL, `ignore_eos`; `data/e2e/README.md`), simulated as the client runs

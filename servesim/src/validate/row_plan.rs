@@ -292,19 +292,31 @@ pub(super) fn scenario_of(
         keep_requests: true,
         ..MetricsConfig::default()
     };
-    config.frontend = engine_server(load.backend);
+    // The engine's own OpenAI-compatible server fronts an aggregated run, and the host costs
+    // read from those runs apply there. A disaggregated run is fronted by another program
+    // (TensorRT-LLM's `trtllm-serve disaggregated` proxy, SGLang's router, Dynamo's
+    // frontend), of which the rows say nothing, and the wide-EP rows stream up to 390 k
+    // tokens/s through it (median 116 k), far beyond the aggregated servers' ceiling of
+    // 8–20 k: no frontend cost is assumed.
+    let aggregated = plan.pools.iter().any(|p| p.role == "aggregated");
+    config.frontend = if aggregated {
+        engine_server(load.backend)
+    } else {
+        None
+    };
     if Backend::parse(load.backend).is_ok_and(|b| b == Backend::Trtllm) {
         // TensorRT-LLM's own default runs a decode batch of no captured size (33–63 with
         // its default list) eagerly; these deployments did not: their TPOT at such batches
         // is below the eager launch time of one step. They padded, as TensorRT-LLM advises
         // ("usually a net win", `CudaGraphConfig.enable_padding`), with graphs up to the
-        // engine's batch size.
+        // engine's batch size (a rank's, under attention DP).
         for pool in &mut config.cluster.pools {
+            let ranks = pool.attention_dp.max(1);
             pool.engine.cuda_graph_padding = Some(true);
             pool.engine.cuda_graph_batch_sizes = pool
                 .engine
                 .max_num_seqs
-                .map(|b| CudaGraphs::trtllm(b, true).sizes().to_vec());
+                .map(|b| CudaGraphs::trtllm(b.div_ceil(ranks), true).sizes().to_vec());
         }
     }
     Scenario::validate(config, Path::new(".")).map_err(|e| e.to_string())

@@ -48,6 +48,8 @@ pub fn build_cluster(s: &Scenario) -> Result<Cluster, Error> {
         nvlink_bytes_per_s: s.gpu().nvlink_bytes_per_s_per_direction,
         nic_bytes_per_s: s.gpu().nic_bytes_per_s_per_direction,
         fabric: s.fabric(),
+        // `GpuSku::validate` keeps the domain a whole number of nodes.
+        nodes_per_nvlink_domain: s.gpu().nvlink_domain() / s.gpu().gpus_per_node.max(1),
     })
     .map_err(|e| Error::Config {
         path: "cluster.fabric".into(),
