@@ -624,3 +624,74 @@ fn a_mixture_of_experts_is_searched_with_expert_and_attention_data_parallelism()
         }
     }
 }
+
+const WIDE_EP: &str = "
+apiVersion: nvidia.com/v1alpha1
+kind: DynamoGraphDeploymentRequest
+metadata: {name: dsr1-gb200}
+spec:
+  model: deepseek-ai/DeepSeek-R1
+  backend: trtllm
+  sla: {ttft: 2000, itl: 50}
+  workload: {isl: 4000, osl: 1000}
+  hardware: {gpuSku: gb200, totalGpus: 72, numGpusPerNode: 4}
+";
+
+/// On a GB200 NVL72 rack the search reaches wide-EP workers across trays, and a worker wider
+/// than a tray is written as a multi-node service with its per-rank batch.
+#[test]
+fn wide_ep_workers_span_trays_of_an_nvl72_rack_in_the_search_and_the_dgd() {
+    let out = tmp("wide-ep");
+    std::fs::create_dir_all(&out).unwrap();
+    let request = out.join("r1.yaml");
+    std::fs::write(&request, WIDE_EP).unwrap();
+    let o = bin()
+        .args(["profile"])
+        .arg(&request)
+        .arg("--out")
+        .arg(out.join("p"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let pareto = std::fs::read_to_string(out.join("p/pareto.csv")).unwrap();
+    for split in ["DP16EP16", "DP32EP32", "DP64EP64"] {
+        assert!(pareto.contains(split), "{split} not searched");
+    }
+    let dgd: serde_norway::Value =
+        serde_norway::from_str(&std::fs::read_to_string(out.join("p/dgd.yaml")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("p/summary.json")).unwrap())
+            .unwrap();
+    let decode = &summary["chosen"]["decode"];
+    let (dp, gpus) = (
+        decode["attention_dp"].as_u64().unwrap(),
+        decode["tp"].as_u64().unwrap() * decode["attention_dp"].as_u64().unwrap(),
+    );
+    let worker = &dgd["spec"]["services"]["TRTLLMDecodeWorker"];
+    let limit: u64 = worker["resources"]["limits"]["gpu"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    if gpus > 4 {
+        assert_eq!(worker["multinode"]["nodeCount"].as_u64(), Some(gpus / 4));
+        assert_eq!(limit, 4);
+    } else {
+        assert!(worker["multinode"].is_null());
+        assert_eq!(limit, gpus);
+    }
+    let args: Vec<&str> = worker["extraPodSpec"]["mainContainer"]["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let at = args.iter().position(|&a| a == "--max-batch-size").unwrap();
+    let batch = summary["chosen"]["batch"].as_u64().unwrap();
+    assert_eq!(args[at + 1], batch.div_ceil(dp).to_string(), "per rank");
+}

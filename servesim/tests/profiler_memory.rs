@@ -1,7 +1,8 @@
 //! Property: no worker the profiler proposes overfills a GPU. For every built-in model, GPU,
 //! backend and request size, each worker split the search keeps (TP, TP × EP, attention DP
-//! × EP) holds on its fullest GPU its weights, the KV cache it is planned with and the
-//! activation reserve, within the GPU's memory.
+//! × EP, wide-EP workers of up to 64 GPUs in an NVL72 rack) holds on its fullest GPU its
+//! weights, the KV cache it is planned with and the activation reserve, within the GPU's
+//! memory.
 
 use proptest::prelude::*;
 use servesim::profiler::search::Search;
@@ -18,7 +19,7 @@ spec:
   backend: BACKEND
   sla: {ttft: 500, itl: 30}
   workload: {isl: ISL, osl: OSL}
-  hardware: {gpuSku: GPU, totalGpus: 8, numGpusPerNode: 8}
+  hardware: {gpuSku: GPU, totalGpus: TOTAL, numGpusPerNode: PER_NODE}
 ";
 
 proptest! {
@@ -31,6 +32,7 @@ proptest! {
         backend in prop::sample::select(vec!["vllm", "sglang", "trtllm"]),
         isl in 128u32..16_384,
         osl in 16u32..4_096,
+        total in prop::sample::select(vec![8u32, 72]),
     ) {
         let catalog = GpuCatalog::builtin();
         let gpus: Vec<&str> = catalog.names().collect();
@@ -40,6 +42,8 @@ proptest! {
             .replace("MODEL", name)
             .replace("BACKEND", backend)
             .replace("GPU", &gpu.sku)
+            .replace("TOTAL", &total.to_string())
+            .replace("PER_NODE", &gpu.gpus_per_node.to_string())
             .replace("ISL", &isl.to_string())
             .replace("OSL", &osl.to_string());
         let Ok(req) = ProfileRequest::from_yaml_str(&text, "memory", &Overrides::default()) else {

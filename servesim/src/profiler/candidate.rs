@@ -84,7 +84,10 @@ impl Split {
 /// with attention split by TP or run as data-parallel replicas. Those are the splits each
 /// engine serves such models with: vLLM's `--enable-expert-parallel` and
 /// `--data-parallel-size`, SGLang's `--ep-size` and `--enable-dp-attention`, TensorRT-LLM's
-/// `moe_expert_parallel_size` and `enable_attention_dp`.
+/// `moe_expert_parallel_size` and `enable_attention_dp`. Wider than 8 GPUs (an NVLink domain
+/// of several nodes, an NVL72 rack), a mixture of experts is searched as wide-EP workers of
+/// 16, 32 and 64 GPUs with attention DP over all of them, as TensorRT-LLM and SGLang deploy
+/// DeepSeek-class models on GB200 NVL72 (attention TP beyond 8 splits no model's heads).
 pub fn splits(llm: &LlmSpec, max_gpus: u32) -> Vec<Split> {
     let mut out = Vec::new();
     for g in [1u32, 2, 4, 8] {
@@ -98,6 +101,15 @@ pub fn splits(llm: &LlmSpec, max_gpus: u32) -> Vec<Split> {
                 attention_dp: 1,
                 ep: g,
             });
+            out.push(Split {
+                tp: 1,
+                attention_dp: g,
+                ep: g,
+            });
+        }
+    }
+    if llm.moe().is_some() {
+        for g in [16u32, 32, 64].into_iter().filter(|&g| g <= max_gpus) {
             out.push(Split {
                 tp: 1,
                 attention_dp: g,

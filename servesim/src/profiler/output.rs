@@ -98,6 +98,9 @@ fn split_args(backend: Backend, split: Split) -> Vec<String> {
     a
 }
 
+/// One worker service of the DGD. A worker wider than a node spans `gpus / gpus_per_node`
+/// nodes (Dynamo's `multinode.nodeCount`, with the GPU limit per node, as its multi-node
+/// TensorRT-LLM and SGLang deployments of DeepSeek-R1 on GB200 declare them).
 fn worker(
     backend: Backend,
     role: &str,
@@ -105,6 +108,7 @@ fn worker(
     split: Split,
     replicas: u32,
     max_num_seqs: Option<u32>,
+    gpus_per_node: u32,
 ) -> (String, Value) {
     let (prefix, module) = match backend {
         Backend::Vllm => ("Vllm", "dynamo.vllm"),
@@ -126,10 +130,14 @@ fn worker(
     ];
     args.extend(split_args(backend, split));
     if let Some(n) = max_num_seqs {
+        // TensorRT-LLM's `max_batch_size` is per attention-DP rank, and so is vLLM's
+        // `--max-num-seqs` (each data-parallel rank runs its own engine core and scheduler);
+        // SGLang's `--max-running-requests` is given for the whole server.
+        let per_rank = n.div_ceil(split.attention_dp.max(1)).to_string();
         match backend {
-            Backend::Vllm => args.extend(["--max-num-seqs".into(), n.to_string()]),
+            Backend::Vllm => args.extend(["--max-num-seqs".into(), per_rank]),
             Backend::Sglang => args.extend(["--max-running-requests".into(), n.to_string()]),
-            Backend::Trtllm => args.extend(["--max-batch-size".into(), n.to_string()]),
+            Backend::Trtllm => args.extend(["--max-batch-size".into(), per_rank]),
         }
     }
     match (backend, role) {
@@ -139,15 +147,21 @@ fn worker(
         }
         _ => {}
     }
+    let gpn = gpus_per_node.max(1);
+    let nodes = split.gpus().div_ceil(gpn);
+    let per_node = if nodes > 1 { gpn } else { split.gpus() };
     let mut spec = json!({
         "componentType": "worker",
         "replicas": replicas,
-        "resources": {"limits": {"gpu": split.gpus().to_string()}},
+        "resources": {"limits": {"gpu": per_node.to_string()}},
         "extraPodSpec": {"mainContainer": {
             "command": ["python3", "-m", module],
             "args": args,
         }},
     });
+    if nodes > 1 {
+        spec["multinode"] = json!({"nodeCount": nodes});
+    }
     if role != "aggregated" {
         spec["subComponentType"] = json!(role);
     }
@@ -190,7 +204,15 @@ pub fn dgd(o: &Outcome, c: &Candidate, profile_dir: &str) -> Value {
                     }},
                 }),
             );
-            let (n, s) = worker(r.backend, "prefill", &r.model, p.split, p.workers, None);
+            let (n, s) = worker(
+                r.backend,
+                "prefill",
+                &r.model,
+                p.split,
+                p.workers,
+                None,
+                r.gpus_per_node,
+            );
             services.insert(n, s);
             let (n, s) = worker(
                 r.backend,
@@ -199,6 +221,7 @@ pub fn dgd(o: &Outcome, c: &Candidate, profile_dir: &str) -> Value {
                 d.split,
                 d.workers,
                 Some(c.batch),
+                r.gpus_per_node,
             );
             services.insert(n, s);
         }
@@ -210,6 +233,7 @@ pub fn dgd(o: &Outcome, c: &Candidate, profile_dir: &str) -> Value {
                 a.split,
                 a.workers,
                 Some(c.batch),
+                r.gpus_per_node,
             );
             services.insert(n, s);
         }

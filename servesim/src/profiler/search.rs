@@ -42,7 +42,8 @@ use super::candidate::{Candidate, FrontierPoint, Mode, PoolShape, SloMiss, Split
 use super::request::ProfileRequest;
 use crate::Error;
 
-/// Most sequences a worker is given (the scheduler's ceiling in this search).
+/// Most sequences a worker (each attention-DP rank of one) is given: the scheduler's
+/// ceiling in this search.
 pub const MAX_BATCH: u32 = 1024;
 /// Highest prefill utilisation a deployment is planned at.
 pub const MAX_PREFILL_UTILISATION: f64 = 0.95;
@@ -158,7 +159,9 @@ impl<'a> Search<'a> {
                 Ok(p) => workers.push(Worker {
                     split,
                     cached: CachedPredictor::new(p.clone()),
-                    graphs: CudaGraphs::for_backend(req.backend, d.max_num_seqs, split.tp),
+                    // Captured per attention-DP rank, for the rank's own batch.
+                    graphs: CudaGraphs::for_backend(req.backend, d.max_num_seqs, split.tp)
+                        .per_rank(split.attention_dp),
                     predictor: p,
                     kv_tokens: kv,
                 }),
@@ -195,7 +198,9 @@ impl<'a> Search<'a> {
     /// Largest decode batch the KV cache holds without preemption.
     pub fn batch_cap(&self, w: &Worker) -> u32 {
         let per = u64::from(self.req.isl) + u64::from(self.req.osl);
-        ((w.kv_tokens as f64 * 0.99) as u64 / per).clamp(1, u64::from(MAX_BATCH)) as u32
+        // The engines' batch limits are per attention-DP rank.
+        let most = u64::from(MAX_BATCH) * u64::from(w.split.attention_dp.max(1));
+        ((w.kv_tokens as f64 * 0.99) as u64 / per).clamp(1, most) as u32
     }
 
     /// Decode step time at `b` sequences of mean context, ms.

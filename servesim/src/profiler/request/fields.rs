@@ -313,6 +313,12 @@ impl Fields {
                 gpn
             }
         };
+        // A worker stays within one NVLink domain: a node, or a rack of trays (NVL72).
+        let domain = if sku.nvlink_domain() > sku.gpus_per_node {
+            sku.nvlink_domain()
+        } else {
+            gpn
+        };
         let max_tp = match self.max_tp {
             Some(n) => whole(
                 "spec.profilingConfig.config.hardware.max_num_gpus_per_engine",
@@ -320,10 +326,9 @@ impl Fields {
                 "GPUs",
                 64,
             )?
-            .min(gpn),
-            None => gpn,
+            .min(domain),
+            None => domain,
         }
-        .min(sku.gpus_per_node)
         .min(total);
         Ok((gpn, total, max_tp))
     }
