@@ -16,6 +16,24 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// `servesim profile REQUEST --out OUT`, which must succeed; its standard output.
+fn profile_ok(request: &Path, out: &Path) -> String {
+    let o = bin()
+        .args(["profile"])
+        .arg(request)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    stdout
+}
+
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("servesim-profiler-{name}-{}", std::process::id()));
     std::fs::remove_dir_all(&d).ok();
@@ -42,19 +60,7 @@ spec:
 fn shipped_request_profiles_and_the_sla_planner_scales_with_the_profile() {
     let out = tmp("shipped");
     let request = root().join("scenarios/profile-qwen3-32b-h200.yaml");
-    let o = bin()
-        .args(["profile"])
-        .arg(&request)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let stdout = profile_ok(&request, &out);
     assert!(stdout.contains("ignored: spec.autoApply"), "{stdout}");
     for f in [
         "dgd.yaml",
@@ -645,19 +651,7 @@ fn wide_ep_workers_span_trays_of_an_nvl72_rack_in_the_search_and_the_dgd() {
     std::fs::create_dir_all(&out).unwrap();
     let request = out.join("r1.yaml");
     std::fs::write(&request, WIDE_EP).unwrap();
-    let o = bin()
-        .args(["profile"])
-        .arg(&request)
-        .arg("--out")
-        .arg(out.join("p"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    profile_ok(&request, &out.join("p"));
     let pareto = std::fs::read_to_string(out.join("p/pareto.csv")).unwrap();
     for split in ["DP16EP16", "DP32EP32", "DP64EP64"] {
         assert!(pareto.contains(split), "{split} not searched");
