@@ -140,9 +140,11 @@ fn check_covers_the_dispatch_tables_within_their_goal() {
                 .collect();
             assert!(pct.len() == 2 && pct[0] <= 5.0 && pct[1] <= 15.0, "{line}");
         }
-        // SGLang still reads vLLM's dense tables.
+        // SGLang reads its own GEMM and MoE tables, and vLLM's attention.
         if backend == "sglang" {
-            assert!(s.contains("gemm_perf (vllm)"), "{s}");
+            assert!(s.contains("gemm_perf (sglang)"), "{s}");
+            assert!(s.contains("moe_perf (sglang)"), "{s}");
+            assert!(s.contains("generation_attention_perf (vllm)"), "{s}");
         }
     }
 }

@@ -30,7 +30,7 @@ macro_rules! table {
 }
 
 /// (gpu, backend dir, family, gzip bytes) of every shipped table.
-pub const SHIPPED: [(&str, &str, &str, &[u8]); 65] = [
+pub const SHIPPED: [(&str, &str, &str, &[u8]); 73] = [
     table!("h100_sxm", "trtllm", "gemm"),
     table!("h100_sxm", "trtllm", "context_attention"),
     table!("h100_sxm", "trtllm", "generation_attention"),
@@ -96,6 +96,14 @@ pub const SHIPPED: [(&str, &str, &str, &[u8]); 65] = [
     table!("b200_sxm", "sglang", "moe_dispatch"),
     table!("gb200", "sglang", "moe_dispatch"),
     table!("gb200", "trtllm", "moe_dispatch"),
+    table!("h100_sxm", "sglang", "gemm"),
+    table!("h100_sxm", "sglang", "moe"),
+    table!("h200_sxm", "sglang", "gemm"),
+    table!("h200_sxm", "sglang", "moe"),
+    table!("b200_sxm", "sglang", "gemm"),
+    table!("b200_sxm", "sglang", "moe"),
+    table!("gb200", "sglang", "gemm"),
+    table!("gb200", "sglang", "moe"),
 ];
 
 /// GPUs with shipped tables.
@@ -103,6 +111,13 @@ pub fn gpus() -> Vec<&'static str> {
     let mut v: Vec<_> = SHIPPED.iter().map(|s| s.0).collect();
     v.dedup();
     v
+}
+
+/// Whether a table of (gpu, backend dir, family) is shipped.
+pub fn has(gpu: &str, backend_dir: &str, family: Family) -> bool {
+    SHIPPED
+        .iter()
+        .any(|(g, b, f, _)| *g == gpu && *b == backend_dir && *f == family.name())
 }
 
 /// Parses the shipped table of (gpu, backend dir, family), if there is one.

@@ -368,8 +368,10 @@ impl CalibratedTimer {
 
     /// The timer of the tables shipped with the crate for `gpu` and `backend`.
     ///
-    /// SGLang has no shipped tables but its dispatch kernels' (DeepEP) and uses vLLM's for the
-    /// rest (same attention and GEMM libraries); vLLM reads SGLang's DeepEP tables. A GPU
+    /// SGLang's own GEMM (`sgl_kernel` FP8, DeepGEMM block FP8, FlashInfer NVFP4, torch BF16)
+    /// and fused-MoE tables (Triton on Hopper, FlashInfer's TensorRT-LLM MoE on Blackwell) are
+    /// shipped with its dispatch kernels' (DeepEP); for the rest (attention, MLA, all-reduce)
+    /// it uses vLLM's (same attention libraries). vLLM reads SGLang's DeepEP tables. A GPU
     /// with no shipped tables uses those of the shipped GPU closest to it in HBM bandwidth and
     /// dense BF16 FLOP/s (B300 → B200, GB300 → GB200, A100 → H100), transferred through the
     /// roofline (the target's datasheet peaks, the source's achieved efficiencies).
@@ -377,10 +379,6 @@ impl CalibratedTimer {
         let target = catalog.get(gpu)?;
         let source_name = shipped_source(catalog, target)?;
         let source = catalog.get(source_name)?;
-        let dir = match backend {
-            Backend::Trtllm => "trtllm",
-            Backend::Vllm | Backend::Sglang => "vllm",
-        };
         let mut tables = Vec::new();
         for fam in [
             Family::Gemm,
@@ -393,7 +391,9 @@ impl CalibratedTimer {
             Family::MlaGeneration,
             Family::MoeDispatch,
         ] {
-            if let Some(t) = shipped::load(source_name, &fam.backend_dir(dir), fam)? {
+            // The backend's own table, else (SGLang) vLLM's.
+            let dir = family_dir(backend, fam, |d| shipped::has(source_name, d, fam));
+            if let Some(t) = shipped::load(source_name, &dir, fam)? {
                 tables.push(t);
             }
         }
