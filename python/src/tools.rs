@@ -101,17 +101,8 @@ pub fn validate_serving<'py>(
     dataset_entries: Option<u32>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let observer = PyObserver(progress);
-    if dataset_entries.is_some() && (steady || from_start.is_some()) {
-        return Err(pyo3::exceptions::PyValueError::new_err(
-            "dataset_entries: applies to the recipe only, not with steady or from_start",
-        ));
-    }
-    if dataset_entries == Some(0) {
-        return Err(pyo3::exceptions::PyValueError::new_err(
-            "dataset_entries: must be at least 1, got 0",
-        ));
-    }
-    let averaged = servesim::validate::Averaged::from_flags(steady, from_start, dataset_entries);
+    let averaged = servesim::validate::Averaged::from_flags(steady, from_start, dataset_entries)
+        .map_err(pyo3::exceptions::PyValueError::new_err)?;
     let v = py
         .detach(|| {
             servesim::validate::validate_file(

@@ -45,7 +45,8 @@ pub struct ValidateArgs {
 
 /// Simulates every row, writes the predictions and prints the MAPE table.
 pub fn run_cmd(args: ValidateArgs) -> Result<(), CliError> {
-    let averaged = Averaged::from_flags(args.steady, args.from_start, args.dataset_entries);
+    let averaged = Averaged::from_flags(args.steady, args.from_start, args.dataset_entries)
+        .map_err(CliError::Message)?;
     super::check_writable("--output", &args.output)?;
     if let Some(report) = &args.report {
         super::check_writable("--report", report)?;

@@ -182,17 +182,26 @@ impl Default for Averaged {
 
 impl Averaged {
     /// The CLI's choice: `--steady`, `--from-start K`, or neither (the recipe, its prompts
-    /// from a dataset of `dataset_entries` when given).
+    /// from a dataset of `dataset_entries` when given). A dataset applies to the recipe only
+    /// and holds at least one entry; otherwise the error names `dataset_entries`.
     pub fn from_flags(
         steady: bool,
         from_start: Option<u32>,
         dataset_entries: Option<u32>,
-    ) -> Averaged {
-        match (steady, from_start) {
+    ) -> Result<Averaged, String> {
+        if dataset_entries.is_some() && (steady || from_start.is_some()) {
+            return Err(
+                "dataset_entries: applies to the recipe only, not with steady or from_start".into(),
+            );
+        }
+        if dataset_entries == Some(0) {
+            return Err("dataset_entries: must be at least 1, got 0".into());
+        }
+        Ok(match (steady, from_start) {
             (true, _) => Averaged::SteadyState,
             (false, Some(requests_per_user)) => Averaged::FromStart { requests_per_user },
             (false, None) => Averaged::Recipe { dataset_entries },
-        }
+        })
     }
 }
 
@@ -590,6 +599,29 @@ pub fn validate_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dataset_belongs_to_the_recipe_and_holds_an_entry() {
+        assert_eq!(
+            Averaged::from_flags(false, None, Some(100)),
+            Ok(Averaged::Recipe {
+                dataset_entries: Some(100)
+            })
+        );
+        assert_eq!(
+            Averaged::from_flags(true, None, None),
+            Ok(Averaged::SteadyState)
+        );
+        for (steady, from_start) in [(true, None), (false, Some(10))] {
+            let e = Averaged::from_flags(steady, from_start, Some(100)).unwrap_err();
+            assert!(
+                e.starts_with("dataset_entries: applies to the recipe only"),
+                "{e}"
+            );
+        }
+        let e = Averaged::from_flags(false, None, Some(0)).unwrap_err();
+        assert_eq!(e, "dataset_entries: must be at least 1, got 0");
+    }
 
     #[test]
     fn a_validation_serializes_its_counts_errors_and_each_rows_prediction() {
