@@ -29,8 +29,11 @@ macro_rules! table {
     };
 }
 
-/// (gpu, backend dir, family, gzip bytes) of every shipped table.
-pub const SHIPPED: [(&str, &str, &str, &[u8]); 73] = [
+/// (gpu, backend dir, family, gzip bytes) of a shipped table.
+pub type ShippedTable = (&'static str, &'static str, &'static str, &'static [u8]);
+
+/// Every shipped table.
+pub const SHIPPED: [ShippedTable; 73] = [
     table!("h100_sxm", "trtllm", "gemm"),
     table!("h100_sxm", "trtllm", "context_attention"),
     table!("h100_sxm", "trtllm", "generation_attention"),
@@ -113,19 +116,21 @@ pub fn gpus() -> Vec<&'static str> {
     v
 }
 
-/// Whether a table of (gpu, backend dir, family) is shipped.
-pub fn has(gpu: &str, backend_dir: &str, family: Family) -> bool {
+/// The shipped entry of (gpu, backend dir, family), if there is one.
+fn entry(gpu: &str, backend_dir: &str, family: Family) -> Option<&'static ShippedTable> {
     SHIPPED
         .iter()
-        .any(|(g, b, f, _)| *g == gpu && *b == backend_dir && *f == family.name())
+        .find(|(g, b, f, _)| *g == gpu && *b == backend_dir && *f == family.name())
+}
+
+/// Whether a table of (gpu, backend dir, family) is shipped.
+pub fn has(gpu: &str, backend_dir: &str, family: Family) -> bool {
+    entry(gpu, backend_dir, family).is_some()
 }
 
 /// Parses the shipped table of (gpu, backend dir, family), if there is one.
 pub fn load(gpu: &str, backend_dir: &str, family: Family) -> Result<Option<CalibrationTable>> {
-    let Some(&(g, b, f, bytes)) = SHIPPED
-        .iter()
-        .find(|(g, b, f, _)| *g == gpu && *b == backend_dir && *f == family.name())
-    else {
+    let Some(&(g, b, f, bytes)) = entry(gpu, backend_dir, family) else {
         return Ok(None);
     };
     let name = format!("<shipped data/calibration/{g}/{b}/{f}.csv.gz>");

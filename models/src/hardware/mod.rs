@@ -74,6 +74,12 @@ impl GpuSku {
         self.nvlink_domain_gpus.unwrap_or(self.gpus_per_node)
     }
 
+    /// Nodes in one NVLink domain: 1 on an HGX board, 18 trays in an NVL72 rack
+    /// (the catalog refuses a domain that is not a whole number of nodes).
+    pub fn nodes_per_nvlink_domain(&self) -> u32 {
+        self.nvlink_domain() / self.gpus_per_node.max(1)
+    }
+
     /// The node this SKU comes in.
     pub fn node(&self) -> NodeSpec {
         NodeSpec {

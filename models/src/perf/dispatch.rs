@@ -11,7 +11,7 @@ use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::hardware::GpuSku;
 use crate::llm::Parallelism;
-use crate::perf::ops::{DispatchKernel, DispatchShape, DispatchStage, KernelOp};
+use crate::perf::ops::{DispatchKernel, DispatchShape, DispatchStage, KernelOp, MoeShape};
 
 /// Fixed latency of a dispatch stage, ms: the network model's floor, and the floor of the
 /// roofline the measured stages are divided by. Every shipped table's smallest stage takes
@@ -147,6 +147,15 @@ pub fn trtllm_uses_all_to_all(par: &Parallelism, topk: u32, gpu: &GpuSku) -> boo
     par.attention_dp > 1 && par.moe_ep > topk && gpu.nvlink_domain() > gpu.gpus_per_node
 }
 
+/// Whether DeepEP's all-to-all can move the MoE tokens of a worker split by `par`, where an
+/// engine runs it when told to (SGLang's `--moe-a2a-backend deepep` with
+/// `--enable-dp-attention`, vLLM's `--all2all-backend deepep_*`): between attention-DP ranks,
+/// with whole experts spread by EP over all the worker's GPUs (MoE TP 1). TensorRT-LLM picks
+/// its own all-to-all ([`trtllm_uses_all_to_all`]).
+pub fn deepep_fits(par: &Parallelism) -> bool {
+    par.attention_dp > 1 && par.moe_ep > 1 && u64::from(par.moe_ep) == par.gpus()
+}
+
 /// The all-to-all of a worker's MoE layers: the stages of each phase's kernel, timed for a
 /// step's tokens per rank without allocating.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -183,6 +192,20 @@ impl AllToAll {
         Ok(AllToAll {
             stages: [at(Phase::Decode)?, at(Phase::Prefill)?],
         })
+    }
+
+    /// The all-to-all `backend` runs for the experts of `moe` (its activations in the
+    /// experts' math dtype), over its EP ranks.
+    pub fn of(backend: Backend, moe: &MoeShape) -> Result<Self> {
+        let dtype = moe.quant.math_dtype();
+        Self::new(
+            backend,
+            dtype,
+            moe.hidden,
+            moe.topk,
+            moe.experts,
+            moe.moe_ep,
+        )
     }
 
     /// One layer's dispatch and combine of `tokens` tokens per rank in a `phase` step, in ms,

@@ -29,7 +29,7 @@ use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::hardware::GpuSku;
 use crate::llm::{Attention, ExpertFormat, Ffn, LlmSpec, Parallelism};
-use crate::perf::dispatch::{AllToAll, Phase, trtllm_uses_all_to_all};
+use crate::perf::dispatch::{AllToAll, Phase, deepep_fits, trtllm_uses_all_to_all};
 use crate::perf::kernel_timer::KernelTimer;
 use crate::perf::ops::{
     AttnShape, GemmShape, KernelOp, MlaShape, MoeQuant, MoeShape, NcclOp, OpKind,
@@ -293,11 +293,7 @@ impl IterationPredictor {
                     && m.kernel.moe_tp == 1
                     && trtllm_uses_all_to_all(par, m.kernel.topk, gpu) =>
             {
-                let k = m.kernel;
-                let dtype = k.quant.math_dtype();
-                Some(AllToAll::new(
-                    backend, dtype, k.hidden, k.topk, k.experts, k.moe_ep,
-                )?)
+                Some(AllToAll::of(backend, &m.kernel)?)
             }
             _ => None,
         };
@@ -349,22 +345,20 @@ impl IterationPredictor {
             return Err(bad("the model has no experts".into()));
         };
         let k = m.kernel;
-        if self.dp <= 1 || k.moe_ep <= 1 || k.moe_tp != 1 {
+        let par = Parallelism {
+            tp: self.tp,
+            attention_dp: self.dp,
+            moe_tp: k.moe_tp,
+            moe_ep: k.moe_ep,
+        };
+        if !deepep_fits(&par) {
             return Err(bad(format!(
                 "needs attention DP and whole experts spread by EP (attention DP {}, MoE TP {}, \
                  EP {})",
                 self.dp, k.moe_tp, k.moe_ep
             )));
         }
-        let dtype = k.quant.math_dtype();
-        self.a2a = Some(AllToAll::new(
-            self.backend,
-            dtype,
-            k.hidden,
-            k.topk,
-            k.experts,
-            k.moe_ep,
-        )?);
+        self.a2a = Some(AllToAll::of(self.backend, &m.kernel)?);
         Ok(self)
     }
 

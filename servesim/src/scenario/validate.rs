@@ -13,6 +13,7 @@ use servesim_models::engine::new_token_ratio::NewTokenRatio;
 use servesim_models::engine::{EngineConfig, kv_capacity_tokens_split};
 use servesim_models::hardware::{GpuCatalog, GpuSku};
 use servesim_models::llm::{DEFAULT_MEM_FRACTION, LlmSpec, Parallelism};
+use servesim_models::perf::dispatch::deepep_fits;
 
 use crate::Error;
 use servesim_models::frontend::FrontendSpec;
@@ -373,7 +374,7 @@ fn validate_pool(
                 } else {
                     format!(
                         "{} nodes of {}",
-                        domain / gpu.gpus_per_node,
+                        gpu.nodes_per_nvlink_domain(),
                         gpu.gpus_per_node
                     )
                 }
@@ -438,12 +439,20 @@ fn validate_pool(
             ));
         }
     }
+    // The worker's split: attention over `tp` × `attention_dp`, the experts `ep` ways by
+    // expert and `gpus / ep` ways within each.
+    let par = Parallelism {
+        tp: p.tp,
+        attention_dp: dp,
+        moe_tp: gpus / p.ep,
+        moe_ep: p.ep,
+    };
     let deepep = match p.moe_a2a_backend.as_deref().map(str::trim) {
         None | Some("none") => false,
         Some("deepep") => {
             let why = if backend == Backend::Trtllm {
                 Some("TensorRT-LLM picks its own all-to-all".to_string())
-            } else if dp <= 1 || p.ep != gpus {
+            } else if !deepep_fits(&par) {
                 Some(format!(
                     "needs attention_dp above 1 and ep equal to the worker's {gpus} GPUs \
                      (attention_dp {dp}, ep {})",
@@ -549,12 +558,6 @@ fn validate_pool(
             format!("must be in (0, 1], got {mem}"),
         ));
     }
-    let par = Parallelism {
-        tp: p.tp,
-        attention_dp: dp,
-        moe_tp: gpus / p.ep,
-        moe_ep: p.ep,
-    };
     let kv_tokens = kv_capacity_tokens_split(backend, llm, gpu, &par, mem)
         .map_err(|e| invalid(format!("{path}.tp"), e.to_string()))?;
     engine.kv_blocks = kv_tokens / u64::from(engine.block_tokens);

@@ -48,8 +48,7 @@ pub fn build_cluster(s: &Scenario) -> Result<Cluster, Error> {
         nvlink_bytes_per_s: s.gpu().nvlink_bytes_per_s_per_direction,
         nic_bytes_per_s: s.gpu().nic_bytes_per_s_per_direction,
         fabric: s.fabric(),
-        // `GpuSku::validate` keeps the domain a whole number of nodes.
-        nodes_per_nvlink_domain: s.gpu().nvlink_domain() / s.gpu().gpus_per_node.max(1),
+        nodes_per_nvlink_domain: s.gpu().nodes_per_nvlink_domain(),
     })
     .map_err(|e| Error::Config {
         path: "cluster.fabric".into(),

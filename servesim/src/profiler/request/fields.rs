@@ -314,7 +314,7 @@ impl Fields {
             }
         };
         // A worker stays within one NVLink domain: a node, or a rack of trays (NVL72).
-        let domain = if sku.nvlink_domain() > sku.gpus_per_node {
+        let domain = if sku.nodes_per_nvlink_domain() > 1 {
             sku.nvlink_domain()
         } else {
             gpn
