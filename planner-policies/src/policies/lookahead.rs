@@ -28,9 +28,15 @@
 //!    ITL is over `slo_margin` × the target and nothing is starting.
 //! 7. **Pending capacity and hysteresis**: targets count starting workers, so a worker asked
 //!    for is never asked for again while it boots; the target of a pool is the largest need of
-//!    the last `hold_s` seconds, so scale-up is immediate and scale-down waits for a sustained
-//!    lower need, and prefill never shrinks while its queue alone breaks the TTFT target or the
-//!    last interval's TTFT p90 is over it. The
+//!    the last `max(hold_s, start-up)` seconds, so scale-up is immediate and scale-down waits
+//!    for a sustained lower need, and prefill never shrinks while its queue alone breaks the
+//!    TTFT target or the last interval's TTFT p90 is over it. Holding at least a start-up is
+//!    the ski-rental rule (Karlin, Manasse, McGeoch & Owicki, "Competitive randomized
+//!    algorithms for nonuniform problems", Algorithmica 11, 1994): keep an idle worker for as
+//!    long as getting one back would hold a GPU while it starts, which never spends more than
+//!    twice the GPU time of the best choice made in hindsight. A worker let go sooner is missed for a whole start-up when
+//!    the need returns (Dynamo's planner study saw SLO attainment fall off a cliff past
+//!    ~100–120 s start-ups, DOMAIN §1). The
 //!    cluster drains the least loaded worker (a still-starting one is cancelled first). Empty
 //!    intervals read as zero demand: it returns to the minimum when traffic stops.
 
@@ -63,7 +69,8 @@ pub struct LookaheadConfig {
     /// A backlog should be cleared within this many seconds of new workers being up.
     #[serde(default = "drain")]
     pub drain_s: f64,
-    /// Scale down only when the need has been lower for this many seconds.
+    /// Scale down only when the need has been lower for this many seconds (or for the pool's
+    /// start-up, if longer).
     #[serde(default = "hold")]
     pub hold_s: f64,
     /// Forecasts are capped at this multiple of the current demand (≥ 1).
@@ -311,6 +318,7 @@ impl Planner for Lookahead {
         let peak_backlog = self
             .window
             .iter()
+            .filter(|(t, _, _)| *t >= now - cfg.hold_s)
             .map(|(_, b, _)| *b)
             .fold(backlog, f64::max);
         let ready_cap = f64::from(p.ready) * cap;
@@ -372,17 +380,29 @@ impl Planner for Lookahead {
         let mut need = c.per_pool(n_p, n_d);
         c.fit(&mut need, c.budget(obs));
 
-        // 7. Hold the largest need of the last `hold_s` seconds.
+        // 7. Hold the largest need of the last `hold_s` seconds, or of the pool's start-up if
+        // longer (ski rental, above).
+        let holds: Vec<f64> = (0..c.n)
+            .map(|i| cfg.hold_s.max(c.startup(obs, i)))
+            .collect();
+        let longest = holds.iter().copied().fold(cfg.hold_s, f64::max);
         self.window.push_back((now, backlog, need));
         while self
             .window
             .front()
-            .is_some_and(|(t, _, _)| *t < now - cfg.hold_s)
+            .is_some_and(|(t, _, _)| *t < now - longest)
         {
             self.window.pop_front();
         }
         let mut wanted: Vec<u32> = (0..c.n)
-            .map(|i| self.window.iter().map(|(_, _, n)| n[i]).max().unwrap_or(0))
+            .map(|i| {
+                self.window
+                    .iter()
+                    .filter(|(t, _, _)| *t >= now - holds[i])
+                    .map(|(_, _, n)| n[i])
+                    .max()
+                    .unwrap_or(0)
+            })
             .collect();
         // Never shrink prefill while its queue alone breaks the TTFT target: the measured
         // demand of a saturated closed loop understates the real one.

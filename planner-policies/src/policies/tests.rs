@@ -749,6 +749,24 @@ fn lookahead_holds_then_scales_down_after_sustained_low_load() {
 }
 
 #[test]
+fn lookahead_holds_an_idle_worker_for_a_start_up() {
+    // Ski rental: with workers taking 180 s to start, a worker no longer needed is kept for
+    // 180 s (6 intervals), not the 60 s hold, since getting one back would take that long.
+    let mut p = planner("lookahead", 30.0, 32);
+    let mut toy = Toy::new(30.0, 180.0, 32);
+    toy.ready = [4, 1];
+    let mut busy = Load::steady(15.0);
+    busy.isl = 4000.0;
+    busy.ttft = 200.0;
+    let hist = run(p.as_mut(), &mut toy, &busy, 10);
+    let busy_n = hist.last().unwrap()[0];
+    assert!(busy_n >= 4, "{hist:?}");
+    let hist = run(p.as_mut(), &mut toy, &Load::steady(0.5), 10);
+    assert!(hist[..6].iter().all(|c| c[0] == busy_n), "{hist:?}");
+    assert_eq!(hist[9][0], 1, "{hist:?}");
+}
+
+#[test]
 fn lookahead_anticipates_a_ramp() {
     // With a rising rate, lookahead asks for the capacity needed a start-up time ahead,
     // sla only for the last interval.
