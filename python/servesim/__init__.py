@@ -558,6 +558,7 @@ def validate(
     steady: bool = False,
     progress: Any = True,
     dataset_entries: int | None = None,
+    in_step: bool = False,
 ) -> dict[str, Any]:
     """``servesim validate --input MEASURED.csv --output PREDICTED.csv``: simulates every
     measured serving row (the columns of ``data/e2e/measured_serving.csv``) the way it was
@@ -575,6 +576,9 @@ def validate(
     ``dataset_entries=N`` (``--dataset-entries N``, the recipe only) draws the client's
     prompts from ``N`` repeating ones, as aiperf's dataset does (100 there by default), so a
     server with prefix caching finds them cached; by default every prompt is fresh.
+    ``in_step=True`` (``--in-step``, the recipe only) keeps the users as the client starts
+    them, all together, instead of out of step (independent phases, what client and network
+    jitter leave a long run in); the measured runs sit between the two readings.
 
     Returns ``rows`` (rows read), ``predicted`` (rows modelled), ``overall`` and ``groups``
     (by ``backend/mode``) as ``{"rows", "ttft_pct", "tpot_pct"}`` mean absolute percentage
@@ -602,10 +606,16 @@ def validate(
             )
         if steady or from_start is not None:
             raise ConfigError("validate: dataset_entries applies to the aiperf recipe, not with steady or from_start")
+    if not isinstance(in_step, bool):
+        raise ConfigError(f"validate: in_step must be True or False, got {in_step!r}")
+    if in_step and (steady or from_start is not None):
+        raise ConfigError("validate: in_step applies to the aiperf recipe, not with steady or from_start")
     obs = _progress.observer(progress, "servesim validate")
     try:
         return dict(
-            _native.validate_serving(os.fspath(input), os.fspath(output), from_start, steady, obs, dataset_entries)
+            _native.validate_serving(
+                os.fspath(input), os.fspath(output), from_start, steady, obs, dataset_entries, in_step
+            )
         )
     finally:
         _progress.close(obs)

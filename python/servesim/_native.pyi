@@ -106,4 +106,5 @@ def validate_serving(
     steady: bool = False,
     progress: Any | None = None,
     dataset_entries: int | None = None,
+    in_step: bool = False,
 ) -> dict[str, Any]: ...

@@ -83,14 +83,17 @@ pub fn perf_predict(
     .map_err(|e: servesim::models::ModelsError| to_py(Error::Models(e)))
 }
 /// `servesim validate`: simulates every measured serving row of `input` and writes it to
-/// `output` with its predictions (the GIL released); `steady`, `from_start` and
-/// `dataset_entries` as the CLI's `--steady`, `--from-start` and `--dataset-entries`
+/// `output` with its predictions (the GIL released); `steady`, `from_start`,
+/// `dataset_entries` and `in_step` as the CLI's `--steady`, `--from-start`,
+/// `--dataset-entries` and `--in-step`
 /// (neither of the first two: aiconfigurator's aiperf recipe). Returns the
 /// validation as a dict (see
 /// [`servesim::validate::Validation`]'s serialized form). `progress`, when given, is told of
 /// each row as it ends.
+// One argument per keyword of the Python function.
+#[allow(clippy::too_many_arguments)]
 #[pyfunction]
-#[pyo3(signature = (input, output, from_start=None, steady=false, progress=None, dataset_entries=None))]
+#[pyo3(signature = (input, output, from_start=None, steady=false, progress=None, dataset_entries=None, in_step=false))]
 pub fn validate_serving<'py>(
     py: Python<'py>,
     input: &str,
@@ -99,10 +102,12 @@ pub fn validate_serving<'py>(
     steady: bool,
     progress: Option<Py<PyAny>>,
     dataset_entries: Option<u32>,
+    in_step: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let observer = PyObserver(progress);
-    let averaged = servesim::validate::Averaged::from_flags(steady, from_start, dataset_entries)
-        .map_err(pyo3::exceptions::PyValueError::new_err)?;
+    let averaged =
+        servesim::validate::Averaged::from_flags(steady, from_start, dataset_entries, in_step)
+            .map_err(pyo3::exceptions::PyValueError::new_err)?;
     let v = py
         .detach(|| {
             servesim::validate::validate_file(

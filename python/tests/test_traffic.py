@@ -240,6 +240,13 @@ def test_validate_three_rows(tmp_path: Path) -> None:
             servesim.validate(measured, out, dataset_entries=k)  # type: ignore[arg-type]
     with pytest.raises(errors.ConfigError, match="dataset_entries"):
         servesim.validate(measured, out, dataset_entries=5, steady=True)
+    # Users in step, as the client starts them: each cohort's prompts queue behind each other.
+    in_step = servesim.validate(measured, tmp_path / "in_step.csv", in_step=True)["predictions"]
+    assert in_step[0]["predicted_ttft_ms"] > p[0]["predicted_ttft_ms"]
+    with pytest.raises(errors.ConfigError, match="in_step"):
+        servesim.validate(measured, out, in_step="yes")  # type: ignore[arg-type]
+    with pytest.raises(errors.ConfigError, match="in_step applies to the aiperf recipe"):
+        servesim.validate(measured, out, in_step=True, from_start=2)
     for k in (0, -1, 1.5, True, "10"):
         with pytest.raises(errors.ConfigError, match="from_start"):
             servesim.validate(measured, out, from_start=k)  # type: ignore[arg-type]

@@ -29,6 +29,11 @@ pub struct ValidateArgs {
     /// prompt is fresh.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["steady", "from_start"])]
     pub dataset_entries: Option<u32>,
+    /// With the recipe: the users stay as the client starts them, all together, with
+    /// nothing to pull them apart, instead of out of step (independent phases, what client
+    /// and network jitter leave a long run in).
+    #[arg(long, conflicts_with_all = ["steady", "from_start"])]
+    pub in_step: bool,
     /// The measured means are over the steady state of users out of step, not over
     /// aiconfigurator's aiperf recipe (the default).
     #[arg(long)]
@@ -45,8 +50,13 @@ pub struct ValidateArgs {
 
 /// Simulates every row, writes the predictions and prints the MAPE table.
 pub fn run_cmd(args: ValidateArgs) -> Result<(), CliError> {
-    let averaged = Averaged::from_flags(args.steady, args.from_start, args.dataset_entries)
-        .map_err(CliError::Message)?;
+    let averaged = Averaged::from_flags(
+        args.steady,
+        args.from_start,
+        args.dataset_entries,
+        args.in_step,
+    )
+    .map_err(CliError::Message)?;
     super::check_writable("--output", &args.output)?;
     if let Some(report) = &args.report {
         super::check_writable("--report", report)?;
@@ -81,6 +91,9 @@ fn command_line(args: &ValidateArgs) -> String {
     }
     if let Some(n) = args.dataset_entries {
         c += &format!(" --dataset-entries {n}");
+    }
+    if args.in_step {
+        c += " --in-step";
     }
     if let Some(r) = &args.report {
         c += &format!(" --report {}", r.display());

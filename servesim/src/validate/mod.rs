@@ -63,6 +63,9 @@
 //!   its most regular case, with the least queueing — and the second run is reported,
 //!   averaged over three draws of the phases (seeds 1–3): a single draw moves a row's TTFT
 //!   by a few per cent typically, and by up to half where the loop has two regimes.
+//!   `--in-step` reports the first run instead: users as the client starts them and
+//!   nothing to pull them apart. Neither reading is fitted; the measured runs sit between
+//!   the two, and `docs/fidelity-notes.md` gives both.
 //! - Steady state (`--steady`, [`Averaged::SteadyState`]): one closed-loop stream of the
 //!   same users (one turn each, zero think time); the first `2 N` completions are the
 //!   warm-up, the means are over the next `max(10 N, 100)` completions (in completion
@@ -158,6 +161,9 @@ pub enum Averaged {
         /// aiperf's do (`--num-dataset-entries`, see [`servesim_traffic::dataset`]); none:
         /// every prompt fresh.
         dataset_entries: Option<u32>,
+        /// Users as the client starts them, all together, and nothing to pull them apart
+        /// (`--in-step`); by default they are out of step (see the module documentation).
+        in_step: bool,
     },
     /// The steady state of users out of step: the benchmark left its start out (a warm-up,
     /// or a long run).
@@ -176,22 +182,31 @@ impl Default for Averaged {
     fn default() -> Self {
         Averaged::Recipe {
             dataset_entries: None,
+            in_step: false,
         }
     }
 }
 
 impl Averaged {
     /// The CLI's choice: `--steady`, `--from-start K`, or neither (the recipe, its prompts
-    /// from a dataset of `dataset_entries` when given). A dataset applies to the recipe only
-    /// and holds at least one entry; otherwise the error names `dataset_entries`.
+    /// from a dataset of `dataset_entries` when given, its users in step when `in_step`). A
+    /// dataset and users in step apply to the recipe only, and a dataset holds at least one
+    /// entry; otherwise the error names the field.
     pub fn from_flags(
         steady: bool,
         from_start: Option<u32>,
         dataset_entries: Option<u32>,
+        in_step: bool,
     ) -> Result<Averaged, String> {
-        if dataset_entries.is_some() && (steady || from_start.is_some()) {
+        let other = steady || from_start.is_some();
+        if dataset_entries.is_some() && other {
             return Err(
                 "dataset_entries: applies to the recipe only, not with steady or from_start".into(),
+            );
+        }
+        if in_step && other {
+            return Err(
+                "in_step: applies to the recipe only, not with steady or from_start".into(),
             );
         }
         if dataset_entries == Some(0) {
@@ -200,7 +215,10 @@ impl Averaged {
         Ok(match (steady, from_start) {
             (true, _) => Averaged::SteadyState,
             (false, Some(requests_per_user)) => Averaged::FromStart { requests_per_user },
-            (false, None) => Averaged::Recipe { dataset_entries },
+            (false, None) => Averaged::Recipe {
+                dataset_entries,
+                in_step,
+            },
         })
     }
 }
@@ -460,7 +478,11 @@ fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Pre
         isl: spec.isl.unwrap_or_default(),
         osl: spec.osl.unwrap_or_default(),
     };
-    if let Averaged::Recipe { dataset_entries } = averaged {
+    if let Averaged::Recipe {
+        dataset_entries,
+        in_step,
+    } = averaged
+    {
         let measured = (load.users as usize) * RECIPE_REQUESTS_PER_USER as usize;
         let stats = |ramp_s: f64, seed: u64| -> Result<Result<ClientStats, String>, Error> {
             match scenario_of(
@@ -480,6 +502,15 @@ fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Pre
             Ok(s) => s,
             Err(reason) => return Ok(skip(reason)),
         };
+        if in_step {
+            return Ok(Prediction {
+                ttft_ms: Some(together.ttft_ms.mean),
+                tpot_ms: together.tpot_ms.map(|d| d.mean),
+                client: Some(together),
+                reason: None,
+                note,
+            });
+        }
         let mut draws = Vec::new();
         for seed in 1..=PHASE_DRAWS {
             match stats(together.e2e_ms.mean / 1e3, seed)? {
@@ -601,25 +632,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_dataset_belongs_to_the_recipe_and_holds_an_entry() {
+    fn a_dataset_and_users_in_step_belong_to_the_recipe() {
         assert_eq!(
-            Averaged::from_flags(false, None, Some(100)),
+            Averaged::from_flags(false, None, Some(100), true),
             Ok(Averaged::Recipe {
-                dataset_entries: Some(100)
+                dataset_entries: Some(100),
+                in_step: true,
             })
         );
         assert_eq!(
-            Averaged::from_flags(true, None, None),
+            Averaged::from_flags(true, None, None, false),
             Ok(Averaged::SteadyState)
         );
         for (steady, from_start) in [(true, None), (false, Some(10))] {
-            let e = Averaged::from_flags(steady, from_start, Some(100)).unwrap_err();
+            let e = Averaged::from_flags(steady, from_start, Some(100), false).unwrap_err();
             assert!(
                 e.starts_with("dataset_entries: applies to the recipe only"),
                 "{e}"
             );
+            let e = Averaged::from_flags(steady, from_start, None, true).unwrap_err();
+            assert!(e.starts_with("in_step: applies to the recipe only"), "{e}");
         }
-        let e = Averaged::from_flags(false, None, Some(0)).unwrap_err();
+        let e = Averaged::from_flags(false, None, Some(0), false).unwrap_err();
         assert_eq!(e, "dataset_entries: must be at least 1, got 0");
     }
 

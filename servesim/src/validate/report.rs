@@ -45,11 +45,15 @@ pub fn render_mape(v: &Validation) -> String {
         v.rows.len() - modelled
     );
     let _ = match v.averaged {
-        Averaged::Recipe { dataset_entries } => writeln!(
+        Averaged::Recipe {
+            dataset_entries,
+            in_step,
+        } => writeln!(
             s,
             "predicted: aiperf as aiconfigurator's recipe runs it (concurrency C, 2·C warm-up \
-             requests, then the means of 20·C measured ones{})",
-            dataset_phrase(dataset_entries)
+             requests, then the means of 20·C measured ones{}{})",
+            dataset_phrase(dataset_entries),
+            step_phrase(in_step)
         ),
         Averaged::SteadyState => writeln!(s, "predicted: steady-state means of users out of step"),
         Averaged::FromStart {
@@ -150,13 +154,26 @@ fn dataset_phrase(dataset_entries: Option<u32>) -> String {
     }
 }
 
+/// Users in step are said; out of step, the default, is not.
+fn step_phrase(in_step: bool) -> &'static str {
+    if in_step {
+        "; users in step, as the client starts them"
+    } else {
+        ""
+    }
+}
+
 /// What the predictions are means of, in a sentence.
 fn averaged_line(a: Averaged) -> String {
     match a {
-        Averaged::Recipe { dataset_entries } => format!(
+        Averaged::Recipe {
+            dataset_entries,
+            in_step,
+        } => format!(
             "what aiperf reports when run with aiconfigurator's recipe (`C` users, `2·C` \
-             warm-up requests not counted, then the means of `20·C` measured ones{})",
-            dataset_phrase(dataset_entries)
+             warm-up requests not counted, then the means of `20·C` measured ones{}{})",
+            dataset_phrase(dataset_entries),
+            step_phrase(in_step)
         ),
         Averaged::SteadyState => "the steady-state means of users out of step (`--steady`)".into(),
         Averaged::FromStart { requests_per_user } => format!(
