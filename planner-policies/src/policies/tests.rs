@@ -729,18 +729,25 @@ fn lookahead_sizes_for_the_backlog_once_and_does_not_re_add_while_starting() {
     assert!(hist.iter().all(|c| c[0] == first), "{hist:?}");
 }
 
-#[test]
-fn lookahead_holds_then_scales_down_after_sustained_low_load() {
+/// Lookahead deciding every 30 s on a toy cluster of workers taking `startup_s` to start,
+/// after 300 s of 15 req/s × 4000 tokens (60k tokens/s, no queue) on 4 ready prefill
+/// workers: the planner, the cluster and the prefill workers it then wants.
+fn lookahead_after_a_busy_spell(startup_s: f64) -> (Box<dyn Planner>, Toy, u32) {
     let mut p = planner("lookahead", 30.0, 32);
-    let mut toy = Toy::new(30.0, 60.0, 32);
+    let mut toy = Toy::new(30.0, startup_s, 32);
     toy.ready = [4, 1];
-    // 15 req/s × 4000 tokens = 60k tokens/s served by 4 ready workers, no queue.
     let mut busy = Load::steady(15.0);
     busy.isl = 4000.0;
     busy.ttft = 200.0; // as profiled: no prefix-cache hits
     let hist = run(p.as_mut(), &mut toy, &busy, 10);
     let busy_n = hist.last().unwrap()[0];
     assert!(busy_n >= 4, "{hist:?}");
+    (p, toy, busy_n)
+}
+
+#[test]
+fn lookahead_holds_then_scales_down_after_sustained_low_load() {
+    let (mut p, mut toy, busy_n) = lookahead_after_a_busy_spell(60.0);
     // Load drops: nothing changes for the hold time (60 s = 2 intervals), then down.
     let hist = run(p.as_mut(), &mut toy, &Load::steady(0.5), 8);
     assert_eq!(hist[0][0], busy_n, "{hist:?}");
@@ -752,15 +759,7 @@ fn lookahead_holds_then_scales_down_after_sustained_low_load() {
 fn lookahead_holds_an_idle_worker_for_a_start_up() {
     // Ski rental: with workers taking 180 s to start, a worker no longer needed is kept for
     // 180 s (6 intervals), not the 60 s hold, since getting one back would take that long.
-    let mut p = planner("lookahead", 30.0, 32);
-    let mut toy = Toy::new(30.0, 180.0, 32);
-    toy.ready = [4, 1];
-    let mut busy = Load::steady(15.0);
-    busy.isl = 4000.0;
-    busy.ttft = 200.0;
-    let hist = run(p.as_mut(), &mut toy, &busy, 10);
-    let busy_n = hist.last().unwrap()[0];
-    assert!(busy_n >= 4, "{hist:?}");
+    let (mut p, mut toy, busy_n) = lookahead_after_a_busy_spell(180.0);
     let hist = run(p.as_mut(), &mut toy, &Load::steady(0.5), 10);
     assert!(hist[..6].iter().all(|c| c[0] == busy_n), "{hist:?}");
     assert_eq!(hist[9][0], 1, "{hist:?}");

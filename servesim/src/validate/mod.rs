@@ -496,29 +496,25 @@ fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Pre
                 Err(reason) => Ok(Err(reason)),
             }
         };
-        // Users together, as the tool starts them, to learn the request lifetime; then out
-        // of step, as client jitter leaves them (see the module documentation).
+        // Users together, as the tool starts them (the `--in-step` reading, and the request
+        // lifetime); then out of step, as client jitter leaves them (see the module
+        // documentation).
         let together = match stats(0.0, 1)? {
             Ok(s) => s,
             Err(reason) => return Ok(skip(reason)),
         };
-        if in_step {
-            return Ok(Prediction {
-                ttft_ms: Some(together.ttft_ms.mean),
-                tpot_ms: together.tpot_ms.map(|d| d.mean),
-                client: Some(together),
-                reason: None,
-                note,
-            });
-        }
-        let mut draws = Vec::new();
-        for seed in 1..=PHASE_DRAWS {
-            match stats(together.e2e_ms.mean / 1e3, seed)? {
-                Ok(s) => draws.push(s),
-                Err(reason) => return Ok(skip(reason)),
+        let stats = if in_step {
+            together
+        } else {
+            let mut draws = Vec::new();
+            for seed in 1..=PHASE_DRAWS {
+                match stats(together.e2e_ms.mean / 1e3, seed)? {
+                    Ok(s) => draws.push(s),
+                    Err(reason) => return Ok(skip(reason)),
+                }
             }
-        }
-        let stats = ClientStats::mean_of(&draws);
+            ClientStats::mean_of(&draws)
+        };
         return Ok(Prediction {
             ttft_ms: Some(stats.ttft_ms.mean),
             tpot_ms: stats.tpot_ms.map(|d| d.mean),
