@@ -40,10 +40,11 @@ impl PolicyKind {
                  throughput floor"
             }
             PolicyKind::Lookahead => {
-                "ours: sizes pools for the demand forecast for when a new worker would be up \
-                 (start-up aware), counts starting workers as capacity bought, scales down only \
-                 after the need stayed lower for a while; decides every 15 s unless the planner \
-                 interval is shorter (lookahead.interval_s sets it)"
+                "ours: sizes the prefill pool so that 90 % of prompts meet the TTFT target at \
+                 the demand forecast for when a new worker would be up (start-up aware), counts \
+                 starting workers as capacity bought, keeps an idle worker for at least a \
+                 start-up; decides every 15 s unless the planner interval is shorter \
+                 (lookahead.interval_s sets it)"
             }
         }
     }

@@ -14,13 +14,16 @@
 //! 3. **Capacity of a worker**, prompt tokens per busy second, *measured*: the prompt tokens
 //!    the pool's iterations computed since the last observation over their busy time. Prefix-cache hits and batching are in it, whatever the mix of requests;
 //!    the profile's prefill throughput stands in until it is measured.
-//! 4. **Utilisation that keeps TTFT within the target**: with service time `s = ISL /
-//!    capacity` and target `T = slo_margin × TTFT SLO`, an M/D/1 queue waits
-//!    `ρ s / (2 (1 − ρ))`, so `ρ ≤ 2 (T − s) / (s + 2 (T − s))`.
+//! 4. **Workers that keep TTFT within the target for `attainment` of the prompts**: with
+//!    service time `s = ISL / capacity` and target `T = slo_margin × TTFT SLO`, the fewest
+//!    workers `n` at which at most `1 − attainment` of the prompts wait longer than `T − s`
+//!    at a worker of utilisation `ρ = D / (n × capacity)` fed round-robin (Kingman's
+//!    approximation, see `prefill_queue`). An SLO is met or missed per request, so the pool
+//!    is sized for the share of requests within it, not for the mean TTFT.
+//!    `target_utilisation`, when set, sizes for `D / ρ` instead.
 //! 5. **Backlog**: the queue projected to when new workers are up (bounded by the largest
 //!    backlog recently seen, since closed-loop users stop sending while they wait) must drain
-//!    within `drain_s`:
-//!    `n_prefill = ceil(max(D / ρ, D + B_ready / drain_s) / capacity)`.
+//!    within `drain_s`: at least `ceil((D + B_ready / drain_s) / capacity)` workers.
 //! 6. **Decode** (reactive: ITL degrades gracefully, so it plans for the next interval, not the
 //!    start-up horizon): the larger of the rate need (`requests × OSL` over the best decode
 //!    throughput per GPU whose ITL meets the target corrected by observed over profiled ITL,
@@ -48,7 +51,7 @@ use crate::error::PlannerError;
 use crate::observation::{Decision, IterationSample, Observation, finite};
 use crate::planner::Planner;
 use crate::policies::progress::{Progress, Step};
-use crate::policies::{Basis, Common, workers};
+use crate::policies::{Basis, Common, prefill_queue, workers};
 use crate::policy_kind::PolicyKind;
 use crate::predict::{LoadPredictor, PredictorConfig};
 use crate::profile::Profile;
@@ -63,9 +66,14 @@ pub struct LookaheadConfig {
     /// Plan for this share of the TTFT and ITL targets, in (0, 1].
     #[serde(default = "margin")]
     pub slo_margin: f64,
-    /// Prefill utilisation to plan for, in (0, 1] (default: derived from the TTFT target).
+    /// Prefill utilisation to plan for, in (0, 1] (default: derived from the TTFT target and
+    /// `attainment`).
     #[serde(default)]
     pub target_utilisation: Option<f64>,
+    /// Share of prompts whose TTFT the prefill pool is sized to keep within the target, in
+    /// (0, 1) (default 0.9, the SLO attainment DistServe judges goodput at).
+    #[serde(default = "attainment")]
+    pub attainment: f64,
     /// A backlog should be cleared within this many seconds of new workers being up.
     #[serde(default = "drain")]
     pub drain_s: f64,
@@ -80,6 +88,9 @@ pub struct LookaheadConfig {
 
 fn margin() -> f64 {
     0.85
+}
+fn attainment() -> f64 {
+    0.9
 }
 fn drain() -> f64 {
     90.0
@@ -97,6 +108,7 @@ impl Default for LookaheadConfig {
             interval_s: None,
             slo_margin: margin(),
             target_utilisation: None,
+            attainment: attainment(),
             drain_s: drain(),
             hold_s: hold(),
             forecast_cap: cap(),
@@ -158,6 +170,12 @@ impl Lookahead {
             return Err(PlannerError::invalid(
                 format!("{path}.target_utilisation"),
                 format!("must be in (0, 1], got {u}"),
+            ));
+        }
+        if !(c.attainment.is_finite() && c.attainment > 0.0 && c.attainment < 1.0) {
+            return Err(PlannerError::invalid(
+                format!("{path}.attainment"),
+                format!("must be in (0, 1), got {}", c.attainment),
             ));
         }
         for (name, v) in [("drain_s", c.drain_s), ("hold_s", c.hold_s)] {
@@ -222,20 +240,51 @@ impl Lookahead {
         now.max(f.min(now * self.config.forecast_cap)).max(0.0)
     }
 
-    /// Prefill utilisation that keeps TTFT within the target (M/D/1), in [0.3, 0.9].
-    fn utilisation(&self, isl: f64, cap: f64, slo_ttft_ms: f64) -> f64 {
-        if let Some(u) = self.config.target_utilisation {
-            return u;
-        }
-        let s = isl / cap.max(1e-9);
-        let t = slo_ttft_ms * self.config.slo_margin / 1e3;
-        let w = t - s;
-        if !(w > 0.0 && s > 0.0) {
-            return 0.3;
-        }
-        (2.0 * w / (s + 2.0 * w)).clamp(0.3, 0.9)
+    /// Prefill workers for `demand` prompt tokens/s plus the drain of `backlog` tokens, at
+    /// `cap` tokens/s a worker and prompts of `isl` tokens (step 4 and 5 of the module
+    /// documentation), and the utilisation that gives each.
+    fn prefill_workers(
+        &self,
+        demand: f64,
+        backlog: f64,
+        cap: f64,
+        isl: f64,
+        slo_ttft_ms: f64,
+    ) -> (u32, f64) {
+        let drained = workers((demand + backlog / self.config.drain_s) / cap);
+        let n = match self.config.target_utilisation {
+            Some(u) => drained.max(workers(demand / u / cap)),
+            None => {
+                let wait_s = slo_ttft_ms * self.config.slo_margin / 1e3 - isl / cap;
+                let floor = drained.max(workers(demand / cap));
+                if wait_s.is_nan() || wait_s <= 0.0 {
+                    // A prompt alone takes the whole target: no pool size meets it, so run
+                    // light rather than ask for the whole budget.
+                    floor.max(workers(demand / UNREACHABLE_UTILISATION / cap))
+                } else if demand > 0.0 {
+                    prefill_queue::workers_for(
+                        demand,
+                        cap,
+                        isl,
+                        wait_s,
+                        self.config.attainment,
+                        floor,
+                        MOST_PREFILL_WORKERS.max(floor),
+                    )
+                } else {
+                    floor
+                }
+            }
+        };
+        (n, demand / (f64::from(n.max(1)) * cap))
     }
 }
+
+/// Utilisation planned for when the TTFT target is shorter than a prompt's prefill.
+const UNREACHABLE_UTILISATION: f64 = 0.3;
+
+/// The most prefill workers the TTFT rule asks for (the budget bounds them further).
+const MOST_PREFILL_WORKERS: u32 = 4096;
 
 impl Planner for Lookahead {
     fn name(&self) -> &'static str {
@@ -314,7 +363,6 @@ impl Planner for Lookahead {
 
         // 4–5. Utilisation from the SLO; backlog projected to when new workers are up.
         let slo_ttft = c.slo_ttft(obs);
-        let rho = self.utilisation(isl, cap, slo_ttft);
         let peak_backlog = self
             .window
             .iter()
@@ -325,8 +373,7 @@ impl Planner for Lookahead {
         let startup_p = c.startup(obs, c.prefill);
         let backlog_ready =
             (backlog + (plan_p - ready_cap).max(0.0) * startup_p).min(peak_backlog.max(backlog));
-        let need_tok = (plan_p / rho).max(plan_p + backlog_ready / cfg.drain_s);
-        let n_p = workers(need_tok / cap);
+        let (n_p, rho) = self.prefill_workers(plan_p, backlog_ready, cap, isl, slo_ttft);
 
         // 6. Decode: rate need and KV need at the ITL target.
         let served_d = if self.progress.seen_osl() {
@@ -416,7 +463,7 @@ impl Planner for Lookahead {
         let reason = format!(
             "{cadence}: prefill demand {demand_p:.0} tok/s, planned {plan_p:.0} ({steps_p} steps ahead), \
              backlog {backlog:.0} tok; worker capacity {cap:.0} tok/s{measured}, utilisation \
-             {rho:.2} for TTFT -> {n_p} prefill; decode {plan_d:.0} tok/s, KV {n_kv} -> {n_d} \
+             {rho:.2} for the TTFT of {share:.0} % of prompts -> {n_p} prefill; decode {plan_d:.0} tok/s, KV {n_kv} -> {n_d} \
              decode; held for {hold:.0} s{kept}",
             measured = if self.capacity.is_some() {
                 " measured"
@@ -424,6 +471,7 @@ impl Planner for Lookahead {
                 " from the profile"
             },
             cadence = self.cadence,
+            share = cfg.attainment * 100.0,
             hold = cfg.hold_s,
             kept = if held {
                 "; prefill not shrunk: its queue or TTFT is over the target"

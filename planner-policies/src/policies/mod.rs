@@ -8,6 +8,7 @@
 
 pub mod load_threshold;
 pub mod lookahead;
+mod prefill_queue;
 pub(crate) mod progress;
 pub mod sla;
 pub mod sla_load;

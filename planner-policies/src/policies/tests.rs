@@ -306,6 +306,11 @@ fn bad_config_is_an_error_naming_the_field() {
     let mut bad = PlannerConfig::new("lookahead", 30.0);
     bad.lookahead.hold_s = -1.0;
     check(bad, "planner.lookahead.hold_s");
+    for share in [0.0, 1.0, f64::NAN] {
+        let mut bad = PlannerConfig::new("lookahead", 30.0);
+        bad.lookahead.attainment = share;
+        check(bad, "planner.lookahead.attainment");
+    }
     let mut bad = PlannerConfig::new("sla-load", 5.0);
     bad.sla_load.scale_down_margin = 0.0;
     check(bad, "planner.sla_load.scale_down_margin");
