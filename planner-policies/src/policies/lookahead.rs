@@ -269,7 +269,7 @@ impl Lookahead {
                         wait_s,
                         self.config.attainment,
                         floor,
-                        MOST_PREFILL_WORKERS.max(floor),
+                        MOST_PREFILL_WORKERS,
                     )
                 } else {
                     floor
@@ -464,7 +464,7 @@ impl Planner for Lookahead {
             "{cadence}: prefill demand {demand_p:.0} tok/s, planned {plan_p:.0} ({steps_p} steps ahead), \
              backlog {backlog:.0} tok; worker capacity {cap:.0} tok/s{measured}, utilisation \
              {rho:.2} for the TTFT of {share:.0} % of prompts -> {n_p} prefill; decode {plan_d:.0} tok/s, KV {n_kv} -> {n_d} \
-             decode; held for {hold:.0} s{kept}",
+             decode; held for {hold}{kept}",
             measured = if self.capacity.is_some() {
                 " measured"
             } else {
@@ -472,7 +472,15 @@ impl Planner for Lookahead {
             },
             cadence = self.cadence,
             share = cfg.attainment * 100.0,
-            hold = cfg.hold_s,
+            // The hold each pool got (ski rental lengthens it past `hold_s`).
+            hold = if holds[c.prefill] == holds[c.decode] {
+                format!("{:.0} s", holds[c.prefill])
+            } else {
+                format!(
+                    "{:.0} s (prefill), {:.0} s (decode)",
+                    holds[c.prefill], holds[c.decode]
+                )
+            },
             kept = if held {
                 "; prefill not shrunk: its queue or TTFT is over the target"
             } else {

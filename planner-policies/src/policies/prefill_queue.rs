@@ -32,9 +32,10 @@ pub(crate) fn wait_tail(rho: f64, service_s: f64, wait_s: f64, n: u32) -> f64 {
     rho * (-2.0 * (1.0 - rho) * wait_s / (variation * service_s)).exp()
 }
 
-/// The fewest workers, at least `floor` and at most `most`, that serve `demand` prompt
-/// tokens/s at `capacity` tokens/s each with at most `1 − attainment` of the prompts waiting
-/// longer than `wait_s` (prompts of `isl` tokens); `most` when none does.
+/// The fewest workers, at least `floor` (and one), that serve `demand` prompt tokens/s at
+/// `capacity` tokens/s each with at most `1 − attainment` of the prompts waiting longer than
+/// `wait_s` (prompts of `isl` tokens); `most` when none below it does (the search starts at
+/// `floor`, so a larger `floor` is returned as it is).
 pub(crate) fn workers_for(
     demand: f64,
     capacity: f64,
@@ -53,7 +54,7 @@ pub(crate) fn workers_for(
         }
         n += 1;
     }
-    n.min(most.max(floor.max(1)))
+    n
 }
 
 #[cfg(test)]

@@ -198,16 +198,17 @@ impl Averaged {
         dataset_entries: Option<u32>,
         in_step: bool,
     ) -> Result<Averaged, String> {
-        let other = steady || from_start.is_some();
-        if dataset_entries.is_some() && other {
-            return Err(
-                "dataset_entries: applies to the recipe only, not with steady or from_start".into(),
-            );
-        }
-        if in_step && other {
-            return Err(
-                "in_step: applies to the recipe only, not with steady or from_start".into(),
-            );
+        if steady || from_start.is_some() {
+            for (field, given) in [
+                ("dataset_entries", dataset_entries.is_some()),
+                ("in_step", in_step),
+            ] {
+                if given {
+                    return Err(format!(
+                        "{field}: applies to the recipe only, not with steady or from_start"
+                    ));
+                }
+            }
         }
         if dataset_entries == Some(0) {
             return Err("dataset_entries: must be at least 1, got 0".into());
