@@ -23,6 +23,14 @@
 //! - `disagg`: `prefill_num_workers` × `prefill_tp_size` and `decode_num_workers` ×
 //!   `decode_tp_size`, their batch sizes as `max_num_seqs`; `N` is the total across the
 //!   deployment.
+//! - Token budget per iteration: the one aiconfigurator's generator writes for the
+//!   deployments it benchmarks (the rows are aiconfigurator's silicon benchmarks): `batch +
+//!   ISL + 1500` for an aggregated TensorRT-LLM or vLLM worker, `ISL + 1500` for a prefill
+//!   worker, and SGLang's `--max-prefill-tokens` of `ISL + 1500` (see `row_plan.rs`).
+//!   Its KV memory share (`free_gpu_memory_fraction: 0.80` in the generator's TensorRT-LLM
+//!   templates) is not taken: with it the 24 Llama-3.1-70B rows at concurrency 33–128 queue
+//!   for KV blocks they did not wait for (TTFT MAPE 54 % → 163 %), so the backend's own 0.9
+//!   stays and the disagreement is reported in `docs/fidelity-notes.md`.
 //! - `batch_size` is the whole of `max_batch_size`: no slot is held back. (A rule that
 //!   TensorRT-LLM 1.0 release candidates keep one slot for the CUDA-graph padding request
 //!   was dropped: TensorRT-LLM documents `cuda_graph_config.enable_padding` (`CudaGraphConfig`

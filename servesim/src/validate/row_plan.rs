@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use servesim_models::backend::Backend;
+use servesim_models::engine::EngineConfig;
 use servesim_models::engine::cuda_graph::CudaGraphs;
 use servesim_models::frontend::FrontendSpec;
 use servesim_models::hardware::GpuCatalog;
@@ -319,7 +320,53 @@ pub(super) fn scenario_of(
                 .map(|b| CudaGraphs::trtllm(b.div_ceil(ranks), true).sizes().to_vec());
         }
     }
+    // The token budget aiconfigurator's generator writes for the deployments it benchmarks.
+    if let Ok(backend) = Backend::parse(load.backend) {
+        for pool in &mut config.cluster.pools {
+            let ranks = pool.attention_dp.max(1);
+            let default = EngineConfig::for_backend(backend, sku, pool.tp).max_batched_tokens;
+            let batch = pool.engine.max_num_seqs.map(|b| b.div_ceil(ranks));
+            if let Some(per_rank) = generator_token_budget(backend, &pool.role, batch, load.isl) {
+                let per_rank = match backend {
+                    // SGLang's `--max-prefill-tokens` bounds a prefill batch; its chunked
+                    // prefill size (the backend's default) still bounds a chunk.
+                    Backend::Sglang => per_rank.min(default),
+                    Backend::Trtllm | Backend::Vllm => per_rank,
+                };
+                pool.engine.max_batched_tokens = Some(per_rank.saturating_mul(ranks));
+            }
+        }
+    }
     Scenario::validate(config, Path::new(".")).map_err(|e| e.to_string())
+}
+
+/// Tokens headroom aiconfigurator's generator adds to a prompt in a worker's token budget.
+const GENERATOR_PROMPT_SLACK: u32 = 1500;
+
+/// The token budget of one iteration (per attention-DP rank) that aiconfigurator's generator
+/// writes for a worker serving prompts of `isl` tokens with `batch` sequences (per rank), or
+/// `None` where it leaves the backend's default (decode workers, which prefill nothing).
+///
+/// The silicon rows are aiconfigurator's own benchmarks of deployments its generator wrote:
+/// TensorRT-LLM's `max_num_tokens` is `batch + isl + 1500` for an aggregated worker and
+/// `isl + 1500` for a prefill worker of batch 1 (`generator/backends/trtllm.py` of
+/// aiconfigurator 0.3.0, `generator/rule_plugin/trtllm.rule` of 0.5.0 to 0.12.0, which
+/// rounds up to a 32-token block); vLLM's `--max-num-batched-tokens` the same
+/// (`rule_plugin/vllm.rule`, 0.5.0 to 0.12.0); SGLang's `--max-prefill-tokens` is
+/// `isl + 1500` for either role (`rule_plugin/sglang.rule`, 0.5.0 to 0.12.0).
+fn generator_token_budget(
+    backend: Backend,
+    role: &str,
+    batch: Option<u32>,
+    isl: u32,
+) -> Option<u32> {
+    let prompt = isl.saturating_add(GENERATOR_PROMPT_SLACK);
+    match (backend, role) {
+        (Backend::Trtllm | Backend::Vllm, "aggregated") => Some(batch?.saturating_add(prompt)),
+        (Backend::Trtllm | Backend::Vllm, "prefill")
+        | (Backend::Sglang, "aggregated" | "prefill") => Some(prompt),
+        _ => None,
+    }
 }
 
 /// The `frontend:` of a row's scenario: the backend's own OpenAI-compatible server
@@ -330,4 +377,31 @@ fn engine_server(backend: &str) -> Option<FrontendConfig> {
         latency_ms: Some(f.latency.as_millis_f64()),
         token_cost_us: Some(f.token_cost.as_nanos() as f64 / 1e3),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_budget_is_the_one_aiconfigurators_generator_writes() {
+        let budget = generator_token_budget;
+        // An aggregated TensorRT-LLM or vLLM worker of batch 64 serving 1024-token prompts.
+        for b in [Backend::Trtllm, Backend::Vllm] {
+            assert_eq!(
+                budget(b, "aggregated", Some(64), 1024),
+                Some(64 + 1024 + 1500)
+            );
+            assert_eq!(budget(b, "prefill", Some(1), 8192), Some(8192 + 1500));
+            assert_eq!(budget(b, "decode", Some(64), 1024), None);
+            // No batch size: the backend's default stays.
+            assert_eq!(budget(b, "aggregated", None, 1024), None);
+        }
+        // SGLang's `--max-prefill-tokens`, whatever the batch.
+        assert_eq!(
+            budget(Backend::Sglang, "aggregated", Some(64), 1024),
+            Some(2524)
+        );
+        assert_eq!(budget(Backend::Sglang, "decode", Some(64), 1024), None);
+    }
 }
