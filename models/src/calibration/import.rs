@@ -33,6 +33,10 @@ pub enum PublicTable {
     /// modelled ([`crate::perf::MoeQuant`]) are imported; the others are counted in the
     /// header's `rows_skipped`.
     MoePerf,
+    /// `moe_min_latency_perf`: the `moe_torch_flow_min_latency` rows of TensorRT-LLM's
+    /// `moe_perf` (its NVFP4 min-latency kernel), split out under this name, imported as
+    /// `moe_perf` is.
+    MoeMinLatencyPerf,
     /// `mla_context_module_perf`: whole MLA attention blocks over prompts; the `model` column
     /// names the model whose MLA dimensions were measured.
     MlaContextModulePerf,
@@ -49,13 +53,14 @@ pub enum PublicTable {
 
 impl PublicTable {
     /// All public tables.
-    pub const ALL: [PublicTable; 11] = [
+    pub const ALL: [PublicTable; 12] = [
         PublicTable::GemmPerf,
         PublicTable::ContextAttentionPerf,
         PublicTable::GenerationAttentionPerf,
         PublicTable::CustomAllreducePerf,
         PublicTable::NcclPerf,
         PublicTable::MoePerf,
+        PublicTable::MoeMinLatencyPerf,
         PublicTable::MlaContextModulePerf,
         PublicTable::MlaGenerationModulePerf,
         PublicTable::TrtllmAlltoallPerf,
@@ -72,6 +77,7 @@ impl PublicTable {
             PublicTable::CustomAllreducePerf => "custom_allreduce_perf",
             PublicTable::NcclPerf => "nccl_perf",
             PublicTable::MoePerf => "moe_perf",
+            PublicTable::MoeMinLatencyPerf => "moe_min_latency_perf",
             PublicTable::MlaContextModulePerf => "mla_context_module_perf",
             PublicTable::MlaGenerationModulePerf => "mla_generation_module_perf",
             PublicTable::TrtllmAlltoallPerf => "trtllm_alltoall_perf",
@@ -101,6 +107,7 @@ impl PublicTable {
             PublicTable::CustomAllreducePerf => Family::CustomAllreduce,
             PublicTable::NcclPerf => Family::Nccl,
             PublicTable::MoePerf => Family::Moe,
+            PublicTable::MoeMinLatencyPerf => Family::MoeMinLatency,
             PublicTable::MlaContextModulePerf => Family::MlaContext,
             PublicTable::MlaGenerationModulePerf => Family::MlaGeneration,
             PublicTable::TrtllmAlltoallPerf
@@ -170,7 +177,7 @@ impl PublicRowParser {
                 &["num_gpus"],
                 &["message_size"],
             ],
-            PublicTable::MoePerf => &[
+            PublicTable::MoePerf | PublicTable::MoeMinLatencyPerf => &[
                 &["moe_dtype"],
                 &["num_tokens"],
                 &["hidden_size"],
@@ -203,7 +210,9 @@ impl PublicRowParser {
             }
         };
         let distribution = match table {
-            PublicTable::MoePerf => Some(cols.require(&["distribution"], path)?),
+            PublicTable::MoePerf | PublicTable::MoeMinLatencyPerf => {
+                Some(cols.require(&["distribution"], path)?)
+            }
             _ => None,
         };
         let idx = names
@@ -343,7 +352,9 @@ pub fn read_public_table(
         let (op, lat) = match parser.parse(&rec, line) {
             Ok(v) => v,
             // MoE rows of other distributions or unmodelled dtypes are left out, counted.
-            Err(ModelsError::Unsupported { .. }) if table == PublicTable::MoePerf => {
+            Err(ModelsError::Unsupported { .. })
+                if matches!(table, PublicTable::MoePerf | PublicTable::MoeMinLatencyPerf) =>
+            {
                 skipped += 1;
                 continue;
             }
@@ -599,6 +610,7 @@ pub fn import_dir(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::perf::{MoeKernel, MoeQuant};
 
     #[test]
     fn import_converts_and_round_trips() {
@@ -699,6 +711,32 @@ mod tests {
             panic!()
         };
         assert_eq!((m.tokens, m.inter, m.moe_tp, m.moe_ep), (8, 2880, 2, 1));
+        assert_eq!(m.kernel, MoeKernel::Default);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn min_latency_rows_import_as_their_own_kernel() {
+        let base = std::env::temp_dir().join(format!("servesim-import-ml-{}", std::process::id()));
+        let src = base.join("in/b200_sxm/trtllm");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(
+            src.join("moe_min_latency_perf.csv"),
+            "op_name,kernel_source,moe_dtype,num_tokens,hidden_size,inter_size,topk,num_experts,moe_tp_size,moe_ep_size,distribution,latency\n\
+             moe,moe_torch_flow_min_latency,nvfp4,8,7168,2048,8,256,4,1,balanced,0.052\n",
+        )
+        .unwrap();
+        let out = base.join("out");
+        import_dir(&base.join("in"), &out, &BTreeMap::new()).unwrap();
+        let t = &super::super::load_dir(&out).unwrap()[0];
+        assert_eq!(t.header.family, Family::MoeMinLatency);
+        let KernelOp::Moe(m) = t.rows[0].0 else {
+            panic!()
+        };
+        assert_eq!(
+            (m.quant, m.tokens, m.kernel),
+            (MoeQuant::Nvfp4, 8, MoeKernel::MinLatency)
+        );
         std::fs::remove_dir_all(&base).unwrap();
     }
 

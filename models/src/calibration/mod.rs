@@ -22,7 +22,7 @@ use crate::error::{ModelsError, Result};
 use crate::llm::MlaDims;
 use crate::perf::ops::{
     AllReduceImpl, AttnShape, DispatchKernel, DispatchShape, DispatchStage, GemmShape, KernelOp,
-    MlaShape, MoeQuant, MoeShape, NcclOp,
+    MlaShape, MoeKernel, MoeQuant, MoeShape, NcclOp,
 };
 
 /// The major version of the format this crate reads and writes.
@@ -45,6 +45,8 @@ pub enum Family {
     P2pCopy,
     /// Fused mixture-of-experts layers, tokens routed uniformly over the experts.
     Moe,
+    /// The same layers under TensorRT-LLM's NVFP4 min-latency kernel.
+    MoeMinLatency,
     /// Multi-head latent attention blocks over prompts (projections and attention).
     MlaContext,
     /// Multi-head latent attention blocks over decode sequences.
@@ -55,7 +57,7 @@ pub enum Family {
 
 impl Family {
     /// All families.
-    pub const ALL: [Family; 10] = [
+    pub const ALL: [Family; 11] = [
         Family::Gemm,
         Family::ContextAttention,
         Family::GenerationAttention,
@@ -63,6 +65,7 @@ impl Family {
         Family::Nccl,
         Family::P2pCopy,
         Family::Moe,
+        Family::MoeMinLatency,
         Family::MlaContext,
         Family::MlaGeneration,
         Family::MoeDispatch,
@@ -78,6 +81,7 @@ impl Family {
             Family::Nccl => "nccl",
             Family::P2pCopy => "p2p_copy",
             Family::Moe => "moe",
+            Family::MoeMinLatency => "moe_min_latency",
             Family::MlaContext => "mla_context",
             Family::MlaGeneration => "mla_generation",
             Family::MoeDispatch => "moe_dispatch",
@@ -131,7 +135,7 @@ impl Family {
             ],
             Family::Nccl => &["op", "dtype", "num_gpus", "message_elems", "latency_ms"],
             Family::P2pCopy => &["src_gpu", "dst_gpu", "bytes", "latency_ms"],
-            Family::Moe => &[
+            Family::Moe | Family::MoeMinLatency => &[
                 "moe_dtype",
                 "tokens",
                 "hidden",
@@ -284,7 +288,7 @@ pub(crate) fn row_op(
             dst_gpu: r.u32(i[1])?,
             bytes: r.pos_int(i[2])?,
         },
-        Family::Moe => KernelOp::Moe(MoeShape {
+        Family::Moe | Family::MoeMinLatency => KernelOp::Moe(MoeShape {
             quant: r.parse(i[0], MoeQuant::parse)?,
             tokens: r.pos_int(i[1])?,
             hidden: r.pos_u32(i[2])?,
@@ -293,6 +297,11 @@ pub(crate) fn row_op(
             experts: r.pos_u32(i[5])?,
             moe_tp: r.pos_u32(i[6])?,
             moe_ep: r.pos_u32(i[7])?,
+            kernel: if family == Family::MoeMinLatency {
+                MoeKernel::MinLatency
+            } else {
+                MoeKernel::Default
+            },
         }),
         Family::MlaContext | Family::MlaGeneration => {
             let q_lora = r.u32(i[4])?;

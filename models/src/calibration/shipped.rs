@@ -33,7 +33,7 @@ macro_rules! table {
 pub type ShippedTable = (&'static str, &'static str, &'static str, &'static [u8]);
 
 /// Every shipped table.
-pub const SHIPPED: [ShippedTable; 73] = [
+pub const SHIPPED: [ShippedTable; 75] = [
     table!("h100_sxm", "trtllm", "gemm"),
     table!("h100_sxm", "trtllm", "context_attention"),
     table!("h100_sxm", "trtllm", "generation_attention"),
@@ -74,6 +74,7 @@ pub const SHIPPED: [ShippedTable; 73] = [
     table!("b200_sxm", "vllm", "custom_allreduce"),
     table!("b200_sxm", "nccl", "nccl"),
     table!("b200_sxm", "trtllm", "moe"),
+    table!("b200_sxm", "trtllm", "moe_min_latency"),
     table!("b200_sxm", "vllm", "moe"),
     table!("b200_sxm", "trtllm", "mla_context"),
     table!("b200_sxm", "trtllm", "mla_generation"),
@@ -89,6 +90,7 @@ pub const SHIPPED: [ShippedTable; 73] = [
     table!("gb200", "vllm", "custom_allreduce"),
     table!("gb200", "nccl", "nccl"),
     table!("gb200", "trtllm", "moe"),
+    table!("gb200", "trtllm", "moe_min_latency"),
     table!("gb200", "vllm", "moe"),
     table!("gb200", "trtllm", "mla_context"),
     table!("gb200", "trtllm", "mla_generation"),

@@ -19,7 +19,9 @@ use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::hardware::{GpuCatalog, GpuSku};
 use crate::perf::dispatch;
-use crate::perf::ops::{AllReduceImpl, AttnShape, KernelOp, MlaShape, MoeQuant, MoeShape, NcclOp};
+use crate::perf::ops::{
+    AllReduceImpl, AttnShape, KernelOp, MlaShape, MoeKernel, MoeQuant, MoeShape, NcclOp,
+};
 use crate::perf::roofline::{RooflineTimer, base_ms};
 use crate::perf::table::InterpTable;
 
@@ -112,10 +114,15 @@ fn moe_quant_code(q: MoeQuant) -> u64 {
     }
 }
 
-/// A MoE layer's category is its model shape (dtype, top-k, hidden, expert size, experts);
-/// its coordinates the tokens and the MoE TP and EP sizes, which set the GPU's share.
+/// A MoE layer's category is its kernel and model shape (dtype, top-k, hidden, expert size,
+/// experts); its coordinates the tokens and the MoE TP and EP sizes, which set the GPU's share.
 fn moe_key(m: &MoeShape) -> (u64, [f64; 3]) {
+    let kernel = match m.kernel {
+        MoeKernel::Default => 0,
+        MoeKernel::MinLatency => 1,
+    };
     let cat = moe_quant_code(m.quant)
+        | (kernel << MOE_KERNEL_SHIFT)
         | (u64::from(m.topk.min(0xff)) << 8)
         | (u64::from(m.hidden.min(0xffff)) << 16)
         | (u64::from(m.inter.min(0xffff)) << 32)
@@ -128,10 +135,16 @@ fn moe_key(m: &MoeShape) -> (u64, [f64; 3]) {
     (cat, x)
 }
 
-/// Distance between MoE categories: the dtype first (FP8 flavours close, MXFP4 far), then
-/// the log ratios of the shape's sizes.
+/// Bit of a MoE category's low byte that holds its kernel (the dtype codes are below it).
+const MOE_KERNEL_SHIFT: u32 = 4;
+
+/// Distance between MoE categories: the kernel first (one kernel's rows never stand for
+/// another's unless no row of its own exists), the dtype next (FP8 flavours close, MXFP4
+/// far), then the log ratios of the shape's sizes.
 fn moe_dist(a: u64, b: u64) -> f64 {
-    let q = |c: u64| c & 0xff;
+    let kernel = |c: u64| (c >> MOE_KERNEL_SHIFT) & 0xf;
+    let dk = if kernel(a) == kernel(b) { 0.0 } else { 1000.0 };
+    let q = |c: u64| c & ((1 << MOE_KERNEL_SHIFT) - 1);
     let dq = match (q(a).min(q(b)), q(a).max(q(b))) {
         (x, y) if x == y => 0.0,
         (1, 2) => 1.0,
@@ -139,7 +152,7 @@ fn moe_dist(a: u64, b: u64) -> f64 {
     };
     let size = |c: u64, shift: u32, mask: u64| (((c >> shift) & mask) as f64).max(1.0);
     let lr = |shift: u32, mask: u64| (size(a, shift, mask) / size(b, shift, mask)).ln().abs();
-    10.0 * dq + lr(8, 0xff) + lr(16, 0xffff) + lr(32, 0xffff) + lr(48, 0xffff)
+    dk + 10.0 * dq + lr(8, 0xff) + lr(16, 0xffff) + lr(32, 0xffff) + lr(48, 0xffff)
 }
 
 /// Orderings built for MoE layers: tokens innermost, within the MoE TP and EP sizes walked
@@ -387,6 +400,7 @@ impl CalibratedTimer {
             Family::CustomAllreduce,
             Family::Nccl,
             Family::Moe,
+            Family::MoeMinLatency,
             Family::MlaContext,
             Family::MlaGeneration,
             Family::MoeDispatch,
@@ -471,6 +485,17 @@ impl CalibratedTimer {
         match (floor(dtype_code(dtype)), floor(dtype_code(Dtype::Bf16))) {
             (Some(d), Some(b)) => (d - b).max(0.0),
             _ => 0.0,
+        }
+    }
+
+    /// Whether measured rows of `op`'s own category back it (for a MoE layer: its kernel,
+    /// dtype and model shape), not only those of a neighbouring category.
+    pub fn measures_category(&self, op: &KernelOp) -> bool {
+        let has = |t: &Option<InterpTable<3>>, c| t.as_ref().is_some_and(|t| t.has_category(c));
+        match key(op) {
+            Key::Moe(c, _) => has(&self.moe, c),
+            Key::Gemm(c, _) => has(&self.gemm, c),
+            _ => self.ratio(op, false).is_some(),
         }
     }
 
@@ -762,7 +787,7 @@ mod set_tests {
 mod moe_tests {
     use super::*;
     use crate::perf::evaluate::leave_shape_out;
-    use crate::perf::ops::MoeShape;
+    use crate::perf::ops::{MoeKernel, MoeShape};
 
     #[test]
     fn moe_layers_are_exact_on_measured_shapes_and_close_when_left_out() {
@@ -787,6 +812,34 @@ mod moe_tests {
     }
 
     #[test]
+    fn min_latency_rows_time_only_their_own_kernel() {
+        let cat = GpuCatalog::builtin();
+        let b200 = CalibratedTimer::shipped(&cat, "b200_sxm", Backend::Trtllm).unwrap();
+        let h100 = CalibratedTimer::shipped(&cat, "h100_sxm", Backend::Trtllm).unwrap();
+        let cutlass = MoeShape {
+            quant: MoeQuant::Nvfp4,
+            tokens: 8,
+            hidden: 7168,
+            inter: 2048,
+            topk: 8,
+            experts: 256,
+            moe_tp: 4,
+            moe_ep: 1,
+            kernel: MoeKernel::Default,
+        };
+        let fast = KernelOp::Moe(MoeShape {
+            kernel: MoeKernel::MinLatency,
+            ..cutlass
+        });
+        let cutlass = KernelOp::Moe(cutlass);
+        assert!(b200.measures_category(&fast) && b200.measures_category(&cutlass));
+        // The measured rows: 0.052 ms against CUTLASS's 0.242 ms.
+        assert!(b200.time_ms(&fast) < 0.5 * b200.time_ms(&cutlass));
+        // Hopper has neither NVFP4 nor the kernel's rows.
+        assert!(!h100.measures_category(&fast));
+    }
+
+    #[test]
     fn moe_layer_time_grows_with_tokens() {
         // Qwen3-235B-A22B's experts in block FP8, TP 4 × EP 4 and TP 8 × EP 1, on H100 under
         // TensorRT-LLM; and gpt-oss-120b's MXFP4 experts on H200 under vLLM.
@@ -802,6 +855,7 @@ mod moe_tests {
             experts: 128,
             moe_tp: 1,
             moe_ep: 4,
+            kernel: MoeKernel::Default,
         };
         let oss = MoeShape {
             quant: MoeQuant::W4a16Mxfp4,

@@ -57,6 +57,15 @@ impl KernelTimer {
         }
     }
 
+    /// Whether measured rows of `op`'s own category back it ([`CalibratedTimer::measures_category`];
+    /// never for the roofline).
+    pub fn measures_category(&self, op: &KernelOp) -> bool {
+        match self {
+            KernelTimer::Roofline(_) => false,
+            KernelTimer::Calibrated(c) => c.measures_category(op),
+        }
+    }
+
     /// Per-call overhead of an isolated `dtype` GEMM that serving engines fuse away, in ms
     /// (see [`CalibratedTimer::gemm_call_overhead_ms`]; zero for the roofline).
     pub fn gemm_call_overhead_ms(&self, dtype: Dtype) -> f64 {

@@ -7,7 +7,8 @@
 //! - [`calibrated`]: the [`CalibratedTimer`] over measured tables;
 //! - [`dispatch`]: expert parallelism's token dispatch and combine (network model, keys);
 //! - [`KernelTimer`]: either of the two, whichever times the operations;
-//! - [`predictor`]: [`IterationPredictor`], batch → iteration time;
+//! - [`predictor`]: [`IterationPredictor`], batch → iteration time; `moe_part.rs` its
+//!   mixture-of-experts part (expert format, split, and the kernel a step runs on);
 //! - [`memo`]: [`CachedPredictor`], the same with caches, for the simulator's hot loop;
 //! - [`evaluate`]: predictions for public-layout kernel rows and the leave-shape-out check
 //!   behind `servesim perf check`.
@@ -18,6 +19,7 @@ pub mod evaluate;
 mod kernel_timer;
 pub mod memo;
 mod mla;
+mod moe_part;
 pub mod ops;
 pub mod predictor;
 pub mod roofline;
@@ -26,9 +28,10 @@ pub mod table;
 pub use calibrated::CalibratedTimer;
 pub use kernel_timer::KernelTimer;
 pub use memo::CachedPredictor;
+pub use moe_part::MIN_LATENCY_MOE_TOKENS;
 pub use ops::{
     AllReduceImpl, AttnShape, DispatchKernel, DispatchShape, DispatchStage, GemmShape, KernelOp,
-    MlaShape, MoeQuant, MoeShape, NcclOp, OpKind,
+    MlaShape, MoeKernel, MoeQuant, MoeShape, NcclOp, OpKind,
 };
 pub use predictor::{BatchShape, IterationPredictor, PrefillChunk};
 pub use roofline::{Efficiencies, RooflineTimer};

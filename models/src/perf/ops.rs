@@ -127,6 +127,17 @@ impl fmt::Display for MoeQuant {
     }
 }
 
+/// Which of the backend's fused-MoE kernels runs a layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum MoeKernel {
+    /// The backend's default kernel (TensorRT-LLM: CUTLASS; the MoE tables' other rows).
+    #[default]
+    Default,
+    /// TensorRT-LLM's NVFP4 min-latency kernel (`moe_torch_flow_min_latency` rows), which
+    /// its CUTLASS MoE runs for small steps (see the predictor).
+    MinLatency,
+}
+
 /// One GPU's share of a fused mixture-of-experts layer (the routed experts: gate/up GEMM,
 /// activation, down GEMM, and the routing permutes), as the MoE kernel tables measure it: a
 /// layer of `experts` experts of `inter` intermediate size, `topk` per token, split `moe_tp`
@@ -150,6 +161,8 @@ pub struct MoeShape {
     pub moe_tp: u32,
     /// Expert parallelism.
     pub moe_ep: u32,
+    /// The kernel that runs it.
+    pub kernel: MoeKernel,
 }
 
 /// One GPU's multi-head latent attention block of one layer, as the MLA module tables measure

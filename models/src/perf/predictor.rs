@@ -28,12 +28,11 @@ use crate::backend::Backend;
 use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::hardware::GpuSku;
-use crate::llm::{Attention, ExpertFormat, Ffn, LlmSpec, Parallelism};
+use crate::llm::{Attention, Ffn, LlmSpec, Parallelism};
 use crate::perf::dispatch::{AllToAll, Phase, deepep_fits, trtllm_uses_all_to_all};
 use crate::perf::kernel_timer::KernelTimer;
-use crate::perf::ops::{
-    AttnShape, GemmShape, KernelOp, MlaShape, MoeQuant, MoeShape, NcclOp, OpKind,
-};
+use crate::perf::moe_part::MoePart;
+use crate::perf::ops::{AttnShape, GemmShape, KernelOp, MlaShape, NcclOp, OpKind};
 
 /// A prefill chunk in a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,17 +60,6 @@ pub struct BatchShape<'a> {
 
 const N: usize = OpKind::ALL.len();
 
-/// The mixture-of-experts part of a predictor.
-#[derive(Debug, Clone, Copy)]
-struct MoePart {
-    /// Layers with experts.
-    layers: f64,
-    /// The routed experts' kernel (its `tokens` set per batch).
-    kernel: MoeShape,
-    /// Shared experts' intermediate size per GPU (0: none).
-    shared_pg: u64,
-}
-
 /// The sliding-window layers of a predictor.
 #[derive(Debug, Clone, Copy)]
 struct Window {
@@ -87,23 +75,6 @@ fn windowed_pairs(n: f64, w: f64) -> f64 {
         n * (n + 1.0) / 2.0
     } else {
         w * (w + 1.0) / 2.0 + (n - w) * w
-    }
-}
-
-/// The MoE kernel format of a model's experts: MXFP4 experts run as w4a16 on GPUs without FP4
-/// tensor cores (the tables' `w4a16_mxfp4`), the others in the weight dtype.
-fn moe_quant(llm: &LlmSpec, format: ExpertFormat) -> Result<MoeQuant> {
-    match (format, llm.weight_dtype) {
-        (ExpertFormat::Mxfp4, _) => Ok(MoeQuant::W4a16Mxfp4),
-        (_, Dtype::Bf16 | Dtype::Fp16) => Ok(MoeQuant::Bf16),
-        (_, Dtype::Fp8) => Ok(MoeQuant::Fp8),
-        (_, Dtype::Fp8Block) => Ok(MoeQuant::Fp8Block),
-        (_, Dtype::Nvfp4) => Ok(MoeQuant::Nvfp4),
-        (_, d) => Err(ModelsError::NotModelled {
-            model: llm.name.clone(),
-            what: "the iteration predictor".into(),
-            reason: format!("experts in {d} are not modelled (bf16, fp8, fp8_block, nvfp4, mxfp4)"),
-        }),
     }
 }
 
@@ -212,40 +183,7 @@ impl IterationPredictor {
             });
         }
         llm.check_parallelism(par)?;
-        let moe = match llm.moe() {
-            None => None,
-            Some(m) => {
-                if !m.expert_intermediate_size.is_multiple_of(par.moe_tp)
-                    || !m.shared_intermediate_size.is_multiple_of(tp)
-                {
-                    return Err(ModelsError::Invalid {
-                        what: "MoE TP size",
-                        message: format!(
-                            "{} does not divide {}'s expert size {} (or TP {tp} its shared \
-                             experts' {})",
-                            par.moe_tp,
-                            llm.name,
-                            m.expert_intermediate_size,
-                            m.shared_intermediate_size
-                        ),
-                    });
-                }
-                Some(MoePart {
-                    layers: f64::from(llm.num_layers - dense_layers),
-                    kernel: MoeShape {
-                        quant: moe_quant(llm, m.expert_format)?,
-                        tokens: 1,
-                        hidden: llm.hidden_size,
-                        inter: m.expert_intermediate_size,
-                        topk: m.top_k,
-                        experts: m.num_experts,
-                        moe_tp: par.moe_tp,
-                        moe_ep: par.moe_ep,
-                    },
-                    shared_pg: u64::from(m.shared_intermediate_size / tp),
-                })
-            }
-        };
+        let moe = MoePart::new(llm, par, dense_layers, backend, &timer)?;
         let mla = match llm.attention() {
             Attention::Standard => None,
             Attention::Mla(dims) => Some(MlaShape {
@@ -543,10 +481,7 @@ impl IterationPredictor {
             n: u64::from(m.kernel.experts),
             k: self.hidden,
         }));
-        let experts = self.timer.time_ms(&KernelOp::Moe(MoeShape {
-            tokens: moe_tokens,
-            ..m.kernel
-        }));
+        let experts = self.timer.time_ms(&KernelOp::Moe(m.experts(moe_tokens)));
         t[11] = m.layers * (router + experts);
     }
 
@@ -996,6 +931,34 @@ mod tests {
         let p = on("b200_sxm").unwrap();
         let step = p.predict_ms(&decode(64, 2048));
         assert!(step > 0.0 && step.is_finite(), "{step}");
+    }
+
+    #[test]
+    fn trtllm_runs_small_nvfp4_moe_steps_on_its_min_latency_kernel() {
+        let cat = GpuCatalog::builtin();
+        let llm = LlmSpec::lookup("deepseek-ai/DeepSeek-V3")
+            .unwrap()
+            .with_dtypes(Dtype::Nvfp4, Dtype::Nvfp4);
+        let tp4 = Parallelism {
+            tp: 4,
+            attention_dp: 1,
+            moe_tp: 4,
+            moe_ep: 1,
+        };
+        let experts = |backend: Backend, n: u32| {
+            let timer = KernelTimer::shipped(&cat, "b200_sxm", backend).unwrap();
+            let gpu = cat.get("b200_sxm").unwrap();
+            let p = IterationPredictor::with_parallelism(&llm, &tp4, gpu, backend, timer).unwrap();
+            let bd = p.breakdown(&decode(n, 1024));
+            bd.iter().find(|(k, _)| *k == OpKind::MoeExperts).unwrap().1
+        };
+        // Past 128 tokens TensorRT-LLM's CUTLASS kernel takes over: the measured tables time
+        // it at about four times the min-latency kernel for these shapes.
+        let (small, large) = (experts(Backend::Trtllm, 128), experts(Backend::Trtllm, 129));
+        assert!(large > 2.0 * small, "{small} {large}");
+        // vLLM has no such kernel: its time grows smoothly with the batch.
+        let (small, large) = (experts(Backend::Vllm, 128), experts(Backend::Vllm, 129));
+        assert!(large < 1.1 * small, "{small} {large}");
     }
 
     fn deepseek(par: Parallelism, backend: Backend) -> IterationPredictor {

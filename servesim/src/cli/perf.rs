@@ -62,13 +62,14 @@ fn m(e: impl std::fmt::Display) -> CliError {
     CliError::Message(e.to_string())
 }
 
-const FAMILIES: [Family; 9] = [
+const FAMILIES: [Family; 10] = [
     Family::Gemm,
     Family::ContextAttention,
     Family::GenerationAttention,
     Family::CustomAllreduce,
     Family::Nccl,
     Family::Moe,
+    Family::MoeMinLatency,
     Family::MlaContext,
     Family::MlaGeneration,
     Family::MoeDispatch,
