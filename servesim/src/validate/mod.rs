@@ -26,7 +26,8 @@
 //! - Token budget per iteration: the one aiconfigurator's generator writes for the
 //!   deployments it benchmarks (the rows are aiconfigurator's silicon benchmarks): `batch +
 //!   ISL + 1500` for an aggregated TensorRT-LLM or vLLM worker, `ISL + 1500` for a prefill
-//!   worker, and SGLang's `--max-prefill-tokens` of `ISL + 1500` (see `row_plan.rs`).
+//!   worker, and SGLang's `--max-prefill-tokens` of `ISL + 1500` (see `row_plan.rs`);
+//!   its TensorRT-LLM prefill workers run without the overlap scheduler.
 //!   Its KV memory share (`free_gpu_memory_fraction: 0.80` in the generator's TensorRT-LLM
 //!   templates) is not taken: with it the 24 Llama-3.1-70B rows at concurrency 33–128 queue
 //!   for KV blocks they did not wait for (TTFT MAPE 54 % → 163 %), so the backend's own 0.9

@@ -311,8 +311,15 @@ pub(super) fn scenario_of(
         // is below the eager launch time of one step. They padded, as TensorRT-LLM advises
         // ("usually a net win", `CudaGraphConfig.enable_padding`), with graphs up to the
         // engine's batch size (a rank's, under attention DP).
+        // aiconfigurator's generator turns the overlap scheduler off on prefill workers
+        // (`disable_overlap_scheduler: true` for the prefill role, on for aggregated and
+        // decode workers: `generator/backends/trtllm.py` of 0.3.0, `rule_plugin/trtllm.rule`
+        // of 0.5.0 to 0.12.0).
         for pool in &mut config.cluster.pools {
             let ranks = pool.attention_dp.max(1);
+            if pool.role == "prefill" {
+                pool.engine.overlap_schedule = Some(false);
+            }
             pool.engine.cuda_graph_padding = Some(true);
             pool.engine.cuda_graph_batch_sizes = pool
                 .engine
