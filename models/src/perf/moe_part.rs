@@ -10,12 +10,11 @@ use crate::perf::ops::{KernelOp, MoeKernel, MoeQuant, MoeShape};
 
 /// Most tokens of a MoE layer that TensorRT-LLM runs with its NVFP4 min-latency kernel.
 ///
-/// TensorRT-LLM's CUTLASS fused MoE switches to the min-latency kernel for NVFP4 gated experts
-/// on steps of at most 128 tokens; aiconfigurator times TensorRT-LLM's MoE layers the same way
-/// ("aligned with trtllm, kernel source selection": `query_moe` in `sdk/perf_database.py` of
-/// aiconfigurator 0.8.0 takes the `moe_torch_flow_min_latency` rows for `num_tokens <= 128`,
-/// NVFP4 and a gated MLP, else the default kernel's). Every built-in mixture of experts has
-/// gated experts.
+/// The rule is aiconfigurator's reading of TensorRT-LLM's kernel selection ("aligned with
+/// trtllm, kernel source selection": `query_moe` in `sdk/perf_database.py` of aiconfigurator
+/// 0.8.0 takes the `moe_torch_flow_min_latency` rows for `num_tokens <= 128`, NVFP4 and a
+/// gated MLP, else the default kernel's); TensorRT-LLM's own source was not at hand to check
+/// it against. Every built-in mixture of experts has gated experts.
 pub const MIN_LATENCY_MOE_TOKENS: u64 = 128;
 
 /// The mixture-of-experts part of a predictor.

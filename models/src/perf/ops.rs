@@ -134,7 +134,7 @@ pub enum MoeKernel {
     #[default]
     Default,
     /// TensorRT-LLM's NVFP4 min-latency kernel (`moe_torch_flow_min_latency` rows), which
-    /// its CUTLASS MoE runs for small steps (see the predictor).
+    /// it runs on small NVFP4 steps (`moe_part.rs`).
     MinLatency,
 }
 
