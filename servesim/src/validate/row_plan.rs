@@ -311,12 +311,11 @@ pub(super) fn scenario_of(
         // is below the eager launch time of one step. They padded, as TensorRT-LLM advises
         // ("usually a net win", `CudaGraphConfig.enable_padding`), with graphs up to the
         // engine's batch size (a rank's, under attention DP).
-        // aiconfigurator's generator turns the overlap scheduler off on prefill workers
-        // (`disable_overlap_scheduler: true` for the prefill role, on for aggregated and
-        // decode workers: `generator/backends/trtllm.py` of 0.3.0, `rule_plugin/trtllm.rule`
-        // of 0.5.0 to 0.12.0).
         for pool in &mut config.cluster.pools {
             let ranks = pool.attention_dp.max(1);
+            // aiconfigurator's generator turns the overlap scheduler off on prefill workers
+            // only (`disable_overlap_scheduler: true` for that role: `generator/backends/
+            // trtllm.py` of 0.3.0, `rule_plugin/trtllm.rule` of 0.5.0 to 0.12.0).
             if pool.role == "prefill" {
                 pool.engine.overlap_schedule = Some(false);
             }
@@ -347,7 +346,7 @@ pub(super) fn scenario_of(
     Scenario::validate(config, Path::new(".")).map_err(|e| e.to_string())
 }
 
-/// Tokens headroom aiconfigurator's generator adds to a prompt in a worker's token budget.
+/// Headroom, in tokens, that aiconfigurator's generator adds to a prompt in a worker's budget.
 const GENERATOR_PROMPT_SLACK: u32 = 1500;
 
 /// The token budget of one iteration (per attention-DP rank) that aiconfigurator's generator
