@@ -188,6 +188,10 @@ fn absurd_sizes_are_refused_with_a_clear_error() {
         ),
         (("rate_per_s: 2", "rate_per_s: 1e12"), "rate_per_s"),
         (
+            ("mean: 2000", "mean: 1e300"),
+            "input.mean: 1e300 tokens is more than this simulator accepts",
+        ),
+        (
             (
                 "workers: 1, startup_s: 180}\n    - {name: decode",
                 "workers: 1000000000, startup_s: 180}\n    - {name: decode",

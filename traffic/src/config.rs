@@ -374,8 +374,8 @@ impl StreamConfig {
                 let process = open.arrival.validate(&g("arrival"))?;
                 let sizes = match (&open.input, &open.output, &open.sizes_from) {
                     (Some(i), Some(o), None) => Sizes::Independent {
-                        input: i.validate(&g("input"))?,
-                        output: o.validate(&g("output"))?,
+                        input: i.validate_tokens(&g("input"))?,
+                        output: o.validate_tokens(&g("output"))?,
                     },
                     (None, None, Some(t)) => {
                         let rows = read_sizes(&base_dir.join(&t.path), t.format)?;
@@ -408,9 +408,9 @@ impl StreamConfig {
                     users: c.users,
                     ramp: span(&g("ramp_s"), c.ramp_s)?,
                     stagger: c.stagger,
-                    first_input: c.first_input.validate(&g("first_input"))?,
-                    followup_input: c.followup_input.validate(&g("followup_input"))?,
-                    output: c.output.validate(&g("output"))?,
+                    first_input: c.first_input.validate_tokens(&g("first_input"))?,
+                    followup_input: c.followup_input.validate_tokens(&g("followup_input"))?,
+                    output: c.output.validate_tokens(&g("output"))?,
                     think_s: c.think_s.validate(&g("think_s"))?,
                     turns: c.turns.validate(&g("turns"))?,
                     max_input: match c.max_input_tokens {

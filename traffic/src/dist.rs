@@ -81,6 +81,56 @@ pub enum Law {
 }
 
 impl DistConfig {
+    /// [`DistConfig::validate`] for a count of tokens: also refused when its draws are not
+    /// bounded by what a count holds (`u32::MAX`, some 4.3 billion tokens) and its mean
+    /// exceeds that. Such a law draws counts that saturate, each a prompt of billions of
+    /// tokens that no model's context comes near and whose blocks alone fill memory.
+    pub fn validate_tokens(&self, field: &str) -> Result<Dist> {
+        let dist = self.validate(field)?;
+        let most = f64::from(u32::MAX);
+        let (mean, max) = match *self {
+            DistConfig::Fixed { value } => (value, Some(value)),
+            DistConfig::Uniform { min, max } => ((min + max) / 2.0, Some(max)),
+            DistConfig::Lognormal {
+                mean,
+                p50,
+                sigma,
+                max,
+                ..
+            } => {
+                let mean = match (mean, p50, sigma) {
+                    (Some(m), _, _) => m,
+                    // Validated above: p50 and sigma.
+                    (None, Some(p50), Some(sigma)) => p50 * (sigma * sigma / 2.0).exp(),
+                    _ => f64::INFINITY,
+                };
+                (mean, max)
+            }
+            DistConfig::Normal { mean, max, .. } | DistConfig::Exponential { mean, max } => {
+                (mean, max)
+            }
+        };
+        if max.is_some_and(|m| m <= most) || mean <= most {
+            return Ok(dist);
+        }
+        let name = if matches!(self, DistConfig::Fixed { .. }) {
+            "value"
+        } else {
+            "mean"
+        };
+        Err(TrafficError::config(
+            format!("{field}.{name}"),
+            format!(
+                "{} tokens is more than this simulator accepts (at most {most} on average)",
+                if mean < 1e15 {
+                    format!("{mean}")
+                } else {
+                    format!("{mean:e}")
+                }
+            ),
+        ))
+    }
+
     /// Checks the figures (finite, non-negative, consistent) and builds the sampler.
     /// `field` is the path used in errors.
     pub fn validate(&self, field: &str) -> Result<Dist> {
@@ -239,6 +289,37 @@ impl Dist {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_counts_past_what_a_count_holds_are_refused() {
+        let lognormal = |mean, max| DistConfig::Lognormal {
+            mean: Some(mean),
+            p50: Some(1500.0),
+            sigma: None,
+            min: None,
+            max,
+        };
+        let e = lognormal(1e12, None).validate_tokens("input").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("input.mean: 1000000000000 tokens is more than"),
+            "{e}"
+        );
+        let e = lognormal(1e300, None).validate_tokens("input").unwrap_err();
+        assert!(e.to_string().contains("1e300 tokens"), "{e}");
+        // Cut to a max a count holds, or with a mean within it: accepted.
+        assert!(lognormal(1e12, Some(1e5)).validate_tokens("input").is_ok());
+        assert!(lognormal(1e9, None).validate_tokens("input").is_ok());
+        let e = DistConfig::Fixed { value: 5e9 }
+            .validate_tokens("output")
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("output.value: 5000000000 tokens"),
+            "{e}"
+        );
+        // Other quantities (think time, turns) keep the plain check.
+        assert!(lognormal(1e12, None).validate("think_s").is_ok());
+    }
     use servesim_core::RngStreams;
 
     fn yaml(s: &str) -> DistConfig {
