@@ -488,15 +488,11 @@ impl CalibratedTimer {
         }
     }
 
-    /// Whether measured rows of `op`'s own category back it (for a MoE layer: its kernel,
-    /// dtype and model shape), not only those of a neighbouring category.
-    pub fn measures_category(&self, op: &KernelOp) -> bool {
-        let has = |t: &Option<InterpTable<3>>, c| t.as_ref().is_some_and(|t| t.has_category(c));
-        match key(op) {
-            Key::Moe(c, _) => has(&self.moe, c),
-            Key::Gemm(c, _) => has(&self.gemm, c),
-            _ => self.ratio(op, false).is_some(),
-        }
+    /// Whether measured rows of the MoE layer's own category back it (its kernel, dtype and
+    /// model shape), not only those of a neighbouring category.
+    pub fn measures_moe(&self, shape: &MoeShape) -> bool {
+        let (cat, _) = moe_key(shape);
+        self.moe.as_ref().is_some_and(|t| t.has_category(cat))
     }
 
     /// Whether `op` is timed from measured rows (of its own category or the nearest one),
@@ -827,16 +823,16 @@ mod moe_tests {
             moe_ep: 1,
             kernel: MoeKernel::Default,
         };
-        let fast = KernelOp::Moe(MoeShape {
+        let fast = MoeShape {
             kernel: MoeKernel::MinLatency,
             ..cutlass
-        });
-        let cutlass = KernelOp::Moe(cutlass);
-        assert!(b200.measures_category(&fast) && b200.measures_category(&cutlass));
+        };
+        assert!(b200.measures_moe(&fast) && b200.measures_moe(&cutlass));
         // The measured rows: 0.052 ms against CUTLASS's 0.242 ms.
-        assert!(b200.time_ms(&fast) < 0.5 * b200.time_ms(&cutlass));
+        let time = |shape| b200.time_ms(&KernelOp::Moe(shape));
+        assert!(time(fast) < 0.5 * time(cutlass));
         // Hopper has neither NVFP4 nor the kernel's rows.
-        assert!(!h100.measures_category(&fast));
+        assert!(!h100.measures_moe(&fast));
     }
 
     #[test]

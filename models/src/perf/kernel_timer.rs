@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::hardware::{GpuCatalog, GpuSku};
 use crate::perf::calibrated::CalibratedTimer;
 use crate::perf::dispatch::{DispatchQuery, DispatchSource, DispatchTimes};
-use crate::perf::ops::KernelOp;
+use crate::perf::ops::{KernelOp, MoeShape};
 use crate::perf::roofline::RooflineTimer;
 
 /// Where each operation's time comes from.
@@ -57,12 +57,12 @@ impl KernelTimer {
         }
     }
 
-    /// Whether measured rows of `op`'s own category back it ([`CalibratedTimer::measures_category`];
-    /// never for the roofline).
-    pub fn measures_category(&self, op: &KernelOp) -> bool {
+    /// Whether measured rows of the MoE layer's own category back it
+    /// ([`CalibratedTimer::measures_moe`]; never for the roofline).
+    pub fn measures_moe(&self, shape: &MoeShape) -> bool {
         match self {
             KernelTimer::Roofline(_) => false,
-            KernelTimer::Calibrated(c) => c.measures_category(op),
+            KernelTimer::Calibrated(c) => c.measures_moe(shape),
         }
     }
 

@@ -6,7 +6,7 @@ use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::llm::{ExpertFormat, LlmSpec, Parallelism};
 use crate::perf::kernel_timer::KernelTimer;
-use crate::perf::ops::{KernelOp, MoeKernel, MoeQuant, MoeShape};
+use crate::perf::ops::{MoeKernel, MoeQuant, MoeShape};
 
 /// Most tokens of a MoE layer that TensorRT-LLM runs with its NVFP4 min-latency kernel.
 ///
@@ -70,10 +70,10 @@ impl MoePart {
         };
         let min_latency = backend == Backend::Trtllm
             && kernel.quant == MoeQuant::Nvfp4
-            && timer.measures_category(&KernelOp::Moe(MoeShape {
+            && timer.measures_moe(&MoeShape {
                 kernel: MoeKernel::MinLatency,
                 ..kernel
-            }));
+            });
         Ok(Some(MoePart {
             layers: f64::from(llm.num_layers - dense_layers),
             kernel,

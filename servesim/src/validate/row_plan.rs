@@ -330,13 +330,13 @@ pub(super) fn scenario_of(
     if let Ok(backend) = Backend::parse(load.backend) {
         for pool in &mut config.cluster.pools {
             let ranks = pool.attention_dp.max(1);
-            let default = EngineConfig::for_backend(backend, sku, pool.tp).max_batched_tokens;
             let batch = pool.engine.max_num_seqs.map(|b| b.div_ceil(ranks));
             if let Some(per_rank) = generator_token_budget(backend, &pool.role, batch, load.isl) {
                 let per_rank = match backend {
                     // SGLang's `--max-prefill-tokens` bounds a prefill batch; its chunked
                     // prefill size (the backend's default) still bounds a chunk.
-                    Backend::Sglang => per_rank.min(default),
+                    Backend::Sglang => per_rank
+                        .min(EngineConfig::for_backend(backend, sku, pool.tp).max_batched_tokens),
                     Backend::Trtllm | Backend::Vllm => per_rank,
                 };
                 pool.engine.max_batched_tokens = Some(per_rank.saturating_mul(ranks));
