@@ -40,8 +40,8 @@ pub(super) fn op_fields(op: &KernelOp) -> String {
             bytes,
         } => format!("{src_gpu},{dst_gpu},{bytes}"),
         KernelOp::Moe(m) => format!(
-            "{},{},{},{},{},{},{},{}",
-            m.quant, m.tokens, m.hidden, m.inter, m.topk, m.experts, m.moe_tp, m.moe_ep
+            "{},{},{},{},{},{},{},{},{}",
+            m.quant, m.tokens, m.hidden, m.inter, m.topk, m.experts, m.moe_tp, m.moe_ep, m.routing
         ),
         KernelOp::MlaContext(m) | KernelOp::MlaGeneration(m) => format!(
             "{},{},{},{},{},{},{},{},{},{},{}",

@@ -29,9 +29,9 @@ pub enum PublicTable {
     CustomAllreducePerf,
     /// `nccl_perf`.
     NcclPerf,
-    /// `moe_perf`: only its rows of the `balanced` token distribution and of the MoE dtypes
-    /// modelled ([`crate::perf::MoeQuant`]) are imported; the others are counted in the
-    /// header's `rows_skipped`.
+    /// `moe_perf`: only its rows of the token distributions ([`crate::perf::ExpertRouting`])
+    /// and MoE dtypes ([`crate::perf::MoeQuant`]) modelled are imported; the others are
+    /// counted in the header's `rows_skipped`.
     MoePerf,
     /// `moe_min_latency_perf`: the `moe_torch_flow_min_latency` rows of TensorRT-LLM's
     /// `moe_perf` (its NVFP4 min-latency kernel), split out under this name, imported as
@@ -133,8 +133,6 @@ pub struct PublicRowParser {
     idx: Vec<usize>,
     latency: Option<usize>,
     version: Option<usize>,
-    /// `moe_perf`'s `distribution` column.
-    distribution: Option<usize>,
     cols: Columns,
     path: PathBuf,
 }
@@ -186,6 +184,7 @@ impl PublicRowParser {
                 &["num_experts"],
                 &["moe_tp_size"],
                 &["moe_ep_size"],
+                &["distribution"],
             ],
             PublicTable::MlaContextModulePerf | PublicTable::MlaGenerationModulePerf => &[
                 &["batch_size"],
@@ -209,12 +208,6 @@ impl PublicRowParser {
                 });
             }
         };
-        let distribution = match table {
-            PublicTable::MoePerf | PublicTable::MoeMinLatencyPerf => {
-                Some(cols.require(&["distribution"], path)?)
-            }
-            _ => None,
-        };
         let idx = names
             .iter()
             .map(|n| cols.require(n, path))
@@ -224,7 +217,6 @@ impl PublicRowParser {
             idx,
             latency: cols.find(&["latency"]),
             version: cols.find(&["version"]),
-            distribution,
             cols,
             path: path.to_path_buf(),
         })
@@ -244,15 +236,6 @@ impl PublicRowParser {
             rec,
             cols: &self.cols,
         };
-        if let Some(d) = self.distribution {
-            let dist = r.str(d)?;
-            if dist != "balanced" {
-                return Err(r.unsupported(
-                    d,
-                    format!("`{dist}`: only the balanced token distribution is modelled"),
-                ));
-            }
-        }
         if matches!(
             self.table,
             PublicTable::MlaContextModulePerf | PublicTable::MlaGenerationModulePerf
@@ -371,9 +354,8 @@ pub fn read_public_table(
         }
         rows.push((op, lat));
     }
-    let skipped = (skipped > 0).then(|| {
-        format!("{skipped} (token distributions other than balanced, MoE dtypes not modelled)")
-    });
+    let skipped = (skipped > 0)
+        .then(|| format!("{skipped} (token distributions or MoE dtypes not modelled)"));
     Ok(imported(
         table.family(),
         path,
@@ -610,7 +592,7 @@ pub fn import_dir(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::perf::{MoeKernel, MoeQuant};
+    use crate::perf::{ExpertRouting, MoeKernel, MoeQuant};
 
     #[test]
     fn import_converts_and_round_trips() {
@@ -685,7 +667,7 @@ mod tests {
     }
 
     #[test]
-    fn moe_rows_import_balanced_and_modelled_only() {
+    fn moe_rows_import_their_routing_and_modelled_only() {
         let base = std::env::temp_dir().join(format!("servesim-import-moe-{}", std::process::id()));
         let src = base.join("in/h200_sxm/trtllm");
         std::fs::create_dir_all(&src).unwrap();
@@ -693,6 +675,7 @@ mod tests {
         let rows = [
             "moe,k,fp8_block,16,4096,1536,8,128,1,4,balanced,0.05",
             "moe,k,fp8_block,16,4096,1536,8,128,1,4,power_law_1.2,0.07",
+            "moe,k,fp8_block,16,4096,1536,8,128,1,4,power_law_2.0,0.09",
             "moe,k,int4_wo,16,4096,1536,8,128,1,4,balanced,0.04",
             "moe,k,w4a16_mxfp4,8,2880,2880,4,128,2,1,balanced,0.03",
         ];
@@ -705,13 +688,36 @@ mod tests {
         import_dir(&base.join("in"), &out, &BTreeMap::new()).unwrap();
         let t = &super::super::load_dir(&out).unwrap()[0];
         assert_eq!(t.header.family, Family::Moe);
-        assert_eq!(t.rows.len(), 2);
+        assert_eq!(t.rows.len(), 3);
+        // An unmeasured power law and an unmodelled dtype.
         assert!(t.header.extra["rows_skipped"].starts_with("2 "));
-        let KernelOp::Moe(m) = t.rows[1].0 else {
+        let routing = |i: usize| match t.rows[i].0 {
+            KernelOp::Moe(m) => m.routing,
+            _ => panic!(),
+        };
+        assert_eq!(routing(0), ExpertRouting::Balanced);
+        assert_eq!(routing(1), ExpertRouting::PowerLaw12);
+        let KernelOp::Moe(m) = t.rows[2].0 else {
             panic!()
         };
         assert_eq!((m.tokens, m.inter, m.moe_tp, m.moe_ep), (8, 2880, 2, 1));
         assert_eq!(m.kernel, MoeKernel::Default);
+        // Written with its routing, read back the same; a file without the column (written
+        // before it existed) reads as balanced.
+        let text = t.to_csv_string();
+        assert!(text.contains("moe_ep,routing,latency_ms"), "{text}");
+        let old = text
+            .replace(",routing,", ",")
+            .replace(",balanced,", ",")
+            .replace(",power_law_1.2,", ",");
+        let plain = base.join("old.csv");
+        std::fs::write(&plain, old).unwrap();
+        let back = CalibrationTable::read(&plain).unwrap();
+        assert!(
+            back.rows.iter().all(
+                |(op, _)| matches!(op, KernelOp::Moe(m) if m.routing == ExpertRouting::Balanced)
+            )
+        );
         std::fs::remove_dir_all(&base).unwrap();
     }
 

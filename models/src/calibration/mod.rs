@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use crate::error::{ModelsError, Result};
 use crate::llm::MlaDims;
 use crate::perf::ops::{
-    AllReduceImpl, AttnShape, DispatchKernel, DispatchShape, DispatchStage, GemmShape, KernelOp,
-    MlaShape, MoeKernel, MoeQuant, MoeShape, NcclOp,
+    AllReduceImpl, AttnShape, DispatchKernel, DispatchShape, DispatchStage, ExpertRouting,
+    GemmShape, KernelOp, MlaShape, MoeKernel, MoeQuant, MoeShape, NcclOp,
 };
 
 /// The major version of the format this crate reads and writes.
@@ -144,6 +144,7 @@ impl Family {
                 "experts",
                 "moe_tp",
                 "moe_ep",
+                "routing",
                 "latency_ms",
             ],
             Family::MlaContext | Family::MlaGeneration => &[
@@ -173,6 +174,12 @@ impl Family {
                 "latency_ms",
             ],
         }
+    }
+
+    /// A column that files written before it existed lack, read as its default where absent:
+    /// the MoE tables' `routing` (balanced).
+    fn optional_column(self) -> Option<&'static str> {
+        matches!(self, Family::Moe | Family::MoeMinLatency).then_some("routing")
     }
 
     /// The backend directory of the family for a framework (`nccl` for NCCL collectives;
@@ -218,8 +225,8 @@ pub struct CalibrationTable {
     pub rows: Vec<(KernelOp, f64)>,
 }
 
-/// The row parser of a family in the calibration format: every column is required, the
-/// latency last.
+/// The row parser of a family in the calibration format: every column is required but the
+/// family's optional one, the latency last.
 fn family_row(
     family: Family,
     cols: &Columns,
@@ -228,7 +235,10 @@ fn family_row(
     let idx: Vec<usize> = family
         .columns()
         .iter()
-        .map(|c| cols.require(&[c], path))
+        .map(|c| match cols.find(&[c]) {
+            None if family.optional_column() == Some(c) => Ok(ABSENT),
+            _ => cols.require(&[c], path),
+        })
         .collect::<Result<_>>()?;
     Ok(move |r: &RowCtx<'_>| -> Result<(KernelOp, f64)> {
         let lat = r.latency(*idx.last().unwrap_or(&0))?;
@@ -236,6 +246,9 @@ fn family_row(
         Ok((op, lat))
     })
 }
+
+/// The column index of an optional column a file lacks.
+const ABSENT: usize = usize::MAX;
 
 /// The kernel operation of one row of `family`, its fields read from the columns `i` in
 /// [`Family::columns`] order (the latency aside): one parser for the calibration format and
@@ -301,6 +314,10 @@ pub(crate) fn row_op(
                 MoeKernel::MinLatency
             } else {
                 MoeKernel::Default
+            },
+            routing: match i[8] {
+                ABSENT => ExpertRouting::Balanced,
+                c => r.parse(c, ExpertRouting::parse)?,
             },
         }),
         Family::MlaContext | Family::MlaGeneration => {

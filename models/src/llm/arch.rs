@@ -3,6 +3,8 @@
 //! mixer (full or sliding-window attention) and feed-forward block (dense MLP or a
 //! mixture of experts).
 
+use crate::perf::ExpertRouting;
+
 /// How attention keys and values are cached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attention {
@@ -119,6 +121,8 @@ pub struct MoeSpec {
     pub shared_expert_gate: bool,
     /// Whether the router and each expert's projections carry biases (gpt-oss).
     pub biases: bool,
+    /// How the router spreads tokens over the experts, as the MoE kernel tables measure it.
+    pub routing: ExpertRouting,
     /// How the routed experts' weights are stored.
     pub expert_format: ExpertFormat,
 }

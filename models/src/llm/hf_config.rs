@@ -37,6 +37,7 @@ use serde_json::{Map, Value};
 use super::{ArchParts, Attention, ExpertFormat, Ffn, LayerSpec, LlmSpec, Mixer, MlaDims, MoeSpec};
 use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
+use crate::perf::ExpertRouting;
 
 /// Families whose `sliding_window` (without `layer_types`) applies to every layer, as their
 /// `transformers` modelling code applies it (Mistral, Mixtral, Phi-3).
@@ -432,6 +433,7 @@ fn moe_spec(
         // gpt-oss's router and experts have biases (GptOssTopKRouter.bias, GptOssExperts
         // gate_up_proj_bias / down_proj_bias).
         biases: model_type == Some("gpt_oss"),
+        routing: ExpertRouting::Balanced,
         expert_format,
     }))
 }

@@ -8,6 +8,7 @@
 use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::hardware::GpuSku;
+use crate::perf::ExpertRouting;
 
 mod arch;
 mod builtin;
@@ -157,6 +158,15 @@ impl LlmSpec {
     /// Each layer's token mixer and feed-forward block, first layer first.
     pub fn layers(&self) -> &[LayerSpec] {
         &self.layers
+    }
+
+    /// The same model with its router spreading tokens as `routing` says (a no-op for dense
+    /// models).
+    pub fn with_expert_routing(mut self, routing: ExpertRouting) -> Self {
+        if let Some(moe) = &mut self.moe {
+            moe.routing = routing;
+        }
+        self
     }
 
     /// The mixture of experts, for models that have one.

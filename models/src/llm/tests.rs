@@ -301,6 +301,15 @@ fn kv_budget_after_the_weights() {
 #[test]
 fn gpt_oss_sliding_layers_are_capped_by_the_window() {
     let m = LlmSpec::lookup("openai/gpt-oss-120b").unwrap();
+    assert_eq!(m.moe().unwrap().routing, ExpertRouting::Balanced);
+    assert_eq!(
+        m.clone()
+            .with_expert_routing(ExpertRouting::PowerLaw12)
+            .moe()
+            .unwrap()
+            .routing,
+        ExpertRouting::PowerLaw12
+    );
     let layers = m.layers();
     assert_eq!(layers.len(), 36);
     for (i, l) in layers.iter().enumerate() {

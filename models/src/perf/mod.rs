@@ -30,8 +30,8 @@ pub use kernel_timer::KernelTimer;
 pub use memo::CachedPredictor;
 pub use moe_part::MIN_LATENCY_MOE_TOKENS;
 pub use ops::{
-    AllReduceImpl, AttnShape, DispatchKernel, DispatchShape, DispatchStage, GemmShape, KernelOp,
-    MlaShape, MoeKernel, MoeQuant, MoeShape, NcclOp, OpKind,
+    AllReduceImpl, AttnShape, DispatchKernel, DispatchShape, DispatchStage, ExpertRouting,
+    GemmShape, KernelOp, MlaShape, MoeKernel, MoeQuant, MoeShape, NcclOp, OpKind,
 };
 pub use predictor::{BatchShape, IterationPredictor, PrefillChunk};
 pub use roofline::{Efficiencies, RooflineTimer};

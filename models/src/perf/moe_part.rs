@@ -67,6 +67,7 @@ impl MoePart {
             moe_tp: par.moe_tp,
             moe_ep: par.moe_ep,
             kernel: MoeKernel::Default,
+            routing: m.routing,
         };
         let min_latency = backend == Backend::Trtllm
             && kernel.quant == MoeQuant::Nvfp4

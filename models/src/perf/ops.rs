@@ -138,11 +138,68 @@ pub enum MoeKernel {
     MinLatency,
 }
 
+/// How a MoE layer's router spreads tokens over its experts, as the MoE kernel tables measure
+/// it (their `distribution` column).
+///
+/// Real routers are skewed: some experts draw many more tokens than others, and under expert
+/// parallelism the rank holding the busiest experts sets the layer's time. aiconfigurator
+/// (0.8.0, `sdk/config.py` and `sdk/models.py`) times every MoE layer with a power law of
+/// expert popularity by default, exponent 1.01 for the DeepSeek-V3 family and 1.2 for the
+/// other mixtures (Mixtral, Qwen3-MoE, gpt-oss); its kernel collector measures both laws
+/// beside the uniform one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum ExpertRouting {
+    /// Tokens spread evenly over the experts (`balanced`).
+    #[default]
+    Balanced,
+    /// Expert popularity falling as a power law of exponent 1.01 (`power_law_1.01`).
+    PowerLaw101,
+    /// Expert popularity falling as a power law of exponent 1.2 (`power_law_1.2`).
+    PowerLaw12,
+}
+
+impl ExpertRouting {
+    /// All routings the tables measure.
+    pub const ALL: [ExpertRouting; 3] = [
+        ExpertRouting::Balanced,
+        ExpertRouting::PowerLaw101,
+        ExpertRouting::PowerLaw12,
+    ];
+
+    /// The tables' name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExpertRouting::Balanced => "balanced",
+            ExpertRouting::PowerLaw101 => "power_law_1.01",
+            ExpertRouting::PowerLaw12 => "power_law_1.2",
+        }
+    }
+
+    /// Parses a table name.
+    pub fn parse(name: &str) -> Result<Self> {
+        let name = name.trim();
+        ExpertRouting::ALL
+            .into_iter()
+            .find(|r| r.name().eq_ignore_ascii_case(name))
+            .ok_or_else(|| ModelsError::UnknownName {
+                what: "expert routing",
+                name: name.to_string(),
+                known: "balanced, power_law_1.01, power_law_1.2".into(),
+            })
+    }
+}
+
+impl fmt::Display for ExpertRouting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One GPU's share of a fused mixture-of-experts layer (the routed experts: gate/up GEMM,
 /// activation, down GEMM, and the routing permutes), as the MoE kernel tables measure it: a
 /// layer of `experts` experts of `inter` intermediate size, `topk` per token, split `moe_tp`
 /// ways within each expert and `moe_ep` ways by expert; `tokens` tokens enter the layer and are
-/// routed uniformly over the experts (the tables' `balanced` distribution).
+/// spread over the experts as `routing` says.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MoeShape {
     /// Expert weight format and GEMM dtype.
@@ -163,6 +220,8 @@ pub struct MoeShape {
     pub moe_ep: u32,
     /// The kernel that runs it.
     pub kernel: MoeKernel,
+    /// How the router spreads the tokens.
+    pub routing: ExpertRouting,
 }
 
 /// One GPU's multi-head latent attention block of one layer, as the MLA module tables measure

@@ -257,7 +257,7 @@ impl RooflineTimer {
 mod tests {
     use super::*;
     use crate::hardware::GpuCatalog;
-    use crate::perf::ops::{MoeKernel, MoeQuant};
+    use crate::perf::ops::{ExpertRouting, MoeKernel, MoeQuant};
 
     #[test]
     fn expert_parallelism_halves_the_expert_weights_a_gpu_reads() {
@@ -273,6 +273,7 @@ mod tests {
             moe_tp: 1,
             moe_ep: 1,
             kernel: MoeKernel::Default,
+            routing: ExpertRouting::Balanced,
         };
         let weights = |m: &MoeShape| moe_work(m, gpu).hbm_bytes - m.tokens as f64 * 4096.0 * 4.0;
         let one = weights(&m);
