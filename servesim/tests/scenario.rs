@@ -389,6 +389,30 @@ fn a_changed_scenario_is_validated_again() {
         fp8.llm().weight_dtype,
         servesim::models::dtype::Dtype::Fp8Block
     );
+    let err = s
+        .edited(|c| c.expert_routing = Some("power_law_1.2".into()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("expert_routing: power_law_1.2: Qwen3-32B has no experts"),
+        "{err}"
+    );
+    let moe = |routing: &str| {
+        s.edited(|c| {
+            c.model = "Qwen/Qwen3-30B-A3B".into();
+            c.expert_routing = Some(routing.into());
+        })
+    };
+    let err = moe("zipf").unwrap_err().to_string();
+    assert!(
+        err.starts_with("expert_routing") && err.contains("power_law_1.01"),
+        "{err}"
+    );
+    let balanced = moe("balanced").unwrap();
+    assert_eq!(
+        balanced.llm().moe().unwrap().routing,
+        servesim::models::perf::ExpertRouting::Balanced
+    );
 }
 
 #[test]

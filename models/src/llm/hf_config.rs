@@ -433,9 +433,23 @@ fn moe_spec(
         // gpt-oss's router and experts have biases (GptOssTopKRouter.bias, GptOssExperts
         // gate_up_proj_bias / down_proj_bias).
         biases: model_type == Some("gpt_oss"),
-        routing: ExpertRouting::Balanced,
+        routing: default_routing(model_type),
         expert_format,
     }))
+}
+
+/// The routing a model's MoE layers are timed with unless the scenario says otherwise:
+/// aiconfigurator's default (`workload_distribution: power_law` in `sdk/config.py` of 0.8.0),
+/// with the exponent its model classes give (`sdk/models.py`: 1.01 for its DeepSeek family,
+/// the architectures of DeepSeek-V3/R1, V3.2, Kimi-K2 and K2.5, GLM-5; 1.2 for every other
+/// mixture).
+fn default_routing(model_type: Option<&str>) -> ExpertRouting {
+    match model_type {
+        Some("deepseek_v3" | "deepseek_v32" | "kimi_k2" | "kimi_k25" | "glm_moe_dsa") => {
+            ExpertRouting::PowerLaw101
+        }
+        _ => ExpertRouting::PowerLaw12,
+    }
 }
 
 /// Whether layer `i` of a mixture-of-experts model has experts, by the rules of each

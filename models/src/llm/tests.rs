@@ -185,6 +185,7 @@ fn deepseek_v3_mla_and_experts() {
     let moe = m.moe().unwrap();
     assert_eq!((moe.num_experts, moe.top_k), (256, 8));
     assert_eq!(moe.shared_intermediate_size, 2048);
+    assert_eq!(moe.routing, ExpertRouting::PowerLaw101);
     // 671B total, 37B activated (the paper's figures; the activated count there includes
     // the embedding, 0.9B, which this count leaves out).
     let total = m.params() as f64 / 1e9;
@@ -301,14 +302,14 @@ fn kv_budget_after_the_weights() {
 #[test]
 fn gpt_oss_sliding_layers_are_capped_by_the_window() {
     let m = LlmSpec::lookup("openai/gpt-oss-120b").unwrap();
-    assert_eq!(m.moe().unwrap().routing, ExpertRouting::Balanced);
+    assert_eq!(m.moe().unwrap().routing, ExpertRouting::PowerLaw12);
     assert_eq!(
         m.clone()
-            .with_expert_routing(ExpertRouting::PowerLaw12)
+            .with_expert_routing(ExpertRouting::Balanced)
             .moe()
             .unwrap()
             .routing,
-        ExpertRouting::PowerLaw12
+        ExpertRouting::Balanced
     );
     let layers = m.layers();
     assert_eq!(layers.len(), 36);

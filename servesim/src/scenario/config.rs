@@ -28,6 +28,12 @@ pub struct ScenarioConfig {
     /// `nvfp4` for an NVFP4 one (Blackwell GPUs only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_dtype: Option<String>,
+    /// How a mixture of experts' router spreads tokens over its experts, as the MoE kernel
+    /// tables measure it: `balanced`, `power_law_1.01` or `power_law_1.2` (default: the
+    /// model's, as aiconfigurator times it: 1.01 for the DeepSeek-V3 family, 1.2 for the
+    /// other mixtures). Only for models with experts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expert_routing: Option<String>,
     /// GPU SKU of every worker: a catalog name (`h100_sxm`) or a name that fits one SKU
     /// alone (`H100`, `NVIDIA H100 80GB HBM3`; `servesim list gpus`).
     pub gpu: String,
@@ -75,6 +81,7 @@ impl ScenarioConfig {
             model: model.to_string(),
             kv_dtype: None,
             weight_dtype: None,
+            expert_routing: None,
             gpu: gpu.to_string(),
             backend: backend.to_string(),
             slo,

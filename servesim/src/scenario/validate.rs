@@ -13,6 +13,7 @@ use servesim_models::engine::new_token_ratio::NewTokenRatio;
 use servesim_models::engine::{EngineConfig, kv_capacity_tokens_split};
 use servesim_models::hardware::{GpuCatalog, GpuSku};
 use servesim_models::llm::{DEFAULT_MEM_FRACTION, LlmSpec, Parallelism};
+use servesim_models::perf::ExpertRouting;
 use servesim_models::perf::dispatch::deepep_fits;
 
 use crate::Error;
@@ -114,6 +115,17 @@ fn validate_served(
                 ),
             ));
         }
+    }
+    if let Some(r) = &config.expert_routing {
+        let routing =
+            ExpertRouting::parse(r).map_err(|e| invalid("expert_routing", e.to_string()))?;
+        if llm.moe().is_none() {
+            return Err(invalid(
+                "expert_routing",
+                format!("{}: {} has no experts to route to", routing, llm.name),
+            ));
+        }
+        llm = llm.with_expert_routing(routing);
     }
     if let Some(kv) = &config.kv_dtype {
         llm.kv_dtype = Dtype::parse(kv).map_err(|e| invalid("kv_dtype", e.to_string()))?;
