@@ -18,7 +18,13 @@
 //!   does not move it), so each worker's slots are sized with headroom over its own mean
 //!   ([`slots_with_headroom`]: Erlang-C staffing, the fewest slots that make a wait for one
 //!   rare), and a request that does wait for one waits the M/D/m wait of a request's whole
-//!   life.
+//!   life. In an aggregated worker the count in flight swings wider than Poisson: every
+//!   running sequence also waits out the prefills of the prompts that arrive during its
+//!   life, so a busier stretch lengthens every life in it ([`in_flight_peakedness`]); such
+//!   peaked load is staffed by Hayward's approximation (Fredericks, "Congestion in blocking
+//!   systems — a simple approximation technique", Bell System Technical Journal 59(6),
+//!   1980): `m` slots offered `a` with peakedness `z` behave as `m / z` slots offered
+//!   `a / z` of Poisson load.
 //! - **Prefill**: one prompt at batch 1, chunked by the engine's token budget; a
 //!   disaggregated prefill worker's queue batches the waiting prompts into each iteration
 //!   up to that budget ([`BatchedPrefill`]).
@@ -121,15 +127,61 @@ pub(crate) fn largest_within(hi: f64, rounds: usize, within: impl Fn(f64) -> boo
 /// requests find every one taken (a common Erlang-C staffing target).
 pub const SLOT_WAIT_PROBABILITY: f64 = 0.01;
 
-/// Slots of a worker whose requests in flight average `mean_in_flight`: the fewest (at most
-/// `cap`) at which a request finds every one taken with probability at most
-/// [`SLOT_WAIT_PROBABILITY`] (Erlang C over the worker's own slots: a request waits at the
-/// worker it was routed to); `cap` when even that many do not.
-pub fn slots_with_headroom(mean_in_flight: f64, cap: u32) -> u32 {
+/// Slots of a worker whose requests in flight average `mean_in_flight`, with variance
+/// `peakedness` times that (1: Poisson): the fewest (at most `cap`) at which a request finds
+/// every one taken with probability at most [`SLOT_WAIT_PROBABILITY`] (Erlang C over the
+/// worker's own slots, a request waiting at the worker it was routed to, by Hayward's
+/// approximation for peaked load, see the module documentation); `cap` when even that many
+/// do not.
+pub fn slots_with_headroom(mean_in_flight: f64, peakedness: f64, cap: u32) -> u32 {
     let start = (mean_in_flight.ceil() as u32).clamp(1, cap.max(1));
     (start..=cap.max(1))
-        .find(|&m| erlang_c(m, mean_in_flight) <= SLOT_WAIT_PROBABILITY)
+        .find(|&m| hayward_wait_probability(m, mean_in_flight, peakedness) <= SLOT_WAIT_PROBABILITY)
         .unwrap_or(cap.max(1))
+}
+
+/// Probability that a request waits for one of `slots` slots offered `mean_in_flight` of
+/// load of peakedness `z` (Hayward: Erlang C of `slots / z` slots, whole ones, offered
+/// `mean_in_flight / z`).
+fn hayward_wait_probability(slots: u32, mean_in_flight: f64, z: f64) -> f64 {
+    let z = z.max(1.0);
+    erlang_c(
+        ((f64::from(slots) / z).floor() as u32).max(1),
+        mean_in_flight / z,
+    )
+}
+
+/// Mean wait for a slot, ms, of requests holding one for `life_ms` each, `mean_in_flight`
+/// of them on average with peakedness `z` over `slots` slots: the M/D/m wait of
+/// [`mdk_wait_ms`] with Hayward's scaling (`m / z` slots at the same utilisation; the wait
+/// of one of them is `z` times longer for the same chance of waiting). Equal to
+/// [`mdk_wait_ms`] for `z = 1`.
+pub fn slot_wait_ms(life_ms: f64, mean_in_flight: f64, slots: u32, z: f64) -> f64 {
+    let slots = slots.max(1);
+    let rho = mean_in_flight / f64::from(slots);
+    if rho >= 1.0 {
+        return f64::INFINITY;
+    }
+    let z = z.max(1.0);
+    0.5 * hayward_wait_probability(slots, mean_in_flight, z) * z * life_ms
+        / (f64::from(slots) * (1.0 - rho))
+}
+
+/// Peakedness (variance over mean) of the count in flight at an aggregated worker whose mean
+/// ITL is `itl_ms` and whose decode-only step is `decode_step_ms`.
+///
+/// A share `ρ = 1 − decode / ITL` of the worker's time goes to prefill tokens, so a sequence
+/// lives `OSL · decode / (1 − ρ)` with `ρ` proportional to the arrival rate. Over one life,
+/// arrivals are Poisson of mean `N`; a stretch with `δ` more of them also runs its prefills,
+/// stretching every life in it, so the count in flight moves by `δ / (1 − ρ)` (the
+/// derivative of `λ · L(λ)`): its variance is `N / (1 − ρ)²`, its peakedness `1 / (1 − ρ)²
+/// = (ITL / decode)²`. A disaggregated decode worker, whose steps carry no prefill, has 1.
+pub fn in_flight_peakedness(itl_ms: f64, decode_step_ms: f64) -> f64 {
+    if decode_step_ms > 0.0 && itl_ms.is_finite() {
+        (itl_ms / decode_step_ms).powi(2).max(1.0)
+    } else {
+        1.0
+    }
 }
 
 /// Time of one prompt of `isl` tokens prefilled alone, in chunks of at most `chunk` tokens
@@ -342,10 +394,34 @@ mod tests {
 
     #[test]
     fn slots_leave_headroom_over_the_mean_and_respect_the_cap() {
-        let m = slots_with_headroom(50.0, 1000);
+        let m = slots_with_headroom(50.0, 1.0, 1000);
         assert!(m > 50 && erlang_c(m, 50.0) <= SLOT_WAIT_PROBABILITY, "{m}");
         assert!(erlang_c(m - 1, 50.0) > SLOT_WAIT_PROBABILITY);
-        assert_eq!(slots_with_headroom(50.0, 55), 55);
+        assert_eq!(slots_with_headroom(50.0, 1.0, 55), 55);
+    }
+
+    #[test]
+    fn peaked_load_needs_more_slots_and_waits_longer() {
+        // An aggregated worker whose mean ITL is 40 ms on decode steps of 14.6 ms spends 64 %
+        // of its time on prefills: peakedness (40 / 14.6)² ≈ 7.5.
+        let z = in_flight_peakedness(40.0, 14.6);
+        assert!((z - (40.0f64 / 14.6).powi(2)).abs() < 1e-12);
+        assert_eq!(in_flight_peakedness(10.0, 10.0), 1.0);
+        assert_eq!(in_flight_peakedness(9.0, 10.0), 1.0);
+        let poisson = slots_with_headroom(108.0, 1.0, 1000);
+        let peaked = slots_with_headroom(108.0, z, 1000);
+        assert!(peaked > poisson + 40, "{poisson} {peaked}");
+        // Hayward: `m / z` slots offered `a / z`.
+        let m = (f64::from(peaked) / z).floor() as u32;
+        assert!(erlang_c(m, 108.0 / z) <= SLOT_WAIT_PROBABILITY);
+        // Unpeaked, the wait is M/D/m's; peaked, longer at the same slots.
+        for (life, mean, slots) in [(12_000.0, 108.0, 127), (5_000.0, 20.0, 24)] {
+            let plain = slot_wait_ms(life, mean, slots, 1.0);
+            let rho = mean / f64::from(slots);
+            assert!((plain - mdk_wait_ms(life, rho, slots)).abs() < 1e-9 * plain.max(1.0));
+            assert!(slot_wait_ms(life, mean, slots, z) > plain);
+        }
+        assert_eq!(slot_wait_ms(1.0, 10.0, 10, z), f64::INFINITY);
     }
 
     #[test]

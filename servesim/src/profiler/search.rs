@@ -27,7 +27,10 @@
 //! that carry it (rate matching). KV transfer time is left out: in the simulator as in Dynamo
 //! the first token leaves the prefill worker, so it adds to the second token only.
 
-use servesim_models::analytic::{BatchedPrefill, SteadyLoad, mdk_wait_ms, slots_with_headroom};
+use servesim_models::analytic::{
+    BatchedPrefill, SteadyLoad, in_flight_peakedness, mdk_wait_ms, slot_wait_ms,
+    slots_with_headroom,
+};
 use std::sync::OnceLock;
 
 use servesim_models::dtype::Dtype;
@@ -386,7 +389,7 @@ impl<'a> Search<'a> {
         }
         // The decode workers' `max_num_seqs`: headroom over the mean, so that Poisson
         // bursts rarely wait for a slot.
-        let slots = slots_with_headroom(conc, self.batch_cap(d).max(b));
+        let slots = slots_with_headroom(conc, 1.0, self.batch_cap(d).max(b));
         // Where the KV capacity leaves too little headroom, a request may find every slot of
         // its decode worker taken and wait for a departure. That wait falls between its first
         // token (from the prefill worker) and its second, so it is part of its mean ITL as a
@@ -437,10 +440,12 @@ impl<'a> Search<'a> {
         let gpus = n * w.split.gpus();
         // `b` is the mean in flight per worker; `max_num_seqs` leaves headroom over it, and
         // a request that finds every slot of its worker taken waits (M/D/m over the worker's
-        // `m` slots, each held for a request's life).
-        let slots = slots_with_headroom(f64::from(b), self.batch_cap(w).max(b));
+        // `m` slots, each held for a request's life), both for the wider swings of an
+        // aggregated worker's count in flight.
+        let z = in_flight_peakedness(itl, self.decode_itl_ms(w, b));
+        let slots = slots_with_headroom(f64::from(b), z, self.batch_cap(w).max(b));
         let life_ms = ttft + self.load().decode_steps() * itl;
-        let slot_wait = mdk_wait_ms(life_ms, f64::from(b) / f64::from(slots), slots);
+        let slot_wait = slot_wait_ms(life_ms, f64::from(b), slots, z);
         let ttft = ttft + slot_wait;
         let misses = self.misses_within(ttft, itl, gpus);
         let tokens = rate * f64::from(self.req.osl);
