@@ -181,6 +181,23 @@ def test_frontend_delays_first_tokens(small: servesim.Scenario) -> None:
         small.replace(frontend__token_cost_us=-1.0)
 
 
+def test_expert_routing_is_the_models_unless_the_scenario_says(small: servesim.Scenario) -> None:
+    with pytest.raises(errors.ConfigError, match="expert_routing: power_law_1.2: Qwen3-32B has no experts"):
+        small.replace(expert_routing="power_law_1.2")
+    moe = small.replace(model="openai/gpt-oss-20b", duration_s=30)
+    with pytest.raises(errors.ConfigError, match="expert_routing.*power_law_1.01"):
+        moe.replace(expert_routing="zipf")
+
+    def ttft(s: servesim.Scenario) -> float:
+        return float(s.run().summary["all"]["ttft_ms"]["mean"])
+
+    # gpt-oss is timed under the power law of exponent 1.2 unless told otherwise; its
+    # prompts' experts take longer than routed evenly.
+    default = ttft(moe)
+    assert ttft(moe.replace(expert_routing="power_law_1.2")) == default
+    assert ttft(moe.replace(expert_routing="balanced")) < default
+
+
 def test_errors_are_classes(small: servesim.Scenario) -> None:
     with pytest.raises(errors.ParseError, match="cluster"):
         servesim.Scenario.from_dict({**small.to_dict(), "cluster": {"nodes": "x"}})
