@@ -331,6 +331,7 @@ impl SteadyLoad {
         }
         Some(AggregatedPoint {
             itl_ms: iter,
+            decode_step_ms: decode,
             prefill_ms: mixed,
             prefill_utilisation: rho,
             requests_per_s: rate,
@@ -343,6 +344,8 @@ impl SteadyLoad {
 pub struct AggregatedPoint {
     /// Mean iteration, = mean ITL, ms.
     pub itl_ms: f64,
+    /// A decode-only step of the worker's sequences, ms.
+    pub decode_step_ms: f64,
     /// A prompt's prefill (its mixed steps), ms.
     pub prefill_ms: f64,
     /// Share of the time the worker's prefill slot is busy.
@@ -352,6 +355,11 @@ pub struct AggregatedPoint {
 }
 
 impl AggregatedPoint {
+    /// Peakedness of the worker's count in flight (see [`in_flight_peakedness`]).
+    pub fn in_flight_peakedness(&self) -> f64 {
+        in_flight_peakedness(self.itl_ms, self.decode_step_ms)
+    }
+
     /// Mean TTFT, ms, of `workers` such workers behind a round-robin router: half an
     /// iteration (an arrival lands inside one), then the prefill slot's response (M/D/n, see
     /// the module documentation).

@@ -28,8 +28,7 @@
 //! the first token leaves the prefill worker, so it adds to the second token only.
 
 use servesim_models::analytic::{
-    BatchedPrefill, SteadyLoad, in_flight_peakedness, mdk_wait_ms, slot_wait_ms,
-    slots_with_headroom,
+    AggregatedPoint, BatchedPrefill, SteadyLoad, mdk_wait_ms, slot_wait_ms, slots_with_headroom,
 };
 use std::sync::OnceLock;
 
@@ -211,13 +210,13 @@ impl<'a> Search<'a> {
         self.load().decode_step_ms(&w.cached, &w.graphs, b)
     }
 
-    /// Aggregated workers of `w` at `b` sequences: (mean ITL, mean TTFT before any slot wait,
-    /// workers, requests/s they serve), or `None` when a worker cannot keep up with the
-    /// prefill work of `b` sequences or the budget holds none.
-    pub fn agg_point(&self, w: &Worker, b: u32) -> Option<(f64, f64, u32, f64)> {
+    /// Aggregated workers of `w` at `b` sequences: (one worker's steady state, mean TTFT
+    /// before any slot wait, workers, requests/s they serve), or `None` when a worker cannot
+    /// keep up with the prefill work of `b` sequences or the budget holds none.
+    pub fn agg_point(&self, w: &Worker, b: u32) -> Option<(AggregatedPoint, f64, u32, f64)> {
         let p = self.load().aggregated(&w.cached, &w.graphs, b)?;
         let (n, rate) = self.agg_workers(w, b, p.requests_per_s)?;
-        Some((p.itl_ms, p.ttft_ms(n), n, rate))
+        Some((p, p.ttft_ms(n), n, rate))
     }
 
     /// Aggregated workers of `w` at `b` sequences each serving `per_worker` requests/s, and
@@ -436,13 +435,14 @@ impl<'a> Search<'a> {
 
     /// The aggregated deployment of worker `w` at `b` sequences per worker.
     pub fn agg(&self, w: &Worker, b: u32) -> Option<Candidate> {
-        let (itl, ttft, n, rate) = self.agg_point(w, b)?;
+        let (point, ttft, n, rate) = self.agg_point(w, b)?;
+        let itl = point.itl_ms;
         let gpus = n * w.split.gpus();
         // `b` is the mean in flight per worker; `max_num_seqs` leaves headroom over it, and
         // a request that finds every slot of its worker taken waits (M/D/m over the worker's
         // `m` slots, each held for a request's life), both for the wider swings of an
         // aggregated worker's count in flight.
-        let z = in_flight_peakedness(itl, self.decode_itl_ms(w, b));
+        let z = point.in_flight_peakedness();
         let slots = slots_with_headroom(f64::from(b), z, self.batch_cap(w).max(b));
         let life_ms = ttft + self.load().decode_steps() * itl;
         let slot_wait = slot_wait_ms(life_ms, f64::from(b), slots, z);
@@ -510,7 +510,7 @@ impl<'a> Search<'a> {
                 .min(self.max_batched_tokens.saturating_sub(1));
             let ok = |b: u32| {
                 self.agg_point(w, b)
-                    .is_some_and(|(itl, ttft, _, _)| itl <= itl_t && ttft <= ttft_t)
+                    .is_some_and(|(p, ttft, _, _)| p.itl_ms <= itl_t && ttft <= ttft_t)
             };
             let b_slo = Self::largest(cap, ok);
             let mut top: Option<Candidate> = None;
