@@ -184,7 +184,7 @@ impl ExpertRouting {
             .ok_or_else(|| ModelsError::UnknownName {
                 what: "expert routing",
                 name: name.to_string(),
-                known: "balanced, power_law_1.01, power_law_1.2".into(),
+                known: ExpertRouting::ALL.map(ExpertRouting::name).join(", "),
             })
     }
 }
