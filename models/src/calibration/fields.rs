@@ -57,6 +57,18 @@ pub(super) fn op_fields(op: &KernelOp) -> String {
             m.kv_dtype,
             m.gemm_dtype
         ),
+        KernelOp::MlaPart(p) => format!(
+            "{},{},{},{},{},{},{},{},{}",
+            p.part.name(),
+            p.batch,
+            p.len,
+            p.heads,
+            p.dims.kv_lora_rank,
+            p.dims.qk_nope_head_dim,
+            p.dims.qk_rope_head_dim,
+            p.dims.v_head_dim,
+            p.dtype
+        ),
         KernelOp::MoeDispatch(d) => format!(
             "{},{},{},{},{},{},{},{},{}",
             d.kernel.name(),

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::dispatch_import::{DEEPEP_NORMAL_SMS, DispatchColumns, DispatchTable};
+use super::mla_parts_import::{self, MlaPartTable};
 use super::{
     CalibrationTable, Columns, FORMAT_VERSION, Family, Header, RowCtx, TableReader, row_op,
     sorted_entries,
@@ -42,6 +43,13 @@ pub enum PublicTable {
     MlaContextModulePerf,
     /// `mla_generation_module_perf`: whole MLA attention blocks over decode sequences.
     MlaGenerationModulePerf,
+    /// `context_mla_perf`: MLA attention over prompts alone (SGLang's tables; the other
+    /// backends' block is timed from the module tables).
+    ContextMlaPerf,
+    /// `generation_mla_perf`: MLA attention over the cached latent alone.
+    GenerationMlaPerf,
+    /// `mla_bmm_perf`: the absorbed key and value up-projections of MLA decode.
+    MlaBmmPerf,
     /// `trtllm_alltoall_perf`: TensorRT-LLM's all-to-all, stage by stage (balanced rows).
     TrtllmAlltoallPerf,
     /// `wideep_deepep_ll_perf`: DeepEP's low-latency dispatch and combine.
@@ -53,7 +61,7 @@ pub enum PublicTable {
 
 impl PublicTable {
     /// All public tables.
-    pub const ALL: [PublicTable; 12] = [
+    pub const ALL: [PublicTable; 15] = [
         PublicTable::GemmPerf,
         PublicTable::ContextAttentionPerf,
         PublicTable::GenerationAttentionPerf,
@@ -63,6 +71,9 @@ impl PublicTable {
         PublicTable::MoeMinLatencyPerf,
         PublicTable::MlaContextModulePerf,
         PublicTable::MlaGenerationModulePerf,
+        PublicTable::ContextMlaPerf,
+        PublicTable::GenerationMlaPerf,
+        PublicTable::MlaBmmPerf,
         PublicTable::TrtllmAlltoallPerf,
         PublicTable::WideepDeepepLlPerf,
         PublicTable::WideepDeepepNormalPerf,
@@ -80,6 +91,9 @@ impl PublicTable {
             PublicTable::MoeMinLatencyPerf => "moe_min_latency_perf",
             PublicTable::MlaContextModulePerf => "mla_context_module_perf",
             PublicTable::MlaGenerationModulePerf => "mla_generation_module_perf",
+            PublicTable::ContextMlaPerf => "context_mla_perf",
+            PublicTable::GenerationMlaPerf => "generation_mla_perf",
+            PublicTable::MlaBmmPerf => "mla_bmm_perf",
             PublicTable::TrtllmAlltoallPerf => "trtllm_alltoall_perf",
             PublicTable::WideepDeepepLlPerf => "wideep_deepep_ll_perf",
             PublicTable::WideepDeepepNormalPerf => "wideep_deepep_normal_perf",
@@ -110,10 +124,29 @@ impl PublicTable {
             PublicTable::MoeMinLatencyPerf => Family::MoeMinLatency,
             PublicTable::MlaContextModulePerf => Family::MlaContext,
             PublicTable::MlaGenerationModulePerf => Family::MlaGeneration,
+            PublicTable::ContextMlaPerf
+            | PublicTable::GenerationMlaPerf
+            | PublicTable::MlaBmmPerf => Family::MlaParts,
             PublicTable::TrtllmAlltoallPerf
             | PublicTable::WideepDeepepLlPerf
             | PublicTable::WideepDeepepNormalPerf => Family::MoeDispatch,
         }
+    }
+
+    /// The MLA part table this is, if it is one.
+    fn mla_parts(self) -> Option<MlaPartTable> {
+        match self {
+            PublicTable::ContextMlaPerf => Some(MlaPartTable::Context),
+            PublicTable::GenerationMlaPerf => Some(MlaPartTable::Generation),
+            PublicTable::MlaBmmPerf => Some(MlaPartTable::Bmm),
+            _ => None,
+        }
+    }
+
+    /// Whether rows of what is not modelled are counted as skipped rather than refused.
+    fn skips_unmodelled(self) -> bool {
+        matches!(self, PublicTable::MoePerf | PublicTable::MoeMinLatencyPerf)
+            || self.mla_parts().is_some()
     }
 
     /// The dispatch table this is, if it is one (their rows hold stages, not one kernel).
@@ -195,6 +228,9 @@ impl PublicRowParser {
                 &["gemm_type"],
                 &["step"],
             ],
+            PublicTable::ContextMlaPerf
+            | PublicTable::GenerationMlaPerf
+            | PublicTable::MlaBmmPerf => table.mla_parts().map_or(&[], MlaPartTable::columns),
             PublicTable::TrtllmAlltoallPerf
             | PublicTable::WideepDeepepLlPerf
             | PublicTable::WideepDeepepNormalPerf => {
@@ -248,15 +284,19 @@ impl PublicRowParser {
             return Ok((op, lat));
         }
         let generation = self.table == PublicTable::GenerationAttentionPerf;
-        let op = row_op(self.table.family(), &r, &self.idx, |r, i| {
-            if generation {
-                // KV length = step + 1.
-                let s = r.u32(i)?;
-                s.checked_add(1).ok_or_else(|| r.err(i, "too large".into()))
-            } else {
-                r.pos_u32(i)
-            }
-        })?;
+        let op = if let Some(t) = self.table.mla_parts() {
+            mla_parts_import::op(t, &r, &self.idx)?
+        } else {
+            row_op(self.table.family(), &r, &self.idx, |r, i| {
+                if generation {
+                    // KV length = step + 1.
+                    let s = r.u32(i)?;
+                    s.checked_add(1).ok_or_else(|| r.err(i, "too large".into()))
+                } else {
+                    r.pos_u32(i)
+                }
+            })?
+        };
         let lat = match self.latency {
             Some(li) if !r.str(li)?.is_empty() => Some(r.latency(li)?),
             _ => None,
@@ -334,10 +374,9 @@ pub fn read_public_table(
     while let Some(line) = rdr.next_record(&mut rec)? {
         let (op, lat) = match parser.parse(&rec, line) {
             Ok(v) => v,
-            // MoE rows of other distributions or unmodelled dtypes are left out, counted.
-            Err(ModelsError::Unsupported { .. })
-                if matches!(table, PublicTable::MoePerf | PublicTable::MoeMinLatencyPerf) =>
-            {
+            // MoE rows of other distributions or unmodelled dtypes, MLA rows of unmodelled
+            // kinds, are left out, counted.
+            Err(ModelsError::Unsupported { .. }) if table.skips_unmodelled() => {
                 skipped += 1;
                 continue;
             }
@@ -354,8 +393,12 @@ pub fn read_public_table(
         }
         rows.push((op, lat));
     }
-    let skipped = (skipped > 0)
-        .then(|| format!("{skipped} (token distributions or MoE dtypes not modelled)"));
+    let what = if table.mla_parts().is_some() {
+        "prompts after a cached prefix or attention in other than BF16"
+    } else {
+        "token distributions or MoE dtypes not modelled"
+    };
+    let skipped = (skipped > 0).then(|| format!("{skipped} ({what})"));
     Ok(imported(
         table.family(),
         path,
@@ -536,7 +579,8 @@ pub fn import_dir(
                 let path = t.path_under(out);
                 if let Some(first) = sources.get(&path) {
                     // The dispatch tables of different kernels (DeepEP's low-latency and
-                    // normal ones) fill one file; any other table given twice is an error.
+                    // normal ones) fill one file, as SGLang's MLA part tables do; any other
+                    // table given twice is an error.
                     let stem = |p: &Path| {
                         let n = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
                         n.trim_end_matches(".gz")
@@ -562,7 +606,7 @@ pub fn import_dir(
                     }
                 }
                 sources.insert(path.clone(), f.clone());
-                if t.header.family == Family::MoeDispatch {
+                if matches!(t.header.family, Family::MoeDispatch | Family::MlaParts) {
                     pending.insert(path, t);
                     continue;
                 }
@@ -805,6 +849,74 @@ mod tests {
             sources.contains("ll_perf") && sources.contains("normal_perf"),
             "{sources}"
         );
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn sglang_mla_kernel_tables_import_as_parts_into_one_file() {
+        let base = std::env::temp_dir().join(format!("servesim-import-mla-{}", std::process::id()));
+        let sg = base.join("in/h200_sxm/sglang");
+        std::fs::create_dir_all(&sg).unwrap();
+        let head = "op_name,kernel_source,mla_dtype,kv_cache_dtype,num_heads,batch_size,isl,tp_size,step,latency\n";
+        std::fs::write(
+            sg.join("context_mla_perf.csv"),
+            format!(
+                "{head}mla_context,flash_attention,bfloat16,fp8,16,2,4096,4,0,0.9\n\
+                 mla_context,flash_attention,bfloat16,fp8,16,2,4096,4,1024,1.1\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            sg.join("generation_mla_perf.csv"),
+            format!(
+                "{head}mla_generation,flash_attention,bfloat16,bfloat16,16,4,1,4,1023,0.0168\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            sg.join("mla_bmm_perf.csv"),
+            "op_name,kernel_source,bmm_dtype,num_tokens,num_heads,latency\n\
+             mla_gen_pre,sglang_sgl_kernel_bmm_fp8,fp8,4,16,0.0076\n\
+             mla_gen_post,sglang_torch_bmm,bfloat16,4,16,0.0043\n",
+        )
+        .unwrap();
+        let out = base.join("out");
+        let files = import_dir(&base.join("in"), &out, &BTreeMap::new()).unwrap();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let all = super::super::load_dir(&out).unwrap();
+        let t = &all[0];
+        assert_eq!(t.header.family, Family::MlaParts);
+        let got: Vec<String> = t
+            .rows
+            .iter()
+            .map(|(op, ms)| {
+                let KernelOp::MlaPart(p) = op else {
+                    panic!("{op:?}")
+                };
+                format!(
+                    "{} {}x{} h{} {} {ms}",
+                    p.part.name(),
+                    p.batch,
+                    p.len,
+                    p.heads,
+                    p.dtype
+                )
+            })
+            .collect();
+        // The prompt after a cached prefix is skipped; a generation step reads step + 1
+        // tokens; every row is DeepSeek-V3's latent (512 + 64).
+        assert_eq!(
+            got,
+            [
+                "context_attention 2x4096 h16 fp8 0.9",
+                "generation_attention 4x1024 h16 bf16 0.0168",
+                "absorb_query 4x1 h16 fp8 0.0076",
+                "absorb_output 4x1 h16 bf16 0.0043",
+            ]
+        );
+        assert!(t.rows.iter().all(|(op, _)| matches!(op,
+            KernelOp::MlaPart(p) if p.dims.kv_lora_rank == 512 && p.dims.qk_rope_head_dim == 64)));
+        assert!(t.header.extra["rows_skipped"].starts_with("1 "));
         std::fs::remove_dir_all(&base).unwrap();
     }
 

@@ -8,6 +8,7 @@
 mod dispatch_import;
 mod fields;
 pub mod import;
+mod mla_parts_import;
 mod rows;
 pub mod shipped;
 
@@ -22,7 +23,7 @@ use crate::error::{ModelsError, Result};
 use crate::llm::MlaDims;
 use crate::perf::ops::{
     AllReduceImpl, AttnShape, DispatchKernel, DispatchShape, DispatchStage, ExpertRouting,
-    GemmShape, KernelOp, MlaShape, MoeKernel, MoeQuant, MoeShape, NcclOp,
+    GemmShape, KernelOp, MlaPart, MlaPartShape, MlaShape, MoeKernel, MoeQuant, MoeShape, NcclOp,
 };
 
 /// The major version of the format this crate reads and writes.
@@ -51,13 +52,15 @@ pub enum Family {
     MlaContext,
     /// Multi-head latent attention blocks over decode sequences.
     MlaGeneration,
+    /// The parts of an MLA block besides its projections, timed on their own (SGLang's).
+    MlaParts,
     /// Expert parallelism's token dispatch and combine, stage by stage.
     MoeDispatch,
 }
 
 impl Family {
     /// All families.
-    pub const ALL: [Family; 11] = [
+    pub const ALL: [Family; 12] = [
         Family::Gemm,
         Family::ContextAttention,
         Family::GenerationAttention,
@@ -68,6 +71,7 @@ impl Family {
         Family::MoeMinLatency,
         Family::MlaContext,
         Family::MlaGeneration,
+        Family::MlaParts,
         Family::MoeDispatch,
     ];
 
@@ -84,6 +88,7 @@ impl Family {
             Family::MoeMinLatency => "moe_min_latency",
             Family::MlaContext => "mla_context",
             Family::MlaGeneration => "mla_generation",
+            Family::MlaParts => "mla_parts",
             Family::MoeDispatch => "moe_dispatch",
         }
     }
@@ -159,6 +164,18 @@ impl Family {
                 "v_head_dim",
                 "kv_dtype",
                 "gemm_dtype",
+                "latency_ms",
+            ],
+            Family::MlaParts => &[
+                "part",
+                "batch",
+                "len",
+                "num_heads",
+                "kv_lora_rank",
+                "qk_nope_head_dim",
+                "qk_rope_head_dim",
+                "v_head_dim",
+                "dtype",
                 "latency_ms",
             ],
             Family::MoeDispatch => &[
@@ -331,6 +348,20 @@ pub(crate) fn row_op(
             };
             mla_op(family, r, [i[0], i[1], i[2], i[3], i[9], i[10]], dims)?
         }
+        Family::MlaParts => KernelOp::MlaPart(MlaPartShape {
+            part: r.parse(i[0], MlaPart::parse)?,
+            batch: r.pos_u32(i[1])?,
+            len: r.pos_u32(i[2])?,
+            heads: r.pos_u32(i[3])?,
+            dims: MlaDims {
+                q_lora_rank: None,
+                kv_lora_rank: r.pos_u32(i[4])?,
+                qk_nope_head_dim: r.pos_u32(i[5])?,
+                qk_rope_head_dim: r.pos_u32(i[6])?,
+                v_head_dim: r.pos_u32(i[7])?,
+            },
+            dtype: r.dtype(i[8])?,
+        }),
         Family::MoeDispatch => KernelOp::MoeDispatch(DispatchShape {
             kernel: r.parse(i[0], DispatchKernel::parse)?,
             stage: r.parse(i[1], DispatchStage::parse)?,

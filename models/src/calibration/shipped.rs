@@ -33,7 +33,7 @@ macro_rules! table {
 pub type ShippedTable = (&'static str, &'static str, &'static str, &'static [u8]);
 
 /// Every shipped table.
-pub const SHIPPED: [ShippedTable; 75] = [
+pub const SHIPPED: [ShippedTable; 79] = [
     table!("h100_sxm", "trtllm", "gemm"),
     table!("h100_sxm", "trtllm", "context_attention"),
     table!("h100_sxm", "trtllm", "generation_attention"),
@@ -109,6 +109,10 @@ pub const SHIPPED: [ShippedTable; 75] = [
     table!("b200_sxm", "sglang", "moe"),
     table!("gb200", "sglang", "gemm"),
     table!("gb200", "sglang", "moe"),
+    table!("h100_sxm", "sglang", "mla_parts"),
+    table!("h200_sxm", "sglang", "mla_parts"),
+    table!("b200_sxm", "sglang", "mla_parts"),
+    table!("gb200", "sglang", "mla_parts"),
 ];
 
 /// GPUs with shipped tables.

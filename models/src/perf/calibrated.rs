@@ -20,8 +20,8 @@ use crate::error::{ModelsError, Result};
 use crate::hardware::{GpuCatalog, GpuSku};
 use crate::perf::dispatch;
 use crate::perf::ops::{
-    AllReduceImpl, AttnShape, ExpertRouting, KernelOp, MlaShape, MoeKernel, MoeQuant, MoeShape,
-    NcclOp,
+    AllReduceImpl, AttnShape, ExpertRouting, KernelOp, MlaPart, MlaPartShape, MlaShape, MoeKernel,
+    MoeQuant, MoeShape, NcclOp,
 };
 use crate::perf::roofline::{RooflineTimer, base_ms};
 use crate::perf::table::InterpTable;
@@ -211,6 +211,34 @@ const MLA_LEAVES: &[usize] = &[1, 2];
 /// MLA coordinates walked first: heads per GPU.
 const MLA_OUTER: &[usize] = &[0];
 
+/// An MLA part's category is the part (never stood for by another's rows), its dtype and the
+/// model's latent sizes; its coordinates the heads on the GPU, the batch and the length, as
+/// for whole blocks.
+fn mla_part_key(p: &MlaPartShape) -> (u64, [f64; 3]) {
+    let part = MlaPart::ALL.iter().position(|&q| q == p.part).unwrap_or(0) as u64;
+    let cat = dtype_code(p.dtype)
+        | (u64::from(p.dims.kv_lora_rank.min(0xffff)) << 8)
+        | (u64::from(p.dims.qk_rope_head_dim.min(0xff)) << 24)
+        | (part << MLA_PART_SHIFT);
+    let x = [ln(p.heads.into()), ln(p.batch.into()), ln(p.len.into())];
+    (cat, x)
+}
+
+/// Where an MLA part's category keeps the part.
+const MLA_PART_SHIFT: u32 = 32;
+
+/// Distance between MLA part categories of one part: the dtype, then the latent sizes.
+fn mla_part_dist(a: u64, b: u64) -> f64 {
+    let size = |c: u64, shift: u32, mask: u64| (((c >> shift) & mask) as f64).max(1.0);
+    let lr = |shift: u32, mask: u64| (size(a, shift, mask) / size(b, shift, mask)).ln().abs();
+    let other_part = if a >> MLA_PART_SHIFT == b >> MLA_PART_SHIFT {
+        0.0
+    } else {
+        1e6
+    };
+    other_part + dtype_dist(a & 0xff, b & 0xff) + lr(8, 0xffff) + lr(24, 0xff)
+}
+
 /// The category, log coordinates and family slot of an operation.
 enum Key {
     Gemm(u64, [f64; 3]),
@@ -222,6 +250,7 @@ enum Key {
     Moe(u64, [f64; 3]),
     MlaCtx(u64, [f64; 3]),
     MlaGen(u64, [f64; 3]),
+    MlaPart(u64, [f64; 3]),
     Disp(u64, [f64; 2]),
     None,
 }
@@ -270,6 +299,10 @@ fn key(op: &KernelOp) -> Key {
         KernelOp::MlaGeneration(m) => {
             let (c, x) = mla_key(m);
             Key::MlaGen(c, x)
+        }
+        KernelOp::MlaPart(p) => {
+            let (c, x) = mla_part_key(p);
+            Key::MlaPart(c, x)
         }
         KernelOp::MoeDispatch(d) => {
             let (c, x) = dispatch::key(d, dtype_code(d.dtype));
@@ -321,6 +354,7 @@ pub struct CalibratedTimer {
     moe: Option<InterpTable<3>>,
     mla_ctx: Option<InterpTable<3>>,
     mla_gen: Option<InterpTable<3>>,
+    mla_part: Option<InterpTable<3>>,
     dispatch: Option<InterpTable<2>>,
     /// Fastest measured GEMM per dtype code (the per-call floor of the measured path), ms.
     gemm_floor_ms: Vec<(u64, f64)>,
@@ -345,6 +379,7 @@ impl CalibratedTimer {
         let mut moe = Vec::new();
         let mut mla_ctx = Vec::new();
         let mut mla_gen = Vec::new();
+        let mut mla_part = Vec::new();
         let mut disp = Vec::new();
         let mut gemm_floor_ms: Vec<(u64, f64)> = Vec::new();
         for t in tables {
@@ -367,6 +402,7 @@ impl CalibratedTimer {
                     Key::Moe(c, x) => moe.push((c, x, r)),
                     Key::MlaCtx(c, x) => mla_ctx.push((c, x, r)),
                     Key::MlaGen(c, x) => mla_gen.push((c, x, r)),
+                    Key::MlaPart(c, x) => mla_part.push((c, x, r)),
                     Key::Disp(c, x) => disp.push((c, x, r)),
                     Key::None => {}
                 }
@@ -391,6 +427,7 @@ impl CalibratedTimer {
             moe: mk(moe, MOE_LEAVES, MOE_OUTER),
             mla_ctx: mk(mla_ctx, MLA_LEAVES, MLA_OUTER),
             mla_gen: mk(mla_gen, MLA_LEAVES, MLA_OUTER),
+            mla_part: mk(mla_part, MLA_LEAVES, MLA_OUTER),
             dispatch: mk(disp, dispatch::LEAVES, dispatch::OUTER),
             gemm_floor_ms,
             roofline: RooflineTimer::new(target.clone()),
@@ -401,8 +438,9 @@ impl CalibratedTimer {
     ///
     /// SGLang's own GEMM (`sgl_kernel` FP8, DeepGEMM block FP8, FlashInfer NVFP4, torch BF16)
     /// and fused-MoE tables (Triton on Hopper, FlashInfer's TensorRT-LLM MoE on Blackwell) are
-    /// shipped with its dispatch kernels' (DeepEP); for the rest (attention, MLA, all-reduce)
-    /// it uses vLLM's (same attention libraries). vLLM reads SGLang's DeepEP tables. A GPU
+    /// shipped with its dispatch kernels' (DeepEP) and its MLA kernels' (`mla_parts`; it has
+    /// no MLA module tables); for the rest (attention, all-reduce) it uses vLLM's (same
+    /// attention libraries). vLLM reads SGLang's DeepEP tables. A GPU
     /// with no shipped tables uses those of the shipped GPU closest to it in HBM bandwidth and
     /// dense BF16 FLOP/s (B300 → B200, GB300 → GB200, A100 → H100), transferred through the
     /// roofline (the target's datasheet peaks, the source's achieved efficiencies).
@@ -421,6 +459,7 @@ impl CalibratedTimer {
             Family::MoeMinLatency,
             Family::MlaContext,
             Family::MlaGeneration,
+            Family::MlaParts,
             Family::MoeDispatch,
         ] {
             // The backend's own table, else (SGLang) vLLM's.
@@ -454,6 +493,7 @@ impl CalibratedTimer {
             Key::Moe(..) => self.moe.is_some(),
             Key::MlaCtx(..) => self.mla_ctx.is_some(),
             Key::MlaGen(..) => self.mla_gen.is_some(),
+            Key::MlaPart(..) => self.mla_part.is_some(),
             Key::Disp(..) => self.dispatch.is_some(),
             Key::None => false,
         }
@@ -476,6 +516,13 @@ impl CalibratedTimer {
             Key::Moe(c, x) => lookup(&self.moe, c, &x, excl, moe_dist),
             Key::MlaCtx(c, x) => lookup(&self.mla_ctx, c, &x, excl, mla_dist),
             Key::MlaGen(c, x) => lookup(&self.mla_gen, c, &x, excl, mla_dist),
+            Key::MlaPart(c, x) => {
+                // Only from rows of the same part.
+                let t = self.mla_part.as_ref()?;
+                let p = pick(t, c, mla_part_dist)?;
+                (p >> MLA_PART_SHIFT == c >> MLA_PART_SHIFT).then_some(())?;
+                t.query(p, &x, excl && p == c)
+            }
             Key::Disp(c, x) => {
                 // Only from rows of the same kernel and stage.
                 let t = self.dispatch.as_ref()?;
@@ -511,6 +558,17 @@ impl CalibratedTimer {
     pub fn measures_moe(&self, shape: &MoeShape) -> bool {
         let (cat, _) = moe_key(shape);
         self.moe.as_ref().is_some_and(|t| t.has_category(cat))
+    }
+
+    /// Whether measured rows of every part of an MLA block that SGLang composes its block of
+    /// (attention over prompts and over the cache, the absorbed GEMMs) are present.
+    pub fn measures_mla_parts(&self) -> bool {
+        self.mla_part.as_ref().is_some_and(|t| {
+            MlaPart::ALL.iter().all(|&part| {
+                let part = MlaPart::ALL.iter().position(|&q| q == part).unwrap_or(0) as u64;
+                t.categories().iter().any(|c| c >> MLA_PART_SHIFT == part)
+            })
+        })
     }
 
     /// Whether `op` is timed from measured rows (of its own category or the nearest one),
@@ -637,6 +695,45 @@ mod tests {
         }
         let s = crate::perf::evaluate::ErrorStats::from_errors(errs);
         assert!(s.median < 0.03 && s.p90 < 0.10, "{s:?}");
+    }
+
+    #[test]
+    fn an_mla_part_is_timed_from_its_own_rows_only() {
+        let cat = GpuCatalog::builtin();
+        let sgl = CalibratedTimer::shipped(&cat, "h200_sxm", Backend::Sglang).unwrap();
+        assert!(sgl.measures_mla_parts());
+        let tab = shipped::load("h200_sxm", "sglang", Family::MlaParts)
+            .unwrap()
+            .unwrap();
+        for (op, lat) in tab.rows.iter().step_by(41) {
+            assert!(((sgl.time_ms(op) - lat) / lat).abs() < 1e-9, "{op:?}");
+        }
+        // Rows of the attention alone never stand for an absorbed GEMM: without the
+        // `mla_bmm` rows, the GEMM falls to the roofline.
+        let attention_only = CalibrationTable {
+            rows: tab
+                .rows
+                .iter()
+                .filter(|(op, _)| {
+                    matches!(op, KernelOp::MlaPart(p) if p.part == MlaPart::GenerationAttention)
+                })
+                .copied()
+                .collect(),
+            ..tab.clone()
+        };
+        let h200 = cat.get("h200_sxm").unwrap();
+        let t = CalibratedTimer::from_tables([&attention_only], h200, h200);
+        let (bmm, _) = tab
+            .rows
+            .iter()
+            .find(|(op, _)| matches!(op, KernelOp::MlaPart(p) if p.part == MlaPart::AbsorbQuery))
+            .unwrap();
+        assert!(t.has_table_for(bmm));
+        assert!(!t.is_measured(bmm));
+        assert!(!t.measures_mla_parts());
+        // TensorRT-LLM and vLLM time whole blocks from their module tables.
+        let trt = CalibratedTimer::shipped(&cat, "h200_sxm", Backend::Trtllm).unwrap();
+        assert!(!trt.measures_mla_parts());
     }
 
     #[test]

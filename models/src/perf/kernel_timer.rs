@@ -66,6 +66,15 @@ impl KernelTimer {
         }
     }
 
+    /// Whether measured rows of every part of an MLA block back it
+    /// ([`CalibratedTimer::measures_mla_parts`]; never for the roofline).
+    pub fn measures_mla_parts(&self) -> bool {
+        match self {
+            KernelTimer::Roofline(_) => false,
+            KernelTimer::Calibrated(c) => c.measures_mla_parts(),
+        }
+    }
+
     /// Per-call overhead of an isolated `dtype` GEMM that serving engines fuse away, in ms
     /// (see [`CalibratedTimer::gemm_call_overhead_ms`]; zero for the roofline).
     pub fn gemm_call_overhead_ms(&self, dtype: Dtype) -> f64 {

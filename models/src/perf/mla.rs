@@ -12,8 +12,9 @@
 //! §2.1.2) and attends over the cached latent directly: scores over `kv_lora_rank + qk_rope`,
 //! values of `kv_lora_rank`, one latent read per cached token for all heads.
 
+use crate::dtype::Dtype;
 use crate::hardware::GpuSku;
-use crate::perf::ops::MlaShape;
+use crate::perf::ops::{MlaPart, MlaPartShape, MlaShape};
 
 /// Weights of the block on the GPU, in elements.
 fn weights(m: &MlaShape) -> f64 {
@@ -62,6 +63,48 @@ pub fn work(m: &MlaShape, gpu: &GpuSku, context: bool) -> (f64, f64, f64) {
             w * wb + b * len * (kvl + rope) * kvb + b * h * 2.0 * 2.0,
             peak,
         )
+    }
+}
+
+/// The work of a part of an MLA block ([`MlaPartShape`]), `(FLOPs, HBM bytes, peak FLOP/s)`:
+/// attention as in [`work`] without the projections, with BF16 activations; an absorbed
+/// GEMM multiplies each head's `qk_nope` query (or `kv_lora` output) by its `kv_lora × qk_nope`
+/// (or `kv_lora × v`) weight.
+pub fn part_work(p: &MlaPartShape, gpu: &GpuSku) -> (f64, f64, f64) {
+    let d = &p.dims;
+    let (b, len, n) = (f64::from(p.batch), f64::from(p.len), f64::from(p.heads));
+    let kvl = f64::from(d.kv_lora_rank);
+    let rope = f64::from(d.qk_rope_head_dim);
+    let (nope, v) = (f64::from(d.qk_nope_head_dim), f64::from(d.v_head_dim));
+    let bf16 = gpu.dense_flops(Dtype::Bf16);
+    match p.part {
+        MlaPart::ContextAttention => {
+            let tokens = b * len;
+            let pairs = b * len * (len + 1.0) / 2.0;
+            let flops = 2.0 * pairs * n * (nope + rope + v);
+            (
+                flops,
+                tokens * n * (2.0 * (nope + rope) + 2.0 * v) * 2.0,
+                bf16,
+            )
+        }
+        MlaPart::GenerationAttention => (
+            2.0 * b * n * len * (2.0 * kvl + rope),
+            b * len * (kvl + rope) * p.dtype.bytes() + b * n * (2.0 * kvl + rope) * 2.0,
+            bf16,
+        ),
+        MlaPart::AbsorbQuery | MlaPart::AbsorbOutput => {
+            let other = if p.part == MlaPart::AbsorbQuery {
+                nope
+            } else {
+                v
+            };
+            (
+                2.0 * b * n * kvl * other,
+                n * kvl * other * p.dtype.bytes() + b * n * (kvl + other) * 2.0,
+                gpu.dense_flops(p.dtype),
+            )
+        }
     }
 }
 

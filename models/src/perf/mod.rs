@@ -19,6 +19,7 @@ pub mod evaluate;
 mod kernel_timer;
 pub mod memo;
 mod mla;
+mod mla_parts;
 mod moe_part;
 pub mod ops;
 pub mod predictor;
@@ -31,7 +32,8 @@ pub use memo::CachedPredictor;
 pub use moe_part::MIN_LATENCY_MOE_TOKENS;
 pub use ops::{
     AllReduceImpl, AttnShape, DispatchKernel, DispatchShape, DispatchStage, ExpertRouting,
-    GemmShape, KernelOp, MlaShape, MoeKernel, MoeQuant, MoeShape, NcclOp, OpKind,
+    GemmShape, KernelOp, MlaPart, MlaPartShape, MlaShape, MoeKernel, MoeQuant, MoeShape, NcclOp,
+    OpKind,
 };
 pub use predictor::{BatchShape, IterationPredictor, PrefillChunk};
 pub use roofline::{Efficiencies, RooflineTimer};

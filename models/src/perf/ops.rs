@@ -250,6 +250,50 @@ pub struct MlaShape {
     pub gemm_dtype: Dtype,
 }
 
+/// A part of an MLA block timed on its own, as SGLang runs the block: its projections are
+/// GEMMs, and these are the rest (the kernel-only tables `context_mla`, `generation_mla` and
+/// `mla_bmm` of aiconfigurator's database, which composes SGLang's DeepSeek layer of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MlaPart {
+    /// Attention over prompts with the keys and values up-projected (`context_mla`).
+    ContextAttention,
+    /// Attention of one token per sequence over the cached latent (`generation_mla`).
+    GenerationAttention,
+    /// The key up-projection absorbed into the query, a batched GEMM (`mla_gen_pre`).
+    AbsorbQuery,
+    /// The value up-projection absorbed into the output, a batched GEMM (`mla_gen_post`).
+    AbsorbOutput,
+}
+
+impl MlaPart {
+    /// Every part.
+    pub const ALL: [MlaPart; 4] = [
+        MlaPart::ContextAttention,
+        MlaPart::GenerationAttention,
+        MlaPart::AbsorbQuery,
+        MlaPart::AbsorbOutput,
+    ];
+}
+
+/// One GPU's [`MlaPart`] of one layer. Attention: `batch` prompts of `len` tokens (context)
+/// or `batch` sequences reading `len` cached tokens (generation), `dtype` the KV cache's;
+/// the absorbed GEMMs: `batch` tokens (`len` 1), `dtype` the GEMM's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MlaPartShape {
+    /// Which part.
+    pub part: MlaPart,
+    /// Prompts, sequences or tokens.
+    pub batch: u32,
+    /// Prompt or KV length (1 for the absorbed GEMMs).
+    pub len: u32,
+    /// Query heads on the GPU.
+    pub heads: u32,
+    /// The model's MLA dimensions.
+    pub dims: MlaDims,
+    /// KV-cache dtype (attention) or GEMM dtype (absorbed GEMMs).
+    pub dtype: Dtype,
+}
+
 /// The kernel that moves tokens to their experts' ranks and back under expert parallelism.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum DispatchKernel {
@@ -299,6 +343,12 @@ macro_rules! named_enum {
     };
 }
 
+named_enum!(MlaPart, "MLA part",
+    MlaPart::ContextAttention => "context_attention",
+    MlaPart::GenerationAttention => "generation_attention",
+    MlaPart::AbsorbQuery => "absorb_query",
+    MlaPart::AbsorbOutput => "absorb_output",
+);
 named_enum!(DispatchKernel, "dispatch kernel",
     DispatchKernel::DeepepLowLatency => "deepep_ll",
     DispatchKernel::DeepepNormal => "deepep_normal",
@@ -479,6 +529,8 @@ pub enum KernelOp {
     MlaContext(MlaShape),
     /// A multi-head latent attention block over decode sequences.
     MlaGeneration(MlaShape),
+    /// A part of a multi-head latent attention block, timed on its own.
+    MlaPart(MlaPartShape),
     /// One stage of an expert-parallel token dispatch or combine.
     MoeDispatch(DispatchShape),
     /// A memory-bound element-wise kernel moving `bytes` bytes (read + write).

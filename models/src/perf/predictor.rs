@@ -31,6 +31,7 @@ use crate::hardware::GpuSku;
 use crate::llm::{Attention, Ffn, LlmSpec, Parallelism};
 use crate::perf::dispatch::{AllToAll, Phase, deepep_fits, trtllm_uses_all_to_all};
 use crate::perf::kernel_timer::KernelTimer;
+use crate::perf::mla_parts;
 use crate::perf::moe_part::MoePart;
 use crate::perf::ops::{AttnShape, GemmShape, KernelOp, MlaShape, NcclOp, OpKind};
 
@@ -110,6 +111,9 @@ pub struct IterationPredictor {
     /// The attention block of a multi-head latent attention model (its `batch` and `len`
     /// set per call): replaces the QKV and output GEMMs and the attention kernels.
     mla: Option<MlaShape>,
+    /// The MLA block is timed as the sum of its kernels (SGLang's, see `mla_parts`), not
+    /// from the module tables.
+    mla_by_parts: bool,
     /// Attention data-parallel replicas of the worker.
     dp: u32,
     /// The MoE layers' all-to-all, where the engine moves tokens by one under attention DP
@@ -217,11 +221,20 @@ impl IterationPredictor {
             }
         };
         // Two RMSNorms (r+w), two residual adds (2r+w), SiLU·mul, RoPE (r+w q,k; inside the
-        // MLA block's measured time for MLA).
-        let rope = if mla.is_some() {
-            0
-        } else {
-            2 * (u64::from(heads_pg + kv_heads_pg) * hd * 2)
+        // MLA block's measured time for MLA, except where the block is timed by its parts:
+        // there RoPE of the query's and the cached key's rope dims and the two latent
+        // RMSNorms).
+        let mla_by_parts =
+            mla.is_some() && backend == Backend::Sglang && timer.measures_mla_parts();
+        let rope = match &mla {
+            None => 2 * (u64::from(heads_pg + kv_heads_pg) * hd * 2),
+            Some(m) if mla_by_parts => {
+                let d = &m.dims;
+                let rope = u64::from(d.qk_rope_head_dim);
+                let norms = u64::from(d.q_lora_rank.unwrap_or(0) + d.kv_lora_rank);
+                2 * ((u64::from(m.heads) + 1) * rope * 2) + 2 * norms * 2
+            }
+            Some(_) => 0,
         };
         let eltwise = 2 * (2 * h * 2) + 2 * (3 * h * 2) + act + rope;
         let gemm_call_overhead_ms = timer.gemm_call_overhead_ms(llm.weight_dtype);
@@ -258,6 +271,7 @@ impl IterationPredictor {
             vocab_pg: u64::from(llm.vocab_size).div_ceil(u64::from(tp)),
             eltwise_bytes_per_token: eltwise,
             mla,
+            mla_by_parts,
             dp: par.attention_dp,
             a2a,
         })
@@ -525,12 +539,12 @@ impl IterationPredictor {
     /// Sliding-window layers run a causal call with the prompts' pairs capped at the window.
     pub fn context_attention_ms(&self, chunks: u32, len: u32) -> f64 {
         if let Some(m) = self.mla {
-            let op = KernelOp::MlaContext(MlaShape {
+            let m = MlaShape {
                 batch: chunks,
                 len,
                 ..m
-            });
-            return self.layers * self.timer.time_ms(&op);
+            };
+            return self.layers * self.mla_ms(&m, true);
         }
         let at = |len| {
             self.timer
@@ -550,12 +564,12 @@ impl IterationPredictor {
     /// Sliding-window layers read at most the window.
     pub fn generation_attention_ms(&self, seqs: u32, kv: u32) -> f64 {
         if let Some(m) = self.mla {
-            let op = KernelOp::MlaGeneration(MlaShape {
+            let m = MlaShape {
                 batch: seqs,
                 len: kv,
                 ..m
-            });
-            return self.layers * self.timer.time_ms(&op);
+            };
+            return self.layers * self.mla_ms(&m, false);
         }
         let at = |kv| {
             self.timer
@@ -565,6 +579,23 @@ impl IterationPredictor {
             None => self.layers * at(kv),
             Some(w) => (self.layers - w.layers) * at(kv) + w.layers * at(kv.min(w.window)),
         }
+    }
+
+    /// One layer's MLA block in ms: from the module tables, or the sum of its kernels.
+    fn mla_ms(&self, m: &MlaShape, context: bool) -> f64 {
+        if self.mla_by_parts {
+            return mla_parts::block_ms(
+                m,
+                context,
+                |mm, n, k, d| self.gemm(mm, n, k, d),
+                |op| self.timer.time_ms(op),
+            );
+        }
+        self.timer.time_ms(&if context {
+            KernelOp::MlaContext(*m)
+        } else {
+            KernelOp::MlaGeneration(*m)
+        })
     }
 
     /// LM head (and its gather across TP) for `seqs` sequences, in ms.
@@ -1024,6 +1055,33 @@ mod tests {
             eager: false,
         });
         assert!(pf > step, "{pf} {step}");
+    }
+
+    #[test]
+    fn sglang_times_an_mla_block_by_its_own_kernels() {
+        // SGLang ships no MLA module tables: its block is its projection GEMMs plus its own
+        // attention and absorbed-GEMM kernels. H200, 16 heads a GPU, 4 sequences of 1,024
+        // cached FP8 tokens: FlashAttention MLA 28 µs and two FP8 batched GEMMs of 8 µs each
+        // (measured rows) and the projections, against vLLM's measured module at 113-119 µs.
+        let sgl = deepseek(TP8_EP8, Backend::Sglang);
+        let vllm = deepseek(TP8_EP8, Backend::Vllm);
+        let per_layer = |p: &IterationPredictor| p.generation_attention_ms(4, 1024) / 61.0;
+        let (s, v) = (per_layer(&sgl), per_layer(&vllm));
+        assert!((0.045..0.085).contains(&s), "{s}");
+        assert!(v > 1.3 * s, "{v} {s}");
+        // The attention kernel reads every cached latent; the projections are booked with
+        // the block, as for the module tables.
+        assert!(sgl.generation_attention_ms(4, 16_384) > sgl.generation_attention_ms(4, 1024));
+        let bd = sgl.breakdown(&decode(4, 1024));
+        assert_eq!(
+            bd.iter().find(|(o, _)| *o == OpKind::QkvGemm).unwrap().1,
+            0.0
+        );
+        // Over prompts the KV up-projection runs on every token: a 4,096-token prompt costs
+        // more than four 1,024-token ones' projections and less than their square.
+        let one = sgl.context_attention_ms(1, 1024);
+        let long = sgl.context_attention_ms(1, 4096);
+        assert!(long > 4.0 * one * 0.9 && long < 16.0 * one, "{one} {long}");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use crate::dtype::Dtype;
 use crate::hardware::GpuSku;
-use crate::perf::ops::{AttnShape, KernelOp, MoeShape};
+use crate::perf::ops::{AttnShape, KernelOp, MlaPart, MoeShape};
 
 /// FLOPs and bytes of an operation, and which peak and link bound it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -97,6 +97,15 @@ pub fn work(op: &KernelOp, gpu: &GpuSku) -> Work {
         KernelOp::MlaContext(m) | KernelOp::MlaGeneration(m) => {
             let context = matches!(op, KernelOp::MlaContext(_));
             let (flops, hbm_bytes, peak_flops) = crate::perf::mla::work(m, gpu, context);
+            Work {
+                flops,
+                hbm_bytes,
+                link_bytes: 0.0,
+                peak_flops,
+            }
+        }
+        KernelOp::MlaPart(p) => {
+            let (flops, hbm_bytes, peak_flops) = crate::perf::mla::part_work(p, gpu);
             Work {
                 flops,
                 hbm_bytes,
@@ -240,6 +249,14 @@ impl RooflineTimer {
             | KernelOp::GenerationAttention(_)
             | KernelOp::MlaContext(_)
             | KernelOp::MlaGeneration(_) => (e.attn_compute, e.attn_memory, e.launch_ms),
+            KernelOp::MlaPart(p) => match p.part {
+                MlaPart::ContextAttention | MlaPart::GenerationAttention => {
+                    (e.attn_compute, e.attn_memory, e.launch_ms)
+                }
+                MlaPart::AbsorbQuery | MlaPart::AbsorbOutput => {
+                    (e.gemm_compute, e.gemm_memory, e.launch_ms)
+                }
+            },
             KernelOp::ElementWise { .. } => (1.0, e.elementwise_memory, e.launch_ms * 0.5),
             KernelOp::CustomAllReduce { .. }
             | KernelOp::Nccl { .. }

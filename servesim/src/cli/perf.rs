@@ -9,7 +9,7 @@ use servesim_models::calibration::{self, CalibrationTable, Family, import::Publi
 use servesim_models::hardware::GpuCatalog;
 use servesim_models::perf::calibrated::family_dir;
 use servesim_models::perf::evaluate::{leave_shape_out, predict_public_file};
-use servesim_models::perf::{CalibratedTimer, DispatchKernel, KernelOp};
+use servesim_models::perf::{CalibratedTimer, DispatchKernel, KernelOp, MlaPart};
 
 use super::CliError;
 
@@ -62,7 +62,7 @@ fn m(e: impl std::fmt::Display) -> CliError {
     CliError::Message(e.to_string())
 }
 
-const FAMILIES: [Family; 10] = [
+const FAMILIES: [Family; 11] = [
     Family::Gemm,
     Family::ContextAttention,
     Family::GenerationAttention,
@@ -72,8 +72,30 @@ const FAMILIES: [Family; 10] = [
     Family::MoeMinLatency,
     Family::MlaContext,
     Family::MlaGeneration,
+    Family::MlaParts,
     Family::MoeDispatch,
 ];
+
+/// The rows of an `mla_parts` table split by the public table each part's rows came from.
+fn mla_part_tables(rows: &[(KernelOp, f64)]) -> Vec<(String, Vec<(KernelOp, f64)>)> {
+    let table = |p: MlaPart| match p {
+        MlaPart::ContextAttention => "context_mla_perf",
+        MlaPart::GenerationAttention => "generation_mla_perf",
+        MlaPart::AbsorbQuery | MlaPart::AbsorbOutput => "mla_bmm_perf",
+    };
+    let mut out: Vec<(String, Vec<(KernelOp, f64)>)> = Vec::new();
+    for name in ["context_mla_perf", "generation_mla_perf", "mla_bmm_perf"] {
+        let mine: Vec<_> = rows
+            .iter()
+            .filter(|(op, _)| matches!(op, KernelOp::MlaPart(p) if table(p.part) == name))
+            .copied()
+            .collect();
+        if !mine.is_empty() {
+            out.push((name.to_string(), mine));
+        }
+    }
+    out
+}
 
 /// The rows of a `moe_dispatch` table split by the public table each kernel's rows came from
 /// (DeepEP's low-latency and normal tables, TensorRT-LLM's all-to-all), in that order.
@@ -216,6 +238,8 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
                 };
                 let groups = if fam == Family::MoeDispatch {
                     dispatch_tables(&rows)
+                } else if fam == Family::MlaParts {
+                    mla_part_tables(&rows)
                 } else {
                     vec![(format!("{stem}_perf"), rows)]
                 };
