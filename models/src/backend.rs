@@ -53,6 +53,17 @@ impl Backend {
         }
     }
 
+    /// Whether a mixture of experts' shared experts run beside its routed experts, on a second
+    /// CUDA stream, in a decode step replayed as a CUDA graph, so that the layer takes the
+    /// longer of the two: TensorRT-LLM (`Deepseekv3MoE.forward`, `maybe_execute_in_parallel`
+    /// on its auxiliary stream, which `tensorrt_llm/_torch/modules/multi_stream_utils.py` turns
+    /// on while graphs are captured) and SGLang (`DeepseekV2MoE.forward_normal_dual_stream`
+    /// in capture mode, `models/deepseek_v2.py`). aiconfigurator (0.8.0, `DeepSeekModel`)
+    /// times the generation MoE so, as `OverlapOp`. vLLM is not known to: it runs them in turn.
+    pub fn overlaps_shared_experts(self) -> bool {
+        matches!(self, Backend::Trtllm | Backend::Sglang)
+    }
+
     /// CPU-side scheduling, sampling and launch overhead per iteration, in ms (a model
     /// figure, not a measurement: CUDA-graph decode steps of each engine).
     pub fn iteration_overhead_ms(self) -> f64 {

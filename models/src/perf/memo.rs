@@ -32,9 +32,12 @@ const DENSE_SEQS: usize = 1 << 14;
 #[derive(Debug)]
 pub struct CachedPredictor {
     inner: IterationPredictor,
+    /// Token terms of steps run eagerly (with prefill, or decode batches without a graph).
     tokens: RefCell<Vec<f64>>,
-    /// Token terms of decode-only steps under attention DP, by the worker's token count (the
-    /// fullest rank's share follows from it).
+    /// Token terms of decode steps replayed as CUDA graphs (where shared experts overlap).
+    graphed_tokens: RefCell<Vec<f64>>,
+    /// Token terms of graphed decode steps under attention DP, by the worker's token count
+    /// (the fullest rank's share follows from it).
     dp_decode_tokens: RefCell<Vec<f64>>,
     heads: RefCell<Vec<f64>>,
     /// `generation[seqs][k]`: ms at KV grid index `k` (NaN until computed).
@@ -49,6 +52,7 @@ impl CachedPredictor {
         CachedPredictor {
             inner,
             tokens: RefCell::new(Vec::new()),
+            graphed_tokens: RefCell::new(Vec::new()),
             dp_decode_tokens: RefCell::new(Vec::new()),
             heads: RefCell::new(Vec::new()),
             generation: RefCell::new(Vec::new()),
@@ -140,19 +144,29 @@ impl CachedPredictor {
         // worker's, so those are cached by it, and steps with prefill are computed.
         let (chunks, rank_prefill, decode_seqs) =
             self.inner.rank_share(chunks, prefill_tokens, b.decode_seqs);
+        let graphed = all_chunks == 0 && !b.eager;
         let mut ms = if self.inner.attention_dp() > 1 {
             let rank_tokens = rank_prefill + u64::from(decode_seqs);
             if chunks > 0 {
                 self.inner
-                    .token_terms_dp_ms(rank_tokens, tokens, Phase::Prefill)
-            } else {
+                    .token_terms_dp_ms(rank_tokens, tokens, Phase::Prefill, false)
+            } else if graphed {
                 Self::dense(&self.dp_decode_tokens, tokens, || {
                     self.inner
-                        .token_terms_dp_ms(rank_tokens, tokens, Phase::Decode)
+                        .token_terms_dp_ms(rank_tokens, tokens, Phase::Decode, true)
                 })
+            } else {
+                self.inner
+                    .token_terms_dp_ms(rank_tokens, tokens, Phase::Decode, false)
             }
+        } else if graphed {
+            Self::dense(&self.graphed_tokens, tokens, || {
+                self.inner.token_terms_ms(tokens, true)
+            })
         } else {
-            Self::dense(&self.tokens, tokens, || self.inner.token_terms_ms(tokens))
+            Self::dense(&self.tokens, tokens, || {
+                self.inner.token_terms_ms(tokens, false)
+            })
         };
         let seqs = u64::from(chunks) + u64::from(decode_seqs);
         ms += Self::dense(&self.heads, seqs, || self.inner.head_ms(seqs));

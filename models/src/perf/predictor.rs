@@ -407,7 +407,7 @@ impl IterationPredictor {
         } else {
             Phase::Decode
         };
-        self.token_terms(local, tokens, phase, &mut t);
+        self.token_terms(local, tokens, phase, all_chunks == 0 && !b.eager, &mut t);
         if chunks > 0 {
             // One batched causal call with the same query × key pairs as the chunks.
             let len = (pairs / f64::from(all_chunks)).sqrt().round().max(1.0) as u32;
@@ -430,8 +430,16 @@ impl IterationPredictor {
     /// The terms that depend only on the batch's token count (GEMMs, all-reduce,
     /// element-wise), written into their [`OpKind`] slots: `tokens` on the fullest
     /// attention-DP rank (all of them without attention DP), `moe_tokens` through the routed
-    /// experts (every rank's); `phase` picks the all-to-all kernel where there is one.
-    fn token_terms(&self, tokens: u64, moe_tokens: u64, phase: Phase, t: &mut [f64; N]) {
+    /// experts (every rank's); `phase` picks the all-to-all kernel where there is one;
+    /// `graphed`: a decode step replayed as a CUDA graph.
+    fn token_terms(
+        &self,
+        tokens: u64,
+        moe_tokens: u64,
+        phase: Phase,
+        graphed: bool,
+        t: &mut [f64; N],
+    ) {
         let l = self.layers;
         let w = self.wdtype;
         if self.mla.is_none() {
@@ -439,7 +447,7 @@ impl IterationPredictor {
             t[1] = l * self.gemm(tokens, self.hidden, self.k_out, w);
         }
         if let Some(m) = &self.moe {
-            self.moe_terms(m, tokens, moe_tokens, t);
+            self.moe_terms(m, tokens, moe_tokens, graphed, t);
         } else {
             t[2] = l * self.gemm(tokens, self.n_gate_up, self.hidden, w);
             t[3] = l * self.gemm(tokens, self.hidden, self.k_down, w);
@@ -477,17 +485,23 @@ impl IterationPredictor {
     }
 
     /// The MLP terms of a mixture of experts: dense layers' MLPs and shared experts (GEMMs),
-    /// the router and the routed experts ([`OpKind::MoeExperts`]).
-    fn moe_terms(&self, m: &MoePart, tokens: u64, moe_tokens: u64, t: &mut [f64; N]) {
+    /// the router and the routed experts ([`OpKind::MoeExperts`]). In a `graphed` decode step
+    /// of an engine that runs the shared experts on a second stream
+    /// ([`Backend::overlaps_shared_experts`]) a MoE layer takes the longer of the two paths:
+    /// the shared experts' GEMMs count only for what the routed path does not hide.
+    fn moe_terms(
+        &self,
+        m: &MoePart,
+        tokens: u64,
+        moe_tokens: u64,
+        graphed: bool,
+        t: &mut [f64; N],
+    ) {
         let w = self.wdtype;
         let d = self.dense_layers;
         if d > 0.0 {
             t[2] = d * self.gemm(tokens, self.n_gate_up, self.hidden, w);
             t[3] = d * self.gemm(tokens, self.hidden, self.k_down, w);
-        }
-        if m.shared_pg > 0 {
-            t[2] += m.layers * self.gemm(tokens, 2 * m.shared_pg, self.hidden, w);
-            t[3] += m.layers * self.gemm(tokens, self.hidden, m.shared_pg, w);
         }
         let router = self.timer.time_ms(&KernelOp::Gemm(GemmShape {
             dtype: Dtype::Bf16,
@@ -496,7 +510,19 @@ impl IterationPredictor {
             k: self.hidden,
         }));
         let experts = self.timer.time_ms(&KernelOp::Moe(m.experts(moe_tokens)));
-        t[11] = m.layers * (router + experts);
+        let routed = router + experts;
+        t[11] = m.layers * routed;
+        if m.shared_pg > 0 {
+            let up = self.gemm(tokens, 2 * m.shared_pg, self.hidden, w);
+            let down = self.gemm(tokens, self.hidden, m.shared_pg, w);
+            let exposed = if graphed && self.backend.overlaps_shared_experts() {
+                ((up + down - routed) / (up + down)).max(0.0)
+            } else {
+                1.0
+            };
+            t[2] += m.layers * up * exposed;
+            t[3] += m.layers * down * exposed;
+        }
     }
 
     /// One MoE layer's token dispatch and combine under attention DP, in ms: the hidden
@@ -518,20 +544,21 @@ impl IterationPredictor {
         self.timer.time_ms(&op(NcclOp::AllGather)) + self.timer.time_ms(&op(NcclOp::ReduceScatter))
     }
 
-    /// Sum of the token-count terms of a batch of `tokens` tokens, in ms.
-    pub fn token_terms_ms(&self, tokens: u64) -> f64 {
+    /// Sum of the token-count terms of a batch of `tokens` tokens, in ms; `graphed`: a decode
+    /// step replayed as a CUDA graph.
+    pub fn token_terms_ms(&self, tokens: u64, graphed: bool) -> f64 {
         let mut t = [0.0; N];
         // Without attention DP nothing is dispatched, so the phase does not matter.
-        self.token_terms(tokens, tokens, Phase::Decode, &mut t);
+        self.token_terms(tokens, tokens, Phase::Decode, graphed, &mut t);
         t.iter().sum()
     }
 
     /// As [`IterationPredictor::token_terms_ms`] under attention DP: `local` tokens on the
     /// fullest rank, `total` through the experts and their dispatch and combine (by the
     /// all-to-all kernel of a `phase` step, where there is one).
-    pub fn token_terms_dp_ms(&self, local: u64, total: u64, phase: Phase) -> f64 {
+    pub fn token_terms_dp_ms(&self, local: u64, total: u64, phase: Phase, graphed: bool) -> f64 {
         let mut t = [0.0; N];
-        self.token_terms(local, total, phase, &mut t);
+        self.token_terms(local, total, phase, graphed, &mut t);
         t.iter().sum()
     }
 
@@ -1082,6 +1109,37 @@ mod tests {
         let one = sgl.context_attention_ms(1, 1024);
         let long = sgl.context_attention_ms(1, 4096);
         assert!(long > 4.0 * one * 0.9 && long < 16.0 * one, "{one} {long}");
+    }
+
+    #[test]
+    fn graphed_decode_steps_hide_the_shared_experts_behind_the_routed_ones() {
+        // TensorRT-LLM and SGLang run DeepSeek's shared experts on a second stream inside the
+        // decode graph; an eager step (prefill, or a batch without a graph) and vLLM run them
+        // in turn.
+        let shared = |p: &IterationPredictor, eager: bool| {
+            let bd = p.breakdown(&BatchShape {
+                eager,
+                ..decode(4, 1024)
+            });
+            let get = |k| bd.iter().find(|(o, _)| *o == k).unwrap().1;
+            get(OpKind::GateUpGemm) + get(OpKind::DownGemm)
+        };
+        for backend in [Backend::Trtllm, Backend::Sglang] {
+            let p = deepseek(TP8_EP8, backend);
+            let (graphed, eager) = (shared(&p, false), shared(&p, true));
+            // What remains is the three leading dense layers' MLPs.
+            assert!(graphed < 0.5 * eager, "{backend:?}: {graphed} {eager}");
+            assert!(graphed > 0.0);
+            let step = |eager| {
+                p.predict_ms(&BatchShape {
+                    eager,
+                    ..decode(4, 1024)
+                })
+            };
+            assert!(step(false) < step(true));
+        }
+        let v = deepseek(TP8_EP8, Backend::Vllm);
+        assert_eq!(shared(&v, false), shared(&v, true));
     }
 
     #[test]
