@@ -38,6 +38,11 @@ pub enum PublicTable {
     /// `moe_perf` (its NVFP4 min-latency kernel), split out under this name, imported as
     /// `moe_perf` is.
     MoeMinLatencyPerf,
+    /// `wideep_context_moe_perf`: SGLang's DeepEP MoE layers over prompts, imported as
+    /// `moe_perf` is (its `uniform` distribution is `balanced`).
+    WideepContextMoePerf,
+    /// `wideep_generation_moe_perf`: SGLang's DeepEP MoE layers in decode steps.
+    WideepGenerationMoePerf,
     /// `mla_context_module_perf`: whole MLA attention blocks over prompts; the `model` column
     /// names the model whose MLA dimensions were measured.
     MlaContextModulePerf,
@@ -61,7 +66,7 @@ pub enum PublicTable {
 
 impl PublicTable {
     /// All public tables.
-    pub const ALL: [PublicTable; 15] = [
+    pub const ALL: [PublicTable; 17] = [
         PublicTable::GemmPerf,
         PublicTable::ContextAttentionPerf,
         PublicTable::GenerationAttentionPerf,
@@ -69,6 +74,8 @@ impl PublicTable {
         PublicTable::NcclPerf,
         PublicTable::MoePerf,
         PublicTable::MoeMinLatencyPerf,
+        PublicTable::WideepContextMoePerf,
+        PublicTable::WideepGenerationMoePerf,
         PublicTable::MlaContextModulePerf,
         PublicTable::MlaGenerationModulePerf,
         PublicTable::ContextMlaPerf,
@@ -89,6 +96,8 @@ impl PublicTable {
             PublicTable::NcclPerf => "nccl_perf",
             PublicTable::MoePerf => "moe_perf",
             PublicTable::MoeMinLatencyPerf => "moe_min_latency_perf",
+            PublicTable::WideepContextMoePerf => "wideep_context_moe_perf",
+            PublicTable::WideepGenerationMoePerf => "wideep_generation_moe_perf",
             PublicTable::MlaContextModulePerf => "mla_context_module_perf",
             PublicTable::MlaGenerationModulePerf => "mla_generation_module_perf",
             PublicTable::ContextMlaPerf => "context_mla_perf",
@@ -122,6 +131,8 @@ impl PublicTable {
             PublicTable::NcclPerf => Family::Nccl,
             PublicTable::MoePerf => Family::Moe,
             PublicTable::MoeMinLatencyPerf => Family::MoeMinLatency,
+            PublicTable::WideepContextMoePerf => Family::MoeDeepepNormal,
+            PublicTable::WideepGenerationMoePerf => Family::MoeDeepepLowLatency,
             PublicTable::MlaContextModulePerf => Family::MlaContext,
             PublicTable::MlaGenerationModulePerf => Family::MlaGeneration,
             PublicTable::ContextMlaPerf
@@ -145,8 +156,13 @@ impl PublicTable {
 
     /// Whether rows of what is not modelled are counted as skipped rather than refused.
     fn skips_unmodelled(self) -> bool {
-        matches!(self, PublicTable::MoePerf | PublicTable::MoeMinLatencyPerf)
-            || self.mla_parts().is_some()
+        matches!(
+            self,
+            PublicTable::MoePerf
+                | PublicTable::MoeMinLatencyPerf
+                | PublicTable::WideepContextMoePerf
+                | PublicTable::WideepGenerationMoePerf
+        ) || self.mla_parts().is_some()
     }
 
     /// The dispatch table this is, if it is one (their rows hold stages, not one kernel).
@@ -208,7 +224,10 @@ impl PublicRowParser {
                 &["num_gpus"],
                 &["message_size"],
             ],
-            PublicTable::MoePerf | PublicTable::MoeMinLatencyPerf => &[
+            PublicTable::MoePerf
+            | PublicTable::MoeMinLatencyPerf
+            | PublicTable::WideepContextMoePerf
+            | PublicTable::WideepGenerationMoePerf => &[
                 &["moe_dtype"],
                 &["num_tokens"],
                 &["hidden_size"],
@@ -848,6 +867,61 @@ mod tests {
         assert!(
             sources.contains("ll_perf") && sources.contains("normal_perf"),
             "{sources}"
+        );
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn sglang_deepep_moe_tables_import_as_their_kernels() {
+        let base = std::env::temp_dir().join(format!("servesim-import-wep-{}", std::process::id()));
+        let sg = base.join("in/gb200/sglang");
+        std::fs::create_dir_all(&sg).unwrap();
+        let head = "op_name,kernel_source,moe_dtype,num_tokens,hidden_size,inter_size,topk,num_experts,moe_tp_size,moe_ep_size,distribution,latency\n";
+        std::fs::write(
+            sg.join("wideep_generation_moe_perf.csv"),
+            format!(
+                "{head}moe_generation,deepepmoe,fp8_block,64,7168,2048,8,256,1,32,uniform,0.082\n\
+                 moe_generation,deepepmoe,fp8_block,64,7168,2048,8,256,1,32,power_law_0.8,0.078\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            sg.join("wideep_context_moe_perf.csv"),
+            format!("{head}moe_context,deepepmoe,fp8_block,4096,7168,2048,8,256,1,8,power_law_1.01,0.9\n"),
+        )
+        .unwrap();
+        let out = base.join("out");
+        let files = import_dir(&base.join("in"), &out, &BTreeMap::new()).unwrap();
+        assert_eq!(files.len(), 2, "{files:?}");
+        let all = super::super::load_dir(&out).unwrap();
+        let got: Vec<(Family, MoeKernel, ExpertRouting, u64)> = all
+            .iter()
+            .flat_map(|t| {
+                t.rows.iter().map(|(op, _)| {
+                    let KernelOp::Moe(m) = op else {
+                        panic!("{op:?}")
+                    };
+                    (t.header.family, m.kernel, m.routing, m.tokens)
+                })
+            })
+            .collect();
+        // `uniform` is the balanced routing; the 0.8 power law is not modelled (skipped).
+        assert_eq!(
+            got,
+            [
+                (
+                    Family::MoeDeepepLowLatency,
+                    MoeKernel::DeepepLowLatency,
+                    ExpertRouting::Balanced,
+                    64
+                ),
+                (
+                    Family::MoeDeepepNormal,
+                    MoeKernel::DeepepNormal,
+                    ExpertRouting::PowerLaw101,
+                    4096
+                ),
+            ]
         );
         std::fs::remove_dir_all(&base).unwrap();
     }

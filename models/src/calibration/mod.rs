@@ -48,6 +48,10 @@ pub enum Family {
     Moe,
     /// The same layers under TensorRT-LLM's NVFP4 min-latency kernel.
     MoeMinLatency,
+    /// The same layers under SGLang's DeepEP MoE with DeepEP's normal dispatch (prefill).
+    MoeDeepepNormal,
+    /// The same layers under SGLang's DeepEP MoE with DeepEP's low-latency dispatch (decode).
+    MoeDeepepLowLatency,
     /// Multi-head latent attention blocks over prompts (projections and attention).
     MlaContext,
     /// Multi-head latent attention blocks over decode sequences.
@@ -60,7 +64,7 @@ pub enum Family {
 
 impl Family {
     /// All families.
-    pub const ALL: [Family; 12] = [
+    pub const ALL: [Family; 14] = [
         Family::Gemm,
         Family::ContextAttention,
         Family::GenerationAttention,
@@ -69,6 +73,8 @@ impl Family {
         Family::P2pCopy,
         Family::Moe,
         Family::MoeMinLatency,
+        Family::MoeDeepepNormal,
+        Family::MoeDeepepLowLatency,
         Family::MlaContext,
         Family::MlaGeneration,
         Family::MlaParts,
@@ -86,6 +92,8 @@ impl Family {
             Family::P2pCopy => "p2p_copy",
             Family::Moe => "moe",
             Family::MoeMinLatency => "moe_min_latency",
+            Family::MoeDeepepNormal => "moe_deepep_normal",
+            Family::MoeDeepepLowLatency => "moe_deepep_low_latency",
             Family::MlaContext => "mla_context",
             Family::MlaGeneration => "mla_generation",
             Family::MlaParts => "mla_parts",
@@ -140,7 +148,10 @@ impl Family {
             ],
             Family::Nccl => &["op", "dtype", "num_gpus", "message_elems", "latency_ms"],
             Family::P2pCopy => &["src_gpu", "dst_gpu", "bytes", "latency_ms"],
-            Family::Moe | Family::MoeMinLatency => &[
+            Family::Moe
+            | Family::MoeMinLatency
+            | Family::MoeDeepepNormal
+            | Family::MoeDeepepLowLatency => &[
                 "moe_dtype",
                 "tokens",
                 "hidden",
@@ -196,7 +207,14 @@ impl Family {
     /// A column that files written before it existed lack, read as its default where absent:
     /// the MoE tables' `routing` (balanced).
     fn optional_column(self) -> Option<&'static str> {
-        matches!(self, Family::Moe | Family::MoeMinLatency).then_some("routing")
+        matches!(
+            self,
+            Family::Moe
+                | Family::MoeMinLatency
+                | Family::MoeDeepepNormal
+                | Family::MoeDeepepLowLatency
+        )
+        .then_some("routing")
     }
 
     /// The backend directory of the family for a framework (`nccl` for NCCL collectives;
@@ -318,7 +336,10 @@ pub(crate) fn row_op(
             dst_gpu: r.u32(i[1])?,
             bytes: r.pos_int(i[2])?,
         },
-        Family::Moe | Family::MoeMinLatency => KernelOp::Moe(MoeShape {
+        Family::Moe
+        | Family::MoeMinLatency
+        | Family::MoeDeepepNormal
+        | Family::MoeDeepepLowLatency => KernelOp::Moe(MoeShape {
             quant: r.parse(i[0], MoeQuant::parse)?,
             tokens: r.pos_int(i[1])?,
             hidden: r.pos_u32(i[2])?,
@@ -327,10 +348,11 @@ pub(crate) fn row_op(
             experts: r.pos_u32(i[5])?,
             moe_tp: r.pos_u32(i[6])?,
             moe_ep: r.pos_u32(i[7])?,
-            kernel: if family == Family::MoeMinLatency {
-                MoeKernel::MinLatency
-            } else {
-                MoeKernel::Default
+            kernel: match family {
+                Family::MoeMinLatency => MoeKernel::MinLatency,
+                Family::MoeDeepepNormal => MoeKernel::DeepepNormal,
+                Family::MoeDeepepLowLatency => MoeKernel::DeepepLowLatency,
+                _ => MoeKernel::Default,
             },
             routing: match i[8] {
                 ABSENT => ExpertRouting::Balanced,

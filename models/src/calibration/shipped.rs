@@ -33,7 +33,7 @@ macro_rules! table {
 pub type ShippedTable = (&'static str, &'static str, &'static str, &'static [u8]);
 
 /// Every shipped table.
-pub const SHIPPED: [ShippedTable; 79] = [
+pub const SHIPPED: [ShippedTable; 87] = [
     table!("h100_sxm", "trtllm", "gemm"),
     table!("h100_sxm", "trtllm", "context_attention"),
     table!("h100_sxm", "trtllm", "generation_attention"),
@@ -113,6 +113,14 @@ pub const SHIPPED: [ShippedTable; 79] = [
     table!("h200_sxm", "sglang", "mla_parts"),
     table!("b200_sxm", "sglang", "mla_parts"),
     table!("gb200", "sglang", "mla_parts"),
+    table!("h100_sxm", "sglang", "moe_deepep_normal"),
+    table!("h100_sxm", "sglang", "moe_deepep_low_latency"),
+    table!("h200_sxm", "sglang", "moe_deepep_normal"),
+    table!("h200_sxm", "sglang", "moe_deepep_low_latency"),
+    table!("b200_sxm", "sglang", "moe_deepep_normal"),
+    table!("b200_sxm", "sglang", "moe_deepep_low_latency"),
+    table!("gb200", "sglang", "moe_deepep_normal"),
+    table!("gb200", "sglang", "moe_deepep_low_latency"),
 ];
 
 /// GPUs with shipped tables.

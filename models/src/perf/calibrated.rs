@@ -122,6 +122,8 @@ fn moe_key(m: &MoeShape) -> (u64, [f64; 3]) {
     let kernel = match m.kernel {
         MoeKernel::Default => 0,
         MoeKernel::MinLatency => 1,
+        MoeKernel::DeepepNormal => 2,
+        MoeKernel::DeepepLowLatency => 3,
     };
     let routing = match m.routing {
         ExpertRouting::Balanced => 0,
@@ -457,6 +459,8 @@ impl CalibratedTimer {
             Family::Nccl,
             Family::Moe,
             Family::MoeMinLatency,
+            Family::MoeDeepepNormal,
+            Family::MoeDeepepLowLatency,
             Family::MlaContext,
             Family::MlaGeneration,
             Family::MlaParts,

@@ -29,6 +29,9 @@ pub(crate) struct MoePart {
     /// Whether steps of at most [`MIN_LATENCY_MOE_TOKENS`] tokens run TensorRT-LLM's NVFP4
     /// min-latency kernel (where it is measured for this shape).
     min_latency: bool,
+    /// Whether the experts run SGLang's DeepEP MoE (under `--moe-a2a-backend deepep`): its
+    /// normal kernel in prefill steps, its low-latency one in decode steps.
+    deepep: bool,
 }
 
 impl MoePart {
@@ -80,12 +83,37 @@ impl MoePart {
             kernel,
             shared_pg: u64::from(m.shared_intermediate_size / tp),
             min_latency,
+            deepep: false,
         }))
     }
 
-    /// The routed experts of a step of `tokens` tokens, on the kernel the engine picks.
-    pub(crate) fn experts(&self, tokens: u64) -> MoeShape {
-        let kernel = if self.min_latency && tokens <= MIN_LATENCY_MOE_TOKENS {
+    /// The same experts run by SGLang's DeepEP MoE (`DeepEPMoE`, SGLang 0.5
+    /// `layers/moe/ep_moe/layer.py`: DeepGEMM's grouped GEMMs over the tokens DeepEP
+    /// delivered), where the kernel tables measure it for this shape; the other engines'
+    /// DeepEP paths keep their own fused-MoE kernel.
+    pub(crate) fn with_deepep_kernels(mut self, backend: Backend, timer: &KernelTimer) -> Self {
+        self.deepep = backend == Backend::Sglang
+            && [MoeKernel::DeepepNormal, MoeKernel::DeepepLowLatency]
+                .into_iter()
+                .all(|kernel| {
+                    timer.measures_moe(&MoeShape {
+                        kernel,
+                        ..self.kernel
+                    })
+                });
+        self
+    }
+
+    /// The routed experts of a step of `tokens` tokens, on the kernel the engine picks for a
+    /// `prefill` step or a decode one.
+    pub(crate) fn experts(&self, tokens: u64, prefill: bool) -> MoeShape {
+        let kernel = if self.deepep {
+            if prefill {
+                MoeKernel::DeepepNormal
+            } else {
+                MoeKernel::DeepepLowLatency
+            }
+        } else if self.min_latency && tokens <= MIN_LATENCY_MOE_TOKENS {
             MoeKernel::MinLatency
         } else {
             MoeKernel::Default

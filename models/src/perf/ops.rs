@@ -136,6 +136,12 @@ pub enum MoeKernel {
     /// TensorRT-LLM's NVFP4 min-latency kernel (`moe_torch_flow_min_latency` rows), which
     /// it runs on small NVFP4 steps (`moe_part.rs`).
     MinLatency,
+    /// SGLang's `DeepEPMoE` over DeepEP's normal dispatch (prefill steps): DeepGEMM's
+    /// grouped GEMM over the tokens each rank received (`wideep_context_moe_perf` rows).
+    DeepepNormal,
+    /// SGLang's `DeepEPMoE` over DeepEP's low-latency dispatch (decode steps): DeepGEMM's
+    /// masked grouped GEMM (`wideep_generation_moe_perf` rows).
+    DeepepLowLatency,
 }
 
 /// How a MoE layer's router spreads tokens over its experts, as the MoE kernel tables measure
@@ -175,9 +181,13 @@ impl ExpertRouting {
         }
     }
 
-    /// Parses a table name.
+    /// Parses a table name (`uniform`, the SGLang wide-EP tables' name for `balanced`, as
+    /// `balanced`).
     pub fn parse(name: &str) -> Result<Self> {
         let name = name.trim();
+        if name.eq_ignore_ascii_case("uniform") {
+            return Ok(ExpertRouting::Balanced);
+        }
         ExpertRouting::ALL
             .into_iter()
             .find(|r| r.name().eq_ignore_ascii_case(name))

@@ -280,7 +280,8 @@ impl IterationPredictor {
     /// The same worker with its MoE layers' tokens moved by DeepEP's all-to-all (SGLang's
     /// `--moe-a2a-backend deepep`, vLLM's `--all2all-backend deepep_*`), which these engines
     /// run only when told to. Needs attention DP, experts spread by EP and whole (MoE TP 1);
-    /// TensorRT-LLM chooses its all-to-all itself ([`trtllm_uses_all_to_all`]).
+    /// TensorRT-LLM chooses its all-to-all itself ([`trtllm_uses_all_to_all`]). SGLang's
+    /// experts then run its DeepEP MoE kernels where they are measured.
     pub fn with_deepep(mut self) -> Result<Self> {
         let bad = |message: String| ModelsError::Invalid {
             what: "DeepEP all-to-all",
@@ -293,7 +294,7 @@ impl IterationPredictor {
                     .into(),
             ));
         }
-        let Some(m) = &self.moe else {
+        let Some(m) = self.moe else {
             return Err(bad("the model has no experts".into()));
         };
         let k = m.kernel;
@@ -311,6 +312,7 @@ impl IterationPredictor {
             )));
         }
         self.a2a = Some(AllToAll::of(self.backend, &m.kernel)?);
+        self.moe = Some(m.with_deepep_kernels(self.backend, &self.timer));
         Ok(self)
     }
 
@@ -447,7 +449,7 @@ impl IterationPredictor {
             t[1] = l * self.gemm(tokens, self.hidden, self.k_out, w);
         }
         if let Some(m) = &self.moe {
-            self.moe_terms(m, tokens, moe_tokens, graphed, t);
+            self.moe_terms(m, tokens, moe_tokens, phase, graphed, t);
         } else {
             t[2] = l * self.gemm(tokens, self.n_gate_up, self.hidden, w);
             t[3] = l * self.gemm(tokens, self.hidden, self.k_down, w);
@@ -494,6 +496,7 @@ impl IterationPredictor {
         m: &MoePart,
         tokens: u64,
         moe_tokens: u64,
+        phase: Phase,
         graphed: bool,
         t: &mut [f64; N],
     ) {
@@ -509,7 +512,9 @@ impl IterationPredictor {
             n: u64::from(m.kernel.experts),
             k: self.hidden,
         }));
-        let experts = self.timer.time_ms(&KernelOp::Moe(m.experts(moe_tokens)));
+        let experts = self.timer.time_ms(&KernelOp::Moe(
+            m.experts(moe_tokens, phase == Phase::Prefill),
+        ));
         let routed = router + experts;
         t[11] = m.layers * routed;
         if m.shared_pg > 0 {
@@ -688,6 +693,7 @@ mod tests {
     use super::*;
     use crate::hardware::GpuCatalog;
     use crate::perf::RooflineTimer;
+    use crate::perf::ops::MoeKernel;
 
     fn predictor(gpu: &str, timer: Option<KernelTimer>) -> IterationPredictor {
         let cat = GpuCatalog::builtin();
@@ -1239,6 +1245,55 @@ mod tests {
                 .ms(4096, Phase::Prefill, |op| timer.time_ms(op));
         assert!((slot(&ep, &pf) - 58.0 * normal).abs() < 1e-9);
         assert!(normal > 0.012317 + 0.015031);
+        // The cached predictor agrees.
+        let cached = super::super::CachedPredictor::new(ep.clone());
+        for b in [d, pf] {
+            let (a, c) = (ep.predict_ms(&b), cached.predict_ms(&b));
+            assert!((a - c).abs() < 2e-3 * a, "{a} {c}");
+        }
+    }
+
+    #[test]
+    fn sglang_runs_its_deepep_moe_kernels_under_deepep() {
+        // SGLang's DeepEPMoE: DeepGEMM's masked grouped GEMM in decode steps, the contiguous
+        // one in prefill steps, from their own tables; vLLM's DeepEP path keeps its kernel.
+        let moe = |p: &IterationPredictor, b: &BatchShape<'_>| {
+            let bd = p.breakdown(b);
+            bd.iter().find(|(o, _)| *o == OpKind::MoeExperts).unwrap().1
+        };
+        let d = decode(64, 4096);
+        let chunk = [PrefillChunk {
+            tokens: 4096,
+            context: 0,
+        }];
+        let pf = BatchShape {
+            prefill: &chunk,
+            decode_seqs: 0,
+            decode_kv_tokens: 0,
+            eager: false,
+        };
+        let sgl = deepseek(DEP8, Backend::Sglang);
+        let ep = sgl.clone().with_deepep().unwrap();
+        let timer = ep.timer();
+        let m = ep.moe.unwrap();
+        assert_eq!(m.experts(64, false).kernel, MoeKernel::DeepepLowLatency);
+        assert_eq!(m.experts(4096, true).kernel, MoeKernel::DeepepNormal);
+        assert!(timer.measures_moe(&m.experts(64, false)));
+        assert_ne!(moe(&ep, &d), moe(&sgl, &d));
+        assert_ne!(moe(&ep, &pf), moe(&sgl, &pf));
+        let router_and = |shape| {
+            58.0 * (timer.time_ms(&KernelOp::Gemm(GemmShape {
+                dtype: Dtype::Bf16,
+                m: 8,
+                n: 256,
+                k: 7168,
+            })) + timer.time_ms(&KernelOp::Moe(shape)))
+        };
+        // Eight tokens a rank in decode, the experts over all 64.
+        assert!((moe(&ep, &d) - router_and(m.experts(64, false))).abs() < 1e-9);
+        let vllm = deepseek(DEP8, Backend::Vllm);
+        let vep = vllm.clone().with_deepep().unwrap();
+        assert_eq!(moe(&vep, &d), moe(&vllm, &d));
         // The cached predictor agrees.
         let cached = super::super::CachedPredictor::new(ep.clone());
         for b in [d, pf] {

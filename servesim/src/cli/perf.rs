@@ -62,7 +62,7 @@ fn m(e: impl std::fmt::Display) -> CliError {
     CliError::Message(e.to_string())
 }
 
-const FAMILIES: [Family; 11] = [
+const FAMILIES: [Family; 13] = [
     Family::Gemm,
     Family::ContextAttention,
     Family::GenerationAttention,
@@ -70,6 +70,8 @@ const FAMILIES: [Family; 11] = [
     Family::Nccl,
     Family::Moe,
     Family::MoeMinLatency,
+    Family::MoeDeepepNormal,
+    Family::MoeDeepepLowLatency,
     Family::MlaContext,
     Family::MlaGeneration,
     Family::MlaParts,
@@ -231,10 +233,11 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
                 if rows.is_empty() {
                     continue;
                 }
-                let stem = if fam == Family::Nccl {
-                    "nccl"
-                } else {
-                    fam.name()
+                let stem = match fam {
+                    Family::Nccl => "nccl",
+                    Family::MoeDeepepNormal => "wideep_context_moe",
+                    Family::MoeDeepepLowLatency => "wideep_generation_moe",
+                    _ => fam.name(),
                 };
                 let groups = if fam == Family::MoeDispatch {
                     dispatch_tables(&rows)

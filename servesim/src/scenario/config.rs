@@ -226,8 +226,9 @@ pub struct PoolConfig {
     /// does unless told otherwise, all-gather before the experts and reduce-scatter after in
     /// one node). `deepep`: DeepEP's all-to-all, as SGLang's `--moe-a2a-backend deepep` (vLLM's
     /// `--all2all-backend deepep_*`) runs it: its low-latency kernels in decode steps, its
-    /// normal ones in steps with prefill. SGLang and vLLM only; needs `attention_dp` above 1
-    /// and `ep` equal to the worker's GPUs.
+    /// normal ones in steps with prefill; SGLang's experts then run its DeepEP MoE kernels
+    /// (DeepGEMM's grouped GEMMs). SGLang and vLLM only; needs `attention_dp` above 1 and
+    /// `ep` equal to the worker's GPUs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moe_a2a_backend: Option<String>,
     /// Workers at time zero (warm).

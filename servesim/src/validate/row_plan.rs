@@ -8,7 +8,8 @@ use servesim_models::engine::EngineConfig;
 use servesim_models::engine::cuda_graph::CudaGraphs;
 use servesim_models::frontend::FrontendSpec;
 use servesim_models::hardware::GpuCatalog;
-use servesim_models::llm::{ExpertFormat, LlmSpec};
+use servesim_models::llm::{ExpertFormat, LlmSpec, Parallelism};
+use servesim_models::perf::dispatch::deepep_fits;
 use servesim_traffic::{BenchmarkConfig, ClosedConfig, Stagger, StreamConfig, WorkloadConfig};
 
 use crate::Error;
@@ -256,6 +257,31 @@ pub(super) fn aiperf_recipe(
     StreamConfig::benchmark(BENCH_CLASS, client)
 }
 
+/// SGLang spreads experts over more than one node's eight GPUs only with DeepEP:
+/// aiconfigurator's search gives SGLang workers EP 16-64 only under `enable_wideep`, which
+/// sets `moe_backend: deepep_moe` for the whole deployment (`cli/main.py`, `sdk/task.py` of
+/// 0.8.0), and its generator writes that as `--moe-a2a-backend deepep`
+/// (`backend_config_mapping.yaml`) on every worker DeepEP can serve. A deployment with no
+/// worker that wide may have run either way; nothing in a row says, so it keeps SGLang's
+/// default.
+fn sglang_wide_ep_runs_deepep(pools: &mut [PoolConfig]) {
+    if !pools.iter().any(|p| p.ep > 8) {
+        return;
+    }
+    for pool in pools {
+        let gpus = pool.tp * pool.attention_dp.max(1);
+        let par = Parallelism {
+            tp: pool.tp,
+            attention_dp: pool.attention_dp.max(1),
+            moe_tp: (gpus / pool.ep.max(1)).max(1),
+            moe_ep: pool.ep,
+        };
+        if deepep_fits(&par) {
+            pool.moe_a2a_backend = Some("deepep".into());
+        }
+    }
+}
+
 /// Builds the scenario of a modellable row, its load the one `stream`.
 pub(super) fn scenario_of(
     plan: &Plan,
@@ -326,6 +352,9 @@ pub(super) fn scenario_of(
                 .map(|b| CudaGraphs::trtllm(b.div_ceil(ranks), true).sizes().to_vec());
         }
     }
+    if Backend::parse(load.backend).is_ok_and(|b| b == Backend::Sglang) {
+        sglang_wide_ep_runs_deepep(&mut config.cluster.pools);
+    }
     // The token budget aiconfigurator's generator writes for the deployments it benchmarks.
     if let Ok(backend) = Backend::parse(load.backend) {
         for pool in &mut config.cluster.pools {
@@ -388,6 +417,23 @@ fn engine_server(backend: &str) -> Option<FrontendConfig> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_sglang_deployment_with_a_worker_wider_than_a_node_runs_deepep_where_it_fits() {
+        let split = |tp, dp, ep| Split { tp, dp, ep };
+        let mut wide = vec![
+            pool("prefill", "prefill", split(1, 8, 8), 2, None),
+            pool("prefill2", "prefill", split(4, 1, 1), 1, None),
+            pool("decode", "decode", split(1, 32, 32), 1, Some(64)),
+        ];
+        sglang_wide_ep_runs_deepep(&mut wide);
+        let a2a: Vec<_> = wide.iter().map(|p| p.moe_a2a_backend.as_deref()).collect();
+        assert_eq!(a2a, [Some("deepep"), None, Some("deepep")]);
+        // Within one node, nothing says which the deployment ran: SGLang's default.
+        let mut narrow = vec![pool("agg", "aggregated", split(1, 8, 8), 1, None)];
+        sglang_wide_ep_runs_deepep(&mut narrow);
+        assert_eq!(narrow[0].moe_a2a_backend, None);
+    }
 
     #[test]
     fn the_token_budget_is_the_one_aiconfigurators_generator_writes() {
