@@ -2,7 +2,9 @@
 //! deployment, and one candidate with its estimated figures.
 
 use serde::Serialize;
+use servesim_models::backend::Backend;
 use servesim_models::llm::{LlmSpec, Parallelism};
+use servesim_models::perf::dispatch::deepep_fits;
 
 /// Aggregated or disaggregated serving.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -60,6 +62,15 @@ impl Split {
             moe_tp: self.gpus() / self.ep.max(1),
             moe_ep: self.ep,
         }
+    }
+
+    /// Whether `backend` runs this worker's MoE tokens through DeepEP: SGLang spreads
+    /// experts over more than eight GPUs with `--moe-a2a-backend deepep` (as aiconfigurator's
+    /// wide-EP deployments of SGLang do, `enable_wideep` setting `moe_backend: deepep_moe` in
+    /// 0.8.0, and `servesim validate` runs such rows), its attention as data-parallel
+    /// replicas over every GPU.
+    pub fn runs_deepep(&self, backend: Backend) -> bool {
+        backend == Backend::Sglang && self.ep > 8 && deepep_fits(&self.parallelism())
     }
 
     /// `TP4`, `TP8EP8` (experts spread over the TP group), `DP8EP8` (eight attention

@@ -52,7 +52,8 @@ fn k8s_name(s: &str) -> String {
 /// - vLLM: `--tensor-parallel-size`, `--data-parallel-size` for attention replicas and
 ///   `--enable-expert-parallel` (its EP size is then TP × DP);
 /// - SGLang: `--tp` counts every GPU of the worker, `--dp` with `--enable-dp-attention` runs
-///   attention as that many replicas, `--ep-size` spreads the experts;
+///   attention as that many replicas, `--ep-size` spreads the experts, over DeepEP
+///   (`--moe-a2a-backend deepep`) beyond eight GPUs ([`Split::runs_deepep`]);
 /// - TensorRT-LLM (`dynamo.trtllm`): `--tensor-parallel-size` counts every GPU,
 ///   `--expert-parallel-size` spreads the experts, and attention replicas are the LLM API's
 ///   `enable_attention_dp` (one per GPU), given through `--override-engine-args`.
@@ -80,6 +81,9 @@ fn split_args(backend: Backend, split: Split) -> Vec<String> {
             }
             if ep > 1 {
                 a.extend(["--ep-size".into(), ep.to_string()]);
+            }
+            if split.runs_deepep(backend) {
+                a.extend(["--moe-a2a-backend".into(), "deepep".into()]);
             }
         }
         Backend::Trtllm => {
@@ -711,6 +715,16 @@ mod tests {
             args(Backend::Sglang, dp8),
             "--tp 8 --dp 8 --enable-dp-attention --ep-size 8"
         );
+        let dp32 = Split {
+            tp: 1,
+            attention_dp: 32,
+            ep: 32,
+        };
+        assert_eq!(
+            args(Backend::Sglang, dp32),
+            "--tp 32 --dp 32 --enable-dp-attention --ep-size 32 --moe-a2a-backend deepep"
+        );
+        assert!(!args(Backend::Trtllm, dp32).contains("deepep"));
         assert_eq!(
             args(Backend::Trtllm, dp8),
             r#"--tensor-parallel-size 8 --expert-parallel-size 8 --override-engine-args {"enable_attention_dp": true}"#

@@ -156,8 +156,16 @@ impl<'a> Search<'a> {
                         continue;
                     }
                 };
-            match IterationPredictor::with_parallelism(&llm, &par, &gpu, req.backend, timer.clone())
-            {
+            let predictor =
+                IterationPredictor::with_parallelism(&llm, &par, &gpu, req.backend, timer.clone())
+                    .and_then(|p| {
+                        if split.runs_deepep(req.backend) {
+                            p.with_deepep()
+                        } else {
+                            Ok(p)
+                        }
+                    });
+            match predictor {
                 Ok(p) => workers.push(Worker {
                     split,
                     cached: CachedPredictor::new(p.clone()),

@@ -81,6 +81,9 @@ pub fn sim_setup(req: &ProfileRequest, c: &Candidate) -> SimSetup {
         let mut p = PoolConfig::new(name, name, split.tp, workers);
         p.attention_dp = split.attention_dp;
         p.ep = split.ep;
+        if split.runs_deepep(req.backend) {
+            p.moe_a2a_backend = Some("deepep".to_string());
+        }
         p.startup_s = 0.0;
         // As the DGD's frontend routes (`--router-mode round-robin`, Dynamo's default).
         p.router = Some(RouterKind::RoundRobin.name().to_string());
