@@ -1054,6 +1054,16 @@ mod tests {
         moe_ep: 8,
     };
 
+    /// A prefill-only step of `chunk`.
+    fn prefill(chunk: &[PrefillChunk]) -> BatchShape<'_> {
+        BatchShape {
+            prefill: chunk,
+            decode_seqs: 0,
+            decode_kv_tokens: 0,
+            eager: false,
+        }
+    }
+
     fn decode(n: u32, kv: u64) -> BatchShape<'static> {
         BatchShape {
             prefill: &[],
@@ -1232,12 +1242,7 @@ mod tests {
             tokens: 4096,
             context: 0,
         }];
-        let pf = BatchShape {
-            prefill: &chunk,
-            decode_seqs: 0,
-            decode_kv_tokens: 0,
-            eager: false,
-        };
+        let pf = prefill(&chunk);
         let timer = ep.timer();
         let normal =
             crate::perf::dispatch::AllToAll::new(Backend::Sglang, Dtype::Fp8Block, 7168, 8, 256, 8)
@@ -1266,12 +1271,7 @@ mod tests {
             tokens: 4096,
             context: 0,
         }];
-        let pf = BatchShape {
-            prefill: &chunk,
-            decode_seqs: 0,
-            decode_kv_tokens: 0,
-            eager: false,
-        };
+        let pf = prefill(&chunk);
         let sgl = deepseek(DEP8, Backend::Sglang);
         let ep = sgl.clone().with_deepep().unwrap();
         let timer = ep.timer();

@@ -78,51 +78,55 @@ const FAMILIES: [Family; 13] = [
     Family::MoeDispatch,
 ];
 
+/// Rows of a family several public tables fill, split by the table each row came from
+/// (`table_of`), in the order of `names`; tables without rows are left out.
+fn split_by_table(
+    rows: &[(KernelOp, f64)],
+    names: &[&str],
+    table_of: impl Fn(&KernelOp) -> Option<&'static str>,
+) -> Vec<(String, Vec<(KernelOp, f64)>)> {
+    names
+        .iter()
+        .filter_map(|&name| {
+            let mine: Vec<_> = rows
+                .iter()
+                .filter(|(op, _)| table_of(op) == Some(name))
+                .copied()
+                .collect();
+            (!mine.is_empty()).then(|| (name.to_string(), mine))
+        })
+        .collect()
+}
+
 /// The rows of an `mla_parts` table split by the public table each part's rows came from.
 fn mla_part_tables(rows: &[(KernelOp, f64)]) -> Vec<(String, Vec<(KernelOp, f64)>)> {
-    let table = |p: MlaPart| match p {
-        MlaPart::ContextAttention => "context_mla_perf",
-        MlaPart::GenerationAttention => "generation_mla_perf",
-        MlaPart::AbsorbQuery | MlaPart::AbsorbOutput => "mla_bmm_perf",
-    };
-    let mut out: Vec<(String, Vec<(KernelOp, f64)>)> = Vec::new();
-    for name in ["context_mla_perf", "generation_mla_perf", "mla_bmm_perf"] {
-        let mine: Vec<_> = rows
-            .iter()
-            .filter(|(op, _)| matches!(op, KernelOp::MlaPart(p) if table(p.part) == name))
-            .copied()
-            .collect();
-        if !mine.is_empty() {
-            out.push((name.to_string(), mine));
-        }
-    }
-    out
+    let names = ["context_mla_perf", "generation_mla_perf", "mla_bmm_perf"];
+    split_by_table(rows, &names, |op| match op {
+        KernelOp::MlaPart(p) => Some(match p.part {
+            MlaPart::ContextAttention => names[0],
+            MlaPart::GenerationAttention => names[1],
+            MlaPart::AbsorbQuery | MlaPart::AbsorbOutput => names[2],
+        }),
+        _ => None,
+    })
 }
 
 /// The rows of a `moe_dispatch` table split by the public table each kernel's rows came from
 /// (DeepEP's low-latency and normal tables, TensorRT-LLM's all-to-all), in that order.
 fn dispatch_tables(rows: &[(KernelOp, f64)]) -> Vec<(String, Vec<(KernelOp, f64)>)> {
-    let table = |k: DispatchKernel| match k {
-        DispatchKernel::DeepepLowLatency => "wideep_deepep_ll_perf",
-        DispatchKernel::DeepepNormal => "wideep_deepep_normal_perf",
-        DispatchKernel::NvlinkTwoSided | DispatchKernel::NvlinkOneSided => "trtllm_alltoall_perf",
-    };
-    let mut out: Vec<(String, Vec<(KernelOp, f64)>)> = Vec::new();
-    for name in [
+    let names = [
         "wideep_deepep_ll_perf",
         "wideep_deepep_normal_perf",
         "trtllm_alltoall_perf",
-    ] {
-        let mine: Vec<_> = rows
-            .iter()
-            .filter(|(op, _)| matches!(op, KernelOp::MoeDispatch(d) if table(d.kernel) == name))
-            .copied()
-            .collect();
-        if !mine.is_empty() {
-            out.push((name.to_string(), mine));
-        }
-    }
-    out
+    ];
+    split_by_table(rows, &names, |op| match op {
+        KernelOp::MoeDispatch(d) => Some(match d.kernel {
+            DispatchKernel::DeepepLowLatency => names[0],
+            DispatchKernel::DeepepNormal => names[1],
+            DispatchKernel::NvlinkTwoSided | DispatchKernel::NvlinkOneSided => names[2],
+        }),
+        _ => None,
+    })
 }
 
 /// The tables of a calibration folder, or the shipped tables of `gpu` (all backends).
