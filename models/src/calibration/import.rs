@@ -156,13 +156,7 @@ impl PublicTable {
 
     /// Whether rows of what is not modelled are counted as skipped rather than refused.
     fn skips_unmodelled(self) -> bool {
-        matches!(
-            self,
-            PublicTable::MoePerf
-                | PublicTable::MoeMinLatencyPerf
-                | PublicTable::WideepContextMoePerf
-                | PublicTable::WideepGenerationMoePerf
-        ) || self.mla_parts().is_some()
+        self.family().moe_kernel().is_some() || self.mla_parts().is_some()
     }
 
     /// The dispatch table this is, if it is one (their rows hold stages, not one kernel).

@@ -81,6 +81,12 @@ impl Family {
         Family::MoeDispatch,
     ];
 
+    /// The families of kernel timings a backend's folder holds, in [`Family::ALL`] order: all
+    /// but the GPU-to-GPU copies, which only the harness writes.
+    pub fn kernel_families() -> impl Iterator<Item = Family> {
+        Family::ALL.into_iter().filter(|&f| f != Family::P2pCopy)
+    }
+
     /// The family name (also the file stem).
     pub fn name(self) -> &'static str {
         match self {
@@ -111,6 +117,17 @@ impl Family {
                 name: name.to_string(),
                 known: Family::ALL.map(Family::name).join(", "),
             })
+    }
+
+    /// The MoE kernel whose layers a MoE family times (`None`: not a MoE family).
+    pub fn moe_kernel(self) -> Option<MoeKernel> {
+        match self {
+            Family::Moe => Some(MoeKernel::Default),
+            Family::MoeMinLatency => Some(MoeKernel::MinLatency),
+            Family::MoeDeepepNormal => Some(MoeKernel::DeepepNormal),
+            Family::MoeDeepepLowLatency => Some(MoeKernel::DeepepLowLatency),
+            _ => None,
+        }
     }
 
     /// The columns of the family, in the order written (`latency_ms` last).
@@ -207,14 +224,7 @@ impl Family {
     /// A column that files written before it existed lack, read as its default where absent:
     /// the MoE tables' `routing` (balanced).
     fn optional_column(self) -> Option<&'static str> {
-        matches!(
-            self,
-            Family::Moe
-                | Family::MoeMinLatency
-                | Family::MoeDeepepNormal
-                | Family::MoeDeepepLowLatency
-        )
-        .then_some("routing")
+        self.moe_kernel().map(|_| "routing")
     }
 
     /// The backend directory of the family for a framework (`nccl` for NCCL collectives;
@@ -348,12 +358,7 @@ pub(crate) fn row_op(
             experts: r.pos_u32(i[5])?,
             moe_tp: r.pos_u32(i[6])?,
             moe_ep: r.pos_u32(i[7])?,
-            kernel: match family {
-                Family::MoeMinLatency => MoeKernel::MinLatency,
-                Family::MoeDeepepNormal => MoeKernel::DeepepNormal,
-                Family::MoeDeepepLowLatency => MoeKernel::DeepepLowLatency,
-                _ => MoeKernel::Default,
-            },
+            kernel: family.moe_kernel().unwrap_or_default(),
             routing: match i[8] {
                 ABSENT => ExpertRouting::Balanced,
                 c => r.parse(c, ExpertRouting::parse)?,

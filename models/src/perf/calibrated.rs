@@ -217,13 +217,21 @@ const MLA_OUTER: &[usize] = &[0];
 /// model's latent sizes; its coordinates the heads on the GPU, the batch and the length, as
 /// for whole blocks.
 fn mla_part_key(p: &MlaPartShape) -> (u64, [f64; 3]) {
-    let part = MlaPart::ALL.iter().position(|&q| q == p.part).unwrap_or(0) as u64;
     let cat = dtype_code(p.dtype)
         | (u64::from(p.dims.kv_lora_rank.min(0xffff)) << 8)
         | (u64::from(p.dims.qk_rope_head_dim.min(0xff)) << 24)
-        | (part << MLA_PART_SHIFT);
+        | (mla_part_code(p.part) << MLA_PART_SHIFT);
     let x = [ln(p.heads.into()), ln(p.batch.into()), ln(p.len.into())];
     (cat, x)
+}
+
+fn mla_part_code(p: MlaPart) -> u64 {
+    match p {
+        MlaPart::ContextAttention => 0,
+        MlaPart::GenerationAttention => 1,
+        MlaPart::AbsorbQuery => 2,
+        MlaPart::AbsorbOutput => 3,
+    }
 }
 
 /// Where an MLA part's category keeps the part.
@@ -451,21 +459,7 @@ impl CalibratedTimer {
         let source_name = shipped_source(catalog, target)?;
         let source = catalog.get(source_name)?;
         let mut tables = Vec::new();
-        for fam in [
-            Family::Gemm,
-            Family::ContextAttention,
-            Family::GenerationAttention,
-            Family::CustomAllreduce,
-            Family::Nccl,
-            Family::Moe,
-            Family::MoeMinLatency,
-            Family::MoeDeepepNormal,
-            Family::MoeDeepepLowLatency,
-            Family::MlaContext,
-            Family::MlaGeneration,
-            Family::MlaParts,
-            Family::MoeDispatch,
-        ] {
+        for fam in Family::kernel_families() {
             // The backend's own table, else (SGLang) vLLM's.
             let dir = family_dir(backend, fam, |d| shipped::has(source_name, d, fam));
             if let Some(t) = shipped::load(source_name, &dir, fam)? {
@@ -569,8 +563,9 @@ impl CalibratedTimer {
     pub fn measures_mla_parts(&self) -> bool {
         self.mla_part.as_ref().is_some_and(|t| {
             MlaPart::ALL.iter().all(|&part| {
-                let part = MlaPart::ALL.iter().position(|&q| q == part).unwrap_or(0) as u64;
-                t.categories().iter().any(|c| c >> MLA_PART_SHIFT == part)
+                t.categories()
+                    .iter()
+                    .any(|c| c >> MLA_PART_SHIFT == mla_part_code(part))
             })
         })
     }

@@ -62,22 +62,6 @@ fn m(e: impl std::fmt::Display) -> CliError {
     CliError::Message(e.to_string())
 }
 
-const FAMILIES: [Family; 13] = [
-    Family::Gemm,
-    Family::ContextAttention,
-    Family::GenerationAttention,
-    Family::CustomAllreduce,
-    Family::Nccl,
-    Family::Moe,
-    Family::MoeMinLatency,
-    Family::MoeDeepepNormal,
-    Family::MoeDeepepLowLatency,
-    Family::MlaContext,
-    Family::MlaGeneration,
-    Family::MlaParts,
-    Family::MoeDispatch,
-];
-
 /// Rows of a family several public tables fill, split by the table each row came from
 /// (`table_of`), in the order of `names`; tables without rows are left out.
 fn split_by_table(
@@ -221,7 +205,7 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
                 "table", "rows", "median", "p90"
             )
             .map_err(m)?;
-            for fam in FAMILIES {
+            for fam in Family::kernel_families() {
                 let bdir = family_dir(be, fam, |d| {
                     set.iter().any(|t| {
                         t.header.gpu == gpu && t.header.family == fam && t.header.backend == d

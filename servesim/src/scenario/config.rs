@@ -1,6 +1,7 @@
 //! The scenario file as written: serde structs that mirror it with `deny_unknown_fields`.
 
 use serde::{Deserialize, Serialize};
+use servesim_models::llm::Parallelism;
 use servesim_models::network::Fabric;
 use servesim_planner::PlannerConfig;
 use servesim_traffic::WorkloadConfig;
@@ -245,6 +246,19 @@ pub struct PoolConfig {
 }
 
 impl PoolConfig {
+    /// The worker's split as written, before validation: attention over `tp` ×
+    /// `attention_dp` GPUs, the experts `ep` ways by expert and `GPUs / ep` ways within each
+    /// (as [`super::PoolPlan::parallelism`] of the validated pool).
+    pub fn parallelism(&self) -> Parallelism {
+        let dp = self.attention_dp.max(1);
+        Parallelism {
+            tp: self.tp,
+            attention_dp: dp,
+            moe_tp: self.tp.saturating_mul(dp) / self.ep.max(1),
+            moe_ep: self.ep,
+        }
+    }
+
     /// A pool of `workers` warm workers of `tp` GPUs, every other field at the file's default.
     pub fn new(name: &str, role: &str, tp: u32, workers: u32) -> Self {
         PoolConfig {

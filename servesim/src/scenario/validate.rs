@@ -12,7 +12,7 @@ use servesim_models::engine::cuda_graph::{CudaGraphs, TRTLLM_DEFAULT_MAX_BATCH};
 use servesim_models::engine::new_token_ratio::NewTokenRatio;
 use servesim_models::engine::{EngineConfig, kv_capacity_tokens_split};
 use servesim_models::hardware::{GpuCatalog, GpuSku};
-use servesim_models::llm::{DEFAULT_MEM_FRACTION, LlmSpec, Parallelism};
+use servesim_models::llm::{DEFAULT_MEM_FRACTION, LlmSpec};
 use servesim_models::perf::ExpertRouting;
 use servesim_models::perf::dispatch::deepep_fits;
 
@@ -451,14 +451,7 @@ fn validate_pool(
             ));
         }
     }
-    // The worker's split: attention over `tp` × `attention_dp`, the experts `ep` ways by
-    // expert and `gpus / ep` ways within each.
-    let par = Parallelism {
-        tp: p.tp,
-        attention_dp: dp,
-        moe_tp: gpus / p.ep,
-        moe_ep: p.ep,
-    };
+    let par = p.parallelism();
     let deepep = match p.moe_a2a_backend.as_deref().map(str::trim) {
         None | Some("none") => false,
         Some("deepep") => {

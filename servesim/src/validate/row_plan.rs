@@ -8,7 +8,7 @@ use servesim_models::engine::EngineConfig;
 use servesim_models::engine::cuda_graph::CudaGraphs;
 use servesim_models::frontend::FrontendSpec;
 use servesim_models::hardware::GpuCatalog;
-use servesim_models::llm::{ExpertFormat, LlmSpec, Parallelism};
+use servesim_models::llm::{ExpertFormat, LlmSpec};
 use servesim_models::perf::dispatch::deepep_fits;
 use servesim_traffic::{BenchmarkConfig, ClosedConfig, Stagger, StreamConfig, WorkloadConfig};
 
@@ -269,14 +269,7 @@ fn sglang_wide_ep_runs_deepep(pools: &mut [PoolConfig]) {
         return;
     }
     for pool in pools {
-        let gpus = pool.tp * pool.attention_dp.max(1);
-        let par = Parallelism {
-            tp: pool.tp,
-            attention_dp: pool.attention_dp.max(1),
-            moe_tp: (gpus / pool.ep.max(1)).max(1),
-            moe_ep: pool.ep,
-        };
-        if deepep_fits(&par) {
+        if deepep_fits(&pool.parallelism()) {
             pool.moe_a2a_backend = Some("deepep".into());
         }
     }
