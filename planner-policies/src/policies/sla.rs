@@ -13,6 +13,14 @@
 //!    `n_decode = ceil(req × osl / interval / best_decode_thpt(itl_target / d_corr, isl + osl/2)
 //!    / gpus)`, at least the minimum each, scaled down proportionally to the GPU budget.
 //!
+//! While any worker of the deployment is still starting, the decision is computed (the
+//! predictors and correction factors see every interval) but not applied, as Dynamo's
+//! Kubernetes connector does: `set_component_replicas` returns early, logging "Deployment … is
+//! not ready, ignoring this scaling", until the DynamoGraphDeployment is ready again
+//! (`components/planner/src/dynamo/planner/kubernetes_connector.py`, Dynamo 0.4 to 0.6). So a
+//! decision never reverses a scale-up before its workers serve. `sla.wait_until_ready: false`
+//! applies every decision at once instead.
+//!
 //! Unlike Dynamo it does not stall on empty intervals: an interval with no requests is
 //! observed as zero requests (ISL and OSL keep their last values), so the planner scales back
 //! to the minimum once traffic stops.
@@ -33,6 +41,10 @@ pub struct SlaConfig {
     /// Apply the correction factors (Dynamo does).
     #[serde(default = "yes")]
     pub correction: bool,
+    /// Leave the deployment alone while any of its workers is still starting, as Dynamo's
+    /// Kubernetes connector does.
+    #[serde(default = "yes")]
+    pub wait_until_ready: bool,
 }
 
 fn yes() -> bool {
@@ -41,7 +53,10 @@ fn yes() -> bool {
 
 impl Default for SlaConfig {
     fn default() -> Self {
-        SlaConfig { correction: true }
+        SlaConfig {
+            correction: true,
+            wait_until_ready: true,
+        }
     }
 }
 
@@ -151,6 +166,7 @@ pub struct Sla {
     common: Common,
     profile: Profile,
     core: SlaCore,
+    wait_until_ready: bool,
 }
 
 impl Sla {
@@ -160,6 +176,7 @@ impl Sla {
             core: SlaCore::new(&predictor, config.correction, basis.observe),
             common: basis.common,
             profile: basis.profile,
+            wait_until_ready: config.wait_until_ready,
         }
     }
 
@@ -192,6 +209,12 @@ impl Planner for Sla {
             c.gpus[c.prefill],
             c.gpus[c.decode],
         );
+        if self.wait_until_ready && obs.pools.iter().any(|p| p.starting > 0) {
+            return Decision::unchanged(obs.pools.len()).because(format!(
+                "not ready (workers starting): ignoring {n_p} prefill, {n_d} decode; {}",
+                self.core.explain()
+            ));
+        }
         let wanted = c.per_pool(n_p, n_d);
         c.decide(wanted, obs).because(format!(
             "throughput: {} -> {n_p} prefill, {n_d} decode",

@@ -635,6 +635,44 @@ fn sla_observing_completions_reads_the_capped_rate_as_before() {
 }
 
 #[test]
+fn sla_leaves_a_deployment_alone_while_workers_start() {
+    // 10 req/s of 4000 tokens want 2 prefill workers, then the load drops to 2 req/s (1
+    // worker) while the second is still in its 120 s start-up.
+    let mut busy = Load::steady(10.0);
+    busy.isl = 4000.0;
+    busy.ttft = 200.0;
+    let quiet = Load {
+        rate: 2.0,
+        ..busy.clone()
+    };
+    let trace = |wait: bool| {
+        let mut config = PlannerConfig::new("sla", 60.0);
+        config.sla.wait_until_ready = wait;
+        let mut p = build_with_profile(&config, &ctx(64), toy(), "planner").unwrap();
+        let mut toy = Toy::new(60.0, 120.0, 64);
+        let mut hist = run(p.as_mut(), &mut toy, &busy, 1);
+        let reason = p.decide(&toy.observe(&quiet)).reason;
+        hist.extend(run(p.as_mut(), &mut toy, &quiet, 3));
+        (hist, reason)
+    };
+    // Dynamo's Kubernetes connector: no change until the new worker serves, then down.
+    let (hist, reason) = trace(true);
+    assert_eq!(
+        hist.iter().map(|c| c[0]).collect::<Vec<_>>(),
+        [2, 2, 1, 1],
+        "{hist:?}"
+    );
+    assert!(reason.starts_with("not ready"), "{reason}");
+    // Without the wait the start-up is cancelled at once.
+    let (hist, _) = trace(false);
+    assert_eq!(
+        hist.iter().map(|c| c[0]).collect::<Vec<_>>(),
+        [2, 1, 1, 1],
+        "{hist:?}"
+    );
+}
+
+#[test]
 fn sla_prefill_correction_only_lowers_the_need() {
     let mut p = planner("sla", 60.0, 64);
     let mut toy = Toy::new(60.0, 120.0, 64);
