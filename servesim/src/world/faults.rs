@@ -27,7 +27,8 @@ pub struct FaultOutcome {
     /// KV transfers it failed.
     pub transfers_failed: u64,
     /// When the struck pool had as many ready workers as before (worker or node
-    /// loss), or when the fault ended (others), s; `None`: not within the run.
+    /// loss; or as its planner has asked for since, if fewer), or when the fault ended
+    /// (others), s; `None`: not within the run.
     pub recovered_at_s: Option<f64>,
     /// SLO attainment of requests finishing in the 5 minutes before.
     pub slo_attainment_before: Option<f64>,
@@ -289,6 +290,19 @@ impl World {
             }
         }
         self.apply_notices(sched);
+    }
+
+    /// A planner asked for `target` workers of `pool`: a pool still recovering from a fault
+    /// is back once it has that many ready, if fewer than before the fault (the planner no
+    /// longer wants the rest).
+    pub(super) fn lower_recovery_goal(&mut self, pool: PoolId, target: u32) {
+        if let Some(faults) = &mut self.faults {
+            for (_, p, before) in &mut faults.recovering {
+                if *p == pool {
+                    *before = (*before).min(target);
+                }
+            }
+        }
     }
 
     /// Marks faults whose pool is back to its ready count as recovered.

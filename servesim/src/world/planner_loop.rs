@@ -298,6 +298,7 @@ impl World {
                 });
             }
         }
+        let mut applied = Vec::new();
         for (i, target) in decision.targets.iter().enumerate() {
             let (Some(target), Some(pool)) = (*target, self.cluster.pool_ids().nth(i)) else {
                 continue;
@@ -309,6 +310,7 @@ impl World {
             let (started, stopped) = if pl.advisory {
                 (0, 0)
             } else {
+                applied.push((pool, target));
                 self.cluster.set_target(pool, target, sched)
             };
             pl.events.push(ScalingEvent {
@@ -326,6 +328,9 @@ impl World {
         }
         if let Some(trace) = self.trace.as_deref_mut() {
             trace.decision(sched.now(), &traced, !pl.advisory, &decision.reason);
+        }
+        for (pool, target) in applied {
+            self.lower_recovery_goal(pool, target);
         }
     }
 }
