@@ -421,7 +421,7 @@ fn simulate_mode_compares_the_top_candidates_with_the_simulator() {
         assert_eq!(c.workload, planned);
     }
     // On the shipped case the fast model agrees with the simulator within 10 % on every
-    // figure of every candidate (TTFT 343/347, 201/191, 500/515, 500/514, 500/532 ms).
+    // figure of every candidate (TTFT 392/394, 201/191, 474/483, 477/484, 489/512 ms).
     assert!(
         o.comparisons.iter().all(|c| c.disagreements.is_empty()),
         "{:?}",

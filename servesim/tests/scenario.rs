@@ -536,3 +536,41 @@ fn cuda_graphs_and_sglang_admission_follow_the_backend_unless_set() {
         Some(0.7)
     );
 }
+
+#[test]
+fn a_handed_over_first_token_shows_as_the_backend_shows_it_unless_set() {
+    use servesim::run;
+    use servesim_models::engine::HandedFirstToken;
+    let s = Scenario::from_yaml_str(GOOD, "s.yaml", Path::new(".")).unwrap();
+    assert_eq!(
+        s.pools()[1].engine.handed_first_token,
+        HandedFirstToken::Recomputed,
+        "vLLM's decode instance makes the first token"
+    );
+    let with = |way: &str| {
+        let text = GOOD.replacen(
+            "role: decode, tp: 2,",
+            &format!("role: decode, tp: 2, engine: {{handed_first_token: {way}}},"),
+            1,
+        );
+        let s = Scenario::from_yaml_str(&text, "s.yaml", Path::new(".")).unwrap();
+        run(&s).unwrap().0.all.ttft_ms.mean.unwrap()
+    };
+    // Streamed as the request joins the decode batch, the first token shows a decode step
+    // earlier than with the first step's response.
+    let on_join = with("streamed_on_join");
+    let after_step = with("streamed_after_first_step");
+    assert!(on_join < after_step, "{on_join} {after_step}");
+    let e = Scenario::from_yaml_str(
+        &GOOD.replacen(
+            "role: decode, tp: 2,",
+            "role: decode, tp: 2, engine: {handed_first_token: early},",
+            1,
+        ),
+        "s.yaml",
+        Path::new("."),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("engine.handed_first_token"), "{e}");
+}

@@ -111,7 +111,7 @@ impl Cluster {
             self.workers[h.from.0 as usize].engine.release(h.from_slot);
             self.workers[t.to.0 as usize]
                 .engine
-                .incoming_landed(t.to_slot, h.first_token_at, now);
+                .incoming_landed(t.to_slot, now);
             let from = h.from;
             self.kick(from, sched, out);
             self.kick(t.to, sched, out);

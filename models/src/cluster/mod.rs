@@ -261,7 +261,6 @@ struct Handoff {
     spec: SeqSpec,
     from: WorkerId,
     from_slot: Slot,
-    first_token_at: SimTime,
     /// Transfers of this KV that failed so far.
     failures: u32,
 }

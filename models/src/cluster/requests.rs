@@ -213,7 +213,6 @@ impl Cluster {
                         spec,
                         from: w,
                         from_slot: slot,
-                        first_token_at: sched.now(),
                         failures: 0,
                     };
                     debug_assert_eq!(handoff.spec.request, request);

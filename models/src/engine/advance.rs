@@ -4,7 +4,7 @@
 use servesim_core::{SimDuration, SimTime};
 
 use super::decode_set::{Slot, SuffixMax};
-use super::{Engine, EngineEvent, IterationOutput, Phase, ceil_div};
+use super::{Engine, EngineEvent, HandedFirstToken, IterationOutput, Phase, ceil_div};
 
 impl Engine {
     /// Applies the iteration in flight at its end time `now`.
@@ -46,11 +46,15 @@ impl Engine {
         seq.private_blocks -= (seq.keys.len() - seq.shared) as u64 * bpe;
         seq.shared = seq.keys.len();
         let request = seq.spec.request;
-        if seq.generated == 0 {
-            seq.generated = 1;
+        if seq.generated == 0 || seq.first_token_pending {
+            seq.generated = seq.generated.max(1);
             seq.last_token_at = now;
-            out.tokens += 1;
-            out.events.push(EngineEvent::FirstToken { request });
+            // A prompt handed to a decode worker shows its first token there.
+            if seq.spec.decode_here || seq.generated >= seq.spec.output_tokens {
+                seq.first_token_pending = false;
+                out.tokens += 1;
+                out.events.push(EngineEvent::FirstToken { request });
+            }
         }
         if seq.generated >= seq.spec.output_tokens {
             out.events.push(EngineEvent::Finished {
@@ -85,6 +89,20 @@ impl Engine {
         for i in 0..self.newcomers.len() {
             let slot = self.newcomers[i];
             let seq = &mut self.seqs[slot];
+            if seq.first_token_pending {
+                // Handed over: this step's response is the client's first (with the carried
+                // token, or the token it recomputed).
+                seq.first_token_pending = false;
+                seq.first_decode_gap = SimDuration::ZERO;
+                out.events.push(EngineEvent::FirstToken {
+                    request: seq.spec.request,
+                });
+                if self.config.handed_first_token == HandedFirstToken::StreamedAfterFirstStep {
+                    out.tokens += 1; // the carried token, shown with this step's
+                    out.itl_gaps.push((SimDuration::ZERO, 1));
+                }
+                continue;
+            }
             seq.first_decode_gap = now.saturating_duration_since(seq.last_token_at);
             out.itl_gaps.push((seq.first_decode_gap, 1));
         }

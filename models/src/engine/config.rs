@@ -48,6 +48,45 @@ pub struct EngineConfig {
     /// Admit only requests whose prompt and output fit beside `ratio ×` the running
     /// requests' outputs to come (SGLang's `new_token_ratio`; see [`NewTokenRatio`]).
     pub new_token_ratio: Option<NewTokenRatio>,
+    /// When a request handed over from a prefill worker shows its first token: the client's
+    /// stream comes from the decode worker in every disaggregated stack ([`HandedFirstToken`]).
+    pub handed_first_token: HandedFirstToken,
+}
+
+/// How the first token of a disaggregated request reaches the client. In each backend's
+/// disaggregated serving the router streams the decode worker's response, so the first token
+/// shows only once the KV has landed and the decode worker has taken the request in.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum HandedFirstToken {
+    /// The prefill worker's token travels with the KV and is streamed as the decode worker
+    /// takes the request into its batch, before that batch runs (SGLang's PD disaggregation:
+    /// the decode server's prebuilt batch carries the transferred `output_ids` and streams
+    /// them when it is merged, `disaggregation/decode.py`, 0.4 to 0.5).
+    StreamedOnJoin,
+    /// The prefill worker's token travels with the KV and the generation worker returns it
+    /// with its first response, after its first step (TensorRT-LLM's disaggregated serving:
+    /// a generation-only request's responses come from the executor loop's iterations;
+    /// `trtllm-serve disaggregated` streams the generation server).
+    StreamedAfterFirstStep,
+    /// The decode worker computes the first token itself in its first step over the moved KV
+    /// (vLLM's NIXL connector moves whole blocks of the prompt and vLLM recomputes the rest,
+    /// at least the last prompt token, for the logits; the prefill instance's one token is
+    /// discarded by the proxy or Dynamo's handler).
+    Recomputed,
+}
+
+impl HandedFirstToken {
+    /// Each backend's way.
+    pub fn of(backend: Backend) -> Self {
+        match backend {
+            Backend::Vllm => HandedFirstToken::Recomputed,
+            Backend::Sglang => HandedFirstToken::StreamedOnJoin,
+            Backend::Trtllm => HandedFirstToken::StreamedAfterFirstStep,
+        }
+    }
 }
 
 impl EngineConfig {
@@ -72,6 +111,7 @@ impl EngineConfig {
             overlap_schedule: false,
             cuda_graphs: CudaGraphs::none(),
             new_token_ratio: None,
+            handed_first_token: HandedFirstToken::of(backend),
         };
         let config = match backend {
             // vLLM: 1,024 sequences and 8,192 tokens a step on GPUs of 70 GiB or more other

@@ -27,7 +27,7 @@ pub mod decode_set;
 pub mod new_token_ratio;
 mod schedule;
 
-pub use config::{EngineConfig, kv_capacity_tokens, kv_capacity_tokens_split};
+pub use config::{EngineConfig, HandedFirstToken, kv_capacity_tokens, kv_capacity_tokens_split};
 
 use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
@@ -147,6 +147,8 @@ struct Seq {
     queued_at: SimTime,
     last_token_at: SimTime,
     first_decode_gap: SimDuration,
+    /// Handed over from a prefill worker, its first token not shown to the client yet.
+    first_token_pending: bool,
 }
 
 /// The shape of the iteration in flight (what a planner's regression sees).
@@ -347,6 +349,7 @@ impl Engine {
             queued_at: now,
             last_token_at: now,
             first_decode_gap: SimDuration::ZERO,
+            first_token_pending: false,
         }
     }
 
@@ -382,17 +385,22 @@ impl Engine {
         let mut seq = self.new_seq(spec, Phase::Incoming, now);
         seq.private_blocks = need;
         seq.prefilled = seq.prefill_target;
-        seq.generated = 1;
+        // The prefill worker's token travels with the KV unless this worker recomputes it.
+        seq.generated = match self.config.handed_first_token {
+            HandedFirstToken::Recomputed => 0,
+            _ => 1,
+        };
+        seq.first_token_pending = true;
         self.incoming += 1;
         Some(self.seqs.insert(seq))
     }
 
-    /// The KV of an incoming request has landed; its first token was made at `first_token_at`.
-    pub fn incoming_landed(&mut self, slot: Slot, first_token_at: SimTime, now: SimTime) {
+    /// The KV of an incoming request has landed.
+    pub fn incoming_landed(&mut self, slot: Slot, now: SimTime) {
         let seq = self.seq_mut(slot);
         debug_assert!(matches!(seq.phase, Phase::Incoming));
         seq.phase = Phase::ReadyToDecode;
-        seq.last_token_at = first_token_at;
+        seq.last_token_at = now;
         seq.queued_at = now; // ready to join decode from now
         self.ready.push_back(slot);
     }
@@ -436,7 +444,7 @@ impl Engine {
         if self.config.overlap_schedule && self.ended_at == Some(now) {
             self.plan_cutoff = Some(self.started_at);
             self.plan_held_slots = self.finished_in_last;
-            let planned = self.plan(timer, out);
+            let planned = self.plan(now, timer, out);
             if planned.is_some() {
                 self.started_at = now;
                 return planned;
@@ -444,7 +452,7 @@ impl Engine {
         }
         self.plan_cutoff = None;
         self.plan_held_slots = 0;
-        let planned = self.plan(timer, out);
+        let planned = self.plan(now, timer, out);
         self.started_at = now;
         planned
     }

@@ -2,25 +2,27 @@
 //! token budget, then admissions up to `max_num_seqs`), what is preempted when KV blocks run
 //! out, and what an admission costs in blocks (prefix hits, output reservation).
 
-use servesim_core::SimDuration;
+use servesim_core::{SimDuration, SimTime};
 
 use crate::perf::{BatchShape, PrefillChunk};
 
 use super::decode_set::Slot;
 use super::new_token_ratio::{CLIP_MAX_NEW_TOKENS, NewTokenRatio};
 use super::{
-    BatchSummary, Engine, EngineEvent, IterationOutput, IterationTimer, Phase, Seq, ceil_div,
+    BatchSummary, Engine, EngineEvent, HandedFirstToken, IterationOutput, IterationTimer, Phase,
+    Seq, ceil_div,
 };
 
 impl Engine {
     pub(super) fn plan(
         &mut self,
+        now: SimTime,
         timer: &(impl IterationTimer + ?Sized),
         out: &mut IterationOutput,
     ) -> Option<SimDuration> {
         self.plan_chunks.clear();
         self.plan_decode = false;
-        self.admit_ready();
+        self.admit_ready(now, out);
         let budget = self.config.max_batched_tokens;
         if self.config.mixed_batches {
             self.plan_decode = self.prepare_decode(out);
@@ -78,8 +80,9 @@ impl Engine {
     }
 
     /// Moves landed transfers into decode while there is room (under the overlap
-    /// schedule, those that landed before the plan was drawn up).
-    fn admit_ready(&mut self) {
+    /// schedule, those that landed before the plan was drawn up); a carried first token
+    /// streamed on joining shows now.
+    fn admit_ready(&mut self, now: SimTime, out: &mut IterationOutput) {
         while self.running() < self.plan_slots() {
             let Some(&slot) = self.ready.front() else {
                 break;
@@ -89,6 +92,15 @@ impl Engine {
             }
             self.ready.pop_front();
             self.incoming -= 1;
+            if self.config.handed_first_token == HandedFirstToken::StreamedOnJoin {
+                let seq = self.seq_mut(slot);
+                seq.first_token_pending = false;
+                seq.last_token_at = now;
+                out.tokens += 1;
+                out.events.push(EngineEvent::FirstToken {
+                    request: seq.spec.request,
+                });
+            }
             let kv = u64::from(self.seq(slot).prefill_target);
             self.join_decode(slot, kv);
         }

@@ -21,6 +21,7 @@ fn config() -> EngineConfig {
         overlap_schedule: false,
         cuda_graphs: super::cuda_graph::CudaGraphs::none(),
         new_token_ratio: None,
+        handed_first_token: HandedFirstToken::StreamedAfterFirstStep,
     }
 }
 
@@ -282,7 +283,7 @@ fn under_the_overlap_schedule_a_landed_transfer_joins_one_iteration_later() {
         let mut out = IterationOutput::default();
         let step = d.start_iteration(now, &LinearTimer, &mut out).unwrap();
         let slot = d.reserve_incoming(spec(2, 300, 4), now).unwrap();
-        d.incoming_landed(slot, now, now + SimDuration::from_micros(10).unwrap());
+        d.incoming_landed(slot, now + SimDuration::from_micros(10).unwrap());
         now += step;
         d.complete_iteration(now, &mut out);
         (2..10)
@@ -301,7 +302,6 @@ fn under_the_overlap_schedule_a_landed_transfer_joins_one_iteration_later() {
 #[test]
 fn disaggregated_handoff_parks_then_decodes_elsewhere() {
     let mut p = Engine::new(config());
-    let mut d = Engine::new(config());
     let mut now = SimTime::ZERO;
     p.enqueue(
         SeqSpec {
@@ -310,17 +310,12 @@ fn disaggregated_handoff_parks_then_decodes_elsewhere() {
         },
         now,
     );
+    // The prefill worker shows no token: the client's stream is the decode worker's.
     let events = drain(&mut p, &mut now);
     let [
         (
             _,
             EngineEvent::Admitted {
-                request: RequestHandle(5),
-            },
-        ),
-        (
-            t1,
-            EngineEvent::FirstToken {
                 request: RequestHandle(5),
             },
         ),
@@ -336,28 +331,56 @@ fn disaggregated_handoff_parks_then_decodes_elsewhere() {
         panic!("{events:?}")
     };
     assert!(p.kv().in_use() > 0, "parked KV stays until moved");
-    let incoming = d.reserve_incoming(spec(5, 300, 4), now).unwrap();
-    assert_eq!(d.load().incoming, 1);
     now += SimDuration::from_millis(5).unwrap(); // the transfer
     p.release(slot);
     assert_eq!(p.kv().in_use(), 0);
-    d.incoming_landed(incoming, t1, now);
-    let events = drain(&mut d, &mut now);
-    let [
-        (
-            _,
-            EngineEvent::Finished {
+    let landed = now;
+    // Per backend: when the first token shows, how many decode steps the request takes,
+    // and its output tokens in all (always the request's 4).
+    for (way, first_at_step, steps) in [
+        (HandedFirstToken::StreamedOnJoin, 0, 3),
+        (HandedFirstToken::StreamedAfterFirstStep, 1, 3),
+        (HandedFirstToken::Recomputed, 1, 4),
+    ] {
+        let mut d = Engine::new(EngineConfig {
+            handed_first_token: way,
+            ..config()
+        });
+        let incoming = d.reserve_incoming(spec(5, 300, 4), landed).unwrap();
+        assert_eq!(d.load().incoming, 1);
+        d.incoming_landed(incoming, landed);
+        let (mut now, mut step, mut tokens) = (landed, 0, 0);
+        let mut first = None;
+        let mut out = IterationOutput::default();
+        loop {
+            let at_start = now;
+            let Some(dt) = d.start_iteration(now, &LinearTimer, &mut out) else {
+                break;
+            };
+            if out.events.contains(&EngineEvent::FirstToken {
                 request: RequestHandle(5),
-                max_itl,
-            },
-        ),
-    ] = events[..]
-    else {
-        panic!("{events:?}")
-    };
-    // The first decode gap includes the 5 ms transfer.
-    assert_eq!(max_itl, SimDuration::from_micros(5000 + 1010).unwrap());
-    assert_eq!(d.kv().in_use(), 0);
+            }) {
+                first = Some((step, at_start));
+            }
+            out.events.clear();
+            now += dt;
+            step += 1;
+            d.complete_iteration(now, &mut out);
+            if out.events.contains(&EngineEvent::FirstToken {
+                request: RequestHandle(5),
+            }) {
+                first = Some((step, now));
+            }
+            tokens += out.tokens;
+            out = IterationOutput::default();
+        }
+        let (first_step, first_time) = first.expect("a first token");
+        assert_eq!(first_step, first_at_step, "{way:?}");
+        assert!(first_time >= landed, "{way:?}");
+        assert_eq!(step, steps, "{way:?}");
+        assert_eq!(tokens, 4, "{way:?}");
+        assert_eq!(d.kv().in_use(), 0);
+    }
 }
 
 #[test]

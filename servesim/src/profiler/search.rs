@@ -24,8 +24,8 @@
 //! `min(x · prefill capacity, y · decode capacity)` requests/s; aggregated `n` workers each
 //! serve theirs. Without a requested load the counts maximise output tokens/s per GPU within
 //! the budget (ties: more throughput); with a request rate or concurrency they are the fewest
-//! that carry it (rate matching). KV transfer time is left out: in the simulator as in Dynamo
-//! the first token leaves the prefill worker, so it adds to the second token only.
+//! that carry it (rate matching). A disaggregated request's TTFT also holds what its first
+//! token waits for on the decode side, whose stream the client reads ([`DecodeSideWait`]).
 
 use servesim_models::analytic::{
     AggregatedPoint, BatchedPrefill, SteadyLoad, mdk_wait_ms, slot_wait_ms, slots_with_headroom,
@@ -34,7 +34,7 @@ use std::sync::OnceLock;
 
 use servesim_models::dtype::Dtype;
 use servesim_models::engine::cuda_graph::CudaGraphs;
-use servesim_models::engine::{EngineConfig, kv_capacity_tokens_split};
+use servesim_models::engine::{EngineConfig, HandedFirstToken, kv_capacity_tokens_split};
 use servesim_models::hardware::GpuSku;
 use servesim_models::llm::{DEFAULT_MEM_FRACTION, LlmSpec};
 use servesim_models::perf::{CachedPredictor, IterationPredictor, KernelTimer};
@@ -52,6 +52,46 @@ pub const MAX_PREFILL_UTILISATION: f64 = 0.95;
 
 /// Rounds of the decode workers' ITL–concurrency fixed point at most.
 const MAX_FIXED_POINT_ROUNDS: usize = 32;
+
+/// What a disaggregated request's first token waits for after its prefill: the client reads
+/// the decode worker's stream ([`HandedFirstToken`]), so the token shows once the KV has
+/// moved and the decode worker has taken the request in.
+pub struct DecodeSideWait {
+    /// KV bytes per prompt token.
+    kv_bytes_per_token: f64,
+    /// Bytes/s of one GPU's NVLink, each way: the transfer runs one flow per GPU pair within
+    /// the NVLink domain, as the simulator's hand-off does.
+    link_bytes_per_s: f64,
+    /// Decode iterations before the token shows: half of the one in flight when the KV
+    /// lands, one more under the overlap schedule (the next plan was drawn up before it
+    /// landed), and the first step itself where the decode worker returns the token then.
+    iterations: f64,
+}
+
+impl DecodeSideWait {
+    fn new(llm: &LlmSpec, gpu: &GpuSku, engine: &EngineConfig) -> Self {
+        DecodeSideWait {
+            kv_bytes_per_token: llm.kv_bytes_per_token() as f64,
+            link_bytes_per_s: gpu.nvlink_bytes_per_s_per_direction,
+            iterations: 0.5
+                + f64::from(u8::from(engine.overlap_schedule))
+                + f64::from(u8::from(
+                    engine.handed_first_token != HandedFirstToken::StreamedOnJoin,
+                )),
+        }
+    }
+
+    /// The wait, ms, for `isl` prompt tokens moved from a worker of `from` GPUs to one of
+    /// `to` GPUs whose decode iterations take `itl_ms`.
+    pub fn ms(&self, isl: u32, from: u32, to: u32, itl_ms: f64) -> f64 {
+        let bytes = f64::from(isl) * self.kv_bytes_per_token;
+        let bandwidth = f64::from(from.min(to).max(1)) * self.link_bytes_per_s;
+        bytes / bandwidth * 1e3 + TRANSFER_LATENCY_MS + self.iterations * itl_ms
+    }
+}
+
+/// The network model's fixed latency per transfer, ms.
+const TRANSFER_LATENCY_MS: f64 = 0.01;
 
 /// The prefill queue of one worker shape, with the capacity of each worker count found
 /// once (each costs a bisection over the queue's simulated arrivals).
@@ -108,6 +148,8 @@ pub struct Search<'a> {
     pub max_batched_tokens: u32,
     /// `max_num_seqs` of prefill workers.
     pub prefill_max_num_seqs: u32,
+    /// What a disaggregated first token waits for on the decode side.
+    pub decode_side: DecodeSideWait,
 }
 
 /// The model as served: FP8 weights come with an FP8 KV cache (as aiconfigurator and the
@@ -184,6 +226,7 @@ impl<'a> Search<'a> {
             skipped,
             max_batched_tokens: d.max_batched_tokens,
             prefill_max_num_seqs: d.max_num_seqs,
+            decode_side: DecodeSideWait::new(&llm, &gpu, &d),
         })
     }
 
@@ -203,6 +246,15 @@ impl<'a> Search<'a> {
             model: self.load().batched_prefill(&w.cached, most_workers),
             capacity: (0..most_workers).map(|_| OnceLock::new()).collect(),
         }
+    }
+
+    /// The TTFT a disaggregated deployment's prefill pool is planned for: the target less
+    /// the decode side's wait at the ITL target (its most for a candidate meeting that
+    /// target) and one GPU each way (the slowest transfer). One figure per search, so that
+    /// each worker count's capacity is found once.
+    fn prefill_ttft_target_ms(&self) -> f64 {
+        let wait = self.decode_side.ms(self.req.isl, 1, 1, self.req.itl_ms);
+        (self.req.ttft_ms - wait).max(0.0)
     }
 
     /// Largest decode batch the KV cache holds without preemption.
@@ -324,10 +376,10 @@ impl<'a> Search<'a> {
         let budget = self.req.total_gpus;
         let itl = self.decode_itl_ms(d, b);
         let s_ms = queue.model.alone_ms();
-        // Requests/s that `x` prefill workers carry within the TTFT target (round-robin
-        // routing, each worker batching the prompts waiting for it: see
-        // `servesim_models::analytic::BatchedPrefill`).
-        let p_cap = |x: u32| queue.capacity(x, self.req.ttft_ms);
+        // Requests/s that `x` prefill workers carry within the TTFT target less the decode
+        // side's wait (round-robin routing, each worker batching the prompts waiting for it:
+        // see `servesim_models::analytic::BatchedPrefill`).
+        let p_cap = |x: u32| queue.capacity(x, self.prefill_ttft_target_ms());
         // The fewest prefill workers carrying `rate` (at most the budget, then one more:
         // the candidate then misses its GPU budget).
         let workers_for = |rate: f64| {
@@ -398,11 +450,10 @@ impl<'a> Search<'a> {
         // bursts rarely wait for a slot.
         let slots = slots_with_headroom(conc, 1.0, self.batch_cap(d).max(b));
         // Where the KV capacity leaves too little headroom, a request may find every slot of
-        // its decode worker taken and wait for a departure. That wait falls between its first
-        // token (from the prefill worker) and its second, so it is part of its mean ITL as a
-        // benchmark client computes it, `(e2e − ttft) / (osl − 1)`. While every slot is
-        // taken the worker steps at its full-slot ITL; if even then it serves fewer requests
-        // than arrive, the requests waiting for a slot pile up without bound.
+        // its decode worker taken and wait for a departure, before its first token shows.
+        // While every slot is taken the worker steps at its full-slot ITL; if even then it
+        // serves fewer requests than arrive, the requests waiting for a slot pile up without
+        // bound.
         let steps = self.load().decode_steps();
         let full_life_ms = steps * self.decode_itl_ms(d, slots);
         let keeps_up = rate / f64::from(y) < f64::from(slots) / (full_life_ms / 1e3);
@@ -411,8 +462,11 @@ impl<'a> Search<'a> {
         } else {
             f64::INFINITY
         };
-        let itl = itl + slot_wait / steps;
-        let ttft = queue.model.response_ms(rate, x);
+        let ttft = queue.model.response_ms(rate, x)
+            + self
+                .decode_side
+                .ms(self.req.isl, p.split.gpus(), d.split.gpus(), itl)
+            + slot_wait;
         let misses = self.misses_within(ttft, itl, gpus);
         let tokens = rate * f64::from(self.req.osl);
         let per_gpu = tokens / f64::from(gpus);

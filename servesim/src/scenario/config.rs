@@ -333,6 +333,12 @@ pub struct EngineOverrides {
     /// `0.7 ×` this share of the running requests' outputs to come, decaying to 0.14 of it
     /// over 600 decode steps. SGLang only.
     pub schedule_conservativeness: Option<f64>,
+    /// When a request handed over by a prefill worker shows its first token on this decode
+    /// worker: `streamed_on_join` (SGLang's way: the prefill worker's token, streamed as the
+    /// request joins the decode batch), `streamed_after_first_step` (TensorRT-LLM's: with the
+    /// response of its first decode step) or `recomputed` (vLLM's: the decode worker makes it
+    /// in its first step over the moved KV). Default: the backend's way.
+    pub handed_first_token: Option<servesim_models::engine::HandedFirstToken>,
 }
 
 /// What the run records.

@@ -515,6 +515,7 @@ fn validate_pool(
         prefix_caching: o.prefix_caching.unwrap_or(d.prefix_caching),
         reserve_output: o.reserve_output.unwrap_or(d.reserve_output),
         overlap_schedule: o.overlap_schedule.unwrap_or(d.overlap_schedule),
+        handed_first_token: o.handed_first_token.unwrap_or(d.handed_first_token),
         // The traffic's prefix ids each stand for this many prompt tokens.
         prefix_block_tokens,
         ..d
