@@ -186,6 +186,9 @@ pub struct Decision {
     pub targets: Vec<Option<u32>>,
     /// What the policy read and computed, for the run's record of its decisions.
     pub reason: String,
+    /// Targets recorded but not applied (the policy holds them back, as `sla` does while
+    /// workers start): the run lists them as not applied, and the pools stay as they are.
+    pub held: bool,
 }
 
 impl Decision {
@@ -194,6 +197,7 @@ impl Decision {
         Decision {
             targets: vec![None; pools],
             reason: String::new(),
+            held: false,
         }
     }
 

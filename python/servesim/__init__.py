@@ -138,8 +138,10 @@ class RunResult:
     @property
     def decisions(self) -> pa.Table:
         """The planner's decisions (Arrow), one row per pool per decision: ``time_s``,
-        ``pool``, ``active_before``, ``target``, ``started``, ``stopped``, ``applied``, what it
-        observed (``observed_arrived``, ``observed_completed``) and its ``reason``."""
+        ``pool``, ``active_before``, ``target``, ``started``, ``stopped``, ``applied`` (False in
+        advisory mode, and where the policy held the target back, as ``sla`` does while workers
+        start), what it observed (``observed_arrived``, ``observed_completed``) and its
+        ``reason``."""
         import pyarrow as pa
 
         columns = ["time_s", "pool", "active_before", "target", "started", "stopped", "applied",

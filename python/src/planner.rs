@@ -55,6 +55,7 @@ fn decision(obs: &Observation, out: &Bound<'_, PyAny>) -> PyResult<Decision> {
         return Ok(Decision {
             targets,
             reason: String::new(),
+            held: false,
         });
     }
     let targets: Vec<Option<u32>> = out.extract().map_err(|_| {
@@ -72,6 +73,7 @@ fn decision(obs: &Observation, out: &Bound<'_, PyAny>) -> PyResult<Decision> {
     Ok(Decision {
         targets,
         reason: String::new(),
+        held: false,
     })
 }
 

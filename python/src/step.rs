@@ -55,6 +55,7 @@ impl Stepper {
         let decision = targets.map(|targets| Decision {
             targets,
             reason: String::new(),
+            held: false,
         });
         let mut guard = self.lock()?;
         let inner: &mut servesim::Stepper = &mut guard;

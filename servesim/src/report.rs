@@ -137,7 +137,8 @@ pub struct Summary {
     pub pools: Vec<PoolSummary>,
     /// The planner in the loop, if any.
     pub planner: Option<String>,
-    /// Planner decisions that changed a pool's target (applied or advisory).
+    /// Planner decisions that changed a pool's target (applied, advisory, or held back by
+    /// the policy).
     pub scaling_decisions: u64,
     /// Workers started plus workers stopped by the planner.
     pub workers_started: u64,
@@ -146,7 +147,7 @@ pub struct Summary {
     /// Share of the run the frontend's host process was busy (`None`: no frontend).
     pub frontend_busy_share: Option<f64>,
     /// Every planner decision that changed a pool's target: when, which pool, the target,
-    /// what the decision read and the policy's reason.
+    /// whether it was applied, what the decision read and the policy's reason.
     pub scaling_events: Vec<ScalingEvent>,
     /// What the run says about itself that its figures do not show (see
     /// [`crate::warnings`]).

@@ -28,7 +28,7 @@ pub const DEFAULT_INTERVAL_S: f64 = 60.0;
 /// stepper.advance(None)?; // to the first decision
 /// while let Some(obs) = stepper.observation().filter(|_| !stepper.is_done()) {
 ///     let targets = obs.pools.iter().map(|p| Some(p.active().max(1))).collect();
-///     let decision = servesim::planner::Decision { targets, reason: String::new() };
+///     let decision = servesim::planner::Decision { targets, ..Default::default() };
 ///     stepper.advance(Some(&decision))?;
 /// }
 /// assert!(stepper.progress().completed > 0);

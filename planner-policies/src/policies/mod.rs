@@ -166,6 +166,7 @@ impl Common {
                 .map(|(w, p)| (w != p.active()).then_some(w))
                 .collect(),
             reason: String::new(),
+            held: false,
         }
     }
 }

@@ -209,14 +209,19 @@ impl Planner for Sla {
             c.gpus[c.prefill],
             c.gpus[c.decode],
         );
+        let wanted = c.per_pool(n_p, n_d);
+        let decision = c.decide(wanted, obs);
         if self.wait_until_ready && obs.pools.iter().any(|p| p.starting > 0) {
-            return Decision::unchanged(obs.pools.len()).because(format!(
-                "not ready (workers starting): ignoring {n_p} prefill, {n_d} decode; {}",
+            return Decision {
+                held: true,
+                ..decision
+            }
+            .because(format!(
+                "not ready (workers starting), held: {} -> {n_p} prefill, {n_d} decode",
                 self.core.explain()
             ));
         }
-        let wanted = c.per_pool(n_p, n_d);
-        c.decide(wanted, obs).because(format!(
+        decision.because(format!(
             "throughput: {} -> {n_p} prefill, {n_d} decode",
             self.core.explain()
         ))

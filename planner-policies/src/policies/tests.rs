@@ -126,7 +126,7 @@ impl Toy {
     /// Applies a decision and advances one interval.
     pub fn apply(&mut self, d: &Decision) {
         for i in 0..2 {
-            if let Some(t) = d.targets[i] {
+            if let Some(t) = d.targets[i].filter(|_| !d.held) {
                 let active = self.ready[i] + self.starting[i].len() as u32;
                 if t > active {
                     for _ in active..t {

@@ -17,7 +17,8 @@ use crate::Error;
 use crate::scenario::Scenario;
 use crate::trace::PoolDecision;
 
-/// A planner decision for one pool: applied, or only recorded (advisory mode).
+/// A planner decision for one pool: applied, or only recorded (advisory mode, or held back by
+/// the policy).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ScalingEvent {
     /// When the decision was taken, s.
@@ -32,7 +33,7 @@ pub struct ScalingEvent {
     pub started: u32,
     /// Workers stopped or set draining.
     pub stopped: u32,
-    /// False in advisory mode.
+    /// False in advisory mode and where the policy held the target back.
     pub applied: bool,
     /// Requests completed in the interval the decision read.
     pub observed_completed: u64,
@@ -307,7 +308,8 @@ impl World {
             if target == before {
                 continue;
             }
-            let (started, stopped) = if pl.advisory {
+            let applied_here = !(pl.advisory || decision.held);
+            let (started, stopped) = if !applied_here {
                 (0, 0)
             } else {
                 applied.push((pool, target));
@@ -320,14 +322,19 @@ impl World {
                 target,
                 started,
                 stopped,
-                applied: !pl.advisory,
+                applied: applied_here,
                 observed_completed: obs.interval.requests,
                 observed_arrived: obs.interval.arrived,
                 reason: decision.reason.clone(),
             });
         }
         if let Some(trace) = self.trace.as_deref_mut() {
-            trace.decision(sched.now(), &traced, !pl.advisory, &decision.reason);
+            trace.decision(
+                sched.now(),
+                &traced,
+                !(pl.advisory || decision.held),
+                &decision.reason,
+            );
         }
         for (pool, target) in applied {
             self.lower_recovery_goal(pool, target);
