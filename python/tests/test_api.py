@@ -283,6 +283,16 @@ def test_python_planner(small: servesim.Scenario) -> None:
     assert d.schema.field("reason").type == "string"
 
 
+def test_decisions_sla_held_back_say_so() -> None:
+    # Dynamo's connector ignores a scaling while workers start; sla records it, not applied.
+    s = servesim.Scenario.from_yaml(ROOT / "scenarios" / "planner-suite" / "dynamo-sinusoid.yaml")
+    d = s.with_policy("sla").run().decisions
+    held = [r for r in d.to_pylist() if not r["applied"]]
+    assert held, d.to_pylist()
+    assert all(r["reason"].startswith("not ready") for r in held)
+    assert all(r["started"] == 0 and r["stopped"] == 0 for r in held)
+
+
 def test_python_planner_errors(small: servesim.Scenario) -> None:
     class Boom:
         interval_s = 10.0

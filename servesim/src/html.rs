@@ -247,22 +247,24 @@ pub fn run_charts(
         .pool_ids()
         .map(|p| world.cluster.pool_name(p).to_string())
         .collect();
-    // The planner's actions (decisions that started or stopped a worker), marked on the
+    // The planner's actions (decisions that started or stopped a worker) and the decisions it
+    // recorded without applying them (advisory, or held back by the policy), marked on the
     // workers chart with what it decided and why.
     let actions: Vec<(f64, String)> = world
         .scaling_events()
         .iter()
-        .filter(|e| e.started > 0 || e.stopped > 0)
+        .filter(|e| e.started > 0 || e.stopped > 0 || !e.applied)
         .map(|e| {
             let why = if e.reason.is_empty() {
                 String::new()
             } else {
                 format!(": {}", e.reason)
             };
+            let not_applied = if e.applied { "" } else { " (not applied)" };
             (
                 e.time_s,
                 format!(
-                    "{:.0} s, {} {} -> {}{why}",
+                    "{:.0} s, {} {} -> {}{not_applied}{why}",
                     e.time_s, e.pool, e.active_before, e.target
                 ),
             )
@@ -305,7 +307,7 @@ pub fn run_charts(
     let title = if actions.is_empty() {
         "Workers per pool"
     } else {
-        "Workers per pool (ticks: the planner's actions; hover for why)"
+        "Workers per pool (ticks: the planner's decisions; hover for what and why)"
     };
     let mut out = chart(title, "workers", workers, vec![], actions);
     out += &chart(

@@ -75,7 +75,7 @@ fn the_airline_story_names_its_storm() {
     let (ok, stdout, stderr) = servesim(&[
         "airline",
         "--policies",
-        "static,lookahead",
+        "static,sla,lookahead",
         "--out",
         out.to_str().unwrap(),
         "--jobs",
@@ -92,10 +92,18 @@ fn the_airline_story_names_its_storm() {
     );
     let page = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(page.contains("Airline disruption: planners compared") && page.contains("shaded"));
-    // The planner's actions are marked on its workers chart, each with its reason on hover.
-    assert!(page.contains("ticks: the planner's actions"), "no markers");
+    // The planner's decisions are marked on its workers chart, each with its reason on hover,
+    // and those `sla` held back while workers started say they were not applied.
+    assert!(
+        page.contains("ticks: the planner's decisions"),
+        "no markers"
+    );
     assert!(
         page.contains("<g><title>") && page.contains("prefill demand"),
         "no reasons"
+    );
+    assert!(
+        page.contains("(not applied): not ready (workers starting), held"),
+        "no held decisions"
     );
 }

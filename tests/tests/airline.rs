@@ -90,6 +90,36 @@ fn sla_adds_prefill_workers_and_ttft_recovers_once_they_are_up() {
 }
 
 #[test]
+fn sla_holds_its_decisions_while_workers_start_and_says_so() {
+    let (s, w) = run_policy("sla");
+    let held: Vec<_> = s.scaling_events.iter().filter(|e| !e.applied).collect();
+    assert!(!held.is_empty(), "a 180 s start-up spans decisions: {s}");
+    for e in &held {
+        assert!(e.reason.starts_with("not ready"), "{e:?}");
+        assert_eq!((e.started, e.stopped), (0, 0), "{e:?}");
+        // Held while a worker of the deployment was starting (in the sample before the
+        // decision: the planner reads metrics scraped just before it).
+        let k = (e.time_s / step(&w)).ceil() as usize - 1;
+        let starting: f64 = w
+            .metrics
+            .series
+            .iter()
+            .map(|p| p.starting.values().get(k).copied().unwrap_or(0.0))
+            .sum();
+        assert!(starting > 0.0, "{e:?}");
+    }
+    // Without the wait, the same run applies every decision.
+    let no_wait = with_policy(&scenario(), "sla", 7)
+        .unwrap()
+        .edited(|c| {
+            c.planner.as_mut().unwrap().sla.wait_until_ready = false;
+        })
+        .unwrap();
+    let (s2, _) = run(&no_wait).unwrap();
+    assert!(s2.scaling_events.iter().all(|e| e.applied), "{s2}");
+}
+
+#[test]
 fn every_policy_scales_back_after_the_storm() {
     for policy in servesim::planner::POLICIES {
         let (s, w) = run_policy(policy);
