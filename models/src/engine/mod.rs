@@ -382,6 +382,10 @@ impl Engine {
             prefix_blocks: no_blocks(),
             ..spec
         };
+        debug_assert!(
+            spec.output_tokens >= 2,
+            "a prefill worker finishes a one-token request itself"
+        );
         let mut seq = self.new_seq(spec, Phase::Incoming, now);
         seq.private_blocks = need;
         seq.prefilled = seq.prefill_target;

@@ -477,6 +477,92 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    /// Requests handed over to a decode worker, in any backend's way of showing their first
+    /// token: each shows exactly one first token, before it finishes, and the worker makes
+    /// the tokens the prefill worker did not, preempted or not.
+    #[test]
+    fn handed_over_requests_show_one_first_token_and_finish(
+        // Outputs of two tokens at least: a prefill worker finishes a one-token request itself.
+        reqs in prop::collection::vec((1u32..2000, 2u32..120, 0u64..3000), 1..30),
+        kv_blocks in 300u64..1500,
+        way in prop::sample::select(vec![
+            HandedFirstToken::StreamedOnJoin,
+            HandedFirstToken::StreamedAfterFirstStep,
+            HandedFirstToken::Recomputed,
+        ]),
+        overlap in any::<bool>(),
+    ) {
+        let mut d = Engine::new(EngineConfig {
+            kv_blocks, max_num_seqs: 8, overlap_schedule: overlap, handed_first_token: way,
+            ..config()
+        });
+        let mut now = SimTime::ZERO;
+        // Landings, in time order: (at, request, prompt, output).
+        let mut landings: Vec<(SimTime, u32, u32, u32)> = reqs
+            .iter()
+            .enumerate()
+            .map(|(i, &(p, o, at))| (SimTime::ZERO + SimDuration::from_micros(at * 100).unwrap(), i as u32, p, o))
+            .collect();
+        landings.sort();
+        let mut expected_tokens = 0u64;
+        let mut first = vec![0u32; reqs.len()];
+        let mut done = vec![false; reqs.len()];
+        let mut tokens = 0u64;
+        let mut out = IterationOutput::default();
+        let mut next = 0;
+        let mut guard = 0;
+        let mut record = |out: &mut IterationOutput, tokens: &mut u64| -> Result<(), TestCaseError> {
+            for ev in out.events.drain(..) {
+                match ev {
+                    EngineEvent::FirstToken { request } => {
+                        prop_assert!(!done[request.0 as usize]);
+                        first[request.0 as usize] += 1;
+                    }
+                    EngineEvent::Finished { request, .. } => {
+                        prop_assert_eq!(first[request.0 as usize], 1);
+                        done[request.0 as usize] = true;
+                    }
+                    _ => {}
+                }
+            }
+            *tokens += out.tokens;
+            out.tokens = 0;
+            Ok(())
+        };
+        loop {
+            // Land every transfer due by now that the worker can reserve.
+            while next < landings.len() && landings[next].0 <= now {
+                let (_, r, p, o) = landings[next];
+                let Some(slot) = d.reserve_incoming(spec(r, p, o), now) else { break };
+                d.incoming_landed(slot, now);
+                // The prefill worker made the first token; the decode worker shows it.
+                expected_tokens += u64::from(o) - u64::from(way != HandedFirstToken::Recomputed);
+                next += 1;
+            }
+            match d.start_iteration(now, &LinearTimer, &mut out) {
+                Some(dt) => {
+                    now += dt;
+                    d.complete_iteration(now, &mut out);
+                }
+                None if next < landings.len() => {
+                    prop_assert!(landings[next].0 > now, "an idle worker reserves every landing");
+                    now = landings[next].0;
+                }
+                None => break,
+            }
+            record(&mut out, &mut tokens)?;
+            guard += 1;
+            prop_assert!(guard < 1_000_000, "no progress");
+        }
+        prop_assert!(done.iter().all(|&f| f), "{:?}", done);
+        let shown = expected_tokens + if way == HandedFirstToken::Recomputed { 0 } else { reqs.len() as u64 };
+        prop_assert_eq!(tokens, shown);
+        prop_assert_eq!(d.kv().in_use(), 0);
+    }
+}
+
 /// Records the shape of every batch it times.
 struct ShapeRecorder(std::sync::Mutex<Vec<(u32, u64, bool)>>);
 
