@@ -316,9 +316,16 @@ impl fmt::Display for Summary {
             )?;
         }
         if let Some(planner) = &self.planner {
+            // Decisions recorded but not applied (advisory mode, or held back by the policy).
+            let unapplied = self.scaling_events.iter().filter(|e| !e.applied).count();
+            let unapplied = if unapplied > 0 {
+                format!(" ({unapplied} not applied)")
+            } else {
+                String::new()
+            };
             writeln!(
                 f,
-                "planner {planner}: {} decisions, {} workers started, {} stopped; {:.2} GPU-h in all",
+                "planner {planner}: {} decisions{unapplied}, {} workers started, {} stopped; {:.2} GPU-h in all",
                 self.scaling_decisions, self.workers_started, self.workers_stopped, self.gpu_hours
             )?;
         }

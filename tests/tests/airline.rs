@@ -94,6 +94,11 @@ fn sla_holds_its_decisions_while_workers_start_and_says_so() {
     let (s, w) = run_policy("sla");
     let held: Vec<_> = s.scaling_events.iter().filter(|e| !e.applied).collect();
     assert!(!held.is_empty(), "a 180 s start-up spans decisions: {s}");
+    assert!(
+        s.to_string()
+            .contains(&format!("decisions ({} not applied)", held.len())),
+        "{s}"
+    );
     for e in &held {
         assert!(e.reason.starts_with("not ready"), "{e:?}");
         assert_eq!((e.started, e.stopped), (0, 0), "{e:?}");
