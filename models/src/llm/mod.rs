@@ -376,17 +376,7 @@ impl LlmSpec {
     fn check_deployment(&self, gpu: &GpuSku, par: &Parallelism, mem_fraction: f64) -> Result<f64> {
         self.require_modelled("the KV capacity of a tensor-parallel worker", par)?;
         let tp = par.tp;
-        if tp == 0 || par.gpus() > u64::from(gpu.nvlink_domain()) {
-            return Err(ModelsError::Invalid {
-                what: "TP size",
-                message: format!(
-                    "TP {tp} × attention DP {} (must fit one NVLink domain: 1..={} GPUs on {})",
-                    par.attention_dp,
-                    gpu.nvlink_domain(),
-                    gpu.sku
-                ),
-            });
-        }
+        par.check_fits(gpu)?;
         if !(mem_fraction > 0.0 && mem_fraction <= 1.0) {
             return Err(ModelsError::Invalid {
                 what: "memory fraction",

@@ -48,6 +48,24 @@ impl Parallelism {
     pub fn gpus(&self) -> u64 {
         u64::from(self.tp) * u64::from(self.attention_dp)
     }
+
+    /// Whether the worker has GPUs and fits one NVLink domain of `gpu` (an error naming
+    /// the TP size if not).
+    pub fn check_fits(&self, gpu: &GpuSku) -> Result<()> {
+        if self.tp == 0 || self.gpus() > u64::from(gpu.nvlink_domain()) {
+            return Err(ModelsError::Invalid {
+                what: "TP size",
+                message: format!(
+                    "TP {} × attention DP {} (must fit one NVLink domain: 1..={} GPUs on {})",
+                    self.tp,
+                    self.attention_dp,
+                    gpu.nvlink_domain(),
+                    gpu.sku
+                ),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// A model's parameters by how parallelism splits them.

@@ -162,17 +162,7 @@ impl IterationPredictor {
             }
         }
         let tp = par.tp;
-        if tp == 0 || par.gpus() > u64::from(gpu.nvlink_domain()) {
-            return Err(ModelsError::Invalid {
-                what: "TP size",
-                message: format!(
-                    "TP {tp} × attention DP {} (must fit one NVLink domain: 1..={} GPUs on {})",
-                    par.attention_dp,
-                    gpu.nvlink_domain(),
-                    gpu.sku
-                ),
-            });
-        }
+        par.check_fits(gpu)?;
         let dense_layers = llm
             .layers()
             .iter()
