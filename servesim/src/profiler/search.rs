@@ -37,6 +37,7 @@ use servesim_models::engine::cuda_graph::CudaGraphs;
 use servesim_models::engine::{EngineConfig, HandedFirstToken, kv_capacity_tokens_split};
 use servesim_models::hardware::GpuSku;
 use servesim_models::llm::{DEFAULT_MEM_FRACTION, LlmSpec};
+use servesim_models::network::DEFAULT_TRANSFER_LATENCY;
 use servesim_models::perf::{CachedPredictor, IterationPredictor, KernelTimer};
 use servesim_planner::profile::PoolModel;
 
@@ -86,12 +87,11 @@ impl DecodeSideWait {
     pub fn ms(&self, isl: u32, from: u32, to: u32, itl_ms: f64) -> f64 {
         let bytes = f64::from(isl) * self.kv_bytes_per_token;
         let bandwidth = f64::from(from.min(to).max(1)) * self.link_bytes_per_s;
-        bytes / bandwidth * 1e3 + TRANSFER_LATENCY_MS + self.iterations * itl_ms
+        bytes / bandwidth * 1e3
+            + DEFAULT_TRANSFER_LATENCY.as_millis_f64()
+            + self.iterations * itl_ms
     }
 }
-
-/// The network model's fixed latency per transfer, ms.
-const TRANSFER_LATENCY_MS: f64 = 0.01;
 
 /// The prefill queue of one worker shape, with the capacity of each worker count found
 /// once (each costs a bisection over the queue's simulated arrivals).

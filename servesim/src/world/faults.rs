@@ -50,6 +50,19 @@ pub(super) struct FaultLoop {
     pub(super) stragglers: Vec<(usize, WorkerId)>,
 }
 
+impl FaultLoop {
+    /// A planner asked for `target` workers of `pool`: a pool still recovering from a fault
+    /// is back once it has that many ready, if fewer than before the fault (the planner no
+    /// longer wants the rest).
+    pub(super) fn lower_recovery_goal(&mut self, pool: PoolId, target: u32) {
+        for (_, p, before) in &mut self.recovering {
+            if *p == pool {
+                *before = (*before).min(target);
+            }
+        }
+    }
+}
+
 impl World {
     /// The live worker a fault strikes: the one named, else one drawn from the fault's
     /// stream; `Err` says why none is struck (the pool has no such live worker now).
@@ -290,19 +303,6 @@ impl World {
             }
         }
         self.apply_notices(sched);
-    }
-
-    /// A planner asked for `target` workers of `pool`: a pool still recovering from a fault
-    /// is back once it has that many ready, if fewer than before the fault (the planner no
-    /// longer wants the rest).
-    pub(super) fn lower_recovery_goal(&mut self, pool: PoolId, target: u32) {
-        if let Some(faults) = &mut self.faults {
-            for (_, p, before) in &mut faults.recovering {
-                if *p == pool {
-                    *before = (*before).min(target);
-                }
-            }
-        }
     }
 
     /// Marks faults whose pool is back to its ready count as recovered.

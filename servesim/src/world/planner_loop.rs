@@ -299,7 +299,7 @@ impl World {
                 });
             }
         }
-        let mut applied = Vec::new();
+        let applied = !(pl.advisory || decision.held);
         for (i, target) in decision.targets.iter().enumerate() {
             let (Some(target), Some(pool)) = (*target, self.cluster.pool_ids().nth(i)) else {
                 continue;
@@ -308,12 +308,13 @@ impl World {
             if target == before {
                 continue;
             }
-            let applied_here = !(pl.advisory || decision.held);
-            let (started, stopped) = if !applied_here {
-                (0, 0)
-            } else {
-                applied.push((pool, target));
+            let (started, stopped) = if applied {
+                if let Some(faults) = self.faults.as_mut() {
+                    faults.lower_recovery_goal(pool, target);
+                }
                 self.cluster.set_target(pool, target, sched)
+            } else {
+                (0, 0)
             };
             pl.events.push(ScalingEvent {
                 time_s: sched.now().as_secs_f64(),
@@ -322,22 +323,14 @@ impl World {
                 target,
                 started,
                 stopped,
-                applied: applied_here,
+                applied,
                 observed_completed: obs.interval.requests,
                 observed_arrived: obs.interval.arrived,
                 reason: decision.reason.clone(),
             });
         }
         if let Some(trace) = self.trace.as_deref_mut() {
-            trace.decision(
-                sched.now(),
-                &traced,
-                !(pl.advisory || decision.held),
-                &decision.reason,
-            );
-        }
-        for (pool, target) in applied {
-            self.lower_recovery_goal(pool, target);
+            trace.decision(sched.now(), &traced, applied, &decision.reason);
         }
     }
 }
