@@ -4,8 +4,11 @@
 //! and Python; and what a scenario says before it runs (a run that will take long), which
 //! the command line and Python tell before they start it.
 
+use servesim_models::perf::provenance::KernelProvenance;
+
 use crate::scenario::Scenario;
 use crate::world::World;
+use crate::world::build::pool_predictors;
 
 /// Fewest requests still in flight at the end before an unbounded queue is suspected.
 const QUEUE_FLOOR: u64 = 100;
@@ -66,6 +69,7 @@ pub fn run_warnings(s: &Scenario, w: &World, completed: u64, in_flight: u64) -> 
              the run (memory too); the figures describe a transient, not a steady state"
         ));
     }
+    out.extend(kernel_warnings(s));
     if let Some(check) = w.context_check() {
         for (name, o) in w.workload.stream_names().iter().zip(&check.streams) {
             if o.over > 0 {
@@ -89,4 +93,52 @@ pub fn run_warnings(s: &Scenario, w: &World, completed: u64, in_flight: u64) -> 
         }
     }
     out
+}
+
+/// Where each pool's kernel times come from, where not from measurements of the kernels'
+/// own shapes on the scenario's GPU ([`KernelProvenance`]): such times have no
+/// leave-shape-out check behind them (`servesim perf check`).
+fn pool_provenance(s: &Scenario) -> Vec<(String, KernelProvenance)> {
+    // A scenario that runs has predictors; one that does not fails before any warning.
+    let Ok(predictors) = pool_predictors(s) else {
+        return Vec::new();
+    };
+    s.pools()
+        .iter()
+        .zip(&predictors)
+        .map(|(p, pred)| (p.name.clone(), KernelProvenance::of(pred)))
+        .collect()
+}
+
+/// One warning for the pools whose kernels are not all measured (one for all of them when
+/// they say the same).
+pub fn kernel_warnings(s: &Scenario) -> Vec<String> {
+    let pools = pool_provenance(s);
+    let where_ = format!("{} under {}", s.gpu().sku, s.backend().name());
+    let said: Vec<_> = pools
+        .iter()
+        .filter_map(|(name, p)| p.sentence().map(|t| (name, t)))
+        .collect();
+    let tail = "expect larger errors there than the measured kernels' (servesim perf check)";
+    match said.as_slice() {
+        [] => Vec::new(),
+        [(_, first), ..] if said.len() == pools.len() && said.iter().all(|(_, t)| t == first) => {
+            vec![format!("every pool, {where_}: {first}; {tail}")]
+        }
+        _ => said
+            .iter()
+            .map(|(name, t)| format!("pool {name}, {where_}: {t}; {tail}"))
+            .collect(),
+    }
+}
+
+/// What the kernels of every pool of `s` together are timed from, where not all from
+/// measurements of their own shapes (`servesim validate`'s `note`).
+pub fn kernel_note(s: &Scenario) -> Option<String> {
+    let mut all = KernelProvenance::default();
+    for (_, p) in pool_provenance(s) {
+        all.borrowed_from = all.borrowed_from.or(p.borrowed_from);
+        all.unmeasured.extend(p.unmeasured);
+    }
+    all.sentence()
 }

@@ -473,6 +473,42 @@ fn requests_longer_than_the_context_are_warned_of_or_refused_when_all_are() {
 }
 
 #[test]
+fn a_run_warns_of_kernels_timed_from_another_shape_and_names_the_pools() {
+    let run = |text: &str| {
+        let s = Scenario::from_yaml_str(text, "s.yaml", Path::new(".")).unwrap();
+        servesim::run(&s).unwrap().0
+    };
+    // TensorRT-LLM's H200 MXFP4 MoE rows are gpt-oss-20b's (32 experts); gpt-oss-120b has
+    // 128, so its experts are timed from the nearest measured shape, in every pool alike.
+    let oss = GOOD
+        .replace("Qwen/Qwen3-32B-FP8", "gpt-oss-120b")
+        .replace("h100_sxm", "h200_sxm")
+        .replace("backend: vllm", "backend: trtllm");
+    let summary = run(&oss);
+    let w: Vec<_> = summary
+        .warnings
+        .iter()
+        .filter(|w| w.contains("nearest measured"))
+        .collect();
+    assert_eq!(w.len(), 1, "{:?}", summary.warnings);
+    assert!(
+        w[0].starts_with("every pool, h200_sxm under trtllm: ")
+            && w[0].contains("MoE layers (w4a16_mxfp4, 128 experts, top-4"),
+        "{}",
+        w[0]
+    );
+    // A GPU without tables of its own: its kernels borrow another's, which is said.
+    let b300 = run(&GOOD.replace("h100_sxm", "b300_sxm"));
+    assert!(
+        b300.warnings
+            .iter()
+            .any(|w| w.contains("kernels timed from b200_sxm's measured tables")),
+        "{:?}",
+        b300.warnings
+    );
+}
+
+#[test]
 fn a_run_warns_of_a_pool_without_capacity_and_of_a_queue_without_bound() {
     let run = |text: &str| {
         let s = Scenario::from_yaml_str(text, "s.yaml", Path::new(".")).unwrap();

@@ -602,3 +602,55 @@ fn nvfp4_rows_run_on_blackwell_and_name_the_missing_fp4_tensor_cores_elsewhere()
         "{line}"
     );
 }
+
+#[test]
+fn a_row_whose_kernels_were_never_measured_in_its_shape_says_so_in_its_note() {
+    // gpt-oss-120b (128 experts) under TensorRT-LLM on H200, whose MXFP4 MoE rows are
+    // gpt-oss-20b's (32 experts); Llama-3.1-8B on H100, measured throughout.
+    let oss = agg(
+        "trtllm",
+        "openai/gpt-oss-120b",
+        "h200_sxm",
+        "nvfp4",
+        256,
+        8,
+        1,
+        1,
+        2,
+    )
+    .replacen(",nvfp4,,", ",nvfp4,nvfp4,", 1);
+    let llama = agg(
+        "vllm",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "h100_sxm",
+        "",
+        256,
+        8,
+        1,
+        1,
+        2,
+    );
+    let (out, path) = run("kernel-note", &[oss, llama]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = read(&path);
+    // The note is quoted (it holds commas): read the columns before it, then the line whole.
+    let n = HEADER.split(',').count();
+    let (ttft, reason) = (&got[1][n], &got[1][n + 2]);
+    assert!(
+        reason.is_empty() && ttft.parse::<f64>().unwrap() > 0.0,
+        "{:?}",
+        got[1]
+    );
+    let line = got[1].join(",");
+    assert!(
+        line.contains("timed from the nearest measured one through the roofline")
+            && line.contains("MoE layers (w4a16_mxfp4, 128 experts"),
+        "{line}"
+    );
+    let (_, _, reason, note) = outputs(&got[2]);
+    assert!(reason.is_empty() && note.is_empty(), "{:?}", got[2]);
+}

@@ -294,7 +294,13 @@ fn key(op: &KernelOp) -> Key {
             num_gpus,
             elems,
         } => Key::Nccl(
-            (nccl_code(*op) << 8) | dtype_code(*dtype),
+            // A collective moves bytes: BF16 is FP16's traffic (the tables measure FP16).
+            (nccl_code(*op) << 8)
+                | dtype_code(if *dtype == Dtype::Bf16 {
+                    Dtype::Fp16
+                } else {
+                    *dtype
+                }),
             [ln((*num_gpus).into()), ln(*elems as f64)],
         ),
         KernelOp::P2pCopy { bytes, .. } => Key::P2p(0, [ln(*bytes as f64)]),
@@ -568,6 +574,27 @@ impl CalibratedTimer {
                     .any(|c| c >> MLA_PART_SHIFT == mla_part_code(part))
             })
         })
+    }
+
+    /// Whether measured rows of `op`'s own category (dtype, kernel, model shape) exist.
+    pub fn measures_own_category(&self, op: &KernelOp) -> bool {
+        fn has<const D: usize>(t: &Option<InterpTable<D>>, c: u64) -> bool {
+            t.as_ref().is_some_and(|t| t.has_category(c))
+        }
+        match key(op) {
+            Key::Gemm(c, _) => has(&self.gemm, c),
+            Key::Ctx(c, _) => has(&self.ctx, c),
+            Key::Gen(c, _) => has(&self.gen_attn, c),
+            Key::Ar(c, _) => has(&self.allreduce, c),
+            Key::Nccl(c, _) => has(&self.nccl, c),
+            Key::P2p(c, _) => has(&self.p2p, c),
+            Key::Moe(c, _) => has(&self.moe, c),
+            Key::MlaCtx(c, _) => has(&self.mla_ctx, c),
+            Key::MlaGen(c, _) => has(&self.mla_gen, c),
+            Key::MlaPart(c, _) => has(&self.mla_part, c),
+            Key::Disp(c, _) => has(&self.dispatch, c),
+            Key::None => false,
+        }
     }
 
     /// Whether `op` is timed from measured rows (of its own category or the nearest one),

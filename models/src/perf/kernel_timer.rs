@@ -19,6 +19,9 @@ pub enum KernelTimer {
     Roofline(RooflineTimer),
     /// From measured tables (interpolated; roofline-scaled outside them).
     Calibrated(Arc<CalibratedTimer>),
+    /// The same measured tables, noting every operation timed (to tell which kernels a
+    /// worker's steps run, and from what rows).
+    Recording(Arc<CalibratedTimer>, Arc<Mutex<Vec<KernelOp>>>),
 }
 
 impl KernelTimer {
@@ -54,6 +57,10 @@ impl KernelTimer {
         match self {
             KernelTimer::Roofline(r) => r.time_ms(op),
             KernelTimer::Calibrated(c) => c.time_ms(op),
+            KernelTimer::Recording(c, seen) => {
+                seen.lock().expect("recorded operations lock").push(*op);
+                c.time_ms(op)
+            }
         }
     }
 
@@ -62,7 +69,7 @@ impl KernelTimer {
     pub fn measures_moe(&self, shape: &MoeShape) -> bool {
         match self {
             KernelTimer::Roofline(_) => false,
-            KernelTimer::Calibrated(c) => c.measures_moe(shape),
+            KernelTimer::Calibrated(c) | KernelTimer::Recording(c, _) => c.measures_moe(shape),
         }
     }
 
@@ -71,7 +78,7 @@ impl KernelTimer {
     pub fn measures_mla_parts(&self) -> bool {
         match self {
             KernelTimer::Roofline(_) => false,
-            KernelTimer::Calibrated(c) => c.measures_mla_parts(),
+            KernelTimer::Calibrated(c) | KernelTimer::Recording(c, _) => c.measures_mla_parts(),
         }
     }
 
@@ -80,7 +87,9 @@ impl KernelTimer {
     pub fn gemm_call_overhead_ms(&self, dtype: Dtype) -> f64 {
         match self {
             KernelTimer::Roofline(_) => 0.0,
-            KernelTimer::Calibrated(c) => c.gemm_call_overhead_ms(dtype),
+            KernelTimer::Calibrated(c) | KernelTimer::Recording(c, _) => {
+                c.gemm_call_overhead_ms(dtype)
+            }
         }
     }
 
@@ -92,7 +101,9 @@ impl KernelTimer {
         let (prepare, dispatch, combine) = q.stages()?;
         let measured = match self {
             KernelTimer::Roofline(_) => false,
-            KernelTimer::Calibrated(c) => c.is_measured(&KernelOp::MoeDispatch(dispatch)),
+            KernelTimer::Calibrated(c) | KernelTimer::Recording(c, _) => {
+                c.is_measured(&KernelOp::MoeDispatch(dispatch))
+            }
         };
         let source = if measured {
             DispatchSource::Measured
@@ -118,7 +129,7 @@ impl KernelTimer {
     pub fn gpu(&self) -> &GpuSku {
         match self {
             KernelTimer::Roofline(r) => &r.gpu,
-            KernelTimer::Calibrated(c) => c.gpu(),
+            KernelTimer::Calibrated(c) | KernelTimer::Recording(c, _) => c.gpu(),
         }
     }
 }

@@ -10,6 +10,8 @@
 //! - [`predictor`]: [`IterationPredictor`], batch → iteration time; `moe_part.rs` its
 //!   mixture-of-experts part (expert format, split, and the kernel a step runs on);
 //! - [`memo`]: [`CachedPredictor`], the same with caches, for the simulator's hot loop;
+//! - [`provenance`]: which of a worker's kernels are not timed from measurements of their
+//!   own shape on their own GPU;
 //! - [`evaluate`]: predictions for public-layout kernel rows and the leave-shape-out check
 //!   behind `servesim perf check`.
 
@@ -23,6 +25,7 @@ mod mla_parts;
 mod moe_part;
 pub mod ops;
 pub mod predictor;
+pub mod provenance;
 pub mod roofline;
 pub mod table;
 

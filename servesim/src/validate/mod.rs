@@ -488,6 +488,14 @@ fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Pre
         isl: spec.isl.unwrap_or_default(),
         osl: spec.osl.unwrap_or_default(),
     };
+    // What the prediction leans on beyond the measured kernels of its own shapes.
+    let kernels = scenario_of(&plan, row, &load, users_out_of_step(&load, 0.0), 1)
+        .ok()
+        .and_then(|s| crate::warnings::kernel_note(&s));
+    let note = match (note.clone(), kernels) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    };
     if let Averaged::Recipe {
         dataset_entries,
         in_step,

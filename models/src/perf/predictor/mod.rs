@@ -350,6 +350,14 @@ impl IterationPredictor {
         &self.timer
     }
 
+    /// The same predictor timing its kernels with `timer`.
+    pub(crate) fn with_timer(&self, timer: KernelTimer) -> Self {
+        IterationPredictor {
+            timer,
+            ..self.clone()
+        }
+    }
+
     /// A GEMM as it runs inside a serving step: the isolated kernel's time less the per-call
     /// overhead of its dtype's path that the engine fuses away (never below half the kernel).
     fn gemm(&self, m: u64, n: u64, k: u64, dtype: Dtype) -> f64 {

@@ -1,0 +1,249 @@
+//! Where a deployment's kernel times come from: measured rows of the kernel's own shape,
+//! another shape's rows (the nearest measured category's efficiency carried through the
+//! roofline, see [`super::calibrated`]), or the roofline alone. `servesim perf check`
+//! measures the first; the other two have no such check, so a prediction that leans on them
+//! says so (`servesim validate`'s `note`, a run's warnings).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use crate::perf::ops::{KernelOp, MlaPart};
+use crate::perf::predictor::{BatchShape, IterationPredictor, PrefillChunk};
+use crate::perf::{CalibratedTimer, KernelTimer};
+
+/// How one kernel's time is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum KernelBasis {
+    /// Interpolated between measured rows of its own category (dtype, kernel, model shape).
+    Measured,
+    /// The nearest measured category's achieved efficiency, applied to its own roofline.
+    Neighbour,
+    /// The datasheet roofline alone (no table of its family).
+    Roofline,
+}
+
+/// What a worker's steps time from other than measurements of their own kernels.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KernelProvenance {
+    /// The GPU whose tables time the kernels, where it is not the worker's own.
+    pub borrowed_from: Option<String>,
+    /// Kernels not measured in their own category, by description.
+    pub unmeasured: BTreeMap<String, KernelBasis>,
+}
+
+impl KernelProvenance {
+    /// Which kernels of a prefill step (one 1,024-token prompt) and a decode step (8 sequences
+    /// of 1,024 tokens) of `predictor` are not timed from measurements of their own shape.
+    pub fn of(predictor: &IterationPredictor) -> KernelProvenance {
+        let timer: Arc<CalibratedTimer> = match predictor.timer() {
+            KernelTimer::Calibrated(c) | KernelTimer::Recording(c, _) => c.clone(),
+            KernelTimer::Roofline(r) => {
+                return KernelProvenance {
+                    borrowed_from: None,
+                    unmeasured: BTreeMap::from([(
+                        format!("every kernel on {} (no measured tables)", r.gpu.sku),
+                        KernelBasis::Roofline,
+                    )]),
+                };
+            }
+        };
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let probe = predictor.with_timer(KernelTimer::Recording(timer.clone(), seen.clone()));
+        let chunk = [PrefillChunk {
+            tokens: 1024,
+            context: 0,
+        }];
+        for batch in [
+            BatchShape {
+                prefill: &chunk,
+                decode_seqs: 0,
+                decode_kv_tokens: 0,
+                eager: true,
+            },
+            BatchShape {
+                prefill: &[],
+                decode_seqs: 8,
+                decode_kv_tokens: 8 * 1024,
+                eager: false,
+            },
+        ] {
+            probe.predict_ms(&batch);
+        }
+        let ops = seen.lock().expect("recorded operations lock").clone();
+        let mut unmeasured = BTreeMap::new();
+        for op in &ops {
+            let basis = if !timer.is_measured(op) {
+                KernelBasis::Roofline
+            } else if timer.measures_own_category(op) {
+                KernelBasis::Measured
+            } else {
+                KernelBasis::Neighbour
+            };
+            if basis != KernelBasis::Measured
+                && let Some(what) = describe(op)
+            {
+                unmeasured.insert(what, basis);
+            }
+        }
+        let (source, gpu) = (&timer.source_gpu().sku, &timer.gpu().sku);
+        KernelProvenance {
+            borrowed_from: (source != gpu).then(|| source.clone()),
+            unmeasured,
+        }
+    }
+
+    /// Whether every kernel is timed from measurements of its own shape on its own GPU.
+    pub fn is_measured(&self) -> bool {
+        self.borrowed_from.is_none() && self.unmeasured.is_empty()
+    }
+
+    /// One sentence saying what is not measured (`None` when everything is).
+    pub fn sentence(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(source) = &self.borrowed_from {
+            parts.push(format!(
+                "kernels timed from {source}'s measured tables through the datasheets"
+            ));
+        }
+        let list = |basis| {
+            self.unmeasured
+                .iter()
+                .filter(|(_, b)| **b == basis)
+                .map(|(w, _)| w.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let near = list(KernelBasis::Neighbour);
+        if !near.is_empty() {
+            parts.push(format!(
+                "not measured in this form (shape, format or implementation), timed from the \
+                 nearest measured one through the roofline: {near}"
+            ));
+        }
+        let roof = list(KernelBasis::Roofline);
+        if !roof.is_empty() {
+            parts.push(format!("timed from the roofline alone: {roof}"));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+}
+
+/// A kernel's category in words (`None` for element-wise kernels, which are always timed
+/// from the roofline and never measured).
+fn describe(op: &KernelOp) -> Option<String> {
+    Some(match op {
+        KernelOp::Gemm(g) => format!("{} GEMMs", g.dtype.name()),
+        KernelOp::ContextAttention(a) | KernelOp::GenerationAttention(a) => {
+            let phase = if matches!(op, KernelOp::ContextAttention(_)) {
+                "context"
+            } else {
+                "generation"
+            };
+            format!(
+                "{phase} attention ({} heads, {} KV heads, head size {}, KV in {})",
+                a.num_heads,
+                a.num_kv_heads,
+                a.head_dim,
+                a.kv_dtype.name()
+            )
+        }
+        KernelOp::CustomAllReduce { implementation, .. } => {
+            format!("all-reduce ({})", implementation.name())
+        }
+        KernelOp::Nccl { op, .. } => format!("NCCL {}", op.name()),
+        KernelOp::P2pCopy { .. } => "peer-to-peer copies".to_string(),
+        KernelOp::Moe(m) => format!(
+            "MoE layers ({}, {} experts, top-{}, hidden {}, expert size {}, {} routing)",
+            m.quant.name(),
+            m.experts,
+            m.topk,
+            m.hidden,
+            m.inter,
+            m.routing.name()
+        ),
+        KernelOp::MlaContext(m) | KernelOp::MlaGeneration(m) => {
+            let phase = if matches!(op, KernelOp::MlaContext(_)) {
+                "context"
+            } else {
+                "generation"
+            };
+            format!("MLA {phase} blocks ({} heads)", m.heads)
+        }
+        KernelOp::MlaPart(p) => format!(
+            "MLA {} ({} heads)",
+            match p.part {
+                MlaPart::ContextAttention => "context attention",
+                MlaPart::GenerationAttention => "generation attention",
+                MlaPart::AbsorbQuery => "query absorption",
+                MlaPart::AbsorbOutput => "output absorption",
+            },
+            p.heads
+        ),
+        KernelOp::MoeDispatch(d) => format!("expert dispatch and combine ({})", d.kernel.name()),
+        KernelOp::ElementWise { .. } => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Backend;
+    use crate::hardware::GpuCatalog;
+    use crate::llm::{LlmSpec, Parallelism};
+
+    fn provenance(id: &str, gpu: &str, backend: Backend, tp: u32) -> KernelProvenance {
+        let cat = GpuCatalog::builtin();
+        let llm = LlmSpec::lookup(id).unwrap();
+        let timer = KernelTimer::shipped(&cat, gpu, backend).unwrap();
+        let p = IterationPredictor::with_parallelism(
+            &llm,
+            &Parallelism::tensor(tp),
+            cat.get(gpu).unwrap(),
+            backend,
+            timer,
+        )
+        .unwrap();
+        KernelProvenance::of(&p)
+    }
+
+    #[test]
+    fn a_dense_model_on_its_measured_gpu_is_measured_throughout() {
+        let p = provenance(
+            "meta-llama/Llama-3.1-8B-Instruct",
+            "h100_sxm",
+            Backend::Vllm,
+            2,
+        );
+        assert!(p.is_measured(), "{p:?}");
+        assert_eq!(p.sentence(), None);
+    }
+
+    #[test]
+    fn experts_of_a_shape_never_measured_are_named() {
+        // TensorRT-LLM's H200 MXFP4 MoE rows are gpt-oss-20b's (32 experts); gpt-oss-120b has
+        // 128.
+        let p = provenance("gpt-oss-120b", "h200_sxm", Backend::Trtllm, 2);
+        let moe: Vec<_> = p
+            .unmeasured
+            .iter()
+            .filter(|(what, _)| what.starts_with("MoE layers"))
+            .collect();
+        assert_eq!(moe.len(), 1, "{p:?}");
+        assert!(moe[0].0.contains("128 experts"), "{p:?}");
+        assert_eq!(*moe[0].1, KernelBasis::Neighbour);
+        let sentence = p.sentence().unwrap();
+        assert!(sentence.contains("nearest measured") && sentence.contains("MoE layers"));
+    }
+
+    #[test]
+    fn a_gpu_without_tables_says_whose_it_borrows() {
+        let p = provenance(
+            "meta-llama/Llama-3.1-8B-Instruct",
+            "b300_sxm",
+            Backend::Trtllm,
+            1,
+        );
+        assert_eq!(p.borrowed_from.as_deref(), Some("b200_sxm"));
+        assert!(p.sentence().unwrap().contains("b200_sxm's measured tables"));
+    }
+}
