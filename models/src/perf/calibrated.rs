@@ -19,12 +19,12 @@ use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::hardware::{GpuCatalog, GpuSku};
 use crate::perf::dispatch;
+use crate::perf::moe_key::{MOE_LEAVES, MOE_OUTER, MoeFloors, moe_dist, moe_key};
 use crate::perf::ops::{
-    AllReduceImpl, AttnShape, ExpertRouting, KernelOp, MlaPart, MlaPartShape, MlaShape, MoeKernel,
-    MoeQuant, MoeShape, NcclOp,
+    AllReduceImpl, AttnShape, KernelOp, MlaPart, MlaPartShape, MlaShape, MoeShape, NcclOp,
 };
 use crate::perf::roofline::{RooflineTimer, base_ms};
-use crate::perf::table::InterpTable;
+use crate::perf::table::{InterpTable, ln};
 
 fn dtype_code(d: Dtype) -> u64 {
     match d {
@@ -64,10 +64,6 @@ fn nccl_code(o: NcclOp) -> u64 {
     }
 }
 
-fn ln(x: f64) -> f64 {
-    x.max(1.0).ln()
-}
-
 fn attn_key(a: &AttnShape) -> (u64, [f64; 4]) {
     let cat = (u64::from(a.head_dim) << 48)
         | (u64::from(a.window) << 16)
@@ -104,85 +100,6 @@ const ATTN_LEAVES: &[usize] = &[0, 1, 3];
 /// as the batch grows by one in 15.7 % of steps without, 0.9 % with. Context attention keeps
 /// the plain orderings (they predict its held-out shapes better: p90 5.4 % against 8.5 %).
 const GEN_ATTN_OUTER: &[usize] = &[2, 3];
-
-fn moe_quant_code(q: MoeQuant) -> u64 {
-    match q {
-        MoeQuant::Bf16 => 0,
-        MoeQuant::Fp8 => 1,
-        MoeQuant::Fp8Block => 2,
-        MoeQuant::W4a16Mxfp4 => 3,
-        MoeQuant::Nvfp4 => 4,
-    }
-}
-
-/// A MoE layer's category is its kernel, routing and model shape (dtype, top-k, hidden, expert
-/// size, experts); its coordinates the tokens and the MoE TP and EP sizes, which set the GPU's
-/// share.
-fn moe_key(m: &MoeShape) -> (u64, [f64; 3]) {
-    let kernel = match m.kernel {
-        MoeKernel::Default => 0,
-        MoeKernel::MinLatency => 1,
-        MoeKernel::DeepepNormal => 2,
-        MoeKernel::DeepepLowLatency => 3,
-    };
-    let routing = match m.routing {
-        ExpertRouting::Balanced => 0,
-        ExpertRouting::PowerLaw101 => 1,
-        ExpertRouting::PowerLaw12 => 2,
-    };
-    let cat = moe_quant_code(m.quant)
-        | (kernel << MOE_KERNEL_SHIFT)
-        | (routing << MOE_ROUTING_SHIFT)
-        | (u64::from(m.topk.min(0xff)) << 8)
-        | (u64::from(m.hidden.min(0xffff)) << 16)
-        | (u64::from(m.inter.min(0xffff)) << 32)
-        | (u64::from(m.experts.min(0xffff)) << 48);
-    let x = [
-        ln(m.tokens as f64),
-        ln(m.moe_tp.into()),
-        ln(m.moe_ep.into()),
-    ];
-    (cat, x)
-}
-
-/// Bits of a MoE category's low byte that hold its kernel (two bits; the dtype codes are
-/// below them) and its routing (the two bits above).
-const MOE_KERNEL_SHIFT: u32 = 4;
-const MOE_ROUTING_SHIFT: u32 = 6;
-
-/// Distance between MoE categories: the kernel first (one kernel's rows never stand for
-/// another's unless no row of its own exists), the routing next (balanced rows stand for a
-/// power law only where none is measured: the roofline that carries a time across shapes
-/// knows no routing), the dtype next (FP8 flavours close, MXFP4 far), then the log ratios of
-/// the shape's sizes.
-fn moe_dist(a: u64, b: u64) -> f64 {
-    let kernel = |c: u64| (c >> MOE_KERNEL_SHIFT) & 0x3;
-    let dk = if kernel(a) == kernel(b) { 0.0 } else { 1000.0 };
-    let routing = |c: u64| (c >> MOE_ROUTING_SHIFT) & 0x3;
-    let dr = match (routing(a), routing(b)) {
-        (x, y) if x == y => 0.0,
-        (0, _) | (_, 0) => 100.0,
-        _ => 50.0,
-    };
-    let q = |c: u64| c & ((1 << MOE_KERNEL_SHIFT) - 1);
-    let dq = match (q(a).min(q(b)), q(a).max(q(b))) {
-        (x, y) if x == y => 0.0,
-        (1, 2) => 1.0,
-        _ => 3.0,
-    };
-    let size = |c: u64, shift: u32, mask: u64| (((c >> shift) & mask) as f64).max(1.0);
-    let lr = |shift: u32, mask: u64| (size(a, shift, mask) / size(b, shift, mask)).ln().abs();
-    dk + dr + 10.0 * dq + lr(8, 0xff) + lr(16, 0xffff) + lr(32, 0xffff) + lr(48, 0xffff)
-}
-
-/// Orderings built for MoE layers: tokens innermost, within the MoE TP and EP sizes walked
-/// first. The engines pick their fused-MoE kernel by the split (vLLM: Triton without EP,
-/// FlashInfer's CUTLASS with it), so tokens are interpolated within one split, never between
-/// kernels. Measured by leave-shape-out on the shipped tables (H100 vLLM: p90 25 % with every
-/// coordinate innermost in turn, as for GEMMs).
-const MOE_LEAVES: &[usize] = &[0];
-/// MoE coordinates walked first: MoE TP, then EP.
-const MOE_OUTER: &[usize] = &[1, 2];
 
 /// An MLA block's category is its dtypes (KV cache, projection GEMMs) and model shape (hidden
 /// size, KV latent rank); its coordinates the heads on the GPU, the batch and the length.
@@ -374,6 +291,8 @@ pub struct CalibratedTimer {
     dispatch: Option<InterpTable<2>>,
     /// Fastest measured GEMM per dtype code (the per-call floor of the measured path), ms.
     gemm_floor_ms: Vec<(u64, f64)>,
+    /// Fastest measured call per MoE category.
+    moe_floor: MoeFloors,
     roofline: RooflineTimer,
 }
 
@@ -398,8 +317,12 @@ impl CalibratedTimer {
         let mut mla_part = Vec::new();
         let mut disp = Vec::new();
         let mut gemm_floor_ms: Vec<(u64, f64)> = Vec::new();
+        let mut moe_floor = MoeFloors::default();
         for t in tables {
             for (op, lat) in &t.rows {
+                if let KernelOp::Moe(m) = op {
+                    moe_floor.note(m, *lat);
+                }
                 if let KernelOp::Gemm(g) = op {
                     let code = dtype_code(g.dtype);
                     match gemm_floor_ms.iter_mut().find(|(c, _)| *c == code) {
@@ -446,6 +369,7 @@ impl CalibratedTimer {
             mla_part: mk(mla_part, MLA_LEAVES, MLA_OUTER),
             dispatch: mk(disp, dispatch::LEAVES, dispatch::OUTER),
             gemm_floor_ms,
+            moe_floor,
             roofline: RooflineTimer::new(target.clone()),
         }
     }
@@ -607,8 +531,19 @@ impl CalibratedTimer {
     #[inline]
     pub fn time_ms(&self, op: &KernelOp) -> f64 {
         match self.ratio(op, false) {
-            Some(r) => base_ms(op, &self.target) * r.exp(),
+            Some(r) => (base_ms(op, &self.target) * r.exp()).max(self.floor_ms(op, false)),
             None => self.roofline.time_ms(op),
+        }
+    }
+
+    /// The least time a call of `op` is timed at: for a MoE layer, the fastest measured call
+    /// of the category its time comes from ([`MoeFloors`]; `leave_out`: not its own shape's).
+    fn floor_ms(&self, op: &KernelOp, leave_out: bool) -> f64 {
+        match (op, &self.moe) {
+            (KernelOp::Moe(m), Some(t)) => {
+                pick(t, moe_key(m).0, moe_dist).map_or(0.0, |c| self.moe_floor.of(c, m, leave_out))
+            }
+            _ => 0.0,
         }
     }
 
@@ -616,7 +551,7 @@ impl CalibratedTimer {
     /// this shape ignored. `None` when no other row of its family and category exists.
     pub fn time_ms_leave_out(&self, op: &KernelOp) -> Option<f64> {
         self.ratio(op, true)
-            .map(|r| base_ms(op, &self.target) * r.exp())
+            .map(|r| (base_ms(op, &self.target) * r.exp()).max(self.floor_ms(op, true)))
     }
 }
 
@@ -924,7 +859,7 @@ mod set_tests {
 mod moe_tests {
     use super::*;
     use crate::perf::evaluate::leave_shape_out;
-    use crate::perf::ops::{MoeKernel, MoeShape};
+    use crate::perf::ops::{ExpertRouting, MoeKernel, MoeQuant, MoeShape};
 
     #[test]
     fn moe_layers_are_exact_on_measured_shapes_and_close_when_left_out() {
@@ -1063,5 +998,45 @@ mod moe_tests {
                 last = ms;
             }
         }
+    }
+
+    #[test]
+    fn a_moe_split_never_measured_is_no_faster_than_a_measured_call() {
+        // TensorRT-LLM's H200 MXFP4 rows are gpt-oss-20b's (32 experts) at MoE TP 1 only;
+        // gpt-oss-120b at MoE TP 8 has an eighth of an expert per GPU, whose roofline the
+        // measured efficiency alone would time at a fraction of any measured call.
+        let cat = GpuCatalog::builtin();
+        let t = CalibratedTimer::shipped(&cat, "h200_sxm", Backend::Trtllm).unwrap();
+        let tab = shipped::load("h200_sxm", "trtllm", Family::Moe)
+            .unwrap()
+            .unwrap();
+        let fastest = tab
+            .rows
+            .iter()
+            .filter(|(op, _)| {
+                matches!(op, KernelOp::Moe(m) if m.quant == MoeQuant::W4a16Mxfp4
+                    && m.routing == ExpertRouting::PowerLaw12)
+            })
+            .map(|(_, ms)| *ms)
+            .fold(f64::INFINITY, f64::min);
+        let shape = MoeShape {
+            quant: MoeQuant::W4a16Mxfp4,
+            tokens: 4,
+            hidden: 2880,
+            inter: 2880,
+            topk: 4,
+            experts: 128,
+            moe_tp: 8,
+            moe_ep: 1,
+            kernel: MoeKernel::Default,
+            routing: ExpertRouting::PowerLaw12,
+        };
+        let ms = t.time_ms(&KernelOp::Moe(shape));
+        assert!(
+            fastest.is_finite() && ms >= fastest,
+            "{ms} against {fastest}"
+        );
+        let ratio = t.ratio(&KernelOp::Moe(shape), false).unwrap();
+        assert!(base_ms(&KernelOp::Moe(shape), &t.target) * ratio.exp() < 0.5 * fastest);
     }
 }

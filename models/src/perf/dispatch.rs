@@ -12,6 +12,7 @@ use crate::error::{ModelsError, Result};
 use crate::hardware::GpuSku;
 use crate::llm::Parallelism;
 use crate::perf::ops::{DispatchKernel, DispatchShape, DispatchStage, KernelOp, MoeShape};
+use crate::perf::table::ln;
 
 /// Fixed latency of a dispatch stage, ms: the network model's floor, and the floor of the
 /// roofline the measured stages are divided by. Every shipped table's smallest stage takes
@@ -389,7 +390,6 @@ pub fn key(d: &DispatchShape, dtype: u64) -> (u64, [f64; 2]) {
         | (u64::from(d.topk.min(0xff)) << 32)
         | (u64::from(d.experts.min(0xffff)) << 40)
         | (u64::from(d.nodes.min(0xff)) << 56);
-    let ln = |x: f64| x.max(1.0).ln();
     (cat, [ln(d.tokens as f64), ln(d.moe_ep.into())])
 }
 

@@ -22,6 +22,7 @@ mod kernel_timer;
 pub mod memo;
 mod mla;
 mod mla_parts;
+mod moe_key;
 mod moe_part;
 pub mod ops;
 pub mod predictor;

@@ -33,6 +33,11 @@ pub struct InterpTable<const D: usize> {
     len: usize,
 }
 
+/// The log coordinate of a size (sizes below one count as one).
+pub fn ln(x: f64) -> f64 {
+    x.max(1.0).ln()
+}
+
 fn build<const D: usize>(pts: &[([f64; D], f64)], order: &[usize; D], level: usize) -> Node {
     if level + 1 == D {
         return Node::Leaf(pts.iter().map(|p| (p.0[order[level]], p.1)).collect());
