@@ -137,8 +137,7 @@ pub fn kernel_warnings(s: &Scenario) -> Vec<String> {
 pub fn kernel_note(s: &Scenario) -> Option<String> {
     let mut all = KernelProvenance::default();
     for (_, p) in pool_provenance(s) {
-        all.borrowed_from = all.borrowed_from.or(p.borrowed_from);
-        all.unmeasured.extend(p.unmeasured);
+        all.merge(p);
     }
     all.sentence()
 }

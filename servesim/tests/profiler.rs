@@ -696,3 +696,35 @@ fn wide_ep_workers_span_trays_of_an_nvl72_rack_in_the_search_and_the_dgd() {
     let batch = summary["chosen"]["batch"].as_u64().unwrap();
     assert_eq!(args[at + 1], batch.div_ceil(dp).to_string(), "per rank");
 }
+
+#[test]
+fn the_choice_says_which_kernels_its_figures_lean_on() {
+    let text =
+        std::fs::read_to_string(root().join("scenarios/profile-qwen3-32b-h200.yaml")).unwrap();
+    let with = |o: Overrides| {
+        profile(
+            ProfileRequest::from_yaml_str(&text, "req", &o).unwrap(),
+            ProfileMode::Fast,
+            &Quiet,
+        )
+        .unwrap()
+    };
+    // Qwen3-32B under vLLM on H200: measured throughout.
+    assert_eq!(with(Overrides::default()).kernels, None);
+    // gpt-oss-120b under TensorRT-LLM on H200, whose MXFP4 MoE rows are gpt-oss-20b's.
+    let o = with(Overrides {
+        model: Some("openai/gpt-oss-120b".into()),
+        backend: Some("trtllm".into()),
+        ..Overrides::default()
+    });
+    let k = o.kernels.clone().unwrap_or_default();
+    assert!(k.contains("MoE layers (w4a16_mxfp4, 128 experts"), "{k}");
+    let out = tmp("kernels");
+    servesim::profiler::output::write_all(&o, &out).unwrap();
+    let s = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    assert!(
+        s.contains("\"kernels\": \"not measured in this form"),
+        "{s}"
+    );
+    std::fs::remove_dir_all(&out).ok();
+}

@@ -92,6 +92,12 @@ impl KernelProvenance {
         }
     }
 
+    /// Adds what `other` (another worker's) leans on.
+    pub fn merge(&mut self, other: KernelProvenance) {
+        self.borrowed_from = self.borrowed_from.take().or(other.borrowed_from);
+        self.unmeasured.extend(other.unmeasured);
+    }
+
     /// Whether every kernel is timed from measurements of its own shape on its own GPU.
     pub fn is_measured(&self) -> bool {
         self.borrowed_from.is_none() && self.unmeasured.is_empty()

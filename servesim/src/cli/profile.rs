@@ -153,6 +153,9 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
     if let Some(f) = &o.choice.fast_choice {
         outln!("the simulation re-ranked: the fast model alone would choose {f}");
     }
+    if let Some(k) = &o.kernels {
+        outln!("kernels: {k}");
+    }
     for (name, best) in [
         ("aggregated", &o.best_aggregated),
         ("disaggregated", &o.best_disaggregated),

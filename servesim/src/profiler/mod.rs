@@ -20,6 +20,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use servesim_models::hardware::GpuCatalog;
+use servesim_models::perf::provenance::KernelProvenance;
 use servesim_planner::Profile;
 
 pub use candidate::{Candidate, FrontierPoint, Mode, PoolShape, SloMiss, Split};
@@ -107,6 +108,9 @@ pub struct Outcome {
     pub decode_kv_tokens: u64,
     /// TP sizes left out, with why.
     pub skipped: Vec<String>,
+    /// What the chosen deployment's kernel times lean on beyond measurements of their own
+    /// shapes on the request's GPU (`None`: nothing).
+    pub kernels: Option<String>,
     /// Fast vs simulated figures (simulate mode).
     pub comparisons: Vec<Comparison>,
     /// Phase timings.
@@ -222,6 +226,9 @@ pub fn profile(
     let (ptp, dtp) = (psplit.gpus(), dsplit.gpus());
     let decode_kv_tokens = dm.max_kv_tokens;
     let profile = Profile::from_model(&pm, &dm).map_err(Error::Planner)?;
+    let mut provenance = KernelProvenance::of(&pm.predictor);
+    provenance.merge(KernelProvenance::of(&dm.predictor));
+    let kernels = provenance.sentence();
     let t4 = Instant::now();
     let skipped = search.skipped.clone();
     drop(search);
@@ -238,6 +245,7 @@ pub fn profile(
         profile_tp: (ptp, dtp),
         decode_kv_tokens,
         skipped,
+        kernels,
         comparisons,
         timings: Timings {
             setup_s: (t1 - t0).as_secs_f64(),

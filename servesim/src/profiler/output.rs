@@ -350,6 +350,7 @@ pub fn summary_json(o: &Outcome) -> Value {
         "candidates": o.candidates,
         "frontier": frontier,
         "skipped_tp": o.skipped,
+        "kernels": o.kernels,
         "simulated": o.comparisons,
         "timings_s": o.timings,
     })
@@ -563,6 +564,13 @@ pub fn report_html(o: &Outcome) -> String {
             body,
             "<p>The simulation re-ranked the candidates: the fast model alone would have chosen {}.</p>",
             escape(f)
+        );
+    }
+    if let Some(k) = &o.kernels {
+        let _ = write!(
+            body,
+            "<p><b>Kernels</b>: {}; expect larger errors there than the measured kernels'.</p>",
+            escape(k)
         );
     }
     for m in &o.chosen.misses {
