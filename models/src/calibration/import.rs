@@ -649,7 +649,34 @@ pub fn import_dir(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::perf::{ExpertRouting, MoeKernel, MoeQuant};
+    use crate::perf::{AllReduceImpl, ExpertRouting, MoeKernel, MoeQuant};
+
+    #[test]
+    fn sglang_all_reduce_rows_import_as_graph_and_eager() {
+        let base = std::env::temp_dir().join(format!("servesim-import-ar-{}", std::process::id()));
+        let src = base.join("in/h200_sxm/sglang");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(
+            src.join("custom_allreduce_perf.csv"),
+            "op_name,kernel_source,allreduce_dtype,num_gpus,message_size,latency,backend\n\
+             all_reduce,SGLang_CustomAllReduce_graph,bfloat16,2,128,0.0026,sglang_graph\n\
+             all_reduce,SGLang_CustomAllReduce_eager,bfloat16,2,128,0.0308,sglang_eager\n",
+        )
+        .unwrap();
+        let out = base.join("out");
+        import_dir(&base.join("in"), &out, &BTreeMap::new()).unwrap();
+        let all = super::super::load_dir(&out).unwrap();
+        let impls: Vec<_> = all[0]
+            .rows
+            .iter()
+            .map(|(op, _)| match op {
+                KernelOp::CustomAllReduce { implementation, .. } => *implementation,
+                _ => panic!("{op:?}"),
+            })
+            .collect();
+        assert_eq!(impls, [AllReduceImpl::Sglang, AllReduceImpl::SglangEager]);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 
     #[test]
     fn import_converts_and_round_trips() {

@@ -33,7 +33,7 @@ macro_rules! table {
 pub type ShippedTable = (&'static str, &'static str, &'static str, &'static [u8]);
 
 /// Every shipped table.
-pub const SHIPPED: [ShippedTable; 87] = [
+pub const SHIPPED: [ShippedTable; 91] = [
     table!("h100_sxm", "trtllm", "gemm"),
     table!("h100_sxm", "trtllm", "context_attention"),
     table!("h100_sxm", "trtllm", "generation_attention"),
@@ -121,6 +121,10 @@ pub const SHIPPED: [ShippedTable; 87] = [
     table!("b200_sxm", "sglang", "moe_deepep_low_latency"),
     table!("gb200", "sglang", "moe_deepep_normal"),
     table!("gb200", "sglang", "moe_deepep_low_latency"),
+    table!("h100_sxm", "sglang", "custom_allreduce"),
+    table!("h200_sxm", "sglang", "custom_allreduce"),
+    table!("b200_sxm", "sglang", "custom_allreduce"),
+    table!("gb200", "sglang", "custom_allreduce"),
 ];
 
 /// GPUs with shipped tables.

@@ -52,6 +52,7 @@ fn impl_code(i: AllReduceImpl) -> u64 {
         AllReduceImpl::VllmGraph => 1,
         AllReduceImpl::VllmEager => 2,
         AllReduceImpl::Sglang => 3,
+        AllReduceImpl::SglangEager => 4,
     }
 }
 
@@ -378,8 +379,8 @@ impl CalibratedTimer {
     ///
     /// SGLang's own GEMM (`sgl_kernel` FP8, DeepGEMM block FP8, FlashInfer NVFP4, torch BF16)
     /// and fused-MoE tables (Triton on Hopper, FlashInfer's TensorRT-LLM MoE on Blackwell) are
-    /// shipped with its dispatch kernels' (DeepEP) and its MLA kernels' (`mla_parts`; it has
-    /// no MLA module tables); for the rest (attention, all-reduce) it uses vLLM's (same
+    /// shipped with its dispatch kernels' (DeepEP), its MLA kernels' (`mla_parts`; it has
+    /// no MLA module tables) and its custom all-reduce's; for attention it uses vLLM's (same
     /// attention libraries). vLLM reads SGLang's DeepEP tables. A GPU
     /// with no shipped tables uses those of the shipped GPU closest to it in HBM bandwidth and
     /// dense BF16 FLOP/s (B300 → B200, GB300 → GB200, A100 → H100), transferred through the

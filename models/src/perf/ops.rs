@@ -408,18 +408,22 @@ pub enum AllReduceImpl {
     VllmGraph,
     /// vLLM's custom all-reduce, eager mode.
     VllmEager,
-    /// SGLang's custom all-reduce.
+    /// SGLang's custom all-reduce under CUDA graphs (`sglang_graph` in the public tables).
     Sglang,
+    /// SGLang's custom all-reduce, eager mode.
+    SglangEager,
 }
 
 impl AllReduceImpl {
-    /// The name used in tables (`trtllm`, `vllm_graph`, `vllm_eager`, `sglang`).
+    /// The name used in tables (`trtllm`, `vllm_graph`, `vllm_eager`, `sglang`,
+    /// `sglang_eager`).
     pub fn name(self) -> &'static str {
         match self {
             AllReduceImpl::Trtllm => "trtllm",
             AllReduceImpl::VllmGraph => "vllm_graph",
             AllReduceImpl::VllmEager => "vllm_eager",
             AllReduceImpl::Sglang => "sglang",
+            AllReduceImpl::SglangEager => "sglang_eager",
         }
     }
 
@@ -429,12 +433,14 @@ impl AllReduceImpl {
             "trtllm" => AllReduceImpl::Trtllm,
             "vllm_graph" => AllReduceImpl::VllmGraph,
             "vllm_eager" => AllReduceImpl::VllmEager,
-            "sglang" => AllReduceImpl::Sglang,
+            "sglang" | "sglang_graph" => AllReduceImpl::Sglang,
+            "sglang_eager" => AllReduceImpl::SglangEager,
             _ => {
                 return Err(ModelsError::UnknownName {
                     what: "all-reduce implementation",
                     name: name.to_string(),
-                    known: "trtllm, vllm_graph, vllm_eager, sglang".into(),
+                    known: "trtllm, vllm_graph, vllm_eager, sglang (or sglang_graph), sglang_eager"
+                        .into(),
                 });
             }
         })

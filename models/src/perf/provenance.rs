@@ -225,6 +225,17 @@ mod tests {
     }
 
     #[test]
+    fn sglang_times_its_all_reduce_from_its_own_tables() {
+        let p = provenance(
+            "meta-llama/Llama-3.1-8B-Instruct",
+            "h200_sxm",
+            Backend::Sglang,
+            2,
+        );
+        assert!(p.is_measured(), "{p:?}");
+    }
+
+    #[test]
     fn experts_of_a_shape_never_measured_are_named() {
         // TensorRT-LLM's H200 MXFP4 MoE rows are gpt-oss-20b's (32 experts); gpt-oss-120b has
         // 128.
