@@ -223,3 +223,57 @@ fn import_then_predict_and_check_with_the_imported_folder() {
         .unwrap();
     assert!(st.success());
 }
+
+#[test]
+fn coverage_says_per_gpu_and_backend_what_a_model_borrows() {
+    let out = bin()
+        .args(["perf", "coverage", "--model", "gpt-oss-120b", "--tp", "2"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = |gpu: &str, backend: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().take(2).eq([gpu, backend]))
+            .unwrap_or_else(|| panic!("{gpu} {backend} in {text}"))
+            .to_string()
+    };
+    // TensorRT-LLM's H200 MXFP4 rows are gpt-oss-20b's (32 experts); H100's hold 128.
+    assert!(line("h200_sxm", "trtllm").contains("MoE layers (w4a16_mxfp4, 128 experts"));
+    assert!(line("h100_sxm", "trtllm").ends_with("all measured"));
+    assert!(line("b300_sxm", "vllm").contains("b200_sxm's measured tables"));
+    // Every GPU × backend has its line.
+    assert_eq!(text.lines().count(), 1 + 7 * 3, "{text}");
+    // A bad split is one clear error naming the flags.
+    let bad = bin()
+        .args([
+            "perf",
+            "coverage",
+            "--model",
+            "gpt-oss-120b",
+            "--tp",
+            "2",
+            "--ep",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.contains("--ep 3 must"),
+        "{err}"
+    );
+    let unknown = bin()
+        .args(["perf", "coverage", "--model", "no-such-model"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        !unknown.status.success() && err.contains("--model"),
+        "{err}"
+    );
+}

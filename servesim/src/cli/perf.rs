@@ -7,9 +7,13 @@ use clap::Subcommand;
 use servesim_models::backend::Backend;
 use servesim_models::calibration::{self, CalibrationTable, Family, import::PublicTable, shipped};
 use servesim_models::hardware::GpuCatalog;
+use servesim_models::llm::{LlmSpec, Parallelism};
 use servesim_models::perf::calibrated::family_dir;
 use servesim_models::perf::evaluate::{leave_shape_out, predict_public_file};
-use servesim_models::perf::{CalibratedTimer, DispatchKernel, KernelOp, MlaPart};
+use servesim_models::perf::provenance::KernelProvenance;
+use servesim_models::perf::{
+    CalibratedTimer, DispatchKernel, IterationPredictor, KernelOp, KernelTimer, MlaPart,
+};
 
 use super::CliError;
 
@@ -55,6 +59,21 @@ pub enum PerfCommand {
         /// Calibration folder to check instead of the tables shipped in the binary.
         #[arg(long)]
         calibration: Option<PathBuf>,
+    },
+    /// On every GPU and backend, which kernels of a model's worker are not timed from
+    /// measurements of their own shape (another shape's rows, another GPU's tables, the
+    /// roofline): where its predictions stand on the measured kernels `check` vouches for.
+    Coverage {
+        /// Model (one of `servesim list models`).
+        #[arg(long)]
+        model: String,
+        /// GPUs of the worker's tensor parallelism.
+        #[arg(long, default_value_t = 1)]
+        tp: u32,
+        /// Expert parallelism within them (a mixture of experts; the experts' MoE TP is
+        /// `tp / ep`).
+        #[arg(long, default_value_t = 1)]
+        ep: u32,
     },
 }
 
@@ -133,9 +152,54 @@ fn tables(
     Ok(out)
 }
 
+/// `servesim perf coverage`: one line per GPU and backend.
+fn coverage(model: &str, tp: u32, ep: u32) -> Result<(), CliError> {
+    let llm = LlmSpec::lookup(model).map_err(|e| CliError::Message(format!("--model: {e}")))?;
+    if tp == 0 || ep == 0 || !tp.is_multiple_of(ep) {
+        return Err(CliError::Message(format!(
+            "--ep {ep} must be at least 1 and divide --tp {tp} (at least 1)"
+        )));
+    }
+    let par = Parallelism {
+        tp,
+        attention_dp: 1,
+        moe_tp: tp / ep,
+        moe_ep: ep,
+    };
+    let cat = GpuCatalog::builtin();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{} at TP {tp}{}: kernels not timed from measurements of their own shape",
+        llm.name,
+        if ep > 1 {
+            format!(" × EP {ep}")
+        } else {
+            String::new()
+        }
+    )
+    .map_err(m)?;
+    for gpu in cat.names() {
+        let sku = cat.get(gpu).map_err(m)?;
+        for backend in Backend::ALL {
+            let said = KernelTimer::shipped_builtin(gpu, backend)
+                .and_then(|t| IterationPredictor::with_parallelism(&llm, &par, sku, backend, t))
+                .map(|p| {
+                    KernelProvenance::of(&p)
+                        .sentence()
+                        .unwrap_or_else(|| "all measured".into())
+                })
+                .unwrap_or_else(|e| format!("not modelled: {e}"));
+            writeln!(out, "{gpu:<10} {:<7} {said}", backend.name()).map_err(m)?;
+        }
+    }
+    Ok(())
+}
+
 /// Runs a `servesim perf` subcommand.
 pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
     match cmd {
+        PerfCommand::Coverage { model, tp, ep } => coverage(&model, tp, ep),
         PerfCommand::Predict {
             gpu,
             backend,
