@@ -4,7 +4,8 @@
 //! and Python; and what a scenario says before it runs (a run that will take long), which
 //! the command line and Python tell before they start it.
 
-use servesim_models::perf::provenance::KernelProvenance;
+use servesim_models::cluster::PoolRole;
+use servesim_models::perf::provenance::{KernelProvenance, Steps};
 
 use crate::scenario::Scenario;
 use crate::world::World;
@@ -106,7 +107,14 @@ fn pool_provenance(s: &Scenario) -> Vec<(String, KernelProvenance)> {
     s.pools()
         .iter()
         .zip(&predictors)
-        .map(|(p, pred)| (p.name.clone(), KernelProvenance::of(pred)))
+        .map(|(p, pred)| {
+            let steps = match p.role {
+                PoolRole::Prefill => Steps::Prefill,
+                PoolRole::Decode => Steps::Decode,
+                PoolRole::Aggregated => Steps::Both,
+            };
+            (p.name.clone(), KernelProvenance::of(pred, steps))
+        })
         .collect()
 }
 

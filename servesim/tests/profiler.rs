@@ -723,7 +723,7 @@ fn the_choice_says_which_kernels_its_figures_lean_on() {
     servesim::profiler::output::write_all(&o, &out).unwrap();
     let s = std::fs::read_to_string(out.join("summary.json")).unwrap();
     assert!(
-        s.contains("\"kernels\": \"not measured in this form"),
+        s.contains("\"kernels\": \"no measured rows of their kind"),
         "{s}"
     );
     std::fs::remove_dir_all(&out).ok();

@@ -647,7 +647,7 @@ fn a_row_whose_kernels_were_never_measured_in_its_shape_says_so_in_its_note() {
     );
     let line = got[1].join(",");
     assert!(
-        line.contains("timed from the nearest measured one through the roofline")
+        line.contains("timed from the nearest measured kind through the roofline")
             && line.contains("MoE layers (w4a16_mxfp4, 128 experts"),
         "{line}"
     );

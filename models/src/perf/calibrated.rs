@@ -542,7 +542,10 @@ impl CalibratedTimer {
     fn floor_ms(&self, op: &KernelOp, leave_out: bool) -> f64 {
         match (op, &self.moe) {
             (KernelOp::Moe(m), Some(t)) => {
-                pick(t, moe_key(m).0, moe_dist).map_or(0.0, |c| self.moe_floor.of(c, m, leave_out))
+                let own = moe_key(m).0;
+                // What is left out is a row of the shape's own category only.
+                pick(t, own, moe_dist)
+                    .map_or(0.0, |c| self.moe_floor.of(c, m, leave_out && c == own))
             }
             _ => 0.0,
         }

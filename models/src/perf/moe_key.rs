@@ -108,6 +108,8 @@ impl MoeFloors {
     pub(super) fn note(&mut self, m: &MoeShape, ms: f64) {
         let (cat, x) = moe_key(m);
         match self.0.iter_mut().find(|f| f.cat == cat) {
+            // A repeated measurement of the fastest shape is still that shape.
+            Some(f) if x == f.x => f.ms = f.ms.min(ms),
             Some(f) if ms < f.ms => {
                 *f = Floor {
                     x,
@@ -160,12 +162,13 @@ mod tests {
             routing: ExpertRouting::Balanced,
         };
         let mut f = MoeFloors::default();
-        for (tokens, ms) in [(8, 0.09), (1, 0.07), (64, 0.2), (2, 0.08)] {
+        for (tokens, ms) in [(8, 0.09), (1, 0.07), (64, 0.2), (2, 0.08), (1, 0.075)] {
             f.note(&shape(tokens), ms);
         }
         let cat = moe_key(&shape(1)).0;
         assert_eq!(f.of(cat, &shape(16), false), 0.07);
         assert_eq!(f.of(cat, &shape(16), true), 0.07);
+        // Left out, the fastest shape's repeats are left out with it.
         assert_eq!(f.of(cat, &shape(1), true), 0.08);
         // Another category: none measured.
         let other = MoeShape {

@@ -7,9 +7,20 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use crate::perf::ops::{KernelOp, MlaPart};
+use crate::perf::ops::{KernelOp, MlaPart, MoeKernel};
 use crate::perf::predictor::{BatchShape, IterationPredictor, PrefillChunk};
 use crate::perf::{CalibratedTimer, KernelTimer};
+
+/// Which steps a worker runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Steps {
+    /// Prefill steps only (a disaggregated prefill worker).
+    Prefill,
+    /// Decode steps only (a disaggregated decode worker).
+    Decode,
+    /// Both (an aggregated worker).
+    Both,
+}
 
 /// How one kernel's time is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -32,9 +43,10 @@ pub struct KernelProvenance {
 }
 
 impl KernelProvenance {
-    /// Which kernels of a prefill step (one 1,024-token prompt) and a decode step (8 sequences
-    /// of 1,024 tokens) of `predictor` are not timed from measurements of their own shape.
-    pub fn of(predictor: &IterationPredictor) -> KernelProvenance {
+    /// Which kernels of `predictor`'s steps (a prefill step of one 1,024-token prompt, a
+    /// decode step of 8 sequences of 1,024 tokens, as `steps` says it runs) are not timed from
+    /// measurements of their own kind.
+    pub fn of(predictor: &IterationPredictor, steps: Steps) -> KernelProvenance {
         let timer: Arc<CalibratedTimer> = match predictor.timer() {
             KernelTimer::Calibrated(c) | KernelTimer::Recording(c, _) => c.clone(),
             KernelTimer::Roofline(r) => {
@@ -53,21 +65,23 @@ impl KernelProvenance {
             tokens: 1024,
             context: 0,
         }];
-        for batch in [
-            BatchShape {
-                prefill: &chunk,
-                decode_seqs: 0,
-                decode_kv_tokens: 0,
-                eager: true,
-            },
-            BatchShape {
-                prefill: &[],
-                decode_seqs: 8,
-                decode_kv_tokens: 8 * 1024,
-                eager: false,
-            },
-        ] {
-            probe.predict_ms(&batch);
+        let prefill = BatchShape {
+            prefill: &chunk,
+            decode_seqs: 0,
+            decode_kv_tokens: 0,
+            eager: true,
+        };
+        let decode = BatchShape {
+            prefill: &[],
+            decode_seqs: 8,
+            decode_kv_tokens: 8 * 1024,
+            eager: false,
+        };
+        if steps != Steps::Decode {
+            probe.predict_ms(&prefill);
+        }
+        if steps != Steps::Prefill {
+            probe.predict_ms(&decode);
         }
         let ops = seen.lock().expect("recorded operations lock").clone();
         let mut unmeasured = BTreeMap::new();
@@ -82,7 +96,7 @@ impl KernelProvenance {
             if basis != KernelBasis::Measured
                 && let Some(what) = describe(op)
             {
-                unmeasured.insert(what, basis);
+                keep_worse(&mut unmeasured, what, basis);
             }
         }
         let (source, gpu) = (&timer.source_gpu().sku, &timer.gpu().sku);
@@ -92,10 +106,12 @@ impl KernelProvenance {
         }
     }
 
-    /// Adds what `other` (another worker's) leans on.
+    /// Adds what `other` (another worker's, timed from the same tables) leans on.
     pub fn merge(&mut self, other: KernelProvenance) {
         self.borrowed_from = self.borrowed_from.take().or(other.borrowed_from);
-        self.unmeasured.extend(other.unmeasured);
+        for (what, basis) in other.unmeasured {
+            keep_worse(&mut self.unmeasured, what, basis);
+        }
     }
 
     /// Whether every kernel is timed from measurements of its own shape on its own GPU.
@@ -122,8 +138,9 @@ impl KernelProvenance {
         let near = list(KernelBasis::Neighbour);
         if !near.is_empty() {
             parts.push(format!(
-                "not measured in this form (shape, format or implementation), timed from the \
-                 nearest measured one through the roofline: {near}"
+                "no measured rows of their kind (format, kernel and model shape; sizes and \
+                 splits are interpolated within a kind), timed from the nearest measured kind \
+                 through the roofline: {near}"
             ));
         }
         let roof = list(KernelBasis::Roofline);
@@ -132,6 +149,12 @@ impl KernelProvenance {
         }
         (!parts.is_empty()).then(|| parts.join("; "))
     }
+}
+
+/// Notes `what` as timed on `basis`, keeping the weaker basis where it is already noted.
+fn keep_worse(unmeasured: &mut BTreeMap<String, KernelBasis>, what: String, basis: KernelBasis) {
+    let b = unmeasured.entry(what).or_insert(basis);
+    *b = (*b).max(basis);
 }
 
 /// A kernel's category in words (`None` for element-wise kernels, which are always timed
@@ -159,8 +182,14 @@ fn describe(op: &KernelOp) -> Option<String> {
         KernelOp::Nccl { op, .. } => format!("NCCL {}", op.name()),
         KernelOp::P2pCopy { .. } => "peer-to-peer copies".to_string(),
         KernelOp::Moe(m) => format!(
-            "MoE layers ({}, {} experts, top-{}, hidden {}, expert size {}, {} routing)",
+            "MoE layers ({}{}, {} experts, top-{}, hidden {}, expert size {}, {} routing)",
             m.quant.name(),
+            match m.kernel {
+                MoeKernel::Default => "",
+                MoeKernel::MinLatency => " min-latency kernel",
+                MoeKernel::DeepepNormal => " DeepEP normal kernel",
+                MoeKernel::DeepepLowLatency => " DeepEP low-latency kernel",
+            },
             m.experts,
             m.topk,
             m.hidden,
@@ -209,7 +238,7 @@ mod tests {
             timer,
         )
         .unwrap();
-        KernelProvenance::of(&p)
+        KernelProvenance::of(&p, Steps::Both)
     }
 
     #[test]

@@ -10,7 +10,7 @@ use servesim_models::hardware::GpuCatalog;
 use servesim_models::llm::{LlmSpec, Parallelism};
 use servesim_models::perf::calibrated::family_dir;
 use servesim_models::perf::evaluate::{leave_shape_out, predict_public_file};
-use servesim_models::perf::provenance::KernelProvenance;
+use servesim_models::perf::provenance::{KernelProvenance, Steps};
 use servesim_models::perf::{
     CalibratedTimer, DispatchKernel, IterationPredictor, KernelOp, KernelTimer, MlaPart,
 };
@@ -60,9 +60,9 @@ pub enum PerfCommand {
         #[arg(long)]
         calibration: Option<PathBuf>,
     },
-    /// On every GPU and backend, which kernels of a model's worker are not timed from
-    /// measurements of their own shape (another shape's rows, another GPU's tables, the
-    /// roofline): where its predictions stand on the measured kernels `check` vouches for.
+    /// On every GPU and backend, which kernels of a model's worker have no measured rows of
+    /// their own kind (format, kernel, model shape) and borrow another kind's, another GPU's
+    /// tables or the roofline: where its predictions stand on what `check` vouches for.
     Coverage {
         /// Model (one of `servesim list models`).
         #[arg(long)]
@@ -155,9 +155,14 @@ fn tables(
 /// `servesim perf coverage`: one line per GPU and backend.
 fn coverage(model: &str, tp: u32, ep: u32) -> Result<(), CliError> {
     let llm = LlmSpec::lookup(model).map_err(|e| CliError::Message(format!("--model: {e}")))?;
-    if tp == 0 || ep == 0 || !tp.is_multiple_of(ep) {
+    if tp == 0 {
+        return Err(CliError::Message(
+            "--tp 0: a worker has at least one GPU".into(),
+        ));
+    }
+    if ep == 0 || !tp.is_multiple_of(ep) {
         return Err(CliError::Message(format!(
-            "--ep {ep} must be at least 1 and divide --tp {tp} (at least 1)"
+            "--ep {ep} must be at least 1 and divide --tp {tp}"
         )));
     }
     let par = Parallelism {
@@ -170,7 +175,7 @@ fn coverage(model: &str, tp: u32, ep: u32) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "{} at TP {tp}{}: kernels not timed from measurements of their own shape",
+        "{} at TP {tp}{}: kernels without measured rows of their own kind",
         llm.name,
         if ep > 1 {
             format!(" × EP {ep}")
@@ -185,7 +190,7 @@ fn coverage(model: &str, tp: u32, ep: u32) -> Result<(), CliError> {
             let said = KernelTimer::shipped_builtin(gpu, backend)
                 .and_then(|t| IterationPredictor::with_parallelism(&llm, &par, sku, backend, t))
                 .map(|p| {
-                    KernelProvenance::of(&p)
+                    KernelProvenance::of(&p, Steps::Both)
                         .sentence()
                         .unwrap_or_else(|| "all measured".into())
                 })

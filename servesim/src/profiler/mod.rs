@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use servesim_models::hardware::GpuCatalog;
-use servesim_models::perf::provenance::KernelProvenance;
+use servesim_models::perf::provenance::{KernelProvenance, Steps};
 use servesim_planner::Profile;
 
 pub use candidate::{Candidate, FrontierPoint, Mode, PoolShape, SloMiss, Split};
@@ -226,8 +226,9 @@ pub fn profile(
     let (ptp, dtp) = (psplit.gpus(), dsplit.gpus());
     let decode_kv_tokens = dm.max_kv_tokens;
     let profile = Profile::from_model(&pm, &dm).map_err(Error::Planner)?;
-    let mut provenance = KernelProvenance::of(&pm.predictor);
-    provenance.merge(KernelProvenance::of(&dm.predictor));
+    // An aggregated answer's worker runs both steps, as the pair of roles does.
+    let mut provenance = KernelProvenance::of(&pm.predictor, Steps::Prefill);
+    provenance.merge(KernelProvenance::of(&dm.predictor, Steps::Decode));
     let kernels = provenance.sentence();
     let t4 = Instant::now();
     let skipped = search.skipped.clone();
