@@ -412,19 +412,28 @@ impl CalibratedTimer {
 
     /// Whether a measured table backs this kind of operation.
     pub fn has_table_for(&self, op: &KernelOp) -> bool {
+        self.own_category(op).is_some()
+    }
+
+    /// Whether `op`'s family has a table (`None`: it has none), and if so whether the table
+    /// holds measured rows of `op`'s own category (dtype, kernel, model shape).
+    fn own_category(&self, op: &KernelOp) -> Option<bool> {
+        fn has<const D: usize>(t: &Option<InterpTable<D>>, c: u64) -> Option<bool> {
+            t.as_ref().map(|t| t.has_category(c))
+        }
         match key(op) {
-            Key::Gemm(..) => self.gemm.is_some(),
-            Key::Ctx(..) => self.ctx.is_some(),
-            Key::Gen(..) => self.gen_attn.is_some(),
-            Key::Ar(..) => self.allreduce.is_some(),
-            Key::Nccl(..) => self.nccl.is_some(),
-            Key::P2p(..) => self.p2p.is_some(),
-            Key::Moe(..) => self.moe.is_some(),
-            Key::MlaCtx(..) => self.mla_ctx.is_some(),
-            Key::MlaGen(..) => self.mla_gen.is_some(),
-            Key::MlaPart(..) => self.mla_part.is_some(),
-            Key::Disp(..) => self.dispatch.is_some(),
-            Key::None => false,
+            Key::Gemm(c, _) => has(&self.gemm, c),
+            Key::Ctx(c, _) => has(&self.ctx, c),
+            Key::Gen(c, _) => has(&self.gen_attn, c),
+            Key::Ar(c, _) => has(&self.allreduce, c),
+            Key::Nccl(c, _) => has(&self.nccl, c),
+            Key::P2p(c, _) => has(&self.p2p, c),
+            Key::Moe(c, _) => has(&self.moe, c),
+            Key::MlaCtx(c, _) => has(&self.mla_ctx, c),
+            Key::MlaGen(c, _) => has(&self.mla_gen, c),
+            Key::MlaPart(c, _) => has(&self.mla_part, c),
+            Key::Disp(c, _) => has(&self.dispatch, c),
+            Key::None => None,
         }
     }
 
@@ -503,23 +512,7 @@ impl CalibratedTimer {
 
     /// Whether measured rows of `op`'s own category (dtype, kernel, model shape) exist.
     pub fn measures_own_category(&self, op: &KernelOp) -> bool {
-        fn has<const D: usize>(t: &Option<InterpTable<D>>, c: u64) -> bool {
-            t.as_ref().is_some_and(|t| t.has_category(c))
-        }
-        match key(op) {
-            Key::Gemm(c, _) => has(&self.gemm, c),
-            Key::Ctx(c, _) => has(&self.ctx, c),
-            Key::Gen(c, _) => has(&self.gen_attn, c),
-            Key::Ar(c, _) => has(&self.allreduce, c),
-            Key::Nccl(c, _) => has(&self.nccl, c),
-            Key::P2p(c, _) => has(&self.p2p, c),
-            Key::Moe(c, _) => has(&self.moe, c),
-            Key::MlaCtx(c, _) => has(&self.mla_ctx, c),
-            Key::MlaGen(c, _) => has(&self.mla_gen, c),
-            Key::MlaPart(c, _) => has(&self.mla_part, c),
-            Key::Disp(c, _) => has(&self.dispatch, c),
-            Key::None => false,
-        }
+        self.own_category(op) == Some(true)
     }
 
     /// Whether `op` is timed from measured rows (of its own category or the nearest one),

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use crate::perf::ops::{KernelOp, MlaPart, MoeKernel};
+use crate::perf::ops::{AttnShape, KernelOp, MlaPart, MoeKernel};
 use crate::perf::predictor::{BatchShape, IterationPredictor, PrefillChunk};
 use crate::perf::{CalibratedTimer, KernelTimer};
 
@@ -162,20 +162,8 @@ fn keep_worse(unmeasured: &mut BTreeMap<String, KernelBasis>, what: String, basi
 fn describe(op: &KernelOp) -> Option<String> {
     Some(match op {
         KernelOp::Gemm(g) => format!("{} GEMMs", g.dtype.name()),
-        KernelOp::ContextAttention(a) | KernelOp::GenerationAttention(a) => {
-            let phase = if matches!(op, KernelOp::ContextAttention(_)) {
-                "context"
-            } else {
-                "generation"
-            };
-            format!(
-                "{phase} attention ({} heads, {} KV heads, head size {}, KV in {})",
-                a.num_heads,
-                a.num_kv_heads,
-                a.head_dim,
-                a.kv_dtype.name()
-            )
-        }
+        KernelOp::ContextAttention(a) => attention("context", a),
+        KernelOp::GenerationAttention(a) => attention("generation", a),
         KernelOp::CustomAllReduce { implementation, .. } => {
             format!("all-reduce ({})", implementation.name())
         }
@@ -196,14 +184,8 @@ fn describe(op: &KernelOp) -> Option<String> {
             m.inter,
             m.routing.name()
         ),
-        KernelOp::MlaContext(m) | KernelOp::MlaGeneration(m) => {
-            let phase = if matches!(op, KernelOp::MlaContext(_)) {
-                "context"
-            } else {
-                "generation"
-            };
-            format!("MLA {phase} blocks ({} heads)", m.heads)
-        }
+        KernelOp::MlaContext(m) => format!("MLA context blocks ({} heads)", m.heads),
+        KernelOp::MlaGeneration(m) => format!("MLA generation blocks ({} heads)", m.heads),
         KernelOp::MlaPart(p) => format!(
             "MLA {} ({} heads)",
             match p.part {
@@ -217,6 +199,17 @@ fn describe(op: &KernelOp) -> Option<String> {
         KernelOp::MoeDispatch(d) => format!("expert dispatch and combine ({})", d.kernel.name()),
         KernelOp::ElementWise { .. } => return None,
     })
+}
+
+/// An attention kernel of `phase` in words.
+fn attention(phase: &str, a: &AttnShape) -> String {
+    format!(
+        "{phase} attention ({} heads, {} KV heads, head size {}, KV in {})",
+        a.num_heads,
+        a.num_kv_heads,
+        a.head_dim,
+        a.kv_dtype.name()
+    )
 }
 
 #[cfg(test)]

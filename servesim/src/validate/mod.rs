@@ -112,6 +112,7 @@ use servesim_models::llm::LlmSpec;
 use crate::Error;
 use crate::experiment::parallel;
 use crate::progress::Observer;
+use crate::scenario::Scenario;
 
 pub use benchmark::{
     BenchmarkMeans, ClientStats, Distribution, Means, benchmark_means, client_stats,
@@ -488,28 +489,23 @@ fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Pre
         isl: spec.isl.unwrap_or_default(),
         osl: spec.osl.unwrap_or_default(),
     };
-    // What the prediction leans on beyond the measured kernels of its own shapes.
-    let kernels = scenario_of(&plan, row, &load, users_out_of_step(&load, 0.0), 1)
-        .ok()
-        .and_then(|s| crate::warnings::kernel_note(&s));
-    let note = match (note.clone(), kernels) {
-        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
-        (a, b) => a.or(b),
-    };
     if let Averaged::Recipe {
         dataset_entries,
         in_step,
     } = averaged
     {
         let measured = (load.users as usize) * RECIPE_REQUESTS_PER_USER as usize;
-        let stats = |ramp_s: f64, seed: u64| -> Result<Result<ClientStats, String>, Error> {
-            match scenario_of(
+        let recipe = |ramp_s: f64, seed: u64| {
+            scenario_of(
                 &plan,
                 row,
                 &load,
                 aiperf_recipe(&load, ramp_s, dataset_entries),
                 seed,
-            ) {
+            )
+        };
+        let stats = |s: Result<Scenario, String>| -> Result<Result<ClientStats, String>, Error> {
+            match s {
                 Ok(s) => client_stats(&s, BENCH_CLASS, measured),
                 Err(reason) => Ok(Err(reason)),
             }
@@ -517,7 +513,9 @@ fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Pre
         // Users together, as the tool starts them (the `--in-step` reading, and the request
         // lifetime); then out of step, as client jitter leaves them (see the module
         // documentation).
-        let together = match stats(0.0, 1)? {
+        let first = recipe(0.0, 1);
+        let note = with_kernels(note.clone(), &first);
+        let together = match stats(first)? {
             Ok(s) => s,
             Err(reason) => return Ok(skip(reason)),
         };
@@ -526,7 +524,7 @@ fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Pre
         } else {
             let mut draws = Vec::new();
             for seed in 1..=PHASE_DRAWS {
-                match stats(together.e2e_ms.mean / 1e3, seed)? {
+                match stats(recipe(together.e2e_ms.mean / 1e3, seed))? {
                     Ok(s) => draws.push(s),
                     Err(reason) => return Ok(skip(reason)),
                 }
@@ -545,7 +543,9 @@ fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Pre
     let (skip_n, take_n) = (2 * users, (10 * users).max(100));
     // First run: users together, as the benchmark starts, to learn its start and the
     // request lifetime; then users out of step, for its steady state.
-    let together = match scenario_of(&plan, row, &load, users_out_of_step(&load, 0.0), 1) {
+    let first = scenario_of(&plan, row, &load, users_out_of_step(&load, 0.0), 1);
+    let note = with_kernels(note.clone(), &first);
+    let together = match first {
         Ok(s) => s,
         Err(reason) => return Ok(skip(reason)),
     };
@@ -592,6 +592,16 @@ fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Pre
         reason: None,
         note,
     })
+}
+
+/// `note` with what a row's kernel times lean on beyond measured rows of their own kinds
+/// ([`crate::warnings::kernel_note`] of its first scenario), when they do.
+fn with_kernels(note: Option<String>, first: &Result<Scenario, String>) -> Option<String> {
+    let kernels = first.as_ref().ok().and_then(crate::warnings::kernel_note);
+    match (note, kernels) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    }
 }
 
 /// Simulates every row of a measured file on up to `threads` threads, its means taken as
