@@ -479,7 +479,7 @@ fn a_run_warns_of_kernels_timed_from_another_shape_and_names_the_pools() {
         servesim::run(&s).unwrap().0
     };
     // TensorRT-LLM's H200 MXFP4 MoE rows are gpt-oss-20b's (32 experts); gpt-oss-120b has
-    // 128, so its experts are timed from the nearest measured shape, in every pool alike.
+    // 128, so its experts are timed from H100's rows of them, in every pool alike.
     let oss = GOOD
         .replace("Qwen/Qwen3-32B-FP8", "gpt-oss-120b")
         .replace("h100_sxm", "h200_sxm")
@@ -488,7 +488,7 @@ fn a_run_warns_of_kernels_timed_from_another_shape_and_names_the_pools() {
     let w: Vec<_> = summary
         .warnings
         .iter()
-        .filter(|w| w.contains("nearest measured"))
+        .filter(|w| w.contains("timed from h100_sxm's measured rows of their kind"))
         .collect();
     assert_eq!(w.len(), 1, "{:?}", summary.warnings);
     assert!(

@@ -606,7 +606,8 @@ fn nvfp4_rows_run_on_blackwell_and_name_the_missing_fp4_tensor_cores_elsewhere()
 #[test]
 fn a_row_whose_kernels_were_never_measured_in_its_shape_says_so_in_its_note() {
     // gpt-oss-120b (128 experts) under TensorRT-LLM on H200, whose MXFP4 MoE rows are
-    // gpt-oss-20b's (32 experts); Llama-3.1-8B on H100, measured throughout.
+    // gpt-oss-20b's (32 experts), timed from H100's; Llama-3.1-8B on H100, measured
+    // throughout.
     let oss = agg(
         "trtllm",
         "openai/gpt-oss-120b",
@@ -647,7 +648,7 @@ fn a_row_whose_kernels_were_never_measured_in_its_shape_says_so_in_its_note() {
     );
     let line = got[1].join(",");
     assert!(
-        line.contains("timed from the nearest measured kind through the roofline")
+        line.contains("timed from h100_sxm's measured rows of their kind")
             && line.contains("MoE layers (w4a16_mxfp4, 128 experts"),
         "{line}"
     );

@@ -11,13 +11,14 @@
 //!   measured shape's achieved efficiency, applied to the query's own roofline (scaling);
 //! - a GPU with no tables (B300, GB300, A100): the nearest measured GPU's achieved
 //!   efficiencies applied to its datasheet roofline;
+//! - a MoE kind the tables lack but another GPU of the same generation measured: that GPU's
+//!   rows of the kind, scaled by the speed-up measured on kinds both measured ([`super::sources`]),
+//!   before any other kind's;
 //! - a family with no table at all: the plain roofline ([`super::roofline::RooflineTimer`]).
 
-use crate::backend::Backend;
-use crate::calibration::{CalibrationTable, Family, shipped};
+use crate::calibration::CalibrationTable;
 use crate::dtype::Dtype;
-use crate::error::{ModelsError, Result};
-use crate::hardware::{GpuCatalog, GpuSku};
+use crate::hardware::GpuSku;
 use crate::perf::dispatch;
 use crate::perf::moe_key::{MOE_LEAVES, MOE_OUTER, MoeFloors, moe_dist, moe_key};
 use crate::perf::ops::{
@@ -274,6 +275,75 @@ fn lookup<const D: usize>(
     t.query(c, x, excl && c == cat)
 }
 
+/// The MoE tables of a sibling GPU and how fast the source GPU runs what both measured
+/// ([`super::sources`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Sibling {
+    /// The sibling's MoE tables, timing on the sibling itself.
+    timer: CalibratedTimer,
+    /// Per log2 bucket of tokens, the median `ln(source time / sibling time)` over the MoE
+    /// rows both GPUs measured (sorted by bucket; empty: none in common).
+    speedup: Vec<(u32, f64)>,
+    /// The GPU whose tables the others come from, and the GPU timed.
+    source: GpuSku,
+    target: GpuSku,
+}
+
+impl Sibling {
+    /// The sibling of a timer of `source`'s tables timing `target`: `timer` of the sibling's
+    /// MoE tables (timing the sibling itself) and the measured speed-ups per token bucket.
+    pub(super) fn new(
+        timer: CalibratedTimer,
+        speedup: Vec<(u32, f64)>,
+        source: &GpuSku,
+        target: &GpuSku,
+    ) -> Self {
+        Sibling {
+            timer,
+            speedup,
+            source: source.clone(),
+            target: target.clone(),
+        }
+    }
+
+    /// The log2 bucket of a token count.
+    pub(super) fn bucket(tokens: u64) -> u32 {
+        tokens.max(1).ilog2()
+    }
+
+    /// The sibling GPU.
+    pub(super) fn gpu(&self) -> &GpuSku {
+        self.timer.gpu()
+    }
+
+    /// Whether the sibling measured `op`'s own MoE kind (at any split and size: those it
+    /// did not measure are interpolated or carried as on the GPU's own tables).
+    pub(super) fn measures(&self, op: &KernelOp) -> bool {
+        matches!(op, KernelOp::Moe(_)) && self.timer.measures_own_category(op)
+    }
+
+    /// `op` as the source GPU would run it (the sibling's time scaled by the measured
+    /// speed-up at its token count, or by the datasheets where the two share no MoE rows),
+    /// carried to the target through the datasheets as the source's own tables are.
+    pub(super) fn time_ms(&self, op: &KernelOp) -> f64 {
+        let on_sibling = self.timer.time_ms(op);
+        let to_source = match (op, self.speedup.is_empty()) {
+            (KernelOp::Moe(m), false) => {
+                let b = Self::bucket(m.tokens);
+                let near = self
+                    .speedup
+                    .iter()
+                    .min_by_key(|(k, _)| k.abs_diff(b))
+                    .map_or(0.0, |(_, r)| *r);
+                near.exp()
+            }
+            _ => base_ms(op, &self.source) / base_ms(op, self.gpu()),
+        };
+        let to_target = base_ms(op, &self.target) / base_ms(op, &self.source);
+        on_sibling * to_source * to_target
+    }
+}
+
 /// Times operations from measured tables (see the module documentation).
 #[derive(Debug, Clone)]
 pub struct CalibratedTimer {
@@ -294,7 +364,19 @@ pub struct CalibratedTimer {
     gemm_floor_ms: Vec<(u64, f64)>,
     /// Fastest measured call per MoE category.
     moe_floor: MoeFloors,
+    /// A MoE category's fixed cost per call, ms: what its fastest measured call took beyond
+    /// its efficiency-free roofline. A fused MoE call launches and synchronises the same
+    /// kernel sequence (routing, permutation, two grouped GEMMs, finalisation) whatever its
+    /// work, so that cost is kept apart and only the rest is carried by the roofline to
+    /// other sizes and splits (`t = fixed + e^r · base`). Carried by the roofline whole, a
+    /// split the tables never measured scaled the fixed cost with the work: H100's
+    /// gpt-oss-120b rows at EP 4 carried to EP 2, median error 38 %; with the fixed cost
+    /// apart, 14 % (throwaway comparison, session of 2026-12-04).
+    moe_fixed: Vec<(u64, f64)>,
     roofline: RooflineTimer,
+    /// The MoE tables of another GPU of the target's generation, for the MoE kinds these
+    /// tables lack ([`super::sources`]).
+    sibling: Option<Box<Sibling>>,
 }
 
 impl CalibratedTimer {
@@ -319,11 +401,26 @@ impl CalibratedTimer {
         let mut disp = Vec::new();
         let mut gemm_floor_ms: Vec<(u64, f64)> = Vec::new();
         let mut moe_floor = MoeFloors::default();
+        // Per MoE category: its fastest call and that call's base.
+        let mut fastest: Vec<(u64, f64, f64)> = Vec::new();
+        let tables: Vec<&CalibrationTable> = tables.into_iter().collect();
+        for (op, lat) in tables.iter().flat_map(|t| t.rows.iter()) {
+            if let KernelOp::Moe(m) = op {
+                moe_floor.note(m, *lat);
+                let (cat, base) = (moe_key(m).0, base_ms(op, source));
+                match fastest.iter_mut().find(|f| f.0 == cat) {
+                    Some(f) if *lat < f.1 => *f = (cat, *lat, base),
+                    Some(_) => {}
+                    None => fastest.push((cat, *lat, base)),
+                }
+            }
+        }
+        // Every call of a category takes at least its fastest, so `lat - fixed` is at least
+        // the fastest call's base: positive.
+        let moe_fixed: Vec<(u64, f64)> = fastest.iter().map(|f| (f.0, f.1 - f.2)).collect();
+        let fixed_of = |cat| moe_fixed.iter().find(|f| f.0 == cat).map_or(0.0, |f| f.1);
         for t in tables {
             for (op, lat) in &t.rows {
-                if let KernelOp::Moe(m) = op {
-                    moe_floor.note(m, *lat);
-                }
                 if let KernelOp::Gemm(g) = op {
                     let code = dtype_code(g.dtype);
                     match gemm_floor_ms.iter_mut().find(|(c, _)| *c == code) {
@@ -331,7 +428,12 @@ impl CalibratedTimer {
                         None => gemm_floor_ms.push((code, *lat)),
                     }
                 }
-                let r = (lat / base_ms(op, source)).ln();
+                let base = base_ms(op, source);
+                let r = match op {
+                    // The call's fixed cost apart (see `moe_fixed`).
+                    KernelOp::Moe(m) => ((lat - fixed_of(moe_key(m).0)) / base).ln(),
+                    _ => (lat / base).ln(),
+                };
                 match key(op) {
                     Key::Gemm(c, x) => gemm.push((c, x, r)),
                     Key::Ctx(c, x) => ctx.push((c, x, r)),
@@ -371,33 +473,28 @@ impl CalibratedTimer {
             dispatch: mk(disp, dispatch::LEAVES, dispatch::OUTER),
             gemm_floor_ms,
             moe_floor,
+            moe_fixed,
             roofline: RooflineTimer::new(target.clone()),
+            sibling: None,
         }
     }
 
-    /// The timer of the tables shipped with the crate for `gpu` and `backend`.
-    ///
-    /// SGLang's own GEMM (`sgl_kernel` FP8, DeepGEMM block FP8, FlashInfer NVFP4, torch BF16)
-    /// and fused-MoE tables (Triton on Hopper, FlashInfer's TensorRT-LLM MoE on Blackwell) are
-    /// shipped with its dispatch kernels' (DeepEP), its MLA kernels' (`mla_parts`; it has
-    /// no MLA module tables) and its custom all-reduce's; for attention it uses vLLM's (same
-    /// attention libraries). vLLM reads SGLang's DeepEP tables. A GPU
-    /// with no shipped tables uses those of the shipped GPU closest to it in HBM bandwidth and
-    /// dense BF16 FLOP/s (B300 → B200, GB300 → GB200, A100 → H100), transferred through the
-    /// roofline (the target's datasheet peaks, the source's achieved efficiencies).
-    pub fn shipped(catalog: &GpuCatalog, gpu: &str, backend: Backend) -> Result<Self> {
-        let target = catalog.get(gpu)?;
-        let source_name = shipped_source(catalog, target)?;
-        let source = catalog.get(source_name)?;
-        let mut tables = Vec::new();
-        for fam in Family::kernel_families() {
-            // The backend's own table, else (SGLang) vLLM's.
-            let dir = family_dir(backend, fam, |d| shipped::has(source_name, d, fam));
-            if let Some(t) = shipped::load(source_name, &dir, fam)? {
-                tables.push(t);
-            }
-        }
-        Ok(Self::from_tables(&tables, source, target))
+    pub(super) fn with_sibling(mut self, sibling: Option<Sibling>) -> Self {
+        self.sibling = sibling.map(Box::new);
+        self
+    }
+
+    /// The sibling timer where it, and not these tables, measures `op`'s own MoE kind.
+    fn sibling_for(&self, op: &KernelOp) -> Option<&Sibling> {
+        let s = self.sibling.as_deref()?;
+        (s.measures(op) && self.own_category(op) != Some(true)).then_some(s)
+    }
+
+    /// The GPU whose measured rows of `op`'s own kind time it where this GPU's tables have
+    /// none of that kind ([`super::sources`]); `None` where the tables' own rows or nearest
+    /// kind time it.
+    pub fn sibling_source(&self, op: &KernelOp) -> Option<&GpuSku> {
+        self.sibling_for(op).map(Sibling::gpu)
     }
 
     /// The GPU timed.
@@ -492,10 +589,15 @@ impl CalibratedTimer {
     }
 
     /// Whether measured rows of the MoE layer's own category back it (its kernel, dtype and
-    /// model shape), not only those of a neighbouring category.
+    /// model shape), on this GPU's tables or a sibling's ([`super::sources`]), not only those
+    /// of a neighbouring category.
     pub fn measures_moe(&self, shape: &MoeShape) -> bool {
         let (cat, _) = moe_key(shape);
         self.moe.as_ref().is_some_and(|t| t.has_category(cat))
+            || self
+                .sibling
+                .as_ref()
+                .is_some_and(|s| s.measures(&KernelOp::Moe(*shape)))
     }
 
     /// Whether measured rows of every part of an MLA block that SGLang composes its block of
@@ -518,121 +620,62 @@ impl CalibratedTimer {
     /// Whether `op` is timed from measured rows (of its own category or the nearest one),
     /// rather than the roofline.
     pub fn is_measured(&self, op: &KernelOp) -> bool {
-        self.ratio(op, false).is_some()
+        self.sibling_for(op).is_some() || self.ratio(op, false).is_some()
     }
 
     /// Predicted time of `op` in ms.
     #[inline]
     pub fn time_ms(&self, op: &KernelOp) -> f64 {
+        if let Some(s) = self.sibling_for(op) {
+            return s.time_ms(op);
+        }
         match self.ratio(op, false) {
-            Some(r) => (base_ms(op, &self.target) * r.exp()).max(self.floor_ms(op, false)),
+            Some(r) => self.time_of_ratio(op, r, false),
             None => self.roofline.time_ms(op),
         }
     }
 
-    /// The least time a call of `op` is timed at: for a MoE layer, the fastest measured call
-    /// of the category its time comes from ([`MoeFloors`]; `leave_out`: not its own shape's).
-    fn floor_ms(&self, op: &KernelOp, leave_out: bool) -> f64 {
-        match (op, &self.moe) {
-            (KernelOp::Moe(m), Some(t)) => {
-                let own = moe_key(m).0;
-                // What is left out is a row of the shape's own category only.
-                pick(t, own, moe_dist)
-                    .map_or(0.0, |c| self.moe_floor.of(c, m, leave_out && c == own))
-            }
-            _ => 0.0,
-        }
+    /// The time of `op` whose log ratio to the base is `r`: the fixed cost of its MoE
+    /// category apart, and no faster than that category's fastest call.
+    fn time_of_ratio(&self, op: &KernelOp, r: f64, leave_out: bool) -> f64 {
+        let Some((c, m, own)) = self.moe_category(op) else {
+            return base_ms(op, &self.target) * r.exp();
+        };
+        // What is left out is a row of the shape's own category only.
+        let leave_out = leave_out && c == own;
+        // The rows' ratios were stored with the category's fixed cost over all its rows (a
+        // left-out row that set it still sets it: one number of hundreds of rows).
+        let fixed = self
+            .moe_fixed
+            .iter()
+            .find(|f| f.0 == c)
+            .map_or(0.0, |f| f.1);
+        (fixed + base_ms(op, &self.target) * r.exp()).max(self.moe_floor.of(c, m, leave_out))
+    }
+
+    /// For a MoE layer: the category its time comes from, the layer, and its own category.
+    fn moe_category<'a>(&self, op: &'a KernelOp) -> Option<(u64, &'a MoeShape, u64)> {
+        let (KernelOp::Moe(m), Some(t)) = (op, &self.moe) else {
+            return None;
+        };
+        let own = moe_key(m).0;
+        Some((pick(t, own, moe_dist)?, m, own))
     }
 
     /// Leave-shape-out prediction: the time of `op` predicted with the measured row(s) of exactly
     /// this shape ignored. `None` when no other row of its family and category exists.
     pub fn time_ms_leave_out(&self, op: &KernelOp) -> Option<f64> {
         self.ratio(op, true)
-            .map(|r| (base_ms(op, &self.target) * r.exp()).max(self.floor_ms(op, true)))
-    }
-}
-
-/// The shipped GPU whose tables serve `target`: itself if shipped, else the closest one in
-/// HBM bandwidth and dense BF16 FLOP/s.
-pub fn shipped_source(catalog: &GpuCatalog, target: &GpuSku) -> Result<&'static str> {
-    nearest_gpu(catalog, target, shipped::gpus())
-}
-
-/// Of the `candidates` (GPU names with tables), `target` itself, or else the closest in HBM
-/// bandwidth and dense BF16 FLOP/s (sum of absolute log ratios; ties: the first). Candidates
-/// missing from the catalog are skipped.
-pub fn nearest_gpu<'a>(
-    catalog: &GpuCatalog,
-    target: &GpuSku,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Result<&'a str> {
-    let mut best: Option<(f64, &'a str)> = None;
-    for name in candidates {
-        let Ok(s) = catalog.get(name) else { continue };
-        if s.sku == target.sku {
-            return Ok(name);
-        }
-        let d = (s.hbm_bytes_per_s / target.hbm_bytes_per_s).ln().abs()
-            + (s.bf16_dense_flops / target.bf16_dense_flops).ln().abs();
-        if best.is_none_or(|(bd, _)| d < bd) {
-            best = Some((d, name));
-        }
-    }
-    best.map(|b| b.1).ok_or_else(|| ModelsError::Invalid {
-        what: "calibration",
-        message: format!(
-            "no calibration tables of a GPU in the catalog to time {} with",
-            target.sku
-        ),
-    })
-}
-
-/// The backend folder whose `family` table serves `backend`, given which folders hold one
-/// (`has`): the backend's own ([`Family::backend_dir`]), else (SGLang) vLLM's.
-pub fn family_dir(backend: Backend, family: Family, has: impl Fn(&str) -> bool) -> String {
-    let own = family.backend_dir(backend.name());
-    if backend == Backend::Sglang && !has(&own) {
-        family.backend_dir("vllm")
-    } else {
-        own
-    }
-}
-
-impl CalibratedTimer {
-    /// A timer for `gpu` and `backend` from a set of calibration tables (e.g. [`crate::calibration::load_dir`]
-    /// of a folder written by `servesim calibrate import` or the harness). Uses the tables of
-    /// `gpu` if present, else of the closest GPU present (see [`nearest_gpu`]); of each family
-    /// the backend's own table, else (SGLang) vLLM's ([`family_dir`]); NCCL tables from the
-    /// `nccl` folder.
-    pub fn from_calibration(
-        tables: &[CalibrationTable],
-        catalog: &GpuCatalog,
-        gpu: &str,
-        backend: Backend,
-    ) -> Result<Self> {
-        let target = catalog.get(gpu)?;
-        let mut gpus: Vec<&str> = tables.iter().map(|t| t.header.gpu.as_str()).collect();
-        gpus.sort_unstable();
-        gpus.dedup();
-        let source_name = nearest_gpu(catalog, target, gpus.iter().copied())?;
-        let source = catalog.get(source_name)?;
-        let has = |fam: Family, dir: &str| {
-            tables.iter().any(|t| {
-                t.header.gpu == source_name && t.header.family == fam && t.header.backend == dir
-            })
-        };
-        let chosen = tables.iter().filter(|t| {
-            let fam = t.header.family;
-            t.header.gpu == source_name
-                && t.header.backend == family_dir(backend, fam, |d| has(fam, d))
-        });
-        Ok(Self::from_tables(chosen, source, target))
+            .map(|r| self.time_of_ratio(op, r, true))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::Backend;
+    use crate::calibration::{Family, shipped};
+    use crate::hardware::GpuCatalog;
     use crate::perf::ops::GemmShape;
 
     fn gemm(dtype: Dtype, m: u64, n: u64, k: u64) -> KernelOp {
@@ -729,7 +772,11 @@ mod tests {
             ("a100_sxm", "h100_sxm"),
         ] {
             let sku = cat.get(gpu).unwrap();
-            assert_eq!(shipped_source(&cat, sku).unwrap(), source, "{gpu}");
+            assert_eq!(
+                crate::perf::sources::shipped_source(&cat, sku).unwrap(),
+                source,
+                "{gpu}"
+            );
         }
         // Blackwell's own tables time NVFP4 GEMMs and MoE layers from measurements.
         let b200 = CalibratedTimer::shipped(&cat, "b200_sxm", Backend::Trtllm).unwrap();
@@ -784,6 +831,8 @@ mod tests {
 #[cfg(test)]
 mod attention_tests {
     use super::*;
+    use crate::backend::Backend;
+    use crate::hardware::GpuCatalog;
     use crate::llm::LlmSpec;
     use crate::perf::{IterationPredictor, KernelTimer};
 
@@ -819,6 +868,9 @@ mod attention_tests {
 #[cfg(test)]
 mod set_tests {
     use super::*;
+    use crate::backend::Backend;
+    use crate::calibration::{Family, shipped};
+    use crate::hardware::GpuCatalog;
 
     #[test]
     fn from_calibration_picks_gpu_backend_and_falls_back() {
@@ -855,6 +907,9 @@ mod set_tests {
 #[cfg(test)]
 mod moe_tests {
     use super::*;
+    use crate::backend::Backend;
+    use crate::calibration::{Family, shipped};
+    use crate::hardware::GpuCatalog;
     use crate::perf::evaluate::leave_shape_out;
     use crate::perf::ops::{ExpertRouting, MoeKernel, MoeQuant, MoeShape};
 
@@ -878,6 +933,36 @@ mod moe_tests {
             let s = leave_shape_out(&t, &tab.rows);
             assert!(s.median < 0.05 && s.p90 < 0.15, "{gpu}/{dir}: {s:?}");
         }
+    }
+
+    #[test]
+    fn a_split_never_measured_keeps_a_calls_fixed_cost_apart() {
+        // H100's gpt-oss-120b rows under TensorRT-LLM without EP 2: carried from EP 4 by the
+        // roofline, a call's fixed cost would double with its work (median error 38 %).
+        let cat = GpuCatalog::builtin();
+        let h100 = cat.get("h100_sxm").unwrap();
+        let gpt_oss = |op: &KernelOp, ep| {
+            matches!(op, KernelOp::Moe(m) if m.experts == 128 && m.hidden == 2880
+                && m.routing == ExpertRouting::PowerLaw12 && m.moe_tp == 1 && m.moe_ep == ep)
+        };
+        let mut tab = shipped::load("h100_sxm", "trtllm", Family::Moe)
+            .unwrap()
+            .unwrap();
+        let ep2: Vec<(KernelOp, f64)> = tab
+            .rows
+            .iter()
+            .filter(|(op, _)| gpt_oss(op, 2))
+            .copied()
+            .collect();
+        assert!(ep2.len() > 20);
+        tab.rows.retain(|(op, _)| !gpt_oss(op, 2));
+        let t = CalibratedTimer::from_tables([&tab], h100, h100);
+        let mut e: Vec<f64> = ep2
+            .iter()
+            .map(|(op, lat)| ((t.time_ms(op) - lat) / lat).abs())
+            .collect();
+        e.sort_by(f64::total_cmp);
+        assert!(e[e.len() / 2] < 0.2, "{e:?}");
     }
 
     #[test]

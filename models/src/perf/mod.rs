@@ -28,6 +28,7 @@ pub mod ops;
 pub mod predictor;
 pub mod provenance;
 pub mod roofline;
+pub mod sources;
 pub mod table;
 
 pub use calibrated::CalibratedTimer;

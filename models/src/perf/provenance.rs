@@ -1,6 +1,7 @@
 //! Where a deployment's kernel times come from: measured rows of the kernel's own shape,
-//! another shape's rows (the nearest measured category's efficiency carried through the
-//! roofline, see [`super::calibrated`]), or the roofline alone. `servesim perf check`
+//! the same kind's rows measured on another GPU of the generation (MoE layers, see
+//! [`super::sources`]), another shape's rows (the nearest measured category's efficiency
+//! carried through the roofline, see [`super::calibrated`]), or the roofline alone. `servesim perf check`
 //! measures the first; the other two have no such check, so a prediction that leans on them
 //! says so (`servesim validate`'s `note`, a run's warnings).
 
@@ -27,6 +28,9 @@ pub enum Steps {
 pub enum KernelBasis {
     /// Interpolated between measured rows of its own category (dtype, kernel, model shape).
     Measured,
+    /// Measured rows of its own category on another GPU of the same generation, scaled by
+    /// the speed-up measured on the kinds both GPUs measured.
+    Sibling,
     /// The nearest measured category's achieved efficiency, applied to its own roofline.
     Neighbour,
     /// The datasheet roofline alone (no table of its family).
@@ -38,6 +42,8 @@ pub enum KernelBasis {
 pub struct KernelProvenance {
     /// The GPU whose tables time the kernels, where it is not the worker's own.
     pub borrowed_from: Option<String>,
+    /// The GPU whose rows of their own kind time the [`KernelBasis::Sibling`] kernels.
+    pub sibling: Option<String>,
     /// Kernels not measured in their own category, by description.
     pub unmeasured: BTreeMap<String, KernelBasis>,
 }
@@ -52,6 +58,7 @@ impl KernelProvenance {
             KernelTimer::Roofline(r) => {
                 return KernelProvenance {
                     borrowed_from: None,
+                    sibling: None,
                     unmeasured: BTreeMap::from([(
                         format!("every kernel on {} (no measured tables)", r.gpu.sku),
                         KernelBasis::Roofline,
@@ -85,11 +92,15 @@ impl KernelProvenance {
         }
         let ops = seen.lock().expect("recorded operations lock").clone();
         let mut unmeasured = BTreeMap::new();
+        let mut sibling = None;
         for op in &ops {
             let basis = if !timer.is_measured(op) {
                 KernelBasis::Roofline
             } else if timer.measures_own_category(op) {
                 KernelBasis::Measured
+            } else if let Some(gpu) = timer.sibling_source(op) {
+                sibling = Some(gpu.sku.clone());
+                KernelBasis::Sibling
             } else {
                 KernelBasis::Neighbour
             };
@@ -102,6 +113,7 @@ impl KernelProvenance {
         let (source, gpu) = (&timer.source_gpu().sku, &timer.gpu().sku);
         KernelProvenance {
             borrowed_from: (source != gpu).then(|| source.clone()),
+            sibling,
             unmeasured,
         }
     }
@@ -109,6 +121,7 @@ impl KernelProvenance {
     /// Adds what `other` (another worker's, timed from the same tables) leans on.
     pub fn merge(&mut self, other: KernelProvenance) {
         self.borrowed_from = self.borrowed_from.take().or(other.borrowed_from);
+        self.sibling = self.sibling.take().or(other.sibling);
         for (what, basis) in other.unmeasured {
             keep_worse(&mut self.unmeasured, what, basis);
         }
@@ -135,6 +148,13 @@ impl KernelProvenance {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        let sibling = list(KernelBasis::Sibling);
+        if let Some(gpu) = self.sibling.as_ref().filter(|_| !sibling.is_empty()) {
+            parts.push(format!(
+                "timed from {gpu}'s measured rows of their kind, scaled by the speed-up \
+                 measured on the kinds both GPUs measured: {sibling}"
+            ));
+        }
         let near = list(KernelBasis::Neighbour);
         if !near.is_empty() {
             parts.push(format!(
@@ -257,21 +277,43 @@ mod tests {
         assert!(p.is_measured(), "{p:?}");
     }
 
-    #[test]
-    fn experts_of_a_shape_never_measured_are_named() {
-        // TensorRT-LLM's H200 MXFP4 MoE rows are gpt-oss-20b's (32 experts); gpt-oss-120b has
-        // 128.
-        let p = provenance("gpt-oss-120b", "h200_sxm", Backend::Trtllm, 2);
+    fn moe_basis(p: &KernelProvenance) -> (String, KernelBasis) {
         let moe: Vec<_> = p
             .unmeasured
             .iter()
             .filter(|(what, _)| what.starts_with("MoE layers"))
             .collect();
         assert_eq!(moe.len(), 1, "{p:?}");
-        assert!(moe[0].0.contains("128 experts"), "{p:?}");
-        assert_eq!(*moe[0].1, KernelBasis::Neighbour);
+        (moe[0].0.clone(), *moe[0].1)
+    }
+
+    #[test]
+    fn experts_of_a_shape_never_measured_are_named() {
+        // Mixtral-8x7B's experts under TensorRT-LLM: measured on H200 only; an A100 has no
+        // tables and no sibling of its generation, so they come from the nearest kind.
+        let p = provenance("Mixtral-8x7B", "a100_sxm", Backend::Trtllm, 4);
+        let (what, basis) = moe_basis(&p);
+        assert!(what.contains("8 experts"), "{p:?}");
+        assert_eq!(basis, KernelBasis::Neighbour);
         let sentence = p.sentence().unwrap();
         assert!(sentence.contains("nearest measured") && sentence.contains("MoE layers"));
+    }
+
+    #[test]
+    fn experts_measured_on_a_sibling_name_it() {
+        // TensorRT-LLM's H200 MXFP4 MoE rows are gpt-oss-20b's (32 experts); gpt-oss-120b's
+        // 128 are measured on H100.
+        let p = provenance("gpt-oss-120b", "h200_sxm", Backend::Trtllm, 2);
+        let (what, basis) = moe_basis(&p);
+        assert!(what.contains("128 experts"), "{p:?}");
+        assert_eq!(basis, KernelBasis::Sibling);
+        assert_eq!(p.sibling.as_deref(), Some("h100_sxm"));
+        let sentence = p.sentence().unwrap();
+        assert!(
+            sentence.starts_with("timed from h100_sxm's measured rows of their kind")
+                && sentence.contains("MoE layers"),
+            "{sentence}"
+        );
     }
 
     #[test]

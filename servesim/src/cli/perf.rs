@@ -8,9 +8,9 @@ use servesim_models::backend::Backend;
 use servesim_models::calibration::{self, CalibrationTable, Family, import::PublicTable, shipped};
 use servesim_models::hardware::GpuCatalog;
 use servesim_models::llm::{LlmSpec, Parallelism};
-use servesim_models::perf::calibrated::family_dir;
 use servesim_models::perf::evaluate::{leave_shape_out, predict_public_file};
 use servesim_models::perf::provenance::{KernelProvenance, Steps};
+use servesim_models::perf::sources::family_dir;
 use servesim_models::perf::{
     CalibratedTimer, DispatchKernel, IterationPredictor, KernelOp, KernelTimer, MlaPart,
 };
@@ -142,7 +142,7 @@ fn tables(
         return calibration::load_dir(dir).map_err(m);
     }
     let sku = cat.get(gpu).map_err(m)?;
-    let source = servesim_models::perf::calibrated::shipped_source(cat, sku).map_err(m)?;
+    let source = servesim_models::perf::sources::shipped_source(cat, sku).map_err(m)?;
     let mut out = Vec::new();
     for (g, b, f, _) in shipped::SHIPPED {
         if g == source {

@@ -1,0 +1,369 @@
+//! Which measured tables time a GPU: its own; else those of the shipped GPU nearest it, through
+//! the datasheets; and, for the MoE kinds they lack, a sibling GPU's of its generation.
+//!
+//! **Siblings.** A fused MoE kernel measured at one model's expert shape says little about another's: its
+//! efficiency carried through the roofline to a layer of four times the experts (gpt-oss-20b's
+//! 32 to gpt-oss-120b's 128) or of other sizes misses which experts a batch reads and how the
+//! kernel tiles them. The same kernel at the same shape on another GPU of the same generation
+//! (same SM architecture and kernel code, other clocks and memory) carries across far better,
+//! scaled by how much faster the one GPU ran the other MoE kinds both measured, at the same
+//! token count (a log2 bucket): at decode sizes a fused MoE call is bound by its kernels'
+//! launches and synchronisations more than by HBM, so H200 runs them only some 5 % faster
+//! than H100 where the datasheets' bandwidth ratio says 43 % (median over the TensorRT-LLM
+//! MoE rows of 16 tokens or fewer both measured). Measured on the shipped tables, predicting
+//! each MoE kind a GPU measured with that kind removed (throwaway comparison, session of
+//! 2026-12-04; median absolute error): from the nearest other kind on the same GPU, 13–111 %;
+//! from the same kind on the sibling through the datasheets, 1–4 % between B200 and GB200 and
+//! 9–28 % between H100 and H200; with the measured speed-up instead, 1–3 % and 5–10 %.
+//!
+//! The generation is read from the datasheet's tensor-core formats (FP4: Blackwell; FP8 but no
+//! FP4: Hopper and Ada; neither: earlier), the only architecture fact the GPU catalog holds.
+
+use std::collections::BTreeMap;
+
+use crate::backend::Backend;
+use crate::calibration::{CalibrationTable, Family, shipped};
+use crate::error::{ModelsError, Result};
+use crate::hardware::{GpuCatalog, GpuSku};
+use crate::perf::calibrated::{CalibratedTimer, Sibling};
+use crate::perf::moe_key::moe_key;
+use crate::perf::ops::KernelOp;
+
+/// The shipped GPU whose tables serve `target`: itself if shipped, else the closest one in
+/// HBM bandwidth and dense BF16 FLOP/s.
+pub fn shipped_source(catalog: &GpuCatalog, target: &GpuSku) -> Result<&'static str> {
+    nearest_gpu(catalog, target, shipped::gpus())
+}
+
+/// Of the `candidates` (GPU names with tables), `target` itself, or else the closest in HBM
+/// bandwidth and dense BF16 FLOP/s (sum of absolute log ratios; ties: the first). Candidates
+/// missing from the catalog are skipped.
+pub fn nearest_gpu<'a>(
+    catalog: &GpuCatalog,
+    target: &GpuSku,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Result<&'a str> {
+    let mut best: Option<(f64, &'a str)> = None;
+    for name in candidates {
+        let Ok(s) = catalog.get(name) else { continue };
+        if s.sku == target.sku {
+            return Ok(name);
+        }
+        let d = (s.hbm_bytes_per_s / target.hbm_bytes_per_s).ln().abs()
+            + (s.bf16_dense_flops / target.bf16_dense_flops).ln().abs();
+        if best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, name));
+        }
+    }
+    best.map(|b| b.1).ok_or_else(|| ModelsError::Invalid {
+        what: "calibration",
+        message: format!(
+            "no calibration tables of a GPU in the catalog to time {} with",
+            target.sku
+        ),
+    })
+}
+
+/// The backend folder whose `family` table serves `backend`, given which folders hold one
+/// (`has`): the backend's own ([`Family::backend_dir`]), else (SGLang) vLLM's.
+pub fn family_dir(backend: Backend, family: Family, has: impl Fn(&str) -> bool) -> String {
+    let own = family.backend_dir(backend.name());
+    if backend == Backend::Sglang && !has(&own) {
+        family.backend_dir("vllm")
+    } else {
+        own
+    }
+}
+
+impl CalibratedTimer {
+    /// The timer of the tables shipped with the crate for `gpu` and `backend`.
+    ///
+    /// SGLang's own GEMM (`sgl_kernel` FP8, DeepGEMM block FP8, FlashInfer NVFP4, torch BF16)
+    /// and fused-MoE tables (Triton on Hopper, FlashInfer's TensorRT-LLM MoE on Blackwell) are
+    /// shipped with its dispatch kernels' (DeepEP), its MLA kernels' (`mla_parts`; it has
+    /// no MLA module tables) and its custom all-reduce's; for attention it uses vLLM's (same
+    /// attention libraries). vLLM reads SGLang's DeepEP tables. A GPU
+    /// with no shipped tables uses those of the shipped GPU closest to it in HBM bandwidth and
+    /// dense BF16 FLOP/s (B300 → B200, GB300 → GB200, A100 → H100), transferred through the
+    /// roofline (the target's datasheet peaks, the source's achieved efficiencies).
+    pub fn shipped(catalog: &GpuCatalog, gpu: &str, backend: Backend) -> Result<Self> {
+        let target = catalog.get(gpu)?;
+        let source_name = shipped_source(catalog, target)?;
+        let source = catalog.get(source_name)?;
+        let mut tables = Vec::new();
+        for fam in Family::kernel_families() {
+            // The backend's own table, else (SGLang) vLLM's.
+            let dir = family_dir(backend, fam, |d| shipped::has(source_name, d, fam));
+            if let Some(t) = shipped::load(source_name, &dir, fam)? {
+                tables.push(t);
+            }
+        }
+        let sibling = shipped_sibling(catalog, target, source, &tables, backend)?;
+        Ok(Self::from_tables(&tables, source, target).with_sibling(sibling))
+    }
+
+    /// A timer for `gpu` and `backend` from a set of calibration tables (e.g. [`crate::calibration::load_dir`]
+    /// of a folder written by `servesim calibrate import` or the harness). Uses the tables of
+    /// `gpu` if present, else of the closest GPU present (see [`nearest_gpu`]); of each family
+    /// the backend's own table, else (SGLang) vLLM's ([`family_dir`]); NCCL tables from the
+    /// `nccl` folder.
+    pub fn from_calibration(
+        tables: &[CalibrationTable],
+        catalog: &GpuCatalog,
+        gpu: &str,
+        backend: Backend,
+    ) -> Result<Self> {
+        let target = catalog.get(gpu)?;
+        let mut gpus: Vec<&str> = tables.iter().map(|t| t.header.gpu.as_str()).collect();
+        gpus.sort_unstable();
+        gpus.dedup();
+        let source_name = nearest_gpu(catalog, target, gpus.iter().copied())?;
+        let source = catalog.get(source_name)?;
+        let has = |fam: Family, dir: &str| {
+            tables.iter().any(|t| {
+                t.header.gpu == source_name && t.header.family == fam && t.header.backend == dir
+            })
+        };
+        let chosen: Vec<&CalibrationTable> = tables
+            .iter()
+            .filter(|t| {
+                let fam = t.header.family;
+                t.header.gpu == source_name
+                    && t.header.backend == family_dir(backend, fam, |d| has(fam, d))
+            })
+            .collect();
+        let sibling = sibling_from(tables, &chosen, catalog, target, source, backend)?;
+        Ok(Self::from_tables(chosen, source, target).with_sibling(sibling))
+    }
+}
+
+/// The median `ln(source / sibling)` per token bucket over MoE rows both measured.
+fn speedup(source: &[&CalibrationTable], sibling: &[CalibrationTable]) -> Vec<(u32, f64)> {
+    let key = |op: &KernelOp| match op {
+        KernelOp::Moe(m) => {
+            let (cat, _) = moe_key(m);
+            Some((cat, m.tokens, m.moe_tp, m.moe_ep))
+        }
+        _ => None,
+    };
+    let mine: BTreeMap<_, f64> = source
+        .iter()
+        .flat_map(|t| t.rows.iter())
+        .filter_map(|(op, ms)| Some((key(op)?, *ms)))
+        .collect();
+    let mut by_bucket: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
+    for (op, ms) in sibling.iter().flat_map(|t| t.rows.iter()) {
+        if let Some(k) = key(op)
+            && let Some(own) = mine.get(&k)
+        {
+            by_bucket
+                .entry(Sibling::bucket(k.1))
+                .or_default()
+                .push((own / ms).ln());
+        }
+    }
+    by_bucket
+        .into_iter()
+        .map(|(b, mut r)| {
+            r.sort_by(f64::total_cmp);
+            (b, r[r.len() / 2])
+        })
+        .collect()
+}
+
+/// The tensor-core formats a GPU's datasheet lists (FP8, FP4): a stand-in for its generation.
+fn generation(g: &GpuSku) -> (bool, bool) {
+    (g.fp8_dense_flops.is_some(), g.fp4_dense_flops.is_some())
+}
+
+/// The MoE families (every kernel of a fused MoE layer).
+fn moe_families() -> impl Iterator<Item = Family> {
+    Family::kernel_families().filter(|f| f.moe_kernel().is_some())
+}
+
+/// Of the GPUs `with_moe` (those with MoE tables for the backend), the one nearest `target` of
+/// its generation other than `source` (whose tables already time it), if any.
+fn pick<'a>(
+    catalog: &GpuCatalog,
+    target: &GpuSku,
+    source: &str,
+    with_moe: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let same_generation = with_moe.into_iter().filter(|name| {
+        *name != source
+            && catalog
+                .get(name)
+                .is_ok_and(|g| generation(g) == generation(target))
+    });
+    nearest_gpu(catalog, target, same_generation).ok()
+}
+
+/// The sibling of a timer of the shipped tables: `target`, timed from `source`'s `tables`,
+/// gets the MoE tables of the nearest shipped GPU of its generation for `backend`.
+pub(super) fn shipped_sibling(
+    catalog: &GpuCatalog,
+    target: &GpuSku,
+    source: &GpuSku,
+    tables: &[CalibrationTable],
+    backend: Backend,
+) -> Result<Option<Sibling>> {
+    let dir = |gpu: &str, fam: Family| family_dir(backend, fam, |d| shipped::has(gpu, d, fam));
+    let with_moe = shipped::gpus()
+        .into_iter()
+        .filter(|g| moe_families().any(|f| shipped::has(g, &dir(g, f), f)));
+    let Some(name) = pick(catalog, target, &source.sku, with_moe) else {
+        return Ok(None);
+    };
+    let mut theirs = Vec::new();
+    for fam in moe_families() {
+        theirs.extend(shipped::load(name, &dir(name, fam), fam)?);
+    }
+    let mine: Vec<&CalibrationTable> = tables.iter().collect();
+    Ok(Some(sibling(
+        catalog.get(name)?,
+        theirs,
+        &mine,
+        source,
+        target,
+    )))
+}
+
+fn sibling(
+    gpu: &GpuSku,
+    theirs: Vec<CalibrationTable>,
+    mine: &[&CalibrationTable],
+    source: &GpuSku,
+    target: &GpuSku,
+) -> Sibling {
+    Sibling::new(
+        CalibratedTimer::from_tables(&theirs, gpu, gpu),
+        speedup(mine, &theirs),
+        source,
+        target,
+    )
+}
+
+/// As [`shipped_sibling`], from a set of calibration tables (`chosen`: those the timer reads).
+pub(super) fn sibling_from(
+    tables: &[CalibrationTable],
+    chosen: &[&CalibrationTable],
+    catalog: &GpuCatalog,
+    target: &GpuSku,
+    source: &GpuSku,
+    backend: Backend,
+) -> Result<Option<Sibling>> {
+    let is_moe_of = |t: &CalibrationTable, gpu: &str| {
+        let fam = t.header.family;
+        t.header.gpu == gpu
+            && fam.moe_kernel().is_some()
+            && t.header.backend
+                == family_dir(backend, fam, |d| {
+                    tables.iter().any(|u| {
+                        u.header.gpu == gpu && u.header.family == fam && u.header.backend == d
+                    })
+                })
+    };
+    let mut gpus: Vec<&str> = tables
+        .iter()
+        .filter(|t| is_moe_of(t, &t.header.gpu))
+        .map(|t| t.header.gpu.as_str())
+        .collect();
+    gpus.sort_unstable();
+    gpus.dedup();
+    let Some(name) = pick(catalog, target, &source.sku, gpus) else {
+        return Ok(None);
+    };
+    let theirs = tables
+        .iter()
+        .filter(|t| is_moe_of(t, name))
+        .cloned()
+        .collect();
+    Ok(Some(sibling(
+        catalog.get(name)?,
+        theirs,
+        chosen,
+        source,
+        target,
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::perf::ops::ExpertRouting;
+
+    #[test]
+    fn a_sibling_is_of_the_same_generation_and_never_the_source() {
+        let cat = GpuCatalog::builtin();
+        let all = shipped::gpus();
+        let get = |g: &str| cat.get(g).unwrap();
+        assert_eq!(
+            pick(&cat, get("h200_sxm"), "h200_sxm", all.clone()),
+            Some("h100_sxm")
+        );
+        assert_eq!(
+            pick(&cat, get("b200_sxm"), "b200_sxm", all.clone()),
+            Some("gb200")
+        );
+        // B300 is timed from B200's tables; its sibling is the other Blackwell GPU.
+        assert_eq!(
+            pick(&cat, get("b300_sxm"), "b200_sxm", all.clone()),
+            Some("gb200")
+        );
+        // No shipped GPU is an A100's generation.
+        assert_eq!(pick(&cat, get("a100_sxm"), "h100_sxm", all), None);
+    }
+
+    #[test]
+    fn a_moe_kind_a_gpu_never_measured_is_timed_from_its_siblings_rows() {
+        // H200's TensorRT-LLM MoE rows without DeepSeek-V3's layers; H100's with them.
+        let cat = GpuCatalog::builtin();
+        let deepseek = |op: &KernelOp| {
+            matches!(op, KernelOp::Moe(m) if m.experts == 256 && m.hidden == 7168
+                && m.routing == ExpertRouting::PowerLaw101)
+        };
+        let mut h200 = shipped::load("h200_sxm", "trtllm", Family::Moe)
+            .unwrap()
+            .unwrap();
+        let measured: Vec<(KernelOp, f64)> = h200
+            .rows
+            .iter()
+            .filter(|(op, _)| deepseek(op))
+            .copied()
+            .collect();
+        assert!(measured.len() > 500);
+        h200.rows.retain(|(op, _)| !deepseek(op));
+        let h100 = shipped::load("h100_sxm", "trtllm", Family::Moe)
+            .unwrap()
+            .unwrap();
+        let alone = CalibratedTimer::from_calibration(
+            std::slice::from_ref(&h200),
+            &cat,
+            "h200_sxm",
+            Backend::Trtllm,
+        )
+        .unwrap();
+        let with =
+            CalibratedTimer::from_calibration(&[h200, h100], &cat, "h200_sxm", Backend::Trtllm)
+                .unwrap();
+        let median = |t: &CalibratedTimer| {
+            let mut e: Vec<f64> = measured
+                .iter()
+                .map(|(op, lat)| ((t.time_ms(op) - lat) / lat).abs())
+                .collect();
+            e.sort_by(f64::total_cmp);
+            e[e.len() / 2]
+        };
+        let (op, _) = measured[0];
+        assert_eq!(with.sibling_source(&op).unwrap().sku, "h100_sxm");
+        assert!(with.measures_moe(match &op {
+            KernelOp::Moe(m) => m,
+            _ => unreachable!(),
+        }));
+        assert!(alone.sibling_source(&op).is_none());
+        // From the nearest other kind on H200: some 40 % off; from H100's rows of the kind,
+        // scaled by the speed-up measured on the kinds both GPUs measured: under 10 %.
+        let (near, sibling) = (median(&alone), median(&with));
+        assert!(near > 0.25 && sibling < 0.10, "{near} {sibling}");
+    }
+}
