@@ -1,7 +1,9 @@
 //! The calibrated kernel timer: measured tables, interpolated in log space around the roofline.
 //!
 //! Every measured row is stored as `ln(measured / base)` where `base` is the efficiency-free
-//! roofline ([`super::roofline::base_ms`]) of the *measured* GPU. A query looks up that log
+//! roofline ([`super::roofline::base_ms`]) of the *measured* GPU (a fused MoE call: its
+//! category's fixed cost per call taken off first and added back to every query, see
+//! `moe_fixed`). A query looks up that log
 //! ratio by interpolation ([`super::table::InterpTable`]) and multiplies the *target* GPU's
 //! base by it. So:
 //! - between measured shapes: multilinear interpolation in log coordinates (GEMM: m, n, k;
@@ -324,7 +326,8 @@ impl Sibling {
 
     /// `op` as the source GPU would run it (the sibling's time scaled by the measured
     /// speed-up at its token count, or by the datasheets where the two share no MoE rows),
-    /// carried to the target through the datasheets as the source's own tables are.
+    /// carried to the target as the source's own tables are (the call's fixed cost as it is,
+    /// the rest through the datasheets).
     pub(super) fn time_ms(&self, op: &KernelOp) -> f64 {
         let on_sibling = self.timer.time_ms(op);
         let to_source = match (op, self.speedup.is_empty()) {
@@ -339,8 +342,11 @@ impl Sibling {
             }
             _ => base_ms(op, &self.source) / base_ms(op, self.gpu()),
         };
+        // To the target as the source's own tables carry a call: the fixed cost as it is,
+        // the rest through the datasheets.
+        let fixed = self.timer.moe_fixed_ms(op) * to_source;
         let to_target = base_ms(op, &self.target) / base_ms(op, &self.source);
-        on_sibling * to_source * to_target
+        fixed + (on_sibling * to_source - fixed) * to_target
     }
 }
 
@@ -416,8 +422,11 @@ impl CalibratedTimer {
             }
         }
         // Every call of a category takes at least its fastest, so `lat - fixed` is at least
-        // the fastest call's base: positive.
-        let moe_fixed: Vec<(u64, f64)> = fastest.iter().map(|f| (f.0, f.1 - f.2)).collect();
+        // the fastest call's base (or, where that call beat its base, `lat`): positive.
+        let moe_fixed: Vec<(u64, f64)> = fastest
+            .iter()
+            .map(|f| (f.0, (f.1 - f.2).max(0.0)))
+            .collect();
         let fixed_of = |cat| moe_fixed.iter().find(|f| f.0 == cat).map_or(0.0, |f| f.1);
         for t in tables {
             for (op, lat) in &t.rows {
@@ -487,7 +496,7 @@ impl CalibratedTimer {
     /// The sibling timer where it, and not these tables, measures `op`'s own MoE kind.
     fn sibling_for(&self, op: &KernelOp) -> Option<&Sibling> {
         let s = self.sibling.as_deref()?;
-        (s.measures(op) && self.own_category(op) != Some(true)).then_some(s)
+        (self.own_category(op) != Some(true) && s.measures(op)).then_some(s)
     }
 
     /// The GPU whose measured rows of `op`'s own kind time it where this GPU's tables have
@@ -590,7 +599,10 @@ impl CalibratedTimer {
 
     /// Whether measured rows of the MoE layer's own category back it (its kernel, dtype and
     /// model shape), on this GPU's tables or a sibling's ([`super::sources`]), not only those
-    /// of a neighbouring category.
+    /// of a neighbouring category. The engine model picks a backend's MoE kernel (TensorRT-LLM's
+    /// NVFP4 min-latency one, SGLang's DeepEP ones) where it is measured for the shape: a
+    /// sibling's rows say the kernel runs that shape on the GPU's generation (B200 picks the
+    /// min-latency kernel for Mixtral's NVFP4 experts, measured on GB200 only).
     pub fn measures_moe(&self, shape: &MoeShape) -> bool {
         let (cat, _) = moe_key(shape);
         self.moe.as_ref().is_some_and(|t| t.has_category(cat))
@@ -645,12 +657,23 @@ impl CalibratedTimer {
         let leave_out = leave_out && c == own;
         // The rows' ratios were stored with the category's fixed cost over all its rows (a
         // left-out row that set it still sets it: one number of hundreds of rows).
-        let fixed = self
-            .moe_fixed
+        let fixed = self.fixed_of(c);
+        (fixed + base_ms(op, &self.target) * r.exp()).max(self.moe_floor.of(c, m, leave_out))
+    }
+
+    /// The fixed cost of a call of MoE category `c`, ms.
+    fn fixed_of(&self, c: u64) -> f64 {
+        self.moe_fixed
             .iter()
             .find(|f| f.0 == c)
-            .map_or(0.0, |f| f.1);
-        (fixed + base_ms(op, &self.target) * r.exp()).max(self.moe_floor.of(c, m, leave_out))
+            .map_or(0.0, |f| f.1)
+    }
+
+    /// The fixed cost of a call of `op` (a MoE layer's category it is timed from; 0 for
+    /// other kernels), ms, on the GPU the tables measured.
+    pub(super) fn moe_fixed_ms(&self, op: &KernelOp) -> f64 {
+        self.moe_category(op)
+            .map_or(0.0, |(c, _, _)| self.fixed_of(c))
     }
 
     /// For a MoE layer: the category its time comes from, the layer, and its own category.

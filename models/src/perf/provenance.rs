@@ -2,7 +2,7 @@
 //! the same kind's rows measured on another GPU of the generation (MoE layers, see
 //! [`super::sources`]), another shape's rows (the nearest measured category's efficiency
 //! carried through the roofline, see [`super::calibrated`]), or the roofline alone. `servesim perf check`
-//! measures the first; the other two have no such check, so a prediction that leans on them
+//! measures the first; the others have no such check, so a prediction that leans on them
 //! says so (`servesim validate`'s `note`, a run's warnings).
 
 use std::collections::BTreeMap;
@@ -289,8 +289,9 @@ mod tests {
 
     #[test]
     fn experts_of_a_shape_never_measured_are_named() {
-        // Mixtral-8x7B's experts under TensorRT-LLM: measured on H200 only; an A100 has no
-        // tables and no sibling of its generation, so they come from the nearest kind.
+        // Mixtral-8x7B's experts under TensorRT-LLM (BF16): not in H100's tables, which an
+        // A100 borrows; no shipped GPU is of the A100's generation, so they come from the
+        // nearest kind.
         let p = provenance("Mixtral-8x7B", "a100_sxm", Backend::Trtllm, 4);
         let (what, basis) = moe_basis(&p);
         assert!(what.contains("8 experts"), "{p:?}");

@@ -14,7 +14,7 @@
 //! each MoE kind a GPU measured with that kind removed (throwaway comparison, session of
 //! 2026-12-04; median absolute error): from the nearest other kind on the same GPU, 13–111 %;
 //! from the same kind on the sibling through the datasheets, 1–4 % between B200 and GB200 and
-//! 9–28 % between H100 and H200; with the measured speed-up instead, 1–3 % and 5–10 %.
+//! 9–28 % between H100 and H200; with the measured speed-up instead, 1–5 % and 3–14 %.
 //!
 //! The generation is read from the datasheet's tensor-core formats (FP4: Blackwell; FP8 but no
 //! FP4: Hopper and Ada; neither: earlier), the only architecture fact the GPU catalog holds.
@@ -106,7 +106,8 @@ impl CalibratedTimer {
     /// of a folder written by `servesim calibrate import` or the harness). Uses the tables of
     /// `gpu` if present, else of the closest GPU present (see [`nearest_gpu`]); of each family
     /// the backend's own table, else (SGLang) vLLM's ([`family_dir`]); NCCL tables from the
-    /// `nccl` folder.
+    /// `nccl` folder; and the MoE tables of the nearest other GPU of the set of its generation,
+    /// for the MoE kinds the chosen ones lack (the module documentation).
     pub fn from_calibration(
         tables: &[CalibrationTable],
         catalog: &GpuCatalog,
@@ -189,11 +190,15 @@ fn pick<'a>(
     source: &str,
     with_moe: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    // Names as the catalog resolves them (a table header may say `H200` for `h200_sxm`).
+    let source = catalog
+        .get(source)
+        .map(|g| g.sku.as_str())
+        .unwrap_or(source);
     let same_generation = with_moe.into_iter().filter(|name| {
-        *name != source
-            && catalog
-                .get(name)
-                .is_ok_and(|g| generation(g) == generation(target))
+        catalog
+            .get(name)
+            .is_ok_and(|g| g.sku != source && generation(g) == generation(target))
     });
     nearest_gpu(catalog, target, same_generation).ok()
 }
@@ -290,7 +295,7 @@ pub(super) fn sibling_from(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::perf::ops::ExpertRouting;
+    use crate::perf::ops::{ExpertRouting, MoeKernel, MoeQuant, MoeShape};
 
     #[test]
     fn a_sibling_is_of_the_same_generation_and_never_the_source() {
@@ -365,5 +370,32 @@ mod tests {
         // scaled by the speed-up measured on the kinds both GPUs measured: under 10 %.
         let (near, sibling) = (median(&alone), median(&with));
         assert!(near > 0.25 && sibling < 0.10, "{near} {sibling}");
+    }
+
+    #[test]
+    fn a_kernel_measured_on_a_sibling_counts_as_measured_for_the_generation() {
+        // Mixtral's NVFP4 experts under TensorRT-LLM's min-latency kernel: GB200 measured
+        // them, B200 did not; B200 times them from GB200's rows, and the engine model picks
+        // the kernel where it is measured (`moe_part.rs`).
+        let cat = GpuCatalog::builtin();
+        let b200 = CalibratedTimer::shipped(&cat, "b200_sxm", Backend::Trtllm).unwrap();
+        let h200 = CalibratedTimer::shipped(&cat, "h200_sxm", Backend::Trtllm).unwrap();
+        let mixtral = MoeShape {
+            quant: MoeQuant::Nvfp4,
+            tokens: 8,
+            hidden: 4096,
+            inter: 14336,
+            topk: 2,
+            experts: 8,
+            moe_tp: 1,
+            moe_ep: 1,
+            kernel: MoeKernel::MinLatency,
+            routing: ExpertRouting::PowerLaw12,
+        };
+        assert!(b200.measures_moe(&mixtral));
+        let op = KernelOp::Moe(mixtral);
+        assert_eq!(b200.sibling_source(&op).unwrap().sku, "gb200");
+        // Hopper has no FP4 and no sibling that measured it.
+        assert!(!h200.measures_moe(&mixtral) && h200.sibling_source(&op).is_none());
     }
 }

@@ -132,7 +132,8 @@ fn dispatch_tables(rows: &[(KernelOp, f64)]) -> Vec<(String, Vec<(KernelOp, f64)
     })
 }
 
-/// The tables of a calibration folder, or the shipped tables of `gpu` (all backends).
+/// The tables of a calibration folder, or the shipped tables of `gpu` (all backends) with every
+/// shipped GPU's MoE tables (for a sibling, see `servesim_models::perf::sources`).
 fn tables(
     calibration: Option<&Path>,
     cat: &GpuCatalog,
@@ -143,10 +144,13 @@ fn tables(
     }
     let sku = cat.get(gpu).map_err(m)?;
     let source = servesim_models::perf::sources::shipped_source(cat, sku).map_err(m)?;
+    // The source GPU's tables, and every other GPU's MoE tables, from which a sibling of the
+    // GPU's generation times the MoE kinds the source's lack, as `CalibratedTimer::shipped`.
     let mut out = Vec::new();
     for (g, b, f, _) in shipped::SHIPPED {
-        if g == source {
-            out.extend(shipped::load(g, b, Family::parse(f).map_err(m)?).map_err(m)?);
+        let family = Family::parse(f).map_err(m)?;
+        if g == source || family.moe_kernel().is_some() {
+            out.extend(shipped::load(g, b, family).map_err(m)?);
         }
     }
     Ok(out)
