@@ -3,7 +3,7 @@
 //! Every measured row is stored as `ln(measured / base)` where `base` is the efficiency-free
 //! roofline ([`super::roofline::base_ms`]) of the *measured* GPU (a fused MoE call: its
 //! category's fixed cost per call taken off first and added back to every query, see
-//! `moe_fixed`). A query looks up that log
+//! `moe_floor`). A query looks up that log
 //! ratio by interpolation ([`super::table::InterpTable`]) and multiplies the *target* GPU's
 //! base by it. So:
 //! - between measured shapes: multilinear interpolation in log coordinates (GEMM: m, n, k;
@@ -368,17 +368,16 @@ pub struct CalibratedTimer {
     dispatch: Option<InterpTable<2>>,
     /// Fastest measured GEMM per dtype code (the per-call floor of the measured path), ms.
     gemm_floor_ms: Vec<(u64, f64)>,
-    /// Fastest measured call per MoE category.
+    /// Fastest measured call per MoE category, and from it the category's fixed cost per
+    /// call ([`MoeFloors::fixed`]: what that call took beyond its efficiency-free roofline).
+    /// A fused MoE call launches and synchronises the same kernel sequence (routing,
+    /// permutation, two grouped GEMMs, finalisation) whatever its work, so that cost is kept
+    /// apart and only the rest is carried by the roofline to other sizes and splits
+    /// (`t = fixed + e^r · base`). Carried by the roofline whole, a split the tables never
+    /// measured scaled the fixed cost with the work: H100's gpt-oss-120b rows at EP 4
+    /// carried to EP 2, median error 38 %; with the fixed cost apart, 14 % (throwaway
+    /// comparison, session of 2026-12-04).
     moe_floor: MoeFloors,
-    /// A MoE category's fixed cost per call, ms: what its fastest measured call took beyond
-    /// its efficiency-free roofline. A fused MoE call launches and synchronises the same
-    /// kernel sequence (routing, permutation, two grouped GEMMs, finalisation) whatever its
-    /// work, so that cost is kept apart and only the rest is carried by the roofline to
-    /// other sizes and splits (`t = fixed + e^r · base`). Carried by the roofline whole, a
-    /// split the tables never measured scaled the fixed cost with the work: H100's
-    /// gpt-oss-120b rows at EP 4 carried to EP 2, median error 38 %; with the fixed cost
-    /// apart, 14 % (throwaway comparison, session of 2026-12-04).
-    moe_fixed: Vec<(u64, f64)>,
     roofline: RooflineTimer,
     /// The MoE tables of another GPU of the target's generation, for the MoE kinds these
     /// tables lack ([`super::sources`]).
@@ -407,27 +406,14 @@ impl CalibratedTimer {
         let mut disp = Vec::new();
         let mut gemm_floor_ms: Vec<(u64, f64)> = Vec::new();
         let mut moe_floor = MoeFloors::default();
-        // Per MoE category: its fastest call and that call's base.
-        let mut fastest: Vec<(u64, f64, f64)> = Vec::new();
+        // The MoE floors (and fixed costs) first: every MoE row's ratio is stored without its
+        // category's fixed cost.
         let tables: Vec<&CalibrationTable> = tables.into_iter().collect();
         for (op, lat) in tables.iter().flat_map(|t| t.rows.iter()) {
             if let KernelOp::Moe(m) = op {
-                moe_floor.note(m, *lat);
-                let (cat, base) = (moe_key(m).0, base_ms(op, source));
-                match fastest.iter_mut().find(|f| f.0 == cat) {
-                    Some(f) if *lat < f.1 => *f = (cat, *lat, base),
-                    Some(_) => {}
-                    None => fastest.push((cat, *lat, base)),
-                }
+                moe_floor.note(m, *lat, base_ms(op, source));
             }
         }
-        // Every call of a category takes at least its fastest, so `lat - fixed` is at least
-        // the fastest call's base (or, where that call beat its base, `lat`): positive.
-        let moe_fixed: Vec<(u64, f64)> = fastest
-            .iter()
-            .map(|f| (f.0, (f.1 - f.2).max(0.0)))
-            .collect();
-        let fixed_of = |cat| moe_fixed.iter().find(|f| f.0 == cat).map_or(0.0, |f| f.1);
         for t in tables {
             for (op, lat) in &t.rows {
                 if let KernelOp::Gemm(g) = op {
@@ -439,8 +425,8 @@ impl CalibratedTimer {
                 }
                 let base = base_ms(op, source);
                 let r = match op {
-                    // The call's fixed cost apart (see `moe_fixed`).
-                    KernelOp::Moe(m) => ((lat - fixed_of(moe_key(m).0)) / base).ln(),
+                    // The call's fixed cost apart (see `moe_floor`).
+                    KernelOp::Moe(m) => ((lat - moe_floor.fixed(moe_key(m).0)) / base).ln(),
                     _ => (lat / base).ln(),
                 };
                 match key(op) {
@@ -482,7 +468,6 @@ impl CalibratedTimer {
             dispatch: mk(disp, dispatch::LEAVES, dispatch::OUTER),
             gemm_floor_ms,
             moe_floor,
-            moe_fixed,
             roofline: RooflineTimer::new(target.clone()),
             sibling: None,
         }
@@ -604,12 +589,8 @@ impl CalibratedTimer {
     /// sibling's rows say the kernel runs that shape on the GPU's generation (B200 picks the
     /// min-latency kernel for Mixtral's NVFP4 experts, measured on GB200 only).
     pub fn measures_moe(&self, shape: &MoeShape) -> bool {
-        let (cat, _) = moe_key(shape);
-        self.moe.as_ref().is_some_and(|t| t.has_category(cat))
-            || self
-                .sibling
-                .as_ref()
-                .is_some_and(|s| s.measures(&KernelOp::Moe(*shape)))
+        let op = KernelOp::Moe(*shape);
+        self.measures_own_category(&op) || self.sibling.as_ref().is_some_and(|s| s.measures(&op))
     }
 
     /// Whether measured rows of every part of an MLA block that SGLang composes its block of
@@ -657,23 +638,15 @@ impl CalibratedTimer {
         let leave_out = leave_out && c == own;
         // The rows' ratios were stored with the category's fixed cost over all its rows (a
         // left-out row that set it still sets it: one number of hundreds of rows).
-        let fixed = self.fixed_of(c);
+        let fixed = self.moe_floor.fixed(c);
         (fixed + base_ms(op, &self.target) * r.exp()).max(self.moe_floor.of(c, m, leave_out))
-    }
-
-    /// The fixed cost of a call of MoE category `c`, ms.
-    fn fixed_of(&self, c: u64) -> f64 {
-        self.moe_fixed
-            .iter()
-            .find(|f| f.0 == c)
-            .map_or(0.0, |f| f.1)
     }
 
     /// The fixed cost of a call of `op` (a MoE layer's category it is timed from; 0 for
     /// other kernels), ms, on the GPU the tables measured.
     pub(super) fn moe_fixed_ms(&self, op: &KernelOp) -> f64 {
         self.moe_category(op)
-            .map_or(0.0, |(c, _, _)| self.fixed_of(c))
+            .map_or(0.0, |(c, _, _)| self.moe_floor.fixed(c))
     }
 
     /// For a MoE layer: the category its time comes from, the layer, and its own category.

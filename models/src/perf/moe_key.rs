@@ -93,19 +93,21 @@ pub(super) const MOE_OUTER: &[usize] = &[1, 2];
 #[derive(Debug, Clone, Default)]
 pub(super) struct MoeFloors(Vec<Floor>);
 
-/// A category's fastest measured call (its coordinates and time) and the next fastest (to
-/// leave the fastest out of a leave-shape-out check).
+/// A category's fastest measured call (its coordinates, time and efficiency-free roofline)
+/// and the next fastest (to leave the fastest out of a leave-shape-out check).
 #[derive(Debug, Clone, Copy)]
 struct Floor {
     cat: u64,
     x: [f64; 3],
     ms: f64,
+    base_ms: f64,
     next_ms: f64,
 }
 
 impl MoeFloors {
-    /// Takes a measured call of `m` lasting `ms` into account.
-    pub(super) fn note(&mut self, m: &MoeShape, ms: f64) {
+    /// Takes a measured call of `m` lasting `ms`, whose efficiency-free roofline is
+    /// `base_ms`, into account.
+    pub(super) fn note(&mut self, m: &MoeShape, ms: f64, base_ms: f64) {
         let (cat, x) = moe_key(m);
         match self.0.iter_mut().find(|f| f.cat == cat) {
             // A repeated measurement of the fastest shape is still that shape.
@@ -114,6 +116,7 @@ impl MoeFloors {
                 *f = Floor {
                     x,
                     ms,
+                    base_ms,
                     next_ms: f.ms,
                     ..*f
                 }
@@ -123,9 +126,21 @@ impl MoeFloors {
                 cat,
                 x,
                 ms,
+                base_ms,
                 next_ms: f64::INFINITY,
             }),
         }
+    }
+
+    /// The fixed cost of a call of category `cat`, ms: what its fastest measured call took
+    /// beyond its efficiency-free roofline (0 when none was measured, or where that call beat
+    /// its roofline). Every call of the category takes at least its fastest, so a call's time
+    /// less this cost is at least the fastest call's roofline: positive.
+    pub(super) fn fixed(&self, cat: u64) -> f64 {
+        self.0
+            .iter()
+            .find(|f| f.cat == cat)
+            .map_or(0.0, |f| (f.ms - f.base_ms).max(0.0))
     }
 
     /// The fastest measured call of category `cat`, ms (0 when none was measured); with
@@ -163,7 +178,7 @@ mod tests {
         };
         let mut f = MoeFloors::default();
         for (tokens, ms) in [(8, 0.09), (1, 0.07), (64, 0.2), (2, 0.08), (1, 0.075)] {
-            f.note(&shape(tokens), ms);
+            f.note(&shape(tokens), ms, 0.01);
         }
         let cat = moe_key(&shape(1)).0;
         assert_eq!(f.of(cat, &shape(16), false), 0.07);

@@ -120,26 +120,30 @@ impl CalibratedTimer {
         gpus.dedup();
         let source_name = nearest_gpu(catalog, target, gpus.iter().copied())?;
         let source = catalog.get(source_name)?;
-        let has = |fam: Family, dir: &str| {
-            tables.iter().any(|t| {
-                t.header.gpu == source_name && t.header.family == fam && t.header.backend == dir
-            })
-        };
         let chosen: Vec<&CalibrationTable> = tables
             .iter()
-            .filter(|t| {
-                let fam = t.header.family;
-                t.header.gpu == source_name
-                    && t.header.backend == family_dir(backend, fam, |d| has(fam, d))
-            })
+            .filter(|t| reads(tables, source_name, backend, t))
             .collect();
         let sibling = sibling_from(tables, &chosen, catalog, target, source, backend)?;
         Ok(Self::from_tables(chosen, source, target).with_sibling(sibling))
     }
 }
 
+/// Whether a timer of `gpu` for `backend` reads `t`, of a set of `tables`: `gpu`'s table of
+/// its family in the backend's own folder, else (SGLang) vLLM's ([`family_dir`]).
+fn reads(tables: &[CalibrationTable], gpu: &str, backend: Backend, t: &CalibrationTable) -> bool {
+    let fam = t.header.family;
+    t.header.gpu == gpu
+        && t.header.backend
+            == family_dir(backend, fam, |d| {
+                tables
+                    .iter()
+                    .any(|u| u.header.gpu == gpu && u.header.family == fam && u.header.backend == d)
+            })
+}
+
 /// The median `ln(source / sibling)` per token bucket over MoE rows both measured.
-fn speedup(source: &[&CalibrationTable], sibling: &[CalibrationTable]) -> Vec<(u32, f64)> {
+fn speedup(source: &[&CalibrationTable], sibling: &[&CalibrationTable]) -> Vec<(u32, f64)> {
     let key = |op: &KernelOp| match op {
         KernelOp::Moe(m) => {
             let (cat, _) = moe_key(m);
@@ -224,25 +228,28 @@ pub(super) fn shipped_sibling(
         theirs.extend(shipped::load(name, &dir(name, fam), fam)?);
     }
     let mine: Vec<&CalibrationTable> = tables.iter().collect();
+    let theirs: Vec<&CalibrationTable> = theirs.iter().collect();
     Ok(Some(sibling(
         catalog.get(name)?,
-        theirs,
+        &theirs,
         &mine,
         source,
         target,
     )))
 }
 
+/// The sibling `gpu` of a timer of `source`'s tables (`mine`) timing `target`, from the
+/// sibling's MoE tables (`theirs`).
 fn sibling(
     gpu: &GpuSku,
-    theirs: Vec<CalibrationTable>,
+    theirs: &[&CalibrationTable],
     mine: &[&CalibrationTable],
     source: &GpuSku,
     target: &GpuSku,
 ) -> Sibling {
     Sibling::new(
-        CalibratedTimer::from_tables(&theirs, gpu, gpu),
-        speedup(mine, &theirs),
+        CalibratedTimer::from_tables(theirs.iter().copied(), gpu, gpu),
+        speedup(mine, theirs),
         source,
         target,
     )
@@ -258,15 +265,7 @@ pub(super) fn sibling_from(
     backend: Backend,
 ) -> Result<Option<Sibling>> {
     let is_moe_of = |t: &CalibrationTable, gpu: &str| {
-        let fam = t.header.family;
-        t.header.gpu == gpu
-            && fam.moe_kernel().is_some()
-            && t.header.backend
-                == family_dir(backend, fam, |d| {
-                    tables.iter().any(|u| {
-                        u.header.gpu == gpu && u.header.family == fam && u.header.backend == d
-                    })
-                })
+        t.header.family.moe_kernel().is_some() && reads(tables, gpu, backend, t)
     };
     let mut gpus: Vec<&str> = tables
         .iter()
@@ -278,14 +277,10 @@ pub(super) fn sibling_from(
     let Some(name) = pick(catalog, target, &source.sku, gpus) else {
         return Ok(None);
     };
-    let theirs = tables
-        .iter()
-        .filter(|t| is_moe_of(t, name))
-        .cloned()
-        .collect();
+    let theirs: Vec<&CalibrationTable> = tables.iter().filter(|t| is_moe_of(t, name)).collect();
     Ok(Some(sibling(
         catalog.get(name)?,
-        theirs,
+        &theirs,
         chosen,
         source,
         target,
