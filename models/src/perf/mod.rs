@@ -16,6 +16,7 @@
 //!   behind `servesim perf check`.
 
 pub mod calibrated;
+mod call_floor;
 pub mod dispatch;
 pub mod evaluate;
 mod kernel_timer;
