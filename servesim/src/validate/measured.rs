@@ -165,6 +165,30 @@ impl Row<'_> {
         }
     }
 
+    /// The day the row was measured, `measured=YYYY-MM-DD…` in `silicon_data_source`, as
+    /// `YYYYMMDD`; `None` when it is not there.
+    pub(super) fn measured_on(&self) -> Result<Option<u32>, Error> {
+        let col = "silicon_data_source";
+        let Some(rest) = self.text(col).split("measured=").nth(1) else {
+            return Ok(None);
+        };
+        let stamp = rest.split(';').next().unwrap_or("").trim();
+        let day = stamp.get(..10).unwrap_or(stamp);
+        let parts: Vec<&str> = day.split('-').collect();
+        let number = |s: &str, len: usize| {
+            (s.len() == len && s.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| s.parse::<u32>().ok())
+                .flatten()
+        };
+        match parts[..] {
+            [y, m, d] => match (number(y, 4), number(m, 2), number(d, 2)) {
+                (Some(y), Some(m @ 1..=12), Some(d @ 1..=31)) => Ok(Some(y * 10_000 + m * 100 + d)),
+                _ => Err(bad_day(self, col, stamp)),
+            },
+            _ => Err(bad_day(self, col, stamp)),
+        }
+    }
+
     /// `silicon_concurrency=N` from `silicon_data_source`; `None` when it is not there.
     pub(super) fn concurrency(&self) -> Result<Option<u32>, Error> {
         let col = "silicon_data_source";
@@ -183,6 +207,15 @@ impl Row<'_> {
             )),
         }
     }
+}
+
+fn bad_day(row: &Row<'_>, col: &str, stamp: &str) -> Error {
+    malformed(
+        row.origin,
+        row.line,
+        col,
+        format!("measured '{stamp}' is not a date (YYYY-MM-DD)"),
+    )
 }
 
 /// The client statistics' cells, in the order of [`OUTPUT_COLUMNS`] after `note`.
@@ -261,6 +294,28 @@ mod tests {
         assert_eq!(
             file.width_fault(&file.rows[0].1).as_deref(),
             Some("column 4: 3 fields where the header has 7")
+        );
+    }
+
+    #[test]
+    fn a_rows_measurement_day_is_read_from_its_source_and_a_bad_one_named() {
+        let text = format!(
+            "{HEADER}\n\"db; measured=2026-03-25T00:00:00.000Z; c\",s,m,g,agg,1,2\n\
+             plain,s,m,g,agg,1,2\n\"measured=2026-13-01\",s,m,g,agg,1,2\n"
+        );
+        let file = MeasuredFile::parse(&text, "m.csv").unwrap();
+        let row = |i: usize| Row {
+            file: &file,
+            origin: "m.csv",
+            line: file.rows[i].0,
+            fields: &file.rows[i].1,
+        };
+        assert_eq!(row(0).measured_on().unwrap(), Some(20260325));
+        assert_eq!(row(1).measured_on().unwrap(), None);
+        let err = row(2).measured_on().unwrap_err().to_string();
+        assert!(
+            err.contains("silicon_data_source") && err.contains("2026-13-01"),
+            "{err}"
         );
     }
 

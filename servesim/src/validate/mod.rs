@@ -27,7 +27,12 @@
 //!   deployments it benchmarks (the rows are aiconfigurator's silicon benchmarks): `batch +
 //!   ISL + 1500` for an aggregated TensorRT-LLM or vLLM worker, `ISL + 1500` for a prefill
 //!   worker, and SGLang's `--max-prefill-tokens` of `ISL + 1500` (see `row_plan.rs`);
-//!   its TensorRT-LLM prefill workers run without the overlap scheduler.
+//!   its TensorRT-LLM prefill workers run without the overlap scheduler. It captures a CUDA
+//!   graph of every batch size up to the engine's for TensorRT-LLM and SGLang (every version
+//!   from 0.2.0 to 0.12.0), and from 0.6.0 (2026-02-12) runs aggregated SGLang workers with
+//!   mixed chunked prefill; a row whose `silicon_data_source` says it was measured
+//!   (`measured=YYYY-MM-DD`) on or after that day is served so, the others with SGLang's
+//!   default (see `row_plan.rs`).
 //!   Its KV memory share (`free_gpu_memory_fraction: 0.80` in the generator's TensorRT-LLM
 //!   templates) is not taken: with it the 24 Llama-3.1-70B rows at concurrency 33–128 queue
 //!   for KV blocks they did not wait for (TTFT MAPE 54 % → 163 %), so the backend's own 0.9
@@ -293,6 +298,8 @@ impl Prediction {
 struct Load<'a> {
     line: usize,
     backend: &'a str,
+    /// The day the row was measured (`YYYYMMDD`), when it says.
+    measured_on: Option<u32>,
     users: u32,
     isl: u32,
     osl: u32,
@@ -485,6 +492,7 @@ fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Pre
     let load = Load {
         line: spec.line,
         backend: &spec.backend,
+        measured_on: row.measured_on()?,
         users,
         isl: spec.isl.unwrap_or_default(),
         osl: spec.osl.unwrap_or_default(),

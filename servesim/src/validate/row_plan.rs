@@ -5,7 +5,6 @@ use std::path::Path;
 
 use servesim_models::backend::Backend;
 use servesim_models::engine::EngineConfig;
-use servesim_models::engine::cuda_graph::CudaGraphs;
 use servesim_models::frontend::FrontendSpec;
 use servesim_models::hardware::GpuCatalog;
 use servesim_models::llm::{ExpertFormat, LlmSpec};
@@ -324,27 +323,11 @@ pub(super) fn scenario_of(
     } else {
         None
     };
-    if Backend::parse(load.backend).is_ok_and(|b| b == Backend::Trtllm) {
-        // TensorRT-LLM's own default runs a decode batch of no captured size (33–63 with
-        // its default list) eagerly; these deployments did not: their TPOT at such batches
-        // is below the eager launch time of one step. They padded, as TensorRT-LLM advises
-        // ("usually a net win", `CudaGraphConfig.enable_padding`), with graphs up to the
-        // engine's batch size (a rank's, under attention DP).
-        for pool in &mut config.cluster.pools {
-            let ranks = pool.attention_dp.max(1);
-            // aiconfigurator's generator turns the overlap scheduler off on prefill workers
-            // only (`disable_overlap_scheduler: true` for that role: `generator/backends/
-            // trtllm.py` of 0.3.0, `rule_plugin/trtllm.rule` of 0.5.0 to 0.12.0).
-            if pool.role == "prefill" {
-                pool.engine.overlap_schedule = Some(false);
-            }
-            pool.engine.cuda_graph_padding = Some(true);
-            pool.engine.cuda_graph_batch_sizes = pool
-                .engine
-                .max_num_seqs
-                .map(|b| CudaGraphs::trtllm(b.div_ceil(ranks), true).sizes().to_vec());
-        }
-    }
+    generator_engine_settings(
+        Backend::parse(load.backend).ok(),
+        load.measured_on,
+        &mut config.cluster.pools,
+    );
     if Backend::parse(load.backend).is_ok_and(|b| b == Backend::Sglang) {
         sglang_wide_ep_runs_deepep(&mut config.cluster.pools);
     }
@@ -366,6 +349,56 @@ pub(super) fn scenario_of(
         }
     }
     Scenario::validate(config, Path::new(".")).map_err(|e| e.to_string())
+}
+
+/// The first day aiconfigurator's generator ran aggregated SGLang workers with mixed chunked
+/// prefill: the release of 0.6.0 (2026-02-12, PyPI).
+const SGLANG_MIXED_CHUNK_SINCE: u32 = 20260212;
+
+/// The engine settings aiconfigurator's generator writes for the deployments it benchmarks
+/// (beyond the token budget, [`generator_token_budget`]), on `pools` of `backend`, for a row
+/// measured on `measured_on` (`YYYYMMDD`) when it says.
+fn generator_engine_settings(
+    backend: Option<Backend>,
+    measured_on: Option<u32>,
+    pools: &mut [PoolConfig],
+) {
+    for pool in pools {
+        let ranks = pool.attention_dp.max(1);
+        // aiconfigurator's generator captures a CUDA graph of every batch size up to the
+        // engine's for TensorRT-LLM and SGLang workers of every role (`cuda_graph_batch_sizes
+        // = range(1, max_batch_size + 1)` in `generator/rule_plugin/{trtllm,sglang}.rule` of
+        // 0.5.0 and 0.6.0, `rule_plugin/benchmark/` of 0.7.0 to 0.12.0): every decode step
+        // replays the graph of its own size (a rank's, under attention DP).
+        if matches!(backend, Some(Backend::Trtllm | Backend::Sglang)) {
+            pool.engine.cuda_graph_batch_sizes = pool
+                .engine
+                .max_num_seqs
+                .map(|b| (1..=b.div_ceil(ranks)).collect());
+        }
+        match backend {
+            // It turns TensorRT-LLM's overlap scheduler off on prefill workers only
+            // (`disable_overlap_scheduler: true` for that role: `generator/backends/
+            // trtllm.py` of 0.3.0, `rule_plugin/trtllm.rule` of 0.5.0 to 0.12.0).
+            Some(Backend::Trtllm) if pool.role == "prefill" => {
+                pool.engine.overlap_schedule = Some(false);
+            }
+            // From 0.6.0 on it runs aggregated SGLang workers with mixed chunked prefill (`agg
+            // enable_mixed_chunk = true`, `--enable-mixed-chunk`: `rule_plugin/sglang.rule`
+            // of 0.6.0, `rule_plugin/benchmark/sglang.rule` of 0.7.0 to 0.12.0; 0.5.0, its
+            // first SGLang generator, did not): a prefill batch takes the running decodes in
+            // with it (`mix_with_running` in SGLang 0.5.9's `Scheduler.get_new_batch_prefill`),
+            // its prompt budget less one token each. A row measured before that release, or
+            // that does not say when, keeps SGLang's default (off).
+            Some(Backend::Sglang)
+                if pool.role == "aggregated"
+                    && measured_on.is_some_and(|d| d >= SGLANG_MIXED_CHUNK_SINCE) =>
+            {
+                pool.engine.mixed_batches = Some(true);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Headroom, in tokens, that aiconfigurator's generator adds to a prompt in a worker's budget.
@@ -448,5 +481,47 @@ mod tests {
             Some(2524)
         );
         assert_eq!(budget(Backend::Sglang, "decode", Some(64), 1024), None);
+    }
+
+    #[test]
+    fn every_batch_size_is_captured_and_sglang_mixes_as_the_generator_of_the_day_writes() {
+        let split = |tp, dp, ep| Split { tp, dp, ep };
+        let pools = || {
+            vec![
+                pool("prefill", "prefill", split(4, 1, 1), 1, Some(1)),
+                pool("decode", "decode", split(1, 8, 8), 1, Some(64)),
+                pool("agg", "aggregated", split(8, 1, 1), 1, Some(37)),
+            ]
+        };
+        let sizes = |p: &PoolConfig| p.engine.cuda_graph_batch_sizes.clone();
+        let mut trt = pools();
+        generator_engine_settings(Some(Backend::Trtllm), Some(20260325), &mut trt);
+        assert_eq!(sizes(&trt[0]), Some(vec![1]));
+        // A rank's batch under attention DP (the rows' batch sizes are a rank's).
+        assert_eq!(trt[1].engine.max_num_seqs, Some(512));
+        assert_eq!(sizes(&trt[1]), Some((1..=64).collect()));
+        assert_eq!(sizes(&trt[2]), Some((1..=37).collect()));
+        let overlap: Vec<_> = trt.iter().map(|p| p.engine.overlap_schedule).collect();
+        assert_eq!(overlap, [Some(false), None, None]);
+        assert!(trt.iter().all(|p| p.engine.mixed_batches.is_none()));
+        let mixed = |measured_on| {
+            let mut sgl = pools();
+            generator_engine_settings(Some(Backend::Sglang), measured_on, &mut sgl);
+            assert_eq!(sizes(&sgl[2]), Some((1..=37).collect()));
+            sgl.iter()
+                .map(|p| p.engine.mixed_batches)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(mixed(Some(20260325)), [None, None, Some(true)]);
+        // Before the generator mixed, or not said: SGLang's default.
+        assert_eq!(mixed(Some(20251110)), [None, None, None]);
+        assert_eq!(mixed(None), [None, None, None]);
+        // vLLM's generator leaves its capture sizes (before 0.7.0) and batching alone.
+        let mut vllm = pools();
+        generator_engine_settings(Some(Backend::Vllm), Some(20260325), &mut vllm);
+        assert!(
+            vllm.iter()
+                .all(|p| sizes(p).is_none() && p.engine.mixed_batches.is_none())
+        );
     }
 }
