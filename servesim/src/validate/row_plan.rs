@@ -332,7 +332,10 @@ pub(super) fn scenario_of(
         sglang_wide_ep_runs_deepep(&mut config.cluster.pools);
     }
     // The token budget aiconfigurator's generator writes for the deployments it benchmarks.
-    if let Ok(backend) = Backend::parse(load.backend) {
+    if let Some(backend) = Backend::parse(load.backend)
+        .ok()
+        .filter(|&b| generator_wrote(b, load.measured_on))
+    {
         for pool in &mut config.cluster.pools {
             let ranks = pool.attention_dp.max(1);
             let batch = pool.engine.max_num_seqs.map(|b| b.div_ceil(ranks));
@@ -351,9 +354,28 @@ pub(super) fn scenario_of(
     Scenario::validate(config, Path::new(".")).map_err(|e| e.to_string())
 }
 
+/// The first day aiconfigurator's generator wrote SGLang and vLLM deployments: the release
+/// of 0.5.0 (2026-01-15, PyPI), whose `generator/rule_plugin/{sglang,vllm}.rule` replaced the
+/// empty `generator/backends/{sglang,vllm}.py` of 0.3.0 and 0.4.0. Its TensorRT-LLM
+/// generator is older than every row (0.1.0, 2025-08-12).
+const SGLANG_VLLM_GENERATOR_SINCE: u32 = 20260115;
+
 /// The first day aiconfigurator's generator ran aggregated SGLang workers with mixed chunked
 /// prefill: the release of 0.6.0 (2026-02-12, PyPI).
 const SGLANG_MIXED_CHUNK_SINCE: u32 = 20260212;
+
+/// Whether aiconfigurator's generator wrote a `backend` deployment measured on `measured_on`
+/// (`YYYYMMDD`): a row measured before its generator had that backend was configured some
+/// other way, which it does not say, so it keeps the backend's defaults. An undated row is
+/// taken as the generator's (the shared rows are aiconfigurator's benchmarks).
+fn generator_wrote(backend: Backend, measured_on: Option<u32>) -> bool {
+    match backend {
+        Backend::Trtllm => true,
+        Backend::Sglang | Backend::Vllm => {
+            measured_on.is_none_or(|d| d >= SGLANG_VLLM_GENERATOR_SINCE)
+        }
+    }
+}
 
 /// The engine settings aiconfigurator's generator writes for the deployments it benchmarks
 /// (beyond the token budget, [`generator_token_budget`]), on `pools` of `backend`, for a row
@@ -370,7 +392,8 @@ fn generator_engine_settings(
         // = range(1, max_batch_size + 1)` in `generator/rule_plugin/{trtllm,sglang}.rule` of
         // 0.5.0 and 0.6.0, `rule_plugin/benchmark/` of 0.7.0 to 0.12.0): every decode step
         // replays the graph of its own size (a rank's, under attention DP).
-        if matches!(backend, Some(Backend::Trtllm | Backend::Sglang)) {
+        if matches!(backend, Some(b @ (Backend::Trtllm | Backend::Sglang)) if generator_wrote(b, measured_on))
+        {
             pool.engine.cuda_graph_batch_sizes = pool
                 .engine
                 .max_num_seqs
@@ -514,8 +537,15 @@ mod tests {
         };
         assert_eq!(mixed(Some(20260325)), [None, None, Some(true)]);
         // Before the generator mixed, or not said: SGLang's default.
-        assert_eq!(mixed(Some(20251110)), [None, None, None]);
+        assert_eq!(mixed(Some(20260120)), [None, None, None]);
         assert_eq!(mixed(None), [None, None, None]);
+        // Before the generator wrote SGLang deployments at all: SGLang's own capture sizes.
+        let mut early = pools();
+        generator_engine_settings(Some(Backend::Sglang), Some(20251110), &mut early);
+        assert!(early.iter().all(|p| sizes(p).is_none()));
+        assert!(generator_wrote(Backend::Trtllm, Some(20251110)));
+        assert!(!generator_wrote(Backend::Vllm, Some(20251205)));
+        assert!(generator_wrote(Backend::Vllm, None));
         // vLLM's generator leaves its capture sizes (before 0.7.0) and batching alone.
         let mut vllm = pools();
         generator_engine_settings(Some(Backend::Vllm), Some(20260325), &mut vllm);
