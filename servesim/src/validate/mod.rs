@@ -29,12 +29,13 @@
 //!   worker, and SGLang's `--max-prefill-tokens` of `ISL + 1500` (see `row_plan.rs`);
 //!   its TensorRT-LLM prefill workers run without the overlap scheduler. It captures a CUDA
 //!   graph of every batch size up to the engine's for TensorRT-LLM and SGLang (every version
-//!   from 0.2.0 to 0.12.0), and from 0.6.0 (2026-02-12) runs aggregated SGLang workers with
-//!   mixed chunked prefill; a row whose `silicon_data_source` says it was measured
-//!   (`measured=YYYY-MM-DD`) on or after that day is served so, the others with SGLang's
-//!   default. Its SGLang and vLLM generators date from 0.5.0 (2026-01-15): an SGLang or
-//!   vLLM row measured before that keeps the backend's own token budget and CUDA graphs
-//!   (see `row_plan.rs`).
+//!   from 0.2.0 to 0.12.0) and vLLM (from 0.7.0, 2026-03-12), and from 0.6.0 (2026-02-12)
+//!   runs aggregated SGLang workers with mixed chunked prefill. What only some versions
+//!   write applies to a row whose `silicon_data_source` says it was measured
+//!   (`measured=YYYY-MM-DD`) on or after that version's release; the others keep the
+//!   backend's default. Its SGLang and vLLM generators date from 0.5.0 (2026-01-15): an
+//!   SGLang or vLLM row measured before that keeps the backend's own token budget and CUDA
+//!   graphs (see `row_plan.rs`).
 //!   Its KV memory share (`free_gpu_memory_fraction: 0.80` in the generator's TensorRT-LLM
 //!   templates) is not taken: with it the 24 Llama-3.1-70B rows at concurrency 33–128 queue
 //!   for KV blocks they did not wait for (TTFT MAPE 54 % → 163 %), so the backend's own 0.9
