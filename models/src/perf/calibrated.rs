@@ -250,8 +250,6 @@ fn key(op: &KernelOp) -> Key {
     }
 }
 
-/// The category to use: the query's own when measured, else the nearest by `dist`
-/// (ties: the smallest code, so the choice is deterministic).
 /// The module (whose calls keep a fixed cost apart), category and coordinates of `op`; `None`
 /// for a single kernel.
 fn module_key(op: &KernelOp) -> Option<(Module, u64, [f64; 3])> {
@@ -263,6 +261,8 @@ fn module_key(op: &KernelOp) -> Option<(Module, u64, [f64; 3])> {
     }
 }
 
+/// The category to use: the query's own when measured, else the nearest by `dist`
+/// (ties: the smallest code, so the choice is deterministic).
 fn pick<const D: usize>(t: &InterpTable<D>, want: u64, dist: fn(u64, u64) -> f64) -> Option<u64> {
     if t.has_category(want) {
         return Some(want);

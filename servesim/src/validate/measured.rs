@@ -169,22 +169,31 @@ impl Row<'_> {
     /// `YYYYMMDD`; `None` when it is not there.
     pub(super) fn measured_on(&self) -> Result<Option<u32>, Error> {
         let col = "silicon_data_source";
-        let Some(rest) = self.text(col).split("measured=").nth(1) else {
+        let Some(stamp) = self
+            .text(col)
+            .split(';')
+            .find_map(|part| part.trim().strip_prefix("measured="))
+        else {
             return Ok(None);
         };
-        let stamp = rest.split(';').next().unwrap_or("").trim();
-        let day = stamp.get(..10).unwrap_or(stamp);
-        let parts: Vec<&str> = day.split('-').collect();
+        let stamp = stamp.trim();
+        // The day, then nothing or a time (`T…` or ` …`).
+        let (day, time) = stamp.split_at(stamp.len().min(10));
         let number = |s: &str, len: usize| {
             (s.len() == len && s.bytes().all(|b| b.is_ascii_digit()))
                 .then(|| s.parse::<u32>().ok())
                 .flatten()
         };
-        match parts[..] {
+        let parts: Vec<&str> = day.split('-').collect();
+        let date = match parts[..] {
             [y, m, d] => match (number(y, 4), number(m, 2), number(d, 2)) {
-                (Some(y), Some(m @ 1..=12), Some(d @ 1..=31)) => Ok(Some(y * 10_000 + m * 100 + d)),
-                _ => Err(bad_day(self, col, stamp)),
+                (Some(y), Some(m @ 1..=12), Some(d @ 1..=31)) => Some(y * 10_000 + m * 100 + d),
+                _ => None,
             },
+            _ => None,
+        };
+        match date {
+            Some(date) if time.is_empty() || time.starts_with(['T', ' ']) => Ok(Some(date)),
             _ => Err(bad_day(self, col, stamp)),
         }
     }
@@ -301,7 +310,8 @@ mod tests {
     fn a_rows_measurement_day_is_read_from_its_source_and_a_bad_one_named() {
         let text = format!(
             "{HEADER}\n\"db; measured=2026-03-25T00:00:00.000Z; c\",s,m,g,agg,1,2\n\
-             plain,s,m,g,agg,1,2\n\"measured=2026-13-01\",s,m,g,agg,1,2\n"
+             plain,s,m,g,agg,1,2\n\"measured=2026-13-01\",s,m,g,agg,1,2\n\
+             \"unmeasured=x; measured=2026-03-251\",s,m,g,agg,1,2\n"
         );
         let file = MeasuredFile::parse(&text, "m.csv").unwrap();
         let row = |i: usize| Row {
@@ -317,6 +327,9 @@ mod tests {
             err.contains("silicon_data_source") && err.contains("2026-13-01"),
             "{err}"
         );
+        // A key that only ends in `measured=` is not it; trailing digits are not a time.
+        let err = row(3).measured_on().unwrap_err().to_string();
+        assert!(err.contains("2026-03-251"), "{err}");
     }
 
     #[test]

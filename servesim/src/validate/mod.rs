@@ -28,8 +28,8 @@
 //!   ISL + 1500` for an aggregated TensorRT-LLM or vLLM worker, `ISL + 1500` for a prefill
 //!   worker, and SGLang's `--max-prefill-tokens` of `ISL + 1500` (see `row_plan.rs`);
 //!   its TensorRT-LLM prefill workers run without the overlap scheduler. It captures a CUDA
-//!   graph of every batch size up to the engine's for TensorRT-LLM and SGLang (every version
-//!   from 0.2.0 to 0.12.0) and vLLM (from 0.7.0, 2026-03-12), and from 0.6.0 (2026-02-12)
+//!   graph of every batch size up to the engine's for TensorRT-LLM (every release from 0.2.0
+//!   on), SGLang (from 0.5.0) and vLLM (from 0.7.0, 2026-03-12), and from 0.6.0 (2026-02-12)
 //!   runs aggregated SGLang workers with mixed chunked prefill. What only some versions
 //!   write applies to a row whose `silicon_data_source` says it was measured
 //!   (`measured=YYYY-MM-DD`) on or after that version's release; the others keep the

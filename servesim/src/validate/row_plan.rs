@@ -364,6 +364,10 @@ const SGLANG_VLLM_GENERATOR_SINCE: u32 = 20260115;
 /// prefill: the release of 0.6.0 (2026-02-12, PyPI).
 const SGLANG_MIXED_CHUNK_SINCE: u32 = 20260212;
 
+/// The first day aiconfigurator's generator captured every vLLM batch size: the release of
+/// 0.7.0 (2026-03-12, PyPI), the first with `generator/rule_plugin/benchmark/`.
+const VLLM_CAPTURE_SIZES_SINCE: u32 = 20260312;
+
 /// Whether aiconfigurator's generator wrote a `backend` deployment measured on `measured_on`
 /// (`YYYYMMDD`): a row measured before its generator had that backend was configured some
 /// other way, which it does not say, so it keeps the backend's defaults. An undated row is
@@ -390,10 +394,15 @@ fn generator_engine_settings(
         // aiconfigurator's generator captures a CUDA graph of every batch size up to the
         // engine's for TensorRT-LLM and SGLang workers of every role (`cuda_graph_batch_sizes
         // = range(1, max_batch_size + 1)` in `generator/rule_plugin/{trtllm,sglang}.rule` of
-        // 0.5.0 and 0.6.0, `rule_plugin/benchmark/` of 0.7.0 to 0.12.0): every decode step
-        // replays the graph of its own size (a rank's, under attention DP).
-        if matches!(backend, Some(b @ (Backend::Trtllm | Backend::Sglang)) if generator_wrote(b, measured_on))
-        {
+        // 0.5.0 and 0.6.0, `rule_plugin/benchmark/` of 0.7.0 to 0.12.0), and for vLLM from
+        // 0.7.0 (`rule_plugin/benchmark/vllm.rule`, `--cudagraph-capture-sizes`): every decode
+        // step replays the graph of its own size (a rank's, under attention DP).
+        let every_size = match backend {
+            Some(b @ (Backend::Trtllm | Backend::Sglang)) => generator_wrote(b, measured_on),
+            Some(Backend::Vllm) => measured_on.is_some_and(|d| d >= VLLM_CAPTURE_SIZES_SINCE),
+            None => false,
+        };
+        if every_size {
             pool.engine.cuda_graph_batch_sizes = pool
                 .engine
                 .max_num_seqs
@@ -546,12 +555,15 @@ mod tests {
         assert!(generator_wrote(Backend::Trtllm, Some(20251110)));
         assert!(!generator_wrote(Backend::Vllm, Some(20251205)));
         assert!(generator_wrote(Backend::Vllm, None));
-        // vLLM's generator leaves its capture sizes (before 0.7.0) and batching alone.
-        let mut vllm = pools();
-        generator_engine_settings(Some(Backend::Vllm), Some(20260325), &mut vllm);
-        assert!(
-            vllm.iter()
-                .all(|p| sizes(p).is_none() && p.engine.mixed_batches.is_none())
-        );
+        // vLLM's generator captures every size from 0.7.0 on, and leaves batching alone.
+        let vllm = |measured_on| {
+            let mut v = pools();
+            generator_engine_settings(Some(Backend::Vllm), measured_on, &mut v);
+            assert!(v.iter().all(|p| p.engine.mixed_batches.is_none()));
+            sizes(&v[2])
+        };
+        assert_eq!(vllm(Some(20260327)), Some((1..=37).collect()));
+        assert_eq!(vllm(Some(20260120)), None);
+        assert_eq!(vllm(None), None);
     }
 }
