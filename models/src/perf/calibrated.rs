@@ -3,7 +3,7 @@
 //! Every measured row is stored as `ln(measured / base)` where `base` is the efficiency-free
 //! roofline ([`super::roofline::base_ms`]) of the *measured* GPU (a fused MoE call or an MLA
 //! module: its category's fixed cost per call taken off first and added back to every query,
-//! see [`super::call_floor`]). A query looks up that log
+//! see `call_floor.rs`). A query looks up that log
 //! ratio by interpolation ([`super::table::InterpTable`]) and multiplies the *target* GPU's
 //! base by it. So:
 //! - between measured shapes: multilinear interpolation in log coordinates (GEMM: m, n, k;
@@ -381,7 +381,7 @@ pub struct CalibratedTimer {
     /// Fastest measured GEMM per dtype code (the per-call floor of the measured path), ms.
     gemm_floor_ms: Vec<(u64, f64)>,
     /// Fastest measured call per category of a multi-kernel module (a fused MoE layer, an MLA
-    /// module), and from it the category's fixed cost per call ([`super::call_floor`]: what
+    /// module), and from it the category's fixed cost per call (`call_floor.rs`: what
     /// that call took beyond its efficiency-free roofline). Such a module launches and
     /// synchronises the same kernel sequence whatever its work, so that cost is kept apart and
     /// only the rest is carried by the roofline to other sizes and splits
