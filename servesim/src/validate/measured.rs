@@ -165,18 +165,24 @@ impl Row<'_> {
         }
     }
 
+    /// The value of `key=` among the `;`-separated fields of `silicon_data_source`, trimmed
+    /// (a field whose key only ends in `key` is another one).
+    fn source_field(&self, key: &str) -> Option<&str> {
+        self.text("silicon_data_source")
+            .split(';')
+            .find_map(|field| {
+                let (k, v) = field.split_once('=')?;
+                (k.trim() == key).then_some(v.trim())
+            })
+    }
+
     /// The day the row was measured, `measured=YYYY-MM-DD…` in `silicon_data_source`, as
     /// `YYYYMMDD`; `None` when it is not there.
     pub(super) fn measured_on(&self) -> Result<Option<u32>, Error> {
         let col = "silicon_data_source";
-        let Some(stamp) = self
-            .text(col)
-            .split(';')
-            .find_map(|part| part.trim().strip_prefix("measured="))
-        else {
+        let Some(stamp) = self.source_field("measured") else {
             return Ok(None);
         };
-        let stamp = stamp.trim();
         // The day, then nothing or a time (`T…` or ` …`).
         let (day, time) = stamp.split_at(stamp.len().min(10));
         let number = |s: &str, len: usize| {
@@ -201,11 +207,9 @@ impl Row<'_> {
     /// `silicon_concurrency=N` from `silicon_data_source`; `None` when it is not there.
     pub(super) fn concurrency(&self) -> Result<Option<u32>, Error> {
         let col = "silicon_data_source";
-        let src = self.text(col);
-        let Some(rest) = src.split("silicon_concurrency=").nth(1) else {
+        let Some(n) = self.source_field("silicon_concurrency") else {
             return Ok(None);
         };
-        let n = rest.split(';').next().unwrap_or("").trim();
         match n.parse::<f64>() {
             Ok(v) if v >= 1.0 && v.fract() == 0.0 && v <= 1e6 => Ok(Some(v as u32)),
             _ => Err(malformed(
@@ -311,7 +315,8 @@ mod tests {
         let text = format!(
             "{HEADER}\n\"db; measured=2026-03-25T00:00:00.000Z; c\",s,m,g,agg,1,2\n\
              plain,s,m,g,agg,1,2\n\"measured=2026-13-01\",s,m,g,agg,1,2\n\
-             \"unmeasured=x; measured=2026-03-251\",s,m,g,agg,1,2\n"
+             \"unmeasured=x; measured=2026-03-251\",s,m,g,agg,1,2\n\
+             \"my_silicon_concurrency=4; silicon_concurrency=8\",s,m,g,agg,1,2\n"
         );
         let file = MeasuredFile::parse(&text, "m.csv").unwrap();
         let row = |i: usize| Row {
@@ -330,6 +335,9 @@ mod tests {
         // A key that only ends in `measured=` is not it; trailing digits are not a time.
         let err = row(3).measured_on().unwrap_err().to_string();
         assert!(err.contains("2026-03-251"), "{err}");
+        // The same for the concurrency: its own field, not one whose key ends in its name.
+        assert_eq!(row(4).concurrency().unwrap(), Some(8));
+        assert_eq!(row(0).concurrency().unwrap(), None);
     }
 
     #[test]
