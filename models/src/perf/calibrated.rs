@@ -250,15 +250,27 @@ fn key(op: &KernelOp) -> Key {
     }
 }
 
-/// The module (whose calls keep a fixed cost apart), category and coordinates of `op`; `None`
-/// for a single kernel.
-fn module_key(op: &KernelOp) -> Option<(Module, u64, [f64; 3])> {
-    match key(op) {
-        Key::Moe(c, x) => Some((Module::Moe, c, x)),
-        Key::MlaCtx(c, x) => Some((Module::MlaContext, c, x)),
-        Key::MlaGen(c, x) => Some((Module::MlaGeneration, c, x)),
-        _ => None,
+impl Key {
+    /// The module (whose calls keep a fixed cost apart), category and coordinates; `None`
+    /// for a single kernel.
+    fn module(&self) -> Option<(Module, u64, [f64; 3])> {
+        match *self {
+            Key::Moe(c, x) => Some((Module::Moe, c, x)),
+            Key::MlaCtx(c, x) => Some((Module::MlaContext, c, x)),
+            Key::MlaGen(c, x) => Some((Module::MlaGeneration, c, x)),
+            _ => None,
+        }
     }
+}
+
+/// [`Key::module`] of `op`, without working out the key of a single kernel (every query asks).
+fn module_key(op: &KernelOp) -> Option<(Module, u64, [f64; 3])> {
+    matches!(
+        op,
+        KernelOp::Moe(_) | KernelOp::MlaContext(_) | KernelOp::MlaGeneration(_)
+    )
+    .then(|| key(op).module())
+    .flatten()
 }
 
 /// The category to use: the query's own when measured, else the nearest by `dist`
@@ -436,10 +448,11 @@ impl CalibratedTimer {
                     }
                 }
                 let base = base_ms(op, source);
+                let k = key(op);
                 // A module call's fixed cost apart (see `floors`).
-                let fixed = module_key(op).map_or(0.0, |(m, c, _)| floors.of(m).fixed(c));
+                let fixed = k.module().map_or(0.0, |(m, c, _)| floors.of(m).fixed(c));
                 let r = ((lat - fixed) / base).ln();
-                match key(op) {
+                match k {
                     Key::Gemm(c, x) => gemm.push((c, x, r)),
                     Key::Ctx(c, x) => ctx.push((c, x, r)),
                     Key::Gen(c, x) => gen_attn.push((c, x, r)),
