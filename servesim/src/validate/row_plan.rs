@@ -6,7 +6,7 @@ use std::path::Path;
 use servesim_models::backend::Backend;
 use servesim_models::engine::EngineConfig;
 use servesim_models::frontend::FrontendSpec;
-use servesim_models::hardware::GpuCatalog;
+use servesim_models::hardware::{GpuCatalog, GpuSku};
 use servesim_models::llm::{ExpertFormat, LlmSpec};
 use servesim_models::perf::dispatch::deepep_fits;
 use servesim_traffic::{BenchmarkConfig, ClosedConfig, Stagger, StreamConfig, WorkloadConfig};
@@ -323,33 +323,16 @@ pub(super) fn scenario_of(
     } else {
         None
     };
-    generator_engine_settings(
-        Backend::parse(load.backend).ok(),
+    let backend = Backend::parse(load.backend).ok();
+    generator_settings(
+        backend,
         load.measured_on,
+        load.isl,
+        sku,
         &mut config.cluster.pools,
     );
-    if Backend::parse(load.backend).is_ok_and(|b| b == Backend::Sglang) {
+    if backend == Some(Backend::Sglang) {
         sglang_wide_ep_runs_deepep(&mut config.cluster.pools);
-    }
-    // The token budget aiconfigurator's generator writes for the deployments it benchmarks.
-    if let Some(backend) = Backend::parse(load.backend)
-        .ok()
-        .filter(|&b| generator_wrote(b, load.measured_on))
-    {
-        for pool in &mut config.cluster.pools {
-            let ranks = pool.attention_dp.max(1);
-            let batch = pool.engine.max_num_seqs.map(|b| b.div_ceil(ranks));
-            if let Some(per_rank) = generator_token_budget(backend, &pool.role, batch, load.isl) {
-                let per_rank = match backend {
-                    // SGLang's `--max-prefill-tokens` bounds a prefill batch; its chunked
-                    // prefill size (the backend's default) still bounds a chunk.
-                    Backend::Sglang => per_rank
-                        .min(EngineConfig::for_backend(backend, sku, pool.tp).max_batched_tokens),
-                    Backend::Trtllm | Backend::Vllm => per_rank,
-                };
-                pool.engine.max_batched_tokens = Some(per_rank.saturating_mul(ranks));
-            }
-        }
     }
     Scenario::validate(config, Path::new(".")).map_err(|e| e.to_string())
 }
@@ -381,32 +364,47 @@ fn generator_wrote(backend: Backend, measured_on: Option<u32>) -> bool {
     }
 }
 
-/// The engine settings aiconfigurator's generator writes for the deployments it benchmarks
-/// (beyond the token budget, [`generator_token_budget`]), on `pools` of `backend`, for a row
-/// measured on `measured_on` (`YYYYMMDD`) when it says.
-fn generator_engine_settings(
+/// The engine settings aiconfigurator's generator writes for the deployments it benchmarks,
+/// the token budget ([`generator_token_budget`]) among them, on `pools` of `backend` on `sku`
+/// serving prompts of `isl` tokens, for a row measured on `measured_on` (`YYYYMMDD`) when it
+/// says.
+fn generator_settings(
     backend: Option<Backend>,
     measured_on: Option<u32>,
+    isl: u32,
+    sku: &GpuSku,
     pools: &mut [PoolConfig],
 ) {
+    let wrote = backend.filter(|&b| generator_wrote(b, measured_on));
     for pool in pools {
         let ranks = pool.attention_dp.max(1);
+        let batch = pool.engine.max_num_seqs.map(|b| b.div_ceil(ranks));
+        if let Some(b) = wrote
+            && let Some(per_rank) = generator_token_budget(b, &pool.role, batch, isl)
+        {
+            let per_rank = match b {
+                // SGLang's `--max-prefill-tokens` bounds a prefill batch; its chunked
+                // prefill size (the backend's default) still bounds a chunk.
+                Backend::Sglang => {
+                    per_rank.min(EngineConfig::for_backend(b, sku, pool.tp).max_batched_tokens)
+                }
+                Backend::Trtllm | Backend::Vllm => per_rank,
+            };
+            pool.engine.max_batched_tokens = Some(per_rank.saturating_mul(ranks));
+        }
         // aiconfigurator's generator captures a CUDA graph of every batch size up to the
         // engine's for TensorRT-LLM and SGLang workers of every role (`cuda_graph_batch_sizes
         // = range(1, max_batch_size + 1)` in `generator/rule_plugin/{trtllm,sglang}.rule` of
         // 0.5.0 and 0.6.0, `rule_plugin/benchmark/` of 0.7.0 to 0.12.0), and for vLLM from
         // 0.7.0 (`rule_plugin/benchmark/vllm.rule`, `--cudagraph-capture-sizes`): every decode
         // step replays the graph of its own size (a rank's, under attention DP).
-        let every_size = match backend {
-            Some(b @ (Backend::Trtllm | Backend::Sglang)) => generator_wrote(b, measured_on),
+        let every_size = match wrote {
+            Some(Backend::Trtllm | Backend::Sglang) => true,
             Some(Backend::Vllm) => measured_on.is_some_and(|d| d >= VLLM_CAPTURE_SIZES_SINCE),
             None => false,
         };
         if every_size {
-            pool.engine.cuda_graph_batch_sizes = pool
-                .engine
-                .max_num_seqs
-                .map(|b| (1..=b.div_ceil(ranks)).collect());
+            pool.engine.cuda_graph_batch_sizes = batch.map(|b| (1..=b).collect());
         }
         match backend {
             // It turns TensorRT-LLM's overlap scheduler off on prefill workers only
@@ -526,8 +524,16 @@ mod tests {
             ]
         };
         let sizes = |p: &PoolConfig| p.engine.cuda_graph_batch_sizes.clone();
+        let catalog = GpuCatalog::builtin();
+        let h200 = || catalog.get("h200_sxm").unwrap();
         let mut trt = pools();
-        generator_engine_settings(Some(Backend::Trtllm), Some(20260325), &mut trt);
+        generator_settings(
+            Some(Backend::Trtllm),
+            Some(20260325),
+            1024,
+            h200(),
+            &mut trt,
+        );
         assert_eq!(sizes(&trt[0]), Some(vec![1]));
         // A rank's batch under attention DP (the rows' batch sizes are a rank's).
         assert_eq!(trt[1].engine.max_num_seqs, Some(512));
@@ -538,7 +544,7 @@ mod tests {
         assert!(trt.iter().all(|p| p.engine.mixed_batches.is_none()));
         let mixed = |measured_on| {
             let mut sgl = pools();
-            generator_engine_settings(Some(Backend::Sglang), measured_on, &mut sgl);
+            generator_settings(Some(Backend::Sglang), measured_on, 1024, h200(), &mut sgl);
             assert_eq!(sizes(&sgl[2]), Some((1..=37).collect()));
             sgl.iter()
                 .map(|p| p.engine.mixed_batches)
@@ -550,7 +556,13 @@ mod tests {
         assert_eq!(mixed(None), [None, None, None]);
         // Before the generator wrote SGLang deployments at all: SGLang's own capture sizes.
         let mut early = pools();
-        generator_engine_settings(Some(Backend::Sglang), Some(20251110), &mut early);
+        generator_settings(
+            Some(Backend::Sglang),
+            Some(20251110),
+            1024,
+            h200(),
+            &mut early,
+        );
         assert!(early.iter().all(|p| sizes(p).is_none()));
         assert!(generator_wrote(Backend::Trtllm, Some(20251110)));
         assert!(!generator_wrote(Backend::Vllm, Some(20251205)));
@@ -558,7 +570,7 @@ mod tests {
         // vLLM's generator captures every size from 0.7.0 on, and leaves batching alone.
         let vllm = |measured_on| {
             let mut v = pools();
-            generator_engine_settings(Some(Backend::Vllm), measured_on, &mut v);
+            generator_settings(Some(Backend::Vllm), measured_on, 1024, h200(), &mut v);
             assert!(v.iter().all(|p| p.engine.mixed_batches.is_none()));
             sizes(&v[2])
         };
