@@ -135,7 +135,7 @@ fn errors_name_the_field() {
                 "tp: 2, workers: 1}\n    - {name: decode, role: decode, tp: 2",
                 "tp: 2, workers: 1}\n    - {name: decode, role: decode, tp: 16",
             ),
-            "cluster.pools[1].tp: 16 is more than the 8 GPUs of one NVLink domain of h100_sxm (a node)",
+            "cluster.pools: initial workers hold 18 GPUs, over the budget of 8",
         ),
         (
             ("name: decode", "name: prefill"),
@@ -258,10 +258,25 @@ fn attention_dp_makes_workers_of_tp_times_dp_gpus_for_a_mixture_of_experts() {
     );
     // Each rank schedules its own batch: the worker's defaults are 8 ranks' worth.
     assert_eq!(p.engine.max_num_seqs, 8 * d.engine.max_num_seqs);
-    // A worker must fit one NVLink domain (a node of an H100 board), and attention DP serves
-    // a mixture of experts only.
+    // A worker fits one NVLink domain (a node of an H200 board) or spans whole ones (two
+    // nodes), and attention DP serves a mixture of experts only.
+    let two_nodes = Scenario::from_yaml_str(
+        &ds.replace("nodes: 2", "nodes: 3").replace(
+            "tp: 1, attention_dp: 8, ep: 8",
+            "tp: 2, attention_dp: 8, ep: 16",
+        ),
+        "s.yaml",
+        Path::new("."),
+    )
+    .unwrap();
+    assert_eq!(two_nodes.pools()[0].gpus(), 16);
     let e = Scenario::from_yaml_str(
-        &ds.replace("tp: 1, attention_dp: 8", "tp: 2, attention_dp: 8"),
+        &ds.replace("h200_sxm", "gb200")
+            .replace("nodes: 2", "nodes: 36")
+            .replace(
+                "tp: 1, attention_dp: 8, ep: 8",
+                "tp: 1, attention_dp: 128, ep: 128",
+            ),
         "s.yaml",
         Path::new("."),
     )
@@ -269,8 +284,9 @@ fn attention_dp_makes_workers_of_tp_times_dp_gpus_for_a_mixture_of_experts() {
     .to_string();
     assert!(
         e.contains(
-            "cluster.pools[0].attention_dp: tp 2 × attention_dp 8 = 16 GPUs is more than the 8 \
-             GPUs of one NVLink domain of h200_sxm (a node)"
+            "cluster.pools[0].attention_dp: a worker of tp 1 × attention_dp 128 = 128 GPUs spans \
+             NVLink domains, so it takes whole ones: 128 is not a multiple of the 72 GPUs of one \
+             NVLink domain of gb200 (18 nodes of 4)"
         ),
         "{e}"
     );

@@ -1,6 +1,7 @@
 //! Which GPUs a worker holds: a worker of at most a node's GPUs stays on one node; a wider
 //! one (a 32-GPU wide-EP worker on NVL72 trays of 4) takes whole nodes of one NVLink domain,
-//! as its all-to-all and tensor-parallel traffic need NVLink between all its GPUs.
+//! as its all-to-all and tensor-parallel traffic need NVLink between all its GPUs; one wider
+//! than a domain (16 GPUs on 8-GPU HGX nodes) takes whole domains.
 
 /// Free and held GPUs of the cluster, node by node.
 #[derive(Clone, Debug)]
@@ -74,37 +75,50 @@ impl GpuInventory {
         None
     }
 
-    /// Takes `tp / gpus_per_node` whole free nodes within one NVLink domain.
+    /// Takes `tp / gpus_per_node` whole free nodes within one NVLink domain, or, for a worker
+    /// wider than a domain, whole free domains (its collectives cross InfiniBand between
+    /// them, `servesim_models::perf::inter_domain`).
     fn take_nodes(&mut self, tp: u32) -> Option<Vec<u32>> {
         let gpn = self.gpus_per_node;
+        let per_domain = self.nodes_per_domain;
         let need = tp / gpn;
-        if !tp.is_multiple_of(gpn) || need > self.nodes_per_domain {
+        if !tp.is_multiple_of(gpn) || (need > per_domain && !need.is_multiple_of(per_domain)) {
             return None;
         }
         let nodes = self.nodes();
         let free = |inv: &Self, n: u32| {
             inv.down[n as usize] == 0 && inv.held[n as usize].iter().all(|h| !h)
         };
-        for first in (0..nodes).step_by(self.nodes_per_domain as usize) {
-            let domain = first..(first + self.nodes_per_domain).min(nodes);
-            let picked: Vec<u32> = domain
+        let mut picked = Vec::new();
+        for first in (0..nodes).step_by(per_domain as usize) {
+            let domain: Vec<u32> = (first..(first + per_domain).min(nodes))
                 .filter(|&n| free(self, n))
-                .take(need as usize)
                 .collect();
-            if picked.len() == need as usize {
-                for &n in &picked {
-                    self.held[n as usize].fill(true);
+            if need <= per_domain {
+                if domain.len() >= need as usize {
+                    picked = domain[..need as usize].to_vec();
+                    break;
                 }
-                self.in_use += tp;
-                return Some(
-                    picked
-                        .iter()
-                        .flat_map(|&n| (0..gpn).map(move |i| n * gpn + i))
-                        .collect(),
-                );
+            } else if domain.len() == per_domain as usize {
+                picked.extend(domain);
+                if picked.len() == need as usize {
+                    break;
+                }
             }
         }
-        None
+        if picked.len() != need as usize {
+            return None;
+        }
+        for &n in &picked {
+            self.held[n as usize].fill(true);
+        }
+        self.in_use += tp;
+        Some(
+            picked
+                .iter()
+                .flat_map(|&n| (0..gpn).map(move |i| n * gpn + i))
+                .collect(),
+        )
     }
 
     /// One more fault holds a node down (nothing new is placed there), or one fewer; the
@@ -170,7 +184,22 @@ mod tests {
         inv.give_back(&[14, 15]);
         assert!(!inv.set_node_down(0, false));
         assert_eq!(inv.take(2).unwrap(), vec![0, 1]);
-        assert!(inv.take(16).is_none(), "two nodes are two NVLink domains");
+        assert!(inv.take(16).is_none(), "node 0 is partly held");
+    }
+
+    #[test]
+    fn workers_wider_than_a_domain_take_whole_domains() {
+        // Four 8-GPU HGX nodes, each its own NVLink domain.
+        let mut inv = GpuInventory::new(4, 8, 1, 32);
+        assert_eq!(inv.take(16).unwrap(), (0..16).collect::<Vec<_>>());
+        assert_eq!(inv.take(2).unwrap(), vec![16, 17]);
+        assert!(inv.take(16).is_none(), "node 2 is partly held");
+        inv.give_back(&[16, 17]);
+        assert_eq!(inv.take(16).unwrap(), (16..32).collect::<Vec<_>>());
+        // Two NVL racks of three 4-GPU trays: a worker wider than a rack takes whole racks.
+        let mut inv = GpuInventory::new(6, 4, 3, 24);
+        assert!(inv.take(16).is_none(), "four trays are not whole racks");
+        assert_eq!(inv.take(24).unwrap(), (0..24).collect::<Vec<_>>());
     }
 
     #[test]

@@ -49,18 +49,19 @@ impl Parallelism {
         u64::from(self.tp) * u64::from(self.attention_dp)
     }
 
-    /// Whether the worker has GPUs and fits one NVLink domain of `gpu` (an error naming
-    /// the TP size if not).
+    /// Whether the worker has GPUs and fits one NVLink domain of `gpu` or spans whole ones
+    /// (two HGX nodes, as SGLang's `--nnodes 2` and TensorRT-LLM's and vLLM's multi-node
+    /// workers run them); an error naming the TP size if not.
     pub fn check_fits(&self, gpu: &GpuSku) -> Result<()> {
-        if self.tp == 0 || self.gpus() > u64::from(gpu.nvlink_domain()) {
+        let domain = u64::from(gpu.nvlink_domain().max(1));
+        let gpus = self.gpus();
+        if self.tp == 0 || (gpus > domain && !gpus.is_multiple_of(domain)) {
             return Err(ModelsError::Invalid {
                 what: "TP size",
                 message: format!(
-                    "TP {} × attention DP {} (must fit one NVLink domain: 1..={} GPUs on {})",
-                    self.tp,
-                    self.attention_dp,
-                    gpu.nvlink_domain(),
-                    gpu.sku
+                    "TP {} × attention DP {} (must fit one NVLink domain, 1..={domain} GPUs on \
+                     {}, or span whole ones, a multiple of {domain})",
+                    self.tp, self.attention_dp, gpu.sku
                 ),
             });
         }

@@ -42,7 +42,7 @@ fn trtllm_shares_the_memory_left_after_weights() {
     assert!((430_000..460_000).contains(&of_free), "{of_free}");
     assert!(of_total < 400_000, "{of_total}");
     // Same checks as the whole-GPU rule.
-    assert!(m.kv_capacity_tokens_of_free(h200, 16, 0.9, 0).is_err());
+    assert!(m.kv_capacity_tokens_of_free(h200, 12, 0.9, 0).is_err());
     assert!(m.kv_capacity_tokens_of_free(h200, 1, 1.5, 0).is_err());
     let bf16 = m.clone().with_dtypes(Dtype::Bf16, Dtype::Bf16);
     let a100 = cat.get("a100_sxm").unwrap();
@@ -409,13 +409,21 @@ fn mla_and_attention_dp_capacity_and_what_is_still_refused() {
         8 * rank
     );
     assert!(8 * rank > 2 * cap, "{rank} {cap}");
-    // A worker must fit one NVLink domain (one node on an H200 board).
+    // A worker fits one NVLink domain (one node on an H200 board) or spans whole ones: two
+    // nodes of eight ranks each hold twice the sequences.
     let wide = Parallelism {
         attention_dp: 16,
         moe_ep: 16,
         ..dep8
     };
-    let e = m.kv_capacity_tokens_split(h200, &wide, 0.9, 0).unwrap_err();
+    let two = m.kv_capacity_tokens_split(h200, &wide, 0.9, 0).unwrap();
+    assert!(two > 2 * 8 * rank, "{two} {rank}");
+    let odd = Parallelism {
+        attention_dp: 12,
+        moe_ep: 12,
+        ..dep8
+    };
+    let e = m.kv_capacity_tokens_split(h200, &odd, 0.9, 0).unwrap_err();
     assert!(e.to_string().contains("must fit one NVLink domain"), "{e}");
     // Attention DP is refused for a dense model (its data parallelism is separate workers).
     let dense = LlmSpec::lookup("Qwen/Qwen3-32B").unwrap();

@@ -142,10 +142,14 @@ impl DispatchQuery {
 /// exceeds the experts per token and the GPUs share a multi-node NVLink fabric
 /// (`enable_alltoall` in `tensorrt_llm/_torch/modules/fused_moe/fused_moe_cutlass.py` and
 /// `fused_moe_wide_ep.py`: `moe_ep_size > experts_per_token`, `enable_attention_dp`,
-/// `MnnvlMemory.supports_mnnvl()`). SGLang and vLLM only when told to
-/// (`--moe-a2a-backend deepep`, `--all2all-backend deepep_*`): never by default.
+/// `MnnvlMemory.supports_mnnvl()`, which a worker wider than one such fabric does not
+/// have). SGLang and vLLM only when told to (`--moe-a2a-backend deepep`,
+/// `--all2all-backend deepep_*`): never by default.
 pub fn trtllm_uses_all_to_all(par: &Parallelism, topk: u32, gpu: &GpuSku) -> bool {
-    par.attention_dp > 1 && par.moe_ep > topk && gpu.nvlink_domain() > gpu.gpus_per_node
+    par.attention_dp > 1
+        && par.moe_ep > topk
+        && gpu.nvlink_domain() > gpu.gpus_per_node
+        && par.gpus() <= u64::from(gpu.nvlink_domain())
 }
 
 /// Whether DeepEP's all-to-all can move the MoE tokens of a worker split by `par`, where an
@@ -167,8 +171,8 @@ pub struct AllToAll {
 
 impl AllToAll {
     /// The all-to-all `backend` runs ([`kernel_for`]) for a MoE of `topk` of `experts`
-    /// experts of hidden size `hidden`, activations in `dtype`, over `moe_ep` ranks in one
-    /// NVLink domain; malformed sizes are errors naming the field.
+    /// experts of hidden size `hidden`, activations in `dtype`, over `moe_ep` ranks in
+    /// `domains` NVLink domains; malformed sizes are errors naming the field.
     pub fn new(
         backend: Backend,
         dtype: Dtype,
@@ -176,6 +180,7 @@ impl AllToAll {
         topk: u32,
         experts: u32,
         moe_ep: u32,
+        domains: u32,
     ) -> Result<Self> {
         let at = |phase| {
             DispatchQuery {
@@ -186,7 +191,7 @@ impl AllToAll {
                 topk,
                 experts,
                 moe_ep,
-                nodes: 1,
+                nodes: domains,
             }
             .stages()
         };
@@ -196,8 +201,8 @@ impl AllToAll {
     }
 
     /// The all-to-all `backend` runs for the experts of `moe` (its activations in the
-    /// experts' math dtype), over its EP ranks.
-    pub fn of(backend: Backend, moe: &MoeShape) -> Result<Self> {
+    /// experts' math dtype), over its EP ranks in `domains` NVLink domains.
+    pub fn of(backend: Backend, moe: &MoeShape, domains: u32) -> Result<Self> {
         let dtype = moe.quant.math_dtype();
         Self::new(
             backend,
@@ -206,6 +211,7 @@ impl AllToAll {
             moe.topk,
             moe.experts,
             moe.moe_ep,
+            domains,
         )
     }
 

@@ -6,6 +6,8 @@
 //! - [`table`]: log-space interpolation over measured shapes;
 //! - [`calibrated`]: the [`CalibratedTimer`] over measured tables;
 //! - [`dispatch`]: expert parallelism's token dispatch and combine (network model, keys);
+//! - [`inter_domain`]: collectives of a worker wider than one NVLink domain (NCCL's cost
+//!   between domains);
 //! - [`KernelTimer`]: either of the two, whichever times the operations;
 //! - [`predictor`]: [`IterationPredictor`], batch → iteration time; `moe_part.rs` its
 //!   mixture-of-experts part (expert format, split, and the kernel a step runs on);
@@ -19,6 +21,7 @@ pub mod calibrated;
 mod call_floor;
 pub mod dispatch;
 pub mod evaluate;
+pub mod inter_domain;
 mod kernel_timer;
 pub mod memo;
 mod mla;

@@ -206,15 +206,16 @@ pub struct PoolConfig {
     pub name: String,
     /// `prefill`, `decode` or `aggregated`.
     pub role: String,
-    /// Tensor parallelism of attention (and of the dense layers): a power of two within one
-    /// NVLink domain (1–8 on an HGX node). A worker holds `tp × attention_dp` GPUs.
+    /// Tensor parallelism of attention (and of the dense layers): a power of two. A worker
+    /// holds `tp × attention_dp` GPUs: within one NVLink domain (1–8 on an HGX node, up to 72
+    /// in an NVL72 rack), or whole domains joined by InfiniBand (16 on two HGX nodes).
     pub tp: u32,
     /// Attention data parallelism of a mixture of experts inside each worker (default 1):
     /// `attention_dp` attention replicas of `tp` GPUs each, every one with its own batch and
     /// KV cache, while the MoE layers see every replica's tokens (TensorRT-LLM's
     /// `enable_attention_dp`, SGLang's `--enable-dp-attention`). A power of two; `tp ×
-    /// attention_dp` must fit one NVLink domain (a node, or an NVL72 rack, where a worker
-    /// wider than a tray takes whole trays).
+    /// attention_dp` fits one NVLink domain (a node, or an NVL72 rack, where a worker
+    /// wider than a tray takes whole trays) or spans whole domains.
     #[serde(default = "default_ep", skip_serializing_if = "is_one")]
     pub attention_dp: u32,
     /// Expert parallelism of a mixture of experts inside each worker (default 1): the routed

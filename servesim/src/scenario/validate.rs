@@ -371,15 +371,29 @@ fn validate_pool(
             format!("{} is not a power of two", p.tp),
         ));
     }
-    // A worker's GPUs share one NVLink domain: a node of an HGX board, or a whole NVL72
-    // rack of 4-GPU trays (`GpuSku::nvlink_domain`), where TensorRT-LLM and SGLang run
-    // tensor and expert parallelism across trays over the rack's NVLink switches.
+    let dp = p.attention_dp;
+    if !dp.is_power_of_two() {
+        return Err(invalid(
+            format!("{path}.attention_dp"),
+            format!("{dp} is not a power of two"),
+        ));
+    }
+    // A worker's GPUs share one NVLink domain (a node of an HGX board, or a whole NVL72 rack
+    // of 4-GPU trays, `GpuSku::nvlink_domain`, where TensorRT-LLM and SGLang run tensor and
+    // expert parallelism across trays over the rack's NVLink switches), or span whole
+    // domains joined by InfiniBand (SGLang's `--nnodes`, TensorRT-LLM's and vLLM's
+    // multi-node workers), whose collectives cross the NICs
+    // (`servesim_models::perf::inter_domain`).
     let domain = gpu.nvlink_domain();
-    let too_wide = |field: &str, what: String| {
-        invalid(
-            format!("{path}.{field}"),
+    let gpus = p.tp.saturating_mul(dp);
+    if gpus > domain && !gpus.is_multiple_of(domain) {
+        return Err(invalid(
+            format!("{path}.{}", if dp > 1 { "attention_dp" } else { "tp" }),
             format!(
-                "{what} is more than the {domain} GPUs of one NVLink domain of {} ({})",
+                "a worker of tp {} × attention_dp {dp} = {gpus} GPUs spans NVLink domains, so it \
+                 takes whole ones: {gpus} is not a multiple of the {domain} GPUs of one NVLink \
+                 domain of {} ({})",
+                p.tp,
                 gpu.sku,
                 if domain == gpu.gpus_per_node {
                     "a node".to_string()
@@ -391,23 +405,6 @@ fn validate_pool(
                     )
                 }
             ),
-        )
-    };
-    if p.tp > domain {
-        return Err(too_wide("tp", p.tp.to_string()));
-    }
-    let dp = p.attention_dp;
-    if !dp.is_power_of_two() {
-        return Err(invalid(
-            format!("{path}.attention_dp"),
-            format!("{dp} is not a power of two"),
-        ));
-    }
-    let gpus = p.tp.saturating_mul(dp);
-    if gpus > domain {
-        return Err(too_wide(
-            "attention_dp",
-            format!("tp {} × attention_dp {dp} = {gpus} GPUs", p.tp),
         ));
     }
     if gpus > gpu.gpus_per_node && !gpus.is_multiple_of(gpu.gpus_per_node) {

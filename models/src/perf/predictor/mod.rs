@@ -30,6 +30,7 @@ use crate::error::{ModelsError, Result};
 use crate::hardware::GpuSku;
 use crate::llm::{Attention, Ffn, LlmSpec, Parallelism};
 use crate::perf::dispatch::{AllToAll, Phase, deepep_fits, trtllm_uses_all_to_all};
+use crate::perf::inter_domain::AcrossDomains;
 use crate::perf::kernel_timer::KernelTimer;
 use crate::perf::mla_parts;
 use crate::perf::moe_part::MoePart;
@@ -121,6 +122,10 @@ pub struct IterationPredictor {
     /// The MoE layers' all-to-all, where the engine moves tokens by one under attention DP
     /// (else all-gather and reduce-scatter).
     a2a: Option<AllToAll>,
+    /// GPUs of one NVLink domain: a collective over more crosses the NICs.
+    domain_gpus: u32,
+    /// Each GPU's NIC, bytes/s one way.
+    nic_bytes_per_s: f64,
 }
 
 impl IterationPredictor {
@@ -236,7 +241,7 @@ impl IterationPredictor {
                     && m.kernel.moe_tp == 1
                     && trtllm_uses_all_to_all(par, m.kernel.topk, gpu) =>
             {
-                Some(AllToAll::of(backend, &m.kernel)?)
+                Some(AllToAll::of(backend, &m.kernel, 1)?)
             }
             _ => None,
         };
@@ -266,6 +271,8 @@ impl IterationPredictor {
             mla_by_parts,
             dp: par.attention_dp,
             a2a,
+            domain_gpus: gpu.nvlink_domain(),
+            nic_bytes_per_s: gpu.nic_bytes_per_s_per_direction,
         })
     }
 
@@ -303,7 +310,7 @@ impl IterationPredictor {
                 self.dp, k.moe_tp, k.moe_ep
             )));
         }
-        self.a2a = Some(AllToAll::of(self.backend, &m.kernel)?);
+        self.a2a = Some(AllToAll::of(self.backend, &m.kernel, self.domains())?);
         self.moe = Some(m.with_deepep_kernels(self.backend, &self.timer));
         Ok(self)
     }
@@ -312,6 +319,12 @@ impl IterationPredictor {
     /// or TensorRT-LLM's own choice).
     pub fn all_to_all(&self) -> bool {
         self.a2a.is_some()
+    }
+
+    /// NVLink domains the worker's GPUs span (1 within a node of an HGX board or an NVL72
+    /// rack).
+    pub fn domains(&self) -> u32 {
+        (self.tp * self.dp).div_ceil(self.domain_gpus.max(1))
     }
 
     /// Attention data-parallel replicas of the worker (1 without attention DP).
@@ -461,7 +474,7 @@ impl IterationPredictor {
                 elems: tokens * self.hidden,
                 implementation: self.backend.allreduce_impl(),
             };
-            t[6] = 2.0 * l * self.timer.time_ms(&op);
+            t[6] = 2.0 * l * self.collective_ms(&op);
         }
         if self.dp > 1
             && let Some(m) = &self.moe
@@ -578,9 +591,19 @@ impl IterationPredictor {
                 num_gpus: self.tp,
                 elems: seqs * self.vocab_pg * u64::from(self.tp),
             };
-            ms += self.timer.time_ms(&op);
+            ms += self.collective_ms(&op);
         }
         ms
+    }
+
+    /// A collective over the worker's GPUs, in ms: from the tables where the GPUs share one
+    /// NVLink domain; over several, NCCL's collective within each and its cost between them
+    /// ([`AcrossDomains`]).
+    fn collective_ms(&self, op: &KernelOp) -> f64 {
+        match AcrossDomains::split(op, self.domain_gpus) {
+            None => self.timer.time_ms(op),
+            Some((within, across)) => self.timer.time_ms(&within) + across.ms(self.nic_bytes_per_s),
+        }
     }
 
     /// The framework's per-iteration overhead, in ms.
@@ -877,17 +900,63 @@ mod tests {
     }
 
     #[test]
+    fn a_worker_across_two_nodes_all_reduces_through_nccl_and_the_nics() {
+        let cat = GpuCatalog::builtin();
+        let gpu = cat.get("h200_sxm").unwrap();
+        let llm = LlmSpec::lookup("Qwen/Qwen3-32B").unwrap();
+        let timer = KernelTimer::shipped(&cat, "h200_sxm", Backend::Vllm).unwrap();
+        let at = |tp| {
+            let p = IterationPredictor::new(&llm, tp, gpu, Backend::Vllm, timer.clone()).unwrap();
+            let b = BatchShape {
+                prefill: &[],
+                decode_seqs: 8,
+                decode_kv_tokens: 8 * 2000,
+                eager: false,
+            };
+            let bd = p.breakdown(&b);
+            let get = |k| bd.iter().find(|(o, _)| *o == k).unwrap().1;
+            (p.domains(), get(OpKind::AllReduce), get(OpKind::GateUpGemm))
+        };
+        let (one, ar8, gemm8) = at(8);
+        let (two, ar16, gemm16) = at(16);
+        assert_eq!((one, two), (1, 2));
+        // Across the nodes the engine's own all-reduce gives way to NCCL's over each node,
+        // plus NCCL's tree between them.
+        let elems = 8 * u64::from(llm.hidden_size);
+        let nccl = timer.time_ms(&KernelOp::Nccl {
+            op: NcclOp::AllReduce,
+            dtype: Dtype::Bf16,
+            num_gpus: 8,
+            elems,
+        });
+        let (_, across) = AcrossDomains::split(
+            &KernelOp::Nccl {
+                op: NcclOp::AllReduce,
+                dtype: Dtype::Bf16,
+                num_gpus: 16,
+                elems,
+            },
+            8,
+        )
+        .unwrap();
+        let want = 2.0 * f64::from(llm.num_layers) * (nccl + across.ms(50e9));
+        assert!((ar16 - want).abs() < 1e-9 * want, "{ar16} {want}");
+        assert!(ar16 > 2.0 * ar8, "{ar16} {ar8}");
+        assert!(gemm16 < gemm8, "{gemm16} {gemm8}");
+    }
+
+    #[test]
     fn what_is_not_modelled_is_refused() {
         let cat = GpuCatalog::builtin();
         let gpu = cat.get("h200_sxm").unwrap();
         let timer = KernelTimer::shipped(&cat, "h200_sxm", Backend::Trtllm).unwrap();
-        // A worker must fit one NVLink domain (one node on an H200 board).
+        // A worker fits one NVLink domain (one node on an H200 board) or spans whole ones.
         let r1 = LlmSpec::lookup("DeepSeek-R1").unwrap();
         let wide = Parallelism {
             tp: 1,
-            attention_dp: 16,
+            attention_dp: 12,
             moe_tp: 1,
-            moe_ep: 16,
+            moe_ep: 12,
         };
         let e =
             IterationPredictor::with_parallelism(&r1, &wide, gpu, Backend::Trtllm, timer.clone())
@@ -1181,10 +1250,17 @@ mod tests {
         }];
         let pf = prefill(&chunk);
         let timer = ep.timer();
-        let normal =
-            crate::perf::dispatch::AllToAll::new(Backend::Sglang, Dtype::Fp8Block, 7168, 8, 256, 8)
-                .unwrap()
-                .ms(4096, Phase::Prefill, |op| timer.time_ms(op));
+        let normal = crate::perf::dispatch::AllToAll::new(
+            Backend::Sglang,
+            Dtype::Fp8Block,
+            7168,
+            8,
+            256,
+            8,
+            1,
+        )
+        .unwrap()
+        .ms(4096, Phase::Prefill, |op| timer.time_ms(op));
         assert!((slot(&ep, &pf) - 58.0 * normal).abs() < 1e-9);
         assert!(normal > 0.012317 + 0.015031);
         // The cached predictor agrees.

@@ -72,6 +72,6 @@ impl IterationPredictor {
             num_gpus: gpus,
             elems,
         };
-        self.timer.time_ms(&op(NcclOp::AllGather)) + self.timer.time_ms(&op(NcclOp::ReduceScatter))
+        self.collective_ms(&op(NcclOp::AllGather)) + self.collective_ms(&op(NcclOp::ReduceScatter))
     }
 }
