@@ -291,6 +291,22 @@ fn attention_dp_makes_workers_of_tp_times_dp_gpus_for_a_mixture_of_experts() {
         "{e}"
     );
     let e = Scenario::from_yaml_str(
+        &ds.replace("h200_sxm", "gb200")
+            .replace("nodes: 2", "nodes: 36")
+            .replace(
+                "role: decode, tp: 8, ep: 8,",
+                "role: decode, tp: 128, ep: 8,",
+            ),
+        "s.yaml",
+        Path::new("."),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("cluster.pools[1].tp: a worker of tp 128 × attention_dp 1 = 128 GPUs spans"),
+        "{e}"
+    );
+    let e = Scenario::from_yaml_str(
         &GOOD.replace(
             "role: prefill, tp: 2,",
             "role: prefill, tp: 1, attention_dp: 2,",

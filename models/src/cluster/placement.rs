@@ -42,9 +42,9 @@ impl GpuInventory {
     }
 
     /// Takes `tp` GPUs for one worker (first fit, lowest indices), as global GPU
-    /// indices `node × gpus_per_node + local`: on one node, or as whole free nodes of one
-    /// NVLink domain when `tp` is more than a node holds; `None` if the budget or the
-    /// nodes cannot give them.
+    /// indices `node × gpus_per_node + local`: on one node, as whole free nodes of one
+    /// NVLink domain when `tp` is more than a node holds, or as whole free domains when it
+    /// is more than a domain holds; `None` if the budget or the nodes cannot give them.
     pub fn take(&mut self, tp: u32) -> Option<Vec<u32>> {
         if self.in_use + tp > self.budget {
             return None;
@@ -184,20 +184,21 @@ mod tests {
         inv.give_back(&[14, 15]);
         assert!(!inv.set_node_down(0, false));
         assert_eq!(inv.take(2).unwrap(), vec![0, 1]);
-        assert!(inv.take(16).is_none(), "node 0 is partly held");
+        assert!(inv.take(16).is_none(), "budget of 12");
     }
 
     #[test]
     fn workers_wider_than_a_domain_take_whole_domains() {
-        // Four 8-GPU HGX nodes, each its own NVLink domain.
-        let mut inv = GpuInventory::new(4, 8, 1, 32);
+        // Five 8-GPU HGX nodes, each its own NVLink domain; the budget never binds.
+        let mut inv = GpuInventory::new(5, 8, 1, 1000);
         assert_eq!(inv.take(16).unwrap(), (0..16).collect::<Vec<_>>());
         assert_eq!(inv.take(2).unwrap(), vec![16, 17]);
-        assert!(inv.take(16).is_none(), "node 2 is partly held");
+        assert!(inv.set_node_down(4, true));
+        assert!(inv.take(16).is_none(), "node 2 is partly held, node 4 down");
         inv.give_back(&[16, 17]);
         assert_eq!(inv.take(16).unwrap(), (16..32).collect::<Vec<_>>());
         // Two NVL racks of three 4-GPU trays: a worker wider than a rack takes whole racks.
-        let mut inv = GpuInventory::new(6, 4, 3, 24);
+        let mut inv = GpuInventory::new(6, 4, 3, 1000);
         assert!(inv.take(16).is_none(), "four trays are not whole racks");
         assert_eq!(inv.take(24).unwrap(), (0..24).collect::<Vec<_>>());
     }

@@ -20,6 +20,9 @@
 //! - **between domains, bandwidth**: each GPU's NIC carries its `1/g` share of what must
 //!   cross: `2 (n − 1) / n` of the message for an all-reduce, `(n − 1) / n` for an
 //!   all-gather or reduce-scatter, at the datasheet's NIC rate.
+//!
+//! Not modelled yet: a fault that degrades a node's links (`capacity_factor`) slows the KV
+//! hand-off over them, not these collectives.
 
 use crate::dtype::Dtype;
 use crate::perf::ops::{KernelOp, NcclOp};
@@ -89,7 +92,8 @@ impl AcrossDomains {
     pub fn ms(&self, nic_bytes_per_s: f64) -> f64 {
         let n = f64::from(self.domains);
         let hops_us = match self.op {
-            NcclOp::AllReduce => 2.0 * n.log2().ceil() * NET_TREE_HOP_US,
+            // `log2i(nNodes)`: the tree's depth, rounded down as NCCL does.
+            NcclOp::AllReduce => 2.0 * f64::from(self.domains.ilog2()) * NET_TREE_HOP_US,
             NcclOp::AllGather | NcclOp::ReduceScatter | NcclOp::AllToAll => {
                 (n - 1.0) * NET_RING_HOP_US
             }

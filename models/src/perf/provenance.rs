@@ -110,6 +110,18 @@ impl KernelProvenance {
                 keep_worse(&mut unmeasured, what, basis);
             }
         }
+        let domains = predictor.domains();
+        if domains > 1 {
+            // NCCL's cost between domains (`super::inter_domain`), never measured here.
+            keep_worse(
+                &mut unmeasured,
+                format!(
+                    "collectives between the {domains} NVLink domains the worker spans (NCCL's \
+                     hop latencies and the NICs)"
+                ),
+                KernelBasis::Roofline,
+            );
+        }
         let (source, gpu) = (&timer.source_gpu().sku, &timer.gpu().sku);
         KernelProvenance {
             borrowed_from: (source != gpu).then(|| source.clone()),
@@ -264,6 +276,23 @@ mod tests {
         );
         assert!(p.is_measured(), "{p:?}");
         assert_eq!(p.sentence(), None);
+    }
+
+    #[test]
+    fn collectives_between_nodes_are_named_as_modelled() {
+        // Llama-3.1-8B at TP 16 over two H100 nodes: NCCL within each, the model between.
+        let p = provenance(
+            "meta-llama/Llama-3.1-8B-Instruct",
+            "h100_sxm",
+            Backend::Vllm,
+            16,
+        );
+        let sentence = p.sentence().unwrap();
+        assert!(
+            sentence.contains("roofline alone")
+                && sentence.contains("collectives between the 2 NVLink domains"),
+            "{sentence}"
+        );
     }
 
     #[test]

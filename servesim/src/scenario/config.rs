@@ -225,8 +225,7 @@ pub struct PoolConfig {
     #[serde(default = "default_ep", skip_serializing_if = "is_one")]
     pub ep: u32,
     /// How the MoE layers move tokens between attention-DP ranks (default: as the engine
-    /// does unless told otherwise, all-gather before the experts and reduce-scatter after in
-    /// one node). `deepep`: DeepEP's all-to-all, as SGLang's `--moe-a2a-backend deepep` (vLLM's
+    /// does unless told otherwise, all-gather before the experts and reduce-scatter after). `deepep`: DeepEP's all-to-all, as SGLang's `--moe-a2a-backend deepep` (vLLM's
     /// `--all2all-backend deepep_*`) runs it: its low-latency kernels in decode steps, its
     /// normal ones in steps with prefill; SGLang's experts then run its DeepEP MoE kernels
     /// (DeepGEMM's grouped GEMMs). SGLang and vLLM only; needs `attention_dp` above 1 and

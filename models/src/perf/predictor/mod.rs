@@ -939,7 +939,8 @@ mod tests {
             8,
         )
         .unwrap();
-        let want = 2.0 * f64::from(llm.num_layers) * (nccl + across.ms(50e9));
+        let want =
+            2.0 * f64::from(llm.num_layers) * (nccl + across.ms(gpu.nic_bytes_per_s_per_direction));
         assert!((ar16 - want).abs() < 1e-9 * want, "{ar16} {want}");
         assert!(ar16 > 2.0 * ar8, "{ar16} {ar8}");
         assert!(gemm16 < gemm8, "{gemm16} {gemm8}");
