@@ -729,3 +729,62 @@ fn the_choice_says_which_kernels_its_figures_lean_on() {
     );
     std::fs::remove_dir_all(&out).ok();
 }
+
+#[test]
+fn an_engine_may_span_nodes_where_the_request_allows_it() {
+    // DeepSeek-V3 (671 GB of weights) fits no node of eight H100s.
+    let text = "apiVersion: nvidia.com/v1alpha1
+kind: DynamoGraphDeploymentRequest
+metadata: {name: dsv3-h100}
+spec:
+  model: deepseek-ai/DeepSeek-V3
+  backend: trtllm
+  sla: {ttft: 2000, itl: 50}
+  workload: {isl: 4000, osl: 1000}
+  hardware: {gpuSku: h100_sxm, totalGpus: 32, numGpusPerNode: 8}
+";
+    let r = ProfileRequest::from_yaml_str(text, "req", &Overrides::default()).unwrap();
+    let Err(e) = profile(r, ProfileMode::Fast, &Quiet) else {
+        panic!("DeepSeek-V3 served on one node of H100s")
+    };
+    let e = e.to_string();
+    assert!(
+        e.contains("no TP size up to 8 serves")
+            && e.contains("spec.profilingConfig.config.hardware.max_num_gpus_per_engine"),
+        "{e}"
+    );
+    let allowing = |gpus: u32| {
+        format!(
+            "{text}  profilingConfig:\n    config:\n      hardware: {{max_num_gpus_per_engine: \
+             {gpus}}}\n"
+        )
+    };
+    let e = ProfileRequest::from_yaml_str(&allowing(12), "req", &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("max_num_gpus_per_engine: 12: an engine wider than one NVLink domain"),
+        "{e}"
+    );
+    let r = ProfileRequest::from_yaml_str(&allowing(16), "req", &Overrides::default()).unwrap();
+    let o = profile(r, ProfileMode::Fast, &Quiet).unwrap();
+    let c = &o.candidates[0];
+    let widest = [c.prefill, c.decode, c.aggregated]
+        .into_iter()
+        .flatten()
+        .map(|p| p.split.gpus())
+        .max()
+        .unwrap();
+    assert_eq!(widest, 16, "{}", c.label());
+    // Each 16-GPU worker of the DGD is declared on two nodes of eight.
+    let dgd = servesim::profiler::output::dgd(&o, c, "/data/profiling_results");
+    let services = dgd["spec"]["services"].as_object().unwrap();
+    let wide: Vec<_> = services
+        .values()
+        .filter(|s| s["multinode"]["nodeCount"].as_u64() == Some(2))
+        .collect();
+    assert!(!wide.is_empty(), "{dgd}");
+    for s in wide {
+        assert_eq!(s["resources"]["limits"]["gpu"].as_str(), Some("8"));
+    }
+}

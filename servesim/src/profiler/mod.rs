@@ -139,11 +139,17 @@ pub fn profile(
         return Err(Error::Config {
             path: "spec.hardware".into(),
             message: format!(
-                "no TP size up to {} serves {} on {}: {}",
+                "no TP size up to {} serves {} on {}: {}{}",
                 request.max_tp,
                 request.model,
                 request.gpu,
-                search.skipped.join("; ")
+                search.skipped.join("; "),
+                if request.max_tp < request.total_gpus {
+                    " (an engine may span nodes where \
+                     spec.profilingConfig.config.hardware.max_num_gpus_per_engine allows it)"
+                } else {
+                    ""
+                }
             ),
         });
     }

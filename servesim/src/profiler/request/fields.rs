@@ -313,20 +313,30 @@ impl Fields {
                 gpn
             }
         };
-        // A worker stays within one NVLink domain: a node, or a rack of trays (NVL72).
+        // A worker stays within one NVLink domain (a node, or a rack of trays, NVL72) unless
+        // the request allows more GPUs an engine: then it may span whole domains (Dynamo's
+        // multi-node workers, `multinode.nodeCount`), its collectives over InfiniBand.
         let domain = if sku.nodes_per_nvlink_domain() > 1 {
             sku.nvlink_domain()
         } else {
             gpn
         };
         let max_tp = match self.max_tp {
-            Some(n) => whole(
-                "spec.profilingConfig.config.hardware.max_num_gpus_per_engine",
-                n,
-                "GPUs",
-                64,
-            )?
-            .min(domain),
+            Some(n) => {
+                let path = "spec.profilingConfig.config.hardware.max_num_gpus_per_engine";
+                let n = whole(path, n, "GPUs", 64)?;
+                if n > domain && !n.is_multiple_of(domain) {
+                    return Err(invalid(
+                        path,
+                        format!(
+                            "{n}: an engine wider than one NVLink domain takes whole ones, and \
+                             {n} is not a multiple of the {domain} GPUs of one on {}",
+                            sku.sku
+                        ),
+                    ));
+                }
+                n
+            }
             None => domain,
         }
         .min(total);
