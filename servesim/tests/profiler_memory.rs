@@ -1,6 +1,7 @@
 //! Property: no worker the profiler proposes overfills a GPU. For every built-in model, GPU,
 //! backend and request size, each worker split the search keeps (TP, TP × EP, attention DP
-//! × EP, wide-EP workers of up to 64 GPUs in an NVL72 rack) holds on its fullest GPU its
+//! × EP, wide-EP workers of up to 64 GPUs in an NVL72 rack or over several nodes where the
+//! request allows more GPUs an engine) holds on its fullest GPU its
 //! weights, the KV cache it is planned with and the activation reserve, within the GPU's
 //! memory.
 
@@ -32,7 +33,8 @@ proptest! {
         backend in prop::sample::select(vec!["vllm", "sglang", "trtllm"]),
         isl in 128u32..16_384,
         osl in 16u32..4_096,
-        total in prop::sample::select(vec![8u32, 72]),
+        total in prop::sample::select(vec![8u32, 64, 72]),
+        per_engine in prop::sample::select(vec![0u32, 16, 64]),
     ) {
         let catalog = GpuCatalog::builtin();
         let gpus: Vec<&str> = catalog.names().collect();
@@ -45,7 +47,15 @@ proptest! {
             .replace("TOTAL", &total.to_string())
             .replace("PER_NODE", &gpu.gpus_per_node.to_string())
             .replace("ISL", &isl.to_string())
-            .replace("OSL", &osl.to_string());
+            .replace("OSL", &osl.to_string())
+            + &if per_engine > 0 {
+                format!(
+                    "  profilingConfig:\n    config:\n      hardware: \
+                     {{max_num_gpus_per_engine: {per_engine}}}\n"
+                )
+            } else {
+                String::new()
+            };
         let Ok(req) = ProfileRequest::from_yaml_str(&text, "memory", &Overrides::default()) else {
             return Ok(()); // a combination the request itself refuses (e.g. an unknown SKU)
         };
