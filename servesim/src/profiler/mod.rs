@@ -133,7 +133,7 @@ pub fn profile(
             message: e.to_string(),
         })?
         .clone();
-    gpu.gpus_per_node = gpu.gpus_per_node.min(request.gpus_per_node).max(1);
+    gpu = request.gpu_on_its_nodes(&gpu);
     let search = search::Search::new(&request, &gpu)?;
     if search.workers.is_empty() {
         return Err(Error::Config {

@@ -173,8 +173,7 @@ impl<'a> Search<'a> {
         let timer = KernelTimer::shipped_builtin(&gpu.sku, req.backend).map_err(Error::Models)?;
         // Only the token budget and the slot count are read: neither depends on TP.
         let d = EngineConfig::for_backend(req.backend, gpu, 1);
-        let mut gpu = gpu.clone();
-        gpu.gpus_per_node = req.gpus_per_node.min(gpu.gpus_per_node).max(1);
+        let gpu = req.gpu_on_its_nodes(gpu);
         let mut workers = Vec::new();
         let mut skipped = Vec::new();
         for split in splits(&llm, req.max_tp) {

@@ -14,6 +14,7 @@
 use std::path::Path;
 
 use servesim_models::backend::Backend;
+use servesim_models::hardware::GpuSku;
 
 use crate::Error;
 
@@ -139,6 +140,18 @@ fn ser_backend<S: serde::Serializer>(b: &Backend, s: S) -> Result<S::Ok, S::Erro
 }
 
 impl ProfileRequest {
+    /// `gpu` on the request's nodes: fewer GPUs a node than the datasheet's (a 4-GPU HGX
+    /// board) also narrow an NVLink domain of one node to them, so a worker wider than such
+    /// a node pays for crossing nodes.
+    pub fn gpu_on_its_nodes(&self, gpu: &GpuSku) -> GpuSku {
+        let mut g = gpu.clone();
+        g.gpus_per_node = self.gpus_per_node.min(gpu.gpus_per_node).max(1);
+        if gpu.nodes_per_nvlink_domain() <= 1 {
+            g.nvlink_domain_gpus = Some(g.gpus_per_node);
+        }
+        g
+    }
+
     /// Reads a request file (YAML or JSON) and applies `overrides`.
     pub fn from_file(path: &Path, overrides: &Overrides) -> Result<ProfileRequest, Error> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
@@ -269,6 +282,17 @@ spec:
 
     fn parse(text: &str) -> Result<ProfileRequest, Error> {
         ProfileRequest::from_yaml_str(text, "req.yaml", &Overrides::default())
+    }
+
+    #[test]
+    fn nodes_of_fewer_gpus_narrow_a_node_sized_nvlink_domain() {
+        let cat = servesim_models::hardware::GpuCatalog::builtin();
+        let four = parse(&NEWER.replace("numGpusPerNode: 8", "numGpusPerNode: 4")).unwrap();
+        let h200 = four.gpu_on_its_nodes(cat.get("h200_sxm").unwrap());
+        assert_eq!((h200.gpus_per_node, h200.nvlink_domain()), (4, 4));
+        // An NVL72 rack stays one domain of its trays, however many GPUs a node.
+        let gb200 = four.gpu_on_its_nodes(cat.get("gb200").unwrap());
+        assert_eq!((gb200.gpus_per_node, gb200.nvlink_domain()), (4, 72));
     }
 
     #[test]
