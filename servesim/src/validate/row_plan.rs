@@ -105,12 +105,17 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
             )));
         }
     }
-    // TensorRT-LLM's FP8 checkpoints (ModelOpt) quantise the KV cache to FP8 as well
-    // (`kv_cache_quant_algo: FP8`); vLLM and SGLang keep `kv_cache_dtype=auto`, the
-    // activation dtype (BF16), unless told otherwise. The TRT-LLM Llama-3.1-70B rows agree:
-    // 32 users of 1024+8192 tokens on one H200 run without queueing, which only FP8 KV allows.
+    // TensorRT-LLM's FP8 and NVFP4 checkpoints (ModelOpt) quantise the KV cache to FP8 as
+    // well (`kv_cache_quant_algo: FP8`: every FP8 and NVFP4 W4A4 recipe ModelOpt ships but a
+    // GPTQ one pairs its weights with an FP8 KV cache, `modelopt_recipes/ptq.md` of
+    // nvidia-modelopt 0.47.0; aiconfigurator 0.12.0 infers FP8 KV for DeepSeek-V3/R1 too,
+    // `sdk/moe_comm_resolver.py`); vLLM and SGLang keep `kv_cache_dtype=auto`, the
+    // activation dtype (BF16), unless told otherwise. A model served as published (gpt-oss's
+    // MXFP4 experts) keeps its own. The TRT-LLM Llama-3.1-70B rows agree: 32 users of
+    // 1024+8192 tokens on one H200 run without queueing, which only FP8 KV allows.
     let trtllm = row.text("backend").eq_ignore_ascii_case("trtllm");
-    let kv_dtype = (trtllm && quant.starts_with("fp8")).then_some("fp8");
+    let kv_dtype = (trtllm && (quant.starts_with("fp8") || (quant == "nvfp4" && !as_published)))
+        .then_some("fp8");
     // `moe_quant_mode` is filled for dense models too (and ignored for them).
     let prefixes: &[&str] = if mode == "agg" {
         &[""]
@@ -489,6 +494,33 @@ mod tests {
         let mut narrow = vec![pool("agg", "aggregated", split(1, 8, 8), 1, None)];
         sglang_wide_ep_runs_deepep(&mut narrow);
         assert_eq!(narrow[0].moe_a2a_backend, None);
+    }
+
+    #[test]
+    fn tensorrt_llms_modelopt_checkpoints_keep_their_kv_cache_in_fp8() {
+        use crate::validate::measured::MeasuredFile;
+        let text = "silicon_data_source,backend,model_path,system,mode,isl,osl,gemm_quant_mode,\
+                    moe_quant_mode,tp_size,moe_tp_size,moe_ep_size,batch_size\n\
+                    a,trtllm,deepseek-ai/DeepSeek-V3,b200_sxm,agg,1024,1024,nvfp4,nvfp4,8,8,1,8\n\
+                    b,trtllm,deepseek-ai/DeepSeek-V3,h200_sxm,agg,1024,1024,fp8_block,fp8_block,8,8,1,8\n\
+                    c,sglang,deepseek-ai/DeepSeek-V3,b200_sxm,agg,1024,1024,nvfp4,nvfp4,8,8,1,8\n\
+                    d,trtllm,openai/gpt-oss-120b,h200_sxm,agg,1024,1024,fp4,fp4,1,1,1,8\n";
+        let file = MeasuredFile::parse(text, "m.csv").unwrap();
+        let kv: Vec<_> = file
+            .rows
+            .iter()
+            .map(|(line, fields)| {
+                let row = Row {
+                    file: &file,
+                    origin: "m.csv",
+                    line: *line,
+                    fields,
+                };
+                plan(&row, "agg").unwrap().unwrap().kv_dtype
+            })
+            .collect();
+        // NVFP4 and FP8 under TensorRT-LLM in FP8; SGLang's own dtype; gpt-oss as published.
+        assert_eq!(kv, [Some("fp8"), Some("fp8"), None, None]);
     }
 
     #[test]
