@@ -74,6 +74,13 @@ impl GpuSku {
         self.nvlink_domain_gpus.unwrap_or(self.gpus_per_node)
     }
 
+    /// Whether a worker of `gpus` GPUs fits one NVLink domain or takes whole ones (two HGX
+    /// nodes); a worker over part of a domain and part of another is never placed.
+    pub fn holds_worker(&self, gpus: u64) -> bool {
+        let domain = u64::from(self.nvlink_domain().max(1));
+        gpus <= domain || gpus.is_multiple_of(domain)
+    }
+
     /// Nodes in one NVLink domain: 1 on an HGX board, 18 trays in an NVL72 rack
     /// (the catalog refuses a domain that is not a whole number of nodes).
     pub fn nodes_per_nvlink_domain(&self) -> u32 {

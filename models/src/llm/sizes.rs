@@ -53,9 +53,8 @@ impl Parallelism {
     /// (two HGX nodes, as SGLang's `--nnodes 2` and TensorRT-LLM's and vLLM's multi-node
     /// workers run them); an error naming the TP size if not.
     pub fn check_fits(&self, gpu: &GpuSku) -> Result<()> {
-        let domain = u64::from(gpu.nvlink_domain().max(1));
-        let gpus = self.gpus();
-        if self.tp == 0 || (gpus > domain && !gpus.is_multiple_of(domain)) {
+        if self.tp == 0 || !gpu.holds_worker(self.gpus()) {
+            let domain = gpu.nvlink_domain();
             return Err(ModelsError::Invalid {
                 what: "TP size",
                 message: format!(

@@ -6,15 +6,15 @@
 //! `custom_all_reduce.py`: "Custom allreduce is disabled because this process group spans
 //! across nodes", and SGLang 0.5.14 turns its v2 kernel off when `nnodes > 1`, "custom AR
 //! is intra-node only"; TensorRT-LLM's custom all-reduce likewise works over IPC buffers of
-//! one node, or one NVL72 rack through MNNVL). NCCL's hierarchical algorithms run the NVLink part
-//! inside each domain and the rest over every GPU's own NIC (NCCL's rail-matched rings and
-//! trees), so a collective over `g` GPUs in each of `n` domains costs:
+//! one node, or one NVL72 rack through MNNVL). NCCL's hierarchical algorithms run the
+//! NVLink part inside each domain and the rest over every GPU's own NIC (NCCL's
+//! rail-matched rings and trees), so a collective over `g` GPUs in each of `n` domains costs:
 //!
 //! - **inside each domain**: the same NCCL collective over the domain's `g` GPUs, from the
 //!   measured NCCL tables;
 //! - **between domains, latency**: NCCL's own cost model (`src/graph/tuning.cc`): a
-//!   network hop of the LL protocol its small messages run
-//!   costs 5.0 µs on a tree and 2.7 µs on a ring (`hwLat[NCCL_HW_NET]`); an all-reduce
+//!   network hop of the LL protocol its small messages run costs 5.0 µs on a tree and
+//!   2.7 µs on a ring (`hwLat[NCCL_HW_NET]`); an all-reduce
 //!   crosses `2 · log2 n` of them on NCCL's tree (`2 * log2i(nNodes) * interLat`), the
 //!   fastest of its algorithms for the small messages of decode steps; an all-gather or a
 //!   reduce-scatter, which run on rings only, `n − 1` on its ring (`nInterSteps`);

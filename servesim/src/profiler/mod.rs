@@ -126,15 +126,12 @@ pub fn profile(
 ) -> Result<Outcome, Error> {
     let t0 = Instant::now();
     let catalog = GpuCatalog::builtin();
-    let mut gpu = catalog
-        .get(&request.gpu)
-        .map_err(|e| Error::Config {
-            path: "spec.hardware.gpuSku".into(),
-            message: e.to_string(),
-        })?
-        .clone();
-    gpu = request.gpu_on_its_nodes(&gpu);
-    let search = search::Search::new(&request, &gpu)?;
+    let gpu = catalog.get(&request.gpu).map_err(|e| Error::Config {
+        path: "spec.hardware.gpuSku".into(),
+        message: e.to_string(),
+    })?;
+    // The search takes the GPU onto the request's nodes (`gpu_on_its_nodes`).
+    let search = search::Search::new(&request, gpu)?;
     if search.workers.is_empty() {
         return Err(Error::Config {
             path: "spec.hardware".into(),

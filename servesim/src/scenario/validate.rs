@@ -386,7 +386,7 @@ fn validate_pool(
     // (`servesim_models::perf::inter_domain`).
     let domain = gpu.nvlink_domain();
     let gpus = p.tp.saturating_mul(dp);
-    if gpus > domain && !gpus.is_multiple_of(domain) {
+    if !gpu.holds_worker(u64::from(gpus)) {
         return Err(invalid(
             format!("{path}.{}", if dp > 1 { "attention_dp" } else { "tp" }),
             format!(

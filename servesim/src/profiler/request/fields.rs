@@ -316,16 +316,13 @@ impl Fields {
         // A worker stays within one NVLink domain (a node, or a rack of trays, NVL72) unless
         // the request allows more GPUs an engine: then it may span whole domains (Dynamo's
         // multi-node workers, `multinode.nodeCount`), its collectives over InfiniBand.
-        let domain = if sku.nodes_per_nvlink_domain() > 1 {
-            sku.nvlink_domain()
-        } else {
-            gpn
-        };
+        let here = super::on_nodes_of(sku, gpn);
+        let domain = here.nvlink_domain();
         let max_tp = match self.max_tp {
             Some(n) => {
                 let path = "spec.profilingConfig.config.hardware.max_num_gpus_per_engine";
                 let n = whole(path, n, "GPUs", 64)?;
-                if n > domain && !n.is_multiple_of(domain) {
+                if !here.holds_worker(u64::from(n)) {
                     return Err(invalid(
                         path,
                         format!(

@@ -144,12 +144,7 @@ impl ProfileRequest {
     /// board) also narrow an NVLink domain of one node to them, so a worker wider than such
     /// a node pays for crossing nodes.
     pub fn gpu_on_its_nodes(&self, gpu: &GpuSku) -> GpuSku {
-        let mut g = gpu.clone();
-        g.gpus_per_node = self.gpus_per_node.min(gpu.gpus_per_node).max(1);
-        if gpu.nodes_per_nvlink_domain() <= 1 {
-            g.nvlink_domain_gpus = Some(g.gpus_per_node);
-        }
-        g
+        on_nodes_of(gpu, self.gpus_per_node)
     }
 
     /// Reads a request file (YAML or JSON) and applies `overrides`.
@@ -248,6 +243,16 @@ impl ProfileRequest {
             assumed,
         })
     }
+}
+
+/// `gpu` on nodes of `per_node` GPUs ([`ProfileRequest::gpu_on_its_nodes`]).
+fn on_nodes_of(gpu: &GpuSku, per_node: u32) -> GpuSku {
+    let mut g = gpu.clone();
+    g.gpus_per_node = per_node.min(gpu.gpus_per_node).max(1);
+    if gpu.nodes_per_nvlink_domain() <= 1 {
+        g.nvlink_domain_gpus = Some(g.gpus_per_node);
+    }
+    g
 }
 
 #[cfg(test)]
