@@ -35,7 +35,8 @@ pub struct Latencies {
 /// One finished request, as the metrics see it.
 #[derive(Clone, Copy, Debug)]
 pub struct Finished {
-    /// Arrival.
+    /// When its client issued it (its arrival at the cluster, unless it waited in a
+    /// benchmark client for a connection): its latencies count from here, as the client's.
     pub arrival: SimTime,
     /// From reaching the cluster (past any frontend) to prefill admission.
     pub queue: SimDuration,
@@ -78,7 +79,8 @@ pub struct RequestColumns {
     pub id: Vec<u64>,
     /// Class name index.
     pub class: Vec<u16>,
-    /// Arrival, s.
+    /// Arrival, s: when its client issued it (a request that waited in a benchmark
+    /// client for a connection reached the cluster later).
     pub arrival_s: Vec<f64>,
     /// TTFT, ms.
     pub ttft_ms: Vec<f64>,

@@ -12,6 +12,7 @@
 //!     osl: 500                # --output-tokens-mean, --output-tokens-stddev (with ignore_eos)
 //!     osl_stddev: 0
 //!     dataset_entries: 100    # --num-dataset-entries (omitted: every prompt fresh)
+//!     connections: 100        # the client's HTTP connection pool (omitted: no limit)
 //! ```
 //!
 //! # What the client does (aiperf's timing manager and dataset, v0.2.0 to v0.13.0)
@@ -39,10 +40,21 @@
 //!   `dataset_entries` gives the client a dataset as aiperf's (see [`crate::dataset`]):
 //!   then prompts repeat, pass after pass, each entry with its own lengths.
 //!
+//! - **Connections**: an HTTP client sends each request over a connection of its pool, and a
+//!   request issued while every connection is busy waits in the client for one, first come
+//!   first served (aiohttp's `TCPConnector(limit=…)`, 100 by default, and httpx's
+//!   `Limits(max_connections=…)`, 100 by default, both queue such requests in order). Its
+//!   latencies count from when it was issued, as the client times them (the wait is in the
+//!   client's TTFT, not in the server's). aiperf's pool is `AIPERF_HTTP_CONNECTION_LIMIT`,
+//!   2,500 a worker process by default (v0.1.1 to v0.3.0), which no concurrency of the
+//!   shipped rows reaches in one worker; `connections` models a client whose pool is
+//!   smaller than its concurrency.
+//!
 //! What the client reports about the measured requests (means, percentiles, TPOT as
 //! `(e2e − ttft) / (osl − 1)` per request, output throughput) is computed from the
 //! simulation's request records by whoever runs it (servesim's `validate`).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use rand::RngExt;
@@ -105,6 +117,12 @@ pub struct BenchmarkConfig {
     /// repeats prompts (see [`crate::dataset`]). None (the default): every prompt fresh.
     #[serde(default)]
     pub dataset_entries: Option<u32>,
+    /// The client's connection pool: at most this many requests at the server, a request
+    /// issued while all are busy waiting in the client for one (first come, first served),
+    /// its latencies counted from when it was issued (aiohttp's and httpx's pools hold 100
+    /// by default). None (the default): no limit.
+    #[serde(default)]
+    pub connections: Option<u32>,
 }
 
 /// Arrivals of request-rate mode.
@@ -158,6 +176,7 @@ impl BenchmarkConfig {
             osl: f64::from(osl),
             osl_stddev: 0.0,
             dataset_entries: None,
+            connections: None,
         }
     }
 
@@ -208,6 +227,9 @@ impl BenchmarkConfig {
                 format!("must be 1 to {MAX_DATASET_ENTRIES}, got {n}"),
             ));
         }
+        if let Some(0) = self.connections {
+            return Err(TrafficError::config(f("connections"), "must be > 0, got 0"));
+        }
         let size = |mean_name: &str, mean: f64, std_name: &str, std: f64| -> Result<Dist> {
             check_pos(&f(mean_name), mean)?;
             check_nonneg(&f(std_name), std)?;
@@ -236,6 +258,7 @@ impl BenchmarkConfig {
             isl: size("isl", self.isl, "isl_stddev", self.isl_stddev)?,
             osl: size("osl", self.osl, "osl_stddev", self.osl_stddev)?,
             dataset_entries: self.dataset_entries,
+            connections: self.connections,
             class,
             warmup_class,
         })
@@ -267,6 +290,7 @@ pub(crate) struct BenchmarkSpec {
     isl: Dist,
     osl: Dist,
     dataset_entries: Option<u32>,
+    connections: Option<u32>,
     class: ClassId,
     warmup_class: ClassId,
 }
@@ -300,10 +324,20 @@ pub(crate) struct Client {
     in_flight: u32,
     /// Request-rate mode: the next request's due time, when it waits for a free slot.
     held: Option<SimTime>,
+    /// Connections of the pool taken: by requests at the server, and by those released to
+    /// one and about to be sent.
+    connected: u32,
+    /// When each request waiting in the client for a connection was issued, oldest first.
+    queued: VecDeque<SimTime>,
+    /// When each request handed a connection by an answer, and not yet sent, was issued.
+    released: VecDeque<SimTime>,
 }
 
 /// A request the client sends now.
+#[derive(Debug)]
 pub(crate) struct Send {
+    /// When it was issued: now, or earlier when it waited for a connection.
+    pub issued: SimTime,
     pub input: u32,
     pub output: u32,
     pub class: ClassId,
@@ -334,6 +368,9 @@ impl Client {
             warmup_returned: 0,
             in_flight: 0,
             held: None,
+            connected: 0,
+            queued: VecDeque::new(),
+            released: VecDeque::new(),
         };
         // A draining client's first phase is the warm-up alone; otherwise the measured
         // requests follow the warm-up's under the same limit.
@@ -389,34 +426,12 @@ impl Client {
         self.issued < self.total() && !draining
     }
 
-    /// Sends the next request at `at`; returns it and, in request-rate mode, when the one
-    /// after it is due (`None` when it must wait for an answer or none is left).
-    pub(crate) fn send(&mut self, at: SimTime) -> (Send, Option<SimTime>) {
-        let seq = self.sent;
-        let warmup = seq < u64::from(self.spec.warmup);
-        self.sent += 1;
+    /// Issues the next request at `at`: returns it when a connection is free (else it waits
+    /// in the client, [`Client::release`]) and, in request-rate mode, when the one after it
+    /// is due (`None` when it must wait for an answer or none is left).
+    pub(crate) fn issue(&mut self, at: SimTime) -> (Option<Send>, Option<SimTime>) {
+        // aiperf's concurrency counts a request from its credit, before any connection.
         self.in_flight += 1;
-        let (prompt, input, output) = match &mut self.dataset {
-            Some(d) => {
-                let e = d.next();
-                (u64::from(e.index), e.input, e.output)
-            }
-            None => (
-                seq,
-                self.spec.isl.sample_count(&mut self.size_rng, 1),
-                self.spec.osl.sample_count(&mut self.size_rng, 1),
-            ),
-        };
-        let send = Send {
-            input,
-            output,
-            class: if warmup {
-                self.spec.warmup_class
-            } else {
-                self.spec.class
-            },
-            prompt,
-        };
         let next = match self.spec.rate {
             Some((rate, arrival)) if self.may_issue() => {
                 self.issued += 1;
@@ -435,13 +450,73 @@ impl Client {
             }
             _ => None,
         };
-        (send, next)
+        if self.spec.connections.is_some_and(|c| self.connected >= c) {
+            self.queued.push_back(at);
+            return (None, next);
+        }
+        self.connected += 1;
+        (Some(self.send(at)), next)
     }
 
-    /// A request of class `class` was answered (or failed) at `at`; returns the send times
-    /// this frees.
-    pub(crate) fn on_answer(&mut self, class: ClassId, at: SimTime) -> Vec<SimTime> {
+    /// Sends the request that has waited longest for a connection; [`Client::on_answer`]
+    /// handed it one.
+    pub(crate) fn release(&mut self) -> Send {
+        let issued = self
+            .released
+            .pop_front()
+            .expect("a release follows an answer that handed a waiting request its connection");
+        self.send(issued)
+    }
+
+    /// The request issued at `issued`, its size and prompt drawn as it is sent.
+    fn send(&mut self, issued: SimTime) -> Send {
+        let seq = self.sent;
+        let warmup = seq < u64::from(self.spec.warmup);
+        self.sent += 1;
+        let (prompt, input, output) = match &mut self.dataset {
+            Some(d) => {
+                let e = d.next();
+                (u64::from(e.index), e.input, e.output)
+            }
+            None => (
+                seq,
+                self.spec.isl.sample_count(&mut self.size_rng, 1),
+                self.spec.osl.sample_count(&mut self.size_rng, 1),
+            ),
+        };
+        Send {
+            issued,
+            input,
+            output,
+            class: if warmup {
+                self.spec.warmup_class
+            } else {
+                self.spec.class
+            },
+            prompt,
+        }
+    }
+
+    /// A request of class `class` was answered (or failed) at `at`; returns the issue times
+    /// this frees and whether its connection went to a request waiting in the client (to be
+    /// sent now, [`Client::release`]).
+    pub(crate) fn on_answer(&mut self, class: ClassId, at: SimTime) -> (Vec<SimTime>, bool) {
         self.in_flight -= 1;
+        // The connection goes to the request that has waited longest, if any.
+        let released = match self.queued.pop_front() {
+            Some(issued) => {
+                self.released.push_back(issued);
+                true
+            }
+            None => {
+                self.connected -= 1;
+                false
+            }
+        };
+        (self.freed(class, at), released)
+    }
+
+    fn freed(&mut self, class: ClassId, at: SimTime) -> Vec<SimTime> {
         if class == self.spec.warmup_class && self.spec.warmup > 0 {
             self.warmup_returned += 1;
             if self.drains() && self.warmup_returned == self.spec.warmup {

@@ -42,6 +42,9 @@ pub struct Request {
     pub id: RequestId,
     /// When it reaches the cluster.
     pub arrival: SimTime,
+    /// When its client issued it: its arrival, or earlier for a request that waited in a
+    /// benchmark client for a connection. What the client measures counts from here.
+    pub issued: SimTime,
     /// Prompt length.
     pub input_tokens: u32,
     /// Tokens to generate.

@@ -60,6 +60,11 @@ struct Stream {
     source: Source,
 }
 
+/// What a benchmark stream's pending entry is: a request the client issues, or one that
+/// waited for a connection and is sent now (in the place of a closed-loop entry's user).
+const ISSUE: u32 = 0;
+const RELEASE: u32 = 1;
+
 #[derive(Debug)]
 enum Source {
     Open(Box<Open>),
@@ -184,7 +189,7 @@ impl Workload {
                         s.start,
                     );
                     for t in first.into_iter().filter(|&t| t < s.end) {
-                        w.pending.push(Reverse((t, i, 0)));
+                        w.pending.push(Reverse((t, i, ISSUE)));
                     }
                     Source::Benchmark(Box::new(client))
                 }
@@ -233,16 +238,30 @@ impl Workload {
     }
 
     /// The earliest pending request, `Ok(None)` when every stream is done (closed-loop
-    /// users waiting for answers may still add follow-ups later). A trace row that cannot
-    /// be read is returned as an error at its place in time; that stream then stops.
+    /// users waiting for answers may still add follow-ups later) or when what was due now
+    /// waits in a benchmark client for a connection (the answer that frees one sends it). A
+    /// trace row that cannot be read is returned as an error at its place in time; that
+    /// stream then stops.
     pub fn next_request(&mut self) -> Result<Option<Request>> {
-        let Some(Reverse((t, s, u))) = self.pending.pop() else {
-            return Ok(None);
-        };
+        while let Some(Reverse((t, s, u))) = self.pending.pop() {
+            if let Some(r) = self.request_at(t, s, u)? {
+                return Ok(Some(r));
+            }
+            if self.peek_time().is_none_or(|next| next > t) {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    /// The request of pending entry `(t, s, u)`, `None` when a benchmark client issued it
+    /// into its queue for a connection.
+    fn request_at(&mut self, t: SimTime, s: u16, u: u32) -> Result<Option<Request>> {
         let block_tokens = self.block_tokens;
         let id = RequestId(self.next_id);
         let stream = &mut self.streams[usize::from(s)];
         let mut class = stream.class;
+        let mut issued = t;
         let (input, output, blocks, session) = match &mut stream.source {
             Source::Open(o) => {
                 let size_rng = &mut o.size_rng;
@@ -293,10 +312,19 @@ impl Workload {
                 (input, output, blocks, Some(info))
             }
             Source::Benchmark(client) => {
-                let (send, next) = client.send(t);
-                if let Some(next) = next.filter(|&n| n < stream.end) {
-                    self.pending.push(Reverse((next, s, 0)));
-                }
+                let send = if u == RELEASE {
+                    client.release()
+                } else {
+                    let (send, next) = client.issue(t);
+                    if let Some(next) = next.filter(|&n| n < stream.end) {
+                        self.pending.push(Reverse((next, s, ISSUE)));
+                    }
+                    match send {
+                        Some(send) => send,
+                        None => return Ok(None),
+                    }
+                };
+                issued = send.issued;
                 // The class is the phase (warm-up or measured) that the answer must report.
                 self.waiting.insert(id, (s, u32::from(send.class.0)));
                 let blocks = prompt_blocks(
@@ -333,6 +361,7 @@ impl Workload {
         Ok(Some(Request {
             id,
             arrival: t,
+            issued,
             input_tokens: input,
             output_tokens: output,
             prefix_blocks: blocks,
@@ -364,10 +393,15 @@ impl Workload {
             Source::Closed { spec, users } => (spec, users),
             Source::Benchmark(client) => {
                 let end = stream.end;
-                for t in client.on_answer(ClassId(u as u16), at) {
+                let (issues, released) = client.on_answer(ClassId(u as u16), at);
+                if released {
+                    // Sent now, past the stream's end too: it was issued before it.
+                    self.pending.push(Reverse((at.max(self.last), s, RELEASE)));
+                }
+                for t in issues {
                     let t = t.max(self.last);
                     if t < end {
-                        self.pending.push(Reverse((t, s, 0)));
+                        self.pending.push(Reverse((t, s, ISSUE)));
                     }
                 }
                 return true;
@@ -463,8 +497,10 @@ impl Workload {
                 }
                 (Some(_), None) => {}
             }
+            // None: what was due waits in a benchmark client for a connection, which an
+            // answer still pending frees.
             let Some(r) = self.next_request()? else {
-                unreachable!("peek_time promised a request")
+                continue;
             };
             if self.waiting.contains_key(&r.id) {
                 answers.push(Reverse((r.arrival.saturating_add(latency), r.id)));

@@ -7,7 +7,8 @@ use std::path::Path;
 use proptest::prelude::*;
 use servesim_core::{RngStreams, SimDuration, SimTime};
 use servesim_traffic::{
-    BenchmarkConfig, BetweenPhases, RateArrival, Request, StreamConfig, Workload, WorkloadConfig,
+    BenchmarkConfig, BetweenPhases, RateArrival, Request, Standalone, StreamConfig, Workload,
+    WorkloadConfig,
 };
 
 /// What a driven benchmark did: every request in arrival order with its answer time, and
@@ -40,7 +41,10 @@ fn drive(bench: BenchmarkConfig, seed: u64, latency: impl Fn(usize) -> u64) -> D
             }
             (Some(_), None) => {}
         }
-        let r = w.next_request().unwrap().unwrap();
+        // Nothing reaches the server while what was due waits for a connection.
+        let Some(r) = w.next_request().unwrap() else {
+            continue;
+        };
         let done = r
             .arrival
             .saturating_add(SimDuration::from_nanos(latency(requests.len())));
@@ -148,6 +152,60 @@ fn request_rate_mode_holds_a_due_request_while_the_limit_is_in_flight() {
 }
 
 #[test]
+fn a_request_waits_in_the_client_for_a_connection_and_is_timed_from_its_issue() {
+    let mut b = BenchmarkConfig::concurrency(4, 0, 6, 100, 10);
+    b.connections = Some(2);
+    // Every answer takes 1 s. At 0 the four users issue, two are sent and two wait; at 1 s
+    // the answers hand their connections to those two (issued at 0) and the two users
+    // answered issue again, to wait in turn until 2 s.
+    let d = drive(b, 1, |_| 1_000_000_000);
+    assert_eq!(d.peak_in_flight, 2);
+    let s = |n: u64| SimTime::ZERO + SimDuration::from_nanos(n * 1_000_000_000);
+    let times: Vec<_> = d
+        .requests
+        .iter()
+        .map(|(r, _)| (r.issued, r.arrival))
+        .collect();
+    assert_eq!(
+        times,
+        [
+            (s(0), s(0)),
+            (s(0), s(0)),
+            (s(0), s(1)),
+            (s(0), s(1)),
+            (s(1), s(2)),
+            (s(1), s(2))
+        ]
+    );
+    // Run alone (`traffic stats`, Python's `generate`), the pool holds requests back too.
+    let mut pooled = BenchmarkConfig::concurrency(4, 0, 6, 100, 10);
+    pooled.connections = Some(2);
+    let spec = WorkloadConfig::of_streams(vec![StreamConfig::benchmark("bench", pooled)])
+        .validate("traffic", Path::new("."))
+        .unwrap();
+    let alone = Standalone {
+        seed: 1,
+        until: None,
+        response: SimDuration::from_nanos(1_000_000_000),
+        max_requests: None,
+    };
+    let mut seen = Vec::new();
+    assert_eq!(
+        alone
+            .run(&spec, |r| seen.push((r.issued, r.arrival)))
+            .unwrap(),
+        6
+    );
+    assert_eq!(seen, times);
+    // Without a pool every request is sent as it is issued.
+    let d = drive(BenchmarkConfig::concurrency(4, 0, 6, 100, 10), 1, |_| {
+        1_000_000_000
+    });
+    assert!(d.requests.iter().all(|(r, _)| r.issued == r.arrival));
+    assert_eq!(d.peak_in_flight, 4);
+}
+
+#[test]
 fn bad_benchmarks_name_the_field() {
     let err = |b: BenchmarkConfig| {
         WorkloadConfig::of_streams(vec![StreamConfig::benchmark("b", b)])
@@ -166,6 +224,9 @@ fn bad_benchmarks_name_the_field() {
         err(BenchmarkConfig::concurrency(1, 0, 0, 1, 1))
             .contains("benchmark.requests: must be > 0")
     );
+    let mut pool = BenchmarkConfig::concurrency(1, 0, 1, 1, 1);
+    pool.connections = Some(0);
+    assert!(err(pool).contains("benchmark.connections: must be > 0, got 0"));
     let mut std = BenchmarkConfig::concurrency(1, 0, 1, 1, 1);
     std.isl_stddev = -1.0;
     assert!(err(std).contains("benchmark.isl_stddev: must be >= 0"));
@@ -196,8 +257,9 @@ fn mode() -> impl Strategy<Value = BenchmarkConfig> {
         any::<bool>(),
         0.0f64..300.0,
         prop::option::of(1u32..20),
+        prop::option::of(1u32..12),
     )
-        .prop_map(|(c, warmup, n, rate, cap, drain, std, entries)| {
+        .prop_map(|(c, warmup, n, rate, cap, drain, std, entries, pool)| {
             let mut b = BenchmarkConfig::concurrency(c, warmup, n, 1000, 50);
             if let Some((r, constant)) = rate {
                 b.request_rate = Some(r);
@@ -217,6 +279,7 @@ fn mode() -> impl Strategy<Value = BenchmarkConfig> {
             };
             b.isl_stddev = std;
             b.dataset_entries = entries;
+            b.connections = pool;
             b
         })
 }
@@ -225,9 +288,11 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     /// In every mode (concurrency or rate, capped or not, continuing or draining between the
-    /// phases, fixed or varying sizes, fresh prompts or a dataset), the measured requests are exactly the `requests`
-    /// sent after the `warmup_requests`, no more requests are in flight than the concurrency,
-    /// and a draining client sends no measured request before the warm-up is answered.
+    /// phases, fixed or varying sizes, fresh prompts or a dataset, with or without a
+    /// connection pool), the measured requests are exactly the `requests` sent after the
+    /// `warmup_requests`, no more requests are at the server than the concurrency and the
+    /// pool allow, none is sent before it is issued, and a draining client sends no
+    /// measured request before the warm-up is answered.
     #[test]
     fn the_measured_requests_are_exactly_the_n_after_the_warmup(
         b in mode(),
@@ -245,6 +310,11 @@ proptest! {
         if let Some(c) = b.concurrency {
             prop_assert!(d.peak_in_flight <= c as usize);
         }
+        match b.connections {
+            Some(n) => prop_assert!(d.peak_in_flight <= n as usize),
+            None => prop_assert!(d.requests.iter().all(|(r, _)| r.issued == r.arrival)),
+        }
+        prop_assert!(d.requests.iter().all(|(r, _)| r.issued <= r.arrival));
         if let Some(k) = b.dataset_entries {
             // Each pass hands out every entry once: the first k prompts differ, and no
             // more than k distinct prompts are ever sent.
