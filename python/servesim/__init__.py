@@ -561,6 +561,7 @@ def validate(
     progress: Any = True,
     dataset_entries: int | None = None,
     in_step: bool = False,
+    client_connections: int | None = None,
 ) -> dict[str, Any]:
     """``servesim validate --input MEASURED.csv --output PREDICTED.csv``: simulates every
     measured serving row (the columns of ``data/e2e/measured_serving.csv``) the way it was
@@ -581,6 +582,10 @@ def validate(
     ``in_step=True`` (``--in-step``, the recipe only) keeps the users as the client starts
     them, all together, instead of out of step (independent phases, what client and network
     jitter leave a long run in); the measured runs sit between the two readings.
+    ``client_connections=N`` (``--client-connections N``, the recipe only) gives the client a
+    pool of ``N`` connections: at most ``N`` requests at the server, the others waiting in
+    the client with their TTFT counted from when they were issued (aiohttp's and httpx's
+    pools hold 100 by default); by default there is no limit.
 
     Returns ``rows`` (rows read), ``predicted`` (rows modelled), ``overall`` and ``groups``
     (by ``backend/mode``) as ``{"rows", "ttft_pct", "tpot_pct"}`` mean absolute percentage
@@ -608,6 +613,13 @@ def validate(
             )
         if steady or from_start is not None:
             raise ConfigError("validate: dataset_entries applies to the aiperf recipe, not with steady or from_start")
+    if client_connections is not None:
+        if isinstance(client_connections, bool) or not isinstance(client_connections, int) or client_connections < 1:
+            raise ConfigError(
+                f"validate: client_connections must be a whole number of at least 1 (None: no limit), got {client_connections!r}"
+            )
+        if steady or from_start is not None:
+            raise ConfigError("validate: client_connections applies to the aiperf recipe, not with steady or from_start")
     if not isinstance(in_step, bool):
         raise ConfigError(f"validate: in_step must be True or False, got {in_step!r}")
     if in_step and (steady or from_start is not None):
@@ -616,7 +628,14 @@ def validate(
     try:
         return dict(
             _native.validate_serving(
-                os.fspath(input), os.fspath(output), from_start, steady, obs, dataset_entries, in_step
+                os.fspath(input),
+                os.fspath(output),
+                from_start,
+                steady,
+                obs,
+                dataset_entries,
+                in_step,
+                client_connections,
             )
         )
     finally:

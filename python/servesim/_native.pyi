@@ -107,4 +107,5 @@ def validate_serving(
     progress: Any | None = None,
     dataset_entries: int | None = None,
     in_step: bool = False,
+    client_connections: int | None = None,
 ) -> dict[str, Any]: ...

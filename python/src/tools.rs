@@ -84,8 +84,8 @@ pub fn perf_predict(
 }
 /// `servesim validate`: simulates every measured serving row of `input` and writes it to
 /// `output` with its predictions (the GIL released); `steady`, `from_start`,
-/// `dataset_entries` and `in_step` as the CLI's `--steady`, `--from-start`,
-/// `--dataset-entries` and `--in-step`
+/// `dataset_entries`, `in_step` and `client_connections` as the CLI's `--steady`,
+/// `--from-start`, `--dataset-entries`, `--in-step` and `--client-connections`
 /// (neither of the first two: aiconfigurator's aiperf recipe). Returns the
 /// validation as a dict (see
 /// [`servesim::validate::Validation`]'s serialized form). `progress`, when given, is told of
@@ -93,7 +93,7 @@ pub fn perf_predict(
 // One argument per keyword of the Python function.
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
-#[pyo3(signature = (input, output, from_start=None, steady=false, progress=None, dataset_entries=None, in_step=false))]
+#[pyo3(signature = (input, output, from_start=None, steady=false, progress=None, dataset_entries=None, in_step=false, client_connections=None))]
 pub fn validate_serving<'py>(
     py: Python<'py>,
     input: &str,
@@ -103,11 +103,16 @@ pub fn validate_serving<'py>(
     progress: Option<Py<PyAny>>,
     dataset_entries: Option<u32>,
     in_step: bool,
+    client_connections: Option<u32>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let observer = PyObserver(progress);
-    let averaged =
-        servesim::validate::Averaged::from_flags(steady, from_start, dataset_entries, in_step)
-            .map_err(pyo3::exceptions::PyValueError::new_err)?;
+    let client = servesim::validate::RecipeClient {
+        dataset_entries,
+        connections: client_connections,
+        in_step,
+    };
+    let averaged = servesim::validate::Averaged::from_flags(steady, from_start, client)
+        .map_err(pyo3::exceptions::PyValueError::new_err)?;
     let v = py
         .detach(|| {
             servesim::validate::validate_file(

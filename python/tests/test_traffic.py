@@ -240,6 +240,14 @@ def test_validate_three_rows(tmp_path: Path) -> None:
             servesim.validate(measured, out, dataset_entries=k)  # type: ignore[arg-type]
     with pytest.raises(errors.ConfigError, match="dataset_entries"):
         servesim.validate(measured, out, dataset_entries=5, steady=True)
+    # A client pool smaller than the users: the others wait in the client, in their TTFT.
+    pooled = servesim.validate(measured, tmp_path / "pooled.csv", client_connections=1)["predictions"]
+    assert pooled[0]["predicted_ttft_ms"] > p[0]["predicted_ttft_ms"]
+    for k in (0, 1.5, True):
+        with pytest.raises(errors.ConfigError, match="client_connections"):
+            servesim.validate(measured, out, client_connections=k)  # type: ignore[arg-type]
+    with pytest.raises(errors.ConfigError, match="client_connections applies to the aiperf recipe"):
+        servesim.validate(measured, out, client_connections=5, steady=True)
     # Users in step, as the client starts them: each cohort's prompts queue behind each other.
     in_step = servesim.validate(measured, tmp_path / "in_step.csv", in_step=True)["predictions"]
     assert in_step[0]["predicted_ttft_ms"] > p[0]["predicted_ttft_ms"]

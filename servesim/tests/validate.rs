@@ -526,6 +526,54 @@ fn a_dataset_of_repeating_prompts_is_found_in_the_prefix_cache() {
 }
 
 #[test]
+fn a_client_with_fewer_connections_than_users_holds_the_rest_back_in_its_ttft() {
+    // 32 users over a pool of 8 connections: the server decodes at most 8 at a time, so
+    // each token comes sooner, and three in four requests wait in the client for a
+    // connection, which the client counts in their TTFT.
+    let row = burst_row();
+    let (out, path) = run("open", std::slice::from_ref(&row));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let open = predictions(&path)[0];
+    let (out, path) = run_with(
+        "pooled",
+        std::slice::from_ref(&row),
+        &["--client-connections", "8"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("at most 8 requests at the server"),
+        "{stdout}"
+    );
+    let pooled = predictions(&path)[0];
+    assert!(
+        pooled.0 > 2.0 * open.0,
+        "TTFT: pooled {pooled:?}, open {open:?}"
+    );
+    assert!(pooled.1 < open.1, "TPOT: pooled {pooled:?}, open {open:?}");
+
+    for bad in [
+        &["--client-connections", "0"][..],
+        &["--client-connections", "8", "--steady"],
+    ] {
+        let (out, _) = run_with("bad", std::slice::from_ref(&row), bad);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("--client-connections"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
 fn the_report_gives_errors_by_group_and_names_a_folder_that_does_not_exist() {
     let rows = [burst_row(), disagg(8)];
     let d = dir("report");

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use servesim::validate::Averaged;
+use servesim::validate::{Averaged, RecipeClient};
 
 use super::CliError;
 
@@ -29,6 +29,12 @@ pub struct ValidateArgs {
     /// prompt is fresh.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["steady", "from_start"])]
     pub dataset_entries: Option<u32>,
+    /// With the recipe: the client's connection pool holds N connections, so at most N
+    /// requests are at the server and the others wait in the client, their TTFT counted
+    /// from when they were issued (aiohttp's and httpx's pools hold 100 by default; aiperf's
+    /// 2,500 a worker process); without it, no limit.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["steady", "from_start"])]
+    pub client_connections: Option<u32>,
     /// With the recipe: the users stay as the client starts them, all together, with
     /// nothing to pull them apart, instead of out of step (independent phases, what client
     /// and network jitter leave a long run in).
@@ -50,13 +56,13 @@ pub struct ValidateArgs {
 
 /// Simulates every row, writes the predictions and prints the MAPE table.
 pub fn run_cmd(args: ValidateArgs) -> Result<(), CliError> {
-    let averaged = Averaged::from_flags(
-        args.steady,
-        args.from_start,
-        args.dataset_entries,
-        args.in_step,
-    )
-    .map_err(CliError::Message)?;
+    let client = RecipeClient {
+        dataset_entries: args.dataset_entries,
+        connections: args.client_connections,
+        in_step: args.in_step,
+    };
+    let averaged =
+        Averaged::from_flags(args.steady, args.from_start, client).map_err(CliError::Message)?;
     super::check_writable("--output", &args.output)?;
     if let Some(report) = &args.report {
         super::check_writable("--report", report)?;
@@ -91,6 +97,9 @@ fn command_line(args: &ValidateArgs) -> String {
     }
     if let Some(n) = args.dataset_entries {
         c += &format!(" --dataset-entries {n}");
+    }
+    if let Some(n) = args.client_connections {
+        c += &format!(" --client-connections {n}");
     }
     if args.in_step {
         c += " --in-step";

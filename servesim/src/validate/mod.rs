@@ -174,15 +174,7 @@ pub enum Averaged {
     /// aiconfigurator's own benchmark recipe, simulated as the client runs it (see
     /// [`servesim_traffic::benchmark`]): `C` users sending together, `2·C` warm-up
     /// requests not counted, then `20·C` measured ones; the client's own statistics.
-    Recipe {
-        /// The client's prompts come from a dataset of this many entries, repeating, as
-        /// aiperf's do (`--num-dataset-entries`, see [`servesim_traffic::dataset`]); none:
-        /// every prompt fresh.
-        dataset_entries: Option<u32>,
-        /// Users as the client starts them, all together, and nothing to pull them apart
-        /// (`--in-step`); by default they are out of step (see the module documentation).
-        in_step: bool,
-    },
+    Recipe(RecipeClient),
     /// The steady state of users out of step: the benchmark left its start out (a warm-up,
     /// or a long run).
     SteadyState,
@@ -195,32 +187,49 @@ pub enum Averaged {
     },
 }
 
+/// How the recipe's client runs where the recipe does not say; the default: every prompt
+/// fresh, no connection limit, users out of step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecipeClient {
+    /// The client's prompts come from a dataset of this many entries, repeating, as
+    /// aiperf's do (`--num-dataset-entries`, see [`servesim_traffic::dataset`]); none:
+    /// every prompt fresh.
+    pub dataset_entries: Option<u32>,
+    /// The client's connection pool: at most this many requests at the server, the others
+    /// waiting in the client, their TTFT counted from when they were issued (see
+    /// [`servesim_traffic::benchmark`]); none: no limit.
+    pub connections: Option<u32>,
+    /// Users as the client starts them, all together, and nothing to pull them apart
+    /// (`--in-step`); by default they are out of step (see the module documentation).
+    pub in_step: bool,
+}
+
 impl Default for Averaged {
     /// The recipe, every prompt fresh.
     fn default() -> Self {
-        Averaged::Recipe {
-            dataset_entries: None,
-            in_step: false,
-        }
+        Averaged::Recipe(RecipeClient::default())
     }
 }
 
 impl Averaged {
-    /// The CLI's choice: `--steady`, `--from-start K`, or neither (the recipe, its prompts
-    /// from a dataset of `dataset_entries` when given, its users in step when `in_step`). A
-    /// dataset and users in step apply to the recipe only, and a dataset holds at least one
-    /// entry; otherwise the error names the field.
+    /// The CLI's choice: `--steady`, `--from-start K`, or neither (the recipe, its client as
+    /// `client` says). What `client` sets applies to the recipe only, and a dataset or a
+    /// pool holds at least one; otherwise the error names the field.
     pub fn from_flags(
         steady: bool,
         from_start: Option<u32>,
-        dataset_entries: Option<u32>,
-        in_step: bool,
+        client: RecipeClient,
     ) -> Result<Averaged, String> {
+        let fields = [
+            ("dataset_entries", client.dataset_entries),
+            ("client_connections", client.connections),
+        ];
         if steady || from_start.is_some() {
-            for (field, given) in [
-                ("dataset_entries", dataset_entries.is_some()),
-                ("in_step", in_step),
-            ] {
+            let given = fields
+                .iter()
+                .map(|(field, n)| (*field, n.is_some()))
+                .chain([("in_step", client.in_step)]);
+            for (field, given) in given {
                 if given {
                     return Err(format!(
                         "{field}: applies to the recipe only, not with steady or from_start"
@@ -228,16 +237,15 @@ impl Averaged {
                 }
             }
         }
-        if dataset_entries == Some(0) {
-            return Err("dataset_entries: must be at least 1, got 0".into());
+        for (field, n) in fields {
+            if n == Some(0) {
+                return Err(format!("{field}: must be at least 1, got 0"));
+            }
         }
         Ok(match (steady, from_start) {
             (true, _) => Averaged::SteadyState,
             (false, Some(requests_per_user)) => Averaged::FromStart { requests_per_user },
-            (false, None) => Averaged::Recipe {
-                dataset_entries,
-                in_step,
-            },
+            (false, None) => Averaged::Recipe(client),
         })
     }
 }
@@ -500,18 +508,14 @@ fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Pre
         isl: spec.isl.unwrap_or_default(),
         osl: spec.osl.unwrap_or_default(),
     };
-    if let Averaged::Recipe {
-        dataset_entries,
-        in_step,
-    } = averaged
-    {
+    if let Averaged::Recipe(client) = averaged {
         let measured = (load.users as usize) * RECIPE_REQUESTS_PER_USER as usize;
         let recipe = |ramp_s: f64, seed: u64| {
             scenario_of(
                 &plan,
                 row,
                 &load,
-                aiperf_recipe(&load, ramp_s, dataset_entries),
+                aiperf_recipe(&load, ramp_s, client),
                 seed,
             )
         };
@@ -530,7 +534,7 @@ fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Pre
             Ok(s) => s,
             Err(reason) => return Ok(skip(reason)),
         };
-        let stats = if in_step {
+        let stats = if client.in_step {
             together
         } else {
             let mut draws = Vec::new();
@@ -594,7 +598,7 @@ fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Pre
             1.0 / f64::from(requests_per_user.max(1)),
             steady,
         ),
-        Averaged::SteadyState | Averaged::Recipe { .. } => steady,
+        Averaged::SteadyState | Averaged::Recipe(_) => steady,
     };
     Ok(Prediction {
         ttft_ms: Some(ttft),
@@ -668,28 +672,44 @@ mod tests {
 
     #[test]
     fn a_dataset_and_users_in_step_belong_to_the_recipe() {
+        let client = RecipeClient {
+            dataset_entries: Some(100),
+            connections: Some(100),
+            in_step: true,
+        };
         assert_eq!(
-            Averaged::from_flags(false, None, Some(100), true),
-            Ok(Averaged::Recipe {
-                dataset_entries: Some(100),
-                in_step: true,
-            })
+            Averaged::from_flags(false, None, client),
+            Ok(Averaged::Recipe(client))
         );
         assert_eq!(
-            Averaged::from_flags(true, None, None, false),
+            Averaged::from_flags(true, None, RecipeClient::default()),
             Ok(Averaged::SteadyState)
         );
+        let only = |f: fn(&mut RecipeClient)| {
+            let mut c = RecipeClient::default();
+            f(&mut c);
+            c
+        };
         for (steady, from_start) in [(true, None), (false, Some(10))] {
-            let e = Averaged::from_flags(steady, from_start, Some(100), false).unwrap_err();
-            assert!(
-                e.starts_with("dataset_entries: applies to the recipe only"),
-                "{e}"
-            );
-            let e = Averaged::from_flags(steady, from_start, None, true).unwrap_err();
-            assert!(e.starts_with("in_step: applies to the recipe only"), "{e}");
+            for (field, client) in [
+                ("dataset_entries", only(|c| c.dataset_entries = Some(100))),
+                ("client_connections", only(|c| c.connections = Some(100))),
+                ("in_step", only(|c| c.in_step = true)),
+            ] {
+                let e = Averaged::from_flags(steady, from_start, client).unwrap_err();
+                assert!(
+                    e.starts_with(&format!("{field}: applies to the recipe only")),
+                    "{e}"
+                );
+            }
         }
-        let e = Averaged::from_flags(false, None, Some(0), false).unwrap_err();
-        assert_eq!(e, "dataset_entries: must be at least 1, got 0");
+        let e = Averaged::from_flags(false, None, only(|c| c.dataset_entries = Some(0)));
+        assert_eq!(e.unwrap_err(), "dataset_entries: must be at least 1, got 0");
+        let e = Averaged::from_flags(false, None, only(|c| c.connections = Some(0)));
+        assert_eq!(
+            e.unwrap_err(),
+            "client_connections: must be at least 1, got 0"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{Averaged, RowSpec, Validation};
+use super::{Averaged, RecipeClient, RowSpec, Validation};
 
 /// Mean absolute percentage errors of a group of rows.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -45,15 +45,11 @@ pub fn render_mape(v: &Validation) -> String {
         v.rows.len() - modelled
     );
     let _ = match v.averaged {
-        Averaged::Recipe {
-            dataset_entries,
-            in_step,
-        } => writeln!(
+        Averaged::Recipe(client) => writeln!(
             s,
             "predicted: aiperf as aiconfigurator's recipe runs it (concurrency C, 2·C warm-up \
-             requests, then the means of 20·C measured ones{}{})",
-            dataset_phrase(dataset_entries),
-            step_phrase(in_step)
+             requests, then the means of 20·C measured ones{})",
+            client_phrase(client)
         ),
         Averaged::SteadyState => writeln!(s, "predicted: steady-state means of users out of step"),
         Averaged::FromStart {
@@ -146,34 +142,32 @@ impl Errors {
     }
 }
 
-/// How the recipe's prompts were drawn, as a clause (nothing when each is fresh).
-fn dataset_phrase(dataset_entries: Option<u32>) -> String {
-    match dataset_entries {
-        Some(n) => format!("; prompts from a dataset of {n}, repeating"),
-        None => String::new(),
+/// What the recipe's client does beyond the recipe, as clauses; the defaults (fresh
+/// prompts, no connection limit, users out of step) are not said.
+fn client_phrase(c: RecipeClient) -> String {
+    let mut s = String::new();
+    if let Some(n) = c.dataset_entries {
+        let _ = write!(s, "; prompts from a dataset of {n}, repeating");
     }
-}
-
-/// Users in step are said; out of step, the default, is not.
-fn step_phrase(in_step: bool) -> &'static str {
-    if in_step {
-        "; users in step, as the client starts them"
-    } else {
-        ""
+    if let Some(n) = c.connections {
+        let _ = write!(
+            s,
+            "; at most {n} requests at the server, as the client's connections"
+        );
     }
+    if c.in_step {
+        s += "; users in step, as the client starts them";
+    }
+    s
 }
 
 /// What the predictions are means of, in a sentence.
 fn averaged_line(a: Averaged) -> String {
     match a {
-        Averaged::Recipe {
-            dataset_entries,
-            in_step,
-        } => format!(
+        Averaged::Recipe(client) => format!(
             "what aiperf reports when run with aiconfigurator's recipe (`C` users, `2·C` \
-             warm-up requests not counted, then the means of `20·C` measured ones{}{})",
-            dataset_phrase(dataset_entries),
-            step_phrase(in_step)
+             warm-up requests not counted, then the means of `20·C` measured ones{})",
+            client_phrase(client)
         ),
         Averaged::SteadyState => "the steady-state means of users out of step (`--steady`)".into(),
         Averaged::FromStart { requests_per_user } => format!(

@@ -17,7 +17,7 @@ use crate::scenario::{
 };
 
 use super::measured::Row;
-use super::{BENCH_CLASS, Load, RECIPE_REQUESTS_PER_USER, RECIPE_WARMUP_PER_USER};
+use super::{BENCH_CLASS, Load, RECIPE_REQUESTS_PER_USER, RECIPE_WARMUP_PER_USER, RecipeClient};
 
 /// The pools, GPU count and precision of a row.
 pub(super) struct Plan {
@@ -238,18 +238,15 @@ pub(super) fn users_out_of_step(load: &Load<'_>, ramp_s: f64) -> StreamConfig {
 /// aiperf as aiconfigurator's recipe runs it: `--concurrency C --warmup-request-count 2·C
 /// --num-requests 20·C`, fixed ISL and OSL.
 /// Its users send their first request at independent uniform times within `ramp_s` (0:
-/// together, as the tool starts them); its prompts come from `dataset_entries` repeating
-/// ones when given, else each is fresh.
-pub(super) fn aiperf_recipe(
-    load: &Load<'_>,
-    ramp_s: f64,
-    dataset_entries: Option<u32>,
-) -> StreamConfig {
+/// together, as the tool starts them); its prompts come from `how`'s dataset when it has
+/// one, else each is fresh, and its connections are `how`'s pool.
+pub(super) fn aiperf_recipe(load: &Load<'_>, ramp_s: f64, how: RecipeClient) -> StreamConfig {
     let c = load.users;
     let client = BenchmarkConfig {
         ramp_s,
         stagger: Stagger::Random,
-        dataset_entries,
+        dataset_entries: how.dataset_entries,
+        connections: how.connections,
         ..BenchmarkConfig::concurrency(
             c,
             c.saturating_mul(RECIPE_WARMUP_PER_USER),
