@@ -8,8 +8,15 @@
 //!   and attention with per-head keys and values;
 //! - in decode (`forward_absorb`): the key up-projection absorbed into the query (a batched
 //!   GEMM per head), attention over the cached latent, the value up-projection absorbed into
-//!   the output (another batched GEMM); FP8 batched GEMMs where the checkpoint's weights are
-//!   FP8 or narrower (`bmm_fp8`), BF16 ones otherwise;
+//!   the output (another batched GEMM). Their dtype is the KV up-projection's after loading
+//!   (`post_load_weights`, the same from SGLang 0.5.5.post2 to 0.5.14): a checkpoint in
+//!   128 × 128 FP8 blocks (DeepSeek-V3/R1's, Kimi-K2's) is dequantized to BF16
+//!   (`block_quant_dequant`: `bmm_fp8` takes one scale per tensor, and DeepGEMM's
+//!   block-scaled batched GEMM is Hopper's and off unless `SGL_USE_DEEPGEMM_BMM` is set), so
+//!   those run BF16 batched GEMMs; a per-tensor or per-channel FP8 one is requantized per
+//!   tensor and runs `bmm_fp8`, and so, by assumption, does an NVFP4 checkpoint (its KV
+//!   up-projection taken to be FP8 per tensor; not checked against one); BF16 and INT8 ones
+//!   (dequantized) run in BF16;
 //! - the output projection `heads × v → h`.
 //!
 //! aiconfigurator (0.8.0, `DeepSeekModel` in `sdk/models.py`) composes the layer of the
@@ -65,14 +72,64 @@ pub(crate) fn block_ms(
                 m.kv_dtype,
             )
     } else {
-        let bmm = if matches!(w, Dtype::Bf16 | Dtype::Fp16 | Dtype::Fp32) {
-            Dtype::Bf16
-        } else {
+        let bmm = if matches!(w, Dtype::Fp8 | Dtype::Nvfp4) {
             Dtype::Fp8
+        } else {
+            Dtype::Bf16
         };
         projections
             + part(MlaPart::AbsorbQuery, tokens, 1, bmm)
             + part(MlaPart::GenerationAttention, tokens, m.len, m.kv_dtype)
             + part(MlaPart::AbsorbOutput, tokens, 1, bmm)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+    use crate::llm::{Attention, LlmSpec};
+
+    /// The dtypes the absorbed GEMMs of one decode block run in, for weights in `w`.
+    fn absorbed_dtypes(w: Dtype) -> Vec<Dtype> {
+        let llm = LlmSpec::lookup("deepseek-ai/DeepSeek-V3").unwrap();
+        let Attention::Mla(dims) = llm.attention() else {
+            panic!("DeepSeek-V3 has MLA")
+        };
+        let m = MlaShape {
+            batch: 64,
+            len: 2048,
+            heads: 16,
+            hidden: llm.hidden_size,
+            dims,
+            kv_dtype: Dtype::Fp8,
+            gemm_dtype: w,
+        };
+        let seen = RefCell::new(Vec::new());
+        block_ms(
+            &m,
+            false,
+            |_, _, _, _| 0.0,
+            |op| {
+                if let KernelOp::MlaPart(p) = op
+                    && p.part != MlaPart::GenerationAttention
+                {
+                    seen.borrow_mut().push(p.dtype);
+                }
+                0.0
+            },
+        );
+        seen.into_inner()
+    }
+
+    #[test]
+    fn deepseeks_fp8_blocks_are_dequantized_for_the_absorbed_gemms() {
+        // SGLang's `post_load_weights`: 128 × 128 FP8 blocks become BF16, a per-tensor FP8
+        // checkpoint keeps `bmm_fp8`.
+        assert_eq!(absorbed_dtypes(Dtype::Fp8Block), [Dtype::Bf16; 2]);
+        assert_eq!(absorbed_dtypes(Dtype::Bf16), [Dtype::Bf16; 2]);
+        assert_eq!(absorbed_dtypes(Dtype::Fp8), [Dtype::Fp8; 2]);
+        assert_eq!(absorbed_dtypes(Dtype::Nvfp4), [Dtype::Fp8; 2]);
     }
 }
