@@ -606,20 +606,18 @@ def validate(
         raise ConfigError(f"validate: steady must be True or False, got {steady!r}")
     if steady and from_start is not None:
         raise ConfigError("validate: give steady=True or from_start=K, not both")
-    if dataset_entries is not None:
-        if isinstance(dataset_entries, bool) or not isinstance(dataset_entries, int) or dataset_entries < 1:
+    for name, value, none_means in (
+        ("dataset_entries", dataset_entries, "every prompt fresh"),
+        ("client_connections", client_connections, "no limit"),
+    ):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(
-                f"validate: dataset_entries must be a whole number of at least 1 (None: every prompt fresh), got {dataset_entries!r}"
+                f"validate: {name} must be a whole number of at least 1 (None: {none_means}), got {value!r}"
             )
         if steady or from_start is not None:
-            raise ConfigError("validate: dataset_entries applies to the aiperf recipe, not with steady or from_start")
-    if client_connections is not None:
-        if isinstance(client_connections, bool) or not isinstance(client_connections, int) or client_connections < 1:
-            raise ConfigError(
-                f"validate: client_connections must be a whole number of at least 1 (None: no limit), got {client_connections!r}"
-            )
-        if steady or from_start is not None:
-            raise ConfigError("validate: client_connections applies to the aiperf recipe, not with steady or from_start")
+            raise ConfigError(f"validate: {name} applies to the aiperf recipe, not with steady or from_start")
     if not isinstance(in_step, bool):
         raise ConfigError(f"validate: in_step must be True or False, got {in_step!r}")
     if in_step and (steady or from_start is not None):
