@@ -48,7 +48,8 @@
 //!   client's TTFT, not in the server's). aiperf's pool is `AIPERF_HTTP_CONNECTION_LIMIT`,
 //!   2,500 a worker process by default (v0.1.1 to v0.3.0), which no concurrency of the
 //!   shipped rows reaches in one worker; `connections` models a client whose pool is
-//!   smaller than its concurrency.
+//!   smaller than its concurrency. A request still waiting in the client when a run ends
+//!   never reached the cluster, so the run's metrics do not count it.
 //!
 //! What the client reports about the measured requests (means, percentiles, TPOT as
 //! `(e2e − ttft) / (osl − 1)` per request, output throughput) is computed from the
