@@ -38,6 +38,8 @@ pub struct Finished {
     /// When its client issued it (its arrival at the cluster, unless it waited in a
     /// benchmark client for a connection): its latencies count from here, as the client's.
     pub arrival: SimTime,
+    /// Waiting in a benchmark client for a connection, before reaching the cluster.
+    pub client_wait: SimDuration,
     /// From reaching the cluster (past any frontend) to prefill admission.
     pub queue: SimDuration,
     /// First token.
@@ -90,6 +92,9 @@ pub struct RequestColumns {
     pub itl_mean_ms: Vec<f64>,
     /// Max ITL, ms, as the engine made the tokens (a frontend's delays not included).
     pub itl_max_ms: Vec<f64>,
+    /// Time waiting in a benchmark client for a connection, before reaching the cluster, ms
+    /// (in `ttft_ms`, as the client counts it).
+    pub client_wait_ms: Vec<f64>,
     /// Queue time before prefill, ms.
     pub queue_ms: Vec<f64>,
     /// KV transfer time, ms.
@@ -137,6 +142,7 @@ impl RequestColumns {
             e2e_ms,
             itl_mean_ms,
             itl_max_ms,
+            client_wait_ms,
             queue_ms,
             transfer_ms,
             input_tokens,
@@ -154,6 +160,7 @@ impl RequestColumns {
             ("e2e_ms", F64(e2e_ms)),
             ("itl_mean_ms", F64(itl_mean_ms)),
             ("itl_max_ms", F64(itl_max_ms)),
+            ("client_wait_ms", F64(client_wait_ms)),
             ("queue_ms", F64(queue_ms)),
             ("transfer_ms", F64(transfer_ms)),
             ("input_tokens", U32(input_tokens)),
@@ -418,6 +425,7 @@ impl Metrics {
             cols.e2e_ms.push(ms(r.last_token - r.arrival));
             cols.itl_mean_ms.push(ms(itl_mean));
             cols.itl_max_ms.push(ms(r.max_itl));
+            cols.client_wait_ms.push(ms(r.client_wait));
             cols.queue_ms.push(ms(r.queue));
             cols.transfer_ms.push(ms(r.transfer));
             cols.input_tokens.push(r.input_tokens);

@@ -642,3 +642,35 @@ fn a_handed_over_first_token_shows_as_the_backend_shows_it_unless_set() {
     .to_string();
     assert!(e.contains("engine.handed_first_token"), "{e}");
 }
+
+#[test]
+fn a_request_waiting_for_a_client_connection_is_in_its_ttft_and_said_apart() {
+    // aiperf's recipe against one worker, its 32 users through a pool of 8 connections: the
+    // client counts the wait for a connection in the TTFT, and the request rows show it.
+    let text = std::fs::read_to_string("../scenarios/aiperf-concurrency.yaml").unwrap();
+    let base = Scenario::from_yaml_str(&text, "a.yaml", Path::new("../scenarios")).unwrap();
+    let pooled = text.replacen(
+        "        osl: 256\n",
+        "        osl: 256\n        connections: 8\n",
+        1,
+    );
+    assert_ne!(pooled, text);
+    let pooled = Scenario::from_yaml_str(&pooled, "a.yaml", Path::new("../scenarios")).unwrap();
+    let rows = |s: &Scenario| {
+        let (summary, world) = servesim::run(&s.with_keep_requests(true).unwrap()).unwrap();
+        let cols = world.metrics.requests.clone().unwrap();
+        (summary.all.ttft_ms.mean.unwrap(), cols)
+    };
+    let (open_ttft, open) = rows(&base);
+    let (pooled_ttft, cols) = rows(&pooled);
+    assert!(open.client_wait_ms.iter().all(|&w| w == 0.0));
+    assert!(
+        pooled_ttft > 2.0 * open_ttft,
+        "{pooled_ttft} vs {open_ttft}"
+    );
+    let waited = cols.client_wait_ms.iter().filter(|&&w| w > 0.0).count();
+    assert!(waited > cols.id.len() / 2, "{waited} of {}", cols.id.len());
+    for (w, t) in cols.client_wait_ms.iter().zip(&cols.ttft_ms) {
+        assert!(w <= t, "a wait of {w} ms in a TTFT of {t} ms");
+    }
+}
