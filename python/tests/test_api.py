@@ -66,6 +66,8 @@ def test_request_rows_carry_class_names_slo_and_policy() -> None:
     met = t.column("slo_met").to_pylist()
     assert all(isinstance(m, bool) for m in met)
     assert set(t.column("policy").to_pylist()) == {r.policy} == {"none"}
+    # Open-loop requests reach the cluster as they are sent: no wait for a client connection.
+    assert set(t.column("client_wait_ms").to_pylist()) == {0.0}
     # slo_met counts as the summary's attainment does, class by class (no warm-up here).
     df = r.requests_pandas()
     share = df.groupby("class", observed=True)["slo_met"].mean()
