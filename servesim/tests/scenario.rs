@@ -670,7 +670,14 @@ fn a_request_waiting_for_a_client_connection_is_in_its_ttft_and_said_apart() {
     );
     let waited = cols.client_wait_ms.iter().filter(|&&w| w > 0.0).count();
     assert!(waited > cols.id.len() / 2, "{waited} of {}", cols.id.len());
-    for (w, t) in cols.client_wait_ms.iter().zip(&cols.ttft_ms) {
-        assert!(w <= t, "a wait of {w} ms in a TTFT of {t} ms");
-    }
+    // At the server, where 8 requests at a time leave each prompt less to queue behind, the
+    // first token comes sooner than with all 32 there.
+    let server: f64 = cols
+        .client_wait_ms
+        .iter()
+        .zip(&cols.ttft_ms)
+        .map(|(w, t)| t - w)
+        .sum::<f64>()
+        / cols.id.len() as f64;
+    assert!(server < open_ttft, "{server} vs {open_ttft}");
 }

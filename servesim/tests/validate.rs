@@ -528,8 +528,8 @@ fn a_dataset_of_repeating_prompts_is_found_in_the_prefix_cache() {
 #[test]
 fn a_client_with_fewer_connections_than_users_holds_the_rest_back_in_its_ttft() {
     // 32 users over a pool of 8 connections: the server decodes at most 8 at a time, so
-    // each token comes sooner, and three in four requests wait in the client for a
-    // connection, which the client counts in their TTFT.
+    // each token comes sooner, and every request past the first 8 waits in the client for a
+    // connection, which the client counts in its TTFT.
     let row = burst_row();
     let (out, path) = run("open", std::slice::from_ref(&row));
     assert!(

@@ -316,12 +316,15 @@ pub(crate) struct Client {
     arrival_rng: StreamRng,
     /// The prompts to draw from, when the client has a dataset.
     dataset: Option<Dataset>,
-    /// Send times handed out so far (sent or pending), warm-up first.
+    /// Issue times handed out so far (pending, waiting for a connection, or sent), warm-up
+    /// first.
     issued: u64,
     /// Requests sent so far.
     sent: u64,
     /// Warm-up requests answered (or failed).
     warmup_returned: u32,
+    /// Requests issued and not yet answered, waiting for a connection or at the server
+    /// (aiperf's concurrency counts a request from its credit).
     in_flight: u32,
     /// Request-rate mode: the next request's due time, when it waits for a free slot.
     held: Option<SimTime>,

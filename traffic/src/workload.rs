@@ -4,7 +4,8 @@
 //!
 //! - [`Workload::peek_time`] gives the earliest pending arrival; schedule an event there.
 //! - [`Workload::next_request`] takes it. Requests come in non-decreasing arrival time;
-//!   ties go to the stream listed first, then to the lower user index.
+//!   ties go to the stream listed first, then to the lower user index. It gives none when
+//!   what was due waits in a benchmark client for a connection (an answer sends it).
 //! - When a request finishes, call [`Workload::on_complete`] with the completion time.
 //!   Closed-loop users then think and their follow-up becomes pending (peek again:
 //!   it may now be the earliest). Open-loop and trace requests need no call.
@@ -13,7 +14,9 @@
 //!
 //! A follow-up never arrives before a request already emitted: if the completion time
 //! given is earlier than the last emitted arrival, the follow-up is held back to it.
-//! Memory grows with streams and users, never with the number of requests generated.
+//! Memory grows with streams and users, never with the number of requests generated, except
+//! for the requests waiting in a benchmark client for a connection (request-rate mode with a
+//! pool smaller than what the server keeps in flight, and no concurrency limit).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -60,10 +63,12 @@ struct Stream {
     source: Source,
 }
 
-/// What a benchmark stream's pending entry is: a request the client issues, or one that
-/// waited for a connection and is sent now (in the place of a closed-loop entry's user).
-const ISSUE: u32 = 0;
-const RELEASE: u32 = 1;
+/// What a benchmark stream's pending entry is (in the place of a closed-loop entry's user):
+/// a request that waited for a connection and is sent now, or a request the client issues.
+/// At one instant the waiting ones go first, so requests are sent in the order they were
+/// issued (and the warm-up is the first requests issued).
+const RELEASE: u32 = 0;
+const ISSUE: u32 = 1;
 
 #[derive(Debug)]
 enum Source {
@@ -232,7 +237,8 @@ impl Workload {
         Ok(w)
     }
 
-    /// Arrival time of the next request, if any.
+    /// Arrival time of the next request, if any (or of a request a benchmark client will
+    /// issue, which may wait for a connection instead of arriving).
     pub fn peek_time(&self) -> Option<SimTime> {
         self.pending.peek().map(|Reverse((t, ..))| *t)
     }

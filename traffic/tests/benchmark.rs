@@ -206,6 +206,25 @@ fn a_request_waits_in_the_client_for_a_connection_and_is_timed_from_its_issue() 
 }
 
 #[test]
+fn requests_waiting_for_a_connection_go_before_those_issued_later() {
+    // Three answers at 1 s free three connections while one request (issued at 0) waits and
+    // three users issue again: the waiting one goes first, and so is still warm-up.
+    let mut b = BenchmarkConfig::concurrency(4, 4, 8, 100, 10);
+    b.connections = Some(3);
+    b.between_phases = BetweenPhases::Continue;
+    let d = drive(b, 1, |_| 1_000_000_000);
+    let issued: Vec<_> = d.requests.iter().map(|(r, _)| r.issued).collect();
+    assert!(issued.windows(2).all(|w| w[0] <= w[1]), "{issued:?}");
+    let s = |n: u64| SimTime::ZERO + SimDuration::from_nanos(n * 1_000_000_000);
+    assert_eq!(
+        (d.requests[3].0.issued, d.requests[3].0.arrival),
+        (s(0), s(1))
+    );
+    assert_eq!(classes(&d), (4, 8));
+    assert!(d.requests[..4].iter().all(|(r, _)| r.issued == s(0)));
+}
+
+#[test]
 fn bad_benchmarks_name_the_field() {
     let err = |b: BenchmarkConfig| {
         WorkloadConfig::of_streams(vec![StreamConfig::benchmark("b", b)])
@@ -297,7 +316,11 @@ proptest! {
     fn the_measured_requests_are_exactly_the_n_after_the_warmup(
         b in mode(),
         seed in any::<u64>(),
-        latencies in prop::collection::vec(1u64..3_000_000_000, 1..40),
+        // Whole seconds in half the cases, so that answers often come at one instant.
+        latencies in prop_oneof![
+            prop::collection::vec(1u64..3_000_000_000, 1..40),
+            prop::collection::vec((1u64..4).prop_map(|s| s * 1_000_000_000), 1..40),
+        ],
     ) {
         let d = drive(b.clone(), seed, |i| latencies[i % latencies.len()]);
         let warmup = b.warmup_requests as usize;
@@ -315,6 +338,8 @@ proptest! {
             None => prop_assert!(d.requests.iter().all(|(r, _)| r.issued == r.arrival)),
         }
         prop_assert!(d.requests.iter().all(|(r, _)| r.issued <= r.arrival));
+        // Sent in the order issued: a request waiting for a connection goes first.
+        prop_assert!(d.requests.windows(2).all(|w| w[0].0.issued <= w[1].0.issued));
         if let Some(k) = b.dataset_entries {
             // Each pass hands out every entry once: the first k prompts differ, and no
             // more than k distinct prompts are ever sent.

@@ -243,14 +243,15 @@ impl World {
         self.inflight.len()
     }
 
-    /// Requests in flight whose TTFT target is already missed at `now`.
+    /// Requests in flight whose TTFT target is already missed at `now`, counted from when
+    /// their client issued them, as finished ones are.
     pub fn in_flight_late(&self, now: SimTime, ttft: SimDuration) -> u64 {
         self.inflight
             .values()
-            .filter(|f| self.metrics.counts(f.request.arrival))
+            .filter(|f| self.metrics.counts(f.request.issued))
             .filter(|f| match f.first_token {
-                Some(t) => t - f.request.arrival > ttft,
-                None => now.saturating_duration_since(f.request.arrival) > ttft,
+                Some(t) => t - f.request.issued > ttft,
+                None => now.saturating_duration_since(f.request.issued) > ttft,
             })
             .count() as u64
     }

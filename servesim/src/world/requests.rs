@@ -81,7 +81,7 @@ impl World {
             if let Some(c) = &mut self.context {
                 c.arrived(&request);
             }
-            self.metrics.arrival(request.arrival);
+            self.metrics.arrival(request.issued);
             if let Some(pl) = self.planner.as_mut() {
                 // Dynamo's `requests_started_total`: counted at the frontend, retries not again.
                 pl.arrived
@@ -228,7 +228,7 @@ impl World {
                     }
                     Notice::Rejected { handle, reason } => {
                         let f = self.retire(handle);
-                        self.metrics.rejected(f.request.arrival, &reason);
+                        self.metrics.rejected(f.request.issued, &reason);
                         self.trace_request(&f, None, now, format_args!("rejected: {reason}"));
                         self.workload.on_failed(f.request.id, now);
                     }
@@ -244,7 +244,7 @@ impl World {
                             self.cluster.arrive(again, sched, &mut self.out);
                         } else {
                             let f = self.retire(handle);
-                            self.metrics.failed(f.request.arrival, reason);
+                            self.metrics.failed(f.request.issued, reason);
                             let outcome = format_args!("failed: {reason}");
                             self.trace_request(&f, f.first_token, now, outcome);
                             self.workload.on_failed(f.request.id, now);
