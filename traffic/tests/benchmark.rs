@@ -225,6 +225,23 @@ fn requests_waiting_for_a_connection_go_before_those_issued_later() {
 }
 
 #[test]
+fn a_failed_request_frees_its_connection_too() {
+    // Two users, one connection: the second waits until the first fails, then goes.
+    let mut b = BenchmarkConfig::concurrency(2, 0, 3, 100, 10);
+    b.connections = Some(1);
+    let spec = WorkloadConfig::of_streams(vec![StreamConfig::benchmark("bench", b)])
+        .validate("traffic", Path::new("."))
+        .unwrap();
+    let mut w = Workload::new(&spec, &RngStreams::new(1)).unwrap();
+    let first = w.next_request().unwrap().unwrap();
+    assert!(w.next_request().unwrap().is_none(), "the second waits");
+    let t = SimTime::ZERO + SimDuration::from_nanos(500_000_000);
+    assert!(w.on_failed(first.id, t));
+    let second = w.next_request().unwrap().unwrap();
+    assert_eq!((second.issued, second.arrival), (SimTime::ZERO, t));
+}
+
+#[test]
 fn bad_benchmarks_name_the_field() {
     let err = |b: BenchmarkConfig| {
         WorkloadConfig::of_streams(vec![StreamConfig::benchmark("b", b)])
