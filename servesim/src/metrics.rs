@@ -504,7 +504,7 @@ mod tests {
         cols.id.push(7);
         cols.class.push(1);
         let named = cols.columns();
-        assert_eq!(named.len(), 15);
+        assert_eq!(named.len(), 16);
         assert_eq!(named[0], ("id", ColumnData::U64(&[7])));
         assert_eq!(named[1], ("class", ColumnData::U16(&[1])));
     }
