@@ -37,7 +37,7 @@ pub struct Latencies {
 pub struct Finished {
     /// When its client issued it (its arrival at the cluster, unless it waited in a
     /// benchmark client for a connection): its latencies count from here, as the client's.
-    pub arrival: SimTime,
+    pub issued: SimTime,
     /// Waiting in a benchmark client for a connection, before reaching the cluster.
     pub client_wait: SimDuration,
     /// From reaching the cluster (past any frontend) to prefill admission.
@@ -368,14 +368,14 @@ impl Metrics {
         self.interval_itl.clear();
     }
 
-    /// Whether a request that arrived at `arrival` counts.
-    pub fn counts(&self, arrival: SimTime) -> bool {
-        arrival >= self.warmup
+    /// Whether a request its client issued at `issued` counts (past the warm-up).
+    pub fn counts(&self, issued: SimTime) -> bool {
+        issued >= self.warmup
     }
 
-    /// Records one arrival.
-    pub fn arrival(&mut self, at: SimTime) {
-        if self.counts(at) {
+    /// Records one arrival, of a request issued at `issued`.
+    pub fn arrival(&mut self, issued: SimTime) {
+        if self.counts(issued) {
             self.arrived += 1;
         }
     }
@@ -392,7 +392,7 @@ impl Metrics {
 
     /// Records a finished request; returns whether it met both SLOs.
     pub fn finished(&mut self, r: &Finished) -> bool {
-        let ttft = r.first_token - r.arrival;
+        let ttft = r.first_token - r.issued;
         let itl_mean = r.itl_mean();
         let met = ttft <= self.slo_ttft && itl_mean <= self.slo_itl;
         self.interval_ttft.record(ttft);
@@ -400,12 +400,12 @@ impl Metrics {
         if r.output_tokens > 1 {
             self.interval_itl.record(itl_mean);
         }
-        if !self.counts(r.arrival) {
+        if !self.counts(r.issued) {
             return met;
         }
         for l in [&mut self.all, &mut self.by_class[r.class as usize]] {
             l.ttft.record(ttft);
-            l.e2e.record(r.last_token - r.arrival);
+            l.e2e.record(r.last_token - r.issued);
             if r.output_tokens > 1 {
                 l.itl_mean.record(itl_mean);
             }
@@ -420,9 +420,9 @@ impl Metrics {
             let ms = |d: SimDuration| d.as_millis_f64();
             cols.id.push(r.id);
             cols.class.push(r.class);
-            cols.arrival_s.push(r.arrival.as_secs_f64());
+            cols.arrival_s.push(r.issued.as_secs_f64());
             cols.ttft_ms.push(ms(ttft));
-            cols.e2e_ms.push(ms(r.last_token - r.arrival));
+            cols.e2e_ms.push(ms(r.last_token - r.issued));
             cols.itl_mean_ms.push(ms(itl_mean));
             cols.itl_max_ms.push(ms(r.max_itl));
             cols.client_wait_ms.push(ms(r.client_wait));
@@ -438,9 +438,9 @@ impl Metrics {
         met
     }
 
-    /// Records a request that failed after its retries.
-    pub fn failed(&mut self, arrival: SimTime, reason: &str) {
-        if self.counts(arrival) {
+    /// Records a request, issued at `issued`, that failed after its retries.
+    pub fn failed(&mut self, issued: SimTime, reason: &str) {
+        if self.counts(issued) {
             *self.failed.entry(reason.to_string()).or_default() += 1;
         }
     }
@@ -454,9 +454,9 @@ impl Metrics {
         (n > 0).then(|| met as f64 / n as f64)
     }
 
-    /// Records a rejection.
-    pub fn rejected(&mut self, arrival: SimTime, reason: &str) {
-        if self.counts(arrival) {
+    /// Records the rejection of a request issued at `issued`.
+    pub fn rejected(&mut self, issued: SimTime, reason: &str) {
+        if self.counts(issued) {
             *self.rejected.entry(reason.to_string()).or_default() += 1;
         }
     }

@@ -328,9 +328,6 @@ pub(crate) struct Client {
     in_flight: u32,
     /// Request-rate mode: the next request's due time, when it waits for a free slot.
     held: Option<SimTime>,
-    /// Connections of the pool taken: by requests at the server, and by those released to
-    /// one and about to be sent.
-    connected: u32,
     /// When each request waiting in the client for a connection was issued, oldest first.
     queued: VecDeque<SimTime>,
     /// When each request handed a connection by an answer, and not yet sent, was issued.
@@ -372,7 +369,6 @@ impl Client {
             warmup_returned: 0,
             in_flight: 0,
             held: None,
-            connected: 0,
             queued: VecDeque::new(),
             released: VecDeque::new(),
         };
@@ -434,6 +430,7 @@ impl Client {
     /// in the client, [`Client::release`]) and, in request-rate mode, when the one after it
     /// is due (`None` when it must wait for an answer or none is left).
     pub(crate) fn issue(&mut self, at: SimTime) -> (Option<Send>, Option<SimTime>) {
+        let pool_full = self.spec.connections.is_some_and(|c| self.connected() >= c);
         // aiperf's concurrency counts a request from its credit, before any connection.
         self.in_flight += 1;
         let next = match self.spec.rate {
@@ -454,12 +451,18 @@ impl Client {
             }
             _ => None,
         };
-        if self.spec.connections.is_some_and(|c| self.connected >= c) {
+        if pool_full {
             self.queued.push_back(at);
             return (None, next);
         }
-        self.connected += 1;
         (Some(self.send(at)), next)
+    }
+
+    /// Connections of the pool taken: by requests at the server, and by those an answer
+    /// handed one and about to be sent; every request issued and not yet answered but those
+    /// still waiting.
+    fn connected(&self) -> u32 {
+        self.in_flight - self.queued.len() as u32
     }
 
     /// Sends the request that has waited longest for a connection; [`Client::on_answer`]
@@ -512,10 +515,7 @@ impl Client {
                 self.released.push_back(issued);
                 true
             }
-            None => {
-                self.connected -= 1;
-                false
-            }
+            None => false,
         };
         (self.freed(class, at), released)
     }

@@ -194,7 +194,7 @@ impl World {
                         let prefill_worker = f.prefill_worker.expect(admitted).0;
                         let decode_worker = f.decode_worker.expect(admitted).0;
                         self.metrics.finished(&Finished {
-                            arrival: f.request.issued,
+                            issued: f.request.issued,
                             client_wait: f.request.arrival - f.request.issued,
                             queue: f.admitted.map_or(SimDuration::ZERO, |a| {
                                 a.saturating_duration_since(f.entered)
