@@ -50,6 +50,9 @@ pub struct Finished {
     pub input_tokens: u32,
     /// Output tokens.
     pub output_tokens: u32,
+    /// Leading output tokens without text (the model's response header): the client's
+    /// first token is the one after them, and it counts only those with text.
+    pub header_tokens: u32,
     /// Largest inter-token gap.
     pub max_itl: SimDuration,
     /// Time spent moving KV.
@@ -67,9 +70,15 @@ pub struct Finished {
 }
 
 impl Finished {
-    /// Mean gap between consecutive tokens (zero for one-token answers).
+    /// Output tokens the client counts: those with text.
+    pub fn shown_tokens(&self) -> u32 {
+        self.output_tokens.saturating_sub(self.header_tokens).max(1)
+    }
+
+    /// Mean gap between consecutive tokens the client sees, from its first to the last
+    /// (zero for one-token answers): aiperf's `(e2e − ttft) / (osl − 1)`.
     pub fn itl_mean(&self) -> SimDuration {
-        let gaps = u64::from(self.output_tokens.saturating_sub(1)).max(1);
+        let gaps = u64::from(self.shown_tokens() - 1).max(1);
         SimDuration::from_nanos((self.last_token - self.first_token).as_nanos() / gaps)
     }
 }
@@ -397,7 +406,7 @@ impl Metrics {
         let met = ttft <= self.slo_ttft && itl_mean <= self.slo_itl;
         self.interval_ttft.record(ttft);
         self.interval_met += u64::from(met);
-        if r.output_tokens > 1 {
+        if r.shown_tokens() > 1 {
             self.interval_itl.record(itl_mean);
         }
         if !self.counts(r.issued) {
@@ -406,7 +415,7 @@ impl Metrics {
         for l in [&mut self.all, &mut self.by_class[r.class as usize]] {
             l.ttft.record(ttft);
             l.e2e.record(r.last_token - r.issued);
-            if r.output_tokens > 1 {
+            if r.shown_tokens() > 1 {
                 l.itl_mean.record(itl_mean);
             }
             l.completed += 1;
@@ -496,6 +505,47 @@ mod tests {
         assert_eq!(names[..2], ["starting", "ready"]);
         assert_eq!(names.len(), 8);
         assert_eq!(s.values[1].1, [1.0, 1.0, 2.0, 2.0, 2.0]);
+    }
+
+    #[test]
+    fn the_gap_between_tokens_counts_only_those_with_text() {
+        let ms = |n: u64| SimDuration::from_millis(n).unwrap();
+        let at = |n: u64| SimTime::ZERO + ms(n);
+        let r = Finished {
+            issued: SimTime::ZERO,
+            client_wait: SimDuration::ZERO,
+            queue: SimDuration::ZERO,
+            first_token: at(130),
+            last_token: at(1030),
+            input_tokens: 100,
+            output_tokens: 100,
+            header_tokens: 0,
+            max_itl: ms(10),
+            transfer: SimDuration::ZERO,
+            preemptions: 0,
+            class: 0,
+            id: 0,
+            prefill_worker: 0,
+            decode_worker: 0,
+        };
+        // 900 ms over the 99 gaps after the first token.
+        assert_eq!(r.shown_tokens(), 100);
+        assert_eq!(r.itl_mean(), SimDuration::from_nanos(900_000_000 / 99));
+        // Behind a header of 3 the client sees 97 tokens from its first: 96 gaps.
+        let h = Finished {
+            header_tokens: 3,
+            ..r
+        };
+        assert_eq!(h.shown_tokens(), 97);
+        assert_eq!(h.itl_mean(), SimDuration::from_nanos(900_000_000 / 96));
+        // A response no longer than its header shows its text with its last token.
+        let short = Finished {
+            output_tokens: 2,
+            first_token: at(1030),
+            ..h
+        };
+        assert_eq!(short.shown_tokens(), 1);
+        assert_eq!(short.itl_mean(), SimDuration::ZERO);
     }
 
     #[test]

@@ -681,3 +681,54 @@ fn a_request_waiting_for_a_client_connection_is_in_its_ttft_and_said_apart() {
         / cols.id.len() as f64;
     assert!(server < open_ttft, "{server} vs {open_ttft}");
 }
+
+#[test]
+fn gpt_oss_shows_its_first_token_after_its_harmony_header() {
+    // One user at a time, so that nothing but the header separates the first token from
+    // the prefill: gpt-oss answers `<|channel|>analysis<|message|>` before any text, and
+    // the chat endpoint streams text only.
+    let scenario = |osl: u32| {
+        let text = format!(
+            "seed: 1
+duration_s: 60
+model: openai/gpt-oss-20b
+gpu: h100_sxm
+backend: vllm
+slo: {{ttft_ms: 1000, itl_ms: 100}}
+cluster:
+  nodes: 1
+  pools:
+    - {{name: agg, role: aggregated, tp: 1, workers: 1, startup_s: 0}}
+traffic:
+  streams:
+    - name: bench
+      benchmark: {{concurrency: 1, requests: 20, isl: 1000, osl: {osl}}}
+"
+        );
+        Scenario::from_yaml_str(&text, "s.yaml", Path::new(".")).unwrap()
+    };
+    let s = scenario(50);
+    assert_eq!(s.pools()[0].engine.header_tokens, 3);
+    let rows = |s: &Scenario| {
+        let (_, world) = servesim::run(&s.with_keep_requests(true).unwrap()).unwrap();
+        world.metrics.requests.clone().unwrap()
+    };
+    let long = rows(&s);
+    // A one-token answer shows with its only token, after the prefill alone.
+    let prefill = rows(&scenario(1)).ttft_ms[5];
+    for i in 0..long.id.len() {
+        let (ttft, e2e, itl) = (long.ttft_ms[i], long.e2e_ms[i], long.itl_mean_ms[i]);
+        // The client counts the 47 tokens with text, 46 gaps from the first shown.
+        assert!(
+            ((e2e - ttft) / 46.0 - itl).abs() < 1e-6,
+            "{e2e} {ttft} {itl}"
+        );
+        // Three decode steps after the prefill: the header's last two tokens and the first
+        // with text.
+        let header = ttft - prefill;
+        assert!(
+            (header - 3.0 * itl).abs() < 0.05 * itl,
+            "{ttft} {prefill} {itl}"
+        );
+    }
+}

@@ -23,6 +23,7 @@ fn engine() -> EngineConfig {
         cuda_graphs: crate::engine::cuda_graph::CudaGraphs::none(),
         new_token_ratio: None,
         handed_first_token: crate::engine::HandedFirstToken::Recomputed,
+        header_tokens: 0,
     }
 }
 

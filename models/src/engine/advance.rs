@@ -50,10 +50,16 @@ impl Engine {
             seq.generated = seq.generated.max(1);
             seq.last_token_at = now;
             // A prompt handed to a decode worker shows its first token there.
-            if seq.spec.decode_here || seq.generated >= seq.spec.output_tokens {
+            let last = seq.generated >= seq.spec.output_tokens;
+            if seq.spec.decode_here || last {
                 seq.first_token_pending = false;
                 out.tokens += 1;
-                out.events.push(EngineEvent::FirstToken { request });
+                // Behind a response header the client sees nothing yet, unless this token
+                // ends the response.
+                if !seq.text_pending || last {
+                    seq.text_pending = false;
+                    out.events.push(EngineEvent::FirstToken { request });
+                }
             }
         }
         if seq.generated >= seq.spec.output_tokens {
@@ -70,6 +76,16 @@ impl Engine {
             seq.phase = Phase::Parked;
             out.events.push(EngineEvent::PrefillDone { request, slot });
         }
+    }
+
+    /// The first token with text of a sequence whose response header is made.
+    fn show_text(&mut self, slot: Slot, out: &mut IterationOutput) {
+        let seq = self.seq_mut(slot);
+        seq.text_pending = false;
+        seq.shows_at = None;
+        out.events.push(EngineEvent::FirstToken {
+            request: seq.spec.request,
+        });
     }
 
     fn forget_running(&mut self, slot: Slot, private_blocks: u64) {
@@ -94,9 +110,11 @@ impl Engine {
                 // token, or the token it recomputed).
                 seq.first_token_pending = false;
                 seq.first_decode_gap = SimDuration::ZERO;
-                out.events.push(EngineEvent::FirstToken {
-                    request: seq.spec.request,
-                });
+                if !seq.text_pending {
+                    out.events.push(EngineEvent::FirstToken {
+                        request: seq.spec.request,
+                    });
+                }
                 if self.config.handed_first_token == HandedFirstToken::StreamedAfterFirstStep {
                     out.tokens += 1; // the carried token, shown with this step's
                     out.itl_gaps.push((SimDuration::ZERO, 1));
@@ -114,11 +132,23 @@ impl Engine {
         }
         let mut done = std::mem::take(&mut self.done);
         self.decode.advance(&mut done);
+        // First text after a response header: before any of this step's finishes.
+        while let Some(&(at, slot)) = self.showing.first()
+            && at <= self.decode.step()
+        {
+            self.showing.pop_first();
+            self.show_text(slot, out);
+        }
         let block = u64::from(self.config.block_tokens);
         for &slot in &done {
             let Phase::Decoding(member) = self.seq(slot).phase.clone() else {
                 unreachable!("finishing slot is decoding")
             };
+            // A response no longer than its header shows its text, if any, as it ends.
+            if let Some(at) = self.seq(slot).shows_at {
+                self.showing.remove(&(at, slot));
+                self.show_text(slot, out);
+            }
             let kv_len = self.decode.kv_len(&member);
             self.decode.leave(slot, &member);
             let seq = self.seq(slot);

@@ -51,6 +51,10 @@ pub struct EngineConfig {
     /// When a request handed over from a prefill worker shows its first token: the client's
     /// stream comes from the decode worker in every disaggregated stack ([`HandedFirstToken`]).
     pub handed_first_token: HandedFirstToken,
+    /// Leading tokens of each response that carry no text (the model's response header,
+    /// [`crate::llm::LlmSpec::response_header_tokens`]): the request's first token, as its
+    /// streaming client sees it, is the one made after them.
+    pub header_tokens: u32,
 }
 
 /// How the first token of a disaggregated request reaches the client. In each backend's
@@ -112,6 +116,7 @@ impl EngineConfig {
             cuda_graphs: CudaGraphs::none(),
             new_token_ratio: None,
             handed_first_token: HandedFirstToken::of(backend),
+            header_tokens: 0,
         };
         let config = match backend {
             // vLLM: 1,024 sequences and 8,192 tokens a step on GPUs of 70 GiB or more other

@@ -29,7 +29,7 @@ mod schedule;
 
 pub use config::{EngineConfig, HandedFirstToken, kv_capacity_tokens, kv_capacity_tokens_split};
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, OnceLock};
 
 use servesim_core::{SimDuration, SimTime, Slab};
@@ -149,6 +149,12 @@ struct Seq {
     first_decode_gap: SimDuration,
     /// Handed over from a prefill worker, its first token not shown to the client yet.
     first_token_pending: bool,
+    /// Its first text not shown to the client yet: the response header
+    /// ([`EngineConfig::header_tokens`]) is still being made.
+    text_pending: bool,
+    /// While it decodes with its text pending: the decode step that makes its first text
+    /// token (its entry in [`Engine::showing`]).
+    shows_at: Option<u64>,
 }
 
 /// The shape of the iteration in flight (what a planner's regression sees).
@@ -196,6 +202,8 @@ pub struct Engine {
     decode: DecodeSet,
     /// Decode members that have not had a decode step yet.
     newcomers: Vec<Slot>,
+    /// Decode members whose first text token is made by the decode step numbered first.
+    showing: BTreeSet<(u64, Slot)>,
     gaps: SuffixMax,
     last_decode_end: SimTime,
     next_admit: u64,
@@ -251,6 +259,7 @@ impl Engine {
             prefilling: VecDeque::new(),
             ready: VecDeque::new(),
             newcomers: Vec::new(),
+            showing: BTreeSet::new(),
             gaps: SuffixMax::default(),
             last_decode_end: SimTime::ZERO,
             next_admit: 0,
@@ -350,6 +359,8 @@ impl Engine {
             last_token_at: now,
             first_decode_gap: SimDuration::ZERO,
             first_token_pending: false,
+            text_pending: self.config.header_tokens > 0,
+            shows_at: None,
         }
     }
 

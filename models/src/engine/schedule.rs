@@ -97,9 +97,11 @@ impl Engine {
                 seq.first_token_pending = false;
                 seq.last_token_at = now;
                 out.tokens += 1;
-                out.events.push(EngineEvent::FirstToken {
-                    request: seq.spec.request,
-                });
+                if !seq.text_pending {
+                    out.events.push(EngineEvent::FirstToken {
+                        request: seq.spec.request,
+                    });
+                }
             }
             let kv = u64::from(self.seq(slot).prefill_target);
             self.join_decode(slot, kv);
@@ -130,6 +132,13 @@ impl Engine {
         let remaining = u64::from(seq.spec.output_tokens - seq.generated);
         seq.admit_order = order;
         let member = self.decode.join(slot, kv_len, remaining, order);
+        if seq.text_pending {
+            // Token `header + 1` is the first with text; each decode step makes one more.
+            let first_text = u64::from(self.config.header_tokens) + 1;
+            let at = member.joined + first_text.saturating_sub(u64::from(seq.generated)).max(1);
+            seq.shows_at = Some(at);
+            self.showing.insert((at, slot));
+        }
         seq.phase = Phase::Decoding(member);
         self.newcomers.push(slot);
     }
@@ -208,6 +217,9 @@ impl Engine {
         let bpe = self.blocks_per_entry;
         let seq = &mut self.seqs[slot];
         seq.generated += made;
+        if let Some(at) = seq.shows_at.take() {
+            self.showing.remove(&(at, slot));
+        }
         let private = ceil_div(kv_len, block) - seq.shared as u64 * bpe;
         self.pool.release_private(private);
         self.pool.release_prefix(&seq.keys[..seq.shared]);

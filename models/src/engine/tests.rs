@@ -22,6 +22,7 @@ fn config() -> EngineConfig {
         cuda_graphs: super::cuda_graph::CudaGraphs::none(),
         new_token_ratio: None,
         handed_first_token: HandedFirstToken::StreamedAfterFirstStep,
+        header_tokens: 0,
     }
 }
 
@@ -91,6 +92,78 @@ fn one_request_prefills_then_decodes_one_token_per_step() {
     assert_eq!(*max_itl, SimDuration::from_micros(1010).unwrap());
     assert!(e.is_empty());
     assert_eq!(e.kv().in_use(), 0);
+}
+
+/// (time, request) pairs of events of one kind.
+type Moments = Vec<(SimTime, u32)>;
+
+/// (time, request) of each first token shown, and of each finish.
+fn first_and_finished(events: &[(SimTime, EngineEvent)]) -> (Moments, Moments) {
+    let (mut first, mut finished) = (vec![], vec![]);
+    for (t, ev) in events {
+        match ev {
+            EngineEvent::FirstToken { request } => first.push((*t, request.0)),
+            EngineEvent::Finished { request, .. } => finished.push((*t, request.0)),
+            _ => {}
+        }
+    }
+    (first, finished)
+}
+
+#[test]
+fn a_response_header_shows_the_first_token_after_its_decode_steps() {
+    let mut e = Engine::new(EngineConfig {
+        header_tokens: 3,
+        ..config()
+    });
+    let mut now = SimTime::ZERO;
+    e.enqueue(spec(7, 100, 10), now);
+    let us = |n: u64| SimTime::ZERO + SimDuration::from_micros(n).unwrap();
+    let (first, finished) = first_and_finished(&drain(&mut e, &mut now));
+    // The prefill (2 ms) makes the header's first token; the three decode steps after it
+    // (1.01 ms each) make the rest of the header and the first token with text.
+    assert_eq!(first, vec![(us(2000 + 3 * 1010), 7)]);
+    // Nothing else moves: the tokens are the same ten.
+    assert_eq!(finished, vec![(us(2000 + 9 * 1010), 7)]);
+}
+
+#[test]
+fn a_response_no_longer_than_its_header_shows_its_first_token_as_it_ends() {
+    let mut e = Engine::new(EngineConfig {
+        header_tokens: 3,
+        ..config()
+    });
+    let mut now = SimTime::ZERO;
+    e.enqueue(spec(1, 100, 1), now);
+    e.enqueue(spec(2, 100, 3), now);
+    let events = drain(&mut e, &mut now);
+    let (first, finished) = first_and_finished(&events);
+    assert_eq!(first.iter().map(|f| f.1).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(first, finished, "shown with the last token");
+    // And before the finish, in the same iteration.
+    let order: Vec<_> = events
+        .iter()
+        .filter(|(_, ev)| {
+            matches!(
+                ev,
+                EngineEvent::FirstToken { .. } | EngineEvent::Finished { .. }
+            )
+        })
+        .map(|(_, ev)| ev.clone())
+        .collect();
+    assert!(matches!(
+        order[2],
+        EngineEvent::FirstToken {
+            request: RequestHandle(2)
+        }
+    ));
+    assert!(matches!(
+        order[3],
+        EngineEvent::Finished {
+            request: RequestHandle(2),
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -441,10 +514,12 @@ proptest! {
         chunked in any::<bool>(),
         reserve in any::<bool>(),
         overlap in any::<bool>(),
+        header in 0u32..5,
     ) {
         let mut e = Engine::new(EngineConfig {
             kv_blocks, mixed_batches: mixed, chunked_prefill: chunked, max_num_seqs: 16,
-            reserve_output: reserve, overlap_schedule: overlap, ..config()
+            reserve_output: reserve, overlap_schedule: overlap, header_tokens: header,
+            ..config()
         });
         let mut now = SimTime::ZERO;
         let mut expected_tokens = 0u64;
@@ -457,10 +532,21 @@ proptest! {
         let mut finished = 0;
         let mut tokens = 0;
         let mut guard = 0;
+        let mut shown = vec![0u32; reqs.len()];
         while let Some(d) = e.start_iteration(now, &LinearTimer, &mut out) {
             now += d;
             e.complete_iteration(now, &mut out);
             prop_assert!(e.kv().in_use() <= e.kv().total());
+            // Each request shows one first token, header or not, before it finishes.
+            for ev in &out.events {
+                match ev {
+                    EngineEvent::FirstToken { request } => shown[request.0 as usize] += 1,
+                    EngineEvent::Finished { request, .. } => {
+                        prop_assert_eq!(shown[request.0 as usize], 1);
+                    }
+                    _ => {}
+                }
+            }
             finished += out.events.iter().filter(|ev| matches!(ev, EngineEvent::Finished { .. })).count();
             let preempted = out.events.iter().any(|ev| matches!(ev, EngineEvent::Preempted { .. }));
             prop_assert!(!(reserve && preempted), "reserved output blocks never run out");
@@ -493,10 +579,11 @@ proptest! {
             HandedFirstToken::Recomputed,
         ]),
         overlap in any::<bool>(),
+        header in 0u32..5,
     ) {
         let mut d = Engine::new(EngineConfig {
             kv_blocks, max_num_seqs: 8, overlap_schedule: overlap, handed_first_token: way,
-            ..config()
+            header_tokens: header, ..config()
         });
         let mut now = SimTime::ZERO;
         // Landings, in time order: (at, request, prompt, output).

@@ -339,6 +339,9 @@ impl LlmSpec {
             parts,
         );
         spec.max_position_embeddings = f.get("max_position_embeddings")?;
+        if model_type == Some("gpt_oss") {
+            spec.response_header_tokens = super::HARMONY_HEADER_TOKENS;
+        }
         Ok(spec)
     }
 }

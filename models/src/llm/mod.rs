@@ -60,6 +60,10 @@ pub struct LlmSpec {
     /// The longest sequence (prompt and output) the model takes, tokens: `config.json`'s
     /// `max_position_embeddings` (with any RoPE scaling it ships with); `None` when unknown.
     pub max_position_embeddings: Option<u32>,
+    /// Tokens a chat response starts with that carry no text, so a streaming client sees its
+    /// first text with the token after them: gpt-oss's harmony header `<|channel|>analysis
+    /// <|message|>` (see [`HARMONY_HEADER_TOKENS`]); 0 for every other model.
+    pub response_header_tokens: u32,
     /// How keys and values are cached.
     attention: Attention,
     /// Each layer's token mixer and feed-forward block (`num_layers` of them).
@@ -71,6 +75,16 @@ pub struct LlmSpec {
     /// Whether every attention head has a learned sink logit (gpt-oss).
     attention_sinks: bool,
 }
+
+/// The tokens of gpt-oss's harmony header before its first text: `<|channel|>`, `analysis`
+/// and `<|message|>`. gpt-oss answers in OpenAI's harmony format, every message opening with
+/// its channel (`<|start|>assistant<|channel|>analysis<|message|>…`, the prompt ending at
+/// `<|start|>assistant`); the chat endpoints parse it and stream a message's text only, so no
+/// chunk goes out for the header (vLLM 0.18.0's `chat_completion/serving.py` streams nothing
+/// while `extract_harmony_streaming_delta` returns no delta), and a streaming client's first
+/// token is the fourth made (aiperf 0.1.1 to 0.3.0 time the first token from the first
+/// response with text or reasoning, `ParsedResponseRecord.content_responses`).
+pub const HARMONY_HEADER_TOKENS: u32 = 3;
 
 /// The architecture-specific parts of a spec, in one value (for the constructors).
 #[derive(Debug, Clone, PartialEq)]
@@ -127,6 +141,7 @@ impl LlmSpec {
             weight_dtype,
             kv_dtype: Dtype::Bf16,
             max_position_embeddings: None,
+            response_header_tokens: 0,
             attention: parts.attention,
             layers: parts.layers,
             moe: parts.moe,

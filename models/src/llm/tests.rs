@@ -300,6 +300,23 @@ fn kv_budget_after_the_weights() {
 }
 
 #[test]
+fn only_gpt_oss_answers_behind_a_response_header() {
+    for name in ["openai/gpt-oss-120b", "openai/gpt-oss-20b"] {
+        let m = LlmSpec::lookup(name).unwrap();
+        assert_eq!(m.response_header_tokens, HARMONY_HEADER_TOKENS, "{name}");
+    }
+    assert_eq!(HARMONY_HEADER_TOKENS, 3);
+    for name in [
+        "llama-3.1-8b",
+        "Qwen/Qwen3-235B-A22B",
+        "deepseek-ai/DeepSeek-V3",
+    ] {
+        let m = LlmSpec::lookup(name).unwrap();
+        assert_eq!(m.response_header_tokens, 0, "{name}");
+    }
+}
+
+#[test]
 fn gpt_oss_sliding_layers_are_capped_by_the_window() {
     let m = LlmSpec::lookup("openai/gpt-oss-120b").unwrap();
     assert_eq!(m.moe().unwrap().routing, ExpertRouting::PowerLaw12);

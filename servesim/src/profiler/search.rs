@@ -65,7 +65,9 @@ pub struct DecodeSideWait {
     link_bytes_per_s: f64,
     /// Decode iterations before the token shows: half of the one in flight when the KV
     /// lands, one more under the overlap schedule (the next plan was drawn up before it
-    /// landed), and the first step itself where the decode worker returns the token then.
+    /// landed), the first step itself where the decode worker returns the token then, and
+    /// the steps that make the rest of a response header before the first text
+    /// ([`LlmSpec::response_header_tokens`]).
     iterations: f64,
 }
 
@@ -78,7 +80,8 @@ impl DecodeSideWait {
                 + f64::from(u8::from(engine.overlap_schedule))
                 + f64::from(u8::from(
                     engine.handed_first_token != HandedFirstToken::StreamedOnJoin,
-                )),
+                ))
+                + f64::from(llm.response_header_tokens),
         }
     }
 
@@ -150,6 +153,9 @@ pub struct Search<'a> {
     pub prefill_max_num_seqs: u32,
     /// What a disaggregated first token waits for on the decode side.
     pub decode_side: DecodeSideWait,
+    /// The model's response header: decode steps between an aggregated worker's prefill
+    /// and the first token with text ([`LlmSpec::response_header_tokens`]).
+    pub header_tokens: u32,
 }
 
 /// The model as served: FP8 weights come with an FP8 KV cache (as aiconfigurator and the
@@ -226,6 +232,7 @@ impl<'a> Search<'a> {
             max_batched_tokens: d.max_batched_tokens,
             prefill_max_num_seqs: d.max_num_seqs,
             decode_side: DecodeSideWait::new(&llm, &gpu, &d),
+            header_tokens: llm.response_header_tokens,
         })
     }
 
@@ -507,7 +514,7 @@ impl<'a> Search<'a> {
         let slots = slots_with_headroom(f64::from(b), z, self.batch_cap(w).max(b));
         let life_ms = ttft + self.load().decode_steps() * itl;
         let slot_wait = slot_wait_ms(life_ms, f64::from(b), slots, z);
-        let ttft = ttft + slot_wait;
+        let ttft = ttft + slot_wait + f64::from(self.header_tokens) * itl;
         let misses = self.misses_within(ttft, itl, gpus);
         let tokens = rate * f64::from(self.req.osl);
         let per_gpu = tokens / f64::from(gpus);

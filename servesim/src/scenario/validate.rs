@@ -513,6 +513,7 @@ fn validate_pool(
         reserve_output: o.reserve_output.unwrap_or(d.reserve_output),
         overlap_schedule: o.overlap_schedule.unwrap_or(d.overlap_schedule),
         handed_first_token: o.handed_first_token.unwrap_or(d.handed_first_token),
+        header_tokens: llm.response_header_tokens,
         // The traffic's prefix ids each stand for this many prompt tokens.
         prefix_block_tokens,
         ..d

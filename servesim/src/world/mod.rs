@@ -95,6 +95,8 @@ pub struct World {
     /// What the trace held, once closed.
     trace_outcome: Option<TraceOutcome>,
     context: Option<ContextCheck>,
+    /// The model's response header ([`servesim_models::llm::LlmSpec::response_header_tokens`]).
+    header_tokens: u32,
 }
 
 impl World {
@@ -162,6 +164,7 @@ impl World {
                 .llm()
                 .max_position_embeddings
                 .map(|c| ContextCheck::new(c, workload.stream_names().len())),
+            header_tokens: s.llm().response_header_tokens,
             workload,
         })
     }

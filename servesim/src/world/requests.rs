@@ -203,6 +203,7 @@ impl World {
                             last_token: seen,
                             input_tokens: f.request.input_tokens,
                             output_tokens: f.request.output_tokens.max(1),
+                            header_tokens: self.header_tokens,
                             max_itl,
                             transfer: f.transfer,
                             preemptions: f.preemptions,
@@ -213,8 +214,10 @@ impl World {
                         });
                         if let Some(pl) = self.planner.as_mut() {
                             let osl = f.request.output_tokens.max(1);
-                            let itl = (osl > 1)
-                                .then(|| (seen - first_token).as_millis_f64() / f64::from(osl - 1));
+                            let shown = osl.saturating_sub(self.header_tokens).max(1);
+                            let itl = (shown > 1).then(|| {
+                                (seen - first_token).as_millis_f64() / f64::from(shown - 1)
+                            });
                             pl.window.push_back(Completion {
                                 at: seen,
                                 isl: f.request.input_tokens,
