@@ -82,7 +82,6 @@ impl Engine {
     fn show_text(&mut self, slot: Slot, out: &mut IterationOutput) {
         let seq = self.seq_mut(slot);
         seq.text_pending = false;
-        seq.shows_at = None;
         out.events.push(EngineEvent::FirstToken {
             request: seq.spec.request,
         });
@@ -98,8 +97,18 @@ impl Engine {
         let veterans = self.decode.len() - self.newcomers.len() as u64;
         let gap = now.saturating_duration_since(self.last_decode_end);
         let step = self.decode.step() + 1;
+        // Members still making their response header (all in `showing`): the client sees
+        // none of their gaps, which fall within its first token's wait.
+        let pending_newcomers = self
+            .newcomers
+            .iter()
+            .filter(|&&s| self.seqs[s].text_pending)
+            .count() as u64;
+        let hidden_veterans = self.showing.len() as u64 - pending_newcomers;
         if veterans > 0 {
-            out.itl_gaps.push((gap, veterans));
+            if veterans > hidden_veterans {
+                out.itl_gaps.push((gap, veterans - hidden_veterans));
+            }
             self.gaps.push(step, gap.as_nanos());
         }
         for i in 0..self.newcomers.len() {
@@ -117,9 +126,14 @@ impl Engine {
                 }
                 if self.config.handed_first_token == HandedFirstToken::StreamedAfterFirstStep {
                     out.tokens += 1; // the carried token, shown with this step's
-                    out.itl_gaps.push((SimDuration::ZERO, 1));
+                    if !seq.text_pending {
+                        out.itl_gaps.push((SimDuration::ZERO, 1));
+                    }
                 }
                 continue;
+            }
+            if seq.text_pending {
+                continue; // within the header: part of the first token's wait
             }
             seq.first_decode_gap = now.saturating_duration_since(seq.last_token_at);
             out.itl_gaps.push((seq.first_decode_gap, 1));
@@ -145,15 +159,24 @@ impl Engine {
                 unreachable!("finishing slot is decoding")
             };
             // A response no longer than its header shows its text, if any, as it ends.
-            if let Some(at) = self.seq(slot).shows_at {
+            if let Some(at) = self.seq(slot).shows_at
+                && self.seq(slot).text_pending
+            {
                 self.showing.remove(&(at, slot));
                 self.show_text(slot, out);
             }
             let kv_len = self.decode.kv_len(&member);
             self.decode.leave(slot, &member);
             let seq = self.seq(slot);
-            let later = self.gaps.max_since(member.joined + 2).unwrap_or(0);
-            let max_itl = SimDuration::from_nanos(later.max(seq.first_decode_gap.as_nanos()));
+            let max_itl = SimDuration::from_nanos(match seq.shows_at {
+                // Behind a header the client's gaps start after its first text.
+                Some(at) => self.gaps.max_since(at + 1).unwrap_or(0),
+                None => self
+                    .gaps
+                    .max_since(member.joined + 2)
+                    .unwrap_or(0)
+                    .max(seq.first_decode_gap.as_nanos()),
+            });
             let private = if self.config.reserve_output {
                 seq.private_blocks // prompt tail and the reserved output
             } else {

@@ -152,8 +152,8 @@ struct Seq {
     /// Its first text not shown to the client yet: the response header
     /// ([`EngineConfig::header_tokens`]) is still being made.
     text_pending: bool,
-    /// While it decodes with its text pending: the decode step that makes its first text
-    /// token (its entry in [`Engine::showing`]).
+    /// The decode step that makes (or made) its first text token, behind a response header,
+    /// since it last joined decode (its entry in [`Engine::showing`] while `text_pending`).
     shows_at: Option<u64>,
 }
 

@@ -217,7 +217,9 @@ impl Engine {
         let bpe = self.blocks_per_entry;
         let seq = &mut self.seqs[slot];
         seq.generated += made;
-        if let Some(at) = seq.shows_at.take() {
+        if let Some(at) = seq.shows_at.take()
+            && seq.text_pending
+        {
             self.showing.remove(&(at, slot));
         }
         let private = ceil_div(kv_len, block) - seq.shared as u64 * bpe;

@@ -125,6 +125,29 @@ fn a_response_header_shows_the_first_token_after_its_decode_steps() {
     assert_eq!(first, vec![(us(2000 + 3 * 1010), 7)]);
     // Nothing else moves: the tokens are the same ten.
     assert_eq!(finished, vec![(us(2000 + 9 * 1010), 7)]);
+    // The client sees the gaps between its seven tokens with text, and only those.
+    let mut e = Engine::new(EngineConfig {
+        header_tokens: 3,
+        ..config()
+    });
+    let mut now = SimTime::ZERO;
+    e.enqueue(spec(7, 100, 10), now);
+    let (mut gaps, mut max_itl) = (vec![], None);
+    let mut out = IterationOutput::default();
+    while let Some(d) = e.start_iteration(now, &LinearTimer, &mut out) {
+        now += d;
+        e.complete_iteration(now, &mut out);
+        gaps.append(&mut out.itl_gaps);
+        for ev in out.events.drain(..) {
+            if let EngineEvent::Finished { max_itl: m, .. } = ev {
+                max_itl = Some(m);
+            }
+        }
+    }
+    let step = SimDuration::from_micros(1010).unwrap();
+    assert_eq!(gaps.iter().map(|g| g.1).sum::<u64>(), 6);
+    assert!(gaps.iter().all(|g| g.0 == step), "{gaps:?}");
+    assert_eq!(max_itl, Some(step));
 }
 
 #[test]
@@ -533,6 +556,7 @@ proptest! {
         let mut tokens = 0;
         let mut guard = 0;
         let mut shown = vec![0u32; reqs.len()];
+        let mut gaps = 0u64;
         while let Some(d) = e.start_iteration(now, &LinearTimer, &mut out) {
             now += d;
             e.complete_iteration(now, &mut out);
@@ -551,11 +575,15 @@ proptest! {
             let preempted = out.events.iter().any(|ev| matches!(ev, EngineEvent::Preempted { .. }));
             prop_assert!(!(reserve && preempted), "reserved output blocks never run out");
             tokens += out.tokens;
+            gaps += out.itl_gaps.iter().map(|g| g.1).sum::<u64>();
             out = IterationOutput::default();
             guard += 1;
             prop_assert!(guard < 1_000_000, "engine does not make progress");
         }
         prop_assert_eq!(finished, reqs.len());
+        // One gap between each pair of tokens the client sees: those after the header.
+        let seen: u64 = reqs.iter().map(|r| u64::from(r.1.saturating_sub(header).max(1) - 1)).sum();
+        prop_assert_eq!(gaps, seen);
         prop_assert_eq!(tokens, expected_tokens, "preemption recomputes KV but never makes a token twice");
         prop_assert!(e.is_empty());
         prop_assert_eq!(e.kv().in_use(), 0);
@@ -600,6 +628,7 @@ proptest! {
         let mut out = IterationOutput::default();
         let mut next = 0;
         let mut guard = 0;
+        let mut gaps = 0u64;
         let mut record = |out: &mut IterationOutput, tokens: &mut u64| -> Result<(), TestCaseError> {
             for ev in out.events.drain(..) {
                 match ev {
@@ -616,6 +645,7 @@ proptest! {
             }
             *tokens += out.tokens;
             out.tokens = 0;
+            gaps += out.itl_gaps.drain(..).map(|g| g.1).sum::<u64>();
             Ok(())
         };
         loop {
@@ -644,6 +674,9 @@ proptest! {
             prop_assert!(guard < 1_000_000, "no progress");
         }
         prop_assert!(done.iter().all(|&f| f), "{:?}", done);
+        // One gap between each pair of tokens the client sees: those after the header.
+        let seen: u64 = reqs.iter().map(|r| u64::from(r.1.saturating_sub(header).max(1) - 1)).sum();
+        prop_assert_eq!(gaps, seen);
         let shown = expected_tokens + if way == HandedFirstToken::Recomputed { 0 } else { reqs.len() as u64 };
         prop_assert_eq!(tokens, shown);
         prop_assert_eq!(d.kv().in_use(), 0);

@@ -65,23 +65,27 @@ pub struct DecodeSideWait {
     link_bytes_per_s: f64,
     /// Decode iterations before the token shows: half of the one in flight when the KV
     /// lands, one more under the overlap schedule (the next plan was drawn up before it
-    /// landed), the first step itself where the decode worker returns the token then, and
-    /// the steps that make the rest of a response header before the first text
-    /// ([`LlmSpec::response_header_tokens`]).
+    /// landed), and the steps after joining until the first token with text: the first
+    /// step where the decode worker returns or recomputes the token then, and those that
+    /// make the rest of a response header ([`LlmSpec::response_header_tokens`]).
     iterations: f64,
 }
 
 impl DecodeSideWait {
     fn new(llm: &LlmSpec, gpu: &GpuSku, engine: &EngineConfig) -> Self {
+        // Decode steps after joining until the first token with text: token `header + 1`,
+        // of which the prefill worker made the first unless the decode worker recomputes it;
+        // a carried token returned with the first step's shows no sooner than that step.
+        let header = llm.response_header_tokens;
+        let steps = match engine.handed_first_token {
+            HandedFirstToken::StreamedOnJoin => header,
+            HandedFirstToken::StreamedAfterFirstStep => header.max(1),
+            HandedFirstToken::Recomputed => header + 1,
+        };
         DecodeSideWait {
             kv_bytes_per_token: llm.kv_bytes_per_token() as f64,
             link_bytes_per_s: gpu.nvlink_bytes_per_s_per_direction,
-            iterations: 0.5
-                + f64::from(u8::from(engine.overlap_schedule))
-                + f64::from(u8::from(
-                    engine.handed_first_token != HandedFirstToken::StreamedOnJoin,
-                ))
-                + f64::from(llm.response_header_tokens),
+            iterations: 0.5 + f64::from(u8::from(engine.overlap_schedule)) + f64::from(steps),
         }
     }
 
@@ -495,7 +499,8 @@ impl<'a> Search<'a> {
             tokens_per_s: tokens,
             tokens_per_s_per_gpu: per_gpu,
             tokens_per_s_per_user: 1e3 / itl,
-            concurrency: rate * life_s(ttft.min(1e9)),
+            // The response header's steps are in both the TTFT and the decode steps.
+            concurrency: rate * life_s((ttft - f64::from(self.header_tokens) * itl).min(1e9)),
             goodput_per_gpu: if misses.is_empty() { per_gpu } else { 0.0 },
             misses,
         })
@@ -514,7 +519,8 @@ impl<'a> Search<'a> {
         let slots = slots_with_headroom(f64::from(b), z, self.batch_cap(w).max(b));
         let life_ms = ttft + self.load().decode_steps() * itl;
         let slot_wait = slot_wait_ms(life_ms, f64::from(b), slots, z);
-        let ttft = ttft + slot_wait + f64::from(self.header_tokens) * itl;
+        let header_ms = f64::from(self.header_tokens) * itl;
+        let ttft = ttft + slot_wait + header_ms;
         let misses = self.misses_within(ttft, itl, gpus);
         let tokens = rate * f64::from(self.req.osl);
         let per_gpu = tokens / f64::from(gpus);
@@ -534,7 +540,7 @@ impl<'a> Search<'a> {
             tokens_per_s: tokens,
             tokens_per_s_per_gpu: per_gpu,
             tokens_per_s_per_user: 1e3 / itl,
-            concurrency: rate * (ttft + self.load().decode_steps() * itl) / 1e3,
+            concurrency: rate * (ttft - header_ms + self.load().decode_steps() * itl) / 1e3,
             goodput_per_gpu: if misses.is_empty() { per_gpu } else { 0.0 },
             misses,
         })
