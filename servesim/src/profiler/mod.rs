@@ -10,6 +10,7 @@
 //! - [`output`]: `dgd.yaml`, the planner profile, `pareto.csv`, `summary.json`, `report.html`.
 
 pub mod candidate;
+mod decode_side;
 pub mod output;
 pub mod request;
 pub mod search;

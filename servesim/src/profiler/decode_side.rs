@@ -1,0 +1,54 @@
+//! What a disaggregated request's first token waits for on the decode side, in the fast
+//! search: the client reads the decode worker's stream, so the token shows once the KV has
+//! moved and the decode worker has made (or returned) its first token with text.
+
+use servesim_models::engine::{EngineConfig, HandedFirstToken};
+use servesim_models::hardware::GpuSku;
+use servesim_models::llm::LlmSpec;
+use servesim_models::network::DEFAULT_TRANSFER_LATENCY;
+
+/// What a disaggregated request's first token waits for after its prefill: the client reads
+/// the decode worker's stream ([`HandedFirstToken`]), so the token shows once the KV has
+/// moved and the decode worker has taken the request in.
+pub struct DecodeSideWait {
+    /// KV bytes per prompt token.
+    kv_bytes_per_token: f64,
+    /// Bytes/s of one GPU's NVLink, each way: the transfer runs one flow per GPU pair within
+    /// the NVLink domain, as the simulator's hand-off does.
+    link_bytes_per_s: f64,
+    /// Decode iterations before the token shows: half of the one in flight when the KV
+    /// lands, one more under the overlap schedule (the next plan was drawn up before it
+    /// landed), and the steps after joining until the first token with text: the first
+    /// step where the decode worker returns or recomputes the token then, and those that
+    /// make the rest of a response header ([`LlmSpec::response_header_tokens`]).
+    iterations: f64,
+}
+
+impl DecodeSideWait {
+    pub(super) fn new(llm: &LlmSpec, gpu: &GpuSku, engine: &EngineConfig) -> Self {
+        // Decode steps after joining until the first token with text: token `header + 1`,
+        // of which the prefill worker made the first unless the decode worker recomputes it;
+        // a carried token returned with the first step's shows no sooner than that step.
+        let header = llm.response_header_tokens;
+        let steps = match engine.handed_first_token {
+            HandedFirstToken::StreamedOnJoin => header,
+            HandedFirstToken::StreamedAfterFirstStep => header.max(1),
+            HandedFirstToken::Recomputed => header + 1,
+        };
+        DecodeSideWait {
+            kv_bytes_per_token: llm.kv_bytes_per_token() as f64,
+            link_bytes_per_s: gpu.nvlink_bytes_per_s_per_direction,
+            iterations: 0.5 + f64::from(u8::from(engine.overlap_schedule)) + f64::from(steps),
+        }
+    }
+
+    /// The wait, ms, for `isl` prompt tokens moved from a worker of `from` GPUs to one of
+    /// `to` GPUs whose decode iterations take `itl_ms`.
+    pub fn ms(&self, isl: u32, from: u32, to: u32, itl_ms: f64) -> f64 {
+        let bytes = f64::from(isl) * self.kv_bytes_per_token;
+        let bandwidth = f64::from(from.min(to).max(1)) * self.link_bytes_per_s;
+        bytes / bandwidth * 1e3
+            + DEFAULT_TRANSFER_LATENCY.as_millis_f64()
+            + self.iterations * itl_ms
+    }
+}
