@@ -118,35 +118,29 @@ fn a_response_header_shows_the_first_token_after_its_decode_steps() {
     });
     let mut now = SimTime::ZERO;
     e.enqueue(spec(7, 100, 10), now);
+    let (mut events, mut gaps) = (vec![], vec![]);
+    let mut out = IterationOutput::default();
+    while let Some(d) = e.start_iteration(now, &LinearTimer, &mut out) {
+        now += d;
+        e.complete_iteration(now, &mut out);
+        gaps.append(&mut out.itl_gaps);
+        events.extend(out.events.drain(..).map(|ev| (now, ev)));
+    }
     let us = |n: u64| SimTime::ZERO + SimDuration::from_micros(n).unwrap();
-    let (first, finished) = first_and_finished(&drain(&mut e, &mut now));
+    let (first, finished) = first_and_finished(&events);
     // The prefill (2 ms) makes the header's first token; the three decode steps after it
     // (1.01 ms each) make the rest of the header and the first token with text.
     assert_eq!(first, vec![(us(2000 + 3 * 1010), 7)]);
     // Nothing else moves: the tokens are the same ten.
     assert_eq!(finished, vec![(us(2000 + 9 * 1010), 7)]);
     // The client sees the gaps between its seven tokens with text, and only those.
-    let mut e = Engine::new(EngineConfig {
-        header_tokens: 3,
-        ..config()
-    });
-    let mut now = SimTime::ZERO;
-    e.enqueue(spec(7, 100, 10), now);
-    let (mut gaps, mut max_itl) = (vec![], None);
-    let mut out = IterationOutput::default();
-    while let Some(d) = e.start_iteration(now, &LinearTimer, &mut out) {
-        now += d;
-        e.complete_iteration(now, &mut out);
-        gaps.append(&mut out.itl_gaps);
-        for ev in out.events.drain(..) {
-            if let EngineEvent::Finished { max_itl: m, .. } = ev {
-                max_itl = Some(m);
-            }
-        }
-    }
     let step = SimDuration::from_micros(1010).unwrap();
     assert_eq!(gaps.iter().map(|g| g.1).sum::<u64>(), 6);
     assert!(gaps.iter().all(|g| g.0 == step), "{gaps:?}");
+    let max_itl = events.iter().find_map(|(_, ev)| match ev {
+        EngineEvent::Finished { max_itl, .. } => Some(*max_itl),
+        _ => None,
+    });
     assert_eq!(max_itl, Some(step));
 }
 
