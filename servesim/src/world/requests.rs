@@ -193,7 +193,7 @@ impl World {
                         let admitted = "a request is admitted before it finishes";
                         let prefill_worker = f.prefill_worker.expect(admitted).0;
                         let decode_worker = f.decode_worker.expect(admitted).0;
-                        self.metrics.finished(&Finished {
+                        let done = Finished {
                             issued: f.request.issued,
                             client_wait: f.request.arrival - f.request.issued,
                             queue: f.admitted.map_or(SimDuration::ZERO, |a| {
@@ -211,17 +211,18 @@ impl World {
                             id: f.request.id.0,
                             prefill_worker,
                             decode_worker,
-                        });
+                        };
+                        self.metrics.finished(&done);
                         if let Some(pl) = self.planner.as_mut() {
-                            let osl = f.request.output_tokens.max(1);
-                            let shown = osl.saturating_sub(self.header_tokens).max(1);
+                            // The tokens the client sees, as the metrics count them.
+                            let shown = done.shown_tokens();
                             let itl = (shown > 1).then(|| {
                                 (seen - first_token).as_millis_f64() / f64::from(shown - 1)
                             });
                             pl.window.push_back(Completion {
                                 at: seen,
                                 isl: f.request.input_tokens,
-                                osl,
+                                osl: done.output_tokens,
                                 ttft_ms: (first_token - f.request.arrival).as_millis_f64(),
                                 itl_ms: itl,
                             });
