@@ -221,6 +221,12 @@ impl<'a> Search<'a> {
         (self.req.ttft_ms - wait).max(0.0)
     }
 
+    /// The decode steps, at `itl_ms` each, that make a response header after the token a
+    /// prefill makes: the client's first token waits for them.
+    fn header_ms(&self, itl_ms: f64) -> f64 {
+        f64::from(self.header_tokens) * itl_ms
+    }
+
     /// Largest decode batch the KV cache holds without preemption.
     pub fn batch_cap(&self, w: &Worker) -> u32 {
         let per = u64::from(self.req.isl) + u64::from(self.req.osl);
@@ -454,7 +460,7 @@ impl<'a> Search<'a> {
             tokens_per_s_per_gpu: per_gpu,
             tokens_per_s_per_user: 1e3 / itl,
             // The response header's steps are in both the TTFT and the decode steps.
-            concurrency: rate * life_s((ttft - f64::from(self.header_tokens) * itl).min(1e9)),
+            concurrency: rate * life_s((ttft - self.header_ms(itl)).min(1e9)),
             goodput_per_gpu: if misses.is_empty() { per_gpu } else { 0.0 },
             misses,
         })
@@ -473,7 +479,7 @@ impl<'a> Search<'a> {
         let slots = slots_with_headroom(f64::from(b), z, self.batch_cap(w).max(b));
         let life_ms = ttft + self.load().decode_steps() * itl;
         let slot_wait = slot_wait_ms(life_ms, f64::from(b), slots, z);
-        let header_ms = f64::from(self.header_tokens) * itl;
+        let header_ms = self.header_ms(itl);
         let ttft = ttft + slot_wait + header_ms;
         let misses = self.misses_within(ttft, itl, gpus);
         let tokens = rate * f64::from(self.req.osl);
