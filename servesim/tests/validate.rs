@@ -13,6 +13,16 @@ fn servesim(args: &[&str]) -> Output {
         .expect("servesim runs")
 }
 
+/// Asserts the command succeeded, showing its stderr if not.
+#[track_caller]
+fn assert_succeeded(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("servesim-validate-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
@@ -146,11 +156,7 @@ fn every_row_in_order_with_predictions_or_a_reason() {
     ];
     let (out, path) = run("ok", &rows);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     assert!(stdout.contains("TTFT MAPE"), "{stdout}");
     assert!(stdout.contains("overall"), "{stdout}");
     let got = read(&path);
@@ -217,11 +223,7 @@ fn a_malformed_row_gets_a_reason_naming_its_column_and_the_run_goes_on() {
     assert_ne!(huge, disagg(2));
     let rows = [bad, short, zero, huge, good];
     let (out, path) = run("bad", &rows);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let got: Vec<Vec<String>> = std::fs::read_to_string(&path)
         .unwrap()
         .lines()
@@ -273,11 +275,7 @@ fn a_row_without_concurrency_runs_at_what_its_batch_sizes_imply() {
     let dp = without.replace(",2,2,2,1,,,,50.0,", ",2,2,2,1,2,,,50.0,");
     assert_ne!(dp, without);
     let (out, path) = run("noconc", &[with, without, dp]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let got = read(&path);
     let (t_with, p_with, _, note_with) = outputs(&got[1]);
     let (t_without, p_without, reason, note) = outputs(&got[2]);
@@ -353,11 +351,7 @@ fn trtllm_versions_serve_with_every_slot_of_the_batch() {
     let rc = row.replacen(",trtllm,1.0,", ",trtllm,1.0.0rc3,", 1);
     assert_ne!(rc, row);
     let (out, path) = run("slot", &[rc, row]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let p = predictions(&path);
     assert_eq!(p[0], p[1]);
 }
@@ -385,11 +379,7 @@ fn users_run_out_of_step_like_a_long_benchmark() {
     // step and its own prefill.
     let row = burst_row();
     let (out, path) = run("apart", &[row]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let (ttft, tpot) = predictions(&path)[0];
     // One 2048-token prefill of an 8B model on an H100 takes about 100 ms.
     assert!(ttft < 250.0, "TTFT {ttft} ms: users stayed in step");
@@ -404,11 +394,7 @@ fn measured_from_the_start_the_start_burst_is_in_the_means() {
     // Predictions, and the report's line saying what they are means of.
     let predict = |name: &str, extra: &[&str], says: &str| {
         let (out, path) = run_with(name, std::slice::from_ref(&row), extra);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_succeeded(&out);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(stdout.contains(says), "{stdout}");
         predictions(&path)[0]
@@ -442,11 +428,7 @@ fn by_default_the_client_runs_aiconfigurators_aiperf_recipe_and_reports_its_stat
     let row = burst_row();
     let (out, path) = run("recipe", std::slice::from_ref(&row));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     assert!(stdout.contains("2·C warm-up requests"), "{stdout}");
     let got = read(&path);
     let cell = |name: &str| -> f64 {
@@ -490,11 +472,7 @@ fn a_dataset_of_repeating_prompts_is_found_in_the_prefix_cache() {
     let row = burst_row();
     let fresh = {
         let (out, path) = run("fresh", std::slice::from_ref(&row));
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_succeeded(&out);
         predictions(&path)[0]
     };
     let (out, path) = run_with(
@@ -503,11 +481,7 @@ fn a_dataset_of_repeating_prompts_is_found_in_the_prefix_cache() {
         &["--dataset-entries", "4"],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     assert!(stdout.contains("prompts from a dataset of 4"), "{stdout}");
     let cached = predictions(&path)[0];
     assert!(cached.0 < fresh.0, "cached {cached:?} vs fresh {fresh:?}");
@@ -532,11 +506,7 @@ fn a_client_with_fewer_connections_than_users_holds_the_rest_back_in_its_ttft() 
     // connection, which the client counts in its TTFT.
     let row = burst_row();
     let (out, path) = run("open", std::slice::from_ref(&row));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let open = predictions(&path)[0];
     let (out, path) = run_with(
         "pooled",
@@ -544,11 +514,7 @@ fn a_client_with_fewer_connections_than_users_holds_the_rest_back_in_its_ttft() 
         &["--client-connections", "8"],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     assert!(
         stdout.contains("at most 8 requests at the server"),
         "{stdout}"
@@ -579,11 +545,7 @@ fn the_report_gives_errors_by_group_and_names_a_folder_that_does_not_exist() {
     let d = dir("report");
     let report = d.join("fidelity.md");
     let (out, _) = run_with("report", &rows, &["--report", report.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let text = std::fs::read_to_string(&report).unwrap();
     assert!(
         text.contains("| backend | model | GPU | mode | concurrency | rows |"),
@@ -632,11 +594,7 @@ fn nvfp4_rows_run_on_blackwell_and_name_the_missing_fp4_tensor_cores_elsewhere()
         .replacen(",,1.0,1.0,", ",,8.0,1.0,", 1)
     };
     let (out, path) = run("nvfp4", &[row("b200_sxm"), row("h200_sxm")]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let got = read(&path);
     let (ttft, tpot, reason, _) = outputs(&got[1]);
     assert!(reason.is_empty(), "{reason}");
@@ -680,11 +638,7 @@ fn a_row_whose_kernels_were_never_measured_in_its_shape_says_so_in_its_note() {
         2,
     );
     let (out, path) = run("kernel-note", &[oss, llama]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let got = read(&path);
     // The note is quoted (it holds commas): read the columns before it, then the line whole.
     let n = HEADER.split(',').count();
