@@ -23,6 +23,7 @@ fn assert_succeeded(out: &Output) {
     );
 }
 
+/// A scratch folder of this test process: each test names its own (tests run in parallel).
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("servesim-validate-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
@@ -490,7 +491,7 @@ fn a_dataset_of_repeating_prompts_is_found_in_the_prefix_cache() {
         &["--dataset-entries", "0"][..],
         &["--dataset-entries", "4", "--steady"],
     ] {
-        let (out, _) = run_with("bad", std::slice::from_ref(&row), bad);
+        let (out, _) = run_with("bad-dataset-entries", std::slice::from_ref(&row), bad);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
             !out.status.success() && err.contains("--dataset-entries"),
@@ -530,7 +531,7 @@ fn a_client_with_fewer_connections_than_users_holds_the_rest_back_in_its_ttft() 
         &["--client-connections", "0"][..],
         &["--client-connections", "8", "--steady"],
     ] {
-        let (out, _) = run_with("bad", std::slice::from_ref(&row), bad);
+        let (out, _) = run_with("bad-client-connections", std::slice::from_ref(&row), bad);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
             !out.status.success() && err.contains("--client-connections"),
