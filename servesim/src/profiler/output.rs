@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use servesim_models::backend::Backend;
 
 use super::candidate::{Candidate, Mode, Split};
+use super::engine_settings::{engine_args, mixes_chunks};
 use super::{Outcome, ProfileMode};
 use crate::Error;
 use crate::html::{escape, page};
@@ -56,7 +57,8 @@ fn k8s_name(s: &str) -> String {
 ///   (`--moe-a2a-backend deepep`) beyond eight GPUs ([`Split::runs_deepep`]);
 /// - TensorRT-LLM (`dynamo.trtllm`): `--tensor-parallel-size` counts every GPU,
 ///   `--expert-parallel-size` spreads the experts, and attention replicas are the LLM API's
-///   `enable_attention_dp` (one per GPU), given through `--override-engine-args`.
+///   `enable_attention_dp` (one per GPU), given through `--override-engine-args`
+///   ([`engine_args`]).
 fn split_args(backend: Backend, split: Split) -> Vec<String> {
     let (tp, dp, ep) = (split.tp, split.attention_dp, split.ep);
     let mut a: Vec<String> = Vec::new();
@@ -90,12 +92,6 @@ fn split_args(backend: Backend, split: Split) -> Vec<String> {
             a.extend(["--tensor-parallel-size".into(), split.gpus().to_string()]);
             if ep > 1 {
                 a.extend(["--expert-parallel-size".into(), ep.to_string()]);
-            }
-            if dp > 1 {
-                a.extend([
-                    "--override-engine-args".into(),
-                    r#"{"enable_attention_dp": true}"#.into(),
-                ]);
             }
         }
     }
@@ -133,16 +129,20 @@ fn worker(
         model.into(),
     ];
     args.extend(split_args(backend, split));
-    if let Some(n) = max_num_seqs {
-        // TensorRT-LLM's `max_batch_size` is per attention-DP rank, and so is vLLM's
-        // `--max-num-seqs` (each data-parallel rank runs its own engine core and scheduler);
-        // SGLang's `--max-running-requests` is given for the whole server.
-        let per_rank = n.div_ceil(split.attention_dp.max(1)).to_string();
+    // TensorRT-LLM's `max_batch_size` is per attention-DP rank, and so is vLLM's
+    // `--max-num-seqs` (each data-parallel rank runs its own engine core and scheduler);
+    // SGLang's `--max-running-requests` is given for the whole server.
+    let per_rank = max_num_seqs.map(|n| n.div_ceil(split.attention_dp.max(1)));
+    if let (Some(n), Some(rank)) = (max_num_seqs, per_rank) {
         match backend {
-            Backend::Vllm => args.extend(["--max-num-seqs".into(), per_rank]),
+            Backend::Vllm => args.extend(["--max-num-seqs".into(), rank.to_string()]),
             Backend::Sglang => args.extend(["--max-running-requests".into(), n.to_string()]),
-            Backend::Trtllm => args.extend(["--max-batch-size".into(), per_rank]),
+            Backend::Trtllm => args.extend(["--max-batch-size".into(), rank.to_string()]),
         }
+    }
+    args.extend(engine_args(backend, split, per_rank));
+    if role == "aggregated" && mixes_chunks(backend) {
+        args.push("--enable-mixed-chunk".into());
     }
     match (backend, role) {
         (Backend::Vllm, "prefill") => args.push("--is-prefill-worker".into()),
@@ -735,7 +735,7 @@ mod tests {
         assert!(!args(Backend::Trtllm, dp32).contains("deepep"));
         assert_eq!(
             args(Backend::Trtllm, dp8),
-            r#"--tensor-parallel-size 8 --expert-parallel-size 8 --override-engine-args {"enable_attention_dp": true}"#
+            "--tensor-parallel-size 8 --expert-parallel-size 8"
         );
         assert_eq!(
             args(Backend::Trtllm, Split::tensor(4)),

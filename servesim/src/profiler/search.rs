@@ -42,6 +42,7 @@ use servesim_planner::profile::PoolModel;
 
 use super::candidate::{Candidate, FrontierPoint, Mode, PoolShape, SloMiss, Split, splits};
 pub use super::decode_side::DecodeSideWait;
+use super::engine_settings::fast_model_graphs;
 use super::request::ProfileRequest;
 use crate::Error;
 
@@ -91,7 +92,8 @@ pub struct Worker {
     /// Exact predictor (for the planner profile).
     pub predictor: IterationPredictor,
     cached: CachedPredictor,
-    /// The backend's CUDA graphs at this TP (decode steps padded or eager as the engine runs them).
+    /// The CUDA graphs its DGD captures at this TP (decode steps padded or eager as the engine
+    /// runs them).
     graphs: CudaGraphs,
     /// KV capacity, tokens.
     pub kv_tokens: u64,
@@ -175,7 +177,7 @@ impl<'a> Search<'a> {
                     split,
                     cached: CachedPredictor::new(p.clone()),
                     // Captured per attention-DP rank, for the rank's own batch.
-                    graphs: CudaGraphs::for_backend(req.backend, d.max_num_seqs, split.tp)
+                    graphs: fast_model_graphs(req.backend, d.max_num_seqs, split.tp, MAX_BATCH)
                         .per_rank(split.attention_dp),
                     predictor: p,
                     kv_tokens: kv,

@@ -8,6 +8,7 @@ use serde::Serialize;
 use servesim_models::cluster::router::RouterKind;
 
 use super::candidate::{Candidate, Split};
+use super::engine_settings::{deployed_batch_sizes, mixes_chunks};
 use super::request::ProfileRequest;
 use super::search::{served_llm, slo_misses};
 use crate::experiment::parallel;
@@ -88,6 +89,15 @@ pub fn sim_setup(req: &ProfileRequest, c: &Candidate) -> SimSetup {
         // As the DGD's frontend routes (`--router-mode round-robin`, Dynamo's default).
         p.router = Some(RouterKind::RoundRobin.name().to_string());
         p.engine.max_num_seqs = batch;
+        if name == "aggregated" && mixes_chunks(req.backend) {
+            p.engine.mixed_batches = Some(true);
+        }
+        // The graphs the DGD has the worker capture, for a rank's batch.
+        let per_rank = batch.map(|b| b.div_ceil(split.attention_dp.max(1)));
+        if let Some(sizes) = per_rank.and_then(|b| deployed_batch_sizes(req.backend, b)) {
+            p.engine.cuda_graph_batch_sizes = Some(sizes);
+            p.engine.cuda_graph_padding = Some(true);
+        }
         p
     };
     let pools = match (c.prefill, c.decode, c.aggregated) {

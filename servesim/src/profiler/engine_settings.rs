@@ -1,0 +1,197 @@
+//! What the profiler's deployments set on each engine beyond its split and batch, as
+//! Dynamo's own profiler writes them.
+//!
+//! Dynamo's profiler (1.6.1, `dynamo/profiler/rapid.py`) renders its DGDs through
+//! aiconfigurator's generator with the default rules, `generator/rule_plugin/{trtllm,sglang,
+//! vllm}.rule` of aiconfigurator 0.12.0:
+//! - **CUDA graphs**: TensorRT-LLM and SGLang aggregated and decode workers get
+//!   `cuda_graph_batch_sizes` = 1–16, then steps of 4 to 32, of 8 to 64, of 16 to 128, of 32
+//!   to 256 and of 64 to 512, and every size within 8 of the worker's `max_batch_size`, with
+//!   `cuda_graph_enable_padding` on: every decode step of at most `max_batch_size + 8`
+//!   sequences replays a graph, padded to the next captured size. Without them TensorRT-LLM's
+//!   defaults leave most sizes above 32 uncaptured and unpadded, so those steps launch every
+//!   kernel from the host ([`CudaGraphs::for_backend`]). vLLM workers get no sizes (its rule
+//!   writes none): its defaults pad every decode batch up to its largest graph. Prefill
+//!   workers run no decode-only steps and get none either.
+//! - **SGLang's mixed chunks**: aggregated SGLang workers get `enable_mixed_chunk` (`agg
+//!   enable_mixed_chunk = true`), so a prefill batch carries the running decode batch with
+//!   it (`Scheduler.get_new_batch_prefill`, `mix_with_running`, SGLang 0.5.9) instead of
+//!   stopping it, as the fast model's mixed iterations assume.
+
+use serde_json::{Value, json};
+use servesim_models::backend::Backend;
+use servesim_models::engine::cuda_graph::CudaGraphs;
+
+use super::candidate::Split;
+
+/// Largest size of the ladder captured whatever the batch.
+const LADDER_TOP: u32 = 512;
+/// The window of every size around the worker's `max_batch_size`.
+const WINDOW: u32 = 8;
+
+/// The graph sizes the DGD gives an aggregated or decode worker of `backend` whose ranks each
+/// hold at most `max_batch` sequences, padded (see the module documentation); `None` where the
+/// backend keeps its own defaults.
+pub fn deployed_batch_sizes(backend: Backend, max_batch: u32) -> Option<Vec<u32>> {
+    match backend {
+        Backend::Trtllm | Backend::Sglang => {
+            let mut sizes = ladder();
+            sizes.extend(max_batch.saturating_sub(WINDOW).max(1)..=max_batch + WINDOW);
+            sizes.sort_unstable();
+            sizes.dedup();
+            Some(sizes)
+        }
+        Backend::Vllm => None,
+    }
+}
+
+/// Whether the DGD has an aggregated worker of `backend` mix prefill chunks into its decode
+/// batches where the backend would not by default: SGLang's `--enable-mixed-chunk`.
+pub fn mixes_chunks(backend: Backend) -> bool {
+    backend == Backend::Sglang
+}
+
+/// The graphs a rank of a worker of `tp` GPUs has in the fast model: vLLM's defaults (for
+/// its default `max_num_seqs`, whose sizes cover every batch the search gives it); for
+/// TensorRT-LLM and SGLang the ladder, then every size up to the search's largest batch,
+/// `max_batch`.
+/// A candidate's batch is only known once its step time is, so above the ladder every size
+/// counts as captured: the DGD's window holds the steps near the batch, and only a rank
+/// running more than 512 sequences and more than 8 below its batch pads further than here.
+pub fn fast_model_graphs(
+    backend: Backend,
+    default_max_num_seqs: u32,
+    tp: u32,
+    max_batch: u32,
+) -> CudaGraphs {
+    match backend {
+        Backend::Trtllm | Backend::Sglang => {
+            let mut sizes = ladder();
+            sizes.extend(LADDER_TOP + 1..=max_batch + WINDOW);
+            CudaGraphs::new(sizes, true)
+        }
+        Backend::Vllm => CudaGraphs::for_backend(backend, default_max_num_seqs, tp),
+    }
+}
+
+/// A worker's CUDA graphs ([`deployed_batch_sizes`], for ranks of `max_batch` sequences) and
+/// TensorRT-LLM's attention replicas, in its engine's own arguments: SGLang's
+/// `--cuda-graph-bs` (it always pads); for TensorRT-LLM one `--override-engine-args` JSON
+/// (Dynamo's `dynamo.trtllm` merges it into the LLM API's arguments) holding
+/// `enable_attention_dp` and `cuda_graph_config` (`batch_sizes`, `enable_padding`).
+pub fn engine_args(backend: Backend, split: Split, max_batch: Option<u32>) -> Vec<String> {
+    let sizes = max_batch.and_then(|b| deployed_batch_sizes(backend, b));
+    match backend {
+        Backend::Vllm => Vec::new(),
+        Backend::Sglang => sizes.map_or_else(Vec::new, |sizes| {
+            std::iter::once("--cuda-graph-bs".to_string())
+                .chain(sizes.iter().map(u32::to_string))
+                .collect()
+        }),
+        Backend::Trtllm => {
+            let mut o = serde_json::Map::new();
+            if split.attention_dp > 1 {
+                o.insert("enable_attention_dp".into(), json!(true));
+            }
+            if let Some(sizes) = sizes {
+                o.insert(
+                    "cuda_graph_config".into(),
+                    json!({"batch_sizes": sizes, "enable_padding": true}),
+                );
+            }
+            if o.is_empty() {
+                Vec::new()
+            } else {
+                vec![
+                    "--override-engine-args".into(),
+                    Value::Object(o).to_string(),
+                ]
+            }
+        }
+    }
+}
+
+/// 1–16, then steps of 4 to 32, of 8 to 64, of 16 to 128, of 32 to 256 and of 64 to 512.
+fn ladder() -> Vec<u32> {
+    let steps = [(16, 4), (32, 8), (64, 16), (128, 32), (256, 64)];
+    let mut sizes: Vec<u32> = (1..=16).collect();
+    for (from, step) in steps {
+        sizes.extend((from + step..=from * 2).step_by(step as usize));
+    }
+    sizes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use servesim_models::engine::cuda_graph::GraphStep;
+
+    #[test]
+    fn the_ladder_is_aiconfigurators() {
+        let l = ladder();
+        assert_eq!(
+            &l[..18],
+            &[
+                1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 20, 24
+            ]
+        );
+        assert_eq!(&l[l.len() - 4..], &[320, 384, 448, 512]);
+        assert!(l.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn trtllm_and_sglang_workers_capture_the_ladder_and_their_batch() {
+        for b in [Backend::Trtllm, Backend::Sglang] {
+            let s = deployed_batch_sizes(b, 157).unwrap();
+            assert!(s.contains(&160) && s.contains(&149) && s.contains(&165));
+            assert!(!s.contains(&148) && !s.contains(&166));
+            let g = CudaGraphs::new(s, true);
+            // No decode step up to the batch runs eagerly.
+            assert!((1..=165).all(|n| g.step(n) != GraphStep::Eager));
+            assert_eq!(g.step(37), GraphStep::Replay { batch: 40 });
+            assert_eq!(g.step(150), GraphStep::Replay { batch: 150 });
+        }
+        assert_eq!(deployed_batch_sizes(Backend::Vllm, 157), None);
+        // A batch of a few keeps sizes from 1.
+        assert_eq!(deployed_batch_sizes(Backend::Trtllm, 4).unwrap()[0], 1);
+    }
+
+    #[test]
+    fn the_fast_model_replays_a_graph_at_every_batch() {
+        let g = fast_model_graphs(Backend::Trtllm, 2048, 1, 1024);
+        assert!((1..=1032).all(|n| g.step(n) != GraphStep::Eager));
+        assert_eq!(g.step(37), GraphStep::Replay { batch: 40 });
+        assert_eq!(g.step(600), GraphStep::Replay { batch: 600 });
+        assert_eq!(
+            fast_model_graphs(Backend::Vllm, 1024, 1, 1024),
+            CudaGraphs::for_backend(Backend::Vllm, 1024, 1)
+        );
+    }
+
+    #[test]
+    fn workers_are_told_their_cuda_graphs_in_their_engines_arguments() {
+        let dp8 = Split {
+            tp: 1,
+            attention_dp: 8,
+            ep: 8,
+        };
+        let trt = engine_args(Backend::Trtllm, dp8, Some(20));
+        assert_eq!(trt[0], "--override-engine-args");
+        let o: Value = serde_json::from_str(&trt[1]).unwrap();
+        assert_eq!(o["enable_attention_dp"], json!(true));
+        assert_eq!(o["cuda_graph_config"]["enable_padding"], json!(true));
+        let sizes = o["cuda_graph_config"]["batch_sizes"].as_array().unwrap();
+        assert_eq!(
+            sizes.len(),
+            deployed_batch_sizes(Backend::Trtllm, 20).unwrap().len()
+        );
+        assert_eq!(sizes.last(), Some(&json!(512)));
+        // A prefill worker: attention replicas, no graphs.
+        let prefill = engine_args(Backend::Trtllm, dp8, None);
+        assert_eq!(prefill[1], r#"{"enable_attention_dp":true}"#);
+        assert!(engine_args(Backend::Trtllm, Split::tensor(4), None).is_empty());
+        let sglang = engine_args(Backend::Sglang, Split::tensor(2), Some(4));
+        assert_eq!(&sglang[..4], &["--cuda-graph-bs", "1", "2", "3"]);
+        assert!(engine_args(Backend::Vllm, Split::tensor(2), Some(64)).is_empty());
+    }
+}
