@@ -694,7 +694,36 @@ fn wide_ep_workers_span_trays_of_an_nvl72_rack_in_the_search_and_the_dgd() {
         .collect();
     let at = args.iter().position(|&a| a == "--max-batch-size").unwrap();
     let batch = summary["chosen"]["batch"].as_u64().unwrap();
-    assert_eq!(args[at + 1], batch.div_ceil(dp).to_string(), "per rank");
+    let per_rank = batch.div_ceil(dp);
+    assert_eq!(args[at + 1], per_rank.to_string(), "per rank");
+    // The engine's overrides: attention replicas, and CUDA graphs of a rank's batch, padded.
+    let at = args
+        .iter()
+        .position(|&a| a == "--override-engine-args")
+        .unwrap();
+    let o: serde_json::Value = serde_json::from_str(args[at + 1]).unwrap();
+    assert_eq!(o["enable_attention_dp"].as_bool(), (dp > 1).then_some(true));
+    assert_eq!(o["cuda_graph_config"]["enable_padding"], true);
+    let sizes = o["cuda_graph_config"]["batch_sizes"].as_array().unwrap();
+    assert!(sizes.contains(&serde_json::json!(per_rank)), "{o}");
+}
+
+#[test]
+fn under_tensorrt_llm_the_fast_model_and_the_simulation_run_the_same_cuda_graphs() {
+    // TensorRT-LLM's own defaults capture 1-32, 64 and 128 unpadded; the DGD captures what
+    // Dynamo's profiler does, so no decode step of the simulated workers runs eagerly where
+    // the fast model assumed a graph.
+    let mut r = request(500.0, 30.0);
+    r.backend = servesim_models::backend::Backend::Trtllm;
+    r.request_rate = Some(8.0);
+    let o = profile(r, ProfileMode::Simulate, &Quiet).unwrap();
+    for c in &o.comparisons {
+        let itl = c.sim_itl_ms.unwrap();
+        assert!(
+            (c.fast_itl_ms - itl).abs() / itl <= servesim::profiler::simulate::DISAGREEMENT,
+            "{c:?}"
+        );
+    }
 }
 
 #[test]
