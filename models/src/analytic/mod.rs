@@ -28,7 +28,9 @@
 //! - **Prefill**: one prompt at batch 1, chunked by the engine's token budget; a
 //!   disaggregated prefill worker's queue batches the waiting prompts into each iteration
 //!   up to that budget ([`BatchedPrefill`]).
-//! - **Decode**: one step of `b` sequences at the mean context.
+//! - **Decode**: one step of `b` sequences at the mean context; a decode worker's count in
+//!   flight under Poisson arrivals, with every step at its own batch's time, is a
+//!   processor-sharing chain ([`decode_occupancy`]).
 //! - **Aggregated** (stationary estimate): with `b` sequences per worker, each request spends
 //!   `n_c` iterations in prefill chunks (ISL split by the token budget left after the `b`
 //!   decode tokens) and OSL − 1 in decode, so `b / (n_c + OSL − 1)` requests start per
@@ -38,8 +40,10 @@
 //!   the prefill slot, busy `requests/s × n_c mixed steps` of the time, fed round-robin.
 
 mod batched_prefill;
+mod decode_occupancy;
 
 pub use batched_prefill::BatchedPrefill;
+pub use decode_occupancy::{DecodeOccupancy, decode_occupancy};
 
 use crate::engine::cuda_graph::CudaGraphs;
 use crate::perf::{BatchShape, CachedPredictor, PrefillChunk};

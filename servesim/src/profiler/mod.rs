@@ -6,11 +6,13 @@
 //!   candidates with their figures;
 //! - [`search`]: the fast search over aggregated and disaggregated deployments (split per role,
 //!   batch per worker, worker counts) with the performance model, and the Pareto frontiers;
+//!   `aggregated` its aggregated deployments;
 //! - `engine_settings`: what its deployments set on each engine beyond the split (CUDA graphs,
 //!   SGLang's mixed chunks), as Dynamo's profiler writes them;
 //! - [`simulate`]: the top candidates run through the full simulator, fast vs simulated;
 //! - [`output`]: `dgd.yaml`, the planner profile, `pareto.csv`, `summary.json`, `report.html`.
 
+mod aggregated;
 pub mod candidate;
 mod decode_side;
 mod engine_settings;

@@ -12,11 +12,15 @@
 //!   ISL + OSL/2; throughput per GPU `b / ITL / t`. `b` is bounded by the KV capacity (each
 //!   sequence may hold ISL + OSL tokens: no preemption) and 1024. The largest `b` meeting the
 //!   ITL target is found by doubling then bisection (ITL grows with `b`).
-//! - **aggregated**: the stationary mixed-batch estimate at `b` sequences.
+//! - **aggregated** (`aggregated.rs`): the stationary mixed-batch estimate at `b` sequences.
 //! - **slots**: `b` is the mean number of sequences per worker; the `max_num_seqs` written
 //!   to the DGD (the candidate's `batch`) leaves headroom over it for Poisson bursts at each
-//!   worker ([`servesim_models::analytic::slots_with_headroom`]), and an aggregated request's
-//!   TTFT includes its (rare) wait for a slot.
+//!   worker ([`servesim_models::analytic::slots_with_headroom`]).
+//! - **swings**: at the planned rate the count in flight swings around its mean, every step
+//!   at its own count's time; the candidate's ITL and its wait for a slot are those of the
+//!   count's stationary chain ([`servesim_models::analytic::decode_occupancy`]; for an
+//!   aggregated worker its flow-equivalent server, and the TTFT an arrival meets at each
+//!   count).
 //! - **routing**: the DGD's frontend runs Dynamo's default router (`--router-mode
 //!   round-robin`, written out in it), and `--mode simulate` routes the same way.
 //!
@@ -28,7 +32,7 @@
 //! token waits for on the decode side, whose stream the client reads ([`DecodeSideWait`]).
 
 use servesim_models::analytic::{
-    AggregatedPoint, BatchedPrefill, SteadyLoad, mdk_wait_ms, slot_wait_ms, slots_with_headroom,
+    BatchedPrefill, SteadyLoad, decode_occupancy, slots_with_headroom,
 };
 use std::sync::OnceLock;
 
@@ -91,10 +95,10 @@ pub struct Worker {
     pub split: Split,
     /// Exact predictor (for the planner profile).
     pub predictor: IterationPredictor,
-    cached: CachedPredictor,
+    pub(super) cached: CachedPredictor,
     /// The CUDA graphs its DGD captures at this TP (decode steps padded or eager as the engine
     /// runs them).
-    graphs: CudaGraphs,
+    pub(super) graphs: CudaGraphs,
     /// KV capacity, tokens.
     pub kv_tokens: u64,
 }
@@ -116,6 +120,9 @@ pub struct Search<'a> {
     /// The model's response header: decode steps between an aggregated worker's prefill
     /// and the first token with text ([`LlmSpec::response_header_tokens`]).
     pub header_tokens: u32,
+    /// Aggregated workers plan each iteration while the previous one runs
+    /// ([`EngineConfig::overlap_schedule`]).
+    pub overlap_schedule: bool,
 }
 
 /// The model as served: FP8 weights come with an FP8 KV cache (as aiconfigurator and the
@@ -193,11 +200,12 @@ impl<'a> Search<'a> {
             prefill_max_num_seqs: d.max_num_seqs,
             decode_side: DecodeSideWait::new(&llm, &gpu, &d),
             header_tokens: llm.response_header_tokens,
+            overlap_schedule: d.overlap_schedule,
         })
     }
 
     /// The request's sizes and the engine's token budget.
-    fn load(&self) -> SteadyLoad {
+    pub(super) fn load(&self) -> SteadyLoad {
         SteadyLoad {
             isl: self.req.isl,
             osl: self.req.osl,
@@ -225,8 +233,14 @@ impl<'a> Search<'a> {
 
     /// The decode steps, at `itl_ms` each, that make a response header after the token a
     /// prefill makes: the client's first token waits for them.
-    fn header_ms(&self, itl_ms: f64) -> f64 {
+    pub(super) fn header_ms(&self, itl_ms: f64) -> f64 {
         f64::from(self.header_tokens) * itl_ms
+    }
+
+    /// Iterations an arriving prompt waits for beyond the one in flight: the one planned
+    /// before it came, under an overlap schedule.
+    pub(super) fn overlap_iterations(&self) -> f64 {
+        f64::from(u8::from(self.overlap_schedule))
     }
 
     /// Largest decode batch the KV cache holds without preemption.
@@ -240,33 +254,6 @@ impl<'a> Search<'a> {
     /// Decode step time at `b` sequences of mean context, ms.
     pub fn decode_itl_ms(&self, w: &Worker, b: u32) -> f64 {
         self.load().decode_step_ms(&w.cached, &w.graphs, b)
-    }
-
-    /// Aggregated workers of `w` at `b` sequences: (one worker's steady state, mean TTFT
-    /// before any slot wait, workers, requests/s they serve), or `None` when a worker cannot
-    /// keep up with the prefill work of `b` sequences or the budget holds none.
-    pub fn agg_point(&self, w: &Worker, b: u32) -> Option<(AggregatedPoint, f64, u32, f64)> {
-        let p = self.load().aggregated(&w.cached, &w.graphs, b)?;
-        let (n, rate) = self.agg_workers(w, b, p.requests_per_s)?;
-        Some((p, p.ttft_ms(n), n, rate))
-    }
-
-    /// Aggregated workers of `w` at `b` sequences each serving `per_worker` requests/s, and
-    /// the requests/s they serve: the fewest carrying the requested rate or concurrency, else
-    /// as many as the budget holds (`None` when it holds none).
-    fn agg_workers(&self, w: &Worker, b: u32, per_worker: f64) -> Option<(u32, f64)> {
-        if let Some(r) = self.req.request_rate {
-            Some(((r / per_worker).ceil().max(1.0) as u32, r))
-        } else if let Some(c) = self.req.concurrency {
-            let n = c.div_ceil(b).max(1);
-            Some((
-                n,
-                f64::from(n) * per_worker * (f64::from(c) / f64::from(n * b)),
-            ))
-        } else {
-            let n = self.req.total_gpus / w.split.gpus();
-            (n > 0).then(|| (n, f64::from(n) * per_worker))
-        }
     }
 
     /// Largest `b` in `1..=cap` with `ok(b)`, assuming `ok` holds up to some point and
@@ -315,7 +302,7 @@ impl<'a> Search<'a> {
     }
 
     /// The SLOs TTFT `ttft` and ITL `itl` miss, and the GPU budget when `gpus` exceed it.
-    fn misses_within(&self, ttft: f64, itl: f64, gpus: u32) -> Vec<SloMiss> {
+    pub(super) fn misses_within(&self, ttft: f64, itl: f64, gpus: u32) -> Vec<SloMiss> {
         let budget = self.req.total_gpus;
         let mut misses = slo_misses(self.req, ttft, itl);
         if gpus > budget {
@@ -421,18 +408,18 @@ impl<'a> Search<'a> {
         // The decode workers' `max_num_seqs`: headroom over the mean, so that Poisson
         // bursts rarely wait for a slot.
         let slots = slots_with_headroom(conc, 1.0, self.batch_cap(d).max(b));
-        // Where the KV capacity leaves too little headroom, a request may find every slot of
-        // its decode worker taken and wait for a departure, before its first token shows.
-        // While every slot is taken the worker steps at its full-slot ITL; if even then it
-        // serves fewer requests than arrive, the requests waiting for a slot pile up without
-        // bound.
-        let steps = self.load().decode_steps();
-        let full_life_ms = steps * self.decode_itl_ms(d, slots);
-        let keeps_up = rate / f64::from(y) < f64::from(slots) / (full_life_ms / 1e3);
-        let slot_wait = if keeps_up {
-            mdk_wait_ms(steps * itl, conc / f64::from(slots), slots)
-        } else {
-            f64::INFINITY
+        // The count in flight swings around that mean, every step at its own batch's time:
+        // the ITL and the wait for a slot (before the first token shows) are the stationary
+        // chain's ([`decode_occupancy`]). Where a step time jumps with the batch (a kernel's
+        // tile, a graph's padding) the count can settle above the mean's fixed point. If even
+        // a full worker serves fewer requests than arrive, those waiting for a slot pile up
+        // without bound.
+        let occupancy = decode_occupancy(rate, self.load().decode_steps(), y, slots, |n| {
+            self.decode_itl_ms(d, n)
+        });
+        let (itl, slot_wait) = match occupancy {
+            Some(o) => (o.itl_ms, o.wait_ms),
+            None => (self.decode_itl_ms(d, slots), f64::INFINITY),
         };
         let ttft = queue.model.response_ms(rate, x)
             + self
@@ -463,46 +450,6 @@ impl<'a> Search<'a> {
             tokens_per_s_per_user: 1e3 / itl,
             // The response header's steps are in both the TTFT and the decode steps.
             concurrency: rate * life_s((ttft - self.header_ms(itl)).min(1e9)),
-            goodput_per_gpu: if misses.is_empty() { per_gpu } else { 0.0 },
-            misses,
-        })
-    }
-
-    /// The aggregated deployment of worker `w` at `b` sequences per worker.
-    pub fn agg(&self, w: &Worker, b: u32) -> Option<Candidate> {
-        let (point, ttft, n, rate) = self.agg_point(w, b)?;
-        let itl = point.itl_ms;
-        let gpus = n * w.split.gpus();
-        // `b` is the mean in flight per worker; `max_num_seqs` leaves headroom over it, and
-        // a request that finds every slot of its worker taken waits (M/D/m over the worker's
-        // `m` slots, each held for a request's life), both for the wider swings of an
-        // aggregated worker's count in flight.
-        let z = point.in_flight_peakedness();
-        let slots = slots_with_headroom(f64::from(b), z, self.batch_cap(w).max(b));
-        let life_ms = ttft + self.load().decode_steps() * itl;
-        let slot_wait = slot_wait_ms(life_ms, f64::from(b), slots, z);
-        let header_ms = self.header_ms(itl);
-        let ttft = ttft + slot_wait + header_ms;
-        let misses = self.misses_within(ttft, itl, gpus);
-        let tokens = rate * f64::from(self.req.osl);
-        let per_gpu = tokens / f64::from(gpus);
-        Some(Candidate {
-            mode: Mode::Aggregated,
-            prefill: None,
-            decode: None,
-            aggregated: Some(PoolShape {
-                split: w.split,
-                workers: n,
-            }),
-            batch: slots,
-            gpus,
-            ttft_ms: ttft,
-            itl_ms: itl,
-            request_rate: rate,
-            tokens_per_s: tokens,
-            tokens_per_s_per_gpu: per_gpu,
-            tokens_per_s_per_user: 1e3 / itl,
-            concurrency: rate * (ttft - header_ms + self.load().decode_steps() * itl) / 1e3,
             goodput_per_gpu: if misses.is_empty() { per_gpu } else { 0.0 },
             misses,
         })
@@ -545,8 +492,8 @@ impl<'a> Search<'a> {
                 .batch_cap(w)
                 .min(self.max_batched_tokens.saturating_sub(1));
             let ok = |b: u32| {
-                self.agg_point(w, b)
-                    .is_some_and(|(p, ttft, _, _)| p.itl_ms <= itl_t && ttft <= ttft_t)
+                self.agg(w, b)
+                    .is_some_and(|c| c.itl_ms <= itl_t && c.ttft_ms <= ttft_t)
             };
             let b_slo = Self::largest(cap, ok);
             let mut top: Option<Candidate> = None;

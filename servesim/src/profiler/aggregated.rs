@@ -1,0 +1,124 @@
+//! The fast search's aggregated deployments: workers that prefill and decode in the same
+//! iterations, timed by the stationary estimate of [`servesim_models::analytic`] at a mean
+//! count, with the count's swings around it from its flow-equivalent server.
+
+use servesim_models::analytic::{
+    AggregatedPoint, DecodeOccupancy, decode_occupancy, slots_with_headroom,
+};
+
+use super::candidate::{Candidate, Mode, PoolShape};
+use super::search::{Search, Worker};
+
+impl Search<'_> {
+    /// Aggregated workers of `w` at `b` sequences: (one worker's steady state, mean TTFT
+    /// before any slot wait, workers, requests/s they serve), or `None` when a worker cannot
+    /// keep up with the prefill work of `b` sequences or the budget holds none.
+    pub fn agg_point(&self, w: &Worker, b: u32) -> Option<(AggregatedPoint, f64, u32, f64)> {
+        let p = self.load().aggregated(&w.cached, &w.graphs, b)?;
+        let (n, rate) = self.agg_workers(w, b, p.requests_per_s)?;
+        Some((p, p.ttft_ms(n), n, rate))
+    }
+
+    /// Aggregated workers of `w` at `b` sequences each serving `per_worker` requests/s, and
+    /// the requests/s they serve: the fewest carrying the requested rate or concurrency, else
+    /// as many as the budget holds (`None` when it holds none).
+    fn agg_workers(&self, w: &Worker, b: u32, per_worker: f64) -> Option<(u32, f64)> {
+        if let Some(r) = self.req.request_rate {
+            Some(((r / per_worker).ceil().max(1.0) as u32, r))
+        } else if let Some(c) = self.req.concurrency {
+            let n = c.div_ceil(b).max(1);
+            Some((
+                n,
+                f64::from(n) * per_worker * (f64::from(c) / f64::from(n * b)),
+            ))
+        } else {
+            let n = self.req.total_gpus / w.split.gpus();
+            (n > 0).then(|| (n, f64::from(n) * per_worker))
+        }
+    }
+
+    /// The aggregated deployment of worker `w` at `b` sequences per worker.
+    pub fn agg(&self, w: &Worker, b: u32) -> Option<Candidate> {
+        let (point, _, n, rate) = self.agg_point(w, b)?;
+        let itl = point.itl_ms;
+        let gpus = n * w.split.gpus();
+        // `b` is the mean in flight per worker; `max_num_seqs` leaves headroom over it, and
+        // a request that finds every slot of its worker taken waits (M/D/m over the worker's
+        // `m` slots, each held for a request's life), both for the wider swings of an
+        // aggregated worker's count in flight.
+        let z = point.in_flight_peakedness();
+        let slots = slots_with_headroom(f64::from(b), z, self.batch_cap(w).max(b));
+        let (itl, ttft) = match self.agg_occupancy(w, b, &point, (n, rate), slots) {
+            Some((occupancy, ttft)) => (occupancy.itl_ms, ttft + occupancy.wait_ms),
+            None => (itl, f64::INFINITY),
+        };
+        let header_ms = self.header_ms(itl);
+        let ttft = ttft + header_ms;
+        let misses = self.misses_within(ttft, itl, gpus);
+        let tokens = rate * f64::from(self.req.osl);
+        let per_gpu = tokens / f64::from(gpus);
+        Some(Candidate {
+            mode: Mode::Aggregated,
+            prefill: None,
+            decode: None,
+            aggregated: Some(PoolShape {
+                split: w.split,
+                workers: n,
+            }),
+            batch: slots,
+            gpus,
+            ttft_ms: ttft,
+            itl_ms: itl,
+            request_rate: rate,
+            tokens_per_s: tokens,
+            tokens_per_s_per_gpu: per_gpu,
+            tokens_per_s_per_user: 1e3 / itl,
+            concurrency: rate * (ttft - header_ms + self.load().decode_steps() * itl) / 1e3,
+            goodput_per_gpu: if misses.is_empty() { per_gpu } else { 0.0 },
+            misses,
+        })
+    }
+
+    /// The count in flight of `workers` aggregated workers of `w` with `slots` slots each,
+    /// fed `rate` requests/s, and the mean TTFT before any slot wait of a request arriving
+    /// at one; `None` when they cannot keep up. Each worker is taken as its flow-equivalent
+    /// server: a processor-sharing server whose requests/s at `k` sequences are the
+    /// stationary estimate's at `k` ([`decode_occupancy`]; Chandy, Herzog and Woo,
+    /// "Parametric analysis of queuing networks", IBM J. Res. Dev. 19(1), 1975), and the most
+    /// a worker serves beyond where that estimate keeps up. Near the most requests its
+    /// prefills leave a worker, the count swings far above the mean `b` the point was
+    /// planned at, and every iteration with it; an arrival finds the worker at each count
+    /// as often as the worker is there, and waits as that count's steady state says (at
+    /// counts where the prefills do not keep up, as at the largest where they do).
+    fn agg_occupancy(
+        &self,
+        w: &Worker,
+        b: u32,
+        point: &AggregatedPoint,
+        (workers, rate): (u32, f64),
+        slots: u32,
+    ) -> Option<(DecodeOccupancy, f64)> {
+        let load = self.load();
+        let at = |k: u32| load.aggregated(&w.cached, &w.graphs, k.max(1));
+        // A request's iterations (its prefill chunks and decode steps): `b` sequences start
+        // `requests/s × iteration` requests an iteration.
+        let iterations = f64::from(b) / (point.requests_per_s * point.itl_ms / 1e3);
+        let mut most_per_ms = 0.0f64;
+        let occupancy = decode_occupancy(rate, iterations, workers, slots, |k| {
+            if let Some(p) = at(k) {
+                most_per_ms = most_per_ms.max(p.requests_per_s / 1e3);
+            }
+            f64::from(k) / (iterations * most_per_ms.max(f64::MIN_POSITIVE))
+        })?;
+        // Half the iteration in flight, then the prefill slot's response (`ttft_ms`), and
+        // under an overlap schedule the iteration planned before the prompt came too.
+        let mut last = point.ttft_ms(workers) + self.overlap_iterations() * point.itl_ms;
+        let ttft = occupancy.seen_by_arrivals(|k| {
+            if let Some(p) = at(k) {
+                last = p.ttft_ms(workers) + self.overlap_iterations() * p.itl_ms;
+            }
+            last
+        });
+        Some((occupancy, ttft))
+    }
+}
