@@ -13,6 +13,9 @@
 //!   kernel from the host ([`CudaGraphs::for_backend`]). vLLM workers get no sizes (its rule
 //!   writes none): its defaults pad every decode batch up to its largest graph. Prefill
 //!   workers run no decode-only steps and get none either.
+//! - **TensorRT-LLM's overlap scheduler** is turned off on prefill workers (`prefill
+//!   disable_overlap_scheduler = true`): a prompt arriving during an iteration joins the
+//!   next one, as the fast model's prefill queue takes it.
 //! - **SGLang's mixed chunks**: aggregated SGLang workers get `enable_mixed_chunk` (`agg
 //!   enable_mixed_chunk = true`), so a prefill batch carries the running decode batch with
 //!   it (`Scheduler.get_new_batch_prefill`, `mix_with_running`, SGLang 0.5.9) instead of
@@ -45,6 +48,11 @@ pub fn deployed_batch_sizes(backend: Backend, max_batch: u32) -> Option<Vec<u32>
     }
 }
 
+/// Whether the DGD turns the overlap scheduler off on a `role` worker of `backend`.
+pub fn stops_overlap(backend: Backend, role: &str) -> bool {
+    backend == Backend::Trtllm && role == "prefill"
+}
+
 /// Whether the DGD has an aggregated worker of `backend` mix prefill chunks into its decode
 /// batches where the backend would not by default: SGLang's `--enable-mixed-chunk`.
 pub fn mixes_chunks(backend: Backend) -> bool {
@@ -74,12 +82,18 @@ pub fn fast_model_graphs(
     }
 }
 
-/// A worker's CUDA graphs ([`deployed_batch_sizes`], for ranks of `max_batch` sequences) and
-/// TensorRT-LLM's attention replicas, in its engine's own arguments: SGLang's
-/// `--cuda-graph-bs` (it always pads); for TensorRT-LLM one `--override-engine-args` JSON
-/// (Dynamo's `dynamo.trtllm` merges it into the LLM API's arguments) holding
-/// `enable_attention_dp` and `cuda_graph_config` (`batch_sizes`, `enable_padding`).
-pub fn engine_args(backend: Backend, split: Split, max_batch: Option<u32>) -> Vec<String> {
+/// A `role` worker's CUDA graphs ([`deployed_batch_sizes`], for ranks of `max_batch`
+/// sequences), TensorRT-LLM's attention replicas and overlap scheduler ([`stops_overlap`]),
+/// in its engine's own arguments: SGLang's `--cuda-graph-bs` (it always pads); for
+/// TensorRT-LLM one `--override-engine-args` JSON (Dynamo's `dynamo.trtllm` merges it into
+/// the LLM API's arguments) holding `enable_attention_dp`, `disable_overlap_scheduler` and
+/// `cuda_graph_config` (`batch_sizes`, `enable_padding`).
+pub fn engine_args(
+    backend: Backend,
+    role: &str,
+    split: Split,
+    max_batch: Option<u32>,
+) -> Vec<String> {
     let sizes = max_batch.and_then(|b| deployed_batch_sizes(backend, b));
     match backend {
         Backend::Vllm => Vec::new(),
@@ -92,6 +106,9 @@ pub fn engine_args(backend: Backend, split: Split, max_batch: Option<u32>) -> Ve
             let mut o = serde_json::Map::new();
             if split.attention_dp > 1 {
                 o.insert("enable_attention_dp".into(), json!(true));
+            }
+            if stops_overlap(backend, role) {
+                o.insert("disable_overlap_scheduler".into(), json!(true));
             }
             if let Some(sizes) = sizes {
                 o.insert(
@@ -175,7 +192,7 @@ mod tests {
             attention_dp: 8,
             ep: 8,
         };
-        let trt = engine_args(Backend::Trtllm, dp8, Some(20));
+        let trt = engine_args(Backend::Trtllm, "decode", dp8, Some(20));
         assert_eq!(trt[0], "--override-engine-args");
         let o: Value = serde_json::from_str(&trt[1]).unwrap();
         assert_eq!(o["enable_attention_dp"], json!(true));
@@ -186,12 +203,18 @@ mod tests {
             deployed_batch_sizes(Backend::Trtllm, 20).unwrap().len()
         );
         assert_eq!(sizes.last(), Some(&json!(512)));
-        // A prefill worker: attention replicas, no graphs.
-        let prefill = engine_args(Backend::Trtllm, dp8, None);
-        assert_eq!(prefill[1], r#"{"enable_attention_dp":true}"#);
-        assert!(engine_args(Backend::Trtllm, Split::tensor(4), None).is_empty());
-        let sglang = engine_args(Backend::Sglang, Split::tensor(2), Some(4));
+        assert_eq!(o.get("disable_overlap_scheduler"), None);
+        // A prefill worker: attention replicas, no overlap scheduler, no graphs.
+        let prefill = engine_args(Backend::Trtllm, "prefill", dp8, None);
+        assert_eq!(
+            prefill[1],
+            r#"{"disable_overlap_scheduler":true,"enable_attention_dp":true}"#
+        );
+        let tp4 = Split::tensor(4);
+        assert!(engine_args(Backend::Trtllm, "aggregated", tp4, None).is_empty());
+        let sglang = engine_args(Backend::Sglang, "decode", Split::tensor(2), Some(4));
         assert_eq!(&sglang[..4], &["--cuda-graph-bs", "1", "2", "3"]);
-        assert!(engine_args(Backend::Vllm, Split::tensor(2), Some(64)).is_empty());
+        assert!(engine_args(Backend::Sglang, "prefill", tp4, None).is_empty());
+        assert!(engine_args(Backend::Vllm, "decode", Split::tensor(2), Some(64)).is_empty());
     }
 }

@@ -140,7 +140,7 @@ fn worker(
             Backend::Trtllm => args.extend(["--max-batch-size".into(), rank.to_string()]),
         }
     }
-    args.extend(engine_args(backend, split, per_rank));
+    args.extend(engine_args(backend, role, split, per_rank));
     if role == "aggregated" && mixes_chunks(backend) {
         args.push("--enable-mixed-chunk".into());
     }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use servesim_models::cluster::router::RouterKind;
 
 use super::candidate::{Candidate, Split};
-use super::engine_settings::{deployed_batch_sizes, mixes_chunks};
+use super::engine_settings::{deployed_batch_sizes, mixes_chunks, stops_overlap};
 use super::request::ProfileRequest;
 use super::search::{served_llm, slo_misses};
 use crate::experiment::parallel;
@@ -91,6 +91,9 @@ pub fn sim_setup(req: &ProfileRequest, c: &Candidate) -> SimSetup {
         p.engine.max_num_seqs = batch;
         if name == "aggregated" && mixes_chunks(req.backend) {
             p.engine.mixed_batches = Some(true);
+        }
+        if stops_overlap(req.backend, name) {
+            p.engine.overlap_schedule = Some(false);
         }
         // The graphs the DGD has the worker capture, for a rank's batch.
         let per_rank = batch.map(|b| b.div_ceil(split.attention_dp.max(1)));
