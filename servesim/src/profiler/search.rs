@@ -213,11 +213,28 @@ impl<'a> Search<'a> {
         }
     }
 
+    /// [`Search::load`] on a worker of `split`: its token budget is a rank's for each of its
+    /// attention-DP ranks (each schedules its own batch), as the simulated engine's is.
+    pub(super) fn load_of(&self, split: Split) -> SteadyLoad {
+        SteadyLoad {
+            max_batched_tokens: self.worker_token_budget(split),
+            ..self.load()
+        }
+    }
+
+    /// The token budget of a worker of `split`: a rank's for each attention-DP rank.
+    fn worker_token_budget(&self, split: Split) -> u32 {
+        self.max_batched_tokens
+            .saturating_mul(split.attention_dp.max(1))
+    }
+
     /// The prefill queue of workers of `w`: their iterations batch the waiting prompts.
     pub fn prefill_queue(&self, w: &Worker) -> PrefillQueue {
         let most_workers = self.req.total_gpus / w.split.gpus().max(1) + 1;
         PrefillQueue {
-            model: self.load().batched_prefill(&w.cached, most_workers),
+            model: self
+                .load_of(w.split)
+                .batched_prefill(&w.cached, most_workers),
             capacity: (0..most_workers).map(|_| OnceLock::new()).collect(),
         }
     }
@@ -490,7 +507,7 @@ impl<'a> Search<'a> {
         for (_, w) in self.role(self.req.pins.aggregated) {
             let cap = self
                 .batch_cap(w)
-                .min(self.max_batched_tokens.saturating_sub(1));
+                .min(self.worker_token_budget(w.split).saturating_sub(1));
             let ok = |b: u32| {
                 self.agg(w, b)
                     .is_some_and(|c| c.itl_ms <= itl_t && c.ttft_ms <= ttft_t)
@@ -523,7 +540,7 @@ impl<'a> Search<'a> {
             tp: split.gpus(),
             max_kv_tokens: w.kv_tokens,
             max_num_seqs,
-            max_batched_tokens: self.max_batched_tokens,
+            max_batched_tokens: self.worker_token_budget(split),
         })
     }
 }
