@@ -48,8 +48,8 @@ impl DecodeOccupancy {
 
 /// The occupancy of `workers` workers of `slots` sequences each, fed `rate_per_s` requests
 /// in all of `steps` decode steps each, a step of `n` sequences taking `step_ms(n)`; `None`
-/// when even full workers serve fewer than arrive (the line grows without bound). The
-/// figures are per worker.
+/// when even full workers serve fewer than arrive (the line grows without bound), or a step
+/// takes no positive finite time. The figures are per worker.
 pub fn decode_occupancy(
     rate_per_s: f64,
     steps: f64,
@@ -75,7 +75,11 @@ pub fn decode_occupancy(
     log_p.push(0.0);
     let mut full_rate = 0.0;
     for n in 1..=most {
-        let mu = f64::from(n) / (steps * step_ms(n.div_ceil(workers)));
+        let step = step_ms(n.div_ceil(workers));
+        if !(step.is_finite() && step > 0.0) {
+            return None;
+        }
+        let mu = f64::from(n) / (steps * step);
         full_rate = mu;
         log_p.push(log_p[n as usize - 1] + (lambda / mu).ln());
     }
@@ -141,6 +145,9 @@ mod tests {
         // More than full workers serve: no steady state (400 slots serve 8.9 req/s).
         assert!(decode_occupancy(9.5, 500.0, 1, 400, step).is_none());
         assert!(decode_occupancy(9.5, 500.0, 1, 1000, step).is_some());
+        // A step that takes no time, or forever, is no answer.
+        assert!(decode_occupancy(1.0, 500.0, 1, 10, |_| f64::INFINITY).is_none());
+        assert!(decode_occupancy(1.0, 500.0, 1, 10, |_| 0.0).is_none());
     }
 
     #[test]

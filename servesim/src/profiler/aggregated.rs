@@ -10,13 +10,13 @@ use super::candidate::{Candidate, Mode, PoolShape};
 use super::search::{Search, Worker};
 
 impl Search<'_> {
-    /// Aggregated workers of `w` at `b` sequences: (one worker's steady state, mean TTFT
-    /// before any slot wait, workers, requests/s they serve), or `None` when a worker cannot
-    /// keep up with the prefill work of `b` sequences or the budget holds none.
-    pub fn agg_point(&self, w: &Worker, b: u32) -> Option<(AggregatedPoint, f64, u32, f64)> {
+    /// Aggregated workers of `w` at `b` sequences: (one worker's steady state, workers,
+    /// requests/s they serve), or `None` when a worker cannot keep up with the prefill work
+    /// of `b` sequences or the budget holds none.
+    pub fn agg_point(&self, w: &Worker, b: u32) -> Option<(AggregatedPoint, u32, f64)> {
         let p = self.load_of(w.split).aggregated(&w.cached, &w.graphs, b)?;
         let (n, rate) = self.agg_workers(w, b, p.requests_per_s)?;
-        Some((p, p.ttft_ms(n), n, rate))
+        Some((p, n, rate))
     }
 
     /// Aggregated workers of `w` at `b` sequences each serving `per_worker` requests/s, and
@@ -39,18 +39,16 @@ impl Search<'_> {
 
     /// The aggregated deployment of worker `w` at `b` sequences per worker.
     pub fn agg(&self, w: &Worker, b: u32) -> Option<Candidate> {
-        let (point, _, n, rate) = self.agg_point(w, b)?;
-        let itl = point.itl_ms;
+        let (point, n, rate) = self.agg_point(w, b)?;
         let gpus = n * w.split.gpus();
-        // `b` is the mean in flight per worker; `max_num_seqs` leaves headroom over it, and
-        // a request that finds every slot of its worker taken waits (M/D/m over the worker's
-        // `m` slots, each held for a request's life), both for the wider swings of an
-        // aggregated worker's count in flight.
+        // `b` is the mean in flight per worker; `max_num_seqs` leaves headroom over it for
+        // the wider swings of an aggregated worker's count in flight. The ITL, the TTFT and
+        // the wait for a slot are those of the count's stationary chain.
         let z = point.in_flight_peakedness();
         let slots = slots_with_headroom(f64::from(b), z, self.batch_cap(w).max(b));
         let (itl, ttft) = match self.agg_occupancy(w, b, &point, (n, rate), slots) {
             Some((occupancy, ttft)) => (occupancy.itl_ms, ttft + occupancy.wait_ms),
-            None => (itl, f64::INFINITY),
+            None => (point.itl_ms, f64::INFINITY),
         };
         let header_ms = self.header_ms(itl);
         let ttft = ttft + header_ms;
@@ -108,7 +106,7 @@ impl Search<'_> {
             if let Some(p) = at(k) {
                 most_per_ms = most_per_ms.max(p.requests_per_s / 1e3);
             }
-            f64::from(k) / (iterations * most_per_ms.max(f64::MIN_POSITIVE))
+            f64::from(k) / (iterations * most_per_ms)
         })?;
         // Half the iteration in flight, then the prefill slot's response (`ttft_ms`), and
         // under an overlap schedule the iteration planned before the prompt came too.
