@@ -82,8 +82,9 @@ impl Search<'_> {
     /// at one; `None` when they cannot keep up. Each worker is taken as its flow-equivalent
     /// server: a processor-sharing server whose requests/s at `k` sequences are the
     /// stationary estimate's at `k` ([`decode_occupancy`]; Chandy, Herzog and Woo,
-    /// "Parametric analysis of queuing networks", IBM J. Res. Dev. 19(1), 1975), and the most
-    /// a worker serves beyond where that estimate keeps up. Near the most requests its
+    /// "Parametric analysis of queuing networks", IBM J. Res. Dev. 19(1), 1975), fewer where
+    /// a step jumps with the batch (a kernel's tile, a graph's size), and the most a worker
+    /// serves below where that estimate stops keeping up beyond it. Near the most requests its
     /// prefills leave a worker, the count swings far above the mean `b` the point was
     /// planned at, and every iteration with it; an arrival finds the worker at each count
     /// as often as the worker is there, and waits as that count's steady state says (at
@@ -101,12 +102,18 @@ impl Search<'_> {
         // A request's iterations (its prefill chunks and decode steps): `b` sequences start
         // `requests/s × iteration` requests an iteration.
         let iterations = f64::from(b) / (point.requests_per_s * point.itl_ms / 1e3);
+        // A worker takes every `workers`-th Poisson arrival: Erlang gaps.
+        let arrival_scv = 1.0 / f64::from(workers);
         let mut most_per_ms = 0.0f64;
-        let occupancy = decode_occupancy(rate, iterations, workers, slots, |k| {
-            if let Some(p) = at(k) {
-                most_per_ms = most_per_ms.max(p.requests_per_s / 1e3);
-            }
-            f64::from(k) / (iterations * most_per_ms)
+        let occupancy = decode_occupancy(rate, iterations, workers, slots, arrival_scv, |k| {
+            let per_ms = match at(k) {
+                Some(p) => {
+                    most_per_ms = most_per_ms.max(p.requests_per_s / 1e3);
+                    p.requests_per_s / 1e3
+                }
+                None => most_per_ms,
+            };
+            f64::from(k) / (iterations * per_ms)
         })?;
         // Half the iteration in flight, then the prefill slot's response (`ttft_ms`), and
         // under an overlap schedule the iteration planned before the prompt came too.

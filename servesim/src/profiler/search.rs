@@ -32,7 +32,7 @@
 //! token waits for on the decode side, whose stream the client reads ([`DecodeSideWait`]).
 
 use servesim_models::analytic::{
-    BatchedPrefill, SteadyLoad, decode_occupancy, slots_with_headroom,
+    BatchedPrefill, SteadyLoad, decode_occupancy, fixed_service_departure_scv, slots_with_headroom,
 };
 use std::sync::OnceLock;
 
@@ -430,8 +430,12 @@ impl<'a> Search<'a> {
         // chain's ([`decode_occupancy`]). Where a step time jumps with the batch (a kernel's
         // tile, a graph's padding) the count can settle above the mean's fixed point. If even
         // a full worker serves fewer requests than arrive, those waiting for a slot pile up
-        // without bound.
-        let occupancy = decode_occupancy(rate, self.load().decode_steps(), y, slots, |n| {
+        // without bound. A decode worker's arrivals are the prefill workers' departures,
+        // spaced by their busy queue, dealt round-robin: every `y`-th of them.
+        let prefill_busy = rate * queue.model.alone_ms() / 1e3 / f64::from(x);
+        let arrival_scv = fixed_service_departure_scv(prefill_busy, x) / f64::from(y);
+        let steps = self.load().decode_steps();
+        let occupancy = decode_occupancy(rate, steps, y, slots, arrival_scv, |n| {
             self.decode_itl_ms(d, n)
         });
         let (itl, slot_wait) = match occupancy {
