@@ -29,8 +29,10 @@
 //!   disaggregated prefill worker's queue batches the waiting prompts into each iteration
 //!   up to that budget ([`BatchedPrefill`]).
 //! - **Decode**: one step of `b` sequences at the mean context; a decode worker's count in
-//!   flight under Poisson arrivals, with every step at its own batch's time, is a
-//!   processor-sharing chain ([`decode_occupancy`]).
+//!   flight, with every step at its own batch's time, is a processor-sharing chain of its
+//!   own, weighted for how regular its arrivals are ([`decode_occupancy`]; round-robin
+//!   makes them smoother than Poisson, [`fixed_service_departure_scv`] the prefill queue's
+//!   departures smoother still).
 //! - **Aggregated** (stationary estimate): with `b` sequences per worker, each request spends
 //!   `n_c` iterations in prefill chunks (ISL split by the token budget left after the `b`
 //!   decode tokens) and OSL − 1 in decode, so `b / (n_c + OSL − 1)` requests start per
