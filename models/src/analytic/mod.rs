@@ -403,6 +403,18 @@ mod tests {
     }
 
     #[test]
+    fn a_busy_queue_of_fixed_service_spaces_its_departures() {
+        // Idle: departures are the Poisson arrivals; one server always busy: evenly spaced.
+        assert_eq!(fixed_service_departure_scv(0.0, 1), 1.0);
+        assert_eq!(fixed_service_departure_scv(1.0, 1), 0.0);
+        // Busier spaces them more; more servers, each serving in turn, less.
+        assert!(fixed_service_departure_scv(0.8, 1) < fixed_service_departure_scv(0.5, 1));
+        assert!(fixed_service_departure_scv(0.8, 4) > fixed_service_departure_scv(0.8, 1));
+        // Outside [0, 1] the utilisation is clamped; zero servers count as one.
+        assert_eq!(fixed_service_departure_scv(1.5, 0), 0.0);
+    }
+
+    #[test]
     fn one_server_mdk_is_md1_and_more_servers_wait_less() {
         for rho in [0.1, 0.5, 0.9] {
             let one = mdk_response_ms(40.0, rho, 1);
