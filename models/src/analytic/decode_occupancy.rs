@@ -9,19 +9,18 @@
 //! `μ(n) = n / (steps · itl(n))`. Beyond the slots a request waits for one, and the line is
 //! taken as leaving at the full worker's rate (exponential gaps: the chain continued).
 //!
-//! Dynamo's frontend routes round-robin, so each of `w` workers takes every `w`-th request
-//! and is its own chain, with its own slots: arrivals are shared out evenly, but each
-//! worker's departures are its own, so one can be full while another has room (a pool of
-//! `w · slots` shared slots never is, and near the most throughput it waits far less).
-//! Arrivals smoother than Poisson (every `w`-th of a Poisson stream has Erlang-`w` gaps,
-//! squared coefficient of variation `c_a² = 1 / w`) swing the count less: the chain is the
-//! diffusion whose stationary density grows by `2 (λ − μ) / (λ c_a² + μ c_s²)` a state
-//! (Harrison, *Brownian Motion and Stochastic Flow Systems*, 1985, §5.6), which with
-//! Poisson arrivals and the chain's own departures (`c_a² = c_s² = 1`) is `ln(λ / μ)` to
-//! second order; so each step's `ln(λ / μ(n))` is weighted `2 / (c_a² + 1)`, as Whitt's
-//! QNA weights a queue's wait by its arrivals' variability ("The Queueing Network
-//! Analyzer", Bell System Technical Journal 62(9), 1983). With Poisson arrivals the chain
-//! is the exact one.
+//! Dynamo's frontend routes round-robin, so each of `w` workers takes every `w`-th request and
+//! is its own chain, with its own slots: arrivals are shared out evenly, but each worker's
+//! departures are its own, so one can be full while another has room (a pool of `w · slots`
+//! shared slots never is, and near the most throughput it waits far less). Arrivals smoother
+//! than Poisson (every `w`-th of a Poisson stream has Erlang-`w` gaps, squared coefficient of
+//! variation `c_a² = 1 / w`) swing the count less: the chain is the diffusion whose stationary
+//! density grows by `2 (λ − μ) / (λ c_a² + μ c_s²)` a state (a reflected Brownian motion's;
+//! Harrison, *Brownian Motion and Stochastic Flow Systems*, 1985), which with Poisson arrivals
+//! and the chain's own departures (`c_a² = c_s² = 1`) is `ln(λ / μ)` to second order; so each
+//! step's `ln(λ / μ(n))` is weighted `2 / (c_a² + 1)`, as Whitt's QNA weights a queue's wait by
+//! its arrivals' variability ("The Queueing Network Analyzer", Bell System Technical Journal
+//! 62(9), 1983). With Poisson arrivals the chain is the exact one.
 //!
 //! Near a worker's most throughput `μ(n)` hardly grows with `n`, so the count swings far
 //! above the `λ · steps · itl(n) = n` fixed point; where the step time jumps with the batch

@@ -97,9 +97,9 @@ pub fn mdk_wait_ms(service_ms: f64, rho: f64, k: u32) -> f64 {
 
 /// Squared coefficient of variation of the gaps between departures from `servers` servers
 /// at utilisation `rho` fed Poisson arrivals and serving in a fixed time (Whitt, "The
-/// Queueing Network Analyzer", Bell System Technical Journal 62(9), 1983, eq. 39:
-/// `1 + (1 − ρ²)(c_a² − 1) + ρ² (c_s² − 1) / √m` with `c_a² = 1`, `c_s² = 0`): a busy
-/// queue spaces what it lets out.
+/// Queueing Network Analyzer", Bell System Technical Journal 62(9), 1983, its departure
+/// formula for `m` servers, `1 + (1 − ρ²)(c_a² − 1) + ρ² (c_s² − 1) / √m`, with
+/// `c_a² = 1`, `c_s² = 0`): a busy queue spaces what it lets out.
 pub fn fixed_service_departure_scv(rho: f64, servers: u32) -> f64 {
     let rho = rho.clamp(0.0, 1.0);
     1.0 - rho * rho / f64::from(servers.max(1)).sqrt()
