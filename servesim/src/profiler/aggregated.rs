@@ -6,7 +6,7 @@ use servesim_models::analytic::{
     AggregatedPoint, DecodeOccupancy, decode_occupancy, slots_with_headroom,
 };
 
-use super::candidate::{Candidate, Mode, PoolShape};
+use super::candidate::{Candidate, Estimate, PoolShape, Pools};
 use super::search::{Search, Worker};
 
 impl Search<'_> {
@@ -52,29 +52,25 @@ impl Search<'_> {
         };
         let header_ms = self.header_ms(itl);
         let ttft = ttft + header_ms;
-        let misses = self.misses_within(ttft, itl, gpus);
-        let tokens = rate * f64::from(self.req.osl);
-        let per_gpu = tokens / f64::from(gpus);
-        Some(Candidate {
-            mode: Mode::Aggregated,
-            prefill: None,
-            decode: None,
-            aggregated: Some(PoolShape {
-                split: w.split,
-                workers: n,
-            }),
-            batch: slots,
-            gpus,
+        let estimate = Estimate {
             ttft_ms: ttft,
             itl_ms: itl,
             request_rate: rate,
-            tokens_per_s: tokens,
-            tokens_per_s_per_gpu: per_gpu,
-            tokens_per_s_per_user: 1e3 / itl,
             concurrency: rate * (ttft - header_ms + self.load().decode_steps() * itl) / 1e3,
-            goodput_per_gpu: if misses.is_empty() { per_gpu } else { 0.0 },
+        };
+        let pools = Pools::Aggregated(PoolShape {
+            split: w.split,
+            workers: n,
+        });
+        let misses = self.misses_within(ttft, itl, gpus);
+        Some(Candidate::estimated(
+            pools,
+            slots,
+            gpus,
+            estimate,
+            self.req.osl,
             misses,
-        })
+        ))
     }
 
     /// The count in flight of `workers` aggregated workers of `w` with `slots` slots each,

@@ -141,6 +141,34 @@ pub struct PoolShape {
     pub workers: u32,
 }
 
+/// A deployment's pools: what a candidate's mode and pool fields follow from.
+#[derive(Clone, Copy, Debug)]
+pub enum Pools {
+    /// Prefill and decode workers apart.
+    Disaggregated {
+        /// The prefill pool.
+        prefill: PoolShape,
+        /// The decode pool.
+        decode: PoolShape,
+    },
+    /// Workers that prefill and decode in the same iterations.
+    Aggregated(PoolShape),
+}
+
+/// What the fast model estimates of a deployment at its planned load; a candidate's other
+/// figures follow from it.
+#[derive(Clone, Copy, Debug)]
+pub struct Estimate {
+    /// Mean TTFT, ms.
+    pub ttft_ms: f64,
+    /// Mean ITL, ms.
+    pub itl_ms: f64,
+    /// Requests/s the deployment carries.
+    pub request_rate: f64,
+    /// Requests in flight at that load.
+    pub concurrency: f64,
+}
+
 /// An SLO a configuration misses.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SloMiss {
@@ -190,6 +218,44 @@ pub struct Candidate {
 }
 
 impl Candidate {
+    /// The deployment of `pools`, `batch` sequences a decode (or aggregated) worker, on
+    /// `gpus` GPUs, as estimated, answering `osl` tokens a request and missing `misses`:
+    /// its tokens/s (per GPU and per user) and goodput follow.
+    pub fn estimated(
+        pools: Pools,
+        batch: u32,
+        gpus: u32,
+        e: Estimate,
+        osl: u32,
+        misses: Vec<SloMiss>,
+    ) -> Candidate {
+        let (mode, prefill, decode, aggregated) = match pools {
+            Pools::Disaggregated { prefill, decode } => {
+                (Mode::Disaggregated, Some(prefill), Some(decode), None)
+            }
+            Pools::Aggregated(pool) => (Mode::Aggregated, None, None, Some(pool)),
+        };
+        let tokens = e.request_rate * f64::from(osl);
+        let per_gpu = tokens / f64::from(gpus);
+        Candidate {
+            mode,
+            prefill,
+            decode,
+            aggregated,
+            batch,
+            gpus,
+            ttft_ms: e.ttft_ms,
+            itl_ms: e.itl_ms,
+            request_rate: e.request_rate,
+            tokens_per_s: tokens,
+            tokens_per_s_per_gpu: per_gpu,
+            tokens_per_s_per_user: 1e3 / e.itl_ms,
+            concurrency: e.concurrency,
+            goodput_per_gpu: if misses.is_empty() { per_gpu } else { 0.0 },
+            misses,
+        }
+    }
+
     /// Whether both SLOs are met.
     pub fn meets_slo(&self) -> bool {
         self.misses.is_empty()

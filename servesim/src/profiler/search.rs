@@ -44,7 +44,9 @@ use servesim_models::llm::{DEFAULT_MEM_FRACTION, LlmSpec};
 use servesim_models::perf::{CachedPredictor, IterationPredictor, KernelTimer};
 use servesim_planner::profile::PoolModel;
 
-use super::candidate::{Candidate, FrontierPoint, Mode, PoolShape, SloMiss, Split, splits};
+use super::candidate::{
+    Candidate, Estimate, FrontierPoint, Mode, PoolShape, Pools, SloMiss, Split, splits,
+};
 pub use super::decode_side::DecodeSideWait;
 use super::engine_settings::fast_model_graphs;
 use super::request::ProfileRequest;
@@ -447,33 +449,32 @@ impl<'a> Search<'a> {
                 .decode_side
                 .ms(self.req.isl, p.split.gpus(), d.split.gpus(), itl)
             + slot_wait;
-        let misses = self.misses_within(ttft, itl, gpus);
-        let tokens = rate * f64::from(self.req.osl);
-        let per_gpu = tokens / f64::from(gpus);
-        Some(Candidate {
-            mode: Mode::Disaggregated,
-            prefill: Some(PoolShape {
-                split: p.split,
-                workers: x,
-            }),
-            decode: Some(PoolShape {
-                split: d.split,
-                workers: y,
-            }),
-            aggregated: None,
-            batch: slots,
-            gpus,
+        let estimate = Estimate {
             ttft_ms: ttft,
             itl_ms: itl,
             request_rate: rate,
-            tokens_per_s: tokens,
-            tokens_per_s_per_gpu: per_gpu,
-            tokens_per_s_per_user: 1e3 / itl,
             // The response header's steps are in both the TTFT and the decode steps.
             concurrency: rate * life_s((ttft - self.header_ms(itl)).min(1e9)),
-            goodput_per_gpu: if misses.is_empty() { per_gpu } else { 0.0 },
+        };
+        let pools = Pools::Disaggregated {
+            prefill: PoolShape {
+                split: p.split,
+                workers: x,
+            },
+            decode: PoolShape {
+                split: d.split,
+                workers: y,
+            },
+        };
+        let misses = self.misses_within(ttft, itl, gpus);
+        Some(Candidate::estimated(
+            pools,
+            slots,
+            gpus,
+            estimate,
+            self.req.osl,
             misses,
-        })
+        ))
     }
 
     /// Runs the search: the best candidate per (mode, TP combination), and every sampled
