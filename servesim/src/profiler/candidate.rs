@@ -54,6 +54,12 @@ impl Split {
         self.tp * self.attention_dp
     }
 
+    /// A rank's share of `seqs` sequences of the worker: each attention-DP rank schedules
+    /// its own batch.
+    pub fn per_rank(&self, seqs: u32) -> u32 {
+        seqs.div_ceil(self.attention_dp.max(1))
+    }
+
     /// The models crate's view of the split.
     pub fn parallelism(&self) -> Parallelism {
         Parallelism {

@@ -132,7 +132,7 @@ fn worker(
     // TensorRT-LLM's `max_batch_size` is per attention-DP rank, and so is vLLM's
     // `--max-num-seqs` (each data-parallel rank runs its own engine core and scheduler);
     // SGLang's `--max-running-requests` is given for the whole server.
-    let per_rank = max_num_seqs.map(|n| n.div_ceil(split.attention_dp.max(1)));
+    let per_rank = max_num_seqs.map(|n| split.per_rank(n));
     if let (Some(n), Some(rank)) = (max_num_seqs, per_rank) {
         match backend {
             Backend::Vllm => args.extend(["--max-num-seqs".into(), rank.to_string()]),

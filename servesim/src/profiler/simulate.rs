@@ -96,7 +96,7 @@ pub fn sim_setup(req: &ProfileRequest, c: &Candidate) -> SimSetup {
             p.engine.overlap_schedule = Some(false);
         }
         // The graphs the DGD has the worker capture, for a rank's batch.
-        let per_rank = batch.map(|b| b.div_ceil(split.attention_dp.max(1)));
+        let per_rank = batch.map(|b| split.per_rank(b));
         if let Some(sizes) = per_rank.and_then(|b| deployed_batch_sizes(req.backend, b)) {
             p.engine.cuda_graph_batch_sizes = Some(sizes);
             p.engine.cuda_graph_padding = Some(true);
