@@ -373,6 +373,34 @@ fn requested_rate_sizes_the_deployment_and_both_modes_are_searched() {
 }
 
 #[test]
+fn every_candidate_reports_the_concurrency_of_its_own_ttft_and_itl() {
+    // Little's law: requests in flight = rate × life, a life being the TTFT and then every
+    // decode step at the candidate's ITL; the same number of steps whatever the mode.
+    let o = profile(request(500.0, 30.0), ProfileMode::Fast, &Quiet).unwrap();
+    let steps: Vec<(Mode, f64)> = o
+        .candidates
+        .iter()
+        .filter(|c| c.ttft_ms.is_finite() && c.request_rate > 0.0)
+        .map(|c| {
+            (
+                c.mode,
+                (c.concurrency / c.request_rate * 1e3 - c.ttft_ms) / c.itl_ms,
+            )
+        })
+        .collect();
+    assert!(steps.iter().any(|(m, _)| *m == Mode::Disaggregated));
+    assert!(steps.iter().any(|(m, _)| *m == Mode::Aggregated));
+    let first = steps[0].1;
+    assert!(first > 1.0, "{steps:?}");
+    for (mode, s) in &steps {
+        assert!(
+            (s - first).abs() < 1e-6 * first,
+            "{mode:?}: {s} steps, not {first}"
+        );
+    }
+}
+
+#[test]
 fn simulate_mode_compares_the_top_candidates_with_the_simulator() {
     // At a moderate requested rate (Poisson, as the fast model assumes), away from the
     // TTFT target's cliff.

@@ -453,8 +453,10 @@ impl<'a> Search<'a> {
             ttft_ms: ttft,
             itl_ms: itl,
             request_rate: rate,
-            // The response header's steps are in both the TTFT and the decode steps.
-            concurrency: rate * life_s((ttft - self.header_ms(itl)).min(1e9)),
+            // Little's law over a request's life at the settled ITL, as an aggregated
+            // candidate's (the response header's steps are in both the TTFT and the decode
+            // steps).
+            concurrency: rate * ((ttft - self.header_ms(itl)).min(1e9) + steps * itl) / 1e3,
         };
         let pools = Pools::Disaggregated {
             prefill: PoolShape {
