@@ -81,6 +81,17 @@ pub(super) fn op_fields(op: &KernelOp) -> String {
             d.moe_ep,
             d.nodes
         ),
+        KernelOp::Gdn(g) => format!(
+            "{},{},{},{},{},{},{},{}",
+            g.part.name(),
+            g.batch,
+            g.len,
+            g.k_heads,
+            g.v_heads,
+            g.head_k_dim,
+            g.head_v_dim,
+            g.conv_kernel
+        ),
         KernelOp::ElementWise { bytes } => format!("{bytes}"),
     }
 }

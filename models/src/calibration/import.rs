@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::dispatch_import::{DEEPEP_NORMAL_SMS, DispatchColumns, DispatchTable};
+use super::gdn_import;
 use super::mla_parts_import::{self, MlaPartTable};
 use super::{
     CalibrationTable, Columns, FORMAT_VERSION, Family, Header, RowCtx, TableReader, row_op,
@@ -62,11 +63,13 @@ pub enum PublicTable {
     /// `wideep_deepep_normal_perf`: DeepEP's normal dispatch and combine (the rows at
     /// DeepEP's default 20 SMs).
     WideepDeepepNormalPerf,
+    /// `gdn_perf`: the kernels of Gated DeltaNet (linear attention) layers.
+    GdnPerf,
 }
 
 impl PublicTable {
     /// All public tables.
-    pub const ALL: [PublicTable; 17] = [
+    pub const ALL: [PublicTable; 18] = [
         PublicTable::GemmPerf,
         PublicTable::ContextAttentionPerf,
         PublicTable::GenerationAttentionPerf,
@@ -84,6 +87,7 @@ impl PublicTable {
         PublicTable::TrtllmAlltoallPerf,
         PublicTable::WideepDeepepLlPerf,
         PublicTable::WideepDeepepNormalPerf,
+        PublicTable::GdnPerf,
     ];
 
     /// The table name (file stem).
@@ -106,6 +110,7 @@ impl PublicTable {
             PublicTable::TrtllmAlltoallPerf => "trtllm_alltoall_perf",
             PublicTable::WideepDeepepLlPerf => "wideep_deepep_ll_perf",
             PublicTable::WideepDeepepNormalPerf => "wideep_deepep_normal_perf",
+            PublicTable::GdnPerf => "gdn_perf",
         }
     }
 
@@ -141,6 +146,7 @@ impl PublicTable {
             PublicTable::TrtllmAlltoallPerf
             | PublicTable::WideepDeepepLlPerf
             | PublicTable::WideepDeepepNormalPerf => Family::MoeDispatch,
+            PublicTable::GdnPerf => Family::Gdn,
         }
     }
 
@@ -244,6 +250,7 @@ impl PublicRowParser {
             PublicTable::ContextMlaPerf
             | PublicTable::GenerationMlaPerf
             | PublicTable::MlaBmmPerf => table.mla_parts().map_or(&[], MlaPartTable::columns),
+            PublicTable::GdnPerf => gdn_import::COLUMNS,
             PublicTable::TrtllmAlltoallPerf
             | PublicTable::WideepDeepepLlPerf
             | PublicTable::WideepDeepepNormalPerf => {
@@ -299,6 +306,8 @@ impl PublicRowParser {
         let generation = self.table == PublicTable::GenerationAttentionPerf;
         let op = if let Some(t) = self.table.mla_parts() {
             mla_parts_import::op(t, &r, &self.idx)?
+        } else if self.table == PublicTable::GdnPerf {
+            gdn_import::op(&r, &self.idx)?
         } else {
             row_op(self.table.family(), &r, &self.idx, |r, i| {
                 if generation {
@@ -1012,6 +1021,87 @@ mod tests {
         assert!(t.rows.iter().all(|(op, _)| matches!(op,
             KernelOp::MlaPart(p) if p.dims.kv_lora_rank == 512 && p.dims.qk_rope_head_dim == 64)));
         assert!(t.header.extra["rows_skipped"].starts_with("1 "));
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn gated_deltanet_kernels_import_with_their_parts_and_heads() {
+        let base = std::env::temp_dir().join(format!("servesim-import-gdn-{}", std::process::id()));
+        let head = "op_name,kernel_source,phase,batch_size,seq_len,num_tokens,d_model,d_conv,num_k_heads,head_k_dim,num_v_heads,head_v_dim,model_name,latency\n";
+        for (backend, decode) in [
+            ("sglang", "fused_recurrent_gated_delta_rule_packed_decode"),
+            ("trtllm", "fused_recurrent_gated_delta_rule"),
+        ] {
+            let dir = base.join(format!("in/h200_sxm/{backend}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(
+                dir.join("gdn_perf.csv"),
+                format!(
+                    "{head}gdn,causal_conv1d_fn,context,2,4096,8192,5120,4,16,128,48,128,Qwen/Qwen3.5-27B,0.05\n\
+                     gdn,chunk_gated_delta_rule,context,2,4096,8192,5120,4,16,128,48,128,Qwen/Qwen3.5-27B,0.4\n\
+                     gdn,causal_conv1d_update,generation,64,1,64,5120,4,8,128,24,128,Qwen/Qwen3.5-27B,0.006\n\
+                     gdn,{decode},generation,64,1,64,5120,4,8,128,24,128,Qwen/Qwen3.5-27B,0.02\n"
+                ),
+            )
+            .unwrap();
+        }
+        let out = base.join("out");
+        let files = import_dir(&base.join("in"), &out, &BTreeMap::new()).unwrap();
+        assert_eq!(files.len(), 2, "{files:?}");
+        for t in super::super::load_dir(&out).unwrap() {
+            assert_eq!(t.header.family, Family::Gdn);
+            let got: Vec<String> = t
+                .rows
+                .iter()
+                .map(|(op, ms)| {
+                    let KernelOp::Gdn(g) = op else {
+                        panic!("{op:?}")
+                    };
+                    let shape = (
+                        g.k_heads,
+                        g.v_heads,
+                        g.head_k_dim,
+                        g.head_v_dim,
+                        g.conv_kernel,
+                    );
+                    assert_eq!(shape.2, 128, "{g:?}");
+                    format!(
+                        "{} {}x{} {}/{} {ms}",
+                        g.part.name(),
+                        g.batch,
+                        g.len,
+                        shape.0,
+                        shape.1
+                    )
+                })
+                .collect();
+            assert_eq!(
+                got,
+                [
+                    "context_conv 2x4096 16/48 0.05",
+                    "context_rule 2x4096 16/48 0.4",
+                    "generation_conv 64x1 8/24 0.006",
+                    "generation_rule 64x1 8/24 0.02",
+                ],
+                "{}",
+                t.header.backend
+            );
+        }
+        // A kernel named in a phase it does not run in is refused, naming the column.
+        let bad = base.join("bad/h200_sxm/sglang");
+        std::fs::create_dir_all(&bad).unwrap();
+        std::fs::write(
+            bad.join("gdn_perf.csv"),
+            format!("{head}gdn,causal_conv1d_fn,generation,2,1,2,5120,4,16,128,48,128,m,0.01\n"),
+        )
+        .unwrap();
+        let e = import_dir(&base.join("bad"), &base.join("out2"), &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("column `phase`") && e.contains("gdn_perf.csv:2"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&base).unwrap();
     }
 

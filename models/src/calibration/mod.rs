@@ -7,6 +7,7 @@
 
 mod dispatch_import;
 mod fields;
+mod gdn_import;
 pub mod import;
 mod mla_parts_import;
 mod rows;
@@ -22,8 +23,9 @@ use std::path::{Path, PathBuf};
 use crate::error::{ModelsError, Result};
 use crate::llm::MlaDims;
 use crate::perf::ops::{
-    AllReduceImpl, AttnShape, DispatchKernel, DispatchShape, DispatchStage, ExpertRouting,
-    GemmShape, KernelOp, MlaPart, MlaPartShape, MlaShape, MoeKernel, MoeQuant, MoeShape, NcclOp,
+    AllReduceImpl, AttnShape, DispatchKernel, DispatchShape, DispatchStage, ExpertRouting, GdnPart,
+    GdnShape, GemmShape, KernelOp, MlaPart, MlaPartShape, MlaShape, MoeKernel, MoeQuant, MoeShape,
+    NcclOp,
 };
 
 /// The major version of the format this crate reads and writes.
@@ -60,11 +62,13 @@ pub enum Family {
     MlaParts,
     /// Expert parallelism's token dispatch and combine, stage by stage.
     MoeDispatch,
+    /// The kernels of Gated DeltaNet (linear attention) layers.
+    Gdn,
 }
 
 impl Family {
     /// All families.
-    pub const ALL: [Family; 14] = [
+    pub const ALL: [Family; 15] = [
         Family::Gemm,
         Family::ContextAttention,
         Family::GenerationAttention,
@@ -79,6 +83,7 @@ impl Family {
         Family::MlaGeneration,
         Family::MlaParts,
         Family::MoeDispatch,
+        Family::Gdn,
     ];
 
     /// The families of kernel timings a backend's folder holds, in [`Family::ALL`] order: all
@@ -104,6 +109,7 @@ impl Family {
             Family::MlaGeneration => "mla_generation",
             Family::MlaParts => "mla_parts",
             Family::MoeDispatch => "moe_dispatch",
+            Family::Gdn => "gdn",
         }
     }
 
@@ -218,6 +224,17 @@ impl Family {
                 "nodes",
                 "latency_ms",
             ],
+            Family::Gdn => &[
+                "part",
+                "batch",
+                "len",
+                "k_heads",
+                "v_heads",
+                "head_k_dim",
+                "head_v_dim",
+                "conv_kernel",
+                "latency_ms",
+            ],
         }
     }
 
@@ -234,6 +251,10 @@ impl Family {
         match self {
             Family::Nccl => "nccl".into(),
             Family::MoeDispatch if backend != "trtllm" => "sglang".into(),
+            // vLLM runs the same flash-linear-attention and causal-conv1d kernels as SGLang
+            // (vendored since 0.10.2: `vllm/model_executor/layers/fla/ops`,
+            // `layers/mamba/ops/causal_conv1d.py`); only SGLang's and TensorRT-LLM's are measured.
+            Family::Gdn if backend == "vllm" => "sglang".into(),
             _ => backend.into(),
         }
     }
@@ -399,6 +420,16 @@ pub(crate) fn row_op(
             experts: r.pos_u32(i[6])?,
             moe_ep: r.pos_u32(i[7])?,
             nodes: r.pos_u32(i[8])?,
+        }),
+        Family::Gdn => KernelOp::Gdn(GdnShape {
+            part: r.parse(i[0], GdnPart::parse)?,
+            batch: r.pos_u32(i[1])?,
+            len: r.pos_u32(i[2])?,
+            k_heads: r.pos_u32(i[3])?,
+            v_heads: r.pos_u32(i[4])?,
+            head_k_dim: r.pos_u32(i[5])?,
+            head_v_dim: r.pos_u32(i[6])?,
+            conv_kernel: r.pos_u32(i[7])?,
         }),
     })
 }

@@ -33,7 +33,7 @@ macro_rules! table {
 pub type ShippedTable = (&'static str, &'static str, &'static str, &'static [u8]);
 
 /// Every shipped table.
-pub const SHIPPED: [ShippedTable; 91] = [
+pub const SHIPPED: [ShippedTable; 99] = [
     table!("h100_sxm", "trtllm", "gemm"),
     table!("h100_sxm", "trtllm", "context_attention"),
     table!("h100_sxm", "trtllm", "generation_attention"),
@@ -125,6 +125,14 @@ pub const SHIPPED: [ShippedTable; 91] = [
     table!("h200_sxm", "sglang", "custom_allreduce"),
     table!("b200_sxm", "sglang", "custom_allreduce"),
     table!("gb200", "sglang", "custom_allreduce"),
+    table!("h100_sxm", "trtllm", "gdn"),
+    table!("h200_sxm", "trtllm", "gdn"),
+    table!("b200_sxm", "trtllm", "gdn"),
+    table!("gb200", "trtllm", "gdn"),
+    table!("h100_sxm", "sglang", "gdn"),
+    table!("h200_sxm", "sglang", "gdn"),
+    table!("b200_sxm", "sglang", "gdn"),
+    table!("gb200", "sglang", "gdn"),
 ];
 
 /// GPUs with shipped tables.

@@ -23,32 +23,16 @@ use crate::dtype::Dtype;
 use crate::hardware::GpuSku;
 use crate::perf::call_floor::{Module, ModuleFloors};
 use crate::perf::dispatch;
-use crate::perf::moe_key::{MOE_LEAVES, MOE_OUTER, moe_dist, moe_key};
-use crate::perf::ops::{
-    AllReduceImpl, AttnShape, KernelOp, MlaPart, MlaPartShape, MlaShape, MoeShape, NcclOp,
+use crate::perf::dtype_code::{dtype_code, dtype_dist};
+use crate::perf::gdn;
+use crate::perf::mla_key::{
+    MLA_LEAVES, MLA_OUTER, MLA_PART_SHIFT, mla_dist, mla_key, mla_part_code, mla_part_dist,
+    mla_part_key,
 };
+use crate::perf::moe_key::{MOE_LEAVES, MOE_OUTER, moe_dist, moe_key};
+use crate::perf::ops::{AllReduceImpl, AttnShape, KernelOp, MlaPart, MoeShape, NcclOp};
 use crate::perf::roofline::{RooflineTimer, base_ms};
 use crate::perf::table::{InterpTable, ln};
-
-fn dtype_code(d: Dtype) -> u64 {
-    match d {
-        Dtype::Bf16 => 0,
-        Dtype::Fp16 => 1,
-        Dtype::Fp32 => 2,
-        Dtype::Fp8 => 3,
-        Dtype::Fp8Block => 4,
-        Dtype::Int8 => 5,
-        Dtype::Nvfp4 => 6,
-    }
-}
-
-fn dtype_dist(a: u64, b: u64) -> f64 {
-    match (a.min(b), a.max(b)) {
-        (x, y) if x == y => 0.0,
-        (3, 4) | (0, 1) => 1.0,
-        _ => 3.0,
-    }
-}
 
 fn impl_code(i: AllReduceImpl) -> u64 {
     match i {
@@ -106,71 +90,6 @@ const ATTN_LEAVES: &[usize] = &[0, 1, 3];
 /// the plain orderings (they predict its held-out shapes better: p90 5.4 % against 8.5 %).
 const GEN_ATTN_OUTER: &[usize] = &[2, 3];
 
-/// An MLA block's category is its dtypes (KV cache, projection GEMMs) and model shape (hidden
-/// size, KV latent rank); its coordinates the heads on the GPU, the batch and the length.
-fn mla_key(m: &MlaShape) -> (u64, [f64; 3]) {
-    let cat = dtype_code(m.kv_dtype)
-        | (dtype_code(m.gemm_dtype) << 8)
-        | (u64::from(m.hidden.min(0xffff)) << 16)
-        | (u64::from(m.dims.kv_lora_rank.min(0xffff)) << 32);
-    let x = [ln(m.heads.into()), ln(m.batch.into()), ln(m.len.into())];
-    (cat, x)
-}
-
-/// Distance between MLA categories: the KV-cache dtype (which picks the attention kernel)
-/// before the GEMM dtype, then the log ratios of the model's sizes.
-fn mla_dist(a: u64, b: u64) -> f64 {
-    let size = |c: u64, shift: u32| (((c >> shift) & 0xffff) as f64).max(1.0);
-    let lr = |shift: u32| (size(a, shift) / size(b, shift)).ln().abs();
-    2.0 * dtype_dist(a & 0xff, b & 0xff)
-        + dtype_dist((a >> 8) & 0xff, (b >> 8) & 0xff)
-        + lr(16)
-        + lr(32)
-}
-
-/// Orderings built for MLA blocks: batch and length innermost, within the head count walked
-/// first (the heads on a GPU pick the kernels' tiling, as the GQA ratio does for generation
-/// attention). Chosen by leave-shape-out on the shipped tables (`servesim perf check`).
-const MLA_LEAVES: &[usize] = &[1, 2];
-/// MLA coordinates walked first: heads per GPU.
-const MLA_OUTER: &[usize] = &[0];
-
-/// An MLA part's category is the part (never stood for by another's rows), its dtype and the
-/// model's latent sizes; its coordinates the heads on the GPU, the batch and the length, as
-/// for whole blocks.
-fn mla_part_key(p: &MlaPartShape) -> (u64, [f64; 3]) {
-    let cat = dtype_code(p.dtype)
-        | (u64::from(p.dims.kv_lora_rank.min(0xffff)) << 8)
-        | (u64::from(p.dims.qk_rope_head_dim.min(0xff)) << 24)
-        | (mla_part_code(p.part) << MLA_PART_SHIFT);
-    let x = [ln(p.heads.into()), ln(p.batch.into()), ln(p.len.into())];
-    (cat, x)
-}
-
-fn mla_part_code(p: MlaPart) -> u64 {
-    match p {
-        MlaPart::ContextAttention => 0,
-        MlaPart::GenerationAttention => 1,
-        MlaPart::AbsorbQuery => 2,
-        MlaPart::AbsorbOutput => 3,
-    }
-}
-
-/// Where an MLA part's category keeps the part.
-const MLA_PART_SHIFT: u32 = 32;
-
-/// Distance between MLA part categories of one part: the dtype, then the latent sizes.
-fn mla_part_dist(a: u64, b: u64) -> f64 {
-    let size = |c: u64, shift: u32, mask: u64| (((c >> shift) & mask) as f64).max(1.0);
-    let lr = |shift: u32, mask: u64| (size(a, shift, mask) / size(b, shift, mask)).ln().abs();
-    let other_part = if a >> MLA_PART_SHIFT == b >> MLA_PART_SHIFT {
-        0.0
-    } else {
-        1e6
-    };
-    other_part + dtype_dist(a & 0xff, b & 0xff) + lr(8, 0xffff) + lr(24, 0xff)
-}
-
 /// The category, log coordinates and family slot of an operation.
 enum Key {
     Gemm(u64, [f64; 3]),
@@ -184,6 +103,7 @@ enum Key {
     MlaGen(u64, [f64; 3]),
     MlaPart(u64, [f64; 3]),
     Disp(u64, [f64; 2]),
+    Gdn(u64, [f64; 3]),
     None,
 }
 
@@ -245,6 +165,10 @@ fn key(op: &KernelOp) -> Key {
         KernelOp::MoeDispatch(d) => {
             let (c, x) = dispatch::key(d, dtype_code(d.dtype));
             Key::Disp(c, x)
+        }
+        KernelOp::Gdn(g) => {
+            let (c, x) = gdn::key(g);
+            Key::Gdn(c, x)
         }
         KernelOp::ElementWise { .. } => Key::None,
     }
@@ -390,6 +314,7 @@ pub struct CalibratedTimer {
     mla_gen: Option<InterpTable<3>>,
     mla_part: Option<InterpTable<3>>,
     dispatch: Option<InterpTable<2>>,
+    gdn: Option<InterpTable<3>>,
     /// Fastest measured GEMM per dtype code (the per-call floor of the measured path), ms.
     gemm_floor_ms: Vec<(u64, f64)>,
     /// Fastest measured call per category of a multi-kernel module (a fused MoE layer, an MLA
@@ -428,6 +353,7 @@ impl CalibratedTimer {
         let mut mla_gen = Vec::new();
         let mut mla_part = Vec::new();
         let mut disp = Vec::new();
+        let mut gdn = Vec::new();
         let mut gemm_floor_ms: Vec<(u64, f64)> = Vec::new();
         let mut floors = ModuleFloors::default();
         // The modules' floors (and fixed costs) first: every module row's ratio is stored
@@ -464,6 +390,7 @@ impl CalibratedTimer {
                     Key::MlaGen(c, x) => mla_gen.push((c, x, r)),
                     Key::MlaPart(c, x) => mla_part.push((c, x, r)),
                     Key::Disp(c, x) => disp.push((c, x, r)),
+                    Key::Gdn(c, x) => gdn.push((c, x, r)),
                     Key::None => {}
                 }
             }
@@ -489,6 +416,7 @@ impl CalibratedTimer {
             mla_gen: mk(mla_gen, MLA_LEAVES, MLA_OUTER),
             mla_part: mk(mla_part, MLA_LEAVES, MLA_OUTER),
             dispatch: mk(disp, dispatch::LEAVES, dispatch::OUTER),
+            gdn: mk(gdn, gdn::LEAVES, gdn::OUTER),
             gemm_floor_ms,
             floors,
             roofline: RooflineTimer::new(target.clone()),
@@ -547,6 +475,7 @@ impl CalibratedTimer {
             Key::MlaGen(c, _) => has(&self.mla_gen, c),
             Key::MlaPart(c, _) => has(&self.mla_part, c),
             Key::Disp(c, _) => has(&self.dispatch, c),
+            Key::Gdn(c, _) => has(&self.gdn, c),
             Key::None => None,
         }
     }
@@ -580,6 +509,13 @@ impl CalibratedTimer {
                 let t = self.dispatch.as_ref()?;
                 let p = pick(t, c, |a, b| dispatch::dist(a, b, dtype_dist))?;
                 dispatch::same_kernel(p, c).then_some(())?;
+                t.query(p, &x, excl && p == c)
+            }
+            Key::Gdn(c, x) => {
+                // Only from rows of the same kernel.
+                let t = self.gdn.as_ref()?;
+                let p = pick(t, c, gdn::dist)?;
+                gdn::same_part(p, c).then_some(())?;
                 t.query(p, &x, excl && p == c)
             }
             Key::None => None,

@@ -20,11 +20,14 @@
 pub mod calibrated;
 mod call_floor;
 pub mod dispatch;
+mod dtype_code;
 pub mod evaluate;
+mod gdn;
 pub mod inter_domain;
 mod kernel_timer;
 pub mod memo;
 mod mla;
+mod mla_key;
 mod mla_parts;
 mod moe_key;
 mod moe_part;
@@ -40,9 +43,9 @@ pub use kernel_timer::KernelTimer;
 pub use memo::CachedPredictor;
 pub use moe_part::MIN_LATENCY_MOE_TOKENS;
 pub use ops::{
-    AllReduceImpl, AttnShape, DispatchKernel, DispatchShape, DispatchStage, ExpertRouting,
-    GemmShape, KernelOp, MlaPart, MlaPartShape, MlaShape, MoeKernel, MoeQuant, MoeShape, NcclOp,
-    OpKind,
+    AllReduceImpl, AttnShape, DispatchKernel, DispatchShape, DispatchStage, ExpertRouting, GdnPart,
+    GdnShape, GemmShape, KernelOp, MlaPart, MlaPartShape, MlaShape, MoeKernel, MoeQuant, MoeShape,
+    NcclOp, OpKind,
 };
 pub use predictor::{BatchShape, IterationPredictor, PrefillChunk};
 pub use roofline::{Efficiencies, RooflineTimer};

@@ -304,6 +304,63 @@ pub struct MlaPartShape {
     pub dtype: Dtype,
 }
 
+/// A kernel of a Gated DeltaNet layer (Yang, Kautz & Hatamizadeh, "Gated Delta Networks:
+/// Improving Mamba2 with Delta Rule", ICLR 2025), the linear attention of Qwen3-Next's and
+/// Qwen3.5's `linear_attention` layers, as vLLM (0.11.0, `models/qwen3_next.py`), SGLang and
+/// TensorRT-LLM run it: a causal depthwise convolution over the mixed query-key-value
+/// projection, then the gated delta rule, chunked over a prompt and recurrent in decode (the
+/// kernels of flash-linear-attention and of the causal-conv1d package).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GdnPart {
+    /// The convolution over prompts (`causal_conv1d_fn`).
+    ContextConv,
+    /// The chunked gated delta rule over prompts (`chunk_gated_delta_rule`).
+    ContextRule,
+    /// The convolution's one-token update of its state (`causal_conv1d_update`).
+    GenerationConv,
+    /// The recurrent gated delta rule of one token per sequence
+    /// (`fused_recurrent_gated_delta_rule`, SGLang's `…_packed_decode`).
+    GenerationRule,
+}
+
+impl GdnPart {
+    /// Every part.
+    pub const ALL: [GdnPart; 4] = [
+        GdnPart::ContextConv,
+        GdnPart::ContextRule,
+        GdnPart::GenerationConv,
+        GdnPart::GenerationRule,
+    ];
+
+    /// Whether the part runs over prompts (else over decode sequences).
+    pub fn context(self) -> bool {
+        matches!(self, GdnPart::ContextConv | GdnPart::ContextRule)
+    }
+}
+
+/// One GPU's [`GdnPart`] of one layer: `batch` prompts of `len` tokens (context) or `batch`
+/// sequences of one token (generation, `len` 1), over the heads on the GPU (the model's
+/// `linear_num_key_heads` and `linear_num_value_heads` over TP).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GdnShape {
+    /// Which kernel.
+    pub part: GdnPart,
+    /// Prompts or sequences.
+    pub batch: u32,
+    /// Prompt length (1 in generation).
+    pub len: u32,
+    /// Key heads on the GPU.
+    pub k_heads: u32,
+    /// Value heads on the GPU.
+    pub v_heads: u32,
+    /// Dimension of a key head (`linear_key_head_dim`).
+    pub head_k_dim: u32,
+    /// Dimension of a value head (`linear_value_head_dim`).
+    pub head_v_dim: u32,
+    /// Width of the causal convolution (`linear_conv_kernel_dim`).
+    pub conv_kernel: u32,
+}
+
 /// The kernel that moves tokens to their experts' ranks and back under expert parallelism.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum DispatchKernel {
@@ -358,6 +415,12 @@ named_enum!(MlaPart, "MLA part",
     MlaPart::GenerationAttention => "generation_attention",
     MlaPart::AbsorbQuery => "absorb_query",
     MlaPart::AbsorbOutput => "absorb_output",
+);
+named_enum!(GdnPart, "Gated DeltaNet kernel",
+    GdnPart::ContextConv => "context_conv",
+    GdnPart::ContextRule => "context_rule",
+    GdnPart::GenerationConv => "generation_conv",
+    GdnPart::GenerationRule => "generation_rule",
 );
 named_enum!(DispatchKernel, "dispatch kernel",
     DispatchKernel::DeepepLowLatency => "deepep_ll",
@@ -549,6 +612,8 @@ pub enum KernelOp {
     MlaPart(MlaPartShape),
     /// One stage of an expert-parallel token dispatch or combine.
     MoeDispatch(DispatchShape),
+    /// A kernel of a Gated DeltaNet (linear attention) layer.
+    Gdn(GdnShape),
     /// A memory-bound element-wise kernel moving `bytes` bytes (read + write).
     ElementWise {
         /// Bytes read and written.

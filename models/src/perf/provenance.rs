@@ -229,6 +229,14 @@ fn describe(op: &KernelOp) -> Option<String> {
             p.heads
         ),
         KernelOp::MoeDispatch(d) => format!("expert dispatch and combine ({})", d.kernel.name()),
+        KernelOp::Gdn(g) => format!(
+            "Gated DeltaNet {} ({} key and {} value heads of {} and {})",
+            g.part.name().replace('_', " "),
+            g.k_heads,
+            g.v_heads,
+            g.head_k_dim,
+            g.head_v_dim
+        ),
         KernelOp::ElementWise { .. } => return None,
     })
 }

@@ -114,6 +114,15 @@ pub fn work(op: &KernelOp, gpu: &GpuSku) -> Work {
             }
         }
         KernelOp::GenerationAttention(a) => attn_work(a, gpu, false),
+        KernelOp::Gdn(g) => {
+            let (flops, hbm_bytes, peak_flops) = crate::perf::gdn::work(g, gpu);
+            Work {
+                flops,
+                hbm_bytes,
+                link_bytes: 0.0,
+                peak_flops,
+            }
+        }
         KernelOp::CustomAllReduce {
             dtype,
             num_gpus,
@@ -248,7 +257,8 @@ impl RooflineTimer {
             KernelOp::ContextAttention(_)
             | KernelOp::GenerationAttention(_)
             | KernelOp::MlaContext(_)
-            | KernelOp::MlaGeneration(_) => (e.attn_compute, e.attn_memory, e.launch_ms),
+            | KernelOp::MlaGeneration(_)
+            | KernelOp::Gdn(_) => (e.attn_compute, e.attn_memory, e.launch_ms),
             KernelOp::MlaPart(p) => match p.part {
                 MlaPart::ContextAttention | MlaPart::GenerationAttention => {
                     (e.attn_compute, e.attn_memory, e.launch_ms)
