@@ -1,6 +1,6 @@
 //! What an architecture is made of beyond a dense transformer: the attention kind (standard
 //! multi-head / grouped-query, or DeepSeek's multi-head latent attention), each layer's token
-//! mixer (full or sliding-window attention) and feed-forward block (dense MLP or a
+//! mixer (full or sliding-window attention, or Gated DeltaNet linear attention) and feed-forward block (dense MLP or a
 //! mixture of experts).
 
 use crate::perf::ExpertRouting;
@@ -44,6 +44,64 @@ impl MlaDims {
     }
 }
 
+/// The dimensions of a Gated DeltaNet layer (linear attention), as Qwen3-Next's and
+/// Qwen3.5's `config.json` name them (`linear_num_key_heads`, `linear_num_value_heads`,
+/// `linear_key_head_dim`, `linear_value_head_dim`, `linear_conv_kernel_dim`).
+///
+/// The layer keeps no KV cache: each sequence has a fixed state, the last `conv_kernel − 1`
+/// inputs of its causal convolution over the `conv_dim` channels of the mixed query, key and
+/// value projection, and a `key_head_dim × value_head_dim` matrix per value head
+/// (`MambaStateShapeCalculator.gated_delta_net_state_shape` in vLLM 0.11.0, both split by TP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GdnDims {
+    /// Key (and query) heads.
+    pub key_heads: u32,
+    /// Value heads.
+    pub value_heads: u32,
+    /// Dimension of a key head.
+    pub key_head_dim: u32,
+    /// Dimension of a value head.
+    pub value_head_dim: u32,
+    /// Width of the causal convolution.
+    pub conv_kernel: u32,
+}
+
+impl GdnDims {
+    /// Channels of the convolution: `2 × key heads × key dim + value heads × value dim`.
+    pub fn conv_dim(&self) -> u64 {
+        2 * u64::from(self.key_heads) * u64::from(self.key_head_dim)
+            + u64::from(self.value_heads) * u64::from(self.value_head_dim)
+    }
+
+    /// Parameters of one layer besides its norms (vLLM 0.11.0's `Qwen3NextGatedDeltaNet`):
+    /// `in_proj_qkvz` (hidden → queries, keys, values and the output gate `z`), `in_proj_ba`
+    /// (hidden → the step size β and decay `a` of each value head), the convolution's
+    /// `conv_dim × conv_kernel` weights, `dt_bias` and `A_log` (one per value head), the
+    /// gated RMSNorm over a value head, and `out_proj` (values → hidden).
+    pub fn params(&self, hidden: u64) -> u64 {
+        let key = u64::from(self.key_heads) * u64::from(self.key_head_dim);
+        let value = u64::from(self.value_heads) * u64::from(self.value_head_dim);
+        let vh = u64::from(self.value_heads);
+        hidden * (2 * key + 2 * value)
+            + hidden * 2 * vh
+            + self.conv_dim() * u64::from(self.conv_kernel)
+            + 2 * vh
+            + u64::from(self.value_head_dim)
+            + value * hidden
+    }
+
+    /// Elements of one sequence's state on one GPU of TP size `tp` (both parts split by TP,
+    /// rounded up).
+    pub fn state_elements_per_gpu(&self, tp: u32) -> u64 {
+        let tp = u64::from(tp.max(1));
+        let conv = self.conv_dim().div_ceil(tp) * u64::from(self.conv_kernel.saturating_sub(1));
+        let rule = u64::from(self.value_heads).div_ceil(tp)
+            * u64::from(self.key_head_dim)
+            * u64::from(self.value_head_dim);
+        conv + rule
+    }
+}
+
 /// What mixes tokens in one layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mixer {
@@ -56,6 +114,9 @@ pub enum Mixer {
         /// Window in tokens.
         window: u32,
     },
+    /// A Gated DeltaNet layer (linear attention): a fixed-size state per sequence instead of
+    /// a KV cache.
+    LinearAttention(GdnDims),
 }
 
 /// The feed-forward block of one layer.
@@ -81,8 +142,13 @@ impl LayerSpec {
     pub fn window(&self) -> Option<u32> {
         match self.mixer {
             Mixer::SlidingAttention { window } => Some(window),
-            Mixer::FullAttention => None,
+            Mixer::FullAttention | Mixer::LinearAttention(_) => None,
         }
+    }
+
+    /// Whether the layer attends with a KV cache (full or sliding-window attention).
+    pub fn attends(&self) -> bool {
+        !matches!(self.mixer, Mixer::LinearAttention(_))
     }
 
     /// A dense transformer layer: full attention and a gated MLP.

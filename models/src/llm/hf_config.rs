@@ -16,25 +16,31 @@
 //!   `qk_nope_head_dim`, `qk_rope_head_dim`, `v_head_dim`;
 //! - sliding windows: `layer_types` with `sliding_window` (gpt-oss and newer configs), Qwen's
 //!   `use_sliding_window` / `max_window_layers`, and Mistral's `sliding_window` on every layer;
+//! - Gated DeltaNet (linear-attention) layers, Qwen3-Next and Qwen3.5: `layer_types`
+//!   `linear_attention` (or Qwen3-Next's `full_attention_interval`) with
+//!   `linear_num_key_heads`, `linear_num_value_heads`, `linear_key_head_dim`,
+//!   `linear_value_head_dim`, `linear_conv_kernel_dim`, and the attention layers' output gate
+//!   (`attn_output_gate`);
 //! - weights: `quantization_config` `fp8` (block-scaled with `weight_block_size`) and `mxfp4`
 //!   (experts only, as gpt-oss's `modules_to_not_convert` leaves attention, router, embedding
 //!   and LM head in bf16).
 //!
-//! Refused, naming the field: linear-attention layers (`layer_types` `linear_attention`:
-//! Qwen3-Next / Qwen3.5's Gated DeltaNet), chunked attention (`attention_chunk_size`,
+//! Refused, naming the field: chunked attention (`attention_chunk_size`,
 //! Llama-4), window patterns other than the above (`sliding_window_pattern`, or a
 //! `sliding_window` of a family whose pattern is not read), multimodal models
 //! (`vision_config`), layers this reading does not size ([`UNREAD_LAYERS`]: sparse-attention
 //! indexers, Mamba hybrids, NAS blocks), and experts or MLA of a `model_type` other than the
 //! families above ([`MOE_FAMILIES`]: MiniMax, GLM, Step and others name their parts
-//! differently). Not counted: DeepSeek's multi-token-prediction module
-//! (`num_nextn_predict_layers`), loaded only for speculative decoding.
+//! differently). Not counted: DeepSeek's and Qwen3.5's multi-token-prediction modules
+//! (`num_nextn_predict_layers`, `mtp_num_hidden_layers`), loaded only for speculative decoding.
 
 use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::{ArchParts, Attention, ExpertFormat, Ffn, LayerSpec, LlmSpec, Mixer, MlaDims, MoeSpec};
+use super::{
+    ArchParts, Attention, ExpertFormat, Ffn, GdnDims, LayerSpec, LlmSpec, Mixer, MlaDims, MoeSpec,
+};
 use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::perf::ExpertRouting;
@@ -65,12 +71,15 @@ const UNREAD_LAYERS: [(&str, &str); 5] = [
 /// `transformers` modelling code): other families may hold parts that a reading of the common
 /// fields would miss (other shared-expert fields, indexers, gates), so their mixtures of
 /// experts and MLA are refused rather than guessed.
-const MOE_FAMILIES: [&str; 8] = [
+const MOE_FAMILIES: [&str; 10] = [
     "deepseek_v2",
     "deepseek_v3",
     "kimi_k2",
     "qwen2_moe",
     "qwen3_moe",
+    // Qwen2-MoE's experts with its gated shared expert, and Gated DeltaNet layers.
+    "qwen3_next",
+    "qwen3_5_moe_text",
     "mixtral",
     "gpt_oss",
     "llama4_text",
@@ -322,6 +331,12 @@ impl LlmSpec {
             attention_bias: f.flag("attention_bias")?.unwrap_or(false),
             // gpt-oss's attention has a learned sink logit per head (GptOssAttention.sinks).
             attention_sinks: model_type == Some("gpt_oss"),
+            // Qwen3-Next's attention gates its output by default (vLLM 0.11.0's
+            // `Qwen3NextAttention`: `getattr(config, "attn_output_gate", True)`); Qwen3.5's
+            // configs say so.
+            attention_output_gate: f
+                .flag("attn_output_gate")?
+                .unwrap_or(model_type == Some("qwen3_next")),
         };
         let mut spec = LlmSpec::assemble(
             path.display().to_string(),
@@ -490,6 +505,28 @@ fn is_moe_layer(f: &Fields<'_>, i: u32) -> Result<bool> {
         && moe_listed.unwrap_or((i + 1).is_multiple_of(interleave)))
 }
 
+/// A Gated DeltaNet layer's dimensions (Qwen3-Next, Qwen3.5), every field required.
+fn gdn_dims(f: &Fields<'_>) -> Result<GdnDims> {
+    let d = GdnDims {
+        key_heads: f.req("linear_num_key_heads")?,
+        value_heads: f.req("linear_num_value_heads")?,
+        key_head_dim: f.req("linear_key_head_dim")?,
+        value_head_dim: f.req("linear_value_head_dim")?,
+        conv_kernel: f.req("linear_conv_kernel_dim")?,
+    };
+    if !d.value_heads.is_multiple_of(d.key_heads) {
+        return Err(f.err(
+            "linear_num_value_heads",
+            format!(
+                "{} is not a multiple of linear_num_key_heads {} (each key head serves a group \
+                 of value heads)",
+                d.value_heads, d.key_heads
+            ),
+        ));
+    }
+    Ok(d)
+}
+
 /// Each layer's token mixer.
 fn mixers(f: &Fields<'_>, num_layers: u32) -> Result<Vec<Mixer>> {
     let n = num_layers as usize;
@@ -522,27 +559,34 @@ fn mixers(f: &Fields<'_>, num_layers: u32) -> Result<Vec<Mixer>> {
             out.push(match t.as_str() {
                 Some("full_attention") => Mixer::FullAttention,
                 Some("sliding_attention") => sliding(&field)?,
-                Some("linear_attention") => {
-                    return Err(f.err(
-                        &field,
-                        "linear attention (Gated DeltaNet, as in Qwen3-Next / Qwen3.5: a \
-                         fixed-size recurrent state per sequence instead of a KV cache) is not \
-                         modelled yet"
-                            .into(),
-                    ));
-                }
+                Some("linear_attention") => Mixer::LinearAttention(gdn_dims(f)?),
                 Some("chunked_attention") => {
                     return Err(f.err(&field, "chunked local attention is not modelled yet".into()));
                 }
                 _ => {
                     return Err(f.err(
                         &field,
-                        format!("{t} is not full_attention or sliding_attention"),
+                        format!("{t} is not full_attention, sliding_attention or linear_attention"),
                     ));
                 }
             });
         }
         return Ok(out);
+    }
+    // Qwen3-Next without `layer_types`: every `full_attention_interval`-th layer attends,
+    // the others are Gated DeltaNet (`Qwen3NextConfig` in transformers 4.57:
+    // `"linear_attention" if bool((i + 1) % interval) else "full_attention"`).
+    if let Some(interval) = f.get("full_attention_interval")? {
+        let d = gdn_dims(f)?;
+        return Ok((0..n)
+            .map(|i| {
+                if (i + 1).is_multiple_of(interval as usize) {
+                    Mixer::FullAttention
+                } else {
+                    Mixer::LinearAttention(d)
+                }
+            })
+            .collect());
     }
     if f.value("sliding_window_pattern").is_some() {
         return Err(f.err(

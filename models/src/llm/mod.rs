@@ -15,7 +15,7 @@ mod builtin;
 mod hf_config;
 mod sizes;
 
-pub use arch::{Attention, ExpertFormat, Ffn, LayerSpec, Mixer, MlaDims, MoeSpec};
+pub use arch::{Attention, ExpertFormat, Ffn, GdnDims, LayerSpec, Mixer, MlaDims, MoeSpec};
 pub use sizes::Parallelism;
 
 /// Default memory share (vLLM's `gpu_memory_utilization` and TensorRT-LLM's
@@ -74,6 +74,9 @@ pub struct LlmSpec {
     attention_bias: bool,
     /// Whether every attention head has a learned sink logit (gpt-oss).
     attention_sinks: bool,
+    /// Whether the attention output is gated by a second query-sized projection (Qwen3-Next's
+    /// and Qwen3.5's `attn_output_gate`: `q_proj` makes the queries and the gate).
+    attention_output_gate: bool,
 }
 
 /// The tokens of gpt-oss's harmony header before its first text: `<|channel|>`, `analysis`
@@ -94,6 +97,7 @@ pub(crate) struct ArchParts {
     pub moe: Option<MoeSpec>,
     pub attention_bias: bool,
     pub attention_sinks: bool,
+    pub attention_output_gate: bool,
 }
 
 impl ArchParts {
@@ -105,6 +109,7 @@ impl ArchParts {
             moe: None,
             attention_bias: false,
             attention_sinks: false,
+            attention_output_gate: false,
         }
     }
 }
@@ -147,6 +152,7 @@ impl LlmSpec {
             moe: parts.moe,
             attention_bias: parts.attention_bias,
             attention_sinks: parts.attention_sinks,
+            attention_output_gate: parts.attention_output_gate,
         }
     }
 
@@ -199,6 +205,31 @@ impl LlmSpec {
         self.attention_sinks
     }
 
+    /// Whether the attention output is gated by a query-sized projection (Qwen3-Next,
+    /// Qwen3.5).
+    pub fn attention_output_gate(&self) -> bool {
+        self.attention_output_gate
+    }
+
+    /// The Gated DeltaNet layers' dimensions and how many there are (`None` when every layer
+    /// attends). One set of dimensions per model, as the configs give them.
+    pub fn linear_attention(&self) -> Option<(GdnDims, u32)> {
+        let mut found = None;
+        let mut n = 0;
+        for l in &self.layers {
+            if let Mixer::LinearAttention(d) = l.mixer {
+                found = Some(d);
+                n += 1;
+            }
+        }
+        found.map(|d| (d, n))
+    }
+
+    /// Layers that attend with a KV cache (all but the Gated DeltaNet ones).
+    pub fn attention_layers(&self) -> u32 {
+        self.layers.iter().filter(|l| l.attends()).count() as u32
+    }
+
     /// Whether this is a dense transformer as the engine models it: standard attention over
     /// the whole sequence and a gated MLP in every layer (biases and sinks aside, which change
     /// sizes, not shapes).
@@ -226,11 +257,14 @@ impl LlmSpec {
                 d.kv_lora_rank, d.qk_rope_head_dim
             ));
         }
-        if let Some(w) = self.layers.iter().find_map(|l| match l.mixer {
-            Mixer::SlidingAttention { window } => Some(window),
-            Mixer::FullAttention => None,
-        }) {
+        if let Some(w) = self.layers.iter().find_map(LayerSpec::window) {
             parts.push(format!("sliding-window attention (window {w})"));
+        }
+        if let Some((_, n)) = self.linear_attention() {
+            parts.push(format!("{n} Gated DeltaNet (linear-attention) layers"));
+        }
+        if self.attention_output_gate {
+            parts.push("a gated attention output".into());
         }
         if parts.is_empty() {
             return Ok(());
@@ -261,6 +295,12 @@ impl LlmSpec {
         windows.dedup();
         if windows.len() > 1 {
             parts.push(format!("sliding windows of several sizes ({windows:?})"));
+        }
+        if let Some((_, n)) = self.linear_attention() {
+            parts.push(format!(
+                "{n} Gated DeltaNet (linear-attention) layers, which are sized (weights, a \
+                 fixed state per sequence) but not yet timed"
+            ));
         }
         if par.attention_dp > 1 && self.moe.is_none() {
             // The engines run attention DP for the MoE layers' sake (TensorRT-LLM's

@@ -3,7 +3,9 @@
 //! sequence, per GPU).
 //!
 //! Parameters are those of the `transformers` modules: attention projections (with biases
-//! when `attention_bias`, one sink logit per head for gpt-oss), two RMSNorms per layer, a gated
+//! when `attention_bias`, one sink logit per head for gpt-oss, the query projection doubled
+//! for a gated output), or a Gated DeltaNet layer's projections, convolution and gated norm
+//! ([`super::GdnDims::params`]), two RMSNorms per layer, a gated
 //! MLP (gate, up, down: `3 × h × intermediate`) or the experts (each a gated MLP of the expert
 //! size, with gpt-oss's biases), the router (`h × experts`, a bias for gpt-oss), shared
 //! experts, the embedding, the LM head unless tied, the final norm. Small buffers are not
@@ -15,6 +17,9 @@
 use super::{Attention, ExpertFormat, Ffn, LlmSpec, Mixer, MoeSpec};
 use crate::error::{ModelsError, Result};
 use crate::hardware::GpuSku;
+
+/// Bytes of an element of a Gated DeltaNet state (16-bit, the model's dtype).
+const STATE_ELEMENT_BYTES: u64 = 2;
 
 /// How one worker's GPUs split a model, in TensorRT-LLM's and SGLang's terms: `tp ×
 /// attention_dp` GPUs; attention, dense MLPs, shared experts, embedding and LM head split `tp`
@@ -99,7 +104,9 @@ impl LlmSpec {
                 } else {
                     0
                 };
-                h * (q + 2 * kv) + q * h + bias + sinks
+                // A gated output doubles the query projection (queries and gate).
+                let gate = if self.attention_output_gate { q } else { 0 };
+                h * (q + gate + 2 * kv) + q * h + bias + sinks
             }
             // DeepSeek-V2 §2.1 (DeepseekV3Attention): q_a_proj, q_a_layernorm, q_b_proj (or
             // q_proj), kv_a_proj_with_mqa, kv_a_layernorm, kv_b_proj, o_proj.
@@ -123,7 +130,11 @@ impl LlmSpec {
         let mut p = Params::default();
         let attn = self.attention_params();
         for layer in &self.layers {
-            p.dense += attn + 2 * h;
+            p.dense += 2 * h
+                + match layer.mixer {
+                    Mixer::LinearAttention(d) => d.params(h),
+                    _ => attn,
+                };
             match (layer.ffn, &self.moe) {
                 (Ffn::Moe, Some(m)) => {
                     p.moe_layers += 1;
@@ -322,7 +333,18 @@ impl LlmSpec {
     }
 
     fn kv_bytes_per_token_of(&self, kv_heads: u32) -> u64 {
-        u64::from(self.num_layers) * self.kv_dtype.bytes_of(self.kv_elements(kv_heads))
+        u64::from(self.attention_layers()) * self.kv_dtype.bytes_of(self.kv_elements(kv_heads))
+    }
+
+    /// Bytes of one sequence's Gated DeltaNet state on one GPU of a worker split by `par`
+    /// (0 without such layers): every linear-attention layer's convolution inputs and delta
+    /// rule matrices ([`super::GdnDims::state_elements_per_gpu`]), 16-bit (vLLM's
+    /// `mamba_cache_dtype` defaults to the model's dtype). A sequence holds it from admission
+    /// to its end, whatever its length.
+    pub fn state_bytes_per_sequence_per_gpu(&self, par: &Parallelism) -> u64 {
+        self.linear_attention().map_or(0, |(d, n)| {
+            u64::from(n) * d.state_elements_per_gpu(par.tp) * STATE_ELEMENT_BYTES
+        })
     }
 
     /// KV-cache bytes of one sequence of `len` tokens: full-attention layers keep every
@@ -345,6 +367,7 @@ impl LlmSpec {
             let tokens = match layer.mixer {
                 Mixer::FullAttention => len,
                 Mixer::SlidingAttention { window } => len.min(u64::from(window)),
+                Mixer::LinearAttention(_) => 0,
             };
             total = tokens
                 .checked_mul(per_token)

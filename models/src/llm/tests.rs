@@ -577,10 +577,9 @@ fn sliding_window_rules() {
     let e = err(&format!(
         "{base},\"layer_types\":[\"linear_attention\",\"linear_attention\",\"linear_attention\",\"full_attention\"]}}"
     ));
+    // Gated DeltaNet layers need their dimensions.
     assert!(
-        e.contains("`layer_types[0]`")
-            && e.contains("Gated DeltaNet")
-            && e.contains("not modelled yet"),
+        e.contains("`linear_num_key_heads`") && e.contains("missing"),
         "{e}"
     );
     let e = err(&format!("{base},\"layer_types\":[1,2,3,4]}}"));
@@ -881,4 +880,75 @@ fn nvfp4_weights_take_nine_bytes_per_sixteen() {
     assert!(per_gpu * 4 >= total);
     let b200 = GpuCatalog::builtin().get("b200_sxm").unwrap().clone();
     assert!(m.kv_budget_bytes_per_gpu(&b200, &tp4, 0.9, 0).is_ok());
+}
+
+/// Qwen3.5-27B's language model: `text_config` of its `config.json` (aiconfigurator-core
+/// 0.12.0's `Qwen--Qwen3.5-27B_config.json`), the fields read.
+const QWEN35_27B: &str = r#"{"text_config":{"model_type":"qwen3_5_text","hidden_size":5120,
+"num_hidden_layers":64,"num_attention_heads":24,"num_key_value_heads":4,"head_dim":256,
+"intermediate_size":17408,"vocab_size":248320,"attn_output_gate":true,
+"full_attention_interval":4,"linear_num_key_heads":16,"linear_num_value_heads":48,
+"linear_key_head_dim":128,"linear_value_head_dim":128,"linear_conv_kernel_dim":4,
+"mtp_num_hidden_layers":1,"max_position_embeddings":262144},"tie_word_embeddings":false}"#;
+
+#[test]
+fn gated_deltanet_layers_keep_a_state_per_sequence_and_no_kv() {
+    let m = parse(QWEN35_27B).unwrap();
+    // Every fourth layer attends; the other 48 are Gated DeltaNet.
+    assert_eq!(m.attention_layers(), 16);
+    let (d, n) = m.linear_attention().unwrap();
+    assert_eq!(n, 48);
+    assert!(m.layers()[3].attends() && !m.layers()[0].attends());
+    assert!(m.attention_output_gate() && !m.is_dense());
+    // KV: 16 layers × 2 × 4 KV heads × 256 × 2 bytes.
+    assert_eq!(m.kv_bytes_per_token(), 16 * 2 * 4 * 256 * 2);
+    assert_eq!(
+        m.kv_bytes_for_sequence(1000).unwrap(),
+        1000 * m.kv_bytes_per_token()
+    );
+    // State: per layer, the convolution's last 3 inputs of 2·16·128 + 48·128 channels and a
+    // 128 × 128 matrix per value head, 16-bit; at TP 4 a quarter of each.
+    assert_eq!(d.conv_dim(), 10_240);
+    let tp1 = 48 * (10_240 * 3 + 48 * 128 * 128) * 2;
+    assert_eq!(
+        m.state_bytes_per_sequence_per_gpu(&Parallelism::tensor(1)),
+        tp1
+    );
+    assert_eq!(
+        m.state_bytes_per_sequence_per_gpu(&Parallelism::tensor(4)),
+        tp1 / 4
+    );
+    // Parameters: attention with its gate (queries doubled), Gated DeltaNet projections,
+    // convolution, per-head parameters and gated norm, MLPs, norms, embedding and LM head.
+    let h: u64 = 5120;
+    let attn = h * (2 * 6144 + 2 * 1024) + 6144 * h;
+    let gdn = h * (2 * 2048 + 2 * 6144) + h * 2 * 48 + 10_240 * 4 + 2 * 48 + 128 + 6144 * h;
+    let want = 16 * attn + 48 * gdn + 64 * (3 * h * 17_408 + 2 * h) + 2 * 248_320 * h + h;
+    assert_eq!(m.params(), want);
+    assert!((26.5e9..27.5e9).contains(&(want as f64)), "{want}");
+    // Not timed yet: the predictor and the KV capacity say so.
+    let e = m
+        .require_modelled("the iteration predictor", &Parallelism::tensor(1))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("48 Gated DeltaNet") && e.contains("not yet timed"),
+        "{e}"
+    );
+}
+
+#[test]
+fn qwen3_next_layers_follow_the_full_attention_interval() {
+    let cfg = QWEN35_27B
+        .replace("qwen3_5_text", "qwen3_next")
+        .replace("\"attn_output_gate\":true,", "");
+    let m = parse(&cfg).unwrap();
+    assert_eq!(m.attention_layers(), 16);
+    // Qwen3-Next gates its attention output unless told otherwise.
+    assert!(m.attention_output_gate());
+    let e = err(&QWEN35_27B.replace(
+        "\"linear_num_value_heads\":48",
+        "\"linear_num_value_heads\":40",
+    ));
+    assert!(e.contains("`text_config.linear_num_value_heads`"), "{e}");
 }

@@ -128,7 +128,7 @@ fn describe_model(m: &LlmSpec) -> String {
         .iter()
         .filter_map(|l| match l.mixer {
             Mixer::SlidingAttention { window } => Some(window),
-            Mixer::FullAttention => None,
+            Mixer::FullAttention | Mixer::LinearAttention(_) => None,
         })
         .collect();
     if let Some(w) = windows.first() {
