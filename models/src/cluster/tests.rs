@@ -13,6 +13,7 @@ fn engine() -> EngineConfig {
         max_batched_tokens: 4096,
         block_tokens: 16,
         kv_blocks: 20_000,
+        state_blocks: 0,
         watermark_blocks: 10,
         chunked_prefill: true,
         mixed_batches: true,

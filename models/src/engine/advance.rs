@@ -181,6 +181,7 @@ impl Engine {
                 seq.private_blocks // prompt tail and the reserved output
             } else {
                 ceil_div(kv_len, block) - seq.shared as u64 * self.blocks_per_entry
+                    + self.config.state_blocks
             };
             out.events.push(EngineEvent::Finished {
                 request: seq.spec.request,

@@ -20,6 +20,12 @@ pub struct EngineConfig {
     pub block_tokens: u32,
     /// KV blocks of the worker.
     pub kv_blocks: u64,
+    /// Blocks each sequence holds from admission to its end whatever its length: the fixed
+    /// state of a model's Gated DeltaNet layers, drawn from the same pool as the KV (vLLM's
+    /// hybrid KV cache manager gives each request one block per linear-attention layer group,
+    /// `MambaManager` in `vllm/v1/core/single_type_kv_cache_manager.py`, 0.11.0). 0 for
+    /// models without such layers.
+    pub state_blocks: u64,
     /// Blocks kept free at admission (vLLM's watermark).
     pub watermark_blocks: u64,
     /// Split long prompts into chunks across iterations.
@@ -106,6 +112,7 @@ impl EngineConfig {
             max_batched_tokens: 8192,
             block_tokens: 16,
             kv_blocks: 0,
+            state_blocks: 0,
             watermark_blocks: 0,
             chunked_prefill: true,
             mixed_batches: true,

@@ -383,7 +383,7 @@ impl Engine {
             0
         };
         let kv = u64::from(spec.prompt_tokens) + output;
-        let need = ceil_div(kv, u64::from(self.config.block_tokens));
+        let need = ceil_div(kv, u64::from(self.config.block_tokens)) + self.config.state_blocks;
         if self.pool.available() < need + self.config.watermark_blocks || !self.pool.allocate(need)
         {
             return None;

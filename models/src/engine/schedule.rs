@@ -222,7 +222,7 @@ impl Engine {
         {
             self.showing.remove(&(at, slot));
         }
-        let private = ceil_div(kv_len, block) - seq.shared as u64 * bpe;
+        let private = ceil_div(kv_len, block) - seq.shared as u64 * bpe + self.config.state_blocks;
         self.pool.release_private(private);
         self.pool.release_prefix(&seq.keys[..seq.shared]);
         seq.shared = 0;
@@ -320,7 +320,7 @@ impl Engine {
             u64::from(seq.prefill_target) + self.output_reserve(seq),
             u64::from(self.config.block_tokens),
         );
-        let need = all - hit_blocks as u64 * self.blocks_per_entry;
+        let need = all - hit_blocks as u64 * self.blocks_per_entry + self.config.state_blocks;
         // Evictable cache blocks count as available, except those this request is about to reuse.
         let reusable_evictable = self.pool.unreferenced_blocks(&seq.keys[..hit_blocks]);
         let free = self.pool.available().saturating_sub(reusable_evictable);

@@ -12,6 +12,7 @@ fn config() -> EngineConfig {
         max_batched_tokens: 2048,
         block_tokens: 16,
         kv_blocks: 10_000,
+        state_blocks: 0,
         watermark_blocks: 0,
         chunked_prefill: true,
         mixed_batches: true,
@@ -532,11 +533,13 @@ proptest! {
         reserve in any::<bool>(),
         overlap in any::<bool>(),
         header in 0u32..5,
+        // Blocks of a Gated DeltaNet state each sequence holds besides its tokens.
+        state in prop::sample::select(vec![0u64, 1, 7, 40]),
     ) {
         let mut e = Engine::new(EngineConfig {
             kv_blocks, mixed_batches: mixed, chunked_prefill: chunked, max_num_seqs: 16,
             reserve_output: reserve, overlap_schedule: overlap, header_tokens: header,
-            ..config()
+            state_blocks: state, ..config()
         });
         let mut now = SimTime::ZERO;
         let mut expected_tokens = 0u64;
@@ -602,10 +605,11 @@ proptest! {
         ]),
         overlap in any::<bool>(),
         header in 0u32..5,
+        state in prop::sample::select(vec![0u64, 1, 7, 40]),
     ) {
         let mut d = Engine::new(EngineConfig {
             kv_blocks, max_num_seqs: 8, overlap_schedule: overlap, handed_first_token: way,
-            header_tokens: header, ..config()
+            header_tokens: header, state_blocks: state, ..config()
         });
         let mut now = SimTime::ZERO;
         // Landings, in time order: (at, request, prompt, output).
@@ -795,4 +799,36 @@ fn sglang_reserves_a_decaying_share_of_the_running_outputs() {
     }
     // At the ratio's floor (0.098) the waiting ones were admitted, KV permitting.
     assert!(admitted_late > 7, "{admitted_late}");
+}
+
+#[test]
+fn a_fixed_state_per_sequence_bounds_how_many_run() {
+    // 100 blocks; each one-block request also holds 30 blocks of state: three run at once.
+    let mut e = Engine::new(EngineConfig {
+        kv_blocks: 100,
+        state_blocks: 30,
+        ..config()
+    });
+    let mut now = SimTime::ZERO;
+    for r in 0..6 {
+        e.enqueue(spec(r, 8, 4), now);
+    }
+    let mut out = IterationOutput::default();
+    let d = e.start_iteration(now, &LinearTimer, &mut out).unwrap();
+    let admitted = out
+        .events
+        .iter()
+        .filter(|ev| matches!(ev, EngineEvent::Admitted { .. }))
+        .count();
+    assert_eq!(admitted, 3);
+    assert_eq!(e.kv().in_use(), 3 * 31);
+    now += d;
+    e.complete_iteration(now, &mut out);
+    let events = drain(&mut e, &mut now);
+    let finished = events
+        .iter()
+        .filter(|(_, ev)| matches!(ev, EngineEvent::Finished { .. }))
+        .count();
+    assert_eq!(finished, 6);
+    assert_eq!(e.kv().in_use(), 0);
 }

@@ -64,6 +64,10 @@ pub struct GdnDims {
     pub value_head_dim: u32,
     /// Width of the causal convolution.
     pub conv_kernel: u32,
+    /// Bytes of an element of the delta rule's state: 4 where the config's
+    /// `mamba_ssm_dtype` is `float32` (Qwen3.5's), else 2 (the model's 16-bit dtype, vLLM's
+    /// default `mamba_cache_dtype`); the convolution's state is always 16-bit.
+    pub ssm_state_bytes: u32,
 }
 
 impl GdnDims {
@@ -90,15 +94,16 @@ impl GdnDims {
             + value * hidden
     }
 
-    /// Elements of one sequence's state on one GPU of TP size `tp` (both parts split by TP,
-    /// rounded up).
-    pub fn state_elements_per_gpu(&self, tp: u32) -> u64 {
+    /// Bytes of one sequence's state in one layer on one GPU of TP size `tp` (both parts
+    /// split by TP, rounded up): the convolution's last inputs (16-bit) and the delta rule's
+    /// matrices.
+    pub fn state_bytes_per_gpu(&self, tp: u32) -> u64 {
         let tp = u64::from(tp.max(1));
         let conv = self.conv_dim().div_ceil(tp) * u64::from(self.conv_kernel.saturating_sub(1));
         let rule = u64::from(self.value_heads).div_ceil(tp)
             * u64::from(self.key_head_dim)
             * u64::from(self.value_head_dim);
-        conv + rule
+        conv * 2 + rule * u64::from(self.ssm_state_bytes)
     }
 }
 

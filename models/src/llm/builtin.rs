@@ -57,7 +57,7 @@ macro_rules! config {
     };
 }
 
-const FROM_CONFIG: [FromConfig; 8] = [
+const FROM_CONFIG: [FromConfig; 10] = [
     config!(
         "DeepSeek-V3",
         &["deepseek-v3", "deepseek-v3-0324"],
@@ -110,6 +110,20 @@ const FROM_CONFIG: [FromConfig; 8] = [
         "mixtral-8x7b-v0.1.config.json",
         Dtype::Fp8
     ),
+    // Qwen3.5's published configs are its multimodal models'; these are their language
+    // models' `text_config` (data/models/README.md).
+    config!(
+        "Qwen3.5-27B",
+        &["qwen3.5-27b"],
+        "qwen3.5-27b.text-config.json",
+        Dtype::Fp8Block
+    ),
+    config!(
+        "Qwen3.5-397B-A17B",
+        &["qwen3.5-397b-a17b"],
+        "qwen3.5-397b-a17b.text-config.json",
+        Dtype::Fp8Block
+    ),
 ];
 
 /// Models distilled into another model's architecture, by their Hugging Face names: the
@@ -127,7 +141,7 @@ const DISTILLED: [(&str, &str, bool); 6] = [
 ];
 
 /// Names of the built-in models, dense first.
-const ALL_DISPLAY: [&str; 12] = [
+const ALL_DISPLAY: [&str; 14] = [
     DENSE_DISPLAY[0],
     DENSE_DISPLAY[1],
     DENSE_DISPLAY[2],
@@ -140,6 +154,8 @@ const ALL_DISPLAY: [&str; 12] = [
     FROM_CONFIG[5].display,
     FROM_CONFIG[6].display,
     FROM_CONFIG[7].display,
+    FROM_CONFIG[8].display,
+    FROM_CONFIG[9].display,
 ];
 
 impl LlmSpec {

@@ -160,7 +160,8 @@ impl Fields<'_> {
 impl LlmSpec {
     /// Loads a model from a Hugging Face `config.json` (see the module's documentation for
     /// the fields read and the architectures refused). Required: `hidden_size`,
-    /// `num_hidden_layers`, `num_attention_heads`, `intermediate_size`, `vocab_size`.
+    /// `num_hidden_layers`, `num_attention_heads`, `vocab_size`, and `intermediate_size`
+    /// unless every layer has experts.
     /// As in `transformers`: `num_key_value_heads` defaults to `num_attention_heads`,
     /// `head_dim` to `hidden_size / num_attention_heads`, `tie_word_embeddings` to false.
     /// A `quantization_config` with `quant_method: fp8` gives FP8 weights (block-scaled when it
@@ -266,7 +267,7 @@ impl LlmSpec {
             Some("mxfp4") => (Dtype::Bf16, ExpertFormat::Mxfp4),
             _ => (Dtype::Bf16, ExpertFormat::WeightDtype),
         };
-        let intermediate_size = f.req("intermediate_size")?;
+        let intermediate_size = f.get("intermediate_size")?;
         let vocab_size = f.req("vocab_size")?;
         let moe = moe_spec(&f, expert_format, hidden_size, num_layers)?;
         if moe.is_none() && expert_format == ExpertFormat::Mxfp4 {
@@ -315,7 +316,16 @@ impl LlmSpec {
             layers.push(LayerSpec { mixer, ffn });
         }
         // Llama-4 sizes its dense layers' MLP apart from its experts'.
-        let dense_ffn = f.int("intermediate_size_mlp", false)?;
+        let dense_ffn = f.int("intermediate_size_mlp", false)?.or(intermediate_size);
+        // A model whose every layer has experts needs no dense MLP size (Qwen3.5-397B-A17B's
+        // config has none); it is then the experts' and sizes nothing.
+        let dense_ffn = match (dense_ffn, &moe) {
+            (Some(i), _) => i,
+            (None, Some(m)) if layers.iter().all(|l| l.ffn == Ffn::Moe) => {
+                m.expert_intermediate_size
+            }
+            (None, _) => return Err(f.err("intermediate_size", "missing".into())),
+        };
         if root.get("vision_config").is_some_and(|v| !v.is_null()) {
             return Err(root_err(
                 "vision_config",
@@ -346,7 +356,7 @@ impl LlmSpec {
                 num_heads,
                 num_kv_heads,
                 head_dim,
-                dense_ffn.unwrap_or(intermediate_size),
+                dense_ffn,
                 vocab_size,
             ],
             tie_word_embeddings,
@@ -513,6 +523,16 @@ fn gdn_dims(f: &Fields<'_>) -> Result<GdnDims> {
         key_head_dim: f.req("linear_key_head_dim")?,
         value_head_dim: f.req("linear_value_head_dim")?,
         conv_kernel: f.req("linear_conv_kernel_dim")?,
+        ssm_state_bytes: match f.text("mamba_ssm_dtype") {
+            None | Some("bfloat16" | "float16") => 2,
+            Some("float32") => 4,
+            Some(other) => {
+                return Err(f.err(
+                    "mamba_ssm_dtype",
+                    format!("{other} is not float32, bfloat16 or float16"),
+                ));
+            }
+        },
     };
     if !d.value_heads.is_multiple_of(d.key_heads) {
         return Err(f.err(

@@ -283,11 +283,12 @@ impl LlmSpec {
     /// `Ok` when the iteration predictor and a worker's KV capacity model this architecture
     /// split by `par`: standard (grouped-query) attention over the whole sequence or one
     /// sliding window (attention sinks, one logit per head, are not timed: they add one
-    /// column to each head's softmax), or multi-head latent attention; dense MLPs and mixtures
-    /// of experts; under TP, TP × EP, and attention data parallelism for a mixture of experts
-    /// inside one worker. Otherwise a [`ModelsError::NotModelled`] naming `what` was asked
-    /// and what is not modelled yet (sliding windows of several sizes, attention data
-    /// parallelism without experts).
+    /// column to each head's softmax), or multi-head latent attention, and Gated DeltaNet
+    /// layers between attention layers; dense MLPs and mixtures of experts; under TP, TP × EP,
+    /// and attention data parallelism for a mixture of experts inside one worker. Otherwise a
+    /// [`ModelsError::NotModelled`] naming `what` was asked and what is not modelled yet
+    /// (sliding windows of several sizes, attention data parallelism without experts, a model
+    /// without attention layers).
     pub fn require_modelled(&self, what: &str, par: &Parallelism) -> Result<()> {
         let mut parts = Vec::new();
         let mut windows: Vec<u32> = self.layers.iter().filter_map(|l| l.window()).collect();
@@ -296,11 +297,9 @@ impl LlmSpec {
         if windows.len() > 1 {
             parts.push(format!("sliding windows of several sizes ({windows:?})"));
         }
-        if let Some((_, n)) = self.linear_attention() {
-            parts.push(format!(
-                "{n} Gated DeltaNet (linear-attention) layers, which are sized (weights, a \
-                 fixed state per sequence) but not yet timed"
-            ));
+        if self.attention_layers() == 0 {
+            // The KV cache is counted in tokens of the attention layers.
+            parts.push("no attention layer (every layer is Gated DeltaNet)".into());
         }
         if par.attention_dp > 1 && self.moe.is_none() {
             // The engines run attention DP for the MoE layers' sake (TensorRT-LLM's
@@ -319,8 +318,9 @@ impl LlmSpec {
             what: what.to_string(),
             reason: format!(
                 "it is asked for {}; this part of the simulator times and sizes standard \
-                 attention (full or one sliding window) or MLA, dense MLPs and mixtures of \
-                 experts under TP, TP × EP and attention DP inside one worker",
+                 attention (full or one sliding window) or MLA, with Gated DeltaNet layers \
+                 between attention layers, dense MLPs and mixtures of experts under TP, TP × \
+                 EP and attention DP inside one worker",
                 parts.join(", ")
             ),
         })

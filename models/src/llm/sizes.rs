@@ -18,9 +18,6 @@ use super::{Attention, ExpertFormat, Ffn, LlmSpec, Mixer, MoeSpec};
 use crate::error::{ModelsError, Result};
 use crate::hardware::GpuSku;
 
-/// Bytes of an element of a Gated DeltaNet state (16-bit, the model's dtype).
-const STATE_ELEMENT_BYTES: u64 = 2;
-
 /// How one worker's GPUs split a model, in TensorRT-LLM's and SGLang's terms: `tp ×
 /// attention_dp` GPUs; attention, dense MLPs, shared experts, embedding and LM head split `tp`
 /// ways within each of `attention_dp` replicas (each replica with its own batch and KV); the
@@ -338,13 +335,20 @@ impl LlmSpec {
 
     /// Bytes of one sequence's Gated DeltaNet state on one GPU of a worker split by `par`
     /// (0 without such layers): every linear-attention layer's convolution inputs and delta
-    /// rule matrices ([`super::GdnDims::state_elements_per_gpu`]), 16-bit (vLLM's
-    /// `mamba_cache_dtype` defaults to the model's dtype). A sequence holds it from admission
-    /// to its end, whatever its length.
+    /// rule matrices ([`super::GdnDims::state_bytes_per_gpu`]). A sequence holds it from
+    /// admission to its end, whatever its length.
     pub fn state_bytes_per_sequence_per_gpu(&self, par: &Parallelism) -> u64 {
-        self.linear_attention().map_or(0, |(d, n)| {
-            u64::from(n) * d.state_elements_per_gpu(par.tp) * STATE_ELEMENT_BYTES
-        })
+        self.linear_attention()
+            .map_or(0, |(d, n)| u64::from(n) * d.state_bytes_per_gpu(par.tp))
+    }
+
+    /// A sequence's Gated DeltaNet state in tokens of the KV cache it shares memory with
+    /// (rounded up; 0 without such layers): what the engine charges each sequence besides
+    /// its tokens.
+    pub fn state_tokens_per_sequence(&self, par: &Parallelism) -> u64 {
+        let per_token = self.kv_bytes_per_token_per_gpu(par.tp).max(1);
+        self.state_bytes_per_sequence_per_gpu(par)
+            .div_ceil(per_token)
     }
 
     /// KV-cache bytes of one sequence of `len` tokens: full-attention layers keep every

@@ -884,12 +884,13 @@ fn nvfp4_weights_take_nine_bytes_per_sixteen() {
 
 /// Qwen3.5-27B's language model: `text_config` of its `config.json` (aiconfigurator-core
 /// 0.12.0's `Qwen--Qwen3.5-27B_config.json`), the fields read.
-const QWEN35_27B: &str = r#"{"text_config":{"model_type":"qwen3_5_text","hidden_size":5120,
+pub(crate) const QWEN35_27B: &str = r#"{"text_config":{"model_type":"qwen3_5_text","hidden_size":5120,
 "num_hidden_layers":64,"num_attention_heads":24,"num_key_value_heads":4,"head_dim":256,
 "intermediate_size":17408,"vocab_size":248320,"attn_output_gate":true,
 "full_attention_interval":4,"linear_num_key_heads":16,"linear_num_value_heads":48,
 "linear_key_head_dim":128,"linear_value_head_dim":128,"linear_conv_kernel_dim":4,
-"mtp_num_hidden_layers":1,"max_position_embeddings":262144},"tie_word_embeddings":false}"#;
+"mtp_num_hidden_layers":1,"max_position_embeddings":262144,"mamba_ssm_dtype":"float32"},
+"tie_word_embeddings":false}"#;
 
 #[test]
 fn gated_deltanet_layers_keep_a_state_per_sequence_and_no_kv() {
@@ -906,10 +907,11 @@ fn gated_deltanet_layers_keep_a_state_per_sequence_and_no_kv() {
         m.kv_bytes_for_sequence(1000).unwrap(),
         1000 * m.kv_bytes_per_token()
     );
-    // State: per layer, the convolution's last 3 inputs of 2·16·128 + 48·128 channels and a
-    // 128 × 128 matrix per value head, 16-bit; at TP 4 a quarter of each.
+    // State: per layer, the convolution's last 3 inputs of 2·16·128 + 48·128 channels
+    // (16-bit) and a 128 × 128 matrix per value head (FP32, `mamba_ssm_dtype`); at TP 4 a
+    // quarter of each.
     assert_eq!(d.conv_dim(), 10_240);
-    let tp1 = 48 * (10_240 * 3 + 48 * 128 * 128) * 2;
+    let tp1 = 48 * (10_240 * 3 * 2 + 48 * 128 * 128 * 4);
     assert_eq!(
         m.state_bytes_per_sequence_per_gpu(&Parallelism::tensor(1)),
         tp1
@@ -926,15 +928,20 @@ fn gated_deltanet_layers_keep_a_state_per_sequence_and_no_kv() {
     let want = 16 * attn + 48 * gdn + 64 * (3 * h * 17_408 + 2 * h) + 2 * 248_320 * h + h;
     assert_eq!(m.params(), want);
     assert!((26.5e9..27.5e9).contains(&(want as f64)), "{want}");
-    // Not timed yet: the predictor and the KV capacity say so.
-    let e = m
-        .require_modelled("the iteration predictor", &Parallelism::tensor(1))
+    m.require_modelled("the iteration predictor", &Parallelism::tensor(1))
+        .unwrap();
+    // Without any attention layer there is no KV to count the cache in: refused.
+    let all_linear = parse(&QWEN35_27B.replace(
+        "\"full_attention_interval\":4",
+        "\"full_attention_interval\":65",
+    ))
+    .unwrap();
+    assert_eq!(all_linear.attention_layers(), 0);
+    let e = all_linear
+        .require_modelled("the KV capacity", &Parallelism::tensor(1))
         .unwrap_err()
         .to_string();
-    assert!(
-        e.contains("48 Gated DeltaNet") && e.contains("not yet timed"),
-        "{e}"
-    );
+    assert!(e.contains("no attention layer"), "{e}");
 }
 
 #[test]

@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use servesim_core::SimDuration;
 
 use super::dispatch::Phase;
-use super::predictor::{BatchShape, IterationPredictor};
+use super::predictor::{BatchShape, IterationPredictor, new_tokens_per_chunk};
 
 /// Grid points per doubling of the KV length.
 const KV_STEPS_PER_OCTAVE: f64 = 16.0;
@@ -175,6 +175,10 @@ impl CachedPredictor {
             ms += Self::interpolated(&self.context, chunks, len, |c, l| {
                 self.inner.context_attention_ms(c, l)
             });
+            // Gated DeltaNet layers over the new tokens (zero without them).
+            ms += self
+                .inner
+                .linear_context_ms(chunks, new_tokens_per_chunk(rank_prefill, chunks));
         }
         if decode_seqs > 0 {
             let kv = b

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use clap::{Args, ValueEnum};
 use servesim::models::backend::Backend;
 use servesim::models::hardware::GpuCatalog;
-use servesim::models::llm::{Attention, ExpertFormat, Ffn, LlmSpec, Mixer};
+use servesim::models::llm::{Attention, ExpertFormat, Ffn, LlmSpec, Mixer, Parallelism};
 use servesim::planner::PolicyKind;
 use servesim::traffic::arrival::ARRIVAL_KINDS;
 use servesim_core::Named;
@@ -136,6 +136,14 @@ fn describe_model(m: &LlmSpec) -> String {
             "window {w} on {} of {} layers",
             windows.len(),
             m.num_layers
+        ));
+    }
+    if let Some((_, n)) = m.linear_attention() {
+        let state = m.state_bytes_per_sequence_per_gpu(&Parallelism::tensor(1));
+        arch.push(format!(
+            "Gated DeltaNet on {n} of {} layers ({:.1} MB of state a sequence)",
+            m.num_layers,
+            state as f64 / 1e6
         ));
     }
     format!(

@@ -103,6 +103,8 @@ pub struct Worker {
     pub(super) graphs: CudaGraphs,
     /// KV capacity, tokens.
     pub kv_tokens: u64,
+    /// A sequence's Gated DeltaNet state in KV tokens (0 without such layers).
+    pub state_tokens: u64,
 }
 
 /// Everything a search needs.
@@ -159,7 +161,13 @@ impl<'a> Search<'a> {
             let kv =
                 match kv_capacity_tokens_split(req.backend, &llm, &gpu, &par, DEFAULT_MEM_FRACTION)
                 {
-                    Ok(kv) if kv >= u64::from(req.isl + req.osl) => kv,
+                    Ok(kv)
+                        if kv
+                            >= u64::from(req.isl + req.osl)
+                                + llm.state_tokens_per_sequence(&par) =>
+                    {
+                        kv
+                    }
                     Ok(kv) => {
                         skipped.push(format!(
                             "{name}: KV cache of {kv} tokens holds no request of {} tokens",
@@ -190,6 +198,7 @@ impl<'a> Search<'a> {
                         .per_rank(split.attention_dp),
                     predictor: p,
                     kv_tokens: kv,
+                    state_tokens: llm.state_tokens_per_sequence(&par),
                 }),
                 Err(e) => skipped.push(format!("{name}: {e}")),
             }
@@ -264,7 +273,8 @@ impl<'a> Search<'a> {
 
     /// Largest decode batch the KV cache holds without preemption.
     pub fn batch_cap(&self, w: &Worker) -> u32 {
-        let per = u64::from(self.req.isl) + u64::from(self.req.osl);
+        // A sequence's tokens and, for Gated DeltaNet layers, its fixed state.
+        let per = u64::from(self.req.isl) + u64::from(self.req.osl) + w.state_tokens;
         // The engines' batch limits are per attention-DP rank.
         let most = u64::from(MAX_BATCH) * u64::from(w.split.attention_dp.max(1));
         ((w.kv_tokens as f64 * 0.99) as u64 / per).clamp(1, most) as u32

@@ -509,7 +509,12 @@ fn validate_pool(
         block_tokens: o.block_tokens.unwrap_or(d.block_tokens),
         chunked_prefill: o.chunked_prefill.unwrap_or(d.chunked_prefill),
         mixed_batches: o.mixed_batches.unwrap_or(d.mixed_batches),
-        prefix_caching: o.prefix_caching.unwrap_or(d.prefix_caching),
+        // A model with Gated DeltaNet layers reuses no prefix by default: its state at the
+        // prefix is not in the KV blocks (vLLM 0.11.0's `MambaManager.find_longest_cache_hit`:
+        // "Prefix caching is not supported for mamba now").
+        prefix_caching: o
+            .prefix_caching
+            .unwrap_or(d.prefix_caching && llm.linear_attention().is_none()),
         reserve_output: o.reserve_output.unwrap_or(d.reserve_output),
         overlap_schedule: o.overlap_schedule.unwrap_or(d.overlap_schedule),
         handed_first_token: o.handed_first_token.unwrap_or(d.handed_first_token),
@@ -565,6 +570,10 @@ fn validate_pool(
     let kv_tokens = kv_capacity_tokens_split(backend, llm, gpu, &par, mem)
         .map_err(|e| invalid(format!("{path}.tp"), e.to_string()))?;
     engine.kv_blocks = kv_tokens / u64::from(engine.block_tokens);
+    // Gated DeltaNet layers: each sequence's fixed state, in blocks of the same pool.
+    engine.state_blocks = llm
+        .state_tokens_per_sequence(&par)
+        .div_ceil(u64::from(engine.block_tokens));
     if engine.kv_blocks == 0 {
         return Err(invalid(
             format!("{path}.tp"),

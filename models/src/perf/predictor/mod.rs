@@ -21,6 +21,13 @@
 //! attention TP: no all-to-all). Sliding-window layers attend to at most their window:
 //! decode reads `min(kv, window)` tokens, a prompt's causal pairs are capped at the window
 //! (attention sinks, one extra logit per head, are not timed).
+//!
+//! Gated DeltaNet (linear-attention) layers, between attention layers in Qwen3-Next and
+//! Qwen3.5 (`linear_terms.rs`): their input and output projections are token terms, their
+//! convolution and delta rule run over a prompt chunk's new tokens (the state holds the
+//! context) and over a decode step's sequences whatever their length, timed from the `gdn`
+//! tables; the attention terms count the attention layers only, their query projection
+//! doubled where the output is gated.
 
 use servesim_core::SimDuration;
 
@@ -36,7 +43,10 @@ use crate::perf::mla_parts;
 use crate::perf::moe_part::MoePart;
 use crate::perf::ops::{AttnShape, GemmShape, KernelOp, MlaShape, NcclOp, OpKind};
 
+mod linear_terms;
 mod moe_terms;
+
+use linear_terms::LinearLayers;
 
 /// A prefill chunk in a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +92,14 @@ fn windowed_pairs(n: f64, w: f64) -> f64 {
     }
 }
 
+/// New tokens per prompt chunk of `chunks` chunks holding `tokens` tokens, rounded up (what
+/// a Gated DeltaNet layer's kernels run over: the state holds the context before them).
+pub fn new_tokens_per_chunk(tokens: u64, chunks: u32) -> u32 {
+    tokens
+        .div_ceil(u64::from(chunks.max(1)))
+        .clamp(1, u64::from(u32::MAX)) as u32
+}
+
 /// Predicts iteration times of one worker (a model at a TP size on a GPU SKU and backend).
 #[derive(Debug, Clone)]
 pub struct IterationPredictor {
@@ -89,6 +107,10 @@ pub struct IterationPredictor {
     backend: Backend,
     tp: u32,
     layers: f64,
+    /// Layers that attend with a KV cache (all but the Gated DeltaNet ones).
+    attn_layers: f64,
+    /// The Gated DeltaNet layers, if any.
+    linear: Option<LinearLayers>,
     hidden: u64,
     wdtype: Dtype,
     kv_dtype: Dtype,
@@ -206,7 +228,13 @@ impl IterationPredictor {
         let heads_pg = llm.num_heads / tp;
         let kv_heads_pg = llm.kv_heads_per_gpu(tp);
         let ffn_pg = u64::from(llm.intermediate_size / tp);
-        let qkv = (u64::from(heads_pg) + 2 * u64::from(kv_heads_pg)) * hd;
+        // A gated attention output doubles the query projection (queries and gate).
+        let q_pg = u64::from(heads_pg) * if llm.attention_output_gate() { 2 } else { 1 };
+        let qkv = (q_pg + 2 * u64::from(kv_heads_pg)) * hd;
+        let linear = match llm.linear_attention() {
+            Some((d, n)) => Some(LinearLayers::new(d, n, tp)?),
+            None => None,
+        };
         // SiLU·mul (2r+w) of each layer's MLP: the dense MLP's, or a MoE layer's shared
         // experts' (the routed experts' is inside their fused kernel), averaged over layers.
         let act = match &moe {
@@ -255,6 +283,8 @@ impl IterationPredictor {
             backend,
             tp,
             layers: f64::from(llm.num_layers),
+            attn_layers: f64::from(llm.attention_layers()),
+            linear,
             hidden: h,
             wdtype: llm.weight_dtype,
             kv_dtype: llm.kv_dtype,
@@ -426,7 +456,8 @@ impl IterationPredictor {
         if chunks > 0 {
             // One batched causal call with the same query × key pairs as the chunks.
             let len = (pairs / f64::from(all_chunks)).sqrt().round().max(1.0) as u32;
-            t[4] = self.context_attention_ms(chunks, len);
+            t[4] = self.context_attention_ms(chunks, len)
+                + self.linear_context_ms(chunks, new_tokens_per_chunk(rank_prefill, chunks));
         }
         if decode_seqs > 0 {
             let kv = b
@@ -458,8 +489,10 @@ impl IterationPredictor {
         let l = self.layers;
         let w = self.wdtype;
         if self.mla.is_none() {
-            t[0] = l * self.gemm(tokens, self.n_qkv, self.hidden, w);
-            t[1] = l * self.gemm(tokens, self.hidden, self.k_out, w);
+            let (linear_in, linear_out) = self.linear_projections_ms(tokens);
+            let a = self.attn_layers;
+            t[0] = a * self.gemm(tokens, self.n_qkv, self.hidden, w) + linear_in;
+            t[1] = a * self.gemm(tokens, self.hidden, self.k_out, w) + linear_out;
         }
         if let Some(m) = &self.moe {
             self.moe_terms(m, tokens, moe_tokens, phase, graphed, t);
@@ -526,18 +559,18 @@ impl IterationPredictor {
                 len,
                 ..m
             };
-            return self.layers * self.mla_ms(&m, true);
+            return self.attn_layers * self.mla_ms(&m, true);
         }
         let at = |len| {
             self.timer
                 .time_ms(&KernelOp::ContextAttention(self.attn(chunks, len)))
         };
         match self.window {
-            None => self.layers * at(len),
+            None => self.attn_layers * at(len),
             Some(w) => {
                 let pairs = windowed_pairs(f64::from(len), f64::from(w.window));
                 let wlen = (2.0 * pairs).sqrt().round().max(1.0) as u32;
-                (self.layers - w.layers) * at(len) + w.layers * at(wlen.min(len))
+                (self.attn_layers - w.layers) * at(len) + w.layers * at(wlen.min(len))
             }
         }
     }
@@ -551,16 +584,18 @@ impl IterationPredictor {
                 len: kv,
                 ..m
             };
-            return self.layers * self.mla_ms(&m, false);
+            return self.attn_layers * self.mla_ms(&m, false);
         }
         let at = |kv| {
             self.timer
                 .time_ms(&KernelOp::GenerationAttention(self.attn(seqs, kv)))
         };
-        match self.window {
-            None => self.layers * at(kv),
-            Some(w) => (self.layers - w.layers) * at(kv) + w.layers * at(kv.min(w.window)),
-        }
+        let attention = match self.window {
+            None => self.attn_layers * at(kv),
+            Some(w) => (self.attn_layers - w.layers) * at(kv) + w.layers * at(kv.min(w.window)),
+        };
+        // Gated DeltaNet layers read their state, whatever the length.
+        attention + self.linear_decode_ms(seqs)
     }
 
     /// One layer's MLA block in ms: from the module tables, or the sum of its kernels.
@@ -1313,6 +1348,61 @@ mod tests {
         for b in [d, pf] {
             let (a, c) = (ep.predict_ms(&b), cached.predict_ms(&b));
             assert!((a - c).abs() < 2e-3 * a, "{a} {c}");
+        }
+    }
+
+    fn qwen35(gpu: &str, backend: Backend, tp: u32) -> Result<IterationPredictor> {
+        let cat = GpuCatalog::builtin();
+        let llm = LlmSpec::lookup("Qwen/Qwen3.5-27B").unwrap();
+        let timer = KernelTimer::shipped(&cat, gpu, backend).unwrap();
+        IterationPredictor::new(&llm, tp, cat.get(gpu).unwrap(), backend, timer)
+    }
+
+    #[test]
+    fn gated_deltanet_layers_are_timed_by_their_new_tokens_and_sequences() {
+        for backend in Backend::ALL {
+            let p = qwen35("h200_sxm", backend, 2).unwrap();
+            let decode = |seqs: u32, kv: u64| {
+                p.predict_ms(&BatchShape {
+                    prefill: &[],
+                    decode_seqs: seqs,
+                    decode_kv_tokens: u64::from(seqs) * kv,
+                    eager: false,
+                })
+            };
+            // The linear layers' decode kernels read a fixed state: the same at any length,
+            // and the step grows with the length only through the 16 attention layers.
+            let linear = p.linear_decode_ms(64);
+            assert!(linear > 0.0 && linear < decode(64, 1000), "{backend:?}");
+            let attn = |kv| p.generation_attention_ms(64, kv) - linear;
+            let grew = decode(64, 16_000) - decode(64, 1000);
+            assert!(
+                (grew - (attn(16_000) - attn(1000))).abs() < 1e-6 * grew,
+                "{backend:?}"
+            );
+            // A chunk after 8,000 tokens of context costs the linear layers what the same
+            // chunk costs alone: their state holds the context.
+            let chunk = |context| {
+                p.breakdown(&BatchShape {
+                    prefill: &[PrefillChunk {
+                        tokens: 2000,
+                        context,
+                    }],
+                    decode_seqs: 0,
+                    decode_kv_tokens: 0,
+                    eager: true,
+                })
+            };
+            let ctx = |bd: &[(OpKind, f64)]| bd[4].1;
+            let (alone, after) = (ctx(&chunk(0)), ctx(&chunk(8000)));
+            let linear_ctx = p.linear_context_ms(1, 2000);
+            assert!(linear_ctx > 0.0 && after > alone, "{backend:?}");
+            // Attention's pairs: 10,000² − 8,000², a causal call of 6,000.
+            let want = p.context_attention_ms(1, 6000) + linear_ctx;
+            assert!(
+                (after - want).abs() < 1e-9 * after,
+                "{backend:?}: {after} {want}"
+            );
         }
     }
 }
