@@ -21,6 +21,19 @@ pub struct Work {
     pub peak_flops: f64,
 }
 
+impl Work {
+    /// The work of a kernel that moves nothing over links, from its `(FLOPs, HBM bytes,
+    /// dense peak)`.
+    fn on_chip((flops, hbm_bytes, peak_flops): (f64, f64, f64)) -> Self {
+        Work {
+            flops,
+            hbm_bytes,
+            link_bytes: 0.0,
+            peak_flops,
+        }
+    }
+}
+
 /// Tokens attended by a causal prompt of `isl` tokens with sliding window `w` (0: none).
 fn causal_pairs(isl: f64, w: f64) -> f64 {
     if w <= 0.0 || isl <= w {
@@ -96,33 +109,11 @@ pub fn work(op: &KernelOp, gpu: &GpuSku) -> Work {
         KernelOp::Moe(m) => moe_work(m, gpu),
         KernelOp::MlaContext(m) | KernelOp::MlaGeneration(m) => {
             let context = matches!(op, KernelOp::MlaContext(_));
-            let (flops, hbm_bytes, peak_flops) = crate::perf::mla::work(m, gpu, context);
-            Work {
-                flops,
-                hbm_bytes,
-                link_bytes: 0.0,
-                peak_flops,
-            }
+            Work::on_chip(crate::perf::mla::work(m, gpu, context))
         }
-        KernelOp::MlaPart(p) => {
-            let (flops, hbm_bytes, peak_flops) = crate::perf::mla::part_work(p, gpu);
-            Work {
-                flops,
-                hbm_bytes,
-                link_bytes: 0.0,
-                peak_flops,
-            }
-        }
+        KernelOp::MlaPart(p) => Work::on_chip(crate::perf::mla::part_work(p, gpu)),
         KernelOp::GenerationAttention(a) => attn_work(a, gpu, false),
-        KernelOp::Gdn(g) => {
-            let (flops, hbm_bytes, peak_flops) = crate::perf::gdn::work(g, gpu);
-            Work {
-                flops,
-                hbm_bytes,
-                link_bytes: 0.0,
-                peak_flops,
-            }
-        }
+        KernelOp::Gdn(g) => Work::on_chip(crate::perf::gdn::work(g, gpu)),
         KernelOp::CustomAllReduce {
             dtype,
             num_gpus,
