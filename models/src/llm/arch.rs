@@ -119,6 +119,14 @@ pub enum Mixer {
         /// Window in tokens.
         window: u32,
     },
+    /// Attention within fixed chunks (Llama-4's `attention_chunk_size` on its RoPE layers):
+    /// token `i` attends to the tokens of its own chunk, `chunk × ⌊i / chunk⌋ ..= i`, so the
+    /// layer needs only the current chunk's KV (vLLM 0.11.0's
+    /// `ChunkedLocalAttentionManager.remove_skipped_blocks` frees the earlier chunks' blocks).
+    ChunkedAttention {
+        /// Chunk in tokens.
+        chunk: u32,
+    },
     /// A Gated DeltaNet layer (linear attention): a fixed-size state per sequence instead of
     /// a KV cache.
     LinearAttention(GdnDims),
@@ -147,7 +155,15 @@ impl LayerSpec {
     pub fn window(&self) -> Option<u32> {
         match self.mixer {
             Mixer::SlidingAttention { window } => Some(window),
-            Mixer::FullAttention | Mixer::LinearAttention(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The layer's attention chunk, if it attends within chunks.
+    pub fn chunk(&self) -> Option<u32> {
+        match self.mixer {
+            Mixer::ChunkedAttention { chunk } => Some(chunk),
+            _ => None,
         }
     }
 

@@ -57,7 +57,7 @@ macro_rules! config {
     };
 }
 
-const FROM_CONFIG: [FromConfig; 10] = [
+const FROM_CONFIG: [FromConfig; 12] = [
     config!(
         "DeepSeek-V3",
         &["deepseek-v3", "deepseek-v3-0324"],
@@ -110,6 +110,18 @@ const FROM_CONFIG: [FromConfig; 10] = [
         "mixtral-8x7b-v0.1.config.json",
         Dtype::Fp8
     ),
+    config!(
+        "Llama-4-Scout-17B-16E",
+        &["llama-4-scout-17b-16e"],
+        "llama-4-scout-17b-16e-instruct.config.json",
+        Dtype::Fp8
+    ),
+    config!(
+        "Llama-4-Maverick-17B-128E",
+        &["llama-4-maverick-17b-128e"],
+        "llama-4-maverick-17b-128e-instruct.config.json",
+        Dtype::Fp8
+    ),
     // Qwen3.5's published configs are its multimodal models'; these are their language
     // models' `text_config` (data/models/README.md).
     config!(
@@ -141,7 +153,7 @@ const DISTILLED: [(&str, &str, bool); 6] = [
 ];
 
 /// Names of the built-in models, dense first.
-const ALL_DISPLAY: [&str; 14] = [
+const ALL_DISPLAY: [&str; 16] = [
     DENSE_DISPLAY[0],
     DENSE_DISPLAY[1],
     DENSE_DISPLAY[2],
@@ -156,6 +168,8 @@ const ALL_DISPLAY: [&str; 14] = [
     FROM_CONFIG[7].display,
     FROM_CONFIG[8].display,
     FROM_CONFIG[9].display,
+    FROM_CONFIG[10].display,
+    FROM_CONFIG[11].display,
 ];
 
 impl LlmSpec {

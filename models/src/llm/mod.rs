@@ -211,6 +211,13 @@ impl LlmSpec {
         self.attention_output_gate
     }
 
+    /// The attention chunk of the chunked-attention layers and how many there are (`None`
+    /// when no layer attends within chunks). One chunk size per model, as the configs give it.
+    pub fn attention_chunks(&self) -> Option<(u32, u32)> {
+        let chunks: Vec<u32> = self.layers.iter().filter_map(LayerSpec::chunk).collect();
+        chunks.first().map(|&c| (c, chunks.len() as u32))
+    }
+
     /// The Gated DeltaNet layers' dimensions and how many there are (`None` when every layer
     /// attends). One set of dimensions per model, as the configs give them.
     pub fn linear_attention(&self) -> Option<(GdnDims, u32)> {
@@ -259,6 +266,9 @@ impl LlmSpec {
         }
         if let Some(w) = self.layers.iter().find_map(LayerSpec::window) {
             parts.push(format!("sliding-window attention (window {w})"));
+        }
+        if let Some((c, n)) = self.attention_chunks() {
+            parts.push(format!("attention within chunks of {c} on {n} layers"));
         }
         if let Some((_, n)) = self.linear_attention() {
             parts.push(format!("{n} Gated DeltaNet (linear-attention) layers"));

@@ -371,7 +371,9 @@ impl LlmSpec {
             let tokens = match layer.mixer {
                 Mixer::FullAttention => len,
                 Mixer::SlidingAttention { window } => len.min(u64::from(window)),
-                Mixer::LinearAttention(_) => 0,
+                // The tokens of the current chunk.
+                Mixer::ChunkedAttention { chunk } if len > 0 => (len - 1) % u64::from(chunk) + 1,
+                Mixer::ChunkedAttention { .. } | Mixer::LinearAttention(_) => 0,
             };
             total = tokens
                 .checked_mul(per_token)

@@ -775,7 +775,11 @@ fn short_model_names_resolve_where_one_built_in_fits() {
         Dtype::Fp8
     );
     for (typed, candidates) in [
-        ("llama", "Llama-3.1-8B, Llama-3.1-70B"),
+        (
+            "llama",
+            "Llama-3.1-8B, Llama-3.1-70B, Llama-4-Scout-17B-16E, Llama-4-Maverick-17B-128E",
+        ),
+        ("llama-3.1", "Llama-3.1-8B, Llama-3.1-70B"),
         ("deepseek", "DeepSeek-V3, DeepSeek-R1"),
         ("gpt-oss", "gpt-oss-120b, gpt-oss-20b"),
     ] {
@@ -958,4 +962,53 @@ fn qwen3_next_layers_follow_the_full_attention_interval() {
         "\"linear_num_value_heads\":40",
     ));
     assert!(e.contains("`text_config.linear_num_value_heads`"), "{e}");
+}
+
+#[test]
+fn llama4_attends_within_chunks_on_its_rope_layers_and_shares_an_expert() {
+    let scout = LlmSpec::lookup("meta-llama/Llama-4-Scout-17B-16E-Instruct").unwrap();
+    // Three layers of four use RoPE and attend within chunks of 8,192; every fourth attends
+    // to everything.
+    let (chunk, n) = scout.attention_chunks().unwrap();
+    assert_eq!((chunk, n), (8192, 36));
+    assert!(scout.layers()[3].chunk().is_none() && scout.layers()[0].chunk() == Some(8192));
+    // A sequence of 20,000 tokens keeps all of them in 12 layers and its current chunk's
+    // 3,616 (20,000 − 2 × 8,192) in the other 36.
+    let per_layer = scout.kv_bytes_per_token() / 48;
+    assert_eq!(
+        scout.kv_bytes_for_sequence(20_000).unwrap(),
+        per_layer * (12 * 20_000 + 36 * 3_616)
+    );
+    // One shared expert of the experts' size in every MoE layer: about 109 B parameters, 17 B
+    // active (Meta's model card: 109B total, 17B active, the vision encoder included).
+    let moe = scout.moe().unwrap();
+    assert_eq!(moe.shared_intermediate_size, moe.expert_intermediate_size);
+    let total = scout.params() as f64 / 1e9;
+    let active = scout.active_params_per_token() as f64 / 1e9;
+    assert!((105.0..110.0).contains(&total), "{total}");
+    assert!((15.0..17.5).contains(&active), "{active}");
+    let maverick = LlmSpec::lookup("Llama-4-Maverick-17B-128E").unwrap();
+    let total = maverick.params() as f64 / 1e9;
+    assert!((395.0..402.0).contains(&total), "{total}");
+    // Which layers use RoPE may be listed; a list of the wrong length, or a chunk on a family
+    // whose chunked layers are not read, is refused naming the field.
+    let cfg = |extra: &str| {
+        format!(
+            "{{\"model_type\":\"llama4_text\",\"hidden_size\":1024,\"num_hidden_layers\":4,
+            \"num_attention_heads\":16,\"num_key_value_heads\":4,\"head_dim\":64,
+            \"intermediate_size\":256,\"vocab_size\":1000,\"num_local_experts\":8,
+            \"num_experts_per_tok\":1,\"attention_chunk_size\":512{extra}}}"
+        )
+    };
+    let m = parse(&cfg(",\"no_rope_layers\":[1,0,1,0]")).unwrap();
+    assert_eq!(m.attention_chunks(), Some((512, 2)));
+    assert!(m.layers()[1].chunk().is_none());
+    let e = err(&cfg(",\"no_rope_layers\":[1,0]"));
+    assert!(e.contains("`no_rope_layers`"), "{e}");
+    let e = err(&cfg(",\"no_rope_layers\":[1,0,2,0]"));
+    assert!(e.contains("`no_rope_layers[2]`"), "{e}");
+    let e = err(&cfg("")
+        .replace("llama4_text", "qwen3_moe")
+        .replace("num_local_experts", "num_experts"));
+    assert!(e.contains("`attention_chunk_size`"), "{e}");
 }

@@ -128,13 +128,19 @@ fn describe_model(m: &LlmSpec) -> String {
         .iter()
         .filter_map(|l| match l.mixer {
             Mixer::SlidingAttention { window } => Some(window),
-            Mixer::FullAttention | Mixer::LinearAttention(_) => None,
+            _ => None,
         })
         .collect();
     if let Some(w) = windows.first() {
         arch.push(format!(
             "window {w} on {} of {} layers",
             windows.len(),
+            m.num_layers
+        ));
+    }
+    if let Some((c, n)) = m.attention_chunks() {
+        arch.push(format!(
+            "attention within chunks of {c} on {n} of {} layers",
             m.num_layers
         ));
     }

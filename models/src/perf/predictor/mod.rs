@@ -39,13 +39,14 @@ use crate::llm::{Attention, Ffn, LlmSpec, Parallelism};
 use crate::perf::dispatch::{AllToAll, Phase, deepep_fits, trtllm_uses_all_to_all};
 use crate::perf::inter_domain::AcrossDomains;
 use crate::perf::kernel_timer::KernelTimer;
-use crate::perf::mla_parts;
 use crate::perf::moe_part::MoePart;
 use crate::perf::ops::{AttnShape, GemmShape, KernelOp, MlaShape, NcclOp, OpKind};
 
+mod attention_terms;
 mod linear_terms;
 mod moe_terms;
 
+use attention_terms::Window;
 use linear_terms::LinearLayers;
 
 /// A prefill chunk in a batch.
@@ -73,24 +74,6 @@ pub struct BatchShape<'a> {
 }
 
 const N: usize = OpKind::ALL.len();
-
-/// The sliding-window layers of a predictor.
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    /// Tokens attended.
-    window: u32,
-    /// Layers with the window.
-    layers: f64,
-}
-
-/// Tokens a causal prompt of `n` tokens attends with window `w`: `Σ min(p + 1, w)`.
-fn windowed_pairs(n: f64, w: f64) -> f64 {
-    if n <= w {
-        n * (n + 1.0) / 2.0
-    } else {
-        w * (w + 1.0) / 2.0 + (n - w) * w
-    }
-}
 
 /// New tokens per prompt chunk of `chunks` chunks holding `tokens` tokens, rounded up (what
 /// a Gated DeltaNet layer's kernels run over: the state holds the context before them).
@@ -131,6 +114,8 @@ pub struct IterationPredictor {
     moe: Option<MoePart>,
     /// The sliding-window layers, if any.
     window: Option<Window>,
+    /// The chunked-attention layers, if any (`window` the chunk).
+    chunked: Option<Window>,
     /// Least time of an iteration that runs prefill (launched eagerly), ms.
     eager_floor_ms: f64,
     /// The attention block of a multi-head latent attention model (its `batch` and `len`
@@ -219,6 +204,10 @@ impl IterationPredictor {
                 gemm_dtype: llm.weight_dtype,
             }),
         };
+        let chunked = llm.attention_chunks().map(|(window, layers)| Window {
+            window,
+            layers: f64::from(layers),
+        });
         let window = llm.sliding_window().map(|(window, layers)| Window {
             window,
             layers: f64::from(layers),
@@ -278,6 +267,7 @@ impl IterationPredictor {
             dense_layers: f64::from(dense_layers),
             moe,
             window,
+            chunked,
             eager_floor_ms: f64::from(llm.num_layers) * backend.eager_layer_launch_ms(),
             timer,
             backend,
@@ -550,71 +540,6 @@ impl IterationPredictor {
         t.iter().sum()
     }
 
-    /// Context attention of `chunks` prompts of equivalent length `len`, all layers, in ms.
-    /// Sliding-window layers run a causal call with the prompts' pairs capped at the window.
-    pub fn context_attention_ms(&self, chunks: u32, len: u32) -> f64 {
-        if let Some(m) = self.mla {
-            let m = MlaShape {
-                batch: chunks,
-                len,
-                ..m
-            };
-            return self.attn_layers * self.mla_ms(&m, true);
-        }
-        let at = |len| {
-            self.timer
-                .time_ms(&KernelOp::ContextAttention(self.attn(chunks, len)))
-        };
-        match self.window {
-            None => self.attn_layers * at(len),
-            Some(w) => {
-                let pairs = windowed_pairs(f64::from(len), f64::from(w.window));
-                let wlen = (2.0 * pairs).sqrt().round().max(1.0) as u32;
-                (self.attn_layers - w.layers) * at(len) + w.layers * at(wlen.min(len))
-            }
-        }
-    }
-
-    /// Generation attention of `seqs` sequences of mean KV length `kv`, all layers, in ms.
-    /// Sliding-window layers read at most the window.
-    pub fn generation_attention_ms(&self, seqs: u32, kv: u32) -> f64 {
-        if let Some(m) = self.mla {
-            let m = MlaShape {
-                batch: seqs,
-                len: kv,
-                ..m
-            };
-            return self.attn_layers * self.mla_ms(&m, false);
-        }
-        let at = |kv| {
-            self.timer
-                .time_ms(&KernelOp::GenerationAttention(self.attn(seqs, kv)))
-        };
-        let attention = match self.window {
-            None => self.attn_layers * at(kv),
-            Some(w) => (self.attn_layers - w.layers) * at(kv) + w.layers * at(kv.min(w.window)),
-        };
-        // Gated DeltaNet layers read their state, whatever the length.
-        attention + self.linear_decode_ms(seqs)
-    }
-
-    /// One layer's MLA block in ms: from the module tables, or the sum of its kernels.
-    fn mla_ms(&self, m: &MlaShape, context: bool) -> f64 {
-        if self.mla_by_parts {
-            return mla_parts::block_ms(
-                m,
-                context,
-                |mm, n, k, d| self.gemm(mm, n, k, d),
-                |op| self.timer.time_ms(op),
-            );
-        }
-        self.timer.time_ms(&if context {
-            KernelOp::MlaContext(*m)
-        } else {
-            KernelOp::MlaGeneration(*m)
-        })
-    }
-
     /// LM head (and its gather across TP) for `seqs` sequences, in ms.
     pub fn head_ms(&self, seqs: u64) -> f64 {
         let seqs = seqs.max(1);
@@ -685,6 +610,7 @@ impl IterationPredictor {
 
 #[cfg(test)]
 mod tests {
+    use super::attention_terms::{chunked_pairs, windowed_pairs};
     use super::*;
     use crate::hardware::GpuCatalog;
     use crate::perf::RooflineTimer;
@@ -1404,5 +1330,29 @@ mod tests {
                 "{backend:?}: {after} {want}"
             );
         }
+    }
+
+    #[test]
+    fn chunked_layers_attend_within_their_chunk() {
+        // Two whole chunks of 4 and a part chunk of 2: 2 × 10 + 3 pairs.
+        assert_eq!(chunked_pairs(10.0, 4.0), 23.0);
+        assert_eq!(chunked_pairs(3.0, 4.0), 6.0);
+        let cat = GpuCatalog::builtin();
+        let llm = LlmSpec::lookup("Llama-4-Scout-17B-16E").unwrap();
+        let backend = Backend::Vllm;
+        let timer = KernelTimer::shipped(&cat, "h200_sxm", backend).unwrap();
+        let p =
+            IterationPredictor::new(&llm, 8, cat.get("h200_sxm").unwrap(), backend, timer).unwrap();
+        let one = |kv| {
+            p.timer()
+                .time_ms(&KernelOp::GenerationAttention(p.attn(16, kv)))
+        };
+        // 12 global layers read everything; 36 chunked ones their current chunk, half of one
+        // once past the first.
+        let got = p.generation_attention_ms(16, 30_000);
+        let want = 12.0 * one(30_000) + 36.0 * one(4096);
+        assert!((got - want).abs() < 1e-9 * want, "{got} {want}");
+        let got = p.generation_attention_ms(16, 5000);
+        assert!((got - 48.0 * one(5000)).abs() < 1e-9 * got);
     }
 }

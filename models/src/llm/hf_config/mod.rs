@@ -21,12 +21,13 @@
 //!   `linear_num_key_heads`, `linear_num_value_heads`, `linear_key_head_dim`,
 //!   `linear_value_head_dim`, `linear_conv_kernel_dim`, and the attention layers' output gate
 //!   (`attn_output_gate`);
+//! - chunked attention (Llama-4): `attention_chunk_size` on its RoPE layers (`no_rope_layers`,
+//!   by default three layers of four), or `layer_types` `chunked_attention`;
 //! - weights: `quantization_config` `fp8` (block-scaled with `weight_block_size`) and `mxfp4`
 //!   (experts only, as gpt-oss's `modules_to_not_convert` leaves attention, router, embedding
 //!   and LM head in bf16).
 //!
-//! Refused, naming the field: chunked attention (`attention_chunk_size`,
-//! Llama-4), window patterns other than the above (`sliding_window_pattern`, or a
+//! Refused, naming the field: window patterns other than the above (`sliding_window_pattern`, or a
 //! `sliding_window` of a family whose pattern is not read), multimodal models
 //! (`vision_config`), layers this reading does not size ([`UNREAD_LAYERS`]: sparse-attention
 //! indexers, Mamba hybrids, NAS blocks), and experts or MLA of a `model_type` other than the
@@ -38,16 +39,14 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::{
-    ArchParts, Attention, ExpertFormat, Ffn, GdnDims, LayerSpec, LlmSpec, Mixer, MlaDims, MoeSpec,
-};
+mod mixers;
+
+use mixers::mixers;
+
+use super::{ArchParts, Attention, ExpertFormat, Ffn, LayerSpec, LlmSpec, MlaDims, MoeSpec};
 use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::perf::ExpertRouting;
-
-/// Families whose `sliding_window` (without `layer_types`) applies to every layer, as their
-/// `transformers` modelling code applies it (Mistral, Mixtral, Phi-3).
-const WINDOW_ON_EVERY_LAYER: [&str; 3] = ["mistral", "mixtral", "phi3"];
 
 /// Fields whose presence means layers this reading does not size: refused, never skipped.
 const UNREAD_LAYERS: [(&str, &str); 5] = [
@@ -118,6 +117,8 @@ impl Fields<'_> {
             | "shared_expert_intermediate_size"
             | "intermediate_size_mlp" => 1 << 22,
             "sliding_window" => u64::from(u32::MAX),
+            // Llama-4 Scout's context is 10,485,760 tokens.
+            "max_position_embeddings" | "attention_chunk_size" => 1 << 28,
             _ => 1 << 20,
         };
         let least = u64::from(!zero_ok);
@@ -448,6 +449,10 @@ fn moe_spec(
     } else if let Some(s) = f.int("shared_expert_intermediate_size", true)? {
         // Qwen2-MoE: one shared expert, its output scaled by a sigmoid gate (h → 1).
         (s, s > 0)
+    } else if f.text("model_type") == Some("llama4_text") {
+        // Llama-4: one shared expert of the experts' size (transformers' `Llama4TextMoe`:
+        // `shared_expert = Llama4TextMLP(config)`, of `intermediate_size`).
+        (expert_intermediate_size, false)
     } else {
         (0, false)
     };
@@ -513,143 +518,4 @@ fn is_moe_layer(f: &Fields<'_>, i: u32) -> Result<bool> {
         && (i + 1).is_multiple_of(step)
         && !dense_listed
         && moe_listed.unwrap_or((i + 1).is_multiple_of(interleave)))
-}
-
-/// A Gated DeltaNet layer's dimensions (Qwen3-Next, Qwen3.5), every field required.
-fn gdn_dims(f: &Fields<'_>) -> Result<GdnDims> {
-    let d = GdnDims {
-        key_heads: f.req("linear_num_key_heads")?,
-        value_heads: f.req("linear_num_value_heads")?,
-        key_head_dim: f.req("linear_key_head_dim")?,
-        value_head_dim: f.req("linear_value_head_dim")?,
-        conv_kernel: f.req("linear_conv_kernel_dim")?,
-        ssm_state_bytes: match f.text("mamba_ssm_dtype") {
-            None | Some("bfloat16" | "float16") => 2,
-            Some("float32") => 4,
-            Some(other) => {
-                return Err(f.err(
-                    "mamba_ssm_dtype",
-                    format!("{other} is not float32, bfloat16 or float16"),
-                ));
-            }
-        },
-    };
-    if !d.value_heads.is_multiple_of(d.key_heads) {
-        return Err(f.err(
-            "linear_num_value_heads",
-            format!(
-                "{} is not a multiple of linear_num_key_heads {} (each key head serves a group \
-                 of value heads)",
-                d.value_heads, d.key_heads
-            ),
-        ));
-    }
-    Ok(d)
-}
-
-/// Each layer's token mixer.
-fn mixers(f: &Fields<'_>, num_layers: u32) -> Result<Vec<Mixer>> {
-    let n = num_layers as usize;
-    let window = f.get("sliding_window")?;
-    let sliding = |field: &str| -> Result<Mixer> {
-        let window = window.ok_or_else(|| {
-            f.err(
-                "sliding_window",
-                format!("missing, and {field} asks for sliding-window attention"),
-            )
-        })?;
-        Ok(Mixer::SlidingAttention { window })
-    };
-    if f.value("attention_chunk_size").is_some() {
-        return Err(f.err(
-            "attention_chunk_size",
-            "chunked local attention (as Llama-4's) is not modelled yet".into(),
-        ));
-    }
-    if let Some(types) = f.value("layer_types") {
-        let Some(types) = types.as_array().filter(|a| a.len() == n) else {
-            return Err(f.err(
-                "layer_types",
-                format!("not a list of {num_layers} layer types (num_hidden_layers)"),
-            ));
-        };
-        let mut out = Vec::with_capacity(n);
-        for (i, t) in types.iter().enumerate() {
-            let field = format!("layer_types[{i}]");
-            out.push(match t.as_str() {
-                Some("full_attention") => Mixer::FullAttention,
-                Some("sliding_attention") => sliding(&field)?,
-                Some("linear_attention") => Mixer::LinearAttention(gdn_dims(f)?),
-                Some("chunked_attention") => {
-                    return Err(f.err(&field, "chunked local attention is not modelled yet".into()));
-                }
-                _ => {
-                    return Err(f.err(
-                        &field,
-                        format!("{t} is not full_attention, sliding_attention or linear_attention"),
-                    ));
-                }
-            });
-        }
-        return Ok(out);
-    }
-    // Qwen3-Next without `layer_types`: every `full_attention_interval`-th layer attends,
-    // the others are Gated DeltaNet (`Qwen3NextConfig` in transformers 4.57:
-    // `"linear_attention" if bool((i + 1) % interval) else "full_attention"`).
-    if let Some(interval) = f.get("full_attention_interval")? {
-        let d = gdn_dims(f)?;
-        return Ok((0..n)
-            .map(|i| {
-                if (i + 1).is_multiple_of(interval as usize) {
-                    Mixer::FullAttention
-                } else {
-                    Mixer::LinearAttention(d)
-                }
-            })
-            .collect());
-    }
-    if f.value("sliding_window_pattern").is_some() {
-        return Err(f.err(
-            "sliding_window_pattern",
-            "this family's pattern of sliding and full layers is not read; a config that \
-             lists `layer_types` is"
-                .into(),
-        ));
-    }
-    match f.flag("use_sliding_window")? {
-        // Qwen2/3: no window unless `use_sliding_window`; then the layers from
-        // `max_window_layers` on slide.
-        Some(false) => Ok(vec![Mixer::FullAttention; n]),
-        Some(true) => {
-            let from = f.int("max_window_layers", true)?.unwrap_or(0) as usize;
-            let slide = sliding("use_sliding_window")?;
-            Ok((0..n)
-                .map(|i| {
-                    if i >= from {
-                        slide
-                    } else {
-                        Mixer::FullAttention
-                    }
-                })
-                .collect())
-        }
-        None => match window {
-            None => Ok(vec![Mixer::FullAttention; n]),
-            Some(_)
-                if f.text("model_type")
-                    .is_some_and(|t| WINDOW_ON_EVERY_LAYER.contains(&t)) =>
-            {
-                Ok(vec![sliding("sliding_window")?; n])
-            }
-            Some(_) => Err(f.err(
-                "sliding_window",
-                format!(
-                    "which layers slide is not read for model_type {} (read: layer_types, \
-                     use_sliding_window, or the window on every layer of {})",
-                    f.text("model_type").unwrap_or("(none)"),
-                    WINDOW_ON_EVERY_LAYER.join(", ")
-                ),
-            )),
-        },
-    }
 }
