@@ -47,26 +47,27 @@ fn gdn_dims(f: &Fields<'_>) -> Result<GdnDims> {
 /// Each layer's token mixer.
 pub(super) fn mixers(f: &Fields<'_>, num_layers: u32) -> Result<Vec<Mixer>> {
     let n = num_layers as usize;
-    let window = f.get("sliding_window")?;
-    let sliding = |field: &str| -> Result<Mixer> {
-        let window = window.ok_or_else(|| {
-            f.err(
-                "sliding_window",
-                format!("missing, and {field} asks for sliding-window attention"),
-            )
-        })?;
-        Ok(Mixer::SlidingAttention { window })
+    // A size some layers need, an error naming it (and who asks) where it is missing.
+    let size = |name: &'static str, what: &'static str| -> Result<_> {
+        let v = f.get(name)?;
+        Ok(move |field: &str| {
+            v.ok_or_else(|| f.err(name, format!("missing, and {field} asks for {what}")))
+        })
+    };
+    let window_size = size("sliding_window", "sliding-window attention")?;
+    let sliding = |field: &str| {
+        Ok(Mixer::SlidingAttention {
+            window: window_size(field)?,
+        })
+    };
+    let chunk_size = size("attention_chunk_size", "chunked attention")?;
+    let chunked = |field: &str| {
+        Ok(Mixer::ChunkedAttention {
+            chunk: chunk_size(field)?,
+        })
     };
     let chunk = f.get("attention_chunk_size")?;
-    let chunked = |field: &str| -> Result<Mixer> {
-        let chunk = chunk.ok_or_else(|| {
-            f.err(
-                "attention_chunk_size",
-                format!("missing, and {field} asks for chunked attention"),
-            )
-        })?;
-        Ok(Mixer::ChunkedAttention { chunk })
-    };
+    let window = f.get("sliding_window")?;
     if let Some(types) = f.value("layer_types") {
         let Some(types) = types.as_array().filter(|a| a.len() == n) else {
             return Err(f.err(
