@@ -87,6 +87,15 @@ impl Engine {
         });
     }
 
+    /// Blocks a decoding sequence of `kv_len` tokens holds of its own (its first `shared`
+    /// prefix entries are the cache's), whose output blocks were not reserved: its tokens'
+    /// blocks and its fixed state's.
+    pub(super) fn decoding_private_blocks(&self, kv_len: u64, shared: usize) -> u64 {
+        ceil_div(kv_len, u64::from(self.config.block_tokens))
+            - shared as u64 * self.blocks_per_entry
+            + self.config.state_blocks
+    }
+
     fn forget_running(&mut self, slot: Slot, private_blocks: u64) {
         let seq = self.seqs.remove(slot).expect("live slot");
         self.pool.release_private(private_blocks);
@@ -153,7 +162,6 @@ impl Engine {
             self.showing.pop_first();
             self.show_text(slot, out);
         }
-        let block = u64::from(self.config.block_tokens);
         for &slot in &done {
             let Phase::Decoding(member) = self.seq(slot).phase.clone() else {
                 unreachable!("finishing slot is decoding")
@@ -180,8 +188,7 @@ impl Engine {
             let private = if self.config.reserve_output {
                 seq.private_blocks // prompt tail and the reserved output
             } else {
-                ceil_div(kv_len, block) - seq.shared as u64 * self.blocks_per_entry
-                    + self.config.state_blocks
+                self.decoding_private_blocks(kv_len, seq.shared)
             };
             out.events.push(EngineEvent::Finished {
                 request: seq.spec.request,

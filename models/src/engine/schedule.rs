@@ -213,8 +213,7 @@ impl Engine {
         let made = self.decode.made_since_join(&member) as u32;
         self.decode.leave(slot, &member);
         self.newcomers.retain(|&s| s != slot);
-        let block = u64::from(self.config.block_tokens);
-        let bpe = self.blocks_per_entry;
+        let private = self.decoding_private_blocks(kv_len, self.seq(slot).shared);
         let seq = &mut self.seqs[slot];
         seq.generated += made;
         if let Some(at) = seq.shows_at.take()
@@ -222,7 +221,6 @@ impl Engine {
         {
             self.showing.remove(&(at, slot));
         }
-        let private = ceil_div(kv_len, block) - seq.shared as u64 * bpe + self.config.state_blocks;
         self.pool.release_private(private);
         self.pool.release_prefix(&seq.keys[..seq.shared]);
         seq.shared = 0;

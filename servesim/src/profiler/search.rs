@@ -158,16 +158,12 @@ impl<'a> Search<'a> {
             let name = split.label();
             // The KV capacity as the simulator's engine reads its memory knob (a share of
             // the whole GPU, or TensorRT-LLM's share of what the weights leave).
+            // A Gated DeltaNet model's state per sequence, in KV tokens (0 for others).
+            let state_tokens = llm.state_tokens_per_sequence(&par);
             let kv =
                 match kv_capacity_tokens_split(req.backend, &llm, &gpu, &par, DEFAULT_MEM_FRACTION)
                 {
-                    Ok(kv)
-                        if kv
-                            >= u64::from(req.isl + req.osl)
-                                + llm.state_tokens_per_sequence(&par) =>
-                    {
-                        kv
-                    }
+                    Ok(kv) if kv >= u64::from(req.isl + req.osl) + state_tokens => kv,
                     Ok(kv) => {
                         skipped.push(format!(
                             "{name}: KV cache of {kv} tokens holds no request of {} tokens",
@@ -198,7 +194,7 @@ impl<'a> Search<'a> {
                         .per_rank(split.attention_dp),
                     predictor: p,
                     kv_tokens: kv,
-                    state_tokens: llm.state_tokens_per_sequence(&par),
+                    state_tokens,
                 }),
                 Err(e) => skipped.push(format!("{name}: {e}")),
             }
