@@ -63,6 +63,10 @@ fn gpus_and_models_show_the_names_users_type() {
     let h100 = gpus.lines().find(|l| l.starts_with("h100_sxm")).unwrap();
     assert!(h100.ends_with("also: H100, H100-SXM"), "{h100}");
     let models = list("models");
-    let kimi = models.lines().find(|l| l.starts_with("Kimi")).unwrap();
-    assert!(kimi.ends_with("also: kimi-k2, Kimi"), "{kimi}");
+    let kimi = models.lines().find(|l| l.starts_with("Kimi-K2-")).unwrap();
+    assert!(kimi.ends_with("also: kimi-k2"), "{kimi}");
+    // `Kimi` alone fits Kimi-K2 and Kimi-K2.5, so neither shows it.
+    assert!(!models.contains(", Kimi\n"), "{models}");
+    let minimax = models.lines().find(|l| l.starts_with("MiniMax")).unwrap();
+    assert!(minimax.ends_with("also: MiniMax"), "{minimax}");
 }

@@ -769,7 +769,7 @@ mod tests {
             "moe,k,fp8_block,16,4096,1536,8,128,1,4,balanced,0.05",
             "moe,k,fp8_block,16,4096,1536,8,128,1,4,power_law_1.2,0.07",
             "moe,k,fp8_block,16,4096,1536,8,128,1,4,power_law_2.0,0.09",
-            "moe,k,int4_wo,16,4096,1536,8,128,1,4,balanced,0.04",
+            "moe,k,w4a8_mxfp4_mxfp8,16,4096,1536,8,128,1,4,balanced,0.04",
             "moe,k,w4a16_mxfp4,8,2880,2880,4,128,2,1,balanced,0.03",
         ];
         std::fs::write(

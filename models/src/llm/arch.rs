@@ -188,6 +188,13 @@ pub enum ExpertFormat {
     /// one 8-bit (E8M0) scale, 17 bytes per 32 weights (OCP Microscaling Formats (MX) v1.0,
     /// MXFP4: block size 32, E8M0 scale).
     Mxfp4,
+    /// Symmetric int4 weights in groups of `group` sharing one 16-bit scale, 16-bit
+    /// activations (W4A16: compressed-tensors' `pack-quantized` int4, as Kimi-K2.5 publishes
+    /// its routed experts, groups of 32, scales in bf16).
+    Int4 {
+        /// Weights per scale.
+        group: u32,
+    },
 }
 
 /// The mixture-of-experts block, as the Hugging Face configs describe it.

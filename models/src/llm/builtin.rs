@@ -57,7 +57,7 @@ macro_rules! config {
     };
 }
 
-const FROM_CONFIG: [FromConfig; 12] = [
+const FROM_CONFIG: [FromConfig; 16] = [
     config!(
         "DeepSeek-V3",
         &["deepseek-v3", "deepseek-v3-0324"],
@@ -75,6 +75,14 @@ const FROM_CONFIG: [FromConfig; 12] = [
         &["kimi-k2"],
         "kimi-k2-instruct.config.json",
         Dtype::Fp8Block
+    ),
+    // Its language model (`text_config`, data/models/README.md): routed experts in int4
+    // (compressed-tensors W4A16, groups of 32), the rest bf16.
+    config!(
+        "Kimi-K2.5",
+        &["kimi-k2.5"],
+        "kimi-k2.5.text-config.json",
+        Dtype::Fp8
     ),
     config!(
         "Qwen3-235B-A22B",
@@ -136,6 +144,25 @@ const FROM_CONFIG: [FromConfig; 12] = [
         "qwen3.5-397b-a17b.text-config.json",
         Dtype::Fp8Block
     ),
+    config!(
+        "Qwen3.5-122B-A10B",
+        &["qwen3.5-122b-a10b"],
+        "qwen3.5-122b-a10b.text-config.json",
+        Dtype::Fp8Block
+    ),
+    config!(
+        "Qwen3.5-35B-A3B",
+        &["qwen3.5-35b-a3b"],
+        "qwen3.5-35b-a3b.text-config.json",
+        Dtype::Fp8Block
+    ),
+    // Published in block-scaled FP8 (its `quantization_config`).
+    config!(
+        "MiniMax-M2.5",
+        &["minimax-m2.5"],
+        "minimax-m2.5.config.json",
+        Dtype::Fp8Block
+    ),
 ];
 
 /// Models distilled into another model's architecture, by their Hugging Face names: the
@@ -153,7 +180,7 @@ const DISTILLED: [(&str, &str, bool); 6] = [
 ];
 
 /// Names of the built-in models, dense first.
-const ALL_DISPLAY: [&str; 16] = [
+const ALL_DISPLAY: [&str; 20] = [
     DENSE_DISPLAY[0],
     DENSE_DISPLAY[1],
     DENSE_DISPLAY[2],
@@ -170,6 +197,10 @@ const ALL_DISPLAY: [&str; 16] = [
     FROM_CONFIG[9].display,
     FROM_CONFIG[10].display,
     FROM_CONFIG[11].display,
+    FROM_CONFIG[12].display,
+    FROM_CONFIG[13].display,
+    FROM_CONFIG[14].display,
+    FROM_CONFIG[15].display,
 ];
 
 impl LlmSpec {
@@ -181,7 +212,7 @@ impl LlmSpec {
     /// Looks a built-in model up by name or Hugging Face id: any owner prefix
     /// (`Qwen/`, `meta-llama/`), case, a `Meta-` prefix and `-Instruct` / `-FP8` suffixes are
     /// accepted (`Qwen/Qwen3-32B-FP8`, `meta-llama/Llama-3.1-8B-Instruct`), and so is a short
-    /// form that fits one built-in alone (`llama-8b`, `Llama 3.1 70B`, `kimi`; see
+    /// form that fits one built-in alone (`llama-8b`, `Llama 3.1 70B`, `minimax`; see
     /// [`crate::alias`]): one that fits several is an error naming them. An `-FP8` suffix sets
     /// FP8 weights (per-tensor for the dense built-ins; for the others, the format of the
     /// model's own FP8 checkpoint); the KV cache stays bf16 (set [`LlmSpec::kv_dtype`] to

@@ -188,6 +188,8 @@ impl LlmSpec {
         match self.moe.map(|m| m.expert_format) {
             // 32 four-bit values and one 8-bit scale per block: 17 bytes per 32 weights.
             Some(ExpertFormat::Mxfp4) => (n * 17).div_ceil(32),
+            // Two weights a byte and a 16-bit scale per group.
+            Some(ExpertFormat::Int4 { group }) => n.div_ceil(2) + 2 * n.div_ceil(u64::from(group)),
             _ => self.weight_dtype.bytes_of(n),
         }
     }

@@ -645,10 +645,10 @@ fn config_errors_name_the_field() {
     assert!(e.contains("`attention_chunk_size`"), "{e}");
     // Families whose experts are not read, and layers that are not sized, are refused.
     let e = err(&MOE_CFG
-        .replace("qwen3_moe", "minimax_m2")
+        .replace("qwen3_moe", "ernie4_5_moe")
         .replace("256", "256}"));
     assert!(
-        e.contains("`model_type`") && e.contains("minimax_m2"),
+        e.contains("`model_type`") && e.contains("ernie4_5_moe"),
         "{e}"
     );
     let e = err(&format!("{MOE_CFG},\"index_topk\":2048}}"));
@@ -664,10 +664,7 @@ fn config_errors_name_the_field() {
     let e = err(&format!(
         "{MOE_CFG},\"quantization_config\":{{\"quant_method\":\"compressed-tensors\"}}}}"
     ));
-    assert!(
-        e.contains("`quantization_config.quant_method`") && e.contains("compressed-tensors"),
-        "{e}"
-    );
+    assert!(e.contains("`quantization_config.config_groups`"), "{e}");
     let dense_mxfp4 = r#"{"hidden_size":64,"num_hidden_layers":1,"num_attention_heads":1,
         "intermediate_size":64,"vocab_size":10,"quantization_config":{"quant_method":"mxfp4"}}"#;
     let e = err(dense_mxfp4);
@@ -762,7 +759,8 @@ fn short_model_names_resolve_where_one_built_in_fits() {
         ("llama-8b", "Llama-3.1-8B"),
         ("Llama 3.1 70B", "Llama-3.1-70B"),
         ("meta-llama/llama3.1-8b-instruct", "Llama-3.1-8B"),
-        ("kimi", "Kimi-K2-Instruct"),
+        ("minimax", "MiniMax-M2.5"),
+        ("kimi-k2", "Kimi-K2-Instruct"),
         ("mixtral", "Mixtral-8x7B"),
         ("Qwen3-235B", "Qwen3-235B-A22B"),
         ("deepseek-r1", "DeepSeek-R1"),
@@ -782,6 +780,7 @@ fn short_model_names_resolve_where_one_built_in_fits() {
         ("llama-3.1", "Llama-3.1-8B, Llama-3.1-70B"),
         ("deepseek", "DeepSeek-V3, DeepSeek-R1"),
         ("gpt-oss", "gpt-oss-120b, gpt-oss-20b"),
+        ("kimi", "Kimi-K2-Instruct, Kimi-K2.5"),
     ] {
         let e = LlmSpec::lookup(typed).unwrap_err().to_string();
         assert_eq!(
@@ -1011,4 +1010,117 @@ fn llama4_attends_within_chunks_on_its_rope_layers_and_shares_an_expert() {
         .replace("llama4_text", "qwen3_moe")
         .replace("num_local_experts", "num_experts"));
     assert!(e.contains("`attention_chunk_size`"), "{e}");
+}
+
+#[test]
+fn minimax_m2_has_experts_on_every_layer_and_no_shared_one() {
+    let m = LlmSpec::lookup("MiniMaxAI/MiniMax-M2.5").unwrap();
+    // The model card: 230 B parameters in all, 10 B active (its three multi-token-prediction
+    // modules, loaded only for speculative decoding, are not counted here).
+    let total = m.params() as f64 / 1e9;
+    assert!((total / 230.0 - 1.0).abs() < 0.01, "{total}");
+    let active = m.active_params_per_token() as f64 / 1e9;
+    assert!((active / 10.0 - 1.0).abs() < 0.05, "{active}");
+    let s = m.moe().unwrap();
+    assert_eq!(
+        (s.num_experts, s.top_k, s.expert_intermediate_size),
+        (256, 8, 1536)
+    );
+    assert_eq!(s.shared_intermediate_size, 0);
+    assert_eq!(moe_layers(&m).len(), 62);
+    assert!(m.layers().iter().all(|l| l.mixer == Mixer::FullAttention));
+    assert_eq!(m.weight_dtype, Dtype::Fp8Block);
+    // 62 layers × K and V × 8 KV heads × 128 × bf16.
+    assert_eq!(m.kv_bytes_per_token(), 62 * 2 * 8 * 128 * 2);
+    let cfg = include_str!("../../../data/models/minimax-m2.5.config.json");
+    let e = err(&cfg.replace(
+        "\"shared_intermediate_size\": 0",
+        "\"shared_intermediate_size\": 512",
+    ));
+    assert!(e.contains("`shared_intermediate_size`"), "{e}");
+}
+
+#[test]
+fn qwen35_moe_builtins_match_their_names() {
+    // (id, total B, active B as the name rounds it (with the input embedding), experts,
+    // shared expert size, attention layers): the language models of the published configs.
+    for (id, total, active, experts, shared, attention) in [
+        ("Qwen/Qwen3.5-35B-A3B", 35.0, 3.0, 256, 512, 10),
+        ("Qwen/Qwen3.5-122B-A10B", 122.0, 10.0, 256, 1024, 12),
+        ("Qwen/Qwen3.5-397B-A17B", 397.0, 17.0, 512, 1024, 15),
+    ] {
+        let m = LlmSpec::lookup(id).unwrap();
+        let b = m.params() as f64 / 1e9;
+        assert!((b / total - 1.0).abs() < 0.01, "{id}: {b}");
+        let embedding = u64::from(m.vocab_size) * u64::from(m.hidden_size);
+        let a = (m.active_params_per_token() + embedding) as f64 / 1e9;
+        assert_eq!(a.round(), active, "{id}: {a}");
+        let s = m.moe().unwrap();
+        assert_eq!(
+            (s.num_experts, s.shared_intermediate_size),
+            (experts, shared)
+        );
+        assert!(
+            s.shared_expert_gate,
+            "{id}: Qwen2-MoE's gated shared expert"
+        );
+        assert_eq!(m.attention_layers(), attention, "{id}");
+        assert!(m.linear_attention().is_some(), "{id}");
+    }
+}
+
+#[test]
+fn kimi_k25_keeps_its_routed_experts_in_int4() {
+    let m = LlmSpec::lookup("moonshotai/Kimi-K2.5").unwrap();
+    let s = m.moe().unwrap();
+    assert_eq!(s.expert_format, ExpertFormat::Int4 { group: 32 });
+    assert_eq!(
+        m.weight_dtype,
+        Dtype::Bf16,
+        "attention, shared experts, dense MLP"
+    );
+    // Kimi-K2's 1,026 B parameters: its routed experts (60 layers × 384 × 3 × 2048 × 7168)
+    // in 4.5 bits each, the rest in bf16: some 594 GB, as the published int4 checkpoint.
+    let experts = 60u64 * 384 * 3 * 2048 * 7168;
+    let rest = m.params() - experts;
+    assert_eq!(m.weight_bytes(), experts / 2 + experts / 16 + 2 * rest);
+    let gb = m.weight_bytes() as f64 / 1e9;
+    assert!((gb - 594.0).abs() < 2.0, "{gb}");
+    assert_eq!(
+        m.params(),
+        LlmSpec::lookup("Kimi-K2-Instruct").unwrap().params()
+    );
+    // What a compressed-tensors config must say to be read so.
+    let cfg = include_str!("../../../data/models/kimi-k2.5.text-config.json");
+    for (from, to, field) in [
+        ("\"num_bits\": 4", "\"num_bits\": 8", "weights`"),
+        (
+            "\"strategy\": \"group\"",
+            "\"strategy\": \"channel\"",
+            "weights.strategy`",
+        ),
+        ("\"group_size\": 32", "\"group_size\": 0", "group_size`"),
+        (
+            "\"input_activations\": null",
+            "\"input_activations\": {}",
+            "input_activations`",
+        ),
+        ("\"re:.*self_attn.*\",", "", "quantization_config.ignore`"),
+        (
+            "\"re:.*shared_experts.*\",",
+            "",
+            "quantization_config.ignore`",
+        ),
+    ] {
+        assert!(cfg.contains(from), "{from}");
+        let e = err(&cfg.replace(from, to));
+        assert!(e.contains(field), "{from}: {e}");
+    }
+    // A dense model's int4 weights are not read as bf16.
+    let dense = r#"{"hidden_size":64,"num_hidden_layers":1,"num_attention_heads":1,
+        "intermediate_size":64,"vocab_size":10,"quantization_config":{"quant_method":
+        "compressed-tensors","config_groups":{"g":{"weights":{"num_bits":4,"type":"int",
+        "strategy":"group","group_size":128,"symmetric":true}}}}}"#;
+    let e = err(dense);
+    assert!(e.contains("`quantization_config.quant_method`"), "{e}");
 }

@@ -31,6 +31,7 @@ mod mla_key;
 mod mla_parts;
 mod moe_key;
 mod moe_part;
+mod moe_quant;
 pub mod ops;
 pub mod predictor;
 pub mod provenance;

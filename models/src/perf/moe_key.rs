@@ -11,6 +11,7 @@ fn moe_quant_code(q: MoeQuant) -> u64 {
         MoeQuant::Fp8Block => 2,
         MoeQuant::W4a16Mxfp4 => 3,
         MoeQuant::Nvfp4 => 4,
+        MoeQuant::Int4Wo => 5,
     }
 }
 

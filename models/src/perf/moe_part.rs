@@ -127,10 +127,12 @@ impl MoePart {
 }
 
 /// The MoE kernel format of a model's experts: MXFP4 experts run as w4a16 on GPUs without FP4
-/// tensor cores (the tables' `w4a16_mxfp4`), the others in the weight dtype.
+/// tensor cores (the tables' `w4a16_mxfp4`), int4 ones as `int4_wo`, the others in the weight
+/// dtype.
 fn moe_quant(llm: &LlmSpec, format: ExpertFormat) -> Result<MoeQuant> {
     match (format, llm.weight_dtype) {
         (ExpertFormat::Mxfp4, _) => Ok(MoeQuant::W4a16Mxfp4),
+        (ExpertFormat::Int4 { .. }, _) => Ok(MoeQuant::Int4Wo),
         (_, Dtype::Bf16 | Dtype::Fp16) => Ok(MoeQuant::Bf16),
         (_, Dtype::Fp8) => Ok(MoeQuant::Fp8),
         (_, Dtype::Fp8Block) => Ok(MoeQuant::Fp8Block),

@@ -6,6 +6,7 @@ use std::fmt;
 use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::llm::MlaDims;
+pub use crate::perf::moe_quant::MoeQuant;
 
 /// A dense GEMM `[m × k] · [k × n]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,92 +40,6 @@ pub struct AttnShape {
     pub attn_dtype: Dtype,
     /// KV-cache dtype.
     pub kv_dtype: Dtype,
-}
-
-/// How a fused mixture-of-experts kernel holds its expert weights and runs its GEMMs: the
-/// `moe_dtype` column of the MoE kernel tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum MoeQuant {
-    /// bf16 weights and activations.
-    Bf16,
-    /// Per-tensor FP8 weights and activations.
-    Fp8,
-    /// Block-scaled FP8 weights and activations.
-    Fp8Block,
-    /// MXFP4 weights, bf16 activations (`w4a16_mxfp4`: gpt-oss's experts on Hopper, which has
-    /// no FP4 tensor cores).
-    W4a16Mxfp4,
-    /// NVFP4 weights and activations (16-element blocks with an FP8 E4M3 scale, as
-    /// [`Dtype::Nvfp4`]): FP4 tensor cores, Blackwell only.
-    Nvfp4,
-}
-
-impl MoeQuant {
-    /// Every format, in table-code order.
-    pub const ALL: [MoeQuant; 5] = [
-        MoeQuant::Bf16,
-        MoeQuant::Fp8,
-        MoeQuant::Fp8Block,
-        MoeQuant::W4a16Mxfp4,
-        MoeQuant::Nvfp4,
-    ];
-
-    /// The name used in tables (`bf16`, `fp8`, `fp8_block`, `w4a16_mxfp4`, `nvfp4`).
-    pub fn name(self) -> &'static str {
-        match self {
-            MoeQuant::Bf16 => "bf16",
-            MoeQuant::Fp8 => "fp8",
-            MoeQuant::Fp8Block => "fp8_block",
-            MoeQuant::W4a16Mxfp4 => "w4a16_mxfp4",
-            MoeQuant::Nvfp4 => "nvfp4",
-        }
-    }
-
-    /// Parses a table name (`bfloat16` is bf16).
-    pub fn parse(name: &str) -> Result<Self> {
-        Ok(match name.trim().to_ascii_lowercase().as_str() {
-            "bf16" | "bfloat16" => MoeQuant::Bf16,
-            "fp8" => MoeQuant::Fp8,
-            "fp8_block" => MoeQuant::Fp8Block,
-            "w4a16_mxfp4" => MoeQuant::W4a16Mxfp4,
-            "nvfp4" => MoeQuant::Nvfp4,
-            _ => {
-                return Err(ModelsError::UnknownName {
-                    what: "MoE dtype",
-                    name: name.to_string(),
-                    known: "bf16 (bfloat16), fp8, fp8_block, w4a16_mxfp4, nvfp4".into(),
-                });
-            }
-        })
-    }
-
-    /// Bytes per expert weight: MXFP4 stores 32 four-bit values and one 8-bit scale in 17
-    /// bytes (OCP Microscaling Formats v1.0); NVFP4 16 values and one FP8 scale in 9 bytes
-    /// ([`Dtype::Nvfp4`]).
-    pub fn weight_bytes(self) -> f64 {
-        match self {
-            MoeQuant::Bf16 => 2.0,
-            MoeQuant::Fp8 | MoeQuant::Fp8Block => 1.0,
-            MoeQuant::W4a16Mxfp4 => 17.0 / 32.0,
-            MoeQuant::Nvfp4 => Dtype::Nvfp4.bytes(),
-        }
-    }
-
-    /// The dtype whose tensor-core peak the expert GEMMs run at (activations' for w4a16).
-    pub fn math_dtype(self) -> Dtype {
-        match self {
-            MoeQuant::Bf16 | MoeQuant::W4a16Mxfp4 => Dtype::Bf16,
-            MoeQuant::Fp8 => Dtype::Fp8,
-            MoeQuant::Fp8Block => Dtype::Fp8Block,
-            MoeQuant::Nvfp4 => Dtype::Nvfp4,
-        }
-    }
-}
-
-impl fmt::Display for MoeQuant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
 }
 
 /// Which of the backend's fused-MoE kernels runs a layer.

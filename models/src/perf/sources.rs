@@ -332,7 +332,10 @@ mod tests {
             .copied()
             .collect();
         assert!(measured.len() > 500);
-        h200.rows.retain(|(op, _)| !deepseek(op));
+        // GLM-5's layers (hidden 6144, otherwise DeepSeek-V3's) would stand in for them
+        // within a few per cent; without them the nearest kind is far.
+        let glm5 = |op: &KernelOp| matches!(op, KernelOp::Moe(m) if m.hidden == 6144);
+        h200.rows.retain(|(op, _)| !deepseek(op) && !glm5(op));
         let h100 = shipped::load("h100_sxm", "trtllm", Family::Moe)
             .unwrap()
             .unwrap();
@@ -361,10 +364,11 @@ mod tests {
             _ => unreachable!(),
         }));
         assert!(alone.sibling_source(&op).is_none());
-        // From the nearest other kind on H200: some 40 % off; from H100's rows of the kind,
-        // scaled by the speed-up measured on the kinds both GPUs measured: under 10 %.
+        // From the nearest other kind on H200: some 15 % off; from H100's rows of the kind,
+        // scaled by the speed-up measured on the kinds both GPUs measured: under 10 %, and
+        // less than half as far.
         let (near, sibling) = (median(&alone), median(&with));
-        assert!(near > 0.25 && sibling < 0.10, "{near} {sibling}");
+        assert!(sibling < 0.10 && 2.0 * sibling < near, "{near} {sibling}");
     }
 
     #[test]

@@ -110,8 +110,10 @@ fn describe_model(m: &LlmSpec) -> String {
             if dense > 0 {
                 s += &format!(", {dense} dense layer{}", if dense == 1 { "" } else { "s" });
             }
-            if e.expert_format == ExpertFormat::Mxfp4 {
-                s += ", mxfp4 experts";
+            match e.expert_format {
+                ExpertFormat::Mxfp4 => s += ", mxfp4 experts",
+                ExpertFormat::Int4 { group } => s += &format!(", int4 experts (groups of {group})"),
+                ExpertFormat::WeightDtype => {}
             }
             arch.push(s);
         }

@@ -7,7 +7,7 @@
 //!   `num_attention_heads`, `num_key_value_heads`, `head_dim`, `intermediate_size`,
 //!   `vocab_size`, `tie_word_embeddings`, `attention_bias`;
 //! - mixture of experts: the expert count (`n_routed_experts` DeepSeek, `num_experts` Qwen-MoE,
-//!   `num_local_experts` Mixtral / gpt-oss / Llama-4), `num_experts_per_tok`,
+//!   `num_local_experts` Mixtral / gpt-oss / Llama-4 / MiniMax-M2), `num_experts_per_tok`,
 //!   `moe_intermediate_size` (else `intermediate_size`), shared experts (`n_shared_experts`
 //!   DeepSeek, `shared_expert_intermediate_size` Qwen2-MoE), and which layers are MoE
 //!   (`first_k_dense_replace` and `moe_layer_freq` DeepSeek, `decoder_sparse_step` and
@@ -31,7 +31,7 @@
 //! `sliding_window` of a family whose pattern is not read), multimodal models
 //! (`vision_config`), layers this reading does not size ([`UNREAD_LAYERS`]: sparse-attention
 //! indexers, Mamba hybrids, NAS blocks), and experts or MLA of a `model_type` other than the
-//! families above ([`MOE_FAMILIES`]: MiniMax, GLM, Step and others name their parts
+//! families above ([`MOE_FAMILIES`]: GLM, Step and others name their parts
 //! differently). Not counted: DeepSeek's and Qwen3.5's multi-token-prediction modules
 //! (`num_nextn_predict_layers`, `mtp_num_hidden_layers`), loaded only for speculative decoding.
 
@@ -70,7 +70,7 @@ const UNREAD_LAYERS: [(&str, &str); 5] = [
 /// `transformers` modelling code): other families may hold parts that a reading of the common
 /// fields would miss (other shared-expert fields, indexers, gates), so their mixtures of
 /// experts and MLA are refused rather than guessed.
-const MOE_FAMILIES: [&str; 10] = [
+const MOE_FAMILIES: [&str; 11] = [
     "deepseek_v2",
     "deepseek_v3",
     "kimi_k2",
@@ -82,6 +82,10 @@ const MOE_FAMILIES: [&str; 10] = [
     "mixtral",
     "gpt_oss",
     "llama4_text",
+    // MiniMax-M2: Mixtral's experts (`num_local_experts` of `intermediate_size`) on every
+    // layer, routed by a sigmoid with a score bias, and no shared expert
+    // (transformers 5.25's `MiniMaxM2SparseMoeBlock`).
+    "minimax_m2",
 ];
 
 /// The object the architecture's fields are read from, and how errors name them.
@@ -266,29 +270,46 @@ impl LlmSpec {
                 (dtype, ExpertFormat::WeightDtype)
             }
             Some("mxfp4") => (Dtype::Bf16, ExpertFormat::Mxfp4),
+            Some("compressed-tensors") => (
+                Dtype::Bf16,
+                int4_experts(quant.unwrap_or(&Value::Null), &quant_field, path)?,
+            ),
             _ => (Dtype::Bf16, ExpertFormat::WeightDtype),
         };
         let intermediate_size = f.get("intermediate_size")?;
         let vocab_size = f.req("vocab_size")?;
         let moe = moe_spec(&f, expert_format, hidden_size, num_layers)?;
-        if moe.is_none() && expert_format == ExpertFormat::Mxfp4 {
+        if let (ExpertFormat::Int4 { .. }, Some(m)) = (expert_format, &moe) {
+            let dense_layers = !mixers_all_moe(&f, num_layers)?;
+            int4_leaves_the_rest(
+                quant.unwrap_or(&Value::Null),
+                &quant_field,
+                path,
+                m.shared_intermediate_size > 0,
+                dense_layers,
+            )?;
+        }
+        if moe.is_none() && expert_format != ExpertFormat::WeightDtype {
             return Err(ModelsError::Config {
                 path: path.to_path_buf(),
                 field: format!("{quant_field}.quant_method"),
-                message: "mxfp4 is read for the experts of a mixture of experts (gpt-oss); \
-                          this model has none, and MXFP4 dense weights are not modelled yet"
-                    .into(),
+                message: format!(
+                    "{} is read for the experts of a mixture of experts (gpt-oss's MXFP4, \
+                     Kimi-K2.5's int4); this model has none, and such dense weights are not \
+                     modelled yet",
+                    method.unwrap_or_default()
+                ),
             });
         }
         // Dense configs keep the reading they always had (another method reads as bf16); for
         // the architectures read here a method not read is an error, not a guess.
-        if let Some(m) = method.filter(|m| !["fp8", "mxfp4"].contains(m))
+        if let Some(m) = method.filter(|m| !["fp8", "mxfp4", "compressed-tensors"].contains(m))
             && (moe.is_some() || mla.is_some())
         {
             return Err(ModelsError::Config {
                 path: path.to_path_buf(),
                 field: format!("{quant_field}.quant_method"),
-                message: format!("{m} is not read (read: fp8, mxfp4)"),
+                message: format!("{m} is not read (read: fp8, mxfp4, compressed-tensors)"),
             });
         }
         let model_type = f
@@ -457,6 +478,20 @@ fn moe_spec(
         (0, false)
     };
     let model_type = f.text("model_type");
+    // MiniMax-M2's configs carry a `shared_intermediate_size` that its modelling code never
+    // builds (transformers 5.25's `MiniMaxM2SparseMoeBlock` has routed experts only): 0 is
+    // what the published models say; another value names a part no code defines.
+    if model_type == Some("minimax_m2")
+        && let Some(s) = f.int("shared_intermediate_size", true)?.filter(|&s| s > 0)
+    {
+        return Err(f.err(
+            "shared_intermediate_size",
+            format!(
+                "{s}: MiniMax-M2's modelling code has no shared expert (its published configs \
+                 say 0)"
+            ),
+        ));
+    }
     Ok(Some(MoeSpec {
         num_experts,
         top_k,
@@ -518,4 +553,126 @@ fn is_moe_layer(f: &Fields<'_>, i: u32) -> Result<bool> {
         && (i + 1).is_multiple_of(step)
         && !dense_listed
         && moe_listed.unwrap_or((i + 1).is_multiple_of(interleave)))
+}
+
+/// Whether every layer of the model has experts (then no dense MLP is left to quantise).
+fn mixers_all_moe(f: &Fields<'_>, num_layers: u32) -> Result<bool> {
+    for i in 0..num_layers {
+        if !is_moe_layer(f, i)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The expert format of a compressed-tensors `quantization_config` (`quant` at `field`), read
+/// for what vLLM's `CompressedTensorsWNA16MoEMethod` runs and Kimi-K2.5 publishes: one config
+/// group of symmetric int4 weights in groups (`strategy: group`, `group_size`), activations
+/// left in 16 bits. Any other scheme is refused, naming the field.
+fn int4_experts(quant: &Value, field: &str, path: &Path) -> Result<ExpertFormat> {
+    let err = |at: &str, message: String| ModelsError::Config {
+        path: path.to_path_buf(),
+        field: format!("{field}.{at}"),
+        message,
+    };
+    let groups = quant
+        .get("config_groups")
+        .and_then(Value::as_object)
+        .ok_or_else(|| err("config_groups", "missing, or not an object".into()))?;
+    let [(name, group)] = groups.iter().collect::<Vec<_>>()[..] else {
+        return Err(err(
+            "config_groups",
+            format!(
+                "{} groups: one group of int4 weights is read (W4A16 experts)",
+                groups.len()
+            ),
+        ));
+    };
+    let at = |k: &str| format!("config_groups.{name}.{k}");
+    if group.get("input_activations").is_some_and(|a| !a.is_null()) {
+        return Err(err(
+            &at("input_activations"),
+            "quantised activations are not read (W4A16: weights only)".into(),
+        ));
+    }
+    let w = group
+        .get("weights")
+        .ok_or_else(|| err(&at("weights"), "missing".into()))?;
+    let text = |k: &str| w.get(k).and_then(Value::as_str);
+    let bits = w.get("num_bits").and_then(Value::as_u64);
+    if bits != Some(4) || text("type") != Some("int") {
+        return Err(err(
+            &at("weights"),
+            format!(
+                "num_bits {} of type {}: int4 weights are read",
+                w.get("num_bits").unwrap_or(&Value::Null),
+                w.get("type").unwrap_or(&Value::Null)
+            ),
+        ));
+    }
+    if text("strategy") != Some("group")
+        || w.get("symmetric").and_then(Value::as_bool) != Some(true)
+    {
+        return Err(err(
+            &at("weights.strategy"),
+            "symmetric int4 weights in groups (`strategy: group`, `symmetric: true`) are read"
+                .into(),
+        ));
+    }
+    match w.get("group_size").and_then(Value::as_u64) {
+        Some(g @ 1..=4096) => Ok(ExpertFormat::Int4 { group: g as u32 }),
+        _ => Err(err(
+            &at("weights.group_size"),
+            format!(
+                "{}: a group of 1 to 4096 weights is read",
+                w.get("group_size").unwrap_or(&Value::Null)
+            ),
+        )),
+    }
+}
+
+/// Checks that a compressed-tensors config quantises the routed experts only, as the
+/// simulator reads it: its `ignore` list must name the attention (`self_attn`), the shared
+/// experts where the model has them, and the dense layers' MLP projections where it has such
+/// layers (Kimi-K2.5's list names all three, and the LM head). What it leaves then stays in
+/// 16 bits.
+fn int4_leaves_the_rest(
+    quant: &Value,
+    field: &str,
+    path: &Path,
+    shared: bool,
+    dense_layers: bool,
+) -> Result<()> {
+    let ignore: Vec<&str> = quant
+        .get("ignore")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let names = |part: &str| ignore.iter().any(|p| p.contains(part));
+    let dense_mlp = ignore
+        .iter()
+        .any(|p| p.contains("mlp") && p.contains("proj") && !p.contains("expert"));
+    let missing = [
+        (!names("self_attn"), "the attention (`self_attn`)"),
+        (shared && !names("shared_expert"), "the shared experts"),
+        (
+            dense_layers && !dense_mlp,
+            "the dense layers' MLP projections",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(m, what)| m.then_some(what))
+    .collect::<Vec<_>>();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(ModelsError::Config {
+            path: path.to_path_buf(),
+            field: format!("{field}.ignore"),
+            message: format!(
+                "does not leave {} unquantised: int4 is read for the routed experts only",
+                missing.join(", ")
+            ),
+        })
+    }
 }
