@@ -393,6 +393,7 @@ pub(crate) fn row_op(
                 qk_nope_head_dim: r.pos_u32(i[6])?,
                 qk_rope_head_dim: r.pos_u32(i[7])?,
                 v_head_dim: r.pos_u32(i[8])?,
+                indexer: None,
             };
             mla_op(family, r, [i[0], i[1], i[2], i[3], i[9], i[10]], dims)?
         }
@@ -407,6 +408,7 @@ pub(crate) fn row_op(
                 qk_nope_head_dim: r.pos_u32(i[5])?,
                 qk_rope_head_dim: r.pos_u32(i[6])?,
                 v_head_dim: r.pos_u32(i[7])?,
+                indexer: None,
             },
             dtype: r.dtype(i[8])?,
         }),

@@ -34,6 +34,44 @@ pub struct MlaDims {
     pub qk_rope_head_dim: u32,
     /// Per-head value dimension (`v_head_dim`).
     pub v_head_dim: u32,
+    /// DeepSeek Sparse Attention's indexer, where each query attends only the tokens it picks
+    /// (DeepSeek-V3.2, GLM-5); `None`: every query attends every earlier token.
+    pub indexer: Option<SparseIndexer>,
+}
+
+/// DeepSeek Sparse Attention (DeepSeek-V3.2-Exp report §2.1; vLLM 0.11.0's `Indexer` in
+/// `model_executor/models/deepseek_v2.py`): a lightning indexer scores every earlier token for
+/// each query with `heads` small heads of `head_dim` in FP8, and the MLA attends only the
+/// `topk` best. The indexer keeps a key of its own per token per layer (FP8, with one FP32
+/// scale per 128 elements: `head_dim + head_dim / 128 × 4` bytes in vLLM's cache), beside
+/// the latent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SparseIndexer {
+    /// The indexer's query heads (`index_n_heads`).
+    pub heads: u32,
+    /// Its head dimension (`index_head_dim`), also its key's.
+    pub head_dim: u32,
+    /// Tokens each query attends (`index_topk`).
+    pub topk: u32,
+}
+
+impl SparseIndexer {
+    /// Bytes of the indexer's key per token per layer: FP8 values and an FP32 scale per 128.
+    pub fn key_bytes(&self) -> u64 {
+        u64::from(self.head_dim) + 4 * u64::from(self.head_dim).div_ceil(128)
+    }
+
+    /// Parameters of one layer's indexer (`wq_b` from the query latent, `wk`, the key's
+    /// LayerNorm and `weights_proj`), for a model of `hidden` with query rank `q_lora_rank`.
+    pub fn params(&self, hidden: u64, q_lora_rank: u64) -> u64 {
+        let (n, d) = (u64::from(self.heads), u64::from(self.head_dim));
+        q_lora_rank * n * d + hidden * d + 2 * d + hidden * n
+    }
+
+    /// Tokens a query at position `p` (0-based) attends: `min(p + 1, topk)`.
+    pub fn attended(&self, context: u64) -> u64 {
+        context.min(u64::from(self.topk))
+    }
 }
 
 impl MlaDims {

@@ -57,7 +57,7 @@ macro_rules! config {
     };
 }
 
-const FROM_CONFIG: [FromConfig; 16] = [
+const FROM_CONFIG: [FromConfig; 18] = [
     config!(
         "DeepSeek-V3",
         &["deepseek-v3", "deepseek-v3-0324"],
@@ -70,6 +70,16 @@ const FROM_CONFIG: [FromConfig; 16] = [
         "deepseek-r1.config.json",
         Dtype::Fp8Block
     ),
+    // DeepSeek-V3's architecture with DeepSeek Sparse Attention; published in block-scaled
+    // FP8.
+    config!(
+        "DeepSeek-V3.2",
+        &["deepseek-v3.2"],
+        "deepseek-v3.2.config.json",
+        Dtype::Fp8Block
+    ),
+    // BF16 as published; its FP8 checkpoint (zai-org/GLM-5-FP8) is block-scaled.
+    config!("GLM-5", &["glm-5"], "glm-5.config.json", Dtype::Fp8Block),
     config!(
         "Kimi-K2-Instruct",
         &["kimi-k2"],
@@ -180,7 +190,7 @@ const DISTILLED: [(&str, &str, bool); 6] = [
 ];
 
 /// Names of the built-in models, dense first.
-const ALL_DISPLAY: [&str; 20] = [
+const ALL_DISPLAY: [&str; 22] = [
     DENSE_DISPLAY[0],
     DENSE_DISPLAY[1],
     DENSE_DISPLAY[2],
@@ -201,6 +211,8 @@ const ALL_DISPLAY: [&str; 20] = [
     FROM_CONFIG[13].display,
     FROM_CONFIG[14].display,
     FROM_CONFIG[15].display,
+    FROM_CONFIG[16].display,
+    FROM_CONFIG[17].display,
 ];
 
 impl LlmSpec {

@@ -15,7 +15,9 @@ mod builtin;
 mod hf_config;
 mod sizes;
 
-pub use arch::{Attention, ExpertFormat, Ffn, GdnDims, LayerSpec, Mixer, MlaDims, MoeSpec};
+pub use arch::{
+    Attention, ExpertFormat, Ffn, GdnDims, LayerSpec, Mixer, MlaDims, MoeSpec, SparseIndexer,
+};
 pub use sizes::Parallelism;
 
 /// Default memory share (vLLM's `gpu_memory_utilization` and TensorRT-LLM's

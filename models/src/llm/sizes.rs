@@ -14,7 +14,7 @@
 //! checkpoints keep their embedding, LM head, norms and router in bf16, which this rule
 //! counts at one byte (DeepSeek-V3: 1.9 GB counted of their 3.8 GB, 0.3 % of the model).
 
-use super::{Attention, ExpertFormat, Ffn, LlmSpec, Mixer, MoeSpec};
+use super::{Attention, ExpertFormat, Ffn, LlmSpec, Mixer, MlaDims, MoeSpec};
 use crate::error::{ModelsError, Result};
 use crate::hardware::GpuSku;
 
@@ -76,7 +76,8 @@ struct Params {
     /// Split by TP, replicated per attention-DP replica: attention, norms, dense MLPs,
     /// shared experts, embedding, LM head.
     dense: u64,
-    /// On every GPU: the routers.
+    /// On every GPU: the routers, and the sparse-attention indexers (vLLM 0.11.0's
+    /// `Indexer`: "no tensor parallel, just replicated").
     router: u64,
     /// Weight matrices of one routed expert (stored in the expert format).
     expert_matrices: u64,
@@ -126,7 +127,18 @@ impl LlmSpec {
         let h = u64::from(self.hidden_size);
         let mut p = Params::default();
         let attn = self.attention_params();
+        let indexer = match self.attention {
+            Attention::Mla(MlaDims {
+                indexer: Some(x),
+                q_lora_rank,
+                ..
+            }) => x.params(h, u64::from(q_lora_rank.unwrap_or(0))),
+            _ => 0,
+        };
         for layer in &self.layers {
+            if layer.attends() {
+                p.router += indexer;
+            }
             p.dense += 2 * h
                 + match layer.mixer {
                     Mixer::LinearAttention(d) => d.params(h),
@@ -332,7 +344,19 @@ impl LlmSpec {
     }
 
     fn kv_bytes_per_token_of(&self, kv_heads: u32) -> u64 {
-        u64::from(self.attention_layers()) * self.kv_dtype.bytes_of(self.kv_elements(kv_heads))
+        u64::from(self.attention_layers()) * self.kv_bytes_per_layer_token(kv_heads)
+    }
+
+    /// Bytes one attention layer caches per token: keys and values (or MLA's latent) in the
+    /// KV dtype, and a sparse-attention indexer's own key in its format.
+    fn kv_bytes_per_layer_token(&self, kv_heads: u32) -> u64 {
+        let indexer = match self.attention {
+            Attention::Mla(MlaDims {
+                indexer: Some(x), ..
+            }) => x.key_bytes(),
+            _ => 0,
+        };
+        self.kv_dtype.bytes_of(self.kv_elements(kv_heads)) + indexer
     }
 
     /// Bytes of one sequence's Gated DeltaNet state on one GPU of a worker split by `par`
@@ -367,7 +391,7 @@ impl LlmSpec {
     }
 
     fn kv_bytes_for_sequence_of(&self, len: u64, kv_heads: u32) -> Result<u64> {
-        let per_token = self.kv_dtype.bytes_of(self.kv_elements(kv_heads));
+        let per_token = self.kv_bytes_per_layer_token(kv_heads);
         let mut total: u64 = 0;
         for layer in &self.layers {
             let tokens = match layer.mixer {

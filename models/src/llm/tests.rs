@@ -653,7 +653,7 @@ fn config_errors_name_the_field() {
     );
     let e = err(&format!("{MOE_CFG},\"index_topk\":2048}}"));
     assert!(
-        e.contains("`index_topk`") && e.contains("not modelled yet"),
+        e.contains("`index_topk`") && e.contains("without multi-head latent attention"),
         "{e}"
     );
     let e = err(&format!("{MOE_CFG},\"hybrid_override_pattern\":\"M*M*\"}}"));
@@ -778,7 +778,7 @@ fn short_model_names_resolve_where_one_built_in_fits() {
             "Llama-3.1-8B, Llama-3.1-70B, Llama-4-Scout-17B-16E, Llama-4-Maverick-17B-128E",
         ),
         ("llama-3.1", "Llama-3.1-8B, Llama-3.1-70B"),
-        ("deepseek", "DeepSeek-V3, DeepSeek-R1"),
+        ("deepseek", "DeepSeek-V3, DeepSeek-R1, DeepSeek-V3.2"),
         ("gpt-oss", "gpt-oss-120b, gpt-oss-20b"),
         ("kimi", "Kimi-K2-Instruct, Kimi-K2.5"),
     ] {
@@ -1123,4 +1123,65 @@ fn kimi_k25_keeps_its_routed_experts_in_int4() {
         "strategy":"group","group_size":128,"symmetric":true}}}}}"#;
     let e = err(dense);
     assert!(e.contains("`quantization_config.quant_method`"), "{e}");
+}
+
+#[test]
+fn sparse_attention_models_keep_an_indexer_key_beside_the_latent() {
+    // GLM-5: 744 B parameters, 40 B active (its model card), without its MTP layer.
+    let glm = LlmSpec::lookup("zai-org/GLM-5").unwrap();
+    let total = glm.params() as f64 / 1e9;
+    assert!((total / 744.0 - 1.0).abs() < 0.005, "{total}");
+    let active = glm.active_params_per_token() as f64 / 1e9;
+    assert!((active / 40.0 - 1.0).abs() < 0.05, "{active}");
+    assert_eq!(
+        LlmSpec::lookup("GLM-5-FP8").unwrap().weight_dtype,
+        Dtype::Fp8Block
+    );
+    let v32 = LlmSpec::lookup("deepseek-ai/DeepSeek-V3.2").unwrap();
+    let Attention::Mla(d) = v32.attention() else {
+        panic!("MLA")
+    };
+    let x = d.indexer.unwrap();
+    assert_eq!((x.heads, x.head_dim, x.topk), (64, 128, 2048));
+    // Per token and layer: the latent in bf16 and the indexer's FP8 key with its FP32 scale
+    // (vLLM 0.11.0: 128 + 4 bytes).
+    assert_eq!(v32.kv_bytes_per_token(), 61 * (576 * 2 + 132));
+    // The indexer's weights are on every GPU (vLLM replicates them): eight GPUs of TP 8 hold
+    // seven more copies of them than the model has.
+    let v3 = LlmSpec::lookup("deepseek-ai/DeepSeek-V3").unwrap();
+    let indexer = 61 * x.params(7168, 1536);
+    assert_eq!(v32.params() - v3.params(), indexer);
+    let tp8 = Parallelism {
+        tp: 8,
+        attention_dp: 1,
+        moe_tp: 1,
+        moe_ep: 8,
+    };
+    let per_gpu = |m: &LlmSpec| m.weight_bytes_per_gpu(&tp8).unwrap();
+    assert_eq!(
+        per_gpu(&v32) - per_gpu(&v3),
+        Dtype::Fp8Block.bytes_of(indexer)
+    );
+    // What is refused, naming the field.
+    let cfg = include_str!("../../../data/models/deepseek-v3.2.config.json");
+    let e = err(&cfg.replace(
+        "\"index_topk\": 2048,",
+        "\"index_topk\": 2048, \"indexer_types\": [\"full\", \"shared\"],",
+    ));
+    assert!(e.contains("`indexer_types`"), "{e}");
+    let e = err(&cfg.replace("\"index_n_heads\": 64,", ""));
+    assert!(e.contains("`index_n_heads`"), "{e}");
+    let e = err(&cfg.replace("\"q_lora_rank\": 1536,", ""));
+    assert!(e.contains("`q_lora_rank`"), "{e}");
+    let all_full = cfg.replace(
+        "\"index_topk\": 2048,",
+        &format!(
+            "\"index_topk\": 2048, \"indexer_types\": {:?},",
+            vec!["full"; 61]
+        ),
+    );
+    assert_eq!(
+        parse(&all_full).unwrap().kv_bytes_per_token(),
+        61 * (576 * 2 + 132)
+    );
 }

@@ -26,8 +26,8 @@ use crate::perf::dispatch;
 use crate::perf::dtype_code::{dtype_code, dtype_dist};
 use crate::perf::gdn;
 use crate::perf::mla_key::{
-    MLA_LEAVES, MLA_OUTER, MLA_PART_SHIFT, mla_dist, mla_key, mla_part_code, mla_part_dist,
-    mla_part_key,
+    MLA_LEAVES, MLA_OUTER, mla_dist, mla_key, mla_part_code, mla_part_dist, mla_part_key,
+    mla_part_of,
 };
 use crate::perf::moe_key::{MOE_LEAVES, MOE_OUTER, moe_dist, moe_key};
 use crate::perf::ops::{AllReduceImpl, AttnShape, KernelOp, MlaPart, MoeShape, NcclOp};
@@ -501,7 +501,7 @@ impl CalibratedTimer {
                 // Only from rows of the same part.
                 let t = self.mla_part.as_ref()?;
                 let p = pick(t, c, mla_part_dist)?;
-                (p >> MLA_PART_SHIFT == c >> MLA_PART_SHIFT).then_some(())?;
+                (mla_part_of(p) == mla_part_of(c)).then_some(())?;
                 t.query(p, &x, excl && p == c)
             }
             Key::Disp(c, x) => {
@@ -559,7 +559,7 @@ impl CalibratedTimer {
             MlaPart::ALL.iter().all(|&part| {
                 t.categories()
                     .iter()
-                    .any(|c| c >> MLA_PART_SHIFT == mla_part_code(part))
+                    .any(|c| mla_part_of(*c) == mla_part_code(part))
             })
         })
     }

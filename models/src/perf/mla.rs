@@ -10,10 +10,13 @@
 //! every token and attends with per-head keys of `qk_nope + qk_rope` and values of `v`;
 //! decode absorbs them into the query and output (the `mla_bmm` batched GEMMs, DeepSeek-V2
 //! §2.1.2) and attends over the cached latent directly: scores over `kv_lora_rank + qk_rope`,
-//! values of `kv_lora_rank`, one latent read per cached token for all heads.
+//! values of `kv_lora_rank`, one latent read per cached token for all heads. With DeepSeek
+//! Sparse Attention ([`crate::perf::dsa`]) prompts are attended in that absorbed form too,
+//! over the tokens the indexer picks, and the indexer's own work is added.
 
 use crate::dtype::Dtype;
 use crate::hardware::GpuSku;
+use crate::perf::dsa;
 use crate::perf::ops::{MlaPart, MlaPartShape, MlaShape};
 
 /// Weights of the block on the GPU, in elements.
@@ -46,21 +49,29 @@ pub fn work(m: &MlaShape, gpu: &GpuSku, context: bool) -> (f64, f64, f64) {
     let kvb = m.kv_dtype.bytes();
     let peak = gpu.dense_flops(crate::dtype::Dtype::Bf16);
     let gemm_scale = peak / gpu.dense_flops(m.gemm_dtype);
+    let (xf, xb) = d.indexer.map_or((0.0, 0.0), |x| {
+        let q_lora = d.q_lora_rank.map_or(0.0, f64::from);
+        dsa::indexer_work(&x, h, q_lora, b, len, context, m.gemm_dtype, gpu)
+    });
     if context {
         let tokens = b * len;
-        let pairs = b * len * (len + 1.0) / 2.0;
-        let attn = 2.0 * pairs * n * (nope + rope + v);
+        let attn = match d.indexer {
+            None => 2.0 * b * len * (len + 1.0) / 2.0 * n * (nope + rope + v),
+            // Absorbed queries over the picked tokens' latents.
+            Some(x) => 2.0 * b * dsa::prompt_pairs(&x, len) * n * (2.0 * kvl + rope),
+        };
         let per_token = h * 2.0 * 2.0 + (kvl + rope) * kvb + n * (2.0 * (nope + rope) + v) * 2.0;
         (
-            2.0 * tokens * w * gemm_scale + attn,
-            w * wb + tokens * per_token,
+            2.0 * tokens * w * gemm_scale + attn + xf,
+            w * wb + tokens * per_token + xb,
             peak,
         )
     } else {
-        let attn = 2.0 * b * n * len * (2.0 * kvl + rope);
+        let keys = d.indexer.map_or(len, |x| dsa::decode_keys(&x, len));
+        let attn = 2.0 * b * n * keys * (2.0 * kvl + rope);
         (
-            2.0 * b * w * gemm_scale + attn,
-            w * wb + b * len * (kvl + rope) * kvb + b * h * 2.0 * 2.0,
+            2.0 * b * w * gemm_scale + attn + xf,
+            w * wb + b * keys * (kvl + rope) * kvb + b * h * 2.0 * 2.0 + xb,
             peak,
         )
     }
@@ -77,22 +88,41 @@ pub fn part_work(p: &MlaPartShape, gpu: &GpuSku) -> (f64, f64, f64) {
     let rope = f64::from(d.qk_rope_head_dim);
     let (nope, v) = (f64::from(d.qk_nope_head_dim), f64::from(d.v_head_dim));
     let bf16 = gpu.dense_flops(Dtype::Bf16);
+    // The indexer's scoring rides with the attention parts (its projections are GEMMs of
+    // their own), on every GPU whatever its heads.
+    let indexer = |context: bool| {
+        p.dims
+            .indexer
+            .map_or((0.0, 0.0), |x| dsa::scoring_work(&x, b, len, context, gpu))
+    };
     match p.part {
         MlaPart::ContextAttention => {
             let tokens = b * len;
-            let pairs = b * len * (len + 1.0) / 2.0;
-            let flops = 2.0 * pairs * n * (nope + rope + v);
+            let (xf, xb) = indexer(true);
+            match p.dims.indexer {
+                None => (
+                    2.0 * b * len * (len + 1.0) / 2.0 * n * (nope + rope + v),
+                    tokens * n * (2.0 * (nope + rope) + 2.0 * v) * 2.0,
+                    bf16,
+                ),
+                Some(x) => (
+                    2.0 * b * dsa::prompt_pairs(&x, len) * n * (2.0 * kvl + rope) + xf,
+                    tokens * (kvl + rope) * p.dtype.bytes()
+                        + tokens * n * (2.0 * kvl + rope) * 2.0
+                        + xb,
+                    bf16,
+                ),
+            }
+        }
+        MlaPart::GenerationAttention => {
+            let keys = p.dims.indexer.map_or(len, |x| dsa::decode_keys(&x, len));
+            let (xf, xb) = indexer(false);
             (
-                flops,
-                tokens * n * (2.0 * (nope + rope) + 2.0 * v) * 2.0,
+                2.0 * b * n * keys * (2.0 * kvl + rope) + xf,
+                b * keys * (kvl + rope) * p.dtype.bytes() + b * n * (2.0 * kvl + rope) * 2.0 + xb,
                 bf16,
             )
         }
-        MlaPart::GenerationAttention => (
-            2.0 * b * n * len * (2.0 * kvl + rope),
-            b * len * (kvl + rope) * p.dtype.bytes() + b * n * (2.0 * kvl + rope) * 2.0,
-            bf16,
-        ),
         MlaPart::AbsorbQuery | MlaPart::AbsorbOutput => {
             let other = if p.part == MlaPart::AbsorbQuery {
                 nope
@@ -155,5 +185,44 @@ mod tests {
         let p1 = work(&shape(128, 1, 4096), gpu, true).0;
         let p2 = work(&shape(128, 1, 8192), gpu, true).0;
         assert!(p2 > 2.0 * p1);
+    }
+
+    #[test]
+    fn sparse_prompts_grow_linearly_past_the_top_k_but_for_the_indexer() {
+        let cat = GpuCatalog::builtin();
+        let gpu = cat.get("h200_sxm").unwrap();
+        let v32 = LlmSpec::lookup("deepseek-ai/DeepSeek-V3.2").unwrap();
+        let Attention::Mla(dims) = v32.attention() else {
+            panic!("MLA")
+        };
+        let x = dims.indexer.unwrap();
+        let at = |len: u32| {
+            let m = MlaShape {
+                len,
+                dims,
+                ..shape(16, 1, len)
+            };
+            let (f, ..) = work(&m, gpu, true);
+            let (xf, _) = dsa::indexer_work(
+                &x,
+                7168.0,
+                1536.0,
+                1.0,
+                f64::from(len),
+                true,
+                m.gemm_dtype,
+                gpu,
+            );
+            f - xf
+        };
+        // Every further token past 2,048 attends 2,048 latents: equal steps cost the same.
+        let (a, b, c) = (at(4096), at(6144), at(8192));
+        assert!(((c - b) / (b - a) - 1.0).abs() < 1e-9);
+        // Below the top-k each query attends all earlier tokens: the steps grow.
+        let (a, b, c) = (at(512), at(1024), at(1536));
+        assert!(c - b > 1.01 * (b - a));
+        // The indexer alone is quadratic: it scores every causal pair.
+        let idx = |len: f64| dsa::scoring_work(&x, 1.0, len, true, gpu).0;
+        assert!((idx(8192.0) / idx(4096.0) - 4.0).abs() < 0.01);
     }
 }

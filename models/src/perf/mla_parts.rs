@@ -19,10 +19,16 @@
 //!   (dequantized) run in BF16;
 //! - the output projection `heads × v → h`.
 //!
+//! With DeepSeek Sparse Attention ([`crate::perf::dsa`]) the indexer's projections are three
+//! more GEMMs (its scoring rides with the attention part), and prompts run the absorbed form
+//! as decode does, over the picked tokens (vLLM 0.11.0's `FlashMLASparseImpl`: "MQA 576/512
+//! approach for both prefill and decode"; taken to hold for SGLang's sparse backend too).
+//!
 //! aiconfigurator (0.8.0, `DeepSeekModel` in `sdk/models.py`) composes the layer of the
 //! same kernels.
 
 use crate::dtype::Dtype;
+use crate::perf::dsa;
 use crate::perf::ops::{KernelOp, MlaPart, MlaPartShape, MlaShape};
 
 /// The time of block `m` in ms: over `m.batch` prompts of `m.len` tokens (`context`), or
@@ -51,7 +57,14 @@ pub(crate) fn block_ms(
             gemm(tokens, q + kvl + rope, h, w) + gemm(tokens, n * (nope + rope), q, w)
         }
         None => gemm(tokens, n * (nope + rope), h, w) + gemm(tokens, kvl + rope, h, w),
-    } + gemm(tokens, h, n * v, w);
+    } + gemm(tokens, h, n * v, w)
+        + d.indexer.map_or(0.0, |x| {
+            let q = u64::from(d.q_lora_rank.unwrap_or(0));
+            dsa::projections(&x, h, q)
+                .iter()
+                .map(|&(nn, k)| gemm(tokens, nn, k, w))
+                .sum()
+        });
     let part = |part: MlaPart, batch: u64, len: u32, dtype: Dtype| {
         time(&KernelOp::MlaPart(MlaPartShape {
             part,
@@ -62,21 +75,27 @@ pub(crate) fn block_ms(
             dtype,
         }))
     };
-    if context {
-        projections
-            + gemm(tokens, n * (nope + v), kvl, w)
-            + part(
-                MlaPart::ContextAttention,
-                u64::from(m.batch),
-                m.len,
-                m.kv_dtype,
-            )
+    let bmm = if matches!(w, Dtype::Fp8 | Dtype::Nvfp4) {
+        Dtype::Fp8
     } else {
-        let bmm = if matches!(w, Dtype::Fp8 | Dtype::Nvfp4) {
-            Dtype::Fp8
-        } else {
-            Dtype::Bf16
-        };
+        Dtype::Bf16
+    };
+    let attend = || {
+        part(
+            MlaPart::ContextAttention,
+            u64::from(m.batch),
+            m.len,
+            m.kv_dtype,
+        )
+    };
+    if context && d.indexer.is_some() {
+        projections
+            + part(MlaPart::AbsorbQuery, tokens, 1, bmm)
+            + attend()
+            + part(MlaPart::AbsorbOutput, tokens, 1, bmm)
+    } else if context {
+        projections + gemm(tokens, n * (nope + v), kvl, w) + attend()
+    } else {
         projections
             + part(MlaPart::AbsorbQuery, tokens, 1, bmm)
             + part(MlaPart::GenerationAttention, tokens, m.len, m.kv_dtype)

@@ -20,6 +20,7 @@
 pub mod calibrated;
 mod call_floor;
 pub mod dispatch;
+mod dsa;
 mod dtype_code;
 pub mod evaluate;
 mod gdn;

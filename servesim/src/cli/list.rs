@@ -121,8 +121,14 @@ fn describe_model(m: &LlmSpec) -> String {
     let heads = match m.attention() {
         Attention::Standard => format!("{} heads ({} KV)", m.num_heads, m.num_kv_heads),
         Attention::Mla(d) => format!(
-            "{} heads (MLA, KV latent {} + {})",
-            m.num_heads, d.kv_lora_rank, d.qk_rope_head_dim
+            "{} heads (MLA, KV latent {} + {}{})",
+            m.num_heads,
+            d.kv_lora_rank,
+            d.qk_rope_head_dim,
+            d.indexer.map_or(String::new(), |x| format!(
+                "; sparse: each query attends the {} tokens a {}-head indexer picks",
+                x.topk, x.heads
+            ))
         ),
     };
     let windows: Vec<u32> = m

@@ -13,7 +13,8 @@
 //!   (`first_k_dense_replace` and `moe_layer_freq` DeepSeek, `decoder_sparse_step` and
 //!   `mlp_only_layers` Qwen-MoE, `moe_layers` / `interleave_moe_layer_step` Llama-4);
 //! - multi-head latent attention (DeepSeek-V2/V3, Kimi-K2): `kv_lora_rank`, `q_lora_rank`,
-//!   `qk_nope_head_dim`, `qk_rope_head_dim`, `v_head_dim`;
+//!   `qk_nope_head_dim`, `qk_rope_head_dim`, `v_head_dim`; and DeepSeek Sparse Attention's
+//!   indexer (DeepSeek-V3.2, GLM-5): `index_topk`, `index_n_heads`, `index_head_dim`;
 //! - sliding windows: `layer_types` with `sliding_window` (gpt-oss and newer configs), Qwen's
 //!   `use_sliding_window` / `max_window_layers`, and Mistral's `sliding_window` on every layer;
 //! - Gated DeltaNet (linear-attention) layers, Qwen3-Next and Qwen3.5: `layer_types`
@@ -29,8 +30,8 @@
 //!
 //! Refused, naming the field: window patterns other than the above (`sliding_window_pattern`, or a
 //! `sliding_window` of a family whose pattern is not read), multimodal models
-//! (`vision_config`), layers this reading does not size ([`UNREAD_LAYERS`]: sparse-attention
-//! indexers, Mamba hybrids, NAS blocks), and experts or MLA of a `model_type` other than the
+//! (`vision_config`), layers this reading does not size ([`UNREAD_LAYERS`]: Mamba hybrids,
+//! NAS blocks; indexers shared between layers), and experts or MLA of a `model_type` other than the
 //! families above ([`MOE_FAMILIES`]: GLM, Step and others name their parts
 //! differently). Not counted: DeepSeek's and Qwen3.5's multi-token-prediction modules
 //! (`num_nextn_predict_layers`, `mtp_num_hidden_layers`), loaded only for speculative decoding.
@@ -40,20 +41,20 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 mod mixers;
+mod quant;
 
 use mixers::mixers;
+use quant::{int4_experts, int4_leaves_the_rest};
 
-use super::{ArchParts, Attention, ExpertFormat, Ffn, LayerSpec, LlmSpec, MlaDims, MoeSpec};
+use super::{
+    ArchParts, Attention, ExpertFormat, Ffn, LayerSpec, LlmSpec, MlaDims, MoeSpec, SparseIndexer,
+};
 use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::perf::ExpertRouting;
 
 /// Fields whose presence means layers this reading does not size: refused, never skipped.
-const UNREAD_LAYERS: [(&str, &str); 5] = [
-    (
-        "index_topk",
-        "DeepSeek sparse attention (its lightning indexer keeps keys of its own per token)",
-    ),
+const UNREAD_LAYERS: [(&str, &str); 4] = [
     (
         "hybrid_override_pattern",
         "Mamba layers (a hybrid of state-space and attention layers)",
@@ -70,9 +71,13 @@ const UNREAD_LAYERS: [(&str, &str); 5] = [
 /// `transformers` modelling code): other families may hold parts that a reading of the common
 /// fields would miss (other shared-expert fields, indexers, gates), so their mixtures of
 /// experts and MLA are refused rather than guessed.
-const MOE_FAMILIES: [&str; 11] = [
+const MOE_FAMILIES: [&str; 13] = [
     "deepseek_v2",
     "deepseek_v3",
+    // DeepSeek-V3's layers with DeepSeek Sparse Attention's indexer (DeepSeek-V3.2), and
+    // GLM-5's, which transformers 5.25 builds from them (`GlmMoeDsaConfig(DeepseekV32Config)`).
+    "deepseek_v32",
+    "glm_moe_dsa",
     "kimi_k2",
     "qwen2_moe",
     "qwen3_moe",
@@ -396,14 +401,69 @@ impl LlmSpec {
 /// Multi-head latent attention's dimensions, when the config has `kv_lora_rank`.
 fn mla_dims(f: &Fields<'_>) -> Result<Option<MlaDims>> {
     let Some(kv_lora_rank) = f.get("kv_lora_rank")? else {
+        if f.value("index_topk").is_some() {
+            return Err(f.err(
+                "index_topk",
+                "a sparse-attention indexer without multi-head latent attention \
+                 (`kv_lora_rank`) is not read"
+                    .into(),
+            ));
+        }
         return Ok(None);
     };
+    let q_lora_rank = f.get("q_lora_rank")?;
+    let indexer = sparse_indexer(f)?;
+    if indexer.is_some() && q_lora_rank.is_none() {
+        return Err(f.err(
+            "q_lora_rank",
+            "missing: the sparse-attention indexer projects its queries from the query latent"
+                .into(),
+        ));
+    }
     Ok(Some(MlaDims {
-        q_lora_rank: f.get("q_lora_rank")?,
+        q_lora_rank,
         kv_lora_rank,
         qk_nope_head_dim: f.req("qk_nope_head_dim")?,
         qk_rope_head_dim: f.req("qk_rope_head_dim")?,
         v_head_dim: f.req("v_head_dim")?,
+        indexer,
+    }))
+}
+
+/// DeepSeek Sparse Attention's indexer, when the config has `index_topk` (DeepSeek-V3.2's
+/// `DeepseekV32Config`, GLM-5's `GlmMoeDsaConfig`, transformers 5.25). GLM-5's layers that
+/// reuse an earlier layer's selection (`indexer_types` `shared`, or the `index_topk_freq` /
+/// `index_topk_pattern` that derive them) are refused: every layer is read as running its
+/// own indexer, as the published GLM-5 and DeepSeek-V3.2 configs have it.
+fn sparse_indexer(f: &Fields<'_>) -> Result<Option<SparseIndexer>> {
+    let Some(topk) = f.get("index_topk")? else {
+        return Ok(None);
+    };
+    if let Some(types) = f.value("indexer_types") {
+        let all_full = types
+            .as_array()
+            .is_some_and(|a| a.iter().all(|t| t.as_str() == Some("full")));
+        if !all_full {
+            return Err(f.err(
+                "indexer_types",
+                "layers that reuse another layer's top-k (`shared`) are not read yet".into(),
+            ));
+        }
+    } else if f.value("index_topk_pattern").is_some() {
+        return Err(f.err(
+            "index_topk_pattern",
+            "layers that reuse another layer's top-k are not read yet".into(),
+        ));
+    } else if f.get("index_topk_freq")?.is_some_and(|n| n > 1) {
+        return Err(f.err(
+            "index_topk_freq",
+            "layers that reuse another layer's top-k are not read yet".into(),
+        ));
+    }
+    Ok(Some(SparseIndexer {
+        heads: f.req("index_n_heads")?,
+        head_dim: f.req("index_head_dim")?,
+        topk,
     }))
 }
 
@@ -563,116 +623,4 @@ fn mixers_all_moe(f: &Fields<'_>, num_layers: u32) -> Result<bool> {
         }
     }
     Ok(true)
-}
-
-/// The expert format of a compressed-tensors `quantization_config` (`quant` at `field`), read
-/// for what vLLM's `CompressedTensorsWNA16MoEMethod` runs and Kimi-K2.5 publishes: one config
-/// group of symmetric int4 weights in groups (`strategy: group`, `group_size`), activations
-/// left in 16 bits. Any other scheme is refused, naming the field.
-fn int4_experts(quant: &Value, field: &str, path: &Path) -> Result<ExpertFormat> {
-    let err = |at: &str, message: String| ModelsError::Config {
-        path: path.to_path_buf(),
-        field: format!("{field}.{at}"),
-        message,
-    };
-    let groups = quant
-        .get("config_groups")
-        .and_then(Value::as_object)
-        .ok_or_else(|| err("config_groups", "missing, or not an object".into()))?;
-    let [(name, group)] = groups.iter().collect::<Vec<_>>()[..] else {
-        return Err(err(
-            "config_groups",
-            format!(
-                "{} groups: one group of int4 weights is read (W4A16 experts)",
-                groups.len()
-            ),
-        ));
-    };
-    let at = |k: &str| format!("config_groups.{name}.{k}");
-    if group.get("input_activations").is_some_and(|a| !a.is_null()) {
-        return Err(err(
-            &at("input_activations"),
-            "quantised activations are not read (W4A16: weights only)".into(),
-        ));
-    }
-    let w = group
-        .get("weights")
-        .ok_or_else(|| err(&at("weights"), "missing".into()))?;
-    let text = |k: &str| w.get(k).and_then(Value::as_str);
-    let bits = w.get("num_bits").and_then(Value::as_u64);
-    if bits != Some(4) || text("type") != Some("int") {
-        return Err(err(
-            &at("weights"),
-            format!(
-                "num_bits {} of type {}: int4 weights are read",
-                w.get("num_bits").unwrap_or(&Value::Null),
-                w.get("type").unwrap_or(&Value::Null)
-            ),
-        ));
-    }
-    if text("strategy") != Some("group")
-        || w.get("symmetric").and_then(Value::as_bool) != Some(true)
-    {
-        return Err(err(
-            &at("weights.strategy"),
-            "symmetric int4 weights in groups (`strategy: group`, `symmetric: true`) are read"
-                .into(),
-        ));
-    }
-    match w.get("group_size").and_then(Value::as_u64) {
-        Some(g @ 1..=4096) => Ok(ExpertFormat::Int4 { group: g as u32 }),
-        _ => Err(err(
-            &at("weights.group_size"),
-            format!(
-                "{}: a group of 1 to 4096 weights is read",
-                w.get("group_size").unwrap_or(&Value::Null)
-            ),
-        )),
-    }
-}
-
-/// Checks that a compressed-tensors config quantises the routed experts only, as the
-/// simulator reads it: its `ignore` list must name the attention (`self_attn`), the shared
-/// experts where the model has them, and the dense layers' MLP projections where it has such
-/// layers (Kimi-K2.5's list names all three, and the LM head). What it leaves then stays in
-/// 16 bits.
-fn int4_leaves_the_rest(
-    quant: &Value,
-    field: &str,
-    path: &Path,
-    shared: bool,
-    dense_layers: bool,
-) -> Result<()> {
-    let ignore: Vec<&str> = quant
-        .get("ignore")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let names = |part: &str| ignore.iter().any(|p| p.contains(part));
-    let dense_mlp = ignore
-        .iter()
-        .any(|p| p.contains("mlp") && p.contains("proj") && !p.contains("expert"));
-    let missing = [
-        (!names("self_attn"), "the attention (`self_attn`)"),
-        (shared && !names("shared_expert"), "the shared experts"),
-        (
-            dense_layers && !dense_mlp,
-            "the dense layers' MLP projections",
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(m, what)| m.then_some(what))
-    .collect::<Vec<_>>();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(ModelsError::Config {
-            path: path.to_path_buf(),
-            field: format!("{field}.ignore"),
-            message: format!(
-                "does not leave {} unquantised: int4 is read for the routed experts only",
-                missing.join(", ")
-            ),
-        })
-    }
 }

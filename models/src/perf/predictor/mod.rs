@@ -1355,4 +1355,35 @@ mod tests {
         let got = p.generation_attention_ms(16, 5000);
         assert!((got - 48.0 * one(5000)).abs() < 1e-9 * got);
     }
+
+    #[test]
+    fn sparse_attention_reads_the_picked_tokens_and_scores_them_all() {
+        let cat = GpuCatalog::builtin();
+        for backend in Backend::ALL {
+            let predictor = |model: &str| {
+                let llm = LlmSpec::lookup(model).unwrap();
+                let timer = KernelTimer::shipped(&cat, "h200_sxm", backend).unwrap();
+                IterationPredictor::new(&llm, 8, cat.get("h200_sxm").unwrap(), backend, timer)
+                    .unwrap()
+            };
+            let (dense, sparse) = (predictor("DeepSeek-V3"), predictor("DeepSeek-V3.2"));
+            let decode = |p: &IterationPredictor, kv| p.generation_attention_ms(32, kv);
+            // Past the top-k of 2,048 a decode step reads 2,048 latents whatever the length,
+            // and the indexer's 132-byte keys of them all: at 32 k tokens well under half of
+            // reading every latent, and growing far slower.
+            assert!(
+                decode(&sparse, 32_000) < 0.5 * decode(&dense, 32_000),
+                "{backend:?}"
+            );
+            let growth = |p: &IterationPredictor| decode(p, 32_000) - decode(p, 8_000);
+            assert!(growth(&sparse) < 0.25 * growth(&dense), "{backend:?}");
+            // Prompts run the absorbed form over the picked tokens, and the indexer (replicated
+            // on every GPU) scores every earlier token: dearer than dense attention at 2 k
+            // tokens, the gap narrowing with the prompt as the dense pairs outgrow the picked.
+            let ratio =
+                |len| sparse.context_attention_ms(1, len) / dense.context_attention_ms(1, len);
+            assert!(ratio(2_000) > 1.0, "{backend:?}");
+            assert!(ratio(32_000) < ratio(2_000), "{backend:?}");
+        }
+    }
 }
