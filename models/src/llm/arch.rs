@@ -233,6 +233,11 @@ pub enum ExpertFormat {
         /// Weights per scale.
         group: u32,
     },
+    /// NVFP4 weights and activations ([`crate::dtype::Dtype::Nvfp4`]: 16 FP4 values and an
+    /// FP8 scale), the rest of the model in 16 bits, as NVIDIA's ModelOpt checkpoints of mixtures of
+    /// experts publish them (`quant_method: modelopt`, `quant_algo: NVFP4`, attention and
+    /// shared experts in the `ignore` list); FP4 tensor cores, Blackwell only.
+    Nvfp4,
 }
 
 /// The mixture-of-experts block, as the Hugging Face configs describe it.

@@ -15,6 +15,7 @@
 //! counts at one byte (DeepSeek-V3: 1.9 GB counted of their 3.8 GB, 0.3 % of the model).
 
 use super::{Attention, ExpertFormat, Ffn, LlmSpec, Mixer, MlaDims, MoeSpec};
+use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::hardware::GpuSku;
 
@@ -202,6 +203,7 @@ impl LlmSpec {
             Some(ExpertFormat::Mxfp4) => (n * 17).div_ceil(32),
             // Two weights a byte and a 16-bit scale per group.
             Some(ExpertFormat::Int4 { group }) => n.div_ceil(2) + 2 * n.div_ceil(u64::from(group)),
+            Some(ExpertFormat::Nvfp4) => Dtype::Nvfp4.bytes_of(n),
             _ => self.weight_dtype.bytes_of(n),
         }
     }

@@ -1185,3 +1185,78 @@ fn sparse_attention_models_keep_an_indexer_key_beside_the_latent() {
         61 * (576 * 2 + 132)
     );
 }
+
+#[test]
+fn modelopt_nvfp4_checkpoints_quantise_what_they_say() {
+    let fp8 = r#""quantization_config": {
+    "quant_method": "fp8",
+    "fmt": "float8_e4m3fn",
+    "activation_scheme": "dynamic",
+    "weight_block_size": [128, 128],
+    "modules_to_not_convert": ["gate", "e_score_correction_bias", "lm_head"]
+  }"#;
+    let cfg = include_str!("../../../data/models/minimax-m2.5.config.json");
+    assert!(cfg.contains(fp8));
+    let nvfp4 = |ignore: &str, kv: &str| {
+        cfg.replace(
+            fp8,
+            &format!(
+                r#""quantization_config": {{"quant_method": "modelopt", "quant_algo": "NVFP4",
+                "config_groups": {{"group_0": {{
+                  "weights": {{"num_bits": 4, "type": "float", "group_size": 16}},
+                  "input_activations": {{"num_bits": 4, "type": "float", "group_size": 16}}}}}},
+                "kv_cache_scheme": {kv}, "ignore": [{ignore}]}}"#
+            ),
+        )
+    };
+    // nvidia/MiniMax-M2.5-NVFP4: the attention and routers left in 16 bits, the experts in
+    // NVFP4 (9 bytes per 16 weights), the KV cache in FP8.
+    let fp8_kv = r#"{"num_bits": 8, "type": "float"}"#;
+    let m = parse(&nvfp4(
+        r#""lm_head", "model.layers.0.self_attn*", "model.layers.0.block_sparse_moe.gate""#,
+        fp8_kv,
+    ))
+    .unwrap();
+    assert_eq!(m.moe().unwrap().expert_format, ExpertFormat::Nvfp4);
+    assert_eq!((m.weight_dtype, m.kv_dtype), (Dtype::Bf16, Dtype::Fp8));
+    let experts = 62 * 256 * 3 * 1536 * 3072u64;
+    assert_eq!(
+        m.weight_bytes(),
+        Dtype::Nvfp4.bytes_of(experts) + 2 * (m.params() - experts)
+    );
+    // Attention quantised too: the whole model is NVFP4.
+    let all = parse(&nvfp4(r#""lm_head""#, "null")).unwrap();
+    assert_eq!(all.weight_dtype, Dtype::Nvfp4);
+    assert_eq!(all.moe().unwrap().expert_format, ExpertFormat::WeightDtype);
+    assert_eq!(all.kv_dtype, Dtype::Bf16);
+    // What is not NVFP4 or an FP8 KV cache is refused, naming the field.
+    let e = err(&nvfp4(
+        r#""self_attn""#,
+        r#"{"num_bits": 4, "type": "int"}"#,
+    ));
+    assert!(e.contains("`quantization_config.kv_cache_scheme`"), "{e}");
+    let e = err(&nvfp4(r#""self_attn""#, "null").replace("\"NVFP4\"", "\"MIXED_PRECISION\""));
+    assert!(e.contains("`quantization_config.quant_algo`"), "{e}");
+    let e =
+        err(&nvfp4(r#""self_attn""#, "null").replace("\"group_size\": 16", "\"group_size\": 32"));
+    assert!(
+        e.contains("`quantization_config.config_groups.group_0.weights`"),
+        "{e}"
+    );
+    // A model with shared experts whose list leaves them quantised (nvidia/Kimi-K2.5-NVFP4
+    // names the attention alone) is refused: its shared experts would be NVFP4 too.
+    let kimi = include_str!("../../../data/models/kimi-k2.5.text-config.json");
+    let start = kimi.find("\"quantization_config\"").unwrap();
+    let end = start + kimi[start..].find("\n  },\n").unwrap() + 4;
+    let kimi = format!(
+        "{}\"quantization_config\": {{\"quant_method\": \"modelopt\", \"quant_algo\": \"NVFP4\", \
+         \"ignore\": [\"language_model.model.layers.0.self_attn*\"]}}{}",
+        &kimi[..start],
+        &kimi[end..]
+    );
+    let e = err(&kimi);
+    assert!(
+        e.contains("`quantization_config.ignore`") && e.contains("shared"),
+        "{e}"
+    );
+}

@@ -133,6 +133,7 @@ fn moe_quant(llm: &LlmSpec, format: ExpertFormat) -> Result<MoeQuant> {
     match (format, llm.weight_dtype) {
         (ExpertFormat::Mxfp4, _) => Ok(MoeQuant::W4a16Mxfp4),
         (ExpertFormat::Int4 { .. }, _) => Ok(MoeQuant::Int4Wo),
+        (ExpertFormat::Nvfp4, _) => Ok(MoeQuant::Nvfp4),
         (_, Dtype::Bf16 | Dtype::Fp16) => Ok(MoeQuant::Bf16),
         (_, Dtype::Fp8) => Ok(MoeQuant::Fp8),
         (_, Dtype::Fp8Block) => Ok(MoeQuant::Fp8Block),

@@ -113,6 +113,7 @@ fn describe_model(m: &LlmSpec) -> String {
             match e.expert_format {
                 ExpertFormat::Mxfp4 => s += ", mxfp4 experts",
                 ExpertFormat::Int4 { group } => s += &format!(", int4 experts (groups of {group})"),
+                ExpertFormat::Nvfp4 => s += ", nvfp4 experts",
                 ExpertFormat::WeightDtype => {}
             }
             arch.push(s);

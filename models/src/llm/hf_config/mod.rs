@@ -24,9 +24,11 @@
 //!   (`attn_output_gate`);
 //! - chunked attention (Llama-4): `attention_chunk_size` on its RoPE layers (`no_rope_layers`,
 //!   by default three layers of four), or `layer_types` `chunked_attention`;
-//! - weights: `quantization_config` `fp8` (block-scaled with `weight_block_size`) and `mxfp4`
+//! - weights: `quantization_config` `fp8` (block-scaled with `weight_block_size`), `mxfp4`
 //!   (experts only, as gpt-oss's `modules_to_not_convert` leaves attention, router, embedding
-//!   and LM head in bf16).
+//!   and LM head in bf16), `compressed-tensors` int4 experts (Kimi-K2.5) and `modelopt` NVFP4
+//!   (NVIDIA's checkpoints: the experts alone where its `ignore` list keeps the attention,
+//!   else every weight; an FP8 KV cache where `kv_cache_scheme` says so): `quant.rs`.
 //!
 //! Refused, naming the field: window patterns other than the above (`sliding_window_pattern`, or a
 //! `sliding_window` of a family whose pattern is not read), multimodal models
@@ -44,7 +46,7 @@ mod mixers;
 mod quant;
 
 use mixers::mixers;
-use quant::{int4_experts, int4_leaves_the_rest};
+use quant::{experts_alone, int4_experts, modelopt_nvfp4};
 
 use super::{
     ArchParts, Attention, ExpertFormat, Ffn, LayerSpec, LlmSpec, MlaDims, MoeSpec, SparseIndexer,
@@ -267,6 +269,7 @@ impl LlmSpec {
         let method = quant
             .and_then(|q| q.get("quant_method"))
             .and_then(Value::as_str);
+        let mut kv_dtype = None;
         let (weight_dtype, expert_format) = match method {
             Some("fp8") => {
                 let block =
@@ -279,14 +282,24 @@ impl LlmSpec {
                 Dtype::Bf16,
                 int4_experts(quant.unwrap_or(&Value::Null), &quant_field, path)?,
             ),
+            Some("modelopt") => {
+                let (experts_alone, kv) =
+                    modelopt_nvfp4(quant.unwrap_or(&Value::Null), &quant_field, path)?;
+                kv_dtype = kv;
+                if experts_alone {
+                    (Dtype::Bf16, ExpertFormat::Nvfp4)
+                } else {
+                    (Dtype::Nvfp4, ExpertFormat::WeightDtype)
+                }
+            }
             _ => (Dtype::Bf16, ExpertFormat::WeightDtype),
         };
         let intermediate_size = f.get("intermediate_size")?;
         let vocab_size = f.req("vocab_size")?;
         let moe = moe_spec(&f, expert_format, hidden_size, num_layers)?;
-        if let (ExpertFormat::Int4 { .. }, Some(m)) = (expert_format, &moe) {
+        if let (ExpertFormat::Int4 { .. } | ExpertFormat::Nvfp4, Some(m)) = (expert_format, &moe) {
             let dense_layers = !mixers_all_moe(&f, num_layers)?;
-            int4_leaves_the_rest(
+            experts_alone(
                 quant.unwrap_or(&Value::Null),
                 &quant_field,
                 path,
@@ -299,22 +312,26 @@ impl LlmSpec {
                 path: path.to_path_buf(),
                 field: format!("{quant_field}.quant_method"),
                 message: format!(
-                    "{} is read for the experts of a mixture of experts (gpt-oss's MXFP4, \
-                     Kimi-K2.5's int4); this model has none, and such dense weights are not \
-                     modelled yet",
+                    "{} is read here for the experts of a mixture of experts (gpt-oss's \
+                     MXFP4, Kimi-K2.5's int4, ModelOpt's NVFP4 that leaves the attention in \
+                     16 bits); this model has none, and such dense weights are not modelled \
+                     yet",
                     method.unwrap_or_default()
                 ),
             });
         }
         // Dense configs keep the reading they always had (another method reads as bf16); for
         // the architectures read here a method not read is an error, not a guess.
-        if let Some(m) = method.filter(|m| !["fp8", "mxfp4", "compressed-tensors"].contains(m))
+        if let Some(m) =
+            method.filter(|m| !["fp8", "mxfp4", "compressed-tensors", "modelopt"].contains(m))
             && (moe.is_some() || mla.is_some())
         {
             return Err(ModelsError::Config {
                 path: path.to_path_buf(),
                 field: format!("{quant_field}.quant_method"),
-                message: format!("{m} is not read (read: fp8, mxfp4, compressed-tensors)"),
+                message: format!(
+                    "{m} is not read (read: fp8, mxfp4, compressed-tensors, modelopt)"
+                ),
             });
         }
         let model_type = f
@@ -391,6 +408,10 @@ impl LlmSpec {
             parts,
         );
         spec.max_position_embeddings = f.get("max_position_embeddings")?;
+        // A ModelOpt checkpoint's KV cache as its `kv_cache_scheme` says (FP8).
+        if let Some(kv) = kv_dtype {
+            spec.kv_dtype = kv;
+        }
         if model_type == Some("gpt_oss") {
             spec.response_header_tokens = super::HARMONY_HEADER_TOKENS;
         }

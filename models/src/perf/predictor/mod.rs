@@ -35,7 +35,7 @@ use crate::backend::Backend;
 use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
 use crate::hardware::GpuSku;
-use crate::llm::{Attention, Ffn, LlmSpec, Parallelism};
+use crate::llm::{Attention, ExpertFormat, Ffn, LlmSpec, Parallelism};
 use crate::perf::dispatch::{AllToAll, Phase, deepep_fits, trtllm_uses_all_to_all};
 use crate::perf::inter_domain::AcrossDomains;
 use crate::perf::kernel_timer::KernelTimer;
@@ -159,9 +159,14 @@ impl IterationPredictor {
         timer: KernelTimer,
     ) -> Result<Self> {
         llm.require_modelled("the iteration predictor", par)?;
+        let experts = match llm.moe().map(|m| m.expert_format) {
+            Some(ExpertFormat::Nvfp4) => Dtype::Nvfp4,
+            _ => llm.weight_dtype,
+        };
         for (what, d) in [
             ("weight dtype", llm.weight_dtype),
             ("KV dtype", llm.kv_dtype),
+            ("expert weights", experts),
         ] {
             if !gpu.runs(d) {
                 return Err(ModelsError::Invalid {
@@ -1385,5 +1390,35 @@ mod tests {
             assert!(ratio(2_000) > 1.0, "{backend:?}");
             assert!(ratio(32_000) < ratio(2_000), "{backend:?}");
         }
+    }
+
+    #[test]
+    fn nvfp4_experts_need_fp4_tensor_cores() {
+        let cat = GpuCatalog::builtin();
+        // MiniMax-M2.5 as nvidia/MiniMax-M2.5-NVFP4 publishes it: experts in NVFP4.
+        let cfg = include_str!("../../../../data/models/minimax-m2.5.config.json");
+        let start = cfg.find("\"quantization_config\"").unwrap();
+        let end = start + cfg[start..].find("},").unwrap() + 1;
+        let cfg = format!(
+            "{}\"quantization_config\": {{\"quant_method\": \"modelopt\", \
+             \"quant_algo\": \"NVFP4\", \"ignore\": [\"model.layers.0.self_attn*\"]}}{}",
+            &cfg[..start],
+            &cfg[end..]
+        );
+        let llm = LlmSpec::from_hf_config_str(&cfg, std::path::Path::new("c.json")).unwrap();
+        assert_eq!(
+            llm.moe().unwrap().expert_format,
+            crate::llm::ExpertFormat::Nvfp4
+        );
+        let on = |gpu: &str| {
+            let timer = KernelTimer::shipped(&cat, gpu, Backend::Trtllm).unwrap();
+            IterationPredictor::new(&llm, 4, cat.get(gpu).unwrap(), Backend::Trtllm, timer)
+        };
+        let e = on("h200_sxm").unwrap_err().to_string();
+        assert!(
+            e.contains("expert weights") && e.contains("FP4 tensor cores"),
+            "{e}"
+        );
+        assert!(on("b200_sxm").is_ok());
     }
 }
