@@ -44,7 +44,9 @@ pub struct MlaDims {
 /// each query with `heads` small heads of `head_dim` in FP8, and the MLA attends only the
 /// `topk` best. The indexer keeps a key of its own per token per layer (FP8, with one FP32
 /// scale per 128 elements: `head_dim + head_dim / 128 × 4` bytes in vLLM's cache), beside
-/// the latent.
+/// the latent. GLM-5.2's layers may instead reuse the selection of the last layer that ran
+/// one (transformers 5.25's `GlmMoeDsaConfig.indexer_types`, `shared`: no indexer, no key of
+/// their own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SparseIndexer {
     /// The indexer's query heads (`index_n_heads`).
@@ -53,6 +55,10 @@ pub struct SparseIndexer {
     pub head_dim: u32,
     /// Tokens each query attends (`index_topk`).
     pub topk: u32,
+    /// Layers that run an indexer of their own, of `layers`.
+    pub own_layers: u32,
+    /// Attention layers, every one attending the picked tokens.
+    pub layers: u32,
 }
 
 impl SparseIndexer {
@@ -68,9 +74,9 @@ impl SparseIndexer {
         q_lora_rank * n * d + hidden * d + 2 * d + hidden * n
     }
 
-    /// Tokens a query at position `p` (0-based) attends: `min(p + 1, topk)`.
-    pub fn attended(&self, context: u64) -> u64 {
-        context.min(u64::from(self.topk))
+    /// The share of the attention layers that run an indexer of their own.
+    pub fn own_share(&self) -> f64 {
+        f64::from(self.own_layers) / f64::from(self.layers.max(1))
     }
 }
 

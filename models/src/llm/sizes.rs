@@ -133,13 +133,11 @@ impl LlmSpec {
                 indexer: Some(x),
                 q_lora_rank,
                 ..
-            }) => x.params(h, u64::from(q_lora_rank.unwrap_or(0))),
+            }) => u64::from(x.own_layers) * x.params(h, u64::from(q_lora_rank.unwrap_or(0))),
             _ => 0,
         };
+        p.router += indexer;
         for layer in &self.layers {
-            if layer.attends() {
-                p.router += indexer;
-            }
             p.dense += 2 * h
                 + match layer.mixer {
                     Mixer::LinearAttention(d) => d.params(h),
@@ -346,19 +344,19 @@ impl LlmSpec {
     }
 
     fn kv_bytes_per_token_of(&self, kv_heads: u32) -> u64 {
-        u64::from(self.attention_layers()) * self.kv_bytes_per_layer_token(kv_heads)
+        u64::from(self.attention_layers()) * self.kv_dtype.bytes_of(self.kv_elements(kv_heads))
+            + self.indexer_key_bytes_per_token()
     }
 
-    /// Bytes one attention layer caches per token: keys and values (or MLA's latent) in the
-    /// KV dtype, and a sparse-attention indexer's own key in its format.
-    fn kv_bytes_per_layer_token(&self, kv_heads: u32) -> u64 {
-        let indexer = match self.attention {
+    /// Bytes of the sparse-attention indexers' keys per token, over the layers that run one
+    /// (0 without).
+    fn indexer_key_bytes_per_token(&self) -> u64 {
+        match self.attention {
             Attention::Mla(MlaDims {
                 indexer: Some(x), ..
-            }) => x.key_bytes(),
+            }) => u64::from(x.own_layers) * x.key_bytes(),
             _ => 0,
-        };
-        self.kv_dtype.bytes_of(self.kv_elements(kv_heads)) + indexer
+        }
     }
 
     /// Bytes of one sequence's Gated DeltaNet state on one GPU of a worker split by `par`
@@ -393,8 +391,14 @@ impl LlmSpec {
     }
 
     fn kv_bytes_for_sequence_of(&self, len: u64, kv_heads: u32) -> Result<u64> {
-        let per_token = self.kv_bytes_per_layer_token(kv_heads);
-        let mut total: u64 = 0;
+        let per_token = self.kv_dtype.bytes_of(self.kv_elements(kv_heads));
+        // The indexers' keys grow with every token (MLA layers attend the whole sequence).
+        let mut total: u64 = len
+            .checked_mul(self.indexer_key_bytes_per_token())
+            .ok_or_else(|| ModelsError::Invalid {
+                what: "sequence length",
+                message: format!("{len} tokens of {} overflow a byte count", self.name),
+            })?;
         for layer in &self.layers {
             let tokens = match layer.mixer {
                 Mixer::FullAttention => len,

@@ -1260,3 +1260,86 @@ fn modelopt_nvfp4_checkpoints_quantise_what_they_say() {
         "{e}"
     );
 }
+
+#[test]
+fn shared_indexer_layers_keep_no_key_and_no_indexer() {
+    // GLM-5.2's schedule (`index_topk_freq` 4 from `index_skip_topk_offset` 3: layers 0-2
+    // full, then every fourth): 21 of 78 layers run an indexer of their own.
+    let cfg = include_str!("../../../data/models/glm-5.config.json");
+    let with = |extra: &str| {
+        cfg.replace(
+            "\"index_topk\": 2048,",
+            &format!("\"index_topk\": 2048, {extra}"),
+        )
+    };
+    let glm5 = parse(cfg).unwrap();
+    let glm52 = parse(&with(
+        "\"index_topk_freq\": 4, \"index_skip_topk_offset\": 3,",
+    ))
+    .unwrap();
+    let indexer = |m: &LlmSpec| match m.attention() {
+        Attention::Mla(d) => d.indexer.unwrap(),
+        Attention::Standard => panic!("MLA"),
+    };
+    let x = indexer(&glm52);
+    assert_eq!((x.own_layers, x.layers), (21, 78));
+    assert_eq!(glm52.kv_bytes_per_token(), 78 * 576 * 2 + 21 * 132);
+    assert_eq!(
+        glm5.params() - glm52.params(),
+        57 * x.params(6144, 2048),
+        "no indexer weights in a shared layer"
+    );
+    // The same schedule as a list or a pattern; a first layer with nothing to share refused.
+    let pattern: String = (0..78)
+        .map(|i: u32| {
+            if (i + 1).saturating_sub(3).is_multiple_of(4) {
+                'F'
+            } else {
+                'S'
+            }
+        })
+        .collect();
+    let by_pattern = parse(&with(&format!("\"index_topk_pattern\": \"{pattern}\","))).unwrap();
+    assert_eq!(indexer(&by_pattern), x);
+    let types: Vec<&str> = pattern
+        .chars()
+        .map(|c| if c == 'F' { "full" } else { "shared" })
+        .collect();
+    let by_list = parse(&with(&format!("\"indexer_types\": {types:?},"))).unwrap();
+    assert_eq!(indexer(&by_list), x);
+    let e = err(&with(&format!(
+        "\"index_topk_pattern\": \"S{}\",",
+        &pattern[1..]
+    )));
+    assert!(
+        e.contains("`index_topk_pattern`") && e.contains("first layer"),
+        "{e}"
+    );
+    let e = err(&with("\"index_topk_pattern\": \"FS\","));
+    assert!(e.contains("`index_topk_pattern`"), "{e}");
+    // GLM-5's per-layer names (transformers 5.25): `indexed_attention` layers, and the MLP
+    // of each layer, which where given says which layers have experts.
+    let indexed = vec!["indexed_attention"; 78];
+    let mut mlp = vec!["sparse"; 78];
+    mlp[..5].fill("dense");
+    let named = parse(&with(&format!(
+        "\"layer_types\": {indexed:?}, \"mlp_layer_types\": {mlp:?},"
+    )))
+    .unwrap();
+    assert!(
+        named
+            .layers()
+            .iter()
+            .all(|l| l.mixer == Mixer::FullAttention)
+    );
+    assert_eq!(moe_layers(&named), (5..78).collect::<Vec<_>>());
+    let e = err(&with("\"mlp_layer_types\": [\"dense\"],"));
+    assert!(e.contains("`mlp_layer_types[1]`"), "{e}");
+    let e = err(&cfg
+        .replace(
+            "\"index_topk\": 2048,",
+            &format!("\"layer_types\": {indexed:?},"),
+        )
+        .replace("\"index_n_heads\": 32,", ""));
+    assert!(e.contains("`layer_types[0]`"), "{e}");
+}

@@ -44,8 +44,8 @@ pub fn projections(x: &SparseIndexer, hidden: u64, q_lora_rank: u64) -> [(u64, u
 }
 
 /// The indexer's scoring for `b` prompts of `len` tokens (`context`) or `b` decode sequences
-/// of `len` cached tokens, on one GPU, its projections apart: `(FLOPs expressed at the BF16
-/// peak, HBM bytes)`.
+/// of `len` cached tokens, on one GPU, its projections apart, in a layer that runs it:
+/// `(FLOPs expressed at the BF16 peak, HBM bytes)`.
 pub fn scoring_work(
     x: &SparseIndexer,
     b: f64,
@@ -72,7 +72,8 @@ pub fn scoring_work(
 }
 
 /// The indexer's whole work (projections in `gemm_dtype` and scoring) for a model of
-/// `hidden` with query rank `q_lora_rank`, as [`scoring_work`].
+/// `hidden` with query rank `q_lora_rank`, as [`scoring_work`], per layer on average: a
+/// layer that reuses another's selection runs none ([`SparseIndexer::own_share`]).
 #[allow(clippy::too_many_arguments)]
 pub fn indexer_work(
     x: &SparseIndexer,
@@ -91,9 +92,10 @@ pub fn indexer_work(
         .iter()
         .map(|&(n, k)| (n * k) as f64)
         .sum();
+    let share = x.own_share();
     (
-        f + 2.0 * tokens * weights * scale,
-        bytes + weights * gemm_dtype.bytes(),
+        share * (f + 2.0 * tokens * weights * scale),
+        share * (bytes + weights * gemm_dtype.bytes()),
     )
 }
 
@@ -106,6 +108,8 @@ mod tests {
         heads: 64,
         head_dim: 128,
         topk: 2048,
+        own_layers: 61,
+        layers: 61,
     };
 
     #[test]
@@ -132,5 +136,31 @@ mod tests {
         assert!((b2 - b1 - 1000.0 * 140.0).abs() < 1e-6, "{}", b2 - b1);
         let fp8 = gpu.dense_flops(Dtype::Bf16) / gpu.dense_flops(Dtype::Fp8);
         assert!((f2 - f1 - 1000.0 * 2.0 * 64.0 * 128.0 * fp8).abs() < 1e-3);
+    }
+
+    #[test]
+    fn layers_that_share_a_selection_run_no_indexer() {
+        let cat = GpuCatalog::builtin();
+        let gpu = cat.get("b200_sxm").unwrap();
+        let glm52 = SparseIndexer {
+            own_layers: 21,
+            layers: 78,
+            ..V32
+        };
+        let work = |x: &SparseIndexer| {
+            indexer_work(
+                x,
+                6144.0,
+                2048.0,
+                4.0,
+                30_000.0,
+                false,
+                Dtype::Fp8Block,
+                gpu,
+            )
+        };
+        let (all, some) = (work(&V32), work(&glm52));
+        assert!((some.0 / all.0 - 21.0 / 78.0).abs() < 1e-12);
+        assert!((some.1 / all.1 - 21.0 / 78.0).abs() < 1e-12);
     }
 }

@@ -60,10 +60,11 @@ pub(crate) fn block_ms(
     } + gemm(tokens, h, n * v, w)
         + d.indexer.map_or(0.0, |x| {
             let q = u64::from(d.q_lora_rank.unwrap_or(0));
-            dsa::projections(&x, h, q)
+            let all: f64 = dsa::projections(&x, h, q)
                 .iter()
                 .map(|&(nn, k)| gemm(tokens, nn, k, w))
-                .sum()
+                .sum();
+            x.own_share() * all
         });
     let part = |part: MlaPart, batch: u64, len: u32, dtype: Dtype| {
         time(&KernelOp::MlaPart(MlaPartShape {

@@ -83,12 +83,21 @@ pub(super) fn mixers(f: &Fields<'_>, num_layers: u32) -> Result<Vec<Mixer>> {
                 Some("sliding_attention") => sliding(&field)?,
                 Some("linear_attention") => Mixer::LinearAttention(gdn_dims(f)?),
                 Some("chunked_attention") => chunked(&field)?,
+                // DeepSeek Sparse Attention over the whole sequence (transformers 5.25's
+                // `GlmMoeDsaConfig`: "every layer is DSA"; NVIDIA's GLM-5.3 config names it
+                // `deepseek_sparse_attention`), read where the config has its indexer.
+                Some("indexed_attention" | "deepseek_sparse_attention")
+                    if f.value("index_topk").is_some() =>
+                {
+                    Mixer::FullAttention
+                }
                 _ => {
                     return Err(f.err(
                         &field,
                         format!(
-                            "{t} is not full_attention, sliding_attention, chunked_attention or \
-                             linear_attention"
+                            "{t} is not full_attention, sliding_attention, chunked_attention, \
+                             linear_attention, or (with a sparse-attention indexer, \
+                             `index_topk`) indexed_attention"
                         ),
                     ));
                 }

@@ -14,7 +14,8 @@
 //!   `mlp_only_layers` Qwen-MoE, `moe_layers` / `interleave_moe_layer_step` Llama-4);
 //! - multi-head latent attention (DeepSeek-V2/V3, Kimi-K2): `kv_lora_rank`, `q_lora_rank`,
 //!   `qk_nope_head_dim`, `qk_rope_head_dim`, `v_head_dim`; and DeepSeek Sparse Attention's
-//!   indexer (DeepSeek-V3.2, GLM-5): `index_topk`, `index_n_heads`, `index_head_dim`;
+//!   indexer (DeepSeek-V3.2, GLM-5): `index_topk`, `index_n_heads`, `index_head_dim`, and
+//!   which layers run their own (`indexer_types`, `index_topk_pattern`, `index_topk_freq`);
 //! - sliding windows: `layer_types` with `sliding_window` (gpt-oss and newer configs), Qwen's
 //!   `use_sliding_window` / `max_window_layers`, and Mistral's `sliding_window` on every layer;
 //! - Gated DeltaNet (linear-attention) layers, Qwen3-Next and Qwen3.5: `layer_types`
@@ -33,7 +34,7 @@
 //! Refused, naming the field: window patterns other than the above (`sliding_window_pattern`, or a
 //! `sliding_window` of a family whose pattern is not read), multimodal models
 //! (`vision_config`), layers this reading does not size ([`UNREAD_LAYERS`]: Mamba hybrids,
-//! NAS blocks; indexers shared between layers), and experts or MLA of a `model_type` other than the
+//! NAS blocks), and experts or MLA of a `model_type` other than the
 //! families above ([`MOE_FAMILIES`]: GLM, Step and others name their parts
 //! differently). Not counted: DeepSeek's and Qwen3.5's multi-token-prediction modules
 //! (`num_nextn_predict_layers`, `mtp_num_hidden_layers`), loaded only for speculative decoding.
@@ -225,7 +226,7 @@ impl LlmSpec {
         let num_layers = f.req("num_hidden_layers")?;
         let num_heads = f.req("num_attention_heads")?;
         let num_kv_heads = f.get("num_key_value_heads")?.unwrap_or(num_heads);
-        let mla = mla_dims(&f)?;
+        let mla = mla_dims(&f, num_layers)?;
         let head_dim = match (mla, f.get("head_dim")?) {
             // The query/key head dimension; the cache is sized from the MLA ranks.
             (Some(d), _) => d.qk_nope_head_dim + d.qk_rope_head_dim,
@@ -420,7 +421,7 @@ impl LlmSpec {
 }
 
 /// Multi-head latent attention's dimensions, when the config has `kv_lora_rank`.
-fn mla_dims(f: &Fields<'_>) -> Result<Option<MlaDims>> {
+fn mla_dims(f: &Fields<'_>, num_layers: u32) -> Result<Option<MlaDims>> {
     let Some(kv_lora_rank) = f.get("kv_lora_rank")? else {
         if f.value("index_topk").is_some() {
             return Err(f.err(
@@ -433,7 +434,7 @@ fn mla_dims(f: &Fields<'_>) -> Result<Option<MlaDims>> {
         return Ok(None);
     };
     let q_lora_rank = f.get("q_lora_rank")?;
-    let indexer = sparse_indexer(f)?;
+    let indexer = sparse_indexer(f, num_layers)?;
     if indexer.is_some() && q_lora_rank.is_none() {
         return Err(f.err(
             "q_lora_rank",
@@ -452,39 +453,72 @@ fn mla_dims(f: &Fields<'_>) -> Result<Option<MlaDims>> {
 }
 
 /// DeepSeek Sparse Attention's indexer, when the config has `index_topk` (DeepSeek-V3.2's
-/// `DeepseekV32Config`, GLM-5's `GlmMoeDsaConfig`, transformers 5.25). GLM-5's layers that
-/// reuse an earlier layer's selection (`indexer_types` `shared`, or the `index_topk_freq` /
-/// `index_topk_pattern` that derive them) are refused: every layer is read as running its
-/// own indexer, as the published GLM-5 and DeepSeek-V3.2 configs have it.
-fn sparse_indexer(f: &Fields<'_>) -> Result<Option<SparseIndexer>> {
+/// `DeepseekV32Config`, GLM-5's `GlmMoeDsaConfig`, transformers 5.25), with which of the
+/// `num_layers` layers run one of their own: GLM-5.2's `indexer_types` (`full` or `shared`,
+/// a shared layer reusing the last full one's selection), else its `index_topk_pattern` (`F`
+/// and `S`), else every `index_topk_freq`-th layer from `index_skip_topk_offset` on (the
+/// first layers before the offset all full), as `GlmMoeDsaConfig.__post_init__` derives them;
+/// without any of them every layer runs its own (DeepSeek-V3.2, GLM-5).
+fn sparse_indexer(f: &Fields<'_>, num_layers: u32) -> Result<Option<SparseIndexer>> {
     let Some(topk) = f.get("index_topk")? else {
         return Ok(None);
     };
-    if let Some(types) = f.value("indexer_types") {
-        let all_full = types
-            .as_array()
-            .is_some_and(|a| a.iter().all(|t| t.as_str() == Some("full")));
-        if !all_full {
-            return Err(f.err(
+    let n = num_layers as usize;
+    let full: Vec<bool> = if let Some(types) = f.value("indexer_types") {
+        let parsed: Option<Vec<bool>> = types.as_array().filter(|a| a.len() == n).and_then(|a| {
+            a.iter()
+                .map(|t| match t.as_str() {
+                    Some("full") => Some(true),
+                    Some("shared") => Some(false),
+                    _ => None,
+                })
+                .collect()
+        });
+        parsed.ok_or_else(|| {
+            f.err(
                 "indexer_types",
-                "layers that reuse another layer's top-k (`shared`) are not read yet".into(),
-            ));
-        }
-    } else if f.value("index_topk_pattern").is_some() {
+                format!("not a list of {num_layers} `full` or `shared` (num_hidden_layers)"),
+            )
+        })?
+    } else if let Some(p) = f.value("index_topk_pattern") {
+        let parsed: Option<Vec<bool>> = p.as_str().filter(|s| s.len() == n).and_then(|s| {
+            s.chars()
+                .map(|c| match c {
+                    'F' => Some(true),
+                    'S' => Some(false),
+                    _ => None,
+                })
+                .collect()
+        });
+        parsed.ok_or_else(|| {
+            f.err(
+                "index_topk_pattern",
+                format!("not {num_layers} letters `F` or `S` (num_hidden_layers)"),
+            )
+        })?
+    } else {
+        let freq = f.get("index_topk_freq")?.unwrap_or(1);
+        let offset = f.int("index_skip_topk_offset", true)?.unwrap_or(2);
+        (0..num_layers)
+            .map(|i| (i + 1).saturating_sub(offset).is_multiple_of(freq))
+            .collect()
+    };
+    if full.first() == Some(&false) {
         return Err(f.err(
-            "index_topk_pattern",
-            "layers that reuse another layer's top-k are not read yet".into(),
-        ));
-    } else if f.get("index_topk_freq")?.is_some_and(|n| n > 1) {
-        return Err(f.err(
-            "index_topk_freq",
-            "layers that reuse another layer's top-k are not read yet".into(),
+            if f.value("indexer_types").is_some() {
+                "indexer_types"
+            } else {
+                "index_topk_pattern"
+            },
+            "the first layer shares the selection of no earlier layer".into(),
         ));
     }
     Ok(Some(SparseIndexer {
         heads: f.req("index_n_heads")?,
         head_dim: f.req("index_head_dim")?,
         topk,
+        own_layers: full.iter().filter(|&&b| b).count() as u32,
+        layers: num_layers,
     }))
 }
 
@@ -628,6 +662,20 @@ fn is_moe_layer(f: &Fields<'_>, i: u32) -> Result<bool> {
         }
     };
     let dense_listed = listed("mlp_only_layers")?.unwrap_or(false);
+    // GLM-5's `mlp_layer_types` (transformers 5.25's `GlmMoeDsaConfig`: `dense` or `sparse` per
+    // layer), where given, says it outright.
+    if let Some(types) = f.value("mlp_layer_types") {
+        let field = format!("mlp_layer_types[{i}]");
+        return match types
+            .as_array()
+            .and_then(|a| a.get(i as usize))
+            .and_then(Value::as_str)
+        {
+            Some("sparse") => Ok(true),
+            Some("dense") => Ok(false),
+            _ => Err(f.err(&field, "missing, or not `dense` or `sparse`".into())),
+        };
+    }
     let moe_listed = listed("moe_layers")?;
     Ok(i >= first_dense
         && i.is_multiple_of(freq)
