@@ -78,7 +78,7 @@ pub(super) fn int4_experts(quant: &Value, field: &str, path: &Path) -> Result<Ex
 
 /// Whether an `ignore` list keeps the attention in 16 bits (names `self_attn`, or Gated
 /// DeltaNet's `linear_attn`): a ModelOpt checkpoint that does quantises the experts alone.
-pub(super) fn ignores_attention(quant: &Value) -> bool {
+fn ignores_attention(quant: &Value) -> bool {
     ignored(quant).iter().any(|p| p.contains("attn"))
 }
 
@@ -146,7 +146,7 @@ pub(super) fn experts_alone(
 
 /// The weights and KV cache of a ModelOpt `quantization_config` (`quant` at `field`:
 /// `quant_method: modelopt`, as NVIDIA publishes its NVFP4 checkpoints, e.g.
-/// nvidia/Kimi-K2.5-NVFP4): `quant_algo: NVFP4` with one config group of 4-bit float weights
+/// nvidia/MiniMax-M2.5-NVFP4): `quant_algo: NVFP4` with one config group of 4-bit float weights
 /// and activations in groups of 16 (NVFP4, W4A4), and the KV cache in FP8 where its
 /// `kv_cache_scheme` says 8-bit floats. Returns whether the attention is left in 16 bits
 /// (then the experts alone are NVFP4) and the KV dtype it gives.
