@@ -392,13 +392,14 @@ impl LlmSpec {
 
     fn kv_bytes_for_sequence_of(&self, len: u64, kv_heads: u32) -> Result<u64> {
         let per_token = self.kv_dtype.bytes_of(self.kv_elements(kv_heads));
+        let overflow = || ModelsError::Invalid {
+            what: "sequence length",
+            message: format!("{len} tokens of {} overflow a byte count", self.name),
+        };
         // The indexers' keys grow with every token (MLA layers attend the whole sequence).
         let mut total: u64 = len
             .checked_mul(self.indexer_key_bytes_per_token())
-            .ok_or_else(|| ModelsError::Invalid {
-                what: "sequence length",
-                message: format!("{len} tokens of {} overflow a byte count", self.name),
-            })?;
+            .ok_or_else(overflow)?;
         for layer in &self.layers {
             let tokens = match layer.mixer {
                 Mixer::FullAttention => len,
@@ -410,10 +411,7 @@ impl LlmSpec {
             total = tokens
                 .checked_mul(per_token)
                 .and_then(|b| total.checked_add(b))
-                .ok_or_else(|| ModelsError::Invalid {
-                    what: "sequence length",
-                    message: format!("{len} tokens of {} overflow a byte count", self.name),
-                })?;
+                .ok_or_else(overflow)?;
         }
         Ok(total)
     }

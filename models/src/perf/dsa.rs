@@ -44,7 +44,8 @@ pub fn projections(x: &SparseIndexer, hidden: u64, q_lora_rank: u64) -> [(u64, u
 }
 
 /// The indexer's scoring for `b` prompts of `len` tokens (`context`) or `b` decode sequences
-/// of `len` cached tokens, on one GPU, its projections apart, in a layer that runs it:
+/// of `len` cached tokens, on one GPU, its projections apart, per attention layer on average
+/// (a layer that reuses another's selection scores nothing: [`SparseIndexer::own_share`]):
 /// `(FLOPs expressed at the BF16 peak, HBM bytes)`.
 pub fn scoring_work(
     x: &SparseIndexer,
@@ -68,7 +69,8 @@ pub fn scoring_work(
     let keys_read = if context { b * len } else { pairs };
     let bytes =
         tokens * key + keys_read * key + 2.0 * 4.0 * pairs + tokens * f64::from(x.topk) * 4.0;
-    (2.0 * pairs * n * d * fp8, bytes)
+    let share = x.own_share();
+    (share * (2.0 * pairs * n * d * fp8), share * bytes)
 }
 
 /// The indexer's whole work (projections in `gemm_dtype` and scoring) for a model of
@@ -94,8 +96,8 @@ pub fn indexer_work(
         .sum();
     let share = x.own_share();
     (
-        share * (f + 2.0 * tokens * weights * scale),
-        share * (bytes + weights * gemm_dtype.bytes()),
+        f + share * (2.0 * tokens * weights * scale),
+        bytes + share * (weights * gemm_dtype.bytes()),
     )
 }
 

@@ -94,10 +94,9 @@ pub fn part_work(p: &MlaPartShape, gpu: &GpuSku) -> (f64, f64, f64) {
     // The indexer's scoring rides with the attention parts (its projections are GEMMs of
     // their own), on every GPU whatever its heads.
     let indexer = |context: bool| {
-        p.dims.indexer.map_or((0.0, 0.0), |x| {
-            let (f, bytes) = dsa::scoring_work(&x, b, len, context, gpu);
-            (x.own_share() * f, x.own_share() * bytes)
-        })
+        p.dims
+            .indexer
+            .map_or((0.0, 0.0), |x| dsa::scoring_work(&x, b, len, context, gpu))
     };
     match p.part {
         MlaPart::ContextAttention => {

@@ -18,6 +18,11 @@ fn sparse(dims: &crate::llm::MlaDims) -> u64 {
     }
 }
 
+/// How far a sparse category stands from a dense one (and a dense from a dense: 0).
+fn sparse_dist(a: u64, b: u64) -> f64 {
+    if (a ^ b) & SPARSE_BIT == 0 { 0.0 } else { 1.0 }
+}
+
 /// An MLA block's category is its dtypes (KV cache, projection GEMMs), model shape (hidden
 /// size, KV latent rank) and whether it is sparse; its coordinates the heads on the GPU, the
 /// batch and the length.
@@ -37,12 +42,11 @@ pub(super) fn mla_key(m: &MlaShape) -> (u64, [f64; 3]) {
 pub(super) fn mla_dist(a: u64, b: u64) -> f64 {
     let size = |c: u64, shift: u32| (((c >> shift) & 0xffff) as f64).max(1.0);
     let lr = |shift: u32| (size(a, shift) / size(b, shift)).ln().abs();
-    let other_kind = if (a ^ b) & SPARSE_BIT == 0 { 0.0 } else { 1.0 };
     2.0 * dtype_dist(a & 0xff, b & 0xff)
         + dtype_dist((a >> 8) & 0xff, (b >> 8) & 0xff)
         + lr(16)
         + lr(32)
-        + other_kind
+        + sparse_dist(a, b)
 }
 
 /// Orderings built for MLA blocks: batch and length innermost, within the head count walked
@@ -91,6 +95,5 @@ pub(super) fn mla_part_dist(a: u64, b: u64) -> f64 {
     } else {
         1e6
     };
-    let other_kind = if (a ^ b) & SPARSE_BIT == 0 { 0.0 } else { 1.0 };
-    other_part + dtype_dist(a & 0xff, b & 0xff) + lr(8, 0xffff) + lr(24, 0xff) + other_kind
+    other_part + dtype_dist(a & 0xff, b & 0xff) + lr(8, 0xffff) + lr(24, 0xff) + sparse_dist(a, b)
 }

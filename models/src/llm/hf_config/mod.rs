@@ -298,14 +298,22 @@ impl LlmSpec {
         let intermediate_size = f.get("intermediate_size")?;
         let vocab_size = f.req("vocab_size")?;
         let moe = moe_spec(&f, expert_format, hidden_size, num_layers)?;
+        let mut layers = Vec::with_capacity(mixers.len());
+        for (i, mixer) in mixers.into_iter().enumerate() {
+            let ffn = if moe.is_some() && is_moe_layer(&f, i as u32)? {
+                Ffn::Moe
+            } else {
+                Ffn::Dense
+            };
+            layers.push(LayerSpec { mixer, ffn });
+        }
         if let (ExpertFormat::Int4 { .. } | ExpertFormat::Nvfp4, Some(m)) = (expert_format, &moe) {
-            let dense_layers = !mixers_all_moe(&f, num_layers)?;
             experts_alone(
                 quant.unwrap_or(&Value::Null),
                 &quant_field,
                 path,
                 m.shared_intermediate_size > 0,
-                dense_layers,
+                layers.iter().any(|l| l.ffn == Ffn::Dense),
             )?;
         }
         if moe.is_none() && expert_format != ExpertFormat::WeightDtype {
@@ -350,15 +358,6 @@ impl LlmSpec {
                     MOE_FAMILIES.join(", ")
                 ),
             ));
-        }
-        let mut layers = Vec::with_capacity(mixers.len());
-        for (i, mixer) in mixers.into_iter().enumerate() {
-            let ffn = if moe.is_some() && is_moe_layer(&f, i as u32)? {
-                Ffn::Moe
-            } else {
-                Ffn::Dense
-            };
-            layers.push(LayerSpec { mixer, ffn });
         }
         // Llama-4 sizes its dense layers' MLP apart from its experts'.
         let dense_ffn = f.int("intermediate_size_mlp", false)?.or(intermediate_size);
@@ -682,14 +681,4 @@ fn is_moe_layer(f: &Fields<'_>, i: u32) -> Result<bool> {
         && (i + 1).is_multiple_of(step)
         && !dense_listed
         && moe_listed.unwrap_or((i + 1).is_multiple_of(interleave)))
-}
-
-/// Whether every layer of the model has experts (then no dense MLP is left to quantise).
-fn mixers_all_moe(f: &Fields<'_>, num_layers: u32) -> Result<bool> {
-    for i in 0..num_layers {
-        if !is_moe_layer(f, i)? {
-            return Ok(false);
-        }
-    }
-    Ok(true)
 }
