@@ -84,7 +84,7 @@ fn build_inner(
         PolicyKind::LoadThreshold => {
             boxed(LoadThreshold::new(&config.load_threshold, common, path))
         }
-        PolicyKind::Sla => boxed(Ok(Sla::new(&config.sla, basis(common)?))),
+        PolicyKind::Sla => boxed(Sla::new(&config.sla, basis(common)?, path)),
         PolicyKind::SlaLoad => boxed(SlaLoad::new(&config.sla_load, basis(common)?, path)),
         PolicyKind::Lookahead => boxed(Lookahead::new(&config.lookahead, basis(common)?, path)),
     }
@@ -211,6 +211,7 @@ impl Common {
                 .iter()
                 .map(|p| p.max_batched_tokens.max(1))
                 .collect(),
+            max_num_seqs: ctx.pools.iter().map(|p| p.max_num_seqs.max(1)).collect(),
             max_kv_tokens: ctx.pools.iter().map(|p| p.max_kv_tokens).collect(),
             scrape_lag_s: if config.scrape_lag_s.is_finite() {
                 config.scrape_lag_s.max(0.0)

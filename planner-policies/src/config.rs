@@ -33,7 +33,8 @@ pub struct PlannerConfig {
     /// (started, as newer Dynamo's planner; the default) or `completions` (as older Dynamo's).
     #[serde(default)]
     pub observe: Observe,
-    /// Load predictor (default: each policy's own; `constant` for `sla`, `holt` for `lookahead`).
+    /// Load predictor (default: each policy's own; `constant` for `sla`, `arima` for `sla` with
+    /// `sizing: capacity`, `holt` for `lookahead`).
     #[serde(default)]
     pub predictor: Option<PredictorConfig>,
     /// Fewest workers per pool, by pool name (default 1).

@@ -32,7 +32,8 @@ impl PolicyKind {
             PolicyKind::Sla => {
                 "Dynamo's SLA planner: each interval, predicts the next interval's requests and \
                  sizes both pools from the performance profile and the TTFT/ITL targets, \
-                 corrected by the latencies it observed"
+                 corrected by the latencies it observed (Dynamo 0.4-0.6; sla.sizing: capacity \
+                 sizes as Dynamo 1.6, by what one engine serves within the SLO)"
             }
             PolicyKind::SlaLoad => {
                 "the newer Dynamo design: a fast load loop (+/-1 worker when every estimated \

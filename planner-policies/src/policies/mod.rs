@@ -6,6 +6,7 @@
 //! - [`sla_load`] (`sla-load`): the newer design, a fast load loop over a throughput floor;
 //! - [`lookahead`] (`lookahead`): ours, start-up aware.
 
+mod engine_capacity;
 pub mod load_threshold;
 pub mod lookahead;
 mod prefill_queue;
@@ -50,6 +51,7 @@ pub(crate) struct Common {
     pub slo_itl_ms: f64,
     pub startup_s: Vec<f64>,
     pub max_batched_tokens: Vec<u32>,
+    pub max_num_seqs: Vec<u32>,
     pub max_kv_tokens: Vec<u64>,
     /// Age of the metrics the planner sees, s.
     pub scrape_lag_s: f64,

@@ -13,6 +13,19 @@
 //!    `n_decode = ceil(req × osl / interval / best_decode_thpt(itl_target / d_corr, isl + osl/2)
 //!    / gpus)`, at least the minimum each, scaled down proportionally to the GPU budget.
 //!
+//! That is `sla.sizing: corrected`, the default. `sla.sizing: capacity` sizes as Dynamo 1.6
+//! does instead (`ThroughputScalingMixin._throughput_disagg` in `dynamo/planner/core/
+//! throughput_scaling.py` of ai-dynamo 1.6.1): no correction factors; each pool gets
+//! `ceil(predicted requests/s / what one engine serves within the SLO)` workers
+//! (`engine_capacity.rs`), moved by at most 8 a decision
+//! (`max_throughput_scaling_replicas`), at least the minimum; and while any worker starts,
+//! a pool is only ever reduced, to at most its serving workers, never grown
+//! (`_startup_reduction`: "never turn a scale-up recommendation into a cancellation"). Over
+//! the GPU budget both are scaled down proportionally, where Dynamo 1.6 keeps the direction
+//! of each pool's change (`fit_directional_budget_pair`); the two agree while the budget
+//! does not bind. Its load predictor is ARIMA unless `planner.predictor` says otherwise, as
+//! Dynamo 1.6's (`load_predictor = "arima"`), where `corrected` keeps the last value.
+//!
 //! While any worker of the deployment is still starting, the decision is computed (the
 //! predictors and correction factors see every interval) but not applied, as Dynamo's
 //! Kubernetes connector does: `set_component_replicas` returns early, logging "Deployment … is
@@ -27,8 +40,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::PlannerError;
 use crate::observation::{Decision, IntervalStats, Observation, Observe, finite};
 use crate::planner::Planner;
+use crate::policies::engine_capacity::{self, EngineLimits};
 use crate::policies::{Basis, Common, workers};
 use crate::policy_kind::PolicyKind;
 use crate::predict::{LoadPredictor, PredictorConfig};
@@ -42,9 +57,29 @@ pub struct SlaConfig {
     #[serde(default = "yes")]
     pub correction: bool,
     /// Leave the deployment alone while any of its workers is still starting, as Dynamo's
-    /// Kubernetes connector does.
+    /// Kubernetes connector does (`sizing: corrected` only; `capacity` follows Dynamo 1.6's
+    /// own rule for starting workers).
     #[serde(default = "yes")]
     pub wait_until_ready: bool,
+    /// How the pools are sized: as Dynamo 0.4–0.6 (`corrected`, the default) or Dynamo 1.6
+    /// (`capacity`).
+    #[serde(default)]
+    pub sizing: SlaSizing,
+}
+
+/// How `sla` sizes the pools.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SlaSizing {
+    /// Dynamo 0.4–0.6: tokens/s over the profile's throughput per GPU, scaled by the
+    /// observed-over-profiled TTFT and ITL.
+    #[default]
+    Corrected,
+    /// Dynamo 1.6: requests/s over what one engine serves within the SLO, the batch sizes
+    /// tried on the profile.
+    Capacity,
 }
 
 fn yes() -> bool {
@@ -56,6 +91,7 @@ impl Default for SlaConfig {
         SlaConfig {
             correction: true,
             wait_until_ready: true,
+            sizing: SlaSizing::Corrected,
         }
     }
 }
@@ -116,18 +152,26 @@ impl SlaCore {
 
     /// The predicted load and the correction factors, in a few words.
     pub fn explain(&self) -> String {
+        format!(
+            "{}; p_corr {:.2}, d_corr {:.2}",
+            self.predicted(),
+            self.p_corr,
+            self.d_corr
+        )
+    }
+
+    /// The predicted load, in a few words.
+    fn predicted(&self) -> String {
         let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.0}"));
         format!(
-            "{} reqs, isl {}, osl {} predicted ({}); p_corr {:.2}, d_corr {:.2}",
+            "{} reqs, isl {}, osl {} predicted ({})",
             f(self.req.predict_next()),
             f(self.isl.predict_next()),
             f(self.osl.predict_next()),
             match self.observe {
                 Observe::Arrivals => "arrivals",
                 Observe::Completions => "completions",
-            },
-            self.p_corr,
-            self.d_corr
+            }
         )
     }
 
@@ -160,6 +204,37 @@ impl SlaCore {
     }
 }
 
+impl SlaCore {
+    /// Dynamo 1.6's sizing: workers for the predicted requests/s over what one engine of
+    /// each pool serves within the SLO, `None` before any ISL/OSL is known (or while the
+    /// profile times nothing, where Dynamo holds).
+    fn capacity_replicas(
+        &self,
+        c: &Common,
+        dt: f64,
+        ttft_ms: f64,
+        itl_ms: f64,
+        profile: &Profile,
+    ) -> Option<(u32, u32, f64, f64)> {
+        let rps = self.req.predict_next().unwrap_or(0.0).max(0.0) / dt;
+        let (isl, osl) = (
+            self.isl.predict_next()?.max(1.0),
+            self.osl.predict_next()?.max(1.0),
+        );
+        let limits = |pool: usize| EngineLimits {
+            max_num_seqs: c.max_num_seqs[pool],
+            max_batched_tokens: c.max_batched_tokens[pool],
+            max_kv_tokens: c.max_kv_tokens[pool],
+        };
+        let p = engine_capacity::prefill_rps(profile, limits(c.prefill), isl, ttft_ms);
+        let d = engine_capacity::decode_rps(profile, limits(c.decode), isl, osl, itl_ms);
+        (p > 0.0 && d > 0.0).then(|| (workers(rps / p), workers(rps / d), p, d))
+    }
+}
+
+/// Dynamo 1.6's bound on one decision's change of a pool (`max_throughput_scaling_replicas`).
+const MAX_STEP: u32 = 8;
+
 /// Dynamo's SLA planner.
 #[derive(Debug)]
 pub struct Sla {
@@ -167,17 +242,32 @@ pub struct Sla {
     profile: Profile,
     core: SlaCore,
     wait_until_ready: bool,
+    sizing: SlaSizing,
 }
 
 impl Sla {
-    pub(crate) fn new(config: &SlaConfig, basis: Basis) -> Self {
-        let predictor = basis.predictor.unwrap_or(PredictorConfig::Constant);
-        Sla {
+    pub(crate) fn new(config: &SlaConfig, basis: Basis, path: &str) -> Result<Self, PlannerError> {
+        if config.sizing == SlaSizing::Capacity && basis.common.aggregated() {
+            // Dynamo 1.6 sizes an aggregated engine by a search of mixed batches
+            // (`_throughput_agg`), which this sizing does not follow.
+            return Err(PlannerError::invalid(
+                format!("{path}.sla.sizing"),
+                "`capacity` sizes disaggregated prefill and decode pools; this deployment is aggregated (use `corrected`)",
+            ));
+        }
+        // Each version's default load predictor: the last value, and Dynamo 1.6's ARIMA
+        // (`load_predictor = "arima"` in `dynamo/planner/config/defaults.py` of 1.6.1).
+        let predictor = basis.predictor.unwrap_or(match config.sizing {
+            SlaSizing::Corrected => PredictorConfig::Constant,
+            SlaSizing::Capacity => PredictorConfig::default_arima(),
+        });
+        Ok(Sla {
             core: SlaCore::new(&predictor, config.correction, basis.observe),
             common: basis.common,
             profile: basis.profile,
             wait_until_ready: config.wait_until_ready,
-        }
+            sizing: config.sizing,
+        })
     }
 
     /// The current correction factors `(p_corr, d_corr)`.
@@ -202,6 +292,9 @@ impl Planner for Sla {
         }
         let kv = obs.pools[c.decode].mean_kv_utilisation();
         self.core.observe(&obs.interval, kv, &self.profile);
+        if self.sizing == SlaSizing::Capacity {
+            return self.decide_by_capacity(obs);
+        }
         let (n_p, n_d) = self.core.replicas(
             &self.profile,
             c.dt(obs),
@@ -224,6 +317,45 @@ impl Planner for Sla {
         decision.because(format!(
             "throughput: {} -> {n_p} prefill, {n_d} decode",
             self.core.explain()
+        ))
+    }
+}
+
+impl Sla {
+    /// Dynamo 1.6's decision (`sla.sizing: capacity`, see the module documentation).
+    fn decide_by_capacity(&self, obs: &Observation) -> Decision {
+        let c = &self.common;
+        let (ttft, itl) = (c.slo_ttft(obs), c.slo_itl(obs));
+        let Some((n_p, n_d, rps_p, rps_d)) =
+            self.core
+                .capacity_replicas(c, c.dt(obs), ttft, itl, &self.profile)
+        else {
+            return Decision::unchanged(obs.pools.len()).because(format!(
+                "capacity: nothing to size yet: {}",
+                self.core.predicted()
+            ));
+        };
+        let starting = obs.pools.iter().any(|p| p.starting > 0);
+        let pool_target = |pool: usize, n: u32| {
+            let p = &obs.pools[pool];
+            let n = n.clamp(p.ready.saturating_sub(MAX_STEP), p.ready + MAX_STEP);
+            if starting && !(n <= p.ready && n < p.active()) {
+                // A pool with workers starting keeps them all unless it is cut to its serving
+                // ones or fewer; none grows while any starts.
+                p.active()
+            } else {
+                n
+            }
+        };
+        let wanted = c.per_pool(pool_target(c.prefill, n_p), pool_target(c.decode, n_d));
+        let how = if starting {
+            "workers starting, only reductions"
+        } else {
+            "capacity"
+        };
+        c.decide(wanted, obs).because(format!(
+            "{how}: {}; an engine serves {rps_p:.2} req/s prefilling, {rps_d:.2} decoding within the SLO -> {n_p} prefill, {n_d} decode",
+            self.core.predicted()
         ))
     }
 }

@@ -672,6 +672,78 @@ fn sla_leaves_a_deployment_alone_while_workers_start() {
     );
 }
 
+/// `sla` with Dynamo 1.6's sizing (`sla.sizing: capacity`), deciding every `dt` seconds.
+fn sla_by_capacity(dt: f64) -> Box<dyn Planner> {
+    let mut config = PlannerConfig::new("sla", dt);
+    config.sla.sizing = crate::policies::sla::SlaSizing::Capacity;
+    // The last value, so that each step's need follows its load alone.
+    config.predictor = Some(PredictorConfig::Constant);
+    build_with_profile(&config, &ctx(64), toy(), "planner").unwrap()
+}
+
+#[test]
+fn sla_by_capacity_sizes_each_pool_by_what_one_engine_serves_within_the_slo() {
+    use crate::policies::engine_capacity::{EngineLimits, decode_rps, prefill_rps};
+    let limits = EngineLimits {
+        max_num_seqs: 256,
+        max_batched_tokens: 8192,
+        max_kv_tokens: 400_000,
+    };
+    let (isl, osl) = (2000.0, 200.0);
+    let per_prefill = prefill_rps(&toy(), limits, isl, 500.0);
+    let per_decode = decode_rps(&toy(), limits, isl, osl, 30.0);
+    assert!(per_prefill > 0.0 && per_decode > 0.0);
+    let mut last = [0, 0];
+    for rate in [2.0, 10.0, 60.0] {
+        let mut p = sla_by_capacity(60.0);
+        // A start-up shorter than the interval: every step starts from ready workers.
+        let mut toy = Toy::new(60.0, 30.0, 64);
+        let hist = run(p.as_mut(), &mut toy, &Load::steady(rate), 3);
+        let want = [
+            ((rate / per_prefill).ceil() as u32).max(1),
+            ((rate / per_decode).ceil() as u32).max(1),
+        ];
+        assert_eq!(hist[2], want, "{rate} req/s: {hist:?}");
+        assert!(want[0] >= last[0] && want[1] >= last[1]);
+        last = want;
+    }
+    assert!(last[0] > 1 && last[1] > 1, "{last:?}");
+}
+
+#[test]
+fn sla_by_capacity_grows_nothing_while_a_worker_starts_but_cuts_to_the_serving_ones() {
+    // 60 req/s, then a start-up of 120 s decided every 60 s: the second decision sees the
+    // first one's workers starting and holds them.
+    let mut p = sla_by_capacity(60.0);
+    let mut toy = Toy::new(60.0, 120.0, 64);
+    let busy = Load::steady(60.0);
+    let first = run(p.as_mut(), &mut toy, &busy, 1)[0];
+    assert!(first[0] > 1 && first[1] > 1, "{first:?}");
+    let d = p.decide(&toy.observe(&Load::steady(120.0)));
+    assert!(d.targets.iter().all(Option::is_none), "{d:?}");
+    assert!(d.reason.starts_with("workers starting"), "{}", d.reason);
+    // The load goes away while they start: both pools are cut back to their serving worker.
+    let d = p.decide(&toy.observe(&Load::steady(0.5)));
+    assert_eq!(d.targets, vec![Some(1), Some(1)], "{d:?}");
+    // Nothing else moves more than 8 workers a decision.
+    let mut p = sla_by_capacity(60.0);
+    let mut toy = Toy::new(60.0, 30.0, 64);
+    let hist = run(p.as_mut(), &mut toy, &Load::steady(1_000.0), 2);
+    assert_eq!(hist[0][0], 9, "{hist:?}");
+}
+
+#[test]
+fn sla_by_capacity_refuses_an_aggregated_deployment_naming_the_field() {
+    let mut config = PlannerConfig::new("sla", 60.0);
+    config.sla.sizing = crate::policies::sla::SlaSizing::Capacity;
+    let mut c = ctx(64);
+    c.pools = vec![pool_ctx("agg", PoolRole::Aggregated)];
+    let e = build_with_profile(&config, &c, toy(), "planner")
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("planner.sla.sizing"), "{e}");
+}
+
 #[test]
 fn sla_prefill_correction_only_lowers_the_need() {
     let mut p = planner("sla", 60.0, 64);

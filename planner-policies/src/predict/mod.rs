@@ -91,6 +91,18 @@ pub enum PredictorConfig {
     },
 }
 
+impl PredictorConfig {
+    /// ARIMA with its default orders and window (ARIMA(1, 1, 0) over the last 128 values).
+    pub fn default_arima() -> Self {
+        PredictorConfig::Arima {
+            p: default_p(),
+            d: default_d(),
+            q: 0,
+            window: default_arima_window(),
+        }
+    }
+}
+
 fn default_window() -> usize {
     3
 }
