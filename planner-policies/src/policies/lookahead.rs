@@ -26,8 +26,9 @@
 //!    within `drain_s`: at least `ceil((D + B_ready / drain_s) / capacity)` workers.
 //! 6. **Decode** (reactive: ITL degrades gracefully, so it plans for the next interval, not the
 //!    start-up horizon): the larger of the rate need (`requests × OSL` over the best decode
-//!    throughput per GPU whose ITL meets the target corrected by observed over profiled ITL,
-//!    as `sla` does) and the KV need (KV in use at 90 % of capacity); one more when the mean
+//!    throughput per GPU whose ITL meets the target corrected by how much slower than the
+//!    profile the pool's recent decode steps ran, each against the profile's ITL of its own
+//!    batch) and the KV need (KV in use at 90 % of capacity); one more when the mean
 //!    ITL is over `slo_margin` × the target and nothing is starting.
 //! 7. **Pending capacity and hysteresis**: targets count starting workers, so a worker asked
 //!    for is never asked for again while it boots; the target of a pool is the largest need of
@@ -240,6 +241,30 @@ impl Lookahead {
         now.max(f.min(now * self.config.forecast_cap)).max(0.0)
     }
 
+    /// The decode engine's speed against the profile: its recent decode steps' time over the
+    /// profile's ITL at each step's own batch (KV in use, as a share of the profile's
+    /// capacity) and context; `None` without such steps. Steps and profile are compared on the
+    /// same batches, so a load moving between workers (a new one taking requests, an
+    /// overloaded one emptying) does not read as a slow engine, as the interval's mean ITL
+    /// against the KV in use when it was scraped does.
+    fn decode_speed(&self, iterations: &[IterationSample]) -> Option<f64> {
+        let capacity = self.profile.max_kv_tokens().max(1) as f64;
+        let (mut took, mut expected) = (0.0, 0.0);
+        for it in iterations
+            .iter()
+            .filter(|it| it.prefill_tokens == 0 && it.decode_seqs > 0)
+        {
+            let kv = it.decode_kv_tokens as f64;
+            took += it.duration_ms;
+            expected += self
+                .profile
+                .decode_itl_ms(kv / capacity, kv / f64::from(it.decode_seqs));
+        }
+        (took > 0.0 && expected > 0.0)
+            .then(|| took / expected)
+            .filter(|r| r.is_finite())
+    }
+
     /// Prefill workers for `demand` prompt tokens/s plus the drain of `backlog` tokens, at
     /// `cap` tokens/s a worker and prompts of `isl` tokens (step 4 and 5 of the module
     /// documentation), and the utilisation that gives each.
@@ -392,14 +417,8 @@ impl Planner for Lookahead {
             .max(0.0);
         let slo_itl = c.slo_itl(obs);
         let ctx_len = isl + osl / 2.0;
-        if stats.requests > 0
-            && let Some(itl) = finite(stats.itl_mean_ms).filter(|v| *v > 0.0)
-        {
-            let expected = self
-                .profile
-                .decode_itl_ms(d.mean_kv_utilisation(), ctx_len)
-                .max(1e-9);
-            self.d_corr = 0.5 * self.d_corr + 0.5 * (itl / expected).clamp(0.25, 4.0);
+        if let Some(ratio) = self.decode_speed(&d.iterations) {
+            self.d_corr = 0.5 * self.d_corr + 0.5 * ratio.clamp(0.25, 4.0);
         }
         let (thpt, _) = self
             .profile

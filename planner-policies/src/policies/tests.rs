@@ -860,6 +860,50 @@ fn lookahead_after_a_busy_spell(startup_s: f64) -> (Box<dyn Planner>, Toy, u32) 
     (p, toy, busy_n)
 }
 
+/// `lookahead`'s decode target after four decisions at 150 req/s whose interval ITL is
+/// `itl` ms and whose decode pool's recent steps take `speed` × the profile's ITL of their
+/// batch.
+fn lookahead_decode_after(itl: f64, speed: f64) -> u32 {
+    let profile = toy();
+    let (seqs, context) = (64u32, 2_100u64);
+    let kv = u64::from(seqs) * context;
+    let step_ms =
+        speed * profile.decode_itl_ms(kv as f64 / profile.max_kv_tokens() as f64, context as f64);
+    let mut p = planner("lookahead", 15.0, 64);
+    let toy = Toy::new(15.0, 60.0, 64);
+    let mut load = Load::steady(150.0);
+    load.itl = itl;
+    let mut target = toy.active(1);
+    for _ in 0..4 {
+        let mut obs = toy.observe(&load);
+        obs.pools[1].iterations = (0..64)
+            .map(|_| IterationSample {
+                prefill_tokens: 0,
+                decode_seqs: seqs,
+                decode_kv_tokens: kv,
+                duration_ms: step_ms,
+            })
+            .collect();
+        if let Some(t) = p.decide(&obs).targets[1] {
+            target = t;
+        }
+    }
+    target
+}
+
+#[test]
+fn lookahead_reads_the_decode_engines_speed_from_its_steps_not_from_the_intervals_mean_itl() {
+    // The steps run at the profile's speed: an interval's mean ITL of twice the profile's
+    // (requests that waited on a worker since relieved) changes nothing.
+    let at_profile = lookahead_decode_after(11.0, 1.0);
+    assert_eq!(lookahead_decode_after(22.0, 1.0), at_profile);
+    // Steps twice as slow as the profile's: more decode workers for the same ITL target.
+    assert!(
+        lookahead_decode_after(11.0, 2.0) > at_profile,
+        "{at_profile}"
+    );
+}
+
 #[test]
 fn lookahead_holds_then_scales_down_after_sustained_low_load() {
     let (mut p, mut toy, busy_n) = lookahead_after_a_busy_spell(60.0);
