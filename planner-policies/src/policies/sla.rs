@@ -255,6 +255,28 @@ impl Sla {
                 "`capacity` sizes disaggregated prefill and decode pools; this deployment is aggregated (use `corrected`)",
             ));
         }
+        // Settings of the corrected sizing that the capacity sizing has no use for are refused
+        // rather than ignored.
+        if config.sizing == SlaSizing::Capacity {
+            let unused = [
+                (
+                    "correction",
+                    !config.correction,
+                    "keeps no correction factors",
+                ),
+                (
+                    "wait_until_ready",
+                    !config.wait_until_ready,
+                    "has its own rule for workers still starting",
+                ),
+            ];
+            if let Some((field, _, why)) = unused.into_iter().find(|(_, set, _)| *set) {
+                return Err(PlannerError::invalid(
+                    format!("{path}.sla.{field}"),
+                    format!("has no effect with `sizing: capacity` (Dynamo 1.6 {why})"),
+                ));
+            }
+        }
         // Each version's default load predictor: the last value, and Dynamo 1.6's ARIMA
         // (`load_predictor = "arima"` in `dynamo/planner/config/defaults.py` of 1.6.1).
         let predictor = basis.predictor.unwrap_or(match config.sizing {

@@ -733,7 +733,7 @@ fn sla_by_capacity_grows_nothing_while_a_worker_starts_but_cuts_to_the_serving_o
 }
 
 #[test]
-fn sla_by_capacity_refuses_an_aggregated_deployment_naming_the_field() {
+fn sla_by_capacity_refuses_an_aggregated_deployment_and_unused_settings_naming_the_field() {
     let mut config = PlannerConfig::new("sla", 60.0);
     config.sla.sizing = crate::policies::sla::SlaSizing::Capacity;
     let mut c = ctx(64);
@@ -742,6 +742,22 @@ fn sla_by_capacity_refuses_an_aggregated_deployment_naming_the_field() {
         .err()
         .unwrap();
     assert!(e.to_string().contains("planner.sla.sizing"), "{e}");
+    // The corrected sizing's settings are refused with it, not ignored.
+    for field in ["correction", "wait_until_ready"] {
+        let mut config = PlannerConfig::new("sla", 60.0);
+        config.sla.sizing = crate::policies::sla::SlaSizing::Capacity;
+        match field {
+            "correction" => config.sla.correction = false,
+            _ => config.sla.wait_until_ready = false,
+        }
+        let e = build_with_profile(&config, &ctx(64), toy(), "planner")
+            .err()
+            .unwrap();
+        assert!(
+            e.to_string().contains(&format!("planner.sla.{field}")),
+            "{e}"
+        );
+    }
 }
 
 #[test]
