@@ -19,12 +19,18 @@ use crate::dtype::Dtype;
 use crate::hardware::GpuSku;
 use crate::llm::SparseIndexer;
 
+/// Query × key pairs of `b` causal prompts of `len` tokens each, every query attending every
+/// token up to its own (dense attention's, and the indexer's scoring).
+pub fn causal_pairs(b: f64, len: f64) -> f64 {
+    b * len * (len + 1.0) / 2.0
+}
+
 /// Query × key pairs of a causal prompt of `len` tokens whose queries attend at most `topk`
 /// tokens each: `Σ min(p + 1, topk)`.
 pub fn prompt_pairs(x: &SparseIndexer, len: f64) -> f64 {
     let k = f64::from(x.topk);
     if len <= k {
-        len * (len + 1.0) / 2.0
+        causal_pairs(1.0, len)
     } else {
         k * (k + 1.0) / 2.0 + (len - k) * k
     }
@@ -60,7 +66,7 @@ pub fn scoring_work(
     // Query tokens, and the (query, key) pairs each scores: a prompt's causal ones, or a
     // decode query against every cached token.
     let (tokens, pairs) = if context {
-        (b * len, b * len * (len + 1.0) / 2.0)
+        (b * len, causal_pairs(b, len))
     } else {
         (b, b * len)
     };

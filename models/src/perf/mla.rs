@@ -56,10 +56,7 @@ pub fn work(m: &MlaShape, gpu: &GpuSku, context: bool) -> (f64, f64, f64) {
     if context {
         let tokens = b * len;
         let attn = match d.indexer {
-            None => {
-                let pairs = b * len * (len + 1.0) / 2.0;
-                2.0 * pairs * n * (nope + rope + v)
-            }
+            None => 2.0 * dsa::causal_pairs(b, len) * n * (nope + rope + v),
             // Absorbed queries over the picked tokens' latents.
             Some(x) => 2.0 * b * dsa::prompt_pairs(&x, len) * n * (2.0 * kvl + rope),
         };
@@ -104,7 +101,7 @@ pub fn part_work(p: &MlaPartShape, gpu: &GpuSku) -> (f64, f64, f64) {
             let (xf, xb) = indexer(true);
             match p.dims.indexer {
                 None => (
-                    2.0 * (b * len * (len + 1.0) / 2.0) * n * (nope + rope + v),
+                    2.0 * dsa::causal_pairs(b, len) * n * (nope + rope + v),
                     tokens * n * (2.0 * (nope + rope) + 2.0 * v) * 2.0,
                     bf16,
                 ),
