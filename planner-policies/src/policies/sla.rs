@@ -202,9 +202,7 @@ impl SlaCore {
         let n_d = workers(req * osl / dt / thpt / f64::from(gpus_decode));
         (n_p, n_d)
     }
-}
 
-impl SlaCore {
     /// Dynamo 1.6's sizing: workers for the predicted requests/s over what one engine of
     /// each pool serves within the SLO, `None` before any ISL/OSL is known (or while the
     /// profile times nothing, where Dynamo holds).
@@ -247,34 +245,29 @@ pub struct Sla {
 
 impl Sla {
     pub(crate) fn new(config: &SlaConfig, basis: Basis, path: &str) -> Result<Self, PlannerError> {
-        if config.sizing == SlaSizing::Capacity && basis.common.aggregated() {
-            // Dynamo 1.6 sizes an aggregated engine by a search of mixed batches
-            // (`_throughput_agg`), which this sizing does not follow.
-            return Err(PlannerError::invalid(
-                format!("{path}.sla.sizing"),
-                "`capacity` sizes disaggregated prefill and decode pools; this deployment is aggregated (use `corrected`)",
-            ));
-        }
-        // Settings of the corrected sizing that the capacity sizing has no use for are refused
-        // rather than ignored.
         if config.sizing == SlaSizing::Capacity {
-            let unused = [
+            // Dynamo 1.6 sizes an aggregated engine by a search of mixed batches
+            // (`_throughput_agg`), which this sizing does not follow; the corrected sizing's
+            // settings it has no use for are refused rather than ignored.
+            let refused = [
+                (
+                    "sizing",
+                    basis.common.aggregated(),
+                    "`capacity` sizes disaggregated prefill and decode pools; this deployment is aggregated (use `corrected`)",
+                ),
                 (
                     "correction",
                     !config.correction,
-                    "keeps no correction factors",
+                    "has no effect with `sizing: capacity` (Dynamo 1.6 keeps no correction factors)",
                 ),
                 (
                     "wait_until_ready",
                     !config.wait_until_ready,
-                    "has its own rule for workers still starting",
+                    "has no effect with `sizing: capacity` (Dynamo 1.6 has its own rule for workers still starting)",
                 ),
             ];
-            if let Some((field, _, why)) = unused.into_iter().find(|(_, set, _)| *set) {
-                return Err(PlannerError::invalid(
-                    format!("{path}.sla.{field}"),
-                    format!("has no effect with `sizing: capacity` (Dynamo 1.6 {why})"),
-                ));
+            if let Some((field, _, why)) = refused.into_iter().find(|(_, bad, _)| *bad) {
+                return Err(PlannerError::invalid(format!("{path}.sla.{field}"), why));
             }
         }
         // Each version's default load predictor: the last value, and Dynamo 1.6's ARIMA
@@ -295,6 +288,43 @@ impl Sla {
     /// The current correction factors `(p_corr, d_corr)`.
     pub fn corrections(&self) -> (f64, f64) {
         (self.core.p_corr, self.core.d_corr)
+    }
+
+    /// Dynamo 1.6's decision (`sla.sizing: capacity`, see the module documentation).
+    fn decide_by_capacity(&self, obs: &Observation) -> Decision {
+        let c = &self.common;
+        let (ttft, itl) = (c.slo_ttft(obs), c.slo_itl(obs));
+        let Some((n_p, n_d, rps_p, rps_d)) =
+            self.core
+                .capacity_replicas(c, c.dt(obs), ttft, itl, &self.profile)
+        else {
+            return Decision::unchanged(obs.pools.len()).because(format!(
+                "capacity: nothing to size yet: {}",
+                self.core.predicted()
+            ));
+        };
+        let starting = obs.pools.iter().any(|p| p.starting > 0);
+        let pool_target = |pool: usize, n: u32| {
+            let p = &obs.pools[pool];
+            let n = n.clamp(p.ready.saturating_sub(MAX_STEP), p.ready + MAX_STEP);
+            if starting && !(n <= p.ready && n < p.active()) {
+                // A pool with workers starting keeps them all unless it is cut to its serving
+                // ones or fewer; none grows while any starts.
+                p.active()
+            } else {
+                n
+            }
+        };
+        let wanted = c.per_pool(pool_target(c.prefill, n_p), pool_target(c.decode, n_d));
+        let how = if starting {
+            "workers starting, only reductions"
+        } else {
+            "capacity"
+        };
+        c.decide(wanted, obs).because(format!(
+            "{how}: {}; an engine serves {rps_p:.2} req/s prefilling, {rps_d:.2} decoding within the SLO -> {n_p} prefill, {n_d} decode",
+            self.core.predicted()
+        ))
     }
 }
 
@@ -339,45 +369,6 @@ impl Planner for Sla {
         decision.because(format!(
             "throughput: {} -> {n_p} prefill, {n_d} decode",
             self.core.explain()
-        ))
-    }
-}
-
-impl Sla {
-    /// Dynamo 1.6's decision (`sla.sizing: capacity`, see the module documentation).
-    fn decide_by_capacity(&self, obs: &Observation) -> Decision {
-        let c = &self.common;
-        let (ttft, itl) = (c.slo_ttft(obs), c.slo_itl(obs));
-        let Some((n_p, n_d, rps_p, rps_d)) =
-            self.core
-                .capacity_replicas(c, c.dt(obs), ttft, itl, &self.profile)
-        else {
-            return Decision::unchanged(obs.pools.len()).because(format!(
-                "capacity: nothing to size yet: {}",
-                self.core.predicted()
-            ));
-        };
-        let starting = obs.pools.iter().any(|p| p.starting > 0);
-        let pool_target = |pool: usize, n: u32| {
-            let p = &obs.pools[pool];
-            let n = n.clamp(p.ready.saturating_sub(MAX_STEP), p.ready + MAX_STEP);
-            if starting && !(n <= p.ready && n < p.active()) {
-                // A pool with workers starting keeps them all unless it is cut to its serving
-                // ones or fewer; none grows while any starts.
-                p.active()
-            } else {
-                n
-            }
-        };
-        let wanted = c.per_pool(pool_target(c.prefill, n_p), pool_target(c.decode, n_d));
-        let how = if starting {
-            "workers starting, only reductions"
-        } else {
-            "capacity"
-        };
-        c.decide(wanted, obs).because(format!(
-            "{how}: {}; an engine serves {rps_p:.2} req/s prefilling, {rps_d:.2} decoding within the SLO -> {n_p} prefill, {n_d} decode",
-            self.core.predicted()
         ))
     }
 }
