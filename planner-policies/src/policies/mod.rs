@@ -6,6 +6,7 @@
 //! - [`sla_load`] (`sla-load`): the newer design, a fast load loop over a throughput floor;
 //! - [`lookahead`] (`lookahead`): ours, start-up aware.
 
+mod dynamo_budget;
 mod engine_capacity;
 pub mod load_threshold;
 pub mod lookahead;

@@ -21,9 +21,10 @@
 //! (`max_throughput_scaling_replicas`), at least the minimum; and while any worker starts,
 //! a pool is only ever reduced, to at most its serving workers, never grown
 //! (`_startup_reduction`: "never turn a scale-up recommendation into a cancellation"). Over
-//! the GPU budget both are scaled down proportionally, where Dynamo 1.6 keeps the direction
-//! of each pool's change (`fit_directional_budget_pair`); the two agree while the budget
-//! does not bind. Its load predictor is ARIMA unless `planner.predictor` says otherwise, as
+//! the GPU budget it keeps the direction of each pool's change as Dynamo 1.6 does
+//! (`fit_directional_budget_pair` and `guard_disagg_scaling_budget`, `dynamo_budget.rs`): a
+//! change is shortened, never reversed, and a pool that asks to grow at a full budget is
+//! held rather than paid for by the other. Its load predictor is ARIMA unless `planner.predictor` says otherwise, as
 //! Dynamo 1.6's (`load_predictor = "arima"`), where `corrected` keeps the last value.
 //!
 //! While any worker of the deployment is still starting, the decision is computed (the
@@ -43,6 +44,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::PlannerError;
 use crate::observation::{Decision, IntervalStats, Observation, Observe, finite};
 use crate::planner::Planner;
+use crate::policies::dynamo_budget;
 use crate::policies::engine_capacity::{self, EngineLimits};
 use crate::policies::{Basis, Common, workers};
 use crate::policy_kind::PolicyKind;
@@ -315,11 +317,28 @@ impl Sla {
                 n
             }
         };
-        let wanted = c.per_pool(pool_target(c.prefill, n_p), pool_target(c.decode, n_d));
-        let how = if starting {
-            "workers starting, only reductions"
+        let clamp = |pool: usize, n: u32| n.clamp(c.min[pool], c.max[pool]);
+        let proposed = (
+            clamp(c.prefill, pool_target(c.prefill, n_p)),
+            clamp(c.decode, pool_target(c.decode, n_d)),
+        );
+        let ((p, d), held) = if starting {
+            // Only reductions, which need no room in the budget.
+            (proposed, false)
         } else {
-            "capacity"
+            let band = dynamo_budget::Band {
+                gpus: (c.gpus[c.prefill], c.gpus[c.decode]),
+                max_gpus: c.budget(obs),
+                min_workers: (c.min[c.prefill], c.min[c.decode]),
+            };
+            let serving = (obs.pools[c.prefill].ready, obs.pools[c.decode].ready);
+            dynamo_budget::apply(serving, proposed, &band)
+        };
+        let wanted = c.per_pool(p, d);
+        let how = match (starting, held) {
+            (true, _) => "workers starting, only reductions",
+            (false, true) => "capacity, fitted to the GPU budget without reversing a pool",
+            (false, false) => "capacity",
         };
         c.decide(wanted, obs).because(format!(
             "{how}: {}; an engine serves {rps_p:.2} req/s prefilling, {rps_d:.2} decoding within the SLO -> {n_p} prefill, {n_d} decode",

@@ -733,6 +733,26 @@ fn sla_by_capacity_grows_nothing_while_a_worker_starts_but_cuts_to_the_serving_o
 }
 
 #[test]
+fn sla_by_capacity_fits_the_budget_as_dynamo_1_6_does_without_reversing_a_pool() {
+    // 10 GPUs of 2-GPU workers, both pools asking for 8 more than their one worker: Dynamo's
+    // fit gives the 8 free GPUs to the pair nearest the request with the least skew between
+    // the pools (2P 3D), where a proportional cut of 9P 9D would leave two GPUs idle (2P 2D).
+    let mut p = sla_by_capacity(60.0);
+    let mut toy = Toy::new(60.0, 30.0, 10);
+    let d = p.decide(&toy.observe(&Load::steady(1_000.0)));
+    assert_eq!(d.targets, vec![Some(2), Some(3)], "{d:?}");
+    assert!(
+        d.reason.contains("fitted to the GPU budget"),
+        "{}",
+        d.reason
+    );
+    // At the full budget, both still asking for more: held, neither pays for the other.
+    toy.ready = [2, 3];
+    let d = p.decide(&toy.observe(&Load::steady(1_000.0)));
+    assert!(d.targets.iter().all(Option::is_none), "{d:?}");
+}
+
+#[test]
 fn sla_by_capacity_refuses_an_aggregated_deployment_and_unused_settings_naming_the_field() {
     let mut config = PlannerConfig::new("sla", 60.0);
     config.sla.sizing = crate::policies::sla::SlaSizing::Capacity;
