@@ -24,8 +24,11 @@
 //! the GPU budget it keeps the direction of each pool's change as Dynamo 1.6 does
 //! (`fit_directional_budget_pair` and `guard_disagg_scaling_budget`, `dynamo_budget.rs`): a
 //! change is shortened, never reversed, and a pool that asks to grow at a full budget is
-//! held rather than paid for by the other. Its load predictor is ARIMA unless `planner.predictor` says otherwise, as
-//! Dynamo 1.6's (`load_predictor = "arima"`), where `corrected` keeps the last value.
+//! held rather than paid for by the other. Its load predictor is ARIMA unless
+//! `planner.predictor` says otherwise, as Dynamo 1.6's (`load_predictor = "arima"`), where
+//! `corrected` keeps the last value. Dynamo 1.6 also tunes its engine model online with each
+//! engine's forward-pass metrics (`tune_with_fpms`, whose estimator ships only compiled); this
+//! does not, and sizes from the profile as measured.
 //!
 //! While any worker of the deployment is still starting, the decision is computed (the
 //! predictors and correction factors see every interval) but not applied, as Dynamo's
