@@ -7,7 +7,8 @@
 //! Unlike a proportional cut of both pools, a change is only ever shortened, never reversed:
 //! every count lands between the serving one and the proposed one, a pool that asked to grow
 //! at a full budget is held rather than paid for by a pool that did not ask to shrink, and a
-//! rebalance (one pool up, the other down) moves both legs or neither.
+//! rebalance (one pool up, the other down) moves both legs or neither. It agrees with Dynamo
+//! 1.6.1's own functions on the 600 cases of `data/dynamo/budget-cases.json`.
 
 /// A prefill and a decode count.
 pub(crate) type Pair = (u32, u32);
@@ -248,6 +249,39 @@ mod tests {
         assert_eq!(apply((4, 2), (3, 3), &band((1, 1), 6)), ((3, 3), false));
         // Prefill asks for two fewer and decode four more: only what is funded moves.
         assert_eq!(apply((4, 2), (2, 6), &band((1, 1), 6)), ((2, 4), true));
+    }
+
+    /// Every case `scripts/dynamo-budget-cases/run` drew and ran through Dynamo 1.6.1's own
+    /// `fit_directional_budget_pair` and `guard_disagg_scaling_budget` (`data/dynamo/`).
+    #[test]
+    fn agrees_with_dynamo_on_every_recorded_case() {
+        #[derive(serde::Deserialize)]
+        struct Case {
+            current: Pair,
+            proposed: Pair,
+            gpus: Pair,
+            max_gpus: u32,
+            min_workers: Pair,
+            fit: Pair,
+            guard: Pair,
+        }
+        let text = include_str!("../../../data/dynamo/budget-cases.json");
+        let cases: Vec<Case> = serde_json::from_str(text).unwrap();
+        assert_eq!(cases.len(), 600);
+        for c in &cases {
+            let b = Band {
+                gpus: c.gpus,
+                max_gpus: c.max_gpus,
+                min_workers: c.min_workers,
+            };
+            let at = format!("{:?} -> {:?} on {b:?}", c.current, c.proposed);
+            assert_eq!(
+                fit_directional(c.current, c.proposed, &b),
+                c.fit,
+                "fit: {at}"
+            );
+            assert_eq!(guard(c.current, c.proposed, &b).0, c.guard, "guard: {at}");
+        }
     }
 
     proptest! {
