@@ -19,8 +19,14 @@ for _ in range(int(sys.argv[3])):
     pp, pd = max(0, cp + rng.randint(-8, 8)), max(0, cd + rng.randint(-8, 8))
     cur = cp * gp + cd * gd
     mx = max(mp * gp + md * gd, cur + rng.randint(-6, 12))
-    fit = ns["fit_directional_budget_pair"](cp, cd, pp, pd, gp, gd, -1, mx, mp, md)
-    g = ns["guard_disagg_scaling_budget"](cp, cd, pp, pd, gp, gd, -1, mx, mp, md)
-    cases.append({"current": [cp, cd], "proposed": [pp, pd], "gpus": [gp, gd], "max_gpus": mx,
-                  "min_workers": [mp, md], "fit": list(fit), "guard": [g[0], g[1]], "guard_reason": g[2]})
+    # No floor in half the cases; else one at or under the ceiling (pinned in a fifth).
+    mn = rng.choice([-1, -1, -1, -1, -1, mx, rng.randint(0, mx), rng.randint(0, mx),
+                     rng.randint(0, mx), rng.randint(0, mx)])
+    fit = ns["fit_directional_budget_pair"](cp, cd, pp, pd, gp, gd, mn, mx, mp, md)
+    g = ns["guard_disagg_scaling_budget"](cp, cd, pp, pd, gp, gd, mn, mx, mp, md)
+    # As the startup reductions fit: the floor alone.
+    floor_only = ns["fit_directional_budget_pair"](cp, cd, pp, pd, gp, gd, mn, -1, mp, md)
+    cases.append({"current": [cp, cd], "proposed": [pp, pd], "gpus": [gp, gd],
+                  "min_gpus": None if mn < 0 else mn, "max_gpus": mx,
+                  "min_workers": [mp, md], "fit": list(fit), "fit_floor_only": list(floor_only), "guard": [g[0], g[1]], "guard_reason": g[2]})
 json.dump(cases, sys.stdout, separators=(",", ":"))

@@ -1,29 +1,86 @@
 //! Dynamo 1.6's GPU budget for a prefill/decode pair, as `sla.sizing: capacity` applies it:
-//! `fit_directional_budget_pair`, `guard_disagg_scaling_budget` and `proportional_clamp_pair`
-//! of `dynamo/planner/core/budget.py` (ai-dynamo 1.6.1), with the ceiling only: servesim's
-//! `gpu_budget` is Dynamo's `max_gpu_budget`, and its `min_gpu_budget` is left at its default
-//! (`-1`, no floor).
+//! `fit_directional_budget_pair`, `guard_disagg_scaling_budget`, `proportional_clamp_pair` and
+//! `bounds_for_total` of `dynamo/planner/core/budget.py` (ai-dynamo 1.6.1). servesim's
+//! `cluster.gpu_budget` is Dynamo's `max_gpu_budget`, and `planner.sla.min_gpu_budget` its
+//! `min_gpu_budget` (none by default, Dynamo's `-1`).
 //!
 //! Unlike a proportional cut of both pools, a change is only ever shortened, never reversed:
 //! every count lands between the serving one and the proposed one, a pool that asked to grow
 //! at a full budget is held rather than paid for by a pool that did not ask to shrink, and a
-//! rebalance (one pool up, the other down) moves both legs or neither. It agrees with Dynamo
-//! 1.6.1's own functions on the 600 cases of `data/dynamo/budget-cases.json`.
+//! rebalance (one pool up, the other down) moves both legs or neither. A floor holds the
+//! pools from shrinking below it together; with it equal to the ceiling, the total is pinned
+//! and only rebalances move. The floor is relaxed by one worker's GPUs (the widest of the two
+//! pools), since steps of unequal widths cannot always land on it exactly. It agrees with
+//! Dynamo 1.6.1's own functions on the 600 cases of `data/dynamo/budget-cases.json`.
 
 /// A prefill and a decode count.
 pub(crate) type Pair = (u32, u32);
 
-/// GPUs per worker, the budget's ceiling and each pool's fewest workers.
+/// GPUs per worker, the budget's floor and ceiling (`None`: no bound) and each pool's fewest
+/// workers.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Band {
     pub gpus: Pair,
-    pub max_gpus: u32,
+    pub min_gpus: Option<u32>,
+    pub max_gpus: Option<u32>,
     pub min_workers: Pair,
 }
 
+/// A band in Dynamo's own terms: signed counts, `-1` for a bound that is off.
+struct Signed {
+    gp: i64,
+    gd: i64,
+    min: i64,
+    max: i64,
+    min_p: i64,
+    min_d: i64,
+}
+
 impl Band {
+    fn signed(&self) -> Signed {
+        let bound = |b: Option<u32>| b.map_or(-1, i64::from);
+        Signed {
+            gp: i64::from(self.gpus.0),
+            gd: i64::from(self.gpus.1),
+            min: bound(self.min_gpus),
+            max: bound(self.max_gpus),
+            min_p: i64::from(self.min_workers.0),
+            min_d: i64::from(self.min_workers.1),
+        }
+    }
+
+    /// The band with its ceiling off (Dynamo's startup reductions) or its floor off (its
+    /// throughput target's fit).
+    pub(crate) fn without_ceiling(mut self) -> Band {
+        self.max_gpus = None;
+        self
+    }
+
+    pub(crate) fn without_floor(mut self) -> Band {
+        self.min_gpus = None;
+        self
+    }
+}
+
+impl Signed {
     fn total(&self, (p, d): (i64, i64)) -> i64 {
-        p * i64::from(self.gpus.0) + d * i64::from(self.gpus.1)
+        p * self.gp + d * self.gd
+    }
+
+    /// `compute_tolerance` of the two pools where both bounds are on (else 0).
+    fn tolerance_if_both(&self) -> i64 {
+        if self.min >= 0 && self.max >= 0 {
+            self.gp.max(self.gd)
+        } else {
+            0
+        }
+    }
+
+    /// `bounds_for_total`: within `[min − tolerance, max]`, each bound where it is on.
+    fn in_band(&self, total: i64, tolerance: i64) -> bool {
+        let over = self.max >= 0 && total > self.max;
+        let under = self.min >= 0 && total < self.min - tolerance;
+        !(over || under)
     }
 }
 
@@ -36,32 +93,45 @@ fn narrow((p, d): (i64, i64)) -> Pair {
     (n(p), n(d))
 }
 
-/// `fit_directional_budget_pair`: the pair nearest to `proposed` within the ceiling with each
+/// Python's `-((-n) // d)` for a positive `d`.
+fn ceil_div(n: i64, d: i64) -> i64 {
+    -(-n).div_euclid(d)
+}
+
+/// `fit_directional_budget_pair`: the pair nearest to `proposed` within the band with each
 /// count between its current and proposed one, ranked as Dynamo ranks them (distance to the
 /// proposal, then the skew between the two pools' progress, then the most progress, then
 /// the fewest workers); an opposing rebalance moves both pools or neither. `current` when no
 /// pair fits.
 pub(crate) fn fit_directional(current: Pair, proposed: Pair, band: &Band) -> Pair {
-    let (gp, gd) = (i64::from(band.gpus.0), i64::from(band.gpus.1));
-    if gp == 0 || gd == 0 {
+    let b = band.signed();
+    if b.gp <= 0 || b.gd <= 0 {
         return proposed;
     }
+    let tolerance = b.tolerance_if_both();
     let (cp, cd) = wide(current);
     let (pp, pd) = wide(proposed);
-    let (min_p, min_d) = wide(band.min_workers);
-    let max = i64::from(band.max_gpus);
     let opposing = (pp < cp && pd > cd) || (pp > cp && pd < cd);
     let (asked_p, asked_d) = ((pp - cp).abs(), (pd - cd).abs());
 
-    let p_low = cp.min(pp).max(min_p);
-    let d_low = cd.min(pd).max(min_d);
-    // Counts past these cannot fit the ceiling (Python's `//` floors).
-    let p_high = cp.max(pp).min((max - d_low * gd).div_euclid(gp));
-    let d_high = cd.max(pd).min((max - p_low * gp).div_euclid(gd));
+    let mut p_low = cp.min(pp).max(b.min_p);
+    let mut p_high = cp.max(pp);
+    let mut d_low = cd.min(pd).max(b.min_d);
+    let mut d_high = cd.max(pd);
+    // Counts past these cannot fit the band (Python's `//` floors).
+    if b.max >= 0 {
+        p_high = p_high.min((b.max - d_low * b.gd).div_euclid(b.gp));
+        d_high = d_high.min((b.max - p_low * b.gp).div_euclid(b.gd));
+    }
+    if b.min >= 0 {
+        let lower = b.min - tolerance;
+        p_low = p_low.max(ceil_div(lower - d_high * b.gd, b.gp));
+        d_low = d_low.max(ceil_div(lower - p_high * b.gp, b.gd));
+    }
     if p_low > p_high || d_low > d_high {
         return current;
     }
-    if pp >= min_p && pd >= min_d && band.total((pp, pd)) <= max {
+    if pp >= b.min_p && pd >= b.min_d && b.in_band(b.total((pp, pd)), tolerance) {
         return proposed;
     }
 
@@ -69,7 +139,7 @@ pub(crate) fn fit_directional(current: Pair, proposed: Pair, band: &Band) -> Pai
     type Score = (i64, i64, i64, i64, i64);
     let mut best: Option<(Score, (i64, i64))> = None;
     let mut consider = |p: i64, d: i64| {
-        if band.total((p, d)) > max {
+        if !b.in_band(b.total((p, d)), tolerance) {
             return;
         }
         let (moved_p, moved_d) = ((p - cp).abs(), (d - cd).abs());
@@ -84,7 +154,8 @@ pub(crate) fn fit_directional(current: Pair, proposed: Pair, band: &Band) -> Pai
             best = Some((score, (p, d)));
         }
     };
-    // Enumerate the shorter range; for each value the ceiling bounds the other pool, whose
+    let effective_min = (b.min >= 0).then_some(b.min - tolerance);
+    // Enumerate the shorter range; for each value the band bounds the other pool, whose
     // point nearest the proposal is the only candidate that can be nearest overall.
     let swap = p_high - p_low > d_high - d_low;
     let (lo, hi) = if swap {
@@ -92,25 +163,27 @@ pub(crate) fn fit_directional(current: Pair, proposed: Pair, band: &Band) -> Pai
     } else {
         (p_low, p_high)
     };
-    // (this pool's current and proposed, the other's current, proposed, bounds and width)
-    let (this_c, other_c, other_p, other_lo, other_hi, this_g, other_g) = if swap {
-        (cd, cp, pp, p_low, p_high, gd, gp)
+    // This pool's current count and width; the other's current, proposed, bounds and width.
+    let (this_c, this_g) = if swap { (cd, b.gd) } else { (cp, b.gp) };
+    let (other_c, other_p, other_lo, other_hi, other_g) = if swap {
+        (cp, pp, p_low, p_high, b.gp)
     } else {
-        (cp, cd, pd, d_low, d_high, gp, gd)
+        (cd, pd, d_low, d_high, b.gd)
     };
+    let mut pick = |v: i64, o: i64| if swap { consider(o, v) } else { consider(v, o) };
     for v in lo..=hi {
-        let (mut o_lo, mut o_hi) = (
-            other_lo,
-            other_hi.min((max - v * this_g).div_euclid(other_g)),
-        );
+        let cost = v * this_g;
+        let (mut o_lo, mut o_hi) = (other_lo, other_hi);
+        if let Some(m) = effective_min {
+            o_lo = o_lo.max(ceil_div(m - cost, other_g));
+        }
+        if b.max >= 0 {
+            o_hi = o_hi.min((b.max - cost).div_euclid(other_g));
+        }
         if opposing {
             if v == this_c {
                 if o_lo <= other_c && other_c <= o_hi {
-                    if swap {
-                        consider(other_c, v)
-                    } else {
-                        consider(v, other_c)
-                    }
+                    pick(v, other_c);
                 }
                 continue;
             }
@@ -121,75 +194,148 @@ pub(crate) fn fit_directional(current: Pair, proposed: Pair, band: &Band) -> Pai
             }
         }
         if o_lo <= o_hi {
-            let o = other_p.max(o_lo).min(o_hi);
-            if swap { consider(o, v) } else { consider(v, o) }
+            pick(v, other_p.max(o_lo).min(o_hi));
         }
     }
     best.map_or(current, |(_, pair)| narrow(pair))
 }
 
-/// `proportional_clamp_pair` with the ceiling only: both pools cut by the budget's share of
-/// the total, prefill first, each at least its minimum; `(0, 0)` when the minimums alone do
-/// not fit.
+/// `proportional_clamp_pair`: a pair outside the band brought into it, both pools scaled by
+/// the bound's share of the total, each at least its minimum; `(0, 0)` when the minimums
+/// alone overshoot the ceiling.
 fn proportional_clamp(proposed: Pair, band: &Band) -> Pair {
-    let (gp, gd) = (i64::from(band.gpus.0), i64::from(band.gpus.1));
+    let b = band.signed();
     let (np, nd) = wide(proposed);
-    let (min_p, min_d) = wide(band.min_workers);
-    let max = i64::from(band.max_gpus);
-    let total = band.total((np, nd));
-    if gp == 0 || gd == 0 || total <= max {
+    if (b.min < 0 && b.max < 0) || b.gp <= 0 || b.gd <= 0 {
         return proposed;
     }
-    if max < min_p * gp + min_d * gd {
-        return (0, 0);
+    let total = b.total((np, nd));
+    if b.in_band(total, b.tolerance_if_both()) {
+        return proposed;
     }
-    let scale = max as f64 / total as f64;
-    let most_p = (max - min_d * gd).div_euclid(gp);
-    let new_p = ((np as f64 * scale).floor() as i64).min(most_p).max(min_p);
-    let new_d = (max - new_p * gp).div_euclid(gd).max(min_d);
+    if b.max >= 0 && total > b.max {
+        if b.max < b.min_p * b.gp + b.min_d * b.gd {
+            return (0, 0);
+        }
+        let scale = b.max as f64 / total as f64;
+        let most_p = (b.max - b.min_d * b.gd).div_euclid(b.gp);
+        let new_p = ((np as f64 * scale).floor() as i64)
+            .min(most_p)
+            .max(b.min_p);
+        let new_d = (b.max - new_p * b.gp).div_euclid(b.gd).max(b.min_d);
+        return narrow((new_p, new_d));
+    }
+    // Under the floor: grown toward it, prefill first, decode never cut for it.
+    let floor = b.min as f64;
+    let new_p = if total <= 0 {
+        (floor / 2.0 / b.gp as f64).ceil() as i64
+    } else {
+        (np as f64 * (floor / total as f64)).ceil() as i64
+    }
+    .max(b.min_p);
+    let remaining = (b.min - new_p * b.gp).max(0);
+    let new_d = ((remaining as f64 / b.gd as f64).ceil() as i64).max(b.min_d);
+    let decode_would_shrink = new_d < nd;
+    let new_d = new_d.max(nd);
+    if b.max >= 0 && b.total((new_p, new_d)) > b.max {
+        if !decode_would_shrink {
+            return proposed;
+        }
+        return fit_directional(proposed, narrow((new_p, nd)), band);
+    }
     narrow((new_p, new_d))
 }
 
-/// `guard_disagg_scaling_budget` with the ceiling only: the pair Dynamo 1.6 applies for a
-/// `proposed` pair when `current` serve, and whether the budget held it back.
+/// `guard_disagg_scaling_budget`: the pair Dynamo 1.6 applies for a `proposed` pair when
+/// `current` serve, and whether the budget held it back or changed it.
 pub(crate) fn guard(current: Pair, proposed: Pair, band: &Band) -> (Pair, bool) {
-    if band.gpus.0 == 0 || band.gpus.1 == 0 {
-        return (proportional_clamp(proposed, band), false);
+    let b = band.signed();
+    if b.gp <= 0 || b.gd <= 0 {
+        let pair = proportional_clamp(proposed, band);
+        return (pair, pair != proposed);
     }
-    let max = i64::from(band.max_gpus);
-    let current_total = band.total(wide(current));
-    if current_total > max {
-        // Over the budget already: brought back from the serving counts.
+    let tolerance = if b.max >= 0 { b.gp.max(b.gd) } else { 0 };
+    let current_total = b.total(wide(current));
+    if !b.in_band(current_total, tolerance) {
+        // Outside the band already: brought back from the serving counts.
         return (proportional_clamp(current, band), true);
     }
     let (cp, cd) = current;
     let (pp, pd) = proposed;
     let any_up = pp > cp || pd > cd;
+    let any_down = pp < cp || pd < cd;
     let opposing = (pp < cp && pd > cd) || (pp > cp && pd < cd);
-    if current_total >= max && any_up {
-        // At the ceiling no pool grows unless another asked to shrink for it.
+    let at_floor = b.min >= 0 && current_total <= b.min;
+    let at_ceiling = b.max >= 0 && current_total >= b.max;
+    if at_floor && any_down && !any_up {
+        return (current, true);
+    }
+    // At a bound no pool moves past it unless the other moves the other way for it.
+    if (at_floor && opposing) || (at_ceiling && any_up) {
         if !opposing {
             return (current, true);
         }
         let fitted = fit_directional(current, proposed, band);
-        return (fitted, fitted == current);
+        return (fitted, fitted != proposed);
     }
     let (np, nd) = proportional_clamp(proposed, band);
     let between = |c: u32, p: u32, f: u32| c.min(p) <= f && f <= c.max(p);
-    if !between(cp, pp, np) || !between(cd, pd, nd) || band.total(wide((np, nd))) > max {
+    if !between(cp, pp, np)
+        || !between(cd, pd, nd)
+        || !b.in_band(b.total(wide((np, nd))), tolerance)
+    {
         return (current, true);
     }
     ((np, nd), (np, nd) != proposed)
 }
 
-/// What `sla.sizing: capacity` applies over the budget, as Dynamo 1.6's state machine does
-/// once no worker is starting: the throughput target fitted under the ceiling without
-/// changing its directions (`_fit_disagg_throughput_ceiling`), then the budget guard
+/// What `sla.sizing: capacity` applies once no worker is starting, as Dynamo 1.6's state
+/// machine does: the throughput target fitted under the ceiling without changing its
+/// directions (`_fit_disagg_throughput_ceiling`, no floor), then the budget guard
 /// (`_apply_disagg_scaling_budget`), both from the serving counts.
 pub(crate) fn apply(serving: Pair, proposed: Pair, band: &Band) -> (Pair, bool) {
-    let fitted = fit_directional(serving, proposed, band);
+    let fitted = fit_directional(serving, proposed, &band.without_floor());
     let (pair, held) = guard(serving, fitted, band);
     (pair, held || fitted != proposed)
+}
+
+/// Dynamo 1.6's reduction while workers start (`_startup_reduction`): a target below the
+/// serving count, or equal to it with workers to cancel; `None` otherwise (nothing cancelled).
+pub(crate) fn startup_reduction(target: u32, ready: u32, starting: u32) -> Option<u32> {
+    (target <= ready && target < ready + starting).then_some(target)
+}
+
+/// `_startup_disagg_decision`: each pool's reduction while workers start, shortened so that
+/// the two pools keep the floor (a pool that is not reduced counts its starting workers).
+/// `None` for a pool left as it is.
+pub(crate) fn startup_reductions(
+    targets: Pair,
+    ready: Pair,
+    starting: Pair,
+    band: &Band,
+) -> (Option<u32>, Option<u32>) {
+    let cut = (
+        startup_reduction(targets.0, ready.0, starting.0),
+        startup_reduction(targets.1, ready.1, starting.1),
+    );
+    if cut == (None, None) {
+        return cut;
+    }
+    let current = (
+        ready.0 + if cut.0.is_none() { starting.0 } else { 0 },
+        ready.1 + if cut.1.is_none() { starting.1 } else { 0 },
+    );
+    let (p, d) = fit_directional(
+        current,
+        (cut.0.unwrap_or(current.0), cut.1.unwrap_or(current.1)),
+        &band.without_ceiling(),
+    );
+    (
+        cut.0
+            .and_then(|_| startup_reduction(p, ready.0, starting.0)),
+        cut.1
+            .and_then(|_| startup_reduction(d, ready.1, starting.1)),
+    )
 }
 
 #[cfg(test)]
@@ -200,7 +346,8 @@ mod tests {
     fn band(gpus: Pair, max_gpus: u32) -> Band {
         Band {
             gpus,
-            max_gpus,
+            min_gpus: None,
+            max_gpus: Some(max_gpus),
             min_workers: (1, 1),
         }
     }
@@ -228,7 +375,8 @@ mod tests {
         // test_clamp_pair_preserves_asymmetric_component_minimums
         let b = Band {
             gpus: (1, 1),
-            max_gpus: 5,
+            min_gpus: None,
+            max_gpus: Some(5),
             min_workers: (2, 1),
         };
         assert_eq!(proportional_clamp((10, 10), &b), (2, 3));
@@ -251,6 +399,35 @@ mod tests {
         assert_eq!(apply((4, 2), (2, 6), &band((1, 1), 6)), ((2, 4), true));
     }
 
+    #[test]
+    fn reductions_while_workers_start_keep_the_floor() {
+        let floor = Band {
+            gpus: (2, 2),
+            min_gpus: Some(8),
+            max_gpus: Some(10),
+            min_workers: (1, 1),
+        };
+        // Both pools asked down to one while a prefill worker starts: the starting one is
+        // cancelled, the serving ones kept for the floor.
+        assert_eq!(
+            startup_reductions((1, 1), (2, 2), (1, 0), &floor),
+            (Some(2), None)
+        );
+        let free = Band {
+            min_gpus: None,
+            ..floor
+        };
+        assert_eq!(
+            startup_reductions((1, 1), (2, 2), (1, 0), &free),
+            (Some(1), Some(1))
+        );
+        // A pool asked to grow keeps what it has, starting workers included.
+        assert_eq!(
+            startup_reductions((3, 2), (2, 2), (1, 0), &free),
+            (None, None)
+        );
+    }
+
     /// Every case `scripts/dynamo-budget-cases/run` drew and ran through Dynamo 1.6.1's own
     /// `fit_directional_budget_pair` and `guard_disagg_scaling_budget` (`data/dynamo/`).
     #[test]
@@ -260,9 +437,11 @@ mod tests {
             current: Pair,
             proposed: Pair,
             gpus: Pair,
+            min_gpus: Option<u32>,
             max_gpus: u32,
             min_workers: Pair,
             fit: Pair,
+            fit_floor_only: Pair,
             guard: Pair,
         }
         let text = include_str!("../../../data/dynamo/budget-cases.json");
@@ -271,7 +450,8 @@ mod tests {
         for c in &cases {
             let b = Band {
                 gpus: c.gpus,
-                max_gpus: c.max_gpus,
+                min_gpus: c.min_gpus,
+                max_gpus: Some(c.max_gpus),
                 min_workers: c.min_workers,
             };
             let at = format!("{:?} -> {:?} on {b:?}", c.current, c.proposed);
@@ -281,6 +461,12 @@ mod tests {
                 "fit: {at}"
             );
             assert_eq!(guard(c.current, c.proposed, &b).0, c.guard, "guard: {at}");
+            let floor_only = b.without_ceiling();
+            assert_eq!(
+                fit_directional(c.current, c.proposed, &floor_only),
+                c.fit_floor_only,
+                "fit without a ceiling: {at}"
+            );
         }
     }
 
@@ -294,16 +480,17 @@ mod tests {
             gp in 1u32..4, gd in 1u32..4, slack in 0u32..6,
         ) {
             let b = band((gp, gd), cp * gp + cd * gd + slack);
+            let max = cp * gp + cd * gd + slack;
             let (p, d) = fit_directional((cp, cd), (pp, pd), &b);
             prop_assert!(cp.min(pp.max(1)) <= p && p <= cp.max(pp));
             prop_assert!(cd.min(pd.max(1)) <= d && d <= cd.max(pd));
-            prop_assert!(p * gp + d * gd <= b.max_gpus);
+            prop_assert!(p * gp + d * gd <= max);
             let opposing = (pp < cp && pd > cd) || (pp > cp && pd < cd);
             if opposing {
                 prop_assert_eq!(p == cp, d == cd);
             }
             let ((p, d), _) = apply((cp, cd), (pp, pd), &b);
-            prop_assert!(p * gp + d * gd <= b.max_gpus);
+            prop_assert!(p * gp + d * gd <= max);
             prop_assert!(cp.min(pp.max(1)) <= p && p <= cp.max(pp));
             prop_assert!(cd.min(pd.max(1)) <= d && d <= cd.max(pd));
         }

@@ -24,7 +24,7 @@
 //! the GPU budget it keeps the direction of each pool's change as Dynamo 1.6 does
 //! (`fit_directional_budget_pair` and `guard_disagg_scaling_budget`, `dynamo_budget.rs`): a
 //! change is shortened, never reversed, and a pool that asks to grow at a full budget is
-//! held rather than paid for by the other. Its load predictor is ARIMA unless
+//! held rather than paid for by the other; `sla.min_gpu_budget` is its floor. Its load predictor is ARIMA unless
 //! `planner.predictor` says otherwise, as Dynamo 1.6's (`load_predictor = "arima"`), where
 //! `corrected` keeps the last value. Dynamo 1.6 also tunes its engine model online with each
 //! engine's forward-pass metrics (`tune_with_fpms`, whose estimator ships only compiled); this
@@ -70,6 +70,12 @@ pub struct SlaConfig {
     /// (`capacity`).
     #[serde(default)]
     pub sizing: SlaSizing,
+    /// The fewest GPUs the two pools may hold together (`sizing: capacity` only), Dynamo
+    /// 1.6's `min_gpu_budget`: no decision shrinks them below it, and with it equal to
+    /// `cluster.gpu_budget` the total is pinned and workers only move between the pools.
+    /// None by default (Dynamo's `-1`).
+    #[serde(default)]
+    pub min_gpu_budget: Option<u32>,
 }
 
 /// How `sla` sizes the pools.
@@ -97,6 +103,7 @@ impl Default for SlaConfig {
             correction: true,
             wait_until_ready: true,
             sizing: SlaSizing::Corrected,
+            min_gpu_budget: None,
         }
     }
 }
@@ -246,6 +253,7 @@ pub struct Sla {
     core: SlaCore,
     wait_until_ready: bool,
     sizing: SlaSizing,
+    min_gpu_budget: Option<u32>,
 }
 
 impl Sla {
@@ -275,6 +283,23 @@ impl Sla {
                 return Err(PlannerError::invalid(format!("{path}.sla.{field}"), why));
             }
         }
+        if let Some(floor) = config.min_gpu_budget {
+            let field = format!("{path}.sla.min_gpu_budget");
+            if config.sizing != SlaSizing::Capacity {
+                return Err(PlannerError::invalid(
+                    field,
+                    "applies to `sizing: capacity` only (Dynamo 1.6's GPU floor)",
+                ));
+            }
+            // As Dynamo refuses `min_gpu_budget > max_gpu_budget` at start-up.
+            let budget = basis.common.budget;
+            if budget > 0 && floor > budget {
+                return Err(PlannerError::invalid(
+                    field,
+                    format!("{floor} GPUs exceeds the GPU budget of {budget}"),
+                ));
+            }
+        }
         // Each version's default load predictor: the last value, and Dynamo 1.6's ARIMA
         // (`load_predictor = "arima"` in `dynamo/planner/config/defaults.py` of 1.6.1).
         let predictor = basis.predictor.unwrap_or(match config.sizing {
@@ -287,6 +312,7 @@ impl Sla {
             profile: basis.profile,
             wait_until_ready: config.wait_until_ready,
             sizing: config.sizing,
+            min_gpu_budget: config.min_gpu_budget,
         })
     }
 
@@ -309,32 +335,36 @@ impl Sla {
             ));
         };
         let starting = obs.pools.iter().any(|p| p.starting > 0);
-        let pool_target = |pool: usize, n: u32| {
-            let p = &obs.pools[pool];
-            let n = n.clamp(p.ready.saturating_sub(MAX_STEP), p.ready + MAX_STEP);
-            if starting && !(n <= p.ready && n < p.active()) {
-                // A pool with workers starting keeps them all unless it is cut to its serving
-                // ones or fewer; none grows while any starts.
-                p.active()
-            } else {
-                n
-            }
+        // At most 8 workers of change a decision, within the pool's limits.
+        let step = |pool: usize, n: u32| {
+            let ready = obs.pools[pool].ready;
+            n.clamp(ready.saturating_sub(MAX_STEP), ready + MAX_STEP)
+                .clamp(c.min[pool], c.max[pool])
         };
-        let clamp = |pool: usize, n: u32| n.clamp(c.min[pool], c.max[pool]);
-        let proposed = (
-            clamp(c.prefill, pool_target(c.prefill, n_p)),
-            clamp(c.decode, pool_target(c.decode, n_d)),
-        );
+        let proposed = (step(c.prefill, n_p), step(c.decode, n_d));
+        let band = dynamo_budget::Band {
+            gpus: (c.gpus[c.prefill], c.gpus[c.decode]),
+            min_gpus: self.min_gpu_budget,
+            max_gpus: Some(c.budget(obs)),
+            min_workers: (c.min[c.prefill], c.min[c.decode]),
+        };
+        let serving = (obs.pools[c.prefill].ready, obs.pools[c.decode].ready);
         let ((p, d), held) = if starting {
-            // Only reductions, which need no room in the budget.
-            (proposed, false)
+            // Only reductions (none of a starting worker's pool unless cut to its serving
+            // ones or fewer), which keep the floor.
+            let starting_of = |pool: usize| obs.pools[pool].starting;
+            let (p, d) = dynamo_budget::startup_reductions(
+                proposed,
+                serving,
+                (starting_of(c.prefill), starting_of(c.decode)),
+                &band,
+            );
+            let keep = |pool: usize| obs.pools[pool].active();
+            (
+                (p.unwrap_or(keep(c.prefill)), d.unwrap_or(keep(c.decode))),
+                false,
+            )
         } else {
-            let band = dynamo_budget::Band {
-                gpus: (c.gpus[c.prefill], c.gpus[c.decode]),
-                max_gpus: c.budget(obs),
-                min_workers: (c.min[c.prefill], c.min[c.decode]),
-            };
-            let serving = (obs.pools[c.prefill].ready, obs.pools[c.decode].ready);
             dynamo_budget::apply(serving, proposed, &band)
         };
         let wanted = c.per_pool(p, d);

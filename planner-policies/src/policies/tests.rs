@@ -753,6 +753,37 @@ fn sla_by_capacity_fits_the_budget_as_dynamo_1_6_does_without_reversing_a_pool()
 }
 
 #[test]
+fn sla_by_capacity_keeps_a_gpu_floor_and_refuses_one_it_cannot_follow() {
+    // 2P 2D of 2-GPU workers hold 8 GPUs; a light load asks for 1P 1D.
+    let light = Load::steady(0.5);
+    let mut p = sla_by_capacity(60.0);
+    let mut state = Toy::new(60.0, 30.0, 8);
+    state.ready = [2, 2];
+    let d = p.decide(&state.observe(&light));
+    assert_eq!(d.targets, vec![Some(1), Some(1)], "{d:?}");
+    // With the floor at the whole budget (Dynamo's min == max), nothing shrinks.
+    let mut config = PlannerConfig::new("sla", 60.0);
+    config.sla.sizing = crate::policies::sla::SlaSizing::Capacity;
+    config.sla.min_gpu_budget = Some(8);
+    config.predictor = Some(PredictorConfig::Constant);
+    let mut p = build_with_profile(&config, &ctx(8), toy(), "planner").unwrap();
+    let d = p.decide(&state.observe(&light));
+    assert!(d.targets.iter().all(Option::is_none), "{d:?}");
+    // Over the budget, or with the corrected sizing, it is refused by name.
+    config.sla.min_gpu_budget = Some(9);
+    let e = build_with_profile(&config, &ctx(8), toy(), "planner")
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("planner.sla.min_gpu_budget"), "{e}");
+    let mut config = PlannerConfig::new("sla", 60.0);
+    config.sla.min_gpu_budget = Some(4);
+    let e = build_with_profile(&config, &ctx(8), toy(), "planner")
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("planner.sla.min_gpu_budget"), "{e}");
+}
+
+#[test]
 fn sla_by_capacity_refuses_an_aggregated_deployment_and_unused_settings_naming_the_field() {
     let mut config = PlannerConfig::new("sla", 60.0);
     config.sla.sizing = crate::policies::sla::SlaSizing::Capacity;
