@@ -352,35 +352,60 @@ mod tests {
         }
     }
 
-    // The cases of Dynamo 1.6.1's `tests/unit/test_budget.py` that run without a GPU floor.
-    #[test]
-    fn two_scale_ups_share_the_headroom() {
-        // test_throughput_fit_shares_available_headroom_between_two_scale_ups
-        assert_eq!(
-            fit_directional((24, 36), (32, 44), &band((1, 1), 64)),
-            (26, 38)
-        );
+    /// `(gpus, floor, ceiling, fewest workers)` as a band, Dynamo's `-1` as `None`.
+    fn dynamo_band(gpus: Pair, min: i64, max: u32, min_workers: Pair) -> Band {
+        Band {
+            gpus,
+            min_gpus: u32::try_from(min).ok(),
+            max_gpus: Some(max),
+            min_workers,
+        }
     }
 
-    #[test]
-    fn a_full_budget_invents_no_donor() {
-        // test_load_budget_disabled_minimum_does_not_invent_ceiling_donor
-        assert_eq!(guard((3, 1), (3, 2), &band((1, 1), 4)), ((3, 1), true));
-        // test_load_budget_max_only_both_up_does_not_invent_donor
-        assert_eq!(guard((4, 1), (5, 2), &band((1, 1), 5)), ((4, 1), true));
-    }
+    /// Dynamo 1.6.1's own unit cases (`dynamo/planner/tests/unit/test_budget.py`), by name:
+    /// current, proposed, GPUs per worker, floor, ceiling, fewest workers, expected pair.
+    type Case = (&'static str, Pair, Pair, Pair, i64, u32, Pair, Pair);
+    #[rustfmt::skip]
+    const FIT_CASES: [Case; 4] = [
+        ("holds_when_both_roles_scale_up_at_ceiling", (24, 40), (32, 48), (1, 1), 64, 64, (1, 1), (24, 40)),
+        ("admits_only_funded_part_of_opposing_rebalance", (24, 40), (23, 48), (1, 1), 64, 64, (1, 1), (23, 41)),
+        ("preserves_weighted_opposing_atomicity", (16, 16), (15, 24), (2, 1), 48, 48, (1, 1), (15, 18)),
+        ("shares_available_headroom_between_two_scale_ups", (24, 36), (32, 44), (1, 1), -1, 64, (1, 1), (26, 38)),
+    ];
+    #[rustfmt::skip]
+    const GUARD_CASES: [Case; 16] = [
+        ("holds_scale_down_without_scale_up_at_floor", (28, 36), (27, 36), (1, 1), 64, 64, (1, 1), (28, 36)),
+        ("holds_scale_down_without_scale_up_at_floor", (27, 36), (26, 35), (1, 1), 64, 64, (1, 1), (27, 36)),
+        ("allows_explicit_opposing_swap_at_fixed_budget", (27, 37), (26, 38), (1, 1), 64, 64, (1, 1), (26, 38)),
+        ("allows_reverse_explicit_opposing_swap_at_fixed_budget", (27, 37), (28, 36), (1, 1), 64, 64, (1, 1), (28, 36)),
+        ("does_not_invent_donor_at_full_budget", (28, 36), (28, 37), (1, 1), 64, 64, (1, 1), (28, 36)),
+        ("does_not_invent_donor_at_full_budget", (28, 36), (29, 37), (1, 1), 64, 64, (1, 1), (28, 36)),
+        ("rejects_opposing_swap_that_does_not_fit", (2, 1), (1, 2), (1, 2), 4, 4, (1, 1), (2, 1)),
+        ("does_not_execute_only_donor_leg_of_weighted_swap", (2, 1), (1, 2), (1, 3), 5, 6, (1, 1), (2, 1)),
+        ("allows_scale_down_above_floor", (35, 35), (34, 35), (1, 1), 64, 80, (1, 1), (34, 35)),
+        ("disabled_minimum_does_not_invent_ceiling_donor", (3, 1), (3, 2), (1, 1), -1, 4, (1, 1), (3, 1)),
+        ("max_only_both_up_does_not_invent_donor", (4, 1), (5, 2), (1, 1), -1, 5, (1, 1), (4, 1)),
+        ("weighted_tolerance_does_not_enable_donor_only_churn", (1, 1), (0, 1), (2, 2), 5, 5, (0, 1), (1, 1)),
+        ("weighted_tolerance_allows_feasible_opposing_swap", (1, 1), (0, 2), (2, 2), 5, 5, (0, 1), (0, 2)),
+        ("clamp_never_inverts_hold_into_scale_up", (4, 3), (1, 3), (1, 1), 6, 10, (1, 1), (4, 3)),
+        ("holds_when_integer_width_clamp_cannot_reach_band", (1, 2), (2, 1), (1, 2), 7, 7, (1, 1), (1, 2)),
+        ("below_floor_uses_explicit_reconcile_from_current", (1, 1), (0, 1), (1, 1), 4, 6, (1, 1), (2, 2)),
+    ];
 
     #[test]
-    fn proportional_clamp_keeps_each_minimum() {
-        // test_clamp_pair_preserves_asymmetric_component_minimums
-        let b = Band {
-            gpus: (1, 1),
-            min_gpus: None,
-            max_gpus: Some(5),
-            min_workers: (2, 1),
-        };
-        assert_eq!(proportional_clamp((10, 10), &b), (2, 3));
+    fn agrees_with_dynamos_own_unit_cases() {
+        for (name, current, proposed, gpus, min, max, fewest, want) in FIT_CASES {
+            let b = dynamo_band(gpus, min, max, fewest);
+            assert_eq!(fit_directional(current, proposed, &b), want, "{name}");
+        }
+        for (name, current, proposed, gpus, min, max, fewest, want) in GUARD_CASES {
+            let b = dynamo_band(gpus, min, max, fewest);
+            assert_eq!(guard(current, proposed, &b).0, want, "{name}");
+        }
+        // test_clamp_pair_preserves_asymmetric_component_minimums and
         // test_clamp_pair_ceiling_below_min_endpoint_returns_zero
+        let b = dynamo_band((1, 1), -1, 5, (2, 1));
+        assert_eq!(proportional_clamp((10, 10), &b), (2, 3));
         assert_eq!(proportional_clamp((5, 5), &band((1, 1), 1)), (0, 0));
     }
 
@@ -401,12 +426,7 @@ mod tests {
 
     #[test]
     fn reductions_while_workers_start_keep_the_floor() {
-        let floor = Band {
-            gpus: (2, 2),
-            min_gpus: Some(8),
-            max_gpus: Some(10),
-            min_workers: (1, 1),
-        };
+        let floor = dynamo_band((2, 2), 8, 10, (1, 1));
         // Both pools asked down to one while a prefill worker starts: the starting one is
         // cancelled, the serving ones kept for the floor.
         assert_eq!(
@@ -449,10 +469,8 @@ mod tests {
         assert_eq!(cases.len(), 600);
         for c in &cases {
             let b = Band {
-                gpus: c.gpus,
                 min_gpus: c.min_gpus,
-                max_gpus: Some(c.max_gpus),
-                min_workers: c.min_workers,
+                ..dynamo_band(c.gpus, -1, c.max_gpus, c.min_workers)
             };
             let at = format!("{:?} -> {:?} on {b:?}", c.current, c.proposed);
             assert_eq!(
