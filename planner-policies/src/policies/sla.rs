@@ -28,7 +28,8 @@
 //! `planner.predictor` says otherwise, as Dynamo 1.6's (`load_predictor = "arima"`), where
 //! `corrected` keeps the last value. Dynamo 1.6 also tunes its engine model online with each
 //! engine's forward-pass metrics (`tune_with_fpms`, whose estimator ships only compiled); this
-//! does not, and sizes from the profile as measured.
+//! does not, and sizes from the profile as measured; nor does it shorten prompts by a KV
+//! router's predicted hit rate, as Dynamo 1.6 does with one (`_effective_prefill_isl`).
 //!
 //! While any worker of the deployment is still starting, the decision is computed (the
 //! predictors and correction factors see every interval) but not applied, as Dynamo's
