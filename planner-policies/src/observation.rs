@@ -44,6 +44,10 @@ pub struct PoolObservation {
     pub max_kv_tokens: u64,
     /// Recent iterations of the pool's workers (bounded, e.g. ≤ 512).
     pub iterations: Vec<IterationSample>,
+    /// The share of each prompt that the pool's router predicted cached at the worker it
+    /// chose, averaged over the requests it routed in the interval (Dynamo's KV router
+    /// `kv_hit_rate`). `None` without a prefix-aware router, or with nothing routed.
+    pub kv_hit_rate: Option<f64>,
 }
 
 impl PoolObservation {
@@ -235,6 +239,7 @@ mod tests {
                 decode_kv_tokens: 700,
                 duration_ms: 12.5,
             }],
+            kv_hit_rate: None,
         };
         let obs = Observation {
             now_s: 60.0,

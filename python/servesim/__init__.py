@@ -61,7 +61,8 @@ class PythonPlanner(Protocol):
     ``decide`` gets an observation dict (``now_s``, ``pools`` [with ``name``, ``role``,
     ``ready``, ``starting``, ``draining``, ``active``, ``queue_depth``, ..., ``iterations``
     (recent engine iterations: ``prefill_tokens``, ``decode_seqs``, ``decode_kv_tokens``,
-    ``duration_ms``)], ``interval`` [request statistics], ``gpu_budget``, ``gpus_in_use``,
+    ``duration_ms``), ``kv_hit_rate`` (a prefix-aware router's predicted share of prompts
+    cached over the interval, else None)], ``interval`` [request statistics], ``gpu_budget``, ``gpus_in_use``,
     ``slo_ttft_ms``, ``slo_itl_ms``, ``startup_s``)
     and returns targets: a list with one ``int | None`` per pool, a dict pool name → int,
     or None for no change. ``interval_s`` (optional attribute, default 60) is how often it

@@ -225,6 +225,17 @@ pub struct Worker {
     ready_key: Option<EventKey>,
 }
 
+/// What a prefix-aware router predicted, summed over the requests it routed: the share of
+/// each prompt's blocks that the worker it chose held cached (as Dynamo's KV router reports
+/// its `kv_hit_rate`). Counters that only grow: a reader takes differences between reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RoutedHits {
+    /// Requests routed with a predicted hit rate.
+    pub requests: u64,
+    /// The sum of their predicted hit rates (0–1 each).
+    pub hit_rate_sum: f64,
+}
+
 /// A pool's live figures.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct PoolStats {
@@ -246,6 +257,9 @@ pub struct PoolStats {
     pub running: u64,
     /// GPUs held by the pool now.
     pub gpus_held: u32,
+    /// What its router predicted of the prompts it routed so far (prefix-aware routers
+    /// only; zero otherwise).
+    pub routed_hits: RoutedHits,
 }
 
 struct Transfer {
@@ -286,6 +300,8 @@ struct Pool {
     gpu_ns: u128,
     /// Dead workers to replace once GPUs are to be had again (a node comes back).
     owed_replacements: u32,
+    /// What a prefix-aware router predicted of the requests it routed, all run long.
+    routed_hits: RoutedHits,
 }
 
 /// The cluster.
@@ -373,6 +389,7 @@ impl Cluster {
                 rr: 0,
                 gpu_ns: 0,
                 owed_replacements: 0,
+                routed_hits: RoutedHits::default(),
             });
         }
         for p in 0..cluster.pools.len() {

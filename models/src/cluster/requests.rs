@@ -72,6 +72,17 @@ impl Cluster {
             self.pools[pool.0 as usize].unrouted.push_back(req);
             return;
         };
+        let p = &mut self.pools[pool.0 as usize];
+        if p.spec.router == RouterKind::PrefixAware && !req.prefix_blocks.is_empty() {
+            // The chosen worker's cached share of the prompt, as the router saw it.
+            let cached = self
+                .candidates
+                .iter()
+                .find(|c| c.worker == w)
+                .map_or(0, |c| c.cached_prefix_blocks);
+            p.routed_hits.requests += 1;
+            p.routed_hits.hit_rate_sum += cached as f64 / req.prefix_blocks.len() as f64;
+        }
         let decode_here = self.pools[pool.0 as usize].spec.role != PoolRole::Prefill;
         let spec = SeqSpec {
             request: req.handle,

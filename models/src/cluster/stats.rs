@@ -62,6 +62,7 @@ impl Cluster {
         let p = &self.pools[pool.0 as usize];
         let mut s = PoolStats {
             unrouted: p.unrouted.len() as u64,
+            routed_hits: p.routed_hits,
             ..PoolStats::default()
         };
         let mut kv_sum = 0.0;

@@ -28,8 +28,9 @@
 //! `planner.predictor` says otherwise, as Dynamo 1.6's (`load_predictor = "arima"`), where
 //! `corrected` keeps the last value. Dynamo 1.6 also tunes its engine model online with each
 //! engine's forward-pass metrics (`tune_with_fpms`, whose estimator ships only compiled); this
-//! does not, and sizes from the profile as measured; nor does it shorten prompts by a KV
-//! router's predicted hit rate, as Dynamo 1.6 does with one (`_effective_prefill_isl`).
+//! does not, and sizes from the profile as measured. Behind a prefix-aware router (Dynamo's
+//! KV router), a prefill engine's prompt is shortened by the router's last predicted KV hit
+//! rate, at most 95 % (`_effective_prefill_isl`, `perf_model/engine_query.py`).
 //!
 //! While any worker of the deployment is still starting, the decision is computed (the
 //! predictors and correction factors see every interval) but not applied, as Dynamo's
@@ -225,6 +226,7 @@ impl SlaCore {
         dt: f64,
         ttft_ms: f64,
         itl_ms: f64,
+        kv_hit_rate: Option<f64>,
         profile: &Profile,
     ) -> Option<(u32, u32, f64, f64)> {
         let rps = self.req.predict_next().unwrap_or(0.0).max(0.0) / dt;
@@ -237,7 +239,11 @@ impl SlaCore {
             max_batched_tokens: c.max_batched_tokens[pool],
             max_kv_tokens: c.max_kv_tokens[pool],
         };
-        let p = engine_capacity::prefill_rps(profile, limits(c.prefill), isl, ttft_ms);
+        // The prompt a prefill engine computes, shortened by the router's predicted cache
+        // hits (at most 95 %: `_effective_prefill_isl`, `MAX_KV_HIT_RATE_DISCOUNT`).
+        let hit = kv_hit_rate.map_or(0.0, |h| h.clamp(0.0, MAX_KV_HIT_RATE_DISCOUNT));
+        let computed = (isl.ceil() * (1.0 - hit)).ceil().max(1.0);
+        let p = engine_capacity::prefill_rps(profile, limits(c.prefill), computed, ttft_ms);
         let d = engine_capacity::decode_rps(profile, limits(c.decode), isl, osl, itl_ms);
         (p > 0.0 && d > 0.0).then(|| (workers(rps / p), workers(rps / d), p, d))
     }
@@ -245,6 +251,10 @@ impl SlaCore {
 
 /// Dynamo 1.6's bound on one decision's change of a pool (`max_throughput_scaling_replicas`).
 const MAX_STEP: u32 = 8;
+
+/// Dynamo 1.6's largest discount of a prompt for predicted cache hits
+/// (`MAX_KV_HIT_RATE_DISCOUNT`, `perf_model/engine_query.py`).
+const MAX_KV_HIT_RATE_DISCOUNT: f64 = 0.95;
 
 /// Dynamo's SLA planner.
 #[derive(Debug)]
@@ -255,6 +265,8 @@ pub struct Sla {
     wait_until_ready: bool,
     sizing: SlaSizing,
     min_gpu_budget: Option<u32>,
+    /// The prefill router's last predicted KV hit rate (Dynamo keeps the last value).
+    kv_hit_rate: Option<f64>,
 }
 
 impl Sla {
@@ -314,6 +326,7 @@ impl Sla {
             wait_until_ready: config.wait_until_ready,
             sizing: config.sizing,
             min_gpu_budget: config.min_gpu_budget,
+            kv_hit_rate: None,
         })
     }
 
@@ -328,7 +341,7 @@ impl Sla {
         let (ttft, itl) = (c.slo_ttft(obs), c.slo_itl(obs));
         let Some((n_p, n_d, rps_p, rps_d)) =
             self.core
-                .capacity_replicas(c, c.dt(obs), ttft, itl, &self.profile)
+                .capacity_replicas(c, c.dt(obs), ttft, itl, self.kv_hit_rate, &self.profile)
         else {
             return Decision::unchanged(obs.pools.len()).because(format!(
                 "capacity: nothing to size yet: {}",
@@ -374,8 +387,14 @@ impl Sla {
             (false, true) => "capacity, fitted to the GPU budget without reversing a pool",
             (false, false) => "capacity",
         };
+        let hits = self.kv_hit_rate.map_or(String::new(), |h| {
+            format!(
+                ", prompts {:.0} % cached by the router's prediction",
+                h * 100.0
+            )
+        });
         c.decide(wanted, obs).because(format!(
-            "{how}: {}; an engine serves {rps_p:.2} req/s prefilling, {rps_d:.2} decoding within the SLO -> {n_p} prefill, {n_d} decode",
+            "{how}: {}{hits}; an engine serves {rps_p:.2} req/s prefilling, {rps_d:.2} decoding within the SLO -> {n_p} prefill, {n_d} decode",
             self.core.predicted()
         ))
     }
@@ -398,6 +417,9 @@ impl Planner for Sla {
         let kv = obs.pools[c.decode].mean_kv_utilisation();
         self.core.observe(&obs.interval, kv, &self.profile);
         if self.sizing == SlaSizing::Capacity {
+            if let Some(h) = finite(obs.pools[c.prefill].kv_hit_rate) {
+                self.kv_hit_rate = Some(h);
+            }
             return self.decide_by_capacity(obs);
         }
         let (n_p, n_d) = self.core.replicas(

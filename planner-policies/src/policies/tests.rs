@@ -104,6 +104,7 @@ impl Toy {
                 }
                 _ => Vec::new(),
             },
+            kv_hit_rate: if i == 0 { load.kv_hit_rate } else { None },
         };
         let gpus = 2 * (self.ready[0] + self.ready[1]) as usize
             + 2 * (self.starting[0].len() + self.starting[1].len());
@@ -174,6 +175,8 @@ pub(crate) struct Load {
     pub busy: Option<f64>,
     /// Requests completed per second, when fewer than arrive (a saturated pool).
     pub served: Option<f64>,
+    /// The prefill router's predicted KV hit rate, if it reports one.
+    pub kv_hit_rate: Option<f64>,
 }
 
 impl Load {
@@ -189,6 +192,7 @@ impl Load {
             kv: 0.1,
             busy: None,
             served: None,
+            kv_hit_rate: None,
         }
     }
 
@@ -492,8 +496,7 @@ fn every_policy_respects_the_budget() {
             queue: 400,
             queued_tokens: 1_600_000,
             kv: 0.97,
-            busy: None,
-            served: None,
+            ..Load::steady(40.0)
         };
         let hist = run(p.as_mut(), &mut toy, &storm, 100);
         assert!(hist.iter().all(|c| gpus(*c) <= 8), "{name}: {hist:?}");
@@ -784,6 +787,34 @@ fn sla_by_capacity_keeps_a_gpu_floor_and_refuses_one_it_cannot_follow() {
 }
 
 #[test]
+fn sla_by_capacity_shortens_prompts_by_the_routers_predicted_cache_hits() {
+    // Dynamo 1.6 sizes prefill for the prompt left after the KV router's predicted hits (at
+    // most 95 % of it), decode for the whole context, and keeps the last reported rate.
+    let need = |hit: Option<f64>, rate: f64| {
+        let mut p = sla_by_capacity(60.0);
+        let mut toy = Toy::new(60.0, 30.0, 256);
+        let mut load = Load::steady(rate);
+        load.kv_hit_rate = hit;
+        run(p.as_mut(), &mut toy, &load, 3)[2]
+    };
+    let cold = need(None, 120.0);
+    let half = need(Some(0.5), 120.0);
+    assert!(half[0] < cold[0], "{half:?} against {cold:?}");
+    assert_eq!(half[1], cold[1]);
+    // 99 % is read as 95 %.
+    assert_eq!(need(Some(0.99), 120.0), need(Some(0.95), 120.0));
+    assert!(need(Some(0.95), 120.0)[0] < half[0]);
+    // An interval without a report keeps the last one.
+    let mut p = sla_by_capacity(60.0);
+    let mut toy = Toy::new(60.0, 30.0, 256);
+    let mut load = Load::steady(120.0);
+    load.kv_hit_rate = Some(0.5);
+    run(p.as_mut(), &mut toy, &load, 2);
+    load.kv_hit_rate = None;
+    assert_eq!(run(p.as_mut(), &mut toy, &load, 1)[0], half);
+}
+
+#[test]
 fn sla_by_capacity_refuses_an_aggregated_deployment_and_unused_settings_naming_the_field() {
     let mut config = PlannerConfig::new("sla", 60.0);
     config.sla.sizing = crate::policies::sla::SlaSizing::Capacity;
@@ -890,8 +921,7 @@ fn storm(queued: u64) -> Load {
         queue: queued / 4000,
         queued_tokens: queued,
         kv: 0.3,
-        busy: None,
-        served: None,
+        ..Load::steady(5.0)
     }
 }
 

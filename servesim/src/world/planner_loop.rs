@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use serde::Serialize;
 
 use servesim_core::{Scheduler, SimDuration, SimTime};
+use servesim_models::cluster::RoutedHits;
 use servesim_planner::{
     Decision, IntervalStats, IterationSample, Observation, Planner, PoolObservation,
 };
@@ -82,6 +83,9 @@ pub(super) struct PlannerLoop {
     pub(super) scrape_lag: SimDuration,
     pub(super) startup_s: Vec<f64>,
     pub(super) max_kv_tokens: Vec<u64>,
+    /// Each pool's router predictions at the last scrape (counters: the interval's are the
+    /// difference).
+    pub(super) routed_hits: Vec<RoutedHits>,
     /// Observations scraped and not yet decided on.
     pub(super) pending: VecDeque<Observation>,
     /// Requests finished in the current scrape window, oldest first.
@@ -151,6 +155,7 @@ pub(super) fn planner_loop(s: &Scenario, planner: Box<dyn Planner>) -> Result<Pl
             .iter()
             .map(|p| p.engine.kv_blocks * u64::from(p.engine.block_tokens))
             .collect(),
+        routed_hits: vec![RoutedHits::default(); s.pools().len()],
         pending: VecDeque::new(),
         window: VecDeque::new(),
         arrived: Arrived::default(),
@@ -198,6 +203,11 @@ impl World {
             .pool_ids()
             .map(|p| {
                 let s = self.cluster.pool_stats(p);
+                let (now_hits, last) = (s.routed_hits, pl.routed_hits[p.0 as usize]);
+                pl.routed_hits[p.0 as usize] = now_hits;
+                let routed = now_hits.requests.saturating_sub(last.requests);
+                let kv_hit_rate = (routed > 0)
+                    .then(|| (now_hits.hit_rate_sum - last.hit_rate_sum) / routed as f64);
                 PoolObservation {
                     name: self.cluster.pool_name(p).to_string(),
                     role: self.cluster.pool_role(p),
@@ -225,6 +235,7 @@ impl World {
                             duration_ms: r.duration.as_millis_f64(),
                         })
                         .collect(),
+                    kv_hit_rate,
                 }
             })
             .collect();
