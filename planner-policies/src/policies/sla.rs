@@ -24,13 +24,14 @@
 //! the GPU budget it keeps the direction of each pool's change as Dynamo 1.6 does
 //! (`fit_directional_budget_pair` and `guard_disagg_scaling_budget`, `dynamo_budget.rs`): a
 //! change is shortened, never reversed, and a pool that asks to grow at a full budget is
-//! held rather than paid for by the other; `sla.min_gpu_budget` is its floor. Its load predictor is ARIMA unless
-//! `planner.predictor` says otherwise, as Dynamo 1.6's (`load_predictor = "arima"`), where
-//! `corrected` keeps the last value. Dynamo 1.6 also tunes its engine model online with each
-//! engine's forward-pass metrics (`tune_with_fpms`, whose estimator ships only compiled); this
-//! does not, and sizes from the profile as measured. Behind a prefix-aware router (Dynamo's
-//! KV router), a prefill engine's prompt is shortened by the router's last predicted KV hit
-//! rate, at most 95 % (`_effective_prefill_isl`, `perf_model/engine_query.py`).
+//! held rather than paid for by the other; `sla.min_gpu_budget` is Dynamo's floor. Its load
+//! predictor is ARIMA unless `planner.predictor` says otherwise, as Dynamo 1.6's
+//! (`load_predictor = "arima"`), where `corrected` keeps the last value. Behind a
+//! prefix-aware router (Dynamo's KV router), a prefill engine's prompt is shortened by the
+//! router's last predicted KV hit rate, at most 95 % (`_effective_prefill_isl`,
+//! `perf_model/engine_query.py`). Dynamo 1.6 also tunes its engine model online with each
+//! engine's forward-pass metrics (`tune_with_fpms`, whose estimator ships only compiled);
+//! this does not, and sizes from the profile as measured.
 //!
 //! While any worker of the deployment is still starting, the decision is computed (the
 //! predictors and correction factors see every interval) but not applied, as Dynamo's
