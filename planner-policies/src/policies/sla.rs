@@ -48,7 +48,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::PlannerError;
-use crate::observation::{Decision, IntervalStats, Observation, Observe, finite};
+use crate::observation::{Decision, IntervalStats, Observation, Observe, PoolObservation, finite};
 use crate::planner::Planner;
 use crate::policies::dynamo_budget;
 use crate::policies::engine_capacity::{self, EngineLimits};
@@ -272,44 +272,41 @@ pub struct Sla {
 
 impl Sla {
     pub(crate) fn new(config: &SlaConfig, basis: Basis, path: &str) -> Result<Self, PlannerError> {
-        if config.sizing == SlaSizing::Capacity {
-            // Dynamo 1.6 sizes an aggregated engine by a search of mixed batches
-            // (`_throughput_agg`), which this sizing does not follow; the corrected sizing's
-            // settings it has no use for are refused rather than ignored.
-            let refused = [
-                (
-                    "sizing",
-                    basis.common.aggregated(),
-                    "`capacity` sizes disaggregated prefill and decode pools; this deployment is aggregated (use `corrected`)",
-                ),
-                (
-                    "correction",
-                    !config.correction,
-                    "has no effect with `sizing: capacity` (Dynamo 1.6 keeps no correction factors)",
-                ),
-                (
-                    "wait_until_ready",
-                    !config.wait_until_ready,
-                    "has no effect with `sizing: capacity` (Dynamo 1.6 has its own rule for workers still starting)",
-                ),
-            ];
-            if let Some((field, _, why)) = refused.into_iter().find(|(_, bad, _)| *bad) {
-                return Err(PlannerError::invalid(format!("{path}.sla.{field}"), why));
-            }
+        // Dynamo 1.6 sizes an aggregated engine by a search of mixed batches
+        // (`_throughput_agg`), which the capacity sizing does not follow; each sizing's
+        // settings the other has no use for are refused rather than ignored.
+        let capacity = config.sizing == SlaSizing::Capacity;
+        let refused = [
+            (
+                "sizing",
+                capacity && basis.common.aggregated(),
+                "`capacity` sizes disaggregated prefill and decode pools; this deployment is aggregated (use `corrected`)",
+            ),
+            (
+                "correction",
+                capacity && !config.correction,
+                "has no effect with `sizing: capacity` (Dynamo 1.6 keeps no correction factors)",
+            ),
+            (
+                "wait_until_ready",
+                capacity && !config.wait_until_ready,
+                "has no effect with `sizing: capacity` (Dynamo 1.6 has its own rule for workers still starting)",
+            ),
+            (
+                "min_gpu_budget",
+                !capacity && config.min_gpu_budget.is_some(),
+                "applies to `sizing: capacity` only (Dynamo 1.6's GPU floor)",
+            ),
+        ];
+        if let Some((field, _, why)) = refused.into_iter().find(|(_, bad, _)| *bad) {
+            return Err(PlannerError::invalid(format!("{path}.sla.{field}"), why));
         }
         if let Some(floor) = config.min_gpu_budget {
-            let field = format!("{path}.sla.min_gpu_budget");
-            if config.sizing != SlaSizing::Capacity {
-                return Err(PlannerError::invalid(
-                    field,
-                    "applies to `sizing: capacity` only (Dynamo 1.6's GPU floor)",
-                ));
-            }
             // As Dynamo refuses `min_gpu_budget > max_gpu_budget` at start-up.
             let budget = basis.common.budget;
             if budget > 0 && floor > budget {
                 return Err(PlannerError::invalid(
-                    field,
+                    format!("{path}.sla.min_gpu_budget"),
                     format!("{floor} GPUs exceeds the GPU budget of {budget}"),
                 ));
             }
@@ -363,22 +360,17 @@ impl Sla {
             max_gpus: Some(c.budget(obs)),
             min_workers: (c.min[c.prefill], c.min[c.decode]),
         };
-        let serving = (obs.pools[c.prefill].ready, obs.pools[c.decode].ready);
+        // A count of each pool, as (prefill, decode).
+        let pair =
+            |of: fn(&PoolObservation) -> u32| (of(&obs.pools[c.prefill]), of(&obs.pools[c.decode]));
+        let serving = pair(|p| p.ready);
         let ((p, d), held) = if starting {
             // Only reductions (none of a starting worker's pool unless cut to its serving
             // ones or fewer), which keep the floor.
-            let starting_of = |pool: usize| obs.pools[pool].starting;
-            let (p, d) = dynamo_budget::startup_reductions(
-                proposed,
-                serving,
-                (starting_of(c.prefill), starting_of(c.decode)),
-                &band,
-            );
-            let keep = |pool: usize| obs.pools[pool].active();
-            (
-                (p.unwrap_or(keep(c.prefill)), d.unwrap_or(keep(c.decode))),
-                false,
-            )
+            let (p, d) =
+                dynamo_budget::startup_reductions(proposed, serving, pair(|p| p.starting), &band);
+            let (keep_p, keep_d) = pair(PoolObservation::active);
+            ((p.unwrap_or(keep_p), d.unwrap_or(keep_d)), false)
         } else {
             dynamo_budget::apply(serving, proposed, &band)
         };
