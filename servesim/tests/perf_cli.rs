@@ -199,11 +199,35 @@ fn import_then_predict_and_check_with_the_imported_folder() {
             "--calibration",
         ])
         .arg(&out)
+        .arg("--errors")
+        .arg(tmp("errors.csv"))
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let s = String::from_utf8_lossy(&o.stdout);
     assert!(s.contains("gemm_perf (trtllm)") && s.contains("10"), "{s}");
+    // Every checked row, with the error the summary's percentiles are taken over.
+    let errors = std::fs::read_to_string(tmp("errors.csv")).unwrap();
+    let mut lines = errors.lines();
+    assert_eq!(
+        lines.next(),
+        Some("table,kernel,measured_ms,predicted_ms,error")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.rsplitn(4, ',').collect()).collect();
+    assert_eq!(rows.len(), 10, "{errors}");
+    for r in &rows {
+        let (err, pred, meas): (f64, f64, f64) = (
+            r[0].parse().unwrap(),
+            r[1].parse().unwrap(),
+            r[2].parse().unwrap(),
+        );
+        assert!(
+            r[3].starts_with("gemm_perf,") && r[3].contains("m: "),
+            "{r:?}"
+        );
+        assert!(((pred - meas) / meas - err).abs() < 1e-5, "{r:?}");
+    }
+    assert!(rows.iter().any(|r| r[0] != "0.000000"), "{errors}");
     let input = tmp("q.csv");
     std::fs::write(&input, "gemm_dtype,m,n,k\nbfloat16,64,4096,4096\n").unwrap();
     let st = bin()

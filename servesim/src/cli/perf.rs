@@ -59,6 +59,11 @@ pub enum PerfCommand {
         /// Calibration folder to check instead of the tables shipped in the binary.
         #[arg(long)]
         calibration: Option<PathBuf>,
+        /// Also write every checked row to this CSV: its table, its kernel call (as the
+        /// simulator reads it), the measured and the leave-shape-out predicted time, and the
+        /// relative error, so a user can see where the tables predict poorly.
+        #[arg(long)]
+        errors: Option<PathBuf>,
     },
     /// On every GPU and backend, which kernels of a model's worker have no measured rows of
     /// their own kind (format, kernel, model shape) and borrow another kind's, another GPU's
@@ -248,6 +253,7 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
             gpu,
             backend,
             calibration,
+            errors,
         } => {
             let cat = GpuCatalog::builtin();
             let be = Backend::parse(&backend).map_err(m)?;
@@ -265,6 +271,17 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
                 )));
             }
             let timer = CalibratedTimer::from_calibration(&set, &cat, &gpu, be).map_err(m)?;
+            let mut per_row = match &errors {
+                Some(path) => {
+                    let mut w = csv::Writer::from_path(path).map_err(|e| {
+                        CliError::Message(format!("--errors {}: {e}", path.display()))
+                    })?;
+                    w.write_record(["table", "kernel", "measured_ms", "predicted_ms", "error"])
+                        .map_err(m)?;
+                    Some(w)
+                }
+                None => None,
+            };
             let mut out = std::io::stdout().lock();
             writeln!(
                 out,
@@ -308,6 +325,20 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
                     vec![(format!("{stem}_perf"), rows)]
                 };
                 for (table, rows) in groups {
+                    if let Some(w) = per_row.as_mut() {
+                        for (op, measured) in &rows {
+                            if let Some(p) = timer.time_ms_leave_out(op) {
+                                w.write_record([
+                                    table.clone(),
+                                    format!("{op:?}"),
+                                    format!("{measured}"),
+                                    format!("{p}"),
+                                    format!("{:.6}", (p - measured) / measured),
+                                ])
+                                .map_err(m)?;
+                            }
+                        }
+                    }
                     let s = leave_shape_out(&timer, &rows);
                     let name = format!("{table} ({bdir})");
                     writeln!(
@@ -320,6 +351,9 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
                     )
                     .map_err(m)?;
                 }
+            }
+            if let Some(mut w) = per_row {
+                w.flush().map_err(m)?;
             }
             Ok(())
         }
