@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use servesim::planner::POLICIES;
 use servesim::progress::Quiet;
-use servesim::suite::{BEST_FIXED, SuiteOptions, manifest, page, run_suite, search};
+use servesim::suite::{BEST_FIXED, SuiteOptions, Verdict, manifest, page, run_suite, search};
 use servesim::{Scenario, run};
 
 /// Dynamo's sinusoid deployment, shrunk: 60 s, a 4-GPU budget, a lighter load.
@@ -83,6 +83,27 @@ fn a_tiny_suite_reports_every_policy_and_a_best_fixed_within_the_budget() {
     );
     for r in &w.rows {
         assert_eq!(r.runs.len(), 2, "{}", r.policy);
+    }
+    // Each policy's verdict stands on its paired intervals; the baseline has none.
+    assert_eq!(w.rows[0].vs_best_fixed.verdict, None);
+    for r in &w.rows[1..] {
+        let d = &r.vs_best_fixed;
+        let (g, a) = (&d.goodput_per_gpu, &d.slo_attainment);
+        if g.low.is_nan() || a.low.is_nan() {
+            // No interval: exact differences (identical runs) have a verdict of their sign,
+            // others none.
+            assert_eq!(d.verdict.is_some(), r.identical_seeds, "{}", r.policy);
+            continue;
+        }
+        let (g_up, g_down) = (g.low > 0.0, g.high < 0.0);
+        let (a_up, a_down) = (a.low > 0.0, a.high < 0.0);
+        let want = match (g_up, g_down, a_up, a_down) {
+            (true, _, _, false) => Verdict::Wins,
+            (true, _, _, true) | (_, true, true, _) => Verdict::Trades,
+            (false, false, _, false) => Verdict::Even,
+            _ => Verdict::Loses,
+        };
+        assert_eq!(d.verdict, Some(want), "{}: {g:?} {a:?}", r.policy);
     }
     let table = report.to_string();
     for name in &want {
@@ -200,4 +221,6 @@ fn the_command_writes_its_page_and_says_why_one_seed_has_no_interval() {
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("suite.json")).unwrap())
             .unwrap();
     assert_eq!(json["workloads"][0]["rows"][1]["policy"], "static");
+    // One seed: no interval, so no verdict either.
+    assert!(json["workloads"][0]["rows"][1]["vs_best_fixed"]["verdict"].is_null());
 }

@@ -26,8 +26,10 @@ pub mod manifest;
 pub mod page;
 pub mod search;
 mod table;
+mod verdict;
 
 pub use search::{Candidate, DEFAULT_ATTAINMENT_TARGET, goodput_per_gpu};
+pub use verdict::Verdict;
 
 /// The name of the best fixed deployment's row.
 pub const BEST_FIXED: &str = "best-fixed";
@@ -101,6 +103,9 @@ pub struct Diff {
     pub gpu_hours: Estimate,
     /// Mean goodput per GPU over the best fixed deployment's.
     pub goodput_per_gpu_ratio: f64,
+    /// Wins, trades, loses or even, by the intervals above ([`Verdict::of`]); null for the
+    /// best fixed deployment's own row and where a difference is unknown.
+    pub verdict: Option<Verdict>,
 }
 
 /// One workload's results.
@@ -345,16 +350,22 @@ fn row(policy: &str, v: &[&Summary], base: &[&Summary], seeds: u64) -> Row {
     let gpu_h = |s: &Summary| Some(s.gpu_hours);
     let mean_gpg = own(&gpg).mean;
     let base_gpg = Estimate::of(&base.iter().map(|s| goodput_per_gpu(s)).collect::<Vec<_>>());
+    let d_attainment = diff(&attainment).clipped(-1.0, 1.0);
+    let d_gpg = diff(&gpg);
+    let verdict = (policy != BEST_FIXED)
+        .then(|| Verdict::of(&d_gpg, &d_attainment, paired_identical && seeds >= 2))
+        .flatten();
     Row {
         policy: policy.to_string(),
         slo_attainment: own(&attainment).clipped(0.0, 1.0),
         goodput_per_gpu: own(&gpg),
         gpu_hours: own(&gpu_h),
         vs_best_fixed: Diff {
-            slo_attainment: diff(&attainment).clipped(-1.0, 1.0),
-            goodput_per_gpu: diff(&gpg),
+            slo_attainment: d_attainment,
+            goodput_per_gpu: d_gpg,
             gpu_hours: diff(&gpu_h),
             goodput_per_gpu_ratio: mean_gpg / base_gpg.mean,
+            verdict,
         },
         identical_seeds: identical,
         runs: v

@@ -12,7 +12,7 @@ use super::{BEST_FIXED, Row, SuiteReport, WorkloadReport};
 
 const CSS: &str = ".grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(660px,1fr));gap:18px}\
 .card{border:1px solid #e5e7eb;border-radius:6px;padding:4px 14px 10px}\
-td.win{background:#dcfce7}td.lose{background:#fee2e2}td.base{background:#f3f4f6}\
+td.wins{background:#dcfce7}td.loses{background:#fee2e2}td.trades{background:#fef3c7}td.base{background:#f3f4f6}\
 .note{color:#92400e}table.small td,table.small th{padding:2px 6px;font-size:12px}";
 
 fn pct(e: &Estimate) -> String {
@@ -23,18 +23,9 @@ fn pct(e: &Estimate) -> String {
     }
 }
 
-/// Whether a row beats the best fixed deployment (more goodput per GPU at no lower mean
-/// attainment), loses on both, or neither: the summary's cell colours.
-fn verdict(r: &Row, base: &Row) -> &'static str {
-    let ratio = r.vs_best_fixed.goodput_per_gpu_ratio;
-    let (a, b) = (r.slo_attainment.mean, base.slo_attainment.mean);
-    if ratio >= 1.0 && a >= b {
-        "win"
-    } else if ratio < 1.0 && a < b {
-        "lose"
-    } else {
-        ""
-    }
+/// The summary cell's class: the row's verdict against the best fixed deployment.
+fn verdict(r: &Row) -> &'static str {
+    r.vs_best_fixed.verdict.map_or("", |v| v.as_str())
 }
 
 fn summary(report: &SuiteReport) -> String {
@@ -43,8 +34,10 @@ fn summary(report: &SuiteReport) -> String {
     };
     let mut s = String::from(
         "<section><h2>All workloads</h2><p>Goodput per GPU relative to the best fixed \
-         deployment, and SLO attainment (means over the seeds). Green: more goodput per GPU \
-         at no lower attainment; red: less of both.</p><table><tr><th>workload</th>",
+         deployment, and SLO attainment (means over the seeds), then the verdict by the paired \
+         95 % intervals. Wins (green): more goodput per GPU, attainment not shown lower; \
+         trades (amber): better on one, worse on the other; loses (red); even: no difference \
+         shown in goodput per GPU.</p><table><tr><th>workload</th>",
     );
     for r in &first.rows {
         let _ = write!(s, "<th>{}</th>", escape(&r.policy));
@@ -63,14 +56,14 @@ fn summary(report: &SuiteReport) -> String {
             let ratio = r.vs_best_fixed.goodput_per_gpu_ratio;
             let _ = write!(
                 s,
-                "<td class=\"{}\">{} · {}</td>",
-                verdict(r, &w.rows[0]),
+                "<td class=\"{v}\">{} · {} {v}</td>",
                 if ratio.is_finite() {
                     format!("{ratio:.2}×")
                 } else {
                     "-".into()
                 },
-                pct(&r.slo_attainment)
+                pct(&r.slo_attainment),
+                v = verdict(r),
             );
         }
         s.push_str("</tr>");

@@ -130,11 +130,14 @@ impl fmt::Display for SuiteReport {
         writeln!(f)?;
         writeln!(
             f,
-            "Goodput per GPU relative to best-fixed, and SLO attainment (means over the seeds)"
+            "Goodput per GPU relative to best-fixed, and SLO attainment (means over the seeds); \
+             then, by the paired intervals, whether the policy wins (more goodput per GPU, \
+             attainment not lower), trades (better on one, worse on the other), loses or is \
+             even (no difference in goodput per GPU)"
         )?;
         write!(f, "{:<22} {:>14}", "workload", BEST_FIXED)?;
         for r in first.rows.iter().skip(1) {
-            write!(f, " {:>15}", r.policy)?;
+            write!(f, " {:>22}", r.policy)?;
         }
         writeln!(f)?;
         for w in &self.workloads {
@@ -158,7 +161,12 @@ impl fmt::Display for SuiteReport {
                 } else {
                     "-".into()
                 };
-                write!(f, " {:>15}", format!("{ratio} {}", att(&r.slo_attainment)))?;
+                let verdict = r.vs_best_fixed.verdict.map_or("", |v| v.as_str());
+                write!(
+                    f,
+                    " {:>22}",
+                    format!("{ratio} {} {verdict}", att(&r.slo_attainment))
+                )?;
             }
             writeln!(f)?;
         }
