@@ -456,13 +456,13 @@ class AbReport:
     def differences(self) -> Any:
         """The paired differences (pandas), one row per policy × metric against the first
         policy: ``policy``, ``baseline``, ``metric`` (``slo_attainment``, ``gpu_hours``,
-        ``goodput_rps``), ``mean``, ``low``, ``high`` (the 95 % interval; None where the seeds
-        give none)."""
+        ``goodput_rps``, ``goodput_per_gpu``), ``mean``, ``low``, ``high`` (the 95 % interval;
+        None where the seeds give none)."""
         import pandas as pd
 
         rows = []
         for p in self.raw["paired"]:
-            for metric in ("slo_attainment", "gpu_hours", "goodput_rps"):
+            for metric in ("slo_attainment", "gpu_hours", "goodput_rps", "goodput_per_gpu"):
                 e = p[metric]
                 rows.append(
                     {

@@ -371,10 +371,17 @@ def test_ab(small: servesim.Scenario) -> None:
     assert sorted(set(runs["seed"])) == rep.raw["seeds"] == [1, 2]
     assert (runs["gpu_hours"] > 0).all()
     diff = rep.differences()
-    assert list(diff["metric"]) == ["slo_attainment", "gpu_hours", "goodput_rps"]
+    assert list(diff["metric"]) == ["slo_attainment", "gpu_hours", "goodput_rps", "goodput_per_gpu"]
     assert set(diff["baseline"]) == {"static"}
     gpu = runs.groupby("policy")["gpu_hours"].mean()
     assert diff.loc[diff.metric == "gpu_hours", "mean"].iloc[0] == pytest.approx(gpu["load-threshold"] - gpu["static"])
+    # Goodput per GPU held, paired by seed: goodput over the mean GPUs of each run.
+    per_gpu = {
+        (r["policy"], r["seed"]): r["summary"]["goodput_rps"] / (r["summary"]["gpu_hours"] * 3600 / r["summary"]["duration_s"])
+        for r in rep.raw["runs"]
+    }
+    want = sum(per_gpu[("load-threshold", s)] - per_gpu[("static", s)] for s in (1, 2)) / 2
+    assert diff.loc[diff.metric == "goodput_per_gpu", "mean"].iloc[0] == pytest.approx(want)
     text = repr(rep)
     assert text.startswith("AbReport('") and "2 seeds" in text and "load-threshold" in text and len(text) < 300
     for bad in (0, -1, 1.5, True):

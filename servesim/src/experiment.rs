@@ -260,6 +260,9 @@ pub struct PairedDiff {
     pub gpu_hours: Estimate,
     /// Goodput difference.
     pub goodput_rps: Estimate,
+    /// Goodput per GPU held difference (req/s per GPU, [`Summary::goodput_per_gpu`]): what
+    /// a planner that saves GPUs is judged by.
+    pub goodput_per_gpu: Estimate,
     /// Both the policy's and the baseline's runs are identical across seeds: the differences
     /// are exact, with no interval (`low` and `high` NaN, null in JSON).
     pub identical_seeds: bool,
@@ -467,6 +470,7 @@ pub fn ab(
                 slo_attainment: diff(&attainment).clipped(-1.0, 1.0),
                 gpu_hours: diff(&|s| Some(s.gpu_hours)),
                 goodput_rps: diff(&|s| Some(s.goodput_rps)),
+                goodput_per_gpu: diff(&|s| Some(s.goodput_per_gpu()).filter(|g| g.is_finite())),
             }
         })
         .collect::<Vec<PairedDiff>>();
@@ -578,12 +582,13 @@ impl fmt::Display for AbReport {
                 };
                 writeln!(
                     f,
-                    "{} − {}: attainment {attainment}, GPU-hours {:+.3}, goodput {:+.3} req/s \
-                     ({})",
+                    "{} − {}: attainment {attainment}, GPU-hours {:+.3}, goodput {:+.3} req/s, \
+                     goodput/GPU {:+.3} ({})",
                     d.policy,
                     d.baseline,
                     d.gpu_hours.mean,
                     d.goodput_rps.mean,
+                    d.goodput_per_gpu.mean,
                     if d.identical_seeds {
                         "exact: identical runs on every seed, no interval"
                     } else {
@@ -604,7 +609,7 @@ impl fmt::Display for AbReport {
             };
             writeln!(
                 f,
-                "{} − {}: attainment {attainment}, GPU-hours {:+.3} [{:+.3}, {:+.3}], goodput {:+.3} req/s [{:+.3}, {:+.3}]",
+                "{} − {}: attainment {attainment}, GPU-hours {:+.3} [{:+.3}, {:+.3}], goodput {:+.3} req/s [{:+.3}, {:+.3}], goodput/GPU {:+.3} [{:+.3}, {:+.3}]",
                 d.policy,
                 d.baseline,
                 d.gpu_hours.mean,
@@ -612,7 +617,10 @@ impl fmt::Display for AbReport {
                 d.gpu_hours.high,
                 d.goodput_rps.mean,
                 d.goodput_rps.low,
-                d.goodput_rps.high
+                d.goodput_rps.high,
+                d.goodput_per_gpu.mean,
+                d.goodput_per_gpu.low,
+                d.goodput_per_gpu.high
             )?;
         }
         Ok(())
@@ -743,6 +751,41 @@ mod tests {
             out.contains("no intervals: one seed") && out.contains("(one seed)"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn the_paired_goodput_per_gpu_is_each_seeds_difference_averaged() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/disagg-small.yaml");
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("duration_s: 300", "duration_s: 60");
+        let s = Scenario::from_yaml_str(&text, "gpg", path.parent().unwrap()).unwrap();
+        let p = vec!["static".to_string(), "load-threshold".into()];
+        let r = ab(&s, &p, 0, 3, 1, &Quiet).unwrap();
+        let of = |policy: &str| -> Vec<f64> {
+            r.runs
+                .iter()
+                .filter(|run| run.policy == policy)
+                .map(|run| {
+                    let s = &run.summary;
+                    s.goodput_rps / (s.gpu_hours * 3600.0 / s.duration_s)
+                })
+                .collect()
+        };
+        let d: Vec<f64> = of("load-threshold")
+            .iter()
+            .zip(of("static"))
+            .map(|(a, b)| a - b)
+            .collect();
+        let want = Estimate::of(&d);
+        let got = r.paired[0].goodput_per_gpu;
+        assert!((got.mean - want.mean).abs() < 1e-12, "{got} {want}");
+        assert!(
+            (got.low - want.low).abs() < 1e-12 && got.low.is_finite(),
+            "{got}"
+        );
+        assert!(r.to_string().contains("goodput/GPU"), "{r}");
     }
 
     #[test]

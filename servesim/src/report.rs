@@ -155,6 +155,17 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Goodput per GPU held (req/s per GPU): goodput over the mean GPUs held during the
+    /// run (NaN where none were held).
+    pub fn goodput_per_gpu(&self) -> f64 {
+        let mean_gpus = self.gpu_hours * 3600.0 / self.duration_s;
+        if mean_gpus > 0.0 {
+            self.goodput_rps / mean_gpus
+        } else {
+            f64::NAN
+        }
+    }
+
     /// Summarises a finished simulation.
     pub fn new(s: &Scenario, sim: &Simulation<World>) -> Summary {
         let w = &sim.model;

@@ -28,7 +28,7 @@ pub mod search;
 mod table;
 mod verdict;
 
-pub use search::{Candidate, DEFAULT_ATTAINMENT_TARGET, goodput_per_gpu};
+pub use search::{Candidate, DEFAULT_ATTAINMENT_TARGET};
 pub use verdict::Verdict;
 
 /// The name of the best fixed deployment's row.
@@ -221,7 +221,7 @@ pub fn run_suite(
                         .map(|(n, p)| n * p.tp)
                         .sum(),
                     slo_attainment: s.slo_attainment.unwrap_or(f64::NAN),
-                    goodput_per_gpu: goodput_per_gpu(s),
+                    goodput_per_gpu: s.goodput_per_gpu(),
                 }
             })
             .collect();
@@ -346,10 +346,10 @@ fn row(policy: &str, v: &[&Summary], base: &[&Summary], seeds: u64) -> Row {
             paired_identical,
         )
     };
-    let gpg = |s: &Summary| Some(goodput_per_gpu(s));
+    let gpg = |s: &Summary| Some(s.goodput_per_gpu());
     let gpu_h = |s: &Summary| Some(s.gpu_hours);
     let mean_gpg = own(&gpg).mean;
-    let base_gpg = Estimate::of(&base.iter().map(|s| goodput_per_gpu(s)).collect::<Vec<_>>());
+    let base_gpg = Estimate::of(&base.iter().map(|s| s.goodput_per_gpu()).collect::<Vec<_>>());
     let d_attainment = diff(&attainment).clipped(-1.0, 1.0);
     let d_gpg = diff(&gpg);
     let verdict = (policy != BEST_FIXED)
@@ -374,7 +374,7 @@ fn row(policy: &str, v: &[&Summary], base: &[&Summary], seeds: u64) -> Row {
                 seed: s.seed,
                 slo_attainment: s.slo_attainment,
                 goodput_rps: s.goodput_rps,
-                goodput_per_gpu: goodput_per_gpu(s),
+                goodput_per_gpu: s.goodput_per_gpu(),
                 gpu_hours: s.gpu_hours,
             })
             .collect(),

@@ -12,7 +12,6 @@ use serde::Serialize;
 
 use crate::Error;
 use crate::experiment::with_policy;
-use crate::report::Summary;
 use crate::scenario::Scenario;
 use servesim_models::cluster::PoolRole;
 
@@ -113,16 +112,6 @@ pub fn run_key(s: &Scenario) -> String {
         }
     }
     serde_json::to_string(&c).unwrap_or_default()
-}
-
-/// Goodput per GPU held (req/s per GPU): goodput over the mean GPUs held during the run.
-pub fn goodput_per_gpu(s: &Summary) -> f64 {
-    let mean_gpus = s.gpu_hours * 3600.0 / s.duration_s;
-    if mean_gpus > 0.0 {
-        s.goodput_rps / mean_gpus
-    } else {
-        f64::NAN
-    }
 }
 
 /// One deployment tried by the search, on the search seed.
