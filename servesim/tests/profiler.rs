@@ -441,6 +441,20 @@ fn simulate_mode_compares_the_top_candidates_with_the_simulator() {
         // Disagreements are flagged exactly when a figure is more than 10 % off.
         let off = (c.fast_itl_ms - itl).abs() / itl > servesim::profiler::simulate::DISAGREEMENT;
         assert_eq!(c.disagreements.iter().any(|d| d == "itl"), off, "{c:?}");
+        // The seeds' own means bracket the pooled one; a disagreement is called within
+        // their spread only where the fast figure lies inside it.
+        for (mean, seeds) in [(ttft, c.sim_ttft_ms_seeds), (itl, c.sim_itl_ms_seeds)] {
+            let [lo, hi] = seeds.unwrap();
+            assert!(lo <= mean + 1e-9 && mean <= hi + 1e-9, "{c:?}");
+        }
+        for d in &c.within_seed_spread {
+            assert!(c.disagreements.contains(d), "{c:?}");
+            let ([lo, hi], fast) = match d.as_str() {
+                "ttft" => (c.sim_ttft_ms_seeds.unwrap(), c.fast_ttft_ms),
+                _ => (c.sim_itl_ms_seeds.unwrap(), c.fast_itl_ms),
+            };
+            assert!(lo <= fast && fast <= hi, "{c:?}");
+        }
     }
     // Decode ITL is what the fast model and the simulator share most directly: within
     // 20 % everywhere (the aggregated mixed-batch estimate is the loosest, 10–15 % here).

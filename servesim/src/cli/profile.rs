@@ -182,15 +182,15 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
             cmp.label,
             cmp.workload,
             cmp.fast_ttft_ms,
-            cmp.sim_ttft_ms.map_or("-".into(), |v| format!("{v:.0}")),
+            servesim::profiler::simulate::with_seeds(cmp.sim_ttft_ms, cmp.sim_ttft_ms_seeds, 0),
             cmp.fast_itl_ms,
-            cmp.sim_itl_ms.map_or("-".into(), |v| format!("{v:.1}")),
+            servesim::profiler::simulate::with_seeds(cmp.sim_itl_ms, cmp.sim_itl_ms_seeds, 1),
             cmp.fast_tokens_per_s_per_gpu,
             cmp.sim_tokens_per_s_per_gpu,
             if cmp.disagreements.is_empty() {
                 String::new()
             } else {
-                format!("  DISAGREE: {}", cmp.disagreements.join(", "))
+                format!("  DISAGREE: {}", cmp.disagreement_text())
             }
         );
     }

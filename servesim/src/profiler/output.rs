@@ -601,7 +601,7 @@ pub fn report_html(o: &Outcome) -> String {
     if o.mode == ProfileMode::Simulate {
         let _ = write!(
             body,
-            "<section><h2>Fast estimate vs simulation</h2><table><tr><th>deployment</th><th>workload</th><th>TTFT fast / sim ms</th><th>ITL fast / sim ms</th><th>tokens/s/GPU fast / sim</th><th>SLO attainment</th><th>disagree (&gt;{:.0} %)</th></tr>",
+            "<section><h2>Fast estimate vs simulation</h2><table><tr><th>deployment</th><th>workload</th><th>TTFT fast / sim ms [seeds]</th><th>ITL fast / sim ms [seeds]</th><th>tokens/s/GPU fast / sim</th><th>SLO attainment</th><th>disagree (&gt;{:.0} %)</th></tr>",
             super::simulate::DISAGREEMENT * 100.0
         );
         for c in &o.comparisons {
@@ -611,14 +611,14 @@ pub fn report_html(o: &Outcome) -> String {
                 escape(&c.label),
                 escape(&c.workload),
                 c.fast_ttft_ms,
-                c.sim_ttft_ms.map_or("-".into(), |v| format!("{v:.0}")),
+                super::simulate::with_seeds(c.sim_ttft_ms, c.sim_ttft_ms_seeds, 0),
                 c.fast_itl_ms,
-                c.sim_itl_ms.map_or("-".into(), |v| format!("{v:.1}")),
+                super::simulate::with_seeds(c.sim_itl_ms, c.sim_itl_ms_seeds, 1),
                 c.fast_tokens_per_s_per_gpu,
                 c.sim_tokens_per_s_per_gpu,
                 c.sim_slo_attainment
                     .map_or("-".into(), |v| format!("{:.1} %", v * 100.0)),
-                c.disagreements.join(", ")
+                escape(&c.disagreement_text())
             );
         }
         body.push_str("</table></section>");
