@@ -55,9 +55,10 @@ pub struct Comparison {
     pub sim_tokens_per_s_per_gpu: f64,
     /// Simulated share of requests meeting both SLOs.
     pub sim_slo_attainment: Option<f64>,
-    /// The lowest and highest of the seeds' own mean TTFTs, ms (`None` under two seeds with
-    /// completions): how closely the simulation itself pins the figure. Near a worker's
-    /// slot limit rare saturation episodes set the mean, and seeds differ by tens of percent.
+    /// The lowest and highest of the seeds' own mean TTFTs, ms (`None` where fewer than two
+    /// seeds completed a request): how closely the simulation itself pins the figure. Near
+    /// a worker's slot limit rare saturation episodes set the mean, and seeds differ by tens
+    /// of percent.
     pub sim_ttft_ms_seeds: Option<[f64; 2]>,
     /// The same for the ITL.
     pub sim_itl_ms_seeds: Option<[f64; 2]>,
@@ -66,6 +67,22 @@ pub struct Comparison {
     /// Of those, the ones whose fast figure lies within the seeds' own spread: the
     /// simulation does not pin them closer than the fast model is off.
     pub within_seed_spread: Vec<String>,
+}
+
+impl Comparison {
+    /// The disagreeing figures in words, those within the seeds' own spread named
+    /// (empty where none disagrees).
+    pub fn disagreement_text(&self) -> String {
+        if self.within_seed_spread.is_empty() {
+            self.disagreements.join(", ")
+        } else {
+            format!(
+                "{} ({} within the seeds' own spread)",
+                self.disagreements.join(", "),
+                self.within_seed_spread.join(", ")
+            )
+        }
+    }
 }
 
 /// The lowest and highest of `values`, where there are at least two.
@@ -353,27 +370,11 @@ impl Pooled {
     }
 }
 
-/// A simulated mean with the range of the seeds' own means, `314 [229–340]`.
+/// A simulated mean with the range of the seeds' own means, as `314 [189–463]`.
 pub fn with_seeds(mean: Option<f64>, seeds: Option<[f64; 2]>, decimals: usize) -> String {
     match (mean, seeds) {
         (Some(v), Some([lo, hi])) => format!("{v:.decimals$} [{lo:.decimals$}–{hi:.decimals$}]"),
         (Some(v), None) => format!("{v:.decimals$}"),
         (None, _) => "-".into(),
-    }
-}
-
-impl Comparison {
-    /// The disagreeing figures in words, those within the seeds' own spread named
-    /// (empty where none disagrees).
-    pub fn disagreement_text(&self) -> String {
-        if self.within_seed_spread.is_empty() {
-            self.disagreements.join(", ")
-        } else {
-            format!(
-                "{} ({} within the seeds' own spread)",
-                self.disagreements.join(", "),
-                self.within_seed_spread.join(", ")
-            )
-        }
     }
 }
