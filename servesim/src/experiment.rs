@@ -642,15 +642,22 @@ mod tests {
         assert!((t95(40) - 2.021).abs() < 0.005);
     }
 
-    #[test]
-    fn runs_that_judge_nothing_have_no_attainment() {
+    /// `scenarios/disagg-small.yaml` cut to `duration_s` seconds, and the folder its paths
+    /// are read from.
+    fn small_scenario_text(duration_s: u32) -> (String, std::path::PathBuf) {
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/disagg-small.yaml");
         let text = std::fs::read_to_string(&path)
             .unwrap()
-            .replace("duration_s: 300", "duration_s: 40")
-            .replace("rate_per_s: 2}", "rate_per_s: 1.0e-9}");
-        let s = Scenario::from_yaml_str(&text, "quiet", path.parent().unwrap()).unwrap();
+            .replace("duration_s: 300", &format!("duration_s: {duration_s}"));
+        (text, path.parent().unwrap().to_path_buf())
+    }
+
+    #[test]
+    fn runs_that_judge_nothing_have_no_attainment() {
+        let (text, dir) = small_scenario_text(40);
+        let text = text.replace("rate_per_s: 2}", "rate_per_s: 1.0e-9}");
+        let s = Scenario::from_yaml_str(&text, "quiet", &dir).unwrap();
         let p = vec!["static".to_string(), "load-threshold".into()];
         let r = ab(&s, &p, 0, 2, 1, &Quiet).unwrap();
         for stats in &r.policies {
@@ -670,23 +677,19 @@ mod tests {
     #[test]
     fn runs_identical_across_seeds_print_no_interval() {
         // A trace replay: the seed reaches no randomness, every seed gives the same run.
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/disagg-small.yaml");
         let chat = "    - name: chat
       open:
         arrival: {kind: poisson, rate_per_s: 2}
         input: {kind: lognormal, mean: 2000, p50: 1500}
         output: {kind: lognormal, mean: 300, p50: 250}";
-        let text = std::fs::read_to_string(&path)
-            .unwrap()
-            .replace("duration_s: 300", "duration_s: 60");
+        let (text, dir) = small_scenario_text(60);
         assert!(text.contains(chat));
         let text = text.replace(
             chat,
             "    - name: replay
       trace: {path: ../data/traces/azure_llm_2023_conv.csv.gz, format: azure, to_s: 60}",
         );
-        let s = Scenario::from_yaml_str(&text, "replay", path.parent().unwrap()).unwrap();
+        let s = Scenario::from_yaml_str(&text, "replay", &dir).unwrap();
         let p = vec!["static".to_string(), "load-threshold".into()];
         let r = ab(&s, &p, 0, 3, 1, &Quiet).unwrap();
         assert!(r.runs.iter().all(|run| run.summary.arrived > 0));
@@ -718,12 +721,8 @@ mod tests {
 
     #[test]
     fn identical_runs_are_told_apart_from_runs_that_differ() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/disagg-small.yaml");
-        let text = std::fs::read_to_string(&path)
-            .unwrap()
-            .replace("duration_s: 300", "duration_s: 60");
-        let s = Scenario::from_yaml_str(&text, "random", path.parent().unwrap()).unwrap();
+        let (text, dir) = small_scenario_text(60);
+        let s = Scenario::from_yaml_str(&text, "random", &dir).unwrap();
         let r = ab(&s, &["static".to_string()], 0, 2, 1, &Quiet).unwrap();
         assert!(!r.policies[0].identical_seeds);
         assert!(r.policies[0].goodput_rps.low.is_finite());
@@ -732,12 +731,8 @@ mod tests {
 
     #[test]
     fn one_seed_gives_no_interval_and_says_why() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/disagg-small.yaml");
-        let text = std::fs::read_to_string(&path)
-            .unwrap()
-            .replace("duration_s: 300", "duration_s: 60");
-        let s = Scenario::from_yaml_str(&text, "one", path.parent().unwrap()).unwrap();
+        let (text, dir) = small_scenario_text(60);
+        let s = Scenario::from_yaml_str(&text, "one", &dir).unwrap();
         let p = vec!["static".to_string(), "load-threshold".into()];
         let r = ab(&s, &p, 0, 1, 1, &Quiet).unwrap();
         assert!(r.no_interval.as_deref().unwrap().starts_with("one seed"));
@@ -755,12 +750,8 @@ mod tests {
 
     #[test]
     fn the_paired_goodput_per_gpu_is_each_seeds_difference_averaged() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/disagg-small.yaml");
-        let text = std::fs::read_to_string(&path)
-            .unwrap()
-            .replace("duration_s: 300", "duration_s: 60");
-        let s = Scenario::from_yaml_str(&text, "gpg", path.parent().unwrap()).unwrap();
+        let (text, dir) = small_scenario_text(60);
+        let s = Scenario::from_yaml_str(&text, "gpg", &dir).unwrap();
         let p = vec!["static".to_string(), "load-threshold".into()];
         let r = ab(&s, &p, 0, 3, 1, &Quiet).unwrap();
         let of = |policy: &str| -> Vec<f64> {
