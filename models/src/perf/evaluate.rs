@@ -102,6 +102,15 @@ pub struct ErrorStats {
 }
 
 impl ErrorStats {
+    /// Statistics of `(row, measured, predicted)` triples' absolute relative errors.
+    pub fn of_predictions<T>(rows: &[(T, f64, f64)]) -> Self {
+        Self::from_errors(
+            rows.iter()
+                .map(|(_, measured, predicted)| ((predicted - measured) / measured).abs())
+                .collect(),
+        )
+    }
+
     /// Statistics of a set of absolute relative errors (nearest-rank percentiles).
     pub fn from_errors(mut e: Vec<f64>) -> Self {
         if e.is_empty() {
@@ -120,9 +129,16 @@ impl ErrorStats {
 /// Leave-shape-out errors: each measured row predicted from the timer's tables with every row of
 /// the same shape removed; rows with no other row in their category are skipped.
 pub fn leave_shape_out(timer: &CalibratedTimer, rows: &[(KernelOp, f64)]) -> ErrorStats {
-    ErrorStats::from_errors(
-        rows.iter()
-            .filter_map(|(op, lat)| timer.time_ms_leave_out(op).map(|p| ((p - lat) / lat).abs()))
-            .collect(),
-    )
+    ErrorStats::of_predictions(&leave_shape_out_predictions(timer, rows))
+}
+
+/// Each measured row with its leave-shape-out prediction, ms (see [`leave_shape_out`]), for a
+/// caller that wants the rows as well as their [`ErrorStats::of_predictions`].
+pub fn leave_shape_out_predictions<'a>(
+    timer: &CalibratedTimer,
+    rows: &'a [(KernelOp, f64)],
+) -> Vec<(&'a KernelOp, f64, f64)> {
+    rows.iter()
+        .filter_map(|(op, lat)| timer.time_ms_leave_out(op).map(|p| (op, *lat, p)))
+        .collect()
 }

@@ -8,7 +8,9 @@ use servesim_models::backend::Backend;
 use servesim_models::calibration::{self, CalibrationTable, Family, import::PublicTable, shipped};
 use servesim_models::hardware::GpuCatalog;
 use servesim_models::llm::{LlmSpec, Parallelism};
-use servesim_models::perf::evaluate::{leave_shape_out, predict_public_file};
+use servesim_models::perf::evaluate::{
+    ErrorStats, leave_shape_out_predictions, predict_public_file,
+};
 use servesim_models::perf::provenance::{KernelProvenance, Steps};
 use servesim_models::perf::sources::family_dir;
 use servesim_models::perf::{
@@ -325,21 +327,20 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
                     vec![(format!("{stem}_perf"), rows)]
                 };
                 for (table, rows) in groups {
+                    let predicted = leave_shape_out_predictions(&timer, &rows);
                     if let Some(w) = per_row.as_mut() {
-                        for (op, measured) in &rows {
-                            if let Some(p) = timer.time_ms_leave_out(op) {
-                                w.write_record([
-                                    table.clone(),
-                                    format!("{op:?}"),
-                                    format!("{measured}"),
-                                    format!("{p}"),
-                                    format!("{:.6}", (p - measured) / measured),
-                                ])
-                                .map_err(m)?;
-                            }
+                        for (op, measured, p) in &predicted {
+                            w.write_record([
+                                table.clone(),
+                                format!("{op:?}"),
+                                format!("{measured}"),
+                                format!("{p}"),
+                                format!("{:.6}", (p - measured) / measured),
+                            ])
+                            .map_err(m)?;
                         }
                     }
-                    let s = leave_shape_out(&timer, &rows);
+                    let s = ErrorStats::of_predictions(&predicted);
                     let name = format!("{table} ({bdir})");
                     writeln!(
                         out,
