@@ -5,7 +5,9 @@
 //! `max_num_batched_tokens`, whose chunked prefill splits the last prompt to fill the budget
 //! and finishes it first in the next iteration; TensorRT-LLM's `max_num_tokens`; SGLang's
 //! chunked-prefill size), and a prompt gets its first token when the iteration holding its
-//! last token ends. With prompts shorter than the budget a busy worker runs full iterations
+//! last token ends. Without chunked prefill (TensorRT-LLM's default, `enable_chunked_prefill`
+//! false) an iteration takes whole prompts only, as many as fit the budget, and a prompt
+//! longer than the budget alone. With prompts shorter than the budget a busy worker runs full iterations
 //! of several prompts, so a prompt's first token waits for the others' prefill as well as
 //! its own: more than an M/D queue of one prompt's time says, and at a capacity set by what
 //! a full iteration costs.
@@ -48,6 +50,8 @@ pub struct BatchedPrefill {
     isl: u32,
     /// Tokens one iteration may take.
     budget: u32,
+    /// Whether the last prompt an iteration takes may be split to fill the budget.
+    chunked: bool,
     /// One prompt prefilled alone (chunked when it exceeds the budget), ms.
     alone_ms: f64,
     /// Iteration times at increasing token counts, `(tokens, ms)`, up to the budget.
@@ -80,15 +84,43 @@ impl BatchedPrefill {
         BatchedPrefill {
             isl: isl.max(1),
             budget: budget.max(1),
+            chunked: true,
             alone_ms,
             iterations,
             unit_arrivals: (0..max_workers.max(1)).map(|_| OnceLock::new()).collect(),
         }
     }
 
+    /// The same queue with whole prompts only in each iteration (no chunked prefill).
+    pub fn without_chunking(self) -> BatchedPrefill {
+        BatchedPrefill {
+            chunked: false,
+            ..self
+        }
+    }
+
     /// Whether iterations can hold more than one prompt.
     pub fn batches(&self) -> bool {
-        self.isl < self.budget && !self.iterations.is_empty()
+        let room = if self.chunked {
+            self.isl < self.budget
+        } else {
+            self.whole_prompts() >= 2
+        };
+        room && !self.iterations.is_empty()
+    }
+
+    /// Whole prompts that fit one iteration's budget (at least one).
+    fn whole_prompts(&self) -> u32 {
+        (self.budget / self.isl).max(1)
+    }
+
+    /// Tokens of a full iteration: the budget, or the whole prompts that fit it.
+    fn full_tokens(&self) -> u32 {
+        if self.chunked {
+            self.budget
+        } else {
+            self.whole_prompts() * self.isl
+        }
     }
 
     /// One prompt prefilled alone, ms.
@@ -99,8 +131,8 @@ impl BatchedPrefill {
     /// Most requests/s `workers` workers can prefill (full iterations back to back).
     pub fn peak_per_s(&self, workers: u32) -> f64 {
         let per_worker = if self.batches() {
-            let full = self.iteration_ms(self.budget);
-            f64::from(self.budget) / f64::from(self.isl) / (full / 1e3)
+            let full = self.full_tokens();
+            f64::from(full) / f64::from(self.isl) / (self.iteration_ms(full) / 1e3)
         } else {
             1e3 / self.alone_ms
         };
@@ -175,9 +207,14 @@ impl BatchedPrefill {
             while next < unit.len() && arrival(next) <= now {
                 next += 1;
             }
-            // First come, first served up to the budget; the last prompt taken may split.
-            let (mut room, mut j, mut left) = (self.budget, head, head_left);
+            // First come, first served up to the budget; the last prompt taken may split
+            // (whole prompts only without chunking).
+            let full = self.full_tokens();
+            let (mut room, mut j, mut left) = (full, head, head_left);
             while j < next && room > 0 {
+                if !self.chunked && left > room {
+                    break;
+                }
                 let take = left.min(room);
                 room -= take;
                 if take < left {
@@ -187,7 +224,7 @@ impl BatchedPrefill {
                 j += 1;
                 left = self.isl;
             }
-            now += self.iteration_ms(self.budget - room);
+            now += self.iteration_ms(full - room);
             for i in head..j {
                 if i >= WARMUP {
                     sum += now - arrival(i);
@@ -289,6 +326,25 @@ mod tests {
         );
         assert!((q.peak_per_s(1) - 2.5 / 0.230).abs() < 1e-9);
         assert!(q.response_ms(0.99 * q.peak_per_s(1), 1).is_finite());
+    }
+
+    #[test]
+    fn without_chunking_an_iteration_takes_whole_prompts_only() {
+        // 2,500 tokens hold two whole prompts of 1,000; chunking adds half of a third.
+        let iterations = vec![(1000, 100.0), (2000, 180.0), (2500, 220.0)];
+        let chunked = BatchedPrefill::new(1000, 2500, 100.0, iterations.clone(), 1);
+        let whole =
+            BatchedPrefill::new(1000, 2500, 100.0, iterations[..2].to_vec(), 1).without_chunking();
+        assert!(whole.batches());
+        assert!((whole.peak_per_s(1) - 2.0 / 0.180).abs() < 1e-9);
+        assert!(whole.peak_per_s(1) < chunked.peak_per_s(1));
+        // A lone prompt runs in an iteration of its own tokens, not of the budget.
+        let light = whole.response_ms(0.1, 1);
+        assert!((100.0..105.0).contains(&light), "{light}");
+        // Two whole prompts of a budget of 1,999 do not fit: one at a time, as M/D/1.
+        let one = BatchedPrefill::new(1000, 1999, 100.0, vec![(1000, 100.0)], 1).without_chunking();
+        assert!(!one.batches());
+        assert_eq!(one.response_ms(5.0, 1), mdk_response_ms(100.0, 0.5, 1));
     }
 
     #[test]

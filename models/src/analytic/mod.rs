@@ -25,9 +25,10 @@
 //!   systems — a simple approximation technique", Bell System Technical Journal 59(6),
 //!   1980): `m` slots offered `a` with peakedness `z` behave as `m / z` slots offered
 //!   `a / z` of Poisson load.
-//! - **Prefill**: one prompt at batch 1, chunked by the engine's token budget; a
-//!   disaggregated prefill worker's queue batches the waiting prompts into each iteration
-//!   up to that budget ([`BatchedPrefill`]).
+//! - **Prefill**: one prompt at batch 1, chunked by the engine's token budget where the
+//!   engine chunks prompts (whole otherwise: TensorRT-LLM's default, as the simulated
+//!   engine runs it); a disaggregated prefill worker's queue batches the waiting prompts
+//!   into each iteration up to that budget ([`BatchedPrefill`]).
 //! - **Decode**: one step of `b` sequences at the mean context; a decode worker's count in
 //!   flight, with every step at its own batch's time, is a processor-sharing chain of its
 //!   own, weighted for how regular its arrivals are ([`decode_occupancy`]; round-robin
@@ -35,7 +36,7 @@
 //!   departures smoother still).
 //! - **Aggregated** (stationary estimate): with `b` sequences per worker, each request spends
 //!   `n_c` iterations in prefill chunks (ISL split by the token budget left after the `b`
-//!   decode tokens) and OSL − 1 in decode, so `b / (n_c + OSL − 1)` requests start per
+//!   decode tokens; one whole prompt without chunked prefill) and OSL − 1 in decode, so `b / (n_c + OSL − 1)` requests start per
 //!   iteration and a share `f = min(1, that × n_c)` of iterations carry a prefill chunk.
 //!   The mean iteration (= the mean ITL) is `(1 − f) · decode step + f · mixed step`; TTFT is
 //!   half an iteration (arrival inside one) plus the `n_c` mixed steps plus the wait on
@@ -230,6 +231,9 @@ pub struct SteadyLoad {
     pub osl: u32,
     /// Tokens one iteration may schedule.
     pub max_batched_tokens: u32,
+    /// Whether the engine splits a prompt to fill an iteration's budget (chunked prefill);
+    /// without, a prompt runs whole, alone where it exceeds the budget.
+    pub chunked_prefill: bool,
 }
 
 impl SteadyLoad {
@@ -243,16 +247,29 @@ impl SteadyLoad {
         f64::from(self.osl.saturating_sub(1).max(1))
     }
 
-    /// Prefill time of one prompt at batch 1, chunked by the token budget, ms.
+    /// Prefill time of one prompt at batch 1, chunked by the token budget under chunked
+    /// prefill, ms.
     pub fn prefill_ms(&self, p: &CachedPredictor) -> f64 {
-        prefill_alone_ms(self.isl, self.max_batched_tokens.max(16), |b| {
-            p.predict_ms(b)
-        })
+        prefill_alone_ms(
+            self.isl,
+            self.prefill_chunk(self.max_batched_tokens.max(16)),
+            |b| p.predict_ms(b),
+        )
+    }
+
+    /// The most prompt tokens of one prompt an iteration with `room` tokens of budget left
+    /// takes: the room under chunked prefill, else the whole prompt.
+    fn prefill_chunk(&self, room: u32) -> u32 {
+        if self.chunked_prefill {
+            room
+        } else {
+            self.isl.max(1)
+        }
     }
 
     /// The prefill queue of a worker batching prompts (see [`BatchedPrefill`]), for up to
-    /// `max_workers` workers: iterations of 1, 2, … whole prompts and of the full budget
-    /// (whole prompts and a chunk of the next), timed by `p`.
+    /// `max_workers` workers: iterations of 1, 2, … whole prompts and, under chunked
+    /// prefill, of the full budget (whole prompts and a chunk of the next), timed by `p`.
     pub fn batched_prefill(&self, p: &CachedPredictor, max_workers: u32) -> BatchedPrefill {
         let budget = self.max_batched_tokens.max(16);
         let isl = self.isl.max(1);
@@ -275,7 +292,7 @@ impl SteadyLoad {
                 iterations.push((s * isl, time(&vec![prompt; s as usize])));
             }
             let rest = budget - whole * isl;
-            if rest > 0 {
+            if rest > 0 && self.chunked_prefill {
                 let mut chunks = vec![prompt; whole as usize];
                 chunks.push(PrefillChunk {
                     tokens: rest,
@@ -284,7 +301,12 @@ impl SteadyLoad {
                 iterations.push((budget, time(&chunks)));
             }
         }
-        BatchedPrefill::new(isl, budget, self.prefill_ms(p), iterations, max_workers)
+        let queue = BatchedPrefill::new(isl, budget, self.prefill_ms(p), iterations, max_workers);
+        if self.chunked_prefill {
+            queue
+        } else {
+            queue.without_chunking()
+        }
     }
 
     /// Decode step time at `b` sequences of the mean context, ms, as the engine runs it
@@ -312,7 +334,7 @@ impl SteadyLoad {
         if b >= budget {
             return None;
         }
-        let chunk = (budget - b).min(self.isl);
+        let chunk = self.prefill_chunk(budget - b).min(self.isl);
         let decode = self.decode_step_ms(p, graphs, b);
         let mut done = 0;
         let mut mixed = 0.0;

@@ -117,6 +117,8 @@ pub struct Search<'a> {
     pub skipped: Vec<String>,
     /// Token budget per iteration.
     pub max_batched_tokens: u32,
+    /// Whether the engine splits prompts to fill the budget (chunked prefill).
+    pub chunked_prefill: bool,
     /// `max_num_seqs` of prefill workers.
     pub prefill_max_num_seqs: u32,
     /// What a disaggregated first token waits for on the decode side.
@@ -204,6 +206,7 @@ impl<'a> Search<'a> {
             workers,
             skipped,
             max_batched_tokens: d.max_batched_tokens,
+            chunked_prefill: d.chunked_prefill,
             prefill_max_num_seqs: d.max_num_seqs,
             decode_side: DecodeSideWait::new(&llm, &gpu, &d),
             header_tokens: llm.response_header_tokens,
@@ -217,6 +220,7 @@ impl<'a> Search<'a> {
             isl: self.req.isl,
             osl: self.req.osl,
             max_batched_tokens: self.max_batched_tokens,
+            chunked_prefill: self.chunked_prefill,
         }
     }
 
