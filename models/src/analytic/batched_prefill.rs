@@ -13,22 +13,25 @@
 //! a full iteration costs.
 //!
 //! [`BatchedPrefill`] times that queue: an iteration takes the waiting tokens up to the
-//! budget, in that order, and lasts what the predictor gives an iteration of so many tokens
-//! (interpolated between iterations of whole prompts and the full budget); arrivals at each
-//! of `n` workers are every `n`-th of a Poisson stream (Dynamo's round-robin router, see
-//! [`crate::analytic`]). Its mean first-token time has no closed form, so it is measured on
-//! a fixed set of arrivals ([`ARRIVALS`] from a fixed seed, the same at every rate: common
-//! random numbers, so the search compares deployments on the same arrivals and the answer
-//! is deterministic). Where a prompt is at least the budget, iterations hold one prompt's
-//! chunks and the queue is the M/D/n one of [`crate::analytic::mdk_response_ms`], used as
-//! it is.
+//! budget, in that order, and lasts what the predictor gives its very chunks (a prompt
+//! finished from an earlier iteration attends to the tokens before it; more chunks cost
+//! more than fewer of the same tokens); with one prompt length and one budget only a few
+//! compositions occur, each timed once. Arrivals at each of `n` workers are every `n`-th of
+//! a Poisson stream (Dynamo's round-robin router, see [`crate::analytic`]). Its mean
+//! first-token time has no closed form, so it is measured on a fixed set of arrivals
+//! ([`ARRIVALS`] from a fixed seed, the same at every rate: common random numbers, so the
+//! search compares deployments on the same arrivals and the answer is deterministic).
+//! Where a prompt is at least the budget, iterations hold one prompt's chunks and the queue
+//! is the M/D/n one of [`crate::analytic::mdk_response_ms`], used as it is.
 
+use std::cell::{OnceCell, RefCell};
 use std::sync::OnceLock;
 
 use rand_distr::{Distribution, Exp1};
 use servesim_core::RngStreams;
 
 use super::{largest_within, mdk_max_utilisation, mdk_response_ms};
+use crate::perf::PrefillChunk;
 
 /// Arrivals each estimate runs over, per worker.
 ///
@@ -42,84 +45,97 @@ pub const ARRIVALS: usize = 50_000;
 const WARMUP: usize = 5_000;
 /// Bisection rounds of [`BatchedPrefill::max_rate_per_s`].
 const BISECTION_ROUNDS: usize = 24;
+/// Prompts a saturated worker prefills to measure its most requests/s: enough for the
+/// compositions of its iterations to repeat many times over.
+const PEAK_PROMPTS: u32 = 1_000;
+
+/// What one iteration holds: tokens finishing a prompt split by the iteration before, whole
+/// prompts, and tokens starting a prompt the next iteration finishes.
+type Composition = (u32, u32, u32);
+
+/// Times an iteration of the given prefill chunks, ms.
+type IterationTimer<'p> = Box<dyn Fn(&[PrefillChunk]) -> f64 + 'p>;
 
 /// The prefill queue of identical workers batching prompts of one length.
-#[derive(Debug)]
-pub struct BatchedPrefill {
+pub struct BatchedPrefill<'p> {
     /// Prompt tokens.
     isl: u32,
     /// Tokens one iteration may take.
     budget: u32,
     /// Whether the last prompt an iteration takes may be split to fill the budget.
     chunked: bool,
+    /// Whether the worker plans each iteration while the one before runs (an overlap
+    /// schedule): back to back, an iteration takes only the prompts that had come when the
+    /// one before it started.
+    overlap: bool,
     /// One prompt prefilled alone (chunked when it exceeds the budget), ms.
     alone_ms: f64,
-    /// Iteration times at increasing token counts, `(tokens, ms)`, up to the budget.
-    iterations: Vec<(u32, f64)>,
+    /// Times an iteration of the given prefill chunks, ms.
+    time: IterationTimer<'p>,
+    /// Iteration times by composition, made when first met (a few of them, so a list).
+    times: RefCell<Vec<(Composition, f64)>>,
+    /// One worker's most requests/s, made when first asked for.
+    peak: OnceCell<f64>,
     /// Per worker count `n` (index `n - 1`): cumulative arrival times of one worker at a
     /// total rate of one request per ms, made when first asked for.
     unit_arrivals: Vec<OnceLock<Vec<f64>>>,
 }
 
-impl BatchedPrefill {
+impl std::fmt::Debug for BatchedPrefill<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchedPrefill")
+            .field("isl", &self.isl)
+            .field("budget", &self.budget)
+            .field("chunked", &self.chunked)
+            .field("alone_ms", &self.alone_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'p> BatchedPrefill<'p> {
     /// Workers taking up to `budget` tokens per iteration of prompts of `isl` tokens, one
-    /// prompt alone taking `alone_ms`, an iteration of `tokens` taking `ms` at each of
-    /// `iterations` (increasing tokens, at most `budget`, each time positive; unused when a
-    /// prompt fills the budget), for up to `max_workers` workers.
+    /// prompt alone taking `alone_ms`, an iteration of prefill chunks taking what `time`
+    /// gives them (positive), for up to `max_workers` workers; the last prompt an iteration
+    /// takes is split to fill the budget where `chunked`, else iterations take whole prompts.
     pub fn new(
         isl: u32,
         budget: u32,
+        chunked: bool,
         alone_ms: f64,
-        iterations: Vec<(u32, f64)>,
+        time: impl Fn(&[PrefillChunk]) -> f64 + 'p,
         max_workers: u32,
-    ) -> BatchedPrefill {
+    ) -> BatchedPrefill<'p> {
         assert!(alone_ms > 0.0, "a prompt takes time: {alone_ms}");
-        assert!(
-            iterations.windows(2).all(|w| w[0].0 < w[1].0)
-                && iterations
-                    .iter()
-                    .all(|&(t, ms)| t > 0 && t <= budget && ms > 0.0),
-            "iterations must increase in tokens up to the budget, each timed: {iterations:?}"
-        );
         BatchedPrefill {
             isl: isl.max(1),
             budget: budget.max(1),
-            chunked: true,
+            chunked,
+            overlap: false,
             alone_ms,
-            iterations,
+            time: Box::new(time),
+            times: RefCell::new(Vec::new()),
+            peak: OnceCell::new(),
             unit_arrivals: (0..max_workers.max(1)).map(|_| OnceLock::new()).collect(),
         }
     }
 
-    /// The same queue with whole prompts only in each iteration (no chunked prefill).
-    pub fn without_chunking(self) -> BatchedPrefill {
+    /// The same workers planning each iteration while the one before runs, as the simulated
+    /// engine's overlap schedule does (`Engine::start_iteration`): back to back, an
+    /// iteration takes the prompts that had come when the one before it started, and
+    /// plans afresh where that leaves it nothing to run.
+    pub fn with_overlap_schedule(self) -> BatchedPrefill<'p> {
         BatchedPrefill {
-            chunked: false,
+            overlap: true,
             ..self
         }
     }
 
     /// Whether iterations can hold more than one prompt.
     pub fn batches(&self) -> bool {
-        let room = if self.chunked {
+        if self.chunked {
             self.isl < self.budget
         } else {
-            self.whole_prompts() >= 2
-        };
-        room && !self.iterations.is_empty()
-    }
-
-    /// Whole prompts that fit one iteration's budget (at least one).
-    fn whole_prompts(&self) -> u32 {
-        (self.budget / self.isl).max(1)
-    }
-
-    /// Tokens of a full iteration: the budget, or the whole prompts that fit it.
-    fn full_tokens(&self) -> u32 {
-        if self.chunked {
-            self.budget
-        } else {
-            self.whole_prompts() * self.isl
+            self.budget / self.isl >= 2
         }
     }
 
@@ -128,11 +144,20 @@ impl BatchedPrefill {
         self.alone_ms
     }
 
-    /// Most requests/s `workers` workers can prefill (full iterations back to back).
+    /// Most requests/s `workers` workers can prefill (iterations back to back, a backlog
+    /// always waiting).
     pub fn peak_per_s(&self, workers: u32) -> f64 {
         let per_worker = if self.batches() {
-            let full = self.full_tokens();
-            f64::from(full) / f64::from(self.isl) / (self.iteration_ms(full) / 1e3)
+            *self.peak.get_or_init(|| {
+                let (mut ms, mut done, mut head_left) = (0.0, 0u32, self.isl);
+                while done < PEAK_PROMPTS {
+                    let (composition, finished, left) = self.take(head_left, usize::MAX);
+                    ms += self.iteration_ms(composition);
+                    done += finished as u32;
+                    head_left = left;
+                }
+                f64::from(done) / (ms / 1e3)
+            })
         } else {
             1e3 / self.alone_ms
         };
@@ -173,65 +198,109 @@ impl BatchedPrefill {
         })
     }
 
-    /// An iteration of `tokens` (at most the budget), ms: linear between the timed
-    /// iterations, in proportion to the smallest below it.
-    fn iteration_ms(&self, tokens: u32) -> f64 {
-        let pts = &self.iterations;
-        let (t0, ms0) = pts[0];
-        if tokens <= t0 {
-            return ms0 * f64::from(tokens) / f64::from(t0);
-        }
-        for w in pts.windows(2) {
-            let ((a, ta), (b, tb)) = (w[0], w[1]);
-            if tokens <= b {
-                return ta + (tb - ta) * f64::from(tokens - a) / f64::from(b - a);
+    /// One iteration's take, first come first served up to the budget, of `waiting` prompts
+    /// whose first has `head_left` tokens still to prefill: what it holds, the prompts it
+    /// finishes, and the tokens left of the prompt it splits (a whole prompt's if none).
+    fn take(&self, head_left: u32, waiting: usize) -> (Composition, usize, u32) {
+        let (mut room, mut taken, mut left) = (self.budget, 0usize, head_left);
+        let (mut continued, mut whole, mut started) = (0, 0, 0);
+        while taken < waiting && room > 0 {
+            if !self.chunked && left > room {
+                break;
             }
+            let take = left.min(room);
+            room -= take;
+            if take < left {
+                started = take;
+                left -= take;
+                break;
+            }
+            if left < self.isl {
+                continued = take;
+            } else {
+                whole += 1;
+            }
+            taken += 1;
+            left = self.isl;
         }
-        let (tl, ml) = pts[pts.len() - 1];
-        ml * f64::from(tokens) / f64::from(tl)
+        ((continued, whole, started), taken, left)
+    }
+
+    /// An iteration of `composition`, ms, timed once.
+    fn iteration_ms(&self, composition: Composition) -> f64 {
+        if let Some(&(_, ms)) = self.times.borrow().iter().find(|(c, _)| *c == composition) {
+            return ms;
+        }
+        let (continued, whole, started) = composition;
+        let mut chunks = Vec::with_capacity(whole as usize + 2);
+        if continued > 0 {
+            chunks.push(PrefillChunk {
+                tokens: continued,
+                context: self.isl - continued,
+            });
+        }
+        chunks.extend((0..whole).map(|_| PrefillChunk {
+            tokens: self.isl,
+            context: 0,
+        }));
+        if started > 0 {
+            chunks.push(PrefillChunk {
+                tokens: started,
+                context: 0,
+            });
+        }
+        let ms = (self.time)(&chunks);
+        self.times.borrow_mut().push((composition, ms));
+        ms
     }
 
     /// The queue run over the fixed arrivals at `rate_per_ms` in total.
     fn simulated_response_ms(&self, rate_per_ms: f64, workers: u32) -> f64 {
         let unit = self.unit_arrivals(workers);
-        let arrival = |i: usize| unit[i] / rate_per_ms;
+        let scale = 1.0 / rate_per_ms;
+        let arrival = |i: usize| unit[i] * scale;
+        // The compositions timed so far, at hand without borrowing the shared list.
+        let mut timed = self.times.borrow().clone();
         let (mut now, mut head, mut next) = (0.0f64, 0usize, 0usize);
         // Tokens of the head prompt still to prefill (less than ISL once it was split).
         let mut head_left = self.isl;
+        // Under an overlap schedule: when the iteration that just ended started, and the
+        // prompts that had come by then (they end before `known`).
+        let (mut started_at, mut known) = (0.0f64, 0usize);
         let (mut sum, mut counted) = (0.0f64, 0usize);
         while head < unit.len() {
-            if head == next {
+            let idle = head == next;
+            if idle {
                 // Idle: the next prompt starts an iteration as it arrives.
                 now = now.max(arrival(next));
             }
             while next < unit.len() && arrival(next) <= now {
                 next += 1;
             }
-            // First come, first served up to the budget; the last prompt taken may split
-            // (whole prompts only without chunking).
-            let full = self.full_tokens();
-            let (mut room, mut j, mut left) = (full, head, head_left);
-            while j < next && room > 0 {
-                if !self.chunked && left > room {
-                    break;
+            let mut planned = None;
+            if self.overlap && !idle {
+                known = known.max(head);
+                while known < next && arrival(known) <= started_at {
+                    known += 1;
                 }
-                let take = left.min(room);
-                room -= take;
-                if take < left {
-                    left -= take;
-                    break;
-                }
-                j += 1;
-                left = self.isl;
+                planned = Some(self.take(head_left, known - head)).filter(|p| p.0 != (0, 0, 0));
             }
-            now += self.iteration_ms(full - room);
-            for i in head..j {
-                if i >= WARMUP {
-                    sum += now - arrival(i);
-                    counted += 1;
+            let (composition, finished, left) =
+                planned.unwrap_or_else(|| self.take(head_left, next - head));
+            started_at = now;
+            now += match timed.iter().find(|(c, _)| *c == composition) {
+                Some(&(_, ms)) => ms,
+                None => {
+                    let ms = self.iteration_ms(composition);
+                    timed.push((composition, ms));
+                    ms
                 }
+            };
+            for i in head.max(WARMUP)..head + finished {
+                sum += now - arrival(i);
+                counted += 1;
             }
-            head = j;
+            head += finished;
             head_left = left;
         }
         sum / counted.max(1) as f64
@@ -260,18 +329,21 @@ impl BatchedPrefill {
 mod tests {
     use super::*;
 
-    /// Prompts of 1,000 tokens, a budget of `budget`, an iteration costing `per_prompt` ms
-    /// a prompt's worth of tokens plus `fixed` ms.
-    fn queue(budget: u32, per_prompt: f64, fixed: f64, workers: u32) -> BatchedPrefill {
-        let iterations = (1..=budget / 1000)
-            .map(|s| (s * 1000, fixed + per_prompt * f64::from(s)))
-            .collect();
-        BatchedPrefill::new(1000, budget, fixed + per_prompt, iterations, workers)
+    /// An iteration costing `fixed` ms plus `per_token` ms a token, whatever its chunks.
+    fn linear(fixed: f64, per_token: f64) -> impl Fn(&[PrefillChunk]) -> f64 {
+        move |chunks| fixed + per_token * chunks.iter().map(|c| f64::from(c.tokens)).sum::<f64>()
+    }
+
+    /// Prompts of 1,000 tokens, a budget of `budget` (chunked), an iteration costing
+    /// `per_prompt` ms a prompt's worth of tokens plus `fixed` ms.
+    fn queue(budget: u32, per_prompt: f64, fixed: f64, workers: u32) -> BatchedPrefill<'static> {
+        let time = linear(fixed, per_prompt / 1000.0);
+        BatchedPrefill::new(1000, budget, true, fixed + per_prompt, time, workers)
     }
 
     #[test]
     fn a_prompt_that_fills_the_budget_queues_as_md() {
-        let q = BatchedPrefill::new(1000, 1000, 100.0, vec![(1000, 100.0)], 4);
+        let q = BatchedPrefill::new(1000, 1000, true, 100.0, linear(0.0, 0.1), 4);
         assert!(!q.batches());
         for (rate, n) in [(5.0, 1), (8.0, 1), (30.0, 4)] {
             let rho = rate * 0.1 / f64::from(n);
@@ -310,31 +382,31 @@ mod tests {
     }
 
     #[test]
-    fn a_budget_that_splits_prompts_runs_full_iterations() {
-        // 2,500 tokens: two prompts and half of a third per full iteration.
-        let q = BatchedPrefill::new(
-            1000,
-            2500,
-            100.0,
-            vec![(1000, 100.0), (2000, 180.0), (2500, 230.0)],
-            1,
-        );
-        assert!((q.iteration_ms(1500) - 140.0).abs() < 1e-9, "interpolated");
-        assert!(
-            (q.iteration_ms(500) - 50.0).abs() < 1e-9,
-            "below the first point"
-        );
-        assert!((q.peak_per_s(1) - 2.5 / 0.230).abs() < 1e-9);
-        assert!(q.response_ms(0.99 * q.peak_per_s(1), 1).is_finite());
+    fn each_iteration_is_timed_by_its_own_chunks() {
+        // A chunk finishing a prompt costs 20 ms more than a fresh one (its attention to the
+        // tokens before it); 2,500 tokens hold two whole prompts and half of a third.
+        let time = |chunks: &[PrefillChunk]| {
+            chunks
+                .iter()
+                .map(|c| 10.0 + 0.1 * f64::from(c.tokens) + if c.context > 0 { 20.0 } else { 0.0 })
+                .sum::<f64>()
+        };
+        let q = BatchedPrefill::new(1000, 2500, true, 110.0, time, 1);
+        // Saturated, iterations alternate (two whole, a half) and (the half, two whole):
+        // 2 × 2,500 tokens, six chunks of which one continues, per five prompts.
+        let cycle_ms = 2.0 * 250.0 + 6.0 * 10.0 + 20.0;
+        assert!((q.peak_per_s(1) - 5.0 / (cycle_ms / 1e3)).abs() < 1e-6);
+        let seen: Vec<Composition> = q.times.borrow().iter().map(|(c, _)| *c).collect();
+        assert_eq!(seen, vec![(0, 2, 500), (500, 2, 0)]);
+        assert!(q.response_ms(0.9 * q.peak_per_s(1), 1).is_finite());
     }
 
     #[test]
     fn without_chunking_an_iteration_takes_whole_prompts_only() {
         // 2,500 tokens hold two whole prompts of 1,000; chunking adds half of a third.
-        let iterations = vec![(1000, 100.0), (2000, 180.0), (2500, 220.0)];
-        let chunked = BatchedPrefill::new(1000, 2500, 100.0, iterations.clone(), 1);
-        let whole =
-            BatchedPrefill::new(1000, 2500, 100.0, iterations[..2].to_vec(), 1).without_chunking();
+        let time = linear(20.0, 0.08);
+        let chunked = BatchedPrefill::new(1000, 2500, true, 100.0, &time, 1);
+        let whole = BatchedPrefill::new(1000, 2500, false, 100.0, &time, 1);
         assert!(whole.batches());
         assert!((whole.peak_per_s(1) - 2.0 / 0.180).abs() < 1e-9);
         assert!(whole.peak_per_s(1) < chunked.peak_per_s(1));
@@ -342,9 +414,24 @@ mod tests {
         let light = whole.response_ms(0.1, 1);
         assert!((100.0..105.0).contains(&light), "{light}");
         // Two whole prompts of a budget of 1,999 do not fit: one at a time, as M/D/1.
-        let one = BatchedPrefill::new(1000, 1999, 100.0, vec![(1000, 100.0)], 1).without_chunking();
+        let one = BatchedPrefill::new(1000, 1999, false, 100.0, &time, 1);
         assert!(!one.batches());
         assert_eq!(one.response_ms(5.0, 1), mdk_response_ms(100.0, 0.5, 1));
+    }
+
+    #[test]
+    fn an_overlap_schedule_leaves_late_prompts_to_the_iteration_after_next() {
+        // Under load a prompt that came during an iteration misses the plan of the next,
+        // drawn when that iteration started: it waits longer than without the overlap.
+        let plain = queue(3000, 100.0, 30.0, 1);
+        let overlap = queue(3000, 100.0, 30.0, 1).with_overlap_schedule();
+        assert_eq!(plain.peak_per_s(1), overlap.peak_per_s(1));
+        let light = (plain.response_ms(0.2, 1), overlap.response_ms(0.2, 1));
+        assert!((light.0 - light.1).abs() < 0.02 * light.0, "{light:?}");
+        for rate in [7.0, 8.0, 8.5] {
+            let (a, b) = (plain.response_ms(rate, 1), overlap.response_ms(rate, 1));
+            assert!(b > a, "rate {rate}: overlap {b} vs plain {a}");
+        }
     }
 
     #[test]

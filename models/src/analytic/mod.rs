@@ -268,12 +268,13 @@ impl SteadyLoad {
     }
 
     /// The prefill queue of a worker batching prompts (see [`BatchedPrefill`]), for up to
-    /// `max_workers` workers: iterations of 1, 2, … whole prompts and, under chunked
-    /// prefill, of the full budget (whole prompts and a chunk of the next), timed by `p`.
-    pub fn batched_prefill(&self, p: &CachedPredictor, max_workers: u32) -> BatchedPrefill {
-        let budget = self.max_batched_tokens.max(16);
-        let isl = self.isl.max(1);
-        let time = |chunks: &[PrefillChunk]| {
+    /// `max_workers` workers, its iterations timed by `p`.
+    pub fn batched_prefill<'p>(
+        &self,
+        p: &'p CachedPredictor,
+        max_workers: u32,
+    ) -> BatchedPrefill<'p> {
+        let time = move |chunks: &[PrefillChunk]| {
             p.predict_ms(&BatchShape {
                 prefill: chunks,
                 decode_seqs: 0,
@@ -281,32 +282,14 @@ impl SteadyLoad {
                 eager: false,
             })
         };
-        let mut iterations = Vec::new();
-        if isl < budget {
-            let whole = budget / isl;
-            let prompt = PrefillChunk {
-                tokens: isl,
-                context: 0,
-            };
-            for s in 1..=whole {
-                iterations.push((s * isl, time(&vec![prompt; s as usize])));
-            }
-            let rest = budget - whole * isl;
-            if rest > 0 && self.chunked_prefill {
-                let mut chunks = vec![prompt; whole as usize];
-                chunks.push(PrefillChunk {
-                    tokens: rest,
-                    context: 0,
-                });
-                iterations.push((budget, time(&chunks)));
-            }
-        }
-        let queue = BatchedPrefill::new(isl, budget, self.prefill_ms(p), iterations, max_workers);
-        if self.chunked_prefill {
-            queue
-        } else {
-            queue.without_chunking()
-        }
+        BatchedPrefill::new(
+            self.isl.max(1),
+            self.max_batched_tokens.max(16),
+            self.chunked_prefill,
+            self.prefill_ms(p),
+            time,
+            max_workers,
+        )
     }
 
     /// Decode step time at `b` sequences of the mean context, ms, as the engine runs it

@@ -14,7 +14,9 @@ impl Search<'_> {
     /// requests/s they serve), or `None` when a worker cannot keep up with the prefill work
     /// of `b` sequences or the budget holds none.
     pub fn agg_point(&self, w: &Worker, b: u32) -> Option<(AggregatedPoint, u32, f64)> {
-        let p = self.load_of(w.split).aggregated(&w.cached, &w.graphs, b)?;
+        let p = self
+            .load_of(w.split, "aggregated")
+            .aggregated(&w.cached, &w.graphs, b)?;
         let (n, rate) = self.agg_workers(w, b, p.requests_per_s)?;
         Some((p, n, rate))
     }
@@ -93,7 +95,7 @@ impl Search<'_> {
         (workers, rate): (u32, f64),
         slots: u32,
     ) -> Option<(DecodeOccupancy, f64)> {
-        let load = self.load_of(w.split);
+        let load = self.load_of(w.split, "aggregated");
         let at = |k: u32| load.aggregated(&w.cached, &w.graphs, k.max(1));
         // A request's iterations (its prefill chunks and decode steps): `b` sequences start
         // `requests/s × iteration` requests an iteration.

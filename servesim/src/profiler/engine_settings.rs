@@ -20,6 +20,14 @@
 //!   enable_mixed_chunk = true`), so a prefill batch carries the running decode batch with
 //!   it (`Scheduler.get_new_batch_prefill`, `mix_with_running`, SGLang 0.5.9) instead of
 //!   stopping it, as the fast model's mixed iterations assume.
+//! - **Token budgets** sized to the request's prompts ([`deployed_token_budget`]):
+//!   TensorRT-LLM's `max_num_tokens` is the prompt and 500 tokens for a prefill worker and
+//!   the batch, the prompt and 500 for an aggregated one, rounded up to its 32-token blocks;
+//!   vLLM's `--max-num-batched-tokens` the same with 1,500; SGLang's `--max-prefill-tokens`
+//!   the prompt and 1,500 (its chunked-prefill size still bounds a chunk). So a prefill
+//!   worker of prompts longer than 500 tokens (1,500 under vLLM and SGLang) takes one whole
+//!   prompt an iteration, where the backends' own 8,192 tokens would batch several. Decode
+//!   workers' budgets equal their batch, which `max_batch_size` already bounds.
 
 use serde_json::{Value, json};
 use servesim_models::backend::Backend;
@@ -47,6 +55,45 @@ pub fn deployed_batch_sizes(backend: Backend, max_batch: u32) -> Option<Vec<u32>
         Backend::Vllm => None,
     }
 }
+
+/// Tokens the DGD lets a `role` worker of `backend` schedule in one iteration, per
+/// attention-DP rank, for prompts of `isl` tokens and ranks of at most `max_batch` sequences
+/// (see the module documentation); `None` where it leaves the backend's default (decode
+/// workers, and TensorRT-LLM and vLLM aggregated workers without a batch). SGLang's is
+/// bounded by its chunked-prefill size `sglang_chunk` as well.
+pub fn deployed_token_budget(
+    backend: Backend,
+    role: &str,
+    isl: u32,
+    max_batch: Option<u32>,
+    sglang_chunk: u32,
+) -> Option<u32> {
+    let trtllm_blocks = |tokens: u32| tokens.div_ceil(TRTLLM_BLOCK_TOKENS) * TRTLLM_BLOCK_TOKENS;
+    match (backend, role) {
+        (Backend::Trtllm, "prefill") => Some(trtllm_blocks(isl + TRTLLM_PROMPT_SLACK)),
+        (Backend::Trtllm, "aggregated") => {
+            Some(trtllm_blocks(max_batch? + isl + TRTLLM_PROMPT_SLACK))
+        }
+        (Backend::Vllm, "prefill") => Some(isl + PROMPT_SLACK),
+        (Backend::Vllm, "aggregated") => Some(max_batch? + isl + PROMPT_SLACK),
+        (Backend::Sglang, "prefill" | "aggregated") => {
+            Some(sglang_max_prefill_tokens(isl).min(sglang_chunk))
+        }
+        _ => None,
+    }
+}
+
+/// SGLang's `--max-prefill-tokens` in the DGD for prompts of `isl` tokens.
+fn sglang_max_prefill_tokens(isl: u32) -> u32 {
+    isl + PROMPT_SLACK
+}
+
+/// Tokens the DGD adds to a prompt in a TensorRT-LLM worker's budget.
+const TRTLLM_PROMPT_SLACK: u32 = 500;
+/// Tokens the DGD adds to a prompt in a vLLM or SGLang worker's budget.
+const PROMPT_SLACK: u32 = 1500;
+/// TensorRT-LLM's `tokens_per_block` in the DGD, to which its budget is rounded up.
+const TRTLLM_BLOCK_TOKENS: u32 = 32;
 
 /// Whether the DGD turns the overlap scheduler off on a `role` worker of `backend`.
 pub fn stops_overlap(backend: Backend, role: &str) -> bool {
@@ -83,27 +130,44 @@ pub fn fast_model_graphs(
 }
 
 /// A `role` worker's CUDA graphs ([`deployed_batch_sizes`], for ranks of `max_batch`
-/// sequences), TensorRT-LLM's attention replicas and overlap scheduler ([`stops_overlap`]),
-/// in its engine's own arguments: SGLang's `--cuda-graph-bs` (it always pads); for
-/// TensorRT-LLM one `--override-engine-args` JSON (Dynamo's `dynamo.trtllm` merges it into
-/// the LLM API's arguments) holding `enable_attention_dp`, `disable_overlap_scheduler` and
-/// `cuda_graph_config` (`batch_sizes`, `enable_padding`).
+/// sequences), token budget for prompts of `isl` tokens ([`deployed_token_budget`]),
+/// TensorRT-LLM's attention replicas and overlap scheduler ([`stops_overlap`]), in its
+/// engine's own arguments: vLLM's `--max-num-batched-tokens`; SGLang's
+/// `--max-prefill-tokens` and `--cuda-graph-bs` (it always pads); for TensorRT-LLM one
+/// `--override-engine-args` JSON (Dynamo's `dynamo.trtllm` merges it into the LLM API's
+/// arguments) holding `enable_attention_dp`, `disable_overlap_scheduler`, `max_num_tokens`
+/// and `cuda_graph_config` (`batch_sizes`, `enable_padding`).
 pub fn engine_args(
     backend: Backend,
     role: &str,
     split: Split,
     max_batch: Option<u32>,
+    isl: u32,
 ) -> Vec<String> {
     let sizes = max_batch.and_then(|b| deployed_batch_sizes(backend, b));
+    let budget = deployed_token_budget(backend, role, isl, max_batch, u32::MAX);
     match backend {
-        Backend::Vllm => Vec::new(),
-        Backend::Sglang => sizes.map_or_else(Vec::new, |sizes| {
-            std::iter::once("--cuda-graph-bs".to_string())
-                .chain(sizes.iter().map(u32::to_string))
-                .collect()
+        Backend::Vllm => budget.map_or_else(Vec::new, |t| {
+            vec!["--max-num-batched-tokens".into(), t.to_string()]
         }),
+        Backend::Sglang => {
+            // Written for every role (`agg_prefill_decode max_prefill_tokens`); a decode
+            // worker prefills nothing, so its budget is moot.
+            let mut args = vec![
+                "--max-prefill-tokens".to_string(),
+                sglang_max_prefill_tokens(isl).to_string(),
+            ];
+            if let Some(sizes) = sizes {
+                args.push("--cuda-graph-bs".to_string());
+                args.extend(sizes.iter().map(u32::to_string));
+            }
+            args
+        }
         Backend::Trtllm => {
             let mut o = serde_json::Map::new();
+            if let Some(t) = budget {
+                o.insert("max_num_tokens".into(), json!(t));
+            }
             if split.attention_dp > 1 {
                 o.insert("enable_attention_dp".into(), json!(true));
             }
@@ -192,7 +256,7 @@ mod tests {
             attention_dp: 8,
             ep: 8,
         };
-        let trt = engine_args(Backend::Trtllm, "decode", dp8, Some(20));
+        let trt = engine_args(Backend::Trtllm, "decode", dp8, Some(20), 4000);
         assert_eq!(trt[0], "--override-engine-args");
         let o: Value = serde_json::from_str(&trt[1]).unwrap();
         assert_eq!(o["enable_attention_dp"], json!(true));
@@ -204,17 +268,63 @@ mod tests {
         );
         assert_eq!(sizes.last(), Some(&json!(512)));
         assert_eq!(o.get("disable_overlap_scheduler"), None);
-        // A prefill worker: attention replicas, no overlap scheduler, no graphs.
-        let prefill = engine_args(Backend::Trtllm, "prefill", dp8, None);
+        assert_eq!(
+            o.get("max_num_tokens"),
+            None,
+            "a decode worker keeps its own"
+        );
+        // A prefill worker: attention replicas, no overlap scheduler, no graphs, a budget of
+        // the prompt and 500 tokens in whole 32-token blocks.
+        let prefill = engine_args(Backend::Trtllm, "prefill", dp8, None, 4000);
         assert_eq!(
             prefill[1],
-            r#"{"disable_overlap_scheduler":true,"enable_attention_dp":true}"#
+            r#"{"disable_overlap_scheduler":true,"enable_attention_dp":true,"max_num_tokens":4512}"#
         );
         let tp4 = Split::tensor(4);
-        assert!(engine_args(Backend::Trtllm, "aggregated", tp4, None).is_empty());
-        let sglang = engine_args(Backend::Sglang, "decode", Split::tensor(2), Some(4));
-        assert_eq!(&sglang[..4], &["--cuda-graph-bs", "1", "2", "3"]);
-        assert!(engine_args(Backend::Sglang, "prefill", tp4, None).is_empty());
-        assert!(engine_args(Backend::Vllm, "decode", Split::tensor(2), Some(64)).is_empty());
+        let agg = engine_args(Backend::Trtllm, "aggregated", tp4, None, 4000);
+        assert!(agg.is_empty(), "no batch, no budget: {agg:?}");
+        let sglang = engine_args(Backend::Sglang, "decode", Split::tensor(2), Some(4), 4000);
+        assert_eq!(
+            &sglang[..4],
+            &["--max-prefill-tokens", "5500", "--cuda-graph-bs", "1"]
+        );
+        assert_eq!(
+            engine_args(Backend::Sglang, "prefill", tp4, None, 4000),
+            ["--max-prefill-tokens", "5500"]
+        );
+        assert!(engine_args(Backend::Vllm, "decode", Split::tensor(2), Some(64), 4000).is_empty());
+        assert_eq!(
+            engine_args(
+                Backend::Vllm,
+                "aggregated",
+                Split::tensor(2),
+                Some(64),
+                4000
+            ),
+            ["--max-num-batched-tokens", "5564"]
+        );
+    }
+
+    #[test]
+    fn token_budgets_are_the_rules_of_aiconfigurators_generator() {
+        use Backend::{Sglang, Trtllm, Vllm};
+        let budget = |b, role, batch| deployed_token_budget(b, role, 4000, batch, 8192);
+        // TensorRT-LLM: prompt + 500 (+ batch when aggregated), up to a 32-token block.
+        assert_eq!(budget(Trtllm, "prefill", None), Some(4512));
+        assert_eq!(budget(Trtllm, "aggregated", Some(100)), Some(4608));
+        // vLLM: prompt + 1,500 (+ batch when aggregated).
+        assert_eq!(budget(Vllm, "prefill", None), Some(5500));
+        assert_eq!(budget(Vllm, "aggregated", Some(100)), Some(5600));
+        // SGLang: prompt + 1,500, within its chunked-prefill size.
+        assert_eq!(budget(Sglang, "prefill", None), Some(5500));
+        assert_eq!(
+            deployed_token_budget(Sglang, "aggregated", 8000, Some(64), 8192),
+            Some(8192)
+        );
+        // Decode workers, and aggregated ones without a batch, keep the backend's.
+        for b in [Trtllm, Vllm, Sglang] {
+            assert_eq!(budget(b, "decode", Some(64)), None);
+        }
+        assert_eq!(budget(Trtllm, "aggregated", None), None);
     }
 }

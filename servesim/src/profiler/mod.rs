@@ -226,11 +226,11 @@ pub fn profile(
         _ => unreachable!("a candidate has pools"),
     };
     let pm = search
-        .pool_model(psplit, search.prefill_max_num_seqs)
+        .pool_model(psplit, "prefill", search.prefill_max_num_seqs)
         .expect("chosen split has a worker");
     // The decode grid spans every concurrency the KV cache holds (the planner picks its own).
     let dm = search
-        .pool_model(dsplit, search::MAX_BATCH)
+        .pool_model(dsplit, "decode", search::MAX_BATCH)
         .expect("chosen split has a worker");
     let (ptp, dtp) = (psplit.gpus(), dsplit.gpus());
     let decode_kv_tokens = dm.max_kv_tokens;

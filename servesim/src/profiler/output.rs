@@ -10,6 +10,7 @@ use servesim_models::backend::Backend;
 
 use super::candidate::{Candidate, Mode, Split};
 use super::engine_settings::{engine_args, mixes_chunks};
+use super::request::ProfileRequest;
 use super::{Outcome, ProfileMode};
 use crate::Error;
 use crate::html::{escape, page};
@@ -102,14 +103,14 @@ fn split_args(backend: Backend, split: Split) -> Vec<String> {
 /// nodes (Dynamo's `multinode.nodeCount`, with the GPU limit per node, as its multi-node
 /// TensorRT-LLM and SGLang deployments of DeepSeek-R1 on GB200 declare them).
 fn worker(
-    backend: Backend,
+    r: &ProfileRequest,
     role: &str,
-    model: &str,
     split: Split,
     replicas: u32,
     max_num_seqs: Option<u32>,
-    gpus_per_node: u32,
 ) -> (String, Value) {
+    let (backend, model, gpus_per_node, isl) =
+        (r.backend, r.model.as_str(), r.gpus_per_node, r.isl);
     let (prefix, module) = match backend {
         Backend::Vllm => ("Vllm", "dynamo.vllm"),
         Backend::Sglang => ("SGLang", "dynamo.sglang"),
@@ -140,7 +141,7 @@ fn worker(
             Backend::Trtllm => args.extend(["--max-batch-size".into(), rank.to_string()]),
         }
     }
-    args.extend(engine_args(backend, role, split, per_rank));
+    args.extend(engine_args(backend, role, split, per_rank, isl));
     if role == "aggregated" && mixes_chunks(backend) {
         args.push("--enable-mixed-chunk".into());
     }
@@ -208,37 +209,13 @@ pub fn dgd(o: &Outcome, c: &Candidate, profile_dir: &str) -> Value {
                     }},
                 }),
             );
-            let (n, s) = worker(
-                r.backend,
-                "prefill",
-                &r.model,
-                p.split,
-                p.workers,
-                None,
-                r.gpus_per_node,
-            );
+            let (n, s) = worker(r, "prefill", p.split, p.workers, None);
             services.insert(n, s);
-            let (n, s) = worker(
-                r.backend,
-                "decode",
-                &r.model,
-                d.split,
-                d.workers,
-                Some(c.batch),
-                r.gpus_per_node,
-            );
+            let (n, s) = worker(r, "decode", d.split, d.workers, Some(c.batch));
             services.insert(n, s);
         }
         (_, _, Some(a)) => {
-            let (n, s) = worker(
-                r.backend,
-                "aggregated",
-                &r.model,
-                a.split,
-                a.workers,
-                Some(c.batch),
-                r.gpus_per_node,
-            );
+            let (n, s) = worker(r, "aggregated", a.split, a.workers, Some(c.batch));
             services.insert(n, s);
         }
         _ => {}

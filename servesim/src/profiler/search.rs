@@ -48,7 +48,7 @@ use super::candidate::{
     Candidate, Estimate, FrontierPoint, Mode, PoolShape, Pools, SloMiss, Split, splits,
 };
 pub use super::decode_side::DecodeSideWait;
-use super::engine_settings::fast_model_graphs;
+use super::engine_settings::{deployed_token_budget, fast_model_graphs, stops_overlap};
 use super::request::ProfileRequest;
 use crate::Error;
 
@@ -63,14 +63,14 @@ const MAX_FIXED_POINT_ROUNDS: usize = 32;
 
 /// The prefill queue of one worker shape, with the capacity of each worker count found
 /// once (each costs a bisection over the queue's simulated arrivals).
-pub struct PrefillQueue {
+pub struct PrefillQueue<'w> {
     /// Its workers batching the waiting prompts.
-    pub model: BatchedPrefill,
+    pub model: BatchedPrefill<'w>,
     /// Requests/s of `n` workers within the TTFT target (index `n - 1`).
     capacity: Vec<OnceLock<f64>>,
 }
 
-impl PrefillQueue {
+impl PrefillQueue<'_> {
     /// Requests/s that `workers` workers carry within `ttft_ms` (round-robin routing, each
     /// worker batching the prompts waiting for it: see
     /// `servesim_models::analytic::BatchedPrefill`), at most [`MAX_PREFILL_UTILISATION`] of
@@ -224,28 +224,46 @@ impl<'a> Search<'a> {
         }
     }
 
-    /// [`Search::load`] on a worker of `split`: its token budget is a rank's for each of its
-    /// attention-DP ranks (each schedules its own batch), as the simulated engine's is.
-    pub(super) fn load_of(&self, split: Split) -> SteadyLoad {
+    /// [`Search::load`] on a `role` worker of `split`, under the token budget the DGD gives
+    /// it ([`Search::worker_token_budget`]), as the simulated engine runs it.
+    pub(super) fn load_of(&self, split: Split, role: &str) -> SteadyLoad {
         SteadyLoad {
-            max_batched_tokens: self.worker_token_budget(split),
+            max_batched_tokens: self.worker_token_budget(split, role),
             ..self.load()
         }
     }
 
-    /// The token budget of a worker of `split`: a rank's for each attention-DP rank.
-    fn worker_token_budget(&self, split: Split) -> u32 {
-        self.max_batched_tokens
-            .saturating_mul(split.attention_dp.max(1))
+    /// The token budget of a `role` worker of `split`: a rank's for each attention-DP rank
+    /// (each schedules its own batch), as the DGD sets it ([`deployed_token_budget`]), the
+    /// backend's default where it sets none. An aggregated worker's grows with its batch;
+    /// the search's largest batch stands for it, so that a prompt fits beside any batch
+    /// of decodes, as in the deployment.
+    pub(super) fn worker_token_budget(&self, split: Split, role: &str) -> u32 {
+        let per_rank = deployed_token_budget(
+            self.req.backend,
+            role,
+            self.req.isl,
+            Some(MAX_BATCH),
+            self.max_batched_tokens,
+        )
+        .unwrap_or(self.max_batched_tokens);
+        per_rank.saturating_mul(split.attention_dp.max(1))
     }
 
     /// The prefill queue of workers of `w`: their iterations batch the waiting prompts.
-    pub fn prefill_queue(&self, w: &Worker) -> PrefillQueue {
+    pub fn prefill_queue<'w>(&self, w: &'w Worker) -> PrefillQueue<'w> {
         let most_workers = self.req.total_gpus / w.split.gpus().max(1) + 1;
+        let model = self
+            .load_of(w.split, "prefill")
+            .batched_prefill(&w.cached, most_workers);
+        // Prefill workers run the backend's overlap schedule unless the DGD stops it.
+        let overlap = self.overlap_schedule && !stops_overlap(self.req.backend, "prefill");
         PrefillQueue {
-            model: self
-                .load_of(w.split)
-                .batched_prefill(&w.cached, most_workers),
+            model: if overlap {
+                model.with_overlap_schedule()
+            } else {
+                model
+            },
             capacity: (0..most_workers).map(|_| OnceLock::new()).collect(),
         }
     }
@@ -357,7 +375,7 @@ impl<'a> Search<'a> {
     pub fn disagg(
         &self,
         p: &Worker,
-        queue: &PrefillQueue,
+        queue: &PrefillQueue<'_>,
         d: &Worker,
         b: u32,
     ) -> Option<Candidate> {
@@ -496,7 +514,7 @@ impl<'a> Search<'a> {
         let mut points = Vec::new();
         let itl_t = self.req.itl_ms;
         let ttft_t = self.req.ttft_ms;
-        let queues: Vec<PrefillQueue> =
+        let queues: Vec<PrefillQueue<'_>> =
             self.workers.iter().map(|w| self.prefill_queue(w)).collect();
         // Decode: the largest batch meeting the ITL target per TP.
         for (_, d) in self.role(self.req.pins.decode) {
@@ -522,9 +540,10 @@ impl<'a> Search<'a> {
             }
         }
         for (_, w) in self.role(self.req.pins.aggregated) {
-            let cap = self
-                .batch_cap(w)
-                .min(self.worker_token_budget(w.split).saturating_sub(1));
+            let cap = self.batch_cap(w).min(
+                self.worker_token_budget(w.split, "aggregated")
+                    .saturating_sub(1),
+            );
             let ok = |b: u32| {
                 self.agg(w, b)
                     .is_some_and(|c| c.itl_ms <= itl_t && c.ttft_ms <= ttft_t)
@@ -548,16 +567,16 @@ impl<'a> Search<'a> {
         }
     }
 
-    /// The planner's view of a worker split as `split` (for
+    /// The planner's view of a `role` worker split as `split` (for
     /// [`servesim_planner::Profile::from_model`]).
-    pub fn pool_model(&self, split: Split, max_num_seqs: u32) -> Option<PoolModel> {
+    pub fn pool_model(&self, split: Split, role: &str, max_num_seqs: u32) -> Option<PoolModel> {
         let w = self.workers.iter().find(|w| w.split == split)?;
         Some(PoolModel {
             predictor: w.predictor.clone(),
             tp: split.gpus(),
             max_kv_tokens: w.kv_tokens,
             max_num_seqs,
-            max_batched_tokens: self.worker_token_budget(split),
+            max_batched_tokens: self.worker_token_budget(split, role),
         })
     }
 }

@@ -5,10 +5,15 @@
 //! throughput per GPU side by side, differences over 10 % flagged.
 
 use serde::Serialize;
+use servesim_models::backend::Backend;
 use servesim_models::cluster::router::RouterKind;
+use servesim_models::engine::EngineConfig;
+use servesim_models::hardware::GpuCatalog;
 
 use super::candidate::{Candidate, Split};
-use super::engine_settings::{deployed_batch_sizes, mixes_chunks, stops_overlap};
+use super::engine_settings::{
+    deployed_batch_sizes, deployed_token_budget, mixes_chunks, stops_overlap,
+};
 use super::request::ProfileRequest;
 use super::search::{served_llm, slo_misses};
 use crate::experiment::parallel;
@@ -115,6 +120,10 @@ pub struct SimSetup {
 pub fn sim_setup(req: &ProfileRequest, c: &Candidate) -> SimSetup {
     let gpn = req.gpus_per_node.max(1);
     let nodes = c.gpus.div_ceil(gpn).max(1);
+    // SGLang's chunked-prefill size on the request's GPU, which bounds its budget too.
+    let sglang_chunk = GpuCatalog::builtin().get(&req.gpu).map_or(u32::MAX, |gpu| {
+        EngineConfig::for_backend(Backend::Sglang, gpu, 1).max_batched_tokens
+    });
     let pool = |name: &str, split: Split, workers: u32, batch: Option<u32>| {
         let mut p = PoolConfig::new(name, name, split.tp, workers);
         p.attention_dp = split.attention_dp;
@@ -132,8 +141,12 @@ pub fn sim_setup(req: &ProfileRequest, c: &Candidate) -> SimSetup {
         if stops_overlap(req.backend, name) {
             p.engine.overlap_schedule = Some(false);
         }
-        // The graphs the DGD has the worker capture, for a rank's batch.
+        // The graphs the DGD has the worker capture, for a rank's batch, and its token
+        // budget (a rank's for each attention-DP rank).
         let per_rank = batch.map(|b| split.per_rank(b));
+        if let Some(t) = deployed_token_budget(req.backend, name, req.isl, per_rank, sglang_chunk) {
+            p.engine.max_batched_tokens = Some(t.saturating_mul(split.attention_dp.max(1)));
+        }
         if let Some(sizes) = per_rank.and_then(|b| deployed_batch_sizes(req.backend, b)) {
             p.engine.cuda_graph_batch_sizes = Some(sizes);
             p.engine.cuda_graph_padding = Some(true);
