@@ -443,10 +443,13 @@ const GENERATOR_PROMPT_SLACK: u32 = 1500;
 /// The silicon rows are aiconfigurator's own benchmarks of deployments its generator wrote:
 /// TensorRT-LLM's `max_num_tokens` is `batch + isl + 1500` for an aggregated worker and
 /// `isl + 1500` for a prefill worker of batch 1 (`generator/backends/trtllm.py` of
-/// aiconfigurator 0.3.0, `generator/rule_plugin/trtllm.rule` of 0.5.0 to 0.12.0, which
-/// rounds up to a 32-token block); vLLM's `--max-num-batched-tokens` the same
-/// (`rule_plugin/vllm.rule`, 0.5.0 to 0.12.0); SGLang's `--max-prefill-tokens` is
-/// `isl + 1500` for either role (`rule_plugin/sglang.rule`, 0.5.0 to 0.12.0).
+/// aiconfigurator 0.3.0, `generator/rule_plugin/trtllm.rule` of 0.5.0, and the benchmark
+/// rules `rule_plugin/benchmark/trtllm.rule` of 0.8.0 to 0.12.0, which round up to a
+/// 32-token block, not followed here: at most 31 tokens; their default rules, which Dynamo's
+/// profiler deploys, write the prompt and 500: `profiler/engine_settings.rs`); vLLM's
+/// `--max-num-batched-tokens` the same (`rule_plugin/vllm.rule`, 0.5.0 to 0.12.0); SGLang's
+/// `--max-prefill-tokens` is `isl + 1500` for either role (`rule_plugin/sglang.rule`, 0.5.0
+/// to 0.12.0).
 fn generator_token_budget(
     backend: Backend,
     role: &str,
