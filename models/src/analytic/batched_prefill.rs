@@ -7,10 +7,10 @@
 //! chunked-prefill size), and a prompt gets its first token when the iteration holding its
 //! last token ends. Without chunked prefill (TensorRT-LLM's default, `enable_chunked_prefill`
 //! false) an iteration takes whole prompts only, as many as fit the budget, and a prompt
-//! longer than the budget alone. With prompts shorter than the budget a busy worker runs full iterations
-//! of several prompts, so a prompt's first token waits for the others' prefill as well as
-//! its own: more than an M/D queue of one prompt's time says, and at a capacity set by what
-//! a full iteration costs.
+//! longer than the budget alone. With prompts shorter than the budget a busy worker runs
+//! full iterations of several prompts, so a prompt's first token waits for the others'
+//! prefill as well as its own: more than an M/D queue of one prompt's time says, and at a
+//! capacity set by what a full iteration costs.
 //!
 //! [`BatchedPrefill`] times that queue: an iteration takes the waiting tokens up to the
 //! budget, in that order, and lasts what the predictor gives its very chunks (a prompt

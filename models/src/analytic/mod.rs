@@ -36,8 +36,9 @@
 //!   departures smoother still).
 //! - **Aggregated** (stationary estimate): with `b` sequences per worker, each request spends
 //!   `n_c` iterations in prefill chunks (ISL split by the token budget left after the `b`
-//!   decode tokens; one whole prompt without chunked prefill) and OSL − 1 in decode, so `b / (n_c + OSL − 1)` requests start per
-//!   iteration and a share `f = min(1, that × n_c)` of iterations carry a prefill chunk.
+//!   decode tokens; one whole prompt without chunked prefill) and OSL − 1 in decode, so
+//!   `b / (n_c + OSL − 1)` requests start per iteration and a share `f = min(1, that × n_c)`
+//!   of iterations carry a prefill chunk.
 //!   The mean iteration (= the mean ITL) is `(1 − f) · decode step + f · mixed step`; TTFT is
 //!   half an iteration (arrival inside one) plus the `n_c` mixed steps plus the wait on
 //!   the prefill slot, busy `requests/s × n_c mixed steps` of the time, fed round-robin.
