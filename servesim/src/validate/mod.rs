@@ -497,6 +497,11 @@ fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Pre
         Ok(p) => p,
         Err(reason) => return Ok(skip(reason)),
     };
+    let note = join_notes(note.clone(), plan.note.clone());
+    let skip = |reason: String| Prediction {
+        note: note.clone(),
+        ..Prediction::skip(reason)
+    };
     if let Err(e) = LlmSpec::lookup(&plan.model) {
         return Ok(skip(e.to_string()));
     }
@@ -612,8 +617,15 @@ fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Pre
 /// `note` with what a row's kernel times lean on beyond measured rows of their own kinds
 /// ([`crate::warnings::kernel_note`] of its first scenario), when they do.
 fn with_kernels(note: Option<String>, first: &Result<Scenario, String>) -> Option<String> {
-    let kernels = first.as_ref().ok().and_then(crate::warnings::kernel_note);
-    match (note, kernels) {
+    join_notes(
+        note,
+        first.as_ref().ok().and_then(crate::warnings::kernel_note),
+    )
+}
+
+/// Two notes as one, `; ` between them.
+fn join_notes(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
         (Some(a), Some(b)) => Some(format!("{a}; {b}")),
         (a, b) => a.or(b),
     }

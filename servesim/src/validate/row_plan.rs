@@ -28,6 +28,8 @@ pub(super) struct Plan {
     weight_dtype: Option<&'static str>,
     /// KV-cache dtype, when not the model's.
     kv_dtype: Option<&'static str>,
+    /// How the row's columns were read, where not as written.
+    pub(super) note: Option<String>,
 }
 
 /// One role's split: attention TP, attention DP and expert parallelism.
@@ -183,6 +185,7 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
                 model,
                 weight_dtype,
                 kv_dtype,
+                note: None,
             }
         }
         "disagg" => {
@@ -217,10 +220,15 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
                 model,
                 weight_dtype,
                 kv_dtype,
+                note: None,
             }
         }
         other => return Ok(Err(format!("mode '{other}' is neither agg nor disagg"))),
     };
+    let mut plan = plan;
+    if row.text("backend").eq_ignore_ascii_case("sglang") {
+        plan.note = sglang_wide_ep_runs_deepep(&mut plan.pools);
+    }
     Ok(Ok(plan))
 }
 
@@ -258,22 +266,49 @@ pub(super) fn aiperf_recipe(load: &Load<'_>, ramp_s: f64, how: RecipeClient) -> 
     StreamConfig::benchmark(BENCH_CLASS, client)
 }
 
-/// SGLang spreads experts over more than one node's eight GPUs only with DeepEP:
-/// aiconfigurator's search gives SGLang workers EP 16-64 only under `enable_wideep`, which
-/// sets `moe_backend: deepep_moe` for the whole deployment (`cli/main.py`, `sdk/task.py` of
+/// SGLang spreads a worker over more than one node's eight GPUs only with DeepEP:
+/// aiconfigurator searches SGLang workers of more than eight GPUs (EP 16-64) only under
+/// `enable_wideep` (its other SGLang workers have one to eight: `sdk/task.py` of 0.4.0 and
+/// 0.8.0), which sets `moe_backend: deepep_moe` for the whole deployment (`cli/main.py` of
 /// 0.8.0), and its generator writes that as `--moe-a2a-backend deepep`
 /// (`backend_config_mapping.yaml`) on every worker DeepEP can serve. A deployment with no
 /// worker that wide may have run either way; nothing in a row says, so it keeps SGLang's
 /// default.
-fn sglang_wide_ep_runs_deepep(pools: &mut [PoolConfig]) {
-    if !pools.iter().any(|p| p.ep > 8) {
-        return;
+///
+/// Under DeepEP SGLang spreads the experts over every GPU of the worker, whatever it was
+/// asked: "The expert parallel size is adjusted to be the same as the tensor parallel size"
+/// (`ServerArgs._handle_a2a_moe` of SGLang 0.5.5.post2), and with DP attention its tensor
+/// parallel size is the worker's GPUs. One 2025-12 campaign records its attention-DP workers'
+/// experts as `moe_tp_size` = the DP size and `moe_ep_size` 1, as aiconfigurator 0.4.0 lists
+/// SGLang's narrow workers (MoE TP 1-8, EP 1); in a wide deployment those workers ran EP over
+/// their GPUs. Returns the note that says so, when a recorded split was read that way.
+fn sglang_wide_ep_runs_deepep(pools: &mut [PoolConfig]) -> Option<String> {
+    let wide = |p: &PoolConfig| p.ep > 8 || p.parallelism().gpus() > 8;
+    if !pools.iter().any(wide) {
+        return None;
     }
+    let mut read_as_ep = Vec::new();
     for pool in pools {
+        let gpus = pool.tp.saturating_mul(pool.attention_dp);
+        if pool.attention_dp > 1 && pool.ep != gpus {
+            read_as_ep.push(format!(
+                "{} recorded as MoE TP {} × EP {}",
+                pool.role,
+                gpus / pool.ep.max(1),
+                pool.ep
+            ));
+            pool.ep = gpus;
+        }
         if deepep_fits(&pool.parallelism()) {
             pool.moe_a2a_backend = Some("deepep".into());
         }
     }
+    (!read_as_ep.is_empty()).then(|| {
+        format!(
+            "SGLang wide EP: DeepEP spreads the experts over every GPU of a worker ({})",
+            read_as_ep.join(", ")
+        )
+    })
 }
 
 /// Builds the scenario of a modellable row, its load the one `stream`.
@@ -325,17 +360,13 @@ pub(super) fn scenario_of(
     } else {
         None
     };
-    let backend = Backend::parse(load.backend).ok();
     generator_settings(
-        backend,
+        Backend::parse(load.backend).ok(),
         load.measured_on,
         load.isl,
         sku,
         &mut config.cluster.pools,
     );
-    if backend == Some(Backend::Sglang) {
-        sglang_wide_ep_runs_deepep(&mut config.cluster.pools);
-    }
     Scenario::validate(config, Path::new(".")).map_err(|e| e.to_string())
 }
 
@@ -480,20 +511,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_sglang_deployment_with_a_worker_wider_than_a_node_runs_deepep_where_it_fits() {
+    fn an_sglang_deployment_with_a_worker_wider_than_a_node_runs_deepep_over_every_gpu_it_fits() {
         let split = |tp, dp, ep| Split { tp, dp, ep };
         let mut wide = vec![
             pool("prefill", "prefill", split(1, 8, 8), 2, None),
             pool("prefill2", "prefill", split(4, 1, 1), 1, None),
             pool("decode", "decode", split(1, 32, 32), 1, Some(64)),
         ];
-        sglang_wide_ep_runs_deepep(&mut wide);
+        assert_eq!(sglang_wide_ep_runs_deepep(&mut wide), None);
         let a2a: Vec<_> = wide.iter().map(|p| p.moe_a2a_backend.as_deref()).collect();
         assert_eq!(a2a, [Some("deepep"), None, Some("deepep")]);
         // Within one node, nothing says which the deployment ran: SGLang's default.
-        let mut narrow = vec![pool("agg", "aggregated", split(1, 8, 8), 1, None)];
-        sglang_wide_ep_runs_deepep(&mut narrow);
+        let mut narrow = vec![
+            pool("agg", "aggregated", split(1, 8, 8), 1, None),
+            pool("tp", "aggregated", split(1, 4, 1), 1, None),
+        ];
+        assert_eq!(sglang_wide_ep_runs_deepep(&mut narrow), None);
         assert_eq!(narrow[0].moe_a2a_backend, None);
+        assert_eq!(
+            (narrow[1].ep, narrow[1].moe_a2a_backend.as_deref()),
+            (1, None)
+        );
+        // A wide worker recorded with its experts split by MoE TP ran DeepEP all the same,
+        // and DeepEP spreads every attention-DP worker's experts over its GPUs; a worker
+        // without attention DP keeps its split.
+        let mut recorded_as_tp = vec![
+            pool("prefill", "prefill", split(1, 8, 1), 2, None),
+            pool("prefill2", "prefill", split(4, 1, 1), 1, None),
+            pool("decode", "decode", split(1, 32, 1), 1, Some(64)),
+        ];
+        let note = sglang_wide_ep_runs_deepep(&mut recorded_as_tp).unwrap();
+        assert!(
+            note.contains("decode recorded as MoE TP 32 × EP 1"),
+            "{note}"
+        );
+        let read: Vec<_> = recorded_as_tp
+            .iter()
+            .map(|p| (p.ep, p.moe_a2a_backend.as_deref()))
+            .collect();
+        assert_eq!(read, [(8, Some("deepep")), (1, None), (32, Some("deepep"))]);
     }
 
     #[test]
