@@ -563,6 +563,7 @@ def validate(
     dataset_entries: int | None = None,
     in_step: bool = False,
     client_connections: int | None = None,
+    scenarios: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """``servesim validate --input MEASURED.csv --output PREDICTED.csv``: simulates every
     measured serving row (the columns of ``data/e2e/measured_serving.csv``) the way it was
@@ -587,6 +588,9 @@ def validate(
     pool of ``N`` connections: at most ``N`` requests at the server, the others waiting in
     the client with their TTFT counted from when they were issued (aiohttp's and httpx's
     pools hold 100 by default); by default there is no limit.
+    ``scenarios=DIR`` (``--scenarios DIR``) also writes the scenario each predicted row
+    simulated as ``DIR/line-N.yaml`` (the first of the draws its prediction averages), a
+    file ``Scenario.from_yaml`` and ``servesim run`` read.
 
     Returns ``rows`` (rows read), ``predicted`` (rows modelled), ``overall`` and ``groups``
     (by ``backend/mode``) as ``{"rows", "ttft_pct", "tpot_pct"}`` mean absolute percentage
@@ -635,6 +639,7 @@ def validate(
                 dataset_entries,
                 in_step,
                 client_connections,
+                None if scenarios is None else os.fspath(scenarios),
             )
         )
     finally:

@@ -108,4 +108,5 @@ def validate_serving(
     dataset_entries: int | None = None,
     in_step: bool = False,
     client_connections: int | None = None,
+    scenarios: str | None = None,
 ) -> dict[str, Any]: ...

@@ -84,8 +84,8 @@ pub fn perf_predict(
 }
 /// `servesim validate`: simulates every measured serving row of `input` and writes it to
 /// `output` with its predictions (the GIL released); `steady`, `from_start`,
-/// `dataset_entries`, `in_step` and `client_connections` as the CLI's `--steady`,
-/// `--from-start`, `--dataset-entries`, `--in-step` and `--client-connections`
+/// `dataset_entries`, `in_step`, `client_connections` and `scenarios` as the CLI's `--steady`,
+/// `--from-start`, `--dataset-entries`, `--in-step`, `--client-connections` and `--scenarios`
 /// (neither of the first two: aiconfigurator's aiperf recipe). Returns the
 /// validation as a dict (see
 /// [`servesim::validate::Validation`]'s serialized form). `progress`, when given, is told of
@@ -93,7 +93,7 @@ pub fn perf_predict(
 // One argument per keyword of the Python function.
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
-#[pyo3(signature = (input, output, from_start=None, steady=false, progress=None, dataset_entries=None, in_step=false, client_connections=None))]
+#[pyo3(signature = (input, output, from_start=None, steady=false, progress=None, dataset_entries=None, in_step=false, client_connections=None, scenarios=None))]
 pub fn validate_serving<'py>(
     py: Python<'py>,
     input: &str,
@@ -104,6 +104,7 @@ pub fn validate_serving<'py>(
     dataset_entries: Option<u32>,
     in_step: bool,
     client_connections: Option<u32>,
+    scenarios: Option<&str>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let observer = PyObserver(progress);
     let client = servesim::validate::RecipeClient {
@@ -121,6 +122,7 @@ pub fn validate_serving<'py>(
                 averaged,
                 std::thread::available_parallelism().map_or(1, |n| n.get()),
                 &observer,
+                scenarios.map(Path::new),
             )
         })
         .map_err(to_py)?;

@@ -249,8 +249,16 @@ def test_validate_three_rows(tmp_path: Path) -> None:
     with pytest.raises(errors.ConfigError, match="client_connections applies to the aiperf recipe"):
         servesim.validate(measured, out, client_connections=5, steady=True)
     # Users in step, as the client starts them: each cohort's prompts queue behind each other.
-    in_step = servesim.validate(measured, tmp_path / "in_step.csv", in_step=True)["predictions"]
+    folder = tmp_path / "scenarios"
+    in_step = servesim.validate(measured, tmp_path / "in_step.csv", in_step=True, scenarios=folder)["predictions"]
     assert in_step[0]["predicted_ttft_ms"] > p[0]["predicted_ttft_ms"]
+    # Each predicted row's scenario, written for the user to rerun: in step, its one run is
+    # the prediction (the summary's histograms hold three digits).
+    assert sorted(f.name for f in folder.iterdir()) == ["line-2.yaml", "line-3.yaml"]
+    rerun = servesim.Scenario.from_yaml(folder / "line-2.yaml").run(progress=False)
+    assert rerun.summary["by_class"]["bench"]["ttft_ms"]["mean"] == pytest.approx(
+        in_step[0]["predicted_ttft_ms"], rel=1e-3
+    )
     with pytest.raises(errors.ConfigError, match="in_step"):
         servesim.validate(measured, out, in_step="yes")  # type: ignore[arg-type]
     with pytest.raises(errors.ConfigError, match="in_step applies to the aiperf recipe"):

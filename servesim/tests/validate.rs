@@ -658,3 +658,57 @@ fn a_row_whose_kernels_were_never_measured_in_its_shape_says_so_in_its_note() {
     let (_, _, reason, note) = outputs(&got[2]);
     assert!(reason.is_empty() && note.is_empty(), "{:?}", got[2]);
 }
+
+#[test]
+fn each_predicted_row_writes_the_scenario_it_simulated_and_running_it_gives_the_prediction() {
+    let rows = vec![
+        burst_row(),
+        // Not modelled: no scenario.
+        agg(
+            "trtllm",
+            "meta-llama/Llama-3.1-8B",
+            "h100_sxm",
+            "fp8",
+            128,
+            64,
+            1,
+            2,
+            4,
+        ),
+    ];
+    let d = dir("scenarios");
+    let folder = d.join("scenarios");
+    let (out, path) = run_with(
+        "scenarios",
+        &rows,
+        &["--in-step", "--scenarios", folder.to_str().unwrap()],
+    );
+    assert_succeeded(&out);
+    let mut written: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    written.sort();
+    assert_eq!(written, ["line-2.yaml"], "one file per predicted row");
+    let file = folder.join("line-2.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("# The scenario servesim validate simulated for line 2"));
+    // In step, the prediction is that one run: `servesim run` of the file gives its mean
+    // TTFT over the measured class (the summary's histograms hold three digits).
+    let got = read(&path);
+    let k = got[0]
+        .iter()
+        .position(|c| c == "predicted_ttft_ms")
+        .unwrap();
+    let predicted: f64 = got[1][k].parse().unwrap();
+    let out = servesim(&["run", file.to_str().unwrap(), "--json"]);
+    assert_succeeded(&out);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rerun = summary["by_class"]["bench"]["ttft_ms"]["mean"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (rerun - predicted).abs() <= 1e-3 * predicted,
+        "{rerun} against {predicted}"
+    );
+}

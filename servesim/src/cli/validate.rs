@@ -48,6 +48,11 @@ pub struct ValidateArgs {
     /// concurrency band (MAPE and median bias), as `docs/fidelity.md` is generated.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Also write the scenario each predicted row simulated, as `DIR/line-N.yaml` (N its
+    /// line in the input): the first of the draws its prediction averages, a file `servesim
+    /// run` reads, to trace, change or rerun.
+    #[arg(long, value_name = "DIR")]
+    pub scenarios: Option<PathBuf>,
     /// Threads, one row each at a time (default: the machine's cores); the predictions do
     /// not depend on it.
     #[arg(long)]
@@ -69,8 +74,15 @@ pub fn run_cmd(args: ValidateArgs) -> Result<(), CliError> {
     }
     let jobs = super::jobs(args.jobs)?;
     let bar = super::progress::Bar::new();
-    let v = servesim::validate::validate_file(&args.input, &args.output, averaged, jobs, &bar)
-        .map_err(|e| CliError::Message(e.to_string()))?;
+    let v = servesim::validate::validate_file(
+        &args.input,
+        &args.output,
+        averaged,
+        jobs,
+        &bar,
+        args.scenarios.as_deref(),
+    )
+    .map_err(|e| CliError::Message(e.to_string()))?;
     drop(bar);
     print!("{}", servesim::validate::render_mape(&v));
     if let Some(report) = &args.report {

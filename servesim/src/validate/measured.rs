@@ -371,6 +371,7 @@ mod tests {
             client: None,
             reason: Some("a \"quoted\", reason".into()),
             note: Some("n".into()),
+            scenario: None,
         };
         let v = Validation {
             rows: vec![(spec, p)],

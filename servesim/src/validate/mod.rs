@@ -4,7 +4,7 @@
 //!
 //! # How a row is modelled
 //!
-//! - Model from `model_path` ([`LlmSpec::lookup`]: any owner prefix, `-Instruct`/`-FP8`
+//! - Model from `model_path` ([`servesim_models::llm::LlmSpec::lookup`]: any owner prefix, `-Instruct`/`-FP8`
 //!   suffixes); GEMM precision from `gemm_quant_mode` (or `precision` when that is blank):
 //!   blank or `bf16` = native BF16 weights, `fp8` = per-tensor FP8, `fp8_block` =
 //!   block-scaled FP8, `nvfp4` = NVFP4 weights and activations in every GEMM and expert (on
@@ -110,17 +110,17 @@ mod benchmark;
 mod measured;
 mod report;
 mod row_plan;
+mod simulate;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
-use servesim_models::llm::LlmSpec;
 
 use crate::Error;
 use crate::experiment::parallel;
 use crate::progress::Observer;
-use crate::scenario::Scenario;
+use crate::scenario::ScenarioConfig;
 
 pub use benchmark::{
     BenchmarkMeans, ClientStats, Distribution, Means, benchmark_means, client_stats,
@@ -128,7 +128,7 @@ pub use benchmark::{
 use measured::Row;
 pub use measured::{MeasuredFile, render_csv};
 pub use report::{Mape, render_mape, render_report};
-use row_plan::{aiperf_recipe, plan, scenario_of, users_out_of_step};
+use simulate::simulate;
 
 /// Columns every input must have.
 pub const REQUIRED_COLUMNS: &[&str] = &[
@@ -293,6 +293,9 @@ pub struct Prediction {
     /// What the prediction assumed that the row does not say (a concurrency implied by the
     /// batch sizes).
     pub note: Option<String>,
+    /// The scenario of the prediction's first draw (seed 1), as a file `servesim run` reads:
+    /// the users in step under `--in-step`, else out of step (see [`scenario_file`]).
+    pub scenario: Option<Box<ScenarioConfig>>,
 }
 
 impl Prediction {
@@ -474,163 +477,6 @@ fn implied_concurrency(row: &Row<'_>, mode: &str) -> Result<Result<(u32, String)
     })
 }
 
-/// Models and simulates a row whose fields fit the header, filling in `spec` as it reads
-/// them; `Err` is a field that does not parse.
-fn simulate(row: &Row<'_>, spec: &mut RowSpec, averaged: Averaged) -> Result<Prediction, Error> {
-    spec.isl = Some(row.required_count("isl")?);
-    spec.osl = Some(row.required_count("osl")?);
-    spec.measured_ttft_ms = row.number("silicon_ttft_ms")?;
-    spec.measured_tpot_ms = row.number("silicon_tpot_ms")?;
-    let (users, note) = match row.concurrency()? {
-        Some(n) => (n, None),
-        None => match implied_concurrency(row, &spec.mode)? {
-            Ok((n, note)) => (n, Some(note)),
-            Err(reason) => return Ok(Prediction::skip(reason)),
-        },
-    };
-    spec.concurrency = Some(users);
-    let skip = |reason: String| Prediction {
-        note: note.clone(),
-        ..Prediction::skip(reason)
-    };
-    let plan = match plan(row, &spec.mode)? {
-        Ok(p) => p,
-        Err(reason) => return Ok(skip(reason)),
-    };
-    let note = join_notes(note.clone(), plan.note.clone());
-    let skip = |reason: String| Prediction {
-        note: note.clone(),
-        ..Prediction::skip(reason)
-    };
-    if let Err(e) = LlmSpec::lookup(&plan.model) {
-        return Ok(skip(e.to_string()));
-    }
-    let load = Load {
-        line: spec.line,
-        backend: &spec.backend,
-        measured_on: row.measured_on()?,
-        users,
-        isl: spec.isl.unwrap_or_default(),
-        osl: spec.osl.unwrap_or_default(),
-    };
-    if let Averaged::Recipe(client) = averaged {
-        let measured = (load.users as usize) * RECIPE_REQUESTS_PER_USER as usize;
-        let recipe = |ramp_s: f64, seed: u64| {
-            scenario_of(
-                &plan,
-                row,
-                &load,
-                aiperf_recipe(&load, ramp_s, client),
-                seed,
-            )
-        };
-        let stats = |s: Result<Scenario, String>| -> Result<Result<ClientStats, String>, Error> {
-            match s {
-                Ok(s) => client_stats(&s, BENCH_CLASS, measured),
-                Err(reason) => Ok(Err(reason)),
-            }
-        };
-        // Users together, as the tool starts them (the `--in-step` reading, and the request
-        // lifetime); then out of step, as client jitter leaves them (see the module
-        // documentation).
-        let first = recipe(0.0, 1);
-        let note = with_kernels(note.clone(), &first);
-        let together = match stats(first)? {
-            Ok(s) => s,
-            Err(reason) => return Ok(skip(reason)),
-        };
-        let stats = if client.in_step {
-            together
-        } else {
-            let mut draws = Vec::new();
-            for seed in 1..=PHASE_DRAWS {
-                match stats(recipe(together.e2e_ms.mean / 1e3, seed))? {
-                    Ok(s) => draws.push(s),
-                    Err(reason) => return Ok(skip(reason)),
-                }
-            }
-            ClientStats::mean_of(&draws)
-        };
-        return Ok(Prediction {
-            ttft_ms: Some(stats.ttft_ms.mean),
-            tpot_ms: stats.tpot_ms.map(|d| d.mean),
-            client: Some(stats),
-            reason: None,
-            note,
-        });
-    }
-    let users = users as usize;
-    let (skip_n, take_n) = (2 * users, (10 * users).max(100));
-    // First run: users together, as the benchmark starts, to learn its start and the
-    // request lifetime; then users out of step, for its steady state.
-    let first = scenario_of(&plan, row, &load, users_out_of_step(&load, 0.0), 1);
-    let note = with_kernels(note.clone(), &first);
-    let together = match first {
-        Ok(s) => s,
-        Err(reason) => return Ok(skip(reason)),
-    };
-    let start = match benchmark_means(&together, skip_n, take_n)? {
-        Ok(m) => m,
-        Err(reason) => return Ok(skip(reason)),
-    };
-    let mut steady = Means::default();
-    for seed in 1..=PHASE_DRAWS {
-        let lifetime_s = start.steady.e2e_ms / 1e3;
-        let apart = match scenario_of(
-            &plan,
-            row,
-            &load,
-            users_out_of_step(&load, lifetime_s),
-            seed,
-        ) {
-            Ok(s) => s,
-            Err(reason) => return Ok(skip(reason)),
-        };
-        match benchmark_means(&apart, skip_n, take_n)? {
-            Ok(m) => steady = Means::blend(m.steady, 1.0 / seed as f64, steady),
-            Err(reason) => return Ok(skip(reason)),
-        }
-    }
-    // Measured from the start, one request per user is the start burst; the rest are
-    // taken as the steady state.
-    let Means {
-        ttft_ms: ttft,
-        tpot_ms: tpot,
-        ..
-    } = match averaged {
-        Averaged::FromStart { requests_per_user } => Means::blend(
-            start.start,
-            1.0 / f64::from(requests_per_user.max(1)),
-            steady,
-        ),
-        Averaged::SteadyState | Averaged::Recipe(_) => steady,
-    };
-    Ok(Prediction {
-        ttft_ms: Some(ttft),
-        tpot_ms: if load.osl > 1 { Some(tpot) } else { None },
-        client: None,
-        reason: None,
-        note,
-    })
-}
-
-/// `note` with what a row's kernel times lean on beyond measured rows of their own kinds
-/// ([`crate::warnings::kernel_note`] of its first scenario), when they do.
-fn with_kernels(note: Option<String>, first: &Result<Scenario, String>) -> Option<String> {
-    join_notes(
-        note,
-        first.as_ref().ok().and_then(crate::warnings::kernel_note),
-    )
-}
-
-/// Two notes as one, `; ` between them.
-fn join_notes(a: Option<String>, b: Option<String>) -> Option<String> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
-        (a, b) => a.or(b),
-    }
-}
-
 /// Simulates every row of a measured file on up to `threads` threads, its means taken as
 /// `averaged` says (each row told to `progress` once predicted); `origin` names the file in
 /// errors. Rows are independent runs, so the result does not depend on `threads`.
@@ -656,13 +502,15 @@ pub fn validate_rows(
 }
 
 /// Reads `input`, simulates every row on up to `threads` threads (its means taken as
-/// `averaged` says, each row told to `progress`) and writes `output`.
+/// `averaged` says, each row told to `progress`) and writes `output`, and, with `scenarios`,
+/// each predicted row's scenario there ([`scenario_file`]).
 pub fn validate_file(
     input: &Path,
     output: &Path,
     averaged: Averaged,
     threads: usize,
     progress: &dyn Observer,
+    scenarios: Option<&Path>,
 ) -> Result<Validation, Error> {
     let text = std::fs::read_to_string(input).map_err(|source| Error::Io {
         path: input.to_path_buf(),
@@ -675,7 +523,44 @@ pub fn validate_file(
         path: output.to_path_buf(),
         source,
     })?;
+    if let Some(dir) = scenarios {
+        let io = |path: &Path, source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        for (spec, p) in &v.rows {
+            if let Some(config) = &p.scenario {
+                let path = dir.join(format!("line-{}.yaml", spec.line));
+                let text = scenario_file(&origin, spec.line, averaged, config)?;
+                std::fs::write(&path, text).map_err(|e| io(&path, e))?;
+            }
+        }
+    }
     Ok(v)
+}
+
+/// The scenario a row's prediction simulated, as a YAML file `servesim run` reads, headed by
+/// what it is: the first of the draws the prediction averages, its measured requests those of
+/// the class `bench` (the warm-up's `bench.warmup`).
+pub fn scenario_file(
+    origin: &str,
+    line: usize,
+    averaged: Averaged,
+    config: &ScenarioConfig,
+) -> Result<String, Error> {
+    let draws = match averaged {
+        Averaged::Recipe(c) if c.in_step => "the only draw: users in step".to_string(),
+        _ => format!("draw 1 of {PHASE_DRAWS} (seeds 1 to {PHASE_DRAWS}), users out of step"),
+    };
+    let yaml = serde_norway::to_string(config).map_err(|e| Error::Config {
+        path: format!("{origin}:{line}"),
+        message: format!("its scenario does not serialize: {e}"),
+    })?;
+    Ok(format!(
+        "# The scenario servesim validate simulated for line {line} of {origin}: {draws}.\n\
+         # Its measured requests are those of the class `{BENCH_CLASS}`.\n{yaml}"
+    ))
 }
 
 #[cfg(test)]
@@ -748,6 +633,7 @@ mod tests {
             client: None,
             reason: None,
             note: Some("implied".into()),
+            scenario: None,
         };
         let v = Validation {
             rows: vec![(spec.clone(), predicted), (spec, unmodelled)],

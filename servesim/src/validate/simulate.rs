@@ -1,0 +1,193 @@
+//! One row simulated as its reading says: the benchmark client's recipe (users in step, or
+//! out of step over several draws), or the steady state and the start burst of users out of
+//! step; with what the prediction leans on in its `note` and the scenario of its first draw.
+
+use servesim_models::llm::LlmSpec;
+
+use crate::Error;
+use crate::scenario::{Scenario, ScenarioConfig};
+
+use super::benchmark::{ClientStats, Means, benchmark_means, client_stats};
+use super::measured::Row;
+use super::row_plan::{aiperf_recipe, plan, scenario_of, users_out_of_step};
+use super::{
+    Averaged, BENCH_CLASS, Load, PHASE_DRAWS, Prediction, RECIPE_REQUESTS_PER_USER, RowSpec,
+    implied_concurrency,
+};
+
+/// Models and simulates a row whose fields fit the header, filling in `spec` as it reads
+/// them; `Err` is a field that does not parse.
+pub(super) fn simulate(
+    row: &Row<'_>,
+    spec: &mut RowSpec,
+    averaged: Averaged,
+) -> Result<Prediction, Error> {
+    spec.isl = Some(row.required_count("isl")?);
+    spec.osl = Some(row.required_count("osl")?);
+    spec.measured_ttft_ms = row.number("silicon_ttft_ms")?;
+    spec.measured_tpot_ms = row.number("silicon_tpot_ms")?;
+    let (users, note) = match row.concurrency()? {
+        Some(n) => (n, None),
+        None => match implied_concurrency(row, &spec.mode)? {
+            Ok((n, note)) => (n, Some(note)),
+            Err(reason) => return Ok(Prediction::skip(reason)),
+        },
+    };
+    spec.concurrency = Some(users);
+    let skip = |reason: String| Prediction {
+        note: note.clone(),
+        ..Prediction::skip(reason)
+    };
+    let plan = match plan(row, &spec.mode)? {
+        Ok(p) => p,
+        Err(reason) => return Ok(skip(reason)),
+    };
+    let note = join_notes(note.clone(), plan.note.clone());
+    let skip = |reason: String| Prediction {
+        note: note.clone(),
+        ..Prediction::skip(reason)
+    };
+    if let Err(e) = LlmSpec::lookup(&plan.model) {
+        return Ok(skip(e.to_string()));
+    }
+    let load = Load {
+        line: spec.line,
+        backend: &spec.backend,
+        measured_on: row.measured_on()?,
+        users,
+        isl: spec.isl.unwrap_or_default(),
+        osl: spec.osl.unwrap_or_default(),
+    };
+    if let Averaged::Recipe(client) = averaged {
+        let measured = (load.users as usize) * RECIPE_REQUESTS_PER_USER as usize;
+        let recipe = |ramp_s: f64, seed: u64| {
+            scenario_of(
+                &plan,
+                row,
+                &load,
+                aiperf_recipe(&load, ramp_s, client),
+                seed,
+            )
+        };
+        let stats = |s: Result<Scenario, String>| -> Result<Result<ClientStats, String>, Error> {
+            match s {
+                Ok(s) => client_stats(&s, BENCH_CLASS, measured),
+                Err(reason) => Ok(Err(reason)),
+            }
+        };
+        // Users together, as the tool starts them (the `--in-step` reading, and the request
+        // lifetime); then out of step, as client jitter leaves them (see the module
+        // documentation).
+        let first = recipe(0.0, 1);
+        let note = with_kernels(note.clone(), &first);
+        let mut scenario = config_of(&first);
+        let together = match stats(first)? {
+            Ok(s) => s,
+            Err(reason) => return Ok(skip(reason)),
+        };
+        let stats = if client.in_step {
+            together
+        } else {
+            let mut draws = Vec::new();
+            for seed in 1..=PHASE_DRAWS {
+                let draw = recipe(together.e2e_ms.mean / 1e3, seed);
+                if seed == 1 {
+                    scenario = config_of(&draw);
+                }
+                match stats(draw)? {
+                    Ok(s) => draws.push(s),
+                    Err(reason) => return Ok(skip(reason)),
+                }
+            }
+            ClientStats::mean_of(&draws)
+        };
+        return Ok(Prediction {
+            ttft_ms: Some(stats.ttft_ms.mean),
+            tpot_ms: stats.tpot_ms.map(|d| d.mean),
+            client: Some(stats),
+            reason: None,
+            note,
+            scenario,
+        });
+    }
+    let users = users as usize;
+    let (skip_n, take_n) = (2 * users, (10 * users).max(100));
+    // First run: users together, as the benchmark starts, to learn its start and the
+    // request lifetime; then users out of step, for its steady state.
+    let first = scenario_of(&plan, row, &load, users_out_of_step(&load, 0.0), 1);
+    let note = with_kernels(note.clone(), &first);
+    let together = match first {
+        Ok(s) => s,
+        Err(reason) => return Ok(skip(reason)),
+    };
+    let start = match benchmark_means(&together, skip_n, take_n)? {
+        Ok(m) => m,
+        Err(reason) => return Ok(skip(reason)),
+    };
+    let mut steady = Means::default();
+    let mut scenario = None;
+    for seed in 1..=PHASE_DRAWS {
+        let lifetime_s = start.steady.e2e_ms / 1e3;
+        let apart = match scenario_of(
+            &plan,
+            row,
+            &load,
+            users_out_of_step(&load, lifetime_s),
+            seed,
+        ) {
+            Ok(s) => s,
+            Err(reason) => return Ok(skip(reason)),
+        };
+        if seed == 1 {
+            scenario = Some(Box::new(apart.config().clone()));
+        }
+        match benchmark_means(&apart, skip_n, take_n)? {
+            Ok(m) => steady = Means::blend(m.steady, 1.0 / seed as f64, steady),
+            Err(reason) => return Ok(skip(reason)),
+        }
+    }
+    // Measured from the start, one request per user is the start burst; the rest are
+    // taken as the steady state.
+    let Means {
+        ttft_ms: ttft,
+        tpot_ms: tpot,
+        ..
+    } = match averaged {
+        Averaged::FromStart { requests_per_user } => Means::blend(
+            start.start,
+            1.0 / f64::from(requests_per_user.max(1)),
+            steady,
+        ),
+        Averaged::SteadyState | Averaged::Recipe(_) => steady,
+    };
+    Ok(Prediction {
+        ttft_ms: Some(ttft),
+        tpot_ms: if load.osl > 1 { Some(tpot) } else { None },
+        client: None,
+        reason: None,
+        note,
+        scenario,
+    })
+}
+
+/// The file form of a scenario, when there is one.
+fn config_of(s: &Result<Scenario, String>) -> Option<Box<ScenarioConfig>> {
+    s.as_ref().ok().map(|s| Box::new(s.config().clone()))
+}
+
+/// `note` with what a row's kernel times lean on beyond measured rows of their own kinds
+/// ([`crate::warnings::kernel_note`] of its first scenario), when they do.
+fn with_kernels(note: Option<String>, first: &Result<Scenario, String>) -> Option<String> {
+    join_notes(
+        note,
+        first.as_ref().ok().and_then(crate::warnings::kernel_note),
+    )
+}
+
+/// Two notes as one, `; ` between them.
+fn join_notes(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    }
+}
