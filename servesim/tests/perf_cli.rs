@@ -305,3 +305,83 @@ fn coverage_says_per_gpu_and_backend_what_a_model_borrows() {
         "{err}"
     );
 }
+
+#[test]
+fn step_breaks_an_iteration_of_a_scenarios_pool_down_kind_by_kind() {
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/disagg-small.yaml"
+    );
+    let step = |args: &[&str]| {
+        let out = bin()
+            .args(["perf", "step", scenario])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    // The kinds' times and the step's, from the table the command prints.
+    let parse = |text: &str| -> (Vec<(String, f64)>, f64) {
+        let mut kinds = Vec::new();
+        let mut total = None;
+        for line in text.lines() {
+            let cells: Vec<_> = line.split_whitespace().collect();
+            match cells.as_slice() {
+                ["step", ms] => total = Some(ms.parse().unwrap()),
+                [kind, ms, share] if share.ends_with('%') => {
+                    kinds.push((kind.to_string(), ms.parse().unwrap()))
+                }
+                _ => {}
+            }
+        }
+        (kinds, total.expect("a step line"))
+    };
+    let (ok, text, err) = step(&["--pool", "decode", "--decode", "37", "--context", "2000"]);
+    assert!(ok, "{err}");
+    // vLLM captures graphs of 32 and 40, not 37: the step replays the one of 40.
+    assert!(
+        text.contains("replays the CUDA graph of 40 (padded)"),
+        "{text}"
+    );
+    let (kinds, decode) = parse(&text);
+    let summed: f64 = kinds.iter().map(|(_, ms)| ms).sum();
+    assert!((summed - decode).abs() < 1e-3, "{summed} against {decode}");
+    assert!(kinds.iter().any(|(k, _)| k == "generation_attention"));
+    assert!(!kinds.iter().any(|(k, _)| k == "context_attention"));
+    // A prompt chunk beside the same decodes costs its GEMMs and its context attention.
+    let (ok, text, err) = step(&[
+        "--pool",
+        "decode",
+        "--decode",
+        "37",
+        "--context",
+        "2000",
+        "--prefill",
+        "1000@3000",
+    ]);
+    assert!(ok, "{err}");
+    let (kinds, mixed) = parse(&text);
+    assert!(mixed > decode + 10.0, "{mixed} against {decode}");
+    assert!(kinds.iter().any(|(k, _)| k == "context_attention"));
+    // Bad input is one clear error naming what is at fault.
+    for (args, says) in [
+        (
+            &["--pool", "x", "--decode", "1"][..],
+            "the scenario's pools are prefill, decode",
+        ),
+        (
+            &["--prefill", "12@x"][..],
+            "--prefill \"12@x\": CONTEXT 'x'",
+        ),
+        (&["--prefill", "0"][..], "at least one token"),
+        (&[][..], "an empty step"),
+        (&["--decode", "1", "--set", "backend=nope"][..], "backend"),
+    ] {
+        let (ok, _, err) = step(args);
+        assert!(!ok && err.contains(says), "{args:?}: {err}");
+    }
+}

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
+use servesim::scenario::{Override, Scenario};
 use servesim_models::backend::Backend;
 use servesim_models::calibration::{self, CalibrationTable, Family, import::PublicTable, shipped};
 use servesim_models::hardware::GpuCatalog;
@@ -14,7 +15,8 @@ use servesim_models::perf::evaluate::{
 use servesim_models::perf::provenance::{KernelProvenance, Steps};
 use servesim_models::perf::sources::family_dir;
 use servesim_models::perf::{
-    CalibratedTimer, DispatchKernel, IterationPredictor, KernelOp, KernelTimer, MlaPart,
+    BatchShape, CalibratedTimer, DispatchKernel, IterationPredictor, KernelOp, KernelTimer,
+    MlaPart, PrefillChunk,
 };
 
 use super::CliError;
@@ -66,6 +68,31 @@ pub enum PerfCommand {
         /// relative error, so a user can see where the tables predict poorly.
         #[arg(long)]
         errors: Option<PathBuf>,
+    },
+    /// One iteration of a scenario's pool, kind by kind: what the simulator charges a worker
+    /// for a step of `--decode` sequences at `--context` tokens and the `--prefill` chunks
+    /// (the scenario's model, GPU, backend, parallelism and CUDA graphs, as `servesim run`
+    /// builds them).
+    Step {
+        /// The scenario file (YAML or JSON); `servesim validate --scenarios` writes a row's.
+        scenario: PathBuf,
+        /// The pool (default: the first).
+        #[arg(long)]
+        pool: Option<String>,
+        /// Set a field of the file first, validated like the file (repeatable), as `servesim
+        /// run --set`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<Override>,
+        /// Decode sequences in the step (the worker's, spread over its attention-DP ranks).
+        #[arg(long, default_value_t = 0)]
+        decode: u32,
+        /// Tokens in the KV cache of each decode sequence.
+        #[arg(long, default_value_t = 1024)]
+        context: u32,
+        /// A prompt chunk in the step: `TOKENS`, or `TOKENS@CONTEXT` after `CONTEXT` tokens
+        /// already in the cache (repeatable).
+        #[arg(long, value_name = "TOKENS[@CONTEXT]")]
+        prefill: Vec<String>,
     },
     /// On every GPU and backend, which kernels of a model's worker have no measured rows of
     /// their own kind (format, kernel, model shape) and borrow another kind's, another GPU's
@@ -212,9 +239,153 @@ fn coverage(model: &str, tp: u32, ep: u32) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A `--prefill` chunk: `TOKENS` or `TOKENS@CONTEXT`.
+fn prefill_chunk(text: &str) -> Result<PrefillChunk, CliError> {
+    let (tokens, context) = text.split_once('@').unwrap_or((text, "0"));
+    let count = |what: &str, v: &str| {
+        v.trim().parse::<u32>().map_err(|_| {
+            CliError::Message(format!(
+                "--prefill {text:?}: {what} '{v}' is not a whole number of tokens \
+                 (TOKENS or TOKENS@CONTEXT)"
+            ))
+        })
+    };
+    let chunk = PrefillChunk {
+        tokens: count("TOKENS", tokens)?,
+        context: count("CONTEXT", context)?,
+    };
+    if chunk.tokens == 0 {
+        return Err(CliError::Message(format!(
+            "--prefill {text:?}: a chunk has at least one token"
+        )));
+    }
+    Ok(chunk)
+}
+
+/// `servesim perf step`: one iteration of a scenario's pool, kind by kind.
+fn step(
+    scenario: &Path,
+    pool: Option<&str>,
+    set: &[Override],
+    decode: u32,
+    context: u32,
+    prefill: &[String],
+) -> Result<(), CliError> {
+    let s = Scenario::from_file_with(scenario, set).map_err(m)?;
+    let index = match pool {
+        None => 0,
+        Some(name) => s
+            .pools()
+            .iter()
+            .position(|p| p.name == name)
+            .ok_or_else(|| {
+                let names: Vec<_> = s.pools().iter().map(|p| p.name.as_str()).collect();
+                CliError::Message(format!(
+                    "--pool {name:?}: the scenario's pools are {}",
+                    names.join(", ")
+                ))
+            })?,
+    };
+    let chunks = prefill
+        .iter()
+        .map(|c| prefill_chunk(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    if decode == 0 && chunks.is_empty() {
+        return Err(CliError::Message(
+            "an empty step: give --decode N or --prefill TOKENS".into(),
+        ));
+    }
+    let plan = &s.pools()[index];
+    let predictor = servesim::world::pool_predictors(&s)
+        .map_err(m)?
+        .swap_remove(index);
+    let kv = u64::from(decode) * u64::from(context);
+    // A decode-only step replays the graph of its size (padded) or runs eagerly, as the
+    // engine runs it; a step with prefill runs eagerly on the engines that graph decode
+    // steps alone (the predictor's launch floor).
+    let (decode_seqs, decode_kv_tokens, eager) = if chunks.is_empty() {
+        plan.engine.cuda_graphs.decode_batch(decode, kv)
+    } else {
+        (decode, kv, false)
+    };
+    let batch = BatchShape {
+        prefill: &chunks,
+        decode_seqs,
+        decode_kv_tokens,
+        eager,
+    };
+    let parts = predictor.breakdown(&batch);
+    let total = predictor.predict_ms(&batch);
+    let mut out = std::io::stdout().lock();
+    let par = plan.parallelism();
+    writeln!(
+        out,
+        "{} on {}, {}: pool {} (TP {}{}{}{}), one step of {decode} decode sequences at {context} \
+         tokens{}",
+        s.llm().name,
+        s.gpu().sku,
+        s.backend().name(),
+        plan.name,
+        par.tp,
+        if par.attention_dp > 1 {
+            format!(" × DP {}", par.attention_dp)
+        } else {
+            String::new()
+        },
+        if par.moe_ep > 1 {
+            format!(", EP {}", par.moe_ep)
+        } else {
+            String::new()
+        },
+        if plan.deepep { ", DeepEP" } else { "" },
+        if chunks.is_empty() {
+            String::new()
+        } else {
+            let list: Vec<_> = chunks
+                .iter()
+                .map(|c| format!("{}@{}", c.tokens, c.context))
+                .collect();
+            format!(" and prompt chunks {}", list.join(", "))
+        }
+    )
+    .map_err(m)?;
+    if chunks.is_empty() {
+        let how = if eager {
+            "no captured CUDA graph of its size: launched eagerly".to_string()
+        } else if decode_seqs > decode {
+            format!("replays the CUDA graph of {decode_seqs} (padded)")
+        } else {
+            format!("replays the CUDA graph of {decode_seqs}")
+        };
+        writeln!(out, "decode-only: {how}").map_err(m)?;
+    }
+    writeln!(out, "{:<22} {:>10} {:>7}", "kind", "ms", "share").map_err(m)?;
+    let summed: f64 = parts.iter().map(|(_, ms)| ms).sum();
+    for (kind, ms) in parts.iter().filter(|(_, ms)| *ms > 0.0) {
+        writeln!(
+            out,
+            "{:<22} {:>10.4} {:>6.1}%",
+            kind.name(),
+            ms,
+            100.0 * ms / summed
+        )
+        .map_err(m)?;
+    }
+    writeln!(out, "{:<22} {:>10.4}", "step", total).map_err(m)?;
+    Ok(())
+}
+
 /// Runs a `servesim perf` subcommand.
 pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
     match cmd {
+        PerfCommand::Step {
+            scenario,
+            pool,
+            set,
+            decode,
+            context,
+            prefill,
+        } => step(&scenario, pool.as_deref(), &set, decode, context, &prefill),
         PerfCommand::Coverage { model, tp, ep } => coverage(&model, tp, ep),
         PerfCommand::Predict {
             gpu,
