@@ -19,6 +19,7 @@ __all__ = [
     "ab",
     "profile",
     "perf_predict",
+    "perf_step",
     "read_trace",
     "Workload",
     "Stepper",
@@ -68,6 +69,14 @@ def profile(
     progress: Any | None = None,
 ) -> str: ...
 def perf_predict(gpu: str, backend: str, table: str, input: str, output: str) -> tuple[int, int]: ...
+def perf_step(
+    config_json: str,
+    base_dir: str,
+    pool: str | None = None,
+    decode: int = 0,
+    context: int = 1024,
+    prefill: list[tuple[int, int]] = ...,
+) -> dict[str, Any]: ...
 def read_trace(path: str) -> list[tuple[str, str, bytes]]: ...
 
 @final

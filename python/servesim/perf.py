@@ -1,12 +1,20 @@
-"""Kernel-time predictions (``servesim perf predict``)."""
+"""Kernel-time predictions (``servesim perf predict``) and one iteration of a scenario's
+pool, kind by kind (``servesim perf step``)."""
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from servesim import _native
+from servesim.errors import ConfigError
 
-__all__ = ["predict"]
+if TYPE_CHECKING:
+    from servesim import Scenario
+
+__all__ = ["predict", "step"]
 
 
 def predict(
@@ -22,3 +30,48 @@ def predict(
     with ``predicted_ms`` and ``reason`` columns. Returns (rows, rows predicted)."""
     rows, predicted = _native.perf_predict(gpu, backend, table, os.fspath(input), os.fspath(output))
     return int(rows), int(predicted)
+
+
+def _count(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"perf.step: {name} must be a whole number of at least 0, got {value!r}")
+    return value
+
+
+def step(
+    scenario: Scenario | str | os.PathLike[str],
+    pool: str | None = None,
+    decode: int = 0,
+    context: int = 1024,
+    prefill: Iterable[int | tuple[int, int]] = (),
+) -> dict[str, Any]:
+    """``servesim perf step``: one iteration of a worker of ``scenario``'s pool ``pool`` (the
+    first when None) as the simulator times it, built as a run builds the worker (model, GPU,
+    backend, parallelism, DeepEP, CUDA graphs). The step runs ``decode`` sequences of
+    ``context`` tokens each and the prompt chunks ``prefill``: each a number of tokens, or
+    ``(tokens, context)`` for a chunk after ``context`` tokens already in the cache.
+    ``scenario`` is a ``Scenario`` or a scenario file (as ``servesim validate --scenarios``
+    writes a measured row's).
+
+    Returns ``pool``, ``launch`` (``{"kind": "graph", "batch": N}`` for a decode-only step
+    replaying the CUDA graph of ``N``, ``{"kind": "eager"}`` for one launched kernel by
+    kernel, ``{"kind": "with_prefill"}``), ``kinds`` (``[name, ms]`` per kind of operation:
+    GEMMs, attention, all-reduce, MoE experts, …) and ``total_ms``. An unknown pool or an
+    empty step raises ``ConfigError`` naming the field."""
+    from servesim import Scenario
+
+    sc = scenario if isinstance(scenario, Scenario) else Scenario.from_yaml(scenario)
+    chunks = []
+    for c in prefill:
+        tokens, after = (c, 0) if not isinstance(c, tuple) else c
+        chunks.append((_count("prefill tokens", tokens), _count("prefill context", after)))
+    return dict(
+        _native.perf_step(
+            json.dumps(sc.to_dict()),
+            sc.base_dir,
+            pool,
+            _count("decode", decode),
+            _count("context", context),
+            chunks,
+        )
+    )

@@ -1,4 +1,4 @@
-//! The CLI's file-to-file tools: `profile`, `perf predict` and `validate`.
+//! The CLI's tools: `profile`, `perf predict`, `perf step` and `validate`.
 
 use std::path::Path;
 
@@ -127,4 +127,32 @@ pub fn validate_serving<'py>(
         })
         .map_err(to_py)?;
     Ok(pythonize::pythonize(py, &v)?)
+}
+
+/// `servesim perf step`: one iteration of the scenario (its config as JSON text, relative
+/// paths from `base_dir`) on a worker of pool `pool` (the first when None): `decode`
+/// sequences of `context` tokens each and the prompt chunks `prefill` (tokens, context).
+/// Returns [`servesim::iteration::IterationBreakdown`] as a dict.
+#[pyfunction]
+#[pyo3(signature = (config_json, base_dir, pool=None, decode=0, context=1024, prefill=Vec::new()))]
+pub fn perf_step<'py>(
+    py: Python<'py>,
+    config_json: &str,
+    base_dir: &str,
+    pool: Option<&str>,
+    decode: u32,
+    context: u32,
+    prefill: Vec<(u32, u32)>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let chunks: Vec<_> = prefill
+        .into_iter()
+        .map(|(tokens, context)| servesim::models::perf::PrefillChunk { tokens, context })
+        .collect();
+    let b = py
+        .detach(|| {
+            let s = crate::scenario::scenario_of(config_json, base_dir)?;
+            servesim::iteration::iteration_breakdown(&s, pool, decode, context, &chunks)
+        })
+        .map_err(to_py)?;
+    Ok(pythonize::pythonize(py, &b)?)
 }

@@ -405,6 +405,28 @@ def test_sweep_ray(small: servesim.Scenario) -> None:
         ray.shutdown()
 
 
+def test_perf_step_breaks_an_iteration_down_kind_by_kind() -> None:
+    sc = ROOT / "scenarios" / "disagg-small.yaml"
+    decode = servesim.perf.step(sc, pool="decode", decode=37, context=2000)
+    # vLLM captures graphs of 32 and 40, not 37: the step replays the one of 40.
+    assert decode["pool"] == "decode" and decode["launch"] == {"kind": "graph", "batch": 40}
+    kinds = dict(decode["kinds"])
+    assert "generation_attention" in kinds and "context_attention" not in kinds
+    assert sum(kinds.values()) == pytest.approx(decode["total_ms"], rel=1e-9)
+    # The same from a Scenario; a prompt chunk after 3,000 cached tokens costs more.
+    mixed = servesim.perf.step(
+        servesim.Scenario.from_yaml(sc), pool="decode", decode=37, context=2000, prefill=[(1000, 3000)]
+    )
+    assert mixed["launch"] == {"kind": "with_prefill"} and mixed["total_ms"] > decode["total_ms"] + 10
+    assert "context_attention" in dict(mixed["kinds"])
+    with pytest.raises(errors.ConfigError, match=r"pool.*its pools: prefill, decode"):
+        servesim.perf.step(sc, pool="x", decode=1)
+    with pytest.raises(errors.ConfigError, match="empty step"):
+        servesim.perf.step(sc)
+    with pytest.raises(errors.ConfigError, match="decode"):
+        servesim.perf.step(sc, decode=-1)
+
+
 def test_profile_perf_predict_and_traces(tmp_path: Path) -> None:
     summary = servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "prof")
     assert (tmp_path / "prof" / "dgd.yaml").exists()

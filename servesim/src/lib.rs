@@ -19,6 +19,7 @@
 mod error;
 pub mod experiment;
 pub mod html;
+pub mod iteration;
 pub mod metrics;
 pub mod profiler;
 pub mod progress;

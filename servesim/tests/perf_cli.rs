@@ -371,7 +371,7 @@ fn step_breaks_an_iteration_of_a_scenarios_pool_down_kind_by_kind() {
     for (args, says) in [
         (
             &["--pool", "x", "--decode", "1"][..],
-            "the scenario's pools are prefill, decode",
+            "--pool: \"x\" is not a pool of the scenario (its pools: prefill, decode)",
         ),
         (
             &["--prefill", "12@x"][..],

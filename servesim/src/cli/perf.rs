@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
+use servesim::iteration::{Launch, iteration_breakdown};
 use servesim::scenario::{Override, Scenario};
 use servesim_models::backend::Backend;
 use servesim_models::calibration::{self, CalibrationTable, Family, import::PublicTable, shipped};
@@ -15,8 +16,8 @@ use servesim_models::perf::evaluate::{
 use servesim_models::perf::provenance::{KernelProvenance, Steps};
 use servesim_models::perf::sources::family_dir;
 use servesim_models::perf::{
-    BatchShape, CalibratedTimer, DispatchKernel, IterationPredictor, KernelOp, KernelTimer,
-    MlaPart, PrefillChunk,
+    CalibratedTimer, DispatchKernel, IterationPredictor, KernelOp, KernelTimer, MlaPart,
+    PrefillChunk,
 };
 
 use super::CliError;
@@ -272,52 +273,23 @@ fn step(
     prefill: &[String],
 ) -> Result<(), CliError> {
     let s = Scenario::from_file_with(scenario, set).map_err(m)?;
-    let index = match pool {
-        None => 0,
-        Some(name) => s
-            .pools()
-            .iter()
-            .position(|p| p.name == name)
-            .ok_or_else(|| {
-                let names: Vec<_> = s.pools().iter().map(|p| p.name.as_str()).collect();
-                CliError::Message(format!(
-                    "--pool {name:?}: the scenario's pools are {}",
-                    names.join(", ")
-                ))
-            })?,
-    };
     let chunks = prefill
         .iter()
         .map(|c| prefill_chunk(c))
         .collect::<Result<Vec<_>, _>>()?;
-    if decode == 0 && chunks.is_empty() {
-        return Err(CliError::Message(
-            "an empty step: give --decode N or --prefill TOKENS".into(),
-        ));
-    }
-    let plan = &s.pools()[index];
-    let predictor = servesim::world::pool_predictors(&s)
-        .map_err(m)?
-        .swap_remove(index);
-    let kv = u64::from(decode) * u64::from(context);
-    // A decode-only step replays the graph of its size (padded) or runs eagerly, as the
-    // engine runs it; a step with prefill runs eagerly on the engines that graph decode
-    // steps alone (the predictor's launch floor).
-    let (decode_seqs, decode_kv_tokens, eager) = if chunks.is_empty() {
-        plan.engine.cuda_graphs.decode_batch(decode, kv)
-    } else {
-        (decode, kv, false)
-    };
-    let batch = BatchShape {
-        prefill: &chunks,
-        decode_seqs,
-        decode_kv_tokens,
-        eager,
-    };
-    let parts = predictor.breakdown(&batch);
-    let total = predictor.predict_ms(&batch);
-    let mut out = std::io::stdout().lock();
+    let b = iteration_breakdown(&s, pool, decode, context, &chunks).map_err(|e| match e {
+        servesim::Error::Config { path, message } => {
+            CliError::Message(format!("--{path}: {message}"))
+        }
+        other => m(other),
+    })?;
+    let plan = s
+        .pools()
+        .iter()
+        .find(|p| p.name == b.pool)
+        .expect("the breakdown's pool is the scenario's");
     let par = plan.parallelism();
+    let mut out = std::io::stdout().lock();
     writeln!(
         out,
         "{} on {}, {}: pool {} (TP {}{}{}{}), one step of {decode} decode sequences at {context} \
@@ -325,7 +297,7 @@ fn step(
         s.llm().name,
         s.gpu().sku,
         s.backend().name(),
-        plan.name,
+        b.pool,
         par.tp,
         if par.attention_dp > 1 {
             format!(" × DP {}", par.attention_dp)
@@ -349,29 +321,27 @@ fn step(
         }
     )
     .map_err(m)?;
-    if chunks.is_empty() {
-        let how = if eager {
-            "no captured CUDA graph of its size: launched eagerly".to_string()
-        } else if decode_seqs > decode {
-            format!("replays the CUDA graph of {decode_seqs} (padded)")
-        } else {
-            format!("replays the CUDA graph of {decode_seqs}")
-        };
-        writeln!(out, "decode-only: {how}").map_err(m)?;
-    }
-    writeln!(out, "{:<22} {:>10} {:>7}", "kind", "ms", "share").map_err(m)?;
-    let summed: f64 = parts.iter().map(|(_, ms)| ms).sum();
-    for (kind, ms) in parts.iter().filter(|(_, ms)| *ms > 0.0) {
-        writeln!(
+    match b.launch {
+        Launch::Graph { batch } if batch > decode => {
+            writeln!(
+                out,
+                "decode-only: replays the CUDA graph of {batch} (padded)"
+            )
+        }
+        Launch::Graph { batch } => writeln!(out, "decode-only: replays the CUDA graph of {batch}"),
+        Launch::Eager => writeln!(
             out,
-            "{:<22} {:>10.4} {:>6.1}%",
-            kind.name(),
-            ms,
-            100.0 * ms / summed
-        )
-        .map_err(m)?;
+            "decode-only: no captured CUDA graph of its size: launched eagerly"
+        ),
+        Launch::WithPrefill => Ok(()),
     }
-    writeln!(out, "{:<22} {:>10.4}", "step", total).map_err(m)?;
+    .map_err(m)?;
+    writeln!(out, "{:<22} {:>10} {:>7}", "kind", "ms", "share").map_err(m)?;
+    let summed: f64 = b.kinds.iter().map(|(_, ms)| ms).sum();
+    for (kind, ms) in &b.kinds {
+        writeln!(out, "{kind:<22} {ms:>10.4} {:>6.1}%", 100.0 * ms / summed).map_err(m)?;
+    }
+    writeln!(out, "{:<22} {:>10.4}", "step", b.total_ms).map_err(m)?;
     Ok(())
 }
 
