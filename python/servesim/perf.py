@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from servesim import _native
-from servesim.errors import ConfigError
+from servesim._args import count
 
 if TYPE_CHECKING:
     from servesim import Scenario
@@ -30,12 +30,6 @@ def predict(
     with ``predicted_ms`` and ``reason`` columns. Returns (rows, rows predicted)."""
     rows, predicted = _native.perf_predict(gpu, backend, table, os.fspath(input), os.fspath(output))
     return int(rows), int(predicted)
-
-
-def _count(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"perf.step: {name} must be a whole number of at least 0, got {value!r}")
-    return value
 
 
 def step(
@@ -64,14 +58,16 @@ def step(
     chunks = []
     for c in prefill:
         tokens, after = (c, 0) if not isinstance(c, tuple) else c
-        chunks.append((_count("prefill tokens", tokens), _count("prefill context", after)))
+        chunks.append(
+            (count("prefill tokens", tokens, bits=32), count("prefill context", after, bits=32))
+        )
     return dict(
         _native.perf_step(
             json.dumps(sc.to_dict()),
             sc.base_dir,
             pool,
-            _count("decode", decode),
-            _count("context", context),
+            count("decode", decode, bits=32),
+            count("context", context, bits=32),
             chunks,
         )
     )

@@ -8,6 +8,7 @@ import os
 from typing import TYPE_CHECKING, Any, Mapping
 
 from servesim import _arrow, _native
+from servesim._args import optional_count
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -23,17 +24,6 @@ MAX_REQUESTS = 10_000_000
 #: closed loops with zero think and response times, which never advance the clock (as the
 #: CLI's ``--max-requests``).
 MAX_STATS_REQUESTS = 100_000_000
-
-
-def _count(name: str, value: int | None) -> int | None:
-    """A non-negative integer argument, or None; anything else is a ``ConfigError``."""
-    if value is not None and (
-        isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 64
-    ):
-        from servesim.errors import ConfigError
-
-        raise ConfigError(f"{name}: must be a non-negative integer, got {value!r}")
-    return value
 
 
 def _source(
@@ -71,10 +61,10 @@ def _workload(
         kind,
         text,
         base,
-        _count("seed", seed),
+        optional_count("seed", seed),
         duration_s,
         response_s,
-        _count("max_requests", max_requests),
+        optional_count("max_requests", max_requests),
         format,
     )
 

@@ -79,7 +79,7 @@ pub fn iteration_breakdown(
         return Err(Error::Config {
             path: "prefill".into(),
             message: format!(
-                "a chunk of 0 tokens (after {}): a chunk has at least one",
+                "a chunk of 0 tokens (after {}): a chunk has at least one token",
                 c.context
             ),
         });

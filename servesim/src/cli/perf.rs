@@ -251,16 +251,10 @@ fn prefill_chunk(text: &str) -> Result<PrefillChunk, CliError> {
             ))
         })
     };
-    let chunk = PrefillChunk {
+    Ok(PrefillChunk {
         tokens: count("TOKENS", tokens)?,
         context: count("CONTEXT", context)?,
-    };
-    if chunk.tokens == 0 {
-        return Err(CliError::Message(format!(
-            "--prefill {text:?}: a chunk has at least one token"
-        )));
-    }
-    Ok(chunk)
+    })
 }
 
 /// `servesim perf step`: one iteration of a scenario's pool, kind by kind.

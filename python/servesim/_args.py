@@ -1,0 +1,18 @@
+"""Checks of the arguments Python hands to the native module: a clear ``ConfigError`` naming
+the argument, before Rust sees a value it cannot take."""
+
+from __future__ import annotations
+
+from servesim.errors import ConfigError
+
+
+def count(name: str, value: object, *, bits: int = 64) -> int:
+    """A non-negative integer argument below ``2**bits``; anything else is a ``ConfigError``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << bits:
+        raise ConfigError(f"{name}: must be a non-negative integer, got {value!r}")
+    return value
+
+
+def optional_count(name: str, value: object, *, bits: int = 64) -> int | None:
+    """:func:`count`, or None."""
+    return None if value is None else count(name, value, bits=bits)
