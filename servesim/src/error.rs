@@ -1,6 +1,6 @@
 //! The facade's one error type.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Every error of the facade; each names the file, line or field at fault.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +65,14 @@ fn path_prefix(path: &str) -> String {
 }
 
 impl Error {
+    /// A file at `path` that could not be read or written.
+    pub fn io(path: &Path, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
     /// The error itself, under any [`Error::At`] that says where it is.
     pub fn inner(&self) -> &Error {
         match self {

@@ -15,15 +15,8 @@ use super::{Outcome, ProfileMode};
 use crate::Error;
 use crate::html::{escape, page};
 
-fn io(path: &Path, source: std::io::Error) -> Error {
-    Error::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
 fn write(path: &Path, text: &str) -> Result<(), Error> {
-    std::fs::write(path, text).map_err(|e| io(path, e))
+    std::fs::write(path, text).map_err(|e| Error::io(path, e))
 }
 
 /// Where the DGD's Planner reads the planner profile inside its container (as Dynamo's own
@@ -628,7 +621,7 @@ pub fn report_html(o: &Outcome) -> String {
 
 /// Writes every output into `dir` (created if missing).
 pub fn write_all(o: &Outcome, dir: &Path) -> Result<(), Error> {
-    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     o.profile.write_dir(dir).map_err(Error::Planner)?;
     let yaml = |v: &Value, p: &Path| -> Result<(), Error> {
         let text = serde_norway::to_string(v).map_err(|e| Error::Config {
@@ -658,7 +651,7 @@ pub fn write_all(o: &Outcome, dir: &Path) -> Result<(), Error> {
     } else {
         // A reused folder must not keep the alternative of an earlier request.
         match std::fs::remove_file(&agg) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&agg, e)),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&agg, e)),
             _ => {}
         }
     }

@@ -32,17 +32,13 @@ struct Entry {
 
 /// The workloads of the suite folder `dir`, in the manifest's order (or by file name).
 pub fn load(dir: &Path) -> Result<Vec<Workload>, Error> {
-    let io = |path: &Path, source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
     let manifest = dir.join(MANIFEST);
     let workloads = if manifest.is_file() {
         from_manifest(dir, &manifest)?
     } else {
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| io(dir, e))?
-            .map(|e| e.map(|e| e.path()).map_err(|e| io(dir, e)))
+            .map_err(|e| Error::io(dir, e))?
+            .map(|e| e.map(|e| e.path()).map_err(|e| Error::io(dir, e)))
             .collect::<Result<_, _>>()?;
         files.retain(|p| {
             p.is_file()

@@ -512,28 +512,18 @@ pub fn validate_file(
     progress: &dyn Observer,
     scenarios: Option<&Path>,
 ) -> Result<Validation, Error> {
-    let text = std::fs::read_to_string(input).map_err(|source| Error::Io {
-        path: input.to_path_buf(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(input).map_err(|e| Error::io(input, e))?;
     let origin = input.display().to_string();
     let file = MeasuredFile::parse(&text, &origin)?;
     let v = validate_rows(&file, &origin, averaged, threads, progress)?;
-    std::fs::write(output, render_csv(&file, &v)).map_err(|source| Error::Io {
-        path: output.to_path_buf(),
-        source,
-    })?;
+    std::fs::write(output, render_csv(&file, &v)).map_err(|e| Error::io(output, e))?;
     if let Some(dir) = scenarios {
-        let io = |path: &Path, source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         for (spec, p) in &v.rows {
             if let Some(config) = &p.scenario {
                 let path = dir.join(format!("line-{}.yaml", spec.line));
                 let text = scenario_file(&origin, spec.line, averaged, config)?;
-                std::fs::write(&path, text).map_err(|e| io(&path, e))?;
+                std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
             }
         }
     }
