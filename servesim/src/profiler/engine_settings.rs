@@ -57,16 +57,14 @@ pub fn deployed_batch_sizes(backend: Backend, max_batch: u32) -> Option<Vec<u32>
 }
 
 /// Tokens the DGD lets a `role` worker of `backend` schedule in one iteration, per
-/// attention-DP rank, for prompts of `isl` tokens and ranks of at most `max_batch` sequences
-/// (see the module documentation); `None` where it leaves the backend's default (decode
-/// workers, and TensorRT-LLM and vLLM aggregated workers without a batch). SGLang's is
-/// bounded by its chunked-prefill size `sglang_chunk` as well.
+/// attention-DP rank, for prompts of `isl` tokens and ranks of at most `max_batch` sequences,
+/// as it writes them (see the module documentation); `None` where it leaves the backend's
+/// default (decode workers, and TensorRT-LLM and vLLM aggregated workers without a batch).
 pub fn deployed_token_budget(
     backend: Backend,
     role: &str,
     isl: u32,
     max_batch: Option<u32>,
-    sglang_chunk: u32,
 ) -> Option<u32> {
     let trtllm_blocks = |tokens: u32| tokens.div_ceil(TRTLLM_BLOCK_TOKENS) * TRTLLM_BLOCK_TOKENS;
     match (backend, role) {
@@ -76,10 +74,18 @@ pub fn deployed_token_budget(
         }
         (Backend::Vllm, "prefill") => Some(isl + PROMPT_SLACK),
         (Backend::Vllm, "aggregated") => Some(max_batch? + isl + PROMPT_SLACK),
-        (Backend::Sglang, "prefill" | "aggregated") => {
-            Some(sglang_max_prefill_tokens(isl).min(sglang_chunk))
-        }
+        (Backend::Sglang, "prefill" | "aggregated") => Some(sglang_max_prefill_tokens(isl)),
         _ => None,
+    }
+}
+
+/// The tokens a worker of `backend` schedules in one iteration under the DGD's `written`
+/// budget: SGLang's chunked-prefill size `sglang_chunk` still bounds a chunk
+/// (`--max-prefill-tokens` bounds a prefill batch, not a chunk); the others take it whole.
+pub fn scheduled_tokens(backend: Backend, written: u32, sglang_chunk: u32) -> u32 {
+    match backend {
+        Backend::Sglang => written.min(sglang_chunk),
+        Backend::Trtllm | Backend::Vllm => written,
     }
 }
 
@@ -145,7 +151,7 @@ pub fn engine_args(
     isl: u32,
 ) -> Vec<String> {
     let sizes = max_batch.and_then(|b| deployed_batch_sizes(backend, b));
-    let budget = deployed_token_budget(backend, role, isl, max_batch, u32::MAX);
+    let budget = deployed_token_budget(backend, role, isl, max_batch);
     match backend {
         Backend::Vllm => budget.map_or_else(Vec::new, |t| {
             vec!["--max-num-batched-tokens".into(), t.to_string()]
@@ -308,7 +314,9 @@ mod tests {
     #[test]
     fn token_budgets_are_the_rules_of_aiconfigurators_generator() {
         use Backend::{Sglang, Trtllm, Vllm};
-        let budget = |b, role, batch| deployed_token_budget(b, role, 4000, batch, 8192);
+        let budget = |b, role, batch| {
+            deployed_token_budget(b, role, 4000, batch).map(|t| scheduled_tokens(b, t, 8192))
+        };
         // TensorRT-LLM: prompt + 500 (+ batch when aggregated), up to a 32-token block.
         assert_eq!(budget(Trtllm, "prefill", None), Some(4512));
         assert_eq!(budget(Trtllm, "aggregated", Some(100)), Some(4608));
@@ -318,7 +326,8 @@ mod tests {
         // SGLang: prompt + 1,500, within its chunked-prefill size.
         assert_eq!(budget(Sglang, "prefill", None), Some(5500));
         assert_eq!(
-            deployed_token_budget(Sglang, "aggregated", 8000, Some(64), 8192),
+            deployed_token_budget(Sglang, "aggregated", 8000, Some(64))
+                .map(|t| scheduled_tokens(Sglang, t, 8192)),
             Some(8192)
         );
         // Decode workers, and aggregated ones without a batch, keep the backend's.

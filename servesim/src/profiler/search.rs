@@ -48,7 +48,9 @@ use super::candidate::{
     Candidate, Estimate, FrontierPoint, Mode, PoolShape, Pools, SloMiss, Split, splits,
 };
 pub use super::decode_side::DecodeSideWait;
-use super::engine_settings::{deployed_token_budget, fast_model_graphs, stops_overlap};
+use super::engine_settings::{
+    deployed_token_budget, fast_model_graphs, scheduled_tokens, stops_overlap,
+};
 use super::request::ProfileRequest;
 use crate::Error;
 
@@ -239,14 +241,11 @@ impl<'a> Search<'a> {
     /// the search's largest batch stands for it, so that a prompt fits beside any batch
     /// of decodes, as in the deployment.
     pub(super) fn worker_token_budget(&self, split: Split, role: &str) -> u32 {
-        let per_rank = deployed_token_budget(
-            self.req.backend,
-            role,
-            self.req.isl,
-            Some(MAX_BATCH),
-            self.max_batched_tokens,
-        )
-        .unwrap_or(self.max_batched_tokens);
+        let backend = self.req.backend;
+        let per_rank = deployed_token_budget(backend, role, self.req.isl, Some(MAX_BATCH))
+            .map_or(self.max_batched_tokens, |t| {
+                scheduled_tokens(backend, t, self.max_batched_tokens)
+            });
         per_rank.saturating_mul(split.attention_dp.max(1))
     }
 

@@ -12,7 +12,7 @@ use servesim_models::hardware::GpuCatalog;
 
 use super::candidate::{Candidate, Split};
 use super::engine_settings::{
-    deployed_batch_sizes, deployed_token_budget, mixes_chunks, stops_overlap,
+    deployed_batch_sizes, deployed_token_budget, mixes_chunks, scheduled_tokens, stops_overlap,
 };
 use super::request::ProfileRequest;
 use super::search::{served_llm, slo_misses};
@@ -144,7 +144,8 @@ pub fn sim_setup(req: &ProfileRequest, c: &Candidate) -> SimSetup {
         // The graphs the DGD has the worker capture, for a rank's batch, and its token
         // budget (a rank's for each attention-DP rank).
         let per_rank = batch.map(|b| split.per_rank(b));
-        if let Some(t) = deployed_token_budget(req.backend, name, req.isl, per_rank, sglang_chunk) {
+        if let Some(t) = deployed_token_budget(req.backend, name, req.isl, per_rank) {
+            let t = scheduled_tokens(req.backend, t, sglang_chunk);
             p.engine.max_batched_tokens = Some(t.saturating_mul(split.attention_dp.max(1)));
         }
         if let Some(sizes) = per_rank.and_then(|b| deployed_batch_sizes(req.backend, b)) {
