@@ -56,24 +56,48 @@ pub fn deployed_batch_sizes(backend: Backend, max_batch: u32) -> Option<Vec<u32>
     }
 }
 
-/// Tokens the DGD lets a `role` worker of `backend` schedule in one iteration, per
+/// Which of aiconfigurator's generator rule sets wrote a deployment. They differ only in
+/// TensorRT-LLM's token budget ([`deployed_token_budget`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GeneratorRules {
+    /// The default rules (`generator/rule_plugin/*.rule` of 0.12.0), which Dynamo's
+    /// profiler deploys: TensorRT-LLM's budget is the prompt and 500 tokens, rounded up to
+    /// its 32-token blocks.
+    Default,
+    /// The rules of the deployments aiconfigurator benchmarks, the measured rows'
+    /// (`generator/backends/trtllm.py` of 0.3.0, `generator/rule_plugin/*.rule` of 0.5.0,
+    /// `rule_plugin/benchmark/*.rule` of 0.8.0 to 0.12.0): TensorRT-LLM's `max_num_tokens`
+    /// is the prompt and 1,500 tokens (with the batch for an aggregated worker), as vLLM's
+    /// `--max-num-batched-tokens` and SGLang's `--max-prefill-tokens` are under either rule
+    /// set. The benchmark rules of 0.8.0 on round TensorRT-LLM's up to a 32-token block, the
+    /// earlier ones do not; not followed (at most 31 tokens).
+    Benchmark,
+}
+
+/// Tokens `rules` let a `role` worker of `backend` schedule in one iteration, per
 /// attention-DP rank, for prompts of `isl` tokens and ranks of at most `max_batch` sequences,
-/// as it writes them (see the module documentation); `None` where it leaves the backend's
+/// as they write them (see the module documentation); `None` where they leave the backend's
 /// default (decode workers, and TensorRT-LLM and vLLM aggregated workers without a batch).
 pub fn deployed_token_budget(
+    rules: GeneratorRules,
     backend: Backend,
     role: &str,
     isl: u32,
     max_batch: Option<u32>,
 ) -> Option<u32> {
-    let trtllm_blocks = |tokens: u32| tokens.div_ceil(TRTLLM_BLOCK_TOKENS) * TRTLLM_BLOCK_TOKENS;
+    let trtllm = |tokens: u32| match rules {
+        GeneratorRules::Default => (tokens.saturating_add(TRTLLM_PROMPT_SLACK))
+            .div_ceil(TRTLLM_BLOCK_TOKENS)
+            .saturating_mul(TRTLLM_BLOCK_TOKENS),
+        GeneratorRules::Benchmark => tokens.saturating_add(PROMPT_SLACK),
+    };
     match (backend, role) {
-        (Backend::Trtllm, "prefill") => Some(trtllm_blocks(isl + TRTLLM_PROMPT_SLACK)),
-        (Backend::Trtllm, "aggregated") => {
-            Some(trtllm_blocks(max_batch? + isl + TRTLLM_PROMPT_SLACK))
+        (Backend::Trtllm, "prefill") => Some(trtllm(isl)),
+        (Backend::Trtllm, "aggregated") => Some(trtllm(max_batch?.saturating_add(isl))),
+        (Backend::Vllm, "prefill") => Some(isl.saturating_add(PROMPT_SLACK)),
+        (Backend::Vllm, "aggregated") => {
+            Some(max_batch?.saturating_add(isl).saturating_add(PROMPT_SLACK))
         }
-        (Backend::Vllm, "prefill") => Some(isl + PROMPT_SLACK),
-        (Backend::Vllm, "aggregated") => Some(max_batch? + isl + PROMPT_SLACK),
         (Backend::Sglang, "prefill" | "aggregated") => Some(sglang_max_prefill_tokens(isl)),
         _ => None,
     }
@@ -91,12 +115,13 @@ pub fn scheduled_tokens(backend: Backend, written: u32, sglang_chunk: u32) -> u3
 
 /// SGLang's `--max-prefill-tokens` in the DGD for prompts of `isl` tokens.
 fn sglang_max_prefill_tokens(isl: u32) -> u32 {
-    isl + PROMPT_SLACK
+    isl.saturating_add(PROMPT_SLACK)
 }
 
-/// Tokens the DGD adds to a prompt in a TensorRT-LLM worker's budget.
+/// Tokens the default rules add to a prompt in a TensorRT-LLM worker's budget.
 const TRTLLM_PROMPT_SLACK: u32 = 500;
-/// Tokens the DGD adds to a prompt in a vLLM or SGLang worker's budget.
+/// Tokens the generator adds to a prompt in a vLLM or SGLang worker's budget (and, under
+/// its benchmark rules, a TensorRT-LLM worker's).
 const PROMPT_SLACK: u32 = 1500;
 /// TensorRT-LLM's `tokens_per_block` in the DGD, to which its budget is rounded up.
 const TRTLLM_BLOCK_TOKENS: u32 = 32;
@@ -151,7 +176,7 @@ pub fn engine_args(
     isl: u32,
 ) -> Vec<String> {
     let sizes = max_batch.and_then(|b| deployed_batch_sizes(backend, b));
-    let budget = deployed_token_budget(backend, role, isl, max_batch);
+    let budget = deployed_token_budget(GeneratorRules::Default, backend, role, isl, max_batch);
     match backend {
         Backend::Vllm => budget.map_or_else(Vec::new, |t| {
             vec!["--max-num-batched-tokens".into(), t.to_string()]
@@ -315,7 +340,8 @@ mod tests {
     fn token_budgets_are_the_rules_of_aiconfigurators_generator() {
         use Backend::{Sglang, Trtllm, Vllm};
         let budget = |b, role, batch| {
-            deployed_token_budget(b, role, 4000, batch).map(|t| scheduled_tokens(b, t, 8192))
+            deployed_token_budget(GeneratorRules::Default, b, role, 4000, batch)
+                .map(|t| scheduled_tokens(b, t, 8192))
         };
         // TensorRT-LLM: prompt + 500 (+ batch when aggregated), up to a 32-token block.
         assert_eq!(budget(Trtllm, "prefill", None), Some(4512));
@@ -326,8 +352,14 @@ mod tests {
         // SGLang: prompt + 1,500, within its chunked-prefill size.
         assert_eq!(budget(Sglang, "prefill", None), Some(5500));
         assert_eq!(
-            deployed_token_budget(Sglang, "aggregated", 8000, Some(64))
-                .map(|t| scheduled_tokens(Sglang, t, 8192)),
+            deployed_token_budget(
+                GeneratorRules::Default,
+                Sglang,
+                "aggregated",
+                8000,
+                Some(64)
+            )
+            .map(|t| scheduled_tokens(Sglang, t, 8192)),
             Some(8192)
         );
         // Decode workers, and aggregated ones without a batch, keep the backend's.

@@ -8,14 +8,15 @@
 //!   batch per worker, worker counts) with the performance model, and the Pareto frontiers;
 //!   `aggregated` its aggregated deployments;
 //! - `engine_settings`: what its deployments set on each engine beyond the split (CUDA graphs,
-//!   SGLang's mixed chunks), as Dynamo's profiler writes them;
+//!   SGLang's mixed chunks, token budgets), as Dynamo's profiler writes them, and the token
+//!   budgets of the deployments aiconfigurator benchmarks, which `validate` reads;
 //! - [`simulate`]: the top candidates run through the full simulator, fast vs simulated;
 //! - [`output`]: `dgd.yaml`, the planner profile, `pareto.csv`, `summary.json`, `report.html`.
 
 mod aggregated;
 pub mod candidate;
 mod decode_side;
-mod engine_settings;
+pub(crate) mod engine_settings;
 pub mod output;
 pub mod request;
 pub mod search;
@@ -190,7 +191,8 @@ pub fn profile(
         ProfileMode::Fast => (result.candidates.clone(), Vec::new(), "fast"),
         ProfileMode::Simulate => {
             let top = simulated_set(&result.candidates);
-            let comparisons = simulate::compare(&request, &top, progress)?;
+            let comparisons =
+                simulate::compare(&request, &top, search.max_batched_tokens, progress)?;
             let mut ranked: Vec<Candidate> = top
                 .iter()
                 .zip(&comparisons)

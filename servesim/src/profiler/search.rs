@@ -49,7 +49,7 @@ use super::candidate::{
 };
 pub use super::decode_side::DecodeSideWait;
 use super::engine_settings::{
-    deployed_token_budget, fast_model_graphs, scheduled_tokens, stops_overlap,
+    GeneratorRules, deployed_token_budget, fast_model_graphs, scheduled_tokens, stops_overlap,
 };
 use super::request::ProfileRequest;
 use crate::Error;
@@ -242,10 +242,16 @@ impl<'a> Search<'a> {
     /// of decodes, as in the deployment.
     pub(super) fn worker_token_budget(&self, split: Split, role: &str) -> u32 {
         let backend = self.req.backend;
-        let per_rank = deployed_token_budget(backend, role, self.req.isl, Some(MAX_BATCH))
-            .map_or(self.max_batched_tokens, |t| {
-                scheduled_tokens(backend, t, self.max_batched_tokens)
-            });
+        let per_rank = deployed_token_budget(
+            GeneratorRules::Default,
+            backend,
+            role,
+            self.req.isl,
+            Some(MAX_BATCH),
+        )
+        .map_or(self.max_batched_tokens, |t| {
+            scheduled_tokens(backend, t, self.max_batched_tokens)
+        });
         per_rank.saturating_mul(split.attention_dp.max(1))
     }
 

@@ -12,6 +12,7 @@ use servesim_models::perf::dispatch::deepep_fits;
 use servesim_traffic::{BenchmarkConfig, ClosedConfig, Stagger, StreamConfig, WorkloadConfig};
 
 use crate::Error;
+use crate::profiler::engine_settings::{GeneratorRules, deployed_token_budget, scheduled_tokens};
 use crate::scenario::{
     ClusterConfig, FrontendConfig, MetricsConfig, PoolConfig, Scenario, ScenarioConfig, SloConfig,
 };
@@ -398,7 +399,7 @@ fn generator_wrote(backend: Backend, measured_on: Option<u32>) -> bool {
 }
 
 /// The engine settings aiconfigurator's generator writes for the deployments it benchmarks,
-/// the token budget ([`generator_token_budget`]) among them, on `pools` of `backend` on `sku`
+/// the token budget of its benchmark rules ([`GeneratorRules::Benchmark`]) among them, on `pools` of `backend` on `sku`
 /// serving prompts of `isl` tokens, for a row measured on `measured_on` (`YYYYMMDD`) when it
 /// says.
 fn generator_settings(
@@ -413,16 +414,12 @@ fn generator_settings(
         let ranks = pool.attention_dp.max(1);
         let batch = pool.engine.max_num_seqs.map(|b| b.div_ceil(ranks));
         if let Some(b) = wrote
-            && let Some(per_rank) = generator_token_budget(b, &pool.role, batch, isl)
+            && let Some(written) =
+                deployed_token_budget(GeneratorRules::Benchmark, b, &pool.role, isl, batch)
         {
-            let per_rank = match b {
-                // SGLang's `--max-prefill-tokens` bounds a prefill batch; its chunked
-                // prefill size (the backend's default) still bounds a chunk.
-                Backend::Sglang => {
-                    per_rank.min(EngineConfig::for_backend(b, sku, pool.tp).max_batched_tokens)
-                }
-                Backend::Trtllm | Backend::Vllm => per_rank,
-            };
+            // SGLang's chunked-prefill size (the backend's default) still bounds a chunk.
+            let chunk = EngineConfig::for_backend(b, sku, pool.tp).max_batched_tokens;
+            let per_rank = scheduled_tokens(b, written, chunk);
             pool.engine.max_batched_tokens = Some(per_rank.saturating_mul(ranks));
         }
         // aiconfigurator's generator captures a CUDA graph of every batch size up to the
@@ -461,38 +458,6 @@ fn generator_settings(
             }
             _ => {}
         }
-    }
-}
-
-/// Headroom, in tokens, that aiconfigurator's generator adds to a prompt in a worker's budget.
-const GENERATOR_PROMPT_SLACK: u32 = 1500;
-
-/// The token budget of one iteration (per attention-DP rank) that aiconfigurator's generator
-/// writes for a worker serving prompts of `isl` tokens with `batch` sequences (per rank), or
-/// `None` where it leaves the backend's default (decode workers, which prefill nothing).
-///
-/// The silicon rows are aiconfigurator's own benchmarks of deployments its generator wrote:
-/// TensorRT-LLM's `max_num_tokens` is `batch + isl + 1500` for an aggregated worker and
-/// `isl + 1500` for a prefill worker of batch 1 (`generator/backends/trtllm.py` of
-/// aiconfigurator 0.3.0, `generator/rule_plugin/trtllm.rule` of 0.5.0, and the benchmark
-/// rules `rule_plugin/benchmark/trtllm.rule` of 0.8.0 to 0.12.0, which round up to a
-/// 32-token block, not followed here: at most 31 tokens; their default rules, which Dynamo's
-/// profiler deploys, write the prompt and 500: `profiler/engine_settings.rs`); vLLM's
-/// `--max-num-batched-tokens` the same (`rule_plugin/vllm.rule`, 0.5.0 to 0.12.0); SGLang's
-/// `--max-prefill-tokens` is `isl + 1500` for either role (`rule_plugin/sglang.rule`, 0.5.0
-/// to 0.12.0).
-fn generator_token_budget(
-    backend: Backend,
-    role: &str,
-    batch: Option<u32>,
-    isl: u32,
-) -> Option<u32> {
-    let prompt = isl.saturating_add(GENERATOR_PROMPT_SLACK);
-    match (backend, role) {
-        (Backend::Trtllm | Backend::Vllm, "aggregated") => Some(batch?.saturating_add(prompt)),
-        (Backend::Trtllm | Backend::Vllm, "prefill")
-        | (Backend::Sglang, "aggregated" | "prefill") => Some(prompt),
-        _ => None,
     }
 }
 
@@ -581,7 +546,9 @@ mod tests {
 
     #[test]
     fn the_token_budget_is_the_one_aiconfigurators_generator_writes() {
-        let budget = generator_token_budget;
+        let budget = |b, role, batch, isl| {
+            deployed_token_budget(GeneratorRules::Benchmark, b, role, isl, batch)
+        };
         // An aggregated TensorRT-LLM or vLLM worker of batch 64 serving 1024-token prompts.
         for b in [Backend::Trtllm, Backend::Vllm] {
             assert_eq!(
