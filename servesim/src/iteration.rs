@@ -85,7 +85,7 @@ pub fn iteration_breakdown(
         });
     }
     let plan = &s.pools()[index];
-    let predictor = crate::world::pool_predictors(s)?.swap_remove(index);
+    let predictor = crate::world::pool_predictor(s, index)?;
     let kv = u64::from(decode) * u64::from(context);
     // A decode-only step replays the graph of its size (padded) or runs eagerly, as the
     // engine runs it; a step with prefill is timed with the engine's launch floor for those.

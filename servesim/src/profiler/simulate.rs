@@ -5,14 +5,12 @@
 //! throughput per GPU side by side, differences over 10 % flagged.
 
 use serde::Serialize;
-use servesim_models::backend::Backend;
 use servesim_models::cluster::router::RouterKind;
-use servesim_models::engine::EngineConfig;
-use servesim_models::hardware::GpuCatalog;
 
 use super::candidate::{Candidate, Split};
 use super::engine_settings::{
-    deployed_batch_sizes, deployed_token_budget, mixes_chunks, scheduled_tokens, stops_overlap,
+    GeneratorRules, deployed_batch_sizes, deployed_token_budget, mixes_chunks, scheduled_tokens,
+    stops_overlap,
 };
 use super::request::ProfileRequest;
 use super::search::{served_llm, slo_misses};
@@ -116,14 +114,12 @@ pub struct SimSetup {
     pub users: Option<u32>,
 }
 
-/// The scenario simulating `c` under the request's workload.
-pub fn sim_setup(req: &ProfileRequest, c: &Candidate) -> SimSetup {
+/// The scenario simulating `c` under the request's workload; `engine_budget` is the
+/// backend's own token budget on the request's GPU (SGLang's chunked-prefill size, which
+/// bounds a chunk under the DGD's budget too).
+pub fn sim_setup(req: &ProfileRequest, c: &Candidate, engine_budget: u32) -> SimSetup {
     let gpn = req.gpus_per_node.max(1);
     let nodes = c.gpus.div_ceil(gpn).max(1);
-    // SGLang's chunked-prefill size on the request's GPU, which bounds its budget too.
-    let sglang_chunk = GpuCatalog::builtin().get(&req.gpu).map_or(u32::MAX, |gpu| {
-        EngineConfig::for_backend(Backend::Sglang, gpu, 1).max_batched_tokens
-    });
     let pool = |name: &str, split: Split, workers: u32, batch: Option<u32>| {
         let mut p = PoolConfig::new(name, name, split.tp, workers);
         p.attention_dp = split.attention_dp;
@@ -144,8 +140,14 @@ pub fn sim_setup(req: &ProfileRequest, c: &Candidate) -> SimSetup {
         // The graphs the DGD has the worker capture, for a rank's batch, and its token
         // budget (a rank's for each attention-DP rank).
         let per_rank = batch.map(|b| split.per_rank(b));
-        if let Some(t) = deployed_token_budget(req.backend, name, req.isl, per_rank) {
-            let t = scheduled_tokens(req.backend, t, sglang_chunk);
+        if let Some(t) = deployed_token_budget(
+            GeneratorRules::Default,
+            req.backend,
+            name,
+            req.isl,
+            per_rank,
+        ) {
+            let t = scheduled_tokens(req.backend, t, engine_budget);
             p.engine.max_batched_tokens = Some(t.saturating_mul(split.attention_dp.max(1)));
         }
         if let Some(sizes) = per_rank.and_then(|b| deployed_batch_sizes(req.backend, b)) {
@@ -266,13 +268,17 @@ fn rel(a: f64, b: f64) -> f64 {
 }
 
 /// Simulates each candidate (in parallel, each told to `progress` as its run ends) and
-/// compares it with its fast estimate.
+/// compares it with its fast estimate; `engine_budget` as [`sim_setup`] takes it.
 pub fn compare(
     req: &ProfileRequest,
     top: &[Candidate],
+    engine_budget: u32,
     progress: &dyn Observer,
 ) -> Result<Vec<Comparison>, Error> {
-    let setups: Vec<SimSetup> = top.iter().map(|c| sim_setup(req, c)).collect();
+    let setups: Vec<SimSetup> = top
+        .iter()
+        .map(|c| sim_setup(req, c, engine_budget))
+        .collect();
     let mut jobs = Vec::new();
     for (i, setup) in setups.iter().enumerate() {
         for seed in 1..=SEEDS {

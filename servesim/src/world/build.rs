@@ -11,33 +11,32 @@ use crate::scenario::Scenario;
 
 /// The iteration-time predictor of one worker of each pool.
 pub fn pool_predictors(s: &Scenario) -> Result<Vec<IterationPredictor>, Error> {
+    (0..s.pools().len()).map(|i| pool_predictor(s, i)).collect()
+}
+
+/// The iteration predictor of `s`'s pool `i` (its parallelism and DeepEP on the scenario's
+/// GPU and backend); a parallelism the model cannot take is an error naming the pool.
+pub fn pool_predictor(s: &Scenario, i: usize) -> Result<IterationPredictor, Error> {
+    let p = &s.pools()[i];
     let timer = KernelTimer::shipped_builtin(&s.gpu().sku, s.backend()).map_err(Error::Models)?;
-    s.pools()
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            IterationPredictor::with_parallelism(
-                s.llm(),
-                &p.parallelism(),
-                s.gpu(),
-                s.backend(),
-                timer.clone(),
-            )
-            .map_err(|e| Error::Config {
-                path: format!("cluster.pools[{i}].tp"),
-                message: e.to_string(),
-            })
-            .and_then(|pred| {
-                if !p.deepep {
-                    return Ok(pred);
-                }
-                pred.with_deepep().map_err(|e| Error::Config {
-                    path: format!("cluster.pools[{i}].moe_a2a_backend"),
-                    message: e.to_string(),
-                })
-            })
-        })
-        .collect()
+    let pred = IterationPredictor::with_parallelism(
+        s.llm(),
+        &p.parallelism(),
+        s.gpu(),
+        s.backend(),
+        timer,
+    )
+    .map_err(|e| Error::Config {
+        path: format!("cluster.pools[{i}].tp"),
+        message: e.to_string(),
+    })?;
+    if !p.deepep {
+        return Ok(pred);
+    }
+    pred.with_deepep().map_err(|e| Error::Config {
+        path: format!("cluster.pools[{i}].moe_a2a_backend"),
+        message: e.to_string(),
+    })
 }
 
 /// Builds the cluster of a scenario (its predictors, network and pools).

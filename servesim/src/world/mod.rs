@@ -34,7 +34,7 @@ pub(crate) use planner_loop::SATURATED;
 mod requests;
 mod tracing;
 
-pub use build::{build_cluster, planner_context, pool_predictors};
+pub use build::{build_cluster, planner_context, pool_predictor, pool_predictors};
 use context::ContextCheck;
 use faults::FaultLoop;
 pub use faults::FaultOutcome;
