@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from servesim import _native
 from servesim._args import count
+from servesim.errors import ConfigError
 
 if TYPE_CHECKING:
     from servesim import Scenario
@@ -37,30 +38,30 @@ def step(
     pool: str | None = None,
     decode: int = 0,
     context: int = 1024,
-    prefill: Iterable[int | tuple[int, int]] = (),
+    prefill: Iterable[int | tuple[int, int] | list[int]] = (),
 ) -> dict[str, Any]:
     """``servesim perf step``: one iteration of a worker of ``scenario``'s pool ``pool`` (the
     first when None) as the simulator times it, built as a run builds the worker (model, GPU,
     backend, parallelism, DeepEP, CUDA graphs). The step runs ``decode`` sequences of
-    ``context`` tokens each and the prompt chunks ``prefill``: each a number of tokens, or
-    ``(tokens, context)`` for a chunk after ``context`` tokens already in the cache.
+    ``context`` tokens each already in the cache (each attends to them and to the token it
+    makes) and the prompt chunks ``prefill``: each a number of tokens, or ``(tokens,
+    context)`` for a chunk after ``context`` tokens already in the cache.
     ``scenario`` is a ``Scenario`` or a scenario file (as ``servesim validate --scenarios``
     writes a measured row's).
 
-    Returns ``pool``, ``launch`` (``{"kind": "graph", "batch": N}`` for a decode-only step
-    replaying the CUDA graph of ``N``, ``{"kind": "eager"}`` for one launched kernel by
-    kernel, ``{"kind": "with_prefill"}``), ``kinds`` (``[name, ms]`` per kind of operation:
-    GEMMs, attention, all-reduce, MoE experts, …) and ``total_ms``. An unknown pool or an
-    empty step raises ``ConfigError`` naming the field."""
+    Returns ``pool``, ``launch`` (``{"kind": "graph", "batch": N, "ranks": R, "sequences":
+    S}`` for a decode-only step replaying on each of ``R`` attention-DP ranks the CUDA graph
+    of ``N`` sequences, ``S`` in all with the padding's; ``{"kind": "eager"}`` for one
+    launched kernel by kernel; ``{"kind": "with_prefill"}``), ``kinds`` (``[name, ms]`` per
+    kind of operation: GEMMs, attention, all-reduce, MoE experts, …) and ``total_ms``. An
+    unknown pool, an
+    empty step or one the pool's engine never runs (more sequences than its
+    ``max_num_seqs``, prompt chunks over its ``max_batched_tokens``, a sequence longer than
+    the model's context) raises ``ConfigError`` naming the argument."""
     from servesim import Scenario
 
     sc = scenario if isinstance(scenario, Scenario) else Scenario.from_yaml(scenario)
-    chunks = []
-    for c in prefill:
-        tokens, after = (c, 0) if not isinstance(c, tuple) else c
-        chunks.append(
-            (count("prefill tokens", tokens, bits=32), count("prefill context", after, bits=32))
-        )
+    chunks = [_chunk(c) for c in _chunks(prefill)]
     return dict(
         _native.perf_step(
             json.dumps(sc.to_dict()),
@@ -71,3 +72,21 @@ def step(
             chunks,
         )
     )
+
+
+def _chunks(prefill: object) -> list[object]:
+    """``prefill`` as a list of chunks; anything but an iterable of them is a ``ConfigError``."""
+    if isinstance(prefill, (str, bytes)) or not isinstance(prefill, Iterable):
+        raise ConfigError(f"prefill: must be a list of prompt chunks, got {prefill!r}")
+    return list(prefill)
+
+
+def _chunk(c: object) -> tuple[int, int]:
+    """A prompt chunk: a number of tokens, or a ``(tokens, context)`` pair (a tuple or a list)."""
+    if isinstance(c, (tuple, list)):
+        if len(c) != 2:
+            raise ConfigError(f"prefill: a chunk is TOKENS or (TOKENS, CONTEXT), got {c!r}")
+        tokens, after = c
+    else:
+        tokens, after = c, 0
+    return count("prefill tokens", tokens, bits=32), count("prefill context", after, bits=32)

@@ -409,7 +409,8 @@ def test_perf_step_breaks_an_iteration_down_kind_by_kind() -> None:
     sc = ROOT / "scenarios" / "disagg-small.yaml"
     decode = servesim.perf.step(sc, pool="decode", decode=37, context=2000)
     # vLLM captures graphs of 32 and 40, not 37: the step replays the one of 40.
-    assert decode["pool"] == "decode" and decode["launch"] == {"kind": "graph", "batch": 40}
+    assert decode["pool"] == "decode"
+    assert decode["launch"] == {"kind": "graph", "batch": 40, "ranks": 1, "sequences": 40}
     kinds = dict(decode["kinds"])
     assert "generation_attention" in kinds and "context_attention" not in kinds
     assert sum(kinds.values()) == pytest.approx(decode["total_ms"], rel=1e-9)
@@ -425,6 +426,16 @@ def test_perf_step_breaks_an_iteration_down_kind_by_kind() -> None:
         servesim.perf.step(sc)
     with pytest.raises(errors.ConfigError, match="decode"):
         servesim.perf.step(sc, decode=-1)
+    with pytest.raises(errors.ConfigError, match=r"engine\.max_num_seqs"):
+        servesim.perf.step(sc, decode=100000)
+    # A chunk is a number of tokens or a (tokens, context) pair, as a tuple or a list.
+    as_list = servesim.perf.step(sc, pool="decode", decode=37, context=2000, prefill=[[1000, 3000]])
+    assert as_list["total_ms"] == mixed["total_ms"]
+    for bad in [(1, 2, 3), [1000], "12", 1.5]:
+        with pytest.raises(errors.ConfigError, match="prefill"):
+            servesim.perf.step(sc, prefill=[bad])
+    with pytest.raises(errors.ConfigError, match="prefill"):
+        servesim.perf.step(sc, prefill=5)
 
 
 def test_profile_perf_predict_and_traces(tmp_path: Path) -> None:

@@ -8,17 +8,22 @@ use servesim_models::perf::OpKind;
 use servesim_models::perf::{BatchShape, PrefillChunk};
 
 use crate::Error;
-use crate::scenario::Scenario;
+use crate::scenario::{PoolPlan, Scenario};
 
 /// How the step runs on the host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Launch {
-    /// A decode-only step replaying the CUDA graph captured for `batch` sequences (its own
-    /// size, or the next one padded with dummy sequences).
+    /// A decode-only step replaying, on each of `ranks` attention-DP ranks, the CUDA graph
+    /// captured for `batch` sequences: the fullest rank's own size, or the next captured one
+    /// padded with dummy sequences, every rank padded to it.
     Graph {
-        /// The graph's batch.
+        /// The graph's batch, a rank's.
         batch: u32,
+        /// Attention-DP ranks replaying it (1 without attention DP).
+        ranks: u32,
+        /// Sequences the step runs, the padding's dummy ones counted (`batch × ranks`).
+        sequences: u32,
     },
     /// A decode-only step of no captured size: its kernels launched one by one.
     Eager,
@@ -42,9 +47,15 @@ pub struct IterationBreakdown {
 }
 
 /// The step of one worker of `s`'s pool `pool` (the first when `None`) running `decode`
-/// sequences of `context` tokens each and the prompt `chunks`, as `servesim run` builds the
-/// worker: its model, GPU, backend, parallelism, DeepEP and CUDA graphs. An unknown pool or
-/// an empty step is an error naming the field.
+/// sequences with `context` tokens each in the KV cache (each attends to them and to the
+/// token it makes, as a run charges a decode step) and the prompt `chunks`, as `servesim
+/// run` builds the worker: its model, GPU, backend, parallelism, DeepEP and CUDA graphs.
+///
+/// A step the pool's engine would never run is an error naming the argument at fault (the
+/// paths `pool`, `decode`, `context` and `prefill`) and the engine setting that bounds it:
+/// an empty step, a chunk of no tokens, more sequences than `engine.max_num_seqs`, prompt
+/// chunks over the token budget `engine.max_batched_tokens`, or a sequence longer than the
+/// model's context.
 pub fn iteration_breakdown(
     s: &Scenario,
     pool: Option<&str>,
@@ -52,52 +63,28 @@ pub fn iteration_breakdown(
     context: u32,
     chunks: &[PrefillChunk],
 ) -> Result<IterationBreakdown, Error> {
-    let index = match pool {
-        None => 0,
-        Some(name) => s
-            .pools()
-            .iter()
-            .position(|p| p.name == name)
-            .ok_or_else(|| {
-                let names: Vec<_> = s.pools().iter().map(|p| p.name.as_str()).collect();
-                Error::Config {
-                    path: "pool".into(),
-                    message: format!(
-                        "{name:?} is not a pool of the scenario (its pools: {})",
-                        names.join(", ")
-                    ),
-                }
-            })?,
-    };
-    if decode == 0 && chunks.is_empty() {
-        return Err(Error::Config {
-            path: "decode".into(),
-            message: "an empty step: give decode sequences or a prompt chunk".into(),
-        });
-    }
-    if let Some(c) = chunks.iter().find(|c| c.tokens == 0) {
-        return Err(Error::Config {
-            path: "prefill".into(),
-            message: format!(
-                "a chunk of 0 tokens (after {}): a chunk has at least one token",
-                c.context
-            ),
-        });
-    }
+    let index = pool_index(s, pool)?;
     let plan = &s.pools()[index];
+    check_step(s, index, plan, decode, context, chunks)?;
     let predictor = crate::world::pool_predictor(s, index)?;
-    let kv = u64::from(decode) * u64::from(context);
+    // Each decode sequence attends to its context and the token it makes.
+    let kv = u64::from(decode) * (u64::from(context) + 1);
     // A decode-only step replays the graph of its size (padded) or runs eagerly, as the
     // engine runs it; a step with prefill is timed with the engine's launch floor for those.
+    let graphs = &plan.engine.cuda_graphs;
     let (decode_seqs, decode_kv_tokens, eager) = if chunks.is_empty() {
-        plan.engine.cuda_graphs.decode_batch(decode, kv)
+        graphs.decode_batch(decode, kv)
     } else {
         (decode, kv, false)
     };
     let launch = match (chunks.is_empty(), eager) {
         (false, _) => Launch::WithPrefill,
         (true, true) => Launch::Eager,
-        (true, false) => Launch::Graph { batch: decode_seqs },
+        (true, false) => Launch::Graph {
+            batch: decode_seqs.div_ceil(graphs.ranks()),
+            ranks: graphs.ranks(),
+            sequences: decode_seqs,
+        },
     };
     let batch = BatchShape {
         prefill: chunks,
@@ -116,4 +103,108 @@ pub fn iteration_breakdown(
             .collect(),
         total_ms: predictor.predict_ms(&batch),
     })
+}
+
+/// The index of `s`'s pool `pool` (the first when `None`).
+fn pool_index(s: &Scenario, pool: Option<&str>) -> Result<usize, Error> {
+    let Some(name) = pool else { return Ok(0) };
+    s.pools()
+        .iter()
+        .position(|p| p.name == name)
+        .ok_or_else(|| {
+            let names: Vec<_> = s.pools().iter().map(|p| p.name.as_str()).collect();
+            Error::Config {
+                path: "pool".into(),
+                message: format!(
+                    "{name:?} is not a pool of the scenario (its pools: {})",
+                    names.join(", ")
+                ),
+            }
+        })
+}
+
+/// Whether the pool's engine could run the step (see [`iteration_breakdown`]).
+fn check_step(
+    s: &Scenario,
+    index: usize,
+    plan: &PoolPlan,
+    decode: u32,
+    context: u32,
+    chunks: &[PrefillChunk],
+) -> Result<(), Error> {
+    let err = |path: &str, message: String| Error::Config {
+        path: path.into(),
+        message,
+    };
+    let knob = |field: &str| format!("`--set cluster.pools[{index}].engine.{field}=N` raises it");
+    if decode == 0 && chunks.is_empty() {
+        return Err(err(
+            "decode",
+            "an empty step: give decode sequences or a prompt chunk".into(),
+        ));
+    }
+    if let Some(c) = chunks.iter().find(|c| c.tokens == 0) {
+        return Err(err(
+            "prefill",
+            format!(
+                "a chunk of 0 tokens (after {}): a chunk has at least one token",
+                c.context
+            ),
+        ));
+    }
+    let seqs = u64::from(decode) + chunks.len() as u64;
+    let most = plan.engine.max_num_seqs;
+    if seqs > u64::from(most) {
+        return Err(err(
+            "decode",
+            format!(
+                "{seqs} sequences ({decode} decoding, {} prompt chunks) are more than pool {} \
+                 runs at once (engine.max_num_seqs {most}; {})",
+                chunks.len(),
+                plan.name,
+                knob("max_num_seqs")
+            ),
+        ));
+    }
+    let prompt: u64 = chunks.iter().map(|c| u64::from(c.tokens)).sum();
+    let budget = plan.engine.max_batched_tokens;
+    if prompt > u64::from(budget) {
+        return Err(err(
+            "prefill",
+            format!(
+                "{prompt} prompt tokens are more than one iteration of pool {} schedules \
+                 (engine.max_batched_tokens {budget}; {})",
+                plan.name,
+                knob("max_batched_tokens")
+            ),
+        ));
+    }
+    if let Some(longest) = s.llm().max_position_embeddings {
+        let too_long = |len: u64| len > u64::from(longest);
+        if decode > 0 && too_long(u64::from(context) + 1) {
+            return Err(err(
+                "context",
+                format!(
+                    "a sequence of {context} tokens and the one it makes is longer than {}'s \
+                     context of {longest}",
+                    s.llm().name
+                ),
+            ));
+        }
+        if let Some(c) = chunks
+            .iter()
+            .find(|c| too_long(u64::from(c.context) + u64::from(c.tokens)))
+        {
+            return Err(err(
+                "prefill",
+                format!(
+                    "a chunk of {} tokens after {} is longer than {}'s context of {longest}",
+                    c.tokens,
+                    c.context,
+                    s.llm().name
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -344,7 +344,7 @@ fn step_breaks_an_iteration_of_a_scenarios_pool_down_kind_by_kind() {
     assert!(ok, "{err}");
     // vLLM captures graphs of 32 and 40, not 37: the step replays the one of 40.
     assert!(
-        text.contains("replays the CUDA graph of 40 (padded)"),
+        text.contains("replays the CUDA graph of 40, padded to 40 sequences"),
         "{text}"
     );
     let (kinds, decode) = parse(&text);
@@ -380,8 +380,51 @@ fn step_breaks_an_iteration_of_a_scenarios_pool_down_kind_by_kind() {
         (&["--prefill", "0"][..], "at least one token"),
         (&[][..], "an empty step"),
         (&["--decode", "1", "--set", "backend=nope"][..], "backend"),
+        // Steps the pool's engine never runs name the setting that bounds them.
+        (
+            &["--decode", "100000"][..],
+            "--decode: 100000 sequences (100000 decoding, 0 prompt chunks) are more than pool \
+             prefill runs at once (engine.max_num_seqs",
+        ),
+        (
+            &["--prefill", "1000000"][..],
+            "--prefill: 1000000 prompt tokens are more than one iteration of pool prefill \
+             schedules (engine.max_batched_tokens",
+        ),
+        (
+            &["--decode", "1", "--context", "1000000"][..],
+            "--context: a sequence of 1000000 tokens and the one it makes is longer than",
+        ),
+        // A scenario's own field is named as such, not as a flag.
+        (
+            &["--decode", "1", "--set", "cluster.pools[0].tp=3"][..],
+            "error: cluster.pools[0].tp:",
+        ),
     ] {
         let (ok, _, err) = step(args);
         assert!(!ok && err.contains(says), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn step_under_attention_dp_replays_each_ranks_graph() {
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/deepseek-r1-gb200.yaml"
+    );
+    let out = bin()
+        .args([
+            "perf", "step", scenario, "--pool", "decode", "--decode", "100",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}");
+    // 100 sequences on 32 ranks: the fullest holds 4, and every rank pads to its graph.
+    assert!(
+        text.contains(
+            "replays the CUDA graph of 4 on each of 32 attention-DP ranks, padded to 128 sequences"
+        ),
+        "{text}"
+    );
 }

@@ -86,6 +86,11 @@ impl CudaGraphs {
         &self.sizes
     }
 
+    /// Attention-DP ranks the graphs are captured on, each for its own batch (1 without).
+    pub fn ranks(&self) -> u32 {
+        self.ranks
+    }
+
     /// Whether batches are padded to the next captured size.
     pub fn padding(&self) -> bool {
         self.padding

@@ -87,7 +87,8 @@ pub enum PerfCommand {
         /// Decode sequences in the step (the worker's, spread over its attention-DP ranks).
         #[arg(long, default_value_t = 0)]
         decode: u32,
-        /// Tokens in the KV cache of each decode sequence.
+        /// Tokens already in the KV cache of each decode sequence (it attends to them and to
+        /// the token it makes).
         #[arg(long, default_value_t = 1024)]
         context: u32,
         /// A prompt chunk in the step: `TOKENS`, or `TOKENS@CONTEXT` after `CONTEXT` tokens
@@ -257,6 +258,23 @@ fn prefill_chunk(text: &str) -> Result<PrefillChunk, CliError> {
     })
 }
 
+/// What a step runs, in words: its decode sequences and prompt chunks.
+fn step_contents(decode: u32, context: u32, chunks: &[PrefillChunk]) -> String {
+    let decoding = (decode > 0).then(|| format!("{decode} decode sequences at {context} tokens"));
+    let prompts = (!chunks.is_empty()).then(|| {
+        let list: Vec<_> = chunks
+            .iter()
+            .map(|c| format!("{}@{}", c.tokens, c.context))
+            .collect();
+        format!("prompt chunks {}", list.join(", "))
+    });
+    match (decoding, prompts) {
+        (Some(d), Some(p)) => format!("{d} and {p}"),
+        (Some(one), None) | (None, Some(one)) => one,
+        (None, None) => "nothing".into(),
+    }
+}
+
 /// `servesim perf step`: one iteration of a scenario's pool, kind by kind.
 fn step(
     scenario: &Path,
@@ -272,7 +290,10 @@ fn step(
         .map(|c| prefill_chunk(c))
         .collect::<Result<Vec<_>, _>>()?;
     let b = iteration_breakdown(&s, pool, decode, context, &chunks).map_err(|e| match e {
-        servesim::Error::Config { path, message } => {
+        // The step's own arguments are flags here; other paths are the scenario's fields.
+        servesim::Error::Config { path, message }
+            if ["pool", "decode", "context", "prefill"].contains(&path.as_str()) =>
+        {
             CliError::Message(format!("--{path}: {message}"))
         }
         other => m(other),
@@ -286,8 +307,7 @@ fn step(
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "{} on {}, {}: pool {} (TP {}{}{}{}), one step of {decode} decode sequences at {context} \
-         tokens{}",
+        "{} on {}, {}: pool {} (TP {}{}{}{}), one step of {}",
         s.llm().name,
         s.gpu().sku,
         s.backend().name(),
@@ -304,25 +324,30 @@ fn step(
             String::new()
         },
         if plan.deepep { ", DeepEP" } else { "" },
-        if chunks.is_empty() {
-            String::new()
-        } else {
-            let list: Vec<_> = chunks
-                .iter()
-                .map(|c| format!("{}@{}", c.tokens, c.context))
-                .collect();
-            format!(" and prompt chunks {}", list.join(", "))
-        }
+        step_contents(decode, context, &chunks)
     )
     .map_err(m)?;
     match b.launch {
-        Launch::Graph { batch } if batch > decode => {
+        Launch::Graph {
+            batch,
+            ranks,
+            sequences,
+        } => {
+            let padded = if sequences > decode {
+                format!(", padded to {sequences} sequences")
+            } else {
+                String::new()
+            };
+            let on = if ranks > 1 {
+                format!(" on each of {ranks} attention-DP ranks")
+            } else {
+                String::new()
+            };
             writeln!(
                 out,
-                "decode-only: replays the CUDA graph of {batch} (padded)"
+                "decode-only: replays the CUDA graph of {batch}{on}{padded}"
             )
         }
-        Launch::Graph { batch } => writeln!(out, "decode-only: replays the CUDA graph of {batch}"),
         Launch::Eager => writeln!(
             out,
             "decode-only: no captured CUDA graph of its size: launched eagerly"
