@@ -589,8 +589,10 @@ def validate(
     the client with their TTFT counted from when they were issued (aiohttp's and httpx's
     pools hold 100 by default); by default there is no limit.
     ``scenarios=DIR`` (``--scenarios DIR``) also writes the scenario each predicted row
-    simulated as ``DIR/line-N.yaml`` (the first of the draws its prediction averages), a
-    file ``Scenario.from_yaml`` and ``servesim run`` read.
+    simulated as ``DIR/line-N.yaml`` (the first of the draws its prediction averages, headed
+    by which of its requests the prediction reads), a file ``Scenario.from_yaml`` and
+    ``servesim run`` read; ``DIR`` is created if need be, and a ``ConfigError`` if it holds
+    such files already.
 
     Returns ``rows`` (rows read), ``predicted`` (rows modelled), ``overall`` and ``groups``
     (by ``backend/mode``) as ``{"rows", "ttft_pct", "tpot_pct"}`` mean absolute percentage

@@ -711,4 +711,42 @@ fn each_predicted_row_writes_the_scenario_it_simulated_and_running_it_gives_the_
         (rerun - predicted).abs() <= 1e-3 * predicted,
         "{rerun} against {predicted}"
     );
+    // A second run into the same folder is refused before any row is simulated: its files
+    // would mix with the first run's.
+    let (out, again) = run_with(
+        "scenarios-again",
+        &rows,
+        &["--scenarios", folder.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("already holds the scenarios of an earlier run (line-2.yaml)"),
+        "{err}"
+    );
+    assert!(!again.exists(), "refused before predicting");
+    // In the steady state, the file runs as long as the prediction's draw did and says
+    // which of its completions the prediction reads.
+    let steady = d.join("steady");
+    let (out, _) = run_with(
+        "scenarios-steady",
+        &rows,
+        &["--steady", "--scenarios", steady.to_str().unwrap()],
+    );
+    assert_succeeded(&out);
+    let text = std::fs::read_to_string(steady.join("line-2.yaml")).unwrap();
+    assert!(
+        text.contains("# It runs until its ") && text.contains("in completion order."),
+        "{text}"
+    );
+    let duration: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("duration_s: "))
+        .expect("a duration")
+        .parse()
+        .unwrap();
+    assert!(
+        duration > 0.0 && duration % 20.0 == 0.0 && duration <= 600.0,
+        "{duration}"
+    );
 }

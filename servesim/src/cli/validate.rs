@@ -49,8 +49,9 @@ pub struct ValidateArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Also write the scenario each predicted row simulated, as `DIR/line-N.yaml` (N its
-    /// line in the input): the first of the draws its prediction averages, a file `servesim
-    /// run` reads, to trace, change or rerun.
+    /// line in the input): the first of the draws its prediction averages, headed by which
+    /// of its requests the prediction reads, a file `servesim run` reads, to trace, change
+    /// or rerun. DIR is created if need be, and refused if it holds such files already.
     #[arg(long, value_name = "DIR")]
     pub scenarios: Option<PathBuf>,
     /// Threads, one row each at a time (default: the machine's cores); the predictions do

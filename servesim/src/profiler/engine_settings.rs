@@ -104,8 +104,11 @@ pub fn deployed_token_budget(
 }
 
 /// The tokens a worker of `backend` schedules in one iteration under the DGD's `written`
-/// budget: SGLang's chunked-prefill size `sglang_chunk` still bounds a chunk
-/// (`--max-prefill-tokens` bounds a prefill batch, not a chunk); the others take it whole.
+/// budget: SGLang's chunked-prefill size `sglang_chunk` still bounds a chunk, since
+/// `--max-prefill-tokens` only stops more requests joining a prefill batch (its first is
+/// taken whatever its size) while the chunked-prefill size truncates one
+/// (`rem_input_tokens` and `rem_chunk_tokens` of `PrefillAdder.add_one_req`,
+/// `managers/schedule_policy.py` in SGLang 0.5.5.post2); the others take it whole.
 pub fn scheduled_tokens(backend: Backend, written: u32, sglang_chunk: u32) -> u32 {
     match backend {
         Backend::Sglang => written.min(sglang_chunk),

@@ -59,22 +59,26 @@ pub struct BenchmarkMeans {
     pub steady: Means,
     /// The requests sent at the start of the run (time zero; NaN when none was).
     pub start: Means,
+    /// Simulated seconds the run took to complete its `skip + take` requests (a whole
+    /// number of the 20-second steps it is run in).
+    pub stop_s: f64,
 }
 
 /// Steps `run` 20 simulated seconds at a time until `count` of its kept request rows
-/// reaches `need`; `Ok(Err(count))` when the run ends or [`MAX_SIM_S`] passes first.
+/// reaches `need`, and says when it stopped; `Ok(Err(count))` when the run ends or
+/// [`MAX_SIM_S`] passes first.
 fn run_until_counted(
     run: &mut Run,
     need: usize,
     count: impl Fn(&RequestColumns) -> usize,
-) -> Result<Result<(), usize>, Error> {
+) -> Result<Result<SimTime, usize>, Error> {
     let cap = SimTime::ZERO + SimDuration::from_nanos(MAX_SIM_S * 1_000_000_000);
     let step = SimDuration::from_nanos(20_000_000_000);
     let mut t = SimTime::ZERO;
     loop {
         let done = run.sim.model.metrics.requests.as_ref().map_or(0, &count);
         if done >= need {
-            return Ok(Ok(()));
+            return Ok(Ok(t));
         }
         if t >= cap.min(run.end()) {
             return Ok(Err(done));
@@ -93,11 +97,14 @@ pub fn benchmark_means(
     take: usize,
 ) -> Result<Result<BenchmarkMeans, String>, Error> {
     let mut run = Run::new(scenario)?;
-    if let Err(done) = run_until_counted(&mut run, skip + take, |r| r.ttft_ms.len())? {
-        return Ok(Err(format!(
-            "only {done} requests completed in {MAX_SIM_S} simulated seconds"
-        )));
-    }
+    let stop = match run_until_counted(&mut run, skip + take, |r| r.ttft_ms.len())? {
+        Ok(t) => t,
+        Err(done) => {
+            return Ok(Err(format!(
+                "only {done} requests completed in {MAX_SIM_S} simulated seconds"
+            )));
+        }
+    };
     let cols = run
         .sim
         .model
@@ -109,6 +116,7 @@ pub fn benchmark_means(
     Ok(Ok(BenchmarkMeans {
         steady: Means::of(cols, |i| steady.contains(&i)),
         start: Means::of(cols, |i| cols.arrival_s[i] == 0.0),
+        stop_s: stop.saturating_duration_since(SimTime::ZERO).as_secs_f64(),
     }))
 }
 

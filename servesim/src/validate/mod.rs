@@ -293,9 +293,19 @@ pub struct Prediction {
     /// What the prediction assumed that the row does not say (a concurrency implied by the
     /// batch sizes).
     pub note: Option<String>,
-    /// The scenario of the prediction's first draw (seed 1), as a file `servesim run` reads:
-    /// the users in step under `--in-step`, else out of step (see [`scenario_file`]).
-    pub scenario: Option<Box<ScenarioConfig>>,
+    /// The scenario of the prediction's first draw (seed 1), when asked for: the users in
+    /// step under `--in-step`, else out of step (see [`scenario_file`]).
+    pub scenario: Option<Box<RowScenario>>,
+}
+
+/// The scenario a row's prediction simulated (its first draw), as a file `servesim run`
+/// reads, and which of its requests the prediction reads.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RowScenario {
+    /// The scenario.
+    pub config: ScenarioConfig,
+    /// Which of its requests the prediction's means are of, as a sentence.
+    pub reads: String,
 }
 
 impl Prediction {
@@ -384,6 +394,7 @@ fn predict(
     line: usize,
     fields: &[String],
     averaged: Averaged,
+    keep_scenario: bool,
 ) -> (RowSpec, Prediction) {
     let row = Row {
         file,
@@ -405,7 +416,7 @@ fn predict(
     };
     let prediction = match file.width_fault(fields) {
         Some(reason) => Prediction::skip(reason),
-        None => simulate(&row, &mut spec, averaged).unwrap_or_else(|e| {
+        None => simulate(&row, &mut spec, averaged, keep_scenario).unwrap_or_else(|e| {
             Prediction::skip(match e {
                 // The line is the row's own; the column at fault is what the reason says.
                 Error::Parse { path, message, .. } => {
@@ -478,19 +489,21 @@ fn implied_concurrency(row: &Row<'_>, mode: &str) -> Result<Result<(u32, String)
 }
 
 /// Simulates every row of a measured file on up to `threads` threads, its means taken as
-/// `averaged` says (each row told to `progress` once predicted); `origin` names the file in
-/// errors. Rows are independent runs, so the result does not depend on `threads`.
+/// `averaged` says (each row told to `progress` once predicted), keeping each row's
+/// scenario with `keep_scenarios`; `origin` names the file in errors. Rows are independent
+/// runs, so the result does not depend on `threads`.
 pub fn validate_rows(
     file: &MeasuredFile,
     origin: &str,
     averaged: Averaged,
     threads: usize,
     progress: &dyn Observer,
+    keep_scenarios: bool,
 ) -> Result<Validation, Error> {
     progress.phase("rows", file.rows.len() as u64);
     let jobs: Vec<_> = file.rows.iter().collect();
     let rows = parallel(jobs, threads, progress, |(line, fields)| {
-        predict(file, origin, *line, fields, averaged)
+        predict(file, origin, *line, fields, averaged, keep_scenarios)
     });
     let (overall, groups) = report::summarise(&rows);
     Ok(Validation {
@@ -515,14 +528,23 @@ pub fn validate_file(
     let text = std::fs::read_to_string(input).map_err(|e| Error::io(input, e))?;
     let origin = input.display().to_string();
     let file = MeasuredFile::parse(&text, &origin)?;
-    let v = validate_rows(&file, &origin, averaged, threads, progress)?;
+    if let Some(dir) = scenarios {
+        scenarios_dir(dir)?;
+    }
+    let v = validate_rows(
+        &file,
+        &origin,
+        averaged,
+        threads,
+        progress,
+        scenarios.is_some(),
+    )?;
     std::fs::write(output, render_csv(&file, &v)).map_err(|e| Error::io(output, e))?;
     if let Some(dir) = scenarios {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         for (spec, p) in &v.rows {
-            if let Some(config) = &p.scenario {
+            if let Some(scenario) = &p.scenario {
                 let path = dir.join(format!("line-{}.yaml", spec.line));
-                let text = scenario_file(&origin, spec.line, averaged, config)?;
+                let text = scenario_file(&origin, spec.line, averaged, scenario)?;
                 std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
             }
         }
@@ -530,26 +552,63 @@ pub fn validate_file(
     Ok(v)
 }
 
+/// Makes `dir` ready for a run's scenario files before any row is simulated: created where
+/// it is not, and refused where it already holds `line-N.yaml` files, which would mix with
+/// this run's (and a user may have edited them).
+fn scenarios_dir(dir: &Path) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut earlier = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let name = entry.map_err(|e| Error::io(dir, e))?.file_name();
+        let name = name.to_string_lossy();
+        let numbered = name
+            .strip_prefix("line-")
+            .and_then(|n| n.strip_suffix(".yaml"))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if numbered {
+            earlier.push(name.into_owned());
+        }
+    }
+    earlier.sort();
+    match earlier.as_slice() {
+        [] => Ok(()),
+        [first, rest @ ..] => Err(Error::Config {
+            path: "scenarios".into(),
+            message: format!(
+                "{} already holds the scenarios of an earlier run ({first}{}): give an empty \
+                 or new directory, so that every file in it is of this run",
+                dir.display(),
+                if rest.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and {} more", rest.len())
+                }
+            ),
+        }),
+    }
+}
+
 /// The scenario a row's prediction simulated, as a YAML file `servesim run` reads, headed by
-/// what it is: the first of the draws the prediction averages, its measured requests those of
-/// the class `bench` (the warm-up's `bench.warmup`).
+/// what it is: the first of the draws the prediction averages, and which of its requests the
+/// prediction reads ([`RowScenario::reads`]).
 pub fn scenario_file(
     origin: &str,
     line: usize,
     averaged: Averaged,
-    config: &ScenarioConfig,
+    scenario: &RowScenario,
 ) -> Result<String, Error> {
     let draws = match averaged {
         Averaged::Recipe(c) if c.in_step => "the only draw: users in step".to_string(),
         _ => format!("draw 1 of {PHASE_DRAWS} (seeds 1 to {PHASE_DRAWS}), users out of step"),
     };
-    let yaml = serde_norway::to_string(config).map_err(|e| Error::Config {
+    let yaml = serde_norway::to_string(&scenario.config).map_err(|e| Error::Config {
         path: format!("{origin}:{line}"),
         message: format!("its scenario does not serialize: {e}"),
     })?;
     Ok(format!(
         "# The scenario servesim validate simulated for line {line} of {origin}: {draws}.\n\
-         # Its measured requests are those of the class `{BENCH_CLASS}`.\n{yaml}"
+         # {}\n{yaml}",
+        scenario.reads
     ))
 }
 

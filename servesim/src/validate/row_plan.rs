@@ -279,8 +279,9 @@ pub(super) fn aiperf_recipe(load: &Load<'_>, ramp_s: f64, how: RecipeClient) -> 
 /// Under DeepEP SGLang spreads the experts over every GPU of the worker, whatever it was
 /// asked: "The expert parallel size is adjusted to be the same as the tensor parallel size"
 /// (`ServerArgs._handle_a2a_moe` of SGLang 0.5.5.post2), and with DP attention its tensor
-/// parallel size is the worker's GPUs. One 2025-12 campaign records its attention-DP workers'
-/// experts as `moe_tp_size` = the DP size and `moe_ep_size` 1, as aiconfigurator 0.4.0 lists
+/// parallel size is the worker's GPUs. One 2025-12 campaign (the SGLang 0.5.5.post2 GB200
+/// rows of `workflow_run_id=227` in `data/e2e/measured_moe.csv`) records its attention-DP
+/// workers' experts as `moe_tp_size` = the DP size and `moe_ep_size` 1, as aiconfigurator 0.4.0 lists
 /// SGLang's narrow workers (MoE TP 1-8, EP 1); in a wide deployment those workers ran EP over
 /// their GPUs. Returns the note that says so, when a recorded split was read that way.
 fn sglang_wide_ep_runs_deepep(pools: &mut [PoolConfig]) -> Option<String> {
@@ -417,7 +418,8 @@ fn generator_settings(
             && let Some(written) =
                 deployed_token_budget(GeneratorRules::Benchmark, b, &pool.role, isl, batch)
         {
-            // SGLang's chunked-prefill size (the backend's default) still bounds a chunk.
+            // SGLang's chunked-prefill size (the backend's default) still bounds a chunk
+            // (`scheduled_tokens` says where SGLang does so).
             let chunk = EngineConfig::for_backend(b, sku, pool.tp).max_batched_tokens;
             let per_rank = scheduled_tokens(b, written, chunk);
             pool.engine.max_batched_tokens = Some(per_rank.saturating_mul(ranks));

@@ -5,22 +5,24 @@
 use servesim_models::llm::LlmSpec;
 
 use crate::Error;
-use crate::scenario::{Scenario, ScenarioConfig};
+use crate::scenario::Scenario;
 
 use super::benchmark::{ClientStats, Means, benchmark_means, client_stats};
 use super::measured::Row;
 use super::row_plan::{aiperf_recipe, plan, scenario_of, users_out_of_step};
 use super::{
-    Averaged, BENCH_CLASS, Load, PHASE_DRAWS, Prediction, RECIPE_REQUESTS_PER_USER, RowSpec,
-    implied_concurrency,
+    Averaged, BENCH_CLASS, Load, PHASE_DRAWS, Prediction, RECIPE_REQUESTS_PER_USER, RowScenario,
+    RowSpec, implied_concurrency,
 };
 
 /// Models and simulates a row whose fields fit the header, filling in `spec` as it reads
-/// them; `Err` is a field that does not parse.
+/// them, and keeping the scenario of its first draw with `keep_scenario`; `Err` is a field
+/// that does not parse.
 pub(super) fn simulate(
     row: &Row<'_>,
     spec: &mut RowSpec,
     averaged: Averaged,
+    keep_scenario: bool,
 ) -> Result<Prediction, Error> {
     spec.isl = Some(row.required_count("isl")?);
     spec.osl = Some(row.required_count("osl")?);
@@ -80,7 +82,16 @@ pub(super) fn simulate(
         // documentation).
         let first = recipe(0.0, 1);
         let note = with_kernels(note.clone(), &first);
-        let mut scenario = config_of(&first);
+        let reads = format!(
+            "Its measured requests are those of the class `{BENCH_CLASS}` (the warm-up's \
+             `{BENCH_CLASS}.warmup`)."
+        );
+        let kept = |s: &Result<Scenario, String>| {
+            keep_scenario
+                .then(|| row_scenario(s, reads.clone(), None))
+                .flatten()
+        };
+        let mut scenario = kept(&first);
         let together = match stats(first)? {
             Ok(s) => s,
             Err(reason) => return Ok(skip(reason)),
@@ -92,7 +103,7 @@ pub(super) fn simulate(
             for seed in 1..=PHASE_DRAWS {
                 let draw = recipe(together.e2e_ms.mean / 1e3, seed);
                 if seed == 1 {
-                    scenario = config_of(&draw);
+                    scenario = kept(&draw);
                 }
                 match stats(draw)? {
                     Ok(s) => draws.push(s),
@@ -138,12 +149,14 @@ pub(super) fn simulate(
             Ok(s) => s,
             Err(reason) => return Ok(skip(reason)),
         };
-        if seed == 1 {
-            scenario = Some(Box::new(apart.config().clone()));
-        }
-        match benchmark_means(&apart, skip_n, take_n)? {
-            Ok(m) => steady = Means::blend(m.steady, 1.0 / seed as f64, steady),
+        let m = match benchmark_means(&apart, skip_n, take_n)? {
+            Ok(m) => m,
             Err(reason) => return Ok(skip(reason)),
+        };
+        steady = Means::blend(m.steady, 1.0 / seed as f64, steady);
+        if seed == 1 && keep_scenario {
+            let reads = steady_reads(averaged, skip_n, take_n);
+            scenario = row_scenario(&Ok(apart), reads, Some(m.stop_s));
         }
     }
     // Measured from the start, one request per user is the start burst; the rest are
@@ -170,9 +183,37 @@ pub(super) fn simulate(
     })
 }
 
-/// The file form of a scenario, when there is one.
-fn config_of(s: &Result<Scenario, String>) -> Option<Box<ScenarioConfig>> {
-    s.as_ref().ok().map(|s| Box::new(s.config().clone()))
+/// The file form of a scenario, when there is one, its requests read as `reads` says; run
+/// for `duration_s` where the prediction stopped it then.
+fn row_scenario(
+    s: &Result<Scenario, String>,
+    reads: String,
+    duration_s: Option<f64>,
+) -> Option<Box<RowScenario>> {
+    let mut config = s.as_ref().ok()?.config().clone();
+    if let Some(d) = duration_s {
+        config.duration_s = d;
+    }
+    Some(Box::new(RowScenario { config, reads }))
+}
+
+/// Which requests of a steady-state draw the prediction reads (`--steady`, `--from-start`).
+fn steady_reads(averaged: Averaged, skip: usize, take: usize) -> String {
+    let n = skip + take;
+    let steady = format!(
+        "It runs until its {n}th request has completed (in steps of 20 simulated seconds); \
+         the prediction's means are of its completions {} to {n} of the class \
+         `{BENCH_CLASS}`, in completion order",
+        skip + 1
+    );
+    match averaged {
+        Averaged::FromStart { requests_per_user } => format!(
+            "{steady}, blended with the requests sent at time zero of a run with every user \
+             in step (weight 1/{}).",
+            requests_per_user.max(1)
+        ),
+        Averaged::SteadyState | Averaged::Recipe(_) => format!("{steady}."),
+    }
 }
 
 /// `note` with what a row's kernel times lean on beyond measured rows of their own kinds
