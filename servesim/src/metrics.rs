@@ -69,10 +69,16 @@ pub struct Finished {
     pub decode_worker: u32,
 }
 
+/// Output tokens a client counts of an answer of `output` tokens whose first `header` carry
+/// no text (the model's response header): those with text, at least one.
+pub fn shown_tokens(output: u32, header: u32) -> u32 {
+    output.saturating_sub(header).max(1)
+}
+
 impl Finished {
-    /// Output tokens the client counts: those with text.
+    /// Output tokens the client counts: those with text ([`shown_tokens`]).
     pub fn shown_tokens(&self) -> u32 {
-        self.output_tokens.saturating_sub(self.header_tokens).max(1)
+        shown_tokens(self.output_tokens, self.header_tokens)
     }
 
     /// Mean gap between consecutive tokens the client sees, from its first to the last

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::Error;
 use crate::Run;
-use crate::metrics::RequestColumns;
+use crate::metrics::{RequestColumns, shown_tokens};
 use crate::scenario::Scenario;
 
 use super::MAX_SIM_S;
@@ -64,6 +64,18 @@ pub struct BenchmarkMeans {
     pub stop_s: f64,
 }
 
+/// A benchmark reads each request: `scenario` must keep them (`metrics.keep_requests`).
+fn kept_requests(scenario: &Scenario) -> Result<(), Error> {
+    if scenario.config().metrics.keep_requests {
+        Ok(())
+    } else {
+        Err(Error::Config {
+            path: "metrics.keep_requests".into(),
+            message: "must be true for a benchmark, which reads each request".into(),
+        })
+    }
+}
+
 /// Steps `run` 20 simulated seconds at a time until `count` of its kept request rows
 /// reaches `need`, and says when it stopped; `Ok(Err(count))` when the run ends or
 /// [`MAX_SIM_S`] passes first.
@@ -96,6 +108,7 @@ pub fn benchmark_means(
     skip: usize,
     take: usize,
 ) -> Result<Result<BenchmarkMeans, String>, Error> {
+    kept_requests(scenario)?;
     let mut run = Run::new(scenario)?;
     let stop = match run_until_counted(&mut run, skip + take, |r| r.ttft_ms.len())? {
         Ok(t) => t,
@@ -155,7 +168,9 @@ impl Distribution {
 /// What a benchmark client reports over its measured requests: TTFT, TPOT per request
 /// (`(e2e − ttft) / (osl − 1)`, requests of one output token left out) and the output
 /// throughput (their output tokens over the span from the first measured request sent to
-/// the last answered).
+/// the last answered), where a request's output tokens are those with text, as the client
+/// counts them (a response header's tokens left out:
+/// [`servesim_models::llm::LlmSpec::response_header_tokens`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct ClientStats {
     /// Time to first token, ms.
@@ -192,15 +207,23 @@ impl ClientStats {
     }
 }
 
-/// Runs `scenario`, whose workload is one benchmark stream, to its end and returns what
-/// the client reports about the requests of class `measured` (the stream's own class;
-/// its warm-up has a class of its own). `Ok(Err(reason))` when they did not all complete
-/// within 200,000 simulated seconds.
+/// Runs `scenario`, whose workload is one benchmark stream, until `requests` (at least
+/// one) of its class `measured` (the stream's own class; its warm-up has a class of its
+/// own) have completed, in steps of 20 simulated seconds, and returns what the client
+/// reports about the requests of that class completed by then. `Ok(Err(reason))` when
+/// fewer completed within 200,000 simulated seconds.
 pub fn client_stats(
     scenario: &Scenario,
     measured: &str,
     requests: usize,
 ) -> Result<Result<ClientStats, String>, Error> {
+    if requests == 0 {
+        return Err(Error::Config {
+            path: "requests".into(),
+            message: "a benchmark reports on at least one measured request".into(),
+        });
+    }
+    kept_requests(scenario)?;
     let mut run = Run::new(scenario)?;
     let class = run
         .sim
@@ -230,11 +253,13 @@ pub fn client_stats(
     let mine: Vec<usize> = (0..cols.class.len())
         .filter(|&i| cols.class[i] == class)
         .collect();
+    let header = scenario.llm().response_header_tokens;
+    let shown = |i: usize| shown_tokens(cols.output_tokens[i], header);
     let ttft = Distribution::of(mine.iter().map(|&i| cols.ttft_ms[i]).collect());
     let tpots: Vec<f64> = mine
         .iter()
-        .filter(|&&i| cols.output_tokens[i] > 1)
-        .map(|&i| (cols.e2e_ms[i] - cols.ttft_ms[i]) / f64::from(cols.output_tokens[i] - 1))
+        .filter(|&&i| shown(i) > 1)
+        .map(|&i| (cols.e2e_ms[i] - cols.ttft_ms[i]) / f64::from(shown(i) - 1))
         .collect();
     let first_sent_s = mine
         .iter()
@@ -244,7 +269,7 @@ pub fn client_stats(
         .iter()
         .map(|&i| cols.arrival_s[i] + cols.e2e_ms[i] / 1e3)
         .fold(f64::NEG_INFINITY, f64::max);
-    let tokens: f64 = mine.iter().map(|&i| f64::from(cols.output_tokens[i])).sum();
+    let tokens: f64 = mine.iter().map(|&i| f64::from(shown(i))).sum();
     Ok(Ok(ClientStats {
         ttft_ms: ttft,
         tpot_ms: (!tpots.is_empty()).then(|| Distribution::of(tpots)),
@@ -256,6 +281,58 @@ pub fn client_stats(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A benchmark of gpt-oss-120b (its first three tokens a header without text) whose
+    /// answers are `osl` tokens long.
+    fn gpt_oss_benchmark(osl: u32) -> Scenario {
+        let yaml = format!(
+            r#"
+name: t
+seed: 1
+duration_s: 1000
+model: openai/gpt-oss-120b
+gpu: h200_sxm
+backend: vllm
+slo: {{ttft_ms: 1000, itl_ms: 50}}
+cluster:
+  nodes: 1
+  pools:
+    - {{name: agg, role: aggregated, tp: 1, workers: 1, startup_s: 0}}
+traffic:
+  streams:
+    - name: b
+      benchmark: {{concurrency: 2, warmup_requests: 2, requests: 6, isl: 100, osl: {osl}}}
+metrics: {{keep_requests: true}}
+"#
+        );
+        Scenario::from_yaml_str(&yaml, "t.yaml", std::path::Path::new(".")).unwrap()
+    }
+
+    #[test]
+    fn tpot_and_throughput_count_the_tokens_with_text_as_the_client_does() {
+        // Five tokens, three of them the header: two with text, one gap between them, so a
+        // request's TPOT is its whole time after the first token with text.
+        let s = client_stats(&gpt_oss_benchmark(5), "b", 6)
+            .unwrap()
+            .unwrap();
+        let tpot = s.tpot_ms.expect("two tokens with text");
+        assert!(
+            (tpot.mean - (s.e2e_ms.mean - s.ttft_ms.mean)).abs() < 1e-9,
+            "{tpot:?} against {s:?}"
+        );
+        // Four tokens, one with text: no TPOT at all.
+        let one = client_stats(&gpt_oss_benchmark(4), "b", 6)
+            .unwrap()
+            .unwrap();
+        assert_eq!(one.tpot_ms, None);
+        // No measured request to report on, or no requests kept to read, is an error.
+        assert!(client_stats(&gpt_oss_benchmark(5), "b", 0).is_err());
+        let mut config = gpt_oss_benchmark(5).config().clone();
+        config.metrics.keep_requests = false;
+        let unkept = Scenario::validate(config, std::path::Path::new(".")).unwrap();
+        let e = client_stats(&unkept, "b", 6).unwrap_err().to_string();
+        assert!(e.contains("metrics.keep_requests"), "{e}");
+    }
 
     #[test]
     fn percentiles_interpolate_between_ranks_as_numpy_does() {
