@@ -30,7 +30,8 @@
 //!   it starts the profiling phase ("Wait for the credits to be returned before continuing
 //!   to the next phase", `CreditIssuingStrategy._execute_phases` in v0.2.0 and v0.3.0; a
 //!   phase's `seamless` is `False` by default in v0.13.0), so the measured phase starts
-//!   afresh, its users together again (`between_phases: drain`, the default).
+//!   afresh, its users together again, or spread over `ramp_s` anew as the warm-up's were
+//!   (`between_phases: drain`, the default).
 //!   `between_phases: continue` lets the measured requests follow the warm-up's as slots
 //!   free up, as a seamless phase does.
 //! - **Sizes**: prompt and output lengths are drawn from normal distributions with the given
@@ -94,8 +95,9 @@ pub struct BenchmarkConfig {
     /// What happens between the warm-up and the measured phase.
     #[serde(default)]
     pub between_phases: BetweenPhases,
-    /// Concurrency mode: the users send their first requests over this many seconds
-    /// instead of at once (default 0), spread by `stagger`.
+    /// Concurrency mode: the users send the first requests of each phase (the warm-up's,
+    /// and the measured phase's after a drain) over this many seconds instead of at once
+    /// (default 0), spread by `stagger`.
     #[serde(default)]
     pub ramp_s: f64,
     /// How the users are spread over `ramp_s`: evenly, or each at an independent uniform

@@ -7,8 +7,8 @@ use std::path::Path;
 use proptest::prelude::*;
 use servesim_core::{RngStreams, SimDuration, SimTime};
 use servesim_traffic::{
-    BenchmarkConfig, BetweenPhases, RateArrival, Request, Standalone, StreamConfig, Workload,
-    WorkloadConfig,
+    BenchmarkConfig, BetweenPhases, RateArrival, Request, Stagger, Standalone, StreamConfig,
+    Workload, WorkloadConfig,
 };
 
 /// What a driven benchmark did: every request in arrival order with its answer time, and
@@ -294,38 +294,50 @@ fn mode() -> impl Strategy<Value = BenchmarkConfig> {
         0.0f64..300.0,
         prop::option::of(1u32..20),
         prop::option::of(1u32..12),
+        // Concurrency mode's users spread over a ramp, evenly or at random, in half the cases.
+        prop::option::of((0.001f64..5.0, any::<bool>())),
     )
-        .prop_map(|(c, warmup, n, rate, cap, drain, std, entries, pool)| {
-            let mut b = BenchmarkConfig::concurrency(c, warmup, n, 1000, 50);
-            if let Some((r, constant)) = rate {
-                b.request_rate = Some(r);
-                b.arrival = if constant {
-                    RateArrival::Constant
-                } else {
-                    RateArrival::Poisson
-                };
-                if !cap {
-                    b.concurrency = None;
+        .prop_map(
+            |(c, warmup, n, rate, cap, drain, std, entries, pool, ramp)| {
+                let mut b = BenchmarkConfig::concurrency(c, warmup, n, 1000, 50);
+                if let (Some((ramp_s, random)), None) = (ramp, rate) {
+                    b.ramp_s = ramp_s;
+                    b.stagger = if random {
+                        Stagger::Random
+                    } else {
+                        Stagger::Even
+                    };
                 }
-            }
-            b.between_phases = if drain {
-                BetweenPhases::Drain
-            } else {
-                BetweenPhases::Continue
-            };
-            b.isl_stddev = std;
-            b.dataset_entries = entries;
-            b.connections = pool;
-            b
-        })
+                if let Some((r, constant)) = rate {
+                    b.request_rate = Some(r);
+                    b.arrival = if constant {
+                        RateArrival::Constant
+                    } else {
+                        RateArrival::Poisson
+                    };
+                    if !cap {
+                        b.concurrency = None;
+                    }
+                }
+                b.between_phases = if drain {
+                    BetweenPhases::Drain
+                } else {
+                    BetweenPhases::Continue
+                };
+                b.isl_stddev = std;
+                b.dataset_entries = entries;
+                b.connections = pool;
+                b
+            },
+        )
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
-    /// In every mode (concurrency or rate, capped or not, continuing or draining between the
-    /// phases, fixed or varying sizes, fresh prompts or a dataset, with or without a
-    /// connection pool), the measured requests are exactly the `requests` sent after the
+    /// In every mode (concurrency or rate, capped or not, users together or over a ramp,
+    /// continuing or draining between the phases, fixed or varying sizes, fresh prompts or a
+    /// dataset, with or without a connection pool), the measured requests are exactly the `requests` sent after the
     /// `warmup_requests`, no more requests are at the server than the concurrency and the
     /// pool allow, none is sent before it is issued, and a draining client sends no
     /// measured request before the warm-up is answered.
