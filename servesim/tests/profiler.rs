@@ -105,14 +105,25 @@ fn shipped_request_profiles_and_the_sla_planner_scales_with_the_profile() {
             .any(|w| w == ["--router-mode", "round-robin"]),
         "{frontend_args:?}"
     );
-    // The Planner reads its profile at a path inside its container, never this machine's.
-    assert!(
-        services["Planner"]["extraPodSpec"]["mainContainer"]["args"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .any(|a| a.as_str() == Some("--profile-results-dir=/data/profiling_results"))
-    );
+    // The Planner runs as Dynamo 1.6.1 starts it, `python3 -m dynamo.planner --config
+    // JSON`, and reads its profile at a path inside its container, never this machine's.
+    let planner = &services["Planner"]["extraPodSpec"]["mainContainer"];
+    let command: Vec<&str> = planner["command"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert_eq!(command, ["python3", "-m", "dynamo.planner"]);
+    let planner_args = planner["args"].as_sequence().unwrap();
+    assert_eq!(planner_args[0].as_str(), Some("--config"));
+    let config: serde_json::Value =
+        serde_json::from_str(planner_args[1].as_str().unwrap()).unwrap();
+    assert_eq!(config["profile_results_dir"], "/data/profiling_results");
+    assert_eq!(config["optimization_target"], "sla");
+    assert_eq!(config["mode"], "disagg");
+    assert_eq!(config["max_gpu_budget"], 8);
+    assert_eq!(config["ttft_ms"], summary["request"]["ttft_ms"]);
     let dgd_text = std::fs::read_to_string(out.join("dgd.yaml")).unwrap();
     assert!(!dgd_text.contains(&out.display().to_string()), "{dgd_text}");
     // The rule is said, and summary.json agrees with what was chosen.
@@ -145,6 +156,17 @@ fn shipped_request_profiles_and_the_sla_planner_scales_with_the_profile() {
             .position(|a| *a == "--tensor-parallel-size")
             .unwrap();
         assert_eq!(args[i + 1], tp.to_string());
+        // Its role as Dynamo 1.x takes it, and vLLM's KV connector between the roles.
+        assert!(
+            args.windows(2)
+                .any(|w| w == ["--disaggregation-mode", role]),
+            "{args:?}"
+        );
+        assert!(
+            args.windows(2)
+                .any(|w| w[0] == "--kv-transfer-config" && w[1].contains("NixlConnector")),
+            "{args:?}"
+        );
     }
     // The frontier file has both modes and frontier points.
     let csv = std::fs::read_to_string(out.join("pareto.csv")).unwrap();
@@ -668,7 +690,7 @@ fn a_mixture_of_experts_is_searched_with_expert_and_attention_data_parallelism()
     }
     // Each worker of the DGD asks for the GPUs its split holds, in vLLM's own arguments.
     for c in o.candidates.iter().take(5) {
-        let dgd = servesim::profiler::output::dgd(&o, c, "/data/profiling_results");
+        let dgd = servesim::profiler::dgd::dgd(&o, c, "/data/profiling_results");
         let services = dgd["spec"]["services"].as_object().unwrap();
         for (name, s) in services.iter().filter(|(n, _)| n.starts_with("Vllm")) {
             let args: Vec<&str> = s["extraPodSpec"]["mainContainer"]["args"]
@@ -874,7 +896,7 @@ spec:
         .unwrap();
     assert_eq!(widest, 16, "{}", c.label());
     // Each 16-GPU worker of the DGD is declared on two nodes of eight.
-    let dgd = servesim::profiler::output::dgd(&o, c, "/data/profiling_results");
+    let dgd = servesim::profiler::dgd::dgd(&o, c, "/data/profiling_results");
     let services = dgd["spec"]["services"].as_object().unwrap();
     let wide: Vec<_> = services
         .values()
@@ -884,4 +906,75 @@ spec:
     for s in wide {
         assert_eq!(s["resources"]["limits"]["gpu"].as_str(), Some("8"));
     }
+}
+
+#[test]
+fn what_the_dgd_cannot_carry_is_refused_or_said() {
+    let text = |model: &str, isl: u32, extra: &str| {
+        format!(
+            "apiVersion: nvidia.com/v1alpha1
+kind: DynamoGraphDeploymentRequest
+metadata: {{name: checks}}
+spec:
+  model: {model}
+  backend: vllm
+  sla: {{ttft: 2000, itl: 50}}
+  workload: {{isl: {isl}, osl: 500}}
+  hardware: {{gpuSku: h200_sxm, totalGpus: 12, numGpusPerNode: 6}}
+{extra}"
+        )
+    };
+    // A request longer than the model's context names both lengths.
+    let e = ProfileRequest::from_yaml_str(
+        &text("Qwen/Qwen3-32B-FP8", 60_000, ""),
+        "req",
+        &Overrides::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("isl + osl: a request of 60000 input and 500 output tokens is longer than"),
+        "{e}"
+    );
+    // A built-in's short name sizes the model but is no checkpoint a worker can load: said.
+    let r =
+        ProfileRequest::from_yaml_str(&text("qwen3-32b", 4000, ""), "req", &Overrides::default())
+            .unwrap();
+    assert!(
+        r.assumed
+            .iter()
+            .any(|a| a.contains("'qwen3-32b', which is not a Hugging Face id")),
+        "{:?}",
+        r.assumed
+    );
+    let r = ProfileRequest::from_yaml_str(
+        &text("Qwen/Qwen3-32B-FP8", 4000, ""),
+        "req",
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert!(r.assumed.is_empty(), "{:?}", r.assumed);
+    // In an NVL72 rack of trays of three GPUs (as a user may declare them), engines of four
+    // or eight would split unevenly over trays: not searched, and said.
+    let trays = text("Qwen/Qwen3-32B-FP8", 4000, "")
+        .replace("gpuSku: h200_sxm", "gpuSku: gb200")
+        .replace("numGpusPerNode: 6", "numGpusPerNode: 3");
+    let r = ProfileRequest::from_yaml_str(&trays, "req", &Overrides::default()).unwrap();
+    let o = profile(r, ProfileMode::Fast, &Quiet).unwrap();
+    assert!(
+        o.candidates
+            .iter()
+            .all(|c| [c.prefill, c.decode, c.aggregated]
+                .into_iter()
+                .flatten()
+                .all(|p| p.split.gpus() <= 3)),
+        "a worker over part of a tray"
+    );
+    assert!(
+        o.skipped
+            .iter()
+            .any(|s| s.contains("4 GPUs do not fill whole nodes of 3")),
+        "{:?}",
+        o.skipped
+    );
 }

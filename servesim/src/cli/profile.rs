@@ -17,8 +17,9 @@ use super::CliError;
 pub struct ProfileArgs {
     /// The DynamoGraphDeploymentRequest (YAML or JSON), either form.
     pub request: PathBuf,
-    /// Output folder (created): dgd.yaml, prefill/decode_raw_data.json, pareto.csv,
-    /// summary.json, report.html.
+    /// Output folder (created): dgd.yaml, dgd-agg.yaml (the best aggregated deployment when a
+    /// disaggregated one is chosen), prefill/decode_raw_data.json, pareto.csv, summary.json,
+    /// report.html.
     #[arg(long)]
     pub out: PathBuf,
     /// `fast` (performance model) or `simulate` (also the simulator on the top candidates).
@@ -98,11 +99,7 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
             aggregated: args.agg_tp,
         },
     };
-    super::prepare_out_dir(
-        "--out",
-        &args.out,
-        &["dgd.yaml", "pareto.csv", "summary.json", "report.html"],
-    )?;
+    super::prepare_out_dir("--out", &args.out, &profiler::output::OUTPUT_FILES)?;
     let bar = super::progress::Bar::new();
     let o = profiler::run_file(&args.request, &overrides, args.mode, &args.out, &bar)
         .map_err(|e| CliError::Message(e.to_string()))?;

@@ -28,6 +28,9 @@
 //!   worker of prompts longer than 500 tokens (1,500 under vLLM and SGLang) takes one whole
 //!   prompt an iteration, where the backends' own 8,192 tokens would batch several. Decode
 //!   workers' budgets equal their batch, which `max_batch_size` already bounds.
+//! - **The KV hand-off** of prefill and decode workers: SGLang's over NIXL, TensorRT-LLM's
+//!   cache transceiver sized to a whole request ([`engine_args`]); vLLM's NIXL connector
+//!   and every backend's `--disaggregation-mode` are written with the worker (`output.rs`).
 
 use serde_json::{Value, json};
 use servesim_models::backend::Backend;
@@ -165,19 +168,29 @@ pub fn fast_model_graphs(
 
 /// A `role` worker's CUDA graphs ([`deployed_batch_sizes`], for ranks of `max_batch`
 /// sequences), token budget for prompts of `isl` tokens ([`deployed_token_budget`]),
-/// TensorRT-LLM's attention replicas and overlap scheduler ([`stops_overlap`]), in its
-/// engine's own arguments: vLLM's `--max-num-batched-tokens`; SGLang's
-/// `--max-prefill-tokens` and `--cuda-graph-bs` (it always pads); for TensorRT-LLM one
+/// TensorRT-LLM's attention replicas and overlap scheduler ([`stops_overlap`]), and how a
+/// disaggregated worker hands its KV over, in its engine's own arguments: vLLM's
+/// `--max-num-batched-tokens`; SGLang's `--max-prefill-tokens`, `--cuda-graph-bs` (it always
+/// pads) and `--disaggregation-transfer-backend`; for TensorRT-LLM one
 /// `--override-engine-args` JSON (Dynamo's `dynamo.trtllm` merges it into the LLM API's
-/// arguments) holding `enable_attention_dp`, `disable_overlap_scheduler`, `max_num_tokens`
-/// and `cuda_graph_config` (`batch_sizes`, `enable_padding`).
+/// arguments) holding `enable_attention_dp`, `disable_overlap_scheduler`, `max_num_tokens`,
+/// `cuda_graph_config` (`batch_sizes`, `enable_padding`) and `cache_transceiver_config`.
+///
+/// The KV hand-off, as aiconfigurator 0.12.0's default rules write it for prefill and
+/// decode workers: SGLang's over NIXL (`prefill_decode kv_transfer_backend = "nixl"` in
+/// `rule_plugin/sglang.rule`; SGLang's own default is Mooncake), TensorRT-LLM's cache
+/// transceiver with a buffer of a whole request of `isl + osl` tokens and 500 more in
+/// 32-token blocks (`prefill_decode cache_transceiver_max_tokens_in_buffer` in
+/// `rule_plugin/trtllm.rule`, its backend `DEFAULT` as `extra_engine_args.1.0.0.yaml.j2`
+/// writes it).
 pub fn engine_args(
     backend: Backend,
     role: &str,
     split: Split,
     max_batch: Option<u32>,
-    isl: u32,
+    (isl, osl): (u32, u32),
 ) -> Vec<String> {
+    let hands_over = matches!(role, "prefill" | "decode");
     let sizes = max_batch.and_then(|b| deployed_batch_sizes(backend, b));
     let budget = deployed_token_budget(GeneratorRules::Default, backend, role, isl, max_batch);
     match backend {
@@ -194,6 +207,9 @@ pub fn engine_args(
             if let Some(sizes) = sizes {
                 args.push("--cuda-graph-bs".to_string());
                 args.extend(sizes.iter().map(u32::to_string));
+            }
+            if hands_over {
+                args.extend(["--disaggregation-transfer-backend".into(), "nixl".into()]);
             }
             args
         }
@@ -212,6 +228,16 @@ pub fn engine_args(
                 o.insert(
                     "cuda_graph_config".into(),
                     json!({"batch_sizes": sizes, "enable_padding": true}),
+                );
+            }
+            if hands_over {
+                let request = isl.saturating_add(osl).saturating_add(TRTLLM_PROMPT_SLACK);
+                let buffer = request
+                    .div_ceil(TRTLLM_BLOCK_TOKENS)
+                    .saturating_mul(TRTLLM_BLOCK_TOKENS);
+                o.insert(
+                    "cache_transceiver_config".into(),
+                    json!({"backend": "DEFAULT", "max_tokens_in_buffer": buffer}),
                 );
             }
             if o.is_empty() {
@@ -290,7 +316,7 @@ mod tests {
             attention_dp: 8,
             ep: 8,
         };
-        let trt = engine_args(Backend::Trtllm, "decode", dp8, Some(20), 4000);
+        let trt = engine_args(Backend::Trtllm, "decode", dp8, Some(20), (4000, 500));
         assert_eq!(trt[0], "--override-engine-args");
         let o: Value = serde_json::from_str(&trt[1]).unwrap();
         assert_eq!(o["enable_attention_dp"], json!(true));
@@ -307,33 +333,67 @@ mod tests {
             None,
             "a decode worker keeps its own"
         );
+        // Its KV arrives through the cache transceiver, with room for a whole request: the
+        // prompt, the answer and 500 tokens in whole 32-token blocks.
+        assert_eq!(
+            o["cache_transceiver_config"],
+            json!({"backend": "DEFAULT", "max_tokens_in_buffer": 5024})
+        );
         // A prefill worker: attention replicas, no overlap scheduler, no graphs, a budget of
         // the prompt and 500 tokens in whole 32-token blocks.
-        let prefill = engine_args(Backend::Trtllm, "prefill", dp8, None, 4000);
+        let prefill = engine_args(Backend::Trtllm, "prefill", dp8, None, (4000, 500));
         assert_eq!(
             prefill[1],
-            r#"{"disable_overlap_scheduler":true,"enable_attention_dp":true,"max_num_tokens":4512}"#
+            r#"{"cache_transceiver_config":{"backend":"DEFAULT","max_tokens_in_buffer":5024},"disable_overlap_scheduler":true,"enable_attention_dp":true,"max_num_tokens":4512}"#
         );
         let tp4 = Split::tensor(4);
-        let agg = engine_args(Backend::Trtllm, "aggregated", tp4, None, 4000);
+        let agg = engine_args(Backend::Trtllm, "aggregated", tp4, None, (4000, 500));
         assert!(agg.is_empty(), "no batch, no budget: {agg:?}");
-        let sglang = engine_args(Backend::Sglang, "decode", Split::tensor(2), Some(4), 4000);
+        let sglang = engine_args(
+            Backend::Sglang,
+            "decode",
+            Split::tensor(2),
+            Some(4),
+            (4000, 500),
+        );
         assert_eq!(
             &sglang[..4],
             &["--max-prefill-tokens", "5500", "--cuda-graph-bs", "1"]
         );
+        assert!(
+            sglang.ends_with(&["--disaggregation-transfer-backend".into(), "nixl".into()]),
+            "{sglang:?}"
+        );
         assert_eq!(
-            engine_args(Backend::Sglang, "prefill", tp4, None, 4000),
+            engine_args(Backend::Sglang, "prefill", tp4, None, (4000, 500)),
+            [
+                "--max-prefill-tokens",
+                "5500",
+                "--disaggregation-transfer-backend",
+                "nixl"
+            ]
+        );
+        assert_eq!(
+            engine_args(Backend::Sglang, "aggregated", tp4, None, (4000, 500)),
             ["--max-prefill-tokens", "5500"]
         );
-        assert!(engine_args(Backend::Vllm, "decode", Split::tensor(2), Some(64), 4000).is_empty());
+        assert!(
+            engine_args(
+                Backend::Vllm,
+                "decode",
+                Split::tensor(2),
+                Some(64),
+                (4000, 500)
+            )
+            .is_empty()
+        );
         assert_eq!(
             engine_args(
                 Backend::Vllm,
                 "aggregated",
                 Split::tensor(2),
                 Some(64),
-                4000
+                (4000, 500)
             ),
             ["--max-num-batched-tokens", "5564"]
         );

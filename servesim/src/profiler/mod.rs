@@ -11,11 +11,13 @@
 //!   SGLang's mixed chunks, token budgets), as Dynamo's profiler writes them, and the token
 //!   budgets of the deployments aiconfigurator benchmarks, which `validate` reads;
 //! - [`simulate`]: the top candidates run through the full simulator, fast vs simulated;
+//! - [`dgd`]: the DynamoGraphDeployment of a deployment, as Dynamo 1.6.1 runs it;
 //! - [`output`]: `dgd.yaml`, the planner profile, `pareto.csv`, `summary.json`, `report.html`.
 
 mod aggregated;
 pub mod candidate;
 mod decode_side;
+pub mod dgd;
 pub(crate) mod engine_settings;
 pub mod output;
 pub mod request;

@@ -1,224 +1,33 @@
-//! What the profiler writes: `dgd.yaml` (a DynamoGraphDeployment), the planner profile
-//! (`prefill_raw_data.json`, `decode_raw_data.json`, Dynamo's layout, through
-//! [`servesim_planner::Profile::write_dir`]), `pareto.csv`, `summary.json` and `report.html`.
+//! What the profiler writes ([`OUTPUT_FILES`]): `dgd.yaml` (a DynamoGraphDeployment of the
+//! chosen deployment), `dgd-agg.yaml` (the best aggregated one, when a disaggregated one is
+//! chosen), the planner profile (`prefill_raw_data.json`, `decode_raw_data.json`, Dynamo's
+//! layout, through [`servesim_planner::Profile::write_dir`]), `pareto.csv`, `summary.json`
+//! (whose `timings_s` is the one part that differs from run to run) and `report.html`.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use serde_json::{Value, json};
-use servesim_models::backend::Backend;
 
-use super::candidate::{Candidate, Mode, Split};
-use super::engine_settings::{engine_args, mixes_chunks};
-use super::request::ProfileRequest;
+use super::candidate::{Candidate, Mode};
+use super::dgd::{CONTAINER_PROFILE_DIR, dgd};
 use super::{Outcome, ProfileMode};
 use crate::Error;
 use crate::html::{escape, page};
 
+/// Every file the profiler writes into its output folder.
+pub const OUTPUT_FILES: [&str; 7] = [
+    "dgd.yaml",
+    "dgd-agg.yaml",
+    "prefill_raw_data.json",
+    "decode_raw_data.json",
+    "pareto.csv",
+    "summary.json",
+    "report.html",
+];
+
 fn write(path: &Path, text: &str) -> Result<(), Error> {
     std::fs::write(path, text).map_err(|e| Error::io(path, e))
-}
-
-/// Where the DGD's Planner reads the planner profile inside its container (as Dynamo's own
-/// planner manifests mount a volume at `/data`): copy `prefill_raw_data.json` and
-/// `decode_raw_data.json` there. A path of this machine would mean nothing in a pod.
-pub const CONTAINER_PROFILE_DIR: &str = "/data/profiling_results";
-
-/// The frontend's router, written out although it is Dynamo's default (`dynamo.frontend
-/// --router-mode`: `round-robin`, `random` or `kv`): the fast model and `--mode simulate`
-/// both assume it.
-pub const FRONTEND_ROUTER: &str = "round-robin";
-
-/// Kubernetes-style name: lower case, `[a-z0-9-]`.
-fn k8s_name(s: &str) -> String {
-    let mut out: String = s
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    while out.contains("--") {
-        out = out.replace("--", "-");
-    }
-    out.trim_matches('-').to_string()
-}
-
-/// A worker service of the DGD for `backend`: its name and its spec.
-/// A worker's split in its engine's own arguments:
-/// - vLLM: `--tensor-parallel-size`, `--data-parallel-size` for attention replicas and
-///   `--enable-expert-parallel` (its EP size is then TP × DP);
-/// - SGLang: `--tp` counts every GPU of the worker, `--dp` with `--enable-dp-attention` runs
-///   attention as that many replicas, `--ep-size` spreads the experts, over DeepEP
-///   (`--moe-a2a-backend deepep`) beyond eight GPUs ([`Split::runs_deepep`]);
-/// - TensorRT-LLM (`dynamo.trtllm`): `--tensor-parallel-size` counts every GPU,
-///   `--expert-parallel-size` spreads the experts, and attention replicas are the LLM API's
-///   `enable_attention_dp` (one per GPU), given through `--override-engine-args`
-///   ([`engine_args`]).
-fn split_args(backend: Backend, split: Split) -> Vec<String> {
-    let (tp, dp, ep) = (split.tp, split.attention_dp, split.ep);
-    let mut a: Vec<String> = Vec::new();
-    match backend {
-        Backend::Vllm => {
-            a.extend(["--tensor-parallel-size".into(), tp.to_string()]);
-            if dp > 1 {
-                a.extend(["--data-parallel-size".into(), dp.to_string()]);
-            }
-            if ep > 1 {
-                a.push("--enable-expert-parallel".into());
-            }
-        }
-        Backend::Sglang => {
-            a.extend(["--tp".into(), split.gpus().to_string()]);
-            if dp > 1 {
-                a.extend([
-                    "--dp".into(),
-                    dp.to_string(),
-                    "--enable-dp-attention".into(),
-                ]);
-            }
-            if ep > 1 {
-                a.extend(["--ep-size".into(), ep.to_string()]);
-            }
-            if split.runs_deepep(backend) {
-                a.extend(["--moe-a2a-backend".into(), "deepep".into()]);
-            }
-        }
-        Backend::Trtllm => {
-            a.extend(["--tensor-parallel-size".into(), split.gpus().to_string()]);
-            if ep > 1 {
-                a.extend(["--expert-parallel-size".into(), ep.to_string()]);
-            }
-        }
-    }
-    a
-}
-
-/// One worker service of the DGD. A worker wider than a node spans `gpus / gpus_per_node`
-/// nodes (Dynamo's `multinode.nodeCount`, with the GPU limit per node, as its multi-node
-/// TensorRT-LLM and SGLang deployments of DeepSeek-R1 on GB200 declare them).
-fn worker(
-    r: &ProfileRequest,
-    role: &str,
-    split: Split,
-    replicas: u32,
-    max_num_seqs: Option<u32>,
-) -> (String, Value) {
-    let (backend, model, gpus_per_node, isl) =
-        (r.backend, r.model.as_str(), r.gpus_per_node, r.isl);
-    let (prefix, module) = match backend {
-        Backend::Vllm => ("Vllm", "dynamo.vllm"),
-        Backend::Sglang => ("SGLang", "dynamo.sglang"),
-        Backend::Trtllm => ("TRTLLM", "dynamo.trtllm"),
-    };
-    let name = match role {
-        "prefill" => format!("{prefix}PrefillWorker"),
-        "decode" => format!("{prefix}DecodeWorker"),
-        _ => format!("{prefix}Worker"),
-    };
-    let mut args: Vec<String> = vec![
-        match backend {
-            Backend::Vllm => "--model",
-            Backend::Sglang | Backend::Trtllm => "--model-path",
-        }
-        .into(),
-        model.into(),
-    ];
-    args.extend(split_args(backend, split));
-    // TensorRT-LLM's `max_batch_size` is per attention-DP rank, and so is vLLM's
-    // `--max-num-seqs` (each data-parallel rank runs its own engine core and scheduler);
-    // SGLang's `--max-running-requests` is given for the whole server.
-    let per_rank = max_num_seqs.map(|n| split.per_rank(n));
-    if let (Some(n), Some(rank)) = (max_num_seqs, per_rank) {
-        match backend {
-            Backend::Vllm => args.extend(["--max-num-seqs".into(), rank.to_string()]),
-            Backend::Sglang => args.extend(["--max-running-requests".into(), n.to_string()]),
-            Backend::Trtllm => args.extend(["--max-batch-size".into(), rank.to_string()]),
-        }
-    }
-    args.extend(engine_args(backend, role, split, per_rank, isl));
-    if role == "aggregated" && mixes_chunks(backend) {
-        args.push("--enable-mixed-chunk".into());
-    }
-    match (backend, role) {
-        (Backend::Vllm, "prefill") => args.push("--is-prefill-worker".into()),
-        (Backend::Sglang | Backend::Trtllm, "prefill" | "decode") => {
-            args.extend(["--disaggregation-mode".into(), role.into()])
-        }
-        _ => {}
-    }
-    let gpn = gpus_per_node.max(1);
-    let nodes = split.gpus().div_ceil(gpn);
-    let per_node = if nodes > 1 { gpn } else { split.gpus() };
-    let mut spec = json!({
-        "componentType": "worker",
-        "replicas": replicas,
-        "resources": {"limits": {"gpu": per_node.to_string()}},
-        "extraPodSpec": {"mainContainer": {
-            "command": ["python3", "-m", module],
-            "args": args,
-        }},
-    });
-    if nodes > 1 {
-        spec["multinode"] = json!({"nodeCount": nodes});
-    }
-    if role != "aggregated" {
-        spec["subComponentType"] = json!(role);
-    }
-    (name, spec)
-}
-
-/// The DynamoGraphDeployment of a deployment (with a Planner reading `profile_dir` when it is
-/// disaggregated).
-pub fn dgd(o: &Outcome, c: &Candidate, profile_dir: &str) -> Value {
-    let r = &o.request;
-    let mut services = serde_json::Map::new();
-    services.insert(
-        "Frontend".into(),
-        json!({
-            "componentType": "frontend",
-            "replicas": 1,
-            "extraPodSpec": {"mainContainer": {"command": ["python3", "-m", "dynamo.frontend"], "args": ["--http-port", "8000", "--router-mode", FRONTEND_ROUTER]}},
-        }),
-    );
-    match (c.prefill, c.decode, c.aggregated) {
-        (Some(p), Some(d), _) => {
-            services.insert(
-                "Planner".into(),
-                json!({
-                    "componentType": "planner",
-                    "replicas": 1,
-                    "extraPodSpec": {"mainContainer": {
-                        "command": ["python3", "-m", "planner_sla"],
-                        "args": [
-                            "--environment=kubernetes",
-                            format!("--backend={}", r.backend.name()),
-                            "--adjustment-interval=60",
-                            format!("--profile-results-dir={profile_dir}"),
-                            format!("--ttft={}", r.ttft_ms),
-                            format!("--itl={}", r.itl_ms),
-                            format!("--max-gpu-budget={}", r.total_gpus),
-                            format!("--prefill-engine-num-gpu={}", p.split.gpus()),
-                            format!("--decode-engine-num-gpu={}", d.split.gpus()),
-                        ],
-                    }},
-                }),
-            );
-            let (n, s) = worker(r, "prefill", p.split, p.workers, None);
-            services.insert(n, s);
-            let (n, s) = worker(r, "decode", d.split, d.workers, Some(c.batch));
-            services.insert(n, s);
-        }
-        (_, _, Some(a)) => {
-            let (n, s) = worker(r, "aggregated", a.split, a.workers, Some(c.batch));
-            services.insert(n, s);
-        }
-        _ => {}
-    }
-    json!({
-        "apiVersion": "nvidia.com/v1alpha1",
-        "kind": "DynamoGraphDeployment",
-        "metadata": {"name": k8s_name(&format!("{}-{}", r.name, c.mode.short()))},
-        "spec": {"backendFramework": r.backend.name(), "services": services},
-    })
 }
 
 fn opt(v: Option<f64>) -> String {
@@ -662,54 +471,4 @@ pub fn write_all(o: &Outcome, dir: &Path) -> Result<(), Error> {
     })?;
     write(&dir.join("summary.json"), &json)?;
     write(&dir.join("report.html"), &report_html(o))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_engine_is_told_the_split_in_its_own_arguments() {
-        let dp8 = Split {
-            tp: 1,
-            attention_dp: 8,
-            ep: 8,
-        };
-        let tp8 = Split {
-            tp: 8,
-            attention_dp: 1,
-            ep: 8,
-        };
-        let args = |b, s| split_args(b, s).join(" ");
-        assert_eq!(
-            args(Backend::Vllm, dp8),
-            "--tensor-parallel-size 1 --data-parallel-size 8 --enable-expert-parallel"
-        );
-        assert_eq!(
-            args(Backend::Vllm, tp8),
-            "--tensor-parallel-size 8 --enable-expert-parallel"
-        );
-        assert_eq!(
-            args(Backend::Sglang, dp8),
-            "--tp 8 --dp 8 --enable-dp-attention --ep-size 8"
-        );
-        let dp32 = Split {
-            tp: 1,
-            attention_dp: 32,
-            ep: 32,
-        };
-        assert_eq!(
-            args(Backend::Sglang, dp32),
-            "--tp 32 --dp 32 --enable-dp-attention --ep-size 32 --moe-a2a-backend deepep"
-        );
-        assert!(!args(Backend::Trtllm, dp32).contains("deepep"));
-        assert_eq!(
-            args(Backend::Trtllm, dp8),
-            "--tensor-parallel-size 8 --expert-parallel-size 8"
-        );
-        assert_eq!(
-            args(Backend::Trtllm, Split::tensor(4)),
-            "--tensor-parallel-size 4"
-        );
-    }
 }

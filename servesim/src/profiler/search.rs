@@ -160,6 +160,16 @@ impl<'a> Search<'a> {
         for split in splits(&llm, req.max_tp) {
             let par = split.parallelism();
             let name = split.label();
+            // A worker wider than a node spans whole nodes (the DGD's `multinode.nodeCount`
+            // with the same GPUs on each).
+            let gpn = req.gpus_per_node.max(1);
+            if split.gpus() > gpn && split.gpus() % gpn != 0 {
+                skipped.push(format!(
+                    "{name}: {} GPUs do not fill whole nodes of {gpn}",
+                    split.gpus()
+                ));
+                continue;
+            }
             // The KV capacity as the simulator's engine reads its memory knob (a share of
             // the whole GPU, or TensorRT-LLM's share of what the weights leave).
             // A Gated DeltaNet model's state per sequence, in KV tokens (0 for others).

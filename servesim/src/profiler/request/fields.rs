@@ -25,6 +25,34 @@ pub(super) fn positive(path: &str, v: f64, what: &str) -> Result<f64, Error> {
     }
 }
 
+/// Latency targets the profiler takes, ms: from a microsecond (the simulator's resolution
+/// of latencies) to an hour (beyond it no serving latency target means anything, and the
+/// figures written with it would be absurdly long).
+const SLO_MS: std::ops::RangeInclusive<f64> = 0.001..=3_600_000.0;
+
+/// A latency target in ms within [`SLO_MS`].
+fn slo_ms(path: &str, v: f64) -> Result<f64, Error> {
+    if v.is_finite() && SLO_MS.contains(&v) {
+        Ok(v)
+    } else {
+        // Far outside the range, the value in scientific notation rather than hundreds of
+        // digits.
+        let got = if v != 0.0 && !(1e-6..=1e9).contains(&v.abs()) {
+            format!("{v:e}")
+        } else {
+            format!("{v}")
+        };
+        Err(invalid(
+            path,
+            format!(
+                "must be a latency target of {} to {} ms, got {got}",
+                SLO_MS.start(),
+                SLO_MS.end()
+            ),
+        ))
+    }
+}
+
 pub(super) fn whole(path: &str, v: f64, what: &str, max: u32) -> Result<u32, Error> {
     if v.is_finite() && v >= 1.0 && v.fract() == 0.0 && v <= f64::from(max) {
         Ok(v as u32)
@@ -347,9 +375,9 @@ impl Fields {
                 .ok_or_else(|| missing(f.missing_path(self.form), what))
         };
         let (v, p) = required(&self.ttft, o.ttft_ms, "--ttft", "the TTFT target in ms")?;
-        let ttft_ms = positive(p, v, "number of ms")?;
+        let ttft_ms = slo_ms(p, v)?;
         let (v, p) = required(&self.itl, o.itl_ms, "--itl", "the ITL target in ms")?;
-        let itl_ms = positive(p, v, "number of ms")?;
+        let itl_ms = slo_ms(p, v)?;
         let isl_flag = o.isl.map(f64::from);
         let (v, p) = required(&self.isl, isl_flag, "--isl", "the input length in tokens")?;
         let isl = whole(p, v, "tokens", 1_000_000)?;

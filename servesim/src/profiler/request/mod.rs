@@ -15,6 +15,7 @@ use std::path::Path;
 
 use servesim_models::backend::Backend;
 use servesim_models::hardware::GpuSku;
+use servesim_models::llm::LlmSpec;
 
 use crate::Error;
 
@@ -183,7 +184,8 @@ impl ProfileRequest {
         let de = serde_norway::Deserializer::from_str(text);
         let raw: RawDgdr = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
-            parse_err(path, e.into_inner().to_string())
+            let message = crate::scenario::parse_message(&path, &e.into_inner().to_string());
+            parse_err(path, message)
         })?;
         let mut ignored = Vec::new();
         collect_ignored(&value, "", &mut ignored);
@@ -191,6 +193,15 @@ impl ProfileRequest {
     }
 
     fn resolve(raw: RawDgdr, ignored: Vec<String>, o: &Overrides) -> Result<ProfileRequest, Error> {
+        // Dynamo's resources are `nvidia.com/v1alpha1` and later versions of that group.
+        if let Some(v) = &raw.api_version
+            && !v.starts_with("nvidia.com/")
+        {
+            return Err(invalid(
+                "apiVersion",
+                format!("'{v}' is not a version of Dynamo's nvidia.com resources"),
+            ));
+        }
         if let Some(kind) = &raw.kind
             && kind != "DynamoGraphDeploymentRequest"
         {
@@ -205,6 +216,26 @@ impl ProfileRequest {
         let (model, backend, gpu, sku) = f.deployment(o)?;
         let (gpus_per_node, total_gpus, max_tp) = f.gpus(o, &sku, &mut assumed)?;
         let w = f.workload(o)?;
+        let llm = LlmSpec::lookup(&model).map_err(|e| invalid("spec.model", e.to_string()))?;
+        if let Some(context) = llm.max_position_embeddings
+            && u64::from(w.isl) + u64::from(w.osl) > u64::from(context)
+        {
+            return Err(invalid(
+                "isl + osl",
+                format!(
+                    "a request of {} input and {} output tokens is longer than {}'s context \
+                     of {context} tokens",
+                    w.isl, w.osl, llm.name
+                ),
+            ));
+        }
+        if !is_hugging_face_id(&model) {
+            assumed.push(format!(
+                "the DGD's workers load the model as written, '{model}', which is not a \
+                 Hugging Face id (owner/name): put the checkpoint's id in dgd.yaml before \
+                 deploying it"
+            ));
+        }
         for (flag, pin) in [
             ("--prefill-tp", o.pins.prefill),
             ("--decode-tp", o.pins.decode),
@@ -243,6 +274,20 @@ impl ProfileRequest {
             assumed,
         })
     }
+}
+
+/// Whether `model` has the form of a Hugging Face id, `owner/name`, which the DGD's workers
+/// can load (a built-in's short name or a `config.json` path does not).
+fn is_hugging_face_id(model: &str) -> bool {
+    let ok = |part: &str| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && !part.starts_with('.')
+    };
+    matches!(model.split_once('/'), Some((owner, name)) if ok(owner) && ok(name))
+        && !model.ends_with(".json")
 }
 
 /// `gpu` on nodes of `per_node` GPUs ([`ProfileRequest::gpu_on_its_nodes`]).
@@ -330,8 +375,21 @@ spec:
         assert!(e.to_string().starts_with("spec.sla.ttft: missing"), "{e}");
         let e = parse(&NEWER.replace("ttft: 500", "ttft: fast")).unwrap_err();
         assert!(e.to_string().contains("spec.sla.ttft"), "{e}");
+        // The path once, not again in front of serde's own message.
+        assert!(
+            !e.to_string().contains("spec.sla.ttft: spec.sla.ttft"),
+            "{e}"
+        );
         let e = parse(&NEWER.replace("ttft: 500", "ttft: -5")).unwrap_err();
         assert!(e.to_string().starts_with("spec.sla.ttft: must be"), "{e}");
+        // Targets no serving latency has: out of range, in few digits.
+        let e = parse(&NEWER.replace("itl: 30", "itl: 1e308")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "spec.sla.itl: must be a latency target of 0.001 to 3600000 ms, got 1e308"
+        );
+        let e = parse(&NEWER.replace("nvidia.com/v1alpha1", "apps/v1")).unwrap_err();
+        assert!(e.to_string().starts_with("apiVersion: 'apps/v1'"), "{e}");
         let e = parse(&NEWER.replace("isl: 4000", "isl: 40.5")).unwrap_err();
         assert!(e.to_string().starts_with("spec.workload.isl"), "{e}");
         let e = parse(&NEWER.replace("h200_sxm", "h900")).unwrap_err();

@@ -5,6 +5,8 @@ use serde::Deserialize;
 
 #[derive(Deserialize, Default)]
 pub(super) struct RawDgdr {
+    #[serde(rename = "apiVersion")]
+    pub(super) api_version: Option<String>,
     pub(super) kind: Option<String>,
     pub(super) metadata: Option<RawMeta>,
     pub(super) spec: Option<RawSpec>,
