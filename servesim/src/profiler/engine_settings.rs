@@ -89,9 +89,7 @@ pub fn deployed_token_budget(
     max_batch: Option<u32>,
 ) -> Option<u32> {
     let trtllm = |tokens: u32| match rules {
-        GeneratorRules::Default => (tokens.saturating_add(TRTLLM_PROMPT_SLACK))
-            .div_ceil(TRTLLM_BLOCK_TOKENS)
-            .saturating_mul(TRTLLM_BLOCK_TOKENS),
+        GeneratorRules::Default => trtllm_blocks(tokens.saturating_add(TRTLLM_PROMPT_SLACK)),
         GeneratorRules::Benchmark => tokens.saturating_add(PROMPT_SLACK),
     };
     match (backend, role) {
@@ -131,6 +129,14 @@ const TRTLLM_PROMPT_SLACK: u32 = 500;
 const PROMPT_SLACK: u32 = 1500;
 /// TensorRT-LLM's `tokens_per_block` in the DGD, to which its budget is rounded up.
 const TRTLLM_BLOCK_TOKENS: u32 = 32;
+
+/// `tokens` rounded up to whole TensorRT-LLM KV blocks, as the default rules write its token
+/// counts (`max_num_tokens`, the cache transceiver's buffer).
+fn trtllm_blocks(tokens: u32) -> u32 {
+    tokens
+        .div_ceil(TRTLLM_BLOCK_TOKENS)
+        .saturating_mul(TRTLLM_BLOCK_TOKENS)
+}
 
 /// Whether the DGD turns the overlap scheduler off on a `role` worker of `backend`.
 pub fn stops_overlap(backend: Backend, role: &str) -> bool {
@@ -232,9 +238,7 @@ pub fn engine_args(
             }
             if hands_over {
                 let request = isl.saturating_add(osl).saturating_add(TRTLLM_PROMPT_SLACK);
-                let buffer = request
-                    .div_ceil(TRTLLM_BLOCK_TOKENS)
-                    .saturating_mul(TRTLLM_BLOCK_TOKENS);
+                let buffer = trtllm_blocks(request);
                 o.insert(
                     "cache_transceiver_config".into(),
                     json!({"backend": "DEFAULT", "max_tokens_in_buffer": buffer}),
