@@ -179,29 +179,26 @@ fn check_step(
             ),
         ));
     }
-    if let Some(longest) = s.llm().max_position_embeddings {
-        let too_long = |len: u64| len > u64::from(longest);
-        if decode > 0 && too_long(u64::from(context) + 1) {
-            return Err(err(
-                "context",
-                format!(
-                    "a sequence of {context} tokens and the one it makes is longer than {}'s \
-                     context of {longest}",
-                    s.llm().name
-                ),
-            ));
-        }
-        if let Some(c) = chunks
-            .iter()
-            .find(|c| too_long(u64::from(c.context) + u64::from(c.tokens)))
-        {
+    let llm = s.llm();
+    if decode > 0
+        && let Some(longest) = llm.context_exceeded_by(u64::from(context) + 1)
+    {
+        return Err(err(
+            "context",
+            format!(
+                "a sequence of {context} tokens and the one it makes is longer than {}'s \
+                 context of {longest}",
+                llm.name
+            ),
+        ));
+    }
+    for c in chunks {
+        if let Some(longest) = llm.context_exceeded_by(u64::from(c.context) + u64::from(c.tokens)) {
             return Err(err(
                 "prefill",
                 format!(
                     "a chunk of {} tokens after {} is longer than {}'s context of {longest}",
-                    c.tokens,
-                    c.context,
-                    s.llm().name
+                    c.tokens, c.context, llm.name
                 ),
             ));
         }

@@ -213,6 +213,14 @@ impl LlmSpec {
         self.attention_output_gate
     }
 
+    /// The model's context ([`LlmSpec::max_position_embeddings`]) when a sequence of
+    /// `tokens` (prompt and output) does not fit in it; `None` when it fits or the context is
+    /// not known.
+    pub fn context_exceeded_by(&self, tokens: u64) -> Option<u32> {
+        self.max_position_embeddings
+            .filter(|&context| tokens > u64::from(context))
+    }
+
     /// The attention chunk of the chunked-attention layers and how many there are (`None`
     /// when no layer attends within chunks). One chunk size per model, as the configs give it.
     pub fn attention_chunks(&self) -> Option<(u32, u32)> {

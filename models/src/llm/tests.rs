@@ -858,6 +858,11 @@ fn every_built_in_knows_its_context_and_a_config_gives_it() {
         "intermediate_size": 128, "vocab_size": 100}"#;
     let m = LlmSpec::from_hf_config_str(cfg, Path::new("c.json")).unwrap();
     assert_eq!(m.max_position_embeddings, None, "optional");
+    // A sequence exceeds a known context only: up to it fits, one token more does not.
+    assert_eq!(m.context_exceeded_by(u64::MAX), None);
+    let llama = LlmSpec::lookup("Llama-3.1-8B").unwrap();
+    assert_eq!(llama.context_exceeded_by(131_072), None);
+    assert_eq!(llama.context_exceeded_by(131_073), Some(131_072));
 }
 
 #[test]

@@ -143,12 +143,9 @@ fn validate_served(
 /// its `max_position_embeddings`) is refused; one some of whose requests do not is warned
 /// of after the run (`crate::warnings`).
 fn validate_context(llm: &LlmSpec, traffic: &WorkloadSpec) -> Result<(), Error> {
-    let Some(context) = llm.max_position_embeddings else {
-        return Ok(());
-    };
     for (name, least) in traffic.least_request_tokens() {
         if let Some(least) = least
-            && least > u64::from(context)
+            && let Some(context) = llm.context_exceeded_by(least)
         {
             return Err(invalid(
                 "traffic",

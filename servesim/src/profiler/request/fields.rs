@@ -270,16 +270,16 @@ impl Fields {
         Ok(())
     }
 
-    /// The model (checked against the catalog), the backend and the GPU.
+    /// The model as written and as the catalog reads it, the backend and the GPU.
     pub(super) fn deployment(
         &self,
         o: &Overrides,
-    ) -> Result<(String, Backend, String, GpuSku), Error> {
+    ) -> Result<(String, LlmSpec, Backend, String, GpuSku), Error> {
         let (model, path) = self
             .model
             .pick(o.model.clone(), "--model")
             .ok_or_else(|| missing("spec.model", "the model (a Hugging Face id)"))?;
-        LlmSpec::lookup(&model).map_err(|e| invalid(path, e.to_string()))?;
+        let llm = LlmSpec::lookup(&model).map_err(|e| invalid(path, e.to_string()))?;
         let (backend, path) = self
             .backend
             .pick(o.backend.clone(), "--backend")
@@ -296,7 +296,7 @@ impl Fields {
             .get(gpu.trim())
             .map_err(|e| invalid(path, e.to_string()))?
             .clone();
-        Ok((model, backend, sku.sku.clone(), sku))
+        Ok((model, llm, backend, sku.sku.clone(), sku))
     }
 
     /// GPUs per node, in total, and the largest TP to try; what was assumed is noted.

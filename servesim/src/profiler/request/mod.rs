@@ -15,7 +15,6 @@ use std::path::Path;
 
 use servesim_models::backend::Backend;
 use servesim_models::hardware::GpuSku;
-use servesim_models::llm::LlmSpec;
 
 use crate::Error;
 
@@ -213,13 +212,10 @@ impl ProfileRequest {
         let f = Fields::of(raw.spec.unwrap_or_default());
         f.check_agree()?;
         let mut assumed = Vec::new();
-        let (model, backend, gpu, sku) = f.deployment(o)?;
+        let (model, llm, backend, gpu, sku) = f.deployment(o)?;
         let (gpus_per_node, total_gpus, max_tp) = f.gpus(o, &sku, &mut assumed)?;
         let w = f.workload(o)?;
-        let llm = LlmSpec::lookup(&model).map_err(|e| invalid("spec.model", e.to_string()))?;
-        if let Some(context) = llm.max_position_embeddings
-            && u64::from(w.isl) + u64::from(w.osl) > u64::from(context)
-        {
+        if let Some(context) = llm.context_exceeded_by(u64::from(w.isl) + u64::from(w.osl)) {
             return Err(invalid(
                 "isl + osl",
                 format!(
