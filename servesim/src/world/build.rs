@@ -11,14 +11,26 @@ use crate::scenario::Scenario;
 
 /// The iteration-time predictor of one worker of each pool.
 pub fn pool_predictors(s: &Scenario) -> Result<Vec<IterationPredictor>, Error> {
-    (0..s.pools().len()).map(|i| pool_predictor(s, i)).collect()
+    let timer = shipped_timer(s)?;
+    (0..s.pools().len())
+        .map(|i| predictor_with(s, i, timer.clone()))
+        .collect()
 }
 
 /// The iteration predictor of `s`'s pool `i` (its parallelism and DeepEP on the scenario's
 /// GPU and backend); a parallelism the model cannot take is an error naming the pool.
 pub fn pool_predictor(s: &Scenario, i: usize) -> Result<IterationPredictor, Error> {
+    predictor_with(s, i, shipped_timer(s)?)
+}
+
+/// The shipped kernel timer of the scenario's GPU and backend.
+fn shipped_timer(s: &Scenario) -> Result<KernelTimer, Error> {
+    KernelTimer::shipped_builtin(&s.gpu().sku, s.backend()).map_err(Error::Models)
+}
+
+/// [`pool_predictor`] over `timer`.
+fn predictor_with(s: &Scenario, i: usize, timer: KernelTimer) -> Result<IterationPredictor, Error> {
     let p = &s.pools()[i];
-    let timer = KernelTimer::shipped_builtin(&s.gpu().sku, s.backend()).map_err(Error::Models)?;
     let pred = IterationPredictor::with_parallelism(
         s.llm(),
         &p.parallelism(),
