@@ -29,17 +29,31 @@ const VLLM_KV_TRANSFER: &str = r#"{"kv_connector":"NixlConnector","kv_role":"kv_
 /// runs it (`throughput_adjustment_interval_seconds`).
 const PLANNER_INTERVAL_S: u32 = 60;
 
-/// Kubernetes-style name: lower case, `[a-z0-9-]`.
-fn k8s_name(s: &str) -> String {
-    let mut out: String = s
+/// Kubernetes admits object names of at most 63 characters where they become labels and
+/// DNS names (RFC 1123 labels), the cap aiconfigurator 0.12.0's generator puts on a DGD's
+/// name (`_RFC1123_MAX_LEN` in `generator/naive.py`).
+const K8S_NAME_MAX: usize = 63;
+
+/// The DGD's name: the request's name as an RFC 1123 label (lower case, `[a-z0-9-]`, no
+/// leading, trailing or doubled `-`; `dynamo` where nothing is left, as aiconfigurator's
+/// `_sanitize_rfc1123` falls back), then the mode, the request's part cut so that the whole
+/// fits [`K8S_NAME_MAX`] and the aggregated and disaggregated DGDs keep distinct names.
+fn dgd_name(request_name: &str, mode: &str) -> String {
+    let mut base: String = request_name
         .to_ascii_lowercase()
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
-    while out.contains("--") {
-        out = out.replace("--", "-");
+    while base.contains("--") {
+        base = base.replace("--", "-");
     }
-    out.trim_matches('-').to_string()
+    let mut base = base.trim_matches('-').to_string();
+    if base.is_empty() {
+        base = "dynamo".into();
+    }
+    // ASCII only by now, so a byte cut is a character cut.
+    base.truncate(K8S_NAME_MAX - mode.len() - 1);
+    format!("{}-{mode}", base.trim_end_matches('-'))
 }
 
 /// A worker's split in its engine's own arguments:
@@ -124,6 +138,12 @@ fn worker(
     // TensorRT-LLM's `max_batch_size` is per attention-DP rank, and so is vLLM's
     // `--max-num-seqs` (each data-parallel rank runs its own engine core and scheduler);
     // SGLang's `--max-running-requests` is given for the whole server.
+    // Each is the slots the search sized and `--mode simulate` ran, so the DGD deploys the
+    // worker that was judged. aiconfigurator 0.12.0's default SGLang and vLLM rules write
+    // 512 there, or twice the batch from 512 up (`agg_decode max_batch_size` in
+    // `rule_plugin/{sglang,vllm}.rule`, evaluated line by line, so vLLM's token budgets
+    // after it grow with it): such a worker admits the bursts the search sized to wait for
+    // a slot, and its ITL then exceeds what was predicted; not followed.
     let per_rank = max_num_seqs.map(|n| split.per_rank(n));
     if let (Some(n), Some(rank)) = (max_num_seqs, per_rank) {
         match backend {
@@ -232,7 +252,7 @@ pub fn dgd(o: &Outcome, c: &Candidate, profile_dir: &str) -> Value {
     json!({
         "apiVersion": "nvidia.com/v1alpha1",
         "kind": "DynamoGraphDeployment",
-        "metadata": {"name": k8s_name(&format!("{}-{}", r.name, c.mode.short()))},
+        "metadata": {"name": dgd_name(&r.name, c.mode.short())},
         "spec": {"backendFramework": r.backend.name(), "services": services},
     })
 }
@@ -284,5 +304,23 @@ mod tests {
             args(Backend::Trtllm, Split::tensor(4)),
             "--tensor-parallel-size 4"
         );
+    }
+
+    #[test]
+    fn the_dgd_name_is_an_rfc_1123_label_that_keeps_its_mode() {
+        assert_eq!(
+            dgd_name("Qwen/Qwen3-32B on H200", "agg"),
+            "qwen-qwen3-32b-on-h200-agg"
+        );
+        assert_eq!(dgd_name("__", "disagg"), "dynamo-disagg");
+        let long = "a".repeat(70) + "-b";
+        for mode in ["agg", "disagg"] {
+            let name = dgd_name(&long, mode);
+            assert_eq!(name.len(), K8S_NAME_MAX, "{name}");
+            assert!(name.ends_with(&format!("a-{mode}")), "{name}");
+        }
+        // A cut that lands on a `-` does not leave it doubled before the mode.
+        let name = dgd_name(&("a".repeat(55) + "-bbbbbbbbbb"), "disagg");
+        assert_eq!(name, "a".repeat(55) + "-disagg");
     }
 }
