@@ -142,3 +142,54 @@ pub fn leave_shape_out_predictions<'a>(
         .filter_map(|(op, lat)| timer.time_ms_leave_out(op).map(|p| (op, *lat, p)))
         .collect()
 }
+
+/// How far a table's repeated measurements of one kernel call lie from their mean: for every
+/// row of a call measured more than once, `|row / mean − 1|` (rows measured once are not
+/// counted; `n` is the rows that are). The simulator reads a repeated call as the mean of its
+/// rows, and no prediction of a call can be closer to each of its rows than their own mean
+/// is, so this is the floor under a table's leave-shape-out error, set by the measurements
+/// (a public table's rows of different models can time one call, as the simulator reads it,
+/// more than once).
+pub fn repeat_spread(rows: &[(KernelOp, f64)]) -> ErrorStats {
+    // `KernelOp` holds floats and is only `PartialEq`; its `Debug` form is exact (shortest
+    // round-trip floats), so it keys one call.
+    let mut by_call: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for (op, ms) in rows {
+        by_call.entry(format!("{op:?}")).or_default().push(*ms);
+    }
+    let errors = by_call
+        .values()
+        .filter(|ms| ms.len() > 1)
+        .flat_map(|ms| {
+            let mean = ms.iter().sum::<f64>() / ms.len() as f64;
+            ms.iter().map(move |m| (m / mean - 1.0).abs())
+        })
+        .collect();
+    ErrorStats::from_errors(errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::Dtype;
+    use crate::perf::ops::GemmShape;
+
+    fn gemm(m: u64) -> KernelOp {
+        KernelOp::Gemm(GemmShape {
+            dtype: Dtype::Bf16,
+            m,
+            n: 4096,
+            k: 4096,
+        })
+    }
+
+    #[test]
+    fn repeat_spread_counts_only_calls_measured_more_than_once() {
+        // One call measured at 1 and 3 ms (mean 2: both rows 50 % off it), one once.
+        let rows = [(gemm(1), 1.0), (gemm(2), 5.0), (gemm(1), 3.0)];
+        let s = repeat_spread(&rows);
+        assert_eq!(s.n, 2);
+        assert!((s.median - 0.5).abs() < 1e-12 && (s.p90 - 0.5).abs() < 1e-12);
+        assert_eq!(repeat_spread(&rows[..2]), ErrorStats::default());
+    }
+}

@@ -11,7 +11,7 @@ use servesim_models::calibration::{self, CalibrationTable, Family, import::Publi
 use servesim_models::hardware::GpuCatalog;
 use servesim_models::llm::{LlmSpec, Parallelism};
 use servesim_models::perf::evaluate::{
-    ErrorStats, leave_shape_out_predictions, predict_public_file,
+    ErrorStats, leave_shape_out_predictions, predict_public_file, repeat_spread,
 };
 use servesim_models::perf::provenance::{KernelProvenance, Steps};
 use servesim_models::perf::sources::family_dir;
@@ -53,12 +53,14 @@ pub enum PerfCommand {
         calibration: Option<PathBuf>,
     },
     /// Print leave-shape-out accuracy (median and p90 absolute percentage error) per table of
-    /// the calibration of a GPU and backend.
+    /// the calibration of a GPU and backend, beside how far the table's repeated
+    /// measurements of one kernel call lie from their mean (the rows in such repeats, and
+    /// the p90): the floor the measurements set under any prediction.
     Check {
         /// GPU SKU with tables (shipped: h100_sxm, h200_sxm, b200_sxm, gb200).
         #[arg(long)]
         gpu: String,
-        /// Serving backend: trtllm or vllm (nccl is always included).
+        /// Serving backend: trtllm, vllm or sglang (nccl is always included).
         #[arg(long)]
         backend: String,
         /// Calibration folder to check instead of the tables shipped in the binary.
@@ -453,8 +455,8 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
             .map_err(m)?;
             writeln!(
                 out,
-                "{:<38} {:>8} {:>9} {:>9}",
-                "table", "rows", "median", "p90"
+                "{:<38} {:>8} {:>9} {:>9} {:>9} {:>9}",
+                "table", "rows", "median", "p90", "repeated", "rep. p90"
             )
             .map_err(m)?;
             for fam in Family::kernel_families() {
@@ -501,14 +503,22 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
                         }
                     }
                     let s = ErrorStats::of_predictions(&predicted);
+                    let repeats = repeat_spread(&rows);
+                    let repeat_p90 = if repeats.n == 0 {
+                        "-".to_string()
+                    } else {
+                        format!("{:.2}%", 100.0 * repeats.p90)
+                    };
                     let name = format!("{table} ({bdir})");
                     writeln!(
                         out,
-                        "{:<38} {:>8} {:>8.2}% {:>8.2}%",
+                        "{:<38} {:>8} {:>8.2}% {:>8.2}% {:>9} {:>9}",
                         name,
                         s.n,
                         100.0 * s.median,
-                        100.0 * s.p90
+                        100.0 * s.p90,
+                        repeats.n,
+                        repeat_p90
                     )
                     .map_err(m)?;
                 }
