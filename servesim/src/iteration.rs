@@ -37,6 +37,8 @@ pub enum Launch {
 pub struct IterationBreakdown {
     /// The pool's name.
     pub pool: String,
+    /// The pool's place in the scenario's [`Scenario::pools`].
+    pub pool_index: usize,
     /// How the step runs on the host.
     pub launch: Launch,
     /// Milliseconds per kind of operation ([`OpKind::name`]), in [`OpKind::ALL`] order,
@@ -94,6 +96,7 @@ pub fn iteration_breakdown(
     };
     Ok(IterationBreakdown {
         pool: plan.name.clone(),
+        pool_index: index,
         launch,
         kinds: predictor
             .breakdown(&batch)

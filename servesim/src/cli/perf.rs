@@ -300,11 +300,7 @@ fn step(
         }
         other => m(other),
     })?;
-    let plan = s
-        .pools()
-        .iter()
-        .find(|p| p.name == b.pool)
-        .expect("the breakdown's pool is the scenario's");
+    let plan = &s.pools()[b.pool_index];
     let par = plan.parallelism();
     let mut out = std::io::stdout().lock();
     writeln!(
