@@ -40,7 +40,13 @@
 //!   templates) is not taken: with it the 24 Llama-3.1-70B rows at concurrency 33–128 queue
 //!   for KV blocks they did not wait for (TTFT MAPE 54 % → 163 %), so the backend's own 0.9
 //!   stays and the disagreement is reported in `docs/fidelity-notes.md`.
-//! - `batch_size` is the whole of `max_batch_size`: no slot is held back. (A rule that
+//! - `batch_size` is the whole of `max_batch_size`: no slot is held back. The batch columns
+//!   are the concurrency's share of each rank: in 1,173 of the 1,178 rows with a
+//!   `silicon_concurrency` it equals the batch × the workers × the attention data-parallel
+//!   size (every dense row; `scripts/e2e-batch-shares`), so they do not say how many
+//!   sequences the deployment admitted, only that it admitted this many, and a router that
+//!   spreads the users evenly never meets the bound. (The same identity gives a row without
+//!   a concurrency its load, below.) (A rule that
 //!   TensorRT-LLM 1.0 release candidates keep one slot for the CUDA-graph padding request
 //!   was dropped: TensorRT-LLM documents `cuda_graph_config.enable_padding` (`CudaGraphConfig`
 //!   in `tensorrt_llm/llmapi/llm_args.py`) as "batches are rounded up to the nearest
@@ -96,7 +102,7 @@
 //!
 //! The run never stops at a row. A row without `silicon_concurrency` (aiconfigurator's public
 //! file has such rows, all disaggregated) is predicted at the concurrency its batch sizes
-//! imply: every serving slot full, `batch_size` for `agg` and `decode_batch_size` ×
+//! imply, as they do in the rows that name it: every serving slot full, `batch_size` for `agg` and `decode_batch_size` ×
 //! `decode_num_workers` for `disagg`, × the attention data-parallel size when given (each
 //! attention replica has its own batch); its `note` column says so. Rows that cannot be
 //! modelled (mixture-of-experts and other unknown models, pipeline parallelism, attention
