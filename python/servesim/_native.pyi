@@ -18,6 +18,7 @@ __all__ = [
     "run",
     "ab",
     "profile",
+    "perf_check",
     "perf_predict",
     "perf_step",
     "read_trace",
@@ -68,6 +69,7 @@ def profile(
     agg_tp: int | None = None,
     progress: Any | None = None,
 ) -> str: ...
+def perf_check(gpu: str, backend: str, calibration: str | None = None) -> list[dict[str, Any]]: ...
 def perf_predict(gpu: str, backend: str, table: str, input: str, output: str) -> tuple[int, int]: ...
 def perf_step(
     config_json: str,

@@ -1,5 +1,6 @@
-"""Kernel-time predictions (``servesim perf predict``) and one iteration of a scenario's
-pool, kind by kind (``servesim perf step``)."""
+"""Kernel-time predictions (``servesim perf predict``), their accuracy table by table
+(``servesim perf check``) and one iteration of a scenario's pool, kind by kind (``servesim
+perf step``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from servesim.errors import ConfigError
 if TYPE_CHECKING:
     from servesim import Scenario
 
-__all__ = ["predict", "step"]
+__all__ = ["check", "predict", "step"]
 
 
 def predict(
@@ -31,6 +32,22 @@ def predict(
     with ``predicted_ms`` and ``reason`` columns. Returns (rows, rows predicted)."""
     rows, predicted = _native.perf_predict(gpu, backend, table, os.fspath(input), os.fspath(output))
     return int(rows), int(predicted)
+
+
+def check(
+    gpu: str,
+    backend: str,
+    calibration: str | os.PathLike[str] | None = None,
+) -> list[dict[str, Any]]:
+    """The leave-shape-out check of ``gpu``'s calibration as ``backend`` reads it (the shipped
+    tables, or those of the folder ``calibration``): each measured row predicted with every
+    row of its shape left out. One dict per public kernel table: ``table``,
+    ``measured_under`` (the backend folder of its rows), ``rows`` checked, ``median`` and
+    ``p90`` of their absolute relative errors (fractions: 0.05 is 5 %), and the floor the
+    table's own repeated measurements of one kernel call set: ``repeated`` rows, at
+    ``repeat_p90`` from their call's mean (``None`` where no call is measured twice)."""
+    folder = None if calibration is None else os.fspath(calibration)
+    return list(_native.perf_check(gpu, backend, folder))
 
 
 def step(

@@ -38,6 +38,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run::run, m)?)?;
     m.add_function(wrap_pyfunction!(run::ab, m)?)?;
     m.add_function(wrap_pyfunction!(tools::profile, m)?)?;
+    m.add_function(wrap_pyfunction!(tools::perf_check, m)?)?;
     m.add_function(wrap_pyfunction!(tools::perf_predict, m)?)?;
     m.add_function(wrap_pyfunction!(tools::perf_step, m)?)?;
     m.add_function(wrap_pyfunction!(tools::validate_serving, m)?)?;

@@ -1,4 +1,4 @@
-//! The CLI's tools: `profile`, `perf predict`, `perf step` and `validate`.
+//! The CLI's tools: `profile`, `perf predict`, `perf check`, `perf step` and `validate`.
 
 use std::path::Path;
 
@@ -155,4 +155,52 @@ pub fn perf_step<'py>(
         })
         .map_err(to_py)?;
     Ok(pythonize::pythonize(py, &b)?)
+}
+
+/// `servesim perf check`: the leave-shape-out check of `gpu`'s calibration as `backend`
+/// reads it (the shipped tables, or those of the folder `calibration`), one dict per public
+/// kernel table: `table`, `measured_under` (the backend folder of its rows), `rows` checked,
+/// `median` and `p90` of their absolute relative errors, and the floor the table's repeated
+/// measurements of one call set, `repeated` rows at `repeat_p90` from their call's mean
+/// (`None` without repeats). Relative errors are fractions (0.05 = 5 %).
+#[pyfunction]
+#[pyo3(signature = (gpu, backend, calibration=None))]
+pub fn perf_check<'py>(
+    py: Python<'py>,
+    gpu: &str,
+    backend: &str,
+    calibration: Option<&str>,
+) -> PyResult<Bound<'py, PyAny>> {
+    use servesim::models::backend::Backend;
+    use servesim::models::calibration::shipped;
+    use servesim::models::hardware::GpuCatalog;
+    use servesim::models::perf::check::{check, gpu_tables};
+    let tables = py
+        .detach(|| {
+            let catalog = GpuCatalog::builtin();
+            let backend = Backend::parse(backend)?;
+            let dir = calibration.map(Path::new);
+            let set = gpu_tables(dir, &catalog, gpu)?;
+            let place = calibration.map_or_else(
+                || format!("the shipped tables ({})", shipped::gpus().join(", ")),
+                str::to_string,
+            );
+            let checks = check(&set, &catalog, gpu, backend, &place)?;
+            Ok(checks
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "table": c.table,
+                        "measured_under": c.measured_under,
+                        "rows": c.errors.n,
+                        "median": c.errors.median,
+                        "p90": c.errors.p90,
+                        "repeated": c.repeats.n,
+                        "repeat_p90": (c.repeats.n > 0).then_some(c.repeats.p90),
+                    })
+                })
+                .collect::<Vec<_>>())
+        })
+        .map_err(|e: servesim::models::ModelsError| to_py(Error::Models(e)))?;
+    Ok(pythonize::pythonize(py, &tables)?)
 }

@@ -438,6 +438,22 @@ def test_perf_step_breaks_an_iteration_down_kind_by_kind() -> None:
         servesim.perf.step(sc, prefill=5)
 
 
+def test_perf_check_gives_each_tables_errors_and_the_floor_of_its_repeats() -> None:
+    checks = {c["table"]: c for c in servesim.perf.check("h200_sxm", "sglang")}
+    gemm, gdn = checks["gemm_perf"], checks["gdn_perf"]
+    assert gemm["measured_under"] == "sglang" and gemm["rows"] > 50_000
+    assert 0 < gemm["median"] < gemm["p90"] < 1
+    # No GEMM is measured twice; H200's Gated DeltaNet rows repeat calls, and disagree.
+    assert gemm["repeated"] == 0 and gemm["repeat_p90"] is None
+    assert 0 < gdn["repeated"] <= gdn["rows"] and gdn["repeat_p90"] > 0.15
+    # SGLang reads vLLM's attention tables.
+    assert checks["context_attention_perf"]["measured_under"] == "vllm"
+    with pytest.raises(errors.ModelsError, match="no tables for b300_sxm"):
+        servesim.perf.check("b300_sxm", "trtllm")
+    with pytest.raises(errors.ModelsError, match="nosuch"):
+        servesim.perf.check("nosuch", "trtllm")
+
+
 def test_profile_perf_predict_and_traces(tmp_path: Path) -> None:
     summary = servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "prof")
     assert (tmp_path / "prof" / "dgd.yaml").exists()

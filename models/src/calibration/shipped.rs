@@ -137,8 +137,13 @@ pub const SHIPPED: [ShippedTable; 99] = [
 
 /// GPUs with shipped tables.
 pub fn gpus() -> Vec<&'static str> {
-    let mut v: Vec<_> = SHIPPED.iter().map(|s| s.0).collect();
-    v.dedup();
+    // Each once, in the order of their first table (the list is ordered by family).
+    let mut v: Vec<&'static str> = Vec::new();
+    for (gpu, ..) in SHIPPED {
+        if !v.contains(&gpu) {
+            v.push(gpu);
+        }
+    }
     v
 }
 
@@ -161,4 +166,12 @@ pub fn load(gpu: &str, backend_dir: &str, family: Family) -> Result<Option<Calib
     };
     let name = format!("<shipped data/calibration/{g}/{b}/{f}.csv.gz>");
     CalibrationTable::parse(bytes, Path::new(&name)).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn each_gpu_with_tables_is_listed_once() {
+        assert_eq!(super::gpus(), ["h100_sxm", "h200_sxm", "b200_sxm", "gb200"]);
+    }
 }

@@ -14,11 +14,12 @@
 //! - [`memo`]: [`CachedPredictor`], the same with caches, for the simulator's hot loop;
 //! - [`provenance`]: which of a worker's kernels are not timed from measurements of their
 //!   own shape on their own GPU;
-//! - [`evaluate`]: predictions for public-layout kernel rows and the leave-shape-out check
-//!   behind `servesim perf check`.
+//! - [`evaluate`]: predictions for public-layout kernel rows and the leave-shape-out errors;
+//! - [`check`]: a GPU's calibration checked table by table (`servesim perf check`).
 
 pub mod calibrated;
 mod call_floor;
+pub mod check;
 pub mod dispatch;
 mod dsa;
 mod dtype_code;

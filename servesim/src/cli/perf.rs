@@ -7,18 +7,13 @@ use clap::Subcommand;
 use servesim::iteration::{Launch, iteration_breakdown};
 use servesim::scenario::{Override, Scenario};
 use servesim_models::backend::Backend;
-use servesim_models::calibration::{self, CalibrationTable, Family, import::PublicTable, shipped};
+use servesim_models::calibration::{import::PublicTable, shipped};
 use servesim_models::hardware::GpuCatalog;
 use servesim_models::llm::{LlmSpec, Parallelism};
-use servesim_models::perf::evaluate::{
-    ErrorStats, leave_shape_out_predictions, predict_public_file, repeat_spread,
-};
+use servesim_models::perf::check::{check, gpu_tables};
+use servesim_models::perf::evaluate::predict_public_file;
 use servesim_models::perf::provenance::{KernelProvenance, Steps};
-use servesim_models::perf::sources::family_dir;
-use servesim_models::perf::{
-    CalibratedTimer, DispatchKernel, IterationPredictor, KernelOp, KernelTimer, MlaPart,
-    PrefillChunk,
-};
+use servesim_models::perf::{CalibratedTimer, IterationPredictor, KernelTimer, PrefillChunk};
 
 use super::CliError;
 
@@ -117,81 +112,6 @@ pub enum PerfCommand {
 
 fn m(e: impl std::fmt::Display) -> CliError {
     CliError::Message(e.to_string())
-}
-
-/// Rows of a family several public tables fill, split by the table each row came from
-/// (`table_of`), in the order of `names`; tables without rows are left out.
-fn split_by_table(
-    rows: &[(KernelOp, f64)],
-    names: &[&str],
-    table_of: impl Fn(&KernelOp) -> Option<&'static str>,
-) -> Vec<(String, Vec<(KernelOp, f64)>)> {
-    names
-        .iter()
-        .filter_map(|&name| {
-            let mine: Vec<_> = rows
-                .iter()
-                .filter(|(op, _)| table_of(op) == Some(name))
-                .copied()
-                .collect();
-            (!mine.is_empty()).then(|| (name.to_string(), mine))
-        })
-        .collect()
-}
-
-/// The rows of an `mla_parts` table split by the public table each part's rows came from.
-fn mla_part_tables(rows: &[(KernelOp, f64)]) -> Vec<(String, Vec<(KernelOp, f64)>)> {
-    let names = ["context_mla_perf", "generation_mla_perf", "mla_bmm_perf"];
-    split_by_table(rows, &names, |op| match op {
-        KernelOp::MlaPart(p) => Some(match p.part {
-            MlaPart::ContextAttention => names[0],
-            MlaPart::GenerationAttention => names[1],
-            MlaPart::AbsorbQuery | MlaPart::AbsorbOutput => names[2],
-        }),
-        _ => None,
-    })
-}
-
-/// The rows of a `moe_dispatch` table split by the public table each kernel's rows came from
-/// (DeepEP's low-latency and normal tables, TensorRT-LLM's all-to-all), in that order.
-fn dispatch_tables(rows: &[(KernelOp, f64)]) -> Vec<(String, Vec<(KernelOp, f64)>)> {
-    let names = [
-        "wideep_deepep_ll_perf",
-        "wideep_deepep_normal_perf",
-        "trtllm_alltoall_perf",
-    ];
-    split_by_table(rows, &names, |op| match op {
-        KernelOp::MoeDispatch(d) => Some(match d.kernel {
-            DispatchKernel::DeepepLowLatency => names[0],
-            DispatchKernel::DeepepNormal => names[1],
-            DispatchKernel::NvlinkTwoSided | DispatchKernel::NvlinkOneSided => names[2],
-        }),
-        _ => None,
-    })
-}
-
-/// The tables of a calibration folder, or the shipped tables of `gpu` (all backends) with every
-/// shipped GPU's MoE tables (for a sibling, see `servesim_models::perf::sources`).
-fn tables(
-    calibration: Option<&Path>,
-    cat: &GpuCatalog,
-    gpu: &str,
-) -> Result<Vec<CalibrationTable>, CliError> {
-    if let Some(dir) = calibration {
-        return calibration::load_dir(dir).map_err(m);
-    }
-    let sku = cat.get(gpu).map_err(m)?;
-    let source = servesim_models::perf::sources::shipped_source(cat, sku).map_err(m)?;
-    // The source GPU's tables, and every other GPU's MoE tables, from which a sibling of the
-    // GPU's generation times the MoE kinds the source's lack, as `CalibratedTimer::shipped`.
-    let mut out = Vec::new();
-    for (g, b, f, _) in shipped::SHIPPED {
-        let family = Family::parse(f).map_err(m)?;
-        if g == source || family.moe_kernel().is_some() {
-            out.extend(shipped::load(g, b, family).map_err(m)?);
-        }
-    }
-    Ok(out)
 }
 
 /// `servesim perf coverage`: one line per GPU and backend.
@@ -391,7 +311,7 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
             let backend = Backend::parse(&backend).map_err(m)?;
             let table = PublicTable::parse(&table).map_err(m)?;
             let gpu = cat.get(&gpu).map_err(m)?.sku.clone();
-            let set = tables(calibration.as_deref(), &cat, &gpu)?;
+            let set = gpu_tables(calibration.as_deref(), &cat, &gpu).map_err(m)?;
             let timer = CalibratedTimer::from_calibration(&set, &cat, &gpu, backend).map_err(m)?;
             let s = predict_public_file(&timer, table, &input, &output).map_err(m)?;
             let source = timer.source_gpu().sku.clone();
@@ -418,30 +338,32 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
             let cat = GpuCatalog::builtin();
             let be = Backend::parse(&backend).map_err(m)?;
             let gpu = cat.get(&gpu).map_err(m)?.sku.clone();
-            let set = tables(calibration.as_deref(), &cat, &gpu)?;
-            if !set.iter().any(|t| t.header.gpu == gpu) {
-                let place = calibration
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| {
-                        format!("the shipped tables ({})", shipped::gpus().join(", "))
-                    });
-                return Err(CliError::Message(format!(
-                    "no tables for {gpu} in {place}; the check needs measurements of that GPU"
-                )));
-            }
-            let timer = CalibratedTimer::from_calibration(&set, &cat, &gpu, be).map_err(m)?;
-            let mut per_row = match &errors {
-                Some(path) => {
-                    let mut w = csv::Writer::from_path(path).map_err(|e| {
-                        CliError::Message(format!("--errors {}: {e}", path.display()))
-                    })?;
-                    w.write_record(["table", "kernel", "measured_ms", "predicted_ms", "error"])
-                        .map_err(m)?;
-                    Some(w)
+            let set = gpu_tables(calibration.as_deref(), &cat, &gpu).map_err(m)?;
+            let place = calibration
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| format!("the shipped tables ({})", shipped::gpus().join(", ")));
+            let checks = check(&set, &cat, &gpu, be, &place).map_err(m)?;
+            if let Some(path) = &errors {
+                let fail =
+                    |e: csv::Error| CliError::Message(format!("--errors {}: {e}", path.display()));
+                let mut w = csv::Writer::from_path(path).map_err(fail)?;
+                w.write_record(["table", "kernel", "measured_ms", "predicted_ms", "error"])
+                    .map_err(fail)?;
+                for c in &checks {
+                    for (op, measured, p) in &c.rows {
+                        w.write_record([
+                            c.table.clone(),
+                            format!("{op:?}"),
+                            format!("{measured}"),
+                            format!("{p}"),
+                            format!("{:.6}", (p - measured) / measured),
+                        ])
+                        .map_err(fail)?;
+                    }
                 }
-                None => None,
-            };
+                w.flush().map_err(m)?;
+            }
             let mut out = std::io::stdout().lock();
             writeln!(
                 out,
@@ -455,72 +377,23 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
                 "table", "rows", "median", "p90", "repeated", "rep. p90"
             )
             .map_err(m)?;
-            for fam in Family::kernel_families() {
-                let bdir = family_dir(be, fam, |d| {
-                    set.iter().any(|t| {
-                        t.header.gpu == gpu && t.header.family == fam && t.header.backend == d
-                    })
-                });
-                let rows: Vec<_> = set
-                    .iter()
-                    .filter(|t| {
-                        t.header.gpu == gpu && t.header.backend == bdir && t.header.family == fam
-                    })
-                    .flat_map(|t| t.rows.iter().copied())
-                    .collect();
-                if rows.is_empty() {
-                    continue;
-                }
-                let stem = match fam {
-                    Family::Nccl => "nccl",
-                    Family::MoeDeepepNormal => "wideep_context_moe",
-                    Family::MoeDeepepLowLatency => "wideep_generation_moe",
-                    _ => fam.name(),
-                };
-                let groups = if fam == Family::MoeDispatch {
-                    dispatch_tables(&rows)
-                } else if fam == Family::MlaParts {
-                    mla_part_tables(&rows)
+            for c in &checks {
+                let repeat_p90 = if c.repeats.n == 0 {
+                    "-".to_string()
                 } else {
-                    vec![(format!("{stem}_perf"), rows)]
+                    format!("{:.2}%", 100.0 * c.repeats.p90)
                 };
-                for (table, rows) in groups {
-                    let predicted = leave_shape_out_predictions(&timer, &rows);
-                    if let Some(w) = per_row.as_mut() {
-                        for (op, measured, p) in &predicted {
-                            w.write_record([
-                                table.clone(),
-                                format!("{op:?}"),
-                                format!("{measured}"),
-                                format!("{p}"),
-                                format!("{:.6}", (p - measured) / measured),
-                            ])
-                            .map_err(m)?;
-                        }
-                    }
-                    let s = ErrorStats::of_predictions(&predicted);
-                    let repeats = repeat_spread(&rows);
-                    let repeat_p90 = if repeats.n == 0 {
-                        "-".to_string()
-                    } else {
-                        format!("{:.2}%", 100.0 * repeats.p90)
-                    };
-                    let name = format!("{table} ({bdir})");
-                    writeln!(
-                        out,
-                        "{:<38} {:>8} {:>8.2}% {:>8.2}% {:>9} {:>9}",
-                        name,
-                        s.n,
-                        100.0 * s.median,
-                        100.0 * s.p90,
-                        repeats.n,
-                        repeat_p90
-                    )
-                    .map_err(m)?;
-                }
-            }
-            if let Some(mut w) = per_row {
-                w.flush().map_err(m)?;
+                writeln!(
+                    out,
+                    "{:<38} {:>8} {:>8.2}% {:>8.2}% {:>9} {:>9}",
+                    format!("{} ({})", c.table, c.measured_under),
+                    c.errors.n,
+                    100.0 * c.errors.median,
+                    100.0 * c.errors.p90,
+                    c.repeats.n,
+                    repeat_p90
+                )
+                .map_err(m)?;
             }
             Ok(())
         }
