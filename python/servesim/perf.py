@@ -43,9 +43,10 @@ def check(
     tables, or those of the folder ``calibration``): each measured row predicted with every
     row of its shape left out. One dict per public kernel table: ``table``,
     ``measured_under`` (the backend folder of its rows), ``rows`` checked, ``median`` and
-    ``p90`` of their absolute relative errors (fractions: 0.05 is 5 %), and the floor the
-    table's own repeated measurements of one kernel call set: ``repeated`` rows, at
-    ``repeat_p90`` from their call's mean (``None`` where no call is measured twice)."""
+    ``p90`` of their absolute relative errors (fractions: 0.05 is 5 %; ``None`` where no row
+    could be checked), and the spread of the table's own repeated measurements of one kernel
+    call: ``repeated`` rows, on which their call's mean errs by ``repeat_p90`` at the 90th
+    percentile (``None`` where no call is measured twice)."""
     folder = None if calibration is None else os.fspath(calibration)
     return list(_native.perf_check(gpu, backend, folder))
 

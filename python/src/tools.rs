@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use servesim::Error;
 use servesim::core::NotOneOf;
 
@@ -160,9 +161,10 @@ pub fn perf_step<'py>(
 /// `servesim perf check`: the leave-shape-out check of `gpu`'s calibration as `backend`
 /// reads it (the shipped tables, or those of the folder `calibration`), one dict per public
 /// kernel table: `table`, `measured_under` (the backend folder of its rows), `rows` checked,
-/// `median` and `p90` of their absolute relative errors, and the floor the table's repeated
-/// measurements of one call set, `repeated` rows at `repeat_p90` from their call's mean
-/// (`None` without repeats). Relative errors are fractions (0.05 = 5 %).
+/// `median` and `p90` of their absolute relative errors (`None` where no row could be
+/// checked), and the spread of the table's repeated measurements of one call: `repeated`
+/// rows, on which their call's mean errs by `repeat_p90` at the 90th percentile (`None`
+/// without repeats). Relative errors are fractions (0.05 = 5 %).
 #[pyfunction]
 #[pyo3(signature = (gpu, backend, calibration=None))]
 pub fn perf_check<'py>(
@@ -170,37 +172,37 @@ pub fn perf_check<'py>(
     gpu: &str,
     backend: &str,
     calibration: Option<&str>,
-) -> PyResult<Bound<'py, PyAny>> {
+) -> PyResult<Vec<Bound<'py, PyDict>>> {
     use servesim::models::backend::Backend;
     use servesim::models::calibration::shipped;
     use servesim::models::hardware::GpuCatalog;
     use servesim::models::perf::check::{check, gpu_tables};
-    let tables = py
+    let checks = py
         .detach(|| {
             let catalog = GpuCatalog::builtin();
             let backend = Backend::parse(backend)?;
-            let dir = calibration.map(Path::new);
-            let set = gpu_tables(dir, &catalog, gpu)?;
+            let set = gpu_tables(calibration.map(Path::new), &catalog, gpu)?;
             let place = calibration.map_or_else(
                 || format!("the shipped tables ({})", shipped::gpus().join(", ")),
                 str::to_string,
             );
-            let checks = check(&set, &catalog, gpu, backend, &place)?;
-            Ok(checks
-                .iter()
-                .map(|c| {
-                    serde_json::json!({
-                        "table": c.table,
-                        "measured_under": c.measured_under,
-                        "rows": c.errors.n,
-                        "median": c.errors.median,
-                        "p90": c.errors.p90,
-                        "repeated": c.repeats.n,
-                        "repeat_p90": (c.repeats.n > 0).then_some(c.repeats.p90),
-                    })
-                })
-                .collect::<Vec<_>>())
+            check(&set, &catalog, gpu, backend, &place)
         })
         .map_err(|e: servesim::models::ModelsError| to_py(Error::Models(e)))?;
-    Ok(pythonize::pythonize(py, &tables)?)
+    checks
+        .iter()
+        .map(|c| {
+            // In the order the CLI prints them.
+            let d = PyDict::new(py);
+            let checked = c.errors.n > 0;
+            d.set_item("table", &c.table)?;
+            d.set_item("measured_under", &c.measured_under)?;
+            d.set_item("rows", c.errors.n)?;
+            d.set_item("median", checked.then_some(c.errors.median))?;
+            d.set_item("p90", checked.then_some(c.errors.p90))?;
+            d.set_item("repeated", c.repeats.n)?;
+            d.set_item("repeat_p90", (c.repeats.n > 0).then_some(c.repeats.p90))?;
+            Ok(d)
+        })
+        .collect()
 }

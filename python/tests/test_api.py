@@ -438,7 +438,7 @@ def test_perf_step_breaks_an_iteration_down_kind_by_kind() -> None:
         servesim.perf.step(sc, prefill=5)
 
 
-def test_perf_check_gives_each_tables_errors_and_the_floor_of_its_repeats() -> None:
+def test_perf_check_gives_each_tables_errors_and_the_spread_of_its_repeats() -> None:
     checks = {c["table"]: c for c in servesim.perf.check("h200_sxm", "sglang")}
     gemm, gdn = checks["gemm_perf"], checks["gdn_perf"]
     assert gemm["measured_under"] == "sglang" and gemm["rows"] > 50_000

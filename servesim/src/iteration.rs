@@ -37,7 +37,9 @@ pub enum Launch {
 pub struct IterationBreakdown {
     /// The pool's name.
     pub pool: String,
-    /// The pool's place in the scenario's [`Scenario::pools`].
+    /// The pool's place in the scenario's [`Scenario::pools`] (for the caller's own use; not
+    /// serialized).
+    #[serde(skip)]
     pub pool_index: usize,
     /// How the step runs on the host.
     pub launch: Launch,

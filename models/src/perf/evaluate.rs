@@ -143,16 +143,16 @@ pub fn leave_shape_out_predictions<'a>(
         .collect()
 }
 
-/// How far a table's repeated measurements of one kernel call lie from their mean: for every
-/// row of a call measured more than once, `|row / mean − 1|` (rows measured once are not
-/// counted; `n` is the rows that are). The simulator reads a repeated call as the mean of its
-/// rows, and no prediction of a call can be closer to each of its rows than their own mean
-/// is, so this is the floor under a table's leave-shape-out error, set by the measurements
-/// (a public table's rows of different models can time one call, as the simulator reads it,
-/// more than once).
+/// The spread of a table's repeated measurements of one kernel call: for every row of a call
+/// measured more than once, the error the call's mean (which the simulator reads) makes on
+/// it, `|mean / row − 1|`, as a prediction's error is taken (rows measured once are not
+/// counted; `n` is the rows that are). It is about the least error any one prediction of
+/// such a call can make on its rows, so where it is large so is the table's leave-shape-out
+/// error (a public table's rows of different models can time one call, as the simulator
+/// reads it, more than once).
 pub fn repeat_spread(rows: &[(KernelOp, f64)]) -> ErrorStats {
-    // `KernelOp` holds floats and is only `PartialEq`; its `Debug` form is exact (shortest
-    // round-trip floats), so it keys one call.
+    // `KernelOp` is neither `Ord` nor `Hash`; its `Debug` form names every field, so it keys
+    // one call exactly.
     let mut by_call: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
     for (op, ms) in rows {
         by_call.entry(format!("{op:?}")).or_default().push(*ms);
@@ -162,7 +162,7 @@ pub fn repeat_spread(rows: &[(KernelOp, f64)]) -> ErrorStats {
         .filter(|ms| ms.len() > 1)
         .flat_map(|ms| {
             let mean = ms.iter().sum::<f64>() / ms.len() as f64;
-            ms.iter().map(move |m| (m / mean - 1.0).abs())
+            ms.iter().map(move |m| (mean / m - 1.0).abs())
         })
         .collect();
     ErrorStats::from_errors(errors)
@@ -184,12 +184,13 @@ mod tests {
     }
 
     #[test]
-    fn repeat_spread_counts_only_calls_measured_more_than_once() {
-        // One call measured at 1 and 3 ms (mean 2: both rows 50 % off it), one once.
-        let rows = [(gemm(1), 1.0), (gemm(2), 5.0), (gemm(1), 3.0)];
+    fn repeat_spread_is_the_mean_s_error_on_calls_measured_more_than_once() {
+        // One call measured at 1 and 4 ms (mean 2.5: 150 % over the first, 37.5 % under the
+        // second), one once.
+        let rows = [(gemm(1), 1.0), (gemm(2), 5.0), (gemm(1), 4.0)];
         let s = repeat_spread(&rows);
         assert_eq!(s.n, 2);
-        assert!((s.median - 0.5).abs() < 1e-12 && (s.p90 - 0.5).abs() < 1e-12);
+        assert!((s.median - 0.375).abs() < 1e-12 && (s.p90 - 1.5).abs() < 1e-12);
         assert_eq!(repeat_spread(&rows[..2]), ErrorStats::default());
     }
 }

@@ -48,9 +48,9 @@ pub enum PerfCommand {
         calibration: Option<PathBuf>,
     },
     /// Print leave-shape-out accuracy (median and p90 absolute percentage error) per table of
-    /// the calibration of a GPU and backend, beside how far the table's repeated
-    /// measurements of one kernel call lie from their mean (the rows in such repeats, and
-    /// the p90): the floor the measurements set under any prediction.
+    /// the calibration of a GPU and backend, beside the spread of the table's repeated
+    /// measurements of one kernel call (the rows in such repeats, and the p90 of the error
+    /// their call's mean makes on them): about the least error any prediction makes there.
     Check {
         /// GPU SKU with tables (shipped: h100_sxm, h200_sxm, b200_sxm, gb200).
         #[arg(long)]
@@ -343,13 +343,24 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| format!("the shipped tables ({})", shipped::gpus().join(", ")));
+            // The rows' file is opened before the check runs, so a path it cannot write is
+            // said at once.
+            let mut per_row = match &errors {
+                Some(path) => {
+                    let w = csv::Writer::from_path(path).map_err(|e| {
+                        CliError::Message(format!("--errors {}: {e}", path.display()))
+                    })?;
+                    Some((path, w))
+                }
+                None => None,
+            };
             let checks = check(&set, &cat, &gpu, be, &place).map_err(m)?;
-            if let Some(path) = &errors {
-                let fail =
-                    |e: csv::Error| CliError::Message(format!("--errors {}: {e}", path.display()));
-                let mut w = csv::Writer::from_path(path).map_err(fail)?;
+            if let Some((path, w)) = per_row.as_mut() {
+                let fail = |e: &dyn std::fmt::Display| {
+                    CliError::Message(format!("--errors {}: {e}", path.display()))
+                };
                 w.write_record(["table", "kernel", "measured_ms", "predicted_ms", "error"])
-                    .map_err(fail)?;
+                    .map_err(|e| fail(&e))?;
                 for c in &checks {
                     for (op, measured, p) in &c.rows {
                         w.write_record([
@@ -359,10 +370,10 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
                             format!("{p}"),
                             format!("{:.6}", (p - measured) / measured),
                         ])
-                        .map_err(fail)?;
+                        .map_err(|e| fail(&e))?;
                     }
                 }
-                w.flush().map_err(m)?;
+                w.flush().map_err(|e| fail(&e))?;
             }
             let mut out = std::io::stdout().lock();
             writeln!(

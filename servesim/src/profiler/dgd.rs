@@ -29,9 +29,10 @@ const VLLM_KV_TRANSFER: &str = r#"{"kv_connector":"NixlConnector","kv_role":"kv_
 /// runs it (`throughput_adjustment_interval_seconds`).
 const PLANNER_INTERVAL_S: u32 = 60;
 
-/// Kubernetes admits object names of at most 63 characters where they become labels and
-/// DNS names (RFC 1123 labels), the cap aiconfigurator 0.12.0's generator puts on a DGD's
-/// name (`_RFC1123_MAX_LEN` in `generator/naive.py`).
+/// Kubernetes admits names of at most 63 characters where they become labels and DNS names
+/// (RFC 1123 labels). aiconfigurator 0.12.0's generator caps the model's part of a DGD's
+/// name so (`_RFC1123_MAX_LEN` in `generator/naive.py`) and then appends the mode; the
+/// whole name is capped here.
 const K8S_NAME_MAX: usize = 63;
 
 /// The DGD's name: the request's name as an RFC 1123 label (lower case, `[a-z0-9-]`, no

@@ -45,16 +45,16 @@
 //!   `silicon_concurrency` it equals the batch × the workers × the attention data-parallel
 //!   size (every dense row; `scripts/e2e-batch-shares`), so they do not say how many
 //!   sequences the deployment admitted, only that it admitted this many, and a router that
-//!   spreads the users evenly never meets the bound. (The same identity gives a row without
-//!   a concurrency its load, below.) (A rule that
-//!   TensorRT-LLM 1.0 release candidates keep one slot for the CUDA-graph padding request
-//!   was dropped: TensorRT-LLM documents `cuda_graph_config.enable_padding` (`CudaGraphConfig`
-//!   in `tensorrt_llm/llmapi/llm_args.py`) as "batches are rounded up to the nearest
+//!   spreads the users evenly never meets the bound; the same identity gives a row without
+//!   a concurrency its load (below). A rule that TensorRT-LLM 1.0 release candidates keep
+//!   one slot for the CUDA-graph padding request was dropped: TensorRT-LLM documents
+//!   `cuda_graph_config.enable_padding` (`CudaGraphConfig` in
+//!   `tensorrt_llm/llmapi/llm_args.py`) as "batches are rounded up to the nearest
 //!   cuda_graph_batch_size", with dummy requests, not as taking a slot of `max_batch_size`
-//!   (`max_batch_size`: "the maximum number of requests that the engine can schedule"),
-//!   and the Qwen3-235B-A22B rows of the same 1.0.0rc3 on H100, with
-//!   `batch_size` equal to the concurrency too, have TTFT flat in OSL. The Llama-3.1-8B
-//!   rows' TTFT growing with OSL at low concurrency is left unexplained.)
+//!   (`max_batch_size`: "the maximum number of requests that the engine can schedule"), and
+//!   the Qwen3-235B-A22B rows of the same 1.0.0rc3 on H100, with `batch_size` equal to the
+//!   concurrency too, have TTFT flat in OSL. The Llama-3.1-8B rows' TTFT growing with OSL at
+//!   low concurrency is left unexplained.
 //! - Frontend: for aggregated rows the backend's own OpenAI-compatible server, with the
 //!   benchmark client reading its streams
 //!   ([`servesim_models::frontend::FrontendSpec::engine_server`]): a fixed latency per request
