@@ -324,4 +324,21 @@ mod tests {
         let name = dgd_name(&("a".repeat(55) + "-bbbbbbbbbb"), "disagg");
         assert_eq!(name, "a".repeat(55) + "-disagg");
     }
+
+    proptest::proptest! {
+        /// Whatever the request's name, the DGD's is an RFC 1123 label of at most 63
+        /// characters ending in its mode.
+        #[test]
+        fn any_name_becomes_a_label_ending_in_its_mode(name in ".{0,90}", agg in proptest::bool::ANY) {
+            let mode = if agg { "agg" } else { "disagg" };
+            let label = dgd_name(&name, mode);
+            proptest::prop_assert!(label.len() <= K8S_NAME_MAX, "{label}");
+            proptest::prop_assert!(label.ends_with(&format!("-{mode}")), "{label}");
+            proptest::prop_assert!(
+                label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                "{label}"
+            );
+            proptest::prop_assert!(!label.starts_with('-') && !label.contains("--"), "{label}");
+        }
+    }
 }
