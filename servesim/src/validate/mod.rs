@@ -61,9 +61,15 @@
 //!   and host time per streamed token, which the measurements show where GPUs do not explain
 //!   them (latencies that do not shrink with TP, output rates that stop at the same ceiling on
 //!   TP4 and TP8). Disaggregated rows are fronted by another program (a disaggregation proxy,
-//!   a router or Dynamo's frontend) that the rows do not name; their wide-EP GB200/GB300 runs
-//!   (decode attention DP ≥ 16) stream up to 390 k tokens/s, median 116 k, where the
-//!   aggregated servers stop at 8–20 k, so no frontend cost is assumed for them.
+//!   a router or Dynamo's frontend): the TensorRT-LLM ones ran under Dynamo (their
+//!   `backend_version`, 0.5.1-rc0.pre3 to 0.8.1.post3, names Dynamo releases: TensorRT-LLM's
+//!   0.5 and 0.8 of 2023–2024 served neither DeepSeek-V3 nor GB200), the SGLang ones do not
+//!   say; their wide-EP GB200/GB300 runs (decode
+//!   attention DP ≥ 16) stream up to 390 k tokens/s, median 116 k, where the aggregated
+//!   servers stop at 8–20 k, so no frontend cost is assumed for them. (Some aggregated rows
+//!   name their container too: the 130 vLLM 0.11.2 and 0.18.0 rows `vllm/vllm-openai`, vLLM's
+//!   own server; six TensorRT-LLM rows and two vLLM disaggregated ones Dynamo's runtime
+//!   images.)
 //! - Traffic, by default ([`Averaged::Recipe`]): the benchmark client as aiconfigurator's own
 //!   recipe runs it (`aiperf --concurrency C --warmup-request-count 2·C --num-requests
 //!   20·C`, fixed ISL/OSL, `ignore_eos`; `data/e2e/README.md`), simulated as the client runs
