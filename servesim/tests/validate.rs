@@ -222,7 +222,11 @@ fn a_malformed_row_gets_a_reason_naming_its_column_and_the_run_goes_on() {
         ",disagg,256,8,,,,,,,,,2,600000000,8,",
     );
     assert_ne!(huge, disagg(2));
-    let rows = [bad, short, zero, huge, good];
+    // A batch too large to capture a CUDA graph of each size, and a latency that is not one.
+    let huge_batch = good.replace(",agg,128,4,,,2.0,", ",agg,128,4,,,1000000000.0,");
+    let negative = good.replace(",100.0,10.0", ",-100.0,10.0");
+    assert!(huge_batch != good && negative != good);
+    let rows = [bad, short, zero, huge, huge_batch, negative, good];
     let (out, path) = run("bad", &rows);
     assert_succeeded(&out);
     let got: Vec<Vec<String>> = std::fs::read_to_string(&path)
@@ -237,6 +241,8 @@ fn a_malformed_row_gets_a_reason_naming_its_column_and_the_run_goes_on() {
         "column 4: 3 fields",
         "column batch_size",
         "more than can be simulated",
+        "column batch_size: 1000000000 sequences is more than the 1000000",
+        "column silicon_ttft_ms: -100 is not a positive latency",
     ]
     .iter()
     .enumerate()
@@ -247,7 +253,7 @@ fn a_malformed_row_gets_a_reason_naming_its_column_and_the_run_goes_on() {
         assert!(ttft.is_empty() && tpot.is_empty(), "row {i}: {g:?}");
         assert!(reason.contains(want), "row {i}: {reason}");
     }
-    let (ttft, _, reason, note) = outputs(&got[5]);
+    let (ttft, _, reason, note) = outputs(&got[7]);
     assert!(ttft.parse::<f64>().unwrap() > 0.0 && reason.is_empty() && note.is_empty());
 
     // File-level faults are still errors.

@@ -14,6 +14,10 @@ pub struct MeasuredFile {
     pub rows: Vec<(usize, Vec<String>)>,
 }
 
+/// The most users (and sequences a rank) a row may serve: beyond any benchmark's concurrency,
+/// and a bound on what one row's simulation holds (each batch size a CUDA graph).
+const MAX_USERS: u32 = 1_000_000;
+
 fn malformed(origin: &str, line: usize, column: &str, message: impl Into<String>) -> Error {
     Error::Parse {
         origin: origin.to_string(),
@@ -144,7 +148,7 @@ impl Row<'_> {
         }
     }
 
-    /// A batch size: blank for the backend's default, else at least 1.
+    /// A batch size: blank for the backend's default, else 1 to [`MAX_USERS`].
     pub(super) fn batch(&self, column: &str) -> Result<Option<u32>, Error> {
         match self.count(column)? {
             Some(0) => Err(malformed(
@@ -153,7 +157,26 @@ impl Row<'_> {
                 column,
                 "must be > 0 (leave it blank for the backend's default)",
             )),
+            Some(b) if b > MAX_USERS => Err(malformed(
+                self.origin,
+                self.line,
+                column,
+                format!("{b} sequences is more than the {MAX_USERS} a row may serve"),
+            )),
             b => Ok(b),
+        }
+    }
+
+    /// A measured latency, ms: blank → `None`, else a positive number.
+    pub(super) fn latency(&self, column: &str) -> Result<Option<f64>, Error> {
+        match self.number(column)? {
+            Some(v) if v <= 0.0 => Err(malformed(
+                self.origin,
+                self.line,
+                column,
+                format!("{v} is not a positive latency"),
+            )),
+            v => Ok(v),
         }
     }
 
@@ -211,12 +234,14 @@ impl Row<'_> {
             return Ok(None);
         };
         match n.parse::<f64>() {
-            Ok(v) if v >= 1.0 && v.fract() == 0.0 && v <= 1e6 => Ok(Some(v as u32)),
+            Ok(v) if v >= 1.0 && v.fract() == 0.0 && v <= f64::from(MAX_USERS) => {
+                Ok(Some(v as u32))
+            }
             _ => Err(malformed(
                 self.origin,
                 self.line,
                 col,
-                format!("silicon_concurrency '{n}' is not a positive whole number"),
+                format!("silicon_concurrency '{n}' is not a whole number from 1 to {MAX_USERS}"),
             )),
         }
     }

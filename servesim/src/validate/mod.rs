@@ -108,12 +108,13 @@
 //!
 //! The run never stops at a row. A row without `silicon_concurrency` (aiconfigurator's public
 //! file has such rows, all disaggregated) is predicted at the concurrency its batch sizes
-//! imply, as they do in the rows that name it: every serving slot full, `batch_size` for `agg` and `decode_batch_size` ×
-//! `decode_num_workers` for `disagg`, × the attention data-parallel size when given (each
+//! imply, as they do in the rows that name it: every serving slot full, `batch_size` for
+//! `agg` and `decode_batch_size` × `decode_num_workers` for `disagg`, × the attention data-parallel size when given (each
 //! attention replica has its own batch); its `note` column says so. Rows that cannot be
 //! modelled (mixture-of-experts and other unknown models, pipeline parallelism, attention
 //! data parallelism, expert parallelism, unknown GPUs or precisions, a model that does not
-//! fit) and malformed rows (the wrong number of fields, a number that does not parse, no
+//! fit) and malformed rows (the wrong number of fields, a number that does not parse, a
+//! measured latency that is not positive, more than a million users or sequences a rank, no
 //! concurrency and no batch size to imply one) get empty predictions and a `reason` naming
 //! the column at fault. Only a file without a header or without a [`REQUIRED_COLUMNS`]
 //! column is an error.

@@ -26,8 +26,8 @@ pub(super) fn simulate(
 ) -> Result<Prediction, Error> {
     spec.isl = Some(row.required_count("isl")?);
     spec.osl = Some(row.required_count("osl")?);
-    spec.measured_ttft_ms = row.number("silicon_ttft_ms")?;
-    spec.measured_tpot_ms = row.number("silicon_tpot_ms")?;
+    spec.measured_ttft_ms = row.latency("silicon_ttft_ms")?;
+    spec.measured_tpot_ms = row.latency("silicon_tpot_ms")?;
     let (users, note) = match row.concurrency()? {
         Some(n) => (n, None),
         None => match implied_concurrency(row, &spec.mode)? {
