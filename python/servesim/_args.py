@@ -9,8 +9,20 @@ from servesim.errors import ConfigError
 def count(name: str, value: object, *, bits: int = 64) -> int:
     """A non-negative integer argument below ``2**bits``; anything else is a ``ConfigError``."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << bits:
-        raise ConfigError(f"{name}: must be a non-negative integer, got {value!r}")
+        raise ConfigError(f"{name}: must be an integer from 0 to {(1 << bits) - 1}, got {value!r}")
     return value
+
+
+def text(name: str, value: object) -> str:
+    """A string argument; anything else is a ``ConfigError``."""
+    if not isinstance(value, str):
+        raise ConfigError(f"{name}: must be a string, got {value!r}")
+    return value
+
+
+def optional_text(name: str, value: object) -> str | None:
+    """:func:`text`, or None."""
+    return None if value is None else text(name, value)
 
 
 def optional_count(name: str, value: object, *, bits: int = 64) -> int | None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from servesim import _native
-from servesim._args import count
+from servesim._args import count, optional_text, text
 from servesim.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def check(
     call: ``repeated`` rows, on which their call's mean errs by ``repeat_p90`` at the 90th
     percentile (``None`` where no call is measured twice)."""
     folder = None if calibration is None else os.fspath(calibration)
-    return list(_native.perf_check(gpu, backend, folder))
+    return list(_native.perf_check(text("gpu", gpu), text("backend", backend), folder))
 
 
 def step(
@@ -84,7 +84,7 @@ def step(
         _native.perf_step(
             json.dumps(sc.to_dict()),
             sc.base_dir,
-            pool,
+            optional_text("pool", pool),
             count("decode", decode, bits=32),
             count("context", context, bits=32),
             chunks,
@@ -94,7 +94,8 @@ def step(
 
 def _chunks(prefill: object) -> list[object]:
     """``prefill`` as a list of chunks; anything but an iterable of them is a ``ConfigError``."""
-    if isinstance(prefill, (str, bytes)) or not isinstance(prefill, Iterable):
+    # A mapping's keys alone are not chunks (its values would be lost).
+    if isinstance(prefill, (str, bytes, Mapping)) or not isinstance(prefill, Iterable):
         raise ConfigError(f"prefill: must be a list of prompt chunks, got {prefill!r}")
     return list(prefill)
 

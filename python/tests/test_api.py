@@ -436,6 +436,13 @@ def test_perf_step_breaks_an_iteration_down_kind_by_kind() -> None:
             servesim.perf.step(sc, prefill=[bad])
     with pytest.raises(errors.ConfigError, match="prefill"):
         servesim.perf.step(sc, prefill=5)
+    # A mapping's values would be lost; a pool is named by a string; counts say their range.
+    with pytest.raises(errors.ConfigError, match="prefill"):
+        servesim.perf.step(sc, prefill={100: 5})
+    with pytest.raises(errors.ConfigError, match="pool: must be a string"):
+        servesim.perf.step(sc, pool=1, decode=1)
+    with pytest.raises(errors.ConfigError, match="decode: must be an integer from 0 to 4294967295"):
+        servesim.perf.step(sc, decode=2**32)
 
 
 def test_perf_check_gives_each_tables_errors_and_the_spread_of_its_repeats() -> None:
@@ -452,6 +459,8 @@ def test_perf_check_gives_each_tables_errors_and_the_spread_of_its_repeats() -> 
         servesim.perf.check("b300_sxm", "trtllm")
     with pytest.raises(errors.ModelsError, match="nosuch"):
         servesim.perf.check("nosuch", "trtllm")
+    with pytest.raises(errors.ConfigError, match="gpu: must be a string"):
+        servesim.perf.check(None, "trtllm")  # type: ignore[arg-type]
 
 
 def test_profile_perf_predict_and_traces(tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ pub fn gpu_tables(
 
 /// Every kernel table of `gpu` (a catalog name) in `set` that `backend` reads, checked in
 /// [`Family::kernel_families`] order; `place` names where `set` came from for the error
-/// when it holds no table of the GPU.
+/// when it holds no table of the GPU, or no row the backend reads.
 pub fn check(
     set: &[CalibrationTable],
     catalog: &GpuCatalog,
@@ -101,6 +101,15 @@ pub fn check(
                 rows: checked,
             });
         }
+    }
+    if out.is_empty() {
+        return Err(ModelsError::Invalid {
+            what: "calibration",
+            message: format!(
+                "no kernel rows of {gpu} that {} reads in {place}",
+                backend.name()
+            ),
+        });
     }
     Ok(out)
 }

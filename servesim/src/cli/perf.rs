@@ -388,21 +388,24 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
                 "table", "rows", "median", "p90", "repeated", "rep. p90"
             )
             .map_err(m)?;
-            for c in &checks {
-                let repeat_p90 = if c.repeats.n == 0 {
+            // A figure of no rows is a dash, not 0 %.
+            let pct = |n: usize, v: f64| {
+                if n == 0 {
                     "-".to_string()
                 } else {
-                    format!("{:.2}%", 100.0 * c.repeats.p90)
-                };
+                    format!("{:.2}%", 100.0 * v)
+                }
+            };
+            for c in &checks {
                 writeln!(
                     out,
-                    "{:<38} {:>8} {:>8.2}% {:>8.2}% {:>9} {:>9}",
+                    "{:<38} {:>8} {:>9} {:>9} {:>9} {:>9}",
                     format!("{} ({})", c.table, c.measured_under),
                     c.errors.n,
-                    100.0 * c.errors.median,
-                    100.0 * c.errors.p90,
+                    pct(c.errors.n, c.errors.median),
+                    pct(c.errors.n, c.errors.p90),
                     c.repeats.n,
-                    repeat_p90
+                    pct(c.repeats.n, c.repeats.p90)
                 )
                 .map_err(m)?;
             }
