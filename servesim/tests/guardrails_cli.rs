@@ -155,6 +155,25 @@ fn errors_point_into_the_users_file_in_words() {
             && e.matches("cluster.pools[0].tp").count() == 1,
         "{e}"
     );
+    // Of two overrides of one field, the last is the one in effect, and the one blamed.
+    let e = error_of(&base, &["--set", "seed=5", "--set", "seed=abc"]);
+    assert!(e.starts_with("error: --set seed=abc: invalid type"), "{e}");
+    // An error about a whole value that an override set a field inside names the file with
+    // that override, and the value's path, not a line of the file.
+    for (set, path) in [
+        (
+            "traffic.streams[0].open.arrival.rate_per_s=nan",
+            "traffic.streams[0].open.arrival",
+        ),
+        ("cluster.pools[0].workers=100000", "cluster.pools"),
+    ] {
+        let e = error_of(&base, &["--set", set]);
+        assert!(
+            e.starts_with(&format!("error: {base} with --set {set}: {path}"))
+                && !e.contains("at line"),
+            "{e}"
+        );
+    }
     // `traffic stats` of a scenario names the field and its line too.
     let rate = variant(&d, "rate", "rate_per_s: 2", "rate_per_s: fast");
     let (ok, _, e) = servesim(&["traffic", "stats", &rate]);

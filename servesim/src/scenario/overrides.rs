@@ -130,27 +130,40 @@ impl Scenario {
             o.apply(&mut doc)?;
         }
         // An error at a field the overrides set names them; one at a field of the file
-        // names its line there, as it would without overrides.
+        // names its line there, as it would without overrides. An error about a whole value
+        // (an untagged choice, a pool's workers against the nodes) is the overrides' when one
+        // of them set a field inside it. Of several, the last applied is the one in effect.
+        let within = |outer: &str, inner: &str| {
+            inner == outer
+                || inner.starts_with(&format!("{outer}."))
+                || inner.starts_with(&format!("{outer}["))
+        };
+        // What the error is said to come from: the override that set the field, else the file
+        // with the override that set a field inside the value.
         let set_by = |path: &str| {
-            overrides
-                .iter()
-                .find(|o| {
-                    let p = o.path_text();
-                    path == p
-                        || path.starts_with(&format!("{p}."))
-                        || path.starts_with(&format!("{p}["))
-                })
-                .map(|o| format!("--set {}", o.text))
+            let inside = !matches!(path, "" | "." | "?");
+            let last = |hit: &dyn Fn(&Override) -> bool| overrides.iter().rev().find(|o| hit(o));
+            if let Some(o) = last(&|o| within(&o.path_text(), path)) {
+                return Some(format!("--set {}", o.text));
+            }
+            last(&|o| inside && within(path, &o.path_text()))
+                .map(|o| format!("{origin} with --set {}", o.text))
         };
         let config: ScenarioConfig = serde_path_to_error::deserialize(doc).map_err(|e| {
             let path = e.path().to_string();
             let message = super::parse_message(&path, &e.into_inner().to_string());
             if let Some(by) = set_by(&path) {
-                // The override names the field already.
+                // An override that set the field names it already; one inside the value does
+                // not.
+                let path = if by.starts_with("--set") {
+                    ".".into()
+                } else {
+                    path
+                };
                 return Error::Parse {
                     origin: by,
                     message,
-                    path: ".".into(),
+                    path,
                 };
             }
             // An unknown field is where its key is written; a bad value where the value is.
@@ -176,8 +189,15 @@ impl Scenario {
         let base = path.parent().unwrap_or(Path::new("."));
         Self::validate(config, base).map_err(|e| {
             let message = e.to_string();
-            match super::locate::leading_path(&message) {
-                Some(p) if set_by(p).is_none() => super::placed(e, &text, &origin),
+            // At a field an override set, the error the file would give (it names the
+            // field); about a value an override set a field inside, that override's too.
+            match super::locate::leading_path(&message).map(|p| (p, set_by(p))) {
+                Some((_, Some(by))) if !by.starts_with("--set") => Error::Parse {
+                    origin: by,
+                    path: ".".into(),
+                    message,
+                },
+                Some((_, None)) => super::placed(e, &text, &origin),
                 _ => e,
             }
         })
