@@ -756,3 +756,45 @@ fn each_predicted_row_writes_the_scenario_it_simulated_and_running_it_gives_the_
         "{duration}"
     );
 }
+
+#[test]
+fn nothing_the_user_gave_is_written_over() {
+    let d = dir("overwrite");
+    let input = d.join("measured.csv");
+    let measured = format!("{HEADER}\n{}\n", disagg(2));
+    std::fs::write(&input, &measured).unwrap();
+    let input = input.to_str().unwrap();
+    // The input again, spelt another way.
+    let again = format!(
+        "{}/../{}/measured.csv",
+        d.display(),
+        d.file_name().unwrap().to_str().unwrap()
+    );
+    let output = d.join("predicted.csv");
+    let output = output.to_str().unwrap();
+    let a_file = d.join("a-file");
+    std::fs::write(&a_file, "mine").unwrap();
+    for (extra, says) in [
+        (vec!["--output", again.as_str()], "--output: "),
+        (vec!["--output", output, "--report", input], "--report "),
+        (
+            vec!["--output", output, "--report", output],
+            "is the --output file",
+        ),
+        (
+            vec!["--output", output, "--scenarios", a_file.to_str().unwrap()],
+            "--scenarios: ",
+        ),
+    ] {
+        let mut args = vec!["validate", "--input", input];
+        args.extend(extra.iter().copied());
+        let out = servesim(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(says),
+            "{extra:?}: {err}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(input).unwrap(), measured);
+    assert_eq!(std::fs::read_to_string(&a_file).unwrap(), "mine");
+}

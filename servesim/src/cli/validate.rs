@@ -72,6 +72,15 @@ pub fn run_cmd(args: ValidateArgs) -> Result<(), CliError> {
     super::check_writable("--output", &args.output)?;
     if let Some(report) = &args.report {
         super::check_writable("--report", report)?;
+        // The report would write over the measured rows or the predictions.
+        for (flag, other) in [("--input", &args.input), ("--output", &args.output)] {
+            if report == other || servesim::validate::same_file(report, other) {
+                return Err(CliError::Message(format!(
+                    "--report {}: is the {flag} file; give another path",
+                    report.display()
+                )));
+            }
+        }
     }
     let jobs = super::jobs(args.jobs)?;
     let bar = super::progress::Bar::new();
@@ -83,7 +92,15 @@ pub fn run_cmd(args: ValidateArgs) -> Result<(), CliError> {
         &bar,
         args.scenarios.as_deref(),
     )
-    .map_err(|e| CliError::Message(e.to_string()))?;
+    .map_err(|e| match e {
+        // The paths given as flags are named as the flags.
+        servesim::Error::Config { path, message }
+            if ["output", "scenarios"].contains(&path.as_str()) =>
+        {
+            CliError::Message(format!("--{path}: {message}"))
+        }
+        other => CliError::Message(other.to_string()),
+    })?;
     drop(bar);
     print!("{}", servesim::validate::render_mape(&v));
     if let Some(report) = &args.report {

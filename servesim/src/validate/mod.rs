@@ -539,6 +539,17 @@ pub fn validate_file(
     scenarios: Option<&Path>,
 ) -> Result<Validation, Error> {
     let text = std::fs::read_to_string(input).map_err(|e| Error::io(input, e))?;
+    // Writing the predictions over the measured rows would lose them.
+    if same_file(input, output) {
+        return Err(Error::Config {
+            path: "output".into(),
+            message: format!(
+                "{} is the input file; give another path, or its measured rows would be \
+                 written over",
+                output.display()
+            ),
+        });
+    }
     let origin = input.display().to_string();
     let file = MeasuredFile::parse(&text, &origin)?;
     if let Some(dir) = scenarios {
@@ -565,10 +576,24 @@ pub fn validate_file(
     Ok(v)
 }
 
+/// Whether `a` and `b` name one existing file (through links or `..` alike).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 /// Makes `dir` ready for a run's scenario files before any row is simulated: created where
 /// it is not, and refused where it already holds `line-N.yaml` files, which would mix with
 /// this run's (and a user may have edited them).
 fn scenarios_dir(dir: &Path) -> Result<(), Error> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::Config {
+            path: "scenarios".into(),
+            message: format!("{} is a file, not a folder", dir.display()),
+        });
+    }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut earlier = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
