@@ -75,7 +75,8 @@ def step(
     unknown pool, an
     empty step or one the pool's engine never runs (more sequences than its
     ``max_num_seqs``, prompt chunks over its ``max_batched_tokens``, a sequence longer than
-    the model's context) raises ``ConfigError`` naming the argument."""
+    the model's context, sequences whose KV its cache cannot hold) raises ``ConfigError``
+    naming the argument."""
     from servesim import Scenario
 
     sc = scenario if isinstance(scenario, Scenario) else Scenario.from_yaml(scenario)

@@ -58,8 +58,8 @@ pub struct IterationBreakdown {
 /// A step the pool's engine would never run is an error naming the argument at fault (the
 /// paths `pool`, `decode`, `context` and `prefill`) and the engine setting that bounds it:
 /// an empty step, a chunk of no tokens, more sequences than `engine.max_num_seqs`, prompt
-/// chunks over the token budget `engine.max_batched_tokens`, or a sequence longer than the
-/// model's context.
+/// chunks over the token budget `engine.max_batched_tokens`, a sequence longer than the
+/// model's context, or sequences whose KV the worker's cache cannot hold.
 pub fn iteration_breakdown(
     s: &Scenario,
     pool: Option<&str>,
@@ -207,6 +207,29 @@ fn check_step(
                 ),
             ));
         }
+    }
+    // Every sequence of the step holds its KV (and a hybrid model's fixed state) in the
+    // worker's pool, in whole blocks, as the engine admits it.
+    let engine = &plan.engine;
+    let blocks =
+        |tokens: u64| tokens.div_ceil(u64::from(engine.block_tokens)) + engine.state_blocks;
+    let need = u64::from(decode) * blocks(u64::from(context) + 1)
+        + chunks
+            .iter()
+            .map(|c| blocks(u64::from(c.context) + u64::from(c.tokens)))
+            .sum::<u64>();
+    if need > engine.kv_blocks {
+        return Err(err(
+            if decode > 0 { "context" } else { "prefill" },
+            format!(
+                "the step's sequences hold {need} KV blocks of {} tokens, more than the {} of \
+                 a worker of pool {} (fewer or shorter sequences fit; so does more memory: {})",
+                engine.block_tokens,
+                engine.kv_blocks,
+                plan.name,
+                knob("mem_fraction")
+            ),
+        ));
     }
     Ok(())
 }

@@ -408,6 +408,7 @@ fn step_breaks_an_iteration_of_a_scenarios_pool_down_kind_by_kind() {
     assert!(mixed > decode + 10.0, "{mixed} against {decode}");
     assert!(kinds.iter().any(|(k, _)| k == "context_attention"));
     // Bad input is one clear error naming what is at fault.
+    let chunks: Vec<&str> = ["--prefill", "300@40000"].repeat(23);
     for (args, says) in [
         (
             &["--pool", "x", "--decode", "1"][..],
@@ -434,6 +435,16 @@ fn step_breaks_an_iteration_of_a_scenarios_pool_down_kind_by_kind() {
         (
             &["--decode", "1", "--context", "1000000"][..],
             "--context: a sequence of 1000000 tokens and the one it makes is longer than",
+        ),
+        // Within every limit but the KV cache: 200 sequences of 40,000 tokens.
+        (
+            &["--decode", "200", "--context", "40000"][..],
+            "--context: the step's sequences hold 500200 KV blocks of 16 tokens, more than the",
+        ),
+        // 23 chunks of 300 tokens after 40,000 each: 2,519 blocks apiece.
+        (
+            &chunks[..],
+            "--prefill: the step's sequences hold 57937 KV blocks",
         ),
         // A scenario's own field is named as such, not as a flag.
         (
