@@ -191,6 +191,13 @@ fn the_cap_stops_the_trace_and_says_so_in_the_file_and_the_terminal() {
         }
     }
     assert_eq!(v["otherData"]["window_s"], serde_json::json!([60.0, 90.0]));
+    assert!(!stderr.contains("after the run's end"), "{stderr}");
+    // A window after the run's end holds nothing, and says why.
+    let (_, stderr) = traced(&dir.join("late.json"), &["--trace-window", "600:660"]);
+    assert!(
+        stderr.contains("--trace-window starts at 600.000 s, after the run's end at 120.000 s"),
+        "{stderr}"
+    );
 
     // The flags ask for a trace, and a bad window is an error naming it.
     let scenario = scenario();

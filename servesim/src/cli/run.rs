@@ -69,6 +69,16 @@ pub fn run_cmd(args: RunArgs) -> Result<(), CliError> {
     if let Some(trace) = world.trace_outcome() {
         // On stderr, so that `--json` output stays one JSON document.
         eprintln!("{trace}");
+        // An empty trace says why, where the window missed the run.
+        if let Some((start, _)) = args.trace_window
+            && start.as_secs_f64() >= summary.duration_s
+        {
+            eprintln!(
+                "trace: --trace-window starts at {:.3} s, after the run's end at {:.3} s",
+                start.as_secs_f64(),
+                summary.duration_s
+            );
+        }
     }
     if args.json {
         let text =
