@@ -207,8 +207,9 @@ def test_errors_are_classes(small: servesim.Scenario) -> None:
         servesim.Scenario.from_dict({**small.to_dict(), "bogus": 1})
     with pytest.raises(errors.ConfigError, match="duration_s"):
         small.replace(duration_s=-1)
-    with pytest.raises(errors.PlannerError):
-        small.with_policy("no-such-policy").run()
+    # A policy no planner has is refused by the copy itself, not first by its run.
+    with pytest.raises(errors.PlannerError, match="planner.policy: unknown policy 'no-such-policy'"):
+        small.with_policy("no-such-policy")
     with pytest.raises(errors.IoError):
         servesim.Scenario.from_yaml("/nonexistent/x.yaml")
     with pytest.raises(errors.ServesimError):

@@ -255,6 +255,12 @@ mod tests {
     fn a_wrong_path_or_value_is_the_error_the_file_would_give() {
         let err = |sets: &[&str]| with(sets).unwrap_err().to_string();
         assert!(err(&["cluster.pools[0].tp=3"]).starts_with("cluster.pools[0].tp: 3"));
+        // A policy no planner has is said when the scenario is read.
+        let policy = err(&["planner.policy=bogus", "planner.interval_s=30"]);
+        assert!(
+            policy.starts_with("planner.policy: unknown policy 'bogus' (known: static"),
+            "{policy}"
+        );
         let unknown = err(&["cluster.pools[0].workerz=2"]);
         // The override names the field once; the error is the override's, not the file's.
         assert!(

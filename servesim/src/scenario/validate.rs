@@ -21,7 +21,8 @@ use servesim_models::frontend::FrontendSpec;
 
 use super::checks::{interval, invalid, seconds};
 use super::faults::validate_faults;
-use servesim_planner::PlannerConfig;
+use servesim_core::NotOneOf;
+use servesim_planner::{PlannerConfig, PlannerError, PolicyKind};
 use servesim_traffic::WorkloadSpec;
 
 use super::{
@@ -277,9 +278,17 @@ fn validate_metrics(
     Ok((sample_interval, warmup))
 }
 
-/// The planner's interval and scrape lag (the policy's own settings are the planner
-/// crate's to check when it builds the policy).
+/// The planner's policy name, interval and scrape lag (the policy's own settings are the
+/// planner crate's to check when it builds the policy).
 pub(super) fn validate_planner(p: &PlannerConfig) -> Result<(), Error> {
+    // A name no policy has is said when the scenario is read, not when it runs.
+    p.policy.parse::<PolicyKind>().map_err(|e: NotOneOf| {
+        Error::Planner(PlannerError::UnknownPolicy {
+            path: "planner.policy".into(),
+            name: e.name,
+            known: e.known,
+        })
+    })?;
     for (field, v) in [
         ("planner.interval_s", p.interval_s),
         ("planner.scrape_lag_s", p.scrape_lag_s),
