@@ -18,6 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 from servesim import _arrow, _native, _progress, errors
+from servesim._args import count
+
+# The largest count the native module takes where it holds a 32-bit one.
+_U32_MAX = (1 << 32) - 1
 from servesim.errors import (
     ConfigError,
     IoError,
@@ -342,10 +346,18 @@ class Scenario:
         interval = getattr(planner, "interval_s", default) if planner is not None else default
         if isinstance(interval, bool) or not isinstance(interval, (int, float)):
             raise ConfigError(f"planner.interval_s: {interval!r} is not a number of seconds")
+        if trace is None and (trace_window is not None or trace_max_events != 1_000_000):
+            # As the CLI: these shape a trace, and without one they would be ignored.
+            raise ConfigError("trace_window and trace_max_events apply to a trace: give trace=PATH")
         window = None
         if trace_window is not None:
-            start, end = trace_window
-            window = (float(start), float(end))
+            pair = list(trace_window) if isinstance(trace_window, (tuple, list)) else None
+            if pair is None or len(pair) != 2 or any(
+                isinstance(x, bool) or not isinstance(x, (int, float)) for x in pair
+            ):
+                raise ConfigError(f"trace_window: must be (START, END) in simulated seconds, got {trace_window!r}")
+            window = (float(pair[0]), float(pair[1]))
+        max_events = count("trace_max_events", trace_max_events)
         config = json.dumps(self._config)
         before = _native.warnings_before(config, self.base_dir)
         for w in before:
@@ -358,7 +370,7 @@ class Scenario:
                 planner,
                 float(interval),
                 None if trace is None else os.fspath(trace),
-                trace_max_events,
+                max_events,
                 window,
                 obs,
             )
@@ -544,8 +556,8 @@ def profile(
     false (the CLI exits with status 2). ``progress`` as ``ab``'s (the simulate mode's
     candidates)."""
     for name, tp in (("prefill_tp", prefill_tp), ("decode_tp", decode_tp), ("agg_tp", agg_tp)):
-        if tp is not None and (isinstance(tp, bool) or not isinstance(tp, int) or tp < 1):
-            raise ConfigError(f"profile: {name} must be a whole number of at least 1, got {tp!r}")
+        if tp is not None and (isinstance(tp, bool) or not isinstance(tp, int) or not 1 <= tp <= _U32_MAX):
+            raise ConfigError(f"profile: {name} must be a whole number from 1 to {_U32_MAX}, got {tp!r}")
     obs = _progress.observer(progress, "servesim profile")
     try:
         text = _native.profile(os.fspath(request), os.fspath(out), mode, prefer, prefill_tp, decode_tp, agg_tp, obs)
@@ -605,9 +617,12 @@ def validate(
     file without a header or a required column raises ``ParseError``, an unreadable file
     ``IoError``. ``progress`` as ``ab``'s (the rows done).
     """
-    if from_start is not None and (isinstance(from_start, bool) or not isinstance(from_start, int) or from_start < 1):
+    if from_start is not None and (
+        isinstance(from_start, bool) or not isinstance(from_start, int) or not 1 <= from_start <= _U32_MAX
+    ):
         raise ConfigError(
-            f"validate: from_start must be a whole number of at least 1 (None: the aiperf recipe), got {from_start!r}"
+            f"validate: from_start must be a whole number from 1 to {_U32_MAX} (None: the aiperf recipe), "
+            f"got {from_start!r}"
         )
     if not isinstance(steady, bool):
         raise ConfigError(f"validate: steady must be True or False, got {steady!r}")
@@ -619,9 +634,9 @@ def validate(
     ):
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _U32_MAX:
             raise ConfigError(
-                f"validate: {name} must be a whole number of at least 1 (None: {none_means}), got {value!r}"
+                f"validate: {name} must be a whole number from 1 to {_U32_MAX} (None: {none_means}), got {value!r}"
             )
         if steady or from_start is not None:
             raise ConfigError(f"validate: {name} applies to the aiperf recipe, not with steady or from_start")

@@ -239,6 +239,14 @@ def test_run_writes_a_timeline_trace_like_the_cli(tmp_path: Path, small: servesi
         small.run(trace=tmp_path / "x.json", trace_window=(20, 10))
     with pytest.raises(errors.ConfigError, match="trace_max_events: must be at least 1"):
         small.run(trace=tmp_path / "x.json", trace_max_events=0)
+    # As the CLI: the window and the cap shape a trace, and are refused without one.
+    with pytest.raises(errors.ConfigError, match="give trace=PATH"):
+        small.run(trace_window=(0, 10))
+    for bad in [(10,), (5, None), "0:10"]:
+        with pytest.raises(errors.ConfigError, match=r"trace_window: must be \(START, END\)"):
+            small.run(trace=tmp_path / "x.json", trace_window=bad)  # type: ignore[arg-type]
+    with pytest.raises(errors.ConfigError, match="trace_max_events: must be an integer"):
+        small.run(trace=tmp_path / "x.json", trace_max_events=-1)
     with pytest.raises(errors.ServesimError, match="no-such-folder"):
         small.run(trace=tmp_path / "no-such-folder" / "t.json")
 
@@ -488,3 +496,5 @@ def test_profile_perf_predict_and_traces(tmp_path: Path) -> None:
         servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p4", prefer="cheap")
     with pytest.raises(errors.ConfigError, match="decode_tp"):
         servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p5", decode_tp=0)
+    with pytest.raises(errors.ConfigError, match="agg_tp must be a whole number from 1 to 4294967295"):
+        servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p6", agg_tp=2**40)

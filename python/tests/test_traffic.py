@@ -235,7 +235,7 @@ def test_validate_three_rows(tmp_path: Path) -> None:
     # aiperf's repeating prompts: a server with prefix caching computes less of each prompt.
     cached = servesim.validate(measured, tmp_path / "cached.csv", dataset_entries=2)["predictions"]
     assert cached[0]["predicted_ttft_ms"] < p[0]["predicted_ttft_ms"]
-    for k in (0, 1.5, True):
+    for k in (0, 1.5, True, 2**40):
         with pytest.raises(errors.ConfigError, match="dataset_entries"):
             servesim.validate(measured, out, dataset_entries=k)  # type: ignore[arg-type]
     with pytest.raises(errors.ConfigError, match="dataset_entries"):
@@ -243,7 +243,7 @@ def test_validate_three_rows(tmp_path: Path) -> None:
     # A client pool smaller than the users: the others wait in the client, in their TTFT.
     pooled = servesim.validate(measured, tmp_path / "pooled.csv", client_connections=1)["predictions"]
     assert pooled[0]["predicted_ttft_ms"] > p[0]["predicted_ttft_ms"]
-    for k in (0, 1.5, True):
+    for k in (0, 1.5, True, 2**40):
         with pytest.raises(errors.ConfigError, match="client_connections"):
             servesim.validate(measured, out, client_connections=k)  # type: ignore[arg-type]
     with pytest.raises(errors.ConfigError, match="client_connections applies to the aiperf recipe"):
@@ -263,7 +263,7 @@ def test_validate_three_rows(tmp_path: Path) -> None:
         servesim.validate(measured, out, in_step="yes")  # type: ignore[arg-type]
     with pytest.raises(errors.ConfigError, match="in_step applies to the aiperf recipe"):
         servesim.validate(measured, out, in_step=True, from_start=2)
-    for k in (0, -1, 1.5, True, "10"):
+    for k in (0, -1, 1.5, True, "10", 2**40):
         with pytest.raises(errors.ConfigError, match="from_start"):
             servesim.validate(measured, out, from_start=k)  # type: ignore[arg-type]
     bad = tmp_path / "bad.csv"
