@@ -138,33 +138,38 @@ impl Scenario {
                 || inner.starts_with(&format!("{outer}."))
                 || inner.starts_with(&format!("{outer}["))
         };
-        // What the error is said to come from: the override that set the field, else the file
-        // with the override that set a field inside the value.
+        // What the error is said to come from: the override that set the field, else the one
+        // that set a field inside the value.
         let set_by = |path: &str| {
             let inside = !matches!(path, "" | "." | "?");
             let last = |hit: &dyn Fn(&Override) -> bool| overrides.iter().rev().find(|o| hit(o));
-            if let Some(o) = last(&|o| within(&o.path_text(), path)) {
-                return Some(format!("--set {}", o.text));
-            }
-            last(&|o| inside && within(path, &o.path_text()))
-                .map(|o| format!("{origin} with --set {}", o.text))
+            last(&|o| within(&o.path_text(), path))
+                .map(SetBy::Field)
+                .or_else(|| last(&|o| inside && within(path, &o.path_text())).map(SetBy::Inside))
         };
+        // An override inside a value is named with the file that holds the rest of it.
+        let with_file = |o: &Override| format!("{origin} with --set {}", o.text);
         let config: ScenarioConfig = serde_path_to_error::deserialize(doc).map_err(|e| {
             let path = e.path().to_string();
             let message = super::parse_message(&path, &e.into_inner().to_string());
-            if let Some(by) = set_by(&path) {
+            match set_by(&path) {
                 // An override that set the field names it already; one inside the value does
                 // not.
-                let path = if by.starts_with("--set") {
-                    ".".into()
-                } else {
-                    path
-                };
-                return Error::Parse {
-                    origin: by,
-                    message,
-                    path,
-                };
+                Some(SetBy::Field(o)) => {
+                    return Error::Parse {
+                        origin: format!("--set {}", o.text),
+                        message,
+                        path: ".".into(),
+                    };
+                }
+                Some(SetBy::Inside(o)) => {
+                    return Error::Parse {
+                        origin: with_file(o),
+                        message,
+                        path,
+                    };
+                }
+                None => {}
             }
             // An unknown field is where its key is written; a bad value where the value is.
             let unknown = message.starts_with("unknown field");
@@ -191,17 +196,25 @@ impl Scenario {
             let message = e.to_string();
             // At a field an override set, the error the file would give (it names the
             // field); about a value an override set a field inside, that override's too.
-            match super::locate::leading_path(&message).map(|p| (p, set_by(p))) {
-                Some((_, Some(by))) if !by.starts_with("--set") => Error::Parse {
-                    origin: by,
+            match super::locate::leading_path(&message).map(set_by) {
+                Some(Some(SetBy::Inside(o))) => Error::Parse {
+                    origin: with_file(o),
                     path: ".".into(),
                     message,
                 },
-                Some((_, None)) => super::placed(e, &text, &origin),
+                Some(None) => super::placed(e, &text, &origin),
                 _ => e,
             }
         })
     }
+}
+
+/// The override an error at a field path is said to come from.
+enum SetBy<'a> {
+    /// It set that field, or a value holding it.
+    Field(&'a Override),
+    /// It set a field inside the value at fault.
+    Inside(&'a Override),
 }
 
 impl Override {
