@@ -174,19 +174,17 @@ pub fn perf_check<'py>(
     calibration: Option<&str>,
 ) -> PyResult<Vec<Bound<'py, PyDict>>> {
     use servesim::models::backend::Backend;
-    use servesim::models::calibration::shipped;
     use servesim::models::hardware::GpuCatalog;
-    use servesim::models::perf::check::{check, gpu_tables};
+    use servesim::models::perf::check::check_calibration;
     let checks = py
         .detach(|| {
-            let catalog = GpuCatalog::builtin();
             let backend = Backend::parse(backend)?;
-            let set = gpu_tables(calibration.map(Path::new), &catalog, gpu)?;
-            let place = calibration.map_or_else(
-                || format!("the shipped tables ({})", shipped::gpus().join(", ")),
-                str::to_string,
-            );
-            check(&set, &catalog, gpu, backend, &place)
+            check_calibration(
+                calibration.map(Path::new),
+                &GpuCatalog::builtin(),
+                gpu,
+                backend,
+            )
         })
         .map_err(|e: servesim::models::ModelsError| to_py(Error::Models(e)))?;
     checks

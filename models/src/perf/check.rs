@@ -54,6 +54,22 @@ pub fn gpu_tables(
     Ok(out)
 }
 
+/// [`check`] of the tables that time `gpu` ([`gpu_tables`]: those of the folder
+/// `calibration`, else the shipped ones), its errors naming where they came from.
+pub fn check_calibration(
+    calibration: Option<&Path>,
+    catalog: &GpuCatalog,
+    gpu: &str,
+    backend: Backend,
+) -> Result<Vec<TableCheck>> {
+    let set = gpu_tables(calibration, catalog, gpu)?;
+    let place = calibration.map_or_else(
+        || format!("the shipped tables ({})", shipped::gpus().join(", ")),
+        |dir| dir.display().to_string(),
+    );
+    check(&set, catalog, gpu, backend, &place)
+}
+
 /// Every kernel table of `gpu` (a catalog name) in `set` that `backend` reads, checked in
 /// [`Family::kernel_families`] order; `place` names where `set` came from for the error
 /// when it holds no table of the GPU, or no row the backend reads.

@@ -7,10 +7,10 @@ use clap::Subcommand;
 use servesim::iteration::{Launch, iteration_breakdown};
 use servesim::scenario::{Override, Scenario};
 use servesim_models::backend::Backend;
-use servesim_models::calibration::{import::PublicTable, shipped};
+use servesim_models::calibration::import::PublicTable;
 use servesim_models::hardware::GpuCatalog;
 use servesim_models::llm::{LlmSpec, Parallelism};
-use servesim_models::perf::check::{check, gpu_tables};
+use servesim_models::perf::check::{check_calibration, gpu_tables};
 use servesim_models::perf::evaluate::predict_public_file;
 use servesim_models::perf::provenance::{KernelProvenance, Steps};
 use servesim_models::perf::{CalibratedTimer, IterationPredictor, KernelTimer, PrefillChunk};
@@ -338,11 +338,6 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
             let cat = GpuCatalog::builtin();
             let be = Backend::parse(&backend).map_err(m)?;
             let gpu = cat.get(&gpu).map_err(m)?.sku.clone();
-            let set = gpu_tables(calibration.as_deref(), &cat, &gpu).map_err(m)?;
-            let place = calibration
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|| format!("the shipped tables ({})", shipped::gpus().join(", ")));
             // The rows' file is opened before the check runs, so a path it cannot write is
             // said at once.
             let mut per_row = match &errors {
@@ -354,7 +349,7 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
                 }
                 None => None,
             };
-            let checks = check(&set, &cat, &gpu, be, &place).map_err(m)?;
+            let checks = check_calibration(calibration.as_deref(), &cat, &gpu, be).map_err(m)?;
             if let Some((path, w)) = per_row.as_mut() {
                 let fail = |e: &dyn std::fmt::Display| {
                     CliError::Message(format!("--errors {}: {e}", path.display()))
