@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 from servesim import _arrow, _native, _progress, errors
-from servesim._args import count
+from servesim._args import U32_MAX, count, is_whole
 
-# The largest count the native module takes where it holds a 32-bit one.
-_U32_MAX = (1 << 32) - 1
+# The most events a trace holds unless told otherwise (the CLI's --trace-max-events).
+_TRACE_MAX_EVENTS = 1_000_000
 from servesim.errors import (
     ConfigError,
     IoError,
@@ -323,7 +323,7 @@ class Scenario:
         planner: PythonPlanner | None = None,
         *,
         trace: str | os.PathLike[str] | None = None,
-        trace_max_events: int = 1_000_000,
+        trace_max_events: int = _TRACE_MAX_EVENTS,
         trace_window: tuple[float, float] | None = None,
         progress: Any = True,
     ) -> RunResult:
@@ -346,7 +346,7 @@ class Scenario:
         interval = getattr(planner, "interval_s", default) if planner is not None else default
         if isinstance(interval, bool) or not isinstance(interval, (int, float)):
             raise ConfigError(f"planner.interval_s: {interval!r} is not a number of seconds")
-        if trace is None and (trace_window is not None or trace_max_events != 1_000_000):
+        if trace is None and (trace_window is not None or trace_max_events != _TRACE_MAX_EVENTS):
             # As the CLI: these shape a trace, and without one they would be ignored.
             raise ConfigError("trace_window and trace_max_events apply to a trace: give trace=PATH")
         window = None
@@ -556,8 +556,8 @@ def profile(
     false (the CLI exits with status 2). ``progress`` as ``ab``'s (the simulate mode's
     candidates)."""
     for name, tp in (("prefill_tp", prefill_tp), ("decode_tp", decode_tp), ("agg_tp", agg_tp)):
-        if tp is not None and (isinstance(tp, bool) or not isinstance(tp, int) or not 1 <= tp <= _U32_MAX):
-            raise ConfigError(f"profile: {name} must be a whole number from 1 to {_U32_MAX}, got {tp!r}")
+        if tp is not None and not is_whole(tp, 1, U32_MAX):
+            raise ConfigError(f"profile: {name} must be a whole number from 1 to {U32_MAX}, got {tp!r}")
     obs = _progress.observer(progress, "servesim profile")
     try:
         text = _native.profile(os.fspath(request), os.fspath(out), mode, prefer, prefill_tp, decode_tp, agg_tp, obs)
@@ -617,11 +617,9 @@ def validate(
     file without a header or a required column raises ``ParseError``, an unreadable file
     ``IoError``. ``progress`` as ``ab``'s (the rows done).
     """
-    if from_start is not None and (
-        isinstance(from_start, bool) or not isinstance(from_start, int) or not 1 <= from_start <= _U32_MAX
-    ):
+    if from_start is not None and not is_whole(from_start, 1, U32_MAX):
         raise ConfigError(
-            f"validate: from_start must be a whole number from 1 to {_U32_MAX} (None: the aiperf recipe), "
+            f"validate: from_start must be a whole number from 1 to {U32_MAX} (None: the aiperf recipe), "
             f"got {from_start!r}"
         )
     if not isinstance(steady, bool):
@@ -634,9 +632,9 @@ def validate(
     ):
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _U32_MAX:
+        if not is_whole(value, 1, U32_MAX):
             raise ConfigError(
-                f"validate: {name} must be a whole number from 1 to {_U32_MAX} (None: {none_means}), got {value!r}"
+                f"validate: {name} must be a whole number from 1 to {U32_MAX} (None: {none_means}), got {value!r}"
             )
         if steady or from_start is not None:
             raise ConfigError(f"validate: {name} applies to the aiperf recipe, not with steady or from_start")
