@@ -22,10 +22,26 @@ const QUEUE_SHARE: f64 = 0.25;
 /// usual pace (`servesim bench`).
 pub const LONG_RUN_REQUESTS: f64 = 1_000_000.0;
 
-/// What can be said of a run of `s` before it starts: that it will take long, when its open
+/// What can be said of a run of `s` before it starts: that its model states no context
+/// length, so no request is too long for it; and that it will take long, when its open
 /// streams at their peak rates could bring more than [`LONG_RUN_REQUESTS`] requests (closed
 /// loops, benchmark clients and traces are bounded by their users or files and not counted).
 pub fn before_run(s: &Scenario) -> Vec<String> {
+    let mut out = Vec::new();
+    if s.llm().max_position_embeddings.is_none() {
+        out.push(format!(
+            "model {} states no context length (its config.json has no \
+             max_position_embeddings): requests of any length are served, where a server \
+             would refuse those longer than the model's context",
+            s.llm().name
+        ));
+    }
+    out.extend(long_run(s));
+    out
+}
+
+/// That a run of `s` will take long ([`before_run`]).
+fn long_run(s: &Scenario) -> Option<String> {
     let duration = s.duration().as_secs_f64();
     let requests: f64 = s
         .config()
@@ -39,15 +55,15 @@ pub fn before_run(s: &Scenario) -> Vec<String> {
         })
         .sum();
     if requests <= LONG_RUN_REQUESTS {
-        return Vec::new();
+        return None;
     }
-    vec![format!(
+    Some(format!(
         "this run may see up to {:.1} million requests ({} s of simulated time at the \
          streams' peak rates): it will take long (minutes of wall time, memory with what is \
          in flight); shorten duration_s or lower the rates to try it first",
         requests / 1e6,
         duration
-    )]
+    ))
 }
 
 /// The warnings of a run of `s` that ended in `w`: `completed` requests completed and

@@ -505,6 +505,30 @@ fn requests_longer_than_the_context_are_warned_of_or_refused_when_all_are() {
 }
 
 #[test]
+fn a_model_that_states_no_context_is_said_to_have_none_before_the_run() {
+    let d = std::env::temp_dir().join(format!("servesim-no-context-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let config = r#"{"hidden_size": 1024, "num_hidden_layers": 4, "num_attention_heads": 8,
+        "intermediate_size": 4096, "vocab_size": 32000, "torch_dtype": "bfloat16"}"#;
+    std::fs::write(d.join("config.json"), config).unwrap();
+    let text = GOOD.replacen("model: Qwen/Qwen3-32B-FP8", "model: config.json", 1);
+    let s = Scenario::from_yaml_str(&text, "s.yaml", &d).unwrap();
+    let said = servesim::warnings::before_run(&s);
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].contains(
+            "states no context length (its config.json has no \
+             max_position_embeddings): requests of any length are served"
+        ),
+        "{said:?}"
+    );
+    // A model that states one: nothing to say.
+    let s = Scenario::from_yaml_str(GOOD, "s.yaml", Path::new(".")).unwrap();
+    assert!(servesim::warnings::before_run(&s).is_empty());
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
 fn a_run_warns_of_kernels_timed_from_another_shape_and_names_the_pools() {
     let run = |text: &str| {
         let s = Scenario::from_yaml_str(text, "s.yaml", Path::new(".")).unwrap();
