@@ -38,7 +38,8 @@ fn start_line(text: &str, p: &csv::Position) -> usize {
 }
 
 /// Reads CSV text into records with the line each starts on (RFC 4180: quoted fields may
-/// hold commas, quotes and newlines; blank lines are skipped).
+/// hold commas, quotes and newlines; blank lines are skipped, as are lines of spaces or
+/// tabs alone, which hold no field either).
 fn read_records(text: &str, origin: &str) -> Result<Vec<(usize, Vec<String>)>, Error> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -50,6 +51,9 @@ fn read_records(text: &str, origin: &str) -> Result<Vec<(usize, Vec<String>)>, E
             let line = e.position().map_or(0, |p| p.line() as usize);
             malformed(origin, line, "1", e.to_string())
         })?;
+        if record.len() == 1 && record[0].trim().is_empty() {
+            continue;
+        }
         let line = record.position().map_or(0, |p| start_line(text, p));
         records.push((line, record.iter().map(str::to_string).collect()));
     }
@@ -86,9 +90,10 @@ impl MeasuredFile {
     pub(super) fn width_fault(&self, fields: &[String]) -> Option<String> {
         (fields.len() != self.header.len()).then(|| {
             let col = fields.len().min(self.header.len()) + 1;
+            let n = fields.len();
+            let fields = if n == 1 { "field" } else { "fields" };
             format!(
-                "column {col}: {} fields where the header has {}",
-                fields.len(),
+                "column {col}: {n} {fields} where the header has {}",
                 self.header.len()
             )
         })
@@ -312,15 +317,18 @@ mod tests {
     #[test]
     fn quoted_fields_keep_commas_quotes_and_newlines_and_rows_keep_their_lines() {
         let text = format!(
-            "{HEADER}\n\n\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",h100_sxm,agg,1,2\r\nx,y,z,h200_sxm,agg,3,4\n"
+            "{HEADER}\n \t\n\n\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",h100_sxm,agg,1,2\r\nx,y,z,h200_sxm,agg,3,4\n"
         );
         let file = MeasuredFile::parse(&text, "m.csv").unwrap();
         assert_eq!(file.rows.len(), 2);
         let (line, fields) = &file.rows[0];
-        assert_eq!(*line, 3, "the blank line 2 is skipped, not renumbered");
+        assert_eq!(
+            *line, 4,
+            "line 2 of blanks and empty line 3 are skipped, not renumbered"
+        );
         assert_eq!(fields[..3], ["a,b", "say \"hi\"", "two\nlines"]);
         assert_eq!(
-            file.rows[1].0, 5,
+            file.rows[1].0, 6,
             "a record spanning two lines moves the next one"
         );
     }
