@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import warnings as _warnings
 from pathlib import Path
@@ -399,7 +400,10 @@ class Scenario:
 def _plain(value: Any, path: str) -> Any:
     """A deep copy of a config made of YAML's values (mappings with string keys, lists,
     strings, numbers, booleans, None); numpy scalars and arrays become numbers and lists.
-    Anything else is a ``ConfigError`` naming its path."""
+    Anything else is a ``ConfigError`` naming its path, as is a NaN or an infinity (no
+    scenario field takes one, and JSON, which carries the config to the engine, has none)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{path or '(root)'}: {value} is not a finite number")
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, dict):

@@ -31,12 +31,12 @@ def _source(
     base_dir: str | os.PathLike[str] | None,
 ) -> tuple[str, str, str]:
     """(kind, text, base directory) for the native module."""
-    from servesim import Scenario
+    from servesim import Scenario, _plain
 
     if isinstance(source, Scenario):
         return "scenario", json.dumps(source.to_dict()), str(base_dir or source.base_dir)
     if isinstance(source, Mapping):
-        return "traffic", json.dumps(dict(source)), str(base_dir or ".")
+        return "traffic", json.dumps(_plain(dict(source), "traffic")), str(base_dir or ".")
     if isinstance(source, (str, os.PathLike)):
         # A relative path is relative to `base_dir` when one is given.
         path = os.path.join(os.fspath(base_dir), os.fspath(source)) if base_dir else os.fspath(source)

@@ -46,7 +46,7 @@ pub fn profile(
             ..Overrides::default()
         };
         let out = Path::new(out);
-        run_file(Path::new(request), &overrides, mode, out, &observer)?;
+        run_file(Path::new(request), &overrides, mode, out, &observer).map_err(pin_by_name)?;
         let summary = out.join("summary.json");
         std::fs::read_to_string(&summary).map_err(|source| Error::Io {
             path: summary,
@@ -54,6 +54,22 @@ pub fn profile(
         })
     })
     .map_err(to_py)
+}
+
+/// An error about a TP pin names the keyword argument that set it, not the CLI flag.
+fn pin_by_name(e: Error) -> Error {
+    match e {
+        Error::Config { path, message } => {
+            let path = match path.as_str() {
+                "--prefill-tp" => "prefill_tp".into(),
+                "--decode-tp" => "decode_tp".into(),
+                "--agg-tp" => "agg_tp".into(),
+                _ => path,
+            };
+            Error::Config { path, message }
+        }
+        e => e,
+    }
 }
 
 /// `servesim perf predict`: predicts every row of a kernel table (public layout) with the

@@ -156,6 +156,10 @@ def test_replace_lists_and_foreign_values(small: servesim.Scenario) -> None:
     assert two.to_dict()["cluster"]["pools"][1]["workers"] == 2
     with pytest.raises(errors.ConfigError, match="cluster.pools has no item '5'"):
         small.replace(cluster__pools__5__workers=2)
+    with pytest.raises(errors.ConfigError, match=r"^slo\.ttft_ms: inf is not a finite number$"):
+        small.replace(slo={"ttft_ms": np.float64("inf"), "itl_ms": 30})
+    with pytest.raises(errors.ConfigError, match=r"^duration_s: nan is not a finite number$"):
+        servesim.Scenario.from_dict({**small.to_dict(), "duration_s": float("nan")})
     with pytest.raises(errors.ConfigError, match=r"seed: Decimal is not a scenario value"):
         from decimal import Decimal
 
@@ -498,3 +502,7 @@ def test_profile_perf_predict_and_traces(tmp_path: Path) -> None:
         servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p5", decode_tp=0)
     with pytest.raises(errors.ConfigError, match="agg_tp must be a whole number from 1 to 4294967295"):
         servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p6", agg_tp=2**40)
+    # A pin the search does not try is named by its keyword, not the CLI's flag.
+    with pytest.raises(errors.ConfigError, match="prefill_tp: 3 is not a TP size searched") as e:
+        servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p7", prefill_tp=3)
+    assert "--" not in str(e.value)

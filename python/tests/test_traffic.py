@@ -166,6 +166,11 @@ def test_bad_input_names_the_field(tmp_path: Path) -> None:
     bad["streams"][0]["open"] = {**CHAT["streams"][0]["open"], "arrival": {"kind": "poisson", "rate_per_s": -5}}
     with pytest.raises(errors.ConfigError, match=r"traffic\.streams\[0\]\.open\.arrival\.rate_per_s"):
         traffic.generate(bad, duration_s=10)
+    # A NaN or an infinity, which JSON cannot carry to the engine, is named as such.
+    nan = {"streams": [dict(CHAT["streams"][0])]}
+    nan["streams"][0]["open"] = {**CHAT["streams"][0]["open"], "arrival": {"kind": "poisson", "rate_per_s": float("nan")}}
+    with pytest.raises(errors.ConfigError, match=r"traffic\.streams\[0\]\.open\.arrival\.rate_per_s: nan is not a finite number"):
+        traffic.generate(nan, duration_s=10)
     with pytest.raises(errors.ParseError, match=r"traffic\.streams\[0\]\.bogus"):
         traffic.generate({"streams": [{"name": "x", "bogus": 1}]}, duration_s=10)
     with pytest.raises(errors.ConfigError, match="duration_s: .*never ends"):
