@@ -502,6 +502,13 @@ def test_profile_perf_predict_and_traces(tmp_path: Path) -> None:
         servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p5", decode_tp=0)
     with pytest.raises(errors.ConfigError, match="agg_tp must be a whole number from 1 to 4294967295"):
         servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p6", agg_tp=2**40)
+    # No output is written over the request.
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "dgd.yaml").write_text((ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml").read_text())
+    with pytest.raises(errors.ConfigError, match="would write dgd.yaml over the request file"):
+        servesim.profile(own / "dgd.yaml", own)
+    assert "DynamoGraphDeploymentRequest" in (own / "dgd.yaml").read_text()
     # A pin the search does not try is named by its keyword, not the CLI's flag.
     with pytest.raises(errors.ConfigError, match="prefill_tp: 3 is not a TP size searched") as e:
         servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p7", prefill_tp=3)

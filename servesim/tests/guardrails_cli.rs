@@ -251,6 +251,81 @@ fn output_paths_are_checked_before_any_work() {
 }
 
 #[test]
+fn no_output_is_written_over_an_input() {
+    let d = dir("inputs");
+    let text = BASE.to_string();
+    // Scenario files named as the outputs they would be taken for.
+    let write = |name: &str| {
+        let path = d.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let s = write("s.yaml");
+    let summary = write("r/summary.json");
+    let policy = write("t/static.json");
+    write("su/suite.json");
+    let request = d.join("p/dgd.yaml");
+    std::fs::create_dir_all(request.parent().unwrap()).unwrap();
+    std::fs::copy("../scenarios/profile-qwen3-32b-h200.yaml", &request).unwrap();
+    let request = request.to_str().unwrap();
+    let p = |rel: &str| d.join(rel).to_str().unwrap().to_string();
+    let (other, r, t, su, pd) = (p("other"), p("r"), p("t"), p("su"), p("p"));
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (
+            vec!["run", &s, "--trace", &s],
+            format!("--trace {s}: is the scenario file"),
+        ),
+        (
+            vec!["report", &summary, "--out", &r],
+            "would write summary.json over the scenario file".into(),
+        ),
+        (
+            vec!["report", &policy, "--out", &other, "--trace-dir", &t],
+            "would write static.json over the scenario file".into(),
+        ),
+        (
+            vec!["suite", &su, "--out", &su],
+            "would write suite.json over the scenario file".into(),
+        ),
+        (
+            vec!["profile", request, "--out", &pd],
+            "would write dgd.yaml over the request file".into(),
+        ),
+        (
+            vec!["traffic", "export", &s, "--out", &s],
+            format!("--out {s}: is the input file"),
+        ),
+    ];
+    for (args, said) in cases {
+        let (ok, _, stderr) = servesim(&args);
+        assert!(!ok && stderr.contains(&said), "{args:?}: {stderr}");
+    }
+    for f in [&s, &summary, &policy, &p("su/suite.json")] {
+        assert_eq!(
+            std::fs::read_to_string(f).unwrap(),
+            text,
+            "{f} was written over"
+        );
+    }
+    assert!(
+        std::fs::read_to_string(request)
+            .unwrap()
+            .contains("DynamoGraphDeploymentRequest")
+    );
+    // An export named as a CSV trace would not read back; a JSONL trace may be re-exported
+    // over itself.
+    let (ok, _, stderr) = servesim(&["traffic", "export", &s, "--out", &p("x.csv")]);
+    assert!(!ok && stderr.contains("name it .jsonl"), "{stderr}");
+    let jsonl = p("t.jsonl");
+    assert!(servesim(&["traffic", "export", &s, "--out", &jsonl]).0);
+    let lines = |f: &str| std::fs::read_to_string(f).unwrap().lines().count();
+    let once = lines(&jsonl);
+    assert!(servesim(&["traffic", "export", &jsonl, "--out", &jsonl]).0);
+    assert_eq!(lines(&jsonl), once);
+}
+
+#[test]
 fn a_long_run_is_announced_before_it_starts() {
     let d = dir("long");
     // 50,000 requests/s for 100 s: five million requests; the limit stops it early.

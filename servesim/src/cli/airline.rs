@@ -34,5 +34,10 @@ pub fn run_cmd(args: AirlineArgs) -> Result<(), CliError> {
                 .map_err(|e| msg(&e))?
         }
     };
-    super::report::compare(scenario, &args.out, args.compare)
+    let inputs: Vec<super::Input> = args
+        .scenario
+        .iter()
+        .map(|p| ("scenario file", p.as_path()))
+        .collect();
+    super::report::compare(scenario, &args.out, args.compare, &inputs)
 }

@@ -38,7 +38,7 @@ pub fn run(cmd: CalibrateCommand) -> Result<(), CliError> {
             source,
             license,
         } => {
-            super::prepare_out_dir("--out", &out, &[])?;
+            super::prepare_out_dir("--out", &out, &[], &[])?;
             let mut extra = BTreeMap::new();
             if let Some(s) = source {
                 extra.insert("source".to_string(), s);

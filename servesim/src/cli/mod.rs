@@ -46,9 +46,31 @@ pub fn jobs(flag: Option<usize>) -> Result<usize, CliError> {
     }
 }
 
+/// A file the command reads, named for errors: what it is, and its path.
+pub type Input<'a> = (&'a str, &'a std::path::Path);
+
+/// The input of `inputs` that `path` names (in any spelling, through links), if any:
+/// writing there would lose it.
+fn input_at<'a>(path: &std::path::Path, inputs: &[Input<'a>]) -> Option<&'a str> {
+    inputs
+        .iter()
+        .find(|(_, input)| servesim::validate::same_file(path, input))
+        .map(|(what, _)| *what)
+}
+
 /// Checks, before any work, that a file can be written at `path` (given as `flag`): its
-/// folder exists and it is not itself a folder.
-pub fn check_writable(flag: &str, path: &std::path::Path) -> Result<(), CliError> {
+/// folder exists, it is not itself a folder, and it is none of the command's `inputs`.
+pub fn check_writable(
+    flag: &str,
+    path: &std::path::Path,
+    inputs: &[Input],
+) -> Result<(), CliError> {
+    if let Some(what) = input_at(path, inputs) {
+        return Err(CliError::Message(format!(
+            "{flag} {}: is the {what}; give another path, or it would be written over",
+            path.display()
+        )));
+    }
     let folder = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => std::path::Path::new("."),
@@ -71,8 +93,23 @@ pub fn check_writable(flag: &str, path: &std::path::Path) -> Result<(), CliError
 
 /// Checks, before any work, that the folder `dir` (given as `flag`) can hold the outputs
 /// `files`: creates it if missing, and fails if it (or a folder on its way) is a file, or if
-/// one of `files` inside it is a folder.
-pub fn prepare_out_dir(flag: &str, dir: &std::path::Path, files: &[&str]) -> Result<(), CliError> {
+/// one of `files` inside it is a folder or one of the command's `inputs`.
+pub fn prepare_out_dir(
+    flag: &str,
+    dir: &std::path::Path,
+    files: &[&str],
+    inputs: &[Input],
+) -> Result<(), CliError> {
+    for f in files {
+        let path = dir.join(f);
+        if let Some(what) = input_at(&path, inputs) {
+            return Err(CliError::Message(format!(
+                "{flag} {}: would write {f} over the {what} ({}); give another folder",
+                dir.display(),
+                path.display()
+            )));
+        }
+    }
     if dir.exists() && !dir.is_dir() {
         return Err(CliError::Message(format!(
             "{flag} {}: is a file, not a folder",

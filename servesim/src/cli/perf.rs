@@ -303,7 +303,7 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
             gpu_file,
             calibration,
         } => {
-            super::check_writable("--output", &output)?;
+            super::check_writable("--output", &output, &[("input table", &input)])?;
             let mut cat = GpuCatalog::builtin();
             if let Some(f) = gpu_file {
                 cat.load_file(&f).map_err(m)?;

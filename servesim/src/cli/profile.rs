@@ -99,7 +99,12 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
             aggregated: args.agg_tp,
         },
     };
-    super::prepare_out_dir("--out", &args.out, &profiler::output::OUTPUT_FILES)?;
+    super::prepare_out_dir(
+        "--out",
+        &args.out,
+        &profiler::output::OUTPUT_FILES,
+        &[("request file", &args.request)],
+    )?;
     let bar = super::progress::Bar::new();
     let o = profiler::run_file(&args.request, &overrides, args.mode, &args.out, &bar)
         .map_err(|e| CliError::Message(e.to_string()))?;

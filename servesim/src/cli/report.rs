@@ -59,11 +59,18 @@ pub struct CompareArgs {
 pub fn run_cmd(args: ReportArgs) -> Result<(), CliError> {
     let scenario = Scenario::from_file_with(&args.scenario, &args.set)
         .map_err(|e| CliError::Message(e.to_string()))?;
-    compare(scenario, &args.out, args.compare)
+    let inputs = [("scenario file", args.scenario.as_path())];
+    compare(scenario, &args.out, args.compare, &inputs)
 }
 
-/// Runs `scenario` under each policy, prints the story and writes the page.
-pub fn compare(mut scenario: Scenario, out: &Path, o: CompareArgs) -> Result<(), CliError> {
+/// Runs `scenario` under each policy, prints the story and writes the page (over none of
+/// `inputs`, the files the scenario was read from).
+pub fn compare(
+    mut scenario: Scenario,
+    out: &Path,
+    o: CompareArgs,
+    inputs: &[super::Input],
+) -> Result<(), CliError> {
     let msg = |e: &dyn std::fmt::Display| CliError::Message(e.to_string());
     if let Some(seed) = o.seed {
         scenario = scenario.with_seed(seed).map_err(|e| msg(&e))?;
@@ -73,11 +80,11 @@ pub fn compare(mut scenario: Scenario, out: &Path, o: CompareArgs) -> Result<(),
     } else {
         o.policies
     };
-    super::prepare_out_dir("--out", out, &["report.html", "summary.json"])?;
+    super::prepare_out_dir("--out", out, &["report.html", "summary.json"], inputs)?;
     if let Some(dir) = &o.trace_dir {
         let files: Vec<String> = policies.iter().map(|p| format!("{p}.json")).collect();
         let files: Vec<&str> = files.iter().map(String::as_str).collect();
-        super::prepare_out_dir("--trace-dir", dir, &files)?;
+        super::prepare_out_dir("--trace-dir", dir, &files, inputs)?;
     }
     let jobs = super::jobs(o.jobs)?;
     super::warn_before(&scenario);

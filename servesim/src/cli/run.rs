@@ -51,7 +51,7 @@ pub fn run_cmd(args: RunArgs) -> Result<(), CliError> {
     }
     let message = |e: servesim::Error| CliError::Message(e.to_string());
     if let Some(path) = &args.trace {
-        check_writable("--trace", path)?;
+        check_writable("--trace", path, &[("scenario file", &args.scenario)])?;
     }
     super::warn_before(&scenario);
     let mut run = Run::new(&scenario).map_err(message)?;

@@ -53,7 +53,14 @@ pub fn run_cmd(args: SuiteArgs) -> Result<(), CliError> {
         attainment_target: args.attainment_target,
         threads: super::jobs(args.jobs)?,
     };
-    super::prepare_out_dir("--out", &args.out, &["suite.html", "suite.json"])?;
+    // The suite's own files are read before its outputs are written, never written over.
+    let manifest = args.dir.join(servesim::suite::manifest::MANIFEST);
+    let mut inputs: Vec<super::Input> = workloads
+        .iter()
+        .map(|w| ("scenario file", w.file.as_path()))
+        .collect();
+    inputs.push(("suite manifest", &manifest));
+    super::prepare_out_dir("--out", &args.out, &["suite.html", "suite.json"], &inputs)?;
     let bar = super::progress::Bar::new();
     let report = run_suite(&workloads, &opts, &bar).map_err(|e| msg(&e))?;
     drop(bar);

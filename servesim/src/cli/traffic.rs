@@ -34,8 +34,9 @@ pub enum TrafficCommand {
     Export {
         /// A trace file or a scenario (YAML).
         file: PathBuf,
-        /// Output file (gzip when it ends in `.gz`); written in full before it replaces
-        /// anything of that name, so it may even be the input.
+        /// Output file, Mooncake JSONL (gzip when it ends in `.gz`; not `.csv`, which would
+        /// read back as another format); written in full before it replaces anything of
+        /// that name, so it may even be the input where that is a trace.
         #[arg(long)]
         out: PathBuf,
         /// Renumber block ids 0, 1, 2... (for tools that read JSON numbers as doubles).
@@ -44,6 +45,14 @@ pub enum TrafficCommand {
         #[command(flatten)]
         run: RunArgs,
     },
+}
+
+/// Whether `path` is named as a Mooncake JSONL trace (`.jsonl`, optionally `.gz`).
+fn is_jsonl(path: &Path) -> bool {
+    let name = path.to_string_lossy();
+    name.strip_suffix(".gz")
+        .unwrap_or(&name)
+        .ends_with(".jsonl")
 }
 
 /// How to run a workload without a cluster.
@@ -129,7 +138,22 @@ pub fn run(cmd: TrafficCommand) -> Result<(), CliError> {
             dense_ids,
             run,
         } => {
-            super::check_writable("--out", &out)?;
+            // Only a Mooncake JSONL input may be exported over itself: any other (a
+            // scenario, a CSV trace) would be lost.
+            let inputs: &[super::Input] = if is_jsonl(&file) {
+                &[]
+            } else {
+                &[("input file", &file)]
+            };
+            super::check_writable("--out", &out, inputs)?;
+            let name = out.to_string_lossy();
+            if name.strip_suffix(".gz").unwrap_or(&name).ends_with(".csv") {
+                return Err(m(format!(
+                    "--out {}: the export is Mooncake JSONL, which a .csv name would read \
+                     back as a CSV trace; name it .jsonl (or .jsonl.gz)",
+                    out.display()
+                )));
+            }
             let w = load(&file, run.format)?;
             // Into a file beside the output, renamed over it once complete.
             let mut partial = out.clone().into_os_string();

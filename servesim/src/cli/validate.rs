@@ -69,9 +69,9 @@ pub fn run_cmd(args: ValidateArgs) -> Result<(), CliError> {
     };
     let averaged =
         Averaged::from_flags(args.steady, args.from_start, client).map_err(CliError::Message)?;
-    super::check_writable("--output", &args.output)?;
+    super::check_writable("--output", &args.output, &[])?;
     if let Some(report) = &args.report {
-        super::check_writable("--report", report)?;
+        super::check_writable("--report", report, &[])?;
         // The report would write over the measured rows or the predictions.
         for (flag, other) in [("--input", &args.input), ("--output", &args.output)] {
             if report == other || servesim::validate::same_file(report, other) {

@@ -386,6 +386,20 @@ pub fn run_file(
     out: &Path,
     progress: &dyn Observer,
 ) -> Result<Outcome, Error> {
+    // The request must outlive its outputs: none of them may be written over it.
+    if let Some(file) = output::OUTPUT_FILES
+        .iter()
+        .find(|f| crate::validate::same_file(&out.join(f), request))
+    {
+        return Err(Error::Config {
+            path: "out".into(),
+            message: format!(
+                "{}: would write {file} over the request file {}; give another folder",
+                out.display(),
+                request.display()
+            ),
+        });
+    }
     let req = ProfileRequest::from_file(request, overrides)?;
     let outcome = profile(req, mode, progress)?;
     output::write_all(&outcome, out)?;

@@ -53,6 +53,7 @@ pub fn load(dir: &Path) -> Result<Vec<Workload>, Error> {
                 Ok(Workload {
                     name: scenario.name().to_string(),
                     origin: file_name(f),
+                    file: f.clone(),
                     scenario,
                 })
             })
@@ -126,6 +127,7 @@ fn from_manifest(dir: &Path, manifest: &Path) -> Result<Vec<Workload>, Error> {
         out.push(Workload {
             name: entry.name.unwrap_or_else(|| scenario.name().to_string()),
             origin,
+            file,
             scenario,
         });
     }

@@ -10,6 +10,7 @@
 //! it as one HTML page.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -41,6 +42,8 @@ pub struct Workload {
     pub name: String,
     /// Where it came from: the file, and the overrides applied to it.
     pub origin: String,
+    /// The scenario file it was read from.
+    pub file: PathBuf,
     /// The scenario.
     pub scenario: Scenario,
 }
