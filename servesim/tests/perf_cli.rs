@@ -218,6 +218,21 @@ fn import_then_predict_and_check_with_the_imported_folder() {
     }
     std::fs::write(src.join("gemm_perf.csv"), &rows).unwrap();
     let out = tmp("imported");
+    // A provenance over two lines would break the header it is written as.
+    let o = bin()
+        .args(["calibrate", "import"])
+        .arg(tmp("public"))
+        .arg("--out")
+        .arg(tmp("never"))
+        .args(["--source", "abc\nfrom the vendor"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && stderr.contains("--source: holds a line break"),
+        "{stderr}"
+    );
+    assert!(!tmp("never").exists(), "refused before any work");
     let st = bin()
         .args(["calibrate", "import"])
         .arg(tmp("public"))

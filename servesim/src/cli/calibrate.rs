@@ -38,6 +38,18 @@ pub fn run(cmd: CalibrateCommand) -> Result<(), CliError> {
             source,
             license,
         } => {
+            // Each is one `# key: value` header line of every file written.
+            for (flag, value) in [("--source", &source), ("--license", &license)] {
+                if value
+                    .as_deref()
+                    .is_some_and(|v| v.chars().any(char::is_control))
+                {
+                    return Err(CliError::Message(format!(
+                        "{flag}: holds a line break or another control character, which would \
+                         break the header line it is written as; give it on one line"
+                    )));
+                }
+            }
             super::prepare_out_dir("--out", &out, &[], &[])?;
             let mut extra = BTreeMap::new();
             if let Some(s) = source {
