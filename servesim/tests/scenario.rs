@@ -40,6 +40,20 @@ fn the_good_scenario_validates() {
 }
 
 #[test]
+fn a_byte_order_mark_is_not_part_of_the_document() {
+    let text = format!("\u{feff}{GOOD}");
+    let s = Scenario::from_yaml_str(&text, "s.yaml", Path::new(".")).unwrap();
+    assert_eq!(s.pools().len(), 2);
+    let d = std::env::temp_dir().join(format!("servesim-bom-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let file = d.join("s.yaml");
+    std::fs::write(&file, &text).unwrap();
+    let set = ["seed=2".parse().unwrap()];
+    assert_eq!(Scenario::from_file_with(&file, &set).unwrap().seed(), 2);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
 fn the_frontend_is_read_and_ideal_when_left_out() {
     let s = Scenario::from_yaml_str(GOOD, "s.yaml", Path::new(".")).unwrap();
     assert!(s.frontend().is_ideal());
@@ -77,6 +91,14 @@ fn errors_name_the_field() {
         (
             ("duration_s: 60", "duration_s: -5"),
             "duration_s: must be a positive number of seconds",
+        ),
+        (
+            (
+                "    - name: chat\n",
+                "    - name: chat\n      start_s: 60\n",
+            ),
+            "traffic.streams[0].start_s: stream chat starts at 60 s, not before the run's end \
+             at 60 s (duration_s): it would send nothing at line 15 column 16",
         ),
         (
             ("nodes: 1", "nodes: 1\n  bogus: 3"),

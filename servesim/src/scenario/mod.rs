@@ -124,6 +124,8 @@ impl Scenario {
     /// Parses and validates scenario text; `origin` names it in errors, `base_dir`
     /// resolves relative paths in it (traces, `config.json`).
     pub fn from_yaml_str(text: &str, origin: &str, base_dir: &Path) -> Result<Scenario, Error> {
+        // A byte-order mark (editors on Windows write one) is not part of the document.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let de = serde_norway::Deserializer::from_str(text);
         let config: ScenarioConfig = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();

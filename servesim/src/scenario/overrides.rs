@@ -119,6 +119,11 @@ impl Scenario {
             path: path.to_path_buf(),
             source,
         })?;
+        // A byte-order mark is not part of the document (`Scenario::from_yaml_str`).
+        let text = match text.strip_prefix('\u{feff}') {
+            Some(rest) => rest.to_string(),
+            None => text,
+        };
         let origin = path.display().to_string();
         let parse = |message: String| Error::Parse {
             origin: origin.clone(),

@@ -53,6 +53,7 @@ impl Scenario {
             .validate("traffic", base_dir)
             .map_err(Error::Traffic)?;
         validate_context(&llm, &traffic)?;
+        validate_stream_starts(&config, config.duration_s)?;
         let pools = validate_pools(c, &llm, &gpu, backend, traffic.block_tokens(), gpu_budget)?;
         let (sample_interval, warmup) =
             validate_metrics(&config.metrics, duration, config.duration_s)?;
@@ -138,6 +139,24 @@ fn validate_served(
         }
     }
     Ok((gpu, backend, llm))
+}
+
+/// A stream that starts at or after the run's end would send nothing: refused, as a fault
+/// or a trace window past the end is.
+fn validate_stream_starts(config: &ScenarioConfig, duration_s: f64) -> Result<(), Error> {
+    for (i, s) in config.traffic.streams.iter().enumerate() {
+        if s.start_s >= duration_s {
+            return Err(invalid(
+                format!("traffic.streams[{i}].start_s"),
+                format!(
+                    "stream {} starts at {} s, not before the run's end at {duration_s} s \
+                     (duration_s): it would send nothing",
+                    s.name, s.start_s
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A stream none of whose requests fits in the model's context (prompt and output over
