@@ -7,7 +7,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
-use servesim_planner::PlannerConfig;
+use servesim_core::NotOneOf;
+use servesim_planner::{PlannerConfig, PlannerError, PolicyKind};
 
 use crate::Error;
 use crate::progress::Observer;
@@ -28,6 +29,29 @@ pub fn with_policy(base: &Scenario, policy: &str, seed: u64) -> Result<Scenario,
         .unwrap_or_else(|| PlannerConfig::new(policy, DEFAULT_INTERVAL_S));
     planner.policy = policy.to_string();
     base.with_seed(seed)?.with_planner(Some(planner))
+}
+
+/// Checks a list of policies (given as `field`) before any run: each names a policy, and
+/// none is named twice (its runs would count twice).
+pub fn check_policies(policies: &[String], field: &str) -> Result<(), Error> {
+    for (i, p) in policies.iter().enumerate() {
+        let path = format!("{field}[{i}]");
+        if let Err(e) = p.parse::<PolicyKind>() {
+            let NotOneOf { name, known } = e;
+            return Err(Error::Planner(PlannerError::UnknownPolicy {
+                path,
+                name,
+                known,
+            }));
+        }
+        if policies[..i].contains(p) {
+            return Err(Error::Config {
+                path,
+                message: format!("'{p}' is named twice (its runs would count twice)"),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Runs `jobs` in parallel on up to `threads` threads; results come back in job order.
@@ -344,16 +368,7 @@ pub fn ab(
     if seeds == 0 {
         return Err(invalid("seeds", "must be at least 1".into()));
     }
-    if let Some((i, p)) = policies
-        .iter()
-        .enumerate()
-        .find(|(i, p)| policies[..*i].contains(p))
-    {
-        return Err(invalid(
-            &format!("policies[{i}]"),
-            format!("'{p}' is named twice (its runs would count twice)"),
-        ));
-    }
+    check_policies(policies, "policies")?;
     if seeds.saturating_mul(policies.len() as u64) > MAX_AB_RUNS {
         return Err(invalid(
             "seeds",

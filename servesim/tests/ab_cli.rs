@@ -100,3 +100,53 @@ fn no_progress_bar_off_a_terminal() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["seeds"], serde_json::json!([1, 2]));
 }
+
+#[test]
+fn a_bad_policy_list_is_blamed_on_the_flag_before_any_run() {
+    let cases = [
+        (
+            vec!["ab", "scenarios/disagg-small.yaml", "--policies", "bogus"],
+            "--policies[0]: unknown policy 'bogus'",
+        ),
+        (
+            vec!["ab", "scenarios/disagg-small.yaml", "--policies", "static,"],
+            "--policies[1]: unknown policy ''",
+        ),
+        (
+            vec![
+                "report",
+                "scenarios/disagg-small.yaml",
+                "--policies",
+                "static,static",
+                "--out",
+                "target/never",
+            ],
+            "--policies[1]: 'static' is named twice",
+        ),
+        (
+            vec![
+                "suite",
+                "scenarios/planner-suite",
+                "--policies",
+                "sla,nope",
+                "--out",
+                "target/never",
+            ],
+            "--policies[1]: unknown policy 'nope'",
+        ),
+    ];
+    for (args, said) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_servesim"))
+            .current_dir(root())
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains(said),
+            "{args:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?} ran before failing");
+    }
+    assert!(!root().join("target/never").exists());
+}

@@ -44,6 +44,7 @@ pub fn run_cmd(args: AbArgs) -> Result<(), CliError> {
     if args.seeds == 0 {
         return Err(CliError::Message("--seeds: must be at least 1".into()));
     }
+    servesim::experiment::check_policies(&args.policies, "--policies").map_err(|e| msg(&e))?;
     let scenario = Scenario::from_file_with(&args.scenario, &args.set).map_err(|e| msg(&e))?;
     let jobs = super::jobs(args.jobs)?;
     super::warn_before(&scenario);

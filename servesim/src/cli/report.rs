@@ -80,6 +80,7 @@ pub fn compare(
     } else {
         o.policies
     };
+    servesim::experiment::check_policies(&policies, "--policies").map_err(|e| msg(&e))?;
     super::prepare_out_dir("--out", out, &["report.html", "summary.json"], inputs)?;
     if let Some(dir) = &o.trace_dir {
         let files: Vec<String> = policies.iter().map(|p| format!("{p}.json")).collect();

@@ -41,12 +41,13 @@ pub fn run_cmd(args: SuiteArgs) -> Result<(), CliError> {
     if args.seeds == 0 {
         return Err(CliError::Message("--seeds: must be at least 1".into()));
     }
-    let workloads = manifest::load(&args.dir).map_err(|e| msg(&e))?;
     let policies = if args.policies.is_empty() {
         POLICIES.iter().map(|p| p.to_string()).collect()
     } else {
         args.policies
     };
+    servesim::experiment::check_policies(&policies, "--policies").map_err(|e| msg(&e))?;
+    let workloads = manifest::load(&args.dir).map_err(|e| msg(&e))?;
     let opts = SuiteOptions {
         policies,
         seeds: args.seeds,
