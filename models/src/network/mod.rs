@@ -10,6 +10,7 @@
 //!   ends, plus a fixed latency per transfer; integer simulated time; cancellation and link
 //!   degradation.
 
+mod fabric_de;
 mod fair_share;
 mod flows;
 mod rates;

@@ -308,6 +308,58 @@ fn spec_from_yaml() {
     assert!(e.to_string().contains("bogus"), "{e}");
 }
 
+#[test]
+fn a_fabric_is_read_tagged_as_a_map_and_from_json() {
+    let two = Fabric::TwoLevel {
+        nodes_per_leaf: 2,
+        oversubscription: 4.0,
+    };
+    let yaml = |text: &str| serde_norway::from_str::<Fabric>(text).map_err(|e| e.to_string());
+    assert_eq!(
+        yaml("!two_level {nodes_per_leaf: 2, oversubscription: 4}"),
+        Ok(two)
+    );
+    assert_eq!(
+        yaml("two_level: {nodes_per_leaf: 2, oversubscription: 4}"),
+        Ok(two)
+    );
+    assert_eq!(yaml("single_switch"), Ok(Fabric::SingleSwitch));
+    let json = r#"{"two_level": {"nodes_per_leaf": 2, "oversubscription": 4.0}}"#;
+    assert_eq!(serde_json::from_str::<Fabric>(json).unwrap(), two);
+    // What it writes, it reads back, in either format.
+    let again = |f: Fabric| {
+        let y: Fabric = serde_norway::from_str(&serde_norway::to_string(&f).unwrap()).unwrap();
+        let j: Fabric = serde_json::from_str(&serde_json::to_string(&f).unwrap()).unwrap();
+        (y, j)
+    };
+    assert_eq!(again(two), (two, two));
+    assert_eq!(
+        again(Fabric::SingleSwitch),
+        (Fabric::SingleSwitch, Fabric::SingleSwitch)
+    );
+    for (bad, said) in [
+        ("two_level", "two_level needs its leaves"),
+        ("three_level", "unknown variant `three_level`"),
+        ("{}", "an empty map"),
+        (
+            "two_level: {nodes_per_leaf: 2}",
+            "missing field `oversubscription`",
+        ),
+        (
+            "two_level: {nodes_per_leaf: 2, oversubscription: 4, spines: 2}",
+            "unknown field `spines`",
+        ),
+        (
+            "{two_level: {nodes_per_leaf: 2, oversubscription: 4}, single_switch: null}",
+            "one fabric only",
+        ),
+        ("single_switch: {}", "takes no settings"),
+    ] {
+        let e = yaml(bad).unwrap_err();
+        assert!(e.contains(said), "{bad}: {e}");
+    }
+}
+
 /// Every route is a path in the petgraph graph from the source GPU to the destination GPU,
 /// and as short as petgraph's own shortest path, with NVLink domains of one node, of two
 /// and of three (the last one partly filled).

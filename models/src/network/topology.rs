@@ -29,8 +29,10 @@ impl LinkId {
     }
 }
 
-/// The InfiniBand fabric joining the nodes' NICs.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+/// The InfiniBand fabric joining the nodes' NICs: `single_switch`, or `two_level:
+/// {nodes_per_leaf: N, oversubscription: X}` (YAML's tagged `!two_level {…}` is read too).
+// Read by hand, in each of those forms: `fabric_de.rs`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Fabric {
     /// Every NIC on one non-blocking switch.
