@@ -14,6 +14,7 @@ use super::{
     CalibrationTable, Columns, FORMAT_VERSION, Family, Header, RowCtx, TableReader, row_op,
     sorted_entries,
 };
+use crate::backend::Backend;
 use crate::error::{ModelsError, Result};
 use crate::llm::{Attention, LlmSpec};
 use crate::perf::ops::{KernelOp, MlaShape};
@@ -553,18 +554,41 @@ pub fn import_dir(
     let mut sources: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
     // Dispatch tables, written once every input of their file is read.
     let mut pending: BTreeMap<PathBuf, CalibrationTable> = BTreeMap::new();
+    let catalog = crate::hardware::GpuCatalog::builtin();
     for g in sorted_entries(dir)?.into_iter().filter(|p| p.is_dir()) {
         let gpu = g
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_string();
+        // Tables are found by the GPU's catalog name: another spelling of a known GPU
+        // would be written where nothing looks for it.
+        if let Ok(sku) = catalog.resolve(&gpu)
+            && sku != gpu
+        {
+            return Err(ModelsError::Invalid {
+                what: "import folder",
+                message: format!("{}: this is {sku}; name the folder {sku}", g.display()),
+            });
+        }
         for b in sorted_entries(&g)?.into_iter().filter(|p| p.is_dir()) {
             let backend = b
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or_default()
                 .to_string();
+            // Likewise the backend's (NCCL's collectives are a backend of their own).
+            let known = Backend::ALL.map(Backend::name);
+            if backend != "nccl" && !known.contains(&backend.as_str()) {
+                let hint = match Backend::parse(&backend) {
+                    Ok(b) => format!("this is {}; name the folder {}", b.name(), b.name()),
+                    Err(_) => format!("not a backend ({}, or nccl)", known.join(", ")),
+                };
+                return Err(ModelsError::Invalid {
+                    what: "import folder",
+                    message: format!("{}: {hint}", b.display()),
+                });
+            }
             for f in sorted_entries(&b)? {
                 let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
                 let stem = name
@@ -590,6 +614,17 @@ pub fn import_dir(
                 } else {
                     continue; // not a table (a README, a log)
                 };
+                if t.rows.is_empty() {
+                    let why = t
+                        .header
+                        .extra
+                        .get("rows_skipped")
+                        .map_or("it holds none".to_string(), |s| format!("skipped: {s}"));
+                    return Err(ModelsError::Invalid {
+                        what: "import file",
+                        message: format!("{}: no row to import ({why})", f.display()),
+                    });
+                }
                 for (k, v) in extra {
                     if k == "source" {
                         let s = t.header.extra.entry(k.clone()).or_default();
@@ -684,6 +719,46 @@ mod tests {
             })
             .collect();
         assert_eq!(impls, [AllReduceImpl::Sglang, AllReduceImpl::SglangEager]);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn folders_nothing_reads_and_tables_of_no_row_are_refused() {
+        let base = std::env::temp_dir().join(format!("servesim-import-bad-{}", std::process::id()));
+        let gemm = "version,kernel_source,gemm_dtype,m,n,k,latency\n";
+        let cases = [
+            (
+                "H100/vllm",
+                "1.0,x,bfloat16,8,1024,4096,0.01\n",
+                "this is h100_sxm; name the folder h100_sxm",
+            ),
+            (
+                "h100_sxm/TRTLLM",
+                "1.0,x,bfloat16,8,1024,4096,0.01\n",
+                "this is trtllm; name the folder trtllm",
+            ),
+            (
+                "h100_sxm/tgi",
+                "1.0,x,bfloat16,8,1024,4096,0.01\n",
+                "not a backend (trtllm, vllm, sglang, or nccl)",
+            ),
+            (
+                "h100_sxm/vllm",
+                "",
+                "gemm_perf.csv: no row to import (it holds none)",
+            ),
+        ];
+        for (folder, rows, said) in cases {
+            let _ = std::fs::remove_dir_all(&base);
+            let src = base.join("in").join(folder);
+            std::fs::create_dir_all(&src).unwrap();
+            std::fs::write(src.join("gemm_perf.csv"), format!("{gemm}{rows}")).unwrap();
+            let e = import_dir(&base.join("in"), &base.join("out"), &BTreeMap::new())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(said), "{folder}: {e}");
+            assert!(!base.join("out").exists(), "{folder}: nothing written");
+        }
         std::fs::remove_dir_all(&base).unwrap();
     }
 

@@ -1,11 +1,12 @@
 //! `servesim calibrate`: calibration data import.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Subcommand;
 use servesim_models::calibration::import::import_dir;
+use servesim_models::hardware::GpuCatalog;
 
 use super::CliError;
 
@@ -60,9 +61,23 @@ pub fn run(cmd: CalibrateCommand) -> Result<(), CliError> {
             }
             let files =
                 import_dir(&dir, &out, &extra).map_err(|e| CliError::Message(e.to_string()))?;
-            let mut out = std::io::stdout().lock();
+            // A GPU the catalog does not know is read only with a GPU file naming it.
+            let catalog = GpuCatalog::builtin();
+            let gpus: BTreeSet<String> = files
+                .iter()
+                .filter_map(|f| f.strip_prefix(&out).ok()?.iter().next())
+                .map(|g| g.to_string_lossy().into_owned())
+                .filter(|g| catalog.resolve(g).is_err())
+                .collect();
+            for g in gpus {
+                eprintln!(
+                    "warning: {g} is not a built-in GPU (servesim list gpus): its tables are \
+                     read only where a GPU file names it (perf predict --gpu-file)"
+                );
+            }
+            let mut stdout = std::io::stdout().lock();
             for f in files {
-                writeln!(out, "wrote {}", f.display())
+                writeln!(stdout, "wrote {}", f.display())
                     .map_err(|e| CliError::Message(e.to_string()))?;
             }
             Ok(())
