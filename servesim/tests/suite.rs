@@ -184,6 +184,39 @@ fn bad_suite_folders_are_named() {
         )],
     );
     assert!(err(&unknown).contains("sets"), "{}", err(&unknown));
+    // A manifest's own mistakes are placed in it, never blamed on a flag not given.
+    let manifest_says = |name: &str, manifest: &str| {
+        let dir = folder(name, &[("tiny.yaml", TINY), ("suite.yaml", manifest)]);
+        let e = err(&dir);
+        let at = format!("{}: ", dir.join("suite.yaml").display());
+        assert!(e.starts_with(&at) && !e.contains("--set"), "{e}");
+        e[at.len()..].to_string()
+    };
+    assert_eq!(
+        manifest_says("suite-none", "workloads: []\n"),
+        "workloads: lists no workload: name at least one `file:`"
+    );
+    assert!(
+        manifest_says(
+            "suite-unknown-set",
+            "workloads:\n  - file: tiny.yaml\n    set: [\"bogus=1\"]\n"
+        )
+        .starts_with("workloads[0].set[0] (bogus=1): unknown field `bogus`")
+    );
+    assert_eq!(
+        manifest_says(
+            "suite-bad-value",
+            "workloads:\n  - file: tiny.yaml\n    set: [\"duration_s=-1\"]\n"
+        ),
+        "workloads[0].set: duration_s: must be a positive number of seconds, got -1"
+    );
+    assert!(
+        manifest_says(
+            "suite-set-text",
+            "workloads:\n  - file: tiny.yaml\n    set: \"seed=2\"\n"
+        )
+        .starts_with("workloads[0].set: invalid type: string \"seed=2\", expected a sequence")
+    );
 }
 
 #[test]

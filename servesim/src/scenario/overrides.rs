@@ -16,6 +16,9 @@ pub struct Override {
     path: Vec<Step>,
     value: Value,
     text: String,
+    /// How errors name it: `--set PATH=VALUE` as the command line takes it, or where else
+    /// it was written ([`Override::written_at`]).
+    label: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -24,9 +27,9 @@ enum Step {
     Index(usize),
 }
 
-fn bad(text: &str, message: impl Into<String>) -> Error {
+fn bad(label: &str, message: impl Into<String>) -> Error {
     Error::Config {
-        path: format!("--set {text}"),
+        path: label.to_string(),
         message: message.into(),
     }
 }
@@ -66,11 +69,19 @@ impl std::str::FromStr for Override {
             path: steps,
             value,
             text: text.to_string(),
+            label: format!("--set {text}"),
         })
     }
 }
 
 impl Override {
+    /// This override, named in errors as written at `at` (a suite manifest's entry), not as
+    /// a `--set` flag.
+    pub fn written_at(self, at: &str) -> Override {
+        let label = format!("{at} ({})", self.text);
+        Override { label, ..self }
+    }
+
     /// Sets the field in `doc` (a mapping as written), creating mappings on the way; a list
     /// index must name an element that exists.
     fn apply(&self, doc: &mut Value) -> Result<(), Error> {
@@ -83,7 +94,7 @@ impl Override {
                     }
                     let Value::Mapping(map) = at else {
                         return Err(bad(
-                            &self.text,
+                            &self.label,
                             format!("'{name}' is inside a value, not a section"),
                         ));
                     };
@@ -92,12 +103,12 @@ impl Override {
                 }
                 Step::Index(i) => {
                     let Value::Sequence(list) = at else {
-                        return Err(bad(&self.text, format!("[{i}] is not inside a list")));
+                        return Err(bad(&self.label, format!("[{i}] is not inside a list")));
                     };
                     let len = list.len();
                     list.get_mut(*i).ok_or_else(|| {
                         bad(
-                            &self.text,
+                            &self.label,
                             format!("[{i}] is past the list's {len} elements"),
                         )
                     })?
@@ -153,7 +164,7 @@ impl Scenario {
                 .or_else(|| last(&|o| inside && within(path, &o.path_text())).map(SetBy::Inside))
         };
         // An override inside a value is named with the file that holds the rest of it.
-        let with_file = |o: &Override| format!("{origin} with --set {}", o.text);
+        let with_file = |o: &Override| format!("{origin} with {}", o.label);
         let config: ScenarioConfig = serde_path_to_error::deserialize(doc).map_err(|e| {
             let path = e.path().to_string();
             let message = super::parse_message(&path, &e.into_inner().to_string());
@@ -162,7 +173,7 @@ impl Scenario {
                 // not.
                 Some(SetBy::Field(o)) => {
                     return Error::Parse {
-                        origin: format!("--set {}", o.text),
+                        origin: o.label.clone(),
                         message,
                         path: ".".into(),
                     };

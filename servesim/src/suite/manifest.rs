@@ -95,11 +95,26 @@ fn from_manifest(dir: &Path, manifest: &Path) -> Result<Vec<Workload>, Error> {
     })?;
     let origin = manifest.display().to_string();
     let de = serde_norway::Deserializer::from_str(&text);
-    let m: Manifest = serde_path_to_error::deserialize(de).map_err(|e| Error::Parse {
-        origin: origin.clone(),
-        path: e.path().to_string(),
-        message: e.into_inner().to_string(),
+    let m: Manifest = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        // serde repeats the path in front of some messages; say it once.
+        let message = match message.strip_prefix(&format!("{path}: ")) {
+            Some(rest) => rest.to_string(),
+            None => message,
+        };
+        Error::Parse {
+            origin: origin.clone(),
+            path,
+            message,
+        }
     })?;
+    if m.workloads.is_empty() {
+        return Err(Error::Config {
+            path: format!("{origin}: workloads"),
+            message: "lists no workload: name at least one `file:`".into(),
+        });
+    }
     let mut out = Vec::new();
     for (i, entry) in m.workloads.into_iter().enumerate() {
         let at = |field: String, message: String| Error::Config {
@@ -110,7 +125,11 @@ fn from_manifest(dir: &Path, manifest: &Path) -> Result<Vec<Workload>, Error> {
             .set
             .iter()
             .enumerate()
-            .map(|(k, s)| s.parse().map_err(|e: String| at(format!("set[{k}]"), e)))
+            .map(|(k, s)| {
+                s.parse::<Override>()
+                    .map(|o| o.written_at(&format!("{origin}: workloads[{i}].set[{k}]")))
+                    .map_err(|e| at(format!("set[{k}]"), e))
+            })
             .collect::<Result<_, _>>()?;
         let file = dir.join(&entry.file);
         if !file.is_file() {
@@ -119,7 +138,16 @@ fn from_manifest(dir: &Path, manifest: &Path) -> Result<Vec<Workload>, Error> {
                 format!("{} is not a file", file.display()),
             ));
         }
-        let scenario = Scenario::from_file_with(&file, &sets)?;
+        // An error that names neither the manifest nor the file (a value a `set` gave)
+        // is placed at the workload.
+        let scenario = Scenario::from_file_with(&file, &sets).map_err(|e| {
+            let said = e.to_string();
+            if said.contains(&origin) || said.contains(&file.display().to_string()) {
+                e
+            } else {
+                at("set".into(), said)
+            }
+        })?;
         let mut origin = entry.file.display().to_string();
         if !entry.set.is_empty() {
             origin = format!("{origin} --set {}", entry.set.join(" --set "));
