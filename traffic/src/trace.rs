@@ -126,7 +126,8 @@ pub struct TraceReader {
 }
 
 enum Inner {
-    Csv(csv::Reader<Source>, csv::StringRecord),
+    /// The reader, its record, and what to add to the lines it counts.
+    Csv(csv::Reader<Source>, csv::StringRecord, u64),
     Jsonl(BufReader<Source>, String, u64),
 }
 
@@ -164,7 +165,7 @@ impl TraceReader {
                 } else {
                     &BURSTGPT_HEADER
                 };
-                let header = rdr.headers().map_err(|e| csv_err(path, &e))?.clone();
+                let header = rdr.headers().map_err(|e| csv_err(path, &e, 0))?.clone();
                 for (i, want) in expected.iter().enumerate() {
                     let got = header.get(i).unwrap_or("").trim_start_matches('\u{feff}');
                     if got != *want {
@@ -188,7 +189,10 @@ impl TraceReader {
                         ),
                     ));
                 }
-                Inner::Csv(rdr, csv::StringRecord::new())
+                // The reader counts a CRLF header as ending on line 1 and every line
+                // after it one short (csv 1.x); the first record is on line 2.
+                let line_offset = 2u64.saturating_sub(rdr.position().line());
+                Inner::Csv(rdr, csv::StringRecord::new(), line_offset)
             }
         };
         Ok(TraceReader {
@@ -207,11 +211,15 @@ impl TraceReader {
     pub fn next_row(&mut self) -> Result<Option<TraceRow>> {
         let path = &self.path;
         match &mut self.inner {
-            Inner::Csv(rdr, rec) => {
-                if !rdr.read_record(rec).map_err(|e| csv_err(path, &e))? {
+            Inner::Csv(rdr, rec, offset) => {
+                let offset = *offset;
+                if !rdr
+                    .read_record(rec)
+                    .map_err(|e| csv_err(path, &e, offset))?
+                {
                     return Ok(None);
                 }
-                let line = rec.position().map_or(0, |p| p.line());
+                let line = rec.position().map_or(0, |p| p.line() + offset);
                 let field = |i: usize, name: &str| -> Result<&str> {
                     rec.get(i).ok_or_else(|| {
                         malformed(path, line, i as u64 + 1, format!("missing field {name}"))
@@ -300,8 +308,9 @@ impl Iterator for TraceReader {
     }
 }
 
-fn csv_err(path: &Path, e: &csv::Error) -> TrafficError {
-    let line = e.position().map_or(0, |p| p.line());
+/// A CSV reader's error, its line moved by `line_offset` (see `Inner::Csv`).
+fn csv_err(path: &Path, e: &csv::Error, line_offset: u64) -> TrafficError {
+    let line = e.position().map_or(0, |p| p.line() + line_offset);
     match e.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..

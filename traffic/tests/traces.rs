@@ -272,6 +272,24 @@ fn malformed_rows_name_file_line_and_column() {
         ),
         ":4:2: ContextTokens: \"12x\": invalid digit found in string"
     );
+    // The same lines where they end in CRLF, as the shipped Azure traces' do.
+    let crlf = |text: String| text.replace('\n', "\r\n");
+    assert_eq!(
+        error_of(
+            "a1crlf.csv",
+            "azure",
+            &crlf(format!("{H}{row}{row}2023-11-16 18:15:47,12x,5\n"))
+        ),
+        ":4:2: ContextTokens: \"12x\": invalid digit found in string"
+    );
+    assert!(
+        error_of(
+            "a3crlf.csv",
+            "azure",
+            &crlf(format!("{H}{row}2023-11-16 18:15:47,1\n"))
+        )
+        .starts_with(":3:")
+    );
     assert!(
         error_of(
             "a2.csv",
