@@ -139,6 +139,33 @@ fn ser_backend<S: serde::Serializer>(b: &Backend, s: S) -> Result<S::Ok, S::Erro
     s.serialize_str(b.name())
 }
 
+/// `e` with a hint where a field it names is missing beside an ignored one of a similar
+/// name (`spec.slaa` for `spec.sla`): the ignored list is said only on success otherwise.
+fn misspelt(e: Error, ignored: &[String]) -> Error {
+    let Error::Config { path, message } = e else {
+        return e;
+    };
+    let steps: Vec<&str> = path.split('.').collect();
+    let hint = ignored.iter().find_map(|i| {
+        let (parent, leaf) = i.rsplit_once('.').unwrap_or(("", i));
+        let depth = if parent.is_empty() {
+            0
+        } else {
+            parent.split('.').count()
+        };
+        let (wanted, above) = (steps.get(depth)?, steps[..depth].join("."));
+        (above == parent && servesim_core::suggest::closest(leaf, [*wanted]).is_some())
+            .then(|| (i.clone(), steps[..=depth].join(".")))
+    });
+    let message = match hint {
+        Some((written, meant)) => format!(
+            "{message} (the request has `{written}`, which is ignored: did you mean `{meant}`?)"
+        ),
+        None => message,
+    };
+    Error::Config { path, message }
+}
+
 impl ProfileRequest {
     /// `gpu` on the request's nodes: fewer GPUs a node than the datasheet's (a 4-GPU HGX
     /// board) also narrow an NVLink domain of one node to them, so a worker wider than such
@@ -188,7 +215,8 @@ impl ProfileRequest {
         })?;
         let mut ignored = Vec::new();
         collect_ignored(&value, "", &mut ignored);
-        Self::resolve(raw, ignored, overrides)
+        let hints: Vec<String> = ignored.clone();
+        Self::resolve(raw, ignored, overrides).map_err(|e| misspelt(e, &hints))
     }
 
     fn resolve(raw: RawDgdr, ignored: Vec<String>, o: &Overrides) -> Result<ProfileRequest, Error> {
@@ -369,6 +397,28 @@ spec:
     fn errors_name_the_field() {
         let e = parse(&NEWER.replace("ttft: 500, ", "")).unwrap_err();
         assert!(e.to_string().starts_with("spec.sla.ttft: missing"), "{e}");
+        // A misspelt field is ignored, and named where its absence is the error.
+        let e = parse(&NEWER.replace("  sla:", "  slaa:"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("spec.sla.ttft: missing")
+                && e.ends_with(
+                    "(the request has `spec.slaa`, which is ignored: did you mean `spec.sla`?)"
+                ),
+            "{e}"
+        );
+        let e = parse(&NEWER.replace("ttft: 500", "tfft: 500"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("did you mean `spec.sla.ttft`?"), "{e}");
+        let e = parse(&NEWER.replace("ttft: 500, ", ""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !e.contains("did you mean"),
+            "autoApply is no misspelling: {e}"
+        );
         let e = parse(&NEWER.replace("ttft: 500", "ttft: fast")).unwrap_err();
         assert!(e.to_string().contains("spec.sla.ttft"), "{e}");
         // The path once, not again in front of serde's own message.
