@@ -84,9 +84,9 @@ pub struct BenchmarkConfig {
     /// Requests per second (request-rate mode).
     #[serde(default)]
     pub request_rate: Option<f64>,
-    /// How requests are spread in request-rate mode.
+    /// How requests are spread in request-rate mode (default `poisson`).
     #[serde(default)]
-    pub arrival: RateArrival,
+    pub arrival: Option<RateArrival>,
     /// Requests sent first and not measured (class `<class>.warmup`).
     #[serde(default)]
     pub warmup_requests: u32,
@@ -168,7 +168,7 @@ impl BenchmarkConfig {
         BenchmarkConfig {
             concurrency: Some(concurrency),
             request_rate: None,
-            arrival: RateArrival::default(),
+            arrival: None,
             warmup_requests,
             requests,
             between_phases: BetweenPhases::default(),
@@ -216,6 +216,13 @@ impl BenchmarkConfig {
                 format!("with warmup_requests, more than {MAX_BENCHMARK_REQUESTS} requests"),
             ));
         }
+        if rate.is_none() && self.arrival.is_some() {
+            return Err(TrafficError::config(
+                f("arrival"),
+                "spreads the requests of request-rate mode (request_rate); in concurrency \
+                 mode each user sends when its last answer ends",
+            ));
+        }
         if rate.is_some() && self.ramp_s != 0.0 {
             return Err(TrafficError::config(
                 f("ramp_s"),
@@ -252,7 +259,7 @@ impl BenchmarkConfig {
         };
         Ok(BenchmarkSpec {
             concurrency,
-            rate: rate.map(|r| (r, self.arrival)),
+            rate: rate.map(|r| (r, self.arrival.unwrap_or_default())),
             warmup: self.warmup_requests,
             measured: self.requests,
             between: self.between_phases,

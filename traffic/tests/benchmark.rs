@@ -140,7 +140,7 @@ fn drain_starts_the_measured_phase_afresh_after_the_last_warmup_answer() {
 fn request_rate_mode_holds_a_due_request_while_the_limit_is_in_flight() {
     let mut b = BenchmarkConfig::concurrency(2, 0, 50, 100, 10);
     b.request_rate = Some(100.0);
-    b.arrival = RateArrival::Constant;
+    b.arrival = Some(RateArrival::Constant);
     // Answers take 50 ms, requests are due every 10 ms: the limit of 2 sets the pace.
     // Requests 0 and 1 go at 0 and 10 ms; each later one waits for an answer, so request
     // 2k goes at 50k ms and 2k + 1 at 50k + 10 ms.
@@ -263,6 +263,12 @@ fn bad_benchmarks_name_the_field() {
     let mut pool = BenchmarkConfig::concurrency(1, 0, 1, 1, 1);
     pool.connections = Some(0);
     assert!(err(pool).contains("benchmark.connections: must be > 0, got 0"));
+    let mut paced = BenchmarkConfig::concurrency(1, 0, 1, 1, 1);
+    paced.arrival = Some(RateArrival::Constant);
+    assert!(
+        err(paced).contains("benchmark.arrival: spreads the requests of request-rate mode"),
+        "an arrival concurrency mode does not follow is not ignored"
+    );
     let mut std = BenchmarkConfig::concurrency(1, 0, 1, 1, 1);
     std.isl_stddev = -1.0;
     assert!(err(std).contains("benchmark.isl_stddev: must be >= 0"));
@@ -310,11 +316,11 @@ fn mode() -> impl Strategy<Value = BenchmarkConfig> {
                 }
                 if let Some((r, constant)) = rate {
                     b.request_rate = Some(r);
-                    b.arrival = if constant {
+                    b.arrival = Some(if constant {
                         RateArrival::Constant
                     } else {
                         RateArrival::Poisson
-                    };
+                    });
                     if !cap {
                         b.concurrency = None;
                     }
