@@ -258,6 +258,13 @@ impl WorkloadConfig {
         if let (Some(Preset::Airline), Some(airline)) = (self.preset, &self.airline) {
             airline.check(&format!("{prefix}.airline"))?;
         }
+        // A workload of no stream (an empty file, a forgotten `streams:`) sends nothing.
+        if self.expanded_streams().is_empty() {
+            return Err(TrafficError::config(
+                format!("{prefix}.streams"),
+                "names no stream (or give `preset: airline`)",
+            ));
+        }
         let mut classes: Vec<String> = Vec::new();
         let mut names = BTreeSet::new();
         let mut streams = Vec::new();

@@ -235,6 +235,13 @@ fn bad_config_names_the_field() {
     open: {{arrival: {arrival}, input: {{kind: fixed, value: 1}}, output: {{kind: fixed, value: 1}}}}"
         )
     };
+    // A workload of no stream sends nothing: an empty file is not a workload.
+    for empty in ["", "streams: []", "block_tokens: 64"] {
+        assert_eq!(
+            err(empty),
+            "traffic.streams: names no stream (or give `preset: airline`)"
+        );
+    }
     assert_eq!(
         err(&open("{kind: poisson, rate_per_s: -2}")),
         "traffic.streams[1].open.arrival.rate_per_s: must be > 0, got -2"
