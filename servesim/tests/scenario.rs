@@ -94,6 +94,13 @@ fn errors_name_the_field() {
         ),
         (
             (
+                "input: {kind: fixed, value: 100}",
+                "input:\n          kind: fixed\n          value: 100\n          max: 5",
+            ),
+            "traffic.streams[0].open.input: unknown field `max`, expected `value` at line 20 column 11",
+        ),
+        (
+            (
                 "    - name: chat\n",
                 "    - name: chat\n      start_s: 60\n",
             ),

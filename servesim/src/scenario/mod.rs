@@ -129,9 +129,10 @@ impl Scenario {
         let de = serde_norway::Deserializer::from_str(text);
         let config: ScenarioConfig = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
+            let message = parse_message(&path, &e.into_inner().to_string());
             Error::Parse {
                 origin: origin.to_string(),
-                message: parse_message(&path, &e.into_inner().to_string()),
+                message: unknown_key_placed(&message, &path, text),
                 path,
             }
         })?;
@@ -308,6 +309,26 @@ pub(crate) fn placed(e: Error, text: &str, origin: &str) -> Error {
         line,
         column,
         source: Box::new(e),
+    }
+}
+
+/// `message` about an unknown field inside a block read by its `kind:` (a distribution, an
+/// arrival, a fault), placed at the field's key: the parser, which reads such a block
+/// whole before it knows its kind, places it at the block before.
+fn unknown_key_placed(message: &str, path: &str, text: &str) -> String {
+    let Some(key) = message
+        .strip_prefix("unknown field `")
+        .and_then(|m| m.split_once('`'))
+        .map(|(k, _)| k)
+    else {
+        return message.to_string();
+    };
+    let Some((said, _)) = message.rsplit_once(" at line ") else {
+        return message.to_string();
+    };
+    match locate::locate_key(text, &format!("{path}.{key}")) {
+        Some((line, column)) => format!("{said} at line {line} column {column}"),
+        None => message.to_string(),
     }
 }
 
