@@ -268,21 +268,44 @@ impl TraceReader {
             }
             Inner::Jsonl(rdr, buf, line) => {
                 buf.clear();
-                let n = rdr.read_line(buf).map_err(|source| io_err(path, source))?;
+                let n = rdr.read_line(buf).map_err(|source| {
+                    // A line of bytes that are not UTF-8 is that line's fault.
+                    if source.kind() == std::io::ErrorKind::InvalidData {
+                        malformed(path, *line + 1, 1, "not UTF-8 text")
+                    } else {
+                        io_err(path, source)
+                    }
+                })?;
                 if n == 0 {
                     return Ok(None);
                 }
                 *line += 1;
                 let text = buf.trim_end_matches(['\n', '\r']);
+                // A byte-order mark is not part of the first record.
+                let text = if *line == 1 {
+                    text.trim_start_matches('\u{feff}')
+                } else {
+                    text
+                };
                 if text.trim().is_empty() {
                     return Err(malformed(path, *line, 1, "empty line"));
                 }
-                let row: MooncakeRow = serde_json::from_str(text).map_err(|e| {
-                    // serde_json appends its own "at line 1 column N"; we say it up front.
+                let mut de = serde_json::Deserializer::from_str(text);
+                let row: MooncakeRow = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+                    // serde_json appends its own "at line 1 column N"; we say it up front,
+                    // and the field at fault before the message.
+                    let field = e.path().to_string();
+                    let e = e.into_inner();
                     let msg = e.to_string();
                     let msg = msg
                         .rsplit_once(" at line ")
                         .map_or(msg.as_str(), |(m, _)| m);
+                    let msg = servesim_core::suggest::plain_types(msg);
+                    let msg = if field == "." {
+                        msg
+                    } else {
+                        format!("{field}: {msg}")
+                    };
                     malformed(path, *line, e.column() as u64, msg)
                 })?;
                 let time_ns = i64::try_from(row.timestamp)

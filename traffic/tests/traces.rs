@@ -333,7 +333,28 @@ fn malformed_rows_name_file_line_and_column() {
             "mooncake",
             &format!("{m}{m}{{\"timestamp\": 5, \"input_length\": \"x\"}}\n")
         ),
-        ":3:36: invalid type: string \"x\", expected u32"
+        ":3:36: input_length: invalid type: string \"x\", expected a whole number of at least 0"
+    );
+    // A byte-order mark is not part of the first record; bytes that are not UTF-8 are
+    // their line's fault.
+    let bom = format!("\u{feff}{m}{m}");
+    assert!(
+        replay(&format!(
+            "{{path: {}, format: mooncake}}",
+            tmp("m4.jsonl", &bom).display()
+        ))
+        .is_ok()
+    );
+    let p = tmp("m5.jsonl", "");
+    std::fs::write(
+        &p,
+        [m.as_bytes(), b"{\"timestamp\": 1, \"x\": \"\xff\"}\n"].concat(),
+    )
+    .unwrap();
+    let e = replay(&format!("{{path: {}, format: mooncake}}", p.display())).unwrap_err();
+    assert!(
+        e.to_string().ends_with("m5.jsonl:2:1: not UTF-8 text"),
+        "{e}"
     );
     assert!(error_of("m2.jsonl", "mooncake", &format!("{m}\n{m}")).starts_with(":2:1: empty line"));
     assert!(
