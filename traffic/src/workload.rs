@@ -105,7 +105,10 @@ struct User {
 #[derive(Debug)]
 struct Replay {
     reader: TraceReader,
+    /// The window replayed: the trace's, moved by `shift_ns`.
     spec: TraceSpec,
+    /// How far this seed's draw of `random_start_s` moved the window.
+    shift_ns: i64,
     start: SimTime,
     end: SimTime,
     t0: Option<i64>,
@@ -200,17 +203,19 @@ impl Workload {
                 }
                 StreamKind::Trace(t) => {
                     let mut window = t.clone();
+                    let mut shift_ns = 0;
                     if t.random_start_ns > 0 {
                         let mut start = rng.stream(&format!("traffic/{}/start", s.name));
-                        let shift = start.random_range(0..t.random_start_ns) as i64;
-                        window.from_ns = window.from_ns.saturating_add(shift);
+                        shift_ns = start.random_range(0..t.random_start_ns) as i64;
+                        window.from_ns = window.from_ns.saturating_add(shift_ns);
                         if window.to_ns != i64::MAX {
-                            window.to_ns = window.to_ns.saturating_add(shift);
+                            window.to_ns = window.to_ns.saturating_add(shift_ns);
                         }
                     }
                     let mut replay = Box::new(Replay {
                         reader: TraceReader::open(&t.path, t.format)?,
                         spec: window,
+                        shift_ns,
                         start: s.start,
                         end: s.end,
                         t0: None,
@@ -609,11 +614,24 @@ impl Replay {
         let path = self.reader.path().display();
         let why = match self.t0 {
             None => format!("{path} has no rows"),
-            Some(_) if self.prev < self.spec.from_ns => format!(
-                "{path} ends {:.3} s after its first row, before from_s ({:.3} s)",
-                self.prev as f64 / 1e9,
-                self.spec.from_ns as f64 / 1e9
-            ),
+            Some(_) if self.prev < self.spec.from_ns => {
+                let secs = |ns: i64| ns as f64 / 1e9;
+                let start = if self.shift_ns > 0 {
+                    format!(
+                        "the window's start ({:.3} s: from_s {:.3} s and {:.3} s this seed \
+                         drew of random_start_s)",
+                        secs(self.spec.from_ns),
+                        secs(self.spec.from_ns - self.shift_ns),
+                        secs(self.shift_ns)
+                    )
+                } else {
+                    format!("from_s ({:.3} s)", secs(self.spec.from_ns))
+                };
+                format!(
+                    "{path} ends {:.3} s after its first row, before {start}",
+                    secs(self.prev)
+                )
+            }
             Some(_) => {
                 format!("no row of {path} from from_s falls before to_s or the stream's end_s")
             }

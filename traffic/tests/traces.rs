@@ -440,4 +440,14 @@ fn a_trace_that_replays_nothing_is_an_error() {
             .unwrap()
             .is_empty()
     );
+    // A window moved past the end by random_start_s says so, not that from_s did.
+    let err = replay(&format!("{{{base}, random_start_s: 1000000}}"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("before the window's start (")
+            && err.contains(": from_s 0.000 s and ")
+            && err.contains(" s this seed drew of random_start_s)"),
+        "{err}"
+    );
 }
