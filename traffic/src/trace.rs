@@ -165,7 +165,7 @@ impl TraceReader {
                 } else {
                     &BURSTGPT_HEADER
                 };
-                let header = rdr.headers().map_err(|e| csv_err(path, &e, 0))?.clone();
+                let header = rdr.headers().map_err(|e| csv_err(path, &e, 0, 1))?.clone();
                 for (i, want) in expected.iter().enumerate() {
                     let got = header.get(i).unwrap_or("").trim_start_matches('\u{feff}');
                     if got != *want {
@@ -213,10 +213,16 @@ impl TraceReader {
         match &mut self.inner {
             Inner::Csv(rdr, rec, offset) => {
                 let offset = *offset;
-                if !rdr
-                    .read_record(rec)
-                    .map_err(|e| csv_err(path, &e, offset))?
-                {
+                let more = match rdr.read_record(rec) {
+                    Ok(more) => more,
+                    Err(e) => {
+                        // An error of no record (a damaged gzip stream) is placed where the
+                        // reader stopped.
+                        let at = rdr.position().line() + offset;
+                        return Err(csv_err(path, &e, offset, at));
+                    }
+                };
+                if !more {
                     return Ok(None);
                 }
                 let line = rec.position().map_or(0, |p| p.line() + offset);
@@ -331,9 +337,10 @@ impl Iterator for TraceReader {
     }
 }
 
-/// A CSV reader's error, its line moved by `line_offset` (see `Inner::Csv`).
-fn csv_err(path: &Path, e: &csv::Error, line_offset: u64) -> TrafficError {
-    let line = e.position().map_or(0, |p| p.line() + line_offset);
+/// A CSV reader's error, its line moved by `line_offset` (see `Inner::Csv`); `at` where
+/// the error has no position of its own.
+fn csv_err(path: &Path, e: &csv::Error, line_offset: u64, at: u64) -> TrafficError {
+    let line = e.position().map_or(at, |p| p.line() + line_offset);
     match e.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..

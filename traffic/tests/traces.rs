@@ -210,6 +210,18 @@ fn plain_and_gzip_read_the_same() {
     assert_eq!(TraceFormat::detect(&gz).unwrap(), TraceFormat::Mooncake);
     let azure = traces_dir().join("azure_llm_2023_code.csv.gz");
     assert_eq!(TraceFormat::detect(&azure).unwrap(), TraceFormat::Azure);
+    // A gzip stream cut short is an error placed at a line where reading stopped.
+    let bytes = std::fs::read(&azure).unwrap();
+    let cut = std::env::temp_dir().join(format!("servesim-cut-{}.csv.gz", std::process::id()));
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let e = TraceReader::open(&cut, TraceFormat::Azure)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_err()
+        .to_string();
+    let at = e.split(':').nth(1).and_then(|l| l.parse::<u64>().ok());
+    assert!(at.is_some_and(|l| l > 1), "{e}");
+    std::fs::remove_file(&cut).unwrap();
 }
 
 #[test]
