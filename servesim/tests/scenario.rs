@@ -192,7 +192,15 @@ fn errors_name_the_field() {
                 "seed: 1\nfaults: {events: [{kind: random_worker_failures, pool: decode, \
                  mtbf_s: 1e-12}]}",
             ),
-            "faults.events[0].mtbf_s: must be at least 1 s",
+            "faults.events[0].mtbf_s: must be in [1, 10000000] s, got 0.000000000001",
+        ),
+        (
+            (
+                "seed: 1",
+                "seed: 1\nfaults: {events: [{kind: random_worker_failures, pool: decode, \
+                 mtbf_s: 0}]}",
+            ),
+            "faults.events[0].mtbf_s: must be in [1, 10000000] s, got 0",
         ),
         (
             (

@@ -62,16 +62,16 @@ pub fn plain_types(message: &str) -> String {
         if let Some((_, plain)) = PLAIN_TYPES.iter().find(|(t, _)| *t == word) {
             out.push_str(plain);
             rest = &after[end..];
-        } else if let Some(kind) = ["struct ", "enum "]
+        } else if let Some(kind) = ["struct ", "enum ", "internally tagged enum "]
             .into_iter()
             .find(|k| after.starts_with(k))
         {
             let name = &after[kind.len()..];
             let name_end = word_end(name);
-            out.push_str(if kind == "struct " {
-                "a section of fields"
-            } else {
-                "one of its allowed values"
+            out.push_str(match kind {
+                "struct " => "a section of fields",
+                "enum " => "one of its allowed values",
+                _ => "a section with its `kind:`",
             });
             rest = &name[name_end..];
         } else {
@@ -156,6 +156,10 @@ mod tests {
         assert_eq!(
             plain_types("invalid type: string \"x\", expected struct SloConfig"),
             "invalid type: string \"x\", expected a section of fields"
+        );
+        assert_eq!(
+            plain_types("invalid type: sequence, expected internally tagged enum FaultEvent"),
+            "invalid type: sequence, expected a section with its `kind:`"
         );
         assert_eq!(plain_types("expected f64"), "expected a number");
         assert_eq!(plain_types("expected u64x"), "expected u64x");

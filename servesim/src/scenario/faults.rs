@@ -244,11 +244,11 @@ pub(super) fn validate_faults(
                 end_s,
             } => {
                 pool_ok(pool)?;
-                positive("mtbf_s", *mtbf_s)?;
-                if *mtbf_s < MIN_MTBF_S {
+                // One range, said the same for every value outside it.
+                if !(mtbf_s.is_finite() && (MIN_MTBF_S..=MAX_DURATION_S).contains(mtbf_s)) {
                     return Err(invalid(
                         format!("{path}.mtbf_s"),
-                        format!("must be at least {MIN_MTBF_S} s, got {mtbf_s}"),
+                        format!("must be in [{MIN_MTBF_S}, {MAX_DURATION_S}] s, got {mtbf_s}"),
                     ));
                 }
                 if let Some(end) = end_s
