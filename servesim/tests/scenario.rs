@@ -101,6 +101,13 @@ fn errors_name_the_field() {
         ),
         (
             (
+                "input: {kind: fixed, value: 100}",
+                "input:\n          kind: fixed\n          value: 100\n          value: 7",
+            ),
+            "traffic.streams[0].open.input: duplicate field `value` at line 20 column 11",
+        ),
+        (
+            (
                 "    - name: chat\n",
                 "    - name: chat\n      start_s: 60\n",
             ),
@@ -245,6 +252,11 @@ fn errors_name_the_field() {
         let path = rest.split(": ").next().unwrap_or_default();
         assert_eq!(rest.matches(&format!("{path}:")).count(), 1, "{err}");
     }
+    // A top-level field written twice: its second key.
+    assert_eq!(
+        error(("gpu: h100_sxm\n", "gpu: h100_sxm\ngpu: h200_sxm\n")),
+        "s.yaml: duplicate field `gpu` at line 5 column 1"
+    );
 }
 
 #[test]

@@ -45,11 +45,13 @@ fn steps(path: &str) -> Option<Vec<Step>> {
 /// The message of the error raised on reaching the value.
 const FOUND: &str = "\u{0}servesim: found";
 
-/// A walk down the steps left; at the end, the value (`false`) or its key (`true`).
-struct Seek<'a>(&'a [Step], bool);
+/// A walk down the steps left; at the end, the value (`false`) or its key (`true`), the
+/// key's first occurrence in its map or (`usize` of them skipped) a later one.
+struct Seek<'a>(&'a [Step], bool, usize);
 
-/// A map key that refuses itself when it is the name sought (its position is the key's).
-struct Key<'a>(&'a str);
+/// A map key that, when it is the name sought, refuses itself (its position is the key's)
+/// if `true`, else says it matched.
+struct Key<'a>(&'a str, bool);
 
 impl<'de> DeserializeSeed<'de> for Key<'_> {
     type Value = bool;
@@ -67,10 +69,9 @@ impl<'de> Visitor<'de> for Key<'_> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
-        if v == self.0 {
-            Err(E::custom(FOUND))
-        } else {
-            Ok(false)
+        match (v == self.0, self.1) {
+            (true, true) => Err(E::custom(FOUND)),
+            (matched, _) => Ok(matched),
         }
     }
 
@@ -128,14 +129,16 @@ impl<'de> Visitor<'de> for Seek<'_> {
             return Ok(());
         };
         if rest.is_empty() && self.1 {
-            while map.next_key_seed(Key(name))?.is_some() {
+            let mut skip = self.2;
+            while let Some(matched) = map.next_key_seed(Key(name, skip == 0))? {
+                skip -= usize::from(matched);
                 map.next_value::<IgnoredAny>()?;
             }
             return Ok(());
         }
         while let Some(key) = map.next_key::<serde_norway::Value>()? {
             if key.as_str() == Some(name) {
-                return map.next_value_seed(Seek(rest, self.1));
+                return map.next_value_seed(Seek(rest, self.1, self.2));
             }
             map.next_value::<IgnoredAny>()?;
         }
@@ -152,7 +155,8 @@ impl<'de> Visitor<'de> for Seek<'_> {
                 return Ok(());
             }
         }
-        seq.next_element_seed(Seek(rest, self.1)).map(|_| ())
+        seq.next_element_seed(Seek(rest, self.1, self.2))
+            .map(|_| ())
     }
 
     fn visit_bool<E>(self, _: bool) -> Result<(), E> {
@@ -181,18 +185,23 @@ impl<'de> Visitor<'de> for Seek<'_> {
 /// The line and column (from 1) of the value at `path` in the YAML (or JSON) `text`; `None`
 /// when the path is not a field path or the text does not hold it (a default left out).
 pub fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
-    seek(text, path, false)
+    seek(text, path, false, 0)
 }
 
 /// The line and column of the key of the field at `path` (an unknown field is its key).
 pub fn locate_key(text: &str, path: &str) -> Option<(usize, usize)> {
-    seek(text, path, true)
+    seek(text, path, true, 0)
 }
 
-fn seek(text: &str, path: &str, key: bool) -> Option<(usize, usize)> {
+/// The line and column of the second key of the field at `path`, written twice.
+pub fn locate_duplicate_key(text: &str, path: &str) -> Option<(usize, usize)> {
+    seek(text, path, true, 1)
+}
+
+fn seek(text: &str, path: &str, key: bool, skip: usize) -> Option<(usize, usize)> {
     let steps = steps(path)?;
     let de = serde_norway::Deserializer::from_str(text);
-    let err = Seek(&steps, key).deserialize(de).err()?;
+    let err = Seek(&steps, key, skip).deserialize(de).err()?;
     if !err.to_string().contains(FOUND) {
         return None;
     }

@@ -132,7 +132,7 @@ impl Scenario {
             let message = parse_message(&path, &e.into_inner().to_string());
             Error::Parse {
                 origin: origin.to_string(),
-                message: unknown_key_placed(&message, &path, text),
+                message: key_placed(&message, &path, text),
                 path,
             }
         })?;
@@ -312,21 +312,33 @@ pub(crate) fn placed(e: Error, text: &str, origin: &str) -> Error {
     }
 }
 
-/// `message` about an unknown field inside a block read by its `kind:` (a distribution, an
-/// arrival, a fault), placed at the field's key: the parser, which reads such a block
-/// whole before it knows its kind, places it at the block before.
-fn unknown_key_placed(message: &str, path: &str, text: &str) -> String {
-    let Some(key) = message
-        .strip_prefix("unknown field `")
-        .and_then(|m| m.split_once('`'))
-        .map(|(k, _)| k)
-    else {
-        return message.to_string();
+/// `message` about a field's key placed at that key: an unknown field inside a block read
+/// by its `kind:` (a distribution, an arrival, a fault), which the parser reads whole before
+/// it knows its kind and so places at the block before, or the second key of a field
+/// written twice, which it does not place at all.
+fn key_placed(message: &str, path: &str, text: &str) -> String {
+    let key_of = |lead: &str| {
+        message
+            .strip_prefix(lead)
+            .and_then(|m| m.split_once('`'))
+            .map(|(k, _)| k)
     };
-    let Some((said, _)) = message.rsplit_once(" at line ") else {
-        return message.to_string();
+    let (key, second) = match (key_of("unknown field `"), key_of("duplicate field `")) {
+        (Some(k), _) => (k, false),
+        (None, Some(k)) => (k, true),
+        (None, None) => return message.to_string(),
     };
-    match locate::locate_key(text, &format!("{path}.{key}")) {
+    let said = message.rsplit_once(" at line ").map_or(message, |(m, _)| m);
+    let field = match path {
+        "" | "." => key.to_string(),
+        _ => format!("{path}.{key}"),
+    };
+    let at = if second {
+        locate::locate_duplicate_key(text, &field)
+    } else {
+        locate::locate_key(text, &field)
+    };
+    match at {
         Some((line, column)) => format!("{said} at line {line} column {column}"),
         None => message.to_string(),
     }
