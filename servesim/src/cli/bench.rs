@@ -17,8 +17,9 @@ const BENCH_SCENARIO: &str = include_str!("../../../scenarios/bench-16.yaml");
 /// Arguments of `servesim bench`.
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Requests to simulate with the built-in scenario (default 1,000,000; the duration
-    /// follows from its rate).
+    /// About how many requests to simulate with the built-in scenario (default 1,000,000):
+    /// it runs for that many over its Poisson rate of 74 a second, rounded up to a whole
+    /// second, so a count below 74 still brings some 74.
     #[arg(long)]
     pub requests: Option<u64>,
     /// Another scenario to time instead of the built-in one (its own duration is kept).
