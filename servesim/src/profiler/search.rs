@@ -425,9 +425,17 @@ impl<'a> Search<'a> {
             let mut best: Option<(f64, f64, u32, u32)> = None;
             let (pg, dg) = (p.split.gpus(), d.split.gpus());
             let max_y = budget.saturating_sub(pg) / dg;
+            // The rate grows with `y`, so the fewest prefill workers carrying it do too: no
+            // count below the last one found carried the smaller rate, nor carries this one.
+            // Scanning on from there finds what `workers_for` would, in time linear in the
+            // budget instead of its square.
+            let most = budget / pg.max(1) + 1;
+            let mut from = 1;
             for y in 1..=max_y {
                 let left = budget - y * dg;
-                let want = workers_for(f64::from(y) * dcap);
+                let rate_y = f64::from(y) * dcap;
+                let want = (from..=most).find(|&x| p_cap(x) >= rate_y).unwrap_or(most);
+                from = want;
                 for x in [want.saturating_sub(1).max(1), want] {
                     let x = x.min(left / pg);
                     if x == 0 {
