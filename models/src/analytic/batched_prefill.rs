@@ -27,7 +27,7 @@
 use std::cell::{OnceCell, RefCell};
 use std::sync::OnceLock;
 
-use rand_distr::{Distribution, Exp1};
+use rand_distr::{Distribution, Gamma};
 use servesim_core::RngStreams;
 
 use super::{largest_within, mdk_max_utilisation, mdk_response_ms};
@@ -307,17 +307,19 @@ impl<'p> BatchedPrefill<'p> {
     }
 
     /// One worker's arrival times at one request per ms in total: every `workers`-th
-    /// arrival of a Poisson stream (round-robin), from a fixed seed.
+    /// arrival of a Poisson stream (round-robin), from a fixed seed. The gap between a
+    /// worker's arrivals, the sum of `n` unit exponential gaps, is drawn whole from its
+    /// Gamma(`n`, 1) distribution: one draw a gap, not `n`, for pools of hundreds.
     fn unit_arrivals(&self, workers: u32) -> &[f64] {
         let slot = (workers as usize - 1).min(self.unit_arrivals.len() - 1);
         let n = slot + 1;
         self.unit_arrivals[slot].get_or_init(|| {
             let mut rng = RngStreams::new(0).substream("analytic/prefill-arrivals", n as u64);
+            let gaps = Gamma::new(n as f64, 1.0).expect("a positive shape and scale");
             let mut t = 0.0;
             (0..ARRIVALS)
                 .map(|_| {
-                    let gap: f64 = (0..n).map(|_| -> f64 { Exp1.sample(&mut rng) }).sum();
-                    t += gap;
+                    t += gaps.sample(&mut rng);
                     t
                 })
                 .collect()
