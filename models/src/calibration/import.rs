@@ -763,6 +763,39 @@ mod tests {
     }
 
     #[test]
+    fn a_column_named_twice_or_a_row_too_long_is_named_on_its_line() {
+        let base =
+            std::env::temp_dir().join(format!("servesim-import-wide-{}", std::process::id()));
+        let row = "1.0,x,bfloat16,8,1024,4096,0.01";
+        let cases = [
+            (
+                format!("version,kernel_source,gemm_dtype,m,n,k,latency,latency\n{row},0.02\n"),
+                "gemm_perf.csv:1: column `latency`: named twice in the header",
+            ),
+            (
+                format!("version,kernel_source,gemm_dtype,m,n,k,latency\n{row}\n{row},9\n"),
+                "gemm_perf.csv:3: 8 fields where the header has 7",
+            ),
+            // Lines ending in CRLF are counted as lines all the same.
+            (
+                format!("version,kernel_source,gemm_dtype,m,n,k,latency\r\n{row}\r\n{row},9\r\n"),
+                "gemm_perf.csv:3: 8 fields where the header has 7",
+            ),
+        ];
+        for (text, said) in cases {
+            let _ = std::fs::remove_dir_all(&base);
+            let src = base.join("in/h100_sxm/vllm");
+            std::fs::create_dir_all(&src).unwrap();
+            std::fs::write(src.join("gemm_perf.csv"), &text).unwrap();
+            let e = import_dir(&base.join("in"), &base.join("out"), &BTreeMap::new())
+                .unwrap_err()
+                .to_string();
+            assert!(e.ends_with(said), "{text:?}: {e}");
+        }
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
     fn import_converts_and_round_trips() {
         let base = std::env::temp_dir().join(format!("servesim-import-{}", std::process::id()));
         let src = base.join("in/h100_sxm/vllm");

@@ -35,11 +35,17 @@ impl Columns {
     }
 }
 
-/// The CSV body of a table (calibration format or public layout): fields trimmed, rows of any
-/// length (a short row is reported by the field it lacks), errors naming the file and line.
+/// The CSV body of a table (calibration format or public layout): fields trimmed, rows
+/// shorter than the header allowed (a short row is reported by the field it lacks), longer
+/// ones not, errors naming the file and line.
 pub(crate) struct TableReader<'a> {
     rdr: csv::Reader<&'a [u8]>,
+    bytes: &'a [u8],
     path: &'a Path,
+    /// The header's width, once read.
+    width: usize,
+    /// A byte offset and the line it is on, counted so far.
+    counted: (usize, u64),
 }
 
 impl<'a> TableReader<'a> {
@@ -49,21 +55,69 @@ impl<'a> TableReader<'a> {
             .trim(csv::Trim::All)
             .flexible(true)
             .from_reader(bytes);
-        TableReader { rdr, path }
+        TableReader {
+            rdr,
+            bytes,
+            path,
+            width: usize::MAX,
+            counted: (0, 1),
+        }
     }
 
-    /// The header record.
+    fn fault(&self, line: u64, column: Option<String>, message: String) -> ModelsError {
+        ModelsError::Csv {
+            path: self.path.to_path_buf(),
+            line,
+            column,
+            message,
+        }
+    }
+
+    /// The header record; a column named twice is an error (which of the two a row's
+    /// value is read from would be a guess).
     pub(crate) fn header(&mut self) -> Result<csv::StringRecord> {
-        self.rdr
+        let header = self
+            .rdr
             .headers()
             .cloned()
-            .map_err(|e| crate::hardware::csv_error(self.path, &e))
+            .map_err(|e| crate::hardware::csv_error(self.path, &e))?;
+        for (i, name) in header.iter().enumerate() {
+            if !name.is_empty() && header.iter().take(i).any(|n| n == name) {
+                return Err(self.fault(1, Some(name.into()), "named twice in the header".into()));
+            }
+        }
+        self.width = header.len();
+        Ok(header)
+    }
+
+    /// The line (1-based) of a record starting at byte `offset`, counted on from the last
+    /// one asked for. The reader's own count is one short after a CRLF line, where it starts
+    /// the next record at that line's `\n`: the byte at `offset` is counted too.
+    fn line_at(&mut self, offset: usize) -> u64 {
+        let (from, line) = self.counted;
+        let end = (offset + 1).clamp(from, self.bytes.len());
+        let more = self.bytes[from..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.counted = (end, line + more as u64);
+        self.counted.1
     }
 
     /// Reads the next record into `rec`: its line in the CSV (1-based), `None` at the end.
     pub(crate) fn next_record(&mut self, rec: &mut csv::StringRecord) -> Result<Option<u64>> {
         match self.rdr.read_record(rec) {
-            Ok(true) => Ok(Some(rec.position().map(|p| p.line()).unwrap_or(0))),
+            Ok(true) => {
+                let line = rec
+                    .position()
+                    .map_or(0, |p| self.line_at(p.byte() as usize));
+                if rec.len() > self.width {
+                    let message =
+                        format!("{} fields where the header has {}", rec.len(), self.width);
+                    return Err(self.fault(line, None, message));
+                }
+                Ok(Some(line))
+            }
             Ok(false) => Ok(None),
             Err(e) => Err(crate::hardware::csv_error(self.path, &e)),
         }
