@@ -776,6 +776,15 @@ mod tests {
                 format!("version,kernel_source,gemm_dtype,m,n,k,latency\n{row}\n{row},9\n"),
                 "gemm_perf.csv:3: 8 fields where the header has 7",
             ),
+            // A MoE row whose token picks more experts than there are, or whose experts
+            // are split over more ranks than experts.
+            (
+                "op_name,kernel_source,moe_dtype,num_tokens,hidden_size,inter_size,topk,\
+                 num_experts,moe_tp_size,moe_ep_size,distribution,latency\n\
+                 moe,x,fp8_block,8,7168,2048,8,128,1,256,balanced,0.1\n"
+                    .to_string(),
+                "moe_perf.csv:2: column `moe_ep_size`: 256 is more than the row's 128 experts",
+            ),
             // Lines ending in CRLF are counted as lines all the same.
             (
                 format!("version,kernel_source,gemm_dtype,m,n,k,latency\r\n{row}\r\n{row},9\r\n"),
@@ -786,7 +795,12 @@ mod tests {
             let _ = std::fs::remove_dir_all(&base);
             let src = base.join("in/h100_sxm/vllm");
             std::fs::create_dir_all(&src).unwrap();
-            std::fs::write(src.join("gemm_perf.csv"), &text).unwrap();
+            let table = if text.starts_with("op_name") {
+                "moe_perf.csv"
+            } else {
+                "gemm_perf.csv"
+            };
+            std::fs::write(src.join(table), &text).unwrap();
             let e = import_dir(&base.join("in"), &base.join("out"), &BTreeMap::new())
                 .unwrap_err()
                 .to_string();

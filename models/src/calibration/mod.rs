@@ -370,21 +370,31 @@ pub(crate) fn row_op(
         Family::Moe
         | Family::MoeMinLatency
         | Family::MoeDeepepNormal
-        | Family::MoeDeepepLowLatency => KernelOp::Moe(MoeShape {
-            quant: r.parse(i[0], MoeQuant::parse)?,
-            tokens: r.pos_int(i[1])?,
-            hidden: r.pos_u32(i[2])?,
-            inter: r.pos_u32(i[3])?,
-            topk: r.pos_u32(i[4])?,
-            experts: r.pos_u32(i[5])?,
-            moe_tp: r.pos_u32(i[6])?,
-            moe_ep: r.pos_u32(i[7])?,
-            kernel: family.moe_kernel().unwrap_or_default(),
-            routing: match i[8] {
-                ABSENT => ExpertRouting::Balanced,
-                c => r.parse(c, ExpertRouting::parse)?,
-            },
-        }),
+        | Family::MoeDeepepLowLatency => {
+            let m = MoeShape {
+                quant: r.parse(i[0], MoeQuant::parse)?,
+                tokens: r.pos_int(i[1])?,
+                hidden: r.pos_u32(i[2])?,
+                inter: r.pos_u32(i[3])?,
+                topk: r.pos_u32(i[4])?,
+                experts: r.pos_u32(i[5])?,
+                moe_tp: r.pos_u32(i[6])?,
+                moe_ep: r.pos_u32(i[7])?,
+                kernel: family.moe_kernel().unwrap_or_default(),
+                routing: match i[8] {
+                    ABSENT => ExpertRouting::Balanced,
+                    c => r.parse(c, ExpertRouting::parse)?,
+                },
+            };
+            // A token picks `topk` distinct experts, and each EP rank holds one at least.
+            for (col, n) in [(i[4], m.topk), (i[7], m.moe_ep)] {
+                if n > m.experts {
+                    let said = format!("{n} is more than the row's {} experts", m.experts);
+                    return Err(r.err(col, said));
+                }
+            }
+            KernelOp::Moe(m)
+        }
         Family::MlaContext | Family::MlaGeneration => {
             let q_lora = r.u32(i[4])?;
             let dims = MlaDims {
