@@ -14,7 +14,6 @@ use crate::policies::static_policy::Static;
 use crate::policies::{Basis, Common};
 use crate::policy_kind::PolicyKind;
 use crate::profile::Profile;
-use servesim_core::NotOneOf;
 
 /// Builds the policy named in `config` for the deployment in `ctx`. Errors name the field
 /// under `path` (the config's own path in the scenario, e.g. `planner`).
@@ -43,15 +42,7 @@ fn build_inner(
     profile: Option<Profile>,
     path: &str,
 ) -> Result<Box<dyn Planner>, PlannerError> {
-    let kind: PolicyKind =
-        config
-            .policy
-            .parse()
-            .map_err(|e: NotOneOf| PlannerError::UnknownPolicy {
-                path: format!("{path}.policy"),
-                name: e.name,
-                known: e.known,
-            })?;
+    let kind = PolicyKind::parse_at(&config.policy, format!("{path}.policy"))?;
     PlannerError::check_positive_seconds(format!("{path}.interval_s"), config.interval_s)?;
     if !(config.scrape_lag_s.is_finite() && config.scrape_lag_s >= 0.0) {
         return Err(PlannerError::invalid(

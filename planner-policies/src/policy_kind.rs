@@ -2,6 +2,8 @@
 
 use servesim_core::Named;
 
+use crate::PlannerError;
+
 servesim_core::named_enum! {
     /// A known planner policy, by the name written in a scenario (`planner.policy`).
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -20,6 +22,17 @@ servesim_core::named_enum! {
 }
 
 impl PolicyKind {
+    /// The policy named `name`, written at the field `path`; an unknown name is an error
+    /// naming the field and the known policies.
+    pub fn parse_at(name: &str, path: impl Into<String>) -> Result<PolicyKind, PlannerError> {
+        name.parse()
+            .map_err(|e: servesim_core::NotOneOf| PlannerError::UnknownPolicy {
+                path: path.into(),
+                name: e.name,
+                known: e.known,
+            })
+    }
+
     /// What the policy does, in a sentence a user choosing one reads (`servesim list
     /// policies`); each policy's module documentation has the whole rule.
     pub fn describe(self) -> &'static str {

@@ -7,8 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
-use servesim_core::NotOneOf;
-use servesim_planner::{PlannerConfig, PlannerError, PolicyKind};
+use servesim_planner::{PlannerConfig, PolicyKind};
 
 use crate::Error;
 use crate::progress::Observer;
@@ -36,14 +35,7 @@ pub fn with_policy(base: &Scenario, policy: &str, seed: u64) -> Result<Scenario,
 pub fn check_policies(policies: &[String], field: &str) -> Result<(), Error> {
     for (i, p) in policies.iter().enumerate() {
         let path = format!("{field}[{i}]");
-        if let Err(e) = p.parse::<PolicyKind>() {
-            let NotOneOf { name, known } = e;
-            return Err(Error::Planner(PlannerError::UnknownPolicy {
-                path,
-                name,
-                known,
-            }));
-        }
+        PolicyKind::parse_at(p, path.as_str()).map_err(Error::Planner)?;
         if policies[..i].contains(p) {
             return Err(Error::Config {
                 path,

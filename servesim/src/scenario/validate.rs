@@ -21,8 +21,7 @@ use servesim_models::frontend::FrontendSpec;
 
 use super::checks::{interval, invalid, seconds};
 use super::faults::validate_faults;
-use servesim_core::NotOneOf;
-use servesim_planner::{PlannerConfig, PlannerError, PolicyKind};
+use servesim_planner::{PlannerConfig, PolicyKind};
 use servesim_traffic::WorkloadSpec;
 
 use super::{
@@ -301,13 +300,7 @@ fn validate_metrics(
 /// planner crate's to check when it builds the policy).
 pub(super) fn validate_planner(p: &PlannerConfig) -> Result<(), Error> {
     // A name no policy has is said when the scenario is read, not when it runs.
-    p.policy.parse::<PolicyKind>().map_err(|e: NotOneOf| {
-        Error::Planner(PlannerError::UnknownPolicy {
-            path: "planner.policy".into(),
-            name: e.name,
-            known: e.known,
-        })
-    })?;
+    PolicyKind::parse_at(&p.policy, "planner.policy").map_err(Error::Planner)?;
     for (field, v) in [
         ("planner.interval_s", p.interval_s),
         ("planner.scrape_lag_s", p.scrape_lag_s),
