@@ -49,12 +49,12 @@ pub fn jobs(flag: Option<usize>) -> Result<usize, CliError> {
 /// A file the command reads, named for errors: what it is, and its path.
 pub type Input<'a> = (&'a str, &'a std::path::Path);
 
-/// The input of `inputs` that `path` names (in any spelling, through links), if any:
-/// writing there would lose it.
+/// The file of `inputs` that `path` names (as written, or in another spelling or through
+/// links where it exists), if any: writing there would lose it.
 fn input_at<'a>(path: &std::path::Path, inputs: &[Input<'a>]) -> Option<&'a str> {
     inputs
         .iter()
-        .find(|(_, input)| servesim::validate::same_file(path, input))
+        .find(|(_, input)| path == *input || servesim::validate::same_file(path, input))
         .map(|(what, _)| *what)
 }
 

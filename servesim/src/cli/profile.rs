@@ -99,15 +99,19 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
             aggregated: args.agg_tp,
         },
     };
-    super::prepare_out_dir(
-        "--out",
-        &args.out,
-        &profiler::output::OUTPUT_FILES,
-        &[("request file", &args.request)],
-    )?;
+    // `run_file` refuses an output over the request itself, before any work.
+    super::prepare_out_dir("--out", &args.out, &profiler::output::OUTPUT_FILES, &[])?;
     let bar = super::progress::Bar::new();
-    let o = profiler::run_file(&args.request, &overrides, args.mode, &args.out, &bar)
-        .map_err(|e| CliError::Message(e.to_string()))?;
+    let o =
+        profiler::run_file(&args.request, &overrides, args.mode, &args.out, &bar).map_err(|e| {
+            match e {
+                // The folder is named as the flag that gave it.
+                servesim::Error::Config { path, message } if path == "out" => {
+                    CliError::Message(format!("--out {message}"))
+                }
+                e => CliError::Message(e.to_string()),
+            }
+        })?;
     drop(bar);
     let total = t0.elapsed().as_secs_f64();
     // Written through a locked stdout; a closed pipe (`| head`) is not an error.

@@ -71,16 +71,12 @@ pub fn run_cmd(args: ValidateArgs) -> Result<(), CliError> {
         Averaged::from_flags(args.steady, args.from_start, client).map_err(CliError::Message)?;
     super::check_writable("--output", &args.output, &[])?;
     if let Some(report) = &args.report {
-        super::check_writable("--report", report, &[])?;
         // The report would write over the measured rows or the predictions.
-        for (flag, other) in [("--input", &args.input), ("--output", &args.output)] {
-            if report == other || servesim::validate::same_file(report, other) {
-                return Err(CliError::Message(format!(
-                    "--report {}: is the {flag} file; give another path",
-                    report.display()
-                )));
-            }
-        }
+        let inputs = [
+            ("--input file", args.input.as_path()),
+            ("--output file", args.output.as_path()),
+        ];
+        super::check_writable("--report", report, &inputs)?;
     }
     let jobs = super::jobs(args.jobs)?;
     let bar = super::progress::Bar::new();
