@@ -40,12 +40,12 @@ impl Columns {
 /// ones not, errors naming the file and line.
 pub(crate) struct TableReader<'a> {
     rdr: csv::Reader<&'a [u8]>,
-    bytes: &'a [u8],
     path: &'a Path,
     /// The header's width, once read.
     width: usize,
-    /// A byte offset and the line it is on, counted so far.
-    counted: (usize, u64),
+    /// What to add to the lines the reader counts: it counts a CRLF header as ending on
+    /// line 1 and every line after it one short (csv 1.x), as the trace reader finds too.
+    line_offset: u64,
 }
 
 impl<'a> TableReader<'a> {
@@ -57,10 +57,9 @@ impl<'a> TableReader<'a> {
             .from_reader(bytes);
         TableReader {
             rdr,
-            bytes,
             path,
             width: usize::MAX,
-            counted: (0, 1),
+            line_offset: 0,
         }
     }
 
@@ -87,30 +86,16 @@ impl<'a> TableReader<'a> {
             }
         }
         self.width = header.len();
+        // The first record is on line 2.
+        self.line_offset = 2u64.saturating_sub(self.rdr.position().line());
         Ok(header)
-    }
-
-    /// The line (1-based) of a record starting at byte `offset`, counted on from the last
-    /// one asked for. The reader's own count is one short after a CRLF line, where it starts
-    /// the next record at that line's `\n`: the byte at `offset` is counted too.
-    fn line_at(&mut self, offset: usize) -> u64 {
-        let (from, line) = self.counted;
-        let end = (offset + 1).clamp(from, self.bytes.len());
-        let more = self.bytes[from..end]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
-        self.counted = (end, line + more as u64);
-        self.counted.1
     }
 
     /// Reads the next record into `rec`: its line in the CSV (1-based), `None` at the end.
     pub(crate) fn next_record(&mut self, rec: &mut csv::StringRecord) -> Result<Option<u64>> {
         match self.rdr.read_record(rec) {
             Ok(true) => {
-                let line = rec
-                    .position()
-                    .map_or(0, |p| self.line_at(p.byte() as usize));
+                let line = rec.position().map_or(0, |p| p.line() + self.line_offset);
                 if rec.len() > self.width {
                     let message =
                         format!("{} fields where the header has {}", rec.len(), self.width);
