@@ -97,16 +97,10 @@ fn from_manifest(dir: &Path, manifest: &Path) -> Result<Vec<Workload>, Error> {
     let de = serde_norway::Deserializer::from_str(&text);
     let m: Manifest = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        let message = e.into_inner().to_string();
-        // serde repeats the path in front of some messages; say it once.
-        let message = match message.strip_prefix(&format!("{path}: ")) {
-            Some(rest) => rest.to_string(),
-            None => message,
-        };
         Error::Parse {
             origin: origin.clone(),
+            message: crate::scenario::parse_message(&path, &e.into_inner().to_string()),
             path,
-            message,
         }
     })?;
     if m.workloads.is_empty() {
