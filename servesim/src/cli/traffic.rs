@@ -47,12 +47,10 @@ pub enum TrafficCommand {
     },
 }
 
-/// Whether `path` is named as a Mooncake JSONL trace (`.jsonl`, optionally `.gz`).
-fn is_jsonl(path: &Path) -> bool {
+/// Whether `path` ends in `ext` (`.jsonl`, `.csv`), optionally followed by `.gz`.
+fn named_as(path: &Path, ext: &str) -> bool {
     let name = path.to_string_lossy();
-    name.strip_suffix(".gz")
-        .unwrap_or(&name)
-        .ends_with(".jsonl")
+    name.strip_suffix(".gz").unwrap_or(&name).ends_with(ext)
 }
 
 /// How to run a workload without a cluster.
@@ -140,14 +138,13 @@ pub fn run(cmd: TrafficCommand) -> Result<(), CliError> {
         } => {
             // Only a Mooncake JSONL input may be exported over itself: any other (a
             // scenario, a CSV trace) would be lost.
-            let inputs: &[super::Input] = if is_jsonl(&file) {
+            let inputs: &[super::Input] = if named_as(&file, ".jsonl") {
                 &[]
             } else {
                 &[("input file", &file)]
             };
             super::check_writable("--out", &out, inputs)?;
-            let name = out.to_string_lossy();
-            if name.strip_suffix(".gz").unwrap_or(&name).ends_with(".csv") {
+            if named_as(&out, ".csv") {
                 return Err(m(format!(
                     "--out {}: the export is Mooncake JSONL, which a .csv name would read \
                      back as a CSV trace; name it .jsonl (or .jsonl.gz)",
