@@ -6,6 +6,7 @@
 
 use crate::dtype::Dtype;
 use crate::hardware::GpuSku;
+use crate::perf::expert_load::busiest_rank;
 use crate::perf::ops::{AttnShape, KernelOp, MlaPart, MoeShape};
 
 /// FLOPs and bytes of an operation, and which peak and link bound it.
@@ -71,21 +72,18 @@ fn attn_work(a: &AttnShape, gpu: &GpuSku, context: bool) -> Work {
     }
 }
 
-/// One GPU's share of a fused MoE layer with tokens routed uniformly (the tables' `balanced`
-/// distribution): `tokens × topk / moe_ep` token-expert pairs land on the GPU's `experts /
-/// moe_ep` experts, each pair `6 × hidden × inter / moe_tp` FLOPs (gate, up and down GEMMs);
-/// the GPU reads the weights of the local experts that receive a token (all of them once
-/// the pairs outnumber them) and the tokens' activations in and out.
+/// The share of a fused MoE layer on the GPU it waits for: the token-expert pairs that land
+/// on the GPU's `experts / moe_ep` experts (`tokens × topk / moe_ep` when routed evenly, the
+/// busiest rank's under a power law: [`busiest_rank`]), each pair `6 × hidden × inter /
+/// moe_tp` FLOPs (gate, up and down GEMMs); the GPU reads the weights of the local experts
+/// that receive a token and the tokens' activations in and out.
 fn moe_work(m: &MoeShape, gpu: &GpuSku) -> Work {
     let h = f64::from(m.hidden);
     let inter = f64::from(m.inter) / f64::from(m.moe_tp.max(1));
-    let ep = f64::from(m.moe_ep.max(1));
-    let local_experts = f64::from(m.experts) / ep;
-    let pairs = m.tokens as f64 * f64::from(m.topk) / ep;
-    let touched = pairs.min(local_experts);
+    let load = busiest_rank(m);
     Work {
-        flops: 6.0 * h * inter * pairs,
-        hbm_bytes: touched * 3.0 * h * inter * m.quant.weight_bytes()
+        flops: 6.0 * h * inter * load.pairs,
+        hbm_bytes: load.experts * 3.0 * h * inter * m.quant.weight_bytes()
             + m.tokens as f64 * h * 2.0 * 2.0,
         link_bytes: 0.0,
         peak_flops: gpu.dense_flops(m.quant.math_dtype()),
