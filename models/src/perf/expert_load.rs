@@ -32,6 +32,9 @@ use super::ops::{ExpertRouting, MoeShape};
 /// Draws the mean load is taken over. The busiest rank is the tail of a heavy-tailed draw:
 /// at EP 64 and 8,192 tokens a mean over 32 draws sat 6 % from one over 64 of other seeds.
 pub const DRAWS: u64 = 64;
+/// The most experts a layer's load is drawn for: eight times the largest built-in mixture
+/// (Qwen3.5-397B-A17B's 512). A layer of more, which no model has, is timed as balanced.
+pub const MAX_DRAWN_EXPERTS: u32 = 4096;
 /// Batches of up to this many tokens are drawn at their own size.
 pub const EXACT_TOKENS: u64 = 256;
 /// Grid points per doubling of the tokens above [`EXACT_TOKENS`].
@@ -61,8 +64,14 @@ pub fn busiest_rank(m: &MoeShape) -> RankLoad {
         ExpertRouting::PowerLaw101 => -100,
         ExpertRouting::PowerLaw12 => -5,
     };
-    // A split the experts do not divide, or no pairs at all, has no power-law draw to take.
-    if m.experts == 0 || !m.experts.is_multiple_of(ep) || m.tokens == 0 || m.topk == 0 {
+    // A split the experts do not divide, no pairs at all, or more experts than any model has
+    // (a draw holds one count per expert), has no power-law draw to take.
+    if m.experts == 0
+        || m.experts > MAX_DRAWN_EXPERTS
+        || !m.experts.is_multiple_of(ep)
+        || m.tokens == 0
+        || m.topk == 0
+    {
         return balanced(m, ep);
     }
     let at = |tokens| drawn(tokens, m, ep, inverse_exponent);
@@ -282,6 +291,15 @@ mod tests {
             proptest::prop_assert!(l.experts >= 1.0 && l.experts <= l.pairs, "{l:?}");
             proptest::prop_assert!(l.experts <= f64::from(256 / ep), "{l:?}");
         }
+    }
+
+    #[test]
+    fn a_layer_of_more_experts_than_any_model_is_timed_as_balanced() {
+        let huge = MoeShape {
+            experts: u32::MAX,
+            ..deepseek(64, 1, ExpertRouting::PowerLaw12)
+        };
+        assert_eq!(busiest_rank(&huge).experts, 512.0);
     }
 
     #[test]
