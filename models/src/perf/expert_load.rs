@@ -20,7 +20,7 @@
 //! layers again and again; batches of more than [`EXACT_TOKENS`] tokens are interpolated
 //! between points of a grid in log tokens.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use rand::RngExt;
 use rustc_hash::FxHashMap;
@@ -35,6 +35,8 @@ pub const DRAWS: u64 = 64;
 /// The most experts a layer's load is drawn for: eight times the largest built-in mixture
 /// (Qwen3.5-397B-A17B's 512). A layer of more, which no model has, is timed as balanced.
 pub const MAX_DRAWN_EXPERTS: u32 = 4096;
+/// The most tokens a layer's load is drawn for (no batch comes near; beyond it, balanced).
+pub const MAX_DRAWN_TOKENS: u64 = 1 << 32;
 /// Batches of up to this many tokens are drawn at their own size.
 pub const EXACT_TOKENS: u64 = 256;
 /// Grid points per doubling of the tokens above [`EXACT_TOKENS`].
@@ -68,6 +70,7 @@ pub fn busiest_rank(m: &MoeShape) -> RankLoad {
     // (a draw holds one count per expert), has no power-law draw to take.
     if m.experts == 0
         || m.experts > MAX_DRAWN_EXPERTS
+        || m.tokens > MAX_DRAWN_TOKENS
         || !m.experts.is_multiple_of(ep)
         || m.tokens == 0
         || m.topk == 0
@@ -90,9 +93,12 @@ pub fn busiest_rank(m: &MoeShape) -> RankLoad {
     let f = ((m.tokens as f64).ln() - (t0 as f64).ln()) / ((t1 as f64).ln() - (t0 as f64).ln());
     let per_token =
         |a: f64, ta: u64, b: f64, tb: u64| (a / ta as f64) * (1.0 - f) + (b / tb as f64) * f;
+    let pairs = m.tokens as f64 * per_token(l0.pairs, t0, l1.pairs, t1);
     RankLoad {
-        pairs: m.tokens as f64 * per_token(l0.pairs, t0, l1.pairs, t1),
-        experts: l0.experts * (1.0 - f) + l1.experts * f,
+        pairs,
+        // Pairs go per token, experts linearly: where every count is zero or one the line
+        // between the grid points could pass above the pairs.
+        experts: (l0.experts * (1.0 - f) + l1.experts * f).min(pairs),
     }
 }
 
@@ -103,7 +109,8 @@ fn drawn(tokens: u64, m: &MoeShape, ep: u32, inverse_exponent: i32) -> RankLoad 
     let key = (tokens, m.experts, m.topk, ep, m.routing);
     static MEMO: OnceLock<Mutex<FxHashMap<LoadKey, RankLoad>>> = OnceLock::new();
     let memo = MEMO.get_or_init(Default::default);
-    if let Some(load) = memo.lock().map(|m| m.get(&key).copied()).ok().flatten() {
+    let lock = || memo.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(load) = lock().get(&key).copied() {
         return load;
     }
     // The same draws at every token count and split (common random numbers): a layer's
@@ -114,16 +121,15 @@ fn drawn(tokens: u64, m: &MoeShape, ep: u32, inverse_exponent: i32) -> RankLoad 
         .filter(|d| m.experts.is_multiple_of(*d))
         .collect();
     let loads = power_law_means(tokens, m.experts, m.topk, &splits, inverse_exponent, id);
-    let mut load = balanced(m, ep);
-    if let Ok(mut memo) = memo.lock() {
-        for (&d, &l) in splits.iter().zip(&loads) {
-            memo.insert((tokens, m.experts, m.topk, d, m.routing), l);
-            if d == ep {
-                load = l;
-            }
-        }
+    let mut memo = lock();
+    for (&d, &l) in splits.iter().zip(&loads) {
+        memo.insert((tokens, m.experts, m.topk, d, m.routing), l);
     }
-    load
+    // `ep` divides the experts (checked by the caller), so it is one of the splits.
+    splits
+        .iter()
+        .position(|&d| d == ep)
+        .map_or_else(|| balanced(m, ep), |i| loads[i])
 }
 
 /// The uniform split: every rank the same share, reaching as many experts as it has pairs.
@@ -146,7 +152,9 @@ fn power_law_means(
     id: u64,
 ) -> Vec<RankLoad> {
     let mut rng = RngStreams::new(SEED).substream("moe/power-law", id);
-    let pairs_total = tokens * u64::from(topk);
+    // At most 2^32 tokens (`MAX_DRAWN_TOKENS`, a grid point a little above) and a top-k of at
+    // most `MAX_DRAWN_EXPERTS`: far from overflowing.
+    let pairs_total = tokens.saturating_mul(u64::from(topk));
     let (lo, hi): (f64, f64) = if pairs_total > u64::from(experts) {
         (1.0, 0.8 * tokens as f64)
     } else {
@@ -171,14 +179,16 @@ fn power_law_means(
             *c = (w / total * pairs_total as f64).round() as i64;
         }
         // Rounding leaves the sum a few pairs off: the collector adds them to the largest
-        // counts in turn, or takes them from the smallest non-zero one. Equal counts are
-        // ordered by their draws (where every count rounds to zero, the most popular experts
-        // get the pairs), never by the experts' numbers, which would pile them on one rank.
+        // counts in turn, or takes them from the smallest, from the largest where that one is
+        // zero. Equal counts are ordered by their draws (where every count rounds to zero,
+        // the most popular experts get the pairs), never by the experts' numbers, which would
+        // pile them on one rank.
         let delta = pairs_total as i64 - counts.iter().sum::<i64>();
         let fix = delta.unsigned_abs() as usize;
+        let rank_key = |counts: &[i64], e: usize| counts[e] as f64 + weights[e] / total;
         if fix > 0 {
             order.clear();
-            order.extend((0..n).map(|e| (counts[e] as f64 + weights[e] / total, e)));
+            order.extend((0..n).map(|e| (rank_key(&counts, e), e)));
             let larger = |a: &(f64, usize), b: &(f64, usize)| b.0.total_cmp(&a.0);
             if fix < n {
                 // Only the first (or last) `fix` of the order are touched, once each.
@@ -195,17 +205,20 @@ fn power_law_means(
                 let e = order[n - 1 - i % n].1;
                 if counts[e] > 0 {
                     counts[e] -= 1;
-                } else if let Some(top) = (0..n).max_by_key(|&e| (counts[e], std::cmp::Reverse(e)))
+                } else if let Some(top) =
+                    (0..n).max_by(|&a, &b| rank_key(&counts, a).total_cmp(&rank_key(&counts, b)))
                 {
                     counts[top] -= 1;
                 }
             }
         }
         for (&ep, (pairs, touched)) in splits.iter().zip(&mut sums) {
+            // The first of equally busy ranks, as `torch.argmax` picks.
             let busiest = counts
                 .chunks(n / ep as usize)
-                .max_by_key(|rank| rank.iter().sum::<i64>())
-                .unwrap_or(&[]);
+                .enumerate()
+                .max_by_key(|(i, rank)| (rank.iter().sum::<i64>(), std::cmp::Reverse(*i)))
+                .map_or(&[][..], |(_, rank)| rank);
             *pairs += busiest.iter().sum::<i64>() as f64;
             *touched += busiest.iter().filter(|&&c| c > 0).count() as f64;
         }
@@ -276,20 +289,31 @@ mod tests {
 
     proptest::proptest! {
         /// The busiest rank carries at least the even share and at most every pair, and
-        /// reads no more experts than it holds or has pairs for.
+        /// reads at least one expert where it has a pair, and no more experts than it holds
+        /// or has pairs for.
         #[test]
         fn the_busiest_rank_is_within_its_bounds(
             tokens in 1u64..20_000,
             ep_log2 in 0u32..9,
             routing in 0usize..3,
+            // DeepSeek's 256 experts of top-8, Kimi-K2's 384, and many experts of top-1
+            // (every count zero or one up to hundreds of tokens).
+            (experts, topk) in proptest::sample::select(vec![(256u32, 8u32), (384, 8), (4096, 1)]),
         ) {
             let ep = 1u32 << ep_log2;
-            let l = busiest_rank(&deepseek(tokens, ep, ExpertRouting::ALL[routing]));
-            let pairs = tokens as f64 * 8.0;
+            let shape = MoeShape {
+                experts,
+                topk,
+                ..deepseek(tokens, ep, ExpertRouting::ALL[routing])
+            };
+            let l = busiest_rank(&shape);
+            let pairs = (tokens * u64::from(topk)) as f64;
+            let local = f64::from(experts) / f64::from(ep);
             proptest::prop_assert!(l.pairs >= pairs / f64::from(ep) - 1e-9, "{l:?}");
             proptest::prop_assert!(l.pairs <= pairs, "{l:?}");
-            proptest::prop_assert!(l.experts >= 1.0 && l.experts <= l.pairs, "{l:?}");
-            proptest::prop_assert!(l.experts <= f64::from(256 / ep), "{l:?}");
+            proptest::prop_assert!(l.experts >= l.pairs.min(1.0) - 1e-9, "{l:?}");
+            proptest::prop_assert!(l.experts <= l.pairs, "{l:?}");
+            proptest::prop_assert!(l.experts <= local.ceil(), "{l:?}");
         }
     }
 
