@@ -129,7 +129,7 @@ fn drawn(tokens: u64, m: &MoeShape, ep: u32, inverse_exponent: i32) -> RankLoad 
     splits
         .iter()
         .position(|&d| d == ep)
-        .map_or_else(|| balanced(m, ep), |i| loads[i])
+        .map_or_else(|| balanced(&MoeShape { tokens, ..*m }, ep), |i| loads[i])
 }
 
 /// The uniform split: every rank the same share, reaching as many experts as it has pairs.

@@ -53,8 +53,8 @@ const MOE_ROUTING_SHIFT: u32 = 6;
 /// Distance between MoE categories: the kernel first (one kernel's rows never stand for
 /// another's unless no row of its own exists), the routing next (balanced rows stand for a
 /// power law only where none is measured: the roofline that carries a time across shapes
-/// models the busiest rank's load, not the kernel's response to it), the dtype next (FP8 flavours close, MXFP4 far), then the log ratios of
-/// the shape's sizes.
+/// models the busiest rank's load, not the kernel's response to it), the dtype next (FP8
+/// flavours close, MXFP4 far), then the log ratios of the shape's sizes.
 pub(super) fn moe_dist(a: u64, b: u64) -> f64 {
     let kernel = |c: u64| (c >> MOE_KERNEL_SHIFT) & 0x3;
     let dk = if kernel(a) == kernel(b) { 0.0 } else { 1000.0 };
