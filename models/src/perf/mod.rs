@@ -28,6 +28,7 @@ pub mod expert_load;
 mod gdn;
 pub mod inter_domain;
 mod kernel_timer;
+pub mod measured;
 pub mod memo;
 mod mla;
 mod mla_key;

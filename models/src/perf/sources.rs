@@ -115,10 +115,7 @@ impl CalibratedTimer {
         backend: Backend,
     ) -> Result<Self> {
         let target = catalog.get(gpu)?;
-        let mut gpus: Vec<&str> = tables.iter().map(|t| t.header.gpu.as_str()).collect();
-        gpus.sort_unstable();
-        gpus.dedup();
-        let source_name = nearest_gpu(catalog, target, gpus.iter().copied())?;
+        let source_name = source_of(tables, catalog, gpu)?;
         let source = catalog.get(source_name)?;
         let chosen: Vec<&CalibrationTable> = tables
             .iter()
@@ -127,6 +124,35 @@ impl CalibratedTimer {
         let sibling = sibling_from(tables, &chosen, catalog, target, source, backend)?;
         Ok(Self::from_tables(chosen, source, target).with_sibling(sibling))
     }
+}
+
+/// The GPU of `tables` whose tables time `gpu` ([`nearest_gpu`]).
+fn source_of<'a>(
+    tables: &'a [CalibrationTable],
+    catalog: &GpuCatalog,
+    gpu: &str,
+) -> Result<&'a str> {
+    let mut gpus: Vec<&str> = tables.iter().map(|t| t.header.gpu.as_str()).collect();
+    gpus.sort_unstable();
+    gpus.dedup();
+    nearest_gpu(catalog, catalog.get(gpu)?, gpus.iter().copied())
+}
+
+/// Which of `tables` the timer [`CalibratedTimer::from_calibration`] makes of them for `gpu`
+/// and `backend` reads as its own: those of the GPU it takes them from, each in the backend
+/// folder it reads that family from. (A MoE table of another GPU may still time the kinds the
+/// chosen GPU lacks, through the sibling's speed-up: it is not counted here.)
+pub fn tables_read(
+    tables: &[CalibrationTable],
+    catalog: &GpuCatalog,
+    gpu: &str,
+    backend: Backend,
+) -> Result<Vec<bool>> {
+    let source = source_of(tables, catalog, gpu)?;
+    Ok(tables
+        .iter()
+        .map(|t| reads(tables, source, backend, t))
+        .collect())
 }
 
 /// Whether a timer of `gpu` for `backend` reads `t`, of a set of `tables`: `gpu`'s table of
