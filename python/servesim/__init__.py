@@ -550,6 +550,7 @@ def profile(
     decode_tp: int | None = None,
     agg_tp: int | None = None,
     progress: Any = True,
+    calibration: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """``servesim profile``: searches deployments for a DynamoGraphDeploymentRequest file,
     writes ``dgd.yaml``, the planner profile, ``pareto.csv``, ``summary.json`` and
@@ -558,13 +559,17 @@ def profile(
     ``prefill_tp``, ``decode_tp``, ``agg_tp``: TP sizes fixed per role (only those searched).
     When no deployment meets both SLOs the closest is written and ``summary["meets_slo"]`` is
     false (the CLI exits with status 2). ``progress`` as ``ab``'s (the simulate mode's
-    candidates)."""
+    candidates). ``calibration``: a folder of kernel tables measured on your GPUs, as
+    ``--calibration`` (a scenario's ``calibration`` field likewise)."""
     for name, tp in (("prefill_tp", prefill_tp), ("decode_tp", decode_tp), ("agg_tp", agg_tp)):
         if tp is not None and not is_whole(tp, 1, U32_MAX):
             raise ConfigError(f"profile: {name} must be a whole number from 1 to {U32_MAX}, got {tp!r}")
     obs = _progress.observer(progress, "servesim profile")
     try:
-        text = _native.profile(os.fspath(request), os.fspath(out), mode, prefer, prefill_tp, decode_tp, agg_tp, obs)
+        cal = None if calibration is None else os.fspath(calibration)
+        text = _native.profile(
+            os.fspath(request), os.fspath(out), mode, prefer, prefill_tp, decode_tp, agg_tp, obs, cal
+        )
     finally:
         _progress.close(obs)
     return dict(json.loads(text))

@@ -12,9 +12,10 @@ use crate::progress::PyObserver;
 
 /// Runs the profiler on a request file (a DynamoGraphDeploymentRequest) and writes its
 /// outputs into `out` (the GIL released); returns the text of `summary.json`. `prefer` and
-/// the TP pins are the CLI's `--prefer`, `--prefill-tp`, `--decode-tp` and `--agg-tp`.
+/// the TP pins are the CLI's `--prefer`, `--prefill-tp`, `--decode-tp` and `--agg-tp`,
+/// `calibration` its `--calibration`.
 #[pyfunction]
-#[pyo3(signature = (request, out, mode="fast", prefer="goodput", prefill_tp=None, decode_tp=None, agg_tp=None, progress=None))]
+#[pyo3(signature = (request, out, mode="fast", prefer="goodput", prefill_tp=None, decode_tp=None, agg_tp=None, progress=None, calibration=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn profile(
     py: Python<'_>,
@@ -26,6 +27,7 @@ pub fn profile(
     decode_tp: Option<u32>,
     agg_tp: Option<u32>,
     progress: Option<Py<PyAny>>,
+    calibration: Option<&str>,
 ) -> PyResult<String> {
     let observer = PyObserver(progress);
     py.detach(|| {
@@ -43,6 +45,7 @@ pub fn profile(
                 decode: decode_tp,
                 aggregated: agg_tp,
             },
+            calibration: calibration.map(std::path::PathBuf::from),
             ..Overrides::default()
         };
         let out = Path::new(out);
@@ -64,6 +67,7 @@ fn pin_by_name(e: Error) -> Error {
                 "--prefill-tp" => "prefill_tp".into(),
                 "--decode-tp" => "decode_tp".into(),
                 "--agg-tp" => "agg_tp".into(),
+                "--calibration" => "calibration".into(),
                 _ => path,
             };
             Error::Config { path, message }

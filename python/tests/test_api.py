@@ -204,6 +204,23 @@ def test_expert_routing_is_the_models_unless_the_scenario_says(small: servesim.S
     assert ttft(moe.replace(expert_routing="balanced")) < default
 
 
+def test_a_calibration_folder_times_the_run(tmp_path: Path, small: servesim.Scenario) -> None:
+    import shutil
+
+    shipped = ROOT / "data" / "calibration"
+    for table in ["h100_sxm/vllm/gemm.csv.gz", "h200_sxm/vllm/gemm.csv.gz"]:
+        (tmp_path / table).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shipped / table, tmp_path / table)
+    # The shipped H100 table, copied: the same run. The H200 one is not read, and said so.
+    mine = small.replace(calibration=str(tmp_path))
+    with pytest.warns(RuntimeWarning, match="calibration: this run reads none of h200_sxm/vllm/gemm"):
+        timed = mine.run().summary
+    assert [w for w in timed.pop("warnings") if w.startswith("calibration")] != []
+    assert timed == {k: v for k, v in small.run().summary.items() if k != "warnings"}
+    with pytest.raises(errors.ConfigError, match="^calibration: .*no such folder"):
+        small.replace(calibration=str(tmp_path / "missing"))
+
+
 def test_errors_are_classes(small: servesim.Scenario) -> None:
     with pytest.raises(errors.ParseError, match="cluster"):
         servesim.Scenario.from_dict({**small.to_dict(), "cluster": {"nodes": "x"}})
@@ -513,3 +530,24 @@ def test_profile_perf_predict_and_traces(tmp_path: Path) -> None:
     with pytest.raises(errors.ConfigError, match="prefill_tp: 3 is not a TP size searched") as e:
         servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p7", prefill_tp=3)
     assert "--" not in str(e.value)
+    # Measured tables time the search: a slower GEMM table lowers what a GPU serves.
+    import gzip
+
+    slow = tmp_path / "cal" / "h200_sxm" / "vllm" / "gemm.csv.gz"
+    slow.parent.mkdir(parents=True)
+    lines = gzip.decompress((ROOT / "data" / "calibration" / "h200_sxm" / "vllm" / "gemm.csv.gz").read_bytes())
+    out = []
+    for line in lines.decode().splitlines():
+        if not line.startswith(("#", "dtype,")):
+            *head, ms = line.split(",")
+            line = ",".join([*head, str(float(ms) * 3)])
+        out.append(line)
+    slow.write_bytes(gzip.compress(("\n".join(out) + "\n").encode()))
+    base = servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p8")
+    mine = servesim.profile(
+        ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p9", calibration=tmp_path / "cal"
+    )
+    assert mine["request"]["calibration"] == str(tmp_path / "cal")
+    assert mine["chosen"]["tokens_per_s_per_gpu"] < base["chosen"]["tokens_per_s_per_gpu"]
+    with pytest.raises(errors.ConfigError, match="^calibration: .*no such folder"):
+        servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p10", calibration=tmp_path / "no")

@@ -37,6 +37,15 @@ pub fn before_run(s: &Scenario) -> Vec<String> {
         ));
     }
     out.extend(long_run(s));
+    if !s.unread_calibration().is_empty() {
+        out.push(format!(
+            "calibration: this run reads none of {} ({} on {}): another GPU's, or a backend \
+             folder this backend does not read that family from",
+            s.unread_calibration().join(", "),
+            s.backend().name(),
+            s.gpu().sku
+        ));
+    }
     out
 }
 

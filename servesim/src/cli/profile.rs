@@ -75,6 +75,11 @@ pub struct ProfileArgs {
     /// Override `spec.workload.concurrency`.
     #[arg(long)]
     pub concurrency: Option<u32>,
+    /// Kernel tables measured on your GPUs (the harness's output, or `servesim calibrate
+    /// import`'s): each times the search and its simulations in place of the shipped table of
+    /// the same GPU, backend and family.
+    #[arg(long, value_name = "DIR")]
+    pub calibration: Option<PathBuf>,
 }
 
 /// Runs the profiler and prints what it chose.
@@ -98,6 +103,7 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
             decode: args.decode_tp,
             aggregated: args.agg_tp,
         },
+        calibration: args.calibration,
     };
     // `run_file` refuses an output over the request itself, before any work.
     super::prepare_out_dir("--out", &args.out, &profiler::output::OUTPUT_FILES, &[])?;

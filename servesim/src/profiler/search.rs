@@ -53,6 +53,7 @@ use super::engine_settings::{
 };
 use super::request::ProfileRequest;
 use crate::Error;
+use crate::scenario::measured_timer;
 
 /// Most sequences a worker (each attention-DP rank of one) is given: the scheduler's
 /// ceiling in this search.
@@ -151,7 +152,17 @@ impl<'a> Search<'a> {
     /// Builds the worker models for every split of [`splits`] within `req.max_tp` GPUs.
     pub fn new(req: &'a ProfileRequest, gpu: &GpuSku) -> Result<Search<'a>, Error> {
         let llm = served_llm(&req.model)?;
-        let timer = KernelTimer::shipped_builtin(&gpu.sku, req.backend).map_err(Error::Models)?;
+        let timer = match &req.calibration {
+            Some(dir) => {
+                measured_timer(dir, gpu, req.backend)
+                    .map_err(|message| Error::Config {
+                        path: "--calibration".into(),
+                        message,
+                    })?
+                    .timer
+            }
+            None => KernelTimer::shipped_builtin(&gpu.sku, req.backend).map_err(Error::Models)?,
+        };
         // Only the token budget and the slot count are read: neither depends on TP.
         let d = EngineConfig::for_backend(req.backend, gpu, 1);
         let gpu = req.gpu_on_its_nodes(gpu);

@@ -229,6 +229,11 @@ pub fn sim_setup(req: &ProfileRequest, c: &Candidate, engine_budget: u32) -> Sim
         traffic,
     );
     config.name = Some(c.label().replace(['×', '(', ')', ' ', '+'], "_"));
+    // The fast model's tables time the simulation too (the scenario is read from ".").
+    config.calibration = req
+        .calibration
+        .as_ref()
+        .map(|d| d.to_string_lossy().into_owned());
     config.kv_dtype = served_llm(&req.model)
         .ok()
         .map(|l| l.kv_dtype.name().to_string());

@@ -40,6 +40,13 @@ pub struct ScenarioConfig {
     pub gpu: String,
     /// Serving engine: `vllm`, `sglang` or `trtllm`.
     pub backend: String,
+    /// Kernel tables measured on your own GPUs (a folder `<gpu>/<backend>/<family>.csv.gz`, as
+    /// the harness or `servesim calibrate import` writes it), relative to the scenario file's
+    /// folder: each table takes the place of the shipped table of the same GPU, backend and
+    /// family; the others stay shipped. The run must read at least one of them (its GPU's, in
+    /// a folder its backend reads); the ones it does not are named in a warning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<String>,
     /// Latency targets.
     pub slo: SloConfig,
     /// Pools, nodes and network.
@@ -85,6 +92,7 @@ impl ScenarioConfig {
             expert_routing: None,
             gpu: gpu.to_string(),
             backend: backend.to_string(),
+            calibration: None,
             slo,
             cluster,
             traffic,

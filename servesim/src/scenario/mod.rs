@@ -16,6 +16,8 @@ use servesim_models::engine::EngineConfig;
 use servesim_models::hardware::GpuSku;
 use servesim_models::llm::{LlmSpec, Parallelism};
 use servesim_models::network::Fabric;
+use servesim_models::perf::KernelTimer;
+use servesim_models::perf::measured::MeasuredTimer;
 use servesim_planner::PlannerConfig;
 use servesim_traffic::WorkloadSpec;
 
@@ -23,6 +25,7 @@ use crate::Error;
 
 use servesim_models::frontend::FrontendSpec;
 
+mod calibration;
 mod checks;
 mod config;
 mod faults;
@@ -30,6 +33,8 @@ mod locate;
 mod overrides;
 pub mod schema;
 mod validate;
+
+pub(crate) use calibration::measured_timer;
 
 pub use checks::MIN_INTERVAL_S;
 pub use config::{
@@ -105,6 +110,8 @@ pub struct Scenario {
     slo_ttft: SimDuration,
     slo_itl: SimDuration,
     frontend: FrontendSpec,
+    /// The kernel timer of the `calibration` folder's tables, if the file names one.
+    measured: Option<MeasuredTimer>,
 }
 
 impl Scenario {
@@ -182,6 +189,23 @@ impl Scenario {
     /// Directory of the scenario file (relative paths in it are resolved against it).
     pub fn base_dir(&self) -> &Path {
         &self.base_dir
+    }
+
+    /// The kernel timer of every pool: the `calibration` folder's tables over the shipped
+    /// ones where the file names one, else the shipped tables of the GPU and backend.
+    pub fn kernel_timer(&self) -> Result<KernelTimer, Error> {
+        match &self.measured {
+            Some(m) => Ok(m.timer.clone()),
+            None => {
+                KernelTimer::shipped_builtin(&self.gpu.sku, self.backend).map_err(Error::Models)
+            }
+        }
+    }
+
+    /// The `calibration` folder's tables this scenario's runs do not read
+    /// (`gpu/backend/family`; none without a folder).
+    pub fn unread_calibration(&self) -> &[String] {
+        self.measured.as_ref().map_or(&[], |m| &m.unread)
     }
 
     /// Display name.

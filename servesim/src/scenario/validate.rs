@@ -15,10 +15,12 @@ use servesim_models::hardware::{GpuCatalog, GpuSku};
 use servesim_models::llm::{DEFAULT_MEM_FRACTION, LlmSpec};
 use servesim_models::perf::ExpertRouting;
 use servesim_models::perf::dispatch::deepep_fits;
+use servesim_models::perf::measured::MeasuredTimer;
 
 use crate::Error;
 use servesim_models::frontend::FrontendSpec;
 
+use super::calibration::measured_timer;
 use super::checks::{interval, invalid, seconds};
 use super::faults::validate_faults;
 use servesim_planner::{PlannerConfig, PolicyKind};
@@ -44,6 +46,11 @@ impl Scenario {
         }
         let duration = seconds("duration_s", config.duration_s, true)?;
         let (gpu, backend, llm) = validate_served(&config, base_dir)?;
+        let measured = config
+            .calibration
+            .as_deref()
+            .map(|dir| validate_calibration(dir, base_dir, &gpu, backend))
+            .transpose()?;
         let (slo_ttft, slo_itl) = validate_slo(&config.slo)?;
         let c = &config.cluster;
         let (gpu_budget, transfer_latency) = validate_cluster(c, &gpu)?;
@@ -83,9 +90,21 @@ impl Scenario {
             slo_ttft,
             slo_itl,
             frontend,
+            measured,
             config,
         })
     }
+}
+
+/// The kernel timer of the measured tables in the folder `dir` (relative to `base_dir`) over
+/// the shipped ones, for the scenario's GPU and backend.
+fn validate_calibration(
+    dir: &str,
+    base_dir: &Path,
+    gpu: &GpuSku,
+    backend: Backend,
+) -> Result<MeasuredTimer, Error> {
+    measured_timer(&base_dir.join(dir), gpu, backend).map_err(|e| invalid("calibration", e))
 }
 
 /// The GPU, the backend and the model with its dtypes.

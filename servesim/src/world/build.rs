@@ -1,4 +1,4 @@
-//! What a scenario builds before a run: each pool's iteration predictor (over the shipped
+//! What a scenario builds before a run: each pool's iteration predictor (over the scenario's
 //! kernel timer), the cluster (network and pools) and what a planner may know up front.
 
 use servesim_models::cluster::{Cluster, ClusterSpec, PoolSpec};
@@ -11,7 +11,7 @@ use crate::scenario::Scenario;
 
 /// The iteration-time predictor of one worker of each pool.
 pub fn pool_predictors(s: &Scenario) -> Result<Vec<IterationPredictor>, Error> {
-    let timer = shipped_timer(s)?;
+    let timer = s.kernel_timer()?;
     (0..s.pools().len())
         .map(|i| predictor_with(s, i, timer.clone()))
         .collect()
@@ -20,12 +20,7 @@ pub fn pool_predictors(s: &Scenario) -> Result<Vec<IterationPredictor>, Error> {
 /// The iteration predictor of `s`'s pool `i` (its parallelism and DeepEP on the scenario's
 /// GPU and backend); a parallelism the model cannot take is an error naming the pool.
 pub fn pool_predictor(s: &Scenario, i: usize) -> Result<IterationPredictor, Error> {
-    predictor_with(s, i, shipped_timer(s)?)
-}
-
-/// The shipped kernel timer of the scenario's GPU and backend.
-fn shipped_timer(s: &Scenario) -> Result<KernelTimer, Error> {
-    KernelTimer::shipped_builtin(&s.gpu().sku, s.backend()).map_err(Error::Models)
+    predictor_with(s, i, s.kernel_timer()?)
 }
 
 /// [`pool_predictor`] over `timer`.

@@ -11,12 +11,13 @@
 //! [`ProfileRequest::ignored`], never rejected; a missing or invalid required field is an
 //! error naming its path. [`Overrides`] (the command-line flags) win over the file.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use servesim_models::backend::Backend;
-use servesim_models::hardware::GpuSku;
+use servesim_models::hardware::{GpuCatalog, GpuSku};
 
 use crate::Error;
+use crate::scenario::measured_timer;
 
 mod fields;
 mod raw;
@@ -91,6 +92,10 @@ pub struct Overrides {
     pub prefer: Option<Prefer>,
     /// TP sizes fixed per role.
     pub pins: TpPins,
+    /// Kernel tables measured on the user's GPUs (`--calibration DIR`, the harness's or
+    /// `servesim calibrate import`'s output), in place of the shipped tables of the same GPU,
+    /// backend and family.
+    pub calibration: Option<PathBuf>,
 }
 
 /// A validated profiling request.
@@ -129,6 +134,10 @@ pub struct ProfileRequest {
     pub prefer: Prefer,
     /// TP sizes fixed per role (only those searched).
     pub pins: TpPins,
+    /// The folder of measured kernel tables that time the search and its simulations in place
+    /// of the shipped ones (see [`Overrides::calibration`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<PathBuf>,
     /// Fields of the file this profiler does not use (dotted paths).
     pub ignored: Vec<String>,
     /// Values assumed where the file left them out.
@@ -219,7 +228,11 @@ impl ProfileRequest {
         Self::resolve(raw, ignored, overrides).map_err(|e| misspelt(e, &hints))
     }
 
-    fn resolve(raw: RawDgdr, ignored: Vec<String>, o: &Overrides) -> Result<ProfileRequest, Error> {
+    fn resolve(
+        raw: RawDgdr,
+        mut ignored: Vec<String>,
+        o: &Overrides,
+    ) -> Result<ProfileRequest, Error> {
         // Dynamo's resources are `nvidia.com/v1alpha1` and later versions of that group.
         if let Some(v) = &raw.api_version
             && !v.starts_with("nvidia.com/")
@@ -274,6 +287,20 @@ impl ProfileRequest {
                 ));
             }
         }
+        if let Some(dir) = &o.calibration {
+            let sku = GpuCatalog::builtin()
+                .get(&gpu)
+                .map_err(|e| invalid("spec.hardware.gpuSku", e.to_string()))?
+                .clone();
+            let m = measured_timer(dir, &sku, backend).map_err(|e| invalid("--calibration", e))?;
+            ignored.extend(m.unread.iter().map(|t| {
+                format!(
+                    "--calibration's {t}: {} under {} reads other tables",
+                    sku.sku,
+                    backend.name()
+                )
+            }));
+        }
         Ok(ProfileRequest {
             name: raw
                 .metadata
@@ -294,6 +321,7 @@ impl ProfileRequest {
             concurrency: w.concurrency,
             prefer: o.prefer.unwrap_or_default(),
             pins: o.pins,
+            calibration: o.calibration.clone(),
             ignored,
             assumed,
         })
