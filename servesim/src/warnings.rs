@@ -46,6 +46,15 @@ pub fn before_run(s: &Scenario) -> Vec<String> {
             s.gpu().sku
         ));
     }
+    if !s.roofline_only_calibration().is_empty() {
+        out.push(format!(
+            "calibration: {} has no shipped tables, so the folder's take the place of those \
+             of the shipped GPU that timed it, and {} (which the folder lacks) are timed by the \
+             roofline alone; measure them too, or leave the folder out",
+            s.gpu().sku,
+            s.roofline_only_calibration().join(", ")
+        ));
+    }
     out
 }
 

@@ -157,7 +157,7 @@ fn the_profiler_reads_measured_tables_and_names_the_ones_it_does_not() {
     assert!(
         req.ignored
             .iter()
-            .any(|i| i.starts_with("--calibration's b200_sxm/vllm/gemm")),
+            .any(|i| i.starts_with("calibration table b200_sxm/vllm/gemm")),
         "{:?}",
         req.ignored
     );
@@ -167,6 +167,32 @@ fn the_profiler_reads_measured_tables_and_names_the_ones_it_does_not() {
     assert!(
         e.contains("--calibration") && e.contains("no such folder"),
         "{e}"
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn a_gpu_without_shipped_tables_warns_of_the_families_left_to_the_roofline() {
+    let d = scratch("b300");
+    let src =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/calibration/b200_sxm/vllm/gemm.csv.gz");
+    let mut table = servesim_models::calibration::CalibrationTable::read(&src).unwrap();
+    table.header.gpu = "b300_sxm".into();
+    std::fs::create_dir_all(d.join("b300_sxm/vllm")).unwrap();
+    table
+        .write_gz(&d.join("b300_sxm/vllm/gemm.csv.gz"))
+        .unwrap();
+    let text = SCENARIO
+        .replace("CALIBRATION", d.to_str().unwrap())
+        .replace("h100_sxm", "b300_sxm");
+    let s = Scenario::from_yaml_str(&text, "s.yaml", Path::new(".")).unwrap();
+    assert!(s.unread_calibration().is_empty());
+    let warnings = servesim::warnings::before_run(&s).join("\n");
+    assert!(
+        warnings.contains("calibration: b300_sxm has no shipped tables")
+            && warnings.contains("context_attention")
+            && warnings.contains("nccl"),
+        "{warnings}"
     );
     std::fs::remove_dir_all(&d).unwrap();
 }

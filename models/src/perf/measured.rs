@@ -6,8 +6,12 @@
 //! table of the same GPU, backend folder and family, and every other table stays as shipped,
 //! so a sweep of GEMMs and attention still has the shipped collectives and MoE kernels beside
 //! it. Tables are then chosen exactly as for the shipped set
-//! ([`CalibratedTimer::from_calibration`]): the GPU's own, else the nearest GPU's.
+//! ([`CalibratedTimer::from_calibration`]): the GPU's own, else the nearest GPU's. A GPU
+//! without shipped tables (B300, say) is timed from the nearest shipped GPU's; tables measured
+//! on it become its own and take the place of all of those, so the families they lack fall to
+//! the roofline, which [`MeasuredTimer::roofline_only`] names.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::backend::Backend;
@@ -19,31 +23,46 @@ use crate::perf::check::gpu_tables;
 use crate::perf::kernel_timer::KernelTimer;
 use crate::perf::sources::tables_read;
 
-/// The timer of measured tables over the shipped ones, and what of them it does not read.
+/// The timer of measured tables over the shipped ones, and what it does not read.
 #[derive(Debug, Clone)]
 pub struct MeasuredTimer {
     /// The kernel timer.
     pub timer: KernelTimer,
     /// The measured tables the timer does not read (`gpu/backend/family`, in the order given):
-    /// another GPU's, or a backend folder this backend does not read its family from.
+    /// another GPU's, or in a backend folder this backend does not read that family from.
     pub unread: Vec<String>,
+    /// Families the shipped tables time that this timer times by the roofline alone (sorted):
+    /// the measured tables are of a GPU without shipped tables of its own, so they take the
+    /// place of the shipped GPU that timed it, whose other tables are then not read.
+    pub roofline_only: Vec<String>,
 }
 
 /// Where a table belongs: its GPU as the catalog names it (as written where the catalog does
 /// not know it), its backend folder and its family.
-fn slot(catalog: &GpuCatalog, t: &CalibrationTable) -> (String, String, String) {
-    let gpu = catalog
-        .get(&t.header.gpu)
-        .map_or_else(|_| t.header.gpu.clone(), |g| g.sku.clone());
-    (gpu, t.header.backend.clone(), t.header.family.to_string())
+fn slot(t: &CalibrationTable) -> (String, String, String) {
+    (
+        t.header.gpu.clone(),
+        t.header.backend.clone(),
+        t.header.family.to_string(),
+    )
+}
+
+/// The families of `tables` marked in `read`.
+fn families(tables: &[CalibrationTable], read: &[bool]) -> BTreeSet<String> {
+    tables
+        .iter()
+        .zip(read)
+        .filter(|&(_, &r)| r)
+        .map(|(t, _)| t.header.family.to_string())
+        .collect()
 }
 
 /// The timer of `gpu` for `backend` from the `measured` tables in place of the shipped ones of
 /// the same GPU, backend folder and family (see the module documentation). An error when
 /// `measured` is empty or the timer would read none of it; `unread` lists the tables it
-/// skips.
+/// skips, `roofline_only` the families it no longer times from tables.
 pub fn over_shipped(
-    measured: Vec<CalibrationTable>,
+    mut measured: Vec<CalibrationTable>,
     catalog: &GpuCatalog,
     gpu: &str,
     backend: Backend,
@@ -55,14 +74,24 @@ pub fn over_shipped(
     if measured.is_empty() {
         return Err(invalid("the folder holds no calibration table".into()));
     }
-    let slots: Vec<_> = measured.iter().map(|t| slot(catalog, t)).collect();
-    let mut set: Vec<CalibrationTable> = gpu_tables(None, catalog, gpu)?
+    // Headers under the catalog's names (a harness run may name the GPU `H200`), so a
+    // measured table meets the shipped ones of its GPU.
+    for t in &mut measured {
+        if let Ok(g) = catalog.get(&t.header.gpu) {
+            t.header.gpu = g.sku.clone();
+        }
+    }
+    let slots: Vec<_> = measured.iter().map(slot).collect();
+    let shipped = gpu_tables(None, catalog, gpu)?;
+    let (shipped_read, _) = tables_read(&shipped, catalog, gpu, backend)?;
+    let shipped_families = families(&shipped, &shipped_read);
+    let mut set: Vec<CalibrationTable> = shipped
         .into_iter()
-        .filter(|t| !slots.contains(&slot(catalog, t)))
+        .filter(|t| !slots.contains(&slot(t)))
         .collect();
     let first_measured = set.len();
     set.extend(measured);
-    let read = tables_read(&set, catalog, gpu, backend)?;
+    let (read, _) = tables_read(&set, catalog, gpu, backend)?;
     let unread: Vec<String> = slots
         .iter()
         .zip(&read[first_measured..])
@@ -72,19 +101,23 @@ pub fn over_shipped(
     if unread.len() == slots.len() {
         let target = &catalog.get(gpu)?.sku;
         return Err(invalid(format!(
-            "none of its tables ({}) times {} under {}: a table is read when it is of that \
-             GPU (or, for a GPU without tables, the nearest one) and lies in the folder the \
-             backend reads its family from (its own; SGLang's attention: vllm; collectives: \
-             nccl)",
+            "none of its tables ({}) times {} under {}: a run reads the tables of its GPU (or, \
+             for a GPU without tables, of the nearest one), each family from one backend \
+             folder (`servesim perf check --gpu G --backend B` names it beside each table)",
             unread.join(", "),
             target,
             backend.name()
         )));
     }
+    let roofline_only = shipped_families
+        .difference(&families(&set, &read))
+        .cloned()
+        .collect();
     let timer = CalibratedTimer::from_calibration(&set, catalog, gpu, backend)?;
     Ok(MeasuredTimer {
         timer: KernelTimer::Calibrated(Arc::new(timer)),
         unread,
+        roofline_only,
     })
 }
 
@@ -132,6 +165,43 @@ mod tests {
                 "{gpu} {backend:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_table_under_another_name_of_its_gpu_takes_the_shipped_ones_place() {
+        let cat = GpuCatalog::builtin();
+        let mut copy = shipped::load("h200_sxm", "vllm", Family::Gemm)
+            .unwrap()
+            .unwrap();
+        copy.header.gpu = "H200".into();
+        let m = over_shipped(vec![copy], &cat, "h200_sxm", Backend::Vllm).unwrap();
+        assert!(m.unread.is_empty() && m.roofline_only.is_empty());
+        let shipped = KernelTimer::shipped(&cat, "h200_sxm", Backend::Vllm).unwrap();
+        assert_eq!(
+            step_ms(m.timer, "h200_sxm", Backend::Vllm),
+            step_ms(shipped, "h200_sxm", Backend::Vllm)
+        );
+    }
+
+    #[test]
+    fn tables_of_a_gpu_without_shipped_ones_leave_its_other_families_to_the_roofline() {
+        // B300 is timed from B200's shipped tables; a measured B300 table takes their place,
+        // and the families it lacks are named.
+        let cat = GpuCatalog::builtin();
+        let mut b300 = shipped::load("b200_sxm", "vllm", Family::Gemm)
+            .unwrap()
+            .unwrap();
+        b300.header.gpu = "b300_sxm".into();
+        let m = over_shipped(vec![b300], &cat, "b300_sxm", Backend::Vllm).unwrap();
+        assert!(m.unread.is_empty());
+        for f in ["context_attention", "generation_attention", "nccl"] {
+            assert!(
+                m.roofline_only.iter().any(|r| r == f),
+                "{f}: {:?}",
+                m.roofline_only
+            );
+        }
+        assert!(!m.roofline_only.iter().any(|r| r == "gemm"));
     }
 
     #[test]
@@ -185,5 +255,12 @@ mod tests {
             "{e}"
         );
         assert!(over_shipped(vec![], &cat, "h200_sxm", Backend::Vllm).is_err());
+        // A MoE table of the sibling GPU (H100 for H200 under TensorRT-LLM) times the MoE
+        // kinds H200's own tables lack: read.
+        let moe = shipped::load("h100_sxm", "trtllm", Family::Moe)
+            .unwrap()
+            .unwrap();
+        let m = over_shipped(vec![moe], &cat, "h200_sxm", Backend::Trtllm).unwrap();
+        assert!(m.unread.is_empty() && m.roofline_only.is_empty());
     }
 }

@@ -139,20 +139,33 @@ fn source_of<'a>(
 }
 
 /// Which of `tables` the timer [`CalibratedTimer::from_calibration`] makes of them for `gpu`
-/// and `backend` reads as its own: those of the GPU it takes them from, each in the backend
-/// folder it reads that family from. (A MoE table of another GPU may still time the kinds the
-/// chosen GPU lacks, through the sibling's speed-up: it is not counted here.)
-pub fn tables_read(
-    tables: &[CalibrationTable],
+/// and `backend` reads: those of the GPU it takes them from, each in the backend folder it
+/// reads that family from, and the MoE tables of the sibling GPU that time the MoE kinds the
+/// first lacks (see the module documentation). Also the GPU it takes them from.
+pub fn tables_read<'a>(
+    tables: &'a [CalibrationTable],
     catalog: &GpuCatalog,
     gpu: &str,
     backend: Backend,
-) -> Result<Vec<bool>> {
+) -> Result<(Vec<bool>, &'a str)> {
     let source = source_of(tables, catalog, gpu)?;
-    Ok(tables
+    let target = catalog.get(gpu)?;
+    let sibling = sibling_gpu(
+        tables,
+        catalog,
+        target,
+        catalog.get(source)?.sku.as_str(),
+        backend,
+    );
+    let read = tables
         .iter()
-        .map(|t| reads(tables, source, backend, t))
-        .collect())
+        .map(|t| {
+            reads(tables, source, backend, t)
+                || (t.header.family.moe_kernel().is_some()
+                    && sibling.is_some_and(|g| reads(tables, g, backend, t)))
+        })
+        .collect();
+    Ok((read, source))
 }
 
 /// Whether a timer of `gpu` for `backend` reads `t`, of a set of `tables`: `gpu`'s table of
@@ -282,6 +295,27 @@ fn sibling(
 }
 
 /// As [`shipped_sibling`], from a set of calibration tables (`chosen`: those the timer reads).
+/// The GPU of `tables` whose MoE tables time the MoE kinds `source`'s lack for `target` under
+/// `backend` ([`pick`] among the GPUs with MoE tables the backend reads), if any.
+fn sibling_gpu<'a>(
+    tables: &'a [CalibrationTable],
+    catalog: &GpuCatalog,
+    target: &GpuSku,
+    source: &str,
+    backend: Backend,
+) -> Option<&'a str> {
+    let mut gpus: Vec<&str> = tables
+        .iter()
+        .filter(|t| {
+            t.header.family.moe_kernel().is_some() && reads(tables, &t.header.gpu, backend, t)
+        })
+        .map(|t| t.header.gpu.as_str())
+        .collect();
+    gpus.sort_unstable();
+    gpus.dedup();
+    pick(catalog, target, source, gpus)
+}
+
 pub(super) fn sibling_from(
     tables: &[CalibrationTable],
     chosen: &[&CalibrationTable],
@@ -293,14 +327,7 @@ pub(super) fn sibling_from(
     let is_moe_of = |t: &CalibrationTable, gpu: &str| {
         t.header.family.moe_kernel().is_some() && reads(tables, gpu, backend, t)
     };
-    let mut gpus: Vec<&str> = tables
-        .iter()
-        .filter(|t| is_moe_of(t, &t.header.gpu))
-        .map(|t| t.header.gpu.as_str())
-        .collect();
-    gpus.sort_unstable();
-    gpus.dedup();
-    let Some(name) = pick(catalog, target, &source.sku, gpus) else {
+    let Some(name) = sibling_gpu(tables, catalog, target, &source.sku, backend) else {
         return Ok(None);
     };
     let theirs: Vec<&CalibrationTable> = tables.iter().filter(|t| is_moe_of(t, name)).collect();

@@ -1,11 +1,12 @@
 //! A `calibration` folder's kernel timer ([`measured::over_shipped`]), read once per process
-//! for each folder as it stands on disk: an A/B experiment, a sweep or the profiler validates
-//! the same scenario many times, and building the timer takes most of a second.
+//! for each folder as it stands on disk (its files' contents): an A/B experiment, a sweep or
+//! the profiler validates the same scenario many times, and building the timer takes most
+//! of a second where reading and hashing the files takes milliseconds.
 
 use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
-use std::time::SystemTime;
 
 use servesim_models::backend::Backend;
 use servesim_models::calibration;
@@ -13,8 +14,9 @@ use servesim_models::error::ModelsError;
 use servesim_models::hardware::{GpuCatalog, GpuSku};
 use servesim_models::perf::measured::{self, MeasuredTimer};
 
-/// A folder's files as they stand: each one's path, length and modification time.
-type Fingerprint = Vec<(PathBuf, u64, Option<SystemTime>)>;
+/// A folder's files as they stand: each one's path and a hash of its bytes (the same in one
+/// process for the same bytes).
+type Fingerprint = Vec<(PathBuf, u64)>;
 
 /// What a timer was built from: the folder, its files, the GPU and the backend.
 type Key = (PathBuf, Fingerprint, String, Backend);
@@ -25,9 +27,11 @@ pub fn measured_timer(dir: &Path, gpu: &GpuSku, backend: Backend) -> Result<Meas
     if !dir.is_dir() {
         return Err(format!("{}: no such folder", dir.display()));
     }
+    // One folder by any of its names (`cal`, `./cal`, an absolute path).
+    let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let key: Key = (
-        dir.to_path_buf(),
-        fingerprint(dir),
+        canonical.clone(),
+        fingerprint(&canonical),
         gpu.sku.clone(),
         backend,
     );
@@ -55,7 +59,8 @@ pub fn measured_timer(dir: &Path, gpu: &GpuSku, backend: Backend) -> Result<Meas
 }
 
 /// The files two folders down in `dir` (`<gpu>/<backend>/<file>`, where the tables lie),
-/// sorted; unreadable entries are left out (reading the tables then says why).
+/// sorted, with their bytes' hashes; unreadable entries are left out (reading the tables then
+/// says why).
 fn fingerprint(dir: &Path) -> Fingerprint {
     fn entries(d: &Path) -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = std::fs::read_dir(d)
@@ -68,8 +73,10 @@ fn fingerprint(dir: &Path) -> Fingerprint {
     for g in entries(dir).into_iter().filter(|p| p.is_dir()) {
         for b in entries(&g).into_iter().filter(|p| p.is_dir()) {
             for f in entries(&b) {
-                if let Ok(m) = std::fs::metadata(&f) {
-                    out.push((f, m.len(), m.modified().ok()));
+                if let Ok(bytes) = std::fs::read(&f) {
+                    let mut h = DefaultHasher::new();
+                    h.write(&bytes);
+                    out.push((f, h.finish()));
                 }
             }
         }

@@ -43,7 +43,9 @@ pub struct ScenarioConfig {
     /// Kernel tables measured on your own GPUs (a folder `<gpu>/<backend>/<family>.csv.gz`, as
     /// the harness or `servesim calibrate import` writes it), relative to the scenario file's
     /// folder: each table takes the place of the shipped table of the same GPU, backend and
-    /// family; the others stay shipped. The run must read at least one of them (its GPU's, in
+    /// family; the others stay shipped (for a GPU without shipped tables, such as `b300_sxm`,
+    /// its own tables replace those of the shipped GPU that timed it, and a warning names the
+    /// families left to the roofline). The run must read at least one of them (its GPU's, in
     /// a folder its backend reads); the ones it does not are named in a warning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<String>,

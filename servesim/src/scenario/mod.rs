@@ -208,6 +208,13 @@ impl Scenario {
         self.measured.as_ref().map_or(&[], |m| &m.unread)
     }
 
+    /// Kernel families the shipped tables would time that this scenario's runs time by the
+    /// roofline alone, its `calibration` folder's tables being of a GPU with no shipped
+    /// tables of its own ([`MeasuredTimer::roofline_only`]; none without a folder).
+    pub fn roofline_only_calibration(&self) -> &[String] {
+        self.measured.as_ref().map_or(&[], |m| &m.roofline_only)
+    }
+
     /// Display name.
     pub fn name(&self) -> &str {
         &self.name

@@ -292,14 +292,28 @@ impl ProfileRequest {
                 .get(&gpu)
                 .map_err(|e| invalid("spec.hardware.gpuSku", e.to_string()))?
                 .clone();
+            if dir.to_str().is_none() {
+                return Err(invalid(
+                    "--calibration",
+                    format!("{}: not a UTF-8 path", dir.display()),
+                ));
+            }
             let m = measured_timer(dir, &sku, backend).map_err(|e| invalid("--calibration", e))?;
             ignored.extend(m.unread.iter().map(|t| {
                 format!(
-                    "--calibration's {t}: {} under {} reads other tables",
+                    "calibration table {t}: {} under {} reads other tables",
                     sku.sku,
                     backend.name()
                 )
             }));
+            if !m.roofline_only.is_empty() {
+                assumed.push(format!(
+                    "calibration: {} has no shipped tables, so the folder's take their place and \
+                     {} are timed by the roofline alone",
+                    sku.sku,
+                    m.roofline_only.join(", ")
+                ));
+            }
         }
         Ok(ProfileRequest {
             name: raw
