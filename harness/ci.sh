@@ -3,9 +3,9 @@
 #   VENV: virtualenv to create or reuse (default .venv; relative to the current folder).
 # Installs the harness with its dev dependencies (numpy, pyyaml, pytest), runs the test
 # suite, then one CLI dry run of sweeps/example.yaml into a temporary folder and checks
-# the files it wrote, then the dry run of gpu_check.sh (the GPU check of
-# sweeps/h200-check.yaml: comparison with the shipped tables, and servesim import and
-# perf check when target/{release,debug}/servesim is built).  Exits non-zero on any failure.
+# the files it wrote, then the dry runs of gpu_check.sh on a canned H200 and H100 (the GPU
+# check of sweeps/h200-check.yaml and h100-check.yaml: comparison with the shipped tables,
+# and servesim import and perf check when target/{release,debug}/servesim is built).  Exits non-zero on any failure.
 set -euo pipefail
 
 VENV="${1:-.venv}"
@@ -61,6 +61,17 @@ done
 grep -q '^mode: dry run' "$GC/provenance.txt"
 grep -q '^Every measured row has a shipped row of the same shape.$' "$GC/compare.md"
 grep -E '^==> done in|^leave-shape-out|^no servesim binary' "$GC/gpu_check.log" | sed 's/^/    /'
+echo "--> harness: gpu_check.sh --dry-run on a canned H100 (sweeps/h100-check.yaml against the shipped tables)"
+GC1="$OUT/gpu-check-h100"
+if ! GPU_CHECK_PYTHON="$PY" "$HERE/gpu_check.sh" --dry-run --nvidia-smi "$HERE/tests/data/fake-nvidia-smi-h100" \
+    --out "$GC1" --work "$OUT/gpu-check-work-h100" >"$OUT/gpu-check-h100.txt" 2>&1; then
+    tail -n 60 "$OUT/gpu-check-h100.txt" >&2
+    echo "gpu_check.sh --dry-run on an H100 failed (log above)" >&2
+    exit 1
+fi
+grep -q '^sweep: sweeps/h100-check.yaml' "$GC1/gpu_check.log"
+[ -s "$GC1/h100_sxm/vllm/gemm.csv.gz" ] || { echo "gpu_check.sh --dry-run on an H100 wrote no h100_sxm tables" >&2; exit 1; }
+grep -q '^Every measured row has a shipped row of the same shape.$' "$GC1/compare.md"
 # A bad sweep file must fail with exit code 2 and a message naming the path.
 BAD="$OUT/bad.yaml"
 printf 'gemm: {dtypes: [bf16], m: [1, 2, 4, -4], nk: [[16, 16]]}\n' >"$BAD"

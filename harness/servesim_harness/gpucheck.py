@@ -57,6 +57,16 @@ from typing import Any, TextIO
 HARNESS = Path(__file__).resolve().parent.parent
 REPO = HARNESS.parent
 DEFAULT_SWEEP = HARNESS / "sweeps" / "h200-check.yaml"
+
+
+def default_sweep(sku: str | None) -> Path:
+    """The check sweep made for the GPU `sku` from its shipped tables (`sweeps/h100-check.yaml`
+    for `h100_sxm`), else the H200 one."""
+    if sku:
+        own = HARNESS / "sweeps" / f"{sku.split('_')[0]}-check.yaml"
+        if own.is_file():
+            return own
+    return DEFAULT_SWEEP
 FAKE_NVIDIA_SMI = HARNESS / "tests" / "data" / "fake-nvidia-smi"
 DEFAULT_TIME_LIMIT_S = 360.0
 #: A sweep still running this long after its time limit is interrupted.
@@ -647,7 +657,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="on a CPU: numpy timer, canned nvidia-smi, no torch install")
     p.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT_S, metavar="SECONDS",
                    help=f"start no case after this many seconds of the sweep (default {DEFAULT_TIME_LIMIT_S:g})")
-    p.add_argument("--sweep", default=str(DEFAULT_SWEEP), metavar="FILE", help="sweep file (default sweeps/h200-check.yaml)")
+    p.add_argument("--sweep", default=None, metavar="FILE",
+                   help="sweep file (default: the GPU's own, sweeps/h100-check.yaml on an H100, else sweeps/h200-check.yaml)")
     p.add_argument("--gpu", metavar="SKU", help="SKU folder (default: recognised from nvidia-smi, else the sweep's)")
     p.add_argument("--reps", type=int, metavar="N", help="timed repetitions per case (default: the sweep's)")
     p.add_argument("--torch", choices=("auto", "system", "pypi"), default="auto",
@@ -715,10 +726,9 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
         ("harness_sha256", harness_digest()),
     ]
     try:
-        sweep_path = Path(args.sweep)
-        if not sweep_path.is_file():
-            raise CheckError(f"--sweep {sweep_path}: no such file")
-        fields += [("sweep", sweep_path), ("sweep_sha256", sha256_file(sweep_path)), ("time_limit_s", f"{args.time_limit:g}")]
+        if args.sweep is not None and not Path(args.sweep).is_file():
+            raise CheckError(f"--sweep {args.sweep}: no such file")
+        fields += [("time_limit_s", f"{args.time_limit:g}")]
         fields += [("host", platform.node()), ("platform", platform.platform()), ("cpus", os.cpu_count())]
 
         log("==> GPU and driver")
@@ -734,6 +744,10 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
                    ("gpu", "; ".join(gpu_info.names)), ("gpu_memory", "; ".join(gpu_info.memory)),
                    ("driver", gpu_info.driver), ("driver_cuda", gpu_info.cuda)]
         timings["nvidia-smi"] = time.monotonic() - t
+        sweep_path = Path(args.sweep) if args.sweep is not None else default_sweep(args.gpu or gpu_sku(gpu_info.names[0]))
+        fields += [("sweep", sweep_path), ("sweep_sha256", sha256_file(sweep_path))]
+        if args.sweep is None:
+            log(f"sweep: {sweep_path.relative_to(HARNESS)} (made for this GPU's shipped tables where one is)")
 
         log("\n==> PyTorch")
         t = time.monotonic()

@@ -383,3 +383,13 @@ def test_without_servesim_the_log_says_how_to_finish(setup, monkeypatch):
     assert main(args_for(setup, "--dry-run"), stream=out) == 0
     assert f"no servesim binary here (--servesim, $SERVESIM, target/{{release,debug}}/servesim, PATH): skipped. " \
            f"Where servesim is built: harness/gpu_check.sh --post {setup.out} --out DIR" in out.getvalue()
+
+
+def test_the_default_sweep_is_the_gpus_own_where_one_is():
+    from servesim_harness.gpucheck import DEFAULT_SWEEP, default_sweep
+
+    assert default_sweep("h100_sxm").name == "h100-check.yaml"
+    assert default_sweep("h200_sxm") == DEFAULT_SWEEP
+    # GPUs without a check sweep of their own, or not recognised, take the H200 one.
+    assert default_sweep("b200_sxm") == DEFAULT_SWEEP
+    assert default_sweep(None) == DEFAULT_SWEEP
