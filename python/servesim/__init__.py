@@ -585,6 +585,7 @@ def validate(
     in_step: bool = False,
     client_connections: int | None = None,
     scenarios: str | os.PathLike[str] | None = None,
+    calibration: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """``servesim validate --input MEASURED.csv --output PREDICTED.csv``: simulates every
     measured serving row (the columns of ``data/e2e/measured_serving.csv``) the way it was
@@ -614,6 +615,10 @@ def validate(
     by which of its requests the prediction reads), a file ``Scenario.from_yaml`` and
     ``servesim run`` read; ``DIR`` is created if need be, and a ``ConfigError`` if it holds
     such files already.
+    ``calibration=DIR`` (``--calibration DIR``) times each row's kernels with the tables of
+    ``DIR`` measured on your GPUs (a scenario's ``calibration``) where it has tables the
+    row's GPU and backend read; the other rows use the shipped tables, and their ``note``
+    says why.
 
     Returns ``rows`` (rows read), ``predicted`` (rows modelled), ``overall`` and ``groups``
     (by ``backend/mode``) as ``{"rows", "ttft_pct", "tpot_pct"}`` mean absolute percentage
@@ -664,6 +669,7 @@ def validate(
                 in_step,
                 client_connections,
                 None if scenarios is None else os.fspath(scenarios),
+                None if calibration is None else os.fspath(calibration),
             )
         )
     finally:

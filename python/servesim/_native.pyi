@@ -121,4 +121,5 @@ def validate_serving(
     in_step: bool = False,
     client_connections: int | None = None,
     scenarios: str | None = None,
+    calibration: str | None = None,
 ) -> dict[str, Any]: ...

@@ -105,8 +105,9 @@ pub fn perf_predict(
 }
 /// `servesim validate`: simulates every measured serving row of `input` and writes it to
 /// `output` with its predictions (the GIL released); `steady`, `from_start`,
-/// `dataset_entries`, `in_step`, `client_connections` and `scenarios` as the CLI's `--steady`,
-/// `--from-start`, `--dataset-entries`, `--in-step`, `--client-connections` and `--scenarios`
+/// `dataset_entries`, `in_step`, `client_connections`, `scenarios` and `calibration` as the
+/// CLI's `--steady`, `--from-start`, `--dataset-entries`, `--in-step`, `--client-connections`,
+/// `--scenarios` and `--calibration`
 /// (neither of the first two: aiconfigurator's aiperf recipe). Returns the
 /// validation as a dict (see
 /// [`servesim::validate::Validation`]'s serialized form). `progress`, when given, is told of
@@ -114,7 +115,7 @@ pub fn perf_predict(
 // One argument per keyword of the Python function.
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
-#[pyo3(signature = (input, output, from_start=None, steady=false, progress=None, dataset_entries=None, in_step=false, client_connections=None, scenarios=None))]
+#[pyo3(signature = (input, output, from_start=None, steady=false, progress=None, dataset_entries=None, in_step=false, client_connections=None, scenarios=None, calibration=None))]
 pub fn validate_serving<'py>(
     py: Python<'py>,
     input: &str,
@@ -126,6 +127,7 @@ pub fn validate_serving<'py>(
     in_step: bool,
     client_connections: Option<u32>,
     scenarios: Option<&str>,
+    calibration: Option<&str>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let observer = PyObserver(progress);
     let client = servesim::validate::RecipeClient {
@@ -144,6 +146,7 @@ pub fn validate_serving<'py>(
                 std::thread::available_parallelism().map_or(1, |n| n.get()),
                 &observer,
                 scenarios.map(Path::new),
+                calibration.map(Path::new),
             )
         })
         .map_err(to_py)?;

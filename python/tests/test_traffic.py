@@ -253,6 +253,17 @@ def test_validate_three_rows(tmp_path: Path) -> None:
             servesim.validate(measured, out, client_connections=k)  # type: ignore[arg-type]
     with pytest.raises(errors.ConfigError, match="client_connections applies to the aiperf recipe"):
         servesim.validate(measured, out, client_connections=5, steady=True)
+    # Kernel tables measured on the user's GPUs: a copy of the shipped ones predicts the same,
+    # and a missing folder is an error naming the keyword.
+    import shutil
+
+    cal = tmp_path / "cal" / "h100_sxm" / "trtllm"
+    cal.mkdir(parents=True)
+    shutil.copy(ROOT / "data" / "calibration" / "h100_sxm" / "trtllm" / "gemm.csv.gz", cal)
+    same = servesim.validate(measured, tmp_path / "cal.csv", calibration=tmp_path / "cal")["predictions"]
+    assert same[0]["predicted_ttft_ms"] == p[0]["predicted_ttft_ms"]
+    with pytest.raises(errors.ConfigError, match="^calibration: "):
+        servesim.validate(measured, out, calibration=tmp_path / "nowhere")
     # Users in step, as the client starts them: each cohort's prompts queue behind each other.
     folder = tmp_path / "scenarios"
     in_step = servesim.validate(measured, tmp_path / "in_step.csv", in_step=True, scenarios=folder)["predictions"]

@@ -196,3 +196,69 @@ fn a_gpu_without_shipped_tables_warns_of_the_families_left_to_the_roofline() {
     );
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn validate_times_the_rows_whose_gpu_and_backend_read_the_folder() {
+    use servesim::validate::{Averaged, RecipeClient, validate_file};
+    let d = scratch("validate");
+    let measured = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/e2e/measured_serving.csv"),
+    )
+    .unwrap();
+    let mut lines = measured.lines();
+    let header = lines.next().unwrap();
+    // A TensorRT-LLM row on H100 and a vLLM one on H200.
+    let h100 = lines
+        .clone()
+        .find(|l| l.contains(",trtllm,") && l.contains(",h100_sxm,"))
+        .unwrap();
+    let h200 = lines
+        .find(|l| l.contains(",vllm,") && l.contains(",h200_sxm,"))
+        .unwrap();
+    let input = d.join("rows.csv");
+    std::fs::write(&input, format!("{header}\n{h100}\n{h200}\n")).unwrap();
+    let cal = d.join("cal");
+    let averaged = Averaged::from_flags(false, None, RecipeClient::default()).unwrap();
+    let run = |calibration: Option<&Path>| {
+        validate_file(
+            &input,
+            &d.join("out.csv"),
+            averaged,
+            2,
+            &servesim::progress::Quiet,
+            None,
+            calibration,
+        )
+        .unwrap()
+        .rows
+    };
+    let shipped = run(None);
+    put(&cal, "h100_sxm/trtllm/gemm.csv.gz", 2.0);
+    let slow = run(Some(&cal));
+    // The H100 row runs on the folder's slower GEMMs; the H200 one on the shipped tables,
+    // and its note says so.
+    let ttft = |rows: &[(servesim::validate::RowSpec, servesim::validate::Prediction)],
+                i: usize| { rows[i].1.ttft_ms.unwrap() };
+    assert!(ttft(&slow, 0) > 1.3 * ttft(&shipped, 0));
+    assert_eq!(ttft(&slow, 1), ttft(&shipped, 1));
+    let note = slow[1].1.note.as_deref().unwrap_or("");
+    assert!(
+        note.contains(
+            "shipped kernel tables: the calibration folder has none that h200_sxm under vllm reads"
+        ),
+        "{note}"
+    );
+    let e = validate_file(
+        &input,
+        &d.join("out.csv"),
+        averaged,
+        2,
+        &servesim::progress::Quiet,
+        None,
+        Some(&d.join("missing")),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("calibration") && e.contains("missing"), "{e}");
+    std::fs::remove_dir_all(&d).unwrap();
+}

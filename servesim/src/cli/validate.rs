@@ -54,6 +54,12 @@ pub struct ValidateArgs {
     /// or rerun. DIR is created if need be, and refused if it holds such files already.
     #[arg(long, value_name = "DIR")]
     pub scenarios: Option<PathBuf>,
+    /// Kernel tables measured on your GPUs (the harness's output, or `servesim calibrate
+    /// import`'s): each row whose GPU and backend read tables of the folder is timed with
+    /// them in place of the shipped ones of the same GPU, backend and family (a scenario's
+    /// `calibration`); the other rows with the shipped tables, their `note` saying why.
+    #[arg(long, value_name = "DIR")]
+    pub calibration: Option<PathBuf>,
     /// Threads, one row each at a time (default: the machine's cores); the predictions do
     /// not depend on it.
     #[arg(long)]
@@ -87,11 +93,12 @@ pub fn run_cmd(args: ValidateArgs) -> Result<(), CliError> {
         jobs,
         &bar,
         args.scenarios.as_deref(),
+        args.calibration.as_deref(),
     )
     .map_err(|e| match e {
         // The paths given as flags are named as the flags.
         servesim::Error::Config { path, message }
-            if ["output", "scenarios"].contains(&path.as_str()) =>
+            if ["output", "scenarios", "calibration"].contains(&path.as_str()) =>
         {
             CliError::Message(format!("--{path}: {message}"))
         }
@@ -129,6 +136,9 @@ fn command_line(args: &ValidateArgs) -> String {
     }
     if args.in_step {
         c += " --in-step";
+    }
+    if let Some(d) = &args.calibration {
+        c += &format!(" --calibration {}", d.display());
     }
     if let Some(r) = &args.report {
         c += &format!(" --report {}", r.display());

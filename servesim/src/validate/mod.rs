@@ -126,7 +126,7 @@ mod row_plan;
 mod simulate;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -340,6 +340,9 @@ struct Load<'a> {
     users: u32,
     isl: u32,
     osl: u32,
+    /// The folder of measured kernel tables that times the row's runs, where it has tables
+    /// they read (`--calibration`).
+    calibration: Option<&'a Path>,
 }
 
 /// The outcome of a validation.
@@ -408,6 +411,7 @@ fn predict(
     fields: &[String],
     averaged: Averaged,
     keep_scenario: bool,
+    calibration: Option<&Path>,
 ) -> (RowSpec, Prediction) {
     let row = Row {
         file,
@@ -429,16 +433,18 @@ fn predict(
     };
     let prediction = match file.width_fault(fields) {
         Some(reason) => Prediction::skip(reason),
-        None => simulate(&row, &mut spec, averaged, keep_scenario).unwrap_or_else(|e| {
-            Prediction::skip(match e {
-                // The line is the row's own; the column at fault is what the reason says.
-                Error::Parse { path, message, .. } => {
-                    let column = path.split(", ").nth(1).unwrap_or(&path);
-                    format!("{column}: {message}")
-                }
-                e => e.to_string(),
+        None => {
+            simulate(&row, &mut spec, averaged, keep_scenario, calibration).unwrap_or_else(|e| {
+                Prediction::skip(match e {
+                    // The line is the row's own; the column at fault is what the reason says.
+                    Error::Parse { path, message, .. } => {
+                        let column = path.split(", ").nth(1).unwrap_or(&path);
+                        format!("{column}: {message}")
+                    }
+                    e => e.to_string(),
+                })
             })
-        }),
+        }
     };
     (spec, prediction)
 }
@@ -503,8 +509,9 @@ fn implied_concurrency(row: &Row<'_>, mode: &str) -> Result<Result<(u32, String)
 
 /// Simulates every row of a measured file on up to `threads` threads, its means taken as
 /// `averaged` says (each row told to `progress` once predicted), keeping each row's
-/// scenario with `keep_scenarios`; `origin` names the file in errors. Rows are independent
-/// runs, so the result does not depend on `threads`.
+/// scenario with `keep_scenarios`, its kernels timed by the tables of the folder
+/// `calibration` where it has tables of the row's GPU and backend; `origin` names the file
+/// in errors. Rows are independent runs, so the result does not depend on `threads`.
 pub fn validate_rows(
     file: &MeasuredFile,
     origin: &str,
@@ -512,11 +519,20 @@ pub fn validate_rows(
     threads: usize,
     progress: &dyn Observer,
     keep_scenarios: bool,
+    calibration: Option<&Path>,
 ) -> Result<Validation, Error> {
     progress.phase("rows", file.rows.len() as u64);
     let jobs: Vec<_> = file.rows.iter().collect();
     let rows = parallel(jobs, threads, progress, |(line, fields)| {
-        predict(file, origin, *line, fields, averaged, keep_scenarios)
+        predict(
+            file,
+            origin,
+            *line,
+            fields,
+            averaged,
+            keep_scenarios,
+            calibration,
+        )
     });
     let (overall, groups) = report::summarise(&rows);
     Ok(Validation {
@@ -528,8 +544,9 @@ pub fn validate_rows(
 }
 
 /// Reads `input`, simulates every row on up to `threads` threads (its means taken as
-/// `averaged` says, each row told to `progress`) and writes `output`, and, with `scenarios`,
-/// each predicted row's scenario there ([`scenario_file`]).
+/// `averaged` says, each row told to `progress`, its kernels timed by the folder
+/// `calibration` where it has tables of the row's GPU and backend) and writes `output`,
+/// and, with `scenarios`, each predicted row's scenario there ([`scenario_file`]).
 pub fn validate_file(
     input: &Path,
     output: &Path,
@@ -537,6 +554,7 @@ pub fn validate_file(
     threads: usize,
     progress: &dyn Observer,
     scenarios: Option<&Path>,
+    calibration: Option<&Path>,
 ) -> Result<Validation, Error> {
     let text = std::fs::read_to_string(input).map_err(|e| Error::io(input, e))?;
     // Writing the predictions over the measured rows would lose them.
@@ -555,6 +573,9 @@ pub fn validate_file(
     if let Some(dir) = scenarios {
         scenarios_dir(dir)?;
     }
+    // Read once here, so a bad file is the command's error, not every row's; absolute, so
+    // the scenarios written with `scenarios` name it from anywhere.
+    let calibration = calibration.map(calibration_dir).transpose()?;
     let v = validate_rows(
         &file,
         &origin,
@@ -562,6 +583,7 @@ pub fn validate_file(
         threads,
         progress,
         scenarios.is_some(),
+        calibration.as_deref(),
     )?;
     std::fs::write(output, render_csv(&file, &v)).map_err(|e| Error::io(output, e))?;
     if let Some(dir) = scenarios {
@@ -574,6 +596,28 @@ pub fn validate_file(
         }
     }
     Ok(v)
+}
+
+/// The folder `dir` of measured kernel tables, absolute, once its tables are read.
+fn calibration_dir(dir: &Path) -> Result<PathBuf, Error> {
+    let invalid = |message: String| Error::Config {
+        path: "calibration".into(),
+        message,
+    };
+    let abs = dir
+        .canonicalize()
+        .map_err(|e| invalid(format!("{}: {e}", dir.display())))?;
+    if abs.to_str().is_none() {
+        return Err(invalid(format!("{}: not a UTF-8 path", dir.display())));
+    }
+    match servesim_models::calibration::load_dir(&abs) {
+        Ok(t) if t.is_empty() => Err(invalid(format!(
+            "{}: the folder holds no calibration table",
+            dir.display()
+        ))),
+        Ok(_) => Ok(abs),
+        Err(e) => Err(invalid(format!("{}: {e}", dir.display()))),
+    }
 }
 
 /// Whether `a` and `b` name one existing file (through links or `..` alike).

@@ -344,6 +344,7 @@ pub(super) fn scenario_of(
     config.name = Some(format!("line-{}", load.line));
     config.seed = seed;
     config.kv_dtype = plan.kv_dtype.map(str::to_string);
+    config.calibration = load.calibration.and_then(Path::to_str).map(str::to_string);
     config.weight_dtype = plan.weight_dtype.map(str::to_string);
     config.metrics = MetricsConfig {
         sample_interval_s: 60.0,

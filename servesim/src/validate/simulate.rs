@@ -2,10 +2,14 @@
 //! out of step over several draws), or the steady state and the start burst of users out of
 //! step; with what the prediction leans on in its `note` and the scenario of its first draw.
 
+use std::path::Path;
+
+use servesim_models::backend::Backend;
+use servesim_models::hardware::GpuCatalog;
 use servesim_models::llm::LlmSpec;
 
 use crate::Error;
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, measured_timer};
 
 use super::benchmark::{ClientStats, Means, benchmark_means, client_stats};
 use super::measured::Row;
@@ -23,6 +27,7 @@ pub(super) fn simulate(
     spec: &mut RowSpec,
     averaged: Averaged,
     keep_scenario: bool,
+    calibration: Option<&Path>,
 ) -> Result<Prediction, Error> {
     spec.isl = Some(row.required_count("isl")?);
     spec.osl = Some(row.required_count("osl")?);
@@ -45,6 +50,26 @@ pub(super) fn simulate(
         Err(reason) => return Ok(skip(reason)),
     };
     let note = join_notes(note.clone(), plan.note.clone());
+    // The folder times the row where it has tables its GPU and backend read; else the
+    // shipped tables do, and the note says so.
+    let (calibration, note) = match calibration {
+        Some(dir) => match calibration_reads(dir, row.text("system"), &spec.backend) {
+            Ok(()) => (Some(dir), note),
+            Err(_) => (
+                None,
+                join_notes(
+                    note,
+                    Some(format!(
+                        "shipped kernel tables: the calibration folder has none that {} \
+                         under {} reads",
+                        row.text("system"),
+                        spec.backend
+                    )),
+                ),
+            ),
+        },
+        None => (None, note),
+    };
     let skip = |reason: String| Prediction {
         note: note.clone(),
         ..Prediction::skip(reason)
@@ -59,6 +84,7 @@ pub(super) fn simulate(
         users,
         isl: spec.isl.unwrap_or_default(),
         osl: spec.osl.unwrap_or_default(),
+        calibration,
     };
     if let Averaged::Recipe(client) = averaged {
         let measured = (load.users as usize) * RECIPE_REQUESTS_PER_USER as usize;
@@ -223,6 +249,17 @@ fn with_kernels(note: Option<String>, first: &Result<Scenario, String>) -> Optio
         note,
         first.as_ref().ok().and_then(crate::warnings::kernel_note),
     )
+}
+
+/// Whether the tables of the folder `dir` time a run on `gpu` under `backend` (the folder's
+/// files were read once before the rows: what fails here is which tables a run reads).
+fn calibration_reads(dir: &Path, gpu: &str, backend: &str) -> Result<(), String> {
+    let sku = GpuCatalog::builtin()
+        .get(gpu)
+        .map_err(|e| e.to_string())?
+        .clone();
+    let backend = Backend::parse(backend).map_err(|e| e.to_string())?;
+    measured_timer(dir, &sku, backend).map(|_| ())
 }
 
 /// Two notes as one, `; ` between them.
