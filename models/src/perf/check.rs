@@ -11,7 +11,7 @@ use crate::hardware::GpuCatalog;
 use crate::perf::CalibratedTimer;
 use crate::perf::evaluate::{ErrorStats, leave_shape_out_predictions, repeat_spread};
 use crate::perf::ops::{DispatchKernel, KernelOp, MlaPart};
-use crate::perf::sources::{family_dir, shipped_source};
+use crate::perf::sources::{family_dir, same_generation, shipped_source};
 
 /// One public kernel table's check.
 #[derive(Debug, Clone)]
@@ -32,9 +32,9 @@ pub struct TableCheck {
 }
 
 /// The tables that time `gpu`: those of the calibration folder `calibration`, else the
-/// shipped tables of the GPU whose measurements time it (every backend's) with every shipped
-/// GPU's MoE tables, from which a sibling GPU's rows time the MoE kinds its own lack, as
-/// [`CalibratedTimer::shipped`] reads them.
+/// shipped tables of the GPU whose measurements time it (every backend's) with the MoE tables
+/// of every shipped GPU of its generation, from which a sibling GPU's rows time the MoE kinds
+/// its own lack, as [`CalibratedTimer::shipped`] reads them (no other GPU's can be a sibling).
 pub fn gpu_tables(
     calibration: Option<&Path>,
     catalog: &GpuCatalog,
@@ -43,11 +43,38 @@ pub fn gpu_tables(
     if let Some(dir) = calibration {
         return calibration::load_dir(dir);
     }
-    let source = shipped_source(catalog, catalog.get(gpu)?)?;
+    shipped_tables(catalog, gpu, |_, _, _| true)
+}
+
+/// The shipped tables of [`gpu_tables`] that a timer of `gpu` for `backend` may read: of each
+/// family, the table in the backend folder it reads that family from ([`family_dir`]).
+pub fn shipped_tables_for(
+    catalog: &GpuCatalog,
+    gpu: &str,
+    backend: Backend,
+) -> Result<Vec<CalibrationTable>> {
+    shipped_tables(catalog, gpu, |g, b, family| {
+        b == family_dir(backend, family, |d| shipped::has(g, d, family))
+    })
+}
+
+/// The shipped tables of [`gpu_tables`] (`gpu`'s source GPU's, every same-generation GPU's MoE
+/// tables) that `keep(gpu, backend folder, family)` keeps, loaded only then.
+fn shipped_tables(
+    catalog: &GpuCatalog,
+    gpu: &str,
+    keep: impl Fn(&str, &str, Family) -> bool,
+) -> Result<Vec<CalibrationTable>> {
+    let target = catalog.get(gpu)?;
+    let source = shipped_source(catalog, target)?;
     let mut out = Vec::new();
     for (g, b, f, _) in shipped::SHIPPED {
         let family = Family::parse(f)?;
-        if g == source || family.moe_kernel().is_some() {
+        let sibling = || {
+            family.moe_kernel().is_some()
+                && catalog.get(g).is_ok_and(|s| same_generation(s, target))
+        };
+        if (g == source || sibling()) && keep(g, b, family) {
             out.extend(shipped::load(g, b, family)?);
         }
     }

@@ -220,6 +220,12 @@ fn generation(g: &GpuSku) -> (bool, bool) {
     (g.fp8_dense_flops.is_some(), g.fp4_dense_flops.is_some())
 }
 
+/// Whether `a` and `b` are of one generation (the tensor-core formats their datasheets list):
+/// only such a GPU's MoE tables can time another's as its sibling.
+pub fn same_generation(a: &GpuSku, b: &GpuSku) -> bool {
+    generation(a) == generation(b)
+}
+
 /// The MoE families (every kernel of a fused MoE layer).
 fn moe_families() -> impl Iterator<Item = Family> {
     Family::kernel_families().filter(|f| f.moe_kernel().is_some())
