@@ -744,7 +744,8 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
                    ("gpu", "; ".join(gpu_info.names)), ("gpu_memory", "; ".join(gpu_info.memory)),
                    ("driver", gpu_info.driver), ("driver_cuda", gpu_info.cuda)]
         timings["nvidia-smi"] = time.monotonic() - t
-        sweep_path = Path(args.sweep) if args.sweep is not None else default_sweep(args.gpu or gpu_sku(gpu_info.names[0]))
+        named_sku = args.gpu or gpu_sku(gpu_info.names[0])
+        sweep_path = Path(args.sweep) if args.sweep is not None else default_sweep(named_sku)
         fields += [("sweep", sweep_path), ("sweep_sha256", sha256_file(sweep_path))]
         if args.sweep is None:
             log(f"sweep: {sweep_path.relative_to(HARNESS)} (made for this GPU's shipped tables where one is)")
@@ -773,7 +774,7 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
 
         log("\n==> sweep")
         # Read by the Python that runs the harness: this one may lack PyYAML.
-        info = run_sweep_info(choice.python, sweep_path, args.shipped, args.gpu or gpu_sku(gpu_info.names[0]), log,
+        info = run_sweep_info(choice.python, sweep_path, args.shipped, named_sku, log,
                               choice.extra_path)
         sku, backend = info["gpu"], info["backend"]
         if not sku:

@@ -37,8 +37,8 @@ pub struct MeasuredTimer {
     pub roofline_only: Vec<String>,
 }
 
-/// Where a table belongs: its GPU as the catalog names it (as written where the catalog does
-/// not know it), its backend folder and its family.
+/// Where a table belongs: its header's GPU (a measured table's under the catalog's name, see
+/// [`over_shipped`]), its backend folder and its family.
 fn slot(t: &CalibrationTable) -> (String, String, String) {
     (
         t.header.gpu.clone(),
@@ -83,7 +83,7 @@ pub fn over_shipped(
     }
     let slots: Vec<_> = measured.iter().map(slot).collect();
     let shipped = shipped_tables_for(catalog, gpu, backend)?;
-    let (shipped_read, _) = tables_read(&shipped, catalog, gpu, backend)?;
+    let shipped_read = tables_read(&shipped, catalog, gpu, backend)?;
     let shipped_families = families(&shipped, &shipped_read);
     let mut set: Vec<CalibrationTable> = shipped
         .into_iter()
@@ -91,7 +91,7 @@ pub fn over_shipped(
         .collect();
     let first_measured = set.len();
     set.extend(measured);
-    let (read, _) = tables_read(&set, catalog, gpu, backend)?;
+    let read = tables_read(&set, catalog, gpu, backend)?;
     let unread: Vec<String> = slots
         .iter()
         .zip(&read[first_measured..])

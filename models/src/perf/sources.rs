@@ -141,13 +141,13 @@ fn source_of<'a>(
 /// Which of `tables` the timer [`CalibratedTimer::from_calibration`] makes of them for `gpu`
 /// and `backend` reads: those of the GPU it takes them from, each in the backend folder it
 /// reads that family from, and the MoE tables of the sibling GPU that time the MoE kinds the
-/// first lacks (see the module documentation). Also the GPU it takes them from.
-pub fn tables_read<'a>(
-    tables: &'a [CalibrationTable],
+/// first lacks (see the module documentation).
+pub fn tables_read(
+    tables: &[CalibrationTable],
     catalog: &GpuCatalog,
     gpu: &str,
     backend: Backend,
-) -> Result<(Vec<bool>, &'a str)> {
+) -> Result<Vec<bool>> {
     let source = source_of(tables, catalog, gpu)?;
     let target = catalog.get(gpu)?;
     let sibling = sibling_gpu(
@@ -157,15 +157,24 @@ pub fn tables_read<'a>(
         catalog.get(source)?.sku.as_str(),
         backend,
     );
-    let read = tables
+    Ok(tables
         .iter()
         .map(|t| {
             reads(tables, source, backend, t)
-                || (t.header.family.moe_kernel().is_some()
-                    && sibling.is_some_and(|g| reads(tables, g, backend, t)))
+                || sibling.is_some_and(|g| moe_read_from(tables, g, backend, t))
         })
-        .collect();
-    Ok((read, source))
+        .collect())
+}
+
+/// Whether `t` is a MoE table that a timer for `backend` reads from `gpu`'s tables of a set
+/// (a sibling's, [`sibling_from`]).
+fn moe_read_from(
+    tables: &[CalibrationTable],
+    gpu: &str,
+    backend: Backend,
+    t: &CalibrationTable,
+) -> bool {
+    t.header.family.moe_kernel().is_some() && reads(tables, gpu, backend, t)
 }
 
 /// Whether a timer of `gpu` for `backend` reads `t`, of a set of `tables`: `gpu`'s table of
@@ -312,9 +321,7 @@ fn sibling_gpu<'a>(
 ) -> Option<&'a str> {
     let mut gpus: Vec<&str> = tables
         .iter()
-        .filter(|t| {
-            t.header.family.moe_kernel().is_some() && reads(tables, &t.header.gpu, backend, t)
-        })
+        .filter(|t| moe_read_from(tables, &t.header.gpu, backend, t))
         .map(|t| t.header.gpu.as_str())
         .collect();
     gpus.sort_unstable();
@@ -330,13 +337,13 @@ pub(super) fn sibling_from(
     source: &GpuSku,
     backend: Backend,
 ) -> Result<Option<Sibling>> {
-    let is_moe_of = |t: &CalibrationTable, gpu: &str| {
-        t.header.family.moe_kernel().is_some() && reads(tables, gpu, backend, t)
-    };
     let Some(name) = sibling_gpu(tables, catalog, target, &source.sku, backend) else {
         return Ok(None);
     };
-    let theirs: Vec<&CalibrationTable> = tables.iter().filter(|t| is_moe_of(t, name)).collect();
+    let theirs: Vec<&CalibrationTable> = tables
+        .iter()
+        .filter(|t| moe_read_from(tables, name, backend, t))
+        .collect();
     Ok(Some(sibling(
         catalog.get(name)?,
         &theirs,
