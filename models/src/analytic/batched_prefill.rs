@@ -25,7 +25,8 @@
 //! is the M/D/n one of [`crate::analytic::mdk_response_ms`], used as it is.
 
 use std::cell::{OnceCell, RefCell};
-use std::sync::OnceLock;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rand_distr::{Distribution, Gamma};
 use servesim_core::RngStreams;
@@ -33,7 +34,8 @@ use servesim_core::RngStreams;
 use super::{largest_within, mdk_max_utilisation, mdk_response_ms};
 use crate::perf::PrefillChunk;
 
-/// Arrivals each estimate runs over, per worker.
+/// Arrivals each estimate runs over, per worker (the first tenth left out of its mean: the
+/// queue starts empty).
 ///
 /// The profiler plans a prefill pool at the rate where this mean meets the TTFT target, so
 /// at a high utilisation, where a mean over a sample wanders most: two prefill workers of
@@ -41,8 +43,6 @@ use crate::perf::PrefillChunk;
 /// seeds spread 774–933 ms (σ 46 ms, 5 %), against 860 ms over 200,000 (a replica of this
 /// queue). 50,000 keep the spread near 3 % at a search time of about a quarter of a second.
 pub const ARRIVALS: usize = 50_000;
-/// Leading arrivals left out of the mean (the queue starts empty).
-const WARMUP: usize = 5_000;
 /// Bisection rounds of [`BatchedPrefill::max_rate_per_s`].
 const BISECTION_ROUNDS: usize = 24;
 /// Prompts a saturated worker prefills to measure its most requests/s: enough for the
@@ -76,9 +76,11 @@ pub struct BatchedPrefill<'p> {
     times: RefCell<Vec<(Composition, f64)>>,
     /// One worker's most requests/s, made when first asked for.
     peak: OnceCell<f64>,
-    /// Per worker count `n` (index `n - 1`): cumulative arrival times of one worker at a
-    /// total rate of one request per ms, made when first asked for.
-    unit_arrivals: Vec<OnceLock<Vec<f64>>>,
+    /// The most workers whose arrivals are drawn apart (more take those of this many).
+    max_workers: u32,
+    /// Arrivals each estimate runs over ([`ARRIVALS`] unless set lower), the first tenth
+    /// left out of its mean.
+    arrivals: usize,
 }
 
 impl std::fmt::Debug for BatchedPrefill<'_> {
@@ -115,7 +117,8 @@ impl<'p> BatchedPrefill<'p> {
             time: Box::new(time),
             times: RefCell::new(Vec::new()),
             peak: OnceCell::new(),
-            unit_arrivals: (0..max_workers.max(1)).map(|_| OnceLock::new()).collect(),
+            max_workers: max_workers.max(1),
+            arrivals: ARRIVALS,
         }
     }
 
@@ -126,6 +129,16 @@ impl<'p> BatchedPrefill<'p> {
     pub fn with_overlap_schedule(self) -> BatchedPrefill<'p> {
         BatchedPrefill {
             overlap: true,
+            ..self
+        }
+    }
+
+    /// The same workers estimated over the first `arrivals` of the fixed arrivals (at least
+    /// 1,000, at most the 50,000 an estimate runs over by default): cheaper, and noisier
+    /// near saturation.
+    pub fn with_arrivals(self, arrivals: usize) -> BatchedPrefill<'p> {
+        BatchedPrefill {
+            arrivals: arrivals.clamp(1_000, ARRIVALS),
             ..self
         }
     }
@@ -256,7 +269,9 @@ impl<'p> BatchedPrefill<'p> {
 
     /// The queue run over the fixed arrivals at `rate_per_ms` in total.
     fn simulated_response_ms(&self, rate_per_ms: f64, workers: u32) -> f64 {
-        let unit = self.unit_arrivals(workers);
+        let drawn = self.unit_arrivals(workers);
+        let unit = &drawn[..self.arrivals];
+        let warmup = self.arrivals / 10;
         let scale = 1.0 / rate_per_ms;
         let arrival = |i: usize| unit[i] * scale;
         // The compositions timed so far, at hand without borrowing the shared list.
@@ -296,7 +311,7 @@ impl<'p> BatchedPrefill<'p> {
                     ms
                 }
             };
-            for i in head.max(WARMUP)..head + finished {
+            for i in head.max(warmup)..head + finished {
                 sum += now - arrival(i);
                 counted += 1;
             }
@@ -309,21 +324,33 @@ impl<'p> BatchedPrefill<'p> {
     /// One worker's arrival times at one request per ms in total: every `workers`-th
     /// arrival of a Poisson stream (round-robin), from a fixed seed. The gap between a
     /// worker's arrivals, the sum of `n` unit exponential gaps, is drawn whole from its
-    /// Gamma(`n`, 1) distribution: one draw a gap, not `n`, for pools of hundreds.
-    fn unit_arrivals(&self, workers: u32) -> &[f64] {
-        let slot = (workers as usize - 1).min(self.unit_arrivals.len() - 1);
-        let n = slot + 1;
-        self.unit_arrivals[slot].get_or_init(|| {
-            let mut rng = RngStreams::new(0).substream("analytic/prefill-arrivals", n as u64);
-            let gaps = Gamma::new(n as f64, 1.0).expect("a positive shape and scale");
-            let mut t = 0.0;
-            (0..ARRIVALS)
-                .map(|_| {
-                    t += gaps.sample(&mut rng);
-                    t
-                })
-                .collect()
-        })
+    /// Gamma(`n`, 1) distribution: one draw a gap, not `n`, for pools of hundreds. They
+    /// depend on `n` alone, so they are drawn once per process and shared by every queue
+    /// (the profiler builds one for each aggregated batch it weighs).
+    fn unit_arrivals(&self, workers: u32) -> Arc<[f64]> {
+        let n = workers.clamp(1, self.max_workers);
+        static DRAWN: OnceLock<Mutex<BTreeMap<u32, Arc<[f64]>>>> = OnceLock::new();
+        // A poisoned lock only means another thread panicked while inserting: the map
+        // holds whole entries either way.
+        let mut drawn = DRAWN
+            .get_or_init(Mutex::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        drawn
+            .entry(n)
+            .or_insert_with(|| {
+                let mut rng =
+                    RngStreams::new(0).substream("analytic/prefill-arrivals", u64::from(n));
+                let gaps = Gamma::new(f64::from(n), 1.0).expect("a positive shape and scale");
+                let mut t = 0.0;
+                (0..ARRIVALS)
+                    .map(|_| {
+                        t += gaps.sample(&mut rng);
+                        t
+                    })
+                    .collect()
+            })
+            .clone()
     }
 }
 
@@ -341,6 +368,25 @@ mod tests {
     fn queue(budget: u32, per_prompt: f64, fixed: f64, workers: u32) -> BatchedPrefill<'static> {
         let time = linear(fixed, per_prompt / 1000.0);
         BatchedPrefill::new(1000, budget, true, fixed + per_prompt, time, workers)
+    }
+
+    #[test]
+    fn fewer_arrivals_estimate_the_same_queue_from_the_same_draws() {
+        // All of them: the queue as built.
+        let full = queue(2500, 60.0, 40.0, 1);
+        let all = queue(2500, 60.0, 40.0, 1).with_arrivals(ARRIVALS);
+        let fewer = queue(2500, 60.0, 40.0, 1).with_arrivals(10_000);
+        for rate in [3.0, 6.0, 9.0] {
+            let r = full.response_ms(rate, 1);
+            assert_eq!(all.response_ms(rate, 1), r);
+            // A fifth of them (their first fifth) lands within a few percent.
+            let f = fewer.response_ms(rate, 1);
+            assert!((f - r).abs() < 0.05 * r, "rate {rate}: {f} vs {r}");
+        }
+        // Two workers draw their own arrivals, and share them with every other queue.
+        let two = queue(2500, 60.0, 40.0, 2).with_arrivals(10_000);
+        let again = queue(2500, 60.0, 40.0, 2).with_arrivals(10_000);
+        assert_eq!(two.response_ms(12.0, 2), again.response_ms(12.0, 2));
     }
 
     #[test]

@@ -42,6 +42,10 @@
 //!   The mean iteration (= the mean ITL) is `(1 − f) · decode step + f · mixed step`; TTFT is
 //!   half an iteration (arrival inside one) plus the `n_c` mixed steps plus the wait on
 //!   the prefill slot, busy `requests/s × n_c mixed steps` of the time, fed round-robin.
+//!   Where the budget left beside the decodes holds more than one prompt, the engines batch
+//!   the waiting ones into one mixed step, as a prefill worker does: the slot's response is
+//!   then scaled by that queue's against the one-at-a-time M/D/n at the same load
+//!   ([`SteadyLoad::aggregated_prefill`]).
 
 mod batched_prefill;
 mod decode_occupancy;
@@ -293,6 +297,37 @@ impl SteadyLoad {
         )
     }
 
+    /// The prefill slot of an aggregated worker at `b` sequences (see [`BatchedPrefill`]):
+    /// each iteration takes the waiting prompts up to the budget the `b − 1` decodes beside
+    /// them leave, and lasts what the predictor gives those chunks with the decodes; one
+    /// prompt alone takes `alone_ms` (its mixed steps).
+    pub fn aggregated_prefill<'p>(
+        &self,
+        p: &'p CachedPredictor,
+        b: u32,
+        alone_ms: f64,
+        max_workers: u32,
+    ) -> BatchedPrefill<'p> {
+        let decode_seqs = b.saturating_sub(1);
+        let decode_kv_tokens = u64::from(decode_seqs) * self.mean_context();
+        let time = move |chunks: &[PrefillChunk]| {
+            p.predict_ms(&BatchShape {
+                prefill: chunks,
+                decode_seqs,
+                decode_kv_tokens,
+                eager: false,
+            })
+        };
+        BatchedPrefill::new(
+            self.isl.max(1),
+            self.max_batched_tokens.saturating_sub(b).max(16),
+            self.chunked_prefill,
+            alone_ms,
+            time,
+            max_workers,
+        )
+    }
+
     /// Decode step time at `b` sequences of the mean context, ms, as the engine runs it
     /// with `graphs` (padded to a captured size, or eager).
     pub fn decode_step_ms(&self, p: &CachedPredictor, graphs: &CudaGraphs, b: u32) -> f64 {
@@ -384,15 +419,65 @@ impl AggregatedPoint {
 
     /// Mean TTFT, ms, of `workers` such workers behind a round-robin router: half an
     /// iteration (an arrival lands inside one), then the prefill slot's response (M/D/n, see
-    /// the module documentation).
-    pub fn ttft_ms(&self, workers: u32) -> f64 {
-        0.5 * self.itl_ms + mdk_response_ms(self.prefill_ms, self.prefill_utilisation, workers)
+    /// the module documentation) scaled by `packing`, what batching the waiting prompts
+    /// into one iteration does to it (1 for one prompt at a time; see
+    /// [`SteadyLoad::aggregated_prefill`]).
+    pub fn ttft_ms(&self, workers: u32, packing: f64) -> f64 {
+        0.5 * self.itl_ms
+            + packing * mdk_response_ms(self.prefill_ms, self.prefill_utilisation, workers)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_aggregated_prefill_slot_batches_what_the_budget_holds() {
+        use crate::backend::Backend;
+        use crate::hardware::GpuCatalog;
+        use crate::llm::LlmSpec;
+        use crate::perf::{IterationPredictor, KernelTimer};
+        let cat = GpuCatalog::builtin();
+        let llm = LlmSpec::lookup("Qwen/Qwen3-32B-FP8").unwrap();
+        let timer = KernelTimer::shipped_builtin("h200_sxm", Backend::Vllm).unwrap();
+        let p = CachedPredictor::new(
+            IterationPredictor::new(&llm, 2, cat.get("h200_sxm").unwrap(), Backend::Vllm, timer)
+                .unwrap(),
+        );
+        let graphs = CudaGraphs::none();
+        let load = |budget| SteadyLoad {
+            isl: 2000,
+            osl: 200,
+            max_batched_tokens: budget,
+            chunked_prefill: true,
+        };
+        let b = 64;
+        // Room for two prompts beside the decodes: iterations batch them, each sharing the
+        // decodes' part of the step, so a saturated slot serves more than one at a time.
+        let wide = load(b + 4000);
+        let point = wide.aggregated(&p, &graphs, b).unwrap();
+        let slot = wide.aggregated_prefill(&p, b, point.prefill_ms, 1);
+        assert!(slot.batches());
+        assert_eq!(slot.alone_ms(), point.prefill_ms);
+        let one_at_a_time = 1e3 / point.prefill_ms;
+        assert!(
+            slot.peak_per_s(1) > 1.05 * one_at_a_time,
+            "{}",
+            slot.peak_per_s(1)
+        );
+        // A lightly loaded slot rarely holds two: close to one prompt alone.
+        let light = slot.response_ms(0.05 * one_at_a_time, 1);
+        assert!((light - point.prefill_ms).abs() < 0.05 * point.prefill_ms);
+        // Room for one prompt: nothing to batch.
+        let narrow = load(b + 2000);
+        let point = narrow.aggregated(&p, &graphs, b).unwrap();
+        assert!(
+            !narrow
+                .aggregated_prefill(&p, b, point.prefill_ms, 1)
+                .batches()
+        );
+    }
 
     #[test]
     fn mdl_utilisation_inverts_the_response() {

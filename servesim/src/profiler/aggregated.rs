@@ -3,11 +3,16 @@
 //! count, with the count's swings around it from its flow-equivalent server.
 
 use servesim_models::analytic::{
-    AggregatedPoint, DecodeOccupancy, decode_occupancy, slots_with_headroom,
+    AggregatedPoint, DecodeOccupancy, decode_occupancy, mdk_response_ms, slots_with_headroom,
 };
 
 use super::candidate::{Candidate, Estimate, PoolShape, Pools};
 use super::search::{Search, Worker};
+
+/// Arrivals the packing of an aggregated worker's prompts is estimated over: within 3 ms
+/// of the 50,000 of a prefill pool's queue on the agreement requests
+/// (`scripts/profile-agreement`), at a fifth of the cost, for one queue per batch weighed.
+const AGGREGATED_ARRIVALS: usize = 10_000;
 
 impl Search<'_> {
     /// Aggregated workers of `w` at `b` sequences: (one worker's steady state, workers,
@@ -113,15 +118,43 @@ impl Search<'_> {
             };
             f64::from(k) / (iterations * per_ms)
         })?;
-        // Half the iteration in flight, then the prefill slot's response (`ttft_ms`), and
-        // under an overlap schedule the iteration planned before the prompt came too.
-        let mut last = point.ttft_ms(workers) + self.overlap_iterations() * point.itl_ms;
+        // Half the iteration in flight, then the prefill slot's response (`ttft_ms`, its
+        // wait scaled by what batching the waiting prompts does to it), and under an
+        // overlap schedule the iteration planned before the prompt came too.
+        let packing = self.agg_packing(w, b, point, workers);
+        let slot_ms = |p: &AggregatedPoint| p.ttft_ms(workers, packing);
+        let mut last = slot_ms(point) + self.overlap_iterations() * point.itl_ms;
         let ttft = occupancy.seen_by_arrivals(|k| {
             if let Some(p) = at(k) {
-                last = p.ttft_ms(workers) + self.overlap_iterations() * p.itl_ms;
+                last = slot_ms(&p) + self.overlap_iterations() * p.itl_ms;
             }
             last
         });
         Some((occupancy, ttft))
+    }
+
+    /// What batching the waiting prompts does to the prefill slot's response of `workers`
+    /// aggregated workers of `w` at `b` sequences: the engines take the waiting prompts
+    /// into one iteration up to the token budget its decodes leave (vLLM V1's, SGLang's
+    /// and TensorRT-LLM's schedulers alike, see [`BatchedPrefill`]), which shares each
+    /// iteration's decode part among them, and makes the first wait for its partners'
+    /// tokens. The slot's response is taken from that queue, fed the requests/s the point
+    /// serves, against the M/D/n response of one prompt at a time at the same load; the
+    /// ratio, found at the planned count, scales the slot's response at every count of
+    /// the chain (a queue run for each would cost a second a search). 1 where the budget
+    /// holds one prompt an iteration.
+    ///
+    /// [`BatchedPrefill`]: servesim_models::analytic::BatchedPrefill
+    fn agg_packing(&self, w: &Worker, b: u32, point: &AggregatedPoint, workers: u32) -> f64 {
+        let queue = self
+            .load_of(w.split, "aggregated")
+            .aggregated_prefill(&w.cached, b, point.prefill_ms, workers)
+            .with_arrivals(AGGREGATED_ARRIVALS);
+        if !queue.batches() {
+            return 1.0;
+        }
+        let rate = point.requests_per_s * f64::from(workers);
+        queue.response_ms(rate, workers)
+            / mdk_response_ms(point.prefill_ms, point.prefill_utilisation, workers)
     }
 }
