@@ -141,7 +141,9 @@ impl Search<'_> {
     /// tokens. The slot's response is taken from that queue, fed the requests/s the point
     /// serves, against the M/D/n response of one prompt at a time at the same load; the
     /// ratio, found at the planned count, scales the slot's response at every count of
-    /// the chain (a queue run for each would cost a second a search). 1 where the budget
+    /// the chain: an approximation, checked against the simulator only
+    /// (`scripts/profile-agreement`). A queue run for every count, tried, had not finished
+    /// the nine agreement requests after nine minutes (21 s without). 1 where the budget
     /// holds one prompt an iteration.
     ///
     /// [`BatchedPrefill`]: servesim_models::analytic::BatchedPrefill
