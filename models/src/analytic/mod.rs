@@ -279,22 +279,7 @@ impl SteadyLoad {
         p: &'p CachedPredictor,
         max_workers: u32,
     ) -> BatchedPrefill<'p> {
-        let time = move |chunks: &[PrefillChunk]| {
-            p.predict_ms(&BatchShape {
-                prefill: chunks,
-                decode_seqs: 0,
-                decode_kv_tokens: 0,
-                eager: false,
-            })
-        };
-        BatchedPrefill::new(
-            self.isl.max(1),
-            self.max_batched_tokens.max(16),
-            self.chunked_prefill,
-            self.prefill_ms(p),
-            time,
-            max_workers,
-        )
+        self.prefill_queue(p, 0, self.prefill_ms(p), max_workers)
     }
 
     /// The prefill slot of an aggregated worker at `b` sequences (see [`BatchedPrefill`]):
@@ -302,6 +287,19 @@ impl SteadyLoad {
     /// them leave, and lasts what the predictor gives those chunks with the decodes; one
     /// prompt alone takes `alone_ms` (its mixed steps).
     pub fn aggregated_prefill<'p>(
+        &self,
+        p: &'p CachedPredictor,
+        b: u32,
+        alone_ms: f64,
+        max_workers: u32,
+    ) -> BatchedPrefill<'p> {
+        self.prefill_queue(p, b, alone_ms, max_workers)
+    }
+
+    /// A queue of prompts batched up to the budget that `b` sequences leave, its iterations
+    /// timed by `p` with the `b − 1` other sequences decoding beside them (none for `b` 0,
+    /// a prefill worker), one prompt alone taking `alone_ms`.
+    fn prefill_queue<'p>(
         &self,
         p: &'p CachedPredictor,
         b: u32,

@@ -3,7 +3,8 @@
 //! count, with the count's swings around it from its flow-equivalent server.
 
 use servesim_models::analytic::{
-    AggregatedPoint, DecodeOccupancy, decode_occupancy, mdk_response_ms, slots_with_headroom,
+    AggregatedPoint, DecodeOccupancy, SteadyLoad, decode_occupancy, mdk_response_ms,
+    slots_with_headroom,
 };
 
 use super::candidate::{Candidate, Estimate, PoolShape, Pools};
@@ -121,7 +122,7 @@ impl Search<'_> {
         // Half the iteration in flight, then the prefill slot's response (`ttft_ms`, its
         // wait scaled by what batching the waiting prompts does to it), and under an
         // overlap schedule the iteration planned before the prompt came too.
-        let packing = self.agg_packing(w, b, point, workers);
+        let packing = agg_packing(&load, w, b, point, workers);
         let slot_ms = |p: &AggregatedPoint| p.ttft_ms(workers, packing);
         let mut last = slot_ms(point) + self.overlap_iterations() * point.itl_ms;
         let ttft = occupancy.seen_by_arrivals(|k| {
@@ -132,31 +133,35 @@ impl Search<'_> {
         });
         Some((occupancy, ttft))
     }
+}
 
-    /// What batching the waiting prompts does to the prefill slot's response of `workers`
-    /// aggregated workers of `w` at `b` sequences: the engines take the waiting prompts
-    /// into one iteration up to the token budget its decodes leave (vLLM V1's, SGLang's
-    /// and TensorRT-LLM's schedulers alike, see [`BatchedPrefill`]), which shares each
-    /// iteration's decode part among them, and makes the first wait for its partners'
-    /// tokens. The slot's response is taken from that queue, fed the requests/s the point
-    /// serves, against the M/D/n response of one prompt at a time at the same load; the
-    /// ratio, found at the planned count, scales the slot's response at every count of
-    /// the chain: an approximation, checked against the simulator only
-    /// (`scripts/profile-agreement`). A queue run for every count, tried, had not finished
-    /// the nine agreement requests after nine minutes (21 s without). 1 where the budget
-    /// holds one prompt an iteration.
-    ///
-    /// [`BatchedPrefill`]: servesim_models::analytic::BatchedPrefill
-    fn agg_packing(&self, w: &Worker, b: u32, point: &AggregatedPoint, workers: u32) -> f64 {
-        let queue = self
-            .load_of(w.split, "aggregated")
-            .aggregated_prefill(&w.cached, b, point.prefill_ms, workers)
-            .with_arrivals(AGGREGATED_ARRIVALS);
-        if !queue.batches() {
-            return 1.0;
-        }
-        let rate = point.requests_per_s * f64::from(workers);
-        queue.response_ms(rate, workers)
-            / mdk_response_ms(point.prefill_ms, point.prefill_utilisation, workers)
+/// What batching the waiting prompts does to the prefill slot's response of `workers`
+/// aggregated workers of `w` at `b` sequences under `load`: the engines take the waiting
+/// prompts into one iteration up to the token budget its decodes leave (vLLM V1's, SGLang's
+/// and TensorRT-LLM's schedulers alike, see [`BatchedPrefill`]), which shares each
+/// iteration's decode part among them, and makes the first wait for its partners' tokens.
+/// The slot's response is taken from that queue, fed the requests/s the point serves,
+/// against the M/D/n response of one prompt at a time at the same load; the ratio, found at
+/// the planned count, scales the slot's response at every count of the chain: an
+/// approximation, checked against the simulator only (`scripts/profile-agreement`). A queue
+/// run for every count, tried, had not finished the nine agreement requests after nine
+/// minutes (21 s without). 1 where the budget holds one prompt an iteration.
+///
+/// [`BatchedPrefill`]: servesim_models::analytic::BatchedPrefill
+fn agg_packing(
+    load: &SteadyLoad,
+    w: &Worker,
+    b: u32,
+    point: &AggregatedPoint,
+    workers: u32,
+) -> f64 {
+    let queue = load
+        .aggregated_prefill(&w.cached, b, point.prefill_ms, workers)
+        .with_arrivals(AGGREGATED_ARRIVALS);
+    if !queue.batches() {
+        return 1.0;
     }
+    let rate = point.requests_per_s * f64::from(workers);
+    queue.response_ms(rate, workers)
+        / mdk_response_ms(point.prefill_ms, point.prefill_utilisation, workers)
 }
