@@ -18,6 +18,7 @@ mod aggregated;
 pub mod candidate;
 mod decode_side;
 pub mod dgd;
+mod disaggregated;
 pub(crate) mod engine_settings;
 pub mod output;
 pub mod request;

@@ -2,7 +2,7 @@
 //! counts within the GPU budget, timed with the performance model alone.
 //!
 //! Per worker (TP `t`, one node at most), from [`servesim_models::analytic`]:
-//! - **prefill** (disaggregated): each of `x` workers behind Dynamo's round-robin router
+//! - **prefill** (disaggregated, `disaggregated.rs`): each of `x` workers behind Dynamo's round-robin router
 //!   takes every `x`-th request and fills each iteration with the waiting prompts up to its
 //!   token budget ([`servesim_models::analytic::BatchedPrefill`]; a prompt at least the
 //!   budget long is prefilled alone, service `S`, and the `x` workers wait as one M/D/x
@@ -31,10 +31,7 @@
 //! that carry it (rate matching). A disaggregated request's TTFT also holds what its first
 //! token waits for on the decode side, whose stream the client reads ([`DecodeSideWait`]).
 
-use servesim_models::analytic::{
-    BatchedPrefill, SteadyLoad, decode_occupancy, fixed_service_departure_scv, slots_with_headroom,
-};
-use std::sync::OnceLock;
+use servesim_models::analytic::SteadyLoad;
 
 use servesim_models::dtype::Dtype;
 use servesim_models::engine::cuda_graph::CudaGraphs;
@@ -44,12 +41,10 @@ use servesim_models::llm::{DEFAULT_MEM_FRACTION, LlmSpec};
 use servesim_models::perf::{CachedPredictor, IterationPredictor, KernelTimer};
 use servesim_planner::profile::PoolModel;
 
-use super::candidate::{
-    Candidate, Estimate, FrontierPoint, Mode, PoolShape, Pools, SloMiss, Split, splits,
-};
+use super::candidate::{Candidate, FrontierPoint, Mode, SloMiss, Split, splits};
 pub use super::decode_side::DecodeSideWait;
 use super::engine_settings::{
-    GeneratorRules, deployed_token_budget, fast_model_graphs, scheduled_tokens, stops_overlap,
+    GeneratorRules, deployed_token_budget, fast_model_graphs, scheduled_tokens,
 };
 use super::request::ProfileRequest;
 use crate::Error;
@@ -60,39 +55,6 @@ use crate::scenario::measured_timer;
 pub const MAX_BATCH: u32 = 1024;
 /// Highest prefill utilisation a deployment is planned at.
 pub const MAX_PREFILL_UTILISATION: f64 = 0.95;
-
-/// Rounds of the decode workers' ITL–concurrency fixed point at most.
-const MAX_FIXED_POINT_ROUNDS: usize = 32;
-
-/// The prefill queue of one worker shape, with the capacity of each worker count found
-/// once (each costs a bisection over the queue's simulated arrivals).
-pub struct PrefillQueue<'w> {
-    /// Its workers batching the waiting prompts.
-    pub model: BatchedPrefill<'w>,
-    /// Requests/s of `n` workers within the TTFT target (index `n - 1`).
-    capacity: Vec<OnceLock<f64>>,
-}
-
-impl PrefillQueue<'_> {
-    /// Requests/s that `workers` workers carry within `ttft_ms` (round-robin routing, each
-    /// worker batching the prompts waiting for it: see
-    /// `servesim_models::analytic::BatchedPrefill`), at most [`MAX_PREFILL_UTILISATION`] of
-    /// their peak; where even an idle worker misses the target, half their peak (the
-    /// closest answer). The target is the search's, the same at every call.
-    fn capacity(&self, workers: u32, ttft_ms: f64) -> f64 {
-        let find = || match self
-            .model
-            .max_rate_per_s(ttft_ms, workers, MAX_PREFILL_UTILISATION)
-        {
-            0.0 => 0.5 * self.model.peak_per_s(workers),
-            r => r,
-        };
-        match self.capacity.get(workers as usize - 1) {
-            Some(cell) => *cell.get_or_init(find),
-            None => find(),
-        }
-    }
-}
 
 /// One worker shape's performance model.
 pub struct Worker {
@@ -276,33 +238,6 @@ impl<'a> Search<'a> {
         per_rank.saturating_mul(split.attention_dp.max(1))
     }
 
-    /// The prefill queue of workers of `w`: their iterations batch the waiting prompts.
-    pub fn prefill_queue<'w>(&self, w: &'w Worker) -> PrefillQueue<'w> {
-        let most_workers = self.req.total_gpus / w.split.gpus().max(1) + 1;
-        let model = self
-            .load_of(w.split, "prefill")
-            .batched_prefill(&w.cached, most_workers);
-        // Prefill workers run the backend's overlap schedule unless the DGD stops it.
-        let overlap = self.overlap_schedule && !stops_overlap(self.req.backend, "prefill");
-        PrefillQueue {
-            model: if overlap {
-                model.with_overlap_schedule()
-            } else {
-                model
-            },
-            capacity: (0..most_workers).map(|_| OnceLock::new()).collect(),
-        }
-    }
-
-    /// The TTFT a disaggregated deployment's prefill pool is planned for: the target less
-    /// the decode side's wait at the ITL target (its most for a candidate meeting that
-    /// target) and one GPU each way (the slowest transfer). One figure per search, so that
-    /// each worker count's capacity is found once.
-    fn prefill_ttft_target_ms(&self) -> f64 {
-        let wait = self.decode_side.ms(self.req.isl, 1, 1, self.req.itl_ms);
-        (self.req.ttft_ms - wait).max(0.0)
-    }
-
     /// The decode steps, at `itl_ms` each, that make a response header after the token a
     /// prefill makes: the client's first token waits for them.
     pub(super) fn header_ms(&self, itl_ms: f64) -> f64 {
@@ -390,155 +325,11 @@ impl<'a> Search<'a> {
     }
 
     /// The workers searched for a role whose TP the user may have fixed.
-    fn role(&self, pin: Option<u32>) -> impl Iterator<Item = (usize, &Worker)> {
+    pub(super) fn role(&self, pin: Option<u32>) -> impl Iterator<Item = (usize, &Worker)> {
         self.workers
             .iter()
             .enumerate()
             .filter(move |(_, w)| pin.is_none_or(|tp| w.split.tp == tp))
-    }
-
-    /// The disaggregated deployment of prefill worker `p` and decode worker `d` at batch `b`.
-    pub fn disagg(
-        &self,
-        p: &Worker,
-        queue: &PrefillQueue<'_>,
-        d: &Worker,
-        b: u32,
-    ) -> Option<Candidate> {
-        let budget = self.req.total_gpus;
-        let itl = self.decode_itl_ms(d, b);
-        let s_ms = queue.model.alone_ms();
-        // Requests/s that `x` prefill workers carry within the TTFT target less the decode
-        // side's wait (round-robin routing, each worker batching the prompts waiting for it:
-        // see `servesim_models::analytic::BatchedPrefill`).
-        let p_cap = |x: u32| queue.capacity(x, self.prefill_ttft_target_ms());
-        // The fewest prefill workers carrying `rate` (at most the budget, then one more:
-        // the candidate then misses its GPU budget).
-        let workers_for = |rate: f64| {
-            let most = budget / p.split.gpus().max(1) + 1;
-            (1..=most).find(|&x| p_cap(x) >= rate).unwrap_or(most)
-        };
-        let d_cap_at = |bb: f64| bb / (itl / 1e3) / self.load().decode_steps();
-        let life_s = |ttft: f64| (ttft + self.load().decode_steps() * itl) / 1e3;
-        let (x, y, rate) = if let Some(r) = self.req.request_rate {
-            let y = (r / d_cap_at(f64::from(b))).ceil().max(1.0) as u32;
-            (workers_for(r), y, r)
-        } else if let Some(n) = self.req.concurrency {
-            let y = n.div_ceil(b).max(1);
-            let per = f64::from(n) / f64::from(y);
-            let rate_d = f64::from(y) * d_cap_at(per);
-            let x = workers_for(rate_d);
-            // Closed loop: the rate follows from the users' cycle.
-            let rate = f64::from(n) / life_s(s_ms);
-            (x, y, rate.min(rate_d).min(p_cap(x)))
-        } else {
-            let dcap = d_cap_at(f64::from(b));
-            let mut best: Option<(f64, f64, u32, u32)> = None;
-            let (pg, dg) = (p.split.gpus(), d.split.gpus());
-            let max_y = budget.saturating_sub(pg) / dg;
-            // The rate grows with `y`, so the fewest prefill workers carrying it do too: no
-            // count below the last one found carried the smaller rate, nor carries this one.
-            // Scanning on from there finds what `workers_for` would, in time linear in the
-            // budget instead of its square.
-            let most = budget / pg.max(1) + 1;
-            let mut from = 1;
-            for y in 1..=max_y {
-                let left = budget - y * dg;
-                let rate_y = f64::from(y) * dcap;
-                let want = (from..=most).find(|&x| p_cap(x) >= rate_y).unwrap_or(most);
-                from = want;
-                for x in [want.saturating_sub(1).max(1), want] {
-                    let x = x.min(left / pg);
-                    if x == 0 {
-                        continue;
-                    }
-                    let thr = p_cap(x).min(f64::from(y) * dcap);
-                    let g = f64::from(x * pg + y * dg);
-                    // The most throughput the budget gives; ties: fewer GPUs.
-                    let better = match best {
-                        None => true,
-                        Some((bg, bt, _, _)) => {
-                            thr > bt * (1.0 + 1e-9) || (thr >= bt * (1.0 - 1e-9) && g < bg)
-                        }
-                    };
-                    if better {
-                        best = Some((g, thr, x, y));
-                    }
-                }
-            }
-            let (_, thr, x, y) = best?;
-            (x, y, thr)
-        };
-        let gpus = x * p.split.gpus() + y * d.split.gpus();
-        // The decode workers run at the concurrency the rate gives them (Little's law), at
-        // most `b`: ITL at that concurrency (two fixed-point steps).
-        // ITL grows with the batch, so iterating from `b` down converges on the largest
-        // fixed point; the step times are cached, so a few more rounds cost little.
-        let mut itl = itl;
-        let mut conc = f64::from(b);
-        for _ in 0..MAX_FIXED_POINT_ROUNDS {
-            conc = (rate / f64::from(y) * self.load().decode_steps() * itl / 1e3).min(f64::from(b));
-            let b_eff = (conc.ceil() as u32).clamp(1, b);
-            let next = self.decode_itl_ms(d, b_eff);
-            let settled = next == itl;
-            itl = next;
-            if settled {
-                break;
-            }
-        }
-        // The decode workers' `max_num_seqs`: headroom over the mean, so that Poisson
-        // bursts rarely wait for a slot.
-        let slots = slots_with_headroom(conc, 1.0, self.batch_cap(d).max(b));
-        // The count in flight swings around that mean, every step at its own batch's time:
-        // the ITL and the wait for a slot (before the first token shows) are the stationary
-        // chain's ([`decode_occupancy`]). Where a step time jumps with the batch (a kernel's
-        // tile, a graph's padding) the count can settle above the mean's fixed point. If even
-        // a full worker serves fewer requests than arrive, those waiting for a slot pile up
-        // without bound. A decode worker's arrivals are the prefill workers' departures,
-        // spaced by their busy queue, dealt round-robin: every `y`-th of them.
-        let prefill_busy = rate * queue.model.alone_ms() / 1e3 / f64::from(x);
-        let arrival_scv = fixed_service_departure_scv(prefill_busy, x) / f64::from(y);
-        let steps = self.load().decode_steps();
-        let occupancy = decode_occupancy(rate, steps, y, slots, arrival_scv, |n| {
-            self.decode_itl_ms(d, n)
-        });
-        let (itl, slot_wait) = match occupancy {
-            Some(o) => (o.itl_ms, o.wait_ms),
-            None => (self.decode_itl_ms(d, slots), f64::INFINITY),
-        };
-        let ttft = queue.model.response_ms(rate, x)
-            + self
-                .decode_side
-                .ms(self.req.isl, p.split.gpus(), d.split.gpus(), itl)
-            + slot_wait;
-        let estimate = Estimate {
-            ttft_ms: ttft,
-            itl_ms: itl,
-            request_rate: rate,
-            // Little's law over a request's life at the settled ITL, as an aggregated
-            // candidate's (the response header's steps are in both the TTFT and the decode
-            // steps).
-            concurrency: rate * ((ttft - self.header_ms(itl)).min(1e9) + steps * itl) / 1e3,
-        };
-        let pools = Pools::Disaggregated {
-            prefill: PoolShape {
-                split: p.split,
-                workers: x,
-            },
-            decode: PoolShape {
-                split: d.split,
-                workers: y,
-            },
-        };
-        let misses = self.misses_within(ttft, itl, gpus);
-        Some(Candidate::estimated(
-            pools,
-            slots,
-            gpus,
-            estimate,
-            self.req.osl,
-            misses,
-        ))
     }
 
     /// Runs the search: the best candidate per (mode, TP combination), and every sampled
@@ -548,8 +339,7 @@ impl<'a> Search<'a> {
         let mut points = Vec::new();
         let itl_t = self.req.itl_ms;
         let ttft_t = self.req.ttft_ms;
-        let queues: Vec<PrefillQueue<'_>> =
-            self.workers.iter().map(|w| self.prefill_queue(w)).collect();
+        let queues: Vec<_> = self.workers.iter().map(|w| self.prefill_queue(w)).collect();
         // Decode: the largest batch meeting the ITL target per TP.
         for (_, d) in self.role(self.req.pins.decode) {
             let cap = self.batch_cap(d);
