@@ -273,33 +273,21 @@ impl SteadyLoad {
     }
 
     /// The prefill queue of a worker batching prompts (see [`BatchedPrefill`]), for up to
-    /// `max_workers` workers, its iterations timed by `p`.
+    /// `max_workers` workers, its iterations timed by `p`: an aggregated slot with no
+    /// decodes beside it.
     pub fn batched_prefill<'p>(
         &self,
         p: &'p CachedPredictor,
         max_workers: u32,
     ) -> BatchedPrefill<'p> {
-        self.prefill_queue(p, 0, self.prefill_ms(p), max_workers)
+        self.aggregated_prefill(p, 0, self.prefill_ms(p), max_workers)
     }
 
     /// The prefill slot of an aggregated worker at `b` sequences (see [`BatchedPrefill`]):
     /// each iteration takes the waiting prompts up to the budget the `b − 1` decodes beside
-    /// them leave, and lasts what the predictor gives those chunks with the decodes; one
-    /// prompt alone takes `alone_ms` (its mixed steps).
+    /// them leave (none for `b` 0, a prefill worker), and lasts what `p` gives those chunks
+    /// with the decodes; one prompt alone takes `alone_ms` (its mixed steps).
     pub fn aggregated_prefill<'p>(
-        &self,
-        p: &'p CachedPredictor,
-        b: u32,
-        alone_ms: f64,
-        max_workers: u32,
-    ) -> BatchedPrefill<'p> {
-        self.prefill_queue(p, b, alone_ms, max_workers)
-    }
-
-    /// A queue of prompts batched up to the budget that `b` sequences leave, its iterations
-    /// timed by `p` with the `b − 1` other sequences decoding beside them (none for `b` 0,
-    /// a prefill worker), one prompt alone taking `alone_ms`.
-    fn prefill_queue<'p>(
         &self,
         p: &'p CachedPredictor,
         b: u32,
