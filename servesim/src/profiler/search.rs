@@ -32,6 +32,7 @@
 //! token waits for on the decode side, whose stream the client reads ([`DecodeSideWait`]).
 
 use servesim_models::analytic::SteadyLoad;
+use std::collections::BTreeMap;
 
 use servesim_models::dtype::Dtype;
 use servesim_models::engine::cuda_graph::CudaGraphs;
@@ -368,14 +369,15 @@ impl<'a> Search<'a> {
                 self.worker_token_budget(w.split, "aggregated")
                     .saturating_sub(1),
             );
-            let ok = |b: u32| {
-                self.agg(w, b)
-                    .is_some_and(|c| c.itl_ms <= itl_t && c.ttft_ms <= ttft_t)
-            };
-            let b_slo = Self::largest(cap, ok);
+            // The bisection and the grid weigh some batches twice; each is estimated once.
+            let mut weighed: BTreeMap<u32, Option<Candidate>> = BTreeMap::new();
+            let mut agg = |b: u32| weighed.entry(b).or_insert_with(|| self.agg(w, b)).clone();
+            let b_slo = Self::largest(cap, |b| {
+                agg(b).is_some_and(|c| c.itl_ms <= itl_t && c.ttft_ms <= ttft_t)
+            });
             let mut top: Option<Candidate> = None;
             for b in Self::grid(cap, b_slo) {
-                let Some(c) = self.agg(w, b) else { continue };
+                let Some(c) = agg(b) else { continue };
                 if b_slo.is_some_and(|bs| b <= bs) || (b_slo.is_none() && b == 1) {
                     top = pick(top, c.clone());
                 }
