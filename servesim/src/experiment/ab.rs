@@ -1,128 +1,14 @@
-//! Experiments over many runs: every policy on the same seeds (common random
-//! numbers: each policy sees the same traffic draws), in parallel, and paired
-//! comparisons with confidence intervals.
-
-use std::fmt;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+//! `servesim ab`: every policy on the same seeds, per-policy means and each policy's
+//! differences from the first, paired by seed.
 
 use serde::Serialize;
-use servesim_planner::{PlannerConfig, PolicyKind};
 
+use super::{Estimate, check_policies, parallel, with_policy};
 use crate::Error;
 use crate::progress::Observer;
 use crate::report::Summary;
+use crate::run;
 use crate::scenario::Scenario;
-use crate::trace::TraceConfig;
-use crate::world::World;
-use crate::{Run, run};
-
-/// Default planner interval when a scenario has no `planner:` section.
-pub const DEFAULT_INTERVAL_S: f64 = 60.0;
-
-/// The scenario with `policy` as its planner (other planner settings kept) and `seed`.
-pub fn with_policy(base: &Scenario, policy: &str, seed: u64) -> Result<Scenario, Error> {
-    let mut planner = base
-        .planner()
-        .cloned()
-        .unwrap_or_else(|| PlannerConfig::new(policy, DEFAULT_INTERVAL_S));
-    planner.policy = policy.to_string();
-    base.with_seed(seed)?.with_planner(Some(planner))
-}
-
-/// Checks a list of policies (given as `field`) before any run: each names a policy, and
-/// none is named twice (its runs would count twice).
-pub fn check_policies(policies: &[String], field: &str) -> Result<(), Error> {
-    for (i, p) in policies.iter().enumerate() {
-        let path = format!("{field}[{i}]");
-        PolicyKind::parse_at(p, path.as_str()).map_err(Error::Planner)?;
-        if policies[..i].contains(p) {
-            return Err(Error::Config {
-                path,
-                message: format!("'{p}' is named twice (its runs would count twice)"),
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Runs `jobs` in parallel on up to `threads` threads; results come back in job order.
-/// `progress` is told of each job once it has finished.
-pub fn parallel<T: Send, R: Send>(
-    jobs: Vec<T>,
-    threads: usize,
-    progress: &dyn Observer,
-    f: impl Fn(T) -> R + Sync,
-) -> Vec<R> {
-    let n = jobs.len();
-    let jobs: Vec<Mutex<Option<T>>> = jobs.into_iter().map(|j| Mutex::new(Some(j))).collect();
-    let results: Vec<Mutex<Option<R>>> = (0..n).map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, n.max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
-                        break;
-                    }
-                    let job = jobs[i]
-                        .lock()
-                        .expect("job lock")
-                        .take()
-                        .expect("each job taken once");
-                    *results[i].lock().expect("result lock") = Some(f(job));
-                    progress.done();
-                }
-            });
-        }
-    });
-    results
-        .into_iter()
-        .map(|r| r.into_inner().expect("result lock").expect("every job ran"))
-        .collect()
-}
-
-/// Every policy on `base`, one run each on the scenario's seed, in parallel (each run told
-/// to `progress` as it ends).
-pub fn run_policies(
-    base: &Scenario,
-    policies: &[String],
-    threads: usize,
-    progress: &dyn Observer,
-) -> Result<Vec<(Summary, World)>, Error> {
-    let scenarios: Vec<Scenario> = policies
-        .iter()
-        .map(|p| with_policy(base, p, base.seed()))
-        .collect::<Result<_, _>>()?;
-    progress.phase("runs", scenarios.len() as u64);
-    parallel(scenarios, threads, progress, |s| run(&s))
-        .into_iter()
-        .collect()
-}
-
-/// [`run_policies`], each run also writing its timeline to the trace `trace(policy)` names
-/// (`servesim report --trace-dir`: one file per policy).
-pub fn run_policies_traced(
-    base: &Scenario,
-    policies: &[String],
-    threads: usize,
-    progress: &dyn Observer,
-    trace: &(dyn Fn(&str) -> TraceConfig + Sync),
-) -> Result<Vec<(Summary, World)>, Error> {
-    let jobs: Vec<(Scenario, TraceConfig)> = policies
-        .iter()
-        .map(|p| Ok((with_policy(base, p, base.seed())?, trace(p))))
-        .collect::<Result<_, Error>>()?;
-    progress.phase("runs", jobs.len() as u64);
-    parallel(jobs, threads, progress, |(s, t)| {
-        let mut r = Run::new(&s)?;
-        r.trace_to(&t)?;
-        r.finish()
-    })
-    .into_iter()
-    .collect()
-}
 
 /// One run of an A/B experiment.
 #[derive(Clone, Debug, Serialize)]
@@ -133,84 +19,6 @@ pub struct AbRun {
     pub seed: u64,
     /// Its summary.
     pub summary: Summary,
-}
-
-/// Mean and 95 % confidence interval of one quantity.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct Estimate {
-    /// Mean.
-    pub mean: f64,
-    /// Lower end of the 95 % interval.
-    pub low: f64,
-    /// Upper end.
-    pub high: f64,
-}
-
-/// Two-sided 95 % Student t quantile for `df` degrees of freedom.
-pub fn t95(df: usize) -> f64 {
-    const T: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-        2.052, 2.048, 2.045, 2.042,
-    ];
-    match df {
-        0 => f64::INFINITY,
-        1..=30 => T[df - 1],
-        // Within 0.005 of the exact quantile beyond 30 degrees of freedom.
-        _ => 1.96 + 2.4 / df as f64,
-    }
-}
-
-impl Estimate {
-    /// Mean and t-interval of a sample (infinite interval for fewer than two values).
-    pub fn of(xs: &[f64]) -> Estimate {
-        let n = xs.len();
-        if n == 0 {
-            return Estimate {
-                mean: f64::NAN,
-                low: f64::NAN,
-                high: f64::NAN,
-            };
-        }
-        let mean = xs.iter().sum::<f64>() / n as f64;
-        if n < 2 {
-            return Estimate {
-                mean,
-                low: f64::NEG_INFINITY,
-                high: f64::INFINITY,
-            };
-        }
-        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-        let half = t95(n - 1) * (var / n as f64).sqrt();
-        Estimate {
-            mean,
-            low: mean - half,
-            high: mean + half,
-        }
-    }
-}
-
-impl Estimate {
-    /// The interval's ends clipped to `[lo, hi]`: a proportion (SLO attainment) lies in
-    /// `[0, 1]` and a difference of two in `[-1, 1]`, whatever the t-interval's normal
-    /// approximation says near the ends.
-    pub fn clipped(self, lo: f64, hi: f64) -> Estimate {
-        Estimate {
-            low: self.low.clamp(lo, hi),
-            high: self.high.clamp(lo, hi),
-            ..self
-        }
-    }
-
-    /// The mean alone, with no interval (NaN ends): over runs that are all the same run,
-    /// a zero-width interval would claim a certainty that the seeds do not give.
-    pub fn without_interval(self) -> Estimate {
-        Estimate {
-            low: f64::NAN,
-            high: f64::NAN,
-            ..self
-        }
-    }
 }
 
 /// Whether `runs` (two or more) are bit-identical but for their seed: the seed reaches no
@@ -230,12 +38,6 @@ pub fn identical_across_seeds(runs: &[&Summary]) -> bool {
     };
     let first = key(first);
     runs.len() >= 2 && first.is_some() && runs[1..].iter().all(|s| key(s) == first)
-}
-
-impl fmt::Display for Estimate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:+.4} [{:+.4}, {:+.4}]", self.mean, self.low, self.high)
-    }
 }
 
 /// Per-policy means over the seeds.
@@ -492,162 +294,10 @@ pub fn ab(
     })
 }
 
-impl fmt::Display for AbReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let one_seed = self.seeds.len() < 2;
-        writeln!(
-            f,
-            "A/B on {} over {} seed{} ({})",
-            self.scenario,
-            self.seeds.len(),
-            if one_seed { "" } else { "s" },
-            if self.no_interval.is_some() {
-                "no intervals: see below"
-            } else {
-                "95 % confidence intervals"
-            }
-        )?;
-        writeln!(
-            f,
-            "{:<15} {:>22} {:>18} {:>18} {:>10} {:>22} {:>8}",
-            "policy",
-            "SLO attainment",
-            "TTFT p50/p90/p99",
-            "ITL p50/p90/p99",
-            "goodput",
-            "GPU-hours",
-            "actions"
-        )?;
-        for p in &self.policies {
-            // Why this row has no interval, if it has none.
-            let alone = if p.identical_seeds {
-                Some("(one run)")
-            } else if one_seed {
-                Some("(one seed)")
-            } else {
-                None
-            };
-            writeln!(
-                f,
-                "{:<15} {:>22} {:>18} {:>18} {:>10.2} {:>22} {:>8.1}",
-                p.policy,
-                match alone {
-                    _ if p.runs_judged == 0 => "- (nothing judged)".to_string(),
-                    Some(why) => format!("{:>7.2}% {why}", p.slo_attainment.mean * 100.0),
-                    None => format!(
-                        "{:>7.2}% [{:>5.1},{:>5.1}]",
-                        p.slo_attainment.mean * 100.0,
-                        p.slo_attainment.low * 100.0,
-                        p.slo_attainment.high * 100.0
-                    ),
-                },
-                p.ttft_ms.map(|x| or_dash(x, 0)).join("/"),
-                p.itl_ms.map(|x| or_dash(x, 1)).join("/"),
-                p.goodput_rps.mean,
-                match alone {
-                    Some(why) => format!("{:>8.2} {why}", p.gpu_hours.mean),
-                    None => format!(
-                        "{:>8.2} [{:.2},{:.2}]",
-                        p.gpu_hours.mean, p.gpu_hours.low, p.gpu_hours.high
-                    ),
-                },
-                p.scaling_actions
-            )?;
-        }
-        if let Some(why) = &self.no_interval {
-            writeln!(f, "no intervals: {why}")?;
-        } else {
-            for p in self.policies.iter().filter(|p| p.identical_seeds) {
-                writeln!(
-                    f,
-                    "{}: all {} seeds gave bit-identical runs (the seed reaches no randomness \
-                     of the workload, e.g. a trace replay): one run's numbers, no interval",
-                    p.policy,
-                    self.seeds.len()
-                )?;
-            }
-        }
-        for p in &self.policies {
-            if p.runs_judged < self.seeds.len() {
-                writeln!(
-                    f,
-                    "{}: {} of {} runs judged no request (no completions, rejections or late \
-                     requests): left out of its attainment",
-                    p.policy,
-                    self.seeds.len() - p.runs_judged,
-                    self.seeds.len()
-                )?;
-            }
-        }
-        for d in &self.paired {
-            let a = &d.slo_attainment;
-            if d.identical_seeds || one_seed {
-                let attainment = if a.mean.is_nan() {
-                    "-".to_string()
-                } else {
-                    format!("{:+.2} pp", a.mean * 100.0)
-                };
-                writeln!(
-                    f,
-                    "{} − {}: attainment {attainment}, GPU-hours {:+.3}, goodput {:+.3} req/s, \
-                     goodput/GPU {:+.3} ({})",
-                    d.policy,
-                    d.baseline,
-                    d.gpu_hours.mean,
-                    d.goodput_rps.mean,
-                    d.goodput_per_gpu.mean,
-                    if d.identical_seeds {
-                        "exact: identical runs on every seed, no interval"
-                    } else {
-                        "one seed, no interval"
-                    }
-                )?;
-                continue;
-            }
-            let attainment = if a.mean.is_nan() {
-                "-".to_string()
-            } else {
-                format!(
-                    "{:+.2} pp [{:+.2}, {:+.2}]",
-                    a.mean * 100.0,
-                    a.low * 100.0,
-                    a.high * 100.0
-                )
-            };
-            writeln!(
-                f,
-                "{} − {}: attainment {attainment}, GPU-hours {:+.3} [{:+.3}, {:+.3}], goodput {:+.3} req/s [{:+.3}, {:+.3}], goodput/GPU {:+.3} [{:+.3}, {:+.3}]",
-                d.policy,
-                d.baseline,
-                d.gpu_hours.mean,
-                d.gpu_hours.low,
-                d.gpu_hours.high,
-                d.goodput_rps.mean,
-                d.goodput_rps.low,
-                d.goodput_rps.high,
-                d.goodput_per_gpu.mean,
-                d.goodput_per_gpu.low,
-                d.goodput_per_gpu.high
-            )?;
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::progress::Quiet;
-
-    #[test]
-    fn t_interval_of_a_known_sample() {
-        let e = Estimate::of(&[1.0, 2.0, 3.0, 4.0, 5.0]);
-        assert_eq!(e.mean, 3.0);
-        // sd = 1.5811, se = 0.7071, t(4) = 2.776 → half-width 1.963.
-        assert!((e.high - 3.0 - 1.963).abs() < 1e-3, "{e}");
-        assert!(Estimate::of(&[2.0]).high.is_infinite());
-        assert!((t95(40) - 2.021).abs() < 0.005);
-    }
 
     /// `scenarios/disagg-small.yaml` cut to `duration_s` seconds, and the folder its paths
     /// are read from.
@@ -787,14 +437,6 @@ mod tests {
     }
 
     #[test]
-    fn a_proportion_interval_stays_within_its_range() {
-        let e = Estimate::of(&[0.99, 1.0, 0.97]).clipped(0.0, 1.0);
-        assert!(e.high == 1.0 && e.low > 0.9 && e.mean < 1.0, "{e}");
-        let d = Estimate::of(&[-0.9, -1.0, -0.5]).clipped(-1.0, 1.0);
-        assert_eq!(d.low, -1.0);
-    }
-
-    #[test]
     fn ab_rejects_no_policies_no_seeds_and_seeds_past_the_last() {
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/disagg-small.yaml");
@@ -814,11 +456,5 @@ mod tests {
         assert!(
             err(ab(&s, &twice, 0, 2, 1, &Quiet)).contains("policies[2]: 'static' is named twice")
         );
-    }
-
-    #[test]
-    fn parallel_keeps_job_order() {
-        let out = parallel((0..50).collect(), 4, &Quiet, |x: u64| x * x);
-        assert_eq!(out, (0..50).map(|x| x * x).collect::<Vec<_>>());
     }
 }
