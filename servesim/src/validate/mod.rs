@@ -119,14 +119,16 @@
 //! the column at fault. Only a file without a header or without a [`REQUIRED_COLUMNS`]
 //! column is an error.
 
+mod averaged;
 mod benchmark;
+mod files;
 mod measured;
 mod report;
 mod row_plan;
 mod simulate;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -135,9 +137,13 @@ use crate::experiment::parallel;
 use crate::progress::Observer;
 use crate::scenario::ScenarioConfig;
 
+pub use averaged::{Averaged, RecipeClient};
+use averaged::{RECIPE_REQUESTS_PER_USER, RECIPE_WARMUP_PER_USER};
 pub use benchmark::{
     BenchmarkMeans, ClientStats, Distribution, Means, benchmark_means, client_stats,
 };
+use files::{calibration_dir, scenarios_dir};
+pub use files::{same_file, scenario_file};
 use measured::Row;
 pub use measured::{MeasuredFile, render_csv};
 pub use report::{Mape, render_mape, render_report};
@@ -176,92 +182,6 @@ const PHASE_DRAWS: u64 = 3;
 
 /// The class of a row's benchmark requests (its warm-up is `bench.warmup`).
 const BENCH_CLASS: &str = "bench";
-/// aiconfigurator's aiperf recipe: warm-up requests per user (`--warmup-request-count 2·C`).
-const RECIPE_WARMUP_PER_USER: u32 = 2;
-/// aiconfigurator's aiperf recipe: measured requests per user (`--num-requests 20·C`).
-const RECIPE_REQUESTS_PER_USER: u32 = 20;
-
-/// What the predicted means are over: how the row's benchmark is taken to have run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Averaged {
-    /// aiconfigurator's own benchmark recipe, simulated as the client runs it (see
-    /// [`servesim_traffic::benchmark`]): `C` users sending together, `2·C` warm-up
-    /// requests not counted, then `20·C` measured ones; the client's own statistics.
-    Recipe(RecipeClient),
-    /// The steady state of users out of step: the benchmark left its start out (a warm-up,
-    /// or a long run).
-    SteadyState,
-    /// The first `requests_per_user × N` requests of a run that starts on an idle server
-    /// with all `N` users sending at once: that start burst is in the means (a benchmark
-    /// run with `--request-count K×N` and no warm-up, or one whose warm-up drains first).
-    FromStart {
-        /// Requests measured per user, at least 1.
-        requests_per_user: u32,
-    },
-}
-
-/// How the recipe's client runs where the recipe does not say; the default: every prompt
-/// fresh, no connection limit, users out of step.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RecipeClient {
-    /// The client's prompts come from a dataset of this many entries, repeating, as
-    /// aiperf's do (`--num-dataset-entries`, see [`servesim_traffic::dataset`]); none:
-    /// every prompt fresh.
-    pub dataset_entries: Option<u32>,
-    /// The client's connection pool: at most this many requests at the server, the others
-    /// waiting in the client, their TTFT counted from when they were issued (see
-    /// [`servesim_traffic::benchmark`]); none: no limit.
-    pub connections: Option<u32>,
-    /// Users as the client starts them, all together, and nothing to pull them apart
-    /// (`--in-step`); by default they are out of step (see the module documentation).
-    pub in_step: bool,
-}
-
-impl Default for Averaged {
-    /// The recipe, every prompt fresh.
-    fn default() -> Self {
-        Averaged::Recipe(RecipeClient::default())
-    }
-}
-
-impl Averaged {
-    /// The CLI's choice: `--steady`, `--from-start K`, or neither (the recipe, its client as
-    /// `client` says). What `client` sets applies to the recipe only, and a dataset or a
-    /// pool holds at least one; otherwise the error names the field.
-    pub fn from_flags(
-        steady: bool,
-        from_start: Option<u32>,
-        client: RecipeClient,
-    ) -> Result<Averaged, String> {
-        let fields = [
-            ("dataset_entries", client.dataset_entries),
-            ("client_connections", client.connections),
-        ];
-        if steady || from_start.is_some() {
-            let given = fields
-                .iter()
-                .map(|(field, n)| (*field, n.is_some()))
-                .chain([("in_step", client.in_step)]);
-            for (field, given) in given {
-                if given {
-                    return Err(format!(
-                        "{field}: applies to the recipe only, not with steady or from_start"
-                    ));
-                }
-            }
-        }
-        for (field, n) in fields {
-            if n == Some(0) {
-                return Err(format!("{field}: must be at least 1, got 0"));
-            }
-        }
-        Ok(match (steady, from_start) {
-            (true, _) => Averaged::SteadyState,
-            (false, Some(requests_per_user)) => Averaged::FromStart { requests_per_user },
-            (false, None) => Averaged::Recipe(client),
-        })
-    }
-}
 
 /// Most simulated time spent on one row before giving up on its steady state, s.
 const MAX_SIM_S: u64 = 200_000;
@@ -449,64 +369,6 @@ fn predict(
     (spec, prediction)
 }
 
-/// The load of a row without `silicon_concurrency`: what its batch sizes imply, all slots
-/// of the serving workers full (`batch_size` for `agg`; `decode_batch_size` ×
-/// `decode_num_workers` for `disagg`; × the attention data-parallel size when given, each
-/// attention replica having its own batch), with the note that says so. `Ok(Err(reason))`
-/// when they do not say.
-fn implied_concurrency(row: &Row<'_>, mode: &str) -> Result<Result<(u32, String), String>, Error> {
-    let (batch, workers, dp) = match mode {
-        "agg" => ("batch_size", None, "attention_dp_size"),
-        "disagg" => (
-            "decode_batch_size",
-            Some("decode_num_workers"),
-            "decode_attention_dp_size",
-        ),
-        other => return Ok(Err(format!("mode '{other}' is neither agg nor disagg"))),
-    };
-    let mut factors = Vec::new();
-    let Some(b) = row.batch(batch)? else {
-        return Ok(Err(format!(
-            "no silicon_concurrency in silicon_data_source, and no {batch} to imply it"
-        )));
-    };
-    factors.push((batch, b));
-    if let Some(w) = workers {
-        factors.push((w, row.required_count(w)?));
-    }
-    if let Some(d) = row.count(dp)?
-        && d > 1
-    {
-        factors.push((dp, d));
-    }
-    let n = factors
-        .iter()
-        .try_fold(1u32, |n, &(_, f)| n.checked_mul(f))
-        .filter(|&n| n <= 1_000_000);
-    let product = factors
-        .iter()
-        .map(|(c, f)| format!("{c} {f}"))
-        .collect::<Vec<_>>()
-        .join(" × ");
-    // One factor is the concurrency itself; more are shown with their product.
-    let product = match n {
-        Some(n) if factors.len() > 1 => format!("{product} = {n}"),
-        _ => product,
-    };
-    Ok(match n {
-        Some(n) => Ok((
-            n,
-            format!(
-                "no silicon_concurrency: predicted at the concurrency its batch sizes imply \
-                 ({product})"
-            ),
-        )),
-        None => Err(format!(
-            "no silicon_concurrency, and {product} is more users than can be simulated"
-        )),
-    })
-}
-
 /// Simulates every row of a measured file on up to `threads` threads, its means taken as
 /// `averaged` says (each row told to `progress` once predicted), keeping each row's
 /// scenario with `keep_scenarios`, its kernels timed by the tables of the folder
@@ -598,147 +460,9 @@ pub fn validate_file(
     Ok(v)
 }
 
-/// The folder `dir` of measured kernel tables, absolute, once its tables are read.
-fn calibration_dir(dir: &Path) -> Result<PathBuf, Error> {
-    let invalid = |message: String| Error::Config {
-        path: "calibration".into(),
-        message,
-    };
-    let abs = dir
-        .canonicalize()
-        .map_err(|e| invalid(format!("{}: {e}", dir.display())))?;
-    if abs.to_str().is_none() {
-        return Err(invalid(format!("{}: not a UTF-8 path", dir.display())));
-    }
-    match servesim_models::calibration::load_dir(&abs) {
-        Ok(t) if t.is_empty() => Err(invalid(format!(
-            "{}: the folder holds no calibration table",
-            dir.display()
-        ))),
-        Ok(_) => Ok(abs),
-        Err(e) => Err(invalid(format!("{}: {e}", dir.display()))),
-    }
-}
-
-/// Whether `a` and `b` name one existing file (through links or `..` alike).
-pub fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
-
-/// Makes `dir` ready for a run's scenario files before any row is simulated: created where
-/// it is not, and refused where it already holds `line-N.yaml` files, which would mix with
-/// this run's (and a user may have edited them).
-fn scenarios_dir(dir: &Path) -> Result<(), Error> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(Error::Config {
-            path: "scenarios".into(),
-            message: format!("{} is a file, not a folder", dir.display()),
-        });
-    }
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut earlier = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let name = entry.map_err(|e| Error::io(dir, e))?.file_name();
-        let name = name.to_string_lossy();
-        let numbered = name
-            .strip_prefix("line-")
-            .and_then(|n| n.strip_suffix(".yaml"))
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-        if numbered {
-            earlier.push(name.into_owned());
-        }
-    }
-    earlier.sort();
-    match earlier.as_slice() {
-        [] => Ok(()),
-        [first, rest @ ..] => Err(Error::Config {
-            path: "scenarios".into(),
-            message: format!(
-                "{} already holds the scenarios of an earlier run ({first}{}): give an empty \
-                 or new directory, so that every file in it is of this run",
-                dir.display(),
-                if rest.is_empty() {
-                    String::new()
-                } else {
-                    format!(" and {} more", rest.len())
-                }
-            ),
-        }),
-    }
-}
-
-/// The scenario a row's prediction simulated, as a YAML file `servesim run` reads, headed by
-/// what it is: the first of the draws the prediction averages, and which of its requests the
-/// prediction reads ([`RowScenario::reads`]).
-pub fn scenario_file(
-    origin: &str,
-    line: usize,
-    averaged: Averaged,
-    scenario: &RowScenario,
-) -> Result<String, Error> {
-    let draws = match averaged {
-        Averaged::Recipe(c) if c.in_step => "the only draw: users in step".to_string(),
-        _ => format!("draw 1 of {PHASE_DRAWS} (seeds 1 to {PHASE_DRAWS}), users out of step"),
-    };
-    let yaml = serde_norway::to_string(&scenario.config).map_err(|e| Error::Config {
-        path: format!("{origin}:{line}"),
-        message: format!("its scenario does not serialize: {e}"),
-    })?;
-    Ok(format!(
-        "# The scenario servesim validate simulated for line {line} of {origin}: {draws}.\n\
-         # {}\n{yaml}",
-        scenario.reads
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_dataset_and_users_in_step_belong_to_the_recipe() {
-        let client = RecipeClient {
-            dataset_entries: Some(100),
-            connections: Some(100),
-            in_step: true,
-        };
-        assert_eq!(
-            Averaged::from_flags(false, None, client),
-            Ok(Averaged::Recipe(client))
-        );
-        assert_eq!(
-            Averaged::from_flags(true, None, RecipeClient::default()),
-            Ok(Averaged::SteadyState)
-        );
-        let only = |f: fn(&mut RecipeClient)| {
-            let mut c = RecipeClient::default();
-            f(&mut c);
-            c
-        };
-        for (steady, from_start) in [(true, None), (false, Some(10))] {
-            for (field, client) in [
-                ("dataset_entries", only(|c| c.dataset_entries = Some(100))),
-                ("client_connections", only(|c| c.connections = Some(100))),
-                ("in_step", only(|c| c.in_step = true)),
-            ] {
-                let e = Averaged::from_flags(steady, from_start, client).unwrap_err();
-                assert!(
-                    e.starts_with(&format!("{field}: applies to the recipe only")),
-                    "{e}"
-                );
-            }
-        }
-        let e = Averaged::from_flags(false, None, only(|c| c.dataset_entries = Some(0)));
-        assert_eq!(e.unwrap_err(), "dataset_entries: must be at least 1, got 0");
-        let e = Averaged::from_flags(false, None, only(|c| c.connections = Some(0)));
-        assert_eq!(
-            e.unwrap_err(),
-            "client_connections: must be at least 1, got 0"
-        );
-    }
 
     #[test]
     fn a_validation_serializes_its_counts_errors_and_each_rows_prediction() {

@@ -16,7 +16,7 @@ use super::measured::Row;
 use super::row_plan::{aiperf_recipe, plan, scenario_of, users_out_of_step};
 use super::{
     Averaged, BENCH_CLASS, Load, PHASE_DRAWS, Prediction, RECIPE_REQUESTS_PER_USER, RowScenario,
-    RowSpec, implied_concurrency,
+    RowSpec,
 };
 
 /// Models and simulates a row whose fields fit the header, filling in `spec` as it reads
@@ -268,4 +268,62 @@ fn join_notes(a: Option<String>, b: Option<String>) -> Option<String> {
         (Some(a), Some(b)) => Some(format!("{a}; {b}")),
         (a, b) => a.or(b),
     }
+}
+
+/// The load of a row without `silicon_concurrency`: what its batch sizes imply, all slots
+/// of the serving workers full (`batch_size` for `agg`; `decode_batch_size` ×
+/// `decode_num_workers` for `disagg`; × the attention data-parallel size when given, each
+/// attention replica having its own batch), with the note that says so. `Ok(Err(reason))`
+/// when they do not say.
+fn implied_concurrency(row: &Row<'_>, mode: &str) -> Result<Result<(u32, String), String>, Error> {
+    let (batch, workers, dp) = match mode {
+        "agg" => ("batch_size", None, "attention_dp_size"),
+        "disagg" => (
+            "decode_batch_size",
+            Some("decode_num_workers"),
+            "decode_attention_dp_size",
+        ),
+        other => return Ok(Err(format!("mode '{other}' is neither agg nor disagg"))),
+    };
+    let mut factors = Vec::new();
+    let Some(b) = row.batch(batch)? else {
+        return Ok(Err(format!(
+            "no silicon_concurrency in silicon_data_source, and no {batch} to imply it"
+        )));
+    };
+    factors.push((batch, b));
+    if let Some(w) = workers {
+        factors.push((w, row.required_count(w)?));
+    }
+    if let Some(d) = row.count(dp)?
+        && d > 1
+    {
+        factors.push((dp, d));
+    }
+    let n = factors
+        .iter()
+        .try_fold(1u32, |n, &(_, f)| n.checked_mul(f))
+        .filter(|&n| n <= 1_000_000);
+    let product = factors
+        .iter()
+        .map(|(c, f)| format!("{c} {f}"))
+        .collect::<Vec<_>>()
+        .join(" × ");
+    // One factor is the concurrency itself; more are shown with their product.
+    let product = match n {
+        Some(n) if factors.len() > 1 => format!("{product} = {n}"),
+        _ => product,
+    };
+    Ok(match n {
+        Some(n) => Ok((
+            n,
+            format!(
+                "no silicon_concurrency: predicted at the concurrency its batch sizes imply \
+                 ({product})"
+            ),
+        )),
+        None => Err(format!(
+            "no silicon_concurrency, and {product} is more users than can be simulated"
+        )),
+    })
 }
