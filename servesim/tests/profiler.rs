@@ -978,3 +978,36 @@ spec:
         o.skipped
     );
 }
+
+#[test]
+fn each_disaggregated_pair_is_its_best_sampled_batch_within_the_slos() {
+    // Qwen3-32B under SGLang. Each pair's deployment was its decode batch most productive
+    // alone, and a smaller batch of the same pair could rank better as a whole deployment
+    // (2×TP2 + 3×TP1: b46 over b51).
+    let text = std::fs::read_to_string(root().join("scenarios/profile-qwen3-32b-h200.yaml"))
+        .unwrap()
+        .replace("backend: vllm", "backend: sglang");
+    let r = ProfileRequest::from_yaml_str(&text, "req", &Overrides::default()).unwrap();
+    let o = profile(r, ProfileMode::Fast, &Quiet).unwrap();
+    let splits =
+        |c: &servesim::profiler::Candidate| (c.prefill.map(|p| p.split), c.decode.map(|d| d.split));
+    let mut pairs = 0;
+    for c in o
+        .candidates
+        .iter()
+        .filter(|c| c.mode == Mode::Disaggregated)
+    {
+        pairs += 1;
+        for p in o.points.iter().map(|p| &p.candidate) {
+            if p.mode == Mode::Disaggregated && splits(p) == splits(c) && p.meets_slo() {
+                assert!(
+                    servesim::profiler::search::rank(c, p).is_le(),
+                    "{} ranks below a sampled {}",
+                    c.label(),
+                    p.label()
+                );
+            }
+        }
+    }
+    assert!(pairs > 1, "{pairs}");
+}

@@ -65,11 +65,28 @@ impl Search<'_> {
     }
 
     /// The TTFT a disaggregated deployment's prefill pool is planned for: the target less
-    /// the decode side's wait at the ITL target (its most for a candidate meeting that
-    /// target) and one GPU each way (the slowest transfer). One figure per search, so that
-    /// each worker count's capacity is found once.
+    /// the decode side's wait and one GPU each way (the slowest transfer). The wait is
+    /// taken at the slowest step any decode worker runs within the ITL target (at its
+    /// largest batch within it): its most for a candidate meeting that target. Taken at
+    /// the target itself, a loose ITL target left the prefill pool no time, and the search
+    /// gave worse answers for it than for a tight one. One figure per search, so that each
+    /// worker count's capacity is found once (a figure per decode worker, tried, cost half
+    /// as much again).
     pub(super) fn prefill_ttft_target_ms(&self) -> f64 {
-        let wait = self.decode_side.ms(self.req.isl, 1, 1, self.req.itl_ms);
+        let itl_t = self.req.itl_ms;
+        let slowest = self
+            .role(self.req.pins.decode)
+            .map(|(_, d)| {
+                let ok = |b: u32| self.decode_itl_ms(d, b) <= itl_t;
+                Self::largest(self.batch_cap(d), ok).map_or(itl_t, |b| self.decode_itl_ms(d, b))
+            })
+            .fold(f64::NAN, f64::max);
+        let itl = if slowest.is_nan() {
+            itl_t
+        } else {
+            slowest.min(itl_t)
+        };
+        let wait = self.decode_side.ms(self.req.isl, 1, 1, itl);
         (self.req.ttft_ms - wait).max(0.0)
     }
 
@@ -87,7 +104,7 @@ impl Search<'_> {
         // Requests/s that `x` prefill workers carry within the TTFT target less the decode
         // side's wait (round-robin routing, each worker batching the prompts waiting for it:
         // see `servesim_models::analytic::BatchedPrefill`).
-        let p_cap = |x: u32| queue.capacity(x, self.prefill_ttft_target_ms());
+        let p_cap = |x: u32| queue.capacity(x, self.prefill_ttft_ms);
         // The fewest prefill workers carrying `rate` (at most the budget, then one more:
         // the candidate then misses its GPU budget).
         let workers_for = |rate: f64| {

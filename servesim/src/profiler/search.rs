@@ -95,6 +95,9 @@ pub struct Search<'a> {
     /// Aggregated workers plan each iteration while the previous one runs
     /// ([`EngineConfig::overlap_schedule`]).
     pub overlap_schedule: bool,
+    /// The TTFT a disaggregated deployment's prefill pool is planned for (see
+    /// `prefill_ttft_target_ms`).
+    pub(super) prefill_ttft_ms: f64,
 }
 
 /// The model as served: FP8 weights come with an FP8 KV cache (as aiconfigurator and the
@@ -187,7 +190,7 @@ impl<'a> Search<'a> {
                 Err(e) => skipped.push(format!("{name}: {e}")),
             }
         }
-        Ok(Search {
+        let mut search = Search {
             req,
             workers,
             skipped,
@@ -197,7 +200,10 @@ impl<'a> Search<'a> {
             decode_side: DecodeSideWait::new(&llm, &gpu, &d),
             header_tokens: llm.response_header_tokens,
             overlap_schedule: d.overlap_schedule,
-        })
+            prefill_ttft_ms: req.ttft_ms,
+        };
+        search.prefill_ttft_ms = search.prefill_ttft_target_ms();
+        Ok(search)
     }
 
     /// The request's sizes and the engine's token budget.
@@ -359,9 +365,21 @@ impl<'a> Search<'a> {
                 .unwrap_or(1);
             for (i, p) in self.role(self.req.pins.prefill) {
                 let queue = &queues[i];
-                // The deployment: decode workers capped at that batch (or 1).
-                best.extend(self.disagg(p, queue, d, b_best));
-                points.extend(grid.iter().filter_map(|&b| self.disagg(p, queue, d, b)));
+                // The deployment: decode workers capped at that batch (or 1), unless a
+                // smaller batch within the ITL target ranks better as a whole deployment
+                // (it waits less for a slot and for its first token, and changes the
+                // prefill:decode ratio).
+                let mut top = self.disagg(p, queue, d, b_best);
+                for &b in &grid {
+                    let Some(c) = self.disagg(p, queue, d, b) else {
+                        continue;
+                    };
+                    if b_slo.is_some_and(|bs| b <= bs) {
+                        top = pick(top, c.clone());
+                    }
+                    points.push(c);
+                }
+                best.extend(top);
             }
         }
         for (_, w) in self.role(self.req.pins.aggregated) {
