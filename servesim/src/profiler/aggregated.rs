@@ -48,7 +48,8 @@ impl Search<'_> {
     /// The aggregated deployment of worker `w` at `b` sequences per worker.
     pub fn agg(&self, w: &Worker, b: u32) -> Option<Candidate> {
         let (point, n, rate) = self.agg_point(w, b)?;
-        let gpus = n * w.split.gpus();
+        // Saturating: a rate far beyond the budget asks for more workers than a u32 counts.
+        let gpus = n.saturating_mul(w.split.gpus());
         // `b` is the mean in flight per worker; `max_num_seqs` leaves headroom over it for
         // the wider swings of an aggregated worker's count in flight. The ITL, the TTFT and
         // the wait for a slot are those of the count's stationary chain.

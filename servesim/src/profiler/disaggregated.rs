@@ -162,7 +162,9 @@ impl Search<'_> {
             let (_, thr, x, y) = best?;
             (x, y, thr)
         };
-        let gpus = x * p.split.gpus() + y * d.split.gpus();
+        // Saturating: a rate far beyond the budget asks for more workers than a u32 counts.
+        let gpus =
+            (x.saturating_mul(p.split.gpus())).saturating_add(y.saturating_mul(d.split.gpus()));
         // The decode workers run at the concurrency the rate gives them (Little's law), at
         // most `b`: ITL at that concurrency (two fixed-point steps).
         // ITL grows with the batch, so iterating from `b` down converges on the largest

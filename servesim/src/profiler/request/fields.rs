@@ -25,6 +25,22 @@ pub(super) fn positive(path: &str, v: f64, what: &str) -> Result<f64, Error> {
     }
 }
 
+/// Most requests/s a request may ask for, as many as the most users it may name (a million):
+/// beyond it the worker counts no longer fit the search's integers.
+const MAX_REQUEST_RATE: f64 = 1_000_000.0;
+
+/// A request rate, positive and at most [`MAX_REQUEST_RATE`].
+fn rate(path: &str, v: f64) -> Result<f64, Error> {
+    let v = positive(path, v, "number of requests/s")?;
+    if v > MAX_REQUEST_RATE {
+        return Err(invalid(
+            path,
+            format!("must be at most {MAX_REQUEST_RATE} requests/s, got {v:e}"),
+        ));
+    }
+    Ok(v)
+}
+
 /// Latency targets the profiler takes, ms: from a microsecond (the simulator's resolution
 /// of latencies) to an hour (beyond it no serving latency target means anything, and the
 /// figures written with it would be absurdly long).
@@ -385,12 +401,8 @@ impl Fields {
         let (v, p) = required(&self.osl, osl_flag, "--osl", "the output length in tokens")?;
         let osl = whole(p, v, "tokens", 1_000_000)?;
         let request_rate = match (o.request_rate, self.request_rate) {
-            (Some(r), _) => Some(positive("--request-rate", r, "number of requests/s")?),
-            (None, Some(r)) => Some(positive(
-                "spec.workload.requestRate",
-                r,
-                "number of requests/s",
-            )?),
+            (Some(r), _) => Some(rate("--request-rate", r)?),
+            (None, Some(r)) => Some(rate("spec.workload.requestRate", r)?),
             _ => None,
         };
         let concurrency = match (o.concurrency, self.concurrency) {

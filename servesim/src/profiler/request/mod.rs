@@ -528,6 +528,14 @@ spec:
         let e = parse(&NEWER.replace("osl: 500", "osl: 500, requestRate: 2, concurrency: 4"))
             .unwrap_err();
         assert!(e.to_string().starts_with("spec.workload:"), "{e}");
+        // Beyond a million requests/s the worker counts no longer fit the search's integers.
+        let e = parse(&NEWER.replace("osl: 500", "osl: 500, requestRate: 1e30")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("spec.workload.requestRate: must be at most 1000000"),
+            "{e}"
+        );
+        assert!(parse(&NEWER.replace("osl: 500", "osl: 500, requestRate: 1e6")).is_ok());
     }
 
     #[test]
