@@ -1011,3 +1011,30 @@ fn each_disaggregated_pair_is_its_best_sampled_batch_within_the_slos() {
     }
     assert!(pairs > 1, "{pairs}");
 }
+
+#[test]
+fn the_simulation_runs_on_the_requests_nodes() {
+    // A TP8 worker on 4-GPU nodes spans two: the fast search times its all-reduces across
+    // InfiniBand, and so must the simulation (it ran on the datasheet's 8-GPU nodes, at
+    // 12.6 ms against 29.7 fast).
+    let text = std::fs::read_to_string(root().join("scenarios/profile-qwen3-32b-h200.yaml"))
+        .unwrap()
+        .replace(
+            "numGpusPerNode: 8",
+            "numGpusPerNode: 4\n  profilingConfig: {config: {hardware: {max_num_gpus_per_engine: 8}}}",
+        );
+    let o = Overrides {
+        prefer: Some(Prefer::Agg),
+        pins: TpPins {
+            prefill: Some(8),
+            decode: Some(8),
+            aggregated: Some(8),
+        },
+        ..Overrides::default()
+    };
+    let r = ProfileRequest::from_yaml_str(&text, "req", &o).unwrap();
+    let o = profile(r, ProfileMode::Simulate, &Quiet).unwrap();
+    let c = &o.comparisons[0];
+    let sim = c.sim_itl_ms.unwrap();
+    assert!((sim / c.fast_itl_ms - 1.0).abs() < 0.1, "{c:?}");
+}

@@ -82,6 +82,14 @@ fn the_traffic_prefix_block_reaches_the_engines() {
 fn errors_name_the_field() {
     let cases = [
         (
+            ("nodes: 1\n", "nodes: 1\n  gpus_per_node: 0\n"),
+            "cluster.gpus_per_node: must be from 1 to the 8 GPUs of a h100_sxm node, got 0",
+        ),
+        (
+            ("nodes: 1\n", "nodes: 1\n  gpus_per_node: 9\n"),
+            "cluster.gpus_per_node: must be from 1 to the 8 GPUs of a h100_sxm node, got 9",
+        ),
+        (
             (
                 "tp: 2, workers: 1}\n    - {name: decode, role: decode, tp: 2",
                 "tp: 2, workers: 1}\n    - {name: decode, role: decode, tp: 3",
@@ -804,4 +812,35 @@ traffic:
             "{ttft} {prefill} {itl}"
         );
     }
+}
+
+#[test]
+fn nodes_of_fewer_gpus_make_a_wide_worker_cross_them() {
+    // One TP8 worker: in one 8-GPU node its all-reduces run over NVLink; on 4-GPU nodes
+    // (`cluster.gpus_per_node: 4`) it spans two, its all-reduces crossing InfiniBand.
+    let agg = GOOD
+        .replace("nodes: 1", "nodes: 2")
+        .replace(
+            "    - {name: prefill, role: prefill, tp: 2, workers: 1}\n    - {name: decode, role: decode, tp: 2, workers: 1}",
+            "    - {name: agg, role: aggregated, tp: 8, workers: 1}",
+        );
+    let step = |text: &str| {
+        let s = Scenario::from_yaml_str(text, "s.yaml", Path::new(".")).unwrap();
+        servesim::iteration::iteration_breakdown(&s, None, 32, 2000, &[])
+            .unwrap()
+            .total_ms
+    };
+    let eight = step(&agg);
+    let four = step(&agg.replace("nodes: 2", "nodes: 2\n  gpus_per_node: 4"));
+    assert!(
+        four > 1.2 * eight,
+        "{four} ms on 4-GPU nodes, {eight} on 8-GPU ones"
+    );
+    // What the file does not say stays out of what it writes back.
+    let s = Scenario::from_yaml_str(&agg, "s.yaml", Path::new(".")).unwrap();
+    assert!(
+        !serde_norway::to_string(s.config())
+            .unwrap()
+            .contains("gpus_per_node")
+    );
 }

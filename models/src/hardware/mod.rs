@@ -87,6 +87,18 @@ impl GpuSku {
         self.nvlink_domain() / self.gpus_per_node.max(1)
     }
 
+    /// This SKU on nodes of `per_node` GPUs, at most its datasheet's (a 4-GPU HGX board of an
+    /// 8-GPU SKU): a node-sized NVLink domain narrows with the node, so a worker wider than
+    /// such a node pays for crossing nodes; a rack-scale domain (NVL72) stays as it is.
+    pub fn on_nodes_of(&self, per_node: u32) -> GpuSku {
+        let mut g = self.clone();
+        g.gpus_per_node = per_node.min(self.gpus_per_node).max(1);
+        if self.nodes_per_nvlink_domain() <= 1 {
+            g.nvlink_domain_gpus = Some(g.gpus_per_node);
+        }
+        g
+    }
+
     /// The node this SKU comes in.
     pub fn node(&self) -> NodeSpec {
         NodeSpec {

@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 use servesim_models::cluster::router::RouterKind;
+use servesim_models::hardware::GpuCatalog;
 
 use super::candidate::{Candidate, Split};
 use super::engine_settings::{
@@ -214,6 +215,10 @@ pub fn sim_setup(req: &ProfileRequest, c: &Candidate, engine_budget: u32) -> Sim
     let duration = (warmup + window).ceil();
     let mut cluster = ClusterConfig::new(nodes, pools);
     cluster.gpu_budget = Some(c.gpus.min(nodes * gpn));
+    // The request's nodes, where they hold fewer GPUs than the datasheet's (as the fast
+    // search took them: `ProfileRequest::gpu_on_its_nodes`).
+    let sku_gpn = GpuCatalog::builtin().get(&req.gpu).map(|g| g.gpus_per_node);
+    cluster.gpus_per_node = sku_gpn.ok().filter(|&n| n != gpn).map(|_| gpn);
     let slo = SloConfig {
         ttft_ms: req.ttft_ms,
         itl_ms: req.itl_ms,

@@ -170,6 +170,11 @@ pub struct ClusterConfig {
     /// Nodes available, each of the SKU's `gpus_per_node` GPUs (a GB200/GB300 node is a
     /// 4-GPU tray, and 18 consecutive trays share one NVL72 NVLink domain).
     pub nodes: u32,
+    /// GPUs of a node, fewer than the SKU's (a 4-GPU HGX board of an 8-GPU SKU): a
+    /// node-sized NVLink domain narrows with it, so a worker wider than such a node crosses
+    /// nodes. Default: the SKU's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpus_per_node: Option<u32>,
     /// Most GPUs held at once (default: every GPU of every node).
     #[serde(default)]
     pub gpu_budget: Option<u32>,
@@ -191,6 +196,7 @@ impl ClusterConfig {
     pub fn new(nodes: u32, pools: Vec<PoolConfig>) -> Self {
         ClusterConfig {
             nodes,
+            gpus_per_node: None,
             gpu_budget: None,
             fabric: default_fabric(),
             transfer_latency_us: default_transfer_latency_us(),

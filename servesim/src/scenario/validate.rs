@@ -112,10 +112,22 @@ fn validate_served(
     config: &ScenarioConfig,
     base_dir: &Path,
 ) -> Result<(GpuSku, Backend, LlmSpec), Error> {
-    let gpu = GpuCatalog::builtin()
+    let mut gpu = GpuCatalog::builtin()
         .get(&config.gpu)
         .map_err(|e| invalid("gpu", e.to_string()))?
         .clone();
+    if let Some(n) = config.cluster.gpus_per_node {
+        if n == 0 || n > gpu.gpus_per_node {
+            return Err(invalid(
+                "cluster.gpus_per_node",
+                format!(
+                    "must be from 1 to the {} GPUs of a {} node, got {n}",
+                    gpu.gpus_per_node, gpu.sku
+                ),
+            ));
+        }
+        gpu = gpu.on_nodes_of(n);
+    }
     let backend = Backend::parse(&config.backend).map_err(|e| invalid("backend", e.to_string()))?;
     let mut llm = if config.model.ends_with(".json") {
         LlmSpec::from_hf_config(&base_dir.join(&config.model))

@@ -360,7 +360,7 @@ impl Fields {
         // A worker stays within one NVLink domain (a node, or a rack of trays, NVL72) unless
         // the request allows more GPUs an engine: then it may span whole domains (Dynamo's
         // multi-node workers, `multinode.nodeCount`), its collectives over InfiniBand.
-        let here = super::on_nodes_of(sku, gpn);
+        let here = sku.on_nodes_of(gpn);
         let domain = here.nvlink_domain();
         let max_tp = match self.max_tp {
             Some(n) => {

@@ -180,7 +180,7 @@ impl ProfileRequest {
     /// board) also narrow an NVLink domain of one node to them, so a worker wider than such
     /// a node pays for crossing nodes.
     pub fn gpu_on_its_nodes(&self, gpu: &GpuSku) -> GpuSku {
-        on_nodes_of(gpu, self.gpus_per_node)
+        gpu.on_nodes_of(self.gpus_per_node)
     }
 
     /// Reads a request file (YAML or JSON) and applies `overrides`.
@@ -354,16 +354,6 @@ fn is_hugging_face_id(model: &str) -> bool {
     };
     matches!(model.split_once('/'), Some((owner, name)) if ok(owner) && ok(name))
         && !model.ends_with(".json")
-}
-
-/// `gpu` on nodes of `per_node` GPUs ([`ProfileRequest::gpu_on_its_nodes`]).
-fn on_nodes_of(gpu: &GpuSku, per_node: u32) -> GpuSku {
-    let mut g = gpu.clone();
-    g.gpus_per_node = per_node.min(gpu.gpus_per_node).max(1);
-    if gpu.nodes_per_nvlink_domain() <= 1 {
-        g.nvlink_domain_gpus = Some(g.gpus_per_node);
-    }
-    g
 }
 
 #[cfg(test)]
