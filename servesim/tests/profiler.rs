@@ -1038,3 +1038,35 @@ fn the_simulation_runs_on_the_requests_nodes() {
     let sim = c.sim_itl_ms.unwrap();
     assert!((sim / c.fast_itl_ms - 1.0).abs() < 0.1, "{c:?}");
 }
+
+#[test]
+fn workers_fit_the_requests_nodes() {
+    // 12 GPUs in nodes of 6 hold two TP4 workers, not three: a worker never straddles two
+    // nodes. Three were proposed, and `--mode simulate` failed on placing them.
+    let text = std::fs::read_to_string(root().join("scenarios/profile-qwen3-32b-h200.yaml"))
+        .unwrap()
+        .replace("totalGpus: 8", "totalGpus: 12")
+        .replace("numGpusPerNode: 8", "numGpusPerNode: 6");
+    let o = Overrides {
+        prefer: Some(Prefer::Agg),
+        pins: TpPins {
+            aggregated: Some(4),
+            ..TpPins::default()
+        },
+        ..Overrides::default()
+    };
+    let r = ProfileRequest::from_yaml_str(&text, "req", &o).unwrap();
+    let fast = profile(r.clone(), ProfileMode::Fast, &Quiet).unwrap();
+    assert_eq!(
+        fast.chosen.aggregated.unwrap().workers,
+        2,
+        "{}",
+        fast.chosen.label()
+    );
+    for c in fast.points.iter().map(|p| &p.candidate) {
+        if let Some(a) = c.aggregated {
+            assert!(a.workers <= 2 || !c.meets_slo(), "{}", c.label());
+        }
+    }
+    profile(r, ProfileMode::Simulate, &Quiet).unwrap();
+}

@@ -40,7 +40,14 @@ impl Search<'_> {
                 f64::from(n) * per_worker * (f64::from(c) / f64::from(n * b)),
             ))
         } else {
-            let n = self.req.total_gpus / w.split.gpus();
+            // As many as the GPUs hold, each within a node or on whole ones.
+            let (g, gpn) = (w.split.gpus(), self.req.gpus_per_node.max(1));
+            let placed = if g <= gpn {
+                self.nodes().saturating_mul(gpn / g)
+            } else {
+                self.nodes() / g.div_ceil(gpn)
+            };
+            let n = (self.req.total_gpus / g).min(placed);
             (n > 0).then(|| (n, f64::from(n) * per_worker))
         }
     }
@@ -71,7 +78,7 @@ impl Search<'_> {
             split: w.split,
             workers: n,
         });
-        let misses = self.misses_within(ttft, itl, gpus);
+        let misses = self.misses_within(ttft, itl, gpus, &[(w.split.gpus(), n)]);
         Some(Candidate::estimated(
             pools,
             slots,

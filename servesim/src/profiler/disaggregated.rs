@@ -142,7 +142,7 @@ impl Search<'_> {
                 from = want;
                 for x in [want.saturating_sub(1).max(1), want] {
                     let x = x.min(left / pg);
-                    if x == 0 {
+                    if x == 0 || !self.fits_nodes(&[(pg, x), (dg, y)]) {
                         continue;
                     }
                     let thr = p_cap(x).min(f64::from(y) * dcap);
@@ -225,7 +225,8 @@ impl Search<'_> {
                 workers: y,
             },
         };
-        let misses = self.misses_within(ttft, itl, gpus);
+        let misses =
+            self.misses_within(ttft, itl, gpus, &[(p.split.gpus(), x), (d.split.gpus(), y)]);
         Some(Candidate::estimated(
             pools,
             slots,

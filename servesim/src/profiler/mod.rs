@@ -21,6 +21,7 @@ pub mod dgd;
 mod disaggregated;
 pub(crate) mod engine_settings;
 pub mod output;
+mod placement;
 pub mod request;
 pub mod search;
 pub mod simulate;

@@ -47,6 +47,7 @@ pub use super::decode_side::DecodeSideWait;
 use super::engine_settings::{
     GeneratorRules, deployed_token_budget, fast_model_graphs, scheduled_tokens,
 };
+use super::placement::nodes_needed;
 use super::request::ProfileRequest;
 use crate::Error;
 use crate::scenario::measured_timer;
@@ -316,8 +317,15 @@ impl<'a> Search<'a> {
         v
     }
 
-    /// The SLOs TTFT `ttft` and ITL `itl` miss, and the GPU budget when `gpus` exceed it.
-    pub(super) fn misses_within(&self, ttft: f64, itl: f64, gpus: u32) -> Vec<SloMiss> {
+    /// The SLOs TTFT `ttft` and ITL `itl` miss, the GPU budget when `gpus` exceed it, and
+    /// the request's nodes when `workers` (GPUs of a worker, how many) do not fit them.
+    pub(super) fn misses_within(
+        &self,
+        ttft: f64,
+        itl: f64,
+        gpus: u32,
+        workers: &[(u32, u32)],
+    ) -> Vec<SloMiss> {
         let budget = self.req.total_gpus;
         let mut misses = slo_misses(self.req, ttft, itl);
         if gpus > budget {
@@ -327,8 +335,29 @@ impl<'a> Search<'a> {
                 estimate_ms: f64::from(gpus),
                 over: f64::from(gpus) / f64::from(budget) - 1.0,
             });
+        } else {
+            let needed = nodes_needed(self.req.gpus_per_node, workers);
+            let nodes = u64::from(self.nodes());
+            if needed > nodes {
+                misses.push(SloMiss {
+                    slo: "nodes",
+                    target_ms: nodes as f64,
+                    estimate_ms: needed as f64,
+                    over: needed as f64 / nodes as f64 - 1.0,
+                });
+            }
         }
         misses
+    }
+
+    /// The request's nodes: its GPUs in nodes of its size, the last one perhaps in part.
+    pub(super) fn nodes(&self) -> u32 {
+        self.req.total_gpus.div_ceil(self.req.gpus_per_node.max(1))
+    }
+
+    /// Whether `workers` (GPUs of a worker, how many) fit the request's nodes.
+    pub(super) fn fits_nodes(&self, workers: &[(u32, u32)]) -> bool {
+        nodes_needed(self.req.gpus_per_node, workers) <= u64::from(self.nodes())
     }
 
     /// The workers searched for a role whose TP the user may have fixed.

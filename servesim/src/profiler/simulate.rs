@@ -13,6 +13,7 @@ use super::engine_settings::{
     GeneratorRules, deployed_batch_sizes, deployed_token_budget, mixes_chunks, scheduled_tokens,
     stops_overlap,
 };
+use super::placement::nodes_needed;
 use super::request::ProfileRequest;
 use super::search::{served_llm, slo_misses};
 use crate::experiment::parallel;
@@ -120,7 +121,15 @@ pub struct SimSetup {
 /// bounds a chunk under the DGD's budget too).
 pub fn sim_setup(req: &ProfileRequest, c: &Candidate, engine_budget: u32) -> SimSetup {
     let gpn = req.gpus_per_node.max(1);
-    let nodes = c.gpus.div_ceil(gpn).max(1);
+    // As many nodes as its workers take, each within a node or on whole ones.
+    let workers: Vec<(u32, u32)> = [c.prefill, c.decode, c.aggregated]
+        .into_iter()
+        .flatten()
+        .map(|p| (p.split.gpus(), p.workers))
+        .collect();
+    let nodes = u32::try_from(nodes_needed(gpn, &workers))
+        .unwrap_or(u32::MAX)
+        .max(1);
     let pool = |name: &str, split: Split, workers: u32, batch: Option<u32>| {
         let mut p = PoolConfig::new(name, name, split.tp, workers);
         p.attention_dp = split.attention_dp;
@@ -214,7 +223,7 @@ pub fn sim_setup(req: &ProfileRequest, c: &Candidate, engine_budget: u32) -> Sim
     let warmup = (ramp + 2.0 * life).ceil();
     let duration = (warmup + window).ceil();
     let mut cluster = ClusterConfig::new(nodes, pools);
-    cluster.gpu_budget = Some(c.gpus.min(nodes * gpn));
+    cluster.gpu_budget = Some(c.gpus.min(nodes.saturating_mul(gpn)));
     // The request's nodes, where they hold fewer GPUs than the datasheet's (as the fast
     // search took them: `ProfileRequest::gpu_on_its_nodes`).
     let sku_gpn = GpuCatalog::builtin().get(&req.gpu).map(|g| g.gpus_per_node);
@@ -259,7 +268,11 @@ pub fn as_simulated(req: &ProfileRequest, c: &Candidate, cmp: &Comparison) -> Ca
     let ttft = cmp.sim_ttft_ms.unwrap_or(f64::NAN);
     let itl = cmp.sim_itl_ms.unwrap_or(f64::NAN);
     let mut misses = slo_misses(req, ttft, itl);
-    misses.extend(c.misses.iter().filter(|m| m.slo == "gpus").cloned());
+    misses.extend(
+        (c.misses.iter())
+            .filter(|m| m.slo == "gpus" || m.slo == "nodes")
+            .cloned(),
+    );
     let per_gpu = cmp.sim_tokens_per_s_per_gpu;
     Candidate {
         ttft_ms: ttft,
