@@ -267,9 +267,18 @@ impl Candidate {
         self.misses.is_empty()
     }
 
-    /// How far the worse SLO is missed (0 when met).
+    /// How far the worse SLO is missed (0 when met); a figure missing altogether (NaN: a
+    /// simulation that completed no request) is missed the furthest.
     pub fn worst_miss(&self) -> f64 {
-        self.misses.iter().map(|m| m.over).fold(0.0, f64::max)
+        (self.misses.iter())
+            .map(|m| {
+                if m.over.is_nan() {
+                    f64::INFINITY
+                } else {
+                    m.over
+                }
+            })
+            .fold(0.0, f64::max)
     }
 
     /// A short label: `disagg 3×TP2 + 1×TP2 (b128)` / `agg 2×TP4 (b64)`.
@@ -301,6 +310,33 @@ pub struct FrontierPoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_figure_is_the_worst_miss() {
+        let miss = |over: f64| SloMiss {
+            slo: "ttft",
+            target_ms: 500.0,
+            estimate_ms: 500.0 * (1.0 + over),
+            over,
+        };
+        let e = Estimate {
+            ttft_ms: f64::NAN,
+            itl_ms: 20.0,
+            request_rate: 1.0,
+            concurrency: 1.0,
+        };
+        let pools = Pools::Aggregated(PoolShape {
+            split: Split::tensor(1),
+            workers: 1,
+        });
+        let c = |misses| Candidate::estimated(pools, 8, 1, e, 100, misses);
+        assert_eq!(c(vec![miss(0.5)]).worst_miss(), 0.5);
+        assert_eq!(
+            c(vec![miss(0.5), miss(f64::NAN)]).worst_miss(),
+            f64::INFINITY
+        );
+        assert_eq!(c(Vec::new()).worst_miss(), 0.0);
+    }
 
     #[test]
     fn mixtures_of_experts_are_searched_with_their_experts_spread() {
