@@ -129,15 +129,22 @@ impl Search<'_> {
         })?;
         // Half the iteration in flight, then the prefill slot's response (`ttft_ms`, its
         // wait scaled by what batching the waiting prompts does to it), and under an
-        // overlap schedule the iteration planned before the prompt came too.
+        // overlap schedule the iteration planned before the prompt came too. An arrival
+        // finding `k` in flight waits for at most their prompts before its own: where
+        // short answers keep the slot busy even at a small count, the count's utilisation
+        // puts the M/D/n wait far beyond that (an idle worker's first arrival had waited
+        // 1.5 s for a 340 ms prompt).
         let packing = agg_packing(&load, w, b, point, workers);
-        let slot_ms = |p: &AggregatedPoint| p.ttft_ms(workers, packing);
-        let mut last = slot_ms(point) + self.overlap_iterations() * point.itl_ms;
+        let slot_ms = |p: &AggregatedPoint, k: u32| {
+            let at_most = 0.5 * p.itl_ms + f64::from(k + 1) * p.prefill_ms;
+            p.ttft_ms(workers, packing).min(at_most) + self.overlap_iterations() * p.itl_ms
+        };
+        let mut last = *point;
         let ttft = occupancy.seen_by_arrivals(|k| {
             if let Some(p) = at(k) {
-                last = slot_ms(&p) + self.overlap_iterations() * p.itl_ms;
+                last = p;
             }
-            last
+            slot_ms(&last, k)
         });
         Some((occupancy, ttft))
     }
