@@ -153,11 +153,10 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
         c.itl_ms
     );
     for m in &c.misses {
+        let (estimate, target) = m.shown();
         outln!(
-            "misses {}: {:.1} vs target {:.1} ({:+.0} %)",
+            "misses {}: {estimate} vs target {target} ({:+.0} %)",
             m.slo,
-            m.estimate_ms,
-            m.target_ms,
             m.over * 100.0
         );
     }

@@ -188,6 +188,22 @@ pub struct SloMiss {
     pub over: f64,
 }
 
+impl SloMiss {
+    /// The estimate and the target as printed: one decimal, more below 1 so that a
+    /// sub-millisecond target does not print as 0.
+    pub fn shown(&self) -> (String, String) {
+        let show = |x: f64| {
+            let decimals = if x.is_finite() && x != 0.0 && x.abs() < 1.0 {
+                ((-x.abs().log10().floor()) as usize + 2).min(9)
+            } else {
+                1
+            };
+            format!("{x:.decimals$}")
+        };
+        (show(self.estimate_ms), show(self.target_ms))
+    }
+}
+
 /// One deployment and its estimated figures.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Candidate {
@@ -310,6 +326,17 @@ pub struct FrontierPoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_small_target_prints_as_itself() {
+        let m = SloMiss {
+            slo: "itl",
+            target_ms: 0.001,
+            estimate_ms: 5.5,
+            over: 5499.0,
+        };
+        assert_eq!(m.shown(), ("5.5".to_string(), "0.00100".to_string()));
+    }
 
     #[test]
     fn a_missing_figure_is_the_worst_miss() {

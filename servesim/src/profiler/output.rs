@@ -99,11 +99,10 @@ pub fn summary_json(o: &Outcome) -> Value {
             .misses
             .iter()
             .map(|m| {
+                let (estimate, target) = m.shown();
                 format!(
-                    "{} {:.1} vs {:.1} ({:+.0} %)",
+                    "{} {estimate} vs {target} ({:+.0} %)",
                     m.slo,
-                    m.estimate_ms,
-                    m.target_ms,
                     m.over * 100.0
                 )
             })
@@ -353,12 +352,11 @@ pub fn report_html(o: &Outcome) -> String {
         );
     }
     for m in &o.chosen.misses {
+        let (estimate, target) = m.shown();
         let _ = write!(
             body,
-            "<p><b>Misses {}</b>: {:.1} against {:.1} ({:+.0} %).</p>",
+            "<p><b>Misses {}</b>: {estimate} against {target} ({:+.0} %).</p>",
             m.slo,
-            m.estimate_ms,
-            m.target_ms,
             m.over * 100.0
         );
     }
