@@ -798,3 +798,34 @@ fn nothing_the_user_gave_is_written_over() {
     assert_eq!(std::fs::read_to_string(input).unwrap(), measured);
     assert_eq!(std::fs::read_to_string(&a_file).unwrap(), "mine");
 }
+
+#[test]
+fn an_answer_of_one_token_with_text_has_no_tpot_in_any_reading() {
+    // gpt-oss's first three tokens are its harmony header: an answer of three tokens shows
+    // one with text, and a TPOT needs two. The steady reading had written 0.
+    let oss = agg(
+        "trtllm",
+        "openai/gpt-oss-120b",
+        "h200_sxm",
+        "nvfp4",
+        256,
+        3,
+        1,
+        1,
+        2,
+    )
+    .replacen(",nvfp4,,", ",nvfp4,nvfp4,", 1);
+    for extra in [&[][..], &["--steady"][..], &["--from-start", "2"][..]] {
+        let (out, path) = run_with("one-shown-token", std::slice::from_ref(&oss), extra);
+        assert_succeeded(&out);
+        let got = read(&path);
+        let n = HEADER.split(',').count();
+        let (ttft, tpot) = (&got[1][n], &got[1][n + 1]);
+        assert!(
+            ttft.parse::<f64>().unwrap() > 0.0,
+            "{extra:?}: {:?}",
+            got[1]
+        );
+        assert!(tpot.is_empty(), "{extra:?}: {:?}", got[1]);
+    }
+}

@@ -211,8 +211,11 @@ impl Row<'_> {
         let Some(stamp) = self.source_field("measured") else {
             return Ok(None);
         };
-        // The day, then nothing or a time (`T…` or ` …`).
-        let (day, time) = stamp.split_at(stamp.len().min(10));
+        // The day, then nothing or a time (`T…` or ` …`); a day is ASCII, and cutting
+        // elsewhere than at a character's boundary would panic.
+        let Some((day, time)) = stamp.split_at_checked(stamp.len().min(10)) else {
+            return Err(bad_day(self, col, stamp));
+        };
         let number = |s: &str, len: usize| {
             (s.len() == len && s.bytes().all(|b| b.is_ascii_digit()))
                 .then(|| s.parse::<u32>().ok())
@@ -221,7 +224,9 @@ impl Row<'_> {
         let parts: Vec<&str> = day.split('-').collect();
         let date = match parts[..] {
             [y, m, d] => match (number(y, 4), number(m, 2), number(d, 2)) {
-                (Some(y), Some(m @ 1..=12), Some(d @ 1..=31)) => Some(y * 10_000 + m * 100 + d),
+                (Some(y), Some(m @ 1..=12), Some(d)) if (1..=days_in(y, m)).contains(&d) => {
+                    Some(y * 10_000 + m * 100 + d)
+                }
                 _ => None,
             },
             _ => None,
@@ -308,6 +313,16 @@ pub fn render_csv(file: &MeasuredFile, validation: &Validation) -> String {
     String::from_utf8(out.into_inner().expect("writing to memory")).expect("UTF-8 fields")
 }
 
+/// Days of month `m` (1–12) of year `y` in the Gregorian calendar.
+fn days_in(y: u32, m: u32) -> u32 {
+    match m {
+        2 if y.is_multiple_of(4) && (!y.is_multiple_of(100) || y.is_multiple_of(400)) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,7 +364,10 @@ mod tests {
             "{HEADER}\n\"db; measured=2026-03-25T00:00:00.000Z; c\",s,m,g,agg,1,2\n\
              plain,s,m,g,agg,1,2\n\"measured=2026-13-01\",s,m,g,agg,1,2\n\
              \"unmeasured=x; measured=2026-03-251\",s,m,g,agg,1,2\n\
-             \"my_silicon_concurrency=4; silicon_concurrency=8\",s,m,g,agg,1,2\n"
+             \"my_silicon_concurrency=4; silicon_concurrency=8\",s,m,g,agg,1,2\n\
+             \"measured=2026-03-2é\",s,m,g,agg,1,2\n\
+             \"measured=2026-02-29\",s,m,g,agg,1,2\n\
+             \"measured=2028-02-29\",s,m,g,agg,1,2\n"
         );
         let file = MeasuredFile::parse(&text, "m.csv").unwrap();
         let row = |i: usize| Row {
@@ -371,6 +389,12 @@ mod tests {
         // The same for the concurrency: its own field, not one whose key ends in its name.
         assert_eq!(row(4).concurrency().unwrap(), Some(8));
         assert_eq!(row(0).concurrency().unwrap(), None);
+        // A character beyond ASCII where the day ends is a bad day, not a panic; so is a
+        // day its month does not have.
+        let err = row(5).measured_on().unwrap_err().to_string();
+        assert!(err.contains("2026-03-2é"), "{err}");
+        assert!(row(6).measured_on().is_err());
+        assert_eq!(row(7).measured_on().unwrap(), Some(20280229));
     }
 
     #[test]

@@ -418,7 +418,8 @@ pub fn validate_file(
     scenarios: Option<&Path>,
     calibration: Option<&Path>,
 ) -> Result<Validation, Error> {
-    let text = std::fs::read_to_string(input).map_err(|e| Error::io(input, e))?;
+    let bytes = std::fs::read(input).map_err(|e| Error::io(input, e))?;
+    let text = utf8_text(bytes, &input.display().to_string())?;
     // Writing the predictions over the measured rows would lose them.
     if same_file(input, output) {
         return Err(Error::Config {
@@ -460,9 +461,43 @@ pub fn validate_file(
     Ok(v)
 }
 
+/// The file's bytes as text, or an error naming the line and column of the first byte that
+/// is not UTF-8 (a spreadsheet's Latin-1 export, say), so that the user can fix it.
+fn utf8_text(bytes: Vec<u8>, origin: &str) -> Result<String, Error> {
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let before = &e.as_bytes()[..at];
+        let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+        let column = 1 + at
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+        Error::Parse {
+            origin: origin.to_string(),
+            path: ".".into(),
+            message: format!(
+                "line {line} column {column}: byte 0x{:02X} is not UTF-8 (save the file as \
+                 UTF-8)",
+                e.as_bytes()[at]
+            ),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_that_is_not_utf8_is_named_by_its_line_and_column() {
+        let e = utf8_text(b"a,b\nc,d\nx,caf\xe9\n".to_vec(), "m.csv").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "m.csv: line 3 column 6: byte 0xE9 is not UTF-8 (save the file as UTF-8)"
+        );
+        assert_eq!(utf8_text(b"a,b\n".to_vec(), "m.csv").unwrap(), "a,b\n");
+    }
 
     #[test]
     fn a_validation_serializes_its_counts_errors_and_each_rows_prediction() {

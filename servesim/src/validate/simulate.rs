@@ -9,6 +9,7 @@ use servesim_models::hardware::GpuCatalog;
 use servesim_models::llm::LlmSpec;
 
 use crate::Error;
+use crate::metrics::shown_tokens;
 use crate::scenario::{Scenario, measured_timer};
 
 use super::benchmark::{ClientStats, Means, benchmark_means, client_stats};
@@ -157,6 +158,9 @@ pub(super) fn simulate(
         Ok(s) => s,
         Err(reason) => return Ok(skip(reason)),
     };
+    // A TPOT needs two tokens the client sees (gpt-oss's header tokens show no text).
+    let header = together.llm().response_header_tokens;
+    let has_tpot = shown_tokens(load.osl, header) > 1;
     let start = match benchmark_means(&together, skip_n, take_n)? {
         Ok(m) => m,
         Err(reason) => return Ok(skip(reason)),
@@ -201,7 +205,7 @@ pub(super) fn simulate(
     };
     Ok(Prediction {
         ttft_ms: Some(ttft),
-        tpot_ms: if load.osl > 1 { Some(tpot) } else { None },
+        tpot_ms: has_tpot.then_some(tpot),
         client: None,
         reason: None,
         note,
