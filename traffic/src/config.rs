@@ -162,7 +162,7 @@ impl WorkloadSpec {
                         .map(|&(i, o)| shared + u64::from(i) + u64::from(o))
                         .min(),
                     StreamKind::Closed(c) => Some(shared + least(&c.first_input, &c.output)),
-                    StreamKind::Benchmark(b) => Some(least(b.isl(), b.osl())),
+                    StreamKind::Benchmark(b) => Some(shared + least(b.isl(), b.osl())),
                     StreamKind::Trace(_) => None,
                 };
                 (s.name.as_str(), tokens)

@@ -338,15 +338,18 @@ impl Workload {
                 issued = send.issued;
                 // The class is the phase (warm-up or measured) that the answer must report.
                 self.waiting.insert(id, (s, u32::from(send.class.0)));
+                // The benchmark's prompt follows the stream's shared prefix, as an open
+                // stream's does.
+                let input = send.input.saturating_add(stream.shared_prefix);
                 let blocks = prompt_blocks(
                     stream.namespace,
                     block_tokens,
                     stream.shared_prefix,
                     send.prompt,
-                    send.input,
+                    input,
                 );
                 class = send.class;
-                (send.input, send.output, blocks, None)
+                (input, send.output, blocks, None)
             }
             Source::Trace(replay) => {
                 if let Some(e) = replay.error.take() {

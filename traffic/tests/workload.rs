@@ -491,3 +491,30 @@ fn the_least_tokens_of_a_request_are_known_per_stream_before_it_runs() {
         [("open", Some(161)), ("users", Some(8))]
     );
 }
+
+#[test]
+fn a_benchmarks_prompts_follow_the_streams_shared_prefix() {
+    // As an open stream's: the benchmark's `isl` is on top of the shared prefix, whose
+    // blocks are common to every prompt and the rest each prompt's own.
+    let w = spec(
+        "block_tokens: 64
+streams:
+  - name: bench
+    shared_prefix_tokens: 1024
+    benchmark: {concurrency: 2, warmup_requests: 0, requests: 6, isl: 160, osl: 4}
+",
+    );
+    assert_eq!(w.least_request_tokens(), [("bench", Some(1024 + 160 + 4))]);
+    let reqs = run(&w, 1, 60, 1);
+    assert_eq!(reqs.len(), 6);
+    let block = w.block_tokens() as usize;
+    assert!(1024 % block == 0 && block < 160, "{block}");
+    for r in &reqs {
+        assert_eq!(r.input_tokens, 1024 + 160);
+        assert_eq!(r.prefix_blocks.len(), (1024 + 160usize).div_ceil(block));
+    }
+    let shared = 1024 / block;
+    let (a, b) = (&reqs[0].prefix_blocks, &reqs[1].prefix_blocks);
+    assert_eq!(a[..shared], b[..shared]);
+    assert!(a[shared..].iter().all(|x| !b.contains(x)));
+}
