@@ -9,10 +9,12 @@ use serde::Serialize;
 
 use super::{Averaged, RecipeClient, RowSpec, Validation};
 
-/// Mean absolute percentage errors of a group of rows.
+/// Mean absolute percentage errors of a group of rows, each figure over the rows that
+/// have it measured and predicted (a one-token answer has a TTFT and no TPOT), as the
+/// `--report` tables count them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Mape {
-    /// Rows with both a measurement and a prediction.
+    /// Rows with a figure measured and predicted.
     pub rows: usize,
     /// TTFT MAPE, %.
     pub ttft_pct: f64,
@@ -20,16 +22,20 @@ pub struct Mape {
     pub tpot_pct: f64,
 }
 
-pub(super) fn mape(pairs: &[(f64, f64, f64, f64)]) -> Mape {
-    let n = pairs.len();
-    if n == 0 {
-        return Mape::default();
-    }
-    let ape = |m: f64, p: f64| (p - m).abs() / m * 100.0;
+/// The errors of (measured, predicted) TTFT and TPOT pairs; `rows` the rows with either.
+pub(super) fn mape(ttft: &[(f64, f64)], tpot: &[(f64, f64)], rows: usize) -> Mape {
+    let ape = |pairs: &[(f64, f64)]| {
+        let sum: f64 = pairs.iter().map(|&(m, p)| (p - m).abs() / m * 100.0).sum();
+        if pairs.is_empty() {
+            0.0
+        } else {
+            sum / pairs.len() as f64
+        }
+    };
     Mape {
-        rows: n,
-        ttft_pct: pairs.iter().map(|x| ape(x.0, x.1)).sum::<f64>() / n as f64,
-        tpot_pct: pairs.iter().map(|x| ape(x.2, x.3)).sum::<f64>() / n as f64,
+        rows,
+        ttft_pct: ape(ttft),
+        tpot_pct: ape(tpot),
     }
 }
 
@@ -254,22 +260,67 @@ pub fn render_report(v: &Validation, command: &str) -> String {
 
 /// The errors over every modelled row and by `backend/mode`.
 pub(super) fn summarise(rows: &[(RowSpec, super::Prediction)]) -> (Mape, BTreeMap<String, Mape>) {
-    let mut all = Vec::new();
-    let mut by: BTreeMap<String, Vec<(f64, f64, f64, f64)>> = BTreeMap::new();
+    type Pairs = (Vec<(f64, f64)>, Vec<(f64, f64)>, usize);
+    let mut all: Pairs = Default::default();
+    let mut by: BTreeMap<String, Pairs> = BTreeMap::new();
+    let pair = |m: Option<f64>, p: Option<f64>| Some((m?, p?)).filter(|&(m, _)| m > 0.0);
     for (s, p) in rows {
-        if let (Some(mt), Some(pt), Some(mp), Some(pp)) =
-            (s.measured_ttft_ms, p.ttft_ms, s.measured_tpot_ms, p.tpot_ms)
-            && mt > 0.0
-            && mp > 0.0
-        {
-            all.push((mt, pt, mp, pp));
-            by.entry(format!("{}/{}", s.backend, s.mode))
-                .or_default()
-                .push((mt, pt, mp, pp));
+        let ttft = pair(s.measured_ttft_ms, p.ttft_ms);
+        let tpot = pair(s.measured_tpot_ms, p.tpot_ms);
+        if ttft.is_none() && tpot.is_none() {
+            continue;
+        }
+        let group = by.entry(format!("{}/{}", s.backend, s.mode)).or_default();
+        for g in [&mut all, group] {
+            g.0.extend(ttft);
+            g.1.extend(tpot);
+            g.2 += 1;
         }
     }
+    let of = |g: &Pairs| mape(&g.0, &g.1, g.2);
     (
-        mape(&all),
-        by.iter().map(|(k, v)| (k.clone(), mape(v))).collect(),
+        of(&all),
+        by.iter().map(|(k, v)| (k.clone(), of(v))).collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Prediction;
+    use super::*;
+
+    #[test]
+    fn each_figure_is_averaged_over_the_rows_that_have_it() {
+        let row = |measured: (f64, Option<f64>), predicted: (f64, Option<f64>)| {
+            let spec = RowSpec {
+                line: 2,
+                backend: "trtllm".into(),
+                mode: "agg".into(),
+                model: "m".into(),
+                system: "h100_sxm".into(),
+                concurrency: Some(1),
+                isl: Some(100),
+                osl: Some(1),
+                measured_ttft_ms: Some(measured.0),
+                measured_tpot_ms: measured.1,
+            };
+            let p = Prediction {
+                ttft_ms: Some(predicted.0),
+                tpot_ms: predicted.1,
+                ..Prediction::default()
+            };
+            (spec, p)
+        };
+        // TTFT 10 % and 30 % off; TPOT 20 % off on the one row that has it (an answer of
+        // one token has none), not left out with the other's TTFT.
+        let rows = [
+            row((100.0, Some(10.0)), (110.0, Some(12.0))),
+            row((100.0, None), (130.0, None)),
+        ];
+        let (all, by) = summarise(&rows);
+        assert_eq!(all.rows, 2);
+        assert!((all.ttft_pct - 20.0).abs() < 1e-9, "{all:?}");
+        assert!((all.tpot_pct - 20.0).abs() < 1e-9, "{all:?}");
+        assert_eq!(by["trtllm/agg"], all);
+    }
 }
