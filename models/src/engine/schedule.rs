@@ -214,8 +214,14 @@ impl Engine {
         self.decode.leave(slot, &member);
         self.newcomers.retain(|&s| s != slot);
         let private = self.decoding_private_blocks(kv_len, self.seq(slot).shared);
+        let last_step_end = self.last_decode_end;
         let seq = &mut self.seqs[slot];
         seq.generated += made;
+        // Its last token came with the last decode step; its next gap, once it decodes
+        // again, is counted from there (decode steps do not stamp every sequence).
+        if made > 0 {
+            seq.last_token_at = last_step_end;
+        }
         if let Some(at) = seq.shows_at.take()
             && seq.text_pending
         {

@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use proptest::prelude::*;
@@ -831,4 +832,46 @@ fn a_fixed_state_per_sequence_bounds_how_many_run() {
         .count();
     assert_eq!(finished, 6);
     assert_eq!(e.kv().in_use(), 0);
+}
+
+#[test]
+fn a_preempted_requests_gaps_add_up_to_its_time_between_first_and_last_token() {
+    // As in `kv_exhaustion_preempts_the_newest_and_recomputes_it`: the newest is preempted,
+    // recomputed and decodes on. Its first gap after rejoining runs from its last token
+    // before the preemption, not from its first token.
+    let mut e = Engine::new(EngineConfig {
+        kv_blocks: 20,
+        prefix_caching: false,
+        ..config()
+    });
+    let mut now = SimTime::ZERO;
+    e.enqueue(spec(1, 150, 30), now);
+    e.enqueue(spec(2, 150, 30), now);
+    let mut out = IterationOutput::default();
+    let (mut gaps, mut first, mut last) = (0u128, BTreeMap::new(), BTreeMap::new());
+    let mut preempted = false;
+    while let Some(d) = e.start_iteration(now, &LinearTimer, &mut out) {
+        now += d;
+        e.complete_iteration(now, &mut out);
+        gaps += (out.itl_gaps.drain(..))
+            .map(|(g, n)| g.as_nanos() as u128 * n as u128)
+            .sum::<u128>();
+        for ev in out.events.drain(..) {
+            match ev {
+                EngineEvent::FirstToken { request } => {
+                    first.insert(request.0, now);
+                }
+                EngineEvent::Finished { request, .. } => {
+                    last.insert(request.0, now);
+                }
+                EngineEvent::Preempted { .. } => preempted = true,
+                _ => {}
+            }
+        }
+    }
+    assert!(preempted);
+    let spans: u128 = (last.iter())
+        .map(|(r, &t)| (t - first[r]).as_nanos() as u128)
+        .sum();
+    assert_eq!(gaps, spans);
 }
