@@ -23,8 +23,10 @@ impl Cluster {
                 .is_some_and(|m| req.prompt_tokens <= m)
         });
         let pool = local.unwrap_or(self.front);
-        // Every pool the request will use must be able to hold it: its prompt, and its whole
-        // output too where a pool reserves output blocks at admission.
+        // Every pool the request will use must be able to run it alone to its end: its
+        // prompt, and its whole output where it decodes (`EngineConfig::never_fits`); the
+        // engines refuse what they could never run rather than hold it, and everything
+        // queued behind it, forever.
         let decodes_at_front = self.decode.is_none() || local.is_some();
         let mut needs = vec![(pool, decodes_at_front)];
         if let Some(d) = self.decode.filter(|_| !decodes_at_front) {
@@ -33,20 +35,7 @@ impl Cluster {
         for (p, decodes) in needs {
             let spec = &self.pools[p.0 as usize].spec;
             let engine = &spec.engine;
-            let reserved = engine.reserve_output && decodes;
-            let tokens = u64::from(req.prompt_tokens)
-                + if reserved {
-                    u64::from(req.output_tokens)
-                } else {
-                    0
-                };
-            let blocks = tokens.div_ceil(u64::from(engine.block_tokens));
-            if blocks + engine.watermark_blocks > engine.kv_blocks {
-                let what = if reserved {
-                    "prompt and output (reserved at admission)"
-                } else {
-                    "prompt"
-                };
+            if let Some(what) = engine.never_fits(req.prompt_tokens, req.output_tokens, decodes) {
                 out.notices.push(Notice::Rejected {
                     handle: req.handle,
                     reason: format!(

@@ -7,7 +7,7 @@ use crate::hardware::GpuSku;
 use crate::llm::{LlmSpec, Parallelism, RESERVED_BYTES_PER_GPU};
 
 use super::cuda_graph::CudaGraphs;
-use super::new_token_ratio::NewTokenRatio;
+use super::new_token_ratio::{CLIP_MAX_NEW_TOKENS, NewTokenRatio};
 
 /// How a backend schedules (the overheads that differ live in the predictor).
 #[derive(Clone, Debug, PartialEq)]
@@ -100,6 +100,39 @@ impl HandedFirstToken {
 }
 
 impl EngineConfig {
+    /// Why a request of `prompt` tokens making `output` (when it `decodes` here) could never
+    /// run to its end on a worker of this configuration, even alone; `None` when it can.
+    /// The engines refuse such a request rather than hold it forever: vLLM will not start
+    /// unless its KV cache holds one sequence of `max_model_len` tokens
+    /// (`check_enough_kv_cache_memory`, `vllm/v1/core/kv_cache_utils.py`) and rejects a
+    /// request whose prompt and `max_tokens` exceed that length (`_validate_input` of its
+    /// OpenAI server), so the whole sequence must fit where it decodes; SGLang admits a
+    /// request only with its prompt and its output (clipped at [`CLIP_MAX_NEW_TOKENS`])
+    /// in its free tokens. Beside the tokens, a sequence holds its fixed state blocks, and
+    /// admission keeps the watermark free.
+    pub fn never_fits(&self, prompt: u32, output: u32, decodes: bool) -> Option<&'static str> {
+        let block = u64::from(self.block_tokens.max(1));
+        let whole = u64::from(prompt) + if decodes { u64::from(output) } else { 0 };
+        let blocks = whole.div_ceil(block) + self.state_blocks;
+        if blocks + self.watermark_blocks > self.kv_blocks {
+            return Some(match (decodes, self.state_blocks > 0) {
+                (true, false) => "prompt and output",
+                (true, true) => "prompt, output and fixed state",
+                (false, false) => "prompt",
+                (false, true) => "prompt and fixed state",
+            });
+        }
+        let prompt_blocks = u64::from(prompt).div_ceil(block) + self.state_blocks;
+        let clipped = u64::from(output).min(CLIP_MAX_NEW_TOKENS);
+        if decodes
+            && self.new_token_ratio.is_some()
+            && prompt_blocks * block + clipped >= self.kv_blocks * block
+        {
+            return Some("prompt and output (clipped at 4,096 tokens, as SGLang admits it)");
+        }
+        None
+    }
+
     /// Scheduling defaults of each backend on `gpu` for a worker of `tp` GPUs, as the engines
     /// set them when serving (vLLM 0.12's OpenAI server, SGLang 0.5, TensorRT-LLM 1.0's
     /// PyTorch flow). `kv_blocks` is left at 0: the KV capacity depends on the model and the

@@ -875,3 +875,35 @@ fn a_preempted_requests_gaps_add_up_to_its_time_between_first_and_last_token() {
         .sum();
     assert_eq!(gaps, spans);
 }
+
+#[test]
+fn a_request_that_could_never_run_alone_is_named() {
+    // 20 blocks of 16 tokens, one kept free: 304 tokens of KV at admission.
+    let c = EngineConfig {
+        kv_blocks: 20,
+        watermark_blocks: 1,
+        ..config()
+    };
+    assert_eq!(c.never_fits(200, 100, true), None);
+    assert_eq!(c.never_fits(200, 120, true), Some("prompt and output"));
+    // A prefill worker holds the prompt alone.
+    assert_eq!(c.never_fits(300, 120, false), None);
+    assert_eq!(c.never_fits(310, 0, false), Some("prompt"));
+    let with_state = EngineConfig {
+        state_blocks: 2,
+        ..c.clone()
+    };
+    assert_eq!(
+        with_state.never_fits(200, 100, true),
+        Some("prompt, output and fixed state")
+    );
+    // SGLang admits the prompt beside its whole output clipped at 4,096 tokens.
+    let sglang = EngineConfig {
+        kv_blocks: 400,
+        watermark_blocks: 0,
+        new_token_ratio: Some(super::new_token_ratio::NewTokenRatio::sglang(1.0)),
+        ..config()
+    };
+    assert_eq!(sglang.never_fits(2000, 4000, true), None);
+    assert!(sglang.never_fits(2400, 4000, true).is_some());
+}
