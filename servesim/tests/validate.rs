@@ -226,7 +226,19 @@ fn a_malformed_row_gets_a_reason_naming_its_column_and_the_run_goes_on() {
     let huge_batch = good.replace(",agg,128,4,,,2.0,", ",agg,128,4,,,1000000000.0,");
     let negative = good.replace(",100.0,10.0", ",-100.0,10.0");
     assert!(huge_batch != good && negative != good);
-    let rows = [bad, short, zero, huge, huge_batch, negative, good];
+    // A deployment the scenario refuses: the reason leads with the row's column.
+    let tp3 = agg(
+        "trtllm",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "h100_sxm",
+        "",
+        128,
+        4,
+        3,
+        1,
+        2,
+    );
+    let rows = [bad, short, zero, huge, huge_batch, negative, tp3, good];
     let (out, path) = run("bad", &rows);
     assert_succeeded(&out);
     let got: Vec<Vec<String>> = std::fs::read_to_string(&path)
@@ -243,6 +255,7 @@ fn a_malformed_row_gets_a_reason_naming_its_column_and_the_run_goes_on() {
         "more than can be simulated",
         "column batch_size: 1000000000 sequences is more than the 1000000",
         "column silicon_ttft_ms: -100 is not a positive latency",
+        "tp_size: cluster.pools[0].tp: 3 is not a power of two",
     ]
     .iter()
     .enumerate()
@@ -253,7 +266,7 @@ fn a_malformed_row_gets_a_reason_naming_its_column_and_the_run_goes_on() {
         assert!(ttft.is_empty() && tpot.is_empty(), "row {i}: {g:?}");
         assert!(reason.contains(want), "row {i}: {reason}");
     }
-    let (ttft, _, reason, note) = outputs(&got[7]);
+    let (ttft, _, reason, note) = outputs(&got[8]);
     assert!(ttft.parse::<f64>().unwrap() > 0.0 && reason.is_empty() && note.is_empty());
 
     // File-level faults are still errors.

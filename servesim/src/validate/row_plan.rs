@@ -370,7 +370,43 @@ pub(super) fn scenario_of(
         sku,
         &mut config.cluster.pools,
     );
-    Scenario::validate(config, Path::new(".")).map_err(|e| e.to_string())
+    let pools = config.cluster.pools.clone();
+    Scenario::validate(config, Path::new(".")).map_err(|e| in_row_terms(&e, &pools))
+}
+
+/// A scenario's error in the row's terms: the column the field came from leads it (the
+/// scenario's own field follows in brackets), so that a reason names what the user can fix
+/// in the file they gave.
+fn in_row_terms(e: &Error, pools: &[PoolConfig]) -> String {
+    let text = e.to_string();
+    let column = match e.inner() {
+        _ if text.contains("longer than the context") => Some("isl, osl".to_string()),
+        Error::Config { path, .. } => path
+            .strip_prefix("cluster.pools[")
+            .and_then(|rest| rest.split_once("]."))
+            .and_then(|(i, field)| {
+                let role = pools.get(i.parse::<usize>().ok()?)?.role.as_str();
+                let prefix = match role {
+                    "prefill" => "prefill_",
+                    "decode" => "decode_",
+                    _ => "",
+                };
+                let column = match field {
+                    "tp" => "tp_size",
+                    "attention_dp" => "attention_dp_size",
+                    "ep" => "moe_ep_size",
+                    "workers" if !prefix.is_empty() => "num_workers",
+                    "engine.max_num_seqs" => "batch_size",
+                    _ => return None,
+                };
+                Some(format!("{prefix}{column}"))
+            }),
+        _ => None,
+    };
+    match column {
+        Some(c) => format!("{c}: {text}"),
+        None => text,
+    }
 }
 
 /// The first day aiconfigurator's generator wrote SGLang and vLLM deployments: the release
