@@ -479,6 +479,16 @@ impl Planner for Lookahead {
         if held {
             wanted[c.prefill] = wanted[c.prefill].max(p.active());
         }
+        // Before anything has completed, the demand reads zero for want of sizes, not for
+        // want of requests: while requests arrive or wait, no pool shrinks on it (as `sla`
+        // holds then, after Dynamo 1.6), though a growing backlog still adds workers.
+        let waiting = stats.arrived > 0 || backlog > 0.0 || p.queue_depth > 0;
+        let no_sizes = waiting && !(self.progress.seen_isl() && self.progress.seen_osl());
+        if no_sizes {
+            for (i, w) in wanted.iter_mut().enumerate() {
+                *w = (*w).max(obs.pools[i].active());
+            }
+        }
         let reason = format!(
             "{cadence}: prefill demand {demand_p:.0} tok/s, planned {plan_p:.0} ({steps_p} steps ahead), \
              backlog {backlog:.0} tok; worker capacity {cap:.0} tok/s{measured}, utilisation \
@@ -500,10 +510,10 @@ impl Planner for Lookahead {
                     holds[c.prefill], holds[c.decode]
                 )
             },
-            kept = if held {
-                "; prefill not shrunk: its queue or TTFT is over the target"
-            } else {
-                ""
+            kept = match (held, no_sizes) {
+                (_, true) => "; nothing shrunk: no request has completed to size the demand",
+                (true, false) => "; prefill not shrunk: its queue or TTFT is over the target",
+                (false, false) => "",
             },
         );
         c.decide(wanted, obs).because(reason)

@@ -190,8 +190,10 @@ impl SlaCore {
         )
     }
 
-    /// Prefill and decode workers wanted for the next interval of `dt` seconds (zeros before
-    /// any ISL/OSL is known or with no predicted requests).
+    /// Prefill and decode workers wanted for the next interval of `dt` seconds (zeros with
+    /// no predicted requests); `None` before any ISL/OSL is known, where Dynamo 1.6 skips
+    /// the adjustment ("Metrics contain None or NaN values (no active requests), skipping
+    /// adjustment", `make_adjustments` in `planner_core.py`) rather than size for nothing.
     pub fn replicas(
         &self,
         profile: &Profile,
@@ -199,11 +201,9 @@ impl SlaCore {
         slo_itl_ms: f64,
         gpus_prefill: u32,
         gpus_decode: u32,
-    ) -> (u32, u32) {
+    ) -> Option<(u32, u32)> {
         let req = self.req.predict_next().unwrap_or(0.0).max(0.0);
-        let (Some(isl), Some(osl)) = (self.isl.predict_next(), self.osl.predict_next()) else {
-            return (0, 0);
-        };
+        let (isl, osl) = (self.isl.predict_next()?, self.osl.predict_next()?);
         let (isl, osl) = (isl.max(1.0), osl.max(1.0));
         let (p_corr, d_corr) = if self.correction {
             (self.p_corr, self.d_corr)
@@ -215,7 +215,7 @@ impl SlaCore {
             workers(prefill_tok_s / profile.prefill_thpt_per_gpu(isl) / f64::from(gpus_prefill));
         let (thpt, _) = profile.best_decode_thpt_per_gpu(slo_itl_ms / d_corr, isl + osl / 2.0);
         let n_d = workers(req * osl / dt / thpt / f64::from(gpus_decode));
-        (n_p, n_d)
+        Some((n_p, n_d))
     }
 
     /// Dynamo 1.6's sizing: workers for the predicted requests/s over what one engine of
@@ -415,13 +415,18 @@ impl Planner for Sla {
             }
             return self.decide_by_capacity(obs);
         }
-        let (n_p, n_d) = self.core.replicas(
+        let Some((n_p, n_d)) = self.core.replicas(
             &self.profile,
             c.dt(obs),
             c.slo_itl(obs),
             c.gpus[c.prefill],
             c.gpus[c.decode],
-        );
+        ) else {
+            return Decision::unchanged(obs.pools.len()).because(format!(
+                "throughput: nothing to size yet: {}",
+                self.core.predicted()
+            ));
+        };
         let wanted = c.per_pool(n_p, n_d);
         let decision = c.decide(wanted, obs);
         if self.wait_until_ready && obs.pools.iter().any(|p| p.starting > 0) {

@@ -295,13 +295,16 @@ impl SlaLoad {
         let acc = std::mem::take(&mut self.acc);
         let kv = obs.pools[c.decode].mean_kv_utilisation();
         self.core.observe(&acc.stats(), kv, &self.profile);
-        let (n_p, n_d) = self.core.replicas(
+        // Before any ISL/OSL is known the floor stays as it was.
+        let Some((n_p, n_d)) = self.core.replicas(
             &self.profile,
             acc.seconds.max(dt),
             c.slo_itl(obs),
             c.gpus[c.prefill],
             c.gpus[c.decode],
-        );
+        ) else {
+            return;
+        };
         let mut floor = c.per_pool(n_p, n_d);
         c.fit(&mut floor, c.budget(obs));
         self.floor = floor;

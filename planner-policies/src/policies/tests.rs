@@ -476,8 +476,20 @@ fn every_policy_returns_to_the_minimum_when_traffic_stops() {
         let mut p = planner(name, dt, 32);
         let mut toy = Toy::new(dt, 120.0, 32);
         toy.ready = [4, 3];
+        run(p.as_mut(), &mut toy, &Load::steady(1.0), 4);
         let hist = run(p.as_mut(), &mut toy, &Load::none(), 400);
         assert_eq!(*hist.last().unwrap(), [1, 1], "{name}: {:?}", &hist[..20]);
+    }
+    // Traffic that never came leaves `sla` nothing to size, and Dynamo 1.6 skips the
+    // adjustment then: the deployment stays as it is. The others shrink it.
+    for name in ["load-threshold", "sla", "sla-load", "lookahead"] {
+        let dt = if name == "sla-load" { 5.0 } else { 30.0 };
+        let mut p = planner(name, dt, 32);
+        let mut toy = Toy::new(dt, 120.0, 32);
+        toy.ready = [4, 3];
+        let hist = run(p.as_mut(), &mut toy, &Load::none(), 400);
+        let want = if name == "sla" { [4, 3] } else { [1, 1] };
+        assert_eq!(*hist.last().unwrap(), want, "{name}: {:?}", &hist[..20]);
     }
 }
 
@@ -1107,6 +1119,32 @@ fn advisory_runs_decide_from_observations_only() {
         ] {
             let o = toy.observe(&l);
             assert_eq!(p1.decide(&o), p2.decide(&o), "{name}");
+        }
+    }
+}
+
+#[test]
+fn before_anything_completes_no_pool_is_shrunk_for_want_of_sizes() {
+    // Three workers a pool, 80 requests arrived and none completed: no mean OSL is known
+    // yet. Dynamo 1.6 skips the adjustment then; `sla` had sized for nothing and gone to
+    // one worker a pool, `lookahead` too.
+    for policy in ["sla", "lookahead"] {
+        let mut p = planner(policy, 10.0, 64);
+        let mut toy = Toy::new(10.0, 60.0, 64);
+        toy.ready = [3, 3];
+        let mut obs = toy.observe(&Load::steady(8.0));
+        obs.interval = IntervalStats {
+            arrived: 80,
+            arrived_mean_isl: Some(2000.0),
+            ..IntervalStats::default()
+        };
+        let d = p.decide(&obs);
+        for (i, t) in d.targets.iter().enumerate() {
+            assert!(
+                t.is_none_or(|t| t >= 3),
+                "{policy}: pool {i} to {t:?}: {}",
+                d.reason
+            );
         }
     }
 }
