@@ -38,7 +38,8 @@ pub struct PoolObservation {
     pub queue_depth: u64,
     /// Prompt tokens still to prefill in the pool.
     pub queued_prefill_tokens: u64,
-    /// KV-cache utilisation (0–1), one per serving worker.
+    /// KV-cache utilisation (0–1), one per ready worker (a draining one takes no new
+    /// requests, and its emptying cache would hide the others' load).
     pub kv_utilisation: Vec<f64>,
     /// KV capacity of one worker, tokens.
     pub max_kv_tokens: u64,

@@ -107,6 +107,15 @@ impl Cluster {
         .collect()
     }
 
+    /// Live figures of each worker of a pool that takes new requests (ready, not draining),
+    /// by id: what a planner reads of the pool's load, which a worker emptying before it
+    /// stops would dilute.
+    pub fn ready_worker_loads(&self, pool: PoolId) -> Vec<(WorkerId, EngineLoad)> {
+        self.workers_where(pool, |s| matches!(s, WorkerState::Ready))
+            .map(|w| (w, self.workers[w.0 as usize].engine.load()))
+            .collect()
+    }
+
     /// Workers of a pool that are starting or ready (what a target counts).
     pub fn active_workers(&self, pool: PoolId) -> u32 {
         self.workers_where(pool, |s| {

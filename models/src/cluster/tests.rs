@@ -277,6 +277,15 @@ fn scale_down_drains_then_stops_and_the_budget_caps_scale_up() {
     assert_eq!(removed, 1);
     let s = sim.model.cluster.pool_stats(PoolId(0));
     assert_eq!((s.ready, s.draining + (2 - s.ready - s.draining)), (1, 1));
+    // A planner reads the load of the workers that take new requests: not a draining one.
+    assert_eq!(s.draining, 1, "it has prompts to finish");
+    let ready = sim.model.cluster.ready_worker_loads(PoolId(0));
+    assert_eq!(ready.len(), 1);
+    assert_eq!(sim.model.cluster.worker_loads(PoolId(0)).len(), 2);
+    assert_eq!(
+        sim.model.cluster.worker(ready[0].0).state,
+        WorkerState::Ready
+    );
     sim.run_to_completion();
     let finished = sim
         .model

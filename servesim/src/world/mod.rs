@@ -192,10 +192,7 @@ impl World {
         if let Some(pl) = &self.planner {
             // The k-th decision at k × interval sees metrics scraped `lag` earlier;
             // decisions whose scrape would fall before time zero are skipped.
-            let mut first = pl.interval;
-            while first < pl.scrape_lag {
-                first += pl.interval;
-            }
+            let first = planner_loop::first_decision(pl.interval, pl.scrape_lag);
             sched.schedule_at(
                 SimTime::ZERO + (first - pl.scrape_lag),
                 Event::PlannerScrape,

@@ -219,7 +219,7 @@ impl World {
                     queued_prefill_tokens: s.queued_prefill_tokens,
                     kv_utilisation: self
                         .cluster
-                        .worker_loads(p)
+                        .ready_worker_loads(p)
                         .iter()
                         .map(|(_, l)| l.kv_utilisation)
                         .collect(),
@@ -346,6 +346,14 @@ impl World {
     }
 }
 
+/// When the first planner decision falls: the first multiple of `interval` at or past
+/// `lag`, counted at once (a lag of many intervals stepped one at a time stalled the start).
+pub(super) fn first_decision(interval: SimDuration, lag: SimDuration) -> SimDuration {
+    let step = interval.as_nanos().max(1);
+    let k = lag.as_nanos().div_ceil(step).max(1);
+    SimDuration::from_nanos(k.saturating_mul(step))
+}
+
 /// One prefill and one decode worker under more prompts than the prefill worker serves (no
 /// planner): the world's tests and the stepper's start from it.
 #[cfg(test)]
@@ -378,7 +386,9 @@ mod tests {
 
     use servesim_planner::{Decision, IntervalStats, Observation, Planner};
 
-    use super::SATURATED;
+    use servesim_core::SimDuration;
+
+    use super::{SATURATED, first_decision};
     use crate::run::Run;
     use crate::scenario::Scenario;
 
@@ -449,5 +459,24 @@ mod tests {
         // Every arrival is counted once, in one interval.
         let total: u64 = seen.iter().map(|st| st.arrived).sum();
         assert!(total > 0 && total <= 60 * 40 + 300, "{total}");
+    }
+
+    #[test]
+    fn the_first_decision_is_the_first_interval_past_the_lag() {
+        let s = SimDuration::from_nanos;
+        // As stepping one interval at a time would find it.
+        for (interval, lag) in [(10, 0), (10, 5), (10, 10), (10, 11), (3, 1_000_000_007)] {
+            let mut first = interval;
+            while first < lag {
+                first += interval;
+            }
+            assert_eq!(
+                first_decision(s(interval), s(lag)),
+                s(first),
+                "{interval} {lag}"
+            );
+        }
+        // A lag of 10^16 intervals, at once.
+        assert_eq!(first_decision(s(1), s(10_u64.pow(16))), s(10_u64.pow(16)));
     }
 }
