@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBool, PyDict};
 use servesim::planner::{Decision, Observation, Planner};
 
 use crate::errors::PlannerError;
@@ -46,7 +46,7 @@ fn decision(obs: &Observation, out: &Bound<'_, PyAny>) -> PyResult<Decision> {
                 .iter()
                 .position(|p| p.name == name)
                 .ok_or_else(|| PlannerError::new_err(format!("decide(): unknown pool {name:?}")))?;
-            targets[idx] = v.extract::<Option<u32>>().map_err(|_| {
+            targets[idx] = count(&v).ok_or_else(|| {
                 PlannerError::new_err(format!(
                     "decide(): pool {name:?}: {v} is not a worker count (an int >= 0) or None"
                 ))
@@ -58,12 +58,18 @@ fn decision(obs: &Observation, out: &Bound<'_, PyAny>) -> PyResult<Decision> {
             held: false,
         });
     }
-    let targets: Vec<Option<u32>> = out.extract().map_err(|_| {
+    let not_targets = || {
         PlannerError::new_err(format!(
             "decide(): {out} is not a dict of pool name to worker count, a list of \
              counts (one per pool, None to leave one alone), or None"
         ))
-    })?;
+    };
+    let items: Vec<Bound<'_, PyAny>> = out.extract().map_err(|_| not_targets())?;
+    let targets: Vec<Option<u32>> = items
+        .iter()
+        .map(count)
+        .collect::<Option<_>>()
+        .ok_or_else(not_targets)?;
     if targets.len() != n {
         return Err(PlannerError::new_err(format!(
             "decide(): {} targets for {n} pools",
@@ -75,6 +81,16 @@ fn decision(obs: &Observation, out: &Bound<'_, PyAny>) -> PyResult<Decision> {
         reason: String::new(),
         held: false,
     })
+}
+
+/// A worker count as Python gives it: an int of at least 0, or None to leave the pool
+/// alone; `None` for anything else, a bool included (Python's `False` is an int 0, and
+/// would silently empty a pool).
+fn count(v: &Bound<'_, PyAny>) -> Option<Option<u32>> {
+    if v.is_instance_of::<PyBool>() {
+        return None;
+    }
+    v.extract::<Option<u32>>().ok()
 }
 
 impl Planner for PyPlanner {

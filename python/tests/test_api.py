@@ -353,6 +353,25 @@ def test_python_planner_errors(small: servesim.Scenario) -> None:
     with pytest.raises(errors.PlannerError, match='decide\\(\\): pool "decode": -1 is not'):
         small.run(planner=Negative())
 
+    # A bool is not a worker count, though Python counts False as 0: it would empty a pool.
+    class Booleans:
+        interval_s = 10.0
+
+        def decide(self, obs: dict) -> list:
+            return [False, True]
+
+    with pytest.raises(errors.PlannerError, match="is not a dict of pool name to worker count"):
+        small.run(planner=Booleans())
+
+    class BooleanByName:
+        interval_s = 10.0
+
+        def decide(self, obs: dict) -> dict:
+            return {"prefill": False}
+
+    with pytest.raises(errors.PlannerError, match='decide\\(\\): pool "prefill": False is not'):
+        small.run(planner=BooleanByName())
+
 
 def test_runs_release_the_gil() -> None:
     """A Python thread keeps running while a simulation runs in another: with the GIL held
