@@ -88,6 +88,13 @@ pub fn perf_predict(
     input: &str,
     output: &str,
 ) -> PyResult<(u64, u64)> {
+    // As the CLI refuses it: the predictions written over the rows they read would lose them.
+    if servesim::validate::same_file(Path::new(input), Path::new(output)) {
+        return Err(to_py(Error::Config {
+            path: "output".into(),
+            message: format!("{output}: is the input table"),
+        }));
+    }
     py.detach(|| {
         use servesim::models::backend::Backend;
         use servesim::models::calibration::import::PublicTable;

@@ -520,6 +520,11 @@ def test_profile_perf_predict_and_traces(tmp_path: Path) -> None:
     rows.write_text("version,kernel_source,gemm_dtype,m,n,k\n1,x,bfloat16,64,5120,5120\n1,x,nosuch,8,8,8\n")
     assert servesim.perf.predict("b200_sxm", "vllm", "gemm_perf", rows, tmp_path / "out.csv") == (2, 1)
     assert "predicted_ms" in (tmp_path / "out.csv").read_text()
+    # The rows are not written over with their predictions, as the CLI refuses too.
+    before = rows.read_text()
+    with pytest.raises(errors.ConfigError, match="output: .*is the input table"):
+        servesim.perf.predict("b200_sxm", "vllm", "gemm_perf", rows, rows)
+    assert rows.read_text() == before
     t = servesim.traffic.read_trace(ROOT / "data" / "traces" / "azure_llm_2023_conv.csv.gz")
     assert t.num_rows == 19366 and t.column_names == ["time_s", "input_tokens", "output_tokens"]
     assert 3400 < t.column("time_s")[-1].as_py() < 3600
