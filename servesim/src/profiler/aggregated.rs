@@ -8,6 +8,7 @@ use servesim_models::analytic::{
 };
 
 use super::candidate::{Candidate, Estimate, PoolShape, Pools};
+use super::placement::most_workers;
 use super::search::{Search, Worker};
 
 /// Arrivals the packing of an aggregated worker's prompts is estimated over: within 3 ms
@@ -41,12 +42,8 @@ impl Search<'_> {
             ))
         } else {
             // As many as the GPUs hold, each within a node or on whole ones.
-            let (g, gpn) = (w.split.gpus(), self.req.gpus_per_node.max(1));
-            let placed = if g <= gpn {
-                self.nodes().saturating_mul(gpn / g)
-            } else {
-                self.nodes() / g.div_ceil(gpn)
-            };
+            let g = w.split.gpus();
+            let placed = most_workers(self.req.gpus_per_node, self.nodes(), g);
             let n = (self.req.total_gpus / g).min(placed);
             (n > 0).then(|| (n, f64::from(n) * per_worker))
         }

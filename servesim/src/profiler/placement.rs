@@ -52,6 +52,17 @@ pub fn nodes_needed(per_node: u32, workers: &[(u32, u32)]) -> u64 {
     whole + open.iter().map(|g| g.1).sum::<u64>()
 }
 
+/// Most workers of `gpus` GPUs that `nodes` nodes of `per_node` GPUs hold: what
+/// [`nodes_needed`] packs into them, for one worker size.
+pub fn most_workers(per_node: u32, nodes: u32, gpus: u32) -> u32 {
+    let (per_node, gpus) = (per_node.max(1), gpus.max(1));
+    if gpus <= per_node {
+        nodes.saturating_mul(per_node / gpus)
+    } else {
+        nodes / gpus.div_ceil(per_node)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +84,19 @@ mod tests {
             nodes_needed(8, &[(2, u32::MAX)]),
             u64::from(u32::MAX).div_ceil(4)
         );
+    }
+
+    #[test]
+    fn the_most_workers_of_one_size_are_what_the_packing_fits() {
+        for per_node in 1..=12 {
+            for nodes in 0..6 {
+                for gpus in [1, 2, 4, 8, 16] {
+                    let n = most_workers(per_node, nodes, gpus);
+                    assert!(nodes_needed(per_node, &[(gpus, n)]) <= u64::from(nodes));
+                    assert!(nodes_needed(per_node, &[(gpus, n + 1)]) > u64::from(nodes));
+                }
+            }
+        }
     }
 
     /// First fit, widest first, one worker at a time: what the grouped packing must equal.
