@@ -227,7 +227,15 @@ class Scenario:
     def __init__(self, config: dict[str, Any], base_dir: str | os.PathLike[str] = ".") -> None:
         self._config = _plain(config, "")
         self.base_dir = str(base_dir)
+        #: The file it was read from (``from_yaml``), or None; its changed copies keep it,
+        #: so that no run writes over it.
+        self.source: str | None = None
         _native.validate(json.dumps(self._config), self.base_dir)
+
+    def _derived(self, config: dict[str, Any]) -> "Scenario":
+        s = Scenario(config, self.base_dir)
+        s.source = self.source
+        return s
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str]) -> "Scenario":
@@ -237,7 +245,9 @@ class Scenario:
             text = p.read_text()
         except OSError as e:
             raise IoError(f"{p}: {e}") from None
-        return cls.from_yaml_str(text, origin=str(p), base_dir=p.parent)
+        s = cls.from_yaml_str(text, origin=str(p), base_dir=p.parent)
+        s.source = str(p)
+        return s
 
     @classmethod
     def from_yaml_str(
@@ -289,7 +299,7 @@ class Scenario:
                 else:
                     where = ".".join(parts[:i])
                     raise ConfigError(f"replace: {key}: {where} is {node!r}, not a mapping or list")
-        return Scenario(cfg, self.base_dir)
+        return self._derived(cfg)
 
     def with_seed(self, seed: int) -> "Scenario":
         """A copy with another seed."""
@@ -303,7 +313,7 @@ class Scenario:
         if interval_s is not None:
             planner["interval_s"] = interval_s
         cfg["planner"] = planner
-        return Scenario(cfg, self.base_dir)
+        return self._derived(cfg)
 
     def with_load(self, factor: float) -> "Scenario":
         """A copy with every open stream's arrival rate scaled by ``factor`` (every rate of
@@ -317,7 +327,7 @@ class Scenario:
         if scaled == 0:
             raise ConfigError("with_load: traffic has no arrival rate to scale (closed loops only)")
         cfg["traffic"] = json.loads(traffic)
-        return Scenario(cfg, self.base_dir)
+        return self._derived(cfg)
 
     def run(
         self,
@@ -350,6 +360,10 @@ class Scenario:
         if trace is None and (trace_window is not None or trace_max_events != _TRACE_MAX_EVENTS):
             # As the CLI: these shape a trace, and without one they would be ignored.
             raise ConfigError("trace_window and trace_max_events apply to a trace: give trace=PATH")
+        if trace is not None and self.source is not None and _same_file(trace, self.source):
+            raise ConfigError(
+                f"trace: {os.fspath(trace)} is the scenario file; give another path, or it would be written over"
+            )
         window = None
         if trace_window is not None:
             pair = list(trace_window) if isinstance(trace_window, (tuple, list)) else None
@@ -395,6 +409,16 @@ class Scenario:
 
     def __repr__(self) -> str:
         return f"Scenario({self.name!r}, seed={self._config.get('seed')}, duration_s={self._config.get('duration_s')})"
+
+
+def _same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether two paths name one file (as written, or through links where both exist)."""
+    if os.path.abspath(a) == os.path.abspath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _plain(value: Any, path: str) -> Any:

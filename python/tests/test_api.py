@@ -272,6 +272,24 @@ def test_run_writes_a_timeline_trace_like_the_cli(tmp_path: Path, small: servesi
         small.run(trace=tmp_path / "no-such-folder" / "t.json")
 
 
+def test_run_writes_no_trace_over_what_the_scenario_reads(tmp_path: Path) -> None:
+    # The scenario file, and a trace it replays: each would be lost under the timeline.
+    rows = '{"timestamp": 0, "input_length": 200, "output_length": 20}\n'
+    (tmp_path / "day.jsonl").write_text(rows)
+    text = SMALL.split("traffic:")[0] + (
+        "traffic:\n  streams:\n    - name: day\n      trace: {path: day.jsonl, format: mooncake}\n"
+    )
+    (tmp_path / "s.yaml").write_text(text)
+    s = servesim.Scenario.from_yaml(tmp_path / "s.yaml")
+    assert s.source == str(tmp_path / "s.yaml") and s.with_seed(2).source == s.source
+    with pytest.raises(errors.ConfigError, match="is the scenario file"):
+        s.with_seed(2).run(trace=tmp_path / "s.yaml")
+    with pytest.raises(errors.ConfigError, match=r"is the scenario's traffic.streams\[0\].trace.path"):
+        s.run(trace=tmp_path / "day.jsonl")
+    assert (tmp_path / "s.yaml").read_text() == text and (tmp_path / "day.jsonl").read_text() == rows
+    assert s.run(trace=tmp_path / "t.json").trace is not None
+
+
 def test_trace_error_names_file(tmp_path: Path, small: servesim.Scenario) -> None:
     trace = tmp_path / "t.csv"
     trace.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n0.5,100,10\nbad,row\n")

@@ -55,8 +55,18 @@ impl Run {
     /// Records the rest of the run as a Chrome / Perfetto trace (written as it goes,
     /// closed by [`Run::finish`], whose world then tells what it holds:
     /// [`World::trace_outcome`]).
+    /// Refuses a file the scenario reads (a trace it replays, say): it would be written over.
     pub fn trace_to(&mut self, config: &TraceConfig) -> Result<(), Error> {
         let s = &self.scenario;
+        if let Some(field) = s.reads(&config.path) {
+            return Err(Error::Config {
+                path: "trace".into(),
+                message: format!(
+                    "{} is the scenario's {field}; give another path, or it would be written over",
+                    config.path.display()
+                ),
+            });
+        }
         let tracer = Tracer::create(config, s.name(), s.seed(), s.pools().len() as u32)?;
         self.sim.model.set_tracer(tracer);
         Ok(())

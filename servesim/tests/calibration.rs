@@ -76,6 +76,28 @@ fn a_copy_of_the_shipped_tables_runs_as_the_shipped_ones() {
 }
 
 #[test]
+fn no_trace_is_written_over_a_measured_table() {
+    let d = scratch("reads");
+    put(&d, "h100_sxm/vllm/gemm.csv.gz", 1.0);
+    let name = d.file_name().unwrap().to_str().unwrap();
+    let with = scenario(name, d.parent().unwrap()).unwrap();
+    let table = d.join("h100_sxm/vllm/gemm.csv.gz");
+    let bytes = std::fs::read(&table).unwrap();
+    assert_eq!(with.reads(&table).as_deref(), Some("calibration"));
+    assert_eq!(with.reads(&d.join("h100_sxm/vllm/new.json")), None);
+    let mut run = servesim::Run::new(&with).unwrap();
+    let err = run
+        .trace_to(&servesim::trace::TraceConfig::new(&table))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("is the scenario's calibration"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&table).unwrap(), bytes);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
 fn slower_measured_gemms_slow_the_run() {
     let d = scratch("slow");
     put(&d, "h100_sxm/vllm/gemm.csv.gz", 1.5);

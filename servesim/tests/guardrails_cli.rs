@@ -326,6 +326,46 @@ fn no_output_is_written_over_an_input() {
 }
 
 #[test]
+fn no_output_is_written_over_a_file_the_scenario_reads() {
+    let d = dir("reads");
+    // A trace the scenario replays, named as the outputs it would be taken for.
+    let rows = "{\"timestamp\": 0, \"input_length\": 200, \"output_length\": 20}\n\
+                {\"timestamp\": 500, \"input_length\": 300, \"output_length\": 10}\n";
+    std::fs::create_dir_all(d.join("t")).unwrap();
+    let trace = d.join("t/static.json");
+    std::fs::write(&trace, rows).unwrap();
+    let replay = "    - name: s\n      trace: {path: t/static.json, format: mooncake}\n";
+    let from = BASE.find("    - name: s").unwrap();
+    let s = d.join("s.yaml");
+    std::fs::write(&s, format!("{}{replay}", &BASE[..from])).unwrap();
+    let (s, t) = (s.to_str().unwrap(), trace.to_str().unwrap());
+    let out = d.join("out");
+    let dirs = (
+        out.to_str().unwrap(),
+        d.join("t").to_str().unwrap().to_string(),
+    );
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["run", s, "--trace", t],
+            "is the scenario's traffic.streams[0].trace.path",
+        ),
+        (
+            vec!["report", s, "--out", dirs.0, "--trace-dir", &dirs.1],
+            "would write static.json over the traffic.streams[0].trace.path",
+        ),
+    ];
+    for (args, said) in cases {
+        let (ok, _, stderr) = servesim(&args);
+        assert!(!ok && stderr.contains(said), "{args:?}: {stderr}");
+        assert_eq!(std::fs::read_to_string(&trace).unwrap(), rows, "{args:?}");
+    }
+    // The replay itself runs: the check refuses only the files the scenario reads.
+    let timeline = d.join("timeline.json");
+    let (ok, _, stderr) = servesim(&["run", s, "--trace", timeline.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+}
+
+#[test]
 fn a_long_run_is_announced_before_it_starts() {
     let d = dir("long");
     // 50,000 requests/s for 100 s: five million requests; the limit stops it early.

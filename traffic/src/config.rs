@@ -211,6 +211,25 @@ impl WorkloadConfig {
         })
     }
 
+    /// The files the workload reads, each with the field that names it (as written,
+    /// relative to the scenario's folder): trace replays and `sizes_from` tables. A command
+    /// that writes files checks against them, so that none is written over.
+    pub fn input_files(&self) -> Vec<(String, &Path)> {
+        let mut out = Vec::new();
+        for (i, s) in self.streams.iter().enumerate() {
+            if let Some(t) = &s.trace {
+                out.push((format!("traffic.streams[{i}].trace.path"), t.path.as_path()));
+            }
+            if let Some(t) = s.open.as_ref().and_then(|o| o.sizes_from.as_ref()) {
+                out.push((
+                    format!("traffic.streams[{i}].open.sizes_from.path"),
+                    t.path.as_path(),
+                ));
+            }
+        }
+        out
+    }
+
     /// All streams, the preset's first.
     pub fn expanded_streams(&self) -> Vec<StreamConfig> {
         let mut out = Vec::new();

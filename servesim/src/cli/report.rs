@@ -81,11 +81,16 @@ pub fn compare(
         o.policies
     };
     servesim::experiment::check_policies(&policies, "--policies").map_err(|e| msg(&e))?;
-    super::prepare_out_dir("--out", out, &["report.html", "summary.json"], inputs)?;
+    // The files the scenario reads (a trace it replays, say) are inputs too.
+    let read = scenario.input_files();
+    let inputs: Vec<super::Input> = (inputs.iter().copied())
+        .chain(read.iter().map(|(field, p)| (field.as_str(), p.as_path())))
+        .collect();
+    super::prepare_out_dir("--out", out, &["report.html", "summary.json"], &inputs)?;
     if let Some(dir) = &o.trace_dir {
         let files: Vec<String> = policies.iter().map(|p| format!("{p}.json")).collect();
         let files: Vec<&str> = files.iter().map(String::as_str).collect();
-        super::prepare_out_dir("--trace-dir", dir, &files, inputs)?;
+        super::prepare_out_dir("--trace-dir", dir, &files, &inputs)?;
     }
     let jobs = super::jobs(o.jobs)?;
     super::warn_before(&scenario);

@@ -56,9 +56,16 @@ pub fn run_cmd(args: SuiteArgs) -> Result<(), CliError> {
     };
     // The suite's own files are read before its outputs are written, never written over.
     let manifest = args.dir.join(servesim::suite::manifest::MANIFEST);
+    let read: Vec<Vec<(String, PathBuf)>> =
+        workloads.iter().map(|w| w.scenario.input_files()).collect();
     let mut inputs: Vec<super::Input> = workloads
         .iter()
         .map(|w| ("scenario file", w.file.as_path()))
+        .chain(
+            read.iter()
+                .flatten()
+                .map(|(f, p)| (f.as_str(), p.as_path())),
+        )
         .collect();
     inputs.push(("suite manifest", &manifest));
     super::prepare_out_dir("--out", &args.out, &["suite.html", "suite.json"], &inputs)?;

@@ -45,6 +45,14 @@ pub use config::{
 pub use faults::{FaultEvent, FaultsConfig, MIN_MTBF_S};
 pub use overrides::Override;
 
+/// Whether `a` and `b` name one existing file (through links or `..` alike).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 /// A validated pool.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PoolPlan {
@@ -189,6 +197,39 @@ impl Scenario {
     /// Directory of the scenario file (relative paths in it are resolved against it).
     pub fn base_dir(&self) -> &Path {
         &self.base_dir
+    }
+
+    /// The files this scenario reads, each with the field that names it, resolved against
+    /// its folder: a `config.json` model, the `calibration` folder, trace replays and
+    /// `sizes_from` tables.
+    pub fn input_files(&self) -> Vec<(String, PathBuf)> {
+        let c = &self.config;
+        let mut out = Vec::new();
+        if c.model.ends_with(".json") {
+            out.push(("model".to_string(), self.base_dir.join(&c.model)));
+        }
+        if let Some(dir) = &c.calibration {
+            out.push(("calibration".to_string(), self.base_dir.join(dir)));
+        }
+        for (field, path) in c.traffic.input_files() {
+            out.push((field, self.base_dir.join(path)));
+        }
+        out
+    }
+
+    /// The field naming the file at `path` if this scenario reads it ([`Self::input_files`];
+    /// a file the `calibration` folder holds, at any depth, counts), so that no output is
+    /// written over it.
+    pub fn reads(&self, path: &Path) -> Option<String> {
+        let same = |a: &Path, b: &Path| a == b || same_file(a, b);
+        let held = |folder: &Path| match (path.canonicalize(), folder.canonicalize()) {
+            (Ok(file), Ok(folder)) => file.is_file() && file.starts_with(folder),
+            _ => false,
+        };
+        self.input_files().into_iter().find_map(|(field, input)| {
+            let inside = field == "calibration" && held(&input);
+            (same(path, &input) || inside).then_some(field)
+        })
     }
 
     /// The kernel timer of every pool: the `calibration` folder's tables over the shipped

@@ -28,14 +28,6 @@ pub(super) fn calibration_dir(dir: &Path) -> Result<PathBuf, Error> {
     }
 }
 
-/// Whether `a` and `b` name one existing file (through links or `..` alike).
-pub fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
-
 /// Makes `dir` ready for a run's scenario files before any row is simulated: created where
 /// it is not, and refused where it already holds `line-N.yaml` files, which would mix with
 /// this run's (and a user may have edited them).
