@@ -37,8 +37,12 @@ impl Cluster {
                 break;
             };
             let h = self.handoffs.pop_front().expect("front exists");
-            let bytes = u64::from(h.spec.prompt_tokens) * self.kv_bytes_per_token;
-            let shards = self.shards(h.from, to, bytes);
+            let (src, dst) = (self.next_rank_gpus(h.from), self.next_rank_gpus(to));
+            let per_gpu = self.pools[self.workers[to.0 as usize].pool.0 as usize]
+                .spec
+                .kv_bytes_per_token_per_gpu;
+            let bytes = u64::from(h.spec.prompt_tokens) * per_gpu * dst.len() as u64;
+            let shards = shards(src, dst, bytes);
             let id = self
                 .network
                 .start_transfer(now, &shards)
@@ -64,17 +68,23 @@ impl Cluster {
         }
     }
 
-    /// One flow per GPU pair: shard `i` goes from source GPU `i mod tp_src`
-    /// to destination GPU `i mod tp_dst`, over `max(tp_src, tp_dst)` flows.
-    fn shards(&self, from: WorkerId, to: WorkerId, bytes: u64) -> Vec<(GpuId, GpuId, u64)> {
-        let src = &self.workers[from.0 as usize].gpus;
-        let dst = &self.workers[to.0 as usize].gpus;
-        let n = src.len().max(dst.len());
-        (0..n)
-            .map(|i| {
-                let share = bytes / n as u64 + u64::from((i as u64) < bytes % n as u64);
-                (GpuId(src[i % src.len()]), GpuId(dst[i % dst.len()]), share)
-            })
+    /// The GPUs of the attention rank that holds the next hand-off's KV on `w`: a request
+    /// lives on one attention-DP rank, its KV in that rank's GPUs only (TensorRT-LLM's
+    /// disaggregated params carry the context's `ctx_dp_rank`; SGLang's bootstrap room names
+    /// one DP rank), and ranks take requests in turn (SGLang's DP controller's default
+    /// `round_robin`). Every GPU of a worker without attention DP.
+    fn next_rank_gpus(&mut self, w: WorkerId) -> Vec<u32> {
+        let worker = &mut self.workers[w.0 as usize];
+        let ranks = self.pools[worker.pool.0 as usize].spec.attention_dp.max(1);
+        let per_rank = (worker.gpus.len() / ranks as usize).max(1);
+        let rank = (worker.handoffs_seen % ranks) as usize;
+        worker.handoffs_seen = worker.handoffs_seen.wrapping_add(1);
+        worker
+            .gpus
+            .iter()
+            .skip(rank * per_rank)
+            .take(per_rank)
+            .copied()
             .collect()
     }
 
@@ -134,4 +144,18 @@ impl Transfer {
             outcome,
         }
     }
+}
+
+/// One flow per GPU pair: shard `i` goes from source GPU `i mod |src|` to destination GPU
+/// `i mod |dst|`, over `max(|src|, |dst|)` flows. `bytes` is what the destination GPUs hold
+/// together: where each keeps the KV whole, each receives all of it (SGLang's decode ranks
+/// of an MLA model each pull the whole cache from one prefill rank).
+fn shards(src: Vec<u32>, dst: Vec<u32>, bytes: u64) -> Vec<(GpuId, GpuId, u64)> {
+    let n = src.len().max(dst.len());
+    (0..n)
+        .map(|i| {
+            let share = bytes / n as u64 + u64::from((i as u64) < bytes % n as u64);
+            (GpuId(src[i % src.len()]), GpuId(dst[i % dst.len()]), share)
+        })
+        .collect()
 }

@@ -41,6 +41,7 @@ impl Cluster {
             engine,
             slowdown: 1.0,
             ready_key: None,
+            handoffs_seen: 0,
         });
         self.pools[pool.0 as usize].workers.push(id);
         Some(id)

@@ -80,6 +80,12 @@ pub struct PoolSpec {
     pub role: PoolRole,
     /// GPUs per worker.
     pub tp: u32,
+    /// Attention data-parallel ranks per worker (1 without): each holds its own sequences,
+    /// and their KV, on its `tp / attention_dp` GPUs.
+    pub attention_dp: u32,
+    /// KV bytes per token on each GPU of a rank: a share of the heads, or all of them where
+    /// every GPU keeps them whole (MLA's latent, fewer KV heads than GPUs).
+    pub kv_bytes_per_token_per_gpu: u64,
     /// The engine of every worker.
     pub engine: EngineConfig,
     /// Workers asked for at time zero (they start ready: a warm cluster).
@@ -104,8 +110,6 @@ pub struct ClusterSpec {
     pub nodes: u32,
     /// Most GPUs held at once.
     pub gpu_budget: u32,
-    /// KV bytes per token of the whole model (all layers, all heads).
-    pub kv_bytes_per_token: u64,
     /// Conditional disaggregation: prompts up to this many tokens are
     /// prefilled on the decode worker (Dynamo's option); `None` disables it.
     pub local_prefill_max_tokens: Option<u32>,
@@ -223,6 +227,8 @@ pub struct Worker {
     /// Iteration times are multiplied by this (1 normally; more for a straggler).
     pub slowdown: f64,
     ready_key: Option<EventKey>,
+    /// KV hand-offs sent or taken in so far: the attention rank of the next, round robin.
+    handoffs_seen: u32,
 }
 
 /// What a prefix-aware router predicted, summed over the requests it routed: the share of
@@ -310,7 +316,6 @@ pub struct Cluster {
     workers: Vec<Worker>,
     gpus: GpuInventory,
     network: Network,
-    kv_bytes_per_token: u64,
     local_prefill_max_tokens: Option<u32>,
     transfers: BTreeMap<TransferId, Transfer>,
     handoffs: VecDeque<Handoff>,
@@ -367,7 +372,6 @@ impl Cluster {
                 spec.gpu_budget,
             ),
             network: spec.network,
-            kv_bytes_per_token: spec.kv_bytes_per_token,
             local_prefill_max_tokens: spec.local_prefill_max_tokens,
             transfers: BTreeMap::new(),
             handoffs: VecDeque::new(),

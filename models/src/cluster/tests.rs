@@ -33,6 +33,9 @@ fn pool(name: &str, role: PoolRole, tp: u32, workers: u32) -> PoolSpec {
         name: name.into(),
         role,
         tp,
+        attention_dp: 1,
+        // 128 KiB a token over the worker's GPUs, heads split evenly.
+        kv_bytes_per_token_per_gpu: 131_072 / u64::from(tp),
         engine: engine(),
         initial_workers: workers,
         startup: SimDuration::from_secs(60).unwrap(),
@@ -66,7 +69,6 @@ fn disagg(prefill: u32, decode: u32, budget: u32) -> Cluster {
         gpus_per_node: 8,
         nodes: 2,
         gpu_budget: budget,
-        kv_bytes_per_token: 131_072,
         local_prefill_max_tokens: None,
     })
     .unwrap()
@@ -198,6 +200,58 @@ fn a_disaggregated_request_moves_its_kv_then_decodes() {
             0.0
         );
     }
+}
+
+/// The time from each transfer's start to its end, in order.
+fn transfer_times(sim: &Simulation<World>) -> Vec<SimDuration> {
+    let log = &sim.model.log;
+    let started: Vec<_> = (log.iter())
+        .filter(|(_, n)| matches!(n, Notice::TransferStarted { .. }))
+        .collect();
+    let done: Vec<_> = (log.iter())
+        .filter(|(_, n)| matches!(n, Notice::TransferDone { .. }))
+        .collect();
+    started.iter().zip(&done).map(|(s, d)| d.0 - s.0).collect()
+}
+
+#[test]
+fn kv_moves_from_one_attention_rank_to_every_gpu_that_keeps_it_whole() {
+    // An MLA-like model: every GPU keeps the whole 128 KiB a token. The prefill worker's
+    // four GPUs are four attention-DP ranks; the decode worker is TP2, each GPU a copy.
+    let whole = |mut p: PoolSpec, ranks| {
+        p.attention_dp = ranks;
+        p.kv_bytes_per_token_per_gpu = 131_072;
+        p
+    };
+    let cluster = Cluster::new(ClusterSpec {
+        pools: vec![
+            whole(pool("prefill", PoolRole::Prefill, 4, 1), 4),
+            whole(pool("decode", PoolRole::Decode, 2, 1), 1),
+        ],
+        network: network(1),
+        gpus_per_node: 8,
+        nodes: 1,
+        gpu_budget: 8,
+        local_prefill_max_tokens: None,
+    })
+    .unwrap();
+    let sim = run(
+        cluster,
+        vec![(0, req(1, 4000, 10)), (100, req(2, 4000, 10))],
+    );
+    // 4000 × 128 KiB = 524 MB to each of the two decode GPUs, both flows out of the one
+    // GPU of the request's rank: 1.05 GB over its 450 GB/s ≈ 2.33 ms + 10 µs. Spread over
+    // the four ranks' GPUs, a quarter of it each, it had taken 0.58 ms.
+    let times = transfer_times(&sim);
+    assert_eq!(times.len(), 2);
+    for t in times {
+        assert!(
+            t > SimDuration::from_micros(2330).unwrap()
+                && t < SimDuration::from_micros(2350).unwrap(),
+            "{t}"
+        );
+    }
+    assert_eq!(sim.model.out.tokens, 20);
 }
 
 #[test]
@@ -372,7 +426,6 @@ fn pool_shapes_are_checked() {
             gpus_per_node: 8,
             nodes: 1,
             gpu_budget: 8,
-            kv_bytes_per_token: 1,
             local_prefill_max_tokens: None,
         })
     };

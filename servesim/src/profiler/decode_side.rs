@@ -7,15 +7,19 @@ use servesim_models::hardware::GpuSku;
 use servesim_models::llm::LlmSpec;
 use servesim_models::network::DEFAULT_TRANSFER_LATENCY;
 
+use super::candidate::Split;
+
 /// What a disaggregated request's first token waits for after its prefill: the client reads
 /// the decode worker's stream ([`HandedFirstToken`]), so the token shows once the KV has
 /// moved and the decode worker has taken the request in.
 pub struct DecodeSideWait {
-    /// KV bytes per prompt token.
-    kv_bytes_per_token: f64,
-    /// Bytes/s of one GPU's NVLink, each way: the transfer runs one flow per GPU pair within
-    /// the NVLink domain, as the simulator's hand-off does.
-    link_bytes_per_s: f64,
+    llm: LlmSpec,
+    /// Bytes/s of one GPU's NVLink, each way.
+    nvlink_bytes_per_s: f64,
+    /// Bytes/s of one GPU's NIC, each way.
+    nic_bytes_per_s: f64,
+    /// GPUs in one NVLink domain.
+    nvlink_domain: u32,
     /// Decode iterations before the token shows: half of the one in flight when the KV
     /// lands, one more under the overlap schedule (the next plan was drawn up before it
     /// landed), and the steps after joining until the first token with text: the first
@@ -36,17 +40,30 @@ impl DecodeSideWait {
             HandedFirstToken::Recomputed => header + 1,
         };
         DecodeSideWait {
-            kv_bytes_per_token: llm.kv_bytes_per_token() as f64,
-            link_bytes_per_s: gpu.nvlink_bytes_per_s_per_direction,
+            llm: llm.clone(),
+            nvlink_bytes_per_s: gpu.nvlink_bytes_per_s_per_direction,
+            nic_bytes_per_s: gpu.nic_bytes_per_s_per_direction,
+            nvlink_domain: gpu.nvlink_domain(),
             iterations: 0.5 + f64::from(u8::from(engine.overlap_schedule)) + f64::from(steps),
         }
     }
 
-    /// The wait, ms, for `isl` prompt tokens moved from a worker of `from` GPUs to one of
-    /// `to` GPUs whose decode iterations take `itl_ms`.
-    pub fn ms(&self, isl: u32, from: u32, to: u32, itl_ms: f64) -> f64 {
-        let bytes = f64::from(isl) * self.kv_bytes_per_token;
-        let bandwidth = f64::from(from.min(to).max(1)) * self.link_bytes_per_s;
+    /// The wait, ms, for `isl` prompt tokens moved from a worker split as `from` to one split
+    /// as `to` whose decode iterations take `itl_ms`. As the simulator's hand-off: the KV
+    /// moves from the GPUs of the request's attention rank to every GPU of the receiving
+    /// rank, each getting what it keeps (all of it where each keeps it whole), one flow per
+    /// GPU pair, over NVLink where the two workers fit one NVLink domain together, else
+    /// over the NICs.
+    pub fn ms(&self, isl: u32, from: &Split, to: &Split, itl_ms: f64) -> f64 {
+        let bytes = f64::from(isl)
+            * self.llm.kv_bytes_per_token_per_gpu(to.tp) as f64
+            * f64::from(to.tp.max(1));
+        let link = if from.gpus().saturating_add(to.gpus()) <= self.nvlink_domain {
+            self.nvlink_bytes_per_s
+        } else {
+            self.nic_bytes_per_s
+        };
+        let bandwidth = f64::from(from.tp.min(to.tp).max(1)) * link;
         bytes / bandwidth * 1e3
             + DEFAULT_TRANSFER_LATENCY.as_millis_f64()
             + self.iterations * itl_ms

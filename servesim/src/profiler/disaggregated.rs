@@ -8,7 +8,7 @@ use servesim_models::analytic::{
     BatchedPrefill, decode_occupancy, fixed_service_departure_scv, slots_with_headroom,
 };
 
-use super::candidate::{Candidate, Estimate, PoolShape, Pools};
+use super::candidate::{Candidate, Estimate, PoolShape, Pools, Split};
 use super::engine_settings::stops_overlap;
 use super::search::{MAX_PREFILL_UTILISATION, Search, Worker};
 
@@ -86,7 +86,8 @@ impl Search<'_> {
         } else {
             slowest.min(itl_t)
         };
-        let wait = self.decode_side.ms(self.req.isl, 1, 1, itl);
+        let one = Split::tensor(1);
+        let wait = self.decode_side.ms(self.req.isl, &one, &one, itl);
         (self.req.ttft_ms - wait).max(0.0)
     }
 
@@ -202,9 +203,7 @@ impl Search<'_> {
             None => (self.decode_itl_ms(d, slots), f64::INFINITY),
         };
         let ttft = queue.model.response_ms(rate, x)
-            + self
-                .decode_side
-                .ms(self.req.isl, p.split.gpus(), d.split.gpus(), itl)
+            + self.decode_side.ms(self.req.isl, &p.split, &d.split, itl)
             + slot_wait;
         let estimate = Estimate {
             ttft_ms: ttft,

@@ -66,6 +66,8 @@ pub fn build_cluster(s: &Scenario) -> Result<Cluster, Error> {
             name: p.name.clone(),
             role: p.role,
             tp: p.gpus(),
+            attention_dp: p.attention_dp.max(1),
+            kv_bytes_per_token_per_gpu: s.llm().kv_bytes_per_token_per_gpu(p.tp),
             engine: p.engine.clone(),
             initial_workers: p.workers,
             startup: p.startup,
@@ -79,7 +81,6 @@ pub fn build_cluster(s: &Scenario) -> Result<Cluster, Error> {
         gpus_per_node: s.gpu().gpus_per_node,
         nodes: s.nodes(),
         gpu_budget: s.gpu_budget(),
-        kv_bytes_per_token: s.llm().kv_bytes_per_token(),
         local_prefill_max_tokens: s.local_prefill_max_tokens(),
     })
     .map_err(|e| Error::Config {
