@@ -110,11 +110,15 @@ impl EngineConfig {
     /// request only with its prompt and its output (clipped at [`CLIP_MAX_NEW_TOKENS`])
     /// in its free tokens. Beside the tokens, a sequence holds its fixed state blocks, and
     /// admission keeps the watermark free.
+    ///
+    /// Under attention DP a sequence lives on one rank, in that rank's share of the blocks.
     pub fn never_fits(&self, prompt: u32, output: u32, decodes: bool) -> Option<&'static str> {
         let block = u64::from(self.block_tokens.max(1));
         let whole = u64::from(prompt) + if decodes { u64::from(output) } else { 0 };
         let blocks = whole.div_ceil(block) + self.state_blocks;
-        if blocks + self.watermark_blocks > self.kv_blocks {
+        let ranks = u64::from(self.attention_ranks());
+        let (kv_blocks, watermark) = (self.kv_blocks / ranks, self.watermark_blocks / ranks);
+        if blocks + watermark > kv_blocks {
             return Some(match (decodes, self.state_blocks > 0) {
                 (true, false) => "prompt and output",
                 (true, true) => "prompt, output and fixed state",
@@ -126,11 +130,25 @@ impl EngineConfig {
         let clipped = u64::from(output).min(CLIP_MAX_NEW_TOKENS);
         if decodes
             && self.new_token_ratio.is_some()
-            && prompt_blocks * block + clipped >= self.kv_blocks * block
+            && prompt_blocks * block + clipped >= kv_blocks * block
         {
             return Some("prompt and output (clipped at 4,096 tokens, as SGLang admits it)");
         }
         None
+    }
+
+    /// Attention data-parallel ranks of the worker (1 without): each schedules its own
+    /// sequences in its share of the KV blocks and of `max_batched_tokens` (TensorRT-LLM's
+    /// `max_num_tokens` and `max_batch_size` are per rank under attention DP; SGLang's DP
+    /// attention runs a scheduler per rank). The CUDA graphs are captured per rank too.
+    pub fn attention_ranks(&self) -> u32 {
+        self.cuda_graphs.ranks().max(1)
+    }
+
+    /// The most prompt tokens one sequence's chunk may take in a step: one rank's share of
+    /// the budget.
+    pub fn rank_token_budget(&self) -> u32 {
+        (self.max_batched_tokens / self.attention_ranks()).max(1)
     }
 
     /// Scheduling defaults of each backend on `gpu` for a worker of `tp` GPUs, as the engines

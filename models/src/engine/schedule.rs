@@ -244,8 +244,11 @@ impl Engine {
     }
 
     /// Fills `budget` tokens with prefill chunks: running prefills first, then admissions.
+    /// Under attention DP a sequence runs on one rank, so its chunk is at most that rank's
+    /// share of the budget ([`super::EngineConfig::rank_token_budget`]).
     fn plan_prefill(&mut self, mut budget: u32, out: &mut IterationOutput) {
         let chunked = self.config.chunked_prefill;
+        let rank_budget = self.config.rank_token_budget();
         if self.config.new_token_ratio.is_some() {
             self.admission_reserve = (self.running_output_reserve(), 0);
         }
@@ -256,7 +259,11 @@ impl Engine {
             let slot = self.prefilling[i];
             let seq = self.seq(slot);
             let left = seq.prefill_target - seq.prefilled;
-            let chunk = if chunked { left.min(budget) } else { left };
+            let chunk = if chunked {
+                left.min(budget).min(rank_budget)
+            } else {
+                left
+            };
             if !chunked && chunk > budget && !self.plan_chunks.is_empty() {
                 continue;
             }
@@ -285,7 +292,11 @@ impl Engine {
                 request: seq.spec.request,
             });
             let left = seq.prefill_target - seq.prefilled;
-            let chunk = if chunked { left.min(budget) } else { left };
+            let chunk = if chunked {
+                left.min(budget).min(rank_budget)
+            } else {
+                left
+            };
             budget = budget.saturating_sub(chunk);
             self.plan_chunks.push((slot, chunk));
         }

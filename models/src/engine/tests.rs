@@ -203,6 +203,33 @@ fn long_prompts_are_chunked_under_the_budget() {
 }
 
 #[test]
+fn under_attention_dp_a_prompt_is_chunked_under_its_ranks_budget() {
+    // Four ranks of 512 tokens each: a step takes 2,048 tokens, but one sequence's chunk
+    // only 512, while other sequences fill the other ranks.
+    let c = EngineConfig {
+        cuda_graphs: super::cuda_graph::CudaGraphs::none().per_rank(4),
+        ..config()
+    };
+    assert_eq!((c.attention_ranks(), c.rank_token_budget()), (4, 512));
+    let mut e = Engine::new(c);
+    let mut now = SimTime::ZERO;
+    e.enqueue(spec(1, 1200, 2), now);
+    e.enqueue(spec(2, 300, 2), now);
+    let mut out = IterationOutput::default();
+    // 512 of the first prompt and the whole second: 1 ms + 812 tokens × 10 µs.
+    let d = e.start_iteration(now, &LinearTimer, &mut out).unwrap();
+    assert_eq!(d, SimDuration::from_micros(1000 + 8120).unwrap());
+    now += d;
+    e.complete_iteration(now, &mut out);
+    let first = |r: u32| EngineEvent::FirstToken {
+        request: RequestHandle(r),
+    };
+    assert!(out.events.contains(&first(2)) && !out.events.contains(&first(1)));
+    let events = drain(&mut e, &mut now);
+    assert!(events.iter().any(|(_, e)| *e == first(1)));
+}
+
+#[test]
 fn decode_and_prefill_share_iterations_when_mixed() {
     let mut e = Engine::new(config());
     let mut now = SimTime::ZERO;
@@ -906,4 +933,13 @@ fn a_request_that_could_never_run_alone_is_named() {
     };
     assert_eq!(sglang.never_fits(2000, 4000, true), None);
     assert!(sglang.never_fits(2400, 4000, true).is_some());
+    // Under attention DP a sequence must fit one rank's share: 80 blocks over 4 ranks.
+    let ranks = EngineConfig {
+        kv_blocks: 80,
+        watermark_blocks: 4,
+        cuda_graphs: super::cuda_graph::CudaGraphs::none().per_rank(4),
+        ..config()
+    };
+    assert_eq!(ranks.never_fits(200, 100, true), None);
+    assert_eq!(ranks.never_fits(200, 120, true), Some("prompt and output"));
 }
