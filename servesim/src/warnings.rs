@@ -7,6 +7,8 @@
 use servesim_models::cluster::PoolRole;
 use servesim_models::perf::provenance::{KernelProvenance, Steps};
 
+use servesim_traffic::Preset;
+
 use crate::scenario::Scenario;
 use crate::world::World;
 use crate::world::build::pool_predictors;
@@ -37,6 +39,7 @@ pub fn before_run(s: &Scenario) -> Vec<String> {
         ));
     }
     out.extend(long_run(s));
+    out.extend(preset_after_end(s));
     if !s.unread_calibration().is_empty() {
         out.push(format!(
             "calibration: this run reads none of {} ({} on {}): another GPU's, or a backend \
@@ -56,6 +59,31 @@ pub fn before_run(s: &Scenario) -> Vec<String> {
         ));
     }
     out
+}
+
+/// The airline preset's streams that start at or after the run's end, so send nothing (a
+/// run cut short of the storm, say): a user stream there is refused, but a preset's are the
+/// preset's, and a short look at the rest is a run worth making.
+fn preset_after_end(s: &Scenario) -> Vec<String> {
+    let t = &s.config().traffic;
+    if t.preset != Some(Preset::Airline) {
+        return Vec::new();
+    }
+    let a = t.airline.clone().unwrap_or_default();
+    let end = s.duration().as_secs_f64();
+    [
+        ("passengers", "passenger_start_s", a.passenger_start_s),
+        ("storm", "storm_start_s", a.storm_start_s),
+    ]
+    .into_iter()
+    .filter(|(_, _, start)| *start >= end)
+    .map(|(name, field, start)| {
+        format!(
+            "traffic.airline.{field}: the airline preset's {name} start at {start} s, not \
+             before the run's end at {end} s (duration_s): they send nothing"
+        )
+    })
+    .collect()
 }
 
 /// That a run of `s` will take long ([`before_run`]).

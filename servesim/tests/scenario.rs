@@ -586,6 +586,26 @@ fn a_model_that_states_no_context_is_said_to_have_none_before_the_run() {
 }
 
 #[test]
+fn a_run_cut_short_of_a_preset_stream_is_warned_of_not_refused() {
+    // GOOD runs 60 s: a storm from 60 s on sends nothing, and the run says so before it
+    // starts (a user's own stream there is refused, above).
+    let text = GOOD.replacen(
+        "traffic:\n",
+        "traffic:\n  preset: airline\n  airline: {storm_start_s: 60}\n",
+        1,
+    );
+    let s = Scenario::from_yaml_str(&text, "s.yaml", Path::new(".")).unwrap();
+    let said = servesim::warnings::before_run(&s);
+    assert_eq!(
+        said,
+        [
+            "traffic.airline.storm_start_s: the airline preset's storm start at 60 s, not before \
+          the run's end at 60 s (duration_s): they send nothing"
+        ]
+    );
+}
+
+#[test]
 fn a_run_warns_of_kernels_timed_from_another_shape_and_names_the_pools() {
     let run = |text: &str| {
         let s = Scenario::from_yaml_str(text, "s.yaml", Path::new(".")).unwrap();

@@ -164,6 +164,42 @@ fn bad_input_is_one_clear_error() {
         !ok && err.contains("rows.csv:2:3: GeneratedTokens"),
         "{err}"
     );
+    // A benchmark's sizes are held to the token limit of every other stream's.
+    let isl = dir.join("isl.yaml");
+    std::fs::write(
+        &isl,
+        "streams: [{name: b, benchmark: {concurrency: 2, requests: 4, isl: 5e9, osl: 10}}]",
+    )
+    .unwrap();
+    let (ok, _, err) = run(&["traffic", "stats", isl.to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("traffic.streams[0].benchmark.isl: 5e9 tokens is more than"),
+        "{err}"
+    );
+    // A replay that sends nothing is named as the file numbers its streams, the preset's
+    // aside.
+    std::fs::write(
+        dir.join("short.jsonl"),
+        "{\"timestamp\": 0, \"input_length\": 10, \"output_length\": 5}\n",
+    )
+    .unwrap();
+    let late = dir.join("late.yaml");
+    std::fs::write(
+        &late,
+        "preset: airline\nstreams: [{name: r, trace: {path: short.jsonl, format: mooncake, from_s: 100}}]",
+    )
+    .unwrap();
+    let (ok, _, err) = run(&[
+        "traffic",
+        "stats",
+        late.to_str().unwrap(),
+        "--until-s",
+        "10",
+    ]);
+    assert!(
+        !ok && err.contains("traffic.streams[0].trace: replays no request"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -181,4 +217,35 @@ fn a_closed_pipe_ends_the_output_without_a_panic() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(141), "{err}");
+}
+
+#[test]
+fn a_run_and_traffic_stats_send_the_same_requests_up_to_the_end() {
+    let dir = std::env::temp_dir().join(format!("servesim-traffic-end-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A trace row exactly at the run's end: the run covers [0, 10 s), as stats count it.
+    std::fs::write(
+        dir.join("edge.jsonl"),
+        "{\"timestamp\": 0, \"input_length\": 100, \"output_length\": 10}\n\
+         {\"timestamp\": 10000, \"input_length\": 100, \"output_length\": 10}\n",
+    )
+    .unwrap();
+    let scenario = "seed: 1\nduration_s: 10\nmodel: Qwen/Qwen3-32B-FP8\ngpu: h100_sxm\n\
+        backend: vllm\nslo: {ttft_ms: 500, itl_ms: 30}\ncluster:\n  nodes: 1\n  pools:\n    \
+        - {name: agg, role: aggregated, tp: 2, workers: 1}\ntraffic:\n  streams:\n    \
+        - name: t\n      trace: {path: edge.jsonl, format: mooncake}\n";
+    std::fs::write(dir.join("s.yaml"), scenario).unwrap();
+    let s = dir.join("s.yaml");
+    let (ok, out, err) = run(&["run", s.to_str().unwrap(), "--json"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("\"arrived\": 1,"), "{out}");
+    let (ok, out, err) = run(&["traffic", "stats", s.to_str().unwrap(), "--json"]);
+    assert!(ok && out.contains("\"count\": 1,"), "{out}{err}");
+    // The same scenario written as JSON lasts its duration_s too.
+    let doc: serde_json::Value = serde_norway::from_str(scenario).unwrap();
+    let json = dir.join("s.json");
+    std::fs::write(&json, serde_json::to_string(&doc).unwrap()).unwrap();
+    let (ok, out, err) = run(&["traffic", "stats", json.to_str().unwrap(), "--json"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(ok && out.contains("\"count\": 1,"), "{out}{err}");
 }

@@ -243,6 +243,16 @@ impl BenchmarkConfig {
         let size = |mean_name: &str, mean: f64, std_name: &str, std: f64| -> Result<Dist> {
             check_pos(&f(mean_name), mean)?;
             check_nonneg(&f(std_name), std)?;
+            // As an open stream's sizes: a token count the simulator holds.
+            if mean > f64::from(u32::MAX) {
+                return Err(TrafficError::config(
+                    f(mean_name),
+                    format!(
+                        "{mean:e} tokens is more than this simulator accepts (at most {})",
+                        u32::MAX
+                    ),
+                ));
+            }
             let config = if std == 0.0 {
                 DistConfig::Fixed {
                     value: mean.round().max(1.0),

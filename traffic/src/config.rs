@@ -74,6 +74,8 @@ pub enum Preset {
 pub struct WorkloadSpec {
     pub(crate) block_tokens: u32,
     pub(crate) streams: Vec<StreamSpec>,
+    /// How many of `streams`, the first, a preset made (the file's own follow).
+    pub(crate) preset_streams: usize,
     pub(crate) classes: Vec<String>,
 }
 
@@ -341,6 +343,7 @@ impl WorkloadConfig {
             streams.push(s.validate(&field, base_dir, classes, self.block_tokens)?);
         }
         Ok(WorkloadSpec {
+            preset_streams: n_preset,
             block_tokens: self.block_tokens,
             streams,
             classes,
@@ -401,7 +404,11 @@ impl StreamConfig {
                 let sizes = match (&open.input, &open.output, &open.sizes_from) {
                     (Some(i), Some(o), None) => Sizes::Independent {
                         input: i.validate_tokens(&g("input"))?,
-                        output: o.validate_tokens(&g("output"))?,
+                        output: {
+                            let d = o.validate_tokens(&g("output"))?;
+                            o.check_at_least_one(&g("output"))?;
+                            d
+                        },
                     },
                     (None, None, Some(t)) => {
                         let rows = read_sizes(&base_dir.join(&t.path), t.format)?;
@@ -436,14 +443,34 @@ impl StreamConfig {
                     stagger: c.stagger,
                     first_input: c.first_input.validate_tokens(&g("first_input"))?,
                     followup_input: c.followup_input.validate_tokens(&g("followup_input"))?,
-                    output: c.output.validate_tokens(&g("output"))?,
+                    output: {
+                        let d = c.output.validate_tokens(&g("output"))?;
+                        c.output.check_at_least_one(&g("output"))?;
+                        d
+                    },
                     think_s: c.think_s.validate(&g("think_s"))?,
-                    turns: c.turns.validate(&g("turns"))?,
+                    turns: {
+                        let d = c.turns.validate(&g("turns"))?;
+                        c.turns.check_at_least_one(&g("turns"))?;
+                        d
+                    },
                     max_input: match c.max_input_tokens {
                         Some(0) => {
                             return Err(TrafficError::config(
                                 g("max_input_tokens"),
                                 "must be > 0, got 0",
+                            ));
+                        }
+                        // Every prompt starts with the shared prefix: a cap at or below it
+                        // leaves no conversation a prompt to send.
+                        Some(m) if m <= self.shared_prefix_tokens => {
+                            return Err(TrafficError::config(
+                                g("max_input_tokens"),
+                                format!(
+                                    "must be more than the {} tokens of shared_prefix_tokens that \
+                                     every prompt starts with, got {m}",
+                                    self.shared_prefix_tokens
+                                ),
                             ));
                         }
                         Some(m) => m,
@@ -564,6 +591,12 @@ pub fn is_trace_path(path: &Path) -> bool {
         .any(|ext| name.ends_with(ext))
 }
 
+/// Whether the file at `path` is read as a trace (by its name, a `.json` one by its first
+/// line) rather than as a workload or scenario file.
+pub fn reads_as_trace(path: &Path) -> bool {
+    is_trace_path(path) && !is_json_document(path)
+}
+
 /// A plain `.json` file whose first line is not a trace record (a Mooncake line has a
 /// `timestamp`): a scenario or workload written as JSON, not a trace.
 fn is_json_document(path: &Path) -> bool {
@@ -579,8 +612,9 @@ fn is_json_document(path: &Path) -> bool {
     if reader.read_line(&mut first).is_err() {
         return false;
     }
+    // A byte-order mark is not part of the first record.
     !matches!(
-        serde_json::from_str::<serde_json::Value>(&first),
+        serde_json::from_str::<serde_json::Value>(first.trim_start_matches('\u{feff}')),
         Ok(serde_json::Value::Object(m)) if m.contains_key("timestamp")
     )
 }
@@ -588,7 +622,7 @@ fn is_json_document(path: &Path) -> bool {
 /// The workload of a trace file (one stream, replayed as is; the format is detected when
 /// not given) or of a scenario file (see [`load_workload_file`]), with the scenario's seed.
 pub fn load_spec(path: &Path, format: Option<TraceFormat>) -> Result<(WorkloadSpec, Option<u64>)> {
-    if format.is_some() || (is_trace_path(path) && !is_json_document(path)) {
+    if format.is_some() || reads_as_trace(path) {
         let format = match format {
             Some(f) => f,
             None => TraceFormat::detect(path)?,

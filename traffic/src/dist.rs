@@ -81,6 +81,26 @@ pub enum Law {
 }
 
 impl DistConfig {
+    /// Refuses a law that can draw nothing above zero for a count that must be at least one
+    /// (an answer's tokens, a conversation's turns): its draws, rounded, would all be 0,
+    /// and each would be taken as 1 without a word.
+    pub fn check_at_least_one(&self, field: &str) -> Result<()> {
+        let (name, most) = match *self {
+            DistConfig::Fixed { value } => ("value", Some(value)),
+            DistConfig::Uniform { max, .. } => ("max", Some(max)),
+            DistConfig::Lognormal { max, .. }
+            | DistConfig::Normal { max, .. }
+            | DistConfig::Exponential { max, .. } => ("max", max),
+        };
+        match most {
+            Some(m) if m.round() < 1.0 => Err(TrafficError::config(
+                format!("{field}.{name}"),
+                format!("must be at least 1, got {m}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// [`DistConfig::validate`] for a count of tokens: also refused when its draws are not
     /// bounded by what a count holds (`u32::MAX`, some 4.3 billion tokens) and its mean
     /// exceeds that. Such a law draws counts that saturate, each a prompt of billions of

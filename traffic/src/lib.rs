@@ -39,6 +39,7 @@ pub mod dataset;
 pub mod dist;
 pub mod error;
 pub mod preset;
+mod replay;
 pub mod request;
 pub mod stagger;
 pub mod stats;
@@ -51,7 +52,7 @@ pub use arrival::ArrivalConfig;
 pub use benchmark::{BenchmarkConfig, BetweenPhases, RateArrival};
 pub use config::{
     DEFAULT_BLOCK_TOKENS, Preset, WorkloadConfig, WorkloadSpec, is_trace_path, load_spec,
-    load_workload_file,
+    load_workload_file, reads_as_trace,
 };
 pub use dist::DistConfig;
 pub use error::{Result, TrafficError};

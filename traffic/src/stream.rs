@@ -102,7 +102,8 @@ pub struct ClosedConfig {
     pub think_s: DistConfig,
     /// Turns per conversation (at least 1).
     pub turns: DistConfig,
-    /// A conversation whose next prompt would exceed this ends there instead.
+    /// A conversation whose next prompt would exceed this ends there instead; a first prompt
+    /// over it (system prompt included) is cut to it. More than `shared_prefix_tokens`.
     #[serde(default)]
     pub max_input_tokens: Option<u32>,
 }

@@ -314,6 +314,12 @@ impl TraceReader {
                     };
                     malformed(path, *line, e.column() as u64, msg)
                 })?;
+                // One record a line: anything after it (a second record run into the line,
+                // as `cat` leaves of a file without a final newline) would be lost.
+                de.end().map_err(|e| {
+                    let what = "more after the record (one JSON record a line)";
+                    malformed(path, *line, e.column() as u64, what)
+                })?;
                 let time_ns = i64::try_from(row.timestamp)
                     .ok()
                     .and_then(|ms| ms.checked_mul(1_000_000))

@@ -28,13 +28,12 @@ use servesim_core::{RngStreams, SimDuration, SimTime, StreamRng};
 
 use crate::arrival::Arrivals;
 use crate::benchmark::Client;
-use crate::config::{ClosedSpec, Sizes, StreamKind, TraceSpec, WorkloadSpec};
+use crate::config::{ClosedSpec, Sizes, StreamKind, WorkloadSpec};
 use crate::error::{Result, TrafficError};
-use crate::request::{
-    ClassId, Request, RequestId, SessionInfo, StreamId, prompt_blocks, trace_blocks,
-};
+use crate::replay::Replay;
+use crate::request::{ClassId, Request, RequestId, SessionInfo, StreamId, prompt_blocks};
 use crate::stream::Stagger;
-use crate::trace::{TraceReader, malformed};
+use crate::trace::TraceReader;
 use crate::validate::gap;
 
 /// The running workload. See the [module documentation](self) for the protocol.
@@ -100,22 +99,6 @@ struct User {
     next_input: u32,
     /// Conversation so far (last prompt + last answer).
     context: u64,
-}
-
-#[derive(Debug)]
-struct Replay {
-    reader: TraceReader,
-    /// The window replayed: the trace's, moved by `shift_ns`.
-    spec: TraceSpec,
-    /// How far this seed's draw of `random_start_s` moved the window.
-    shift_ns: i64,
-    start: SimTime,
-    end: SimTime,
-    t0: Option<i64>,
-    prev: i64,
-    seq: u64,
-    next: Option<(SimTime, u32, u32, Arc<[u64]>)>,
-    error: Option<crate::TrafficError>,
 }
 
 impl Workload {
@@ -226,7 +209,11 @@ impl Workload {
                     });
                     match replay.advance(namespace, spec.block_tokens)? {
                         Some(t) => w.pending.push(Reverse((t, i, 0))),
-                        None => return Err(replay.replays_nothing(usize::from(i))),
+                        None => {
+                            // Named as the file numbers its own streams.
+                            let in_file = usize::from(i) - spec.preset_streams;
+                            return Err(replay.replays_nothing(in_file));
+                        }
                     }
                     Source::Trace(replay)
                 }
@@ -427,7 +414,8 @@ impl Workload {
         user.turn += 1;
         let mut next_session = failed || user.turn >= user.turns;
         if !next_session {
-            let add = spec.followup_input.sample_count(&mut user.rng, 1);
+            // What a message adds to the conversation: nothing is an answer too.
+            let add = spec.followup_input.sample_count(&mut user.rng, 0);
             let next = user.context + u64::from(add);
             if next <= u64::from(spec.max_input) {
                 user.next_input = next as u32;
@@ -603,93 +591,12 @@ impl User {
     fn begin_session(&mut self, spec: &ClosedSpec, shared_prefix: u32) {
         self.turn = 0;
         self.turns = spec.turns.sample_count(&mut self.rng, 1);
+        // A first message over the cap is cut to it (the later ones end the conversation).
         self.next_input = spec
             .first_input
             .sample_count(&mut self.rng, 1)
-            .saturating_add(shared_prefix);
+            .saturating_add(shared_prefix)
+            .min(spec.max_input);
         self.context = 0;
-    }
-}
-
-impl Replay {
-    /// Why the `i`-th stream, a trace, replays no request (its first `advance` found none).
-    fn replays_nothing(&self, i: usize) -> TrafficError {
-        let path = self.reader.path().display();
-        let why = match self.t0 {
-            None => format!("{path} has no rows"),
-            Some(_) if self.prev < self.spec.from_ns => {
-                let secs = |ns: i64| ns as f64 / 1e9;
-                let start = if self.shift_ns > 0 {
-                    format!(
-                        "the window's start ({:.3} s: from_s {:.3} s and {:.3} s this seed \
-                         drew of random_start_s)",
-                        secs(self.spec.from_ns),
-                        secs(self.spec.from_ns - self.shift_ns),
-                        secs(self.shift_ns)
-                    )
-                } else {
-                    format!("from_s ({:.3} s)", secs(self.spec.from_ns))
-                };
-                format!(
-                    "{path} ends {:.3} s after its first row, before {start}",
-                    secs(self.prev)
-                )
-            }
-            Some(_) => {
-                format!("no row of {path} from from_s falls before to_s or the stream's end_s")
-            }
-        };
-        TrafficError::config(
-            format!("traffic.streams[{i}].trace"),
-            format!("replays no request: {why}"),
-        )
-    }
-
-    /// Reads rows until one falls in the window; returns its simulated time.
-    fn advance(&mut self, namespace: u64, block_tokens: u32) -> Result<Option<SimTime>> {
-        loop {
-            let Some(row) = self.reader.next_row()? else {
-                return Ok(None);
-            };
-            let t0 = *self.t0.get_or_insert(row.time_ns);
-            let rel = row.time_ns.saturating_sub(t0);
-            if rel < self.prev {
-                return Err(malformed(
-                    self.reader.path(),
-                    row.line,
-                    1,
-                    format!(
-                        "timestamp goes back in time ({:.6} s after the first row, previous {:.6} s)",
-                        rel as f64 / 1e9,
-                        self.prev as f64 / 1e9
-                    ),
-                ));
-            }
-            self.prev = rel;
-            if rel < self.spec.from_ns {
-                continue; // before the requested window
-            }
-            if rel >= self.spec.to_ns {
-                return Ok(None);
-            }
-            let offset = (rel - self.spec.from_ns) as u64;
-            let offset = if self.spec.speed == 1.0 {
-                SimDuration::from_nanos(offset)
-            } else {
-                gap(offset as f64 / 1e9 / self.spec.speed)
-            };
-            let t = self.start.saturating_add(offset);
-            if t >= self.end {
-                return Ok(None);
-            }
-            let blocks = if row.hash_ids.is_empty() {
-                prompt_blocks(namespace, block_tokens, 0, self.seq, row.input_tokens)
-            } else {
-                trace_blocks(namespace, &row.hash_ids)
-            };
-            self.seq += 1;
-            self.next = Some((t, row.input_tokens, row.output_tokens, blocks));
-            return Ok(Some(t));
-        }
     }
 }

@@ -369,6 +369,16 @@ fn malformed_rows_name_file_line_and_column() {
         "{e}"
     );
     assert!(error_of("m2.jsonl", "mooncake", &format!("{m}\n{m}")).starts_with(":2:1: empty line"));
+    // Two records run into one line (`cat` of a file without a final newline), or anything
+    // after a record: not one lost without a word.
+    let joined = format!("{}{m}", m.trim_end());
+    assert_eq!(
+        error_of("m6.jsonl", "mooncake", &joined),
+        ":1:74: more after the record (one JSON record a line)"
+    );
+    assert!(
+        error_of("m7.jsonl", "mooncake", &format!("{m}{}}}\n", m.trim_end())).starts_with(":2:")
+    );
     assert!(
         error_of(
             "m3.jsonl",

@@ -518,3 +518,58 @@ streams:
     assert_eq!(a[..shared], b[..shared]);
     assert!(a[shared..].iter().all(|x| !b.contains(x)));
 }
+
+#[test]
+fn a_conversation_keeps_its_counts_as_written() {
+    let conv = |first: u32, followup: &str, cap: &str| {
+        format!(
+            "streams:
+  - name: c
+    end_s: 100
+    shared_prefix_tokens: 50
+    closed: {{users: 1, first_input: {{kind: fixed, value: {first}}}, followup_input: {followup}, output: {{kind: fixed, value: 10}}, think_s: {{kind: fixed, value: 1}}, turns: {{kind: fixed, value: 3}}{cap}}}"
+        )
+    };
+    // A follow-up that adds nothing adds nothing: the prompt grows by the answer alone.
+    let rs = run(&spec(&conv(100, "{kind: fixed, value: 0}", "")), 1, 6, 1);
+    let sizes: Vec<u32> = rs.iter().take(3).map(|r| r.input_tokens).collect();
+    assert_eq!(sizes, [150, 160, 170]);
+    // A first prompt over the cap is cut to it; later ones end the conversation.
+    let capped = spec(&conv(
+        5000,
+        "{kind: fixed, value: 0}",
+        ", max_input_tokens: 4000",
+    ));
+    let rs = run(&capped, 1, 3, 1);
+    assert_eq!(rs[0].input_tokens, 4000);
+    assert!(
+        err(&conv(
+            100,
+            "{kind: fixed, value: 0}",
+            ", max_input_tokens: 50"
+        ))
+        .starts_with("traffic.streams[0].closed.max_input_tokens: must be more than the 50 tokens")
+    );
+    // Counts that must be at least one are not taken as one without a word.
+    for (from, to, field) in [
+        (
+            "output: {kind: fixed, value: 10}",
+            "output: {kind: fixed, value: 0}",
+            "output.value",
+        ),
+        (
+            "turns: {kind: fixed, value: 3}",
+            "turns: {kind: uniform, min: 0, max: 0.4}",
+            "turns.max",
+        ),
+    ] {
+        let yaml = conv(100, "{kind: fixed, value: 0}", "").replace(from, to);
+        let e = err(&yaml);
+        assert!(
+            e.starts_with(&format!(
+                "traffic.streams[0].closed.{field}: must be at least 1"
+            )),
+            "{e}"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! The network model for KV-cache transfers.
 //!
-//! - [`Topology`]: GPUs, a per-node NVLink switch, a NIC per GPU (rail-aligned) and an
+//! - [`Topology`]: GPUs, an NVLink switch per NVLink domain (a node, or an NVL72 rack of
+//!   trays), a NIC per GPU (rail-aligned) and an
 //!   InfiniBand fabric ([`Fabric::SingleSwitch`] or [`Fabric::TwoLevel`] with an
 //!   oversubscription ratio), as a petgraph graph of directed links (full duplex: one link per
 //!   direction), built from a validated [`TopologySpec`]; routes are computed from the

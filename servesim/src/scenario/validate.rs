@@ -172,9 +172,11 @@ fn validate_served(
 }
 
 /// A stream that starts at or after the run's end would send nothing: refused, as a fault
-/// or a trace window past the end is.
+/// or a trace window past the end is. A preset's streams are the preset's: a run cut
+/// short of one is warned of instead (`crate::warnings::before_run`).
 fn validate_stream_starts(config: &ScenarioConfig, duration_s: f64) -> Result<(), Error> {
-    for (i, s) in config.traffic.streams.iter().enumerate() {
+    let t = &config.traffic;
+    for (i, s) in t.streams.iter().enumerate() {
         if s.start_s >= duration_s {
             return Err(invalid(
                 format!("traffic.streams[{i}].start_s"),

@@ -85,6 +85,9 @@ pub struct World {
     planner: Option<PlannerLoop>,
     faults: Option<FaultLoop>,
     arrivals: u64,
+    /// The run's end: a request arriving then or later is not sent (the run covers
+    /// `[0, duration)`, as `servesim traffic` counts it).
+    arrivals_end: SimTime,
     max_requests: u64,
     slo_ttft_ms: f64,
     slo_itl_ms: f64,
@@ -154,6 +157,7 @@ impl World {
                 }
             }),
             arrivals: 0,
+            arrivals_end: SimTime::ZERO + s.duration(),
             max_requests: s.max_requests(),
             slo_ttft_ms: s.slo_ttft().as_millis_f64(),
             slo_itl_ms: s.slo_itl().as_millis_f64(),

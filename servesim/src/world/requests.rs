@@ -43,7 +43,7 @@ pub(super) fn request_in(handle: RequestHandle, r: &Request) -> RequestIn {
 impl World {
     /// Keeps exactly one arrival event, at the workload's next arrival.
     pub(super) fn schedule_arrival(&mut self, sched: &mut Scheduler<Event>) {
-        let next = self.workload.peek_time();
+        let next = (self.workload.peek_time()).filter(|&t| t < self.arrivals_end);
         if next == self.arrival.map(|(t, _)| t) {
             return;
         }
@@ -58,7 +58,8 @@ impl World {
 
     pub(super) fn arrive(&mut self, sched: &mut Scheduler<Event>) {
         self.arrival = None;
-        while self.workload.peek_time().is_some_and(|t| t <= sched.now()) {
+        let (now, end) = (sched.now(), self.arrivals_end);
+        while (self.workload.peek_time()).is_some_and(|t| t <= now && t < end) {
             let request = match self.workload.next_request() {
                 Ok(Some(r)) => r,
                 Ok(None) => break,
