@@ -120,8 +120,10 @@ impl Common {
         }
     }
 
-    /// Clamps wanted counts to the limits and the GPU budget (scaled down proportionally,
-    /// then trimmed from the largest pool, never below the minimum).
+    /// Clamps wanted counts to the limits and the GPU budget: scaled down proportionally
+    /// (whole workers by the largest remainder, Hamilton's apportionment, so that GPUs a
+    /// floor left idle go to the pools that lost the most of a worker), then trimmed from
+    /// the largest pool, never below the minimum.
     pub fn fit(&self, wanted: &mut [u32], budget: u32) {
         for (i, w) in wanted.iter_mut().enumerate() {
             *w = (*w).clamp(self.min[i], self.max[i]);
@@ -137,8 +139,23 @@ impl Common {
             return;
         }
         let scale = f64::from(budget) / total as f64;
+        let asked = wanted.to_vec();
+        let shares: Vec<f64> = asked.iter().map(|&w| f64::from(w) * scale).collect();
         for (i, w) in wanted.iter_mut().enumerate() {
-            *w = ((f64::from(*w) * scale).floor() as u32).max(self.min[i]);
+            *w = (shares[i].floor() as u32).max(self.min[i]);
+        }
+        // The GPUs the floors left: a worker more to each pool by its share's remainder,
+        // the largest first (lowest index on ties), while it fits and was asked for.
+        let mut order: Vec<usize> = (0..self.n).collect();
+        order.sort_by(|&a, &b| {
+            let rem = |i: usize| shares[i] - shares[i].floor();
+            rem(b).total_cmp(&rem(a)).then(a.cmp(&b))
+        });
+        for i in order {
+            let more = gpus(wanted) + u64::from(self.gpus[i]);
+            if wanted[i] < asked[i] && more <= u64::from(budget) {
+                wanted[i] += 1;
+            }
         }
         while gpus(wanted) > u64::from(budget) {
             // Trim the pool with the most GPUs above its minimum (lowest index on ties).

@@ -1148,3 +1148,41 @@ fn before_anything_completes_no_pool_is_shrunk_for_want_of_sizes() {
         }
     }
 }
+
+#[test]
+fn a_budget_cut_spends_what_the_floors_leave() {
+    let common = |gpus: Vec<u32>, min: Vec<u32>| super::Common {
+        n: gpus.len(),
+        max: vec![u32::MAX; gpus.len()],
+        min,
+        gpus,
+        budget: 8,
+        interval_s: 60.0,
+        prefill: 0,
+        decode: 1,
+        slo_ttft_ms: 500.0,
+        slo_itl_ms: 30.0,
+        startup_s: vec![0.0; 2],
+        max_batched_tokens: vec![8192; 2],
+        max_num_seqs: vec![256; 2],
+        max_kv_tokens: vec![400_000; 2],
+        scrape_lag_s: 0.0,
+    };
+    let fit = |c: &super::Common, mut w: Vec<u32>, budget| {
+        c.fit(&mut w, budget);
+        w
+    };
+    let one = common(vec![1, 1], vec![1, 1]);
+    // 2P9D on 8 GPUs: shares 1.45 and 6.55; the floors' 1P6D leave a GPU, which goes to
+    // the larger remainder.
+    assert_eq!(fit(&one, vec![2, 9], 8), [1, 7]);
+    assert_eq!(fit(&one, vec![4, 4], 8), [4, 4]);
+    assert_eq!(fit(&one, vec![3, 3], 5), [3, 2]);
+    // Wider workers take what fits: 3 × 2 + 5 × 1 on 8 GPUs.
+    let wide = common(vec![2, 1], vec![1, 1]);
+    let w = fit(&wide, vec![3, 5], 8);
+    assert!(w[0] * 2 + w[1] <= 8 && w[0] * 2 + w[1] >= 7, "{w:?}");
+    // Never below the minimum, never over the budget unless the minimums are.
+    let floors = common(vec![1, 1], vec![3, 3]);
+    assert_eq!(fit(&floors, vec![9, 9], 8), [4, 4]);
+}
