@@ -728,6 +728,37 @@ fn a_mixture_of_experts_is_searched_with_expert_and_attention_data_parallelism()
     }
 }
 
+/// Under attention DP a request lives on one rank: a worker whose ranks each hold less than
+/// it is not searched, however much the worker holds in all.
+#[test]
+fn a_request_must_fit_one_attention_rank() {
+    let text = "
+apiVersion: nvidia.com/v1alpha1
+kind: DynamoGraphDeploymentRequest
+metadata: {name: mav}
+spec:
+  model: meta-llama/Llama-4-Maverick-17B-128E-Instruct
+  backend: trtllm
+  sla: {ttft: 20000, itl: 100}
+  workload: {isl: 200000, osl: 1000}
+  hardware: {gpuSku: h200_sxm, totalGpus: 8, numGpusPerNode: 8}
+";
+    let r = ProfileRequest::from_yaml_str(text, "req", &Overrides::default()).unwrap();
+    let o = profile(r, ProfileMode::Fast, &Quiet).unwrap();
+    let dp8 = o.skipped.iter().find(|s| s.starts_with("DP8EP8:"));
+    assert!(
+        dp8.is_some_and(|s| s.contains("a rank) holds no request of 201000 tokens")),
+        "{:?}",
+        o.skipped
+    );
+    // TP8 holds the whole worker's cache for one sequence: it is searched.
+    assert!(
+        !o.skipped.iter().any(|s| s.starts_with("TP8:")),
+        "{:?}",
+        o.skipped
+    );
+}
+
 const WIDE_EP: &str = "
 apiVersion: nvidia.com/v1alpha1
 kind: DynamoGraphDeploymentRequest

@@ -151,14 +151,21 @@ impl<'a> Search<'a> {
             // The KV capacity as the simulator's engine reads its memory knob (a share of
             // the whole GPU, or TensorRT-LLM's share of what the weights leave).
             // A Gated DeltaNet model's state per sequence, in KV tokens (0 for others).
+            // Under attention DP a sequence lives on one rank, in that rank's share.
             let state_tokens = llm.state_tokens_per_sequence(&par);
+            let ranks = u64::from(split.attention_dp.max(1));
             let kv =
                 match kv_capacity_tokens_split(req.backend, &llm, &gpu, &par, DEFAULT_MEM_FRACTION)
                 {
-                    Ok(kv) if kv >= u64::from(req.isl + req.osl) + state_tokens => kv,
+                    Ok(kv) if kv / ranks >= u64::from(req.isl + req.osl) + state_tokens => kv,
                     Ok(kv) => {
+                        let rank = if ranks > 1 {
+                            format!(" ({} a rank)", kv / ranks)
+                        } else {
+                            String::new()
+                        };
                         skipped.push(format!(
-                            "{name}: KV cache of {kv} tokens holds no request of {} tokens",
+                            "{name}: KV cache of {kv} tokens{rank} holds no request of {} tokens",
                             req.isl + req.osl
                         ));
                         continue;
@@ -262,9 +269,11 @@ impl<'a> Search<'a> {
     pub fn batch_cap(&self, w: &Worker) -> u32 {
         // A sequence's tokens and, for Gated DeltaNet layers, its fixed state.
         let per = u64::from(self.req.isl) + u64::from(self.req.osl) + w.state_tokens;
-        // The engines' batch limits are per attention-DP rank.
-        let most = u64::from(MAX_BATCH) * u64::from(w.split.attention_dp.max(1));
-        ((w.kv_tokens as f64 * 0.99) as u64 / per).clamp(1, most) as u32
+        // The engines' batch limits are per attention-DP rank, and each rank holds whole
+        // sequences in its own share of the KV.
+        let ranks = u64::from(w.split.attention_dp.max(1));
+        let per_rank = ((w.kv_tokens / ranks) as f64 * 0.99) as u64 / per;
+        (per_rank * ranks).clamp(1, u64::from(MAX_BATCH) * ranks) as u32
     }
 
     /// Decode step time at `b` sequences of mean context, ms.
