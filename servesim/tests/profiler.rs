@@ -728,6 +728,46 @@ fn a_mixture_of_experts_is_searched_with_expert_and_attention_data_parallelism()
     }
 }
 
+/// SGLang gives each DP-attention rank `chunked_prefill_size // dp`: the DGD asks for the
+/// default (8,192 on an H200) times the ranks, as the search planned each rank.
+#[test]
+fn sglang_dp_attention_workers_are_asked_for_a_rank_s_chunk_each() {
+    let text = std::fs::read_to_string(root().join("scenarios/profile-qwen3-32b-h200.yaml"))
+        .unwrap()
+        .replace("Qwen/Qwen3-32B-FP8", "openai/gpt-oss-120b")
+        .replace("backend: vllm", "backend: sglang");
+    let r = ProfileRequest::from_yaml_str(&text, "req", &Overrides::default()).unwrap();
+    let o = profile(r, ProfileMode::Fast, &Quiet).unwrap();
+    let mut seen = 0;
+    for c in &o.candidates {
+        let dgd = servesim::profiler::dgd::dgd(&o, c, "/data/profiling_results");
+        for (name, pool) in [
+            ("SGLangPrefillWorker", c.prefill),
+            ("SGLangWorker", c.aggregated),
+        ] {
+            let Some(pool) = pool else { continue };
+            let args: Vec<&str> =
+                dgd["spec"]["services"][name]["extraPodSpec"]["mainContainer"]["args"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|a| a.as_str())
+                    .collect();
+            let chunk = args
+                .iter()
+                .position(|a| *a == "--chunked-prefill-size")
+                .map(|i| args[i + 1].parse::<u32>().unwrap());
+            if pool.split.attention_dp > 1 {
+                assert_eq!(chunk, Some(8192 * pool.split.attention_dp), "{args:?}");
+                seen += 1;
+            } else {
+                assert_eq!(chunk, None, "{args:?}");
+            }
+        }
+    }
+    assert!(seen > 0, "no candidate prefills with DP attention");
+}
+
 /// Under attention DP a request lives on one rank: a worker whose ranks each hold less than
 /// it is not searched, however much the worker holds in all.
 #[test]
@@ -770,6 +810,18 @@ spec:
   workload: {isl: 4000, osl: 1000}
   hardware: {gpuSku: gb200, totalGpus: 72, numGpusPerNode: 4}
 ";
+
+/// Writing out the default engine width of an NVL72 rack (72 GPUs) is no error.
+#[test]
+fn an_nvl72_engine_may_be_as_wide_as_its_rack() {
+    let text = format!(
+        "{WIDE_EP}  profilingConfig:\n    config:\n      hardware: {{max_num_gpus_per_engine: 72}}\n"
+    );
+    assert!(ProfileRequest::from_yaml_str(&text, "req", &Overrides::default()).is_ok());
+    let over = text.replace(": 72}", ": 80}");
+    let e = ProfileRequest::from_yaml_str(&over, "req", &Overrides::default()).unwrap_err();
+    assert!(e.to_string().contains("in 1..=72, got 80"), "{e}");
+}
 
 /// On a GB200 NVL72 rack the search reaches wide-EP workers across trays, and a worker wider
 /// than a tray is written as a multi-node service with its per-rank batch.

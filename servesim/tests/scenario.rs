@@ -704,6 +704,21 @@ fn cuda_graphs_and_sglang_admission_follow_the_backend_unless_set() {
         s.pools()[0].engine.new_token_ratio.map(|r| r.init),
         Some(0.7)
     );
+    // Under DP attention SGLang gives each rank its share of the server's chunked-prefill
+    // size and admits at 0.3 times the conservativeness.
+    let dp = text
+        .replacen("model: Qwen/Qwen3-32B-FP8", "model: openai/gpt-oss-120b", 1)
+        .replacen(
+            "role: prefill, tp: 2,",
+            "role: prefill, tp: 1, attention_dp: 2, ep: 2,",
+            1,
+        );
+    let s = Scenario::from_yaml_str(&dp, "s.yaml", Path::new(".")).unwrap();
+    let (tp, dp) = (&s.pools()[1].engine, &s.pools()[0].engine);
+    assert_eq!(dp.max_batched_tokens, tp.max_batched_tokens);
+    assert_eq!(dp.rank_token_budget(), tp.max_batched_tokens / 2);
+    let init = dp.new_token_ratio.map(|r| r.init).unwrap();
+    assert!((init - 0.7 * 0.3).abs() < 1e-12, "{init}");
 }
 
 #[test]

@@ -5,6 +5,8 @@
 
 use serde_json::{Value, json};
 use servesim_models::backend::Backend;
+use servesim_models::engine::EngineConfig;
+use servesim_models::hardware::GpuCatalog;
 
 use super::Outcome;
 use super::candidate::{Candidate, Split};
@@ -154,6 +156,18 @@ fn worker(
         }
     }
     args.extend(engine_args(backend, role, split, per_rank, (r.isl, r.osl)));
+    // Under DP attention SGLang gives each rank `chunked_prefill_size // dp`
+    // (`ServerArgs._handle_data_parallelism` of SGLang 0.5); the search planned each rank
+    // with the whole default, so the DGD asks for that many times the ranks.
+    if backend == Backend::Sglang && split.attention_dp > 1 && role != "decode" {
+        let chunk = GpuCatalog::builtin()
+            .get(&r.gpu)
+            .map(|g| EngineConfig::for_backend(backend, g, split.tp).max_batched_tokens);
+        if let Ok(chunk) = chunk {
+            let whole = chunk.saturating_mul(split.attention_dp);
+            args.extend(["--chunked-prefill-size".into(), whole.to_string()]);
+        }
+    }
     if role == "aggregated" && mixes_chunks(backend) {
         args.push("--enable-mixed-chunk".into());
     }

@@ -548,6 +548,11 @@ fn validate_pool(
     };
     let o = &p.engine;
     let d = EngineConfig::for_backend(backend, gpu, p.tp);
+    // SGLang's chunked-prefill size is the server's: under DP attention each rank takes
+    // `chunked_prefill_size // dp` ("DP attention is enabled. The chunked prefill size is
+    // adjusted to ...", `ServerArgs._handle_data_parallelism` of SGLang 0.5), so its default
+    // does not grow with the ranks.
+    let token_ranks = if backend == Backend::Sglang { 1 } else { dp };
     let mut engine = EngineConfig {
         // Under attention DP each rank schedules its own batch under the backend's limits
         // (TensorRT-LLM's `max_batch_size` and `max_num_tokens` are per rank); the one engine
@@ -556,7 +561,7 @@ fn validate_pool(
         max_num_seqs: o.max_num_seqs.unwrap_or(d.max_num_seqs.saturating_mul(dp)),
         max_batched_tokens: o
             .max_batched_tokens
-            .unwrap_or(d.max_batched_tokens.saturating_mul(dp)),
+            .unwrap_or(d.max_batched_tokens.saturating_mul(token_ranks)),
         block_tokens: o.block_tokens.unwrap_or(d.block_tokens),
         chunked_prefill: o.chunked_prefill.unwrap_or(d.chunked_prefill),
         mixed_batches: o.mixed_batches.unwrap_or(d.mixed_batches),
@@ -586,6 +591,12 @@ fn validate_pool(
             return Err(invalid(field, format!("{c} is not a positive number")));
         }
         engine.new_token_ratio = Some(NewTokenRatio::sglang(c));
+    }
+    // Under DP attention SGLang admits more boldly: the same `_handle_data_parallelism`
+    // multiplies `schedule_conservativeness` by 0.3, the default's and a given one alike.
+    if backend == Backend::Sglang && dp > 1 {
+        let c = o.schedule_conservativeness.unwrap_or(1.0);
+        engine.new_token_ratio = Some(NewTokenRatio::sglang(c * 0.3));
     }
     for (field, v) in [
         ("max_num_seqs", engine.max_num_seqs),

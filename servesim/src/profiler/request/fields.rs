@@ -365,7 +365,9 @@ impl Fields {
         let max_tp = match self.max_tp {
             Some(n) => {
                 let path = "spec.profilingConfig.config.hardware.max_num_gpus_per_engine";
-                let n = whole(path, n, "GPUs", 64)?;
+                // Up to 64, or the NVLink domain where it is wider (72 on NVL72, the
+                // default there).
+                let n = whole(path, n, "GPUs", 64.max(domain))?;
                 if !here.holds_worker(u64::from(n)) {
                     return Err(invalid(
                         path,
