@@ -122,10 +122,18 @@ impl AirlineConfig {
                 format!("must be 1..={}, got {}", MAX_USERS, self.storm_users),
             ));
         }
-        if self.storm_max_input_tokens == Some(0) {
+        // Checked here as the expanded streams check them, so that an error names the
+        // override the user wrote rather than the stream it became.
+        if let Some(m) = self.storm_max_input_tokens
+            && m <= self.storm_system_prompt_tokens
+        {
             return Err(TrafficError::config(
                 f("storm_max_input_tokens"),
-                "must be > 0, got 0",
+                format!(
+                    "must be more than the {} tokens of storm_system_prompt_tokens that every \
+                     prompt starts with, got {m}",
+                    self.storm_system_prompt_tokens
+                ),
             ));
         }
         for (name, d) in [
@@ -134,11 +142,18 @@ impl AirlineConfig {
             ("storm_first_input", &self.storm_first_input),
             ("storm_followup_input", &self.storm_followup_input),
             ("storm_output", &self.storm_output),
-            ("storm_think_s", &self.storm_think_s),
+        ] {
+            d.validate_tokens(&f(name))?;
+        }
+        for (name, d) in [
+            ("passenger_output", &self.passenger_output),
+            ("storm_output", &self.storm_output),
             ("storm_turns", &self.storm_turns),
         ] {
-            d.validate(&f(name))?;
+            d.check_at_least_one(&f(name))?;
         }
+        self.storm_think_s.validate(&f("storm_think_s"))?;
+        self.storm_turns.validate(&f("storm_turns"))?;
         Ok(())
     }
 

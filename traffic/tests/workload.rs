@@ -573,3 +573,24 @@ fn a_conversation_keeps_its_counts_as_written() {
         );
     }
 }
+
+#[test]
+fn an_airline_override_at_fault_is_named_as_written() {
+    for (airline, said) in [
+        (
+            "{passenger_input: {kind: fixed, value: 5e9}}",
+            "traffic.airline.passenger_input.value: 5000000000 tokens is more than",
+        ),
+        (
+            "{storm_turns: {kind: fixed, value: 0}}",
+            "traffic.airline.storm_turns.value: must be at least 1",
+        ),
+        (
+            "{storm_max_input_tokens: 2000}",
+            "traffic.airline.storm_max_input_tokens: must be more than the 2048 tokens",
+        ),
+    ] {
+        let e = err(&format!("preset: airline\nairline: {airline}"));
+        assert!(e.starts_with(said), "{e}");
+    }
+}

@@ -30,13 +30,17 @@ pub enum TrafficCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Write the requests of a trace or scenario as Mooncake JSONL.
+    /// Write the requests of a trace or scenario as Mooncake JSONL: the workload as the
+    /// simulator sends it, times from the first request's at 0 and each stream's block ids
+    /// in a namespace of its own (a trace's ids hashed into it, ids made up for rows with
+    /// none), so that streams never share a block by chance.
     Export {
         /// A trace file or a scenario (YAML).
         file: PathBuf,
         /// Output file, Mooncake JSONL (gzip when it ends in `.gz`; not `.csv`, which would
         /// read back as another format); written in full before it replaces anything of
-        /// that name, so it may even be the input where that is a trace.
+        /// that name, so it may even be the input where that is a Mooncake trace (whose
+        /// times and block ids it then replaces with the export's).
         #[arg(long)]
         out: PathBuf,
         /// Renumber block ids 0, 1, 2... (for tools that read JSON numbers as doubles).
