@@ -552,6 +552,9 @@ def ab(
     total)`` and ``done()`` (see ``servesim._progress``)."""
     if first_seed is None:
         first_seed = int(scenario.to_dict().get("seed", 0))
+    first_seed = count("ab: first_seed", first_seed)
+    if not is_whole(seeds, 1, (1 << 64) - 1):
+        raise ConfigError(f"ab: seeds: must be an integer from 1 to {(1 << 64) - 1}, got {seeds!r}")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ConfigError(f"ab: threads must be a whole number of at least 1 (None: one per core), got {threads!r}")
     config = json.dumps(scenario.to_dict())

@@ -454,6 +454,12 @@ def test_ab(small: servesim.Scenario) -> None:
     for bad in (0, -1, 1.5, True):
         with pytest.raises(errors.ConfigError, match="threads"):
             servesim.ab(small, ["static"], seeds=2, threads=bad)  # type: ignore[arg-type]
+    # Seeds the native module cannot take are named, not an OverflowError.
+    for bad in (0, -1, 2**70, True):
+        with pytest.raises(errors.ConfigError, match="ab: seeds: must be an integer from 1"):
+            servesim.ab(small, ["static"], seeds=bad)  # type: ignore[arg-type]
+    with pytest.raises(errors.ConfigError, match="ab: first_seed"):
+        servesim.ab(small, ["static"], seeds=2, first_seed=-1)
 
 
 def test_sweep_processes(small: servesim.Scenario) -> None:
