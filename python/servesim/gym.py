@@ -142,6 +142,14 @@ class ServesimEnv(gymnasium.Env[dict[str, Any], np.ndarray]):
         pools: list[dict[str, Any]] = probe.pools()
         budget = int(probe.gpu_budget)
         self.pool_names: list[str] = [p["name"] for p in pools]
+        if isinstance(max_workers, Mapping):
+            # A misspelt pool would be left uncapped without a word.
+            unknown = sorted(str(k) for k in max_workers if k not in self.pool_names)
+            if unknown:
+                raise ConfigError(
+                    f"max_workers: {', '.join(unknown)}: not a pool of the scenario (its pools: "
+                    f"{', '.join(self.pool_names)})"
+                )
         self.max_workers: list[int] = [
             _cap(max_workers, p["name"], budget // max(1, int(p["gpus_per_worker"]))) for p in pools
         ]

@@ -168,6 +168,8 @@ def test_bad_arguments_are_config_errors(small: servesim.Scenario) -> None:
         ServesimEnv(small, gpu_cost=-1.0)
     with pytest.raises(servesim.ConfigError, match="max_workers: decode"):
         ServesimEnv(small, max_workers={"decode": -2})
+    with pytest.raises(servesim.ConfigError, match=r"max_workers: decod: not a pool of the scenario \(its pools: prefill, decode\)"):
+        ServesimEnv(small, max_workers={"decod": 2})
     with pytest.raises(servesim.ConfigError, match="interval"):
         ServesimEnv(small, interval_s=0.0)
 
