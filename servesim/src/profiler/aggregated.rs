@@ -43,7 +43,7 @@ impl Search<'_> {
         } else {
             // As many as the GPUs hold, each within a node or on whole ones.
             let g = w.split.gpus();
-            let placed = most_workers(self.req.gpus_per_node, self.nodes(), g);
+            let placed = most_workers(self.req.gpus_per_node, self.req.total_gpus, g);
             let n = (self.req.total_gpus / g).min(placed);
             (n > 0).then(|| (n, f64::from(n) * per_worker))
         }

@@ -52,14 +52,47 @@ pub fn nodes_needed(per_node: u32, workers: &[(u32, u32)]) -> u64 {
     whole + open.iter().map(|g| g.1).sum::<u64>()
 }
 
-/// Most workers of `gpus` GPUs that `nodes` nodes of `per_node` GPUs hold: what
-/// [`nodes_needed`] packs into them, for one worker size.
-pub fn most_workers(per_node: u32, nodes: u32, gpus: u32) -> u32 {
-    let (per_node, gpus) = (per_node.max(1), gpus.max(1));
-    if gpus <= per_node {
-        nodes.saturating_mul(per_node / gpus)
+/// Nodes that `workers` take of `total` GPUs in nodes of `per_node`, the last of which holds
+/// what is left (`total % per_node`, when not 0): the widest workers that fit that node go
+/// there first, the rest packed as [`nodes_needed`] packs them; the part node counts as
+/// one. They fit when this is at most `total.div_ceil(per_node)`.
+pub fn nodes_taken(per_node: u32, total: u32, workers: &[(u32, u32)]) -> u64 {
+    let per_node = per_node.max(1);
+    let part = total % per_node;
+    if part == 0 {
+        return nodes_needed(per_node, workers);
+    }
+    let mut rest = workers.to_vec();
+    rest.sort_by_key(|w| std::cmp::Reverse(w.0));
+    let mut left = part;
+    for (gpus, count) in &mut rest {
+        let gpus = (*gpus).max(1);
+        if gpus <= left {
+            let k = (*count).min(left / gpus);
+            *count -= k;
+            left -= k * gpus;
+        }
+    }
+    // Packed in the whole nodes alone, where they hold them all (first fit need not do
+    // better with fewer workers, though it does for sizes that are powers of two).
+    let whole = nodes_needed(per_node, workers);
+    if whole <= u64::from(total / per_node) {
+        whole
     } else {
-        nodes / gpus.div_ceil(per_node)
+        nodes_needed(per_node, &rest) + 1
+    }
+}
+
+/// Most workers of `gpus` GPUs that `total` GPUs in nodes of `per_node` hold (the last node
+/// perhaps in part): what [`nodes_taken`] packs into them, for one worker size.
+pub fn most_workers(per_node: u32, total: u32, gpus: u32) -> u32 {
+    let (per_node, gpus) = (per_node.max(1), gpus.max(1));
+    let (full, part) = (total / per_node, total % per_node);
+    if gpus <= per_node {
+        full.saturating_mul(per_node / gpus)
+            .saturating_add(part / gpus)
+    } else {
+        full / gpus.div_ceil(per_node)
     }
 }
 
@@ -88,15 +121,30 @@ mod tests {
 
     #[test]
     fn the_most_workers_of_one_size_are_what_the_packing_fits() {
-        for per_node in 1..=12 {
-            for nodes in 0..6 {
+        for per_node in 1..=12u32 {
+            for total in 0..6 * per_node {
+                let nodes = u64::from(total.div_ceil(per_node));
                 for gpus in [1, 2, 4, 8, 16] {
-                    let n = most_workers(per_node, nodes, gpus);
-                    assert!(nodes_needed(per_node, &[(gpus, n)]) <= u64::from(nodes));
-                    assert!(nodes_needed(per_node, &[(gpus, n + 1)]) > u64::from(nodes));
+                    let n = most_workers(per_node, total, gpus);
+                    assert!(nodes_taken(per_node, total, &[(gpus, n)]) <= nodes);
+                    assert!(nodes_taken(per_node, total, &[(gpus, n + 1)]) > nodes);
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_part_node_holds_only_what_fits_its_gpus() {
+        // 8 GPUs in nodes of 6: a node of 6 and one of 2, so one TP4 worker, not two.
+        assert_eq!(nodes_taken(6, 8, &[(4, 1)]), 1);
+        assert!(nodes_taken(6, 8, &[(4, 2)]) > 2);
+        assert_eq!(most_workers(6, 8, 4), 1);
+        // TP1 and TP2 workers fill the part node.
+        assert_eq!(nodes_taken(6, 8, &[(4, 1), (2, 2)]), 2);
+        assert_eq!(nodes_taken(6, 8, &[(1, 8)]), 2);
+        assert_eq!(most_workers(6, 8, 2), 4);
+        // Whole nodes: as before.
+        assert_eq!(nodes_taken(8, 16, &[(4, 3)]), nodes_needed(8, &[(4, 3)]));
     }
 
     /// First fit, widest first, one worker at a time: what the grouped packing must equal.

@@ -47,7 +47,7 @@ pub use super::decode_side::DecodeSideWait;
 use super::engine_settings::{
     GeneratorRules, deployed_token_budget, fast_model_graphs, scheduled_tokens,
 };
-use super::placement::nodes_needed;
+use super::placement::nodes_taken;
 use super::request::ProfileRequest;
 use crate::Error;
 use crate::scenario::measured_timer;
@@ -345,7 +345,7 @@ impl<'a> Search<'a> {
                 over: f64::from(gpus) / f64::from(budget) - 1.0,
             });
         } else {
-            let needed = nodes_needed(self.req.gpus_per_node, workers);
+            let needed = nodes_taken(self.req.gpus_per_node, self.req.total_gpus, workers);
             let nodes = u64::from(self.nodes());
             if needed > nodes {
                 misses.push(SloMiss {
@@ -366,7 +366,7 @@ impl<'a> Search<'a> {
 
     /// Whether `workers` (GPUs of a worker, how many) fit the request's nodes.
     pub(super) fn fits_nodes(&self, workers: &[(u32, u32)]) -> bool {
-        nodes_needed(self.req.gpus_per_node, workers) <= u64::from(self.nodes())
+        nodes_taken(self.req.gpus_per_node, self.req.total_gpus, workers) <= u64::from(self.nodes())
     }
 
     /// The workers searched for a role whose TP the user may have fixed.
