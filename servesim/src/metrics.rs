@@ -30,6 +30,8 @@ pub struct Latencies {
     pub output_tokens: u64,
     /// Output tokens of requests meeting the SLOs.
     pub good_tokens: u64,
+    /// Requests rejected, or failed after their retries: judged as missing the SLOs.
+    pub unserved: u64,
 }
 
 /// One finished request, as the metrics see it.
@@ -453,10 +455,18 @@ impl Metrics {
         met
     }
 
-    /// Records a request, issued at `issued`, that failed after its retries.
-    pub fn failed(&mut self, issued: SimTime, reason: &str) {
+    /// Records a request of `class`, issued at `issued`, that failed after its retries.
+    pub fn failed(&mut self, issued: SimTime, class: u16, reason: &str) {
         if self.counts(issued) {
             *self.failed.entry(reason.to_string()).or_default() += 1;
+            self.unserved(class);
+        }
+    }
+
+    fn unserved(&mut self, class: u16) {
+        self.all.unserved += 1;
+        if let Some(l) = self.by_class.get_mut(class as usize) {
+            l.unserved += 1;
         }
     }
 
@@ -469,10 +479,11 @@ impl Metrics {
         (n > 0).then(|| met as f64 / n as f64)
     }
 
-    /// Records the rejection of a request issued at `issued`.
-    pub fn rejected(&mut self, issued: SimTime, reason: &str) {
+    /// Records the rejection of a request of `class` issued at `issued`.
+    pub fn rejected(&mut self, issued: SimTime, class: u16, reason: &str) {
         if self.counts(issued) {
             *self.rejected.entry(reason.to_string()).or_default() += 1;
+            self.unserved(class);
         }
     }
 }

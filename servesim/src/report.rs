@@ -49,7 +49,8 @@ impl Percentiles {
 pub struct GroupSummary {
     /// Requests completed.
     pub completed: u64,
-    /// Share of completed requests meeting both SLOs.
+    /// Share of the group's requests meeting both SLOs, over its completed, rejected,
+    /// failed and late in-flight ones (as [`Summary::slo_attainment`] counts all).
     pub slo_met_share: Option<f64>,
     /// TTFT, ms.
     pub ttft_ms: Percentiles,
@@ -64,10 +65,12 @@ pub struct GroupSummary {
 }
 
 impl GroupSummary {
-    fn of(l: &Latencies) -> Self {
+    /// The figures of `l`, of which `late` more are in flight past the TTFT target.
+    fn of(l: &Latencies, late: u64) -> Self {
+        let judged = l.completed + l.unserved + late;
         GroupSummary {
             completed: l.completed,
-            slo_met_share: (l.completed > 0).then(|| l.slo_met as f64 / l.completed as f64),
+            slo_met_share: (judged > 0).then(|| l.slo_met as f64 / judged as f64),
             ttft_ms: Percentiles::of(&l.ttft),
             itl_ms: Percentiles::of(&l.itl),
             itl_mean_ms: Percentiles::of(&l.itl_mean),
@@ -113,7 +116,7 @@ pub struct Summary {
     pub transfer_failures: u64,
     /// What each fault did.
     pub faults: Vec<FaultOutcome>,
-    /// Requests still in flight at the end.
+    /// Requests still in flight at the end (issued after the warm-up, as `arrived`).
     pub in_flight: u64,
     /// In flight at the end and already past the TTFT target.
     pub in_flight_late: u64,
@@ -140,7 +143,7 @@ pub struct Summary {
     /// Planner decisions that changed a pool's target (applied, advisory, or held back by
     /// the policy).
     pub scaling_decisions: u64,
-    /// Workers started plus workers stopped by the planner.
+    /// Workers started by the planner.
     pub workers_started: u64,
     /// Workers stopped or drained by the planner.
     pub workers_stopped: u64,
@@ -173,7 +176,8 @@ impl Summary {
         let now = sim.now();
         let measured = (now.as_secs_f64() - s.warmup().as_secs_f64()).max(1e-9);
         let rejected: u64 = m.rejected.values().sum::<u64>() + m.failed.values().sum::<u64>();
-        let late = w.in_flight_late(now, s.slo_ttft());
+        let late_by_class = w.in_flight_late_by_class(now, s.slo_ttft());
+        let late: u64 = late_by_class.iter().sum();
         let judged = m.all.completed + rejected + late;
         let pools: Vec<PoolSummary> = w
             .cluster
@@ -206,7 +210,7 @@ impl Summary {
             retried: m.retried,
             transfer_failures: m.transfer_failures,
             faults: w.fault_outcomes(),
-            in_flight: w.in_flight() as u64,
+            in_flight: w.in_flight_measured() as u64,
             in_flight_late: late,
             slo_attainment: (judged > 0).then(|| m.all.slo_met as f64 / judged as f64),
             goodput_rps: m.all.slo_met as f64 / measured,
@@ -214,13 +218,14 @@ impl Summary {
             throughput_tokens_per_s: m.all.output_tokens as f64 / measured,
             preemptions: m.preemptions,
             gpu_hours: pools.iter().map(|p| p.gpu_hours).sum(),
-            all: GroupSummary::of(&m.all),
+            all: GroupSummary::of(&m.all, late),
             by_class: w
                 .workload
                 .class_names()
                 .iter()
                 .zip(&m.by_class)
-                .map(|(name, l)| (name.clone(), GroupSummary::of(l)))
+                .zip(&late_by_class)
+                .map(|((name, l), &late)| (name.clone(), GroupSummary::of(l, late)))
                 .collect(),
             pools,
             planner: w.planner_name().map(str::to_string),

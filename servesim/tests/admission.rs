@@ -53,6 +53,15 @@ fn a_request_no_worker_could_ever_run_is_refused_and_the_rest_run() {
         );
         assert!(s.in_flight <= 1, "{backend}: {} in flight", s.in_flight);
         assert!(s.all.completed + 2 >= s.arrived, "{backend}: {s:?}");
+        // The refused request counts against its class, as against the run: the class
+        // shares are over the same requests as the attainment.
+        let big = &s.by_class["big"];
+        assert_eq!(
+            (big.completed, big.slo_met_share),
+            (0, Some(0.0)),
+            "{backend}"
+        );
+        assert_eq!(s.all.slo_met_share, s.slo_attainment, "{backend}");
     }
     // One that fits runs.
     let (s, _) = servesim::run(&scenario("vllm", 10_000, 2_000)).unwrap();

@@ -247,17 +247,37 @@ impl World {
         self.inflight.len()
     }
 
+    /// Requests in flight now that were issued after the warm-up (those the summary's
+    /// `arrived` counts).
+    pub fn in_flight_measured(&self) -> usize {
+        (self.inflight.values())
+            .filter(|f| self.metrics.counts(f.request.issued))
+            .count()
+    }
+
     /// Requests in flight whose TTFT target is already missed at `now`, counted from when
     /// their client issued them, as finished ones are.
     pub fn in_flight_late(&self, now: SimTime, ttft: SimDuration) -> u64 {
-        self.inflight
+        self.in_flight_late_by_class(now, ttft).iter().sum()
+    }
+
+    /// [`World::in_flight_late`] by class (indexed by the workload's class ids).
+    pub fn in_flight_late_by_class(&self, now: SimTime, ttft: SimDuration) -> Vec<u64> {
+        let mut late = vec![0u64; self.workload.class_names().len()];
+        let missed = self
+            .inflight
             .values()
             .filter(|f| self.metrics.counts(f.request.issued))
             .filter(|f| match f.first_token {
                 Some(t) => t - f.request.issued > ttft,
                 None => now.saturating_duration_since(f.request.issued) > ttft,
-            })
-            .count() as u64
+            });
+        for f in missed {
+            if let Some(n) = late.get_mut(usize::from(f.request.class.0)) {
+                *n += 1;
+            }
+        }
+        late
     }
 
     /// Takes the first error met during the run (a malformed trace row read mid-run).

@@ -233,7 +233,8 @@ impl World {
                     }
                     Notice::Rejected { handle, reason } => {
                         let f = self.retire(handle);
-                        self.metrics.rejected(f.request.issued, &reason);
+                        self.metrics
+                            .rejected(f.request.issued, f.request.class.0, &reason);
                         self.trace_request(&f, None, now, format_args!("rejected: {reason}"));
                         self.workload.on_failed(f.request.id, now);
                     }
@@ -249,7 +250,8 @@ impl World {
                             self.cluster.arrive(again, sched, &mut self.out);
                         } else {
                             let f = self.retire(handle);
-                            self.metrics.failed(f.request.issued, reason);
+                            self.metrics
+                                .failed(f.request.issued, f.request.class.0, reason);
                             let outcome = format_args!("failed: {reason}");
                             self.trace_request(&f, f.first_token, now, outcome);
                             self.workload.on_failed(f.request.id, now);
