@@ -96,23 +96,32 @@ pub fn render(scenario: &Scenario, runs: &[PolicyRun<'_>], burst: Option<(f64, f
     for r in runs {
         let _ = writeln!(s, "- {}", what_it_did(r, from, scenario));
     }
-    let best = runs.iter().max_by(|a, b| {
-        let key = |r: &&PolicyRun<'_>| r.summary.slo_attainment.unwrap_or(0.0);
-        key(a).total_cmp(&key(b))
-    });
+    // The first of equals, as the cheapest is, and only among runs judged at all.
+    let best = runs
+        .iter()
+        .filter(|r| r.summary.slo_attainment.is_some())
+        .fold(None::<&PolicyRun<'_>>, |best, r| match best {
+            Some(b) if b.summary.slo_attainment >= r.summary.slo_attainment => Some(b),
+            _ => Some(r),
+        });
     let cheapest = runs
         .iter()
         .min_by(|a, b| a.summary.gpu_hours.total_cmp(&b.summary.gpu_hours));
-    if let (Some(best), Some(cheapest)) = (best, cheapest) {
+    if let Some(cheapest) = cheapest {
+        let most = match best {
+            Some(b) => format!(
+                "Most requests within their SLOs: {} ({})",
+                b.policy,
+                b.summary
+                    .slo_attainment
+                    .map_or("-".into(), |a| format!("{:.1}%", a * 100.0))
+            ),
+            None => "No run had a request to judge against the SLOs".to_string(),
+        };
         let _ = writeln!(
             s,
-            "Most requests within their SLOs: {} ({}); fewest GPU-hours: {} ({:.2}).",
-            best.policy,
-            best.summary
-                .slo_attainment
-                .map_or("-".into(), |a| format!("{:.1}%", a * 100.0)),
-            cheapest.policy,
-            cheapest.summary.gpu_hours
+            "{most}; fewest GPU-hours: {} ({:.2}).",
+            cheapest.policy, cheapest.summary.gpu_hours
         );
     }
     s

@@ -107,3 +107,37 @@ fn the_airline_story_names_its_storm() {
         "no held decisions"
     );
 }
+
+#[test]
+fn the_story_names_the_first_of_equals_and_no_winner_where_nothing_was_judged() {
+    let out = std::env::temp_dir().join(format!("servesim-report-tie-{}", std::process::id()));
+    let scenario = scenarios().join("disagg-small.yaml");
+    let story = |rate: &str| {
+        let set = format!("traffic.streams[0].open.arrival.rate_per_s={rate}");
+        let (ok, stdout, stderr) = servesim(&[
+            "report",
+            scenario.to_str().unwrap(),
+            "--policies",
+            "static,lookahead",
+            "--set",
+            "duration_s=120",
+            "--set",
+            &set,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(ok, "{stderr}");
+        stdout
+    };
+    // Two minutes at the scenario's own rate: neither starts a worker, both equal.
+    let s = story("2");
+    assert!(
+        s.contains("Most requests within their SLOs: static ("),
+        "{s}"
+    );
+    let s = story("0.001");
+    assert!(
+        s.contains("No run had a request to judge against the SLOs; fewest GPU-hours: static"),
+        "{s}"
+    );
+}
