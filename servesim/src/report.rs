@@ -54,8 +54,10 @@ pub struct GroupSummary {
     pub slo_met_share: Option<f64>,
     /// TTFT, ms.
     pub ttft_ms: Percentiles,
-    /// Per-token ITL, ms.
-    pub itl_ms: Percentiles,
+    /// Per-token ITL, ms: of all requests only (the engine counts gaps per step, not per
+    /// class; a class's per-request mean is `itl_mean_ms`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub itl_ms: Option<Percentiles>,
     /// Per-request mean ITL, ms.
     pub itl_mean_ms: Percentiles,
     /// End to end, ms.
@@ -66,13 +68,13 @@ pub struct GroupSummary {
 
 impl GroupSummary {
     /// The figures of `l`, of which `late` more are in flight past the TTFT target.
-    fn of(l: &Latencies, late: u64) -> Self {
+    fn of(l: &Latencies, late: u64, per_token: bool) -> Self {
         let judged = l.completed + l.unserved + late;
         GroupSummary {
             completed: l.completed,
             slo_met_share: (judged > 0).then(|| l.slo_met as f64 / judged as f64),
             ttft_ms: Percentiles::of(&l.ttft),
-            itl_ms: Percentiles::of(&l.itl),
+            itl_ms: per_token.then(|| Percentiles::of(&l.itl)),
             itl_mean_ms: Percentiles::of(&l.itl_mean),
             e2e_ms: Percentiles::of(&l.e2e),
             output_tokens: l.output_tokens,
@@ -218,14 +220,14 @@ impl Summary {
             throughput_tokens_per_s: m.all.output_tokens as f64 / measured,
             preemptions: m.preemptions,
             gpu_hours: pools.iter().map(|p| p.gpu_hours).sum(),
-            all: GroupSummary::of(&m.all, late),
+            all: GroupSummary::of(&m.all, late, true),
             by_class: w
                 .workload
                 .class_names()
                 .iter()
                 .zip(&m.by_class)
                 .zip(&late_by_class)
-                .map(|((name, l), &late)| (name.clone(), GroupSummary::of(l, late)))
+                .map(|((name, l), &late)| (name.clone(), GroupSummary::of(l, late, false)))
                 .collect(),
             pools,
             planner: w.planner_name().map(str::to_string),
@@ -284,9 +286,10 @@ impl fmt::Display for Summary {
             "{:<22} {:>9} {:>9} {:>9} {:>9} {:>9}",
             "latency (ms)", "mean", "p50", "p90", "p99", "max"
         )?;
+        let per_token = self.all.itl_ms.unwrap_or_default();
         for (name, p) in [
             ("TTFT", &self.all.ttft_ms),
-            ("ITL per token", &self.all.itl_ms),
+            ("ITL per token", &per_token),
             ("ITL mean per request", &self.all.itl_mean_ms),
             ("E2E", &self.all.e2e_ms),
         ] {

@@ -99,7 +99,7 @@ fn the_host_time_per_token_caps_the_output_rate() {
     );
     // Users see their tokens as the frontend delivers them, per token and per request alike.
     let (per_token, per_request) = (
-        capped.all.itl_ms.mean.unwrap(),
+        capped.all.itl_ms.as_ref().unwrap().mean.unwrap(),
         capped.all.itl_mean_ms.mean.unwrap(),
     );
     assert!(per_request > 25.0, "{capped}");
