@@ -18,7 +18,9 @@ pub struct PolicyRun<'a> {
     pub world: &'a World,
 }
 
-/// Seconds of `[from, to)` in which the per-interval TTFT p90 was above `slo_ms`.
+/// Seconds of `[from, to)` in which the per-interval TTFT p90 was above `slo_ms`: the
+/// sample intervals within it (entry `k` of the series is the interval that ends at
+/// `k × step`).
 fn seconds_over(world: &World, slo_ms: f64, from_s: f64, to_s: f64) -> f64 {
     let m = &world.metrics;
     let step = m.sample_interval_s();
@@ -26,8 +28,8 @@ fn seconds_over(world: &World, slo_ms: f64, from_s: f64, to_s: f64) -> f64 {
         .iter()
         .enumerate()
         .filter(|&(k, &v)| {
-            let t = k as f64 * step;
-            t >= from_s && t < to_s && v > slo_ms
+            let (start, end) = ((k as f64 - 1.0) * step, k as f64 * step);
+            start >= from_s && end <= to_s && v > slo_ms
         })
         .count() as f64
         * step
