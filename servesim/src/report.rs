@@ -349,24 +349,7 @@ impl fmt::Display for Summary {
             )?;
         }
         for o in &self.faults {
-            let pct = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
-            writeln!(
-                f,
-                "fault {} ({}) at {:.0} s: {} requests lost, {} transfers failed, recovered {}; SLO attainment before {}, during {}, after {}",
-                o.kind,
-                o.target,
-                o.at_s,
-                o.requests_lost,
-                o.transfers_failed,
-                o.recovered_at_s
-                    .map_or("not within the run".to_string(), |r| format!(
-                        "at {r:.0} s ({:.0} s later)",
-                        r - o.at_s
-                    )),
-                pct(o.slo_attainment_before),
-                pct(o.slo_attainment_during),
-                pct(o.slo_attainment_after)
-            )?;
+            writeln!(f, "fault {o}")?;
         }
         if self.retried > 0 || !self.failed.is_empty() {
             writeln!(

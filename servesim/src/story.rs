@@ -97,6 +97,10 @@ pub fn render(scenario: &Scenario, runs: &[PolicyRun<'_>], burst: Option<(f64, f
     }
     for r in runs {
         let _ = writeln!(s, "- {}", what_it_did(r, from, scenario));
+        // What the scenario's faults did under this policy (the run's summary says it too).
+        for o in &r.summary.faults {
+            let _ = writeln!(s, "  fault {o}");
+        }
     }
     // The first of equals, as the cheapest is, and only among runs judged at all.
     let best = runs

@@ -141,3 +141,26 @@ fn the_story_names_the_first_of_equals_and_no_winner_where_nothing_was_judged() 
         "{s}"
     );
 }
+
+#[test]
+fn a_report_says_what_the_scenarios_faults_did_under_each_policy() {
+    let out = std::env::temp_dir().join(format!("servesim-report-fault-{}", std::process::id()));
+    let scenario = scenarios().join("airline-node-loss.yaml");
+    let (ok, stdout, stderr) = servesim(&[
+        "report",
+        scenario.to_str().unwrap(),
+        "--policies",
+        "static",
+        "--set",
+        "duration_s=1500",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("  fault node_down (node 0) at 1200 s: "),
+        "{stdout}"
+    );
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains("fault node_down (node 0) at 1200 s"));
+}

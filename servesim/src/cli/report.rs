@@ -148,8 +148,12 @@ pub fn compare(
         .collect();
     let mut body = summary_table(&rows);
     for (policy, (summary, world)) in policies.iter().zip(&runs) {
+        // What the scenario's faults did under this policy.
+        let faults: String = (summary.faults.iter())
+            .map(|o| format!("<p>fault {}</p>", servesim::html::escape(&o.to_string())))
+            .collect();
         body += &format!(
-            "<section><h2>{}</h2><p>SLO attainment {}, {:.2} GPU-hours, {} workers started, {} stopped.</p>{}</section>",
+            "<section><h2>{}</h2><p>SLO attainment {}, {:.2} GPU-hours, {} workers started, {} stopped.</p>{faults}{}</section>",
             servesim::html::escape(policy),
             summary
                 .slo_attainment

@@ -38,6 +38,31 @@ pub struct FaultOutcome {
     pub slo_attainment_after: Option<f64>,
 }
 
+impl std::fmt::Display for FaultOutcome {
+    /// `node_down (node 0) at 400 s: 86 requests lost, …; SLO attainment before …`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pct = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
+        write!(
+            f,
+            "{} ({}) at {:.0} s: {} requests lost, {} transfers failed, recovered {}; SLO \
+             attainment before {}, during {}, after {}",
+            self.kind,
+            self.target,
+            self.at_s,
+            self.requests_lost,
+            self.transfers_failed,
+            self.recovered_at_s
+                .map_or("not within the run".to_string(), |r| format!(
+                    "at {r:.0} s ({:.0} s later)",
+                    r - self.at_s
+                )),
+            pct(self.slo_attainment_before),
+            pct(self.slo_attainment_during),
+            pct(self.slo_attainment_after)
+        )
+    }
+}
+
 /// The faults of a run and their bookkeeping.
 pub(super) struct FaultLoop {
     pub(super) config: FaultsConfig,
