@@ -118,8 +118,8 @@ pub fn no_interval_reason(seeds: usize, all_identical: bool) -> Option<String> {
     } else if all_identical {
         Some(format!(
             "all {seeds} seeds gave bit-identical runs under every policy (the seed reaches \
-             no randomness of the workload, e.g. a trace replay): one run's numbers, exact \
-             differences, no intervals"
+             no randomness of the workload, e.g. a trace replay, or none of its draws \
+             arrived within the run): one run's numbers, exact differences, no intervals"
         ))
     } else {
         None

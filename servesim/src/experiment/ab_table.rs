@@ -73,7 +73,8 @@ impl fmt::Display for AbReport {
                 writeln!(
                     f,
                     "{}: all {} seeds gave bit-identical runs (the seed reaches no randomness \
-                     of the workload, e.g. a trace replay): one run's numbers, no interval",
+                     of the workload, e.g. a trace replay, or none of its draws arrived within \
+                     the run): one run's numbers, no interval",
                     p.policy,
                     self.seeds.len()
                 )?;
