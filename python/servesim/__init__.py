@@ -583,7 +583,8 @@ def profile(
     writes ``dgd.yaml``, the planner profile, ``pareto.csv``, ``summary.json`` and
     ``report.html`` into ``out`` and returns the summary. ``mode``: ``fast`` or ``simulate``;
     ``prefer``: the choice rule (``goodput``, ``disagg`` or ``agg``, as ``--prefer``);
-    ``prefill_tp``, ``decode_tp``, ``agg_tp``: TP sizes fixed per role (only those searched).
+    ``prefill_tp``, ``decode_tp``, ``agg_tp``: worker sizes in GPUs fixed per role (TP, or TP ×
+    attention DP for a mixture of experts; only those searched).
     When no deployment meets both SLOs the closest is written and ``summary["meets_slo"]`` is
     false (the CLI exits with status 2). ``progress`` as ``ab``'s (the simulate mode's
     candidates). ``calibration``: a folder of kernel tables measured on your GPUs, as

@@ -575,7 +575,7 @@ def test_profile_perf_predict_and_traces(tmp_path: Path) -> None:
         servesim.profile(own / "dgd.yaml", own)
     assert "DynamoGraphDeploymentRequest" in (own / "dgd.yaml").read_text()
     # A pin the search does not try is named by its keyword, not the CLI's flag.
-    with pytest.raises(errors.ConfigError, match="prefill_tp: 3 is not a TP size searched") as e:
+    with pytest.raises(errors.ConfigError, match="prefill_tp: 3 is not a worker size searched") as e:
         servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p7", prefill_tp=3)
     assert "--" not in str(e.value)
     # Measured tables time the search: a slower GEMM table lowers what a GPU serves.

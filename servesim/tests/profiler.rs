@@ -728,6 +728,34 @@ fn a_mixture_of_experts_is_searched_with_expert_and_attention_data_parallelism()
     }
 }
 
+/// A pinned size is GPUs a worker, whatever its split: `--decode-tp 4` searches TP4, TP4EP4
+/// and DP4EP4 decode workers of a mixture of experts, and nothing else.
+#[test]
+fn a_pinned_size_counts_the_workers_gpus() {
+    let text = std::fs::read_to_string(root().join("scenarios/profile-qwen3-32b-h200.yaml"))
+        .unwrap()
+        .replace("Qwen/Qwen3-32B-FP8", "openai/gpt-oss-120b");
+    let pins = TpPins {
+        decode: Some(4),
+        ..TpPins::default()
+    };
+    let over = Overrides {
+        pins,
+        ..Overrides::default()
+    };
+    let r = ProfileRequest::from_yaml_str(&text, "req", &over).unwrap();
+    let o = profile(r, ProfileMode::Fast, &Quiet).unwrap();
+    let decode: std::collections::BTreeSet<String> = (o.points.iter())
+        .filter_map(|p| p.candidate.decode)
+        .map(|d| d.split.label())
+        .collect();
+    assert_eq!(
+        decode,
+        ["DP4EP4", "TP4", "TP4EP4"].map(String::from).into(),
+        "{decode:?}"
+    );
+}
+
 /// SGLang gives each DP-attention rank `chunked_prefill_size // dp`: the DGD asks for the
 /// default (8,192 on an H200) times the ranks, as the search planned each rank.
 #[test]

@@ -30,13 +30,14 @@ pub struct ProfileArgs {
     /// `goodput`).
     #[arg(long, default_value = "goodput", value_parser = str::parse::<Prefer>)]
     pub prefer: Prefer,
-    /// Search only this TP for prefill workers (disaggregated).
+    /// Search only prefill workers of this many GPUs (disaggregated): the TP of a dense
+    /// model's worker, TP × attention DP of a mixture of experts' (as the DGD counts them).
     #[arg(long)]
     pub prefill_tp: Option<u32>,
-    /// Search only this TP for decode workers (disaggregated).
+    /// Search only decode workers of this many GPUs (disaggregated), as `--prefill-tp`.
     #[arg(long)]
     pub decode_tp: Option<u32>,
-    /// Search only this TP for aggregated workers.
+    /// Search only aggregated workers of this many GPUs, as `--prefill-tp`.
     #[arg(long)]
     pub agg_tp: Option<u32>,
     /// Print the wall time of each phase.

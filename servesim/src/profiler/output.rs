@@ -44,7 +44,9 @@ pub fn pareto_csv(o: &Outcome) -> String {
         let pool = |x: Option<super::PoolShape>| {
             x.map_or((String::new(), String::new(), String::new()), |p| {
                 (
-                    p.split.tp.to_string(),
+                    // GPUs a worker (its TP where it has no attention DP), as the pins and
+                    // `summary.json` count them; the split says how they are used.
+                    p.split.gpus().to_string(),
                     p.workers.to_string(),
                     p.split.label(),
                 )

@@ -369,12 +369,13 @@ impl<'a> Search<'a> {
         nodes_taken(self.req.gpus_per_node, self.req.total_gpus, workers) <= u64::from(self.nodes())
     }
 
-    /// The workers searched for a role whose TP the user may have fixed.
+    /// The workers searched for a role whose size (GPUs a worker: its TP, times its
+    /// attention DP) the user may have fixed.
     pub(super) fn role(&self, pin: Option<u32>) -> impl Iterator<Item = (usize, &Worker)> {
         self.workers
             .iter()
             .enumerate()
-            .filter(move |(_, w)| pin.is_none_or(|tp| w.split.tp == tp))
+            .filter(move |(_, w)| pin.is_none_or(|gpus| w.split.gpus() == gpus))
     }
 
     /// Runs the search: the best candidate per (mode, TP combination), and every sampled

@@ -52,7 +52,8 @@ servesim_core::named_enum! {
     }
 }
 
-/// TP sizes the user fixed: only those are searched for that role (`None`: every size).
+/// Worker sizes the user fixed, in GPUs (a dense worker's TP; TP × attention DP of a
+/// mixture of experts'): only those are searched for that role (`None`: every size).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct TpPins {
     /// Prefill workers of a disaggregated deployment (`--prefill-tp`).
@@ -278,12 +279,15 @@ impl ProfileRequest {
             ("--decode-tp", o.pins.decode),
             ("--agg-tp", o.pins.aggregated),
         ] {
-            if let Some(tp) = pin
-                && !([1, 2, 4, 8].contains(&tp) && tp <= max_tp)
+            if let Some(gpus) = pin
+                && !(gpus.is_power_of_two() && gpus <= max_tp)
             {
                 return Err(invalid(
                     flag,
-                    format!("{tp} is not a TP size searched (1, 2, 4 or 8, at most {max_tp})"),
+                    format!(
+                        "{gpus} is not a worker size searched (a power of two GPUs, at most \
+                         {max_tp})"
+                    ),
                 ));
             }
         }
