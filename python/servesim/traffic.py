@@ -88,7 +88,7 @@ def generate(
     ``airline``, ``block_tokens``), or a path: a trace file (``.csv``/``.jsonl``, optionally
     ``.gz``; ``format`` = ``azure``/``mooncake``/``burstgpt`` when the name or header does not
     tell) or a YAML file with a ``traffic:`` key, read as ``servesim traffic export`` reads it
-    (its ``seed:`` is used, its ``duration_s`` is not). ``duration_s`` and ``seed`` override
+    (its ``seed:`` and a scenario's ``duration_s`` are used, as the CLI uses them). ``duration_s`` and ``seed`` override
     the source's; without either, the seed is 0 and the run lasts until every stream ends
     (a stream that never ends is then a ``ConfigError`` on ``duration_s``). Relative trace
     paths are resolved against ``base_dir`` (default: the scenario's folder, else ``.``).

@@ -9,7 +9,7 @@ use servesim::Error;
 use servesim::core::{SimDuration, SimTime};
 use servesim::traffic::{
     Request, SessionInfo, Standalone, TraceFormat, TraceReader, TrafficError, WorkloadSpec,
-    load_spec,
+    file_duration_s, load_spec,
 };
 
 use crate::columns;
@@ -156,8 +156,14 @@ fn workload_of(
             Ok((spec, None, None))
         }
         "file" => {
-            let (spec, seed) = load_spec(Path::new(source), format).map_err(Error::Traffic)?;
-            Ok((spec, seed, None))
+            let path = Path::new(source);
+            let (spec, seed) = load_spec(path, format).map_err(Error::Traffic)?;
+            // A scenario file's run lasts its duration_s, as `servesim traffic stats` runs it.
+            let duration = match format.is_none().then(|| file_duration_s(path)).flatten() {
+                Some(s) => Some(secs("duration_s", s)?),
+                None => None,
+            };
+            Ok((spec, seed, duration))
         }
         other => Err(Error::Config {
             path: "source".into(),

@@ -311,3 +311,10 @@ def test_import_is_lazy_and_results_pickle() -> None:
     again = pickle.loads(pickle.dumps(r))
     assert again.requests is not None and again.requests.num_rows == n > 0
     assert again.timeseries.equals(r.timeseries) and again.summary == r.summary
+
+
+def test_a_scenario_file_runs_for_its_duration_as_the_cli_runs_it() -> None:
+    path = ROOT / "scenarios" / "disagg-small.yaml"
+    from_file = traffic.stats(path)["total"]["count"]
+    from_scenario = traffic.stats(servesim.Scenario.from_yaml(path))["total"]["count"]
+    assert from_file == from_scenario > 0

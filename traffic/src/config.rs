@@ -597,6 +597,18 @@ pub fn reads_as_trace(path: &Path) -> bool {
     is_trace_path(path) && !is_json_document(path)
 }
 
+/// The `duration_s` of a scenario file read as a workload (`None` for a trace, a workload
+/// file, or a scenario that does not say): a run of its workload alone lasts as long as the
+/// scenario's, as `servesim traffic stats` and Python's `servesim.traffic` run it.
+pub fn file_duration_s(path: &Path) -> Option<f64> {
+    if reads_as_trace(path) {
+        return None;
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    let doc: serde_norway::Value = serde_norway::from_str(&text).ok()?;
+    doc.get("duration_s")?.as_f64()
+}
+
 /// A plain `.json` file whose first line is not a trace record (a Mooncake line has a
 /// `timestamp`): a scenario or workload written as JSON, not a trace.
 fn is_json_document(path: &Path) -> bool {

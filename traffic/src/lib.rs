@@ -51,8 +51,8 @@ pub mod workload;
 pub use arrival::ArrivalConfig;
 pub use benchmark::{BenchmarkConfig, BetweenPhases, RateArrival};
 pub use config::{
-    DEFAULT_BLOCK_TOKENS, Preset, WorkloadConfig, WorkloadSpec, is_trace_path, load_spec,
-    load_workload_file, reads_as_trace,
+    DEFAULT_BLOCK_TOKENS, Preset, WorkloadConfig, WorkloadSpec, file_duration_s, is_trace_path,
+    load_spec, load_workload_file, reads_as_trace,
 };
 pub use dist::DistConfig;
 pub use error::{Result, TrafficError};

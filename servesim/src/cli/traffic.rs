@@ -10,8 +10,8 @@ use flate2::write::GzEncoder;
 use clap::Subcommand;
 use servesim_core::{NotOneOf, SimDuration, SimTime};
 use servesim_traffic::{
-    MooncakeWriter, Standalone, StatsBuilder, TraceFormat, TrafficError, WorkloadSpec, load_spec,
-    reads_as_trace,
+    MooncakeWriter, Standalone, StatsBuilder, TraceFormat, TrafficError, WorkloadSpec,
+    file_duration_s, load_spec,
 };
 
 use super::CliError;
@@ -107,11 +107,7 @@ fn load(file: &Path, format: Option<TraceFormat>) -> Result<Loaded, CliError> {
     })?;
     // A scenario's run lasts its `duration_s`: a run of its workload alone lasts as long
     // (the workload was readable, so the file is).
-    let duration_s = (format.is_none() && !reads_as_trace(file))
-        .then(|| std::fs::read_to_string(file).ok())
-        .flatten()
-        .and_then(|text| serde_norway::from_str::<serde_norway::Value>(&text).ok())
-        .and_then(|doc| doc.get("duration_s").and_then(serde_norway::Value::as_f64));
+    let duration_s = format.is_none().then(|| file_duration_s(file)).flatten();
     Ok(Loaded {
         spec,
         seed,
