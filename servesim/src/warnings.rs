@@ -40,6 +40,16 @@ pub fn before_run(s: &Scenario) -> Vec<String> {
     }
     out.extend(long_run(s));
     out.extend(preset_after_end(s));
+    if let Some(p) = s.planner()
+        && p.scrape_lag_s >= s.duration().as_secs_f64()
+    {
+        out.push(format!(
+            "planner.scrape_lag_s: {} s is not shorter than the run ({} s, duration_s): the \
+             planner sees no metrics within it",
+            p.scrape_lag_s,
+            s.duration().as_secs_f64()
+        ));
+    }
     if !s.unread_calibration().is_empty() {
         out.push(format!(
             "calibration: this run reads none of {} ({} on {}): another GPU's, or a backend \

@@ -606,6 +606,23 @@ fn a_run_cut_short_of_a_preset_stream_is_warned_of_not_refused() {
 }
 
 #[test]
+fn a_scrape_lag_as_long_as_the_run_is_warned_of() {
+    let text = GOOD.replacen(
+        "traffic:\n",
+        "planner: {policy: sla, interval_s: 30, scrape_lag_s: 60}\ntraffic:\n",
+        1,
+    );
+    let s = Scenario::from_yaml_str(&text, "s.yaml", Path::new(".")).unwrap();
+    assert_eq!(
+        servesim::warnings::before_run(&s),
+        [
+            "planner.scrape_lag_s: 60 s is not shorter than the run (60 s, duration_s): the \
+          planner sees no metrics within it"
+        ]
+    );
+}
+
+#[test]
 fn a_run_warns_of_kernels_timed_from_another_shape_and_names_the_pools() {
     let run = |text: &str| {
         let s = Scenario::from_yaml_str(text, "s.yaml", Path::new(".")).unwrap();
