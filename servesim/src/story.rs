@@ -103,24 +103,20 @@ pub fn render(scenario: &Scenario, runs: &[PolicyRun<'_>], burst: Option<(f64, f
         }
     }
     // The first of equals, as the cheapest is, and only among runs judged at all.
-    let best = runs
-        .iter()
-        .filter(|r| r.summary.slo_attainment.is_some())
-        .fold(None::<&PolicyRun<'_>>, |best, r| match best {
-            Some(b) if b.summary.slo_attainment >= r.summary.slo_attainment => Some(b),
-            _ => Some(r),
+    let best = (runs.iter())
+        .filter_map(|r| r.summary.slo_attainment.map(|a| (r.policy, a)))
+        .fold(None::<(&str, f64)>, |best, (p, a)| match best {
+            Some(b) if b.1 >= a => Some(b),
+            _ => Some((p, a)),
         });
     let cheapest = runs
         .iter()
         .min_by(|a, b| a.summary.gpu_hours.total_cmp(&b.summary.gpu_hours));
     if let Some(cheapest) = cheapest {
         let most = match best {
-            Some(b) => format!(
-                "Most requests within their SLOs: {} ({})",
-                b.policy,
-                b.summary
-                    .slo_attainment
-                    .map_or("-".into(), |a| format!("{:.1}%", a * 100.0))
+            Some((policy, a)) => format!(
+                "Most requests within their SLOs: {policy} ({:.1}%)",
+                a * 100.0
             ),
             None => "No run had a request to judge against the SLOs".to_string(),
         };

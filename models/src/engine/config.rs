@@ -145,6 +145,19 @@ impl EngineConfig {
         self.cuda_graphs.ranks().max(1)
     }
 
+    /// The prompt-token budget of a worker of `ranks` attention-DP ranks whose backend's own
+    /// default is `default`: each rank takes the default under TensorRT-LLM and vLLM (their
+    /// `max_num_tokens` and `max_num_batched_tokens` are per rank), but SGLang's
+    /// chunked-prefill size is the server's, each rank taking `chunked_prefill_size // dp`
+    /// ("DP attention is enabled. The chunked prefill size is adjusted to ...",
+    /// `ServerArgs._handle_data_parallelism` of SGLang 0.5).
+    pub fn worker_token_budget(backend: Backend, default: u32, ranks: u32) -> u32 {
+        match backend {
+            Backend::Sglang => default,
+            Backend::Trtllm | Backend::Vllm => default.saturating_mul(ranks),
+        }
+    }
+
     /// The most prompt tokens one sequence's chunk may take in a step: one rank's share of
     /// the budget.
     pub fn rank_token_budget(&self) -> u32 {

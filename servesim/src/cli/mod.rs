@@ -54,7 +54,7 @@ pub type Input<'a> = (&'a str, &'a std::path::Path);
 fn input_at<'a>(path: &std::path::Path, inputs: &[Input<'a>]) -> Option<&'a str> {
     inputs
         .iter()
-        .find(|(_, input)| path == *input || servesim::validate::same_file(path, input))
+        .find(|(_, input)| servesim::validate::same_file(path, input))
         .map(|(what, _)| *what)
 }
 

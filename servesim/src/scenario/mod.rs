@@ -45,12 +45,14 @@ pub use config::{
 pub use faults::{FaultEvent, FaultsConfig, MIN_MTBF_S};
 pub use overrides::Override;
 
-/// Whether `a` and `b` name one existing file (through links or `..` alike).
+/// Whether `a` and `b` name one file: spelt alike, or one existing file through links or
+/// `..` alike.
 pub fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
+    a == b
+        || match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
 }
 
 /// A validated pool.
@@ -221,14 +223,13 @@ impl Scenario {
     /// a file the `calibration` folder holds, at any depth, counts), so that no output is
     /// written over it.
     pub fn reads(&self, path: &Path) -> Option<String> {
-        let same = |a: &Path, b: &Path| a == b || same_file(a, b);
         let held = |folder: &Path| match (path.canonicalize(), folder.canonicalize()) {
             (Ok(file), Ok(folder)) => file.is_file() && file.starts_with(folder),
             _ => false,
         };
         self.input_files().into_iter().find_map(|(field, input)| {
             let inside = field == "calibration" && held(&input);
-            (same(path, &input) || inside).then_some(field)
+            (same_file(path, &input) || inside).then_some(field)
         })
     }
 

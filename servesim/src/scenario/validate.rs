@@ -175,8 +175,7 @@ fn validate_served(
 /// or a trace window past the end is. A preset's streams are the preset's: a run cut
 /// short of one is warned of instead (`crate::warnings::before_run`).
 fn validate_stream_starts(config: &ScenarioConfig, duration_s: f64) -> Result<(), Error> {
-    let t = &config.traffic;
-    for (i, s) in t.streams.iter().enumerate() {
+    for (i, s) in config.traffic.streams.iter().enumerate() {
         if s.start_s >= duration_s {
             return Err(invalid(
                 format!("traffic.streams[{i}].start_s"),
@@ -548,11 +547,6 @@ fn validate_pool(
     };
     let o = &p.engine;
     let d = EngineConfig::for_backend(backend, gpu, p.tp);
-    // SGLang's chunked-prefill size is the server's: under DP attention each rank takes
-    // `chunked_prefill_size // dp` ("DP attention is enabled. The chunked prefill size is
-    // adjusted to ...", `ServerArgs._handle_data_parallelism` of SGLang 0.5), so its default
-    // does not grow with the ranks.
-    let token_ranks = if backend == Backend::Sglang { 1 } else { dp };
     let mut engine = EngineConfig {
         // Under attention DP each rank schedules its own batch under the backend's limits
         // (TensorRT-LLM's `max_batch_size` and `max_num_tokens` are per rank); the one engine
@@ -561,7 +555,11 @@ fn validate_pool(
         max_num_seqs: o.max_num_seqs.unwrap_or(d.max_num_seqs.saturating_mul(dp)),
         max_batched_tokens: o
             .max_batched_tokens
-            .unwrap_or(d.max_batched_tokens.saturating_mul(token_ranks)),
+            .unwrap_or(EngineConfig::worker_token_budget(
+                backend,
+                d.max_batched_tokens,
+                dp,
+            )),
         block_tokens: o.block_tokens.unwrap_or(d.block_tokens),
         chunked_prefill: o.chunked_prefill.unwrap_or(d.chunked_prefill),
         mixed_batches: o.mixed_batches.unwrap_or(d.mixed_batches),
@@ -590,13 +588,14 @@ fn validate_pool(
         if !(c.is_finite() && c > 0.0) {
             return Err(invalid(field, format!("{c} is not a positive number")));
         }
-        engine.new_token_ratio = Some(NewTokenRatio::sglang(c));
     }
-    // Under DP attention SGLang admits more boldly: the same `_handle_data_parallelism`
-    // multiplies `schedule_conservativeness` by 0.3, the default's and a given one alike.
-    if backend == Backend::Sglang && dp > 1 {
-        let c = o.schedule_conservativeness.unwrap_or(1.0);
-        engine.new_token_ratio = Some(NewTokenRatio::sglang(c * 0.3));
+    if backend == Backend::Sglang {
+        // SGLang's default conservativeness is 1.0; under DP attention it admits more
+        // boldly: `_handle_data_parallelism` multiplies the default and a given one alike
+        // by 0.3.
+        let dp_scale = if dp > 1 { 0.3 } else { 1.0 };
+        let c = o.schedule_conservativeness.unwrap_or(1.0) * dp_scale;
+        engine.new_token_ratio = Some(NewTokenRatio::sglang(c));
     }
     for (field, v) in [
         ("max_num_seqs", engine.max_num_seqs),

@@ -456,14 +456,10 @@ fn generator_settings(
                 deployed_token_budget(GeneratorRules::Benchmark, b, &pool.role, isl, batch)
         {
             // SGLang's chunked-prefill size (the backend's default) still bounds a chunk
-            // (`scheduled_tokens` says where SGLang does so), a rank's share of it under DP
-            // attention (`chunked_prefill_size // dp`, as the scenario's default).
-            let chunk = EngineConfig::for_backend(b, sku, pool.tp).max_batched_tokens;
-            let chunk = if b == Backend::Sglang {
-                (chunk / ranks).max(1)
-            } else {
-                chunk
-            };
+            // (`scheduled_tokens` says where SGLang does so): a rank's share of the worker's
+            // default budget, as the scenario's.
+            let default = EngineConfig::for_backend(b, sku, pool.tp).max_batched_tokens;
+            let chunk = (EngineConfig::worker_token_budget(b, default, ranks) / ranks).max(1);
             let per_rank = scheduled_tokens(b, written, chunk);
             pool.engine.max_batched_tokens = Some(per_rank.saturating_mul(ranks));
         }

@@ -256,12 +256,8 @@ impl World {
     }
 
     /// Requests in flight whose TTFT target is already missed at `now`, counted from when
-    /// their client issued them, as finished ones are.
-    pub fn in_flight_late(&self, now: SimTime, ttft: SimDuration) -> u64 {
-        self.in_flight_late_by_class(now, ttft).iter().sum()
-    }
-
-    /// [`World::in_flight_late`] by class (indexed by the workload's class ids).
+    /// their client issued them, as finished ones are, by class (indexed by the workload's
+    /// class ids).
     pub fn in_flight_late_by_class(&self, now: SimTime, ttft: SimDuration) -> Vec<u64> {
         let mut late = vec![0u64; self.workload.class_names().len()];
         let missed = self
