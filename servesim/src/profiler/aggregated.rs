@@ -107,7 +107,9 @@ impl Search<'_> {
         slots: u32,
     ) -> Option<(DecodeOccupancy, f64)> {
         let load = self.load_of(w.split, "aggregated");
-        let at = |k: u32| load.aggregated(&w.cached, &w.graphs, k.max(1));
+        // Each iteration as the deployed worker runs it, its graphs captured for `slots`.
+        let graphs = self.deployed_graphs(w, slots);
+        let at = |k: u32| load.aggregated(&w.cached, &graphs, k.max(1));
         // A request's iterations (its prefill chunks and decode steps): `b` sequences start
         // `requests/s × iteration` requests an iteration.
         let iterations = f64::from(b) / (point.requests_per_s * point.itl_ms / 1e3);

@@ -194,13 +194,14 @@ impl Search<'_> {
         // spaced by their busy queue, dealt round-robin: every `y`-th of them.
         let prefill_busy = rate * queue.model.alone_ms() / 1e3 / f64::from(x);
         let arrival_scv = fixed_service_departure_scv(prefill_busy, x) / f64::from(y);
+        // Each step as the deployed worker runs it, its graphs captured for `slots`.
         let steps = self.load().decode_steps();
-        let occupancy = decode_occupancy(rate, steps, y, slots, arrival_scv, |n| {
-            self.decode_itl_ms(d, n)
-        });
+        let graphs = self.deployed_graphs(d, slots);
+        let step_ms = |n: u32| self.load().decode_step_ms(&d.cached, &graphs, n);
+        let occupancy = decode_occupancy(rate, steps, y, slots, arrival_scv, step_ms);
         let (itl, slot_wait) = match occupancy {
             Some(o) => (o.itl_ms, o.wait_ms),
-            None => (self.decode_itl_ms(d, slots), f64::INFINITY),
+            None => (step_ms(slots), f64::INFINITY),
         };
         let ttft = queue.model.response_ms(rate, x)
             + self.decode_side.ms(self.req.isl, &p.split, &d.split, itl)

@@ -20,7 +20,8 @@
 //!   at its own count's time; the candidate's ITL and its wait for a slot are those of the
 //!   count's stationary chain ([`servesim_models::analytic::decode_occupancy`]; for an
 //!   aggregated worker its flow-equivalent server, and the TTFT an arrival meets at each
-//!   count).
+//!   count), each step replaying the CUDA graphs the DGD captures for the candidate's
+//!   slots (`Search::deployed_graphs`).
 //! - **routing**: the DGD's frontend runs Dynamo's default router (`--router-mode
 //!   round-robin`, written out in it), and `--mode simulate` routes the same way.
 //!
@@ -45,7 +46,8 @@ use servesim_planner::profile::PoolModel;
 use super::candidate::{Candidate, FrontierPoint, Mode, SloMiss, Split, splits};
 pub use super::decode_side::DecodeSideWait;
 use super::engine_settings::{
-    GeneratorRules, deployed_token_budget, fast_model_graphs, scheduled_tokens,
+    GeneratorRules, deployed_batch_sizes, deployed_token_budget, fast_model_graphs,
+    scheduled_tokens,
 };
 use super::placement::nodes_taken;
 use super::request::ProfileRequest;
@@ -279,6 +281,20 @@ impl<'a> Search<'a> {
     /// Decode step time at `b` sequences of mean context, ms.
     pub fn decode_itl_ms(&self, w: &Worker, b: u32) -> f64 {
         self.load().decode_step_ms(&w.cached, &w.graphs, b)
+    }
+
+    /// The CUDA graphs the DGD has a worker of `w` capture once its `max_num_seqs` is
+    /// `slots` ([`deployed_batch_sizes`], per attention-DP rank), which `--mode simulate`
+    /// runs too: the ladder, and every size within 8 of a rank's share of `slots`. A worker's
+    /// own graphs (`Worker::graphs`, taken before its batch is known) pad a step just below
+    /// the batch to the next size of the ladder (97 sequences a rank to 112, a step 6 %
+    /// longer on DeepSeek-R1 DP8EP8), which the deployed worker does not. The backend's own
+    /// where the DGD writes none (vLLM's, as the worker's).
+    pub(super) fn deployed_graphs(&self, w: &Worker, slots: u32) -> CudaGraphs {
+        match deployed_batch_sizes(self.req.backend, w.split.per_rank(slots)) {
+            Some(sizes) => CudaGraphs::new(sizes, true).per_rank(w.split.attention_dp),
+            None => w.graphs.clone(),
+        }
     }
 
     /// Largest `b` in `1..=cap` with `ok(b)`, assuming `ok` holds up to some point and
@@ -564,5 +580,69 @@ mod tests {
         }
         assert_eq!(Search::largest(1024, |_| false), None);
         assert_eq!(Search::largest(50, |_| true), Some(50));
+    }
+
+    /// DeepSeek-R1 under TensorRT-LLM on 16 B200s: disaggregated, its decode workers
+    /// attention-DP ranks of their own batches.
+    fn deepseek_search(run: impl FnOnce(&Search<'_>)) {
+        let text = "
+apiVersion: nvidia.com/v1alpha1
+kind: DynamoGraphDeploymentRequest
+metadata: {name: ds}
+spec:
+  model: deepseek-ai/DeepSeek-R1
+  backend: trtllm
+  sla: {ttft: 1500, itl: 40}
+  workload: {isl: 4000, osl: 1000}
+  hardware: {gpuSku: b200_sxm, totalGpus: 16, numGpusPerNode: 8}
+";
+        let req = ProfileRequest::from_yaml_str(text, "ds", &Default::default()).unwrap();
+        let catalog = servesim_models::hardware::GpuCatalog::builtin();
+        run(&Search::new(&req, catalog.get(&req.gpu).unwrap()).unwrap());
+    }
+
+    #[test]
+    fn a_deployed_worker_runs_the_steps_near_its_batch_unpadded() {
+        deepseek_search(|search| {
+            let w = search
+                .workers
+                .iter()
+                .find(|w| w.split.label() == "DP8EP8")
+                .unwrap();
+            // 105 sequences a rank at most: 97 a rank replays its own graph once deployed,
+            // where the ladder alone pads it to 112.
+            let deployed = search.deployed_graphs(w, 836);
+            assert_eq!(deployed.decode_batch(776, 0).0, 776);
+            assert_eq!(w.graphs.decode_batch(776, 0).0, 896);
+        });
+    }
+
+    #[test]
+    fn a_decode_worker_is_planned_no_slower_than_its_full_deployed_step() {
+        deepseek_search(|search| {
+            let found = search.run();
+            let mut checked = 0;
+            for c in &found.candidates {
+                let Some(pool) = c.decode else { continue };
+                let d = search
+                    .workers
+                    .iter()
+                    .find(|w| w.split == pool.split)
+                    .unwrap();
+                let full = search.load().decode_step_ms(
+                    &d.cached,
+                    &search.deployed_graphs(d, c.batch),
+                    c.batch,
+                );
+                assert!(
+                    c.itl_ms <= full * 1.001,
+                    "{}: ITL {} ms over a full worker's step, {full} ms",
+                    c.label(),
+                    c.itl_ms
+                );
+                checked += 1;
+            }
+            assert!(checked > 0);
+        });
     }
 }
