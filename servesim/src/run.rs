@@ -35,7 +35,7 @@ impl Run {
 
     pub(crate) fn start(scenario: &Scenario, world: World) -> Result<Run, Error> {
         let mut sim = Simulation::new(world);
-        sim.model.schedule_start(scenario, &mut sim.scheduler)?;
+        sim.model.schedule_start(&mut sim.scheduler)?;
         Ok(Run {
             sim,
             end: SimTime::ZERO + scenario.duration(),

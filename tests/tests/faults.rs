@@ -167,6 +167,27 @@ proptest! {
     }
 }
 
+/// Failures at random are a Poisson process from `start_s`: the first one an exponential
+/// gap after it, not at it.
+#[test]
+fn random_failures_start_one_gap_after_their_start() {
+    let random = |mtbf_s| FaultEvent::RandomWorkerFailures {
+        pool: "decode".into(),
+        mtbf_s,
+        start_s: 10.0,
+        end_s: None,
+    };
+    for seed in 1..=5 {
+        // A failure a million seconds apart on average: none in a two-minute run.
+        let (s, _) = run(&small(vec![random(1e6)], seed)).unwrap();
+        assert!(s.faults.is_empty(), "seed {seed}: {s}");
+        let (s, _) = run(&small(vec![random(20.0)], seed)).unwrap();
+        let first = s.faults.first().map(|f| f.at_s);
+        assert!(first.is_some_and(|t| t > 10.0), "seed {seed}: {first:?}");
+        accounted(&s);
+    }
+}
+
 #[test]
 fn a_fault_on_a_worker_that_is_not_there_is_reported_not_dropped() {
     let missing = FaultEvent::WorkerDown {

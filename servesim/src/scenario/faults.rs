@@ -88,7 +88,8 @@ pub enum FaultEvent {
         /// When, s.
         at_s: f64,
     },
-    /// Workers of a pool die at random (exponential gaps drawn from the seed).
+    /// Workers of a pool die at random: a Poisson process from `start_s` (exponential gaps
+    /// drawn from the seed, the first one gap after `start_s`).
     RandomWorkerFailures {
         /// The pool.
         pool: String,

@@ -15,13 +15,14 @@
 
 use servesim_core::{EventKey, Model, RngStreams, Scheduler, SimDuration, SimTime, Slab};
 use servesim_models::cluster::{Cluster, ClusterEvent, ClusterOutput, PoolId};
+use servesim_models::faults::next_failure_in_s;
 use servesim_models::request::RequestHandle;
 use servesim_planner::Planner;
 use servesim_traffic::Workload;
 
 use crate::Error;
 use crate::metrics::Metrics;
-use crate::scenario::Scenario;
+use crate::scenario::{FaultEvent, Scenario};
 use crate::trace::{TraceOutcome, Tracer};
 use servesim_models::frontend::Frontend;
 
@@ -186,12 +187,8 @@ impl World {
     }
 
     /// Schedules what a run starts with: the first sample, the planner's first scrape and
-    /// decision, the faults of `scenario`, and the first arrival.
-    pub(crate) fn schedule_start(
-        &mut self,
-        scenario: &Scenario,
-        sched: &mut Scheduler<Event>,
-    ) -> Result<(), Error> {
+    /// decision, the scenario's faults, and the first arrival.
+    pub(crate) fn schedule_start(&mut self, sched: &mut Scheduler<Event>) -> Result<(), Error> {
         sched.schedule_at(SimTime::ZERO, Event::Sample);
         if let Some(pl) = &self.planner {
             // The k-th decision at k × interval sees metrics scraped `lag` earlier;
@@ -203,13 +200,21 @@ impl World {
             );
             sched.schedule_at(SimTime::ZERO + first, Event::PlannerDecide);
         }
-        if let Some(f) = &scenario.faults() {
-            for (i, e) in f.events.iter().enumerate() {
-                let at =
-                    SimDuration::from_secs_f64_round(e.at_s()).map_err(|err| Error::Config {
-                        path: format!("faults.events[{i}].at_s"),
-                        message: err.to_string(),
-                    })?;
+        if let Some(f) = self.faults.as_mut() {
+            for (i, e) in f.config.events.iter().enumerate() {
+                let mut at_s = e.at_s();
+                // Failures at random are a Poisson process from `start_s`: the first comes
+                // one exponential gap after it, as each next one after the last.
+                if let FaultEvent::RandomWorkerFailures { mtbf_s, end_s, .. } = e {
+                    at_s += next_failure_in_s(*mtbf_s, &mut f.rngs[i]);
+                    if !(at_s < end_s.unwrap_or(f64::INFINITY) && at_s.is_finite()) {
+                        continue;
+                    }
+                }
+                let at = SimDuration::from_secs_f64_round(at_s).map_err(|err| Error::Config {
+                    path: format!("faults.events[{i}].at_s"),
+                    message: err.to_string(),
+                })?;
                 let i = u16::try_from(i).map_err(|_| Error::Config {
                     path: "faults.events".into(),
                     message: "more than 65,535 faults".into(),
