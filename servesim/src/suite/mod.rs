@@ -221,7 +221,7 @@ pub fn run_suite(
                     gpus: c
                         .iter()
                         .zip(w.scenario.pools())
-                        .map(|(n, p)| n * p.tp)
+                        .map(|(n, p)| n * p.gpus())
                         .sum(),
                     slo_attainment: s.slo_attainment.unwrap_or(f64::NAN),
                     goodput_per_gpu: s.goodput_per_gpu(),

@@ -24,17 +24,18 @@ pub const DEFAULT_ATTAINMENT_TARGET: f64 = 0.9;
 /// Workers per pool, in the scenario's pool order.
 pub type Workers = Vec<u32>;
 
-/// Every deployment of at least one worker per pool whose GPUs (workers × TP, summed)
-/// fit the scenario's GPU budget, smallest first in the last pool, then the one before.
+/// Every deployment of at least one worker per pool whose GPUs (workers × each worker's
+/// GPUs, TP × attention DP, summed) fit the scenario's GPU budget, smallest first in the last
+/// pool, then the one before.
 pub fn candidates(s: &Scenario) -> Result<Vec<Workers>, Error> {
-    let tps: Vec<u32> = s.pools().iter().map(|p| p.tp).collect();
+    let per_worker: Vec<u32> = s.pools().iter().map(|p| p.gpus()).collect();
     let budget = s.gpu_budget();
     let mut out = Vec::new();
-    let mut current = vec![1u32; tps.len()];
+    let mut current = vec![1u32; per_worker.len()];
     let gpus = |w: &[u32]| -> u64 {
         w.iter()
-            .zip(&tps)
-            .map(|(&n, &tp)| u64::from(n) * u64::from(tp))
+            .zip(&per_worker)
+            .map(|(&n, &g)| u64::from(n) * u64::from(g))
             .sum()
     };
     if gpus(&current) > u64::from(budget) {
@@ -57,7 +58,7 @@ pub fn candidates(s: &Scenario) -> Result<Vec<Workers>, Error> {
                 ),
             });
         }
-        let mut i = tps.len();
+        let mut i = per_worker.len();
         loop {
             if i == 0 {
                 return Ok(out);
@@ -202,6 +203,23 @@ mod tests {
         ];
         assert_eq!(all, want);
         assert_eq!(label(&s, &all[1]), "1P2D");
+    }
+
+    #[test]
+    fn a_worker_of_attention_replicas_counts_all_its_gpus() {
+        // Workers of two one-GPU attention replicas in six GPUs: p + d <= 3.
+        let s = scenario(6)
+            .edited(|c| {
+                c.model = "Qwen3-30B-A3B".into();
+                for p in &mut c.cluster.pools {
+                    (p.tp, p.attention_dp, p.ep) = (1, 2, 2);
+                }
+            })
+            .unwrap();
+        assert_eq!(
+            candidates(&s).unwrap(),
+            vec![vec![1, 1], vec![1, 2], vec![2, 1]]
+        );
     }
 
     fn c(att: f64, gpg: f64, gpus: u32) -> Candidate {
