@@ -57,6 +57,11 @@ impl PoolObservation {
         self.ready.saturating_add(self.starting)
     }
 
+    /// Whether requests wait for the pool or its ready workers hold any KV.
+    pub fn holds_requests(&self) -> bool {
+        self.queue_depth > 0 || self.kv_utilisation.iter().any(|&k| k > 0.0)
+    }
+
     /// Mean KV utilisation over serving workers (0 with none; non-finite values ignored).
     pub fn mean_kv_utilisation(&self) -> f64 {
         let v: Vec<f64> = self

@@ -255,7 +255,10 @@ pub struct PoolStats {
     pub unrouted: u64,
     /// Requests waiting in worker queues.
     pub queued: u64,
-    /// Prompt tokens still to prefill.
+    /// Prefilled requests whose KV waits for a worker of this (decode) pool to take it in.
+    pub handoffs: u64,
+    /// Prompt tokens still to prefill: in its workers' queues and, for a pool that
+    /// prefills, those of the requests waiting for a worker (`unrouted`).
     pub queued_prefill_tokens: u64,
     /// Mean KV utilisation over serving workers.
     pub kv_utilisation: f64,
@@ -266,6 +269,14 @@ pub struct PoolStats {
     /// What its router predicted of the prompts it routed so far (prefix-aware routers
     /// only; zero otherwise).
     pub routed_hits: RoutedHits,
+}
+
+impl PoolStats {
+    /// Requests waiting for the pool: for a worker to be ready, in its workers' queues, and
+    /// prefilled ones whose KV waits for a decode worker to take it in.
+    pub fn waiting(&self) -> u64 {
+        self.unrouted + self.queued + self.handoffs
+    }
 }
 
 struct Transfer {

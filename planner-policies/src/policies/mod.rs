@@ -174,10 +174,34 @@ impl Common {
         }
     }
 
+    /// No change, but for a pool at zero that requests wait for, which gets one worker (see
+    /// [`Common::decide`]): what a policy decides when it has nothing to size by.
+    pub fn unchanged(&self, obs: &Observation) -> Decision {
+        let mut d = Decision::unchanged(obs.pools.len());
+        for (t, p) in d.targets.iter_mut().zip(&obs.pools) {
+            if p.active() == 0 && p.holds_requests() {
+                *t = Some(1);
+            }
+        }
+        d
+    }
+
     /// A decision setting every pool to `wanted` after [`Common::fit`]; a pool whose target
     /// equals its observed active workers is left alone (`None`), so that a decision taken on
     /// lagged metrics never undoes a change the metrics do not show yet.
     pub fn decide(&self, mut wanted: Vec<u32>, obs: &Observation) -> Decision {
+        // A pool allowed none (`min_replicas` 0) goes to zero only when it holds no request,
+        // and comes back from zero with one worker while requests wait for it, as Knative
+        // scales a revision to zero only once it has no traffic and its activator holds a
+        // request for a revision at zero until the autoscaler has started one (Knative
+        // Serving, "Configuring scale to zero"). A policy's own signals (a worker's KV, its
+        // measured capacity) read nothing from a pool without workers, so without this no
+        // demand could bring one back.
+        for (w, p) in wanted.iter_mut().zip(&obs.pools) {
+            if *w == 0 && p.holds_requests() {
+                *w = 1;
+            }
+        }
         self.fit(&mut wanted, self.budget(obs));
         Decision {
             targets: wanted

@@ -341,7 +341,7 @@ impl Sla {
             self.core
                 .capacity_replicas(c, c.dt(obs), ttft, itl, self.kv_hit_rate, &self.profile)
         else {
-            return Decision::unchanged(obs.pools.len()).because(format!(
+            return c.unchanged(obs).because(format!(
                 "capacity: nothing to size yet: {}",
                 self.core.predicted()
             ));
@@ -422,7 +422,7 @@ impl Planner for Sla {
             c.gpus[c.prefill],
             c.gpus[c.decode],
         ) else {
-            return Decision::unchanged(obs.pools.len()).because(format!(
+            return c.unchanged(obs).because(format!(
                 "throughput: nothing to size yet: {}",
                 self.core.predicted()
             ));

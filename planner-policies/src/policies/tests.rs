@@ -493,6 +493,44 @@ fn every_policy_returns_to_the_minimum_when_traffic_stops() {
     }
 }
 
+/// A pool allowed to reach zero goes there only holding nothing, and comes back while
+/// requests wait for it (Knative's scale to zero and activator), whatever the policy reads.
+#[test]
+fn every_policy_scales_a_pool_from_zero_while_requests_wait_for_it() {
+    for name in ["load-threshold", "sla", "sla-load", "lookahead"] {
+        let dt = if name == "sla-load" { 5.0 } else { 30.0 };
+        let mut config = PlannerConfig::new(name, dt);
+        config.sla_load.load_interval_s = dt;
+        config.lookahead.interval_s = Some(dt);
+        config.min_replicas = [("prefill".into(), 0), ("decode".into(), 0)].into();
+        let mut p = build_with_profile(&config, &ctx(32), toy(), "planner").unwrap();
+        let mut toy = Toy::new(dt, 60.0, 32);
+        toy.ready = [0, 0];
+        // Nothing running and nothing waiting: nothing is started.
+        let idle = run(p.as_mut(), &mut toy, &Load::none(), 3);
+        assert_eq!(*idle.last().unwrap(), [0, 0], "{name}");
+        // Requests wait for the prefill pool, whose workers report nothing.
+        let waiting = Load {
+            queue: 40,
+            queued_tokens: 80_000,
+            ..Load::none()
+        };
+        let d = p.decide(&toy.observe(&waiting));
+        assert!(
+            d.targets[0].is_some_and(|t| t >= 1),
+            "{name}: {d:?} leaves the waiting requests stranded"
+        );
+        // A decode worker holding sequences is not taken to zero on its low KV alone.
+        toy.ready = [1, 1];
+        let held = Load {
+            kv: 0.001,
+            ..Load::none()
+        };
+        let hist = run(p.as_mut(), &mut toy, &held, 6);
+        assert!(hist.iter().all(|c| c[1] >= 1), "{name}: {hist:?}");
+    }
+}
+
 #[test]
 fn every_policy_respects_the_budget() {
     for name in ["load-threshold", "sla", "sla-load", "lookahead"] {

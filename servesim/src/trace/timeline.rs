@@ -350,7 +350,7 @@ impl Tracer {
             prefill_tokens: u64,
         }
         let queue = Queue {
-            requests: s.unrouted + s.queued,
+            requests: s.waiting(),
             prefill_tokens: s.queued_prefill_tokens,
         };
         self.writer.event(&counter("queue"), &queue);

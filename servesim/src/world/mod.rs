@@ -297,9 +297,7 @@ impl World {
             series.starting.record_until(now, f64::from(s.starting));
             series.ready.record_until(now, f64::from(s.ready));
             series.draining.record_until(now, f64::from(s.draining));
-            series
-                .queue_depth
-                .record_until(now, (s.unrouted + s.queued) as f64);
+            series.queue_depth.record_until(now, s.waiting() as f64);
             series
                 .queued_prefill_tokens
                 .record_until(now, s.queued_prefill_tokens as f64);

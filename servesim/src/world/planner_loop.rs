@@ -215,7 +215,7 @@ impl World {
                     ready: s.ready,
                     starting: s.starting,
                     draining: s.draining,
-                    queue_depth: s.unrouted + s.queued,
+                    queue_depth: s.waiting(),
                     queued_prefill_tokens: s.queued_prefill_tokens,
                     kv_utilisation: self
                         .cluster
