@@ -1,6 +1,6 @@
 //! `servesim perf` and `servesim calibrate` on small inputs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn bin() -> Command {
@@ -493,4 +493,56 @@ fn step_under_attention_dp_replays_each_ranks_graph() {
         ),
         "{text}"
     );
+}
+
+#[test]
+fn no_output_is_written_over_or_into_what_the_command_reads() {
+    let cal = tmp("reads/cal");
+    let table = cal.join("h100_sxm/trtllm/gemm.csv.gz");
+    std::fs::create_dir_all(table.parent().unwrap()).unwrap();
+    std::fs::write(&table, "measured").unwrap();
+    let gpus = tmp("reads/gpus.csv");
+    std::fs::create_dir_all(gpus.parent().unwrap()).unwrap();
+    std::fs::write(&gpus, "mine").unwrap();
+    let input = tmp("reads/shapes.csv");
+    std::fs::write(&input, "m,n,k,dtype\n").unwrap();
+    let predict = |output: &Path| {
+        bin()
+            .args([
+                "perf",
+                "predict",
+                "--gpu",
+                "h100_sxm",
+                "--backend",
+                "trtllm",
+            ])
+            .args(["--table", "gemm_perf", "--input"])
+            .arg(&input)
+            .arg("--output")
+            .arg(output)
+            .arg("--calibration")
+            .arg(&cal)
+            .arg("--gpu-file")
+            .arg(&gpus)
+            .output()
+            .unwrap()
+    };
+    let check = bin()
+        .args(["perf", "check", "--gpu", "h100_sxm", "--backend", "trtllm"])
+        .arg("--calibration")
+        .arg(&cal)
+        .arg("--errors")
+        .arg(&table)
+        .output()
+        .unwrap();
+    for (o, says) in [
+        (predict(&table), "is inside the --calibration folder"),
+        (predict(&gpus), "is the --gpu-file"),
+        (check, "is inside the --calibration folder"),
+    ] {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(says), "{err}");
+    }
+    assert_eq!(std::fs::read_to_string(&table).unwrap(), "measured");
+    assert_eq!(std::fs::read_to_string(&gpus).unwrap(), "mine");
 }

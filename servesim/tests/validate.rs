@@ -787,8 +787,50 @@ fn nothing_the_user_gave_is_written_over() {
     let output = output.to_str().unwrap();
     let a_file = d.join("a-file");
     std::fs::write(&a_file, "mine").unwrap();
+    // The output spelt two ways (neither written yet); this run's scenarios folder.
+    let output_dotted = format!("{}/./predicted.csv", d.display());
+    let scenarios = d.join("scenarios");
+    std::fs::create_dir_all(&scenarios).unwrap();
+    let in_scenarios = scenarios.join("line-2.yaml");
+    // The input under a second name (a hard link).
+    #[cfg(unix)]
+    let linked = {
+        let l = d.join("linked.csv");
+        std::fs::remove_file(&l).ok();
+        std::fs::hard_link(input, &l).unwrap();
+        l
+    };
+    #[cfg(unix)]
+    let linked = linked.to_str().unwrap();
+    #[cfg(not(unix))]
+    let linked = again.as_str();
     for (extra, says) in [
-        (vec!["--output", again.as_str()], "--output: "),
+        (
+            vec!["--output", output, "--report", output_dotted.as_str()],
+            "is the --output file",
+        ),
+        (
+            vec![
+                "--output",
+                in_scenarios.to_str().unwrap(),
+                "--scenarios",
+                scenarios.to_str().unwrap(),
+            ],
+            "is inside the --scenarios folder",
+        ),
+        (
+            vec![
+                "--output",
+                output,
+                "--scenarios",
+                scenarios.to_str().unwrap(),
+                "--report",
+                in_scenarios.to_str().unwrap(),
+            ],
+            "is inside the --scenarios folder",
+        ),
+        (vec!["--output", linked], "is the --input file"),
+        (vec!["--output", again.as_str()], "is the --input file"),
         (vec!["--output", output, "--report", input], "--report "),
         (
             vec!["--output", output, "--report", output],

@@ -46,16 +46,28 @@ pub fn jobs(flag: Option<usize>) -> Result<usize, CliError> {
     }
 }
 
-/// A file the command reads, named for errors: what it is, and its path.
+/// A file or folder the command reads, named for errors: what it is, and its path.
 pub type Input<'a> = (&'a str, &'a std::path::Path);
 
-/// The file of `inputs` that `path` names (as written, or in another spelling or through
-/// links where it exists), if any: writing there would lose it.
-fn input_at<'a>(path: &std::path::Path, inputs: &[Input<'a>]) -> Option<&'a str> {
-    inputs
-        .iter()
-        .find(|(_, input)| servesim::validate::same_file(path, input))
-        .map(|(what, _)| *what)
+/// How an output path meets one of the command's inputs.
+enum Clash<'a> {
+    /// It names the input file (as written, in another spelling, or through links).
+    File(&'a str),
+    /// It lies in the input folder, whose next reader would take it for one of its files.
+    InFolder(&'a str),
+}
+
+/// The input of `inputs` that `path` would lose, if any.
+fn input_at<'a>(path: &std::path::Path, inputs: &[Input<'a>]) -> Option<Clash<'a>> {
+    inputs.iter().find_map(|&(what, input)| {
+        if servesim::validate::same_file(path, input) {
+            Some(Clash::File(what))
+        } else if input.is_dir() && servesim::validate::inside(path, input) {
+            Some(Clash::InFolder(what))
+        } else {
+            None
+        }
+    })
 }
 
 /// Checks, before any work, that a file can be written at `path` (given as `flag`): its
@@ -65,11 +77,20 @@ pub fn check_writable(
     path: &std::path::Path,
     inputs: &[Input],
 ) -> Result<(), CliError> {
-    if let Some(what) = input_at(path, inputs) {
-        return Err(CliError::Message(format!(
-            "{flag} {}: is the {what}; give another path, or it would be written over",
-            path.display()
-        )));
+    match input_at(path, inputs) {
+        Some(Clash::File(what)) => {
+            return Err(CliError::Message(format!(
+                "{flag} {}: is the {what}; give another path, or it would be written over",
+                path.display()
+            )));
+        }
+        Some(Clash::InFolder(what)) => {
+            return Err(CliError::Message(format!(
+                "{flag} {}: is inside the {what}; give a path outside it",
+                path.display()
+            )));
+        }
+        None => {}
     }
     let folder = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -102,13 +123,16 @@ pub fn prepare_out_dir(
 ) -> Result<(), CliError> {
     for f in files {
         let path = dir.join(f);
-        if let Some(what) = input_at(&path, inputs) {
-            return Err(CliError::Message(format!(
-                "{flag} {}: would write {f} over the {what} ({}); give another folder",
-                dir.display(),
-                path.display()
-            )));
-        }
+        let clash = match input_at(&path, inputs) {
+            Some(Clash::File(what)) => format!("over the {what}"),
+            Some(Clash::InFolder(what)) => format!("inside the {what}"),
+            None => continue,
+        };
+        return Err(CliError::Message(format!(
+            "{flag} {}: would write {f} {clash} ({}); give another folder",
+            dir.display(),
+            path.display()
+        )));
     }
     if dir.exists() && !dir.is_dir() {
         return Err(CliError::Message(format!(

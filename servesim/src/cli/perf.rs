@@ -303,7 +303,15 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
             gpu_file,
             calibration,
         } => {
-            super::check_writable("--output", &output, &[("input table", &input)])?;
+            // Nor over the tables and GPUs it reads.
+            let mut inputs = vec![("input table", input.as_path())];
+            if let Some(dir) = &calibration {
+                inputs.push(("--calibration folder", dir.as_path()));
+            }
+            if let Some(f) = &gpu_file {
+                inputs.push(("--gpu-file", f.as_path()));
+            }
+            super::check_writable("--output", &output, &inputs)?;
             let mut cat = GpuCatalog::builtin();
             if let Some(f) = gpu_file {
                 cat.load_file(&f).map_err(m)?;
@@ -342,6 +350,14 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
             // said at once.
             let mut per_row = match &errors {
                 Some(path) => {
+                    // Not over a table the check reads (opening the file empties it).
+                    if let Some(dir) = &calibration {
+                        super::check_writable(
+                            "--errors",
+                            path,
+                            &[("--calibration folder", dir.as_path())],
+                        )?;
+                    }
                     let w = csv::Writer::from_path(path).map_err(|e| {
                         CliError::Message(format!("--errors {}: {e}", path.display()))
                     })?;

@@ -75,13 +75,18 @@ pub fn run_cmd(args: ValidateArgs) -> Result<(), CliError> {
     };
     let averaged =
         Averaged::from_flags(args.steady, args.from_start, client).map_err(CliError::Message)?;
-    super::check_writable("--output", &args.output, &[])?;
+    // Nothing is written over the measured rows, the calibration tables or the predictions,
+    // nor into the folder of this run's scenarios (every file there is one of them).
+    let mut inputs = vec![("--input file", args.input.as_path())];
+    if let Some(dir) = &args.calibration {
+        inputs.push(("--calibration folder", dir.as_path()));
+    }
+    if let Some(dir) = &args.scenarios {
+        inputs.push(("--scenarios folder", dir.as_path()));
+    }
+    super::check_writable("--output", &args.output, &inputs)?;
     if let Some(report) = &args.report {
-        // The report would write over the measured rows or the predictions.
-        let inputs = [
-            ("--input file", args.input.as_path()),
-            ("--output file", args.output.as_path()),
-        ];
+        inputs.push(("--output file", args.output.as_path()));
         super::check_writable("--report", report, &inputs)?;
     }
     let jobs = super::jobs(args.jobs)?;

@@ -45,14 +45,43 @@ pub use config::{
 pub use faults::{FaultEvent, FaultsConfig, MIN_MTBF_S};
 pub use overrides::Override;
 
-/// Whether `a` and `b` name one file: spelt alike, or one existing file through links or
-/// `..` alike.
+/// Whether `a` and `b` name one file: spelt alike; or the same place once links, `.` and
+/// `..` are resolved (a file not written yet by its folder's place); or, on Unix, one file
+/// under two names (a hard link).
 pub fn same_file(a: &Path, b: &Path) -> bool {
-    a == b
-        || match (a.canonicalize(), b.canonicalize()) {
-            (Ok(a), Ok(b)) => a == b,
-            _ => false,
-        }
+    a == b || same_inode(a, b) || resolved(a).is_some_and(|x| resolved(b) == Some(x))
+}
+
+/// Whether `path` lies in the folder `dir`, at any depth, once both are resolved.
+pub fn inside(path: &Path, dir: &Path) -> bool {
+    match (resolved(path), dir.canonicalize()) {
+        (Some(p), Ok(d)) => p != d && p.starts_with(d),
+        _ => false,
+    }
+}
+
+/// Where `p` is: canonicalised if it exists, else its folder canonicalised and its name.
+fn resolved(p: &Path) -> Option<std::path::PathBuf> {
+    p.canonicalize().ok().or_else(|| {
+        let name = p.file_name()?;
+        let folder = p.parent().filter(|f| !f.as_os_str().is_empty());
+        let folder = folder.unwrap_or(Path::new(".")).canonicalize().ok()?;
+        Some(folder.join(name))
+    })
+}
+
+#[cfg(unix)]
+fn same_inode(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_inode(_: &Path, _: &Path) -> bool {
+    false
 }
 
 /// A validated pool.
@@ -223,13 +252,9 @@ impl Scenario {
     /// a file the `calibration` folder holds, at any depth, counts), so that no output is
     /// written over it.
     pub fn reads(&self, path: &Path) -> Option<String> {
-        let held = |folder: &Path| match (path.canonicalize(), folder.canonicalize()) {
-            (Ok(file), Ok(folder)) => file.is_file() && file.starts_with(folder),
-            _ => false,
-        };
         self.input_files().into_iter().find_map(|(field, input)| {
-            let inside = field == "calibration" && held(&input);
-            (same_file(path, &input) || inside).then_some(field)
+            let held = field == "calibration" && path.is_file() && inside(path, &input);
+            (same_file(path, &input) || held).then_some(field)
         })
     }
 

@@ -137,7 +137,7 @@ use crate::experiment::parallel;
 use crate::progress::Observer;
 use crate::scenario::ScenarioConfig;
 
-pub use crate::scenario::same_file;
+pub use crate::scenario::{inside, same_file};
 pub use averaged::{Averaged, RecipeClient};
 use averaged::{RECIPE_REQUESTS_PER_USER, RECIPE_WARMUP_PER_USER};
 pub use benchmark::{
