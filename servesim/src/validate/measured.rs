@@ -66,16 +66,32 @@ impl MeasuredFile {
     /// fault, not the file's: see `MeasuredFile::width_fault`).
     pub fn parse(text: &str, origin: &str) -> Result<MeasuredFile, Error> {
         let mut records = read_records(text, origin)?.into_iter();
-        let Some((_, header)) = records.next() else {
+        let Some((line, header)) = records.next() else {
             return Err(malformed(origin, 1, "1", "empty file: no header"));
         };
         for c in REQUIRED_COLUMNS {
             if !header.iter().any(|h| h == c) {
                 return Err(malformed(
                     origin,
-                    1,
+                    line,
                     c,
                     format!("the header has no '{c}' column"),
+                ));
+            }
+        }
+        // Which of two columns of one name a row's value is read from would be a guess, and
+        // the output appends columns of its own names.
+        for (i, name) in header.iter().enumerate() {
+            if !name.is_empty() && header[..i].contains(name) {
+                return Err(malformed(origin, line, name, "named twice in the header"));
+            }
+            if super::OUTPUT_COLUMNS.contains(&name.as_str()) {
+                return Err(malformed(
+                    origin,
+                    line,
+                    name,
+                    "is a column validate writes: give the measured rows, not a file of \
+                     predictions",
                 ));
             }
         }
@@ -404,6 +420,26 @@ mod tests {
             .to_string();
         assert!(err.contains("silicon_data_source"), "{err}");
         assert!(MeasuredFile::parse("", "m.csv").is_err());
+        // The header's own line, after blank ones.
+        let err = MeasuredFile::parse("\n\nbackend,mode\nvllm,agg\n", "m.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn a_column_named_twice_or_a_file_of_predictions_is_an_error() {
+        let err = MeasuredFile::parse(&format!("{HEADER},isl\n"), "m.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 1, column isl: named twice"), "{err}");
+        let err = MeasuredFile::parse(&format!("{HEADER},predicted_ttft_ms\n"), "m.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("column predicted_ttft_ms: is a column validate writes"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -114,10 +114,13 @@ struct Errors {
     /// Signed relative errors `(predicted − measured) / measured`, TTFT and TPOT.
     ttft: Vec<f64>,
     tpot: Vec<f64>,
+    /// Rows with either figure (as the terminal's summary counts them).
+    rows: usize,
 }
 
 impl Errors {
     fn push(&mut self, spec: &RowSpec, p: &super::Prediction) {
+        let before = self.ttft.len() + self.tpot.len();
         if let (Some(m), Some(x)) = (spec.measured_ttft_ms, p.ttft_ms)
             && m > 0.0
         {
@@ -127,6 +130,9 @@ impl Errors {
             && m > 0.0
         {
             self.tpot.push((x - m) / m);
+        }
+        if self.ttft.len() + self.tpot.len() > before {
+            self.rows += 1;
         }
     }
 
@@ -234,7 +240,7 @@ pub fn render_report(v: &Validation, command: &str) -> String {
             s,
             "| {backend} | {model} | {system} | {mode} | {} | {} | {} | {} |",
             BANDS[*b].0,
-            e.ttft.len().max(e.tpot.len()),
+            e.rows,
             Errors::cells(&e.ttft),
             Errors::cells(&e.tpot)
         );
@@ -242,7 +248,7 @@ pub fn render_report(v: &Validation, command: &str) -> String {
     let _ = writeln!(
         s,
         "| **all** | | | | | **{}** | {} | {} |",
-        all.ttft.len().max(all.tpot.len()),
+        all.rows,
         Errors::cells(&all.ttft),
         Errors::cells(&all.tpot)
     );
@@ -252,7 +258,9 @@ pub fn render_report(v: &Validation, command: &str) -> String {
         let mut by_count: Vec<_> = reasons.into_iter().collect();
         by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         for (reason, n) in by_count {
-            let _ = writeln!(s, "| {n} | {} |", reason.replace('|', "\\|"));
+            // One table row: a reason quoting a value of several lines is put on one.
+            let cell = reason.replace('|', "\\|").replace(['\r', '\n'], " ");
+            let _ = writeln!(s, "| {n} | {cell} |");
         }
     }
     s
@@ -322,5 +330,24 @@ mod tests {
         assert!((all.ttft_pct - 20.0).abs() < 1e-9, "{all:?}");
         assert!((all.tpot_pct - 20.0).abs() < 1e-9, "{all:?}");
         assert_eq!(by["trtllm/agg"], all);
+        // The report counts the rows as the summary does, one with TPOT alone too, and
+        // keeps a reason of two lines on its table row.
+        let mut tpot_only = row((100.0, Some(10.0)), (110.0, Some(12.0)));
+        tpot_only.0.measured_ttft_ms = None;
+        let mut refused = row((100.0, None), (100.0, None));
+        refused.1 = Prediction {
+            reason: Some("model_path foo\nbar: unknown".into()),
+            ..Prediction::default()
+        };
+        let v = Validation {
+            rows: vec![rows[1].clone(), tpot_only, refused],
+            overall: all,
+            groups: BTreeMap::new(),
+            averaged: Averaged::SteadyState,
+        };
+        let md = render_report(&v, "servesim validate");
+        assert!(md.contains("| 1–8 | 2 | "), "{md}");
+        assert!(md.contains("| **all** | | | | | **2** |"), "{md}");
+        assert!(md.contains("| 1 | model_path foo bar: unknown |"), "{md}");
     }
 }

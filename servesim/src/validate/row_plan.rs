@@ -160,14 +160,22 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
             return Ok(Ok(Split { tp, dp, ep: 1 }));
         }
         let gpus = u64::from(tp) * u64::from(dp);
-        let ep = row.count(&format!("{p}moe_ep_size"))?.unwrap_or(1).max(1);
-        let moe_tp = row
-            .count(&format!("{p}moe_tp_size"))?
-            .map_or(gpus / u64::from(ep), u64::from);
+        let ep_given = row.count(&format!("{p}moe_ep_size"))?;
+        let ep = ep_given.unwrap_or(1).max(1);
+        let moe_tp_given = row.count(&format!("{p}moe_tp_size"))?;
+        let moe_tp = moe_tp_given.map_or(gpus / u64::from(ep), u64::from);
         if moe_tp * u64::from(ep) != gpus {
+            // The values as the row gives them, and what was read from them.
+            let quoted = |given: Option<u32>, used: u64| match given {
+                Some(g) if u64::from(g) == used => g.to_string(),
+                Some(g) => format!("{g} (read as {used})"),
+                None => format!("{used} (not given)"),
+            };
             return Ok(Err(format!(
-                "{p}moe_tp_size {moe_tp} × {p}moe_ep_size {ep} is not {p}tp_size {tp} × \
-                 {p}attention_dp_size {dp}: the experts must be split over the worker's GPUs"
+                "{p}moe_tp_size {} × {p}moe_ep_size {} is not {p}tp_size {tp} × \
+                 {p}attention_dp_size {dp}: the experts must be split over the worker's GPUs",
+                quoted(moe_tp_given, moe_tp),
+                quoted(ep_given, u64::from(ep)),
             )));
         }
         Ok(Ok(Split { tp, dp, ep }))
