@@ -18,7 +18,7 @@ fn predict_keeps_rows_in_order_and_gives_reasons() {
     let input = tmp("gemm.csv");
     std::fs::write(
         &input,
-        "version,kernel_source,gemm_dtype,m,n,k\n1,x,bfloat16,4096,5120,5120\n1,x,fp4,16,5120,5120\n1,x,fp8,3000,7000,5000\n",
+        "version,kernel_source,gemm_dtype,m,n,k\n1,x,bfloat16,4096,5120,5120\n1,x,fp4,16,5120,5120\n1,x,fp8,3000,7000,5000\n1,x,nvfp4,4096,5120,5120\n",
     )
     .unwrap();
     let out = tmp("gemm_out.csv");
@@ -47,7 +47,7 @@ fn predict_keeps_rows_in_order_and_gives_reasons() {
             lines[0],
             "version,kernel_source,gemm_dtype,m,n,k,predicted_ms,reason"
         );
-        assert_eq!(lines.len(), 4);
+        assert_eq!(lines.len(), 5);
         let v: f64 = lines[1].split(',').nth(6).unwrap().parse().unwrap();
         assert!(v > 0.05 && v < 2.0, "{gpu}: {v}");
         assert!(
@@ -56,6 +56,16 @@ fn predict_keeps_rows_in_order_and_gives_reasons() {
             lines[2]
         );
         assert!(lines[3].starts_with("1,x,fp8,3000,7000,5000,"));
+        // NVFP4 runs on Blackwell's FP4 tensor cores only.
+        let fp4 = lines[4].split(',').nth(6).unwrap();
+        match gpu {
+            "b200_sxm" => assert!(fp4.parse::<f64>().is_ok(), "{}", lines[4]),
+            _ => assert!(
+                lines[4].contains(",,\"column gemm_dtype: nvfp4 needs FP4"),
+                "{}",
+                lines[4]
+            ),
+        }
     }
 }
 

@@ -189,8 +189,13 @@ pub struct PublicRowParser {
 
 impl PublicRowParser {
     /// Checks the header of a public table (`latency` may be missing) and remembers the columns.
-    pub fn new(table: PublicTable, header: &csv::StringRecord, path: &Path) -> Result<Self> {
-        let cols = Columns::new(header);
+    pub fn new(
+        table: PublicTable,
+        header: &csv::StringRecord,
+        header_line: u64,
+        path: &Path,
+    ) -> Result<Self> {
+        let cols = Columns::new(header, header_line);
         let names: &[&[&str]] = match table {
             PublicTable::GemmPerf => &[&["gemm_dtype"], &["m"], &["n"], &["k"]],
             PublicTable::ContextAttentionPerf => &[
@@ -381,11 +386,12 @@ pub fn read_public_table(
     if let Some(d) = table.dispatch() {
         return read_dispatch_table(rdr, d, path, gpu, backend);
     }
-    let parser = PublicRowParser::new(table, &rdr.header()?, path)?;
+    let header = rdr.header()?;
+    let parser = PublicRowParser::new(table, &header, rdr.header_line(), path)?;
     if !parser.has_latency() {
         return Err(ModelsError::Csv {
             path: path.to_path_buf(),
-            line: 1,
+            line: rdr.header_line(),
             column: Some("latency".into()),
             message: "missing column (needed to import measurements)".into(),
         });
@@ -442,7 +448,7 @@ fn read_dispatch_table(
     gpu: &str,
     backend: &str,
 ) -> Result<CalibrationTable> {
-    let cols = Columns::new(&rdr.header()?);
+    let cols = rdr.columns()?;
     let parser = DispatchColumns::new(table, &cols, path, gpu)?;
     let mut rows = Vec::new();
     let mut rec = csv::StringRecord::new();

@@ -564,15 +564,15 @@ impl CalibrationTable {
             extra: keys,
         };
 
-        let mut rdr = TableReader::new(&bytes[body_start..], path);
-        let cols = Columns::new(&rdr.header()?);
+        let mut rdr = TableReader::new(&bytes[body_start..], path).after_lines(comment_lines);
+        let cols = rdr.columns()?;
         let parse_row = family_row(family, &cols, path)?;
         let mut rows = Vec::new();
         let mut rec = csv::StringRecord::new();
         while let Some(line) = rdr.next_record(&mut rec)? {
             let ctx = RowCtx {
                 path,
-                line: line + comment_lines,
+                line,
                 rec: &rec,
                 cols: &cols,
             };

@@ -9,12 +9,16 @@ use crate::error::{ModelsError, Result};
 /// Column positions of a CSV header, looked up by name.
 pub(crate) struct Columns {
     names: Vec<String>,
+    /// The header's line in its file, for errors.
+    line: u64,
 }
 
 impl Columns {
-    pub(crate) fn new(rec: &csv::StringRecord) -> Self {
+    /// The columns of the header `rec`, on `line` of its file.
+    pub(crate) fn new(rec: &csv::StringRecord, line: u64) -> Self {
         Columns {
             names: rec.iter().map(|s| s.trim().to_string()).collect(),
+            line,
         }
     }
 
@@ -28,7 +32,7 @@ impl Columns {
     pub(crate) fn require(&self, names: &[&str], path: &Path) -> Result<usize> {
         self.find(names).ok_or_else(|| ModelsError::Csv {
             path: path.to_path_buf(),
-            line: 1,
+            line: self.line,
             column: Some(names[0].to_string()),
             message: format!("missing column (header has: {})", self.names.join(",")),
         })
@@ -40,12 +44,16 @@ impl Columns {
 /// ones not, errors naming the file and line.
 pub(crate) struct TableReader<'a> {
     rdr: csv::Reader<&'a [u8]>,
+    bytes: &'a [u8],
     path: &'a Path,
     /// The header's width, once read.
     width: usize,
-    /// What to add to the lines the reader counts: it counts a CRLF header as ending on
-    /// line 1 and every line after it one short (csv 1.x), as the trace reader finds too.
-    line_offset: u64,
+    /// The header's line in the file, once read.
+    header_line: u64,
+    /// A byte of `bytes` and the line of the file it is on: where lines were last counted
+    /// (the reader's own count starts before the blank lines it skips, and at the start of
+    /// `bytes`, after any header comments).
+    counted: (usize, u64),
 }
 
 impl<'a> TableReader<'a> {
@@ -57,10 +65,38 @@ impl<'a> TableReader<'a> {
             .from_reader(bytes);
         TableReader {
             rdr,
+            bytes,
             path,
             width: usize::MAX,
-            line_offset: 0,
+            header_line: 1,
+            counted: (0, 1),
         }
+    }
+
+    /// The same reader of bytes that follow `lines` lines of the file (its header comments).
+    pub(crate) fn after_lines(mut self, lines: u64) -> Self {
+        self.counted = (0, lines + 1);
+        self
+    }
+
+    /// The line of the file a record found from `byte` on starts on (past blank lines).
+    fn line_of(&mut self, byte: u64) -> u64 {
+        let mut start = (byte as usize).min(self.bytes.len());
+        while start < self.bytes.len() && matches!(self.bytes[start], b'\n' | b'\r') {
+            start += 1;
+        }
+        let (from, line) = self.counted;
+        if start < from {
+            self.counted = (0, self.counted.1 - self.lines_in(0, from));
+            return self.line_of(byte);
+        }
+        let line = line + self.lines_in(from, start);
+        self.counted = (start, line);
+        line
+    }
+
+    fn lines_in(&self, from: usize, to: usize) -> u64 {
+        self.bytes[from..to].iter().filter(|&&b| b == b'\n').count() as u64
     }
 
     fn fault(&self, line: u64, column: Option<String>, message: String) -> ModelsError {
@@ -72,30 +108,50 @@ impl<'a> TableReader<'a> {
         }
     }
 
+    /// A CSV error, at its line in the file.
+    fn csv_fault(&mut self, e: &csv::Error) -> ModelsError {
+        let mut err = crate::hardware::csv_error(self.path, e);
+        if let (ModelsError::Csv { line, .. }, Some(p)) = (&mut err, e.position()) {
+            *line = self.line_of(p.byte());
+        }
+        err
+    }
+
     /// The header record; a column named twice is an error (which of the two a row's
     /// value is read from would be a guess).
     pub(crate) fn header(&mut self) -> Result<csv::StringRecord> {
-        let header = self
-            .rdr
-            .headers()
-            .cloned()
-            .map_err(|e| crate::hardware::csv_error(self.path, &e))?;
+        let header = match self.rdr.headers() {
+            Ok(h) => h.clone(),
+            Err(e) => return Err(self.csv_fault(&e)),
+        };
+        self.header_line = self.line_of(0);
         for (i, name) in header.iter().enumerate() {
             if !name.is_empty() && header.iter().take(i).any(|n| n == name) {
-                return Err(self.fault(1, Some(name.into()), "named twice in the header".into()));
+                let message = "named twice in the header".into();
+                return Err(self.fault(self.header_line, Some(name.into()), message));
             }
         }
         self.width = header.len();
-        // The first record is on line 2.
-        self.line_offset = 2u64.saturating_sub(self.rdr.position().line());
         Ok(header)
     }
 
-    /// Reads the next record into `rec`: its line in the CSV (1-based), `None` at the end.
+    /// The header's columns ([`Self::header`]), with its line for errors.
+    pub(crate) fn columns(&mut self) -> Result<Columns> {
+        let header = self.header()?;
+        Ok(Columns::new(&header, self.header_line))
+    }
+
+    /// The header's line in the file (1 before it is read).
+    pub(crate) fn header_line(&self) -> u64 {
+        self.header_line
+    }
+
+    /// Reads the next record into `rec`: its line in the file (1-based), `None` at the end.
     pub(crate) fn next_record(&mut self, rec: &mut csv::StringRecord) -> Result<Option<u64>> {
         match self.rdr.read_record(rec) {
             Ok(true) => {
-                let line = rec.position().map_or(0, |p| p.line() + self.line_offset);
+                let byte = rec.position().map_or(0, |p| p.byte());
+                let line = self.line_of(byte);
                 if rec.len() > self.width {
                     let message =
                         format!("{} fields where the header has {}", rec.len(), self.width);
@@ -104,7 +160,7 @@ impl<'a> TableReader<'a> {
                 Ok(Some(line))
             }
             Ok(false) => Ok(None),
-            Err(e) => Err(crate::hardware::csv_error(self.path, &e)),
+            Err(e) => Err(self.csv_fault(&e)),
         }
     }
 }
@@ -200,5 +256,41 @@ impl RowCtx<'_> {
 
     pub(crate) fn parse<T>(&self, idx: usize, f: impl FnOnce(&str) -> Result<T>) -> Result<T> {
         f(self.str(idx)?).map_err(|e| self.unsupported(idx, e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines of each record of `text` read after `before` lines, or the error's line.
+    fn lines(text: &str, before: u64) -> (u64, std::result::Result<Vec<u64>, u64>) {
+        let path = Path::new("t.csv");
+        let mut rdr = TableReader::new(text.as_bytes(), path).after_lines(before);
+        let header = rdr.header().map(|_| rdr.header_line());
+        let mut rec = csv::StringRecord::new();
+        let mut out = Vec::new();
+        loop {
+            match rdr.next_record(&mut rec) {
+                Ok(Some(line)) => out.push(line),
+                Ok(None) => return (header.unwrap(), Ok(out)),
+                Err(ModelsError::Csv { line, .. }) => return (header.unwrap(), Err(line)),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn records_and_errors_name_their_own_line_in_the_file() {
+        // Blank lines before the header and between records, LF and CRLF alike.
+        for eol in ["\n", "\r\n"] {
+            let text = ["", "a,b", "1,2", "", "", "3,4", "5,6"].join(eol);
+            assert_eq!(lines(&text, 0), (2, Ok(vec![3, 6, 7])), "{eol:?}");
+            // After four lines of header comments.
+            assert_eq!(lines(&text, 4), (6, Ok(vec![7, 10, 11])), "{eol:?}");
+            // A record wider than the header, after blank lines.
+            let text = ["a,b", "1,2", "", "3,4,5"].join(eol);
+            assert_eq!(lines(&text, 0), (1, Err(4)), "{eol:?}");
+        }
     }
 }

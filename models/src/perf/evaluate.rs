@@ -6,7 +6,9 @@ use std::path::Path;
 
 use crate::calibration::import::{PublicRowParser, PublicTable};
 use crate::calibration::{TableReader, read_maybe_gz};
+use crate::dtype::Dtype;
 use crate::error::{ModelsError, Result};
+use crate::hardware::GpuSku;
 use crate::perf::calibrated::CalibratedTimer;
 use crate::perf::ops::KernelOp;
 
@@ -35,7 +37,7 @@ pub fn predict_public_file(
     let bytes = read_maybe_gz(input)?;
     let mut rdr = TableReader::new(&bytes, input);
     let head = rdr.header()?;
-    let parser = PublicRowParser::new(table, &head, input)?;
+    let parser = PublicRowParser::new(table, &head, rdr.header_line(), input)?;
     let mut wtr = csv::Writer::from_writer(Vec::new());
     let werr = |e: csv::Error| ModelsError::Io {
         path: output.to_path_buf(),
@@ -52,6 +54,10 @@ pub fn predict_public_file(
         summary.rows += 1;
         let mut out = rec.clone();
         match parser.parse(&rec, line) {
+            Ok((op, _)) if let Some((column, why)) = cannot_run(&op, timer.gpu()) => {
+                out.push_field("");
+                out.push_field(&format!("column {column}: {why}"));
+            }
             Ok((op, lat)) => {
                 let p = timer.time_ms(&op);
                 if let Some(l) = lat {
@@ -88,6 +94,36 @@ pub fn predict_public_file(
     }
     summary.median_ape = ErrorStats::from_errors(apes).median;
     Ok(summary)
+}
+
+/// Why `gpu` cannot run `op` as a row gives it, if it cannot, with the column at fault: a
+/// format its tensor cores lack (NVFP4 before Blackwell, [`GpuSku::runs`]), or query heads
+/// that do not share the KV heads evenly (each KV head serves a whole group of query heads
+/// in grouped-query attention, so no attention kernel takes such a shape).
+fn cannot_run(op: &KernelOp, gpu: &GpuSku) -> Option<(&'static str, String)> {
+    let lacks = |column, d: Dtype| {
+        (!gpu.runs(d)).then(|| {
+            let why = format!(
+                "{d} needs FP4 tensor cores, which {} does not have",
+                gpu.sku
+            );
+            (column, why)
+        })
+    };
+    match op {
+        KernelOp::Gemm(g) => lacks("gemm_dtype", g.dtype),
+        KernelOp::ContextAttention(a) | KernelOp::GenerationAttention(a) => {
+            if a.num_kv_heads == 0 || a.num_heads % a.num_kv_heads != 0 {
+                let why = format!(
+                    "{} query heads do not share {} KV heads evenly",
+                    a.num_heads, a.num_kv_heads
+                );
+                return Some(("num_key_value_heads", why));
+            }
+            lacks("attn_dtype", a.attn_dtype).or_else(|| lacks("kv_cache_dtype", a.kv_dtype))
+        }
+        _ => None,
+    }
 }
 
 /// Median and 90th percentile of absolute relative errors.
