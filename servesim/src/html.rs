@@ -253,7 +253,7 @@ pub fn run_charts(
     let actions: Vec<(f64, String)> = world
         .scaling_events()
         .iter()
-        .filter(|e| e.started > 0 || e.stopped > 0 || !e.applied)
+        .filter(|e| e.started > 0 || e.pending > 0 || e.stopped > 0 || !e.applied)
         .map(|e| {
             let why = if e.reason.is_empty() {
                 String::new()
@@ -261,10 +261,14 @@ pub fn run_charts(
                 format!(": {}", e.reason)
             };
             let not_applied = if e.applied { "" } else { " (not applied)" };
+            let pending = match e.pending {
+                0 => String::new(),
+                n => format!(" ({n} pending GPUs)"),
+            };
             (
                 e.time_s,
                 format!(
-                    "{:.0} s, {} {} -> {}{not_applied}{why}",
+                    "{:.0} s, {} {} -> {}{not_applied}{pending}{why}",
                     e.time_s, e.pool, e.active_before, e.target
                 ),
             )

@@ -145,7 +145,8 @@ pub struct Summary {
     /// Planner decisions that changed a pool's target (applied, advisory, or held back by
     /// the policy).
     pub scaling_decisions: u64,
-    /// Workers started by the planner.
+    /// Workers the planner's decisions started at once (not those that waited for GPUs:
+    /// each scaling event's `pending`).
     pub workers_started: u64,
     /// Workers stopped or drained by the planner.
     pub workers_stopped: u64,

@@ -132,11 +132,13 @@ pub fn render(scenario: &Scenario, runs: &[PolicyRun<'_>], burst: Option<(f64, f
 /// One sentence on what a planner did from `from_s` on.
 fn what_it_did(r: &PolicyRun<'_>, from_s: f64, scenario: &Scenario) -> String {
     let events = r.world.scaling_events();
-    let first_up = events.iter().find(|e| e.started > 0 && e.time_s >= from_s);
+    let first_up = events
+        .iter()
+        .find(|e| e.started + e.pending > 0 && e.time_s >= from_s);
     let cost = format!("{:.2} GPU-h", r.summary.gpu_hours);
     match (r.world.planner_name(), first_up) {
         (None, _) => format!("{}: no planner, the pools as given ({cost}).", r.policy),
-        (Some(_), None) if events.iter().all(|e| e.started == 0) => format!(
+        (Some(_), None) if events.iter().all(|e| e.started + e.pending == 0) => format!(
             "{}: never started a worker ({} decisions; {cost}).",
             r.policy,
             events.len()

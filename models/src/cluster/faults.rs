@@ -3,9 +3,7 @@
 
 use servesim_core::Scheduler;
 
-use super::{
-    Cluster, ClusterEvent, ClusterOutput, Notice, PoolId, TransferOutcome, WorkerId, WorkerState,
-};
+use super::{Cluster, ClusterEvent, ClusterOutput, Notice, TransferOutcome, WorkerId, WorkerState};
 use crate::engine::Engine;
 use crate::network::{LinkId, TransferId, Vertex};
 
@@ -56,7 +54,7 @@ impl Cluster {
                     .engine
                     .release(t.handoff.from_slot);
                 self.kick(from, sched, out);
-                self.stop_if_drained(from, now);
+                self.stop_if_drained(from, sched);
             }
         }
         self.handoffs.retain(|h| h.from != w);
@@ -70,7 +68,7 @@ impl Cluster {
         self.schedule_network_check(sched);
         if replace && self.start_worker(pool, sched).is_none() {
             // No other node has room now: replace it when a node comes back.
-            self.pools[pool.0 as usize].owed_replacements += 1;
+            self.pools[pool.0 as usize].owed += 1;
         }
         // Hand-offs may now find room on the surviving decode workers.
         self.retry_handoffs(sched, out);
@@ -93,14 +91,8 @@ impl Cluster {
             if still_down {
                 return;
             }
-            // Workers that died while no GPUs were to be had start now, where they fit.
-            for p in 0..self.pools.len() {
-                while self.pools[p].owed_replacements > 0
-                    && self.start_worker(PoolId(p as u16), sched).is_some()
-                {
-                    self.pools[p].owed_replacements -= 1;
-                }
-            }
+            // Workers owed while no GPUs were to be had start now, where they fit.
+            self.start_owed(sched);
             return;
         }
         let victims: Vec<WorkerId> = (0..self.workers.len() as u32)
@@ -177,7 +169,7 @@ impl Cluster {
                     reason: "KV transfer failed",
                 });
                 self.kick(h.from, sched, out);
-                self.stop_if_drained(h.from, now);
+                self.stop_if_drained(h.from, sched);
             } else {
                 retry.push(t.handoff);
             }

@@ -125,7 +125,7 @@ impl Cluster {
             let from = h.from;
             self.kick(from, sched, out);
             self.kick(t.to, sched, out);
-            self.stop_if_drained(from, now);
+            self.stop_if_drained(from, sched);
         }
         self.schedule_network_check(sched);
     }

@@ -48,8 +48,10 @@ impl Cluster {
     }
 
     /// Scales a pool towards `target` active workers: new workers start (as far
-    /// as GPUs allow), surplus ones stop if still starting, else drain (the
-    /// least loaded first). Returns how many workers were asked for or released.
+    /// as GPUs allow; the others are owed to the pool and start as soon as GPUs are
+    /// freed, as a Kubernetes pod stays pending until its GPUs are to be had), surplus
+    /// ones stop if still starting, else drain (the least loaded first). Returns how many
+    /// workers were asked for or released.
     pub fn set_target<E: From<ClusterEvent>>(
         &mut self,
         pool: PoolId,
@@ -57,12 +59,13 @@ impl Cluster {
         sched: &mut Scheduler<E>,
     ) -> (u32, u32) {
         let active = self.active_workers(pool);
-        // The decision takes the place of replacements still owed to the pool.
-        self.pools[pool.0 as usize].owed_replacements = 0;
+        // The decision takes the place of workers still owed to the pool.
+        self.pools[pool.0 as usize].owed = 0;
         let (mut added, mut removed) = (0, 0);
         if target > active {
             for _ in active..target {
                 if self.start_worker(pool, sched).is_none() {
+                    self.pools[pool.0 as usize].owed = target - active - added;
                     break;
                 }
                 added += 1;
@@ -149,7 +152,7 @@ impl Cluster {
             }
             WorkerState::Ready => {
                 worker.state = WorkerState::Draining;
-                self.stop_if_drained(w, sched.now());
+                self.stop_if_drained(w, sched);
             }
             WorkerState::Draining | WorkerState::Stopped => {}
         }
@@ -163,13 +166,30 @@ impl Cluster {
         self.gpus.give_back(&gpus);
     }
 
-    pub(super) fn stop_if_drained(&mut self, w: WorkerId, now: SimTime) {
+    /// Stops a draining worker that holds nothing any more; the GPUs it gives back start
+    /// the workers owed to the pools.
+    pub(super) fn stop_if_drained<E: From<ClusterEvent>>(
+        &mut self,
+        w: WorkerId,
+        sched: &mut Scheduler<E>,
+    ) {
         let worker = &self.workers[w.0 as usize];
         if worker.state == WorkerState::Draining
             && worker.engine.is_empty()
             && !worker.engine.is_busy()
         {
-            self.stop(w, now);
+            self.stop(w, sched.now());
+            self.start_owed(sched);
+        }
+    }
+
+    /// Starts the workers owed to each pool (a decision's that found no GPUs, a dead
+    /// worker's replacement) where GPUs are now to be had, pool by pool.
+    pub(super) fn start_owed<E: From<ClusterEvent>>(&mut self, sched: &mut Scheduler<E>) {
+        for p in 0..self.pools.len() {
+            while self.pools[p].owed > 0 && self.start_worker(PoolId(p as u16), sched).is_some() {
+                self.pools[p].owed -= 1;
+            }
         }
     }
 }

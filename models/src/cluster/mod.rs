@@ -315,8 +315,9 @@ struct Pool {
     unrouted: VecDeque<RequestIn>,
     rr: u64,
     gpu_ns: u128,
-    /// Dead workers to replace once GPUs are to be had again (a node comes back).
-    owed_replacements: u32,
+    /// Workers to start once GPUs are to be had again (a node comes back, a draining worker
+    /// stops): a decision's that found none, dead workers' replacements.
+    owed: u32,
     /// What a prefix-aware router predicted of the requests it routed, all run long.
     routed_hits: RoutedHits,
 }
@@ -403,7 +404,7 @@ impl Cluster {
                 unrouted: VecDeque::new(),
                 rr: 0,
                 gpu_ns: 0,
-                owed_replacements: 0,
+                owed: 0,
                 routed_hits: RoutedHits::default(),
             });
         }

@@ -178,7 +178,7 @@ impl Cluster {
         if Some(self.workers[w.0 as usize].pool) == self.decode {
             self.retry_handoffs(sched, out);
         }
-        self.stop_if_drained(w, now);
+        self.stop_if_drained(w, sched);
     }
 
     fn apply_engine_output<E: From<ClusterEvent>>(

@@ -526,6 +526,45 @@ fn a_dead_decode_worker_loses_what_it_held_and_is_replaced() {
     );
 }
 
+/// A scale-up that finds no GPUs under the budget waits for them, as a Kubernetes pod stays
+/// pending: the prefill worker asked for while a decode worker drains starts when it stops.
+#[test]
+fn a_worker_asked_for_at_a_full_budget_starts_when_a_draining_one_stops() {
+    let mut sim = Simulation::new(World {
+        cluster: disagg(2, 2, 8),
+        out: ClusterOutput::default(),
+        log: vec![],
+        arrivals: vec![],
+    });
+    for i in 0..40u64 {
+        sim.model.arrivals.push(req(i as u32, 2000, 200));
+        sim.scheduler.schedule_at(
+            SimTime::ZERO + SimDuration::from_millis(i * 20).unwrap(),
+            Ev::Arrive(i as usize),
+        );
+    }
+    // Both decode workers decoding.
+    sim.run_until(SimTime::ZERO + SimDuration::from_millis(700).unwrap());
+    let (prefill, decode) = (PoolId(0), PoolId(1));
+    let (sched, m) = (&mut sim.scheduler, &mut sim.model);
+    assert_eq!(m.cluster.set_target(decode, 1, sched), (0, 1));
+    assert_eq!(
+        m.cluster.pool_stats(decode).draining,
+        1,
+        "it holds requests"
+    );
+    assert_eq!(
+        m.cluster.set_target(prefill, 3, sched),
+        (0, 0),
+        "all 8 GPUs held"
+    );
+    record_direct_notices(&mut sim);
+    sim.run_to_completion();
+    assert_accounted(&sim, 40);
+    let s = sim.model.cluster.pool_stats(prefill);
+    assert_eq!(s.ready + s.starting, 3, "the pending worker started");
+}
+
 #[test]
 fn a_worker_being_retired_is_not_replaced_and_a_decision_settles_what_is_owed() {
     let mut sim = busy_world(1, 2);
@@ -545,13 +584,18 @@ fn a_worker_being_retired_is_not_replaced_and_a_decision_settles_what_is_owed() 
         .kill_worker(draining, true, &mut sim.scheduler, &mut sim.model.out);
     assert_eq!(sim.model.cluster.pool_stats(decode).starting, 0);
     // Both nodes go down (every worker is on node 0): the replacements find no GPUs and
-    // are owed. A decision for the decode pool comes first; prefill's owed worker starts
-    // when node 1 is back, decode gets only what was decided.
+    // are owed. A decision for the decode pool comes first and takes the place of its
+    // replacements: one worker, pending GPUs. When node 1 is back, prefill's replacement
+    // and decode's decided worker start, and nothing more.
     let (sched, m) = (&mut sim.scheduler, &mut sim.model);
     m.cluster.set_node_down(1, true, true, sched, &mut m.out);
     m.cluster.set_node_down(0, true, true, sched, &mut m.out);
     assert_eq!(m.cluster.live_workers(decode).len(), 0);
-    m.cluster.set_target(decode, 1, sched);
+    assert_eq!(
+        m.cluster.set_target(decode, 1, sched),
+        (0, 0),
+        "no GPUs now"
+    );
     m.cluster.set_node_down(1, false, true, sched, &mut m.out);
     assert_eq!(
         m.cluster.pool_stats(PoolId(0)).starting,
@@ -560,8 +604,8 @@ fn a_worker_being_retired_is_not_replaced_and_a_decision_settles_what_is_owed() 
     );
     assert_eq!(
         m.cluster.pool_stats(decode).starting,
-        0,
-        "decode: decided, not owed"
+        1,
+        "decode: as decided, once GPUs are back"
     );
     m.cluster.set_target(decode, 1, sched);
     assert_eq!(m.cluster.pool_stats(decode).starting, 1);

@@ -30,8 +30,13 @@ pub struct ScalingEvent {
     pub active_before: u32,
     /// Workers the planner asked for.
     pub target: u32,
-    /// Workers asked for from the cluster (may fall short of the target under the GPU budget).
+    /// Workers asked for from the cluster that found GPUs at once.
     pub started: u32,
+    /// Workers asked for that found no GPUs under the budget: owed to the pool, they start
+    /// as soon as GPUs are freed (a draining worker stops, a node comes back), as a
+    /// Kubernetes pod stays pending until its GPUs are to be had; a later decision for the
+    /// pool takes their place.
+    pub pending: u32,
     /// Workers stopped or set draining.
     pub stopped: u32,
     /// False in advisory mode and where the policy held the target back.
@@ -333,6 +338,11 @@ impl World {
                 active_before: before,
                 target,
                 started,
+                pending: if applied {
+                    target.saturating_sub(before + started)
+                } else {
+                    0
+                },
                 stopped,
                 applied,
                 observed_completed: obs.interval.requests,
