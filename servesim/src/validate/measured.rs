@@ -210,21 +210,33 @@ impl Row<'_> {
     }
 
     /// The value of `key=` among the `;`-separated fields of `silicon_data_source`, trimmed
-    /// (a field whose key only ends in `key` is another one).
-    fn source_field(&self, key: &str) -> Option<&str> {
-        self.text("silicon_data_source")
+    /// (a field whose key only ends in `key` is another one); given twice with two values,
+    /// an error (which one the row was measured at would be a guess).
+    fn source_field(&self, key: &str) -> Result<Option<&str>, Error> {
+        let mut values = self
+            .text("silicon_data_source")
             .split(';')
-            .find_map(|field| {
+            .filter_map(|field| {
                 let (k, v) = field.split_once('=')?;
                 (k.trim() == key).then_some(v.trim())
-            })
+            });
+        let first = values.next();
+        match (first, values.find(|&v| Some(v) != first)) {
+            (Some(a), Some(b)) => Err(malformed(
+                self.origin,
+                self.line,
+                "silicon_data_source",
+                format!("{key} is given twice, as '{a}' and as '{b}'"),
+            )),
+            _ => Ok(first),
+        }
     }
 
     /// The day the row was measured, `measured=YYYY-MM-DD…` in `silicon_data_source`, as
     /// `YYYYMMDD`; `None` when it is not there.
     pub(super) fn measured_on(&self) -> Result<Option<u32>, Error> {
         let col = "silicon_data_source";
-        let Some(stamp) = self.source_field("measured") else {
+        let Some(stamp) = self.source_field("measured")? else {
             return Ok(None);
         };
         // The day, then nothing or a time (`T…` or ` …`); a day is ASCII, and cutting
@@ -256,7 +268,7 @@ impl Row<'_> {
     /// `silicon_concurrency=N` from `silicon_data_source`; `None` when it is not there.
     pub(super) fn concurrency(&self) -> Result<Option<u32>, Error> {
         let col = "silicon_data_source";
-        let Some(n) = self.source_field("silicon_concurrency") else {
+        let Some(n) = self.source_field("silicon_concurrency")? else {
             return Ok(None);
         };
         match n.parse::<f64>() {
@@ -383,7 +395,9 @@ mod tests {
              \"my_silicon_concurrency=4; silicon_concurrency=8\",s,m,g,agg,1,2\n\
              \"measured=2026-03-2é\",s,m,g,agg,1,2\n\
              \"measured=2026-02-29\",s,m,g,agg,1,2\n\
-             \"measured=2028-02-29\",s,m,g,agg,1,2\n"
+             \"measured=2028-02-29\",s,m,g,agg,1,2\n\
+             \"silicon_concurrency=2; silicon_concurrency=3\",s,m,g,agg,1,2\n\
+             \"silicon_concurrency=2; silicon_concurrency=2\",s,m,g,agg,1,2\n"
         );
         let file = MeasuredFile::parse(&text, "m.csv").unwrap();
         let row = |i: usize| Row {
@@ -411,6 +425,10 @@ mod tests {
         assert!(err.contains("2026-03-2é"), "{err}");
         assert!(row(6).measured_on().is_err());
         assert_eq!(row(7).measured_on().unwrap(), Some(20280229));
+        // Given twice: two values are an error naming both, one value twice is that value.
+        let err = row(8).concurrency().unwrap_err().to_string();
+        assert!(err.contains("given twice, as '2' and as '3'"), "{err}");
+        assert_eq!(row(9).concurrency().unwrap(), Some(2));
     }
 
     #[test]
