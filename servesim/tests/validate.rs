@@ -225,7 +225,8 @@ fn a_malformed_row_gets_a_reason_naming_its_column_and_the_run_goes_on() {
     // A batch too large to capture a CUDA graph of each size, and a latency that is not one.
     let huge_batch = good.replace(",agg,128,4,,,2.0,", ",agg,128,4,,,1000000000.0,");
     let negative = good.replace(",100.0,10.0", ",-100.0,10.0");
-    assert!(huge_batch != good && negative != good);
+    let tiny = good.replace(",100.0,10.0", ",1e-300,10.0");
+    assert!(huge_batch != good && negative != good && tiny != good);
     // A deployment the scenario refuses: the reason leads with the row's column.
     let tp3 = agg(
         "trtllm",
@@ -238,7 +239,9 @@ fn a_malformed_row_gets_a_reason_naming_its_column_and_the_run_goes_on() {
         1,
         2,
     );
-    let rows = [bad, short, zero, huge, huge_batch, negative, tp3, good];
+    let rows = [
+        bad, short, zero, huge, huge_batch, negative, tiny, tp3, good,
+    ];
     let (out, path) = run("bad", &rows);
     assert_succeeded(&out);
     let got: Vec<Vec<String>> = std::fs::read_to_string(&path)
@@ -255,6 +258,7 @@ fn a_malformed_row_gets_a_reason_naming_its_column_and_the_run_goes_on() {
         "more than can be simulated",
         "column batch_size: 1000000000 sequences is more than the 1000000",
         "column silicon_ttft_ms: -100 is not a positive latency",
+        "column silicon_ttft_ms: 1e-300 ms is below a microsecond",
         "tp_size: cluster.pools[0].tp: 3 is not a power of two",
     ]
     .iter()
@@ -266,7 +270,7 @@ fn a_malformed_row_gets_a_reason_naming_its_column_and_the_run_goes_on() {
         assert!(ttft.is_empty() && tpot.is_empty(), "row {i}: {g:?}");
         assert!(reason.contains(want), "row {i}: {reason}");
     }
-    let (ttft, _, reason, note) = outputs(&got[8]);
+    let (ttft, _, reason, note) = outputs(&got[9]);
     assert!(ttft.parse::<f64>().unwrap() > 0.0 && reason.is_empty() && note.is_empty());
 
     // File-level faults are still errors.

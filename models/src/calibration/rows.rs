@@ -228,10 +228,16 @@ impl RowCtx<'_> {
         u32::try_from(v).map_err(|_| self.err(idx, format!("{v} is too large")))
     }
 
+    /// A measured kernel latency, ms: from a nanosecond to a million seconds (outside
+    /// them a number is no kernel's time, and errors relative to it overflow).
     pub(crate) fn latency(&self, idx: usize) -> Result<f64> {
         let s = self.str(idx)?;
         match s.parse::<f64>() {
-            Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+            Ok(v) if (1e-6..=1e9).contains(&v) => Ok(v),
+            Ok(v) if v > 0.0 && v.is_finite() => Err(self.err(
+                idx,
+                format!("{v:e} ms is no kernel's time (from 1e-6 to 1e9 ms)"),
+            )),
             _ => Err(self.err(idx, format!("`{s}` is not a positive latency in ms"))),
         }
     }
@@ -278,6 +284,29 @@ mod tests {
                 Err(e) => panic!("{e}"),
             }
         }
+    }
+
+    #[test]
+    fn a_latency_is_a_kernels_time() {
+        let path = Path::new("t.csv");
+        let rec = csv::StringRecord::from(vec!["0.012", "1e-320", "1e308", "-1", "x"]);
+        let cols = Columns::new(&csv::StringRecord::from(vec!["a", "b", "c", "d", "e"]), 1);
+        let row = RowCtx {
+            path,
+            line: 2,
+            rec: &rec,
+            cols: &cols,
+        };
+        assert_eq!(row.latency(0).unwrap(), 0.012);
+        for i in 1..5 {
+            assert!(row.latency(i).is_err(), "{}", &rec[i]);
+        }
+        assert!(
+            row.latency(2)
+                .unwrap_err()
+                .to_string()
+                .contains("1e308 ms is no kernel's time")
+        );
     }
 
     #[test]

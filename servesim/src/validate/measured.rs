@@ -18,6 +18,10 @@ pub struct MeasuredFile {
 /// and a bound on what one row's simulation holds (each batch size a CUDA graph).
 const MAX_USERS: u32 = 1_000_000;
 
+/// The shortest measured latency a row may give, ms: a microsecond (a CUDA kernel's launch
+/// alone takes several).
+pub const MIN_LATENCY_MS: f64 = 1e-3;
+
 fn malformed(origin: &str, line: usize, column: &str, message: impl Into<String>) -> Error {
     Error::Parse {
         origin: origin.to_string(),
@@ -188,7 +192,9 @@ impl Row<'_> {
         }
     }
 
-    /// A measured latency, ms: blank → `None`, else a positive number.
+    /// A measured latency, ms: blank → `None`, else at least [`MIN_LATENCY_MS`] (a smaller
+    /// one is no step a GPU serves, and an error relative to it would print as a number of
+    /// hundreds of digits).
     pub(super) fn latency(&self, column: &str) -> Result<Option<f64>, Error> {
         match self.number(column)? {
             Some(v) if v <= 0.0 => Err(malformed(
@@ -196,6 +202,12 @@ impl Row<'_> {
                 self.line,
                 column,
                 format!("{v} is not a positive latency"),
+            )),
+            Some(v) if v < MIN_LATENCY_MS => Err(malformed(
+                self.origin,
+                self.line,
+                column,
+                format!("{v:e} ms is below a microsecond: shorter than any kernel launch"),
             )),
             v => Ok(v),
         }
