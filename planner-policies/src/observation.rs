@@ -30,7 +30,8 @@ pub struct PoolObservation {
     pub gpus_per_worker: u32,
     /// Workers serving.
     pub ready: u32,
-    /// Workers starting (holding GPUs, not serving yet).
+    /// Workers starting (holding GPUs, not serving yet), and those asked for that wait for
+    /// GPUs under the budget (a pending pod's replica).
     pub starting: u32,
     /// Workers draining (finishing what they hold, taking nothing new).
     pub draining: u32,

@@ -263,7 +263,7 @@ pub fn run_charts(
             let not_applied = if e.applied { "" } else { " (not applied)" };
             let pending = match e.pending {
                 0 => String::new(),
-                n => format!(" ({n} pending GPUs)"),
+                n => format!(" ({n} waiting for GPUs)"),
             };
             (
                 e.time_s,

@@ -145,8 +145,7 @@ pub struct Summary {
     /// Planner decisions that changed a pool's target (applied, advisory, or held back by
     /// the policy).
     pub scaling_decisions: u64,
-    /// Workers the planner's decisions started at once (not those that waited for GPUs:
-    /// each scaling event's `pending`).
+    /// Workers the planner's decisions started, at once or once GPUs were freed.
     pub workers_started: u64,
     /// Workers stopped or drained by the planner.
     pub workers_stopped: u64,
@@ -233,11 +232,7 @@ impl Summary {
             pools,
             planner: w.planner_name().map(str::to_string),
             scaling_decisions: w.scaling_events().len() as u64,
-            workers_started: w
-                .scaling_events()
-                .iter()
-                .map(|e| u64::from(e.started))
-                .sum(),
+            workers_started: w.workers_started(),
             workers_stopped: w
                 .scaling_events()
                 .iter()

@@ -153,14 +153,24 @@ fn what_it_did(r: &PolicyRun<'_>, from_s: f64, scenario: &Scenario) -> String {
                 .iter()
                 .find(|p| p.name == e.pool)
                 .map_or(0.0, |p| p.startup.as_secs_f64());
+            // Asked for with no GPUs to be had, a worker starts only once some are freed.
+            let ready = if e.started > 0 {
+                format!("ready about {startup:.0} s later")
+            } else {
+                "waiting for GPUs".to_string()
+            };
             format!(
-                "{}: first started a {} worker {:.0} s in (at {:.0} s, ready about {:.0} s \
-                 later: {}); {} started, {} stopped in all; {cost}.",
+                "{}: first {} a {} worker {:.0} s in (at {:.0} s, {ready}: {}); {} started, {} \
+                 stopped in all; {cost}.",
                 r.policy,
+                if e.started > 0 {
+                    "started"
+                } else {
+                    "asked for"
+                },
                 e.pool,
                 e.time_s - from_s,
                 e.time_s,
-                startup,
                 if e.reason.is_empty() {
                     "no reason given"
                 } else {

@@ -820,7 +820,7 @@ fn nothing_the_user_gave_is_written_over() {
                 "--scenarios",
                 scenarios.to_str().unwrap(),
             ],
-            "is inside the --scenarios folder",
+            "is named as a scenario --scenarios writes",
         ),
         (
             vec![
@@ -831,7 +831,7 @@ fn nothing_the_user_gave_is_written_over() {
                 "--report",
                 in_scenarios.to_str().unwrap(),
             ],
-            "is inside the --scenarios folder",
+            "is named as a scenario --scenarios writes",
         ),
         (vec!["--output", linked], "is the --input file"),
         (vec!["--output", again.as_str()], "is the --input file"),
@@ -856,6 +856,22 @@ fn nothing_the_user_gave_is_written_over() {
     }
     assert_eq!(std::fs::read_to_string(input).unwrap(), measured);
     assert_eq!(std::fs::read_to_string(&a_file).unwrap(), "mine");
+    // The predictions and the report beside this run's scenarios are no clash.
+    let beside = d.join("beside");
+    std::fs::create_dir_all(&beside).unwrap();
+    let out = servesim(&[
+        "validate",
+        "--input",
+        input,
+        "--output",
+        beside.join("predicted.csv").to_str().unwrap(),
+        "--report",
+        beside.join("report.md").to_str().unwrap(),
+        "--scenarios",
+        beside.to_str().unwrap(),
+    ]);
+    assert_succeeded(&out);
+    assert!(beside.join("line-2.yaml").is_file() && beside.join("report.md").is_file());
 }
 
 #[test]

@@ -68,8 +68,10 @@ impl Cluster {
         self.schedule_network_check(sched);
         if replace && self.start_worker(pool, sched).is_none() {
             // No other node has room now: replace it when a node comes back.
-            self.pools[pool.0 as usize].owed += 1;
+            self.pools[pool.0 as usize].owed_replacements += 1;
         }
+        // Its GPUs, if not its replacement's, may start a worker owed elsewhere.
+        self.start_owed(sched);
         // Hand-offs may now find room on the surviving decode workers.
         self.retry_handoffs(sched, out);
     }

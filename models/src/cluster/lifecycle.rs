@@ -60,7 +60,8 @@ impl Cluster {
     ) -> (u32, u32) {
         let active = self.active_workers(pool);
         // The decision takes the place of workers still owed to the pool.
-        self.pools[pool.0 as usize].owed = 0;
+        let p = &mut self.pools[pool.0 as usize];
+        (p.owed, p.owed_replacements) = (0, 0);
         let (mut added, mut removed) = (0, 0);
         if target > active {
             for _ in active..target {
@@ -149,6 +150,7 @@ impl Cluster {
                     sched.cancel(key);
                 }
                 self.stop(w, sched.now());
+                self.start_owed(sched);
             }
             WorkerState::Ready => {
                 worker.state = WorkerState::Draining;
@@ -183,13 +185,30 @@ impl Cluster {
         }
     }
 
-    /// Starts the workers owed to each pool (a decision's that found no GPUs, a dead
-    /// worker's replacement) where GPUs are now to be had, pool by pool.
+    /// Starts the workers owed to each pool where GPUs are now to be had, pool by pool: dead
+    /// workers' replacements first (what the deployment had), then what decisions asked for.
     pub(super) fn start_owed<E: From<ClusterEvent>>(&mut self, sched: &mut Scheduler<E>) {
         for p in 0..self.pools.len() {
-            while self.pools[p].owed > 0 && self.start_worker(PoolId(p as u16), sched).is_some() {
+            let pool = PoolId(p as u16);
+            while self.pools[p].owed_replacements > 0 && self.start_worker(pool, sched).is_some() {
+                self.pools[p].owed_replacements -= 1;
+            }
+            while self.pools[p].owed > 0 && self.start_worker(pool, sched).is_some() {
                 self.pools[p].owed -= 1;
+                self.owed_started += 1;
             }
         }
+    }
+
+    /// Workers owed to a pool, waiting for GPUs (a decision's, dead workers' replacements):
+    /// asked for, as a pending pod is, though not placed.
+    pub fn pending_workers(&self, pool: PoolId) -> u32 {
+        let p = &self.pools[pool.0 as usize];
+        p.owed + p.owed_replacements
+    }
+
+    /// Workers that decisions asked for and that started later, once GPUs were freed.
+    pub fn owed_started(&self) -> u64 {
+        self.owed_started
     }
 }

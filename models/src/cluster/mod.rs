@@ -315,9 +315,11 @@ struct Pool {
     unrouted: VecDeque<RequestIn>,
     rr: u64,
     gpu_ns: u128,
-    /// Workers to start once GPUs are to be had again (a node comes back, a draining worker
-    /// stops): a decision's that found none, dead workers' replacements.
+    /// Workers a decision asked for that found no GPUs: they start once GPUs are freed (a
+    /// worker stops, a node comes back), after the replacements.
     owed: u32,
+    /// Dead workers' replacements that found no GPUs, started the same way.
+    owed_replacements: u32,
     /// What a prefix-aware router predicted of the requests it routed, all run long.
     routed_hits: RoutedHits,
 }
@@ -336,6 +338,8 @@ pub struct Cluster {
     nominal_links: BTreeMap<u32, f64>,
     /// A KV hand-off whose transfer failed this many times is given up.
     pub max_transfer_failures: u32,
+    /// Workers decisions asked for that started later, once GPUs were freed.
+    owed_started: u64,
     front: PoolId,
     decode: Option<PoolId>,
     last_gpu_change: SimTime,
@@ -390,6 +394,7 @@ impl Cluster {
             network_key: None,
             nominal_links: BTreeMap::new(),
             max_transfer_failures: 2,
+            owed_started: 0,
             front,
             decode,
             last_gpu_change: SimTime::ZERO,
@@ -405,6 +410,7 @@ impl Cluster {
                 rr: 0,
                 gpu_ns: 0,
                 owed: 0,
+                owed_replacements: 0,
                 routed_hits: RoutedHits::default(),
             });
         }

@@ -469,8 +469,13 @@ fn assert_accounted(sim: &Simulation<World>, n: u64) {
 }
 
 fn busy_world(prefill: u32, decode: u32) -> Simulation<World> {
+    busy_world_within(prefill, decode, 16)
+}
+
+/// [`busy_world`] within a GPU budget.
+fn busy_world_within(prefill: u32, decode: u32, budget: u32) -> Simulation<World> {
     let mut sim = Simulation::new(World {
-        cluster: disagg(prefill, decode, 16),
+        cluster: disagg(prefill, decode, budget),
         out: ClusterOutput::default(),
         log: vec![],
         arrivals: vec![],
@@ -530,19 +535,7 @@ fn a_dead_decode_worker_loses_what_it_held_and_is_replaced() {
 /// pending: the prefill worker asked for while a decode worker drains starts when it stops.
 #[test]
 fn a_worker_asked_for_at_a_full_budget_starts_when_a_draining_one_stops() {
-    let mut sim = Simulation::new(World {
-        cluster: disagg(2, 2, 8),
-        out: ClusterOutput::default(),
-        log: vec![],
-        arrivals: vec![],
-    });
-    for i in 0..40u64 {
-        sim.model.arrivals.push(req(i as u32, 2000, 200));
-        sim.scheduler.schedule_at(
-            SimTime::ZERO + SimDuration::from_millis(i * 20).unwrap(),
-            Ev::Arrive(i as usize),
-        );
-    }
+    let mut sim = busy_world_within(2, 2, 8);
     // Both decode workers decoding.
     sim.run_until(SimTime::ZERO + SimDuration::from_millis(700).unwrap());
     let (prefill, decode) = (PoolId(0), PoolId(1));
@@ -563,6 +556,35 @@ fn a_worker_asked_for_at_a_full_budget_starts_when_a_draining_one_stops() {
     assert_accounted(&sim, 40);
     let s = sim.model.cluster.pool_stats(prefill);
     assert_eq!(s.ready + s.starting, 3, "the pending worker started");
+}
+
+/// What is owed is settled by the next decision for the pool, and GPUs freed by stopping a
+/// worker still starting go to it at once.
+#[test]
+fn a_decision_settles_pending_workers_and_a_stopped_start_frees_gpus_for_them() {
+    let mut sim = Simulation::new(World {
+        cluster: disagg(2, 2, 10),
+        out: ClusterOutput::default(),
+        log: vec![],
+        arrivals: vec![],
+    });
+    let (prefill, decode) = (PoolId(0), PoolId(1));
+    let (sched, m) = (&mut sim.scheduler, &mut sim.model);
+    assert_eq!(
+        m.cluster.set_target(decode, 3, sched),
+        (1, 0),
+        "10 GPUs: one more"
+    );
+    assert_eq!(m.cluster.set_target(prefill, 4, sched), (0, 0));
+    assert_eq!(m.cluster.pending_workers(prefill), 2);
+    // Asked for 3 in all: one of the two pending is let go.
+    assert_eq!(m.cluster.set_target(prefill, 3, sched), (0, 0));
+    assert_eq!(m.cluster.pending_workers(prefill), 1);
+    // Decode back to 2 stops its starting worker: its GPUs start prefill's at once.
+    assert_eq!(m.cluster.set_target(decode, 2, sched), (0, 1));
+    assert_eq!(m.cluster.pending_workers(prefill), 0);
+    assert_eq!(m.cluster.pool_stats(prefill).starting, 1);
+    assert_eq!(m.cluster.owed_started(), 1);
 }
 
 #[test]

@@ -125,8 +125,15 @@ impl Common {
     /// floor left idle go to the pools that lost the most of a worker), then trimmed from
     /// the largest pool, never below the minimum.
     pub fn fit(&self, wanted: &mut [u32], budget: u32) {
+        self.fit_above(wanted, budget, &self.min);
+    }
+
+    /// [`Common::fit`] with each pool held to at least `floor` (at least its minimum) instead
+    /// of its minimum alone.
+    fn fit_above(&self, wanted: &mut [u32], budget: u32, floor: &[u32]) {
+        let min: Vec<u32> = (0..self.n).map(|i| floor[i].max(self.min[i])).collect();
         for (i, w) in wanted.iter_mut().enumerate() {
-            *w = (*w).clamp(self.min[i], self.max[i]);
+            *w = (*w).max(min[i]).min(self.max[i].max(min[i]));
         }
         let gpus = |w: &[u32]| -> u64 {
             w.iter()
@@ -142,7 +149,7 @@ impl Common {
         let asked = wanted.to_vec();
         let shares: Vec<f64> = asked.iter().map(|&w| f64::from(w) * scale).collect();
         for (i, w) in wanted.iter_mut().enumerate() {
-            *w = (shares[i].floor() as u32).max(self.min[i]);
+            *w = (shares[i].floor() as u32).max(min[i]);
         }
         // The GPUs the floors left: a worker more to each pool by its share's remainder,
         // the largest first (lowest index on ties), while it fits and was asked for.
@@ -160,10 +167,10 @@ impl Common {
         while gpus(wanted) > u64::from(budget) {
             // Trim the pool with the most GPUs above its minimum (lowest index on ties).
             let pick = (0..self.n)
-                .filter(|&i| wanted[i] > self.min[i])
+                .filter(|&i| wanted[i] > min[i])
                 .max_by_key(|&i| {
                     (
-                        u64::from(wanted[i] - self.min[i]) * u64::from(self.gpus[i]),
+                        u64::from(wanted[i] - min[i]) * u64::from(self.gpus[i]),
                         std::cmp::Reverse(i),
                     )
                 });
@@ -197,12 +204,12 @@ impl Common {
         // Serving, "Configuring scale to zero"). A policy's own signals (a worker's KV, its
         // measured capacity) read nothing from a pool without workers, so without this no
         // demand could bring one back.
-        for (w, p) in wanted.iter_mut().zip(&obs.pools) {
-            if *w == 0 && p.holds_requests() {
-                *w = 1;
-            }
-        }
-        self.fit(&mut wanted, self.budget(obs));
+        let floor: Vec<u32> = obs
+            .pools
+            .iter()
+            .map(|p| u32::from(p.holds_requests()))
+            .collect();
+        self.fit_above(&mut wanted, self.budget(obs), &floor);
         Decision {
             targets: wanted
                 .into_iter()

@@ -1223,4 +1223,17 @@ fn a_budget_cut_spends_what_the_floors_leave() {
     // Never below the minimum, never over the budget unless the minimums are.
     let floors = common(vec![1, 1], vec![3, 3]);
     assert_eq!(fit(&floors, vec![9, 9], 8), [4, 4]);
+    // A pool allowed none but holding requests keeps a worker through the cut: 4P1D of
+    // TP2 workers on 8 GPUs is 3P1D, not the 4P0D the shares 3.5 and 0.5 round to.
+    let zero = common(vec![2, 2], vec![0, 0]);
+    let mut toy = Toy::new(60.0, 60.0, 8);
+    toy.ready = [3, 1];
+    let held = Load {
+        kv: 0.001,
+        ..Load::none()
+    };
+    let d = zero.decide(vec![4, 1], &toy.observe(&held));
+    assert_eq!(d.targets, [None, None], "3P1D as it is");
+    let d = zero.decide(vec![4, 0], &toy.observe(&held));
+    assert_eq!(d.targets, [None, None], "decode holds requests: kept");
 }

@@ -76,18 +76,17 @@ pub fn run_cmd(args: ValidateArgs) -> Result<(), CliError> {
     let averaged =
         Averaged::from_flags(args.steady, args.from_start, client).map_err(CliError::Message)?;
     // Nothing is written over the measured rows, the calibration tables or the predictions,
-    // nor into the folder of this run's scenarios (every file there is one of them).
+    // nor where a scenario of this run would be written over it.
     let mut inputs = vec![("--input file", args.input.as_path())];
     if let Some(dir) = &args.calibration {
         inputs.push(("--calibration folder", dir.as_path()));
     }
-    if let Some(dir) = &args.scenarios {
-        inputs.push(("--scenarios folder", dir.as_path()));
-    }
     super::check_writable("--output", &args.output, &inputs)?;
+    not_a_scenario("--output", &args.output, args.scenarios.as_deref())?;
     if let Some(report) = &args.report {
         inputs.push(("--output file", args.output.as_path()));
         super::check_writable("--report", report, &inputs)?;
+        not_a_scenario("--report", report, args.scenarios.as_deref())?;
     }
     let jobs = super::jobs(args.jobs)?;
     let bar = super::progress::Bar::new();
@@ -149,4 +148,27 @@ fn command_line(args: &ValidateArgs) -> String {
         c += &format!(" --report {}", r.display());
     }
     c
+}
+
+/// Refuses an output that the scenarios written into `scenarios` (`line-N.yaml`) could
+/// write over.
+fn not_a_scenario(
+    flag: &str,
+    path: &std::path::Path,
+    scenarios: Option<&std::path::Path>,
+) -> Result<(), CliError> {
+    let Some(dir) = scenarios else { return Ok(()) };
+    let numbered = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("line-")?.strip_suffix(".yaml"))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    let here = path.parent().filter(|f| !f.as_os_str().is_empty());
+    if numbered && servesim::validate::same_file(here.unwrap_or(std::path::Path::new(".")), dir) {
+        return Err(CliError::Message(format!(
+            "{flag} {}: is named as a scenario --scenarios writes; give another name",
+            path.display()
+        )));
+    }
+    Ok(())
 }

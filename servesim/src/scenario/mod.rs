@@ -60,14 +60,29 @@ pub fn inside(path: &Path, dir: &Path) -> bool {
     }
 }
 
-/// Where `p` is: canonicalised if it exists, else its folder canonicalised and its name.
+/// Where `p` is: its nearest existing folder canonicalised (the path itself if it exists),
+/// then the rest of it as written, `.` and `..` taken lexically.
 fn resolved(p: &Path) -> Option<std::path::PathBuf> {
-    p.canonicalize().ok().or_else(|| {
-        let name = p.file_name()?;
-        let folder = p.parent().filter(|f| !f.as_os_str().is_empty());
-        let folder = folder.unwrap_or(Path::new(".")).canonicalize().ok()?;
-        Some(folder.join(name))
-    })
+    use std::path::Component;
+    let (base, rest) = p.ancestors().find_map(|a| {
+        let existing = if a.as_os_str().is_empty() {
+            Path::new(".").canonicalize()
+        } else {
+            a.canonicalize()
+        };
+        Some((existing.ok()?, p.strip_prefix(a).ok()?))
+    })?;
+    let mut out = base;
+    for c in rest.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(name) => out.push(name),
+            _ => {}
+        }
+    }
+    Some(out)
 }
 
 #[cfg(unix)]
@@ -452,4 +467,34 @@ pub fn parse_message(path: &str, message: &str) -> String {
         _ => message,
     };
     servesim_core::suggest::with_suggestion(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_not_written_yet_are_placed_by_their_nearest_existing_folder() {
+        let d = std::env::temp_dir().join(format!("servesim-paths-{}", std::process::id()));
+        let cal = d.join("cal");
+        std::fs::create_dir_all(&cal).unwrap();
+        // Spelt two ways, neither written: one file.
+        assert!(same_file(&d.join("o.csv"), &d.join("./x/../o.csv")));
+        assert!(!same_file(&d.join("o.csv"), &d.join("p.csv")));
+        // In a folder not created yet, inside an existing one, at any depth.
+        assert!(inside(&cal.join("new/deeper/report.html"), &cal));
+        assert!(!inside(&d.join("elsewhere/report.html"), &cal));
+        assert!(!inside(&cal, &cal));
+        // One file under two names.
+        #[cfg(unix)]
+        {
+            let a = d.join("a.csv");
+            std::fs::write(&a, "x").unwrap();
+            let b = d.join("b.csv");
+            std::fs::remove_file(&b).ok();
+            std::fs::hard_link(&a, &b).unwrap();
+            assert!(same_file(&a, &b));
+        }
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 }

@@ -94,8 +94,8 @@ impl MeasuredFile {
                     origin,
                     line,
                     name,
-                    "is a column validate writes: give the measured rows, not a file of \
-                     predictions",
+                    "is the name of a column validate adds to its output; rename it (or give \
+                     the measured rows, not a file of predictions)",
                 ));
             }
         }
@@ -467,7 +467,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("column predicted_ttft_ms: is a column validate writes"),
+            err.contains("column predicted_ttft_ms: is the name of a column validate adds"),
             "{err}"
         );
     }

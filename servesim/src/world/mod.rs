@@ -236,6 +236,17 @@ impl World {
         self.planner.as_ref().map_or(&[], |p| &p.events)
     }
 
+    /// Workers the planner's decisions started: at once ([`ScalingEvent::started`]) or
+    /// later, once GPUs were freed for those pending.
+    pub fn workers_started(&self) -> u64 {
+        let at_once: u64 = self
+            .scaling_events()
+            .iter()
+            .map(|e| u64::from(e.started))
+            .sum();
+        at_once + self.cluster.owed_started()
+    }
+
     /// The requests over the model's context so far, by stream (`None` when the model's
     /// context is not known).
     pub fn context_check(&self) -> Option<&ContextCheck> {

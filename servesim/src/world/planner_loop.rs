@@ -218,7 +218,7 @@ impl World {
                     role: self.cluster.pool_role(p),
                     gpus_per_worker: self.cluster.pool_tp(p),
                     ready: s.ready,
-                    starting: s.starting,
+                    starting: s.starting + self.cluster.pending_workers(p),
                     draining: s.draining,
                     queue_depth: s.waiting(),
                     queued_prefill_tokens: s.queued_prefill_tokens,
@@ -320,7 +320,8 @@ impl World {
             let (Some(target), Some(pool)) = (*target, self.cluster.pool_ids().nth(i)) else {
                 continue;
             };
-            let before = self.cluster.active_workers(pool);
+            // Workers waiting for GPUs count as asked for, as the observation has them.
+            let before = self.cluster.active_workers(pool) + self.cluster.pending_workers(pool);
             if target == before {
                 continue;
             }
@@ -339,7 +340,7 @@ impl World {
                 target,
                 started,
                 pending: if applied {
-                    target.saturating_sub(before + started)
+                    self.cluster.pending_workers(pool)
                 } else {
                     0
                 },
