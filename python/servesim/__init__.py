@@ -87,6 +87,7 @@ def _decision_schema() -> "pa.Schema":
             ("active_before", pa.int64()),
             ("target", pa.int64()),
             ("started", pa.int64()),
+            ("pending", pa.int64()),
             ("stopped", pa.int64()),
             ("applied", pa.bool_()),
             ("observed_arrived", pa.int64()),
@@ -144,14 +145,15 @@ class RunResult:
     @property
     def decisions(self) -> pa.Table:
         """The planner's decisions (Arrow), one row per pool per decision: ``time_s``,
-        ``pool``, ``active_before``, ``target``, ``started``, ``stopped``, ``applied`` (False in
+        ``pool``, ``active_before``, ``target``, ``started``, ``pending`` (asked for, waiting
+        for GPUs under the budget), ``stopped``, ``applied`` (False in
         advisory mode, and where the policy held the target back, as ``sla`` does while workers
         start), what it observed (``observed_arrived``, ``observed_completed``) and its
         ``reason``."""
         import pyarrow as pa
 
-        columns = ["time_s", "pool", "active_before", "target", "started", "stopped", "applied",
-                   "observed_arrived", "observed_completed", "reason"]
+        columns = ["time_s", "pool", "active_before", "target", "started", "pending", "stopped",
+                   "applied", "observed_arrived", "observed_completed", "reason"]
         return pa.Table.from_pylist([{c: e.get(c) for c in columns} for e in self.scaling_events],
                                     schema=_decision_schema())
 

@@ -330,7 +330,17 @@ def test_python_planner(small: servesim.Scenario) -> None:
     assert d.num_rows == len(r.scaling_events) > 0
     assert d.column("pool").to_pylist() == [e["pool"] for e in r.scaling_events]
     assert d.column("target").to_pylist() == [e["target"] for e in r.scaling_events]
+    assert d.column("pending").to_pylist() == [e["pending"] for e in r.scaling_events]
     assert d.schema.field("reason").type == "string"
+
+
+def test_decisions_say_which_workers_wait_for_gpus() -> None:
+    # After the node is lost, sla asks for more decode workers than the GPUs left hold.
+    s = servesim.Scenario.from_yaml(ROOT / "scenarios" / "airline-node-loss.yaml")
+    d = s.with_policy("sla").run().decisions.to_pylist()
+    waiting = [r for r in d if r["pending"] > 0]
+    assert waiting, d
+    assert all(r["applied"] and r["active_before"] + r["started"] < r["target"] for r in waiting)
 
 
 def test_decisions_sla_held_back_say_so() -> None:
