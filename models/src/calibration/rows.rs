@@ -50,6 +50,8 @@ pub(crate) struct TableReader<'a> {
     width: usize,
     /// The header's line in the file, once read.
     header_line: u64,
+    /// The line of the file `bytes` start on (after any header comments).
+    first_line: u64,
     /// A byte of `bytes` and the line of the file it is on: where lines were last counted
     /// (the reader's own count starts before the blank lines it skips, and at the start of
     /// `bytes`, after any header comments).
@@ -69,13 +71,15 @@ impl<'a> TableReader<'a> {
             path,
             width: usize::MAX,
             header_line: 1,
+            first_line: 1,
             counted: (0, 1),
         }
     }
 
     /// The same reader of bytes that follow `lines` lines of the file (its header comments).
     pub(crate) fn after_lines(mut self, lines: u64) -> Self {
-        self.counted = (0, lines + 1);
+        self.first_line = lines + 1;
+        self.counted = (0, self.first_line);
         self
     }
 
@@ -85,11 +89,12 @@ impl<'a> TableReader<'a> {
         while start < self.bytes.len() && matches!(self.bytes[start], b'\n' | b'\r') {
             start += 1;
         }
-        let (from, line) = self.counted;
-        if start < from {
-            self.counted = (0, self.counted.1 - self.lines_in(0, from));
-            return self.line_of(byte);
-        }
+        // Counted on from where the last count stopped; from the start for a byte before it.
+        let (from, line) = if start >= self.counted.0 {
+            self.counted
+        } else {
+            (0, self.first_line)
+        };
         let line = line + self.lines_in(from, start);
         self.counted = (start, line);
         line

@@ -65,11 +65,11 @@ impl Cluster {
             routed_hits: p.routed_hits,
             ..PoolStats::default()
         };
-        // Requests waiting for a worker of a pool that prefills are prompt tokens it owes
-        // too (all of them when it has no worker ready).
         if self.decode == Some(pool) {
             s.handoffs = self.handoffs.len() as u64;
         }
+        // Requests waiting for a worker of a pool that prefills are prompt tokens it owes
+        // too (all of them when it has no worker ready).
         if p.spec.role != PoolRole::Decode {
             s.queued_prefill_tokens = p.unrouted.iter().map(|r| u64::from(r.prompt_tokens)).sum();
         }

@@ -133,7 +133,7 @@ impl Common {
     fn fit_above(&self, wanted: &mut [u32], budget: u32, floor: &[u32]) {
         let min: Vec<u32> = (0..self.n).map(|i| floor[i].max(self.min[i])).collect();
         for (i, w) in wanted.iter_mut().enumerate() {
-            *w = (*w).max(min[i]).min(self.max[i].max(min[i]));
+            *w = (*w).clamp(min[i], self.max[i].max(min[i]));
         }
         let gpus = |w: &[u32]| -> u64 {
             w.iter()
@@ -181,35 +181,40 @@ impl Common {
         }
     }
 
-    /// No change, but for a pool at zero that requests wait for, which gets one worker (see
-    /// [`Common::decide`]): what a policy decides when it has nothing to size by.
+    /// The fewest workers each pool keeps whatever a policy wants: one where it holds
+    /// requests. A pool allowed none (`min_replicas` 0) goes to zero only when it holds no
+    /// request, and comes back from zero with one worker while requests wait for it, as
+    /// Knative scales a revision to zero only once it has no traffic and its activator holds
+    /// a request for a revision at zero until the autoscaler has started one (Knative
+    /// Serving, "Configuring scale to zero"). A policy's own signals (a worker's KV, its
+    /// measured capacity) read nothing from a pool without workers, so without this no
+    /// demand could bring one back.
+    fn holding(obs: &Observation) -> Vec<u32> {
+        obs.pools
+            .iter()
+            .map(|p| u32::from(p.holds_requests()))
+            .collect()
+    }
+
+    /// No change, but for a pool below what it holds ([`Common::holding`]: at zero with
+    /// requests waiting), brought up to it: what a policy decides when it has nothing to
+    /// size by.
     pub fn unchanged(&self, obs: &Observation) -> Decision {
         let mut d = Decision::unchanged(obs.pools.len());
-        for (t, p) in d.targets.iter_mut().zip(&obs.pools) {
-            if p.active() == 0 && p.holds_requests() {
-                *t = Some(1);
+        for ((t, p), keep) in d.targets.iter_mut().zip(&obs.pools).zip(Self::holding(obs)) {
+            if p.active() < keep {
+                *t = Some(keep);
             }
         }
         d
     }
 
-    /// A decision setting every pool to `wanted` after [`Common::fit`]; a pool whose target
+    /// A decision setting every pool to `wanted` after [`Common::fit`], each kept to what it
+    /// holds ([`Common::holding`]); a pool whose target
     /// equals its observed active workers is left alone (`None`), so that a decision taken on
     /// lagged metrics never undoes a change the metrics do not show yet.
     pub fn decide(&self, mut wanted: Vec<u32>, obs: &Observation) -> Decision {
-        // A pool allowed none (`min_replicas` 0) goes to zero only when it holds no request,
-        // and comes back from zero with one worker while requests wait for it, as Knative
-        // scales a revision to zero only once it has no traffic and its activator holds a
-        // request for a revision at zero until the autoscaler has started one (Knative
-        // Serving, "Configuring scale to zero"). A policy's own signals (a worker's KV, its
-        // measured capacity) read nothing from a pool without workers, so without this no
-        // demand could bring one back.
-        let floor: Vec<u32> = obs
-            .pools
-            .iter()
-            .map(|p| u32::from(p.holds_requests()))
-            .collect();
-        self.fit_above(&mut wanted, self.budget(obs), &floor);
+        self.fit_above(&mut wanted, self.budget(obs), &Self::holding(obs));
         Decision {
             targets: wanted
                 .into_iter()

@@ -161,8 +161,7 @@ fn not_a_scenario(
     let numbered = path
         .file_name()
         .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_prefix("line-")?.strip_suffix(".yaml"))
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        .is_some_and(servesim::validate::is_scenario_name);
     let here = path.parent().filter(|f| !f.as_os_str().is_empty());
     if numbered && servesim::validate::same_file(here.unwrap_or(std::path::Path::new(".")), dir) {
         return Err(CliError::Message(format!(

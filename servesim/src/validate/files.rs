@@ -28,6 +28,13 @@ pub(super) fn calibration_dir(dir: &Path) -> Result<PathBuf, Error> {
     }
 }
 
+/// Whether `name` is one a row's scenario is written under (`line-N.yaml`, N its line).
+pub fn is_scenario_name(name: &str) -> bool {
+    name.strip_prefix("line-")
+        .and_then(|n| n.strip_suffix(".yaml"))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Makes `dir` ready for a run's scenario files before any row is simulated: created where
 /// it is not, and refused where it already holds `line-N.yaml` files, which would mix with
 /// this run's (and a user may have edited them).
@@ -43,11 +50,7 @@ pub(super) fn scenarios_dir(dir: &Path) -> Result<(), Error> {
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let name = entry.map_err(|e| Error::io(dir, e))?.file_name();
         let name = name.to_string_lossy();
-        let numbered = name
-            .strip_prefix("line-")
-            .and_then(|n| n.strip_suffix(".yaml"))
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-        if numbered {
+        if is_scenario_name(&name) {
             earlier.push(name.into_owned());
         }
     }

@@ -143,8 +143,8 @@ use averaged::{RECIPE_REQUESTS_PER_USER, RECIPE_WARMUP_PER_USER};
 pub use benchmark::{
     BenchmarkMeans, ClientStats, Distribution, Means, benchmark_means, client_stats,
 };
-pub use files::scenario_file;
 use files::{calibration_dir, scenarios_dir};
+pub use files::{is_scenario_name, scenario_file};
 use measured::Row;
 pub use measured::{MeasuredFile, render_csv};
 pub use report::{Mape, render_mape, render_report};
