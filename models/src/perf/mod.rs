@@ -24,6 +24,7 @@ pub mod dispatch;
 mod dsa;
 mod dtype_code;
 pub mod evaluate;
+pub mod exchange;
 pub mod expert_load;
 mod gdn;
 pub mod inter_domain;
