@@ -57,6 +57,12 @@ fn build_inner(
         p.validate(&format!("{path}.predictor"))?;
     }
     let common = Common::new(config, ctx, path)?;
+    // Every policy's settings, not only those of the one that runs: a mistake in another's is
+    // the user's too, and `ab` or `--set planner.policy=…` would meet it later.
+    config.load_threshold.check(path)?;
+    config.sla.check(path, &common)?;
+    config.sla_load.check(path)?;
+    config.lookahead.check(path)?;
     // Only the policies that read a profile load one.
     let basis = |common: Common| -> Result<Basis, PlannerError> {
         let profile = match profile {

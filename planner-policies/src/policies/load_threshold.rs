@@ -73,16 +73,12 @@ pub struct LoadThreshold {
     grace_left: u32,
 }
 
-impl LoadThreshold {
-    /// Checks the thresholds (errors name the field under `path`).
-    /// Errors name the field under `planner_path`'s `load_threshold` section.
-    pub(crate) fn new(
-        config: &LoadThresholdConfig,
-        common: Common,
-        planner_path: &str,
-    ) -> Result<Self, PlannerError> {
+impl LoadThresholdConfig {
+    /// Checks the thresholds, whichever policy runs; errors name the field under
+    /// `planner_path`'s `load_threshold` section.
+    pub(crate) fn check(&self, planner_path: &str) -> Result<(), PlannerError> {
         let path = format!("{planner_path}.load_threshold");
-        let c = config;
+        let c = self;
         let in01 = |v: f64| v.is_finite() && (0.0..=1.0).contains(&v);
         if !in01(c.kv_up) {
             return Err(PlannerError::invalid(
@@ -108,6 +104,18 @@ impl LoadThreshold {
                 format!("must be in [0, queue_up), got {}", c.queue_down),
             ));
         }
+        Ok(())
+    }
+}
+
+impl LoadThreshold {
+    /// Errors name the field under `planner_path`'s `load_threshold` section.
+    pub(crate) fn new(
+        config: &LoadThresholdConfig,
+        common: Common,
+        planner_path: &str,
+    ) -> Result<Self, PlannerError> {
+        config.check(planner_path)?;
         Ok(LoadThreshold {
             config: config.clone(),
             common,

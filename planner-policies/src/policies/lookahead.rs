@@ -143,21 +143,12 @@ pub struct Lookahead {
     window: VecDeque<(f64, f64, Vec<u32>)>,
 }
 
-impl Lookahead {
-    /// Errors name the field under `planner_path`'s `lookahead` section.
-    pub(crate) fn new(
-        config: &LookaheadConfig,
-        basis: Basis,
-        planner_path: &str,
-    ) -> Result<Self, PlannerError> {
+impl LookaheadConfig {
+    /// Checks the settings, whichever policy runs; errors name the field under
+    /// `planner_path`'s `lookahead` section.
+    pub(crate) fn check(&self, planner_path: &str) -> Result<(), PlannerError> {
         let path = format!("{planner_path}.lookahead");
-        let Basis {
-            common,
-            profile,
-            predictor,
-            ..
-        } = basis;
-        let c = config;
+        let c = self;
         let unit = |v: f64| v.is_finite() && v > 0.0 && v <= 1.0;
         if !unit(c.slo_margin) {
             return Err(PlannerError::invalid(
@@ -188,16 +179,37 @@ impl Lookahead {
                 format!("must be a number >= 1, got {}", c.forecast_cap),
             ));
         }
+        // As the world's bound on any planner interval.
+        if let Some(v) = c.interval_s
+            && !(v.is_finite() && v >= 1e-3)
+        {
+            return Err(PlannerError::invalid(
+                format!("{path}.interval_s"),
+                format!("must be at least 0.001 s, got {v}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Lookahead {
+    /// Errors name the field under `planner_path`'s `lookahead` section.
+    pub(crate) fn new(
+        config: &LookaheadConfig,
+        basis: Basis,
+        planner_path: &str,
+    ) -> Result<Self, PlannerError> {
+        let Basis {
+            common,
+            profile,
+            predictor,
+            ..
+        } = basis;
+        config.check(planner_path)?;
+        let c = config;
         let mut common = common;
         let planner_interval = common.interval_s;
         match c.interval_s {
-            // As the world's bound on any planner interval.
-            Some(v) if !(v.is_finite() && v >= 1e-3) => {
-                return Err(PlannerError::invalid(
-                    format!("{path}.interval_s"),
-                    format!("must be at least 0.001 s, got {v}"),
-                ));
-            }
             Some(v) => common.interval_s = v,
             None => common.interval_s = common.interval_s.min(15.0),
         }

@@ -270,40 +270,42 @@ pub struct Sla {
     kv_hit_rate: Option<f64>,
 }
 
-impl Sla {
-    pub(crate) fn new(config: &SlaConfig, basis: Basis, path: &str) -> Result<Self, PlannerError> {
+impl SlaConfig {
+    /// Checks the settings against each other and the deployment in `common`, whichever
+    /// policy runs; errors name the field under `path`'s `sla` section.
+    pub(crate) fn check(&self, path: &str, common: &Common) -> Result<(), PlannerError> {
         // Dynamo 1.6 sizes an aggregated engine by a search of mixed batches
         // (`_throughput_agg`), which the capacity sizing does not follow; each sizing's
         // settings the other has no use for are refused rather than ignored.
-        let capacity = config.sizing == SlaSizing::Capacity;
+        let capacity = self.sizing == SlaSizing::Capacity;
         let refused = [
             (
                 "sizing",
-                capacity && basis.common.aggregated(),
+                capacity && common.aggregated(),
                 "`capacity` sizes disaggregated prefill and decode pools; this deployment is aggregated (use `corrected`)",
             ),
             (
                 "correction",
-                capacity && !config.correction,
+                capacity && !self.correction,
                 "has no effect with `sizing: capacity` (Dynamo 1.6 keeps no correction factors)",
             ),
             (
                 "wait_until_ready",
-                capacity && !config.wait_until_ready,
+                capacity && !self.wait_until_ready,
                 "has no effect with `sizing: capacity` (Dynamo 1.6 has its own rule for workers still starting)",
             ),
             (
                 "min_gpu_budget",
-                !capacity && config.min_gpu_budget.is_some(),
+                !capacity && self.min_gpu_budget.is_some(),
                 "applies to `sizing: capacity` only (Dynamo 1.6's GPU floor)",
             ),
         ];
         if let Some((field, _, why)) = refused.into_iter().find(|(_, bad, _)| *bad) {
             return Err(PlannerError::invalid(format!("{path}.sla.{field}"), why));
         }
-        if let Some(floor) = config.min_gpu_budget {
+        if let Some(floor) = self.min_gpu_budget {
             // As Dynamo refuses `min_gpu_budget > max_gpu_budget` at start-up.
-            let budget = basis.common.budget;
+            let budget = common.budget;
             if budget > 0 && floor > budget {
                 return Err(PlannerError::invalid(
                     format!("{path}.sla.min_gpu_budget"),
@@ -311,6 +313,13 @@ impl Sla {
                 ));
             }
         }
+        Ok(())
+    }
+}
+
+impl Sla {
+    pub(crate) fn new(config: &SlaConfig, basis: Basis, path: &str) -> Result<Self, PlannerError> {
+        config.check(path, &basis.common)?;
         // Each version's default load predictor: the last value, and Dynamo 1.6's ARIMA
         // (`load_predictor = "arima"` in `dynamo/planner/config/defaults.py` of 1.6.1).
         let predictor = basis.predictor.unwrap_or(match config.sizing {

@@ -195,21 +195,12 @@ pub struct SlaLoad {
     backlogs: std::collections::VecDeque<f64>,
 }
 
-impl SlaLoad {
-    /// Errors name the field under `planner_path`'s `sla_load` section.
-    pub(crate) fn new(
-        config: &SlaLoadConfig,
-        basis: Basis,
-        planner_path: &str,
-    ) -> Result<Self, PlannerError> {
+impl SlaLoadConfig {
+    /// Checks the settings, whichever policy runs; errors name the field under
+    /// `planner_path`'s `sla_load` section.
+    pub(crate) fn check(&self, planner_path: &str) -> Result<(), PlannerError> {
         let path = format!("{planner_path}.sla_load");
-        let Basis {
-            common,
-            profile,
-            predictor,
-            observe,
-        } = basis;
-        let c = config;
+        let c = self;
         PlannerError::check_positive_seconds(format!("{path}.load_interval_s"), c.load_interval_s)?;
         if !(c.scale_down_margin.is_finite()
             && c.scale_down_margin > 0.0
@@ -220,6 +211,25 @@ impl SlaLoad {
                 format!("must be in (0, 1], got {}", c.scale_down_margin),
             ));
         }
+        Ok(())
+    }
+}
+
+impl SlaLoad {
+    /// Errors name the field under `planner_path`'s `sla_load` section.
+    pub(crate) fn new(
+        config: &SlaLoadConfig,
+        basis: Basis,
+        planner_path: &str,
+    ) -> Result<Self, PlannerError> {
+        let Basis {
+            common,
+            profile,
+            predictor,
+            observe,
+        } = basis;
+        config.check(planner_path)?;
+        let c = config;
         let mut common = common;
         let fast = c.load_interval_s.min(common.interval_s);
         let every = (common.interval_s / fast).round().max(1.0) as u64;

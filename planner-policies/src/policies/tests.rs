@@ -324,6 +324,31 @@ fn bad_config_is_an_error_naming_the_field() {
     let mut bad = PlannerConfig::new("lookahead", 60.0);
     bad.lookahead.interval_s = Some(0.0);
     check(bad, "planner.lookahead.interval_s");
+    // A bad setting of a policy not in use is an error too, under every policy: `ab` or
+    // `--set planner.policy=…` would meet it later.
+    type Spoil = fn(&mut PlannerConfig);
+    let spoilt: [(Spoil, &str); 4] = [
+        (
+            |c| c.load_threshold.kv_up = 2.0,
+            "planner.load_threshold.kv_up",
+        ),
+        (
+            |c| c.sla.min_gpu_budget = Some(4),
+            "planner.sla.min_gpu_budget",
+        ),
+        (
+            |c| c.sla_load.scale_down_margin = 0.0,
+            "planner.sla_load.scale_down_margin",
+        ),
+        (|c| c.lookahead.hold_s = -5.0, "planner.lookahead.hold_s"),
+    ];
+    for policy in ["static", "load-threshold", "sla", "sla-load", "lookahead"] {
+        for (spoil, want) in spoilt {
+            let mut bad = PlannerConfig::new(policy, 60.0);
+            spoil(&mut bad);
+            check(bad, want);
+        }
+    }
     // Without a profile directory or a performance model the SLA policies cannot start.
     let e = build(&PlannerConfig::new("sla", 60.0), &c, "planner")
         .err()
