@@ -8,8 +8,9 @@
 //!   `hardware.max_num_gpus_per_engine`.
 //!
 //! Both carry `spec.model` and `spec.backend`. Fields this profiler does not use are listed in
-//! [`ProfileRequest::ignored`], never rejected; a missing or invalid required field is an
-//! error naming its path. [`Overrides`] (the command-line flags) win over the file.
+//! [`ProfileRequest::ignored`], never rejected, unless one is a typo of a field it reads that
+//! the request leaves out (`totalGPUs` for `totalGpus`); a missing or invalid required field
+//! is an error naming its path. [`Overrides`] (the command-line flags) win over the file.
 
 use std::path::{Path, PathBuf};
 
@@ -23,7 +24,7 @@ mod fields;
 mod raw;
 
 use fields::{Fields, invalid};
-use raw::{RawDgdr, collect_ignored};
+use raw::{RawDgdr, collect_ignored, misspelt_field};
 
 /// Which form the request was written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -225,6 +226,15 @@ impl ProfileRequest {
         })?;
         let mut ignored = Vec::new();
         collect_ignored(&value, "", &mut ignored);
+        if let Some((written, meant)) = misspelt_field(&value, &ignored) {
+            return Err(invalid(
+                &written,
+                format!(
+                    "not a field this profiler reads: did you mean `{meant}`, which the request does \
+                     not give?"
+                ),
+            ));
+        }
         let hints: Vec<String> = ignored.clone();
         Self::resolve(raw, ignored, overrides).map_err(|e| misspelt(e, &hints))
     }
@@ -447,13 +457,37 @@ spec:
         let e = parse(&NEWER.replace("ttft: 500", "tfft: 500"))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("did you mean `spec.sla.ttft`?"), "{e}");
+        assert!(e.contains("did you mean `spec.sla.ttft`"), "{e}");
         let e = parse(&NEWER.replace("ttft: 500, ", ""))
             .unwrap_err()
             .to_string();
         assert!(
             !e.contains("did you mean"),
             "autoApply is no misspelling: {e}"
+        );
+        // An optional field misspelt would be dropped for its default: refused instead.
+        let e = parse(&NEWER.replace("totalGpus: 8", "totalGPUs: 16"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("spec.hardware.totalGPUs: not a field this profiler reads")
+                && e.contains("did you mean `spec.hardware.totalGpus`, which the request"),
+            "{e}"
+        );
+        let e = parse(&NEWER.replace("osl: 500}", "osl: 500, requestrate: 2}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("did you mean `spec.workload.requestRate`"),
+            "{e}"
+        );
+        // Given beside the field it resembles, it is only ignored.
+        let both = NEWER.replace("totalGpus: 8", "totalGpus: 8, totalGPUs: 16");
+        assert!(
+            parse(&both)
+                .unwrap()
+                .ignored
+                .contains(&"spec.hardware.totalGPUs".to_string())
         );
         let e = parse(&NEWER.replace("ttft: 500", "ttft: fast")).unwrap_err();
         assert!(e.to_string().contains("spec.sla.ttft"), "{e}");

@@ -113,6 +113,34 @@ const USED: [&str; 24] = [
     "spec.profilingConfig.config.hardware.total_gpus",
 ];
 
+/// The first ignored path of `ignored` that is a typo of a field this profiler reads and the
+/// request leaves out (`spec.hardware.totalGPUs` for `spec.hardware.totalGpus`): the path,
+/// and the field it most likely means. Such a field would otherwise be dropped and its
+/// default assumed.
+pub(super) fn misspelt_field(
+    v: &serde_norway::Value,
+    ignored: &[String],
+) -> Option<(String, &'static str)> {
+    ignored.iter().find_map(|i| {
+        let (parent, leaf) = i.rsplit_once('.').unwrap_or(("", i));
+        let siblings = USED.iter().filter_map(|u| {
+            let (p, l) = u.rsplit_once('.').unwrap_or(("", u));
+            (p == parent && !has_path(v, u)).then_some(l)
+        });
+        let meant = servesim_core::suggest::closest(leaf, siblings)?;
+        USED.iter()
+            .find(|u| u.rsplit_once('.').unwrap_or(("", u)) == (parent, meant))
+            .map(|u| (i.clone(), *u))
+    })
+}
+
+/// Whether `v` holds a value at the dotted `path`.
+fn has_path(v: &serde_norway::Value, path: &str) -> bool {
+    path.split('.')
+        .try_fold(v, |node, key| node.get(key))
+        .is_some()
+}
+
 /// Collects the paths under `v` that no used field lies at or below.
 pub(super) fn collect_ignored(v: &serde_norway::Value, path: &str, out: &mut Vec<String>) {
     let serde_norway::Value::Mapping(m) = v else {
