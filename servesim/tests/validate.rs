@@ -734,6 +734,15 @@ fn each_predicted_row_writes_the_scenario_it_simulated_and_running_it_gives_the_
         (rerun - predicted).abs() <= 1e-3 * predicted,
         "{rerun} against {predicted}"
     );
+    // The file stops once the benchmark is answered, so the rates the run prints are the
+    // benchmark's (the warm-up's tokens in them too), not a horizon's.
+    let k = got[0]
+        .iter()
+        .position(|c| c == "predicted_output_tokens_per_s")
+        .unwrap();
+    let client: f64 = got[1][k].parse().unwrap();
+    let run = summary["throughput_tokens_per_s"].as_f64().unwrap();
+    assert!((run - client).abs() <= 0.2 * client, "{run} against {client}");
     // A second run into the same folder is refused before any row is simulated: its files
     // would mix with the first run's.
     let (out, again) = run_with(

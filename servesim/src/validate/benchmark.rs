@@ -210,13 +210,14 @@ impl ClientStats {
 /// Runs `scenario`, whose workload is one benchmark stream, until `requests` (at least
 /// one) of its class `measured` (the stream's own class; its warm-up has a class of its
 /// own) have completed, in steps of 20 simulated seconds, and returns what the client
-/// reports about the requests of that class completed by then. `Ok(Err(reason))` when
-/// fewer completed within 200,000 simulated seconds.
+/// reports about the requests of that class completed by then, and when the last of them
+/// was answered (s). `Ok(Err(reason))` when fewer completed within 200,000 simulated
+/// seconds.
 pub fn client_stats(
     scenario: &Scenario,
     measured: &str,
     requests: usize,
-) -> Result<Result<ClientStats, String>, Error> {
+) -> Result<Result<(ClientStats, f64), String>, Error> {
     if requests == 0 {
         return Err(Error::Config {
             path: "requests".into(),
@@ -270,12 +271,13 @@ pub fn client_stats(
         .map(|&i| cols.arrival_s[i] + cols.e2e_ms[i] / 1e3)
         .fold(f64::NEG_INFINITY, f64::max);
     let tokens: f64 = mine.iter().map(|&i| f64::from(shown(i))).sum();
-    Ok(Ok(ClientStats {
+    let stats = ClientStats {
         ttft_ms: ttft,
         tpot_ms: (!tpots.is_empty()).then(|| Distribution::of(tpots)),
         e2e_ms: Distribution::of(mine.iter().map(|&i| cols.e2e_ms[i]).collect()),
         output_tokens_per_s: tokens / (last_answer_s - first_sent_s).max(1e-9),
-    }))
+    };
+    Ok(Ok((stats, last_answer_s)))
 }
 
 #[cfg(test)]
@@ -312,7 +314,7 @@ metrics: {{keep_requests: true}}
     fn tpot_and_throughput_count_the_tokens_with_text_as_the_client_does() {
         // Five tokens, three of them the header: two with text, one gap between them, so a
         // request's TPOT is its whole time after the first token with text.
-        let s = client_stats(&gpt_oss_benchmark(5), "b", 6)
+        let (s, _) = client_stats(&gpt_oss_benchmark(5), "b", 6)
             .unwrap()
             .unwrap();
         let tpot = s.tpot_ms.expect("two tokens with text");
@@ -321,7 +323,7 @@ metrics: {{keep_requests: true}}
             "{tpot:?} against {s:?}"
         );
         // Four tokens, one with text: no TPOT at all.
-        let one = client_stats(&gpt_oss_benchmark(4), "b", 6)
+        let (one, _) = client_stats(&gpt_oss_benchmark(4), "b", 6)
             .unwrap()
             .unwrap();
         assert_eq!(one.tpot_ms, None);

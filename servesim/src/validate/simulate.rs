@@ -98,12 +98,13 @@ pub(super) fn simulate(
                 seed,
             )
         };
-        let stats = |s: Result<Scenario, String>| -> Result<Result<ClientStats, String>, Error> {
-            match s {
-                Ok(s) => client_stats(&s, BENCH_CLASS, measured),
-                Err(reason) => Ok(Err(reason)),
-            }
-        };
+        let stats =
+            |s: Result<Scenario, String>| -> Result<Result<(ClientStats, f64), String>, Error> {
+                match s {
+                    Ok(s) => client_stats(&s, BENCH_CLASS, measured),
+                    Err(reason) => Ok(Err(reason)),
+                }
+            };
         // Users together, as the tool starts them (the `--in-step` reading, and the request
         // lifetime); then out of step, as client jitter leaves them (see the module
         // documentation).
@@ -113,27 +114,35 @@ pub(super) fn simulate(
             "Its measured requests are those of the class `{BENCH_CLASS}` (the warm-up's \
              `{BENCH_CLASS}.warmup`)."
         );
-        let kept = |s: &Result<Scenario, String>| {
+        // The scenario kept runs until its last measured answer (the second after it), so
+        // that the rates `servesim run` prints of it are over the benchmark, not over the
+        // simulation's horizon.
+        let kept = |s: &Result<Scenario, String>, ended_s: f64| {
             keep_scenario
-                .then(|| row_scenario(s, reads.clone(), None))
+                .then(|| row_scenario(s, reads.clone(), Some(ended_s.floor() + 1.0)))
                 .flatten()
         };
-        let mut scenario = kept(&first);
-        let together = match stats(first)? {
+        let first_kept = |s: &Result<Scenario, String>| keep_scenario.then(|| s.clone());
+        let first_scenario = first_kept(&first);
+        let (together, together_ended_s) = match stats(first)? {
             Ok(s) => s,
             Err(reason) => return Ok(skip(reason)),
         };
+        let mut scenario = first_scenario.and_then(|s| kept(&s, together_ended_s));
         let stats = if client.in_step {
             together
         } else {
             let mut draws = Vec::new();
             for seed in 1..=PHASE_DRAWS {
                 let draw = recipe(together.e2e_ms.mean / 1e3, seed);
-                if seed == 1 {
-                    scenario = kept(&draw);
-                }
+                let kept_draw = (seed == 1).then(|| first_kept(&draw)).flatten();
                 match stats(draw)? {
-                    Ok(s) => draws.push(s),
+                    Ok((s, ended_s)) => {
+                        if let Some(d) = kept_draw {
+                            scenario = kept(&d, ended_s);
+                        }
+                        draws.push(s);
+                    }
                     Err(reason) => return Ok(skip(reason)),
                 }
             }
