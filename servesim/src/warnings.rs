@@ -50,6 +50,21 @@ pub fn before_run(s: &Scenario) -> Vec<String> {
             s.duration().as_secs_f64()
         ));
     }
+    if let Some(p) = s.planner()
+        && p.policy != "static"
+    {
+        let every = p.calls_every_s();
+        let lag = p.scrape_lag_s;
+        // The world's first decision: the first multiple of the interval past the lag.
+        let first = every * (lag / every).ceil().max(1.0);
+        let end = s.duration().as_secs_f64();
+        if first >= end {
+            out.push(format!(
+                "planner.interval_s: the planner first decides at {first} s, not before the \
+                 run's end at {end} s (duration_s): it changes nothing in this run"
+            ));
+        }
+    }
     if !s.unread_calibration().is_empty() {
         out.push(format!(
             "calibration: this run reads none of {} ({} on {}): another GPU's, or a backend \

@@ -144,6 +144,12 @@ pub struct Lookahead {
 }
 
 impl LookaheadConfig {
+    /// Seconds between its decisions under a planner deciding every `planner_interval_s`:
+    /// its own `interval_s`, else the planner's, at most 15 s.
+    pub fn cadence_s(&self, planner_interval_s: f64) -> f64 {
+        self.interval_s.unwrap_or(planner_interval_s.min(15.0))
+    }
+
     /// Checks the settings, whichever policy runs; errors name the field under
     /// `planner_path`'s `lookahead` section.
     pub(crate) fn check(&self, planner_path: &str) -> Result<(), PlannerError> {
@@ -209,10 +215,7 @@ impl Lookahead {
         let c = config;
         let mut common = common;
         let planner_interval = common.interval_s;
-        match c.interval_s {
-            Some(v) => common.interval_s = v,
-            None => common.interval_s = common.interval_s.min(15.0),
-        }
+        common.interval_s = c.cadence_s(planner_interval);
         let predictor = predictor.unwrap_or(PredictorConfig::Holt {
             alpha: 0.5,
             beta: 0.3,

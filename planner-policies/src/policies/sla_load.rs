@@ -196,6 +196,12 @@ pub struct SlaLoad {
 }
 
 impl SlaLoadConfig {
+    /// Seconds between its calls under a planner deciding every `planner_interval_s`: it
+    /// reads the load every `load_interval_s` where that is shorter.
+    pub fn cadence_s(&self, planner_interval_s: f64) -> f64 {
+        self.load_interval_s.min(planner_interval_s)
+    }
+
     /// Checks the settings, whichever policy runs; errors name the field under
     /// `planner_path`'s `sla_load` section.
     pub(crate) fn check(&self, planner_path: &str) -> Result<(), PlannerError> {
@@ -231,7 +237,7 @@ impl SlaLoad {
         config.check(planner_path)?;
         let c = config;
         let mut common = common;
-        let fast = c.load_interval_s.min(common.interval_s);
+        let fast = c.cadence_s(common.interval_s);
         let every = (common.interval_s / fast).round().max(1.0) as u64;
         common.interval_s = fast;
         let predictor = predictor.unwrap_or(PredictorConfig::Constant);
