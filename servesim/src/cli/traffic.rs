@@ -31,7 +31,8 @@ pub enum TrafficCommand {
         json: bool,
     },
     /// Write the requests of a trace or scenario as Mooncake JSONL: the workload as the
-    /// simulator sends it, times from the first request's at 0 and each stream's block ids
+    /// simulator sends it, times in ms from the run's start (a trace replayed starts at its
+    /// first request, where its stream's `start_s` puts it) and each stream's block ids
     /// in a namespace of its own (a trace's ids hashed into it, ids made up for rows with
     /// none), so that streams never share a block by chance.
     Export {
