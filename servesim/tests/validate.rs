@@ -742,7 +742,10 @@ fn each_predicted_row_writes_the_scenario_it_simulated_and_running_it_gives_the_
         .unwrap();
     let client: f64 = got[1][k].parse().unwrap();
     let run = summary["throughput_tokens_per_s"].as_f64().unwrap();
-    assert!((run - client).abs() <= 0.2 * client, "{run} against {client}");
+    assert!(
+        (run - client).abs() <= 0.2 * client,
+        "{run} against {client}"
+    );
     // A second run into the same folder is refused before any row is simulated: its files
     // would mix with the first run's.
     let (out, again) = run_with(
