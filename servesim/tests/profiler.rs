@@ -395,6 +395,26 @@ fn requested_rate_sizes_the_deployment_and_both_modes_are_searched() {
 }
 
 #[test]
+fn a_disaggregated_candidate_holds_all_the_users_asked_for() {
+    // 5,000 users on 8 GPUs: however few prefill workers the budget allows, a disaggregated
+    // candidate carries every user (Little's law over their cycle), its TTFT the wait of the
+    // users its workers cannot take: it misses the TTFT target, not only the budget.
+    let mut r = request(500.0, 30.0);
+    r.concurrency = Some(5_000);
+    let o = profile(r, ProfileMode::Fast, &Quiet).unwrap();
+    let disagg: Vec<_> = o
+        .candidates
+        .iter()
+        .filter(|c| c.mode == Mode::Disaggregated && c.request_rate > 0.0)
+        .collect();
+    assert!(!disagg.is_empty());
+    for c in disagg {
+        assert!(c.concurrency >= 5_000.0 * (1.0 - 1e-9), "{c:?}");
+        assert!(c.misses.iter().any(|m| m.slo == "ttft"), "{c:?}");
+    }
+}
+
+#[test]
 fn every_candidate_reports_the_concurrency_of_its_own_ttft_and_itl() {
     // Little's law: requests in flight = rate × life, a life being the TTFT and then every
     // decode step at the candidate's ITL; the same number of steps whatever the mode.
