@@ -395,6 +395,42 @@ fn requested_rate_sizes_the_deployment_and_both_modes_are_searched() {
 }
 
 #[test]
+fn pareto_rows_are_unique_and_a_queue_that_never_settles_reads_inf() {
+    // The shipped request: deployments the batch grid sizes alike are one row each, and a
+    // candidate planned at its decode capacity (its queue's mean wait beyond any run) has
+    // an infinite TTFT and concurrency, never a figure of 10¹⁷ ms.
+    let o = profile(request(500.0, 30.0), ProfileMode::Fast, &Quiet).unwrap();
+    let csv = servesim::profiler::output::pareto_csv(&o);
+    let mut lines: Vec<&str> = csv.lines().skip(1).collect();
+    let n = lines.len();
+    lines.sort_unstable();
+    lines.dedup();
+    assert_eq!(lines.len(), n, "repeated rows");
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (ttft, conc, meets) = (col("ttft_ms"), col("concurrency"), col("meets_slo"));
+    let mut unbounded = 0;
+    for l in &lines {
+        let f: Vec<&str> = l.split(',').collect();
+        if f[ttft] == "inf" {
+            unbounded += 1;
+            assert_eq!((f[conc], f[meets]), ("inf", "false"), "{l}");
+        } else if let Ok(v) = f[ttft].parse::<f64>() {
+            assert!(v < 1e9, "{l}");
+        }
+    }
+    assert!(
+        unbounded > 0,
+        "the shipped request has candidates at their capacity"
+    );
+    assert!(
+        o.points
+            .iter()
+            .all(|p| p.candidate.ttft_ms.is_finite() || !p.candidate.meets_slo())
+    );
+}
+
+#[test]
 fn a_disaggregated_candidate_holds_all_the_users_asked_for() {
     // 5,000 users on 8 GPUs: however few prefill workers the budget allows, a disaggregated
     // candidate carries every user (Little's law over their cycle), its TTFT the wait of the

@@ -204,6 +204,12 @@ impl SloMiss {
     }
 }
 
+/// A mean TTFT (ms) at or beyond which a candidate's queue is taken as unbounded: the
+/// stationary wait of a queue within a hair of its capacity (a utilisation of 1 − 10⁻⁹ gives
+/// some 10¹⁷ ms), which no benchmark or day of traffic settles into. Such a candidate's TTFT
+/// and concurrency are infinite: its throughput is what it carries while its queue grows.
+pub const UNBOUNDED_TTFT_MS: f64 = 1e9;
+
 /// One deployment and its estimated figures.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Candidate {
@@ -219,7 +225,8 @@ pub struct Candidate {
     pub batch: u32,
     /// GPUs of the deployment.
     pub gpus: u32,
-    /// Estimated mean TTFT at the planned load, ms.
+    /// Estimated mean TTFT at the planned load, ms (infinite where the queue does not settle:
+    /// [`UNBOUNDED_TTFT_MS`]).
     pub ttft_ms: f64,
     /// Estimated mean ITL, ms.
     pub itl_ms: f64,
@@ -259,6 +266,27 @@ impl Candidate {
         };
         let tokens = e.request_rate * f64::from(osl);
         let per_gpu = tokens / f64::from(gpus);
+        // A queue that never settles: no finite TTFT, nor a count in flight.
+        let unbounded = e.ttft_ms >= UNBOUNDED_TTFT_MS;
+        let (ttft_ms, concurrency) = if unbounded {
+            (f64::INFINITY, f64::INFINITY)
+        } else {
+            (e.ttft_ms, e.concurrency)
+        };
+        let misses = if unbounded {
+            (misses.into_iter())
+                .map(|m| match m.slo {
+                    "ttft" => SloMiss {
+                        estimate_ms: f64::INFINITY,
+                        over: f64::INFINITY,
+                        ..m
+                    },
+                    _ => m,
+                })
+                .collect()
+        } else {
+            misses
+        };
         Candidate {
             mode,
             prefill,
@@ -266,13 +294,13 @@ impl Candidate {
             aggregated,
             batch,
             gpus,
-            ttft_ms: e.ttft_ms,
+            ttft_ms,
             itl_ms: e.itl_ms,
             request_rate: e.request_rate,
             tokens_per_s: tokens,
             tokens_per_s_per_gpu: per_gpu,
             tokens_per_s_per_user: 1e3 / e.itl_ms,
-            concurrency: e.concurrency,
+            concurrency,
             goodput_per_gpu: if misses.is_empty() { per_gpu } else { 0.0 },
             misses,
         }

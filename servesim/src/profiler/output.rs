@@ -37,7 +37,7 @@ fn opt(v: Option<f64>) -> String {
 /// `pareto.csv`: every sampled deployment, one row each.
 pub fn pareto_csv(o: &Outcome) -> String {
     let mut s = String::from(
-        "mode,prefill_tp,prefill_workers,decode_tp,decode_workers,agg_tp,agg_workers,batch,gpus,ttft_ms,itl_ms,request_rate,tokens_per_s,tokens_per_s_per_gpu,tokens_per_s_per_user,meets_slo,on_frontier,prefill_split,decode_split,agg_split\n",
+        "mode,prefill_tp,prefill_workers,decode_tp,decode_workers,agg_tp,agg_workers,batch,gpus,ttft_ms,itl_ms,request_rate,tokens_per_s,tokens_per_s_per_gpu,tokens_per_s_per_user,meets_slo,on_frontier,prefill_split,decode_split,agg_split,concurrency\n",
     );
     for p in &o.points {
         let c = &p.candidate;
@@ -57,18 +57,31 @@ pub fn pareto_csv(o: &Outcome) -> String {
         let (atp, aw, as_) = pool(c.aggregated);
         let _ = writeln!(
             s,
-            "{},{ptp},{pw},{dtp},{dw},{atp},{aw},{},{},{},{:.3},{:.4},{:.2},{:.2},{:.2},{},{},{ps},{ds},{as_}",
+            "{},{ptp},{pw},{dtp},{dw},{atp},{aw},{},{},{},{:.3},{:.4},{:.2},{:.2},{:.2},{},{},{ps},{ds},{as_},{}",
             c.mode.short(),
             c.batch,
             c.gpus,
-            opt(Some(c.ttft_ms).filter(|v| v.is_finite())),
+            // A queue that never settles reads as `inf` (pandas and Python's float() take
+            // it); a figure the model could not give stays empty.
+            if c.ttft_ms == f64::INFINITY {
+                "inf".to_string()
+            } else {
+                opt(Some(c.ttft_ms).filter(|v| v.is_finite()))
+            },
             c.itl_ms,
             c.request_rate,
             c.tokens_per_s,
             c.tokens_per_s_per_gpu,
             c.tokens_per_s_per_user,
             c.meets_slo(),
-            p.on_frontier
+            p.on_frontier,
+            // The requests in flight it is planned for: deployments of one batch label
+            // (their `max_num_seqs`) planned for different loads differ here.
+            if c.concurrency == f64::INFINITY {
+                "inf".to_string()
+            } else {
+                opt(Some(c.concurrency).filter(|v| v.is_finite()))
+            }
         );
     }
     s
@@ -174,11 +187,13 @@ pub fn frontier_svg(o: &Outcome) -> String {
         .filter(|p| p.on_frontier)
         .map(|p| &p.candidate)
         .collect();
+    // A candidate whose queue never settles serves its rate only while its queue grows:
+    // no trade-off to draw.
     let missing = || {
         o.points
             .iter()
             .map(|p| &p.candidate)
-            .filter(|c| !c.meets_slo())
+            .filter(|c| !c.meets_slo() && c.ttft_ms.is_finite())
     };
     let fronts: Vec<(Vec<&Candidate>, Vec<&Candidate>)> = COLORS
         .iter()

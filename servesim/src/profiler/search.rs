@@ -459,7 +459,14 @@ impl<'a> Search<'a> {
             best.extend(top);
         }
         best.sort_by(rank);
-        let frontier = frontier(points);
+        // Batches of a grid that size the same deployment give the same point: one each.
+        let mut unique: Vec<Candidate> = Vec::with_capacity(points.len());
+        for c in points {
+            if !unique.contains(&c) {
+                unique.push(c);
+            }
+        }
+        let frontier = frontier(unique);
         SearchResult {
             candidates: best,
             points: frontier,
