@@ -538,7 +538,7 @@ class AbReport:
 
 def ab(
     scenario: Scenario,
-    policies: Sequence[str],
+    policies: Sequence[str] | str,
     seeds: int = 20,
     first_seed: int | None = None,
     threads: int | None = None,
@@ -546,7 +546,9 @@ def ab(
 ) -> AbReport:
     """Compares ``policies`` on identical traffic over ``seeds`` seeds from ``first_seed``
     (None: the scenario's seed), on ``threads`` Rust threads (None: one per core). The
-    defaults are the CLI's (``servesim ab``: 20 seeds from the scenario's).
+    defaults are the CLI's (``servesim ab``: 20 seeds from the scenario's). ``policies`` is a
+    list of names, or one string of them separated by commas, as the CLI takes them
+    (``"static,sla"``).
 
     A run that will take long is warned before it starts (``RuntimeWarning``).
     ``progress``: ``True`` draws a tqdm bar of the runs done once the call has lasted two
@@ -559,6 +561,9 @@ def ab(
         raise ConfigError(f"ab: seeds: must be an integer from 1 to {(1 << 64) - 1}, got {seeds!r}")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ConfigError(f"ab: threads must be a whole number of at least 1 (None: one per core), got {threads!r}")
+    if isinstance(policies, str):
+        # The CLI's form; a string is a sequence of its characters otherwise.
+        policies = [p.strip() for p in policies.split(",")]
     config = json.dumps(scenario.to_dict())
     for w in _native.warnings_before(config, scenario.base_dir):
         _warnings.warn(f"{scenario.name}: {w}", RuntimeWarning, stacklevel=2)

@@ -442,6 +442,8 @@ def test_ab(small: servesim.Scenario) -> None:
     assert rep.runs.num_rows == 4
     assert all(p["runs_judged"] == 2 for p in rep.policies)
     assert servesim.ab(base, ["static"], seeds=2, threads=1).policies == rep.policies[:1]
+    # The CLI's form, one string of names: not its characters.
+    assert servesim.ab(base, "static, load-threshold", seeds=2).policies == rep.policies
     # Tidy tables: one row per policy × seed, and one per policy × metric of the differences.
     runs = rep.per_run()
     assert len(runs) == 4 and set(runs["policy"]) == {"static", "load-threshold"}
