@@ -171,6 +171,14 @@ fn errors_name_the_field() {
             "cluster.pools[1].engine.schedule_conservativeness: is SGLang's; vllm has none",
         ),
         (
+            (
+                "role: decode, tp: 2,",
+                "role: decode, tp: 2, engine: {max_batched_tokens: 1},",
+            ),
+            "cluster.pools[1].engine.max_batched_tokens: 1 tokens a step is less than the 1024 \
+             sequences it may decode (max_num_seqs): vLLM refuses a budget below max_num_seqs",
+        ),
+        (
             ("role: decode, tp: 2,", "role: decode, tp: 2, ep: 0,"),
             "cluster.pools[1].ep: 0 must be at least 1 and divide tp × attention_dp 2",
         ),

@@ -31,6 +31,7 @@ mod config;
 mod faults;
 mod locate;
 mod overrides;
+mod pool;
 pub mod schema;
 mod validate;
 
