@@ -287,6 +287,10 @@ pub struct Metrics {
     pub itl_p90_ms: Vec<f64>,
     /// Requests finished in each sample interval.
     pub finished_per_interval: Vec<u64>,
+    /// How long the oldest request still waiting for its first token had waited at the end
+    /// of each sample interval, ms (0 when none): an interval in which nothing finishes (an
+    /// outage) has no TTFT of its own, but a wait.
+    pub oldest_waiting_ms: Vec<f64>,
     interval_ttft: LatencyHistogram,
     interval_itl: LatencyHistogram,
 }
@@ -344,6 +348,7 @@ impl Metrics {
             ttft_p90_ms: vec![f64::NAN],
             itl_p90_ms: vec![f64::NAN],
             finished_per_interval: vec![0],
+            oldest_waiting_ms: vec![0.0],
             interval_ttft: LatencyHistogram::new(),
             interval_itl: LatencyHistogram::new(),
         }
@@ -373,8 +378,10 @@ impl Metrics {
         out
     }
 
-    /// Closes a sample interval: its p90 latencies join the series.
-    pub fn close_interval(&mut self) {
+    /// Closes a sample interval: its p90 latencies join the series, and `oldest_waiting`,
+    /// the wait so far of the oldest request without a first token.
+    pub fn close_interval(&mut self, oldest_waiting: SimDuration) {
+        self.oldest_waiting_ms.push(oldest_waiting.as_millis_f64());
         let p90 = |h: &LatencyHistogram| h.quantile(0.9).map_or(f64::NAN, |d| d.as_millis_f64());
         self.ttft_p90_ms.push(p90(&self.interval_ttft));
         self.itl_p90_ms.push(p90(&self.interval_itl));

@@ -20,7 +20,9 @@ pub struct PolicyRun<'a> {
 
 /// Seconds of `[from, to)` in which the per-interval TTFT p90 was above `slo_ms`: the
 /// sample intervals within it (entry `k` of the series is the interval that ends at
-/// `k × step`).
+/// `k × step`). An interval in which no request finished has no p90; it counts when a
+/// request had by its end waited longer than the SLO for its first token (an outage, a pool
+/// with no worker).
 fn seconds_over(world: &World, slo_ms: f64, from_s: f64, to_s: f64) -> f64 {
     let m = &world.metrics;
     let step = m.sample_interval_s();
@@ -29,7 +31,8 @@ fn seconds_over(world: &World, slo_ms: f64, from_s: f64, to_s: f64) -> f64 {
         .enumerate()
         .filter(|&(k, &v)| {
             let (start, end) = ((k as f64 - 1.0) * step, k as f64 * step);
-            start >= from_s && end <= to_s && v > slo_ms
+            let stalled = v.is_nan() && m.oldest_waiting_ms.get(k).is_some_and(|&w| w > slo_ms);
+            start >= from_s && end <= to_s && (v > slo_ms || stalled)
         })
         .count() as f64
         * step
@@ -87,12 +90,14 @@ pub fn render(scenario: &Scenario, runs: &[PolicyRun<'_>], burst: Option<(f64, f
         let _ = writeln!(
             s,
             "The burst runs from {a:.0} s to {b:.0} s; \"TTFT > SLO for\" counts its seconds with \
-             a TTFT p90 above {slo:.0} ms."
+             a TTFT p90 above {slo:.0} ms, or with none finished while a request waited longer \
+             for its first token."
         );
     } else {
         let _ = writeln!(
             s,
-            "\"TTFT > SLO for\" counts the run's seconds with a TTFT p90 above {slo:.0} ms."
+            "\"TTFT > SLO for\" counts the run's seconds with a TTFT p90 above {slo:.0} ms, or \
+             with none finished while a request waited longer for its first token."
         );
     }
     for r in runs {

@@ -150,3 +150,36 @@ fn a_bad_policy_list_is_blamed_on_the_flag_before_any_run() {
     }
     assert!(!root().join("target/never").exists());
 }
+
+#[test]
+fn a_pool_that_serves_nothing_is_over_the_ttft_slo_all_along() {
+    // No decode worker: nothing finishes, so no interval has a TTFT p90, but every request
+    // waits past the SLO for its first token.
+    let out = Command::new(env!("CARGO_BIN_EXE_servesim"))
+        .current_dir(root())
+        .args([
+            "report",
+            "scenarios/disagg-small.yaml",
+            "--set",
+            "cluster.pools[1].workers=0",
+            "--set",
+            "duration_s=120",
+            "--policies",
+            "static",
+            "--out",
+            "target/test-report-stalled",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("static "))
+        .expect("the static row");
+    assert!(row.contains("0.0%") && row.ends_with(" 120 s"), "{row}");
+}

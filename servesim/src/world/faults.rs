@@ -41,7 +41,12 @@ pub struct FaultOutcome {
 impl std::fmt::Display for FaultOutcome {
     /// `node_down (node 0) at 400 s: 86 requests lost, …; SLO attainment before …`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let pct = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
+        // No request finished in the window (an outage): said, not left as a dash.
+        let pct = |x: Option<f64>| {
+            x.map_or("none finished".to_string(), |v| {
+                format!("{:.1}%", v * 100.0)
+            })
+        };
         write!(
             f,
             "{} ({}) at {:.0} s: {} requests lost, {} transfers failed, recovered {}; SLO \

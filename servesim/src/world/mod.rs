@@ -299,7 +299,15 @@ impl World {
 
     fn sample(&mut self, now: SimTime) {
         if now > SimTime::ZERO {
-            self.metrics.close_interval();
+            // Once per sample interval, over the requests in flight.
+            let oldest = self
+                .inflight
+                .values()
+                .filter(|f| f.first_token.is_none())
+                .map(|f| now.saturating_duration_since(f.request.arrival))
+                .max()
+                .unwrap_or(SimDuration::ZERO);
+            self.metrics.close_interval(oldest);
         }
         self.check_recovery(now);
         for (i, series) in self.metrics.series.iter_mut().enumerate() {
