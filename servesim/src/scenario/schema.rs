@@ -102,10 +102,22 @@ fn variant(v: &Value) -> String {
         let tag = props
             .iter()
             .find_map(|(k, p)| p.get("const").map(|c| format!("`{k}: {}`", plain(c))));
+        let required: Vec<&str> = v
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        // A field the variant may leave out says so, and what leaving it out means.
         let rest: Vec<String> = props
             .iter()
             .filter(|(_, p)| p.get("const").is_none())
-            .map(|(k, p)| format!("`{k}` ({})", type_of(p)))
+            .map(
+                |(k, p)| match p.get("description").and_then(Value::as_str) {
+                    _ if required.contains(&k.as_str()) => format!("`{k}` ({})", type_of(p)),
+                    Some(d) => format!("`{k}` ({}, optional: {})", type_of(p), one_line(d)),
+                    None => format!("`{k}` ({}, optional)", type_of(p)),
+                },
+            )
             .collect();
         match tag {
             Some(t) if rest.is_empty() => t,
