@@ -182,4 +182,11 @@ fn a_pool_that_serves_nothing_is_over_the_ttft_slo_all_along() {
         .find(|l| l.starts_with("static "))
         .expect("the static row");
     assert!(row.contains("0.0%") && row.ends_with(" 120 s"), "{row}");
+    // The page says what ran: the SLOs judged and the file's overrides.
+    let page =
+        std::fs::read_to_string(root().join("target/test-report-stalled/report.html")).unwrap();
+    assert!(
+        page.contains("SLOs TTFT 500 ms, ITL 30 ms. The file as changed by --set cluster.pools[1].workers=0 --set duration_s=120."),
+        "{page}"
+    );
 }

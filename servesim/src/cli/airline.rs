@@ -39,5 +39,5 @@ pub fn run_cmd(args: AirlineArgs) -> Result<(), CliError> {
         .iter()
         .map(|p| ("scenario file", p.as_path()))
         .collect();
-    super::report::compare(scenario, &args.out, args.compare, &inputs)
+    super::report::compare(scenario, &[], &args.out, args.compare, &inputs)
 }

@@ -60,13 +60,14 @@ pub fn run_cmd(args: ReportArgs) -> Result<(), CliError> {
     let scenario = Scenario::from_file_with(&args.scenario, &args.set)
         .map_err(|e| CliError::Message(e.to_string()))?;
     let inputs = [("scenario file", args.scenario.as_path())];
-    compare(scenario, &args.out, args.compare, &inputs)
+    compare(scenario, &args.set, &args.out, args.compare, &inputs)
 }
 
-/// Runs `scenario` under each policy, prints the story and writes the page (over none of
-/// `inputs`, the files the scenario was read from).
+/// Runs `scenario` (its file as `sets` change it) under each policy, prints the story and
+/// writes the page (over none of `inputs`, the files the scenario was read from).
 pub fn compare(
     mut scenario: Scenario,
+    sets: &[Override],
     out: &Path,
     o: CompareArgs,
     inputs: &[super::Input],
@@ -165,12 +166,20 @@ pub fn compare(
         );
     }
     let shading = if storm.is_some() {
-        " The storm window is shaded;"
+        " The storm window is shaded; dashed lines are the SLOs."
     } else {
-        ""
+        " Dashed lines are the SLOs."
+    };
+    // What ran, so that two pages of one file under different settings tell themselves
+    // apart: the SLOs judged, and the `--set` overrides over the file.
+    let changed = if sets.is_empty() {
+        String::new()
+    } else {
+        let sets: Vec<String> = sets.iter().map(|s| format!("--set {}", s.text())).collect();
+        format!(" The file as changed by {}.", sets.join(" "))
     };
     let intro = format!(
-        "{}: {} on {} ({}), seed {}.{shading} dashed lines are the SLOs.",
+        "{}: {} on {} ({}), seed {}; SLOs TTFT {slo_ttft} ms, ITL {slo_itl} ms.{changed}{shading}",
         scenario.name(),
         scenario.llm().name,
         scenario.gpu().sku,

@@ -75,6 +75,11 @@ impl std::str::FromStr for Override {
 }
 
 impl Override {
+    /// The override as written, `PATH=VALUE`.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     /// This override, named in errors as written at `at` (a suite manifest's entry), not as
     /// a `--set` flag.
     pub fn written_at(self, at: &str) -> Override {
