@@ -105,7 +105,9 @@ pub fn summary_json(o: &Outcome) -> Value {
         .collect();
     let verdict = if o.chosen.meets_slo() {
         format!(
-            "the chosen deployment meets both SLOs (judged by the {})",
+            "the chosen deployment meets both SLOs on mean TTFT and mean ITL (judged by the \
+             {}); the share of requests within both is each simulated candidate's \
+             sim_slo_attainment (--mode simulate)",
             judge(o)
         )
     } else {
