@@ -157,6 +157,7 @@ pub fn run_warnings(s: &Scenario, w: &World, completed: u64, in_flight: u64) -> 
              the run (memory too); the figures describe a transient, not a steady state"
         ));
     }
+    out.extend(idle_tail(s, w, in_flight));
     out.extend(kernel_warnings(s));
     if let Some(check) = w.context_check() {
         for (name, o) in w.workload.stream_names().iter().zip(&check.streams) {
@@ -181,6 +182,26 @@ pub fn run_warnings(s: &Scenario, w: &World, completed: u64, in_flight: u64) -> 
         }
     }
     out
+}
+
+/// That the run's requests all finished in its first half: the rates and GPU-hours of the
+/// summary are over the whole run (`duration_s`), its idle tail included, which a user who
+/// meant to measure the traffic alone would not see in them. Read from the requests
+/// finished per sample interval (nothing in flight at the end, none finished after).
+fn idle_tail(s: &Scenario, w: &World, in_flight: u64) -> Option<String> {
+    let m = &w.metrics;
+    let step = m.sample_interval_s();
+    let last = m.finished_per_interval.iter().rposition(|&n| n > 0)?;
+    // Entry k is the interval ending at k × step.
+    let done_s = last as f64 * step;
+    let end = s.duration().as_secs_f64();
+    (in_flight == 0 && done_s < 0.5 * end).then(|| {
+        format!(
+            "duration_s: every request had finished by {done_s:.0} s of the run's {end:.0} s: \
+             the rates and GPU-hours above are over the whole run, its idle tail included \
+             (set duration_s to about {done_s:.0} to measure the traffic alone)"
+        )
+    })
 }
 
 /// Where each pool's kernel times come from, where not from measurements of the kernels'

@@ -447,3 +447,26 @@ fn distilled_models_run_as_their_architecture_and_are_listed() {
         "{llama}"
     );
 }
+
+#[test]
+fn a_run_whose_traffic_ends_early_says_its_rates_include_the_idle_tail() {
+    // The open stream sends until 10 s; the run lasts 100 s.
+    let d = dir("idle-tail");
+    let file = variant(
+        &d,
+        "tail",
+        "    - name: s",
+        "    - name: s\n      end_s: 10",
+    );
+    // The summary's warnings, on standard output.
+    let (ok, stdout, stderr) = servesim(&["run", &file, "--set", "duration_s=100"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("duration_s: every request had finished by")
+            && stdout.contains("of the run's 100 s"),
+        "{stdout}"
+    );
+    // Traffic for the whole run: nothing said.
+    let (ok, stdout, _) = servesim(&["run", &variant(&d, "whole", "seed: 1", "seed: 1")]);
+    assert!(ok && !stdout.contains("idle tail"), "{stdout}");
+}
