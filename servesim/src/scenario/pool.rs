@@ -234,12 +234,16 @@ pub(super) fn validate_pool(
             ));
         }
     }
-    // vLLM and TensorRT-LLM count each decoding sequence's token against the step's budget.
+    // vLLM and TensorRT-LLM count each decoding sequence's token against the step's budget
+    // (a prefill worker decodes none).
     // vLLM refuses a budget below `max_num_seqs` at start-up (`SchedulerConfig`: "must be
     // greater than or equal to max_num_seqs"); TensorRT-LLM would leave the decodes beyond
     // it for a later step, which this engine does not model. SGLang's budget is its
     // prefill's alone (`--max-prefill-tokens`).
-    if backend != Backend::Sglang && engine.max_batched_tokens < engine.max_num_seqs {
+    if backend != Backend::Sglang
+        && role != PoolRole::Prefill
+        && engine.max_batched_tokens < engine.max_num_seqs
+    {
         let why = match backend {
             Backend::Vllm => "vLLM refuses a budget below max_num_seqs",
             _ => {
