@@ -1,7 +1,7 @@
 //! "Did you mean …?": the known name closest to a mistyped one, for error messages.
 
 /// Edit distance (Levenshtein) between `a` and `b`, by characters.
-fn distance(a: &str, b: &str) -> usize {
+pub fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

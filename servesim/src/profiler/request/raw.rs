@@ -113,23 +113,29 @@ const USED: [&str; 24] = [
     "spec.profilingConfig.config.hardware.total_gpus",
 ];
 
-/// The first ignored path of `ignored` that is a typo of a field this profiler reads and the
-/// request leaves out (`spec.hardware.totalGPUs` for `spec.hardware.totalGpus`): the path,
-/// and the field it most likely means. Such a field would otherwise be dropped and its
-/// default assumed.
+/// The first ignored path of `ignored` that is a typo of a field this profiler reads and
+/// neither the request nor `given` (the command line's overrides) supplies: the same name
+/// but for its case or one character (`spec.hardware.totalGPUs` for
+/// `spec.hardware.totalGpus`, `requestrate` for `requestRate`). The path, and the field it
+/// most likely means. Such a field would otherwise be dropped and its default assumed. Two
+/// characters apart is another field, not a typo: Dynamo's `min_num_gpus_per_engine`
+/// beside `max_num_gpus_per_engine`.
 pub(super) fn misspelt_field(
     v: &serde_norway::Value,
     ignored: &[String],
+    given: &[&str],
 ) -> Option<(String, &'static str)> {
     ignored.iter().find_map(|i| {
         let (parent, leaf) = i.rsplit_once('.').unwrap_or(("", i));
-        let siblings = USED.iter().filter_map(|u| {
-            let (p, l) = u.rsplit_once('.').unwrap_or(("", u));
-            (p == parent && !has_path(v, u)).then_some(l)
-        });
-        let meant = servesim_core::suggest::closest(leaf, siblings)?;
+        let leaf = leaf.to_lowercase();
         USED.iter()
-            .find(|u| u.rsplit_once('.').unwrap_or(("", u)) == (parent, meant))
+            .find(|u| {
+                let (p, l) = u.rsplit_once('.').unwrap_or(("", u));
+                p == parent
+                    && !has_path(v, u)
+                    && !given.contains(u)
+                    && servesim_core::suggest::distance(&leaf, &l.to_lowercase()) <= 1
+            })
             .map(|u| (i.clone(), *u))
     })
 }
