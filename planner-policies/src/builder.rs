@@ -60,7 +60,7 @@ fn build_inner(
     // Every policy's settings, not only those of the one that runs: a mistake in another's is
     // the user's too, and `ab` or `--set planner.policy=…` would meet it later.
     config.load_threshold.check(path)?;
-    config.sla.check(path, &common)?;
+    config.sla.check(path)?;
     config.sla_load.check(path)?;
     config.lookahead.check(path)?;
     // Only the policies that read a profile load one.

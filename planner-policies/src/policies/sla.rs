@@ -271,19 +271,13 @@ pub struct Sla {
 }
 
 impl SlaConfig {
-    /// Checks the settings against each other and the deployment in `common`, whichever
-    /// policy runs; errors name the field under `path`'s `sla` section.
-    pub(crate) fn check(&self, path: &str, common: &Common) -> Result<(), PlannerError> {
-        // Dynamo 1.6 sizes an aggregated engine by a search of mixed batches
-        // (`_throughput_agg`), which the capacity sizing does not follow; each sizing's
-        // settings the other has no use for are refused rather than ignored.
+    /// Checks the settings against each other, whichever policy runs; errors name the field
+    /// under `path`'s `sla` section. Those the deployment decides ([`SlaConfig::fits`]) are
+    /// checked when `sla` runs.
+    pub(crate) fn check(&self, path: &str) -> Result<(), PlannerError> {
+        // Each sizing's settings the other has no use for are refused rather than ignored.
         let capacity = self.sizing == SlaSizing::Capacity;
         let refused = [
-            (
-                "sizing",
-                capacity && common.aggregated(),
-                "`capacity` sizes disaggregated prefill and decode pools; this deployment is aggregated (use `corrected`)",
-            ),
             (
                 "correction",
                 capacity && !self.correction,
@@ -303,6 +297,19 @@ impl SlaConfig {
         if let Some((field, _, why)) = refused.into_iter().find(|(_, bad, _)| *bad) {
             return Err(PlannerError::invalid(format!("{path}.sla.{field}"), why));
         }
+        Ok(())
+    }
+
+    /// Checks the settings against the deployment in `common`, for `sla` to run on it.
+    fn fits(&self, path: &str, common: &Common) -> Result<(), PlannerError> {
+        // Dynamo 1.6 sizes an aggregated engine by a search of mixed batches
+        // (`_throughput_agg`), which the capacity sizing does not follow.
+        if self.sizing == SlaSizing::Capacity && common.aggregated() {
+            return Err(PlannerError::invalid(
+                format!("{path}.sla.sizing"),
+                "`capacity` sizes disaggregated prefill and decode pools; this deployment is aggregated (use `corrected`)",
+            ));
+        }
         if let Some(floor) = self.min_gpu_budget {
             // As Dynamo refuses `min_gpu_budget > max_gpu_budget` at start-up.
             let budget = common.budget;
@@ -319,7 +326,8 @@ impl SlaConfig {
 
 impl Sla {
     pub(crate) fn new(config: &SlaConfig, basis: Basis, path: &str) -> Result<Self, PlannerError> {
-        config.check(path, &basis.common)?;
+        config.check(path)?;
+        config.fits(path, &basis.common)?;
         // Each version's default load predictor: the last value, and Dynamo 1.6's ARIMA
         // (`load_predictor = "arima"` in `dynamo/planner/config/defaults.py` of 1.6.1).
         let predictor = basis.predictor.unwrap_or(match config.sizing {
