@@ -50,21 +50,6 @@ pub fn before_run(s: &Scenario) -> Vec<String> {
             s.duration().as_secs_f64()
         ));
     }
-    if let Some(p) = s.planner()
-        && p.policy != "static"
-    {
-        let every = p.calls_every_s();
-        let lag = p.scrape_lag_s;
-        // The world's first decision: the first multiple of the interval past the lag.
-        let first = every * (lag / every).ceil().max(1.0);
-        let end = s.duration().as_secs_f64();
-        if first >= end {
-            out.push(format!(
-                "planner.interval_s: the planner first decides at {first} s, not before the \
-                 run's end at {end} s (duration_s): it changes nothing in this run"
-            ));
-        }
-    }
     if !s.unread_calibration().is_empty() {
         out.push(format!(
             "calibration: this run reads none of {} ({} on {}): another GPU's, or a backend \
@@ -157,6 +142,7 @@ pub fn run_warnings(s: &Scenario, w: &World, completed: u64, in_flight: u64) -> 
              the run (memory too); the figures describe a transient, not a steady state"
         ));
     }
+    out.extend(planner_after_end(s));
     out.extend(idle_tail(s, w, in_flight));
     out.extend(kernel_warnings(s));
     if let Some(check) = w.context_check() {
@@ -182,6 +168,28 @@ pub fn run_warnings(s: &Scenario, w: &World, completed: u64, in_flight: u64) -> 
         }
     }
     out
+}
+
+/// That the run's planner (its own policy, as `ab` and `report` give each run) first decides
+/// at or after the run's end, so changes nothing: the first decision placed as the world
+/// places it, at the policy's own cadence, named by the setting that sets it.
+fn planner_after_end(s: &Scenario) -> Option<String> {
+    let p = s.planner().filter(|p| p.policy != "static")?;
+    let every = p.calls_every_s();
+    // The world's first decision: the first multiple of the interval past the lag.
+    let first = every * (p.scrape_lag_s / every).ceil().max(1.0);
+    let end = s.duration().as_secs_f64();
+    let field = match p.policy.as_str() {
+        "lookahead" if p.lookahead.interval_s.is_some() => "planner.lookahead.interval_s",
+        _ => "planner.interval_s",
+    };
+    (first >= end).then(|| {
+        format!(
+            "{field}: the planner ({}) first decides at {first} s, not before the run's end at \
+             {end} s (duration_s): it changes nothing in this run",
+            p.policy
+        )
+    })
 }
 
 /// That the run's requests all finished in its first half: the rates and GPU-hours of the

@@ -625,25 +625,36 @@ fn a_scrape_lag_as_long_as_the_run_is_warned_of() {
         servesim::warnings::before_run(&s),
         [
             "planner.scrape_lag_s: 60 s is not shorter than the run (60 s, duration_s): the \
-          planner sees no metrics within it",
-            "planner.interval_s: the planner first decides at 60 s, not before the run's end \
-          at 60 s (duration_s): it changes nothing in this run"
+          planner sees no metrics within it"
         ]
     );
 }
 
 #[test]
 fn a_planner_that_first_decides_after_the_run_is_warned_of() {
+    // Said of the run, whose scenario carries the policy that ran (`ab` and `report` give
+    // each run its own).
     let said = |planner: &str| {
         let text = GOOD.replacen("traffic:\n", &format!("planner: {planner}\ntraffic:\n"), 1);
         let s = Scenario::from_yaml_str(&text, "s.yaml", Path::new(".")).unwrap();
-        servesim::warnings::before_run(&s)
+        let warnings = servesim::run(&s).unwrap().0.warnings;
+        warnings
+            .into_iter()
+            .filter(|w| w.contains("first decides"))
+            .collect::<Vec<_>>()
     };
     assert_eq!(
         said("{policy: sla, interval_s: 90}"),
         [
-            "planner.interval_s: the planner first decides at 90 s, not before the run's end \
-          at 60 s (duration_s): it changes nothing in this run"
+            "planner.interval_s: the planner (sla) first decides at 90 s, not before the run's \
+          end at 60 s (duration_s): it changes nothing in this run"
+        ]
+    );
+    assert_eq!(
+        said("{policy: lookahead, interval_s: 30, lookahead: {interval_s: 70}}"),
+        [
+            "planner.lookahead.interval_s: the planner (lookahead) first decides at 70 s, not \
+          before the run's end at 60 s (duration_s): it changes nothing in this run"
         ]
     );
     // Lookahead keeps a cadence of its own (at most 15 s), sla-load reads the load every
