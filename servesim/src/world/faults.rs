@@ -47,10 +47,15 @@ impl std::fmt::Display for FaultOutcome {
                 format!("{:.1}%", v * 100.0)
             })
         };
+        // No recovery within the run: no window after it.
+        let after = match self.recovered_at_s {
+            Some(_) => format!(", after {}", pct(self.slo_attainment_after)),
+            None => String::new(),
+        };
         write!(
             f,
             "{} ({}) at {:.0} s: {} requests lost, {} transfers failed, recovered {}; SLO \
-             attainment before {}, during {}, after {}",
+             attainment before {}, during {}{after}",
             self.kind,
             self.target,
             self.at_s,
@@ -63,7 +68,6 @@ impl std::fmt::Display for FaultOutcome {
                 )),
             pct(self.slo_attainment_before),
             pct(self.slo_attainment_during),
-            pct(self.slo_attainment_after)
         )
     }
 }
