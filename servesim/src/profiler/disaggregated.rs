@@ -203,21 +203,19 @@ impl Search<'_> {
             Some(o) => (o.itl_ms, o.wait_ms),
             None => (step_ms(slots), f64::INFINITY),
         };
-        let served = queue.model.response_ms(rate, x)
-            + self.decode_side.ms(self.req.isl, &p.split, &d.split, itl);
-        let mut ttft = served + slot_wait;
+        let mut ttft = queue.model.response_ms(rate, x)
+            + self.decode_side.ms(self.req.isl, &p.split, &d.split, itl)
+            + slot_wait;
         // A closed loop of `n` users: where the workers serve fewer requests/s than the users
         // send when nothing waits (the prefill workers the budget allows, or the decode
-        // slots, are too few), the users' requests wait for them, and Little's law over the
-        // users' cycle sets the wait (`n = rate × (TTFT + decode)`, the response header's
-        // steps in both). The users also bound the wait for a decode slot: no more of them
-        // wait than there are.
+        // workers, are too few), the users' requests wait for them, and Little's law over
+        // the users' cycle sets the wait (`n = rate × (TTFT + decode)`, the response header's
+        // steps in both). Not yet: the users a decode pool's slots leave waiting where the
+        // rate is not clipped (the rate is taken at the grid batch's ITL).
         if let Some(n) = self.req.concurrency {
             let closed = f64::from(n) / rate * 1e3 - steps * itl + self.header_ms(itl);
             let sent = f64::from(n) / life_s(s_ms);
-            if !ttft.is_finite() {
-                ttft = served.max(closed);
-            } else if rate < sent * (1.0 - 1e-9) {
+            if rate < sent * (1.0 - 1e-9) {
                 ttft = ttft.max(closed);
             }
         }
