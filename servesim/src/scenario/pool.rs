@@ -235,15 +235,13 @@ pub(super) fn validate_pool(
         }
     }
     // vLLM and TensorRT-LLM count each decoding sequence's token against the step's budget
-    // (a prefill worker decodes none).
+    // (a prefill worker decodes none; vLLM checks its engine's settings whatever its role).
     // vLLM refuses a budget below `max_num_seqs` at start-up (`SchedulerConfig`: "must be
     // greater than or equal to max_num_seqs"); TensorRT-LLM would leave the decodes beyond
     // it for a later step, which this engine does not model. SGLang's budget is its
     // prefill's alone (`--max-prefill-tokens`).
-    if backend != Backend::Sglang
-        && role != PoolRole::Prefill
-        && engine.max_batched_tokens < engine.max_num_seqs
-    {
+    let decodes = role != PoolRole::Prefill || backend == Backend::Vllm;
+    if backend != Backend::Sglang && decodes && engine.max_batched_tokens < engine.max_num_seqs {
         let why = match backend {
             Backend::Vllm => "vLLM refuses a budget below max_num_seqs",
             _ => {
