@@ -78,12 +78,10 @@ fn build_inner(
     };
     match kind {
         PolicyKind::Static => boxed(Ok(Static::new(config.interval_s))),
-        PolicyKind::LoadThreshold => {
-            boxed(LoadThreshold::new(&config.load_threshold, common, path))
-        }
+        PolicyKind::LoadThreshold => boxed(Ok(LoadThreshold::new(&config.load_threshold, common))),
         PolicyKind::Sla => boxed(Sla::new(&config.sla, basis(common)?, path)),
-        PolicyKind::SlaLoad => boxed(SlaLoad::new(&config.sla_load, basis(common)?, path)),
-        PolicyKind::Lookahead => boxed(Lookahead::new(&config.lookahead, basis(common)?, path)),
+        PolicyKind::SlaLoad => boxed(Ok(SlaLoad::new(&config.sla_load, basis(common)?))),
+        PolicyKind::Lookahead => boxed(Ok(Lookahead::new(&config.lookahead, basis(common)?))),
     }
 }
 

@@ -109,18 +109,13 @@ impl LoadThresholdConfig {
 }
 
 impl LoadThreshold {
-    /// Errors name the field under `planner_path`'s `load_threshold` section.
-    pub(crate) fn new(
-        config: &LoadThresholdConfig,
-        common: Common,
-        planner_path: &str,
-    ) -> Result<Self, PlannerError> {
-        config.check(planner_path)?;
-        Ok(LoadThreshold {
+    /// The policy of `config` (already checked: [`LoadThresholdConfig::check`]).
+    pub(crate) fn new(config: &LoadThresholdConfig, common: Common) -> Self {
+        LoadThreshold {
             config: config.clone(),
             common,
             grace_left: 0,
-        })
+        }
     }
 }
 

@@ -199,19 +199,14 @@ impl LookaheadConfig {
 }
 
 impl Lookahead {
-    /// Errors name the field under `planner_path`'s `lookahead` section.
-    pub(crate) fn new(
-        config: &LookaheadConfig,
-        basis: Basis,
-        planner_path: &str,
-    ) -> Result<Self, PlannerError> {
+    /// The policy over `basis`, its settings already checked ([`LookaheadConfig::check`]).
+    pub(crate) fn new(config: &LookaheadConfig, basis: Basis) -> Self {
         let Basis {
             common,
             profile,
             predictor,
             ..
         } = basis;
-        config.check(planner_path)?;
         let c = config;
         let mut common = common;
         let planner_interval = common.interval_s;
@@ -232,7 +227,7 @@ impl Lookahead {
             ),
             None => format!("every {} s (the planner's interval)", common.interval_s),
         };
-        Ok(Lookahead {
+        Lookahead {
             cadence,
             config: config.clone(),
             prefill_demand: predictor.build(),
@@ -246,7 +241,7 @@ impl Lookahead {
             d_corr: 1.0,
             prev_iterations: vec![None; n],
             window: VecDeque::new(),
-        })
+        }
     }
 
     /// Plans for the larger of `now` and the forecast `steps` ahead (capped).

@@ -326,7 +326,6 @@ impl SlaConfig {
 
 impl Sla {
     pub(crate) fn new(config: &SlaConfig, basis: Basis, path: &str) -> Result<Self, PlannerError> {
-        config.check(path)?;
         config.fits(path, &basis.common)?;
         // Each version's default load predictor: the last value, and Dynamo 1.6's ARIMA
         // (`load_predictor = "arima"` in `dynamo/planner/config/defaults.py` of 1.6.1).

@@ -222,26 +222,21 @@ impl SlaLoadConfig {
 }
 
 impl SlaLoad {
-    /// Errors name the field under `planner_path`'s `sla_load` section.
-    pub(crate) fn new(
-        config: &SlaLoadConfig,
-        basis: Basis,
-        planner_path: &str,
-    ) -> Result<Self, PlannerError> {
+    /// The policy over `basis`, its settings already checked ([`SlaLoadConfig::check`]).
+    pub(crate) fn new(config: &SlaLoadConfig, basis: Basis) -> Self {
         let Basis {
             common,
             profile,
             predictor,
             observe,
         } = basis;
-        config.check(planner_path)?;
         let c = config;
         let mut common = common;
         let fast = c.cadence_s(common.interval_s);
         let every = (common.interval_s / fast).round().max(1.0) as u64;
         common.interval_s = fast;
         let predictor = predictor.unwrap_or(PredictorConfig::Constant);
-        Ok(SlaLoad {
+        SlaLoad {
             config: config.clone(),
             core: SlaCore::new(&predictor, true, observe),
             floor: common.min.clone(),
@@ -254,7 +249,7 @@ impl SlaLoad {
             progress: Progress::default(),
             last_action: None,
             backlogs: std::collections::VecDeque::new(),
-        })
+        }
     }
 
     /// The current throughput floor per pool.
