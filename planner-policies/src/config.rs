@@ -9,7 +9,6 @@ use crate::policies::load_threshold::LoadThresholdConfig;
 use crate::policies::lookahead::LookaheadConfig;
 use crate::policies::sla::SlaConfig;
 use crate::policies::sla_load::SlaLoadConfig;
-use crate::policy_kind::PolicyKind;
 use crate::predict::PredictorConfig;
 
 /// The planner as written in a scenario.
@@ -75,17 +74,6 @@ impl PlannerConfig {
             sla: SlaConfig::default(),
             sla_load: SlaLoadConfig::default(),
             lookahead: LookaheadConfig::default(),
-        }
-    }
-
-    /// Seconds between the world's calls to the policy named (`interval_s` where the name
-    /// is unknown, which building it refuses): `lookahead` and `sla-load` keep cadences of
-    /// their own; `static` is called at `interval_s` and never changes anything.
-    pub fn calls_every_s(&self) -> f64 {
-        match self.policy.parse::<PolicyKind>() {
-            Ok(PolicyKind::Lookahead) => self.lookahead.cadence_s(self.interval_s),
-            Ok(PolicyKind::SlaLoad) => self.sla_load.cadence_s(self.interval_s),
-            _ => self.interval_s,
         }
     }
 }

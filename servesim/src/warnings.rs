@@ -142,7 +142,7 @@ pub fn run_warnings(s: &Scenario, w: &World, completed: u64, in_flight: u64) -> 
              the run (memory too); the figures describe a transient, not a steady state"
         ));
     }
-    out.extend(planner_after_end(s));
+    out.extend(planner_after_end(s, w));
     out.extend(idle_tail(s, w, in_flight));
     out.extend(kernel_warnings(s));
     if let Some(check) = w.context_check() {
@@ -171,13 +171,11 @@ pub fn run_warnings(s: &Scenario, w: &World, completed: u64, in_flight: u64) -> 
 }
 
 /// That the run's planner (its own policy, as `ab` and `report` give each run) first decides
-/// at or after the run's end, so changes nothing: the first decision placed as the world
-/// places it, at the policy's own cadence, named by the setting that sets it.
-fn planner_after_end(s: &Scenario) -> Option<String> {
+/// at or after the run's end, so changes nothing: the first decision as the world placed it,
+/// named by the setting that sets its cadence.
+fn planner_after_end(s: &Scenario, w: &World) -> Option<String> {
     let p = s.planner().filter(|p| p.policy != "static")?;
-    let every = p.calls_every_s();
-    // The world's first decision: the first multiple of the interval past the lag.
-    let first = every * (p.scrape_lag_s / every).ceil().max(1.0);
+    let first = w.first_planner_decision()?.as_secs_f64();
     let end = s.duration().as_secs_f64();
     let field = match p.policy.as_str() {
         "lookahead" if p.lookahead.interval_s.is_some() => "planner.lookahead.interval_s",

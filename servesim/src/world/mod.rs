@@ -258,6 +258,12 @@ impl World {
         self.planner.as_ref().map(|p| p.planner.name())
     }
 
+    /// When the planner in the loop first decides, at its own interval past its scrape lag
+    /// (none without a planner).
+    pub fn first_planner_decision(&self) -> Option<SimDuration> {
+        (self.planner.as_ref()).map(|pl| planner_loop::first_decision(pl.interval, pl.scrape_lag))
+    }
+
     /// Requests in flight now.
     pub fn in_flight(&self) -> usize {
         self.inflight.len()
