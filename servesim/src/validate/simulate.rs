@@ -99,10 +99,10 @@ pub(super) fn simulate(
             )
         };
         let stats =
-            |s: Result<Scenario, String>| -> Result<Result<(ClientStats, f64), String>, Error> {
+            |s: &Result<Scenario, String>| -> Result<Result<(ClientStats, f64), String>, Error> {
                 match s {
-                    Ok(s) => client_stats(&s, BENCH_CLASS, measured),
-                    Err(reason) => Ok(Err(reason)),
+                    Ok(s) => client_stats(s, BENCH_CLASS, measured),
+                    Err(reason) => Ok(Err(reason.clone())),
                 }
             };
         // Users together, as the tool starts them (the `--in-step` reading, and the request
@@ -122,24 +122,21 @@ pub(super) fn simulate(
                 .then(|| row_scenario(s, reads.clone(), Some(ended_s.floor() + 1.0)))
                 .flatten()
         };
-        let first_kept = |s: &Result<Scenario, String>| keep_scenario.then(|| s.clone());
-        let first_scenario = first_kept(&first);
-        let (together, together_ended_s) = match stats(first)? {
+        let (together, together_ended_s) = match stats(&first)? {
             Ok(s) => s,
             Err(reason) => return Ok(skip(reason)),
         };
-        let mut scenario = first_scenario.and_then(|s| kept(&s, together_ended_s));
+        let mut scenario = kept(&first, together_ended_s);
         let stats = if client.in_step {
             together
         } else {
             let mut draws = Vec::new();
             for seed in 1..=PHASE_DRAWS {
                 let draw = recipe(together.e2e_ms.mean / 1e3, seed);
-                let kept_draw = (seed == 1).then(|| first_kept(&draw)).flatten();
-                match stats(draw)? {
+                match stats(&draw)? {
                     Ok((s, ended_s)) => {
-                        if let Some(d) = kept_draw {
-                            scenario = kept(&d, ended_s);
+                        if seed == 1 {
+                            scenario = kept(&draw, ended_s);
                         }
                         draws.push(s);
                     }
