@@ -451,6 +451,34 @@ fn a_disaggregated_candidate_holds_all_the_users_asked_for() {
 }
 
 #[test]
+fn a_closed_loop_of_users_is_timed_at_the_users_it_holds() {
+    // 64 users, each sending again as its answer ends: every deployment holds them all
+    // (Little's law over the cycle its figures give), a disaggregated one exactly (its
+    // cycle is the sum of its stages), an aggregated one within its stationary estimate's
+    // rounding of the prefill into its mean iteration; and a decode worker has a slot for
+    // each user it is dealt, so none waits for one.
+    let mut r = request(500.0, 30.0);
+    r.concurrency = Some(64);
+    let o = profile(r, ProfileMode::Fast, &Quiet).unwrap();
+    let timed: Vec<_> = o
+        .candidates
+        .iter()
+        .filter(|c| c.ttft_ms.is_finite() && c.request_rate > 0.0)
+        .collect();
+    assert!(timed.iter().any(|c| c.mode == Mode::Disaggregated));
+    assert!(timed.iter().any(|c| c.mode == Mode::Aggregated));
+    for c in timed {
+        match &c.decode {
+            Some(decode) => {
+                assert!((c.concurrency - 64.0).abs() < 1e-6, "{c:?}");
+                assert!(c.batch >= 64u32.div_ceil(decode.workers), "{c:?}");
+            }
+            None => assert!((64.0..64.0 * 1.1).contains(&c.concurrency), "{c:?}"),
+        }
+    }
+}
+
+#[test]
 fn every_candidate_reports_the_concurrency_of_its_own_ttft_and_itl() {
     // Little's law: requests in flight = rate × life, a life being the TTFT and then every
     // decode step at the candidate's ITL; the same number of steps whatever the mode.

@@ -48,9 +48,11 @@
 //!   ([`SteadyLoad::aggregated_prefill`]).
 
 mod batched_prefill;
+mod closed_loop;
 mod decode_occupancy;
 
 pub use batched_prefill::BatchedPrefill;
+pub use closed_loop::{ClosedLoop, closed_loop};
 pub use decode_occupancy::{DecodeOccupancy, decode_occupancy};
 
 use crate::engine::cuda_graph::CudaGraphs;

@@ -59,12 +59,21 @@ impl Search<'_> {
         // the wait for a slot are those of the count's stationary chain.
         let z = point.in_flight_peakedness();
         let slots = slots_with_headroom(f64::from(b), z, self.batch_cap(w).max(b));
-        let (itl, ttft) = match self.agg_occupancy(w, b, &point, (n, rate), slots) {
-            Some((occupancy, ttft)) => (occupancy.itl_ms, ttft + occupancy.wait_ms),
-            None => (point.itl_ms, f64::INFINITY),
+        let (itl, ttft, rate) = match self.req.concurrency {
+            // A closed loop of users: each worker holds its share of them.
+            Some(users) => match self.agg_closed(w, &self.deployed_graphs(w, slots), n, users) {
+                Some(c) => (c.itl_ms, c.ttft_ms, c.request_rate),
+                None => (point.itl_ms, f64::INFINITY, rate),
+            },
+            None => match self.agg_occupancy(w, b, &point, (n, rate), slots) {
+                Some((occupancy, ttft)) => {
+                    let itl = occupancy.itl_ms;
+                    (itl, ttft + occupancy.wait_ms + self.header_ms(itl), rate)
+                }
+                None => (point.itl_ms, f64::INFINITY, rate),
+            },
         };
         let header_ms = self.header_ms(itl);
-        let ttft = ttft + header_ms;
         let estimate = Estimate {
             ttft_ms: ttft,
             itl_ms: itl,

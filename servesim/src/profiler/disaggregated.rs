@@ -99,9 +99,13 @@ impl Search<'_> {
         d: &Worker,
         b: u32,
     ) -> Option<Candidate> {
+        if let Some(users) = self.req.concurrency {
+            // Decode workers of `b` slots each at most, for the users' requests.
+            let y = users.div_ceil(b).max(1);
+            return Some(self.disagg_of_users(p, queue, d, b, y, users));
+        }
         let budget = self.req.total_gpus;
         let itl = self.decode_itl_ms(d, b);
-        let s_ms = queue.model.alone_ms();
         // Requests/s that `x` prefill workers carry within the TTFT target less the decode
         // side's wait (round-robin routing, each worker batching the prompts waiting for it:
         // see `servesim_models::analytic::BatchedPrefill`).
@@ -113,18 +117,9 @@ impl Search<'_> {
             (1..=most).find(|&x| p_cap(x) >= rate).unwrap_or(most)
         };
         let d_cap_at = |bb: f64| bb / (itl / 1e3) / self.load().decode_steps();
-        let life_s = |ttft: f64| (ttft + self.load().decode_steps() * itl) / 1e3;
         let (x, y, rate) = if let Some(r) = self.req.request_rate {
             let y = (r / d_cap_at(f64::from(b))).ceil().max(1.0) as u32;
             (workers_for(r), y, r)
-        } else if let Some(n) = self.req.concurrency {
-            let y = n.div_ceil(b).max(1);
-            let per = f64::from(n) / f64::from(y);
-            let rate_d = f64::from(y) * d_cap_at(per);
-            let x = workers_for(rate_d);
-            // Closed loop: the rate follows from the users' cycle.
-            let rate = f64::from(n) / life_s(s_ms);
-            (x, y, rate.min(rate_d).min(p_cap(x)))
         } else {
             let dcap = d_cap_at(f64::from(b));
             let mut best: Option<(f64, f64, u32, u32)> = None;
@@ -163,9 +158,6 @@ impl Search<'_> {
             let (_, thr, x, y) = best?;
             (x, y, thr)
         };
-        // Saturating: a rate far beyond the budget asks for more workers than a u32 counts.
-        let gpus =
-            (x.saturating_mul(p.split.gpus())).saturating_add(y.saturating_mul(d.split.gpus()));
         // The decode workers run at the concurrency the rate gives them (Little's law), at
         // most `b`: ITL at that concurrency (two fixed-point steps).
         // ITL grows with the batch, so iterating from `b` down converges on the largest
@@ -203,22 +195,46 @@ impl Search<'_> {
             Some(o) => (o.itl_ms, o.wait_ms),
             None => (step_ms(slots), f64::INFINITY),
         };
-        let mut ttft = queue.model.response_ms(rate, x)
+        let ttft = queue.model.response_ms(rate, x)
             + self.decode_side.ms(self.req.isl, &p.split, &d.split, itl)
             + slot_wait;
-        // A closed loop of `n` users: where the workers serve fewer requests/s than the users
-        // send when nothing waits (the prefill workers the budget allows, or the decode
-        // workers, are too few), the users' requests wait for them, and Little's law over
-        // the users' cycle sets the wait (`n = rate × (TTFT + decode)`, the response header's
-        // steps in both). Not yet: the users a decode pool's slots leave waiting where the
-        // rate is not clipped (the rate is taken at the grid batch's ITL).
-        if let Some(n) = self.req.concurrency {
-            let closed = f64::from(n) / rate * 1e3 - steps * itl + self.header_ms(itl);
-            let sent = f64::from(n) / life_s(s_ms);
-            if rate < sent * (1.0 - 1e-9) {
-                ttft = ttft.max(closed);
-            }
-        }
+        Some(self.disagg_candidate((p, x), (d, y), slots, (ttft, itl, rate)))
+    }
+
+    /// The disaggregated deployment of prefill worker `p` and decode worker `d` at batch `b`
+    /// serving a closed loop of `users` users with `y` decode workers (see `closed_loop`):
+    /// as many prefill workers as keep the users from waiting for one, and slots for each
+    /// decode worker's share of the users, which the loop never exceeds.
+    fn disagg_of_users(
+        &self,
+        p: &Worker,
+        queue: &PrefillQueue<'_>,
+        d: &Worker,
+        b: u32,
+        y: u32,
+        users: u32,
+    ) -> Candidate {
+        let x = self.closed_prefill_workers(p, queue, d, y, users);
+        let slots = users.div_ceil(y).min(self.batch_cap(d).max(b)).max(1);
+        let graphs = self.deployed_graphs(d, slots);
+        let step_ms = |n: u32| self.load().decode_step_ms(&d.cached, &graphs, n);
+        let c = self.disagg_closed((p, queue, x), (d, y, slots), users, step_ms);
+        self.disagg_candidate((p, x), (d, y), slots, (c.ttft_ms, c.itl_ms, c.request_rate))
+    }
+
+    /// The candidate of `x` prefill workers of `p` and `y` decode workers of `d` with
+    /// `slots` slots each, at its mean TTFT, ITL and requests/s.
+    fn disagg_candidate(
+        &self,
+        (p, x): (&Worker, u32),
+        (d, y): (&Worker, u32),
+        slots: u32,
+        (ttft, itl, rate): (f64, f64, f64),
+    ) -> Candidate {
+        // Saturating: a rate far beyond the budget asks for more workers than a u32 counts.
+        let gpus =
+            (x.saturating_mul(p.split.gpus())).saturating_add(y.saturating_mul(d.split.gpus()));
+        let steps = self.load().decode_steps();
         let estimate = Estimate {
             ttft_ms: ttft,
             itl_ms: itl,
@@ -240,13 +256,6 @@ impl Search<'_> {
         };
         let misses =
             self.misses_within(ttft, itl, gpus, &[(p.split.gpus(), x), (d.split.gpus(), y)]);
-        Some(Candidate::estimated(
-            pools,
-            slots,
-            gpus,
-            estimate,
-            self.req.osl,
-            misses,
-        ))
+        Candidate::estimated(pools, slots, gpus, estimate, self.req.osl, misses)
     }
 }

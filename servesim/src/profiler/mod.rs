@@ -6,7 +6,8 @@
 //!   candidates with their figures;
 //! - [`search`]: the fast search over aggregated and disaggregated deployments (split per role,
 //!   batch per worker, worker counts) with the performance model, and the Pareto frontiers;
-//!   `aggregated` its aggregated deployments;
+//!   `aggregated` its aggregated deployments, `closed_loop` their figures under a closed
+//!   loop of users;
 //! - `engine_settings`: what its deployments set on each engine beyond the split (CUDA graphs,
 //!   SGLang's mixed chunks, token budgets), as Dynamo's profiler writes them, and the token
 //!   budgets of the deployments aiconfigurator benchmarks, which `validate` reads;
@@ -16,6 +17,7 @@
 
 mod aggregated;
 pub mod candidate;
+mod closed_loop;
 mod decode_side;
 pub mod dgd;
 mod disaggregated;
