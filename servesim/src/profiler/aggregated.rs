@@ -56,9 +56,13 @@ impl Search<'_> {
         let gpus = n.saturating_mul(w.split.gpus());
         // `b` is the mean in flight per worker; `max_num_seqs` leaves headroom over it for
         // the wider swings of an aggregated worker's count in flight. The ITL, the TTFT and
-        // the wait for a slot are those of the count's stationary chain.
-        let z = point.in_flight_peakedness();
-        let slots = slots_with_headroom(f64::from(b), z, self.batch_cap(w).max(b));
+        // the wait for a slot are those of the count's stationary chain. A closed loop of
+        // users never swings: a slot for each user a worker is dealt.
+        let cap = self.batch_cap(w).max(b);
+        let slots = match self.req.concurrency {
+            Some(users) => users.div_ceil(n.max(1)).clamp(1, cap),
+            None => slots_with_headroom(f64::from(b), point.in_flight_peakedness(), cap),
+        };
         let (itl, ttft, rate) = match self.req.concurrency {
             // A closed loop of users: each worker holds its share of them.
             Some(users) => match self.agg_closed(w, &self.deployed_graphs(w, slots), n, users) {

@@ -39,8 +39,8 @@ impl Search<'_> {
     /// (under an overlap schedule, that one's plan was drawn up before it came), so it
     /// waits out that iteration; with more, at another worker, at any point of its
     /// iteration in flight, so half of one on average, and under an overlap schedule one
-    /// more, whose plan was drawn up before it came (as a Poisson arrival's). Then its
-    /// prefill's iterations. `None` where a worker's prefill cannot keep up with its share.
+    /// more, whose plan was drawn up before it came (as a Poisson arrival's); with one
+    /// user, none (an idle engine plans at once). Then its prefill's iterations. `None` where a worker's prefill cannot keep up with its share.
     ///
     /// [`SteadyLoad::aggregated`]: servesim_models::analytic::SteadyLoad::aggregated
     pub(super) fn agg_closed(
@@ -52,11 +52,12 @@ impl Search<'_> {
     ) -> Option<ClosedEstimate> {
         let load = self.load_of(w.split, "aggregated");
         let (low, more) = (users / workers.max(1), users % workers.max(1));
-        // Iterations a request waits for before its prefill's (see above).
-        let before = if workers <= 1 {
-            1.0
-        } else {
-            0.5 + self.overlap_iterations()
+        // Iterations a request waits for before its prefill's (see above); none on a worker
+        // dealt one user, idle when its request comes.
+        let before = |k: u32| match (k, workers) {
+            (0..=1, _) => 0.0,
+            (_, 0..=1) => 1.0,
+            _ => 0.5 + self.overlap_iterations(),
         };
         let (mut rate, mut ttft, mut itl) = (0.0, 0.0, 0.0);
         for (count, k) in [(workers - more, low), (more, low + 1)] {
@@ -66,7 +67,7 @@ impl Search<'_> {
             let point = load.aggregated(&w.cached, graphs, k)?;
             let served = f64::from(count) * point.requests_per_s;
             rate += served;
-            ttft += served * (before * point.itl_ms + point.prefill_ms);
+            ttft += served * (before(k) * point.itl_ms + point.prefill_ms);
             itl += served * point.itl_ms;
         }
         (rate > 0.0).then(|| ClosedEstimate {
@@ -91,7 +92,7 @@ impl Search<'_> {
         users: u32,
     ) -> u32 {
         let itl = self.decode_itl_ms(d, users.div_ceil(y.max(1)));
-        let rate = f64::from(users) / (self.unbound_cycle_ms(p, queue, d, itl) / 1e3);
+        let rate = f64::from(users) / (self.unbound_cycle_ms(p, queue, (d, users <= y), itl) / 1e3);
         let most = self.req.total_gpus / p.split.gpus().max(1) + 1;
         (1..=most)
             .find(|&x| {
@@ -127,18 +128,26 @@ impl Search<'_> {
         let decode_most = y_f * f64::from(slots) / (steps * step_ms(slots) / 1e3);
         let most = queue.model.peak_per_s(x).min(decode_most);
         let mut itl = at(f64::from(users) / y_f);
-        let mut settled = closed_loop(users, self.unbound_cycle_ms(p, queue, d, itl), most);
+        let mut settled = closed_loop(
+            users,
+            self.unbound_cycle_ms(p, queue, (d, users <= y), itl),
+            most,
+        );
         for _ in 0..MAX_FIXED_POINT_ROUNDS {
             let count = settled.requests_per_s / y_f * steps * itl / 1e3;
             let next = at(count);
             let done = (next - itl).abs() <= 1e-9 * itl;
             itl = next;
-            settled = closed_loop(users, self.unbound_cycle_ms(p, queue, d, itl), most);
+            settled = closed_loop(
+                users,
+                self.unbound_cycle_ms(p, queue, (d, users <= y), itl),
+                most,
+            );
             if done {
                 break;
             }
         }
-        let side = self.decode_side.ms(self.req.isl, &p.split, &d.split, itl);
+        let side = self.side_ms(p, d, users <= y, itl);
         ClosedEstimate {
             ttft_ms: queue.model.alone_ms() + side + settled.wait_ms,
             itl_ms: itl,
@@ -146,11 +155,30 @@ impl Search<'_> {
         }
     }
 
+    /// What a disaggregated request's first token waits for on the decode side, ms, after
+    /// its prefill ([`DecodeSideWait`](super::decode_side::DecodeSideWait)); on an `idle`
+    /// decode worker (dealt one user at most) no iteration is in flight when its KV lands.
+    fn side_ms(&self, p: &Worker, d: &Worker, idle: bool, itl: f64) -> f64 {
+        let side = self.decode_side.ms(self.req.isl, &p.split, &d.split, itl);
+        if idle {
+            side - self.decode_side.in_flight_ms(itl)
+        } else {
+            side
+        }
+    }
+
     /// A disaggregated request's cycle, ms, when nothing waits: its prefill alone, the
     /// decode side's wait for its first token with text (the response header's steps
-    /// included), and the rest of its decode steps at `itl_ms`.
-    fn unbound_cycle_ms(&self, p: &Worker, queue: &PrefillQueue<'_>, d: &Worker, itl: f64) -> f64 {
-        let side = self.decode_side.ms(self.req.isl, &p.split, &d.split, itl);
+    /// included; on an `idle` decode worker, see [`side_ms`](Self::side_ms)), and the rest
+    /// of its decode steps at `itl_ms`.
+    fn unbound_cycle_ms(
+        &self,
+        p: &Worker,
+        queue: &PrefillQueue<'_>,
+        (d, idle): (&Worker, bool),
+        itl: f64,
+    ) -> f64 {
+        let side = self.side_ms(p, d, idle, itl);
         let rest = self.load().decode_steps() - f64::from(self.header_tokens);
         queue.model.alone_ms() + side + rest.max(0.0) * itl
     }

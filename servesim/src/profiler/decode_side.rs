@@ -26,6 +26,9 @@ pub struct DecodeSideWait {
     /// step where the decode worker returns or recomputes the token then, and those that
     /// make the rest of a response header ([`LlmSpec::response_header_tokens`]).
     iterations: f64,
+    /// Of those, the ones an idle decode worker does not run: half of the one in flight and
+    /// the one planned before the KV landed.
+    in_flight: f64,
 }
 
 impl DecodeSideWait {
@@ -45,6 +48,7 @@ impl DecodeSideWait {
             nic_bytes_per_s: gpu.nic_bytes_per_s_per_direction,
             nvlink_domain: gpu.nvlink_domain(),
             iterations: 0.5 + f64::from(u8::from(engine.overlap_schedule)) + f64::from(steps),
+            in_flight: 0.5 + f64::from(u8::from(engine.overlap_schedule)),
         }
     }
 
@@ -67,5 +71,12 @@ impl DecodeSideWait {
         bytes / bandwidth * 1e3
             + DEFAULT_TRANSFER_LATENCY.as_millis_f64()
             + self.iterations * itl_ms
+    }
+
+    /// What [`ms`](Self::ms) counts, ms, for an iteration in flight when the KV lands (and
+    /// one planned before it, under an overlap schedule), which a decode worker holding no
+    /// other request does not run: an idle engine plans at once.
+    pub fn in_flight_ms(&self, itl_ms: f64) -> f64 {
+        self.in_flight * itl_ms
     }
 }
