@@ -585,6 +585,18 @@ def profile(
     agg_tp: int | None = None,
     progress: Any = True,
     calibration: str | os.PathLike[str] | None = None,
+    *,
+    model: str | None = None,
+    backend: str | None = None,
+    gpu: str | None = None,
+    total_gpus: int | None = None,
+    gpus_per_node: int | None = None,
+    isl: int | None = None,
+    osl: int | None = None,
+    ttft: float | None = None,
+    itl: float | None = None,
+    request_rate: float | None = None,
+    concurrency: int | None = None,
 ) -> dict[str, Any]:
     """``servesim profile``: searches deployments for a DynamoGraphDeploymentRequest file,
     writes ``dgd.yaml``, the planner profile, ``pareto.csv``, ``summary.json`` and
@@ -595,15 +607,41 @@ def profile(
     When no deployment meets both SLOs the closest is written and ``summary["meets_slo"]`` is
     false (the CLI exits with status 2). ``progress`` as ``ab``'s (the simulate mode's
     candidates). ``calibration``: a folder of kernel tables measured on your GPUs, as
-    ``--calibration`` (a scenario's ``calibration`` field likewise)."""
-    for name, tp in (("prefill_tp", prefill_tp), ("decode_tp", decode_tp), ("agg_tp", agg_tp)):
-        if tp is not None and not is_whole(tp, 1, U32_MAX):
-            raise ConfigError(f"profile: {name} must be a whole number from 1 to {U32_MAX}, got {tp!r}")
+    ``--calibration`` (a scenario's ``calibration`` field likewise).
+    The keyword-only ``model``, ``backend``, ``gpu``, ``total_gpus``, ``gpus_per_node``,
+    ``isl``, ``osl``, ``ttft`` and ``itl`` (ms), ``request_rate`` (requests/s) and
+    ``concurrency`` replace the request's fields, as the CLI's flags of the same names do
+    (``concurrency=64``: a closed loop of 64 users)."""
+    whole = {"prefill_tp": prefill_tp, "decode_tp": decode_tp, "agg_tp": agg_tp}
+    whole |= {"total_gpus": total_gpus, "gpus_per_node": gpus_per_node, "isl": isl, "osl": osl}
+    whole["concurrency"] = concurrency
+    for name, n in whole.items():
+        if n is not None and not is_whole(n, 1, U32_MAX):
+            raise ConfigError(f"profile: {name} must be a whole number from 1 to {U32_MAX}, got {n!r}")
+    for name, v in (("ttft", ttft), ("itl", itl), ("request_rate", request_rate)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise ConfigError(f"profile: {name} must be a number, got {v!r}")
+    for name, text in (("model", model), ("backend", backend), ("gpu", gpu)):
+        if text is not None and not isinstance(text, str):
+            raise ConfigError(f"profile: {name} must be a string, got {text!r}")
+    overrides = {
+        "model": model,
+        "backend": backend,
+        "gpu": gpu,
+        "total_gpus": total_gpus,
+        "gpus_per_node": gpus_per_node,
+        "isl": isl,
+        "osl": osl,
+        "ttft": None if ttft is None else float(ttft),
+        "itl": None if itl is None else float(itl),
+        "request_rate": None if request_rate is None else float(request_rate),
+        "concurrency": concurrency,
+    }
     obs = _progress.observer(progress, "servesim profile")
     try:
         cal = None if calibration is None else os.fspath(calibration)
         text = _native.profile(
-            os.fspath(request), os.fspath(out), mode, prefer, prefill_tp, decode_tp, agg_tp, obs, cal
+            os.fspath(request), os.fspath(out), mode, prefer, prefill_tp, decode_tp, agg_tp, obs, cal, overrides
         )
     finally:
         _progress.close(obs)

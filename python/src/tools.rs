@@ -10,12 +10,30 @@ use servesim::core::NotOneOf;
 use crate::errors::to_py;
 use crate::progress::PyObserver;
 
+/// What `profile` sets over the request's own fields, as the CLI's flags of the same names
+/// (`--model`, `--total-gpus`, `--ttft`, …) do.
+#[derive(FromPyObject, Default)]
+#[pyo3(from_item_all)]
+pub struct RequestOverrides {
+    model: Option<String>,
+    backend: Option<String>,
+    gpu: Option<String>,
+    total_gpus: Option<u32>,
+    gpus_per_node: Option<u32>,
+    isl: Option<u32>,
+    osl: Option<u32>,
+    ttft: Option<f64>,
+    itl: Option<f64>,
+    request_rate: Option<f64>,
+    concurrency: Option<u32>,
+}
+
 /// Runs the profiler on a request file (a DynamoGraphDeploymentRequest) and writes its
 /// outputs into `out` (the GIL released); returns the text of `summary.json`. `prefer` and
 /// the TP pins are the CLI's `--prefer`, `--prefill-tp`, `--decode-tp` and `--agg-tp`,
-/// `calibration` its `--calibration`.
+/// `calibration` its `--calibration`, `request` its overrides of the request's fields.
 #[pyfunction]
-#[pyo3(signature = (request, out, mode="fast", prefer="goodput", prefill_tp=None, decode_tp=None, agg_tp=None, progress=None, calibration=None))]
+#[pyo3(signature = (request, out, mode="fast", prefer="goodput", prefill_tp=None, decode_tp=None, agg_tp=None, progress=None, calibration=None, overrides=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn profile(
     py: Python<'_>,
@@ -28,7 +46,9 @@ pub fn profile(
     agg_tp: Option<u32>,
     progress: Option<Py<PyAny>>,
     calibration: Option<&str>,
+    overrides: Option<RequestOverrides>,
 ) -> PyResult<String> {
+    let given = overrides.unwrap_or_default();
     let observer = PyObserver(progress);
     py.detach(|| {
         use servesim::profiler::{Overrides, Prefer, ProfileMode, TpPins, run_file};
@@ -39,6 +59,17 @@ pub fn profile(
         let mode: ProfileMode = mode.parse().map_err(|e| named("mode", e))?;
         let prefer: Prefer = prefer.parse().map_err(|e| named("prefer", e))?;
         let overrides = Overrides {
+            model: given.model,
+            backend: given.backend,
+            gpu: given.gpu,
+            total_gpus: given.total_gpus,
+            gpus_per_node: given.gpus_per_node,
+            isl: given.isl,
+            osl: given.osl,
+            ttft_ms: given.ttft,
+            itl_ms: given.itl,
+            request_rate: given.request_rate,
+            concurrency: given.concurrency,
             prefer: Some(prefer),
             pins: TpPins {
                 prefill: prefill_tp,
@@ -46,10 +77,9 @@ pub fn profile(
                 aggregated: agg_tp,
             },
             calibration: calibration.map(std::path::PathBuf::from),
-            ..Overrides::default()
         };
         let out = Path::new(out);
-        run_file(Path::new(request), &overrides, mode, out, &observer).map_err(pin_by_name)?;
+        run_file(Path::new(request), &overrides, mode, out, &observer).map_err(by_keyword)?;
         let summary = out.join("summary.json");
         std::fs::read_to_string(&summary).map_err(|source| Error::Io {
             path: summary,
@@ -59,17 +89,19 @@ pub fn profile(
     .map_err(to_py)
 }
 
-/// An error about a TP pin names the keyword argument that set it, not the CLI flag.
-fn pin_by_name(e: Error) -> Error {
+/// An error about what a flag of the CLI would set names the keyword argument that set it
+/// (`--total-gpus` is `total_gpus`), and a missing field of the request is given as one.
+fn by_keyword(e: Error) -> Error {
     match e {
         Error::Config { path, message } => {
-            let path = match path.as_str() {
-                "--prefill-tp" => "prefill_tp".into(),
-                "--decode-tp" => "decode_tp".into(),
-                "--agg-tp" => "agg_tp".into(),
-                "--calibration" => "calibration".into(),
-                _ => path,
+            let path = match path.strip_prefix("--") {
+                Some(flag) => flag.replace('-', "_"),
+                None => path,
             };
+            let message = message.replace(
+                "(or give it on the command line)",
+                "(or give it to profile as a keyword argument)",
+            );
             Error::Config { path, message }
         }
         e => e,

@@ -586,6 +586,27 @@ def test_profile_perf_predict_and_traces(tmp_path: Path) -> None:
     with pytest.raises(errors.ConfigError, match="would write dgd.yaml over the request file"):
         servesim.profile(own / "dgd.yaml", own)
     assert "DynamoGraphDeploymentRequest" in (own / "dgd.yaml").read_text()
+    # The request's fields are overridden as the CLI's flags do, and named by keyword.
+    closed = servesim.profile(
+        ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p8", concurrency=64, ttft=400, isl=3000
+    )
+    assert closed["request"]["concurrency"] == 64 and closed["request"]["isl"] == 3000
+    assert closed["request"]["ttft_ms"] == 400.0
+    assert abs(closed["chosen"]["concurrency"] - 64) < 64 * 0.1
+    with pytest.raises(errors.ConfigError, match="^isl: must be a whole number of tokens") as e:
+        servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p9", isl=2_000_000)
+    assert "--" not in str(e.value)
+    with pytest.raises(errors.ConfigError, match="total_gpus must be a whole number"):
+        servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p9", total_gpus=2.5)
+    with pytest.raises(errors.ConfigError, match="ttft must be a number"):
+        servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p9", ttft="fast")
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(
+        (ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml").read_text().replace("    ttft: 500\n", "")
+    )
+    with pytest.raises(errors.ConfigError, match="give it to profile as a keyword argument"):
+        servesim.profile(bare, tmp_path / "p10")
+    assert servesim.profile(bare, tmp_path / "p11", ttft=500)["request"]["ttft_ms"] == 500.0
     # A pin the search does not try is named by its keyword, not the CLI's flag.
     with pytest.raises(errors.ConfigError, match="prefill_tp: 3 is not a worker size searched") as e:
         servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p7", prefill_tp=3)
