@@ -263,3 +263,90 @@ pub fn kernel_note(s: &Scenario) -> Option<String> {
     }
     all.sentence()
 }
+
+/// The warnings of several runs of one scenario (`ab`'s policies × seeds, `report`'s
+/// policies), each text once with the runs that gave it, less those `before` (the
+/// scenario's [`before_run`] warnings, told before the runs started) already said:
+/// `policy: text`, or `policy (k of n runs): text` where the policy ran more than once, the
+/// policies in the order they ran.
+pub fn of_runs(before: &[String], runs: &[(&str, &[String])]) -> Vec<String> {
+    // Each policy's runs, in the order the policies first ran.
+    let mut policies: Vec<(&str, usize)> = Vec::new();
+    // Each text, in the order first given, with its count per policy.
+    let mut texts: Vec<(&str, Vec<usize>)> = Vec::new();
+    for &(policy, warnings) in runs {
+        let p = match policies.iter().position(|(name, _)| *name == policy) {
+            Some(p) => p,
+            None => {
+                policies.push((policy, 0));
+                policies.len() - 1
+            }
+        };
+        policies[p].1 += 1;
+        for w in warnings.iter().filter(|w| !before.contains(w)) {
+            let t = match texts.iter().position(|(text, _)| text == w) {
+                Some(t) => t,
+                None => {
+                    texts.push((w, Vec::new()));
+                    texts.len() - 1
+                }
+            };
+            let counts = &mut texts[t].1;
+            counts.resize(counts.len().max(p + 1), 0);
+            counts[p] += 1;
+        }
+    }
+    texts
+        .into_iter()
+        .map(|(text, counts)| {
+            let from: Vec<String> = (policies.iter().zip(&counts))
+                .filter(|(_, k)| **k > 0)
+                .map(|((policy, n), k)| match n {
+                    1 => policy.to_string(),
+                    n => format!("{policy} ({k} of {n} runs)"),
+                })
+                .collect();
+            format!("{}: {text}", from.join(", "))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::of_runs;
+
+    #[test]
+    fn each_warning_of_several_runs_is_told_once_with_the_runs_that_gave_it() {
+        let (late, idle, long) = (
+            "planner late".to_string(),
+            "idle tail".to_string(),
+            "long run".to_string(),
+        );
+        let a = [late.clone(), long.clone()];
+        let b = [late.clone(), idle.clone(), long.clone()];
+        let none: [String; 0] = [];
+        let runs: [(&str, &[String]); 4] = [
+            ("sla", &a),
+            ("static", &none),
+            ("sla", &b),
+            ("static", &none),
+        ];
+        assert_eq!(
+            of_runs(std::slice::from_ref(&long), &runs),
+            [
+                "sla (2 of 2 runs): planner late",
+                "sla (1 of 2 runs): idle tail"
+            ]
+        );
+        // One run per policy: the policies alone.
+        let once: [(&str, &[String]); 2] = [("lookahead", &b), ("sla", &a)];
+        assert_eq!(
+            of_runs(&[], &once),
+            [
+                "lookahead, sla: planner late",
+                "lookahead: idle tail",
+                "lookahead, sla: long run"
+            ]
+        );
+    }
+}

@@ -74,6 +74,8 @@ fn seeds_that_differ_print_intervals() {
 /// empty and stdout holds the JSON alone.
 #[test]
 fn no_progress_bar_off_a_terminal() {
+    // Two minutes: within one, load-threshold's first decision (at 60 s) would come at the
+    // run's end, and the run would warn of it on stderr.
     let out = Command::new(env!("CARGO_BIN_EXE_servesim"))
         .current_dir(root())
         .args([
@@ -86,7 +88,7 @@ fn no_progress_bar_off_a_terminal() {
             "--jobs",
             "2",
             "--set",
-            "duration_s=60",
+            "duration_s=120",
             "--json",
         ])
         .output()
@@ -188,5 +190,44 @@ fn a_pool_that_serves_nothing_is_over_the_ttft_slo_all_along() {
     assert!(
         page.contains("SLOs TTFT 500 ms, ITL 30 ms. The file as changed by --set cluster.pools[1].workers=0 --set duration_s=120."),
         "{page}"
+    );
+}
+
+#[test]
+fn a_warning_of_the_runs_is_told_once_with_the_runs_that_gave_it() {
+    // A planner whose first decision falls after the run's end changes nothing: each of
+    // load-threshold's runs says so, once on stderr for all of them; static's says nothing.
+    let out = Command::new(env!("CARGO_BIN_EXE_servesim"))
+        .current_dir(root())
+        .args([
+            "ab",
+            "scenarios/disagg-small.yaml",
+            "--policies",
+            "static,load-threshold",
+            "--seeds",
+            "2",
+            "--set",
+            "duration_s=60",
+            "--set",
+            "planner.policy=static",
+            "--set",
+            "planner.interval_s=500",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let told: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
+    assert_eq!(
+        told,
+        [
+            "warning: load-threshold (2 of 2 runs): planner.interval_s: the planner \
+          (load-threshold) first decides at 500 s, not before the run's end at 60 s \
+          (duration_s): it changes nothing in this run"
+        ],
+        "{stderr}"
     );
 }

@@ -166,3 +166,17 @@ pub fn warn_before(scenario: &servesim::Scenario) {
         eprintln!("warning: {w}");
     }
 }
+
+/// Tells on stderr, after the runs of one scenario, what their summaries warned of beyond
+/// what [`warn_before`] said: each warning once, with the runs that gave it
+/// (`servesim::warnings::of_runs`).
+pub fn warn_after(scenario: &servesim::Scenario, runs: &[(&str, &servesim::report::Summary)]) {
+    let before = servesim::warnings::before_run(scenario);
+    let runs: Vec<(&str, &[String])> = runs
+        .iter()
+        .map(|(policy, s)| (*policy, s.warnings.as_slice()))
+        .collect();
+    for w in servesim::warnings::of_runs(&before, &runs) {
+        eprintln!("warning: {w}");
+    }
+}
