@@ -175,32 +175,37 @@ pub struct Estimate {
     pub concurrency: f64,
 }
 
-/// An SLO a configuration misses.
+/// An SLO a configuration misses, or the request's GPU budget or nodes.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SloMiss {
-    /// `ttft` or `itl`.
+    /// `ttft`, `itl`, `gpus` or `nodes`.
     pub slo: &'static str,
-    /// The target, ms.
-    pub target_ms: f64,
-    /// The estimate, ms.
-    pub estimate_ms: f64,
+    /// The target (at most this), in `unit`.
+    pub target: f64,
+    /// The estimate, in `unit`.
+    pub estimate: f64,
+    /// `ms` for the SLOs, `GPUs` or `nodes` for the budget.
+    pub unit: &'static str,
     /// How far over, as a share of the target (0.2: 20 % over).
     pub over: f64,
 }
 
 impl SloMiss {
-    /// The estimate and the target as printed: one decimal, more below 1 so that a
-    /// sub-millisecond target does not print as 0.
+    /// The estimate and the target as printed, with their unit: times to one decimal, more
+    /// below 1 so that a sub-millisecond target does not print as 0; GPUs and nodes whole.
     pub fn shown(&self) -> (String, String) {
+        let unit = self.unit;
         let show = |x: f64| {
-            let decimals = if x.is_finite() && x != 0.0 && x.abs() < 1.0 {
+            let decimals = if unit != "ms" {
+                0
+            } else if x.is_finite() && x != 0.0 && x.abs() < 1.0 {
                 ((-x.abs().log10().floor()) as usize + 2).min(9)
             } else {
                 1
             };
-            format!("{x:.decimals$}")
+            format!("{x:.decimals$} {unit}")
         };
-        (show(self.estimate_ms), show(self.target_ms))
+        (show(self.estimate), show(self.target))
     }
 }
 
@@ -277,7 +282,7 @@ impl Candidate {
             (misses.into_iter())
                 .map(|m| match m.slo {
                     "ttft" => SloMiss {
-                        estimate_ms: f64::INFINITY,
+                        estimate: f64::INFINITY,
                         over: f64::INFINITY,
                         ..m
                     },
@@ -359,19 +364,29 @@ mod tests {
     fn a_small_target_prints_as_itself() {
         let m = SloMiss {
             slo: "itl",
-            target_ms: 0.001,
-            estimate_ms: 5.5,
+            target: 0.001,
+            estimate: 5.5,
+            unit: "ms",
             over: 5499.0,
         };
-        assert_eq!(m.shown(), ("5.5".to_string(), "0.00100".to_string()));
+        assert_eq!(m.shown(), ("5.5 ms".to_string(), "0.00100 ms".to_string()));
+        let gpus = SloMiss {
+            slo: "gpus",
+            target: 8.0,
+            estimate: 206.0,
+            unit: "GPUs",
+            over: 24.75,
+        };
+        assert_eq!(gpus.shown(), ("206 GPUs".to_string(), "8 GPUs".to_string()));
     }
 
     #[test]
     fn a_missing_figure_is_the_worst_miss() {
         let miss = |over: f64| SloMiss {
             slo: "ttft",
-            target_ms: 500.0,
-            estimate_ms: 500.0 * (1.0 + over),
+            target: 500.0,
+            estimate: 500.0 * (1.0 + over),
+            unit: "ms",
             over,
         };
         let e = Estimate {

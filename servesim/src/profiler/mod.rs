@@ -440,8 +440,9 @@ mod tests {
             } else {
                 vec![SloMiss {
                     slo: "itl",
-                    target_ms: 10.0,
-                    estimate_ms: 12.0,
+                    target: 10.0,
+                    estimate: 12.0,
+                    unit: "ms",
                     over: 0.2,
                 }]
             },

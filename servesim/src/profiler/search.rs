@@ -358,8 +358,9 @@ impl<'a> Search<'a> {
         if gpus > budget {
             misses.push(SloMiss {
                 slo: "gpus",
-                target_ms: f64::from(budget),
-                estimate_ms: f64::from(gpus),
+                target: f64::from(budget),
+                estimate: f64::from(gpus),
+                unit: "GPUs",
                 over: f64::from(gpus) / f64::from(budget) - 1.0,
             });
         } else {
@@ -368,8 +369,9 @@ impl<'a> Search<'a> {
             if needed > nodes {
                 misses.push(SloMiss {
                     slo: "nodes",
-                    target_ms: nodes as f64,
-                    estimate_ms: needed as f64,
+                    target: nodes as f64,
+                    estimate: needed as f64,
+                    unit: "nodes",
                     over: needed as f64 / nodes as f64 - 1.0,
                 });
             }
@@ -496,8 +498,9 @@ pub fn slo_misses(req: &ProfileRequest, ttft: f64, itl: f64) -> Vec<SloMiss> {
         if est.is_nan() || est > target * (1.0 + 1e-9) {
             m.push(SloMiss {
                 slo,
-                target_ms: target,
-                estimate_ms: est,
+                target,
+                estimate: est,
+                unit: "ms",
                 over: est / target - 1.0,
             });
         }
