@@ -265,15 +265,29 @@ pub fn kernel_note(s: &Scenario) -> Option<String> {
 }
 
 /// The warnings of several runs of one scenario (`ab`'s policies × seeds, `report`'s
-/// policies), each text once with the runs that gave it, less those `before` (the
-/// scenario's [`before_run`] warnings, told before the runs started) already said:
-/// `policy: text`, or `policy (k of n runs): text` where the policy ran more than once, the
-/// policies in the order they ran.
+/// policies), each once with the runs that gave it, less those `before` (the scenario's
+/// [`before_run`] warnings, told before the runs started) already said: `policy: text`, or
+/// `policy (k of n runs): text` where the policy ran more than once, the policies in the
+/// order they ran. Warnings that differ only in their figures (a count, a time: each seed's
+/// own) are one, told in the words of the first run that gave it, and say so.
 pub fn of_runs(before: &[String], runs: &[(&str, &[String])]) -> Vec<String> {
+    // A warning's words without its figures: each run of digits one `#`.
+    let shape = |text: &str| -> String {
+        let mut out = String::with_capacity(text.len());
+        for c in text.chars() {
+            match c {
+                '0'..='9' if out.ends_with('#') => {}
+                '0'..='9' => out.push('#'),
+                c => out.push(c),
+            }
+        }
+        out
+    };
     // Each policy's runs, in the order the policies first ran.
     let mut policies: Vec<(&str, usize)> = Vec::new();
-    // Each text, in the order first given, with its count per policy.
-    let mut texts: Vec<(&str, Vec<usize>)> = Vec::new();
+    // Each warning's shape, in the order first given: its first text, whether another run
+    // gave other figures, and its count per policy.
+    let mut texts: Vec<(String, &str, bool, Vec<usize>)> = Vec::new();
     for &(policy, warnings) in runs {
         let p = match policies.iter().position(|(name, _)| *name == policy) {
             Some(p) => p,
@@ -284,21 +298,23 @@ pub fn of_runs(before: &[String], runs: &[(&str, &[String])]) -> Vec<String> {
         };
         policies[p].1 += 1;
         for w in warnings.iter().filter(|w| !before.contains(w)) {
-            let t = match texts.iter().position(|(text, _)| text == w) {
+            let key = shape(w);
+            let t = match texts.iter().position(|(k, ..)| *k == key) {
                 Some(t) => t,
                 None => {
-                    texts.push((w, Vec::new()));
+                    texts.push((key, w, false, Vec::new()));
                     texts.len() - 1
                 }
             };
-            let counts = &mut texts[t].1;
+            let (_, first, varies, counts) = &mut texts[t];
+            *varies |= *first != w.as_str();
             counts.resize(counts.len().max(p + 1), 0);
             counts[p] += 1;
         }
     }
     texts
         .into_iter()
-        .map(|(text, counts)| {
+        .map(|(_, text, varies, counts)| {
             let from: Vec<String> = (policies.iter().zip(&counts))
                 .filter(|(_, k)| **k > 0)
                 .map(|((policy, n), k)| match n {
@@ -306,7 +322,12 @@ pub fn of_runs(before: &[String], runs: &[(&str, &[String])]) -> Vec<String> {
                     n => format!("{policy} ({k} of {n} runs)"),
                 })
                 .collect();
-            format!("{}: {text}", from.join(", "))
+            let figures = if varies {
+                " (the first run's figures; the others' differ)"
+            } else {
+                ""
+            };
+            format!("{}: {text}{figures}", from.join(", "))
         })
         .collect()
 }
@@ -336,6 +357,15 @@ mod tests {
             [
                 "sla (2 of 2 runs): planner late",
                 "sla (1 of 2 runs): idle tail"
+            ]
+        );
+        // Each seed's own figures: one warning, in the first run's words.
+        let (q1, q2) = (["17 in flight".to_string()], ["1793 in flight".to_string()]);
+        let seeds: [(&str, &[String]); 3] = [("static", &q1), ("static", &q2), ("sla", &q2)];
+        assert_eq!(
+            of_runs(&[], &seeds),
+            [
+                "static (2 of 2 runs), sla: 17 in flight (the first run's figures; the others' differ)"
             ]
         );
         // One run per policy: the policies alone.
