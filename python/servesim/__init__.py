@@ -618,9 +618,14 @@ def profile(
     for name, n in whole.items():
         if n is not None and not is_whole(n, 1, U32_MAX):
             raise ConfigError(f"profile: {name} must be a whole number from 1 to {U32_MAX}, got {n!r}")
+    numbers: dict[str, float | None] = {}
     for name, v in (("ttft", ttft), ("itl", itl), ("request_rate", request_rate)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
             raise ConfigError(f"profile: {name} must be a number, got {v!r}")
+        try:
+            numbers[name] = None if v is None else float(v)
+        except OverflowError:
+            raise ConfigError(f"profile: {name} must be a finite number, got {v!r}") from None
     for name, text in (("model", model), ("backend", backend), ("gpu", gpu)):
         if text is not None and not isinstance(text, str):
             raise ConfigError(f"profile: {name} must be a string, got {text!r}")
@@ -632,9 +637,9 @@ def profile(
         "gpus_per_node": gpus_per_node,
         "isl": isl,
         "osl": osl,
-        "ttft": None if ttft is None else float(ttft),
-        "itl": None if itl is None else float(itl),
-        "request_rate": None if request_rate is None else float(request_rate),
+        "ttft": numbers["ttft"],
+        "itl": numbers["itl"],
+        "request_rate": numbers["request_rate"],
         "concurrency": concurrency,
     }
     obs = _progress.observer(progress, "servesim profile")

@@ -31,7 +31,8 @@ pub struct RequestOverrides {
 /// Runs the profiler on a request file (a DynamoGraphDeploymentRequest) and writes its
 /// outputs into `out` (the GIL released); returns the text of `summary.json`. `prefer` and
 /// the TP pins are the CLI's `--prefer`, `--prefill-tp`, `--decode-tp` and `--agg-tp`,
-/// `calibration` its `--calibration`, `request` its overrides of the request's fields.
+/// `calibration` its `--calibration`, `overrides` its overrides of the request's fields
+/// (`--model`, `--concurrency`, …, keyed by the flags' names in snake case).
 #[pyfunction]
 #[pyo3(signature = (request, out, mode="fast", prefer="goodput", prefill_tp=None, decode_tp=None, agg_tp=None, progress=None, calibration=None, overrides=None))]
 #[allow(clippy::too_many_arguments)]

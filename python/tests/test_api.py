@@ -598,6 +598,8 @@ def test_profile_perf_predict_and_traces(tmp_path: Path) -> None:
     assert "--" not in str(e.value)
     with pytest.raises(errors.ConfigError, match="total_gpus must be a whole number"):
         servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p9", total_gpus=2.5)
+    with pytest.raises(errors.ConfigError, match="request_rate must be a finite number"):
+        servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p9", request_rate=10**400)
     with pytest.raises(errors.ConfigError, match="ttft must be a number"):
         servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "p9", ttft="fast")
     bare = tmp_path / "bare.yaml"

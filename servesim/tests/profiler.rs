@@ -1292,3 +1292,36 @@ fn an_idle_aggregated_worker_keeps_no_prompt_waiting() {
     let sim = c.sim_ttft_ms.unwrap();
     assert!(c.fast_ttft_ms < 1.5 * sim, "{c:?}");
 }
+
+#[test]
+fn an_overridden_load_replaces_the_requests_own() {
+    // A request asking for 2 requests/s, profiled for 16 users instead: the override's load
+    // replaces the request's; both overrides at once are refused, named.
+    let dir = std::env::temp_dir().join(format!("servesim-load-override-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(root().join("scenarios/profile-qwen3-32b-h200.yaml"))
+        .unwrap()
+        .replace("    osl: 500\n", "    osl: 500\n    requestRate: 2\n");
+    let file = dir.join("rate.yaml");
+    std::fs::write(&file, text).unwrap();
+    let users = Overrides {
+        concurrency: Some(16),
+        ..Overrides::default()
+    };
+    let r = ProfileRequest::from_file(&file, &users).unwrap();
+    assert_eq!((r.request_rate, r.concurrency), (None, Some(16)));
+    let both = Overrides {
+        request_rate: Some(1.0),
+        ..users
+    };
+    let e = ProfileRequest::from_file(&file, &both)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("--request-rate: given with a concurrency too"),
+        "{e}"
+    );
+    let r = ProfileRequest::from_file(&file, &Overrides::default()).unwrap();
+    assert_eq!((r.request_rate, r.concurrency), (Some(2.0), None));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

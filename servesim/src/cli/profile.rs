@@ -70,10 +70,12 @@ pub struct ProfileArgs {
     /// Override the ITL target (ms).
     #[arg(long)]
     pub itl: Option<f64>,
-    /// Override `spec.workload.requestRate` (requests/s).
+    /// Override `spec.workload.requestRate` (requests/s), in place of any concurrency the
+    /// request gives.
     #[arg(long)]
     pub request_rate: Option<f64>,
-    /// Override `spec.workload.concurrency`.
+    /// Override `spec.workload.concurrency` (users in a closed loop), in place of any
+    /// request rate the request gives.
     #[arg(long)]
     pub concurrency: Option<u32>,
     /// Kernel tables measured on your GPUs (the harness's output, or `servesim calibrate

@@ -402,27 +402,36 @@ impl Fields {
         let osl_flag = o.osl.map(f64::from);
         let (v, p) = required(&self.osl, osl_flag, "--osl", "the output length in tokens")?;
         let osl = whole(p, v, "tokens", 1_000_000)?;
-        let request_rate = match (o.request_rate, self.request_rate) {
-            (Some(r), _) => Some(rate("--request-rate", r)?),
-            (None, Some(r)) => Some(rate("spec.workload.requestRate", r)?),
-            _ => None,
+        // An override's load replaces the request's, whichever of the two it gives.
+        let (request_rate, concurrency) = match (o.request_rate, o.concurrency) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "--request-rate",
+                    "given with a concurrency too: give one of the two",
+                ));
+            }
+            (Some(r), None) => (Some(rate("--request-rate", r)?), None),
+            (None, Some(c)) => {
+                let c = whole("--concurrency", f64::from(c), "requests", 1_000_000)?;
+                (None, Some(c))
+            }
+            (None, None) => {
+                if self.request_rate.is_some() && self.concurrency.is_some() {
+                    return Err(invalid(
+                        "spec.workload",
+                        "give requestRate or concurrency, not both",
+                    ));
+                }
+                let r = self.request_rate;
+                let c = self.concurrency;
+                (
+                    r.map(|r| rate("spec.workload.requestRate", r))
+                        .transpose()?,
+                    c.map(|c| whole("spec.workload.concurrency", c, "requests", 1_000_000))
+                        .transpose()?,
+                )
+            }
         };
-        let concurrency = match (o.concurrency, self.concurrency) {
-            (Some(c), _) => Some(whole("--concurrency", f64::from(c), "requests", 1_000_000)?),
-            (None, Some(c)) => Some(whole(
-                "spec.workload.concurrency",
-                c,
-                "requests",
-                1_000_000,
-            )?),
-            _ => None,
-        };
-        if request_rate.is_some() && concurrency.is_some() {
-            return Err(invalid(
-                "spec.workload",
-                "give requestRate or concurrency, not both",
-            ));
-        }
         Ok(Workload {
             ttft_ms,
             itl_ms,

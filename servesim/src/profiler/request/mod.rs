@@ -65,7 +65,8 @@ pub struct TpPins {
     pub aggregated: Option<u32>,
 }
 
-/// Values given on the command line; each replaces the request's field.
+/// Values given by the CLI's flags (or Python's keywords of the same names); each replaces
+/// the request's field.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Overrides {
     /// `spec.model`.
@@ -147,7 +148,7 @@ pub struct ProfileRequest {
 }
 
 impl Overrides {
-    /// The request's fields the command line gives (in either form of the request).
+    /// The request's fields the overrides give (in either form of the request).
     fn given(&self) -> Vec<&'static str> {
         let fields: [(bool, &[&'static str]); 11] = [
             (
