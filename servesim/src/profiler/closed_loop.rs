@@ -39,8 +39,9 @@ impl Search<'_> {
     /// (under an overlap schedule, that one's plan was drawn up before it came), so it
     /// waits out that iteration; with more, at another worker, at any point of its
     /// iteration in flight, so half of one on average, and under an overlap schedule one
-    /// more, whose plan was drawn up before it came (as a Poisson arrival's); with one
-    /// user, none (an idle engine plans at once). Then its prefill's iterations. `None` where a worker's prefill cannot keep up with its share.
+    /// more, whose plan was drawn up before it came (as a Poisson arrival's); on a worker
+    /// dealt one user, none (an idle engine plans at once). Then its prefill's iterations.
+    /// `None` where a worker's prefill cannot keep up with its share.
     ///
     /// [`SteadyLoad::aggregated`]: servesim_models::analytic::SteadyLoad::aggregated
     pub(super) fn agg_closed(

@@ -26,8 +26,8 @@ pub struct DecodeSideWait {
     /// step where the decode worker returns or recomputes the token then, and those that
     /// make the rest of a response header ([`LlmSpec::response_header_tokens`]).
     iterations: f64,
-    /// Of those, the ones an idle decode worker does not run: half of the one in flight and
-    /// the one planned before the KV landed.
+    /// Of those, the ones an idle decode worker does not run: half of the one in flight and,
+    /// under an overlap schedule, the one planned before the KV landed.
     in_flight: f64,
 }
 
