@@ -12,8 +12,17 @@ fn ab(scenario: &str, seeds: &str, duration_s: &str) -> String {
     ab_with(scenario, seeds, duration_s, &[])
 }
 
-/// [`ab`] with `extra` arguments.
+/// [`ab`] with `extra` arguments: its stdout.
 fn ab_with(scenario: &str, seeds: &str, duration_s: &str, extra: &[&str]) -> String {
+    let duration = format!("duration_s={duration_s}");
+    let mut args = vec!["--seeds", seeds, "--set", &duration];
+    args.extend_from_slice(extra);
+    String::from_utf8(ab_output(scenario, &args).stdout).unwrap()
+}
+
+/// `servesim ab` of static and load-threshold on `scenario` on two threads, with `args`
+/// (two seeds unless they say); it succeeds.
+fn ab_output(scenario: &str, args: &[&str]) -> std::process::Output {
     let out = Command::new(env!("CARGO_BIN_EXE_servesim"))
         .current_dir(root())
         .args([
@@ -21,14 +30,10 @@ fn ab_with(scenario: &str, seeds: &str, duration_s: &str, extra: &[&str]) -> Str
             scenario,
             "--policies",
             "static,load-threshold",
-            "--seeds",
-            seeds,
             "--jobs",
             "2",
-            "--set",
-            &format!("duration_s={duration_s}"),
         ])
-        .args(extra)
+        .args(args)
         .output()
         .unwrap();
     assert!(
@@ -36,7 +41,14 @@ fn ab_with(scenario: &str, seeds: &str, duration_s: &str, extra: &[&str]) -> Str
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap()
+    out
+}
+
+/// [`ab_output`] on `disagg-small.yaml` over two seeds.
+fn ab_small(extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["--seeds", "2"];
+    args.extend_from_slice(extra);
+    ab_output("scenarios/disagg-small.yaml", &args)
 }
 
 #[test]
@@ -76,24 +88,7 @@ fn seeds_that_differ_print_intervals() {
 fn no_progress_bar_off_a_terminal() {
     // Two minutes: within one, load-threshold's first decision (at 60 s) would come at the
     // run's end, and the run would warn of it on stderr.
-    let out = Command::new(env!("CARGO_BIN_EXE_servesim"))
-        .current_dir(root())
-        .args([
-            "ab",
-            "scenarios/disagg-small.yaml",
-            "--policies",
-            "static,load-threshold",
-            "--seeds",
-            "2",
-            "--jobs",
-            "2",
-            "--set",
-            "duration_s=120",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let out = ab_small(&["--set", "duration_s=120", "--json"]);
     assert!(
         out.stderr.is_empty(),
         "{}",
@@ -197,25 +192,14 @@ fn a_pool_that_serves_nothing_is_over_the_ttft_slo_all_along() {
 fn a_warning_of_the_runs_is_told_once_with_the_runs_that_gave_it() {
     // A planner whose first decision falls after the run's end changes nothing: each of
     // load-threshold's runs says so, once on stderr for all of them; static's says nothing.
-    let out = Command::new(env!("CARGO_BIN_EXE_servesim"))
-        .current_dir(root())
-        .args([
-            "ab",
-            "scenarios/disagg-small.yaml",
-            "--policies",
-            "static,load-threshold",
-            "--seeds",
-            "2",
-            "--set",
-            "duration_s=60",
-            "--set",
-            "planner.policy=static",
-            "--set",
-            "planner.interval_s=500",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let out = ab_small(&[
+        "--set",
+        "duration_s=60",
+        "--set",
+        "planner.policy=static",
+        "--set",
+        "planner.interval_s=500",
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let told: Vec<&str> = stderr
         .lines()
