@@ -67,9 +67,7 @@ pub fn run_cmd(args: AbArgs) -> Result<(), CliError> {
     } else {
         print!("{report}");
     }
-    let runs: Vec<(&str, &servesim::report::Summary)> = (report.runs.iter())
-        .map(|r| (r.policy.as_str(), &r.summary))
-        .collect();
-    super::warn_after(&scenario, &runs);
+    let runs = (report.runs.iter()).map(|r| (r.policy.as_str(), &r.summary));
+    super::warn_after(&scenario, runs);
     Ok(())
 }

@@ -170,11 +170,13 @@ pub fn warn_before(scenario: &servesim::Scenario) {
 /// Tells on stderr, after the runs of one scenario, what their summaries warned of beyond
 /// what [`warn_before`] said: each warning once, with the runs that gave it
 /// (`servesim::warnings::of_runs`).
-pub fn warn_after(scenario: &servesim::Scenario, runs: &[(&str, &servesim::report::Summary)]) {
+pub fn warn_after<'a>(
+    scenario: &servesim::Scenario,
+    runs: impl IntoIterator<Item = (&'a str, &'a servesim::report::Summary)>,
+) {
     let before = servesim::warnings::before_run(scenario);
-    let runs: Vec<(&str, &[String])> = runs
-        .iter()
-        .map(|(policy, s)| (*policy, s.warnings.as_slice()))
+    let runs: Vec<(&str, &[String])> = (runs.into_iter())
+        .map(|(policy, s)| (policy, s.warnings.as_slice()))
         .collect();
     for w in servesim::warnings::of_runs(&before, &runs) {
         eprintln!("warning: {w}");

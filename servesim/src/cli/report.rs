@@ -114,11 +114,8 @@ pub fn compare(
             eprintln!("{policy}: {trace}");
         }
     }
-    let summaries: Vec<(&str, &servesim::report::Summary)> = (policies.iter())
-        .zip(&runs)
-        .map(|(policy, (summary, _))| (policy.as_str(), summary))
-        .collect();
-    super::warn_after(&scenario, &summaries);
+    let summaries = (policies.iter().zip(&runs)).map(|(p, (summary, _))| (p.as_str(), summary));
+    super::warn_after(&scenario, summaries);
 
     // The airline preset's storm is the burst to shade and to tell; other scenarios have none.
     let traffic = &scenario.config().traffic;

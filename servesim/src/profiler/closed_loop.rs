@@ -128,27 +128,22 @@ impl Search<'_> {
         };
         let decode_most = y_f * f64::from(slots) / (steps * step_ms(slots) / 1e3);
         let most = queue.model.peak_per_s(x).min(decode_most);
+        let idle = users <= y;
+        let settle =
+            |itl: f64| closed_loop(users, self.unbound_cycle_ms(p, queue, (d, idle), itl), most);
         let mut itl = at(f64::from(users) / y_f);
-        let mut settled = closed_loop(
-            users,
-            self.unbound_cycle_ms(p, queue, (d, users <= y), itl),
-            most,
-        );
+        let mut settled = settle(itl);
         for _ in 0..MAX_FIXED_POINT_ROUNDS {
             let count = settled.requests_per_s / y_f * steps * itl / 1e3;
             let next = at(count);
             let done = (next - itl).abs() <= 1e-9 * itl;
             itl = next;
-            settled = closed_loop(
-                users,
-                self.unbound_cycle_ms(p, queue, (d, users <= y), itl),
-                most,
-            );
+            settled = settle(itl);
             if done {
                 break;
             }
         }
-        let side = self.side_ms(p, d, users <= y, itl);
+        let side = self.side_ms(p, d, idle, itl);
         ClosedEstimate {
             ttft_ms: queue.model.alone_ms() + side + settled.wait_ms,
             itl_ms: itl,

@@ -42,13 +42,14 @@ impl DecodeSideWait {
             HandedFirstToken::StreamedAfterFirstStep => header.max(1),
             HandedFirstToken::Recomputed => header + 1,
         };
+        let in_flight = 0.5 + f64::from(u8::from(engine.overlap_schedule));
         DecodeSideWait {
             llm: llm.clone(),
             nvlink_bytes_per_s: gpu.nvlink_bytes_per_s_per_direction,
             nic_bytes_per_s: gpu.nic_bytes_per_s_per_direction,
             nvlink_domain: gpu.nvlink_domain(),
-            iterations: 0.5 + f64::from(u8::from(engine.overlap_schedule)) + f64::from(steps),
-            in_flight: 0.5 + f64::from(u8::from(engine.overlap_schedule)),
+            iterations: in_flight + f64::from(steps),
+            in_flight,
         }
     }
 
