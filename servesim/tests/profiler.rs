@@ -359,7 +359,7 @@ fn unreachable_slos_give_the_closest_configuration_and_the_miss() {
     assert!(
         o.candidates
             .iter()
-            .all(|c| c.worst_miss() >= o.chosen.worst_miss() - 1e-12)
+            .all(|c| c.miss_factor() >= o.chosen.miss_factor() - 1e-12)
     );
     // Nor decodes a step in 1 ms.
     let o = profile(request(500.0, 1.0), ProfileMode::Fast, &Quiet).unwrap();

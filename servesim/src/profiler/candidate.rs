@@ -316,18 +316,23 @@ impl Candidate {
         self.misses.is_empty()
     }
 
-    /// How far the worse SLO is missed (0 when met); a figure missing altogether (NaN: a
-    /// simulation that completed no request) is missed the furthest.
-    pub fn worst_miss(&self) -> f64 {
+    /// How far the SLOs are missed together: the product of each missed one's estimate over
+    /// its target (1 when all are met), so that a deployment needing twice the GPUs and one
+    /// needing twice the TTFT are as far off, and one missing both is further than either.
+    /// By the worse miss alone, a load far beyond the GPU budget hid every other: of two
+    /// deployments 12 times over it, the one missing its TTFT by half ranked level with the
+    /// one meeting it. A figure missing altogether (NaN: a simulation that completed no
+    /// request) is missed the furthest.
+    pub fn miss_factor(&self) -> f64 {
         (self.misses.iter())
             .map(|m| {
                 if m.over.is_nan() {
                     f64::INFINITY
                 } else {
-                    m.over
+                    1.0 + m.over
                 }
             })
-            .fold(0.0, f64::max)
+            .product()
     }
 
     /// A short label: `disagg 3×TP2 + 1×TP2 (b128)` / `agg 2×TP4 (b64)`.
@@ -381,7 +386,7 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_figure_is_the_worst_miss() {
+    fn misses_compound_and_a_missing_figure_is_the_furthest() {
         let miss = |over: f64| SloMiss {
             slo: "ttft",
             target: 500.0,
@@ -400,12 +405,13 @@ mod tests {
             workers: 1,
         });
         let c = |misses| Candidate::estimated(pools, 8, 1, e, 100, misses);
-        assert_eq!(c(vec![miss(0.5)]).worst_miss(), 0.5);
+        assert_eq!(c(vec![miss(0.5)]).miss_factor(), 1.5);
+        assert_eq!(c(vec![miss(0.5), miss(1.0)]).miss_factor(), 3.0);
         assert_eq!(
-            c(vec![miss(0.5), miss(f64::NAN)]).worst_miss(),
+            c(vec![miss(0.5), miss(f64::NAN)]).miss_factor(),
             f64::INFINITY
         );
-        assert_eq!(c(Vec::new()).worst_miss(), 0.0);
+        assert_eq!(c(Vec::new()).miss_factor(), 1.0);
     }
 
     #[test]

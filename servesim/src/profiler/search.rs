@@ -517,7 +517,7 @@ fn pick(a: Option<Candidate>, b: Candidate) -> Option<Candidate> {
 }
 
 /// Order: SLO-meeting first, by goodput per GPU (more first), then total throughput, then
-/// fewer GPUs; then the rest by how far they miss (closest first).
+/// fewer GPUs; then the rest by how far they miss ([`Candidate::miss_factor`], closest first).
 pub fn rank(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
     match (a.meets_slo(), b.meets_slo()) {
         (true, false) => std::cmp::Ordering::Less,
@@ -529,8 +529,8 @@ pub fn rank(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
             .then(a.gpus.cmp(&b.gpus))
             .then(a.label().cmp(&b.label())),
         (false, false) => a
-            .worst_miss()
-            .total_cmp(&b.worst_miss())
+            .miss_factor()
+            .total_cmp(&b.miss_factor())
             .then(b.tokens_per_s_per_gpu.total_cmp(&a.tokens_per_s_per_gpu))
             .then(a.label().cmp(&b.label())),
     }
