@@ -431,10 +431,13 @@ fn pareto_rows_are_unique_and_a_queue_that_never_settles_reads_inf() {
 }
 
 #[test]
-fn a_disaggregated_candidate_holds_all_the_users_asked_for() {
-    // 5,000 users on 8 GPUs: however few prefill workers the budget allows, a disaggregated
-    // candidate carries every user (Little's law over their cycle), its TTFT the wait of the
-    // users its workers cannot take: it misses the TTFT target, not only the budget.
+fn a_load_beyond_the_budget_is_carried_and_misses_the_budget_alone() {
+    // 5,000 users on 8 GPUs: a disaggregated candidate carries every user (Little's law over
+    // their cycle), its prefill pool sized for them as its decode pool is, so the closest
+    // deployment misses the GPU budget alone and says how many GPUs the users need.
+    let only_gpus = |c: &servesim::profiler::Candidate| {
+        c.misses.len() == 1 && c.misses[0].slo == "gpus" && c.gpus > 8
+    };
     let mut r = request(500.0, 30.0);
     r.concurrency = Some(5_000);
     let o = profile(r, ProfileMode::Fast, &Quiet).unwrap();
@@ -444,10 +447,23 @@ fn a_disaggregated_candidate_holds_all_the_users_asked_for() {
         .filter(|c| c.mode == Mode::Disaggregated && c.request_rate > 0.0)
         .collect();
     assert!(!disagg.is_empty());
-    for c in disagg {
+    for c in &disagg {
         assert!(c.concurrency >= 5_000.0 * (1.0 - 1e-9), "{c:?}");
-        assert!(c.misses.iter().any(|m| m.slo == "ttft"), "{c:?}");
     }
+    assert!(disagg.iter().any(|c| only_gpus(c)), "{disagg:?}");
+    assert!(only_gpus(&o.chosen), "{:?}", o.chosen);
+    // 200 requests/s likewise: the prefill workers carry the rate (no queue without end).
+    let mut r = request(500.0, 30.0);
+    r.request_rate = Some(200.0);
+    let o = profile(r, ProfileMode::Fast, &Quiet).unwrap();
+    assert!(only_gpus(&o.chosen), "{:?}", o.chosen);
+    let best = o
+        .candidates
+        .iter()
+        .find(|c| c.mode == Mode::Disaggregated)
+        .unwrap();
+    assert!(only_gpus(best), "{best:?}");
+    assert!(best.prefill.unwrap().workers > 9, "{best:?}");
 }
 
 #[test]

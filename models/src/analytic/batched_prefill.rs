@@ -76,7 +76,8 @@ pub struct BatchedPrefill<'p> {
     times: RefCell<Vec<(Composition, f64)>>,
     /// One worker's most requests/s, made when first asked for.
     peak: OnceCell<f64>,
-    /// The most workers whose arrivals are drawn apart (more take those of this many).
+    /// The most workers whose arrivals are kept once drawn (more draw theirs afresh at each
+    /// estimate: a pool beyond the GPU budget, sized once).
     max_workers: u32,
     /// Arrivals each estimate runs over ([`ARRIVALS`] unless set lower), the first tenth
     /// left out of its mean.
@@ -326,9 +327,25 @@ impl<'p> BatchedPrefill<'p> {
     /// worker's arrivals, the sum of `n` unit exponential gaps, is drawn whole from its
     /// Gamma(`n`, 1) distribution: one draw a gap, not `n`, for pools of hundreds. They
     /// depend on `n` alone, so they are drawn once per process and shared by every queue
-    /// (the profiler builds one for each aggregated batch it weighs).
+    /// (the profiler builds one for each aggregated batch it weighs); those of more than
+    /// `max_workers` are drawn afresh each time, so that the process keeps no more of them
+    /// than the budgets it was asked about hold.
     fn unit_arrivals(&self, workers: u32) -> Arc<[f64]> {
-        let n = workers.clamp(1, self.max_workers);
+        let n = workers.max(1);
+        let draw = || -> Arc<[f64]> {
+            let mut rng = RngStreams::new(0).substream("analytic/prefill-arrivals", u64::from(n));
+            let gaps = Gamma::new(f64::from(n), 1.0).expect("a positive shape and scale");
+            let mut t = 0.0;
+            (0..ARRIVALS)
+                .map(|_| {
+                    t += gaps.sample(&mut rng);
+                    t
+                })
+                .collect()
+        };
+        if n > self.max_workers {
+            return draw();
+        }
         static DRAWN: OnceLock<Mutex<BTreeMap<u32, Arc<[f64]>>>> = OnceLock::new();
         // A poisoned lock only means another thread panicked while inserting: the map
         // holds whole entries either way.
@@ -336,21 +353,7 @@ impl<'p> BatchedPrefill<'p> {
             .get_or_init(Mutex::default)
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        drawn
-            .entry(n)
-            .or_insert_with(|| {
-                let mut rng =
-                    RngStreams::new(0).substream("analytic/prefill-arrivals", u64::from(n));
-                let gaps = Gamma::new(f64::from(n), 1.0).expect("a positive shape and scale");
-                let mut t = 0.0;
-                (0..ARRIVALS)
-                    .map(|_| {
-                        t += gaps.sample(&mut rng);
-                        t
-                    })
-                    .collect()
-            })
-            .clone()
+        drawn.entry(n).or_insert_with(draw).clone()
     }
 }
 
@@ -387,6 +390,20 @@ mod tests {
         let two = queue(2500, 60.0, 40.0, 2).with_arrivals(10_000);
         let again = queue(2500, 60.0, 40.0, 2).with_arrivals(10_000);
         assert_eq!(two.response_ms(12.0, 2), again.response_ms(12.0, 2));
+    }
+
+    #[test]
+    fn workers_beyond_those_kept_draw_their_own_arrivals() {
+        // Arrivals are kept for up to two workers; eight draw theirs, the same each time, and
+        // at four times the rate wait less than two do: each gets every eighth arrival, more
+        // evenly spaced than every second.
+        let q = queue(2500, 60.0, 40.0, 2).with_arrivals(10_000);
+        let (two, eight) = (q.response_ms(12.0, 2), q.response_ms(48.0, 8));
+        assert!(two.is_finite() && two > 100.0, "{two}");
+        assert_eq!(q.response_ms(48.0, 8), eight);
+        assert!(eight < two, "{eight} vs {two}");
+        let kept = queue(2500, 60.0, 40.0, 8).with_arrivals(10_000);
+        assert_eq!(kept.response_ms(48.0, 8), eight);
     }
 
     #[test]

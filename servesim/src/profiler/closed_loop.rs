@@ -83,7 +83,8 @@ impl Search<'_> {
     /// that nothing waits for a prefill (the loop's bound), so more would only add GPUs. The
     /// users' prompts come evenly spaced, one at a time, and a worker prefills each alone
     /// (it batches only prompts that wait): its capacity here is one prompt alone at a time,
-    /// not its peak over full batches. At most one beyond the budget.
+    /// not its peak over full batches. Past the budget where the users take it, as the
+    /// decode workers dealt them are.
     pub(super) fn closed_prefill_workers(
         &self,
         p: &Worker,
@@ -94,12 +95,11 @@ impl Search<'_> {
     ) -> u32 {
         let itl = self.decode_itl_ms(d, users.div_ceil(y.max(1)));
         let rate = f64::from(users) / (self.unbound_cycle_ms(p, queue, (d, users <= y), itl) / 1e3);
+        let carried = |x: f64| MAX_PREFILL_UTILISATION * x * 1e3 / queue.model.alone_ms();
         let most = self.req.total_gpus / p.split.gpus().max(1) + 1;
         (1..=most)
-            .find(|&x| {
-                MAX_PREFILL_UTILISATION * f64::from(x) * 1e3 / queue.model.alone_ms() >= rate
-            })
-            .unwrap_or(most)
+            .find(|&x| carried(f64::from(x)) >= rate)
+            .unwrap_or_else(|| (rate / carried(1.0)).ceil().min(f64::from(u32::MAX)) as u32)
     }
 
     /// `users` users through `x` prefill workers of `p` and `y` decode workers of `d` with

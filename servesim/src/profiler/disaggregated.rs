@@ -2,7 +2,7 @@
 //! prompts ([`PrefillQueue`]) beside decode workers at a batch, the counts of each for the
 //! request's load or GPUs, and what a request's first token waits for on each side.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use servesim_models::analytic::{
     BatchedPrefill, decode_occupancy, fixed_service_departure_scv, slots_with_headroom,
@@ -20,8 +20,11 @@ const MAX_FIXED_POINT_ROUNDS: usize = 32;
 pub struct PrefillQueue<'w> {
     /// Its workers batching the waiting prompts.
     pub model: BatchedPrefill<'w>,
-    /// Requests/s of `n` workers within the TTFT target (index `n - 1`).
+    /// Requests/s of `n` workers within the TTFT target (index `n - 1`), up to one beyond
+    /// the GPU budget.
     capacity: Vec<OnceLock<f64>>,
+    /// The fewest workers beyond the budget carrying a rate (its bits), once found.
+    beyond: Mutex<Vec<(u64, u32)>>,
 }
 
 impl PrefillQueue<'_> {
@@ -29,8 +32,10 @@ impl PrefillQueue<'_> {
     /// worker batching the prompts waiting for it: see
     /// `servesim_models::analytic::BatchedPrefill`), at most [`MAX_PREFILL_UTILISATION`] of
     /// their peak; where even an idle worker misses the target, half their peak (the
-    /// closest answer). The target is the search's, the same at every call.
+    /// closest answer). The target is the search's, the same at every call; the counts
+    /// within the budget are found once, those beyond it each time they are asked for.
     fn capacity(&self, workers: u32, ttft_ms: f64) -> f64 {
+        let workers = workers.max(1);
         let find = || match self
             .model
             .max_rate_per_s(ttft_ms, workers, MAX_PREFILL_UTILISATION)
@@ -42,6 +47,36 @@ impl PrefillQueue<'_> {
             Some(cell) => *cell.get_or_init(find),
             None => find(),
         }
+    }
+
+    /// The fewest workers that carry `rate` requests/s within `ttft_ms`, beyond the budget
+    /// where the rate takes more: the candidate then misses its GPU budget by what the load
+    /// needs, as an aggregated one does. Found once per rate.
+    fn workers_for(&self, rate: f64, ttft_ms: f64) -> u32 {
+        let within = self.capacity.len() as u32;
+        if let Some(x) = (1..=within).find(|&x| self.capacity(x, ttft_ms) >= rate) {
+            return x;
+        }
+        let mut found = self.beyond.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(&(_, x)) = found.iter().find(|(r, _)| *r == rate.to_bits()) {
+            return x;
+        }
+        // A worker of a larger pool carries at least as much (its arrivals are dealt more
+        // evenly), so the budget's share per worker bounds the count from above; bisect
+        // below it. Saturating: a rate far beyond the budget asks for more workers than a
+        // u32 counts.
+        let each = self.capacity(within, ttft_ms) / f64::from(within);
+        let (mut low, mut high) = (within, (rate / each).ceil().min(f64::from(u32::MAX)) as u32);
+        while high - low > 1 {
+            let mid = low + (high - low) / 2;
+            if self.capacity(mid, ttft_ms) >= rate {
+                high = mid;
+            } else {
+                low = mid;
+            }
+        }
+        found.push((rate.to_bits(), high));
+        high
     }
 }
 
@@ -61,6 +96,7 @@ impl Search<'_> {
                 model
             },
             capacity: (0..most_workers).map(|_| OnceLock::new()).collect(),
+            beyond: Mutex::default(),
         }
     }
 
@@ -110,16 +146,12 @@ impl Search<'_> {
         // side's wait (round-robin routing, each worker batching the prompts waiting for it:
         // see `servesim_models::analytic::BatchedPrefill`).
         let p_cap = |x: u32| queue.capacity(x, self.prefill_ttft_ms);
-        // The fewest prefill workers carrying `rate` (at most the budget, then one more:
-        // the candidate then misses its GPU budget).
-        let workers_for = |rate: f64| {
-            let most = budget / p.split.gpus().max(1) + 1;
-            (1..=most).find(|&x| p_cap(x) >= rate).unwrap_or(most)
-        };
         let d_cap_at = |bb: f64| bb / (itl / 1e3) / self.load().decode_steps();
         let (x, y, rate) = if let Some(r) = self.req.request_rate {
             let y = (r / d_cap_at(f64::from(b))).ceil().max(1.0) as u32;
-            (workers_for(r), y, r)
+            // The fewest prefill workers carrying the rate, as many decode workers: beyond
+            // the budget, the candidate misses it, as an aggregated one does.
+            (queue.workers_for(r, self.prefill_ttft_ms), y, r)
         } else {
             let dcap = d_cap_at(f64::from(b));
             let mut best: Option<(f64, f64, u32, u32)> = None;
