@@ -98,8 +98,9 @@ impl std::fmt::Debug for BatchedPrefill<'_> {
 impl<'p> BatchedPrefill<'p> {
     /// Workers taking up to `budget` tokens per iteration of prompts of `isl` tokens, one
     /// prompt alone taking `alone_ms`, an iteration of prefill chunks taking what `time`
-    /// gives them (positive), for up to `max_workers` workers; the last prompt an iteration
-    /// takes is split to fill the budget where `chunked`, else iterations take whole prompts.
+    /// gives them (positive), the arrivals of up to `max_workers` workers kept once drawn;
+    /// the last prompt an iteration takes is split to fill the budget where `chunked`, else
+    /// iterations take whole prompts.
     pub fn new(
         isl: u32,
         budget: u32,

@@ -274,9 +274,9 @@ impl SteadyLoad {
         }
     }
 
-    /// The prefill queue of a worker batching prompts (see [`BatchedPrefill`]), for up to
-    /// `max_workers` workers, its iterations timed by `p`: an aggregated slot with no
-    /// decodes beside it.
+    /// The prefill queue of a worker batching prompts (see [`BatchedPrefill`]; the arrivals
+    /// of up to `max_workers` workers kept once drawn), its iterations timed by `p`: an
+    /// aggregated slot with no decodes beside it.
     pub fn batched_prefill<'p>(
         &self,
         p: &'p CachedPredictor,
