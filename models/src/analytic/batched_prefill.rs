@@ -77,7 +77,7 @@ pub struct BatchedPrefill<'p> {
     /// One worker's most requests/s, made when first asked for.
     peak: OnceCell<f64>,
     /// The most workers whose arrivals are kept once drawn (more draw theirs afresh at each
-    /// estimate: a pool beyond the GPU budget, sized once).
+    /// estimate).
     max_workers: u32,
     /// Arrivals each estimate runs over ([`ARRIVALS`] unless set lower), the first tenth
     /// left out of its mean.
@@ -329,8 +329,8 @@ impl<'p> BatchedPrefill<'p> {
     /// Gamma(`n`, 1) distribution: one draw a gap, not `n`, for pools of hundreds. They
     /// depend on `n` alone, so they are drawn once per process and shared by every queue
     /// (the profiler builds one for each aggregated batch it weighs); those of more than
-    /// `max_workers` are drawn afresh each time, so that the process keeps no more of them
-    /// than the budgets it was asked about hold.
+    /// `max_workers` (a disaggregated prefill pool sized beyond its GPU budget) are drawn
+    /// afresh each time, not kept.
     fn unit_arrivals(&self, workers: u32) -> Arc<[f64]> {
         let n = workers.max(1);
         let draw = || -> Arc<[f64]> {

@@ -61,12 +61,18 @@ impl PrefillQueue<'_> {
         if let Some(&(_, x)) = found.iter().find(|(r, _)| *r == rate.to_bits()) {
             return x;
         }
-        // A worker of a larger pool carries at least as much (its arrivals are dealt more
-        // evenly), so the budget's share per worker bounds the count from above; bisect
-        // below it. Saturating: a rate far beyond the budget asks for more workers than a
-        // u32 counts.
+        // A worker of a larger pool carries about as much or more (its arrivals are dealt
+        // more evenly), so the budget's share per worker bounds the count from above; bisect
+        // below it. Each count's capacity is an estimate over its own arrivals, so the bound
+        // is checked, and stepped past where it falls short. Saturating: a rate far beyond
+        // the budget asks for more workers than a u32 counts.
         let each = self.capacity(within, ttft_ms) / f64::from(within);
-        let (mut low, mut high) = (within, (rate / each).ceil().min(f64::from(u32::MAX)) as u32);
+        let bound = (rate / each).ceil().min(f64::from(u32::MAX - 1)) as u32;
+        let mut high = bound.max(within + 1);
+        while high < u32::MAX && self.capacity(high, ttft_ms) < rate {
+            high += 1;
+        }
+        let mut low = within;
         while high - low > 1 {
             let mid = low + (high - low) / 2;
             if self.capacity(mid, ttft_ms) >= rate {
