@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 from servesim import _arrow, _native, _progress, errors
-from servesim._args import U32_MAX, count, is_whole
+from servesim._args import U32_MAX, count, number, whole_in
 
 # The most events a trace holds unless told otherwise (the CLI's --trace-max-events).
 _TRACE_MAX_EVENTS = 1_000_000
@@ -322,10 +322,14 @@ class Scenario:
         every arrival kind, the airline passengers' rate, its default too, a replayed trace's
         ``speed``). Closed loops keep their users. A ``ConfigError`` when there is no rate to
         scale."""
-        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor > 0:
+        try:
+            scale = number(factor)
+        except OverflowError:
+            scale = None
+        if scale is None or not 0 < scale < math.inf:
             raise ConfigError(f"with_load: factor must be a positive number, got {factor!r}")
         cfg = self.to_dict()
-        traffic, scaled = _native.scale_rates(json.dumps(cfg.get("traffic") or {}), float(factor))
+        traffic, scaled = _native.scale_rates(json.dumps(cfg.get("traffic") or {}), scale)
         if scaled == 0:
             raise ConfigError("with_load: traffic has no arrival rate to scale (closed loops only)")
         cfg["traffic"] = json.loads(traffic)
@@ -357,7 +361,11 @@ class Scenario:
         (see ``servesim._progress``). tqdm is optional."""
         default = float((self._config.get("planner") or {}).get("interval_s", 60.0))
         interval = getattr(planner, "interval_s", default) if planner is not None else default
-        if isinstance(interval, bool) or not isinstance(interval, (int, float)):
+        try:
+            interval_s = number(interval)
+        except OverflowError:
+            interval_s = None
+        if interval_s is None:
             raise ConfigError(f"planner.interval_s: {interval!r} is not a number of seconds")
         if trace is None and (trace_window is not None or trace_max_events != _TRACE_MAX_EVENTS):
             # As the CLI: these shape a trace, and without one they would be ignored.
@@ -369,11 +377,13 @@ class Scenario:
         window = None
         if trace_window is not None:
             pair = list(trace_window) if isinstance(trace_window, (tuple, list)) else None
-            if pair is None or len(pair) != 2 or any(
-                isinstance(x, bool) or not isinstance(x, (int, float)) for x in pair
-            ):
+            try:
+                ends = None if pair is None or len(pair) != 2 else [number(x) for x in pair]
+            except OverflowError:
+                ends = None
+            if ends is None or ends[0] is None or ends[1] is None:
                 raise ConfigError(f"trace_window: must be (START, END) in simulated seconds, got {trace_window!r}")
-            window = (float(pair[0]), float(pair[1]))
+            window = (ends[0], ends[1])
         max_events = count("trace_max_events", trace_max_events)
         config = json.dumps(self._config)
         before = _native.warnings_before(config, self.base_dir)
@@ -385,7 +395,7 @@ class Scenario:
                 config,
                 self.base_dir,
                 planner,
-                float(interval),
+                interval_s,
                 None if trace is None else os.fspath(trace),
                 max_events,
                 window,
@@ -557,10 +567,14 @@ def ab(
     if first_seed is None:
         first_seed = int(scenario.to_dict().get("seed", 0))
     first_seed = count("ab: first_seed", first_seed)
-    if not is_whole(seeds, 1, (1 << 64) - 1):
+    n_seeds = whole_in(seeds, 1, (1 << 64) - 1)
+    if n_seeds is None:
         raise ConfigError(f"ab: seeds: must be an integer from 1 to {(1 << 64) - 1}, got {seeds!r}")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise ConfigError(f"ab: threads must be a whole number of at least 1 (None: one per core), got {threads!r}")
+    n_threads = None if threads is None else whole_in(threads, 1, U32_MAX)
+    if threads is not None and n_threads is None:
+        raise ConfigError(
+            f"ab: threads must be a whole number from 1 to {U32_MAX} (None: one per core), got {threads!r}"
+        )
     if isinstance(policies, str):
         # The CLI's form; a string is a sequence of its characters otherwise.
         policies = [p.strip() for p in policies.split(",")]
@@ -569,7 +583,7 @@ def ab(
         _warnings.warn(f"{scenario.name}: {w}", RuntimeWarning, stacklevel=2)
     obs = _progress.observer(progress, "servesim ab")
     try:
-        raw = _native.ab(config, scenario.base_dir, list(policies), first_seed, seeds, threads or 0, obs)
+        raw = _native.ab(config, scenario.base_dir, list(policies), first_seed, n_seeds, n_threads or 0, obs)
     finally:
         _progress.close(obs)
     return AbReport(json.loads(raw))
@@ -612,20 +626,22 @@ def profile(
     ``isl``, ``osl``, ``ttft`` and ``itl`` (ms), ``request_rate`` (requests/s) and
     ``concurrency`` replace the request's fields, as the CLI's flags of the same names do
     (``concurrency=64``: a closed loop of 64 users)."""
-    whole = {"prefill_tp": prefill_tp, "decode_tp": decode_tp, "agg_tp": agg_tp}
-    whole |= {"total_gpus": total_gpus, "gpus_per_node": gpus_per_node, "isl": isl, "osl": osl}
-    whole["concurrency"] = concurrency
-    for name, n in whole.items():
-        if n is not None and not is_whole(n, 1, U32_MAX):
+    counts = {"prefill_tp": prefill_tp, "decode_tp": decode_tp, "agg_tp": agg_tp}
+    counts |= {"total_gpus": total_gpus, "gpus_per_node": gpus_per_node, "isl": isl, "osl": osl}
+    counts["concurrency"] = concurrency
+    ints: dict[str, int | None] = {}
+    for name, n in counts.items():
+        ints[name] = None if n is None else whole_in(n, 1, U32_MAX)
+        if n is not None and ints[name] is None:
             raise ConfigError(f"profile: {name} must be a whole number from 1 to {U32_MAX}, got {n!r}")
     numbers: dict[str, float | None] = {}
     for name, v in (("ttft", ttft), ("itl", itl), ("request_rate", request_rate)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-            raise ConfigError(f"profile: {name} must be a number, got {v!r}")
         try:
-            numbers[name] = None if v is None else float(v)
+            numbers[name] = None if v is None else number(v)
         except OverflowError:
             raise ConfigError(f"profile: {name} must be a finite number, got {v!r}") from None
+        if v is not None and numbers[name] is None:
+            raise ConfigError(f"profile: {name} must be a number, got {v!r}")
     for name, text in (("model", model), ("backend", backend), ("gpu", gpu)):
         if text is not None and not isinstance(text, str):
             raise ConfigError(f"profile: {name} must be a string, got {text!r}")
@@ -633,20 +649,29 @@ def profile(
         "model": model,
         "backend": backend,
         "gpu": gpu,
-        "total_gpus": total_gpus,
-        "gpus_per_node": gpus_per_node,
-        "isl": isl,
-        "osl": osl,
+        "total_gpus": ints["total_gpus"],
+        "gpus_per_node": ints["gpus_per_node"],
+        "isl": ints["isl"],
+        "osl": ints["osl"],
         "ttft": numbers["ttft"],
         "itl": numbers["itl"],
         "request_rate": numbers["request_rate"],
-        "concurrency": concurrency,
+        "concurrency": ints["concurrency"],
     }
     obs = _progress.observer(progress, "servesim profile")
     try:
         cal = None if calibration is None else os.fspath(calibration)
         text = _native.profile(
-            os.fspath(request), os.fspath(out), mode, prefer, prefill_tp, decode_tp, agg_tp, obs, cal, overrides
+            os.fspath(request),
+            os.fspath(out),
+            mode,
+            prefer,
+            ints["prefill_tp"],
+            ints["decode_tp"],
+            ints["agg_tp"],
+            obs,
+            cal,
+            overrides,
         )
     finally:
         _progress.close(obs)
@@ -709,7 +734,8 @@ def validate(
     file without a header or a required column raises ``ParseError``, an unreadable file
     ``IoError``. ``progress`` as ``ab``'s (the rows done).
     """
-    if from_start is not None and not is_whole(from_start, 1, U32_MAX):
+    start = None if from_start is None else whole_in(from_start, 1, U32_MAX)
+    if from_start is not None and start is None:
         raise ConfigError(
             f"validate: from_start must be a whole number from 1 to {U32_MAX} (None: the aiperf recipe), "
             f"got {from_start!r}"
@@ -718,13 +744,15 @@ def validate(
         raise ConfigError(f"validate: steady must be True or False, got {steady!r}")
     if steady and from_start is not None:
         raise ConfigError("validate: give steady=True or from_start=K, not both")
+    given: dict[str, int | None] = {}
     for name, value, none_means in (
         ("dataset_entries", dataset_entries, "every prompt fresh"),
         ("client_connections", client_connections, "no limit"),
     ):
+        given[name] = None if value is None else whole_in(value, 1, U32_MAX)
         if value is None:
             continue
-        if not is_whole(value, 1, U32_MAX):
+        if given[name] is None:
             raise ConfigError(
                 f"validate: {name} must be a whole number from 1 to {U32_MAX} (None: {none_means}), got {value!r}"
             )
@@ -740,12 +768,12 @@ def validate(
             _native.validate_serving(
                 os.fspath(input),
                 os.fspath(output),
-                from_start,
+                start,
                 steady,
                 obs,
-                dataset_entries,
+                given["dataset_entries"],
                 in_step,
-                client_connections,
+                given["client_connections"],
                 None if scenarios is None else os.fspath(scenarios),
                 None if calibration is None else os.fspath(calibration),
             )

@@ -1,9 +1,11 @@
 """Checks of the arguments Python hands to the native module: a clear ``ConfigError`` naming
-the argument, before Rust sees a value it cannot take."""
+the argument, before Rust sees a value it cannot take. Numbers may be Python's or numpy's
+(a notebook's loop over ``np.arange`` hands numpy scalars); booleans are not numbers here."""
 
 from __future__ import annotations
 
-from typing import TypeGuard
+import numbers
+import operator
 
 from servesim.errors import ConfigError
 
@@ -12,16 +14,41 @@ from servesim.errors import ConfigError
 U32_MAX = (1 << 32) - 1
 
 
-def is_whole(value: object, low: int, high: int) -> TypeGuard[int]:
-    """Whether ``value`` is an integer (not a bool) from ``low`` to ``high``."""
-    return not isinstance(value, bool) and isinstance(value, int) and low <= value <= high
+def _is_bool(value: object) -> bool:
+    """Whether ``value`` is a Python or numpy boolean."""
+    return isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind", None) == "b"
+
+
+def whole(value: object) -> int | None:
+    """The integer ``value`` is (a Python or numpy integer, not a boolean), else None."""
+    if _is_bool(value):
+        return None
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+def whole_in(value: object, low: int, high: int) -> int | None:
+    """:func:`whole`, when from ``low`` to ``high``; else None."""
+    n = whole(value)
+    return n if n is not None and low <= n <= high else None
+
+
+def number(value: object) -> float | None:
+    """The real number ``value`` is as a float (a Python or numpy integer or float, not a
+    boolean), else None. An integer too large for a float raises ``OverflowError``."""
+    if _is_bool(value) or not isinstance(value, numbers.Real):
+        return None
+    return float(value)
 
 
 def count(name: str, value: object, *, bits: int = 64) -> int:
     """A non-negative integer argument below ``2**bits``; anything else is a ``ConfigError``."""
-    if not is_whole(value, 0, (1 << bits) - 1):
+    n = whole_in(value, 0, (1 << bits) - 1)
+    if n is None:
         raise ConfigError(f"{name}: must be an integer from 0 to {(1 << bits) - 1}, got {value!r}")
-    return value
+    return n
 
 
 def text(name: str, value: object) -> str:

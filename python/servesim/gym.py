@@ -23,6 +23,7 @@ import numpy as np
 from gymnasium import spaces
 
 from servesim import Scenario, _native
+from servesim._args import number, whole
 from servesim.errors import ConfigError
 
 __all__ = ["ServesimEnv"]
@@ -127,10 +128,14 @@ class ServesimEnv(gymnasium.Env[dict[str, Any], np.ndarray]):
     ) -> None:
         if not isinstance(scenario, Scenario):
             scenario = Scenario.from_yaml(scenario)
-        if isinstance(gpu_cost, bool) or not isinstance(gpu_cost, (int, float)) or not math.isfinite(gpu_cost) or gpu_cost < 0:
+        try:
+            cost = number(gpu_cost)
+        except OverflowError:
+            cost = None
+        if cost is None or not math.isfinite(cost) or cost < 0:
             raise ConfigError(f"gpu_cost: {gpu_cost!r} is not a finite number >= 0 (requests per GPU-hour)")
         self.scenario = scenario
-        self.gpu_cost = float(gpu_cost)
+        self.gpu_cost = cost
         self.interval_s = interval_s
         config = scenario.to_dict()
         self._seed = int(seed if seed is not None else config.get("seed", 0))
@@ -212,9 +217,10 @@ def _cap(max_workers: int | Mapping[str, int] | None, pool: str, budget_cap: int
     if max_workers is None:
         return budget_cap
     value = max_workers.get(pool, budget_cap) if isinstance(max_workers, Mapping) else max_workers
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    n = whole(value)
+    if n is None or n < 0:
         raise ConfigError(f"max_workers: {pool}: {value!r} is not a worker count (an int >= 0)")
-    return min(value, budget_cap)
+    return min(n, budget_cap)
 
 
 def _num(x: Any) -> float:

@@ -548,6 +548,37 @@ def test_perf_check_gives_each_tables_errors_and_the_spread_of_its_repeats() -> 
         servesim.perf.check(None, "trtllm")  # type: ignore[arg-type]
 
 
+def test_numpy_scalars_are_numbers_and_booleans_are_not(small: servesim.Scenario, tmp_path: Path) -> None:
+    # A notebook's loop over np.arange hands numpy scalars: each argument takes them as the
+    # Python numbers they stand for, and still refuses booleans, numpy's too.
+    import numpy as np
+
+    request = ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml"
+    given = servesim.profile(
+        request, tmp_path / "np", concurrency=np.int64(64), ttft=np.float32(400), isl=np.uint16(3000), agg_tp=np.int32(2)
+    )
+    plain = servesim.profile(request, tmp_path / "py", concurrency=64, ttft=400, isl=3000, agg_tp=2)
+    assert given["chosen"] == plain["chosen"] and given["request"] == plain["request"]
+    for bad in (True, np.bool_(True)):
+        with pytest.raises(errors.ConfigError, match="concurrency must be a whole number"):
+            servesim.profile(request, tmp_path / "b", concurrency=bad)
+        with pytest.raises(errors.ConfigError, match="ttft must be a number"):
+            servesim.profile(request, tmp_path / "b", ttft=bad)
+    with pytest.raises(errors.ConfigError, match="total_gpus must be a whole number"):
+        servesim.profile(request, tmp_path / "b", total_gpus=np.float64(8.0))
+    base = small.with_policy("static", 10.0)
+    assert servesim.ab(base, ["static"], seeds=np.int64(2), threads=np.int8(1)).policies == (
+        servesim.ab(base, ["static"], seeds=2, threads=1).policies
+    )
+    with pytest.raises(errors.ConfigError, match="seeds"):
+        servesim.ab(base, ["static"], seeds=np.bool_(True))
+    assert small.with_load(np.float32(2.0)).to_dict() == small.with_load(2.0).to_dict()
+    with pytest.raises(errors.ConfigError, match="factor must be a positive number"):
+        small.with_load(np.float64("inf"))
+    windowed = small.run(trace=tmp_path / "t.json", trace_window=(np.float64(0.0), np.int64(5)))
+    assert windowed.summary == small.run(trace=tmp_path / "u.json", trace_window=(0.0, 5.0)).summary
+
+
 def test_profile_perf_predict_and_traces(tmp_path: Path) -> None:
     summary = servesim.profile(ROOT / "scenarios" / "profile-qwen3-32b-h200.yaml", tmp_path / "prof")
     assert (tmp_path / "prof" / "dgd.yaml").exists()
