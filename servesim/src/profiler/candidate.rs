@@ -316,6 +316,16 @@ impl Candidate {
         self.misses.is_empty()
     }
 
+    /// Whether the deployment meets its latency targets and misses only the GPU budget
+    /// (its GPUs, or the nodes they take): what the load needs, however many GPUs that is.
+    pub fn misses_only_budget(&self) -> bool {
+        !self.misses.is_empty()
+            && self
+                .misses
+                .iter()
+                .all(|m| matches!(m.slo, "gpus" | "nodes"))
+    }
+
     /// How far the SLOs are missed together: the product of each missed one's estimate over
     /// its target (1 when all are met), so that a deployment needing twice the GPUs and one
     /// needing twice the TTFT are as far off, and one missing both is further than either.
@@ -412,6 +422,37 @@ mod tests {
             f64::INFINITY
         );
         assert_eq!(c(Vec::new()).miss_factor(), 1.0);
+    }
+
+    #[test]
+    fn meeting_the_latency_targets_beyond_the_budget_is_closest() {
+        let miss = |slo: &'static str, over: f64| SloMiss {
+            slo,
+            target: 8.0,
+            estimate: 8.0 * (1.0 + over),
+            unit: "GPUs",
+            over,
+        };
+        let e = Estimate {
+            ttft_ms: 100.0,
+            itl_ms: 20.0,
+            request_rate: 1.0,
+            concurrency: 1.0,
+        };
+        let pools = Pools::Aggregated(PoolShape {
+            split: Split::tensor(1),
+            workers: 1,
+        });
+        let c = |gpus, misses| Candidate::estimated(pools, 8, gpus, e, 100, misses);
+        // 25 times the GPUs, the targets met; 18 times and the TTFT missed by a quarter.
+        let needs = c(200, vec![miss("gpus", 24.0)]);
+        let short = c(144, vec![miss("gpus", 17.0), miss("ttft", 0.25)]);
+        assert!(needs.misses_only_budget() && !short.misses_only_budget());
+        assert!(short.miss_factor() < needs.miss_factor());
+        assert!(crate::profiler::search::rank(&needs, &short).is_lt());
+        // Among those missing the budget alone, the fewest GPUs.
+        let fewer = c(96, vec![miss("gpus", 11.0), miss("nodes", 11.0)]);
+        assert!(crate::profiler::search::rank(&fewer, &needs).is_lt());
     }
 
     #[test]

@@ -428,13 +428,14 @@ impl<'a> Search<'a> {
                 // The deployment: decode workers capped at that batch (or 1), unless a
                 // smaller batch within the ITL target ranks better as a whole deployment
                 // (it waits less for a slot and for its first token, and changes the
-                // prefill:decode ratio).
+                // prefill:decode ratio). Where no batch meets the target, every one sampled
+                // competes as the closest ([`rank`]).
                 let mut top = self.disagg(p, queue, d, b_best);
                 for &b in &grid {
                     let Some(c) = self.disagg(p, queue, d, b) else {
                         continue;
                     };
-                    if b_slo.is_some_and(|bs| b <= bs) {
+                    if b_slo.is_none_or(|bs| b <= bs) {
                         top = pick(top, c.clone());
                     }
                     points.push(c);
@@ -453,10 +454,12 @@ impl<'a> Search<'a> {
             let b_slo = Self::largest(cap, |b| {
                 agg(b).is_some_and(|c| c.itl_ms <= itl_t && c.ttft_ms <= ttft_t)
             });
+            // The batches within both targets compete; where none is, every one sampled
+            // competes as the closest ([`rank`]).
             let mut top: Option<Candidate> = None;
             for b in Self::grid(cap, b_slo) {
                 let Some(c) = agg(b) else { continue };
-                if b_slo.is_some_and(|bs| b <= bs) || (b_slo.is_none() && b == 1) {
+                if b_slo.is_none_or(|bs| b <= bs) {
                     top = pick(top, c.clone());
                 }
                 points.push(c);
@@ -518,7 +521,9 @@ fn pick(a: Option<Candidate>, b: Candidate) -> Option<Candidate> {
 }
 
 /// Order: SLO-meeting first, by goodput per GPU (more first), then total throughput, then
-/// fewer GPUs; then the rest by how far they miss ([`Candidate::miss_factor`], closest first).
+/// fewer GPUs; then those meeting the latency targets beyond the GPU budget, fewest GPUs
+/// first (what the load needs: the answer to how many GPUs to buy); then the rest by how
+/// far they miss ([`Candidate::miss_factor`], closest first).
 pub fn rank(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
     match (a.meets_slo(), b.meets_slo()) {
         (true, false) => std::cmp::Ordering::Less,
@@ -529,11 +534,15 @@ pub fn rank(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
             .then(b.tokens_per_s.total_cmp(&a.tokens_per_s))
             .then(a.gpus.cmp(&b.gpus))
             .then(a.label().cmp(&b.label())),
-        (false, false) => a
-            .miss_factor()
-            .total_cmp(&b.miss_factor())
-            .then(b.tokens_per_s_per_gpu.total_cmp(&a.tokens_per_s_per_gpu))
-            .then(a.label().cmp(&b.label())),
+        (false, false) => match (a.misses_only_budget(), b.misses_only_budget()) {
+            (true, false) => std::cmp::Ordering::Less,
+            (false, true) => std::cmp::Ordering::Greater,
+            (true, true) => a.gpus.cmp(&b.gpus),
+            (false, false) => std::cmp::Ordering::Equal,
+        }
+        .then(a.miss_factor().total_cmp(&b.miss_factor()))
+        .then(b.tokens_per_s_per_gpu.total_cmp(&a.tokens_per_s_per_gpu))
+        .then(a.label().cmp(&b.label())),
     }
 }
 
