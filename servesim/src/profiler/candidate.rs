@@ -395,15 +395,19 @@ mod tests {
         assert_eq!(gpus.shown(), ("206 GPUs".to_string(), "8 GPUs".to_string()));
     }
 
-    #[test]
-    fn misses_compound_and_a_missing_figure_is_the_furthest() {
-        let miss = |over: f64| SloMiss {
-            slo: "ttft",
-            target: 500.0,
-            estimate: 500.0 * (1.0 + over),
-            unit: "ms",
+    /// A miss of `slo` by `over` (its estimate `over` beyond a target of 8).
+    fn miss(slo: &'static str, over: f64) -> SloMiss {
+        SloMiss {
+            slo,
+            target: 8.0,
+            estimate: 8.0 * (1.0 + over),
+            unit: if slo == "ttft" { "ms" } else { "GPUs" },
             over,
-        };
+        }
+    }
+
+    /// An aggregated candidate on `gpus` GPUs with these misses (its TTFT missing, NaN).
+    fn missing(gpus: u32, misses: Vec<SloMiss>) -> Candidate {
         let e = Estimate {
             ttft_ms: f64::NAN,
             itl_ms: 20.0,
@@ -414,11 +418,17 @@ mod tests {
             split: Split::tensor(1),
             workers: 1,
         });
-        let c = |misses| Candidate::estimated(pools, 8, 1, e, 100, misses);
-        assert_eq!(c(vec![miss(0.5)]).miss_factor(), 1.5);
-        assert_eq!(c(vec![miss(0.5), miss(1.0)]).miss_factor(), 3.0);
+        Candidate::estimated(pools, 8, gpus, e, 100, misses)
+    }
+
+    #[test]
+    fn misses_compound_and_a_missing_figure_is_the_furthest() {
+        let c = |misses| missing(1, misses);
+        let ttft = |over| miss("ttft", over);
+        assert_eq!(c(vec![ttft(0.5)]).miss_factor(), 1.5);
+        assert_eq!(c(vec![ttft(0.5), ttft(1.0)]).miss_factor(), 3.0);
         assert_eq!(
-            c(vec![miss(0.5), miss(f64::NAN)]).miss_factor(),
+            c(vec![ttft(0.5), ttft(f64::NAN)]).miss_factor(),
             f64::INFINITY
         );
         assert_eq!(c(Vec::new()).miss_factor(), 1.0);
@@ -426,32 +436,14 @@ mod tests {
 
     #[test]
     fn meeting_the_latency_targets_beyond_the_budget_is_closest() {
-        let miss = |slo: &'static str, over: f64| SloMiss {
-            slo,
-            target: 8.0,
-            estimate: 8.0 * (1.0 + over),
-            unit: "GPUs",
-            over,
-        };
-        let e = Estimate {
-            ttft_ms: 100.0,
-            itl_ms: 20.0,
-            request_rate: 1.0,
-            concurrency: 1.0,
-        };
-        let pools = Pools::Aggregated(PoolShape {
-            split: Split::tensor(1),
-            workers: 1,
-        });
-        let c = |gpus, misses| Candidate::estimated(pools, 8, gpus, e, 100, misses);
         // 25 times the GPUs, the targets met; 18 times and the TTFT missed by a quarter.
-        let needs = c(200, vec![miss("gpus", 24.0)]);
-        let short = c(144, vec![miss("gpus", 17.0), miss("ttft", 0.25)]);
+        let needs = missing(200, vec![miss("gpus", 24.0)]);
+        let short = missing(144, vec![miss("gpus", 17.0), miss("ttft", 0.25)]);
         assert!(needs.misses_only_budget() && !short.misses_only_budget());
         assert!(short.miss_factor() < needs.miss_factor());
         assert!(crate::profiler::search::rank(&needs, &short).is_lt());
         // Among those missing the budget alone, the fewest GPUs.
-        let fewer = c(96, vec![miss("gpus", 11.0), miss("nodes", 11.0)]);
+        let fewer = missing(96, vec![miss("gpus", 11.0), miss("nodes", 11.0)]);
         assert!(crate::profiler::search::rank(&fewer, &needs).is_lt());
     }
 
