@@ -30,10 +30,10 @@
 //! serve theirs. Without a requested load the counts maximise output tokens/s per GPU within
 //! the budget (ties: more throughput); with a request rate or concurrency they are the fewest
 //! that carry it (rate matching), however many GPUs that takes: a deployment beyond the
-//! budget misses it by what the load needs. A disaggregated request's TTFT also holds what its first
-//! token waits for on the decode side, whose stream the client reads ([`DecodeSideWait`]).
-//! Under a concurrency the users form a closed loop, and the figures are the loop's
-//! (`closed_loop.rs`), not a Poisson stream's at its rate.
+//! budget misses it by what the load needs. A disaggregated request's TTFT also holds what
+//! its first token waits for on the decode side, whose stream the client reads
+//! ([`DecodeSideWait`]). Under a concurrency the users form a closed loop, and the figures
+//! are the loop's (`closed_loop.rs`), not a Poisson stream's at its rate.
 
 use servesim_models::analytic::SteadyLoad;
 use std::collections::BTreeMap;
