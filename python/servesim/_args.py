@@ -14,14 +14,19 @@ from servesim.errors import ConfigError
 U32_MAX = (1 << 32) - 1
 
 
-def _is_bool(value: object) -> bool:
-    """Whether ``value`` is a Python or numpy boolean."""
-    return isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind", None) == "b"
+def _plain(value: object) -> object:
+    """A NumPy scalar or 0-d array as the Python value it holds (a ``np.timedelta64`` a
+    ``datetime.timedelta``, no number); anything else as it is."""
+    item = getattr(value, "item", None)
+    if getattr(value, "ndim", None) == 0 and callable(item):
+        return item()
+    return value
 
 
 def whole(value: object) -> int | None:
-    """The integer ``value`` is (a Python or numpy integer, not a boolean), else None."""
-    if _is_bool(value):
+    """The integer ``value`` is (a Python or NumPy integer, not a boolean), else None."""
+    value = _plain(value)
+    if isinstance(value, bool):
         return None
     try:
         return operator.index(value)  # type: ignore[arg-type]
@@ -36,11 +41,32 @@ def whole_in(value: object, low: int, high: int) -> int | None:
 
 
 def number(value: object) -> float | None:
-    """The real number ``value`` is as a float (a Python or numpy integer or float, not a
+    """The real number ``value`` is as a float (a Python or NumPy integer or float, not a
     boolean), else None. An integer too large for a float raises ``OverflowError``."""
-    if _is_bool(value) or not isinstance(value, numbers.Real):
+    value = _plain(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def real(name: str, value: object) -> float:
+    """A number argument (see :func:`number`); anything else is a ``ConfigError`` naming
+    ``name``."""
+    try:
+        n = number(value)
+    except OverflowError:
+        n = None
+    if n is None:
+        raise ConfigError(f"{name}: must be a number, got {value!r}")
+    return n
+
+
+def optional_number(name: str, value: object) -> float | None:
+    """:func:`real`, or None."""
+    return None if value is None else real(name, value)
 
 
 def count(name: str, value: object, *, bits: int = 64) -> int:

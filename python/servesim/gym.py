@@ -23,7 +23,7 @@ import numpy as np
 from gymnasium import spaces
 
 from servesim import Scenario, _native
-from servesim._args import number, whole
+from servesim._args import count, number, optional_number, whole
 from servesim.errors import ConfigError
 
 __all__ = ["ServesimEnv"]
@@ -136,9 +136,9 @@ class ServesimEnv(gymnasium.Env[dict[str, Any], np.ndarray]):
             raise ConfigError(f"gpu_cost: {gpu_cost!r} is not a finite number >= 0 (requests per GPU-hour)")
         self.scenario = scenario
         self.gpu_cost = cost
-        self.interval_s = interval_s
+        self.interval_s = optional_number("interval_s", interval_s)
         config = scenario.to_dict()
-        self._seed = int(seed if seed is not None else config.get("seed", 0))
+        self._seed = count("seed", seed if seed is not None else config.get("seed", 0))
         self._config = config
         self._stepper: Any = None
         self._progress: dict[str, Any] = {}

@@ -8,7 +8,7 @@ import os
 from typing import TYPE_CHECKING, Any, Mapping
 
 from servesim import _arrow, _native
-from servesim._args import optional_count
+from servesim._args import optional_count, optional_number, real
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -62,8 +62,8 @@ def _workload(
         text,
         base,
         optional_count("seed", seed),
-        duration_s,
-        response_s,
+        optional_number("duration_s", duration_s),
+        real("response_s", response_s),
         optional_count("max_requests", max_requests),
         format,
     )

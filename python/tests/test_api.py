@@ -577,6 +577,20 @@ def test_numpy_scalars_are_numbers_and_booleans_are_not(small: servesim.Scenario
         small.with_load(np.float64("inf"))
     windowed = small.run(trace=tmp_path / "t.json", trace_window=(np.float64(0.0), np.int64(5)))
     assert windowed.summary == small.run(trace=tmp_path / "u.json", trace_window=(0.0, 5.0)).summary
+    # A 0-d array is the number it holds; a time delta is no number (numpy calls it an integer).
+    zero_d = servesim.profile(request, tmp_path / "0d", concurrency=np.array(64), ttft=np.array(400.0), isl=3000)
+    assert zero_d["chosen"] == plain["chosen"]
+    with pytest.raises(errors.ConfigError, match="ttft must be a number"):
+        servesim.profile(request, tmp_path / "b", ttft=np.timedelta64(5, "s"))
+    with pytest.raises(errors.ConfigError, match="concurrency must be a whole number"):
+        servesim.profile(request, tmp_path / "b", concurrency=np.timedelta64(5, "s"))
+    with pytest.raises(errors.ConfigError, match="factor must be a positive number"):
+        small.with_load(np.timedelta64(5, "s"))
+    # The traffic generator's seconds likewise.
+    five = servesim.traffic.generate(small, duration_s=np.float32(5.0))
+    assert five.equals(servesim.traffic.generate(small, duration_s=5.0))
+    with pytest.raises(errors.ConfigError, match="duration_s: must be a number"):
+        servesim.traffic.generate(small, duration_s=True)
 
 
 def test_profile_perf_predict_and_traces(tmp_path: Path) -> None:

@@ -172,6 +172,13 @@ def test_bad_arguments_are_config_errors(small: servesim.Scenario) -> None:
         ServesimEnv(small, max_workers={"decod": 2})
     with pytest.raises(servesim.ConfigError, match="interval"):
         ServesimEnv(small, interval_s=0.0)
+    # Booleans are not numbers, NumPy's numbers are.
+    with pytest.raises(servesim.ConfigError, match="interval_s: must be a number"):
+        ServesimEnv(small, interval_s=True)
+    with pytest.raises(servesim.ConfigError, match="seed"):
+        ServesimEnv(small, seed=3.7)
+    env = ServesimEnv(small, seed=np.int64(3), interval_s=np.float32(20), gpu_cost=np.float64(500), max_workers=np.int8(4))
+    assert (env.interval_s, env.gpu_cost, env._seed) == (20.0, 500.0, 3)
 
 
 def test_importing_servesim_does_not_import_gymnasium() -> None:
