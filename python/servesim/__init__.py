@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 from servesim import _arrow, _native, _progress, errors
-from servesim._args import U32_MAX, count, number, whole_in
+from servesim._args import U32_MAX, count, float_of, number, whole_in
 
 # The most events a trace holds unless told otherwise (the CLI's --trace-max-events).
 _TRACE_MAX_EVENTS = 1_000_000
@@ -322,10 +322,7 @@ class Scenario:
         every arrival kind, the airline passengers' rate, its default too, a replayed trace's
         ``speed``). Closed loops keep their users. A ``ConfigError`` when there is no rate to
         scale."""
-        try:
-            scale = number(factor)
-        except OverflowError:
-            scale = None
+        scale = float_of(factor)
         if scale is None or not 0 < scale < math.inf:
             raise ConfigError(f"with_load: factor must be a positive number, got {factor!r}")
         cfg = self.to_dict()
@@ -361,10 +358,7 @@ class Scenario:
         (see ``servesim._progress``). tqdm is optional."""
         default = float((self._config.get("planner") or {}).get("interval_s", 60.0))
         interval = getattr(planner, "interval_s", default) if planner is not None else default
-        try:
-            interval_s = number(interval)
-        except OverflowError:
-            interval_s = None
+        interval_s = float_of(interval)
         if interval_s is None:
             raise ConfigError(f"planner.interval_s: {interval!r} is not a number of seconds")
         if trace is None and (trace_window is not None or trace_max_events != _TRACE_MAX_EVENTS):
@@ -377,10 +371,7 @@ class Scenario:
         window = None
         if trace_window is not None:
             pair = list(trace_window) if isinstance(trace_window, (tuple, list)) else None
-            try:
-                ends = None if pair is None or len(pair) != 2 else [number(x) for x in pair]
-            except OverflowError:
-                ends = None
+            ends = None if pair is None or len(pair) != 2 else [float_of(x) for x in pair]
             if ends is None or ends[0] is None or ends[1] is None:
                 raise ConfigError(f"trace_window: must be (START, END) in simulated seconds, got {trace_window!r}")
             window = (ends[0], ends[1])

@@ -52,13 +52,18 @@ def number(value: object) -> float | None:
         return None
 
 
-def real(name: str, value: object) -> float:
-    """A number argument (see :func:`number`); anything else is a ``ConfigError`` naming
-    ``name``."""
+def float_of(value: object) -> float | None:
+    """:func:`number`, None too for an integer too large for a float."""
     try:
-        n = number(value)
+        return number(value)
     except OverflowError:
-        n = None
+        return None
+
+
+def real(name: str, value: object) -> float:
+    """A number argument (see :func:`float_of`); anything else is a ``ConfigError`` naming
+    ``name``."""
+    n = float_of(value)
     if n is None:
         raise ConfigError(f"{name}: must be a number, got {value!r}")
     return n

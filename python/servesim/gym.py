@@ -23,7 +23,7 @@ import numpy as np
 from gymnasium import spaces
 
 from servesim import Scenario, _native
-from servesim._args import count, number, optional_number, whole
+from servesim._args import count, float_of, optional_number, whole
 from servesim.errors import ConfigError
 
 __all__ = ["ServesimEnv"]
@@ -128,10 +128,7 @@ class ServesimEnv(gymnasium.Env[dict[str, Any], np.ndarray]):
     ) -> None:
         if not isinstance(scenario, Scenario):
             scenario = Scenario.from_yaml(scenario)
-        try:
-            cost = number(gpu_cost)
-        except OverflowError:
-            cost = None
+        cost = float_of(gpu_cost)
         if cost is None or not math.isfinite(cost) or cost < 0:
             raise ConfigError(f"gpu_cost: {gpu_cost!r} is not a finite number >= 0 (requests per GPU-hour)")
         self.scenario = scenario
