@@ -617,9 +617,16 @@ def profile(
     ``isl``, ``osl``, ``ttft`` and ``itl`` (ms), ``request_rate`` (requests/s) and
     ``concurrency`` replace the request's fields, as the CLI's flags of the same names do
     (``concurrency=64``: a closed loop of 64 users)."""
-    counts = {"prefill_tp": prefill_tp, "decode_tp": decode_tp, "agg_tp": agg_tp}
-    counts |= {"total_gpus": total_gpus, "gpus_per_node": gpus_per_node, "isl": isl, "osl": osl}
-    counts["concurrency"] = concurrency
+    counts = {
+        "prefill_tp": prefill_tp,
+        "decode_tp": decode_tp,
+        "agg_tp": agg_tp,
+        "total_gpus": total_gpus,
+        "gpus_per_node": gpus_per_node,
+        "isl": isl,
+        "osl": osl,
+        "concurrency": concurrency,
+    }
     ints: dict[str, int | None] = {}
     for name, n in counts.items():
         ints[name] = None if n is None else whole_in(n, 1, U32_MAX)

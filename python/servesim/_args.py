@@ -14,7 +14,7 @@ from servesim.errors import ConfigError
 U32_MAX = (1 << 32) - 1
 
 
-def _plain(value: object) -> object:
+def _scalar(value: object) -> object:
     """A NumPy scalar or 0-d array as the Python value it holds (a ``np.timedelta64`` a
     ``datetime.timedelta``, no number); anything else as it is."""
     item = getattr(value, "item", None)
@@ -25,7 +25,7 @@ def _plain(value: object) -> object:
 
 def whole(value: object) -> int | None:
     """The integer ``value`` is (a Python or NumPy integer, not a boolean), else None."""
-    value = _plain(value)
+    value = _scalar(value)
     if isinstance(value, bool):
         return None
     try:
@@ -43,7 +43,7 @@ def whole_in(value: object, low: int, high: int) -> int | None:
 def number(value: object) -> float | None:
     """The real number ``value`` is as a float (a Python or NumPy integer or float, not a
     boolean), else None. An integer too large for a float raises ``OverflowError``."""
-    value = _plain(value)
+    value = _scalar(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
     try:
