@@ -60,6 +60,12 @@ __all__ = [
 ]
 
 
+def __dir__() -> list[str]:
+    """The public names alone (PEP 562), so that a notebook's completion offers the API, not
+    the helpers and modules the package imports for itself."""
+    return sorted([*__all__, "__version__"])
+
+
 class PythonPlanner(Protocol):
     """A planner policy written in Python.
 

@@ -28,6 +28,12 @@ from servesim.errors import ConfigError
 
 __all__ = ["ServesimEnv"]
 
+
+def __dir__() -> list[str]:
+    """The public names alone (PEP 562), as the package's."""
+    return sorted(__all__)
+
+
 Obs = dict[str, np.ndarray]
 
 

@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 __all__ = ["check", "predict", "step"]
 
 
+def __dir__() -> list[str]:
+    """The public names alone (PEP 562), as the package's."""
+    return sorted(__all__)
+
+
 def predict(
     gpu: str,
     backend: str,

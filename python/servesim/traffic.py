@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from servesim import Scenario
 
-__all__ = ["generate", "stats", "read_trace"]
+__all__ = ["generate", "stats", "read_trace", "MAX_REQUESTS", "MAX_STATS_REQUESTS"]
 
 #: Default of ``max_requests``: about 0.5 GB of columns.
 MAX_REQUESTS = 10_000_000
@@ -24,6 +24,11 @@ MAX_REQUESTS = 10_000_000
 #: closed loops with zero think and response times, which never advance the clock (as the
 #: CLI's ``--max-requests``).
 MAX_STATS_REQUESTS = 100_000_000
+
+
+def __dir__() -> list[str]:
+    """The public names alone (PEP 562), as the package's."""
+    return sorted(__all__)
 
 
 def _source(

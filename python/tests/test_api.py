@@ -548,6 +548,19 @@ def test_perf_check_gives_each_tables_errors_and_the_spread_of_its_repeats() -> 
         servesim.perf.check(None, "trtllm")  # type: ignore[arg-type]
 
 
+def test_completion_offers_the_api_not_the_helpers() -> None:
+    # A notebook's completion lists dir(): the public names, each one there, and none of
+    # the helpers or modules the package imports for itself (servesim.count was one).
+    import servesim.gym
+
+    for module in (servesim, servesim.traffic, servesim.perf, servesim.gym):
+        public = set(module.__all__)
+        assert set(dir(module)) - {"__version__"} == public, module.__name__
+        assert all(hasattr(module, name) for name in public), module.__name__
+    assert "__version__" in dir(servesim)
+    assert not {"count", "json", "number", "whole_in"} & set(dir(servesim))
+
+
 def test_numpy_scalars_are_numbers_and_booleans_are_not(small: servesim.Scenario, tmp_path: Path) -> None:
     # A notebook's loop over np.arange hands numpy scalars: each argument takes them as the
     # Python numbers they stand for, and still refuses booleans, numpy's too.
