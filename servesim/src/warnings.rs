@@ -5,7 +5,9 @@
 //! the command line and Python tell before they start it.
 
 use servesim_models::cluster::PoolRole;
+use servesim_models::engine::cuda_graph::CudaGraphs;
 use servesim_models::perf::provenance::{KernelProvenance, Steps};
+use servesim_planner::PolicyKind;
 
 use servesim_traffic::Preset;
 
@@ -126,7 +128,11 @@ fn long_run(s: &Scenario) -> Option<String> {
 /// `in_flight` still in flight at the end.
 pub fn run_warnings(s: &Scenario, w: &World, completed: u64, in_flight: u64) -> Vec<String> {
     let mut out = before_run(s);
-    if w.planner_name().is_none() {
+    // `static` never changes a pool, as no planner does.
+    let holds = w
+        .planner_name()
+        .is_none_or(|p| p == PolicyKind::Static.as_str());
+    if holds {
         for p in s.pools().iter().filter(|p| p.workers == 0) {
             out.push(format!(
                 "pool {} starts with no workers and no planner starts any: the requests it \
@@ -143,6 +149,7 @@ pub fn run_warnings(s: &Scenario, w: &World, completed: u64, in_flight: u64) -> 
         ));
     }
     out.extend(planner_after_end(s, w));
+    out.extend(eager_decode(s, w));
     out.extend(idle_tail(s, w, in_flight));
     out.extend(kernel_warnings(s));
     if let Some(check) = w.context_check() {
@@ -188,6 +195,70 @@ fn planner_after_end(s: &Scenario, w: &World) -> Option<String> {
             p.policy
         )
     })
+}
+
+/// Share of a pool's decode-only steps launched eagerly above which the run says so.
+const EAGER_SHARE: f64 = 0.1;
+
+/// The pools whose decode-only steps often ran eagerly, their batch of no captured CUDA
+/// graph size (TensorRT-LLM's default captures 1–32, 64 and 128 without padding): each such
+/// step costs the host's launches of every layer ([`Backend::eager_layer_launch_ms`]), which
+/// can set a run's ITL more than its GPUs do, and a deployment would capture its sizes.
+/// Said only where the backend's steps pay for it (vLLM's piecewise graphs do not here).
+///
+/// [`Backend::eager_layer_launch_ms`]: servesim_models::backend::Backend::eager_layer_launch_ms
+fn eager_decode(s: &Scenario, w: &World) -> Vec<String> {
+    if s.backend().eager_layer_launch_ms() == 0.0 {
+        return Vec::new();
+    }
+    w.cluster
+        .pool_ids()
+        .filter_map(|p| {
+            let (eager, steps) = w.cluster.eager_decode_steps(p);
+            let share = eager as f64 / steps.max(1) as f64;
+            (share > EAGER_SHARE).then(|| {
+                format!(
+                    "pool {}: {:.0} % of its {steps} decode-only steps ran eagerly, no CUDA \
+                     graph being captured of their batch size ({} captures {}), each at the \
+                     host's pace of launching every layer; set engine.cuda_graph_padding or \
+                     engine.cuda_graph_batch_sizes as the deployment runs",
+                    w.cluster.pool_name(p),
+                    100.0 * share,
+                    s.backend().name(),
+                    captured_sizes(&s.pools()[p.0 as usize].engine.cuda_graphs),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The sizes `graphs` captures, runs of consecutive sizes as ranges ("1–32, 64, 128"),
+/// and whether it pads.
+fn captured_sizes(graphs: &CudaGraphs) -> String {
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for &s in graphs.sizes() {
+        match runs.last_mut() {
+            Some((_, end)) if *end + 1 == s => *end = s,
+            _ => runs.push((s, s)),
+        }
+    }
+    let sizes = runs
+        .iter()
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}–{b}")
+            }
+        })
+        .collect::<Vec<_>>();
+    let sizes = if sizes.is_empty() {
+        "no graph".to_string()
+    } else {
+        sizes.join(", ")
+    };
+    let padding = if graphs.padding() { "with" } else { "without" };
+    format!("{sizes}, {padding} padding")
 }
 
 /// That the run's requests all finished in its first half: the rates and GPU-hours of the

@@ -702,6 +702,43 @@ fn a_run_warns_of_kernels_timed_from_another_shape_and_names_the_pools() {
 }
 
 #[test]
+fn a_run_says_when_its_decode_steps_ran_eagerly() {
+    let run = |text: &str| {
+        let s = Scenario::from_yaml_str(text, "s.yaml", Path::new(".")).unwrap();
+        servesim::run(&s).unwrap().0
+    };
+    // Some 40 to 100 sequences decoding: TensorRT-LLM's default graphs (1-32, 64, 128, no
+    // padding) capture few of their sizes.
+    let busy = GOOD
+        .replacen("backend: vllm", "backend: trtllm", 1)
+        .replacen("rate_per_s: 1}", "rate_per_s: 30}", 1)
+        .replacen("value: 10}", "value: 150}", 1);
+    let eager = |r: &servesim::report::Summary| {
+        r.warnings
+            .iter()
+            .filter(|w| w.contains("decode-only steps ran eagerly"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let unpadded = run(&busy);
+    let said = eager(&unpadded);
+    assert!(
+        said.len() == 1
+            && said[0].starts_with("pool decode: ")
+            && said[0].contains("1–32, 64, 128, without padding"),
+        "{:?}",
+        unpadded.warnings
+    );
+    // Padded to the next captured size, none runs eagerly.
+    let padded = run(&busy.replacen(
+        "{name: decode, role: decode, tp: 2, workers: 1}",
+        "{name: decode, role: decode, tp: 2, workers: 1, engine: {cuda_graph_padding: true}}",
+        1,
+    ));
+    assert!(eager(&padded).is_empty(), "{:?}", padded.warnings);
+}
+
+#[test]
 fn a_run_warns_of_a_pool_without_capacity_and_of_a_queue_without_bound() {
     let run = |text: &str| {
         let s = Scenario::from_yaml_str(text, "s.yaml", Path::new(".")).unwrap();
@@ -724,6 +761,22 @@ fn a_run_warns_of_a_pool_without_capacity_and_of_a_queue_without_bound() {
         none.warnings
     );
     assert!(none.to_string().contains("warning: pool decode"), "{none}");
+    // The `static` policy never starts one either.
+    let held = run(&format!(
+        "{}planner: {{policy: static, interval_s: 30}}\n",
+        GOOD.replacen(
+            "{name: decode, role: decode, tp: 2, workers: 1}",
+            "{name: decode, role: decode, tp: 2, workers: 0}",
+            1,
+        )
+    ));
+    assert!(
+        held.warnings
+            .iter()
+            .any(|w| w.starts_with("pool decode starts with no workers")),
+        "{:?}",
+        held.warnings
+    );
     // Far more traffic than one prefill worker takes: the queue grows with the run.
     let flood = run(&GOOD
         .replacen("rate_per_s: 1}", "rate_per_s: 400}", 1)

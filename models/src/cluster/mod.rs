@@ -315,6 +315,10 @@ struct Pool {
     unrouted: VecDeque<RequestIn>,
     rr: u64,
     gpu_ns: u128,
+    /// Decode-only iterations its workers ran, all run long, and those of them launched
+    /// eagerly (no CUDA graph of their size).
+    decode_only_steps: u64,
+    eager_steps: u64,
     /// Workers a decision asked for that found no GPUs: they start once GPUs are freed (a
     /// worker stops, a node comes back), after the replacements.
     owed: u32,
@@ -409,6 +413,8 @@ impl Cluster {
                 unrouted: VecDeque::new(),
                 rr: 0,
                 gpu_ns: 0,
+                decode_only_steps: 0,
+                eager_steps: 0,
                 owed: 0,
                 owed_replacements: 0,
                 routed_hits: RoutedHits::default(),

@@ -134,11 +134,16 @@ impl Cluster {
                     .unwrap_or(SimDuration::MAX)
             };
             sched.schedule_in(d, ClusterEvent::IterationDone(w).into());
-            let history = &mut self.pools[worker.pool.0 as usize].iterations;
+            let pool = &mut self.pools[worker.pool.0 as usize];
+            let batch = worker.engine.last_batch();
+            if batch.prefill_seqs == 0 {
+                pool.decode_only_steps += 1;
+                pool.eager_steps += u64::from(batch.eager);
+            }
+            let history = &mut pool.iterations;
             if history.len() == ITERATION_HISTORY {
                 history.pop_front();
             }
-            let batch = worker.engine.last_batch();
             history.push_back(IterationRecord { batch, duration: d });
             out.record(|| ClusterRecord::Iteration {
                 worker: w,

@@ -57,6 +57,13 @@ impl Cluster {
         (p.gpu_ns + pending) as f64 / 1e9
     }
 
+    /// A pool's decode-only iterations so far and how many of them ran eagerly, their
+    /// batch of no captured CUDA graph size.
+    pub fn eager_decode_steps(&self, pool: PoolId) -> (u64, u64) {
+        let p = &self.pools[pool.0 as usize];
+        (p.eager_steps, p.decode_only_steps)
+    }
+
     /// Live figures of a pool.
     pub fn pool_stats(&self, pool: PoolId) -> PoolStats {
         let p = &self.pools[pool.0 as usize];

@@ -168,6 +168,8 @@ pub struct BatchSummary {
     pub decode_seqs: u32,
     /// Σ KV length they attend to.
     pub decode_kv_tokens: u64,
+    /// A decode-only step of a size with no captured CUDA graph, launched eagerly.
+    pub eager: bool,
 }
 
 /// Live figures of a worker, for routers, planners and time series.

@@ -74,6 +74,7 @@ impl Engine {
             prefill_tokens: self.shape_chunks.iter().map(|c| c.tokens).sum(),
             decode_seqs,
             decode_kv_tokens,
+            eager,
         };
         self.busy = true;
         Some(timer.iteration_time(&shape))
