@@ -728,8 +728,9 @@ def validate(
     says why.
 
     Returns ``rows`` (rows read), ``predicted`` (rows modelled), ``overall`` and ``groups``
-    (by ``backend/mode``) as ``{"rows", "ttft_pct", "tpot_pct"}`` mean absolute percentage
-    errors over the rows with both a measurement and a prediction, and ``predictions``
+    (by ``backend/mode``) as ``{"rows", "ttft_pct", "tpot_pct", "ttft_rows", "tpot_rows"}``:
+    mean absolute percentage errors over the rows with both a measurement and a prediction
+    of the figure (``None`` where none has), and how many rows each is over; and ``predictions``
     (one dict per row: ``line``, ``backend``, ``mode``, ``concurrency``, ``isl``, ``osl``,
     measured and predicted TTFT/TPOT in ms, ``reason``, ``note``, and ``client``: the
     client's ``ttft_ms`` and ``tpot_ms`` as ``{"mean", "p50", "p90", "p99"}`` and its

@@ -530,8 +530,10 @@ mod tests {
             rows: vec![(spec.clone(), predicted), (spec, unmodelled)],
             overall: Mape {
                 rows: 1,
-                ttft_pct: 10.0,
-                tpot_pct: 0.0,
+                ttft_pct: Some(10.0),
+                tpot_pct: None,
+                ttft_rows: 1,
+                tpot_rows: 0,
             },
             groups: BTreeMap::new(),
             averaged: Averaged::SteadyState,
@@ -542,6 +544,7 @@ mod tests {
             (Some(2), Some(1))
         );
         assert_eq!(j["overall"]["ttft_pct"], 10.0);
+        assert!(j["overall"]["tpot_pct"].is_null());
         let first = &j["predictions"][0];
         assert_eq!(first["concurrency"], 4);
         assert_eq!(first["predicted_ttft_ms"], 55.0);

@@ -16,26 +16,28 @@ use super::{Averaged, RecipeClient, RowSpec, Validation};
 pub struct Mape {
     /// Rows with a figure measured and predicted.
     pub rows: usize,
-    /// TTFT MAPE, %.
-    pub ttft_pct: f64,
-    /// TPOT MAPE, %.
-    pub tpot_pct: f64,
+    /// TTFT MAPE, % (`None` where no row measured and predicted a TTFT).
+    pub ttft_pct: Option<f64>,
+    /// TPOT MAPE, % (likewise).
+    pub tpot_pct: Option<f64>,
+    /// Rows the TTFT MAPE is over.
+    pub ttft_rows: usize,
+    /// Rows the TPOT MAPE is over.
+    pub tpot_rows: usize,
 }
 
 /// The errors of (measured, predicted) TTFT and TPOT pairs; `rows` the rows with either.
 pub(super) fn mape(ttft: &[(f64, f64)], tpot: &[(f64, f64)], rows: usize) -> Mape {
     let ape = |pairs: &[(f64, f64)]| {
         let sum: f64 = pairs.iter().map(|&(m, p)| (p - m).abs() / m * 100.0).sum();
-        if pairs.is_empty() {
-            0.0
-        } else {
-            sum / pairs.len() as f64
-        }
+        (!pairs.is_empty()).then(|| sum / pairs.len() as f64)
     };
     Mape {
         rows,
         ttft_pct: ape(ttft),
         tpot_pct: ape(tpot),
+        ttft_rows: ttft.len(),
+        tpot_rows: tpot.len(),
     }
 }
 
@@ -81,14 +83,20 @@ pub fn render_mape(v: &Validation) -> String {
         .map(|(k, m)| (k.as_str(), m))
         .chain([("overall", &v.overall)])
     {
-        let _ = match m.rows {
-            0 => writeln!(s, "{:<16} {:>5} {:>10} {:>10}", k, 0, "-", "-"),
-            _ => writeln!(
-                s,
-                "{:<16} {:>5} {:>9.1}% {:>9.1}%",
-                k, m.rows, m.ttft_pct, m.tpot_pct
-            ),
+        // A MAPE over fewer rows than the group's says over how many.
+        let cell = |pct: Option<f64>, n: usize| match pct {
+            None => "-".to_string(),
+            Some(pct) if n < m.rows => format!("{pct:.1}% ({n})"),
+            Some(pct) => format!("{pct:.1}%"),
         };
+        let _ = writeln!(
+            s,
+            "{:<16} {:>5} {:>10} {:>10}",
+            k,
+            m.rows,
+            cell(m.ttft_pct, m.ttft_rows),
+            cell(m.tpot_pct, m.tpot_rows)
+        );
     }
     s
 }
@@ -136,11 +144,18 @@ impl Errors {
         }
     }
 
-    /// `MAPE | median bias` cells of one metric, in per cent.
-    fn cells(errors: &[f64]) -> String {
+    /// `MAPE | median bias` cells of one metric over `rows` rows, in per cent; where fewer
+    /// rows measured the metric, the MAPE says over how many.
+    fn cells(errors: &[f64], rows: usize) -> String {
         if errors.is_empty() {
             return "– | –".into();
         }
+        let over = if errors.len() < rows {
+            let n = errors.len();
+            format!(" ({n} row{})", if n == 1 { "" } else { "s" })
+        } else {
+            String::new()
+        };
         let mape = errors.iter().map(|e| e.abs()).sum::<f64>() / errors.len() as f64;
         let mut sorted = errors.to_vec();
         sorted.sort_by(f64::total_cmp);
@@ -150,7 +165,7 @@ impl Errors {
         } else {
             (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
         };
-        format!("{:.1} % | {:+.1} %", 100.0 * mape, 100.0 * median)
+        format!("{:.1} %{over} | {:+.1} %", 100.0 * mape, 100.0 * median)
     }
 }
 
@@ -195,10 +210,10 @@ fn averaged_line(a: Averaged) -> String {
 pub fn render_report(v: &Validation, command: &str) -> String {
     let mut groups: BTreeMap<(&str, &str, &str, &str, usize), Errors> = BTreeMap::new();
     let mut all = Errors::default();
-    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut reasons: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (spec, p) in &v.rows {
         if let Some(r) = &p.reason {
-            *reasons.entry(r.as_str()).or_default() += 1;
+            reasons.entry(r.as_str()).or_default().push(spec.line);
             continue;
         }
         let users = spec.concurrency.unwrap_or(0);
@@ -241,30 +256,44 @@ pub fn render_report(v: &Validation, command: &str) -> String {
             "| {backend} | {model} | {system} | {mode} | {} | {} | {} | {} |",
             BANDS[*b].0,
             e.rows,
-            Errors::cells(&e.ttft),
-            Errors::cells(&e.tpot)
+            Errors::cells(&e.ttft, e.rows),
+            Errors::cells(&e.tpot, e.rows)
         );
     }
     let _ = writeln!(
         s,
         "| **all** | | | | | **{}** | {} | {} |",
         all.rows,
-        Errors::cells(&all.ttft),
-        Errors::cells(&all.tpot)
+        Errors::cells(&all.ttft, all.rows),
+        Errors::cells(&all.tpot, all.rows)
     );
     if !reasons.is_empty() {
         let _ = writeln!(s, "\n## Rows not modelled\n");
-        let _ = writeln!(s, "| rows | reason |\n|---:|---|");
+        let _ = writeln!(s, "| rows | lines | reason |\n|---:|---|---|");
         let mut by_count: Vec<_> = reasons.into_iter().collect();
-        by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        for (reason, n) in by_count {
+        by_count.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+        for (reason, lines) in by_count {
             // One table row: a reason quoting a value of several lines is put on one.
             let cell = reason.replace('|', "\\|").replace(['\r', '\n'], " ");
-            let _ = writeln!(s, "| {n} | {cell} |");
+            let _ = writeln!(s, "| {} | {} | {cell} |", lines.len(), line_list(&lines));
         }
     }
     s
 }
+
+/// Lines of the input listed in a report cell: the first [`LINES_LISTED`], then how many
+/// more (the output CSV gives every row its reason).
+fn line_list(lines: &[usize]) -> String {
+    let shown = lines.iter().take(LINES_LISTED).map(usize::to_string);
+    let mut cell = shown.collect::<Vec<_>>().join(", ");
+    if lines.len() > LINES_LISTED {
+        let _ = write!(cell, " and {} more", lines.len() - LINES_LISTED);
+    }
+    cell
+}
+
+/// Lines a report lists of the rows not modelled for one reason.
+const LINES_LISTED: usize = 8;
 
 /// The errors over every modelled row and by `backend/mode`.
 pub(super) fn summarise(rows: &[(RowSpec, super::Prediction)]) -> (Mape, BTreeMap<String, Mape>) {
@@ -327,11 +356,13 @@ mod tests {
         ];
         let (all, by) = summarise(&rows);
         assert_eq!(all.rows, 2);
-        assert!((all.ttft_pct - 20.0).abs() < 1e-9, "{all:?}");
-        assert!((all.tpot_pct - 20.0).abs() < 1e-9, "{all:?}");
+        assert!((all.ttft_pct.unwrap() - 20.0).abs() < 1e-9, "{all:?}");
+        assert!((all.tpot_pct.unwrap() - 20.0).abs() < 1e-9, "{all:?}");
+        assert_eq!((all.ttft_rows, all.tpot_rows), (2, 1));
         assert_eq!(by["trtllm/agg"], all);
-        // The report counts the rows as the summary does, one with TPOT alone too, and
-        // keeps a reason of two lines on its table row.
+        // The report counts the rows as the summary does, one with TPOT alone too, says
+        // over how many rows a MAPE is where fewer measured its figure, and keeps a reason
+        // of two lines on its table row, with the line of the row refused.
         let mut tpot_only = row((100.0, Some(10.0)), (110.0, Some(12.0)));
         tpot_only.0.measured_ttft_ms = None;
         let mut refused = row((100.0, None), (100.0, None));
@@ -346,8 +377,19 @@ mod tests {
             averaged: Averaged::SteadyState,
         };
         let md = render_report(&v, "servesim validate");
-        assert!(md.contains("| 1–8 | 2 | "), "{md}");
+        assert!(
+            md.contains("| 1–8 | 2 | 30.0 % (1 row) | +30.0 % | "),
+            "{md}"
+        );
         assert!(md.contains("| **all** | | | | | **2** |"), "{md}");
-        assert!(md.contains("| 1 | model_path foo bar: unknown |"), "{md}");
+        let line = v.rows[2].0.line;
+        assert!(
+            md.contains(&format!("| 1 | {line} | model_path foo bar: unknown |")),
+            "{md}"
+        );
+        assert_eq!(
+            line_list(&(1..=10).collect::<Vec<_>>()),
+            "1, 2, 3, 4, 5, 6, 7, 8 and 2 more"
+        );
     }
 }
