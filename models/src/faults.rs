@@ -52,7 +52,9 @@ pub enum StrikeMiss {
 /// What becomes of a request a fault took from the cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AfterLoss {
-    /// Sent again from scratch (its prefill redone), as a client or router retries.
+    /// Migrated: sent again with the output tokens its client has seen, which the next
+    /// worker prefills with the prompt before it makes the rest (Dynamo's request
+    /// migration, `--migration-limit` of its frontend).
     Retry,
     /// Failed, with the fault as its reason.
     Fail,

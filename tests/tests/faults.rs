@@ -46,6 +46,13 @@ fn a_node_lost_in_the_storm_is_accounted_for_and_every_planner_recovers() {
             s.retried + failed >= fault.requests_lost,
             "{policy}: each lost request retried or failed\n{s}"
         );
+        // A migrated request's stream stalls: one of its gaps, as long as its mean at least.
+        let longest_gap = s.all.itl_ms.as_ref().and_then(|p| p.max).unwrap();
+        let longest_mean = s.all.itl_mean_ms.max.unwrap();
+        assert!(
+            longest_gap >= 0.99 * longest_mean,
+            "{policy}: the longest gap {longest_gap} ms is shorter than a request's mean {longest_mean} ms\n{s}"
+        );
         let recovered = fault
             .recovered_at_s
             .unwrap_or_else(|| panic!("{policy} never recovered\n{s}"));
@@ -161,6 +168,14 @@ proptest! {
                     prop_assert_eq!(load.kv_utilisation, 0.0, "worker {:?} leaked KV blocks", w);
                 }
             }
+        }
+        // Every gap a client saw belongs to a completed request's stream, a migration's
+        // stall one of them and its carried tokens not made again: a stream of `n` tokens
+        // has `n − 1` gaps.
+        let failed: u64 = s.failed.values().sum();
+        if s.in_flight == 0 && failed == 0 {
+            let gaps = s.all.itl_ms.as_ref().map_or(0, |p| p.count);
+            prop_assert_eq!(gaps, s.all.output_tokens - s.all.completed, "{}", s);
         }
         let (again, _) = run(&scenario).unwrap();
         prop_assert_eq!(s, again);

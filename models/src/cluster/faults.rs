@@ -59,10 +59,12 @@ impl Cluster {
         }
         self.handoffs.retain(|h| h.from != w);
         self.stop(w, now);
-        for handle in lost {
+        for held in lost {
             out.notices.push(Notice::Lost {
-                handle,
+                handle: held.request,
                 reason: "worker lost",
+                made: held.made,
+                last_token_at: held.last_token_at,
             });
         }
         self.schedule_network_check(sched);
@@ -166,9 +168,12 @@ impl Cluster {
             if t.handoff.failures > self.max_transfer_failures {
                 let h = t.handoff;
                 self.workers[h.from.0 as usize].engine.release(h.from_slot);
+                // Parked on its prefill worker: its first token was never shown.
                 out.notices.push(Notice::Lost {
                     handle: h.spec.request,
                     reason: "KV transfer failed",
+                    made: 0,
+                    last_token_at: now,
                 });
                 self.kick(h.from, sched, out);
                 self.stop_if_drained(h.from, sched);

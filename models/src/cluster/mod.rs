@@ -137,6 +137,8 @@ pub struct RequestIn {
     pub output_tokens: u32,
     /// Content-block ids of the prompt.
     pub prefix_blocks: Arc<[u64]>,
+    /// A migrated request going on with an answer (see [`SeqSpec::continues`]).
+    pub continues: bool,
 }
 
 /// What the world learns from the cluster.
@@ -184,12 +186,16 @@ pub enum Notice {
         handle: RequestHandle,
     },
     /// A fault took the request from the cluster (its worker died, or its KV could
-    /// not be moved): the world retries it from scratch or fails it.
+    /// not be moved): the world migrates it or fails it.
     Lost {
         /// The request.
         handle: RequestHandle,
         /// Why, in words.
         reason: &'static str,
+        /// Output tokens its worker had made of it (0 where its KV could not be moved).
+        made: u32,
+        /// When the last of them was made.
+        last_token_at: SimTime,
     },
     /// The cluster cannot ever serve it.
     Rejected {

@@ -79,6 +79,7 @@ impl Cluster {
             output_tokens: req.output_tokens,
             prefix_blocks: req.prefix_blocks,
             decode_here,
+            continues: req.continues,
         };
         self.workers[w.0 as usize].engine.enqueue(spec, sched.now());
         self.kick(w, sched, out);

@@ -116,6 +116,7 @@ fn req(handle: u32, prompt: u32, output: u32) -> RequestIn {
         prompt_tokens: prompt,
         output_tokens: output,
         prefix_blocks: Arc::from(vec![]),
+        continues: false,
     }
 }
 

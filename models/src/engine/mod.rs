@@ -70,6 +70,21 @@ pub struct SeqSpec {
     pub prefix_blocks: Arc<[u64]>,
     /// Decode here after the prefill (else park and wait to be moved).
     pub decode_here: bool,
+    /// A migrated request going on with an answer its client has seen part of: its
+    /// `prompt_tokens` hold the tokens made before, and it makes no response header again.
+    pub continues: bool,
+}
+
+/// A request a worker holds, as a fault finds it: the output tokens made of it so far and
+/// when the last was (what a migration carries on and the client's stream resumes after).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeldRequest {
+    /// The request.
+    pub request: RequestHandle,
+    /// Output tokens made here (of its `output_tokens`).
+    pub made: u32,
+    /// When the last of them was made (when it was queued here, if none was).
+    pub last_token_at: SimTime,
 }
 
 /// What happened to a request during an iteration.
@@ -347,6 +362,7 @@ impl Engine {
         } else {
             Vec::new()
         };
+        let text_pending = self.config.header_tokens > 0 && !spec.continues;
         Seq {
             prefill_target: spec.prompt_tokens,
             spec,
@@ -361,7 +377,7 @@ impl Engine {
             last_token_at: now,
             first_decode_gap: SimDuration::ZERO,
             first_token_pending: false,
-            text_pending: self.config.header_tokens > 0,
+            text_pending,
             shows_at: None,
         }
     }
@@ -423,9 +439,28 @@ impl Engine {
     }
 
     /// Every request this worker holds (waiting, prefilling, decoding, parked or
-    /// incoming), in slot order: what is lost if the worker dies.
-    pub fn held_requests(&self) -> Vec<RequestHandle> {
-        self.seqs.values().map(|s| s.spec.request).collect()
+    /// incoming), in slot order, with the tokens made of it: what is lost if the worker
+    /// dies. A decoding sequence's tokens since it joined decode are counted from the
+    /// decode set (steps do not stamp every sequence), the last made at the last step's end.
+    pub fn held_requests(&self) -> Vec<HeldRequest> {
+        self.seqs
+            .values()
+            .map(|s| {
+                let since_join = match &s.phase {
+                    Phase::Decoding(member) => self.decode.made_since_join(member) as u32,
+                    _ => 0,
+                };
+                HeldRequest {
+                    request: s.spec.request,
+                    made: s.generated + since_join,
+                    last_token_at: if since_join > 0 {
+                        self.last_decode_end
+                    } else {
+                        s.last_token_at
+                    },
+                }
+            })
+            .collect()
     }
 
     /// The request of a parked sequence (to hand it to a decode worker).

@@ -35,6 +35,7 @@ fn spec(request: u32, prompt: u32, output: u32) -> SeqSpec {
         output_tokens: output,
         prefix_blocks: Arc::from(vec![]),
         decode_here: true,
+        continues: false,
     }
 }
 

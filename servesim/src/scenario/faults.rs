@@ -12,8 +12,10 @@ use super::checks::invalid;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultsConfig {
-    /// A request lost to a fault is retried from scratch (re-prefilled elsewhere) this many
-    /// times, then fails with the fault as its reason.
+    /// A request lost to a fault is migrated this many times, then fails with the fault as
+    /// its reason: sent again with the output tokens its client has seen, which another
+    /// worker prefills with the prompt before it makes the rest, the client's stream stalled
+    /// in between (Dynamo's request migration, its frontend's `--migration-limit`).
     #[serde(default = "default_max_retries")]
     pub max_retries: u32,
     /// A failed KV transfer is sent again this many times before the request is lost.

@@ -28,15 +28,31 @@ pub(super) struct InFlight {
     /// The worker decoding it (the prefill worker until a KV transfer starts).
     pub(super) decode_worker: Option<WorkerId>,
     pub(super) retries: u32,
+    /// Output tokens its client has seen of attempts a fault ended, which a migration
+    /// carries on (prefilled with the prompt, not made again).
+    pub(super) carried: u32,
+    /// Whether the client has seen the current attempt's first token.
+    pub(super) attempt_shown: bool,
+    /// When the client's stream stopped, a migration of it not yet showing a token.
+    pub(super) stalled_since: Option<SimTime>,
+    /// The longest such stall so far: a gap of its stream.
+    pub(super) longest_stall: SimDuration,
 }
 
-/// What the cluster is told of the request under `handle` (at least one token each way).
-pub(super) fn request_in(handle: RequestHandle, r: &Request) -> RequestIn {
+/// What the cluster is told of the request under `handle` (at least one token each way),
+/// `carried` of its output tokens already made and seen: a migration prefills them with the
+/// prompt and makes the rest (Dynamo's request migration: its frontend keeps each request's
+/// prompt and generated tokens and sends both to the next worker, `--migration-limit` and
+/// `--migration-max-seq-len` of ai-dynamo 1.6.1's `dynamo/frontend/frontend_args.py`).
+pub(super) fn request_in(handle: RequestHandle, r: &Request, carried: u32) -> RequestIn {
+    let output = r.output_tokens.max(1);
+    let carried = carried.min(output - 1);
     RequestIn {
         handle,
-        prompt_tokens: r.input_tokens.max(1),
-        output_tokens: r.output_tokens.max(1),
+        prompt_tokens: r.input_tokens.max(1) + carried,
+        output_tokens: output - carried,
         prefix_blocks: r.prefix_blocks.clone(),
+        continues: carried > 0,
     }
 }
 
@@ -99,6 +115,10 @@ impl World {
                 prefill_worker: None,
                 decode_worker: None,
                 retries: 0,
+                carried: 0,
+                attempt_shown: false,
+                stalled_since: None,
+                longest_stall: SimDuration::ZERO,
             };
             let handle = self.inflight.insert(flight);
             if let Some(frontend) = &mut self.frontend {
@@ -106,7 +126,7 @@ impl World {
                 sched.schedule_at(at, Event::Ingress(handle));
                 continue;
             }
-            let input = request_in(handle, &self.flight(handle).request);
+            let input = request_in(handle, &self.flight(handle).request, 0);
             self.cluster.arrive(input, sched, &mut self.out);
             self.apply_notices(sched);
         }
@@ -121,7 +141,7 @@ impl World {
             .get_mut(handle)
             .expect("a request in the frontend is in flight");
         flight.entered = sched.now();
-        let input = request_in(handle, &flight.request);
+        let input = request_in(handle, &flight.request, flight.carried);
         self.cluster.arrive(input, sched, &mut self.out);
         self.apply_notices(sched);
     }
@@ -172,7 +192,16 @@ impl World {
                         }
                     }
                     Notice::FirstToken { handle } => {
-                        self.flight(handle).first_token.get_or_insert(seen);
+                        let f = self.flight(handle);
+                        f.first_token.get_or_insert(seen);
+                        f.attempt_shown = true;
+                        // A migration's first token is the next of a stream the client saw
+                        // stop: one gap, the stall.
+                        if let Some(since) = f.stalled_since.take() {
+                            let stall = seen.saturating_duration_since(since);
+                            f.longest_stall = f.longest_stall.max(stall);
+                            self.metrics.itl_gaps(now, &[(stall, 1)]);
+                        }
                     }
                     Notice::TransferStarted { handle, worker } => {
                         let f = self.flight(handle);
@@ -189,6 +218,7 @@ impl World {
                         self.metrics.preemptions += 1;
                     }
                     Notice::Finished { handle, max_itl } => {
+                        let max_itl = max_itl.max(self.flight(handle).longest_stall);
                         let f = self.retire(handle);
                         let first_token = f.first_token.unwrap_or(seen);
                         let admitted = "a request is admitted before it finishes";
@@ -239,13 +269,25 @@ impl World {
                         self.workload.on_failed(f.request.id, now);
                     }
                     Notice::TransferFailed { .. } => self.metrics.transfer_failures += 1,
-                    Notice::Lost { handle, reason } => {
+                    Notice::Lost {
+                        handle,
+                        reason,
+                        made,
+                        last_token_at,
+                    } => {
                         let max = self.faults.as_ref().map_or(0, |f| f.config.max_retries);
                         let f = self.flight(handle);
                         if after_loss(f.retries, max) == AfterLoss::Retry {
                             f.retries += 1;
                             f.transfer_started = None;
-                            let again = request_in(handle, &f.request);
+                            // What the client saw of this attempt is carried on; its stream
+                            // stalls from the last token it saw (an earlier stall's start
+                            // stands where this attempt showed nothing).
+                            if std::mem::take(&mut f.attempt_shown) && made > 0 {
+                                f.carried += made;
+                                f.stalled_since = Some(last_token_at);
+                            }
+                            let again = request_in(handle, &f.request, f.carried);
                             self.metrics.retried += 1;
                             self.cluster.arrive(again, sched, &mut self.out);
                         } else {
