@@ -226,7 +226,10 @@ fn load_profile(
     path: &str,
 ) -> Result<Profile, PlannerError> {
     if let Some(dir) = &config.profile_dir {
-        let profile = Profile::read_dir(&ctx.base_dir.join(dir))?;
+        // A file missing or wrong is the field's fault: the error names it.
+        let field = format!("{path}.profile_dir");
+        let profile = Profile::read_dir(&ctx.base_dir.join(dir))
+            .map_err(|e| PlannerError::invalid(&field, e.to_string()))?;
         // A profile made for other worker sizes would mis-scale the pools: refused when its
         // files say their TP (Dynamo's own files may not).
         let (ptp, dtp) = profile.tp();
@@ -237,13 +240,13 @@ fn load_profile(
             if let Some(tp) = file_tp
                 && tp != pool.gpus_per_worker
             {
-                return Err(PlannerError::Model {
-                    path: format!("{path}.profile_dir"),
-                    message: format!(
+                return Err(PlannerError::invalid(
+                    &field,
+                    format!(
                         "{dir}: the {role} profile is for TP{tp} workers, but pool `{}` has TP{}",
                         pool.name, pool.gpus_per_worker
                     ),
-                });
+                ));
             }
         }
         return Ok(profile);

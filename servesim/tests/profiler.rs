@@ -246,7 +246,8 @@ planner: {{policy: sla, interval_s: 60, profile_dir: {}}}
     let e = servesim::run(&s).err().expect("TP mismatch is an error");
     let e = e.to_string();
     assert!(
-        e.contains("profile_dir")
+        e.contains("planner.profile_dir: ")
+            && !e.contains("performance model")
             && e.contains(&format!("TP{dtp} workers"))
             && e.contains(&format!("pool `decode` has TP{other}")),
         "{e}"
@@ -257,7 +258,11 @@ planner: {{policy: sla, interval_s: 60, profile_dir: {}}}
     let e = servesim::run(&s)
         .err()
         .expect("missing profile is an error");
-    assert!(e.to_string().contains("prefill_raw_data.json"), "{e}");
+    let e = e.to_string();
+    assert!(
+        e.starts_with("planner.profile_dir: ") && e.contains("prefill_raw_data.json"),
+        "{e}"
+    );
     std::fs::remove_dir_all(&out).ok();
 }
 

@@ -16,10 +16,20 @@ pub fn distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// The candidate closest to `word` (case-insensitive), when it is close enough to be a typo:
-/// at most a third of the word's letters apart (at least one). Ties go to the first listed.
+/// The candidate closest to `word` (case-insensitive): the one name that is `word` with a
+/// suffix after an underscore (a unit left out: `passenger_rate` for `passenger_rate_per_s`),
+/// else the nearest when close enough to be a typo, at most a third of the word's letters
+/// apart (at least one). Ties go to the first listed.
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let w = word.to_lowercase();
+    let candidates: Vec<&str> = candidates.into_iter().collect();
+    let stem = format!("{w}_");
+    let mut suffixed = candidates
+        .iter()
+        .filter(|c| c.to_lowercase().starts_with(&stem));
+    if let (Some(&only), None) = (suffixed.next(), suffixed.next()) {
+        return Some(only);
+    }
     let most = (w.chars().count() / 3).max(1);
     candidates
         .into_iter()
@@ -126,6 +136,25 @@ mod tests {
         assert_eq!(closest("TP", ["name", "tp"]), Some("tp"));
         assert_eq!(closest("banana", ["name", "workers", "tp"]), None);
         assert_eq!(distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn a_name_written_without_its_unit_gets_the_one_with_it() {
+        let airline = [
+            "passenger_rate_per_s",
+            "passenger_start_s",
+            "passenger_class",
+        ];
+        assert_eq!(
+            closest("passenger_rate", airline),
+            Some("passenger_rate_per_s")
+        );
+        assert_eq!(
+            closest("duration", ["duration_s", "seed"]),
+            Some("duration_s")
+        );
+        // Several names go on from it: none is the one, and the nearest is not close.
+        assert_eq!(closest("passenger", airline), None);
     }
 
     #[test]
