@@ -275,7 +275,7 @@ NOTEBOOKS = {
         "{r: round(static.replace(expert_routing=r).run().summary[\"slo_attainment\"], 3)\n"
         " for r in [\"balanced\", \"power_law_1.01\", \"power_law_1.2\"]}",
         "## What this showed\n\nThe fixed 2P1D deployment falls behind at the day's peak and in the "
-        "burst: its prompts of 12k tokens on average queue for the two prefill workers. Both planners "
+        "burst: its prompts of some 10k tokens on average (a log-normal of mean 12k cut at 32k) queue for the two prefill workers. Both planners "
         "add prefill workers in whole 8-GPU steps within the two racks; `sla` keeps nearly every "
         "request within its SLOs for a few more GPU-hours than static, `lookahead` buys more "
         "workers earlier and meets slightly more. The decode worker is never the bottleneck here: "
