@@ -145,7 +145,8 @@ def stats(
     """``servesim traffic stats``: the same workload run as :func:`generate` (same arguments
     and closed-loop assumption), summarised without keeping the requests. Returns ``total``
     and ``classes`` (one per class with requests), each with ``class``, ``count``,
-    ``first_s``, ``span_s``, ``rate_per_s``, ``input`` and ``output`` (``mean``, ``p50``,
+    ``first_s``, ``span_s``, ``rate_per_s`` (None with fewer than two requests or all at one
+    instant), ``input`` and ``output`` (``mean``, ``p50``,
     ``p99``, ``max`` tokens), ``blocks`` and ``reusable_block_share`` (share of prompt blocks
     seen in an earlier prompt)."""
     raw = _workload(source, base_dir, seed, duration_s, response_s, max_requests, format).stats()

@@ -30,6 +30,35 @@ fn stats_of_the_azure_conversation_trace() {
 }
 
 #[test]
+fn stats_of_closed_loops_say_what_they_assume() {
+    // The benchmark client's users, answered at once: every request at time zero, which has
+    // no rate, and the table says what it assumed.
+    let scenario = repo("scenarios/aiperf-concurrency.yaml");
+    let (ok, out, err) = run(&["traffic", "stats", scenario.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let total = out.lines().find(|l| l.starts_with('*')).unwrap();
+    assert_eq!(total.split_whitespace().nth(3), Some("-"), "{out}");
+    assert!(out.contains("are answered at once (--response-s"), "{out}");
+    let (ok, out, err) = run(&[
+        "traffic",
+        "stats",
+        scenario.to_str().unwrap(),
+        "--response-s",
+        "2",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("are answered 2 s after they ask"), "{out}");
+    let (ok, out, err) = run(&["traffic", "stats", scenario.to_str().unwrap(), "--json"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("\"rate_per_s\": null"), "{out}");
+    // A trace assumes nothing.
+    let trace = repo("data/traces/azure_llm_2023_conv.csv.gz");
+    let (ok, out, err) = run(&["traffic", "stats", trace.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(!out.contains("answered"), "{out}");
+}
+
+#[test]
 fn stats_and_export_of_a_scenario() {
     let scenario = repo("traffic/examples/airline.yaml");
     let (ok, out, err) = run(&["traffic", "stats", scenario.to_str().unwrap()]);

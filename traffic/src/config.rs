@@ -130,6 +130,14 @@ pub(crate) struct TraceSpec {
 }
 
 impl WorkloadSpec {
+    /// Whether some stream's requests wait for answers to earlier ones (closed-loop users,
+    /// benchmark clients): run without a cluster, their times are the answers' assumed ones.
+    pub fn waits_for_answers(&self) -> bool {
+        self.streams
+            .iter()
+            .any(|s| matches!(s.kind, StreamKind::Closed(_) | StreamKind::Benchmark(_)))
+    }
+
     /// Tokens per prefix block.
     pub fn block_tokens(&self) -> u32 {
         self.block_tokens

@@ -52,8 +52,9 @@ pub struct ClassStats {
     pub first_s: f64,
     /// Last arrival minus first, seconds.
     pub span_s: f64,
-    /// Requests per second over the span (0 with fewer than two requests).
-    pub rate_per_s: f64,
+    /// Requests per second over the span; none with fewer than two requests or all at one
+    /// instant (closed-loop users answered at once: `--response-s`).
+    pub rate_per_s: Option<f64>,
     /// Prompt tokens.
     pub input: Summary,
     /// Output tokens.
@@ -130,12 +131,8 @@ impl Acc {
             count: self.count,
             first_s: first.as_secs_f64(),
             span_s: span,
-            rate_per_s: if self.count > 1 && span > 0.0 {
-                // Gaps between arrivals: one fewer than arrivals.
-                (self.count - 1) as f64 / span
-            } else {
-                0.0
-            },
+            // Gaps between arrivals: one fewer than arrivals.
+            rate_per_s: (self.count > 1 && span > 0.0).then(|| (self.count - 1) as f64 / span),
             input: summarize(&self.input, self.count),
             output: summarize(&self.output, self.count),
             blocks: self.blocks,
@@ -204,11 +201,11 @@ impl fmt::Display for Stats {
         for c in self.classes.iter().chain([&self.total]) {
             writeln!(
                 f,
-                "{:<w$} {:>9} {:>10.1} {:>9.3} {:>9.1} {:>7} {:>7} {:>9.1} {:>7} {:>7} {:>8.1}%",
+                "{:<w$} {:>9} {:>10.1} {:>9} {:>9.1} {:>7} {:>7} {:>9.1} {:>7} {:>7} {:>8.1}%",
                 c.class,
                 c.count,
                 c.span_s,
-                c.rate_per_s,
+                c.rate_per_s.map_or("-".into(), |r| format!("{r:.3}")),
                 c.input.mean,
                 c.input.p50,
                 c.input.p99,

@@ -90,7 +90,7 @@ fn azure_conversation_stats() {
     let s = stats.finish().total;
     assert_eq!(s.count, 19_366);
     assert!((s.span_s - 3501.7).abs() < 0.1);
-    assert!((s.rate_per_s - 5.53).abs() < 0.01);
+    assert!((s.rate_per_s.unwrap() - 5.53).abs() < 0.01);
     // First row: 374 prompt tokens, 44 generated.
     assert_eq!((rs[0].input_tokens, rs[0].output_tokens), (374, 44));
     assert_eq!(s.reusable_block_share, 0.0, "Azure rows share nothing");

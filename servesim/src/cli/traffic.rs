@@ -128,6 +128,18 @@ pub fn run(cmd: TrafficCommand) -> Result<(), CliError> {
                 println!("{}", stats.to_json());
             } else {
                 print!("{stats}");
+                if w.spec.waits_for_answers() {
+                    let when = if run.response_s == 0.0 {
+                        "at once".to_string()
+                    } else {
+                        format!("{} s after they ask", run.response_s)
+                    };
+                    println!(
+                        "closed-loop users and benchmark clients are answered {when} (--response-s, \
+                         no cluster here): their requests and rates are what such answers give, \
+                         not what a run's would"
+                    );
+                }
             }
             Ok(())
         }
