@@ -48,6 +48,7 @@ pub fn run_cmd(args: AbArgs) -> Result<(), CliError> {
     let scenario = Scenario::from_file_with(&args.scenario, &args.set).map_err(|e| msg(&e))?;
     let jobs = super::jobs(args.jobs)?;
     super::warn_before(&scenario);
+    super::note_default_planner(&scenario);
     let bar = super::progress::Bar::new();
     let report = ab(
         &scenario,

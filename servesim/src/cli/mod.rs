@@ -167,6 +167,19 @@ pub fn warn_before(scenario: &servesim::Scenario) {
     }
 }
 
+/// Tells on stderr what planner settings a comparison of policies gives a scenario without
+/// a `planner:` section (`servesim::experiment::with_policy`), which `run` would refuse as
+/// incomplete: the user did not write them.
+pub fn note_default_planner(scenario: &servesim::Scenario) {
+    if scenario.planner().is_none() {
+        eprintln!(
+            "note: the scenario has no planner section: each policy decides every {} s with \
+             its own defaults (set planner.interval_s and the rest to choose)",
+            servesim::experiment::DEFAULT_INTERVAL_S
+        );
+    }
+}
+
 /// Tells on stderr, after the runs of one scenario, what their summaries warned of beyond
 /// what [`warn_before`] said: each warning once, with the runs that gave it
 /// (`servesim::warnings::of_runs`).

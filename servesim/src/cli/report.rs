@@ -95,6 +95,7 @@ pub fn compare(
     }
     let jobs = super::jobs(o.jobs)?;
     super::warn_before(&scenario);
+    super::note_default_planner(&scenario);
     let bar = super::progress::Bar::new();
     let runs = match &o.trace_dir {
         None => run_policies(&scenario, &policies, jobs, &bar),

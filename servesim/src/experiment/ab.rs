@@ -110,16 +110,12 @@ pub struct AbReport {
 /// would claim a certainty they do not give).
 pub fn no_interval_reason(seeds: usize, all_identical: bool) -> Option<String> {
     if seeds < 2 {
-        Some(
-            "one seed: no intervals (a t-interval needs two or more seeds; give --seeds 2 \
-             or more)"
-                .into(),
-        )
+        Some("one seed (a t-interval needs two or more seeds; give --seeds 2 or more)".into())
     } else if all_identical {
         Some(format!(
             "all {seeds} seeds gave bit-identical runs under every policy (the seed reaches \
              no randomness of the workload, e.g. a trace replay, or none of its draws \
-             arrived within the run): one run's numbers, exact differences, no intervals"
+             arrived within the run): one run's numbers and exact differences"
         ))
     } else {
         None
