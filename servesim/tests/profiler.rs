@@ -561,6 +561,20 @@ fn simulate_mode_compares_the_top_candidates_with_the_simulator() {
             assert!(o.chosen.meets_slo());
             assert!(c.sim_tokens_per_s_per_gpu <= o.chosen.tokens_per_s_per_gpu + 1e-9);
         }
+        // Each says which targets its simulation misses, as the re-ranking judged them.
+        let missed = [("TTFT", ttft > 500.0), ("ITL", itl > 30.0)]
+            .into_iter()
+            .filter(|m| m.1)
+            .map(|m| m.0)
+            .collect::<Vec<_>>();
+        let said = c.sim_miss_text(&o.request);
+        match missed[..] {
+            [] => assert_eq!(said, "", "{c:?}"),
+            _ => assert_eq!(
+                said,
+                format!("misses {} in simulation", missed.join(" and "))
+            ),
+        }
     }
     // Both modes are simulated, so the simulation can re-rank them.
     for m in ["agg", "disagg"] {

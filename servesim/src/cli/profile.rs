@@ -192,7 +192,7 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
     }
     for cmp in &o.comparisons {
         outln!(
-            "simulated {} ({}): TTFT {:.0}/{} ms, ITL {:.1}/{} ms, {:.0}/{:.0} tokens/s/GPU (fast/sim){}",
+            "simulated {} ({}): TTFT {:.0}/{} ms, ITL {:.1}/{} ms, {:.0}/{:.0} tokens/s/GPU (fast/sim){}{}",
             cmp.label,
             cmp.workload,
             cmp.fast_ttft_ms,
@@ -201,6 +201,10 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
             servesim::profiler::simulate::with_seeds(cmp.sim_itl_ms, cmp.sim_itl_ms_seeds, 1),
             cmp.fast_tokens_per_s_per_gpu,
             cmp.sim_tokens_per_s_per_gpu,
+            match cmp.sim_miss_text(&o.request) {
+                m if m.is_empty() => m,
+                m => format!(": {m}"),
+            },
             if cmp.disagreements.is_empty() {
                 String::new()
             } else {

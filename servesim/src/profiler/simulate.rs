@@ -88,6 +88,22 @@ impl Comparison {
             )
         }
     }
+
+    /// The latency targets of `req` the simulation misses, as the re-ranking judges them
+    /// ([`as_simulated`]), in words: "misses ITL in simulation", or empty.
+    pub fn sim_miss_text(&self, req: &ProfileRequest) -> String {
+        let ttft = self.sim_ttft_ms.unwrap_or(f64::NAN);
+        let itl = self.sim_itl_ms.unwrap_or(f64::NAN);
+        let missed: Vec<String> = slo_misses(req, ttft, itl)
+            .iter()
+            .map(|m| m.slo.to_uppercase())
+            .collect();
+        if missed.is_empty() {
+            String::new()
+        } else {
+            format!("misses {} in simulation", missed.join(" and "))
+        }
+    }
 }
 
 /// The lowest and highest of `values`, where there are at least two.
