@@ -115,16 +115,16 @@ pub fn svg(c: &Chart<'_>) -> String {
             TOP
         );
     }
-    for k in 0..=4 {
-        let v = y_max * f64::from(k) / 4.0;
+    let (intervals, decimals) = y_ticks(y_max);
+    for k in 0..=intervals {
+        let v = y_max * f64::from(k) / f64::from(intervals);
         let yy = y(v);
         let _ = write!(
             s,
-            r##"<line x1="{LEFT}" x2="{:.1}" y1="{yy:.1}" y2="{yy:.1}" stroke="#e5e7eb"/><text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{}</text>"##,
+            r##"<line x1="{LEFT}" x2="{:.1}" y1="{yy:.1}" y2="{yy:.1}" stroke="#e5e7eb"/><text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{v:.decimals$}</text>"##,
             W - RIGHT,
             LEFT - 4.0,
             yy + 3.0,
-            fmt_num(v)
         );
     }
     for k in 0..=6 {
@@ -211,14 +211,26 @@ pub fn svg(c: &Chart<'_>) -> String {
     s
 }
 
-fn fmt_num(v: f64) -> String {
-    if v >= 100.0 || v == 0.0 {
-        format!("{v:.0}")
-    } else if v >= 1.0 {
-        format!("{v:.1}")
+/// The intervals of a y axis up to `y_max` (a [`nice_max`]) and the decimals that print
+/// its ticks exactly: steps of 1, 2, 2.5 or 5 times a power of ten, so that no two ticks
+/// read the same (a 0.025 axis in quarters read 0.01 twice at two decimals).
+fn y_ticks(y_max: f64) -> (u32, usize) {
+    let p = 10f64.powf(y_max.log10().floor());
+    let mantissa = y_max / p;
+    // 2.5 and 5 in fifths (steps of 0.5 and 1); 1, 2 and 10 in quarters.
+    let intervals = if (mantissa - 2.5).abs() < 1e-9 || (mantissa - 5.0).abs() < 1e-9 {
+        5
     } else {
-        format!("{v:.2}")
-    }
+        4
+    };
+    let step = y_max / f64::from(intervals);
+    let decimals = (0..=6)
+        .find(|&d| {
+            let scaled = step * 10f64.powi(d as i32);
+            (scaled - scaled.round()).abs() < 1e-6 * scaled.max(1.0)
+        })
+        .unwrap_or(6);
+    (intervals, decimals)
 }
 
 /// Pixels between the lines of a chart, so that lines with equal values lie side by side.
@@ -466,5 +478,24 @@ mod tests {
         assert_eq!(nice_max(3.2), 5.0);
         assert_eq!(nice_max(480.0), 500.0);
         assert_eq!(nice_max(1001.0), 2000.0);
+    }
+
+    #[test]
+    fn axis_ticks_read_distinct_and_exact() {
+        for (y_max, want) in [
+            (
+                0.025,
+                vec!["0.000", "0.005", "0.010", "0.015", "0.020", "0.025"],
+            ),
+            (2.0, vec!["0.0", "0.5", "1.0", "1.5", "2.0"]),
+            (500.0, vec!["0", "100", "200", "300", "400", "500"]),
+            (1.0, vec!["0.00", "0.25", "0.50", "0.75", "1.00"]),
+        ] {
+            let (n, d) = y_ticks(y_max);
+            let ticks: Vec<String> = (0..=n)
+                .map(|k| format!("{:.d$}", y_max * f64::from(k) / f64::from(n)))
+                .collect();
+            assert_eq!(ticks, want, "{y_max}");
+        }
     }
 }
