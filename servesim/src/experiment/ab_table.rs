@@ -66,6 +66,12 @@ impl fmt::Display for AbReport {
                 p.scaling_actions
             )?;
         }
+        writeln!(
+            f,
+            "(TTFT and ITL in ms, ITL each request's mean gap; goodput: requests/s meeting both \
+             SLOs; GPU-hours and actions, workers started and stopped, are each run's, their \
+             means over the seeds)"
+        )?;
         if let Some(why) = &self.no_interval {
             writeln!(f, "no intervals: {why}")?;
         } else {
