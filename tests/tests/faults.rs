@@ -4,7 +4,7 @@ use std::path::Path;
 
 use proptest::prelude::*;
 use servesim::experiment::with_policy;
-use servesim::scenario::{FaultEvent, FaultsConfig};
+use servesim::scenario::{FaultEvent, FaultsConfig, FrontendConfig};
 use servesim::{Scenario, Summary, run};
 
 /// The node-loss story, shortened: storm from 300 s to 1200 s, node 0 lost at 600 s.
@@ -180,6 +180,45 @@ proptest! {
         let (again, _) = run(&scenario).unwrap();
         prop_assert_eq!(s, again);
     }
+}
+
+/// Behind a frontend each gap is the one its client sees, a migration's stall too (it had
+/// been counted from when the engine made the last token before it to when the client got
+/// the next, the frontend's queue added: 10.5 s here for a stall its client saw last 1.0 s),
+/// so the gaps of every stream add up to its time from first token to last.
+#[test]
+fn a_stall_behind_a_frontend_is_the_gap_its_client_sees() {
+    let faults = vec![FaultEvent::NodeDown {
+        at_s: 20.0,
+        node: 0,
+        duration_s: Some(10.0),
+    }];
+    let s = small(faults, 3)
+        .edited(|c| {
+            c.frontend = Some(FrontendConfig {
+                latency_ms: None,
+                token_cost_us: Some(2500.0),
+            });
+            c.metrics.keep_requests = true;
+        })
+        .unwrap();
+    let (summary, world) = run(&s).unwrap();
+    let failed: u64 = summary.failed.values().sum();
+    assert!(
+        summary.retried > 0 && failed == 0 && summary.in_flight == 0,
+        "{} {summary}",
+        summary.retried
+    );
+    let gaps = summary.all.itl_ms.as_ref().unwrap();
+    let recorded_s = gaps.mean.unwrap() * gaps.count as f64 / 1e3;
+    let cols = world.metrics.requests.as_ref().unwrap();
+    let streams_s: f64 = (cols.itl_mean_ms.iter().zip(&cols.output_tokens))
+        .map(|(mean, &out)| mean * f64::from(out.max(1) - 1) / 1e3)
+        .sum();
+    assert!(
+        (recorded_s / streams_s - 1.0).abs() < 2e-3,
+        "gaps add up to {recorded_s} s, streams last {streams_s} s\n{summary}"
+    );
 }
 
 /// Failures at random are a Poisson process from `start_s`: the first one an exponential

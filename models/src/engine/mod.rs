@@ -81,7 +81,8 @@ pub struct SeqSpec {
 pub struct HeldRequest {
     /// The request.
     pub request: RequestHandle,
-    /// Output tokens made here (of its `output_tokens`).
+    /// Output tokens made of it so far (of its `output_tokens`; a request handed over
+    /// counts the token that came with it).
     pub made: u32,
     /// When the last of them was made (when it was queued here, if none was).
     pub last_token_at: SimTime,

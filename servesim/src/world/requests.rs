@@ -192,13 +192,19 @@ impl World {
                         }
                     }
                     Notice::FirstToken { handle } => {
-                        let f = self.flight(handle);
+                        let f = self
+                            .inflight
+                            .get_mut(handle)
+                            .expect("notice for a live request");
                         f.first_token.get_or_insert(seen);
                         f.attempt_shown = true;
                         // A migration's first token is the next of a stream the client saw
-                        // stop: one gap, the stall.
+                        // stop: one gap, the stall, from when the frontend delivered the last
+                        // token before it (as every gap is taken behind a frontend).
                         if let Some(since) = f.stalled_since.take() {
-                            let stall = seen.saturating_duration_since(since);
+                            let made = now.saturating_duration_since(since);
+                            let stall = (self.frontend.as_ref())
+                                .map_or(made, |fe| fe.user_gap(now, seen, made));
                             f.longest_stall = f.longest_stall.max(stall);
                             self.metrics.itl_gaps(now, &[(stall, 1)]);
                         }
