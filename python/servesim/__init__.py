@@ -62,8 +62,10 @@ __all__ = [
 
 def __dir__() -> list[str]:
     """The public names alone (PEP 562), so that a notebook's completion offers the API, not
-    the helpers and modules the package imports for itself."""
-    return sorted([*__all__, "__version__"])
+    the helpers and modules the package imports for itself; the optional submodules
+    (``plots``, ``gym``) once imported."""
+    optional = [name for name in ("plots", "gym") if name in globals()]
+    return sorted([*__all__, "__version__", *optional])
 
 
 class PythonPlanner(Protocol):

@@ -555,9 +555,11 @@ def test_completion_offers_the_api_not_the_helpers() -> None:
 
     for module in (servesim, servesim.traffic, servesim.perf, servesim.gym):
         public = set(module.__all__)
-        assert set(dir(module)) - {"__version__"} == public, module.__name__
+        assert set(dir(module)) - {"__version__", "gym"} == public, module.__name__
         assert all(hasattr(module, name) for name in public), module.__name__
     assert "__version__" in dir(servesim)
+    # An optional submodule shows once imported.
+    assert "gym" in dir(servesim)
     assert not {"count", "json", "number", "whole_in"} & set(dir(servesim))
 
 

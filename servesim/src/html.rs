@@ -224,12 +224,13 @@ fn y_ticks(y_max: f64) -> (u32, usize) {
         4
     };
     let step = y_max / f64::from(intervals);
-    let decimals = (0..=6)
+    let decimals = (0..=12)
         .find(|&d| {
             let scaled = step * 10f64.powi(d as i32);
-            (scaled - scaled.round()).abs() < 1e-6 * scaled.max(1.0)
+            // A whole number of its last digit, that digit shown.
+            scaled > 0.999 && (scaled - scaled.round()).abs() < 1e-6 * scaled
         })
-        .unwrap_or(6);
+        .unwrap_or(12);
     (intervals, decimals)
 }
 
@@ -490,6 +491,16 @@ mod tests {
             (2.0, vec!["0.0", "0.5", "1.0", "1.5", "2.0"]),
             (500.0, vec!["0", "100", "200", "300", "400", "500"]),
             (1.0, vec!["0.00", "0.25", "0.50", "0.75", "1.00"]),
+            (
+                2e-6,
+                vec![
+                    "0.0000000",
+                    "0.0000005",
+                    "0.0000010",
+                    "0.0000015",
+                    "0.0000020",
+                ],
+            ),
         ] {
             let (n, d) = y_ticks(y_max);
             let ticks: Vec<String> = (0..=n)

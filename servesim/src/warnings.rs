@@ -216,16 +216,22 @@ fn eager_decode(s: &Scenario, w: &World) -> Vec<String> {
         .filter_map(|p| {
             let (eager, steps) = w.cluster.eager_decode_steps(p);
             let share = eager as f64 / steps.max(1) as f64;
+            let graphs = &s.pools()[p.0 as usize].engine.cuda_graphs;
             (share > EAGER_SHARE).then(|| {
                 format!(
                     "pool {}: {:.0} % of its {steps} decode-only steps ran eagerly, no CUDA \
                      graph being captured of their batch size ({} captures {}), each at the \
-                     host's pace of launching every layer; set engine.cuda_graph_padding or \
-                     engine.cuda_graph_batch_sizes as the deployment runs",
+                     host's pace of launching every layer; set {} as the deployment runs",
                     w.cluster.pool_name(p),
                     100.0 * share,
                     s.backend().name(),
-                    captured_sizes(&s.pools()[p.0 as usize].engine.cuda_graphs),
+                    captured_sizes(graphs),
+                    // Padded, only batches beyond the largest graph run eagerly.
+                    if graphs.padding() {
+                        "engine.cuda_graph_batch_sizes up to the batches it runs"
+                    } else {
+                        "engine.cuda_graph_padding or engine.cuda_graph_batch_sizes"
+                    },
                 )
             })
         })
@@ -252,10 +258,16 @@ fn captured_sizes(graphs: &CudaGraphs) -> String {
             }
         })
         .collect::<Vec<_>>();
-    let sizes = if sizes.is_empty() {
-        "no graph".to_string()
-    } else {
-        sizes.join(", ")
+    // A long list (SGLang's and vLLM's step through the hundreds) by its ends.
+    let sizes = match sizes.len() {
+        0 => "no graph".to_string(),
+        n if n > 6 => format!(
+            "{}, …, {} ({} sizes)",
+            sizes[..3].join(", "),
+            sizes[n - 1],
+            graphs.sizes().len()
+        ),
+        _ => sizes.join(", "),
     };
     let padding = if graphs.padding() { "with" } else { "without" };
     format!("{sizes}, {padding} padding")
@@ -405,7 +417,26 @@ pub fn of_runs(before: &[String], runs: &[(&str, &[String])]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::of_runs;
+    use super::{captured_sizes, of_runs};
+    use servesim_models::backend::Backend;
+    use servesim_models::engine::cuda_graph::CudaGraphs;
+
+    #[test]
+    fn captured_sizes_read_as_runs_and_a_long_list_by_its_ends() {
+        let trtllm = CudaGraphs::for_backend(Backend::Trtllm, 128, 8);
+        assert_eq!(captured_sizes(&trtllm), "1–32, 64, 128, without padding");
+        let sglang = CudaGraphs::for_backend(Backend::Sglang, 256, 8);
+        let said = captured_sizes(&sglang);
+        let n = sglang.sizes().len();
+        assert!(
+            said.starts_with("1–2, 4, 8, …, ") && said.contains(&format!("({n} sizes)")),
+            "{said}"
+        );
+        assert_eq!(
+            captured_sizes(&CudaGraphs::none()),
+            "no graph, without padding"
+        );
+    }
 
     #[test]
     fn each_warning_of_several_runs_is_told_once_with_the_runs_that_gave_it() {
