@@ -341,6 +341,21 @@ impl ProfileRequest {
                 ),
             ));
         }
+        // An id read as a built-in of another name (an `-Instruct` suffix dropped, a short
+        // form) is a checkpoint the profile has not seen: say which one it times.
+        let given = model
+            .rsplit('/')
+            .next()
+            .unwrap_or(&model)
+            .to_ascii_lowercase();
+        let given = given.strip_suffix("-fp8").unwrap_or(&given);
+        if llm.name.to_ascii_lowercase() != given && !model.ends_with(".json") {
+            assumed.push(format!(
+                "model: '{model}' is timed as the built-in {} ({} weights)",
+                llm.name,
+                llm.weight_dtype.name()
+            ));
+        }
         if !is_hugging_face_id(&model) {
             assumed.push(format!(
                 "the DGD's workers load the model as written, '{model}', which is not a \
@@ -501,6 +516,22 @@ spec:
             ]
         );
         assert!(b.assumed[0].contains("total GPUs: 8"), "{:?}", b.assumed);
+    }
+
+    #[test]
+    fn a_model_timed_as_a_built_in_of_another_name_says_so() {
+        let said = |model: &str| {
+            let r = parse(&NEWER.replace("model: Qwen/Qwen3-32B-FP8", &format!("model: {model}")))
+                .unwrap();
+            r.assumed.into_iter().find(|a| a.starts_with("model: "))
+        };
+        assert_eq!(said("Qwen/Qwen3-32B-FP8"), None);
+        assert_eq!(
+            said("Qwen/Qwen3-32B-Instruct").as_deref(),
+            Some(
+                "model: 'Qwen/Qwen3-32B-Instruct' is timed as the built-in Qwen3-32B (bf16 weights)"
+            )
+        );
     }
 
     #[test]
