@@ -94,6 +94,7 @@ traffic:
     );
     let s = Scenario::from_yaml_str(&yaml, "small", Path::new(".")).unwrap();
     s.edited(|c| {
+        c.metrics.keep_requests = true;
         c.faults = Some(FaultsConfig {
             max_retries: 1,
             max_transfer_failures: 1,
@@ -176,6 +177,14 @@ proptest! {
         if s.in_flight == 0 && failed == 0 {
             let gaps = s.all.itl_ms.as_ref().map_or(0, |p| p.count);
             prop_assert_eq!(gaps, s.all.output_tokens - s.all.completed, "{}", s);
+            // The longest gap of all is some request's longest, whichever attempt it fell in.
+            let longest = s.all.itl_ms.as_ref().and_then(|p| p.max).unwrap_or(0.0);
+            let cols = world.metrics.requests.as_ref().unwrap();
+            let longest_of_requests = cols.itl_max_ms.iter().copied().fold(0.0, f64::max);
+            prop_assert!(
+                (longest / longest_of_requests - 1.0).abs() < 2e-3,
+                "longest gap {} ms, longest of a request {} ms\n{}", longest, longest_of_requests, s
+            );
         }
         let (again, _) = run(&scenario).unwrap();
         prop_assert_eq!(s, again);

@@ -1,7 +1,7 @@
 //! Faults: workers killed mid-iteration, nodes down and back, stragglers, degraded NIC
 //! links and failed KV transfers.
 
-use servesim_core::Scheduler;
+use servesim_core::{Scheduler, SimDuration};
 
 use super::{Cluster, ClusterEvent, ClusterOutput, Notice, TransferOutcome, WorkerId, WorkerState};
 use crate::engine::Engine;
@@ -65,6 +65,7 @@ impl Cluster {
                 reason: "worker lost",
                 made: held.made,
                 last_token_at: held.last_token_at,
+                longest_gap: held.longest_gap,
             });
         }
         self.schedule_network_check(sched);
@@ -174,6 +175,7 @@ impl Cluster {
                     reason: "KV transfer failed",
                     made: 0,
                     last_token_at: now,
+                    longest_gap: SimDuration::ZERO,
                 });
                 self.kick(h.from, sched, out);
                 self.stop_if_drained(h.from, sched);

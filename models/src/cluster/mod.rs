@@ -196,6 +196,9 @@ pub enum Notice {
         made: u32,
         /// When the last of them was made.
         last_token_at: SimTime,
+        /// The longest gap between them its client saw
+        /// ([`crate::engine::HeldRequest::longest_gap`]).
+        longest_gap: SimDuration,
     },
     /// The cluster cannot ever serve it.
     Rejected {

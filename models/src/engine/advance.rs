@@ -176,15 +176,7 @@ impl Engine {
             let kv_len = self.decode.kv_len(&member);
             self.decode.leave(slot, &member);
             let seq = self.seq(slot);
-            let max_itl = SimDuration::from_nanos(match seq.shows_at {
-                // Behind a header the client's gaps start after its first text.
-                Some(at) => self.gaps.max_since(at + 1).unwrap_or(0),
-                None => self
-                    .gaps
-                    .max_since(member.joined + 2)
-                    .unwrap_or(0)
-                    .max(seq.first_decode_gap.as_nanos()),
-            });
+            let max_itl = self.longest_gap(seq, &member);
             let private = if self.config.reserve_output {
                 seq.private_blocks // prompt tail and the reserved output
             } else {

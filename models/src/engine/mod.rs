@@ -86,6 +86,9 @@ pub struct HeldRequest {
     pub made: u32,
     /// When the last of them was made (when it was queued here, if none was).
     pub last_token_at: SimTime,
+    /// The longest gap its client has seen between them since it last joined decode (as a
+    /// finished request's `max_itl`; zero outside decode).
+    pub longest_gap: SimDuration,
 }
 
 /// What happened to a request during an iteration.
@@ -447,9 +450,12 @@ impl Engine {
         self.seqs
             .values()
             .map(|s| {
-                let since_join = match &s.phase {
-                    Phase::Decoding(member) => self.decode.made_since_join(member) as u32,
-                    _ => 0,
+                let (since_join, longest_gap) = match &s.phase {
+                    Phase::Decoding(member) => (
+                        self.decode.made_since_join(member) as u32,
+                        self.longest_gap(s, member),
+                    ),
+                    _ => (0, SimDuration::ZERO),
                 };
                 HeldRequest {
                     request: s.spec.request,
@@ -459,9 +465,23 @@ impl Engine {
                     } else {
                         s.last_token_at
                     },
+                    longest_gap,
                 }
             })
             .collect()
+    }
+
+    /// The longest gap the client of decoding `seq` (`member` of the decode set) has seen
+    /// since it joined decode: behind a response header, from its first text on.
+    fn longest_gap(&self, seq: &Seq, member: &Member) -> SimDuration {
+        SimDuration::from_nanos(match seq.shows_at {
+            Some(at) => self.gaps.max_since(at + 1).unwrap_or(0),
+            None => self
+                .gaps
+                .max_since(member.joined + 2)
+                .unwrap_or(0)
+                .max(seq.first_decode_gap.as_nanos()),
+        })
     }
 
     /// The request of a parked sequence (to hand it to a decode worker).

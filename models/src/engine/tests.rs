@@ -97,6 +97,36 @@ fn one_request_prefills_then_decodes_one_token_per_step() {
     assert_eq!(e.kv().in_use(), 0);
 }
 
+#[test]
+fn a_held_request_says_what_was_made_of_it_and_when() {
+    // What a worker's death loses of a request: after its prefill (one token) and three
+    // decode steps of 1.01 ms, four tokens, the last at the third step's end, gaps of 1.01 ms.
+    let mut e = Engine::new(config());
+    let mut now = SimTime::ZERO;
+    e.enqueue(spec(7, 100, 10), now);
+    let mut out = IterationOutput::default();
+    for _ in 0..4 {
+        let d = e.start_iteration(now, &LinearTimer, &mut out).unwrap();
+        now += d;
+        e.complete_iteration(now, &mut out);
+    }
+    let step = SimDuration::from_micros(1010).unwrap();
+    assert_eq!(
+        e.held_requests(),
+        [HeldRequest {
+            request: RequestHandle(7),
+            made: 4,
+            last_token_at: now,
+            longest_gap: step,
+        }]
+    );
+    // Waiting, nothing made yet.
+    let mut fresh = Engine::new(config());
+    fresh.enqueue(spec(8, 100, 10), SimTime::ZERO);
+    let held = fresh.held_requests();
+    assert_eq!((held[0].made, held[0].longest_gap), (0, SimDuration::ZERO));
+}
+
 /// (time, request) pairs of events of one kind.
 type Moments = Vec<(SimTime, u32)>;
 

@@ -35,8 +35,9 @@ pub(super) struct InFlight {
     pub(super) attempt_shown: bool,
     /// When the client's stream stopped, a migration of it not yet showing a token.
     pub(super) stalled_since: Option<SimTime>,
-    /// The longest such stall so far: a gap of its stream.
-    pub(super) longest_stall: SimDuration,
+    /// The longest gap of its stream in attempts a fault ended, their stalls included (a
+    /// finished request's longest gap is the larger of this and its last attempt's).
+    pub(super) longest_gap: SimDuration,
 }
 
 /// What the cluster is told of the request under `handle` (at least one token each way),
@@ -118,7 +119,7 @@ impl World {
                 carried: 0,
                 attempt_shown: false,
                 stalled_since: None,
-                longest_stall: SimDuration::ZERO,
+                longest_gap: SimDuration::ZERO,
             };
             let handle = self.inflight.insert(flight);
             if let Some(frontend) = &mut self.frontend {
@@ -205,7 +206,7 @@ impl World {
                             let made = now.saturating_duration_since(since);
                             let stall = (self.frontend.as_ref())
                                 .map_or(made, |fe| fe.user_gap(now, seen, made));
-                            f.longest_stall = f.longest_stall.max(stall);
+                            f.longest_gap = f.longest_gap.max(stall);
                             self.metrics.itl_gaps(now, &[(stall, 1)]);
                         }
                     }
@@ -224,7 +225,7 @@ impl World {
                         self.metrics.preemptions += 1;
                     }
                     Notice::Finished { handle, max_itl } => {
-                        let max_itl = max_itl.max(self.flight(handle).longest_stall);
+                        let max_itl = max_itl.max(self.flight(handle).longest_gap);
                         let f = self.retire(handle);
                         let first_token = f.first_token.unwrap_or(seen);
                         let admitted = "a request is admitted before it finishes";
@@ -280,6 +281,7 @@ impl World {
                         reason,
                         made,
                         last_token_at,
+                        longest_gap,
                     } => {
                         let max = self.faults.as_ref().map_or(0, |f| f.config.max_retries);
                         let f = self.flight(handle);
@@ -292,6 +294,7 @@ impl World {
                             if std::mem::take(&mut f.attempt_shown) && made > 0 {
                                 f.carried += made;
                                 f.stalled_since = Some(last_token_at);
+                                f.longest_gap = f.longest_gap.max(longest_gap);
                             }
                             let again = request_in(handle, &f.request, f.carried);
                             self.metrics.retried += 1;
