@@ -337,7 +337,12 @@ class Scenario:
         traffic, scaled = _native.scale_rates(json.dumps(cfg.get("traffic") or {}), scale)
         if scaled == 0:
             raise ConfigError("with_load: traffic has no arrival rate to scale (closed loops only)")
-        cfg["traffic"] = json.loads(traffic)
+        scaled_traffic = json.loads(traffic)
+        # JSON has no infinity: a rate the factor overflowed comes back as null.
+        lost = _overflowed(cfg.get("traffic") or {}, scaled_traffic, "traffic")
+        if lost is not None:
+            raise ConfigError(f"with_load: {lost} times {factor!r} is beyond any number")
+        cfg["traffic"] = scaled_traffic
         return self._derived(cfg)
 
     def run(
@@ -420,6 +425,23 @@ class Scenario:
 
     def __repr__(self) -> str:
         return f"Scenario({self.name!r}, seed={self._config.get('seed')}, duration_s={self._config.get('duration_s')})"
+
+
+def _overflowed(before: Any, after: Any, path: str) -> str | None:
+    """The first field (its path) that holds a number in ``before`` and nothing in ``after``."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key, value in before.items():
+            found = _overflowed(value, after.get(key), f"{path}.{key}")
+            if found is not None:
+                return found
+    elif isinstance(before, list) and isinstance(after, list):
+        for i, (b, a) in enumerate(zip(before, after)):
+            found = _overflowed(b, a, f"{path}[{i}]")
+            if found is not None:
+                return found
+    elif isinstance(before, (int, float)) and not isinstance(before, bool) and after is None:
+        return path
+    return None
 
 
 def _same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:

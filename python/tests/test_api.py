@@ -121,6 +121,9 @@ def test_with_load_scales_every_rate_or_says_why_not(small: servesim.Scenario) -
     assert (arrival["base_rate_per_s"], arrival["burst_rate_per_s"]) == (3, 12)
     with pytest.raises(errors.ConfigError, match="factor"):
         small.with_load(0)
+    # A rate the factor takes beyond any number is named, not left to fail the run.
+    with pytest.raises(errors.ConfigError, match=r"traffic\.streams\[0\]\.open\.arrival\.burst_rate_per_s times 1e\+308"):
+        mmpp.with_load(1e308)
     airline = servesim.Scenario.from_yaml(AIRLINE)
     rate = airline.to_dict()["traffic"]["airline"]["passenger_rate_per_s"]
     doubled = airline.with_load(2).to_dict()["traffic"]["airline"]["passenger_rate_per_s"]
