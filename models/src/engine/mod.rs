@@ -444,31 +444,39 @@ impl Engine {
 
     /// Every request this worker holds (waiting, prefilling, decoding, parked or
     /// incoming), in slot order, with the tokens made of it: what is lost if the worker
-    /// dies. A decoding sequence's tokens since it joined decode are counted from the
-    /// decode set (steps do not stamp every sequence), the last made at the last step's end.
+    /// dies.
     pub fn held_requests(&self) -> Vec<HeldRequest> {
         self.seqs
             .values()
             .map(|s| {
-                let (since_join, longest_gap) = match &s.phase {
-                    Phase::Decoding(member) => (
-                        self.decode.made_since_join(member) as u32,
-                        self.longest_gap(s, member),
-                    ),
-                    _ => (0, SimDuration::ZERO),
+                let (made, last_token_at, longest_gap) = match &s.phase {
+                    Phase::Decoding(member) => {
+                        let (made, last) = self.decoded(s, member);
+                        (made, last, self.longest_gap(s, member))
+                    }
+                    _ => (s.generated, s.last_token_at, SimDuration::ZERO),
                 };
                 HeldRequest {
                     request: s.spec.request,
-                    made: s.generated + since_join,
-                    last_token_at: if since_join > 0 {
-                        self.last_decode_end
-                    } else {
-                        s.last_token_at
-                    },
+                    made,
+                    last_token_at,
                     longest_gap,
                 }
             })
             .collect()
+    }
+
+    /// The output tokens decoding `seq` (`member` of the decode set) has made in all, and
+    /// when the last was: decode steps do not stamp every sequence, so those since it joined
+    /// decode are counted from the decode set, the last made at the last step's end.
+    fn decoded(&self, seq: &Seq, member: &Member) -> (u32, SimTime) {
+        let since_join = self.decode.made_since_join(member) as u32;
+        let last = if since_join > 0 {
+            self.last_decode_end
+        } else {
+            seq.last_token_at
+        };
+        (seq.generated + since_join, last)
     }
 
     /// The longest gap the client of decoding `seq` (`member` of the decode set) has seen

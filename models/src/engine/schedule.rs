@@ -180,7 +180,7 @@ impl Engine {
             let Phase::Decoding(member) = &seq.phase else {
                 continue;
             };
-            decoded += u64::from(seq.generated) + self.decode.made_since_join(member);
+            decoded += u64::from(self.decoded(seq, member).0);
             budget += u64::from(seq.spec.output_tokens);
         }
         NewTokenRatio::after_retraction(decoded, budget, self.decode.len())
@@ -211,18 +211,14 @@ impl Engine {
             unreachable!("only decode members are preempted")
         };
         let kv_len = self.decode.kv_len(&member);
-        let made = self.decode.made_since_join(&member) as u32;
+        // Its next gap, once it decodes again, is counted from its last token.
+        let (generated, last_token_at) = self.decoded(self.seq(slot), &member);
         self.decode.leave(slot, &member);
         self.newcomers.retain(|&s| s != slot);
         let private = self.decoding_private_blocks(kv_len, self.seq(slot).shared);
-        let last_step_end = self.last_decode_end;
         let seq = &mut self.seqs[slot];
-        seq.generated += made;
-        // Its last token came with the last decode step; its next gap, once it decodes
-        // again, is counted from there (decode steps do not stamp every sequence).
-        if made > 0 {
-            seq.last_token_at = last_step_end;
-        }
+        seq.generated = generated;
+        seq.last_token_at = last_token_at;
         if let Some(at) = seq.shows_at.take()
             && seq.text_pending
         {

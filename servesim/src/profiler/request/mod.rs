@@ -349,7 +349,7 @@ impl ProfileRequest {
             .unwrap_or(&model)
             .to_ascii_lowercase();
         let given = given.strip_suffix("-fp8").unwrap_or(&given);
-        if llm.name.to_ascii_lowercase() != given && !model.ends_with(".json") {
+        if llm.name.to_ascii_lowercase() != given {
             assumed.push(format!(
                 "model: '{model}' is timed as the built-in {} ({} weights)",
                 llm.name,
