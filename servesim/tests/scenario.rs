@@ -748,35 +748,27 @@ fn a_run_warns_of_a_pool_without_capacity_and_of_a_queue_without_bound() {
     let quiet = run(GOOD);
     assert!(quiet.warnings.is_empty(), "{:?}", quiet.warnings);
     // No decode worker and no planner: requests wait to the end.
-    let none = run(&GOOD.replacen(
+    let no_decode = GOOD.replacen(
         "{name: decode, role: decode, tp: 2, workers: 1}",
         "{name: decode, role: decode, tp: 2, workers: 0}",
         1,
-    ));
-    assert!(
-        none.warnings
-            .iter()
-            .any(|w| w.starts_with("pool decode starts with no workers")),
-        "{:?}",
-        none.warnings
     );
+    let warns_of_no_decode = |r: &servesim::report::Summary| {
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.starts_with("pool decode starts with no workers")),
+            "{:?}",
+            r.warnings
+        );
+    };
+    let none = run(&no_decode);
+    warns_of_no_decode(&none);
     assert!(none.to_string().contains("warning: pool decode"), "{none}");
     // The `static` policy never starts one either.
-    let held = run(&format!(
-        "{}planner: {{policy: static, interval_s: 30}}\n",
-        GOOD.replacen(
-            "{name: decode, role: decode, tp: 2, workers: 1}",
-            "{name: decode, role: decode, tp: 2, workers: 0}",
-            1,
-        )
-    ));
-    assert!(
-        held.warnings
-            .iter()
-            .any(|w| w.starts_with("pool decode starts with no workers")),
-        "{:?}",
-        held.warnings
-    );
+    warns_of_no_decode(&run(&format!(
+        "{no_decode}planner: {{policy: static, interval_s: 30}}\n"
+    )));
     // Far more traffic than one prefill worker takes: the queue grows with the run.
     let flood = run(&GOOD
         .replacen("rate_per_s: 1}", "rate_per_s: 400}", 1)
