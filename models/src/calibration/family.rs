@@ -67,6 +67,21 @@ impl Family {
         Family::ALL.into_iter().filter(|&f| f != Family::P2pCopy)
     }
 
+    /// Whether only some model architectures run this family's kernels (fused MoE layers,
+    /// MLA, expert dispatch, linear attention), so that a timer of the shipped tables
+    /// decodes it only when first asked for such a kernel.
+    pub fn architecture_specific(self) -> bool {
+        self.moe_kernel().is_some()
+            || matches!(
+                self,
+                Family::MlaContext
+                    | Family::MlaGeneration
+                    | Family::MlaParts
+                    | Family::MoeDispatch
+                    | Family::Gdn
+            )
+    }
+
     /// The family name (also the file stem).
     pub fn name(self) -> &'static str {
         match self {

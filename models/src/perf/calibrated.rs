@@ -21,18 +21,21 @@
 use crate::calibration::CalibrationTable;
 use crate::dtype::Dtype;
 use crate::hardware::GpuSku;
-use crate::perf::call_floor::{Module, ModuleFloors};
+use crate::perf::call_floor::Module;
 use crate::perf::dispatch;
 use crate::perf::dtype_code::{dtype_code, dtype_dist};
 use crate::perf::gdn;
 use crate::perf::mla_key::{
-    MLA_LEAVES, MLA_OUTER, mla_dist, mla_key, mla_part_code, mla_part_dist, mla_part_key,
-    mla_part_of,
+    mla_dist, mla_key, mla_part_code, mla_part_dist, mla_part_key, mla_part_of,
 };
-use crate::perf::moe_key::{MOE_LEAVES, MOE_OUTER, moe_dist, moe_key};
+use crate::perf::moe_key::{moe_dist, moe_key};
 use crate::perf::ops::{AllReduceImpl, AttnShape, KernelOp, MlaPart, MoeShape, NcclOp};
 use crate::perf::roofline::{RooflineTimer, base_ms};
 use crate::perf::table::{InterpTable, ln};
+
+mod arch_tables;
+
+pub(in crate::perf) use arch_tables::{ArchTables, LazyArch};
 
 fn impl_code(i: AllReduceImpl) -> u64 {
     match i {
@@ -175,6 +178,20 @@ fn key(op: &KernelOp) -> Key {
 }
 
 impl Key {
+    /// Whether only some model architectures have such kernels (fused MoE layers, MLA,
+    /// expert dispatch, linear attention): those of the [`ArchTables`].
+    fn architecture_specific(&self) -> bool {
+        matches!(
+            self,
+            Key::Moe(..)
+                | Key::MlaCtx(..)
+                | Key::MlaGen(..)
+                | Key::MlaPart(..)
+                | Key::Disp(..)
+                | Key::Gdn(..)
+        )
+    }
+
     /// The module (whose calls keep a fixed cost apart), category and coordinates; `None`
     /// for a single kernel.
     fn module(&self) -> Option<(Module, u64, [f64; 3])> {
@@ -211,6 +228,16 @@ fn pick<const D: usize>(t: &InterpTable<D>, want: u64, dist: fn(u64, u64) -> f64
         }
     }
     best.map(|b| b.1)
+}
+
+/// An interpolation table of `rows` (category, log coordinates, log ratio), with the
+/// coordinate orderings `leaves` and those walked first, `outer`; none without rows.
+fn table_of<const D: usize>(
+    rows: Vec<(u64, [f64; D], f64)>,
+    leaves: &[usize],
+    outer: &[usize],
+) -> Option<InterpTable<D>> {
+    (!rows.is_empty()).then(|| InterpTable::with_orderings(rows, leaves, outer))
 }
 
 fn lookup<const D: usize>(
@@ -309,28 +336,19 @@ pub struct CalibratedTimer {
     allreduce: Option<InterpTable<2>>,
     nccl: Option<InterpTable<2>>,
     p2p: Option<InterpTable<1>>,
-    moe: Option<InterpTable<3>>,
-    mla_ctx: Option<InterpTable<3>>,
-    mla_gen: Option<InterpTable<3>>,
-    mla_part: Option<InterpTable<3>>,
-    dispatch: Option<InterpTable<2>>,
-    gdn: Option<InterpTable<3>>,
     /// Fastest measured GEMM per dtype code (the per-call floor of the measured path), ms.
     gemm_floor_ms: Vec<(u64, f64)>,
-    /// Fastest measured call per category of a multi-kernel module (a fused MoE layer, an MLA
-    /// module), and from it the category's fixed cost per call (`call_floor.rs`: what
-    /// that call took beyond its efficiency-free roofline). Such a module launches and
-    /// synchronises the same kernel sequence whatever its work, so that cost is kept apart and
-    /// only the rest is carried by the roofline to other sizes and splits
-    /// (`t = fixed + e^r · base`). Carried by the roofline whole, a split the tables never
-    /// measured scaled the fixed cost with the work: H100's gpt-oss-120b rows at EP 4
-    /// carried to EP 2, median error 38 %; with the fixed cost apart, 14 % (throwaway
-    /// comparison, session of 2026-12-04).
-    floors: ModuleFloors,
     roofline: RooflineTimer,
-    /// The MoE tables of another GPU of the target's generation, for the MoE kinds these
-    /// tables lack ([`super::sources`]).
-    sibling: Option<Box<Sibling>>,
+    /// The MoE, MLA, dispatch and linear-attention tables, their module floors and the
+    /// sibling GPU's MoE tables ([`ArchTables`]), built when first read where they come from
+    /// the shipped tables. A module call's fixed cost (a fused MoE layer, an MLA module:
+    /// what its category's fastest call took beyond its efficiency-free roofline) is kept
+    /// apart from its work, because such a module launches and synchronises the same kernel
+    /// sequence whatever its work (`t = fixed + e^r · base`, `call_floor.rs`). Carried by the
+    /// roofline whole, a split the tables never measured scaled the fixed cost with the
+    /// work: H100's gpt-oss-120b rows at EP 4 carried to EP 2, median error 38 %; with the
+    /// fixed cost apart, 14 % (throwaway comparison, session of 2026-12-04).
+    arch: LazyArch,
 }
 
 impl CalibratedTimer {
@@ -342,96 +360,86 @@ impl CalibratedTimer {
         source: &GpuSku,
         target: &GpuSku,
     ) -> Self {
+        Self::with_sibling(tables, source, target, None)
+    }
+
+    /// [`Self::from_tables`] with the MoE tables of a `sibling` GPU.
+    pub(super) fn with_sibling<'a>(
+        tables: impl IntoIterator<Item = &'a CalibrationTable>,
+        source: &GpuSku,
+        target: &GpuSku,
+        sibling: Option<Sibling>,
+    ) -> Self {
+        let tables: Vec<&CalibrationTable> = tables.into_iter().collect();
+        let arch = LazyArch::built(ArchTables::from_tables(&tables, source, sibling));
+        Self::dense(&tables, source, target, arch)
+    }
+
+    /// A timer of the dense kernels of `tables` (GEMMs, attention, collectives, copies),
+    /// measured on `source` and timing `target`, with its architecture-specific tables `arch`.
+    pub(super) fn dense(
+        tables: &[&CalibrationTable],
+        source: &GpuSku,
+        target: &GpuSku,
+        arch: LazyArch,
+    ) -> Self {
         let mut gemm = Vec::new();
         let mut ctx = Vec::new();
         let mut gen_attn = Vec::new();
         let mut ar = Vec::new();
         let mut nccl = Vec::new();
         let mut p2p = Vec::new();
-        let mut moe = Vec::new();
-        let mut mla_ctx = Vec::new();
-        let mut mla_gen = Vec::new();
-        let mut mla_part = Vec::new();
-        let mut disp = Vec::new();
-        let mut gdn = Vec::new();
         let mut gemm_floor_ms: Vec<(u64, f64)> = Vec::new();
-        let mut floors = ModuleFloors::default();
-        // The modules' floors (and fixed costs) first: every module row's ratio is stored
-        // without its category's fixed cost.
-        let tables: Vec<&CalibrationTable> = tables.into_iter().collect();
         for (op, lat) in tables.iter().flat_map(|t| t.rows.iter()) {
-            if let Some((m, c, x)) = module_key(op) {
-                floors.of_mut(m).note(c, x, *lat, base_ms(op, source));
+            let k = key(op);
+            if k.architecture_specific() {
+                continue;
             }
-        }
-        for t in tables {
-            for (op, lat) in &t.rows {
-                if let KernelOp::Gemm(g) = op {
-                    let code = dtype_code(g.dtype);
-                    match gemm_floor_ms.iter_mut().find(|(c, _)| *c == code) {
-                        Some((_, min)) => *min = min.min(*lat),
-                        None => gemm_floor_ms.push((code, *lat)),
-                    }
-                }
-                let base = base_ms(op, source);
-                let k = key(op);
-                // A module call's fixed cost apart (see `floors`).
-                let fixed = k.module().map_or(0.0, |(m, c, _)| floors.of(m).fixed(c));
-                let r = ((lat - fixed) / base).ln();
-                match k {
-                    Key::Gemm(c, x) => gemm.push((c, x, r)),
-                    Key::Ctx(c, x) => ctx.push((c, x, r)),
-                    Key::Gen(c, x) => gen_attn.push((c, x, r)),
-                    Key::Ar(c, x) => ar.push((c, x, r)),
-                    Key::Nccl(c, x) => nccl.push((c, x, r)),
-                    Key::P2p(c, x) => p2p.push((c, x, r)),
-                    Key::Moe(c, x) => moe.push((c, x, r)),
-                    Key::MlaCtx(c, x) => mla_ctx.push((c, x, r)),
-                    Key::MlaGen(c, x) => mla_gen.push((c, x, r)),
-                    Key::MlaPart(c, x) => mla_part.push((c, x, r)),
-                    Key::Disp(c, x) => disp.push((c, x, r)),
-                    Key::Gdn(c, x) => gdn.push((c, x, r)),
-                    Key::None => {}
+            if let KernelOp::Gemm(g) = op {
+                let code = dtype_code(g.dtype);
+                match gemm_floor_ms.iter_mut().find(|(c, _)| *c == code) {
+                    Some((_, min)) => *min = min.min(*lat),
+                    None => gemm_floor_ms.push((code, *lat)),
                 }
             }
-        }
-        fn mk<const D: usize>(
-            v: Vec<(u64, [f64; D], f64)>,
-            leaves: &[usize],
-            outer: &[usize],
-        ) -> Option<InterpTable<D>> {
-            (!v.is_empty()).then(|| InterpTable::with_orderings(v, leaves, outer))
+            let r = (lat / base_ms(op, source)).ln();
+            match k {
+                Key::Gemm(c, x) => gemm.push((c, x, r)),
+                Key::Ctx(c, x) => ctx.push((c, x, r)),
+                Key::Gen(c, x) => gen_attn.push((c, x, r)),
+                Key::Ar(c, x) => ar.push((c, x, r)),
+                Key::Nccl(c, x) => nccl.push((c, x, r)),
+                Key::P2p(c, x) => p2p.push((c, x, r)),
+                _ => {}
+            }
         }
         CalibratedTimer {
             target: target.clone(),
             source: source.clone(),
-            gemm: mk(gemm, &[0, 1, 2], &[]),
-            ctx: mk(ctx, ATTN_LEAVES, &[]),
-            gen_attn: mk(gen_attn, ATTN_LEAVES, GEN_ATTN_OUTER),
-            allreduce: mk(ar, &[1], &[]),
-            nccl: mk(nccl, &[1], &[]),
-            p2p: mk(p2p, &[0], &[]),
-            moe: mk(moe, MOE_LEAVES, MOE_OUTER),
-            mla_ctx: mk(mla_ctx, MLA_LEAVES, MLA_OUTER),
-            mla_gen: mk(mla_gen, MLA_LEAVES, MLA_OUTER),
-            mla_part: mk(mla_part, MLA_LEAVES, MLA_OUTER),
-            dispatch: mk(disp, dispatch::LEAVES, dispatch::OUTER),
-            gdn: mk(gdn, gdn::LEAVES, gdn::OUTER),
+            gemm: table_of(gemm, &[0, 1, 2], &[]),
+            ctx: table_of(ctx, ATTN_LEAVES, &[]),
+            gen_attn: table_of(gen_attn, ATTN_LEAVES, GEN_ATTN_OUTER),
+            allreduce: table_of(ar, &[1], &[]),
+            nccl: table_of(nccl, &[1], &[]),
+            p2p: table_of(p2p, &[0], &[]),
             gemm_floor_ms,
-            floors,
             roofline: RooflineTimer::new(target.clone()),
-            sibling: None,
+            arch,
         }
     }
 
-    pub(super) fn with_sibling(mut self, sibling: Option<Sibling>) -> Self {
-        self.sibling = sibling.map(Box::new);
-        self
+    /// The architecture-specific tables, built now if not yet.
+    fn arch(&self) -> &ArchTables {
+        self.arch.get()
     }
 
     /// The sibling timer where it, and not these tables, measures `op`'s own MoE kind.
     fn sibling_for(&self, op: &KernelOp) -> Option<&Sibling> {
-        let s = self.sibling.as_deref()?;
+        // Only MoE layers are timed from a sibling: no other kernel reads its tables.
+        if !matches!(op, KernelOp::Moe(_)) {
+            return None;
+        }
+        let s = self.arch().sibling.as_deref()?;
         (self.own_category(op) != Some(true) && s.measures(op)).then_some(s)
     }
 
@@ -470,12 +478,12 @@ impl CalibratedTimer {
             Key::Ar(c, _) => has(&self.allreduce, c),
             Key::Nccl(c, _) => has(&self.nccl, c),
             Key::P2p(c, _) => has(&self.p2p, c),
-            Key::Moe(c, _) => has(&self.moe, c),
-            Key::MlaCtx(c, _) => has(&self.mla_ctx, c),
-            Key::MlaGen(c, _) => has(&self.mla_gen, c),
-            Key::MlaPart(c, _) => has(&self.mla_part, c),
-            Key::Disp(c, _) => has(&self.dispatch, c),
-            Key::Gdn(c, _) => has(&self.gdn, c),
+            Key::Moe(c, _) => has(&self.arch().moe, c),
+            Key::MlaCtx(c, _) => has(&self.arch().mla_ctx, c),
+            Key::MlaGen(c, _) => has(&self.arch().mla_gen, c),
+            Key::MlaPart(c, _) => has(&self.arch().mla_part, c),
+            Key::Disp(c, _) => has(&self.arch().dispatch, c),
+            Key::Gdn(c, _) => has(&self.arch().gdn, c),
             Key::None => None,
         }
     }
@@ -494,26 +502,26 @@ impl CalibratedTimer {
                 o + dtype_dist(a & 0xff, b & 0xff)
             }),
             Key::P2p(c, x) => lookup(&self.p2p, c, &x, excl, |_, _| 0.0),
-            Key::Moe(c, x) => lookup(&self.moe, c, &x, excl, moe_dist),
-            Key::MlaCtx(c, x) => lookup(&self.mla_ctx, c, &x, excl, mla_dist),
-            Key::MlaGen(c, x) => lookup(&self.mla_gen, c, &x, excl, mla_dist),
+            Key::Moe(c, x) => lookup(&self.arch().moe, c, &x, excl, moe_dist),
+            Key::MlaCtx(c, x) => lookup(&self.arch().mla_ctx, c, &x, excl, mla_dist),
+            Key::MlaGen(c, x) => lookup(&self.arch().mla_gen, c, &x, excl, mla_dist),
             Key::MlaPart(c, x) => {
                 // Only from rows of the same part.
-                let t = self.mla_part.as_ref()?;
+                let t = self.arch().mla_part.as_ref()?;
                 let p = pick(t, c, mla_part_dist)?;
                 (mla_part_of(p) == mla_part_of(c)).then_some(())?;
                 t.query(p, &x, excl && p == c)
             }
             Key::Disp(c, x) => {
                 // Only from rows of the same kernel and stage.
-                let t = self.dispatch.as_ref()?;
+                let t = self.arch().dispatch.as_ref()?;
                 let p = pick(t, c, |a, b| dispatch::dist(a, b, dtype_dist))?;
                 dispatch::same_kernel(p, c).then_some(())?;
                 t.query(p, &x, excl && p == c)
             }
             Key::Gdn(c, x) => {
                 // Only from rows of the same kernel.
-                let t = self.gdn.as_ref()?;
+                let t = self.arch().gdn.as_ref()?;
                 let p = pick(t, c, gdn::dist)?;
                 gdn::same_part(p, c).then_some(())?;
                 t.query(p, &x, excl && p == c)
@@ -549,13 +557,18 @@ impl CalibratedTimer {
     /// min-latency kernel for Mixtral's NVFP4 experts, measured on GB200 only).
     pub fn measures_moe(&self, shape: &MoeShape) -> bool {
         let op = KernelOp::Moe(*shape);
-        self.measures_own_category(&op) || self.sibling.as_ref().is_some_and(|s| s.measures(&op))
+        self.measures_own_category(&op)
+            || self
+                .arch()
+                .sibling
+                .as_ref()
+                .is_some_and(|s| s.measures(&op))
     }
 
     /// Whether measured rows of every part of an MLA block that SGLang composes its block of
     /// (attention over prompts and over the cache, the absorbed GEMMs) are present.
     pub fn measures_mla_parts(&self) -> bool {
-        self.mla_part.as_ref().is_some_and(|t| {
+        self.arch().mla_part.as_ref().is_some_and(|t| {
             MlaPart::ALL.iter().all(|&part| {
                 t.categories()
                     .iter()
@@ -597,7 +610,7 @@ impl CalibratedTimer {
         let leave_out = leave_out && c == own;
         // The rows' ratios were stored with the category's fixed cost over all its rows (a
         // left-out row that set it still sets it: one number of hundreds of rows).
-        let f = self.floors.of(m);
+        let f = self.arch().floors.of(m);
         (f.fixed(c) + base_ms(op, &self.target) * r.exp()).max(f.of(c, &x, leave_out))
     }
 
@@ -605,7 +618,7 @@ impl CalibratedTimer {
     /// single kernels), ms, on the GPU the tables measured.
     pub(super) fn module_fixed_ms(&self, op: &KernelOp) -> f64 {
         self.module_category(op)
-            .map_or(0.0, |(m, c, _, _)| self.floors.of(m).fixed(c))
+            .map_or(0.0, |(m, c, _, _)| self.arch().floors.of(m).fixed(c))
     }
 
     /// For a module call: the module, the category its time comes from, its coordinates and
@@ -613,9 +626,9 @@ impl CalibratedTimer {
     fn module_category(&self, op: &KernelOp) -> Option<(Module, u64, [f64; 3], u64)> {
         let (m, own, x) = module_key(op)?;
         let c = match m {
-            Module::Moe => pick(self.moe.as_ref()?, own, moe_dist)?,
-            Module::MlaContext => pick(self.mla_ctx.as_ref()?, own, mla_dist)?,
-            Module::MlaGeneration => pick(self.mla_gen.as_ref()?, own, mla_dist)?,
+            Module::Moe => pick(self.arch().moe.as_ref()?, own, moe_dist)?,
+            Module::MlaContext => pick(self.arch().mla_ctx.as_ref()?, own, mla_dist)?,
+            Module::MlaGeneration => pick(self.arch().mla_gen.as_ref()?, own, mla_dist)?,
         };
         Some((m, c, x, own))
     }

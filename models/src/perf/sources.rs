@@ -25,7 +25,7 @@ use crate::backend::Backend;
 use crate::calibration::{CalibrationTable, Family, shipped};
 use crate::error::{ModelsError, Result};
 use crate::hardware::{GpuCatalog, GpuSku};
-use crate::perf::calibrated::{CalibratedTimer, Sibling};
+use crate::perf::calibrated::{ArchTables, CalibratedTimer, LazyArch, Sibling};
 use crate::perf::moe_key::moe_key;
 use crate::perf::ops::KernelOp;
 
@@ -86,20 +86,28 @@ impl CalibratedTimer {
     /// with no shipped tables uses those of the shipped GPU closest to it in HBM bandwidth and
     /// dense BF16 FLOP/s (B300 → B200, GB300 → GB200, A100 → H100), transferred through the
     /// roofline (the target's datasheet peaks, the source's achieved efficiencies).
+    ///
+    /// The tables only some architectures read (MoE, MLA, dispatch, linear attention) are
+    /// decoded when the timer first times such a kernel (`calibrated/arch_tables.rs`).
     pub fn shipped(catalog: &GpuCatalog, gpu: &str, backend: Backend) -> Result<Self> {
         let target = catalog.get(gpu)?;
         let source_name = shipped_source(catalog, target)?;
         let source = catalog.get(source_name)?;
-        let mut tables = Vec::new();
-        for fam in Family::kernel_families() {
-            // The backend's own table, else (SGLang) vLLM's.
-            let dir = family_dir(backend, fam, |d| shipped::has(source_name, d, fam));
-            if let Some(t) = shipped::load(source_name, &dir, fam)? {
-                tables.push(t);
-            }
-        }
-        let sibling = shipped_sibling(catalog, target, source, &tables, backend)?;
-        Ok(Self::from_tables(&tables, source, target).with_sibling(sibling))
+        let dense = Family::kernel_families().filter(|f| !f.architecture_specific());
+        let tables = load_shipped(source_name, backend, dense)?;
+        let arch = LazyArch::shipped(ShippedArch {
+            catalog: catalog.clone(),
+            source_name,
+            source: source.clone(),
+            target: target.clone(),
+            backend,
+        });
+        Ok(Self::dense(
+            &tables.iter().collect::<Vec<_>>(),
+            source,
+            target,
+            arch,
+        ))
     }
 
     /// A timer for `gpu` and `backend` from a set of calibration tables (e.g. [`crate::calibration::load_dir`]
@@ -122,7 +130,51 @@ impl CalibratedTimer {
             .filter(|t| reads(tables, source_name, backend, t))
             .collect();
         let sibling = sibling_from(tables, &chosen, catalog, target, source, backend)?;
-        Ok(Self::from_tables(chosen, source, target).with_sibling(sibling))
+        Ok(Self::with_sibling(chosen, source, target, sibling))
+    }
+}
+
+/// The shipped tables of `families` measured on `gpu`, each from the folder `backend` reads
+/// it from ([`family_dir`]), in the order given.
+fn load_shipped(
+    gpu: &str,
+    backend: Backend,
+    families: impl Iterator<Item = Family>,
+) -> Result<Vec<CalibrationTable>> {
+    let mut tables = Vec::new();
+    for fam in families {
+        let dir = family_dir(backend, fam, |d| shipped::has(gpu, d, fam));
+        tables.extend(shipped::load(gpu, &dir, fam)?);
+    }
+    Ok(tables)
+}
+
+/// What a timer of the shipped tables needs to build its architecture-specific tables
+/// when it first reads them (`calibrated/arch_tables.rs`).
+#[derive(Debug)]
+pub(in crate::perf) struct ShippedArch {
+    catalog: GpuCatalog,
+    /// The shipped GPU whose tables time the target.
+    source_name: &'static str,
+    source: GpuSku,
+    target: GpuSku,
+    backend: Backend,
+}
+
+impl ShippedArch {
+    /// The source GPU's architecture-specific tables and its sibling's MoE tables.
+    pub(in crate::perf) fn load(&self) -> Result<ArchTables> {
+        let arch = Family::kernel_families().filter(|f| f.architecture_specific());
+        let tables = load_shipped(self.source_name, self.backend, arch)?;
+        let sibling = shipped_sibling(
+            &self.catalog,
+            &self.target,
+            &self.source,
+            &tables,
+            self.backend,
+        )?;
+        let tables: Vec<&CalibrationTable> = tables.iter().collect();
+        Ok(ArchTables::from_tables(&tables, &self.source, sibling))
     }
 }
 
@@ -261,8 +313,9 @@ fn pick<'a>(
     nearest_gpu(catalog, target, same_generation).ok()
 }
 
-/// The sibling of a timer of the shipped tables: `target`, timed from `source`'s `tables`,
-/// gets the MoE tables of the nearest shipped GPU of its generation for `backend`.
+/// The sibling of a timer of the shipped tables: `target`, timed from `source`'s `tables`
+/// (those of its MoE kinds, at least), gets the MoE tables of the nearest shipped GPU of its
+/// generation for `backend`.
 pub(super) fn shipped_sibling(
     catalog: &GpuCatalog,
     target: &GpuSku,
