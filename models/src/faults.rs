@@ -61,9 +61,18 @@ pub enum AfterLoss {
 }
 
 /// A request that has been retried `retries` times is retried again while fewer than
-/// `max_retries`, else failed.
-pub fn after_loss(retries: u32, max_retries: u32) -> AfterLoss {
-    if retries < max_retries {
+/// `max_retries` and while the tokens its frontend tracks for it (`tracked`: its prompt and
+/// the output tokens streamed so far) are at most `max_seq_len`, else failed. Dynamo's
+/// frontend stops tracking a longer one (ai-dynamo 1.6.1, `--migration-max-seq-len` in
+/// `dynamo/frontend/frontend_args.py`: "Once the accumulated token count exceeds this
+/// limit, the request becomes non-migratable"; no limit by default).
+pub fn after_loss(
+    retries: u32,
+    max_retries: u32,
+    tracked: u64,
+    max_seq_len: Option<u64>,
+) -> AfterLoss {
+    if retries < max_retries && max_seq_len.is_none_or(|max| tracked <= max) {
         AfterLoss::Retry
     } else {
         AfterLoss::Fail
@@ -107,9 +116,15 @@ mod tests {
 
     #[test]
     fn a_lost_request_is_retried_while_it_has_retries_left() {
-        assert_eq!(after_loss(0, 2), AfterLoss::Retry);
-        assert_eq!(after_loss(1, 2), AfterLoss::Retry);
-        assert_eq!(after_loss(2, 2), AfterLoss::Fail);
-        assert_eq!(after_loss(0, 0), AfterLoss::Fail);
+        assert_eq!(after_loss(0, 2, 100, None), AfterLoss::Retry);
+        assert_eq!(after_loss(1, 2, 100, None), AfterLoss::Retry);
+        assert_eq!(after_loss(2, 2, 100, None), AfterLoss::Fail);
+        assert_eq!(after_loss(0, 0, 100, None), AfterLoss::Fail);
+    }
+
+    #[test]
+    fn a_request_longer_than_the_frontend_tracks_is_not_migrated() {
+        assert_eq!(after_loss(0, 2, 100, Some(100)), AfterLoss::Retry);
+        assert_eq!(after_loss(0, 2, 101, Some(100)), AfterLoss::Fail);
     }
 }

@@ -97,6 +97,7 @@ traffic:
         c.metrics.keep_requests = true;
         c.faults = Some(FaultsConfig {
             max_retries: 1,
+            migration_max_seq_len: None,
             max_transfer_failures: 1,
             replace_dead_workers: true,
             events: faults,
@@ -228,6 +229,43 @@ fn a_stall_behind_a_frontend_is_the_gap_its_client_sees() {
         (recorded_s / streams_s - 1.0).abs() < 2e-3,
         "gaps add up to {recorded_s} s, streams last {streams_s} s\n{summary}"
     );
+}
+
+/// Dynamo's frontend stops tracking a request whose prompt and streamed tokens exceed
+/// `--migration-max-seq-len`, and a fault then fails it: with a limit below every prompt no
+/// lost request is migrated, with one above every request all of them are, as without one.
+#[test]
+fn a_request_longer_than_the_migration_limit_fails_instead() {
+    let faults = vec![FaultEvent::NodeDown {
+        at_s: 20.0,
+        node: 0,
+        duration_s: Some(10.0),
+    }];
+    let with_limit = |limit: Option<u32>| {
+        let s = small(faults.clone(), 3)
+            .edited(|c| {
+                let f = c.faults.as_mut().unwrap();
+                f.migration_max_seq_len = limit;
+            })
+            .unwrap();
+        run(&s).unwrap().0
+    };
+    let unlimited = with_limit(None);
+    let failed = |s: &Summary| -> u64 { s.failed.values().sum() };
+    assert!(
+        unlimited.retried > 0 && failed(&unlimited) == 0,
+        "{unlimited}"
+    );
+    let within = with_limit(Some(1_000_000));
+    assert_eq!(
+        (within.retried, failed(&within)),
+        (unlimited.retried, 0),
+        "{within}"
+    );
+    let below = with_limit(Some(1));
+    accounted(&below);
+    assert_eq!(below.retried, 0, "{below}");
+    assert_eq!(failed(&below), unlimited.retried, "{below}");
 }
 
 /// Failures at random are a Poisson process from `start_s`: the first one an exponential

@@ -18,6 +18,11 @@ pub struct FaultsConfig {
     /// in between (Dynamo's request migration, its frontend's `--migration-limit`).
     #[serde(default = "default_max_retries")]
     pub max_retries: u32,
+    /// A request whose prompt and output tokens streamed so far exceed this many is no
+    /// longer migrated: a fault fails it (Dynamo's frontend stops tracking it, its
+    /// `--migration-max-seq-len`). No limit if left out, as in Dynamo.
+    #[serde(default)]
+    pub migration_max_seq_len: Option<u32>,
     /// A failed KV transfer is sent again this many times before the request is lost.
     #[serde(default = "default_max_retries")]
     pub max_transfer_failures: u32,
@@ -152,6 +157,12 @@ pub(super) fn validate_faults(
                 format!("{v} is more than 100"),
             ));
         }
+    }
+    if f.migration_max_seq_len == Some(0) {
+        return Err(invalid(
+            "faults.migration_max_seq_len",
+            "must be at least 1 token (leave it out for no limit)",
+        ));
     }
     for (i, e) in f.events.iter().enumerate() {
         let path = format!("faults.events[{i}]");

@@ -283,9 +283,15 @@ impl World {
                         last_token_at,
                         longest_gap,
                     } => {
-                        let max = self.faults.as_ref().map_or(0, |f| f.config.max_retries);
+                        let (max, max_seq_len) = self.faults.as_ref().map_or((0, None), |f| {
+                            (f.config.max_retries, f.config.migration_max_seq_len)
+                        });
                         let f = self.flight(handle);
-                        if after_loss(f.retries, max) == AfterLoss::Retry {
+                        // What the frontend has streamed of the request, with its prompt.
+                        let streamed = f.carried + if f.attempt_shown { made } else { 0 };
+                        let tracked = u64::from(f.request.input_tokens) + u64::from(streamed);
+                        let max_seq_len = max_seq_len.map(u64::from);
+                        if after_loss(f.retries, max, tracked, max_seq_len) == AfterLoss::Retry {
                             f.retries += 1;
                             f.transfer_started = None;
                             // What the client saw of this attempt is carried on; its stream
