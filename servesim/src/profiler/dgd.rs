@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 use servesim_models::backend::Backend;
+use servesim_models::dtype::Dtype;
 use servesim_models::engine::EngineConfig;
 use servesim_models::hardware::GpuCatalog;
 
@@ -117,6 +118,7 @@ fn worker(
     split: Split,
     replicas: u32,
     max_num_seqs: Option<u32>,
+    kv: Dtype,
 ) -> (String, Value) {
     let (backend, model, gpus_per_node) = (r.backend, r.model.as_str(), r.gpus_per_node);
     let (prefix, module) = match backend {
@@ -155,7 +157,14 @@ fn worker(
             Backend::Trtllm => args.extend(["--max-batch-size".into(), rank.to_string()]),
         }
     }
-    args.extend(engine_args(backend, role, split, per_rank, (r.isl, r.osl)));
+    args.extend(engine_args(
+        backend,
+        role,
+        split,
+        per_rank,
+        (r.isl, r.osl),
+        kv,
+    ));
     // Under DP attention SGLang gives each rank `chunked_prefill_size // dp`
     // (`ServerArgs._handle_data_parallelism` of SGLang 0.5); the search planned each rank
     // with the whole default, so the DGD asks for that many times the ranks.
@@ -253,13 +262,20 @@ pub fn dgd(o: &Outcome, c: &Candidate, profile_dir: &str) -> Value {
                     }},
                 }),
             );
-            let (n, s) = worker(r, "prefill", p.split, p.workers, None);
+            let (n, s) = worker(r, "prefill", p.split, p.workers, None, o.kv_dtype);
             services.insert(n, s);
-            let (n, s) = worker(r, "decode", d.split, d.workers, Some(c.batch));
+            let (n, s) = worker(r, "decode", d.split, d.workers, Some(c.batch), o.kv_dtype);
             services.insert(n, s);
         }
         (_, _, Some(a)) => {
-            let (n, s) = worker(r, "aggregated", a.split, a.workers, Some(c.batch));
+            let (n, s) = worker(
+                r,
+                "aggregated",
+                a.split,
+                a.workers,
+                Some(c.batch),
+                o.kv_dtype,
+            );
             services.insert(n, s);
         }
         _ => {}

@@ -34,6 +34,7 @@
 
 use serde_json::{Value, json};
 use servesim_models::backend::Backend;
+use servesim_models::dtype::Dtype;
 use servesim_models::engine::cuda_graph::CudaGraphs;
 
 use super::candidate::Split;
@@ -189,20 +190,37 @@ pub fn fast_model_graphs(
 /// 32-token blocks (`prefill_decode cache_transceiver_max_tokens_in_buffer` in
 /// `rule_plugin/trtllm.rule`, its backend `DEFAULT` as `extra_engine_args.1.0.0.yaml.j2`
 /// writes it).
+///
+/// A KV cache of `kv` other than the model's own 16-bit one (the profiler serves FP8 weights
+/// with an FP8 cache, `search::served_llm`) is asked for as aiconfigurator 0.12.0's
+/// generator asks (`kv_cache_dtype` in `generator/config/backend_config_mapping.yaml`):
+/// vLLM's `--kv-cache-dtype fp8`, SGLang's `--kv-cache-dtype fp8_e4m3` (it takes no bare
+/// `fp8`), TensorRT-LLM's `kv_cache_config.dtype: fp8`. Each engine's default (`auto`) keeps
+/// the checkpoint's dtype, which for an FP8 checkpoint without KV scales is 16-bit: a worker
+/// sized for an FP8 cache would hold half the tokens it was judged with.
 pub fn engine_args(
     backend: Backend,
     role: &str,
     split: Split,
     max_batch: Option<u32>,
     (isl, osl): (u32, u32),
+    kv: Dtype,
 ) -> Vec<String> {
+    let fp8_kv = matches!(kv, Dtype::Fp8 | Dtype::Fp8Block);
     let hands_over = matches!(role, "prefill" | "decode");
     let sizes = max_batch.and_then(|b| deployed_batch_sizes(backend, b));
     let budget = deployed_token_budget(GeneratorRules::Default, backend, role, isl, max_batch);
     match backend {
-        Backend::Vllm => budget.map_or_else(Vec::new, |t| {
-            vec!["--max-num-batched-tokens".into(), t.to_string()]
-        }),
+        Backend::Vllm => {
+            let mut args = Vec::new();
+            if let Some(t) = budget {
+                args.extend(["--max-num-batched-tokens".into(), t.to_string()]);
+            }
+            if fp8_kv {
+                args.extend(["--kv-cache-dtype".into(), "fp8".into()]);
+            }
+            args
+        }
         Backend::Sglang => {
             // Written for every role (`agg_prefill_decode max_prefill_tokens`); a decode
             // worker prefills nothing, so its budget is moot.
@@ -216,6 +234,9 @@ pub fn engine_args(
             }
             if hands_over {
                 args.extend(["--disaggregation-transfer-backend".into(), "nixl".into()]);
+            }
+            if fp8_kv {
+                args.extend(["--kv-cache-dtype".into(), "fp8_e4m3".into()]);
             }
             args
         }
@@ -235,6 +256,9 @@ pub fn engine_args(
                     "cuda_graph_config".into(),
                     json!({"batch_sizes": sizes, "enable_padding": true}),
                 );
+            }
+            if fp8_kv {
+                o.insert("kv_cache_config".into(), json!({"dtype": "fp8"}));
             }
             if hands_over {
                 let request = isl.saturating_add(osl).saturating_add(TRTLLM_PROMPT_SLACK);
@@ -320,7 +344,14 @@ mod tests {
             attention_dp: 8,
             ep: 8,
         };
-        let trt = engine_args(Backend::Trtllm, "decode", dp8, Some(20), (4000, 500));
+        let trt = engine_args(
+            Backend::Trtllm,
+            "decode",
+            dp8,
+            Some(20),
+            (4000, 500),
+            Dtype::Bf16,
+        );
         assert_eq!(trt[0], "--override-engine-args");
         let o: Value = serde_json::from_str(&trt[1]).unwrap();
         assert_eq!(o["enable_attention_dp"], json!(true));
@@ -345,13 +376,27 @@ mod tests {
         );
         // A prefill worker: attention replicas, no overlap scheduler, no graphs, a budget of
         // the prompt and 500 tokens in whole 32-token blocks.
-        let prefill = engine_args(Backend::Trtllm, "prefill", dp8, None, (4000, 500));
+        let prefill = engine_args(
+            Backend::Trtllm,
+            "prefill",
+            dp8,
+            None,
+            (4000, 500),
+            Dtype::Bf16,
+        );
         assert_eq!(
             prefill[1],
             r#"{"cache_transceiver_config":{"backend":"DEFAULT","max_tokens_in_buffer":5024},"disable_overlap_scheduler":true,"enable_attention_dp":true,"max_num_tokens":4512}"#
         );
         let tp4 = Split::tensor(4);
-        let agg = engine_args(Backend::Trtllm, "aggregated", tp4, None, (4000, 500));
+        let agg = engine_args(
+            Backend::Trtllm,
+            "aggregated",
+            tp4,
+            None,
+            (4000, 500),
+            Dtype::Bf16,
+        );
         assert!(agg.is_empty(), "no batch, no budget: {agg:?}");
         let sglang = engine_args(
             Backend::Sglang,
@@ -359,6 +404,7 @@ mod tests {
             Split::tensor(2),
             Some(4),
             (4000, 500),
+            Dtype::Bf16,
         );
         assert_eq!(
             &sglang[..4],
@@ -369,7 +415,14 @@ mod tests {
             "{sglang:?}"
         );
         assert_eq!(
-            engine_args(Backend::Sglang, "prefill", tp4, None, (4000, 500)),
+            engine_args(
+                Backend::Sglang,
+                "prefill",
+                tp4,
+                None,
+                (4000, 500),
+                Dtype::Bf16
+            ),
             [
                 "--max-prefill-tokens",
                 "5500",
@@ -378,7 +431,14 @@ mod tests {
             ]
         );
         assert_eq!(
-            engine_args(Backend::Sglang, "aggregated", tp4, None, (4000, 500)),
+            engine_args(
+                Backend::Sglang,
+                "aggregated",
+                tp4,
+                None,
+                (4000, 500),
+                Dtype::Bf16
+            ),
             ["--max-prefill-tokens", "5500"]
         );
         assert!(
@@ -387,7 +447,8 @@ mod tests {
                 "decode",
                 Split::tensor(2),
                 Some(64),
-                (4000, 500)
+                (4000, 500),
+                Dtype::Bf16
             )
             .is_empty()
         );
@@ -397,10 +458,40 @@ mod tests {
                 "aggregated",
                 Split::tensor(2),
                 Some(64),
-                (4000, 500)
+                (4000, 500),
+                Dtype::Bf16
             ),
             ["--max-num-batched-tokens", "5564"]
         );
+    }
+
+    #[test]
+    fn an_fp8_kv_cache_is_asked_for_in_each_engines_words() {
+        let tp2 = Split::tensor(2);
+        let args = |b| engine_args(b, "decode", tp2, Some(64), (4000, 500), Dtype::Fp8);
+        let vllm = args(Backend::Vllm);
+        assert!(
+            vllm.ends_with(&["--kv-cache-dtype".into(), "fp8".into()]),
+            "{vllm:?}"
+        );
+        let sglang = args(Backend::Sglang);
+        assert!(
+            sglang.ends_with(&["--kv-cache-dtype".into(), "fp8_e4m3".into()]),
+            "{sglang:?}"
+        );
+        let trt = args(Backend::Trtllm);
+        let o: Value = serde_json::from_str(&trt[1]).unwrap();
+        assert_eq!(o["kv_cache_config"], json!({"dtype": "fp8"}));
+        // A 16-bit cache is each engine's own default: nothing is said.
+        let bf16 = engine_args(
+            Backend::Vllm,
+            "decode",
+            tp2,
+            Some(64),
+            (4000, 500),
+            Dtype::Bf16,
+        );
+        assert!(!bf16.iter().any(|a| a.contains("kv-cache")), "{bf16:?}");
     }
 
     #[test]

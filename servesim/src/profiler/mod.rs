@@ -32,6 +32,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use serde::Serialize;
+use servesim_models::dtype::Dtype;
 use servesim_models::hardware::GpuCatalog;
 use servesim_models::perf::provenance::{KernelProvenance, Steps};
 use servesim_planner::Profile;
@@ -119,6 +120,9 @@ pub struct Outcome {
     pub profile_tp: (u32, u32),
     /// KV capacity of a decode worker, tokens.
     pub decode_kv_tokens: u64,
+    /// The KV cache's dtype the workers were sized with (`search::served_llm`), which the
+    /// DGD asks the engines for.
+    pub kv_dtype: Dtype,
     /// TP sizes left out, with why.
     pub skipped: Vec<String>,
     /// What the chosen deployment's kernel times lean on beyond measurements of their own
@@ -145,6 +149,7 @@ pub fn profile(
     })?;
     // The search takes the GPU onto the request's nodes (`gpu_on_its_nodes`).
     let search = search::Search::new(&request, gpu)?;
+    let kv_dtype = search::served_llm(&request.model)?.kv_dtype;
     if search.workers.is_empty() {
         return Err(Error::Config {
             path: "spec.hardware".into(),
@@ -262,6 +267,7 @@ pub fn profile(
         profile,
         profile_tp: (ptp, dtp),
         decode_kv_tokens,
+        kv_dtype,
         skipped,
         kernels,
         comparisons,
