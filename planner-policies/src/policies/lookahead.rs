@@ -33,7 +33,8 @@
 //! 7. **Pending capacity and hysteresis**: targets count starting workers, so a worker asked
 //!    for is never asked for again while it boots; the target of a pool is the largest need of
 //!    the last `max(hold_s, start-up)` seconds, so scale-up is immediate and scale-down waits
-//!    for a sustained lower need, and prefill never shrinks while its queue alone breaks the
+//!    for a sustained lower need (the deployment the run starts with counting as the need of
+//!    its first interval), and prefill never shrinks while its queue alone breaks the
 //!    TTFT target or the last interval's TTFT p90 is over it. Holding at least a start-up is
 //!    the ski-rental rule (Karlin, Manasse, McGeoch & Owicki, "Competitive randomized
 //!    algorithms for nonuniform problems", Algorithmica 11, 1994): keep an idle worker for as
@@ -462,6 +463,13 @@ impl Planner for Lookahead {
             .map(|i| cfg.hold_s.max(c.startup(obs, i)))
             .collect();
         let longest = holds.iter().copied().fold(cfg.hold_s, f64::max);
+        if self.window.is_empty() {
+            // The deployment the run starts with is the need of its first interval: its
+            // workers are up, so letting one go before the hold costs a start-up if the need
+            // returns, as it does later (the ski-rental rule holds them too).
+            let deployed = obs.pools.iter().map(|pool| pool.active()).collect();
+            self.window.push_back((now - dt, backlog, deployed));
+        }
         self.window.push_back((now, backlog, need));
         while self
             .window
