@@ -53,6 +53,8 @@ enum Command {
     /// What a scenario may name: models, gpus, backends, policies (and what each does), arrivals.
     List(cli::list::ListArgs),
     /// Search deployments for a DynamoGraphDeploymentRequest: DGD, planner profile, frontier.
+    // A negative target (`--ttft -5`) is a value its check refuses by name, not an unknown flag.
+    #[command(allow_negative_numbers = true)]
     Profile(cli::profile::ProfileArgs),
     /// The JSON Schema of scenario files, or (--markdown) the reference generated from it.
     Schema(cli::schema::SchemaArgs),

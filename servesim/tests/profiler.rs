@@ -462,6 +462,15 @@ fn a_load_beyond_the_budget_is_carried_and_misses_the_budget_alone() {
     r.request_rate = Some(200.0);
     let o = profile(r, ProfileMode::Fast, &Quiet).unwrap();
     assert!(only_gpus(&o.chosen), "{:?}", o.chosen);
+    // Said as the budget it misses, not as a missed SLO.
+    assert!(
+        o.choice.reason.contains("within the GPU budget")
+            && o.choice
+                .reason
+                .contains(&format!("meets them on {} GPUs", o.chosen.gpus)),
+        "{}",
+        o.choice.reason
+    );
     let best = o
         .candidates
         .iter()
@@ -708,7 +717,10 @@ fn nothing_meeting_the_slos_exits_non_zero_with_the_outputs_written() {
         String::from_utf8_lossy(&o.stderr),
     );
     assert_eq!(o.status.code(), Some(2), "{stdout}{stderr}");
-    assert!(stdout.contains("NO DEPLOYMENT MEETS BOTH SLOs"), "{stdout}");
+    assert!(
+        stdout.contains("NO DEPLOYMENT MEETS BOTH SLOs ("),
+        "{stdout}"
+    );
     assert!(
         stderr.contains("no deployment meets both SLOs")
             && stderr.contains(&out.join("dgd.yaml").display().to_string()),

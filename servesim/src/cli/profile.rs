@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use servesim::profiler::{self, Overrides, Prefer, ProfileMode, TpPins};
+use servesim::profiler::{self, Candidate, Overrides, Prefer, ProfileMode, TpPins};
 
 use super::CliError;
 
@@ -142,9 +142,15 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
         _ => "fast estimate",
     };
     if !o.choice.meets_slo {
-        outln!(
-            "NO DEPLOYMENT MEETS BOTH SLOs ({judged}); the closest follows, not a working answer"
-        );
+        if o.chosen.misses_only_budget() {
+            outln!(
+                "NO DEPLOYMENT MEETS BOTH SLOs WITHIN THE GPU BUDGET ({judged}); the closest follows: it meets them on more GPUs than the budget"
+            );
+        } else {
+            outln!(
+                "NO DEPLOYMENT MEETS BOTH SLOs ({judged}); the closest follows, not a working answer"
+            );
+        }
     }
     outln!(
         "chosen ({judged}): {} on {} GPUs: {:.0} tokens/s/GPU, {:.1} tokens/s/user, TTFT {:.0} ms, ITL {:.1} ms",
@@ -182,11 +188,7 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
                 a.label(),
                 a.gpus,
                 a.tokens_per_s_per_gpu,
-                if a.meets_slo() {
-                    ""
-                } else {
-                    " (misses an SLO)"
-                }
+                verdict(a)
             );
         }
     }
@@ -227,9 +229,34 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
     if o.choice.meets_slo {
         Ok(())
     } else {
+        let within = if o.chosen.misses_only_budget() {
+            " within the GPU budget"
+        } else {
+            ""
+        };
         Err(CliError::SloNotMet(format!(
-            "no deployment meets both SLOs ({judged}); the closest is written to {}",
+            "no deployment meets both SLOs{within} ({judged}); the closest is written to {}",
             args.out.join("dgd.yaml").display()
         )))
+    }
+}
+
+/// What a deployment listed beside the chosen one misses, in words: nothing, only the GPU
+/// budget (its latency targets met on more GPUs), or a latency target.
+fn verdict(c: &Candidate) -> String {
+    if c.meets_slo() {
+        String::new()
+    } else if c.misses_only_budget() {
+        let budget = c
+            .misses
+            .iter()
+            .find(|m| m.slo == "gpus")
+            .map(|m| m.shown().1);
+        match budget {
+            Some(b) => format!(" (meets the SLOs, over the budget of {b})"),
+            None => " (meets the SLOs, on more nodes than the request's)".to_string(),
+        }
+    } else {
+        " (misses an SLO)".to_string()
     }
 }

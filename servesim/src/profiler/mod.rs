@@ -326,6 +326,14 @@ fn reason(
     best_agg: &Option<Candidate>,
     best_disagg: &Option<Candidate>,
 ) -> String {
+    if chosen.misses_only_budget() {
+        return format!(
+            "no deployment meets both SLOs within the GPU budget; the closest, {}, meets them \
+             on {} GPUs",
+            chosen.label(),
+            chosen.gpus
+        );
+    }
     if !chosen.meets_slo() {
         return format!(
             "no deployment meets both SLOs; the closest is {}",

@@ -9,8 +9,9 @@
 //!
 //! Both carry `spec.model` and `spec.backend`. Fields this profiler does not use are listed in
 //! [`ProfileRequest::ignored`], never rejected, unless one is a typo of a field it reads that
-//! the request leaves out (`totalGPUs` for `totalGpus`); a missing or invalid required field
-//! is an error naming its path. [`Overrides`] (the command-line flags) win over the file.
+//! the request leaves out (`totalGPUs` for `totalGpus`) or a target of the SLA section it
+//! would drop (`e2eLatency`); a missing or invalid required field is an error naming its
+//! path. [`Overrides`] (the command-line flags) win over the file.
 
 use std::path::{Path, PathBuf};
 
@@ -214,6 +215,19 @@ fn ser_backend<S: serde::Serializer>(b: &Backend, s: S) -> Result<S::Ok, S::Erro
     s.serialize_str(b.name())
 }
 
+/// Whether an ignored path is a latency target of the request's SLA section that the profiler
+/// would drop: Dynamo's `e2eLatency` (ai-dynamo 1.6.1's `SLASpec`, the alternative to `ttft`
+/// and `itl`) or any other key there, but `optimizationType`, which ranks deployments rather
+/// than bounding them. A user's target is refused, never lost to a warning.
+fn is_unmet_target(path: &str) -> bool {
+    ["spec.sla.", "spec.profilingConfig.config.sla."]
+        .iter()
+        .any(|section| {
+            path.strip_prefix(section)
+                .is_some_and(|k| k != "optimizationType")
+        })
+}
+
 /// `e` with a hint where a field it names is missing beside an ignored one of a similar
 /// name (`spec.slaa` for `spec.sla`): the ignored list is said only on success otherwise.
 fn misspelt(e: Error, ignored: &[String]) -> Error {
@@ -297,6 +311,14 @@ impl ProfileRequest {
                     "not a field this profiler reads: did you mean `{meant}`, which the request does \
                      not give?"
                 ),
+            ));
+        }
+        if let Some(target) = ignored.iter().find(|i| is_unmet_target(i)) {
+            return Err(invalid(
+                target,
+                "not a target this profiler meets (it meets `ttft` and `itl`, each a mean in ms); \
+                 remove it, or give the SLO as `ttft` and `itl`"
+                    .to_string(),
             ));
         }
         let hints: Vec<String> = ignored.clone();
@@ -532,6 +554,18 @@ spec:
                 "model: 'Qwen/Qwen3-32B-Instruct' is timed as the built-in Qwen3-32B (bf16 weights)"
             )
         );
+    }
+
+    #[test]
+    fn a_target_the_profiler_cannot_meet_is_refused_not_dropped() {
+        let e = parse(&NEWER.replace("ttft: 500, ", "ttft: 500, e2eLatency: 9000, "))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("spec.sla.e2eLatency: not a target"), "{e}");
+        // Dynamo's optimisation type ranks deployments: it is no target, only ignored.
+        let r = parse(&NEWER.replace("ttft: 500, ", "ttft: 500, optimizationType: throughput, "))
+            .unwrap();
+        assert!(r.ignored.contains(&"spec.sla.optimizationType".to_string()));
     }
 
     #[test]
