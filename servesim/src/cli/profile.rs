@@ -169,6 +169,25 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
             m.over * 100.0
         );
     }
+    if c.meets_slo() {
+        for (what, estimate, target) in [
+            ("TTFT", c.ttft_ms, o.request.ttft_ms),
+            ("ITL", c.itl_ms, o.request.itl_ms),
+        ] {
+            if estimate > (1.0 - NEAR_TARGET) * target {
+                outln!(
+                    "note: its mean {what} is within {:.0} % of the {target} ms target: the SLOs \
+                     bound the means, so many requests' own {what} will exceed it ({})",
+                    NEAR_TARGET * 100.0,
+                    if o.comparisons.is_empty() {
+                        "`--mode simulate` gives the share of requests within both"
+                    } else {
+                        "the simulated lines give the share of requests within both"
+                    }
+                );
+            }
+        }
+    }
     outln!("why: {}", o.choice.reason);
     if let Some(f) = &o.choice.fast_choice {
         outln!("the simulation re-ranked: the fast model alone would choose {f}");
@@ -194,7 +213,7 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
     }
     for cmp in &o.comparisons {
         outln!(
-            "simulated {} ({}): TTFT {:.0}/{} ms, ITL {:.1}/{} ms, {:.0}/{:.0} tokens/s/GPU (fast/sim){}{}",
+            "simulated {} ({}): TTFT {:.0}/{} ms, ITL {:.1}/{} ms, {:.0}/{:.0} tokens/s/GPU (fast/sim){}{}{}",
             cmp.label,
             cmp.workload,
             cmp.fast_ttft_ms,
@@ -203,6 +222,12 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
             servesim::profiler::simulate::with_seeds(cmp.sim_itl_ms, cmp.sim_itl_ms_seeds, 1),
             cmp.fast_tokens_per_s_per_gpu,
             cmp.sim_tokens_per_s_per_gpu,
+            // The SLOs bound the means; the share of requests within both is what a user
+            // of the deployment sees.
+            cmp.sim_slo_attainment.map_or(String::new(), |a| format!(
+                ", {:.0} % of requests within both SLOs",
+                a * 100.0
+            )),
             match cmp.sim_miss_text(&o.request) {
                 m if m.is_empty() => m,
                 m => format!(": {m}"),
@@ -240,6 +265,10 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
         )))
     }
 }
+
+/// How close to a target a chosen deployment's mean may come before the output notes that
+/// many requests will miss it.
+const NEAR_TARGET: f64 = 0.02;
 
 /// What a deployment listed beside the chosen one misses, in words: nothing, only the GPU
 /// budget (its latency targets met on more GPUs), or a latency target.
