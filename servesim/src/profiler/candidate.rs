@@ -212,7 +212,8 @@ impl SloMiss {
 /// A mean TTFT (ms) at or beyond which a candidate's queue is taken as unbounded: the
 /// stationary wait of a queue within a hair of its capacity (a utilisation of 1 − 10⁻⁹ gives
 /// some 10¹⁷ ms), which no benchmark or day of traffic settles into. Such a candidate's TTFT
-/// and concurrency are infinite: its throughput is what it carries while its queue grows.
+/// and concurrency are infinite, and its request rate and throughput are the load offered to
+/// it, more than it carries (it misses the TTFT target, so its goodput is none).
 pub const UNBOUNDED_TTFT_MS: f64 = 1e9;
 
 /// One deployment and its estimated figures.
