@@ -89,9 +89,9 @@ pub fn erlang_c(k: u32, a: f64) -> f64 {
     // Erlang B by its stable recurrence, then C from B. The recurrence forgets where it
     // starts: below `a` each step scales an error in B by about `i / a`, so a pool of more
     // than `EXACT_ERLANG_SERVERS` starts it `12 √a` below `a` from B ≈ 1 − i/a, the error
-    // then shrunk by some e^−72, and a B that underflows to zero stays there. A pool of
-    // 300,000 workers (a profile at a million requests a second) takes some 7,000 steps,
-    // not 300,000.
+    // then shrunk by some e^−72, and a B that underflows to zero (some 38 √a above `a`)
+    // stays there. A pool of 300,000 workers (a profile at a million requests a second)
+    // takes some 20,000–30,000 steps, not 300,000.
     let start = if k > EXACT_ERLANG_SERVERS {
         (a - 12.0 * a.sqrt()).floor().max(0.0) as u32
     } else {
@@ -518,6 +518,9 @@ mod tests {
         }
         // Erlang C of two servers at one erlang: 1/3 (textbook value).
         assert!((erlang_c(2, 1.0) - 1.0 / 3.0).abs() < 1e-12);
+        let r = mdk_max_utilisation(40.0, 100.0, 4, 0.95);
+        assert!((mdk_response_ms(40.0, r, 4) - 100.0).abs() < 1e-6);
+        assert!(r > mdl_max_utilisation(40.0, 100.0, 0.95));
     }
 
     #[test]
@@ -541,9 +544,23 @@ mod tests {
                 );
             }
         }
-        let r = mdk_max_utilisation(40.0, 100.0, 4, 0.95);
-        assert!((mdk_response_ms(40.0, r, 4) - 100.0).abs() < 1e-6);
-        assert!(r > mdl_max_utilisation(40.0, 100.0, 0.95));
+        // Where both are far from underflow: near the load, and a load too small to start
+        // anywhere but the beginning.
+        for (k, a) in [
+            (4097, 4090.0),
+            (5000, 4900.0),
+            (20_000, 19_950.0),
+            (5000, 100.0),
+        ] {
+            let (fast, exact) = (erlang_c(k, a), whole(k, a));
+            assert!(exact > 1e-6 || a < 144.0, "k {k}, a {a}: {exact}");
+            assert!(
+                (fast - exact).abs() <= 1e-12 * exact.max(1e-300),
+                "k {k}, a {a}: {fast} against {exact}"
+            );
+        }
+        // Up to the threshold, the recurrence runs from its start, as it always did.
+        assert_eq!(erlang_c(4096, 4000.0), whole(4096, 4000.0));
     }
 
     #[test]
