@@ -464,7 +464,9 @@ fn a_load_beyond_the_budget_is_carried_and_misses_the_budget_alone() {
     assert!(only_gpus(&o.chosen), "{:?}", o.chosen);
     // Said as the budget it misses, not as a missed SLO.
     assert!(
-        o.choice.reason.contains("within the GPU budget")
+        o.choice
+            .reason
+            .contains("within the request's GPUs and nodes")
             && o.choice
                 .reason
                 .contains(&format!("meets them on {} GPUs", o.chosen.gpus)),
@@ -1378,4 +1380,40 @@ fn an_overridden_load_replaces_the_requests_own() {
     let r = ProfileRequest::from_file(&file, &Overrides::default()).unwrap();
     assert_eq!((r.request_rate, r.concurrency), (Some(2.0), None));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The search sizes Qwen3-32B-FP8's workers with an FP8 KV cache, so the DGD asks each
+/// engine for one: its default would keep 16 bits and hold half the tokens.
+#[test]
+fn the_dgd_asks_for_the_kv_cache_the_workers_were_sized_with() {
+    for backend in ["vllm", "sglang", "trtllm"] {
+        let mut r = request(500.0, 30.0);
+        r.backend = servesim_models::backend::Backend::parse(backend).unwrap();
+        let o = profile(r, ProfileMode::Fast, &Quiet).unwrap();
+        assert_eq!(o.kv_dtype.name(), "fp8");
+        let dgd = servesim::profiler::dgd::dgd(&o, &o.chosen, "/data").to_string();
+        let asked = match backend {
+            "vllm" => r#""--kv-cache-dtype","fp8""#,
+            "sglang" => r#""--kv-cache-dtype","fp8_e4m3""#,
+            _ => r#"\"kv_cache_config\":{\"dtype\":\"fp8\""#,
+        };
+        assert!(dgd.contains(asked), "{backend}: {dgd}");
+    }
+}
+
+/// A negative target on the command line reaches the check that names the flag.
+#[test]
+fn a_negative_target_is_refused_by_name() {
+    let o = bin()
+        .arg("profile")
+        .arg(root().join("scenarios/profile-qwen3-32b-h200.yaml"))
+        .args(["--out", "unused", "--ttft", "-5"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        stderr.contains("--ttft: must be a latency target"),
+        "{stderr}"
+    );
 }

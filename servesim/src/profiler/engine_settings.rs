@@ -36,6 +36,7 @@ use serde_json::{Value, json};
 use servesim_models::backend::Backend;
 use servesim_models::dtype::Dtype;
 use servesim_models::engine::cuda_graph::CudaGraphs;
+use servesim_models::llm::DEFAULT_MEM_FRACTION;
 
 use super::candidate::Split;
 
@@ -191,13 +192,17 @@ pub fn fast_model_graphs(
 /// `rule_plugin/trtllm.rule`, its backend `DEFAULT` as `extra_engine_args.1.0.0.yaml.j2`
 /// writes it).
 ///
-/// A KV cache of `kv` other than the model's own 16-bit one (the profiler serves FP8 weights
-/// with an FP8 cache, `search::served_llm`) is asked for as aiconfigurator 0.12.0's
-/// generator asks (`kv_cache_dtype` in `generator/config/backend_config_mapping.yaml`):
-/// vLLM's `--kv-cache-dtype fp8`, SGLang's `--kv-cache-dtype fp8_e4m3` (it takes no bare
-/// `fp8`), TensorRT-LLM's `kv_cache_config.dtype: fp8`. Each engine's default (`auto`) keeps
-/// the checkpoint's dtype, which for an FP8 checkpoint without KV scales is 16-bit: a worker
-/// sized for an FP8 cache would hold half the tokens it was judged with.
+/// An FP8 KV cache (the profiler serves per-tensor FP8 weights with one,
+/// `search::served_llm`) is asked for as aiconfigurator 0.12.0's generator asks
+/// (`kv_cache_dtype` in `generator/config/backend_config_mapping.yaml`): vLLM's
+/// `--kv-cache-dtype fp8`, SGLang's `--kv-cache-dtype fp8_e4m3` (it takes no bare `fp8`),
+/// TensorRT-LLM's `kv_cache_config.dtype: fp8`. Each engine's default (`auto`) keeps the
+/// checkpoint's dtype, which for an FP8 checkpoint without KV scales is 16-bit: a worker
+/// sized for an FP8 cache would hold half the tokens it was judged with. Dynamo 1.6.1's
+/// TensorRT-LLM worker builds its `kv_cache_config` as an object, which an override replaces
+/// whole (`deep_update` merges dicts only, `dynamo/trtllm/workers/llm_worker.py`), so the
+/// override also carries the memory share the search sized with (Dynamo's own default,
+/// 0.9).
 pub fn engine_args(
     backend: Backend,
     role: &str,
@@ -206,7 +211,7 @@ pub fn engine_args(
     (isl, osl): (u32, u32),
     kv: Dtype,
 ) -> Vec<String> {
-    let fp8_kv = matches!(kv, Dtype::Fp8 | Dtype::Fp8Block);
+    let fp8_kv = kv == Dtype::Fp8;
     let hands_over = matches!(role, "prefill" | "decode");
     let sizes = max_batch.and_then(|b| deployed_batch_sizes(backend, b));
     let budget = deployed_token_budget(GeneratorRules::Default, backend, role, isl, max_batch);
@@ -258,7 +263,10 @@ pub fn engine_args(
                 );
             }
             if fp8_kv {
-                o.insert("kv_cache_config".into(), json!({"dtype": "fp8"}));
+                o.insert(
+                    "kv_cache_config".into(),
+                    json!({"dtype": "fp8", "free_gpu_memory_fraction": DEFAULT_MEM_FRACTION}),
+                );
             }
             if hands_over {
                 let request = isl.saturating_add(osl).saturating_add(TRTLLM_PROMPT_SLACK);
@@ -481,7 +489,10 @@ mod tests {
         );
         let trt = args(Backend::Trtllm);
         let o: Value = serde_json::from_str(&trt[1]).unwrap();
-        assert_eq!(o["kv_cache_config"], json!({"dtype": "fp8"}));
+        assert_eq!(
+            o["kv_cache_config"],
+            json!({"dtype": "fp8", "free_gpu_memory_fraction": 0.9})
+        );
         // A 16-bit cache is each engine's own default: nothing is said.
         let bf16 = engine_args(
             Backend::Vllm,
