@@ -144,7 +144,7 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
     if !o.choice.meets_slo {
         if o.chosen.misses_only_budget() {
             outln!(
-                "NO DEPLOYMENT MEETS BOTH SLOs WITHIN THE GPU BUDGET ({judged}); the closest follows: it meets them on more GPUs than the budget"
+                "NO DEPLOYMENT MEETS BOTH SLOs WITHIN THE REQUEST'S GPUS AND NODES ({judged}); the closest follows: it meets them on more than the request gives"
             );
         } else {
             outln!(
@@ -255,7 +255,7 @@ pub fn run_cmd(args: ProfileArgs) -> Result<(), CliError> {
         Ok(())
     } else {
         let within = if o.chosen.misses_only_budget() {
-            " within the GPU budget"
+            " within the request's GPUs and nodes"
         } else {
             ""
         };

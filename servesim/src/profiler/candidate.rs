@@ -169,7 +169,8 @@ pub struct Estimate {
     pub ttft_ms: f64,
     /// Mean ITL, ms.
     pub itl_ms: f64,
-    /// Requests/s the deployment carries.
+    /// Requests/s the deployment is planned for (the load offered, where its queue never
+    /// settles: [`UNBOUNDED_TTFT_MS`]).
     pub request_rate: f64,
     /// Requests in flight at that load.
     pub concurrency: f64,
@@ -236,7 +237,8 @@ pub struct Candidate {
     pub ttft_ms: f64,
     /// Estimated mean ITL, ms.
     pub itl_ms: f64,
-    /// Requests/s the deployment carries.
+    /// Requests/s the deployment is planned for (the load offered, where its queue never
+    /// settles: [`UNBOUNDED_TTFT_MS`]).
     pub request_rate: f64,
     /// Output tokens/s of the deployment.
     pub tokens_per_s: f64,

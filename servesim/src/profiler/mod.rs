@@ -327,11 +327,15 @@ fn reason(
     best_disagg: &Option<Candidate>,
 ) -> String {
     if chosen.misses_only_budget() {
+        let on = if chosen.misses.iter().any(|m| m.slo == "gpus") {
+            format!("on {} GPUs", chosen.gpus)
+        } else {
+            "on more nodes than the request's".to_string()
+        };
         return format!(
-            "no deployment meets both SLOs within the GPU budget; the closest, {}, meets them \
-             on {} GPUs",
-            chosen.label(),
-            chosen.gpus
+            "no deployment meets both SLOs within the request's GPUs and nodes; the closest, \
+             {}, meets them {on}",
+            chosen.label()
         );
     }
     if !chosen.meets_slo() {

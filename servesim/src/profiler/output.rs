@@ -342,7 +342,13 @@ pub fn report_html(o: &Outcome) -> String {
         o.chosen.itl_ms,
         o.chosen.gpus
     );
-    if !o.choice.meets_slo {
+    if !o.choice.meets_slo && o.chosen.misses_only_budget() {
+        let _ = write!(
+            body,
+            "<p><b>No deployment meets both SLOs within the request's GPUs and nodes</b> (judged by the {}): this is the closest, and it meets them on more than the request gives.</p>",
+            judge(o)
+        );
+    } else if !o.choice.meets_slo {
         let _ = write!(
             body,
             "<p><b>No deployment meets both SLOs</b> (judged by the {}): this is the closest, not a working answer.</p>",
