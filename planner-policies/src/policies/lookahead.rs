@@ -465,8 +465,8 @@ impl Planner for Lookahead {
         let longest = holds.iter().copied().fold(cfg.hold_s, f64::max);
         if self.window.is_empty() {
             // The deployment the run starts with is the need of its first interval: its
-            // workers are up, so letting one go before the hold costs a start-up if the need
-            // returns, as it does later (the ski-rental rule holds them too).
+            // workers are up or starting, so letting one go before the hold costs a start-up
+            // if the need returns, as for any other worker (the ski-rental rule).
             let deployed = obs.pools.iter().map(|pool| pool.active()).collect();
             self.window.push_back((now - dt, backlog, deployed));
         }

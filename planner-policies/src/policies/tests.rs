@@ -1097,6 +1097,18 @@ fn lookahead_holds_an_idle_worker_for_a_start_up() {
 }
 
 #[test]
+fn lookahead_holds_the_deployment_it_starts_with_like_any_need() {
+    // Four prefill workers up at the start and next to no load: the hold (60 s, two 30 s
+    // intervals; start-ups of 60 s) keeps them from the first interval on, then they go.
+    let mut p = planner("lookahead", 30.0, 32);
+    let mut toy = Toy::new(30.0, 60.0, 32);
+    toy.ready = [4, 1];
+    let hist = run(p.as_mut(), &mut toy, &Load::steady(0.5), 6);
+    assert!(hist[..2].iter().all(|c| c[0] == 4), "{hist:?}");
+    assert_eq!(hist[5][0], 1, "{hist:?}");
+}
+
+#[test]
 fn lookahead_anticipates_a_ramp() {
     // With a rising rate, lookahead asks for the capacity needed a start-up time ahead,
     // sla only for the last interval.
