@@ -5,6 +5,7 @@ use std::path::Path;
 use proptest::prelude::*;
 use servesim::experiment::with_policy;
 use servesim::scenario::{FaultEvent, FaultsConfig, FrontendConfig};
+use servesim::traffic::DistConfig;
 use servesim::{Scenario, Summary, run};
 
 /// The node-loss story, shortened: storm from 300 s to 1200 s, node 0 lost at 600 s.
@@ -266,6 +267,31 @@ fn a_request_longer_than_the_migration_limit_fails_instead() {
     accounted(&below);
     assert_eq!(below.retried, 0, "{below}");
     assert_eq!(failed(&below), unlimited.retried, "{below}");
+    // Prompts of 2,000 tokens and a limit of exactly 2,000: a lost request still migrates
+    // while its client has seen no token of it, and fails once it has seen one (the
+    // frontend tracks the prompt and the tokens it streamed).
+    let fixed = |limit: Option<u32>| {
+        let s = small(faults.clone(), 3)
+            .edited(|c| {
+                let open = c.traffic.streams[0].open.as_mut().unwrap();
+                open.input = Some(DistConfig::Fixed { value: 2000.0 });
+                c.faults.as_mut().unwrap().migration_max_seq_len = limit;
+            })
+            .unwrap();
+        run(&s).unwrap().0
+    };
+    let all = fixed(None);
+    let at_prompt = fixed(Some(2000));
+    let (migrated, lost) = (at_prompt.retried, all.retried);
+    assert!(migrated > 0 && failed(&at_prompt) > 0, "{at_prompt}");
+    assert_eq!(migrated + failed(&at_prompt), lost, "{at_prompt}");
+    assert_eq!(fixed(Some(1999)).retried, 0);
+    // No sequence is zero tokens long: a limit of 0 is refused, by name.
+    let e = small(faults.clone(), 3)
+        .edited(|c| c.faults.as_mut().unwrap().migration_max_seq_len = Some(0))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("faults.migration_max_seq_len"), "{e}");
 }
 
 /// Failures at random are a Poisson process from `start_s`: the first one an exponential

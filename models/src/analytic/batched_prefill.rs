@@ -16,8 +16,9 @@
 //! budget, in that order, and lasts what the predictor gives its very chunks (a prompt
 //! finished from an earlier iteration attends to the tokens before it; more chunks cost
 //! more than fewer of the same tokens); each composition (a split prompt's rest, whole
-//! prompts, a split prompt's start) is timed once. Arrivals at each of `n` workers are every `n`-th of
-//! a Poisson stream (Dynamo's round-robin router, see [`crate::analytic`]). Its mean
+//! prompts, a split prompt's start) is timed once. Arrivals at each of `n` workers are
+//! every `n`-th of a Poisson stream (Dynamo's round-robin router, see
+//! [`crate::analytic`]). Its mean
 //! first-token time has no closed form, so it is measured on a fixed set of arrivals
 //! ([`ARRIVALS`] from a fixed seed, the same at every rate: common random numbers, so the
 //! search compares deployments on the same arrivals and the answer is deterministic).

@@ -22,6 +22,7 @@ pub struct FaultsConfig {
     /// longer migrated: a fault fails it (Dynamo's frontend stops tracking it, its
     /// `--migration-max-seq-len`). No limit if left out, as in Dynamo.
     #[serde(default)]
+    #[schemars(range(min = 1))]
     pub migration_max_seq_len: Option<u32>,
     /// A failed KV transfer is sent again this many times before the request is lost.
     #[serde(default = "default_max_retries")]
