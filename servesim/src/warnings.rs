@@ -52,6 +52,7 @@ pub fn before_run(s: &Scenario) -> Vec<String> {
             s.duration().as_secs_f64()
         ));
     }
+    out.extend(foreign_profile(s));
     if !s.unread_calibration().is_empty() {
         out.push(format!(
             "calibration: this run reads none of {} ({} on {}): another GPU's, or a backend \
@@ -71,6 +72,42 @@ pub fn before_run(s: &Scenario) -> Vec<String> {
         ));
     }
     out
+}
+
+/// How far a planner profile's decode KV capacity may be from the scenario's decode worker's
+/// before the profile is said to be another deployment's. The same worker measured by its
+/// engine and sized by the simulator differ by the engines' memory accounting (Dynamo's
+/// profile of Llama-3.1-8B FP8 on one H200 holds 945,029 tokens, the simulated worker
+/// 961,904); another KV dtype halves or doubles it, another GPU or model moves it further
+/// (the same worker on an H100: 512,160).
+const FOREIGN_PROFILE_RATIO: f64 = 1.5;
+
+/// A `planner.profile_dir` whose decode worker holds far more or fewer KV tokens than the
+/// scenario's decode pool: a profile measured for another model, GPU, parallelism or KV
+/// dtype, by which a policy that reads it would size the pools. (Its files name no model or
+/// GPU, Dynamo's format; a missing or unreadable one is the planner's error, not this.)
+fn foreign_profile(s: &Scenario) -> Option<String> {
+    let planner = s.planner()?;
+    let dir = planner.profile_dir.as_ref()?;
+    let reads = PolicyKind::parse_at(&planner.policy, "planner.policy").is_ok_and(|k| {
+        matches!(
+            k,
+            PolicyKind::Sla | PolicyKind::SlaLoad | PolicyKind::Lookahead
+        )
+    });
+    let decode = s.pools().iter().find(|p| p.role == PoolRole::Decode)?;
+    let profile = servesim_planner::Profile::read_dir(&s.base_dir().join(dir)).ok()?;
+    let ours = decode.engine.kv_blocks * u64::from(decode.engine.block_tokens);
+    let theirs = profile.max_kv_tokens();
+    let ratio = theirs as f64 / ours.max(1) as f64;
+    (reads && !(1.0 / FOREIGN_PROFILE_RATIO..=FOREIGN_PROFILE_RATIO).contains(&ratio)).then(|| {
+        format!(
+            "planner.profile_dir: its decode worker holds {theirs} KV tokens, pool {}'s {ours} \
+             (×{ratio:.2}): a profile of another model, GPU, parallelism or KV dtype? The \
+             planner sizes the pools by it",
+            decode.name
+        )
+    })
 }
 
 /// The airline preset's streams that start at or after the run's end, so send nothing (a

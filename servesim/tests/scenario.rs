@@ -984,3 +984,28 @@ fn nodes_of_fewer_gpus_make_a_wide_worker_cross_them() {
             .contains("gpus_per_node")
     );
 }
+
+/// A planner profile whose decode worker holds far more or fewer KV tokens than the
+/// scenario's was measured for another deployment: said before the run. Dynamo's profile of
+/// Llama-3.1-8B FP8 on one H200 holds 945,029 tokens, the simulated H200 worker 961,904; on an
+/// H100 the worker holds about half.
+#[test]
+fn a_planner_profile_of_another_deployment_is_said_before_the_run() {
+    let path = Path::new("../scenarios/planner-suite/dynamo-perf-test.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let base = path.parent().unwrap();
+    let s = Scenario::from_yaml_str(&text, "perf-test.yaml", base).unwrap();
+    let profile_said = |s: &Scenario| {
+        let said = servesim::warnings::before_run(s);
+        said.into_iter()
+            .find(|w| w.starts_with("planner.profile_dir"))
+    };
+    assert_eq!(profile_said(&s), None);
+    let h100 = text.replacen("gpu: h200_sxm", "gpu: h100_sxm", 1);
+    let s = Scenario::from_yaml_str(&h100, "perf-test.yaml", base).unwrap();
+    let said = profile_said(&s).expect("an H100 worker holds about half");
+    assert!(said.contains("holds 945029 KV tokens"), "{said}");
+    // A policy that reads no profile: nothing to say.
+    let s = servesim::experiment::with_policy(&s, "static", 1).unwrap();
+    assert_eq!(profile_said(&s), None);
+}
