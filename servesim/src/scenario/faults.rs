@@ -15,7 +15,8 @@ pub struct FaultsConfig {
     /// A request lost to a fault is migrated this many times, then fails with the fault as
     /// its reason: sent again with the output tokens its client has seen, which another
     /// worker prefills with the prompt before it makes the rest, the client's stream stalled
-    /// in between (Dynamo's request migration, its frontend's `--migration-limit`).
+    /// in between (Dynamo's request migration, its frontend's `--migration-limit`, whose own
+    /// default is 0: no migration unless the deployment turns it on).
     #[serde(default = "default_max_retries")]
     pub max_retries: u32,
     /// A request whose prompt and output tokens streamed so far exceed this many is no
