@@ -177,21 +177,22 @@ fn key(op: &KernelOp) -> Key {
     }
 }
 
-impl Key {
-    /// Whether only some model architectures have such kernels (fused MoE layers, MLA,
-    /// expert dispatch, linear attention): those of the [`ArchTables`].
-    fn architecture_specific(&self) -> bool {
-        matches!(
-            self,
-            Key::Moe(..)
-                | Key::MlaCtx(..)
-                | Key::MlaGen(..)
-                | Key::MlaPart(..)
-                | Key::Disp(..)
-                | Key::Gdn(..)
-        )
-    }
+/// Whether only some model architectures run `op` (fused MoE layers, MLA, expert dispatch,
+/// linear attention): the kernels of the [`ArchTables`], told apart without working out
+/// the key (every row of every table asks).
+fn architecture_specific(op: &KernelOp) -> bool {
+    matches!(
+        op,
+        KernelOp::Moe(_)
+            | KernelOp::MlaContext(_)
+            | KernelOp::MlaGeneration(_)
+            | KernelOp::MlaPart(_)
+            | KernelOp::MoeDispatch(_)
+            | KernelOp::Gdn(_)
+    )
+}
 
+impl Key {
     /// The module (whose calls keep a fixed cost apart), category and coordinates; `None`
     /// for a single kernel.
     fn module(&self) -> Option<(Module, u64, [f64; 3])> {
@@ -390,11 +391,8 @@ impl CalibratedTimer {
         let mut nccl = Vec::new();
         let mut p2p = Vec::new();
         let mut gemm_floor_ms: Vec<(u64, f64)> = Vec::new();
-        for (op, lat) in tables.iter().flat_map(|t| t.rows.iter()) {
-            let k = key(op);
-            if k.architecture_specific() {
-                continue;
-            }
+        let rows = tables.iter().flat_map(|t| t.rows.iter());
+        for (op, lat) in rows.filter(|(op, _)| !architecture_specific(op)) {
             if let KernelOp::Gemm(g) = op {
                 let code = dtype_code(g.dtype);
                 match gemm_floor_ms.iter_mut().find(|(c, _)| *c == code) {
@@ -403,7 +401,7 @@ impl CalibratedTimer {
                 }
             }
             let r = (lat / base_ms(op, source)).ln();
-            match k {
+            match key(op) {
                 Key::Gemm(c, x) => gemm.push((c, x, r)),
                 Key::Ctx(c, x) => ctx.push((c, x, r)),
                 Key::Gen(c, x) => gen_attn.push((c, x, r)),

@@ -330,10 +330,7 @@ pub(super) fn shipped_sibling(
     let Some(name) = pick(catalog, target, &source.sku, with_moe) else {
         return Ok(None);
     };
-    let mut theirs = Vec::new();
-    for fam in moe_families() {
-        theirs.extend(shipped::load(name, &dir(name, fam), fam)?);
-    }
+    let theirs = load_shipped(name, backend, moe_families())?;
     let mine: Vec<&CalibrationTable> = tables.iter().collect();
     let theirs: Vec<&CalibrationTable> = theirs.iter().collect();
     Ok(Some(sibling(

@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use super::{Key, Sibling, key};
+use super::{Key, Sibling, architecture_specific, key, module_key};
 use crate::calibration::CalibrationTable;
 use crate::hardware::GpuSku;
 use crate::perf::call_floor::ModuleFloors;
@@ -49,9 +49,11 @@ impl ArchTables {
         let mut floors = ModuleFloors::default();
         // The modules' floors (and fixed costs) first: every module row's ratio is stored
         // without its category's fixed cost.
-        let rows = || tables.iter().flat_map(|t| t.rows.iter());
+        let rows = || {
+            (tables.iter().flat_map(|t| t.rows.iter())).filter(|(op, _)| architecture_specific(op))
+        };
         for (op, lat) in rows() {
-            if let Some((m, c, x)) = key(op).module() {
+            if let Some((m, c, x)) = module_key(op) {
                 floors.of_mut(m).note(c, x, *lat, base_ms(op, source));
             }
         }
@@ -59,9 +61,6 @@ impl ArchTables {
         let (mut disp, mut gdn) = (vec![], vec![]);
         for (op, lat) in rows() {
             let k = key(op);
-            if !k.architecture_specific() {
-                continue;
-            }
             let fixed = k.module().map_or(0.0, |(m, c, _)| floors.of(m).fixed(c));
             let r = ((lat - fixed) / base_ms(op, source)).ln();
             match k {
