@@ -149,7 +149,6 @@ pub fn profile(
     })?;
     // The search takes the GPU onto the request's nodes (`gpu_on_its_nodes`).
     let search = search::Search::new(&request, gpu)?;
-    let kv_dtype = search::served_llm(&request.model)?.kv_dtype;
     if search.workers.is_empty() {
         return Err(Error::Config {
             path: "spec.hardware".into(),
@@ -254,6 +253,7 @@ pub fn profile(
     let kernels = provenance.sentence();
     let t4 = Instant::now();
     let skipped = search.skipped.clone();
+    let kv_dtype = search.kv_dtype;
     drop(search);
     Ok(Outcome {
         request,

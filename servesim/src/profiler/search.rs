@@ -98,6 +98,8 @@ pub struct Search<'a> {
     /// The model's response header: decode steps between an aggregated worker's prefill
     /// and the first token with text ([`LlmSpec::response_header_tokens`]).
     pub header_tokens: u32,
+    /// The KV cache's dtype the workers are sized with ([`served_llm`]).
+    pub kv_dtype: Dtype,
     /// Aggregated workers plan each iteration while the previous one runs
     /// ([`EngineConfig::overlap_schedule`]).
     pub overlap_schedule: bool,
@@ -212,6 +214,7 @@ impl<'a> Search<'a> {
             prefill_max_num_seqs: d.max_num_seqs,
             decode_side: DecodeSideWait::new(&llm, &gpu, &d),
             header_tokens: llm.response_header_tokens,
+            kv_dtype: llm.kv_dtype,
             overlap_schedule: d.overlap_schedule,
             prefill_ttft_ms: req.ttft_ms,
         };
