@@ -33,6 +33,15 @@ impl PolicyKind {
             })
     }
 
+    /// Whether the policy sizes the pools from a performance profile (`planner.profile_dir`,
+    /// or the pools' performance models), which the builder then loads.
+    pub fn reads_profile(self) -> bool {
+        matches!(
+            self,
+            PolicyKind::Sla | PolicyKind::SlaLoad | PolicyKind::Lookahead
+        )
+    }
+
     /// What the policy does, in a sentence a user choosing one reads (`servesim list
     /// policies`); each policy's module documentation has the whole rule.
     pub fn describe(self) -> &'static str {

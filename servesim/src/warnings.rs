@@ -89,12 +89,8 @@ const FOREIGN_PROFILE_RATIO: f64 = 1.5;
 fn foreign_profile(s: &Scenario) -> Option<String> {
     let planner = s.planner()?;
     let dir = planner.profile_dir.as_ref()?;
-    let reads = PolicyKind::parse_at(&planner.policy, "planner.policy").is_ok_and(|k| {
-        matches!(
-            k,
-            PolicyKind::Sla | PolicyKind::SlaLoad | PolicyKind::Lookahead
-        )
-    });
+    let reads = PolicyKind::parse_at(&planner.policy, "planner.policy")
+        .is_ok_and(PolicyKind::reads_profile);
     let decode = s.pools().iter().find(|p| p.role == PoolRole::Decode)?;
     let profile = servesim_planner::Profile::read_dir(&s.base_dir().join(dir)).ok()?;
     let ours = decode.engine.kv_blocks * u64::from(decode.engine.block_tokens);

@@ -233,6 +233,18 @@ impl Load {
     }
 }
 
+/// A profile folder that is not there fails the build of exactly the policies that read one.
+#[test]
+fn the_policies_said_to_read_a_profile_are_those_that_load_one() {
+    for name in POLICIES {
+        let kind = crate::PolicyKind::parse_at(name, "planner.policy").unwrap();
+        let mut config = PlannerConfig::new(name, 30.0);
+        config.profile_dir = Some("no-such-profile".into());
+        let built = build(&config, &ctx(32), "planner");
+        assert_eq!(built.is_err(), kind.reads_profile(), "{name}");
+    }
+}
+
 fn planner(policy: &str, dt: f64, budget: u32) -> Box<dyn Planner> {
     let mut config = PlannerConfig::new(policy, dt);
     config.sla_load.load_interval_s = dt;
