@@ -21,7 +21,7 @@ use crate::perf::table::InterpTable;
 use crate::perf::{dispatch, gdn};
 
 /// The architecture-specific tables of a timer (see the module documentation).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(in crate::perf) struct ArchTables {
     pub(in crate::perf) moe: Option<InterpTable<3>>,
     pub(in crate::perf) mla_ctx: Option<InterpTable<3>>,
@@ -107,14 +107,14 @@ impl LazyArch {
     pub(in crate::perf) fn get(&self) -> &ArchTables {
         let (tables, load) = &*self.0;
         tables.get_or_init(|| {
-            load.as_ref()
-                .map(|l| {
-                    // The shipped tables are part of the binary, and a test decodes every
-                    // one of them (`calibration::shipped`): this cannot fail at run time.
-                    l.load()
-                        .expect("the shipped architecture tables decode (tested)")
-                })
-                .unwrap_or_default()
+            // Only `shipped` leaves the tables unbuilt, and it gives the loader. The shipped
+            // tables are part of the binary, and a test decodes every one of them
+            // (`calibration::shipped`): this cannot fail at run time.
+            let load = load
+                .as_ref()
+                .expect("unbuilt tables come with their loader");
+            load.load()
+                .expect("the shipped architecture tables decode (tested)")
         })
     }
 }
