@@ -80,6 +80,9 @@ pub struct BatchedPrefill<'p> {
     times: RefCell<FxHashMap<Composition, f64>>,
     /// One worker's most requests/s, made when first asked for.
     peak: OnceCell<f64>,
+    /// Mean responses run to the end, by requests/s (its bits) and workers: a search asks
+    /// again for the rate its bisection settled on.
+    responses: RefCell<FxHashMap<(u64, u32), f64>>,
     /// The most workers whose arrivals are kept once drawn (more draw theirs afresh at each
     /// estimate).
     max_workers: u32,
@@ -123,6 +126,7 @@ impl<'p> BatchedPrefill<'p> {
             time: Box::new(time),
             times: RefCell::new(FxHashMap::default()),
             peak: OnceCell::new(),
+            responses: RefCell::new(FxHashMap::default()),
             max_workers: max_workers.max(1),
             arrivals: ARRIVALS,
         }
@@ -135,6 +139,7 @@ impl<'p> BatchedPrefill<'p> {
     pub fn with_overlap_schedule(self) -> BatchedPrefill<'p> {
         BatchedPrefill {
             overlap: true,
+            responses: RefCell::default(),
             ..self
         }
     }
@@ -145,6 +150,7 @@ impl<'p> BatchedPrefill<'p> {
     pub fn with_arrivals(self, arrivals: usize) -> BatchedPrefill<'p> {
         BatchedPrefill {
             arrivals: arrivals.clamp(1_000, ARRIVALS),
+            responses: RefCell::default(),
             ..self
         }
     }
@@ -197,7 +203,7 @@ impl<'p> BatchedPrefill<'p> {
             let rho = rate_per_s * self.alone_ms / 1e3 / f64::from(workers);
             return mdk_response_ms(self.alone_ms, rho, workers);
         }
-        self.simulated_response_ms(rate_per_s / 1e3, workers)
+        self.simulated_response_ms(rate_per_s / 1e3, workers, f64::INFINITY)
     }
 
     /// The most requests/s `workers` workers take with a mean first-token time within
@@ -213,7 +219,8 @@ impl<'p> BatchedPrefill<'p> {
         }
         let most = cap.min(0.999) * self.peak_per_s(workers);
         largest_within(most, BISECTION_ROUNDS, |rate| {
-            self.response_ms(rate, workers) <= target_ms
+            rate < self.peak_per_s(workers)
+                && self.simulated_response_ms(rate / 1e3, workers, target_ms) <= target_ms
         })
     }
 
@@ -273,11 +280,22 @@ impl<'p> BatchedPrefill<'p> {
         ms
     }
 
-    /// The queue run over the fixed arrivals at `rate_per_ms` in total.
-    fn simulated_response_ms(&self, rate_per_ms: f64, workers: u32) -> f64 {
+    /// The queue's mean response, ms, run over the fixed arrivals at `rate_per_ms` in total;
+    /// some mean above `give_up_above` as soon as the responses so far put it there (they
+    /// only add, so the whole run's mean is above it too: a bisection needs no more).
+    fn simulated_response_ms(&self, rate_per_ms: f64, workers: u32, give_up_above: f64) -> f64 {
+        let key = (rate_per_ms.to_bits(), workers);
+        if let Some(&ms) = self.responses.borrow().get(&key) {
+            return ms;
+        }
         let drawn = self.unit_arrivals(workers);
         let unit = &drawn[..self.arrivals];
         let warmup = self.arrivals / 10;
+        // Every arrival from the warm-up's end on is counted once it is answered; a sum past
+        // this puts the mean above `give_up_above` (a margin far beyond rounding's keeps the
+        // answer exact).
+        let total = (unit.len() - warmup) as f64;
+        let give_up_sum = give_up_above * total * (1.0 + 1e-9);
         let scale = 1.0 / rate_per_ms;
         let arrival = |i: usize| unit[i] * scale;
         // The last composition met and its time: a backlog often repeats one.
@@ -321,8 +339,13 @@ impl<'p> BatchedPrefill<'p> {
             }
             head += finished;
             head_left = left;
+            if sum > give_up_sum {
+                return sum / total;
+            }
         }
-        sum / counted.max(1) as f64
+        let mean = sum / counted.max(1) as f64;
+        self.responses.borrow_mut().insert(key, mean);
+        mean
     }
 
     /// One worker's arrival times at one request per ms in total: every `workers`-th
@@ -513,5 +536,25 @@ mod tests {
         assert!(r.windows(2).all(|w| w[0] < w[1]), "{r:?}");
         assert_eq!(queue(3000, 30.0, 20.0, 2).response_ms(20.0, 2), r[2]);
         assert_eq!(q.response_ms(q.peak_per_s(2), 2), f64::INFINITY);
+    }
+
+    #[test]
+    fn a_bisection_giving_up_early_finds_what_whole_runs_find() {
+        for (workers, target) in [(1, 150.0), (2, 120.0), (3, 400.0)] {
+            let q = queue(2500, 60.0, 40.0, workers).with_arrivals(10_000);
+            let found = q.max_rate_per_s(target, workers, 0.95);
+            // The same bisection over whole runs of a fresh queue (nothing remembered).
+            let whole = queue(2500, 60.0, 40.0, workers).with_arrivals(10_000);
+            let most = 0.95 * whole.peak_per_s(workers);
+            let expected = largest_within(most, BISECTION_ROUNDS, |rate| {
+                whole.response_ms(rate, workers) <= target
+            });
+            assert!(found > 0.0, "{workers} workers");
+            assert_eq!(found, expected, "{workers} workers within {target} ms");
+            // The rate found is asked for again (the search does): the same mean.
+            let again = q.response_ms(found, workers);
+            assert_eq!(again, whole.response_ms(found, workers));
+            assert!(again <= target);
+        }
     }
 }
