@@ -1417,3 +1417,53 @@ fn a_negative_target_is_refused_by_name() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_pin_counts_a_wide_ep_workers_gpus() {
+    // A pin is a worker's GPUs, TP × attention DP, as `--help` says: `--decode-tp 16` of
+    // DeepSeek-R1 on a GB200 rack pins DEP16 decode workers, which the search had proposed
+    // unpinned while the pin was refused (it compared the worker's TP, 1).
+    let text = "
+apiVersion: nvidia.com/v1alpha1
+kind: DynamoGraphDeploymentRequest
+metadata: {name: ds}
+spec:
+  model: deepseek-ai/DeepSeek-R1
+  backend: trtllm
+  sla: {ttft: 2000, itl: 40}
+  workload: {isl: 4000, osl: 1000}
+  hardware: {gpuSku: gb200, totalGpus: 72, numGpusPerNode: 4}
+";
+    let pinned = |decode: u32| Overrides {
+        pins: TpPins {
+            decode: Some(decode),
+            ..TpPins::default()
+        },
+        ..Overrides::default()
+    };
+    let r = ProfileRequest::from_yaml_str(text, "req", &pinned(16)).unwrap();
+    let o = profile(r, ProfileMode::Fast, &Quiet).unwrap();
+    let disagg: Vec<_> = o
+        .candidates
+        .iter()
+        .filter(|c| c.mode == Mode::Disaggregated)
+        .collect();
+    assert!(!disagg.is_empty());
+    for c in disagg {
+        let d = c.decode.unwrap().split;
+        assert_eq!(d.gpus(), 16, "{}", c.label());
+        assert!(d.attention_dp > 1, "{}", c.label());
+    }
+    // A size no worker has (R1 fits no two GPUs) is refused, naming the flag and the sizes
+    // there are.
+    let r = ProfileRequest::from_yaml_str(text, "req", &pinned(2)).unwrap();
+    let Err(e) = profile(r, ProfileMode::Fast, &Quiet) else {
+        panic!("a pin of 2 GPUs was searched");
+    };
+    let e = e.to_string();
+    assert!(
+        e.contains("--decode-tp") && e.contains("no worker of 2 GPUs"),
+        "{e}"
+    );
+    assert!(e.contains("16"), "{e}");
+}

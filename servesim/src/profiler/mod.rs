@@ -172,16 +172,27 @@ pub fn profile(
         ("--decode-tp", request.pins.decode),
         ("--agg-tp", request.pins.aggregated),
     ] {
-        if let Some(tp) = pin
-            && !search.workers.iter().any(|w| w.split.tp == tp)
+        // A pin counts a worker's GPUs (TP × attention DP), as the search's roles do.
+        if let Some(gpus) = pin
+            && !search.workers.iter().any(|w| w.split.gpus() == gpus)
         {
+            let mut sizes: Vec<u32> = search.workers.iter().map(|w| w.split.gpus()).collect();
+            sizes.sort_unstable();
+            sizes.dedup();
+            let sizes: Vec<String> = sizes.iter().map(u32::to_string).collect();
             return Err(Error::Config {
                 path: flag.into(),
                 message: format!(
-                    "TP{tp} does not serve {} on {}: {}",
+                    "no worker of {gpus} GPUs serves {} on {}: the search's workers have {} \
+                     GPUs{}",
                     request.model,
                     request.gpu,
-                    search.skipped.join("; ")
+                    sizes.join(", "),
+                    if search.skipped.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; not searched: {}", search.skipped.join("; "))
+                    }
                 ),
             });
         }
