@@ -409,8 +409,17 @@ impl LlmSpec {
         reserved_bytes: u64,
     ) -> Result<u64> {
         let weights = self.check_deployment(gpu, par, mem_fraction)?;
-        let free = gpu.memory_bytes * mem_fraction - weights - reserved_bytes as f64;
-        self.kv_tokens_in(free, gpu, par, mem_fraction)
+        let budget = gpu.memory_bytes * mem_fraction;
+        let free = budget - weights - reserved_bytes as f64;
+        let fit = Fit {
+            weights,
+            reserved: reserved_bytes as f64,
+            budget: format!(
+                "the {:.1} GB a GPU gives at memory fraction {mem_fraction}",
+                budget / 1e9
+            ),
+        };
+        self.kv_tokens_in(free, &fit, gpu, par)
     }
 
     /// KV-cache capacity in tokens when `free_fraction` is a share of the memory left once
@@ -442,7 +451,13 @@ impl LlmSpec {
     ) -> Result<u64> {
         let weights = self.check_deployment(gpu, par, free_fraction)?;
         let free = (gpu.memory_bytes - weights - reserved_bytes as f64) * free_fraction;
-        self.kv_tokens_in(free, gpu, par, free_fraction)
+        // The share is of what the weights leave: they must fit the whole GPU.
+        let fit = Fit {
+            weights,
+            reserved: reserved_bytes as f64,
+            budget: format!("a GPU's {:.1} GB", gpu.memory_bytes / 1e9),
+        };
+        self.kv_tokens_in(free, &fit, gpu, par)
     }
 
     /// Checks a deployment and returns the weight bytes on its fullest GPU: a dense model's
@@ -471,30 +486,41 @@ impl LlmSpec {
     /// sliding-window layers too: the engines' block pools count tokens of the whole model
     /// (an under-estimate for windowed models where an engine frees the blocks that fall out
     /// of a window).
-    fn kv_tokens_in(
-        &self,
-        free: f64,
-        gpu: &GpuSku,
-        par: &Parallelism,
-        mem_fraction: f64,
-    ) -> Result<u64> {
+    fn kv_tokens_in(&self, free: f64, fit: &Fit, gpu: &GpuSku, par: &Parallelism) -> Result<u64> {
         let tp = par.tp;
         if free <= 0.0 {
+            // Per GPU, where the fit is decided: a worker's GPUs together can hold more than
+            // its weights while its fullest GPU cannot (experts are spread, attention is not).
+            let reserved = if fit.reserved > 0.0 {
+                format!(" and {:.1} GB reserved", fit.reserved / 1e9)
+            } else {
+                String::new()
+            };
             return Err(ModelsError::Invalid {
                 what: "deployment",
                 message: format!(
-                    "{} weights ({:.1} GB) do not fit in {} × {} at memory fraction \
-                     {mem_fraction}",
+                    "{} weights ({:.1} GB) do not fit {} × {}: {:.1} GB of them on the \
+                     fullest GPU of {par}{reserved}, against {}",
                     self.name,
                     self.weight_bytes() as f64 / 1e9,
                     par.gpus(),
-                    gpu.sku
+                    gpu.sku,
+                    fit.weights / 1e9,
+                    fit.budget,
                 ),
             });
         }
         let rank = (free / self.kv_bytes_per_token_per_gpu(tp) as f64).floor() as u64;
         Ok(rank * u64::from(par.attention_dp.max(1)))
     }
+}
+
+/// What a worker's fullest GPU must hold beside its KV cache (its weights and the memory
+/// kept back, bytes), and what the engine lets it use, in words.
+struct Fit {
+    weights: f64,
+    reserved: f64,
+    budget: String,
 }
 
 #[cfg(test)]

@@ -36,6 +36,22 @@ pub struct Parallelism {
     pub moe_ep: u32,
 }
 
+/// `TP 8` for plain tensor parallelism, else every factor: `TP 1 × attention DP 4, MoE TP 1
+/// × EP 4`.
+impl std::fmt::Display for Parallelism {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if *self == Parallelism::tensor(self.tp) {
+            write!(f, "TP {}", self.tp)
+        } else {
+            write!(
+                f,
+                "TP {} × attention DP {}, MoE TP {} × EP {}",
+                self.tp, self.attention_dp, self.moe_tp, self.moe_ep
+            )
+        }
+    }
+}
+
 impl Parallelism {
     /// Plain tensor parallelism over `tp` GPUs (experts split `tp` ways, none spread).
     pub fn tensor(tp: u32) -> Self {
@@ -303,14 +319,10 @@ impl LlmSpec {
             return Err(ModelsError::Invalid {
                 what: "deployment",
                 message: format!(
-                    "{} weights ({:.1} GB on the fullest GPU of TP {} × attention DP {}, MoE TP \
-                     {} × EP {}) do not fit in {} at memory fraction {mem_fraction}",
+                    "{} weights ({:.1} GB on the fullest GPU of {par}) do not fit in {} at \
+                     memory fraction {mem_fraction}",
                     self.name,
                     weights as f64 / 1e9,
-                    par.tp,
-                    par.attention_dp,
-                    par.moe_tp,
-                    par.moe_ep,
                     gpu.sku
                 ),
             });

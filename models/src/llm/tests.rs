@@ -1348,3 +1348,46 @@ fn shared_indexer_layers_keep_no_key_and_no_indexer() {
         .replace("\"index_n_heads\": 32,", ""));
     assert!(e.contains("`layer_types[0]`"), "{e}");
 }
+
+#[test]
+fn a_worker_too_small_for_its_weights_says_so_per_gpu() {
+    // DeepSeek-V3 over four GB200s as attention DP 4 × EP 4: the four GPUs hold more than
+    // its 671 GB together, but each keeps the attention and dense parts whole beside its
+    // quarter of the experts, which is what does not fit; the error says so per GPU.
+    let cat = GpuCatalog::builtin();
+    let m = LlmSpec::lookup("DeepSeek-V3").unwrap();
+    let gb200 = cat.get("gb200").unwrap();
+    let dep4 = Parallelism {
+        tp: 1,
+        attention_dp: 4,
+        moe_tp: 1,
+        moe_ep: 4,
+    };
+    assert!(4.0 * gb200.memory_bytes * 0.9 > m.weight_bytes() as f64);
+    let per_gpu = m.weight_bytes_per_gpu(&dep4).unwrap() as f64;
+    assert!(per_gpu > gb200.memory_bytes * 0.9);
+    let e = m
+        .kv_capacity_tokens_split(gb200, &dep4, 0.9, 0)
+        .unwrap_err()
+        .to_string();
+    let figure = format!("{:.1} GB of them on the fullest GPU", per_gpu / 1e9);
+    assert!(e.contains(&figure), "{e}");
+    assert!(e.contains("TP 1 × attention DP 4, MoE TP 1 × EP 4"), "{e}");
+    assert!(e.contains("at memory fraction 0.9"), "{e}");
+    // A share of what the weights leave (TensorRT-LLM's): that worker fits, whose weights
+    // take less than a whole GPU; one of two GPUs does not.
+    assert!(
+        m.kv_capacity_tokens_of_free_split(gb200, &dep4, 0.9, 0)
+            .is_ok()
+    );
+    let dep2 = Parallelism {
+        attention_dp: 2,
+        moe_ep: 2,
+        ..dep4
+    };
+    let e = m
+        .kv_capacity_tokens_of_free_split(gb200, &dep2, 0.9, 0)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("against a GPU's"), "{e}");
+}

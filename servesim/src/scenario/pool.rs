@@ -288,8 +288,8 @@ pub(super) fn validate_pool(
         return Err(invalid(
             format!("{path}.tp"),
             format!(
-                "{} at TP{} leaves no memory for the KV cache on {}",
-                llm.name, p.tp, gpu.sku
+                "{} at {par} leaves no memory for the KV cache on {}",
+                llm.name, gpu.sku
             ),
         ));
     }
