@@ -179,7 +179,7 @@ impl Stepper {
             .map(|p| PoolShape {
                 name: c.pool_name(p).to_string(),
                 role: c.pool_role(p),
-                gpus_per_worker: c.pool_tp(p),
+                gpus_per_worker: c.gpus_per_worker(p),
                 active: c.active_workers(p),
             })
             .collect()

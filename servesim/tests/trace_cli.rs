@@ -100,11 +100,11 @@ fn a_trace_names_every_worker_and_its_iterations_never_overlap() {
     // Every worker track is named, under a named pool process; every iteration is on one.
     assert_eq!(
         named_processes.get(&1).map(String::as_str),
-        Some("prefill (prefill, TP2)")
+        Some("prefill (prefill, 2 GPUs a worker)")
     );
     assert_eq!(
         named_processes.get(&2).map(String::as_str),
-        Some("decode (decode, TP2)")
+        Some("decode (decode, 2 GPUs a worker)")
     );
     assert!(named_processes.values().any(|n| n == "KV transfers"));
     assert!(named_threads.len() >= 2, "{named_threads:?}");

@@ -30,7 +30,7 @@ impl Cluster {
 
     pub(super) fn place_worker(&mut self, pool: PoolId, now: SimTime) -> Option<WorkerId> {
         let spec = &self.pools[pool.0 as usize].spec;
-        let gpus = self.gpus.take(spec.tp)?;
+        let gpus = self.gpus.take(spec.gpus_per_worker)?;
         let engine = Engine::new(spec.engine.clone());
         self.account_gpus(now);
         let id = WorkerId(self.workers.len() as u32);

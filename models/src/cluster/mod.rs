@@ -78,8 +78,8 @@ pub struct PoolSpec {
     pub name: String,
     /// Role.
     pub role: PoolRole,
-    /// GPUs per worker.
-    pub tp: u32,
+    /// GPUs per worker: TP × attention DP.
+    pub gpus_per_worker: u32,
     /// Attention data-parallel ranks per worker (1 without): each holds its own sequences,
     /// and their KV, on its `tp / attention_dp` GPUs.
     pub attention_dp: u32,
@@ -369,15 +369,17 @@ pub enum ClusterError {
     PoolShape,
     /// The initial workers do not fit the GPUs or the budget.
     #[error(
-        "pool '{pool}': {workers} initial workers of TP{tp} do not fit the nodes and the GPU budget"
+        "pool '{pool}': {workers} initial workers of {gpus} GPUs do not fit the nodes and the \
+         GPU budget beside the other pools' (a worker stays on one node, or takes whole nodes \
+         of one NVLink domain)"
     )]
     DoesNotFit {
         /// The pool.
         pool: String,
         /// Workers asked for.
         workers: u32,
-        /// Their TP.
-        tp: u32,
+        /// GPUs per worker.
+        gpus: u32,
     },
 }
 
@@ -429,22 +431,50 @@ impl Cluster {
                 routed_hits: RoutedHits::default(),
             });
         }
-        for p in 0..cluster.pools.len() {
-            let pool = PoolId(p as u16);
-            let n = cluster.pools[p].spec.initial_workers;
-            for _ in 0..n {
-                let Some(w) = cluster.place_worker(pool, SimTime::ZERO) else {
-                    let s = &cluster.pools[p].spec;
-                    return Err(ClusterError::DoesNotFit {
-                        pool: s.name.clone(),
-                        workers: n,
-                        tp: s.tp,
-                    });
-                };
-                cluster.workers[w.0 as usize].state = WorkerState::Ready;
-            }
+        for pool in cluster.initial_placement() {
+            let Some(w) = cluster.place_worker(pool, SimTime::ZERO) else {
+                let s = &cluster.pools[pool.0 as usize].spec;
+                return Err(ClusterError::DoesNotFit {
+                    pool: s.name.clone(),
+                    workers: s.initial_workers,
+                    gpus: s.gpus_per_worker,
+                });
+            };
+            cluster.workers[w.0 as usize].state = WorkerState::Ready;
         }
         Ok(cluster)
+    }
+
+    /// The order the initial workers are placed in, first fit: pool by pool; or, where that
+    /// leaves a worker without room, the widest workers first (first fit decreasing, the
+    /// classic bin-packing order), which a pool's narrow workers scattered over an NVL72
+    /// rack's trays would otherwise keep a wide-EP worker out of. A layout that fits pool
+    /// by pool is kept as it is.
+    fn initial_placement(&self) -> Vec<PoolId> {
+        let in_order: Vec<PoolId> = (0..self.pools.len())
+            .flat_map(|p| {
+                let n = self.pools[p].spec.initial_workers as usize;
+                std::iter::repeat_n(PoolId(p as u16), n)
+            })
+            .collect();
+        let fits = |order: &[PoolId]| {
+            let mut gpus = self.gpus.clone();
+            order.iter().all(|p| {
+                gpus.take(self.pools[p.0 as usize].spec.gpus_per_worker)
+                    .is_some()
+            })
+        };
+        if fits(&in_order) {
+            return in_order;
+        }
+        let mut widest_first = in_order.clone();
+        widest_first
+            .sort_by_key(|p| std::cmp::Reverse(self.pools[p.0 as usize].spec.gpus_per_worker));
+        if fits(&widest_first) {
+            widest_first
+        } else {
+            in_order
+        }
     }
 
     /// Handles one of the cluster's events.

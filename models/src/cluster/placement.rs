@@ -41,30 +41,30 @@ impl GpuInventory {
         self.budget
     }
 
-    /// Takes `tp` GPUs for one worker (first fit, lowest indices), as global GPU
+    /// Takes `gpus` GPUs for one worker (first fit, lowest indices), as global GPU
     /// indices `node × gpus_per_node + local`: on one node, as whole free nodes of one
-    /// NVLink domain when `tp` is more than a node holds, or as whole free domains when it
+    /// NVLink domain when `gpus` is more than a node holds, or as whole free domains when it
     /// is more than a domain holds; `None` if the budget or the nodes cannot give them.
-    pub fn take(&mut self, tp: u32) -> Option<Vec<u32>> {
-        if self.in_use + tp > self.budget {
+    pub fn take(&mut self, gpus: u32) -> Option<Vec<u32>> {
+        if self.in_use + gpus > self.budget {
             return None;
         }
-        if tp > self.gpus_per_node {
-            return self.take_nodes(tp);
+        if gpus > self.gpus_per_node {
+            return self.take_nodes(gpus);
         }
-        for (node, gpus) in self.held.iter_mut().enumerate() {
+        for (node, held) in self.held.iter_mut().enumerate() {
             if self.down[node] > 0 {
                 continue;
             }
-            let free: Vec<usize> = (0..gpus.len())
-                .filter(|&i| !gpus[i])
-                .take(tp as usize)
+            let free: Vec<usize> = (0..held.len())
+                .filter(|&i| !held[i])
+                .take(gpus as usize)
                 .collect();
-            if free.len() == tp as usize {
+            if free.len() == gpus as usize {
                 for &i in &free {
-                    gpus[i] = true;
+                    held[i] = true;
                 }
-                self.in_use += tp;
+                self.in_use += gpus;
                 return Some(
                     free.iter()
                         .map(|&i| node as u32 * self.gpus_per_node + i as u32)
@@ -75,14 +75,14 @@ impl GpuInventory {
         None
     }
 
-    /// Takes `tp / gpus_per_node` whole free nodes within one NVLink domain, or, for a worker
+    /// Takes `gpus / gpus_per_node` whole free nodes within one NVLink domain, or, for a worker
     /// wider than a domain, whole free domains (its collectives cross InfiniBand between
     /// them, `servesim_models::perf::inter_domain`).
-    fn take_nodes(&mut self, tp: u32) -> Option<Vec<u32>> {
+    fn take_nodes(&mut self, gpus: u32) -> Option<Vec<u32>> {
         let gpn = self.gpus_per_node;
         let per_domain = self.nodes_per_domain;
-        let need = tp / gpn;
-        if !tp.is_multiple_of(gpn) || (need > per_domain && !need.is_multiple_of(per_domain)) {
+        let need = gpus / gpn;
+        if !gpus.is_multiple_of(gpn) || (need > per_domain && !need.is_multiple_of(per_domain)) {
             return None;
         }
         let nodes = self.nodes();
@@ -112,7 +112,7 @@ impl GpuInventory {
         for &n in &picked {
             self.held[n as usize].fill(true);
         }
-        self.in_use += tp;
+        self.in_use += gpus;
         Some(
             picked
                 .iter()

@@ -25,8 +25,8 @@ impl Cluster {
     }
 
     /// GPUs per worker of a pool.
-    pub fn pool_tp(&self, pool: PoolId) -> u32 {
-        self.pools[pool.0 as usize].spec.tp
+    pub fn gpus_per_worker(&self, pool: PoolId) -> u32 {
+        self.pools[pool.0 as usize].spec.gpus_per_worker
     }
 
     /// A worker.

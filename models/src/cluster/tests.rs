@@ -32,7 +32,7 @@ fn pool(name: &str, role: PoolRole, tp: u32, workers: u32) -> PoolSpec {
     PoolSpec {
         name: name.into(),
         role,
-        tp,
+        gpus_per_worker: tp,
         attention_dp: 1,
         // 128 KiB a token over the worker's GPUs, heads split evenly.
         kv_bytes_per_token_per_gpu: 131_072 / u64::from(tp),
@@ -709,4 +709,71 @@ fn stragglers_are_slower_and_links_can_go_down_and_up() {
     assert!(run(3.0, 1.0) > normal + SimDuration::from_secs(1).unwrap());
     // Same-node transfers use NVLink: NIC links at a tenth do not matter here.
     assert_eq!(run(1.0, 0.1), normal);
+}
+
+#[test]
+fn wide_workers_are_placed_first_where_pool_order_leaves_them_no_room() {
+    // A rack of four 4-GPU trays and one tray more: one prefill worker of a tray, one decode
+    // worker of four trays (wider than a tray: whole trays of one rack). Placed pool by pool,
+    // the prefill worker takes a tray of the rack and the decode worker finds three; widest
+    // first, the decode worker takes the rack and the prefill worker the tray beside it.
+    let racks = |trays: u32| {
+        let spec = TopologySpec {
+            nodes: trays,
+            gpus_per_node: 4,
+            nvlink_bytes_per_s: 900e9,
+            nic_bytes_per_s: 50e9,
+            fabric: Fabric::SingleSwitch,
+            nodes_per_nvlink_domain: 4,
+        };
+        Network::new(
+            Topology::new(spec).unwrap(),
+            SimDuration::from_micros(10).unwrap(),
+        )
+    };
+    let cluster = |prefill: u32| {
+        Cluster::new(ClusterSpec {
+            pools: vec![
+                pool("prefill", PoolRole::Prefill, 4, prefill),
+                pool("decode", PoolRole::Decode, 16, 1),
+            ],
+            network: racks(5),
+            gpus_per_node: 4,
+            nodes: 5,
+            gpu_budget: 20,
+            local_prefill_max_tokens: None,
+        })
+    };
+    let c = cluster(1).unwrap();
+    let gpus = |w: u32| c.worker(WorkerId(w)).gpus.clone();
+    // The widest first: the decode worker is the first placed.
+    assert_eq!(c.worker(WorkerId(0)).pool, PoolId(1));
+    assert_eq!(gpus(0), (0..16).collect::<Vec<_>>());
+    assert_eq!(gpus(1), (16..20).collect::<Vec<_>>());
+    // Two prefill workers fit in no order: the error says what does not fit.
+    let Err(e) = cluster(2) else {
+        panic!("22 GPUs of workers placed on 20");
+    };
+    assert!(e.to_string().contains("of 16 GPUs do not fit"), "{e}");
+}
+
+#[test]
+fn a_layout_that_fits_pool_by_pool_is_kept() {
+    // One 8-GPU node: a prefill worker of 2 GPUs, then a decode worker of 4, as the pools
+    // are listed, not widest first.
+    let c = Cluster::new(ClusterSpec {
+        pools: vec![
+            pool("prefill", PoolRole::Prefill, 2, 1),
+            pool("decode", PoolRole::Decode, 4, 1),
+        ],
+        network: network(1),
+        gpus_per_node: 8,
+        nodes: 1,
+        gpu_budget: 8,
+        local_prefill_max_tokens: None,
+    })
+    .unwrap();
+    assert_eq!(c.worker(WorkerId(0)).pool, PoolId(0));
+    assert_eq!(c.worker(WorkerId(0)).gpus, vec![0, 1]);
+    assert_eq!(c.worker(WorkerId(1)).gpus, vec![2, 3, 4, 5]);
 }

@@ -396,9 +396,9 @@ impl Tracer {
                 PoolRole::Aggregated => "aggregated",
             };
             let name = format!(
-                "{} ({role}, TP{})",
+                "{} ({role}, {} GPUs a worker)",
                 cluster.pool_name(pool),
-                cluster.pool_tp(pool)
+                cluster.gpus_per_worker(pool)
             );
             process(w, Self::pool_pid(pool), &name);
         }

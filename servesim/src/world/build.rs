@@ -65,7 +65,7 @@ pub fn build_cluster(s: &Scenario) -> Result<Cluster, Error> {
         pools.push(PoolSpec {
             name: p.name.clone(),
             role: p.role,
-            tp: p.gpus(),
+            gpus_per_worker: p.gpus(),
             attention_dp: p.attention_dp.max(1),
             kv_bytes_per_token_per_gpu: s.llm().kv_bytes_per_token_per_gpu(p.tp),
             engine: p.engine.clone(),

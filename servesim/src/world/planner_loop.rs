@@ -216,7 +216,7 @@ impl World {
                 PoolObservation {
                     name: self.cluster.pool_name(p).to_string(),
                     role: self.cluster.pool_role(p),
-                    gpus_per_worker: self.cluster.pool_tp(p),
+                    gpus_per_worker: self.cluster.gpus_per_worker(p),
                     ready: s.ready,
                     starting: s.starting + self.cluster.pending_workers(p),
                     draining: s.draining,
