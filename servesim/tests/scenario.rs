@@ -1009,3 +1009,43 @@ fn a_planner_profile_of_another_deployment_is_said_before_the_run() {
     let s = servesim::experiment::with_policy(&s, "static", 1).unwrap();
     assert_eq!(profile_said(&s), None);
 }
+
+#[test]
+fn a_growing_queue_is_warned_of_and_long_answers_are_not() {
+    let warned = |edits: &[(&str, &str)]| {
+        let mut text = GOOD.to_string();
+        for (from, to) in edits {
+            let edited = text.replacen(from, to, 1);
+            assert_ne!(edited, text, "{from}");
+            text = edited;
+        }
+        let s = Scenario::from_yaml_str(&text, "s.yaml", Path::new(".")).unwrap();
+        let summary = servesim::run(&s).unwrap().0;
+        let in_flight = summary.in_flight;
+        let completed = summary.arrived - in_flight;
+        let queue = summary
+            .warnings
+            .iter()
+            .find(|w| w.contains("does not keep up"))
+            .cloned();
+        (queue, completed, in_flight)
+    };
+    // Prompts of 2,000 tokens at 20 a second: far more than one prefill worker takes.
+    let (queue, _, _) = warned(&[
+        ("rate_per_s: 1}", "rate_per_s: 20}"),
+        ("value: 100}", "value: 2000}"),
+    ]);
+    let queue = queue.expect("an overloaded prefill pool");
+    assert!(
+        queue.contains("requests are still waiting at the end"),
+        "{queue}"
+    );
+    // Answers of 3,000 tokens at 3 a second: none ends within the minute, every one is
+    // decoding, none waits. Many in flight against few completed is their steady state.
+    let (queue, completed, in_flight) = warned(&[
+        ("rate_per_s: 1}", "rate_per_s: 3}"),
+        ("value: 10}", "value: 3000}"),
+    ]);
+    assert!(in_flight >= 100 && in_flight as f64 > 0.25 * completed as f64);
+    assert_eq!(queue, None, "{in_flight} in flight, {completed} completed");
+}
