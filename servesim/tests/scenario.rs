@@ -1049,3 +1049,18 @@ fn a_growing_queue_is_warned_of_and_long_answers_are_not() {
     assert!(in_flight >= 100 && in_flight as f64 > 0.25 * completed as f64);
     assert_eq!(queue, None, "{in_flight} in flight, {completed} completed");
 }
+
+#[test]
+fn a_cluster_says_what_nics_it_was_built_with() {
+    // H100s on 200 Gb/s NICs (25 GB/s a GPU), not the catalog's ConnectX-7 (50).
+    let text = GOOD.replacen("  nodes: 1\n", "  nodes: 1\n  nic_gb_per_s: 25\n", 1);
+    let s = Scenario::from_yaml_str(&text, "s.yaml", Path::new(".")).unwrap();
+    assert_eq!(s.gpu().nic_bytes_per_s_per_direction, 25e9);
+    let plain = Scenario::from_yaml_str(GOOD, "s.yaml", Path::new(".")).unwrap();
+    assert_eq!(plain.gpu().nic_bytes_per_s_per_direction, 50e9);
+    let e = error(("  nodes: 1\n", "  nodes: 1\n  nic_gb_per_s: 0\n"));
+    assert!(
+        e.contains("cluster.nic_gb_per_s: must be a positive number of GB/s, got 0"),
+        "{e}"
+    );
+}

@@ -63,11 +63,13 @@ pub fn render(what: ListWhat) -> Result<String, CliError> {
                     .map_err(|e| CliError::Message(e.to_string()))?;
                 let _ = writeln!(
                     out,
-                    "{:<12} {:>4.0} GiB HBM, {} GPUs per node, NVLink domain of {}{}",
+                    "{:<12} {:>4.0} GiB HBM, {} GPUs per node, NVLink domain of {}, NIC {:.0} GB/s \
+                     a GPU{}",
                     g.sku,
                     g.memory_bytes / f64::from(1u32 << 30),
                     g.gpus_per_node,
                     g.nvlink_domain(),
+                    g.nic_bytes_per_s_per_direction / 1e9,
                     also(&catalog.aliases(name))
                 );
             }

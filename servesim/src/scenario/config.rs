@@ -181,6 +181,12 @@ pub struct ClusterConfig {
     /// The fabric between nodes.
     #[serde(default = "default_fabric")]
     pub fabric: Fabric,
+    /// Each GPU's NIC to the fabric between nodes, GB/s in each direction (default: the
+    /// SKU's, `servesim list gpus`). It carries KV hand-offs between nodes and the
+    /// collectives of workers wider than an NVLink domain. The catalog gives B200 and GB200
+    /// ConnectX-8 (100 GB/s); NVIDIA's DGX B200 and GB200 NVL72 list ConnectX-7 (50 GB/s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nic_gb_per_s: Option<f64>,
     /// Fixed latency of a KV transfer, µs.
     #[serde(default = "default_transfer_latency_us")]
     pub transfer_latency_us: f64,
@@ -199,6 +205,7 @@ impl ClusterConfig {
             gpus_per_node: None,
             gpu_budget: None,
             fabric: default_fabric(),
+            nic_gb_per_s: None,
             transfer_latency_us: default_transfer_latency_us(),
             local_prefill_max_tokens: None,
             pools,

@@ -124,6 +124,15 @@ fn validate_served(
         }
         gpu = gpu.on_nodes_of(n);
     }
+    if let Some(nic) = config.cluster.nic_gb_per_s {
+        if !(nic.is_finite() && nic > 0.0) {
+            return Err(invalid(
+                "cluster.nic_gb_per_s",
+                format!("must be a positive number of GB/s, got {nic}"),
+            ));
+        }
+        gpu.nic_bytes_per_s_per_direction = nic * 1e9;
+    }
     let backend = Backend::parse(&config.backend).map_err(|e| invalid("backend", e.to_string()))?;
     let mut llm = if config.model.ends_with(".json") {
         LlmSpec::from_hf_config(&base_dir.join(&config.model))
