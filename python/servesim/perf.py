@@ -63,8 +63,9 @@ def step(
     context: int = 1024,
     prefill: Iterable[int | tuple[int, int] | list[int]] = (),
 ) -> dict[str, Any]:
-    """``servesim perf step``: one iteration of a worker of ``scenario``'s pool ``pool`` (the
-    first when None) as the simulator times it, built as a run builds the worker (model, GPU,
+    """``servesim perf step``: one iteration of a worker of ``scenario``'s pool ``pool`` (when
+    None, the decode pool for a step with ``decode`` sequences, else the first) as the
+    simulator times it, built as a run builds the worker (model, GPU,
     backend, parallelism, DeepEP, CUDA graphs). The step runs ``decode`` sequences of
     ``context`` tokens each already in the cache (each attends to them and to the token it
     makes) and the prompt chunks ``prefill``: each a number of tokens, or ``(tokens,

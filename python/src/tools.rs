@@ -194,7 +194,8 @@ pub fn validate_serving<'py>(
 }
 
 /// `servesim perf step`: one iteration of the scenario (its config as JSON text, relative
-/// paths from `base_dir`) on a worker of pool `pool` (the first when None): `decode`
+/// paths from `base_dir`) on a worker of pool `pool` (when None, the decode pool for a step
+/// with `decode` sequences, else the first): `decode`
 /// sequences of `context` tokens each and the prompt chunks `prefill` (tokens, context).
 /// Returns [`servesim::iteration::IterationBreakdown`] as a dict.
 #[pyfunction]

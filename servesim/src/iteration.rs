@@ -7,6 +7,8 @@ use serde::Serialize;
 use servesim_models::perf::OpKind;
 use servesim_models::perf::{BatchShape, PrefillChunk};
 
+use servesim_models::cluster::PoolRole;
+
 use crate::Error;
 use crate::scenario::{PoolPlan, Scenario};
 
@@ -57,7 +59,8 @@ pub struct IterationBreakdown {
 ///
 /// A step the pool's engine would never run is an error naming the argument at fault (the
 /// paths `pool`, `decode`, `context` and `prefill`) and the engine setting that bounds it:
-/// an empty step, a chunk of no tokens, more sequences than `engine.max_num_seqs`, prompt
+/// an empty step, a chunk of no tokens, decode sequences on a prefill pool, more sequences
+/// than `engine.max_num_seqs`, prompt
 /// chunks over the token budget `engine.max_batched_tokens`, a sequence longer than the
 /// model's context, or sequences whose KV the worker's cache cannot hold.
 pub fn iteration_breakdown(
@@ -67,7 +70,7 @@ pub fn iteration_breakdown(
     context: u32,
     chunks: &[PrefillChunk],
 ) -> Result<IterationBreakdown, Error> {
-    let index = pool_index(s, pool)?;
+    let index = pool_index(s, pool, decode)?;
     let plan = &s.pools()[index];
     check_step(s, index, plan, decode, context, chunks)?;
     let predictor = crate::world::pool_predictor(s, index)?;
@@ -110,9 +113,13 @@ pub fn iteration_breakdown(
     })
 }
 
-/// The index of `s`'s pool `pool` (the first when `None`).
-fn pool_index(s: &Scenario, pool: Option<&str>) -> Result<usize, Error> {
-    let Some(name) = pool else { return Ok(0) };
+/// The index of `s`'s pool `pool`; when `None`, the pool that runs such a step: the decode
+/// pool for a step with `decode` sequences, else the first.
+fn pool_index(s: &Scenario, pool: Option<&str>, decode: u32) -> Result<usize, Error> {
+    let Some(name) = pool else {
+        let decodes = s.pools().iter().position(|p| p.role == PoolRole::Decode);
+        return Ok(decodes.filter(|_| decode > 0).unwrap_or(0));
+    };
     s.pools()
         .iter()
         .position(|p| p.name == name)
@@ -154,6 +161,16 @@ fn check_step(
             format!(
                 "a chunk of 0 tokens (after {}): a chunk has at least one token",
                 c.context
+            ),
+        ));
+    }
+    if decode > 0 && plan.role == PoolRole::Prefill {
+        return Err(err(
+            "decode",
+            format!(
+                "pool {} prefills only (role: prefill): its requests decode on the decode \
+                 pool, and its steps hold prompt chunks alone",
+                plan.name
             ),
         ));
     }

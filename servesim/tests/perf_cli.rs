@@ -445,12 +445,17 @@ fn step_breaks_an_iteration_of_a_scenarios_pool_down_kind_by_kind() {
         ),
         (&["--prefill", "0"][..], "at least one token"),
         (&[][..], "an empty step"),
+        // A prefill pool runs no decode step.
+        (
+            &["--pool", "prefill", "--decode", "8"][..],
+            "--decode: pool prefill prefills only (role: prefill)",
+        ),
         (&["--decode", "1", "--set", "backend=nope"][..], "backend"),
         // Steps the pool's engine never runs name the setting that bounds them.
         (
             &["--decode", "100000"][..],
             "--decode: 100000 sequences (100000 decoding, 0 prompt chunks) are more than pool \
-             prefill runs at once (engine.max_num_seqs",
+             decode runs at once (engine.max_num_seqs",
         ),
         (
             &["--prefill", "1000000"][..],

@@ -791,6 +791,15 @@ fn cuda_graphs_and_sglang_admission_follow_the_backend_unless_set() {
     let vllm = &s.pools()[1].engine;
     assert_eq!(vllm.cuda_graphs.step(37), GraphStep::Replay { batch: 40 });
     assert!(vllm.new_token_ratio.is_none());
+    // It always does: a scenario asking it not to is refused.
+    let e = error((
+        "role: decode, tp: 2,",
+        "role: decode, tp: 2, engine: {cuda_graph_padding: false},",
+    ));
+    assert!(
+        e.contains("cluster.pools[1].engine.cuda_graph_padding: vLLM always pads"),
+        "{e}"
+    );
     let text = GOOD
         .replacen("backend: vllm", "backend: sglang", 1)
         .replacen(
@@ -1061,6 +1070,42 @@ fn a_cluster_says_what_nics_it_was_built_with() {
     let e = error(("  nodes: 1\n", "  nodes: 1\n  nic_gb_per_s: 0\n"));
     assert!(
         e.contains("cluster.nic_gb_per_s: must be a positive number of GB/s, got 0"),
+        "{e}"
+    );
+}
+
+#[test]
+fn engine_settings_a_pool_never_acts_on_are_refused() {
+    // A decode pool runs no prefill (without conditional disaggregation).
+    let e = error((
+        "role: decode, tp: 2,",
+        "role: decode, tp: 2, engine: {chunked_prefill: true},",
+    ));
+    assert!(
+        e.contains("cluster.pools[1].engine.chunked_prefill: acts on prefills"),
+        "{e}"
+    );
+    // With it, the decode pool prefills short prompts: the setting is taken.
+    let text = GOOD
+        .replacen(
+            "  nodes: 1\n",
+            "  nodes: 1\n  local_prefill_max_tokens: 64\n",
+            1,
+        )
+        .replacen(
+            "role: decode, tp: 2,",
+            "role: decode, tp: 2, engine: {prefix_caching: false},",
+            1,
+        );
+    let s = Scenario::from_yaml_str(&text, "s.yaml", Path::new(".")).unwrap();
+    assert!(!s.pools()[1].engine.prefix_caching);
+    // A prefill pool makes its own first tokens.
+    let e = error((
+        "role: prefill, tp: 2,",
+        "role: prefill, tp: 2, engine: {handed_first_token: recomputed},",
+    ));
+    assert!(
+        e.contains("cluster.pools[0].engine.handed_first_token: says how a decode worker"),
         "{e}"
     );
 }

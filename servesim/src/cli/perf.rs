@@ -74,7 +74,8 @@ pub enum PerfCommand {
     Step {
         /// The scenario file (YAML or JSON); `servesim validate --scenarios` writes a row's.
         scenario: PathBuf,
-        /// The pool (default: the first).
+        /// The pool (default: the decode pool for a step with `--decode` sequences, else the
+        /// first).
         #[arg(long)]
         pool: Option<String>,
         /// Set a field of the file first, validated like the file (repeatable), as `servesim

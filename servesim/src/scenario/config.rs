@@ -328,11 +328,12 @@ pub struct EngineOverrides {
     /// for weights and KV cache; for TensorRT-LLM (`free_gpu_memory_fraction`) the share of
     /// the memory left after weights and activations that goes to the KV cache.
     pub mem_fraction: Option<f64>,
-    /// Split long prompts across iterations.
+    /// Split long prompts across iterations (a pool that prefills: not a decode pool, unless
+    /// `cluster.local_prefill_max_tokens` has it prefill short prompts).
     pub chunked_prefill: Option<bool>,
-    /// Prefill and decode in the same iteration.
+    /// Prefill and decode in the same iteration (a pool that prefills, as `chunked_prefill`).
     pub mixed_batches: Option<bool>,
-    /// Reuse cached prompt prefixes.
+    /// Reuse cached prompt prefixes (a pool that prefills, as `chunked_prefill`).
     pub prefix_caching: Option<bool>,
     /// Reserve the blocks of the whole output at admission (TensorRT-LLM's
     /// `GUARANTEED_NO_EVICT`; its default), instead of preempting when blocks run out.
@@ -350,7 +351,8 @@ pub struct EngineOverrides {
     pub cuda_graph_batch_sizes: Option<Vec<u32>>,
     /// Run a decode batch of no captured size as the next larger graph, padded with dummy
     /// sequences (TensorRT-LLM's `cuda_graph_config.enable_padding`, off by default there;
-    /// vLLM and SGLang always pad); otherwise it runs eagerly.
+    /// on by default in SGLang, whose `--disable-cuda-graph-padding` turns it off; vLLM
+    /// always pads, so `false` is refused for it); otherwise it runs eagerly.
     pub cuda_graph_padding: Option<bool>,
     /// SGLang's `schedule_conservativeness` (> 0, default 1): admission reserves
     /// `0.7 ×` this share of the running requests' outputs to come, decaying to 0.14 of it
@@ -360,7 +362,8 @@ pub struct EngineOverrides {
     /// worker: `streamed_on_join` (SGLang's way: the prefill worker's token, streamed as the
     /// request joins the decode batch), `streamed_after_first_step` (TensorRT-LLM's: with the
     /// response of its first decode step) or `recomputed` (vLLM's: the decode worker makes it
-    /// in its first step over the moved KV). Default: the backend's way.
+    /// in its first step over the moved KV). Default: the backend's way. A decode pool's
+    /// setting only.
     pub handed_first_token: Option<servesim_models::engine::HandedFirstToken>,
 }
 

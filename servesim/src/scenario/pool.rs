@@ -202,6 +202,16 @@ pub(super) fn validate_pool(
         prefix_block_tokens,
         ..d
     };
+    // vLLM V1 pads every decode batch up to the largest captured size to its next one
+    // (its `CudagraphDispatcher`); no setting runs such a batch eagerly.
+    if backend == Backend::Vllm && o.cuda_graph_padding == Some(false) {
+        return Err(invalid(
+            format!("{path}.engine.cuda_graph_padding"),
+            "vLLM always pads a decode batch to its next captured size (only batches beyond \
+             the largest, engine.cuda_graph_batch_sizes, run eagerly)"
+                .to_string(),
+        ));
+    }
     // Graphs are captured per attention-DP rank, for the rank's own batch.
     engine.cuda_graphs =
         cuda_graphs(backend, engine.max_num_seqs.div_ceil(dp), p.tp, o).per_rank(dp);

@@ -23,8 +23,8 @@ use servesim_planner::{PlannerConfig, PolicyKind};
 use servesim_traffic::WorkloadSpec;
 
 use super::{
-    ClusterConfig, FrontendConfig, MAX_DURATION_S, MAX_FRONTEND_LATENCY_MS, MAX_TOKEN_COST_US,
-    MetricsConfig, PoolPlan, Scenario, ScenarioConfig, SloConfig,
+    ClusterConfig, EngineOverrides, FrontendConfig, MAX_DURATION_S, MAX_FRONTEND_LATENCY_MS,
+    MAX_TOKEN_COST_US, MetricsConfig, PoolPlan, Scenario, ScenarioConfig, SloConfig,
 };
 
 impl Scenario {
@@ -313,7 +313,46 @@ fn validate_pools(
             "needs a decode pool",
         ));
     }
+    for (i, (p, plan)) in c.pools.iter().zip(&pools).enumerate() {
+        if let Some(field) = inapplicable(&p.engine, plan.role, c.local_prefill_max_tokens) {
+            return Err(invalid(
+                format!("cluster.pools[{i}].engine.{}", field.0),
+                field.1,
+            ));
+        }
+    }
     Ok(pools)
+}
+
+/// An engine setting a pool of `role` never acts on, and why: a user's setting is never
+/// ignored in silence.
+fn inapplicable(
+    o: &EngineOverrides,
+    role: PoolRole,
+    local_prefill: Option<u32>,
+) -> Option<(&'static str, &'static str)> {
+    if role != PoolRole::Decode && o.handed_first_token.is_some() {
+        return Some((
+            "handed_first_token",
+            "says how a decode worker shows the first token a prefill worker handed it; \
+             this pool makes its own first tokens",
+        ));
+    }
+    if role == PoolRole::Decode && local_prefill.is_none() {
+        let set = [
+            ("chunked_prefill", o.chunked_prefill.is_some()),
+            ("prefix_caching", o.prefix_caching.is_some()),
+            ("mixed_batches", o.mixed_batches.is_some()),
+        ];
+        if let Some((field, _)) = set.into_iter().find(|(_, set)| *set) {
+            return Some((
+                field,
+                "acts on prefills, and this decode pool runs none (it would with \
+                 cluster.local_prefill_max_tokens)",
+            ));
+        }
+    }
+    None
 }
 
 /// The sampling interval and the warm-up (which must leave some of the run).
