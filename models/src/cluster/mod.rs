@@ -81,7 +81,7 @@ pub struct PoolSpec {
     /// GPUs per worker: TP × attention DP.
     pub gpus_per_worker: u32,
     /// Attention data-parallel ranks per worker (1 without): each holds its own sequences,
-    /// and their KV, on its `tp / attention_dp` GPUs.
+    /// and their KV, on its `gpus_per_worker / attention_dp` GPUs.
     pub attention_dp: u32,
     /// KV bytes per token on each GPU of a rank: a share of the heads, or all of them where
     /// every GPU keeps them whole (MLA's latent, fewer KV heads than GPUs).
