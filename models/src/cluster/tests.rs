@@ -45,13 +45,18 @@ fn pool(name: &str, role: PoolRole, tp: u32, workers: u32) -> PoolSpec {
 }
 
 fn network(nodes: u32) -> Network {
+    network_of(nodes, 8, 1)
+}
+
+/// `nodes` nodes of `gpus_per_node` GPUs, NVLink domains of `nodes_per_nvlink_domain` of them.
+fn network_of(nodes: u32, gpus_per_node: u32, nodes_per_nvlink_domain: u32) -> Network {
     let spec = TopologySpec {
         nodes,
-        gpus_per_node: 8,
+        gpus_per_node,
         nvlink_bytes_per_s: 450e9,
         nic_bytes_per_s: 50e9,
         fabric: Fabric::SingleSwitch,
-        nodes_per_nvlink_domain: 1,
+        nodes_per_nvlink_domain,
     };
     Network::new(
         Topology::new(spec).unwrap(),
@@ -717,27 +722,13 @@ fn wide_workers_are_placed_first_where_pool_order_leaves_them_no_room() {
     // worker of four trays (wider than a tray: whole trays of one rack). Placed pool by pool,
     // the prefill worker takes a tray of the rack and the decode worker finds three; widest
     // first, the decode worker takes the rack and the prefill worker the tray beside it.
-    let racks = |trays: u32| {
-        let spec = TopologySpec {
-            nodes: trays,
-            gpus_per_node: 4,
-            nvlink_bytes_per_s: 900e9,
-            nic_bytes_per_s: 50e9,
-            fabric: Fabric::SingleSwitch,
-            nodes_per_nvlink_domain: 4,
-        };
-        Network::new(
-            Topology::new(spec).unwrap(),
-            SimDuration::from_micros(10).unwrap(),
-        )
-    };
     let cluster = |prefill: u32| {
         Cluster::new(ClusterSpec {
             pools: vec![
                 pool("prefill", PoolRole::Prefill, 4, prefill),
                 pool("decode", PoolRole::Decode, 16, 1),
             ],
-            network: racks(5),
+            network: network_of(5, 4, 4),
             gpus_per_node: 4,
             nodes: 5,
             gpu_budget: 20,
