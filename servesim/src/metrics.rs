@@ -255,11 +255,17 @@ pub struct Metrics {
     slo_ttft: SimDuration,
     slo_itl: SimDuration,
     warmup: SimTime,
-    /// All requests.
+    /// Classes whose requests no client measures (a benchmark's warm-up, by class index):
+    /// their own rows of `by_class` count them, `all` and the run's totals do not.
+    unmeasured: Vec<bool>,
+    /// When the first measured request of such a run was issued (see
+    /// [`Metrics::measured_from`]).
+    first_measured: Option<SimTime>,
+    /// All requests (those of the classes its clients measure, after the warm-up).
     pub all: Latencies,
     /// By class index.
     pub by_class: Vec<Latencies>,
-    /// Requests that arrived (after the warm-up).
+    /// Requests that arrived (after the warm-up, of classes their clients measure).
     pub arrived: u64,
     /// Rejections by reason.
     pub rejected: BTreeMap<String, u64>,
@@ -320,6 +326,8 @@ impl Metrics {
             slo_ttft,
             slo_itl,
             warmup: SimTime::ZERO + warmup,
+            unmeasured: Vec::new(),
+            first_measured: None,
             all: Latencies::default(),
             by_class: vec![Latencies::default(); classes],
             arrived: 0,
@@ -392,15 +400,44 @@ impl Metrics {
         self.interval_itl.clear();
     }
 
+    /// The same metrics, the requests of the classes flagged here (by class index) left out
+    /// of the run's totals: a benchmark's warm-up requests, which its client does not
+    /// measure (aiperf's `--warmup-request-count`).
+    pub fn with_unmeasured_classes(self, unmeasured: Vec<bool>) -> Metrics {
+        Metrics { unmeasured, ..self }
+    }
+
     /// Whether a request its client issued at `issued` counts (past the warm-up).
     pub fn counts(&self, issued: SimTime) -> bool {
         issued >= self.warmup
     }
 
-    /// Records one arrival, of a request issued at `issued`.
-    pub fn arrival(&mut self, issued: SimTime) {
-        if self.counts(issued) {
+    /// Whether a request of `class` its client issued at `issued` counts in the run's
+    /// totals: past the warm-up, and of a class its client measures.
+    pub fn measures(&self, issued: SimTime, class: u16) -> bool {
+        self.counts(issued)
+            && !self
+                .unmeasured
+                .get(usize::from(class))
+                .copied()
+                .unwrap_or(false)
+    }
+
+    /// Where the run's rates are measured from: the end of the warm-up (`metrics.warmup_s`)
+    /// or, in a run with a benchmark's warm-up requests, when its first measured request was
+    /// issued (as aiperf times its measured phase), whichever is later.
+    pub fn measured_from(&self) -> SimTime {
+        match self.first_measured {
+            Some(t) if self.unmeasured.contains(&true) => t.max(self.warmup),
+            _ => self.warmup,
+        }
+    }
+
+    /// Records one arrival, of a request of `class` issued at `issued`.
+    pub fn arrival(&mut self, issued: SimTime, class: u16) {
+        if self.measures(issued, class) {
             self.arrived += 1;
+            self.first_measured = Some(self.first_measured.map_or(issued, |t| t.min(issued)));
         }
     }
 
@@ -427,7 +464,14 @@ impl Metrics {
         if !self.counts(r.issued) {
             return met;
         }
-        for l in [&mut self.all, &mut self.by_class[r.class as usize]] {
+        let measured = self.measures(r.issued, r.class);
+        for (i, l) in [&mut self.all, &mut self.by_class[r.class as usize]]
+            .into_iter()
+            .enumerate()
+        {
+            if i == 0 && !measured {
+                continue;
+            }
             l.ttft.record(ttft);
             l.e2e.record(r.last_token - r.issued);
             if r.shown_tokens() > 1 {
@@ -465,13 +509,22 @@ impl Metrics {
     /// Records a request of `class`, issued at `issued`, that failed after its retries.
     pub fn failed(&mut self, issued: SimTime, class: u16, reason: &str) {
         if self.counts(issued) {
-            *self.failed.entry(reason.to_string()).or_default() += 1;
-            self.unserved(class);
+            self.unserved(issued, class, reason, false);
         }
     }
 
-    fn unserved(&mut self, class: u16) {
-        self.all.unserved += 1;
+    /// One more request of `class` not served (issued past the warm-up): of its class, and
+    /// of the run's totals where its client measures it.
+    fn unserved(&mut self, issued: SimTime, class: u16, reason: &str, rejected: bool) {
+        if self.measures(issued, class) {
+            let map = if rejected {
+                &mut self.rejected
+            } else {
+                &mut self.failed
+            };
+            *map.entry(reason.to_string()).or_default() += 1;
+            self.all.unserved += 1;
+        }
         if let Some(l) = self.by_class.get_mut(class as usize) {
             l.unserved += 1;
         }
@@ -489,8 +542,7 @@ impl Metrics {
     /// Records the rejection of a request of `class` issued at `issued`.
     pub fn rejected(&mut self, issued: SimTime, class: u16, reason: &str) {
         if self.counts(issued) {
-            *self.rejected.entry(reason.to_string()).or_default() += 1;
-            self.unserved(class);
+            self.unserved(issued, class, reason, true);
         }
     }
 }

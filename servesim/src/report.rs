@@ -55,7 +55,8 @@ pub struct GroupSummary {
     /// TTFT, ms.
     pub ttft_ms: Percentiles,
     /// Per-token ITL, ms: of all requests only (the engine counts gaps per step, not per
-    /// class; a class's per-request mean is `itl_mean_ms`).
+    /// class, so a benchmark's warm-up requests' gaps are among them; a class's per-request
+    /// mean is `itl_mean_ms`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub itl_ms: Option<Percentiles>,
     /// Per-request mean ITL, ms.
@@ -106,7 +107,10 @@ pub struct Summary {
     pub duration_s: f64,
     /// Events handled.
     pub events: u64,
-    /// Requests arrived (after the warm-up).
+    /// Requests arrived (after the warm-up), those of a benchmark's warm-up left out as its
+    /// client leaves them out: they have their own class row, as do their figures, which
+    /// the run's totals (`all`, attainment, goodput, throughput) do not count; the rates are
+    /// then over the time from the first measured request on.
     pub arrived: u64,
     /// Requests rejected, by reason.
     pub rejected: BTreeMap<String, u64>,
@@ -176,10 +180,17 @@ impl Summary {
         let w = &sim.model;
         let m = &w.metrics;
         let now = sim.now();
-        let measured = (now.as_secs_f64() - s.warmup().as_secs_f64()).max(1e-9);
+        let from = m.measured_from().as_secs_f64();
+        let measured = (now.as_secs_f64() - from).max(1e-9);
         let rejected: u64 = m.rejected.values().sum::<u64>() + m.failed.values().sum::<u64>();
         let late_by_class = w.in_flight_late_by_class(now, s.slo_ttft());
-        let late: u64 = late_by_class.iter().sum();
+        // A benchmark's warm-up requests have their own class row, not the run's totals.
+        let late: u64 = late_by_class
+            .iter()
+            .zip(w.workload.warmup_classes())
+            .filter(|(_, warmup)| !**warmup)
+            .map(|(n, _)| n)
+            .sum();
         let judged = m.all.completed + rejected + late;
         let pools: Vec<PoolSummary> = w
             .cluster

@@ -82,7 +82,8 @@ fn the_state_of_each_sequence_takes_room_in_the_kv_pool() {
     assert!((few32 / few16 - 1.0).abs() < 0.01, "{few32} {few16}");
     let (many32, many16) = (tokens_per_s(&fp32, 400), tokens_per_s(&bf16, 400));
     // 16-bit states: some 18 % more sequences fit (5,000 tokens each and their state); the
-    // steps of a larger batch take longer, so the throughput gains less.
-    assert!(many16 > 1.03 * many32, "{many32} {many16}");
+    // steps of a larger batch take longer, so the throughput of the measured requests gains
+    // less (about 3 %).
+    assert!(many16 > 1.02 * many32, "{many32} {many16}");
     std::fs::remove_dir_all(fp32.parent().unwrap()).ok();
 }

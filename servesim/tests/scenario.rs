@@ -1109,3 +1109,30 @@ fn engine_settings_a_pool_never_acts_on_are_refused() {
         "{e}"
     );
 }
+
+#[test]
+fn a_benchmarks_warm_up_is_not_in_the_runs_totals() {
+    // aiperf reports the measured requests only; their warm-up has its own class row.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/aiperf-concurrency.yaml");
+    let s = Scenario::from_file(&path).unwrap();
+    let summary = servesim::run(&s).unwrap().0;
+    let class = |name: &str| {
+        summary
+            .by_class
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map(|(_, g)| g.clone())
+            .unwrap()
+    };
+    let (measured, warmup) = (class("aiperf"), class("aiperf.warmup"));
+    assert_eq!((measured.completed, warmup.completed), (640, 64));
+    assert_eq!(summary.arrived, 640);
+    assert_eq!(summary.all.completed, 640);
+    assert_eq!(summary.all.output_tokens, measured.output_tokens);
+    assert_eq!(summary.all.slo_met_share, measured.slo_met_share);
+    assert_eq!(summary.all.ttft_ms.mean, measured.ttft_ms.mean);
+    // Rates over the measured phase, which starts after the warm-up: its tokens over less
+    // than the whole run.
+    assert_eq!(measured.output_tokens, 640 * 256);
+    assert!(summary.throughput_tokens_per_s * summary.duration_s > 640.0 * 256.0);
+}

@@ -38,6 +38,7 @@ pub mod config;
 pub mod dataset;
 pub mod dist;
 pub mod error;
+pub mod files;
 pub mod preset;
 mod replay;
 pub mod request;
@@ -50,12 +51,10 @@ pub mod workload;
 
 pub use arrival::ArrivalConfig;
 pub use benchmark::{BenchmarkConfig, BetweenPhases, RateArrival};
-pub use config::{
-    DEFAULT_BLOCK_TOKENS, Preset, WorkloadConfig, WorkloadSpec, file_duration_s, is_trace_path,
-    load_spec, load_workload_file, reads_as_trace,
-};
+pub use config::{DEFAULT_BLOCK_TOKENS, Preset, WorkloadConfig, WorkloadSpec};
 pub use dist::DistConfig;
 pub use error::{Result, TrafficError};
+pub use files::{file_duration_s, is_trace_path, load_spec, load_workload_file, reads_as_trace};
 pub use preset::AirlineConfig;
 pub use request::{ClassId, Request, RequestId, SessionInfo, StreamId};
 pub use stats::{Stats, StatsBuilder};

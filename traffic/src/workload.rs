@@ -42,6 +42,7 @@ pub struct Workload {
     block_tokens: u32,
     names: Vec<String>,
     classes: Vec<String>,
+    warmup_classes: Vec<bool>,
     streams: Vec<Stream>,
     /// One entry per stream (open, trace) or per user (closed) with a pending arrival.
     pending: BinaryHeap<Reverse<(SimTime, u16, u32)>>,
@@ -110,6 +111,7 @@ impl Workload {
             block_tokens: spec.block_tokens,
             names: spec.streams.iter().map(|s| s.name.clone()).collect(),
             classes: spec.classes.clone(),
+            warmup_classes: spec.warmup_classes.clone(),
             streams: Vec::with_capacity(spec.streams.len()),
             pending: BinaryHeap::new(),
             waiting: HashMap::new(),
@@ -447,6 +449,12 @@ impl Workload {
     /// Class names, indexed by [`ClassId`].
     pub fn class_names(&self) -> &[String] {
         &self.classes
+    }
+
+    /// Whether each class, indexed by [`ClassId`], holds a benchmark's warm-up requests,
+    /// which its client does not measure.
+    pub fn warmup_classes(&self) -> &[bool] {
+        &self.warmup_classes
     }
 
     /// The name of a class.

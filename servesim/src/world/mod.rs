@@ -132,7 +132,8 @@ impl World {
             s.pools().len(),
             s.sample_interval(),
             s.keep_requests(),
-        );
+        )
+        .with_unmeasured_classes(workload.warmup_classes().to_vec());
         Ok(World {
             cluster,
             metrics,
@@ -269,11 +270,11 @@ impl World {
         self.inflight.len()
     }
 
-    /// Requests in flight now that were issued after the warm-up (those the summary's
-    /// `arrived` counts).
+    /// Requests in flight now that were issued after the warm-up, of classes their clients
+    /// measure (those the summary's `arrived` counts).
     pub fn in_flight_measured(&self) -> usize {
         (self.inflight.values())
-            .filter(|f| self.metrics.counts(f.request.issued))
+            .filter(|f| self.metrics.measures(f.request.issued, f.request.class.0))
             .count()
     }
 

@@ -99,7 +99,7 @@ impl World {
             if let Some(c) = &mut self.context {
                 c.arrived(&request);
             }
-            self.metrics.arrival(request.issued);
+            self.metrics.arrival(request.issued, request.class.0);
             if let Some(pl) = self.planner.as_mut() {
                 // Dynamo's `requests_started_total`: counted at the frontend, retries not again.
                 pl.arrived
