@@ -229,6 +229,13 @@ impl BenchmarkConfig {
                 "spreads the users of concurrency mode; request-rate mode has no ramp",
             ));
         }
+        if rate.is_some() && self.stagger == Stagger::Random {
+            return Err(TrafficError::config(
+                f("stagger"),
+                "spreads the users of concurrency mode over ramp_s; request-rate mode's \
+                 requests follow `arrival`",
+            ));
+        }
         if let Some(n) = self.dataset_entries
             && !(1..=MAX_DATASET_ENTRIES).contains(&n)
         {

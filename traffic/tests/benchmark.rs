@@ -269,6 +269,13 @@ fn bad_benchmarks_name_the_field() {
         err(paced).contains("benchmark.arrival: spreads the requests of request-rate mode"),
         "an arrival concurrency mode does not follow is not ignored"
     );
+    let mut jittered = BenchmarkConfig::concurrency(1, 0, 1, 1, 1);
+    jittered.request_rate = Some(5.0);
+    jittered.stagger = servesim_traffic::Stagger::Random;
+    assert!(
+        err(jittered).contains("benchmark.stagger: spreads the users of concurrency mode"),
+        "a stagger request-rate mode does not follow is not ignored"
+    );
     let mut std = BenchmarkConfig::concurrency(1, 0, 1, 1, 1);
     std.isl_stddev = -1.0;
     assert!(err(std).contains("benchmark.isl_stddev: must be >= 0"));
