@@ -191,6 +191,7 @@ pub fn run_warnings(s: &Scenario, w: &World, completed: u64, in_flight: u64) -> 
              steady state"
         ));
     }
+    out.extend(benchmarks_cut_short(s, w));
     out.extend(planner_after_end(s, w));
     out.extend(eager_decode(s, w));
     out.extend(idle_tail(s, w, in_flight));
@@ -207,7 +208,8 @@ pub fn run_warnings(s: &Scenario, w: &World, completed: u64, in_flight: u64) -> 
                 out.push(format!(
                     "stream {name}: {} of {} requests ({share}) are longer than the context of \
                      {} ({} tokens), up to {} tokens (prompt and output): a server would \
-                     refuse them, the simulation served them",
+                     refuse them, the simulation did not (it served those a worker's KV cache \
+                     holds; the others are among the rejected)",
                     o.over,
                     o.arrived,
                     s.llm().name,
@@ -218,6 +220,34 @@ pub fn run_warnings(s: &Scenario, w: &World, completed: u64, in_flight: u64) -> 
         }
     }
     out
+}
+
+/// The benchmark clients whose measured requests did not all complete within the run: their
+/// figures are of part of the benchmark (`duration_s` or the stream's `end_s` cut it short,
+/// or the cluster did not keep up).
+fn benchmarks_cut_short(s: &Scenario, w: &World) -> Vec<String> {
+    let classes = w.workload.class_names();
+    s.config()
+        .traffic
+        .streams
+        .iter()
+        .filter_map(|stream| {
+            let b = stream.benchmark.as_ref()?;
+            let class = stream.class.as_deref().unwrap_or(&stream.name);
+            let k = classes.iter().position(|c| c == class)?;
+            let done = w.metrics.by_class.get(k)?.completed;
+            (done < u64::from(b.requests)).then(|| {
+                format!(
+                    "stream {}: {done} of its benchmark's {} measured requests completed by the \
+                     run's end at {} s (duration_s, or the stream's end_s): the figures are of \
+                     part of the benchmark",
+                    stream.name,
+                    b.requests,
+                    s.duration().as_secs_f64()
+                )
+            })
+        })
+        .collect()
 }
 
 /// That the run's planner (its own policy, as `ab` and `report` give each run) first decides

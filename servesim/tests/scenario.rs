@@ -1116,15 +1116,10 @@ fn a_benchmarks_warm_up_is_not_in_the_runs_totals() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/aiperf-concurrency.yaml");
     let s = Scenario::from_file(&path).unwrap();
     let summary = servesim::run(&s).unwrap().0;
-    let class = |name: &str| {
-        summary
-            .by_class
-            .iter()
-            .find(|(n, _)| n.as_str() == name)
-            .map(|(_, g)| g.clone())
-            .unwrap()
-    };
-    let (measured, warmup) = (class("aiperf"), class("aiperf.warmup"));
+    let (measured, warmup) = (
+        class_of(&summary, "aiperf"),
+        class_of(&summary, "aiperf.warmup"),
+    );
     assert_eq!((measured.completed, warmup.completed), (640, 64));
     assert_eq!(summary.arrived, 640);
     assert_eq!(summary.all.completed, 640);
@@ -1135,4 +1130,26 @@ fn a_benchmarks_warm_up_is_not_in_the_runs_totals() {
     // than the whole run.
     assert_eq!(measured.output_tokens, 640 * 256);
     assert!(summary.throughput_tokens_per_s * summary.duration_s > 640.0 * 256.0);
+    assert!(!summary.warnings.iter().any(|w| w.contains("benchmark")));
+    // Cut short by the run's end: the figures are of part of the benchmark, and say so.
+    let short: servesim::scenario::Override = "duration_s=30".parse().unwrap();
+    let s = Scenario::from_file_with(&path, &[short]).unwrap();
+    let summary = servesim::run(&s).unwrap().0;
+    let done = class_of(&summary, "aiperf").completed;
+    assert!(done < 640);
+    let said = format!("stream aiperf: {done} of its benchmark's 640 measured requests");
+    assert!(
+        summary.warnings.iter().any(|w| w.starts_with(&said)),
+        "{:?}",
+        summary.warnings
+    );
+}
+
+fn class_of(summary: &servesim::Summary, name: &str) -> servesim::report::GroupSummary {
+    summary
+        .by_class
+        .iter()
+        .find(|(n, _)| n.as_str() == name)
+        .map(|(_, g)| g.clone())
+        .unwrap()
 }
