@@ -23,6 +23,14 @@ pub fn load_workload_file(path: &Path) -> Result<(WorkloadConfig, Option<u64>)> 
         message: servesim_core::suggest::with_suggestion(&e.to_string()),
     };
     let doc: serde_norway::Value = serde_norway::from_str(&text).map_err(parse_err)?;
+    if !doc.is_mapping() {
+        // A text, say: quoting it back would quote the whole file.
+        return Err(TrafficError::Parse {
+            origin,
+            message: "is not a scenario or workload file: its YAML is not a mapping of fields"
+                .into(),
+        });
+    }
     if doc.get("traffic").is_none() {
         return Ok((WorkloadConfig::from_yaml_str(&text, &origin)?, None));
     }
@@ -155,7 +163,36 @@ pub fn load_spec(path: &Path, format: Option<TraceFormat>) -> Result<(WorkloadSp
         };
         return Ok((config.validate("traffic", Path::new(""))?, None));
     }
-    let (config, seed) = load_workload_file(path)?;
+    let (config, seed) = load_workload_file(path).map_err(|e| read_as_scenario(path, e))?;
     let base = path.parent().unwrap_or(Path::new(""));
     Ok((config.validate("traffic", base)?, seed))
+}
+
+/// `e`, of reading `path` as a scenario or workload file, with a word on why it was read
+/// so where its name is not a scenario's (`.yaml`, `.yml`, `.json`): a trace named otherwise
+/// (`trace.txt`, `trace.JSONL`) is told apart by its name, or by a format given.
+fn read_as_scenario(path: &Path, e: TrafficError) -> TrafficError {
+    let scenario_name = path
+        .extension()
+        .is_some_and(|x| ["yaml", "yml", "json"].contains(&&*x.to_string_lossy()));
+    match e {
+        TrafficError::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => e,
+        _ if scenario_name => e,
+        TrafficError::Parse { origin, message } => TrafficError::Parse {
+            origin,
+            message: format!("{message} ({})", not_a_trace_name()),
+        },
+        TrafficError::Io { path, source } => TrafficError::Parse {
+            origin: path.display().to_string(),
+            message: format!("{source} ({})", not_a_trace_name()),
+        },
+        other => other,
+    }
+}
+
+/// Why a file was read as a scenario, and what reads it as a trace.
+fn not_a_trace_name() -> &'static str {
+    "read as a scenario or workload file: a trace's name ends in .csv, .jsonl or .json, \
+     optionally .gz, in lower case; a trace named otherwise needs its format given \
+     (`--format`, `format=` in Python)"
 }

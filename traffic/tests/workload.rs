@@ -597,3 +597,46 @@ fn an_airline_override_at_fault_is_named_as_written() {
         assert!(e.starts_with(said), "{e}");
     }
 }
+
+#[test]
+fn a_file_read_as_a_scenario_says_why_where_its_name_is_a_traces() {
+    let dir = std::env::temp_dir().join(format!("servesim-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let err = |path: &std::path::Path| {
+        servesim_traffic::load_spec(path, None)
+            .unwrap_err()
+            .to_string()
+    };
+    // A Mooncake trace in upper case, and an Azure one as .txt: read as scenarios, which
+    // they are not, and the error says why and what reads them as traces.
+    let line = r#"{"timestamp": 0, "input_length": 10, "output_length": 2}"#;
+    let jsonl = write("trace.JSONL", &format!("{line}\n{line}\n"));
+    let e = err(&jsonl);
+    assert!(
+        e.contains("read as a scenario or workload file") && e.contains("--format"),
+        "{e}"
+    );
+    let csv = write(
+        "azure.txt",
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:00.0000000,100,20\n",
+    );
+    let e = err(&csv);
+    assert!(e.contains("its YAML is not a mapping of fields"), "{e}");
+    assert!(
+        !e.contains("ContextTokens"),
+        "the file is not quoted back: {e}"
+    );
+    // Given its format, it reads.
+    let (spec, _) =
+        servesim_traffic::load_spec(&csv, Some(servesim_traffic::TraceFormat::Azure)).unwrap();
+    assert_eq!(spec.class_names().len(), 1);
+    // A scenario's own name gets the parser's word alone.
+    let yaml = write("bad.yaml", "streams: [1\n");
+    assert!(!err(&yaml).contains("read as a scenario"));
+    std::fs::remove_dir_all(&dir).ok();
+}
