@@ -69,7 +69,7 @@ fn errors_point_into_the_users_file_in_words() {
             "type",
             "tp: 1,",
             "tp: three,",
-            "expected a whole number of at least 0",
+            "expected a whole number from 0 to 4294967295",
             11,
             41,
         ),

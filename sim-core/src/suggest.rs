@@ -41,11 +41,12 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 
 /// Rust's type names in serde messages, as a user reads them.
 const PLAIN_TYPES: [(&str, &str); 12] = [
-    ("u8", "a whole number of at least 0"),
-    ("u16", "a whole number of at least 0"),
-    ("u32", "a whole number of at least 0"),
-    ("u64", "a whole number of at least 0"),
-    ("usize", "a whole number of at least 0"),
+    // With the most each holds: a value past it reads as out of range, not as negative.
+    ("u8", "a whole number from 0 to 255"),
+    ("u16", "a whole number from 0 to 65535"),
+    ("u32", "a whole number from 0 to 4294967295"),
+    ("u64", "a whole number from 0 to 18446744073709551615"),
+    ("usize", "a whole number from 0 to 18446744073709551615"),
     ("i32", "a whole number"),
     ("i64", "a whole number"),
     ("f32", "a number"),
@@ -179,8 +180,8 @@ mod tests {
     fn rust_type_names_are_said_in_words() {
         assert_eq!(
             with_suggestion("invalid type: string \"three\", expected u32 at line 11 column 41"),
-            "invalid type: string \"three\", expected a whole number of at least 0 at line 11 \
-             column 41"
+            "invalid type: string \"three\", expected a whole number from 0 to 4294967295 at \
+             line 11 column 41"
         );
         assert_eq!(
             plain_types("invalid type: string \"x\", expected struct SloConfig"),

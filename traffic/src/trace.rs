@@ -272,7 +272,7 @@ impl TraceReader {
                 };
                 Ok(Some(row))
             }
-            Inner::Jsonl(rdr, buf, line) => {
+            Inner::Jsonl(rdr, buf, line) => loop {
                 buf.clear();
                 let n = rdr.read_line(buf).map_err(|source| {
                     // A line of bytes that are not UTF-8 is that line's fault.
@@ -293,8 +293,9 @@ impl TraceReader {
                 } else {
                     text
                 };
+                // A blank line holds no record (a trailing one is common), as in a CSV trace.
                 if text.trim().is_empty() {
-                    return Err(malformed(path, *line, 1, "empty line"));
+                    continue;
                 }
                 let mut de = serde_json::Deserializer::from_str(text);
                 let row: MooncakeRow = serde_path_to_error::deserialize(&mut de).map_err(|e| {
@@ -324,14 +325,14 @@ impl TraceReader {
                     .ok()
                     .and_then(|ms| ms.checked_mul(1_000_000))
                     .ok_or_else(|| malformed(path, *line, 1, "timestamp: too large"))?;
-                Ok(Some(TraceRow {
+                return Ok(Some(TraceRow {
                     line: *line,
                     time_ns,
                     input_tokens: row.input_length,
                     output_tokens: row.output_length,
                     hash_ids: row.hash_ids,
-                }))
-            }
+                }));
+            },
         }
     }
 }
