@@ -916,3 +916,44 @@ fn an_answer_of_one_token_with_text_has_no_tpot_in_any_reading() {
         assert!(tpot.is_empty(), "{extra:?}: {:?}", got[1]);
     }
 }
+
+#[test]
+fn a_row_says_what_it_took_for_a_blank_batch_and_why_it_has_no_tpot() {
+    let row = agg(
+        "trtllm",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "h100_sxm",
+        "",
+        256,
+        16,
+        1,
+        1,
+        4,
+    );
+    // The batch size blank: the backend's default, which the note says it took.
+    let blank = row.replacen(",4.0,1.0,1.0,", ",,1.0,1.0,", 1);
+    assert_ne!(blank, row);
+    // One output token: no gap between tokens to time.
+    let one = row.replacen(",256,16,", ",256,1,", 1);
+    assert_ne!(one, row);
+    let (out, path) = run("notes", &[row, blank, one]);
+    assert_succeeded(&out);
+    let rows = read(&path);
+    let (_, tpot, reason, note) = outputs(&rows[1]);
+    assert!(
+        !tpot.is_empty() && reason.is_empty() && note.is_empty(),
+        "{note}"
+    );
+    let (_, tpot, reason, note) = outputs(&rows[2]);
+    assert!(!tpot.is_empty() && reason.is_empty());
+    assert!(
+        note.starts_with("batch_size blank: the backend's default"),
+        "{note}"
+    );
+    let (ttft, tpot, reason, note) = outputs(&rows[3]);
+    assert!(!ttft.is_empty() && tpot.is_empty() && reason.is_empty());
+    assert_eq!(
+        note,
+        "no TPOT: each request shows fewer than two tokens of text"
+    );
+}

@@ -238,6 +238,30 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
     if row.text("backend").eq_ignore_ascii_case("sglang") {
         plan.note = sglang_wide_ep_runs_deepep(&mut plan.pools);
     }
+    // A blank batch size is the backend's default, and the row says it took that.
+    let blank: Vec<String> = plan
+        .pools
+        .iter()
+        .filter(|p| p.engine.max_num_seqs.is_none())
+        .map(|p| {
+            let prefix = if p.role == "aggregated" {
+                String::new()
+            } else {
+                format!("{}_", p.role)
+            };
+            format!("{prefix}batch_size")
+        })
+        .collect();
+    if !blank.is_empty() {
+        let said = format!(
+            "{} blank: the backend's default sequences per worker and CUDA graphs",
+            blank.join(" and ")
+        );
+        plan.note = Some(match plan.note.take() {
+            Some(n) => format!("{n}; {said}"),
+            None => said,
+        });
+    }
     Ok(Ok(plan))
 }
 

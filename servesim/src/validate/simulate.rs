@@ -145,6 +145,10 @@ pub(super) fn simulate(
             }
             ClientStats::mean_of(&draws)
         };
+        let note = match stats.tpot_ms {
+            Some(_) => note,
+            None => join_notes(note, Some(NO_TPOT.into())),
+        };
         return Ok(Prediction {
             ttft_ms: Some(stats.ttft_ms.mean),
             tpot_ms: stats.tpot_ms.map(|d| d.mean),
@@ -214,10 +218,18 @@ pub(super) fn simulate(
         tpot_ms: has_tpot.then_some(tpot),
         client: None,
         reason: None,
-        note,
+        note: if has_tpot {
+            note
+        } else {
+            join_notes(note, Some(NO_TPOT.into()))
+        },
         scenario,
     })
 }
+
+/// The note of a row whose requests show one token of text: no gap between tokens, so no
+/// TPOT, as the client reports none.
+const NO_TPOT: &str = "no TPOT: each request shows fewer than two tokens of text";
 
 /// The file form of a scenario, when there is one, its requests read as `reads` says; run
 /// for `duration_s` where the prediction stopped it then.
