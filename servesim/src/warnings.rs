@@ -192,6 +192,7 @@ pub fn run_warnings(s: &Scenario, w: &World, completed: u64, in_flight: u64) -> 
         ));
     }
     out.extend(benchmarks_cut_short(s, w));
+    out.extend(traces_cut_short(s, w));
     out.extend(planner_after_end(s, w));
     out.extend(eager_decode(s, w));
     out.extend(idle_tail(s, w, in_flight));
@@ -246,6 +247,25 @@ fn benchmarks_cut_short(s: &Scenario, w: &World) -> Vec<String> {
                     s.duration().as_secs_f64()
                 )
             })
+        })
+        .collect()
+}
+
+/// The trace streams with rows after the run's end, which it never replays: a trace longer
+/// than `duration_s` is cut there.
+fn traces_cut_short(s: &Scenario, w: &World) -> Vec<String> {
+    let names = w.workload.stream_names();
+    let end = s.duration().as_secs_f64();
+    w.workload
+        .traces_left()
+        .into_iter()
+        .map(|(stream, next)| {
+            format!(
+                "stream {}: its trace goes on past the run's end at {end} s (its next row at \
+                 {:.1} s): the rows from there on are not replayed (duration_s)",
+                names.get(stream).map_or("?", String::as_str),
+                next.as_secs_f64()
+            )
         })
         .collect()
 }

@@ -1153,3 +1153,49 @@ fn class_of(summary: &servesim::Summary, name: &str) -> servesim::report::GroupS
         .map(|(_, g)| g.clone())
         .unwrap()
 }
+
+#[test]
+fn a_trace_cut_by_the_runs_end_says_so() {
+    // Ten rows a second apart, replayed for 4.5 s: five are, five are not.
+    let dir = std::env::temp_dir().join(format!("servesim-cut-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rows: String = (0..10)
+        .map(|k| {
+            format!(
+                "{{\"timestamp\": {}, \"input_length\": 100, \"output_length\": 10}}\n",
+                k * 1000
+            )
+        })
+        .collect();
+    std::fs::write(dir.join("t.jsonl"), rows).unwrap();
+    let text = |duration: &str| {
+        format!(
+            "name: cut\nseed: 1\nduration_s: {duration}\nmodel: meta-llama/Llama-3.1-8B-Instruct\n\
+             gpu: h100_sxm\nbackend: vllm\nslo: {{ttft_ms: 1000, itl_ms: 50}}\n\
+             cluster:\n  nodes: 1\n  pools:\n    - {{name: agg, role: aggregated, tp: 1, workers: 1}}\n\
+             traffic:\n  streams:\n    - name: t\n      trace: {{path: t.jsonl, format: mooncake}}\n"
+        )
+    };
+    let summary = |duration: &str| {
+        let s = Scenario::from_yaml_str(&text(duration), "cut.yaml", &dir).unwrap();
+        servesim::run(&s).unwrap().0
+    };
+    let cut = summary("4.5");
+    assert_eq!(cut.arrived, 5);
+    assert!(
+        cut.warnings.iter().any(|w| w.starts_with(
+            "stream t: its trace goes on past the run's end at 4.5 s (its next row at 5.0 s)"
+        )),
+        "{:?}",
+        cut.warnings
+    );
+    let whole = summary("30");
+    assert_eq!(whole.arrived, 10);
+    assert!(
+        !whole
+            .warnings
+            .iter()
+            .any(|w| w.contains("its trace goes on"))
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -436,6 +436,20 @@ impl Workload {
         true
     }
 
+    /// The trace streams with rows still to replay, by stream index, and when the next of
+    /// them is due: at a run's end, what its time limit left out of each trace.
+    pub fn traces_left(&self) -> Vec<(usize, SimTime)> {
+        let mut left: Vec<(usize, SimTime)> = self
+            .pending
+            .iter()
+            .map(|Reverse((t, s, _))| (usize::from(*s), *t))
+            .filter(|&(s, _)| matches!(self.streams[s].source, Source::Trace(_)))
+            .collect();
+        left.sort_unstable();
+        left.dedup_by_key(|(s, _)| *s);
+        left
+    }
+
     /// Closed-loop and benchmark requests sent and not yet completed or failed.
     pub fn waiting(&self) -> usize {
         self.waiting.len()
