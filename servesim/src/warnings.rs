@@ -193,6 +193,15 @@ pub fn run_warnings(s: &Scenario, w: &World, completed: u64, in_flight: u64) -> 
     }
     out.extend(benchmarks_cut_short(s, w));
     out.extend(traces_cut_short(s, w));
+    for (name, &n) in w.workload.stream_names().iter().zip(w.emptied()) {
+        if n > 0 {
+            out.push(format!(
+                "stream {name}: {n} requests asked for no prompt or no output tokens (a \
+                 trace's rows of 0), which a server refuses: the simulation served each with \
+                 one token in their place"
+            ));
+        }
+    }
     out.extend(planner_after_end(s, w));
     out.extend(eager_decode(s, w));
     out.extend(idle_tail(s, w, in_flight));

@@ -1155,7 +1155,7 @@ fn class_of(summary: &servesim::Summary, name: &str) -> servesim::report::GroupS
 }
 
 #[test]
-fn a_trace_cut_by_the_runs_end_says_so() {
+fn a_trace_cut_by_the_runs_end_or_with_empty_rows_says_so() {
     // Ten rows a second apart, replayed for 4.5 s: five are, five are not.
     let dir = std::env::temp_dir().join(format!("servesim-cut-trace-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -1196,6 +1196,26 @@ fn a_trace_cut_by_the_runs_end_says_so() {
             .warnings
             .iter()
             .any(|w| w.contains("its trace goes on"))
+    );
+    assert!(
+        !whole
+            .warnings
+            .iter()
+            .any(|w| w.contains("no prompt or no output"))
+    );
+    // Rows of 0 tokens, which a server refuses, are served with one and said to be.
+    let zero = "{\"timestamp\": 0, \"input_length\": 0, \"output_length\": 10}\n\
+                {\"timestamp\": 1, \"input_length\": 100, \"output_length\": 0}\n";
+    std::fs::write(dir.join("t.jsonl"), zero).unwrap();
+    let zeros = summary("30");
+    assert_eq!(zeros.all.completed, 2);
+    assert!(
+        zeros
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("stream t: 2 requests asked for no prompt or no output tokens")),
+        "{:?}",
+        zeros.warnings
     );
     std::fs::remove_dir_all(&dir).ok();
 }

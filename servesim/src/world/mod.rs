@@ -99,6 +99,8 @@ pub struct World {
     /// What the trace held, once closed.
     trace_outcome: Option<TraceOutcome>,
     context: Option<ContextCheck>,
+    /// Requests of each stream (by id) with no prompt or no output tokens, served with one.
+    emptied: Vec<u64>,
     /// The model's response header ([`servesim_models::llm::LlmSpec::response_header_tokens`]).
     header_tokens: u32,
 }
@@ -170,6 +172,7 @@ impl World {
                 .llm()
                 .max_position_embeddings
                 .map(|c| ContextCheck::new(c, workload.stream_names().len())),
+            emptied: vec![0; workload.stream_names().len()],
             header_tokens: s.llm().response_header_tokens,
             workload,
         })
@@ -252,6 +255,12 @@ impl World {
     /// context is not known).
     pub fn context_check(&self) -> Option<&ContextCheck> {
         self.context.as_ref()
+    }
+
+    /// Requests of each stream (by id) that asked for no prompt or no output tokens (a trace's
+    /// rows of 0), which a server refuses: the simulation serves them with one token each.
+    pub fn emptied(&self) -> &[u64] {
+        &self.emptied
     }
 
     /// The planner's name, if one is in the loop.

@@ -99,6 +99,11 @@ impl World {
             if let Some(c) = &mut self.context {
                 c.arrived(&request);
             }
+            if (request.input_tokens == 0 || request.output_tokens == 0)
+                && let Some(n) = self.emptied.get_mut(usize::from(request.stream.0))
+            {
+                *n += 1;
+            }
             self.metrics.arrival(request.issued, request.class.0);
             if let Some(pl) = self.planner.as_mut() {
                 // Dynamo's `requests_started_total`: counted at the frontend, retries not again.
