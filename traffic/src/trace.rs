@@ -357,6 +357,13 @@ fn csv_err(path: &Path, e: &csv::Error, line_offset: u64, at: u64) -> TrafficErr
             (*len).min(*expected_len) + 1,
             format!("expected {expected_len} fields, got {len}"),
         ),
+        // csv counts a record's fields from 0: the column is the next.
+        csv::ErrorKind::Utf8 { err, .. } => malformed(
+            path,
+            line,
+            err.field() as u64 + 1,
+            "not UTF-8 text".to_string(),
+        ),
         _ => malformed(path, line, 1, e.to_string()),
     }
 }

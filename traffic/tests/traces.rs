@@ -364,6 +364,18 @@ fn malformed_rows_name_file_line_and_column() {
     )
     .unwrap();
     let e = replay(&format!("{{path: {}, format: mooncake}}", p.display())).unwrap_err();
+    // In a CSV trace, the field of the bytes that are not text is its column.
+    let c = tmp("c5.csv", "");
+    std::fs::write(
+        &c,
+        b"TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:06.0,100,2\xff0\n",
+    )
+    .unwrap();
+    let ce = replay(&format!("{{path: {}, format: azure}}", c.display())).unwrap_err();
+    assert!(
+        ce.to_string().ends_with("c5.csv:2:3: not UTF-8 text"),
+        "{ce}"
+    );
     assert!(
         e.to_string().ends_with("m5.jsonl:2:1: not UTF-8 text"),
         "{e}"
