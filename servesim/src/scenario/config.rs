@@ -377,7 +377,9 @@ pub struct MetricsConfig {
     /// Requests arriving before this time are served but not counted, s.
     #[serde(default)]
     pub warmup_s: f64,
-    /// Keep one row per request (columnar).
+    /// Keep one row per request (columnar), for Python's `Run.requests` (Arrow, pandas or
+    /// polars); the command line prints the summary alone (`servesim run --trace` writes
+    /// each request's timeline).
     #[serde(default)]
     pub keep_requests: bool,
 }
