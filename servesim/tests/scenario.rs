@@ -1069,22 +1069,33 @@ fn a_cluster_says_what_nics_it_was_built_with() {
     assert_eq!(plain.gpu().nic_bytes_per_s_per_direction, 50e9);
     let e = error(("  nodes: 1\n", "  nodes: 1\n  nic_gb_per_s: 0\n"));
     assert!(
-        e.contains("cluster.nic_gb_per_s: must be a positive number of GB/s, got 0"),
+        e.contains("cluster.nic_gb_per_s: must be a positive number of GB/s, at most"),
         "{e}"
     );
+    let e = error(("  nodes: 1\n", "  nodes: 1\n  nic_gb_per_s: 1e300\n"));
+    assert!(e.contains("got 1e300"), "{e}");
 }
 
 #[test]
 fn engine_settings_a_pool_never_acts_on_are_refused() {
-    // A decode pool runs no prefill (without conditional disaggregation).
+    // A decode pool prefills no prompt (without conditional disaggregation): nothing of
+    // what it is handed is a prefix to reuse.
     let e = error((
         "role: decode, tp: 2,",
-        "role: decode, tp: 2, engine: {chunked_prefill: true},",
+        "role: decode, tp: 2, engine: {prefix_caching: true},",
     ));
     assert!(
-        e.contains("cluster.pools[1].engine.chunked_prefill: acts on prefills"),
+        e.contains("cluster.pools[1].engine.prefix_caching: reuses prefixes of the prompts"),
         "{e}"
     );
+    // It recomputes a preempted sequence, chunked and mixed as set.
+    let text = GOOD.replacen(
+        "role: decode, tp: 2,",
+        "role: decode, tp: 2, engine: {chunked_prefill: false, mixed_batches: false},",
+        1,
+    );
+    let s = Scenario::from_yaml_str(&text, "s.yaml", Path::new(".")).unwrap();
+    assert!(!s.pools()[1].engine.chunked_prefill && !s.pools()[1].engine.mixed_batches);
     // With it, the decode pool prefills short prompts: the setting is taken.
     let text = GOOD
         .replacen(

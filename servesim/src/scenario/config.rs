@@ -328,12 +328,13 @@ pub struct EngineOverrides {
     /// for weights and KV cache; for TensorRT-LLM (`free_gpu_memory_fraction`) the share of
     /// the memory left after weights and activations that goes to the KV cache.
     pub mem_fraction: Option<f64>,
-    /// Split long prompts across iterations (a pool that prefills: not a decode pool, unless
-    /// `cluster.local_prefill_max_tokens` has it prefill short prompts).
+    /// Split long prompts across iterations (on a decode pool, its recompute of a preempted
+    /// sequence and the prompts `cluster.local_prefill_max_tokens` has it prefill).
     pub chunked_prefill: Option<bool>,
-    /// Prefill and decode in the same iteration (a pool that prefills, as `chunked_prefill`).
+    /// Prefill and decode in the same iteration (on a decode pool, as `chunked_prefill`).
     pub mixed_batches: Option<bool>,
-    /// Reuse cached prompt prefixes (a pool that prefills, as `chunked_prefill`).
+    /// Reuse cached prompt prefixes (a pool that prefills them: a decode pool only with
+    /// `cluster.local_prefill_max_tokens`, as it keeps no prefix of the KV handed to it).
     pub prefix_caching: Option<bool>,
     /// Reserve the blocks of the whole output at admission (TensorRT-LLM's
     /// `GUARANTEED_NO_EVICT`; its default), instead of preempting when blocks run out.

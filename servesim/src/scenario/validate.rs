@@ -103,6 +103,10 @@ fn validate_calibration(
     measured_timer(&base_dir.join(dir), gpu, backend).map_err(|e| invalid("calibration", e))
 }
 
+/// The most GB/s a GPU's NIC may be given (`cluster.nic_gb_per_s`): a hundred times
+/// ConnectX-8's.
+const MAX_NIC_GB_PER_S: f64 = 10_000.0;
+
 /// The GPU, the backend and the model with its dtypes.
 fn validate_served(
     config: &ScenarioConfig,
@@ -125,10 +129,19 @@ fn validate_served(
         gpu = gpu.on_nodes_of(n);
     }
     if let Some(nic) = config.cluster.nic_gb_per_s {
-        if !(nic.is_finite() && nic > 0.0) {
+        // No NIC comes near the bound; past it the fabric's arithmetic would overflow.
+        if !(nic > 0.0 && nic <= MAX_NIC_GB_PER_S) {
             return Err(invalid(
                 "cluster.nic_gb_per_s",
-                format!("must be a positive number of GB/s, got {nic}"),
+                format!(
+                    "must be a positive number of GB/s, at most {MAX_NIC_GB_PER_S}, got {}",
+                    // Written as the user would have: 1e300, not its 301 digits.
+                    if nic.abs() >= 1e6 {
+                        format!("{nic:e}")
+                    } else {
+                        nic.to_string()
+                    }
+                ),
             ));
         }
         gpu.nic_bytes_per_s_per_direction = nic * 1e9;
@@ -338,19 +351,15 @@ fn inapplicable(
              this pool makes its own first tokens",
         ));
     }
-    if role == PoolRole::Decode && local_prefill.is_none() {
-        let set = [
-            ("chunked_prefill", o.chunked_prefill.is_some()),
-            ("prefix_caching", o.prefix_caching.is_some()),
-            ("mixed_batches", o.mixed_batches.is_some()),
-        ];
-        if let Some((field, _)) = set.into_iter().find(|(_, set)| *set) {
-            return Some((
-                field,
-                "acts on prefills, and this decode pool runs none (it would with \
-                 cluster.local_prefill_max_tokens)",
-            ));
-        }
+    // A decode worker keeps no prefix of the KV handed to it (`Engine::reserve_incoming`);
+    // its own prefills (a preempted sequence's recompute) are chunked and mixed as set.
+    if role == PoolRole::Decode && local_prefill.is_none() && o.prefix_caching.is_some() {
+        return Some((
+            "prefix_caching",
+            "reuses prefixes of the prompts a pool prefills, and this decode pool prefills \
+             none (it would with cluster.local_prefill_max_tokens); the KV handed to it is \
+             not cached for others",
+        ));
     }
     None
 }
