@@ -251,7 +251,13 @@ impl Summary {
                 .sum(),
             frontend_busy_share: w.frontend_busy_share(now),
             scaling_events: w.scaling_events().to_vec(),
-            warnings: crate::warnings::run_warnings(s, w, m.all.completed, w.in_flight() as u64),
+            warnings: crate::warnings::run_warnings(
+                s,
+                w,
+                now,
+                m.all.completed,
+                w.in_flight() as u64,
+            ),
         }
     }
 }

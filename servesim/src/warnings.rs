@@ -4,6 +4,7 @@
 //! and Python; and what a scenario says before it runs (a run that will take long), which
 //! the command line and Python tell before they start it.
 
+use servesim_core::SimTime;
 use servesim_models::cluster::PoolRole;
 use servesim_models::engine::cuda_graph::CudaGraphs;
 use servesim_models::perf::provenance::{KernelProvenance, Steps};
@@ -157,9 +158,15 @@ fn long_run(s: &Scenario) -> Option<String> {
     ))
 }
 
-/// The warnings of a run of `s` that ended in `w`: `completed` requests completed and
-/// `in_flight` still in flight at the end.
-pub fn run_warnings(s: &Scenario, w: &World, completed: u64, in_flight: u64) -> Vec<String> {
+/// The warnings of a run of `s` in `w` at `now` (its end, or a stepped run's time so far):
+/// `completed` requests completed and `in_flight` still in flight.
+pub fn run_warnings(
+    s: &Scenario,
+    w: &World,
+    now: SimTime,
+    completed: u64,
+    in_flight: u64,
+) -> Vec<String> {
     let mut out = before_run(s);
     // `static` never changes a pool, as no planner does.
     let holds = w
@@ -191,8 +198,11 @@ pub fn run_warnings(s: &Scenario, w: &World, completed: u64, in_flight: u64) -> 
              steady state"
         ));
     }
-    out.extend(benchmarks_cut_short(s, w));
-    out.extend(traces_cut_short(s, w));
+    // What the run's end left out, once it has ended (a stepped run's summary so far is not).
+    if now >= SimTime::ZERO + s.duration() {
+        out.extend(benchmarks_cut_short(s, w));
+        out.extend(traces_cut_short(s, w));
+    }
     for (name, &n) in w.workload.stream_names().iter().zip(w.emptied()) {
         if n > 0 {
             out.push(format!(
@@ -232,30 +242,22 @@ pub fn run_warnings(s: &Scenario, w: &World, completed: u64, in_flight: u64) -> 
     out
 }
 
-/// The benchmark clients whose measured requests did not all complete within the run: their
-/// figures are of part of the benchmark (`duration_s` or the stream's `end_s` cut it short,
-/// or the cluster did not keep up).
+/// The benchmark clients whose measured requests were not all answered (or failed) within
+/// the run: their figures are of part of the benchmark (`duration_s` or the stream's
+/// `end_s` cut it short, or the cluster did not keep up). Said of a run that has ended.
 fn benchmarks_cut_short(s: &Scenario, w: &World) -> Vec<String> {
-    let classes = w.workload.class_names();
-    s.config()
-        .traffic
-        .streams
-        .iter()
-        .filter_map(|stream| {
-            let b = stream.benchmark.as_ref()?;
-            let class = stream.class.as_deref().unwrap_or(&stream.name);
-            let k = classes.iter().position(|c| c == class)?;
-            let done = w.metrics.by_class.get(k)?.completed;
-            (done < u64::from(b.requests)).then(|| {
-                format!(
-                    "stream {}: {done} of its benchmark's {} measured requests completed by the \
-                     run's end at {} s (duration_s, or the stream's end_s): the figures are of \
-                     part of the benchmark",
-                    stream.name,
-                    b.requests,
-                    s.duration().as_secs_f64()
-                )
-            })
+    let names = w.workload.stream_names();
+    w.workload
+        .benchmarks_unfinished()
+        .into_iter()
+        .map(|(stream, done, measured)| {
+            format!(
+                "stream {}: {done} of its benchmark's {measured} measured requests were \
+                 answered by the run's end at {} s (duration_s, or the stream's end_s): the \
+                 figures are of part of the benchmark",
+                names.get(stream).map_or("?", String::as_str),
+                s.duration().as_secs_f64()
+            )
         })
         .collect()
 }

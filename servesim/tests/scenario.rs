@@ -1148,11 +1148,37 @@ fn a_benchmarks_warm_up_is_not_in_the_runs_totals() {
     let summary = servesim::run(&s).unwrap().0;
     let done = class_of(&summary, "aiperf").completed;
     assert!(done < 640);
-    let said = format!("stream aiperf: {done} of its benchmark's 640 measured requests");
+    let said = format!("stream aiperf: {done} of its benchmark's 640 measured requests were");
     assert!(
         summary.warnings.iter().any(|w| w.starts_with(&said)),
         "{:?}",
         summary.warnings
+    );
+}
+
+#[test]
+fn a_benchmark_is_said_cut_short_only_by_its_own_count_and_at_the_runs_end() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/aiperf-concurrency.yaml");
+    // A time-based warm-up leaves out of the figures what the client issued before it, not
+    // out of the client's count: the benchmark is whole.
+    let warm: servesim::scenario::Override = "metrics.warmup_s=30".parse().unwrap();
+    let s = Scenario::from_file_with(&path, &[warm]).unwrap();
+    let summary = servesim::run(&s).unwrap().0;
+    assert!(class_of(&summary, "aiperf").completed < 640);
+    assert!(
+        !summary.warnings.iter().any(|w| w.contains("benchmark")),
+        "{:?}",
+        summary.warnings
+    );
+    // A stepped run's summary so far says nothing of what its end will leave out.
+    let mut stepper = servesim::step::Stepper::new(&s, Some(10.0)).unwrap();
+    stepper.advance(None).unwrap();
+    let so_far = stepper.summary();
+    assert!(so_far.duration_s < 100.0);
+    assert!(
+        !so_far.warnings.iter().any(|w| w.contains("benchmark")),
+        "{:?}",
+        so_far.warnings
     );
 }
 

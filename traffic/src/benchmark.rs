@@ -349,6 +349,8 @@ pub(crate) struct Client {
     sent: u64,
     /// Warm-up requests answered (or failed).
     warmup_returned: u32,
+    /// Measured requests answered (or failed).
+    measured_returned: u64,
     /// Requests issued and not yet answered, waiting for a connection or at the server
     /// (aiperf's concurrency counts a request from its credit).
     in_flight: u32,
@@ -393,6 +395,7 @@ impl Client {
             issued: 0,
             sent: 0,
             warmup_returned: 0,
+            measured_returned: 0,
             in_flight: 0,
             held: None,
             queued: VecDeque::new(),
@@ -411,6 +414,11 @@ impl Client {
 
     fn total(&self) -> u64 {
         u64::from(self.spec.warmup) + u64::from(self.spec.measured)
+    }
+
+    /// Measured requests answered (or failed) so far, and how many the client sends.
+    pub(crate) fn measured_returned(&self) -> (u64, u64) {
+        (self.measured_returned, u64::from(self.spec.measured))
     }
 
     /// Whether the measured phase waits for the warm-up to be answered.
@@ -547,6 +555,9 @@ impl Client {
     }
 
     fn freed(&mut self, class: ClassId, at: SimTime) -> Vec<SimTime> {
+        if class != self.spec.warmup_class || self.spec.warmup == 0 {
+            self.measured_returned += 1;
+        }
         if class == self.spec.warmup_class && self.spec.warmup > 0 {
             self.warmup_returned += 1;
             if self.drains() && self.warmup_returned == self.spec.warmup {

@@ -450,6 +450,19 @@ impl Workload {
         left
     }
 
+    /// The benchmark streams whose clients have measured requests still unanswered, by
+    /// stream index: how many of them were answered (or failed), and how many it sends.
+    pub fn benchmarks_unfinished(&self) -> Vec<(usize, u64, u64)> {
+        (self.streams.iter().enumerate())
+            .filter_map(|(k, s)| match &s.source {
+                Source::Benchmark(c) => Some((k, c.measured_returned())),
+                _ => None,
+            })
+            .filter(|(_, (returned, measured))| returned < measured)
+            .map(|(k, (returned, measured))| (k, returned, measured))
+            .collect()
+    }
+
     /// Closed-loop and benchmark requests sent and not yet completed or failed.
     pub fn waiting(&self) -> usize {
         self.waiting.len()
