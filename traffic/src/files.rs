@@ -107,10 +107,18 @@ fn is_json_document(path: &Path) -> bool {
     let Ok(file) = std::fs::File::open(path) else {
         return false; // the trace reader names the file and the error
     };
+    // The first line with a record: blank lines before it hold none (the trace reader
+    // skips them too).
     let mut first = String::new();
     let mut reader = std::io::BufReader::new(file.take(1 << 20));
-    if reader.read_line(&mut first).is_err() {
-        return false;
+    while first.trim_start_matches('\u{feff}').trim().is_empty() {
+        first.clear();
+        match reader.read_line(&mut first) {
+            // No record at all: read as a document, whose reader says it is empty.
+            Ok(0) => return true,
+            Err(_) => return false,
+            Ok(_) => {}
+        }
     }
     // A byte-order mark is not part of the first record.
     !matches!(

@@ -635,6 +635,11 @@ fn a_file_read_as_a_scenario_says_why_where_its_name_is_a_traces() {
     let (spec, _) =
         servesim_traffic::load_spec(&csv, Some(servesim_traffic::TraceFormat::Azure)).unwrap();
     assert_eq!(spec.class_names().len(), 1);
+    // A Mooncake trace named .json is told from a scenario by its first record, blank lines
+    // before it being none.
+    let json = write("trace.json", &format!("\n{line}\n{line}\n"));
+    let (spec, _) = servesim_traffic::load_spec(&json, None).unwrap();
+    assert_eq!(spec.class_names().len(), 1);
     // A scenario's own name gets the parser's word alone.
     let yaml = write("bad.yaml", "streams: [1\n");
     assert!(!err(&yaml).contains("read as a scenario"));
