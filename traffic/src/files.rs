@@ -150,24 +150,17 @@ pub fn load_spec(path: &Path, format: Option<TraceFormat>) -> Result<(WorkloadSp
             block_tokens: DEFAULT_BLOCK_TOKENS,
             preset: None,
             airline: None,
-            streams: vec![StreamConfig {
-                name,
-                class: None,
-                start_s: 0.0,
-                end_s: None,
-                shared_prefix_tokens: 0,
-                open: None,
-                closed: None,
-                benchmark: None,
-                trace: Some(TraceConfig {
+            streams: vec![StreamConfig::trace(
+                &name,
+                TraceConfig {
                     path: path.to_path_buf(),
                     format,
                     speed: 1.0,
                     from_s: 0.0,
                     to_s: None,
                     random_start_s: 0.0,
-                }),
-            }],
+                },
+            )],
         };
         return Ok((config.validate("traffic", Path::new(""))?, None));
     }

@@ -171,6 +171,14 @@ impl StreamConfig {
         }
     }
 
+    /// A trace replayed, open from time zero, no shared prefix.
+    pub fn trace(name: &str, trace: TraceConfig) -> Self {
+        StreamConfig {
+            trace: Some(trace),
+            ..Self::empty(name)
+        }
+    }
+
     /// A stream of open-loop arrivals, open from time zero, no shared prefix.
     pub fn open(name: &str, open: OpenConfig) -> Self {
         StreamConfig {
