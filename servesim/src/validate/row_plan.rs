@@ -194,7 +194,7 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
                 model,
                 weight_dtype,
                 kv_dtype,
-                note: None,
+                note: blank_batches(&[("batch_size", batch)]),
             }
         }
         "disagg" => {
@@ -229,40 +229,42 @@ pub(super) fn plan(row: &Row<'_>, mode: &str) -> Result<Result<Plan, String>, Er
                 model,
                 weight_dtype,
                 kv_dtype,
-                note: None,
+                note: blank_batches(&[("prefill_batch_size", pb), ("decode_batch_size", db)]),
             }
         }
         other => return Ok(Err(format!("mode '{other}' is neither agg nor disagg"))),
     };
     let mut plan = plan;
     if row.text("backend").eq_ignore_ascii_case("sglang") {
-        plan.note = sglang_wide_ep_runs_deepep(&mut plan.pools);
-    }
-    // A blank batch size is the backend's default, and the row says it took that.
-    let blank: Vec<String> = plan
-        .pools
-        .iter()
-        .filter(|p| p.engine.max_num_seqs.is_none())
-        .map(|p| {
-            let prefix = if p.role == "aggregated" {
-                String::new()
-            } else {
-                format!("{}_", p.role)
-            };
-            format!("{prefix}batch_size")
-        })
-        .collect();
-    if !blank.is_empty() {
-        let said = format!(
-            "{} blank: the backend's default sequences per worker and CUDA graphs",
-            blank.join(" and ")
+        plan.note = join_notes(
+            sglang_wide_ep_runs_deepep(&mut plan.pools),
+            plan.note.take(),
         );
-        plan.note = Some(match plan.note.take() {
-            Some(n) => format!("{n}; {said}"),
-            None => said,
-        });
     }
     Ok(Ok(plan))
+}
+
+/// The note of a row whose batch `columns` (name, value) are blank: the backend's default
+/// sequences per worker, and its CUDA graphs, in their place.
+fn blank_batches(columns: &[(&str, Option<u32>)]) -> Option<String> {
+    let blank: Vec<&str> = (columns.iter())
+        .filter(|(_, b)| b.is_none())
+        .map(|(c, _)| *c)
+        .collect();
+    (!blank.is_empty()).then(|| {
+        format!(
+            "{} blank: the backend's default sequences per worker and CUDA graphs",
+            blank.join(" and ")
+        )
+    })
+}
+
+/// Two notes as one, `; ` between them.
+pub(super) fn join_notes(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    }
 }
 
 /// The closed loop of a row's users, each joining at an independent uniform time within

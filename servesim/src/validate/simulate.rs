@@ -14,7 +14,7 @@ use crate::scenario::{Scenario, measured_timer};
 
 use super::benchmark::{ClientStats, Means, benchmark_means, client_stats};
 use super::measured::Row;
-use super::row_plan::{aiperf_recipe, plan, scenario_of, users_out_of_step};
+use super::row_plan::{aiperf_recipe, join_notes, plan, scenario_of, users_out_of_step};
 use super::{
     Averaged, BENCH_CLASS, Load, PHASE_DRAWS, Prediction, RECIPE_REQUESTS_PER_USER, RowScenario,
     RowSpec,
@@ -282,14 +282,6 @@ fn calibration_reads(dir: &Path, gpu: &str, backend: &str) -> Result<(), String>
         .clone();
     let backend = Backend::parse(backend).map_err(|e| e.to_string())?;
     measured_timer(dir, &sku, backend).map(|_| ())
-}
-
-/// Two notes as one, `; ` between them.
-fn join_notes(a: Option<String>, b: Option<String>) -> Option<String> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
-        (a, b) => a.or(b),
-    }
 }
 
 /// The load of a row without `silicon_concurrency`: what its batch sizes imply, all slots
