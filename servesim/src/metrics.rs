@@ -415,12 +415,13 @@ impl Metrics {
     /// Whether a request of `class` its client issued at `issued` counts in the run's
     /// totals: past the warm-up, and of a class its client measures.
     pub fn measures(&self, issued: SimTime, class: u16) -> bool {
-        self.counts(issued)
-            && !self
-                .unmeasured
-                .get(usize::from(class))
-                .copied()
-                .unwrap_or(false)
+        self.counts(issued) && self.measures_class(usize::from(class))
+    }
+
+    /// Whether the requests of class `class` (its index) are measured by their client: all
+    /// but a benchmark's warm-up.
+    pub fn measures_class(&self, class: usize) -> bool {
+        !self.unmeasured.get(class).copied().unwrap_or(false)
     }
 
     /// Where the run's rates are measured from: the end of the warm-up (`metrics.warmup_s`)
@@ -465,13 +466,8 @@ impl Metrics {
             return met;
         }
         let measured = self.measures(r.issued, r.class);
-        for (i, l) in [&mut self.all, &mut self.by_class[r.class as usize]]
-            .into_iter()
-            .enumerate()
-        {
-            if i == 0 && !measured {
-                continue;
-            }
+        let all = measured.then_some(&mut self.all);
+        for l in std::iter::once(&mut self.by_class[r.class as usize]).chain(all) {
             l.ttft.record(ttft);
             l.e2e.record(r.last_token - r.issued);
             if r.shown_tokens() > 1 {

@@ -185,11 +185,9 @@ impl Summary {
         let rejected: u64 = m.rejected.values().sum::<u64>() + m.failed.values().sum::<u64>();
         let late_by_class = w.in_flight_late_by_class(now, s.slo_ttft());
         // A benchmark's warm-up requests have their own class row, not the run's totals.
-        let late: u64 = late_by_class
-            .iter()
-            .zip(w.workload.warmup_classes())
-            .filter(|(_, warmup)| !**warmup)
-            .map(|(n, _)| n)
+        let late: u64 = (late_by_class.iter().enumerate())
+            .filter(|&(class, _)| m.measures_class(class))
+            .map(|(_, n)| n)
             .sum();
         let judged = m.all.completed + rejected + late;
         let pools: Vec<PoolSummary> = w
