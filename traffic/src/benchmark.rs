@@ -555,15 +555,14 @@ impl Client {
     }
 
     fn freed(&mut self, class: ClassId, at: SimTime) -> Vec<SimTime> {
-        if class != self.spec.warmup_class || self.spec.warmup == 0 {
-            self.measured_returned += 1;
-        }
         if class == self.spec.warmup_class && self.spec.warmup > 0 {
             self.warmup_returned += 1;
             if self.drains() && self.warmup_returned == self.spec.warmup {
                 // The measured phase starts afresh, all its users together.
                 return self.phase_start(at, u64::from(self.spec.measured));
             }
+        } else {
+            self.measured_returned += 1;
         }
         match self.spec.rate {
             // A request due while the limit was in flight goes now.
