@@ -414,10 +414,8 @@ impl LlmSpec {
         let fit = Fit {
             weights,
             reserved: reserved_bytes as f64,
-            budget: format!(
-                "the {:.1} GB a GPU gives at memory fraction {mem_fraction}",
-                budget / 1e9
-            ),
+            budget,
+            fraction: Some(mem_fraction),
         };
         self.kv_tokens_in(free, &fit, gpu, par)
     }
@@ -455,7 +453,8 @@ impl LlmSpec {
         let fit = Fit {
             weights,
             reserved: reserved_bytes as f64,
-            budget: format!("a GPU's {:.1} GB", gpu.memory_bytes / 1e9),
+            budget: gpu.memory_bytes,
+            fraction: None,
         };
         self.kv_tokens_in(free, &fit, gpu, par)
     }
@@ -496,6 +495,13 @@ impl LlmSpec {
             } else {
                 String::new()
             };
+            let budget = match fit.fraction {
+                Some(f) => format!(
+                    "the {:.1} GB a GPU gives at memory fraction {f}",
+                    fit.budget / 1e9
+                ),
+                None => format!("a GPU's {:.1} GB", fit.budget / 1e9),
+            };
             return Err(ModelsError::Invalid {
                 what: "deployment",
                 message: format!(
@@ -506,7 +512,7 @@ impl LlmSpec {
                     par.gpus(),
                     gpu.sku,
                     fit.weights / 1e9,
-                    fit.budget,
+                    budget,
                 ),
             });
         }
@@ -516,11 +522,14 @@ impl LlmSpec {
 }
 
 /// What a worker's fullest GPU must hold beside its KV cache (its weights and the memory
-/// kept back, bytes), and what the engine lets it use, in words.
+/// kept back) and what the engine lets it use, bytes: a share of the GPU (`fraction`, as
+/// vLLM's and SGLang's) or, where the share is of what the weights leave (TensorRT-LLM's),
+/// the whole GPU.
 struct Fit {
     weights: f64,
     reserved: f64,
-    budget: String,
+    budget: f64,
+    fraction: Option<f64>,
 }
 
 #[cfg(test)]
