@@ -48,6 +48,18 @@ fn network(nodes: u32) -> Network {
     network_of(nodes, 8, 1)
 }
 
+/// `pools` on one 8-GPU node, all of it theirs.
+fn on_one_node(pools: Vec<PoolSpec>) -> Result<Cluster, ClusterError> {
+    Cluster::new(ClusterSpec {
+        pools,
+        network: network(1),
+        gpus_per_node: 8,
+        nodes: 1,
+        gpu_budget: 8,
+        local_prefill_max_tokens: None,
+    })
+}
+
 /// `nodes` nodes of `gpus_per_node` GPUs, NVLink domains of `nodes_per_nvlink_domain` of them.
 fn network_of(nodes: u32, gpus_per_node: u32, nodes_per_nvlink_domain: u32) -> Network {
     let spec = TopologySpec {
@@ -229,17 +241,10 @@ fn kv_moves_from_one_attention_rank_to_every_gpu_that_keeps_it_whole() {
         p.kv_bytes_per_token_per_gpu = 131_072;
         p
     };
-    let cluster = Cluster::new(ClusterSpec {
-        pools: vec![
-            whole(pool("prefill", PoolRole::Prefill, 4, 1), 4),
-            whole(pool("decode", PoolRole::Decode, 2, 1), 1),
-        ],
-        network: network(1),
-        gpus_per_node: 8,
-        nodes: 1,
-        gpu_budget: 8,
-        local_prefill_max_tokens: None,
-    })
+    let cluster = on_one_node(vec![
+        whole(pool("prefill", PoolRole::Prefill, 4, 1), 4),
+        whole(pool("decode", PoolRole::Decode, 2, 1), 1),
+    ])
     .unwrap();
     let sim = run(
         cluster,
@@ -425,19 +430,9 @@ fn outputs_that_can_never_be_reserved_are_rejected_on_the_decode_pool() {
 
 #[test]
 fn pool_shapes_are_checked() {
-    let one_node = |pools| {
-        Cluster::new(ClusterSpec {
-            pools,
-            network: network(1),
-            gpus_per_node: 8,
-            nodes: 1,
-            gpu_budget: 8,
-            local_prefill_max_tokens: None,
-        })
-    };
-    let bad = one_node(vec![pool("a", PoolRole::Decode, 1, 1)]);
+    let bad = on_one_node(vec![pool("a", PoolRole::Decode, 1, 1)]);
     assert!(matches!(bad, Err(ClusterError::PoolShape)));
-    let too_big = one_node(vec![pool("agg", PoolRole::Aggregated, 4, 3)]);
+    let too_big = on_one_node(vec![pool("agg", PoolRole::Aggregated, 4, 3)]);
     assert!(matches!(too_big, Err(ClusterError::DoesNotFit { .. })));
 }
 
@@ -752,17 +747,10 @@ fn wide_workers_are_placed_first_where_pool_order_leaves_them_no_room() {
 fn a_layout_that_fits_pool_by_pool_is_kept() {
     // One 8-GPU node: a prefill worker of 2 GPUs, then a decode worker of 4, as the pools
     // are listed, not widest first.
-    let c = Cluster::new(ClusterSpec {
-        pools: vec![
-            pool("prefill", PoolRole::Prefill, 2, 1),
-            pool("decode", PoolRole::Decode, 4, 1),
-        ],
-        network: network(1),
-        gpus_per_node: 8,
-        nodes: 1,
-        gpu_budget: 8,
-        local_prefill_max_tokens: None,
-    })
+    let c = on_one_node(vec![
+        pool("prefill", PoolRole::Prefill, 2, 1),
+        pool("decode", PoolRole::Decode, 4, 1),
+    ])
     .unwrap();
     assert_eq!(c.worker(WorkerId(0)).pool, PoolId(0));
     assert_eq!(c.worker(WorkerId(0)).gpus, vec![0, 1]);
