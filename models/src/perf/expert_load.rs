@@ -20,7 +20,7 @@
 //! layers again and again; batches of more than [`EXACT_TOKENS`] tokens are interpolated
 //! between points of a grid in log tokens.
 
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use rand::RngExt;
 use rustc_hash::FxHashMap;
@@ -151,7 +151,7 @@ fn power_law_means(
     inverse_exponent: i32,
     id: u64,
 ) -> Vec<RankLoad> {
-    let mut rng = RngStreams::new(SEED).substream("moe/power-law", id);
+    let uniforms = uniforms(id, experts);
     // At most 2^32 tokens (`MAX_DRAWN_TOKENS`, a grid point a little above) and a top-k of at
     // most `MAX_DRAWN_EXPERTS`: far from overflowing.
     let pairs_total = tokens.saturating_mul(u64::from(topk));
@@ -165,18 +165,23 @@ fn power_law_means(
     let n = experts as usize;
     let mut weights = vec![0.0; n];
     let mut counts = vec![0i64; n];
+    let mut prefix = vec![0i64; n + 1];
     // Experts by count, then by draw: `count + share`, the share below one.
     let mut order: Vec<(f64, usize)> = Vec::with_capacity(n);
     let mut sums = vec![(0.0, 0.0); splits.len()];
-    for _ in 0..DRAWS {
+    for draw in uniforms.chunks_exact(n) {
         // Inverse CDF of the truncated power law.
-        for w in &mut weights {
-            let u: f64 = rng.random();
-            *w = ((hi_p - lo_p) * u + lo_p).powi(inverse_exponent);
+        let inverse_cdf = |u: f64| (hi_p - lo_p) * u + lo_p;
+        // The two laws' exponents as constants: their squarings unrolled, the experts in
+        // vector lanes.
+        match inverse_exponent {
+            -100 => fill(&mut weights, draw, |u| powi(inverse_cdf(u), -100)),
+            -5 => fill(&mut weights, draw, |u| powi(inverse_cdf(u), -5)),
+            e => fill(&mut weights, draw, |u| powi(inverse_cdf(u), e)),
         }
         let total: f64 = weights.iter().sum();
         for (c, w) in counts.iter_mut().zip(&weights) {
-            *c = (w / total * pairs_total as f64).round() as i64;
+            *c = round_half_away(w / total * pairs_total as f64);
         }
         // Rounding leaves the sum a few pairs off: the collector adds them to the largest
         // counts in turn, or takes them from the smallest, from the largest where that one is
@@ -212,15 +217,27 @@ fn power_law_means(
                 }
             }
         }
+        // The pairs of the experts before each: a rank's are the difference at its ends, so
+        // every split's ranks are summed at once.
+        let mut before = 0;
+        for (p, c) in prefix.iter_mut().zip(&counts) {
+            *p = before;
+            before += c;
+        }
+        prefix[n] = before;
         for (&ep, (pairs, touched)) in splits.iter().zip(&mut sums) {
+            let size = n / ep as usize;
             // The first of equally busy ranks, as `torch.argmax` picks.
-            let busiest = counts
-                .chunks(n / ep as usize)
-                .enumerate()
-                .max_by_key(|(i, rank)| (rank.iter().sum::<i64>(), std::cmp::Reverse(*i)))
-                .map_or(&[][..], |(_, rank)| rank);
-            *pairs += busiest.iter().sum::<i64>() as f64;
-            *touched += busiest.iter().filter(|&&c| c > 0).count() as f64;
+            let (mut busiest, mut most) = (0, i64::MIN);
+            for rank in 0..ep as usize {
+                let load = prefix[(rank + 1) * size] - prefix[rank * size];
+                if load > most {
+                    (busiest, most) = (rank, load);
+                }
+            }
+            let experts = &counts[busiest * size..(busiest + 1) * size];
+            *pairs += most as f64;
+            *touched += experts.iter().filter(|&&c| c > 0).count() as f64;
         }
     }
     sums.into_iter()
@@ -229,6 +246,59 @@ fn power_law_means(
             experts: experts / DRAWS as f64,
         })
         .collect()
+}
+
+/// The uniform numbers of every draw of a layer's experts (`id`), expert by expert, draw by
+/// draw: the same at every token count (common random numbers), so drawn once per process.
+fn uniforms(id: u64, experts: u32) -> Arc<[f64]> {
+    /// Every layer's uniforms, by its `id` and experts.
+    type Drawn = FxHashMap<(u64, u32), Arc<[f64]>>;
+    static DRAWN: OnceLock<Mutex<Drawn>> = OnceLock::new();
+    let memo = DRAWN.get_or_init(Default::default);
+    let mut memo = memo.lock().unwrap_or_else(PoisonError::into_inner);
+    memo.entry((id, experts))
+        .or_insert_with(|| {
+            let mut rng = RngStreams::new(SEED).substream("moe/power-law", id);
+            let n = DRAWS as usize * experts as usize;
+            (0..n).map(|_| rng.random::<f64>()).collect()
+        })
+        .clone()
+}
+
+/// `weights[e] = f(draw[e])`, inlined for each `f`.
+#[inline(always)]
+fn fill(weights: &mut [f64], draw: &[f64], f: impl Fn(f64) -> f64) {
+    for (w, &u) in weights.iter_mut().zip(draw) {
+        *w = f(u);
+    }
+}
+
+/// `x.round()` of a count (`x` at least 0 and below 2^52, or NaN: 0), without the library
+/// call `round` is where the target lacks SSE4.1: the whole part, and one more where the
+/// fraction (exact: `x` less its whole part) is at least a half.
+fn round_half_away(x: f64) -> i64 {
+    let whole = x as i64;
+    whole + i64::from(x - whole as f64 >= 0.5)
+}
+
+/// `x` to the power `n`, by the same squarings in the same order as `f64::powi` (the
+/// compiler's `__powidf2`: the result bit for bit), without its call (the draws of a
+/// process take hundreds of thousands), and the same on every target, which Rust does not
+/// promise of `powi`.
+fn powi(mut x: f64, n: i32) -> f64 {
+    let mut left = n.unsigned_abs();
+    let mut product = 1.0;
+    loop {
+        if left & 1 == 1 {
+            product *= x;
+        }
+        left >>= 1;
+        if left == 0 {
+            break;
+        }
+        x *= x;
+    }
+    if n < 0 { 1.0 / product } else { product }
 }
 
 #[cfg(test)]
@@ -249,6 +319,37 @@ mod tests {
             kernel: MoeKernel::DeepepLowLatency,
             routing,
         }
+    }
+
+    #[test]
+    fn powers_are_those_of_powi_bit_for_bit() {
+        let mut rng = RngStreams::new(7).substream("test", 0);
+        for _ in 0..10_000 {
+            let x = 0.5 + rng.random::<f64>();
+            for n in [-100, -5, -1, 0, 1, 2, 3, 7, 64] {
+                assert_eq!(powi(x, n).to_bits(), x.powi(n).to_bits(), "{x}^{n}");
+            }
+        }
+    }
+
+    #[test]
+    fn counts_round_as_round_does() {
+        let mut rng = RngStreams::new(8).substream("test", 0);
+        let halves = [0.0, 0.5, 1.5, 2.5, 0.49999999999999994, 4503599627370495.5];
+        let drawn = (0..100_000).map(|_| rng.random::<f64>() * 1e6);
+        for x in halves.into_iter().chain(drawn) {
+            assert_eq!(round_half_away(x), x.round() as i64, "{x}");
+        }
+        assert_eq!(round_half_away(f64::NAN), f64::NAN.round() as i64);
+    }
+
+    #[test]
+    fn the_uniforms_are_the_layers_stream_in_order() {
+        let id = stable_hash(&(256u32, 8u32, ExpertRouting::PowerLaw101));
+        let mut rng = RngStreams::new(SEED).substream("moe/power-law", id);
+        let drawn = uniforms(id, 256);
+        assert_eq!(drawn.len(), DRAWS as usize * 256);
+        assert!(drawn.iter().all(|&u| u == rng.random::<f64>()));
     }
 
     #[test]
