@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use servesim::Scenario;
+use servesim_core::SimDuration;
 
 const GOOD: &str = "seed: 1
 duration_s: 60
@@ -1119,6 +1120,35 @@ fn engine_settings_a_pool_never_acts_on_are_refused() {
         e.contains("cluster.pools[0].engine.handed_first_token: says how a decode worker"),
         "{e}"
     );
+}
+
+#[test]
+fn a_kv_hand_offs_latency_needs_a_hand_off() {
+    let with_latency = GOOD.replacen("  nodes: 1\n", "  nodes: 1\n  transfer_latency_us: 40\n", 1);
+    let s = Scenario::from_yaml_str(&with_latency, "s.yaml", Path::new(".")).unwrap();
+    assert_eq!(s.transfer_latency(), SimDuration::from_nanos(40_000));
+    // Unset, the default; and a scenario written back leaves it unset.
+    let s = Scenario::from_yaml_str(GOOD, "s.yaml", Path::new(".")).unwrap();
+    assert_eq!(s.transfer_latency(), SimDuration::from_nanos(10_000));
+    assert!(
+        !serde_norway::to_string(s.config())
+            .unwrap()
+            .contains("transfer_latency_us")
+    );
+    // One aggregated pool hands no KV over: a latency set for it would be lost.
+    let agg = with_latency.replacen(
+        "    - {name: prefill, role: prefill, tp: 2, workers: 1}\n    - {name: decode, role: decode, tp: 2, workers: 1}",
+        "    - {name: agg, role: aggregated, tp: 2, workers: 1}",
+        1,
+    );
+    let e = Scenario::from_yaml_str(&agg, "s.yaml", Path::new("."))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("cluster.transfer_latency_us: times the KV hand-off from a prefill pool"),
+        "{e}"
+    );
+    assert!(e.contains("aggregated"), "{e}");
 }
 
 #[test]

@@ -187,9 +187,11 @@ pub struct ClusterConfig {
     /// ConnectX-8 (100 GB/s); NVIDIA's DGX B200 and GB200 NVL72 list ConnectX-7 (50 GB/s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nic_gb_per_s: Option<f64>,
-    /// Fixed latency of a KV transfer, µs.
-    #[serde(default = "default_transfer_latency_us")]
-    pub transfer_latency_us: f64,
+    /// Fixed latency of a KV hand-off from the prefill pool to the decode pool, µs, on top
+    /// of its bytes over the links (default 10). Only a cluster with a decode pool hands
+    /// KV over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_latency_us: Option<f64>,
     /// Conditional disaggregation: prompts up to this many tokens are prefilled on the decode worker.
     #[serde(default)]
     pub local_prefill_max_tokens: Option<u32>,
@@ -206,7 +208,7 @@ impl ClusterConfig {
             gpu_budget: None,
             fabric: default_fabric(),
             nic_gb_per_s: None,
-            transfer_latency_us: default_transfer_latency_us(),
+            transfer_latency_us: None,
             local_prefill_max_tokens: None,
             pools,
         }
@@ -215,10 +217,6 @@ impl ClusterConfig {
 
 fn default_fabric() -> Fabric {
     Fabric::SingleSwitch
-}
-
-fn default_transfer_latency_us() -> f64 {
-    10.0
 }
 
 /// One pool as written.

@@ -9,6 +9,7 @@ use servesim_models::cluster::PoolRole;
 use servesim_models::dtype::Dtype;
 use servesim_models::hardware::{GpuCatalog, GpuSku};
 use servesim_models::llm::LlmSpec;
+use servesim_models::network::DEFAULT_TRANSFER_LATENCY;
 use servesim_models::perf::ExpertRouting;
 use servesim_models::perf::measured::MeasuredTimer;
 
@@ -267,17 +268,16 @@ fn validate_cluster(c: &ClusterConfig, gpu: &GpuSku) -> Result<(u32, SimDuration
             format!("must be 1..={all_gpus} (the nodes' GPUs), got {gpu_budget}"),
         ));
     }
-    if !(c.transfer_latency_us.is_finite() && c.transfer_latency_us >= 0.0) {
-        return Err(invalid(
-            "cluster.transfer_latency_us",
-            format!("must be >= 0, got {}", c.transfer_latency_us),
-        ));
-    }
-    let transfer_latency = seconds(
-        "cluster.transfer_latency_us",
-        c.transfer_latency_us / 1e6,
-        false,
-    )?;
+    let transfer_latency = match c.transfer_latency_us {
+        None => DEFAULT_TRANSFER_LATENCY,
+        Some(us) if !(us.is_finite() && us >= 0.0) => {
+            return Err(invalid(
+                "cluster.transfer_latency_us",
+                format!("must be >= 0, got {us}"),
+            ));
+        }
+        Some(us) => seconds("cluster.transfer_latency_us", us / 1e6, false)?,
+    };
     Ok((gpu_budget, transfer_latency))
 }
 
@@ -324,6 +324,13 @@ fn validate_pools(
         return Err(invalid(
             "cluster.local_prefill_max_tokens",
             "needs a decode pool",
+        ));
+    }
+    if c.transfer_latency_us.is_some() && roles.len() != 2 {
+        return Err(invalid(
+            "cluster.transfer_latency_us",
+            "times the KV hand-off from a prefill pool to a decode pool, and this cluster's \
+             one pool is aggregated: it hands no KV over",
         ));
     }
     for (i, (p, plan)) in c.pools.iter().zip(&pools).enumerate() {
