@@ -278,3 +278,50 @@ fn a_run_and_traffic_stats_send_the_same_requests_up_to_the_end() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(ok && out.contains("\"count\": 1,"), "{out}{err}");
 }
+
+#[test]
+fn a_scenarios_trace_cut_by_its_duration_says_so() {
+    // The replay of the planner suite, its 600 s cut to 300: the rows after are not the
+    // run's, and stats and export say so; the whole run says nothing.
+    let whole = repo("scenarios/planner-suite/azure-conv-replay.yaml");
+    let text = std::fs::read_to_string(&whole).unwrap();
+    let dir = std::env::temp_dir().join(format!("servesim-traffic-cut-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cut = dir.join("cut.yaml");
+    let shorter = text.replace("duration_s: 600", "duration_s: 300");
+    assert_ne!(shorter, text, "the suite's replay lasts 600 s");
+    // The trace's path is relative to the scenario's folder.
+    let shorter = shorter.replace("../../data/", &format!("{}/", repo("data").display()));
+    std::fs::write(&cut, shorter).unwrap();
+    let said = "warning: stream azure-conv: its trace goes on past the run's end at 300 s";
+    let (ok, _, err) = run(&["traffic", "stats", cut.to_str().unwrap()]);
+    assert!(
+        ok && err.contains(said) && err.contains("not counted (duration_s)"),
+        "{err}"
+    );
+    let out = dir.join("cut.jsonl");
+    let (ok, _, err) = run(&[
+        "traffic",
+        "export",
+        cut.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        ok && err.contains(said) && err.contains("not exported"),
+        "{err}"
+    );
+    let (ok, _, err) = run(&["traffic", "stats", whole.to_str().unwrap()]);
+    assert!(ok && !err.contains("warning"), "{err}");
+    // An --until-s cuts where the user asked: nothing to warn of.
+    let trace = repo("data/traces/azure_llm_2023_conv.csv.gz");
+    let (ok, _, err) = run(&[
+        "traffic",
+        "stats",
+        trace.to_str().unwrap(),
+        "--until-s",
+        "100",
+    ]);
+    assert!(ok && !err.contains("warning"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

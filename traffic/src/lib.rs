@@ -62,4 +62,4 @@ pub use stream::{
     ClosedConfig, MAX_USERS, OpenConfig, Stagger, StreamConfig, TraceConfig, TraceFileConfig,
 };
 pub use trace::{MooncakeWriter, TraceFormat, TraceReader, TraceRow};
-pub use workload::{Standalone, Workload};
+pub use workload::{Driven, Standalone, Workload};

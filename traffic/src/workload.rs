@@ -575,10 +575,25 @@ pub struct Standalone {
     pub max_requests: Option<u64>,
 }
 
+/// What a [`Standalone`] run of a workload sent, and what it left out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Driven {
+    /// Requests sent.
+    pub requests: u64,
+    /// The trace streams with rows at or after the run's end, which it never sent: each
+    /// stream's name and when its next row would have come.
+    pub traces_cut: Vec<(String, SimTime)>,
+}
+
 impl Standalone {
     /// Runs `spec`: calls `f` on each request in arrival order and returns how many there
     /// were.
-    pub fn run(&self, spec: &WorkloadSpec, mut f: impl FnMut(&Request)) -> Result<u64> {
+    pub fn run(&self, spec: &WorkloadSpec, f: impl FnMut(&Request)) -> Result<u64> {
+        self.drive(spec, f).map(|d| d.requests)
+    }
+
+    /// As [`Standalone::run`], with the traces the run's end cut short.
+    pub fn drive(&self, spec: &WorkloadSpec, mut f: impl FnMut(&Request)) -> Result<Driven> {
         let until = match self.until {
             Some(t) => t,
             None if spec.is_unbounded() => {
@@ -612,7 +627,14 @@ impl Standalone {
                 ),
             ));
         }
-        Ok(n)
+        let names = w.stream_names();
+        let traces_cut = (w.traces_left().into_iter())
+            .map(|(stream, next)| (names[stream].clone(), next))
+            .collect();
+        Ok(Driven {
+            requests: n,
+            traces_cut,
+        })
     }
 }
 

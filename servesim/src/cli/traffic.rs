@@ -122,7 +122,7 @@ pub fn run(cmd: TrafficCommand) -> Result<(), CliError> {
         TrafficCommand::Stats { file, run, json } => {
             let w = load(&file, run.format)?;
             let mut stats = StatsBuilder::new(w.spec.class_names());
-            drive(&w, &run, |r| stats.record(r))?;
+            drive(&w, &run, "counted", |r| stats.record(r))?;
             let stats = stats.finish();
             if json {
                 println!("{}", stats.to_json());
@@ -208,7 +208,7 @@ fn export<W: Write>(
         MooncakeWriter::new(sink)
     };
     let mut failed = None;
-    let n = drive(workload, run, |r| {
+    let n = drive(workload, run, "exported", |r| {
         if failed.is_none() {
             failed = w.write(r).err();
         }
@@ -220,27 +220,32 @@ fn export<W: Write>(
     }
 }
 
+/// Runs the workload alone, calling `f` on each request; returns how many there were, and
+/// says on stderr which traces a scenario's `duration_s` cut short (`counted`: what became
+/// of their rows; an `--until-s` cuts where the user asked).
 fn drive(
     workload: &Loaded,
     args: &RunArgs,
+    counted: &str,
     f: impl FnMut(&servesim_traffic::Request),
 ) -> Result<u64, CliError> {
+    let (until, by_duration) = match (args.until_s, workload.duration_s) {
+        (Some(s), _) => (Some(SimTime::ZERO + secs("--until-s", s)?), false),
+        (None, Some(s)) if s > 0.0 => (Some(SimTime::ZERO + secs("duration_s", s)?), true),
+        (None, Some(s)) => {
+            return Err(m(format!(
+                "duration_s: must be a positive number of seconds, got {s}"
+            )));
+        }
+        (None, None) => (None, false),
+    };
     let run = Standalone {
         seed: args.seed.or(workload.seed).unwrap_or(0),
-        until: match (args.until_s, workload.duration_s) {
-            (Some(s), _) => Some(SimTime::ZERO + secs("--until-s", s)?),
-            (None, Some(s)) if s > 0.0 => Some(SimTime::ZERO + secs("duration_s", s)?),
-            (None, Some(s)) => {
-                return Err(m(format!(
-                    "duration_s: must be a positive number of seconds, got {s}"
-                )));
-            }
-            (None, None) => None,
-        },
+        until,
         response: secs("--response-s", args.response_s)?,
         max_requests: Some(args.max_requests),
     };
-    run.run(&workload.spec, f).map_err(|e| match e {
+    let driven = run.drive(&workload.spec, f).map_err(|e| match e {
         TrafficError::Config { field, message } if field == "until" => {
             m(format!("{message}: pass --until-s"))
         }
@@ -248,7 +253,16 @@ fn drive(
             m(format!("{message} (--until-s, --max-requests)"))
         }
         e => m(e),
-    })
+    })?;
+    let end = until.map_or(0.0, SimTime::as_secs_f64);
+    for (stream, next) in driven.traces_cut.iter().filter(|_| by_duration) {
+        eprintln!(
+            "warning: stream {stream}: its trace goes on past the run's end at {end} s (its \
+             next row at {:.1} s): the rows from there on are not {counted} (duration_s)",
+            next.as_secs_f64()
+        );
+    }
+    Ok(driven.requests)
 }
 
 fn secs(flag: &str, s: f64) -> Result<SimDuration, CliError> {
