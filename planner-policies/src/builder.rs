@@ -61,7 +61,7 @@ fn build_inner(
     // the user's too, and `ab` or `--set planner.policy=…` would meet it later.
     config.load_threshold.check(path)?;
     config.sla.check(path)?;
-    config.sla_load.check(path)?;
+    config.sla_load.check(path, config.interval_s)?;
     config.lookahead.check(path)?;
     // Only the policies that read a profile load one.
     let basis = |common: Common| -> Result<Basis, PlannerError> {

@@ -35,10 +35,11 @@ use crate::profile::Profile;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlaLoadConfig {
-    /// Seconds between runs of the fast load loop (the throughput loop runs every planner
-    /// `interval_s`, rounded to a multiple of this).
-    #[serde(default = "load_interval")]
-    pub load_interval_s: f64,
+    /// Seconds between runs of the fast load loop (default 5, or the planner's
+    /// `interval_s` where that is shorter; at most `interval_s`): the throughput loop runs
+    /// every planner `interval_s`, rounded to a multiple of this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_interval_s: Option<f64>,
     /// Scale down only if every estimate stays under this share of the SLO, in (0, 1].
     #[serde(default = "down_margin")]
     pub scale_down_margin: f64,
@@ -47,9 +48,8 @@ pub struct SlaLoadConfig {
     pub min_samples: usize,
 }
 
-fn load_interval() -> f64 {
-    5.0
-}
+/// The fast loop's default cadence, s.
+const LOAD_INTERVAL_S: f64 = 5.0;
 fn down_margin() -> f64 {
     0.8
 }
@@ -60,7 +60,7 @@ fn min_samples() -> usize {
 impl Default for SlaLoadConfig {
     fn default() -> Self {
         SlaLoadConfig {
-            load_interval_s: load_interval(),
+            load_interval_s: None,
             scale_down_margin: down_margin(),
             min_samples: min_samples(),
         }
@@ -197,17 +197,35 @@ pub struct SlaLoad {
 
 impl SlaLoadConfig {
     /// Seconds between its calls under a planner deciding every `planner_interval_s`: it
-    /// reads the load every `load_interval_s` where that is shorter.
+    /// reads the load every `load_interval_s` (5 s unless set) where that is shorter.
     pub fn cadence_s(&self, planner_interval_s: f64) -> f64 {
-        self.load_interval_s.min(planner_interval_s)
+        (self.load_interval_s)
+            .unwrap_or(LOAD_INTERVAL_S)
+            .min(planner_interval_s)
     }
 
-    /// Checks the settings, whichever policy runs; errors name the field under
-    /// `planner_path`'s `sla_load` section.
-    pub(crate) fn check(&self, planner_path: &str) -> Result<(), PlannerError> {
+    /// Checks the settings, whichever policy runs, under a planner deciding every
+    /// `planner_interval_s`; errors name the field under `planner_path`'s `sla_load` section.
+    pub(crate) fn check(
+        &self,
+        planner_path: &str,
+        planner_interval_s: f64,
+    ) -> Result<(), PlannerError> {
         let path = format!("{planner_path}.sla_load");
         let c = self;
-        PlannerError::check_positive_seconds(format!("{path}.load_interval_s"), c.load_interval_s)?;
+        if let Some(every) = c.load_interval_s {
+            let field = format!("{path}.load_interval_s");
+            PlannerError::check_positive_seconds(field.clone(), every)?;
+            if every > planner_interval_s {
+                return Err(PlannerError::invalid(
+                    field,
+                    format!(
+                        "{every} s is longer than {planner_path}.interval_s ({planner_interval_s} \
+                         s): the fast load loop runs at least as often as the throughput loop"
+                    ),
+                ));
+            }
+        }
         if !(c.scale_down_margin.is_finite()
             && c.scale_down_margin > 0.0
             && c.scale_down_margin <= 1.0)

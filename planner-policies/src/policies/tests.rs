@@ -247,7 +247,7 @@ fn the_policies_said_to_read_a_profile_are_those_that_load_one() {
 
 fn planner(policy: &str, dt: f64, budget: u32) -> Box<dyn Planner> {
     let mut config = PlannerConfig::new(policy, dt);
-    config.sla_load.load_interval_s = dt;
+    config.sla_load.load_interval_s = Some(dt);
     config.lookahead.interval_s = Some(dt);
     build_with_profile(&config, &ctx(budget), toy(), "planner").unwrap()
 }
@@ -331,8 +331,20 @@ fn bad_config_is_an_error_naming_the_field() {
     bad.sla_load.scale_down_margin = 0.0;
     check(bad, "planner.sla_load.scale_down_margin");
     let mut bad = PlannerConfig::new("sla-load", 60.0);
-    bad.sla_load.load_interval_s = f64::NAN;
+    bad.sla_load.load_interval_s = Some(f64::NAN);
     check(bad, "planner.sla_load.load_interval_s");
+    // The fast loop slower than the throughput loop would run at the latter's pace instead.
+    let mut bad = PlannerConfig::new("sla-load", 60.0);
+    bad.sla_load.load_interval_s = Some(90.0);
+    check(
+        bad,
+        "planner.sla_load.load_interval_s: 90 s is longer than planner.interval_s",
+    );
+    // Unset, it is 5 s, or the planner's interval where that is shorter.
+    let mut fast = PlannerConfig::new("sla-load", 2.0);
+    assert_eq!(fast.sla_load.cadence_s(fast.interval_s), 2.0);
+    fast.interval_s = 60.0;
+    assert_eq!(fast.sla_load.cadence_s(fast.interval_s), 5.0);
     let mut bad = PlannerConfig::new("lookahead", 60.0);
     bad.lookahead.interval_s = Some(0.0);
     check(bad, "planner.lookahead.interval_s");
@@ -537,7 +549,7 @@ fn every_policy_scales_a_pool_from_zero_while_requests_wait_for_it() {
     for name in ["load-threshold", "sla", "sla-load", "lookahead"] {
         let dt = if name == "sla-load" { 5.0 } else { 30.0 };
         let mut config = PlannerConfig::new(name, dt);
-        config.sla_load.load_interval_s = dt;
+        config.sla_load.load_interval_s = Some(dt);
         config.lookahead.interval_s = Some(dt);
         config.min_replicas = [("prefill".into(), 0), ("decode".into(), 0)].into();
         let mut p = build_with_profile(&config, &ctx(32), toy(), "planner").unwrap();
@@ -702,7 +714,7 @@ fn sla_observing_completions_reads_the_capped_rate_as_before() {
     for policy in ["sla", "sla-load"] {
         let dt = 60.0;
         let mut config = PlannerConfig::new(policy, dt);
-        config.sla_load.load_interval_s = dt;
+        config.sla_load.load_interval_s = Some(dt);
         config.observe = crate::observation::Observe::Completions;
         let mut p = build_with_profile(&config, &ctx(64), toy(), "planner").unwrap();
         let mut cluster = Toy::new(dt, 120.0, 64);
