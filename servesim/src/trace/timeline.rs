@@ -269,12 +269,14 @@ impl Tracer {
         self.writer.event(&end, &args);
     }
 
-    /// A planner decision: every pool's workers before and its target, and the reason.
+    /// A planner decision: every pool's workers before and its target, and the reason;
+    /// `unapplied` says why the targets were only recorded (`advisory` mode, or `held` back
+    /// by the policy).
     pub(crate) fn decision(
         &mut self,
         at: SimTime,
         pools: &[PoolDecision],
-        applied: bool,
+        unapplied: Option<&str>,
         reason: &str,
     ) {
         if !self.wanted(at, 1) {
@@ -291,9 +293,10 @@ impl Tracer {
         if self.name.is_empty() {
             self.name.push_str("no change");
         }
-        if !applied {
-            self.name.push_str(" (advisory)");
+        if let Some(why) = unapplied {
+            let _ = write!(self.name, " ({why})");
         }
+        let applied = unapplied.is_none();
         #[derive(Serialize)]
         struct Args<'a> {
             pools: &'a [PoolDecision],

@@ -352,7 +352,12 @@ impl World {
             });
         }
         if let Some(trace) = self.trace.as_deref_mut() {
-            trace.decision(sched.now(), &traced, applied, &decision.reason);
+            let unapplied = match (pl.advisory, decision.held) {
+                (true, _) => Some("advisory"),
+                (false, true) => Some("held"),
+                (false, false) => None,
+            };
+            trace.decision(sched.now(), &traced, unapplied, &decision.reason);
         }
     }
 }
