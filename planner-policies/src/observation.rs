@@ -212,8 +212,13 @@ impl Decision {
         }
     }
 
-    /// The decision with `reason`.
+    /// The decision with `reason`, followed by what it said already (what the GPU budget
+    /// made of its counts, `Common::decide` of the policies).
     pub fn because(self, reason: String) -> Self {
+        let reason = match self.reason.as_str() {
+            "" => reason,
+            said => format!("{reason}; {said}"),
+        };
         Decision { reason, ..self }
     }
 }

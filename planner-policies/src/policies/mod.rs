@@ -213,17 +213,76 @@ impl Common {
     /// holds ([`Common::holding`]); a pool whose target
     /// equals its observed active workers is left alone (`None`), so that a decision taken on
     /// lagged metrics never undoes a change the metrics do not show yet.
-    pub fn decide(&self, mut wanted: Vec<u32>, obs: &Observation) -> Decision {
-        self.fit_above(&mut wanted, self.budget(obs), &Self::holding(obs));
+    /// Where the fit changes the counts, the decision's reason says what it gave and why
+    /// (the policy's own reason, given with [`Decision::because`], comes first).
+    pub fn decide(&self, wanted: Vec<u32>, obs: &Observation) -> Decision {
+        self.decide_above(wanted, obs, &Self::holding(obs))
+    }
+
+    /// [`Common::decide`] with each pool kept to at least `keep` as well: a pool the policy
+    /// will not shrink keeps its workers under the budget, and the others give way.
+    pub fn decide_keeping(&self, wanted: Vec<u32>, obs: &Observation, keep: &[u32]) -> Decision {
+        let floor: Vec<u32> = (Self::holding(obs).iter().zip(keep))
+            .map(|(a, b)| *a.max(b))
+            .collect();
+        self.decide_above(wanted, obs, &floor)
+    }
+
+    fn decide_above(&self, wanted: Vec<u32>, obs: &Observation, floor: &[u32]) -> Decision {
+        let budget = self.budget(obs);
+        let mut given = wanted.clone();
+        self.fit_above(&mut given, budget, floor);
+        let reason = if given == wanted {
+            String::new()
+        } else {
+            let mut limited = wanted.clone();
+            self.fit_above(&mut limited, u32::MAX, floor);
+            self.fit_note(&wanted, &limited, &given, budget, obs)
+        };
         Decision {
-            targets: wanted
+            targets: given
                 .into_iter()
                 .zip(&obs.pools)
                 .map(|(w, p)| (w != p.active()).then_some(w))
                 .collect(),
-            reason: String::new(),
+            reason,
             held: false,
         }
+    }
+
+    /// What the fit gave for counts `asked`, and why: the pools' limits (their replica
+    /// bounds, a worker for a pool holding requests), which alone give `limited`, and the
+    /// GPU budget where those need more GPUs than it has.
+    fn fit_note(
+        &self,
+        asked: &[u32],
+        limited: &[u32],
+        given: &[u32],
+        budget: u32,
+        obs: &Observation,
+    ) -> String {
+        let counts = |w: &[u32]| {
+            (w.iter().zip(&obs.pools))
+                .map(|(n, p)| format!("{n} {}", p.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let gpus = |w: &[u32]| -> u64 {
+            (w.iter().zip(&self.gpus))
+                .map(|(a, g)| u64::from(*a) * u64::from(*g))
+                .sum()
+        };
+        let by = match (limited != asked, gpus(limited) > u64::from(budget)) {
+            (false, _) => format!("the GPU budget of {budget} gives"),
+            (true, false) => "the pools' limits give".to_string(),
+            (true, true) => format!("the pools' limits and the GPU budget of {budget} give"),
+        };
+        let need = if gpus(limited) > u64::from(budget) {
+            format!(": {} GPUs", gpus(limited))
+        } else {
+            String::new()
+        };
+        format!("{by} {} ({} asked for{need})", counts(given), counts(asked))
     }
 }
 

@@ -402,8 +402,14 @@ impl Sla {
                 h * 100.0
             )
         });
+        // What the step, the limits and the budget made of the sizing, where they changed it.
+        let given = if (p, d) == (n_p, n_d) {
+            String::new()
+        } else {
+            format!(" (given {p} prefill, {d} decode)")
+        };
         c.decide(wanted, obs).because(format!(
-            "{how}: {}{hits}; an engine serves {rps_p:.2} req/s prefilling, {rps_d:.2} decoding within the SLO -> {n_p} prefill, {n_d} decode",
+            "{how}: {}{hits}; an engine serves {rps_p:.2} req/s prefilling, {rps_d:.2} decoding within the SLO -> {n_p} prefill, {n_d} decode{given}",
             self.core.predicted()
         ))
     }

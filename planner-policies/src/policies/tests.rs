@@ -1298,3 +1298,51 @@ fn a_budget_cut_spends_what_the_floors_leave() {
     let d = zero.decide(vec![4, 0], &toy.observe(&held));
     assert_eq!(d.targets, [None, None], "decode holds requests: kept");
 }
+
+#[test]
+fn a_decision_the_budget_or_the_limits_cut_says_what_they_gave() {
+    use super::Common;
+    let obs = Toy::new(30.0, 60.0, 6).observe(&Load::steady(1.0));
+    let config = PlannerConfig::new("load-threshold", 30.0);
+    let c = Common::new(&config, &ctx(6), "planner").unwrap();
+    // 3 prefill and 1 decode workers of 2 GPUs need 8: the budget of 6 gives 2 and 1, and
+    // the policy's reason comes first.
+    let d = c.decide(vec![3, 1], &obs).because("sized".into());
+    assert_eq!(d.targets, vec![Some(2), None]);
+    assert_eq!(
+        d.reason,
+        "sized; the GPU budget of 6 gives 2 prefill, 1 decode (3 prefill, 1 decode asked for: 8 GPUs)"
+    );
+    // A pool kept at its workers keeps them under the budget; the other gives way.
+    let mut obs = obs;
+    obs.pools[0].ready = 2;
+    let d = c.decide_keeping(vec![2, 2], &obs, &[2, 0]);
+    assert_eq!(d.targets, vec![None, None]);
+    assert!(
+        d.reason
+            .starts_with("the GPU budget of 6 gives 2 prefill, 1 decode"),
+        "{}",
+        d.reason
+    );
+    // Within the budget, nothing to say.
+    let d = c.decide(vec![1, 2], &obs).because("sized".into());
+    assert_eq!(
+        (d.targets, d.reason.as_str()),
+        (vec![Some(1), Some(2)], "sized")
+    );
+    // A pool's own limit is named as such.
+    let mut limited = config.clone();
+    limited.max_replicas = [("decode".into(), 1)].into();
+    let c = Common::new(&limited, &ctx(6), "planner").unwrap();
+    let d = c.decide(vec![2, 3], &obs);
+    assert_eq!(
+        d.reason,
+        "the pools' limits give 2 prefill, 1 decode (2 prefill, 3 decode asked for)"
+    );
+    let d = c.decide(vec![3, 3], &obs);
+    assert_eq!(
+        d.reason,
+        "the pools' limits and the GPU budget of 6 give 2 prefill, 1 decode \
+         (3 prefill, 3 decode asked for: 8 GPUs)"
+    );
+}
