@@ -534,7 +534,12 @@ impl Planner for Lookahead {
                 (false, false) => "",
             },
         );
-        c.decide(wanted, obs).because(reason)
+        // Nor does the GPU budget shrink it then: the other pool gives way.
+        let mut keep = vec![0; c.n];
+        if held {
+            keep[c.prefill] = p.active();
+        }
+        c.decide_keeping(wanted, obs, &keep).because(reason)
     }
 }
 
