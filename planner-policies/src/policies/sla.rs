@@ -167,8 +167,15 @@ impl SlaCore {
 
     /// The predicted load and the correction factors, in a few words.
     pub fn explain(&self) -> String {
+        // Dynamo sizes prefill by `min(1, p_corr)`: a TTFT over the profile's (queueing)
+        // adds no prefill worker, which reads as a bug unless said.
+        let capped = if self.correction && self.p_corr > 1.0 {
+            " (prefill sized at 1.00, as Dynamo caps it)"
+        } else {
+            ""
+        };
         format!(
-            "{}; p_corr {:.2}, d_corr {:.2}",
+            "{}; p_corr {:.2}{capped}, d_corr {:.2}",
             self.predicted(),
             self.p_corr,
             self.d_corr
