@@ -41,6 +41,12 @@ pub fn run_cmd(args: SuiteArgs) -> Result<(), CliError> {
     if args.seeds == 0 {
         return Err(CliError::Message("--seeds: must be at least 1".into()));
     }
+    if !(0.0..=1.0).contains(&args.attainment_target) {
+        return Err(CliError::Message(format!(
+            "--attainment-target: must be a share in [0, 1] (0.9 for 90 %), got {}",
+            args.attainment_target
+        )));
+    }
     let policies = if args.policies.is_empty() {
         POLICIES.iter().map(|p| p.to_string()).collect()
     } else {

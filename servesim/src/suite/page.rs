@@ -211,12 +211,12 @@ fn card(w: &WorkloadReport) -> String {
 pub fn render(report: &SuiteReport) -> String {
     let intro = format!(
         "{} workloads, each under every policy and under the best fixed deployment within its \
-         GPU budget (the most goodput per GPU at >= {:.0}% SLO attainment, DistServe's \
-         per-GPU goodput), on {} seeds each. Differences are paired by seed against the best \
+         GPU budget (the most goodput per GPU at >= {} SLO attainment, DistServe's \
+         per-GPU goodput), on {} each. Differences are paired by seed against the best \
          fixed deployment, with 95 % t-intervals.",
         report.workloads.len(),
-        report.attainment_target * 100.0,
-        report.seeds
+        super::table::percent(report.attainment_target),
+        super::table::seeds(report.seeds)
     );
     let mut body = summary(report);
     body.push_str("<section><h2>Per workload</h2><div class=\"grid\">");

@@ -113,12 +113,12 @@ impl fmt::Display for SuiteReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "Planner suite: {} workloads, {} seeds each; differences paired by seed against the \
+            "Planner suite: {} workloads, {} each; differences paired by seed against the \
              best fixed deployment (95 % t-intervals); best-fixed: the most goodput per GPU at \
-             >= {:.0}% SLO attainment (DistServe's per-GPU goodput)",
+             >= {} SLO attainment (DistServe's per-GPU goodput)",
             self.workloads.len(),
-            self.seeds,
-            self.attainment_target * 100.0
+            seeds(self.seeds),
+            percent(self.attainment_target)
         )?;
         for w in &self.workloads {
             writeln!(f)?;
@@ -171,5 +171,36 @@ impl fmt::Display for SuiteReport {
             writeln!(f)?;
         }
         Ok(())
+    }
+}
+
+/// `n seeds`, or `1 seed`.
+pub(super) fn seeds(n: u64) -> String {
+    if n == 1 {
+        "1 seed".to_string()
+    } else {
+        format!("{n} seeds")
+    }
+}
+
+/// A share as a percentage to the hundredth, its trailing zeros dropped (`90%`, `99.9%`):
+/// a target of 0.999 is not 100 %.
+pub(super) fn percent(share: f64) -> String {
+    let s = format!("{:.2}", share * 100.0);
+    format!("{}%", s.trim_end_matches('0').trim_end_matches('.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{percent, seeds};
+
+    #[test]
+    fn targets_and_seeds_read_as_given() {
+        assert_eq!(percent(0.9), "90%");
+        assert_eq!(percent(0.999), "99.9%");
+        assert_eq!(percent(0.9995), "99.95%");
+        assert_eq!(percent(1.0), "100%");
+        assert_eq!(percent(0.0), "0%");
+        assert_eq!((seeds(1), seeds(20)), ("1 seed".into(), "20 seeds".into()));
     }
 }
