@@ -98,6 +98,7 @@ impl fmt::Display for AbReport {
                 )?;
             }
         }
+        let mut shown_none = false;
         for d in &self.paired {
             let a = &d.slo_attainment;
             if d.identical_seeds || one_seed {
@@ -126,29 +127,56 @@ impl fmt::Display for AbReport {
             let attainment = if a.mean.is_nan() {
                 "-".to_string()
             } else {
-                format!(
-                    "{:+.2} pp [{:+.2}, {:+.2}]",
-                    a.mean * 100.0,
-                    a.low * 100.0,
-                    a.high * 100.0
-                )
+                interval(a.mean * 100.0, a.low * 100.0, a.high * 100.0, 2, " pp")
             };
+            let (h, g, gg) = (&d.gpu_hours, &d.goodput_rps, &d.goodput_per_gpu);
             writeln!(
                 f,
-                "{} − {}: attainment {attainment}, GPU-hours {:+.3} [{:+.3}, {:+.3}], goodput {:+.3} req/s [{:+.3}, {:+.3}], goodput/GPU {:+.3} [{:+.3}, {:+.3}]",
+                "{} − {}: attainment {attainment}, GPU-hours {}, goodput {}, goodput/GPU {}",
                 d.policy,
                 d.baseline,
-                d.gpu_hours.mean,
-                d.gpu_hours.low,
-                d.gpu_hours.high,
-                d.goodput_rps.mean,
-                d.goodput_rps.low,
-                d.goodput_rps.high,
-                d.goodput_per_gpu.mean,
-                d.goodput_per_gpu.low,
-                d.goodput_per_gpu.high
+                interval(h.mean, h.low, h.high, 3, ""),
+                interval(g.mean, g.low, g.high, 3, " req/s"),
+                interval(gg.mean, gg.low, gg.high, 3, " req/s per GPU"),
+            )?;
+            shown_none |= [a, h, g, gg].iter().any(|e| contains_zero(e.low, e.high));
+        }
+        if shown_none {
+            writeln!(
+                f,
+                "(n.s.: the 95 % interval holds 0, so these seeds show no difference either way)"
             )?;
         }
         Ok(())
+    }
+}
+
+/// Whether an interval holds no difference.
+fn contains_zero(low: f64, high: f64) -> bool {
+    low <= 0.0 && 0.0 <= high
+}
+
+/// A paired difference, its interval, and `n.s.` where the interval holds 0.
+fn interval(mean: f64, low: f64, high: f64, digits: usize, unit: &str) -> String {
+    let ns = if contains_zero(low, high) {
+        " n.s."
+    } else {
+        ""
+    };
+    format!("{mean:+.digits$}{unit} [{low:+.digits$}, {high:+.digits$}]{ns}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::interval;
+
+    #[test]
+    fn an_interval_holding_zero_is_marked() {
+        assert_eq!(
+            interval(0.5, -0.1, 1.1, 2, " pp"),
+            "+0.50 pp [-0.10, +1.10] n.s."
+        );
+        assert_eq!(interval(-0.5, -1.1, -0.1, 3, ""), "-0.500 [-1.100, -0.100]");
+        assert_eq!(interval(0.0, 0.0, 0.0, 1, ""), "+0.0 [+0.0, +0.0] n.s.");
     }
 }
