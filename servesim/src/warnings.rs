@@ -21,6 +21,12 @@ const QUEUE_FLOOR: u64 = 100;
 /// Requests waiting at the end, as a share of those completed, above which the queue is
 /// taken to grow with the run rather than to hold a steady state.
 const QUEUE_SHARE: f64 = 0.25;
+/// The share of the run by whose end every request had finished, at or below which its
+/// idle tail (a quarter of the run or more) is said to dilute its rates.
+const IDLE_TAIL_START: f64 = 0.75;
+/// Requests in flight at the end, as a share of those the cluster took, above which the
+/// latencies (of finished requests) leave out enough to say so.
+const UNFINISHED_SHARE: f64 = 0.1;
 
 /// Requests a run may see (its open streams at their peak rates over their windows) above
 /// which it is said to take long: about a minute of wall time or more at the simulator's
@@ -196,6 +202,15 @@ pub fn run_warnings(
              {completed} completed: the cluster does not keep up with the traffic and its \
              queue grows with the run (memory too); the figures describe a transient, not a \
              steady state"
+        ));
+    } else if in_flight >= QUEUE_FLOOR
+        && in_flight as f64 > UNFINISHED_SHARE * (completed + in_flight) as f64
+    {
+        out.push(format!(
+            "{in_flight} of the {} requests the cluster took were still in flight at the \
+             end: the latencies above are of the {completed} finished, and those in flight \
+             count against the SLO attainment only once late",
+            completed + in_flight
         ));
     }
     // What the run's end left out, once it has ended (a stepped run's summary so far is not).
@@ -377,7 +392,7 @@ fn captured_sizes(graphs: &CudaGraphs) -> String {
     format!("{sizes}, {padding} padding")
 }
 
-/// That the run's requests all finished in its first half: the rates and GPU-hours of the
+/// That the run's requests all finished by three quarters of it: the rates and GPU-hours of the
 /// summary are over the whole run (`duration_s`), its idle tail included, which a user who
 /// meant to measure the traffic alone would not see in them. Read from the requests
 /// finished per sample interval (nothing in flight at the end, none finished after).
@@ -388,7 +403,7 @@ fn idle_tail(s: &Scenario, w: &World, in_flight: u64) -> Option<String> {
     // Entry k is the interval ending at k × step.
     let done_s = last as f64 * step;
     let end = s.duration().as_secs_f64();
-    (in_flight == 0 && done_s < 0.5 * end).then(|| {
+    (in_flight == 0 && done_s <= IDLE_TAIL_START * end).then(|| {
         format!(
             "duration_s: every request had finished by {done_s:.0} s of the run's {end:.0} s: \
              the rates and GPU-hours above are over the whole run, its idle tail included \

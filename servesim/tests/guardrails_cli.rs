@@ -466,7 +466,33 @@ fn a_run_whose_traffic_ends_early_says_its_rates_include_the_idle_tail() {
             && stdout.contains("of the run's 100 s"),
         "{stdout}"
     );
+    // A third of the run idle is said too (its rates a third low).
+    let (ok, stdout, stderr) = servesim(&["run", &file, "--set", "duration_s=15"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("of the run's 15 s"), "{stdout}");
     // Traffic for the whole run: nothing said.
     let (ok, stdout, _) = servesim(&["run", &variant(&d, "whole", "seed: 1", "seed: 1")]);
     assert!(ok && !stdout.contains("idle tail"), "{stdout}");
+}
+
+#[test]
+fn a_run_ending_with_many_requests_unfinished_says_its_latencies_leave_them_out() {
+    // The planner suite's step burst cut in its burst: a fifth of what arrived is in flight.
+    let step = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/planner-suite/step-burst.yaml")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let (ok, stdout, stderr) = servesim(&["run", &step, "--set", "duration_s=300"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains(
+            "requests the cluster took were still in flight at the end: the \
+             latencies above are of the"
+        ),
+        "{stdout}"
+    );
+    // Run to its end, the burst's requests finish: nothing said.
+    let (ok, stdout, _) = servesim(&["run", &step]);
+    assert!(ok && !stdout.contains("still in flight"), "{stdout}");
 }
