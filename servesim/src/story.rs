@@ -134,6 +134,17 @@ pub fn render(scenario: &Scenario, runs: &[PolicyRun<'_>], burst: Option<(f64, f
     s
 }
 
+/// `n` decisions, of which `changes` pool changes: a planner that decided every interval
+/// and changed nothing is not one that never ran.
+fn decisions(n: u64, changes: usize) -> String {
+    let of = match changes {
+        0 => "none changing a pool".to_string(),
+        1 => "1 pool change".to_string(),
+        c => format!("{c} pool changes"),
+    };
+    format!("{n} decision{}, {of}", if n == 1 { "" } else { "s" })
+}
+
 /// One sentence on what a planner did from `from_s` on.
 fn what_it_did(r: &PolicyRun<'_>, from_s: f64, scenario: &Scenario) -> String {
     let events = r.world.scaling_events();
@@ -144,9 +155,9 @@ fn what_it_did(r: &PolicyRun<'_>, from_s: f64, scenario: &Scenario) -> String {
     match (r.world.planner_name(), first_up) {
         (None, _) => format!("{}: no planner, the pools as given ({cost}).", r.policy),
         (Some(_), None) if events.iter().all(|e| e.started + e.pending == 0) => format!(
-            "{}: never started a worker ({} decisions; {cost}).",
+            "{}: never started a worker ({}; {cost}).",
             r.policy,
-            events.len()
+            decisions(r.world.planner_decisions(), events.len())
         ),
         (Some(_), None) => format!(
             "{}: started its workers before the burst only ({} started, {} stopped; {cost}).",
@@ -185,5 +196,17 @@ fn what_it_did(r: &PolicyRun<'_>, from_s: f64, scenario: &Scenario) -> String {
                 r.summary.workers_stopped
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decisions;
+
+    #[test]
+    fn a_planner_that_changed_nothing_still_decided() {
+        assert_eq!(decisions(20, 0), "20 decisions, none changing a pool");
+        assert_eq!(decisions(1, 1), "1 decision, 1 pool change");
+        assert_eq!(decisions(12, 3), "12 decisions, 3 pool changes");
     }
 }

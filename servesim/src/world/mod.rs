@@ -240,6 +240,12 @@ impl World {
         self.planner.as_ref().map_or(&[], |p| &p.events)
     }
 
+    /// Decisions the planner has taken so far, those changing nothing included (each of
+    /// [`World::scaling_events`] is a change one of them asked of a pool).
+    pub fn planner_decisions(&self) -> u64 {
+        self.planner.as_ref().map_or(0, |p| p.decisions)
+    }
+
     /// Workers the planner's decisions started: at once ([`ScalingEvent::started`]) or
     /// later, once GPUs were freed for those pending.
     pub fn workers_started(&self) -> u64 {

@@ -99,6 +99,8 @@ pub(super) struct PlannerLoop {
     /// scrape window).
     pub(super) arrived: Arrived,
     pub(super) events: Vec<ScalingEvent>,
+    /// Decisions taken, those changing nothing included.
+    pub(super) decisions: u64,
     /// Decisions come from outside the event loop (a stepped world): the observation of a
     /// decision time waits in `awaiting` instead of going to `planner`.
     pub(super) outside: bool,
@@ -165,6 +167,7 @@ pub(super) fn planner_loop(s: &Scenario, planner: Box<dyn Planner>) -> Result<Pl
         window: VecDeque::new(),
         arrived: Arrived::default(),
         events: Vec::new(),
+        decisions: 0,
         outside: false,
         awaiting: None,
     })
@@ -305,6 +308,7 @@ impl World {
         let Some(pl) = self.planner.as_mut() else {
             return;
         };
+        pl.decisions += 1;
         let mut traced = Vec::new();
         if self.trace.is_some() {
             for pool in self.cluster.pool_ids() {
