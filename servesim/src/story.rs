@@ -125,9 +125,14 @@ pub fn render(scenario: &Scenario, runs: &[PolicyRun<'_>], burst: Option<(f64, f
             ),
             None => "No run had a request to judge against the SLOs".to_string(),
         };
+        // The cheapest with what it met, so a cheap run that misses is not read as a win.
+        let met = cheapest.summary.slo_attainment.map_or(String::new(), |a| {
+            format!(", {:.1}% within the SLOs", a * 100.0)
+        });
         let _ = writeln!(
             s,
-            "{most}; fewest GPU-hours: {} ({:.2}).",
+            "{most}; fewest GPU-hours: {} ({:.2}{met}). One seed each: `servesim ab` gives \
+             intervals over several.",
             cheapest.policy, cheapest.summary.gpu_hours
         );
     }
