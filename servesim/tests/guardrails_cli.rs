@@ -127,19 +127,35 @@ fn errors_point_into_the_users_file_in_words() {
         for extra in [&[][..], &["--set", "name=other"][..]] {
             // With overrides the file is read again after they are set: the same line, the
             // column of the value (a parse error of the file alone may point at its key).
+            // A value checked (not parsed) is said of the file with its overrides, one of
+            // which may be what it is checked against.
             let at = if extra.is_empty() {
                 format!("at line {line} column {column}")
             } else {
                 format!("at line {line} column ")
             };
             let e = error_of(&file, extra);
-            assert!(e.starts_with(&format!("error: {file}: ")), "{e}");
+            let checked = format!("error: {file} with --set name=other: ");
+            assert!(
+                e.starts_with(&format!("error: {file}: "))
+                    || (!extra.is_empty() && e.starts_with(&checked)),
+                "{e}"
+            );
             assert!(e.contains(says) && e.contains(&at), "{name} {extra:?}: {e}");
             for rust in ["u32", "u64", "f64", "struct ", "enum "] {
                 assert!(!e.contains(rust), "{e}");
             }
         }
     }
+    // Pools over a budget an override set: the pools' line, and the override beside it.
+    let two = variant(&d, "two", "workers: 1,", "workers: 2,");
+    let e = error_of(&two, &["--set", "cluster.gpu_budget=1"]);
+    assert!(
+        e.starts_with(&format!(
+            "error: {two} with --set cluster.gpu_budget=1: cluster.pools:"
+        )) && e.contains("over the budget of 1 at line 11"),
+        "{e}"
+    );
     // A field path is said once, and a syntax error has none to say.
     let e = error_of(&variant(&d, "range2", "tp: 1,", "tp: 3,"), &[]);
     assert_eq!(e.matches("cluster.pools[0].tp").count(), 1, "{e}");

@@ -223,7 +223,12 @@ impl Scenario {
                     path: ".".into(),
                     message,
                 },
-                Some(None) => super::placed(e, &text, &origin),
+                // At a field of the file: its line there, read with every override, since
+                // the value at fault may be checked against one of them (a budget set).
+                Some(None) => {
+                    let labels: Vec<&str> = overrides.iter().map(|o| o.label.as_str()).collect();
+                    super::placed(e, &text, &format!("{origin} with {}", labels.join(", ")))
+                }
                 _ => e,
             }
         })
