@@ -60,6 +60,14 @@ pub fn before_run(s: &Scenario) -> Vec<String> {
         ));
     }
     out.extend(foreign_profile(s));
+    if s.planner().is_some_and(|p| p.advisory) {
+        out.push(
+            "planner.advisory: the planner's decisions are recorded, not applied: the pools \
+             stay as given, as under static, and a comparison of policies compares their \
+             advice only"
+                .to_string(),
+        );
+    }
     if !s.unread_calibration().is_empty() {
         out.push(format!(
             "calibration: this run reads none of {} ({} on {}): another GPU's, or a backend \

@@ -512,3 +512,21 @@ fn a_run_ending_with_many_requests_unfinished_says_its_latencies_leave_them_out(
     let (ok, stdout, _) = servesim(&["run", &step]);
     assert!(ok && !stdout.contains("still in flight"), "{stdout}");
 }
+
+#[test]
+fn an_advisory_planner_says_it_changes_nothing() {
+    let step = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/planner-suite/step-burst.yaml")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let set = ["--set", "duration_s=60", "--set", "planner.advisory=true"];
+    let (ok, stdout, stderr) = servesim(&[&["run", step.as_str()][..], &set[..]].concat());
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("planner.advisory: the planner's decisions are recorded, not applied"),
+        "{stdout}"
+    );
+    let (ok, stdout, _) = servesim(&["run", &step, "--set", "duration_s=60"]);
+    assert!(ok && !stdout.contains("planner.advisory"), "{stdout}");
+}
