@@ -146,6 +146,8 @@ pub struct Summary {
     pub pools: Vec<PoolSummary>,
     /// The planner in the loop, if any.
     pub planner: Option<String>,
+    /// Planner decisions taken, those changing nothing included.
+    pub planner_decisions: u64,
     /// Planner decisions that changed a pool's target (applied, advisory, or held back by
     /// the policy).
     pub scaling_decisions: u64,
@@ -240,6 +242,7 @@ impl Summary {
                 .collect(),
             pools,
             planner: w.planner_name().map(str::to_string),
+            planner_decisions: w.planner_decisions(),
             scaling_decisions: w.scaling_events().len() as u64,
             workers_started: w.workers_started(),
             workers_stopped: w
@@ -355,8 +358,12 @@ impl fmt::Display for Summary {
             };
             writeln!(
                 f,
-                "planner {planner}: {} decisions{unapplied}, {} workers started, {} stopped; {:.2} GPU-h in all",
-                self.scaling_decisions, self.workers_started, self.workers_stopped, self.gpu_hours
+                "planner {planner}: {} decisions, {} pool changes{unapplied}, {} workers started, {} stopped; {:.2} GPU-h in all",
+                self.planner_decisions,
+                self.scaling_decisions,
+                self.workers_started,
+                self.workers_stopped,
+                self.gpu_hours
             )?;
         }
         for o in &self.faults {

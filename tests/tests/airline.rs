@@ -96,7 +96,7 @@ fn sla_holds_its_decisions_while_workers_start_and_says_so() {
     assert!(!held.is_empty(), "a 180 s start-up spans decisions: {s}");
     assert!(
         s.to_string()
-            .contains(&format!("decisions ({} not applied)", held.len())),
+            .contains(&format!("pool changes ({} not applied)", held.len())),
         "{s}"
     );
     for e in &held {
