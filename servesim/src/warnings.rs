@@ -24,8 +24,8 @@ const QUEUE_SHARE: f64 = 0.25;
 /// The share of the run by whose end every request had finished, at or below which its
 /// idle tail (a quarter of the run or more) is said to dilute its rates.
 const IDLE_TAIL_START: f64 = 0.75;
-/// Requests in flight at the end, as a share of those the cluster took, above which the
-/// latencies (of finished requests) leave out enough to say so.
+/// Requests waiting at the end (in flight, not running), as a share of those the cluster
+/// took, above which the latencies (of finished requests) leave out enough to say so.
 const UNFINISHED_SHARE: f64 = 0.1;
 
 /// Requests a run may see (its open streams at their peak rates over their windows) above
@@ -60,14 +60,6 @@ pub fn before_run(s: &Scenario) -> Vec<String> {
         ));
     }
     out.extend(foreign_profile(s));
-    if s.planner().is_some_and(|p| p.advisory) {
-        out.push(
-            "planner.advisory: the planner's decisions are recorded, not applied: the pools \
-             stay as given, as under static, and a comparison of policies compares their \
-             advice only"
-                .to_string(),
-        );
-    }
     if !s.unread_calibration().is_empty() {
         out.push(format!(
             "calibration: this run reads none of {} ({} on {}): another GPU's, or a backend \
@@ -211,13 +203,16 @@ pub fn run_warnings(
              queue grows with the run (memory too); the figures describe a transient, not a \
              steady state"
         ));
-    } else if in_flight >= QUEUE_FLOOR
-        && in_flight as f64 > UNFINISHED_SHARE * (completed + in_flight) as f64
+    } else if now >= SimTime::ZERO + s.duration()
+        && waiting >= QUEUE_FLOOR
+        && waiting as f64 > UNFINISHED_SHARE * (completed + in_flight) as f64
     {
+        // Not those running (a steady state's long answers, by Little's law), and only of a
+        // run that has ended (a stepped run's summary so far has its requests under way).
         out.push(format!(
-            "{in_flight} of the {} requests the cluster took were still in flight at the \
-             end: the latencies above are of the {completed} finished, and those in flight \
-             count against the SLO attainment only once late",
+            "{waiting} of the {} requests the cluster took were still waiting to be served \
+             at the end ({in_flight} in flight): the latencies above are of the {completed} \
+             finished, and those waiting count against the SLO attainment only once late",
             completed + in_flight
         ));
     }
@@ -234,6 +229,15 @@ pub fn run_warnings(
                  one token in their place"
             ));
         }
+    }
+    // Of the world, not the file: a stepped world applies what it is given.
+    if w.planner_advisory() {
+        out.push(
+            "planner.advisory: the planner's decisions are recorded, not applied: the pools \
+             stay as given, as under static, so policies' runs are the same and only their \
+             recorded decisions differ"
+                .to_string(),
+        );
     }
     out.extend(planner_after_end(s, w));
     out.extend(eager_decode(s, w));

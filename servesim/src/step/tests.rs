@@ -108,3 +108,19 @@ fn a_decision_with_the_wrong_number_of_targets_is_refused_and_done_is_final() {
     assert_eq!(stepper.now(), t);
     assert!(stepper.summary().scaling_events.is_empty());
 }
+
+#[test]
+fn a_stepped_world_applies_what_it_is_given_and_says_nothing_of_advice() {
+    // The scenario asks for advice only; a stepper applies the decisions given to it.
+    let yaml = format!(
+        "{SATURATED}planner: {{policy: sla, interval_s: 10, scrape_lag_s: 1, advisory: true}}\n"
+    );
+    let s = Scenario::from_yaml_str(&yaml, "saturated", Path::new(".")).unwrap();
+    let advice = |w: &[String]| w.iter().any(|w| w.starts_with("planner.advisory"));
+    assert!(advice(&crate::run(&s).unwrap().0.warnings));
+    let mut stepper = Stepper::new(&s, None).unwrap();
+    while !stepper.is_done() {
+        stepper.advance(None).unwrap();
+    }
+    assert!(!advice(&stepper.summary().warnings));
+}

@@ -240,6 +240,12 @@ impl World {
         self.planner.as_ref().map_or(&[], |p| &p.events)
     }
 
+    /// Whether the planner in the loop only records its decisions (`planner.advisory`; a
+    /// stepped world applies the decisions given to it whatever the scenario says).
+    pub fn planner_advisory(&self) -> bool {
+        self.planner.as_ref().is_some_and(|p| p.advisory)
+    }
+
     /// Decisions the planner has taken so far, those changing nothing included (each of
     /// [`World::scaling_events`] is a change one of them asked of a pool).
     pub fn planner_decisions(&self) -> u64 {
