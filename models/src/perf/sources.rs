@@ -136,32 +136,44 @@ impl CalibratedTimer {
 
 /// The shipped tables of `families` measured on `gpu`, each from the folder `backend` reads
 /// it from ([`family_dir`]), in the order given. Each family is decompressed and parsed on
-/// a thread of its own (a GEMM table alone takes a tenth of a second on one core), and
-/// joined in order: the same tables, or the first family's error, as one after another.
+/// a thread of its own where one can be had (a GEMM table alone takes a tenth of a second
+/// on one core), and joined in order: the same tables, or the first family's error, as one
+/// after another (a later family's panic, which they would not have met, is left unread).
 fn load_shipped(
     gpu: &str,
     backend: Backend,
     families: impl Iterator<Item = Family>,
 ) -> Result<Vec<CalibrationTable>> {
+    let load = move |fam: Family| {
+        let dir = family_dir(backend, fam, |d| shipped::has(gpu, d, fam));
+        shipped::load(gpu, &dir, fam)
+    };
     let families: Vec<Family> = families.collect();
     std::thread::scope(|scope| {
-        let parsing: Vec<_> = families
-            .iter()
+        let parsing: Vec<_> = (families.iter())
             .map(|&fam| {
-                scope.spawn(move || {
-                    let dir = family_dir(backend, fam, |d| shipped::has(gpu, d, fam));
-                    shipped::load(gpu, &dir, fam)
-                })
+                let thread = std::thread::Builder::new().spawn_scoped(scope, move || load(fam));
+                (fam, thread.ok())
             })
             .collect();
         let mut tables = Vec::new();
-        for family in parsing {
-            let parsed = family
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            tables.extend(parsed?);
+        let mut failed = None;
+        for (fam, thread) in parsing {
+            // Every thread is joined here, so that the scope has none left to re-raise.
+            let parsed = match thread {
+                Some(t) => t.join(),
+                None if failed.is_none() => Ok(load(fam)),
+                None => continue,
+            };
+            if failed.is_some() {
+                continue;
+            }
+            match parsed.unwrap_or_else(|panic| std::panic::resume_unwind(panic)) {
+                Ok(t) => tables.extend(t),
+                Err(e) => failed = Some(e),
+            }
         }
-        Ok(tables)
+        failed.map_or(Ok(tables), Err)
     })
 }
 
