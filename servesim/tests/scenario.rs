@@ -1149,6 +1149,9 @@ fn a_kv_hand_offs_latency_needs_a_hand_off() {
         "{e}"
     );
     assert!(e.contains("aggregated"), "{e}");
+    // Its default, as servesim wrote it into the scenarios it saved before, still loads.
+    let saved = agg.replace("transfer_latency_us: 40", "transfer_latency_us: 10.0");
+    assert!(Scenario::from_yaml_str(&saved, "s.yaml", Path::new(".")).is_ok());
 }
 
 #[test]

@@ -216,7 +216,9 @@ impl SlaLoadConfig {
         if let Some(every) = c.load_interval_s {
             let field = format!("{path}.load_interval_s");
             PlannerError::check_positive_seconds(field.clone(), every)?;
-            if every > planner_interval_s {
+            // Its default, which servesim wrote into every planner it saved before the
+            // field was optional, is taken as unset (the planner's interval where shorter).
+            if every > planner_interval_s && every != LOAD_INTERVAL_S {
                 return Err(PlannerError::invalid(
                     field,
                     format!(

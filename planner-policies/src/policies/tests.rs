@@ -340,6 +340,11 @@ fn bad_config_is_an_error_naming_the_field() {
         bad,
         "planner.sla_load.load_interval_s: 90 s is longer than planner.interval_s",
     );
+    // Its default, as servesim wrote it into the planners it saved before, still loads.
+    let mut saved = PlannerConfig::new("sla-load", 2.0);
+    saved.sla_load.load_interval_s = Some(5.0);
+    assert!(build_with_profile(&saved, &c, toy(), "planner").is_ok());
+    assert_eq!(saved.sla_load.cadence_s(saved.interval_s), 2.0);
     // Unset, it is 5 s, or the planner's interval where that is shorter.
     let mut fast = PlannerConfig::new("sla-load", 2.0);
     assert_eq!(fast.sla_load.cadence_s(fast.interval_s), 2.0);

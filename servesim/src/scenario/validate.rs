@@ -326,7 +326,12 @@ fn validate_pools(
             "needs a decode pool",
         ));
     }
-    if c.transfer_latency_us.is_some() && roles.len() != 2 {
+    // Its default, which servesim wrote into every scenario it saved before the field was
+    // optional, is taken as unset: it changes nothing, and such files keep loading.
+    let set = c
+        .transfer_latency_us
+        .filter(|&us| us != DEFAULT_TRANSFER_LATENCY.as_nanos() as f64 / 1e3);
+    if set.is_some() && roles.len() != 2 {
         return Err(invalid(
             "cluster.transfer_latency_us",
             "times the KV hand-off from a prefill pool to a decode pool, and this cluster's \
