@@ -139,8 +139,8 @@ pub fn render(scenario: &Scenario, runs: &[PolicyRun<'_>], burst: Option<(f64, f
     s
 }
 
-/// `n` decisions, of which `changes` pool changes: a planner that decided every interval
-/// and changed nothing is not one that never ran.
+/// `n` decisions, of which `changes` changed a pool (applied, not advice or held back): a
+/// planner that decided every interval and changed nothing is not one that never ran.
 fn decisions(n: u64, changes: usize) -> String {
     let of = match changes {
         0 => "none changing a pool".to_string(),
@@ -162,7 +162,10 @@ fn what_it_did(r: &PolicyRun<'_>, from_s: f64, scenario: &Scenario) -> String {
         (Some(_), None) if events.iter().all(|e| e.started + e.pending == 0) => format!(
             "{}: never started a worker ({}; {cost}).",
             r.policy,
-            decisions(r.world.planner_decisions(), events.len())
+            decisions(
+                r.world.planner_decisions(),
+                events.iter().filter(|e| e.applied).count()
+            )
         ),
         (Some(_), None) => format!(
             "{}: started its workers before the burst only ({} started, {} stopped; {cost}).",

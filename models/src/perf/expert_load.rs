@@ -273,8 +273,8 @@ fn fill(weights: &mut [f64], draw: &[f64], f: impl Fn(f64) -> f64) {
     }
 }
 
-/// `x.round()` of a count (`x` at least 0 and below 2^52, or NaN: 0), without the library
-/// call `round` is where the target lacks SSE4.1: the whole part, and one more where the
+/// `x.round()` of a count (`x` at least 0 and below 2^52, or NaN: 0) without calling libm's
+/// `round`, which a target without SSE4.1 does: the whole part, and one more where the
 /// fraction (exact: `x` less its whole part) is at least a half.
 fn round_half_away(x: f64) -> i64 {
     let whole = x as i64;

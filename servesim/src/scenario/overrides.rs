@@ -151,7 +151,8 @@ impl Scenario {
             o.apply(&mut doc)?;
         }
         // An error at a field the overrides set names them; one at a field of the file
-        // names its line there, as it would without overrides. An error about a whole value
+        // names its line there, as it would without overrides, and (a value checked against
+        // others, after parsing) the overrides beside it. An error about a whole value
         // (an untagged choice, a pool's workers against the nodes) is the overrides' when one
         // of them set a field inside it. Of several, the last applied is the one in effect.
         let within = |outer: &str, inner: &str| {
