@@ -1289,3 +1289,31 @@ fn a_trace_cut_by_the_runs_end_or_with_empty_rows_says_so() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn lookahead_keeps_a_held_prefill_pool_under_the_budget() {
+    // The step burst at a budget of 4 GPUs: while lookahead holds its prefill workers (their
+    // queue or TTFT over the target), the budget fit takes from the decode pool, not them.
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/planner-suite/step-burst.yaml");
+    let set: Vec<servesim::scenario::Override> =
+        ["cluster.gpu_budget=4", "planner.policy=lookahead"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+    let s = Scenario::from_file_with(&path, &set).unwrap();
+    let summary = servesim::run(&s).unwrap().0;
+    let held = |e: &&servesim::ScalingEvent| e.reason.contains("prefill not shrunk");
+    let events: Vec<_> = summary.scaling_events.iter().filter(held).collect();
+    assert!(
+        !events.is_empty(),
+        "the burst holds prefill: {:?}",
+        summary.scaling_events
+    );
+    for e in events {
+        assert!(
+            !(e.pool == "prefill" && e.target < e.active_before),
+            "a held prefill pool shrunk: {e:?}"
+        );
+    }
+}

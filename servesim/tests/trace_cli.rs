@@ -218,3 +218,43 @@ fn the_cap_stops_the_trace_and_says_so_in_the_file_and_the_terminal() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_decision_held_while_workers_start_is_labelled_held_not_advisory() {
+    // The airline story's sla planner holds its decisions while the workers it started come
+    // up (a start-up of 180 s); advisory mode records every decision without applying it.
+    let airline =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios/airline-disruption.yaml");
+    let dir = out_dir("held");
+    let names = |extra: &[&str]| -> Vec<String> {
+        let path = dir.join("t.json");
+        let mut args = vec![
+            "run",
+            airline.to_str().unwrap(),
+            "--set",
+            "duration_s=900",
+            "--trace",
+            path.to_str().unwrap(),
+            "--trace-window",
+            "600:900",
+        ];
+        args.extend_from_slice(extra);
+        let (ok, _, stderr) = servesim(&args);
+        assert!(ok, "{stderr}");
+        let trace: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        (trace["traceEvents"].as_array().unwrap().iter())
+            .filter(|e| e["cat"] == "planner")
+            .map(|e| e["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let held = names(&[]);
+    assert!(held.iter().any(|n| n.ends_with(" (held)")), "{held:?}");
+    assert!(!held.iter().any(|n| n.contains("advisory")), "{held:?}");
+    let advice = names(&["--set", "planner.advisory=true"]);
+    assert!(
+        advice.iter().any(|n| n.ends_with(" (advisory)")),
+        "{advice:?}"
+    );
+    assert!(!advice.iter().any(|n| n.contains("(held)")), "{advice:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
