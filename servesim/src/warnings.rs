@@ -196,6 +196,7 @@ pub fn run_warnings(
         .map(|p| w.cluster.pool_stats(p).running)
         .sum();
     let waiting = in_flight.saturating_sub(running);
+    let ended = now >= SimTime::ZERO + s.duration();
     if waiting >= QUEUE_FLOOR && waiting as f64 > QUEUE_SHARE * completed as f64 {
         out.push(format!(
             "{waiting} requests are still waiting at the end ({in_flight} in flight) against \
@@ -203,7 +204,7 @@ pub fn run_warnings(
              queue grows with the run (memory too); the figures describe a transient, not a \
              steady state"
         ));
-    } else if now >= SimTime::ZERO + s.duration()
+    } else if ended
         && waiting >= QUEUE_FLOOR
         && waiting as f64 > UNFINISHED_SHARE * (completed + in_flight) as f64
     {
@@ -217,7 +218,7 @@ pub fn run_warnings(
         ));
     }
     // What the run's end left out, once it has ended (a stepped run's summary so far is not).
-    if now >= SimTime::ZERO + s.duration() {
+    if ended {
         out.extend(benchmarks_cut_short(s, w));
         out.extend(traces_cut_short(s, w));
     }
@@ -298,14 +299,21 @@ fn traces_cut_short(s: &Scenario, w: &World) -> Vec<String> {
         .traces_left()
         .into_iter()
         .map(|(stream, next)| {
-            format!(
-                "stream {}: its trace goes on past the run's end at {end} s (its next row at \
-                 {:.1} s): the rows from there on are not replayed (duration_s)",
-                names.get(stream).map_or("?", String::as_str),
-                next.as_secs_f64()
-            )
+            let name = names.get(stream).map_or("?", String::as_str);
+            trace_cut(name, end, next, "replayed")
         })
         .collect()
+}
+
+/// That stream `stream`'s trace goes on past `end_s`, the end `duration_s` sets, with its
+/// next row at `next`: its rows from there on are not `done` (replayed by a run, counted or
+/// exported by `servesim traffic`).
+pub fn trace_cut(stream: &str, end_s: f64, next: SimTime, done: &str) -> String {
+    format!(
+        "stream {stream}: its trace goes on past the run's end at {end_s} s (its next row at \
+         {:.1} s): the rows from there on are not {done} (duration_s)",
+        next.as_secs_f64()
+    )
 }
 
 /// That the run's planner (its own policy, as `ab` and `report` give each run) first decides

@@ -156,24 +156,21 @@ fn load_shipped(
                 (fam, thread.ok())
             })
             .collect();
-        let mut tables = Vec::new();
-        let mut failed = None;
+        let mut tables = Ok(Vec::new());
         for (fam, thread) in parsing {
             // Every thread is joined here, so that the scope has none left to re-raise.
-            let parsed = match thread {
-                Some(t) => t.join(),
-                None if failed.is_none() => Ok(load(fam)),
-                None => continue,
+            let joined = thread.map(|t| t.join());
+            let Ok(so_far) = &mut tables else { continue };
+            let parsed = match joined {
+                Some(j) => j.unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                None => load(fam),
             };
-            if failed.is_some() {
-                continue;
-            }
-            match parsed.unwrap_or_else(|panic| std::panic::resume_unwind(panic)) {
-                Ok(t) => tables.extend(t),
-                Err(e) => failed = Some(e),
+            match parsed {
+                Ok(t) => so_far.extend(t),
+                Err(e) => tables = Err(e),
             }
         }
-        failed.map_or(Ok(tables), Err)
+        tables
     })
 }
 

@@ -256,11 +256,8 @@ fn drive(
     })?;
     let end = until.map_or(0.0, SimTime::as_secs_f64);
     for (stream, next) in driven.traces_cut.iter().filter(|_| by_duration) {
-        eprintln!(
-            "warning: stream {stream}: its trace goes on past the run's end at {end} s (its \
-             next row at {:.1} s): the rows from there on are not {counted} (duration_s)",
-            next.as_secs_f64()
-        );
+        let cut = servesim::warnings::trace_cut(stream, end, *next, counted);
+        eprintln!("warning: {cut}");
     }
     Ok(driven.requests)
 }

@@ -319,7 +319,13 @@ impl World {
                 });
             }
         }
-        let applied = !(pl.advisory || decision.held);
+        // Why the targets are only recorded, if they are: advisory mode, or held back.
+        let unapplied = match (pl.advisory, decision.held) {
+            (true, _) => Some("advisory"),
+            (false, true) => Some("held"),
+            (false, false) => None,
+        };
+        let applied = unapplied.is_none();
         for (i, target) in decision.targets.iter().enumerate() {
             let (Some(target), Some(pool)) = (*target, self.cluster.pool_ids().nth(i)) else {
                 continue;
@@ -356,11 +362,6 @@ impl World {
             });
         }
         if let Some(trace) = self.trace.as_deref_mut() {
-            let unapplied = match (pl.advisory, decision.held) {
-                (true, _) => Some("advisory"),
-                (false, true) => Some("held"),
-                (false, false) => None,
-            };
             trace.decision(sched.now(), &traced, unapplied, &decision.reason);
         }
     }
