@@ -12,6 +12,7 @@ use super::candidate::Split;
 /// What a disaggregated request's first token waits for after its prefill: the client reads
 /// the decode worker's stream ([`HandedFirstToken`]), so the token shows once the KV has
 /// moved and the decode worker has taken the request in.
+#[derive(Clone)]
 pub struct DecodeSideWait {
     llm: LlmSpec,
     /// Bytes/s of one GPU's NVLink, each way.

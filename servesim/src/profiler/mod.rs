@@ -7,7 +7,7 @@
 //! - [`search`]: the fast search over aggregated and disaggregated deployments (split per role,
 //!   batch per worker, worker counts) with the performance model, and the Pareto frontiers;
 //!   `aggregated` its aggregated deployments, `closed_loop` their figures under a closed
-//!   loop of users;
+//!   loop of users; `shares` weighs it on threads, to the same answer;
 //! - `engine_settings`: what its deployments set on each engine beyond the split (CUDA graphs,
 //!   SGLang's mixed chunks, token budgets), as Dynamo's profiler writes them, and the token
 //!   budgets of the deployments aiconfigurator benchmarks, which `validate` reads;
@@ -26,6 +26,7 @@ pub mod output;
 mod placement;
 pub mod request;
 pub mod search;
+mod shares;
 pub mod simulate;
 
 use std::path::Path;

@@ -36,7 +36,6 @@
 //! are the loop's (`closed_loop.rs`), not a Poisson stream's at its rate.
 
 use servesim_models::analytic::SteadyLoad;
-use std::collections::BTreeMap;
 
 use servesim_models::dtype::Dtype;
 use servesim_models::engine::cuda_graph::CudaGraphs;
@@ -333,7 +332,7 @@ impl<'a> Search<'a> {
     }
 
     /// Batch sizes sampled for the frontier, up to `cap`, with `extra` included.
-    fn grid(cap: u32, extra: Option<u32>) -> Vec<u32> {
+    pub(super) fn grid(cap: u32, extra: Option<u32>) -> Vec<u32> {
         let mut v: Vec<u32> = [
             1u32, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256, 320, 384, 512,
             640, 768, 1024,
@@ -403,85 +402,11 @@ impl<'a> Search<'a> {
     }
 
     /// Runs the search: the best candidate per (mode, TP combination), and every sampled
-    /// point with its frontier flag.
+    /// point with its frontier flag. Its shares run on as many threads as the machine has
+    /// (see [`Search::run_on`]).
     pub fn run(&self) -> SearchResult {
-        let mut best = Vec::new();
-        let mut points = Vec::new();
-        let itl_t = self.req.itl_ms;
-        let ttft_t = self.req.ttft_ms;
-        let queues: Vec<_> = self.workers.iter().map(|w| self.prefill_queue(w)).collect();
-        // Decode: the largest batch meeting the ITL target per TP.
-        for (_, d) in self.role(self.req.pins.decode) {
-            let cap = self.batch_cap(d);
-            let b_slo = Self::largest(cap, |b| self.decode_itl_ms(d, b) <= itl_t);
-            let grid = Self::grid(cap, b_slo);
-            // Iteration times step with GEMM tiles, so the largest batch meeting the ITL is not
-            // always the most productive: the best of the sampled batches up to it.
-            let b_best = grid
-                .iter()
-                .copied()
-                .filter(|&b| b_slo.is_some_and(|bs| b <= bs))
-                .max_by(|&a, &b| {
-                    let r = |b: u32| f64::from(b) / self.decode_itl_ms(d, b);
-                    r(a).total_cmp(&r(b)).then(b.cmp(&a))
-                })
-                .unwrap_or(1);
-            for (i, p) in self.role(self.req.pins.prefill) {
-                let queue = &queues[i];
-                // The deployment: decode workers capped at that batch (or 1), unless a
-                // smaller batch within the ITL target ranks better as a whole deployment
-                // (it waits less for a slot and for its first token, and changes the
-                // prefill:decode ratio). Where no batch meets the target, every one sampled
-                // competes as the closest ([`rank`]).
-                let mut top = self.disagg(p, queue, d, b_best);
-                for &b in &grid {
-                    let Some(c) = self.disagg(p, queue, d, b) else {
-                        continue;
-                    };
-                    if b_slo.is_none_or(|bs| b <= bs) {
-                        top = pick(top, c.clone());
-                    }
-                    points.push(c);
-                }
-                best.extend(top);
-            }
-        }
-        for (_, w) in self.role(self.req.pins.aggregated) {
-            let cap = self.batch_cap(w).min(
-                self.worker_token_budget(w.split, "aggregated")
-                    .saturating_sub(1),
-            );
-            // The bisection and the grid weigh some batches twice; each is estimated once.
-            let mut weighed: BTreeMap<u32, Option<Candidate>> = BTreeMap::new();
-            let mut agg = |b: u32| weighed.entry(b).or_insert_with(|| self.agg(w, b)).clone();
-            let b_slo = Self::largest(cap, |b| {
-                agg(b).is_some_and(|c| c.itl_ms <= itl_t && c.ttft_ms <= ttft_t)
-            });
-            // The batches within both targets compete; where none is, every one sampled
-            // competes as the closest ([`rank`]).
-            let mut top: Option<Candidate> = None;
-            for b in Self::grid(cap, b_slo) {
-                let Some(c) = agg(b) else { continue };
-                if b_slo.is_none_or(|bs| b <= bs) {
-                    top = pick(top, c.clone());
-                }
-                points.push(c);
-            }
-            best.extend(top);
-        }
-        best.sort_by(rank);
-        // Batches of a grid that size the same deployment give the same point: one each.
-        let mut unique: Vec<Candidate> = Vec::with_capacity(points.len());
-        for c in points {
-            if !unique.contains(&c) {
-                unique.push(c);
-            }
-        }
-        let frontier = frontier(unique);
-        SearchResult {
-            candidates: best,
-            points: frontier,
-        }
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        self.run_on(threads)
     }
 
     /// The planner's view of a `role` worker split as `split` (for
@@ -516,7 +441,7 @@ pub fn slo_misses(req: &ProfileRequest, ttft: f64, itl: f64) -> Vec<SloMiss> {
 }
 
 /// The better of two candidates by [`rank`].
-fn pick(a: Option<Candidate>, b: Candidate) -> Option<Candidate> {
+pub(super) fn pick(a: Option<Candidate>, b: Candidate) -> Option<Candidate> {
     match a {
         Some(a) if rank(&a, &b).is_le() => Some(a),
         _ => Some(b),
