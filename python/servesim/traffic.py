@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings as _warnings
 from typing import TYPE_CHECKING, Any, Mapping
 
 from servesim import _arrow, _native
@@ -93,8 +94,10 @@ def generate(
     ``airline``, ``block_tokens``), or a path: a trace file (``.csv``/``.jsonl``, optionally
     ``.gz``; ``format`` = ``azure``/``mooncake``/``burstgpt`` when the name or header does not
     tell) or a YAML file with a ``traffic:`` key, read as ``servesim traffic export`` reads it
-    (its ``seed:`` and a scenario's ``duration_s`` are used, as the CLI uses them). ``duration_s`` and ``seed`` override
-    the source's; without either, the seed is 0 and the run lasts until every stream ends
+    (its ``seed:`` and a scenario's ``duration_s`` are used, as the CLI uses them; a trace
+    that the source's ``duration_s`` cuts short is named in a ``RuntimeWarning``, as the CLI
+    says so on stderr). ``duration_s`` and ``seed`` override the source's (and cut where
+    asked, without a warning); without either, the seed is 0 and the run lasts until every stream ends
     (a stream that never ends is then a ``ConfigError`` on ``duration_s``). Relative trace
     paths are resolved against ``base_dir`` (default: the scenario's folder, else ``.``).
 
@@ -120,6 +123,8 @@ def generate(
     read and ``TrafficError`` for a malformed trace row (file, line and column).
     """
     out = _workload(source, base_dir, seed, duration_s, response_s, max_requests, format).generate(block_ids)
+    for w in out["warnings"]:
+        _warnings.warn(w, RuntimeWarning, stacklevel=2)
     t = _arrow.table(out["columns"], names={"class": out["classes"], "stream": out["streams"]})
     if out["block_ids"] is not None:
         import pyarrow as pa
@@ -149,7 +154,9 @@ def stats(
     instant), ``input`` and ``output`` (``mean``, ``p50``,
     ``p99``, ``max`` tokens), ``blocks`` and ``reusable_block_share`` (share of prompt blocks
     seen in an earlier prompt)."""
-    raw = _workload(source, base_dir, seed, duration_s, response_s, max_requests, format).stats()
+    raw, warned = _workload(source, base_dir, seed, duration_s, response_s, max_requests, format).stats()
+    for w in warned:
+        _warnings.warn(w, RuntimeWarning, stacklevel=2)
     return dict(json.loads(raw))
 
 

@@ -22,6 +22,9 @@ use crate::scenario::{scenario_of, traffic_of};
 pub struct Workload {
     spec: WorkloadSpec,
     run: Standalone,
+    /// Whether the run ends where the source's `duration_s` says (not where the caller
+    /// asked), so that a trace it cuts short is worth a warning, as the CLI gives one.
+    ends_by_source: bool,
 }
 
 #[pymethods]
@@ -57,22 +60,27 @@ impl Workload {
                 response: secs("response_s", response_s)?,
                 max_requests,
             };
-            Ok(Workload { spec, run })
+            Ok(Workload {
+                spec,
+                run,
+                ends_by_source: duration_s.is_none() && source_duration.is_some(),
+            })
         })
         .map_err(to_py)
     }
 
     /// Generates the requests (the GIL released) as raw little-endian columns (name, dtype,
     /// data, validity bitmap or None). Returns a dict: `columns`, `classes` and `streams`
-    /// (names of the `class` and `stream` codes), and `block_ids` (`(offsets <i8, values
-    /// <u8)` of each prompt's block ids, when asked for).
+    /// (names of the `class` and `stream` codes), `block_ids` (`(offsets <i8, values <u8)`
+    /// of each prompt's block ids, when asked for) and `warnings` (the traces the source's
+    /// `duration_s` cut short).
     #[pyo3(signature = (block_ids=false))]
     fn generate<'py>(&self, py: Python<'py>, block_ids: bool) -> PyResult<Bound<'py, PyDict>> {
-        let c = py
+        let (c, warnings) = py
             .detach(|| {
                 let mut c = RequestColumns::new(block_ids);
-                self.each_request(|r| c.push(r))?;
-                Ok(c)
+                let warnings = self.each_request("generated", |r| c.push(r))?;
+                Ok((c, warnings))
             })
             .map_err(to_py)?;
         let d = PyDict::new(py);
@@ -86,16 +94,17 @@ impl Workload {
             )?,
             None => d.set_item("block_ids", py.None())?,
         }
+        d.set_item("warnings", warnings)?;
         Ok(d)
     }
 
     /// `servesim traffic stats`: counts, span, rate, sizes and prefix reuse per class (the
-    /// GIL released); returns the JSON text.
-    fn stats(&self, py: Python<'_>) -> PyResult<String> {
+    /// GIL released); returns the JSON text and the warnings (as [`Workload::generate`]).
+    fn stats(&self, py: Python<'_>) -> PyResult<(String, Vec<String>)> {
         py.detach(|| {
             let mut b = servesim::traffic::StatsBuilder::new(self.spec.class_names());
-            self.each_request(|r| b.record(r))?;
-            Ok(b.finish().to_json())
+            let warnings = self.each_request("counted", |r| b.record(r))?;
+            Ok((b.finish().to_json(), warnings))
         })
         .map_err(to_py)
     }
@@ -103,15 +112,24 @@ impl Workload {
 
 impl Workload {
     /// Runs the workload alone; calls `f` on each request. The time limit is `duration_s`
-    /// here.
-    fn each_request(&self, f: impl FnMut(&Request)) -> Result<u64, Error> {
-        self.run.run(&self.spec, f).map_err(|e| match e {
+    /// here. Returns what the CLI says on stderr: the traces that the source's `duration_s`
+    /// cut short (`done`: what became of their rows; a caller's `duration_s` cuts where
+    /// they asked, and says nothing).
+    fn each_request(&self, done: &str, f: impl FnMut(&Request)) -> Result<Vec<String>, Error> {
+        let driven = self.run.drive(&self.spec, f).map_err(|e| match e {
             TrafficError::Config { field, message } if field == "until" => Error::Config {
                 path: "duration_s".into(),
                 message: format!("{message}: pass duration_s"),
             },
             e => Error::Traffic(e),
-        })
+        })?;
+        let end = self.run.until.map_or(0.0, SimTime::as_secs_f64);
+        Ok(driven
+            .traces_cut
+            .iter()
+            .filter(|_| self.ends_by_source)
+            .map(|(stream, next)| servesim::warnings::trace_cut(stream, end, *next, done))
+            .collect())
     }
 }
 

@@ -6,6 +6,7 @@ import csv
 import pickle
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -318,3 +319,20 @@ def test_a_scenario_file_runs_for_its_duration_as_the_cli_runs_it() -> None:
     from_file = traffic.stats(path)["total"]["count"]
     from_scenario = traffic.stats(servesim.Scenario.from_yaml(path))["total"]["count"]
     assert from_file == from_scenario > 0
+
+
+def test_a_trace_cut_by_the_sources_duration_warns_as_the_cli_does() -> None:
+    # The suite's replay of 600 s, cut to 300 s: its rows after that are not in the run.
+    whole = servesim.Scenario.from_yaml(ROOT / "scenarios" / "planner-suite" / "azure-conv-replay.yaml")
+    cut = whole.replace(duration_s=300)
+    said = "stream azure-conv: its trace goes on past the run's end at 300 s"
+    with pytest.warns(RuntimeWarning, match=said + r".*not counted \(duration_s\)"):
+        counted = traffic.stats(cut)["total"]["count"]
+    with pytest.warns(RuntimeWarning, match=said + r".*not generated \(duration_s\)"):
+        generated = traffic.generate(cut).num_rows
+    assert counted == generated > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # The whole replay, and a cut where the caller asked, say nothing.
+        assert traffic.stats(whole)["total"]["count"] > counted
+        assert traffic.stats(whole, duration_s=300)["total"]["count"] == counted
