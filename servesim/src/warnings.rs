@@ -4,13 +4,13 @@
 //! and Python; and what a scenario says before it runs (a run that will take long), which
 //! the command line and Python tell before they start it.
 
-use servesim_core::SimTime;
+use servesim_core::{SimDuration, SimTime};
 use servesim_models::cluster::PoolRole;
 use servesim_models::engine::cuda_graph::CudaGraphs;
 use servesim_models::perf::provenance::{KernelProvenance, Steps};
 use servesim_planner::PolicyKind;
 
-use servesim_traffic::Preset;
+use servesim_traffic::{ArrivalConfig, Preset};
 
 use crate::scenario::Scenario;
 use crate::world::World;
@@ -34,7 +34,8 @@ const UNFINISHED_SHARE: f64 = 0.1;
 pub const LONG_RUN_REQUESTS: f64 = 1_000_000.0;
 
 /// What can be said of a run of `s` before it starts: that its model states no context
-/// length, so no request is too long for it; and that it will take long, when its open
+/// length, so no request is too long for it; that streams or segments of a schedule start
+/// only after its end; and that it will take long, when its open
 /// streams at their peak rates could bring more than [`LONG_RUN_REQUESTS`] requests (closed
 /// loops, benchmark clients and traces are bounded by their users or files and not counted).
 pub fn before_run(s: &Scenario) -> Vec<String> {
@@ -49,6 +50,7 @@ pub fn before_run(s: &Scenario) -> Vec<String> {
     }
     out.extend(long_run(s));
     out.extend(preset_after_end(s));
+    out.extend(schedule_after_end(s));
     if let Some(p) = s.planner()
         && p.scrape_lag_s >= s.duration().as_secs_f64()
     {
@@ -136,6 +138,56 @@ fn preset_after_end(s: &Scenario) -> Vec<String> {
         )
     })
     .collect()
+}
+
+/// The open streams whose rate schedules hold segments starting at or after the end of
+/// their window (the run's, or their own `end_s` where earlier), which they never reach (a
+/// day's schedule run for an hour, say): a stream that starts there is refused, a trace
+/// that goes on past the run is said after it (`traces_cut_short`); a schedule's trailing
+/// pauses are nothing to miss. Times are summed in the clock's nanoseconds, as the
+/// arrivals run them.
+fn schedule_after_end(s: &Scenario) -> Vec<String> {
+    let at = |secs: f64| SimDuration::from_secs_f64_round(secs).ok();
+    let streams = s.config().traffic.streams.iter().enumerate();
+    streams
+        .filter_map(|(i, st)| {
+            let ArrivalConfig::Schedule { segments, .. } = &st.open.as_ref()?.arrival else {
+                return None;
+            };
+            let (end, by) = match st.end_s.and_then(at) {
+                Some(e) if e < s.duration() => (e, format!("its end_s at {} s", e.as_secs_f64())),
+                _ => {
+                    let end = s.duration();
+                    let by = format!("the run's end at {} s (duration_s)", end.as_secs_f64());
+                    (end, by)
+                }
+            };
+            let mut start = at(st.start_s)?;
+            let mut first = None;
+            for (k, seg) in segments.iter().enumerate() {
+                if start >= end {
+                    first = Some((k, start));
+                    break;
+                }
+                start += at(seg.duration_s)?;
+            }
+            let (first, start) = first?;
+            let unreached = &segments[first..];
+            let these = match unreached.len() - 1 {
+                0 => "it sends".to_string(),
+                1 => "it and the one after it send".to_string(),
+                n => format!("it and the {n} after it send"),
+            };
+            unreached.iter().any(|seg| seg.rate_per_s > 0.0).then(|| {
+                format!(
+                    "traffic.streams[{i}].open.arrival.segments[{first}]: stream {}'s schedule \
+                     reaches this segment at {} s, not before {by}: {these} nothing",
+                    st.name,
+                    start.as_secs_f64(),
+                )
+            })
+        })
+        .collect()
 }
 
 /// That a run of `s` will take long ([`before_run`]).

@@ -615,6 +615,63 @@ fn a_run_cut_short_of_a_preset_stream_is_warned_of_not_refused() {
 }
 
 #[test]
+fn a_schedule_past_the_runs_end_is_warned_of() {
+    // GOOD runs 60 s: a stream from 10 s whose schedule reaches its burst at 70 s never
+    // sends it; trailing pauses, or a schedule within the run, are nothing to say.
+    let schedule = |segments: &str| {
+        let arrival = format!(
+            "start_s: 10\n      open:\n        arrival: {{kind: schedule, segments: [{segments}]}}"
+        );
+        let text = GOOD.replacen(
+            "open:\n        arrival: {kind: poisson, rate_per_s: 1}",
+            &arrival,
+            1,
+        );
+        assert_ne!(text, GOOD);
+        let s = Scenario::from_yaml_str(&text, "s.yaml", Path::new(".")).unwrap();
+        servesim::warnings::before_run(&s)
+    };
+    let burst = "{duration_s: 20, rate_per_s: 1}, {duration_s: 40, rate_per_s: 0}, \
+                 {duration_s: 30, rate_per_s: 50}, {duration_s: 600, rate_per_s: 1}";
+    assert_eq!(
+        schedule(burst),
+        [
+            "traffic.streams[0].open.arrival.segments[2]: stream chat's schedule reaches this \
+          segment at 70 s, not before the run's end at 60 s (duration_s): it and the one after \
+          it send nothing"
+        ]
+    );
+    let last = "{duration_s: 50, rate_per_s: 1}, {duration_s: 600, rate_per_s: 2}";
+    assert!(schedule(last)[0].ends_with("segments[1]: stream chat's schedule reaches this segment at 60 s, not before the run's end at 60 s (duration_s): it sends nothing"));
+    let pauses = "{duration_s: 50, rate_per_s: 1}, {duration_s: 600, rate_per_s: 0}";
+    assert!(schedule(pauses).is_empty());
+    let within = "{duration_s: 20, rate_per_s: 1}, {duration_s: 40, rate_per_s: 3}";
+    assert!(schedule(within).is_empty());
+    // Summed on the clock, as the arrivals run them: 10 + 20.2 + 29.8 s is the end itself.
+    let summed = "{duration_s: 20.2, rate_per_s: 1}, {duration_s: 29.8, rate_per_s: 1}, \
+                  {duration_s: 5, rate_per_s: 9}";
+    assert!(schedule(summed)[0].contains(
+        "segments[2]: stream chat's schedule reaches this \
+         segment at 60 s, not before the run's end at 60 s (duration_s): it sends nothing"
+    ));
+    // A stream's own end_s ends its schedule first.
+    let text = GOOD.replacen(
+        "open:\n        arrival: {kind: poisson, rate_per_s: 1}",
+        "end_s: 30\n      open:\n        arrival: {kind: schedule, segments: \
+         [{duration_s: 30, rate_per_s: 1}, {duration_s: 20, rate_per_s: 5}]}",
+        1,
+    );
+    let s = Scenario::from_yaml_str(&text, "s.yaml", Path::new(".")).unwrap();
+    assert_eq!(
+        servesim::warnings::before_run(&s),
+        [
+            "traffic.streams[0].open.arrival.segments[1]: stream chat's schedule reaches this \
+          segment at 30 s, not before its end_s at 30 s: it sends nothing"
+        ]
+    );
+}
+
+#[test]
 fn a_scrape_lag_as_long_as_the_run_is_warned_of() {
     let text = GOOD.replacen(
         "traffic:\n",
