@@ -350,12 +350,13 @@ pub fn run_charts(
 pub fn summary_table(runs: &[(String, &Summary)]) -> String {
     let mut s = String::from(
         "<table><tr><th>run</th><th>SLO attainment</th><th>TTFT p90 (ms)</th><th>ITL p90 (ms)</th>\
-         <th>goodput (req/s)</th><th>GPU-hours</th><th>workers started</th><th>stopped</th></tr>",
+         <th>seconds with the TTFT p90 over the SLO (whole run after any warm-up)</th><th>goodput (req/s)</th><th>GPU-hours</th>\
+         <th>workers started</th><th>stopped</th></tr>",
     );
     for (name, r) in runs {
         let _ = write!(
             s,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.2}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.2}</td><td>{:.2}</td><td>{}</td><td>{}</td></tr>",
             escape(name),
             r.slo_attainment
                 .map_or("-".into(), |a| format!("{:.1}%", a * 100.0)),
@@ -364,6 +365,7 @@ pub fn summary_table(runs: &[(String, &Summary)]) -> String {
                 .itl_mean_ms
                 .p90
                 .map_or("-".into(), |v| format!("{v:.1}")),
+            r.ttft_over_slo_s,
             r.goodput_rps,
             r.gpu_hours,
             r.workers_started,

@@ -155,6 +155,11 @@ pub struct Summary {
     pub workers_started: u64,
     /// Workers stopped or drained by the planner.
     pub workers_stopped: u64,
+    /// Seconds of the run after its warm-up (as the rates and the attainment count) whose
+    /// sample interval had a TTFT p90 above the TTFT target, or no first token while a
+    /// request had waited longer than it ([`seconds_over_ttft_slo`]): how long the SLO was
+    /// broken, where the attainment says how many requests it broke for.
+    pub ttft_over_slo_s: f64,
     /// Share of the run the frontend's host process was busy (`None`: no frontend).
     pub frontend_busy_share: Option<f64>,
     /// Every planner decision that changed a pool's target: when, which pool, the target,
@@ -250,6 +255,12 @@ impl Summary {
                 .iter()
                 .map(|e| u64::from(e.stopped))
                 .sum(),
+            ttft_over_slo_s: seconds_over_ttft_slo(
+                w,
+                s.slo_ttft().as_millis_f64(),
+                from,
+                now.as_secs_f64(),
+            ),
             frontend_busy_share: w.frontend_busy_share(now),
             scaling_events: w.scaling_events().to_vec(),
             warnings: crate::warnings::run_warnings(
@@ -263,8 +274,35 @@ impl Summary {
     }
 }
 
+/// Seconds of `[from, to)` in which the per-interval TTFT p90 was above `slo_ms`: the
+/// sample intervals within it (entry `k` of the series is the interval that ends at
+/// `k × step`). An interval in which no request finished has no p90; it counts when a
+/// request had by its end waited longer than the SLO for its first token (an outage, a pool
+/// with no worker).
+pub fn seconds_over_ttft_slo(world: &World, slo_ms: f64, from_s: f64, to_s: f64) -> f64 {
+    let m = &world.metrics;
+    let step = m.sample_interval_s();
+    m.ttft_p90_ms
+        .iter()
+        .enumerate()
+        .filter(|&(k, &v)| {
+            let (start, end) = ((k as f64 - 1.0) * step, k as f64 * step);
+            let stalled = v.is_nan() && m.oldest_waiting_ms.get(k).is_some_and(|&w| w > slo_ms);
+            start >= from_s && end <= to_s && (v > slo_ms || stalled)
+        })
+        .count() as f64
+        * step
+}
+
 fn ms(x: Option<f64>) -> String {
     x.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
+}
+
+/// `x` to the tenth, without a trailing `.0`.
+fn tenths(x: f64) -> String {
+    let s = format!("{x:.1}");
+    s.strip_suffix(".0")
+        .map_or_else(|| s.clone(), str::to_string)
 }
 
 fn pct(x: Option<f64>) -> String {
@@ -288,8 +326,9 @@ impl fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "SLO attainment {}   goodput {:.2} req/s ({:.0} tok/s)   throughput {:.0} tok/s   preemptions {}",
+            "SLO attainment {}   TTFT p90 over the SLO for {} s   goodput {:.2} req/s ({:.0} tok/s)   throughput {:.0} tok/s   preemptions {}",
             pct(self.slo_attainment),
+            tenths(self.ttft_over_slo_s),
             self.goodput_rps,
             self.goodput_tokens_per_s,
             self.throughput_tokens_per_s,

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::report::Summary;
+use crate::report::{Summary, seconds_over_ttft_slo};
 use crate::scenario::Scenario;
 use crate::world::World;
 
@@ -16,26 +16,6 @@ pub struct PolicyRun<'a> {
     pub summary: &'a Summary,
     /// Its world at the end (the series, the decisions).
     pub world: &'a World,
-}
-
-/// Seconds of `[from, to)` in which the per-interval TTFT p90 was above `slo_ms`: the
-/// sample intervals within it (entry `k` of the series is the interval that ends at
-/// `k × step`). An interval in which no request finished has no p90; it counts when a
-/// request had by its end waited longer than the SLO for its first token (an outage, a pool
-/// with no worker).
-fn seconds_over(world: &World, slo_ms: f64, from_s: f64, to_s: f64) -> f64 {
-    let m = &world.metrics;
-    let step = m.sample_interval_s();
-    m.ttft_p90_ms
-        .iter()
-        .enumerate()
-        .filter(|&(k, &v)| {
-            let (start, end) = ((k as f64 - 1.0) * step, k as f64 * step);
-            let stalled = v.is_nan() && m.oldest_waiting_ms.get(k).is_some_and(|&w| w > slo_ms);
-            start >= from_s && end <= to_s && (v > slo_ms || stalled)
-        })
-        .count() as f64
-        * step
 }
 
 /// The comparison table and the sentences; `burst` is the window of the traffic's burst
@@ -63,7 +43,11 @@ pub fn render(scenario: &Scenario, runs: &[PolicyRun<'_>], burst: Option<(f64, f
     );
     let (from, to) = burst.unwrap_or((0.0, end));
     for r in runs {
-        let over = seconds_over(r.world, slo, from, to);
+        // The burst's seconds, or those the run measures (after its warm-up), as its summary.
+        let over = match burst {
+            Some(_) => seconds_over_ttft_slo(r.world, slo, from, to),
+            None => r.summary.ttft_over_slo_s,
+        };
         let _ = writeln!(
             s,
             "{:<16} {:>8} {:>8} ms {:>6.2} r/s {:>9.2} {:>7} {:>14.0} s",
@@ -96,10 +80,15 @@ pub fn render(scenario: &Scenario, runs: &[PolicyRun<'_>], burst: Option<(f64, f
     } else {
         let _ = writeln!(
             s,
-            "\"TTFT > SLO for\" counts the run's seconds with a TTFT p90 above {slo:.0} ms, or \
-             with none finished while a request waited longer for its first token."
+            "\"TTFT > SLO for\" counts the run's seconds (after its warm-up, if any) with a TTFT \
+             p90 above {slo:.0} ms, or with none finished while a request waited longer for its \
+             first token."
         );
     }
+    let _ = writeln!(
+        s,
+        "\"+/-\" counts the workers the planner started and stopped."
+    );
     for r in runs {
         let _ = writeln!(s, "- {}", what_it_did(r, from, scenario));
         // What the scenario's faults did under this policy (the run's summary says it too).

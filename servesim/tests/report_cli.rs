@@ -46,6 +46,21 @@ fn a_report_tells_the_comparison_and_titles_the_page_after_the_scenario() {
     let summaries: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summaries.as_array().unwrap().len(), 2);
+    // The seconds the table gives each policy (no burst: the whole run), in its summary too.
+    for (row, summary) in lines[header + 1..=header + 2]
+        .iter()
+        .zip(summaries.as_array().unwrap())
+    {
+        let seconds = row
+            .trim_end()
+            .trim_end_matches(" s")
+            .rsplit(' ')
+            .next()
+            .unwrap();
+        let over = summary["ttft_over_slo_s"].as_f64().unwrap();
+        assert_eq!(seconds, format!("{over:.0}"), "{row}");
+    }
+    assert!(stdout.contains("\"+/-\" counts the workers the planner started and stopped."));
 
     // --details adds every whole summary; a wrong policy is an error naming it.
     let (ok, stdout, _) = servesim(&[
