@@ -324,9 +324,25 @@ pub fn run_charts(
     let title = if actions.is_empty() {
         "Workers per pool"
     } else {
-        "Workers per pool (ticks: the planner's decisions; hover for what and why)"
+        "Workers per pool (ticks: the planner's decisions; hover for what and why, or open the list below)"
+    };
+    // The same decisions as a list to read (and to search and copy), not only on hover.
+    let listed = if actions.is_empty() {
+        String::new()
+    } else {
+        let items: String = (actions.iter())
+            .map(|(_, what)| format!("<li>{}</li>", escape(what)))
+            .collect();
+        let these = match actions.len() {
+            1 => "one decision that changed a pool or was not applied".to_string(),
+            n => format!("{n} decisions that changed a pool or were not applied"),
+        };
+        format!(
+            "<details><summary>The planner's {these}, and why</summary><ol>{items}</ol></details>"
+        )
     };
     let mut out = chart(title, "workers", workers, vec![], actions);
+    out += &listed;
     out += &chart(
         "TTFT p90 per interval",
         "ms",

@@ -4,26 +4,31 @@
 mod common;
 
 use common::servesim;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn scenarios() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+/// `servesim report SCENARIO --policies POLICIES --out OUT` with `more` arguments.
+fn report(scenario: &Path, policies: &str, out: &Path, more: &[&str]) -> (bool, String, String) {
+    let mut args = vec![
+        "report",
+        scenario.to_str().unwrap(),
+        "--policies",
+        policies,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(more);
+    servesim(&args)
 }
 
 #[test]
 fn a_report_tells_the_comparison_and_titles_the_page_after_the_scenario() {
     let out = std::env::temp_dir().join(format!("servesim-report-{}", std::process::id()));
     let scenario = scenarios().join("disagg-small.yaml");
-    let (ok, stdout, stderr) = servesim(&[
-        "report",
-        scenario.to_str().unwrap(),
-        "--policies",
-        "static,sla",
-        "--out",
-        out.to_str().unwrap(),
-        "--jobs",
-        "2",
-    ]);
+    let (ok, stdout, stderr) = report(&scenario, "static,sla", &out, &["--jobs", "2"]);
     assert!(ok, "{stderr}");
     // One table: a header and one row per policy, then one sentence per policy.
     let lines: Vec<&str> = stdout.lines().collect();
@@ -63,24 +68,9 @@ fn a_report_tells_the_comparison_and_titles_the_page_after_the_scenario() {
     assert!(stdout.contains("\"+/-\" counts the workers the planner started and stopped."));
 
     // --details adds every whole summary; a wrong policy is an error naming it.
-    let (ok, stdout, _) = servesim(&[
-        "report",
-        scenario.to_str().unwrap(),
-        "--policies",
-        "static",
-        "--details",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (ok, stdout, _) = report(&scenario, "static", &out, &["--details"]);
     assert!(ok && stdout.contains("=== static") && stdout.contains("latency (ms)"));
-    let (ok, _, stderr) = servesim(&[
-        "report",
-        scenario.to_str().unwrap(),
-        "--policies",
-        "nope",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (ok, _, stderr) = report(&scenario, "nope", &out, &[]);
     assert!(!ok && stderr.contains("nope"), "{stderr}");
 }
 
@@ -129,18 +119,12 @@ fn the_story_names_the_first_of_equals_and_no_winner_where_nothing_was_judged() 
     let scenario = scenarios().join("disagg-small.yaml");
     let story = |rate: &str| {
         let set = format!("traffic.streams[0].open.arrival.rate_per_s={rate}");
-        let (ok, stdout, stderr) = servesim(&[
-            "report",
-            scenario.to_str().unwrap(),
-            "--policies",
+        let (ok, stdout, stderr) = report(
+            &scenario,
             "static,lookahead",
-            "--set",
-            "duration_s=120",
-            "--set",
-            &set,
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+            &out,
+            &["--set", "duration_s=120", "--set", &set],
+        );
         assert!(ok, "{stderr}");
         stdout
     };
@@ -161,16 +145,7 @@ fn the_story_names_the_first_of_equals_and_no_winner_where_nothing_was_judged() 
 fn a_report_says_what_the_scenarios_faults_did_under_each_policy() {
     let out = std::env::temp_dir().join(format!("servesim-report-fault-{}", std::process::id()));
     let scenario = scenarios().join("airline-node-loss.yaml");
-    let (ok, stdout, stderr) = servesim(&[
-        "report",
-        scenario.to_str().unwrap(),
-        "--policies",
-        "static",
-        "--set",
-        "duration_s=1500",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (ok, stdout, stderr) = report(&scenario, "static", &out, &["--set", "duration_s=1500"]);
     assert!(ok, "{stderr}");
     assert!(
         stdout.contains("  fault node_down (node 0) at 1200 s: "),
@@ -178,4 +153,24 @@ fn a_report_says_what_the_scenarios_faults_did_under_each_policy() {
     );
     let page = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(page.contains("fault node_down (node 0) at 1200 s"));
+}
+
+#[test]
+fn a_report_lists_the_planners_decisions_with_their_reasons() {
+    let out = std::env::temp_dir().join(format!("servesim-report-list-{}", std::process::id()));
+    let scenario = scenarios().join("planner-suite").join("step-burst.yaml");
+    let (ok, _, stderr) = report(&scenario, "static,sla", &out, &[]);
+    assert!(ok, "{stderr}");
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    // static changes nothing; sla's changes are listed, each with what it read.
+    assert_eq!(page.matches("<details>").count(), 1, "{page}");
+    let listed = page.split("<details>").nth(1).unwrap();
+    let listed = &listed[..listed.find("</details>").unwrap()];
+    let items = listed.matches("<li>").count();
+    assert!(
+        items > 1 && listed.contains(&format!("The planner's {items} decisions")),
+        "{listed}"
+    );
+    assert_eq!(listed.matches("p_corr").count(), items, "{listed}");
+    std::fs::remove_dir_all(&out).unwrap();
 }
