@@ -183,11 +183,23 @@ pub(super) fn seeds(n: u64) -> String {
     }
 }
 
-/// A share as a percentage to the hundredth, its trailing zeros dropped (`90%`, `99.9%`):
-/// a target of 0.999 is not 100 %.
+/// A share as a percentage with as few decimals as give it back (`90%`, `99.9%`,
+/// `99.995%`; at most six, cut rather than rounded beyond): a target below 1 never reads
+/// 100 %.
 pub(super) fn percent(share: f64) -> String {
-    let s = format!("{:.2}", share * 100.0);
-    format!("{}%", s.trim_end_matches('0').trim_end_matches('.'))
+    let pct = share * 100.0;
+    let below_all = |v: f64| share >= 1.0 || v < 100.0;
+    let exact = (0..=6)
+        .map(|decimals| format!("{pct:.decimals$}"))
+        .find(|s| {
+            s.parse::<f64>()
+                .is_ok_and(|v| (v - pct).abs() <= 1e-9 * pct.abs().max(1.0) && below_all(v))
+        });
+    let s = exact.unwrap_or_else(|| {
+        let s = format!("{:.6}", (pct * 1e6).floor() / 1e6);
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    });
+    format!("{s}%")
 }
 
 #[cfg(test)]
@@ -201,6 +213,10 @@ mod tests {
         assert_eq!(percent(0.9995), "99.95%");
         assert_eq!(percent(1.0), "100%");
         assert_eq!(percent(0.0), "0%");
+        assert_eq!(percent(0.99995), "99.995%");
+        assert_eq!(percent(0.9999999), "99.99999%");
+        assert_eq!(percent(1.0 / 3.0), "33.333333%");
+        assert_eq!(percent(1.0 - 1e-10), "99.999999%");
         assert_eq!((seeds(1), seeds(20)), ("1 seed".into(), "20 seeds".into()));
     }
 }
