@@ -216,28 +216,49 @@ impl Common {
     /// Where the fit changes the counts, the decision's reason says what it gave and why
     /// (the policy's own reason, given with [`Decision::because`], comes first).
     pub fn decide(&self, wanted: Vec<u32>, obs: &Observation) -> Decision {
-        self.decide_above(wanted, obs, &Self::holding(obs))
+        let holding = Self::holding(obs);
+        self.decide_above(wanted, obs, &holding, &holding)
     }
 
     /// [`Common::decide`] with each pool kept to at least `keep` as well: a pool the policy
     /// will not shrink keeps its workers under the budget, and the others give way.
     pub fn decide_keeping(&self, wanted: Vec<u32>, obs: &Observation, keep: &[u32]) -> Decision {
-        let floor: Vec<u32> = (Self::holding(obs).iter().zip(keep))
-            .map(|(a, b)| *a.max(b))
-            .collect();
-        self.decide_above(wanted, obs, &floor)
+        let holding = Self::holding(obs);
+        let floor: Vec<u32> = (holding.iter().zip(keep)).map(|(a, b)| *a.max(b)).collect();
+        self.decide_above(wanted, obs, &floor, &holding)
     }
 
-    fn decide_above(&self, wanted: Vec<u32>, obs: &Observation, floor: &[u32]) -> Decision {
+    /// The decision of [`Common::decide`] above `floor`: the pools' own (`holding`), and
+    /// the workers the policy keeps beyond them.
+    fn decide_above(
+        &self,
+        wanted: Vec<u32>,
+        obs: &Observation,
+        floor: &[u32],
+        holding: &[u32],
+    ) -> Decision {
         let budget = self.budget(obs);
-        let mut given = wanted.clone();
-        self.fit_above(&mut given, budget, floor);
+        let fit = |bound: u32, floor: &[u32]| {
+            let mut w = wanted.clone();
+            self.fit_above(&mut w, bound, floor);
+            w
+        };
+        let given = fit(budget, floor);
         let reason = if given == wanted {
             String::new()
         } else {
-            let mut limited = wanted.clone();
-            self.fit_above(&mut limited, u32::MAX, floor);
-            self.fit_note(&wanted, &limited, &given, budget, obs)
+            // What cut the counts: the pools' own limits (replica bounds, a worker for a pool
+            // holding requests), the workers the policy keeps where they changed what the
+            // fit gives, and the GPU budget where the rest need more GPUs than it has.
+            let limited = fit(u32::MAX, floor);
+            let by_pools = fit(u32::MAX, holding);
+            let kept = floor != holding && (by_pools != limited || fit(budget, holding) != given);
+            self.fit_note(
+                (&wanted, &limited, &given),
+                budget,
+                (by_pools != wanted, kept),
+                obs,
+            )
         };
         Decision {
             targets: given
@@ -250,15 +271,15 @@ impl Common {
         }
     }
 
-    /// What the fit gave for counts `asked`, and why: the pools' limits (their replica
-    /// bounds, a worker for a pool holding requests), which alone give `limited`, and the
-    /// GPU budget where those need more GPUs than it has.
+    /// What the fit gave (`given`) for counts `asked`, and why: the pools' limits where
+    /// they cut the counts, the workers the policy keeps where they did (`cut`), and the
+    /// GPU budget where the counts those floors and limits give (`limited`) need more GPUs
+    /// than it has.
     fn fit_note(
         &self,
-        asked: &[u32],
-        limited: &[u32],
-        given: &[u32],
+        (asked, limited, given): (&[u32], &[u32], &[u32]),
         budget: u32,
+        (by_pools, kept): (bool, bool),
         obs: &Observation,
     ) -> String {
         let counts = |w: &[u32]| {
@@ -272,12 +293,27 @@ impl Common {
                 .map(|(a, g)| u64::from(*a) * u64::from(*g))
                 .sum()
         };
-        let by = match (limited != asked, gpus(limited) > u64::from(budget)) {
-            (false, _) => format!("the GPU budget of {budget} gives"),
-            (true, false) => "the pools' limits give".to_string(),
-            (true, true) => format!("the pools' limits and the GPU budget of {budget} give"),
+        let over = gpus(limited) > u64::from(budget);
+        let mut causes = Vec::new();
+        if by_pools {
+            causes.push("the pools' limits".to_string());
+        }
+        if kept {
+            causes.push("the workers the policy keeps".to_string());
+        }
+        let by = if causes.is_empty() {
+            format!("the GPU budget of {budget} gives")
+        } else {
+            if over {
+                causes.push(format!("the GPU budget of {budget}"));
+            }
+            let last = causes.pop().unwrap_or_default();
+            match causes.is_empty() {
+                true => format!("{last} give"),
+                false => format!("{} and {last} give", causes.join(", ")),
+            }
         };
-        let need = if gpus(limited) > u64::from(budget) {
+        let need = if over {
             format!(": {} GPUs", gpus(limited))
         } else {
             String::new()

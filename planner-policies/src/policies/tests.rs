@@ -1350,4 +1350,25 @@ fn a_decision_the_budget_or_the_limits_cut_says_what_they_gave() {
         "the pools' limits and the GPU budget of 6 give 2 prefill, 1 decode \
          (3 prefill, 3 decode asked for: 8 GPUs)"
     );
+    // Workers a policy keeps are its own floor, not one of the pools' limits, and named
+    // only where they changed what the fit gave.
+    let d = c.decide_keeping(vec![1, 1], &obs, &[2, 0]);
+    assert_eq!(
+        d.reason,
+        "the workers the policy keeps give 2 prefill, 1 decode (1 prefill, 1 decode asked for)"
+    );
+    let d = c.decide_keeping(vec![2, 3], &obs, &[2, 0]);
+    assert_eq!(
+        d.reason,
+        "the pools' limits give 2 prefill, 1 decode (2 prefill, 3 decode asked for)"
+    );
+    // Under the budget: kept at 2 prefill, where the budget alone would have given 1 and 2.
+    let c = Common::new(&config, &ctx(6), "planner").unwrap();
+    let d = c.decide_keeping(vec![2, 3], &obs, &[2, 0]);
+    assert_eq!(d.targets, vec![None, None]);
+    assert_eq!(
+        d.reason,
+        "the workers the policy keeps and the GPU budget of 6 give 2 prefill, 1 decode \
+         (2 prefill, 3 decode asked for: 10 GPUs)"
+    );
 }
