@@ -505,7 +505,8 @@ class AbReport:
     def per_run(self) -> Any:
         """One row per policy × seed (pandas): ``policy``, ``seed``, ``slo_attainment``,
         ``goodput_rps``, ``gpu_hours``, ``ttft_p90_ms``, ``itl_p90_ms`` (per-request mean
-        ITL), ``completed``, ``scaling_decisions``."""
+        ITL), ``ttft_over_slo_s`` (seconds of the run with its TTFT p90 over the target),
+        ``completed``, ``scaling_decisions``."""
         import pandas as pd
 
         rows = []
@@ -520,6 +521,7 @@ class AbReport:
                     "gpu_hours": s["gpu_hours"],
                     "ttft_p90_ms": s["all"]["ttft_ms"].get("p90"),
                     "itl_p90_ms": s["all"]["itl_mean_ms"].get("p90"),
+                    "ttft_over_slo_s": s["ttft_over_slo_s"],
                     "completed": s["all"]["completed"],
                     "scaling_decisions": s["scaling_decisions"],
                 }

@@ -452,6 +452,9 @@ def test_ab(small: servesim.Scenario) -> None:
     assert len(runs) == 4 and set(runs["policy"]) == {"static", "load-threshold"}
     assert sorted(set(runs["seed"])) == rep.raw["seeds"] == [1, 2]
     assert (runs["gpu_hours"] > 0).all()
+    assert (runs["ttft_over_slo_s"] >= 0).all() and list(runs["ttft_over_slo_s"]) == [
+        r["summary"]["ttft_over_slo_s"] for r in rep.raw["runs"]
+    ]
     diff = rep.differences()
     assert list(diff["metric"]) == ["slo_attainment", "gpu_hours", "goodput_rps", "goodput_per_gpu"]
     assert set(diff["baseline"]) == {"static"}
