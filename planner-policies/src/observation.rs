@@ -200,6 +200,11 @@ pub struct Decision {
     /// Targets recorded but not applied (the policy holds them back, as `sla` does while
     /// workers start): the run lists them as not applied, and the pools stay as they are.
     pub held: bool,
+    /// The GPUs the policy's counts needed where the GPU budget cut them (`None` where it
+    /// did not): how far beyond the budget the policy would have gone. The counts are the
+    /// policy's after the pools' replica limits (for `sla`'s capacity sizing, Dynamo's
+    /// proposal after its step of at most 8 workers, which its budget fit then cut).
+    pub asked_gpus: Option<u32>,
 }
 
 impl Decision {
@@ -207,8 +212,16 @@ impl Decision {
     pub fn unchanged(pools: usize) -> Self {
         Decision {
             targets: vec![None; pools],
-            reason: String::new(),
-            held: false,
+            ..Decision::default()
+        }
+    }
+
+    /// The decision with the larger of its `asked_gpus` and `gpus` (what a policy's own
+    /// budget fit cut before it decided).
+    pub fn asking(self, gpus: Option<u32>) -> Self {
+        Decision {
+            asked_gpus: self.asked_gpus.max(gpus),
+            ..self
         }
     }
 

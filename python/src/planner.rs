@@ -56,6 +56,7 @@ fn decision(obs: &Observation, out: &Bound<'_, PyAny>) -> PyResult<Decision> {
             targets,
             reason: String::new(),
             held: false,
+            asked_gpus: None,
         });
     }
     let not_targets = || {
@@ -80,6 +81,7 @@ fn decision(obs: &Observation, out: &Bound<'_, PyAny>) -> PyResult<Decision> {
         targets,
         reason: String::new(),
         held: false,
+        asked_gpus: None,
     })
 }
 

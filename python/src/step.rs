@@ -56,6 +56,7 @@ impl Stepper {
             targets,
             reason: String::new(),
             held: false,
+            asked_gpus: None,
         });
         let mut guard = self.lock()?;
         let inner: &mut servesim::Stepper = &mut guard;

@@ -151,6 +151,13 @@ pub struct Summary {
     /// Planner decisions that changed a pool's target (applied, advisory, or held back by
     /// the policy).
     pub scaling_decisions: u64,
+    /// The GPU budget the planner sized within (`cluster.gpu_budget`).
+    pub gpu_budget: u32,
+    /// Planner decisions whose counts the GPU budget cut (applied, advisory or held back).
+    pub budget_cut_decisions: u64,
+    /// The most GPUs a planner decision asked for where the budget cut it: what the policy
+    /// would have held, against `gpu_budget`.
+    pub most_gpus_asked: Option<u32>,
     /// Workers the planner's decisions started, at once or once GPUs were freed.
     pub workers_started: u64,
     /// Workers stopped or drained by the planner.
@@ -249,6 +256,9 @@ impl Summary {
             planner: w.planner_name().map(str::to_string),
             planner_decisions: w.planner_decisions(),
             scaling_decisions: w.scaling_events().len() as u64,
+            gpu_budget: s.gpu_budget(),
+            budget_cut_decisions: w.planner_budget_cut().0,
+            most_gpus_asked: w.planner_budget_cut().1,
             workers_started: w.workers_started(),
             workers_stopped: w
                 .scaling_events()
@@ -404,6 +414,13 @@ impl fmt::Display for Summary {
                 self.workers_stopped,
                 self.gpu_hours
             )?;
+            if let Some(most) = self.most_gpus_asked {
+                writeln!(
+                    f,
+                    "planner {planner}: the GPU budget of {} cut {} of its decisions (at most {most} GPUs asked for)",
+                    self.gpu_budget, self.budget_cut_decisions
+                )?;
+            }
         }
         for o in &self.faults {
             writeln!(f, "fault {o}")?;

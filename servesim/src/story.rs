@@ -145,7 +145,15 @@ fn what_it_did(r: &PolicyRun<'_>, from_s: f64, scenario: &Scenario) -> String {
     let first_up = events
         .iter()
         .find(|e| e.started + e.pending > 0 && e.time_s >= from_s);
-    let cost = format!("{:.2} GPU-h", r.summary.gpu_hours);
+    // Where the budget held the planner back, by how much: what a buyer of GPUs reads.
+    let cut = match r.summary.most_gpus_asked {
+        Some(most) => format!(
+            "; the GPU budget of {} cut {} of its decisions (at most {most} GPUs asked for)",
+            r.summary.gpu_budget, r.summary.budget_cut_decisions
+        ),
+        None => String::new(),
+    };
+    let cost = format!("{:.2} GPU-h{cut}", r.summary.gpu_hours);
     match (r.world.planner_name(), first_up) {
         (None, _) => format!("{}: no planner, the pools as given ({cost}).", r.policy),
         (Some(_), None) if events.iter().all(|e| e.started + e.pending == 0) => format!(

@@ -174,3 +174,27 @@ fn a_report_lists_the_planners_decisions_with_their_reasons() {
     assert_eq!(listed.matches("p_corr").count(), items, "{listed}");
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[test]
+fn a_report_says_how_far_the_budget_held_a_planner_back() {
+    let out = std::env::temp_dir().join(format!("servesim-report-budget-{}", std::process::id()));
+    let scenario = scenarios().join("planner-suite").join("step-burst.yaml");
+    let budget = ["--set", "cluster.gpu_budget=4"];
+    let (ok, stdout, stderr) = report(&scenario, "static,lookahead", &out, &budget);
+    assert!(ok, "{stderr}");
+    let summaries: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let [fixed, lookahead] = summaries.as_array().unwrap().as_slice() else {
+        panic!("two runs: {summaries}")
+    };
+    // static decides nothing; lookahead wants more than the 4 GPUs in the burst.
+    assert_eq!(fixed["budget_cut_decisions"], 0);
+    assert!(fixed["most_gpus_asked"].is_null());
+    let cut = lookahead["budget_cut_decisions"].as_u64().unwrap();
+    let most = lookahead["most_gpus_asked"].as_u64().unwrap();
+    assert!(cut > 0 && most > 4, "{lookahead}");
+    let said =
+        format!("the GPU budget of 4 cut {cut} of its decisions (at most {most} GPUs asked for)");
+    assert!(stdout.contains(&said), "{stdout}");
+    std::fs::remove_dir_all(&out).unwrap();
+}

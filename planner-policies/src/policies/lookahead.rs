@@ -455,6 +455,8 @@ impl Planner for Lookahead {
         }
 
         let mut need = c.per_pool(n_p, n_d);
+        // What this interval needs beyond the budget, before the fit cuts it.
+        let asked = c.asked_beyond(&need, obs);
         c.fit(&mut need, c.budget(obs));
 
         // 7. Hold the largest need of the last `hold_s` seconds, or of the pool's start-up if
@@ -539,7 +541,9 @@ impl Planner for Lookahead {
         if held {
             keep[c.prefill] = p.active();
         }
-        c.decide_keeping(wanted, obs, &keep).because(reason)
+        c.decide_keeping(wanted, obs, &keep)
+            .because(reason)
+            .asking(asked)
     }
 }
 

@@ -244,13 +244,13 @@ impl Common {
             w
         };
         let given = fit(budget, floor);
+        let limited = fit(u32::MAX, floor);
         let reason = if given == wanted {
             String::new()
         } else {
             // What cut the counts: the pools' own limits (replica bounds, a worker for a pool
             // holding requests), the workers the policy keeps where they changed what the
             // fit gives, and the GPU budget where the rest need more GPUs than it has.
-            let limited = fit(u32::MAX, floor);
             let by_pools = fit(u32::MAX, holding);
             let kept = floor != holding && (by_pools != limited || fit(budget, holding) != given);
             self.fit_note(
@@ -260,6 +260,8 @@ impl Common {
                 obs,
             )
         };
+        // Set only where the budget cut what the floors and limits give.
+        let asked = (given != limited).then(|| Self::clamped(self.gpus_of(&limited)));
         Decision {
             targets: given
                 .into_iter()
@@ -268,13 +270,39 @@ impl Common {
                 .collect(),
             reason,
             held: false,
+            asked_gpus: asked,
         }
     }
 
+    /// The GPUs that `wanted` needs within the pools' replica limits, where the GPU budget
+    /// cuts it ([`Decision::asked_gpus`]): for a policy that fits its counts to the budget
+    /// before it decides.
+    pub fn asked_beyond(&self, wanted: &[u32], obs: &Observation) -> Option<u32> {
+        let fit = |bound: u32| {
+            let mut w = wanted.to_vec();
+            self.fit(&mut w, bound);
+            w
+        };
+        let limited = fit(u32::MAX);
+        (fit(self.budget(obs)) != limited).then(|| Self::clamped(self.gpus_of(&limited)))
+    }
+
+    /// A GPU count as a `u32` (no deployment comes near its end).
+    fn clamped(gpus: u64) -> u32 {
+        gpus.min(u64::from(u32::MAX)) as u32
+    }
+
+    /// The GPUs of `workers` workers per pool.
+    fn gpus_of(&self, workers: &[u32]) -> u64 {
+        (workers.iter().zip(&self.gpus))
+            .map(|(a, g)| u64::from(*a) * u64::from(*g))
+            .sum()
+    }
+
     /// What the fit gave (`given`) for counts `asked`, and why: the pools' limits where
-    /// they cut the counts, the workers the policy keeps where they did (`cut`), and the
-    /// GPU budget where the counts those floors and limits give (`limited`) need more GPUs
-    /// than it has.
+    /// they cut the counts (`by_pools`), the workers the policy keeps where they did
+    /// (`kept`), and the GPU budget where the counts those floors and limits give
+    /// (`limited`) need more GPUs than it has.
     fn fit_note(
         &self,
         (asked, limited, given): (&[u32], &[u32], &[u32]),
@@ -288,11 +316,7 @@ impl Common {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let gpus = |w: &[u32]| -> u64 {
-            (w.iter().zip(&self.gpus))
-                .map(|(a, g)| u64::from(*a) * u64::from(*g))
-                .sum()
-        };
+        let gpus = |w: &[u32]| self.gpus_of(w);
         let over = gpus(limited) > u64::from(budget);
         let mut causes = Vec::new();
         if by_pools {

@@ -415,7 +415,15 @@ impl Sla {
         } else {
             format!(" (given {p} prefill, {d} decode)")
         };
-        c.decide(wanted, obs).because(format!(
+        // What the sizing asked for beyond the budget, where Dynamo's fit (not `decide`) cut
+        // it; while workers start only reductions apply, which no budget made.
+        let proposed_gpus = u64::from(proposed.0) * u64::from(band.gpus.0)
+            + u64::from(proposed.1) * u64::from(band.gpus.1);
+        let cut_by_budget = !starting && held && proposed_gpus > u64::from(c.budget(obs));
+        let asked = cut_by_budget.then(|| proposed_gpus.min(u64::from(u32::MAX)) as u32);
+        c.decide(wanted, obs)
+            .asking(asked)
+        .because(format!(
             "{how}: {}{hits}; an engine serves {rps_p:.2} req/s prefilling, {rps_d:.2} decoding within the SLO -> {n_p} prefill, {n_d} decode{given}",
             self.core.predicted()
         ))

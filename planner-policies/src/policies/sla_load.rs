@@ -189,6 +189,8 @@ pub struct SlaLoad {
     calls: u64,
     acc: Accumulated,
     floor: Vec<u32>,
+    /// The GPUs the throughput floor needed where the budget cut it.
+    floor_asked: Option<u32>,
     fits: Vec<Option<IterationFit>>,
     progress: Progress,
     last_action: Option<f64>,
@@ -260,6 +262,7 @@ impl SlaLoad {
             config: config.clone(),
             core: SlaCore::new(&predictor, true, observe),
             floor: common.min.clone(),
+            floor_asked: None,
             fits: vec![None; common.n],
             every,
             calls: 0,
@@ -337,6 +340,7 @@ impl SlaLoad {
             return;
         };
         let mut floor = c.per_pool(n_p, n_d);
+        self.floor_asked = c.asked_beyond(&floor, obs);
         c.fit(&mut floor, c.budget(obs));
         self.floor = floor;
     }
@@ -471,16 +475,20 @@ impl Planner for SlaLoad {
         if pending && wanted.iter().zip(&obs.pools).all(|(w, p)| *w <= p.active()) {
             return Decision::unchanged(c.n);
         }
-        let d = c.decide(wanted, obs).because(format!(
-            "{}; floor {:?} (throughput: {})",
-            if pending {
-                "load loop waits (action pending)"
-            } else {
-                "load loop +/-1 from estimated TTFT/ITL"
-            },
-            self.floor,
-            self.core.explain()
-        ));
+        let d = c
+            .decide(wanted, obs)
+            .because(format!(
+                "{}; floor {:?} (throughput: {})",
+                if pending {
+                    "load loop waits (action pending)"
+                } else {
+                    "load loop +/-1 from estimated TTFT/ITL"
+                },
+                self.floor,
+                self.core.explain()
+            ))
+            // The floor was fitted to the budget when it was set: what it asked for then.
+            .asking(self.floor_asked);
         if d.targets.iter().any(Option::is_some) {
             self.last_action = Some(now);
         }

@@ -602,12 +602,27 @@ fn every_policy_respects_the_budget() {
             kv: 0.97,
             ..Load::steady(40.0)
         };
-        let hist = run(p.as_mut(), &mut toy, &storm, 100);
+        let mut hist = Vec::new();
+        let mut asked = Vec::new();
+        for _ in 0..100 {
+            let d = p.decide(&toy.observe(&storm));
+            asked.extend(d.asked_gpus);
+            toy.apply(&d);
+            hist.push([toy.active(0), toy.active(1)]);
+        }
         assert!(hist.iter().all(|c| gpus(*c) <= 8), "{name}: {hist:?}");
         assert!(
             hist.iter().any(|c| gpus(*c) > 4),
             "{name} never scaled: {hist:?}"
         );
+        // The storm asks for more than the budget, and each policy says by how much (those
+        // that fit their counts to it before deciding too).
+        assert!(!asked.is_empty(), "{name}: the budget never cut it");
+        assert!(asked.iter().all(|&g| g > 8), "{name}: {asked:?}");
+        // Those sizing by throughput ask for the storm's whole need (some 30 GPUs), not for
+        // one worker beyond the counts they had fitted to the budget already.
+        let most = asked.iter().copied().max().unwrap_or(0);
+        assert!(name == "load-threshold" || most >= 20, "{name}: {asked:?}");
     }
 }
 
@@ -837,6 +852,18 @@ fn sla_by_capacity_grows_nothing_while_a_worker_starts_but_cuts_to_the_serving_o
     let mut toy = Toy::new(60.0, 30.0, 64);
     let hist = run(p.as_mut(), &mut toy, &Load::steady(1_000.0), 2);
     assert_eq!(hist[0][0], 9, "{hist:?}");
+    // On 8 GPUs the budget cuts the first decision; while its workers start, only
+    // reductions apply, which no budget made.
+    let mut p = sla_by_capacity(60.0);
+    let mut toy = Toy::new(60.0, 120.0, 8);
+    let d = p.decide(&toy.observe(&busy));
+    assert!(d.asked_gpus.is_some_and(|g| g > 8), "{d:?}");
+    toy.apply(&d);
+    let d = p.decide(&toy.observe(&Load::steady(120.0)));
+    assert!(
+        d.reason.starts_with("workers starting") && d.asked_gpus.is_none(),
+        "{d:?}"
+    );
 }
 
 #[test]
@@ -853,6 +880,8 @@ fn sla_by_capacity_fits_the_budget_as_dynamo_1_6_does_without_reversing_a_pool()
         "{}",
         d.reason
     );
+    // 9P 9D of 2-GPU workers (each pool at most 8 beyond its one) asked for 36 GPUs.
+    assert_eq!(d.asked_gpus, Some(36), "{d:?}");
     // At the full budget, both still asking for more: held, neither pays for the other.
     toy.ready = [2, 3];
     let d = p.decide(&toy.observe(&Load::steady(1_000.0)));
@@ -1318,6 +1347,7 @@ fn a_decision_the_budget_or_the_limits_cut_says_what_they_gave() {
         d.reason,
         "sized; the GPU budget of 6 gives 2 prefill, 1 decode (3 prefill, 1 decode asked for: 8 GPUs)"
     );
+    assert_eq!(d.asked_gpus, Some(8), "the budget cut it");
     // A pool kept at its workers keeps them under the budget; the other gives way.
     let mut obs = obs;
     obs.pools[0].ready = 2;
@@ -1344,6 +1374,7 @@ fn a_decision_the_budget_or_the_limits_cut_says_what_they_gave() {
         d.reason,
         "the pools' limits give 2 prefill, 1 decode (2 prefill, 3 decode asked for)"
     );
+    assert_eq!(d.asked_gpus, None, "the limits cut it, not the budget");
     let d = c.decide(vec![3, 3], &obs);
     assert_eq!(
         d.reason,

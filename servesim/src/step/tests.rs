@@ -77,6 +77,7 @@ fn the_same_decisions_give_the_same_observations_and_progress() {
                 targets: vec![Some(1 + k % 3), None],
                 reason: String::new(),
                 held: false,
+                asked_gpus: None,
             };
             stepper.advance(Some(&d)).unwrap();
         }

@@ -252,6 +252,12 @@ impl World {
         self.planner.as_ref().map_or(0, |p| p.decisions)
     }
 
+    /// Decisions of the planner whose counts the GPU budget cut, and the most GPUs one of
+    /// them asked for ([`servesim_planner::Decision::asked_gpus`]).
+    pub fn planner_budget_cut(&self) -> (u64, Option<u32>) {
+        self.planner.as_ref().map_or((0, None), |p| p.budget_cut)
+    }
+
     /// Workers the planner's decisions started: at once ([`ScalingEvent::started`]) or
     /// later, once GPUs were freed for those pending.
     pub fn workers_started(&self) -> u64 {

@@ -101,6 +101,8 @@ pub(super) struct PlannerLoop {
     pub(super) events: Vec<ScalingEvent>,
     /// Decisions taken, those changing nothing included.
     pub(super) decisions: u64,
+    /// Decisions whose counts the GPU budget cut, and the most GPUs one of them asked for.
+    pub(super) budget_cut: (u64, Option<u32>),
     /// Decisions come from outside the event loop (a stepped world): the observation of a
     /// decision time waits in `awaiting` instead of going to `planner`.
     pub(super) outside: bool,
@@ -168,6 +170,7 @@ pub(super) fn planner_loop(s: &Scenario, planner: Box<dyn Planner>) -> Result<Pl
         arrived: Arrived::default(),
         events: Vec::new(),
         decisions: 0,
+        budget_cut: (0, None),
         outside: false,
         awaiting: None,
     })
@@ -309,6 +312,9 @@ impl World {
             return;
         };
         pl.decisions += 1;
+        if let Some(gpus) = decision.asked_gpus {
+            pl.budget_cut = (pl.budget_cut.0 + 1, pl.budget_cut.1.max(Some(gpus)));
+        }
         let mut traced = Vec::new();
         if self.trace.is_some() {
             for pool in self.cluster.pool_ids() {
