@@ -455,9 +455,8 @@ impl Planner for Lookahead {
         }
 
         let mut need = c.per_pool(n_p, n_d);
-        // What this interval needs beyond the budget, before the fit cuts it.
-        let asked = c.asked_beyond(&need, obs);
-        c.fit(&mut need, c.budget(obs));
+        // What this interval needs beyond the budget, which the fit cuts.
+        let asked = c.fit_to_budget(&mut need, obs);
 
         // 7. Hold the largest need of the last `hold_s` seconds, or of the pool's start-up if
         // longer (ski rental, above).

@@ -135,12 +135,7 @@ impl Common {
         for (i, w) in wanted.iter_mut().enumerate() {
             *w = (*w).clamp(min[i], self.max[i].max(min[i]));
         }
-        let gpus = |w: &[u32]| -> u64 {
-            w.iter()
-                .zip(&self.gpus)
-                .map(|(a, g)| u64::from(*a) * u64::from(*g))
-                .sum()
-        };
+        let gpus = |w: &[u32]| self.gpus_of(w);
         let total = gpus(wanted);
         if total <= u64::from(budget) {
             return;
@@ -260,8 +255,7 @@ impl Common {
                 obs,
             )
         };
-        // Set only where the budget cut what the floors and limits give.
-        let asked = (given != limited).then(|| Self::clamped(self.gpus_of(&limited)));
+        let asked = self.budget_cut(&limited, &given);
         Decision {
             targets: given
                 .into_iter()
@@ -274,17 +268,20 @@ impl Common {
         }
     }
 
-    /// The GPUs that `wanted` needs within the pools' replica limits, where the GPU budget
-    /// cuts it ([`Decision::asked_gpus`]): for a policy that fits its counts to the budget
-    /// before it decides.
-    pub fn asked_beyond(&self, wanted: &[u32], obs: &Observation) -> Option<u32> {
-        let fit = |bound: u32| {
-            let mut w = wanted.to_vec();
-            self.fit(&mut w, bound);
-            w
-        };
-        let limited = fit(u32::MAX);
-        (fit(self.budget(obs)) != limited).then(|| Self::clamped(self.gpus_of(&limited)))
+    /// [`Common::fit`] to the GPU budget `obs` gives, for a policy that fits its counts
+    /// before it decides: what the budget cut ([`Decision::asked_gpus`]).
+    pub fn fit_to_budget(&self, wanted: &mut [u32], obs: &Observation) -> Option<u32> {
+        // The limits alone first: the budget's fit starts from the same clamped counts.
+        self.fit(wanted, u32::MAX);
+        let limited = wanted.to_vec();
+        self.fit(wanted, self.budget(obs));
+        self.budget_cut(&limited, wanted)
+    }
+
+    /// The GPUs of `limited` (counts within the pools' limits and floors) where the budget
+    /// cut them to `given` ([`Decision::asked_gpus`]).
+    fn budget_cut(&self, limited: &[u32], given: &[u32]) -> Option<u32> {
+        (given != limited).then(|| Self::clamped(self.gpus_of(limited)))
     }
 
     /// A GPU count as a `u32` (no deployment comes near its end).

@@ -417,10 +417,9 @@ impl Sla {
         };
         // What the sizing asked for beyond the budget, where Dynamo's fit (not `decide`) cut
         // it; while workers start only reductions apply, which no budget made.
-        let proposed_gpus = u64::from(proposed.0) * u64::from(band.gpus.0)
-            + u64::from(proposed.1) * u64::from(band.gpus.1);
+        let proposed_gpus = c.gpus_of(&c.per_pool(proposed.0, proposed.1));
         let cut_by_budget = !starting && held && proposed_gpus > u64::from(c.budget(obs));
-        let asked = cut_by_budget.then(|| proposed_gpus.min(u64::from(u32::MAX)) as u32);
+        let asked = cut_by_budget.then(|| Common::clamped(proposed_gpus));
         c.decide(wanted, obs)
             .asking(asked)
         .because(format!(

@@ -340,8 +340,7 @@ impl SlaLoad {
             return;
         };
         let mut floor = c.per_pool(n_p, n_d);
-        self.floor_asked = c.asked_beyond(&floor, obs);
-        c.fit(&mut floor, c.budget(obs));
+        self.floor_asked = c.fit_to_budget(&mut floor, obs);
         self.floor = floor;
     }
 
