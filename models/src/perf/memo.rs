@@ -28,8 +28,9 @@ const DENSE_TOKENS: usize = 1 << 17;
 /// Decode batch sizes whose attention is cached (larger ones are computed directly).
 const DENSE_SEQS: usize = 1 << 14;
 
-/// [`IterationPredictor`] with caches; single-threaded (each run owns its own).
-#[derive(Debug)]
+/// [`IterationPredictor`] with caches; single-threaded (each run owns its own, and a clone
+/// for another thread carries the caches as they stand: they only memoise).
+#[derive(Debug, Clone)]
 pub struct CachedPredictor {
     inner: IterationPredictor,
     /// Token terms of steps run eagerly (with prefill, or decode batches without a graph).

@@ -63,6 +63,7 @@ pub const MAX_BATCH: u32 = 1024;
 pub const MAX_PREFILL_UTILISATION: f64 = 0.95;
 
 /// One worker shape's performance model.
+#[derive(Clone)]
 pub struct Worker {
     /// How its GPUs are split.
     pub split: Split,
@@ -79,6 +80,7 @@ pub struct Worker {
 }
 
 /// Everything a search needs.
+#[derive(Clone)]
 pub struct Search<'a> {
     /// The request.
     pub req: &'a ProfileRequest,
@@ -514,7 +516,7 @@ pub struct SearchResult {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     #[test]
@@ -532,21 +534,29 @@ mod tests {
         assert_eq!(Search::largest(50, |_| true), Some(50));
     }
 
+    /// A request for `model` under TensorRT-LLM on 16 `gpu`s in nodes of 8 (TTFT 1.5 s,
+    /// ITL 40 ms, 4,000 / 1,000 tokens), `load` (`concurrency: 48, `, say) put before them.
+    pub(in crate::profiler) fn request(model: &str, gpu: &str, load: &str) -> ProfileRequest {
+        let text = format!(
+            "
+apiVersion: nvidia.com/v1alpha1
+kind: DynamoGraphDeploymentRequest
+metadata: {{name: t}}
+spec:
+  model: {model}
+  backend: trtllm
+  sla: {{ttft: 1500, itl: 40}}
+  workload: {{{load}isl: 4000, osl: 1000}}
+  hardware: {{gpuSku: {gpu}, totalGpus: 16, numGpusPerNode: 8}}
+"
+        );
+        ProfileRequest::from_yaml_str(&text, "t", &Default::default()).unwrap()
+    }
+
     /// DeepSeek-R1 under TensorRT-LLM on 16 B200s: disaggregated, its decode workers
     /// attention-DP ranks of their own batches.
     fn deepseek_search(run: impl FnOnce(&Search<'_>)) {
-        let text = "
-apiVersion: nvidia.com/v1alpha1
-kind: DynamoGraphDeploymentRequest
-metadata: {name: ds}
-spec:
-  model: deepseek-ai/DeepSeek-R1
-  backend: trtllm
-  sla: {ttft: 1500, itl: 40}
-  workload: {isl: 4000, osl: 1000}
-  hardware: {gpuSku: b200_sxm, totalGpus: 16, numGpusPerNode: 8}
-";
-        let req = ProfileRequest::from_yaml_str(text, "ds", &Default::default()).unwrap();
+        let req = request("deepseek-ai/DeepSeek-R1", "b200_sxm", "");
         let catalog = servesim_models::hardware::GpuCatalog::builtin();
         run(&Search::new(&req, catalog.get(&req.gpu).unwrap()).unwrap());
     }

@@ -1,13 +1,11 @@
 //! The fast search weighed on threads: each share of it (the disaggregated deployments of
 //! one prefill worker shape, the aggregated ones of one worker shape) is weighed whole on
-//! one thread, on its own copy of the workers' caches (they memoise pure functions, so a
-//! copy answers as the original), and the shares are put back in the order one thread
-//! weighs them: the answer is the same however many threads run it.
+//! one thread, on its own copy of the search and its workers' caches (they memoise pure
+//! functions, so a copy answers as the original), and the shares are put back in the order
+//! one thread weighs them: the answer is the same however many threads run it.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-use servesim_models::perf::CachedPredictor;
 
 use super::candidate::Candidate;
 use super::search::{Search, SearchResult, Worker, frontier, pick, rank};
@@ -21,12 +19,8 @@ enum Share {
     Aggregated(usize),
 }
 
-/// What a share weighed: per decode worker, the best deployment and those sampled; or an
-/// aggregated worker's best and those sampled.
-enum Weighed {
-    Prefill(Vec<(Option<Candidate>, Vec<Candidate>)>),
-    Aggregated(Option<Candidate>, Vec<Candidate>),
-}
+/// The best deployment of some sampled, and all of them.
+type Sampled = (Option<Candidate>, Vec<Candidate>);
 
 /// A decode worker's batches, the same for every prefill worker beside it.
 struct DecodePlan {
@@ -44,8 +38,8 @@ impl<'a> Search<'a> {
     /// [`Search::run`] on at most `threads` threads (at least one), with the same answer
     /// however many: each share of the search (the disaggregated deployments of one prefill
     /// worker shape, the aggregated ones of one worker shape) is weighed whole on one
-    /// thread, on its own copy of the workers' caches, and the shares are put back in the
-    /// order a single thread weighs them.
+    /// thread, on its own copy of the search, and the shares are put back in the order a
+    /// single thread weighs them.
     pub fn run_on(&self, threads: usize) -> SearchResult {
         let decode = self.decode_plans();
         let mut shares: Vec<Share> = self
@@ -57,11 +51,11 @@ impl<'a> Search<'a> {
                 .map(|(i, _)| Share::Aggregated(i)),
         );
         let next = AtomicUsize::new(0);
-        let mut weighed: Vec<(usize, Weighed)> = std::thread::scope(|scope| {
+        let mut weighed: Vec<(usize, Vec<Sampled>)> = std::thread::scope(|scope| {
             // A thread the system refuses is no loss: the others take its shares.
             let helpers: Vec<_> = (1..threads.clamp(1, shares.len().max(1)))
                 .filter_map(|_| {
-                    let copy = self.fresh_copy();
+                    let copy = self.clone();
                     let (shares, decode, next) = (&shares, &decode, &next);
                     std::thread::Builder::new()
                         .spawn_scoped(scope, move || copy.weigh_shares(shares, decode, next))
@@ -80,17 +74,14 @@ impl<'a> Search<'a> {
         weighed.sort_by_key(|(i, _)| *i);
         // Back in a single thread's order: per decode worker, each prefill worker's
         // deployments (the prefill shares come first); then the aggregated workers'.
-        let mut best = Vec::new();
-        let mut points = Vec::new();
-        let mut by_prefill = Vec::new();
-        let mut aggregated = Vec::new();
-        for (_, w) in weighed {
-            match w {
-                Weighed::Prefill(per_decode) => by_prefill.push(per_decode.into_iter()),
-                Weighed::Aggregated(top, sampled) => aggregated.push((top, sampled)),
-            }
-        }
-        let mut keep = |(top, sampled): (Option<Candidate>, Vec<Candidate>)| {
+        let prefill_shares = shares
+            .iter()
+            .filter(|s| matches!(s, Share::Prefill(_)))
+            .count();
+        let mut weighed = weighed.into_iter().map(|(_, sampled)| sampled.into_iter());
+        let mut by_prefill: Vec<_> = weighed.by_ref().take(prefill_shares).collect();
+        let (mut best, mut points) = (Vec::new(), Vec::new());
+        let mut keep = |(top, sampled): Sampled| {
             points.extend(sampled);
             best.extend(top);
         };
@@ -99,7 +90,7 @@ impl<'a> Search<'a> {
                 keep(per_decode.next().expect("a result per decode worker"));
             }
         }
-        aggregated.into_iter().for_each(keep);
+        weighed.flatten().for_each(keep);
         best.sort_by(rank);
         // Batches of a grid that size the same deployment give the same point: one each.
         let mut unique: Vec<Candidate> = Vec::with_capacity(points.len());
@@ -144,34 +135,6 @@ impl<'a> Search<'a> {
             .collect()
     }
 
-    /// The same search with its workers' caches empty, for another thread.
-    fn fresh_copy(&self) -> Search<'a> {
-        Search {
-            req: self.req,
-            workers: self
-                .workers
-                .iter()
-                .map(|w| Worker {
-                    split: w.split,
-                    predictor: w.predictor.clone(),
-                    cached: CachedPredictor::new(w.predictor.clone()),
-                    graphs: w.graphs.clone(),
-                    kv_tokens: w.kv_tokens,
-                    state_tokens: w.state_tokens,
-                })
-                .collect(),
-            skipped: self.skipped.clone(),
-            max_batched_tokens: self.max_batched_tokens,
-            chunked_prefill: self.chunked_prefill,
-            prefill_max_num_seqs: self.prefill_max_num_seqs,
-            decode_side: self.decode_side.clone(),
-            header_tokens: self.header_tokens,
-            kv_dtype: self.kv_dtype,
-            overlap_schedule: self.overlap_schedule,
-            prefill_ttft_ms: self.prefill_ttft_ms,
-        }
-    }
-
     /// Weighs the shares not yet taken (`next` counts those taken, by any thread), each
     /// with its index in `shares`.
     fn weigh_shares(
@@ -179,7 +142,7 @@ impl<'a> Search<'a> {
         shares: &[Share],
         decode: &[DecodePlan],
         next: &AtomicUsize,
-    ) -> Vec<(usize, Weighed)> {
+    ) -> Vec<(usize, Vec<Sampled>)> {
         let mut weighed = Vec::new();
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
@@ -189,11 +152,8 @@ impl<'a> Search<'a> {
             weighed.push((
                 i,
                 match *share {
-                    Share::Prefill(p) => Weighed::Prefill(self.weigh_disaggregated(p, decode)),
-                    Share::Aggregated(w) => {
-                        let (top, sampled) = self.weigh_aggregated(&self.workers[w]);
-                        Weighed::Aggregated(top, sampled)
-                    }
+                    Share::Prefill(p) => self.weigh_disaggregated(p, decode),
+                    Share::Aggregated(w) => vec![self.weigh_aggregated(&self.workers[w])],
                 },
             ));
         }
@@ -201,11 +161,7 @@ impl<'a> Search<'a> {
 
     /// Prefill worker `p` beside each decode worker of `decode`: per decode worker, the
     /// best deployment and every one sampled.
-    fn weigh_disaggregated(
-        &self,
-        p: usize,
-        decode: &[DecodePlan],
-    ) -> Vec<(Option<Candidate>, Vec<Candidate>)> {
+    fn weigh_disaggregated(&self, p: usize, decode: &[DecodePlan]) -> Vec<Sampled> {
         let prefill = &self.workers[p];
         let queue = self.prefill_queue(prefill);
         decode
@@ -217,24 +173,16 @@ impl<'a> Search<'a> {
                 // (it waits less for a slot and for its first token, and changes the
                 // prefill:decode ratio). Where no batch meets the target, every one sampled
                 // competes as the closest ([`rank`]).
-                let mut top = self.disagg(prefill, &queue, d, plan.b_best);
-                let mut sampled = Vec::new();
-                for &b in &plan.grid {
-                    let Some(c) = self.disagg(prefill, &queue, d, b) else {
-                        continue;
-                    };
-                    if plan.b_slo.is_none_or(|bs| b <= bs) {
-                        top = pick(top, c.clone());
-                    }
-                    sampled.push(c);
-                }
-                (top, sampled)
+                let top = self.disagg(prefill, &queue, d, plan.b_best);
+                sample(plan.grid.iter().copied(), plan.b_slo, top, |b| {
+                    self.disagg(prefill, &queue, d, b)
+                })
             })
             .collect()
     }
 
     /// Aggregated workers of `w`: the best deployment and every one sampled.
-    fn weigh_aggregated(&self, w: &Worker) -> (Option<Candidate>, Vec<Candidate>) {
+    fn weigh_aggregated(&self, w: &Worker) -> Sampled {
         let (itl_t, ttft_t) = (self.req.itl_ms, self.req.ttft_ms);
         let cap = self.batch_cap(w).min(
             self.worker_token_budget(w.split, "aggregated")
@@ -248,23 +196,33 @@ impl<'a> Search<'a> {
         });
         // The batches within both targets compete; where none is, every one sampled
         // competes as the closest ([`rank`]).
-        let mut top: Option<Candidate> = None;
-        let mut sampled = Vec::new();
-        for b in Self::grid(cap, b_slo) {
-            let Some(c) = agg(b) else { continue };
-            if b_slo.is_none_or(|bs| b <= bs) {
-                top = pick(top, c.clone());
-            }
-            sampled.push(c);
-        }
-        (top, sampled)
+        sample(Self::grid(cap, b_slo), b_slo, None, agg)
     }
+}
+
+/// The deployments `weigh` gives `batches` (those it gives), and the best of `top` and
+/// those within `b_slo` (all of them where no batch meets the targets).
+fn sample(
+    batches: impl IntoIterator<Item = u32>,
+    b_slo: Option<u32>,
+    mut top: Option<Candidate>,
+    mut weigh: impl FnMut(u32) -> Option<Candidate>,
+) -> Sampled {
+    let mut sampled = Vec::new();
+    for b in batches {
+        let Some(c) = weigh(b) else { continue };
+        if b_slo.is_none_or(|bs| b <= bs) {
+            top = pick(top, c.clone());
+        }
+        sampled.push(c);
+    }
+    (top, sampled)
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::profiler::request::ProfileRequest;
     use crate::profiler::search::Search;
+    use crate::profiler::search::tests::request;
 
     /// The same answer on one thread as on several, disaggregated and aggregated, under
     /// a GPU budget and under a closed loop of users.
@@ -276,20 +234,7 @@ mod tests {
             ("Qwen/Qwen3-32B-FP8", "h200_sxm", ""),
             ("Qwen/Qwen3-32B-FP8", "h200_sxm", "concurrency: 48, "),
         ] {
-            let text = format!(
-                "
-apiVersion: nvidia.com/v1alpha1
-kind: DynamoGraphDeploymentRequest
-metadata: {{name: t}}
-spec:
-  model: {model}
-  backend: trtllm
-  sla: {{ttft: 1500, itl: 40}}
-  workload: {{{load}isl: 4000, osl: 1000}}
-  hardware: {{gpuSku: {gpu}, totalGpus: 16, numGpusPerNode: 8}}
-"
-            );
-            let req = ProfileRequest::from_yaml_str(&text, "t", &Default::default()).unwrap();
+            let req = request(model, gpu, load);
             let search = Search::new(&req, catalog.get(&req.gpu).unwrap()).unwrap();
             let one = search.run_on(1);
             assert!(!one.candidates.is_empty() && !one.points.is_empty());
