@@ -204,6 +204,7 @@ impl Summary {
             .map(|(_, n)| n)
             .sum();
         let judged = m.all.completed + rejected + late;
+        let (budget_cut_decisions, most_gpus_asked) = w.planner_budget_cut();
         let pools: Vec<PoolSummary> = w
             .cluster
             .pool_ids()
@@ -257,8 +258,8 @@ impl Summary {
             planner_decisions: w.planner_decisions(),
             scaling_decisions: w.scaling_events().len() as u64,
             gpu_budget: s.gpu_budget(),
-            budget_cut_decisions: w.planner_budget_cut().0,
-            most_gpus_asked: w.planner_budget_cut().1,
+            budget_cut_decisions,
+            most_gpus_asked,
             workers_started: w.workers_started(),
             workers_stopped: w
                 .scaling_events()

@@ -41,11 +41,12 @@ pub fn render(scenario: &Scenario, runs: &[PolicyRun<'_>], burst: Option<(f64, f
         "\n{:<16} {:>8} {:>10} {:>10} {:>9} {:>7} {:>16}",
         "policy", "SLO met", "TTFT p90", "goodput", "GPU-h", "+/-", "TTFT > SLO for"
     );
-    let (from, to) = burst.unwrap_or((0.0, end));
+    // What the planners did is told from the burst on, where there is one.
+    let from = burst.map_or(0.0, |(a, _)| a);
     for r in runs {
         // The burst's seconds, or those the run measures (after its warm-up), as its summary.
         let over = match burst {
-            Some(_) => seconds_over_ttft_slo(r.world, slo, from, to),
+            Some((a, b)) => seconds_over_ttft_slo(r.world, slo, a, b),
             None => r.summary.ttft_over_slo_s,
         };
         let _ = writeln!(
