@@ -34,6 +34,14 @@ fn dir(name: &str) -> PathBuf {
     d
 }
 
+/// The path of the shipped scenario `name` (relative to `scenarios/`).
+fn shipped(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(name);
+    path.to_str().unwrap().to_string()
+}
+
 /// BASE with `from` replaced by `to`, written to `d/name.yaml`.
 fn variant(d: &Path, name: &str, from: &str, to: &str) -> String {
     assert!(BASE.contains(from), "{from}");
@@ -494,11 +502,7 @@ fn a_run_whose_traffic_ends_early_says_its_rates_include_the_idle_tail() {
 #[test]
 fn a_run_ending_with_many_requests_unfinished_says_its_latencies_leave_them_out() {
     // The planner suite's step burst cut in its burst: a fifth of what arrived is in flight.
-    let step = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../scenarios/planner-suite/step-burst.yaml")
-        .to_str()
-        .unwrap()
-        .to_string();
+    let step = shipped("planner-suite/step-burst.yaml");
     let (ok, stdout, stderr) = servesim(&["run", &step, "--set", "duration_s=300"]);
     assert!(ok, "{stderr}");
     assert!(
@@ -512,11 +516,7 @@ fn a_run_ending_with_many_requests_unfinished_says_its_latencies_leave_them_out(
         "{stdout}"
     );
     // Long answers under way at the end are a steady state's, not a backlog: nothing said.
-    let bench = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../scenarios/bench-wide-ep-gb200.yaml")
-        .to_str()
-        .unwrap()
-        .to_string();
+    let bench = shipped("bench-wide-ep-gb200.yaml");
     let (ok, stdout, _) = servesim(&["run", &bench]);
     assert!(
         ok && !stdout.contains("still waiting to be served"),
@@ -526,11 +526,7 @@ fn a_run_ending_with_many_requests_unfinished_says_its_latencies_leave_them_out(
 
 #[test]
 fn an_advisory_planner_says_it_changes_nothing() {
-    let step = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../scenarios/planner-suite/step-burst.yaml")
-        .to_str()
-        .unwrap()
-        .to_string();
+    let step = shipped("planner-suite/step-burst.yaml");
     let set = ["--set", "duration_s=60", "--set", "planner.advisory=true"];
     let (ok, stdout, stderr) = servesim(&[&["run", step.as_str()][..], &set[..]].concat());
     assert!(ok, "{stderr}");
