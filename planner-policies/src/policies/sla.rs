@@ -409,11 +409,13 @@ impl Sla {
                 h * 100.0
             )
         });
+        // The counts by the pools' own names, as the fit's note gives them.
+        let (prefill, decode) = (&obs.pools[c.prefill].name, &obs.pools[c.decode].name);
         // What the step, the limits and the budget made of the sizing, where they changed it.
         let given = if (p, d) == (n_p, n_d) {
             String::new()
         } else {
-            format!(" (given {p} prefill, {d} decode)")
+            format!(" (given {p} {prefill}, {d} {decode})")
         };
         // What the sizing asked for beyond the budget, where Dynamo's fit (not `decide`) cut
         // it; while workers start only reductions apply, which no budget made.
@@ -423,7 +425,7 @@ impl Sla {
         c.decide(wanted, obs)
             .asking(asked)
         .because(format!(
-            "{how}: {}{hits}; an engine serves {rps_p:.2} req/s prefilling, {rps_d:.2} decoding within the SLO -> {n_p} prefill, {n_d} decode{given}",
+            "{how}: {}{hits}; an engine serves {rps_p:.2} req/s prefilling, {rps_d:.2} decoding within the SLO -> {n_p} {prefill}, {n_d} {decode}{given}",
             self.core.predicted()
         ))
     }

@@ -873,10 +873,16 @@ fn sla_by_capacity_fits_the_budget_as_dynamo_1_6_does_without_reversing_a_pool()
     // the pools (2P 3D), where a proportional cut of 9P 9D would leave two GPUs idle (2P 2D).
     let mut p = sla_by_capacity(60.0);
     let mut toy = Toy::new(60.0, 30.0, 10);
-    let d = p.decide(&toy.observe(&Load::steady(1_000.0)));
+    // Pools named by the user, not by their roles: the note names them so.
+    let mut obs = toy.observe(&Load::steady(1_000.0));
+    obs.pools[0].name = "ctx".into();
+    obs.pools[1].name = "gen".into();
+    let d = p.decide(&obs);
     assert_eq!(d.targets, vec![Some(2), Some(3)], "{d:?}");
     assert!(
-        d.reason.contains("fitted to the GPU budget"),
+        d.reason.contains("fitted to the GPU budget")
+            && d.reason
+                .ends_with("-> 100 ctx, 22 gen (given 2 ctx, 3 gen)"),
         "{}",
         d.reason
     );
