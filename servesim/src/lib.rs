@@ -12,7 +12,8 @@
 //! - [`profiler`]: deployment search from a Dynamo request, and the planner profile;
 //! - [`validate`]: predictions of real serving runs and their errors;
 //! - [`trace`]: a run's timeline as a Chrome / Perfetto trace;
-//! - [`progress`]: long work observed as it completes (the command line's progress bars).
+//! - [`progress`]: long work observed as it completes (the command line's progress bars);
+//! - [`text`]: small pieces of English the command line and the reports share.
 //!
 //! Re-exports the crates underneath so that an embedding needs one dependency.
 
@@ -29,6 +30,7 @@ pub mod scenario;
 pub mod step;
 pub mod story;
 pub mod suite;
+pub mod text;
 pub mod trace;
 pub mod validate;
 pub mod warnings;

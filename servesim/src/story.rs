@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use crate::report::{Summary, seconds_over_ttft_slo};
 use crate::scenario::Scenario;
+use crate::text::counted;
 use crate::world::World;
 
 /// One policy's run.
@@ -134,10 +135,9 @@ pub fn render(scenario: &Scenario, runs: &[PolicyRun<'_>], burst: Option<(f64, f
 fn decisions(n: u64, changes: usize) -> String {
     let of = match changes {
         0 => "none changing a pool".to_string(),
-        1 => "1 pool change".to_string(),
-        c => format!("{c} pool changes"),
+        c => counted(c as u64, "pool change"),
     };
-    format!("{n} decision{}, {of}", if n == 1 { "" } else { "s" })
+    format!("{}, {of}", counted(n, "decision"))
 }
 
 /// One sentence on what a planner did from `from_s` on.

@@ -8,6 +8,7 @@ use servesim::models::backend::Backend;
 use servesim::models::hardware::GpuCatalog;
 use servesim::models::llm::{Attention, ExpertFormat, Ffn, LlmSpec, Mixer, Parallelism};
 use servesim::planner::PolicyKind;
+use servesim::text::counted;
 use servesim::traffic::arrival::ARRIVAL_KINDS;
 use servesim_core::Named;
 
@@ -110,7 +111,7 @@ fn describe_model(m: &LlmSpec) -> String {
                 s += " + shared";
             }
             if dense > 0 {
-                s += &format!(", {dense} dense layer{}", if dense == 1 { "" } else { "s" });
+                s += &format!(", {}", counted(dense as u64, "dense layer"));
             }
             match e.expert_format {
                 ExpertFormat::Mxfp4 => s += ", mxfp4 experts",

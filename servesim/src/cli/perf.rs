@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 use servesim::iteration::{Launch, iteration_breakdown};
 use servesim::scenario::{Override, Scenario};
+use servesim::text::counted;
 use servesim_models::backend::Backend;
 use servesim_models::calibration::import::PublicTable;
 use servesim_models::hardware::GpuCatalog;
@@ -330,9 +331,9 @@ pub fn run(cmd: PerfCommand) -> Result<(), CliError> {
                 format!(" (efficiencies from {source} tables, {gpu} datasheet)")
             };
             eprintln!(
-                "{}: {} rows, {} predicted{via}; wrote {}",
+                "{}: {}, {} predicted{via}; wrote {}",
                 input.display(),
-                s.rows,
+                counted(s.rows as u64, "row"),
                 s.predicted,
                 output.display()
             );

@@ -8,6 +8,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 
 use clap::Subcommand;
+use servesim::text::counted;
 use servesim_core::{NotOneOf, SimDuration, SimTime};
 use servesim_traffic::{
     MooncakeWriter, Standalone, StatsBuilder, TraceFormat, TrafficError, WorkloadSpec,
@@ -187,7 +188,7 @@ pub fn run(cmd: TrafficCommand) -> Result<(), CliError> {
                 .inspect_err(|_| {
                     let _ = std::fs::remove_file(&partial);
                 })?;
-            eprintln!("wrote {n} requests to {}", out.display());
+            eprintln!("wrote {} to {}", counted(n, "request"), out.display());
             Ok(())
         }
     }

@@ -3,16 +3,16 @@
 use std::fmt;
 
 use super::{AbReport, or_dash};
+use crate::text::counted;
 
 impl fmt::Display for AbReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let one_seed = self.seeds.len() < 2;
         writeln!(
             f,
-            "A/B on {} over {} seed{} ({})",
+            "A/B on {} over {} ({})",
             self.scenario,
-            self.seeds.len(),
-            if one_seed { "" } else { "s" },
+            counted(self.seeds.len() as u64, "seed"),
             if self.no_interval.is_some() {
                 "no intervals: see below"
             } else {

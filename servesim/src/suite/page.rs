@@ -216,7 +216,7 @@ pub fn render(report: &SuiteReport) -> String {
          fixed deployment, with 95 % t-intervals.",
         report.workloads.len(),
         super::table::percent(report.attainment_target),
-        super::table::seeds(report.seeds)
+        crate::text::counted(report.seeds, "seed")
     );
     let mut body = summary(report);
     body.push_str("<section><h2>Per workload</h2><div class=\"grid\">");

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::experiment::Estimate;
+use crate::text::counted;
 
 use super::{BEST_FIXED, SuiteReport, WorkloadReport};
 
@@ -117,7 +118,7 @@ impl fmt::Display for SuiteReport {
              best fixed deployment (95 % t-intervals); best-fixed: the most goodput per GPU at \
              >= {} SLO attainment (DistServe's per-GPU goodput)",
             self.workloads.len(),
-            seeds(self.seeds),
+            counted(self.seeds, "seed"),
             percent(self.attainment_target)
         )?;
         for w in &self.workloads {
@@ -174,15 +175,6 @@ impl fmt::Display for SuiteReport {
     }
 }
 
-/// `n seeds`, or `1 seed`.
-pub(super) fn seeds(n: u64) -> String {
-    if n == 1 {
-        "1 seed".to_string()
-    } else {
-        format!("{n} seeds")
-    }
-}
-
 /// A share as a percentage with as few decimals as give it back (`90%`, `99.9%`,
 /// `99.995%`; at most six, cut rather than rounded beyond): a target below 1 never reads
 /// 100 %.
@@ -204,10 +196,10 @@ pub(super) fn percent(share: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{percent, seeds};
+    use super::percent;
 
     #[test]
-    fn targets_and_seeds_read_as_given() {
+    fn targets_read_as_given() {
         assert_eq!(percent(0.9), "90%");
         assert_eq!(percent(0.999), "99.9%");
         assert_eq!(percent(0.9995), "99.95%");
@@ -217,6 +209,5 @@ mod tests {
         assert_eq!(percent(0.9999999), "99.99999%");
         assert_eq!(percent(1.0 / 3.0), "33.333333%");
         assert_eq!(percent(1.0 - 1e-10), "99.999999%");
-        assert_eq!((seeds(1), seeds(20)), ("1 seed".into(), "20 seeds".into()));
     }
 }

@@ -2,6 +2,7 @@
 //! number, and typed accessors whose errors name the line and column; and the output CSV.
 
 use crate::Error;
+use crate::text::counted;
 
 use super::{ClientStats, Distribution, OUTPUT_COLUMNS, REQUIRED_COLUMNS, Validation};
 
@@ -110,10 +111,9 @@ impl MeasuredFile {
     pub(super) fn width_fault(&self, fields: &[String]) -> Option<String> {
         (fields.len() != self.header.len()).then(|| {
             let col = fields.len().min(self.header.len()) + 1;
-            let n = fields.len();
-            let fields = if n == 1 { "field" } else { "fields" };
             format!(
-                "column {col}: {n} {fields} where the header has {}",
+                "column {col}: {} where the header has {}",
+                counted(fields.len() as u64, "field"),
                 self.header.len()
             )
         })

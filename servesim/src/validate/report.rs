@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::text::counted;
+
 use super::{Averaged, RecipeClient, RowSpec, Validation};
 
 /// Mean absolute percentage errors of a group of rows, each figure over the rows that
@@ -151,8 +153,7 @@ impl Errors {
             return "– | –".into();
         }
         let over = if errors.len() < rows {
-            let n = errors.len();
-            format!(" ({n} row{})", if n == 1 { "" } else { "s" })
+            format!(" ({})", counted(errors.len() as u64, "row"))
         } else {
             String::new()
         };
