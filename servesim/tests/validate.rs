@@ -380,6 +380,38 @@ fn trtllm_versions_serve_with_every_slot_of_the_batch() {
     assert_eq!(p[0], p[1]);
 }
 
+#[test]
+fn vllm_rows_of_0_14_and_later_schedule_each_step_while_the_last_runs() {
+    // One vLLM row under three releases: before async scheduling was its default, after,
+    // and unnamed. The scenario each simulated says which.
+    let row = agg(
+        "vllm",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "h100_sxm",
+        "",
+        512,
+        64,
+        1,
+        1,
+        4,
+    );
+    let release = |v: &str| row.replacen(",vllm,1.0,", &format!(",vllm,{v},"), 1);
+    let rows = [release("0.13.0"), release("0.18.0"), release("")];
+    let d = dir("async");
+    let folder = d.join("scenarios");
+    let (out, _) = run_with(
+        "async",
+        &rows,
+        &["--steady", "--scenarios", folder.to_str().unwrap()],
+    );
+    assert_succeeded(&out);
+    let overlap = |line: u32| {
+        let text = std::fs::read_to_string(folder.join(format!("line-{line}.yaml"))).unwrap();
+        text.contains("overlap_schedule: true")
+    };
+    assert_eq!([overlap(2), overlap(3), overlap(4)], [false, true, false]);
+}
+
 /// 32 users of 2048-token prompts on one vLLM worker (Llama-3.1-8B, H100): started together
 /// they prefill all 64 k prompt tokens in one burst.
 fn burst_row() -> String {

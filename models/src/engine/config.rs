@@ -43,10 +43,10 @@ pub struct EngineConfig {
     /// and the newest sequence is preempted when they run out (vLLM, SGLang).
     pub reserve_output: bool,
     /// Plan each iteration while the previous one runs (TensorRT-LLM's overlap scheduler,
-    /// SGLang's overlap schedule): the plan made when an iteration ends was drawn up when
-    /// it started, so it admits only requests queued by then and counts the sequences that
-    /// finished in it as still holding their slots. A request that arrives while an
-    /// iteration runs waits one more; an idle engine plans at once.
+    /// SGLang's overlap schedule, vLLM's async scheduling): the plan made when an iteration
+    /// ends was drawn up when it started, so it admits only requests queued by then and
+    /// counts the sequences that finished in it as still holding their slots. A request that
+    /// arrives while an iteration runs waits one more; an idle engine plans at once.
     pub overlap_schedule: bool,
     /// The decode batch sizes with a captured CUDA graph, and whether smaller batches are
     /// padded up to one ([`CudaGraphs`]; each backend's defaults cite their source).
@@ -191,7 +191,18 @@ impl EngineConfig {
         };
         let config = match backend {
             // vLLM: 1,024 sequences and 8,192 tokens a step on GPUs of 70 GiB or more other
-            // than the A100 (where larger steps cost throughput), else 256 and 2,048.
+            // than the A100 (where larger steps cost throughput), else 256 and 2,048. Each
+            // step is scheduled when the one before it ends, as up to 0.13.0
+            // (`SchedulerConfig.async_scheduling = False`). From 0.14.0 vLLM schedules each
+            // step while the previous one runs (async scheduling: its `AsyncScheduler` and
+            // `EngineCore.step_with_batch_queue`, two batches in flight), on by default
+            // (`VllmConfig.__post_init__` in `vllm/config/vllm.py`, read in 0.14.0 and 0.18.0)
+            // unless speculative decoding it cannot overlap is set (any but EAGLE and MTP in
+            // 0.14.0, those and GPU n-gram in 0.18.0), the executor is not `mp`, `uni` or
+            // `external_launcher` (Ray), or, in 0.14.0, pipeline parallelism is on:
+            // `engine.overlap_schedule: true` in a scenario, and `validate` for the rows of
+            // those releases. It keeps a finished sequence's KV blocks until the next step is
+            // planned, which the simulated engine frees when the step ends.
             Backend::Vllm => {
                 let large = mib >= 70.0 * 1024.0 && !gpu.sku.contains("a100");
                 EngineConfig {

@@ -337,8 +337,9 @@ pub struct EngineOverrides {
     /// Reserve the blocks of the whole output at admission (TensorRT-LLM's
     /// `GUARANTEED_NO_EVICT`; its default), instead of preempting when blocks run out.
     pub reserve_output: Option<bool>,
-    /// Plan each iteration while the previous one runs (TensorRT-LLM's overlap scheduler,
-    /// SGLang's overlap schedule; both on by default): a request that arrives during an
+    /// Plan each iteration while the previous one runs (TensorRT-LLM's overlap scheduler and
+    /// SGLang's overlap schedule, both on by default; vLLM's async scheduling, its default
+    /// from 0.14.0, off by default here as up to 0.13.0): a request that arrives during an
     /// iteration waits one more.
     pub overlap_schedule: Option<bool>,
     /// Share of KV blocks kept free at admission, in [0, 1).

@@ -277,6 +277,33 @@ impl Row<'_> {
         }
     }
 
+    /// The release `backend_version` names: its leading `major.minor.patch`, after an
+    /// optional `v` (a missing part is 0; nothing after the first part with more than digits,
+    /// `rc3` of `1.0.0rc3` or the `.post1` of `0.8.1.post1`, is read). `None` where the column
+    /// is absent or blank, or does not start with a number that fits (`gpt-oss-dev`): the
+    /// version is free text, and an unknown one is not an error. Most rows name their
+    /// backend's release; the disaggregated TensorRT-LLM rows name Dynamo's (the module
+    /// documentation), and only vLLM's is read.
+    pub(super) fn release(&self) -> Option<(u32, u32, u32)> {
+        let text = self.text("backend_version");
+        let text = text.strip_prefix('v').unwrap_or(text);
+        let mut numbers = [0u32; 3];
+        for (i, part) in text.split('.').take(3).enumerate() {
+            let digits = part
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(part.len());
+            match part[..digits].parse::<u32>() {
+                Ok(n) => numbers[i] = n,
+                Err(_) if i == 0 => return None,
+                Err(_) => break,
+            }
+            if digits < part.len() {
+                break;
+            }
+        }
+        Some((numbers[0], numbers[1], numbers[2]))
+    }
+
     /// `silicon_concurrency=N` from `silicon_data_source`; `None` when it is not there.
     pub(super) fn concurrency(&self) -> Result<Option<u32>, Error> {
         let col = "silicon_data_source";
@@ -441,6 +468,44 @@ mod tests {
         let err = row(8).concurrency().unwrap_err().to_string();
         assert!(err.contains("given twice, as '2' and as '3'"), "{err}");
         assert_eq!(row(9).concurrency().unwrap(), Some(2));
+    }
+
+    #[test]
+    fn a_rows_release_is_the_leading_numbers_of_its_backend_version() {
+        let text = format!(
+            "{HEADER},backend_version\nx,s,m,g,agg,1,2,0.18.0\nx,s,m,g,agg,1,2,1.0.0rc3\n\
+             x,s,m,g,agg,1,2,0.5.1-rc0.pre3\nx,s,m,g,agg,1,2,gpt-oss-dev\nx,s,m,g,agg,1,2,\n\
+             x,s,m,g,agg,1,2,2\nx,s,m,g,agg,1,2, 0.12.0 \nx,s,m,g,agg,1,2,0.8.1.post2\n\
+             x,s,m,g,agg,1,2,v0.14.0\nx,s,m,g,agg,1,2,0.5rc1.3\nx,s,m,g,agg,1,2,99999999999.1\n"
+        );
+        let file = MeasuredFile::parse(&text, "m.csv").unwrap();
+        let release = |i: usize| {
+            Row {
+                file: &file,
+                origin: "m.csv",
+                line: file.rows[i].0,
+                fields: &file.rows[i].1,
+            }
+            .release()
+        };
+        let got: Vec<_> = (0..11).map(release).collect();
+        assert_eq!(
+            got,
+            [
+                Some((0, 18, 0)),
+                Some((1, 0, 0)),
+                Some((0, 5, 1)),
+                None,
+                None,
+                Some((2, 0, 0)),
+                Some((0, 12, 0)),
+                Some((0, 8, 1)),
+                Some((0, 14, 0)),
+                // Nothing after a suffix is read; a major number too large is no release.
+                Some((0, 5, 0)),
+                None,
+            ]
+        );
     }
 
     #[test]

@@ -12,7 +12,9 @@
 //!   with FP8 GEMMs (its FP8 checkpoints quantise the KV cache too), else BF16 (vLLM's and
 //!   SGLang's `kv_cache_dtype=auto`).
 //! - GPU from `system`, backend from `backend`; scheduling from
-//!   [`servesim_models::engine::EngineConfig::for_backend`]. KV capacity at each backend's
+//!   [`servesim_models::engine::EngineConfig::for_backend`], and from the release
+//!   `backend_version` names where it differs (vLLM from 0.14.0 schedules each step while
+//!   the one before it runs: `release_settings` in `row_plan.rs`). KV capacity at each backend's
 //!   default memory share, 0.9, read as the backend reads it: of the whole GPU for vLLM and
 //!   SGLang, of the memory left after the weights for TensorRT-LLM (on the 70B FP8 H200 rows
 //!   with 9,216-token requests this is what lets ~48 sequences run at once, as measured).
@@ -258,6 +260,8 @@ struct Load<'a> {
     backend: &'a str,
     /// The day the row was measured (`YYYYMMDD`), when it says.
     measured_on: Option<u32>,
+    /// The release `backend_version` names (`major, minor, patch`), when it names one.
+    release: Option<(u32, u32, u32)>,
     users: u32,
     isl: u32,
     osl: u32,

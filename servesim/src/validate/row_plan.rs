@@ -404,6 +404,11 @@ pub(super) fn scenario_of(
         sku,
         &mut config.cluster.pools,
     );
+    release_settings(
+        Backend::parse(load.backend).ok(),
+        load.release,
+        &mut config.cluster.pools,
+    );
     let pools = config.cluster.pools.clone();
     Scenario::validate(config, Path::new(".")).map_err(|e| in_row_terms(&e, &pools))
 }
@@ -456,6 +461,30 @@ const SGLANG_MIXED_CHUNK_SINCE: u32 = 20260212;
 /// The first day aiconfigurator's generator captured every vLLM batch size: the release of
 /// 0.7.0 (2026-03-12, PyPI), the first with `generator/rule_plugin/benchmark/`.
 const VLLM_CAPTURE_SIZES_SINCE: u32 = 20260312;
+
+/// vLLM's first release that schedules each step while the previous one runs by default
+/// (async scheduling): 0.14.0. `SchedulerConfig.async_scheduling` is `False` up to 0.13.0,
+/// and from 0.14.0 `None`, which `VllmConfig.__post_init__` turns on unless something it
+/// cannot overlap is set (read in 0.14.0 and 0.18.0: speculative decoding of most kinds, a
+/// Ray executor, and in 0.14.0 pipeline parallelism). The rows' vLLM deployments have none
+/// of these: one node, no pipeline, no speculative decoding.
+const VLLM_ASYNC_SCHEDULING: (u32, u32, u32) = (0, 14, 0);
+
+/// What the row's own `release` of its `backend` does by default where the scenario's
+/// defaults do not: vLLM from 0.14.0 schedules each step while the previous one runs (the
+/// engine's overlap schedule), where nothing set before says otherwise. A row that names no
+/// release keeps the scenario's default.
+fn release_settings(
+    backend: Option<Backend>,
+    release: Option<(u32, u32, u32)>,
+    pools: &mut [PoolConfig],
+) {
+    if backend == Some(Backend::Vllm) && release.is_some_and(|r| r >= VLLM_ASYNC_SCHEDULING) {
+        for pool in pools {
+            pool.engine.overlap_schedule.get_or_insert(true);
+        }
+    }
+}
 
 /// Whether aiconfigurator's generator wrote a `backend` deployment measured on `measured_on`
 /// (`YYYYMMDD`): a row measured before its generator had that backend was configured some
@@ -641,6 +670,34 @@ mod tests {
             Some(2524)
         );
         assert_eq!(budget(Backend::Sglang, "decode", Some(64), 1024), None);
+    }
+
+    #[test]
+    fn vllm_schedules_asynchronously_from_its_0_14_release_on() {
+        // An aggregated worker's overlap schedule after the settings of a release, from
+        // what was set before.
+        let overlap = |backend, release, before| {
+            let split = Split {
+                tp: 2,
+                dp: 1,
+                ep: 1,
+            };
+            let mut pools = vec![pool("agg", "aggregated", split, 1, Some(8))];
+            pools[0].engine.overlap_schedule = before;
+            release_settings(Some(backend), release, &mut pools);
+            pools[0].engine.overlap_schedule
+        };
+        assert_eq!(overlap(Backend::Vllm, Some((0, 18, 0)), None), Some(true));
+        assert_eq!(overlap(Backend::Vllm, Some((0, 14, 0)), None), Some(true));
+        assert_eq!(overlap(Backend::Vllm, Some((1, 0, 0)), None), Some(true));
+        // Earlier releases and rows that name none keep the scenario's default.
+        assert_eq!(overlap(Backend::Vllm, Some((0, 13, 9)), None), None);
+        assert_eq!(overlap(Backend::Vllm, None, None), None);
+        // Other backends' releases are not vLLM's.
+        assert_eq!(overlap(Backend::Sglang, Some((0, 18, 0)), None), None);
+        // A setting made before stays.
+        let off = Some(false);
+        assert_eq!(overlap(Backend::Vllm, Some((0, 18, 0)), off), off);
     }
 
     #[test]

@@ -82,6 +82,7 @@ pub(super) fn simulate(
         line: spec.line,
         backend: &spec.backend,
         measured_on: row.measured_on()?,
+        release: row.release(),
         users,
         isl: spec.isl.unwrap_or_default(),
         osl: spec.osl.unwrap_or_default(),
