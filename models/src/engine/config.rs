@@ -213,6 +213,9 @@ impl EngineConfig {
             }
             // SGLang runs prefill batches apart from decode ones unless mixed chunking is on,
             // and plans each batch while the previous one runs (overlap schedule, its default).
+            // Under it a finished request's KV is released only after the next batch is
+            // planned (`Scheduler.event_loop_overlap` and `process_batch_result`, 0.5.9); the
+            // simulated engine frees it when the step ends.
             // Its chunked-prefill size follows the GPU's memory; its running requests are
             // bounded by the request pool (at least 2,048) and, in practice, by the KV cache.
             Backend::Sglang => EngineConfig {
