@@ -14,7 +14,7 @@
 //! - GPU from `system`, backend from `backend`; scheduling from
 //!   [`servesim_models::engine::EngineConfig::for_backend`], and from the release
 //!   `backend_version` names where it differs (vLLM from 0.14.0 schedules each step while
-//!   the one before it runs: `release_settings` in `row_plan.rs`). KV capacity at each backend's
+//!   the one before it runs: `release_settings` in `deployed.rs`). KV capacity at each backend's
 //!   default memory share, 0.9, read as the backend reads it: of the whole GPU for vLLM and
 //!   SGLang, of the memory left after the weights for TensorRT-LLM (on the 70B FP8 H200 rows
 //!   with 9,216-token requests this is what lets ~48 sequences run at once, as measured).
@@ -28,7 +28,7 @@
 //! - Token budget per iteration: the one aiconfigurator's generator writes for the
 //!   deployments it benchmarks (the rows are aiconfigurator's silicon benchmarks): `batch +
 //!   ISL + 1500` for an aggregated TensorRT-LLM or vLLM worker, `ISL + 1500` for a prefill
-//!   worker, and SGLang's `--max-prefill-tokens` of `ISL + 1500` (see `row_plan.rs`);
+//!   worker, and SGLang's `--max-prefill-tokens` of `ISL + 1500` (see `deployed.rs`);
 //!   its TensorRT-LLM prefill workers run without the overlap scheduler. It captures a CUDA
 //!   graph of every batch size up to the engine's for TensorRT-LLM (every release from 0.2.0
 //!   on), SGLang (from 0.5.0) and vLLM (from 0.7.0, 2026-03-12), and from 0.6.0 (2026-02-12)
@@ -37,7 +37,7 @@
 //!   (`measured=YYYY-MM-DD`) on or after that version's release; the others keep the
 //!   backend's default. Its SGLang and vLLM generators date from 0.5.0 (2026-01-15): an
 //!   SGLang or vLLM row measured before that keeps the backend's own token budget and CUDA
-//!   graphs (see `row_plan.rs`).
+//!   graphs (see `deployed.rs`).
 //!   Its KV memory share (`free_gpu_memory_fraction: 0.80` in the generator's TensorRT-LLM
 //!   templates) is not taken: with it the 24 Llama-3.1-70B rows at concurrency 33–128 queue
 //!   for KV blocks they did not wait for (TTFT MAPE 54 % → 163 %), so the backend's own 0.9
@@ -123,6 +123,7 @@
 
 mod averaged;
 mod benchmark;
+mod deployed;
 mod files;
 mod measured;
 mod report;
