@@ -54,9 +54,7 @@ fn decision(obs: &Observation, out: &Bound<'_, PyAny>) -> PyResult<Decision> {
         }
         return Ok(Decision {
             targets,
-            reason: String::new(),
-            held: false,
-            asked_gpus: None,
+            ..Decision::default()
         });
     }
     let not_targets = || {
@@ -79,9 +77,7 @@ fn decision(obs: &Observation, out: &Bound<'_, PyAny>) -> PyResult<Decision> {
     }
     Ok(Decision {
         targets,
-        reason: String::new(),
-        held: false,
-        asked_gpus: None,
+        ..Decision::default()
     })
 }
 

@@ -54,9 +54,7 @@ impl Stepper {
     fn advance(&self, py: Python<'_>, targets: Option<Vec<Option<u32>>>) -> PyResult<()> {
         let decision = targets.map(|targets| Decision {
             targets,
-            reason: String::new(),
-            held: false,
-            asked_gpus: None,
+            ..Decision::default()
         });
         let mut guard = self.lock()?;
         let inner: &mut servesim::Stepper = &mut guard;

@@ -263,8 +263,8 @@ impl Common {
                 .map(|(w, p)| (w != p.active()).then_some(w))
                 .collect(),
             reason,
-            held: false,
             asked_gpus: asked,
+            ..Decision::default()
         }
     }
 

@@ -75,9 +75,7 @@ fn the_same_decisions_give_the_same_observations_and_progress() {
             k += 1;
             let d = Decision {
                 targets: vec![Some(1 + k % 3), None],
-                reason: String::new(),
-                held: false,
-                asked_gpus: None,
+                ..Decision::default()
             };
             stepper.advance(Some(&d)).unwrap();
         }
