@@ -283,6 +283,17 @@ impl Summary {
             ),
         }
     }
+
+    /// How far the GPU budget held the planner back, as the summary and the story say it
+    /// (`None` where it never cut a decision).
+    pub fn budget_cut(&self) -> Option<String> {
+        self.most_gpus_asked.map(|most| {
+            format!(
+                "the GPU budget of {} cut {} of its decisions (at most {most} GPUs asked for)",
+                self.gpu_budget, self.budget_cut_decisions
+            )
+        })
+    }
 }
 
 /// Seconds of `[from, to)` in which the per-interval TTFT p90 was above `slo_ms`: the
@@ -415,12 +426,8 @@ impl fmt::Display for Summary {
                 self.workers_stopped,
                 self.gpu_hours
             )?;
-            if let Some(most) = self.most_gpus_asked {
-                writeln!(
-                    f,
-                    "planner {planner}: the GPU budget of {} cut {} of its decisions (at most {most} GPUs asked for)",
-                    self.gpu_budget, self.budget_cut_decisions
-                )?;
+            if let Some(cut) = self.budget_cut() {
+                writeln!(f, "planner {planner}: {cut}")?;
             }
         }
         for o in &self.faults {

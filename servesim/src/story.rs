@@ -147,13 +147,10 @@ fn what_it_did(r: &PolicyRun<'_>, from_s: f64, scenario: &Scenario) -> String {
         .iter()
         .find(|e| e.started + e.pending > 0 && e.time_s >= from_s);
     // Where the budget held the planner back, by how much: what a buyer of GPUs reads.
-    let cut = match r.summary.most_gpus_asked {
-        Some(most) => format!(
-            "; the GPU budget of {} cut {} of its decisions (at most {most} GPUs asked for)",
-            r.summary.gpu_budget, r.summary.budget_cut_decisions
-        ),
-        None => String::new(),
-    };
+    let cut = r
+        .summary
+        .budget_cut()
+        .map_or(String::new(), |cut| format!("; {cut}"));
     let cost = format!("{:.2} GPU-h{cut}", r.summary.gpu_hours);
     match (r.world.planner_name(), first_up) {
         (None, _) => format!("{}: no planner, the pools as given ({cost}).", r.policy),
